@@ -1,0 +1,53 @@
+# Thin wrapper around Meson for the README's commands.
+#   make          build build/corrald and build/corral
+#   make demo     install what is missing, build, boot the demo guest
+#   make check    install what is missing, build, run every test (also under ASan+UBSan)
+#   make guest    build the test guest kernel + initramfs into build/guest/
+#   make install  install corrald and corral (PREFIX=/usr/local)
+
+PREFIX ?= /usr/local
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps guest demo check unit asan integration install clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+deps:
+	./scripts/install-deps.sh
+
+guest:
+	./guest/build.sh $(BUILD)/guest
+
+demo: deps
+	$(MAKE) all guest
+	./scripts/demo.sh
+
+unit: all
+	meson test -C $(BUILD) --print-errorlogs
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	meson test -C $(ASAN_BUILD) --print-errorlogs
+
+integration: all guest
+	./tests/integration/run.sh $(BUILD)
+
+check: deps
+	$(MAKE) all guest
+	$(MAKE) unit
+	$(MAKE) asan
+	./tests/integration/run.sh $(BUILD) $(ASAN_BUILD)
+
+install: all
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

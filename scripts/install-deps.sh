@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages corral needs to build, test and run,
+# skipping those already present.  Needs root (apt-get).  Idempotent.
+set -euo pipefail
+
+pkgs=(
+	# build
+	gcc make pkg-config meson ninja-build
+	libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev uuid-dev
+	# tests
+	libcmocka-dev valgrind curl jq socat python3
+	# runtime: QEMU, qemu-img
+	qemu-system-x86 qemu-utils
+	# guest kit (guest/build.sh)
+	busybox-static cpio xz-utils gzip zstd kmod
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "corral: missing packages: ${missing[*]}; run as root or install them" >&2
+	exit 1
+fi
+echo "corral: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

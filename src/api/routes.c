@@ -1,0 +1,632 @@
+/*
+ * routes.c - see routes.h.
+ *
+ * Paths are split on '/', each segment percent-decoded; then a table of
+ * (method, pattern) picks the handler.  "{vm}" segments are selectors.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routes.h"
+#include "api/console.h"
+#include "daemon/ops.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+#define MAX_SEGS 8
+
+struct route_ctx {
+	const struct http_request *req;
+	struct http_reply *rep;
+	char *seg[MAX_SEGS];
+	int nseg;
+};
+
+int api_errno_status(int err, const char **code)
+{
+	switch (err) {
+	case -EINVAL: *code = "invalid_argument"; return 400;
+	case -ENOENT: *code = "not_found"; return 404;
+	case -EEXIST:
+	case -EBUSY: *code = "conflict"; return 409;
+	case -EAGAIN: *code = "busy"; return 409;
+	case -ENOTSUP: *code = "unsupported"; return 422;
+	case -ENOSPC: *code = "no_space"; return 507;
+	default: *code = "internal"; return 500;
+	}
+}
+
+static void fail(struct route_ctx *c, int err, const char *msg)
+{
+	const char *code;
+	int status = api_errno_status(err, &code);
+	http_reply_error(c->rep, status, code, msg && *msg ? msg : "request failed");
+}
+
+static int percent_decode(const char *in, size_t len, char **out)
+{
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '%') {
+			char hex[3] = { 0 };
+			if (i + 2 >= len) {
+				buf_release(&b);
+				return -1;
+			}
+			hex[0] = in[i + 1];
+			hex[1] = in[i + 2];
+			char *end;
+			long v = strtol(hex, &end, 16);
+			if (*end || v <= 0) {
+				buf_release(&b);
+				return -1;
+			}
+			buf_addch(&b, (char)v);
+			i += 2;
+		} else {
+			buf_addch(&b, in[i]);
+		}
+	}
+	*out = buf_detach(&b);
+	return 0;
+}
+
+static int split_path(struct route_ctx *c, const char *path)
+{
+	const char *p = path;
+	if (*p != '/')
+		return -1;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t n = strcspn(p, "/");
+		if (c->nseg == MAX_SEGS || percent_decode(p, n, &c->seg[c->nseg]) < 0)
+			return -1;
+		c->nseg++;
+		p += n;
+	}
+	return 0;
+}
+
+static json_t *body_json(struct route_ctx *c, const char *const *allowed)
+{
+	struct buf err = BUF_INIT;
+	json_t *j = json_parse_object(c->req->body, c->req->body_len, &err);
+	if (j && allowed && json_check_keys(j, "the request", allowed, &err) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
+	if (!j)
+		fail(c, -EINVAL, err.s);
+	buf_release(&err);
+	return j;
+}
+
+/* Exactly one VM for `sel`; 0 + uuid or reply sent. */
+static int one_vm(struct route_ctx *c, const char *sel, ops_uuid uuid)
+{
+	ops_uuid *list = NULL;
+	size_t n;
+	struct buf err = BUF_INIT;
+	int r = ops_vm_select(sel, true, &list, &n, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		snprintf(uuid, sizeof(ops_uuid), "%s", list[0]);
+	free(list);
+	buf_release(&err);
+	return r;
+}
+
+static bool query_bool(struct route_ctx *c, const char *key)
+{
+	const char *v = http_query(c->req, key);
+	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static void h_host(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_host_info()); }
+
+static void h_vm_list(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *j = ops_vm_list(http_query(c->req, "select"), &err);
+	if (j)
+		http_reply_json(c->rep, 200, j);
+	else
+		fail(c, -EINVAL, err.s);
+	buf_release(&err);
+}
+
+static void h_vm_create(struct route_ctx *c)
+{
+	__do_json json_t *body = body_json(c, NULL);
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (!body)
+		return;
+	int r = ops_vm_create(body, &out, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 201, out);
+	buf_release(&err);
+}
+
+static void h_vm_show(struct route_ctx *c)
+{
+	ops_uuid u;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	json_t *j = ops_vm_show(u);
+	if (j)
+		http_reply_json(c->rep, 200, j);
+	else
+		fail(c, -ENOENT, "vm not found");
+}
+
+static void h_vm_update(struct route_ctx *c)
+{
+	ops_uuid u;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	__do_json json_t *body = body_json(c, NULL);
+	if (!body)
+		return;
+	int r = ops_vm_update(u, body, &out, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 200, out);
+	buf_release(&err);
+}
+
+static void h_vm_delete(struct route_ctx *c)
+{
+	ops_uuid *list = NULL;
+	size_t n;
+	struct buf err = BUF_INIT;
+	int r = ops_vm_select(c->seg[2], false, &list, &n, &err);
+	if (r < 0) {
+		fail(c, r, err.s);
+		buf_release(&err);
+		return;
+	}
+	json_t *names = json_array(), *vols = json_array();
+	int first_err = 0;
+	struct buf errs = BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		json_t *show = ops_vm_show(list[i]);
+		const char *name = json_string_value(json_object_get(show, "name"));
+		buf_reset(&err);
+		r = ops_vm_delete(list[i], query_bool(c, "disks"), vols, &err);
+		if (r == 0 || r == -EIO)
+			json_array_append_new(names, json_string(name ? name : list[i]));
+		if (r < 0) {
+			if (!first_err)
+				first_err = r;
+			buf_printf(&errs, "%s%s", errs.len ? "; " : "", err.s);
+		}
+		json_decref(show);
+	}
+	if (first_err) {
+		fail(c, first_err, errs.s);
+		json_decref(names);
+		json_decref(vols);
+	} else {
+		http_reply_json(c->rep, 200, json_pack("{s:o,s:o}", "deleted", names, "volumes_deleted", vols));
+	}
+	free(list);
+	buf_release(&err);
+	buf_release(&errs);
+}
+
+static void h_vm_action(struct route_ctx *c)
+{
+	static const struct {
+		const char *name;
+		enum vm_action a;
+	} actions[] = { { "start", ACT_START }, { "stop", ACT_STOP },	  { "kill", ACT_KILL },
+			{ "reboot", ACT_REBOOT }, { "pause", ACT_PAUSE }, { "resume", ACT_RESUME } };
+	static const char *const stop_keys[] = { "timeout", "force", NULL };
+	static const char *const reboot_keys[] = { "force", NULL };
+	static const char *const no_keys[] = { NULL };
+	struct ops_action_opts o = { .timeout_s = 60 };
+	enum vm_action a = ACT_START;
+	bool found = false;
+	struct buf err = BUF_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
+		if (strcmp(c->seg[3], actions[i].name) == 0) {
+			a = actions[i].a;
+			found = true;
+		}
+	}
+	if (!found) {
+		fail(c, -ENOENT, "no such route");
+		return;
+	}
+	__do_json json_t *body = body_json(c, a == ACT_STOP ? stop_keys : a == ACT_REBOOT ? reboot_keys : no_keys);
+	if (!body)
+		return;
+	int64_t timeout = 60;
+	if (json_get_int(body, "timeout", 0, 3600, &timeout, &err) < 0 || json_get_bool(body, "force", &o.force, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	o.timeout_s = (int)timeout;
+
+	ops_uuid *list = NULL;
+	size_t n;
+	int r = ops_vm_select(c->seg[2], false, &list, &n, &err);
+	if (r < 0) {
+		fail(c, r, err.s);
+		buf_release(&err);
+		return;
+	}
+	json_t *results = json_array();
+	int first_err = 0;
+	const char *first_msg = NULL;
+	for (size_t i = 0; i < n; i++) {
+		json_t *show = ops_vm_show(list[i]);
+		const char *name = show ? json_string_value(json_object_get(show, "name")) : list[i];
+		buf_reset(&err);
+		r = ops_vm_action(list[i], a, &o, &err);
+		if (r == 0) {
+			json_array_append_new(results, json_pack("{s:s,s:b,s:s}", "name", name, "ok", 1, "state",
+								 ops_vm_state(list[i])));
+		} else {
+			const char *code;
+			api_errno_status(r, &code);
+			json_array_append_new(results, json_pack("{s:s,s:b,s:{s:s,s:s}}", "name", name, "ok", 0,
+								 "error", "code", code, "message", err.s));
+			if (!first_err)
+				first_err = r;
+		}
+		json_decref(show);
+	}
+	int status = 200;
+	if (first_err) {
+		const char *code;
+		status = api_errno_status(first_err, &code);
+		/* Single-VM requests also carry the usual error member. */
+		json_t *last = json_array_get(results, 0);
+		first_msg = json_string_value(json_object_get(json_object_get(last, "error"), "message"));
+		for (size_t i = 0; i < json_array_size(results); i++) {
+			json_t *e = json_object_get(json_array_get(results, i), "error");
+			if (e) {
+				first_msg = json_string_value(json_object_get(e, "message"));
+				break;
+			}
+		}
+		http_reply_json(c->rep, status,
+				json_pack("{s:o,s:{s:s,s:s}}", "results", results, "error", "code", code, "message",
+					  first_msg ? first_msg : "failed"));
+	} else {
+		http_reply_json(c->rep, 200, json_pack("{s:o}", "results", results));
+	}
+	free(list);
+	buf_release(&err);
+}
+
+static void h_vm_events(struct route_ctx *c)
+{
+	ops_uuid u;
+	const char *lim = http_query(c->req, "limit");
+	int limit = lim ? atoi(lim) : 100;
+	if (limit <= 0 || limit > 10000)
+		limit = 100;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	http_reply_json(c->rep, 200, json_pack("{s:o}", "events", ops_vm_events(u, limit)));
+}
+
+static void h_vm_log(struct route_ctx *c)
+{
+	ops_uuid u;
+	uint64_t tail = 64 * 1024;
+	struct buf err = BUF_INIT;
+	const char *t = http_query(c->req, "tail");
+	if (t && (str_parse_size(t, 1, &tail) < 0 || tail == 0 || tail > (64u << 20))) {
+		fail(c, -EINVAL, "tail must be a byte count between 1 and 64M");
+		return;
+	}
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = ops_vm_log(u, tail, &c->rep->text, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		c->rep->status = 200;
+	buf_release(&err);
+}
+
+static void h_vm_console(struct route_ctx *c)
+{
+	ops_uuid u;
+	struct buf err = BUF_INIT;
+	if (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0) {
+		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console'");
+		return;
+	}
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int fd = ops_vm_console_open(u, &err);
+	if (fd < 0) {
+		fail(c, fd == -EBUSY ? -EBUSY : fd, err.s);
+	} else {
+		c->rep->upgrade_cb = console_relay;
+		c->rep->upgrade_opaque = console_session_new(u, fd);
+	}
+	buf_release(&err);
+}
+
+static void h_vm_disk_attach(struct route_ctx *c)
+{
+	static const char *const keys[] = { "volume", "bus", NULL };
+	ops_uuid u;
+	const char *vol = NULL, *bus = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "volume", &vol, &err) < 0 || json_get_str(body, "bus", &bus, &err) < 0 || !vol) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'volume' is required");
+	} else {
+		int r = ops_vm_disk_attach(u, vol, bus, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else
+			http_reply_json(c->rep, 200, ops_vm_show(u));
+	}
+	buf_release(&err);
+}
+
+static void h_vm_disk_detach(struct route_ctx *c)
+{
+	ops_uuid u;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = ops_vm_disk_detach(u, c->seg[4], &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 200, ops_vm_show(u));
+	buf_release(&err);
+}
+
+static void h_vm_cdrom(struct route_ctx *c, bool insert)
+{
+	static const char *const keys[] = { "path", NULL };
+	ops_uuid u;
+	const char *path = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = NULL;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	if (insert) {
+		if (!(body = body_json(c, keys)))
+			return;
+		if (json_get_str(body, "path", &path, &err) < 0 || !path) {
+			fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
+			buf_release(&err);
+			return;
+		}
+	}
+	int r = ops_vm_cdrom(u, path, query_bool(c, "force"), &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 200, ops_vm_show(u));
+	buf_release(&err);
+}
+
+static void h_vm_cdrom_insert(struct route_ctx *c) { h_vm_cdrom(c, true); }
+static void h_vm_cdrom_eject(struct route_ctx *c) { h_vm_cdrom(c, false); }
+
+static void h_vol_list(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_vol_list()); }
+
+static int body_size(struct route_ctx *c, json_t *body, uint64_t *size, struct buf *err)
+{
+	int64_t v = 0;
+	int r = json_get_int(body, "size", 1, INT64_MAX, &v, err);
+	if (r == 0)
+		buf_adds(err, "field 'size' (bytes) is required");
+	if (r <= 0) {
+		fail(c, -EINVAL, err->s);
+		return -1;
+	}
+	*size = (uint64_t)v;
+	return 0;
+}
+
+static void h_vol_create(struct route_ctx *c)
+{
+	static const char *const keys[] = { "name", "size", "format", NULL };
+	const char *name = NULL, *format = NULL;
+	uint64_t size;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "format", &format, &err) < 0 || !name) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
+	} else if (body_size(c, body, &size, &err) == 0) {
+		int r = ops_vol_create(name, size, format, &out, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else
+			http_reply_json(c->rep, 201, out);
+	}
+	buf_release(&err);
+}
+
+static void h_vol_import(struct route_ctx *c)
+{
+	static const char *const keys[] = { "path", "name", "format", NULL };
+	const char *path = NULL, *name = NULL, *format = NULL;
+	json_t *job = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "path", &path, &err) < 0 || json_get_str(body, "name", &name, &err) < 0 ||
+	    json_get_str(body, "format", &format, &err) < 0 || !path) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
+	} else {
+		int r = ops_vol_import(path, name, format, &job, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else
+			http_reply_json(c->rep, 202, json_pack("{s:o}", "job", job));
+	}
+	buf_release(&err);
+}
+
+static void h_vol_show(struct route_ctx *c)
+{
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	int r = ops_vol_get(c->seg[2], &out, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 200, out);
+	buf_release(&err);
+}
+
+static void h_vol_delete(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	int r = ops_vol_delete(c->seg[2], &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 200, json_pack("{s:s}", "deleted", c->seg[2]));
+	buf_release(&err);
+}
+
+static void h_vol_resize(struct route_ctx *c)
+{
+	static const char *const keys[] = { "size", NULL };
+	uint64_t size;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (body_size(c, body, &size, &err) == 0) {
+		int r = ops_vol_resize(c->seg[2], size, &out, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else
+			http_reply_json(c->rep, 200, out);
+	}
+	buf_release(&err);
+}
+
+static void h_job_list(struct route_ctx *c)
+{
+	const char *sel = http_query(c->req, "vm");
+	ops_uuid u;
+	if (sel && one_vm(c, sel, u) < 0)
+		return;
+	http_reply_json(c->rep, 200, ops_job_list(sel ? u : NULL));
+}
+
+static void h_job_show(struct route_ctx *c)
+{
+	char *end;
+	long long id = strtoll(c->seg[2], &end, 10);
+	json_t *j = (*end || id <= 0) ? NULL : ops_job_get(id);
+	if (!j)
+		fail(c, -ENOENT, "job not found");
+	else
+		http_reply_json(c->rep, 200, j);
+}
+
+/* ---- table -------------------------------------------------------------- */
+
+struct route {
+	const char *method;
+	const char *pattern[MAX_SEGS]; /* "*" matches any one segment */
+	void (*fn)(struct route_ctx *);
+};
+
+static const struct route routes[] = {
+	{ "GET", { "v1", "host" }, h_host },
+	{ "GET", { "v1", "vms" }, h_vm_list },
+	{ "POST", { "v1", "vms" }, h_vm_create },
+	{ "GET", { "v1", "vms", "*" }, h_vm_show },
+	{ "PUT", { "v1", "vms", "*" }, h_vm_update },
+	{ "DELETE", { "v1", "vms", "*" }, h_vm_delete },
+	{ "GET", { "v1", "vms", "*", "events" }, h_vm_events },
+	{ "GET", { "v1", "vms", "*", "log" }, h_vm_log },
+	{ "GET", { "v1", "vms", "*", "console" }, h_vm_console },
+	{ "POST", { "v1", "vms", "*", "disks" }, h_vm_disk_attach },
+	{ "DELETE", { "v1", "vms", "*", "disks", "*" }, h_vm_disk_detach },
+	{ "POST", { "v1", "vms", "*", "cdrom" }, h_vm_cdrom_insert },
+	{ "DELETE", { "v1", "vms", "*", "cdrom" }, h_vm_cdrom_eject },
+	{ "POST", { "v1", "vms", "*", "*" }, h_vm_action },
+	{ "GET", { "v1", "volumes" }, h_vol_list },
+	{ "POST", { "v1", "volumes" }, h_vol_create },
+	{ "POST", { "v1", "volumes", "import" }, h_vol_import },
+	{ "GET", { "v1", "volumes", "*" }, h_vol_show },
+	{ "DELETE", { "v1", "volumes", "*" }, h_vol_delete },
+	{ "POST", { "v1", "volumes", "*", "resize" }, h_vol_resize },
+	{ "GET", { "v1", "jobs" }, h_job_list },
+	{ "GET", { "v1", "jobs", "*" }, h_job_show },
+};
+
+static bool match(const struct route *r, const struct route_ctx *c)
+{
+	int n = 0;
+	while (n < MAX_SEGS && r->pattern[n])
+		n++;
+	if (n != c->nseg)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (strcmp(r->pattern[i], "*") != 0 && strcmp(r->pattern[i], c->seg[i]) != 0)
+			return false;
+	return true;
+}
+
+void api_route(const struct http_request *req, struct http_reply *rep)
+{
+	struct route_ctx c = { .req = req, .rep = rep };
+	bool path_ok = false;
+
+	if (split_path(&c, req->path) < 0) {
+		fail(&c, -EINVAL, "malformed request path");
+		goto out;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		if (!match(&routes[i], &c))
+			continue;
+		path_ok = true;
+		if (strcmp(routes[i].method, req->method) == 0) {
+			routes[i].fn(&c);
+			goto out;
+		}
+	}
+	if (path_ok)
+		http_reply_error(rep, 405, "invalid_argument", "method not allowed on this path");
+	else
+		http_reply_error(rep, 404, "not_found", "no such route");
+out:
+	for (int i = 0; i < c.nseg; i++)
+		free(c.seg[i]);
+}

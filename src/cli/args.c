@@ -1,0 +1,202 @@
+/*
+ * args.c - the CLI's option parsing and value parsers (see cli.h).
+ *
+ * Every verb runs its own getopt_long loop through cli_getopt, which owns
+ * the behaviour all verbs share: --json and --help anywhere, options after
+ * positional arguments, and one precise line for every usage error.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util/buf.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);		/* keep stdout and stderr in order when both are one file */
+	fputs("corral: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);		/* keep stdout and stderr in order when both are one file */
+	fputs("corral: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see 'corral%s%s --help'\n", cmd && *cmd ? " " : "", cmd ? cmd : "");
+	return CLI_USAGE;
+}
+
+void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int argc, char **argv)
+{
+	a->cmd = cmd;
+	a->usage = usage;
+	a->argc = argc;
+	a->argv = argv;
+	a->in_order = false;
+	a->exit_code = CLI_OK;
+	a->npos = 0;
+	a->pos = NULL;
+	optind = 0;	/* glibc: full re-initialisation for the new vector */
+	opterr = 0;
+}
+
+/* Count the long options `name` (without "--" and "=...") is a prefix of;
+ * *exact set when one matches exactly. */
+static int count_matches(const struct option *longopts, const char *name, size_t n, bool *exact)
+{
+	int count = 0;
+
+	*exact = false;
+	for (const struct option *o = longopts; o->name; o++) {
+		if (strncmp(o->name, name, n) != 0)
+			continue;
+		count++;
+		if (o->name[n] == '\0')
+			*exact = true;
+	}
+	return count;
+}
+
+static int bad_option(const struct cli_args *a, const struct option *longopts)
+{
+	const char *arg = optind > 0 && optind <= a->argc ? a->argv[optind - 1] : "";
+	bool exact;
+	size_t n;
+
+	if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+		if (optopt > 0 && optopt < 256)
+			return cli_usage_error(a->cmd, "unknown option '-%c'", optopt);
+		return cli_usage_error(a->cmd, "unknown option '%s'", arg);
+	}
+	n = strcspn(arg + 2, "=");
+	if (count_matches(longopts, arg + 2, n, &exact) > 1 && !exact)
+		return cli_usage_error(a->cmd, "ambiguous option '%.*s'", (int)n + 2, arg);
+	if (arg[2 + n] == '=' && count_matches(longopts, arg + 2, n, &exact) >= 1)
+		return cli_usage_error(a->cmd, "option '%.*s' takes no argument", (int)n + 2, arg);
+	return cli_usage_error(a->cmd, "unknown option '%.*s'", (int)n + 2, arg);
+}
+
+int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts)
+{
+	for (;;) {
+		int c = getopt_long(a->argc, a->argv, a->in_order ? "+:h" : ":h", longopts, NULL);
+
+		switch (c) {
+		case CLI_OPT_JSON:
+			cli->json = true;
+			continue;
+		case 'h':
+			fputs(a->usage, stdout);
+			a->exit_code = CLI_OK;
+			return CLI_OPT_EXIT;
+		case '?':
+			a->exit_code = bad_option(a, longopts);
+			return CLI_OPT_EXIT;
+		case ':': {
+			const char *arg = a->argv[optind - 1];
+			a->exit_code = cli_usage_error(a->cmd, "option '%.*s' needs a value",
+						       (int)strcspn(arg, "="), arg);
+			return CLI_OPT_EXIT;
+		}
+		case -1:
+			a->pos = a->argv + optind;
+			a->npos = a->argc - optind;
+			return -1;
+		default:
+			return c;
+		}
+	}
+}
+
+int cli_args_count(const struct cli_args *a, int min, int max, const char *what)
+{
+	if (a->npos < min)
+		return cli_usage_error(a->cmd, "missing %s", what);
+	if (max >= 0 && a->npos > max)
+		return cli_usage_error(a->cmd, "unexpected argument '%s'", a->pos[max]);
+	return CLI_OK;
+}
+
+int cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
+{
+	return str_parse_size(s, default_unit, out) == 0 ? 0 : -1;
+}
+
+int cli_parse_seconds(const char *s, int64_t *ms)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0 || v > 86400.0 * 365)
+		return -1;
+	*ms = (int64_t)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+char *cli_abspath(const char *path)
+{
+	struct buf out = BUF_INIT;
+	__do_free char *cwd = NULL;
+	const char *p = path;
+
+	if (path[0] != '/') {
+		cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return xstrdup(path);	/* the daemon will say it is not absolute */
+		buf_adds(&out, strcmp(cwd, "/") == 0 ? "" : cwd);
+	}
+	while (*p) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (n == 0)
+			break;
+		if (!(n == 1 && p[0] == '.')) {
+			buf_addch(&out, '/');
+			buf_add(&out, p, n);
+		}
+		p += n;
+	}
+	if (out.len == 0)
+		buf_addch(&out, '/');
+	return buf_detach(&out);
+}

@@ -1,0 +1,128 @@
+/*
+ * cli.h - what the corral CLI's command files share.
+ *
+ * The CLI is nouns then verbs (`corral vm start web1`).  main.c parses the
+ * global options and picks a noun from the tables the cmd_*.c files export;
+ * the noun's verb table picks the function that parses the verb's own
+ * options (getopt_long through cli_getopt) and talks to corrald through
+ * client.h.  The CLI holds no business logic: it turns flags into the JSON
+ * of docs/api.md and the answers into text.
+ *
+ * Exit status: CLI_OK (0) success, CLI_FAIL (1) an error reported on one
+ * stderr line "corral: ...", CLI_USAGE (2) a usage error reported as
+ * "corral: <what>; see 'corral <noun> <verb> --help'".
+ */
+#ifndef CORRAL_CLI_CLI_H
+#define CORRAL_CLI_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "client.h"
+
+#ifndef CORRAL_VERSION
+#define CORRAL_VERSION "unknown"
+#endif
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* State of one CLI run; the client is connected lazily by cli_client(). */
+struct cli {
+	const char *socket_path;
+	bool json;		/* --json: print the API's JSON instead of text */
+	bool client_ready;
+	struct client client;
+};
+
+struct cli_verb {
+	const char *name;
+	const char *summary;	/* one line for 'corral NOUN --help' */
+	int (*run)(struct cli *cli, int argc, char **argv);	/* argv[0] is the verb */
+};
+
+struct cli_noun {
+	const char *name;
+	const char *summary;
+	const struct cli_verb *verbs;	/* terminated by an entry with name NULL */
+};
+
+extern const struct cli_noun cli_noun_vm;
+extern const struct cli_noun cli_noun_disk;
+extern const struct cli_noun cli_noun_cdrom;
+extern const struct cli_noun cli_noun_host;
+extern const struct cli_noun cli_noun_job;
+
+/* The client, initialised on first use (main.c).  NULL after printing an error. */
+struct client *cli_client(struct cli *cli);
+
+/* --- option parsing (args.c) --- */
+
+/* Long-only option values start above any character. */
+enum {
+	CLI_OPT_JSON = 256,
+	CLI_OPT_FIRST = 300,	/* first value free for verbs */
+	CLI_OPT_EXIT = -2,	/* cli_getopt: stop, return a.exit_code */
+};
+
+/* Every verb's option table ends with these (then a zero entry). */
+#define CLI_COMMON_OPTIONS                                   \
+	{ "json", no_argument, NULL, CLI_OPT_JSON },         \
+	{ "help", no_argument, NULL, 'h' }
+
+struct cli_args {
+	const char *cmd;	/* "vm create": named in usage errors */
+	const char *usage;	/* full --help text, printed to stdout */
+	int argc;
+	char **argv;
+	bool in_order;		/* stop at the first positional argument (global/noun level) */
+	int exit_code;		/* set when cli_getopt returns CLI_OPT_EXIT */
+	int npos;		/* positional arguments, set when cli_getopt returns -1 */
+	char **pos;
+};
+
+/* Prepare for a cli_getopt loop over argv (argv[0] is the verb). */
+void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int argc, char **argv);
+
+/*
+ * getopt_long with the shared handling: --json sets cli->json and --help
+ * prints the usage (both consumed here), unknown options and missing
+ * arguments become usage errors.  Options may come after positional
+ * arguments.  Returns the next option's value, -1 when done (a->pos/npos
+ * set), or CLI_OPT_EXIT when the verb must return a->exit_code.
+ */
+int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts);
+
+/* Check min <= npos <= max (max < 0: unlimited); else a usage error naming
+ * `what` ("VM name").  Returns CLI_OK or CLI_USAGE. */
+int cli_args_count(const struct cli_args *a, int min, int max, const char *what);
+
+/* Print "corral: <msg>; see 'corral <cmd> --help'" and return CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print "corral: <msg>" and return CLI_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a decimal integer in [min, max].  0 or -1. */
+int cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Parse a size (str_parse_size) where a bare number means `default_unit`.  0 or -1. */
+int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+/* Parse seconds, fractions allowed ("2", "0.5"), into milliseconds.  0 or -1. */
+int cli_parse_seconds(const char *s, int64_t *ms);
+
+/* `path` made absolute against the cwd ("." components and doubled slashes
+ * dropped, symlinks and ".." left alone).  Caller frees. */
+char *cli_abspath(const char *path);
+
+/* --- jobs (cmd_job.c) --- */
+
+/*
+ * Poll GET /v1/jobs/{id} every 200 ms until `job` (an API job object) is no
+ * longer running.  When stderr is a terminal shows
+ * "\r<label>: 42% 120.3 MiB/s ETA 3s".  On return *final holds the last job
+ * object (new reference) and the result is CLI_OK if it succeeded, else
+ * CLI_FAIL with the job's error printed.
+ */
+int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
+
+#endif

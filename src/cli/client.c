@@ -1,0 +1,228 @@
+/*
+ * client.c - libcurl over corrald's unix socket; see client.h.
+ *
+ * One easy handle serves every request of a CLI run (so the connection is
+ * reused); it is reset before each request.  Errors are reported here and
+ * nowhere else, so every caller's failure is exactly one stderr line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "cli.h"
+#include "util/jsonutil.h"
+#include "util/common.h"
+
+void reply_release(struct reply *r)
+{
+	buf_release(&r->body);
+	json_decref(r->json);
+	r->json = NULL;
+	r->status = 0;
+}
+
+int client_init(struct client *c, const char *socket_path)
+{
+	c->errbuf[0] = '\0';
+	c->socket_path = xstrdup(socket_path);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		fputs("corral: cannot initialise libcurl\n", stderr);
+		return -1;
+	}
+	return 0;
+}
+
+void client_release(struct client *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	c->curl = NULL;
+	free(c->socket_path);
+	c->socket_path = NULL;
+}
+
+char *client_escape(struct client *c, const char *s)
+{
+	char *e = curl_easy_escape(c->curl, s, (int)strlen(s));
+	char *copy;
+
+	if (!e) {
+		fputs("corral: out of memory\n", stderr);
+		abort();
+	}
+	copy = xstrdup(e);
+	curl_free(e);
+	return copy;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	buf_add(userdata, data, size * nmemb);
+	return size * nmemb;
+}
+
+static struct curl_slist *header_add(struct curl_slist *list, const char *h)
+{
+	struct curl_slist *n = curl_slist_append(list, h);
+	if (!n) {
+		fputs("corral: out of memory\n", stderr);
+		abort();
+	}
+	return n;
+}
+
+static void print_connect_error(const struct client *c, int err, const char *detail)
+{
+	fprintf(stderr, "corral: cannot connect to corrald at %s: %s (is corrald running?)\n",
+		c->socket_path, err ? strerror(err) : detail);
+}
+
+static void parse_body(struct reply *r)
+{
+	size_t i = 0;
+
+	while (i < r->body.len && strchr(" \t\r\n", r->body.s[i]))
+		i++;
+	if (i == r->body.len || (r->body.s[i] != '{' && r->body.s[i] != '['))
+		return;
+	r->json = json_loadb(r->body.s, r->body.len, 0, NULL);
+}
+
+int client_request(struct client *c, const char *method, const char *path, const json_t *body,
+		   struct reply *r)
+{
+	__do_free char *url = xasprintf("http://corral%s", path);
+	__do_free char *data = NULL;
+	struct curl_slist *hdrs = NULL;
+	CURL *h = c->curl;
+	CURLcode rc;
+
+	curl_easy_reset(h);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "corral/" CORRAL_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+	hdrs = header_add(hdrs, "Expect:");
+	hdrs = header_add(hdrs, "Accept: application/json");
+
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		if (body) {
+			data = json_to_string(body);
+			hdrs = header_add(hdrs, "Content-Type: application/json");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(data));
+		} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		}
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+
+	rc = curl_easy_perform(h);
+	curl_slist_free_all(hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	if (rc != CURLE_OK) {
+		long oserr = 0;
+		const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT) {
+			print_connect_error(c, (int)oserr, detail);
+		} else {
+			fprintf(stderr, "corral: %s %s to corrald at %s failed: %s\n", method, path,
+				c->socket_path, detail);
+		}
+		return -1;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	parse_body(r);
+	return 0;
+}
+
+const char *client_error_message(const json_t *obj)
+{
+	json_t *err = json_object_get(obj, "error");
+	json_t *msg;
+
+	if (json_is_object(err))
+		obj = err;
+	msg = json_object_get(obj, "message");
+	return json_is_string(msg) ? json_string_value(msg) : NULL;
+}
+
+void client_print_error(const struct reply *r, const char *prefix)
+{
+	const char *msg = r->json ? client_error_message(r->json) : NULL;
+	struct buf line = BUF_INIT;
+
+	buf_adds(&line, "corral: ");
+	if (prefix)
+		buf_printf(&line, "%s: ", prefix);
+	if (msg) {
+		buf_adds(&line, msg);
+	} else {
+		/* No error object: name the status and the start of the body. */
+		size_t n = strcspn(r->body.s, "\r\n");
+		buf_printf(&line, "corrald answered HTTP %ld", r->status);
+		if (n > 0)
+			buf_printf(&line, ": %.*s", (int)(n > 200 ? 200 : n), r->body.s);
+	}
+	fflush(stdout);
+	fprintf(stderr, "%s\n", line.s);
+	buf_release(&line);
+}
+
+int client_call(struct client *c, const char *method, const char *path, const json_t *body,
+		struct reply *r, bool raw)
+{
+	if (client_request(c, method, path, body, r) < 0)
+		return -1;
+	if (r->status < 200 || r->status > 299) {
+		client_print_error(r, NULL);
+		return -1;
+	}
+	if (!raw && !json_is_object(r->json)) {
+		fprintf(stderr, "corral: malformed answer from corrald to %s %s (HTTP %ld)\n", method,
+			path, r->status);
+		return -1;
+	}
+	return 0;
+}
+
+int client_connect(struct client *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	__do_close int fd = -EBADF;
+	size_t n = strlen(c->socket_path);
+
+	if (n >= sizeof(sa.sun_path)) {
+		print_connect_error(c, ENAMETOOLONG, NULL);
+		return -1;
+	}
+	memcpy(sa.sun_path, c->socket_path, n + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		print_connect_error(c, errno, NULL);
+		return -1;
+	}
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		print_connect_error(c, errno, NULL);
+		return -1;
+	}
+	return move_fd(fd);
+}

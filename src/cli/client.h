@@ -1,0 +1,74 @@
+/*
+ * client.h - the CLI's HTTP client for corrald's REST API (docs/api.md).
+ *
+ * Requests go through libcurl over corrald's unix socket to
+ * http://corral/v1/...; JSON bodies in, JSON (or text) answers out.  Every
+ * failure is reported here, once, on one stderr line "corral: ...":
+ * a socket nobody listens on gives "cannot connect to corrald at PATH:
+ * <errno text> (is corrald running?)", an API error object gives its
+ * `message` verbatim.  Callers just return CLI_FAIL.
+ */
+#ifndef CORRAL_CLI_CLIENT_H
+#define CORRAL_CLI_CLIENT_H
+
+#include <stdbool.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "util/buf.h"
+
+struct client {
+	CURL *curl;
+	char *socket_path;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One answer.  `json` is the parsed body when it parsed as JSON, else NULL. */
+struct reply {
+	long status;
+	struct buf body;
+	json_t *json;
+};
+
+#define REPLY_INIT { 0, BUF_INIT, NULL }
+
+void reply_release(struct reply *r);
+static inline void cleanup_reply(struct reply *r) { reply_release(r); }
+#define __do_reply __attribute__((cleanup(cleanup_reply)))
+
+/* 0, or -1 with the error printed.  client_release is safe after a failed init. */
+int client_init(struct client *c, const char *socket_path);
+void client_release(struct client *c);
+
+/* Percent-encode one path segment or query value (curl_easy_escape).  Caller frees. */
+char *client_escape(struct client *c, const char *s);
+
+/*
+ * Send `method` `path` ("/v1/vms?select=x", already encoded) with `body`
+ * (NULL: none; POST and PUT then send an empty body).  Fills *r (which must
+ * be REPLY_INIT) whatever the HTTP status.  0 when an answer arrived, -1 when
+ * none did (error printed).
+ */
+int client_request(struct client *c, const char *method, const char *path, const json_t *body,
+		   struct reply *r);
+
+/*
+ * client_request, then insist on success: 0 for a 2xx answer whose body is
+ * a JSON object (or any 2xx body when `raw`); else -1 with the API's error
+ * message printed.
+ */
+int client_call(struct client *c, const char *method, const char *path, const json_t *body,
+		struct reply *r, bool raw);
+
+/* Print the error carried by a failed answer: "corral: [prefix: ]message". */
+void client_print_error(const struct reply *r, const char *prefix);
+
+/* The message of an API error object {"error":{"code","message"}} or of its
+ * inner object; NULL when there is none. */
+const char *client_error_message(const json_t *obj);
+
+/* A connected stream socket to corrald, for protocol upgrades (the console).
+ * fd, or -1 with the same "cannot connect" line printed. */
+int client_connect(struct client *c);
+
+#endif

@@ -1,0 +1,481 @@
+/*
+ * cmd_disk.c - `corral disk ...`: volumes (the API's /v1/volumes) and
+ * attaching them to VMs (/v1/vms/{vm}/disks).
+ *
+ * Sizes on the command line take units (K, M, G, T, powers of 1024); a
+ * bare number means MiB, like --memory.  Imports run as a job on corrald;
+ * job_wait (cmd_job.c) follows it and shows the progress.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client.h"
+#include "output.h"
+#include "util/buf.h"
+#include "util/common.h"
+
+#define MIB (1024u * 1024u)
+
+static const char usage_create[] =
+	"usage: corral disk create NAME SIZE [--format qcow2|raw]\n"
+	"\n"
+	"Create an empty volume NAME of SIZE in corrald's storage.  SIZE takes the\n"
+	"units K, M, G, T (powers of 1024, e.g. 10G); a bare number is MiB.\n"
+	"\n"
+	"Options:\n"
+	"  --format FMT   qcow2 (default) or raw\n"
+	"  --json         print the created volume as JSON\n"
+	"  -h, --help     show this help\n";
+
+static const char usage_list[] =
+	"usage: corral disk list [--json]\n"
+	"\n"
+	"List volumes as NAME FORMAT CAPACITY ALLOCATION USED-BY PATH.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer {\"volumes\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_show[] =
+	"usage: corral disk show VOLUME [--json]\n"
+	"\n"
+	"Show one volume: format, capacity, allocation, path and the VM using it.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the volume as the API returns it\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_resize[] =
+	"usage: corral disk resize VOLUME SIZE\n"
+	"       corral disk resize VOLUME +SIZE\n"
+	"\n"
+	"Grow a volume to SIZE, or by +SIZE.  Volumes only grow; a volume whose VM\n"
+	"runs is resized live.  SIZE takes units K, M, G, T; a bare number is MiB.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the resized volume as JSON\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_delete[] =
+	"usage: corral disk delete VOLUME...\n"
+	"\n"
+	"Delete volumes.  A volume a VM uses is refused; detach it first.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answers as a JSON array\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_import[] =
+	"usage: corral disk import FILE [--name NAME] [--format qcow2|raw]\n"
+	"\n"
+	"Copy an image file (its format is probed: raw, qcow2, ...) into a new\n"
+	"volume.  FILE must be readable by corrald; a relative path is made absolute\n"
+	"against the current directory.  Progress is shown when stderr is a terminal.\n"
+	"\n"
+	"Options:\n"
+	"  --name NAME    volume name (default: FILE's base name without extension)\n"
+	"  --format FMT   format of the new volume: qcow2 (default) or raw\n"
+	"  --json         print the finished job as JSON\n"
+	"  -h, --help     show this help\n";
+
+static const char usage_attach[] =
+	"usage: corral disk attach VM VOLUME [--bus virtio|scsi|ide]\n"
+	"\n"
+	"Add VOLUME to VM's disks.  A running VM gets it hot-plugged (virtio and\n"
+	"scsi only); the definition is changed either way.\n"
+	"VM is a name, a uuid, 'name:GLOB' or 'uuid:UUID' matching one VM.\n"
+	"\n"
+	"Options:\n"
+	"  --bus BUS    virtio (default), scsi or ide\n"
+	"  --json       print the VM as JSON\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_detach[] =
+	"usage: corral disk detach VM VOLUME\n"
+	"\n"
+	"Remove VOLUME from VM's disks (hot-unplugged when the VM runs).  The\n"
+	"volume itself is kept.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the VM as JSON\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_FORMAT = CLI_OPT_FIRST, OPT_NAME, OPT_BUS };
+
+static char *volume_path(struct client *c, const char *name, const char *suffix)
+{
+	__do_free char *enc = client_escape(c, name);
+	return xasprintf("/v1/volumes/%s%s", enc, suffix ? suffix : "");
+}
+
+static uint64_t size_of(const json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static int disk_create(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	const char *format = NULL;
+	struct client *c;
+	struct cli_args a;
+	uint64_t size;
+	char sz[16];
+	int opt, rc;
+
+	cli_args_init(&a, "disk create", usage_create, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_FORMAT)
+			format = optarg;
+	}
+	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "volume name and size" : "size")) != CLI_OK)
+		return rc;
+	if (cli_parse_size(a.pos[1], MIB, &size) < 0 || size == 0 || size > INT64_MAX)
+		return cli_usage_error(a.cmd, "invalid size '%s': want e.g. 512M or 10G (a bare number is MiB)", a.pos[1]);
+	body = json_pack("{sssI}", "name", a.pos[0], "size", (json_int_t)size);
+	if (format)
+		json_object_set_new(body, "format", json_string(format));
+	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/volumes", body, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+	} else {
+		const char *name = out_str(r.json, "name"), *fmt = out_str(r.json, "format");
+		uint64_t cap = size_of(r.json, "capacity");
+		printf("created volume %s (%s, %s)\n", name ? name : a.pos[0],
+		       out_size(cap ? cap : size, sz, sizeof(sz)), fmt ? fmt : format ? format : "qcow2");
+	}
+	return CLI_OK;
+}
+
+static int disk_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const char *const headers[] = { "NAME", "FORMAT", "CAPACITY", "ALLOCATION", "USED-BY", "PATH" };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_table struct table *t = NULL;
+	struct client *c;
+	struct cli_args a;
+	json_t *vol;
+	size_t i;
+	int opt, rc;
+
+	cli_args_init(&a, "disk list", usage_list, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)) || client_call(c, "GET", "/v1/volumes", NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	t = table_new(ARRAY_SIZE(headers), headers);
+	json_array_foreach(json_object_get(r.json, "volumes"), i, vol) {
+		char cap[16], alloc[16];
+		table_add(t, out_str(vol, "name"), out_str(vol, "format"),
+			  out_size(size_of(vol, "capacity"), cap, sizeof(cap)),
+			  out_size(size_of(vol, "allocation"), alloc, sizeof(alloc)),
+			  out_str(vol, "used_by"), out_str(vol, "path"));
+	}
+	table_print(t, stdout);
+	return CLI_OK;
+}
+
+static void show_volume(const json_t *vol)
+{
+	__do_table struct table *t = table_new_kv();
+	uint64_t cap = size_of(vol, "capacity"), alloc = size_of(vol, "allocation");
+	const char *s;
+	char a[16], b[16];
+
+	table_add_kv(t, "name", "%s", (s = out_str(vol, "name")) ? s : "-");
+	table_add_kv(t, "format", "%s", (s = out_str(vol, "format")) ? s : "-");
+	table_add_kv(t, "capacity", "%s (%" PRIu64 " bytes)", out_size(cap, a, sizeof(a)), cap);
+	table_add_kv(t, "allocation", "%s (%" PRIu64 " bytes)", out_size(alloc, b, sizeof(b)), alloc);
+	table_add_kv(t, "path", "%s", (s = out_str(vol, "path")) ? s : "-");
+	table_add_kv(t, "used by", "%s", (s = out_str(vol, "used_by")) ? s : "-");
+	table_print(t, stdout);
+}
+
+static int disk_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "disk show", usage_show, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, 1, "volume name")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = volume_path(c, a.pos[0], NULL);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		show_volume(r.json);
+	return CLI_OK;
+}
+
+static int disk_resize(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	__do_free char *path = NULL;
+	struct client *c;
+	struct cli_args a;
+	const char *arg;
+	bool grow_by;
+	uint64_t size;
+	char sz[16];
+	int opt, rc;
+
+	cli_args_init(&a, "disk resize", usage_resize, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "volume name and size" : "size")) != CLI_OK)
+		return rc;
+	arg = a.pos[1];
+	grow_by = arg[0] == '+';
+	if (cli_parse_size(arg + grow_by, MIB, &size) < 0 || size == 0 || size > INT64_MAX)
+		return cli_usage_error(a.cmd, "invalid size '%s': want e.g. 20G or +5G (a bare number is MiB)", arg);
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	if (grow_by) {
+		__do_reply struct reply cur = REPLY_INIT;
+		__do_free char *get = volume_path(c, a.pos[0], NULL);
+		uint64_t cap;
+
+		if (client_call(c, "GET", get, NULL, &cur, false) < 0)
+			return CLI_FAIL;
+		cap = size_of(cur.json, "capacity");
+		if (size > INT64_MAX - cap)
+			return cli_error("volume '%s' cannot grow by %s: too large", a.pos[0], arg + 1);
+		size += cap;
+	}
+	body = json_pack("{sI}", "size", (json_int_t)size);
+	path = volume_path(c, a.pos[0], "/resize");
+	if (client_call(c, "POST", path, body, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+	} else {
+		uint64_t cap = size_of(r.json, "capacity");
+		printf("resized volume %s to %s\n", a.pos[0], out_size(cap ? cap : size, sz, sizeof(sz)));
+	}
+	return CLI_OK;
+}
+
+static int disk_delete(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_json json_t *all = json_array();
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "disk delete", usage_delete, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, -1, "volume name")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	for (int i = 0; i < a.npos; i++) {
+		__do_free char *path = volume_path(c, a.pos[i], NULL);
+		__do_reply struct reply r = REPLY_INIT;
+
+		if (client_request(c, "DELETE", path, NULL, &r) < 0)
+			return CLI_FAIL;
+		if (r.status < 200 || r.status > 299) {
+			client_print_error(&r, NULL);
+			rc = CLI_FAIL;
+			continue;
+		}
+		if (r.json)
+			json_array_append(all, r.json);
+		if (!cli->json) {
+			const char *name = out_str(r.json, "deleted");
+			printf("deleted volume %s\n", name ? name : a.pos[i]);
+		}
+	}
+	if (cli->json)
+		out_json(all);
+	return rc;
+}
+
+static int disk_import(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	__do_json json_t *final = NULL;
+	__do_free char *file = NULL;
+	const char *name = NULL, *format = NULL, *target;
+	json_t *job;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "disk import", usage_import, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		switch (opt) {
+		case CLI_OPT_EXIT:
+			return a.exit_code;
+		case OPT_NAME:
+			name = optarg;
+			break;
+		case OPT_FORMAT:
+			format = optarg;
+			break;
+		}
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "image file")) != CLI_OK)
+		return rc;
+	file = cli_abspath(a.pos[0]);
+	body = json_pack("{ss}", "path", file);
+	if (name)
+		json_object_set_new(body, "name", json_string(name));
+	if (format)
+		json_object_set_new(body, "format", json_string(format));
+	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/volumes/import", body, &r, false) < 0)
+		return CLI_FAIL;
+	job = json_object_get(r.json, "job");
+	if (!json_is_object(job)) {
+		/* Finished synchronously: the answer is the volume. */
+		if (cli->json)
+			out_json(r.json);
+		else
+			printf("imported volume %s\n", (target = out_str(r.json, "name")) ? target : "?");
+		return CLI_OK;
+	}
+	rc = job_wait(cli, job, "importing", &final);
+	if (cli->json && final)
+		out_json(final);
+	if (rc == CLI_OK && !cli->json) {
+		target = out_str(final, "target");
+		printf("imported volume %s\n", target ? target : name ? name : "?");
+	}
+	return rc;
+}
+
+static int disk_attach(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bus", required_argument, NULL, OPT_BUS },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	__do_free char *enc = NULL;
+	__do_free char *path = NULL;
+	const char *bus = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "disk attach", usage_attach, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_BUS)
+			bus = optarg;
+	}
+	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "VM and volume" : "volume")) != CLI_OK)
+		return rc;
+	body = json_pack("{ss}", "volume", a.pos[1]);
+	if (bus)
+		json_object_set_new(body, "bus", json_string(bus));
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	enc = client_escape(c, a.pos[0]);
+	path = xasprintf("/v1/vms/%s/disks", enc);
+	if (client_call(c, "POST", path, body, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+	} else {
+		const char *vm = out_str(r.json, "name");
+		printf("attached volume %s to vm %s\n", a.pos[1], vm ? vm : a.pos[0]);
+	}
+	return CLI_OK;
+}
+
+static int disk_detach(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *vm_enc = NULL;
+	__do_free char *vol_enc = NULL;
+	__do_free char *path = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "disk detach", usage_detach, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "VM and volume" : "volume")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	vm_enc = client_escape(c, a.pos[0]);
+	vol_enc = client_escape(c, a.pos[1]);
+	path = xasprintf("/v1/vms/%s/disks/%s", vm_enc, vol_enc);
+	if (client_call(c, "DELETE", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+	} else {
+		const char *vm = out_str(r.json, "name");
+		printf("detached volume %s from vm %s\n", a.pos[1], vm ? vm : a.pos[0]);
+	}
+	return CLI_OK;
+}
+
+static const struct cli_verb disk_verbs[] = {
+	{ "create", "create an empty volume", disk_create },
+	{ "list", "list volumes", disk_list },
+	{ "show", "show a volume", disk_show },
+	{ "resize", "grow a volume (to SIZE or by +SIZE)", disk_resize },
+	{ "delete", "delete volumes", disk_delete },
+	{ "import", "copy an image file into a new volume", disk_import },
+	{ "attach", "add a volume to a VM (hot-plugged when running)", disk_attach },
+	{ "detach", "remove a volume from a VM", disk_detach },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_disk = {
+	"disk", "Create, import and resize volumes and attach them to VMs.", disk_verbs,
+};

@@ -1,0 +1,87 @@
+/*
+ * cmd_host.c - `corral host info`: what corrald reports about its host
+ * (GET /v1/host) as "key: value" lines.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client.h"
+#include "output.h"
+#include "util/buf.h"
+#include "util/common.h"
+
+static const char usage_info[] =
+	"usage: corral host info [--json]\n"
+	"\n"
+	"Show the host corrald runs on: hostname, corrald version, QEMU binary and\n"
+	"version, the accelerator in use and why, CPUs, memory, directories and VM\n"
+	"counts.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer\n"
+	"  -h, --help   show this help\n";
+
+/* Printed first, in this order; any other member follows as it comes. */
+static const char *const host_keys[] = {
+	"hostname", "version", "qemu_binary", "qemu_version", "accel", "accel_reason",
+	"cpus", "memory_mib", "state_dir", "storage_dir", "vms_total", "vms_running",
+};
+
+static void add_member(struct table *t, const char *key, const json_t *v)
+{
+	if (strcmp(key, "memory_mib") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
+		char sz[16];
+		table_add_kv(t, "memory", "%s", out_size((uint64_t)json_integer_value(v) << 20, sz, sizeof(sz)));
+		return;
+	}
+	__do_free char *s = out_scalar(v);
+	table_add_kv(t, key, "%s", s);
+}
+
+static int host_info(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_table struct table *t = NULL;
+	struct client *c;
+	struct cli_args a;
+	const char *key;
+	json_t *v;
+	int opt, rc;
+
+	cli_args_init(&a, "host info", usage_info, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)) || client_call(c, "GET", "/v1/host", NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	t = table_new_kv();
+	for (size_t i = 0; i < ARRAY_SIZE(host_keys); i++)
+		if ((v = json_object_get(r.json, host_keys[i])))
+			add_member(t, host_keys[i], v);
+	json_object_foreach(r.json, key, v) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(host_keys); i++)
+			known |= strcmp(key, host_keys[i]) == 0;
+		if (!known)
+			add_member(t, key, v);
+	}
+	table_print(t, stdout);
+	return CLI_OK;
+}
+
+static const struct cli_verb host_verbs[] = {
+	{ "info", "show the host's hypervisor, resources and VM counts", host_info },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_host = {
+	"host", "Inspect the host corrald runs on.", host_verbs,
+};

@@ -1,0 +1,256 @@
+/*
+ * cmd_job.c - corrald's jobs: `corral job list|show`, and job_wait (cli.h)
+ * which follows a job other verbs started (`disk import`) to its end.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "output.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define POLL_MS 200
+
+static const char usage_list[] =
+	"usage: corral job list [--vm VM] [--json]\n"
+	"\n"
+	"List recent jobs (the last 50) as ID TYPE TARGET STATE PROGRESS STARTED.\n"
+	"\n"
+	"Options:\n"
+	"  --vm VM      only jobs of the VMs VM selects (name, uuid, 'name:GLOB', 'uuid:UUID')\n"
+	"  --json       print the API's answer {\"jobs\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_show[] =
+	"usage: corral job show ID [--json]\n"
+	"\n"
+	"Show one job: type, target, state, progress, rate, ETA, error and times.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the job as the API returns it\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_VM = CLI_OPT_FIRST };
+
+static char *job_path(struct client *c, const json_t *id)
+{
+	__do_free char *s = out_scalar(id);
+	__do_free char *enc = client_escape(c, s);
+	return xasprintf("/v1/jobs/%s", enc);
+}
+
+/* "42%" */
+static char *progress_text(const json_t *job)
+{
+	json_t *p = json_object_get(job, "progress");
+	if (json_is_number(p))
+		return xasprintf("%.0f%%", json_number_value(p));
+	return xstrdup("-");
+}
+
+/* "importing: 42% 120.3 MiB/s ETA 3s" */
+static char *progress_line(const char *label, const json_t *job)
+{
+	__do_free char *pct = progress_text(job);
+	json_t *rate = json_object_get(job, "rate");
+	json_t *eta = json_object_get(job, "eta");
+	struct buf b = BUF_INIT;
+	char tmp[32];
+
+	buf_printf(&b, "%s: %s", label, pct);
+	if (json_is_number(rate))
+		buf_printf(&b, " %s", out_rate(json_number_value(rate), tmp, sizeof(tmp)));
+	if (json_is_number(eta))
+		buf_printf(&b, " ETA %s", out_duration((int64_t)(json_number_value(eta) + 0.5), tmp, sizeof(tmp)));
+	return buf_detach(&b);
+}
+
+static bool job_running(const json_t *job)
+{
+	const char *state = out_str(job, "state");
+	return state && strcmp(state, "running") == 0;
+}
+
+int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final)
+{
+	struct client *c = cli_client(cli);
+	bool tty = isatty(STDERR_FILENO);
+	int64_t started = time_mono_ms();
+	__do_free char *path = NULL;
+	json_t *cur = json_deep_copy(job);
+	const char *state, *msg;
+	char dur[32];
+
+	*final = NULL;
+	if (!c) {
+		json_decref(cur);
+		return CLI_FAIL;
+	}
+	path = job_path(c, json_object_get(job, "id"));
+	while (job_running(cur)) {
+		__do_reply struct reply r = REPLY_INIT;
+
+		if (tty) {
+			__do_free char *line = progress_line(label, cur);
+			fprintf(stderr, "\r%s\033[K", line);
+		}
+		time_sleep_ms(POLL_MS);
+		if (client_call(c, "GET", path, NULL, &r, false) < 0) {
+			json_decref(cur);
+			return CLI_FAIL;
+		}
+		json_decref(cur);
+		cur = json_incref(r.json);
+	}
+	*final = cur;
+	state = out_str(cur, "state");
+	if (state && strcmp(state, "succeeded") == 0) {
+		if (tty)
+			fprintf(stderr, "\r%s: 100%% done in %s\033[K\n", label,
+				out_duration((time_mono_ms() - started + 500) / 1000, dur, sizeof(dur)));
+		return CLI_OK;
+	}
+	if (tty)
+		fputs("\r\033[K", stderr);
+	msg = client_error_message(cur);
+	if (!msg)
+		msg = out_str(cur, "error");
+	{
+		__do_free char *id = out_scalar(json_object_get(cur, "id"));
+		const char *type = out_str(cur, "type");
+		return cli_error("%s job %s %s: %s", type ? type : "the", id,
+				 state ? state : "ended", msg ? msg : "no error message");
+	}
+}
+
+static int job_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vm", required_argument, NULL, OPT_VM },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	static const char *const headers[] = { "ID", "TYPE", "TARGET", "STATE", "PROGRESS", "STARTED" };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_table struct table *t = NULL;
+	__do_free char *path = NULL;
+	const char *vm = NULL;
+	struct client *c;
+	struct cli_args a;
+	json_t *job;
+	size_t i;
+	int opt, rc;
+
+	cli_args_init(&a, "job list", usage_list, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_VM)
+			vm = optarg;
+	}
+	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	if (vm) {
+		__do_free char *enc = client_escape(c, vm);
+		path = xasprintf("/v1/jobs?vm=%s", enc);
+	} else {
+		path = xstrdup("/v1/jobs");
+	}
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	t = table_new(ARRAY_SIZE(headers), headers);
+	json_array_foreach(json_object_get(r.json, "jobs"), i, job) {
+		__do_free char *id = out_scalar(json_object_get(job, "id"));
+		__do_free char *target = out_scalar(json_object_get(job, "target"));
+		__do_free char *pct = progress_text(job);
+		table_add(t, id, out_str(job, "type"), target, out_str(job, "state"), pct,
+			  out_str(job, "started"));
+	}
+	table_print(t, stdout);
+	return CLI_OK;
+}
+
+static void show_job(const json_t *job)
+{
+	__do_table struct table *t = table_new_kv();
+	static const char *const keys[] = { "id", "type", "target", "state" };
+	json_t *v;
+	const char *msg;
+	char tmp[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		__do_free char *s = out_scalar(json_object_get(job, keys[i]));
+		table_add_kv(t, keys[i], "%s", s);
+	}
+	{
+		__do_free char *pct = progress_text(job);
+		table_add_kv(t, "progress", "%s", pct);
+	}
+	if (json_is_number(v = json_object_get(job, "rate")))
+		table_add_kv(t, "rate", "%s", out_rate(json_number_value(v), tmp, sizeof(tmp)));
+	if (json_is_number(v = json_object_get(job, "eta")))
+		table_add_kv(t, "eta", "%s", out_duration((int64_t)(json_number_value(v) + 0.5), tmp, sizeof(tmp)));
+	v = json_object_get(job, "error");
+	if (v && !json_is_null(v)) {
+		msg = client_error_message(job);
+		__do_free char *s = msg ? xstrdup(msg) : out_scalar(v);
+		table_add_kv(t, "error", "%s", s);
+	}
+	{
+		__do_free char *started = out_scalar(json_object_get(job, "started"));
+		__do_free char *finished = out_scalar(json_object_get(job, "finished"));
+		table_add_kv(t, "started", "%s", started);
+		table_add_kv(t, "finished", "%s", finished);
+	}
+	table_print(t, stdout);
+}
+
+static int job_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = NULL;
+	__do_json json_t *id = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "job show", usage_show, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, 1, "job ID")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	id = json_string(a.pos[0]);
+	path = job_path(c, id);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		show_job(r.json);
+	return CLI_OK;
+}
+
+static const struct cli_verb job_verbs[] = {
+	{ "list", "list recent jobs", job_list },
+	{ "show", "show one job", job_show },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_job = {
+	"job", "Follow corrald's long-running jobs (imports, ...).", job_verbs,
+};

@@ -1,0 +1,996 @@
+/*
+ * cmd_vm.c - `corral vm ...`: define, list, show, change and drive VMs.
+ *
+ * Each verb parses its flags, makes the matching request of docs/api.md
+ * ("Routes") and prints the answer: one confirmation line or a table, or
+ * with --json the API's JSON unchanged.  Flags-to-definition work for
+ * create and edit lives in vmdef.c, the console in console.c, the $EDITOR
+ * round trip in editor.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "console.h"
+#include "editor.h"
+#include "output.h"
+#include "vmdef.h"
+#include "util/buf.h"
+#include "util/common.h"
+
+#define VM_SELECTOR_HELP                                                              \
+	"VM is a name, a uuid, 'name:GLOB' (shell glob, e.g. 'name:web*') or 'uuid:UUID'.\n"
+
+#define DEF_OPTIONS_HELP                                                                   \
+	"  --cpus N               virtual CPUs, 1..64 (default 1)\n"                           \
+	"  --memory SIZE          memory, e.g. 256M or 1G; a bare number is MiB (default 256M)\n" \
+	"  --disk VOL[:BUS]       attach volume VOL on bus virtio (default), scsi or ide;\n"  \
+	"                         repeat for more disks (the first one boots)\n"                \
+	"  --cdrom ISO            medium in the CD-ROM drive (relative paths are made\n"        \
+	"                         absolute against the current directory)\n"                    \
+	"  --kernel PATH          boot this kernel directly instead of the firmware\n"          \
+	"  --initrd PATH          initrd for direct kernel boot\n"                              \
+	"  --cmdline STR          kernel command line for direct kernel boot\n"                 \
+	"  --boot ORDER           firmware boot order, e.g. disk,cdrom (the default)\n"         \
+	"  --vnc[=LISTEN[:DISPLAY]]\n"                                                          \
+	"                         VNC display listening on LISTEN (default 127.0.0.1); the\n"  \
+	"                         display number is chosen by corrald unless given; the value\n" \
+	"                         may also be a separate argument when it contains ':'\n"       \
+	"                         (--vnc 0.0.0.0:3, --vnc :3)\n"                                \
+	"  --rng, --no-rng        with (default) or without a virtio-rng device\n"              \
+	"  --no-nic               no network card\n"                                            \
+	"  --mac MAC              MAC address of the network card (default: generated)\n"     \
+	"  --autostart            start the VM whenever corrald starts\n"                       \
+	"  --description TEXT     free text, up to 1024 characters\n"                           \
+	"  --tag TAG              tag the VM; repeat for more tags (replaces the tag list)\n"   \
+	"  --accel auto|kvm|tcg   accelerator (default auto: KVM when usable, else TCG)\n"      \
+	"  --hotplug-ports N      spare PCIe ports for hot-added disks, 0..16 (default 4)\n"
+
+static const char usage_create[] =
+	"usage: corral vm create NAME [OPTIONS]\n"
+	"       corral vm create [NAME] --from FILE [OPTIONS]\n"
+	"\n"
+	"Define a new VM.  It stays stopped unless --start is given.\n"
+	"\n"
+	"Options:\n" DEF_OPTIONS_HELP
+	"  --from FILE            start from a JSON definition ('-' reads stdin), e.g. the\n"
+	"                         output of 'corral vm show VM --json'; NAME and the other\n"
+	"                         flags override the file's fields; a NAME different from\n"
+	"                         the file's name also drops the file's uuid (a copy)\n"
+	"  --start                start the VM once it is created\n"
+	"  --json                 print the created VM as JSON\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Example: corral vm create web1 --memory 1G --disk web1-root --vnc --start\n";
+
+static const char usage_edit[] =
+	"usage: corral vm edit VM [OPTIONS] [--from FILE]\n"
+	"\n"
+	"Change the definition of a stopped (or crashed) VM.  With options, they are\n"
+	"applied to the current definition; with --from FILE the file replaces it\n"
+	"(then options apply).  With neither, on a terminal, the definition opens as\n"
+	"JSON in $EDITOR (default vi) and is saved when the editor exits successfully\n"
+	"with a changed text.\n"
+	VM_SELECTOR_HELP
+	"\n"
+	"Options (as for 'corral vm create'):\n" DEF_OPTIONS_HELP
+	"  --disk VOL[:BUS]       (edit) add a disk, or change the bus of an attached one\n"
+	"  --remove-disk VOL      remove the disk using volume VOL (the volume is kept)\n"
+	"  --no-vnc               remove the VNC display\n"
+	"  --no-autostart         do not start the VM with corrald\n"
+	"  --no-cdrom             empty the CD-ROM drive\n"
+	"  --no-tags              remove all tags\n"
+	"  --boot-mode firmware|kernel\n"
+	"                         switch between firmware and direct kernel boot\n"
+	"  --from FILE            replace the definition with FILE ('-' = stdin); the\n"
+	"                         VM's uuid is kept when the file has none\n"
+	"  --json                 print the changed VM as JSON\n"
+	"  -h, --help             show this help\n";
+
+static const char usage_list[] =
+	"usage: corral vm list [SELECTOR] [--json]\n"
+	"\n"
+	"List VMs (all, or those SELECTOR matches) as NAME STATE CPUS MEMORY AUTOSTART TAGS.\n"
+	"SELECTOR is a name, a uuid, 'name:GLOB' or 'uuid:UUID'.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer {\"vms\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_show[] =
+	"usage: corral vm show VM [--json]\n"
+	"\n"
+	"Show one VM: its definition, state and why, pid, VNC address, disks, CD-ROM\n"
+	"and recent events.\n"
+	VM_SELECTOR_HELP
+	"\n"
+	"Options:\n"
+	"  --json       print the VM exactly as the API returns it; the output is\n"
+	"               accepted back by 'corral vm create --from FILE'\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_start[] =
+	"usage: corral vm start VM...\n"
+	"\n"
+	"Start the selected VMs.\n"
+	VM_SELECTOR_HELP
+	"Each VM argument is one request and may match several VMs.  One line\n"
+	"\"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_stop[] =
+	"usage: corral vm stop VM... [--timeout SECS] [--force]\n"
+	"\n"
+	"Shut the selected VMs down gracefully (ACPI power button); a guest still\n"
+	"running after the timeout is killed.\n"
+	VM_SELECTOR_HELP
+	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"\n"
+	"Options:\n"
+	"  --timeout SECS  seconds to wait before killing, 0..3600 (default 60)\n"
+	"  --force         kill at once (like 'corral vm kill')\n"
+	"  --json          print the combined action results {\"results\":[...]}\n"
+	"  -h, --help      show this help\n";
+
+static const char usage_kill[] =
+	"usage: corral vm kill VM...\n"
+	"\n"
+	"Power the selected VMs off at once, without asking the guest.\n"
+	VM_SELECTOR_HELP
+	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_reboot[] =
+	"usage: corral vm reboot VM... [--force]\n"
+	"\n"
+	"Reboot the selected VMs gracefully (ACPI), or with --force by a hard reset.\n"
+	VM_SELECTOR_HELP
+	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"\n"
+	"Options:\n"
+	"  --force      hard reset instead of asking the guest\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_pause[] =
+	"usage: corral vm pause VM...\n"
+	"\n"
+	"Pause the selected VMs' CPUs (memory stays allocated); 'corral vm resume' goes on.\n"
+	VM_SELECTOR_HELP
+	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_resume[] =
+	"usage: corral vm resume VM...\n"
+	"\n"
+	"Resume the selected paused VMs.\n"
+	VM_SELECTOR_HELP
+	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_delete[] =
+	"usage: corral vm delete VM... [--disks]\n"
+	"\n"
+	"Delete the selected VMs (they must not be running).  Their volumes are\n"
+	"kept unless --disks is given.\n"
+	VM_SELECTOR_HELP
+	"\n"
+	"Options:\n"
+	"  --disks      also delete the volumes the VMs use\n"
+	"  --json       print the API's answer {\"deleted\":[...],\"volumes_deleted\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_console[] =
+	"usage: corral vm console VM [--linger SECS]\n"
+	"\n"
+	"Attach to the running VM's serial console.  On a terminal, the terminal is\n"
+	"put in raw mode and Ctrl-] detaches.  Otherwise standard input is sent to\n"
+	"the guest; when it ends, guest output is still printed for --linger\n"
+	"seconds, e.g.  printf 'echo hi\\n' | corral vm console web1 --linger 3\n"
+	"Only one console can be attached to a VM at a time.\n"
+	VM_SELECTOR_HELP
+	"\n"
+	"Options:\n"
+	"  --linger SECS  without a terminal: how long to keep printing guest output\n"
+	"                 after standard input ends (default 2; fractions allowed)\n"
+	"  -h, --help     show this help\n";
+
+static const char usage_log[] =
+	"usage: corral vm log VM [--tail BYTES]\n"
+	"\n"
+	"Print the history of the VM's serial console (default: the last 64 KiB\n"
+	"kept by corrald) as it was written, to standard output.\n"
+	VM_SELECTOR_HELP
+	"\n"
+	"Options:\n"
+	"  --tail BYTES   print only the last BYTES (units K, M allowed; bare = bytes)\n"
+	"  -h, --help     show this help\n";
+
+static const char usage_events[] =
+	"usage: corral vm events VM [--limit N] [--json]\n"
+	"\n"
+	"List the VM's events (oldest first) as TIME TYPE DETAIL.\n"
+	VM_SELECTOR_HELP
+	"\n"
+	"Options:\n"
+	"  --limit N    only the last N events\n"
+	"  --json       print the API's answer {\"events\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+/* --- helpers --- */
+
+static char *vm_path(struct client *c, const char *selector, const char *suffix)
+{
+	__do_free char *enc = client_escape(c, selector);
+	return xasprintf("/v1/vms/%s%s", enc, suffix ? suffix : "");
+}
+
+/* "256M" for a memory_mib member. */
+static const char *memory_text(const json_t *obj, char *buf, size_t len)
+{
+	json_t *m = json_object_get(obj, "memory_mib");
+	if (!json_is_integer(m) || json_integer_value(m) < 0)
+		return "-";
+	return out_size((uint64_t)json_integer_value(m) << 20, buf, len);
+}
+
+/*
+ * One action request (start, stop, ...) for `selector`; print a line per VM
+ * and append the results to `all` (for --json).  Returns CLI_OK when every
+ * VM succeeded, CLI_FAIL otherwise, -1 when corrald could not be reached.
+ */
+static int act_one(struct cli *cli, const char *verb, const char *selector, const json_t *body,
+		   json_t *all)
+{
+	struct client *c = cli_client(cli);
+	__do_free char *suffix = xasprintf("/%s", verb);
+	__do_free char *path = NULL;
+	__do_reply struct reply r = REPLY_INIT;
+	json_t *results, *res;
+	size_t i;
+	int rc = CLI_OK;
+
+	if (!c)
+		return -1;
+	path = vm_path(c, selector, suffix);
+	if (client_request(c, "POST", path, body, &r) < 0)
+		return -1;
+	results = json_object_get(r.json, "results");
+	if (!json_is_array(results)) {
+		if (r.status >= 200 && r.status <= 299) {
+			if (!cli->json)
+				printf("%s: ok\n", selector);
+			return CLI_OK;
+		}
+		client_print_error(&r, NULL);
+		return CLI_FAIL;
+	}
+	json_array_foreach(results, i, res) {
+		const char *name = out_str(res, "name");
+		const char *state = out_str(res, "state");
+
+		json_array_append(all, res);
+		if (json_is_true(json_object_get(res, "ok"))) {
+			if (!cli->json)
+				printf("%s: %s\n", name ? name : selector, state ? state : "ok");
+			continue;
+		}
+		const char *msg = client_error_message(res);
+		cli_error("%s: %s", name ? name : selector, msg ? msg : "failed");
+		rc = CLI_FAIL;
+	}
+	return rc;
+}
+
+/* Run `verb` on every selector; print combined JSON with --json. */
+static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, const json_t *body)
+{
+	__do_json json_t *all = json_array();
+	int rc = CLI_OK;
+
+	for (int i = 0; i < nsel; i++) {
+		int r = act_one(cli, verb, sel[i], body, all);
+		if (r < 0)
+			return CLI_FAIL;	/* corrald unreachable: one line is enough */
+		if (r != CLI_OK)
+			rc = CLI_FAIL;
+	}
+	if (cli->json) {
+		__do_json json_t *out = json_pack("{sO}", "results", all);
+		out_json(out);
+	}
+	return rc;
+}
+
+/* --- create --- */
+
+enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT };
+
+static int vm_create(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		VMDEF_OPTIONS,
+		{ "start", no_argument, NULL, OPT_START },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_vmdef_flags struct vmdef_flags f = VMDEF_FLAGS_INIT;
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *def = NULL;
+	__do_free char *enc = NULL;
+	struct client *c;
+	struct cli_args a;
+	bool start = false;
+	const char *name, *uuid;
+	int opt, rc;
+
+	cli_args_init(&a, "vm create", usage_create, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_START)
+			start = true;
+		else if ((rc = vmdef_flags_parse(&f, &a, opt, optarg)) != CLI_OK)
+			return rc;
+	}
+	if ((rc = cli_args_count(&a, f.from ? 0 : 1, 1, "VM name")) != CLI_OK)
+		return rc;
+	if ((rc = vmdef_flags_check(&f, a.cmd)) != CLI_OK)
+		return rc;
+
+	if (f.from) {
+		def = vmdef_load(f.from);
+		if (!def)
+			return CLI_FAIL;
+	} else {
+		def = json_object();
+	}
+	if (a.npos == 1) {
+		const char *old = out_str(def, "name");
+		if (old && strcmp(old, a.pos[0]) != 0)
+			json_object_del(def, "uuid");	/* a copy under a new name */
+		json_object_set_new(def, "name", json_string(a.pos[0]));
+	}
+	if ((rc = vmdef_apply(&f, def, false)) != CLI_OK)
+		return rc;
+
+	c = cli_client(cli);
+	if (!c || client_call(c, "POST", "/v1/vms", def, &r, false) < 0)
+		return CLI_FAIL;
+	name = out_str(r.json, "name");
+	uuid = out_str(r.json, "uuid");
+	if (!name)
+		name = out_str(def, "name");
+	if (!start) {
+		if (cli->json)
+			out_json(r.json);
+		else
+			printf("created vm %s (uuid %s)\n", name ? name : "?", uuid ? uuid : "?");
+		return CLI_OK;
+	}
+	if (!cli->json)
+		printf("created vm %s (uuid %s)\n", name ? name : "?", uuid ? uuid : "?");
+	{
+		__do_json json_t *results = json_array();
+		/* Start by uuid when known: the name could be a pattern-looking string. */
+		__do_free char *sel = uuid ? xasprintf("uuid:%s", uuid) : xstrdup(name ? name : "");
+		rc = act_one(cli, "start", sel, NULL, results);
+		if (rc < 0)
+			return CLI_FAIL;
+	}
+	if (cli->json) {
+		__do_reply struct reply g = REPLY_INIT;
+		enc = vm_path(c, uuid ? uuid : name, NULL);
+		if (client_call(c, "GET", enc, NULL, &g, false) < 0)
+			return CLI_FAIL;
+		out_json(g.json);
+	}
+	return rc;
+}
+
+/* --- list / show --- */
+
+static int vm_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS" };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_table struct table *t = NULL;
+	__do_free char *path = NULL;
+	struct client *c;
+	struct cli_args a;
+	json_t *vm;
+	size_t i;
+	int opt, rc;
+
+	cli_args_init(&a, "vm list", usage_list, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 0, 1, "selector")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	if (a.npos == 1) {
+		__do_free char *enc = client_escape(c, a.pos[0]);
+		path = xasprintf("/v1/vms?select=%s", enc);
+	} else {
+		path = xstrdup("/v1/vms");
+	}
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	t = table_new(ARRAY_SIZE(headers), headers);
+	json_array_foreach(json_object_get(r.json, "vms"), i, vm) {
+		__do_free char *cpus = out_scalar(json_object_get(vm, "cpus"));
+		__do_free char *autostart = out_scalar(json_object_get(vm, "autostart"));
+		__do_free char *tags = out_join(json_object_get(vm, "tags"), ",");
+		char mem[16];
+
+		table_add(t, out_str(vm, "name"), out_str(vm, "state"), cpus,
+			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-");
+	}
+	table_print(t, stdout);
+	return CLI_OK;
+}
+
+/* The members of a small object as "k=v k=v" (status.vnc, status.job). */
+static char *object_text(const json_t *v)
+{
+	struct buf b = BUF_INIT;
+	const char *key;
+	json_t *val;
+
+	if (!json_is_object(v))
+		return out_scalar(v);
+	json_object_foreach((json_t *)v, key, val) {
+		__do_free char *s = out_scalar(val);
+		buf_printf(&b, "%s%s=%s", b.len ? " " : "", key, s);
+	}
+	return buf_detach(&b);
+}
+
+static void show_boot(struct table *t, const json_t *boot)
+{
+	const char *mode = out_str(boot, "mode");
+
+	if (mode && strcmp(mode, "kernel") == 0) {
+		const char *kernel = out_str(boot, "kernel");
+		const char *initrd = out_str(boot, "initrd");
+		const char *cmdline = out_str(boot, "cmdline");
+		table_add_kv(t, "boot", "kernel %s", kernel ? kernel : "-");
+		if (initrd)
+			table_add_kv(t, "initrd", "%s", initrd);
+		if (cmdline)
+			table_add_kv(t, "cmdline", "%s", cmdline);
+		return;
+	}
+	__do_free char *order = out_join(json_object_get(boot, "order"), ", ");
+	table_add_kv(t, "boot", "firmware%s%s", *order ? ", order " : "", order);
+}
+
+static void show_vm(const json_t *vm)
+{
+	__do_table struct table *t = table_new_kv();
+	json_t *status = json_object_get(vm, "status");
+	json_t *disks = json_object_get(vm, "disks");
+	json_t *nic = json_object_get(vm, "nic");
+	json_t *vnc = json_object_get(vm, "vnc");
+	json_t *events = json_object_get(status, "events");
+	const char *s, *reason = out_str(status, "reason");
+	char mem[16];
+	size_t i;
+	json_t *v;
+
+	table_add_kv(t, "name", "%s", (s = out_str(vm, "name")) ? s : "-");
+	table_add_kv(t, "uuid", "%s", (s = out_str(vm, "uuid")) ? s : "-");
+	if ((s = out_str(vm, "description")) && *s)
+		table_add_kv(t, "description", "%s", s);
+	if (json_array_size(json_object_get(vm, "tags"))) {
+		__do_free char *tags = out_join(json_object_get(vm, "tags"), ", ");
+		table_add_kv(t, "tags", "%s", tags);
+	}
+	s = out_str(status, "state");
+	table_add_kv(t, "state", "%s%s%s%s", s ? s : "-", reason && *reason ? " (" : "",
+		     reason && *reason ? reason : "", reason && *reason ? ")" : "");
+	if ((s = out_str(status, "since")))
+		table_add_kv(t, "since", "%s", s);
+	if ((v = json_object_get(status, "pid")) && !json_is_null(v)) {
+		__do_free char *pid = out_scalar(v);
+		table_add_kv(t, "pid", "%s", pid);
+	}
+	if ((v = json_object_get(status, "job")) && !json_is_null(v)) {
+		__do_free char *job = object_text(v);
+		table_add_kv(t, "job", "%s", job);
+	}
+	{
+		__do_free char *cpus = out_scalar(json_object_get(vm, "cpus"));
+		__do_free char *accel = out_scalar(json_object_get(vm, "accel"));
+		table_add_kv(t, "cpus", "%s", cpus);
+		table_add_kv(t, "memory", "%s", memory_text(vm, mem, sizeof(mem)));
+		table_add_kv(t, "accel", "%s", accel);
+	}
+	show_boot(t, json_object_get(vm, "boot"));
+	if (!json_array_size(disks))
+		table_add_kv(t, "disks", "none");
+	json_array_foreach(disks, i, v) {
+		const char *bus = out_str(v, "bus");
+		s = out_str(v, "volume");
+		table_add_kv(t, i ? "" : "disks", "%s (%s)", s ? s : "?", bus ? bus : "virtio");
+	}
+	table_add_kv(t, "cdrom", "%s", (s = out_str(vm, "cdrom")) ? s : "empty");
+	if (json_is_object(nic)) {
+		const char *mode = out_str(nic, "mode"), *model = out_str(nic, "model");
+		const char *mac = out_str(nic, "mac");
+		table_add_kv(t, "nic", "%s, %s, %s", mode ? mode : "user", model ? model : "virtio",
+			     mac ? mac : "mac chosen by corrald");
+	} else {
+		table_add_kv(t, "nic", "none");
+	}
+	if (json_is_object(vnc)) {
+		json_t *display = json_object_get(vnc, "display");
+		__do_free char *d = json_is_integer(display) ? out_scalar(display) : xstrdup("auto");
+		__do_free char *live = NULL;
+		if ((v = json_object_get(status, "vnc")) && !json_is_null(v))
+			live = object_text(v);
+		s = out_str(vnc, "listen");
+		table_add_kv(t, "vnc", "%s, display %s%s%s%s", s ? s : "127.0.0.1", d,
+			     live ? " (now " : "", live ? live : "", live ? ")" : "");
+	} else {
+		table_add_kv(t, "vnc", "off");
+	}
+	{
+		__do_free char *rng = out_scalar(json_object_get(vm, "rng"));
+		__do_free char *autostart = out_scalar(json_object_get(vm, "autostart"));
+		__do_free char *ports = out_scalar(json_object_get(vm, "hotplug_ports"));
+		table_add_kv(t, "rng", "%s", rng);
+		table_add_kv(t, "autostart", "%s", autostart);
+		table_add_kv(t, "hotplug ports", "%s", ports);
+	}
+	table_print(t, stdout);
+
+	if (json_array_size(events)) {
+		__do_table struct table *ev = table_new(3, NULL);
+		json_array_foreach(events, i, v) {
+			__do_free char *time = out_scalar(json_object_get(v, "time"));
+			__do_free char *when = xasprintf("  %s", time);
+			table_add(ev, when, out_str(v, "type"), out_str(v, "detail"));
+		}
+		puts("events:");
+		table_print(ev, stdout);
+	}
+}
+
+static int vm_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "vm show", usage_show, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = vm_path(c, a.pos[0], NULL);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		show_vm(r.json);
+	return CLI_OK;
+}
+
+/* --- actions --- */
+
+static int vm_simple_action(struct cli *cli, int argc, char **argv, const char *usage)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_free char *cmd = xasprintf("vm %s", argv[0]);
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, cmd, usage, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
+		return rc;
+	return act_all(cli, argv[0], a.pos, a.npos, NULL);
+}
+
+static int vm_start(struct cli *cli, int argc, char **argv)
+{
+	return vm_simple_action(cli, argc, argv, usage_start);
+}
+
+static int vm_kill(struct cli *cli, int argc, char **argv)
+{
+	return vm_simple_action(cli, argc, argv, usage_kill);
+}
+
+static int vm_pause(struct cli *cli, int argc, char **argv)
+{
+	return vm_simple_action(cli, argc, argv, usage_pause);
+}
+
+static int vm_resume(struct cli *cli, int argc, char **argv)
+{
+	return vm_simple_action(cli, argc, argv, usage_resume);
+}
+
+static int vm_stop(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_json json_t *body = json_object();
+	struct cli_args a;
+	int64_t timeout;
+	int opt, rc;
+
+	cli_args_init(&a, "vm stop", usage_stop, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		switch (opt) {
+		case CLI_OPT_EXIT:
+			return a.exit_code;
+		case OPT_TIMEOUT:
+			if (cli_parse_int(optarg, 0, 3600, &timeout) < 0)
+				return cli_usage_error(a.cmd, "invalid --timeout '%s': want seconds, 0..3600", optarg);
+			json_object_set_new(body, "timeout", json_integer(timeout));
+			break;
+		case OPT_FORCE:
+			json_object_set_new(body, "force", json_true());
+			break;
+		}
+	}
+	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
+		return rc;
+	return act_all(cli, "stop", a.pos, a.npos, json_object_size(body) ? body : NULL);
+}
+
+static int vm_reboot(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_json json_t *body = json_object();
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "vm reboot", usage_reboot, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_FORCE)
+			json_object_set_new(body, "force", json_true());
+	}
+	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
+		return rc;
+	return act_all(cli, "reboot", a.pos, a.npos, json_object_size(body) ? body : NULL);
+}
+
+/* --- delete --- */
+
+static int vm_delete(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "disks", no_argument, NULL, OPT_DISKS },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_json json_t *all = json_pack("{s[]s[]}", "deleted", "volumes_deleted");
+	struct client *c;
+	struct cli_args a;
+	bool disks = false;
+	int opt, rc = CLI_OK;
+
+	cli_args_init(&a, "vm delete", usage_delete, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_DISKS)
+			disks = true;
+	}
+	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	for (int i = 0; i < a.npos; i++) {
+		__do_free char *path = vm_path(c, a.pos[i], disks ? "?disks=true" : NULL);
+		__do_reply struct reply r = REPLY_INIT;
+		static const char *const keys[] = { "deleted", "volumes_deleted" };
+
+		if (client_request(c, "DELETE", path, NULL, &r) < 0)
+			return CLI_FAIL;
+		if (r.status < 200 || r.status > 299) {
+			client_print_error(&r, NULL);
+			rc = CLI_FAIL;
+			continue;
+		}
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			json_t *names = json_object_get(r.json, keys[k]);
+			json_t *name;
+			size_t j;
+
+			json_array_foreach(names, j, name) {
+				json_array_append(json_object_get(all, keys[k]), name);
+				if (!cli->json && json_is_string(name))
+					printf("deleted %s %s\n", k ? "volume" : "vm", json_string_value(name));
+			}
+		}
+	}
+	if (cli->json)
+		out_json(all);
+	return rc;
+}
+
+/* --- edit --- */
+
+/* PUT the new definition; on failure mention where the user's edit is kept. */
+static int put_definition(struct cli *cli, struct client *c, const char *name, const json_t *def,
+			  const char *kept)
+{
+	__do_free char *path = vm_path(c, name, NULL);
+	__do_reply struct reply r = REPLY_INIT;
+	const char *msg;
+
+	if (client_request(c, "PUT", path, def, &r) < 0)
+		return CLI_FAIL;
+	if (r.status < 200 || r.status > 299 || !json_is_object(r.json)) {
+		if (!kept) {
+			client_print_error(&r, NULL);
+			return CLI_FAIL;
+		}
+		msg = r.json ? client_error_message(r.json) : NULL;
+		if (msg)
+			return cli_error("%s (your edit is kept in %s)", msg, kept);
+		return cli_error("corrald answered HTTP %ld (your edit is kept in %s)", r.status, kept);
+	}
+	if (cli->json) {
+		out_json(r.json);
+	} else {
+		const char *new_name = out_str(r.json, "name");
+		printf("updated vm %s\n", new_name ? new_name : name);
+	}
+	return CLI_OK;
+}
+
+static int vm_edit(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		VMDEF_OPTIONS,
+		VMDEF_EDIT_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_vmdef_flags struct vmdef_flags f = VMDEF_FLAGS_INIT;
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *def = NULL;
+	__do_free char *path = NULL;
+	__do_free char *name = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "vm edit", usage_edit, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if ((rc = vmdef_flags_parse(&f, &a, opt, optarg)) != CLI_OK)
+			return rc;
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if ((rc = vmdef_flags_check(&f, a.cmd)) != CLI_OK)
+		return rc;
+	if (!f.any && !f.from && !isatty(STDIN_FILENO))
+		return cli_usage_error(a.cmd, "nothing to change: give options or --from FILE (or run on a terminal to use $EDITOR)");
+
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = vm_path(c, a.pos[0], NULL);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	name = xstrdup(out_str(r.json, "name") ? out_str(r.json, "name") : a.pos[0]);
+
+	if (f.from) {
+		def = vmdef_load(f.from);
+		if (!def)
+			return CLI_FAIL;
+		if (!json_object_get(def, "uuid") && json_object_get(r.json, "uuid"))
+			json_object_set(def, "uuid", json_object_get(r.json, "uuid"));
+		if (!json_object_get(def, "name"))
+			json_object_set_new(def, "name", json_string(name));
+	} else {
+		def = json_deep_copy(r.json);
+		json_object_del(def, "status");
+	}
+
+	if (!f.any && !f.from) {
+		__do_free char *kept = NULL;
+		json_t *edited = NULL;
+		int e = editor_edit_json(def, &edited, &kept);
+
+		if (e < 0)
+			return CLI_FAIL;
+		if (e == 0) {
+			printf("vm %s not changed\n", name);
+			return CLI_OK;
+		}
+		json_decref(def);
+		def = edited;
+		json_object_del(def, "status");
+		rc = put_definition(cli, c, name, def, kept);
+		if (rc == CLI_OK)
+			unlink(kept);
+		return rc;
+	}
+	if ((rc = vmdef_apply(&f, def, true)) != CLI_OK)
+		return rc;
+	return put_definition(cli, c, name, def, NULL);
+}
+
+/* --- log / events / console --- */
+
+static int vm_log(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "tail", required_argument, NULL, OPT_TAIL },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = NULL;
+	__do_free char *suffix = NULL;
+	struct client *c;
+	struct cli_args a;
+	uint64_t tail = 0;
+	bool has_tail = false;
+	int opt, rc;
+
+	cli_args_init(&a, "vm log", usage_log, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_TAIL) {
+			if (cli_parse_size(optarg, 1, &tail) < 0)
+				return cli_usage_error(a.cmd, "invalid --tail '%s': want a byte count like 4096 or 64K", optarg);
+			has_tail = true;
+		}
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	if (has_tail)
+		suffix = xasprintf("/log?tail=%" PRIu64, tail);
+	path = vm_path(c, a.pos[0], suffix ? suffix : "/log");
+	if (client_call(c, "GET", path, NULL, &r, true) < 0)
+		return CLI_FAIL;
+	fwrite(r.body.s, 1, r.body.len, stdout);
+	return CLI_OK;
+}
+
+static int vm_events(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
+	__do_reply struct reply r = REPLY_INIT;
+	__do_table struct table *t = NULL;
+	__do_free char *path = NULL;
+	__do_free char *suffix = NULL;
+	struct client *c;
+	struct cli_args a;
+	int64_t limit = -1;
+	json_t *ev;
+	size_t i;
+	int opt, rc;
+
+	cli_args_init(&a, "vm events", usage_events, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_LIMIT && cli_parse_int(optarg, 1, INT32_MAX, &limit) < 0)
+			return cli_usage_error(a.cmd, "invalid --limit '%s': want a positive number", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	if (limit > 0)
+		suffix = xasprintf("/events?limit=%" PRId64, limit);
+	path = vm_path(c, a.pos[0], suffix ? suffix : "/events");
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	t = table_new(ARRAY_SIZE(headers), headers);
+	json_array_foreach(json_object_get(r.json, "events"), i, ev) {
+		__do_free char *time = out_scalar(json_object_get(ev, "time"));
+		table_add(t, time, out_str(ev, "type"), out_str(ev, "detail"));
+	}
+	table_print(t, stdout);
+	return CLI_OK;
+}
+
+static int vm_console(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "linger", required_argument, NULL, OPT_LINGER },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	struct cli_args a;
+	int64_t linger_ms = 2000;
+	int opt, rc;
+
+	cli_args_init(&a, "vm console", usage_console, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_LINGER && cli_parse_seconds(optarg, &linger_ms) < 0)
+			return cli_usage_error(a.cmd, "invalid --linger '%s': want seconds", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	return console_run(cli, a.pos[0], linger_ms);
+}
+
+static const struct cli_verb vm_verbs[] = {
+	{ "create", "define a new VM from options or a JSON file", vm_create },
+	{ "list", "list VMs with their state", vm_list },
+	{ "show", "show a VM's definition, state and recent events", vm_show },
+	{ "start", "start VMs", vm_start },
+	{ "stop", "shut VMs down (ACPI), killing them after a timeout", vm_stop },
+	{ "kill", "power VMs off at once", vm_kill },
+	{ "reboot", "reboot VMs (ACPI, or hard reset with --force)", vm_reboot },
+	{ "pause", "pause VMs' CPUs", vm_pause },
+	{ "resume", "resume paused VMs", vm_resume },
+	{ "delete", "delete VMs (and with --disks their volumes)", vm_delete },
+	{ "console", "attach to a VM's serial console (Ctrl-] detaches)", vm_console },
+	{ "log", "print a VM's serial console history", vm_log },
+	{ "edit", "change a stopped VM's definition (options, --from or $EDITOR)", vm_edit },
+	{ "events", "list a VM's events", vm_events },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_vm = {
+	"vm", "Define, run and inspect virtual machines.", vm_verbs,
+};

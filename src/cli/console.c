@@ -1,0 +1,419 @@
+/*
+ * console.c - the interactive serial console; see console.h.
+ *
+ * libcurl has no client side for protocol upgrades, so the console speaks
+ * the one request it needs by hand over a plain unix socket: send the
+ * upgrade request, read the answer's head, and on 101 relay bytes with
+ * poll().  The socket is non-blocking during the relay and bytes for the
+ * guest wait in a buffer, so a guest that talks while we type can never
+ * deadlock us.  A refusal (404, 409 ...) carries the API's JSON error,
+ * whose message is printed like every other CLI error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "cli.h"
+#include "client.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define HEAD_MAX (64u << 10)
+#define ANSWER_TIMEOUT_MS 30000
+#define PENDING_MAX (64u << 10)
+
+/* --- terminal raw mode, restored on every exit path --- */
+
+static struct termios saved_tio;
+static volatile sig_atomic_t tio_saved;
+static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+
+static void tty_restore(void)
+{
+	if (tio_saved) {
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
+		tio_saved = 0;
+	}
+}
+
+static void on_fatal_signal(int sig)
+{
+	tty_restore();		/* tcsetattr is async-signal-safe */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int tty_raw(void)
+{
+	struct sigaction sa = { .sa_handler = on_fatal_signal };
+	struct termios raw;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
+		return -errno;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(fatal_signals); i++)
+		sigaction(fatal_signals[i], &sa, NULL);
+	raw = saved_tio;
+	cfmakeraw(&raw);
+	tio_saved = 1;
+	atexit(tty_restore);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) < 0) {
+		tio_saved = 0;
+		return -errno;
+	}
+	return 0;
+}
+
+/* --- the upgrade request and its answer --- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read more of the answer into `in` (waiting until `deadline`).  >0 bytes
+ * read, 0 at EOF, -ETIMEDOUT or -errno. */
+static ssize_t read_more(int fd, struct buf *in, int64_t deadline)
+{
+	char tmp[4096];
+
+	for (;;) {
+		int64_t left = deadline - time_mono_ms();
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		n = read(fd, tmp, sizeof(tmp));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		buf_add(in, tmp, (size_t)n);
+		return n;
+	}
+}
+
+/* The value of header `name` in the answer head (up to `head_len`), or NULL.
+ * *len receives its length. */
+static const char *header_value(const char *head, size_t head_len, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+	const char *p = memchr(head, '\n', head_len);
+	const char *end = head + head_len;
+
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			break;
+		if ((size_t)(eol - p) > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			const char *v = p + nlen + 1;
+			const char *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			*len = (size_t)(ve - v);
+			return v;
+		}
+		p = eol;
+	}
+	return NULL;
+}
+
+/* Decode a chunked body.  1 complete, 0 incomplete, -1 malformed. */
+static int dechunk(const char *p, size_t len, struct buf *out)
+{
+	const char *end = p + len;
+
+	buf_reset(out);
+	for (;;) {
+		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		char *numend;
+		unsigned long size;
+
+		if (!eol)
+			return 0;
+		size = strtoul(p, &numend, 16);
+		if (numend == p)
+			return -1;
+		if (size == 0)
+			return 1;
+		p = eol + 2;
+		if ((size_t)(end - p) < size + 2)
+			return 0;
+		buf_add(out, p, size);
+		p += size + 2;
+	}
+}
+
+/* Read the body of a refusal and print its error message. */
+static int report_refusal(int fd, struct buf *in, size_t head_len, int status)
+{
+	int64_t deadline = time_mono_ms() + 5000;
+	__do_buf struct buf body = BUF_INIT;
+	const char *v;
+	size_t vlen;
+	__do_json json_t *j = NULL;
+	const char *msg;
+
+	if ((v = header_value(in->s, head_len, "Transfer-Encoding", &vlen)) &&
+	    vlen == 7 && strncasecmp(v, "chunked", 7) == 0) {
+		while (dechunk(in->s + head_len, in->len - head_len, &body) == 0)
+			if (read_more(fd, in, deadline) <= 0)
+				break;
+	} else {
+		size_t want = SIZE_MAX;
+		if ((v = header_value(in->s, head_len, "Content-Length", &vlen)))
+			want = strtoul(v, NULL, 10);
+		while (in->len - head_len < want && in->len < HEAD_MAX * 4)
+			if (read_more(fd, in, deadline) <= 0)
+				break;
+		buf_add(&body, in->s + head_len,
+			in->len - head_len < want ? in->len - head_len : want);
+	}
+	j = json_loadb(body.s, body.len, 0, NULL);
+	msg = j ? client_error_message(j) : NULL;
+	if (msg)
+		return cli_error("%s", msg);
+	return cli_error("corrald refused the console (HTTP %d)", status);
+}
+
+/* Send the upgrade request; on 101 leave any early guest bytes in `early`. */
+static int handshake(struct client *c, int fd, const char *selector, struct buf *early)
+{
+	__do_free char *enc = client_escape(c, selector);
+	__do_free char *req = xasprintf("GET /v1/vms/%s/console HTTP/1.1\r\n"
+					"Host: corral\r\n"
+					"User-Agent: corral/" CORRAL_VERSION "\r\n"
+					"Connection: Upgrade\r\n"
+					"Upgrade: corral-console\r\n"
+					"\r\n", enc);
+	int64_t deadline = time_mono_ms() + ANSWER_TIMEOUT_MS;
+	__do_buf struct buf in = BUF_INIT;
+	const char *end;
+	size_t head_len;
+	int status = 0, r;
+
+	r = send_all(fd, req, strlen(req));
+	if (r < 0)
+		return cli_error("cannot send the console request to corrald: %s", strerror(-r));
+	while (!(end = memmem(in.s, in.len, "\r\n\r\n", 4))) {
+		ssize_t n;
+		if (in.len > HEAD_MAX)
+			return cli_error("corrald's answer to the console request is too long");
+		n = read_more(fd, &in, deadline);
+		if (n == 0)
+			return cli_error("corrald closed the connection without answering the console request");
+		if (n < 0)
+			return cli_error("no answer from corrald to the console request: %s", strerror((int)-n));
+	}
+	head_len = (size_t)(end - in.s) + 4;
+	if (sscanf(in.s, "HTTP/%*d.%*d %d", &status) != 1)
+		return cli_error("malformed answer from corrald to the console request");
+	if (status != 101)
+		return report_refusal(fd, &in, head_len, status);
+	buf_add(early, in.s + head_len, in.len - head_len);
+	return CLI_OK;
+}
+
+/* --- the relay --- */
+
+struct relay {
+	int sock;
+	bool tty;
+	bool stdin_open;
+	bool detached;
+	bool closed;		/* corrald closed the connection */
+	struct buf pending;	/* bytes for the guest not yet sent */
+	size_t sent;
+};
+
+/* Send what we can of pending without blocking.  0 or -errno. */
+static int flush_pending(struct relay *rl)
+{
+	while (rl->sent < rl->pending.len) {
+		ssize_t n = send(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -errno;
+		}
+		rl->sent += (size_t)n;
+	}
+	buf_reset(&rl->pending);
+	rl->sent = 0;
+	return 0;
+}
+
+static void on_stdin(struct relay *rl)
+{
+	char tmp[4096];
+	ssize_t n = read(STDIN_FILENO, tmp, sizeof(tmp));
+	char *esc;
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		rl->stdin_open = false;
+		return;
+	}
+	if (rl->tty && (esc = memchr(tmp, CONSOLE_ESCAPE, (size_t)n))) {
+		n = esc - tmp;
+		rl->detached = true;
+	}
+	buf_add(&rl->pending, tmp, (size_t)n);
+}
+
+/* 0 to go on, 1 when the guest side is gone, -1 when stdout failed. */
+static int on_socket(struct relay *rl)
+{
+	char tmp[8192];
+	ssize_t n = recv(rl->sock, tmp, sizeof(tmp), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		rl->closed = true;
+		return 1;
+	}
+	if (write_all(STDOUT_FILENO, tmp, (size_t)n) < 0)
+		return -1;
+	return 0;
+}
+
+static int relay(struct relay *rl, int64_t linger_ms)
+{
+	int64_t deadline = -1;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ rl->stdin_open && rl->pending.len < PENDING_MAX ? STDIN_FILENO : -1, POLLIN, 0 },
+			{ rl->sock, POLLIN | (rl->pending.len ? POLLOUT : 0), 0 },
+		};
+		int timeout = -1, r;
+
+		if (!rl->stdin_open && !rl->pending.len && deadline < 0)
+			deadline = time_mono_ms() + linger_ms;
+		if (deadline >= 0) {
+			int64_t left = deadline - time_mono_ms();
+			if (left <= 0)
+				return CLI_OK;
+			timeout = (int)(left > 60000 ? 60000 : left);
+		}
+		r = poll(p, 2, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return cli_error("poll: %s", strerror(errno));
+		}
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+			r = on_socket(rl);
+			if (r > 0)
+				return CLI_OK;
+			if (r < 0)
+				return CLI_FAIL;	/* stdout is gone: nobody to tell */
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+			on_stdin(rl);
+		if (flush_pending(rl) < 0) {
+			rl->closed = true;
+			return CLI_OK;
+		}
+		if (rl->detached) {
+			/* Deliver what was typed before ^], then go. */
+			fcntl(rl->sock, F_SETFL, fcntl(rl->sock, F_GETFL) & ~O_NONBLOCK);
+			send_all(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent);
+			return CLI_OK;
+		}
+	}
+}
+
+int console_run(struct cli *cli, const char *selector, int64_t linger_ms)
+{
+	struct client *c = cli_client(cli);
+	__do_close int fd = -EBADF;
+	struct relay rl = { .stdin_open = true, .pending = BUF_INIT };
+	int rc;
+
+	if (!c)
+		return CLI_FAIL;
+	fd = client_connect(c);
+	if (fd < 0)
+		return CLI_FAIL;
+	rc = handshake(c, fd, selector, &rl.pending);
+	if (rc != CLI_OK) {
+		buf_release(&rl.pending);
+		return rc;
+	}
+	/* handshake left early guest output in `pending`: show it first. */
+	if (rl.pending.len && write_all(STDOUT_FILENO, rl.pending.s, rl.pending.len) < 0) {
+		buf_release(&rl.pending);
+		return CLI_FAIL;
+	}
+	buf_reset(&rl.pending);
+	rl.sock = fd;
+	rl.tty = isatty(STDIN_FILENO);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (rl.tty) {
+		fputs("Connected to VM (escape character is ^])\n", stderr);
+		int r = tty_raw();
+		if (r < 0) {
+			buf_release(&rl.pending);
+			return cli_error("cannot put the terminal in raw mode: %s", strerror(-r));
+		}
+	}
+	rc = relay(&rl, linger_ms);
+	tty_restore();
+	buf_release(&rl.pending);
+	if (rl.detached)
+		fputs("\nDetached from VM\n", stderr);
+	else if (rl.closed)
+		fprintf(stderr, "%sConnection to VM closed\n", rl.tty ? "\n" : "");
+	return rc;
+}

@@ -1,0 +1,205 @@
+/*
+ * main.c - entry of the `corral` CLI: global options, then the noun table,
+ * then the noun's verb table (each cmd_*.c exports one noun).
+ *
+ *     corral [--socket PATH] [--json] NOUN VERB [ARGS] [OPTIONS]
+ *
+ * The help texts for the top and noun levels are generated from the same
+ * tables the dispatch uses, so a verb cannot exist without being listed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "cli.h"
+#include "client.h"
+#include "util/buf.h"
+#include "util/common.h"
+
+#define DEFAULT_SOCKET "/run/corral/corral.sock"
+#define WRAP 78
+
+enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION };
+
+static const struct cli_noun *const nouns[] = {
+	&cli_noun_vm, &cli_noun_disk, &cli_noun_cdrom, &cli_noun_host, &cli_noun_job,
+};
+
+static bool curl_ready;
+
+struct client *cli_client(struct cli *cli)
+{
+	if (cli->client_ready)
+		return &cli->client;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			cli_error("cannot initialise libcurl");
+			return NULL;
+		}
+		curl_ready = true;
+	}
+	if (client_init(&cli->client, cli->socket_path) < 0) {
+		client_release(&cli->client);
+		return NULL;
+	}
+	cli->client_ready = true;
+	return &cli->client;
+}
+
+/* "  vm      create, list, ..." wrapped under its own indentation. */
+static void add_noun_line(struct buf *b, const struct cli_noun *n)
+{
+	size_t col = 0, indent = 10;
+
+	buf_printf(b, "  %-8s", n->name);
+	col = indent;
+	for (const struct cli_verb *v = n->verbs; v->name; v++) {
+		size_t w = strlen(v->name) + (v[1].name ? 1 : 0);
+		if (col + w + 1 > WRAP && col > indent) {
+			buf_printf(b, "\n%*s", (int)indent, "");
+			col = indent;
+		}
+		buf_printf(b, "%s%s%s", col > indent ? " " : "", v->name, v[1].name ? "," : "");
+		col += w + (col > indent ? 1 : 0);
+	}
+	buf_addch(b, '\n');
+}
+
+static void main_usage(struct buf *b)
+{
+	buf_adds(b,
+		 "usage: corral [--socket PATH] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
+		 "\n"
+		 "Manage the virtual machines and disks of a corrald host.\n"
+		 "\n"
+		 "Nouns and their verbs:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
+		add_noun_line(b, nouns[i]);
+	buf_adds(b,
+		 "\n"
+		 "Global options (before the noun):\n"
+		 "  --socket PATH  corrald's API socket (default: $CORRAL_SOCKET, else\n"
+		 "                 " DEFAULT_SOCKET ")\n"
+		 "  --json         print the API's JSON instead of text (also accepted\n"
+		 "                 anywhere after the verb)\n"
+		 "  -h, --help     show this help; 'corral NOUN --help' and\n"
+		 "                 'corral NOUN VERB --help' show the rest\n"
+		 "  --version      print corral's version\n"
+		 "\n"
+		 "A VM is named by its name, its uuid, 'name:GLOB' (e.g. 'name:web*') or\n"
+		 "'uuid:UUID'.  Sizes take the units K, M, G, T (powers of 1024).\n"
+		 "\n"
+		 "Exit status: 0 on success, 1 on an error (one line on stderr),\n"
+		 "2 on a usage error.  See docs/cli.md for the full reference.\n");
+}
+
+static void noun_usage(struct buf *b, const struct cli_noun *n)
+{
+	size_t w = 0;
+
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		if (strlen(v->name) > w)
+			w = strlen(v->name);
+	buf_printf(b, "usage: corral %s VERB [ARGUMENTS] [OPTIONS]\n\n%s\n\nVerbs:\n", n->name,
+		   n->summary);
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		buf_printf(b, "  %-*s  %s\n", (int)w, v->name, v->summary);
+	buf_printf(b,
+		   "\n"
+		   "Every verb takes --json (print the API's JSON) and -h/--help.\n"
+		   "Run 'corral %s VERB --help' for a verb's arguments and options.\n",
+		   n->name);
+}
+
+static const struct cli_noun *find_noun(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
+		if (strcmp(nouns[i]->name, name) == 0)
+			return nouns[i];
+	return NULL;
+}
+
+static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	__do_buf struct buf usage = BUF_INIT;
+	struct cli_args a;
+	int c;
+
+	noun_usage(&usage, n);
+	cli_args_init(&a, n->name, usage.s, argc, argv);
+	a.in_order = true;
+	while ((c = cli_getopt(cli, &a, opts)) != -1)
+		if (c == CLI_OPT_EXIT)
+			return a.exit_code;
+	if (a.npos == 0)
+		return cli_usage_error(n->name, "missing verb");
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		if (strcmp(v->name, a.pos[0]) == 0)
+			return v->run(cli, a.npos, a.pos);
+	return cli_usage_error(n->name, "unknown verb '%s %s'", n->name, a.pos[0]);
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_buf struct buf usage = BUF_INIT;
+	const struct cli_noun *n;
+	struct cli_args a;
+	int c;
+
+	/* Arguments end up in JSON strings, which must be UTF-8. */
+	for (int i = 1; i < argc; i++) {
+		json_t *probe = json_string(argv[i]);
+		if (!probe)
+			return cli_usage_error("", "argument %d is not valid UTF-8", i);
+		json_decref(probe);
+	}
+	main_usage(&usage);
+	cli_args_init(&a, "", usage.s, argc, argv);
+	a.in_order = true;
+	while ((c = cli_getopt(cli, &a, opts)) != -1) {
+		switch (c) {
+		case CLI_OPT_EXIT:
+			return a.exit_code;
+		case OPT_SOCKET:
+			if (!*optarg)
+				return cli_usage_error("", "--socket needs a path");
+			cli->socket_path = optarg;
+			break;
+		case OPT_VERSION:
+			printf("corral %s\n", CORRAL_VERSION);
+			return CLI_OK;
+		}
+	}
+	if (a.npos == 0)
+		return cli_usage_error("", "missing command");
+	n = find_noun(a.pos[0]);
+	if (!n)
+		return cli_usage_error("", "unknown command '%s'", a.pos[0]);
+	return run_noun(cli, n, a.npos, a.pos);
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("CORRAL_SOCKET");
+	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET };
+	int rc = run(&cli, argc, argv);
+
+	if (cli.client_ready)
+		client_release(&cli.client);
+	if (curl_ready)
+		curl_global_cleanup();
+	if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
+		fprintf(stderr, "corral: cannot write output: %s\n", strerror(errno));
+		rc = CLI_FAIL;
+	}
+	return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * output.h - how the CLI prints: aligned tables, "key: value" views, pretty
+ * JSON for --json, and the small formatters (sizes, rates, durations, JSON
+ * scalars) that turn API answers into text.
+ *
+ * Tables copy every cell; a NULL cell prints as "-".  Columns are separated
+ * by two spaces (one after "key:" in key/value views); the last column is
+ * never padded.
+ */
+#ifndef CORRAL_CLI_OUTPUT_H
+#define CORRAL_CLI_OUTPUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+struct table;
+
+/* A table with `ncols` columns; `headers` (ncols strings) or NULL for none. */
+struct table *table_new(size_t ncols, const char *const *headers);
+/* A two-column "key: value" view. */
+struct table *table_new_kv(void);
+/* Add a row of exactly ncols strings (NULL prints "-"). */
+void table_add(struct table *t, ...);
+/* Add "key: value" (an empty key continues the previous value on a new line). */
+void table_add_kv(struct table *t, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void table_print(const struct table *t, FILE *f);
+void table_free(struct table *t);
+
+static inline void cleanup_table(struct table **t) { table_free(*t); }
+#define __do_table __attribute__((cleanup(cleanup_table)))
+
+/* Pretty JSON (2-space indent, key order kept) and a newline on stdout. */
+void out_json(const json_t *j);
+
+/* obj[key] as a string, NULL if absent or not a string. */
+const char *out_str(const json_t *obj, const char *key);
+/* Any JSON value as text: strings as-is, numbers, "yes"/"no", "-" for
+ * null or absent, compact JSON for arrays/objects.  Caller frees. */
+char *out_scalar(const json_t *v);
+/* The strings of an array joined with `sep` ("" when empty/absent).  Caller frees. */
+char *out_join(const json_t *arr, const char *sep);
+/* Human size ("256M", "1.5G") of a byte count, into buf (>= 16 bytes). */
+const char *out_size(uint64_t bytes, char *buf, size_t len);
+/* "120.3 MiB/s" for a rate in bytes/s, into buf (>= 24 bytes). */
+const char *out_rate(double bytes_per_s, char *buf, size_t len);
+/* "3s", "2m05s", "1h02m" for a duration in seconds, into buf (>= 24 bytes). */
+const char *out_duration(int64_t seconds, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * vmdef.c - `vm create` / `vm edit` flags to a VM definition; see vmdef.h.
+ *
+ * Only the shape of the JSON is decided here (which member a flag sets,
+ * relative paths made absolute against the CLI's cwd); every value is
+ * validated by corrald, whose message the user then sees.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmdef.h"
+#include "cli.h"
+#include "output.h"
+#include "util/buf.h"
+#include "util/fsutil.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+#define DEF_FILE_MAX (4u << 20)
+
+static void strvec_add(struct strvec *sv, const char *s)
+{
+	sv->v = xrealloc(sv->v, (sv->n + 1) * sizeof(char *));
+	sv->v[sv->n++] = xstrdup(s);
+}
+
+static void strvec_release(struct strvec *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+void vmdef_flags_release(struct vmdef_flags *f)
+{
+	strvec_release(&f->disks);
+	strvec_release(&f->remove_disks);
+	strvec_release(&f->tags);
+	free(f->cdrom);
+	free(f->kernel);
+	free(f->initrd);
+	free(f->vnc_listen);
+	f->cdrom = f->kernel = f->initrd = f->vnc_listen = NULL;
+}
+
+static void set_path(char **dst, const char *arg)
+{
+	free(*dst);
+	*dst = cli_abspath(arg);
+}
+
+/* "LISTEN", "LISTEN:DISPLAY", ":DISPLAY", "DISPLAY", "[V6ADDR]:DISPLAY". */
+static int parse_vnc(struct vmdef_flags *f, const char *cmd, const char *arg)
+{
+	const char *colon, *host_end;
+	const char *host = arg;
+	int64_t display = -1;
+
+	free(f->vnc_listen);
+	f->vnc_listen = NULL;
+	f->vnc_display = -1;
+	if (!arg || !*arg)
+		return CLI_OK;
+	if (cli_parse_int(arg, 0, 65535, &display) == 0) {
+		f->vnc_display = display;
+		return CLI_OK;
+	}
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			return cli_usage_error(cmd, "invalid --vnc '%s': use LISTEN[:DISPLAY]", arg);
+		host = arg + 1;
+		host_end = close;
+		colon = close[1] ? close + 1 : NULL;
+	} else {
+		colon = strrchr(arg, ':');
+		host_end = colon ? colon : arg + strlen(arg);
+	}
+	if (colon && cli_parse_int(colon + 1, 0, 65535, &display) < 0)
+		return cli_usage_error(cmd, "invalid --vnc display in '%s': use LISTEN[:DISPLAY]", arg);
+	if (host_end > host)
+		f->vnc_listen = strndup(host, (size_t)(host_end - host));
+	f->vnc_display = display;
+	return CLI_OK;
+}
+
+int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, const char *arg)
+{
+	const char *cmd = a->cmd;
+	uint64_t bytes;
+
+	if (opt != VMDEF_OPT_FROM)
+		f->any = true;
+	switch (opt) {
+	case VMDEF_OPT_CPUS:
+		if (cli_parse_int(arg, 1, INT32_MAX, &f->cpus) < 0)
+			return cli_usage_error(cmd, "invalid --cpus '%s': want a number of CPUs", arg);
+		f->has_cpus = true;
+		break;
+	case VMDEF_OPT_MEMORY:
+		if (cli_parse_size(arg, 1u << 20, &bytes) < 0 || bytes == 0 || bytes % (1u << 20))
+			return cli_usage_error(cmd, "invalid --memory '%s': want whole MiB like 256M or 1G (a bare number is MiB)", arg);
+		f->memory_mib = (int64_t)(bytes >> 20);
+		f->has_memory = true;
+		break;
+	case VMDEF_OPT_DISK:
+		if (!*arg || *arg == ':')
+			return cli_usage_error(cmd, "invalid --disk '%s': want VOLUME[:BUS]", arg);
+		strvec_add(&f->disks, arg);
+		break;
+	case VMDEF_OPT_REMOVE_DISK:
+		strvec_add(&f->remove_disks, arg);
+		break;
+	case VMDEF_OPT_CDROM:
+		set_path(&f->cdrom, arg);
+		break;
+	case VMDEF_OPT_NO_CDROM:
+		f->no_cdrom = true;
+		break;
+	case VMDEF_OPT_KERNEL:
+		set_path(&f->kernel, arg);
+		break;
+	case VMDEF_OPT_INITRD:
+		set_path(&f->initrd, arg);
+		break;
+	case VMDEF_OPT_CMDLINE:
+		f->cmdline = arg;
+		break;
+	case VMDEF_OPT_BOOT:
+		f->boot_order = arg;
+		break;
+	case VMDEF_OPT_BOOT_MODE:
+		if (strcmp(arg, "firmware") != 0 && strcmp(arg, "kernel") != 0)
+			return cli_usage_error(cmd, "invalid --boot-mode '%s': want firmware or kernel", arg);
+		f->boot_mode = arg;
+		break;
+	case VMDEF_OPT_VNC:
+		/* "--vnc 0.0.0.0:1": a separate value is taken only when it
+		 * contains ':', which no VM name can. */
+		if (!arg && optind < a->argc && strchr(a->argv[optind], ':') &&
+		    strncmp(a->argv[optind], "name:", 5) != 0 &&
+		    strncmp(a->argv[optind], "uuid:", 5) != 0)
+			arg = a->argv[optind++];
+		f->vnc = true;
+		return parse_vnc(f, cmd, arg);
+	case VMDEF_OPT_NO_VNC:
+		f->no_vnc = true;
+		break;
+	case VMDEF_OPT_RNG:
+		f->rng = true;
+		break;
+	case VMDEF_OPT_NO_RNG:
+		f->no_rng = true;
+		break;
+	case VMDEF_OPT_NO_NIC:
+		f->no_nic = true;
+		break;
+	case VMDEF_OPT_MAC:
+		f->mac = arg;
+		break;
+	case VMDEF_OPT_AUTOSTART:
+		f->autostart = true;
+		break;
+	case VMDEF_OPT_NO_AUTOSTART:
+		f->no_autostart = true;
+		break;
+	case VMDEF_OPT_DESCRIPTION:
+		f->description = arg;
+		break;
+	case VMDEF_OPT_TAG:
+		strvec_add(&f->tags, arg);
+		break;
+	case VMDEF_OPT_NO_TAGS:
+		f->no_tags = true;
+		break;
+	case VMDEF_OPT_ACCEL:
+		f->accel = arg;
+		break;
+	case VMDEF_OPT_HOTPLUG_PORTS:
+		if (cli_parse_int(arg, 0, INT32_MAX, &f->hotplug_ports) < 0)
+			return cli_usage_error(cmd, "invalid --hotplug-ports '%s': want a number", arg);
+		f->has_hotplug_ports = true;
+		break;
+	case VMDEF_OPT_FROM:
+		f->from = arg;
+		break;
+	default:
+		return cli_usage_error(cmd, "internal error: unhandled option %d", opt);
+	}
+	return CLI_OK;
+}
+
+int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd)
+{
+	bool kernel_flags = f->kernel || f->initrd || f->cmdline;
+
+	if (f->boot_order && kernel_flags)
+		return cli_usage_error(cmd, "--boot (firmware boot order) cannot be combined with --kernel, --initrd or --cmdline");
+	if (f->boot_mode && strcmp(f->boot_mode, "firmware") == 0 && kernel_flags)
+		return cli_usage_error(cmd, "--boot-mode firmware cannot be combined with --kernel, --initrd or --cmdline");
+	if (f->boot_mode && strcmp(f->boot_mode, "kernel") == 0 && f->boot_order)
+		return cli_usage_error(cmd, "--boot-mode kernel cannot be combined with --boot");
+	if (f->vnc && f->no_vnc)
+		return cli_usage_error(cmd, "--vnc and --no-vnc contradict each other");
+	if (f->rng && f->no_rng)
+		return cli_usage_error(cmd, "--rng and --no-rng contradict each other");
+	if (f->mac && f->no_nic)
+		return cli_usage_error(cmd, "--mac and --no-nic contradict each other");
+	if (f->autostart && f->no_autostart)
+		return cli_usage_error(cmd, "--autostart and --no-autostart contradict each other");
+	if (f->cdrom && f->no_cdrom)
+		return cli_usage_error(cmd, "--cdrom and --no-cdrom contradict each other");
+	if (f->tags.n && f->no_tags)
+		return cli_usage_error(cmd, "--tag and --no-tags contradict each other");
+	return CLI_OK;
+}
+
+static json_t *string_array(const struct strvec *sv)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < sv->n; i++)
+		json_array_append_new(arr, json_string(sv->v[i]));
+	return arr;
+}
+
+/* A disk object from "VOL[:BUS]". */
+static json_t *disk_object(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	json_t *d = json_object();
+
+	if (!colon) {
+		json_object_set_new(d, "volume", json_string(spec));
+		return d;
+	}
+	json_object_set_new(d, "volume", json_stringn(spec, (size_t)(colon - spec)));
+	json_object_set_new(d, "bus", json_string(colon + 1));
+	return d;
+}
+
+/* Index of the disk using `volume` in the disks array, or -1. */
+static ssize_t disk_find(const json_t *disks, const char *volume, size_t len)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(disks, i, d) {
+		const char *v = json_string_value(json_object_get(d, "volume"));
+		if (v && strlen(v) == len && strncmp(v, volume, len) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+static int apply_disks(const struct vmdef_flags *f, json_t *def, bool edit)
+{
+	json_t *disks = json_object_get(def, "disks");
+	const char *name = out_str(def, "name");
+
+	if (!edit) {
+		if (f->disks.n) {
+			disks = json_array();
+			for (size_t i = 0; i < f->disks.n; i++)
+				json_array_append_new(disks, disk_object(f->disks.v[i]));
+			json_object_set_new(def, "disks", disks);
+		}
+		return CLI_OK;
+	}
+	if (!f->disks.n && !f->remove_disks.n)
+		return CLI_OK;
+	if (!json_is_array(disks)) {
+		disks = json_array();
+		json_object_set_new(def, "disks", disks);
+	}
+	for (size_t i = 0; i < f->remove_disks.n; i++) {
+		const char *vol = f->remove_disks.v[i];
+		ssize_t at = disk_find(disks, vol, strlen(vol));
+		if (at < 0)
+			return cli_error("vm '%s' has no disk '%s'", name ? name : "?", vol);
+		json_array_remove(disks, (size_t)at);
+	}
+	for (size_t i = 0; i < f->disks.n; i++) {
+		const char *spec = f->disks.v[i];
+		json_t *d = disk_object(spec);
+		ssize_t at = disk_find(disks, spec, strcspn(spec, ":"));
+
+		if (at < 0) {
+			json_array_append_new(disks, d);
+			continue;
+		}
+		/* Already attached: only the bus can change. */
+		if (json_object_get(d, "bus"))
+			json_object_set(json_array_get(disks, (size_t)at), "bus", json_object_get(d, "bus"));
+		json_decref(d);
+	}
+	return CLI_OK;
+}
+
+static void apply_boot(const struct vmdef_flags *f, json_t *def)
+{
+	bool kernel_flags = f->kernel || f->initrd || f->cmdline;
+	json_t *boot = json_object_get(def, "boot");
+	const char *mode;
+
+	if (!kernel_flags && !f->boot_order && !f->boot_mode)
+		return;
+	if (!json_is_object(boot)) {
+		boot = json_object();
+		json_object_set_new(def, "boot", boot);
+	}
+	if (f->boot_mode)
+		mode = f->boot_mode;
+	else if (kernel_flags)
+		mode = "kernel";
+	else
+		mode = "firmware";
+	json_object_set_new(boot, "mode", json_string(mode));
+	if (strcmp(mode, "kernel") == 0) {
+		json_object_del(boot, "order");
+		if (f->kernel)
+			json_object_set_new(boot, "kernel", json_string(f->kernel));
+		if (f->initrd)
+			json_object_set_new(boot, "initrd", json_string(f->initrd));
+		if (f->cmdline)
+			json_object_set_new(boot, "cmdline", json_string(f->cmdline));
+		return;
+	}
+	json_object_del(boot, "kernel");
+	json_object_del(boot, "initrd");
+	json_object_del(boot, "cmdline");
+	if (f->boot_order) {
+		json_t *order = json_array();
+		const char *p = f->boot_order;
+		while (*p) {
+			size_t n = strcspn(p, ",");
+			if (n)
+				json_array_append_new(order, json_stringn(p, n));
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+		json_object_set_new(boot, "order", order);
+	}
+}
+
+static void apply_nic(const struct vmdef_flags *f, json_t *def)
+{
+	json_t *nic = json_object_get(def, "nic");
+
+	if (f->no_nic) {
+		json_object_set_new(def, "nic", json_null());
+		return;
+	}
+	if (!f->mac)
+		return;
+	if (!json_is_object(nic)) {
+		nic = json_object();
+		json_object_set_new(nic, "mode", json_string("user"));
+		json_object_set_new(nic, "model", json_string("virtio"));
+		json_object_set_new(def, "nic", nic);
+	}
+	json_object_set_new(nic, "mac", json_string(f->mac));
+}
+
+static void apply_vnc(const struct vmdef_flags *f, json_t *def)
+{
+	json_t *vnc;
+
+	if (f->no_vnc) {
+		json_object_set_new(def, "vnc", json_null());
+		return;
+	}
+	if (!f->vnc)
+		return;
+	vnc = json_object();
+	json_object_set_new(vnc, "listen", json_string(f->vnc_listen ? f->vnc_listen : "127.0.0.1"));
+	if (f->vnc_display >= 0)
+		json_object_set_new(vnc, "display", json_integer(f->vnc_display));
+	json_object_set_new(def, "vnc", vnc);
+}
+
+int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
+{
+	if (f->description)
+		json_object_set_new(def, "description", json_string(f->description));
+	if (f->tags.n)
+		json_object_set_new(def, "tags", string_array(&f->tags));
+	else if (f->no_tags)
+		json_object_set_new(def, "tags", json_array());
+	if (f->has_cpus)
+		json_object_set_new(def, "cpus", json_integer(f->cpus));
+	if (f->has_memory)
+		json_object_set_new(def, "memory_mib", json_integer(f->memory_mib));
+	if (f->accel)
+		json_object_set_new(def, "accel", json_string(f->accel));
+	apply_boot(f, def);
+	if (apply_disks(f, def, edit) != CLI_OK)
+		return CLI_FAIL;
+	if (f->cdrom)
+		json_object_set_new(def, "cdrom", json_string(f->cdrom));
+	else if (f->no_cdrom)
+		json_object_set_new(def, "cdrom", json_null());
+	apply_nic(f, def);
+	apply_vnc(f, def);
+	if (f->rng || f->no_rng)
+		json_object_set_new(def, "rng", json_boolean(f->rng));
+	if (f->autostart || f->no_autostart)
+		json_object_set_new(def, "autostart", json_boolean(f->autostart));
+	if (f->has_hotplug_ports)
+		json_object_set_new(def, "hotplug_ports", json_integer(f->hotplug_ports));
+	return CLI_OK;
+}
+
+static int read_stdin(struct buf *out)
+{
+	char tmp[8192];
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, tmp, sizeof(tmp))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (out->len + (size_t)n > DEF_FILE_MAX)
+			return -EFBIG;
+		buf_add(out, tmp, (size_t)n);
+	}
+	return 0;
+}
+
+json_t *vmdef_load(const char *path)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	const char *what = is_stdin ? "standard input" : path;
+	__do_buf struct buf data = BUF_INIT;
+	json_error_t je;
+	json_t *def;
+	int r;
+
+	r = is_stdin ? read_stdin(&data) : fs_read_file(path, DEF_FILE_MAX, &data);
+	if (r < 0) {
+		cli_error("cannot read %s: %s", what, strerror(-r));
+		return NULL;
+	}
+	def = json_loadb(data.s, data.len, JSON_REJECT_DUPLICATES, &je);
+	if (!def) {
+		cli_error("%s: malformed JSON at line %d column %d: %s", what, je.line, je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(def)) {
+		json_decref(def);
+		cli_error("%s: a VM definition must be a JSON object", what);
+		return NULL;
+	}
+	json_object_del(def, "status");
+	return def;
+}

@@ -1,0 +1,76 @@
+/*
+ * store.h - corrald's persistent state in one SQLite database (WAL mode).
+ *
+ * Tables: vms (definition JSON + last known state), volumes, events, jobs.
+ * The schema carries a version (PRAGMA user_version) and is migrated forward
+ * on open; docs/state.md describes it.  One connection serialised by a
+ * mutex: every call is safe from any thread.  Calls return 0 or -errno
+ * (-ENOENT when the row does not exist, -EEXIST on a unique clash, -EIO when
+ * SQLite fails; the SQLite message is logged).
+ *
+ * JSON returned by listing calls is a new reference owned by the caller.
+ */
+#ifndef CORRAL_CORE_STORE_H
+#define CORRAL_CORE_STORE_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "core/vmdef.h"
+#include "core/vmstate.h"
+#include "util/buf.h"
+
+struct store;
+
+struct vm_record {
+	struct vm_def *def;
+	enum vm_state state;
+	char *reason;      /* why the VM is in this state ("guest shutdown", "qemu exited: ...") */
+	int64_t since_ms;  /* wall clock of the last state change */
+};
+
+void vm_record_release(struct vm_record *r);
+
+struct store *store_open(const char *path, struct buf *err);
+void store_close(struct store *s);
+
+/* VMs.  store_vm_insert fails with -EEXIST if the name or uuid is taken. */
+int store_vm_insert(struct store *s, const struct vm_def *d);
+/* Replace the definition of the VM with d->uuid (name may change). */
+int store_vm_update_def(struct store *s, const struct vm_def *d);
+int store_vm_set_state(struct store *s, const char *uuid, enum vm_state st, const char *reason);
+int store_vm_delete(struct store *s, const char *uuid);
+int store_vm_get(struct store *s, const char *uuid, struct vm_record *out);
+/* All VMs ordered by name; *out is a malloc'd array of *n records. */
+int store_vm_list(struct store *s, struct vm_record **out, size_t *n);
+void store_vm_list_free(struct vm_record *list, size_t n);
+
+/* Volumes. */
+struct vol_record {
+	char *name;
+	char *format;
+	char *path;
+	int64_t created_ms;
+};
+void vol_record_release(struct vol_record *v);
+int store_vol_insert(struct store *s, const char *name, const char *format, const char *path);
+int store_vol_get(struct store *s, const char *name, struct vol_record *out);
+int store_vol_list(struct store *s, struct vol_record **out, size_t *n);
+void store_vol_list_free(struct vol_record *list, size_t n);
+int store_vol_delete(struct store *s, const char *name);
+
+/* Events: appended, never changed.  List returns [{"time","type","detail"}], oldest first. */
+int store_event_add(struct store *s, const char *vm_uuid, const char *type, const char *detail);
+json_t *store_event_list(struct store *s, const char *vm_uuid, int limit);
+
+/* Jobs. */
+int64_t store_job_create(struct store *s, const char *type, const char *target, const char *vm_uuid);
+int store_job_progress(struct store *s, int64_t id, double percent, double rate, int64_t eta_s);
+/* state: "succeeded" or "failed" (with error). */
+int store_job_finish(struct store *s, int64_t id, const char *state, const char *error);
+/* Jobs left "running" by a previous daemon become failed with this reason. */
+int store_job_fail_stale(struct store *s, const char *reason);
+json_t *store_job_get(struct store *s, int64_t id);
+json_t *store_job_list(struct store *s, const char *vm_uuid, int limit);
+
+#endif

@@ -1,0 +1,445 @@
+/*
+ * vmdef.c - parsing, validating and serialising VM definitions.
+ */
+#include <ctype.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "vmdef.h"
+#include "util/jsonutil.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+static const char *const bus_names[] = { "virtio", "scsi", "ide" };
+static const char *const accel_names[] = { "auto", "kvm", "tcg" };
+
+const char *disk_bus_name(enum disk_bus b) { return bus_names[b]; }
+const char *accel_name(enum accel_mode a) { return accel_names[a]; }
+
+static int parse_enum(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int disk_bus_parse(const char *s, enum disk_bus *out)
+{
+	int i = parse_enum(s, bus_names, 3);
+	if (i < 0)
+		return -1;
+	*out = (enum disk_bus)i;
+	return 0;
+}
+
+void vmdef_random_mac(char out[18])
+{
+	unsigned char r[3] = { 0x12, 0x34, 0x56 };
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, r, sizeof(r)) != (ssize_t)sizeof(r))
+			r[0] ^= (unsigned char)getpid();
+		close(fd);
+	}
+	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
+}
+
+static bool mac_valid(const char *m)
+{
+	if (strlen(m) != 17)
+		return false;
+	for (int i = 0; i < 17; i++) {
+		if (i % 3 == 2) {
+			if (m[i] != ':')
+				return false;
+		} else if (!isxdigit((unsigned char)m[i])) {
+			return false;
+		}
+	}
+	/* unicast: lowest bit of first octet clear */
+	int first = (int)strtol(m, NULL, 16);
+	return (first & 1) == 0;
+}
+
+/* A path the user gives: absolute, no control characters, sane length. */
+static int check_path(const char *field, const char *p, struct buf *err)
+{
+	if (p[0] != '/') {
+		buf_printf(err, "%s must be an absolute path", field);
+		return -1;
+	}
+	if (strlen(p) > 4096 || str_has_control(p)) {
+		buf_printf(err, "%s is not a usable path", field);
+		return -1;
+	}
+	return 0;
+}
+
+static int dup_str(const json_t *j, const char *key, char **out, struct buf *err)
+{
+	const char *s = NULL;
+	int r = json_get_str(j, key, &s, err);
+	if (r == 1)
+		*out = xstrdup(s);
+	return r;
+}
+
+static int parse_boot(struct vm_def *d, const json_t *b, struct buf *err)
+{
+	static const char *const keys[] = { "mode", "order", "kernel", "initrd", "cmdline", NULL };
+	static const char *const modes[] = { "firmware", "kernel" };
+	const char *mode = "firmware";
+
+	if (json_check_keys(b, "boot", keys, err) < 0 || json_get_str(b, "mode", &mode, err) < 0)
+		return -1;
+	int m = parse_enum(mode, modes, 2);
+	if (m < 0) {
+		buf_printf(err, "boot.mode must be 'firmware' or 'kernel'");
+		return -1;
+	}
+	d->boot_mode = (enum boot_mode)m;
+	json_t *order = json_object_get(b, "order");
+	if (order) {
+		if (d->boot_mode != BOOT_FIRMWARE) {
+			buf_adds(err, "boot.order only applies to boot.mode 'firmware'");
+			return -1;
+		}
+		if (!json_is_array(order) || json_array_size(order) < 1 || json_array_size(order) > 2) {
+			buf_adds(err, "boot.order must be a list of 'disk' and/or 'cdrom'");
+			return -1;
+		}
+		d->nboot_order = 0;
+		size_t i;
+		json_t *v;
+		json_array_foreach(order, i, v) {
+			const char *s = json_string_value(v);
+			int dev = s ? (strcmp(s, "disk") == 0 ? BOOT_DEV_DISK : strcmp(s, "cdrom") == 0 ? BOOT_DEV_CDROM : -1) : -1;
+			if (dev < 0 || (i == 1 && (int)d->boot_order[0] == dev)) {
+				buf_adds(err, "boot.order must be a list of 'disk' and/or 'cdrom', each once");
+				return -1;
+			}
+			d->boot_order[d->nboot_order++] = (enum boot_dev)dev;
+		}
+	}
+	if (dup_str(b, "kernel", &d->kernel, err) < 0 || dup_str(b, "initrd", &d->initrd, err) < 0 ||
+	    dup_str(b, "cmdline", &d->cmdline, err) < 0)
+		return -1;
+	if (d->boot_mode == BOOT_KERNEL) {
+		if (!d->kernel) {
+			buf_adds(err, "boot.mode 'kernel' needs boot.kernel");
+			return -1;
+		}
+		if (check_path("boot.kernel", d->kernel, err) < 0 ||
+		    (d->initrd && check_path("boot.initrd", d->initrd, err) < 0))
+			return -1;
+		if (d->cmdline && (strlen(d->cmdline) > VM_MAX_CMDLINE || str_has_control(d->cmdline))) {
+			buf_printf(err, "boot.cmdline must be at most %d printable characters", VM_MAX_CMDLINE);
+			return -1;
+		}
+	} else if (d->kernel || d->initrd || d->cmdline) {
+		buf_adds(err, "boot.kernel, boot.initrd and boot.cmdline need boot.mode 'kernel'");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_disks(struct vm_def *d, const json_t *arr, struct buf *err)
+{
+	static const char *const keys[] = { "volume", "bus", NULL };
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(arr)) {
+		buf_adds(err, "disks must be a list");
+		return -1;
+	}
+	if (json_array_size(arr) > VM_MAX_DISKS) {
+		buf_printf(err, "a VM has at most %d disks", VM_MAX_DISKS);
+		return -1;
+	}
+	json_array_foreach(arr, i, v) {
+		const char *vol = NULL, *bus = "virtio";
+		const char *bad;
+		if (json_check_keys(v, "a disk", keys, err) < 0 || json_get_str(v, "volume", &vol, err) < 0 ||
+		    json_get_str(v, "bus", &bus, err) < 0)
+			return -1;
+		if (!vol) {
+			buf_printf(err, "disk %zu needs a volume", i);
+			return -1;
+		}
+		if ((bad = str_name_invalid(vol))) {
+			buf_printf(err, "disk volume: %s", bad);
+			return -1;
+		}
+		if (vmdef_disk_index(d, vol) >= 0) {
+			buf_printf(err, "volume '%s' is listed twice", vol);
+			return -1;
+		}
+		if (disk_bus_parse(bus, &d->disks[d->ndisks].bus) < 0) {
+			buf_adds(err, "disk bus must be virtio, scsi or ide");
+			return -1;
+		}
+		d->disks[d->ndisks++].volume = xstrdup(vol);
+	}
+	return 0;
+}
+
+static int parse_nic(struct vm_def *d, const json_t *n, struct buf *err)
+{
+	static const char *const keys[] = { "mode", "model", "mac", NULL };
+	const char *mode = "user", *model = "virtio", *mac = NULL;
+
+	if (json_is_null(n)) {
+		d->nic = false;
+		return 0;
+	}
+	if (json_check_keys(n, "nic", keys, err) < 0 || json_get_str(n, "mode", &mode, err) < 0 ||
+	    json_get_str(n, "model", &model, err) < 0 || json_get_str(n, "mac", &mac, err) < 0)
+		return -1;
+	if (strcmp(mode, "user") != 0) {
+		buf_adds(err, "nic.mode must be 'user' (bridged networking comes later)");
+		return -1;
+	}
+	if (strcmp(model, "virtio") != 0) {
+		buf_adds(err, "nic.model must be 'virtio'");
+		return -1;
+	}
+	if (mac) {
+		if (!mac_valid(mac)) {
+			buf_adds(err, "nic.mac must look like 52:54:00:12:34:56 (unicast)");
+			return -1;
+		}
+		snprintf(d->mac, sizeof(d->mac), "%s", mac);
+		for (char *c = d->mac; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+	}
+	d->nic = true;
+	return 0;
+}
+
+static int parse_vnc(struct vm_def *d, const json_t *v, struct buf *err)
+{
+	static const char *const keys[] = { "listen", "display", NULL };
+	const char *listen = "127.0.0.1";
+	int64_t display = -1;
+
+	if (json_is_null(v)) {
+		d->vnc = false;
+		return 0;
+	}
+	if (json_check_keys(v, "vnc", keys, err) < 0 || json_get_str(v, "listen", &listen, err) < 0 ||
+	    json_get_int(v, "display", 0, 59535, &display, err) < 0)
+		return -1;
+	for (const char *c = listen; *c; c++) {
+		if (!(isalnum((unsigned char)*c) || *c == '.' || *c == ':' || *c == '-')) {
+			buf_adds(err, "vnc.listen must be an IP address or host name");
+			return -1;
+		}
+	}
+	if (!*listen || strlen(listen) > 255) {
+		buf_adds(err, "vnc.listen must be an IP address or host name");
+		return -1;
+	}
+	d->vnc = true;
+	d->vnc_listen = xstrdup(listen);
+	d->vnc_display = (int)display;
+	return 0;
+}
+
+static int parse_tags(struct vm_def *d, const json_t *arr, struct buf *err)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(arr) || json_array_size(arr) > VM_MAX_TAGS) {
+		buf_printf(err, "tags must be a list of at most %d names", VM_MAX_TAGS);
+		return -1;
+	}
+	d->tags = xcalloc(json_array_size(arr) + 1, sizeof(char *));
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		const char *bad = s ? str_name_invalid(s) : "tag must be a string";
+		if (bad) {
+			buf_printf(err, "tag: %s", bad);
+			return -1;
+		}
+		d->tags[d->ntags++] = xstrdup(s);
+	}
+	return 0;
+}
+
+struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
+{
+	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
+					    "accel", "boot", "disks", "cdrom", "nic", "vnc", "rng",
+					    "autostart", "hotplug_ports", "status", NULL };
+	struct vm_def *d = xcalloc(1, sizeof(*d));
+	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
+	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS;
+	json_t *v;
+
+	d->rng = true;
+	d->nic = true;
+	d->boot_mode = BOOT_FIRMWARE;
+	d->boot_order[0] = BOOT_DEV_DISK;
+	d->boot_order[1] = BOOT_DEV_CDROM;
+	d->nboot_order = 2;
+	d->vnc_display = -1;
+
+	if (json_check_keys(j, "the VM definition", keys, err) < 0)
+		goto fail;
+	if (json_get_str(j, "name", &name, err) < 0 || json_get_str(j, "uuid", &uuid, err) < 0 ||
+	    json_get_str(j, "accel", &accel, err) < 0 || json_get_int(j, "cpus", 1, VM_MAX_CPUS, &cpus, err) < 0 ||
+	    json_get_int(j, "memory_mib", VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, &mem, err) < 0 ||
+	    json_get_int(j, "hotplug_ports", 0, VM_MAX_HOTPLUG_PORTS, &ports, err) < 0 ||
+	    json_get_bool(j, "rng", &d->rng, err) < 0 || json_get_bool(j, "autostart", &d->autostart, err) < 0 ||
+	    dup_str(j, "description", &d->description, err) < 0)
+		goto fail;
+	if (!name) {
+		buf_adds(err, "the VM needs a name");
+		goto fail;
+	}
+	if ((bad = str_name_invalid(name))) {
+		buf_printf(err, "invalid VM name: %s", bad);
+		goto fail;
+	}
+	d->name = xstrdup(name);
+	if (uuid) {
+		uuid_t u;
+		if (uuid_parse(uuid, u) < 0) {
+			buf_adds(err, "uuid is not a valid UUID");
+			goto fail;
+		}
+		uuid_unparse_lower(u, d->uuid);
+	} else {
+		uuid_t u;
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, d->uuid);
+	}
+	if (d->description && (strlen(d->description) > VM_MAX_DESCRIPTION || str_has_control(d->description))) {
+		buf_printf(err, "description must be at most %d printable characters", VM_MAX_DESCRIPTION);
+		goto fail;
+	}
+	int a = parse_enum(accel, accel_names, 3);
+	if (a < 0) {
+		buf_adds(err, "accel must be auto, kvm or tcg");
+		goto fail;
+	}
+	d->accel = (enum accel_mode)a;
+	d->cpus = (int)cpus;
+	d->memory_mib = mem;
+	d->hotplug_ports = (int)ports;
+
+	if ((v = json_object_get(j, "tags")) && parse_tags(d, v, err) < 0)
+		goto fail;
+	if ((v = json_object_get(j, "boot")) && parse_boot(d, v, err) < 0)
+		goto fail;
+	if ((v = json_object_get(j, "disks")) && parse_disks(d, v, err) < 0)
+		goto fail;
+	if ((v = json_object_get(j, "cdrom")) && !json_is_null(v)) {
+		if (json_get_str(j, "cdrom", &cdrom, err) < 0 || check_path("cdrom", cdrom, err) < 0)
+			goto fail;
+		d->cdrom = xstrdup(cdrom);
+	}
+	if ((v = json_object_get(j, "nic")) && parse_nic(d, v, err) < 0)
+		goto fail;
+	if (d->nic && !d->mac[0])
+		vmdef_random_mac(d->mac);
+	if ((v = json_object_get(j, "vnc")) && parse_vnc(d, v, err) < 0)
+		goto fail;
+	if ((v = json_object_get(j, "status")) && !json_is_object(v)) {
+		buf_adds(err, "status must be an object (it is read-only and ignored)");
+		goto fail;
+	}
+	return d;
+fail:
+	vmdef_free(d);
+	return NULL;
+}
+
+json_t *vmdef_to_json(const struct vm_def *d)
+{
+	json_t *j = json_object(), *tags = json_array(), *disks = json_array(), *boot = json_object();
+
+	json_object_set_new(j, "name", json_string(d->name));
+	json_object_set_new(j, "uuid", json_string(d->uuid));
+	json_object_set_new(j, "description", json_string(d->description ? d->description : ""));
+	for (int i = 0; i < d->ntags; i++)
+		json_array_append_new(tags, json_string(d->tags[i]));
+	json_object_set_new(j, "tags", tags);
+	json_object_set_new(j, "cpus", json_integer(d->cpus));
+	json_object_set_new(j, "memory_mib", json_integer(d->memory_mib));
+	json_object_set_new(j, "accel", json_string(accel_name(d->accel)));
+	if (d->boot_mode == BOOT_FIRMWARE) {
+		json_t *order = json_array();
+		json_object_set_new(boot, "mode", json_string("firmware"));
+		for (int i = 0; i < d->nboot_order; i++)
+			json_array_append_new(order, json_string(d->boot_order[i] == BOOT_DEV_DISK ? "disk" : "cdrom"));
+		json_object_set_new(boot, "order", order);
+	} else {
+		json_object_set_new(boot, "mode", json_string("kernel"));
+		json_object_set_new(boot, "kernel", json_string(d->kernel));
+		if (d->initrd)
+			json_object_set_new(boot, "initrd", json_string(d->initrd));
+		if (d->cmdline)
+			json_object_set_new(boot, "cmdline", json_string(d->cmdline));
+	}
+	json_object_set_new(j, "boot", boot);
+	for (int i = 0; i < d->ndisks; i++)
+		json_array_append_new(disks, json_pack("{s:s,s:s}", "volume", d->disks[i].volume, "bus",
+						       disk_bus_name(d->disks[i].bus)));
+	json_object_set_new(j, "disks", disks);
+	json_object_set_new(j, "cdrom", d->cdrom ? json_string(d->cdrom) : json_null());
+	json_object_set_new(j, "nic", d->nic ? json_pack("{s:s,s:s,s:s}", "mode", "user", "model", "virtio", "mac", d->mac)
+					     : json_null());
+	if (d->vnc) {
+		json_t *vnc = json_pack("{s:s}", "listen", d->vnc_listen);
+		if (d->vnc_display >= 0)
+			json_object_set_new(vnc, "display", json_integer(d->vnc_display));
+		json_object_set_new(j, "vnc", vnc);
+	} else {
+		json_object_set_new(j, "vnc", json_null());
+	}
+	json_object_set_new(j, "rng", json_boolean(d->rng));
+	json_object_set_new(j, "autostart", json_boolean(d->autostart));
+	json_object_set_new(j, "hotplug_ports", json_integer(d->hotplug_ports));
+	return j;
+}
+
+struct vm_def *vmdef_dup(const struct vm_def *d)
+{
+	__do_json json_t *j = vmdef_to_json(d);
+	struct buf err = BUF_INIT;
+	struct vm_def *c = vmdef_from_json(j, &err);
+	buf_release(&err);
+	return c;
+}
+
+void vmdef_free(struct vm_def *d)
+{
+	if (!d)
+		return;
+	free(d->name);
+	free(d->description);
+	for (int i = 0; i < d->ntags; i++)
+		free(d->tags[i]);
+	free(d->tags);
+	free(d->kernel);
+	free(d->initrd);
+	free(d->cmdline);
+	for (int i = 0; i < d->ndisks; i++)
+		free(d->disks[i].volume);
+	free(d->cdrom);
+	free(d->vnc_listen);
+	free(d);
+}
+
+int vmdef_disk_index(const struct vm_def *d, const char *volume)
+{
+	for (int i = 0; i < d->ndisks; i++)
+		if (strcmp(d->disks[i].volume, volume) == 0)
+			return i;
+	return -1;
+}

@@ -1,0 +1,92 @@
+/*
+ * vmdef.h - a VM's definition: what the user asked for, independent of
+ * whether it runs.
+ *
+ * The definition is parsed from and written to JSON (docs/api.md, "VM
+ * definition"); vmdef_from_json validates everything a user can get wrong,
+ * so a struct vm_def that exists is always valid apart from checks that
+ * need the host (volumes existing, files present), which the caller does.
+ * Paths are absolute.  Strings are owned by the struct; vmdef_free releases
+ * all of it.
+ */
+#ifndef CORRAL_CORE_VMDEF_H
+#define CORRAL_CORE_VMDEF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "util/buf.h"
+
+#define VM_MAX_DISKS 16
+#define VM_MAX_TAGS 32
+#define VM_MAX_CPUS 64
+#define VM_MIN_MEMORY_MIB 16
+#define VM_MAX_MEMORY_MIB (1024 * 1024)
+#define VM_MAX_HOTPLUG_PORTS 16
+#define VM_DEFAULT_HOTPLUG_PORTS 4
+#define VM_MAX_DESCRIPTION 1024
+#define VM_MAX_CMDLINE 4096
+
+enum disk_bus { DISK_BUS_VIRTIO, DISK_BUS_SCSI, DISK_BUS_IDE };
+enum boot_mode { BOOT_FIRMWARE, BOOT_KERNEL };
+enum boot_dev { BOOT_DEV_DISK, BOOT_DEV_CDROM };
+enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+
+struct vm_disk {
+	char *volume;
+	enum disk_bus bus;
+};
+
+struct vm_def {
+	char *name;
+	char uuid[37];
+	char *description;
+	char **tags;
+	int ntags;
+	int cpus;
+	int64_t memory_mib;
+	enum accel_mode accel;
+
+	enum boot_mode boot_mode;
+	enum boot_dev boot_order[2];
+	int nboot_order;
+	char *kernel, *initrd, *cmdline;
+
+	struct vm_disk disks[VM_MAX_DISKS];
+	int ndisks;
+	char *cdrom; /* NULL: empty drive */
+
+	bool nic;
+	char mac[18];
+
+	bool vnc;
+	char *vnc_listen;
+	int vnc_display; /* -1: choose at start */
+
+	bool rng;
+	bool autostart;
+	int hotplug_ports;
+};
+
+const char *disk_bus_name(enum disk_bus b);
+int disk_bus_parse(const char *s, enum disk_bus *out);
+const char *accel_name(enum accel_mode a);
+
+/*
+ * Build a definition from JSON.  `j` may carry a read-only "status" member
+ * (ignored).  A missing uuid or MAC is generated.  Returns NULL with a
+ * user-facing sentence in err on any invalid input.
+ */
+struct vm_def *vmdef_from_json(const json_t *j, struct buf *err);
+/* Serialise (new reference). */
+json_t *vmdef_to_json(const struct vm_def *d);
+struct vm_def *vmdef_dup(const struct vm_def *d);
+void vmdef_free(struct vm_def *d);
+
+/* Index of the disk using `volume`, or -1. */
+int vmdef_disk_index(const struct vm_def *d, const char *volume);
+/* Random locally administered MAC in QEMU's 52:54:00 range. */
+void vmdef_random_mac(char out[18]);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * hostops.c - ops_init, host information and job queries (see ops.h).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "qemu/runtime.h"
+#include "util/cmd.h"
+#include "util/common.h"
+
+struct ops_config ops_cfg;
+pthread_mutex_t ops_defs_lock = PTHREAD_MUTEX_INITIALIZER;
+static char qemu_version[128];
+
+int ops_init(const struct ops_config *c, struct buf *err)
+{
+	struct cmd cmd = CMD_INIT;
+	struct buf out = BUF_INIT;
+	(void)err;
+	ops_cfg = *c;
+	cmd_add(&cmd, c->qemu_binary);
+	cmd_add(&cmd, "--version");
+	if (cmd_run(&cmd, &out, NULL) == 0) {
+		const char *v = strstr(out.s, "version ");
+		snprintf(qemu_version, sizeof(qemu_version), "%.*s", v ? (int)strcspn(v + 8, " \n") : 0, v ? v + 8 : "");
+	}
+	if (!qemu_version[0])
+		snprintf(qemu_version, sizeof(qemu_version), "unknown (%s not runnable)", c->qemu_binary);
+	cmd_release(&cmd);
+	buf_release(&out);
+	return 0;
+}
+
+void ops_shutdown(void) {}
+
+json_t *ops_host_info(void)
+{
+	char host[256] = "";
+	struct sysinfo si;
+	struct vm_record *list;
+	size_t n = 0, running = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	sysinfo(&si);
+	if (store_vm_list(ops_cfg.store, &list, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (vmstate_is_active(list[i].state))
+				running++;
+		store_vm_list_free(list, n);
+	}
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I}", "hostname", host, "version",
+			 CORRAL_VERSION, "qemu_binary", ops_cfg.qemu_binary, "qemu_version", qemu_version, "accel",
+			 ops_cfg.accel->kvm_usable ? "kvm" : "tcg", "accel_reason", ops_cfg.accel->reason, "cpus",
+			 (int)sysconf(_SC_NPROCESSORS_ONLN), "memory_mib",
+			 (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20), "state_dir", ops_cfg.state_dir,
+			 "storage_dir", ops_cfg.storage_dir, "run_dir", ops_cfg.run_dir, "vms_total", (json_int_t)n,
+			 "vms_running", (json_int_t)running);
+}
+
+json_t *ops_job_list(const char *vm_uuid) { return json_pack("{s:o}", "jobs", store_job_list(ops_cfg.store, vm_uuid, 50)); }
+
+json_t *ops_job_get(int64_t id) { return store_job_get(ops_cfg.store, id); }

@@ -1,0 +1,528 @@
+/*
+ * vmops.c - VM definitions and lifecycle (see ops.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "core/joblock.h"
+#include "core/select.h"
+#include "qemu/runtime.h"
+#include "storage/volume.h"
+#include "util/log.h"
+#include "util/strutil.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define SHOW_EVENTS 20
+
+int ops_vm_select(const char *selector, bool single, ops_uuid **out, size_t *n, struct buf *err)
+{
+	struct selector sel = { 0 };
+	struct vm_record *list;
+	size_t cnt, found = 0;
+	int r;
+
+	if (selector_parse(selector, &sel, err) < 0)
+		return -EINVAL;
+	if ((r = store_vm_list(ops_cfg.store, &list, &cnt)) < 0) {
+		selector_release(&sel);
+		buf_adds(err, "cannot read the VM list");
+		return r;
+	}
+	*out = xcalloc(cnt + 1, sizeof(ops_uuid));
+	for (size_t i = 0; i < cnt; i++)
+		if (selector_match(&sel, list[i].def))
+			snprintf((*out)[found++], sizeof(ops_uuid), "%s", list[i].def->uuid);
+	store_vm_list_free(list, cnt);
+	*n = found;
+	r = 0;
+	if (found == 0) {
+		if (selector_is_single(&sel))
+			buf_printf(err, "vm '%s' not found", sel.value);
+		else
+			buf_printf(err, "no vm matches '%s'", selector);
+		r = -ENOENT;
+	} else if (single && found > 1) {
+		buf_printf(err, "'%s' matches %zu vms; this command takes exactly one", selector, found);
+		r = -EINVAL;
+	}
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	selector_release(&sel);
+	return r;
+}
+
+json_t *ops_vm_list(const char *selector, struct buf *err)
+{
+	struct selector sel = { 0 };
+	struct vm_record *list;
+	size_t cnt;
+	json_t *arr;
+
+	if (selector && selector_parse(selector, &sel, err) < 0)
+		return NULL;
+	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0) {
+		selector_release(&sel);
+		buf_adds(err, "cannot read the VM list");
+		return NULL;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < cnt; i++) {
+		struct vm_def *d = list[i].def;
+		if (selector && !selector_match(&sel, d))
+			continue;
+		json_t *tags = json_array();
+		for (int t = 0; t < d->ntags; t++)
+			json_array_append_new(tags, json_string(d->tags[t]));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o}", "name", d->name, "uuid", d->uuid,
+						     "state", vmstate_name(list[i].state), "cpus", d->cpus, "memory_mib",
+						     (json_int_t)d->memory_mib, "autostart", d->autostart, "tags", tags));
+	}
+	store_vm_list_free(list, cnt);
+	selector_release(&sel);
+	return json_pack("{s:o}", "vms", arr);
+}
+
+json_t *ops_vm_show(const char *uuid)
+{
+	struct vm_record rec = { 0 };
+	char since[40], job[32];
+	json_t *j, *status, *info;
+
+	if (store_vm_get(ops_cfg.store, uuid, &rec) < 0)
+		return NULL;
+	j = vmdef_to_json(rec.def);
+	joblock_current(uuid, job, sizeof(job));
+	status = json_pack("{s:s,s:s,s:s}", "state", vmstate_name(rec.state), "reason", rec.reason, "since",
+			   time_fmt_rfc3339(rec.since_ms, since, sizeof(since)));
+	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
+	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
+	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
+	json_decref(info);
+	json_object_set_new(status, "job", job[0] ? json_string(job) : json_null());
+	json_object_set_new(status, "events", store_event_list(ops_cfg.store, uuid, SHOW_EVENTS));
+	json_object_set_new(j, "status", status);
+	vm_record_release(&rec);
+	return j;
+}
+
+char *ops_vm_using_volume(const char *volume)
+{
+	struct vm_record *list;
+	size_t cnt;
+	char *name = NULL;
+	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0)
+		return NULL;
+	for (size_t i = 0; i < cnt && !name; i++)
+		if (vmdef_disk_index(list[i].def, volume) >= 0)
+			name = xstrdup(list[i].def->name);
+	store_vm_list_free(list, cnt);
+	return name;
+}
+
+static int check_file(const char *what, const char *path, bool regular, struct buf *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		buf_printf(err, "%s %s: %s", what, path, strerror(errno));
+		return -ENOENT;
+	}
+	if (regular && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		buf_printf(err, "%s %s is not a regular file", what, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks against the host: volumes exist and belong to no other VM, files exist, name free. */
+static int check_host(const struct vm_def *d, const char *self_uuid, struct buf *err)
+{
+	struct vm_record *list;
+	size_t cnt;
+	int r = 0;
+
+	for (int i = 0; i < d->ndisks && r == 0; i++) {
+		struct vol_record v = { 0 };
+		if (store_vol_get(ops_cfg.store, d->disks[i].volume, &v) < 0) {
+			buf_printf(err, "volume '%s' does not exist (create it with 'corral disk create')",
+				   d->disks[i].volume);
+			r = -ENOENT;
+		}
+		vol_record_release(&v);
+	}
+	if (r == 0 && d->cdrom)
+		r = check_file("cdrom image", d->cdrom, true, err);
+	if (r == 0 && d->kernel)
+		r = check_file("kernel", d->kernel, true, err);
+	if (r == 0 && d->initrd)
+		r = check_file("initrd", d->initrd, true, err);
+	if (r < 0)
+		return r;
+	if ((r = store_vm_list(ops_cfg.store, &list, &cnt)) < 0) {
+		buf_adds(err, "cannot read the VM list");
+		return r;
+	}
+	for (size_t i = 0; i < cnt && r == 0; i++) {
+		const struct vm_def *o = list[i].def;
+		bool self = self_uuid && strcmp(o->uuid, self_uuid) == 0;
+		if (self)
+			continue;
+		if (strcmp(o->name, d->name) == 0) {
+			buf_printf(err, "a vm named '%s' already exists", d->name);
+			r = -EEXIST;
+		} else if (strcmp(o->uuid, d->uuid) == 0) {
+			buf_printf(err, "vm '%s' already has uuid %s", o->name, d->uuid);
+			r = -EEXIST;
+		}
+		for (int k = 0; k < d->ndisks && r == 0; k++) {
+			if (vmdef_disk_index(o, d->disks[k].volume) >= 0) {
+				buf_printf(err, "volume '%s' is already used by vm '%s'", d->disks[k].volume, o->name);
+				r = -EBUSY;
+			}
+		}
+	}
+	store_vm_list_free(list, cnt);
+	return r;
+}
+
+int ops_vm_create(const json_t *j, json_t **out, struct buf *err)
+{
+	struct vm_def *d = vmdef_from_json(j, err);
+	int r;
+	if (!d)
+		return -EINVAL;
+	pthread_mutex_lock(&ops_defs_lock);
+	r = check_host(d, NULL, err);
+	if (r == 0 && (r = store_vm_insert(ops_cfg.store, d)) < 0)
+		buf_printf(err, "cannot store vm '%s'", d->name);
+	pthread_mutex_unlock(&ops_defs_lock);
+	if (r == 0) {
+		store_event_add(ops_cfg.store, d->uuid, "created", d->name);
+		log_info("vm %s: created (%s)", d->name, d->uuid);
+		*out = ops_vm_show(d->uuid);
+	}
+	vmdef_free(d);
+	return r;
+}
+
+/* Take the VM's job lock and check the action against its stored state. */
+static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, struct buf *err)
+{
+	const char *why;
+	int r;
+	if ((r = joblock_begin(uuid, vmaction_name(a), err)) < 0)
+		return r;
+	if ((r = store_vm_get(ops_cfg.store, uuid, rec)) < 0) {
+		joblock_end(uuid);
+		buf_adds(err, "vm not found");
+		return r;
+	}
+	if ((why = vmstate_action_refusal(rec->state, a))) {
+		buf_printf(err, "%s: %s", rec->def->name, why);
+		vm_record_release(rec);
+		joblock_end(uuid);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int ops_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct vm_def *d = NULL;
+	int r;
+
+	if ((r = begin(uuid, ACT_EDIT, &rec, err)) < 0)
+		return r;
+	const char *given = json_string_value(json_object_get(j, "uuid"));
+	if (given && strcasecmp(given, uuid) != 0) {
+		buf_adds(err, "the uuid of a vm cannot be changed");
+		r = -EINVAL;
+		goto out;
+	}
+	if (!(d = vmdef_from_json(j, err))) {
+		r = -EINVAL;
+		goto out;
+	}
+	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
+	/* Keep the MAC address unless the user set one: guests bind config to it. */
+	json_t *nic = json_object_get(j, "nic");
+	if (d->nic && rec.def->nic && !json_object_get(nic, "mac"))
+		snprintf(d->mac, sizeof(d->mac), "%s", rec.def->mac);
+	pthread_mutex_lock(&ops_defs_lock);
+	r = check_host(d, uuid, err);
+	if (r == 0 && (r = store_vm_update_def(ops_cfg.store, d)) < 0)
+		buf_adds(err, "cannot store the definition");
+	pthread_mutex_unlock(&ops_defs_lock);
+	if (r == 0) {
+		store_event_add(ops_cfg.store, uuid, "edited", "definition changed");
+		*out = ops_vm_show(uuid);
+	}
+out:
+	vmdef_free(d);
+	vm_record_release(&rec);
+	joblock_end(uuid);
+	return r;
+}
+
+int ops_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	int r;
+
+	if ((r = begin(uuid, ACT_DELETE, &rec, err)) < 0)
+		return r;
+	if (rt_is_active(uuid)) {
+		buf_printf(err, "%s: vm is running; stop it first", rec.def->name);
+		r = -EBUSY;
+		goto out;
+	}
+	pthread_mutex_lock(&ops_defs_lock);
+	r = store_vm_delete(ops_cfg.store, uuid);
+	pthread_mutex_unlock(&ops_defs_lock);
+	if (r < 0) {
+		buf_adds(err, "cannot delete the vm from the store");
+		goto out;
+	}
+	rt_forget(uuid);
+	log_info("vm %s: deleted", rec.def->name);
+	if (with_disks) {
+		for (int i = 0; i < rec.def->ndisks; i++) {
+			struct buf verr = BUF_INIT;
+			if (vol_delete(ops_cfg.store, rec.def->disks[i].volume, &verr) == 0) {
+				json_array_append_new(vols_deleted, json_string(rec.def->disks[i].volume));
+			} else {
+				buf_printf(err, "%svm deleted, but volume '%s' was not: %s", err->len ? "; " : "",
+					   rec.def->disks[i].volume, verr.s);
+				r = -EIO;
+			}
+			buf_release(&verr);
+		}
+	}
+out:
+	vm_record_release(&rec);
+	joblock_end(uuid);
+	return r;
+}
+
+int ops_vm_action(const char *uuid, enum vm_action a, const struct ops_action_opts *o, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	int r;
+
+	if ((r = begin(uuid, a, &rec, err)) < 0)
+		return r;
+	struct buf e = BUF_INIT;
+	switch (a) {
+	case ACT_START: r = rt_start(uuid, &e); break;
+	case ACT_STOP: r = rt_stop(uuid, o->timeout_s, o->force, &e); break;
+	case ACT_KILL: r = rt_kill(uuid, &e); break;
+	case ACT_REBOOT: r = rt_reboot(uuid, o->force, &e); break;
+	case ACT_PAUSE: r = rt_pause(uuid, &e); break;
+	case ACT_RESUME: r = rt_resume(uuid, &e); break;
+	default: r = -EINVAL; buf_adds(&e, "not an action"); break;
+	}
+	if (r < 0)
+		buf_printf(err, "%s: %s", rec.def->name, e.s);
+	buf_release(&e);
+	vm_record_release(&rec);
+	joblock_end(uuid);
+	return r;
+}
+
+const char *ops_vm_state(const char *uuid)
+{
+	struct vm_record rec = { 0 };
+	if (store_vm_get(ops_cfg.store, uuid, &rec) < 0)
+		return "unknown";
+	const char *s = vmstate_name(rec.state);
+	vm_record_release(&rec);
+	return s;
+}
+
+/* Lock a VM for a device change (allowed in every state but transitional ones). */
+static int begin_device(const char *uuid, const char *job, struct vm_record *rec, struct buf *err)
+{
+	int r;
+	if ((r = joblock_begin(uuid, job, err)) < 0)
+		return r;
+	if ((r = store_vm_get(ops_cfg.store, uuid, rec)) < 0) {
+		joblock_end(uuid);
+		buf_adds(err, "vm not found");
+		return r;
+	}
+	if (rec->state == VM_STARTING || rec->state == VM_STOPPING) {
+		buf_printf(err, "%s: vm is %s; try again in a moment", rec->def->name, vmstate_name(rec->state));
+		vm_record_release(rec);
+		joblock_end(uuid);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int ops_vm_disk_attach(const char *uuid, const char *volume, const char *busname, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct vol_record vol = { 0 };
+	enum disk_bus bus = DISK_BUS_VIRTIO;
+	const char *bad;
+	int r;
+
+	if ((bad = str_name_invalid(volume))) {
+		buf_printf(err, "invalid volume name: %s", bad);
+		return -EINVAL;
+	}
+	if (busname && disk_bus_parse(busname, &bus) < 0) {
+		buf_adds(err, "bus must be virtio, scsi or ide");
+		return -EINVAL;
+	}
+	if ((r = begin_device(uuid, "disk-attach", &rec, err)) < 0)
+		return r;
+	pthread_mutex_lock(&ops_defs_lock);
+	__do_free char *user = ops_vm_using_volume(volume);
+	if (store_vol_get(ops_cfg.store, volume, &vol) < 0) {
+		buf_printf(err, "volume '%s' does not exist", volume);
+		r = -ENOENT;
+	} else if (user) {
+		buf_printf(err, "volume '%s' is already used by vm '%s'", volume, user);
+		r = -EBUSY;
+	} else if (rec.def->ndisks >= VM_MAX_DISKS) {
+		buf_printf(err, "a vm has at most %d disks", VM_MAX_DISKS);
+		r = -EINVAL;
+	}
+	if (r == 0 && vmstate_is_active(rec.state))
+		r = rt_disk_attach(uuid, volume, vol.path, vol.format, bus, err);
+	if (r == 0) {
+		rec.def->disks[rec.def->ndisks].volume = xstrdup(volume);
+		rec.def->disks[rec.def->ndisks++].bus = bus;
+		if ((r = store_vm_update_def(ops_cfg.store, rec.def)) < 0)
+			buf_adds(err, "cannot store the definition");
+	}
+	pthread_mutex_unlock(&ops_defs_lock);
+	if (r == 0) {
+		__do_free char *d = xasprintf("disk %s attached (%s)", volume, disk_bus_name(bus));
+		store_event_add(ops_cfg.store, uuid, "disk", d);
+	}
+	vol_record_release(&vol);
+	vm_record_release(&rec);
+	joblock_end(uuid);
+	return r;
+}
+
+int ops_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	int r, idx;
+
+	if ((r = begin_device(uuid, "disk-detach", &rec, err)) < 0)
+		return r;
+	if ((idx = vmdef_disk_index(rec.def, volume)) < 0) {
+		buf_printf(err, "volume '%s' is not attached to vm '%s'", volume, rec.def->name);
+		r = -ENOENT;
+		goto out;
+	}
+	if (vmstate_is_active(rec.state) && (r = rt_disk_detach(uuid, volume, err)) < 0)
+		goto out;
+	pthread_mutex_lock(&ops_defs_lock);
+	free(rec.def->disks[idx].volume);
+	memmove(&rec.def->disks[idx], &rec.def->disks[idx + 1], sizeof(rec.def->disks[0]) * (size_t)(rec.def->ndisks - idx - 1));
+	rec.def->ndisks--;
+	if ((r = store_vm_update_def(ops_cfg.store, rec.def)) < 0)
+		buf_adds(err, "cannot store the definition");
+	pthread_mutex_unlock(&ops_defs_lock);
+	if (r == 0) {
+		__do_free char *d = xasprintf("disk %s detached", volume);
+		store_event_add(ops_cfg.store, uuid, "disk", d);
+	}
+out:
+	vm_record_release(&rec);
+	joblock_end(uuid);
+	return r;
+}
+
+int ops_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	int r;
+
+	if (path && (path[0] != '/' || str_has_control(path) || strlen(path) > 4096)) {
+		buf_adds(err, "the cdrom image must be given as an absolute path");
+		return -EINVAL;
+	}
+	if (path && (r = check_file("cdrom image", path, true, err)) < 0)
+		return r;
+	if ((r = begin_device(uuid, path ? "cdrom-insert" : "cdrom-eject", &rec, err)) < 0)
+		return r;
+	if (!path && !rec.def->cdrom && !vmstate_is_active(rec.state)) {
+		buf_printf(err, "vm '%s' has no cdrom medium", rec.def->name);
+		r = -ENOENT;
+		goto out;
+	}
+	if (vmstate_is_active(rec.state) && (r = rt_cdrom_change(uuid, path, force, err)) < 0)
+		goto out;
+	free(rec.def->cdrom);
+	rec.def->cdrom = path ? xstrdup(path) : NULL;
+	if ((r = store_vm_update_def(ops_cfg.store, rec.def)) < 0)
+		buf_adds(err, "cannot store the definition");
+	else
+		store_event_add(ops_cfg.store, uuid, "cdrom", path ? path : "ejected");
+out:
+	vm_record_release(&rec);
+	joblock_end(uuid);
+	return r;
+}
+
+int ops_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err)
+{
+	__do_free char *path = rt_console_log_path(uuid);
+	__do_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char tmp[8192];
+	ssize_t n;
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0; /* never started: empty history */
+		buf_printf(err, "cannot read console log: %s", strerror(errno));
+		return -EIO;
+	}
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > tail)
+		lseek(fd, st.st_size - (off_t)tail, SEEK_SET);
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0 && out->len < tail)
+		buf_add(out, tmp, (size_t)n);
+	return 0;
+}
+
+json_t *ops_vm_events(const char *uuid, int limit) { return store_event_list(ops_cfg.store, uuid, limit); }
+
+int ops_vm_console_open(const char *uuid, struct buf *err) { return rt_console_open(uuid, err); }
+
+void ops_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
+
+void ops_vm_autostart(void)
+{
+	struct vm_record *list;
+	size_t cnt;
+	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0)
+		return;
+	for (size_t i = 0; i < cnt; i++) {
+		if (!list[i].def->autostart || vmstate_is_active(list[i].state))
+			continue;
+		struct buf err = BUF_INIT;
+		struct ops_action_opts o = { 0 };
+		log_info("vm %s: autostart", list[i].def->name);
+		if (ops_vm_action(list[i].def->uuid, ACT_START, &o, &err) < 0)
+			log_msg(LOG_LVL_ERROR, 0, "autostart failed: %s", err.s);
+		else
+			store_event_add(ops_cfg.store, list[i].def->uuid, "autostart", "started at corrald start");
+		buf_release(&err);
+	}
+	store_vm_list_free(list, cnt);
+}

@@ -1,0 +1,228 @@
+/*
+ * argv.c - see argv.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "argv.h"
+#include "util/jsonutil.h"
+#include "util/common.h"
+
+char *qemu_run_path(const char *run_dir, const char *leaf) { return xasprintf("%s/%s", run_dir, leaf); }
+
+/* QemuOpts values: a ',' must be doubled. */
+static char *opt_escape(const char *s)
+{
+	struct buf b = BUF_INIT;
+	for (; *s; s++) {
+		if (*s == ',')
+			buf_addch(&b, ',');
+		buf_addch(&b, *s);
+	}
+	return buf_detach(&b);
+}
+
+static void add_json(struct cmd *c, const char *opt, json_t *j)
+{
+	__do_free char *s = json_to_string(j);
+	cmd_add(c, opt);
+	cmd_add(c, s);
+	json_decref(j);
+}
+
+json_t *qemu_blockdev_file(int slot, const char *path, int read_only)
+{
+	char node[32];
+	snprintf(node, sizeof(node), "disk%d-file", slot);
+	return json_pack("{s:s,s:s,s:s,s:b}", "driver", "file", "filename", path, "node-name", node, "read-only",
+			 read_only);
+}
+
+json_t *qemu_blockdev_format(int slot, const char *format, int read_only)
+{
+	char node[32], file[32];
+	snprintf(node, sizeof(node), "disk%d", slot);
+	snprintf(file, sizeof(file), "disk%d-file", slot);
+	return json_pack("{s:s,s:s,s:s,s:b}", "driver", format, "file", file, "node-name", node, "read-only", read_only);
+}
+
+json_t *qemu_disk_device(int slot, enum disk_bus bus, int ide_port, int bootindex)
+{
+	char id[32], port[32];
+	json_t *j;
+	snprintf(id, sizeof(id), "disk%d", slot);
+	switch (bus) {
+	case DISK_BUS_VIRTIO:
+		snprintf(port, sizeof(port), "rp%d", slot);
+		j = json_pack("{s:s,s:s,s:s,s:s}", "driver", "virtio-blk-pci", "id", id, "drive", id, "bus", port);
+		break;
+	case DISK_BUS_SCSI:
+		j = json_pack("{s:s,s:s,s:s,s:s}", "driver", "scsi-hd", "id", id, "drive", id, "bus", "scsi0.0");
+		break;
+	default:
+		snprintf(port, sizeof(port), "ide.%d", ide_port);
+		j = json_pack("{s:s,s:s,s:s,s:s}", "driver", "ide-hd", "id", id, "drive", id, "bus", port);
+		break;
+	}
+	if (bootindex > 0)
+		json_object_set_new(j, "bootindex", json_integer(bootindex));
+	return j;
+}
+
+static void add_chardev_socket(struct cmd *c, const char *id, const char *path, const char *logfile)
+{
+	__do_free char *p = opt_escape(path);
+	__do_free char *l = logfile ? opt_escape(logfile) : NULL;
+	cmd_add(c, "-chardev");
+	if (l)
+		cmd_addf(c, "socket,id=%s,path=%s,server=on,wait=off,logfile=%s,logappend=on", id, p, l);
+	else
+		cmd_addf(c, "socket,id=%s,path=%s,server=on,wait=off", id, p);
+}
+
+int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
+{
+	const struct vm_def *d = l->def;
+	__do_free char *qmp = qemu_run_path(l->run_dir, "qmp.sock");
+	__do_free char *serial = qemu_run_path(l->run_dir, "serial.sock");
+	__do_free char *console = qemu_run_path(l->run_dir, "console.log");
+	__do_free char *pidfile = qemu_run_path(l->run_dir, "qemu.pid");
+	int disk_boot = 0, cdrom_boot = 0, nports = d->ndisks + d->hotplug_ports, ide_used = 0;
+	bool need_scsi = false;
+	static const int ide_ports[QEMU_MAX_IDE_DISKS] = { 0, 1, 3, 4, 5 };
+
+	for (int i = 0; i < d->ndisks; i++) {
+		if (d->disks[i].bus == DISK_BUS_SCSI)
+			need_scsi = true;
+		if (d->disks[i].bus == DISK_BUS_IDE && ++ide_used > QEMU_MAX_IDE_DISKS) {
+			buf_printf(err, "at most %d IDE disks fit beside the CD-ROM drive", QEMU_MAX_IDE_DISKS);
+			return -1;
+		}
+	}
+	if (d->boot_mode == BOOT_FIRMWARE) {
+		for (int i = 0; i < d->nboot_order; i++) {
+			if (d->boot_order[i] == BOOT_DEV_DISK)
+				disk_boot = i + 1;
+			else
+				cdrom_boot = i + 1;
+		}
+	}
+
+	cmd_add(c, l->binary);
+	cmd_add(c, "-name");
+	{
+		__do_free char *n = opt_escape(d->name);
+		cmd_addf(c, "guest=%s,debug-threads=on", n);
+	}
+	cmd_add(c, "-uuid");
+	cmd_add(c, d->uuid);
+	cmd_add(c, "-nodefaults");
+	cmd_add(c, "-no-user-config");
+	cmd_add(c, "-machine");
+	cmd_add(c, "q35");
+	cmd_add(c, "-accel");
+	cmd_add(c, l->accel == ACCEL_KVM ? "kvm" : "tcg");
+	if (l->accel == ACCEL_KVM) {
+		cmd_add(c, "-cpu");
+		cmd_add(c, "host");
+	}
+	cmd_add(c, "-smp");
+	cmd_addf(c, "%d", d->cpus);
+	cmd_add(c, "-m");
+	cmd_addf(c, "%lld", (long long)d->memory_mib);
+	cmd_add(c, "-no-shutdown");
+	cmd_add(c, "-msg");
+	cmd_add(c, "timestamp=on");
+	cmd_add(c, "-daemonize");
+	cmd_add(c, "-pidfile");
+	cmd_add(c, pidfile);
+
+	add_chardev_socket(c, "qmp", qmp, NULL);
+	cmd_add(c, "-mon");
+	cmd_add(c, "chardev=qmp,mode=control");
+	add_chardev_socket(c, "serial0", serial, console);
+	cmd_add(c, "-serial");
+	cmd_add(c, "chardev:serial0");
+
+	if (d->vnc) {
+		__do_free char *lis = opt_escape(d->vnc_listen);
+		bool v6 = strchr(d->vnc_listen, ':') != NULL;
+		cmd_add(c, "-vnc");
+		if (d->vnc_display >= 0)
+			cmd_addf(c, v6 ? "[%s]:%d" : "%s:%d", lis, d->vnc_display);
+		else
+			cmd_addf(c, v6 ? "[%s]:0,to=99" : "%s:0,to=99", lis);
+		cmd_add(c, "-device");
+		cmd_add(c, "VGA,id=video0");
+	} else {
+		cmd_add(c, "-display");
+		cmd_add(c, "none");
+	}
+
+	if (d->boot_mode == BOOT_KERNEL) {
+		cmd_add(c, "-kernel");
+		cmd_add(c, d->kernel);
+		if (d->initrd) {
+			cmd_add(c, "-initrd");
+			cmd_add(c, d->initrd);
+		}
+		if (d->cmdline) {
+			cmd_add(c, "-append");
+			cmd_add(c, d->cmdline);
+		}
+	} else {
+		cmd_add(c, "-boot");
+		cmd_add(c, "strict=on");
+	}
+
+	/* Root ports: functions of multifunction slots 2.. on pcie.0. */
+	for (int i = 0; i < nports; i++) {
+		cmd_add(c, "-device");
+		cmd_addf(c, "pcie-root-port,id=rp%d,bus=pcie.0,chassis=%d,port=0x%x,addr=0x%x.0x%x%s", i, i + 1,
+			 0x10 + i, 2 + i / 8, i % 8, i % 8 == 0 ? ",multifunction=on" : "");
+	}
+	if (need_scsi) {
+		cmd_add(c, "-device");
+		cmd_add(c, "virtio-scsi-pci,id=scsi0");
+	}
+
+	ide_used = 0;
+	for (int i = 0; i < d->ndisks; i++) {
+		int boot = (disk_boot && i == 0) ? disk_boot : 0;
+		add_json(c, "-blockdev", qemu_blockdev_file(i, l->disk_path[i], 0));
+		add_json(c, "-blockdev", qemu_blockdev_format(i, l->disk_format[i], 0));
+		add_json(c, "-device", qemu_disk_device(i, d->disks[i].bus,
+							d->disks[i].bus == DISK_BUS_IDE ? ide_ports[ide_used++] : 0, boot));
+	}
+
+	if (d->cdrom) {
+		json_t *f = json_pack("{s:s,s:s,s:s,s:b}", "driver", "file", "filename", d->cdrom, "node-name",
+				      "cdrom0-file", "read-only", 1);
+		json_t *r = json_pack("{s:s,s:s,s:s,s:b}", "driver", "raw", "file", "cdrom0-file", "node-name", "cdrom0-media",
+				      "read-only", 1);
+		add_json(c, "-blockdev", f);
+		add_json(c, "-blockdev", r);
+	}
+	{
+		json_t *dev = json_pack("{s:s,s:s,s:s}", "driver", "ide-cd", "id", "cdrom0", "bus", "ide.2");
+		if (d->cdrom)
+			json_object_set_new(dev, "drive", json_string("cdrom0-media"));
+		if (cdrom_boot)
+			json_object_set_new(dev, "bootindex", json_integer(cdrom_boot));
+		add_json(c, "-device", dev);
+	}
+
+	if (d->nic) {
+		cmd_add(c, "-netdev");
+		cmd_add(c, "user,id=net0");
+		cmd_add(c, "-device");
+		cmd_addf(c, "virtio-net-pci,id=net0-dev,netdev=net0,mac=%s", d->mac);
+	}
+	if (d->rng) {
+		cmd_add(c, "-object");
+		cmd_add(c, "rng-random,id=rng0,filename=/dev/urandom");
+		cmd_add(c, "-device");
+		cmd_add(c, "virtio-rng-pci,id=rng0-dev,rng=rng0");
+	}
+	return 0;
+}

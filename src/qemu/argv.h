@@ -1,0 +1,48 @@
+/*
+ * argv.h - the QEMU command line for a VM definition.
+ *
+ * Pure function of its inputs (no I/O), so it is tested with golden files
+ * (tests/data/argv/NAME.json -> NAME.args).  Layout of the machine:
+ *   q35, `-nodefaults`, QMP and serial on unix sockets in the run dir, the
+ *   serial output also logged to console.log, `-daemonize` with a pid file
+ *   (QEMU lives in its own session and survives corrald), `-no-shutdown`
+ *   (corrald decides what a guest power-off means: quit, or reset for a
+ *   graceful reboot).
+ *   Disk slot i uses node "disk<i>" (format) over "disk<i>-file" and device
+ *   id "disk<i>"; a virtio disk in slot i sits on root port "rp<i>".  There
+ *   are ndisks + hotplug_ports root ports, so every free slot can take a
+ *   hot-added virtio disk.  IDE disks take AHCI ports ide.0,1,3,4,5; the
+ *   CD-ROM drive "cdrom0" is always present on ide.2 (empty unless a medium
+ *   is defined) so media can be changed while running.
+ */
+#ifndef CORRAL_QEMU_ARGV_H
+#define CORRAL_QEMU_ARGV_H
+
+#include "core/vmdef.h"
+#include "util/cmd.h"
+
+#define QEMU_IDE_CDROM_BUS 2
+#define QEMU_MAX_IDE_DISKS 5
+
+struct qemu_launch {
+	const struct vm_def *def;
+	const char *binary;       /* qemu-system-x86_64 */
+	const char *run_dir;      /* per-VM directory for sockets, pid file, log */
+	enum accel_mode accel;    /* resolved: ACCEL_KVM or ACCEL_TCG */
+	const char *disk_path[VM_MAX_DISKS];   /* parallel to def->disks */
+	const char *disk_format[VM_MAX_DISKS];
+};
+
+/* Fill `out` (empty CMD_INIT) or return -1 with err (e.g. too many IDE disks). */
+int qemu_build_argv(const struct qemu_launch *l, struct cmd *out, struct buf *err);
+
+/* JSON for `-blockdev`/`blockdev-add` of a disk's two nodes (new references). */
+json_t *qemu_blockdev_file(int slot, const char *path, int read_only);
+json_t *qemu_blockdev_format(int slot, const char *format, int read_only);
+/* JSON for `-device`/`device_add` of disk `slot` on `bus` (ide_port used for IDE). */
+json_t *qemu_disk_device(int slot, enum disk_bus bus, int ide_port, int bootindex);
+
+/* Paths inside a run dir (caller frees). */
+char *qemu_run_path(const char *run_dir, const char *leaf);
+
+#endif

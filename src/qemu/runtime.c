@@ -1,0 +1,1055 @@
+/*
+ * runtime.c - see runtime.h.
+ *
+ * One struct vm_rt per VM whose QEMU corrald is attached to, on a list
+ * guarded by rt_lock; rt_cond is broadcast whenever a VM's QEMU goes away
+ * or a device is deleted, so callers can wait with a timeout.  QMP events
+ * are queued by the QMP reader threads and handled in order by one worker
+ * thread (callbacks must not call back into QMP).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "argv.h"
+#include "qmp.h"
+#include "util/cmd.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define MAX_SLOTS 32
+#define QMP_TIMEOUT_MS 10000
+#define CONSOLE_LOG_ROTATE (1 << 20)
+
+struct vm_rt {
+	char uuid[37];
+	char name[NAME_MAX + 1];
+	char *dir;
+	pid_t pid;
+	struct qmp *qmp;
+	enum vm_state state;
+	bool stop_requested;
+	char stop_reason[128];
+	bool guest_shutdown;
+	bool reboot_pending;
+	bool resetting; /* between a reboot's SHUTDOWN and the RESUME after reset */
+	bool gone;
+	bool console_busy;
+	bool has_scsi;
+	int nports;
+	char slot_vol[MAX_SLOTS][NAME_MAX + 1];
+	char deleted[8][32];
+	int ndeleted;
+	int refs; /* the list holds one; get_active() callers one each */
+	struct vm_rt *next;
+};
+
+struct rt_event {
+	char uuid[37];
+	char *name; /* NULL: EOF */
+	json_t *data;
+	struct rt_event *next;
+};
+
+static struct rt_config cfg;
+static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rt_cond = PTHREAD_COND_INITIALIZER;
+static struct vm_rt *vms;
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
+static struct rt_event *q_head, *q_tail;
+static bool q_stop;
+static pthread_t worker;
+static bool worker_started;
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static struct vm_rt *find_locked(const char *uuid)
+{
+	for (struct vm_rt *v = vms; v; v = v->next)
+		if (strcmp(v->uuid, uuid) == 0)
+			return v;
+	return NULL;
+}
+
+static char *vm_dir(const char *uuid) { return xasprintf("%s/%s", cfg.run_dir, uuid); }
+
+/* Record a state change (caller holds rt_lock or owns v exclusively). */
+static void set_state(struct vm_rt *v, enum vm_state st, const char *reason)
+{
+	if (v->state == st)
+		return;
+	if (!vmstate_can_transition(v->state, st))
+		log_warn("vm %s: unexpected transition %s -> %s", v->name, vmstate_name(v->state), vmstate_name(st));
+	v->state = st;
+	store_vm_set_state(cfg.store, v->uuid, st, reason);
+	__do_free char *detail = xasprintf("%s: %s", vmstate_name(st), reason);
+	store_event_add(cfg.store, v->uuid, "state", detail);
+	log_info("vm %s: %s", v->name, detail);
+	pthread_cond_broadcast(&rt_cond);
+}
+
+static void vm_event(struct vm_rt *v, const char *type, const char *detail)
+{
+	store_event_add(cfg.store, v->uuid, type, detail);
+	log_info("vm %s: %s: %s", v->name, type, detail);
+}
+
+/* Is pid a live (non-zombie) QEMU for this uuid? */
+static bool proc_is_ours(pid_t pid, const char *uuid)
+{
+	char path[64];
+	struct buf b = BUF_INIT;
+	bool ok = false;
+
+	if (pid <= 1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (fs_read_file(path, 4096, &b) == 0) {
+		const char *p = strrchr(b.s, ')');
+		ok = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	}
+	buf_reset(&b);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (ok && fs_read_file(path, 1 << 20, &b) == 0) {
+		ok = false;
+		for (size_t i = 0; i < b.len; i += strlen(b.s + i) + 1)
+			if (strcmp(b.s + i, uuid) == 0)
+				ok = true;
+	} else {
+		ok = false;
+	}
+	buf_release(&b);
+	return ok;
+}
+
+static pid_t read_pidfile(const char *dir)
+{
+	__do_free char *p = qemu_run_path(dir, "qemu.pid");
+	struct buf b = BUF_INIT;
+	long pid = 0;
+	if (fs_read_file(p, 64, &b) == 0)
+		pid = strtol(b.s, NULL, 10);
+	buf_release(&b);
+	return pid > 0 && pid < INT_MAX ? (pid_t)pid : 0;
+}
+
+static void save_slots(struct vm_rt *v)
+{
+	__do_json json_t *j = json_object();
+	json_t *slots = json_object();
+	__do_free char *path = qemu_run_path(v->dir, "slots.json");
+	char key[8];
+	json_object_set_new(j, "ports", json_integer(v->nports));
+	json_object_set_new(j, "scsi", json_boolean(v->has_scsi));
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (!v->slot_vol[i][0])
+			continue;
+		snprintf(key, sizeof(key), "%d", i);
+		json_object_set_new(slots, key, json_string(v->slot_vol[i]));
+	}
+	json_object_set_new(j, "slots", slots);
+	__do_free char *s = json_to_string(j);
+	if (fs_write_file_atomic(path, s, strlen(s), 0600) < 0)
+		log_warn("vm %s: cannot save %s", v->name, path);
+}
+
+static void load_slots(struct vm_rt *v)
+{
+	__do_free char *path = qemu_run_path(v->dir, "slots.json");
+	json_error_t je;
+	__do_json json_t *j = json_load_file(path, 0, &je);
+	const char *key;
+	json_t *val;
+	if (!j)
+		return;
+	v->nports = (int)json_integer_value(json_object_get(j, "ports"));
+	v->has_scsi = json_is_true(json_object_get(j, "scsi"));
+	json_object_foreach(json_object_get(j, "slots"), key, val) {
+		int i = atoi(key);
+		if (i >= 0 && i < MAX_SLOTS && json_is_string(val))
+			snprintf(v->slot_vol[i], sizeof(v->slot_vol[i]), "%s", json_string_value(val));
+	}
+}
+
+static void remove_run_files(const char *dir)
+{
+	static const char *const leaves[] = { "qmp.sock", "serial.sock", "qemu.pid", "slots.json" };
+	for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
+		__do_free char *p = qemu_run_path(dir, leaves[i]);
+		unlink(p);
+	}
+}
+
+static void vm_rt_free(struct vm_rt *v)
+{
+	if (!v)
+		return;
+	qmp_close(v->qmp);
+	free(v->dir);
+	free(v);
+}
+
+/* Drop a reference taken by get_active(); the last one frees. */
+static void vm_rt_put(struct vm_rt **vp)
+{
+	struct vm_rt *v = *vp;
+	if (!v)
+		return;
+	pthread_mutex_lock(&rt_lock);
+	bool last = --v->refs == 0;
+	pthread_mutex_unlock(&rt_lock);
+	if (last)
+		vm_rt_free(v);
+	*vp = NULL;
+}
+#define __do_put __attribute__((cleanup(vm_rt_put)))
+
+/* ---- events ----------------------------------------------------------- */
+
+static void enqueue(const char *uuid, const char *name, json_t *data)
+{
+	struct rt_event *e = xcalloc(1, sizeof(*e));
+	snprintf(e->uuid, sizeof(e->uuid), "%s", uuid);
+	e->name = name ? xstrdup(name) : NULL;
+	e->data = data ? json_incref(data) : NULL;
+	pthread_mutex_lock(&q_lock);
+	if (q_tail)
+		q_tail->next = e;
+	else
+		q_head = e;
+	q_tail = e;
+	pthread_cond_signal(&q_cond);
+	pthread_mutex_unlock(&q_lock);
+}
+
+static void on_qmp_event(void *opaque, const char *event, json_t *data, int64_t ts_ms)
+{
+	(void)ts_ms;
+	enqueue(opaque, event, data);
+}
+
+static void on_qmp_eof(void *opaque) { enqueue(opaque, NULL, NULL); }
+
+/* QEMU is gone: decide stopped vs crashed, reap, clean up.  rt_lock held. */
+static void handle_exit_locked(struct vm_rt *v)
+{
+	pid_t pid = v->pid;
+
+	v->gone = true;
+	pthread_mutex_unlock(&rt_lock);
+	/* Reap it if it is our child (subreaper); otherwise wait for it to vanish. */
+	for (int i = 0; i < 100 && pid > 0; i++) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && !proc_is_ours(pid, v->uuid)))
+			break;
+		time_sleep_ms(20);
+	}
+	if (pid > 0 && proc_is_ours(pid, v->uuid)) {
+		log_warn("vm %s: QMP closed but QEMU (pid %d) still runs; killing it", v->name, (int)pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	pthread_mutex_lock(&rt_lock);
+	remove_run_files(v->dir);
+	if (v->stop_requested)
+		set_state(v, VM_STOPPED, v->stop_reason);
+	else if (v->guest_shutdown)
+		set_state(v, VM_STOPPED, "guest shut down");
+	else
+		set_state(v, VM_CRASHED, "qemu exited unexpectedly");
+	pthread_cond_broadcast(&rt_cond);
+}
+
+static void handle_event(struct rt_event *e)
+{
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(e->uuid);
+	if (!v || v->gone) {
+		pthread_mutex_unlock(&rt_lock);
+		return;
+	}
+	if (!e->name) {
+		v->refs++;
+		handle_exit_locked(v);
+		for (struct vm_rt **p = &vms; *p; p = &(*p)->next) {
+			if (*p == v) {
+				*p = v->next;
+				v->refs--; /* the list's reference */
+				break;
+			}
+		}
+		pthread_cond_broadcast(&rt_cond);
+		pthread_mutex_unlock(&rt_lock);
+		vm_rt_put(&v);
+		return;
+	}
+	struct qmp *q = v->qmp;
+	if (strcmp(e->name, "SHUTDOWN") == 0) {
+		bool guest = json_is_true(json_object_get(e->data, "guest"));
+		const char *reason = json_string_value(json_object_get(e->data, "reason"));
+		if (v->reboot_pending && guest) {
+			v->reboot_pending = false;
+			v->resetting = true;
+			vm_event(v, "reboot", "guest shut down for reboot; resetting");
+			pthread_mutex_unlock(&rt_lock);
+			struct buf err = BUF_INIT;
+			if (qmp_execute(q, "system_reset", NULL, NULL, QMP_TIMEOUT_MS, &err) < 0 ||
+			    qmp_execute(q, "cont", NULL, NULL, QMP_TIMEOUT_MS, &err) < 0)
+				log_warn("vm %s: reboot failed: %s", v->name, err.s);
+			buf_release(&err);
+			return;
+		}
+		if (reason && strcmp(reason, "host-qmp-quit") == 0) {
+			pthread_mutex_unlock(&rt_lock);
+			return;
+		}
+		v->guest_shutdown = guest;
+		vm_event(v, "shutdown", reason ? reason : "shutdown");
+		pthread_mutex_unlock(&rt_lock);
+		/* -no-shutdown keeps QEMU around; a power-off means the VM is done. */
+		qmp_execute(q, "quit", NULL, NULL, QMP_TIMEOUT_MS, NULL);
+		return;
+	}
+	if (strcmp(e->name, "STOP") == 0) {
+		if (v->state == VM_RUNNING && !v->guest_shutdown && !v->resetting)
+			set_state(v, VM_PAUSED, "paused");
+	} else if (strcmp(e->name, "RESUME") == 0) {
+		v->resetting = false;
+		if (v->state == VM_PAUSED)
+			set_state(v, VM_RUNNING, "resumed");
+	} else if (strcmp(e->name, "RESET") == 0) {
+		const char *reason = json_string_value(json_object_get(e->data, "reason"));
+		vm_event(v, "reset", reason ? reason : "reset");
+	} else if (strcmp(e->name, "DEVICE_TRAY_MOVED") == 0) {
+		vm_event(v, "cdrom", json_is_true(json_object_get(e->data, "tray-open")) ? "tray opened" : "tray closed");
+	} else if (strcmp(e->name, "BLOCK_IO_ERROR") == 0) {
+		__do_free char *d = xasprintf(
+			"I/O error on %s during %s (action %s%s)",
+			json_string_value(json_object_get(e->data, "node-name")) ?: "?",
+			json_string_value(json_object_get(e->data, "operation")) ?: "?",
+			json_string_value(json_object_get(e->data, "action")) ?: "?",
+			json_is_true(json_object_get(e->data, "nospace")) ? ", host disk full" : "");
+		vm_event(v, "io-error", d);
+	} else if (strcmp(e->name, "DEVICE_DELETED") == 0) {
+		const char *dev = json_string_value(json_object_get(e->data, "device"));
+		if (dev) {
+			snprintf(v->deleted[v->ndeleted % 8], sizeof(v->deleted[0]), "%s", dev);
+			v->ndeleted++;
+			pthread_cond_broadcast(&rt_cond);
+		}
+	}
+	pthread_mutex_unlock(&rt_lock);
+}
+
+static void *worker_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&q_lock);
+		while (!q_head && !q_stop)
+			pthread_cond_wait(&q_cond, &q_lock);
+		if (!q_head && q_stop) {
+			pthread_mutex_unlock(&q_lock);
+			return NULL;
+		}
+		struct rt_event *e = q_head;
+		q_head = e->next;
+		if (!q_head)
+			q_tail = NULL;
+		pthread_mutex_unlock(&q_lock);
+		handle_event(e);
+		json_decref(e->data);
+		free(e->name);
+		free(e);
+	}
+}
+
+/* ---- init ------------------------------------------------------------- */
+
+int rt_init(const struct rt_config *c, struct buf *err)
+{
+	int r;
+	cfg = *c;
+	cfg.run_dir = xstrdup(c->run_dir);
+	cfg.qemu_binary = xstrdup(c->qemu_binary);
+	if ((r = fs_mkdir_p(cfg.run_dir, 0700)) < 0) {
+		buf_printf(err, "cannot create run directory %s: %s", cfg.run_dir, strerror(-r));
+		return r;
+	}
+	q_stop = false;
+	if ((r = pthread_create(&worker, NULL, worker_main, NULL)) != 0) {
+		buf_printf(err, "cannot start event thread: %s", strerror(r));
+		return -r;
+	}
+	worker_started = true;
+	return 0;
+}
+
+void rt_shutdown(void)
+{
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *list = vms;
+	vms = NULL;
+	pthread_mutex_unlock(&rt_lock);
+	for (struct vm_rt *v = list, *n; v; v = n) {
+		n = v->next;
+		qmp_close(v->qmp);
+		vm_rt_free(v);
+	}
+	if (worker_started) {
+		pthread_mutex_lock(&q_lock);
+		q_stop = true;
+		pthread_cond_signal(&q_cond);
+		pthread_mutex_unlock(&q_lock);
+		pthread_join(worker, NULL);
+		worker_started = false;
+	}
+	while (q_head) {
+		struct rt_event *e = q_head;
+		q_head = e->next;
+		json_decref(e->data);
+		free(e->name);
+		free(e);
+	}
+	q_tail = NULL;
+	free((char *)cfg.run_dir);
+	free((char *)cfg.qemu_binary);
+	cfg.run_dir = cfg.qemu_binary = NULL;
+}
+
+/* Connect QMP and put v on the list.  On failure v is untouched and not listed. */
+static int connect_vm(struct vm_rt *v, int timeout_ms, struct buf *err)
+{
+	__do_free char *sock = qemu_run_path(v->dir, "qmp.sock");
+	v->qmp = qmp_connect(sock, timeout_ms, on_qmp_event, on_qmp_eof, v->uuid, err);
+	if (!v->qmp)
+		return -EIO;
+	pthread_mutex_lock(&rt_lock);
+	v->refs = 1;
+	v->next = vms;
+	vms = v;
+	pthread_mutex_unlock(&rt_lock);
+	return 0;
+}
+
+static const char *qmp_status(struct vm_rt *v, struct buf *err)
+{
+	static __thread char status[32];
+	json_t *ret = NULL;
+	if (qmp_execute(v->qmp, "query-status", NULL, &ret, QMP_TIMEOUT_MS, err) < 0)
+		return NULL;
+	snprintf(status, sizeof(status), "%s", json_string_value(json_object_get(ret, "status")) ?: "unknown");
+	json_decref(ret);
+	return status;
+}
+
+static void attach_one(struct vm_record *r)
+{
+	struct vm_rt *v = xcalloc(1, sizeof(*v));
+	struct buf err = BUF_INIT;
+	const char *st;
+
+	snprintf(v->uuid, sizeof(v->uuid), "%s", r->def->uuid);
+	snprintf(v->name, sizeof(v->name), "%s", r->def->name);
+	v->dir = vm_dir(v->uuid);
+	v->state = r->state;
+	v->pid = read_pidfile(v->dir);
+	if (!proc_is_ours(v->pid, v->uuid)) {
+		remove_run_files(v->dir);
+		if (r->state == VM_STOPPING || r->state == VM_STARTING)
+			set_state(v, VM_STOPPED, "qemu exited while corrald was not running");
+		else
+			set_state(v, VM_CRASHED, "qemu exited while corrald was not running");
+		vm_rt_free(v);
+		return;
+	}
+	load_slots(v);
+	if (connect_vm(v, 3000, &err) < 0) {
+		log_warn("vm %s: QEMU pid %d runs but its monitor does not answer (%s); leaving it alone", v->name,
+			 (int)v->pid, err.s);
+		vm_rt_free(v);
+		buf_release(&err);
+		return;
+	}
+	pthread_mutex_lock(&rt_lock);
+	vm_event(v, "attach", "re-attached to running QEMU after corrald restart");
+	pthread_mutex_unlock(&rt_lock);
+	st = qmp_status(v, &err);
+	pthread_mutex_lock(&rt_lock);
+	if (st && strcmp(st, "shutdown") == 0) {
+		v->guest_shutdown = true;
+		v->stop_requested = true;
+		snprintf(v->stop_reason, sizeof(v->stop_reason), "guest shut down while corrald was not running");
+		pthread_mutex_unlock(&rt_lock);
+		qmp_execute(v->qmp, "quit", NULL, NULL, QMP_TIMEOUT_MS, NULL);
+	} else {
+		if (st && strcmp(st, "running") == 0)
+			set_state(v, VM_RUNNING, "re-attached");
+		else if (st)
+			set_state(v, VM_PAUSED, "re-attached (paused)");
+		pthread_mutex_unlock(&rt_lock);
+	}
+	buf_release(&err);
+}
+
+void rt_attach_all(void)
+{
+	struct vm_record *list;
+	size_t n;
+	if (store_vm_list(cfg.store, &list, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (vmstate_is_active(list[i].state))
+			attach_one(&list[i]);
+	store_vm_list_free(list, n);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static int check_file(const char *what, const char *path, struct buf *err)
+{
+	if (access(path, R_OK) < 0) {
+		buf_printf(err, "%s %s: %s", what, path, strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void rotate_console_log(const char *dir)
+{
+	__do_free char *log = qemu_run_path(dir, "console.log");
+	__do_free char *old = qemu_run_path(dir, "console.log.1");
+	struct stat st;
+	if (stat(log, &st) == 0 && st.st_size > CONSOLE_LOG_ROTATE)
+		rename(log, old);
+}
+
+static char *last_line(const char *s)
+{
+	struct buf b = BUF_INIT;
+	const char *end = s + strlen(s);
+	while (end > s && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	const char *start = end;
+	while (start > s && start[-1] != '\n')
+		start--;
+	buf_add(&b, start, (size_t)(end - start));
+	return buf_detach(&b);
+}
+
+int rt_start(const char *uuid, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct qemu_launch l = { 0 };
+	struct vol_record vols[VM_MAX_DISKS] = { 0 };
+	struct cmd c = CMD_INIT;
+	struct buf qerr = BUF_INIT;
+	struct vm_rt *v = NULL;
+	enum accel_mode accel;
+	int r, nvols = 0;
+
+	if ((r = store_vm_get(cfg.store, uuid, &rec)) < 0) {
+		buf_adds(err, "vm not found");
+		return r;
+	}
+	pthread_mutex_lock(&rt_lock);
+	bool running = find_locked(uuid) != NULL;
+	pthread_mutex_unlock(&rt_lock);
+	if (running) {
+		buf_adds(err, "vm is already running");
+		r = -EBUSY;
+		goto out;
+	}
+	if (accel_resolve(cfg.accel, rec.def->accel, &accel, err) < 0) {
+		r = -ENOTSUP;
+		goto out;
+	}
+	for (int i = 0; i < rec.def->ndisks; i++) {
+		if (store_vol_get(cfg.store, rec.def->disks[i].volume, &vols[i]) < 0) {
+			buf_printf(err, "disk volume '%s' does not exist", rec.def->disks[i].volume);
+			r = -ENOENT;
+			goto out;
+		}
+		nvols++;
+		if ((r = check_file("disk volume", vols[i].path, err)) < 0)
+			goto out;
+		l.disk_path[i] = vols[i].path;
+		l.disk_format[i] = vols[i].format;
+	}
+	if (rec.def->cdrom && (r = check_file("cdrom image", rec.def->cdrom, err)) < 0)
+		goto out;
+	if (rec.def->boot_mode == BOOT_KERNEL &&
+	    ((r = check_file("kernel", rec.def->kernel, err)) < 0 ||
+	     (rec.def->initrd && (r = check_file("initrd", rec.def->initrd, err)) < 0)))
+		goto out;
+
+	v = xcalloc(1, sizeof(*v));
+	snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
+	snprintf(v->name, sizeof(v->name), "%s", rec.def->name);
+	v->dir = vm_dir(uuid);
+	v->state = rec.state;
+	if (strlen(v->dir) + sizeof("/serial.sock") > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		buf_printf(err, "run directory path %s is too long for unix sockets; use a shorter --run-dir", v->dir);
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	if ((r = fs_mkdir_p(v->dir, 0700)) < 0) {
+		buf_printf(err, "cannot create %s: %s", v->dir, strerror(-r));
+		goto out;
+	}
+	remove_run_files(v->dir);
+	rotate_console_log(v->dir);
+
+	l.def = rec.def;
+	l.binary = cfg.qemu_binary;
+	l.run_dir = v->dir;
+	l.accel = accel;
+	if (qemu_build_argv(&l, &c, err) < 0) {
+		r = -EINVAL;
+		goto out;
+	}
+	v->nports = rec.def->ndisks + rec.def->hotplug_ports;
+	for (int i = 0; i < rec.def->ndisks; i++) {
+		snprintf(v->slot_vol[i], sizeof(v->slot_vol[i]), "%s", rec.def->disks[i].volume);
+		if (rec.def->disks[i].bus == DISK_BUS_SCSI)
+			v->has_scsi = true;
+	}
+	set_state(v, VM_STARTING, accel == ACCEL_KVM ? "starting (kvm)" : "starting (tcg)");
+	r = cmd_run(&c, NULL, &qerr);
+	if (r != 0) {
+		__do_free char *msg = last_line(qerr.s);
+		buf_printf(err, "qemu failed to start: %s", *msg ? msg : r < 0 ? strerror(-r) : "unknown error");
+		set_state(v, VM_STOPPED, err->s);
+		r = -EIO;
+		goto out;
+	}
+	v->pid = read_pidfile(v->dir);
+	save_slots(v);
+	if (connect_vm(v, 5000, &qerr) < 0) {
+		buf_printf(err, "qemu started but its monitor does not answer: %s", qerr.s);
+		if (v->pid > 0)
+			kill(v->pid, SIGKILL);
+		remove_run_files(v->dir);
+		set_state(v, VM_STOPPED, err->s);
+		r = -EIO;
+		goto out;
+	}
+	pthread_mutex_lock(&rt_lock);
+	if (find_locked(uuid) == v && !v->gone)
+		set_state(v, VM_RUNNING, "started");
+	pthread_mutex_unlock(&rt_lock);
+	v = NULL; /* owned by the list now */
+	r = 0;
+out:
+	vm_rt_free(v);
+	for (int i = 0; i < nvols; i++)
+		vol_record_release(&vols[i]);
+	vm_record_release(&rec);
+	cmd_release(&c);
+	buf_release(&qerr);
+	return r;
+}
+
+/* Look up an attached VM, take a reference (drop it with vm_rt_put) and its QMP handle. */
+static struct vm_rt *get_active(const char *uuid, struct qmp **q, struct buf *err)
+{
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	if (!v || v->gone || !v->qmp) {
+		pthread_mutex_unlock(&rt_lock);
+		buf_adds(err, "vm is not running");
+		return NULL;
+	}
+	*q = v->qmp;
+	v->refs++;
+	pthread_mutex_unlock(&rt_lock);
+	return v;
+}
+
+/* Wait until the VM with uuid is gone (or timeout).  true if gone. */
+static bool wait_gone(const char *uuid, int timeout_ms)
+{
+	int64_t deadline = time_mono_ms() + timeout_ms;
+	bool gone;
+	pthread_mutex_lock(&rt_lock);
+	for (;;) {
+		gone = find_locked(uuid) == NULL;
+		if (gone || time_mono_ms() >= deadline)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
+	}
+	pthread_mutex_unlock(&rt_lock);
+	return gone;
+}
+
+static int do_kill(const char *uuid, const char *reason, struct buf *err)
+{
+	struct qmp *q;
+	pid_t pid;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	if (!v)
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	v->stop_requested = true;
+	snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", reason);
+	pid = v->pid;
+	pthread_mutex_unlock(&rt_lock);
+	qmp_execute(q, "quit", NULL, NULL, 3000, NULL);
+	if (wait_gone(uuid, 5000))
+		return 0;
+	if (pid > 0 && proc_is_ours(pid, uuid))
+		kill(pid, SIGKILL);
+	if (!wait_gone(uuid, 10000)) {
+		buf_adds(err, "qemu did not exit after SIGKILL");
+		return -EIO;
+	}
+	return 0;
+}
+
+int rt_kill(const char *uuid, struct buf *err) { return do_kill(uuid, "killed by user", err); }
+
+int rt_stop(const char *uuid, int timeout_s, bool force, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = NULL;
+	int r;
+
+	if (force)
+		return do_kill(uuid, "stopped by user (forced)", err);
+	if (!(v = get_active(uuid, &q, err)))
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	bool paused = v->state == VM_PAUSED;
+	v->stop_requested = true;
+	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by user");
+	set_state(v, VM_STOPPING, "graceful shutdown requested (ACPI power button)");
+	pthread_mutex_unlock(&rt_lock);
+	/* A paused guest cannot see the power button. */
+	if (paused && (r = qmp_execute(q, "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)
+		return r;
+	if ((r = qmp_execute(q, "system_powerdown", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0) {
+		if (r == -EPIPE && wait_gone(uuid, 5000))
+			return 0;
+		return r;
+	}
+	if (wait_gone(uuid, timeout_s * 1000))
+		return 0;
+	char reason[128];
+	snprintf(reason, sizeof(reason), "stopped by user (guest ignored the power button for %d s; killed)", timeout_s);
+	return do_kill(uuid, reason, err);
+}
+
+int rt_reboot(const char *uuid, bool force, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	if (!v)
+		return -EBUSY;
+	if (force) {
+		pthread_mutex_lock(&rt_lock);
+		vm_event(v, "reboot", "hard reset by user");
+		pthread_mutex_unlock(&rt_lock);
+		return qmp_execute(q, "system_reset", NULL, NULL, QMP_TIMEOUT_MS, err);
+	}
+	pthread_mutex_lock(&rt_lock);
+	v->reboot_pending = true;
+	vm_event(v, "reboot", "graceful reboot requested (ACPI power button, then reset)");
+	pthread_mutex_unlock(&rt_lock);
+	return qmp_execute(q, "system_powerdown", NULL, NULL, QMP_TIMEOUT_MS, err);
+}
+
+static int pause_resume(const char *uuid, bool pause, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	int r;
+	if (!v)
+		return -EBUSY;
+	if ((r = qmp_execute(q, pause ? "stop" : "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)
+		return r;
+	pthread_mutex_lock(&rt_lock);
+	if ((v = find_locked(uuid)))
+		set_state(v, pause ? VM_PAUSED : VM_RUNNING, pause ? "paused by user" : "resumed by user");
+	pthread_mutex_unlock(&rt_lock);
+	return 0;
+}
+
+int rt_pause(const char *uuid, struct buf *err) { return pause_resume(uuid, true, err); }
+int rt_resume(const char *uuid, struct buf *err) { return pause_resume(uuid, false, err); }
+
+/* ---- devices ---------------------------------------------------------- */
+
+static int find_slot(struct vm_rt *v, const char *volume)
+{
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (strcmp(v->slot_vol[i], volume) == 0)
+			return i;
+	return -1;
+}
+
+int rt_disk_attach(const char *uuid, const char *volume, const char *path, const char *format,
+		   enum disk_bus bus, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char node[32];
+	int slot = -1, r;
+
+	if (!v)
+		return -EBUSY;
+	if (bus == DISK_BUS_IDE) {
+		buf_adds(err, "IDE disks cannot be hot-plugged; use bus virtio or scsi, or attach while the VM is stopped");
+		return -ENOTSUP;
+	}
+	pthread_mutex_lock(&rt_lock);
+	if (bus == DISK_BUS_SCSI && !v->has_scsi) {
+		pthread_mutex_unlock(&rt_lock);
+		buf_adds(err, "this VM has no SCSI controller (it gets one when started with a SCSI disk); use bus virtio");
+		return -ENOTSUP;
+	}
+	int limit = bus == DISK_BUS_VIRTIO ? v->nports : MAX_SLOTS;
+	for (int i = 0; i < limit && i < MAX_SLOTS; i++) {
+		if (!v->slot_vol[i][0]) {
+			slot = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rt_lock);
+	if (slot < 0) {
+		buf_printf(err, "no free hot-plug port left (this VM has %d); raise hotplug_ports while it is stopped",
+			   v->nports);
+		return -ENOSPC;
+	}
+	if ((r = qmp_execute(q, "blockdev-add", qemu_blockdev_file(slot, path, 0), NULL, QMP_TIMEOUT_MS, err)) < 0)
+		return r;
+	if ((r = qmp_execute(q, "blockdev-add", qemu_blockdev_format(slot, format, 0), NULL, QMP_TIMEOUT_MS, err)) < 0)
+		goto undo_file;
+	if ((r = qmp_execute(q, "device_add", qemu_disk_device(slot, bus, 0, 0), NULL, QMP_TIMEOUT_MS, err)) < 0)
+		goto undo_format;
+	pthread_mutex_lock(&rt_lock);
+	snprintf(v->slot_vol[slot], sizeof(v->slot_vol[slot]), "%s", volume);
+	save_slots(v);
+	{
+		__do_free char *d = xasprintf("disk %s hot-plugged (%s, slot %d)", volume, disk_bus_name(bus), slot);
+		vm_event(v, "disk", d);
+	}
+	pthread_mutex_unlock(&rt_lock);
+	return 0;
+undo_format:
+	snprintf(node, sizeof(node), "disk%d", slot);
+	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL, QMP_TIMEOUT_MS, NULL);
+undo_file:
+	snprintf(node, sizeof(node), "disk%d-file", slot);
+	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL, QMP_TIMEOUT_MS, NULL);
+	return r;
+}
+
+int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char id[32], file[32];
+	int r, slot;
+	bool deleted = false;
+
+	if (!v)
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	slot = find_slot(v, volume);
+	for (int i = 0; i < 8; i++)
+		v->deleted[i][0] = '\0';
+	pthread_mutex_unlock(&rt_lock);
+	if (slot < 0) {
+		buf_printf(err, "volume '%s' is not attached to the running VM", volume);
+		return -ENOENT;
+	}
+	snprintf(id, sizeof(id), "disk%d", slot);
+	snprintf(file, sizeof(file), "disk%d-file", slot);
+	if ((r = qmp_execute(q, "device_del", json_pack("{s:s}", "id", id), NULL, QMP_TIMEOUT_MS, err)) < 0)
+		return r;
+	int64_t deadline = time_mono_ms() + 15000;
+	pthread_mutex_lock(&rt_lock);
+	while (!deleted && time_mono_ms() < deadline && find_locked(uuid)) {
+		for (int i = 0; i < 8; i++)
+			if (strcmp(v->deleted[i], id) == 0)
+				deleted = true;
+		if (deleted)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
+	}
+	pthread_mutex_unlock(&rt_lock);
+	if (!deleted) {
+		buf_printf(err, "the guest did not release disk %s within 15 s (does it support PCIe hot-unplug?)",
+			   volume);
+		return -ETIMEDOUT;
+	}
+	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", id), NULL, QMP_TIMEOUT_MS, NULL);
+	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", file), NULL, QMP_TIMEOUT_MS, NULL);
+	pthread_mutex_lock(&rt_lock);
+	if (find_locked(uuid) == v) {
+		v->slot_vol[slot][0] = '\0';
+		save_slots(v);
+		__do_free char *d = xasprintf("disk %s hot-unplugged", volume);
+		vm_event(v, "disk", d);
+	}
+	pthread_mutex_unlock(&rt_lock);
+	return 0;
+}
+
+int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char node[32];
+	if (!v)
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	int slot = find_slot(v, volume);
+	pthread_mutex_unlock(&rt_lock);
+	if (slot < 0) {
+		buf_printf(err, "volume '%s' is not attached to the running VM", volume);
+		return -ENOENT;
+	}
+	snprintf(node, sizeof(node), "disk%d", slot);
+	return qmp_execute(q, "block_resize", json_pack("{s:s,s:I}", "node-name", node, "size", (json_int_t)size), NULL,
+			   QMP_TIMEOUT_MS, err);
+}
+
+int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	if (!v)
+		return -EBUSY;
+	if (!path)
+		return qmp_execute(q, "eject", json_pack("{s:s,s:b}", "id", "cdrom0", "force", force), NULL,
+				   QMP_TIMEOUT_MS, err);
+	return qmp_execute(q, "blockdev-change-medium",
+			   json_pack("{s:s,s:s,s:s,s:s}", "id", "cdrom0", "filename", path, "format", "raw",
+				     "read-only-mode", "read-only"),
+			   NULL, QMP_TIMEOUT_MS, err);
+}
+
+/* ---- queries and console ---------------------------------------------- */
+
+bool rt_is_active(const char *uuid)
+{
+	pthread_mutex_lock(&rt_lock);
+	bool a = find_locked(uuid) != NULL;
+	pthread_mutex_unlock(&rt_lock);
+	return a;
+}
+
+json_t *rt_info(const char *uuid)
+{
+	struct qmp *q;
+	struct buf err = BUF_INIT;
+	json_t *ret = NULL, *info;
+	__do_put struct vm_rt *v = get_active(uuid, &q, &err);
+	buf_release(&err);
+	if (!v)
+		return NULL;
+	pthread_mutex_lock(&rt_lock);
+	info = json_pack("{s:i}", "pid", (int)v->pid);
+	pthread_mutex_unlock(&rt_lock);
+	if (qmp_execute(q, "query-vnc", NULL, &ret, 2000, NULL) == 0 && json_is_true(json_object_get(ret, "enabled"))) {
+		const char *host = json_string_value(json_object_get(ret, "host"));
+		const char *svc = json_string_value(json_object_get(ret, "service"));
+		json_object_set_new(info, "vnc", json_sprintf("%s:%s", host ? host : "?", svc ? svc : "?"));
+	} else {
+		json_object_set_new(info, "vnc", json_null());
+	}
+	json_decref(ret);
+	return info;
+}
+
+char *rt_console_log_path(const char *uuid)
+{
+	__do_free char *dir = vm_dir(uuid);
+	return qemu_run_path(dir, "console.log");
+}
+
+int rt_console_open(const char *uuid, struct buf *err)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	__do_free char *dir = vm_dir(uuid);
+	__do_free char *path = qemu_run_path(dir, "serial.sock");
+	int fd;
+
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	if (!v || v->gone) {
+		pthread_mutex_unlock(&rt_lock);
+		buf_adds(err, "vm is not running");
+		return -EBUSY;
+	}
+	if (v->console_busy) {
+		pthread_mutex_unlock(&rt_lock);
+		buf_adds(err, "another console session is attached to this vm");
+		return -EBUSY;
+	}
+	v->console_busy = true;
+	pthread_mutex_unlock(&rt_lock);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		buf_printf(err, "cannot connect to the serial console: %s", strerror(e));
+		rt_console_close(uuid, -1);
+		return -e;
+	}
+	return fd;
+}
+
+void rt_console_close(const char *uuid, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	if (v)
+		v->console_busy = false;
+	pthread_mutex_unlock(&rt_lock);
+}
+
+void rt_forget(const char *uuid)
+{
+	__do_free char *dir = vm_dir(uuid);
+	remove_run_files(dir);
+	static const char *const logs[] = { "console.log", "console.log.1" };
+	for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
+		__do_free char *p = qemu_run_path(dir, logs[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}

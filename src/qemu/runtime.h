@@ -1,0 +1,78 @@
+/*
+ * runtime.h - running VMs: starting QEMU, talking QMP, following its events.
+ *
+ * QEMU runs daemonized in its own session with its sockets, pid file and
+ * console log in <run_dir>/<uuid>/; corrald only holds a QMP connection.
+ * Killing corrald leaves every guest running; rt_attach_all() on the next
+ * start finds them again (pid file + /proc check + QMP) and marks the VMs
+ * whose QEMU died meanwhile as stopped or crashed, with the reason.
+ *
+ * State changes are written to the store as they happen, each with an event.
+ * Callers hold the VM's job lock (core/joblock.h) around every rt_* call
+ * that changes a VM; QMP events (guest power-off, pause on I/O error, QEMU
+ * exit) are handled on an internal worker thread.
+ *
+ * Errors: 0 or -errno with one user-facing sentence appended to err.
+ * -EINVAL invalid request, -ENOENT unknown, -EBUSY conflicting state,
+ * -ENOTSUP not possible on this bus/host, -EIO QEMU failed (its message included).
+ */
+#ifndef CORRAL_QEMU_RUNTIME_H
+#define CORRAL_QEMU_RUNTIME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "core/store.h"
+#include "qemu/accel.h"
+#include "util/buf.h"
+
+struct rt_config {
+	struct store *store;
+	const char *run_dir;      /* per-VM dirs are created below it */
+	const char *qemu_binary;  /* e.g. "qemu-system-x86_64" */
+	const struct accel_probe *accel;
+};
+
+int rt_init(const struct rt_config *cfg, struct buf *err);
+/* Drop QMP connections and stop the worker; never stops guests. */
+void rt_shutdown(void);
+
+/* Re-attach to every VM the store says is active (run once at daemon start). */
+void rt_attach_all(void);
+
+/* Lifecycle of the VM with `uuid` (definition read from the store). */
+int rt_start(const char *uuid, struct buf *err);
+/* Graceful ACPI power-down; after timeout_s (or at once if force) QEMU is killed. */
+int rt_stop(const char *uuid, int timeout_s, bool force, struct buf *err);
+int rt_kill(const char *uuid, struct buf *err);
+/* Graceful: ACPI power-down, then reset instead of exit.  force: hard reset. */
+int rt_reboot(const char *uuid, bool force, struct buf *err);
+int rt_pause(const char *uuid, struct buf *err);
+int rt_resume(const char *uuid, struct buf *err);
+
+/* Live changes on a running VM (the caller updates the definition). */
+int rt_disk_attach(const char *uuid, const char *volume, const char *path, const char *format,
+		   enum disk_bus bus, struct buf *err);
+int rt_disk_detach(const char *uuid, const char *volume, struct buf *err);
+int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct buf *err);
+/* path NULL ejects. */
+int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err);
+
+/* true if QEMU for this VM is running (attached). */
+bool rt_is_active(const char *uuid);
+/* {"pid":..,"vnc":"127.0.0.1:5900"|null} for a running VM, else NULL. */
+json_t *rt_info(const char *uuid);
+/* Path of the console history file (caller frees). */
+char *rt_console_log_path(const char *uuid);
+/*
+ * Connect to the guest's serial port for an interactive console.  Only one
+ * console client at a time: -EBUSY while another is attached.  Returns a
+ * connected fd; call rt_console_close when done.
+ */
+int rt_console_open(const char *uuid, struct buf *err);
+void rt_console_close(const char *uuid, int fd);
+/* Remove the VM's run directory (VM deleted). */
+void rt_forget(const char *uuid);
+
+#endif

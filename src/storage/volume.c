@@ -1,0 +1,803 @@
+/*
+ * volume.c - disk volumes: image files in the storage directory, made and
+ * inspected with qemu-img.
+ *
+ * Every image operation runs qemu-img through the cmd API (argv, no shell)
+ * and turns its failure into one sentence carrying qemu-img's own message.
+ * The store row and the file are kept in step: a file is created first and
+ * removed again if the row cannot be added, so a failed call leaves neither.
+ * Creation claims the final file name with O_EXCL before qemu-img writes to
+ * it; imports convert into a hidden temp file, <dir>/.<name>.import.tmp, held
+ * under flock() so that two imports of one name cannot share it and a temp
+ * file left by a crashed daemon is simply reused, then fsync it and rename it
+ * into place without replacing anything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "volume.h"
+#include "util/cmd.h"
+#include "util/log.h"
+#include "util/strutil.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+/* Below this much free space nothing is created, not even a thin image. */
+#define VOL_MIN_FREE (1ULL << 20)
+/* Progress callbacks at most every 200 ms (5 per second). */
+#define PROGRESS_INTERVAL_MS 200
+
+/* Formats qemu-img may detect in a source image that we agree to import. */
+static const char *const import_formats[] = { "raw", "qcow2", "vmdk", "vdi", "vpc", "vhdx" };
+
+static void cleanup_vol_record(struct vol_record *v) { vol_record_release(v); }
+#define __do_vol_record __attribute__((cleanup(cleanup_vol_record)))
+
+static bool format_valid(const char *format)
+{
+	return format && (strcmp(format, "qcow2") == 0 || strcmp(format, "raw") == 0);
+}
+
+static int check_format(const char *format, struct buf *err)
+{
+	if (format_valid(format))
+		return 0;
+	if (!format || str_has_control(format))
+		buf_adds(err, "volume format must be qcow2 or raw");
+	else
+		buf_printf(err, "unknown volume format '%s' (use qcow2 or raw)", format);
+	return -EINVAL;
+}
+
+static int check_name(const char *name, struct buf *err)
+{
+	const char *why = str_name_invalid(name);
+	if (!why)
+		return 0;
+	/* The name is not echoed: it may hold control characters. */
+	buf_printf(err, "invalid volume name: %s", why);
+	return -EINVAL;
+}
+
+/* A size for messages: "2G" when that is exact, else the byte count ("64.0T" would hide what is wrong). */
+static const char *fmt_size_exact(uint64_t bytes, char *buf, size_t len)
+{
+	uint64_t back;
+	str_fmt_size(bytes, buf, len);
+	if (str_parse_size(buf, 1, &back) < 0 || back != bytes)
+		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
+	return buf;
+}
+
+static int check_size(uint64_t size, struct buf *err)
+{
+	char a[32], b[32];
+	if (size < VOL_MIN_SIZE) {
+		buf_printf(err, "volume size %s is below the minimum of %s", fmt_size_exact(size, a, sizeof(a)),
+			   fmt_size_exact(VOL_MIN_SIZE, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (size > VOL_MAX_SIZE) {
+		buf_printf(err, "volume size %s is above the maximum of %s", fmt_size_exact(size, a, sizeof(a)),
+			   fmt_size_exact(VOL_MAX_SIZE, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (size % 512) {
+		buf_printf(err, "volume size %" PRIu64 " bytes is not a multiple of 512", size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_dir(const char *dir, struct buf *err)
+{
+	if (!dir || dir[0] != '/' || str_has_control(dir)) {
+		buf_adds(err, "the storage directory must be an absolute path");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* 0 if no volume called `name` is registered, else -EEXIST (or the store's error) + err. */
+static int check_name_free(struct store *st, const char *name, struct buf *err)
+{
+	__do_vol_record struct vol_record rec = { 0 };
+	int r = store_vol_get(st, name, &rec);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0) {
+		buf_printf(err, "volume %s already exists", name);
+		return -EEXIST;
+	}
+	buf_printf(err, "cannot look up volume %s in the state database", name);
+	return r;
+}
+
+static int lookup(struct store *st, const char *name, struct vol_record *rec, struct buf *err)
+{
+	int r = check_name(name, err);
+	if (r < 0)
+		return r;
+	r = store_vol_get(st, name, rec);
+	if (r == -ENOENT)
+		buf_printf(err, "volume %s does not exist", name);
+	else if (r < 0)
+		buf_printf(err, "cannot look up volume %s in the state database", name);
+	return r;
+}
+
+static char *dir_join(const char *dir, const char *file)
+{
+	size_t n = strlen(dir);
+	return xasprintf("%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", file);
+}
+
+static char *vol_path(const char *dir, const char *name, const char *format)
+{
+	__do_free char *file = xasprintf("%s.%s", name, format);
+	return dir_join(dir, file);
+}
+
+/* Free bytes for an unprivileged writer in `dir`. */
+static int dir_free(const char *dir, uint64_t *out, struct buf *err)
+{
+	struct statvfs vfs;
+	if (statvfs(dir, &vfs) < 0) {
+		int e = errno;
+		buf_printf(err, "cannot use storage directory %s: %s", dir, strerror(e));
+		return -e;
+	}
+	*out = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	__do_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+static void add_clean(struct buf *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf_addch(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
+	}
+}
+
+/*
+ * qemu-img's reason for failing, from its stderr: the last line it prefixed
+ * with "qemu-img: ", without the prefix, followed by a hint line printed
+ * after it in parentheses ("Is another process using the image [...]?");
+ * else the last non-empty line.
+ */
+static void qemu_img_reason(const char *stderr_text, struct buf *out)
+{
+	const char *best = NULL, *last = NULL;
+	size_t best_len = 0, last_len = 0;
+
+	for (const char *p = stderr_text; *p;) {
+		size_t n = strcspn(p, "\r\n");
+		size_t t = n;
+		while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+			t--;
+		if (t) {
+			last = p;
+			last_len = t;
+			if (t > 10 && strncmp(p, "qemu-img: ", 10) == 0) {
+				best = p + 10;
+				best_len = t - 10;
+			}
+		}
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	if (!best) {
+		add_clean(out, last, last_len);
+		return;
+	}
+	add_clean(out, best, best_len);
+	if (last > best) {
+		buf_adds(out, " (");
+		add_clean(out, last, last_len);
+		buf_addch(out, ')');
+	}
+}
+
+/*
+ * Turn a finished qemu-img run into 0 or -errno plus its reason in `why`:
+ * -ENOSPC when it ran out of room, -EIO for any other failure.
+ */
+static int qemu_img_result(int rc, const struct buf *errout, struct buf *why)
+{
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		buf_printf(why, "cannot run qemu-img: %s", strerror(-rc));
+		return -EIO;
+	}
+	if (strspn(errout->s, " \t\r\n") == errout->len) {
+		if (rc > 128)
+			buf_printf(why, "qemu-img was killed by signal %d", rc - 128);
+		else
+			buf_printf(why, "qemu-img failed with exit status %d", rc);
+		return -EIO;
+	}
+	qemu_img_reason(errout->s, why);
+	if (strstr(errout->s, "No space left on device") || strstr(errout->s, "Disk quota exceeded"))
+		return -ENOSPC;
+	return -EIO;
+}
+
+static int qemu_img_run(const struct cmd *c, struct buf *out, struct buf *why)
+{
+	struct buf errout __do_buf = BUF_INIT;
+	__do_free char *line = cmd_to_string(c);
+
+	log_debug("running %s", line);
+	return qemu_img_result(cmd_run(c, out, &errout), &errout, why);
+}
+
+static int json_get_u64(const json_t *obj, const char *key, uint64_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* `qemu-img info` as JSON; format NULL lets qemu-img probe.  Errors: -EIO/-ENOSPC + why. */
+static int img_info_json(const char *path, const char *format, json_t **out, struct buf *why)
+{
+	struct cmd c = CMD_INIT;
+	struct buf res __do_buf = BUF_INIT;
+	json_error_t je;
+	int r;
+
+	cmd_add(&c, "qemu-img");
+	cmd_add(&c, "info");
+	cmd_add(&c, "--output=json");
+	cmd_add(&c, "--force-share");
+	if (format) {
+		cmd_add(&c, "-f");
+		cmd_add(&c, format);
+	}
+	cmd_add(&c, path);
+	r = qemu_img_run(&c, &res, why);
+	cmd_release(&c);
+	if (r < 0)
+		return r;
+	*out = json_loadb(res.s, res.len, 0, &je);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		buf_printf(why, "unreadable output from qemu-img info: %s", je.text);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Bytes a conversion of src into `format` needs (`qemu-img measure`). */
+static int img_measure(const char *src, const char *src_format, const char *format, uint64_t *required,
+		       struct buf *why)
+{
+	struct cmd c = CMD_INIT;
+	struct buf res __do_buf = BUF_INIT;
+	__do_json json_t *j = NULL;
+	json_error_t je;
+	int r;
+
+	cmd_add(&c, "qemu-img");
+	cmd_add(&c, "measure");
+	cmd_add(&c, "--output=json");
+	cmd_add(&c, "-f");
+	cmd_add(&c, src_format);
+	cmd_add(&c, "-O");
+	cmd_add(&c, format);
+	cmd_add(&c, src);
+	r = qemu_img_run(&c, &res, why);
+	cmd_release(&c);
+	if (r < 0)
+		return r;
+	j = json_loadb(res.s, res.len, 0, &je);
+	if (json_get_u64(j, "required", required) < 0) {
+		buf_adds(why, "unreadable output from qemu-img measure");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int check_room(const char *dir, const char *name, uint64_t need, struct buf *err)
+{
+	char a[16], b[16];
+	uint64_t avail = 0;
+	int r = dir_free(dir, &avail, err);
+	if (r < 0)
+		return r;
+	if (avail < need || avail < VOL_MIN_FREE) {
+		buf_printf(err, "not enough space in %s for volume %s: %s needed, %s free", dir, name,
+			   str_fmt_size(need > VOL_MIN_FREE ? need : VOL_MIN_FREE, a, sizeof(a)),
+			   str_fmt_size(avail, b, sizeof(b)));
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
+	       struct buf *err)
+{
+	struct buf why __do_buf = BUF_INIT;
+	struct cmd c = CMD_INIT;
+	__do_free char *path = NULL;
+	__do_close int fd = -EBADF;
+	int r;
+
+	if ((r = check_name(name, err)) < 0 || (r = check_format(format, err)) < 0 ||
+	    (r = check_size(size, err)) < 0 || (r = check_dir(storage_dir, err)) < 0)
+		return r;
+	if ((r = check_name_free(st, name, err)) < 0)
+		return r;
+	/* Thin images need no room up front, only some to start with. */
+	if ((r = check_room(storage_dir, name, 0, err)) < 0)
+		return r;
+
+	path = vol_path(storage_dir, name, format);
+	/* Claim the file name; qemu-img then writes into this file and keeps its mode. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			buf_printf(err, "cannot create volume %s: file %s already exists", name, path);
+		else
+			buf_printf(err, "cannot create volume %s: cannot create %s: %s", name, path, strerror(-r));
+		return r;
+	}
+
+	cmd_add(&c, "qemu-img");
+	cmd_add(&c, "create");
+	cmd_add(&c, "-q");
+	cmd_add(&c, "-f");
+	cmd_add(&c, format);
+	cmd_add(&c, path);
+	cmd_addf(&c, "%" PRIu64, size);
+	r = qemu_img_run(&c, NULL, &why);
+	cmd_release(&c);
+	if (r < 0) {
+		buf_printf(err, "cannot create volume %s: %s", name, why.s);
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot create volume %s: cannot sync %s: %s", name, path, strerror(-r));
+		goto fail;
+	}
+	if (fsync_dir(storage_dir) < 0)
+		log_warn("creating volume %s: cannot sync directory %s", name, storage_dir);
+	r = store_vol_insert(st, name, format, path);
+	if (r < 0) {
+		if (r == -EEXIST)
+			buf_printf(err, "volume %s already exists", name);
+		else
+			buf_printf(err, "cannot record volume %s in the state database", name);
+		goto fail;
+	}
+	log_info("created volume %s (%s, %" PRIu64 " bytes) at %s", name, format, size, path);
+	return 0;
+fail:
+	unlink(path);
+	return r;
+}
+
+/* vol_import_check, also handing back the format qemu-img detected (caller frees). */
+static int import_check(struct store *st, const char *src, const char *name, const char *format,
+			uint64_t *virtual_size, char **src_format, struct buf *err)
+{
+	struct buf why __do_buf = BUF_INIT;
+	__do_json json_t *info = NULL;
+	__do_close int fd = -EBADF;
+	const char *detected;
+	struct stat sb;
+	char a[32], b[32];
+	size_t i;
+	int r;
+
+	if ((r = check_name(name, err)) < 0 || (r = check_format(format, err)) < 0)
+		return r;
+	if (!src || !*src) {
+		buf_adds(err, "no source image given");
+		return -EINVAL;
+	}
+	if (str_has_control(src)) {
+		buf_adds(err, "source image path contains control characters");
+		return -EINVAL;
+	}
+	if (src[0] != '/') {
+		buf_printf(err, "source image path %s is not absolute", src);
+		return -EINVAL;
+	}
+	if (stat(src, &sb) < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			buf_printf(err, "source image %s does not exist", src);
+		else
+			buf_printf(err, "cannot access source image %s: %s", src, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
+		buf_printf(err, "source image %s is not a regular file or block device", src);
+		return -EINVAL;
+	}
+	fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		buf_printf(err, "cannot read source image %s: %s", src, strerror(-r));
+		return r;
+	}
+	if ((r = check_name_free(st, name, err)) < 0)
+		return r;
+
+	r = img_info_json(src, NULL, &info, &why);
+	if (r < 0) {
+		buf_printf(err, "cannot read source image %s: %s", src, why.s);
+		return r;
+	}
+	detected = json_string_value(json_object_get(info, "format"));
+	if (!detected || json_get_u64(info, "virtual-size", virtual_size) < 0) {
+		buf_printf(err, "cannot read source image %s: qemu-img info did not report its format and size", src);
+		return -EIO;
+	}
+	for (i = 0; i < ARRAY_SIZE(import_formats); i++)
+		if (strcmp(detected, import_formats[i]) == 0)
+			break;
+	if (i == ARRAY_SIZE(import_formats)) {
+		buf_printf(err,
+			   "source image %s is in %s format; only raw, qcow2, vmdk, vdi, vpc (vhd) and vhdx images can be "
+			   "imported",
+			   src, str_has_control(detected) ? "an unknown" : detected);
+		return -EINVAL;
+	}
+	if (*virtual_size == 0) {
+		buf_printf(err, "source image %s is empty", src);
+		return -EINVAL;
+	}
+	if (*virtual_size > VOL_MAX_SIZE) {
+		buf_printf(err, "source image %s is %s, above the maximum volume size of %s", src,
+			   fmt_size_exact(*virtual_size, a, sizeof(a)), fmt_size_exact(VOL_MAX_SIZE, b, sizeof(b)));
+		return -EINVAL;
+	}
+	*src_format = xstrdup(detected);
+	return 0;
+}
+
+int vol_import_check(struct store *st, const char *src, const char *name, const char *format,
+		     uint64_t *virtual_size, struct buf *err)
+{
+	__do_free char *src_format = NULL;
+	return import_check(st, src, name, format, virtual_size, &src_format, err);
+}
+
+/* Progress parsing of `qemu-img convert -p` output: "    (12.34/100%)\r". */
+struct import_progress {
+	vol_progress_cb cb;
+	void *opaque;
+	uint64_t size;
+	int64_t start_ms;
+	int64_t last_cb_ms; /* -1: never called */
+	char line[64];
+	size_t len;
+};
+
+static void progress_rate(const struct import_progress *p, double percent, int64_t now, double *rate,
+			  int64_t *eta)
+{
+	double secs = (double)(now - p->start_ms) / 1000.0;
+	*rate = 0;
+	*eta = -1;
+	if (secs <= 0 || percent <= 0)
+		return;
+	*rate = (double)p->size * percent / 100.0 / secs;
+	*eta = (int64_t)((100.0 - percent) * secs / percent + 0.5);
+	if (*eta < 0)
+		*eta = 0;
+}
+
+static void progress_line(struct import_progress *p)
+{
+	const char *open_ = strchr(p->line, '(');
+	double percent, rate;
+	int64_t now, eta;
+
+	if (!open_ || sscanf(open_, "(%lf/100%%)", &percent) != 1)
+		return;
+	/* 100 is reported once, after the volume is in place. */
+	if (!(percent >= 0) || percent >= 100)
+		return;
+	now = time_mono_ms();
+	if (p->last_cb_ms >= 0 && now - p->last_cb_ms < PROGRESS_INTERVAL_MS)
+		return;
+	p->last_cb_ms = now;
+	progress_rate(p, percent, now, &rate, &eta);
+	p->cb(p->opaque, percent, rate, eta);
+}
+
+static void progress_out(const char *data, size_t len, void *opaque)
+{
+	struct import_progress *p = opaque;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] == '\r' || data[i] == '\n') {
+			p->line[p->len] = '\0';
+			if (p->cb)
+				progress_line(p);
+			p->len = 0;
+		} else if (p->len < sizeof(p->line) - 1) {
+			p->line[p->len++] = data[i];
+		}
+	}
+}
+
+/*
+ * Open and lock the import temp file.  A file that is still there but not
+ * locked was left by a dead import and is reused; if it was replaced while
+ * we waited for the lock, try again.  -EBUSY: another import holds it.
+ */
+static int tmp_lock(const char *path, int *out)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		__do_close int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		struct stat a, b;
+
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			return errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (fstat(fd, &a) < 0)
+			return -errno;
+		if (stat(path, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			continue;
+		if (fchmod(fd, 0600) < 0)
+			return -errno;
+		*out = move_fd(fd);
+		return 0;
+	}
+	return -EBUSY;
+}
+
+/* rename() that never replaces `to`; link+unlink where RENAME_NOREPLACE is unsupported. */
+static int rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (link(from, to) < 0)
+		return -errno;
+	unlink(from);
+	return 0;
+}
+
+int vol_import(struct store *st, const char *storage_dir, const char *src, const char *name, const char *format,
+	       vol_progress_cb cb, void *opaque, struct buf *err)
+{
+	struct import_progress prog = { .cb = cb, .opaque = opaque, .last_cb_ms = -1 };
+	struct buf why __do_buf = BUF_INIT;
+	struct buf errout __do_buf = BUF_INIT;
+	__do_free char *src_format = NULL, *path = NULL, *tmp_name = NULL, *tmp = NULL;
+	__do_close int fd = -EBADF;
+	struct cmd c = CMD_INIT;
+	uint64_t size, need;
+	struct stat sb;
+	double rate;
+	int64_t eta;
+	int r;
+
+	if ((r = check_dir(storage_dir, err)) < 0)
+		return r;
+	if ((r = import_check(st, src, name, format, &size, &src_format, err)) < 0)
+		return r;
+	path = vol_path(storage_dir, name, format);
+	if (lstat(path, &sb) == 0) {
+		buf_printf(err, "cannot import volume %s: file %s already exists", name, path);
+		return -EEXIST;
+	}
+	r = img_measure(src, src_format, format, &need, &why);
+	if (r < 0) {
+		buf_printf(err, "cannot import %s: %s", src, why.s);
+		return r;
+	}
+	if ((r = check_room(storage_dir, name, need, err)) < 0)
+		return r;
+
+	tmp_name = xasprintf(".%s.import.tmp", name);
+	tmp = dir_join(storage_dir, tmp_name);
+	r = tmp_lock(tmp, &fd);
+	if (r == -EBUSY) {
+		buf_printf(err, "an import into volume %s is already running", name);
+		return r;
+	}
+	if (r < 0) {
+		buf_printf(err, "cannot import volume %s: cannot create %s: %s", name, tmp, strerror(-r));
+		return r;
+	}
+
+	cmd_add(&c, "qemu-img");
+	cmd_add(&c, "convert");
+	cmd_add(&c, "-p");
+	cmd_add(&c, "-f");
+	cmd_add(&c, src_format);
+	cmd_add(&c, "-O");
+	cmd_add(&c, format);
+	cmd_add(&c, src);
+	cmd_add(&c, tmp);
+	log_info("importing %s (%s, %" PRIu64 " bytes) as volume %s", src, src_format, size, name);
+	prog.size = size;
+	prog.start_ms = time_mono_ms();
+	r = qemu_img_result(cmd_run_stream(&c, progress_out, &prog, &errout), &errout, &why);
+	cmd_release(&c);
+	if (r < 0) {
+		buf_printf(err, "cannot import %s as volume %s: %s", src, name, why.s);
+		goto fail_tmp;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot import volume %s: cannot sync %s: %s", name, tmp, strerror(-r));
+		goto fail_tmp;
+	}
+	r = rename_noreplace(tmp, path);
+	if (r < 0) {
+		if (r == -EEXIST)
+			buf_printf(err, "cannot import volume %s: file %s already exists", name, path);
+		else
+			buf_printf(err, "cannot import volume %s: cannot rename %s to %s: %s", name, tmp, path,
+				   strerror(-r));
+		goto fail_tmp;
+	}
+	if (fsync_dir(storage_dir) < 0)
+		log_warn("import of volume %s: cannot sync directory %s", name, storage_dir);
+	r = store_vol_insert(st, name, format, path);
+	if (r < 0) {
+		if (r == -EEXIST)
+			buf_printf(err, "volume %s already exists", name);
+		else
+			buf_printf(err, "cannot record volume %s in the state database", name);
+		unlink(path);
+		return r;
+	}
+	progress_rate(&prog, 100, time_mono_ms(), &rate, &eta);
+	if (cb)
+		cb(opaque, 100, rate, 0);
+	log_info("imported %s as volume %s at %s", src, name, path);
+	return 0;
+
+fail_tmp:
+	/* Still holding the lock: nobody else can be using this file. */
+	unlink(tmp);
+	return r;
+}
+
+int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, struct buf *err)
+{
+	__do_vol_record struct vol_record rec = { 0 };
+	struct buf why __do_buf = BUF_INIT;
+	struct vol_info info;
+	struct cmd c = CMD_INIT;
+	char a[32], b[32];
+	int r;
+
+	if ((r = lookup(st, name, &rec, err)) < 0)
+		return r;
+	if ((r = check_size(new_size, err)) < 0)
+		return r;
+	if ((r = vol_info(rec.path, rec.format, &info, err)) < 0)
+		return r;
+	if (new_size < info.capacity) {
+		buf_printf(err, "volume %s is %s; shrinking is not supported (asked for %s)", name,
+			   fmt_size_exact(info.capacity, a, sizeof(a)), fmt_size_exact(new_size, b, sizeof(b)));
+		return -EINVAL;
+	}
+	if (new_size == info.capacity)
+		return 0;
+
+	cmd_add(&c, "qemu-img");
+	cmd_add(&c, "resize");
+	cmd_add(&c, "-q");
+	cmd_add(&c, "-f");
+	cmd_add(&c, rec.format);
+	cmd_add(&c, rec.path);
+	cmd_addf(&c, "%" PRIu64, new_size);
+	r = qemu_img_run(&c, NULL, &why);
+	cmd_release(&c);
+	if (r < 0) {
+		buf_printf(err, "cannot resize volume %s: %s", name, why.s);
+		return r;
+	}
+	log_info("resized volume %s from %" PRIu64 " to %" PRIu64 " bytes", name, info.capacity, new_size);
+	return 0;
+}
+
+int vol_delete(struct store *st, const char *name, struct buf *err)
+{
+	__do_vol_record struct vol_record rec = { 0 };
+	int r;
+
+	if ((r = lookup(st, name, &rec, err)) < 0)
+		return r;
+	if (unlink(rec.path) < 0) {
+		r = -errno;
+		if (r != -ENOENT) {
+			buf_printf(err, "cannot delete volume %s: cannot remove %s: %s", name, rec.path, strerror(-r));
+			return r;
+		}
+		log_warn("deleting volume %s: its file %s was already gone", name, rec.path);
+	}
+	r = store_vol_delete(st, name);
+	if (r < 0 && r != -ENOENT) {
+		buf_printf(err, "cannot remove volume %s from the state database", name);
+		return r;
+	}
+	log_info("deleted volume %s (%s)", name, rec.path);
+	return 0;
+}
+
+int vol_info(const char *path, const char *format, struct vol_info *out, struct buf *err)
+{
+	struct buf why __do_buf = BUF_INIT;
+	__do_json json_t *info = NULL;
+	struct stat sb;
+	int r;
+
+	if ((r = check_format(format, err)) < 0)
+		return r;
+	if (!path || path[0] != '/' || str_has_control(path)) {
+		buf_adds(err, "volume path must be absolute");
+		return -EINVAL;
+	}
+	if (stat(path, &sb) < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			buf_printf(err, "volume file %s does not exist", path);
+		else
+			buf_printf(err, "cannot access volume file %s: %s", path, strerror(-r));
+		return r;
+	}
+	r = img_info_json(path, format, &info, &why);
+	if (r < 0) {
+		buf_printf(err, "cannot inspect volume file %s: %s", path, why.s);
+		return r;
+	}
+	if (json_get_u64(info, "virtual-size", &out->capacity) < 0) {
+		buf_printf(err, "cannot inspect volume file %s: qemu-img info did not report its size", path);
+		return -EIO;
+	}
+	if (json_get_u64(info, "actual-size", &out->allocation) < 0)
+		out->allocation = 0;
+	return 0;
+}
+
+json_t *vol_to_json(const struct vol_record *v)
+{
+	struct buf err __do_buf = BUF_INIT;
+	struct vol_info info;
+	json_t *j = json_object();
+	int r;
+
+	json_object_set_new(j, "name", json_string(v->name));
+	json_object_set_new(j, "format", json_string(v->format));
+	r = vol_info(v->path, v->format, &info, &err);
+	if (r < 0)
+		log_warn("volume %s: %s", v->name, err.s);
+	json_object_set_new(j, "capacity", r < 0 ? json_null() : json_integer((json_int_t)info.capacity));
+	json_object_set_new(j, "allocation", r < 0 ? json_null() : json_integer((json_int_t)info.allocation));
+	json_object_set_new(j, "path", json_string(v->path));
+	return j;
+}

@@ -1,0 +1,58 @@
+/*
+ * volume.h - disk volumes in the storage directory.
+ *
+ * A volume is one image file <storage_dir>/<name>.<format> (qcow2 or raw)
+ * registered in the store.  Images are created thin (qcow2, or sparse raw)
+ * with qemu-img; imports convert any format qemu-img reads (vmdk, vdi,
+ * vhd/vpc, vhdx, qcow2, raw) into the store, reporting progress.  Every
+ * function validates its inputs (names via str_name_invalid, sizes) and
+ * leaves nothing behind on failure (no half-written file, no store row).
+ * Errors: 0 or -errno with one user-facing sentence appended to err
+ * (-EINVAL bad input, -EEXIST name taken, -ENOENT missing, -ENOSPC no room,
+ * -EIO qemu-img failed: its message is included).
+ */
+#ifndef CORRAL_STORAGE_VOLUME_H
+#define CORRAL_STORAGE_VOLUME_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "core/store.h"
+#include "util/buf.h"
+
+#define VOL_MIN_SIZE (1ULL << 20)   /* 1 MiB */
+#define VOL_MAX_SIZE (64ULL << 40)  /* 64 TiB */
+
+struct vol_info {
+	uint64_t capacity;   /* virtual size */
+	uint64_t allocation; /* bytes used on the host */
+};
+
+/* Called from the importing thread with percent 0..100, bytes/s and ETA seconds (-1 unknown). */
+typedef void (*vol_progress_cb)(void *opaque, double percent, double rate, int64_t eta_s);
+
+/* `format` is "qcow2" or "raw". */
+int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
+	       struct buf *err);
+
+/*
+ * Check an import request before the job starts: src absolute, exists, is a
+ * regular file readable by qemu-img (probe format with `qemu-img info`),
+ * name valid and free, format qcow2|raw.  Fills *virtual_size.
+ */
+int vol_import_check(struct store *st, const char *src, const char *name, const char *format,
+		     uint64_t *virtual_size, struct buf *err);
+/* Convert src into the store as `name` (runs qemu-img convert -p; long). */
+int vol_import(struct store *st, const char *storage_dir, const char *src, const char *name, const char *format,
+	       vol_progress_cb cb, void *opaque, struct buf *err);
+
+/* Grow an image that no running VM has open (shrinking is refused). */
+int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, struct buf *err);
+/* Remove the file and the store row.  The caller checks that no VM uses it. */
+int vol_delete(struct store *st, const char *name, struct buf *err);
+/* qemu-img info (works on images open by a running VM: uses --force-share). */
+int vol_info(const char *path, const char *format, struct vol_info *out, struct buf *err);
+/* {"name","format","capacity","allocation","path"} (used_by is added by the caller). */
+json_t *vol_to_json(const struct vol_record *v);
+
+#endif

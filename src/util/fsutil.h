@@ -1,0 +1,24 @@
+/*
+ * fsutil.h - small filesystem helpers: create directory trees, read and
+ * atomically write whole files, check existence.
+ */
+#ifndef CORRAL_UTIL_FSUTIL_H
+#define CORRAL_UTIL_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+/* mkdir -p with `mode` for created components.  0 or -errno. */
+int fs_mkdir_p(const char *path, mode_t mode);
+/* Read a whole file (up to `max` bytes; more is -EFBIG).  0 or -errno. */
+int fs_read_file(const char *path, size_t max, struct buf *out);
+/* Write via a temp file + fsync + rename.  0 or -errno. */
+int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* 1 if path exists, 0 if not. */
+int fs_exists(const char *path);
+/* Make `path` absolute against the cwd; returns a new string. */
+char *fs_absolute(const char *path);
+
+#endif

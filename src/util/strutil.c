@@ -1,0 +1,94 @@
+/*
+ * strutil.c - see strutil.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strutil.h"
+#include "common.h"
+
+const char *str_name_invalid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0)
+		return "name is empty";
+	if (n > NAME_MAX_LEN)
+		return "name is longer than 63 characters";
+	if (name[0] == '.' || name[0] == '-')
+		return "name must not start with '.' or '-'";
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
+			return "name may only contain letters, digits, '.', '_' and '-'";
+	}
+	return NULL;
+}
+
+int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
+{
+	char *end;
+	uint64_t mult = default_unit;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'B': mult = 1; break;
+		case 'K': mult = 1ULL << 10; break;
+		case 'M': mult = 1ULL << 20; break;
+		case 'G': mult = 1ULL << 30; break;
+		case 'T': mult = 1ULL << 40; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (mult != 1 && (*end == 'i' || *end == 'I'))
+			end++;
+		if (mult != 1 && (*end == 'B' || *end == 'b'))
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (mult && v > UINT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+const char *str_fmt_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "BKMGTP";
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lluB", (unsigned long long)bytes);
+	else if (v == (double)(uint64_t)v)
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+bool str_glob_match(const char *pattern, const char *s)
+{
+	return fnmatch(pattern, s, 0) == 0;
+}
+
+bool str_has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			return true;
+	return false;
+}

@@ -1,0 +1,36 @@
+/*
+ * strutil.h - parsing and validating the strings users type: object names,
+ * sizes with units, glob patterns.
+ */
+#ifndef CORRAL_UTIL_STRUTIL_H
+#define CORRAL_UTIL_STRUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NAME_MAX_LEN 63
+
+/*
+ * A name of a VM or volume: 1-63 chars of [A-Za-z0-9._-], not starting with
+ * '.' or '-' (so never "..", never an option, never a hidden file).
+ * Returns NULL when valid, else a static reason.
+ */
+const char *str_name_invalid(const char *name);
+
+/*
+ * Parse a size: a number with optional unit K, M, G, T (powers of 1024,
+ * optional trailing "iB"/"B"); a bare number is bytes unless default_unit
+ * says otherwise (e.g. 1024*1024 for "--memory 256").  0 or -EINVAL/-ERANGE.
+ */
+int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
+
+/* Human size: "256M", "1.5G".  Writes into buf (>= 16 bytes). */
+const char *str_fmt_size(uint64_t bytes, char *buf, size_t len);
+
+/* Shell-style glob match (fnmatch without flags). */
+bool str_glob_match(const char *pattern, const char *s);
+
+/* true if s contains any byte < 0x20 or 0x7f. */
+bool str_has_control(const char *s);
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * timeutil.h - clocks and timestamps.
+ */
+#ifndef CORRAL_UTIL_TIMEUTIL_H
+#define CORRAL_UTIL_TIMEUTIL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Milliseconds on CLOCK_MONOTONIC (for timeouts). */
+int64_t time_mono_ms(void);
+/* Milliseconds since the epoch (for stored timestamps). */
+int64_t time_wall_ms(void);
+/* RFC 3339 UTC with milliseconds: "2026-11-22T00:35:26.123Z".  buf >= 32 bytes. */
+const char *time_fmt_rfc3339(int64_t wall_ms, char *buf, size_t len);
+/* Sleep for ms milliseconds (restarts on EINTR). */
+void time_sleep_ms(int64_t ms);
+
+#endif

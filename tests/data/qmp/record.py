@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Record a QMP transcript from a real QEMU for tests/unit/test_qmp.c.
+
+Usage: record.py SOCKET SCENARIO > tests/data/qmp/SCENARIO.replies
+
+Start QEMU first, e.g. (basic):
+  qemu-system-x86_64 -M q35 -accel tcg -m 64 -nographic -S -display none \
+      -qmp unix:/tmp/q.sock,server=on,wait=off
+and for the job and backup scenarios add writable qcow2 nodes:
+  qemu-img create -f qcow2 /tmp/q.qcow2 64M
+  qemu-io -f qcow2 -c 'write -P 0x5a 0 4M' /tmp/q.qcow2
+  qemu-img create -f qcow2 /tmp/t.qcow2 64M
+  ... -blockdev driver=file,filename=/tmp/q.qcow2,node-name=file0 \
+      -blockdev driver=qcow2,file=file0,node-name=disk0 \
+      -blockdev driver=file,filename=/tmp/t.qcow2,node-name=file1 \
+      -blockdev driver=qcow2,file=file1,node-name=tgt0
+
+Format of a .replies file: one JSON object per line, in wire order.  Lines
+holding "execute" were sent by the client; every other line came from QEMU
+(the greeting, replies, events).  Lines starting with '#' and blank lines
+are comments.  The fake QEMU in the unit test replays the QEMU lines after
+each client line, rewriting "id" to the id the client under test used.
+"""
+import json
+import select
+import socket
+import sys
+import time
+
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+pending = b""
+out = []
+seq = 0
+
+
+def emit(msg):
+    out.append(json.dumps(msg, separators=(", ", ": ")))
+
+
+def recv(timeout):
+    """Next message, or None if none arrives within timeout seconds."""
+    global pending
+    end = time.time() + timeout
+    while b"\n" not in pending:
+        left = end - time.time()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            return None
+        data = sock.recv(65536)
+        if not data:
+            fail("QEMU closed the socket")
+        pending += data
+    line, pending = pending.split(b"\n", 1)
+    msg = json.loads(line)
+    emit(msg)
+    return msg
+
+
+def drain(secs):
+    end = time.time() + secs
+    while time.time() < end:
+        if recv(max(0, end - time.time())) is None:
+            break
+
+
+def cmd(name, args=None, until_event=None, settle=0.1):
+    """Send a command, record everything up to its reply, then wait for an
+    optional event and record what trails within `settle` seconds."""
+    global seq
+    seq += 1
+    msg = {"execute": name, "id": "corral-%d" % seq}
+    if args is not None:
+        msg["arguments"] = args
+    emit(msg)
+    sock.sendall(json.dumps(msg).encode() + b"\n")
+    reply = None
+    seen_event = until_event is None
+    while reply is None:
+        m = recv(10)
+        if m is None:
+            fail("no reply to " + name)
+        if m.get("id") == msg["id"]:
+            reply = m
+        elif until_event and until_event(m):
+            seen_event = True
+    while not seen_event:
+        m = recv(10)
+        if m is None:
+            fail("event for %s never came" % name)
+        seen_event = bool(until_event(m))
+    drain(settle)
+    return reply
+
+
+def job_concluded(job_id):
+    return lambda m: (m.get("event") == "JOB_STATUS_CHANGE"
+                      and m["data"]["id"] == job_id
+                      and m["data"]["status"] == "concluded")
+
+
+def fail(why):
+    sys.stderr.write("\n".join(out) + "\n")
+    raise SystemExit(why)
+
+
+recv(5)  # greeting
+scenario = sys.argv[2]
+cmd("qmp_capabilities")
+if scenario == "basic":
+    cmd("query-status")
+    cmd("device_del", {"id": "nosuchdev"})
+    # QEMU was started with -S: cont first, so that stop has something to stop.
+    cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
+    cmd("query-status")
+    cmd("stop", until_event=lambda m: m.get("event") == "STOP")
+    cmd("query-status")
+elif scenario == "job":
+    # What qmp_job_wait() does: query-jobs once concluded, then job-dismiss.
+    cmd("snapshot-save", {"job-id": "snap-save", "tag": "s1",
+                          "vmstate": "disk0", "devices": ["disk0"]},
+        until_event=job_concluded("snap-save"))
+    cmd("query-jobs")
+    cmd("job-dismiss", {"id": "snap-save"})
+    # A failing snapshot-load: the command "succeeds", the job carries the error.
+    cmd("snapshot-load", {"job-id": "snap-load", "tag": "nosuchtag",
+                          "vmstate": "disk0", "devices": ["disk0"]},
+        until_event=job_concluded("snap-load"))
+    cmd("query-jobs")
+    cmd("job-dismiss", {"id": "snap-load"})
+elif scenario == "backup":
+    # Rate-limited so that the first query-jobs sees it running; a client
+    # then has to wait for JOB_STATUS_CHANGE before asking again.
+    cmd("blockdev-backup", {"job-id": "bk0", "device": "disk0", "target": "tgt0",
+                            "sync": "full", "speed": 8 * 1024 * 1024,
+                            "x-perf": {"max-chunk": 1024 * 1024},
+                            "auto-dismiss": False}, settle=0)
+    cmd("query-jobs", settle=0)
+    while not any('"concluded"' in l and '"bk0"' in l for l in out):
+        if recv(60) is None:
+            fail("bk0 never concluded")
+    drain(0.1)
+    cmd("query-jobs")
+    cmd("job-dismiss", {"id": "bk0"})
+else:
+    fail("unknown scenario " + scenario)
+
+qemu = json.loads(out[0])["QMP"]["version"]["qemu"]
+print("# Recorded from QEMU %d.%d.%d by tests/data/qmp/record.py %s"
+      % (qemu["major"], qemu["minor"], qemu["micro"], scenario))
+for line in out:
+    print(line)

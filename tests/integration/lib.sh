@@ -1,0 +1,182 @@
+# lib.sh - shared helpers for corral's end-to-end tests (git t/test-lib.sh style).
+#
+# A test script sources this file, calls `setup_daemon`, then runs
+# `test_expect NAME COMMANDS...` blocks.  Every test starts a real corrald
+# in a private temp directory and drives it through the real corral CLI;
+# guests are real QEMU processes booting the guest kit (build/guest).
+#
+# Environment (set by run.sh): CORRALD, CORRAL (binaries), GUEST_DIR.
+
+set -u
+
+T=$(mktemp -d /tmp/corral-t.XXXXXX)
+SOCK=$T/api.sock
+STATE=$T/state
+PASSED=0
+FAILED=0
+TEST_NAME=$(basename "$0" .sh)
+KERNEL=$GUEST_DIR/vmlinuz
+INITRD=$GUEST_DIR/initrd.img
+GUEST_CMDLINE="console=ttyS0 quiet"
+CORRALD_PID=
+cd "$T" || exit 1
+
+say() { printf '%s\n' "$*" >&2; }
+
+corral() { "$CORRAL" --socket "$SOCK" "$@"; }
+
+api() {
+	# api METHOD PATH [BODY] -> prints body, then a last line "HTTP <status>"
+	local m=$1 p=$2
+	shift 2
+	if [ $# -gt 0 ]; then
+		curl -sS --unix-socket "$SOCK" -X "$m" -H 'Content-Type: application/json' --data-binary "$1" \
+			-w '\nHTTP %{http_code}\n' "http://corral$p"
+	else
+		curl -sS --unix-socket "$SOCK" -X "$m" -w '\nHTTP %{http_code}\n' "http://corral$p"
+	fi
+}
+
+start_daemon() {
+	"$CORRALD" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" &
+	CORRALD_PID=$!
+	for _ in $(seq 1 100); do
+		[ -S "$SOCK" ] && corral host info >/dev/null 2>&1 && return 0
+		if ! kill -0 "$CORRALD_PID" 2>/dev/null; then
+			say "corrald died at start:"; cat "$T/corrald.log" >&2; return 1
+		fi
+		sleep 0.1
+	done
+	say "corrald did not come up"; return 1
+}
+
+stop_daemon() {
+	[ -n "$CORRALD_PID" ] || return 0
+	kill -TERM "$CORRALD_PID" 2>/dev/null
+	wait "$CORRALD_PID" 2>/dev/null
+	local rc=$?
+	CORRALD_PID=
+	return $rc
+}
+
+kill9_daemon() {
+	kill -9 "$CORRALD_PID" 2>/dev/null
+	wait "$CORRALD_PID" 2>/dev/null
+	CORRALD_PID=
+	return 0
+}
+
+cleanup() {
+	if [ -n "$CORRALD_PID" ]; then
+		corral vm kill 'name:*' >/dev/null 2>&1
+		stop_daemon
+	fi
+	# Any QEMU left from this test's run dir (e.g. after a crash test).
+	for p in "$STATE"/run/*/qemu.pid; do
+		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
+	done
+	if [ "$FAILED" -gt 0 ] && [ -f "$T/corrald.log" ]; then
+		say "---- corrald.log (last 60 lines) ----"
+		tail -n 60 "$T/corrald.log" >&2
+	fi
+	[ "$FAILED" -gt 0 ] && [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+setup_daemon() { start_daemon || { FAILED=$((FAILED + 1)); exit 1; }; }
+
+# test_expect NAME 'shell commands'
+test_expect() {
+	local name=$1 body=$2 out
+	out=$(eval "$body" 2>&1)
+	if [ $? -eq 0 ]; then
+		PASSED=$((PASSED + 1))
+		printf 'ok - %s: %s\n' "$TEST_NAME" "$name"
+	else
+		FAILED=$((FAILED + 1))
+		printf 'not ok - %s: %s\n' "$TEST_NAME" "$name"
+		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 40
+	fi
+}
+
+finish() {
+	printf '# %s: %d passed, %d failed\n' "$TEST_NAME" "$PASSED" "$FAILED"
+	echo "$PASSED $FAILED" >"${RESULT_FILE:-/dev/null}"
+	[ "$FAILED" -eq 0 ]
+}
+
+# wait_console VM PATTERN [TIMEOUT_S]: poll the console history for a pattern.
+wait_console() {
+	local vm=$1 pat=$2 t=${3:-60}
+	local end=$((SECONDS + t))
+	while [ $SECONDS -lt $end ]; do
+		corral vm log "$vm" 2>/dev/null | tr -d '\r' | grep -q -- "$pat" && return 0
+		sleep 0.3
+	done
+	say "timeout waiting for '$pat' on $vm's console; last lines:"
+	corral vm log "$vm" 2>&1 | tail -n 15 >&2
+	return 1
+}
+
+ready_count() { corral vm log "$1" --tail 64M 2>/dev/null | tr -d '\r' | grep -c '^CORRAL-GUEST-READY$'; }
+
+# boot VM: start it and wait until this boot's ready marker appears (the
+# console history keeps earlier boots' markers).
+boot() {
+	local vm=$1 n
+	n=$(ready_count "$vm")
+	corral vm start "$vm" || return 1
+	wait_ready_after "$vm" "$n"
+}
+
+# wait_ready_after VM N [TIMEOUT_S]: more than N ready markers in the history.
+wait_ready_after() {
+	local vm=$1 n=$2 t=${3:-90}
+	local end=$((SECONDS + t))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(ready_count "$vm")" -gt "$n" ] && return 0
+		sleep 0.3
+	done
+	say "timeout waiting for $vm to boot; last console lines:"
+	corral vm log "$vm" 2>&1 | tail -n 15 >&2
+	return 1
+}
+
+# wait_state VM STATE [TIMEOUT_S]
+wait_state() {
+	local vm=$1 want=$2 t=${3:-30}
+	local end=$((SECONDS + t)) st=
+	while [ $SECONDS -lt $end ]; do
+		st=$(vm_state "$vm")
+		[ "$st" = "$want" ] && return 0
+		sleep 0.2
+	done
+	say "vm $vm is '$st', expected '$want'"
+	return 1
+}
+
+# wait_block VM "sr0 vda vdb" [TIMEOUT_S]: the guest's latest CORRAL-BLOCK line is exactly this.
+wait_block() {
+	local vm=$1 want=$2 t=${3:-30} last=
+	local end=$((SECONDS + t))
+	while [ $SECONDS -lt $end ]; do
+		last=$(corral vm log "$vm" 2>/dev/null | tr -d '\r' | grep '^CORRAL-BLOCK: ' | tail -n1)
+		[ "$last" = "CORRAL-BLOCK: $want" ] && return 0
+		sleep 0.3
+	done
+	say "vm $vm: last block line '$last', expected 'CORRAL-BLOCK: $want'"
+	return 1
+}
+
+vm_state() { corral vm show "$1" --json 2>/dev/null | jq -r .status.state; }
+
+# create_guest NAME [extra create flags]: a VM booting the guest kit.
+create_guest() {
+	local name=$1
+	shift
+	corral vm create "$name" --memory 256M --kernel "$KERNEL" --initrd "$INITRD" \
+		--cmdline "$GUEST_CMDLINE" "$@"
+}
+
+# fails COMMAND...: succeeds if the command fails (non-zero exit), printing its stderr.
+fails() { if "$@"; then say "expected failure: $*"; return 1; fi; return 0; }

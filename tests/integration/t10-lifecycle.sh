@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Lifecycle of a real guest: create, start, ready marker on the serial
+# console, pause/resume, graceful ACPI stop, kill, reboot, events, delete.
+. "$(dirname "$0")/lib.sh"
+setup_daemon
+
+test_expect "host info says which accelerator and why" '
+	corral host info --json | jq -e ".accel == \"tcg\" or .accel == \"kvm\"" &&
+	corral host info --json | jq -e ".accel_reason | length > 5"
+'
+test_expect "create a VM from flags" '
+	create_guest g1 --cpus 1 --description "lifecycle test" --tag test &&
+	[ "$(vm_state g1)" = stopped ] &&
+	corral vm show g1 --json | jq -e ".cpus == 1 and .memory_mib == 256 and .rng == true and .tags == [\"test\"]"
+'
+test_expect "start boots the guest to its ready marker" '
+	corral vm start g1 &&
+	[ "$(vm_state g1)" = running ] &&
+	wait_ready_after g1 0
+'
+test_expect "show reports pid and recent events" '
+	pid=$(corral vm show g1 --json | jq -r .status.pid) &&
+	kill -0 "$pid" &&
+	corral vm show g1 --json | jq -e "[.status.events[].detail] | any(test(\"running\"))"
+'
+test_expect "list with a name pattern" '
+	corral vm list "name:g*" --json | jq -e ".vms | length == 1 and .[0].state == \"running\"" &&
+	corral vm list "name:zz*" --json | jq -e ".vms | length == 0"
+'
+test_expect "pause and resume" '
+	corral vm pause g1 && [ "$(vm_state g1)" = paused ] &&
+	corral vm resume g1 && [ "$(vm_state g1)" = running ]
+'
+test_expect "a running VM cannot be edited or deleted" '
+	fails corral vm delete g1 2>err && grep -q "stop it first" err &&
+	fails corral vm edit g1 --cpus 2 2>err && grep -q "stop it first" err
+'
+test_expect "graceful stop: the guest powers off through ACPI" '
+	start=$SECONDS &&
+	corral vm stop g1 --timeout 60 &&
+	[ "$(vm_state g1)" = stopped ] &&
+	[ $((SECONDS - start)) -lt 30 ] &&
+	corral vm show g1 --json | jq -e ".status.reason | test(\"stopped by user\")" &&
+	corral vm log g1 | grep -q "reboot: Power down"
+'
+test_expect "edit a stopped VM" '
+	corral vm edit g1 --cpus 2 --memory 300M &&
+	corral vm show g1 --json | jq -e ".cpus == 2 and .memory_mib == 300"
+'
+test_expect "reboot restarts the guest (graceful)" '
+	boot g1 &&
+	n=$(ready_count g1) &&
+	corral vm reboot g1 &&
+	wait_ready_after g1 "$n" &&
+	[ "$(vm_state g1)" = running ] &&
+	corral vm show g1 --json | jq -e "[.status.events[].type] | index(\"reboot\") != null"
+'
+test_expect "kill stops at once" '
+	corral vm kill g1 && [ "$(vm_state g1)" = stopped ] &&
+	corral vm show g1 --json | jq -e ".status.reason | test(\"killed\")"
+'
+test_expect "stop falls back to a kill when the guest ignores the power button" '
+	create_guest deaf --cmdline "console=ttyS0 quiet corral.noacpi" &&
+	boot deaf &&
+	start=$SECONDS && corral vm stop deaf --timeout 3 &&
+	[ "$(vm_state deaf)" = stopped ] && [ $((SECONDS - start)) -lt 20 ] &&
+	corral vm show deaf --json | jq -e ".status.reason | test(\"ignored\")"
+'
+test_expect "a guest that powers itself off ends stopped, not crashed" '
+	boot deaf &&
+	printf "poweroff -f\n" | corral vm console deaf --linger 1 >/dev/null &&
+	wait_state deaf stopped 30 &&
+	corral vm show deaf --json | jq -e ".status.reason | test(\"guest shut down\")"
+'
+test_expect "QEMU killed from outside: the VM is crashed, with the reason" '
+	corral vm start deaf &&
+	pid=$(corral vm show deaf --json | jq -r .status.pid) && kill -9 "$pid" &&
+	wait_state deaf crashed 20 &&
+	corral vm show deaf --json | jq -e ".status.reason | test(\"unexpectedly\")" &&
+	corral vm start deaf && wait_state deaf running 10 && corral vm kill deaf
+'
+test_expect "a second start is refused while running; busy requests name the job" '
+	corral vm start g1 && fails corral vm start g1 2>err && grep -q "already running" err
+'
+test_expect "actions on a pattern act on every match" '
+	corral vm start deaf &&
+	corral vm kill "name:*" --json | jq -e ".results | length == 2 and all(.ok)" &&
+	[ "$(vm_state g1)" = stopped ] && [ "$(vm_state deaf)" = stopped ]
+'
+test_expect "delete removes the VM" '
+	corral vm delete deaf && fails corral vm show deaf 2>err && grep -q "not found" err
+'
+finish

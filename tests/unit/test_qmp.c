@@ -1,0 +1,943 @@
+/*
+ * test_qmp.c - the QMP client (src/qemu/qmp.c) against a fake QEMU.
+ *
+ * The fake runs on its own thread at the other end of a socketpair and
+ * replays a transcript recorded from QEMU 7.2 (tests/data/qmp/NAME.replies,
+ * written by tests/data/qmp/record.py): it checks that each command the
+ * client sends is the recorded one, with the recorded arguments, then sends
+ * the messages QEMU sent after it, with "id" rewritten to the client's.
+ * An `after` hook scripts what a real QEMU will not do on demand: garbage,
+ * huge messages, silence, late or out-of-order replies.
+ *
+ * Transcripts are found in $CORRAL_TEST_DATA/qmp if set, else in
+ * TEST_DATA_DIR/qmp (tests/meson.build defines it), else relative to this
+ * file's path as the compiler saw it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "qemu/qmp.h"
+#include "util/buf.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define IO_TIMEOUT_MS 5000
+
+/* ---- events seen by the client's callbacks ---- */
+
+#define SEEN_MAX 256
+struct seen {
+	pthread_mutex_t lock;
+	int n, eofs;
+	char *name[SEEN_MAX];
+	json_t *data[SEEN_MAX];
+	int64_t ts[SEEN_MAX];
+};
+
+static void seen_init(struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+}
+
+static void seen_release(struct seen *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		free(s->name[i]);
+		json_decref(s->data[i]);
+	}
+	pthread_mutex_destroy(&s->lock);
+}
+
+static void on_event(void *opaque, const char *event, json_t *data, int64_t ts_ms)
+{
+	struct seen *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->n < SEEN_MAX) {
+		s->name[s->n] = xstrdup(event);
+		s->data[s->n] = json_incref(data);
+		s->ts[s->n] = ts_ms;
+		s->n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void on_eof(void *opaque)
+{
+	struct seen *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	s->eofs++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Wait up to 2 s for *counter (events or eofs) to reach want; returns it. */
+static int seen_wait(struct seen *s, int *counter, int want)
+{
+	int64_t end = time_mono_ms() + 2000;
+	int v;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		v = *counter;
+		pthread_mutex_unlock(&s->lock);
+		if (v >= want || time_mono_ms() > end)
+			return v;
+		time_sleep_ms(5);
+	}
+}
+
+/* ---- the fake QEMU ---- */
+
+struct fake {
+	int fd;
+	pthread_t thread;
+	json_t *lines;     /* transcript, in wire order */
+	size_t limit;      /* replay only this many lines (0: all) */
+	bool byte_by_byte; /* write QEMU's messages one byte at a time */
+	bool close_at_end; /* close after replay+after instead of waiting for the client */
+	void (*after)(struct fake *f);
+	bool eof;          /* the client closed its end */
+	int commands;      /* commands received */
+	json_t *last_cmd;
+	struct buf in;
+	char failure[512]; /* first problem; checked on the test thread */
+};
+
+static void fake_fail(struct fake *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fake_fail(struct fake *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->failure[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f->failure, sizeof(f->failure), fmt, ap);
+	va_end(ap);
+}
+
+static const char *data_dir(void)
+{
+	static char dir[4096];
+	const char *env = getenv("CORRAL_TEST_DATA");
+	const char *me = __FILE__, *tail = strstr(me, "tests/unit/test_qmp.c");
+
+	if (env)
+		snprintf(dir, sizeof(dir), "%s/qmp", env);
+#ifdef TEST_DATA_DIR
+	else if (TEST_DATA_DIR[0])
+		snprintf(dir, sizeof(dir), "%s/qmp", TEST_DATA_DIR);
+#endif
+	else
+		snprintf(dir, sizeof(dir), "%.*stests/data/qmp", (int)(tail ? tail - me : 0), me);
+	return dir;
+}
+
+/* The transcript tests/data/qmp/<name>.replies as a JSON array. */
+static json_t *load_transcript(const char *name)
+{
+	__do_free char *path = xasprintf("%s/%s.replies", data_dir(), name);
+	__do_fclose FILE *fp = fopen(path, "re");
+	json_t *lines = json_array();
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!fp)
+		fail_msg("cannot open %s (set CORRAL_TEST_DATA to tests/data)", path);
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		json_error_t e;
+		json_t *j;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		j = json_loadb(line, (size_t)n, 0, &e);
+		if (!j)
+			fail_msg("%s: %s", path, e.text);
+		json_array_append_new(lines, j);
+	}
+	free(line);
+	return lines;
+}
+
+static void fake_write(struct fake *f, const char *p, size_t len)
+{
+	size_t step = f->byte_by_byte ? 1 : len;
+
+	for (size_t off = 0; off < len;) {
+		size_t chunk = len - off < step ? len - off : step;
+		ssize_t n = send(f->fd, p + off, chunk, MSG_NOSIGNAL);
+		if (n <= 0)
+			return; /* the client is gone; the test decides if that is wrong */
+		off += (size_t)n;
+		if (f->byte_by_byte)
+			usleep(20);
+	}
+}
+
+static void fake_queue(struct buf *out, json_t *msg)
+{
+	__do_free char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+
+	if (!s)
+		return;
+	buf_adds(out, s);
+	buf_addch(out, '\n');
+}
+
+/* Next command from the client, NULL at EOF (f->eof) or after IO_TIMEOUT_MS. */
+static json_t *fake_read_cmd(struct fake *f)
+{
+	for (;;) {
+		char *nl = memchr(f->in.s, '\n', f->in.len);
+		struct pollfd p = { .fd = f->fd, .events = POLLIN };
+		char tmp[4096];
+		ssize_t n;
+
+		if (nl) {
+			size_t len = (size_t)(nl - f->in.s);
+			json_error_t e;
+			json_t *j = json_loadb(f->in.s, len, 0, &e);
+
+			memmove(f->in.s, nl + 1, f->in.len - len - 1);
+			f->in.len -= len + 1;
+			if (!j)
+				fake_fail(f, "client sent invalid JSON: %s", e.text);
+			else if (!json_string_value(json_object_get(j, "id")))
+				fake_fail(f, "client sent a command without id");
+			f->commands++;
+			json_decref(f->last_cmd);
+			f->last_cmd = json_incref(j);
+			return j;
+		}
+		if (poll(&p, 1, IO_TIMEOUT_MS) <= 0) {
+			fake_fail(f, "client sent nothing for %d ms", IO_TIMEOUT_MS);
+			return NULL;
+		}
+		n = recv(f->fd, tmp, sizeof(tmp), 0);
+		if (n <= 0) {
+			f->eof = true;
+			return NULL;
+		}
+		buf_add(&f->in, tmp, (size_t)n);
+	}
+}
+
+static void fake_reply(struct fake *f, json_t *cmd, json_t *ret)
+{
+	__do_buf struct buf out = BUF_INIT;
+	__do_json json_t *msg = json_pack("{s:o, s:O}", "return", ret, "id", json_object_get(cmd, "id"));
+
+	fake_queue(&out, msg);
+	fake_write(f, out.s, out.len);
+}
+
+static bool same_args(json_t *a, json_t *b)
+{
+	return (!a && !b) || (a && b && json_equal(a, b));
+}
+
+/* Send QEMU's lines; at each client line, read the client's command first. */
+static void fake_replay(struct fake *f)
+{
+	__do_buf struct buf out = BUF_INIT;
+	size_t n = json_array_size(f->lines);
+	json_t *cmd = NULL;
+
+	if (f->limit && f->limit < n)
+		n = f->limit;
+	for (size_t i = 0; i < n && !f->failure[0]; i++) {
+		json_t *line = json_array_get(f->lines, i);
+		const char *want = json_string_value(json_object_get(line, "execute"));
+
+		if (!want) {
+			__do_json json_t *msg = json_deep_copy(line);
+			if (cmd && json_object_get(msg, "id"))
+				json_object_set(msg, "id", json_object_get(cmd, "id"));
+			fake_queue(&out, msg);
+			continue;
+		}
+		fake_write(f, out.s, out.len); /* several messages in one write */
+		buf_reset(&out);
+		json_decref(cmd);
+		cmd = fake_read_cmd(f);
+		if (!cmd)
+			break;
+		const char *got = json_string_value(json_object_get(cmd, "execute"));
+		if (!got || strcmp(got, want) != 0 ||
+		    !same_args(json_object_get(cmd, "arguments"), json_object_get(line, "arguments")))
+			fake_fail(f, "line %zu: expected %s, client sent %s", i, want,
+				  json_dumps(cmd, JSON_COMPACT));
+	}
+	fake_write(f, out.s, out.len);
+	json_decref(cmd);
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+
+	fake_replay(f);
+	if (f->after && !f->eof && !f->failure[0])
+		f->after(f);
+	while (!f->close_at_end && !f->eof && !f->failure[0]) {
+		json_t *j = fake_read_cmd(f);
+		if (j)
+			fake_fail(f, "command after the end of the transcript: %s",
+				  json_string_value(json_object_get(j, "execute")));
+		json_decref(j);
+	}
+	close(f->fd);
+	return NULL;
+}
+
+static struct fake *fake_new(const char *transcript)
+{
+	struct fake *f = xcalloc(1, sizeof(*f));
+
+	f->lines = transcript ? load_transcript(transcript) : json_array();
+	f->in = (struct buf)BUF_INIT;
+	f->fd = -EBADF;
+	return f;
+}
+
+/* Start the fake on a socketpair; returns the client's end. */
+static int fake_start(struct fake *f)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->fd = sv[1];
+	assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
+	return sv[0];
+}
+
+/* Wait for the fake to finish (the client must have closed) and check it. */
+static void fake_join(struct fake *f)
+{
+	pthread_join(f->thread, NULL);
+	assert_string_equal(f->failure, "");
+}
+
+static void fake_free(struct fake *f)
+{
+	json_decref(f->lines);
+	json_decref(f->last_cmd);
+	buf_release(&f->in);
+	free(f);
+}
+
+static void fake_stop(struct fake *f)
+{
+	fake_join(f);
+	fake_free(f);
+}
+
+/* Connect a client to a fake replaying `transcript` (all of it). */
+static struct qmp *connect_fake(struct fake *f, struct seen *s)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct qmp *q = qmp_connect_fd(fake_start(f), IO_TIMEOUT_MS, on_event, on_eof, s, &err);
+
+	if (!q)
+		fail_msg("qmp_connect_fd: %s", err.s);
+	return q;
+}
+
+/* "timestamp" of the first event `name` in the transcript, in ms. */
+static int64_t transcript_ts(struct fake *f, const char *name)
+{
+	size_t i;
+	json_t *l;
+
+	json_array_foreach(f->lines, i, l) {
+		json_t *ts = json_object_get(l, "timestamp");
+		const char *ev = json_string_value(json_object_get(l, "event"));
+		if (ev && strcmp(ev, name) == 0)
+			return json_integer_value(json_object_get(ts, "seconds")) * 1000 +
+			       json_integer_value(json_object_get(ts, "microseconds")) / 1000;
+	}
+	fail_msg("no event %s in transcript", name);
+	return 0;
+}
+
+static void assert_status(struct qmp *q, const char *want)
+{
+	__do_buf struct buf err = BUF_INIT;
+	__do_json json_t *ret = NULL;
+
+	assert_int_equal(qmp_execute(q, "query-status", NULL, &ret, IO_TIMEOUT_MS, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(ret, "status")), want);
+}
+
+/* ---- tests ---- */
+
+static void test_handshake(void **state)
+{
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	q = connect_fake(f, &s);
+	assert_true(qmp_is_open(q));
+	qmp_close(q);
+	fake_stop(f);
+	assert_int_equal(s.eofs, 0); /* our own close is no EOF */
+	seen_release(&s);
+}
+
+static void test_execute_success(void **state)
+{
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	q = connect_fake(f, &s);
+	assert_status(q, "prelaunch");
+	qmp_close(q);
+	fake_join(f);
+	assert_string_equal(json_string_value(json_object_get(f->last_cmd, "id")), "corral-2");
+	fake_free(f);
+	seen_release(&s);
+}
+
+static void test_qmp_error(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	json_t *ret = NULL;
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	q = connect_fake(f, &s);
+	assert_status(q, "prelaunch");
+	assert_int_equal(qmp_execute(q, "device_del", json_pack("{s:s}", "id", "nosuchdev"), &ret,
+				     IO_TIMEOUT_MS, &err),
+			 -EIO);
+	assert_null(ret);
+	assert_string_equal(err.s, "DeviceNotFound: Device 'nosuchdev' not found");
+	assert_true(qmp_is_open(q));
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+/* The whole basic transcript: success, error, events before their replies. */
+static void run_basic(struct qmp *q, struct fake *f, struct seen *s)
+{
+	__do_buf struct buf err = BUF_INIT;
+
+	assert_status(q, "prelaunch");
+	assert_int_equal(qmp_execute(q, "device_del", json_pack("{s:s}", "id", "nosuchdev"), NULL,
+				     IO_TIMEOUT_MS, &err),
+			 -EIO);
+	assert_int_equal(qmp_execute(q, "cont", NULL, NULL, IO_TIMEOUT_MS, &err), 0);
+	/* QEMU sends RESUME before cont's reply: delivered by the time cont returns. */
+	assert_int_equal(s->n, 1);
+	assert_string_equal(s->name[0], "RESUME");
+	assert_null(s->data[0]);
+	assert_int_equal(s->ts[0], transcript_ts(f, "RESUME"));
+	assert_status(q, "running");
+	assert_int_equal(qmp_execute(q, "stop", NULL, NULL, IO_TIMEOUT_MS, &err), 0);
+	assert_int_equal(s->n, 2);
+	assert_string_equal(s->name[1], "STOP");
+	assert_int_equal(s->ts[1], transcript_ts(f, "STOP"));
+	assert_status(q, "paused");
+}
+
+static void test_event_before_reply(void **state)
+{
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	q = connect_fake(f, &s);
+	run_basic(q, f, &s);
+	qmp_close(q);
+	fake_join(f);
+	assert_int_equal(f->commands, 7);
+	fake_free(f);
+	seen_release(&s);
+}
+
+static void test_byte_by_byte(void **state)
+{
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	f->byte_by_byte = true;
+	q = connect_fake(f, &s);
+	run_basic(q, f, &s);
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+static void test_event_with_data(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct fake *f = fake_new("job");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	f->limit = 10; /* up to the snapshot-save reply and the events after it */
+	q = connect_fake(f, &s);
+	assert_int_equal(qmp_execute(q, "snapshot-save",
+				     json_pack("{s:s, s:s, s:s, s:[s]}", "job-id", "snap-save", "tag",
+					       "s1", "vmstate", "disk0", "devices", "disk0"),
+				     NULL, IO_TIMEOUT_MS, &err),
+			 0);
+	assert_int_equal(seen_wait(&s, &s.n, 5), 5);
+	static const char *const want[] = { "created", "running", "waiting", "pending", "concluded" };
+	for (int i = 0; i < 5; i++) {
+		assert_string_equal(s.name[i], "JOB_STATUS_CHANGE");
+		assert_string_equal(json_string_value(json_object_get(s.data[i], "id")), "snap-save");
+		assert_string_equal(json_string_value(json_object_get(s.data[i], "status")), want[i]);
+	}
+	assert_int_equal(s.ts[0], transcript_ts(f, "JOB_STATUS_CHANGE"));
+	assert_true(s.ts[0] <= s.ts[4]);
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+static void after_garbage(struct fake *f) { fake_write(f, "{\"return\": oops}\n", 17); }
+static void after_non_object(struct fake *f) { fake_write(f, "[1, 2]\n", 7); }
+/* 17 MiB in one message; `end` says whether a newline ever comes. */
+static void send_oversized(struct fake *f, bool end)
+{
+	__do_free char *chunk = xmalloc(1 << 20);
+
+	memset(chunk, 'x', 1 << 20);
+	fake_write(f, "{\"return\": \"", 12);
+	for (int i = 0; i < 17; i++)
+		fake_write(f, chunk, 1 << 20);
+	if (end)
+		fake_write(f, "\"}\n", 3);
+}
+static void after_oversized(struct fake *f) { send_oversized(f, true); }
+static void after_oversized_unterminated(struct fake *f) { send_oversized(f, false); }
+
+static void check_protocol_error(void (*after)(struct fake *f), const char *why)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	seen_init(&s);
+	f->limit = 4; /* read query-status, then misbehave instead of answering */
+	f->after = after;
+	q = connect_fake(f, &s);
+	assert_int_equal(qmp_execute(q, "query-status", NULL, NULL, IO_TIMEOUT_MS, &err), -EPIPE);
+	assert_non_null(strstr(err.s, why));
+	assert_int_equal(seen_wait(&s, &s.eofs, 1), 1);
+	assert_false(qmp_is_open(q));
+	assert_int_equal(qmp_execute(q, "query-status", NULL, NULL, IO_TIMEOUT_MS, &err), -EPIPE);
+	qmp_close(q);
+	assert_int_equal(s.eofs, 1);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+static void test_garbage_closes(void **state)
+{
+	(void)state;
+	check_protocol_error(after_garbage, "invalid QMP message");
+	check_protocol_error(after_non_object, "not a JSON object");
+}
+
+static void test_oversized_closes(void **state)
+{
+	(void)state;
+	check_protocol_error(after_oversized, "exceeds");
+	check_protocol_error(after_oversized_unterminated, "exceeds");
+}
+
+/* Silent for the first command; answer the second, after a late reply to the first. */
+static void after_late_reply(struct fake *f)
+{
+	json_t *first = json_incref(f->last_cmd);
+	json_t *second = fake_read_cmd(f);
+
+	if (second) {
+		fake_reply(f, first, json_pack("{s:i}", "answer", 1));
+		fake_reply(f, second, json_pack("{s:i}", "answer", 2));
+	}
+	json_decref(first);
+	json_decref(second);
+}
+
+static void test_timeout(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	__do_json json_t *ret = NULL;
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+	int64_t t0;
+
+	(void)state;
+	seen_init(&s);
+	f->limit = 4;
+	f->after = after_late_reply;
+	q = connect_fake(f, &s);
+	t0 = time_mono_ms();
+	assert_int_equal(qmp_execute(q, "query-status", NULL, NULL, 200, &err), -ETIMEDOUT);
+	assert_in_range(time_mono_ms() - t0, 190, 2000);
+	assert_non_null(strstr(err.s, "timed out"));
+	assert_true(qmp_is_open(q));
+	/* The late reply to corral-2 must be dropped, not taken for corral-3's. */
+	assert_int_equal(qmp_execute(q, "query-name", NULL, &ret, IO_TIMEOUT_MS, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(ret, "answer")), 2);
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+static void test_eof_once(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	f->limit = 4; /* read query-status, then hang up */
+	f->close_at_end = true;
+	q = connect_fake(f, &s);
+	assert_int_equal(qmp_execute(q, "query-status", NULL, NULL, IO_TIMEOUT_MS, &err), -EPIPE);
+	assert_non_null(strstr(err.s, "closed"));
+	assert_int_equal(seen_wait(&s, &s.eofs, 1), 1);
+	assert_false(qmp_is_open(q));
+	assert_int_equal(qmp_execute(q, "stop", NULL, NULL, IO_TIMEOUT_MS, &err), -EPIPE);
+	time_sleep_ms(50);
+	qmp_close(q);
+	assert_int_equal(s.eofs, 1);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+/* Stop reading, then finish the handshake: the client's next write fails. */
+static void after_stop_reading(struct fake *f)
+{
+	shutdown(f->fd, SHUT_RD);
+	fake_reply(f, f->last_cmd, json_object());
+	time_sleep_ms(300);
+}
+
+static void test_write_to_closed(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	f->limit = 2; /* greeting, read qmp_capabilities */
+	f->after = after_stop_reading;
+	q = connect_fake(f, &s);
+	/* SIGPIPE is not ignored here: without MSG_NOSIGNAL the test would die. */
+	assert_int_equal(qmp_execute(q, "query-status", NULL, NULL, IO_TIMEOUT_MS, &err), -EPIPE);
+	assert_non_null(strstr(err.s, "write to QMP socket"));
+	assert_int_equal(seen_wait(&s, &s.eofs, 1), 1);
+	assert_false(qmp_is_open(q));
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+#define N_THREADS 4
+#define N_CALLS 25
+
+/* Collect one command per client thread, answer them in reverse, with an event. */
+static void after_echo_reversed(struct fake *f)
+{
+	for (int round = 0; round < N_CALLS; round++) {
+		__do_buf struct buf out = BUF_INIT;
+		json_t *cmds[N_THREADS] = { 0 };
+		int n = 0;
+
+		while (n < N_THREADS && (cmds[n] = fake_read_cmd(f)))
+			n++;
+		for (int i = n - 1; i >= 0; i--) {
+			json_t *msg = json_pack("{s:O, s:O}", "return",
+						json_object_get(cmds[i], "arguments"), "id",
+						json_object_get(cmds[i], "id"));
+			fake_queue(&out, msg);
+			json_decref(msg);
+			msg = json_pack("{s:s, s:{s:i}, s:{s:i, s:i}}", "event", "TEST", "data", "k",
+					round * N_THREADS + (n - 1 - i), "timestamp", "seconds", 1,
+					"microseconds", 0);
+			fake_queue(&out, msg);
+			json_decref(msg);
+			json_decref(cmds[i]);
+		}
+		fake_write(f, out.s, out.len);
+		if (n < N_THREADS)
+			return;
+	}
+}
+
+struct worker {
+	struct qmp *q;
+	int id, ok;
+	char failure[256];
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < N_CALLS; i++) {
+		__do_buf struct buf err = BUF_INIT;
+		__do_json json_t *ret = NULL;
+		int want = w->id * 1000 + i;
+		int r = qmp_execute(w->q, "echo", json_pack("{s:i}", "n", want), &ret, IO_TIMEOUT_MS, &err);
+
+		if (r != 0 || json_integer_value(json_object_get(ret, "n")) != want) {
+			snprintf(w->failure, sizeof(w->failure), "call %d: r=%d %s", i, r, err.s);
+			return NULL;
+		}
+		w->ok++;
+	}
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	struct worker w[N_THREADS];
+	pthread_t th[N_THREADS];
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	f->limit = 3; /* the handshake, then echo */
+	f->after = after_echo_reversed;
+	q = connect_fake(f, &s);
+	for (int i = 0; i < N_THREADS; i++) {
+		w[i] = (struct worker){ .q = q, .id = i };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_string_equal(w[i].failure, "");
+		assert_int_equal(w[i].ok, N_CALLS);
+	}
+	assert_int_equal(seen_wait(&s, &s.n, N_THREADS * N_CALLS), N_THREADS * N_CALLS);
+	for (int i = 0; i < s.n; i++) /* in the order sent */
+		assert_int_equal(json_integer_value(json_object_get(s.data[i], "k")), i);
+	assert_int_equal(s.ts[0], 1000);
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
+static void test_job_wait(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct fake *f = fake_new("job");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	q = connect_fake(f, &s);
+	assert_int_equal(qmp_execute(q, "snapshot-save",
+				     json_pack("{s:s, s:s, s:s, s:[s]}", "job-id", "snap-save", "tag",
+					       "s1", "vmstate", "disk0", "devices", "disk0"),
+				     NULL, IO_TIMEOUT_MS, &err),
+			 0);
+	assert_int_equal(qmp_job_wait(q, "snap-save", IO_TIMEOUT_MS, &err), 0);
+	/* A failed snapshot-load "succeeds"; the job holds the error. */
+	assert_int_equal(qmp_execute(q, "snapshot-load",
+				     json_pack("{s:s, s:s, s:s, s:[s]}", "job-id", "snap-load", "tag",
+					       "nosuchtag", "vmstate", "disk0", "devices", "disk0"),
+				     NULL, IO_TIMEOUT_MS, &err),
+			 0);
+	assert_int_equal(qmp_job_wait(q, "snap-load", IO_TIMEOUT_MS, &err), -EIO);
+	assert_string_equal(err.s, "Snapshot 'nosuchtag' does not exist in one or more devices");
+	qmp_close(q);
+	fake_join(f);
+	assert_int_equal(f->commands, 7); /* both jobs were dismissed */
+	fake_free(f);
+	seen_release(&s);
+}
+
+/* Answer one more query-jobs: no jobs at all. */
+static void after_no_jobs(struct fake *f)
+{
+	json_t *cmd = fake_read_cmd(f);
+
+	if (cmd)
+		fake_reply(f, cmd, json_array());
+	json_decref(cmd);
+}
+
+static void test_job_wait_running(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct fake *f = fake_new("backup");
+	struct seen s;
+	struct qmp *q;
+	int64_t t0;
+
+	(void)state;
+	seen_init(&s);
+	f->after = after_no_jobs;
+	q = connect_fake(f, &s);
+	assert_int_equal(qmp_execute(q, "blockdev-backup",
+				     json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:i}, s:b}", "job-id",
+					       "bk0", "device", "disk0", "target", "tgt0", "sync",
+					       "full", "speed", 8 << 20, "x-perf", "max-chunk",
+					       1 << 20, "auto-dismiss", 0),
+				     NULL, IO_TIMEOUT_MS, &err),
+			 0);
+	t0 = time_mono_ms();
+	/* query-jobs says running; the concluded event (not the 1 s poll) wakes us. */
+	assert_int_equal(qmp_job_wait(q, "bk0", IO_TIMEOUT_MS, &err), 0);
+	assert_true(time_mono_ms() - t0 < 900);
+	assert_int_equal(qmp_job_wait(q, "nosuchjob", IO_TIMEOUT_MS, &err), -ENOENT);
+	assert_string_equal(err.s, "QEMU has no job nosuchjob");
+	qmp_close(q);
+	fake_join(f);
+	assert_int_equal(f->commands, 6);
+	fake_free(f);
+	seen_release(&s);
+}
+
+static void test_handshake_timeout(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	int sv[2];
+	int64_t t0 = time_mono_ms();
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_null(qmp_connect_fd(sv[0], 200, NULL, NULL, NULL, &err));
+	assert_in_range(time_mono_ms() - t0, 190, 2000);
+	assert_non_null(strstr(err.s, "greeting"));
+	close(sv[1]);
+	/* Not a QMP greeting. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(write(sv[1], "{\"hello\": 1}\n", 13), 13);
+	assert_null(qmp_connect_fd(sv[0], 200, NULL, NULL, NULL, &err));
+	assert_non_null(strstr(err.s, "greeting"));
+	close(sv[1]);
+}
+
+struct listener {
+	char path[108];
+	struct fake *f;
+};
+
+/* Create the socket only after 150 ms, accept one client and serve the fake on it. */
+static void *listener_main(void *arg)
+{
+	struct listener *l = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	time_sleep_ms(150);
+	memcpy(sa.sun_path, l->path, strlen(l->path) + 1);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+		fake_fail(l->f, "bind/listen %s", l->path);
+		close(lfd);
+		return NULL;
+	}
+	l->f->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	if (l->f->fd < 0)
+		fake_fail(l->f, "accept");
+	else
+		fake_main(l->f);
+	return NULL;
+}
+
+static void test_connect_path(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	char dir[] = "/tmp/test_qmp.XXXXXX";
+	struct listener l = { .f = fake_new("basic") };
+	pthread_t th;
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	assert_non_null(mkdtemp(dir));
+	snprintf(l.path, sizeof(l.path), "%s/qmp.sock", dir);
+	/* Nobody there: fails after the timeout, not before, not forever. */
+	int64_t t0 = time_mono_ms();
+	assert_null(qmp_connect(l.path, 200, NULL, NULL, NULL, &err));
+	assert_in_range(time_mono_ms() - t0, 190, 2000);
+	assert_non_null(strstr(err.s, "connect to QMP socket"));
+	/* The socket appears while we retry. */
+	assert_int_equal(pthread_create(&th, NULL, listener_main, &l), 0);
+	q = qmp_connect(l.path, IO_TIMEOUT_MS, on_event, on_eof, &s, &err);
+	if (!q)
+		fail_msg("qmp_connect: %s", err.s);
+	assert_status(q, "prelaunch");
+	qmp_close(q);
+	pthread_join(th, NULL);
+	assert_string_equal(l.f->failure, "");
+	fake_free(l.f);
+	unlink(l.path);
+	rmdir(dir);
+	seen_release(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake),
+		cmocka_unit_test(test_execute_success),
+		cmocka_unit_test(test_qmp_error),
+		cmocka_unit_test(test_event_before_reply),
+		cmocka_unit_test(test_byte_by_byte),
+		cmocka_unit_test(test_event_with_data),
+		cmocka_unit_test(test_garbage_closes),
+		cmocka_unit_test(test_oversized_closes),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_eof_once),
+		cmocka_unit_test(test_write_to_closed),
+		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_job_wait),
+		cmocka_unit_test(test_job_wait_running),
+		cmocka_unit_test(test_handshake_timeout),
+		cmocka_unit_test(test_connect_path),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,810 @@
+/*
+ * test_store.c - corrald's SQLite state (src/core/store.c) on a real
+ * database file in a fresh temporary directory per test: schema creation
+ * and versioning, VMs, volumes, events and jobs, persistence across
+ * reopening, and strings that would break naive SQL stored verbatim.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include <cmocka.h>
+
+#include "core/store.h"
+#include "core/vmdef.h"
+#include "util/buf.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+struct fixture {
+	char dir[64];
+	char *path;
+	struct store *s;
+};
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!hay || !strstr(hay, needle))
+		fail_msg("expected \"%s\" to contain \"%s\"", hay ? hay : "(null)", needle);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct buf err = BUF_INIT;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/corral-test-store-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	f->path = xasprintf("%s/state.db", f->dir);
+	f->s = store_open(f->path, &err);
+	if (!f->s) {
+		fprintf(stderr, "store_open: %s\n", err.s);
+		return -1;
+	}
+	buf_release(&err);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	store_close(f->s);
+	char *rm = xasprintf("rm -rf '%s'", f->dir);
+	int r = system(rm);
+	free(rm);
+	free(f->path);
+	free(f);
+	return r == 0 ? 0 : -1;
+}
+
+static void reopen(struct fixture *f)
+{
+	struct buf err = BUF_INIT;
+	store_close(f->s);
+	f->s = store_open(f->path, &err);
+	if (!f->s)
+		fail_msg("reopen: %s", err.s);
+	buf_release(&err);
+}
+
+static struct vm_def *def_from(const char *text)
+{
+	struct buf err = BUF_INIT;
+	json_t *j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	struct vm_def *d = vmdef_from_json(j, &err);
+	json_decref(j);
+	if (!d)
+		fail_msg("bad test definition: %s", err.s);
+	buf_release(&err);
+	return d;
+}
+
+static struct vm_def *simple_def(const char *name, const char *uuid)
+{
+	char text[256];
+	snprintf(text, sizeof(text), "{\"name\":\"%s\",\"uuid\":\"%s\",\"nic\":{\"mac\":\"52:54:00:00:00:01\"}}", name,
+		 uuid);
+	return def_from(text);
+}
+
+static void assert_def_equal(const struct vm_def *a, const struct vm_def *b)
+{
+	__do_json json_t *ja = vmdef_to_json(a);
+	__do_json json_t *jb = vmdef_to_json(b);
+	if (!json_equal(ja, jb)) {
+		__do_free char *sa = json_to_string(ja);
+		__do_free char *sb = json_to_string(jb);
+		fail_msg("definitions differ:\n  %s\n  %s", sa, sb);
+	}
+}
+
+static int sql_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+#define U1 "0b6c5a2e-1f3d-4c5b-9a7e-8d6f5e4c3b2a"
+#define U2 "11111111-2222-4333-8444-555555555555"
+#define U3 "22222222-2222-4333-8444-555555555555"
+
+/* ---- open ---- */
+
+static void test_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(access(f->path, F_OK), 0);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+					  "('vms','volumes','events','jobs')"),
+			 4);
+	/* WAL is persistent: a fresh connection sees it */
+	assert_int_equal(sql_int(f->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+
+	/* reopening an existing database keeps it (no re-creation, no error) */
+	struct vm_def *d = simple_def("keep", U1);
+	assert_int_equal(store_vm_insert(f->s, d), 0);
+	assert_int_equal(store_vol_insert(f->s, "vol1", "qcow2", "/var/lib/corral/storage/vol1.qcow2"), 0);
+	assert_int_equal(store_event_add(f->s, U1, "created", "by test"), 0);
+	int64_t job = store_job_create(f->s, "import", "vol1", U1);
+	assert_true(job > 0);
+	reopen(f);
+	reopen(f);
+
+	struct vm_record r = { 0 };
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_def_equal(d, r.def);
+	vm_record_release(&r);
+	struct vol_record v = { 0 };
+	assert_int_equal(store_vol_get(f->s, "vol1", &v), 0);
+	vol_record_release(&v);
+	__do_json json_t *ev = store_event_list(f->s, U1, 10);
+	assert_int_equal(json_array_size(ev), 1);
+	__do_json json_t *jb = store_job_get(f->s, job);
+	assert_non_null(jb);
+	/* ids keep growing after a reopen */
+	assert_true(store_job_create(f->s, "import", "vol2", NULL) > job);
+	vmdef_free(d);
+}
+
+static void test_open_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+
+	/* directory missing */
+	__do_free char *missing = xasprintf("%s/no/such/dir/state.db", f->dir);
+	assert_null(store_open(missing, &err));
+	assert_contains(err.s, missing);
+
+	/* a file that is not a database */
+	__do_free char *junk = xasprintf("%s/junk.db", f->dir);
+	FILE *fp = fopen(junk, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not an SQLite database at all\n", fp);
+	fclose(fp);
+	buf_reset(&err);
+	assert_null(store_open(junk, &err));
+	assert_contains(err.s, junk);
+	buf_release(&err);
+}
+
+static void test_open_newer_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	__do_free char *p = xasprintf("%s/future.db", f->dir);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE vms(x); PRAGMA user_version=99;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store *s = store_open(p, &err);
+	if (s) {
+		store_close(s);
+		fail_msg("a database with schema version 99 was opened");
+	}
+	/* says which file, which version, and that this corrald is too old */
+	assert_contains(err.s, p);
+	assert_contains(err.s, "99");
+	assert_contains(err.s, "newer");
+	/* and leaves it alone */
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 99);
+	buf_release(&err);
+}
+
+/* ---- VMs ---- */
+
+static void test_vm_crud(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_def *a = def_from("{\"name\":\"alpha\",\"uuid\":\"" U1 "\",\"cpus\":2,\"memory_mib\":512,"
+				    "\"tags\":[\"prod\"],\"disks\":[{\"volume\":\"alpha-root\"}],"
+				    "\"vnc\":{\"listen\":\"127.0.0.1\",\"display\":2},\"nic\":{\"mac\":\"52:54:00:aa:bb:cc\"}}");
+	struct vm_def *c = simple_def("charlie", U2);
+	struct vm_def *b = simple_def("bravo", U3);
+	struct vm_record r = { 0 };
+
+	int64_t before = time_wall_ms();
+	assert_int_equal(store_vm_insert(f->s, c), 0);
+	assert_int_equal(store_vm_insert(f->s, a), 0);
+	assert_int_equal(store_vm_insert(f->s, b), 0);
+	int64_t after = time_wall_ms();
+
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_def_equal(a, r.def);
+	assert_int_equal(r.state, VM_STOPPED);
+	assert_non_null(r.reason);
+	assert_true(r.since_ms >= before && r.since_ms <= after);
+	vm_record_release(&r);
+	assert_null(r.def);
+
+	assert_int_equal(store_vm_get(f->s, "99999999-2222-4333-8444-555555555555", &r), -ENOENT);
+	/* lookups are by uuid, not name */
+	assert_int_equal(store_vm_get(f->s, "alpha", &r), -ENOENT);
+
+	/* list: ordered by name */
+	struct vm_record *list = NULL;
+	size_t n = 99;
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].def->name, "alpha");
+	assert_string_equal(list[1].def->name, "bravo");
+	assert_string_equal(list[2].def->name, "charlie");
+	assert_def_equal(a, list[0].def);
+	assert_int_equal(list[2].state, VM_STOPPED);
+	store_vm_list_free(list, n);
+
+	/* update: new definition under the same uuid, rename allowed */
+	struct vm_def *a2 = def_from("{\"name\":\"zulu\",\"uuid\":\"" U1 "\",\"cpus\":8,\"nic\":null}");
+	assert_int_equal(store_vm_update_def(f->s, a2), 0);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_def_equal(a2, r.def);
+	assert_string_equal(r.def->name, "zulu");
+	vm_record_release(&r);
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[2].def->name, "zulu");
+	store_vm_list_free(list, n);
+
+	/* update of a VM that does not exist */
+	struct vm_def *ghost = simple_def("ghost", "99999999-2222-4333-8444-555555555555");
+	assert_int_equal(store_vm_update_def(f->s, ghost), -ENOENT);
+	assert_int_equal(store_vm_set_state(f->s, ghost->uuid, VM_RUNNING, "x"), -ENOENT);
+
+	/* delete */
+	assert_int_equal(store_vm_delete(f->s, U2), 0);
+	assert_int_equal(store_vm_get(f->s, U2, &r), -ENOENT);
+	assert_int_equal(store_vm_delete(f->s, U2), -ENOENT);
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 2);
+	store_vm_list_free(list, n);
+
+	/* the name of a deleted VM can be reused */
+	struct vm_def *c2 = simple_def("charlie", "44444444-2222-4333-8444-555555555555");
+	assert_int_equal(store_vm_insert(f->s, c2), 0);
+
+	/* an empty store lists nothing */
+	assert_int_equal(store_vm_delete(f->s, U1), 0);
+	assert_int_equal(store_vm_delete(f->s, U3), 0);
+	assert_int_equal(store_vm_delete(f->s, c2->uuid), 0);
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 0);
+	store_vm_list_free(list, n);
+
+	vmdef_free(a);
+	vmdef_free(a2);
+	vmdef_free(b);
+	vmdef_free(c);
+	vmdef_free(c2);
+	vmdef_free(ghost);
+}
+
+static void test_vm_list_many(void **state)
+{
+	struct fixture *f = *state;
+	/* more rows than the list's first allocation */
+	for (int i = 0; i < 40; i++) {
+		char name[16], uuid[40];
+		snprintf(name, sizeof(name), "vm%02d", 39 - i);
+		snprintf(uuid, sizeof(uuid), "%08x-2222-4333-8444-555555555555", i);
+		struct vm_def *d = simple_def(name, uuid);
+		assert_int_equal(store_vm_insert(f->s, d), 0);
+		vmdef_free(d);
+	}
+	struct vm_record *list = NULL;
+	size_t n = 0;
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 40);
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "vm%02zu", i);
+		assert_string_equal(list[i].def->name, name);
+	}
+	store_vm_list_free(list, n);
+}
+
+static void test_vm_duplicates(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_def *a = simple_def("alpha", U1);
+	struct vm_def *same_name = simple_def("alpha", U2);
+	struct vm_def *same_uuid = simple_def("beta", U1);
+	struct vm_def *b = simple_def("beta", U3);
+	struct vm_record r = { 0 };
+
+	log_set_level(LOG_LVL_ERROR + 1); /* the clashes are logged by the store */
+	assert_int_equal(store_vm_insert(f->s, a), 0);
+	assert_int_equal(store_vm_insert(f->s, same_name), -EEXIST);
+	assert_int_equal(store_vm_insert(f->s, same_uuid), -EEXIST);
+	assert_int_equal(store_vm_insert(f->s, a), -EEXIST);
+	/* the failed inserts left nothing behind */
+	assert_int_equal(store_vm_get(f->s, U2, &r), -ENOENT);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_string_equal(r.def->name, "alpha");
+	vm_record_release(&r);
+
+	/* renaming onto a taken name */
+	assert_int_equal(store_vm_insert(f->s, b), 0);
+	struct vm_def *b_renamed = simple_def("alpha", U3);
+	assert_int_equal(store_vm_update_def(f->s, b_renamed), -EEXIST);
+	assert_int_equal(store_vm_get(f->s, U3, &r), 0);
+	assert_string_equal(r.def->name, "beta");
+	vm_record_release(&r);
+	log_set_level(LOG_LVL_INFO);
+
+	vmdef_free(a);
+	vmdef_free(same_name);
+	vmdef_free(same_uuid);
+	vmdef_free(b);
+	vmdef_free(b_renamed);
+}
+
+static void test_vm_state(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_def *a = simple_def("alpha", U1);
+	struct vm_def *b = simple_def("beta", U2);
+	struct vm_record r = { 0 };
+
+	assert_int_equal(store_vm_insert(f->s, a), 0);
+	assert_int_equal(store_vm_insert(f->s, b), 0);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	int64_t created = r.since_ms;
+	vm_record_release(&r);
+
+	time_sleep_ms(5);
+	assert_int_equal(store_vm_set_state(f->s, U1, VM_RUNNING, "started by user"), 0);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_int_equal(r.state, VM_RUNNING);
+	assert_string_equal(r.reason, "started by user");
+	assert_true(r.since_ms > created);
+	vm_record_release(&r);
+
+	assert_int_equal(store_vm_set_state(f->s, U1, VM_CRASHED, "qemu exited: signal 9 (Killed)"), 0);
+	/* the other VM is untouched */
+	assert_int_equal(store_vm_get(f->s, U2, &r), 0);
+	assert_int_equal(r.state, VM_STOPPED);
+	vm_record_release(&r);
+
+	/* persisted */
+	reopen(f);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_int_equal(r.state, VM_CRASHED);
+	assert_string_equal(r.reason, "qemu exited: signal 9 (Killed)");
+	vm_record_release(&r);
+
+	/* a definition update keeps the state */
+	struct vm_def *a2 = def_from("{\"name\":\"alpha\",\"uuid\":\"" U1 "\",\"cpus\":3}");
+	assert_int_equal(store_vm_update_def(f->s, a2), 0);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_int_equal(r.state, VM_CRASHED);
+	assert_int_equal(r.def->cpus, 3);
+	vm_record_release(&r);
+
+	/* NULL reason is stored as empty */
+	assert_int_equal(store_vm_set_state(f->s, U1, VM_PAUSED, NULL), 0);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_int_equal(r.state, VM_PAUSED);
+	assert_string_equal(r.reason, "");
+	vm_record_release(&r);
+
+	/* every state survives the trip */
+	for (int s = VM_STOPPED; s <= VM_CRASHED; s++) {
+		assert_int_equal(store_vm_set_state(f->s, U2, (enum vm_state)s, vmstate_name((enum vm_state)s)), 0);
+		assert_int_equal(store_vm_get(f->s, U2, &r), 0);
+		assert_int_equal(r.state, s);
+		assert_string_equal(r.reason, vmstate_name((enum vm_state)s));
+		vm_record_release(&r);
+	}
+	vmdef_free(a);
+	vmdef_free(a2);
+	vmdef_free(b);
+}
+
+static void test_vm_unreadable_row(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_def *a = simple_def("alpha", U1);
+	struct vm_def *b = simple_def("beta", U2);
+	assert_int_equal(store_vm_insert(f->s, a), 0);
+	assert_int_equal(store_vm_insert(f->s, b), 0);
+
+	/* someone edits the database by hand and breaks one definition */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE vms SET def='{\"name\":\"../x\"}' WHERE uuid='" U1 "'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	log_set_level(LOG_LVL_ERROR + 1); /* the store logs the bad row; keep the test output clean */
+	struct vm_record r = { 0 };
+	assert_int_equal(store_vm_get(f->s, U1, &r), -EIO);
+	/* the rest of the fleet is still listed */
+	struct vm_record *list = NULL;
+	size_t n = 0;
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].def->name, "beta");
+	store_vm_list_free(list, n);
+	log_set_level(LOG_LVL_INFO);
+	vmdef_free(a);
+	vmdef_free(b);
+}
+
+/* ---- events ---- */
+
+static void test_events(void **state)
+{
+	struct fixture *f = *state;
+	char type[16], detail[32];
+
+	int64_t before = time_wall_ms();
+	for (int i = 0; i < 30; i++) {
+		snprintf(type, sizeof(type), "t%02d", i);
+		snprintf(detail, sizeof(detail), "detail %d", i);
+		assert_int_equal(store_event_add(f->s, U1, type, detail), 0);
+		if (i % 10 == 0)
+			assert_int_equal(store_event_add(f->s, U2, "other", NULL), 0);
+	}
+
+	/* oldest first */
+	__do_json json_t *all = store_event_list(f->s, U1, 100);
+	assert_int_equal(json_array_size(all), 30);
+	for (int i = 0; i < 30; i++) {
+		json_t *e = json_array_get(all, (size_t)i);
+		snprintf(type, sizeof(type), "t%02d", i);
+		snprintf(detail, sizeof(detail), "detail %d", i);
+		assert_string_equal(json_string_value(json_object_get(e, "type")), type);
+		assert_string_equal(json_string_value(json_object_get(e, "detail")), detail);
+		assert_int_equal(json_object_size(e), 3);
+	}
+
+	/* the limit keeps the newest, still oldest first */
+	__do_json json_t *last = store_event_list(f->s, U1, 20);
+	assert_int_equal(json_array_size(last), 20);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(last, 0), "type")), "t10");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(last, 19), "type")), "t29");
+	__do_json json_t *one = store_event_list(f->s, U1, 1);
+	assert_int_equal(json_array_size(one), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(one, 0), "type")), "t29");
+
+	/* per VM; NULL detail becomes "" */
+	__do_json json_t *other = store_event_list(f->s, U2, 100);
+	assert_int_equal(json_array_size(other), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(other, 0), "detail")), "");
+	__do_json json_t *none = store_event_list(f->s, U3, 100);
+	assert_non_null(none);
+	assert_int_equal(json_array_size(none), 0);
+
+	/* time is RFC 3339 UTC with milliseconds, and recent */
+	const char *t = json_string_value(json_object_get(json_array_get(all, 0), "time"));
+	assert_non_null(t);
+	assert_int_equal(strlen(t), 24);
+	assert_int_equal(t[10], 'T');
+	assert_int_equal(t[23], 'Z');
+	char want_prefix[40];
+	time_fmt_rfc3339(before, want_prefix, sizeof(want_prefix));
+	assert_memory_equal(t, want_prefix, 10); /* same day (or the test straddled midnight) */
+
+	/* events outlive a reopen */
+	reopen(f);
+	__do_json json_t *again = store_event_list(f->s, U1, 100);
+	assert_true(json_equal(all, again));
+}
+
+/* ---- volumes ---- */
+
+static void test_volumes(void **state)
+{
+	struct fixture *f = *state;
+	struct vol_record v = { 0 };
+
+	int64_t before = time_wall_ms();
+	assert_int_equal(store_vol_insert(f->s, "web1-root", "qcow2", "/var/lib/corral/storage/web1-root.qcow2"), 0);
+	assert_int_equal(store_vol_insert(f->s, "a-data", "raw", "/var/lib/corral/storage/a-data.raw"), 0);
+	log_set_level(LOG_LVL_ERROR + 1);
+	assert_int_equal(store_vol_insert(f->s, "web1-root", "raw", "/elsewhere"), -EEXIST);
+	log_set_level(LOG_LVL_INFO);
+
+	assert_int_equal(store_vol_get(f->s, "web1-root", &v), 0);
+	assert_string_equal(v.name, "web1-root");
+	assert_string_equal(v.format, "qcow2");
+	assert_string_equal(v.path, "/var/lib/corral/storage/web1-root.qcow2");
+	assert_true(v.created_ms >= before && v.created_ms <= time_wall_ms());
+	vol_record_release(&v);
+	assert_null(v.name);
+	assert_int_equal(store_vol_get(f->s, "nope", &v), -ENOENT);
+
+	struct vol_record *list = NULL;
+	size_t n = 0;
+	assert_int_equal(store_vol_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "a-data");
+	assert_string_equal(list[1].name, "web1-root");
+	store_vol_list_free(list, n);
+
+	assert_int_equal(store_vol_delete(f->s, "a-data"), 0);
+	assert_int_equal(store_vol_delete(f->s, "a-data"), -ENOENT);
+	assert_int_equal(store_vol_get(f->s, "a-data", &v), -ENOENT);
+
+	/* many volumes */
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "v%02d", i);
+		assert_int_equal(store_vol_insert(f->s, name, "qcow2", "/p"), 0);
+	}
+	reopen(f);
+	assert_int_equal(store_vol_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 21);
+	assert_string_equal(list[0].name, "v00");
+	assert_string_equal(list[20].name, "web1-root");
+	store_vol_list_free(list, n);
+}
+
+/* ---- jobs ---- */
+
+static void test_jobs(void **state)
+{
+	struct fixture *f = *state;
+
+	int64_t j1 = store_job_create(f->s, "import", "debian.qcow2", U1);
+	int64_t j2 = store_job_create(f->s, "resize", "web1-root", U2);
+	int64_t j3 = store_job_create(f->s, "import", "host-wide", NULL);
+	assert_true(j1 > 0);
+	assert_true(j2 > j1);
+	assert_true(j3 > j2);
+
+	__do_json json_t *g = store_job_get(f->s, j1);
+	assert_non_null(g);
+	assert_int_equal(json_integer_value(json_object_get(g, "id")), j1);
+	assert_string_equal(json_string_value(json_object_get(g, "type")), "import");
+	assert_string_equal(json_string_value(json_object_get(g, "target")), "debian.qcow2");
+	assert_string_equal(json_string_value(json_object_get(g, "state")), "running");
+	assert_true(json_number_value(json_object_get(g, "progress")) == 0.0);
+	assert_true(json_is_null(json_object_get(g, "rate")));
+	assert_true(json_is_null(json_object_get(g, "eta")));
+	assert_true(json_is_null(json_object_get(g, "error")));
+	assert_true(json_is_null(json_object_get(g, "finished")));
+	assert_true(json_is_string(json_object_get(g, "started")));
+	/* exactly the fields docs/api.md lists for a job */
+	static const char *const fields[] = { "id",   "type", "target", "state",   "progress",
+					      "rate", "eta",  "error",  "started", "finished" };
+	assert_int_equal(json_object_size(g), ARRAY_SIZE(fields));
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+		if (!json_object_get(g, fields[i]))
+			fail_msg("job lacks '%s'", fields[i]);
+
+	/* progress */
+	assert_int_equal(store_job_progress(f->s, j1, 42.5, 1048576.0, 30), 0);
+	__do_json json_t *p = store_job_get(f->s, j1);
+	assert_true(json_number_value(json_object_get(p, "progress")) == 42.5);
+	assert_true(json_number_value(json_object_get(p, "rate")) == 1048576.0);
+	assert_int_equal(json_integer_value(json_object_get(p, "eta")), 30);
+	/* unknown eta */
+	assert_int_equal(store_job_progress(f->s, j1, 50.0, 1.0, -1), 0);
+	__do_json json_t *p2 = store_job_get(f->s, j1);
+	assert_true(json_is_null(json_object_get(p2, "eta")));
+
+	/* success: 100 %, finished set, eta cleared */
+	assert_int_equal(store_job_finish(f->s, j1, "succeeded", NULL), 0);
+	__do_json json_t *done = store_job_get(f->s, j1);
+	assert_string_equal(json_string_value(json_object_get(done, "state")), "succeeded");
+	assert_true(json_number_value(json_object_get(done, "progress")) == 100.0);
+	assert_true(json_is_string(json_object_get(done, "finished")));
+	assert_true(json_is_null(json_object_get(done, "eta")));
+	assert_true(json_is_null(json_object_get(done, "error")));
+
+	/* failure keeps its progress and carries the error */
+	assert_int_equal(store_job_progress(f->s, j2, 12.0, 0.0, 99), 0);
+	assert_int_equal(store_job_finish(f->s, j2, "failed", "qemu-img: No space left on device"), 0);
+	__do_json json_t *bad = store_job_get(f->s, j2);
+	assert_string_equal(json_string_value(json_object_get(bad, "state")), "failed");
+	assert_true(json_number_value(json_object_get(bad, "progress")) == 12.0);
+	assert_string_equal(json_string_value(json_object_get(bad, "error")), "qemu-img: No space left on device");
+
+	/* missing jobs */
+	assert_null(store_job_get(f->s, 9999));
+	assert_int_equal(store_job_progress(f->s, 9999, 1, 1, 1), -ENOENT);
+	assert_int_equal(store_job_finish(f->s, 9999, "failed", "x"), -ENOENT);
+
+	/* list: newest first; by VM or all; limited */
+	__do_json json_t *all = store_job_list(f->s, NULL, 50);
+	assert_int_equal(json_array_size(all), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(all, 0), "id")), j3);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(all, 2), "id")), j1);
+	__do_json json_t *mine = store_job_list(f->s, U2, 50);
+	assert_int_equal(json_array_size(mine), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(mine, 0), "id")), j2);
+	__do_json json_t *lim = store_job_list(f->s, NULL, 2);
+	assert_int_equal(json_array_size(lim), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(lim, 1), "id")), j2);
+	__do_json json_t *nobody = store_job_list(f->s, U3, 50);
+	assert_int_equal(json_array_size(nobody), 0);
+}
+
+static void test_jobs_fail_stale(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = store_job_create(f->s, "import", "a", U1);
+	int64_t b = store_job_create(f->s, "import", "b", U1);
+	int64_t c = store_job_create(f->s, "import", "c", NULL);
+	assert_int_equal(store_job_progress(f->s, b, 70.0, 5.0, 10), 0);
+	assert_int_equal(store_job_finish(f->s, a, "succeeded", NULL), 0);
+	__do_json json_t *a_before = store_job_get(f->s, a);
+
+	/* the daemon dies and comes back */
+	reopen(f);
+	assert_int_equal(store_job_fail_stale(f->s, "corrald restarted while the job ran"), 0);
+
+	__do_json json_t *ja = store_job_get(f->s, a);
+	__do_json json_t *jb = store_job_get(f->s, b);
+	__do_json json_t *jc = store_job_get(f->s, c);
+	assert_true(json_equal(a_before, ja)); /* finished jobs untouched */
+	assert_string_equal(json_string_value(json_object_get(jb, "state")), "failed");
+	assert_string_equal(json_string_value(json_object_get(jb, "error")), "corrald restarted while the job ran");
+	assert_true(json_is_string(json_object_get(jb, "finished")));
+	assert_true(json_number_value(json_object_get(jb, "progress")) == 70.0);
+	assert_string_equal(json_string_value(json_object_get(jc, "state")), "failed");
+
+	/* nothing left running: still success */
+	assert_int_equal(store_job_fail_stale(f->s, "again"), 0);
+	__do_json json_t *jb2 = store_job_get(f->s, b);
+	assert_string_equal(json_string_value(json_object_get(jb2, "error")), "corrald restarted while the job ran");
+}
+
+/* ---- hostile strings ---- */
+
+static void test_hostile_strings(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const evil[] = {
+		"'); DROP TABLE vms; --",
+		"\" OR \"1\"=\"1",
+		"Robert'); DELETE FROM jobs WHERE ('1'='1",
+		"\xe2\x98\x83 snow, \xf0\x9f\x90\xb3 whale, \xc3\xa9t\xc3\xa9",
+		"back\\slash and %s %n %d",
+		"tab\tnewline\nnul-free",
+		"",
+	};
+	struct vm_record r = { 0 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(evil); i++) {
+		char uuid[64], name[32];
+		snprintf(uuid, sizeof(uuid), "%08zx-2222-4333-8444-555555555555", i);
+		snprintf(name, sizeof(name), "vm%zu", i);
+		struct vm_def *d = simple_def(name, uuid);
+		/* a description may not hold control characters; everything else goes */
+		if (!strchr(evil[i], '\t')) {
+			free(d->description);
+			d->description = xstrdup(evil[i]);
+		}
+		assert_int_equal(store_vm_insert(f->s, d), 0);
+		assert_int_equal(store_vm_set_state(f->s, uuid, VM_CRASHED, evil[i]), 0);
+		assert_int_equal(store_event_add(f->s, uuid, evil[i], evil[i]), 0);
+		assert_int_equal(store_vol_insert(f->s, evil[i], evil[i], evil[i]), 0);
+		int64_t job = store_job_create(f->s, evil[i], evil[i], uuid);
+		assert_true(job > 0);
+		assert_int_equal(store_job_finish(f->s, job, "failed", evil[i]), 0);
+
+		assert_int_equal(store_vm_get(f->s, uuid, &r), 0);
+		assert_def_equal(d, r.def);
+		assert_string_equal(r.reason, evil[i]);
+		vm_record_release(&r);
+
+		__do_json json_t *ev = store_event_list(f->s, uuid, 10);
+		assert_int_equal(json_array_size(ev), 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "type")), evil[i]);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 0), "detail")), evil[i]);
+
+		struct vol_record v = { 0 };
+		assert_int_equal(store_vol_get(f->s, evil[i], &v), 0);
+		assert_string_equal(v.name, evil[i]);
+		assert_string_equal(v.format, evil[i]);
+		assert_string_equal(v.path, evil[i]);
+		vol_record_release(&v);
+
+		__do_json json_t *jb = store_job_get(f->s, job);
+		assert_string_equal(json_string_value(json_object_get(jb, "type")), evil[i]);
+		assert_string_equal(json_string_value(json_object_get(jb, "target")), evil[i]);
+		assert_string_equal(json_string_value(json_object_get(jb, "error")), evil[i]);
+		vmdef_free(d);
+	}
+	/* the tables are all still there */
+	struct vm_record *list = NULL;
+	size_t n = 0;
+	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
+	assert_int_equal(n, ARRAY_SIZE(evil));
+	store_vm_list_free(list, n);
+	__do_json json_t *jobs = store_job_list(f->s, NULL, 100);
+	assert_int_equal(json_array_size(jobs), ARRAY_SIZE(evil));
+}
+
+/* ---- threads ---- */
+
+struct worker {
+	struct store *s;
+	int id;
+};
+
+static void *worker_main(void *opaque)
+{
+	struct worker *w = opaque;
+	char detail[32];
+	for (int i = 0; i < 50; i++) {
+		snprintf(detail, sizeof(detail), "w%d-%d", w->id, i);
+		if (store_event_add(w->s, U1, "tick", detail) != 0)
+			return (void *)1;
+		if (i % 10 == 0) {
+			int64_t job = store_job_create(w->s, "t", detail, U1);
+			if (job <= 0 || store_job_finish(w->s, job, "succeeded", NULL) != 0)
+				return (void *)1;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t t[4];
+	struct worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ f->s, i };
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *ret;
+		pthread_join(t[i], &ret);
+		assert_null(ret);
+	}
+	__do_json json_t *ev = store_event_list(f->s, U1, 1000);
+	assert_int_equal(json_array_size(ev), 200);
+	__do_json json_t *jobs = store_job_list(f->s, U1, 1000);
+	assert_int_equal(json_array_size(jobs), 20);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_creates_schema),
+		T(test_open_errors),
+		T(test_open_newer_schema),
+		T(test_vm_crud),
+		T(test_vm_list_many),
+		T(test_vm_duplicates),
+		T(test_vm_state),
+		T(test_vm_unreadable_row),
+		T(test_events),
+		T(test_volumes),
+		T(test_jobs),
+		T(test_jobs_fail_stale),
+		T(test_hostile_strings),
+		T(test_threads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
