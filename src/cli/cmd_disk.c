@@ -14,6 +14,7 @@
 #include "client.h"
 #include "output.h"
 #include "util/buf.h"
+#include "util/strutil.h"
 #include "util/common.h"
 
 #define MIB (1024u * 1024u)
@@ -328,6 +329,23 @@ static int disk_delete(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* The new volume's name for the confirmation: --name, else the job's target
+ * when it is a plain name, else corrald's default (api.md): the file's base
+ * name without extension. */
+static char *import_name(const char *name, const char *target, const char *file)
+{
+	const char *base = strrchr(file, '/');
+	const char *dot;
+
+	if (name)
+		return xstrdup(name);
+	if (target && !str_name_invalid(target))
+		return xstrdup(target);
+	base = base ? base + 1 : file;
+	dot = strrchr(base, '.');
+	return dot && dot > base ? xasprintf("%.*s", (int)(dot - base), base) : xstrdup(base);
+}
+
 static int disk_import(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -382,8 +400,8 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 	if (cli->json && final)
 		out_json(final);
 	if (rc == CLI_OK && !cli->json) {
-		target = out_str(final, "target");
-		printf("imported volume %s\n", target ? target : name ? name : "?");
+		__do_free char *shown = import_name(name, out_str(final, "target"), file);
+		printf("imported volume %s\n", shown);
 	}
 	return rc;
 }

@@ -22,7 +22,8 @@ static const char usage_list[] =
 	"List recent jobs (the last 50) as ID TYPE TARGET STATE PROGRESS STARTED.\n"
 	"\n"
 	"Options:\n"
-	"  --vm VM      only jobs of the VMs VM selects (name, uuid, 'name:GLOB', 'uuid:UUID')\n"
+	"  --vm VM      only jobs of the VMs VM selects (a name, a uuid,\n"
+	"               'name:GLOB' or 'uuid:UUID')\n"
 	"  --json       print the API's answer {\"jobs\":[...]}\n"
 	"  -h, --help   show this help\n";
 

@@ -21,33 +21,39 @@
 #include "util/buf.h"
 #include "util/common.h"
 
-#define VM_SELECTOR_HELP                                                              \
-	"VM is a name, a uuid, 'name:GLOB' (shell glob, e.g. 'name:web*') or 'uuid:UUID'.\n"
+#define VM_SELECTOR_HELP                                                         \
+	"VM is a name, a uuid, 'name:GLOB' (a shell glob, e.g. 'name:web*') or\n" \
+	"'uuid:UUID'.\n"
 
-#define DEF_OPTIONS_HELP                                                                   \
-	"  --cpus N               virtual CPUs, 1..64 (default 1)\n"                           \
-	"  --memory SIZE          memory, e.g. 256M or 1G; a bare number is MiB (default 256M)\n" \
-	"  --disk VOL[:BUS]       attach volume VOL on bus virtio (default), scsi or ide;\n"  \
-	"                         repeat for more disks (the first one boots)\n"                \
-	"  --cdrom ISO            medium in the CD-ROM drive (relative paths are made\n"        \
-	"                         absolute against the current directory)\n"                    \
-	"  --kernel PATH          boot this kernel directly instead of the firmware\n"          \
-	"  --initrd PATH          initrd for direct kernel boot\n"                              \
-	"  --cmdline STR          kernel command line for direct kernel boot\n"                 \
-	"  --boot ORDER           firmware boot order, e.g. disk,cdrom (the default)\n"         \
-	"  --vnc[=LISTEN[:DISPLAY]]\n"                                                          \
-	"                         VNC display listening on LISTEN (default 127.0.0.1); the\n"  \
-	"                         display number is chosen by corrald unless given; the value\n" \
-	"                         may also be a separate argument when it contains ':'\n"       \
-	"                         (--vnc 0.0.0.0:3, --vnc :3)\n"                                \
-	"  --rng, --no-rng        with (default) or without a virtio-rng device\n"              \
-	"  --no-nic               no network card\n"                                            \
-	"  --mac MAC              MAC address of the network card (default: generated)\n"     \
-	"  --autostart            start the VM whenever corrald starts\n"                       \
-	"  --description TEXT     free text, up to 1024 characters\n"                           \
-	"  --tag TAG              tag the VM; repeat for more tags (replaces the tag list)\n"   \
-	"  --accel auto|kvm|tcg   accelerator (default auto: KVM when usable, else TCG)\n"      \
-	"  --hotplug-ports N      spare PCIe ports for hot-added disks, 0..16 (default 4)\n"
+/* The definition options create and edit share (edit's --disk differs). */
+#define DEF_OPTIONS_HELP_1                                                      \
+	"  --cpus N              virtual CPUs, 1..64 (default 1)\n"                  \
+	"  --memory SIZE         memory, e.g. 256M or 1G; a bare number is MiB\n"     \
+	"                        (default 256M)\n"
+#define DEF_OPTIONS_HELP_2                                                      \
+	"  --cdrom ISO           medium in the CD-ROM drive (a relative path is\n"    \
+	"                        made absolute against the current directory)\n"     \
+	"  --kernel PATH         boot this kernel directly instead of the firmware\n" \
+	"  --initrd PATH         initrd for direct kernel boot\n"                     \
+	"  --cmdline STR         kernel command line for direct kernel boot\n"        \
+	"  --boot ORDER          firmware boot order, e.g. disk,cdrom (the default)\n" \
+	"  --vnc[=LISTEN[:DISPLAY]]\n"                                               \
+	"                        VNC display listening on LISTEN (default\n"         \
+	"                        127.0.0.1); corrald picks the display number\n"     \
+	"                        unless given; the value may be a separate\n"        \
+	"                        argument when it has a ':' (--vnc 0.0.0.0:3)\n"     \
+	"  --rng, --no-rng       with (default) or without a virtio-rng device\n"     \
+	"  --no-nic              no network card\n"                                   \
+	"  --mac MAC             MAC address of the network card (default:\n"        \
+	"                        generated)\n"                                        \
+	"  --autostart           start the VM whenever corrald starts\n"              \
+	"  --description TEXT    free text, up to 1024 characters\n"                  \
+	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \
+	"                        replace the VM's (or the --from file's) tag list\n" \
+	"  --accel auto|kvm|tcg  accelerator (default auto: KVM when usable,\n"      \
+	"                        else TCG)\n"                                         \
+	"  --hotplug-ports N     spare PCIe ports for hot-added disks, 0..16\n"       \
+	"                        (default 4)\n"
 
 static const char usage_create[] =
 	"usage: corral vm create NAME [OPTIONS]\n"
@@ -55,45 +61,51 @@ static const char usage_create[] =
 	"\n"
 	"Define a new VM.  It stays stopped unless --start is given.\n"
 	"\n"
-	"Options:\n" DEF_OPTIONS_HELP
-	"  --from FILE            start from a JSON definition ('-' reads stdin), e.g. the\n"
-	"                         output of 'corral vm show VM --json'; NAME and the other\n"
-	"                         flags override the file's fields; a NAME different from\n"
-	"                         the file's name also drops the file's uuid (a copy)\n"
-	"  --start                start the VM once it is created\n"
-	"  --json                 print the created VM as JSON\n"
-	"  -h, --help             show this help\n"
+	"Options:\n" DEF_OPTIONS_HELP_1
+	"  --disk VOL[:BUS]      attach volume VOL on bus virtio (default), scsi\n"
+	"                        or ide; repeat for more disks (the first boots)\n"
+	DEF_OPTIONS_HELP_2
+	"  --from FILE           start from a JSON definition ('-' reads stdin),\n"
+	"                        e.g. the output of 'corral vm show VM --json';\n"
+	"                        NAME and the other options override its fields;\n"
+	"                        a NAME other than the file's also drops the\n"
+	"                        file's uuid (making a copy)\n"
+	"  --start               start the VM once it is created\n"
+	"  --json                print the created VM as JSON\n"
+	"  -h, --help            show this help\n"
 	"\n"
 	"Example: corral vm create web1 --memory 1G --disk web1-root --vnc --start\n";
 
 static const char usage_edit[] =
 	"usage: corral vm edit VM [OPTIONS] [--from FILE]\n"
 	"\n"
-	"Change the definition of a stopped (or crashed) VM.  With options, they are\n"
-	"applied to the current definition; with --from FILE the file replaces it\n"
-	"(then options apply).  With neither, on a terminal, the definition opens as\n"
-	"JSON in $EDITOR (default vi) and is saved when the editor exits successfully\n"
-	"with a changed text.\n"
+	"Change the definition of a stopped (or crashed) VM.  Options are applied\n"
+	"to the current definition; with --from FILE the file replaces it first.\n"
+	"With neither, on a terminal, the definition opens as JSON in $EDITOR\n"
+	"(default vi) and is saved if the editor exits successfully and the text\n"
+	"changed.\n"
 	VM_SELECTOR_HELP
 	"\n"
-	"Options (as for 'corral vm create'):\n" DEF_OPTIONS_HELP
-	"  --disk VOL[:BUS]       (edit) add a disk, or change the bus of an attached one\n"
-	"  --remove-disk VOL      remove the disk using volume VOL (the volume is kept)\n"
-	"  --no-vnc               remove the VNC display\n"
-	"  --no-autostart         do not start the VM with corrald\n"
-	"  --no-cdrom             empty the CD-ROM drive\n"
-	"  --no-tags              remove all tags\n"
+	"Options:\n" DEF_OPTIONS_HELP_1
+	"  --disk VOL[:BUS]      add a disk, or change the bus of one already there\n"
+	"  --remove-disk VOL     remove the disk using volume VOL (the volume stays)\n"
+	DEF_OPTIONS_HELP_2
+	"  --no-vnc              remove the VNC display\n"
+	"  --no-autostart        do not start the VM with corrald\n"
+	"  --no-cdrom            empty the CD-ROM drive\n"
+	"  --no-tags             remove all tags\n"
 	"  --boot-mode firmware|kernel\n"
-	"                         switch between firmware and direct kernel boot\n"
-	"  --from FILE            replace the definition with FILE ('-' = stdin); the\n"
-	"                         VM's uuid is kept when the file has none\n"
-	"  --json                 print the changed VM as JSON\n"
-	"  -h, --help             show this help\n";
+	"                        switch between firmware and direct kernel boot\n"
+	"  --from FILE           replace the definition with FILE ('-' = stdin);\n"
+	"                        the VM's uuid is kept when the file has none\n"
+	"  --json                print the changed VM as JSON\n"
+	"  -h, --help            show this help\n";
 
 static const char usage_list[] =
 	"usage: corral vm list [SELECTOR] [--json]\n"
 	"\n"
-	"List VMs (all, or those SELECTOR matches) as NAME STATE CPUS MEMORY AUTOSTART TAGS.\n"
+	"List VMs (all, or those SELECTOR matches) as a table:\n"
+	"NAME STATE CPUS MEMORY AUTOSTART TAGS.\n"
 	"SELECTOR is a name, a uuid, 'name:GLOB' or 'uuid:UUID'.\n"
 	"\n"
 	"Options:\n"
@@ -164,7 +176,8 @@ static const char usage_reboot[] =
 static const char usage_pause[] =
 	"usage: corral vm pause VM...\n"
 	"\n"
-	"Pause the selected VMs' CPUs (memory stays allocated); 'corral vm resume' goes on.\n"
+	"Pause the selected VMs' CPUs (memory stays allocated) until\n"
+	"'corral vm resume'.\n"
 	VM_SELECTOR_HELP
 	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
 	"\n"
@@ -332,7 +345,7 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	__do_vmdef_flags struct vmdef_flags f = VMDEF_FLAGS_INIT;
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *def = NULL;
-	__do_free char *enc = NULL;
+	__do_free char *vm = NULL;
 	struct client *c;
 	struct cli_args a;
 	bool start = false;
@@ -376,18 +389,16 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	uuid = out_str(r.json, "uuid");
 	if (!name)
 		name = out_str(def, "name");
+	if (!cli->json)
+		printf("created vm %s (uuid %s)\n", name ? name : "?", uuid ? uuid : "?");
 	if (!start) {
 		if (cli->json)
 			out_json(r.json);
-		else
-			printf("created vm %s (uuid %s)\n", name ? name : "?", uuid ? uuid : "?");
 		return CLI_OK;
 	}
-	if (!cli->json)
-		printf("created vm %s (uuid %s)\n", name ? name : "?", uuid ? uuid : "?");
 	{
 		__do_json json_t *results = json_array();
-		/* Start by uuid when known: the name could be a pattern-looking string. */
+		/* Start exactly the VM just created. */
 		__do_free char *sel = uuid ? xasprintf("uuid:%s", uuid) : xstrdup(name ? name : "");
 		rc = act_one(cli, "start", sel, NULL, results);
 		if (rc < 0)
@@ -395,8 +406,8 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		__do_reply struct reply g = REPLY_INIT;
-		enc = vm_path(c, uuid ? uuid : name, NULL);
-		if (client_call(c, "GET", enc, NULL, &g, false) < 0)
+		vm = vm_path(c, uuid ? uuid : name, NULL);
+		if (client_call(c, "GET", vm, NULL, &g, false) < 0)
 			return CLI_FAIL;
 		out_json(g.json);
 	}

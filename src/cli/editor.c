@@ -31,9 +31,7 @@ struct argvec {
 static void argvec_add(struct argvec *a, const char *s, size_t len)
 {
 	a->v = xrealloc(a->v, (a->n + 2) * sizeof(char *));
-	a->v[a->n++] = strndup(s, len);
-	if (!a->v[a->n - 1])
-		abort();
+	a->v[a->n++] = xasprintf("%.*s", (int)len, s);
 	a->v[a->n] = NULL;
 }
 

@@ -8,9 +8,11 @@
  * tables the dispatch uses, so a verb cannot exist without being listed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <curl/curl.h>
 
 #include "cli.h"
@@ -187,11 +189,29 @@ static int run(struct cli *cli, int argc, char **argv)
 	return run_noun(cli, n, a.npos, a.pos);
 }
 
+/* A closed stdin/stdout/stderr would be reused by the first socket we open
+ * (the console would then read its own connection): park /dev/null there. */
+static void sanitize_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int nul = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (nul >= 0 && nul != fd) {
+			dup2(nul, fd);
+			close(nul);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *env = getenv("CORRAL_SOCKET");
 	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET };
-	int rc = run(&cli, argc, argv);
+	int rc;
+
+	sanitize_std_fds();
+	rc = run(&cli, argc, argv);
 
 	if (cli.client_ready)
 		client_release(&cli.client);

@@ -53,7 +53,7 @@ static void set_path(char **dst, const char *arg)
 	*dst = cli_abspath(arg);
 }
 
-/* "LISTEN", "LISTEN:DISPLAY", ":DISPLAY", "DISPLAY", "[V6ADDR]:DISPLAY". */
+/* "LISTEN", "LISTEN:DISPLAY", ":DISPLAY", "DISPLAY", "[V6ADDR]:DISPLAY", "V6ADDR". */
 static int parse_vnc(struct vmdef_flags *f, const char *cmd, const char *arg)
 {
 	const char *colon, *host_end;
@@ -78,12 +78,14 @@ static int parse_vnc(struct vmdef_flags *f, const char *cmd, const char *arg)
 		colon = close[1] ? close + 1 : NULL;
 	} else {
 		colon = strrchr(arg, ':');
+		if (colon && strchr(arg, ':') != colon)
+			colon = NULL;	/* a bare IPv6 address: no display */
 		host_end = colon ? colon : arg + strlen(arg);
 	}
 	if (colon && cli_parse_int(colon + 1, 0, 65535, &display) < 0)
 		return cli_usage_error(cmd, "invalid --vnc display in '%s': use LISTEN[:DISPLAY]", arg);
 	if (host_end > host)
-		f->vnc_listen = strndup(host, (size_t)(host_end - host));
+		f->vnc_listen = xasprintf("%.*s", (int)(host_end - host), host);
 	f->vnc_display = display;
 	return CLI_OK;
 }

@@ -77,9 +77,6 @@ struct store *store_open(const char *path, struct buf *err)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
-			 NULL, NULL) != SQLITE_OK)
-		goto sqlfail;
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		goto sqlfail;
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -90,6 +87,10 @@ struct store *store_open(const char *path, struct buf *err)
 			   SCHEMA_VERSION);
 		goto fail;
 	}
+	/* Only now that the version is known to be ours may the file be changed. */
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
+			 NULL, NULL) != SQLITE_OK)
+		goto sqlfail;
 	if (version < 1) {
 		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
 		    sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||

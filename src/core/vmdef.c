@@ -1,6 +1,7 @@
 /*
  * vmdef.c - parsing, validating and serialising VM definitions.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <string.h>
@@ -231,7 +232,7 @@ static int parse_vnc(struct vm_def *d, const json_t *v, struct buf *err)
 		return 0;
 	}
 	if (json_check_keys(v, "vnc", keys, err) < 0 || json_get_str(v, "listen", &listen, err) < 0 ||
-	    json_get_int(v, "display", 0, 59535, &display, err) < 0)
+	    json_get_int(v, "display", 0, 65535 - 5900, &display, err) < 0)
 		return -1;
 	for (const char *c = listen; *c; c++) {
 		if (!(isalnum((unsigned char)*c) || *c == '.' || *c == ':' || *c == '-')) {
@@ -242,6 +243,13 @@ static int parse_vnc(struct vm_def *d, const json_t *v, struct buf *err)
 	if (!*listen || strlen(listen) > 255) {
 		buf_adds(err, "vnc.listen must be an IP address or host name");
 		return -1;
+	}
+	if (strchr(listen, ':')) {
+		struct in6_addr a6;
+		if (inet_pton(AF_INET6, listen, &a6) != 1) {
+			buf_adds(err, "vnc.listen with ':' must be an IPv6 address (no port: use vnc.display)");
+			return -1;
+		}
 	}
 	d->vnc = true;
 	d->vnc_listen = xstrdup(listen);
@@ -304,6 +312,14 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	if ((bad = str_name_invalid(name))) {
 		buf_printf(err, "invalid VM name: %s", bad);
 		goto fail;
+	}
+	{
+		uuid_t u;
+		/* A name that reads as a uuid would make plain selectors ambiguous. */
+		if (uuid_parse(name, u) == 0) {
+			buf_adds(err, "invalid VM name: a VM name must not look like a uuid");
+			goto fail;
+		}
 	}
 	d->name = xstrdup(name);
 	if (uuid) {

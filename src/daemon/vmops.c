@@ -320,6 +320,7 @@ int ops_vm_action(const char *uuid, enum vm_action a, const struct ops_action_op
 	if ((r = begin(uuid, a, &rec, err)) < 0)
 		return r;
 	struct buf e = BUF_INIT;
+	int64_t job = store_job_create(ops_cfg.store, vmaction_name(a), rec.def->name, uuid);
 	switch (a) {
 	case ACT_START: r = rt_start(uuid, &e); break;
 	case ACT_STOP: r = rt_stop(uuid, o->timeout_s, o->force, &e); break;
@@ -331,6 +332,8 @@ int ops_vm_action(const char *uuid, enum vm_action a, const struct ops_action_op
 	}
 	if (r < 0)
 		buf_printf(err, "%s: %s", rec.def->name, e.s);
+	if (job >= 0)
+		store_job_finish(ops_cfg.store, job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : e.s);
 	buf_release(&e);
 	vm_record_release(&rec);
 	joblock_end(uuid);

@@ -218,9 +218,7 @@ int ops_vol_import(const char *path, const char *name, const char *format, json_
 	j->src = xstrdup(path);
 	j->name = xstrdup(nm);
 	j->format = xstrdup(format);
-	char *target = xasprintf("volume %s from %s", nm, path);
-	j->id = store_job_create(ops_cfg.store, "import", target, NULL);
-	free(target);
+	j->id = store_job_create(ops_cfg.store, "import", nm, NULL);
 	if (j->id < 0 || pthread_create(&t, NULL, import_thread, j) != 0) {
 		if (j->id >= 0)
 			store_job_finish(ops_cfg.store, j->id, "failed", "cannot start the import thread");

@@ -122,10 +122,10 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_add(c, "q35");
 	cmd_add(c, "-accel");
 	cmd_add(c, l->accel == ACCEL_KVM ? "kvm" : "tcg");
-	if (l->accel == ACCEL_KVM) {
-		cmd_add(c, "-cpu");
-		cmd_add(c, "host");
-	}
+	/* KVM: the host CPU.  TCG: every feature TCG emulates, so guests that
+	 * need a recent baseline (x86-64-v2 for EL9) boot. */
+	cmd_add(c, "-cpu");
+	cmd_add(c, l->accel == ACCEL_KVM ? "host" : "max");
 	cmd_add(c, "-smp");
 	cmd_addf(c, "%d", d->cpus);
 	cmd_add(c, "-m");

@@ -410,8 +410,7 @@ void rt_shutdown(void)
 	pthread_mutex_unlock(&rt_lock);
 	for (struct vm_rt *v = list, *n; v; v = n) {
 		n = v->next;
-		qmp_close(v->qmp);
-		vm_rt_free(v);
+		vm_rt_free(v); /* closes its QMP connection; QEMU runs on */
 	}
 	if (worker_started) {
 		pthread_mutex_lock(&q_lock);

@@ -467,6 +467,34 @@ static int import_check(struct store *st, const char *src, const char *name, con
 			   src, str_has_control(detected) ? "an unknown" : detected);
 		return -EINVAL;
 	}
+	/* An image that pulls in other files (a backing chain, VMDK extents, a
+	 * qcow2 external data file) would copy host files chosen by whoever made
+	 * the image into the volume: refuse, and say how to proceed. */
+	const char *backing = json_string_value(json_object_get(info, "backing-filename"));
+	if (backing) {
+		buf_printf(err,
+			   "source image %s has a backing file; flatten it first (qemu-img convert -O qcow2 SRC FLAT) "
+			   "and import the result",
+			   src);
+		return -EINVAL;
+	}
+	json_t *spec = json_object_get(json_object_get(info, "format-specific"), "data");
+	if (json_string_value(json_object_get(spec, "data-file"))) {
+		buf_printf(err, "source image %s keeps its data in an external file; flatten it first", src);
+		return -EINVAL;
+	}
+	json_t *ext;
+	size_t k;
+	json_array_foreach(json_object_get(spec, "extents"), k, ext) {
+		const char *f = json_string_value(json_object_get(ext, "filename"));
+		if (f && strcmp(f, src) != 0) {
+			buf_printf(err,
+				   "source image %s is split into extent files; convert it to a single file first "
+				   "(qemu-img convert -O vmdk -o subformat=monolithicSparse)",
+				   src);
+			return -EINVAL;
+		}
+	}
 	if (*virtual_size == 0) {
 		buf_printf(err, "source image %s is empty", src);
 		return -EINVAL;

@@ -84,7 +84,7 @@ static void drain(int fd, struct buf *into, cmd_out_cb cb, void *opaque, int *op
 
 static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque, struct buf *err)
 {
-	int op[2], ep[2], status;
+	int op[2], ep[2], xp[2], status;
 	pid_t pid;
 
 	if (c->argc == 0)
@@ -103,10 +103,15 @@ static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque
 		close(op[1]);
 		return -e;
 	}
+	if (pipe2(xp, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(op[0]); close(op[1]); close(ep[0]); close(ep[1]);
+		return -e;
+	}
 	pid = fork();
 	if (pid < 0) {
 		int e = errno;
-		close(op[0]); close(op[1]); close(ep[0]); close(ep[1]);
+		close(op[0]); close(op[1]); close(ep[0]); close(ep[1]); close(xp[0]); close(xp[1]);
 		return -e;
 	}
 	if (pid == 0) {
@@ -120,11 +125,28 @@ static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque
 		dup2(op[1], 1);
 		dup2(ep[1], 2);
 		execvp(c->argv[0], c->argv);
-		dprintf(2, "cannot run %s: %s\n", c->argv[0], strerror(errno));
+		int e = errno;
+		if (write(xp[1], &e, sizeof(e)) < 0)
+			_exit(127);
 		_exit(127);
 	}
 	close(op[1]);
 	close(ep[1]);
+	close(xp[1]);
+	{
+		int e = 0;
+		ssize_t n;
+		while ((n = read(xp[0], &e, sizeof(e))) < 0 && errno == EINTR)
+			;
+		close(xp[0]);
+		if (n == (ssize_t)sizeof(e)) {
+			close(op[0]);
+			close(ep[0]);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -e;
+		}
+	}
 	int oopen = 1, eopen = 1;
 	while (oopen || eopen) {
 		struct pollfd p[2] = { { oopen ? op[0] : -1, POLLIN, 0 },
@@ -146,8 +168,6 @@ static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque
 			return -errno;
 	}
 	if (WIFEXITED(status)) {
-		if (WEXITSTATUS(status) == 127 && err && strstr(err->s, "cannot run "))
-			return -ENOENT;
 		return WEXITSTATUS(status);
 	}
 	return 128 + WTERMSIG(status);

@@ -86,17 +86,26 @@ trap cleanup EXIT
 setup_daemon() { start_daemon || { FAILED=$((FAILED + 1)); exit 1; }; }
 
 # test_expect NAME 'shell commands'
+# The body runs in this shell (not a subshell), so it can restart corrald and
+# set variables for later tests; its output goes to a file, shown on failure.
 test_expect() {
-	local name=$1 body=$2 out
-	out=$(eval "$body" 2>&1)
-	if [ $? -eq 0 ]; then
+	local name=$1 body=$2 rc
+	eval "$body" >"$T/test.out" 2>&1 </dev/null
+	rc=$?
+	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))
 		printf 'ok - %s: %s\n' "$TEST_NAME" "$name"
 	else
 		FAILED=$((FAILED + 1))
 		printf 'not ok - %s: %s\n' "$TEST_NAME" "$name"
-		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 40
+		sed 's/^/#   /' "$T/test.out" | tail -n 40
 	fi
+}
+
+# proc_gone PID: the process has exited (a zombie left to a non-reaping init counts as gone).
+proc_gone() {
+	[ -r "/proc/$1/stat" ] || return 0
+	[ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" = Z ]
 }
 
 finish() {

@@ -29,6 +29,8 @@ run_one() {
 	failed=$((failed + f))
 	[ "$f" -eq 0 ] || scripts_failed+=("$label")
 }
+echo "# ---- cli-usage.sh"
+if bash "$here/cli-usage.sh" "$build/corral"; then passed=$((passed + 1)); else failed=$((failed + 1)); scripts_failed+=(cli-usage.sh); fi
 for t in "$here"/t*.sh; do
 	CORRALD=$build/corrald CORRAL=$build/corral run_one "$t" "$(basename "$t")"
 done

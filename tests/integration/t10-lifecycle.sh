@@ -20,7 +20,7 @@ test_expect "start boots the guest to its ready marker" '
 '
 test_expect "show reports pid and recent events" '
 	pid=$(corral vm show g1 --json | jq -r .status.pid) &&
-	kill -0 "$pid" &&
+	! proc_gone "$pid" &&
 	corral vm show g1 --json | jq -e "[.status.events[].detail] | any(test(\"running\"))"
 '
 test_expect "list with a name pattern" '

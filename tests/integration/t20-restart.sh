@@ -13,10 +13,10 @@ test_expect "kill -9 corrald leaves the guests running" '
 	pid2=$(corral vm show r2 --json | jq -r .status.pid) &&
 	echo "$pid1 $pid2" >"$T/pids" &&
 	kill9_daemon && sleep 1 &&
-	kill -0 "$pid1" && kill -0 "$pid2"
+	! proc_gone "$pid1" && ! proc_gone "$pid2"
 '
 test_expect "while corrald is down, one guest dies and the other keeps running" '
-	read -r pid1 pid2 <"$T/pids" && kill -9 "$pid2" && sleep 0.5 && ! kill -0 "$pid2" 2>/dev/null
+	read -r pid1 pid2 <"$T/pids" && kill -9 "$pid2" && sleep 0.5 && proc_gone "$pid2"
 '
 test_expect "restarted corrald re-attaches and reports the dead one as crashed" '
 	start_daemon &&
@@ -29,12 +29,12 @@ test_expect "the re-attached guest is still controllable: pause, resume, gracefu
 	corral vm pause r1 && [ "$(vm_state r1)" = paused ] &&
 	corral vm resume r1 &&
 	corral vm stop r1 --timeout 60 && [ "$(vm_state r1)" = stopped ] &&
-	read -r pid1 pid2 <"$T/pids" && ! kill -0 "$pid1" 2>/dev/null
+	read -r pid1 pid2 <"$T/pids" && proc_gone "$pid1"
 '
 test_expect "SIGTERM stops corrald cleanly and leaves guests running" '
 	boot r1 &&
 	pid1=$(corral vm show r1 --json | jq -r .status.pid) &&
-	stop_daemon && kill -0 "$pid1" && start_daemon && [ "$(vm_state r1)" = running ]
+	stop_daemon && ! proc_gone "$pid1" && start_daemon && [ "$(vm_state r1)" = running ]
 '
 test_expect "a guest that powered off while corrald was down ends stopped" '
 	uuid=$(corral vm show r1 --json | jq -r .uuid) &&

@@ -26,8 +26,13 @@ test_expect "import a VMware disk (vmdk) with its content" '
 	p=$(corral disk show imported --json | jq -r .path) &&
 	qemu-img compare "$T/src.raw" "$p"
 '
-test_expect "import refuses missing and relative files" '
-	fails corral disk import /nonexistent.vmdk 2>err && grep -qi "no such file\|not found\|does not exist" err
+test_expect "import refuses missing files and images that pull in other host files" '
+	fails corral disk import /nonexistent.vmdk 2>err && grep -qi "does not exist" err &&
+	qemu-img create -f qcow2 -b /etc/hostname -F raw "$T/overlay.qcow2" >/dev/null &&
+	fails corral disk import "$T/overlay.qcow2" 2>err && grep -q "backing file" err &&
+	qemu-img create -f vmdk -o subformat=twoGbMaxExtentSparse "$T/split.vmdk" 8M >/dev/null &&
+	fails corral disk import "$T/split.vmdk" 2>err && grep -q "extent" err &&
+	fails corral disk show overlay 2>/dev/null && fails corral disk show split 2>/dev/null
 '
 test_expect "resize grows; shrinking is refused" '
 	corral disk resize d1 128M && corral disk show d1 --json | jq -e ".capacity == 134217728" &&

@@ -1,0 +1,114 @@
+#!/bin/bash
+# cli-usage.sh - the corral CLI's behaviour that needs no daemon: help at
+# every level, exit statuses of usage errors, the "cannot connect" line.
+#
+# usage: tests/integration/cli-usage.sh PATH/TO/corral
+set -eu
+
+CORRAL=${1:?usage: $0 PATH/TO/corral}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+# run EXPECTED_STATUS ARGS...: run corral, keep stdout/stderr in $tmp.
+run() {
+	local want=$1 got=0
+	shift
+	"$CORRAL" "$@" >"$tmp/out" 2>"$tmp/err" || got=$?
+	if [ "$got" != "$want" ]; then
+		fail "corral $* exited $got, expected $want; stderr: $(cat "$tmp/err")"
+		return 1
+	fi
+}
+
+# out_has WORD...: every word appears in the last stdout.
+out_has() {
+	for w in "$@"; do
+		grep -qw -- "$w" "$tmp/out" || fail "output of the last command lacks '$w'"
+	done
+}
+
+# err_is_one_line PATTERN: stderr is exactly one line matching PATTERN.
+err_is_one_line() {
+	local n
+	n=$(wc -l <"$tmp/err")
+	[ "$n" = 1 ] || fail "expected one stderr line, got $n: $(cat "$tmp/err")"
+	grep -q -- "$1" "$tmp/err" || fail "stderr '$(cat "$tmp/err")' lacks '$1'"
+}
+
+# --- help at every level exits 0 and names what is below it ---
+for h in --help -h; do
+	run 0 $h && out_has vm disk cdrom host job create list show start stop
+done
+run 0 --version && out_has corral
+
+vm_verbs="create list show start stop kill reboot pause resume delete console log edit events"
+disk_verbs="create list show resize delete import attach detach"
+declare -A verbs=(
+	[vm]=$vm_verbs
+	[disk]=$disk_verbs
+	[cdrom]="insert eject"
+	[host]="info"
+	[job]="list show"
+)
+for noun in "${!verbs[@]}"; do
+	run 0 "$noun" --help && out_has ${verbs[$noun]}
+	for verb in ${verbs[$noun]}; do
+		run 0 "$noun" "$verb" --help && out_has usage "$verb" --help
+		run 0 "$noun" "$verb" -h
+		if [ -s "$tmp/err" ]; then fail "corral $noun $verb --help wrote to stderr"; fi
+	done
+done
+
+# Every flag of vm create is documented in its help.
+run 0 vm create --help
+out_has --cpus --memory --disk --cdrom --kernel --initrd --cmdline --boot --vnc \
+	--no-rng --no-nic --mac --autostart --description --tag --accel --hotplug-ports \
+	--from --start --json
+run 0 vm edit --help
+out_has --remove-disk --no-vnc --no-autostart --no-cdrom --boot-mode --from
+run 0 vm stop --help && out_has --timeout --force
+run 0 vm console --help && out_has --linger
+
+# --help wins even over a missing argument, and works after other words.
+run 0 vm start --help
+run 0 vm show web1 --help
+
+# --- usage errors exit 2 with one line pointing at the right help ---
+run 2 frobnicate && err_is_one_line "see 'corral --help'"
+run 2 && err_is_one_line "missing command"
+run 2 vm frobnicate && err_is_one_line "see 'corral vm --help'"
+run 2 vm && err_is_one_line "see 'corral vm --help'"
+run 2 disk frobnicate && err_is_one_line "see 'corral disk --help'"
+run 2 vm create && err_is_one_line "see 'corral vm create --help'"
+run 2 vm create web1 --bogus && err_is_one_line "unknown option '--bogus'"
+run 2 vm create web1 --cpus && err_is_one_line "option '--cpus' needs a value"
+run 2 vm create web1 --cpus many && err_is_one_line "invalid --cpus"
+run 2 vm create web1 --memory 1.5G && err_is_one_line "invalid --memory"
+run 2 vm create web1 --boot disk --kernel /vmlinuz && err_is_one_line "cannot be combined"
+run 2 vm start && err_is_one_line "missing VM"
+run 2 vm show a b && err_is_one_line "unexpected argument 'b'"
+run 2 vm stop web1 --timeout forever && err_is_one_line "invalid --timeout"
+run 2 disk create vol1 && err_is_one_line "missing size"
+run 2 disk create vol1 10Q && err_is_one_line "invalid size"
+run 2 host info --json=yes && err_is_one_line "takes no argument"
+run 2 --socket && err_is_one_line "needs a value"
+
+# --- no daemon: exit 1 with one "cannot connect" line ---
+run 1 --socket /nonexistent/corral.sock vm list && err_is_one_line "cannot connect"
+grep -q "/nonexistent/corral.sock" "$tmp/err" || fail "the error does not name the socket"
+CORRAL_SOCKET=/nonexistent/env.sock run 1 host info && err_is_one_line "cannot connect"
+grep -q "/nonexistent/env.sock" "$tmp/err" || fail "CORRAL_SOCKET is not used"
+run 1 --socket /nonexistent/corral.sock vm console web1 && err_is_one_line "cannot connect"
+run 1 --socket /nonexistent/corral.sock vm start a b && err_is_one_line "cannot connect"
+
+if [ "$failures" -gt 0 ]; then
+	echo "cli-usage: $failures failure(s)" >&2
+	exit 1
+fi
+echo "cli-usage: ok"
