@@ -79,8 +79,25 @@ test_expect "QEMU killed from outside: the VM is crashed, with the reason" '
 	corral vm show deaf --json | jq -e ".status.reason | test(\"unexpectedly\")" &&
 	corral vm start deaf && wait_state deaf running 10 && corral vm kill deaf
 '
-test_expect "a second start is refused while running; busy requests name the job" '
+test_expect "a second start is refused while running" '
 	corral vm start g1 && fails corral vm start g1 2>err && grep -q "already running" err
+'
+test_expect "a request while another job holds the VM is refused as busy" '
+	boot deaf &&
+	(corral vm stop deaf --timeout 4 >/dev/null 2>&1 &) &&
+	sleep 1 &&
+	fails corral vm pause deaf 2>err && grep -q "busy: stop in progress" err &&
+	api POST /v1/vms/deaf/reboot "" | sed "\$d" | jq -e ".error.code == \"busy\"" &&
+	wait_state deaf stopped 30
+'
+test_expect "vm show --json round-trips into vm create --from" '
+	corral vm show g1 --json >"$T/g1.json" &&
+	jq ".name = \"g1-copy\" | del(.uuid) | del(.nic.mac)" "$T/g1.json" >"$T/copy.json" &&
+	corral vm create --from "$T/copy.json" &&
+	corral vm show g1-copy --json | jq -S "del(.uuid, .name, .nic.mac, .status)" >"$T/b" &&
+	jq -S "del(.uuid, .name, .nic.mac, .status)" "$T/g1.json" >"$T/a" &&
+	diff "$T/a" "$T/b" &&
+	corral vm delete g1-copy
 '
 test_expect "actions on a pattern act on every match" '
 	corral vm start deaf &&

@@ -53,7 +53,8 @@ test_expect "hot-plug: the running guest sees the new disk" '
 '
 test_expect "live resize reaches the guest" '
 	corral disk resize d2 64M &&
-	corral disk show d2 --json | jq -e ".capacity == 67108864"
+	corral disk show d2 --json | jq -e ".capacity == 67108864" &&
+	printf "echo SIZE=\$(cat /sys/block/vdb/size)\n" | corral vm console h1 --linger 2 | tr -d "\r" | grep -q "^SIZE=131072$"
 '
 test_expect "hot-unplug: the disk disappears from the guest" '
 	corral disk detach h1 d2 &&
