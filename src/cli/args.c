@@ -18,14 +18,20 @@
 #include "util/strutil.h"
 #include "util/common.h"
 
+/* "corral: <message>" on stderr, without the end of the line. */
+static void error_start(const char *fmt, va_list ap)
+{
+	fflush(stdout);		/* keep stdout and stderr in order when both are one file */
+	fputs("corral: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);		/* keep stdout and stderr in order when both are one file */
-	fputs("corral: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	error_start(fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	return CLI_FAIL;
@@ -35,10 +41,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);		/* keep stdout and stderr in order when both are one file */
-	fputs("corral: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	error_start(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "; see 'corral%s%s --help'\n", cmd && *cmd ? " " : "", cmd ? cmd : "");
 	return CLI_USAGE;
@@ -128,11 +132,26 @@ int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopt
 
 int cli_args_count(const struct cli_args *a, int min, int max, const char *what)
 {
-	if (a->npos < min)
+	if (a->npos < min) {
+		/* Drop the names of the arguments given: "VM and volume" -> "volume". */
+		for (int i = 0; i < a->npos && strstr(what, " and "); i++)
+			what = strstr(what, " and ") + strlen(" and ");
 		return cli_usage_error(a->cmd, "missing %s", what);
+	}
 	if (max >= 0 && a->npos > max)
 		return cli_usage_error(a->cmd, "unexpected argument '%s'", a->pos[max]);
 	return CLI_OK;
+}
+
+bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const char *what)
+{
+	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+
+	/* With only the common options, CLI_OPT_EXIT is all that can come back. */
+	if (cli_getopt(cli, a, opts) != -1)
+		return false;
+	a->exit_code = cli_args_count(a, min, max, what);
+	return a->exit_code == CLI_OK;
 }
 
 int cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)

@@ -94,9 +94,20 @@ void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int a
  */
 int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts);
 
-/* Check min <= npos <= max (max < 0: unlimited); else a usage error naming
- * `what` ("VM name").  Returns CLI_OK or CLI_USAGE. */
+/*
+ * Check min <= npos <= max (max < 0: unlimited); else a usage error: "missing
+ * <what>" or "unexpected argument '<arg>'".  `what` names the arguments in
+ * order, joined by " and " ("VM and volume"); those already given are left
+ * out of the message ("missing volume").  Returns CLI_OK or CLI_USAGE.
+ */
 int cli_args_count(const struct cli_args *a, int min, int max, const char *what);
+
+/*
+ * The whole parse of a verb whose only options are CLI_COMMON_OPTIONS: the
+ * cli_getopt loop, then cli_args_count.  True to go on; false when the verb
+ * must return a->exit_code (after --help or a usage error).
+ */
+bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const char *what);
 
 /* Print "corral: <msg>; see 'corral <cmd> --help'" and return CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,6 +124,35 @@ int cli_parse_seconds(const char *s, int64_t *ms);
 /* `path` made absolute against the cwd ("." components and doubled slashes
  * dropped, symlinks and ".." left alone).  Caller frees. */
 char *cli_abspath(const char *path);
+
+/* --- requests and answers the verbs share (request.c) --- */
+
+/*
+ * GET `path` (already encoded) and print the answer: its JSON with --json,
+ * else through text(answer).  CLI_OK, or CLI_FAIL with the error printed.
+ */
+int cli_get_print(struct cli *cli, const char *path, void (*text)(const json_t *answer));
+/* cli_get_print of one object, <base>/<item> ("/v1/vms", "web1"). */
+int cli_show(struct cli *cli, const char *base, const char *item, void (*text)(const json_t *answer));
+
+/*
+ * DELETE <base>/<item><suffix> (suffix NULL: none) for each of the n items,
+ * going on past a refusal (printed).  done() gets each answer (NULL when it
+ * is not JSON), adds it to `all` and, unless --json, prints the
+ * confirmation; with --json `all` is printed at the end.  CLI_OK when every
+ * item was deleted, else CLI_FAIL (at once, printing nothing more, when
+ * corrald cannot be reached).
+ */
+int cli_delete_each(struct cli *cli, const char *base, const char *suffix, char **items, int n, json_t *all,
+		    void (*done)(struct cli *cli, const char *item, json_t *answer, json_t *all));
+
+/*
+ * Print an answer that is the VM a verb changed: its JSON with --json, else
+ * the line "<fmt...> vm <name>" (the name `sel`, the VM argument, when the
+ * answer has none).  Returns CLI_OK.
+ */
+int cli_vm_changed(struct cli *cli, const json_t *vm, const char *sel, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* --- jobs (cmd_job.c) --- */
 

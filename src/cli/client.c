@@ -60,6 +60,22 @@ char *client_escape(struct client *c, const char *s)
 	return copy;
 }
 
+char *client_path(struct client *c, const char *base, const char *item, const char *suffix)
+{
+	__do_free char *enc = client_escape(c, item);
+	return xasprintf("%s/%s%s", base, enc, suffix ? suffix : "");
+}
+
+char *client_path_query(struct client *c, const char *base, const char *key, const char *value)
+{
+	__do_free char *enc = NULL;
+
+	if (!value)
+		return xstrdup(base);
+	enc = client_escape(c, value);
+	return xasprintf("%s?%s=%s", base, key, enc);
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	buf_add(userdata, data, size * nmemb);
@@ -190,7 +206,7 @@ int client_call(struct client *c, const char *method, const char *path, const js
 {
 	if (client_request(c, method, path, body, r) < 0)
 		return -1;
-	if (r->status < 200 || r->status > 299) {
+	if (!reply_ok(r)) {
 		client_print_error(r, NULL);
 		return -1;
 	}

@@ -32,6 +32,9 @@ struct reply {
 
 #define REPLY_INIT { 0, BUF_INIT, NULL }
 
+/* The answer has a 2xx status. */
+static inline bool reply_ok(const struct reply *r) { return r->status >= 200 && r->status <= 299; }
+
 void reply_release(struct reply *r);
 static inline void cleanup_reply(struct reply *r) { reply_release(r); }
 #define __do_reply __attribute__((cleanup(cleanup_reply)))
@@ -42,6 +45,12 @@ void client_release(struct client *c);
 
 /* Percent-encode one path segment or query value (curl_easy_escape).  Caller frees. */
 char *client_escape(struct client *c, const char *s);
+/* "<base>/<item><suffix>" with `item` percent-encoded (suffix NULL: none),
+ * e.g. ("/v1/vms", "web 1", "/start") -> "/v1/vms/web%201/start".  Caller frees. */
+char *client_path(struct client *c, const char *base, const char *item, const char *suffix);
+/* `base`, with "?<key>=<value>" (value percent-encoded) when `value` is not
+ * NULL.  Caller frees. */
+char *client_path_query(struct client *c, const char *base, const char *key, const char *value);
 
 /*
  * Send `method` `path` ("/v1/vms?select=x", already encoded) with `body`

@@ -34,46 +34,26 @@ static const char usage_eject[] =
 
 enum { OPT_FORCE = CLI_OPT_FIRST };
 
-static void print_result(struct cli *cli, const struct reply *r, const char *what, const char *sel)
-{
-	const char *vm = out_str(r->json, "name");
-
-	if (cli->json)
-		out_json(r->json);
-	else
-		printf("%s vm %s\n", what, vm ? vm : sel);
-}
-
 static int cdrom_insert(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	__do_free char *iso = NULL;
-	__do_free char *enc = NULL;
 	__do_free char *path = NULL;
-	__do_free char *what = NULL;
 	struct client *c;
 	struct cli_args a;
-	int opt, rc;
 
 	cli_args_init(&a, "cdrom insert", usage_insert, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "VM and ISO" : "ISO")) != CLI_OK)
-		return rc;
+	if (!cli_args_plain(cli, &a, 2, 2, "VM and ISO"))
+		return a.exit_code;
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
 	iso = cli_abspath(a.pos[1]);
 	body = json_pack("{ss}", "path", iso);
-	enc = client_escape(c, a.pos[0]);
-	path = xasprintf("/v1/vms/%s/cdrom", enc);
+	path = client_path(c, "/v1/vms", a.pos[0], "/cdrom");
 	if (client_call(c, "POST", path, body, &r, false) < 0)
 		return CLI_FAIL;
-	what = xasprintf("inserted %s into", iso);
-	print_result(cli, &r, what, a.pos[0]);
-	return CLI_OK;
+	return cli_vm_changed(cli, r.json, a.pos[0], "inserted %s into", iso);
 }
 
 static int cdrom_eject(struct cli *cli, int argc, char **argv)
@@ -84,7 +64,6 @@ static int cdrom_eject(struct cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *enc = NULL;
 	__do_free char *path = NULL;
 	struct client *c;
 	struct cli_args a;
@@ -102,12 +81,10 @@ static int cdrom_eject(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
-	enc = client_escape(c, a.pos[0]);
-	path = xasprintf("/v1/vms/%s/cdrom%s", enc, force ? "?force=true" : "");
+	path = client_path(c, "/v1/vms", a.pos[0], force ? "/cdrom?force=true" : "/cdrom");
 	if (client_call(c, "DELETE", path, NULL, &r, false) < 0)
 		return CLI_FAIL;
-	print_result(cli, &r, "ejected the cdrom of", a.pos[0]);
-	return CLI_OK;
+	return cli_vm_changed(cli, r.json, a.pos[0], "ejected the cdrom of");
 }
 
 static const struct cli_verb cdrom_verbs[] = {

@@ -105,12 +105,6 @@ static const char usage_detach[] =
 
 enum { OPT_FORMAT = CLI_OPT_FIRST, OPT_NAME, OPT_BUS };
 
-static char *volume_path(struct client *c, const char *name, const char *suffix)
-{
-	__do_free char *enc = client_escape(c, name);
-	return xasprintf("/v1/volumes/%s%s", enc, suffix ? suffix : "");
-}
-
 static uint64_t size_of(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
@@ -140,7 +134,7 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 		if (opt == OPT_FORMAT)
 			format = optarg;
 	}
-	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "volume name and size" : "size")) != CLI_OK)
+	if ((rc = cli_args_count(&a, 2, 2, "volume name and size")) != CLI_OK)
 		return rc;
 	if (cli_parse_size(a.pos[1], MIB, &size) < 0 || size == 0 || size > INT64_MAX)
 		return cli_usage_error(a.cmd, "invalid size '%s': want e.g. 512M or 10G (a bare number is MiB)", a.pos[1]);
@@ -160,32 +154,14 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
-static int disk_list(struct cli *cli, int argc, char **argv)
+static void print_volumes(const json_t *answer)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	static const char *const headers[] = { "NAME", "FORMAT", "CAPACITY", "ALLOCATION", "USED-BY", "PATH" };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_table struct table *t = NULL;
-	struct client *c;
-	struct cli_args a;
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_t *vol;
 	size_t i;
-	int opt, rc;
 
-	cli_args_init(&a, "disk list", usage_list, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)) || client_call(c, "GET", "/v1/volumes", NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-		return CLI_OK;
-	}
-	t = table_new(ARRAY_SIZE(headers), headers);
-	json_array_foreach(json_object_get(r.json, "volumes"), i, vol) {
+	json_array_foreach(json_object_get(answer, "volumes"), i, vol) {
 		char cap[16], alloc[16];
 		table_add(t, out_str(vol, "name"), out_str(vol, "format"),
 			  out_size(size_of(vol, "capacity"), cap, sizeof(cap)),
@@ -193,7 +169,16 @@ static int disk_list(struct cli *cli, int argc, char **argv)
 			  out_str(vol, "used_by"), out_str(vol, "path"));
 	}
 	table_print(t, stdout);
-	return CLI_OK;
+}
+
+static int disk_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+
+	cli_args_init(&a, "disk list", usage_list, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 0, ""))
+		return a.exit_code;
+	return cli_get_print(cli, "/v1/volumes", print_volumes);
 }
 
 static void show_volume(const json_t *vol)
@@ -214,34 +199,16 @@ static void show_volume(const json_t *vol)
 
 static int disk_show(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *path = NULL;
-	struct client *c;
 	struct cli_args a;
-	int opt, rc;
 
 	cli_args_init(&a, "disk show", usage_show, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 1, 1, "volume name")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	path = volume_path(c, a.pos[0], NULL);
-	if (client_call(c, "GET", path, NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json)
-		out_json(r.json);
-	else
-		show_volume(r.json);
-	return CLI_OK;
+	if (!cli_args_plain(cli, &a, 1, 1, "volume name"))
+		return a.exit_code;
+	return cli_show(cli, "/v1/volumes", a.pos[0], show_volume);
 }
 
 static int disk_resize(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	__do_free char *path = NULL;
@@ -251,14 +218,10 @@ static int disk_resize(struct cli *cli, int argc, char **argv)
 	bool grow_by;
 	uint64_t size;
 	char sz[16];
-	int opt, rc;
 
 	cli_args_init(&a, "disk resize", usage_resize, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "volume name and size" : "size")) != CLI_OK)
-		return rc;
+	if (!cli_args_plain(cli, &a, 2, 2, "volume name and size"))
+		return a.exit_code;
 	arg = a.pos[1];
 	grow_by = arg[0] == '+';
 	if (cli_parse_size(arg + grow_by, MIB, &size) < 0 || size == 0 || size > INT64_MAX)
@@ -267,7 +230,7 @@ static int disk_resize(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (grow_by) {
 		__do_reply struct reply cur = REPLY_INIT;
-		__do_free char *get = volume_path(c, a.pos[0], NULL);
+		__do_free char *get = client_path(c, "/v1/volumes", a.pos[0], NULL);
 		uint64_t cap;
 
 		if (client_call(c, "GET", get, NULL, &cur, false) < 0)
@@ -278,7 +241,7 @@ static int disk_resize(struct cli *cli, int argc, char **argv)
 		size += cap;
 	}
 	body = json_pack("{sI}", "size", (json_int_t)size);
-	path = volume_path(c, a.pos[0], "/resize");
+	path = client_path(c, "/v1/volumes", a.pos[0], "/resize");
 	if (client_call(c, "POST", path, body, &r, false) < 0)
 		return CLI_FAIL;
 	if (cli->json) {
@@ -290,43 +253,25 @@ static int disk_resize(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static void volume_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
+{
+	const char *name = out_str(answer, "deleted");
+
+	if (answer)
+		json_array_append(all, answer);
+	if (!cli->json)
+		printf("deleted volume %s\n", name ? name : item);
+}
+
 static int disk_delete(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	__do_json json_t *all = json_array();
-	struct client *c;
 	struct cli_args a;
-	int opt, rc;
 
 	cli_args_init(&a, "disk delete", usage_delete, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 1, -1, "volume name")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	for (int i = 0; i < a.npos; i++) {
-		__do_free char *path = volume_path(c, a.pos[i], NULL);
-		__do_reply struct reply r = REPLY_INIT;
-
-		if (client_request(c, "DELETE", path, NULL, &r) < 0)
-			return CLI_FAIL;
-		if (r.status < 200 || r.status > 299) {
-			client_print_error(&r, NULL);
-			rc = CLI_FAIL;
-			continue;
-		}
-		if (r.json)
-			json_array_append(all, r.json);
-		if (!cli->json) {
-			const char *name = out_str(r.json, "deleted");
-			printf("deleted volume %s\n", name ? name : a.pos[i]);
-		}
-	}
-	if (cli->json)
-		out_json(all);
-	return rc;
+	if (!cli_args_plain(cli, &a, 1, -1, "volume name"))
+		return a.exit_code;
+	return cli_delete_each(cli, "/v1/volumes", NULL, a.pos, a.npos, all, volume_deleted);
 }
 
 /* The new volume's name for the confirmation: --name, else the job's target
@@ -415,7 +360,6 @@ static int disk_attach(struct cli *cli, int argc, char **argv)
 	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
-	__do_free char *enc = NULL;
 	__do_free char *path = NULL;
 	const char *bus = NULL;
 	struct client *c;
@@ -429,57 +373,39 @@ static int disk_attach(struct cli *cli, int argc, char **argv)
 		if (opt == OPT_BUS)
 			bus = optarg;
 	}
-	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "VM and volume" : "volume")) != CLI_OK)
+	if ((rc = cli_args_count(&a, 2, 2, "VM and volume")) != CLI_OK)
 		return rc;
 	body = json_pack("{ss}", "volume", a.pos[1]);
 	if (bus)
 		json_object_set_new(body, "bus", json_string(bus));
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
-	enc = client_escape(c, a.pos[0]);
-	path = xasprintf("/v1/vms/%s/disks", enc);
+	path = client_path(c, "/v1/vms", a.pos[0], "/disks");
 	if (client_call(c, "POST", path, body, &r, false) < 0)
 		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-	} else {
-		const char *vm = out_str(r.json, "name");
-		printf("attached volume %s to vm %s\n", a.pos[1], vm ? vm : a.pos[0]);
-	}
-	return CLI_OK;
+	return cli_vm_changed(cli, r.json, a.pos[0], "attached volume %s to", a.pos[1]);
 }
 
 static int disk_detach(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *vm_enc = NULL;
 	__do_free char *vol_enc = NULL;
+	__do_free char *suffix = NULL;
 	__do_free char *path = NULL;
 	struct client *c;
 	struct cli_args a;
-	int opt, rc;
 
 	cli_args_init(&a, "disk detach", usage_detach, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 2, 2, a.npos == 0 ? "VM and volume" : "volume")) != CLI_OK)
-		return rc;
+	if (!cli_args_plain(cli, &a, 2, 2, "VM and volume"))
+		return a.exit_code;
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
-	vm_enc = client_escape(c, a.pos[0]);
 	vol_enc = client_escape(c, a.pos[1]);
-	path = xasprintf("/v1/vms/%s/disks/%s", vm_enc, vol_enc);
+	suffix = xasprintf("/disks/%s", vol_enc);
+	path = client_path(c, "/v1/vms", a.pos[0], suffix);
 	if (client_call(c, "DELETE", path, NULL, &r, false) < 0)
 		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-	} else {
-		const char *vm = out_str(r.json, "name");
-		printf("detached volume %s from vm %s\n", a.pos[1], vm ? vm : a.pos[0]);
-	}
-	return CLI_OK;
+	return cli_vm_changed(cli, r.json, a.pos[0], "detached volume %s from", a.pos[1]);
 }
 
 static const struct cli_verb disk_verbs[] = {

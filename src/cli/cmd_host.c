@@ -39,34 +39,16 @@ static void add_member(struct table *t, const char *key, const json_t *v)
 	table_add_kv(t, key, "%s", s);
 }
 
-static int host_info(struct cli *cli, int argc, char **argv)
+static void print_host(const json_t *answer)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_table struct table *t = NULL;
-	struct client *c;
-	struct cli_args a;
+	__do_table struct table *t = table_new_kv();
 	const char *key;
 	json_t *v;
-	int opt, rc;
 
-	cli_args_init(&a, "host info", usage_info, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)) || client_call(c, "GET", "/v1/host", NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-		return CLI_OK;
-	}
-	t = table_new_kv();
 	for (size_t i = 0; i < ARRAY_SIZE(host_keys); i++)
-		if ((v = json_object_get(r.json, host_keys[i])))
+		if ((v = json_object_get(answer, host_keys[i])))
 			add_member(t, host_keys[i], v);
-	json_object_foreach(r.json, key, v) {
+	json_object_foreach((json_t *)answer, key, v) {
 		bool known = false;
 		for (size_t i = 0; i < ARRAY_SIZE(host_keys); i++)
 			known |= strcmp(key, host_keys[i]) == 0;
@@ -74,7 +56,16 @@ static int host_info(struct cli *cli, int argc, char **argv)
 			add_member(t, key, v);
 	}
 	table_print(t, stdout);
-	return CLI_OK;
+}
+
+static int host_info(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+
+	cli_args_init(&a, "host info", usage_info, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 0, ""))
+		return a.exit_code;
+	return cli_get_print(cli, "/v1/host", print_host);
 }
 
 static const struct cli_verb host_verbs[] = {

@@ -38,13 +38,6 @@ static const char usage_show[] =
 
 enum { OPT_VM = CLI_OPT_FIRST };
 
-static char *job_path(struct client *c, const json_t *id)
-{
-	__do_free char *s = out_scalar(id);
-	__do_free char *enc = client_escape(c, s);
-	return xasprintf("/v1/jobs/%s", enc);
-}
-
 /* "42%" */
 static char *progress_text(const json_t *job)
 {
@@ -54,20 +47,33 @@ static char *progress_text(const json_t *job)
 	return xstrdup("-");
 }
 
+/* "120.3 MiB/s" into buf, NULL when the job has no rate. */
+static const char *rate_text(const json_t *job, char *buf, size_t len)
+{
+	json_t *v = json_object_get(job, "rate");
+	return json_is_number(v) ? out_rate(json_number_value(v), buf, len) : NULL;
+}
+
+/* "3s" into buf, NULL when the job has no ETA. */
+static const char *eta_text(const json_t *job, char *buf, size_t len)
+{
+	json_t *v = json_object_get(job, "eta");
+	return json_is_number(v) ? out_duration((int64_t)(json_number_value(v) + 0.5), buf, len) : NULL;
+}
+
 /* "importing: 42% 120.3 MiB/s ETA 3s" */
 static char *progress_line(const char *label, const json_t *job)
 {
 	__do_free char *pct = progress_text(job);
-	json_t *rate = json_object_get(job, "rate");
-	json_t *eta = json_object_get(job, "eta");
 	struct buf b = BUF_INIT;
+	const char *s;
 	char tmp[32];
 
 	buf_printf(&b, "%s: %s", label, pct);
-	if (json_is_number(rate))
-		buf_printf(&b, " %s", out_rate(json_number_value(rate), tmp, sizeof(tmp)));
-	if (json_is_number(eta))
-		buf_printf(&b, " ETA %s", out_duration((int64_t)(json_number_value(eta) + 0.5), tmp, sizeof(tmp)));
+	if ((s = rate_text(job, tmp, sizeof(tmp))))
+		buf_printf(&b, " %s", s);
+	if ((s = eta_text(job, tmp, sizeof(tmp))))
+		buf_printf(&b, " ETA %s", s);
 	return buf_detach(&b);
 }
 
@@ -82,17 +88,16 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 	struct client *c = cli_client(cli);
 	bool tty = isatty(STDERR_FILENO);
 	int64_t started = time_mono_ms();
+	__do_free char *job_id = out_scalar(json_object_get(job, "id"));
 	__do_free char *path = NULL;
-	json_t *cur = json_deep_copy(job);
+	__do_json json_t *cur = json_deep_copy(job);
 	const char *state, *msg;
 	char dur[32];
 
 	*final = NULL;
-	if (!c) {
-		json_decref(cur);
+	if (!c)
 		return CLI_FAIL;
-	}
-	path = job_path(c, json_object_get(job, "id"));
+	path = client_path(c, "/v1/jobs", job_id, NULL);
 	while (job_running(cur)) {
 		__do_reply struct reply r = REPLY_INIT;
 
@@ -101,14 +106,12 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 			fprintf(stderr, "\r%s\033[K", line);
 		}
 		time_sleep_ms(POLL_MS);
-		if (client_call(c, "GET", path, NULL, &r, false) < 0) {
-			json_decref(cur);
+		if (client_call(c, "GET", path, NULL, &r, false) < 0)
 			return CLI_FAIL;
-		}
 		json_decref(cur);
 		cur = json_incref(r.json);
 	}
-	*final = cur;
+	*final = json_incref(cur);
 	state = out_str(cur, "state");
 	if (state && strcmp(state, "succeeded") == 0) {
 		if (tty)
@@ -129,6 +132,23 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 	}
 }
 
+static void print_jobs(const json_t *answer)
+{
+	static const char *const headers[] = { "ID", "TYPE", "TARGET", "STATE", "PROGRESS", "STARTED" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *job;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "jobs"), i, job) {
+		__do_free char *id = out_scalar(json_object_get(job, "id"));
+		__do_free char *target = out_scalar(json_object_get(job, "target"));
+		__do_free char *pct = progress_text(job);
+		table_add(t, id, out_str(job, "type"), target, out_str(job, "state"), pct,
+			  out_str(job, "started"));
+	}
+	table_print(t, stdout);
+}
+
 static int job_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -136,15 +156,10 @@ static int job_list(struct cli *cli, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
-	static const char *const headers[] = { "ID", "TYPE", "TARGET", "STATE", "PROGRESS", "STARTED" };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_table struct table *t = NULL;
 	__do_free char *path = NULL;
 	const char *vm = NULL;
 	struct client *c;
 	struct cli_args a;
-	json_t *job;
-	size_t i;
 	int opt, rc;
 
 	cli_args_init(&a, "job list", usage_list, argc, argv);
@@ -158,28 +173,8 @@ static int job_list(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
-	if (vm) {
-		__do_free char *enc = client_escape(c, vm);
-		path = xasprintf("/v1/jobs?vm=%s", enc);
-	} else {
-		path = xstrdup("/v1/jobs");
-	}
-	if (client_call(c, "GET", path, NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-		return CLI_OK;
-	}
-	t = table_new(ARRAY_SIZE(headers), headers);
-	json_array_foreach(json_object_get(r.json, "jobs"), i, job) {
-		__do_free char *id = out_scalar(json_object_get(job, "id"));
-		__do_free char *target = out_scalar(json_object_get(job, "target"));
-		__do_free char *pct = progress_text(job);
-		table_add(t, id, out_str(job, "type"), target, out_str(job, "state"), pct,
-			  out_str(job, "started"));
-	}
-	table_print(t, stdout);
-	return CLI_OK;
+	path = client_path_query(c, "/v1/jobs", "vm", vm);
+	return cli_get_print(cli, path, print_jobs);
 }
 
 static void show_job(const json_t *job)
@@ -187,7 +182,7 @@ static void show_job(const json_t *job)
 	__do_table struct table *t = table_new_kv();
 	static const char *const keys[] = { "id", "type", "target", "state" };
 	json_t *v;
-	const char *msg;
+	const char *text, *msg;
 	char tmp[32];
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
@@ -198,10 +193,10 @@ static void show_job(const json_t *job)
 		__do_free char *pct = progress_text(job);
 		table_add_kv(t, "progress", "%s", pct);
 	}
-	if (json_is_number(v = json_object_get(job, "rate")))
-		table_add_kv(t, "rate", "%s", out_rate(json_number_value(v), tmp, sizeof(tmp)));
-	if (json_is_number(v = json_object_get(job, "eta")))
-		table_add_kv(t, "eta", "%s", out_duration((int64_t)(json_number_value(v) + 0.5), tmp, sizeof(tmp)));
+	if ((text = rate_text(job, tmp, sizeof(tmp))))
+		table_add_kv(t, "rate", "%s", text);
+	if ((text = eta_text(job, tmp, sizeof(tmp))))
+		table_add_kv(t, "eta", "%s", text);
 	v = json_object_get(job, "error");
 	if (v && !json_is_null(v)) {
 		msg = client_error_message(job);
@@ -219,31 +214,12 @@ static void show_job(const json_t *job)
 
 static int job_show(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *path = NULL;
-	__do_json json_t *id = NULL;
-	struct client *c;
 	struct cli_args a;
-	int opt, rc;
 
 	cli_args_init(&a, "job show", usage_show, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 1, 1, "job ID")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	id = json_string(a.pos[0]);
-	path = job_path(c, id);
-	if (client_call(c, "GET", path, NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json)
-		out_json(r.json);
-	else
-		show_job(r.json);
-	return CLI_OK;
+	if (!cli_args_plain(cli, &a, 1, 1, "job ID"))
+		return a.exit_code;
+	return cli_show(cli, "/v1/jobs", a.pos[0], show_job);
 }
 
 static const struct cli_verb job_verbs[] = {

@@ -247,12 +247,6 @@ static const char usage_events[] =
 
 /* --- helpers --- */
 
-static char *vm_path(struct client *c, const char *selector, const char *suffix)
-{
-	__do_free char *enc = client_escape(c, selector);
-	return xasprintf("/v1/vms/%s%s", enc, suffix ? suffix : "");
-}
-
 /* "256M" for a memory_mib member. */
 static const char *memory_text(const json_t *obj, char *buf, size_t len)
 {
@@ -280,12 +274,12 @@ static int act_one(struct cli *cli, const char *verb, const char *selector, cons
 
 	if (!c)
 		return -1;
-	path = vm_path(c, selector, suffix);
+	path = client_path(c, "/v1/vms", selector, suffix);
 	if (client_request(c, "POST", path, body, &r) < 0)
 		return -1;
 	results = json_object_get(r.json, "results");
 	if (!json_is_array(results)) {
-		if (r.status >= 200 && r.status <= 299) {
+		if (reply_ok(&r)) {
 			if (!cli->json)
 				printf("%s: ok\n", selector);
 			return CLI_OK;
@@ -406,7 +400,7 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		__do_reply struct reply g = REPLY_INIT;
-		vm = vm_path(c, uuid ? uuid : name, NULL);
+		vm = client_path(c, "/v1/vms", uuid ? uuid : name, NULL);
 		if (client_call(c, "GET", vm, NULL, &g, false) < 0)
 			return CLI_FAIL;
 		out_json(g.json);
@@ -416,41 +410,14 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 
 /* --- list / show --- */
 
-static int vm_list(struct cli *cli, int argc, char **argv)
+static void print_vms(const json_t *answer)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS" };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_table struct table *t = NULL;
-	__do_free char *path = NULL;
-	struct client *c;
-	struct cli_args a;
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_t *vm;
 	size_t i;
-	int opt, rc;
 
-	cli_args_init(&a, "vm list", usage_list, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 0, 1, "selector")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	if (a.npos == 1) {
-		__do_free char *enc = client_escape(c, a.pos[0]);
-		path = xasprintf("/v1/vms?select=%s", enc);
-	} else {
-		path = xstrdup("/v1/vms");
-	}
-	if (client_call(c, "GET", path, NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-		return CLI_OK;
-	}
-	t = table_new(ARRAY_SIZE(headers), headers);
-	json_array_foreach(json_object_get(r.json, "vms"), i, vm) {
+	json_array_foreach(json_object_get(answer, "vms"), i, vm) {
 		__do_free char *cpus = out_scalar(json_object_get(vm, "cpus"));
 		__do_free char *autostart = out_scalar(json_object_get(vm, "autostart"));
 		__do_free char *tags = out_join(json_object_get(vm, "tags"), ",");
@@ -460,7 +427,21 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-");
 	}
 	table_print(t, stdout);
-	return CLI_OK;
+}
+
+static int vm_list(struct cli *cli, int argc, char **argv)
+{
+	__do_free char *path = NULL;
+	struct client *c;
+	struct cli_args a;
+
+	cli_args_init(&a, "vm list", usage_list, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 1, "selector"))
+		return a.exit_code;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = client_path_query(c, "/v1/vms", "select", a.npos == 1 ? a.pos[0] : NULL);
+	return cli_get_print(cli, path, print_vms);
 }
 
 /* The members of a small object as "k=v k=v" (status.vnc, status.job). */
@@ -592,83 +573,43 @@ static void show_vm(const json_t *vm)
 
 static int vm_show(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *path = NULL;
-	struct client *c;
 	struct cli_args a;
-	int opt, rc;
 
 	cli_args_init(&a, "vm show", usage_show, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	path = vm_path(c, a.pos[0], NULL);
-	if (client_call(c, "GET", path, NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json)
-		out_json(r.json);
-	else
-		show_vm(r.json);
-	return CLI_OK;
+	if (!cli_args_plain(cli, &a, 1, 1, "VM"))
+		return a.exit_code;
+	return cli_show(cli, "/v1/vms", a.pos[0], show_vm);
 }
 
 /* --- actions --- */
 
-static int vm_simple_action(struct cli *cli, int argc, char **argv, const char *usage)
+/* The options of the actions; vm_action turns them into the request body. */
+static const struct option action_opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+static const struct option stop_opts[] = {
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	CLI_COMMON_OPTIONS,
+	{ 0 },
+};
+static const struct option reboot_opts[] = {
+	{ "force", no_argument, NULL, OPT_FORCE },
+	CLI_COMMON_OPTIONS,
+	{ 0 },
+};
+
+/*
+ * start, stop, kill, reboot, pause, resume: the options `opts` allows go
+ * into the request body (none: no body), then act_all on every VM argument.
+ */
+static int vm_action(struct cli *cli, int argc, char **argv, const char *usage, const struct option *opts)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	__do_free char *cmd = xasprintf("vm %s", argv[0]);
-	struct cli_args a;
-	int opt, rc;
-
-	cli_args_init(&a, cmd, usage, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1)
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
-		return rc;
-	return act_all(cli, argv[0], a.pos, a.npos, NULL);
-}
-
-static int vm_start(struct cli *cli, int argc, char **argv)
-{
-	return vm_simple_action(cli, argc, argv, usage_start);
-}
-
-static int vm_kill(struct cli *cli, int argc, char **argv)
-{
-	return vm_simple_action(cli, argc, argv, usage_kill);
-}
-
-static int vm_pause(struct cli *cli, int argc, char **argv)
-{
-	return vm_simple_action(cli, argc, argv, usage_pause);
-}
-
-static int vm_resume(struct cli *cli, int argc, char **argv)
-{
-	return vm_simple_action(cli, argc, argv, usage_resume);
-}
-
-static int vm_stop(struct cli *cli, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "force", no_argument, NULL, OPT_FORCE },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
-	};
 	__do_json json_t *body = json_object();
 	struct cli_args a;
 	int64_t timeout;
 	int opt, rc;
 
-	cli_args_init(&a, "vm stop", usage_stop, argc, argv);
+	cli_args_init(&a, cmd, usage, argc, argv);
 	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
 		switch (opt) {
 		case CLI_OPT_EXIT:
@@ -685,33 +626,58 @@ static int vm_stop(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
 		return rc;
-	return act_all(cli, "stop", a.pos, a.npos, json_object_size(body) ? body : NULL);
+	return act_all(cli, argv[0], a.pos, a.npos, json_object_size(body) ? body : NULL);
+}
+
+static int vm_start(struct cli *cli, int argc, char **argv)
+{
+	return vm_action(cli, argc, argv, usage_start, action_opts);
+}
+
+static int vm_kill(struct cli *cli, int argc, char **argv)
+{
+	return vm_action(cli, argc, argv, usage_kill, action_opts);
+}
+
+static int vm_pause(struct cli *cli, int argc, char **argv)
+{
+	return vm_action(cli, argc, argv, usage_pause, action_opts);
+}
+
+static int vm_resume(struct cli *cli, int argc, char **argv)
+{
+	return vm_action(cli, argc, argv, usage_resume, action_opts);
+}
+
+static int vm_stop(struct cli *cli, int argc, char **argv)
+{
+	return vm_action(cli, argc, argv, usage_stop, stop_opts);
 }
 
 static int vm_reboot(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, OPT_FORCE },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
-	};
-	__do_json json_t *body = json_object();
-	struct cli_args a;
-	int opt, rc;
-
-	cli_args_init(&a, "vm reboot", usage_reboot, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
-		if (opt == CLI_OPT_EXIT)
-			return a.exit_code;
-		if (opt == OPT_FORCE)
-			json_object_set_new(body, "force", json_true());
-	}
-	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
-		return rc;
-	return act_all(cli, "reboot", a.pos, a.npos, json_object_size(body) ? body : NULL);
+	return vm_action(cli, argc, argv, usage_reboot, reboot_opts);
 }
 
 /* --- delete --- */
+
+/* Collect the names an answer of DELETE /v1/vms/{vm} lists, printing a line for each. */
+static void vm_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
+{
+	static const char *const keys[] = { "deleted", "volumes_deleted" };
+
+	(void)item;
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+		json_t *name;
+		size_t j;
+
+		json_array_foreach(json_object_get(answer, keys[k]), j, name) {
+			json_array_append(json_object_get(all, keys[k]), name);
+			if (!cli->json && json_is_string(name))
+				printf("deleted %s %s\n", k ? "volume" : "vm", json_string_value(name));
+		}
+	}
+}
 
 static int vm_delete(struct cli *cli, int argc, char **argv)
 {
@@ -721,10 +687,9 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	__do_json json_t *all = json_pack("{s[]s[]}", "deleted", "volumes_deleted");
-	struct client *c;
 	struct cli_args a;
 	bool disks = false;
-	int opt, rc = CLI_OK;
+	int opt, rc;
 
 	cli_args_init(&a, "vm delete", usage_delete, argc, argv);
 	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
@@ -735,35 +700,7 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
 		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	for (int i = 0; i < a.npos; i++) {
-		__do_free char *path = vm_path(c, a.pos[i], disks ? "?disks=true" : NULL);
-		__do_reply struct reply r = REPLY_INIT;
-		static const char *const keys[] = { "deleted", "volumes_deleted" };
-
-		if (client_request(c, "DELETE", path, NULL, &r) < 0)
-			return CLI_FAIL;
-		if (r.status < 200 || r.status > 299) {
-			client_print_error(&r, NULL);
-			rc = CLI_FAIL;
-			continue;
-		}
-		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
-			json_t *names = json_object_get(r.json, keys[k]);
-			json_t *name;
-			size_t j;
-
-			json_array_foreach(names, j, name) {
-				json_array_append(json_object_get(all, keys[k]), name);
-				if (!cli->json && json_is_string(name))
-					printf("deleted %s %s\n", k ? "volume" : "vm", json_string_value(name));
-			}
-		}
-	}
-	if (cli->json)
-		out_json(all);
-	return rc;
+	return cli_delete_each(cli, "/v1/vms", disks ? "?disks=true" : NULL, a.pos, a.npos, all, vm_deleted);
 }
 
 /* --- edit --- */
@@ -772,13 +709,13 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 static int put_definition(struct cli *cli, struct client *c, const char *name, const json_t *def,
 			  const char *kept)
 {
-	__do_free char *path = vm_path(c, name, NULL);
+	__do_free char *path = client_path(c, "/v1/vms", name, NULL);
 	__do_reply struct reply r = REPLY_INIT;
 	const char *msg;
 
 	if (client_request(c, "PUT", path, def, &r) < 0)
 		return CLI_FAIL;
-	if (r.status < 200 || r.status > 299 || !json_is_object(r.json)) {
+	if (!reply_ok(&r) || !json_is_object(r.json)) {
 		if (!kept) {
 			client_print_error(&r, NULL);
 			return CLI_FAIL;
@@ -788,13 +725,7 @@ static int put_definition(struct cli *cli, struct client *c, const char *name, c
 			return cli_error("%s (your edit is kept in %s)", msg, kept);
 		return cli_error("corrald answered HTTP %ld (your edit is kept in %s)", r.status, kept);
 	}
-	if (cli->json) {
-		out_json(r.json);
-	} else {
-		const char *new_name = out_str(r.json, "name");
-		printf("updated vm %s\n", new_name ? new_name : name);
-	}
-	return CLI_OK;
+	return cli_vm_changed(cli, r.json, name, "updated");
 }
 
 static int vm_edit(struct cli *cli, int argc, char **argv)
@@ -830,7 +761,7 @@ static int vm_edit(struct cli *cli, int argc, char **argv)
 
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
-	path = vm_path(c, a.pos[0], NULL);
+	path = client_path(c, "/v1/vms", a.pos[0], NULL);
 	if (client_call(c, "GET", path, NULL, &r, false) < 0)
 		return CLI_FAIL;
 	name = xstrdup(out_str(r.json, "name") ? out_str(r.json, "name") : a.pos[0]);
@@ -906,11 +837,25 @@ static int vm_log(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (has_tail)
 		suffix = xasprintf("/log?tail=%" PRIu64, tail);
-	path = vm_path(c, a.pos[0], suffix ? suffix : "/log");
+	path = client_path(c, "/v1/vms", a.pos[0], suffix ? suffix : "/log");
 	if (client_call(c, "GET", path, NULL, &r, true) < 0)
 		return CLI_FAIL;
 	fwrite(r.body.s, 1, r.body.len, stdout);
 	return CLI_OK;
+}
+
+static void print_events(const json_t *answer)
+{
+	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "events"), i, ev) {
+		__do_free char *time = out_scalar(json_object_get(ev, "time"));
+		table_add(t, time, out_str(ev, "type"), out_str(ev, "detail"));
+	}
+	table_print(t, stdout);
 }
 
 static int vm_events(struct cli *cli, int argc, char **argv)
@@ -920,16 +865,11 @@ static int vm_events(struct cli *cli, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
-	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
-	__do_reply struct reply r = REPLY_INIT;
-	__do_table struct table *t = NULL;
 	__do_free char *path = NULL;
 	__do_free char *suffix = NULL;
 	struct client *c;
 	struct cli_args a;
 	int64_t limit = -1;
-	json_t *ev;
-	size_t i;
 	int opt, rc;
 
 	cli_args_init(&a, "vm events", usage_events, argc, argv);
@@ -945,20 +885,8 @@ static int vm_events(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (limit > 0)
 		suffix = xasprintf("/events?limit=%" PRId64, limit);
-	path = vm_path(c, a.pos[0], suffix ? suffix : "/events");
-	if (client_call(c, "GET", path, NULL, &r, false) < 0)
-		return CLI_FAIL;
-	if (cli->json) {
-		out_json(r.json);
-		return CLI_OK;
-	}
-	t = table_new(ARRAY_SIZE(headers), headers);
-	json_array_foreach(json_object_get(r.json, "events"), i, ev) {
-		__do_free char *time = out_scalar(json_object_get(ev, "time"));
-		table_add(t, time, out_str(ev, "type"), out_str(ev, "detail"));
-	}
-	table_print(t, stdout);
-	return CLI_OK;
+	path = client_path(c, "/v1/vms", a.pos[0], suffix ? suffix : "/events");
+	return cli_get_print(cli, path, print_events);
 }
 
 static int vm_console(struct cli *cli, int argc, char **argv)

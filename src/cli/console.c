@@ -25,6 +25,7 @@
 #include "console.h"
 #include "cli.h"
 #include "client.h"
+#include "output.h"
 #include "util/buf.h"
 #include "util/timeutil.h"
 #include "util/common.h"
@@ -76,36 +77,6 @@ static int tty_raw(void)
 }
 
 /* --- the upgrade request and its answer --- */
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int send_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* Read more of the answer into `in` (waiting until `deadline`).  >0 bytes
  * read, 0 at EOF, -ETIMEDOUT or -errno. */
@@ -237,7 +208,7 @@ static int handshake(struct client *c, int fd, const char *selector, struct buf 
 	size_t head_len;
 	int status = 0, r;
 
-	r = send_all(fd, req, strlen(req));
+	r = out_write_all(fd, req, strlen(req), true);
 	if (r < 0)
 		return cli_error("cannot send the console request to corrald: %s", strerror(-r));
 	while (!(end = memmem(in.s, in.len, "\r\n\r\n", 4))) {
@@ -322,7 +293,7 @@ static int on_socket(struct relay *rl)
 		rl->closed = true;
 		return 1;
 	}
-	if (write_all(STDOUT_FILENO, tmp, (size_t)n) < 0)
+	if (out_write_all(STDOUT_FILENO, tmp, (size_t)n, false) < 0)
 		return -1;
 	return 0;
 }
@@ -368,7 +339,7 @@ static int relay(struct relay *rl, int64_t linger_ms)
 		if (rl->detached) {
 			/* Deliver what was typed before ^], then go. */
 			fcntl(rl->sock, F_SETFL, fcntl(rl->sock, F_GETFL) & ~O_NONBLOCK);
-			send_all(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent);
+			out_write_all(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent, true);
 			return CLI_OK;
 		}
 	}
@@ -392,7 +363,7 @@ int console_run(struct cli *cli, const char *selector, int64_t linger_ms)
 		return rc;
 	}
 	/* handshake left early guest output in `pending`: show it first. */
-	if (rl.pending.len && write_all(STDOUT_FILENO, rl.pending.s, rl.pending.len) < 0) {
+	if (rl.pending.len && out_write_all(STDOUT_FILENO, rl.pending.s, rl.pending.len, false) < 0) {
 		buf_release(&rl.pending);
 		return CLI_FAIL;
 	}

@@ -17,6 +17,7 @@
 
 #include "editor.h"
 #include "cli.h"
+#include "output.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/common.h"
@@ -40,21 +41,6 @@ static void argvec_release(struct argvec *a)
 	for (size_t i = 0; i < a->n; i++)
 		free(a->v[i]);
 	free(a->v);
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Run argv and wait.  Returns the wait status, or -errno if it could not start. */
@@ -127,9 +113,9 @@ int editor_edit_json(const json_t *in, json_t **out, char **path_out)
 		cli_error("cannot create a temp file in %s: %s", tmpdir, strerror(errno));
 		return -1;
 	}
-	r = write_all(fd, text, strlen(text));
+	r = out_write_all(fd, text, strlen(text), false);
 	if (r == 0)
-		r = write_all(fd, "\n", 1);
+		r = out_write_all(fd, "\n", 1, false);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r < 0) {

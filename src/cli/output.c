@@ -1,11 +1,14 @@
 /*
  * output.c - tables, key/value views, JSON and value formatting; see output.h.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "output.h"
 #include "util/buf.h"
@@ -204,4 +207,19 @@ const char *out_duration(int64_t s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
 	return buf;
+}
+
+int out_write_all(int fd, const char *p, size_t len, bool sock)
+{
+	while (len > 0) {
+		ssize_t n = sock ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

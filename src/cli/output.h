@@ -1,7 +1,8 @@
 /*
  * output.h - how the CLI prints: aligned tables, "key: value" views, pretty
- * JSON for --json, and the small formatters (sizes, rates, durations, JSON
- * scalars) that turn API answers into text.
+ * JSON for --json, the small formatters (sizes, rates, durations, JSON
+ * scalars) that turn API answers into text, and raw writes to a file
+ * descriptor (console output, the $EDITOR temp file).
  *
  * Tables copy every cell; a NULL cell prints as "-".  Columns are separated
  * by two spaces (one after "key:" in key/value views); the last column is
@@ -10,6 +11,7 @@
 #ifndef CORRAL_CLI_OUTPUT_H
 #define CORRAL_CLI_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
@@ -47,5 +49,12 @@ const char *out_size(uint64_t bytes, char *buf, size_t len);
 const char *out_rate(double bytes_per_s, char *buf, size_t len);
 /* "3s", "2m05s", "1h02m" for a duration in seconds, into buf (>= 24 bytes). */
 const char *out_duration(int64_t seconds, char *buf, size_t len);
+
+/*
+ * Write all `len` bytes of `p` to `fd`, going on after EINTR; a socket
+ * (`sock`) is written with send(MSG_NOSIGNAL), so a peer that is gone gives
+ * -EPIPE instead of SIGPIPE.  0 or -errno.
+ */
+int out_write_all(int fd, const char *p, size_t len, bool sock);
 
 #endif

@@ -8,17 +8,14 @@
 #include <string.h>
 
 #include "store.h"
+#include "store_internal.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
-struct store {
-	sqlite3 *db;
-	pthread_mutex_t lock;
-};
 
 static const char schema_v1[] =
 	"CREATE TABLE vms ("
@@ -53,7 +50,47 @@ static const char schema_v1[] =
 	"  started INTEGER NOT NULL,"
 	"  finished INTEGER);";
 
-static int db_fail(struct store *s, const char *what)
+/* v2: storage pools, linked clones and templates, snapshots. */
+static const char schema_v2[] =
+	"CREATE TABLE pools ("
+	"  name TEXT PRIMARY KEY,"
+	"  path TEXT NOT NULL UNIQUE,"
+	"  shared INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL);"
+	"ALTER TABLE volumes ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';"
+	"ALTER TABLE volumes ADD COLUMN backing TEXT;"
+	"ALTER TABLE volumes ADD COLUMN readonly INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vms ADD COLUMN current_snapshot TEXT;"
+	"CREATE TABLE snapshots ("
+	"  vm TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  parent TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  memory INTEGER NOT NULL,"
+	"  was_running INTEGER NOT NULL,"
+	"  def TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  PRIMARY KEY (vm, name));";
+
+static int migrate(sqlite3 *db, int from)
+{
+	static const char *const steps[] = { schema_v1, schema_v2 };
+	for (int v = from; v < SCHEMA_VERSION; v++) {
+		char set[64];
+		snprintf(set, sizeof(set), "PRAGMA user_version=%d; COMMIT", v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
+		if (sqlite3_exec(db, steps[v], NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, set, NULL, NULL, NULL) != SQLITE_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int store_db_fail(struct store *s, const char *what)
 {
 	log_msg(LOG_LVL_ERROR, 0, "store: %s: %s", what, sqlite3_errmsg(s->db));
 	int ext = sqlite3_extended_errcode(s->db);
@@ -91,12 +128,8 @@ struct store *store_open(const char *path, struct buf *err)
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
 			 NULL, NULL) != SQLITE_OK)
 		goto sqlfail;
-	if (version < 1) {
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(s->db, "PRAGMA user_version=1; COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-			goto sqlfail;
-	}
+	if (migrate(s->db, version) < 0)
+		goto sqlfail;
 	return s;
 sqlfail:
 	buf_printf(err, "state database %s: %s", path, sqlite3_errmsg(s->db));
@@ -115,14 +148,14 @@ void store_close(struct store *s)
 }
 
 /* Prepare, bind text/int args by a tiny format ("s" text or NULL, "i" int64, "d" double), step once. */
-static int exec_stmt(struct store *s, const char *sql, const char *fmt, ...)
+int store_exec(struct store *s, const char *sql, const char *fmt, ...)
 {
 	sqlite3_stmt *st;
 	va_list ap;
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_fail(s, sql);
+		return store_db_fail(s, sql);
 	va_start(ap, fmt);
 	for (int i = 0; fmt[i]; i++) {
 		if (fmt[i] == 's') {
@@ -140,7 +173,7 @@ static int exec_stmt(struct store *s, const char *sql, const char *fmt, ...)
 	va_end(ap);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		int r = db_fail(s, sql);
+		int r = store_db_fail(s, sql);
 		sqlite3_finalize(st);
 		return r;
 	}
@@ -161,7 +194,7 @@ int store_vm_insert(struct store *s, const struct vm_def *d)
 	__do_json json_t *j = vmdef_to_json(d);
 	__do_free char *def = json_to_string(j);
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "INSERT INTO vms(uuid,name,def,state,reason,since) VALUES(?,?,?,'stopped','created',?)",
+	int r = store_exec(s, "INSERT INTO vms(uuid,name,def,state,reason,since) VALUES(?,?,?,'stopped','created',?)",
 			  "sssi", d->uuid, d->name, def, time_wall_ms());
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -172,7 +205,7 @@ int store_vm_update_def(struct store *s, const struct vm_def *d)
 	__do_json json_t *j = vmdef_to_json(d);
 	__do_free char *def = json_to_string(j);
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "UPDATE vms SET name=?, def=? WHERE uuid=?", "sss", d->name, def, d->uuid);
+	int r = store_exec(s, "UPDATE vms SET name=?, def=? WHERE uuid=?", "sss", d->name, def, d->uuid);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -180,7 +213,7 @@ int store_vm_update_def(struct store *s, const struct vm_def *d)
 int store_vm_set_state(struct store *s, const char *uuid, enum vm_state st, const char *reason)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "UPDATE vms SET state=?, reason=?, since=? WHERE uuid=?", "ssis", vmstate_name(st),
+	int r = store_exec(s, "UPDATE vms SET state=?, reason=?, since=? WHERE uuid=?", "ssis", vmstate_name(st),
 			  reason ? reason : "", time_wall_ms(), uuid);
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -189,13 +222,80 @@ int store_vm_set_state(struct store *s, const char *uuid, enum vm_state st, cons
 int store_vm_delete(struct store *s, const char *uuid)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "DELETE FROM vms WHERE uuid=?", "s", uuid);
+	int r = store_exec(s, "DELETE FROM vms WHERE uuid=?", "s", uuid);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
-static int row_to_record(struct store *s, sqlite3_stmt *st, struct vm_record *out)
+
+/*
+ * The one row `sql` selects with `key` bound to its parameter, through row()
+ * into `out`.  -ENOENT when there is none; `what` names the query in the log.
+ * Takes the lock.
+ */
+int store_get_row(struct store *s, const char *sql, const char *what, const char *key, row_fn *row, void *out)
 {
+	sqlite3_stmt *st;
+	int r = -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		r = store_db_fail(s, what);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = row(s, st, out);
+	else if (rc != SQLITE_DONE)
+		r = store_db_fail(s, what);
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/*
+ * Every row `sql` selects, through row() into a malloc'd array of `size`-byte
+ * records (each zeroed first; a row row() refuses is left out).  On failure
+ * *list and *n still hold the records filled so far, for the caller's list
+ * free function.  Takes the lock.
+ */
+int store_list_rows(struct store *s, const char *sql, const char *what, size_t size, row_fn *row, void **list,
+		     size_t *n)
+{
+	sqlite3_stmt *st;
+	size_t cnt = 0, alloc = 8;
+	char *arr = xcalloc(alloc, size);
+	int r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		r = store_db_fail(s, what);
+		goto out;
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == alloc) {
+			alloc *= 2;
+			arr = xrealloc(arr, alloc * size);
+		}
+		memset(arr + cnt * size, 0, size);
+		if (row(s, st, arr + cnt * size) == 0)
+			cnt++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		r = store_db_fail(s, what);
+out:
+	pthread_mutex_unlock(&s->lock);
+	*list = arr;
+	*n = cnt;
+	return r;
+}
+
+static int row_to_record(struct store *s, sqlite3_stmt *st, void *rec)
+{
+	struct vm_record *out = rec;
 	struct buf err = BUF_INIT;
 	const char *def = (const char *)sqlite3_column_text(st, 0);
 	json_error_t je;
@@ -216,56 +316,19 @@ static int row_to_record(struct store *s, sqlite3_stmt *st, struct vm_record *ou
 
 int store_vm_get(struct store *s, const char *uuid, struct vm_record *out)
 {
-	sqlite3_stmt *st;
-	int r = -ENOENT;
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT def,state,reason,since FROM vms WHERE uuid=?", -1, &st, NULL) != SQLITE_OK) {
-		r = db_fail(s, "get vm");
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		r = row_to_record(s, st, out);
-	else if (rc != SQLITE_DONE)
-		r = db_fail(s, "get vm");
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_get_row(s, "SELECT def,state,reason,since FROM vms WHERE uuid=?", "get vm", uuid, row_to_record, out);
 }
 
 int store_vm_list(struct store *s, struct vm_record **out, size_t *n)
 {
-	sqlite3_stmt *st;
-	size_t cnt = 0, alloc = 8;
-	struct vm_record *list = xcalloc(alloc, sizeof(*list));
-
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT def,state,reason,since FROM vms ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
-		int r = db_fail(s, "list vms");
-		pthread_mutex_unlock(&s->lock);
-		free(list);
-		return r;
-	}
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == alloc) {
-			alloc *= 2;
-			list = xrealloc(list, alloc * sizeof(*list));
-		}
-		memset(&list[cnt], 0, sizeof(list[cnt]));
-		if (row_to_record(s, st, &list[cnt]) == 0)
-			cnt++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		int r = db_fail(s, "list vms");
-		pthread_mutex_unlock(&s->lock);
+	void *list;
+	size_t cnt;
+	int r = store_list_rows(s, "SELECT def,state,reason,since FROM vms ORDER BY name", "list vms", sizeof(**out),
+			  row_to_record, &list, &cnt);
+	if (r < 0) {
 		store_vm_list_free(list, cnt);
 		return r;
 	}
-	pthread_mutex_unlock(&s->lock);
 	*out = list;
 	*n = cnt;
 	return 0;
@@ -283,80 +346,66 @@ void vol_record_release(struct vol_record *v)
 	free(v->name);
 	free(v->format);
 	free(v->path);
-	v->name = v->format = v->path = NULL;
+	free(v->pool);
+	free(v->backing);
+	v->name = v->format = v->path = v->pool = v->backing = NULL;
 }
 
 int store_vol_insert(struct store *s, const char *name, const char *format, const char *path)
 {
+	struct vol_record v = { .name = (char *)name, .format = (char *)format, .path = (char *)path };
+	return store_vol_add(s, &v);
+}
+
+int store_vol_add(struct store *s, const struct vol_record *v)
+{
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "INSERT INTO volumes(name,format,path,created) VALUES(?,?,?,?)", "sssi", name, format, path,
-			  time_wall_ms());
+	int r = store_exec(s, "INSERT INTO volumes(name,format,path,created,pool,backing,readonly) VALUES(?,?,?,?,?,?,?)",
+			   "sssissi", v->name, v->format, v->path, time_wall_ms(), v->pool ? v->pool : "default",
+			   v->backing, (int64_t)v->readonly);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
 
-static void row_to_vol(sqlite3_stmt *st, struct vol_record *v)
+int store_vol_update(struct store *s, const struct vol_record *v)
 {
+	pthread_mutex_lock(&s->lock);
+	int r = store_exec(s, "UPDATE volumes SET format=?, path=?, pool=?, backing=?, readonly=? WHERE name=?", "ssssis",
+			   v->format, v->path, v->pool ? v->pool : "default", v->backing, (int64_t)v->readonly, v->name);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static int row_to_vol(struct store *s, sqlite3_stmt *st, void *rec)
+{
+	struct vol_record *v = rec;
+	(void)s;
 	v->name = xstrdup((const char *)sqlite3_column_text(st, 0));
 	v->format = xstrdup((const char *)sqlite3_column_text(st, 1));
 	v->path = xstrdup((const char *)sqlite3_column_text(st, 2));
 	v->created_ms = sqlite3_column_int64(st, 3);
+	v->pool = xstrdup((const char *)sqlite3_column_text(st, 4));
+	v->backing = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : xstrdup((const char *)sqlite3_column_text(st, 5));
+	v->readonly = sqlite3_column_int(st, 6) != 0;
+	return 0;
 }
 
 int store_vol_get(struct store *s, const char *name, struct vol_record *out)
 {
-	sqlite3_stmt *st;
-	int r = -ENOENT;
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT name,format,path,created FROM volumes WHERE name=?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		r = db_fail(s, "get volume");
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		row_to_vol(st, out);
-		r = 0;
-	} else if (rc != SQLITE_DONE) {
-		r = db_fail(s, "get volume");
-	}
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return store_get_row(s, "SELECT name,format,path,created,pool,backing,readonly FROM volumes WHERE name=?", "get volume", name, row_to_vol,
+		       out);
 }
 
 int store_vol_list(struct store *s, struct vol_record **out, size_t *n)
 {
-	sqlite3_stmt *st;
-	size_t cnt = 0, alloc = 8;
-	struct vol_record *list = xcalloc(alloc, sizeof(*list));
-
-	pthread_mutex_lock(&s->lock);
-	if (sqlite3_prepare_v2(s->db, "SELECT name,format,path,created FROM volumes ORDER BY name", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		int r = db_fail(s, "list volumes");
-		pthread_mutex_unlock(&s->lock);
-		free(list);
-		return r;
-	}
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == alloc) {
-			alloc *= 2;
-			list = xrealloc(list, alloc * sizeof(*list));
-		}
-		row_to_vol(st, &list[cnt++]);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		int r = db_fail(s, "list volumes");
-		pthread_mutex_unlock(&s->lock);
+	void *list;
+	size_t cnt;
+	int r = store_list_rows(s, "SELECT name,format,path,created,pool,backing,readonly FROM volumes ORDER BY name", "list volumes",
+			  sizeof(**out), row_to_vol, &list, &cnt);
+	if (r < 0) {
 		store_vol_list_free(list, cnt);
 		return r;
 	}
-	pthread_mutex_unlock(&s->lock);
 	*out = list;
 	*n = cnt;
 	return 0;
@@ -372,7 +421,7 @@ void store_vol_list_free(struct vol_record *list, size_t n)
 int store_vol_delete(struct store *s, const char *name)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "DELETE FROM volumes WHERE name=?", "s", name);
+	int r = store_exec(s, "DELETE FROM volumes WHERE name=?", "s", name);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -380,7 +429,7 @@ int store_vol_delete(struct store *s, const char *name)
 int store_event_add(struct store *s, const char *vm_uuid, const char *type, const char *detail)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "INSERT INTO events(time,vm,type,detail) VALUES(?,?,?,?)", "isss", time_wall_ms(), vm_uuid,
+	int r = store_exec(s, "INSERT INTO events(time,vm,type,detail) VALUES(?,?,?,?)", "isss", time_wall_ms(), vm_uuid,
 			  type, detail ? detail : "");
 	pthread_mutex_unlock(&s->lock);
 	return r;
@@ -397,7 +446,7 @@ json_t *store_event_list(struct store *s, const char *vm_uuid, int limit)
 			       "SELECT time,type,detail FROM (SELECT id,time,type,detail FROM events WHERE vm IS ? "
 			       "ORDER BY id DESC LIMIT ?) ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(s, "list events");
+		store_db_fail(s, "list events");
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_TRANSIENT);
@@ -418,7 +467,7 @@ int64_t store_job_create(struct store *s, const char *type, const char *target, 
 {
 	int64_t id = -1;
 	pthread_mutex_lock(&s->lock);
-	if (exec_stmt(s, "INSERT INTO jobs(type,target,vm,state,started) VALUES(?,?,?,'running',?)", "sssi", type,
+	if (store_exec(s, "INSERT INTO jobs(type,target,vm,state,started) VALUES(?,?,?,'running',?)", "sssi", type,
 		      target, vm_uuid, time_wall_ms()) == 0)
 		id = sqlite3_last_insert_rowid(s->db);
 	pthread_mutex_unlock(&s->lock);
@@ -428,7 +477,7 @@ int64_t store_job_create(struct store *s, const char *type, const char *target, 
 int store_job_progress(struct store *s, int64_t id, double percent, double rate, int64_t eta_s)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "UPDATE jobs SET progress=?, rate=?, eta=? WHERE id=?", "ddii", percent, rate, eta_s, id);
+	int r = store_exec(s, "UPDATE jobs SET progress=?, rate=?, eta=? WHERE id=?", "ddii", percent, rate, eta_s, id);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -436,7 +485,7 @@ int store_job_progress(struct store *s, int64_t id, double percent, double rate,
 int store_job_finish(struct store *s, int64_t id, const char *state, const char *error)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s,
+	int r = store_exec(s,
 			  "UPDATE jobs SET state=?, error=?, finished=?, eta=NULL,"
 			  " progress=CASE WHEN ?='succeeded' THEN 100 ELSE progress END WHERE id=?",
 			  "ssisi", state, error, time_wall_ms(), state, id);
@@ -447,7 +496,7 @@ int store_job_finish(struct store *s, int64_t id, const char *state, const char 
 int store_job_fail_stale(struct store *s, const char *reason)
 {
 	pthread_mutex_lock(&s->lock);
-	int r = exec_stmt(s, "UPDATE jobs SET state='failed', error=?, finished=? WHERE state='running'", "si", reason,
+	int r = store_exec(s, "UPDATE jobs SET state='failed', error=?, finished=? WHERE state='running'", "si", reason,
 			  time_wall_ms());
 	pthread_mutex_unlock(&s->lock);
 	return r == -ENOENT ? 0 : r;
@@ -482,7 +531,7 @@ json_t *store_job_get(struct store *s, int64_t id)
 	json_t *j = NULL;
 	pthread_mutex_lock(&s->lock);
 	if (sqlite3_prepare_v2(s->db, "SELECT " JOB_COLS " FROM jobs WHERE id=?", -1, &st, NULL) != SQLITE_OK) {
-		db_fail(s, "get job");
+		store_db_fail(s, "get job");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, id);
@@ -503,7 +552,7 @@ json_t *store_job_list(struct store *s, const char *vm_uuid, int limit)
 			       vm_uuid ? "SELECT " JOB_COLS " FROM jobs WHERE vm=? ORDER BY id DESC LIMIT ?"
 				       : "SELECT " JOB_COLS " FROM jobs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2",
 			       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(s, "list jobs");
+		store_db_fail(s, "list jobs");
 		goto out;
 	}
 	if (vm_uuid)

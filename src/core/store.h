@@ -13,6 +13,7 @@
 #ifndef CORRAL_CORE_STORE_H
 #define CORRAL_CORE_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -51,9 +52,16 @@ struct vol_record {
 	char *format;
 	char *path;
 	int64_t created_ms;
+	char *pool;     /* pool name ("default" when NULL on insert) */
+	char *backing;  /* name of the volume this one is a linked clone of, or NULL */
+	bool readonly;  /* a template's volume */
 };
 void vol_record_release(struct vol_record *v);
+/* Insert into the default pool (a shorthand for store_vol_add). */
 int store_vol_insert(struct store *s, const char *name, const char *format, const char *path);
+int store_vol_add(struct store *s, const struct vol_record *v);
+/* Rewrite format, path, pool, backing and readonly of the volume named v->name. */
+int store_vol_update(struct store *s, const struct vol_record *v);
 int store_vol_get(struct store *s, const char *name, struct vol_record *out);
 int store_vol_list(struct store *s, struct vol_record **out, size_t *n);
 void store_vol_list_free(struct vol_record *list, size_t n);
@@ -72,5 +80,46 @@ int store_job_finish(struct store *s, int64_t id, const char *state, const char 
 int store_job_fail_stale(struct store *s, const char *reason);
 json_t *store_job_get(struct store *s, int64_t id);
 json_t *store_job_list(struct store *s, const char *vm_uuid, int limit);
+
+/* Storage pools (store_pool.c): a directory volumes live in. */
+struct pool_record {
+	char *name;
+	char *path;   /* absolute */
+	bool shared;  /* a filesystem mounted on every host (for migration/HA later) */
+	int64_t created_ms;
+};
+void pool_record_release(struct pool_record *p);
+int store_pool_insert(struct store *s, const char *name, const char *path, bool shared);
+int store_pool_get(struct store *s, const char *name, struct pool_record *out);
+/* Ordered by name. */
+int store_pool_list(struct store *s, struct pool_record **out, size_t *n);
+void store_pool_list_free(struct pool_record *list, size_t n);
+int store_pool_delete(struct store *s, const char *name);
+
+/* Snapshots (store_snap.c): the tree of a VM's snapshots. */
+struct snap_record {
+	char *vm;          /* uuid */
+	char *name;
+	char *parent;      /* NULL for a root */
+	int64_t created_ms;
+	char *description;
+	bool memory;       /* RAM state saved */
+	bool was_running;  /* the VM ran when it was taken */
+	char *def;         /* the VM definition (JSON) at that moment */
+	char *state;       /* "creating", "ready" or "deleting" */
+};
+void snap_record_release(struct snap_record *r);
+int store_snap_insert(struct store *s, const struct snap_record *r);
+int store_snap_get(struct store *s, const char *vm, const char *name, struct snap_record *out);
+/* A VM's snapshots, oldest first; vm NULL: every VM's. */
+int store_snap_list(struct store *s, const char *vm, struct snap_record **out, size_t *n);
+void store_snap_list_free(struct snap_record *list, size_t n);
+int store_snap_set_state(struct store *s, const char *vm, const char *name, const char *state);
+/* Remove a snapshot and give its children its parent, in one transaction;
+ * if it was the VM's current snapshot its parent becomes current. */
+int store_snap_delete(struct store *s, const char *vm, const char *name);
+/* The snapshot the VM's present state descends from (parent of the next one), or NULL. */
+int store_snap_current_get(struct store *s, const char *vm, char **name);
+int store_snap_current_set(struct store *s, const char *vm, const char *name);
 
 #endif

@@ -282,7 +282,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 {
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
 					    "accel", "boot", "disks", "cdrom", "nic", "vnc", "rng",
-					    "autostart", "hotplug_ports", "status", NULL };
+					    "autostart", "hotplug_ports", "template", "status", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
 	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS;
@@ -303,6 +303,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	    json_get_int(j, "memory_mib", VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, &mem, err) < 0 ||
 	    json_get_int(j, "hotplug_ports", 0, VM_MAX_HOTPLUG_PORTS, &ports, err) < 0 ||
 	    json_get_bool(j, "rng", &d->rng, err) < 0 || json_get_bool(j, "autostart", &d->autostart, err) < 0 ||
+	    json_get_bool(j, "template", &d->is_template, err) < 0 ||
 	    dup_str(j, "description", &d->description, err) < 0)
 		goto fail;
 	if (!name) {
@@ -421,6 +422,7 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	json_object_set_new(j, "rng", json_boolean(d->rng));
 	json_object_set_new(j, "autostart", json_boolean(d->autostart));
 	json_object_set_new(j, "hotplug_ports", json_integer(d->hotplug_ports));
+	json_object_set_new(j, "template", json_boolean(d->is_template));
 	return j;
 }
 

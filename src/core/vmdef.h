@@ -67,6 +67,7 @@ struct vm_def {
 	bool rng;
 	bool autostart;
 	int hotplug_ports;
+	bool is_template; /* read-only template: cannot start, only be cloned ("template" in JSON) */
 };
 
 const char *disk_bus_name(enum disk_bus b);

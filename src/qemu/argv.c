@@ -130,6 +130,8 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_addf(c, "%d", d->cpus);
 	cmd_add(c, "-m");
 	cmd_addf(c, "%lld", (long long)d->memory_mib);
+	if (l->paused)
+		cmd_add(c, "-S");
 	cmd_add(c, "-no-shutdown");
 	cmd_add(c, "-msg");
 	cmd_add(c, "timestamp=on");

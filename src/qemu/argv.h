@@ -18,6 +18,8 @@
 #ifndef CORRAL_QEMU_ARGV_H
 #define CORRAL_QEMU_ARGV_H
 
+#include <stdbool.h>
+
 #include "core/vmdef.h"
 #include "util/cmd.h"
 
@@ -29,6 +31,7 @@ struct qemu_launch {
 	const char *binary;       /* qemu-system-x86_64 */
 	const char *run_dir;      /* per-VM directory for sockets, pid file, log */
 	enum accel_mode accel;    /* resolved: ACCEL_KVM or ACCEL_TCG */
+	bool paused;              /* -S: do not run the guest until `cont` */
 	const char *disk_path[VM_MAX_DISKS];   /* parallel to def->disks */
 	const char *disk_format[VM_MAX_DISKS];
 };

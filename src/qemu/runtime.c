@@ -51,7 +51,11 @@ struct vm_rt {
 	bool console_busy;
 	bool has_scsi;
 	int nports;
-	char slot_vol[MAX_SLOTS][NAME_MAX + 1];
+	struct slot {
+		char vol[NAME_MAX + 1]; /* "" = free */
+		char node[32];          /* format node; the device id is always disk<slot> */
+		char file[32];          /* protocol node below it */
+	} slots[MAX_SLOTS];
 	char deleted[8][32];
 	int ndeleted;
 	int refs; /* the list holds one; get_active() callers one each */
@@ -149,6 +153,22 @@ static pid_t read_pidfile(const char *dir)
 	return pid > 0 && pid < INT_MAX ? (pid_t)pid : 0;
 }
 
+static void slot_set(struct vm_rt *v, int i, const char *vol, const char *node, const char *file)
+{
+	snprintf(v->slots[i].vol, sizeof(v->slots[i].vol), "%s", vol);
+	snprintf(v->slots[i].node, sizeof(v->slots[i].node), "%s", node);
+	snprintf(v->slots[i].file, sizeof(v->slots[i].file), "%s", file);
+}
+
+/* The default node names of slot i (argv.h). */
+static void slot_set_default(struct vm_rt *v, int i, const char *vol)
+{
+	char node[32], file[32];
+	snprintf(node, sizeof(node), "disk%d", i);
+	snprintf(file, sizeof(file), "disk%d-file", i);
+	slot_set(v, i, vol, node, file);
+}
+
 static void save_slots(struct vm_rt *v)
 {
 	__do_json json_t *j = json_object();
@@ -158,10 +178,12 @@ static void save_slots(struct vm_rt *v)
 	json_object_set_new(j, "ports", json_integer(v->nports));
 	json_object_set_new(j, "scsi", json_boolean(v->has_scsi));
 	for (int i = 0; i < MAX_SLOTS; i++) {
-		if (!v->slot_vol[i][0])
+		if (!v->slots[i].vol[0])
 			continue;
 		snprintf(key, sizeof(key), "%d", i);
-		json_object_set_new(slots, key, json_string(v->slot_vol[i]));
+		json_object_set_new(slots, key,
+				    json_pack("{s:s,s:s,s:s}", "volume", v->slots[i].vol, "node", v->slots[i].node,
+					      "file", v->slots[i].file));
 	}
 	json_object_set_new(j, "slots", slots);
 	__do_free char *s = json_to_string(j);
@@ -182,8 +204,11 @@ static void load_slots(struct vm_rt *v)
 	v->has_scsi = json_is_true(json_object_get(j, "scsi"));
 	json_object_foreach(json_object_get(j, "slots"), key, val) {
 		int i = atoi(key);
-		if (i >= 0 && i < MAX_SLOTS && json_is_string(val))
-			snprintf(v->slot_vol[i], sizeof(v->slot_vol[i]), "%s", json_string_value(val));
+		const char *vol = json_string_value(json_object_get(val, "volume"));
+		const char *node = json_string_value(json_object_get(val, "node"));
+		const char *file = json_string_value(json_object_get(val, "file"));
+		if (i >= 0 && i < MAX_SLOTS && vol && node && file)
+			slot_set(v, i, vol, node, file);
 	}
 }
 
@@ -553,7 +578,7 @@ static char *last_line(const char *s)
 	return buf_detach(&b);
 }
 
-int rt_start(const char *uuid, struct buf *err)
+static int start(const char *uuid, bool paused, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct qemu_launch l = { 0 };
@@ -620,13 +645,14 @@ int rt_start(const char *uuid, struct buf *err)
 	l.binary = cfg.qemu_binary;
 	l.run_dir = v->dir;
 	l.accel = accel;
+	l.paused = paused;
 	if (qemu_build_argv(&l, &c, err) < 0) {
 		r = -EINVAL;
 		goto out;
 	}
 	v->nports = rec.def->ndisks + rec.def->hotplug_ports;
 	for (int i = 0; i < rec.def->ndisks; i++) {
-		snprintf(v->slot_vol[i], sizeof(v->slot_vol[i]), "%s", rec.def->disks[i].volume);
+		slot_set_default(v, i, rec.def->disks[i].volume);
 		if (rec.def->disks[i].bus == DISK_BUS_SCSI)
 			v->has_scsi = true;
 	}
@@ -652,7 +678,7 @@ int rt_start(const char *uuid, struct buf *err)
 	}
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v && !v->gone)
-		set_state(v, VM_RUNNING, "started");
+		set_state(v, paused ? VM_PAUSED : VM_RUNNING, paused ? "started paused" : "started");
 	pthread_mutex_unlock(&rt_lock);
 	v = NULL; /* owned by the list now */
 	r = 0;
@@ -665,6 +691,9 @@ out:
 	buf_release(&qerr);
 	return r;
 }
+
+int rt_start(const char *uuid, struct buf *err) { return start(uuid, false, err); }
+int rt_start_paused(const char *uuid, struct buf *err) { return start(uuid, true, err); }
 
 /* Look up an attached VM, take a reference (drop it with vm_rt_put) and its QMP handle. */
 static struct vm_rt *get_active(const char *uuid, struct qmp **q, struct buf *err)
@@ -805,7 +834,7 @@ int rt_resume(const char *uuid, struct buf *err) { return pause_resume(uuid, fal
 static int find_slot(struct vm_rt *v, const char *volume)
 {
 	for (int i = 0; i < MAX_SLOTS; i++)
-		if (strcmp(v->slot_vol[i], volume) == 0)
+		if (strcmp(v->slots[i].vol, volume) == 0)
 			return i;
 	return -1;
 }
@@ -832,7 +861,7 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 	}
 	int limit = bus == DISK_BUS_VIRTIO ? v->nports : MAX_SLOTS;
 	for (int i = 0; i < limit && i < MAX_SLOTS; i++) {
-		if (!v->slot_vol[i][0]) {
+		if (!v->slots[i].vol[0]) {
 			slot = i;
 			break;
 		}
@@ -850,7 +879,7 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 	if ((r = qmp_execute(q, "device_add", qemu_disk_device(slot, bus, 0, 0), NULL, QMP_TIMEOUT_MS, err)) < 0)
 		goto undo_format;
 	pthread_mutex_lock(&rt_lock);
-	snprintf(v->slot_vol[slot], sizeof(v->slot_vol[slot]), "%s", volume);
+	slot_set_default(v, slot, volume);
 	save_slots(v);
 	{
 		__do_free char *d = xasprintf("disk %s hot-plugged (%s, slot %d)", volume, disk_bus_name(bus), slot);
@@ -871,7 +900,7 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 {
 	struct qmp *q;
 	__do_put struct vm_rt *v = get_active(uuid, &q, err);
-	char id[32], file[32];
+	char id[32], node[32], file[32];
 	int r, slot;
 	bool deleted = false;
 
@@ -887,7 +916,10 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 		return -ENOENT;
 	}
 	snprintf(id, sizeof(id), "disk%d", slot);
-	snprintf(file, sizeof(file), "disk%d-file", slot);
+	pthread_mutex_lock(&rt_lock);
+	snprintf(node, sizeof(node), "%s", v->slots[slot].node);
+	snprintf(file, sizeof(file), "%s", v->slots[slot].file);
+	pthread_mutex_unlock(&rt_lock);
 	if ((r = qmp_execute(q, "device_del", json_pack("{s:s}", "id", id), NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
 	int64_t deadline = time_mono_ms() + 15000;
@@ -909,11 +941,11 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 			   volume);
 		return -ETIMEDOUT;
 	}
-	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", id), NULL, QMP_TIMEOUT_MS, NULL);
+	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL, QMP_TIMEOUT_MS, NULL);
 	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", file), NULL, QMP_TIMEOUT_MS, NULL);
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v) {
-		v->slot_vol[slot][0] = '\0';
+		v->slots[slot].vol[0] = '\0';
 		save_slots(v);
 		__do_free char *d = xasprintf("disk %s hot-unplugged", volume);
 		vm_event(v, "disk", d);
@@ -931,12 +963,13 @@ int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct b
 		return -EBUSY;
 	pthread_mutex_lock(&rt_lock);
 	int slot = find_slot(v, volume);
+	if (slot >= 0)
+		snprintf(node, sizeof(node), "%s", v->slots[slot].node);
 	pthread_mutex_unlock(&rt_lock);
 	if (slot < 0) {
 		buf_printf(err, "volume '%s' is not attached to the running VM", volume);
 		return -ENOENT;
 	}
-	snprintf(node, sizeof(node), "disk%d", slot);
 	return qmp_execute(q, "block_resize", json_pack("{s:s,s:I}", "node-name", node, "size", (json_int_t)size), NULL,
 			   QMP_TIMEOUT_MS, err);
 }
@@ -1051,4 +1084,56 @@ void rt_forget(const char *uuid)
 		unlink(p);
 	}
 	rmdir(dir);
+}
+
+/* ---- extension points ------------------------------------------------- */
+
+struct qmp *rt_qmp_acquire(const char *uuid, struct rt_ref **ref, struct buf *err)
+{
+	struct qmp *q = NULL;
+	struct vm_rt *v = get_active(uuid, &q, err);
+	*ref = (struct rt_ref *)v;
+	return v ? q : NULL;
+}
+
+void rt_qmp_release(struct rt_ref *ref)
+{
+	struct vm_rt *v = (struct vm_rt *)ref;
+	vm_rt_put(&v);
+}
+
+json_t *rt_disk_nodes(const char *uuid)
+{
+	json_t *j = NULL;
+	char dev[32];
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	if (v && !v->gone) {
+		j = json_object();
+		for (int i = 0; i < MAX_SLOTS; i++) {
+			if (!v->slots[i].vol[0])
+				continue;
+			snprintf(dev, sizeof(dev), "disk%d", i);
+			json_object_set_new(j, v->slots[i].vol,
+					    json_pack("{s:s,s:s,s:s}", "node", v->slots[i].node, "file", v->slots[i].file,
+						      "device", dev));
+		}
+	}
+	pthread_mutex_unlock(&rt_lock);
+	return j;
+}
+
+int rt_disk_set_nodes(const char *uuid, const char *volume, const char *node, const char *file)
+{
+	int r = -ENOENT;
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	int slot = v ? find_slot(v, volume) : -1;
+	if (slot >= 0) {
+		slot_set(v, slot, volume, node, file);
+		save_slots(v);
+		r = 0;
+	}
+	pthread_mutex_unlock(&rt_lock);
+	return r;
 }

@@ -75,4 +75,21 @@ void rt_console_close(const char *uuid, int fd);
 /* Remove the VM's run directory (VM deleted). */
 void rt_forget(const char *uuid);
 
+/*
+ * For features built on a running VM's monitor (snapshots, block jobs).
+ * rt_qmp_acquire returns the QMP connection of a running VM and a reference
+ * that keeps it valid until rt_qmp_release (the connection reports -EPIPE
+ * if QEMU exits meanwhile).  The caller holds the VM's job lock.
+ */
+struct qmp;
+struct rt_ref;
+struct qmp *rt_qmp_acquire(const char *uuid, struct rt_ref **ref, struct buf *err);
+void rt_qmp_release(struct rt_ref *ref);
+/* {"<volume>": {"node": "<format node>", "file": "<protocol node>", "device": "disk<N>"}} of a running VM, or NULL. */
+json_t *rt_disk_nodes(const char *uuid);
+/* After a block job moved `volume`'s data onto new nodes: record them. */
+int rt_disk_set_nodes(const char *uuid, const char *volume, const char *node, const char *file);
+/* Start QEMU with the guest paused before its first instruction (-S). */
+int rt_start_paused(const char *uuid, struct buf *err);
+
 #endif

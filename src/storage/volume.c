@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -134,6 +135,18 @@ static int lookup(struct store *st, const char *name, struct vol_record *rec, st
 	return r;
 }
 
+/* Add the volume's row to the store; on failure say why in `err`. */
+static int record_volume(struct store *st, const char *name, const char *format, const char *path,
+			 struct buf *err)
+{
+	int r = store_vol_insert(st, name, format, path);
+	if (r == -EEXIST)
+		buf_printf(err, "volume %s already exists", name);
+	else if (r < 0)
+		buf_printf(err, "cannot record volume %s in the state database", name);
+	return r;
+}
+
 static char *dir_join(const char *dir, const char *file)
 {
 	size_t n = strlen(dir);
@@ -157,6 +170,21 @@ static int dir_free(const char *dir, uint64_t *out, struct buf *err)
 	}
 	*out = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	return 0;
+}
+
+/* stat() `path`, named `what` ("source image") in the error. */
+static int stat_file(const char *what, const char *path, struct stat *sb, struct buf *err)
+{
+	int r;
+
+	if (stat(path, sb) == 0)
+		return 0;
+	r = -errno;
+	if (r == -ENOENT)
+		buf_printf(err, "%s %s does not exist", what, path);
+	else
+		buf_printf(err, "cannot access %s %s: %s", what, path, strerror(-r));
+	return r;
 }
 
 static int fsync_dir(const char *dir)
@@ -239,13 +267,30 @@ static int qemu_img_result(int rc, const struct buf *errout, struct buf *why)
 	return -EIO;
 }
 
-static int qemu_img_run(const struct cmd *c, struct buf *out, struct buf *why)
+/* Start `c` as the command line "qemu-img ARG..." (the arguments up to NULL). */
+static __attribute__((sentinel)) void qemu_img_cmd(struct cmd *c, ...)
+{
+	va_list ap;
+	const char *arg;
+
+	cmd_add(c, "qemu-img");
+	va_start(ap, c);
+	while ((arg = va_arg(ap, const char *)))
+		cmd_add(c, arg);
+	va_end(ap);
+}
+
+/* Run the qemu-img command `c` and release it; its stdout into `out` (NULL: dropped). */
+static int qemu_img_run(struct cmd *c, struct buf *out, struct buf *why)
 {
 	struct buf errout __do_buf = BUF_INIT;
 	__do_free char *line = cmd_to_string(c);
+	int r;
 
 	log_debug("running %s", line);
-	return qemu_img_result(cmd_run(c, out, &errout), &errout, why);
+	r = qemu_img_result(cmd_run(c, out, &errout), &errout, why);
+	cmd_release(c);
+	return r;
 }
 
 static int json_get_u64(const json_t *obj, const char *key, uint64_t *out)
@@ -265,17 +310,13 @@ static int img_info_json(const char *path, const char *format, json_t **out, str
 	json_error_t je;
 	int r;
 
-	cmd_add(&c, "qemu-img");
-	cmd_add(&c, "info");
-	cmd_add(&c, "--output=json");
-	cmd_add(&c, "--force-share");
+	qemu_img_cmd(&c, "info", "--output=json", "--force-share", NULL);
 	if (format) {
 		cmd_add(&c, "-f");
 		cmd_add(&c, format);
 	}
 	cmd_add(&c, path);
 	r = qemu_img_run(&c, &res, why);
-	cmd_release(&c);
 	if (r < 0)
 		return r;
 	*out = json_loadb(res.s, res.len, 0, &je);
@@ -298,16 +339,8 @@ static int img_measure(const char *src, const char *src_format, const char *form
 	json_error_t je;
 	int r;
 
-	cmd_add(&c, "qemu-img");
-	cmd_add(&c, "measure");
-	cmd_add(&c, "--output=json");
-	cmd_add(&c, "-f");
-	cmd_add(&c, src_format);
-	cmd_add(&c, "-O");
-	cmd_add(&c, format);
-	cmd_add(&c, src);
+	qemu_img_cmd(&c, "measure", "--output=json", "-f", src_format, "-O", format, src, NULL);
 	r = qemu_img_run(&c, &res, why);
-	cmd_release(&c);
 	if (r < 0)
 		return r;
 	j = json_loadb(res.s, res.len, 0, &je);
@@ -364,15 +397,9 @@ int vol_create(struct store *st, const char *storage_dir, const char *name, uint
 		return r;
 	}
 
-	cmd_add(&c, "qemu-img");
-	cmd_add(&c, "create");
-	cmd_add(&c, "-q");
-	cmd_add(&c, "-f");
-	cmd_add(&c, format);
-	cmd_add(&c, path);
+	qemu_img_cmd(&c, "create", "-q", "-f", format, path, NULL);
 	cmd_addf(&c, "%" PRIu64, size);
 	r = qemu_img_run(&c, NULL, &why);
-	cmd_release(&c);
 	if (r < 0) {
 		buf_printf(err, "cannot create volume %s: %s", name, why.s);
 		goto fail;
@@ -384,14 +411,8 @@ int vol_create(struct store *st, const char *storage_dir, const char *name, uint
 	}
 	if (fsync_dir(storage_dir) < 0)
 		log_warn("creating volume %s: cannot sync directory %s", name, storage_dir);
-	r = store_vol_insert(st, name, format, path);
-	if (r < 0) {
-		if (r == -EEXIST)
-			buf_printf(err, "volume %s already exists", name);
-		else
-			buf_printf(err, "cannot record volume %s in the state database", name);
+	if ((r = record_volume(st, name, format, path, err)) < 0)
 		goto fail;
-	}
 	log_info("created volume %s (%s, %" PRIu64 " bytes) at %s", name, format, size, path);
 	return 0;
 fail:
@@ -426,14 +447,8 @@ static int import_check(struct store *st, const char *src, const char *name, con
 		buf_printf(err, "source image path %s is not absolute", src);
 		return -EINVAL;
 	}
-	if (stat(src, &sb) < 0) {
-		r = -errno;
-		if (r == -ENOENT)
-			buf_printf(err, "source image %s does not exist", src);
-		else
-			buf_printf(err, "cannot access source image %s: %s", src, strerror(-r));
+	if ((r = stat_file("source image", src, &sb, err)) < 0)
 		return r;
-	}
 	if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
 		buf_printf(err, "source image %s is not a regular file or block device", src);
 		return -EINVAL;
@@ -658,15 +673,7 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 		return r;
 	}
 
-	cmd_add(&c, "qemu-img");
-	cmd_add(&c, "convert");
-	cmd_add(&c, "-p");
-	cmd_add(&c, "-f");
-	cmd_add(&c, src_format);
-	cmd_add(&c, "-O");
-	cmd_add(&c, format);
-	cmd_add(&c, src);
-	cmd_add(&c, tmp);
+	qemu_img_cmd(&c, "convert", "-p", "-f", src_format, "-O", format, src, tmp, NULL);
 	log_info("importing %s (%s, %" PRIu64 " bytes) as volume %s", src, src_format, size, name);
 	prog.size = size;
 	prog.start_ms = time_mono_ms();
@@ -692,12 +699,7 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 	}
 	if (fsync_dir(storage_dir) < 0)
 		log_warn("import of volume %s: cannot sync directory %s", name, storage_dir);
-	r = store_vol_insert(st, name, format, path);
-	if (r < 0) {
-		if (r == -EEXIST)
-			buf_printf(err, "volume %s already exists", name);
-		else
-			buf_printf(err, "cannot record volume %s in the state database", name);
+	if ((r = record_volume(st, name, format, path, err)) < 0) {
 		unlink(path);
 		return r;
 	}
@@ -736,15 +738,9 @@ int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, st
 	if (new_size == info.capacity)
 		return 0;
 
-	cmd_add(&c, "qemu-img");
-	cmd_add(&c, "resize");
-	cmd_add(&c, "-q");
-	cmd_add(&c, "-f");
-	cmd_add(&c, rec.format);
-	cmd_add(&c, rec.path);
+	qemu_img_cmd(&c, "resize", "-q", "-f", rec.format, rec.path, NULL);
 	cmd_addf(&c, "%" PRIu64, new_size);
 	r = qemu_img_run(&c, NULL, &why);
-	cmd_release(&c);
 	if (r < 0) {
 		buf_printf(err, "cannot resize volume %s: %s", name, why.s);
 		return r;
@@ -790,14 +786,8 @@ int vol_info(const char *path, const char *format, struct vol_info *out, struct 
 		buf_adds(err, "volume path must be absolute");
 		return -EINVAL;
 	}
-	if (stat(path, &sb) < 0) {
-		r = -errno;
-		if (r == -ENOENT)
-			buf_printf(err, "volume file %s does not exist", path);
-		else
-			buf_printf(err, "cannot access volume file %s: %s", path, strerror(-r));
+	if ((r = stat_file("volume file", path, &sb, err)) < 0)
 		return r;
-	}
 	r = img_info_json(path, format, &info, &why);
 	if (r < 0) {
 		buf_printf(err, "cannot inspect volume file %s: %s", path, why.s);

@@ -134,10 +134,10 @@ static void test_open_creates_schema(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(access(f->path, F_OK), 0);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
-					  "('vms','volumes','events','jobs')"),
-			 4);
+					  "('vms','volumes','events','jobs','pools','snapshots')"),
+			 6);
 	/* WAL is persistent: a fresh connection sees it */
 	assert_int_equal(sql_int(f->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
 
@@ -212,6 +212,45 @@ static void test_open_newer_schema(void **state)
 	assert_contains(err.s, "newer");
 	/* and leaves it alone */
 	assert_int_equal(sql_int(p, "PRAGMA user_version"), 99);
+	buf_release(&err);
+}
+
+/* A version-1 database (corral 0.1 before pools) is migrated forward, keeping its rows. */
+static void test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	__do_free char *p = xasprintf("%s/v1.db", f->dir);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE vms (uuid TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, def TEXT NOT NULL,"
+				      " state TEXT NOT NULL DEFAULT 'stopped', reason TEXT NOT NULL DEFAULT '', since INTEGER NOT NULL);"
+				      "CREATE TABLE volumes (name TEXT PRIMARY KEY, format TEXT NOT NULL, path TEXT NOT NULL,"
+				      " created INTEGER NOT NULL);"
+				      "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, vm TEXT,"
+				      " type TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');"
+				      "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, target TEXT NOT NULL,"
+				      " vm TEXT, state TEXT NOT NULL, progress REAL NOT NULL DEFAULT 0, rate REAL, eta INTEGER,"
+				      " error TEXT, started INTEGER NOT NULL, finished INTEGER);"
+				      "INSERT INTO volumes VALUES('old','qcow2','/x/old.qcow2',1);"
+				      "PRAGMA user_version=1;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store *s = store_open(p, &err);
+	assert_non_null(s);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 2);
+	struct vol_record v = { 0 };
+	assert_int_equal(store_vol_get(s, "old", &v), 0);
+	assert_string_equal(v.path, "/x/old.qcow2");
+	assert_string_equal(v.pool, "default");
+	assert_null(v.backing);
+	assert_false(v.readonly);
+	vol_record_release(&v);
+	store_close(s);
 	buf_release(&err);
 }
 
@@ -794,6 +833,7 @@ int main(void)
 		T(test_open_creates_schema),
 		T(test_open_errors),
 		T(test_open_newer_schema),
+		T(test_migrate_v1),
 		T(test_vm_crud),
 		T(test_vm_list_many),
 		T(test_vm_duplicates),

@@ -117,11 +117,12 @@ static void test_minimal_defaults(void **state)
 	/* the serialised defaults are what docs/api.md promises */
 	__do_json json_t *j = vmdef_to_json(d);
 	__do_json json_t *want = json_pack("{s:s,s:s,s:s,s:[],s:i,s:i,s:s,s:{s:s,s:[ss]},s:[],s:n,s:{s:s,s:s,s:s},s:n,"
-					   "s:b,s:b,s:i}",
+					   "s:b,s:b,s:i,s:b}",
 					   "name", "a", "uuid", d->uuid, "description", "", "tags", "cpus", 1,
 					   "memory_mib", 256, "accel", "auto", "boot", "mode", "firmware", "order",
 					   "disk", "cdrom", "disks", "cdrom", "nic", "mode", "user", "model", "virtio",
-					   "mac", d->mac, "vnc", "rng", 1, "autostart", 0, "hotplug_ports", 4);
+					   "mac", d->mac, "vnc", "rng", 1, "autostart", 0, "hotplug_ports", 4,
+					   "template", 0);
 	assert_non_null(want);
 	if (!json_equal(j, want)) {
 		__do_free char *got = json_to_string(j);
@@ -141,7 +142,7 @@ static const char full_firmware[] =
 	"\"cdrom\":\"/srv/iso/debian 12, netinst.iso\","
 	"\"nic\":{\"mode\":\"user\",\"model\":\"virtio\",\"mac\":\"52:54:00:ab:cd:01\"},"
 	"\"vnc\":{\"listen\":\"0.0.0.0\",\"display\":3},"
-	"\"rng\":false,\"autostart\":true,\"hotplug_ports\":16}";
+	"\"rng\":false,\"autostart\":true,\"hotplug_ports\":16,\"template\":false}";
 
 static const char full_kernel[] =
 	"{\"name\":\"k\",\"uuid\":\"00000000-0000-4000-8000-000000000001\",\"description\":\"\",\"tags\":[],"
@@ -149,7 +150,7 @@ static const char full_kernel[] =
 	"\"boot\":{\"mode\":\"kernel\",\"kernel\":\"/boot/vmlinuz\",\"initrd\":\"/boot/initrd.img\","
 	"\"cmdline\":\"console=ttyS0 root=/dev/vda rw quiet panic=-1\"},"
 	"\"disks\":[],\"cdrom\":null,\"nic\":null,\"vnc\":{\"listen\":\"::1\"},"
-	"\"rng\":true,\"autostart\":false,\"hotplug_ports\":0}";
+	"\"rng\":true,\"autostart\":false,\"hotplug_ports\":0,\"template\":false}";
 
 static void roundtrip(const char *text)
 {

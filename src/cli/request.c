@@ -1,0 +1,81 @@
+/*
+ * request.c - the requests several verbs make one way, and how their answers
+ * print (see cli.h): GET something and show it, DELETE each argument, confirm
+ * a change to a VM.  The cmd_*.c files keep what differs: the path, the text
+ * of the answer, the confirmation line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "client.h"
+#include "output.h"
+#include "util/buf.h"
+#include "util/common.h"
+
+int cli_get_print(struct cli *cli, const char *path, void (*text)(const json_t *answer))
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct client *c;
+
+	if (!(c = cli_client(cli)) || client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		text(r.json);
+	return CLI_OK;
+}
+
+int cli_show(struct cli *cli, const char *base, const char *item, void (*text)(const json_t *answer))
+{
+	__do_free char *path = NULL;
+	struct client *c;
+
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = client_path(c, base, item, NULL);
+	return cli_get_print(cli, path, text);
+}
+
+int cli_delete_each(struct cli *cli, const char *base, const char *suffix, char **items, int n, json_t *all,
+		    void (*done)(struct cli *cli, const char *item, json_t *answer, json_t *all))
+{
+	struct client *c;
+	int rc = CLI_OK;
+
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	for (int i = 0; i < n; i++) {
+		__do_free char *path = client_path(c, base, items[i], suffix);
+		__do_reply struct reply r = REPLY_INIT;
+
+		if (client_request(c, "DELETE", path, NULL, &r) < 0)
+			return CLI_FAIL;
+		if (!reply_ok(&r)) {
+			client_print_error(&r, NULL);
+			rc = CLI_FAIL;
+			continue;
+		}
+		done(cli, items[i], r.json, all);
+	}
+	if (cli->json)
+		out_json(all);
+	return rc;
+}
+
+int cli_vm_changed(struct cli *cli, const json_t *vm, const char *sel, const char *fmt, ...)
+{
+	const char *name = out_str(vm, "name");
+	va_list ap;
+
+	if (cli->json) {
+		out_json(vm);
+		return CLI_OK;
+	}
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" vm %s\n", name ? name : sel);
+	return CLI_OK;
+}
