@@ -318,6 +318,52 @@ static void h_vm_action(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_template(struct route_ctx *c)
+{
+	static const char *const no_keys[] = { NULL };
+	ops_uuid u;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	__do_json json_t *body = body_json(c, no_keys);
+	if (!body)
+		return;
+	int r = ops_vm_template(u, &out, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_json(c->rep, 200, out);
+	buf_release(&err);
+}
+
+static void h_vm_clone(struct route_ctx *c)
+{
+	static const char *const keys[] = { "name", "linked", NULL };
+	ops_uuid u;
+	const char *name = NULL;
+	bool linked = false;
+	json_t *vm = NULL, *job = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "name", &name, &err) < 0 || json_get_bool(body, "linked", &linked, &err) < 0 || !name) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
+	} else {
+		int r = ops_vm_clone(u, name, linked, &vm, &job, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else if (job)
+			http_reply_json(c->rep, 202, json_pack("{s:o}", "job", job));
+		else
+			http_reply_json(c->rep, 201, vm);
+	}
+	buf_release(&err);
+}
+
 static void h_vm_events(struct route_ctx *c)
 {
 	ops_uuid u;
@@ -454,18 +500,19 @@ static int body_size(struct route_ctx *c, json_t *body, uint64_t *size, struct b
 
 static void h_vol_create(struct route_ctx *c)
 {
-	static const char *const keys[] = { "name", "size", "format", NULL };
-	const char *name = NULL, *format = NULL;
+	static const char *const keys[] = { "name", "size", "format", "pool", NULL };
+	const char *name = NULL, *format = NULL, *pool = NULL;
 	uint64_t size;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = body_json(c, keys);
 	if (!body)
 		return;
-	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "format", &format, &err) < 0 || !name) {
+	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "format", &format, &err) < 0 ||
+	    json_get_str(body, "pool", &pool, &err) < 0 || !name) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else if (body_size(c, body, &size, &err) == 0) {
-		int r = ops_vol_create(name, size, format, &out, &err);
+		int r = ops_vol_create(name, size, format, pool, &out, &err);
 		if (r < 0)
 			fail(c, r, err.s);
 		else
@@ -476,18 +523,18 @@ static void h_vol_create(struct route_ctx *c)
 
 static void h_vol_import(struct route_ctx *c)
 {
-	static const char *const keys[] = { "path", "name", "format", NULL };
-	const char *path = NULL, *name = NULL, *format = NULL;
+	static const char *const keys[] = { "path", "name", "format", "pool", NULL };
+	const char *path = NULL, *name = NULL, *format = NULL, *pool = NULL;
 	json_t *job = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = body_json(c, keys);
 	if (!body)
 		return;
 	if (json_get_str(body, "path", &path, &err) < 0 || json_get_str(body, "name", &name, &err) < 0 ||
-	    json_get_str(body, "format", &format, &err) < 0 || !path) {
+	    json_get_str(body, "format", &format, &err) < 0 || json_get_str(body, "pool", &pool, &err) < 0 || !path) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
 	} else {
-		int r = ops_vol_import(path, name, format, &job, &err);
+		int r = ops_vol_import(path, name, format, pool, &job, &err);
 		if (r < 0)
 			fail(c, r, err.s);
 		else
@@ -496,11 +543,12 @@ static void h_vol_import(struct route_ctx *c)
 	buf_release(&err);
 }
 
-static void h_vol_show(struct route_ctx *c)
+/* GET /v1/<things>/{name}: the object get() finds. */
+static void show_named(struct route_ctx *c, int (*get)(const char *name, json_t **out, struct buf *err))
 {
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	int r = ops_vol_get(c->seg[2], &out, &err);
+	int r = get(c->seg[2], &out, &err);
 	if (r < 0)
 		fail(c, r, err.s);
 	else
@@ -508,16 +556,20 @@ static void h_vol_show(struct route_ctx *c)
 	buf_release(&err);
 }
 
-static void h_vol_delete(struct route_ctx *c)
+/* DELETE /v1/<things>/{name}: {"deleted": name}. */
+static void delete_named(struct route_ctx *c, int (*del)(const char *name, struct buf *err))
 {
 	struct buf err = BUF_INIT;
-	int r = ops_vol_delete(c->seg[2], &err);
+	int r = del(c->seg[2], &err);
 	if (r < 0)
 		fail(c, r, err.s);
 	else
 		http_reply_json(c->rep, 200, json_pack("{s:s}", "deleted", c->seg[2]));
 	buf_release(&err);
 }
+
+static void h_vol_show(struct route_ctx *c) { show_named(c, ops_vol_get); }
+static void h_vol_delete(struct route_ctx *c) { delete_named(c, ops_vol_delete); }
 
 static void h_vol_resize(struct route_ctx *c)
 {
@@ -535,6 +587,89 @@ static void h_vol_resize(struct route_ctx *c)
 		else
 			http_reply_json(c->rep, 200, out);
 	}
+	buf_release(&err);
+}
+
+/* ---- snapshots: /v1/vms/{vm}/snapshots[/{name}[/revert]] ---------------- */
+
+static void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err)
+{
+	if (r < 0)
+		fail(c, r, err->s);
+	else
+		http_reply_json(c->rep, status, out);
+}
+
+static void h_snap_list(struct route_ctx *c)
+{
+	ops_uuid u;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	json_t *j = ops_snapshot_list(u, &err);
+	reply_result(c, j ? 0 : -EIO, 200, j, &err);
+	buf_release(&err);
+}
+
+static void h_snap_create(struct route_ctx *c)
+{
+	static const char *const keys[] = { "name", "description", "memory", NULL };
+	const char *name = NULL, *desc = NULL;
+	bool memory = false;
+	json_t *out = NULL;
+	ops_uuid u;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "description", &desc, &err) < 0 ||
+	    json_get_bool(body, "memory", &memory, &err) < 0 || !name) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
+	} else {
+		int r = ops_snapshot_create(u, name, desc, memory, &out, &err);
+		reply_result(c, r, 201, out, &err);
+	}
+	buf_release(&err);
+}
+
+static void h_snap_show(struct route_ctx *c)
+{
+	ops_uuid u;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = ops_snapshot_get(u, c->seg[4], &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+static void h_snap_revert(struct route_ctx *c)
+{
+	static const char *const no_keys[] = { NULL };
+	ops_uuid u;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	__do_json json_t *body = body_json(c, no_keys);
+	if (!body)
+		return;
+	int r = ops_snapshot_revert(u, c->seg[4], &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+static void h_snap_delete(struct route_ctx *c)
+{
+	ops_uuid u;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = ops_snapshot_delete(u, c->seg[4], &err);
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[4]), &err);
 	buf_release(&err);
 }
 
@@ -558,6 +693,55 @@ static void h_job_show(struct route_ctx *c)
 		http_reply_json(c->rep, 200, j);
 }
 
+static void h_vol_move(struct route_ctx *c)
+{
+	static const char *const keys[] = { "pool", NULL };
+	const char *pool = NULL;
+	json_t *job = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "pool", &pool, &err) < 0 || !pool) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'pool' is required");
+	} else {
+		int r = ops_vol_move(c->seg[2], pool, &job, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else
+			http_reply_json(c->rep, 202, json_pack("{s:o}", "job", job));
+	}
+	buf_release(&err);
+}
+
+static void h_pool_list(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_pool_list()); }
+
+static void h_pool_create(struct route_ctx *c)
+{
+	static const char *const keys[] = { "name", "path", "shared", NULL };
+	const char *name = NULL, *path = NULL;
+	bool shared = false;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "path", &path, &err) < 0 ||
+	    json_get_bool(body, "shared", &shared, &err) < 0 || !name || !path) {
+		fail(c, -EINVAL, err.len ? err.s : "fields 'name' and 'path' are required");
+	} else {
+		int r = ops_pool_create(name, path, shared, &out, &err);
+		if (r < 0)
+			fail(c, r, err.s);
+		else
+			http_reply_json(c->rep, 201, out);
+	}
+	buf_release(&err);
+}
+
+static void h_pool_show(struct route_ctx *c) { show_named(c, ops_pool_get); }
+static void h_pool_delete(struct route_ctx *c) { delete_named(c, ops_pool_delete); }
+
 /* ---- table -------------------------------------------------------------- */
 
 struct route {
@@ -580,6 +764,13 @@ static const struct route routes[] = {
 	{ "DELETE", { "v1", "vms", "*", "disks", "*" }, h_vm_disk_detach },
 	{ "POST", { "v1", "vms", "*", "cdrom" }, h_vm_cdrom_insert },
 	{ "DELETE", { "v1", "vms", "*", "cdrom" }, h_vm_cdrom_eject },
+	{ "POST", { "v1", "vms", "*", "template" }, h_vm_template },
+	{ "POST", { "v1", "vms", "*", "clone" }, h_vm_clone },
+	{ "GET", { "v1", "vms", "*", "snapshots" }, h_snap_list },
+	{ "POST", { "v1", "vms", "*", "snapshots" }, h_snap_create },
+	{ "GET", { "v1", "vms", "*", "snapshots", "*" }, h_snap_show },
+	{ "DELETE", { "v1", "vms", "*", "snapshots", "*" }, h_snap_delete },
+	{ "POST", { "v1", "vms", "*", "snapshots", "*", "revert" }, h_snap_revert },
 	{ "POST", { "v1", "vms", "*", "*" }, h_vm_action },
 	{ "GET", { "v1", "volumes" }, h_vol_list },
 	{ "POST", { "v1", "volumes" }, h_vol_create },
@@ -587,6 +778,11 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "volumes", "*" }, h_vol_show },
 	{ "DELETE", { "v1", "volumes", "*" }, h_vol_delete },
 	{ "POST", { "v1", "volumes", "*", "resize" }, h_vol_resize },
+	{ "POST", { "v1", "volumes", "*", "move" }, h_vol_move },
+	{ "GET", { "v1", "pools" }, h_pool_list },
+	{ "POST", { "v1", "pools" }, h_pool_create },
+	{ "GET", { "v1", "pools", "*" }, h_pool_show },
+	{ "DELETE", { "v1", "pools", "*" }, h_pool_delete },
 	{ "GET", { "v1", "jobs" }, h_job_list },
 	{ "GET", { "v1", "jobs", "*" }, h_job_show },
 };

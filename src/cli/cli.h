@@ -50,9 +50,11 @@ struct cli_noun {
 
 extern const struct cli_noun cli_noun_vm;
 extern const struct cli_noun cli_noun_disk;
+extern const struct cli_noun cli_noun_pool;
 extern const struct cli_noun cli_noun_cdrom;
 extern const struct cli_noun cli_noun_host;
 extern const struct cli_noun cli_noun_job;
+extern const struct cli_noun cli_noun_snapshot;
 
 /* The client, initialised on first use (main.c).  NULL after printing an error. */
 struct client *cli_client(struct cli *cli);
@@ -164,5 +166,10 @@ int cli_vm_changed(struct cli *cli, const json_t *vm, const char *sel, const cha
  * CLI_FAIL with the job's error printed.
  */
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
+
+/* --- templates and clones (cmd_clone.c): verbs of the vm noun --- */
+
+int cli_vm_template(struct cli *cli, int argc, char **argv);
+int cli_vm_clone(struct cli *cli, int argc, char **argv);
 
 #endif

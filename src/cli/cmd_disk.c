@@ -20,20 +20,21 @@
 #define MIB (1024u * 1024u)
 
 static const char usage_create[] =
-	"usage: corral disk create NAME SIZE [--format qcow2|raw]\n"
+	"usage: corral disk create NAME SIZE [--format qcow2|raw] [--pool POOL]\n"
 	"\n"
 	"Create an empty volume NAME of SIZE in corrald's storage.  SIZE takes the\n"
 	"units K, M, G, T (powers of 1024, e.g. 10G); a bare number is MiB.\n"
 	"\n"
 	"Options:\n"
 	"  --format FMT   qcow2 (default) or raw\n"
+	"  --pool POOL    storage pool to create it in (default: the pool 'default')\n"
 	"  --json         print the created volume as JSON\n"
 	"  -h, --help     show this help\n";
 
 static const char usage_list[] =
 	"usage: corral disk list [--json]\n"
 	"\n"
-	"List volumes as NAME FORMAT CAPACITY ALLOCATION USED-BY PATH.\n"
+	"List volumes as NAME POOL FORMAT CAPACITY ALLOCATION USED-BY PATH.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answer {\"volumes\":[...]}\n"
@@ -42,7 +43,7 @@ static const char usage_list[] =
 static const char usage_show[] =
 	"usage: corral disk show VOLUME [--json]\n"
 	"\n"
-	"Show one volume: format, capacity, allocation, path and the VM using it.\n"
+	"Show one volume: pool, format, capacity, allocation, path and the VM using it.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the volume as the API returns it\n"
@@ -69,7 +70,7 @@ static const char usage_delete[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_import[] =
-	"usage: corral disk import FILE [--name NAME] [--format qcow2|raw]\n"
+	"usage: corral disk import FILE [--name NAME] [--format qcow2|raw] [--pool POOL]\n"
 	"\n"
 	"Copy an image file (its format is probed: raw, qcow2, ...) into a new\n"
 	"volume.  FILE must be readable by corrald; a relative path is made absolute\n"
@@ -78,6 +79,7 @@ static const char usage_import[] =
 	"Options:\n"
 	"  --name NAME    volume name (default: FILE's base name without extension)\n"
 	"  --format FMT   format of the new volume: qcow2 (default) or raw\n"
+	"  --pool POOL    storage pool to put it in (default: the pool 'default')\n"
 	"  --json         print the finished job as JSON\n"
 	"  -h, --help     show this help\n";
 
@@ -103,7 +105,21 @@ static const char usage_detach[] =
 	"  --json       print the VM as JSON\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_FORMAT = CLI_OPT_FIRST, OPT_NAME, OPT_BUS };
+static const char usage_move[] =
+	"usage: corral disk move VOLUME --pool POOL\n"
+	"\n"
+	"Move a volume's image to another storage pool.  When its VM runs, QEMU\n"
+	"mirrors the disk live while the guest keeps working; otherwise the image\n"
+	"is copied.  Refused for volumes with snapshots (delete them first), a\n"
+	"template's volumes, linked clones and the volumes linked clones are based\n"
+	"on.  Progress is shown when stderr is a terminal.\n"
+	"\n"
+	"Options:\n"
+	"  --pool POOL    the target pool (required)\n"
+	"  --json         print the finished job as JSON\n"
+	"  -h, --help     show this help\n";
+
+enum { OPT_FORMAT = CLI_OPT_FIRST, OPT_NAME, OPT_BUS, OPT_POOL };
 
 static uint64_t size_of(const json_t *obj, const char *key)
 {
@@ -115,12 +131,13 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "pool", required_argument, NULL, OPT_POOL },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
-	const char *format = NULL;
+	const char *format = NULL, *pool = NULL;
 	struct client *c;
 	struct cli_args a;
 	uint64_t size;
@@ -133,6 +150,8 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 			return a.exit_code;
 		if (opt == OPT_FORMAT)
 			format = optarg;
+		else if (opt == OPT_POOL)
+			pool = optarg;
 	}
 	if ((rc = cli_args_count(&a, 2, 2, "volume name and size")) != CLI_OK)
 		return rc;
@@ -141,6 +160,8 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 	body = json_pack("{sssI}", "name", a.pos[0], "size", (json_int_t)size);
 	if (format)
 		json_object_set_new(body, "format", json_string(format));
+	if (pool)
+		json_object_set_new(body, "pool", json_string(pool));
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/volumes", body, &r, false) < 0)
 		return CLI_FAIL;
 	if (cli->json) {
@@ -156,14 +177,14 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 
 static void print_volumes(const json_t *answer)
 {
-	static const char *const headers[] = { "NAME", "FORMAT", "CAPACITY", "ALLOCATION", "USED-BY", "PATH" };
+	static const char *const headers[] = { "NAME", "POOL", "FORMAT", "CAPACITY", "ALLOCATION", "USED-BY", "PATH" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_t *vol;
 	size_t i;
 
 	json_array_foreach(json_object_get(answer, "volumes"), i, vol) {
 		char cap[16], alloc[16];
-		table_add(t, out_str(vol, "name"), out_str(vol, "format"),
+		table_add(t, out_str(vol, "name"), out_str(vol, "pool"), out_str(vol, "format"),
 			  out_size(size_of(vol, "capacity"), cap, sizeof(cap)),
 			  out_size(size_of(vol, "allocation"), alloc, sizeof(alloc)),
 			  out_str(vol, "used_by"), out_str(vol, "path"));
@@ -189,6 +210,7 @@ static void show_volume(const json_t *vol)
 	char a[16], b[16];
 
 	table_add_kv(t, "name", "%s", (s = out_str(vol, "name")) ? s : "-");
+	table_add_kv(t, "pool", "%s", (s = out_str(vol, "pool")) ? s : "-");
 	table_add_kv(t, "format", "%s", (s = out_str(vol, "format")) ? s : "-");
 	table_add_kv(t, "capacity", "%s (%" PRIu64 " bytes)", out_size(cap, a, sizeof(a)), cap);
 	table_add_kv(t, "allocation", "%s (%" PRIu64 " bytes)", out_size(alloc, b, sizeof(b)), alloc);
@@ -274,6 +296,15 @@ static int disk_delete(struct cli *cli, int argc, char **argv)
 	return cli_delete_each(cli, "/v1/volumes", NULL, a.pos, a.npos, all, volume_deleted);
 }
 
+/* Follow the job of a 202 answer {"job":...} to its end (job_wait); with --json print the finished job. */
+static int follow_job(struct cli *cli, const json_t *answer, const char *label, json_t **final)
+{
+	int rc = job_wait(cli, json_object_get(answer, "job"), label, final);
+	if (cli->json && *final)
+		out_json(*final);
+	return rc;
+}
+
 /* The new volume's name for the confirmation: --name, else the job's target
  * when it is a plain name, else corrald's default (api.md): the file's base
  * name without extension. */
@@ -296,6 +327,7 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "pool", required_argument, NULL, OPT_POOL },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -303,8 +335,7 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 	__do_json json_t *body = NULL;
 	__do_json json_t *final = NULL;
 	__do_free char *file = NULL;
-	const char *name = NULL, *format = NULL, *target;
-	json_t *job;
+	const char *name = NULL, *format = NULL, *pool = NULL, *target;
 	struct client *c;
 	struct cli_args a;
 	int opt, rc;
@@ -320,6 +351,9 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 		case OPT_FORMAT:
 			format = optarg;
 			break;
+		case OPT_POOL:
+			pool = optarg;
+			break;
 		}
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "image file")) != CLI_OK)
@@ -330,10 +364,11 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 		json_object_set_new(body, "name", json_string(name));
 	if (format)
 		json_object_set_new(body, "format", json_string(format));
+	if (pool)
+		json_object_set_new(body, "pool", json_string(pool));
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/volumes/import", body, &r, false) < 0)
 		return CLI_FAIL;
-	job = json_object_get(r.json, "job");
-	if (!json_is_object(job)) {
+	if (!json_is_object(json_object_get(r.json, "job"))) {
 		/* Finished synchronously: the answer is the volume. */
 		if (cli->json)
 			out_json(r.json);
@@ -341,13 +376,50 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 			printf("imported volume %s\n", (target = out_str(r.json, "name")) ? target : "?");
 		return CLI_OK;
 	}
-	rc = job_wait(cli, job, "importing", &final);
-	if (cli->json && final)
-		out_json(final);
+	rc = follow_job(cli, r.json, "importing", &final);
 	if (rc == CLI_OK && !cli->json) {
 		__do_free char *shown = import_name(name, out_str(final, "target"), file);
 		printf("imported volume %s\n", shown);
 	}
+	return rc;
+}
+
+static int disk_move(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pool", required_argument, NULL, OPT_POOL },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	__do_json json_t *final = NULL;
+	__do_free char *path = NULL;
+	const char *pool = NULL;
+	struct client *c;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "disk move", usage_move, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_POOL)
+			pool = optarg;
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "volume name")) != CLI_OK)
+		return rc;
+	if (!pool)
+		return cli_usage_error(a.cmd, "missing --pool");
+	body = json_pack("{ss}", "pool", pool);
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = client_path(c, "/v1/volumes", a.pos[0], "/move");
+	if (client_call(c, "POST", path, body, &r, false) < 0)
+		return CLI_FAIL;
+	rc = follow_job(cli, r.json, "moving", &final);
+	if (rc == CLI_OK && !cli->json)
+		printf("moved volume %s to pool %s\n", a.pos[0], pool);
 	return rc;
 }
 
@@ -415,11 +487,12 @@ static const struct cli_verb disk_verbs[] = {
 	{ "resize", "grow a volume (to SIZE or by +SIZE)", disk_resize },
 	{ "delete", "delete volumes", disk_delete },
 	{ "import", "copy an image file into a new volume", disk_import },
+	{ "move", "move a volume to another pool (live when its VM runs)", disk_move },
 	{ "attach", "add a volume to a VM (hot-plugged when running)", disk_attach },
 	{ "detach", "remove a volume from a VM", disk_detach },
 	{ NULL, NULL, NULL },
 };
 
 const struct cli_noun cli_noun_disk = {
-	"disk", "Create, import and resize volumes and attach them to VMs.", disk_verbs,
+	"disk", "Create, import, resize and move volumes and attach them to VMs.", disk_verbs,
 };

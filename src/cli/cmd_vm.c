@@ -105,7 +105,7 @@ static const char usage_list[] =
 	"usage: corral vm list [SELECTOR] [--json]\n"
 	"\n"
 	"List VMs (all, or those SELECTOR matches) as a table:\n"
-	"NAME STATE CPUS MEMORY AUTOSTART TAGS.\n"
+	"NAME STATE CPUS MEMORY AUTOSTART TAGS (STATE is 'template' for templates).\n"
 	"SELECTOR is a name, a uuid, 'name:GLOB' or 'uuid:UUID'.\n"
 	"\n"
 	"Options:\n"
@@ -423,7 +423,9 @@ static void print_vms(const json_t *answer)
 		__do_free char *tags = out_join(json_object_get(vm, "tags"), ",");
 		char mem[16];
 
-		table_add(t, out_str(vm, "name"), out_str(vm, "state"), cpus,
+		/* A template never runs: its state column says what it is. */
+		table_add(t, out_str(vm, "name"),
+			  json_is_true(json_object_get(vm, "template")) ? "template" : out_str(vm, "state"), cpus,
 			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-");
 	}
 	table_print(t, stdout);
@@ -505,6 +507,8 @@ static void show_vm(const json_t *vm)
 		     reason && *reason ? reason : "", reason && *reason ? ")" : "");
 	if ((s = out_str(status, "since")))
 		table_add_kv(t, "since", "%s", s);
+	if (json_is_true(json_object_get(vm, "template")))
+		table_add_kv(t, "template", "yes (read-only; clone it to use it)");
 	if ((v = json_object_get(status, "pid")) && !json_is_null(v)) {
 		__do_free char *pid = out_scalar(v);
 		table_add_kv(t, "pid", "%s", pid);
@@ -927,6 +931,8 @@ static const struct cli_verb vm_verbs[] = {
 	{ "log", "print a VM's serial console history", vm_log },
 	{ "edit", "change a stopped VM's definition (options, --from or $EDITOR)", vm_edit },
 	{ "events", "list a VM's events", vm_events },
+	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
+	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
 	{ NULL, NULL, NULL },
 };
 

@@ -26,7 +26,7 @@
 enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION };
 
 static const struct cli_noun *const nouns[] = {
-	&cli_noun_vm, &cli_noun_disk, &cli_noun_cdrom, &cli_noun_host, &cli_noun_job,
+	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_cdrom, &cli_noun_snapshot, &cli_noun_host, &cli_noun_job,
 };
 
 static bool curl_ready;
@@ -53,9 +53,9 @@ struct client *cli_client(struct cli *cli)
 /* "  vm      create, list, ..." wrapped under its own indentation. */
 static void add_noun_line(struct buf *b, const struct cli_noun *n)
 {
-	size_t col = 0, indent = 10;
+	size_t col = 0, indent = 11;
 
-	buf_printf(b, "  %-8s", n->name);
+	buf_printf(b, "  %-9s", n->name);
 	col = indent;
 	for (const struct cli_verb *v = n->verbs; v->name; v++) {
 		size_t w = strlen(v->name) + (v[1].name ? 1 : 0);

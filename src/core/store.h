@@ -106,7 +106,7 @@ struct snap_record {
 	bool memory;       /* RAM state saved */
 	bool was_running;  /* the VM ran when it was taken */
 	char *def;         /* the VM definition (JSON) at that moment */
-	char *state;       /* "creating", "ready" or "deleting" */
+	char *state;       /* "creating", "ready", "deleting" or "reverting" */
 };
 void snap_record_release(struct snap_record *r);
 int store_snap_insert(struct store *s, const struct snap_record *r);
@@ -121,5 +121,7 @@ int store_snap_delete(struct store *s, const char *vm, const char *name);
 /* The snapshot the VM's present state descends from (parent of the next one), or NULL. */
 int store_snap_current_get(struct store *s, const char *vm, char **name);
 int store_snap_current_set(struct store *s, const char *vm, const char *name);
+/* Forget every snapshot row of a VM (the VM is being deleted). */
+int store_snap_delete_vm(struct store *s, const char *vm);
 
 #endif

@@ -144,11 +144,12 @@ int main(int argc, char **argv)
 				   .run_dir = run_dir,
 				   .qemu_binary = qemu,
 				   .accel = &accel };
-	if (rt_init(&rcfg, &err) < 0 || ops_init(&ocfg, &err) < 0) {
+	if (rt_init(&rcfg, &err) < 0 || ops_init(&ocfg, &err) < 0 || ops_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
 	rt_attach_all();
+	ops_snapshot_recover();
 	if (http_start(sock, api_route, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;

@@ -70,11 +70,67 @@ char *ops_vm_using_volume(const char *volume);
 /* Volumes (volops.c) */
 json_t *ops_vol_list(void);
 int ops_vol_get(const char *name, json_t **out, struct buf *err);
-int ops_vol_create(const char *name, uint64_t size, const char *format, json_t **out, struct buf *err);
+/* pool NULL: "default" (create and import). */
+int ops_vol_create(const char *name, uint64_t size, const char *format, const char *pool, json_t **out,
+		   struct buf *err);
 int ops_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *err);
 int ops_vol_delete(const char *name, struct buf *err);
 /* Starts a background import job; *job gets the job JSON. */
-int ops_vol_import(const char *path, const char *name, const char *format, json_t **job, struct buf *err);
+int ops_vol_import(const char *path, const char *name, const char *format, const char *pool, json_t **job,
+		   struct buf *err);
+/* Move a volume to another pool in a background job (live through a block mirror when its
+ * VM runs, else by copy); *job gets the job JSON.  Refusals come back at once. */
+int ops_vol_move(const char *name, const char *pool, json_t **job, struct buf *err);
+
+/* Storage pools (poolops.c) */
+/* Record the default pool at the storage directory (corrald start). */
+int ops_pool_init(struct buf *err);
+json_t *ops_pool_list(void);
+int ops_pool_get(const char *name, json_t **out, struct buf *err);
+int ops_pool_create(const char *name, const char *path, bool shared, json_t **out, struct buf *err);
+/* Refused for the default pool and for pools that hold volumes (-EBUSY); the directory stays. */
+int ops_pool_delete(const char *name, struct buf *err);
+/* Hold pool `name` (NULL: "default") while a volume operation writes into it, so it
+ * cannot be deleted meanwhile; *path gets its directory (caller frees).  Release with
+ * ops_pool_put(name). */
+int ops_pool_hold(const char *name, char **path, struct buf *err);
+void ops_pool_put(const char *name);
+
+/* Templates and clones (cloneops.c) */
+/* Make a stopped VM a read-only template (volumes readonly, mode 0400); *out gets the VM. */
+int ops_vm_template(const char *uuid, json_t **out, struct buf *err);
+/*
+ * Clone a VM as `name`: linked (src must be a template; qcow2 overlays on its
+ * volumes, *vm gets the new VM) or full (src stopped or a template; every disk
+ * copied in a background job, *job gets the job JSON).  Volumes are named
+ * "<name>-disk<i>", next to the source's; nothing is left behind on failure.
+ */
+int ops_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **vm, json_t **job,
+		 struct buf *err);
+/* Linked clones of any of `vols`: their VM names (or "volume V" when unattached)
+ * appended to `names` ("a, b"); returns how many, or -errno. */
+int ops_linked_clones(const char *const *vols, size_t nvols, struct buf *names);
+/* -EBUSY + message when `d` is a template that linked clones depend on. */
+int ops_template_delete_check(const struct vm_def *d, struct buf *err);
+/* -EINVAL/-EBUSY + message when the edit old -> d sets or clears "template", or
+ * changes a template beyond its name, description and tags. */
+int ops_template_edit_check(const struct vm_def *old, const struct vm_def *d, struct buf *err);
+
+/* Snapshots (snapops.c, docs/snapshots.md).  `name` is checked with
+ * str_name_invalid; create/revert/delete hold the VM's job lock and are
+ * recorded as jobs "snapshot-create|revert|delete". */
+/* {"snapshots":[snapshot, oldest first],"current":name|null} */
+json_t *ops_snapshot_list(const char *uuid, struct buf *err);
+/* One snapshot, with its stored "definition". */
+int ops_snapshot_get(const char *uuid, const char *name, json_t **out, struct buf *err);
+int ops_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **out,
+			struct buf *err);
+/* *out: the snapshot reverted to. */
+int ops_snapshot_revert(const char *uuid, const char *name, json_t **out, struct buf *err);
+int ops_snapshot_delete(const char *uuid, const char *name, struct buf *err);
+/* At corrald start, after rt_attach_all: finish or roll back every snapshot
+ * a crash left "creating" or "deleting". */
+void ops_snapshot_recover(void);
 
 /* Host and jobs (hostops.c) */
 json_t *ops_host_info(void);

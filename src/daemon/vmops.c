@@ -81,9 +81,10 @@ json_t *ops_vm_list(const char *selector, struct buf *err)
 		json_t *tags = json_array();
 		for (int t = 0; t < d->ntags; t++)
 			json_array_append_new(tags, json_string(d->tags[t]));
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o}", "name", d->name, "uuid", d->uuid,
-						     "state", vmstate_name(list[i].state), "cpus", d->cpus, "memory_mib",
-						     (json_int_t)d->memory_mib, "autostart", d->autostart, "tags", tags));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o,s:b}", "name", d->name, "uuid",
+						     d->uuid, "state", vmstate_name(list[i].state), "cpus", d->cpus,
+						     "memory_mib", (json_int_t)d->memory_mib, "autostart", d->autostart,
+						     "tags", tags, "template", d->is_template));
 	}
 	store_vm_list_free(list, cnt);
 	selector_release(&sel);
@@ -198,6 +199,12 @@ int ops_vm_create(const json_t *j, json_t **out, struct buf *err)
 	int r;
 	if (!d)
 		return -EINVAL;
+	if (d->is_template) {
+		buf_printf(err, "a vm cannot be created as a template; create it, then run 'corral vm template %s'",
+			   d->name);
+		vmdef_free(d);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&ops_defs_lock);
 	r = check_host(d, NULL, err);
 	if (r == 0 && (r = store_vm_insert(ops_cfg.store, d)) < 0)
@@ -223,6 +230,13 @@ static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, stru
 		joblock_end(uuid);
 		buf_adds(err, "vm not found");
 		return r;
+	}
+	if (a == ACT_START && rec->def->is_template) {
+		buf_printf(err, "vm %s is a template; clone it (corral vm clone %s NEW)", rec->def->name,
+			   rec->def->name);
+		vm_record_release(rec);
+		joblock_end(uuid);
+		return -EBUSY;
 	}
 	if ((why = vmstate_action_refusal(rec->state, a))) {
 		buf_printf(err, "%s: %s", rec->def->name, why);
@@ -256,6 +270,8 @@ int ops_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *e
 	json_t *nic = json_object_get(j, "nic");
 	if (d->nic && rec.def->nic && !json_object_get(nic, "mac"))
 		snprintf(d->mac, sizeof(d->mac), "%s", rec.def->mac);
+	if ((r = ops_template_edit_check(rec.def, d, err)) < 0)
+		goto out;
 	pthread_mutex_lock(&ops_defs_lock);
 	r = check_host(d, uuid, err);
 	if (r == 0 && (r = store_vm_update_def(ops_cfg.store, d)) < 0)
@@ -284,6 +300,8 @@ int ops_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		r = -EBUSY;
 		goto out;
 	}
+	if ((r = ops_template_delete_check(rec.def, err)) < 0)
+		goto out;
 	pthread_mutex_lock(&ops_defs_lock);
 	r = store_vm_delete(ops_cfg.store, uuid);
 	pthread_mutex_unlock(&ops_defs_lock);
@@ -292,6 +310,7 @@ int ops_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		goto out;
 	}
 	rt_forget(uuid);
+	store_snap_delete_vm(ops_cfg.store, uuid);
 	log_info("vm %s: deleted", rec.def->name);
 	if (with_disks) {
 		for (int i = 0; i < rec.def->ndisks; i++) {
@@ -363,6 +382,13 @@ static int begin_device(const char *uuid, const char *job, struct vm_record *rec
 	}
 	if (rec->state == VM_STARTING || rec->state == VM_STOPPING) {
 		buf_printf(err, "%s: vm is %s; try again in a moment", rec->def->name, vmstate_name(rec->state));
+		vm_record_release(rec);
+		joblock_end(uuid);
+		return -EBUSY;
+	}
+	if (rec->def->is_template) {
+		buf_printf(err, "vm %s is a template; its disks and cdrom cannot change (clone it: corral vm clone %s NEW)",
+			   rec->def->name, rec->def->name);
 		vm_record_release(rec);
 		joblock_end(uuid);
 		return -EBUSY;

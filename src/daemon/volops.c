@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <libgen.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops.h"
 #include "core/joblock.h"
+#include "qemu/qmp.h"
 #include "qemu/runtime.h"
 #include "storage/volume.h"
 #include "util/log.h"
@@ -19,6 +21,8 @@ static json_t *vol_json(const struct vol_record *v)
 	json_t *j = vol_to_json(v);
 	char *user = ops_vm_using_volume(v->name);
 	json_object_set_new(j, "used_by", user ? json_string(user) : json_null());
+	json_object_set_new(j, "backing", v->backing ? json_string(v->backing) : json_null());
+	json_object_set_new(j, "readonly", json_boolean(v->readonly));
 	free(user);
 	return j;
 }
@@ -50,6 +54,21 @@ static int get_vol(const char *name, struct vol_record *v, struct buf *err)
 	return 0;
 }
 
+static pthread_mutex_t moving_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *moving; /* names of volumes being moved */
+
+/* -EBUSY + message while `name` is being moved (delete and resize wait for the move). */
+static int check_not_moving(const char *name, struct buf *err)
+{
+	pthread_mutex_lock(&moving_lock);
+	bool m = json_object_get(moving, name) != NULL;
+	pthread_mutex_unlock(&moving_lock);
+	if (!m)
+		return 0;
+	buf_printf(err, "volume '%s' is being moved; try again when the move is done", name);
+	return -EBUSY;
+}
+
 int ops_vol_get(const char *name, json_t **out, struct buf *err)
 {
 	struct vol_record v = { 0 };
@@ -60,9 +79,15 @@ int ops_vol_get(const char *name, json_t **out, struct buf *err)
 	return r;
 }
 
-int ops_vol_create(const char *name, uint64_t size, const char *format, json_t **out, struct buf *err)
+int ops_vol_create(const char *name, uint64_t size, const char *format, const char *pool, json_t **out,
+		   struct buf *err)
 {
-	int r = vol_create(ops_cfg.store, ops_cfg.storage_dir, name, size, format ? format : "qcow2", err);
+	__do_free char *dir = NULL;
+	int r = ops_pool_hold(pool, &dir, err);
+	if (r < 0)
+		return r;
+	r = vol_create(ops_cfg.store, dir, name, size, format ? format : "qcow2", err);
+	ops_pool_put(pool);
 	if (r == 0)
 		r = ops_vol_get(name, out, err);
 	return r;
@@ -91,6 +116,15 @@ int ops_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *er
 
 	if ((r = get_vol(name, &v, err)) < 0)
 		return r;
+	if (v.readonly) {
+		buf_printf(err, "volume '%s' belongs to a template and is read-only", name);
+		vol_record_release(&v);
+		return -EBUSY;
+	}
+	if ((r = check_not_moving(name, err)) < 0) {
+		vol_record_release(&v);
+		return r;
+	}
 	vm_of_volume(name, vm);
 	if (vm[0] && (r = joblock_begin(vm, "disk-resize", err)) < 0)
 		goto out;
@@ -134,10 +168,16 @@ int ops_vol_delete(const char *name, struct buf *err)
 	if ((r = get_vol(name, &v, err)) < 0)
 		return r;
 	vol_record_release(&v);
+	if ((r = check_not_moving(name, err)) < 0)
+		return r;
 	pthread_mutex_lock(&ops_defs_lock);
 	__do_free char *user = ops_vm_using_volume(name);
+	struct buf clones __do_buf = BUF_INIT;
 	if (user) {
 		buf_printf(err, "volume '%s' is used by vm '%s'; detach it first", name, user);
+		r = -EBUSY;
+	} else if (ops_linked_clones(&name, 1, &clones) > 0) {
+		buf_printf(err, "volume '%s' is the base of linked clones: %s; delete them first", name, clones.s);
 		r = -EBUSY;
 	} else {
 		r = vol_delete(ops_cfg.store, name, err);
@@ -148,11 +188,44 @@ int ops_vol_delete(const char *name, struct buf *err)
 
 /* ---- import jobs -------------------------------------------------------- */
 
+/*
+ * Record a job (type, target, vm uuid or NULL) and run fn(arg) for it on a
+ * detached thread, which owns arg from then on.  *id gets the job's id before
+ * the thread starts.  0 and *job = the job JSON; or -EIO with err set, the job
+ * (if recorded) marked failed and arg still the caller's.
+ */
+static int start_job(const char *type, const char *target, const char *vm, int64_t *id, void *(*fn)(void *),
+		     void *arg, json_t **job, struct buf *err)
+{
+	int64_t jid = *id = store_job_create(ops_cfg.store, type, target, vm);
+	pthread_t t;
+
+	if (jid >= 0 && pthread_create(&t, NULL, fn, arg) == 0) {
+		pthread_detach(t);
+		*job = store_job_get(ops_cfg.store, jid); /* not j->id: the thread may have freed it */
+		return 0;
+	}
+	if (jid >= 0)
+		store_job_finish(ops_cfg.store, jid, "failed", "cannot start the job's thread");
+	buf_printf(err, "cannot start the %s job", type);
+	return -EIO;
+}
+
 struct import_job {
 	int64_t id;
-	char *src, *name, *format;
+	char *src, *name, *format, *pool, *dir;
 	int64_t last_ms;
 };
+
+static void import_job_free(struct import_job *j)
+{
+	free(j->src);
+	free(j->name);
+	free(j->format);
+	free(j->pool);
+	free(j->dir);
+	free(j);
+}
 
 static pthread_mutex_t importing_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *importing; /* names being imported right now */
@@ -167,17 +240,15 @@ static void *import_thread(void *arg)
 {
 	struct import_job *j = arg;
 	struct buf err = BUF_INIT;
-	int r = vol_import(ops_cfg.store, ops_cfg.storage_dir, j->src, j->name, j->format, import_progress, j, &err);
+	int r = vol_import(ops_cfg.store, j->dir, j->src, j->name, j->format, import_progress, j, &err);
 	store_job_finish(ops_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
 	log_info("import of %s as volume %s: %s", j->src, j->name, r == 0 ? "done" : err.s);
 	pthread_mutex_lock(&importing_lock);
 	json_object_del(importing, j->name);
 	pthread_mutex_unlock(&importing_lock);
+	ops_pool_put(j->pool);
 	buf_release(&err);
-	free(j->src);
-	free(j->name);
-	free(j->format);
-	free(j);
+	import_job_free(j);
 	return NULL;
 }
 
@@ -192,11 +263,12 @@ static char *default_name(const char *path)
 	return base;
 }
 
-int ops_vol_import(const char *path, const char *name, const char *format, json_t **job, struct buf *err)
+int ops_vol_import(const char *path, const char *name, const char *format, const char *pool, json_t **job,
+		   struct buf *err)
 {
 	__do_free char *nm = name ? xstrdup(name) : default_name(path);
+	__do_free char *dir = NULL;
 	uint64_t vsize;
-	pthread_t t;
 	int r;
 
 	if (!format)
@@ -214,28 +286,353 @@ int ops_vol_import(const char *path, const char *name, const char *format, json_
 
 	if ((r = vol_import_check(ops_cfg.store, path, nm, format, &vsize, err)) < 0)
 		goto fail;
+	if ((r = ops_pool_hold(pool, &dir, err)) < 0)
+		goto fail;
 	struct import_job *j = xcalloc(1, sizeof(*j));
 	j->src = xstrdup(path);
 	j->name = xstrdup(nm);
 	j->format = xstrdup(format);
-	j->id = store_job_create(ops_cfg.store, "import", nm, NULL);
-	if (j->id < 0 || pthread_create(&t, NULL, import_thread, j) != 0) {
-		if (j->id >= 0)
-			store_job_finish(ops_cfg.store, j->id, "failed", "cannot start the import thread");
-		free(j->src);
-		free(j->name);
-		free(j->format);
-		free(j);
-		buf_adds(err, "cannot start the import job");
-		r = -EIO;
+	j->pool = pool ? xstrdup(pool) : NULL;
+	j->dir = move_ptr(dir);
+	if ((r = start_job("import", nm, NULL, &j->id, import_thread, j, job, err)) < 0) {
+		ops_pool_put(pool);
+		import_job_free(j);
 		goto fail;
 	}
-	pthread_detach(t);
-	*job = store_job_get(ops_cfg.store, j->id);
 	return 0;
 fail:
 	pthread_mutex_lock(&importing_lock);
 	json_object_del(importing, nm);
 	pthread_mutex_unlock(&importing_lock);
+	return r;
+}
+
+/* ---- moving volumes between pools ---------------------------------------- */
+
+/*
+ * A move runs on its own thread.  Offline (no VM uses the volume, or its VM
+ * is stopped) it is a copy: vol_move_copy, then vol_move_finish.  Live (the
+ * VM runs) QEMU mirrors the disk onto an image in the target pool while the
+ * guest keeps writing, and switches the device over once both are in sync:
+ * blockdev-add the new file and format nodes, blockdev-mirror sync=full
+ * (copy-mode write-blocking, so it always converges), wait for "ready",
+ * job-complete, then drop the old nodes.  Until that
+ * switch, any failure cancels the mirror and removes the new image; the VM
+ * goes on using the old one.  The VM's job lock is held from the request
+ * to the end, so it cannot be started, stopped or changed meanwhile.
+ */
+
+#define MIRROR_POLL_MS 200
+#define MIRROR_COMPLETE_TIMEOUT_MS 120000
+
+struct move_job {
+	int64_t id;
+	struct vol_record vol;
+	char *pool, *dir;
+	ops_uuid vm; /* "" when no VM uses the volume */
+	bool live;
+	int64_t start_ms;
+};
+
+static void move_job_free(struct move_job *j)
+{
+	vol_record_release(&j->vol);
+	free(j->pool);
+	free(j->dir);
+	free(j);
+}
+
+static void move_progress(void *opaque, double percent, double rate, int64_t eta_s)
+{
+	struct move_job *j = opaque;
+	store_job_progress(ops_cfg.store, j->id, percent, rate, eta_s);
+}
+
+/*
+ * Offline move of a volume no VM held at the start: a VM may have been given
+ * it meanwhile.  Record the move only if that VM is not running, under its
+ * job lock so that it cannot start in between.
+ */
+static int move_finish_unattached(struct move_job *j, const char *path, struct buf *err)
+{
+	ops_uuid vm;
+	int r;
+
+	pthread_mutex_lock(&ops_defs_lock);
+	vm_of_volume(j->vol.name, vm);
+	if (vm[0] && (r = joblock_begin(vm, "disk-move", err)) < 0)
+		goto out;
+	if (vm[0] && rt_is_active(vm)) {
+		buf_printf(err, "volume '%s' was attached to a VM that started during the move; move it again",
+			   j->vol.name);
+		r = -EBUSY;
+	} else {
+		r = vol_move_finish(ops_cfg.store, &j->vol, path, err);
+	}
+	if (vm[0])
+		joblock_end(vm);
+out:
+	pthread_mutex_unlock(&ops_defs_lock);
+	return r;
+}
+
+static int move_offline(struct move_job *j, struct buf *err)
+{
+	__do_free char *path = NULL;
+	int r;
+
+	if ((r = vol_move_copy(&j->vol, j->dir, move_progress, j, &path, err)) < 0)
+		return r;
+	if (j->vm[0])
+		r = vol_move_finish(ops_cfg.store, &j->vol, path, err);
+	else
+		r = move_finish_unattached(j, path, err);
+	if (r < 0)
+		unlink(path);
+	return r;
+}
+
+static int qmp_do(struct qmp *q, const char *cmd, json_t *args, json_t **ret, struct buf *err)
+{
+	struct buf e = BUF_INIT;
+	int r = qmp_execute(q, cmd, args, ret, 0, &e);
+	if (r < 0 && err)
+		buf_printf(err, "%s failed: %s", cmd, e.s);
+	buf_release(&e);
+	return r;
+}
+
+/* The entry of query-jobs for `id` (new reference), or NULL when it is gone. */
+static json_t *mirror_job_info(struct qmp *q, const char *id, struct buf *err, int *r)
+{
+	__do_json json_t *jobs = NULL;
+	json_t *e;
+	size_t i;
+
+	if ((*r = qmp_do(q, "query-jobs", NULL, &jobs, err)) < 0)
+		return NULL;
+	json_array_foreach(jobs, i, e) {
+		const char *jid = json_string_value(json_object_get(e, "id"));
+		if (jid && strcmp(jid, id) == 0)
+			return json_incref(e);
+	}
+	buf_printf(err, "the mirror job %s disappeared", id);
+	*r = -EIO;
+	return NULL;
+}
+
+/* Follow the mirror until it is ready to switch over, reporting its progress. */
+static int mirror_wait_ready(struct move_job *j, struct qmp *q, const char *id, struct buf *err)
+{
+	for (;;) {
+		int r;
+		__do_json json_t *info = mirror_job_info(q, id, err, &r);
+		if (!info)
+			return r;
+		const char *status = json_string_value(json_object_get(info, "status"));
+		const char *jerr = json_string_value(json_object_get(info, "error"));
+		double cur = (double)json_integer_value(json_object_get(info, "current-progress"));
+		double total = (double)json_integer_value(json_object_get(info, "total-progress"));
+		if (status && strcmp(status, "ready") == 0)
+			return 0;
+		if (!status || jerr || strcmp(status, "concluded") == 0 || strcmp(status, "aborting") == 0 ||
+		    strcmp(status, "null") == 0) {
+			buf_printf(err, "the mirror failed: %s", jerr ? jerr : status ? status : "no status");
+			return -EIO;
+		}
+		double secs = (double)(time_mono_ms() - j->start_ms) / 1000.0;
+		double rate = secs > 0 ? cur / secs : 0;
+		double pct = total > 0 ? cur * 100.0 / total : 0;
+		store_job_progress(ops_cfg.store, j->id, pct > 99 ? 99 : pct, rate,
+				   rate > 0 ? (int64_t)((total - cur) / rate + 0.5) : -1);
+		time_sleep_ms(MIRROR_POLL_MS);
+	}
+}
+
+static int move_live(struct move_job *j, struct buf *err)
+{
+	struct buf why __do_buf = BUF_INIT;
+	__do_json json_t *nodes = rt_disk_nodes(j->vm);
+	json_t *e = json_object_get(nodes, j->vol.name);
+	const char *old_node = json_string_value(json_object_get(e, "node"));
+	const char *old_file = json_string_value(json_object_get(e, "file"));
+	const char *device = json_string_value(json_object_get(e, "device"));
+	__do_free char *path = NULL;
+	char node[24], file[32], id[40];
+	bool added_file = false, added_node = false, mirroring = false;
+	struct rt_ref *ref;
+	struct qmp *q;
+	int r;
+
+	if (!old_node || !old_file || !device) {
+		buf_printf(err, "volume '%s' is not attached to the running VM", j->vol.name);
+		return -ENOENT;
+	}
+	if (!(q = rt_qmp_acquire(j->vm, &ref, &why))) {
+		buf_printf(err, "cannot move volume %s while its VM runs: %s", j->vol.name, why.s);
+		return -EBUSY;
+	}
+	if ((r = vol_move_target_create(&j->vol, j->dir, &path, &why)) < 0)
+		goto out;
+	/* New node names: unique, <= 31 chars, starting with a letter. */
+	snprintf(node, sizeof(node), "%s-m%lld", device, (long long)(time_wall_ms() % 10000000000LL));
+	snprintf(file, sizeof(file), "%s-f", node);
+	snprintf(id, sizeof(id), "move-%s", node);
+	if ((r = qmp_do(q, "blockdev-add",
+			json_pack("{s:s,s:s,s:s}", "driver", "file", "filename", path, "node-name", file), NULL,
+			&why)) < 0)
+		goto fail;
+	added_file = true;
+	if ((r = qmp_do(q, "blockdev-add",
+			json_pack("{s:s,s:s,s:s}", "driver", j->vol.format, "file", file, "node-name", node), NULL,
+			&why)) < 0)
+		goto fail;
+	added_node = true;
+	/* write-blocking: guest writes reach both images before they complete, so the
+	 * mirror converges however fast the guest writes (one pass over the disk). */
+	if ((r = qmp_do(q, "blockdev-mirror",
+			json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "job-id", id, "device", old_node, "target", node,
+				  "sync", "full", "copy-mode", "write-blocking", "auto-dismiss", 0),
+			NULL, &why)) < 0)
+		goto fail;
+	mirroring = true;
+	log_info("volume %s: mirroring %s onto %s (%s)", j->vol.name, j->vol.path, path, node);
+	if ((r = mirror_wait_ready(j, q, id, &why)) < 0)
+		goto fail;
+	if ((r = qmp_do(q, "job-complete", json_pack("{s:s}", "id", id), NULL, &why)) < 0)
+		goto fail;
+	if ((r = qmp_job_wait(q, id, MIRROR_COMPLETE_TIMEOUT_MS, &why)) < 0)
+		goto fail;
+	/* The device now writes to the new image: from here on it is the volume. */
+	rt_disk_set_nodes(j->vm, j->vol.name, node, file);
+	qmp_do(q, "blockdev-del", json_pack("{s:s}", "node-name", old_node), NULL, NULL);
+	qmp_do(q, "blockdev-del", json_pack("{s:s}", "node-name", old_file), NULL, NULL);
+	if ((r = vol_move_finish(ops_cfg.store, &j->vol, path, &why)) < 0)
+		log_warn("volume %s: the running VM uses %s now, but the move could not be recorded", j->vol.name,
+			 path);
+	goto out;
+fail:
+	if (mirroring) {
+		qmp_do(q, "block-job-cancel", json_pack("{s:s,s:b}", "device", id, "force", 1), NULL, NULL);
+		qmp_job_wait(q, id, MIRROR_COMPLETE_TIMEOUT_MS, NULL);
+	}
+	if (added_node)
+		qmp_do(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL, NULL);
+	if (added_file)
+		qmp_do(q, "blockdev-del", json_pack("{s:s}", "node-name", file), NULL, NULL);
+	if (path)
+		unlink(path);
+out:
+	rt_qmp_release(ref);
+	if (r < 0)
+		buf_printf(err, "cannot move volume %s while its VM runs: %s", j->vol.name, why.s);
+	return r;
+}
+
+static void *move_thread(void *arg)
+{
+	struct move_job *j = arg;
+	struct buf err = BUF_INIT;
+	int r;
+
+	j->start_ms = time_mono_ms();
+	r = j->live ? move_live(j, &err) : move_offline(j, &err);
+	if (r == 0) {
+		store_job_progress(ops_cfg.store, j->id, 100, 0, 0);
+		if (j->vm[0]) {
+			__do_free char *d = xasprintf("disk %s moved to pool %s%s", j->vol.name, j->pool,
+						      j->live ? " (live)" : "");
+			store_event_add(ops_cfg.store, j->vm, "disk", d);
+		}
+	}
+	store_job_finish(ops_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
+	log_info("move of volume %s to pool %s: %s", j->vol.name, j->pool, r == 0 ? "done" : err.s);
+	if (j->vm[0])
+		joblock_end(j->vm);
+	ops_pool_put(j->pool);
+	pthread_mutex_lock(&moving_lock);
+	json_object_del(moving, j->vol.name);
+	pthread_mutex_unlock(&moving_lock);
+	buf_release(&err);
+	move_job_free(j);
+	return NULL;
+}
+
+/* The checks of a move that need the VM's lock held: state, live or not, what the volume allows. */
+static int move_prepare(struct move_job *j, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	int r = 0;
+
+	if (j->vm[0]) {
+		if ((r = store_vm_get(ops_cfg.store, j->vm, &rec)) < 0) {
+			buf_adds(err, "vm not found");
+			return r;
+		}
+		if (rec.state == VM_STARTING || rec.state == VM_STOPPING) {
+			buf_printf(err, "%s: vm is %s; try again in a moment", rec.def->name, vmstate_name(rec.state));
+			r = -EBUSY;
+		}
+		j->live = rt_is_active(j->vm);
+		vm_record_release(&rec);
+	}
+	return r < 0 ? r : vol_move_check(ops_cfg.store, &j->vol, j->dir, err);
+}
+
+int ops_vol_move(const char *name, const char *pool, json_t **job, struct buf *err)
+{
+	struct move_job *j = xcalloc(1, sizeof(*j));
+	bool claimed = false, held = false, locked = false;
+	int r;
+
+	if ((r = get_vol(name, &j->vol, err)) < 0)
+		goto fail;
+	if (!pool) {
+		buf_adds(err, "the target pool is required");
+		r = -EINVAL;
+		goto fail;
+	}
+	pthread_mutex_lock(&moving_lock);
+	if (!moving)
+		moving = json_object();
+	if (json_object_get(moving, name)) {
+		buf_printf(err, "volume '%s' is being moved already", name);
+		r = -EBUSY;
+	} else {
+		json_object_set_new(moving, name, json_true());
+		claimed = true;
+	}
+	pthread_mutex_unlock(&moving_lock);
+	if (r < 0)
+		goto fail;
+	if ((r = ops_pool_hold(pool, &j->dir, err)) < 0)
+		goto fail;
+	held = true;
+	j->pool = xstrdup(pool);
+	if (strcmp(j->vol.pool ? j->vol.pool : "default", pool) == 0) {
+		buf_printf(err, "volume '%s' is already in pool '%s'", name, pool);
+		r = -EINVAL;
+		goto fail;
+	}
+	vm_of_volume(name, j->vm);
+	if (j->vm[0] && (r = joblock_begin(j->vm, "disk-move", err)) < 0)
+		goto fail;
+	locked = j->vm[0] != '\0';
+	if ((r = move_prepare(j, err)) < 0)
+		goto fail;
+	if ((r = start_job("move", name, j->vm[0] ? j->vm : NULL, &j->id, move_thread, j, job, err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (locked)
+		joblock_end(j->vm);
+	if (held)
+		ops_pool_put(pool);
+	if (claimed) {
+		pthread_mutex_lock(&moving_lock);
+		json_object_del(moving, name);
+		pthread_mutex_unlock(&moving_lock);
+	}
+	move_job_free(j);
 	return r;
 }

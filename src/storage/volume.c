@@ -15,9 +15,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -135,11 +137,32 @@ static int lookup(struct store *st, const char *name, struct vol_record *rec, st
 	return r;
 }
 
-/* Add the volume's row to the store; on failure say why in `err`. */
+/* Name of the pool whose directory is `dir` (caller frees); "default" when none is. */
+static char *pool_of_dir(struct store *st, const char *dir)
+{
+	__do_free char *real = realpath(dir, NULL);
+	struct pool_record *list;
+	char *name = NULL;
+	size_t n;
+
+	if (store_pool_list(st, &list, &n) < 0)
+		return xstrdup("default");
+	for (size_t i = 0; i < n && !name; i++)
+		if (strcmp(list[i].path, dir) == 0 || (real && strcmp(list[i].path, real) == 0))
+			name = xstrdup(list[i].name);
+	store_pool_list_free(list, n);
+	return name ? name : xstrdup("default");
+}
+
+/* Add the volume's row to the store, in the pool of its directory; on failure say why in `err`. */
 static int record_volume(struct store *st, const char *name, const char *format, const char *path,
 			 struct buf *err)
 {
-	int r = store_vol_insert(st, name, format, path);
+	__do_free char *dir = xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	__do_free char *pool = pool_of_dir(st, dir[0] ? dir : "/");
+	struct vol_record v = { .name = (char *)name, .format = (char *)format, .path = (char *)path, .pool = pool };
+	int r = store_vol_add(st, &v);
 	if (r == -EEXIST)
 		buf_printf(err, "volume %s already exists", name);
 	else if (r < 0)
@@ -330,16 +353,32 @@ static int img_info_json(const char *path, const char *format, json_t **out, str
 }
 
 /* Bytes a conversion of src into `format` needs (`qemu-img measure`). */
-static int img_measure(const char *src, const char *src_format, const char *format, uint64_t *required,
-		       struct buf *why)
+/* shared: src may be open in a running VM (qemu-img measure has no -U: force-share through --image-opts). */
+static int img_measure(const char *src, const char *src_format, const char *format, bool shared,
+		       uint64_t *required, struct buf *why)
 {
 	struct cmd c = CMD_INIT;
 	struct buf res __do_buf = BUF_INIT;
+	struct buf opts __do_buf = BUF_INIT;
 	__do_json json_t *j = NULL;
 	json_error_t je;
 	int r;
 
-	qemu_img_cmd(&c, "measure", "--output=json", "-f", src_format, "-O", format, src, NULL);
+	qemu_img_cmd(&c, "measure", "--output=json", "-O", format, NULL);
+	if (shared) {
+		buf_printf(&opts, "driver=%s,force-share=on,read-only=on,file.driver=file,file.filename=", src_format);
+		for (const char *p = src; *p; p++) {
+			if (*p == ',')
+				buf_addch(&opts, ','); /* QEMU's option syntax doubles commas */
+			buf_addch(&opts, *p);
+		}
+		cmd_add(&c, "--image-opts");
+		cmd_add(&c, opts.s);
+	} else {
+		cmd_add(&c, "-f");
+		cmd_add(&c, src_format);
+		cmd_add(&c, src);
+	}
 	r = qemu_img_run(&c, &res, why);
 	if (r < 0)
 		return r;
@@ -367,26 +406,19 @@ static int check_room(const char *dir, const char *name, uint64_t need, struct b
 	return 0;
 }
 
-int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
-	       struct buf *err)
+/*
+ * Create the empty image `path` (format, virtual size) for volume `name`:
+ * the file name is claimed with O_EXCL (nothing is ever overwritten), then
+ * qemu-img writes into it, keeping its mode 0600; synced.  Removed on failure.
+ */
+static int image_create(const char *dir, const char *path, const char *name, const char *format, uint64_t size,
+			struct buf *err)
 {
 	struct buf why __do_buf = BUF_INIT;
 	struct cmd c = CMD_INIT;
-	__do_free char *path = NULL;
 	__do_close int fd = -EBADF;
 	int r;
 
-	if ((r = check_name(name, err)) < 0 || (r = check_format(format, err)) < 0 ||
-	    (r = check_size(size, err)) < 0 || (r = check_dir(storage_dir, err)) < 0)
-		return r;
-	if ((r = check_name_free(st, name, err)) < 0)
-		return r;
-	/* Thin images need no room up front, only some to start with. */
-	if ((r = check_room(storage_dir, name, 0, err)) < 0)
-		return r;
-
-	path = vol_path(storage_dir, name, format);
-	/* Claim the file name; qemu-img then writes into this file and keeps its mode. */
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
@@ -396,7 +428,6 @@ int vol_create(struct store *st, const char *storage_dir, const char *name, uint
 			buf_printf(err, "cannot create volume %s: cannot create %s: %s", name, path, strerror(-r));
 		return r;
 	}
-
 	qemu_img_cmd(&c, "create", "-q", "-f", format, path, NULL);
 	cmd_addf(&c, "%" PRIu64, size);
 	r = qemu_img_run(&c, NULL, &why);
@@ -409,15 +440,38 @@ int vol_create(struct store *st, const char *storage_dir, const char *name, uint
 		buf_printf(err, "cannot create volume %s: cannot sync %s: %s", name, path, strerror(-r));
 		goto fail;
 	}
-	if (fsync_dir(storage_dir) < 0)
-		log_warn("creating volume %s: cannot sync directory %s", name, storage_dir);
-	if ((r = record_volume(st, name, format, path, err)) < 0)
-		goto fail;
-	log_info("created volume %s (%s, %" PRIu64 " bytes) at %s", name, format, size, path);
+	if (fsync_dir(dir) < 0)
+		log_warn("creating volume %s: cannot sync directory %s", name, dir);
 	return 0;
 fail:
 	unlink(path);
 	return r;
+}
+
+int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
+	       struct buf *err)
+{
+	__do_free char *path = NULL;
+	int r;
+
+	if ((r = check_name(name, err)) < 0 || (r = check_format(format, err)) < 0 ||
+	    (r = check_size(size, err)) < 0 || (r = check_dir(storage_dir, err)) < 0)
+		return r;
+	if ((r = check_name_free(st, name, err)) < 0)
+		return r;
+	/* Thin images need no room up front, only some to start with. */
+	if ((r = check_room(storage_dir, name, 0, err)) < 0)
+		return r;
+
+	path = vol_path(storage_dir, name, format);
+	if ((r = image_create(storage_dir, path, name, format, size, err)) < 0)
+		return r;
+	if ((r = record_volume(st, name, format, path, err)) < 0) {
+		unlink(path);
+		return r;
+	}
+	log_info("created volume %s (%s, %" PRIu64 " bytes) at %s", name, format, size, path);
+	return 0;
 }
 
 /* vol_import_check, also handing back the format qemu-img detected (caller frees). */
@@ -629,19 +683,86 @@ static int rename_noreplace(const char *from, const char *to)
 	return 0;
 }
 
+/*
+ * Convert into `path` through the hidden temp file <dir>/.<name>.<verb>.tmp
+ * (`verb` "import" or "move" names the work in messages): `c` is a qemu-img
+ * convert -p command complete but for its output file, which is added here;
+ * `prog` reports its progress.  The temp file is held under flock, synced,
+ * and renamed into place without replacing anything; on failure it is removed.
+ */
+static int convert_into(struct cmd *c, const char *dir, const char *name, const char *verb, const char *path,
+			struct import_progress *prog, struct buf *err)
+{
+	struct buf why __do_buf = BUF_INIT;
+	struct buf errout __do_buf = BUF_INIT;
+	__do_free char *tmp_name = xasprintf(".%s.%s.tmp", name, verb);
+	__do_free char *tmp = dir_join(dir, tmp_name);
+	__do_close int fd = -EBADF;
+	int r;
+
+	r = tmp_lock(tmp, &fd);
+	if (r == -EBUSY) {
+		buf_printf(err, "an %s into volume %s is already running", verb, name);
+		cmd_release(c);
+		return r;
+	}
+	if (r < 0) {
+		buf_printf(err, "cannot %s volume %s: cannot create %s: %s", verb, name, tmp, strerror(-r));
+		cmd_release(c);
+		return r;
+	}
+	cmd_add(c, tmp);
+	prog->start_ms = time_mono_ms();
+	r = qemu_img_result(cmd_run_stream(c, progress_out, prog, &errout), &errout, &why);
+	cmd_release(c);
+	if (r < 0) {
+		buf_printf(err, "cannot %s volume %s: %s", verb, name, why.s);
+		goto fail_tmp;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot %s volume %s: cannot sync %s: %s", verb, name, tmp, strerror(-r));
+		goto fail_tmp;
+	}
+	r = rename_noreplace(tmp, path);
+	if (r < 0) {
+		if (r == -EEXIST)
+			buf_printf(err, "cannot %s volume %s: file %s already exists", verb, name, path);
+		else
+			buf_printf(err, "cannot %s volume %s: cannot rename %s to %s: %s", verb, name, tmp, path,
+				   strerror(-r));
+		goto fail_tmp;
+	}
+	if (fsync_dir(dir) < 0)
+		log_warn("%s of volume %s: cannot sync directory %s", verb, name, dir);
+	return 0;
+
+fail_tmp:
+	/* Still holding the lock: nobody else can be using this file. */
+	unlink(tmp);
+	return r;
+}
+
+/* The last progress report: 100%, once the volume is in place. */
+static void progress_done(struct import_progress *p)
+{
+	double rate;
+	int64_t eta;
+
+	progress_rate(p, 100, time_mono_ms(), &rate, &eta);
+	if (p->cb)
+		p->cb(p->opaque, 100, rate, 0);
+}
+
 int vol_import(struct store *st, const char *storage_dir, const char *src, const char *name, const char *format,
 	       vol_progress_cb cb, void *opaque, struct buf *err)
 {
 	struct import_progress prog = { .cb = cb, .opaque = opaque, .last_cb_ms = -1 };
 	struct buf why __do_buf = BUF_INIT;
-	struct buf errout __do_buf = BUF_INIT;
-	__do_free char *src_format = NULL, *path = NULL, *tmp_name = NULL, *tmp = NULL;
-	__do_close int fd = -EBADF;
+	__do_free char *src_format = NULL, *path = NULL;
 	struct cmd c = CMD_INIT;
 	uint64_t size, need;
 	struct stat sb;
-	double rate;
-	int64_t eta;
 	int r;
 
 	if ((r = check_dir(storage_dir, err)) < 0)
@@ -653,7 +774,7 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 		buf_printf(err, "cannot import volume %s: file %s already exists", name, path);
 		return -EEXIST;
 	}
-	r = img_measure(src, src_format, format, &need, &why);
+	r = img_measure(src, src_format, format, false, &need, &why);
 	if (r < 0) {
 		buf_printf(err, "cannot import %s: %s", src, why.s);
 		return r;
@@ -661,58 +782,18 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 	if ((r = check_room(storage_dir, name, need, err)) < 0)
 		return r;
 
-	tmp_name = xasprintf(".%s.import.tmp", name);
-	tmp = dir_join(storage_dir, tmp_name);
-	r = tmp_lock(tmp, &fd);
-	if (r == -EBUSY) {
-		buf_printf(err, "an import into volume %s is already running", name);
-		return r;
-	}
-	if (r < 0) {
-		buf_printf(err, "cannot import volume %s: cannot create %s: %s", name, tmp, strerror(-r));
-		return r;
-	}
-
-	qemu_img_cmd(&c, "convert", "-p", "-f", src_format, "-O", format, src, tmp, NULL);
+	qemu_img_cmd(&c, "convert", "-p", "-f", src_format, "-O", format, src, NULL);
 	log_info("importing %s (%s, %" PRIu64 " bytes) as volume %s", src, src_format, size, name);
 	prog.size = size;
-	prog.start_ms = time_mono_ms();
-	r = qemu_img_result(cmd_run_stream(&c, progress_out, &prog, &errout), &errout, &why);
-	cmd_release(&c);
-	if (r < 0) {
-		buf_printf(err, "cannot import %s as volume %s: %s", src, name, why.s);
-		goto fail_tmp;
-	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		buf_printf(err, "cannot import volume %s: cannot sync %s: %s", name, tmp, strerror(-r));
-		goto fail_tmp;
-	}
-	r = rename_noreplace(tmp, path);
-	if (r < 0) {
-		if (r == -EEXIST)
-			buf_printf(err, "cannot import volume %s: file %s already exists", name, path);
-		else
-			buf_printf(err, "cannot import volume %s: cannot rename %s to %s: %s", name, tmp, path,
-				   strerror(-r));
-		goto fail_tmp;
-	}
-	if (fsync_dir(storage_dir) < 0)
-		log_warn("import of volume %s: cannot sync directory %s", name, storage_dir);
+	if ((r = convert_into(&c, storage_dir, name, "import", path, &prog, err)) < 0)
+		return r;
 	if ((r = record_volume(st, name, format, path, err)) < 0) {
 		unlink(path);
 		return r;
 	}
-	progress_rate(&prog, 100, time_mono_ms(), &rate, &eta);
-	if (cb)
-		cb(opaque, 100, rate, 0);
+	progress_done(&prog);
 	log_info("imported %s as volume %s at %s", src, name, path);
 	return 0;
-
-fail_tmp:
-	/* Still holding the lock: nobody else can be using this file. */
-	unlink(tmp);
-	return r;
 }
 
 int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, struct buf *err)
@@ -773,6 +854,170 @@ int vol_delete(struct store *st, const char *name, struct buf *err)
 	return 0;
 }
 
+/* ---- moving a volume to another pool ---------------------------------- */
+
+/* Names of the volumes whose backing volume is `name`, as "a, b" in `out`. */
+static void linked_clones_of(struct store *st, const char *name, struct buf *out)
+{
+	struct vol_record *list;
+	size_t n;
+
+	if (store_vol_list(st, &list, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (list[i].backing && strcmp(list[i].backing, name) == 0)
+			buf_printf(out, "%s%s", out->len ? ", " : "", list[i].name);
+	store_vol_list_free(list, n);
+}
+
+/* Names of the image's internal snapshots, as "s1, s2" in `out`. */
+static int internal_snapshots(const struct vol_record *v, struct buf *out, struct buf *err)
+{
+	struct buf why __do_buf = BUF_INIT;
+	__do_json json_t *info = NULL;
+	json_t *snap;
+	size_t i;
+	int r;
+
+	if (strcmp(v->format, "qcow2") != 0)
+		return 0;
+	if ((r = img_info_json(v->path, v->format, &info, &why)) < 0) {
+		buf_printf(err, "cannot inspect volume %s: %s", v->name, why.s);
+		return r;
+	}
+	json_array_foreach(json_object_get(info, "snapshots"), i, snap) {
+		const char *s = json_string_value(json_object_get(snap, "name"));
+		if (out->len)
+			buf_adds(out, ", ");
+		add_clean(out, s ? s : "?", s ? strlen(s) : 1);
+	}
+	return 0;
+}
+
+int vol_move_check(struct store *st, const struct vol_record *v, const char *dir, struct buf *err)
+{
+	struct buf names __do_buf = BUF_INIT;
+	struct buf why __do_buf = BUF_INIT;
+	__do_free char *path = NULL;
+	struct stat sb;
+	uint64_t need;
+	int r;
+
+	if ((r = check_dir(dir, err)) < 0)
+		return r;
+	if (v->readonly) {
+		buf_printf(err, "volume %s belongs to a template (read-only): linked clones refer to its file by "
+				"path, so it cannot be moved",
+			   v->name);
+		return -EBUSY;
+	}
+	if (v->backing) {
+		buf_printf(err, "volume %s is a linked clone of %s: its image refers to that volume's file, and "
+				"moving it would flatten it; make a full clone instead",
+			   v->name, v->backing);
+		return -EBUSY;
+	}
+	linked_clones_of(st, v->name, &names);
+	if (names.len) {
+		buf_printf(err, "volume %s is the backing file of linked clones (%s): they refer to its file by path, "
+				"so it cannot be moved",
+			   v->name, names.s);
+		return -EBUSY;
+	}
+	if ((r = internal_snapshots(v, &names, err)) < 0)
+		return r;
+	if (names.len) {
+		buf_printf(err, "volume %s has snapshots (%s) that a move would not keep; delete its snapshots first",
+			   v->name, names.s);
+		return -EBUSY;
+	}
+	path = vol_path(dir, v->name, v->format);
+	if (lstat(path, &sb) == 0) {
+		buf_printf(err, "cannot move volume %s: file %s already exists", v->name, path);
+		return -EEXIST;
+	}
+	if ((r = img_measure(v->path, v->format, v->format, true, &need, &why)) < 0) {
+		buf_printf(err, "cannot move volume %s: %s", v->name, why.s);
+		return r;
+	}
+	return check_room(dir, v->name, need, err);
+}
+
+int vol_move_target_create(const struct vol_record *v, const char *dir, char **path, struct buf *err)
+{
+	__do_free char *p = vol_path(dir, v->name, v->format);
+	struct vol_info info;
+	int r;
+
+	if ((r = vol_info(v->path, v->format, &info, err)) < 0)
+		return r;
+	if ((r = image_create(dir, p, v->name, v->format, info.capacity, err)) < 0)
+		return r;
+	*path = move_ptr(p);
+	return 0;
+}
+
+int vol_move_finish(struct store *st, const struct vol_record *v, const char *new_path, struct buf *err)
+{
+	__do_free char *new_dir = xstrdup(new_path);
+	__do_free char *old_dir = xstrdup(v->path);
+	__do_free char *pool = NULL;
+	__do_close int fd = open(new_path, O_RDONLY | O_CLOEXEC);
+	struct vol_record nv = *v;
+	int r;
+
+	/* The data may have been written by QEMU: make sure it is on disk before the old copy goes. */
+	if (fd < 0 || fsync(fd) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot move volume %s: cannot sync %s: %s", v->name, new_path, strerror(-r));
+		return r;
+	}
+	*strrchr(new_dir, '/') = '\0';
+	*strrchr(old_dir, '/') = '\0';
+	pool = pool_of_dir(st, new_dir[0] ? new_dir : "/");
+	nv.path = (char *)new_path;
+	nv.pool = pool;
+	if ((r = store_vol_update(st, &nv)) < 0) {
+		buf_printf(err, "cannot record the new place of volume %s in the state database", v->name);
+		return r;
+	}
+	if (unlink(v->path) < 0)
+		log_warn("moved volume %s: cannot remove its old file %s: %s", v->name, v->path, strerror(errno));
+	else if (fsync_dir(old_dir[0] ? old_dir : "/") < 0)
+		log_warn("moved volume %s: cannot sync directory %s", v->name, old_dir);
+	log_info("moved volume %s from %s to %s (pool %s)", v->name, v->path, new_path, pool);
+	return 0;
+}
+
+int vol_move_copy(const struct vol_record *v, const char *dir, vol_progress_cb cb, void *opaque, char **path,
+		  struct buf *err)
+{
+	struct import_progress prog = { .cb = cb, .opaque = opaque, .last_cb_ms = -1 };
+	__do_free char *p = vol_path(dir, v->name, v->format);
+	struct cmd c = CMD_INIT;
+	struct vol_info info;
+	struct stat before, after;
+	int r;
+
+	if ((r = vol_info(v->path, v->format, &info, err)) < 0 ||
+	    (r = stat_file("volume file", v->path, &before, err)) < 0)
+		return r;
+	qemu_img_cmd(&c, "convert", "-p", "-f", v->format, "-O", v->format, v->path, NULL);
+	prog.size = info.capacity;
+	if ((r = convert_into(&c, dir, v->name, "move", p, &prog, err)) < 0)
+		return r;
+	/* qemu-img's lock keeps QEMU out while it copies, not before or after. */
+	if (stat(v->path, &after) < 0 || after.st_size != before.st_size ||
+	    after.st_mtim.tv_sec != before.st_mtim.tv_sec || after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
+		buf_printf(err, "cannot move volume %s: it was written to while being copied", v->name);
+		unlink(p);
+		return -EBUSY;
+	}
+	progress_done(&prog);
+	*path = move_ptr(p);
+	return 0;
+}
+
 int vol_info(const char *path, const char *format, struct vol_info *out, struct buf *err)
 {
 	struct buf why __do_buf = BUF_INIT;
@@ -817,5 +1062,6 @@ json_t *vol_to_json(const struct vol_record *v)
 	json_object_set_new(j, "capacity", r < 0 ? json_null() : json_integer((json_int_t)info.capacity));
 	json_object_set_new(j, "allocation", r < 0 ? json_null() : json_integer((json_int_t)info.allocation));
 	json_object_set_new(j, "path", json_string(v->path));
+	json_object_set_new(j, "pool", json_string(v->pool ? v->pool : "default"));
 	return j;
 }

@@ -1,8 +1,9 @@
 /*
  * volume.h - disk volumes in the storage directory.
  *
- * A volume is one image file <storage_dir>/<name>.<format> (qcow2 or raw)
- * registered in the store.  Images are created thin (qcow2, or sparse raw)
+ * A volume is one image file <pool directory>/<name>.<format> (qcow2 or raw)
+ * registered in the store; moving it to another pool copies or (with a
+ * running VM, see daemon/volops.c) mirrors it there.  Images are created thin (qcow2, or sparse raw)
  * with qemu-img; imports convert any format qemu-img reads (vmdk, vdi,
  * vhd/vpc, vhdx, qcow2, raw) into the store, reporting progress.  Every
  * function validates its inputs (names via str_name_invalid, sizes) and
@@ -31,7 +32,11 @@ struct vol_info {
 /* Called from the importing thread with percent 0..100, bytes/s and ETA seconds (-1 unknown). */
 typedef void (*vol_progress_cb)(void *opaque, double percent, double rate, int64_t eta_s);
 
-/* `format` is "qcow2" or "raw". */
+/*
+ * `storage_dir` is the directory of a pool: the new volume is recorded in the
+ * pool whose directory it is ("default" when no pool is registered there).
+ * `format` is "qcow2" or "raw".
+ */
 int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
 	       struct buf *err);
 
@@ -50,6 +55,27 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, struct buf *err);
 /* Remove the file and the store row.  The caller checks that no VM uses it. */
 int vol_delete(struct store *st, const char *name, struct buf *err);
+/*
+ * Moving a volume to another pool, whose directory is `dir`.
+ * vol_move_check refuses what a move would break or lose (-EBUSY, saying
+ * why): a template's (read-only) volume, a linked clone, the backing volume
+ * of linked clones, an image with internal snapshots; then -EEXIST if a file
+ * of the volume's name is in `dir`, -ENOSPC (with the numbers) if `dir`
+ * lacks room for the data (qemu-img measure).  Safe on an image a running
+ * VM has open.
+ */
+int vol_move_check(struct store *st, const struct vol_record *v, const char *dir, struct buf *err);
+/* Offline, first step: qemu-img convert into a temp file in `dir`, fsync, rename into
+ * place (*path, caller frees); -EBUSY if the image changed meanwhile.  The caller then
+ * calls vol_move_finish, or removes *path. */
+int vol_move_copy(const struct vol_record *v, const char *dir, vol_progress_cb cb, void *opaque, char **path,
+		  struct buf *err);
+/* Live, first step: an empty image of v's format and virtual size at its final place in `dir`
+ * (*path, caller frees), for QEMU to mirror into.  The caller removes it if the move fails. */
+int vol_move_target_create(const struct vol_record *v, const char *dir, char **path, struct buf *err);
+/* Last step: the data is complete in new_path: sync it, record the new path and pool
+ * (the pool whose directory holds it), remove the old file. */
+int vol_move_finish(struct store *st, const struct vol_record *v, const char *new_path, struct buf *err);
 /* qemu-img info (works on images open by a running VM: uses --force-share). */
 int vol_info(const char *path, const char *format, struct vol_info *out, struct buf *err);
 /* {"name","format","capacity","allocation","path"} (used_by is added by the caller). */

@@ -516,12 +516,12 @@ static void test_to_json(void **state)
 	const char *key;
 	json_t *v;
 	int i = 0;
-	static const char *const keys[] = { "name", "format", "capacity", "allocation", "path" };
+	static const char *const keys[] = { "name", "format", "capacity", "allocation", "path", "pool" };
 
 	assert_int_equal(vol_create(f->st, f->storage, "js", 32 * MIB, "qcow2", &err), 0);
 	assert_int_equal(store_vol_get(f->st, "js", &rec), 0);
 	j = vol_to_json(&rec);
-	assert_int_equal(json_object_size(j), 5);
+	assert_int_equal(json_object_size(j), 6);
 	json_object_foreach(j, key, v) {
 		(void)v;
 		assert_string_equal(key, keys[i++]);
@@ -529,6 +529,7 @@ static void test_to_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "name")), "js");
 	assert_string_equal(json_string_value(json_object_get(j, "format")), "qcow2");
 	assert_string_equal(json_string_value(json_object_get(j, "path")), rec.path);
+	assert_string_equal(json_string_value(json_object_get(j, "pool")), "default");
 	assert_int_equal(json_integer_value(json_object_get(j, "capacity")), 32 * MIB);
 	assert_true(json_integer_value(json_object_get(j, "allocation")) > 0);
 
@@ -880,6 +881,84 @@ static void test_import_progress_throttled(void **state)
 	buf_release(&err);
 }
 
+/* A second pool directory <dir>/other, registered as pool "other". */
+static char *make_other_pool(const struct fix *f)
+{
+	char *other = xasprintf("%s/other", f->dir);
+	assert_int_equal(mkdir(other, 0700), 0);
+	assert_int_equal(store_pool_insert(f->st, "other", other, false), 0);
+	return other;
+}
+
+static void test_move_refusals(void **state)
+{
+	struct fix *f = *state;
+	struct buf err = BUF_INIT;
+	struct vol_record rec = { 0 };
+	__do_free char *other = make_other_pool(f);
+	__do_free char *in_the_way = xasprintf("%s/m.qcow2", other);
+
+	assert_int_equal(vol_create(f->st, f->storage, "m", 8 * MIB, "qcow2", &err), 0);
+	assert_int_equal(store_vol_get(f->st, "m", &rec), 0);
+	assert_string_equal(rec.pool, "default");
+
+	rec.readonly = true;
+	expect_err(vol_move_check(f->st, &rec, other, &err), -EBUSY, &err, "template");
+	rec.readonly = false;
+	rec.backing = xstrdup("base");
+	expect_err(vol_move_check(f->st, &rec, other, &err), -EBUSY, &err, "linked clone of base");
+	free(rec.backing);
+	rec.backing = NULL;
+	struct vol_record clone = { .name = "lc", .format = "qcow2", .path = "/nonexistent/lc.qcow2", .backing = "m" };
+	assert_int_equal(store_vol_add(f->st, &clone), 0);
+	expect_err(vol_move_check(f->st, &rec, other, &err), -EBUSY, &err, "linked clones (lc)");
+	assert_int_equal(store_vol_delete(f->st, "lc"), 0);
+	assert_int_equal(run("qemu-img", "snapshot", "-c", "s1", rec.path, NULL), 0);
+	expect_err(vol_move_check(f->st, &rec, other, &err), -EBUSY, &err, "(s1)");
+	assert_int_equal(run("qemu-img", "snapshot", "-d", "s1", rec.path, NULL), 0);
+	fill_file(in_the_way, 10);
+	expect_err(vol_move_check(f->st, &rec, other, &err), -EEXIST, &err, in_the_way);
+	assert_int_equal(unlink(in_the_way), 0);
+	expect_err(vol_move_check(f->st, &rec, "relative", &err), -EINVAL, &err, "absolute");
+	assert_int_equal(vol_move_check(f->st, &rec, other, &err), 0);
+	assert_int_equal(count_entries(other), 0);
+	vol_record_release(&rec);
+	buf_release(&err);
+}
+
+static void test_move_copy(void **state)
+{
+	struct fix *f = *state;
+	struct buf err = BUF_INIT;
+	struct vol_record rec = { 0 }, moved = { 0 };
+	__do_free char *other = make_other_pool(f);
+	__do_free char *ref = xasprintf("%s/ref.qcow2", f->src);
+	__do_free char *path = NULL;
+
+	assert_int_equal(vol_create(f->st, f->storage, "m", 16 * MIB, "qcow2", &err), 0);
+	assert_int_equal(store_vol_get(f->st, "m", &rec), 0);
+	assert_int_equal(run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 2M", rec.path, NULL), 0);
+	assert_int_equal(run("cp", rec.path, ref, NULL), 0);
+
+	assert_int_equal(vol_move_copy(&rec, other, NULL, NULL, &path, &err), 0);
+	assert_int_equal(count_entries(other), 1); /* no temp file left */
+	assert_int_equal(vol_move_finish(f->st, &rec, path, &err), 0);
+	assert_int_equal(store_vol_get(f->st, "m", &moved), 0);
+	assert_string_equal(moved.path, path);
+	assert_string_equal(moved.pool, "other");
+	assert_int_equal(access(rec.path, F_OK), -1);
+	assert_int_equal(run("qemu-img", "compare", "-q", "-f", "qcow2", "-F", "qcow2", ref, path, NULL), 0);
+	assert_int_equal(run("qemu-img", "check", "-q", path, NULL), 0);
+	/* Created in a pool's directory: recorded in that pool. */
+	assert_int_equal(vol_create(f->st, other, "n", 8 * MIB, "raw", &err), 0);
+	vol_record_release(&moved);
+	assert_int_equal(store_vol_get(f->st, "n", &moved), 0);
+	assert_string_equal(moved.pool, "other");
+	vol_record_release(&moved);
+	vol_record_release(&rec);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -908,6 +987,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_source_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_no_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_progress_throttled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_copy, setup, teardown),
 	};
 	log_set_level(LOG_LVL_ERROR);
 	return cmocka_run_group_tests_name("volume", tests, NULL, NULL);
