@@ -129,6 +129,33 @@ static bool query_bool(struct route_ctx *c, const char *key)
 	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
 }
 
+/* The VM of /v1/vms/{vm}/... into u and the request body (only `keys`); NULL: reply sent. */
+static json_t *vm_body(struct route_ctx *c, ops_uuid u, const char *const *keys)
+{
+	return one_vm(c, c->seg[2], u) < 0 ? NULL : body_json(c, keys);
+}
+
+/* Answer an operation's result: its error when r < 0, else `out` (owned) with `status`. */
+static void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err)
+{
+	if (r < 0)
+		fail(c, r, err->s);
+	else
+		http_reply_json(c->rep, status, out);
+}
+
+/* reply_result for an operation that started a job: 202 {"job": job}. */
+static void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err)
+{
+	reply_result(c, r, 202, r < 0 ? NULL : json_pack("{s:o}", "job", job), err);
+}
+
+/* reply_result for an operation that changed VM u: 200 and the VM as it is now. */
+static void reply_vm(struct route_ctx *c, int r, const char *u, const struct buf *err)
+{
+	reply_result(c, r, 200, r < 0 ? NULL : ops_vm_show(u), err);
+}
+
 /* ---- handlers ----------------------------------------------------------- */
 
 static void h_host(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_host_info()); }
@@ -152,10 +179,7 @@ static void h_vm_create(struct route_ctx *c)
 	if (!body)
 		return;
 	int r = ops_vm_create(body, &out, &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 201, out);
+	reply_result(c, r, 201, out, &err);
 	buf_release(&err);
 }
 
@@ -176,16 +200,11 @@ static void h_vm_update(struct route_ctx *c)
 	ops_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	if (one_vm(c, c->seg[2], u) < 0)
-		return;
-	__do_json json_t *body = body_json(c, NULL);
+	__do_json json_t *body = vm_body(c, u, NULL);
 	if (!body)
 		return;
 	int r = ops_vm_update(u, body, &out, &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 200, out);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
@@ -324,16 +343,11 @@ static void h_vm_template(struct route_ctx *c)
 	ops_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	if (one_vm(c, c->seg[2], u) < 0)
-		return;
-	__do_json json_t *body = body_json(c, no_keys);
+	__do_json json_t *body = vm_body(c, u, no_keys);
 	if (!body)
 		return;
 	int r = ops_vm_template(u, &out, &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 200, out);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
@@ -345,9 +359,7 @@ static void h_vm_clone(struct route_ctx *c)
 	bool linked = false;
 	json_t *vm = NULL, *job = NULL;
 	struct buf err = BUF_INIT;
-	if (one_vm(c, c->seg[2], u) < 0)
-		return;
-	__do_json json_t *body = body_json(c, keys);
+	__do_json json_t *body = vm_body(c, u, keys);
 	if (!body)
 		return;
 	if (json_get_str(body, "name", &name, &err) < 0 || json_get_bool(body, "linked", &linked, &err) < 0 || !name) {
@@ -422,19 +434,14 @@ static void h_vm_disk_attach(struct route_ctx *c)
 	ops_uuid u;
 	const char *vol = NULL, *bus = NULL;
 	struct buf err = BUF_INIT;
-	if (one_vm(c, c->seg[2], u) < 0)
-		return;
-	__do_json json_t *body = body_json(c, keys);
+	__do_json json_t *body = vm_body(c, u, keys);
 	if (!body)
 		return;
 	if (json_get_str(body, "volume", &vol, &err) < 0 || json_get_str(body, "bus", &bus, &err) < 0 || !vol) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'volume' is required");
 	} else {
 		int r = ops_vm_disk_attach(u, vol, bus, &err);
-		if (r < 0)
-			fail(c, r, err.s);
-		else
-			http_reply_json(c->rep, 200, ops_vm_show(u));
+		reply_vm(c, r, u, &err);
 	}
 	buf_release(&err);
 }
@@ -446,10 +453,7 @@ static void h_vm_disk_detach(struct route_ctx *c)
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
 	int r = ops_vm_disk_detach(u, c->seg[4], &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 200, ops_vm_show(u));
+	reply_vm(c, r, u, &err);
 	buf_release(&err);
 }
 
@@ -472,10 +476,7 @@ static void h_vm_cdrom(struct route_ctx *c, bool insert)
 		}
 	}
 	int r = ops_vm_cdrom(u, path, query_bool(c, "force"), &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 200, ops_vm_show(u));
+	reply_vm(c, r, u, &err);
 	buf_release(&err);
 }
 
@@ -513,10 +514,7 @@ static void h_vol_create(struct route_ctx *c)
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else if (body_size(c, body, &size, &err) == 0) {
 		int r = ops_vol_create(name, size, format, pool, &out, &err);
-		if (r < 0)
-			fail(c, r, err.s);
-		else
-			http_reply_json(c->rep, 201, out);
+		reply_result(c, r, 201, out, &err);
 	}
 	buf_release(&err);
 }
@@ -535,10 +533,7 @@ static void h_vol_import(struct route_ctx *c)
 		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
 	} else {
 		int r = ops_vol_import(path, name, format, pool, &job, &err);
-		if (r < 0)
-			fail(c, r, err.s);
-		else
-			http_reply_json(c->rep, 202, json_pack("{s:o}", "job", job));
+		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
 }
@@ -549,10 +544,7 @@ static void show_named(struct route_ctx *c, int (*get)(const char *name, json_t 
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	int r = get(c->seg[2], &out, &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 200, out);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
@@ -561,10 +553,7 @@ static void delete_named(struct route_ctx *c, int (*del)(const char *name, struc
 {
 	struct buf err = BUF_INIT;
 	int r = del(c->seg[2], &err);
-	if (r < 0)
-		fail(c, r, err.s);
-	else
-		http_reply_json(c->rep, 200, json_pack("{s:s}", "deleted", c->seg[2]));
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[2]), &err);
 	buf_release(&err);
 }
 
@@ -582,23 +571,12 @@ static void h_vol_resize(struct route_ctx *c)
 		return;
 	if (body_size(c, body, &size, &err) == 0) {
 		int r = ops_vol_resize(c->seg[2], size, &out, &err);
-		if (r < 0)
-			fail(c, r, err.s);
-		else
-			http_reply_json(c->rep, 200, out);
+		reply_result(c, r, 200, out, &err);
 	}
 	buf_release(&err);
 }
 
 /* ---- snapshots: /v1/vms/{vm}/snapshots[/{name}[/revert]] ---------------- */
-
-static void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err)
-{
-	if (r < 0)
-		fail(c, r, err->s);
-	else
-		http_reply_json(c->rep, status, out);
-}
 
 static void h_snap_list(struct route_ctx *c)
 {
@@ -619,9 +597,7 @@ static void h_snap_create(struct route_ctx *c)
 	json_t *out = NULL;
 	ops_uuid u;
 	struct buf err = BUF_INIT;
-	if (one_vm(c, c->seg[2], u) < 0)
-		return;
-	__do_json json_t *body = body_json(c, keys);
+	__do_json json_t *body = vm_body(c, u, keys);
 	if (!body)
 		return;
 	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "description", &desc, &err) < 0 ||
@@ -652,9 +628,7 @@ static void h_snap_revert(struct route_ctx *c)
 	ops_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	if (one_vm(c, c->seg[2], u) < 0)
-		return;
-	__do_json json_t *body = body_json(c, no_keys);
+	__do_json json_t *body = vm_body(c, u, no_keys);
 	if (!body)
 		return;
 	int r = ops_snapshot_revert(u, c->seg[4], &out, &err);
@@ -706,10 +680,7 @@ static void h_vol_move(struct route_ctx *c)
 		fail(c, -EINVAL, err.len ? err.s : "field 'pool' is required");
 	} else {
 		int r = ops_vol_move(c->seg[2], pool, &job, &err);
-		if (r < 0)
-			fail(c, r, err.s);
-		else
-			http_reply_json(c->rep, 202, json_pack("{s:o}", "job", job));
+		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
 }
@@ -731,10 +702,7 @@ static void h_pool_create(struct route_ctx *c)
 		fail(c, -EINVAL, err.len ? err.s : "fields 'name' and 'path' are required");
 	} else {
 		int r = ops_pool_create(name, path, shared, &out, &err);
-		if (r < 0)
-			fail(c, r, err.s);
-		else
-			http_reply_json(c->rep, 201, out);
+		reply_result(c, r, 201, out, &err);
 	}
 	buf_release(&err);
 }

@@ -138,6 +138,14 @@ int cli_get_print(struct cli *cli, const char *path, void (*text)(const json_t *
 int cli_show(struct cli *cli, const char *base, const char *item, void (*text)(const json_t *answer));
 
 /*
+ * `method` <base>/<item><suffix> (item escaped; suffix NULL: none) with
+ * `body` (NULL: none).  CLI_OK with the JSON answer in *r (the caller
+ * releases it), else CLI_FAIL with the error printed.
+ */
+int cli_call(struct cli *cli, const char *method, const char *base, const char *item, const char *suffix,
+	     const json_t *body, struct reply *r);
+
+/*
  * DELETE <base>/<item><suffix> (suffix NULL: none) for each of the n items,
  * going on past a refusal (printed).  done() gets each answer (NULL when it
  * is not JSON), adds it to `all` and, unless --json, prints the

@@ -39,19 +39,14 @@ static int cdrom_insert(struct cli *cli, int argc, char **argv)
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	__do_free char *iso = NULL;
-	__do_free char *path = NULL;
-	struct client *c;
 	struct cli_args a;
 
 	cli_args_init(&a, "cdrom insert", usage_insert, argc, argv);
 	if (!cli_args_plain(cli, &a, 2, 2, "VM and ISO"))
 		return a.exit_code;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
 	iso = cli_abspath(a.pos[1]);
 	body = json_pack("{ss}", "path", iso);
-	path = client_path(c, "/v1/vms", a.pos[0], "/cdrom");
-	if (client_call(c, "POST", path, body, &r, false) < 0)
+	if (cli_call(cli, "POST", "/v1/vms", a.pos[0], "/cdrom", body, &r) != CLI_OK)
 		return CLI_FAIL;
 	return cli_vm_changed(cli, r.json, a.pos[0], "inserted %s into", iso);
 }
@@ -64,8 +59,6 @@ static int cdrom_eject(struct cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *path = NULL;
-	struct client *c;
 	struct cli_args a;
 	bool force = false;
 	int opt, rc;
@@ -79,10 +72,7 @@ static int cdrom_eject(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
 		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	path = client_path(c, "/v1/vms", a.pos[0], force ? "/cdrom?force=true" : "/cdrom");
-	if (client_call(c, "DELETE", path, NULL, &r, false) < 0)
+	if (cli_call(cli, "DELETE", "/v1/vms", a.pos[0], force ? "/cdrom?force=true" : "/cdrom", NULL, &r) != CLI_OK)
 		return CLI_FAIL;
 	return cli_vm_changed(cli, r.json, a.pos[0], "ejected the cdrom of");
 }

@@ -51,8 +51,6 @@ int cli_vm_template(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 	__do_reply struct reply r = REPLY_INIT;
-	__do_free char *path = NULL;
-	struct client *c;
 	struct cli_args a;
 	int opt, rc;
 
@@ -62,10 +60,7 @@ int cli_vm_template(struct cli *cli, int argc, char **argv)
 			return a.exit_code;
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
 		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	path = client_path(c, "/v1/vms", a.pos[0], "/template");
-	if (client_call(c, "POST", path, NULL, &r, false) < 0)
+	if (cli_call(cli, "POST", "/v1/vms", a.pos[0], "/template", NULL, &r) != CLI_OK)
 		return CLI_FAIL;
 	return cli_vm_changed(cli, r.json, a.pos[0], "made a template of");
 }

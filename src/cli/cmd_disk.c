@@ -394,9 +394,7 @@ static int disk_move(struct cli *cli, int argc, char **argv)
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	__do_json json_t *final = NULL;
-	__do_free char *path = NULL;
 	const char *pool = NULL;
-	struct client *c;
 	struct cli_args a;
 	int opt, rc;
 
@@ -412,10 +410,7 @@ static int disk_move(struct cli *cli, int argc, char **argv)
 	if (!pool)
 		return cli_usage_error(a.cmd, "missing --pool");
 	body = json_pack("{ss}", "pool", pool);
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	path = client_path(c, "/v1/volumes", a.pos[0], "/move");
-	if (client_call(c, "POST", path, body, &r, false) < 0)
+	if (cli_call(cli, "POST", "/v1/volumes", a.pos[0], "/move", body, &r) != CLI_OK)
 		return CLI_FAIL;
 	rc = follow_job(cli, r.json, "moving", &final);
 	if (rc == CLI_OK && !cli->json)
@@ -432,9 +427,7 @@ static int disk_attach(struct cli *cli, int argc, char **argv)
 	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
-	__do_free char *path = NULL;
 	const char *bus = NULL;
-	struct client *c;
 	struct cli_args a;
 	int opt, rc;
 
@@ -450,10 +443,7 @@ static int disk_attach(struct cli *cli, int argc, char **argv)
 	body = json_pack("{ss}", "volume", a.pos[1]);
 	if (bus)
 		json_object_set_new(body, "bus", json_string(bus));
-	if (!(c = cli_client(cli)))
-		return CLI_FAIL;
-	path = client_path(c, "/v1/vms", a.pos[0], "/disks");
-	if (client_call(c, "POST", path, body, &r, false) < 0)
+	if (cli_call(cli, "POST", "/v1/vms", a.pos[0], "/disks", body, &r) != CLI_OK)
 		return CLI_FAIL;
 	return cli_vm_changed(cli, r.json, a.pos[0], "attached volume %s to", a.pos[1]);
 }

@@ -1,6 +1,6 @@
 /*
  * request.c - the requests several verbs make one way, and how their answers
- * print (see cli.h): GET something and show it, DELETE each argument, confirm
+ * print (see cli.h): call a path, GET something and show it, DELETE each argument, confirm
  * a change to a VM.  The cmd_*.c files keep what differs: the path, the text
  * of the answer, the confirmation line.
  */
@@ -36,6 +36,18 @@ int cli_show(struct cli *cli, const char *base, const char *item, void (*text)(c
 		return CLI_FAIL;
 	path = client_path(c, base, item, NULL);
 	return cli_get_print(cli, path, text);
+}
+
+int cli_call(struct cli *cli, const char *method, const char *base, const char *item, const char *suffix,
+	     const json_t *body, struct reply *r)
+{
+	__do_free char *path = NULL;
+	struct client *c;
+
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = client_path(c, base, item, suffix);
+	return client_call(c, method, path, body, r, false) < 0 ? CLI_FAIL : CLI_OK;
 }
 
 int cli_delete_each(struct cli *cli, const char *base, const char *suffix, char **items, int n, json_t *all,

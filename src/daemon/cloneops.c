@@ -30,6 +30,7 @@
 #include "ops.h"
 #include "core/joblock.h"
 #include "qemu/runtime.h"
+#include "storage/qemuimg.h"
 #include "storage/volume.h"
 #include "util/cmd.h"
 #include "util/log.h"
@@ -269,68 +270,15 @@ static void clone_free(struct clone *c)
 	free(c);
 }
 
-/* qemu-img's reason: the last non-empty stderr line without its "qemu-img: " prefix. */
-static void img_reason(const struct buf *errout, int rc, struct buf *why)
-{
-	const char *s = errout->s, *last = NULL;
-	size_t last_len = 0;
-
-	for (const char *p = s; p && *p;) {
-		size_t n = strcspn(p, "\r\n");
-		if (n) {
-			last = p;
-			last_len = n;
-		}
-		p += n;
-		p += strspn(p, "\r\n");
-	}
-	if (!last) {
-		if (rc < 0)
-			buf_printf(why, "cannot run qemu-img: %s", strerror(-rc));
-		else
-			buf_printf(why, "qemu-img failed with exit status %d", rc);
-		return;
-	}
-	if (last_len > 10 && strncmp(last, "qemu-img: ", 10) == 0) {
-		last += 10;
-		last_len -= 10;
-	}
-	for (size_t i = 0; i < last_len; i++)
-		buf_addch(why, (unsigned char)last[i] < 0x20 ? '?' : last[i]);
-}
-
 /* Bytes a qcow2 copy of the volume needs (qemu-img measure). */
 static int img_measure_qcow2(const struct vol_record *v, uint64_t *need, struct buf *err)
 {
-	struct cmd c = CMD_INIT;
-	struct buf out __do_buf = BUF_INIT;
-	struct buf errout __do_buf = BUF_INIT;
-	__do_json json_t *j = NULL;
-	json_t *req;
-	int rc;
+	__do_buf struct buf why = BUF_INIT;
 
-	cmd_add(&c, "qemu-img");
-	cmd_add(&c, "measure");
-	cmd_add(&c, "--output=json");
-	cmd_add(&c, "-f");
-	cmd_add(&c, v->format);
-	cmd_add(&c, "-O");
-	cmd_add(&c, "qcow2");
-	cmd_add(&c, v->path);
-	rc = cmd_run(&c, &out, &errout);
-	cmd_release(&c);
-	if (rc != 0) {
-		buf_printf(err, "cannot measure volume %s: ", v->name);
-		img_reason(&errout, rc, err);
+	if (qemu_img_measure(v->path, v->format, "qcow2", false, need, &why) < 0) {
+		buf_printf(err, "cannot measure volume %s: %s", v->name, why.s);
 		return -EIO;
 	}
-	j = json_loadb(out.s, out.len, 0, NULL);
-	req = json_object_get(j, "required");
-	if (!json_is_integer(req) || json_integer_value(req) < 0) {
-		buf_printf(err, "cannot measure volume %s: unreadable output from qemu-img measure", v->name);
-		return -EIO;
-	}
-	*need = (uint64_t)json_integer_value(req);
 	return 0;
 }
 
@@ -489,7 +437,7 @@ static void clone_undo(struct clone *c)
 static int overlay_create(struct clone_disk *d, struct buf *err)
 {
 	struct cmd cm = CMD_INIT;
-	struct buf errout __do_buf = BUF_INIT;
+	struct buf why __do_buf = BUF_INIT;
 	__do_close int fd = -EBADF;
 	struct vol_record v = { 0 };
 	int r;
@@ -500,22 +448,9 @@ static int overlay_create(struct clone_disk *d, struct buf *err)
 		buf_printf(err, "cannot create volume %s: cannot create %s: %s", d->name, d->path, strerror(-r));
 		return r;
 	}
-	cmd_add(&cm, "qemu-img");
-	cmd_add(&cm, "create");
-	cmd_add(&cm, "-q");
-	cmd_add(&cm, "-f");
-	cmd_add(&cm, "qcow2");
-	cmd_add(&cm, "-b");
-	cmd_add(&cm, d->src.path);
-	cmd_add(&cm, "-F");
-	cmd_add(&cm, d->src.format);
-	cmd_add(&cm, d->path);
-	r = cmd_run(&cm, NULL, &errout);
-	cmd_release(&cm);
-	if (r != 0) {
-		buf_printf(err, "cannot create volume %s on %s: ", d->name, d->src.name);
-		img_reason(&errout, r, err);
-		r = strstr(errout.s, "No space left") ? -ENOSPC : -EIO;
+	qemu_img_cmd(&cm, "create", "-q", "-f", "qcow2", "-b", d->src.path, "-F", d->src.format, d->path, NULL);
+	if ((r = qemu_img_run(&cm, NULL, &why)) < 0) {
+		buf_printf(err, "cannot create volume %s on %s: %s", d->name, d->src.name, why.s);
 		goto fail;
 	}
 	if (fsync(fd) < 0) {

@@ -305,6 +305,20 @@ static int get_snap(const char *uuid, const char *vmname, const char *name, stru
 	return r;
 }
 
+/*
+ * Begin `job` on the VM (ctx_begin) for its snapshot `name`, read into *s;
+ * a bad name is refused before the VM's job lock is taken.  The caller
+ * releases c and s whatever the result.
+ */
+static int ctx_begin_snap(struct snap_ctx *c, const char *uuid, const char *name, const char *job,
+			  struct snap_record *s, struct buf *err)
+{
+	int r;
+	if ((r = check_snap_name(name, err)) < 0 || (r = ctx_begin(c, uuid, job, err)) < 0)
+		return r;
+	return get_snap(uuid, c->rec.def->name, name, s, err);
+}
+
 json_t *ops_snapshot_list(const char *uuid, struct buf *err)
 {
 	struct snap_record *list;
@@ -575,13 +589,9 @@ int ops_snapshot_revert(const char *uuid, const char *name, json_t **out, struct
 	__do_buf struct buf e = BUF_INIT;
 	int r;
 
-	if ((r = check_snap_name(name, err)) < 0)
-		return r;
-	if ((r = ctx_begin(&c, uuid, "snapshot-revert", err)) < 0)
+	if ((r = ctx_begin_snap(&c, uuid, name, "snapshot-revert", &s, err)) < 0)
 		goto out;
 	const char *vm = c.rec.def->name;
-	if ((r = get_snap(uuid, vm, name, &s, err)) < 0)
-		goto out;
 	if (strcmp(s.state, "ready") != 0) {
 		buf_printf(err, "snapshot '%s' of vm '%s' is %s; it cannot be reverted to", name, vm, s.state);
 		r = -EBUSY;
@@ -713,13 +723,9 @@ int ops_snapshot_delete(const char *uuid, const char *name, struct buf *err)
 	__do_buf struct buf e = BUF_INIT;
 	int r;
 
-	if ((r = check_snap_name(name, err)) < 0)
-		return r;
-	if ((r = ctx_begin(&c, uuid, "snapshot-delete", err)) < 0)
+	if ((r = ctx_begin_snap(&c, uuid, name, "snapshot-delete", &s, err)) < 0)
 		goto out;
 	const char *vm = c.rec.def->name;
-	if ((r = get_snap(uuid, vm, name, &s, err)) < 0)
-		goto out;
 	if (strcmp(s.state, "creating") == 0) {
 		buf_printf(err, "snapshot '%s' of vm '%s' is still being created", name, vm);
 		r = -EBUSY;

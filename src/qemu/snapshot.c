@@ -9,11 +9,11 @@
  * job's error is only visible there.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "snapshot.h"
 #include "qemu/qmp.h"
+#include "storage/qemuimg.h"
 #include "util/cmd.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -22,58 +22,14 @@
 #define QMP_CMD_TIMEOUT_MS 30000
 #define JOB_POLL_MS 100
 
-/* The last non-empty line of `text`, without a "qemu-img: " prefix, into out. */
-static void last_line(const char *text, struct buf *out)
+/* Run the qemu-img command `c` (released); on failure "<what>: <qemu-img's reason>" goes to err. */
+static int img_run(struct cmd *c, struct buf *out, const char *what, struct buf *err)
 {
-	const char *best = NULL;
-	size_t best_len = 0;
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, "\r\n");
-		if (n) {
-			best = p;
-			best_len = n;
-		}
-		p += n;
-		p += strspn(p, "\r\n");
-	}
-	if (best && best_len > 10 && strncmp(best, "qemu-img: ", 10) == 0) {
-		best += 10;
-		best_len -= 10;
-	}
-	for (size_t i = 0; best && i < best_len; i++)
-		buf_addch(out, (unsigned char)best[i] < 0x20 ? '?' : best[i]);
-}
-
-/*
- * Run qemu-img with the arguments up to NULL; stdout into `out` (may be
- * NULL).  On failure "<what>: <qemu-img's last line>" goes to err.
- */
-static __attribute__((sentinel)) int qemu_img(struct buf *out, struct buf *err, const char *what, ...)
-{
-	struct cmd c = CMD_INIT;
-	__do_buf struct buf errout = BUF_INIT;
-	va_list ap;
-	const char *arg;
-
-	cmd_add(&c, "qemu-img");
-	va_start(ap, what);
-	while ((arg = va_arg(ap, const char *)))
-		cmd_add(&c, arg);
-	va_end(ap);
-	__do_free char *line = cmd_to_string(&c);
-	log_debug("running %s", line);
-	int rc = cmd_run(&c, out, &errout);
-	cmd_release(&c);
-	if (rc == 0)
-		return 0;
-	buf_printf(err, "%s: ", what);
-	if (rc < 0)
-		buf_printf(err, "cannot run qemu-img: %s", strerror(-rc));
-	else if (strspn(errout.s, " \t\r\n") == errout.len)
-		buf_printf(err, "qemu-img failed with exit status %d", rc);
-	else
-		last_line(errout.s, err);
-	return strstr(errout.s, "No space left on device") ? -ENOSPC : -EIO;
+	__do_buf struct buf why = BUF_INIT;
+	int r = qemu_img_run(c, out, &why);
+	if (r < 0)
+		buf_printf(err, "%s: %s", what, why.s);
+	return r;
 }
 
 /*
@@ -95,7 +51,9 @@ static char *image_opts(const char *path)
 static int img_snapshot(const char *op, const char *path, const char *tag, const char *what, struct buf *err)
 {
 	__do_free char *opts = image_opts(path);
-	return qemu_img(NULL, err, what, "snapshot", "--image-opts", op, tag, opts, NULL);
+	struct cmd c = CMD_INIT;
+	qemu_img_cmd(&c, "snapshot", "--image-opts", op, tag, opts, NULL);
+	return img_run(&c, NULL, what, err);
 }
 
 int snap_img_create(const char *path, const char *tag, struct buf *err)
@@ -120,10 +78,12 @@ int snap_img_list(const char *path, json_t **out, struct buf *err)
 {
 	__do_buf struct buf o = BUF_INIT;
 	__do_free char *what = xasprintf("cannot read the snapshots of %s", path);
+	struct cmd c = CMD_INIT;
 	json_error_t je;
 	int r;
 
-	if ((r = qemu_img(&o, err, what, "info", "--output=json", "-U", "-f", "qcow2", path, NULL)) < 0)
+	qemu_img_cmd(&c, "info", "--output=json", "-U", "-f", "qcow2", path, NULL);
+	if ((r = img_run(&c, &o, what, err)) < 0)
 		return r;
 	__do_json json_t *info = json_loads(o.s, 0, &je);
 	json_t *snaps = json_object_get(info, "snapshots");

@@ -2,7 +2,7 @@
  * volume.c - disk volumes: image files in the storage directory, made and
  * inspected with qemu-img.
  *
- * Every image operation runs qemu-img through the cmd API (argv, no shell)
+ * Every image operation runs qemu-img through qemuimg.h (argv, no shell)
  * and turns its failure into one sentence carrying qemu-img's own message.
  * The store row and the file are kept in step: a file is created first and
  * removed again if the row cannot be added, so a failed call leaves neither.
@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "volume.h"
+#include "qemuimg.h"
 #include "util/cmd.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -218,104 +218,6 @@ static int fsync_dir(const char *dir)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-static void add_clean(struct buf *out, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf_addch(out, c < 0x20 || c == 0x7f ? '?' : (char)c);
-	}
-}
-
-/*
- * qemu-img's reason for failing, from its stderr: the last line it prefixed
- * with "qemu-img: ", without the prefix, followed by a hint line printed
- * after it in parentheses ("Is another process using the image [...]?");
- * else the last non-empty line.
- */
-static void qemu_img_reason(const char *stderr_text, struct buf *out)
-{
-	const char *best = NULL, *last = NULL;
-	size_t best_len = 0, last_len = 0;
-
-	for (const char *p = stderr_text; *p;) {
-		size_t n = strcspn(p, "\r\n");
-		size_t t = n;
-		while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
-			t--;
-		if (t) {
-			last = p;
-			last_len = t;
-			if (t > 10 && strncmp(p, "qemu-img: ", 10) == 0) {
-				best = p + 10;
-				best_len = t - 10;
-			}
-		}
-		p += n;
-		p += strspn(p, "\r\n");
-	}
-	if (!best) {
-		add_clean(out, last, last_len);
-		return;
-	}
-	add_clean(out, best, best_len);
-	if (last > best) {
-		buf_adds(out, " (");
-		add_clean(out, last, last_len);
-		buf_addch(out, ')');
-	}
-}
-
-/*
- * Turn a finished qemu-img run into 0 or -errno plus its reason in `why`:
- * -ENOSPC when it ran out of room, -EIO for any other failure.
- */
-static int qemu_img_result(int rc, const struct buf *errout, struct buf *why)
-{
-	if (rc == 0)
-		return 0;
-	if (rc < 0) {
-		buf_printf(why, "cannot run qemu-img: %s", strerror(-rc));
-		return -EIO;
-	}
-	if (strspn(errout->s, " \t\r\n") == errout->len) {
-		if (rc > 128)
-			buf_printf(why, "qemu-img was killed by signal %d", rc - 128);
-		else
-			buf_printf(why, "qemu-img failed with exit status %d", rc);
-		return -EIO;
-	}
-	qemu_img_reason(errout->s, why);
-	if (strstr(errout->s, "No space left on device") || strstr(errout->s, "Disk quota exceeded"))
-		return -ENOSPC;
-	return -EIO;
-}
-
-/* Start `c` as the command line "qemu-img ARG..." (the arguments up to NULL). */
-static __attribute__((sentinel)) void qemu_img_cmd(struct cmd *c, ...)
-{
-	va_list ap;
-	const char *arg;
-
-	cmd_add(c, "qemu-img");
-	va_start(ap, c);
-	while ((arg = va_arg(ap, const char *)))
-		cmd_add(c, arg);
-	va_end(ap);
-}
-
-/* Run the qemu-img command `c` and release it; its stdout into `out` (NULL: dropped). */
-static int qemu_img_run(struct cmd *c, struct buf *out, struct buf *why)
-{
-	struct buf errout __do_buf = BUF_INIT;
-	__do_free char *line = cmd_to_string(c);
-	int r;
-
-	log_debug("running %s", line);
-	r = qemu_img_result(cmd_run(c, out, &errout), &errout, why);
-	cmd_release(c);
-	return r;
-}
-
 static int json_get_u64(const json_t *obj, const char *key, uint64_t *out)
 {
 	const json_t *v = json_object_get(obj, key);
@@ -347,44 +249,6 @@ static int img_info_json(const char *path, const char *format, json_t **out, str
 		json_decref(*out);
 		*out = NULL;
 		buf_printf(why, "unreadable output from qemu-img info: %s", je.text);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Bytes a conversion of src into `format` needs (`qemu-img measure`). */
-/* shared: src may be open in a running VM (qemu-img measure has no -U: force-share through --image-opts). */
-static int img_measure(const char *src, const char *src_format, const char *format, bool shared,
-		       uint64_t *required, struct buf *why)
-{
-	struct cmd c = CMD_INIT;
-	struct buf res __do_buf = BUF_INIT;
-	struct buf opts __do_buf = BUF_INIT;
-	__do_json json_t *j = NULL;
-	json_error_t je;
-	int r;
-
-	qemu_img_cmd(&c, "measure", "--output=json", "-O", format, NULL);
-	if (shared) {
-		buf_printf(&opts, "driver=%s,force-share=on,read-only=on,file.driver=file,file.filename=", src_format);
-		for (const char *p = src; *p; p++) {
-			if (*p == ',')
-				buf_addch(&opts, ','); /* QEMU's option syntax doubles commas */
-			buf_addch(&opts, *p);
-		}
-		cmd_add(&c, "--image-opts");
-		cmd_add(&c, opts.s);
-	} else {
-		cmd_add(&c, "-f");
-		cmd_add(&c, src_format);
-		cmd_add(&c, src);
-	}
-	r = qemu_img_run(&c, &res, why);
-	if (r < 0)
-		return r;
-	j = json_loadb(res.s, res.len, 0, &je);
-	if (json_get_u64(j, "required", required) < 0) {
-		buf_adds(why, "unreadable output from qemu-img measure");
 		return -EIO;
 	}
 	return 0;
@@ -774,7 +638,7 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 		buf_printf(err, "cannot import volume %s: file %s already exists", name, path);
 		return -EEXIST;
 	}
-	r = img_measure(src, src_format, format, false, &need, &why);
+	r = qemu_img_measure(src, src_format, format, false, &need, &why);
 	if (r < 0) {
 		buf_printf(err, "cannot import %s: %s", src, why.s);
 		return r;
@@ -889,7 +753,7 @@ static int internal_snapshots(const struct vol_record *v, struct buf *out, struc
 		const char *s = json_string_value(json_object_get(snap, "name"));
 		if (out->len)
 			buf_adds(out, ", ");
-		add_clean(out, s ? s : "?", s ? strlen(s) : 1);
+		buf_add_printable(out, s ? s : "?", s ? strlen(s) : 1);
 	}
 	return 0;
 }
@@ -936,7 +800,7 @@ int vol_move_check(struct store *st, const struct vol_record *v, const char *dir
 		buf_printf(err, "cannot move volume %s: file %s already exists", v->name, path);
 		return -EEXIST;
 	}
-	if ((r = img_measure(v->path, v->format, v->format, true, &need, &why)) < 0) {
+	if ((r = qemu_img_measure(v->path, v->format, v->format, true, &need, &why)) < 0) {
 		buf_printf(err, "cannot move volume %s: %s", v->name, why.s);
 		return r;
 	}

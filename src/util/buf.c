@@ -87,6 +87,14 @@ void buf_adds(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
 void buf_addch(struct buf *b, char c) { buf_add(b, &c, 1); }
 
+void buf_add_printable(struct buf *b, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf_addch(b, c < 0x20 || c == 0x7f ? '?' : (char)c);
+	}
+}
+
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
