@@ -34,7 +34,7 @@ if ! "$corral" vm show demo >/dev/null 2>&1; then
 		--cmdline "console=ttyS0 quiet panic=-1" --description "corral demo guest"
 fi
 
-state=$("$corral" vm show demo --json | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
+state=$("$corral" vm list demo --json | tr -d ' \n' | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
 before=$("$corral" vm log demo --tail 64M | tr -d '\r' | grep -c '^CORRAL-GUEST-READY$' || true)
 if [ "$state" = running ] || [ "$state" = paused ]; then
 	say "vm demo is already $state"
@@ -51,7 +51,7 @@ for _ in $(seq 1 240); do
 	fi
 	sleep 0.5
 done
-"$corral" vm log demo --tail 4K | tr -d '\r' | sed -n '/./p' | tail -n 25
+"$corral" vm log demo --tail 4K | tr -d '\r' | sed 's/\x1b[[?0-9;]*[A-Za-z]//g; s/\x1bc//g' | sed -n '/./p' | tail -n 25
 if [ "$n" -le "$before" ] && [ "$state" != running ]; then
 	echo "the demo guest did not report ready in 120 s; see '$corral vm log demo'" >&2
 	exit 1

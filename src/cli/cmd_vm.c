@@ -297,8 +297,12 @@ static int act_one(struct cli *cli, const char *verb, const char *selector, cons
 				printf("%s: %s\n", name ? name : selector, state ? state : "ok");
 			continue;
 		}
+		/* corrald's per-VM messages already name the VM */
 		const char *msg = client_error_message(res);
-		cli_error("%s: %s", name ? name : selector, msg ? msg : "failed");
+		if (msg)
+			cli_error("%s", msg);
+		else
+			cli_error("%s: failed", name ? name : selector);
 		rc = CLI_FAIL;
 	}
 	return rc;

@@ -224,11 +224,16 @@ static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, stru
 {
 	const char *why;
 	int r;
-	if ((r = joblock_begin(uuid, vmaction_name(a), err)) < 0)
-		return r;
 	if ((r = store_vm_get(ops_cfg.store, uuid, rec)) < 0) {
-		joblock_end(uuid);
 		buf_adds(err, "vm not found");
+		return r;
+	}
+	/* Every message names the VM: one request may act on several. */
+	struct buf busy = BUF_INIT;
+	if ((r = joblock_begin(uuid, vmaction_name(a), &busy)) < 0) {
+		buf_printf(err, "%s: %s", rec->def->name, busy.s);
+		buf_release(&busy);
+		vm_record_release(rec);
 		return r;
 	}
 	if (a == ACT_START && rec->def->is_template) {

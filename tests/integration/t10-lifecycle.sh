@@ -80,7 +80,7 @@ test_expect "QEMU killed from outside: the VM is crashed, with the reason" '
 	corral vm start deaf && wait_state deaf running 10 && corral vm kill deaf
 '
 test_expect "a second start is refused while running" '
-	corral vm start g1 && fails corral vm start g1 2>err && grep -q "already running" err
+	corral vm start g1 && fails corral vm start g1 2>err && grep -qx "corral: g1: vm is already running" err
 '
 test_expect "a request while another job holds the VM is refused as busy" '
 	boot deaf &&
