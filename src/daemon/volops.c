@@ -405,20 +405,18 @@ static int qmp_do(struct qmp *q, const char *cmd, json_t *args, json_t **ret, st
 /* The entry of query-jobs for `id` (new reference), or NULL when it is gone. */
 static json_t *mirror_job_info(struct qmp *q, const char *id, struct buf *err, int *r)
 {
-	__do_json json_t *jobs = NULL;
-	json_t *e;
-	size_t i;
+	struct buf e = BUF_INIT;
+	json_t *job = NULL;
 
-	if ((*r = qmp_do(q, "query-jobs", NULL, &jobs, err)) < 0)
-		return NULL;
-	json_array_foreach(jobs, i, e) {
-		const char *jid = json_string_value(json_object_get(e, "id"));
-		if (jid && strcmp(jid, id) == 0)
-			return json_incref(e);
+	*r = qmp_job_query(q, id, &job, 0, &e);
+	if (*r == -ENOENT) {
+		buf_printf(err, "the mirror job %s disappeared", id);
+		*r = -EIO;
+	} else if (*r < 0) {
+		buf_printf(err, "query-jobs failed: %s", e.s);
 	}
-	buf_printf(err, "the mirror job %s disappeared", id);
-	*r = -EIO;
-	return NULL;
+	buf_release(&e);
+	return job;
 }
 
 /* Follow the mirror until it is ready to switch over, reporting its progress. */

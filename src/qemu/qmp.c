@@ -416,34 +416,43 @@ static int qmp_job_finish(struct qmp *q, const char *job_id, json_t *job, int64_
 	return r;
 }
 
+int qmp_job_query(struct qmp *q, const char *job_id, json_t **job, int timeout_ms, struct buf *err)
+{
+	__do_json json_t *jobs = NULL;
+	json_t *it;
+	size_t i;
+	int r = qmp_execute(q, "query-jobs", NULL, &jobs, timeout_ms, err);
+
+	*job = NULL;
+	if (r < 0)
+		return r;
+	json_array_foreach(jobs, i, it) {
+		const char *id = json_string_value(json_object_get(it, "id"));
+		if (id && strcmp(id, job_id) == 0) {
+			*job = json_incref(it);
+			return 0;
+		}
+	}
+	set_err(err, "QEMU has no job %s", job_id);
+	return -ENOENT;
+}
+
 int qmp_job_wait(struct qmp *q, const char *job_id, int timeout_ms, struct buf *err)
 {
 	int64_t deadline = deadline_after(timeout_ms);
 
 	for (;;) {
-		__do_json json_t *jobs = NULL;
-		json_t *job = NULL, *it;
+		__do_json json_t *job = NULL;
 		const char *status;
 		uint64_t gen;
-		size_t i;
 		int r;
 
 		pthread_mutex_lock(&q->lock);
 		gen = q->job_gen;
 		pthread_mutex_unlock(&q->lock);
 
-		r = qmp_execute(q, "query-jobs", NULL, &jobs, left_ms(deadline), err);
-		if (r < 0)
+		if ((r = qmp_job_query(q, job_id, &job, left_ms(deadline), err)) < 0)
 			return r;
-		json_array_foreach(jobs, i, it) {
-			const char *id = json_string_value(json_object_get(it, "id"));
-			if (id && strcmp(id, job_id) == 0)
-				job = it;
-		}
-		if (!job) {
-			set_err(err, "QEMU has no job %s", job_id);
-			return -ENOENT;
-		}
 		status = json_string_value(json_object_get(job, "status"));
 		if (status && strcmp(status, "concluded") == 0)
 			return qmp_job_finish(q, job_id, job, deadline, err);

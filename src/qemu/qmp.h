@@ -105,6 +105,14 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int 
 int qmp_job_wait(struct qmp *q, const char *job_id, int timeout_ms, struct buf *err);
 
 /*
+ * The entry of `job_id` in query-jobs ({"id","type","status",
+ * "current-progress","total-progress","error"?}) as a new reference in *job.
+ * Returns 0; -ENOENT with err = "QEMU has no job ID" if there is none;
+ * otherwise what qmp_execute() returned.
+ */
+int qmp_job_query(struct qmp *q, const char *job_id, json_t **job, int timeout_ms, struct buf *err);
+
+/*
  * Close the socket, join the reader thread and free everything.  NULL-safe.
  * Must not be called from a callback nor while other threads use q.
  */

@@ -140,29 +140,15 @@ static json_t *node_array(const char *const *nodes, int n)
 	return a;
 }
 
-/* The job `id` in a query-jobs answer (borrowed), or NULL. */
-static json_t *find_job(json_t *jobs, const char *id)
-{
-	size_t i;
-	json_t *it;
-	json_array_foreach(jobs, i, it) {
-		const char *jid = json_string_value(json_object_get(it, "id"));
-		if (jid && strcmp(jid, id) == 0)
-			return it;
-	}
-	return NULL;
-}
-
 /* Report progress until the job concludes, then collect its result. */
 static int follow_job(struct qmp *q, const char *job_id, snap_progress_cb cb, void *opaque, int timeout_ms,
 		      struct buf *err)
 {
 	int64_t deadline = time_mono_ms() + timeout_ms;
 	while (cb && time_mono_ms() < deadline) {
-		__do_json json_t *jobs = NULL;
-		if (qmp_execute(q, "query-jobs", NULL, &jobs, QMP_CMD_TIMEOUT_MS, NULL) < 0)
+		__do_json json_t *job = NULL;
+		if (qmp_job_query(q, job_id, &job, QMP_CMD_TIMEOUT_MS, NULL) < 0)
 			break;
-		json_t *job = find_job(jobs, job_id);
 		const char *status = json_string_value(json_object_get(job, "status"));
 		if (!job || (status && strcmp(status, "concluded") == 0))
 			break;
