@@ -1,0 +1,37 @@
+/*
+ * image_internal.h - the driver table behind img_fs (not for other modules).
+ *
+ * A filesystem driver (ext4.c, xfs.c) is inode-level: it looks up one name in
+ * one directory, reads attributes, lists a directory, reads a file's bytes and
+ * a symlink's target.  fs.c walks paths, follows symlinks and enforces limits
+ * on top, so drivers never parse paths.  Drivers read the device only through
+ * img_dev_pread() and must bounds-check everything they read from it.
+ */
+#ifndef CORRAL_IMAGE_INTERNAL_H
+#define CORRAL_IMAGE_INTERNAL_H
+
+#include "image/image.h"
+
+struct img_fs_driver {
+	const char *name;				/* "ext4", "xfs" */
+	/* Return true if dev carries this filesystem (cheap superblock check). */
+	bool (*match)(struct img_dev *dev);
+	int (*open)(struct img_dev *dev, void **priv, uint64_t *root_ino, struct buf *err);
+	void (*close)(void *priv);
+	int (*getattr)(void *priv, uint64_t ino, struct img_stat *st, struct buf *err);
+	/* -ENOENT (err untouched) when name is not in dir. */
+	int (*lookup)(void *priv, uint64_t dir_ino, const char *name, uint64_t *ino, struct buf *err);
+	/* cb gets each entry except "." and ".."; st may be filled only with
+	 * ino and the S_IFMT bits of mode (fs.c calls getattr when it needs more). */
+	int (*readdir)(void *priv, uint64_t dir_ino, img_dir_cb cb, void *arg, struct buf *err);
+	/* Read up to len bytes at off of a regular file into buf; *got < len only at EOF. */
+	int (*read)(void *priv, uint64_t ino, uint64_t off, void *buf, size_t len, size_t *got, struct buf *err);
+	int (*readlink)(void *priv, uint64_t ino, struct buf *out, struct buf *err);
+	/* Type name as reported to users for this instance ("ext2"/"ext3"/"ext4"). */
+	const char *(*type)(void *priv);
+};
+
+extern const struct img_fs_driver img_ext4_driver;
+extern const struct img_fs_driver img_xfs_driver;
+
+#endif
