@@ -14,7 +14,7 @@
 #include "util/timeutil.h"
 #include "util/common.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 
 static const char schema_v1[] =
@@ -73,9 +73,27 @@ static const char schema_v2[] =
 	"  state TEXT NOT NULL,"
 	"  PRIMARY KEY (vm, name));";
 
+/* v3: backup repositories and policies, job results (backup summaries). */
+static const char schema_v3[] =
+	"ALTER TABLE jobs ADD COLUMN result TEXT;"
+	"CREATE TABLE repos ("
+	"  path TEXT PRIMARY KEY,"
+	"  repo_id TEXT NOT NULL,"
+	"  encrypted INTEGER NOT NULL DEFAULT 0,"
+	"  keyfile TEXT,"
+	"  passfile TEXT,"
+	"  is_default INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE policies ("
+	"  name TEXT PRIMARY KEY,"
+	"  def TEXT NOT NULL,"
+	"  last_run INTEGER,"
+	"  next_run INTEGER,"
+	"  created INTEGER NOT NULL);";
+
 static int migrate(sqlite3 *db, int from)
 {
-	static const char *const steps[] = { schema_v1, schema_v2 };
+	static const char *const steps[] = { schema_v1, schema_v2, schema_v3 };
 	for (int v = from; v < SCHEMA_VERSION; v++) {
 		char set[64];
 		snprintf(set, sizeof(set), "PRAGMA user_version=%d; COMMIT", v + 1);
@@ -493,6 +511,15 @@ int store_job_finish(struct store *s, int64_t id, const char *state, const char 
 	return r;
 }
 
+int store_job_set_result(struct store *s, int64_t id, const json_t *result)
+{
+	__do_free char *text = json_dumps(result, JSON_COMPACT);
+	pthread_mutex_lock(&s->lock);
+	int r = store_exec(s, "UPDATE jobs SET result=? WHERE id=?", "si", text, id);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 int store_job_fail_stale(struct store *s, const char *reason)
 {
 	pthread_mutex_lock(&s->lock);
@@ -520,10 +547,15 @@ static json_t *row_to_job(sqlite3_stmt *st)
 	json_object_set_new(j, "finished", sqlite3_column_type(st, 9) == SQLITE_NULL
 						   ? json_null()
 						   : json_string(time_fmt_rfc3339(sqlite3_column_int64(st, 9), b, sizeof(b))));
+	if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
+		json_t *res = json_loads((const char *)sqlite3_column_text(st, 10), 0, NULL);
+		if (res)
+			json_object_set_new(j, "result", res);
+	}
 	return j;
 }
 
-#define JOB_COLS "id,type,target,state,progress,rate,eta,error,started,finished"
+#define JOB_COLS "id,type,target,state,progress,rate,eta,error,started,finished,result"
 
 json_t *store_job_get(struct store *s, int64_t id)
 {

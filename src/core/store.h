@@ -76,6 +76,8 @@ int64_t store_job_create(struct store *s, const char *type, const char *target, 
 int store_job_progress(struct store *s, int64_t id, double percent, double rate, int64_t eta_s);
 /* state: "succeeded" or "failed" (with error). */
 int store_job_finish(struct store *s, int64_t id, const char *state, const char *error);
+/* A JSON summary kept with the job ("result" in job JSON), e.g. a backup run's statistics. */
+int store_job_set_result(struct store *s, int64_t id, const json_t *result);
 /* Jobs left "running" by a previous daemon become failed with this reason. */
 int store_job_fail_stale(struct store *s, const char *reason);
 json_t *store_job_get(struct store *s, int64_t id);
@@ -95,6 +97,44 @@ int store_pool_get(struct store *s, const char *name, struct pool_record *out);
 int store_pool_list(struct store *s, struct pool_record **out, size_t *n);
 void store_pool_list_free(struct pool_record *list, size_t n);
 int store_pool_delete(struct store *s, const char *name);
+
+/* Backup repositories this host uses (store_backup.c), by absolute path.
+ * keyfile/passfile: where the repository's key and the passphrase that
+ * unlocks it for unattended runs are kept (encrypted repositories). */
+struct repo_record {
+	char *path;
+	char *repo_id;
+	bool encrypted;
+	char *keyfile, *passfile; /* NULL when not encrypted */
+	bool is_default;
+	int64_t created_ms;
+};
+void repo_record_release(struct repo_record *r);
+/* The first repository recorded becomes the default. */
+int store_repo_insert(struct store *s, const struct repo_record *r);
+int store_repo_get(struct store *s, const char *path, struct repo_record *out);
+/* The default repository; -ENOENT if there is none. */
+int store_repo_get_default(struct store *s, struct repo_record *out);
+int store_repo_list(struct store *s, struct repo_record **out, size_t *n);
+void store_repo_list_free(struct repo_record *list, size_t n);
+int store_repo_set_default(struct store *s, const char *path);
+int store_repo_delete(struct store *s, const char *path);
+
+/* Backup policies (store_backup.c): the policy JSON (backup/policy.h) by name,
+ * with the times of the last and next scheduled run (unix seconds, 0 = none). */
+struct policy_record {
+	char *name;
+	char *def;
+	int64_t last_run, next_run;
+};
+void policy_record_release(struct policy_record *p);
+/* Insert or replace the definition; keeps last_run. */
+int store_policy_put(struct store *s, const char *name, const char *def, int64_t next_run);
+int store_policy_get(struct store *s, const char *name, struct policy_record *out);
+int store_policy_list(struct store *s, struct policy_record **out, size_t *n);
+void store_policy_list_free(struct policy_record *list, size_t n);
+int store_policy_set_runs(struct store *s, const char *name, int64_t last_run, int64_t next_run);
+int store_policy_delete(struct store *s, const char *name);
 
 /* Snapshots (store_snap.c): the tree of a VM's snapshots. */
 struct snap_record {

@@ -134,7 +134,7 @@ static void test_open_creates_schema(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(access(f->path, F_OK), 0);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
 					  "('vms','volumes','events','jobs','pools','snapshots')"),
 			 6);
@@ -242,7 +242,7 @@ static void test_migrate_v1(void **state)
 
 	struct store *s = store_open(p, &err);
 	assert_non_null(s);
-	assert_int_equal(sql_int(p, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 3);
 	struct vol_record v = { 0 };
 	assert_int_equal(store_vol_get(s, "old", &v), 0);
 	assert_string_equal(v.path, "/x/old.qcow2");
@@ -682,6 +682,77 @@ static void test_jobs(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(lim, 1), "id")), j2);
 	__do_json json_t *nobody = store_job_list(f->s, U3, 50);
 	assert_int_equal(json_array_size(nobody), 0);
+
+	/* a result summary is kept with the job and shows up as "result" */
+	__do_json json_t *sum = json_pack("{s:i,s:[{s:s}]}", "bytes_new", 4096, "vms", "name", "web1");
+	assert_int_equal(store_job_set_result(f->s, j3, sum), 0);
+	__do_json json_t *withres = store_job_get(f->s, j3);
+	assert_true(json_equal(json_object_get(withres, "result"), sum));
+	assert_int_equal(store_job_set_result(f->s, 9999, sum), -ENOENT);
+}
+
+/* Repositories: the first is the default; deleting the default promotes another. */
+static void test_repos(void **state)
+{
+	struct fixture *f = *state;
+	struct repo_record a = { .path = (char *)"/srv/a", .repo_id = (char *)"id-a" };
+	struct repo_record b = { .path = (char *)"/srv/b", .repo_id = (char *)"id-b", .encrypted = true,
+				 .keyfile = (char *)"/k/b.key", .passfile = (char *)"/k/b.pass" };
+	struct repo_record g = { 0 };
+	struct repo_record *list;
+	size_t n;
+
+	assert_int_equal(store_repo_get_default(f->s, &g), -ENOENT);
+	assert_int_equal(store_repo_insert(f->s, &a), 0);
+	assert_int_equal(store_repo_insert(f->s, &b), 0);
+	assert_int_equal(store_repo_insert(f->s, &a), -EEXIST);
+	assert_int_equal(store_repo_get_default(f->s, &g), 0);
+	assert_string_equal(g.path, "/srv/a");
+	repo_record_release(&g);
+	assert_int_equal(store_repo_get(f->s, "/srv/b", &g), 0);
+	assert_true(g.encrypted);
+	assert_false(g.is_default);
+	assert_string_equal(g.keyfile, "/k/b.key");
+	assert_string_equal(g.passfile, "/k/b.pass");
+	repo_record_release(&g);
+	assert_int_equal(store_repo_set_default(f->s, "/srv/b"), 0);
+	assert_int_equal(store_repo_set_default(f->s, "/srv/none"), -ENOENT);
+	assert_int_equal(store_repo_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_false(list[0].is_default);
+	assert_true(list[1].is_default);
+	store_repo_list_free(list, n);
+	assert_int_equal(store_repo_delete(f->s, "/srv/b"), 0);
+	assert_int_equal(store_repo_get_default(f->s, &g), 0);
+	assert_string_equal(g.path, "/srv/a");
+	repo_record_release(&g);
+	assert_int_equal(store_repo_delete(f->s, "/srv/b"), -ENOENT);
+}
+
+static void test_policies(void **state)
+{
+	struct fixture *f = *state;
+	struct policy_record p = { 0 };
+	struct policy_record *list;
+	size_t n;
+
+	assert_int_equal(store_policy_put(f->s, "nightly", "{\"select\":[\"*\"]}", 100), 0);
+	assert_int_equal(store_policy_set_runs(f->s, "nightly", 50, 200), 0);
+	/* a new definition keeps last_run and takes the new next_run */
+	assert_int_equal(store_policy_put(f->s, "nightly", "{\"select\":[\"web*\"]}", 300), 0);
+	assert_int_equal(store_policy_put(f->s, "hourly", "{}", 0), 0);
+	assert_int_equal(store_policy_get(f->s, "nightly", &p), 0);
+	assert_string_equal(p.def, "{\"select\":[\"web*\"]}");
+	assert_int_equal(p.last_run, 50);
+	assert_int_equal(p.next_run, 300);
+	policy_record_release(&p);
+	assert_int_equal(store_policy_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "hourly");
+	store_policy_list_free(list, n);
+	assert_int_equal(store_policy_delete(f->s, "hourly"), 0);
+	assert_int_equal(store_policy_get(f->s, "hourly", &p), -ENOENT);
+	assert_int_equal(store_policy_set_runs(f->s, "hourly", 1, 2), -ENOENT);
 }
 
 static void test_jobs_fail_stale(void **state)
@@ -843,6 +914,8 @@ int main(void)
 		T(test_volumes),
 		T(test_jobs),
 		T(test_jobs_fail_stale),
+		T(test_repos),
+		T(test_policies),
 		T(test_hostile_strings),
 		T(test_threads),
 	};
