@@ -3,13 +3,14 @@
 #   make demo     install what is missing, build, boot the demo guest
 #   make check    install what is missing, build, run every test (also under ASan+UBSan)
 #   make guest    build the test guest kernel + initramfs into build/guest/
+#   make guest-disks  bootable test disk images from it into build/guest/disks/
 #   make install  install corrald and corral (PREFIX=/usr/local)
 
 PREFIX ?= /usr/local
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps guest demo check unit asan integration install clean
+.PHONY: all deps guest guest-disks demo check unit asan integration install clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -25,6 +26,9 @@ deps:
 
 guest:
 	./guest/build.sh $(BUILD)/guest
+
+guest-disks: guest
+	./guest/build-disk.sh $(BUILD)/guest $(BUILD)/guest/disks
 
 demo: deps
 	$(MAKE) all guest

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +49,34 @@ void http_reply_error(struct http_reply *rep, int status, const char *code, cons
 {
 	http_reply_json(rep, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
+
+void http_reply_stream(struct http_reply *rep, int fd, uint64_t size)
+{
+	json_decref(rep->json);
+	rep->json = NULL;
+	rep->status = 200;
+	rep->stream = true;
+	rep->stream_fd = fd;
+	rep->stream_size = size;
+}
+
+/* MHD pulls a streamed body through this, on the connection's thread. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	int fd = (int)(intptr_t)cls;
+	(void)pos;
+	for (;;) {
+		ssize_t n = read(fd, out, max);
+		if (n > 0)
+			return n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* EOF before the announced size, or a read error. */
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+}
+
+static void stream_free(void *cls) { close((int)(intptr_t)cls); }
 
 static void *upgrade_thread(void *arg)
 {
@@ -102,6 +131,19 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *r
 		}
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "corral-console");
 		ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
+	if (rep->stream) {
+		rep->stream = false; /* the response owns the fd now */
+		resp = MHD_create_response_from_callback(rep->stream_size, 64 * 1024, stream_read,
+							 (void *)(intptr_t)rep->stream_fd, stream_free);
+		if (!resp) {
+			close(rep->stream_fd);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		ret = MHD_queue_response(c, (unsigned)rep->status, resp);
 		MHD_destroy_response(resp);
 		return ret;
 	}
@@ -170,6 +212,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	buf_release(&rep.text);
 	if (rep.upgrade_opaque) /* not handed to an upgrade: let it clean up */
 		rep.upgrade_cb(-1, rep.upgrade_opaque);
+	if (rep.stream) /* not handed to a response */
+		close(rep.stream_fd);
 	return r;
 }
 

@@ -12,7 +12,9 @@
 #ifndef CORRAL_API_HTTP_H
 #define CORRAL_API_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "util/buf.h"
@@ -36,6 +38,9 @@ struct http_reply {
 	struct buf text;         /* else sent as text/plain */
 	http_upgrade_cb upgrade_cb;  /* called with fd -1 if the upgrade never happens, to clean up */
 	void *upgrade_opaque;
+	bool stream;             /* else the body is stream_size bytes read from stream_fd (http_reply_stream) */
+	int stream_fd;
+	uint64_t stream_size;
 };
 
 typedef void (*http_router)(const struct http_request *req, struct http_reply *rep);
@@ -50,5 +55,9 @@ void http_stop(void);
 /* Helpers for routers. */
 void http_reply_json(struct http_reply *rep, int status, json_t *j);
 void http_reply_error(struct http_reply *rep, int status, const char *code, const char *msg);
+/* Answer 200 application/octet-stream with `size` bytes read from fd as the
+ * client takes them (never buffered whole); the server owns and closes fd.
+ * A short read ends the connection, so the client sees a truncated body. */
+void http_reply_stream(struct http_reply *rep, int fd, uint64_t size);
 
 #endif

@@ -16,14 +16,7 @@
 #include "util/strutil.h"
 #include "util/common.h"
 
-#define MAX_SEGS 8
-
-struct route_ctx {
-	const struct http_request *req;
-	struct http_reply *rep;
-	char *seg[MAX_SEGS];
-	int nseg;
-};
+#include "routes_internal.h"
 
 int api_errno_status(int err, const char **code)
 {
@@ -39,7 +32,7 @@ int api_errno_status(int err, const char **code)
 	}
 }
 
-static void fail(struct route_ctx *c, int err, const char *msg)
+void fail(struct route_ctx *c, int err, const char *msg)
 {
 	const char *code;
 	int status = api_errno_status(err, &code);
@@ -93,7 +86,7 @@ static int split_path(struct route_ctx *c, const char *path)
 	return 0;
 }
 
-static json_t *body_json(struct route_ctx *c, const char *const *allowed)
+json_t *body_json(struct route_ctx *c, const char *const *allowed)
 {
 	struct buf err = BUF_INIT;
 	json_t *j = json_parse_object(c->req->body, c->req->body_len, &err);
@@ -108,7 +101,7 @@ static json_t *body_json(struct route_ctx *c, const char *const *allowed)
 }
 
 /* Exactly one VM for `sel`; 0 + uuid or reply sent. */
-static int one_vm(struct route_ctx *c, const char *sel, ops_uuid uuid)
+int one_vm(struct route_ctx *c, const char *sel, ops_uuid uuid)
 {
 	ops_uuid *list = NULL;
 	size_t n;
@@ -136,7 +129,7 @@ static json_t *vm_body(struct route_ctx *c, ops_uuid u, const char *const *keys)
 }
 
 /* Answer an operation's result: its error when r < 0, else `out` (owned) with `status`. */
-static void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err)
+void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err)
 {
 	if (r < 0)
 		fail(c, r, err->s);
@@ -145,7 +138,7 @@ static void reply_result(struct route_ctx *c, int r, int status, json_t *out, co
 }
 
 /* reply_result for an operation that started a job: 202 {"job": job}. */
-static void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err)
+void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err)
 {
 	reply_result(c, r, 202, r < 0 ? NULL : json_pack("{s:o}", "job", job), err);
 }
@@ -710,6 +703,77 @@ static void h_pool_create(struct route_ctx *c)
 static void h_pool_show(struct route_ctx *c) { show_named(c, ops_pool_get); }
 static void h_pool_delete(struct route_ctx *c) { delete_named(c, ops_pool_delete); }
 
+/* ---- inside images: /v1/volumes/{name}/fs|content, /v1/images/fs|content?file= ---- */
+
+/* The image of the request: volume {name} (segment 2 of /v1/volumes/...) or ?file=. 0 or reply sent. */
+static int img_ref(struct route_ctx *c, bool volume, struct ops_img_ref *ref)
+{
+	const char *part = http_query(c->req, "partition");
+	memset(ref, 0, sizeof(*ref));
+	if (volume) {
+		ref->volume = c->seg[2];
+	} else if (!(ref->file = http_query(c->req, "file"))) {
+		fail(c, -EINVAL, "query parameter 'file' (an absolute path of an image file) is required");
+		return -1;
+	}
+	ref->snapshot = http_query(c->req, "snapshot");
+	if (part) {
+		char *end;
+		long n = strtol(part, &end, 10);
+		if (*end || end == part || n < 1 || n > 256) {
+			fail(c, -EINVAL, "partition must be a number between 1 and 256");
+			return -1;
+		}
+		ref->partition = (int)n;
+	}
+	return 0;
+}
+
+static void img_inspect(struct route_ctx *c, bool volume)
+{
+	struct ops_img_ref ref;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (img_ref(c, volume, &ref) < 0)
+		return;
+	int r = ops_img_inspect(&ref, http_query(c->req, "path"), &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+static void img_content(struct route_ctx *c, bool volume)
+{
+	struct ops_img_ref ref;
+	struct buf err = BUF_INIT;
+	uint64_t size;
+	int fd;
+	if (img_ref(c, volume, &ref) < 0)
+		return;
+	int r = ops_img_read(&ref, http_query(c->req, "path"), &fd, &size, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_stream(c->rep, fd, size);
+	buf_release(&err);
+}
+
+static void h_vol_fs(struct route_ctx *c) { img_inspect(c, true); }
+static void h_vol_content(struct route_ctx *c) { img_content(c, true); }
+static void h_file_fs(struct route_ctx *c) { img_inspect(c, false); }
+static void h_file_content(struct route_ctx *c) { img_content(c, false); }
+
+static void h_vm_boot_entries(struct route_ctx *c)
+{
+	ops_uuid u;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = ops_vm_boot_entries(u, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
 /* ---- table -------------------------------------------------------------- */
 
 struct route {
@@ -751,6 +815,28 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "pools" }, h_pool_create },
 	{ "GET", { "v1", "pools", "*" }, h_pool_show },
 	{ "DELETE", { "v1", "pools", "*" }, h_pool_delete },
+	{ "GET", { "v1", "volumes", "*", "fs" }, h_vol_fs },
+	{ "GET", { "v1", "volumes", "*", "content" }, h_vol_content },
+	{ "GET", { "v1", "images", "fs" }, h_file_fs },
+	{ "GET", { "v1", "images", "content" }, h_file_content },
+	{ "GET", { "v1", "vms", "*", "boot-entries" }, h_vm_boot_entries },
+	{ "GET", { "v1", "host", "export" }, h_host_export },
+	{ "GET", { "v1", "repos" }, h_repo_list },
+	{ "POST", { "v1", "repos" }, h_repo_create },
+	{ "GET", { "v1", "repos", "show" }, h_repo_show },
+	{ "POST", { "v1", "repos", "*" }, h_repo_action },
+	{ "GET", { "v1", "backups" }, h_backup_list },
+	{ "POST", { "v1", "backups" }, h_backup_run },
+	{ "GET", { "v1", "backups", "show" }, h_backup_show },
+	{ "GET", { "v1", "backups", "files" }, h_backup_files },
+	{ "GET", { "v1", "backups", "content" }, h_backup_content },
+	{ "POST", { "v1", "backups", "restore" }, h_backup_restore },
+	{ "POST", { "v1", "backups", "verify" }, h_backup_verify },
+	{ "POST", { "v1", "backups", "forget" }, h_backup_forget },
+	{ "GET", { "v1", "policies" }, h_policy_list },
+	{ "POST", { "v1", "policies" }, h_policy_put },
+	{ "GET", { "v1", "policies", "*" }, h_policy_show },
+	{ "DELETE", { "v1", "policies", "*" }, h_policy_delete },
 	{ "GET", { "v1", "jobs" }, h_job_list },
 	{ "GET", { "v1", "jobs", "*" }, h_job_show },
 };

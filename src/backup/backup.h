@@ -95,6 +95,13 @@ json_t *backup_result_json(const struct backup_result *res);
  * VM without leftovers. */
 int backup_cleanup_vm(struct qmp *qmp, const char *run_dir, struct buf *err);
 
+/* Drop corral's dirty bitmaps from a qcow2 disk: through qmp on a running
+ * VM's format node, else (qmp NULL) with qemu-img on the image at path.  QEMU
+ * 7.2 refuses to revert an internal snapshot while the image carries any
+ * bitmap, so snapshot revert calls this first; the next backup of the disk
+ * then reads it whole ("bitmap missing"). */
+int backup_bitmaps_drop(struct qmp *qmp, const char *node, const char *path, struct buf *err);
+
 /* Restore disk `index` of backup `id` into a new image at dest (format
  * "qcow2"/"raw", created with the backed-up virtual size; must not exist).
  * Zero chunks are skipped.  On failure dest is removed. */

@@ -55,6 +55,9 @@ extern const struct cli_noun cli_noun_cdrom;
 extern const struct cli_noun cli_noun_host;
 extern const struct cli_noun cli_noun_job;
 extern const struct cli_noun cli_noun_snapshot;
+extern const struct cli_noun cli_noun_repo;
+extern const struct cli_noun cli_noun_backup;
+extern const struct cli_noun cli_noun_policy;
 
 /* The client, initialised on first use (main.c).  NULL after printing an error. */
 struct client *cli_client(struct cli *cli);
@@ -164,6 +167,18 @@ int cli_delete_each(struct cli *cli, const char *base, const char *suffix, char 
 int cli_vm_changed(struct cli *cli, const json_t *vm, const char *sel, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * Download `url` (a content route) into DEST: a file, a directory to put
+ * basename(src) in, or "-" for stdout.  The file is written next to DEST and
+ * renamed into place when complete; an existing DEST needs `force`.  Prints
+ * "copied SRC (SIZE) to DEST" (or JSON).  CLI_OK, else the error printed.
+ */
+int cli_download_to(struct cli *cli, const char *cmd, const char *url, const char *src, const char *dest_arg,
+		    bool force);
+/* Print a directory listing answer {"entries":[{name,type,mode,size,mtime,target}]}
+ * as names, or with `lng` as MODE SIZE MTIME NAME. */
+void cli_print_listing(const json_t *answer, bool lng);
+
 /* --- jobs (cmd_job.c) --- */
 
 /*
@@ -174,10 +189,20 @@ int cli_vm_changed(struct cli *cli, const json_t *vm, const char *sel, const cha
  * CLI_FAIL with the job's error printed.
  */
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
+/* Print a finished job's "result" for people: a backup run's per-VM table,
+ * else its fields one per line. */
+void job_print_result(const json_t *result);
 
 /* --- templates and clones (cmd_clone.c): verbs of the vm noun --- */
 
 int cli_vm_template(struct cli *cli, int argc, char **argv);
 int cli_vm_clone(struct cli *cli, int argc, char **argv);
+
+/* --- inside disks (cmd_image.c): verbs of the disk and vm nouns --- */
+
+int cli_disk_ls(struct cli *cli, int argc, char **argv);
+int cli_disk_cat(struct cli *cli, int argc, char **argv);
+int cli_disk_get(struct cli *cli, int argc, char **argv);
+int cli_vm_boot_entries(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "cli.h"
+#include "output.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
 
@@ -66,6 +67,14 @@ char *client_path(struct client *c, const char *base, const char *item, const ch
 	return xasprintf("%s/%s%s", base, enc, suffix ? suffix : "");
 }
 
+void client_query_add(struct client *c, struct buf *url, const char *key, const char *value)
+{
+	if (!value)
+		return;
+	__do_free char *enc = client_escape(c, value);
+	buf_printf(url, "%s%s=%s", url->s && strchr(url->s, '?') ? "&" : "?", key, enc);
+}
+
 char *client_path_query(struct client *c, const char *base, const char *key, const char *value)
 {
 	__do_free char *enc = NULL;
@@ -109,14 +118,10 @@ static void parse_body(struct reply *r)
 	r->json = json_loadb(r->body.s, r->body.len, 0, NULL);
 }
 
-int client_request(struct client *c, const char *method, const char *path, const json_t *body,
-		   struct reply *r)
+/* Reset the handle for one request to `url` over corrald's socket. */
+static CURL *request_setup(struct client *c, const char *url)
 {
-	__do_free char *url = xasprintf("http://corral%s", path);
-	__do_free char *data = NULL;
-	struct curl_slist *hdrs = NULL;
 	CURL *h = c->curl;
-	CURLcode rc;
 
 	curl_easy_reset(h);
 	c->errbuf[0] = '\0';
@@ -126,6 +131,18 @@ int client_request(struct client *c, const char *method, const char *path, const
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "corral/" CORRAL_VERSION);
+	return h;
+}
+
+int client_request(struct client *c, const char *method, const char *path, const json_t *body,
+		   struct reply *r)
+{
+	__do_free char *url = xasprintf("http://corral%s", path);
+	__do_free char *data = NULL;
+	struct curl_slist *hdrs = NULL;
+	CURL *h = request_setup(c, url);
+	CURLcode rc;
+
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
 	hdrs = header_add(hdrs, "Expect:");
@@ -164,6 +181,69 @@ int client_request(struct client *c, const char *method, const char *path, const
 		return -1;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	parse_body(r);
+	return 0;
+}
+
+struct download {
+	CURL *h;
+	int fd;
+	struct reply *r;
+	int werr;
+};
+
+static size_t on_download(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct download *d = userdata;
+	long status = 0;
+	int w;
+
+	curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		buf_add(&d->r->body, data, size * nmemb);
+		return size * nmemb;
+	}
+	if ((w = out_write_all(d->fd, data, size * nmemb, false)) < 0) {
+		d->werr = -w;
+		return 0; /* aborts the transfer */
+	}
+	return size * nmemb;
+}
+
+int client_download(struct client *c, const char *path, int fd, struct reply *r, int *write_err)
+{
+	__do_free char *url = xasprintf("http://corral%s", path);
+	struct download d = { c->curl, fd, r, 0 };
+	struct curl_slist *hdrs = NULL;
+	CURL *h = request_setup(c, url);
+	CURLcode rc;
+
+	*write_err = 0;
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_download);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &d);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	hdrs = header_add(hdrs, "Expect:");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(h);
+	curl_slist_free_all(hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (d.werr) {
+		*write_err = d.werr;
+		fprintf(stderr, "corral: cannot write the data of %s: %s\n", path, strerror(d.werr));
+		return -1;
+	}
+	if (rc != CURLE_OK) {
+		long oserr = 0;
+		const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (rc == CURLE_COULDNT_CONNECT)
+			print_connect_error(c, (int)oserr, detail);
+		else
+			fprintf(stderr, "corral: GET %s from corrald at %s failed: %s\n", path, c->socket_path, detail);
+		return -1;
+	}
 	parse_body(r);
 	return 0;
 }

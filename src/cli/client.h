@@ -52,6 +52,10 @@ char *client_path(struct client *c, const char *base, const char *item, const ch
  * NULL.  Caller frees. */
 char *client_path_query(struct client *c, const char *base, const char *key, const char *value);
 
+/* Append "?key=value" or "&key=value" (value percent-encoded) to url; nothing
+ * when value is NULL. */
+void client_query_add(struct client *c, struct buf *url, const char *key, const char *value);
+
 /*
  * Send `method` `path` ("/v1/vms?select=x", already encoded) with `body`
  * (NULL: none; POST and PUT then send an empty body).  Fills *r (which must
@@ -68,6 +72,15 @@ int client_request(struct client *c, const char *method, const char *path, const
  */
 int client_call(struct client *c, const char *method, const char *path, const json_t *body,
 		struct reply *r, bool raw);
+
+/*
+ * GET `path` and write a 2xx answer's body to fd as it arrives (never held
+ * in memory; r->body stays empty); any other answer is collected in *r as
+ * client_request does.  0 when the whole answer arrived (check
+ * reply_ok(r)), -1 when none or only part of it did, or writing to fd
+ * failed (error printed; the errno of a failed write is in *write_err).
+ */
+int client_download(struct client *c, const char *path, int fd, struct reply *r, int *write_err);
 
 /* Print the error carried by a failed answer: "corral: [prefix: ]message". */
 void client_print_error(const struct reply *r, const char *prefix);

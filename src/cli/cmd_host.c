@@ -1,6 +1,8 @@
 /*
  * cmd_host.c - `corral host info`: what corrald reports about its host
- * (GET /v1/host) as "key: value" lines.
+ * (GET /v1/host) as "key: value" lines; `corral host export-db`: every
+ * definition the host holds as one JSON document (GET /v1/host/export),
+ * XenServer's pool-dump-database for corral.
  */
 #include <stdio.h>
 #include <string.h>
@@ -68,8 +70,32 @@ static int host_info(struct cli *cli, int argc, char **argv)
 	return cli_get_print(cli, "/v1/host", print_host);
 }
 
+static const char usage_export[] =
+	"usage: corral host export-db\n"
+	"\n"
+	"Print, as one JSON document, every definition this host holds: VMs (with\n"
+	"their state), volumes, pools, backup repositories (paths and key file\n"
+	"locations, never passphrases) and backup policies.  Keep it next to your\n"
+	"backups: it is what you need to rebuild the host's configuration.\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help   show this help\n";
+
+static void print_export(const json_t *answer) { out_json(answer); }
+
+static int host_export(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+
+	cli_args_init(&a, "host export-db", usage_export, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 0, ""))
+		return a.exit_code;
+	return cli_get_print(cli, "/v1/host/export", print_export);
+}
+
 static const struct cli_verb host_verbs[] = {
 	{ "info", "show the host's hypervisor, resources and VM counts", host_info },
+	{ "export-db", "print every definition of this host as JSON", host_export },
 	{ NULL, NULL, NULL },
 };
 

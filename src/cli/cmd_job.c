@@ -231,3 +231,62 @@ static const struct cli_verb job_verbs[] = {
 const struct cli_noun cli_noun_job = {
 	"job", "Follow corrald's long-running jobs (imports, ...).", job_verbs,
 };
+
+/* A backup run's result: one line per VM. */
+static void print_backup_vms(const json_t *vms)
+{
+	static const char *const headers[] = { "VM", "BACKUP", "KIND", "READ", "NEW", "DEDUP", "TIME", "ERROR" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(vms, i, v) {
+		char rd[16], nw[16], dd[16], tm[32];
+		json_int_t read = json_integer_value(json_object_get(v, "bytes_read"));
+		json_int_t fresh = json_integer_value(json_object_get(v, "bytes_new"));
+		const char *error = out_str(v, "error");
+		bool incr = false, full = false;
+		json_t *d;
+		size_t k;
+
+		json_array_foreach(json_object_get(v, "disks"), k, d) {
+			if (json_is_true(json_object_get(d, "incremental")))
+				incr = true;
+			else
+				full = true;
+		}
+		/* dedup: bytes read per byte that needed new storage (compression included) */
+		if (read > 0 && fresh > 0)
+			snprintf(dd, sizeof(dd), "%.1fx", (double)read / (double)fresh);
+		else
+			snprintf(dd, sizeof(dd), read > 0 ? "all" : "-");
+		snprintf(tm, sizeof(tm), "%.1fs", (double)json_integer_value(json_object_get(v, "duration_ms")) / 1000.0);
+		table_add(t, out_str(v, "vm"), error ? "-" : out_str(v, "id"),
+			  error ? "-" : incr && full ? "mixed" : incr ? "incremental" : "full",
+			  error ? "-" : out_size((uint64_t)read, rd, sizeof(rd)),
+			  error ? "-" : out_size((uint64_t)fresh, nw, sizeof(nw)), error ? "-" : dd, error ? "-" : tm,
+			  error ? error : "");
+	}
+	table_print(t, stdout);
+}
+
+void job_print_result(const json_t *result)
+{
+	const char *key;
+	json_t *v;
+
+	if (json_is_array(json_object_get(result, "vms"))) {
+		print_backup_vms(json_object_get(result, "vms"));
+		json_t *p;
+		size_t i;
+		json_array_foreach(json_object_get(result, "pruned"), i, p)
+			printf("pruned %s (%s)\n", out_str(p, "id"), out_str(p, "reason"));
+		return;
+	}
+	__do_table struct table *t = table_new_kv();
+	json_object_foreach((json_t *)result, key, v) {
+		__do_free char *s = json_is_array(v) ? out_join(v, ", ") : out_scalar(v);
+		table_add_kv(t, key, "%s", s);
+	}
+	table_print(t, stdout);
+}

@@ -37,6 +37,11 @@
 	"  --initrd PATH         initrd for direct kernel boot\n"                     \
 	"  --cmdline STR         kernel command line for direct kernel boot\n"        \
 	"  --boot ORDER          firmware boot order, e.g. disk,cdrom (the default)\n" \
+	"  --boot disk-kernel    boot the kernel the first disk's GRUB or BLS\n"   \
+	"                        configuration names (read at every start)\n"     \
+	"  --boot-entry ENTRY    with disk-kernel: the entry to boot (title, id or\n" \
+	"                        index; default: the configuration's default; ""\n" \
+	"                        goes back to the default)\n"                       \
 	"  --vnc[=LISTEN[:DISPLAY]]\n"                                               \
 	"                        VNC display listening on LISTEN (default\n"         \
 	"                        127.0.0.1); corrald picks the display number\n"     \
@@ -94,8 +99,9 @@ static const char usage_edit[] =
 	"  --no-autostart        do not start the VM with corrald\n"
 	"  --no-cdrom            empty the CD-ROM drive\n"
 	"  --no-tags             remove all tags\n"
-	"  --boot-mode firmware|kernel\n"
-	"                        switch between firmware and direct kernel boot\n"
+	"  --boot-mode firmware|kernel|disk-kernel\n"
+	"                        switch between firmware, direct kernel boot and\n"
+	"                        booting the first disk's own kernel\n"
 	"  --from FILE           replace the definition with FILE ('-' = stdin);\n"
 	"                        the VM's uuid is kept when the file has none\n"
 	"  --json                print the changed VM as JSON\n"
@@ -479,6 +485,11 @@ static void show_boot(struct table *t, const json_t *boot)
 			table_add_kv(t, "initrd", "%s", initrd);
 		if (cmdline)
 			table_add_kv(t, "cmdline", "%s", cmdline);
+		return;
+	}
+	if (mode && strcmp(mode, "disk-kernel") == 0) {
+		const char *entry = out_str(boot, "entry");
+		table_add_kv(t, "boot", "disk-kernel, entry %s", entry ? entry : "(the default)");
 		return;
 	}
 	__do_free char *order = out_join(json_object_get(boot, "order"), ", ");
@@ -937,6 +948,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "events", "list a VM's events", vm_events },
 	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
+	{ "boot-entries", "list the boot entries on a VM's first disk (--boot disk-kernel)", cli_vm_boot_entries },
 	{ NULL, NULL, NULL },
 };
 

@@ -133,12 +133,18 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 		f->cmdline = arg;
 		break;
 	case VMDEF_OPT_BOOT:
-		f->boot_order = arg;
+		if (strcmp(arg, "disk-kernel") == 0)
+			f->boot_mode = arg;
+		else
+			f->boot_order = arg;
 		break;
 	case VMDEF_OPT_BOOT_MODE:
-		if (strcmp(arg, "firmware") != 0 && strcmp(arg, "kernel") != 0)
-			return cli_usage_error(cmd, "invalid --boot-mode '%s': want firmware or kernel", arg);
+		if (strcmp(arg, "firmware") != 0 && strcmp(arg, "kernel") != 0 && strcmp(arg, "disk-kernel") != 0)
+			return cli_usage_error(cmd, "invalid --boot-mode '%s': want firmware, kernel or disk-kernel", arg);
 		f->boot_mode = arg;
+		break;
+	case VMDEF_OPT_BOOT_ENTRY:
+		f->boot_entry = arg;
 		break;
 	case VMDEF_OPT_VNC:
 		/* "--vnc 0.0.0.0:1": a separate value is taken only when it
@@ -206,6 +212,10 @@ int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd)
 		return cli_usage_error(cmd, "--boot-mode firmware cannot be combined with --kernel, --initrd or --cmdline");
 	if (f->boot_mode && strcmp(f->boot_mode, "kernel") == 0 && f->boot_order)
 		return cli_usage_error(cmd, "--boot-mode kernel cannot be combined with --boot");
+	if (f->boot_mode && strcmp(f->boot_mode, "disk-kernel") == 0 && (kernel_flags || f->boot_order))
+		return cli_usage_error(cmd, "--boot disk-kernel cannot be combined with --kernel, --initrd, --cmdline or a boot order");
+	if (f->boot_entry && ((f->boot_mode && strcmp(f->boot_mode, "disk-kernel") != 0) || kernel_flags || f->boot_order))
+		return cli_usage_error(cmd, "--boot-entry needs --boot disk-kernel");
 	if (f->vnc && f->no_vnc)
 		return cli_usage_error(cmd, "--vnc and --no-vnc contradict each other");
 	if (f->rng && f->no_rng)
@@ -308,7 +318,7 @@ static void apply_boot(const struct vmdef_flags *f, json_t *def)
 	json_t *boot = json_object_get(def, "boot");
 	const char *mode;
 
-	if (!kernel_flags && !f->boot_order && !f->boot_mode)
+	if (!kernel_flags && !f->boot_order && !f->boot_mode && !f->boot_entry)
 		return;
 	if (!json_is_object(boot)) {
 		boot = json_object();
@@ -316,11 +326,26 @@ static void apply_boot(const struct vmdef_flags *f, json_t *def)
 	}
 	if (f->boot_mode)
 		mode = f->boot_mode;
+	else if (f->boot_entry)
+		mode = "disk-kernel";
 	else if (kernel_flags)
 		mode = "kernel";
 	else
 		mode = "firmware";
 	json_object_set_new(boot, "mode", json_string(mode));
+	if (strcmp(mode, "disk-kernel") != 0)
+		json_object_del(boot, "entry");
+	if (strcmp(mode, "disk-kernel") == 0) {
+		json_object_del(boot, "order");
+		json_object_del(boot, "kernel");
+		json_object_del(boot, "initrd");
+		json_object_del(boot, "cmdline");
+		if (f->boot_entry && *f->boot_entry)
+			json_object_set_new(boot, "entry", json_string(f->boot_entry));
+		else if (f->boot_entry)
+			json_object_del(boot, "entry");
+		return;
+	}
 	if (strcmp(mode, "kernel") == 0) {
 		json_object_del(boot, "order");
 		if (f->kernel)

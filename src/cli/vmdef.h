@@ -42,6 +42,7 @@ enum vmdef_opt {
 	VMDEF_OPT_ACCEL,
 	VMDEF_OPT_HOTPLUG_PORTS,
 	VMDEF_OPT_FROM,
+	VMDEF_OPT_BOOT_ENTRY,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -72,7 +73,8 @@ enum vmdef_opt {
 	{ "tag", required_argument, NULL, VMDEF_OPT_TAG },                   \
 	{ "accel", required_argument, NULL, VMDEF_OPT_ACCEL },               \
 	{ "hotplug-ports", required_argument, NULL, VMDEF_OPT_HOTPLUG_PORTS }, \
-	{ "from", required_argument, NULL, VMDEF_OPT_FROM }
+	{ "from", required_argument, NULL, VMDEF_OPT_FROM },                 \
+	{ "boot-entry", required_argument, NULL, VMDEF_OPT_BOOT_ENTRY }
 
 #define VMDEF_EDIT_OPTIONS                                                   \
 	{ "remove-disk", required_argument, NULL, VMDEF_OPT_REMOVE_DISK },   \
@@ -100,7 +102,8 @@ struct vmdef_flags {
 	char *kernel, *initrd;	/* absolute */
 	const char *cmdline;
 	const char *boot_order;	/* "disk,cdrom" */
-	const char *boot_mode;
+	const char *boot_mode;	/* also "disk-kernel" from --boot disk-kernel */
+	const char *boot_entry;	/* --boot-entry: implies disk-kernel; "" clears it */
 	bool vnc, no_vnc;
 	char *vnc_listen;	/* NULL: 127.0.0.1 */
 	int64_t vnc_display;	/* -1: chosen by corrald */

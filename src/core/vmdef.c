@@ -90,15 +90,15 @@ static int dup_str(const json_t *j, const char *key, char **out, struct buf *err
 
 static int parse_boot(struct vm_def *d, const json_t *b, struct buf *err)
 {
-	static const char *const keys[] = { "mode", "order", "kernel", "initrd", "cmdline", NULL };
-	static const char *const modes[] = { "firmware", "kernel" };
+	static const char *const keys[] = { "mode", "order", "kernel", "initrd", "cmdline", "entry", NULL };
+	static const char *const modes[] = { "firmware", "kernel", "disk-kernel" };
 	const char *mode = "firmware";
 
 	if (json_check_keys(b, "boot", keys, err) < 0 || json_get_str(b, "mode", &mode, err) < 0)
 		return -1;
-	int m = parse_enum(mode, modes, 2);
+	int m = parse_enum(mode, modes, 3);
 	if (m < 0) {
-		buf_printf(err, "boot.mode must be 'firmware' or 'kernel'");
+		buf_printf(err, "boot.mode must be 'firmware', 'kernel' or 'disk-kernel'");
 		return -1;
 	}
 	d->boot_mode = (enum boot_mode)m;
@@ -126,8 +126,18 @@ static int parse_boot(struct vm_def *d, const json_t *b, struct buf *err)
 		}
 	}
 	if (dup_str(b, "kernel", &d->kernel, err) < 0 || dup_str(b, "initrd", &d->initrd, err) < 0 ||
-	    dup_str(b, "cmdline", &d->cmdline, err) < 0)
+	    dup_str(b, "cmdline", &d->cmdline, err) < 0 || dup_str(b, "entry", &d->boot_entry, err) < 0)
 		return -1;
+	if (d->boot_entry && d->boot_mode != BOOT_DISK_KERNEL) {
+		buf_adds(err, "boot.entry needs boot.mode 'disk-kernel'");
+		return -1;
+	}
+	if (d->boot_entry && (!*d->boot_entry || strlen(d->boot_entry) > VM_MAX_BOOT_ENTRY ||
+			      str_has_control(d->boot_entry))) {
+		buf_printf(err, "boot.entry must be 1 to %d printable characters (a title, an id or an index)",
+			   VM_MAX_BOOT_ENTRY);
+		return -1;
+	}
 	if (d->boot_mode == BOOT_KERNEL) {
 		if (!d->kernel) {
 			buf_adds(err, "boot.mode 'kernel' needs boot.kernel");
@@ -141,7 +151,8 @@ static int parse_boot(struct vm_def *d, const json_t *b, struct buf *err)
 			return -1;
 		}
 	} else if (d->kernel || d->initrd || d->cmdline) {
-		buf_adds(err, "boot.kernel, boot.initrd and boot.cmdline need boot.mode 'kernel'");
+		buf_printf(err, "boot.kernel, boot.initrd and boot.cmdline need boot.mode 'kernel'%s",
+			   d->boot_mode == BOOT_DISK_KERNEL ? " ('disk-kernel' reads them from the first disk)" : "");
 		return -1;
 	}
 	return 0;
@@ -395,6 +406,10 @@ json_t *vmdef_to_json(const struct vm_def *d)
 		for (int i = 0; i < d->nboot_order; i++)
 			json_array_append_new(order, json_string(d->boot_order[i] == BOOT_DEV_DISK ? "disk" : "cdrom"));
 		json_object_set_new(boot, "order", order);
+	} else if (d->boot_mode == BOOT_DISK_KERNEL) {
+		json_object_set_new(boot, "mode", json_string("disk-kernel"));
+		if (d->boot_entry)
+			json_object_set_new(boot, "entry", json_string(d->boot_entry));
 	} else {
 		json_object_set_new(boot, "mode", json_string("kernel"));
 		json_object_set_new(boot, "kernel", json_string(d->kernel));
@@ -447,6 +462,7 @@ void vmdef_free(struct vm_def *d)
 	free(d->kernel);
 	free(d->initrd);
 	free(d->cmdline);
+	free(d->boot_entry);
 	for (int i = 0; i < d->ndisks; i++)
 		free(d->disks[i].volume);
 	free(d->cdrom);

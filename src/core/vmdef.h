@@ -27,9 +27,10 @@
 #define VM_DEFAULT_HOTPLUG_PORTS 4
 #define VM_MAX_DESCRIPTION 1024
 #define VM_MAX_CMDLINE 4096
+#define VM_MAX_BOOT_ENTRY 512
 
 enum disk_bus { DISK_BUS_VIRTIO, DISK_BUS_SCSI, DISK_BUS_IDE };
-enum boot_mode { BOOT_FIRMWARE, BOOT_KERNEL };
+enum boot_mode { BOOT_FIRMWARE, BOOT_KERNEL, BOOT_DISK_KERNEL };
 enum boot_dev { BOOT_DEV_DISK, BOOT_DEV_CDROM };
 enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 
@@ -52,6 +53,9 @@ struct vm_def {
 	enum boot_dev boot_order[2];
 	int nboot_order;
 	char *kernel, *initrd, *cmdline;
+	/* BOOT_DISK_KERNEL: the entry of the first disk's boot configuration
+	 * to boot (title, id or index; NULL: its default); "entry" in JSON. */
+	char *boot_entry;
 
 	struct vm_disk disks[VM_MAX_DISKS];
 	int ndisks;

@@ -9,6 +9,7 @@
 #include "ops.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
+#include "util/timeutil.h"
 #include "util/common.h"
 
 struct ops_config ops_cfg;
@@ -60,6 +61,46 @@ json_t *ops_host_info(void)
 			 "vms_running", (json_int_t)running);
 }
 
+json_t *ops_host_export(void)
+{
+	char host[256] = "", stamp[40];
+	struct vm_record *vms = NULL;
+	struct pool_record *pools = NULL;
+	size_t nvms = 0, npools = 0;
+	json_t *j;
+
+	gethostname(host, sizeof(host) - 1);
+	j = json_pack("{s:s,s:i,s:s,s:s,s:[],s:o,s:[],s:o,s:o}", "format", "corral-host-export", "version", 1, "host",
+		      host, "exported", time_fmt_rfc3339(time_wall_ms(), stamp, sizeof(stamp)), "vms", "volumes",
+		      ops_vol_list(), "pools", "repositories", ops_repo_list(), "policies", ops_policy_list());
+	if (store_vm_list(ops_cfg.store, &vms, &nvms) == 0) {
+		for (size_t i = 0; i < nvms; i++) {
+			json_t *v = vmdef_to_json(vms[i].def);
+			json_object_set_new(v, "state", json_string(vmstate_name(vms[i].state)));
+			json_array_append_new(json_object_get(j, "vms"), v);
+		}
+		store_vm_list_free(vms, nvms);
+	}
+	if (store_pool_list(ops_cfg.store, &pools, &npools) == 0) {
+		for (size_t i = 0; i < npools; i++)
+			json_array_append_new(json_object_get(j, "pools"),
+					      json_pack("{s:s,s:s,s:b}", "name", pools[i].name, "path", pools[i].path,
+							"shared", pools[i].shared));
+		store_pool_list_free(pools, npools);
+	}
+	return j;
+}
+
 json_t *ops_job_list(const char *vm_uuid) { return json_pack("{s:o}", "jobs", store_job_list(ops_cfg.store, vm_uuid, 50)); }
+
+void ops_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms)
+{
+	double secs = (double)(time_mono_ms() - t0_ms) / 1000.0;
+	double rate = secs > 0.2 ? (double)done / secs : 0;
+	double pct = total ? 100.0 * (double)done / (double)total : 0;
+	int64_t eta = rate > 0 && total > done ? (int64_t)((double)(total - done) / rate) : -1;
+
+	store_job_progress(ops_cfg.store, job, pct > 99.9 ? 99.9 : pct, rate, eta);
+}
 
 json_t *ops_job_get(int64_t id) { return store_job_get(ops_cfg.store, id); }

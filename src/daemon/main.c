@@ -150,6 +150,10 @@ int main(int argc, char **argv)
 	}
 	rt_attach_all();
 	ops_snapshot_recover();
+	if (ops_backup_init(&err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	if (http_start(sock, api_route, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
@@ -163,6 +167,7 @@ int main(int argc, char **argv)
 	http_stop();
 	rc = 0;
 out_rt:
+	ops_backup_shutdown();
 	rt_shutdown();
 	ops_shutdown();
 out:

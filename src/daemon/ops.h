@@ -132,9 +132,102 @@ int ops_snapshot_delete(const char *uuid, const char *name, struct buf *err);
  * a crash left "creating" or "deleting". */
 void ops_snapshot_recover(void);
 
+/* Backup repositories (repoops.c, backup/repo.h).  A repository is named by
+ * its absolute path; NULL means the host's default repository. */
+struct repo;
+/* Create and register; encrypt needs a passphrase (kept, with the key file, under
+ * <state>/keys).  chunk_size 0 = default. */
+int ops_repo_create(const char *path, bool encrypt, const char *passphrase, uint32_t chunk_size, json_t **out,
+		    struct buf *err);
+/* Register an existing repository (keyfile + passphrase when it is encrypted). */
+int ops_repo_add(const char *path, const char *keyfile, const char *passphrase, json_t **out, struct buf *err);
+json_t *ops_repo_list(void);
+int ops_repo_get(const char *path, json_t **out, struct buf *err);
+int ops_repo_set_default(const char *path, struct buf *err);
+/* Forget a repository (its data and key file stay). */
+int ops_repo_forget(const char *path, struct buf *err);
+/* Open a registered repository; *resolved (optional) gets its path. */
+int ops_repo_open(const char *path, struct repo **out, char **resolved, struct buf *err);
+/* Jobs: verify backups (ids NULL = all: "check"), and prune (sweep unreferenced chunks,
+ * after applying keep when given). */
+int ops_repo_verify(const char *path, const char *const *ids, size_t n, json_t **job, struct buf *err);
+int ops_repo_prune(const char *path, json_t **job, struct buf *err);
+
+/* Backups (backupops.c, restoreops.c, backupinfo.c; docs/backup.md). */
+struct ops_backup_opts {
+	const char *vm;		/* a selector, or */
+	const char *policy;	/* a policy name */
+	const char *repo;	/* NULL: the policy's, else the default */
+	bool os_disk_only;
+	bool preview;		/* *out gets the plan instead of a job */
+};
+int ops_backup_run(const struct ops_backup_opts *o, json_t **out, struct buf *err);
+struct ops_restore_opts {
+	const char *repo, *id;
+	const char *name;	/* new VM (or with disk >= 0: new volume) name; NULL: over the original */
+	const char *pool;
+	int disk;		/* -1: the whole VM */
+	bool start;
+};
+int ops_backup_restore(const struct ops_restore_opts *o, json_t **job, struct buf *err);
+/* [{id, vm, uuid, time, ...}] of the backups in repo, of VMs matching vm (a glob, NULL = all). */
+int ops_backup_list(const char *repo, const char *vm, json_t **out, struct buf *err);
+int ops_backup_show(const char *repo, const char *id, json_t **out, struct buf *err);
+int ops_backup_forget(const char *repo, const char *id, struct buf *err);
+/* Files inside a backup's disk (image library): listing, or a file streamed to cb. */
+int ops_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
+		  struct buf *err);
+/* Stream file `path` of a backup's disk: *fd is a pipe delivering its *size bytes
+ * (see ops_fs_stream). */
+int ops_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
+		    uint64_t *size, struct buf *err);
+/* Stream regular file `path` of fs through a pipe (fsstream.c): *fd is the read
+ * end delivering *size bytes, filled by a thread that calls release(owner)
+ * when done (the caller closes fd, early if it wants, which ends the thread).
+ * On failure nothing is started and release is not called. */
+struct img_fs;
+int ops_fs_stream(struct img_fs *fs, const char *path, const char *label, void (*release)(void *owner), void *owner,
+		  int *fd, uint64_t *size, struct buf *err);
+
+/* Backup policies and the scheduler (policyops.c). */
+/* def: policy JSON; text: VmBackup-style file (one of the two). */
+int ops_policy_put(const json_t *def, const char *text, const char *name, json_t **out, struct buf *err);
+json_t *ops_policy_list(void);
+int ops_policy_get(const char *name, json_t **out, struct buf *err);
+int ops_policy_delete(const char *name, struct buf *err);
+/* Start the scheduler thread (runs policies whose schedule is due) and clean up
+ * what a crashed corrald left of backups in running VMs. */
+int ops_backup_init(struct buf *err);
+void ops_backup_shutdown(void);
+
+/* Looking inside disks, read-only (imageops.c).  A volume of a running VM is
+ * refused (-EBUSY) unless `snapshot` names an internal snapshot; the job lock
+ * of the VM owning the volume is held while reading (-EAGAIN when busy). */
+struct ops_img_ref {
+	const char *volume;	/* a volume name, or NULL and */
+	const char *file;	/* an absolute path of an image file on the host */
+	const char *snapshot;	/* qcow2 internal snapshot to read, or NULL */
+	int partition;		/* 0: the only filesystem */
+};
+/* path NULL and partition 0: the partition table {"scheme","size","fstype","partitions":[...]};
+ * else the listing of path (default "/") {"path","fstype","type","entries":[...],"truncated"}. */
+int ops_img_inspect(const struct ops_img_ref *ref, const char *path, json_t **out, struct buf *err);
+/* Stream regular file `path`: *fd is a pipe delivering its *size bytes (a thread
+ * fills it; the caller closes fd, early if it wants, which ends the reading). */
+int ops_img_read(const struct ops_img_ref *ref, const char *path, int *fd, uint64_t *size, struct buf *err);
+/* {"vm","volume","format","config","partition","fstype","boot_entry","default","selected","entries":[...]}
+ * read from the VM's first disk. */
+int ops_vm_boot_entries(const char *uuid, json_t **out, struct buf *err);
+
 /* Host and jobs (hostops.c) */
 json_t *ops_host_info(void);
+/* Every definition this host holds (VMs, volumes, pools, repositories without
+ * secrets, policies): `corral host export-db`. */
+json_t *ops_host_export(void);
 json_t *ops_job_list(const char *vm_uuid);
+/* Record job progress as `done` of `total` bytes since t0_ms (time_mono_ms):
+ * percent (at most 99.9 while running), rate over the whole run, and ETA. */
+void ops_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms);
 json_t *ops_job_get(int64_t id);
 
 /* Shared by the ops files: configuration, and the mutex under which VM

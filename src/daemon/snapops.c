@@ -16,6 +16,7 @@
 #include <sys/statvfs.h>
 
 #include "ops.h"
+#include "backup/backup.h"
 #include "core/joblock.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
@@ -547,11 +548,31 @@ static int refresh_nodes(struct snap_ctx *c, struct buf *err)
 	return 0;
 }
 
+/* Backups' dirty bitmaps go first: QEMU refuses to revert an image that carries any. */
+static int drop_backup_bitmaps(struct snap_ctx *c, bool active, struct buf *err)
+{
+	struct rt_ref *ref = NULL;
+	struct qmp *q = NULL;
+	int r = 0;
+
+	if (active && !(q = rt_qmp_acquire(c->uuid, &ref, err)))
+		return -EIO;
+	for (int i = 0; i < c->ndisks && r == 0; i++) {
+		if ((r = backup_bitmaps_drop(c->disks[i].node ? q : NULL, c->disks[i].node, c->disks[i].path, err)) < 0)
+			buf_printf(err, " (volume %s)", c->disks[i].volume);
+	}
+	if (ref)
+		rt_qmp_release(ref);
+	return r;
+}
+
 static int revert(struct snap_ctx *c, const struct snap_record *s, struct vm_def *def, struct buf *err)
 {
 	bool active = rt_is_active(c->uuid);
 	int r;
 
+	if ((r = drop_backup_bitmaps(c, active, err)) < 0)
+		return r;
 	if (s->memory && active && same_def(c->rec.def, def))
 		return load_state(c, s, err);
 	if (active && (r = rt_kill(c->uuid, err)) < 0)

@@ -1,6 +1,6 @@
 /*
  * bootcfg.h - what a guest's boot loader would boot: GRUB 2 grub.cfg, BLS
- * entries (/boot/loader/entries/*.conf) and legacy GRUB menu.lst, parsed the
+ * entries (the .conf files in /boot/loader/entries) and legacy GRUB menu.lst, parsed the
  * way the loaders read them, so `--boot disk-kernel` can start the guest's own
  * kernel directly (pygrub style, without running firmware or GRUB).
  *

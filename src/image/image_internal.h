@@ -31,6 +31,12 @@ struct img_fs_driver {
 	const char *(*type)(void *priv);
 };
 
+/* A raw device over an open file descriptor (owned: closed by img_dev_free,
+ * also when this fails); used for raw images and raw backing files. */
+int img_dev_open_raw_fd(int fd, const char *desc, struct img_dev **out, struct buf *err);
+/* The device's description (the image path, or "partition N of ..."), for messages. */
+const char *img_dev_desc(const struct img_dev *dev);
+
 extern const struct img_fs_driver img_ext4_driver;
 extern const struct img_fs_driver img_xfs_driver;
 

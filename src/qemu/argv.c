@@ -161,16 +161,24 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		cmd_add(c, "none");
 	}
 
-	if (d->boot_mode == BOOT_KERNEL) {
-		cmd_add(c, "-kernel");
-		cmd_add(c, d->kernel);
-		if (d->initrd) {
-			cmd_add(c, "-initrd");
-			cmd_add(c, d->initrd);
+	if (d->boot_mode == BOOT_KERNEL || d->boot_mode == BOOT_DISK_KERNEL) {
+		bool disk = d->boot_mode == BOOT_DISK_KERNEL;
+		const char *kernel = disk ? l->boot_kernel : d->kernel;
+		const char *initrd = disk ? l->boot_initrd : d->initrd;
+		const char *cmdline = disk ? l->boot_cmdline : d->cmdline;
+		if (!kernel) {
+			buf_adds(err, "no kernel was found on the first disk to boot");
+			return -1;
 		}
-		if (d->cmdline) {
+		cmd_add(c, "-kernel");
+		cmd_add(c, kernel);
+		if (initrd) {
+			cmd_add(c, "-initrd");
+			cmd_add(c, initrd);
+		}
+		if (cmdline) {
 			cmd_add(c, "-append");
-			cmd_add(c, d->cmdline);
+			cmd_add(c, cmdline);
 		}
 	} else {
 		cmd_add(c, "-boot");

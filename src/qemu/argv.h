@@ -34,6 +34,9 @@ struct qemu_launch {
 	bool paused;              /* -S: do not run the guest until `cont` */
 	const char *disk_path[VM_MAX_DISKS];   /* parallel to def->disks */
 	const char *disk_format[VM_MAX_DISKS];
+	/* BOOT_DISK_KERNEL: the kernel and initrd (NULL: none) copied out of the
+	 * first disk and the entry's command line (NULL: none). */
+	const char *boot_kernel, *boot_initrd, *boot_cmdline;
 };
 
 /* Fill `out` (empty CMD_INIT) or return -1 with err (e.g. too many IDE disks). */

@@ -23,6 +23,7 @@
 
 #include "runtime.h"
 #include "argv.h"
+#include "image/bootdisk.h"
 #include "qmp.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
@@ -578,6 +579,34 @@ static char *last_line(const char *s)
 	return buf_detach(&b);
 }
 
+/* --boot disk-kernel: copy the chosen entry's kernel and initrd out of the
+ * first disk into <run dir>/boot (bootdisk.h) and record the choice. */
+static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const struct vol_record *vols,
+			       struct img_boot_choice *bc, struct buf *err)
+{
+	__do_free char *dir = qemu_run_path(v->dir, "boot");
+	struct buf e = BUF_INIT;
+	int r;
+
+	if (d->ndisks == 0) {
+		buf_printf(err, "vm %s boots the kernel of its first disk (boot mode disk-kernel) but has no disk",
+			   d->name);
+		return -EINVAL;
+	}
+	r = img_boot_resolve(vols[0].path, vols[0].format, d->boot_entry, dir, bc, &e);
+	if (r < 0) {
+		buf_printf(err, "cannot boot vm %s from volume %s: %s", d->name, d->disks[0].volume, e.s);
+		buf_release(&e);
+		return r == -EFBIG ? -EINVAL : r;
+	}
+	buf_release(&e);
+	__do_free char *where = bc->partition ? xasprintf("partition %d", bc->partition) : xstrdup("the whole disk");
+	__do_free char *detail = xasprintf("disk-kernel: entry %d '%s' of %s on %s: kernel %s, cmdline '%s'",
+					   bc->index, bc->title, bc->config, where, bc->entry_kernel, bc->cmdline);
+	vm_event(v, "boot", detail);
+	return 0;
+}
+
 static int start(const char *uuid, bool paused, struct buf *err)
 {
 	struct vm_record rec = { 0 };
@@ -586,6 +615,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	struct cmd c = CMD_INIT;
 	struct buf qerr = BUF_INIT;
 	struct vm_rt *v = NULL;
+	struct img_boot_choice bc = { 0 };
 	enum accel_mode accel;
 	int r, nvols = 0;
 
@@ -641,6 +671,11 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	remove_run_files(v->dir);
 	rotate_console_log(v->dir);
 
+	if (rec.def->boot_mode == BOOT_DISK_KERNEL && (r = disk_kernel_prepare(v, rec.def, vols, &bc, err)) < 0)
+		goto out;
+	l.boot_kernel = bc.kernel;
+	l.boot_initrd = bc.initrd;
+	l.boot_cmdline = bc.cmdline && *bc.cmdline ? bc.cmdline : NULL;
 	l.def = rec.def;
 	l.binary = cfg.qemu_binary;
 	l.run_dir = v->dir;
@@ -683,6 +718,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	v = NULL; /* owned by the list now */
 	r = 0;
 out:
+	img_boot_choice_release(&bc);
 	vm_rt_free(v);
 	for (int i = 0; i < nvols; i++)
 		vol_record_release(&vols[i]);

@@ -73,6 +73,7 @@ struct launch_ctx {
 	struct qemu_launch l;
 	char *run_dir;
 	char *paths[VM_MAX_DISKS];
+	char *boot_kernel, *boot_initrd;
 };
 
 static void launch_release(struct launch_ctx *c)
@@ -80,6 +81,8 @@ static void launch_release(struct launch_ctx *c)
 	for (int i = 0; i < VM_MAX_DISKS; i++)
 		free(c->paths[i]);
 	free(c->run_dir);
+	free(c->boot_kernel);
+	free(c->boot_initrd);
 	vmdef_free(c->def);
 }
 
@@ -96,6 +99,14 @@ static void launch_init(struct launch_ctx *c, struct vm_def *d, const char *run_
 		c->paths[i] = xasprintf("%s/%s.qcow2", storage ? storage : STORAGE, d->disks[i].volume);
 		c->l.disk_path[i] = c->paths[i];
 		c->l.disk_format[i] = "qcow2";
+	}
+	if (d->boot_mode == BOOT_DISK_KERNEL) {
+		/* What rt_start copies out of the first disk (src/image/bootdisk.h). */
+		c->boot_kernel = xasprintf("%s/boot/vmlinuz", c->run_dir);
+		c->boot_initrd = xasprintf("%s/boot/initrd", c->run_dir);
+		c->l.boot_kernel = c->boot_kernel;
+		c->l.boot_initrd = c->boot_initrd;
+		c->l.boot_cmdline = "BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=UUID=0b9f2a4c-57c1-4a2b-9d4e-1f2a3b4c5d6e ro console=ttyS0 quiet";
 	}
 }
 
@@ -252,6 +263,10 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 	/* boot */
 	if (d->boot_mode == BOOT_KERNEL) {
 		assert_string_equal(opt_value(c, "-kernel", 0), d->kernel);
+		assert_null(opt_value(c, "-boot", 0));
+	} else if (d->boot_mode == BOOT_DISK_KERNEL) {
+		assert_string_equal(opt_value(c, "-kernel", 0), lc->l.boot_kernel);
+		assert_string_equal(opt_value(c, "-append", 0), lc->l.boot_cmdline);
 		assert_null(opt_value(c, "-boot", 0));
 	} else {
 		assert_null(opt_value(c, "-kernel", 0));

@@ -1,0 +1,355 @@
+#!/bin/bash
+# Build bootable test disk images from the test guest's kernel + initramfs
+# (the output of guest/build.sh), without mounting anything: partition
+# tables with sfdisk, file systems filled from staging directories with
+# `mkfs.ext4 -d DIR -E offset=BYTES` and `mkfs.xfs -p PROTOFILE`.  The boot
+# configurations are what the distributions' grub-mkconfig writes (see
+# guest/disk/*.in and guest/README.md, "Test disk images").
+#
+# Usage: guest/build-disk.sh [GUEST_DIR [OUT_DIR]]
+#   GUEST_DIR  holds vmlinuz and initrd.img (default <repo>/build/guest)
+#   OUT_DIR    default GUEST_DIR/disks
+# Prints the path of every image (one per line) on stdout.  Images are only
+# rebuilt when an input changed (kernel, initrd, this script, the templates,
+# the mkfs/grub versions).
+#
+# Images (raw, sparse):
+#   debian-ext4.img       MBR; p1 ext4 /boot, Debian 12 grub.cfg; p2 ext4 root
+#   debian-xfs.img        MBR; p1 XFS /boot, EL7 grub.cfg (linux16, saved_entry
+#                         by title); p2 ext4 root
+#   fedora-bls.img        GPT; p1 BIOS boot, p2 ext4 /boot with BLS entries and
+#                         blscfg grub.cfg; p3 ext4 root
+#   debian-grub-bios.img  debian-ext4.img with GRUB (i386-pc) in the MBR and
+#                         the MBR gap and timeout 0: boots through SeaBIOS
+#
+# Needs: sfdisk (fdisk), mkfs.ext4 (e2fsprogs >= 1.43), mkfs.xfs (xfsprogs),
+# coreutils, sha256sum; for debian-grub-bios.img grub-mkimage and
+# /usr/lib/grub/i386-pc (grub-common, grub-pc-bin): without them that image
+# is skipped with a warning.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$here/.." && pwd)
+guest_dir=${1:-$repo_root/build/guest}
+out_dir=${2:-$guest_dir/disks}
+tmpl=$here/disk
+grub_pc=${CORRAL_GRUB_PC_DIR:-/usr/lib/grub/i386-pc}
+
+log() { printf 'guest/build-disk.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+trap 'log "error: command failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
+
+PATH=$PATH:/usr/sbin:/sbin
+for tool in sfdisk mkfs.ext4 mkfs.xfs sha256sum truncate dd od; do
+    command -v "$tool" >/dev/null || die "missing tool: $tool"
+done
+vmlinuz=$guest_dir/vmlinuz
+initrd=$guest_dir/initrd.img
+{ [ -f "$vmlinuz" ] && [ -f "$initrd" ]; } ||
+    die "no vmlinuz + initrd.img in $guest_dir (run guest/build.sh first)"
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+
+# Kernel release: from build.sh's build-info.txt, else from the bzImage
+# header (kernel_version string at 0x200 + the 16-bit value at 0x20e).
+kver=$(awk -F= '$1 == "kernel_release" { print $2 }' "$guest_dir/build-info.txt" 2>/dev/null || true)
+if [ -z "$kver" ]; then
+    off=$(od -An -t u2 -j 526 -N 2 "$vmlinuz" | tr -d ' ')
+    kver=$(dd if="$vmlinuz" bs=1 skip=$((off + 512)) count=64 status=none | tr '\0' '\n' | head -n 1)
+    kver=${kver%% *}
+fi
+[[ $kver =~ ^[0-9][A-Za-z0-9._+~-]*$ ]] || die "cannot tell the kernel release of $vmlinuz"
+
+have_grub=1
+{ command -v grub-mkimage >/dev/null && [ -f "$grub_pc/boot.img" ] && [ -f "$grub_pc/normal.mod" ]; } ||
+    have_grub=0
+
+images=(debian-ext4.img debian-xfs.img fedora-bls.img)
+[ "$have_grub" = 1 ] && images+=(debian-grub-bios.img)
+
+# --- cache: skip everything when no input changed ---------------------------
+inputs_hash=$(
+    {
+        sha256sum "$vmlinuz" "$initrd" "${BASH_SOURCE[0]}" "$tmpl"/* | awk '{ print $1 }'
+        echo "$kver $have_grub"
+        mkfs.ext4 -V 2>&1 | head -n 1
+        mkfs.xfs -V 2>&1 | head -n 1
+        sfdisk --version
+        [ "$have_grub" = 0 ] || { grub-mkimage --version; sha256sum "$grub_pc/boot.img" "$grub_pc/kernel.img"; }
+    } | sha256sum | awk '{ print $1 }'
+)
+stamp=$out_dir/.inputs.sha256
+uptodate=1
+[ "$(cat "$stamp" 2>/dev/null)" = "$inputs_hash" ] || uptodate=0
+for img in "${images[@]}"; do [ -f "$out_dir/$img" ] || uptodate=0; done
+if [ "$uptodate" = 1 ]; then
+    log "images in $out_dir are up to date"
+    for img in "${images[@]}"; do echo "$out_dir/$img"; done
+    exit 0
+fi
+[ "$have_grub" = 1 ] || log "warning: no grub-mkimage or $grub_pc (grub-pc-bin): skipping debian-grub-bios.img"
+
+work=$(mktemp -d "$out_dir/.build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Fixed identities, so that tests can assert on them (guest/README.md).
+machine_id=c0a1c0a1c0a1c0a1c0a1c0a1c0a1c0a1
+kver_new=6.1.0-99-amd64        # a second kernel version (a copy of the real one)
+epoch=$(stat -c %Y "$vmlinuz")
+export E2FSPROGS_FAKE_TIME=$epoch
+
+MiB=1048576
+
+# subst FILE KEY=VALUE...: print FILE with every @KEY@ replaced by VALUE.
+subst() {
+    local f=$1 kv text
+    shift
+    text=$(cat "$f"; printf x)
+    text=${text%x}
+    for kv in "$@"; do text=${text//@${kv%%=*}@/${kv#*=}}; done
+    printf '%s' "$text"
+}
+
+# grubenv FILE [VAR=VALUE...]: a 1024-byte GRUB environment block, byte for
+# byte what `grub-editenv FILE create; grub-editenv FILE set ...` writes.
+grubenv() {
+    local f=$1 body
+    shift
+    body="# GRUB Environment Block
+# WARNING: Do not edit this file by tools other than grub-editenv!!!
+"
+    for kv in "$@"; do body+="$kv"$'\n'; done
+    [ ${#body} -le 1024 ] || die "grubenv $f: variables too long"
+    { printf '%s' "$body"; head -c $((1024 - ${#body})) /dev/zero | tr '\0' '#'; } > "$f"
+}
+
+# rootfs DIR PRETTY_NAME ID VERSION_ID: the root file system's contents.
+rootfs() {
+    local d=$1
+    mkdir -p "$d"/{etc,home/user,srv,boot,root,tmp}
+    chmod 1777 "$d/tmp"
+    chmod 700 "$d/root"
+    echo corral-disk-test > "$d/etc/hostname"
+    cat > "$d/etc/os-release" <<EOF
+PRETTY_NAME="$2"
+NAME="${2% [0-9]*}"
+ID=$3
+VERSION_ID="$4"
+EOF
+    printf 'hello from a corral test disk\n' > "$d/home/user/hello.txt"
+    ln -s hello.txt "$d/home/user/hello-link.txt"
+    # 3 MiB of a repeated line (yes dies of SIGPIPE: not an error here).
+    { yes 'corral test disk blob 0123456789abcdef' || true; } | head -c 3145728 > "$d/srv/blob.bin"
+    (cd "$d/srv" && sha256sum blob.bin > blob.bin.sha256)
+    find "$d" -exec touch -h -d "@$epoch" {} +
+}
+
+# mkext4 IMG OFFSET_MIB SIZE_MIB UUID LABEL DIR
+mkext4() {
+    mkfs.ext4 -F -q -T default -L "$5" -U "$4" \
+        -E "offset=$(($2 * MiB)),nodiscard,root_owner=0:0,hash_seed=$4" \
+        -d "$6" "$1" "$(($3 * 1024))k" ||
+        die "mkfs.ext4 of $5 in $1 failed"
+}
+
+# proto DIR INDENT: mkfs.xfs protofile lines for the contents of DIR.
+proto() {
+    local e name
+    for e in "$1"/* ; do
+        [ -e "$e" ] || [ -L "$e" ] || continue
+        name=${e##*/}
+        case $name in *[[:space:]]*) die "no spaces allowed in XFS file names ($e)" ;; esac
+        if [ -L "$e" ]; then
+            echo "$2$name l--777 0 0 $(readlink "$e")"
+        elif [ -d "$e" ]; then
+            echo "$2$name d--$(stat -c %a "$e") 0 0"
+            proto "$e" "$2 "
+            echo "$2\$"
+        else
+            echo "$2$name ---$(stat -c %a "$e") 0 0 $e"
+        fi
+    done
+}
+
+# mkxfs IMG OFFSET_MIB SIZE_MIB UUID LABEL DIR: XFS made in a scratch file,
+# then copied into the image sparsely (mkfs.xfs has no offset option).
+mkxfs() {
+    local fs=$work/xfs.tmp
+    { echo "corral-boot-xfs"; echo "0 0"; echo "d--755 0 0"; proto "$6" " "; echo "\$"; } > "$work/xfs.proto"
+    rm -f "$fs"
+    truncate -s "$3M" "$fs"
+    mkfs.xfs -q -f -m "uuid=$4" -L "$5" -p "$work/xfs.proto" "$fs" >&2 ||
+        die "mkfs.xfs of $5 for $1 failed"
+    dd if="$fs" of="$1" bs=1M seek="$2" conv=notrunc,sparse status=none
+    rm -f "$fs"
+}
+
+# info IMG KEY=VALUE...: the image's manifest (IMG.info) for tests.
+info() {
+    local f=$1
+    shift
+    printf '%s\n' "$@" > "$f.info"
+}
+
+# --- debian-ext4.img (and the grub-bios variant) ------------------------------
+# debian_image IMG TIMEOUT BOOT_UUID ROOT_UUID DISK_ID
+debian_image() {
+    local img=$1 boot=$work/${1##*/}.boot root=$work/${1##*/}.root
+    mkdir -p "$boot/grub"
+    cp "$vmlinuz" "$boot/vmlinuz-$kver"
+    cp "$initrd" "$boot/initrd.img-$kver"
+    subst "$tmpl/debian12-grub.cfg.in" "ROOT_UUID=$4" "BOOT_UUID=$3" "KVER=$kver" \
+        "TIMEOUT=$2" > "$boot/grub/grub.cfg"
+    chmod 444 "$boot/grub/grub.cfg"
+    grubenv "$boot/grub/grubenv"
+    rootfs "$root" "Debian GNU/Linux 12 (bookworm)" debian 12
+    find "$boot" -exec touch -h -d "@$epoch" {} +
+    truncate -s 128M "$img"
+    sfdisk -q --no-reread --no-tell-kernel "$img" <<EOF >&2
+label: dos
+label-id: $5
+unit: sectors
+
+start=2048, size=131072, type=83, bootable
+start=133120, type=83
+EOF
+    mkext4 "$img" 1 64 "$3" boot "$boot"
+    mkext4 "$img" 65 63 "$4" root "$root"
+}
+
+build_debian_ext4() {
+    local img=$work/debian-ext4.img
+    local bu=3f4c5b1e-6a7d-4e8f-9a0b-1c2d3e4f5a61 ru=8d2e4f60-7b1a-4c3d-9e5f-6a7b8c9d0e12
+    debian_image "$img" 5 "$bu" "$ru" 0xc0a1d5e4
+    info "$img" "partition_table=dos" "boot_partition=1" "boot_fs=ext4" "boot_uuid=$bu" \
+        "root_partition=2" "root_fs=ext4" "root_uuid=$ru" \
+        "config=/grub/grub.cfg" "default_entry=Debian GNU/Linux" \
+        "kernel=/vmlinuz-$kver" "initrd=/initrd.img-$kver" \
+        "cmdline=root=UUID=$ru ro console=ttyS0 quiet"
+}
+
+build_debian_grub_bios() {
+    local img=$work/debian-grub-bios.img
+    local bu=5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d83 ru=a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c94
+    local boot=$work/debian-grub-bios.img.boot
+    mkdir -p "$boot/grub/i386-pc"
+    # What grub-install puts in /boot/grub: the modules and their lists.
+    cp "$grub_pc"/*.mod "$grub_pc"/*.lst "$boot/grub/i386-pc/"
+    if [ -f /usr/share/grub/unicode.pf2 ]; then
+        mkdir -p "$boot/grub/fonts"
+        cp /usr/share/grub/unicode.pf2 "$boot/grub/fonts/"
+    fi
+    debian_image "$img" 0 "$bu" "$ru" 0xc0a1b105
+    # core.img: diskboot + kernel + the modules to reach /boot, with the
+    # prefix on partition 1; placed right after the MBR (sector 1, where
+    # diskboot.img's default block list expects the rest of it).
+    grub-mkimage -O i386-pc -p '(hd0,msdos1)/grub' -o "$work/core.img" \
+        biosdisk part_msdos ext2 || die "grub-mkimage failed"
+    local sectors=$(( ($(stat -c %s "$work/core.img") + 511) / 512 ))
+    [ "$sectors" -lt 2047 ] || die "core.img does not fit in the MBR gap"
+    cp "$grub_pc/boot.img" "$work/boot.img"
+    # As grub-bios-setup does for a hard disk: NOP the boot drive check
+    # (offset 0x66) so the BIOS's drive number is used.
+    printf '\x90\x90' | dd of="$work/boot.img" bs=1 seek=$((0x66)) conv=notrunc status=none
+    # Only the code part of the MBR (440 bytes): keep disk id + partition table.
+    dd if="$work/boot.img" of="$img" bs=440 count=1 conv=notrunc status=none
+    dd if="$work/core.img" of="$img" bs=512 seek=1 conv=notrunc status=none
+    info "$img" "partition_table=dos" "boot_partition=1" "boot_fs=ext4" "boot_uuid=$bu" \
+        "root_partition=2" "root_fs=ext4" "root_uuid=$ru" \
+        "config=/grub/grub.cfg" "default_entry=Debian GNU/Linux" \
+        "kernel=/vmlinuz-$kver" "initrd=/initrd.img-$kver" \
+        "cmdline=root=UUID=$ru ro console=ttyS0 quiet"
+}
+
+# --- debian-xfs.img: XFS /boot, EL7-style grub.cfg -----------------------------
+build_debian_xfs() {
+    local img=$work/debian-xfs.img boot=$work/xfs.boot root=$work/xfs.root
+    local bu=2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e72 ru=6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a03
+    local saved="CentOS Linux ($kver) 7 (Core)"
+    mkdir -p "$boot/grub2"
+    cp "$vmlinuz" "$boot/vmlinuz-$kver"
+    cp "$initrd" "$boot/initramfs-$kver.img"
+    cp "$vmlinuz" "$boot/vmlinuz-$kver_new"
+    cp "$initrd" "$boot/initramfs-$kver_new.img"
+    cp "$vmlinuz" "$boot/vmlinuz-0-rescue-$machine_id"
+    cp "$initrd" "$boot/initramfs-0-rescue-$machine_id.img"
+    subst "$tmpl/el7-grub.cfg.in" "ROOT_UUID=$ru" "BOOT_UUID=$bu" "KVER=$kver" \
+        "KVER_NEW=$kver_new" "MACHINE_ID=$machine_id" > "$boot/grub2/grub.cfg"
+    chmod 644 "$boot/grub2/grub.cfg"
+    grubenv "$boot/grub2/grubenv" "saved_entry=$saved"
+    rootfs "$root" "CentOS Linux 7 (Core)" centos 7
+    truncate -s 385M "$img"
+    sfdisk -q --no-reread --no-tell-kernel "$img" <<EOF >&2
+label: dos
+label-id: 0xc0a1c5e7
+unit: sectors
+
+start=2048, size=655360, type=83, bootable
+start=657408, type=83
+EOF
+    mkxfs "$img" 1 320 "$bu" boot "$boot"
+    mkext4 "$img" 321 64 "$ru" root "$root"
+    info "$img" "partition_table=dos" "boot_partition=1" "boot_fs=xfs" "boot_uuid=$bu" \
+        "root_partition=2" "root_fs=ext4" "root_uuid=$ru" \
+        "config=/grub2/grub.cfg" "default_entry=$saved" \
+        "kernel=/vmlinuz-$kver" "initrd=/initramfs-$kver.img" \
+        "cmdline=root=UUID=$ru ro console=ttyS0 quiet corral.hostname=el7-saved"
+}
+
+# --- fedora-bls.img: GPT, BLS entries, blscfg -----------------------------------
+build_fedora_bls() {
+    local img=$work/fedora-bls.img boot=$work/bls.boot root=$work/bls.root
+    local bu=4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c05 ru=9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e16
+    local opts="root=UUID=$ru ro console=ttyS0 quiet"
+    mkdir -p "$boot/grub2" "$boot/loader/entries"
+    cp "$vmlinuz" "$boot/vmlinuz-$kver"
+    cp "$initrd" "$boot/initramfs-$kver.img"
+    cp "$vmlinuz" "$boot/vmlinuz-$kver_new"
+    cp "$initrd" "$boot/initramfs-$kver_new.img"
+    # The saved (older) entry takes its options from grubenv's $kernelopts
+    # (Fedora 30-34 style), the newer one has them written out.
+    subst "$tmpl/fedora-bls.conf.in" "VERSION=$kver" "OPTIONS=\$kernelopts" \
+        > "$boot/loader/entries/$machine_id-$kver.conf"
+    subst "$tmpl/fedora-bls.conf.in" "VERSION=$kver_new" "OPTIONS=$opts corral.hostname=fedora-new" \
+        > "$boot/loader/entries/$machine_id-$kver_new.conf"
+    subst "$tmpl/fedora-grub.cfg.in" "BOOT_UUID=$bu" > "$boot/grub2/grub.cfg"
+    grubenv "$boot/grub2/grubenv" "saved_entry=$machine_id-$kver" \
+        "kernelopts=$opts corral.hostname=fedora-saved" "boot_success=0"
+    chmod 600 "$boot/grub2/grub.cfg" "$boot/grub2/grubenv"
+    rootfs "$root" "Fedora Linux 38 (Thirty Eight)" fedora 38
+    find "$boot" -exec touch -h -d "@$epoch" {} +
+    truncate -s 136M "$img"
+    sfdisk -q --no-reread --no-tell-kernel "$img" <<EOF >&2
+label: gpt
+label-id: 0F0E0D0C-0B0A-4909-8807-060504030201
+unit: sectors
+
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, uuid=0F0E0D0C-0B0A-4909-8807-0605040302A1
+start=4096, size=131072, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=0F0E0D0C-0B0A-4909-8807-0605040302A2
+start=135168, size=137216, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=0F0E0D0C-0B0A-4909-8807-0605040302A3
+EOF
+    mkext4 "$img" 2 64 "$bu" boot "$boot"
+    mkext4 "$img" 66 67 "$ru" root "$root"
+    info "$img" "partition_table=gpt" "boot_partition=2" "boot_fs=ext4" "boot_uuid=$bu" \
+        "root_partition=3" "root_fs=ext4" "root_uuid=$ru" \
+        "config=/grub2/grub.cfg" "default_entry=$machine_id-$kver" \
+        "kernel=/vmlinuz-$kver" "initrd=/initramfs-$kver.img" \
+        "cmdline=$opts corral.hostname=fedora-saved"
+}
+
+build_debian_ext4
+build_debian_xfs
+build_fedora_bls
+[ "$have_grub" = 0 ] || build_debian_grub_bios
+
+# The root file systems' checksums (the same files in every image; only
+# /etc/os-release differs).
+(cd "$work/debian-ext4.img.root" && find . -type f ! -name '*.sha256' ! -name os-release | LC_ALL=C sort |
+    sed 's|^\./||' | xargs sha256sum) > "$out_dir/rootfs.sha256sum"
+for img in "${images[@]}"; do
+    mv -f "$work/$img.info" "$out_dir/$img.info"
+    mv -f "$work/$img" "$out_dir/$img"
+done
+echo "$inputs_hash" > "$stamp"
+log "wrote ${images[*]} to $out_dir (kernel $kver)"
+for img in "${images[@]}"; do echo "$out_dir/$img"; done

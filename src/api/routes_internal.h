@@ -1,0 +1,55 @@
+/*
+ * routes_internal.h - what the route files share (not for other modules):
+ * the request context, and the helpers that parse bodies and send answers
+ * the same way everywhere.  routes.c holds the table and the VM, volume,
+ * pool and job handlers; routes_backup.c those of repositories, backups,
+ * policies and the host export.
+ */
+#ifndef CORRAL_API_ROUTES_INTERNAL_H
+#define CORRAL_API_ROUTES_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api/http.h"
+#include "daemon/ops.h"
+#include "util/buf.h"
+
+#define MAX_SEGS 8
+
+struct route_ctx {
+	const struct http_request *req;
+	struct http_reply *rep;
+	char *seg[MAX_SEGS];
+	int nseg;
+};
+
+/* Reply with the error for -errno err (api_errno_status) and msg. */
+void fail(struct route_ctx *c, int err, const char *msg);
+/* The request body as a JSON object whose keys are all in allowed (NULL: any); NULL + reply sent. */
+json_t *body_json(struct route_ctx *c, const char *const *allowed);
+/* Exactly one VM for sel; 0 + uuid or reply sent. */
+int one_vm(struct route_ctx *c, const char *sel, ops_uuid uuid);
+/* r < 0: the error; else status with out (taken). */
+void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err);
+/* reply_result for an operation that started a job: 202 {"job": job}. */
+void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err);
+
+void h_host_export(struct route_ctx *c);
+void h_repo_list(struct route_ctx *c);
+void h_repo_create(struct route_ctx *c);
+void h_repo_show(struct route_ctx *c);
+void h_repo_action(struct route_ctx *c);
+void h_backup_list(struct route_ctx *c);
+void h_backup_run(struct route_ctx *c);
+void h_backup_show(struct route_ctx *c);
+void h_backup_files(struct route_ctx *c);
+void h_backup_content(struct route_ctx *c);
+void h_backup_restore(struct route_ctx *c);
+void h_backup_verify(struct route_ctx *c);
+void h_backup_forget(struct route_ctx *c);
+void h_policy_list(struct route_ctx *c);
+void h_policy_put(struct route_ctx *c);
+void h_policy_show(struct route_ctx *c);
+void h_policy_delete(struct route_ctx *c);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * backupinfo.c - looking at backups without restoring them (see ops.h,
+ * "Backups"): list, show, forget, and files inside a backed-up disk.
+ *
+ * Listing reads every manifest of the repository (they are small) so sizes
+ * and kinds are exact; a manifest that cannot be read is listed with its
+ * error rather than hidden.  Single files come out of a backup through the
+ * image library reading the backup's chunks (backup_dev_open): nothing is
+ * restored to disk.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ops.h"
+#include "backup/backup.h"
+#include "backup/repo.h"
+#include "image/image.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+/* The summary of one manifest for listings. */
+static json_t *backup_summary(const char *id, const json_t *m)
+{
+	const json_t *vm = json_object_get(m, "vm");
+	const json_t *disks = json_object_get(m, "disks");
+	const json_t *d;
+	size_t i;
+	json_int_t size = 0, read = 0, fresh = 0;
+	bool incremental = json_array_size(disks) > 0;
+
+	json_array_foreach(disks, i, d) {
+		size += json_integer_value(json_object_get(d, "size"));
+		read += json_integer_value(json_object_get(d, "bytes_read"));
+		fresh += json_integer_value(json_object_get(d, "bytes_new"));
+		incremental = incremental && json_is_true(json_object_get(d, "incremental"));
+	}
+	json_t *s = json_pack("{s:s,s:O?,s:O?,s:O?,s:s,s:I,s:I,s:I,s:I,s:O?}", "id", id, "vm",
+			      json_object_get(vm, "name"), "uuid", json_object_get(vm, "uuid"), "time",
+			      json_object_get(m, "created_rfc3339"), "kind", incremental ? "incremental" : "full", "disks",
+			      (json_int_t)json_array_size(disks), "size", size, "bytes_read", read, "bytes_new", fresh,
+			      "policy", json_object_get(m, "policy"));
+	return s;
+}
+
+int ops_backup_list(const char *repo, const char *vm, json_t **out, struct buf *err)
+{
+	struct repo *r = NULL;
+	char **ids = NULL;
+	size_t n = 0;
+	int e;
+
+	if ((e = ops_repo_open(repo, &r, NULL, err)) < 0)
+		return e;
+	if ((e = repo_lock(r, false, true, err)) < 0 || (e = repo_manifest_list(r, &ids, &n, err)) < 0)
+		goto out;
+	*out = json_array();
+	for (size_t i = 0; i < n; i++) {
+		__do_free char *owner = xstrdup(ids[i]);
+		char *slash = strrchr(owner, '/');
+		json_t *m = NULL;
+		struct buf why = BUF_INIT;
+
+		if (slash)
+			*slash = '\0';
+		if (vm && !str_glob_match(vm, owner))
+			continue;
+		if (repo_manifest_read(r, ids[i], &m, &why) < 0)
+			json_array_append_new(*out, json_pack("{s:s,s:s,s:s}", "id", ids[i], "vm", owner, "error", why.s));
+		else
+			json_array_append_new(*out, backup_summary(ids[i], m));
+		json_decref(m);
+		buf_release(&why);
+	}
+out:
+	repo_ids_free(ids, n);
+	repo_close(r);
+	return e;
+}
+
+int ops_backup_show(const char *repo, const char *id, json_t **out, struct buf *err)
+{
+	struct repo *r = NULL;
+	__do_json json_t *m = NULL;
+	int e;
+
+	if ((e = ops_repo_open(repo, &r, NULL, err)) < 0)
+		return e;
+	if ((e = repo_lock(r, false, true, err)) == 0 && (e = repo_manifest_read(r, id, &m, err)) == 0) {
+		*out = backup_summary(id, m);
+		json_object_set(*out, "definition", json_object_get(m, "definition"));
+		json_t *disks = json_array();
+		const json_t *d;
+		size_t i;
+		json_array_foreach(json_object_get(m, "disks"), i, d) {
+			json_t *c = json_deep_copy(d);
+			json_object_del(c, "chunks"); /* thousands of ids: not for people */
+			json_array_append_new(disks, c);
+		}
+		json_object_set_new(*out, "disk_list", disks);
+	}
+	repo_close(r);
+	return e;
+}
+
+int ops_backup_forget(const char *repo, const char *id, struct buf *err)
+{
+	struct repo *r = NULL;
+	int e;
+
+	if ((e = ops_repo_open(repo, &r, NULL, err)) < 0)
+		return e;
+	if ((e = repo_lock(r, false, true, err)) == 0)
+		e = repo_manifest_delete(r, id, err);
+	repo_close(r);
+	return e;
+}
+
+/* The filesystem on partition `partition` of disk `disk` of backup id. */
+struct bfs {
+	struct repo *repo;
+	struct img_dev *dev;
+	struct img_fs *fs;
+};
+
+static void bfs_close(struct bfs *b)
+{
+	img_fs_free(b->fs);
+	img_dev_free(b->dev);
+	repo_close(b->repo);
+}
+
+static int bfs_open(const char *repo, const char *id, int disk, int partition, struct bfs *b, struct buf *err)
+{
+	int e;
+
+	memset(b, 0, sizeof(*b));
+	if (disk < 0 || partition < 0) {
+		buf_adds(err, "disk and partition numbers cannot be negative");
+		return -EINVAL;
+	}
+	if ((e = ops_repo_open(repo, &b->repo, NULL, err)) < 0)
+		return e;
+	if ((e = repo_lock(b->repo, false, true, err)) < 0 ||
+	    (e = backup_dev_open(b->repo, id, (size_t)disk, &b->dev, err)) < 0 ||
+	    (e = img_fs_open_partition(b->dev, partition, &b->fs, err)) < 0)
+		bfs_close(b);
+	return e;
+}
+
+static int ls_entry(const char *name, const struct img_stat *st, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s,s:i,s:I,s:I}", "name", name, "mode", (int)st->mode, "size",
+					     (json_int_t)st->size, "mtime", (json_int_t)st->mtime));
+	return 0;
+}
+
+int ops_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
+		  struct buf *err)
+{
+	struct bfs b;
+	struct img_stat st;
+	int e;
+
+	if ((e = bfs_open(repo, id, disk, partition, &b, err)) < 0)
+		return e;
+	if (!path || !*path)
+		path = "/";
+	if ((e = img_fs_stat(b.fs, path, &st, err)) == 0) {
+		json_t *entries = json_array();
+		if ((st.mode & 0170000) == 0040000)
+			e = img_fs_list(b.fs, path, ls_entry, entries, err);
+		else
+			ls_entry(path, &st, entries);
+		if (e == 0)
+			*out = json_pack("{s:s,s:s,s:o}", "path", path, "fstype", img_fs_type(b.fs), "entries", entries);
+		else
+			json_decref(entries);
+	}
+	bfs_close(&b);
+	return e;
+}
+
+static void bfs_release(void *owner)
+{
+	bfs_close(owner);
+	free(owner);
+}
+
+int ops_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
+		    uint64_t *size, struct buf *err)
+{
+	struct bfs *b = xcalloc(1, sizeof(*b));
+	__do_free char *label = xasprintf("backup %s disk %d", id, disk);
+	int e;
+
+	if ((e = bfs_open(repo, id, disk, partition, b, err)) < 0) {
+		free(b);
+		return e;
+	}
+	if ((e = ops_fs_stream(b->fs, path, label, bfs_release, b, fd, size, err)) < 0)
+		bfs_release(b);
+	return e;
+}

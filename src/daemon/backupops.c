@@ -1,0 +1,572 @@
+/*
+ * backupops.c - backup runs (see ops.h, "Backups"): one job that backs up a
+ * list of VMs into one repository, one after the other, then applies the
+ * retention of the policy that asked for it.
+ *
+ * Per VM the run holds the VM's job lock ("backup") for the whole backup, so
+ * nothing starts, stops, edits or snapshots it meanwhile, and reads its disks
+ * through backup_vm() (backup/backup.h): through the running QEMU's monitor,
+ * or from the images when it is stopped.  The repository is locked shared
+ * for the run (prune and sweep take it exclusively).  A VM that fails is
+ * reported in the run's summary and the run goes on with the next; pruning
+ * of a VM happens only after that VM's backup succeeded in this run, so a
+ * failing VM never loses its good backups.  The job carries percent, rate
+ * and ETA over all selected disks and, when done, a summary per VM (bytes
+ * read, new bytes stored, dedup ratio, duration) in its "result".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ops.h"
+#include "backup/backup.h"
+#include "backup/policy.h"
+#include "backup/repo.h"
+#include "core/joblock.h"
+#include "qemu/runtime.h"
+#include "storage/volume.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+struct brun_vm {
+	char uuid[37];
+	char *name;
+	uint64_t size;		/* sum of the disks to read (progress weight) */
+	struct keep_opts keep;	/* retention after a good backup (all zero: keep everything) */
+};
+
+struct brun {
+	int64_t job;
+	struct repo *repo;
+	char *repo_path;
+	char *policy;		/* NULL: an ad-hoc run */
+	bool os_disk_only;
+	int compression;
+	struct brun_vm *vms;
+	size_t n;
+	uint64_t total, done_before; /* bytes over all VMs; bytes of finished VMs */
+	int64_t t0_ms;
+	json_t *summary;
+};
+
+static void brun_free(struct brun *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->vms[i].name);
+	free(b->vms);
+	repo_close(b->repo);
+	free(b->repo_path);
+	free(b->policy);
+	json_decref(b->summary);
+	free(b);
+}
+
+static void brun_progress(uint64_t done, uint64_t total, const char *phase, void *arg)
+{
+	struct brun *b = arg;
+	(void)total;
+	(void)phase;
+	ops_job_bytes_progress(b->job, b->done_before + done, b->total, b->t0_ms);
+}
+
+static void disk_reqs_release(struct backup_disk_req *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((char *)d[i].volume);
+		free((char *)d[i].path);
+		free((char *)d[i].format);
+		free((char *)d[i].slot);
+		free((char *)d[i].node);
+	}
+	free(d);
+}
+
+/* The disks of def to back up, with paths, formats, sizes and (running) nodes. */
+static int disk_reqs(const struct vm_def *def, bool os_disk_only, const json_t *nodes, struct backup_disk_req **out,
+		     size_t *n, uint64_t *bytes, struct buf *err)
+{
+	int count = os_disk_only && def->ndisks > 1 ? 1 : def->ndisks;
+	struct backup_disk_req *d = xcalloc((size_t)(count ? count : 1), sizeof(*d));
+	int r = 0;
+
+	*bytes = 0;
+	for (int i = 0; i < count && r == 0; i++) {
+		struct vol_record v = { 0 };
+		struct vol_info vi = { 0 };
+		if ((r = store_vol_get(ops_cfg.store, def->disks[i].volume, &v)) < 0) {
+			buf_printf(err, "volume %s of vm %s does not exist", def->disks[i].volume, def->name);
+			break;
+		}
+		if ((r = vol_info(v.path, v.format, &vi, err)) == 0) {
+			d[i].volume = xstrdup(v.name);
+			d[i].path = xstrdup(v.path);
+			d[i].format = xstrdup(v.format);
+			d[i].size = vi.capacity;
+			d[i].slot = xasprintf("disk%d", i);
+			const char *node = json_string_value(json_object_get(json_object_get(nodes, v.name), "node"));
+			d[i].node = node ? xstrdup(node) : NULL;
+			*bytes += vi.capacity;
+		}
+		vol_record_release(&v);
+	}
+	*out = d;
+	*n = (size_t)count;
+	return r;
+}
+
+/* One VM: lock, gather, back up.  Appends its entry to the run's summary. */
+static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
+{
+	struct vm_record rec = { 0 };
+	struct backup_disk_req *disks = NULL;
+	size_t ndisks = 0;
+	struct backup_result res = { 0 };
+	struct rt_ref *ref = NULL;
+	__do_json json_t *nodes = NULL;
+	__do_json json_t *def = NULL;
+	__do_free char *scratch = NULL;
+	struct buf err = BUF_INIT;
+	uint64_t bytes = 0;
+	bool req_running = false;
+	int r;
+
+	if ((r = joblock_begin(bv->uuid, "backup", &err)) < 0)
+		goto report;
+	if ((r = store_vm_get(ops_cfg.store, bv->uuid, &rec)) < 0) {
+		buf_printf(&err, "vm %s no longer exists", bv->name);
+		goto unlock;
+	}
+	def = vmdef_to_json(rec.def);
+	struct backup_req req = {
+		.vm_name = rec.def->name,
+		.vm_uuid = rec.def->uuid,
+		.definition = def,
+		.policy = b->policy,
+		.now = (int64_t)time(NULL),
+	};
+	req_running = rt_is_active(bv->uuid);
+	if (req_running) {
+		if (!(req.qmp = rt_qmp_acquire(bv->uuid, &ref, &err))) {
+			r = -EIO;
+			goto unlock;
+		}
+		nodes = rt_disk_nodes(bv->uuid);
+		scratch = xasprintf("%s/%s", ops_cfg.run_dir, bv->uuid);
+	} else {
+		scratch = xasprintf("%s/backup-%" PRId64 "-%s", ops_cfg.run_dir, b->job, bv->uuid);
+		if ((r = fs_mkdir_p(scratch, 0700)) < 0) {
+			buf_printf(&err, "cannot create %s: %s", scratch, strerror(-r));
+			goto unlock;
+		}
+	}
+	req.run_dir = scratch;
+	if ((r = disk_reqs(rec.def, b->os_disk_only, nodes, &disks, &ndisks, &bytes, &err)) < 0)
+		goto unlock;
+	req.disks = disks;
+	req.n_disks = ndisks;
+	/* The estimate made at selection time is replaced by the real sizes. */
+	b->total = b->total - bv->size + bytes;
+	bv->size = bytes;
+	r = backup_vm(b->repo, &req, brun_progress, b, &res, &err);
+	if (r == 0) {
+		json_t *rj = backup_result_json(&res);
+		json_object_update(entry, rj);
+		json_decref(rj);
+		__do_free char *detail = xasprintf("backup %s to %s: %" PRIu64 " bytes read, %" PRIu64 " new", res.id,
+						  b->repo_path, res.bytes_read, res.bytes_new);
+		store_event_add(ops_cfg.store, bv->uuid, "backup", detail);
+		log_info("vm %s: %s", bv->name, detail);
+	}
+unlock:
+	if (ref)
+		rt_qmp_release(ref);
+	if (!req_running && scratch && rmdir(scratch) < 0)
+		log_warn("vm %s: cannot remove scratch directory %s: %s", bv->name, scratch, strerror(errno));
+	vm_record_release(&rec);
+	joblock_end(bv->uuid);
+report:
+	if (r < 0) {
+		json_object_set_new(entry, "error", json_string(err.s ? err.s : "failed"));
+		__do_free char *detail = xasprintf("backup to %s failed: %s", b->repo_path, err.s ? err.s : "");
+		store_event_add(ops_cfg.store, bv->uuid, "backup", detail);
+		log_warn("vm %s: %s", bv->name, detail);
+	}
+	b->done_before += bv->size;
+	disk_reqs_release(disks, ndisks);
+	backup_result_release(&res);
+	buf_release(&err);
+	return r;
+}
+
+/* ---- retention ---------------------------------------------------------- */
+
+/* Unix time of a backup id "<vm>/<YYYYmmddTHHMMSSZ>[-N]", or -1. */
+static int64_t id_time(const char *id)
+{
+	const char *slash = strrchr(id, '/');
+	struct tm tm = { 0 };
+	const char *end;
+
+	if (!slash || !(end = strptime(slash + 1, "%Y%m%dT%H%M%SZ", &tm)) || (*end && *end != '-'))
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+/* The backup ids of VM `name` in r (caller frees with repo_ids_free). */
+static int vm_backup_ids(struct repo *r, const char *name, char ***out, size_t *n, struct buf *err)
+{
+	char **ids = NULL;
+	size_t nids = 0, k = 0;
+	size_t len = strlen(name);
+	int e;
+
+	if ((e = repo_manifest_list(r, &ids, &nids, err)) < 0)
+		return e;
+	for (size_t i = 0; i < nids; i++) {
+		if (strncmp(ids[i], name, len) == 0 && ids[i][len] == '/')
+			ids[k++] = ids[i];
+		else
+			free(ids[i]);
+	}
+	*out = ids;
+	*n = k;
+	return 0;
+}
+
+/*
+ * Decide what `keep` keeps of VM `name`'s backups (plus, for a preview, one
+ * more made now: extra_now > 0).  Fills items (caller frees with
+ * retention_items_free).
+ */
+static int retention_plan(struct repo *r, const char *name, const struct keep_opts *keep, int64_t extra_now,
+			  struct retention_item **items, size_t *n, char ***ids, size_t *nids, struct buf *err)
+{
+	int e;
+
+	*items = NULL;
+	*n = 0;
+	if ((e = vm_backup_ids(r, name, ids, nids, err)) < 0)
+		return e;
+	*items = xcalloc(*nids + 1, sizeof(**items));
+	for (size_t i = 0; i < *nids; i++) {
+		(*items)[i].id = (*ids)[i];
+		(*items)[i].time = id_time((*ids)[i]);
+		(*items)[i].complete = (*items)[i].time >= 0;
+	}
+	*n = *nids;
+	if (extra_now > 0) {
+		(*items)[*n].id = "(new backup)";
+		(*items)[*n].time = extra_now;
+		(*items)[*n].complete = true;
+		(*n)++;
+	}
+	return retention_apply(*items, *n, keep, 0, err);
+}
+
+/* Prune VM `name` after its good backup; appends what went to `pruned`. */
+static int prune_vm(struct repo *r, const char *name, const struct keep_opts *keep, json_t *pruned, struct buf *err)
+{
+	struct retention_item *items = NULL;
+	char **ids = NULL;
+	size_t n = 0, nids = 0;
+	int e;
+
+	if (!keep_opts_any(keep))
+		return 0;
+	if ((e = retention_plan(r, name, keep, 0, &items, &n, &ids, &nids, err)) == 0) {
+		for (size_t i = 0; i < n && e == 0; i++) {
+			if (items[i].keep)
+				continue;
+			if ((e = repo_manifest_delete(r, items[i].id, err)) == 0)
+				json_array_append_new(pruned, json_pack("{s:s,s:s}", "id", items[i].id, "reason",
+									items[i].reason));
+		}
+	}
+	free(items);
+	repo_ids_free(ids, nids);
+	return e;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static const char *out_error(const json_t *entry)
+{
+	const char *e = json_string_value(json_object_get(entry, "error"));
+	return e ? e : "failed";
+}
+
+static void *brun_thread(void *arg)
+{
+	struct brun *b = arg;
+	struct buf err = BUF_INIT;
+	size_t failed = 0;
+	uint64_t read = 0, stored = 0;
+	struct buf first_error = BUF_INIT;
+	json_t *vms = json_array();
+	json_t *pruned = json_array();
+	int r;
+
+	b->t0_ms = time_mono_ms();
+	if ((r = repo_lock(b->repo, false, true, &err)) < 0) {
+		store_job_finish(ops_cfg.store, b->job, "failed", err.s);
+		goto out;
+	}
+	repo_set_compression(b->repo, b->compression);
+	for (size_t i = 0; i < b->n; i++) {
+		struct brun_vm *bv = &b->vms[i];
+		json_t *entry = json_pack("{s:s}", "vm", bv->name);
+		json_array_append_new(vms, entry);
+		if (backup_one(b, bv, entry) < 0) {
+			if (!failed++)
+				buf_printf(&first_error, "%s: %s", bv->name, out_error(entry));
+			continue;
+		}
+		read += (uint64_t)json_integer_value(json_object_get(entry, "bytes_read"));
+		stored += (uint64_t)json_integer_value(json_object_get(entry, "bytes_new"));
+		struct buf why = BUF_INIT;
+		if (prune_vm(b->repo, bv->name, &bv->keep, pruned, &why) < 0) {
+			json_object_set_new(entry, "prune_error", json_string(why.s));
+			log_warn("vm %s: prune after backup failed: %s", bv->name, why.s);
+		}
+		buf_release(&why);
+	}
+	repo_unlock(b->repo);
+	/* Free what pruning released, unless another writer is busy (then the next prune does it). */
+	if (json_array_size(pruned) > 0 && repo_lock(b->repo, true, false, &err) == 0) {
+		uint64_t chunks = 0, bytes = 0;
+		buf_reset(&err);
+		if (repo_sweep(b->repo, &chunks, &bytes, &err) < 0)
+			log_warn("repository %s: sweep after prune failed: %s", b->repo_path, err.s);
+		repo_unlock(b->repo);
+	}
+	buf_reset(&err);
+	json_t *result = json_pack("{s:s,s:s?,s:o,s:o,s:I,s:I,s:I}", "repo", b->repo_path, "policy", b->policy, "vms",
+				   vms, "pruned", pruned, "bytes_read", (json_int_t)read, "bytes_new",
+				   (json_int_t)stored, "duration_ms", (json_int_t)(time_mono_ms() - b->t0_ms));
+	vms = pruned = NULL;
+	store_job_set_result(ops_cfg.store, b->job, result);
+	json_decref(result);
+	if (failed == 1 && b->n == 1)
+		buf_adds(&err, first_error.s);
+	else if (failed)
+		buf_printf(&err, "%zu of %zu vms failed to back up (see the job result); first: %s", failed, b->n,
+			   first_error.s);
+	store_job_finish(ops_cfg.store, b->job, failed ? "failed" : "succeeded", failed ? err.s : NULL);
+out:
+	json_decref(vms);
+	json_decref(pruned);
+	buf_release(&err);
+	buf_release(&first_error);
+	brun_free(b);
+	return NULL;
+}
+
+/* Start the run as a job; takes b. */
+static int brun_start(struct brun *b, json_t **job, struct buf *err)
+{
+	pthread_t t;
+	const char *target = b->policy ? b->policy : b->n == 1 ? b->vms[0].name : "vms";
+
+	b->job = store_job_create(ops_cfg.store, "backup", target, b->n == 1 ? b->vms[0].uuid : NULL);
+	if (b->job < 0) {
+		buf_adds(err, "cannot record the backup job");
+		brun_free(b);
+		return -EIO;
+	}
+	*job = store_job_get(ops_cfg.store, b->job);
+	if (pthread_create(&t, NULL, brun_thread, b) != 0) {
+		store_job_finish(ops_cfg.store, b->job, "failed", "cannot start a thread");
+		buf_adds(err, "cannot start the backup thread");
+		brun_free(b);
+		return -EAGAIN;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
+/* ---- starting a run ----------------------------------------------------- */
+
+static void cleanup_policy(struct policy *p) { policy_release(p); }
+#define __do_policy __attribute__((cleanup(cleanup_policy)))
+
+/* Load policy `name` from the store. */
+static int policy_load(const char *name, struct policy *p, struct buf *err)
+{
+	struct policy_record pr = { 0 };
+	__do_json json_t *j = NULL;
+	int r;
+
+	if ((r = store_policy_get(ops_cfg.store, name, &pr)) < 0) {
+		buf_printf(err, r == -ENOENT ? "backup policy '%s' not found" : "cannot read backup policy '%s'", name);
+		return r;
+	}
+	if (!(j = json_loads(pr.def, 0, NULL))) {
+		buf_printf(err, "backup policy '%s' is unreadable in the state database", name);
+		r = -EIO;
+	} else {
+		r = policy_from_json(j, p, err);
+	}
+	policy_record_release(&pr);
+	return r;
+}
+
+static void brun_add(struct brun *b, const struct vm_def *d, const struct keep_opts *keep)
+{
+	struct brun_vm *bv;
+	b->vms = xrealloc(b->vms, (b->n + 1) * sizeof(*b->vms));
+	bv = &b->vms[b->n++];
+	memset(bv, 0, sizeof(*bv));
+	snprintf(bv->uuid, sizeof(bv->uuid), "%s", d->uuid);
+	bv->name = xstrdup(d->name);
+	if (keep)
+		bv->keep = *keep;
+	/* Until the run measures them: the sum of the volumes' sizes as recorded. */
+	for (int i = 0; i < d->ndisks && !(b->os_disk_only && i > 0); i++) {
+		struct vol_record v = { 0 };
+		struct vol_info vi = { 0 };
+		struct buf ignore = BUF_INIT;
+		if (store_vol_get(ops_cfg.store, d->disks[i].volume, &v) == 0 && vol_info(v.path, v.format, &vi, &ignore) == 0)
+			bv->size += vi.capacity;
+		vol_record_release(&v);
+		buf_release(&ignore);
+	}
+	b->total += bv->size;
+}
+
+/* What a preview reports for VM d: pattern verdict, disks, and the prune plan. */
+static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *why, const struct keep_opts *keep)
+{
+	json_t *e = json_pack("{s:s,s:s,s:[]}", "vm", d->name, "reason", why, "disks");
+	for (int i = 0; i < d->ndisks && !(b->os_disk_only && i > 0); i++)
+		json_array_append_new(json_object_get(e, "disks"), json_string(d->disks[i].volume));
+	if (b->os_disk_only && d->ndisks > 1)
+		json_object_set_new(e, "skipped_disks", json_integer(d->ndisks - 1));
+	if (keep_opts_any(keep)) {
+		struct retention_item *items = NULL;
+		char **ids = NULL;
+		size_t n = 0, nids = 0;
+		struct buf err = BUF_INIT;
+		json_t *plan = json_array();
+		if (retention_plan(b->repo, d->name, keep, (int64_t)time(NULL), &items, &n, &ids, &nids, &err) == 0) {
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(plan, json_pack("{s:s,s:b,s:s}", "id", items[i].id, "keep",
+								      items[i].keep, "reason", items[i].reason));
+		} else {
+			json_object_set_new(e, "prune_error", json_string(err.s));
+		}
+		json_object_set_new(e, "prune", plan);
+		free(items);
+		repo_ids_free(ids, nids);
+		buf_release(&err);
+	}
+	return e;
+}
+
+int ops_backup_run(const struct ops_backup_opts *o, json_t **out, struct buf *err)
+{
+	__do_policy struct policy pol = { 0 };
+	struct brun *b = xcalloc(1, sizeof(*b));
+	struct vm_record *list = NULL;
+	size_t n = 0;
+	json_t *preview = NULL;
+	const char *repo_path = o->repo;
+	int r;
+
+	if (!!o->policy == !!o->vm) {
+		buf_adds(err, "name either a policy or a vm selector to back up");
+		r = -EINVAL;
+		goto fail;
+	}
+	b->os_disk_only = o->os_disk_only;
+	b->compression = 3;
+	if (o->policy) {
+		if ((r = policy_load(o->policy, &pol, err)) < 0)
+			goto fail;
+		b->policy = xstrdup(pol.name);
+		b->os_disk_only = b->os_disk_only || pol.os_disk_only;
+		b->compression = pol.compression;
+		if (!repo_path)
+			repo_path = pol.repo;
+	}
+	if ((r = ops_repo_open(repo_path, &b->repo, &b->repo_path, err)) < 0)
+		goto fail;
+	if (o->preview)
+		preview = json_pack("{s:s,s:s?,s:[],s:[]}", "repo", b->repo_path, "policy", b->policy, "backup", "skip");
+
+	if (o->vm) {
+		ops_uuid *uuids = NULL;
+		size_t nu = 0;
+		if ((r = ops_vm_select(o->vm, false, &uuids, &nu, err)) < 0)
+			goto fail;
+		for (size_t i = 0; i < nu; i++) {
+			struct vm_record rec = { 0 };
+			if (store_vm_get(ops_cfg.store, uuids[i], &rec) < 0)
+				continue;
+			if (preview)
+				json_array_append_new(json_object_get(preview, "backup"),
+						      preview_vm(b, rec.def, "named on the command line",
+								 &(struct keep_opts){ 0 }));
+			else
+				brun_add(b, rec.def, NULL);
+			vm_record_release(&rec);
+		}
+		free(uuids);
+	} else {
+		if ((r = store_vm_list(ops_cfg.store, &list, &n)) < 0) {
+			buf_adds(err, "cannot read the VM list");
+			goto fail;
+		}
+		struct policy_vm *pv = xcalloc(n ? n : 1, sizeof(*pv));
+		struct policy_choice *pc = xcalloc(n ? n : 1, sizeof(*pc));
+		for (size_t i = 0; i < n; i++) {
+			pv[i].name = list[i].def->name;
+			pv[i].tags = (const char *const *)list[i].def->tags;
+			pv[i].ntags = (size_t)list[i].def->ntags;
+		}
+		policy_select(&pol, pv, n, pc);
+		for (size_t i = 0; i < n; i++) {
+			struct buf why = BUF_INIT;
+			policy_choice_describe(&pv[i], &pc[i], &why);
+			if (pc[i].verdict == POLICY_SELECTED && list[i].def->is_template) {
+				buf_reset(&why);
+				buf_printf(&why, "%s: skipped: a template (back up its clones)", list[i].def->name);
+				pc[i].verdict = POLICY_EXCLUDED;
+			}
+			if (preview && pc[i].verdict == POLICY_SELECTED)
+				json_array_append_new(json_object_get(preview, "backup"),
+						      preview_vm(b, list[i].def, why.s, &pc[i].keep));
+			else if (preview)
+				json_array_append_new(json_object_get(preview, "skip"),
+						      json_pack("{s:s,s:s}", "vm", list[i].def->name, "reason", why.s));
+			else if (pc[i].verdict == POLICY_SELECTED)
+				brun_add(b, list[i].def, &pc[i].keep);
+			buf_release(&why);
+		}
+		free(pv);
+		free(pc);
+	}
+	if (preview) {
+		*out = preview;
+		preview = NULL;
+		r = 0;
+		goto fail; /* nothing to run: release everything */
+	}
+	if (b->n == 0) {
+		buf_printf(err, "%s selects no vm", o->policy ? "the policy" : "the selector");
+		r = -ENOENT;
+		goto fail;
+	}
+	store_vm_list_free(list, n);
+	return brun_start(b, out, err);
+fail:
+	json_decref(preview);
+	store_vm_list_free(list, n);
+	brun_free(b);
+	return r;
+}
