@@ -7,7 +7,9 @@
  *    blocks the guest overwrites (copy-before-write), exported read-only over
  *    NBD on a unix socket together with the dirty bitmap of the previous backup;
  *    the guest pauses only for the QMP transaction;
- *  - stopped VM: the image itself, exported read-only by qemu-nbd.
+ *  - stopped VM: the image itself, exported read-only by qemu-nbd (with the
+ *    previous backup's bitmap, which recorded any offline writes, e.g. by
+ *    qemu-io or qemu-img, since the image is closed cleanly between them).
  * Both are read with libnbd (nbdsrc.c).  Incrementals: every qcow2 disk keeps
  * a persistent dirty bitmap named "corral-<backup time>" enabled since the
  * last good backup; the transaction that takes the fleecing point also adds
@@ -16,7 +18,7 @@
  * manifest, so every backup is complete and independently restorable.  When
  * the chain cannot be trusted (no previous backup, bitmap missing or
  * inconsistent, disk list/size/volume changed, previous run failed, raw
- * image, stopped VM), the run reads the whole disk and says why in the result.
+ * image), the run reads the whole disk and says why in the result.
  * On failure the new bitmap is dropped and the old one kept, so the next run is
  * still correct.
  *

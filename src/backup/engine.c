@@ -198,6 +198,8 @@ static int disk_read(struct repo *repo, struct disk_run *d, const char *socket, 
 
 /* ---- previous backup and chain checks ---- */
 
+static int img_bitmap_usable(const char *path, const char *name, const char **why, struct buf *err);
+
 static json_t *prev_manifest_find(struct repo *repo, const struct backup_req *req, char **prev_id)
 {
 	char **ids = NULL;
@@ -254,8 +256,6 @@ static int chain_check(struct repo *repo, const struct backup_req *req, const js
 	const char *ppath = json_string_value(json_object_get(pd, "path"));
 	if (strcmp(dr->format, "qcow2") != 0)
 		why = "raw images carry no dirty bitmap";
-	else if (!req->qmp)
-		why = "the VM is stopped, so its image is read whole";
 	else if (!prev)
 		why = "no earlier backup of this VM is in the repository";
 	else if (!pd)
@@ -268,7 +268,8 @@ static int chain_check(struct repo *repo, const struct backup_req *req, const js
 	else if (!bitmap)
 		why = "the previous backup left no dirty bitmap on this disk";
 	if (!why) {
-		int r = fleece_bitmap_usable(req->qmp, dr->node, bitmap, &why, err);
+		int r = req->qmp ? fleece_bitmap_usable(req->qmp, dr->node, bitmap, &why, err)
+				 : img_bitmap_usable(dr->path, bitmap, &why, err);
 		if (r < 0)
 			return r;
 	}
@@ -307,8 +308,8 @@ static int img_bitmap(const char *path, const char *op, const char *name, struct
 	return r == 0 ? 0 : (r < 0 ? r : -EIO);
 }
 
-/* Every corral-* bitmap of a qcow2 image except keep (NULL: none) goes. */
-static int img_bitmaps_prune(const char *path, const char *keep, struct buf *err)
+/* The persistent bitmaps of a qcow2 image (qemu-img info), or NULL with err. */
+static json_t *img_bitmaps(const char *path, struct buf *err)
 {
 	struct cmd c = CMD_INIT;
 	cmd_add(&c, "qemu-img");
@@ -322,13 +323,52 @@ static int img_bitmaps_prune(const char *path, const char *keep, struct buf *err
 	int r = cmd_run(&c, &out, &e);
 	cmd_release(&c);
 	buf_release(&e);
-	__do_json json_t *info = r == 0 ? json_loads(out.s, 0, NULL) : NULL;
+	json_t *info = r == 0 ? json_loads(out.s, 0, NULL) : NULL;
 	buf_release(&out);
 	if (!info) {
 		buf_printf(err, "Listing the dirty bitmaps of %s failed.", path);
-		return -EIO;
+		return NULL;
 	}
 	json_t *bms = json_object_get(json_object_get(json_object_get(info, "format-specific"), "data"), "bitmaps");
+	bms = json_is_array(bms) ? json_incref(bms) : json_array();
+	json_decref(info);
+	return bms;
+}
+
+/* Can a stopped image's bitmap `name` be trusted (present, recording, not left
+ * "in-use" by a QEMU that did not close the image)?  *why says why not. */
+static int img_bitmap_usable(const char *path, const char *name, const char **why, struct buf *err)
+{
+	__do_json json_t *bms = img_bitmaps(path, err);
+	size_t i;
+	json_t *b, *f;
+
+	if (!bms)
+		return -EIO;
+	*why = "the previous backup's dirty bitmap is missing from the image";
+	json_array_foreach(bms, i, b) {
+		if (strcmp(json_string_value(json_object_get(b, "name")) ?: "", name) != 0)
+			continue;
+		bool enabled = false, in_use = false;
+		size_t k;
+		json_array_foreach(json_object_get(b, "flags"), k, f) {
+			enabled |= strcmp(json_string_value(f) ?: "", "auto") == 0;
+			in_use |= strcmp(json_string_value(f) ?: "", "in-use") == 0;
+		}
+		*why = in_use ? "the dirty bitmap is inconsistent (the image was not closed cleanly)"
+		       : !enabled ? "the dirty bitmap stopped recording"
+				  : NULL;
+	}
+	return 0;
+}
+
+/* Every corral-* bitmap of a qcow2 image except keep (NULL: none) goes. */
+static int img_bitmaps_prune(const char *path, const char *keep, struct buf *err)
+{
+	__do_json json_t *bms = img_bitmaps(path, err);
+	int r;
+	if (!bms)
+		return -EIO;
 	size_t i;
 	json_t *b;
 	json_array_foreach(bms, i, b) {
@@ -350,7 +390,7 @@ static int stopped_read(struct repo *repo, const struct backup_req *req, struct 
 		struct disk_run *d = &runs[i];
 		__do_free char *sock = xasprintf("%s/corral-nbd-%zu.sock", req->run_dir, i);
 		pid_t pid;
-		int r = nbdsrc_server_start(d->req->path, d->req->format, sock, true, WORKERS, &pid, err);
+		int r = nbdsrc_server_start(d->req->path, d->req->format, sock, true, WORKERS, d->base_bitmap, &pid, err);
 		if (r < 0)
 			return r;
 		r = disk_read(repo, d, sock, "", base, total, cb, arg, err);

@@ -182,7 +182,7 @@ void nbdsrc_err_add_output(struct buf *err, const struct buf *out)
 }
 
 int nbdsrc_server_start(const char *image, const char *format, const char *socket, bool readonly, int clients,
-			pid_t *pid, struct buf *err)
+			const char *bitmap, pid_t *pid, struct buf *err)
 {
 	__do_free char *pidfile = xasprintf("%s.pid", socket);
 	unlink(pidfile);
@@ -195,6 +195,8 @@ int nbdsrc_server_start(const char *image, const char *format, const char *socke
 	cmd_addf(&c, "--socket=%s", socket);
 	cmd_addf(&c, "--pid-file=%s", pidfile);
 	cmd_addf(&c, "--shared=%d", clients);
+	if (bitmap)
+		cmd_addf(&c, "--bitmap=%s", bitmap);
 	cmd_add(&c, "--fork");
 	cmd_add(&c, "--");
 	cmd_add(&c, image);

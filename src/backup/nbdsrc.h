@@ -47,9 +47,11 @@ int nbdsrc_flush(struct nbd_handle *h, struct buf *err);
 
 /* Start qemu-nbd on image (format "qcow2"/"raw") serving the default export
  * "" on the unix socket, for up to `clients` simultaneous connections; it
- * exits once they have all disconnected.  *pid receives the daemon's pid. */
+ * exits once they have all disconnected.  bitmap (or NULL): a persistent
+ * dirty bitmap of the image exported as qemu:dirty-bitmap:NAME.  *pid
+ * receives the daemon's pid. */
 int nbdsrc_server_start(const char *image, const char *format, const char *socket, bool readonly, int clients,
-			pid_t *pid, struct buf *err);
+			const char *bitmap, pid_t *pid, struct buf *err);
 /* Wait (up to a few seconds) for the daemon to exit after its clients left,
  * terminating it if needed, and remove its socket.  Returns 0 once it is gone
  * (the image is then closed), -ETIMEDOUT otherwise. */

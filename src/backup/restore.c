@@ -156,7 +156,7 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 	}
 	__do_free char *sock = xasprintf("%s/nbd.sock", dir);
 	pid_t pid;
-	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, &pid, err);
+	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &pid, err);
 	if (rc == 0) {
 		struct sink s = { .fd = -1, .dest = dest };
 		rc = nbdsrc_connect(sock, "", NULL, &s.h, err);

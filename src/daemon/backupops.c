@@ -382,6 +382,8 @@ static int brun_start(struct brun *b, json_t **job, struct buf *err)
 	*job = store_job_get(ops_cfg.store, b->job);
 	if (pthread_create(&t, NULL, brun_thread, b) != 0) {
 		store_job_finish(ops_cfg.store, b->job, "failed", "cannot start a thread");
+		json_decref(*job);
+		*job = NULL;
 		buf_adds(err, "cannot start the backup thread");
 		brun_free(b);
 		return -EAGAIN;
