@@ -159,7 +159,8 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 		nodes = rt_disk_nodes(bv->uuid);
 		scratch = xasprintf("%s/%s", ops_cfg.run_dir, bv->uuid);
 	} else {
-		scratch = xasprintf("%s/backup-%" PRId64 "-%s", ops_cfg.run_dir, b->job, bv->uuid);
+		/* Short: qemu-nbd's unix socket goes in here (sun_path holds 107 bytes). */
+		scratch = xasprintf("%s/bk%" PRId64 "-%zu", ops_cfg.run_dir, b->job, (size_t)(bv - b->vms));
 		if ((r = fs_mkdir_p(scratch, 0700)) < 0) {
 			buf_printf(&err, "cannot create %s: %s", scratch, strerror(-r));
 			goto unlock;
