@@ -134,6 +134,20 @@ test_expect "policies: selection by pattern and tag, exclusion, per-pattern rete
 	fails corral policy show bad
 '
 
+test_expect "a scheduled policy runs by itself and keeps its retention" '
+	printf "name=often\nrepo=%s\nselect=PROD-a\nschedule=*:*:0/5\nmax_backups=2\n" "$REPO" >"$T/often" &&
+	corral policy set "$T/often" >/dev/null && corral policy show often | grep -q "next_run: *20" &&
+	before=$(corral job list --json | jq "[.jobs[] | select(.target == \"often\")] | length") && [ "$before" = 0 ] &&
+	for _ in $(seq 1 80); do
+		[ "$(corral job list --json | jq "[.jobs[] | select(.target == \"often\" and .state == \"succeeded\")] | length")" -ge 2 ] && break
+		sleep 0.5
+	done &&
+	[ "$(corral job list --json | jq "[.jobs[] | select(.target == \"often\" and .state == \"succeeded\")] | length")" -ge 2 ] &&
+	corral policy delete often >/dev/null &&
+	[ "$(nbackups PROD-a "$REPO")" = 2 ] &&
+	corral policy show often 2>&1 | grep -q "not found"
+'
+
 test_expect "encrypted repository: round trip, no plaintext in it, wrong passphrase refused" '
 	corral backup run files --repo "$T/erepo" >/dev/null && EID=$(last_id files "$T/erepo") &&
 	! grep -rq files-vm "$T/erepo" &&
