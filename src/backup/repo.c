@@ -1261,7 +1261,7 @@ static int sweep_fanout(struct repo *r, int idx, const struct chunk_ref *keep, s
 		struct stat st;
 		if (repo_digest_parse(e->d_name, digest) < 0 || digest[0] != idx)
 			continue;
-		if (bsearch(digest, keep, n_keep, sizeof(*keep), digest_cmp))
+		if (n_keep && bsearch(digest, keep, n_keep, sizeof(*keep), digest_cmp))
 			continue;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || unlinkat(dfd, e->d_name, 0) < 0) {
 			int rc = -errno;

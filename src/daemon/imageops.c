@@ -337,7 +337,8 @@ int ops_img_inspect(const struct ops_img_ref *ref, const char *path, json_t **ou
 	r = img_fs_list(s.fs, path, list_one, &c, err);
 	if (r == 1)
 		r = 0;
-	qsort(c.items, c.n, sizeof(*c.items), item_cmp);
+	if (c.n > 1)
+		qsort(c.items, c.n, sizeof(*c.items), item_cmp);
 	for (size_t i = 0; i < c.n; i++) {
 		json_array_append_new(entries, c.items[i].j);
 		free(c.items[i].name);

@@ -837,7 +837,8 @@ static int bls_insert(struct ctx *c, const char *dir)
 		bls_parse_file(b, text.s, text.len);
 		buf_release(&text);
 	}
-	qsort(ents, n, sizeof(*ents), bls_cmp);
+	if (n > 1)
+		qsort(ents, n, sizeof(*ents), bls_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct bls_entry *b = &ents[i];
 		struct pending *pd;
