@@ -6,11 +6,13 @@
  * it reads as zeros everywhere; only non-zero chunks are written.  Raw
  * images are written with pwrite directly; qcow2 through a writable qemu-nbd
  * (QEMU's own qcow2 driver allocates clusters), flushed before it exits.
+ * Two threads fetch and write chunks (chunks_write).
  * Manifests are checked before use: a manifest is input from a repository
  * that may be damaged, so sizes and ids are validated, never trusted.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,29 +120,98 @@ static int sink_write(struct sink *s, const void *data, size_t len, uint64_t off
 	return 0;
 }
 
-static int chunks_write(struct repo *r, const char *id, const struct backup_chunks *bc, struct sink *s,
-			backup_progress_cb cb, void *arg, struct buf *err)
+/* Two writers share the chunks: fetching one (read, decrypt, decompress, check
+ * its id) overlaps writing another.  The sink is safe to share (pwrite, or a
+ * libnbd handle, which serialises its own commands). */
+#define WRITERS 2
+
+struct writers {
+	struct repo *r;
+	const char *id;
+	const struct backup_chunks *bc;
+	struct sink *s;
+	backup_progress_cb cb;
+	void *arg;
+	pthread_mutex_t lock;
+	size_t next;		/* next chunk to take */
+	uint64_t done;		/* bytes written or skipped */
+	int rc;			/* first error */
+	struct buf err;
+};
+
+struct writer {
+	struct writers *w;
+	bool reports;		/* the caller's thread: calls cb */
+};
+
+static void *writer_run(void *opaque)
 {
-	struct buf data = BUF_INIT;
-	int rc = 0;
-	for (size_t i = 0; i < bc->n && rc == 0; i++) {
+	struct writer *me = opaque;
+	struct writers *w = me->w;
+	const struct backup_chunks *bc = w->bc;
+	struct buf data = BUF_INIT, err = BUF_INIT;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		size_t i = w->next++;
+		bool stop = w->rc != 0 || i >= bc->n;
+		pthread_mutex_unlock(&w->lock);
+		if (stop)
+			break;
 		uint64_t off = (uint64_t)i * bc->chunk;
 		size_t len = (size_t)(bc->size - off < bc->chunk ? bc->size - off : bc->chunk);
+		int rc = 0;
 		if (bc->present[i]) {
 			buf_reset(&data);
-			rc = repo_chunk_get(r, bc->digest[i], &data, err);
+			rc = repo_chunk_get(w->r, bc->digest[i], &data, &err);
 			if (rc == 0 && data.len != len) {
-				buf_printf(err, "Chunk %zu of backup %s has %zu bytes, expected %zu.", i, id, data.len, len);
+				buf_printf(&err, "Chunk %zu of backup %s has %zu bytes, expected %zu.", i, w->id, data.len,
+					   len);
 				rc = -EBADMSG;
 			}
 			if (rc == 0)
-				rc = sink_write(s, data.s, len, off, err);
+				rc = sink_write(w->s, data.s, len, off, &err);
 		}
-		if (cb && rc == 0)
-			cb(off + len, bc->size, "write", arg);
+		pthread_mutex_lock(&w->lock);
+		if (rc < 0 && w->rc == 0) {
+			w->rc = rc;
+			buf_add(&w->err, err.s, err.len);
+		}
+		w->done += len;
+		uint64_t done = w->done;
+		pthread_mutex_unlock(&w->lock);
+		buf_reset(&err);
+		if (me->reports && w->cb && rc == 0)
+			w->cb(done, bc->size, "write", w->arg);
 	}
 	buf_release(&data);
-	return rc;
+	buf_release(&err);
+	return NULL;
+}
+
+static int chunks_write(struct repo *r, const char *id, const struct backup_chunks *bc, struct sink *s,
+			backup_progress_cb cb, void *arg, struct buf *err)
+{
+	struct writers w = { .r = r, .id = id, .bc = bc, .s = s, .cb = cb, .arg = arg, .err = BUF_INIT };
+	struct writer me[WRITERS];
+	pthread_t th[WRITERS];
+	bool started[WRITERS] = { false };
+
+	pthread_mutex_init(&w.lock, NULL);
+	for (int i = 1; i < WRITERS; i++) {
+		me[i] = (struct writer){ &w, false };
+		started[i] = pthread_create(&th[i], NULL, writer_run, &me[i]) == 0;
+	}
+	me[0] = (struct writer){ &w, true };
+	writer_run(&me[0]);
+	for (int i = 1; i < WRITERS; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&w.lock);
+	if (w.rc < 0)
+		buf_add(err, w.err.s, w.err.len);
+	buf_release(&w.err);
+	return w.rc;
 }
 
 static int restore_qcow2(struct repo *r, const char *id, const struct backup_chunks *bc, const char *dest,
