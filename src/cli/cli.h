@@ -189,9 +189,14 @@ void cli_print_listing(const json_t *answer, bool lng);
  * CLI_FAIL with the job's error printed.
  */
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
-/* Print a finished job's "result" for people: a backup run's per-VM table,
- * else its fields one per line. */
-void job_print_result(const json_t *result);
+/*
+ * Follow the job an API answer {"job": job} started: with `detach` print it
+ * (its id, or its JSON) and return; else job_wait, then print the final job
+ * (--json) or its result for people: a backup run's per-VM table, else
+ * its fields one per line.  CLI_OK when it succeeded.
+ */
+int job_follow(struct cli *cli, const json_t *answer, const char *label, bool detach);
+
 
 /* --- templates and clones (cmd_clone.c): verbs of the vm noun --- */
 

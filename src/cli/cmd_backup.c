@@ -194,28 +194,6 @@ static int parse(struct cli *cli, struct cli_args *a, const struct option *opts,
 
 #define OPT(name, has, val) { name, has, NULL, val }
 
-/* Follow a started job (or print it with --detach) and print its result. */
-static int follow(struct cli *cli, const struct bopts *o, const json_t *answer, const char *label)
-{
-	__do_json json_t *final = NULL;
-	json_t *job = json_object_get(answer, "job");
-	int rc;
-
-	if (o->detach) {
-		if (cli->json)
-			out_json(job);
-		else
-			printf("started job %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(job, "id")));
-		return CLI_OK;
-	}
-	rc = job_wait(cli, job, label, &final);
-	if (cli->json)
-		out_json(final);
-	else if (final && json_object_get(final, "result"))
-		job_print_result(json_object_get(final, "result"));
-	return rc;
-}
-
 static void print_preview(const json_t *p)
 {
 	json_t *e, *x;
@@ -274,7 +252,7 @@ static int backup_run(struct cli *cli, int argc, char **argv)
 			print_preview(r.json);
 		return CLI_OK;
 	}
-	return follow(cli, &o, r.json, "backing up");
+	return job_follow(cli, r.json, "backing up", o.detach);
 }
 
 static const char *size_of(const json_t *obj, const char *key, char *buf, size_t len)
@@ -427,7 +405,7 @@ static int backup_restore(struct cli *cli, int argc, char **argv)
 			 "disk", (json_int_t)o.disk, "start", o.start);
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/backups/restore", body, &r, false) < 0)
 		return CLI_FAIL;
-	return follow(cli, &o, r.json, "restoring");
+	return job_follow(cli, r.json, "restoring", o.detach);
 }
 
 static int backup_verify(struct cli *cli, int argc, char **argv)
@@ -459,7 +437,7 @@ static int backup_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/backups/verify", body, &r, false) < 0)
 		return CLI_FAIL;
-	return follow(cli, &o, r.json, "verifying");
+	return job_follow(cli, r.json, "verifying", o.detach);
 }
 
 static int backup_ls(struct cli *cli, int argc, char **argv)

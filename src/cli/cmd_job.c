@@ -270,7 +270,8 @@ static void print_backup_vms(const json_t *vms)
 	table_print(t, stdout);
 }
 
-void job_print_result(const json_t *result)
+/* A finished job's "result" for people. */
+static void job_print_result(const json_t *result)
 {
 	const char *key;
 	json_t *v;
@@ -289,4 +290,25 @@ void job_print_result(const json_t *result)
 		table_add_kv(t, key, "%s", s);
 	}
 	table_print(t, stdout);
+}
+
+int job_follow(struct cli *cli, const json_t *answer, const char *label, bool detach)
+{
+	__do_json json_t *final = NULL;
+	json_t *job = json_object_get(answer, "job");
+	int rc;
+
+	if (detach) {
+		if (cli->json)
+			out_json(job);
+		else
+			printf("started job %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(job, "id")));
+		return CLI_OK;
+	}
+	rc = job_wait(cli, job, label, &final);
+	if (cli->json)
+		out_json(final);
+	else if (final && json_object_get(final, "result"))
+		job_print_result(json_object_get(final, "result"));
+	return rc;
 }

@@ -382,7 +382,6 @@ static int repo_post(struct cli *cli, const char *act, const char *usage, int ar
 	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = json_object();
-	__do_json json_t *final = NULL;
 	__do_free char *url = xasprintf("/v1/repos/%s", act);
 	__do_free char *cmd = xasprintf("repo %s", act);
 	bool detach = false;
@@ -415,20 +414,7 @@ static int repo_post(struct cli *cli, const char *act, const char *usage, int ar
 			printf("%s: %s\n", act, a.pos[0]);
 		return CLI_OK;
 	}
-	json_t *j = json_object_get(r.json, "job");
-	if (detach) {
-		if (cli->json)
-			out_json(j);
-		else
-			printf("started job %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(j, "id")));
-		return CLI_OK;
-	}
-	rc = job_wait(cli, j, act, &final);
-	if (cli->json)
-		out_json(final);
-	else if (final && json_object_get(final, "result"))
-		job_print_result(json_object_get(final, "result"));
-	return rc;
+	return job_follow(cli, r.json, act, detach);
 }
 
 static int repo_default(struct cli *cli, int argc, char **argv)

@@ -147,35 +147,15 @@ static int bfs_open(const char *repo, const char *id, int disk, int partition, s
 	return e;
 }
 
-static int ls_entry(const char *name, const struct img_stat *st, void *arg)
-{
-	json_array_append_new(arg, json_pack("{s:s,s:i,s:I,s:I}", "name", name, "mode", (int)st->mode, "size",
-					     (json_int_t)st->size, "mtime", (json_int_t)st->mtime));
-	return 0;
-}
-
 int ops_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
 		  struct buf *err)
 {
 	struct bfs b;
-	struct img_stat st;
 	int e;
 
 	if ((e = bfs_open(repo, id, disk, partition, &b, err)) < 0)
 		return e;
-	if (!path || !*path)
-		path = "/";
-	if ((e = img_fs_stat(b.fs, path, &st, err)) == 0) {
-		json_t *entries = json_array();
-		if ((st.mode & 0170000) == 0040000)
-			e = img_fs_list(b.fs, path, ls_entry, entries, err);
-		else
-			ls_entry(path, &st, entries);
-		if (e == 0)
-			*out = json_pack("{s:s,s:s,s:o}", "path", path, "fstype", img_fs_type(b.fs), "entries", entries);
-		else
-			json_decref(entries);
-	}
+	e = ops_fs_listing(b.fs, path && *path ? path : "/", out, err);
 	bfs_close(&b);
 	return e;
 }

@@ -32,7 +32,6 @@
 #include "util/common.h"
 
 /* Directory listings stop here: a hostile image may claim millions of entries. */
-#define LIST_MAX_ENTRIES 100000
 
 /* One open image: the disk, maybe a filesystem on it, the VM lock held. */
 struct img_session {
@@ -189,20 +188,6 @@ static int api_err(int r)
 														      : r;
 }
 
-static const char *type_name(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: return "file";
-	case S_IFDIR: return "directory";
-	case S_IFLNK: return "symlink";
-	case S_IFCHR: return "chardev";
-	case S_IFBLK: return "blockdev";
-	case S_IFIFO: return "fifo";
-	case S_IFSOCK: return "socket";
-	default: return "unknown";
-	}
-}
-
 static json_t *partitions_json(struct img_dev *dev, struct buf *err)
 {
 	struct img_partlist pl = { 0 };
@@ -225,68 +210,9 @@ static json_t *partitions_json(struct img_dev *dev, struct buf *err)
 	return j;
 }
 
-struct list_item {
-	char *name;
-	json_t *j;
-};
-
-struct list_ctx {
-	struct img_fs *fs;
-	const char *dir;
-	struct list_item *items;
-	size_t n, cap;
-	bool truncated;
-};
-
-static json_t *entry_json(struct img_fs *fs, const char *name, const char *path, const struct img_stat *st)
-{
-	json_t *j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:i,s:i,s:o}", "name", name, "type", type_name(st->mode), "mode",
-			      (int)(st->mode & 07777), "size", (json_int_t)st->size, "mtime", (json_int_t)st->mtime,
-			      "uid", (int)st->uid, "gid", (int)st->gid, "target", json_null());
-	if (S_ISLNK(st->mode)) {
-		struct buf t = BUF_INIT, e = BUF_INIT;
-		if (img_fs_readlink(fs, path, &t, &e) == 0)
-			json_object_set_new(j, "target", json_string(t.s));
-		buf_release(&t);
-		buf_release(&e);
-	}
-	return j;
-}
-
-static int list_one(const char *name, const struct img_stat *st0, void *arg)
-{
-	struct list_ctx *c = arg;
-	struct img_stat st = *st0;
-	struct buf e = BUF_INIT;
-	__do_free char *path = xasprintf("%s%s%s", c->dir, strcmp(c->dir, "/") == 0 ? "" : "/", name);
-
-	if (c->n == LIST_MAX_ENTRIES) {
-		c->truncated = true;
-		return 1;
-	}
-	/* The driver may have filled only the type: ask for the rest. */
-	if (img_fs_lstat(c->fs, path, &st, &e) < 0)
-		st = *st0;
-	buf_release(&e);
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 64;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
-	}
-	c->items[c->n].name = xstrdup(name);
-	c->items[c->n].j = entry_json(c->fs, name, path, &st);
-	c->n++;
-	return 0;
-}
-
-static int item_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct list_item *)a)->name, ((const struct list_item *)b)->name);
-}
-
 int ops_img_inspect(const struct ops_img_ref *ref, const char *path, json_t **out, struct buf *err)
 {
 	struct img_session s;
-	struct img_stat st;
 	int r;
 
 	*out = NULL;
@@ -308,49 +234,12 @@ int ops_img_inspect(const struct ops_img_ref *ref, const char *path, json_t **ou
 	}
 	if (!path)
 		path = "/";
-	if (path[0] != '/' || strlen(path) > PATH_MAX || str_has_control(path)) {
-		buf_adds(err, "path must be an absolute path inside the image, like /etc/hostname");
-		return -EINVAL;
-	}
+	if ((r = ops_fs_path_check(path, err)) < 0)
+		return r;
 	if ((r = session_open(ref, true, "disk-read", &s, err)) < 0)
 		return api_err(r);
-	if ((r = img_fs_lstat(s.fs, path, &st, err)) < 0)
-		goto out;
-	/* A symlink to a directory is listed like `ls` does: as the directory. */
-	if (S_ISLNK(st.mode)) {
-		struct img_stat t;
-		struct buf e = BUF_INIT;
-		if (img_fs_stat(s.fs, path, &t, &e) == 0 && S_ISDIR(t.mode) && path[strlen(path) - 1] == '/')
-			st = t;
-		buf_release(&e);
-	}
-	json_t *entries = json_array();
-	*out = json_pack("{s:s,s:s,s:s,s:o}", "path", path, "fstype", img_fs_type(s.fs), "type", type_name(st.mode),
-			 "entries", entries);
-	if (!S_ISDIR(st.mode)) {
-		const char *base = strrchr(path, '/') + 1;
-		json_array_append_new(entries, entry_json(s.fs, *base ? base : path, path, &st));
-		r = 0;
-		goto out;
-	}
-	struct list_ctx c = { .fs = s.fs, .dir = path };
-	r = img_fs_list(s.fs, path, list_one, &c, err);
-	if (r == 1)
-		r = 0;
-	if (c.n > 1)
-		qsort(c.items, c.n, sizeof(*c.items), item_cmp);
-	for (size_t i = 0; i < c.n; i++) {
-		json_array_append_new(entries, c.items[i].j);
-		free(c.items[i].name);
-	}
-	free(c.items);
-	json_object_set_new(*out, "truncated", json_boolean(c.truncated));
-out:
+	r = ops_fs_listing(s.fs, path, out, err);
 	session_close(&s);
-	if (r < 0) {
-		json_decref(*out);
-		*out = NULL;
-	}
 	return api_err(r);
 }
 
@@ -367,10 +256,8 @@ int ops_img_read(const struct ops_img_ref *ref, const char *path, int *fd, uint6
 	struct img_session *s;
 	int r;
 
-	if (!path || path[0] != '/' || strlen(path) > PATH_MAX || str_has_control(path)) {
-		buf_adds(err, "path must be an absolute path inside the image, like /etc/hostname");
-		return -EINVAL;
-	}
+	if ((r = ops_fs_path_check(path, err)) < 0)
+		return r;
 	s = xcalloc(1, sizeof(*s));
 	if ((r = session_open(ref, true, "disk-read", s, err)) < 0) {
 		free(s);

@@ -181,11 +181,17 @@ int ops_backup_ls(const char *repo, const char *id, int disk, int partition, con
  * (see ops_fs_stream). */
 int ops_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
 		    uint64_t *size, struct buf *err);
-/* Stream regular file `path` of fs through a pipe (fsstream.c): *fd is the read
+struct img_fs;
+/* -EINVAL + err unless path is absolute, without control characters, at most PATH_MAX. */
+int ops_fs_path_check(const char *path, struct buf *err);
+/* {"path","fstype","type","entries":[entry],"truncated"} of `path` in fs
+ * (fsview.c; docs/api.md "Inside disks"): a directory's entries sorted by
+ * name, anything else as its one entry. */
+int ops_fs_listing(struct img_fs *fs, const char *path, json_t **out, struct buf *err);
+/* Stream regular file `path` of fs through a pipe (fsview.c): *fd is the read
  * end delivering *size bytes, filled by a thread that calls release(owner)
  * when done (the caller closes fd, early if it wants, which ends the thread).
  * On failure nothing is started and release is not called. */
-struct img_fs;
 int ops_fs_stream(struct img_fs *fs, const char *path, const char *label, void (*release)(void *owner), void *owner,
 		  int *fd, uint64_t *size, struct buf *err);
 
