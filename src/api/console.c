@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "console.h"
-#include "daemon/ops.h"
+#include "service/vm.h"
 #include "util/log.h"
 #include "util/common.h"
 
@@ -78,6 +78,6 @@ void console_relay(int client_fd, void *session)
 		}
 		log_info("console detached from vm %s", s->uuid);
 	}
-	ops_vm_console_close(s->uuid, s->serial_fd);
+	svc_vm_console_close(s->uuid, s->serial_fd);
 	free(s);
 }

@@ -10,7 +10,13 @@
 
 #include "routes.h"
 #include "api/console.h"
-#include "daemon/ops.h"
+#include "service/clone.h"
+#include "service/host.h"
+#include "service/image.h"
+#include "service/pool.h"
+#include "service/snapshot.h"
+#include "service/vm.h"
+#include "service/volume.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -101,16 +107,16 @@ json_t *body_json(struct route_ctx *c, const char *const *allowed)
 }
 
 /* Exactly one VM for `sel`; 0 + uuid or reply sent. */
-int one_vm(struct route_ctx *c, const char *sel, ops_uuid uuid)
+int one_vm(struct route_ctx *c, const char *sel, svc_uuid uuid)
 {
-	ops_uuid *list = NULL;
+	svc_uuid *list = NULL;
 	size_t n;
 	struct buf err = BUF_INIT;
-	int r = ops_vm_select(sel, true, &list, &n, &err);
+	int r = svc_vm_select(sel, true, &list, &n, &err);
 	if (r < 0)
 		fail(c, r, err.s);
 	else
-		snprintf(uuid, sizeof(ops_uuid), "%s", list[0]);
+		snprintf(uuid, sizeof(svc_uuid), "%s", list[0]);
 	free(list);
 	buf_release(&err);
 	return r;
@@ -123,7 +129,7 @@ static bool query_bool(struct route_ctx *c, const char *key)
 }
 
 /* The VM of /v1/vms/{vm}/... into u and the request body (only `keys`); NULL: reply sent. */
-static json_t *vm_body(struct route_ctx *c, ops_uuid u, const char *const *keys)
+static json_t *vm_body(struct route_ctx *c, svc_uuid u, const char *const *keys)
 {
 	return one_vm(c, c->seg[2], u) < 0 ? NULL : body_json(c, keys);
 }
@@ -146,17 +152,17 @@ void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err)
 /* reply_result for an operation that changed VM u: 200 and the VM as it is now. */
 static void reply_vm(struct route_ctx *c, int r, const char *u, const struct buf *err)
 {
-	reply_result(c, r, 200, r < 0 ? NULL : ops_vm_show(u), err);
+	reply_result(c, r, 200, r < 0 ? NULL : svc_vm_show(u), err);
 }
 
 /* ---- handlers ----------------------------------------------------------- */
 
-static void h_host(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_host_info()); }
+static void h_host(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_host_info()); }
 
 static void h_vm_list(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
-	json_t *j = ops_vm_list(http_query(c->req, "select"), &err);
+	json_t *j = svc_vm_list(http_query(c->req, "select"), &err);
 	if (j)
 		http_reply_json(c->rep, 200, j);
 	else
@@ -171,17 +177,17 @@ static void h_vm_create(struct route_ctx *c)
 	struct buf err = BUF_INIT;
 	if (!body)
 		return;
-	int r = ops_vm_create(body, &out, &err);
+	int r = svc_vm_create(body, &out, &err);
 	reply_result(c, r, 201, out, &err);
 	buf_release(&err);
 }
 
 static void h_vm_show(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	json_t *j = ops_vm_show(u);
+	json_t *j = svc_vm_show(u);
 	if (j)
 		http_reply_json(c->rep, 200, j);
 	else
@@ -190,23 +196,23 @@ static void h_vm_show(struct route_ctx *c)
 
 static void h_vm_update(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = vm_body(c, u, NULL);
 	if (!body)
 		return;
-	int r = ops_vm_update(u, body, &out, &err);
+	int r = svc_vm_update(u, body, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
 static void h_vm_delete(struct route_ctx *c)
 {
-	ops_uuid *list = NULL;
+	svc_uuid *list = NULL;
 	size_t n;
 	struct buf err = BUF_INIT;
-	int r = ops_vm_select(c->seg[2], false, &list, &n, &err);
+	int r = svc_vm_select(c->seg[2], false, &list, &n, &err);
 	if (r < 0) {
 		fail(c, r, err.s);
 		buf_release(&err);
@@ -216,10 +222,10 @@ static void h_vm_delete(struct route_ctx *c)
 	int first_err = 0;
 	struct buf errs = BUF_INIT;
 	for (size_t i = 0; i < n; i++) {
-		json_t *show = ops_vm_show(list[i]);
+		json_t *show = svc_vm_show(list[i]);
 		const char *name = json_string_value(json_object_get(show, "name"));
 		buf_reset(&err);
-		r = ops_vm_delete(list[i], query_bool(c, "disks"), vols, &err);
+		r = svc_vm_delete(list[i], query_bool(c, "disks"), vols, &err);
 		if (r == 0 || r == -EIO)
 			json_array_append_new(names, json_string(name ? name : list[i]));
 		if (r < 0) {
@@ -251,7 +257,7 @@ static void h_vm_action(struct route_ctx *c)
 	static const char *const stop_keys[] = { "timeout", "force", NULL };
 	static const char *const reboot_keys[] = { "force", NULL };
 	static const char *const no_keys[] = { NULL };
-	struct ops_action_opts o = { .timeout_s = 60 };
+	struct svc_action_opts o = { .timeout_s = 60 };
 	enum vm_action a = ACT_START;
 	bool found = false;
 	struct buf err = BUF_INIT;
@@ -277,9 +283,9 @@ static void h_vm_action(struct route_ctx *c)
 	}
 	o.timeout_s = (int)timeout;
 
-	ops_uuid *list = NULL;
+	svc_uuid *list = NULL;
 	size_t n;
-	int r = ops_vm_select(c->seg[2], false, &list, &n, &err);
+	int r = svc_vm_select(c->seg[2], false, &list, &n, &err);
 	if (r < 0) {
 		fail(c, r, err.s);
 		buf_release(&err);
@@ -289,13 +295,13 @@ static void h_vm_action(struct route_ctx *c)
 	int first_err = 0;
 	const char *first_msg = NULL;
 	for (size_t i = 0; i < n; i++) {
-		json_t *show = ops_vm_show(list[i]);
+		json_t *show = svc_vm_show(list[i]);
 		const char *name = show ? json_string_value(json_object_get(show, "name")) : list[i];
 		buf_reset(&err);
-		r = ops_vm_action(list[i], a, &o, &err);
+		r = svc_vm_action(list[i], a, &o, &err);
 		if (r == 0) {
 			json_array_append_new(results, json_pack("{s:s,s:b,s:s}", "name", name, "ok", 1, "state",
-								 ops_vm_state(list[i])));
+								 svc_vm_state(list[i])));
 		} else {
 			const char *code;
 			api_errno_status(r, &code);
@@ -333,13 +339,13 @@ static void h_vm_action(struct route_ctx *c)
 static void h_vm_template(struct route_ctx *c)
 {
 	static const char *const no_keys[] = { NULL };
-	ops_uuid u;
+	svc_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = vm_body(c, u, no_keys);
 	if (!body)
 		return;
-	int r = ops_vm_template(u, &out, &err);
+	int r = svc_vm_template(u, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -347,7 +353,7 @@ static void h_vm_template(struct route_ctx *c)
 static void h_vm_clone(struct route_ctx *c)
 {
 	static const char *const keys[] = { "name", "linked", NULL };
-	ops_uuid u;
+	svc_uuid u;
 	const char *name = NULL;
 	bool linked = false;
 	json_t *vm = NULL, *job = NULL;
@@ -358,7 +364,7 @@ static void h_vm_clone(struct route_ctx *c)
 	if (json_get_str(body, "name", &name, &err) < 0 || json_get_bool(body, "linked", &linked, &err) < 0 || !name) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else {
-		int r = ops_vm_clone(u, name, linked, &vm, &job, &err);
+		int r = svc_vm_clone(u, name, linked, &vm, &job, &err);
 		if (r < 0)
 			fail(c, r, err.s);
 		else if (job)
@@ -371,19 +377,19 @@ static void h_vm_clone(struct route_ctx *c)
 
 static void h_vm_events(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	const char *lim = http_query(c->req, "limit");
 	int limit = lim ? atoi(lim) : 100;
 	if (limit <= 0 || limit > 10000)
 		limit = 100;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	http_reply_json(c->rep, 200, json_pack("{s:o}", "events", ops_vm_events(u, limit)));
+	http_reply_json(c->rep, 200, json_pack("{s:o}", "events", svc_vm_events(u, limit)));
 }
 
 static void h_vm_log(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	uint64_t tail = 64 * 1024;
 	struct buf err = BUF_INIT;
 	const char *t = http_query(c->req, "tail");
@@ -393,7 +399,7 @@ static void h_vm_log(struct route_ctx *c)
 	}
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int r = ops_vm_log(u, tail, &c->rep->text, &err);
+	int r = svc_vm_log(u, tail, &c->rep->text, &err);
 	if (r < 0)
 		fail(c, r, err.s);
 	else
@@ -403,7 +409,7 @@ static void h_vm_log(struct route_ctx *c)
 
 static void h_vm_console(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	struct buf err = BUF_INIT;
 	if (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0) {
 		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console'");
@@ -411,7 +417,7 @@ static void h_vm_console(struct route_ctx *c)
 	}
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int fd = ops_vm_console_open(u, &err);
+	int fd = svc_vm_console_open(u, &err);
 	if (fd < 0) {
 		fail(c, fd == -EBUSY ? -EBUSY : fd, err.s);
 	} else {
@@ -424,7 +430,7 @@ static void h_vm_console(struct route_ctx *c)
 static void h_vm_disk_attach(struct route_ctx *c)
 {
 	static const char *const keys[] = { "volume", "bus", NULL };
-	ops_uuid u;
+	svc_uuid u;
 	const char *vol = NULL, *bus = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = vm_body(c, u, keys);
@@ -433,7 +439,7 @@ static void h_vm_disk_attach(struct route_ctx *c)
 	if (json_get_str(body, "volume", &vol, &err) < 0 || json_get_str(body, "bus", &bus, &err) < 0 || !vol) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'volume' is required");
 	} else {
-		int r = ops_vm_disk_attach(u, vol, bus, &err);
+		int r = svc_vm_disk_attach(u, vol, bus, &err);
 		reply_vm(c, r, u, &err);
 	}
 	buf_release(&err);
@@ -441,11 +447,11 @@ static void h_vm_disk_attach(struct route_ctx *c)
 
 static void h_vm_disk_detach(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	struct buf err = BUF_INIT;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int r = ops_vm_disk_detach(u, c->seg[4], &err);
+	int r = svc_vm_disk_detach(u, c->seg[4], &err);
 	reply_vm(c, r, u, &err);
 	buf_release(&err);
 }
@@ -453,7 +459,7 @@ static void h_vm_disk_detach(struct route_ctx *c)
 static void h_vm_cdrom(struct route_ctx *c, bool insert)
 {
 	static const char *const keys[] = { "path", NULL };
-	ops_uuid u;
+	svc_uuid u;
 	const char *path = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = NULL;
@@ -468,7 +474,7 @@ static void h_vm_cdrom(struct route_ctx *c, bool insert)
 			return;
 		}
 	}
-	int r = ops_vm_cdrom(u, path, query_bool(c, "force"), &err);
+	int r = svc_vm_cdrom(u, path, query_bool(c, "force"), &err);
 	reply_vm(c, r, u, &err);
 	buf_release(&err);
 }
@@ -476,7 +482,7 @@ static void h_vm_cdrom(struct route_ctx *c, bool insert)
 static void h_vm_cdrom_insert(struct route_ctx *c) { h_vm_cdrom(c, true); }
 static void h_vm_cdrom_eject(struct route_ctx *c) { h_vm_cdrom(c, false); }
 
-static void h_vol_list(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_vol_list()); }
+static void h_vol_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_vol_list()); }
 
 static int body_size(struct route_ctx *c, json_t *body, uint64_t *size, struct buf *err)
 {
@@ -506,7 +512,7 @@ static void h_vol_create(struct route_ctx *c)
 	    json_get_str(body, "pool", &pool, &err) < 0 || !name) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else if (body_size(c, body, &size, &err) == 0) {
-		int r = ops_vol_create(name, size, format, pool, &out, &err);
+		int r = svc_vol_create(name, size, format, pool, &out, &err);
 		reply_result(c, r, 201, out, &err);
 	}
 	buf_release(&err);
@@ -525,7 +531,7 @@ static void h_vol_import(struct route_ctx *c)
 	    json_get_str(body, "format", &format, &err) < 0 || json_get_str(body, "pool", &pool, &err) < 0 || !path) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
 	} else {
-		int r = ops_vol_import(path, name, format, pool, &job, &err);
+		int r = svc_vol_import(path, name, format, pool, &job, &err);
 		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
@@ -550,8 +556,8 @@ static void delete_named(struct route_ctx *c, int (*del)(const char *name, struc
 	buf_release(&err);
 }
 
-static void h_vol_show(struct route_ctx *c) { show_named(c, ops_vol_get); }
-static void h_vol_delete(struct route_ctx *c) { delete_named(c, ops_vol_delete); }
+static void h_vol_show(struct route_ctx *c) { show_named(c, svc_vol_get); }
+static void h_vol_delete(struct route_ctx *c) { delete_named(c, svc_vol_delete); }
 
 static void h_vol_resize(struct route_ctx *c)
 {
@@ -563,7 +569,7 @@ static void h_vol_resize(struct route_ctx *c)
 	if (!body)
 		return;
 	if (body_size(c, body, &size, &err) == 0) {
-		int r = ops_vol_resize(c->seg[2], size, &out, &err);
+		int r = svc_vol_resize(c->seg[2], size, &out, &err);
 		reply_result(c, r, 200, out, &err);
 	}
 	buf_release(&err);
@@ -573,11 +579,11 @@ static void h_vol_resize(struct route_ctx *c)
 
 static void h_snap_list(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	struct buf err = BUF_INIT;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	json_t *j = ops_snapshot_list(u, &err);
+	json_t *j = svc_snapshot_list(u, &err);
 	reply_result(c, j ? 0 : -EIO, 200, j, &err);
 	buf_release(&err);
 }
@@ -588,7 +594,7 @@ static void h_snap_create(struct route_ctx *c)
 	const char *name = NULL, *desc = NULL;
 	bool memory = false;
 	json_t *out = NULL;
-	ops_uuid u;
+	svc_uuid u;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = vm_body(c, u, keys);
 	if (!body)
@@ -597,7 +603,7 @@ static void h_snap_create(struct route_ctx *c)
 	    json_get_bool(body, "memory", &memory, &err) < 0 || !name) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else {
-		int r = ops_snapshot_create(u, name, desc, memory, &out, &err);
+		int r = svc_snapshot_create(u, name, desc, memory, &out, &err);
 		reply_result(c, r, 201, out, &err);
 	}
 	buf_release(&err);
@@ -605,12 +611,12 @@ static void h_snap_create(struct route_ctx *c)
 
 static void h_snap_show(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int r = ops_snapshot_get(u, c->seg[4], &out, &err);
+	int r = svc_snapshot_get(u, c->seg[4], &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -618,24 +624,24 @@ static void h_snap_show(struct route_ctx *c)
 static void h_snap_revert(struct route_ctx *c)
 {
 	static const char *const no_keys[] = { NULL };
-	ops_uuid u;
+	svc_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = vm_body(c, u, no_keys);
 	if (!body)
 		return;
-	int r = ops_snapshot_revert(u, c->seg[4], &out, &err);
+	int r = svc_snapshot_revert(u, c->seg[4], &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
 static void h_snap_delete(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	struct buf err = BUF_INIT;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int r = ops_snapshot_delete(u, c->seg[4], &err);
+	int r = svc_snapshot_delete(u, c->seg[4], &err);
 	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[4]), &err);
 	buf_release(&err);
 }
@@ -643,17 +649,17 @@ static void h_snap_delete(struct route_ctx *c)
 static void h_job_list(struct route_ctx *c)
 {
 	const char *sel = http_query(c->req, "vm");
-	ops_uuid u;
+	svc_uuid u;
 	if (sel && one_vm(c, sel, u) < 0)
 		return;
-	http_reply_json(c->rep, 200, ops_job_list(sel ? u : NULL));
+	http_reply_json(c->rep, 200, svc_job_list(sel ? u : NULL));
 }
 
 static void h_job_show(struct route_ctx *c)
 {
 	char *end;
 	long long id = strtoll(c->seg[2], &end, 10);
-	json_t *j = (*end || id <= 0) ? NULL : ops_job_get(id);
+	json_t *j = (*end || id <= 0) ? NULL : svc_job_get(id);
 	if (!j)
 		fail(c, -ENOENT, "job not found");
 	else
@@ -672,13 +678,13 @@ static void h_vol_move(struct route_ctx *c)
 	if (json_get_str(body, "pool", &pool, &err) < 0 || !pool) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'pool' is required");
 	} else {
-		int r = ops_vol_move(c->seg[2], pool, &job, &err);
+		int r = svc_vol_move(c->seg[2], pool, &job, &err);
 		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
 }
 
-static void h_pool_list(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_pool_list()); }
+static void h_pool_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_pool_list()); }
 
 static void h_pool_create(struct route_ctx *c)
 {
@@ -694,19 +700,19 @@ static void h_pool_create(struct route_ctx *c)
 	    json_get_bool(body, "shared", &shared, &err) < 0 || !name || !path) {
 		fail(c, -EINVAL, err.len ? err.s : "fields 'name' and 'path' are required");
 	} else {
-		int r = ops_pool_create(name, path, shared, &out, &err);
+		int r = svc_pool_create(name, path, shared, &out, &err);
 		reply_result(c, r, 201, out, &err);
 	}
 	buf_release(&err);
 }
 
-static void h_pool_show(struct route_ctx *c) { show_named(c, ops_pool_get); }
-static void h_pool_delete(struct route_ctx *c) { delete_named(c, ops_pool_delete); }
+static void h_pool_show(struct route_ctx *c) { show_named(c, svc_pool_get); }
+static void h_pool_delete(struct route_ctx *c) { delete_named(c, svc_pool_delete); }
 
 /* ---- inside images: /v1/volumes/{name}/fs|content, /v1/images/fs|content?file= ---- */
 
 /* The image of the request: volume {name} (segment 2 of /v1/volumes/...) or ?file=. 0 or reply sent. */
-static int img_ref(struct route_ctx *c, bool volume, struct ops_img_ref *ref)
+static int img_ref(struct route_ctx *c, bool volume, struct svc_img_ref *ref)
 {
 	const char *part = http_query(c->req, "partition");
 	memset(ref, 0, sizeof(*ref));
@@ -731,25 +737,25 @@ static int img_ref(struct route_ctx *c, bool volume, struct ops_img_ref *ref)
 
 static void img_inspect(struct route_ctx *c, bool volume)
 {
-	struct ops_img_ref ref;
+	struct svc_img_ref ref;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	if (img_ref(c, volume, &ref) < 0)
 		return;
-	int r = ops_img_inspect(&ref, http_query(c->req, "path"), &out, &err);
+	int r = svc_img_inspect(&ref, http_query(c->req, "path"), &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
 static void img_content(struct route_ctx *c, bool volume)
 {
-	struct ops_img_ref ref;
+	struct svc_img_ref ref;
 	struct buf err = BUF_INIT;
 	uint64_t size;
 	int fd;
 	if (img_ref(c, volume, &ref) < 0)
 		return;
-	int r = ops_img_read(&ref, http_query(c->req, "path"), &fd, &size, &err);
+	int r = svc_img_read(&ref, http_query(c->req, "path"), &fd, &size, &err);
 	if (r < 0)
 		fail(c, r, err.s);
 	else
@@ -764,12 +770,12 @@ static void h_file_content(struct route_ctx *c) { img_content(c, false); }
 
 static void h_vm_boot_entries(struct route_ctx *c)
 {
-	ops_uuid u;
+	svc_uuid u;
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int r = ops_vm_boot_entries(u, &out, &err);
+	int r = svc_vm_boot_entries(u, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

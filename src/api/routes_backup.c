@@ -5,13 +5,17 @@
  *
  * Repositories and backups are named by query parameters or body fields
  * (`path`, `repo`, `id`) rather than path segments, since both contain
- * slashes.  Handlers only parse and answer; daemon/ops.h does the work.
+ * slashes.  Handlers only parse and answer; the service layer (src/service) does the work.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "routes_internal.h"
+#include "service/backup.h"
+#include "service/host.h"
+#include "service/policy.h"
+#include "service/repo.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
 
@@ -36,11 +40,11 @@ static int query_int(struct route_ctx *c, const char *key, long min, long max, l
 	return 0;
 }
 
-void h_host_export(struct route_ctx *c) { http_reply_json(c->rep, 200, ops_host_export()); }
+void h_host_export(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_host_export()); }
 
 /* ---- repositories ---- */
 
-void h_repo_list(struct route_ctx *c) { http_reply_json(c->rep, 200, json_pack("{s:o}", "repos", ops_repo_list())); }
+void h_repo_list(struct route_ctx *c) { http_reply_json(c->rep, 200, json_pack("{s:o}", "repos", svc_repo_list())); }
 
 void h_repo_create(struct route_ctx *c)
 {
@@ -59,7 +63,7 @@ void h_repo_create(struct route_ctx *c)
 	    json_get_int(body, "chunk_size", 0, 16 << 20, &chunk, &err) < 0 || !path) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
 	} else {
-		int r = ops_repo_create(path, encrypt, pass, (uint32_t)chunk, &out, &err);
+		int r = svc_repo_create(path, encrypt, pass, (uint32_t)chunk, &out, &err);
 		reply_result(c, r, 201, out, &err);
 	}
 	buf_release(&err);
@@ -69,7 +73,7 @@ void h_repo_show(struct route_ctx *c)
 {
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	int r = ops_repo_get(http_query(c->req, "path"), &out, &err);
+	int r = svc_repo_get(http_query(c->req, "path"), &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -95,19 +99,19 @@ void h_repo_action(struct route_ctx *c)
 		if (!path)
 			fail(c, -EINVAL, "field 'path' is required");
 		else {
-			r = ops_repo_add(path, keyfile, pass, &out, &err);
+			r = svc_repo_add(path, keyfile, pass, &out, &err);
 			reply_result(c, r, 201, out, &err);
 		}
 	} else if ((strcmp(act, "default") == 0 || strcmp(act, "forget") == 0) && !path) {
 		fail(c, -EINVAL, "field 'path' is required");
 	} else if (strcmp(act, "default") == 0 || strcmp(act, "forget") == 0) {
-		r = act[0] == 'd' ? ops_repo_set_default(path, &err) : ops_repo_forget(path, &err);
+		r = act[0] == 'd' ? svc_repo_set_default(path, &err) : svc_repo_forget(path, &err);
 		reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s,s:s?}", "done", act, "path", path), &err);
 	} else if (strcmp(act, "check") == 0) {
-		r = ops_repo_verify(path, NULL, 0, &out, &err);
+		r = svc_repo_verify(path, NULL, 0, &out, &err);
 		reply_job(c, r, out, &err);
 	} else if (strcmp(act, "prune") == 0) {
-		r = ops_repo_prune(path, &out, &err);
+		r = svc_repo_prune(path, &out, &err);
 		reply_job(c, r, out, &err);
 	} else {
 		fail(c, -ENOENT, "no such repository action (add, default, forget, check, prune)");
@@ -121,7 +125,7 @@ void h_backup_list(struct route_ctx *c)
 {
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	int r = ops_backup_list(http_query(c->req, "repo"), http_query(c->req, "vm"), &out, &err);
+	int r = svc_backup_list(http_query(c->req, "repo"), http_query(c->req, "vm"), &out, &err);
 	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:o}", "backups", out), &err);
 	buf_release(&err);
 }
@@ -129,7 +133,7 @@ void h_backup_list(struct route_ctx *c)
 void h_backup_run(struct route_ctx *c)
 {
 	static const char *const keys[] = { "vm", "policy", "repo", "os_disk_only", "preview", NULL };
-	struct ops_backup_opts o = { 0 };
+	struct svc_backup_opts o = { 0 };
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = body_json(c, keys);
@@ -141,7 +145,7 @@ void h_backup_run(struct route_ctx *c)
 	    json_get_bool(body, "preview", &o.preview, &err) < 0) {
 		fail(c, -EINVAL, err.s);
 	} else {
-		int r = ops_backup_run(&o, &out, &err);
+		int r = svc_backup_run(&o, &out, &err);
 		if (o.preview)
 			reply_result(c, r, 200, out, &err);
 		else
@@ -160,7 +164,7 @@ void h_backup_show(struct route_ctx *c)
 		fail(c, -EINVAL, "query parameter 'id' (a backup id) is required");
 		return;
 	}
-	int r = ops_backup_show(http_query(c->req, "repo"), id, &out, &err);
+	int r = svc_backup_show(http_query(c->req, "repo"), id, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -188,7 +192,7 @@ void h_backup_files(struct route_ctx *c)
 
 	if (file_ref(c, &id, &disk, &part) < 0)
 		return;
-	int r = ops_backup_ls(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "path"), &out,
+	int r = svc_backup_ls(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "path"), &out,
 			      &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
@@ -204,7 +208,7 @@ void h_backup_content(struct route_ctx *c)
 
 	if (file_ref(c, &id, &disk, &part) < 0)
 		return;
-	int r = ops_backup_read(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "path"), &fd,
+	int r = svc_backup_read(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "path"), &fd,
 				&size, &err);
 	if (r < 0)
 		fail(c, r, err.s);
@@ -216,7 +220,7 @@ void h_backup_content(struct route_ctx *c)
 void h_backup_restore(struct route_ctx *c)
 {
 	static const char *const keys[] = { "repo", "id", "name", "pool", "disk", "start", NULL };
-	struct ops_restore_opts o = { .disk = -1 };
+	struct svc_restore_opts o = { .disk = -1 };
 	int64_t disk = -1;
 	json_t *job = NULL;
 	struct buf err = BUF_INIT;
@@ -232,7 +236,7 @@ void h_backup_restore(struct route_ctx *c)
 		fail(c, -EINVAL, "field 'id' is required");
 	} else {
 		o.disk = (int)disk;
-		int r = ops_backup_restore(&o, &job, &err);
+		int r = svc_backup_restore(&o, &job, &err);
 		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
@@ -268,7 +272,7 @@ void h_backup_verify(struct route_ctx *c)
 		}
 		ids[n++] = json_string_value(v);
 	}
-	int r = ops_repo_verify(repo, all ? NULL : ids, all ? 0 : n, &job, &err);
+	int r = svc_repo_verify(repo, all ? NULL : ids, all ? 0 : n, &job, &err);
 	reply_job(c, r, job, &err);
 out:
 	buf_release(&err);
@@ -286,7 +290,7 @@ void h_backup_forget(struct route_ctx *c)
 	if (json_get_str(body, "repo", &repo, &err) < 0 || json_get_str(body, "id", &id, &err) < 0 || !id) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'id' is required");
 	} else {
-		int r = ops_backup_forget(repo, id, &err);
+		int r = svc_backup_forget(repo, id, &err);
 		reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "forgotten", id), &err);
 	}
 	buf_release(&err);
@@ -296,7 +300,7 @@ void h_backup_forget(struct route_ctx *c)
 
 void h_policy_list(struct route_ctx *c)
 {
-	http_reply_json(c->rep, 200, json_pack("{s:o}", "policies", ops_policy_list()));
+	http_reply_json(c->rep, 200, json_pack("{s:o}", "policies", svc_policy_list()));
 }
 
 /* POST /v1/policies: a policy object, or {"text": "<VmBackup-style file>", "name": optional}. */
@@ -318,9 +322,9 @@ void h_policy_put(struct route_ctx *c)
 			fail(c, -EINVAL, err.len ? err.s : "'text' must be a string");
 			goto out;
 		}
-		r = ops_policy_put(NULL, json_string_value(text), name, &out, &err);
+		r = svc_policy_put(NULL, json_string_value(text), name, &out, &err);
 	} else {
-		r = ops_policy_put(body, NULL, NULL, &out, &err);
+		r = svc_policy_put(body, NULL, NULL, &out, &err);
 	}
 	reply_result(c, r, 201, out, &err);
 out:
@@ -331,7 +335,7 @@ void h_policy_show(struct route_ctx *c)
 {
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
-	int r = ops_policy_get(c->seg[2], &out, &err);
+	int r = svc_policy_get(c->seg[2], &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -339,7 +343,7 @@ void h_policy_show(struct route_ctx *c)
 void h_policy_delete(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
-	int r = ops_policy_delete(c->seg[2], &err);
+	int r = svc_policy_delete(c->seg[2], &err);
 	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[2]), &err);
 	buf_release(&err);
 }

@@ -11,7 +11,8 @@
 #include <jansson.h>
 
 #include "api/http.h"
-#include "daemon/ops.h"
+#include "service/service.h"
+
 #include "util/buf.h"
 
 #define MAX_SEGS 8
@@ -28,7 +29,7 @@ void fail(struct route_ctx *c, int err, const char *msg);
 /* The request body as a JSON object whose keys are all in allowed (NULL: any); NULL + reply sent. */
 json_t *body_json(struct route_ctx *c, const char *const *allowed);
 /* Exactly one VM for sel; 0 + uuid or reply sent. */
-int one_vm(struct route_ctx *c, const char *sel, ops_uuid uuid);
+int one_vm(struct route_ctx *c, const char *sel, svc_uuid uuid);
 /* r < 0: the error; else status with out (taken). */
 void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err);
 /* reply_result for an operation that started a job: 202 {"job": job}. */

@@ -16,7 +16,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "service/policy.h"
+#include "service/pool.h"
+#include "service/service.h"
+#include "service/snapshot.h"
+#include "service/vm.h"
 #include "api/http.h"
 #include "api/routes.h"
 #include "core/store.h"
@@ -138,19 +142,19 @@ int main(int argc, char **argv)
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
 
 	struct rt_config rcfg = { .store = st, .run_dir = run_dir, .qemu_binary = qemu, .accel = &accel };
-	struct ops_config ocfg = { .store = st,
+	struct svc_config ocfg = { .store = st,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
 				   .run_dir = run_dir,
 				   .qemu_binary = qemu,
 				   .accel = &accel };
-	if (rt_init(&rcfg, &err) < 0 || ops_init(&ocfg, &err) < 0 || ops_pool_init(&err) < 0) {
+	if (rt_init(&rcfg, &err) < 0 || svc_init(&ocfg, &err) < 0 || svc_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
 	rt_attach_all();
-	ops_snapshot_recover();
-	if (ops_backup_init(&err) < 0) {
+	svc_snapshot_recover();
+	if (svc_backup_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
@@ -159,7 +163,7 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	log_info("listening on %s", sock);
-	ops_vm_autostart();
+	svc_vm_autostart();
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
@@ -167,9 +171,9 @@ int main(int argc, char **argv)
 	http_stop();
 	rc = 0;
 out_rt:
-	ops_backup_shutdown();
+	svc_backup_shutdown();
 	rt_shutdown();
-	ops_shutdown();
+	svc_shutdown();
 out:
 	store_close(st);
 	buf_release(&err);

@@ -3,7 +3,7 @@
  * images no QEMU has open, QMP on a running VM's format nodes.
  *
  * docs/snapshots.md says which call serves which case.  Nothing here knows
- * about VMs, the store or the snapshot tree (that is src/daemon/snapops.c):
+ * about VMs, the store or the snapshot tree (that is src/service/snapshot.c):
  * these are the mechanics, one tag at a time, on a list of images or nodes.
  *
  * Errors: 0 or -errno with one user-facing sentence appended to err (the

@@ -3,7 +3,7 @@
  *
  * A volume is one image file <pool directory>/<name>.<format> (qcow2 or raw)
  * registered in the store; moving it to another pool copies or (with a
- * running VM, see daemon/volops.c) mirrors it there.  Images are created thin (qcow2, or sparse raw)
+ * running VM, see service/volume.c) mirrors it there.  Images are created thin (qcow2, or sparse raw)
  * with qemu-img; imports convert any format qemu-img reads (vmdk, vdi,
  * vhd/vpc, vhdx, qcow2, raw) into the store, reporting progress.  Every
  * function validates its inputs (names via str_name_invalid, sizes) and

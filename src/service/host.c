@@ -1,27 +1,32 @@
 /*
- * hostops.c - ops_init, host information and job queries (see ops.h).
+ * host.c - svc_init, host information and job queries (see host.h).
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "host.h"
+#include "service/policy.h"
+#include "service/repo.h"
+#include "service/service.h"
+#include "service/volume.h"
+#include "service/internal.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
-struct ops_config ops_cfg;
-pthread_mutex_t ops_defs_lock = PTHREAD_MUTEX_INITIALIZER;
+struct svc_config svc_cfg;
+pthread_mutex_t svc_defs_lock = PTHREAD_MUTEX_INITIALIZER;
 static char qemu_version[128];
 
-int ops_init(const struct ops_config *c, struct buf *err)
+int svc_init(const struct svc_config *c, struct buf *err)
 {
 	struct cmd cmd = CMD_INIT;
 	struct buf out = BUF_INIT;
 	(void)err;
-	ops_cfg = *c;
+	svc_cfg = *c;
 	cmd_add(&cmd, c->qemu_binary);
 	cmd_add(&cmd, "--version");
 	if (cmd_run(&cmd, &out, NULL) == 0) {
@@ -35,9 +40,9 @@ int ops_init(const struct ops_config *c, struct buf *err)
 	return 0;
 }
 
-void ops_shutdown(void) {}
+void svc_shutdown(void) {}
 
-json_t *ops_host_info(void)
+json_t *svc_host_info(void)
 {
 	char host[256] = "";
 	struct sysinfo si;
@@ -46,22 +51,22 @@ json_t *ops_host_info(void)
 
 	gethostname(host, sizeof(host) - 1);
 	sysinfo(&si);
-	if (store_vm_list(ops_cfg.store, &list, &n) == 0) {
+	if (store_vm_list(svc_cfg.store, &list, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			if (vmstate_is_active(list[i].state))
 				running++;
 		store_vm_list_free(list, n);
 	}
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I}", "hostname", host, "version",
-			 CORRAL_VERSION, "qemu_binary", ops_cfg.qemu_binary, "qemu_version", qemu_version, "accel",
-			 ops_cfg.accel->kvm_usable ? "kvm" : "tcg", "accel_reason", ops_cfg.accel->reason, "cpus",
+			 CORRAL_VERSION, "qemu_binary", svc_cfg.qemu_binary, "qemu_version", qemu_version, "accel",
+			 svc_cfg.accel->kvm_usable ? "kvm" : "tcg", "accel_reason", svc_cfg.accel->reason, "cpus",
 			 (int)sysconf(_SC_NPROCESSORS_ONLN), "memory_mib",
-			 (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20), "state_dir", ops_cfg.state_dir,
-			 "storage_dir", ops_cfg.storage_dir, "run_dir", ops_cfg.run_dir, "vms_total", (json_int_t)n,
+			 (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20), "state_dir", svc_cfg.state_dir,
+			 "storage_dir", svc_cfg.storage_dir, "run_dir", svc_cfg.run_dir, "vms_total", (json_int_t)n,
 			 "vms_running", (json_int_t)running);
 }
 
-json_t *ops_host_export(void)
+json_t *svc_host_export(void)
 {
 	char host[256] = "", stamp[40];
 	struct vm_record *vms = NULL;
@@ -72,8 +77,8 @@ json_t *ops_host_export(void)
 	gethostname(host, sizeof(host) - 1);
 	j = json_pack("{s:s,s:i,s:s,s:s,s:[],s:o,s:[],s:o,s:o}", "format", "corral-host-export", "version", 1, "host",
 		      host, "exported", time_fmt_rfc3339(time_wall_ms(), stamp, sizeof(stamp)), "vms", "volumes",
-		      ops_vol_list(), "pools", "repositories", ops_repo_list(), "policies", ops_policy_list());
-	if (store_vm_list(ops_cfg.store, &vms, &nvms) == 0) {
+		      svc_vol_list(), "pools", "repositories", svc_repo_list(), "policies", svc_policy_list());
+	if (store_vm_list(svc_cfg.store, &vms, &nvms) == 0) {
 		for (size_t i = 0; i < nvms; i++) {
 			json_t *v = vmdef_to_json(vms[i].def);
 			json_object_set_new(v, "state", json_string(vmstate_name(vms[i].state)));
@@ -81,7 +86,7 @@ json_t *ops_host_export(void)
 		}
 		store_vm_list_free(vms, nvms);
 	}
-	if (store_pool_list(ops_cfg.store, &pools, &npools) == 0) {
+	if (store_pool_list(svc_cfg.store, &pools, &npools) == 0) {
 		for (size_t i = 0; i < npools; i++)
 			json_array_append_new(json_object_get(j, "pools"),
 					      json_pack("{s:s,s:s,s:b}", "name", pools[i].name, "path", pools[i].path,
@@ -91,16 +96,16 @@ json_t *ops_host_export(void)
 	return j;
 }
 
-json_t *ops_job_list(const char *vm_uuid) { return json_pack("{s:o}", "jobs", store_job_list(ops_cfg.store, vm_uuid, 50)); }
+json_t *svc_job_list(const char *vm_uuid) { return json_pack("{s:o}", "jobs", store_job_list(svc_cfg.store, vm_uuid, 50)); }
 
-void ops_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms)
+void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms)
 {
 	double secs = (double)(time_mono_ms() - t0_ms) / 1000.0;
 	double rate = secs > 0.2 ? (double)done / secs : 0;
 	double pct = total ? 100.0 * (double)done / (double)total : 0;
 	int64_t eta = rate > 0 && total > done ? (int64_t)((double)(total - done) / rate) : -1;
 
-	store_job_progress(ops_cfg.store, job, pct > 99.9 ? 99.9 : pct, rate, eta);
+	store_job_progress(svc_cfg.store, job, pct > 99.9 ? 99.9 : pct, rate, eta);
 }
 
-json_t *ops_job_get(int64_t id) { return store_job_get(ops_cfg.store, id); }
+json_t *svc_job_get(int64_t id) { return store_job_get(svc_cfg.store, id); }

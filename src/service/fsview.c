@@ -1,7 +1,7 @@
 /*
  * fsview.c - what the API shows of a guest filesystem, wherever it comes
  * from (a volume, an image file, a backup): directory listings
- * (ops_fs_listing) and file contents (ops_fs_stream).
+ * (svc_fs_listing) and file contents (svc_fs_stream).
  *
  * A file is handed over as a pipe: a detached thread copies it with
  * img_fs_read_file() into the write end while the HTTP server sends what
@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "fsview.h"
 #include "image/image.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -28,7 +28,7 @@
 
 /* ---- listings ---- */
 
-int ops_fs_path_check(const char *path, struct buf *err)
+int svc_fs_path_check(const char *path, struct buf *err)
 {
 	if (!path || path[0] != '/' || strlen(path) > PATH_MAX || str_has_control(path)) {
 		buf_adds(err, "path must be an absolute path inside the image, like /etc/hostname");
@@ -109,13 +109,13 @@ static int item_cmp(const void *a, const void *b)
 	return strcmp(((const struct list_item *)a)->name, ((const struct list_item *)b)->name);
 }
 
-int ops_fs_listing(struct img_fs *fs, const char *path, json_t **out, struct buf *err)
+int svc_fs_listing(struct img_fs *fs, const char *path, json_t **out, struct buf *err)
 {
 	struct img_stat st;
 	int r;
 
 	*out = NULL;
-	if ((r = ops_fs_path_check(path, err)) < 0)
+	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
 	if ((r = img_fs_lstat(fs, path, &st, err)) < 0)
 		return r;
@@ -199,7 +199,7 @@ static void *stream_thread(void *arg)
 	return NULL;
 }
 
-int ops_fs_stream(struct img_fs *fs, const char *path, const char *label, void (*release)(void *owner), void *owner,
+int svc_fs_stream(struct img_fs *fs, const char *path, const char *label, void (*release)(void *owner), void *owner,
 		  int *fd, uint64_t *size, struct buf *err)
 {
 	struct fs_stream *st;
@@ -207,7 +207,7 @@ int ops_fs_stream(struct img_fs *fs, const char *path, const char *label, void (
 	pthread_t t;
 	int p[2], r;
 
-	if ((r = ops_fs_path_check(path, err)) < 0)
+	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
 	if ((r = img_fs_stat(fs, path, &sb, err)) < 0)
 		return r;

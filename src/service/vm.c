@@ -1,5 +1,5 @@
 /*
- * vmops.c - VM definitions and lifecycle (see ops.h).
+ * vm.c - VM definitions and lifecycle (see vm.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "vm.h"
+#include "service/clone.h"
+#include "service/internal.h"
 #include "core/joblock.h"
 #include "core/select.h"
 #include "qemu/runtime.h"
@@ -20,7 +22,7 @@
 
 #define SHOW_EVENTS 20
 
-int ops_vm_select(const char *selector, bool single, ops_uuid **out, size_t *n, struct buf *err)
+int svc_vm_select(const char *selector, bool single, svc_uuid **out, size_t *n, struct buf *err)
 {
 	struct selector sel = { 0 };
 	struct vm_record *list;
@@ -29,15 +31,15 @@ int ops_vm_select(const char *selector, bool single, ops_uuid **out, size_t *n, 
 
 	if (selector_parse(selector, &sel, err) < 0)
 		return -EINVAL;
-	if ((r = store_vm_list(ops_cfg.store, &list, &cnt)) < 0) {
+	if ((r = store_vm_list(svc_cfg.store, &list, &cnt)) < 0) {
 		selector_release(&sel);
 		buf_adds(err, "cannot read the VM list");
 		return r;
 	}
-	*out = xcalloc(cnt + 1, sizeof(ops_uuid));
+	*out = xcalloc(cnt + 1, sizeof(svc_uuid));
 	for (size_t i = 0; i < cnt; i++)
 		if (selector_match(&sel, list[i].def))
-			snprintf((*out)[found++], sizeof(ops_uuid), "%s", list[i].def->uuid);
+			snprintf((*out)[found++], sizeof(svc_uuid), "%s", list[i].def->uuid);
 	store_vm_list_free(list, cnt);
 	*n = found;
 	r = 0;
@@ -59,7 +61,7 @@ int ops_vm_select(const char *selector, bool single, ops_uuid **out, size_t *n, 
 	return r;
 }
 
-json_t *ops_vm_list(const char *selector, struct buf *err)
+json_t *svc_vm_list(const char *selector, struct buf *err)
 {
 	struct selector sel = { 0 };
 	struct vm_record *list;
@@ -68,7 +70,7 @@ json_t *ops_vm_list(const char *selector, struct buf *err)
 
 	if (selector && selector_parse(selector, &sel, err) < 0)
 		return NULL;
-	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0) {
+	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0) {
 		selector_release(&sel);
 		buf_adds(err, "cannot read the VM list");
 		return NULL;
@@ -91,13 +93,13 @@ json_t *ops_vm_list(const char *selector, struct buf *err)
 	return json_pack("{s:o}", "vms", arr);
 }
 
-json_t *ops_vm_show(const char *uuid)
+json_t *svc_vm_show(const char *uuid)
 {
 	struct vm_record rec = { 0 };
 	char since[40], job[32];
 	json_t *j, *status, *info;
 
-	if (store_vm_get(ops_cfg.store, uuid, &rec) < 0)
+	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
 		return NULL;
 	j = vmdef_to_json(rec.def);
 	joblock_current(uuid, job, sizeof(job));
@@ -108,18 +110,18 @@ json_t *ops_vm_show(const char *uuid)
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
 	json_decref(info);
 	json_object_set_new(status, "job", job[0] ? json_string(job) : json_null());
-	json_object_set_new(status, "events", store_event_list(ops_cfg.store, uuid, SHOW_EVENTS));
+	json_object_set_new(status, "events", store_event_list(svc_cfg.store, uuid, SHOW_EVENTS));
 	json_object_set_new(j, "status", status);
 	vm_record_release(&rec);
 	return j;
 }
 
-char *ops_vm_using_volume(const char *volume)
+char *svc_vm_using_volume(const char *volume)
 {
 	struct vm_record *list;
 	size_t cnt;
 	char *name = NULL;
-	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0)
+	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0)
 		return NULL;
 	for (size_t i = 0; i < cnt && !name; i++)
 		if (vmdef_disk_index(list[i].def, volume) >= 0)
@@ -151,7 +153,7 @@ static int check_host(const struct vm_def *d, const char *self_uuid, struct buf 
 
 	for (int i = 0; i < d->ndisks && r == 0; i++) {
 		struct vol_record v = { 0 };
-		if (store_vol_get(ops_cfg.store, d->disks[i].volume, &v) < 0) {
+		if (store_vol_get(svc_cfg.store, d->disks[i].volume, &v) < 0) {
 			buf_printf(err, "volume '%s' does not exist (create it with 'corral disk create')",
 				   d->disks[i].volume);
 			r = -ENOENT;
@@ -166,7 +168,7 @@ static int check_host(const struct vm_def *d, const char *self_uuid, struct buf 
 		r = check_file("initrd", d->initrd, true, err);
 	if (r < 0)
 		return r;
-	if ((r = store_vm_list(ops_cfg.store, &list, &cnt)) < 0) {
+	if ((r = store_vm_list(svc_cfg.store, &list, &cnt)) < 0) {
 		buf_adds(err, "cannot read the VM list");
 		return r;
 	}
@@ -193,7 +195,7 @@ static int check_host(const struct vm_def *d, const char *self_uuid, struct buf 
 	return r;
 }
 
-int ops_vm_create(const json_t *j, json_t **out, struct buf *err)
+int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 {
 	struct vm_def *d = vmdef_from_json(j, err);
 	int r;
@@ -205,15 +207,15 @@ int ops_vm_create(const json_t *j, json_t **out, struct buf *err)
 		vmdef_free(d);
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&ops_defs_lock);
+	pthread_mutex_lock(&svc_defs_lock);
 	r = check_host(d, NULL, err);
-	if (r == 0 && (r = store_vm_insert(ops_cfg.store, d)) < 0)
+	if (r == 0 && (r = store_vm_insert(svc_cfg.store, d)) < 0)
 		buf_printf(err, "cannot store vm '%s'", d->name);
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
-		store_event_add(ops_cfg.store, d->uuid, "created", d->name);
+		store_event_add(svc_cfg.store, d->uuid, "created", d->name);
 		log_info("vm %s: created (%s)", d->name, d->uuid);
-		*out = ops_vm_show(d->uuid);
+		*out = svc_vm_show(d->uuid);
 	}
 	vmdef_free(d);
 	return r;
@@ -224,7 +226,7 @@ static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, stru
 {
 	const char *why;
 	int r;
-	if ((r = store_vm_get(ops_cfg.store, uuid, rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, uuid, rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
 	}
@@ -252,7 +254,7 @@ static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, stru
 	return 0;
 }
 
-int ops_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *err)
+int svc_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct vm_def *d = NULL;
@@ -275,16 +277,16 @@ int ops_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *e
 	json_t *nic = json_object_get(j, "nic");
 	if (d->nic && rec.def->nic && !json_object_get(nic, "mac"))
 		snprintf(d->mac, sizeof(d->mac), "%s", rec.def->mac);
-	if ((r = ops_template_edit_check(rec.def, d, err)) < 0)
+	if ((r = svc_template_edit_check(rec.def, d, err)) < 0)
 		goto out;
-	pthread_mutex_lock(&ops_defs_lock);
+	pthread_mutex_lock(&svc_defs_lock);
 	r = check_host(d, uuid, err);
-	if (r == 0 && (r = store_vm_update_def(ops_cfg.store, d)) < 0)
+	if (r == 0 && (r = store_vm_update_def(svc_cfg.store, d)) < 0)
 		buf_adds(err, "cannot store the definition");
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
-		store_event_add(ops_cfg.store, uuid, "edited", "definition changed");
-		*out = ops_vm_show(uuid);
+		store_event_add(svc_cfg.store, uuid, "edited", "definition changed");
+		*out = svc_vm_show(uuid);
 	}
 out:
 	vmdef_free(d);
@@ -293,7 +295,7 @@ out:
 	return r;
 }
 
-int ops_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err)
+int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	int r;
@@ -305,22 +307,22 @@ int ops_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		r = -EBUSY;
 		goto out;
 	}
-	if ((r = ops_template_delete_check(rec.def, err)) < 0)
+	if ((r = svc_template_delete_check(rec.def, err)) < 0)
 		goto out;
-	pthread_mutex_lock(&ops_defs_lock);
-	r = store_vm_delete(ops_cfg.store, uuid);
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_lock(&svc_defs_lock);
+	r = store_vm_delete(svc_cfg.store, uuid);
+	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0) {
 		buf_adds(err, "cannot delete the vm from the store");
 		goto out;
 	}
 	rt_forget(uuid);
-	store_snap_delete_vm(ops_cfg.store, uuid);
+	store_snap_delete_vm(svc_cfg.store, uuid);
 	log_info("vm %s: deleted", rec.def->name);
 	if (with_disks) {
 		for (int i = 0; i < rec.def->ndisks; i++) {
 			struct buf verr = BUF_INIT;
-			if (vol_delete(ops_cfg.store, rec.def->disks[i].volume, &verr) == 0) {
+			if (vol_delete(svc_cfg.store, rec.def->disks[i].volume, &verr) == 0) {
 				json_array_append_new(vols_deleted, json_string(rec.def->disks[i].volume));
 			} else {
 				buf_printf(err, "%svm deleted, but volume '%s' was not: %s", err->len ? "; " : "",
@@ -336,7 +338,7 @@ out:
 	return r;
 }
 
-int ops_vm_action(const char *uuid, enum vm_action a, const struct ops_action_opts *o, struct buf *err)
+int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	int r;
@@ -344,7 +346,7 @@ int ops_vm_action(const char *uuid, enum vm_action a, const struct ops_action_op
 	if ((r = begin(uuid, a, &rec, err)) < 0)
 		return r;
 	struct buf e = BUF_INIT;
-	int64_t job = store_job_create(ops_cfg.store, vmaction_name(a), rec.def->name, uuid);
+	int64_t job = store_job_create(svc_cfg.store, vmaction_name(a), rec.def->name, uuid);
 	switch (a) {
 	case ACT_START: r = rt_start(uuid, &e); break;
 	case ACT_STOP: r = rt_stop(uuid, o->timeout_s, o->force, &e); break;
@@ -357,17 +359,17 @@ int ops_vm_action(const char *uuid, enum vm_action a, const struct ops_action_op
 	if (r < 0)
 		buf_printf(err, "%s: %s", rec.def->name, e.s);
 	if (job >= 0)
-		store_job_finish(ops_cfg.store, job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : e.s);
+		store_job_finish(svc_cfg.store, job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : e.s);
 	buf_release(&e);
 	vm_record_release(&rec);
 	joblock_end(uuid);
 	return r;
 }
 
-const char *ops_vm_state(const char *uuid)
+const char *svc_vm_state(const char *uuid)
 {
 	struct vm_record rec = { 0 };
-	if (store_vm_get(ops_cfg.store, uuid, &rec) < 0)
+	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
 		return "unknown";
 	const char *s = vmstate_name(rec.state);
 	vm_record_release(&rec);
@@ -380,7 +382,7 @@ static int begin_device(const char *uuid, const char *job, struct vm_record *rec
 	int r;
 	if ((r = joblock_begin(uuid, job, err)) < 0)
 		return r;
-	if ((r = store_vm_get(ops_cfg.store, uuid, rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, uuid, rec)) < 0) {
 		joblock_end(uuid);
 		buf_adds(err, "vm not found");
 		return r;
@@ -401,7 +403,7 @@ static int begin_device(const char *uuid, const char *job, struct vm_record *rec
 	return 0;
 }
 
-int ops_vm_disk_attach(const char *uuid, const char *volume, const char *busname, struct buf *err)
+int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct vol_record vol = { 0 };
@@ -419,9 +421,9 @@ int ops_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 	}
 	if ((r = begin_device(uuid, "disk-attach", &rec, err)) < 0)
 		return r;
-	pthread_mutex_lock(&ops_defs_lock);
-	__do_free char *user = ops_vm_using_volume(volume);
-	if (store_vol_get(ops_cfg.store, volume, &vol) < 0) {
+	pthread_mutex_lock(&svc_defs_lock);
+	__do_free char *user = svc_vm_using_volume(volume);
+	if (store_vol_get(svc_cfg.store, volume, &vol) < 0) {
 		buf_printf(err, "volume '%s' does not exist", volume);
 		r = -ENOENT;
 	} else if (user) {
@@ -436,13 +438,13 @@ int ops_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 	if (r == 0) {
 		rec.def->disks[rec.def->ndisks].volume = xstrdup(volume);
 		rec.def->disks[rec.def->ndisks++].bus = bus;
-		if ((r = store_vm_update_def(ops_cfg.store, rec.def)) < 0)
+		if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 			buf_adds(err, "cannot store the definition");
 	}
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		__do_free char *d = xasprintf("disk %s attached (%s)", volume, disk_bus_name(bus));
-		store_event_add(ops_cfg.store, uuid, "disk", d);
+		store_event_add(svc_cfg.store, uuid, "disk", d);
 	}
 	vol_record_release(&vol);
 	vm_record_release(&rec);
@@ -450,7 +452,7 @@ int ops_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 	return r;
 }
 
-int ops_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
+int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	int r, idx;
@@ -464,16 +466,16 @@ int ops_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
 	}
 	if (vmstate_is_active(rec.state) && (r = rt_disk_detach(uuid, volume, err)) < 0)
 		goto out;
-	pthread_mutex_lock(&ops_defs_lock);
+	pthread_mutex_lock(&svc_defs_lock);
 	free(rec.def->disks[idx].volume);
 	memmove(&rec.def->disks[idx], &rec.def->disks[idx + 1], sizeof(rec.def->disks[0]) * (size_t)(rec.def->ndisks - idx - 1));
 	rec.def->ndisks--;
-	if ((r = store_vm_update_def(ops_cfg.store, rec.def)) < 0)
+	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 		buf_adds(err, "cannot store the definition");
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		__do_free char *d = xasprintf("disk %s detached", volume);
-		store_event_add(ops_cfg.store, uuid, "disk", d);
+		store_event_add(svc_cfg.store, uuid, "disk", d);
 	}
 out:
 	vm_record_release(&rec);
@@ -481,7 +483,7 @@ out:
 	return r;
 }
 
-int ops_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err)
+int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	int r;
@@ -503,17 +505,17 @@ int ops_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err
 		goto out;
 	free(rec.def->cdrom);
 	rec.def->cdrom = path ? xstrdup(path) : NULL;
-	if ((r = store_vm_update_def(ops_cfg.store, rec.def)) < 0)
+	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 		buf_adds(err, "cannot store the definition");
 	else
-		store_event_add(ops_cfg.store, uuid, "cdrom", path ? path : "ejected");
+		store_event_add(svc_cfg.store, uuid, "cdrom", path ? path : "ejected");
 out:
 	vm_record_release(&rec);
 	joblock_end(uuid);
 	return r;
 }
 
-int ops_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err)
+int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err)
 {
 	__do_free char *path = rt_console_log_path(uuid);
 	__do_close int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -534,28 +536,28 @@ int ops_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err
 	return 0;
 }
 
-json_t *ops_vm_events(const char *uuid, int limit) { return store_event_list(ops_cfg.store, uuid, limit); }
+json_t *svc_vm_events(const char *uuid, int limit) { return store_event_list(svc_cfg.store, uuid, limit); }
 
-int ops_vm_console_open(const char *uuid, struct buf *err) { return rt_console_open(uuid, err); }
+int svc_vm_console_open(const char *uuid, struct buf *err) { return rt_console_open(uuid, err); }
 
-void ops_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
+void svc_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
 
-void ops_vm_autostart(void)
+void svc_vm_autostart(void)
 {
 	struct vm_record *list;
 	size_t cnt;
-	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0)
+	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0)
 		return;
 	for (size_t i = 0; i < cnt; i++) {
 		if (!list[i].def->autostart || vmstate_is_active(list[i].state))
 			continue;
 		struct buf err = BUF_INIT;
-		struct ops_action_opts o = { 0 };
+		struct svc_action_opts o = { 0 };
 		log_info("vm %s: autostart", list[i].def->name);
-		if (ops_vm_action(list[i].def->uuid, ACT_START, &o, &err) < 0)
+		if (svc_vm_action(list[i].def->uuid, ACT_START, &o, &err) < 0)
 			log_msg(LOG_LVL_ERROR, 0, "autostart failed: %s", err.s);
 		else
-			store_event_add(ops_cfg.store, list[i].def->uuid, "autostart", "started at corrald start");
+			store_event_add(svc_cfg.store, list[i].def->uuid, "autostart", "started at corrald start");
 		buf_release(&err);
 	}
 	store_vm_list_free(list, cnt);

@@ -1,13 +1,13 @@
 /*
- * snapops.c - VM snapshots: create, list, show, revert, delete, and the
- * recovery of snapshots a crashed corrald left half done (see ops.h and
+ * snapshot.c - VM snapshots: create, list, show, revert, delete, and the
+ * recovery of snapshots a crashed corrald left half done (see snapshot.h and
  * docs/snapshots.md).
  *
  * A snapshot is one qcow2 internal snapshot tag, the snapshot's name, on
  * every disk of the VM, plus a row in the store holding the tree (parent),
  * the VM definition of the moment and whether RAM was saved.  The row is
  * written ("creating"/"deleting") before any image changes, so that
- * ops_snapshot_recover() can finish or roll back what a crash cut off.
+ * svc_snapshot_recover() can finish or roll back what a crash cut off.
  * Every operation holds the VM's job lock and is recorded as a job; the
  * mechanics (qemu-img, QMP jobs) are in src/qemu/snapshot.c.
  */
@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "ops.h"
+#include "snapshot.h"
+#include "service/vm.h"
+#include "service/internal.h"
 #include "backup/backup.h"
 #include "core/joblock.h"
 #include "qemu/qmp.h"
@@ -87,7 +89,7 @@ static int ctx_begin(struct snap_ctx *c, const char *uuid, const char *job, stru
 	if ((r = joblock_begin(uuid, job, err)) < 0)
 		return r;
 	c->locked = true;
-	if ((r = store_vm_get(ops_cfg.store, uuid, &c->rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, uuid, &c->rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
 	}
@@ -114,7 +116,7 @@ static int ctx_disks(struct snap_ctx *c, const struct vm_def *def, struct buf *e
 		struct vol_record v = { 0 };
 		const char *vol = def->disks[i].volume;
 		int r = 0;
-		if (store_vol_get(ops_cfg.store, vol, &v) < 0) {
+		if (store_vol_get(svc_cfg.store, vol, &v) < 0) {
 			buf_printf(err, "volume '%s' of vm '%s' no longer exists", vol, c->rec.def->name);
 			r = -ENOENT;
 		} else if (strcmp(v.format, "qcow2") != 0) {
@@ -142,20 +144,20 @@ static int ctx_disks(struct snap_ctx *c, const struct vm_def *def, struct buf *e
 
 static void job_start(struct snap_ctx *c, const char *type)
 {
-	c->job = store_job_create(ops_cfg.store, type, c->rec.def->name, c->uuid);
+	c->job = store_job_create(svc_cfg.store, type, c->rec.def->name, c->uuid);
 }
 
 static void job_end(struct snap_ctx *c, int r, const char *msg)
 {
 	if (c->job >= 0)
-		store_job_finish(ops_cfg.store, c->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : msg);
+		store_job_finish(svc_cfg.store, c->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : msg);
 }
 
 static void progress(void *opaque, double percent)
 {
 	struct snap_ctx *c = opaque;
 	if (c->job >= 0)
-		store_job_progress(ops_cfg.store, c->job, percent, 0, -1);
+		store_job_progress(svc_cfg.store, c->job, percent, 0, -1);
 }
 
 /* Room for the snapshot in every directory holding a disk. */
@@ -247,7 +249,7 @@ static json_t *state_size(const struct vm_def *def, const char *name, json_t *ca
 		if (!list) {
 			struct vol_record v = { 0 };
 			__do_buf struct buf e = BUF_INIT;
-			if (store_vol_get(ops_cfg.store, vol, &v) < 0 || strcmp(v.format, "qcow2") != 0 ||
+			if (store_vol_get(svc_cfg.store, vol, &v) < 0 || strcmp(v.format, "qcow2") != 0 ||
 			    snap_img_list(v.path, &list, &e) < 0)
 				list = json_array();
 			json_object_set_new(cache, vol, list);
@@ -297,7 +299,7 @@ static int get_snap(const char *uuid, const char *vmname, const char *name, stru
 	int r;
 	if ((r = check_snap_name(name, err)) < 0)
 		return r;
-	if ((r = store_snap_get(ops_cfg.store, uuid, name, s)) < 0) {
+	if ((r = store_snap_get(svc_cfg.store, uuid, name, s)) < 0) {
 		if (r == -ENOENT)
 			buf_printf(err, "vm '%s' has no snapshot '%s'", vmname, name);
 		else
@@ -320,16 +322,16 @@ static int ctx_begin_snap(struct snap_ctx *c, const char *uuid, const char *name
 	return get_snap(uuid, c->rec.def->name, name, s, err);
 }
 
-json_t *ops_snapshot_list(const char *uuid, struct buf *err)
+json_t *svc_snapshot_list(const char *uuid, struct buf *err)
 {
 	struct snap_record *list;
 	size_t n;
 	__do_free char *current = NULL;
-	if (store_snap_list(ops_cfg.store, uuid, &list, &n) < 0) {
+	if (store_snap_list(svc_cfg.store, uuid, &list, &n) < 0) {
 		buf_adds(err, "cannot read the snapshot list");
 		return NULL;
 	}
-	store_snap_current_get(ops_cfg.store, uuid, &current);
+	store_snap_current_get(svc_cfg.store, uuid, &current);
 	__do_json json_t *cache = json_object();
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
@@ -338,18 +340,18 @@ json_t *ops_snapshot_list(const char *uuid, struct buf *err)
 	return json_pack("{s:o,s:o}", "snapshots", arr, "current", current ? json_string(current) : json_null());
 }
 
-int ops_snapshot_get(const char *uuid, const char *name, json_t **out, struct buf *err)
+int svc_snapshot_get(const char *uuid, const char *name, json_t **out, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct snap_record s = { 0 };
 	__do_free char *current = NULL;
 	int r;
-	if ((r = store_vm_get(ops_cfg.store, uuid, &rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
 	}
 	if ((r = get_snap(uuid, rec.def->name, name, &s, err)) == 0) {
-		store_snap_current_get(ops_cfg.store, uuid, &current);
+		store_snap_current_get(svc_cfg.store, uuid, &current);
 		__do_json json_t *cache = json_object();
 		*out = snap_json(&s, current, true, cache);
 	}
@@ -403,13 +405,13 @@ static int take_snapshot(struct snap_ctx *c, const char *name, const char *descr
 	__do_free char *def = json_to_string(dj);
 	int r;
 
-	store_snap_current_get(ops_cfg.store, c->uuid, &current);
+	store_snap_current_get(svc_cfg.store, c->uuid, &current);
 	struct snap_record row = {
 		.vm = (char *)c->uuid, .name = (char *)name, .parent = current, .created_ms = time_wall_ms(),
 		.description = (char *)(description ? description : ""), .memory = memory,
 		.was_running = active && c->rec.state == VM_RUNNING, .def = def, .state = "creating",
 	};
-	if ((r = store_snap_insert(ops_cfg.store, &row)) < 0) {
+	if ((r = store_snap_insert(svc_cfg.store, &row)) < 0) {
 		buf_printf(e, "cannot record snapshot '%s'", name);
 		return r;
 	}
@@ -420,21 +422,21 @@ static int take_snapshot(struct snap_ctx *c, const char *name, const char *descr
 		if (remove_tags(c, name, &e2) < 0)
 			log_warn("vm %s: rolling back snapshot %s: %s", c->rec.def->name, name, e2.s);
 		else
-			store_snap_delete(ops_cfg.store, c->uuid, name);
+			store_snap_delete(svc_cfg.store, c->uuid, name);
 		return r;
 	}
-	if ((r = store_snap_set_state(ops_cfg.store, c->uuid, name, "ready")) < 0 ||
-	    (r = store_snap_current_set(ops_cfg.store, c->uuid, name)) < 0) {
+	if ((r = store_snap_set_state(svc_cfg.store, c->uuid, name, "ready")) < 0 ||
+	    (r = store_snap_current_set(svc_cfg.store, c->uuid, name)) < 0) {
 		buf_printf(e, "snapshot '%s' was taken but cannot be recorded", name);
 		return r;
 	}
 	__do_free char *ev = xasprintf("snapshot '%s' created%s", name, memory ? " (with RAM)" : "");
-	store_event_add(ops_cfg.store, c->uuid, "snapshot", ev);
+	store_event_add(svc_cfg.store, c->uuid, "snapshot", ev);
 	log_info("vm %s: %s", c->rec.def->name, ev);
 	return 0;
 }
 
-int ops_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **out,
+int svc_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **out,
 			struct buf *err)
 {
 	struct snap_ctx c = { .job = -1 };
@@ -452,7 +454,7 @@ int ops_snapshot_create(const char *uuid, const char *name, const char *descript
 	if ((r = ctx_begin(&c, uuid, "snapshot-create", err)) < 0)
 		goto out;
 	const char *vm = c.rec.def->name;
-	if (store_snap_get(ops_cfg.store, uuid, name, &s) == 0) {
+	if (store_snap_get(svc_cfg.store, uuid, name, &s) == 0) {
 		buf_printf(err, "vm '%s' already has a snapshot named '%s'", vm, name);
 		r = -EEXIST;
 		goto out;
@@ -470,7 +472,7 @@ int ops_snapshot_create(const char *uuid, const char *name, const char *descript
 	if (r < 0)
 		buf_printf(err, "%s: %s", vm, e.s);
 	else
-		r = ops_snapshot_get(uuid, name, out, err);
+		r = svc_snapshot_get(uuid, name, out, err);
 out:
 	snap_record_release(&s);
 	ctx_release(&c);
@@ -495,11 +497,11 @@ static int load_state(struct snap_ctx *c, const struct snap_record *s, struct bu
 	return s->was_running ? rt_resume(c->uuid, err) : rt_pause(c->uuid, err);
 }
 
-/* The volumes of `def` belong to no VM but this one.  Call under ops_defs_lock, or as a pre-check. */
+/* The volumes of `def` belong to no VM but this one.  Call under svc_defs_lock, or as a pre-check. */
 static int check_owners(struct snap_ctx *c, const struct vm_def *def, struct buf *err)
 {
 	for (int i = 0; i < def->ndisks; i++) {
-		__do_free char *user = ops_vm_using_volume(def->disks[i].volume);
+		__do_free char *user = svc_vm_using_volume(def->disks[i].volume);
 		if (user && strcmp(user, c->rec.def->name) != 0) {
 			buf_printf(err, "volume '%s' of the snapshot is now used by vm '%s'", def->disks[i].volume, user);
 			return -EBUSY;
@@ -515,10 +517,10 @@ static int restore_def(struct snap_ctx *c, struct vm_def *def, struct buf *err)
 	free(def->name);
 	def->name = xstrdup(c->rec.def->name);
 	def->is_template = c->rec.def->is_template;
-	pthread_mutex_lock(&ops_defs_lock);
-	if ((r = check_owners(c, def, err)) == 0 && (r = store_vm_update_def(ops_cfg.store, def)) < 0)
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = check_owners(c, def, err)) == 0 && (r = store_vm_update_def(svc_cfg.store, def)) < 0)
 		buf_adds(err, "cannot store the definition");
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	return r;
 }
 
@@ -602,7 +604,7 @@ static int revert(struct snap_ctx *c, const struct snap_record *s, struct vm_def
 	return r;
 }
 
-int ops_snapshot_revert(const char *uuid, const char *name, json_t **out, struct buf *err)
+int svc_snapshot_revert(const char *uuid, const char *name, json_t **out, struct buf *err)
 {
 	struct snap_ctx c = { .job = -1 };
 	struct snap_record s = { 0 };
@@ -638,23 +640,23 @@ int ops_snapshot_revert(const char *uuid, const char *name, json_t **out, struct
 		}
 	}
 	job_start(&c, "snapshot-revert");
-	/* "reverting" tells a restarted corrald to finish the job (ops_snapshot_recover). */
-	store_snap_set_state(ops_cfg.store, uuid, name, "reverting");
+	/* "reverting" tells a restarted corrald to finish the job (svc_snapshot_recover). */
+	store_snap_set_state(svc_cfg.store, uuid, name, "reverting");
 	r = revert(&c, &s, def, &e);
-	store_snap_set_state(ops_cfg.store, uuid, name, "ready");
+	store_snap_set_state(svc_cfg.store, uuid, name, "ready");
 	if (r < 0) {
 		buf_printf(err, "%s: cannot revert to snapshot '%s': %s", vm, name, e.s);
 		job_end(&c, r, e.s);
 		goto out;
 	}
-	store_snap_current_set(ops_cfg.store, uuid, name);
+	store_snap_current_set(svc_cfg.store, uuid, name);
 	{
 		__do_free char *ev = xasprintf("reverted to snapshot '%s'", name);
-		store_event_add(ops_cfg.store, uuid, "snapshot", ev);
+		store_event_add(svc_cfg.store, uuid, "snapshot", ev);
 		log_info("vm %s: %s", vm, ev);
 	}
 	job_end(&c, 0, NULL);
-	r = ops_snapshot_get(uuid, name, out, err);
+	r = svc_snapshot_get(uuid, name, out, err);
 out:
 	vmdef_free(def);
 	snap_record_release(&s);
@@ -700,8 +702,8 @@ static void ctx_existing_disks(struct snap_ctx *c, const struct vm_def *def)
 	for (int i = 0; def && i < def->ndisks; i++) {
 		struct vol_record v = { 0 };
 		const char *vol = def->disks[i].volume;
-		if (store_vol_get(ops_cfg.store, vol, &v) == 0 && strcmp(v.format, "qcow2") == 0) {
-			__do_free char *user = ops_vm_using_volume(vol);
+		if (store_vol_get(svc_cfg.store, vol, &v) == 0 && strcmp(v.format, "qcow2") == 0) {
+			__do_free char *user = svc_vm_using_volume(vol);
 			/* A volume now in another VM's hands is left alone. */
 			if (!user || strcmp(user, c->rec.def->name) == 0) {
 				struct snap_disk *d = &c->disks[c->ndisks];
@@ -720,23 +722,23 @@ static void ctx_existing_disks(struct snap_ctx *c, const struct vm_def *def)
 static int drop_snapshot(struct snap_ctx *c, const char *name, struct buf *e)
 {
 	int r;
-	if ((r = store_snap_set_state(ops_cfg.store, c->uuid, name, "deleting")) < 0) {
+	if ((r = store_snap_set_state(svc_cfg.store, c->uuid, name, "deleting")) < 0) {
 		buf_printf(e, "cannot record the deletion of snapshot '%s'", name);
 		return r;
 	}
 	if ((r = delete_tags(c, name, e)) < 0)
 		return r;
-	if ((r = store_snap_delete(ops_cfg.store, c->uuid, name)) < 0) {
+	if ((r = store_snap_delete(svc_cfg.store, c->uuid, name)) < 0) {
 		buf_printf(e, "snapshot '%s' was deleted from the disks but not from the store", name);
 		return r;
 	}
 	__do_free char *ev = xasprintf("snapshot '%s' deleted", name);
-	store_event_add(ops_cfg.store, c->uuid, "snapshot", ev);
+	store_event_add(svc_cfg.store, c->uuid, "snapshot", ev);
 	log_info("vm %s: %s", c->rec.def->name, ev);
 	return 0;
 }
 
-int ops_snapshot_delete(const char *uuid, const char *name, struct buf *err)
+int svc_snapshot_delete(const char *uuid, const char *name, struct buf *err)
 {
 	struct snap_ctx c = { .job = -1 };
 	struct snap_record s = { 0 };
@@ -782,21 +784,21 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 		for (int i = 0; i < c->ndisks; i++)
 			all = all && present[i];
 		if (all) {
-			store_snap_set_state(ops_cfg.store, s->vm, s->name, "ready");
-			store_snap_current_set(ops_cfg.store, s->vm, s->name);
+			store_snap_set_state(svc_cfg.store, s->vm, s->name, "ready");
+			store_snap_current_set(svc_cfg.store, s->vm, s->name);
 			log_info("vm %s: snapshot %s completed before the crash; kept", vm, s->name);
-			store_event_add(ops_cfg.store, s->vm, "snapshot", "snapshot creation finished across a corrald restart");
+			store_event_add(svc_cfg.store, s->vm, "snapshot", "snapshot creation finished across a corrald restart");
 			return 0;
 		}
 		if ((r = remove_tags(c, s->name, e)) < 0)
 			return r;
-		store_snap_delete(ops_cfg.store, s->vm, s->name);
+		store_snap_delete(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: snapshot %s was cut off by a crash; rolled back", vm, s->name);
-		store_event_add(ops_cfg.store, s->vm, "snapshot", "unfinished snapshot rolled back after a corrald restart");
+		store_event_add(svc_cfg.store, s->vm, "snapshot", "unfinished snapshot rolled back after a corrald restart");
 	} else if (strcmp(s->state, "deleting") == 0) {
 		if ((r = remove_tags(c, s->name, e)) < 0)
 			return r;
-		store_snap_delete(ops_cfg.store, s->vm, s->name);
+		store_snap_delete(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: deletion of snapshot %s finished after a crash", vm, s->name);
 	} else if (strcmp(s->state, "reverting") == 0) {
 		/*
@@ -819,10 +821,10 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 			if ((r = restore_def(c, def, e)) < 0)
 				return r;
 		}
-		store_snap_set_state(ops_cfg.store, s->vm, s->name, "ready");
-		store_snap_current_set(ops_cfg.store, s->vm, s->name);
+		store_snap_set_state(svc_cfg.store, s->vm, s->name, "ready");
+		store_snap_current_set(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: revert to snapshot %s finished after a crash", vm, s->name);
-		store_event_add(ops_cfg.store, s->vm, "snapshot", "revert finished after a corrald restart");
+		store_event_add(svc_cfg.store, s->vm, "snapshot", "revert finished after a corrald restart");
 	}
 	return 0;
 }
@@ -857,16 +859,16 @@ static void recover_one(const struct snap_record *s)
 }
 
 /* Also drops the rows of VMs deleted since (their images went with them or keep harmless tags). */
-void ops_snapshot_recover(void)
+void svc_snapshot_recover(void)
 {
 	struct snap_record *list;
 	size_t n;
-	if (store_snap_list(ops_cfg.store, NULL, &list, &n) < 0)
+	if (store_snap_list(svc_cfg.store, NULL, &list, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct vm_record rec = { 0 };
-		if (store_vm_get(ops_cfg.store, list[i].vm, &rec) == -ENOENT)
-			store_snap_delete(ops_cfg.store, list[i].vm, list[i].name); /* its VM was deleted */
+		if (store_vm_get(svc_cfg.store, list[i].vm, &rec) == -ENOENT)
+			store_snap_delete(svc_cfg.store, list[i].vm, list[i].name); /* its VM was deleted */
 		else if (strcmp(list[i].state, "ready") != 0)
 			recover_one(&list[i]);
 		vm_record_release(&rec);

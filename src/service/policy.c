@@ -1,5 +1,5 @@
 /*
- * policyops.c - backup policies and the scheduler that runs them (see ops.h,
+ * policy.c - backup policies and the scheduler that runs them (see policy.h,
  * "Backup policies"; backup/policy.h for what a policy says).
  *
  * A policy is stored as its JSON (backup/policy.h checks it strictly; a
@@ -11,7 +11,7 @@
  * policy once, not once per missed occurrence.  A policy whose previous run
  * is still going is not started again.
  *
- * At start (ops_backup_init) corrald also removes what a crash left of
+ * At start (svc_backup_init) corrald also removes what a crash left of
  * backups inside running QEMUs (fleecing nodes, NBD exports, overlays).
  */
 #include <errno.h>
@@ -19,7 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ops.h"
+#include "policy.h"
+#include "service/backup.h"
+#include "service/internal.h"
 #include "backup/backup.h"
 #include "backup/calendar.h"
 #include "backup/policy.h"
@@ -63,7 +65,7 @@ static json_t *policy_json_with_runs(const struct policy *p, int64_t last, int64
 	return j;
 }
 
-int ops_policy_put(const json_t *def, const char *text, const char *name, json_t **out, struct buf *err)
+int svc_policy_put(const json_t *def, const char *text, const char *name, json_t **out, struct buf *err)
 {
 	struct policy p = { 0 };
 	__do_free char *s = NULL;
@@ -82,25 +84,25 @@ int ops_policy_put(const json_t *def, const char *text, const char *name, json_t
 	json_t *j = policy_to_json(&p);
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	if ((r = store_policy_put(ops_cfg.store, p.name, s, next)) < 0) {
+	if ((r = store_policy_put(svc_cfg.store, p.name, s, next)) < 0) {
 		buf_printf(err, "cannot store backup policy '%s'", p.name);
 		goto out;
 	}
 	log_info("backup policy %s saved", p.name);
-	r = ops_policy_get(p.name, out, err);
+	r = svc_policy_get(p.name, out, err);
 out:
 	policy_release(&p);
 	return r;
 }
 
-int ops_policy_get(const char *name, json_t **out, struct buf *err)
+int svc_policy_get(const char *name, json_t **out, struct buf *err)
 {
 	struct policy_record pr = { 0 };
 	struct policy p = { 0 };
 	__do_json json_t *j = NULL;
 	int r;
 
-	if ((r = store_policy_get(ops_cfg.store, name, &pr)) < 0) {
+	if ((r = store_policy_get(svc_cfg.store, name, &pr)) < 0) {
 		buf_printf(err, r == -ENOENT ? "backup policy '%s' not found" : "cannot read backup policy '%s'", name);
 		return r;
 	}
@@ -115,18 +117,18 @@ int ops_policy_get(const char *name, json_t **out, struct buf *err)
 	return r;
 }
 
-json_t *ops_policy_list(void)
+json_t *svc_policy_list(void)
 {
 	struct policy_record *list = NULL;
 	size_t n = 0;
 	json_t *arr = json_array();
 
-	if (store_policy_list(ops_cfg.store, &list, &n) < 0)
+	if (store_policy_list(svc_cfg.store, &list, &n) < 0)
 		return arr;
 	for (size_t i = 0; i < n; i++) {
 		json_t *p = NULL;
 		struct buf err = BUF_INIT;
-		if (ops_policy_get(list[i].name, &p, &err) == 0)
+		if (svc_policy_get(list[i].name, &p, &err) == 0)
 			json_array_append_new(arr, p);
 		else
 			json_array_append_new(arr, json_pack("{s:s,s:s}", "name", list[i].name, "error", err.s));
@@ -136,9 +138,9 @@ json_t *ops_policy_list(void)
 	return arr;
 }
 
-int ops_policy_delete(const char *name, struct buf *err)
+int svc_policy_delete(const char *name, struct buf *err)
 {
-	int r = store_policy_delete(ops_cfg.store, name);
+	int r = store_policy_delete(svc_cfg.store, name);
 	if (r == -ENOENT)
 		buf_printf(err, "backup policy '%s' not found", name);
 	else if (r < 0)
@@ -154,7 +156,7 @@ static bool policy_busy(const char *name)
 	json_t *id = json_object_get(sched_jobs, name);
 	if (!id)
 		return false;
-	__do_json json_t *job = store_job_get(ops_cfg.store, json_integer_value(id));
+	__do_json json_t *job = store_job_get(svc_cfg.store, json_integer_value(id));
 	return job && strcmp(json_string_value(json_object_get(job, "state")), "running") == 0;
 }
 
@@ -164,7 +166,7 @@ static void sched_tick(void)
 	size_t n = 0;
 	int64_t now = (int64_t)time(NULL);
 
-	if (store_policy_list(ops_cfg.store, &list, &n) < 0)
+	if (store_policy_list(svc_cfg.store, &list, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct policy p = { 0 };
@@ -177,11 +179,11 @@ static void sched_tick(void)
 			goto next;
 		if (policy_next_run(&p, now, &next, &err) < 0)
 			log_warn("backup policy %s: %s", p.name, err.s);
-		store_policy_set_runs(ops_cfg.store, p.name, now, next);
-		struct ops_backup_opts o = { .policy = p.name };
+		store_policy_set_runs(svc_cfg.store, p.name, now, next);
+		struct svc_backup_opts o = { .policy = p.name };
 		json_t *job = NULL;
 		buf_reset(&err);
-		if (p.enabled && ops_backup_run(&o, &job, &err) == 0) {
+		if (p.enabled && svc_backup_run(&o, &job, &err) == 0) {
 			log_info("backup policy %s: scheduled run started (job %" JSON_INTEGER_FORMAT ")", p.name,
 				 json_integer_value(json_object_get(job, "id")));
 			json_object_set(sched_jobs, p.name, json_object_get(job, "id"));
@@ -220,7 +222,7 @@ static void backup_cleanup_all(void)
 	struct vm_record *list = NULL;
 	size_t n = 0;
 
-	if (store_vm_list(ops_cfg.store, &list, &n) < 0)
+	if (store_vm_list(svc_cfg.store, &list, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		const char *uuid = list[i].def->uuid;
@@ -231,7 +233,7 @@ static void backup_cleanup_all(void)
 		if (!rt_is_active(uuid) || joblock_begin(uuid, "backup-cleanup", &err) < 0)
 			goto next;
 		if ((q = rt_qmp_acquire(uuid, &ref, &err))) {
-			__do_free char *dir = xasprintf("%s/%s", ops_cfg.run_dir, uuid);
+			__do_free char *dir = xasprintf("%s/%s", svc_cfg.run_dir, uuid);
 			if (backup_cleanup_vm(q, dir, &err) < 0)
 				log_warn("vm %s: cannot clean up after an interrupted backup: %s", list[i].def->name, err.s);
 			rt_qmp_release(ref);
@@ -243,7 +245,7 @@ next:
 	store_vm_list_free(list, n);
 }
 
-int ops_backup_init(struct buf *err)
+int svc_backup_init(struct buf *err)
 {
 	backup_cleanup_all();
 	sched_jobs = json_object();
@@ -256,7 +258,7 @@ int ops_backup_init(struct buf *err)
 	return 0;
 }
 
-void ops_backup_shutdown(void)
+void svc_backup_shutdown(void)
 {
 	if (!sched_running)
 		return;

@@ -1,5 +1,5 @@
 /*
- * restoreops.c - restoring backups (see ops.h, "Backups"): a whole VM under
+ * restore.c - restoring backups (see backup.h, "Backups"): a whole VM under
  * a new name, a whole VM over the original, or one disk as a new volume.
  *
  * Every disk is written by backup_restore_disk() into a file that did not
@@ -17,7 +17,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "service/backup.h"
+#include "service/host.h"
+#include "service/pool.h"
+#include "service/repo.h"
+#include "service/vm.h"
+#include "service/internal.h"
 #include "backup/backup.h"
 #include "core/joblock.h"
 #include "qemu/runtime.h"
@@ -62,7 +67,7 @@ static void restore_free(struct restore *rs)
 	}
 	free(rs->disks);
 	if (rs->pool)
-		ops_pool_put(strcmp(rs->pool, "default") == 0 ? NULL : rs->pool);
+		svc_pool_put(strcmp(rs->pool, "default") == 0 ? NULL : rs->pool);
 	free(rs->pool);
 	if (rs->over_uuid[0])
 		joblock_end(rs->over_uuid);
@@ -77,7 +82,7 @@ static void restore_progress(uint64_t done, uint64_t total, const char *phase, v
 	struct restore *rs = arg;
 	(void)total;
 	(void)phase;
-	ops_job_bytes_progress(rs->job, rs->done_before + done, rs->total, rs->t0_ms);
+	svc_job_bytes_progress(rs->job, rs->done_before + done, rs->total, rs->t0_ms);
 }
 
 /* Record the restored images: new volumes (+ the VM), or renames over the originals. */
@@ -96,13 +101,13 @@ static int restore_commit(struct restore *rs, json_t **vm, struct buf *err)
 			}
 			rs->disks[i].written = false;
 		}
-		store_event_add(ops_cfg.store, rs->over_uuid, "restore", rs->id);
+		store_event_add(svc_cfg.store, rs->over_uuid, "restore", rs->id);
 		return 0;
 	}
 	for (; added < rs->n; added++) {
 		struct vol_record v = { .name = rs->disks[added].volume, .format = rs->disks[added].format,
 					.path = rs->disks[added].dest, .pool = rs->pool };
-		if ((r = store_vol_add(ops_cfg.store, &v)) < 0) {
+		if ((r = store_vol_add(svc_cfg.store, &v)) < 0) {
 			buf_printf(err, r == -EEXIST ? "volume %s was created meanwhile" : "cannot record volume %s",
 				   rs->disks[added].volume);
 			break;
@@ -110,17 +115,17 @@ static int restore_commit(struct restore *rs, json_t **vm, struct buf *err)
 	}
 	if (r == 0 && rs->def) {
 		json_t *out = NULL;
-		if ((r = ops_vm_create(rs->def, &out, err)) == 0) {
+		if ((r = svc_vm_create(rs->def, &out, err)) == 0) {
 			const char *uuid = json_string_value(json_object_get(out, "uuid"));
 			__do_free char *detail = xasprintf("restored from backup %s", rs->id);
 			if (uuid)
-				store_event_add(ops_cfg.store, uuid, "restore", detail);
+				store_event_add(svc_cfg.store, uuid, "restore", detail);
 			*vm = out;
 		}
 	}
 	if (r < 0) {
 		while (added-- > 0)
-			store_vol_delete(ops_cfg.store, rs->disks[added].volume);
+			store_vol_delete(svc_cfg.store, rs->disks[added].volume);
 		return r;
 	}
 	for (size_t i = 0; i < rs->n; i++)
@@ -149,8 +154,8 @@ static void *restore_thread(void *arg)
 		r = restore_commit(rs, &vm, &err);
 	if (r == 0 && rs->start && vm) {
 		const char *uuid = json_string_value(json_object_get(vm, "uuid"));
-		struct ops_action_opts o = { 0 };
-		if (uuid && ops_vm_action(uuid, ACT_START, &o, &err) < 0) {
+		struct svc_action_opts o = { 0 };
+		if (uuid && svc_vm_action(uuid, ACT_START, &o, &err) < 0) {
 			r = -EIO;
 			buf_printf(&err, " (the vm was restored but did not start)");
 		}
@@ -166,7 +171,7 @@ out:
 		json_t *res = json_pack("{s:s,s:o}", "backup", rs->id, "volumes", vols);
 		if (vm)
 			json_object_set(res, "vm", json_object_get(vm, "name"));
-		store_job_set_result(ops_cfg.store, rs->job, res);
+		store_job_set_result(svc_cfg.store, rs->job, res);
 		json_decref(res);
 	}
 	json_decref(vm);
@@ -174,7 +179,7 @@ out:
 		log_warn("restore of backup %s failed: %s", rs->id, err.s);
 	else
 		log_info("backup %s restored", rs->id);
-	store_job_finish(ops_cfg.store, rs->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
+	store_job_finish(svc_cfg.store, rs->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
 	buf_release(&err);
 	restore_free(rs);
 	return NULL;
@@ -192,7 +197,7 @@ static int rdisk_new_volume(struct restore *rs, struct rdisk *d, const char *nam
 		buf_printf(err, "invalid volume name '%s': %s", name, bad);
 		return -EINVAL;
 	}
-	if (store_vol_get(ops_cfg.store, name, &taken) == 0) {
+	if (store_vol_get(svc_cfg.store, name, &taken) == 0) {
 		vol_record_release(&taken);
 		buf_printf(err, "volume %s already exists; restore under another name", name);
 		return -EEXIST;
@@ -235,7 +240,7 @@ static int plan_over(struct restore *rs, const char *uuid, const json_t *m, stru
 	if ((r = joblock_begin(uuid, "restore", err)) < 0)
 		return r;
 	snprintf(rs->over_uuid, sizeof(rs->over_uuid), "%s", uuid);
-	if ((r = store_vm_get(ops_cfg.store, uuid, &rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
 	}
@@ -245,7 +250,7 @@ static int plan_over(struct restore *rs, const char *uuid, const json_t *m, stru
 		r = -EBUSY;
 		goto out;
 	}
-	if (store_snap_list(ops_cfg.store, uuid, &snaps, &nsnaps) == 0 && nsnaps > 0) {
+	if (store_snap_list(svc_cfg.store, uuid, &snaps, &nsnaps) == 0 && nsnaps > 0) {
 		buf_printf(err, "vm %s has snapshots, which restoring its images would destroy; delete them or restore "
 				"a copy with --name NEW",
 			   rec.def->name);
@@ -260,7 +265,7 @@ static int plan_over(struct restore *rs, const char *uuid, const json_t *m, stru
 		if ((r = manifest_disk(m, i, d, err)) < 0)
 			break;
 		if ((int)i >= rec.def->ndisks || !vol || strcmp(rec.def->disks[i].volume, vol) != 0 ||
-		    store_vol_get(ops_cfg.store, vol, &v) < 0) {
+		    store_vol_get(svc_cfg.store, vol, &v) < 0) {
 			buf_printf(err, "vm %s's disks are not the backed-up ones any more; restore a copy with --name NEW",
 				   rec.def->name);
 			r = -EINVAL;
@@ -326,10 +331,10 @@ static int plan_new_vm(struct restore *rs, const char *name, const json_t *m, co
 	if (!(check = vmdef_from_json(rs->def, err)))
 		return -EINVAL;
 	vmdef_free(check);
-	ops_uuid *u = NULL;
+	svc_uuid *u = NULL;
 	size_t nu = 0;
 	struct buf ignore = BUF_INIT;
-	if (ops_vm_select(name, false, &u, &nu, &ignore) == 0 && nu > 0) {
+	if (svc_vm_select(name, false, &u, &nu, &ignore) == 0 && nu > 0) {
 		buf_printf(err, "a vm named '%s' already exists; restore under another name with --name", name);
 		r = -EEXIST;
 	}
@@ -338,7 +343,7 @@ static int plan_new_vm(struct restore *rs, const char *name, const json_t *m, co
 	return r;
 }
 
-int ops_backup_restore(const struct ops_restore_opts *o, json_t **job, struct buf *err)
+int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct buf *err)
 {
 	struct restore *rs = xcalloc(1, sizeof(*rs));
 	__do_json json_t *m = NULL;
@@ -353,7 +358,7 @@ int ops_backup_restore(const struct ops_restore_opts *o, json_t **job, struct bu
 		goto fail;
 	}
 	rs->id = xstrdup(o->id);
-	if ((r = ops_repo_open(o->repo, &rs->repo, NULL, err)) < 0)
+	if ((r = svc_repo_open(o->repo, &rs->repo, NULL, err)) < 0)
 		goto fail;
 	if ((r = repo_manifest_read(rs->repo, o->id, &m, err)) < 0)
 		goto fail;
@@ -366,7 +371,7 @@ int ops_backup_restore(const struct ops_restore_opts *o, json_t **job, struct bu
 	}
 	bool over = o->disk < 0 && !o->name;
 	struct vm_record exists = { 0 };
-	if (over && store_vm_get(ops_cfg.store, vm_uuid, &exists) == 0) {
+	if (over && store_vm_get(svc_cfg.store, vm_uuid, &exists) == 0) {
 		vm_record_release(&exists);
 		if (o->pool) {
 			buf_adds(err, "--pool only applies to a restore under a new name (--name)");
@@ -376,7 +381,7 @@ int ops_backup_restore(const struct ops_restore_opts *o, json_t **job, struct bu
 		if ((r = plan_over(rs, vm_uuid, m, err)) < 0)
 			goto fail;
 	} else {
-		if ((r = ops_pool_hold(o->pool, &pool_path, err)) < 0)
+		if ((r = svc_pool_hold(o->pool, &pool_path, err)) < 0)
 			goto fail;
 		rs->pool = xstrdup(o->pool ? o->pool : "default");
 		if (o->disk >= 0) {
@@ -404,15 +409,15 @@ int ops_backup_restore(const struct ops_restore_opts *o, json_t **job, struct bu
 	}
 	for (size_t i = 0; i < rs->n; i++)
 		rs->total += rs->disks[i].size;
-	rs->job = store_job_create(ops_cfg.store, "restore", o->id, rs->over_uuid[0] ? rs->over_uuid : NULL);
+	rs->job = store_job_create(svc_cfg.store, "restore", o->id, rs->over_uuid[0] ? rs->over_uuid : NULL);
 	if (rs->job < 0) {
 		buf_adds(err, "cannot record the restore job");
 		r = -EIO;
 		goto fail;
 	}
-	*job = store_job_get(ops_cfg.store, rs->job);
+	*job = store_job_get(svc_cfg.store, rs->job);
 	if (pthread_create(&t, NULL, restore_thread, rs) != 0) {
-		store_job_finish(ops_cfg.store, rs->job, "failed", "cannot start a thread");
+		store_job_finish(svc_cfg.store, rs->job, "failed", "cannot start a thread");
 		json_decref(*job);
 		*job = NULL;
 		buf_adds(err, "cannot start the restore thread");

@@ -1,5 +1,5 @@
 /*
- * repoops.c - the backup repositories a host uses (see ops.h, "Backup
+ * repo.c - the backup repositories a host uses (see repo.h, "Backup
  * repositories"): create, register an existing one, list, show, forget,
  * choose the default, and open one for the backup operations.
  *
@@ -18,7 +18,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "ops.h"
+#include "repo.h"
+#include "service/internal.h"
 #include "backup/repo.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -67,7 +68,7 @@ static int passphrase_check(const char *pass, struct buf *err)
 /* <state>/keys/<stem>.key and .pass for a new registration. */
 static int keys_paths(char **keyfile, char **passfile, struct buf *err)
 {
-	__do_free char *dir = xasprintf("%s/keys", ops_cfg.state_dir);
+	__do_free char *dir = xasprintf("%s/keys", svc_cfg.state_dir);
 	uuid_t u;
 	char stem[37];
 	int r;
@@ -124,16 +125,16 @@ static int repo_register(struct repo_record *rr, const char *passphrase, json_t 
 	rr->repo_id = xstrdup(repo_id(r));
 	rr->encrypted = repo_encrypted(r);
 	repo_close(r);
-	if ((e = store_repo_insert(ops_cfg.store, rr)) < 0) {
+	if ((e = store_repo_insert(svc_cfg.store, rr)) < 0) {
 		buf_printf(err, e == -EEXIST ? "repository %s is already registered" : "cannot record repository %s",
 			   rr->path);
 		return e;
 	}
 	log_info("backup repository %s registered%s", rr->path, rr->encrypted ? " (encrypted)" : "");
-	return ops_repo_get(rr->path, out, err);
+	return svc_repo_get(rr->path, out, err);
 }
 
-int ops_repo_create(const char *path, bool encrypt, const char *passphrase, uint32_t chunk_size, json_t **out,
+int svc_repo_create(const char *path, bool encrypt, const char *passphrase, uint32_t chunk_size, json_t **out,
 		    struct buf *err)
 {
 	__do_repo_record struct repo_record rr = { 0 };
@@ -150,7 +151,7 @@ int ops_repo_create(const char *path, bool encrypt, const char *passphrase, uint
 	}
 	pthread_mutex_lock(&repos_lock);
 	struct repo_record old = { 0 };
-	if (store_repo_get(ops_cfg.store, rr.path, &old) == 0) {
+	if (store_repo_get(svc_cfg.store, rr.path, &old) == 0) {
 		repo_record_release(&old);
 		buf_printf(err, "repository %s is already registered", rr.path);
 		r = -EEXIST;
@@ -178,7 +179,7 @@ out:
 	return r;
 }
 
-int ops_repo_add(const char *path, const char *keyfile, const char *passphrase, json_t **out, struct buf *err)
+int svc_repo_add(const char *path, const char *keyfile, const char *passphrase, json_t **out, struct buf *err)
 {
 	__do_repo_record struct repo_record rr = { 0 };
 	struct buf key __do_buf = BUF_INIT;
@@ -206,7 +207,7 @@ int ops_repo_add(const char *path, const char *keyfile, const char *passphrase, 
 		if ((r = fs_write_file_atomic(rr.keyfile, key.s, key.len, 0600)) < 0 ||
 		    (r = fs_write_file_atomic(rr.passfile, passphrase, strlen(passphrase), 0600)) < 0) {
 			buf_printf(err, "cannot store the key of repository %s under %s/keys: %s", rr.path,
-				   ops_cfg.state_dir, strerror(-r));
+				   svc_cfg.state_dir, strerror(-r));
 			goto undo;
 		}
 	}
@@ -226,7 +227,7 @@ static int repo_lookup(const char *path, struct repo_record *rr, struct buf *err
 	int r;
 
 	if (!path) {
-		if ((r = store_repo_get_default(ops_cfg.store, rr)) == -ENOENT)
+		if ((r = store_repo_get_default(svc_cfg.store, rr)) == -ENOENT)
 			buf_adds(err, "no backup repository: create one with 'corral repo create PATH' or pass --repo PATH");
 		else if (r < 0)
 			buf_adds(err, "cannot read the repositories from the state database");
@@ -234,14 +235,14 @@ static int repo_lookup(const char *path, struct repo_record *rr, struct buf *err
 	}
 	if ((r = repo_path_check(path, &clean, err)) < 0)
 		return r;
-	if ((r = store_repo_get(ops_cfg.store, clean, rr)) == -ENOENT)
+	if ((r = store_repo_get(svc_cfg.store, clean, rr)) == -ENOENT)
 		buf_printf(err, "repository %s is not registered on this host (corral repo create|add %s)", clean, clean);
 	else if (r < 0)
 		buf_adds(err, "cannot read the repositories from the state database");
 	return r;
 }
 
-int ops_repo_open(const char *path, struct repo **out, char **resolved, struct buf *err)
+int svc_repo_open(const char *path, struct repo **out, char **resolved, struct buf *err)
 {
 	__do_repo_record struct repo_record rr = { 0 };
 	struct buf pass __do_buf = BUF_INIT;
@@ -265,13 +266,13 @@ int ops_repo_open(const char *path, struct repo **out, char **resolved, struct b
 	return 0;
 }
 
-json_t *ops_repo_list(void)
+json_t *svc_repo_list(void)
 {
 	struct repo_record *list = NULL;
 	size_t n = 0;
 	json_t *arr = json_array();
 
-	if (store_repo_list(ops_cfg.store, &list, &n) < 0)
+	if (store_repo_list(svc_cfg.store, &list, &n) < 0)
 		return arr;
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, repo_record_json(&list[i]));
@@ -279,7 +280,7 @@ json_t *ops_repo_list(void)
 	return arr;
 }
 
-int ops_repo_get(const char *path, json_t **out, struct buf *err)
+int svc_repo_get(const char *path, json_t **out, struct buf *err)
 {
 	__do_repo_record struct repo_record rr = { 0 };
 	struct repo *r = NULL;
@@ -292,7 +293,7 @@ int ops_repo_get(const char *path, json_t **out, struct buf *err)
 	*out = repo_record_json(&rr);
 	/* What is inside: best effort, the record alone is still an answer. */
 	struct buf why = BUF_INIT;
-	if (ops_repo_open(rr.path, &r, NULL, &why) == 0 && repo_manifest_list(r, &ids, &n, &why) == 0) {
+	if (svc_repo_open(rr.path, &r, NULL, &why) == 0 && repo_manifest_list(r, &ids, &n, &why) == 0) {
 		json_object_set_new(*out, "backups", json_integer((json_int_t)n));
 		json_object_set_new(*out, "chunk_size", json_integer(repo_chunk_size(r)));
 		json_object_set_new(*out, "reachable", json_true());
@@ -306,19 +307,19 @@ int ops_repo_get(const char *path, json_t **out, struct buf *err)
 	return 0;
 }
 
-int ops_repo_set_default(const char *path, struct buf *err)
+int svc_repo_set_default(const char *path, struct buf *err)
 {
 	__do_repo_record struct repo_record rr = { 0 };
 	int r;
 
 	if ((r = repo_lookup(path, &rr, err)) < 0)
 		return r;
-	if ((r = store_repo_set_default(ops_cfg.store, rr.path)) < 0)
+	if ((r = store_repo_set_default(svc_cfg.store, rr.path)) < 0)
 		buf_printf(err, "cannot make %s the default repository", rr.path);
 	return r;
 }
 
-int ops_repo_forget(const char *path, struct buf *err)
+int svc_repo_forget(const char *path, struct buf *err)
 {
 	__do_repo_record struct repo_record rr = { 0 };
 	int r;
@@ -326,7 +327,7 @@ int ops_repo_forget(const char *path, struct buf *err)
 	pthread_mutex_lock(&repos_lock);
 	if ((r = repo_lookup(path, &rr, err)) < 0)
 		goto out;
-	if ((r = store_repo_delete(ops_cfg.store, rr.path)) < 0) {
+	if ((r = store_repo_delete(svc_cfg.store, rr.path)) < 0) {
 		buf_printf(err, "cannot forget repository %s", rr.path);
 		goto out;
 	}
@@ -362,7 +363,7 @@ static void rjob_free(struct rjob *j)
 static void rjob_progress(uint64_t done, uint64_t total, void *arg)
 {
 	struct rjob *j = arg;
-	store_job_progress(ops_cfg.store, j->job, total ? 100.0 * (double)done / (double)total : 0, 0, -1);
+	store_job_progress(svc_cfg.store, j->job, total ? 100.0 * (double)done / (double)total : 0, 0, -1);
 }
 
 static void *rjob_thread(void *arg)
@@ -406,12 +407,12 @@ static void *rjob_thread(void *arg)
 		repo_check_result_release(&cr);
 	}
 	if (res) {
-		store_job_set_result(ops_cfg.store, j->job, res);
+		store_job_set_result(svc_cfg.store, j->job, res);
 		json_decref(res);
 	}
 	if (r < 0)
 		log_warn("repository %s: %s failed: %s", j->path, j->prune ? "prune" : "verify", err.s);
-	store_job_finish(ops_cfg.store, j->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
+	store_job_finish(svc_cfg.store, j->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
 	buf_release(&err);
 	rjob_free(j);
 	return NULL;
@@ -421,15 +422,15 @@ static int rjob_start(struct rjob *j, const char *type, json_t **job, struct buf
 {
 	pthread_t t;
 
-	j->job = store_job_create(ops_cfg.store, type, j->path, NULL);
+	j->job = store_job_create(svc_cfg.store, type, j->path, NULL);
 	if (j->job < 0) {
 		buf_adds(err, "cannot record the job");
 		rjob_free(j);
 		return -EIO;
 	}
-	*job = store_job_get(ops_cfg.store, j->job);
+	*job = store_job_get(svc_cfg.store, j->job);
 	if (pthread_create(&t, NULL, rjob_thread, j) != 0) {
-		store_job_finish(ops_cfg.store, j->job, "failed", "cannot start a thread");
+		store_job_finish(svc_cfg.store, j->job, "failed", "cannot start a thread");
 		json_decref(*job);
 		*job = NULL;
 		buf_adds(err, "cannot start a thread");
@@ -440,12 +441,12 @@ static int rjob_start(struct rjob *j, const char *type, json_t **job, struct buf
 	return 0;
 }
 
-int ops_repo_verify(const char *path, const char *const *ids, size_t n, json_t **job, struct buf *err)
+int svc_repo_verify(const char *path, const char *const *ids, size_t n, json_t **job, struct buf *err)
 {
 	struct rjob *j = xcalloc(1, sizeof(*j));
 	int r;
 
-	if ((r = ops_repo_open(path, &j->repo, &j->path, err)) < 0) {
+	if ((r = svc_repo_open(path, &j->repo, &j->path, err)) < 0) {
 		rjob_free(j);
 		return r;
 	}
@@ -466,12 +467,12 @@ int ops_repo_verify(const char *path, const char *const *ids, size_t n, json_t *
 	return rjob_start(j, "verify", job, err);
 }
 
-int ops_repo_prune(const char *path, json_t **job, struct buf *err)
+int svc_repo_prune(const char *path, json_t **job, struct buf *err)
 {
 	struct rjob *j = xcalloc(1, sizeof(*j));
 	int r;
 
-	if ((r = ops_repo_open(path, &j->repo, &j->path, err)) < 0) {
+	if ((r = svc_repo_open(path, &j->repo, &j->path, err)) < 0) {
 		rjob_free(j);
 		return r;
 	}

@@ -1,9 +1,9 @@
 /*
- * cloneops.c - templates and clones (see ops.h).
+ * clone.c - templates and clones (see clone.h).
  *
  * `vm template` turns a stopped VM into a read-only template: the definition
  * is flagged, its volumes are marked readonly in the store and their files
- * made 0400, and vmops.c refuses to start it or change its devices.  A
+ * made 0400, and vm.c refuses to start it or change its devices.  A
  * clone copies a VM's definition under a new name, uuid and MAC, with new
  * volumes "<NEW>-disk<i>" next to the source volumes (same directory and
  * pool).  A full clone copies every disk with qemu-img convert through
@@ -16,7 +16,7 @@
  * made so far and defines no VM.  The source VM's job lock ("clone") is held
  * from the first check to the end of the job; the new VM name is claimed in
  * memory for that time, and the definition itself is added by
- * ops_vm_create(), which checks the host again under ops_defs_lock.
+ * svc_vm_create(), which checks the host again under svc_defs_lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +27,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "clone.h"
+#include "service/vm.h"
+#include "service/internal.h"
 #include "core/joblock.h"
 #include "qemu/runtime.h"
 #include "storage/qemuimg.h"
@@ -65,13 +67,13 @@ static void name_release(const char *name)
 
 /* ---- dependencies ------------------------------------------------------- */
 
-int ops_linked_clones(const char *const *vols, size_t nvols, struct buf *names)
+int svc_linked_clones(const char *const *vols, size_t nvols, struct buf *names)
 {
 	struct vol_record *list;
 	size_t n;
 	__do_json json_t *seen = json_object();
 
-	if (store_vol_list(ops_cfg.store, &list, &n) < 0)
+	if (store_vol_list(svc_cfg.store, &list, &n) < 0)
 		return -EIO;
 	for (size_t i = 0; i < n; i++) {
 		bool dep = false;
@@ -79,7 +81,7 @@ int ops_linked_clones(const char *const *vols, size_t nvols, struct buf *names)
 			dep = list[i].backing && strcmp(list[i].backing, vols[k]) == 0;
 		if (!dep)
 			continue;
-		__do_free char *user = ops_vm_using_volume(list[i].name);
+		__do_free char *user = svc_vm_using_volume(list[i].name);
 		__do_free char *label = user ? xstrdup(user) : xasprintf("volume %s", list[i].name);
 		if (json_object_get(seen, label))
 			continue;
@@ -90,7 +92,7 @@ int ops_linked_clones(const char *const *vols, size_t nvols, struct buf *names)
 	return (int)json_object_size(seen);
 }
 
-int ops_template_delete_check(const struct vm_def *d, struct buf *err)
+int svc_template_delete_check(const struct vm_def *d, struct buf *err)
 {
 	const char *vols[VM_MAX_DISKS];
 	struct buf names __do_buf = BUF_INIT;
@@ -98,7 +100,7 @@ int ops_template_delete_check(const struct vm_def *d, struct buf *err)
 
 	for (int i = 0; i < d->ndisks; i++)
 		vols[i] = d->disks[i].volume;
-	r = ops_linked_clones(vols, (size_t)d->ndisks, &names);
+	r = svc_linked_clones(vols, (size_t)d->ndisks, &names);
 	if (r < 0) {
 		buf_adds(err, "cannot read the volume list");
 		return r;
@@ -110,7 +112,7 @@ int ops_template_delete_check(const struct vm_def *d, struct buf *err)
 	return 0;
 }
 
-int ops_template_edit_check(const struct vm_def *old, const struct vm_def *d, struct buf *err)
+int svc_template_edit_check(const struct vm_def *old, const struct vm_def *d, struct buf *err)
 {
 	static const char *const free_keys[] = { "name", "description", "tags" };
 	__do_json json_t *a = NULL;
@@ -152,7 +154,7 @@ static int vol_set_readonly(const char *name, bool ro, struct buf *err)
 	struct vol_record v = { 0 };
 	int r;
 
-	if ((r = store_vol_get(ops_cfg.store, name, &v)) < 0) {
+	if ((r = store_vol_get(svc_cfg.store, name, &v)) < 0) {
 		buf_printf(err, "volume '%s' not found", name);
 		return r;
 	}
@@ -162,7 +164,7 @@ static int vol_set_readonly(const char *name, bool ro, struct buf *err)
 		goto out;
 	}
 	v.readonly = ro;
-	if ((r = store_vol_update(ops_cfg.store, &v)) < 0) {
+	if ((r = store_vol_update(svc_cfg.store, &v)) < 0) {
 		buf_printf(err, "cannot record volume %s in the state database", name);
 		chmod(v.path, ro ? 0600 : 0400);
 	}
@@ -171,7 +173,7 @@ out:
 	return r;
 }
 
-int ops_vm_template(const char *uuid, json_t **out, struct buf *err)
+int svc_vm_template(const char *uuid, json_t **out, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct snap_record *snaps = NULL;
@@ -180,7 +182,7 @@ int ops_vm_template(const char *uuid, json_t **out, struct buf *err)
 
 	if ((r = joblock_begin(uuid, "template", err)) < 0)
 		return r;
-	if ((r = store_vm_get(ops_cfg.store, uuid, &rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		goto out;
 	}
@@ -194,7 +196,7 @@ int ops_vm_template(const char *uuid, json_t **out, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
-	if (store_snap_list(ops_cfg.store, uuid, &snaps, &nsnaps) == 0 && nsnaps > 0) {
+	if (store_snap_list(svc_cfg.store, uuid, &snaps, &nsnaps) == 0 && nsnaps > 0) {
 		buf_printf(err, "vm %s has %zu snapshot%s; delete them before making it a template", rec.def->name,
 			   nsnaps, nsnaps == 1 ? "" : "s");
 		r = -EBUSY;
@@ -205,9 +207,9 @@ int ops_vm_template(const char *uuid, json_t **out, struct buf *err)
 	if (r == 0) {
 		rec.def->is_template = true;
 		rec.def->autostart = false;
-		pthread_mutex_lock(&ops_defs_lock);
-		r = store_vm_update_def(ops_cfg.store, rec.def);
-		pthread_mutex_unlock(&ops_defs_lock);
+		pthread_mutex_lock(&svc_defs_lock);
+		r = store_vm_update_def(svc_cfg.store, rec.def);
+		pthread_mutex_unlock(&svc_defs_lock);
 		if (r < 0)
 			buf_adds(err, "cannot store the definition");
 	} else {
@@ -220,9 +222,9 @@ int ops_vm_template(const char *uuid, json_t **out, struct buf *err)
 		}
 		goto out;
 	}
-	store_event_add(ops_cfg.store, uuid, "template", "made a read-only template");
+	store_event_add(svc_cfg.store, uuid, "template", "made a read-only template");
 	log_info("vm %s: made a template", rec.def->name);
-	*out = ops_vm_show(uuid);
+	*out = svc_vm_show(uuid);
 out:
 	store_snap_list_free(snaps, nsnaps);
 	vm_record_release(&rec);
@@ -368,12 +370,12 @@ static int clone_prepare(struct clone *c, const struct vm_record *rec, struct bu
 			buf_printf(err, "cannot name the clone's volume %s-disk%d: %s", c->name, i, bad);
 			return -EINVAL;
 		}
-		if (store_vol_get(ops_cfg.store, s->disks[i].volume, &d->src) < 0) {
+		if (store_vol_get(svc_cfg.store, s->disks[i].volume, &d->src) < 0) {
 			buf_printf(err, "volume '%s' of vm %s does not exist", s->disks[i].volume, s->name);
 			return -ENOENT;
 		}
 		struct vol_record taken = { 0 };
-		r = store_vol_get(ops_cfg.store, d->name, &taken);
+		r = store_vol_get(svc_cfg.store, d->name, &taken);
 		vol_record_release(&taken);
 		if (r == 0) {
 			buf_printf(err, "volume %s already exists; choose another name for the clone", d->name);
@@ -402,11 +404,11 @@ static int clone_prepare(struct clone *c, const struct vm_record *rec, struct bu
 		json_object_set_new(json_array_get(disks, (size_t)i), "volume", json_string(d->name));
 	}
 
-	/* The definition must be valid and its name free (ops_vm_create checks again at the end). */
+	/* The definition must be valid and its name free (svc_vm_create checks again at the end). */
 	if (!(check = vmdef_from_json(c->def, err)))
 		return -EINVAL;
 	vmdef_free(check);
-	if ((r = store_vm_list(ops_cfg.store, &list, &cnt)) < 0) {
+	if ((r = store_vm_list(svc_cfg.store, &list, &cnt)) < 0) {
 		buf_adds(err, "cannot read the VM list");
 		return r;
 	}
@@ -428,7 +430,7 @@ static void clone_undo(struct clone *c)
 	while (c->created > 0) {
 		struct buf e __do_buf = BUF_INIT;
 		struct clone_disk *d = &c->disks[--c->created];
-		if (vol_delete(ops_cfg.store, d->name, &e) < 0)
+		if (vol_delete(svc_cfg.store, d->name, &e) < 0)
 			log_warn("clone %s: cannot remove volume %s: %s", c->name, d->name, e.s);
 	}
 }
@@ -463,7 +465,7 @@ static int overlay_create(struct clone_disk *d, struct buf *err)
 	v.path = d->path;
 	v.pool = d->src.pool;
 	v.backing = d->src.name;
-	if ((r = store_vol_add(ops_cfg.store, &v)) < 0) {
+	if ((r = store_vol_add(svc_cfg.store, &v)) < 0) {
 		buf_printf(err, r == -EEXIST ? "volume %s already exists" : "cannot record volume %s in the state database",
 			   d->name);
 		goto fail;
@@ -483,7 +485,7 @@ static void copy_progress(void *opaque, double percent, double rate, int64_t eta
 	(void)eta_s;
 	if (whole >= 100)
 		whole = 99.9;
-	store_job_progress(ops_cfg.store, c->job, whole, rate, -1);
+	store_job_progress(svc_cfg.store, c->job, whole, rate, -1);
 }
 
 /* A full copy of disk i (qemu-img convert via vol_import), in the source's pool. */
@@ -494,34 +496,34 @@ static int copy_disk(struct clone *c, int i, struct buf *err)
 	int r;
 
 	c->cur = i;
-	r = vol_import(ops_cfg.store, d->dir, d->src.path, d->name, "qcow2", copy_progress, c, err);
+	r = vol_import(svc_cfg.store, d->dir, d->src.path, d->name, "qcow2", copy_progress, c, err);
 	if (r < 0)
 		return r;
 	c->created = i + 1;
 	c->copied += d->need;
-	if (d->src.pool && store_vol_get(ops_cfg.store, d->name, &v) == 0) {
+	if (d->src.pool && store_vol_get(svc_cfg.store, d->name, &v) == 0) {
 		free(v.pool);
 		v.pool = xstrdup(d->src.pool);
-		if ((r = store_vol_update(ops_cfg.store, &v)) < 0)
+		if ((r = store_vol_update(svc_cfg.store, &v)) < 0)
 			buf_printf(err, "cannot record volume %s in the state database", d->name);
 	}
 	vol_record_release(&v);
 	return r;
 }
 
-/* Add the new VM (ops_vm_create checks names and volumes again under ops_defs_lock). */
+/* Add the new VM (svc_vm_create checks names and volumes again under svc_defs_lock). */
 static int clone_define(struct clone *c, json_t **vm, struct buf *err)
 {
 	json_t *out = NULL;
-	int r = ops_vm_create(c->def, &out, err);
+	int r = svc_vm_create(c->def, &out, err);
 	if (r < 0)
 		return r;
 	const char *uuid = json_string_value(json_object_get(out, "uuid"));
 	__do_free char *detail = xasprintf("%s clone %s", c->linked ? "linked" : "full", c->name);
-	store_event_add(ops_cfg.store, c->src_uuid, "clone", detail);
+	store_event_add(svc_cfg.store, c->src_uuid, "clone", detail);
 	if (uuid) {
 		__do_free char *from = xasprintf("cloned from %s (%s)", c->src_name, c->linked ? "linked" : "full");
-		store_event_add(ops_cfg.store, uuid, "clone", from);
+		store_event_add(svc_cfg.store, uuid, "clone", from);
 	}
 	log_info("vm %s: %s clone %s created", c->src_name, c->linked ? "linked" : "full", c->name);
 	if (vm)
@@ -543,7 +545,7 @@ static void clone_end(struct clone *c, int r, const char *why)
 	name_release(c->name);
 	joblock_end(c->src_uuid);
 	if (c->job >= 0)
-		store_job_finish(ops_cfg.store, c->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : why);
+		store_job_finish(svc_cfg.store, c->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : why);
 	clone_free(c);
 }
 
@@ -564,7 +566,7 @@ static void *clone_thread(void *arg)
 	return NULL;
 }
 
-int ops_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **vm, json_t **job,
+int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **vm, json_t **job,
 		 struct buf *err)
 {
 	struct vm_record rec = { 0 };
@@ -589,7 +591,7 @@ int ops_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 	c->name = xstrdup(name);
 	c->linked = linked;
 	c->job = -1;
-	if ((r = store_vm_get(ops_cfg.store, src_uuid, &rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, src_uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		goto fail;
 	}
@@ -607,7 +609,7 @@ int ops_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 		return r;
 	}
 
-	c->job = store_job_create(ops_cfg.store, "clone", name, src_uuid);
+	c->job = store_job_create(svc_cfg.store, "clone", name, src_uuid);
 	if (c->job < 0) {
 		buf_adds(err, "cannot record the clone job");
 		r = -EIO;
@@ -620,7 +622,7 @@ int ops_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 		goto fail;
 	}
 	pthread_detach(t);
-	*job = store_job_get(ops_cfg.store, id);
+	*job = store_job_get(svc_cfg.store, id);
 	return 0;
 fail:
 	vm_record_release(&rec);

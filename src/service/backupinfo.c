@@ -1,5 +1,5 @@
 /*
- * backupinfo.c - looking at backups without restoring them (see ops.h,
+ * backupinfo.c - looking at backups without restoring them (see backup.h,
  * "Backups"): list, show, forget, and files inside a backed-up disk.
  *
  * Listing reads every manifest of the repository (they are small) so sizes
@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "ops.h"
+#include "service/backup.h"
+#include "service/fsview.h"
+#include "service/repo.h"
 #include "backup/backup.h"
 #include "backup/repo.h"
 #include "image/image.h"
@@ -42,14 +44,14 @@ static json_t *backup_summary(const char *id, const json_t *m)
 	return s;
 }
 
-int ops_backup_list(const char *repo, const char *vm, json_t **out, struct buf *err)
+int svc_backup_list(const char *repo, const char *vm, json_t **out, struct buf *err)
 {
 	struct repo *r = NULL;
 	char **ids = NULL;
 	size_t n = 0;
 	int e;
 
-	if ((e = ops_repo_open(repo, &r, NULL, err)) < 0)
+	if ((e = svc_repo_open(repo, &r, NULL, err)) < 0)
 		return e;
 	if ((e = repo_lock(r, false, true, err)) < 0 || (e = repo_manifest_list(r, &ids, &n, err)) < 0)
 		goto out;
@@ -77,13 +79,13 @@ out:
 	return e;
 }
 
-int ops_backup_show(const char *repo, const char *id, json_t **out, struct buf *err)
+int svc_backup_show(const char *repo, const char *id, json_t **out, struct buf *err)
 {
 	struct repo *r = NULL;
 	__do_json json_t *m = NULL;
 	int e;
 
-	if ((e = ops_repo_open(repo, &r, NULL, err)) < 0)
+	if ((e = svc_repo_open(repo, &r, NULL, err)) < 0)
 		return e;
 	if ((e = repo_lock(r, false, true, err)) == 0 && (e = repo_manifest_read(r, id, &m, err)) == 0) {
 		*out = backup_summary(id, m);
@@ -102,12 +104,12 @@ int ops_backup_show(const char *repo, const char *id, json_t **out, struct buf *
 	return e;
 }
 
-int ops_backup_forget(const char *repo, const char *id, struct buf *err)
+int svc_backup_forget(const char *repo, const char *id, struct buf *err)
 {
 	struct repo *r = NULL;
 	int e;
 
-	if ((e = ops_repo_open(repo, &r, NULL, err)) < 0)
+	if ((e = svc_repo_open(repo, &r, NULL, err)) < 0)
 		return e;
 	if ((e = repo_lock(r, false, true, err)) == 0)
 		e = repo_manifest_delete(r, id, err);
@@ -138,7 +140,7 @@ static int bfs_open(const char *repo, const char *id, int disk, int partition, s
 		buf_adds(err, "disk and partition numbers cannot be negative");
 		return -EINVAL;
 	}
-	if ((e = ops_repo_open(repo, &b->repo, NULL, err)) < 0)
+	if ((e = svc_repo_open(repo, &b->repo, NULL, err)) < 0)
 		return e;
 	if ((e = repo_lock(b->repo, false, true, err)) < 0 ||
 	    (e = backup_dev_open(b->repo, id, (size_t)disk, &b->dev, err)) < 0 ||
@@ -147,7 +149,7 @@ static int bfs_open(const char *repo, const char *id, int disk, int partition, s
 	return e;
 }
 
-int ops_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
+int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
 		  struct buf *err)
 {
 	struct bfs b;
@@ -155,7 +157,7 @@ int ops_backup_ls(const char *repo, const char *id, int disk, int partition, con
 
 	if ((e = bfs_open(repo, id, disk, partition, &b, err)) < 0)
 		return e;
-	e = ops_fs_listing(b.fs, path && *path ? path : "/", out, err);
+	e = svc_fs_listing(b.fs, path && *path ? path : "/", out, err);
 	bfs_close(&b);
 	return e;
 }
@@ -166,7 +168,7 @@ static void bfs_release(void *owner)
 	free(owner);
 }
 
-int ops_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
+int svc_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
 		    uint64_t *size, struct buf *err)
 {
 	struct bfs *b = xcalloc(1, sizeof(*b));
@@ -177,7 +179,7 @@ int ops_backup_read(const char *repo, const char *id, int disk, int partition, c
 		free(b);
 		return e;
 	}
-	if ((e = ops_fs_stream(b->fs, path, label, bfs_release, b, fd, size, err)) < 0)
+	if ((e = svc_fs_stream(b->fs, path, label, bfs_release, b, fd, size, err)) < 0)
 		bfs_release(b);
 	return e;
 }

@@ -1,5 +1,5 @@
 /*
- * backupops.c - backup runs (see ops.h, "Backups"): one job that backs up a
+ * backup.c - backup runs (see backup.h, "Backups"): one job that backs up a
  * list of VMs into one repository, one after the other, then applies the
  * retention of the policy that asked for it.
  *
@@ -20,7 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "backup.h"
+#include "service/host.h"
+#include "service/repo.h"
+#include "service/vm.h"
+#include "service/internal.h"
 #include "backup/backup.h"
 #include "backup/policy.h"
 #include "backup/repo.h"
@@ -72,7 +76,7 @@ static void brun_progress(uint64_t done, uint64_t total, const char *phase, void
 	struct brun *b = arg;
 	(void)total;
 	(void)phase;
-	ops_job_bytes_progress(b->job, b->done_before + done, b->total, b->t0_ms);
+	svc_job_bytes_progress(b->job, b->done_before + done, b->total, b->t0_ms);
 }
 
 static void disk_reqs_release(struct backup_disk_req *d, size_t n)
@@ -99,7 +103,7 @@ static int disk_reqs(const struct vm_def *def, bool os_disk_only, const json_t *
 	for (int i = 0; i < count && r == 0; i++) {
 		struct vol_record v = { 0 };
 		struct vol_info vi = { 0 };
-		if ((r = store_vol_get(ops_cfg.store, def->disks[i].volume, &v)) < 0) {
+		if ((r = store_vol_get(svc_cfg.store, def->disks[i].volume, &v)) < 0) {
 			buf_printf(err, "volume %s of vm %s does not exist", def->disks[i].volume, def->name);
 			break;
 		}
@@ -138,7 +142,7 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 
 	if ((r = joblock_begin(bv->uuid, "backup", &err)) < 0)
 		goto report;
-	if ((r = store_vm_get(ops_cfg.store, bv->uuid, &rec)) < 0) {
+	if ((r = store_vm_get(svc_cfg.store, bv->uuid, &rec)) < 0) {
 		buf_printf(&err, "vm %s no longer exists", bv->name);
 		goto unlock;
 	}
@@ -157,10 +161,10 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 			goto unlock;
 		}
 		nodes = rt_disk_nodes(bv->uuid);
-		scratch = xasprintf("%s/%s", ops_cfg.run_dir, bv->uuid);
+		scratch = xasprintf("%s/%s", svc_cfg.run_dir, bv->uuid);
 	} else {
 		/* Short: qemu-nbd's unix socket goes in here (sun_path holds 107 bytes). */
-		scratch = xasprintf("%s/bk%" PRId64 "-%zu", ops_cfg.run_dir, b->job, (size_t)(bv - b->vms));
+		scratch = xasprintf("%s/bk%" PRId64 "-%zu", svc_cfg.run_dir, b->job, (size_t)(bv - b->vms));
 		if ((r = fs_mkdir_p(scratch, 0700)) < 0) {
 			buf_printf(&err, "cannot create %s: %s", scratch, strerror(-r));
 			goto unlock;
@@ -181,7 +185,7 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 		json_decref(rj);
 		__do_free char *detail = xasprintf("backup %s to %s: %" PRIu64 " bytes read, %" PRIu64 " new", res.id,
 						  b->repo_path, res.bytes_read, res.bytes_new);
-		store_event_add(ops_cfg.store, bv->uuid, "backup", detail);
+		store_event_add(svc_cfg.store, bv->uuid, "backup", detail);
 		log_info("vm %s: %s", bv->name, detail);
 	}
 unlock:
@@ -195,7 +199,7 @@ report:
 	if (r < 0) {
 		json_object_set_new(entry, "error", json_string(err.s ? err.s : "failed"));
 		__do_free char *detail = xasprintf("backup to %s failed: %s", b->repo_path, err.s ? err.s : "");
-		store_event_add(ops_cfg.store, bv->uuid, "backup", detail);
+		store_event_add(svc_cfg.store, bv->uuid, "backup", detail);
 		log_warn("vm %s: %s", bv->name, detail);
 	}
 	b->done_before += bv->size;
@@ -315,7 +319,7 @@ static void *brun_thread(void *arg)
 
 	b->t0_ms = time_mono_ms();
 	if ((r = repo_lock(b->repo, false, true, &err)) < 0) {
-		store_job_finish(ops_cfg.store, b->job, "failed", err.s);
+		store_job_finish(svc_cfg.store, b->job, "failed", err.s);
 		goto out;
 	}
 	repo_set_compression(b->repo, b->compression);
@@ -351,14 +355,14 @@ static void *brun_thread(void *arg)
 				   vms, "pruned", pruned, "bytes_read", (json_int_t)read, "bytes_new",
 				   (json_int_t)stored, "duration_ms", (json_int_t)(time_mono_ms() - b->t0_ms));
 	vms = pruned = NULL;
-	store_job_set_result(ops_cfg.store, b->job, result);
+	store_job_set_result(svc_cfg.store, b->job, result);
 	json_decref(result);
 	if (failed == 1 && b->n == 1)
 		buf_adds(&err, first_error.s);
 	else if (failed)
 		buf_printf(&err, "%zu of %zu vms failed to back up (see the job result); first: %s", failed, b->n,
 			   first_error.s);
-	store_job_finish(ops_cfg.store, b->job, failed ? "failed" : "succeeded", failed ? err.s : NULL);
+	store_job_finish(svc_cfg.store, b->job, failed ? "failed" : "succeeded", failed ? err.s : NULL);
 out:
 	json_decref(vms);
 	json_decref(pruned);
@@ -374,15 +378,15 @@ static int brun_start(struct brun *b, json_t **job, struct buf *err)
 	pthread_t t;
 	const char *target = b->policy ? b->policy : b->n == 1 ? b->vms[0].name : "vms";
 
-	b->job = store_job_create(ops_cfg.store, "backup", target, b->n == 1 ? b->vms[0].uuid : NULL);
+	b->job = store_job_create(svc_cfg.store, "backup", target, b->n == 1 ? b->vms[0].uuid : NULL);
 	if (b->job < 0) {
 		buf_adds(err, "cannot record the backup job");
 		brun_free(b);
 		return -EIO;
 	}
-	*job = store_job_get(ops_cfg.store, b->job);
+	*job = store_job_get(svc_cfg.store, b->job);
 	if (pthread_create(&t, NULL, brun_thread, b) != 0) {
-		store_job_finish(ops_cfg.store, b->job, "failed", "cannot start a thread");
+		store_job_finish(svc_cfg.store, b->job, "failed", "cannot start a thread");
 		json_decref(*job);
 		*job = NULL;
 		buf_adds(err, "cannot start the backup thread");
@@ -405,7 +409,7 @@ static int policy_load(const char *name, struct policy *p, struct buf *err)
 	__do_json json_t *j = NULL;
 	int r;
 
-	if ((r = store_policy_get(ops_cfg.store, name, &pr)) < 0) {
+	if ((r = store_policy_get(svc_cfg.store, name, &pr)) < 0) {
 		buf_printf(err, r == -ENOENT ? "backup policy '%s' not found" : "cannot read backup policy '%s'", name);
 		return r;
 	}
@@ -434,7 +438,7 @@ static void brun_add(struct brun *b, const struct vm_def *d, const struct keep_o
 		struct vol_record v = { 0 };
 		struct vol_info vi = { 0 };
 		struct buf ignore = BUF_INIT;
-		if (store_vol_get(ops_cfg.store, d->disks[i].volume, &v) == 0 && vol_info(v.path, v.format, &vi, &ignore) == 0)
+		if (store_vol_get(svc_cfg.store, d->disks[i].volume, &v) == 0 && vol_info(v.path, v.format, &vi, &ignore) == 0)
 			bv->size += vi.capacity;
 		vol_record_release(&v);
 		buf_release(&ignore);
@@ -471,7 +475,7 @@ static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *wh
 	return e;
 }
 
-int ops_backup_run(const struct ops_backup_opts *o, json_t **out, struct buf *err)
+int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *err)
 {
 	__do_policy struct policy pol = { 0 };
 	struct brun *b = xcalloc(1, sizeof(*b));
@@ -497,19 +501,19 @@ int ops_backup_run(const struct ops_backup_opts *o, json_t **out, struct buf *er
 		if (!repo_path)
 			repo_path = pol.repo;
 	}
-	if ((r = ops_repo_open(repo_path, &b->repo, &b->repo_path, err)) < 0)
+	if ((r = svc_repo_open(repo_path, &b->repo, &b->repo_path, err)) < 0)
 		goto fail;
 	if (o->preview)
 		preview = json_pack("{s:s,s:s?,s:[],s:[]}", "repo", b->repo_path, "policy", b->policy, "backup", "skip");
 
 	if (o->vm) {
-		ops_uuid *uuids = NULL;
+		svc_uuid *uuids = NULL;
 		size_t nu = 0;
-		if ((r = ops_vm_select(o->vm, false, &uuids, &nu, err)) < 0)
+		if ((r = svc_vm_select(o->vm, false, &uuids, &nu, err)) < 0)
 			goto fail;
 		for (size_t i = 0; i < nu; i++) {
 			struct vm_record rec = { 0 };
-			if (store_vm_get(ops_cfg.store, uuids[i], &rec) < 0)
+			if (store_vm_get(svc_cfg.store, uuids[i], &rec) < 0)
 				continue;
 			if (preview)
 				json_array_append_new(json_object_get(preview, "backup"),
@@ -521,7 +525,7 @@ int ops_backup_run(const struct ops_backup_opts *o, json_t **out, struct buf *er
 		}
 		free(uuids);
 	} else {
-		if ((r = store_vm_list(ops_cfg.store, &list, &n)) < 0) {
+		if ((r = store_vm_list(svc_cfg.store, &list, &n)) < 0) {
 			buf_adds(err, "cannot read the VM list");
 			goto fail;
 		}

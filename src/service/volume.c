@@ -1,12 +1,16 @@
 /*
- * volops.c - volumes and import jobs (see ops.h).
+ * volume.c - volumes and import jobs (see volume.h).
  */
 #include <errno.h>
 #include <libgen.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "volume.h"
+#include "service/clone.h"
+#include "service/pool.h"
+#include "service/vm.h"
+#include "service/internal.h"
 #include "core/joblock.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
@@ -19,7 +23,7 @@
 static json_t *vol_json(const struct vol_record *v)
 {
 	json_t *j = vol_to_json(v);
-	char *user = ops_vm_using_volume(v->name);
+	char *user = svc_vm_using_volume(v->name);
 	json_object_set_new(j, "used_by", user ? json_string(user) : json_null());
 	json_object_set_new(j, "backing", v->backing ? json_string(v->backing) : json_null());
 	json_object_set_new(j, "readonly", json_boolean(v->readonly));
@@ -27,12 +31,12 @@ static json_t *vol_json(const struct vol_record *v)
 	return j;
 }
 
-json_t *ops_vol_list(void)
+json_t *svc_vol_list(void)
 {
 	struct vol_record *list;
 	size_t n;
 	json_t *arr = json_array();
-	if (store_vol_list(ops_cfg.store, &list, &n) == 0) {
+	if (store_vol_list(svc_cfg.store, &list, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, vol_json(&list[i]));
 		store_vol_list_free(list, n);
@@ -47,7 +51,7 @@ static int get_vol(const char *name, struct vol_record *v, struct buf *err)
 		buf_printf(err, "invalid volume name: %s", bad);
 		return -EINVAL;
 	}
-	if (store_vol_get(ops_cfg.store, name, v) < 0) {
+	if (store_vol_get(svc_cfg.store, name, v) < 0) {
 		buf_printf(err, "volume '%s' not found", name);
 		return -ENOENT;
 	}
@@ -69,7 +73,7 @@ static int check_not_moving(const char *name, struct buf *err)
 	return -EBUSY;
 }
 
-int ops_vol_get(const char *name, json_t **out, struct buf *err)
+int svc_vol_get(const char *name, json_t **out, struct buf *err)
 {
 	struct vol_record v = { 0 };
 	int r = get_vol(name, &v, err);
@@ -79,39 +83,39 @@ int ops_vol_get(const char *name, json_t **out, struct buf *err)
 	return r;
 }
 
-int ops_vol_create(const char *name, uint64_t size, const char *format, const char *pool, json_t **out,
+int svc_vol_create(const char *name, uint64_t size, const char *format, const char *pool, json_t **out,
 		   struct buf *err)
 {
 	__do_free char *dir = NULL;
-	int r = ops_pool_hold(pool, &dir, err);
+	int r = svc_pool_hold(pool, &dir, err);
 	if (r < 0)
 		return r;
-	r = vol_create(ops_cfg.store, dir, name, size, format ? format : "qcow2", err);
-	ops_pool_put(pool);
+	r = vol_create(svc_cfg.store, dir, name, size, format ? format : "qcow2", err);
+	svc_pool_put(pool);
 	if (r == 0)
-		r = ops_vol_get(name, out, err);
+		r = svc_vol_get(name, out, err);
 	return r;
 }
 
 /* uuid of the VM whose definition uses `volume`, or "" */
-static void vm_of_volume(const char *volume, ops_uuid out)
+static void vm_of_volume(const char *volume, svc_uuid out)
 {
 	struct vm_record *list;
 	size_t cnt;
 	out[0] = '\0';
-	if (store_vm_list(ops_cfg.store, &list, &cnt) < 0)
+	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0)
 		return;
 	for (size_t i = 0; i < cnt; i++)
 		if (vmdef_disk_index(list[i].def, volume) >= 0)
-			snprintf(out, sizeof(ops_uuid), "%s", list[i].def->uuid);
+			snprintf(out, sizeof(svc_uuid), "%s", list[i].def->uuid);
 	store_vm_list_free(list, cnt);
 }
 
-int ops_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *err)
+int svc_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *err)
 {
 	struct vol_record v = { 0 };
 	struct vol_info info;
-	ops_uuid vm;
+	svc_uuid vm;
 	int r;
 
 	if ((r = get_vol(name, &v, err)) < 0)
@@ -145,11 +149,11 @@ int ops_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *er
 	if (vm[0] && rt_is_active(vm))
 		r = rt_disk_resize(vm, name, size, err);
 	else
-		r = vol_resize_offline(ops_cfg.store, name, size, err);
+		r = vol_resize_offline(svc_cfg.store, name, size, err);
 	if (r == 0 && vm[0]) {
 		char a[16];
 		__do_free char *d = xasprintf("disk %s resized to %s", name, str_fmt_size(size, a, sizeof(a)));
-		store_event_add(ops_cfg.store, vm, "disk", d);
+		store_event_add(svc_cfg.store, vm, "disk", d);
 	}
 unlock:
 	if (vm[0])
@@ -157,11 +161,11 @@ unlock:
 out:
 	vol_record_release(&v);
 	if (r == 0)
-		r = ops_vol_get(name, out, err);
+		r = svc_vol_get(name, out, err);
 	return r;
 }
 
-int ops_vol_delete(const char *name, struct buf *err)
+int svc_vol_delete(const char *name, struct buf *err)
 {
 	struct vol_record v = { 0 };
 	int r;
@@ -170,19 +174,19 @@ int ops_vol_delete(const char *name, struct buf *err)
 	vol_record_release(&v);
 	if ((r = check_not_moving(name, err)) < 0)
 		return r;
-	pthread_mutex_lock(&ops_defs_lock);
-	__do_free char *user = ops_vm_using_volume(name);
+	pthread_mutex_lock(&svc_defs_lock);
+	__do_free char *user = svc_vm_using_volume(name);
 	struct buf clones __do_buf = BUF_INIT;
 	if (user) {
 		buf_printf(err, "volume '%s' is used by vm '%s'; detach it first", name, user);
 		r = -EBUSY;
-	} else if (ops_linked_clones(&name, 1, &clones) > 0) {
+	} else if (svc_linked_clones(&name, 1, &clones) > 0) {
 		buf_printf(err, "volume '%s' is the base of linked clones: %s; delete them first", name, clones.s);
 		r = -EBUSY;
 	} else {
-		r = vol_delete(ops_cfg.store, name, err);
+		r = vol_delete(svc_cfg.store, name, err);
 	}
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	return r;
 }
 
@@ -197,16 +201,16 @@ int ops_vol_delete(const char *name, struct buf *err)
 static int start_job(const char *type, const char *target, const char *vm, int64_t *id, void *(*fn)(void *),
 		     void *arg, json_t **job, struct buf *err)
 {
-	int64_t jid = *id = store_job_create(ops_cfg.store, type, target, vm);
+	int64_t jid = *id = store_job_create(svc_cfg.store, type, target, vm);
 	pthread_t t;
 
 	if (jid >= 0 && pthread_create(&t, NULL, fn, arg) == 0) {
 		pthread_detach(t);
-		*job = store_job_get(ops_cfg.store, jid); /* not j->id: the thread may have freed it */
+		*job = store_job_get(svc_cfg.store, jid); /* not j->id: the thread may have freed it */
 		return 0;
 	}
 	if (jid >= 0)
-		store_job_finish(ops_cfg.store, jid, "failed", "cannot start the job's thread");
+		store_job_finish(svc_cfg.store, jid, "failed", "cannot start the job's thread");
 	buf_printf(err, "cannot start the %s job", type);
 	return -EIO;
 }
@@ -233,20 +237,20 @@ static json_t *importing; /* names being imported right now */
 static void import_progress(void *opaque, double percent, double rate, int64_t eta_s)
 {
 	struct import_job *j = opaque;
-	store_job_progress(ops_cfg.store, j->id, percent, rate, eta_s);
+	store_job_progress(svc_cfg.store, j->id, percent, rate, eta_s);
 }
 
 static void *import_thread(void *arg)
 {
 	struct import_job *j = arg;
 	struct buf err = BUF_INIT;
-	int r = vol_import(ops_cfg.store, j->dir, j->src, j->name, j->format, import_progress, j, &err);
-	store_job_finish(ops_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
+	int r = vol_import(svc_cfg.store, j->dir, j->src, j->name, j->format, import_progress, j, &err);
+	store_job_finish(svc_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
 	log_info("import of %s as volume %s: %s", j->src, j->name, r == 0 ? "done" : err.s);
 	pthread_mutex_lock(&importing_lock);
 	json_object_del(importing, j->name);
 	pthread_mutex_unlock(&importing_lock);
-	ops_pool_put(j->pool);
+	svc_pool_put(j->pool);
 	buf_release(&err);
 	import_job_free(j);
 	return NULL;
@@ -263,7 +267,7 @@ static char *default_name(const char *path)
 	return base;
 }
 
-int ops_vol_import(const char *path, const char *name, const char *format, const char *pool, json_t **job,
+int svc_vol_import(const char *path, const char *name, const char *format, const char *pool, json_t **job,
 		   struct buf *err)
 {
 	__do_free char *nm = name ? xstrdup(name) : default_name(path);
@@ -284,9 +288,9 @@ int ops_vol_import(const char *path, const char *name, const char *format, const
 	json_object_set_new(importing, nm, json_true());
 	pthread_mutex_unlock(&importing_lock);
 
-	if ((r = vol_import_check(ops_cfg.store, path, nm, format, &vsize, err)) < 0)
+	if ((r = vol_import_check(svc_cfg.store, path, nm, format, &vsize, err)) < 0)
 		goto fail;
-	if ((r = ops_pool_hold(pool, &dir, err)) < 0)
+	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
 		goto fail;
 	struct import_job *j = xcalloc(1, sizeof(*j));
 	j->src = xstrdup(path);
@@ -295,7 +299,7 @@ int ops_vol_import(const char *path, const char *name, const char *format, const
 	j->pool = pool ? xstrdup(pool) : NULL;
 	j->dir = move_ptr(dir);
 	if ((r = start_job("import", nm, NULL, &j->id, import_thread, j, job, err)) < 0) {
-		ops_pool_put(pool);
+		svc_pool_put(pool);
 		import_job_free(j);
 		goto fail;
 	}
@@ -329,7 +333,7 @@ struct move_job {
 	int64_t id;
 	struct vol_record vol;
 	char *pool, *dir;
-	ops_uuid vm; /* "" when no VM uses the volume */
+	svc_uuid vm; /* "" when no VM uses the volume */
 	bool live;
 	int64_t start_ms;
 };
@@ -345,7 +349,7 @@ static void move_job_free(struct move_job *j)
 static void move_progress(void *opaque, double percent, double rate, int64_t eta_s)
 {
 	struct move_job *j = opaque;
-	store_job_progress(ops_cfg.store, j->id, percent, rate, eta_s);
+	store_job_progress(svc_cfg.store, j->id, percent, rate, eta_s);
 }
 
 /*
@@ -355,10 +359,10 @@ static void move_progress(void *opaque, double percent, double rate, int64_t eta
  */
 static int move_finish_unattached(struct move_job *j, const char *path, struct buf *err)
 {
-	ops_uuid vm;
+	svc_uuid vm;
 	int r;
 
-	pthread_mutex_lock(&ops_defs_lock);
+	pthread_mutex_lock(&svc_defs_lock);
 	vm_of_volume(j->vol.name, vm);
 	if (vm[0] && (r = joblock_begin(vm, "disk-move", err)) < 0)
 		goto out;
@@ -367,12 +371,12 @@ static int move_finish_unattached(struct move_job *j, const char *path, struct b
 			   j->vol.name);
 		r = -EBUSY;
 	} else {
-		r = vol_move_finish(ops_cfg.store, &j->vol, path, err);
+		r = vol_move_finish(svc_cfg.store, &j->vol, path, err);
 	}
 	if (vm[0])
 		joblock_end(vm);
 out:
-	pthread_mutex_unlock(&ops_defs_lock);
+	pthread_mutex_unlock(&svc_defs_lock);
 	return r;
 }
 
@@ -384,7 +388,7 @@ static int move_offline(struct move_job *j, struct buf *err)
 	if ((r = vol_move_copy(&j->vol, j->dir, move_progress, j, &path, err)) < 0)
 		return r;
 	if (j->vm[0])
-		r = vol_move_finish(ops_cfg.store, &j->vol, path, err);
+		r = vol_move_finish(svc_cfg.store, &j->vol, path, err);
 	else
 		r = move_finish_unattached(j, path, err);
 	if (r < 0)
@@ -441,7 +445,7 @@ static int mirror_wait_ready(struct move_job *j, struct qmp *q, const char *id, 
 		double secs = (double)(time_mono_ms() - j->start_ms) / 1000.0;
 		double rate = secs > 0 ? cur / secs : 0;
 		double pct = total > 0 ? cur * 100.0 / total : 0;
-		store_job_progress(ops_cfg.store, j->id, pct > 99 ? 99 : pct, rate,
+		store_job_progress(svc_cfg.store, j->id, pct > 99 ? 99 : pct, rate,
 				   rate > 0 ? (int64_t)((total - cur) / rate + 0.5) : -1);
 		time_sleep_ms(MIRROR_POLL_MS);
 	}
@@ -505,7 +509,7 @@ static int move_live(struct move_job *j, struct buf *err)
 	rt_disk_set_nodes(j->vm, j->vol.name, node, file);
 	qmp_do(q, "blockdev-del", json_pack("{s:s}", "node-name", old_node), NULL, NULL);
 	qmp_do(q, "blockdev-del", json_pack("{s:s}", "node-name", old_file), NULL, NULL);
-	if ((r = vol_move_finish(ops_cfg.store, &j->vol, path, &why)) < 0)
+	if ((r = vol_move_finish(svc_cfg.store, &j->vol, path, &why)) < 0)
 		log_warn("volume %s: the running VM uses %s now, but the move could not be recorded", j->vol.name,
 			 path);
 	goto out;
@@ -536,18 +540,18 @@ static void *move_thread(void *arg)
 	j->start_ms = time_mono_ms();
 	r = j->live ? move_live(j, &err) : move_offline(j, &err);
 	if (r == 0) {
-		store_job_progress(ops_cfg.store, j->id, 100, 0, 0);
+		store_job_progress(svc_cfg.store, j->id, 100, 0, 0);
 		if (j->vm[0]) {
 			__do_free char *d = xasprintf("disk %s moved to pool %s%s", j->vol.name, j->pool,
 						      j->live ? " (live)" : "");
-			store_event_add(ops_cfg.store, j->vm, "disk", d);
+			store_event_add(svc_cfg.store, j->vm, "disk", d);
 		}
 	}
-	store_job_finish(ops_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
+	store_job_finish(svc_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
 	log_info("move of volume %s to pool %s: %s", j->vol.name, j->pool, r == 0 ? "done" : err.s);
 	if (j->vm[0])
 		joblock_end(j->vm);
-	ops_pool_put(j->pool);
+	svc_pool_put(j->pool);
 	pthread_mutex_lock(&moving_lock);
 	json_object_del(moving, j->vol.name);
 	pthread_mutex_unlock(&moving_lock);
@@ -563,7 +567,7 @@ static int move_prepare(struct move_job *j, struct buf *err)
 	int r = 0;
 
 	if (j->vm[0]) {
-		if ((r = store_vm_get(ops_cfg.store, j->vm, &rec)) < 0) {
+		if ((r = store_vm_get(svc_cfg.store, j->vm, &rec)) < 0) {
 			buf_adds(err, "vm not found");
 			return r;
 		}
@@ -574,10 +578,10 @@ static int move_prepare(struct move_job *j, struct buf *err)
 		j->live = rt_is_active(j->vm);
 		vm_record_release(&rec);
 	}
-	return r < 0 ? r : vol_move_check(ops_cfg.store, &j->vol, j->dir, err);
+	return r < 0 ? r : vol_move_check(svc_cfg.store, &j->vol, j->dir, err);
 }
 
-int ops_vol_move(const char *name, const char *pool, json_t **job, struct buf *err)
+int svc_vol_move(const char *name, const char *pool, json_t **job, struct buf *err)
 {
 	struct move_job *j = xcalloc(1, sizeof(*j));
 	bool claimed = false, held = false, locked = false;
@@ -603,7 +607,7 @@ int ops_vol_move(const char *name, const char *pool, json_t **job, struct buf *e
 	pthread_mutex_unlock(&moving_lock);
 	if (r < 0)
 		goto fail;
-	if ((r = ops_pool_hold(pool, &j->dir, err)) < 0)
+	if ((r = svc_pool_hold(pool, &j->dir, err)) < 0)
 		goto fail;
 	held = true;
 	j->pool = xstrdup(pool);
@@ -625,7 +629,7 @@ fail:
 	if (locked)
 		joblock_end(j->vm);
 	if (held)
-		ops_pool_put(pool);
+		svc_pool_put(pool);
 	if (claimed) {
 		pthread_mutex_lock(&moving_lock);
 		json_object_del(moving, name);

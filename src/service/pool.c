@@ -1,10 +1,10 @@
 /*
- * poolops.c - storage pools (see ops.h): create, list, show, delete, and the
+ * pool.c - storage pools (see pool.h): create, list, show, delete, and the
  * holds volume operations take on the pool they write into.
  *
  * A pool is a directory (storage/pool.h checks it) recorded in the store.
  * The default pool, at corrald's storage directory, is made at start.  Every
- * volume operation that puts a file into a pool holds it (ops_pool_hold) for
+ * volume operation that puts a file into a pool holds it (svc_pool_hold) for
  * its whole duration, and pool changes happen under pools_lock, so a pool
  * cannot be deleted under a running create, import or move, and two pools
  * can never claim overlapping directories.
@@ -14,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "pool.h"
+#include "service/internal.h"
 #include "storage/pool.h"
 #include "util/log.h"
 #include "util/strutil.h"
@@ -29,7 +30,7 @@ static json_t *holds; /* pool name -> number of volume operations using it */
 static void cleanup_pool_record(struct pool_record *p) { pool_record_release(p); }
 #define __do_pool_record __attribute__((cleanup(cleanup_pool_record)))
 
-int ops_pool_init(struct buf *err)
+int svc_pool_init(struct buf *err)
 {
 	__do_pool_record struct pool_record p = { 0 };
 	__do_free char *canon = NULL;
@@ -37,23 +38,23 @@ int ops_pool_init(struct buf *err)
 	bool exists;
 	int r;
 
-	if ((r = pool_path_resolve(ops_cfg.storage_dir, &canon, &exists, &why)) < 0 || !exists) {
+	if ((r = pool_path_resolve(svc_cfg.storage_dir, &canon, &exists, &why)) < 0 || !exists) {
 		buf_printf(err, "cannot use the storage directory as the default pool: %s",
 			   why.len ? why.s : "it does not exist");
 		return r < 0 ? r : -ENOENT;
 	}
-	r = store_pool_get(ops_cfg.store, DEFAULT_POOL, &p);
+	r = store_pool_get(svc_cfg.store, DEFAULT_POOL, &p);
 	if (r == 0 && strcmp(p.path, canon) == 0)
 		return 0;
 	if (r == 0) {
 		/* --storage-dir changed: new volumes go to the new directory; existing ones keep their paths. */
 		log_info("default pool moves from %s to %s", p.path, canon);
-		store_pool_delete(ops_cfg.store, DEFAULT_POOL);
+		store_pool_delete(svc_cfg.store, DEFAULT_POOL);
 	} else if (r != -ENOENT) {
 		buf_adds(err, "cannot read the pools from the state database");
 		return r;
 	}
-	if ((r = store_pool_insert(ops_cfg.store, DEFAULT_POOL, canon, false)) < 0) {
+	if ((r = store_pool_insert(svc_cfg.store, DEFAULT_POOL, canon, false)) < 0) {
 		buf_adds(err, "cannot record the default pool in the state database");
 		return r;
 	}
@@ -76,7 +77,7 @@ static int get_pool(const char *name, struct pool_record *p, struct buf *err)
 	int r;
 	if ((r = check_pool_name(name, err)) < 0)
 		return r;
-	r = store_pool_get(ops_cfg.store, name, p);
+	r = store_pool_get(svc_cfg.store, name, p);
 	if (r == -ENOENT)
 		buf_printf(err, "pool '%s' not found", name);
 	else if (r < 0)
@@ -90,7 +91,7 @@ static size_t pool_volumes(const char *name, struct buf *out)
 	struct vol_record *list;
 	size_t n, count = 0;
 
-	if (store_vol_list(ops_cfg.store, &list, &n) < 0)
+	if (store_vol_list(svc_cfg.store, &list, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(list[i].pool ? list[i].pool : DEFAULT_POOL, name) != 0)
@@ -124,13 +125,13 @@ static json_t *pool_json(const struct pool_record *p)
 	return j;
 }
 
-json_t *ops_pool_list(void)
+json_t *svc_pool_list(void)
 {
 	struct pool_record *list;
 	size_t n;
 	json_t *arr = json_array();
 
-	if (store_pool_list(ops_cfg.store, &list, &n) == 0) {
+	if (store_pool_list(svc_cfg.store, &list, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, pool_json(&list[i]));
 		store_pool_list_free(list, n);
@@ -138,7 +139,7 @@ json_t *ops_pool_list(void)
 	return json_pack("{s:o}", "pools", arr);
 }
 
-int ops_pool_get(const char *name, json_t **out, struct buf *err)
+int svc_pool_get(const char *name, json_t **out, struct buf *err)
 {
 	__do_pool_record struct pool_record p = { 0 };
 	int r = get_pool(name, &p, err);
@@ -154,7 +155,7 @@ static int check_overlap(const char *path, struct buf *err)
 	size_t n;
 	int r = 0;
 
-	if ((r = store_pool_list(ops_cfg.store, &list, &n)) < 0) {
+	if ((r = store_pool_list(svc_cfg.store, &list, &n)) < 0) {
 		buf_adds(err, "cannot read the pools from the state database");
 		return r;
 	}
@@ -173,7 +174,7 @@ static int check_overlap(const char *path, struct buf *err)
 	return r;
 }
 
-int ops_pool_create(const char *name, const char *path, bool shared, json_t **out, struct buf *err)
+int svc_pool_create(const char *name, const char *path, bool shared, json_t **out, struct buf *err)
 {
 	__do_pool_record struct pool_record existing = { 0 };
 	__do_free char *canon = NULL;
@@ -185,7 +186,7 @@ int ops_pool_create(const char *name, const char *path, bool shared, json_t **ou
 	if ((r = pool_path_resolve(path, &canon, &exists, err)) < 0)
 		return r;
 	pthread_mutex_lock(&pools_lock);
-	if (store_pool_get(ops_cfg.store, name, &existing) == 0) {
+	if (store_pool_get(svc_cfg.store, name, &existing) == 0) {
 		buf_printf(err, "pool '%s' already exists", name);
 		r = -EEXIST;
 		goto out;
@@ -197,7 +198,7 @@ int ops_pool_create(const char *name, const char *path, bool shared, json_t **ou
 		buf_printf(err, "cannot create pool directory %s: %s", canon, strerror(-r));
 		goto out;
 	}
-	if ((r = store_pool_insert(ops_cfg.store, name, canon, shared)) < 0) {
+	if ((r = store_pool_insert(svc_cfg.store, name, canon, shared)) < 0) {
 		buf_printf(err, "cannot record pool '%s' in the state database", name);
 		if (!exists)
 			rmdir(canon);
@@ -207,11 +208,11 @@ int ops_pool_create(const char *name, const char *path, bool shared, json_t **ou
 out:
 	pthread_mutex_unlock(&pools_lock);
 	if (r == 0)
-		r = ops_pool_get(name, out, err);
+		r = svc_pool_get(name, out, err);
 	return r;
 }
 
-int ops_pool_delete(const char *name, struct buf *err)
+int svc_pool_delete(const char *name, struct buf *err)
 {
 	__do_pool_record struct pool_record p = { 0 };
 	struct buf vols = BUF_INIT;
@@ -230,7 +231,7 @@ int ops_pool_delete(const char *name, struct buf *err)
 	} else if (pool_volumes(name, &vols) > 0) {
 		buf_printf(err, "pool '%s' still holds volumes: %s; move or delete them first", name, vols.s);
 		r = -EBUSY;
-	} else if ((r = store_pool_delete(ops_cfg.store, name)) < 0) {
+	} else if ((r = store_pool_delete(svc_cfg.store, name)) < 0) {
 		buf_printf(err, "cannot remove pool '%s' from the state database", name);
 	} else {
 		log_info("deleted pool %s (its directory %s is left in place)", name, p.path);
@@ -240,7 +241,7 @@ int ops_pool_delete(const char *name, struct buf *err)
 	return r;
 }
 
-int ops_pool_hold(const char *name, char **path, struct buf *err)
+int svc_pool_hold(const char *name, char **path, struct buf *err)
 {
 	__do_pool_record struct pool_record p = { 0 };
 	int r;
@@ -258,7 +259,7 @@ int ops_pool_hold(const char *name, char **path, struct buf *err)
 	return r;
 }
 
-void ops_pool_put(const char *name)
+void svc_pool_put(const char *name)
 {
 	if (!name)
 		name = DEFAULT_POOL;

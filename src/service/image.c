@@ -1,8 +1,8 @@
 /*
- * imageops.c - looking inside disks without running the guest: partition
+ * image.c - looking inside disks without running the guest: partition
  * tables, directory listings and file contents of a volume or of any image
  * file on the host (`corral disk ls|cat|get`), and the boot entries a
- * `--boot disk-kernel` VM can start (`corral vm boot-entries`); see ops.h.
+ * `--boot disk-kernel` VM can start (`corral vm boot-entries`); see image.h.
  *
  * Everything is read-only, through the image library (src/image).  A disk
  * must not change while it is read: a volume of a running VM is refused
@@ -22,7 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
+#include "image.h"
+#include "service/fsview.h"
+#include "service/internal.h"
 #include "core/joblock.h"
 #include "image/bootdisk.h"
 #include "image/image.h"
@@ -35,7 +37,7 @@
 
 /* One open image: the disk, maybe a filesystem on it, the VM lock held. */
 struct img_session {
-	ops_uuid vm;		/* VM whose job lock is held, "" for none */
+	svc_uuid vm;		/* VM whose job lock is held, "" for none */
 	char *label;		/* "volume web1-root" / "file /srv/x.img", for messages */
 	struct img_dev *dev;
 	struct img_fs *fs;
@@ -58,7 +60,7 @@ static struct vol_record *volume_of_file(const char *path)
 	size_t n = 0;
 	__do_free char *real = realpath(path, NULL);
 
-	if (!real || store_vol_list(ops_cfg.store, &list, &n) < 0)
+	if (!real || store_vol_list(svc_cfg.store, &list, &n) < 0)
 		return NULL;
 	for (size_t i = 0; i < n && !found; i++) {
 		__do_free char *vreal = realpath(list[i].path, NULL);
@@ -73,18 +75,18 @@ static struct vol_record *volume_of_file(const char *path)
 }
 
 /* The VM whose definition uses volume `name`: uuid into vm ("" if none), name returned (caller frees). */
-static char *owner_of(const char *volume, ops_uuid vm)
+static char *owner_of(const char *volume, svc_uuid vm)
 {
 	struct vm_record *list;
 	size_t n;
 	char *name = NULL;
 
 	vm[0] = '\0';
-	if (store_vm_list(ops_cfg.store, &list, &n) < 0)
+	if (store_vm_list(svc_cfg.store, &list, &n) < 0)
 		return NULL;
 	for (size_t i = 0; i < n && !name; i++) {
 		if (vmdef_disk_index(list[i].def, volume) >= 0) {
-			snprintf(vm, sizeof(ops_uuid), "%s", list[i].def->uuid);
+			snprintf(vm, sizeof(svc_uuid), "%s", list[i].def->uuid);
 			name = xstrdup(list[i].def->name);
 		}
 	}
@@ -115,7 +117,7 @@ static int check_file_arg(const char *file, struct buf *err)
  * Open ref's disk (and with want_fs the filesystem of ref->partition),
  * taking the lock of the VM that owns it.  `job` names the lock holder.
  */
-static int session_open(const struct ops_img_ref *ref, bool want_fs, const char *job, struct img_session *s,
+static int session_open(const struct svc_img_ref *ref, bool want_fs, const char *job, struct img_session *s,
 			struct buf *err)
 {
 	struct vol_record *vol = NULL;
@@ -138,7 +140,7 @@ static int session_open(const struct ops_img_ref *ref, bool want_fs, const char 
 			buf_printf(err, "invalid volume name: %s", bad);
 			return -EINVAL;
 		}
-		if (store_vol_get(ops_cfg.store, ref->volume, &rec) < 0) {
+		if (store_vol_get(svc_cfg.store, ref->volume, &rec) < 0) {
 			buf_printf(err, "volume '%s' not found", ref->volume);
 			return -ENOENT;
 		}
@@ -210,7 +212,7 @@ static json_t *partitions_json(struct img_dev *dev, struct buf *err)
 	return j;
 }
 
-int ops_img_inspect(const struct ops_img_ref *ref, const char *path, json_t **out, struct buf *err)
+int svc_img_inspect(const struct svc_img_ref *ref, const char *path, json_t **out, struct buf *err)
 {
 	struct img_session s;
 	int r;
@@ -234,11 +236,11 @@ int ops_img_inspect(const struct ops_img_ref *ref, const char *path, json_t **ou
 	}
 	if (!path)
 		path = "/";
-	if ((r = ops_fs_path_check(path, err)) < 0)
+	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
 	if ((r = session_open(ref, true, "disk-read", &s, err)) < 0)
 		return api_err(r);
-	r = ops_fs_listing(s.fs, path, out, err);
+	r = svc_fs_listing(s.fs, path, out, err);
 	session_close(&s);
 	return api_err(r);
 }
@@ -251,26 +253,26 @@ static void session_release(void *owner)
 	free(owner);
 }
 
-int ops_img_read(const struct ops_img_ref *ref, const char *path, int *fd, uint64_t *size, struct buf *err)
+int svc_img_read(const struct svc_img_ref *ref, const char *path, int *fd, uint64_t *size, struct buf *err)
 {
 	struct img_session *s;
 	int r;
 
-	if ((r = ops_fs_path_check(path, err)) < 0)
+	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
 	s = xcalloc(1, sizeof(*s));
 	if ((r = session_open(ref, true, "disk-read", s, err)) < 0) {
 		free(s);
 		return api_err(r);
 	}
-	if ((r = ops_fs_stream(s->fs, path, s->label, session_release, s, fd, size, err)) < 0)
+	if ((r = svc_fs_stream(s->fs, path, s->label, session_release, s, fd, size, err)) < 0)
 		session_release(s);
 	return api_err(r);
 }
 
 /* ---- boot entries ---- */
 
-int ops_vm_boot_entries(const char *uuid, json_t **out, struct buf *err)
+int svc_vm_boot_entries(const char *uuid, json_t **out, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct vol_record vol = { 0 };
@@ -280,7 +282,7 @@ int ops_vm_boot_entries(const char *uuid, json_t **out, struct buf *err)
 
 	*out = NULL;
 	memset(&bi, 0, sizeof(bi));
-	if (store_vm_get(ops_cfg.store, uuid, &rec) < 0) {
+	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0) {
 		buf_adds(err, "vm not found");
 		return -ENOENT;
 	}
@@ -289,7 +291,7 @@ int ops_vm_boot_entries(const char *uuid, json_t **out, struct buf *err)
 		r = -EINVAL;
 		goto out;
 	}
-	if (store_vol_get(ops_cfg.store, rec.def->disks[0].volume, &vol) < 0) {
+	if (store_vol_get(svc_cfg.store, rec.def->disks[0].volume, &vol) < 0) {
 		buf_printf(err, "disk volume '%s' of vm %s does not exist", rec.def->disks[0].volume, rec.def->name);
 		r = -ENOENT;
 		goto out;

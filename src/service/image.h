@@ -1,0 +1,34 @@
+/*
+ * image.h - looking inside disks, read-only (image.c).
+ *
+ * Errors: see service.h.
+ */
+#ifndef CORRAL_SERVICE_IMAGE_H
+#define CORRAL_SERVICE_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "service/service.h"
+
+/* Looking inside disks, read-only (image.c).  A volume of a running VM is
+ * refused (-EBUSY) unless `snapshot` names an internal snapshot; the job lock
+ * of the VM owning the volume is held while reading (-EAGAIN when busy). */
+struct svc_img_ref {
+	const char *volume;	/* a volume name, or NULL and */
+	const char *file;	/* an absolute path of an image file on the host */
+	const char *snapshot;	/* qcow2 internal snapshot to read, or NULL */
+	int partition;		/* 0: the only filesystem */
+};
+/* path NULL and partition 0: the partition table {"scheme","size","fstype","partitions":[...]};
+ * else the listing of path (default "/") {"path","fstype","type","entries":[...],"truncated"}. */
+int svc_img_inspect(const struct svc_img_ref *ref, const char *path, json_t **out, struct buf *err);
+/* Stream regular file `path`: *fd is a pipe delivering its *size bytes (a thread
+ * fills it; the caller closes fd, early if it wants, which ends the reading). */
+int svc_img_read(const struct svc_img_ref *ref, const char *path, int *fd, uint64_t *size, struct buf *err);
+/* {"vm","volume","format","config","partition","fstype","boot_entry","default","selected","entries":[...]}
+ * read from the VM's first disk. */
+int svc_vm_boot_entries(const char *uuid, json_t **out, struct buf *err);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * service.h - the service layer: what corrald can do, independent of how it is asked.
+ *
+ * The API layer (src/api) parses HTTP and JSON and calls the functions of
+ * the concern headers next to this one (vm.h, volume.h, pool.h, clone.h,
+ * snapshot.h, repo.h, backup.h, policy.h, image.h, fsview.h, host.h); all rules
+ * live here: a volume belongs to at most one VM, a running VM cannot be
+ * edited or deleted, every change to a VM holds its job lock, nothing is
+ * half-created on failure.  Definitions are changed under one mutex so two
+ * requests cannot both claim a name or a volume.
+ *
+ * Errors: 0 or -errno with one sentence for the user appended to err.
+ * The API maps -EINVAL to invalid_argument, -ENOENT not_found, -EEXIST and
+ * -EBUSY conflict, -EAGAIN busy (another job holds the VM), -ENOTSUP
+ * unsupported, -ENOSPC no_space, anything else internal.
+ */
+#ifndef CORRAL_SERVICE_SERVICE_H
+#define CORRAL_SERVICE_SERVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "core/store.h"
+#include "core/vmstate.h"
+#include "qemu/accel.h"
+#include "util/buf.h"
+
+struct svc_config {
+	struct store *store;
+	const char *state_dir;
+	const char *storage_dir;
+	const char *run_dir;
+	const char *qemu_binary;
+	const struct accel_probe *accel;
+};
+
+int svc_init(const struct svc_config *cfg, struct buf *err);
+void svc_shutdown(void);
+
+/* A VM uuid as text. */
+typedef char svc_uuid[37];
+
+#endif

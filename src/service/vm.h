@@ -1,0 +1,48 @@
+/*
+ * vm.h - VMs: definitions, selection and lifecycle (vm.c).
+ *
+ * The rules every caller relies on: a definition is validated before it is
+ * stored, a volume belongs to at most one VM, a running VM cannot be edited or
+ * deleted, and every change holds the VM's job lock.
+ *
+ * Errors: see service.h.
+ */
+#ifndef CORRAL_SERVICE_VM_H
+#define CORRAL_SERVICE_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "service/service.h"
+#include "core/vmstate.h"
+
+/* Resolve a selector; `single` demands exactly one match.  *out is malloc'd. */
+int svc_vm_select(const char *selector, bool single, svc_uuid **out, size_t *n, struct buf *err);
+json_t *svc_vm_list(const char *selector, struct buf *err);
+/* Definition + "status" (docs/api.md). */
+json_t *svc_vm_show(const char *uuid);
+int svc_vm_create(const json_t *def, json_t **out, struct buf *err);
+int svc_vm_update(const char *uuid, const json_t *def, json_t **out, struct buf *err);
+/* Appends the names of deleted volumes to vols_deleted (a JSON array). */
+int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err);
+struct svc_action_opts {
+	int timeout_s; /* stop */
+	bool force;    /* stop, reboot */
+};
+int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err);
+const char *svc_vm_state(const char *uuid);
+int svc_vm_disk_attach(const char *uuid, const char *volume, const char *bus, struct buf *err);
+int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err);
+int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);
+int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err);
+json_t *svc_vm_events(const char *uuid, int limit);
+/* Returns a connected fd for the serial console; release with svc_vm_console_close. */
+int svc_vm_console_open(const char *uuid, struct buf *err);
+void svc_vm_console_close(const char *uuid, int fd);
+/* Start every VM flagged autostart that is not running. */
+void svc_vm_autostart(void);
+/* Name of the VM whose definition uses `volume`, or NULL (caller frees). */
+char *svc_vm_using_volume(const char *volume);
+
+#endif
