@@ -71,7 +71,11 @@ int store_vol_delete(struct store *s, const char *name);
 int store_event_add(struct store *s, const char *vm_uuid, const char *type, const char *detail);
 json_t *store_event_list(struct store *s, const char *vm_uuid, int limit);
 
-/* Jobs. */
+/* Jobs (records of core/job.h's engine, in its JSON shape; docs/api.md "Jobs"). */
+/* A new row from the job's type, target, vm, parent and started; its id or -1. */
+int64_t store_job_insert(struct store *s, const json_t *job);
+/* Rewrite state, progress, rate, eta, phase, error, result and finished from the job JSON. */
+int store_job_save(struct store *s, int64_t id, const json_t *job);
 int64_t store_job_create(struct store *s, const char *type, const char *target, const char *vm_uuid);
 int store_job_progress(struct store *s, int64_t id, double percent, double rate, int64_t eta_s);
 /* state: "succeeded" or "failed" (with error). */

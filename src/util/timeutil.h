@@ -13,6 +13,8 @@ int64_t time_mono_ms(void);
 int64_t time_wall_ms(void);
 /* RFC 3339 UTC with milliseconds: "2026-11-22T00:35:26.123Z".  buf >= 32 bytes. */
 const char *time_fmt_rfc3339(int64_t wall_ms, char *buf, size_t len);
+/* time_fmt_rfc3339's format (fraction optional, "Z" only) back to ms since the epoch; 0 if malformed. */
+int64_t time_parse_rfc3339(const char *s);
 /* Sleep for ms milliseconds (restarts on EINTR). */
 void time_sleep_ms(int64_t ms);
 
