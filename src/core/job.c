@@ -135,6 +135,18 @@ static void lock_release(const char *vm, const void *owner)
 	}
 }
 
+/* Every lock a finished job owns or was promised. */
+static void release_all(const struct job *j)
+{
+	struct vmlock *l = locks;
+	while (l) {
+		struct vmlock *next = l->link;
+		if (l->owner == j || l->next == j)
+			lock_release(l->vm, j); /* may free l; next was read before */
+		l = next;
+	}
+}
+
 /* ---- job records ------------------------------------------------------- */
 
 static json_t *to_json(const struct job *j)
@@ -248,8 +260,7 @@ static void *job_thread(void *arg)
 	}
 	j->finished_ms = time_wall_ms();
 	j->eta = -1;
-	if (j->vm[0])
-		lock_release(j->vm, j);
+	release_all(j);
 	pthread_mutex_unlock(&eng_lock);
 	log_info("job %lld (%s %s): %s%s%s", (long long)j->id, j->type, j->target, state_names[j->state],
 		 j->error ? ": " : "", j->error ? j->error : "");
@@ -662,6 +673,23 @@ int job_lock_wait(struct job *j, int timeout_ms)
 	}
 	pthread_mutex_unlock(&eng_lock);
 	return r;
+}
+
+int job_lock_vm(struct job *j, const char *vm, const char *vm_name, struct buf *err)
+{
+	char what[64];
+	what_of(j, what, sizeof(what));
+	pthread_mutex_lock(&eng_lock);
+	int r = lock_try(vm, vm_name, j, what, err);
+	pthread_mutex_unlock(&eng_lock);
+	return r;
+}
+
+void job_unlock_vm(struct job *j, const char *vm)
+{
+	pthread_mutex_lock(&eng_lock);
+	lock_release(vm, j);
+	pthread_mutex_unlock(&eng_lock);
 }
 
 /* ---- holds ------------------------------------------------------------- */

@@ -115,6 +115,13 @@ int job_sleep(struct job *j, int ms);
  * 0 once held, -ETIMEDOUT. */
 int job_lock_wait(struct job *j, int timeout_ms);
 
+/* More VMs locked by a running job (a backup run going from VM to VM):
+ * 0, or -EAGAIN + "busy: ...".  Released by job_unlock_vm or when the job ends.
+ * A kill does not cancel the job for these; it kills QEMU and the job's step
+ * on that VM fails. */
+int job_lock_vm(struct job *j, const char *vm, const char *vm_name, struct buf *err);
+void job_unlock_vm(struct job *j, const char *vm);
+
 /* ---- VM locks without a job thread ------------------------------------- */
 
 struct job_hold;
