@@ -10,6 +10,7 @@
 
 #include "routes.h"
 #include "api/console.h"
+#include "core/job.h"
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
@@ -283,56 +284,9 @@ static void h_vm_action(struct route_ctx *c)
 	}
 	o.timeout_s = (int)timeout;
 
-	svc_uuid *list = NULL;
-	size_t n;
-	int r = svc_vm_select(c->seg[2], false, &list, &n, &err);
-	if (r < 0) {
-		fail(c, r, err.s);
-		buf_release(&err);
-		return;
-	}
-	json_t *results = json_array();
-	int first_err = 0;
-	const char *first_msg = NULL;
-	for (size_t i = 0; i < n; i++) {
-		json_t *show = svc_vm_show(list[i]);
-		const char *name = show ? json_string_value(json_object_get(show, "name")) : list[i];
-		buf_reset(&err);
-		r = svc_vm_action(list[i], a, &o, &err);
-		if (r == 0) {
-			json_array_append_new(results, json_pack("{s:s,s:b,s:s}", "name", name, "ok", 1, "state",
-								 svc_vm_state(list[i])));
-		} else {
-			const char *code;
-			api_errno_status(r, &code);
-			json_array_append_new(results, json_pack("{s:s,s:b,s:{s:s,s:s}}", "name", name, "ok", 0,
-								 "error", "code", code, "message", err.s));
-			if (!first_err)
-				first_err = r;
-		}
-		json_decref(show);
-	}
-	int status = 200;
-	if (first_err) {
-		const char *code;
-		status = api_errno_status(first_err, &code);
-		/* Single-VM requests also carry the usual error member. */
-		json_t *last = json_array_get(results, 0);
-		first_msg = json_string_value(json_object_get(json_object_get(last, "error"), "message"));
-		for (size_t i = 0; i < json_array_size(results); i++) {
-			json_t *e = json_object_get(json_array_get(results, i), "error");
-			if (e) {
-				first_msg = json_string_value(json_object_get(e, "message"));
-				break;
-			}
-		}
-		http_reply_json(c->rep, status,
-				json_pack("{s:o,s:{s:s,s:s}}", "results", results, "error", "code", code, "message",
-					  first_msg ? first_msg : "failed"));
-	} else {
-		http_reply_json(c->rep, 200, json_pack("{s:o}", "results", results));
-	}
-	free(list);
+	json_t *job = NULL;
+	int r = svc_vm_action_job(c->seg[2], a, &o, &job, &err);
+	reply_job(c, r, job, &err);
 	buf_release(&err);
 }
 
@@ -604,7 +558,7 @@ static void h_snap_create(struct route_ctx *c)
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else {
 		int r = svc_snapshot_create(u, name, desc, memory, &out, &err);
-		reply_result(c, r, 201, out, &err);
+		reply_job(c, r, out, &err);
 	}
 	buf_release(&err);
 }
@@ -631,18 +585,19 @@ static void h_snap_revert(struct route_ctx *c)
 	if (!body)
 		return;
 	int r = svc_snapshot_revert(u, c->seg[4], &out, &err);
-	reply_result(c, r, 200, out, &err);
+	reply_job(c, r, out, &err);
 	buf_release(&err);
 }
 
 static void h_snap_delete(struct route_ctx *c)
 {
 	svc_uuid u;
+	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int r = svc_snapshot_delete(u, c->seg[4], &err);
-	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[4]), &err);
+	int r = svc_snapshot_delete(u, c->seg[4], &out, &err);
+	reply_job(c, r, out, &err);
 	buf_release(&err);
 }
 
@@ -652,14 +607,14 @@ static void h_job_list(struct route_ctx *c)
 	svc_uuid u;
 	if (sel && one_vm(c, sel, u) < 0)
 		return;
-	http_reply_json(c->rep, 200, svc_job_list(sel ? u : NULL));
+	http_reply_json(c->rep, 200, job_list(sel ? u : NULL, 50));
 }
 
 static void h_job_show(struct route_ctx *c)
 {
 	char *end;
 	long long id = strtoll(c->seg[2], &end, 10);
-	json_t *j = (*end || id <= 0) ? NULL : svc_job_get(id);
+	json_t *j = (*end || id <= 0) ? NULL : job_get(id);
 	if (!j)
 		fail(c, -ENOENT, "job not found");
 	else

@@ -186,9 +186,14 @@ void cli_print_listing(const json_t *answer, bool lng);
  * longer running.  When stderr is a terminal shows
  * "\r<label>: 42% 120.3 MiB/s ETA 3s".  On return *final holds the last job
  * object (new reference) and the result is CLI_OK if it succeeded, else
- * CLI_FAIL with the job's error printed.
+ * CLI_FAIL with the job's error printed.  label NULL: quiet (no progress,
+ * no error line: the caller reports).
  */
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
+/* Send a request answered 202 {"job": ...} and job_wait for that job
+ * (*final: the finished job, or NULL when the request itself failed). */
+int job_request(struct cli *cli, const char *method, const char *path, const json_t *body, const char *label,
+		json_t **final);
 /*
  * Follow the job an API answer {"job": job} started: with `detach` print it
  * (its id, or its JSON) and return; else job_wait, then print the final job

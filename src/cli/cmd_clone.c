@@ -81,12 +81,16 @@ static int start_clone(struct cli *cli, struct client *c, const char *name, cons
 {
 	__do_free char *sel = xasprintf("uuid:%s", uuid);
 	__do_free char *path = client_path(c, "/v1/vms", sel, "/start");
-	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *final = NULL;
 	const char *state;
 
-	if (client_call(c, "POST", path, NULL, &r, false) < 0)
+	(void)c;
+	if (job_request(cli, "POST", path, NULL, NULL, &final) != CLI_OK) {
+		if (final)
+			cli_error("%s", out_str(final, "error") ?: "start failed");
 		return CLI_FAIL;
-	state = out_str(json_array_get(json_object_get(r.json, "results"), 0), "state");
+	}
+	state = out_str(json_array_get(json_object_get(json_object_get(final, "result"), "vms"), 0), "state");
 	if (!cli->json)
 		printf("%s: %s\n", name, state ? state : "started");
 	return CLI_OK;

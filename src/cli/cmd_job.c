@@ -86,7 +86,7 @@ static bool job_running(const json_t *job)
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final)
 {
 	struct client *c = cli_client(cli);
-	bool tty = isatty(STDERR_FILENO);
+	bool tty = label && isatty(STDERR_FILENO);
 	int64_t started = time_mono_ms();
 	__do_free char *job_id = out_scalar(json_object_get(job, "id"));
 	__do_free char *path = NULL;
@@ -105,7 +105,8 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 			__do_free char *line = progress_line(label, cur);
 			fprintf(stderr, "\r%s\033[K", line);
 		}
-		time_sleep_ms(POLL_MS);
+		if (time_mono_ms() - started > 20)
+			time_sleep_ms(POLL_MS);
 		if (client_call(c, "GET", path, NULL, &r, false) < 0)
 			return CLI_FAIL;
 		json_decref(cur);
@@ -113,6 +114,8 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 	}
 	*final = json_incref(cur);
 	state = out_str(cur, "state");
+	if (!label)
+		return state && strcmp(state, "succeeded") == 0 ? CLI_OK : CLI_FAIL;
 	if (state && strcmp(state, "succeeded") == 0) {
 		if (tty)
 			fprintf(stderr, "\r%s: 100%% done in %s\033[K\n", label,
@@ -130,6 +133,21 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 		return cli_error("%s job %s %s: %s", type ? type : "the", id,
 				 state ? state : "ended", msg ? msg : "no error message");
 	}
+}
+
+int job_request(struct cli *cli, const char *method, const char *path, const json_t *body, const char *label,
+		json_t **final)
+{
+	struct client *c = cli_client(cli);
+	__do_reply struct reply r = REPLY_INIT;
+	json_t *job;
+
+	*final = NULL;
+	if (!c || client_call(c, method, path, body, &r, false) < 0)
+		return CLI_FAIL;
+	if (!json_is_object(job = json_object_get(r.json, "job")))
+		return cli_error("corrald answered without a job");
+	return job_wait(cli, job, label, final);
 }
 
 static void print_jobs(const json_t *answer)

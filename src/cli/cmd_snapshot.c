@@ -101,7 +101,7 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
-	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *final = NULL;
 	__do_json json_t *body = NULL;
 	__do_free char *path = NULL;
 	const char *desc = NULL;
@@ -123,10 +123,11 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 	body = json_pack("{s:s,s:b}", "name", a.pos[1], "memory", memory);
 	if (desc)
 		json_object_set_new(body, "description", json_string(desc));
-	if (!(path = snap_base(cli, a.pos[0])) || client_call(&cli->client, "POST", path, body, &r, false) < 0)
+	if (!(path = snap_base(cli, a.pos[0])) ||
+	    (rc = job_request(cli, "POST", path, body, "snapshot", &final)) != CLI_OK)
 		return CLI_FAIL;
 	if (cli->json)
-		out_json(r.json);
+		out_json(json_object_get(json_object_get(final, "result"), "snapshot"));
 	else
 		printf("created snapshot %s of vm %s%s\n", a.pos[1], a.pos[0], memory ? " (with RAM)" : "");
 	return CLI_OK;
@@ -235,7 +236,7 @@ static int snap_show(struct cli *cli, int argc, char **argv)
 
 static int snap_revert(struct cli *cli, int argc, char **argv)
 {
-	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *final = NULL;
 	__do_free char *base = NULL;
 	__do_free char *path = NULL;
 	struct cli_args a;
@@ -246,23 +247,13 @@ static int snap_revert(struct cli *cli, int argc, char **argv)
 	if (!(base = snap_base(cli, a.pos[0])))
 		return CLI_FAIL;
 	path = client_path(&cli->client, base, a.pos[1], "/revert");
-	if (client_call(&cli->client, "POST", path, NULL, &r, false) < 0)
+	if (job_request(cli, "POST", path, NULL, "reverting", &final) != CLI_OK)
 		return CLI_FAIL;
 	if (cli->json)
-		out_json(r.json);
+		out_json(json_object_get(json_object_get(final, "result"), "snapshot"));
 	else
 		printf("reverted vm %s to snapshot %s\n", a.pos[0], a.pos[1]);
 	return CLI_OK;
-}
-
-static void snap_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
-{
-	const char *name = out_str(answer, "deleted");
-
-	if (answer)
-		json_array_append(all, answer);
-	if (!cli->json)
-		printf("deleted snapshot %s\n", name ? name : item);
 }
 
 static int snap_delete(struct cli *cli, int argc, char **argv)
@@ -270,13 +261,27 @@ static int snap_delete(struct cli *cli, int argc, char **argv)
 	__do_json json_t *all = json_array();
 	__do_free char *base = NULL;
 	struct cli_args a;
+	int rc = CLI_OK;
 
 	cli_args_init(&a, "snapshot delete", usage_delete, argc, argv);
 	if (!cli_args_plain(cli, &a, 2, -1, "VM and snapshot name"))
 		return a.exit_code;
 	if (!(base = snap_base(cli, a.pos[0])))
 		return CLI_FAIL;
-	return cli_delete_each(cli, base, NULL, a.pos + 1, a.npos - 1, all, snap_deleted);
+	for (int i = 1; i < a.npos; i++) {
+		__do_free char *path = client_path(&cli->client, base, a.pos[i], NULL);
+		__do_json json_t *final = NULL;
+		if (job_request(cli, "DELETE", path, NULL, "deleting", &final) != CLI_OK) {
+			rc = CLI_FAIL;
+			continue;
+		}
+		json_array_append_new(all, json_pack("{s:s}", "deleted", a.pos[i]));
+		if (!cli->json)
+			printf("deleted snapshot %s\n", a.pos[i]);
+	}
+	if (cli->json)
+		out_json(all);
+	return rc;
 }
 
 static const struct cli_verb snapshot_verbs[] = {

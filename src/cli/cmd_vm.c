@@ -263,67 +263,90 @@ static const char *memory_text(const json_t *obj, char *buf, size_t len)
 }
 
 /*
- * One action request (start, stop, ...) for `selector`; print a line per VM
- * and append the results to `all` (for --json).  Returns CLI_OK when every
- * VM succeeded, CLI_FAIL otherwise, -1 when corrald could not be reached.
+ * Actions answer 202 with a job (one VM) or a job running one job per VM
+ * (a selector matching several); its result {"vms":[...]} says how each VM
+ * fared.  act_post starts the action on `selector` and appends its job to
+ * `jobs`; act_report follows one to its end and prints a line per VM.
+ * Both return CLI_OK, CLI_FAIL, or -1 when corrald could not be reached.
  */
-static int act_one(struct cli *cli, const char *verb, const char *selector, const json_t *body,
-		   json_t *all)
+static int act_post(struct cli *cli, const char *verb, const char *selector, const json_t *body, json_t *jobs)
 {
 	struct client *c = cli_client(cli);
 	__do_free char *suffix = xasprintf("/%s", verb);
 	__do_free char *path = NULL;
 	__do_reply struct reply r = REPLY_INIT;
-	json_t *results, *res;
-	size_t i;
-	int rc = CLI_OK;
+	json_t *job;
 
 	if (!c)
 		return -1;
 	path = client_path(c, "/v1/vms", selector, suffix);
 	if (client_request(c, "POST", path, body, &r) < 0)
 		return -1;
-	results = json_object_get(r.json, "results");
-	if (!json_is_array(results)) {
-		if (reply_ok(&r)) {
-			if (!cli->json)
-				printf("%s: ok\n", selector);
-			return CLI_OK;
-		}
+	if (!reply_ok(&r) || !json_is_object(job = json_object_get(r.json, "job"))) {
 		client_print_error(&r, NULL);
 		return CLI_FAIL;
 	}
-	json_array_foreach(results, i, res) {
-		const char *name = out_str(res, "name");
-		const char *state = out_str(res, "state");
+	json_array_append(jobs, job);
+	return CLI_OK;
+}
 
+static int act_report(struct cli *cli, const json_t *job, const char *selector, json_t *all)
+{
+	__do_json json_t *final = NULL;
+	json_t *res;
+	size_t i;
+	int rc = job_wait(cli, job, NULL, &final);
+
+	if (!final)
+		return -1;
+	json_t *vms = json_object_get(json_object_get(final, "result"), "vms");
+	if (!json_array_size(vms)) {
+		/* No per-VM outcome (the job failed before it got there). */
+		const char *msg = out_str(final, "error");
+		if (rc != CLI_OK)
+			cli_error("%s: %s", selector, msg ? msg : "failed");
+		return rc;
+	}
+	json_array_foreach(vms, i, res) {
+		const char *name = out_str(res, "name");
 		json_array_append(all, res);
 		if (json_is_true(json_object_get(res, "ok"))) {
 			if (!cli->json)
-				printf("%s: %s\n", name ? name : selector, state ? state : "ok");
+				printf("%s: %s\n", name ? name : selector, out_str(res, "state") ?: "ok");
 			continue;
 		}
 		/* corrald's per-VM messages already name the VM */
-		const char *msg = client_error_message(res);
-		if (msg)
-			cli_error("%s", msg);
-		else
-			cli_error("%s: failed", name ? name : selector);
+		const char *msg = out_str(res, "error");
+		cli_error("%s", msg ? msg : "failed");
 		rc = CLI_FAIL;
 	}
 	return rc;
 }
 
-/* Run `verb` on every selector; print combined JSON with --json. */
+/* Run `verb` on every selector, all at once; print combined JSON with --json. */
 static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, const json_t *body)
 {
 	__do_json json_t *all = json_array();
+	__do_json json_t *jobs = json_array();
 	int rc = CLI_OK;
 
 	for (int i = 0; i < nsel; i++) {
-		int r = act_one(cli, verb, sel[i], body, all);
+		size_t before = json_array_size(jobs);
+		int r = act_post(cli, verb, sel[i], body, jobs);
 		if (r < 0)
 			return CLI_FAIL;	/* corrald unreachable: one line is enough */
+		if (r != CLI_OK)
+			rc = CLI_FAIL;
+		if (json_array_size(jobs) == before)
+			json_array_append_new(jobs, json_null());
+	}
+	for (int i = 0; i < nsel; i++) {
+		json_t *job = json_array_get(jobs, (size_t)i);
+		if (json_is_null(job))
+			continue;
+		int r = act_report(cli, job, sel[i], all);
+		if (r < 0)
+			return CLI_FAIL;
 		if (r != CLI_OK)
 			rc = CLI_FAIL;
 	}
@@ -402,9 +425,12 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	}
 	{
 		__do_json json_t *results = json_array();
+		__do_json json_t *jobs = json_array();
 		/* Start exactly the VM just created. */
 		__do_free char *sel = uuid ? xasprintf("uuid:%s", uuid) : xstrdup(name ? name : "");
-		rc = act_one(cli, "start", sel, NULL, results);
+		rc = act_post(cli, "start", sel, NULL, jobs);
+		if (rc == CLI_OK)
+			rc = act_report(cli, json_array_get(jobs, 0), sel, results);
 		if (rc < 0)
 			return CLI_FAIL;
 	}

@@ -23,6 +23,7 @@
 #include "service/vm.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "core/job.h"
 #include "core/store.h"
 #include "qemu/accel.h"
 #include "qemu/runtime.h"
@@ -138,10 +139,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_job_fail_stale(st, "corrald stopped while the job ran");
+	job_engine_init(st);
 	accel_probe_host(&accel, NULL, NULL);
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
 
-	struct rt_config rcfg = { .store = st, .run_dir = run_dir, .qemu_binary = qemu, .accel = &accel };
+	struct rt_config rcfg = { .store = st,
+				  .on_state = svc_on_vm_state,
+				  .on_event = svc_on_vm_event,
+				  .run_dir = run_dir,
+				  .qemu_binary = qemu,
+				  .accel = &accel };
 	struct svc_config ocfg = { .store = st,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
@@ -171,7 +178,9 @@ int main(int argc, char **argv)
 	http_stop();
 	rc = 0;
 out_rt:
+	/* Jobs first: they use the runtime, the service layer and the store. */
 	svc_backup_shutdown();
+	job_engine_shutdown();
 	rt_shutdown();
 	svc_shutdown();
 out:

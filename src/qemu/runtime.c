@@ -44,6 +44,7 @@ struct vm_rt {
 	struct qmp *qmp;
 	enum vm_state state;
 	bool stop_requested;
+	unsigned stop_gen; /* bumped by every stop or kill request */
 	char stop_reason[128];
 	bool guest_shutdown;
 	bool reboot_pending;
@@ -102,17 +103,17 @@ static void set_state(struct vm_rt *v, enum vm_state st, const char *reason)
 	if (!vmstate_can_transition(v->state, st))
 		log_warn("vm %s: unexpected transition %s -> %s", v->name, vmstate_name(v->state), vmstate_name(st));
 	v->state = st;
-	store_vm_set_state(cfg.store, v->uuid, st, reason);
-	__do_free char *detail = xasprintf("%s: %s", vmstate_name(st), reason);
-	store_event_add(cfg.store, v->uuid, "state", detail);
-	log_info("vm %s: %s", v->name, detail);
+	log_info("vm %s: %s: %s", v->name, vmstate_name(st), reason);
+	if (cfg.on_state)
+		cfg.on_state(v->uuid, v->name, st, reason);
 	pthread_cond_broadcast(&rt_cond);
 }
 
 static void vm_event(struct vm_rt *v, const char *type, const char *detail)
 {
-	store_event_add(cfg.store, v->uuid, type, detail);
 	log_info("vm %s: %s: %s", v->name, type, detail);
+	if (cfg.on_event)
+		cfg.on_event(v->uuid, v->name, type, detail);
 }
 
 /* Is pid a live (non-zombie) QEMU for this uuid? */
@@ -747,15 +748,16 @@ static struct vm_rt *get_active(const char *uuid, struct qmp **q, struct buf *er
 	return v;
 }
 
-/* Wait until the VM with uuid is gone (or timeout).  true if gone. */
-static bool wait_gone(const char *uuid, int timeout_ms)
+/* Wait until the VM with uuid is gone, or timeout, or stop(opaque) says so
+ * (polled every 100 ms; stop may be NULL).  true if gone. */
+static bool wait_gone_until(const char *uuid, int timeout_ms, bool (*stop)(const void *), const void *opaque)
 {
 	int64_t deadline = time_mono_ms() + timeout_ms;
 	bool gone;
 	pthread_mutex_lock(&rt_lock);
 	for (;;) {
 		gone = find_locked(uuid) == NULL;
-		if (gone || time_mono_ms() >= deadline)
+		if (gone || time_mono_ms() >= deadline || (stop && stop(opaque)))
 			break;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -770,6 +772,8 @@ static bool wait_gone(const char *uuid, int timeout_ms)
 	return gone;
 }
 
+static bool wait_gone(const char *uuid, int timeout_ms) { return wait_gone_until(uuid, timeout_ms, NULL, NULL); }
+
 static int do_kill(const char *uuid, const char *reason, struct buf *err)
 {
 	struct qmp *q;
@@ -779,6 +783,7 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 		return -EBUSY;
 	pthread_mutex_lock(&rt_lock);
 	v->stop_requested = true;
+	v->stop_gen++;
 	snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", reason);
 	pid = v->pid;
 	pthread_mutex_unlock(&rt_lock);
@@ -796,7 +801,8 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 
 int rt_kill(const char *uuid, struct buf *err) { return do_kill(uuid, "killed by user", err); }
 
-int rt_stop(const char *uuid, int timeout_s, bool force, struct buf *err)
+int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const void *), const void *opaque,
+	    struct buf *err)
 {
 	struct qmp *q;
 	__do_put struct vm_rt *v = NULL;
@@ -809,6 +815,7 @@ int rt_stop(const char *uuid, int timeout_s, bool force, struct buf *err)
 	pthread_mutex_lock(&rt_lock);
 	bool paused = v->state == VM_PAUSED;
 	v->stop_requested = true;
+	unsigned gen = ++v->stop_gen;
 	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by user");
 	set_state(v, VM_STOPPING, "graceful shutdown requested (ACPI power button)");
 	pthread_mutex_unlock(&rt_lock);
@@ -820,8 +827,18 @@ int rt_stop(const char *uuid, int timeout_s, bool force, struct buf *err)
 			return 0;
 		return r;
 	}
-	if (wait_gone(uuid, timeout_s * 1000))
+	if (wait_gone_until(uuid, timeout_s * 1000, cancelled, opaque))
 		return 0;
+	if (cancelled && cancelled(opaque)) {
+		pthread_mutex_lock(&rt_lock);
+		if (find_locked(uuid) == v && !v->gone && v->stop_gen == gen) {
+			v->stop_requested = false;
+			set_state(v, VM_RUNNING, "stop cancelled (the guest may still act on the power button)");
+		}
+		pthread_mutex_unlock(&rt_lock);
+		buf_adds(err, "stop cancelled; the guest keeps running");
+		return -ECANCELED;
+	}
 	char reason[128];
 	snprintf(reason, sizeof(reason), "stopped by user (guest ignored the power button for %d s; killed)", timeout_s);
 	return do_kill(uuid, reason, err);

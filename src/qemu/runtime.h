@@ -7,8 +7,8 @@
  * start finds them again (pid file + /proc check + QMP) and marks the VMs
  * whose QEMU died meanwhile as stopped or crashed, with the reason.
  *
- * State changes are written to the store as they happen, each with an event.
- * Callers hold the VM's job lock (core/joblock.h) around every rt_* call
+ * State changes and events are reported to the caller (rt_config) as they
+ * happen; the service layer records them.  Callers hold the VM's lock (core/job.h) around every rt_* call
  * that changes a VM; QMP events (guest power-off, pause on I/O error, QEMU
  * exit) are handled on an internal worker thread.
  *
@@ -28,7 +28,12 @@
 #include "util/buf.h"
 
 struct rt_config {
-	struct store *store;
+	struct store *store;      /* read: definitions and volumes of VMs to start or re-attach */
+	/* What happens is reported up, never written to the store here: a VM's
+	 * state changed (with why), or an event for its history.  Called with the
+	 * runtime's lock held: quick, and never call back into rt_*. */
+	void (*on_state)(const char *uuid, const char *name, enum vm_state st, const char *reason);
+	void (*on_event)(const char *uuid, const char *name, const char *type, const char *detail);
 	const char *run_dir;      /* per-VM dirs are created below it */
 	const char *qemu_binary;  /* e.g. "qemu-system-x86_64" */
 	const struct accel_probe *accel;
@@ -43,8 +48,12 @@ void rt_attach_all(void);
 
 /* Lifecycle of the VM with `uuid` (definition read from the store). */
 int rt_start(const char *uuid, struct buf *err);
-/* Graceful ACPI power-down; after timeout_s (or at once if force) QEMU is killed. */
-int rt_stop(const char *uuid, int timeout_s, bool force, struct buf *err);
+/* Graceful ACPI power-down; after timeout_s (or at once if force) QEMU is killed.
+ * cancelled(opaque) (may be NULL) is polled while waiting: once true the wait
+ * ends, the VM is running again (its state says the stop was cancelled) and
+ * -ECANCELED is returned. */
+int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const void *), const void *opaque,
+	    struct buf *err);
 int rt_kill(const char *uuid, struct buf *err);
 /* Graceful: ACPI power-down, then reset instead of exit.  force: hard reset. */
 int rt_reboot(const char *uuid, bool force, struct buf *err);

@@ -30,7 +30,7 @@
 #include "clone.h"
 #include "service/vm.h"
 #include "service/internal.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "qemu/runtime.h"
 #include "storage/qemuimg.h"
 #include "storage/volume.h"
@@ -178,9 +178,10 @@ int svc_vm_template(const char *uuid, json_t **out, struct buf *err)
 	struct vm_record rec = { 0 };
 	struct snap_record *snaps = NULL;
 	size_t nsnaps = 0;
+	struct job_hold *h = NULL;
 	int r, done = 0;
 
-	if ((r = joblock_begin(uuid, "template", err)) < 0)
+	if ((r = job_hold_vm(uuid, NULL, "template", &h, err)) < 0)
 		return r;
 	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
@@ -222,13 +223,13 @@ int svc_vm_template(const char *uuid, json_t **out, struct buf *err)
 		}
 		goto out;
 	}
-	store_event_add(svc_cfg.store, uuid, "template", "made a read-only template");
+	svc_vm_event(uuid, "template", "made a read-only template");
 	log_info("vm %s: made a template", rec.def->name);
 	*out = svc_vm_show(uuid);
 out:
 	store_snap_list_free(snaps, nsnaps);
 	vm_record_release(&rec);
-	joblock_end(uuid);
+	job_release(h);
 	return r;
 }
 
@@ -251,13 +252,14 @@ struct clone {
 	struct clone_disk disks[VM_MAX_DISKS];
 	int ndisks;
 	int created; /* volumes made so far (disks[0..created)) */
-	int64_t job;
+	struct job *job; /* full clones */
 	uint64_t total, copied; /* full: progress across the disks */
 	int cur;
 };
 
-static void clone_free(struct clone *c)
+static void clone_free(void *arg)
 {
+	struct clone *c = arg;
 	if (!c)
 		return;
 	for (int i = 0; i < c->ndisks; i++) {
@@ -476,16 +478,17 @@ fail:
 	return r;
 }
 
-static void copy_progress(void *opaque, double percent, double rate, int64_t eta_s)
+static int copy_progress(void *opaque, double percent, double rate, int64_t eta_s)
 {
 	struct clone *c = opaque;
+	if (percent < 0)
+		return job_cancelled(c->job);
 	double whole = c->total ? ((double)c->copied + (double)c->disks[c->cur].need * percent / 100.0) * 100.0 /
 					  (double)c->total
 				: 100.0 * (c->cur + percent / 100.0) / c->ndisks;
 	(void)eta_s;
-	if (whole >= 100)
-		whole = 99.9;
-	store_job_progress(svc_cfg.store, c->job, whole, rate, -1);
+	job_progress(c->job, whole, rate, -1);
+	return job_cancelled(c->job);
 }
 
 /* A full copy of disk i (qemu-img convert via vol_import), in the source's pool. */
@@ -520,10 +523,10 @@ static int clone_define(struct clone *c, json_t **vm, struct buf *err)
 		return r;
 	const char *uuid = json_string_value(json_object_get(out, "uuid"));
 	__do_free char *detail = xasprintf("%s clone %s", c->linked ? "linked" : "full", c->name);
-	store_event_add(svc_cfg.store, c->src_uuid, "clone", detail);
+	svc_vm_event(c->src_uuid, "clone", detail);
 	if (uuid) {
 		__do_free char *from = xasprintf("cloned from %s (%s)", c->src_name, c->linked ? "linked" : "full");
-		store_event_add(svc_cfg.store, uuid, "clone", from);
+		svc_vm_event(uuid, "clone", from);
 	}
 	log_info("vm %s: %s clone %s created", c->src_name, c->linked ? "linked" : "full", c->name);
 	if (vm)
@@ -533,56 +536,64 @@ static int clone_define(struct clone *c, json_t **vm, struct buf *err)
 	return 0;
 }
 
-/*
- * End of a clone, success or not: undo on failure, give back the lock and
- * the name, then (so that a waiting client finds everything settled) finish
- * the job if there is one.
- */
-static void clone_end(struct clone *c, int r, const char *why)
+/* End of a clone, success or not: undo on failure, give the name back. */
+static void clone_end(struct clone *c, int r)
 {
 	if (r < 0)
 		clone_undo(c);
 	name_release(c->name);
-	joblock_end(c->src_uuid);
-	if (c->job >= 0)
-		store_job_finish(svc_cfg.store, c->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : why);
-	clone_free(c);
 }
 
-static void *clone_thread(void *arg)
+static int clone_run(struct job *j, void *arg, struct buf *err)
 {
 	struct clone *c = arg;
-	struct buf err = BUF_INIT;
 	int r = 0;
 
-	for (int i = 0; i < c->ndisks && r == 0; i++)
-		r = copy_disk(c, i, &err);
-	if (r == 0)
-		r = clone_define(c, NULL, &err);
-	if (r < 0)
-		log_warn("clone %s of vm %s failed: %s", c->name, c->src_name, err.s);
-	clone_end(c, r, err.s);
-	buf_release(&err);
-	return NULL;
+	c->job = j;
+	if (rt_is_active(c->src_uuid)) {
+		/* Started between the request and this job taking its lock. */
+		buf_printf(err, "vm %s was started meanwhile; stop it to clone it", c->src_name);
+		r = -EBUSY;
+	}
+	for (int i = 0; i < c->ndisks && r == 0; i++) {
+		job_set_phase(j, "copying disk %d of %d", i + 1, c->ndisks);
+		r = copy_disk(c, i, err);
+	}
+	if (r == 0 && job_cancelled(j))
+		r = -ECANCELED;
+	if (r == 0) {
+		job_set_uncancellable(j, "the clone is being defined");
+		r = clone_define(c, NULL, err);
+	}
+	if (r < 0 && r != -ECANCELED)
+		log_warn("clone %s of vm %s failed: %s", c->name, c->src_name, err->s);
+	clone_end(c, r);
+	if (r == -ECANCELED) {
+		buf_reset(err);
+		buf_printf(err, "clone %s cancelled; no volume of it was kept", c->name);
+	}
+	return r;
 }
 
 int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **vm, json_t **job,
 		 struct buf *err)
 {
 	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	__do_free char *nm = NULL;
 	struct clone *c;
 	const char *bad;
-	pthread_t t;
 	int r;
 
 	if (!name || (bad = str_name_invalid(name))) {
 		buf_printf(err, "invalid vm name: %s", name ? bad : "no name given");
 		return -EINVAL;
 	}
-	if ((r = joblock_begin(src_uuid, "clone", err)) < 0)
+	/* Checked under a hold of the source; a full clone's job then locks it until done. */
+	if ((r = job_hold_vm(src_uuid, NULL, "clone", &h, err)) < 0)
 		return r;
 	if (!name_claim(name)) {
-		joblock_end(src_uuid);
+		job_release(h);
 		buf_printf(err, "a clone named '%s' is being made already", name);
 		return -EEXIST;
 	}
@@ -590,7 +601,6 @@ int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 	snprintf(c->src_uuid, sizeof(c->src_uuid), "%s", src_uuid);
 	c->name = xstrdup(name);
 	c->linked = linked;
-	c->job = -1;
 	if ((r = store_vm_get(svc_cfg.store, src_uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		goto fail;
@@ -605,27 +615,22 @@ int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 				c->created = i + 1;
 		if (r == 0)
 			r = clone_define(c, vm, err);
-		clone_end(c, r, NULL);
+		clone_end(c, r);
+		clone_free(c);
+		job_release(h);
 		return r;
 	}
-
-	c->job = store_job_create(svc_cfg.store, "clone", name, src_uuid);
-	if (c->job < 0) {
-		buf_adds(err, "cannot record the clone job");
-		r = -EIO;
-		goto fail;
-	}
-	int64_t id = c->job;
-	if (pthread_create(&t, NULL, clone_thread, c) != 0) {
-		buf_adds(err, "cannot start the clone job");
-		r = -EIO;
-		goto fail;
-	}
-	pthread_detach(t);
-	*job = store_job_get(svc_cfg.store, id);
-	return 0;
+	job_release(h);
+	struct job_spec spec = { .type = "clone", .target = name, .vm = src_uuid, .vm_name = c->src_name,
+				 .run = clone_run, .arg = c, .free_arg = clone_free };
+	nm = xstrdup(name);
+	if ((r = job_start(&spec, job, err)) < 0)
+		name_release(nm); /* c is freed by job_start */
+	return r;
 fail:
 	vm_record_release(&rec);
-	clone_end(c, r, err->s);
+	clone_end(c, r);
+	clone_free(c);
+	job_release(h);
 	return r;
 }

@@ -96,8 +96,6 @@ json_t *svc_host_export(void)
 	return j;
 }
 
-json_t *svc_job_list(const char *vm_uuid) { return json_pack("{s:o}", "jobs", store_job_list(svc_cfg.store, vm_uuid, 50)); }
-
 void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms)
 {
 	double secs = (double)(time_mono_ms() - t0_ms) / 1000.0;
@@ -108,4 +106,3 @@ void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t 
 	store_job_progress(svc_cfg.store, job, pct > 99.9 ? 99.9 : pct, rate, eta);
 }
 
-json_t *svc_job_get(int64_t id) { return store_job_get(svc_cfg.store, id); }

@@ -16,10 +16,8 @@ json_t *svc_host_info(void);
 /* Every definition this host holds (VMs, volumes, pools, repositories without
  * secrets, policies): `corral host export-db`. */
 json_t *svc_host_export(void);
-json_t *svc_job_list(const char *vm_uuid);
 /* Record job progress as `done` of `total` bytes since t0_ms (time_mono_ms):
  * percent (at most 99.9 while running), rate over the whole run, and ETA. */
 void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms);
-json_t *svc_job_get(int64_t id);
 
 #endif

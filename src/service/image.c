@@ -25,7 +25,7 @@
 #include "image.h"
 #include "service/fsview.h"
 #include "service/internal.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "image/bootdisk.h"
 #include "image/image.h"
 #include "qemu/runtime.h"
@@ -37,7 +37,8 @@
 
 /* One open image: the disk, maybe a filesystem on it, the VM lock held. */
 struct img_session {
-	svc_uuid vm;		/* VM whose job lock is held, "" for none */
+	svc_uuid vm;		/* VM held, "" for none */
+	struct job_hold *hold;
 	char *label;		/* "volume web1-root" / "file /srv/x.img", for messages */
 	struct img_dev *dev;
 	struct img_fs *fs;
@@ -47,8 +48,7 @@ static void session_close(struct img_session *s)
 {
 	img_fs_free(s->fs);
 	img_dev_free(s->dev);
-	if (s->vm[0])
-		joblock_end(s->vm);
+	job_release(s->hold);
 	free(s->label);
 	memset(s, 0, sizeof(*s));
 }
@@ -155,10 +155,8 @@ static int session_open(const struct svc_img_ref *ref, bool want_fs, const char 
 	path = vol ? vol->path : ref->file;
 	format = vol ? vol->format : NULL;
 	if (vol && (owner = owner_of(vol->name, s->vm))) {
-		if ((r = joblock_begin(s->vm, job, err)) < 0) {
-			s->vm[0] = '\0';
+		if ((r = job_hold_vm(s->vm, owner, job, &s->hold, err)) < 0)
 			goto out;
-		}
 		if (rt_is_active(s->vm) && !ref->snapshot) {
 			buf_printf(err, "volume %s is in use by running VM %s; stop it or read a snapshot: --snapshot NAME",
 				   vol->name, owner);
@@ -299,12 +297,12 @@ int svc_vm_boot_entries(const char *uuid, json_t **out, struct buf *err)
 	/* A running guest's disk is read as it is (the boot files rarely move
 	 * while it runs); a stopped VM's is read under its job lock. */
 	bool running = rt_is_active(uuid);
-	if (!running && (r = joblock_begin(uuid, "boot-entries", err)) < 0)
+	struct job_hold *h = NULL;
+	if (!running && (r = job_hold_vm(uuid, rec.def->name, "boot-entries", &h, err)) < 0)
 		goto out;
 	struct buf e = BUF_INIT;
 	r = img_boot_inspect(vol.path, vol.format, &bi, &e);
-	if (!running)
-		joblock_end(uuid);
+	job_release(h);
 	if (r < 0) {
 		buf_printf(err, "cannot read the boot entries of vm %s from volume %s: %s", rec.def->name, vol.name, e.s);
 		buf_release(&e);

@@ -19,7 +19,7 @@
 #include "service/vm.h"
 #include "service/internal.h"
 #include "backup/backup.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
 #include "qemu/snapshot.h"
@@ -40,15 +40,15 @@ struct snap_disk {
 	char *node; /* format node of the running VM, NULL when not running */
 };
 
-/* What an operation works on: the VM, its lock, its job, its disks. */
+/* What an operation works on: the VM, its hold or job, its disks. */
 struct snap_ctx {
 	const char *uuid;
 	struct vm_record rec;
-	int64_t job;
+	struct job *job;	/* on a job's thread (the job holds the VM), else NULL */
+	struct job_hold *hold;	/* checks and recovery outside a job */
 	struct snap_disk disks[VM_MAX_DISKS];
 	int ndisks;
 	const char *nodes[VM_MAX_DISKS];
-	bool locked;
 };
 
 static void ctx_drop_disks(struct snap_ctx *c)
@@ -66,9 +66,8 @@ static void ctx_release(struct snap_ctx *c)
 {
 	ctx_drop_disks(c);
 	vm_record_release(&c->rec);
-	if (c->locked)
-		joblock_end(c->uuid);
-	c->locked = false;
+	job_release(c->hold);
+	c->hold = NULL;
 }
 
 static int check_snap_name(const char *name, struct buf *err)
@@ -81,14 +80,13 @@ static int check_snap_name(const char *name, struct buf *err)
 	return 0;
 }
 
-/* Take the VM's lock for job `job` and read it; refuse transitional states. */
+/* Hold the VM for `job` (unless c->job already holds it) and read it; refuse transitional states. */
 static int ctx_begin(struct snap_ctx *c, const char *uuid, const char *job, struct buf *err)
 {
 	int r;
 	c->uuid = uuid;
-	if ((r = joblock_begin(uuid, job, err)) < 0)
+	if (!c->job && (r = job_hold_vm(uuid, NULL, job, &c->hold, err)) < 0)
 		return r;
-	c->locked = true;
 	if ((r = store_vm_get(svc_cfg.store, uuid, &c->rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
@@ -142,22 +140,11 @@ static int ctx_disks(struct snap_ctx *c, const struct vm_def *def, struct buf *e
 	return 0;
 }
 
-static void job_start(struct snap_ctx *c, const char *type)
-{
-	c->job = store_job_create(svc_cfg.store, type, c->rec.def->name, c->uuid);
-}
-
-static void job_end(struct snap_ctx *c, int r, const char *msg)
-{
-	if (c->job >= 0)
-		store_job_finish(svc_cfg.store, c->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : msg);
-}
-
 static void progress(void *opaque, double percent)
 {
 	struct snap_ctx *c = opaque;
-	if (c->job >= 0)
-		store_job_progress(svc_cfg.store, c->job, percent, 0, -1);
+	if (c->job)
+		job_progress(c->job, percent, 0, -1);
 }
 
 /* Room for the snapshot in every directory holding a disk. */
@@ -308,20 +295,6 @@ static int get_snap(const char *uuid, const char *vmname, const char *name, stru
 	return r;
 }
 
-/*
- * Begin `job` on the VM (ctx_begin) for its snapshot `name`, read into *s;
- * a bad name is refused before the VM's job lock is taken.  The caller
- * releases c and s whatever the result.
- */
-static int ctx_begin_snap(struct snap_ctx *c, const char *uuid, const char *name, const char *job,
-			  struct snap_record *s, struct buf *err)
-{
-	int r;
-	if ((r = check_snap_name(name, err)) < 0 || (r = ctx_begin(c, uuid, job, err)) < 0)
-		return r;
-	return get_snap(uuid, c->rec.def->name, name, s, err);
-}
-
 json_t *svc_snapshot_list(const char *uuid, struct buf *err)
 {
 	struct snap_record *list;
@@ -431,19 +404,113 @@ static int take_snapshot(struct snap_ctx *c, const char *name, const char *descr
 		return r;
 	}
 	__do_free char *ev = xasprintf("snapshot '%s' created%s", name, memory ? " (with RAM)" : "");
-	store_event_add(svc_cfg.store, c->uuid, "snapshot", ev);
+	svc_vm_event(c->uuid, "snapshot", ev);
 	log_info("vm %s: %s", c->rec.def->name, ev);
 	return 0;
 }
 
-int svc_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **out,
-			struct buf *err)
+/* A snapshot operation's request, owned by its job. */
+struct snap_op {
+	svc_uuid uuid;
+	char *name, *description;
+	bool memory;
+};
+
+static void snap_op_free(void *arg)
 {
-	struct snap_ctx c = { .job = -1 };
+	struct snap_op *o = arg;
+	if (!o)
+		return;
+	free(o->name);
+	free(o->description);
+	free(o);
+}
+
+static struct snap_op *snap_op_new(const char *uuid, const char *name, const char *description, bool memory)
+{
+	struct snap_op *o = xcalloc(1, sizeof(*o));
+	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
+	o->name = xstrdup(name);
+	o->description = description ? xstrdup(description) : NULL;
+	o->memory = memory;
+	return o;
+}
+
+/*
+ * Run `run` as job `type` on the VM of o after `check` passed under a hold of
+ * the VM (so refusals come back at once).  o is owned from here on.
+ */
+static int snap_job(const char *type, struct snap_op *o, int (*check)(struct snap_ctx *c, struct snap_op *o, struct buf *err),
+		    job_fn run, json_t **job, struct buf *err)
+{
+	struct snap_ctx c = { 0 };
+	int r = ctx_begin(&c, o->uuid, type, err);
+	if (r == 0)
+		r = check(&c, o, err);
+	__do_free char *vm = c.rec.def ? xstrdup(c.rec.def->name) : NULL;
+	ctx_release(&c);
+	if (r < 0) {
+		snap_op_free(o);
+		return r;
+	}
+	__do_free char *target = xasprintf("%s/%s", vm, o->name);
+	struct job_spec spec = { .type = type, .target = target, .vm = o->uuid, .vm_name = vm, .run = run,
+				 .arg = o, .free_arg = snap_op_free };
+	return job_start(&spec, job, err);
+}
+
+/* The answer of a snapshot job: the snapshot as it is now. */
+static void snap_result(struct job *j, const char *uuid, const char *name)
+{
+	json_t *out = NULL;
+	__do_buf struct buf e = BUF_INIT;
+	if (svc_snapshot_get(uuid, name, &out, &e) == 0)
+		job_set_result(j, json_pack("{s:o}", "snapshot", out));
+}
+
+static int create_check(struct snap_ctx *c, struct snap_op *o, struct buf *err)
+{
 	struct snap_record s = { 0 };
+	const char *vm = c->rec.def->name;
+	int r = 0;
+
+	if (store_snap_get(svc_cfg.store, o->uuid, o->name, &s) == 0) {
+		buf_printf(err, "vm '%s' already has a snapshot named '%s'", vm, o->name);
+		r = -EEXIST;
+	} else if (o->memory && !rt_is_active(o->uuid)) {
+		buf_printf(err, "vm '%s' is not running: there is no RAM state to save (omit --memory)", vm);
+		r = -EBUSY;
+	} else if ((r = ctx_disks(c, c->rec.def, err)) == 0) {
+		r = check_space(c, o->name, o->memory, err);
+	}
+	snap_record_release(&s);
+	return r;
+}
+
+static int create_run(struct job *j, void *arg, struct buf *err)
+{
+	struct snap_op *o = arg;
+	struct snap_ctx c = { .job = j };
 	__do_buf struct buf e = BUF_INIT;
 	int r;
 
+	if ((r = ctx_begin(&c, o->uuid, "snapshot-create", err)) == 0 && (r = create_check(&c, o, err)) == 0) {
+		/* QEMU's snapshot jobs and qemu-img cannot stop half way; rollback needs the tags settled. */
+		job_set_uncancellable(j, "the snapshot is being written; it takes seconds");
+		r = take_snapshot(&c, o->name, o->description, o->memory, &e);
+		if (r < 0)
+			buf_printf(err, "%s: %s", c.rec.def->name, e.s);
+		else
+			snap_result(j, o->uuid, o->name);
+	}
+	ctx_release(&c);
+	return r;
+}
+
+int svc_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **job,
+			struct buf *err)
+{
+	int r;
 	if ((r = check_snap_name(name, err)) < 0)
 		return r;
 	if (description && (strlen(description) > VM_MAX_DESCRIPTION || str_has_control(description))) {
@@ -451,32 +518,8 @@ int svc_snapshot_create(const char *uuid, const char *name, const char *descript
 			   VM_MAX_DESCRIPTION);
 		return -EINVAL;
 	}
-	if ((r = ctx_begin(&c, uuid, "snapshot-create", err)) < 0)
-		goto out;
-	const char *vm = c.rec.def->name;
-	if (store_snap_get(svc_cfg.store, uuid, name, &s) == 0) {
-		buf_printf(err, "vm '%s' already has a snapshot named '%s'", vm, name);
-		r = -EEXIST;
-		goto out;
-	}
-	if (memory && !rt_is_active(uuid)) {
-		buf_printf(err, "vm '%s' is not running: there is no RAM state to save (omit --memory)", vm);
-		r = -EBUSY;
-		goto out;
-	}
-	if ((r = ctx_disks(&c, c.rec.def, err)) < 0 || (r = check_space(&c, name, memory, err)) < 0)
-		goto out;
-	job_start(&c, "snapshot-create");
-	r = take_snapshot(&c, name, description, memory, &e);
-	job_end(&c, r, e.s);
-	if (r < 0)
-		buf_printf(err, "%s: %s", vm, e.s);
-	else
-		r = svc_snapshot_get(uuid, name, out, err);
-out:
-	snap_record_release(&s);
-	ctx_release(&c);
-	return r;
+	return snap_job("snapshot-create", snap_op_new(uuid, name, description, memory), create_check, create_run,
+			job, err);
 }
 
 /* ---- revert ------------------------------------------------------------- */
@@ -604,64 +647,88 @@ static int revert(struct snap_ctx *c, const struct snap_record *s, struct vm_def
 	return r;
 }
 
-int svc_snapshot_revert(const char *uuid, const char *name, json_t **out, struct buf *err)
+/* Checks of a revert; with def (not NULL) the snapshot's definition is left there. */
+static int revert_prepare(struct snap_ctx *c, struct snap_op *o, struct snap_record *s, struct vm_def **def,
+			  struct buf *err)
 {
-	struct snap_ctx c = { .job = -1 };
+	const char *vm = c->rec.def->name;
+	int r;
+
+	if ((r = get_snap(o->uuid, vm, o->name, s, err)) < 0)
+		return r;
+	if (strcmp(s->state, "ready") != 0) {
+		buf_printf(err, "snapshot '%s' of vm '%s' is %s; it cannot be reverted to", o->name, vm, s->state);
+		return -EBUSY;
+	}
+	if (!(*def = snap_def(s, err)))
+		return -EIO;
+	if ((r = ctx_disks(c, *def, err)) < 0 || (r = check_owners(c, *def, err)) < 0)
+		return r;
+	bool present[VM_MAX_DISKS] = { 0 };
+	if ((r = tags_present(c, o->name, present, err)) < 0)
+		return r;
+	for (int i = 0; i < c->ndisks; i++) {
+		if (!present[i]) {
+			buf_printf(err, "snapshot '%s' is missing from volume '%s'; it cannot be reverted to", o->name,
+				   c->disks[i].volume);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static int revert_check(struct snap_ctx *c, struct snap_op *o, struct buf *err)
+{
+	struct snap_record s = { 0 };
+	struct vm_def *def = NULL;
+	int r = revert_prepare(c, o, &s, &def, err);
+	vmdef_free(def);
+	snap_record_release(&s);
+	return r;
+}
+
+static int revert_run(struct job *j, void *arg, struct buf *err)
+{
+	struct snap_op *o = arg;
+	struct snap_ctx c = { .job = j };
 	struct snap_record s = { 0 };
 	struct vm_def *def = NULL;
 	__do_buf struct buf e = BUF_INIT;
 	int r;
 
-	if ((r = ctx_begin_snap(&c, uuid, name, "snapshot-revert", &s, err)) < 0)
+	job_set_uncancellable(j, "a revert cannot stop half way");
+	if ((r = ctx_begin(&c, o->uuid, "snapshot-revert", err)) < 0 ||
+	    (r = revert_prepare(&c, o, &s, &def, err)) < 0)
 		goto out;
 	const char *vm = c.rec.def->name;
-	if (strcmp(s.state, "ready") != 0) {
-		buf_printf(err, "snapshot '%s' of vm '%s' is %s; it cannot be reverted to", name, vm, s.state);
-		r = -EBUSY;
-		goto out;
-	}
-	if (!(def = snap_def(&s, err))) {
-		r = -EIO;
-		goto out;
-	}
-	if ((r = ctx_disks(&c, def, err)) < 0 || (r = check_owners(&c, def, err)) < 0)
-		goto out;
-	{
-		bool present[VM_MAX_DISKS] = { 0 };
-		if ((r = tags_present(&c, name, present, err)) < 0)
-			goto out;
-		for (int i = 0; i < c.ndisks; i++) {
-			if (!present[i]) {
-				buf_printf(err, "snapshot '%s' is missing from volume '%s'; it cannot be reverted to", name,
-					   c.disks[i].volume);
-				r = -EIO;
-				goto out;
-			}
-		}
-	}
-	job_start(&c, "snapshot-revert");
 	/* "reverting" tells a restarted corrald to finish the job (svc_snapshot_recover). */
-	store_snap_set_state(svc_cfg.store, uuid, name, "reverting");
+	store_snap_set_state(svc_cfg.store, o->uuid, o->name, "reverting");
 	r = revert(&c, &s, def, &e);
-	store_snap_set_state(svc_cfg.store, uuid, name, "ready");
+	store_snap_set_state(svc_cfg.store, o->uuid, o->name, "ready");
 	if (r < 0) {
-		buf_printf(err, "%s: cannot revert to snapshot '%s': %s", vm, name, e.s);
-		job_end(&c, r, e.s);
+		buf_printf(err, "%s: cannot revert to snapshot '%s': %s", vm, o->name, e.s);
 		goto out;
 	}
-	store_snap_current_set(svc_cfg.store, uuid, name);
+	store_snap_current_set(svc_cfg.store, o->uuid, o->name);
 	{
-		__do_free char *ev = xasprintf("reverted to snapshot '%s'", name);
-		store_event_add(svc_cfg.store, uuid, "snapshot", ev);
+		__do_free char *ev = xasprintf("reverted to snapshot '%s'", o->name);
+		svc_vm_event(o->uuid, "snapshot", ev);
 		log_info("vm %s: %s", vm, ev);
 	}
-	job_end(&c, 0, NULL);
-	r = svc_snapshot_get(uuid, name, out, err);
+	snap_result(j, o->uuid, o->name);
 out:
 	vmdef_free(def);
 	snap_record_release(&s);
 	ctx_release(&c);
 	return r;
+}
+
+int svc_snapshot_revert(const char *uuid, const char *name, json_t **job, struct buf *err)
+{
+	int r;
+	if ((r = check_snap_name(name, err)) < 0)
+		return r;
+	return snap_job("snapshot-revert", snap_op_new(uuid, name, NULL, false), revert_check, revert_run, job, err);
 }
 
 /* ---- delete ------------------------------------------------------------- */
@@ -733,40 +800,55 @@ static int drop_snapshot(struct snap_ctx *c, const char *name, struct buf *e)
 		return r;
 	}
 	__do_free char *ev = xasprintf("snapshot '%s' deleted", name);
-	store_event_add(svc_cfg.store, c->uuid, "snapshot", ev);
+	svc_vm_event(c->uuid, "snapshot", ev);
 	log_info("vm %s: %s", c->rec.def->name, ev);
 	return 0;
 }
 
-int svc_snapshot_delete(const char *uuid, const char *name, struct buf *err)
+static int delete_check(struct snap_ctx *c, struct snap_op *o, struct buf *err)
 {
-	struct snap_ctx c = { .job = -1 };
+	struct snap_record s = { 0 };
+	int r = get_snap(o->uuid, c->rec.def->name, o->name, &s, err);
+	if (r == 0 && strcmp(s.state, "creating") == 0) {
+		buf_printf(err, "snapshot '%s' of vm '%s' is still being created", o->name, c->rec.def->name);
+		r = -EBUSY;
+	}
+	snap_record_release(&s);
+	return r;
+}
+
+static int delete_run(struct job *j, void *arg, struct buf *err)
+{
+	struct snap_op *o = arg;
+	struct snap_ctx c = { .job = j };
 	struct snap_record s = { 0 };
 	struct vm_def *def = NULL;
 	__do_buf struct buf e = BUF_INIT;
 	int r;
 
-	if ((r = ctx_begin_snap(&c, uuid, name, "snapshot-delete", &s, err)) < 0)
+	job_set_uncancellable(j, "a snapshot's deletion cannot be undone half way");
+	if ((r = ctx_begin(&c, o->uuid, "snapshot-delete", err)) < 0 || (r = delete_check(&c, o, err)) < 0 ||
+	    (r = get_snap(o->uuid, c.rec.def->name, o->name, &s, err)) < 0)
 		goto out;
-	const char *vm = c.rec.def->name;
-	if (strcmp(s.state, "creating") == 0) {
-		buf_printf(err, "snapshot '%s' of vm '%s' is still being created", name, vm);
-		r = -EBUSY;
-		goto out;
-	}
 	def = snap_def(&s, &e);
 	buf_reset(&e); /* an unreadable definition only means: delete from the VM's disks that exist */
 	ctx_existing_disks(&c, def ? def : c.rec.def);
-	job_start(&c, "snapshot-delete");
-	r = drop_snapshot(&c, name, &e);
-	job_end(&c, r, e.s);
-	if (r < 0)
-		buf_printf(err, "%s: cannot delete snapshot '%s' (run the delete again): %s", vm, name, e.s);
+	if ((r = drop_snapshot(&c, o->name, &e)) < 0)
+		buf_printf(err, "%s: cannot delete snapshot '%s' (run the delete again): %s", c.rec.def->name, o->name,
+			   e.s);
 out:
 	vmdef_free(def);
 	snap_record_release(&s);
 	ctx_release(&c);
 	return r;
+}
+
+int svc_snapshot_delete(const char *uuid, const char *name, json_t **job, struct buf *err)
+{
+	int r;
+	if ((r = check_snap_name(name, err)) < 0)
+		return r;
+	return snap_job("snapshot-delete", snap_op_new(uuid, name, NULL, false), delete_check, delete_run, job, err);
 }
 
 /* ---- crash recovery ----------------------------------------------------- */
@@ -787,14 +869,14 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 			store_snap_set_state(svc_cfg.store, s->vm, s->name, "ready");
 			store_snap_current_set(svc_cfg.store, s->vm, s->name);
 			log_info("vm %s: snapshot %s completed before the crash; kept", vm, s->name);
-			store_event_add(svc_cfg.store, s->vm, "snapshot", "snapshot creation finished across a corrald restart");
+			svc_vm_event(s->vm, "snapshot", "snapshot creation finished across a corrald restart");
 			return 0;
 		}
 		if ((r = remove_tags(c, s->name, e)) < 0)
 			return r;
 		store_snap_delete(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: snapshot %s was cut off by a crash; rolled back", vm, s->name);
-		store_event_add(svc_cfg.store, s->vm, "snapshot", "unfinished snapshot rolled back after a corrald restart");
+		svc_vm_event(s->vm, "snapshot", "unfinished snapshot rolled back after a corrald restart");
 	} else if (strcmp(s->state, "deleting") == 0) {
 		if ((r = remove_tags(c, s->name, e)) < 0)
 			return r;
@@ -824,14 +906,14 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 		store_snap_set_state(svc_cfg.store, s->vm, s->name, "ready");
 		store_snap_current_set(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: revert to snapshot %s finished after a crash", vm, s->name);
-		store_event_add(svc_cfg.store, s->vm, "snapshot", "revert finished after a corrald restart");
+		svc_vm_event(s->vm, "snapshot", "revert finished after a corrald restart");
 	}
 	return 0;
 }
 
 static void recover_one(const struct snap_record *s)
 {
-	struct snap_ctx c = { .job = -1 };
+	struct snap_ctx c = { 0 };
 	__do_buf struct buf e = BUF_INIT;
 
 	if (ctx_begin(&c, s->vm, "snapshot-recover", &e) < 0) {

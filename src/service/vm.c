@@ -11,7 +11,7 @@
 #include "vm.h"
 #include "service/clone.h"
 #include "service/internal.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "core/select.h"
 #include "qemu/runtime.h"
 #include "storage/volume.h"
@@ -96,13 +96,13 @@ json_t *svc_vm_list(const char *selector, struct buf *err)
 json_t *svc_vm_show(const char *uuid)
 {
 	struct vm_record rec = { 0 };
-	char since[40], job[32];
+	char since[40], job[64];
 	json_t *j, *status, *info;
 
 	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
 		return NULL;
 	j = vmdef_to_json(rec.def);
-	joblock_current(uuid, job, sizeof(job));
+	job_vm_current(uuid, job, sizeof(job));
 	status = json_pack("{s:s,s:s,s:s}", "state", vmstate_name(rec.state), "reason", rec.reason, "since",
 			   time_fmt_rfc3339(rec.since_ms, since, sizeof(since)));
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
@@ -213,7 +213,7 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 		buf_printf(err, "cannot store vm '%s'", d->name);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
-		store_event_add(svc_cfg.store, d->uuid, "created", d->name);
+		svc_vm_event(d->uuid, "created", d->name);
 		log_info("vm %s: created (%s)", d->name, d->uuid);
 		*out = svc_vm_show(d->uuid);
 	}
@@ -221,8 +221,8 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 	return r;
 }
 
-/* Take the VM's job lock and check the action against its stored state. */
-static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, struct buf *err)
+/* Hold the VM for a change of its definition and check action a against its state. */
+static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, struct job_hold **h, struct buf *err)
 {
 	const char *why;
 	int r;
@@ -230,25 +230,15 @@ static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, stru
 		buf_adds(err, "vm not found");
 		return r;
 	}
-	/* Every message names the VM: one request may act on several. */
-	struct buf busy = BUF_INIT;
-	if ((r = joblock_begin(uuid, vmaction_name(a), &busy)) < 0) {
-		buf_printf(err, "%s: %s", rec->def->name, busy.s);
-		buf_release(&busy);
+	if ((r = job_hold_vm(uuid, rec->def->name, vmaction_name(a), h, err)) < 0) {
 		vm_record_release(rec);
 		return r;
-	}
-	if (a == ACT_START && rec->def->is_template) {
-		buf_printf(err, "vm %s is a template; clone it (corral vm clone %s NEW)", rec->def->name,
-			   rec->def->name);
-		vm_record_release(rec);
-		joblock_end(uuid);
-		return -EBUSY;
 	}
 	if ((why = vmstate_action_refusal(rec->state, a))) {
 		buf_printf(err, "%s: %s", rec->def->name, why);
 		vm_record_release(rec);
-		joblock_end(uuid);
+		job_release(*h);
+		*h = NULL;
 		return -EBUSY;
 	}
 	return 0;
@@ -258,9 +248,10 @@ int svc_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *e
 {
 	struct vm_record rec = { 0 };
 	struct vm_def *d = NULL;
+	struct job_hold *h = NULL;
 	int r;
 
-	if ((r = begin(uuid, ACT_EDIT, &rec, err)) < 0)
+	if ((r = begin(uuid, ACT_EDIT, &rec, &h, err)) < 0)
 		return r;
 	const char *given = json_string_value(json_object_get(j, "uuid"));
 	if (given && strcasecmp(given, uuid) != 0) {
@@ -285,22 +276,23 @@ int svc_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *e
 		buf_adds(err, "cannot store the definition");
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
-		store_event_add(svc_cfg.store, uuid, "edited", "definition changed");
+		svc_vm_event(uuid, "edited", "definition changed");
 		*out = svc_vm_show(uuid);
 	}
 out:
 	vmdef_free(d);
 	vm_record_release(&rec);
-	joblock_end(uuid);
+	job_release(h);
 	return r;
 }
 
 int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err)
 {
 	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
 	int r;
 
-	if ((r = begin(uuid, ACT_DELETE, &rec, err)) < 0)
+	if ((r = begin(uuid, ACT_DELETE, &rec, &h, err)) < 0)
 		return r;
 	if (rt_is_active(uuid)) {
 		buf_printf(err, "%s: vm is running; stop it first", rec.def->name);
@@ -334,78 +326,43 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 	}
 out:
 	vm_record_release(&rec);
-	joblock_end(uuid);
+	job_release(h);
 	return r;
 }
 
-int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err)
-{
-	struct vm_record rec = { 0 };
-	int r;
-
-	if ((r = begin(uuid, a, &rec, err)) < 0)
-		return r;
-	struct buf e = BUF_INIT;
-	int64_t job = store_job_create(svc_cfg.store, vmaction_name(a), rec.def->name, uuid);
-	switch (a) {
-	case ACT_START: r = rt_start(uuid, &e); break;
-	case ACT_STOP: r = rt_stop(uuid, o->timeout_s, o->force, &e); break;
-	case ACT_KILL: r = rt_kill(uuid, &e); break;
-	case ACT_REBOOT: r = rt_reboot(uuid, o->force, &e); break;
-	case ACT_PAUSE: r = rt_pause(uuid, &e); break;
-	case ACT_RESUME: r = rt_resume(uuid, &e); break;
-	default: r = -EINVAL; buf_adds(&e, "not an action"); break;
-	}
-	if (r < 0)
-		buf_printf(err, "%s: %s", rec.def->name, e.s);
-	if (job >= 0)
-		store_job_finish(svc_cfg.store, job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : e.s);
-	buf_release(&e);
-	vm_record_release(&rec);
-	joblock_end(uuid);
-	return r;
-}
-
-const char *svc_vm_state(const char *uuid)
-{
-	struct vm_record rec = { 0 };
-	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
-		return "unknown";
-	const char *s = vmstate_name(rec.state);
-	vm_record_release(&rec);
-	return s;
-}
-
-/* Lock a VM for a device change (allowed in every state but transitional ones). */
-static int begin_device(const char *uuid, const char *job, struct vm_record *rec, struct buf *err)
+/* Hold a VM for a device change (allowed in every state but transitional ones). */
+static int begin_device(const char *uuid, const char *job, struct vm_record *rec, struct job_hold **h,
+			struct buf *err)
 {
 	int r;
-	if ((r = joblock_begin(uuid, job, err)) < 0)
-		return r;
 	if ((r = store_vm_get(svc_cfg.store, uuid, rec)) < 0) {
-		joblock_end(uuid);
 		buf_adds(err, "vm not found");
+		return r;
+	}
+	if ((r = job_hold_vm(uuid, rec->def->name, job, h, err)) < 0) {
+		vm_record_release(rec);
 		return r;
 	}
 	if (rec->state == VM_STARTING || rec->state == VM_STOPPING) {
 		buf_printf(err, "%s: vm is %s; try again in a moment", rec->def->name, vmstate_name(rec->state));
-		vm_record_release(rec);
-		joblock_end(uuid);
-		return -EBUSY;
-	}
-	if (rec->def->is_template) {
+		r = -EBUSY;
+	} else if (rec->def->is_template) {
 		buf_printf(err, "vm %s is a template; its disks and cdrom cannot change (clone it: corral vm clone %s NEW)",
 			   rec->def->name, rec->def->name);
-		vm_record_release(rec);
-		joblock_end(uuid);
-		return -EBUSY;
+		r = -EBUSY;
 	}
-	return 0;
+	if (r < 0) {
+		vm_record_release(rec);
+		job_release(*h);
+		*h = NULL;
+	}
+	return r;
 }
 
 int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname, struct buf *err)
 {
 	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
 	struct vol_record vol = { 0 };
 	enum disk_bus bus = DISK_BUS_VIRTIO;
 	const char *bad;
@@ -419,7 +376,7 @@ int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 		buf_adds(err, "bus must be virtio, scsi or ide");
 		return -EINVAL;
 	}
-	if ((r = begin_device(uuid, "disk-attach", &rec, err)) < 0)
+	if ((r = begin_device(uuid, "disk-attach", &rec, &h, err)) < 0)
 		return r;
 	pthread_mutex_lock(&svc_defs_lock);
 	__do_free char *user = svc_vm_using_volume(volume);
@@ -444,20 +401,21 @@ int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		__do_free char *d = xasprintf("disk %s attached (%s)", volume, disk_bus_name(bus));
-		store_event_add(svc_cfg.store, uuid, "disk", d);
+		svc_vm_event(uuid, "disk", d);
 	}
 	vol_record_release(&vol);
 	vm_record_release(&rec);
-	joblock_end(uuid);
+	job_release(h);
 	return r;
 }
 
 int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
 {
 	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
 	int r, idx;
 
-	if ((r = begin_device(uuid, "disk-detach", &rec, err)) < 0)
+	if ((r = begin_device(uuid, "disk-detach", &rec, &h, err)) < 0)
 		return r;
 	if ((idx = vmdef_disk_index(rec.def, volume)) < 0) {
 		buf_printf(err, "volume '%s' is not attached to vm '%s'", volume, rec.def->name);
@@ -475,17 +433,18 @@ int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		__do_free char *d = xasprintf("disk %s detached", volume);
-		store_event_add(svc_cfg.store, uuid, "disk", d);
+		svc_vm_event(uuid, "disk", d);
 	}
 out:
 	vm_record_release(&rec);
-	joblock_end(uuid);
+	job_release(h);
 	return r;
 }
 
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err)
 {
 	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
 	int r;
 
 	if (path && (path[0] != '/' || str_has_control(path) || strlen(path) > 4096)) {
@@ -494,7 +453,7 @@ int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err
 	}
 	if (path && (r = check_file("cdrom image", path, true, err)) < 0)
 		return r;
-	if ((r = begin_device(uuid, path ? "cdrom-insert" : "cdrom-eject", &rec, err)) < 0)
+	if ((r = begin_device(uuid, path ? "cdrom-insert" : "cdrom-eject", &rec, &h, err)) < 0)
 		return r;
 	if (!path && !rec.def->cdrom && !vmstate_is_active(rec.state)) {
 		buf_printf(err, "vm '%s' has no cdrom medium", rec.def->name);
@@ -508,10 +467,10 @@ int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err
 	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 		buf_adds(err, "cannot store the definition");
 	else
-		store_event_add(svc_cfg.store, uuid, "cdrom", path ? path : "ejected");
+		svc_vm_event(uuid, "cdrom", path ? path : "ejected");
 out:
 	vm_record_release(&rec);
-	joblock_end(uuid);
+	job_release(h);
 	return r;
 }
 
@@ -557,7 +516,7 @@ void svc_vm_autostart(void)
 		if (svc_vm_action(list[i].def->uuid, ACT_START, &o, &err) < 0)
 			log_msg(LOG_LVL_ERROR, 0, "autostart failed: %s", err.s);
 		else
-			store_event_add(svc_cfg.store, list[i].def->uuid, "autostart", "started at corrald start");
+			svc_vm_event(list[i].def->uuid, "autostart", "started at corrald start");
 		buf_release(&err);
 	}
 	store_vm_list_free(list, cnt);

@@ -30,8 +30,17 @@ struct svc_action_opts {
 	int timeout_s; /* stop */
 	bool force;    /* stop, reboot */
 };
+/*
+ * Actions (vmaction.c): start, stop, kill, reboot, pause or resume every VM
+ * `selector` picks, as a job (*job: its JSON).  One VM: that VM's job, with
+ * refusals (state, busy) answered at once; several: one job running a job per
+ * VM in parallel, whose result {"vms":[{name,uuid,ok,state,error,job}]} says
+ * how each fared.  A kill pre-empts the VM's current job (core/job.h).
+ */
+int svc_vm_action_job(const char *selector, enum vm_action a, const struct svc_action_opts *o, json_t **job,
+		      struct buf *err);
+/* The same on one VM, waiting for the job's end (autostart, restore --start). */
 int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err);
-const char *svc_vm_state(const char *uuid);
 int svc_vm_disk_attach(const char *uuid, const char *volume, const char *bus, struct buf *err);
 int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err);
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);

@@ -11,7 +11,7 @@
 #include "service/pool.h"
 #include "service/vm.h"
 #include "service/internal.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
 #include "storage/volume.h"
@@ -115,6 +115,7 @@ int svc_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *er
 {
 	struct vol_record v = { 0 };
 	struct vol_info info;
+	struct job_hold *h = NULL;
 	svc_uuid vm;
 	int r;
 
@@ -130,7 +131,7 @@ int svc_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *er
 		return r;
 	}
 	vm_of_volume(name, vm);
-	if (vm[0] && (r = joblock_begin(vm, "disk-resize", err)) < 0)
+	if (vm[0] && (r = job_hold_vm(vm, NULL, "disk-resize", &h, err)) < 0)
 		goto out;
 	if ((r = vol_info(v.path, v.format, &info, err)) < 0)
 		goto unlock;
@@ -153,11 +154,10 @@ int svc_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *er
 	if (r == 0 && vm[0]) {
 		char a[16];
 		__do_free char *d = xasprintf("disk %s resized to %s", name, str_fmt_size(size, a, sizeof(a)));
-		store_event_add(svc_cfg.store, vm, "disk", d);
+		svc_vm_event(vm, "disk", d);
 	}
 unlock:
-	if (vm[0])
-		joblock_end(vm);
+	job_release(h);
 out:
 	vol_record_release(&v);
 	if (r == 0)
@@ -192,37 +192,15 @@ int svc_vol_delete(const char *name, struct buf *err)
 
 /* ---- import jobs -------------------------------------------------------- */
 
-/*
- * Record a job (type, target, vm uuid or NULL) and run fn(arg) for it on a
- * detached thread, which owns arg from then on.  *id gets the job's id before
- * the thread starts.  0 and *job = the job JSON; or -EIO with err set, the job
- * (if recorded) marked failed and arg still the caller's.
- */
-static int start_job(const char *type, const char *target, const char *vm, int64_t *id, void *(*fn)(void *),
-		     void *arg, json_t **job, struct buf *err)
-{
-	int64_t jid = *id = store_job_create(svc_cfg.store, type, target, vm);
-	pthread_t t;
-
-	if (jid >= 0 && pthread_create(&t, NULL, fn, arg) == 0) {
-		pthread_detach(t);
-		*job = store_job_get(svc_cfg.store, jid); /* not j->id: the thread may have freed it */
-		return 0;
-	}
-	if (jid >= 0)
-		store_job_finish(svc_cfg.store, jid, "failed", "cannot start the job's thread");
-	buf_printf(err, "cannot start the %s job", type);
-	return -EIO;
-}
-
 struct import_job {
-	int64_t id;
 	char *src, *name, *format, *pool, *dir;
-	int64_t last_ms;
 };
 
-static void import_job_free(struct import_job *j)
+static void import_job_free(void *arg)
 {
+	struct import_job *j = arg;
+	if (!j)
+		return;
 	free(j->src);
 	free(j->name);
 	free(j->format);
@@ -234,26 +212,20 @@ static void import_job_free(struct import_job *j)
 static pthread_mutex_t importing_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *importing; /* names being imported right now */
 
-static void import_progress(void *opaque, double percent, double rate, int64_t eta_s)
+static void import_unclaim(const char *name)
 {
-	struct import_job *j = opaque;
-	store_job_progress(svc_cfg.store, j->id, percent, rate, eta_s);
+	pthread_mutex_lock(&importing_lock);
+	json_object_del(importing, name);
+	pthread_mutex_unlock(&importing_lock);
 }
 
-static void *import_thread(void *arg)
+static int import_run(struct job *jb, void *arg, struct buf *err)
 {
 	struct import_job *j = arg;
-	struct buf err = BUF_INIT;
-	int r = vol_import(svc_cfg.store, j->dir, j->src, j->name, j->format, import_progress, j, &err);
-	store_job_finish(svc_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
-	log_info("import of %s as volume %s: %s", j->src, j->name, r == 0 ? "done" : err.s);
-	pthread_mutex_lock(&importing_lock);
-	json_object_del(importing, j->name);
-	pthread_mutex_unlock(&importing_lock);
+	int r = vol_import(svc_cfg.store, j->dir, j->src, j->name, j->format, svc_job_vol_progress, jb, err);
+	import_unclaim(j->name);
 	svc_pool_put(j->pool);
-	buf_release(&err);
-	import_job_free(j);
-	return NULL;
+	return r;
 }
 
 /* Default volume name: file name without directory and extension. */
@@ -298,16 +270,15 @@ int svc_vol_import(const char *path, const char *name, const char *format, const
 	j->format = xstrdup(format);
 	j->pool = pool ? xstrdup(pool) : NULL;
 	j->dir = move_ptr(dir);
-	if ((r = start_job("import", nm, NULL, &j->id, import_thread, j, job, err)) < 0) {
+	struct job_spec spec = { .type = "import", .target = nm, .run = import_run, .arg = j,
+				 .free_arg = import_job_free };
+	if ((r = job_start(&spec, job, err)) < 0) {
 		svc_pool_put(pool);
-		import_job_free(j);
 		goto fail;
 	}
 	return 0;
 fail:
-	pthread_mutex_lock(&importing_lock);
-	json_object_del(importing, nm);
-	pthread_mutex_unlock(&importing_lock);
+	import_unclaim(nm);
 	return r;
 }
 
@@ -330,26 +301,22 @@ fail:
 #define MIRROR_COMPLETE_TIMEOUT_MS 120000
 
 struct move_job {
-	int64_t id;
+	struct job *job;
 	struct vol_record vol;
 	char *pool, *dir;
 	svc_uuid vm; /* "" when no VM uses the volume */
 	bool live;
-	int64_t start_ms;
 };
 
-static void move_job_free(struct move_job *j)
+static void move_job_free(void *arg)
 {
+	struct move_job *j = arg;
+	if (!j)
+		return;
 	vol_record_release(&j->vol);
 	free(j->pool);
 	free(j->dir);
 	free(j);
-}
-
-static void move_progress(void *opaque, double percent, double rate, int64_t eta_s)
-{
-	struct move_job *j = opaque;
-	store_job_progress(svc_cfg.store, j->id, percent, rate, eta_s);
 }
 
 /*
@@ -364,7 +331,7 @@ static int move_finish_unattached(struct move_job *j, const char *path, struct b
 
 	pthread_mutex_lock(&svc_defs_lock);
 	vm_of_volume(j->vol.name, vm);
-	if (vm[0] && (r = joblock_begin(vm, "disk-move", err)) < 0)
+	if (vm[0] && (r = job_lock_vm(j->job, vm, NULL, err)) < 0)
 		goto out;
 	if (vm[0] && rt_is_active(vm)) {
 		buf_printf(err, "volume '%s' was attached to a VM that started during the move; move it again",
@@ -374,7 +341,7 @@ static int move_finish_unattached(struct move_job *j, const char *path, struct b
 		r = vol_move_finish(svc_cfg.store, &j->vol, path, err);
 	}
 	if (vm[0])
-		joblock_end(vm);
+		job_unlock_vm(j->job, vm);
 out:
 	pthread_mutex_unlock(&svc_defs_lock);
 	return r;
@@ -385,7 +352,7 @@ static int move_offline(struct move_job *j, struct buf *err)
 	__do_free char *path = NULL;
 	int r;
 
-	if ((r = vol_move_copy(&j->vol, j->dir, move_progress, j, &path, err)) < 0)
+	if ((r = vol_move_copy(&j->vol, j->dir, svc_job_vol_progress, j->job, &path, err)) < 0)
 		return r;
 	if (j->vm[0])
 		r = vol_move_finish(svc_cfg.store, &j->vol, path, err);
@@ -433,8 +400,8 @@ static int mirror_wait_ready(struct move_job *j, struct qmp *q, const char *id, 
 			return r;
 		const char *status = json_string_value(json_object_get(info, "status"));
 		const char *jerr = json_string_value(json_object_get(info, "error"));
-		double cur = (double)json_integer_value(json_object_get(info, "current-progress"));
-		double total = (double)json_integer_value(json_object_get(info, "total-progress"));
+		json_int_t cur = json_integer_value(json_object_get(info, "current-progress"));
+		json_int_t total = json_integer_value(json_object_get(info, "total-progress"));
 		if (status && strcmp(status, "ready") == 0)
 			return 0;
 		if (!status || jerr || strcmp(status, "concluded") == 0 || strcmp(status, "aborting") == 0 ||
@@ -442,12 +409,11 @@ static int mirror_wait_ready(struct move_job *j, struct qmp *q, const char *id, 
 			buf_printf(err, "the mirror failed: %s", jerr ? jerr : status ? status : "no status");
 			return -EIO;
 		}
-		double secs = (double)(time_mono_ms() - j->start_ms) / 1000.0;
-		double rate = secs > 0 ? cur / secs : 0;
-		double pct = total > 0 ? cur * 100.0 / total : 0;
-		store_job_progress(svc_cfg.store, j->id, pct > 99 ? 99 : pct, rate,
-				   rate > 0 ? (int64_t)((total - cur) / rate + 0.5) : -1);
-		time_sleep_ms(MIRROR_POLL_MS);
+		job_progress_bytes(j->job, (uint64_t)cur, (uint64_t)total);
+		if (job_sleep(j->job, MIRROR_POLL_MS) < 0) {
+			buf_adds(err, "cancelled");
+			return -ECANCELED;
+		}
 	}
 }
 
@@ -501,6 +467,7 @@ static int move_live(struct move_job *j, struct buf *err)
 	log_info("volume %s: mirroring %s onto %s (%s)", j->vol.name, j->vol.path, path, node);
 	if ((r = mirror_wait_ready(j, q, id, &why)) < 0)
 		goto fail;
+	job_set_uncancellable(j->job, "the disk is being switched over to the new image");
 	if ((r = qmp_do(q, "job-complete", json_pack("{s:s}", "id", id), NULL, &why)) < 0)
 		goto fail;
 	if ((r = qmp_job_wait(q, id, MIRROR_COMPLETE_TIMEOUT_MS, &why)) < 0)
@@ -526,38 +493,35 @@ fail:
 		unlink(path);
 out:
 	rt_qmp_release(ref);
-	if (r < 0)
+	if (r == -ECANCELED)
+		buf_printf(err, "move of volume %s cancelled; it stays where it was", j->vol.name);
+	else if (r < 0)
 		buf_printf(err, "cannot move volume %s while its VM runs: %s", j->vol.name, why.s);
 	return r;
 }
 
-static void *move_thread(void *arg)
+static void move_unclaim(const char *name)
+{
+	pthread_mutex_lock(&moving_lock);
+	json_object_del(moving, name);
+	pthread_mutex_unlock(&moving_lock);
+}
+
+static int move_run(struct job *jb, void *arg, struct buf *err)
 {
 	struct move_job *j = arg;
-	struct buf err = BUF_INIT;
 	int r;
 
-	j->start_ms = time_mono_ms();
-	r = j->live ? move_live(j, &err) : move_offline(j, &err);
-	if (r == 0) {
-		store_job_progress(svc_cfg.store, j->id, 100, 0, 0);
-		if (j->vm[0]) {
-			__do_free char *d = xasprintf("disk %s moved to pool %s%s", j->vol.name, j->pool,
-						      j->live ? " (live)" : "");
-			store_event_add(svc_cfg.store, j->vm, "disk", d);
-		}
+	j->job = jb;
+	r = j->live ? move_live(j, err) : move_offline(j, err);
+	if (r == 0 && j->vm[0]) {
+		__do_free char *d = xasprintf("disk %s moved to pool %s%s", j->vol.name, j->pool,
+					      j->live ? " (live)" : "");
+		svc_vm_event(j->vm, "disk", d);
 	}
-	store_job_finish(svc_cfg.store, j->id, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
-	log_info("move of volume %s to pool %s: %s", j->vol.name, j->pool, r == 0 ? "done" : err.s);
-	if (j->vm[0])
-		joblock_end(j->vm);
 	svc_pool_put(j->pool);
-	pthread_mutex_lock(&moving_lock);
-	json_object_del(moving, j->vol.name);
-	pthread_mutex_unlock(&moving_lock);
-	buf_release(&err);
-	move_job_free(j);
-	return NULL;
+	move_unclaim(j->vol.name);
+	return r;
 }
 
 /* The checks of a move that need the VM's lock held: state, live or not, what the volume allows. */
@@ -584,7 +548,8 @@ static int move_prepare(struct move_job *j, struct buf *err)
 int svc_vol_move(const char *name, const char *pool, json_t **job, struct buf *err)
 {
 	struct move_job *j = xcalloc(1, sizeof(*j));
-	bool claimed = false, held = false, locked = false;
+	bool claimed = false, held = false;
+	struct job_hold *h = NULL;
 	int r;
 
 	if ((r = get_vol(name, &j->vol, err)) < 0)
@@ -617,24 +582,24 @@ int svc_vol_move(const char *name, const char *pool, json_t **job, struct buf *e
 		goto fail;
 	}
 	vm_of_volume(name, j->vm);
-	if (j->vm[0] && (r = joblock_begin(j->vm, "disk-move", err)) < 0)
+	/* Check under a hold of the VM, then the job takes the VM's lock itself. */
+	if (j->vm[0] && (r = job_hold_vm(j->vm, NULL, "disk-move", &h, err)) < 0)
 		goto fail;
-	locked = j->vm[0] != '\0';
-	if ((r = move_prepare(j, err)) < 0)
+	r = move_prepare(j, err);
+	job_release(h);
+	if (r < 0)
 		goto fail;
-	if ((r = start_job("move", name, j->vm[0] ? j->vm : NULL, &j->id, move_thread, j, job, err)) < 0)
+	struct job_spec spec = { .type = "move", .target = name, .vm = j->vm[0] ? j->vm : NULL, .run = move_run,
+				 .arg = j, .free_arg = move_job_free };
+	j = NULL; /* job_start owns it, also when it fails */
+	if ((r = job_start(&spec, job, err)) < 0)
 		goto fail;
 	return 0;
 fail:
-	if (locked)
-		joblock_end(j->vm);
 	if (held)
 		svc_pool_put(pool);
-	if (claimed) {
-		pthread_mutex_lock(&moving_lock);
-		json_object_del(moving, name);
-		pthread_mutex_unlock(&moving_lock);
-	}
+	if (claimed)
+		move_unclaim(name);
 	move_job_free(j);
 	return r;
 }

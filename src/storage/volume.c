@@ -473,38 +473,43 @@ static void progress_rate(const struct import_progress *p, double percent, int64
 		*eta = 0;
 }
 
-static void progress_line(struct import_progress *p)
+/* One progress line to the callback (rate-limited); its verdict (non-zero: cancel). */
+static int progress_line(struct import_progress *p)
 {
 	const char *open_ = strchr(p->line, '(');
 	double percent, rate;
 	int64_t now, eta;
 
 	if (!open_ || sscanf(open_, "(%lf/100%%)", &percent) != 1)
-		return;
+		return 0;
 	/* 100 is reported once, after the volume is in place. */
 	if (!(percent >= 0) || percent >= 100)
-		return;
+		return 0;
 	now = time_mono_ms();
 	if (p->last_cb_ms >= 0 && now - p->last_cb_ms < PROGRESS_INTERVAL_MS)
-		return;
+		return p->cb(p->opaque, -1, 0, -1);
 	p->last_cb_ms = now;
 	progress_rate(p, percent, now, &rate, &eta);
-	p->cb(p->opaque, percent, rate, eta);
+	return p->cb(p->opaque, percent, rate, eta);
 }
 
-static void progress_out(const char *data, size_t len, void *opaque)
+static int progress_out(const char *data, size_t len, void *opaque)
 {
 	struct import_progress *p = opaque;
+	int verdict = 0;
+	if (!data)
+		return p->cb ? p->cb(p->opaque, -1, 0, -1) : 0;
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] == '\r' || data[i] == '\n') {
 			p->line[p->len] = '\0';
 			if (p->cb)
-				progress_line(p);
+				verdict |= progress_line(p);
 			p->len = 0;
 		} else if (p->len < sizeof(p->line) - 1) {
 			p->line[p->len++] = data[i];
 		}
 	}
+	return verdict;
 }
 
 /*
@@ -577,8 +582,13 @@ static int convert_into(struct cmd *c, const char *dir, const char *name, const 
 	}
 	cmd_add(c, tmp);
 	prog->start_ms = time_mono_ms();
-	r = qemu_img_result(cmd_run_stream(c, progress_out, prog, &errout), &errout, &why);
+	r = cmd_run_stream(c, progress_out, prog, &errout);
+	r = r == -ECANCELED ? r : qemu_img_result(r, &errout, &why);
 	cmd_release(c);
+	if (r == -ECANCELED) {
+		buf_printf(err, "%s of volume %s cancelled; nothing was kept", verb, name);
+		goto fail_tmp;
+	}
 	if (r < 0) {
 		buf_printf(err, "cannot %s volume %s: %s", verb, name, why.s);
 		goto fail_tmp;

@@ -29,8 +29,10 @@ struct vol_info {
 	uint64_t allocation; /* bytes used on the host */
 };
 
-/* Called from the importing thread with percent 0..100, bytes/s and ETA seconds (-1 unknown). */
-typedef void (*vol_progress_cb)(void *opaque, double percent, double rate, int64_t eta_s);
+/* Called from the importing thread with percent 0..100, bytes/s and ETA seconds (-1 unknown),
+ * and with percent -1 at least every quarter second in between.  Return non-zero to cancel:
+ * the copy stops, nothing is left behind, and the call returns -ECANCELED. */
+typedef int (*vol_progress_cb)(void *opaque, double percent, double rate, int64_t eta_s);
 
 /*
  * `storage_dir` is the directory of a pool: the new volume is recorded in the

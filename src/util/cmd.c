@@ -5,15 +5,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "timeutil.h"
 #include "log.h"
 #include "common.h"
 
+#define CMD_TICK_MS 250
+#define CMD_KILL_AFTER_MS 3000
 #define CAPTURE_MAX (1u << 20)
 
 static struct buf *dry_record;
@@ -66,20 +70,22 @@ char *cmd_to_string(const struct cmd *c)
 	return buf_detach(&b);
 }
 
-static void drain(int fd, struct buf *into, cmd_out_cb cb, void *opaque, int *open_)
+/* Read what fd has; returns the callback's verdict (non-zero: stop the program). */
+static int drain(int fd, struct buf *into, cmd_out_cb cb, void *opaque, int *open_)
 {
 	char tmp[4096];
 	ssize_t n = read(fd, tmp, sizeof(tmp));
 	if (n <= 0) {
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			return;
+			return 0;
 		*open_ = 0;
-		return;
+		return 0;
 	}
 	if (cb)
-		cb(tmp, (size_t)n, opaque);
-	else if (into && into->len < CAPTURE_MAX)
+		return cb(tmp, (size_t)n, opaque);
+	if (into && into->len < CAPTURE_MAX)
 		buf_add(into, tmp, (size_t)n);
+	return 0;
 }
 
 static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque, struct buf *err)
@@ -148,18 +154,33 @@ static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque
 		}
 	}
 	int oopen = 1, eopen = 1;
+	bool stopped = false;
+	int64_t kill_at = 0;
 	while (oopen || eopen) {
 		struct pollfd p[2] = { { oopen ? op[0] : -1, POLLIN, 0 },
 				       { eopen ? ep[0] : -1, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
+		int n = poll(p, 2, cb ? CMD_TICK_MS : -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
+		int verdict = 0;
+		if (n == 0 && cb && !stopped)
+			verdict = cb(NULL, 0, opaque);
 		if (p[0].revents)
-			drain(op[0], out, cb, opaque, &oopen);
+			verdict |= drain(op[0], out, cb, opaque, &oopen);
 		if (p[1].revents)
 			drain(ep[0], err, NULL, NULL, &eopen);
+		if (verdict && !stopped) {
+			/* Asked to stop: TERM now, KILL if it lingers. */
+			stopped = true;
+			kill(pid, SIGTERM);
+			kill_at = time_mono_ms() + CMD_KILL_AFTER_MS;
+		} else if (stopped && kill_at && time_mono_ms() >= kill_at) {
+			kill(pid, SIGKILL);
+			kill_at = 0;
+		}
 	}
 	close(op[0]);
 	close(ep[0]);
@@ -167,6 +188,8 @@ static int run(const struct cmd *c, struct buf *out, cmd_out_cb cb, void *opaque
 		if (errno != EINTR)
 			return -errno;
 	}
+	if (stopped)
+		return -ECANCELED;
 	if (WIFEXITED(status)) {
 		return WEXITSTATUS(status);
 	}

@@ -44,9 +44,12 @@ int cmd_run(const struct cmd *c, struct buf *out, struct buf *err);
 /*
  * Like cmd_run, but stdout is handed to `on_out` chunk by chunk as it
  * arrives (for progress output such as `qemu-img convert -p`) instead of
- * being captured.
+ * being captured; on_out is also called with data NULL, len 0 at least
+ * every quarter second while nothing arrives.  A non-zero return stops the
+ * program (SIGTERM, SIGKILL 3 s later if it lingers) and cmd_run_stream then
+ * returns -ECANCELED once it has exited (a job's cancel).
  */
-typedef void (*cmd_out_cb)(const char *data, size_t len, void *opaque);
+typedef int (*cmd_out_cb)(const char *data, size_t len, void *opaque);
 int cmd_run_stream(const struct cmd *c, cmd_out_cb on_out, void *opaque, struct buf *err);
 
 /*

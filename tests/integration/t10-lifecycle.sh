@@ -86,7 +86,7 @@ test_expect "a request while another job holds the VM is refused as busy" '
 	boot deaf &&
 	(corral vm stop deaf --timeout 4 >/dev/null 2>&1 &) &&
 	sleep 1 &&
-	fails corral vm pause deaf 2>err && grep -q "busy: stop in progress" err &&
+	fails corral vm pause deaf 2>err && grep -q "busy: stop (job [0-9]*) in progress" err &&
 	api POST /v1/vms/deaf/reboot "" | sed "\$d" | jq -e ".error.code == \"busy\"" &&
 	wait_state deaf stopped 30
 '

@@ -131,7 +131,7 @@ test_expect "a second operation while a snapshot job runs is refused as busy" '
 	busy=no &&
 	for i in $(seq 1 100); do
 		if corral snapshot revert g nosuch 2>err; then break; fi
-		grep -q "busy: snapshot-create in progress" err && { busy=yes; break; }
+		grep -q "busy: snapshot-create (job [0-9]*) in progress" err && { busy=yes; break; }
 		proc_gone $bgpid && break
 		sleep 0.02
 	done &&

@@ -134,7 +134,7 @@ static void test_open_creates_schema(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(access(f->path, F_OK), 0);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
 					  "('vms','volumes','events','jobs','pools','snapshots')"),
 			 6);
@@ -242,7 +242,7 @@ static void test_migrate_v1(void **state)
 
 	struct store *s = store_open(p, &err);
 	assert_non_null(s);
-	assert_int_equal(sql_int(p, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), 4);
 	struct vol_record v = { 0 };
 	assert_int_equal(store_vol_get(s, "old", &v), 0);
 	assert_string_equal(v.path, "/x/old.qcow2");
@@ -629,8 +629,9 @@ static void test_jobs(void **state)
 	assert_true(json_is_null(json_object_get(g, "finished")));
 	assert_true(json_is_string(json_object_get(g, "started")));
 	/* exactly the fields docs/api.md lists for a job */
-	static const char *const fields[] = { "id",   "type", "target", "state",   "progress",
-					      "rate", "eta",  "error",  "started", "finished" };
+	static const char *const fields[] = { "id",	"type",	  "target", "state",	  "progress",
+					      "rate",	"eta",	  "error",  "started",	  "finished",
+					      "vm",	"parent", "phase",  "cancelling", "cancellable" };
 	assert_int_equal(json_object_size(g), ARRAY_SIZE(fields));
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 		if (!json_object_get(g, fields[i]))

@@ -585,11 +585,22 @@ struct stream_seen {
 	int calls;
 };
 
-static void on_chunk(const char *data, size_t len, void *opaque)
+static int on_chunk(const char *data, size_t len, void *opaque)
 {
 	struct stream_seen *s = opaque;
-	buf_add(&s->data, data, len);
-	s->calls++;
+	if (data) {
+		buf_add(&s->data, data, len);
+		s->calls++;
+	}
+	return 0;
+}
+
+/* Asks to stop at the first quiet tick. */
+static int stop_on_tick(const char *data, size_t len, void *opaque)
+{
+	(void)len;
+	int *ticks = opaque;
+	return !data && ++*ticks >= 1;
 }
 
 static void test_cmd_run_stream(void **state)
@@ -608,6 +619,24 @@ static void test_cmd_run_stream(void **state)
 	assert_string_equal(err.s, "oops");
 	cmd_release(&c);
 	buf_release(&seen.data);
+	buf_release(&err);
+}
+
+/* A stream callback that answers non-zero stops the program at once (a job's cancel). */
+static void test_cmd_run_stream_stop(void **state)
+{
+	(void)state;
+	struct cmd c = CMD_INIT;
+	struct buf err = BUF_INIT;
+	int ticks = 0;
+	int64_t t0 = time_mono_ms();
+
+	cmd_add(&c, "sleep");
+	cmd_add(&c, "30");
+	assert_int_equal(cmd_run_stream(&c, stop_on_tick, &ticks, &err), -ECANCELED);
+	assert_true(time_mono_ms() - t0 < 5000);
+	assert_int_equal(ticks, 1);
+	cmd_release(&c);
 	buf_release(&err);
 }
 
@@ -737,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_cmd_run_not_executable),
 		cmocka_unit_test(test_cmd_run_capture),
 		cmocka_unit_test(test_cmd_run_stream),
+		cmocka_unit_test(test_cmd_run_stream_stop),
 		cmocka_unit_test_setup_teardown(test_fsutil, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_fsutil_mkdir_p_over_file, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_time),

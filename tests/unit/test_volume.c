@@ -549,11 +549,14 @@ struct progress_log {
 	double first, last, prev;
 	int64_t last_eta;
 	bool monotonic, in_range;
+	int cancel_after; /* > 0: answer "cancel" once this many reports came */
 };
 
-static void on_progress(void *opaque, double percent, double rate, int64_t eta_s)
+static int on_progress(void *opaque, double percent, double rate, int64_t eta_s)
 {
 	struct progress_log *p = opaque;
+	if (percent < 0)
+		return p->cancel_after && p->calls >= p->cancel_after; /* a tick between reports */
 	if (p->calls == 0)
 		p->first = percent;
 	if (percent < p->prev)
@@ -563,6 +566,7 @@ static void on_progress(void *opaque, double percent, double rate, int64_t eta_s
 	p->prev = p->last = percent;
 	p->last_eta = eta_s;
 	p->calls++;
+	return p->cancel_after && p->calls >= p->cancel_after;
 }
 
 static void import_and_compare(struct fix *f, const char *src, const char *src_fmt, const char *name,
@@ -881,6 +885,26 @@ static void test_import_progress_throttled(void **state)
 	buf_release(&err);
 }
 
+/* A cancel (the progress callback answering non-zero) stops qemu-img and keeps nothing. */
+static void test_import_cancel(void **state)
+{
+	struct fix *f = *state;
+	struct buf err = BUF_INIT;
+	struct progress_log p = { .monotonic = true, .in_range = true, .cancel_after = 1 };
+	__do_free char *raw = xasprintf("%s/big.raw", f->src);
+	int64_t t0;
+
+	assert_int_equal(run("qemu-img", "create", "-q", "-f", "raw", raw, "2G", NULL), 0);
+	assert_int_equal(run("qemu-io", "-f", "raw", "-c", "write -P 0x77 0 1G", raw, NULL), 0);
+	t0 = time_mono_ms();
+	expect_err(vol_import(f->st, f->storage, raw, "big", "qcow2", on_progress, &p, &err), -ECANCELED, &err,
+		   "cancelled");
+	assert_true(time_mono_ms() - t0 < 5000);
+	assert_int_equal(count_entries(f->storage), 0); /* no image, no temp file */
+	assert_int_equal(count_volumes(f->st), 0);
+	buf_release(&err);
+}
+
 /* A second pool directory <dir>/other, registered as pool "other". */
 static char *make_other_pool(const struct fix *f)
 {
@@ -987,6 +1011,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_source_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_no_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_progress_throttled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_copy, setup, teardown),
 	};

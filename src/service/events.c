@@ -1,0 +1,58 @@
+/*
+ * events.c - what the service layer records of what happens to VMs.
+ *
+ * Lower layers report (the QEMU runtime calls svc_on_vm_state and
+ * svc_on_vm_event through its config); here it is decided what is kept:
+ * state changes go to the VM's runtime row and, like every VM event, to its
+ * history in the store, and everything is published on the event bus
+ * (core/events.h) for `corral events --follow` and the API's event stream.
+ */
+#include <string.h>
+
+#include "service/service.h"
+#include "service/internal.h"
+#include "core/events.h"
+#include "core/job.h"
+#include "util/log.h"
+#include "util/common.h"
+
+/* The VM's name for events, or NULL when it is unknown (caller frees). */
+static char *vm_name(const char *uuid)
+{
+	struct vm_record rec = { 0 };
+	char *name = NULL;
+	if (uuid && store_vm_get(svc_cfg.store, uuid, &rec) == 0)
+		name = xstrdup(rec.def->name);
+	vm_record_release(&rec);
+	return name;
+}
+
+void svc_vm_event(const char *uuid, const char *type, const char *detail)
+{
+	__do_free char *name = vm_name(uuid);
+	store_event_add(svc_cfg.store, uuid, type, detail);
+	events_publish_vm(type, uuid, name, json_pack("{s:s,s:s}", "type", type, "detail", detail ? detail : ""));
+}
+
+void svc_on_vm_event(const char *uuid, const char *name, const char *type, const char *detail)
+{
+	store_event_add(svc_cfg.store, uuid, type, detail);
+	events_publish_vm(type, uuid, name, json_pack("{s:s,s:s}", "type", type, "detail", detail ? detail : ""));
+}
+
+void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const char *reason)
+{
+	__do_free char *detail = xasprintf("%s: %s", vmstate_name(st), reason ? reason : "");
+	store_vm_set_state(svc_cfg.store, uuid, st, reason);
+	store_event_add(svc_cfg.store, uuid, "state", detail);
+	events_publish_vm("state", uuid, name,
+			  json_pack("{s:s,s:s,s:s,s:s}", "type", "state", "detail", detail, "state", vmstate_name(st),
+				    "reason", reason ? reason : ""));
+}
+
+int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s)
+{
+	if (percent >= 0)
+		job_progress(job, percent, rate, eta_s);
+	return job_cancelled(job);
+}
