@@ -71,8 +71,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 			return n;
 		if (n < 0 && errno == EINTR)
 			continue;
-		/* EOF before the announced size, or a read error. */
-		return MHD_CONTENT_READER_END_WITH_ERROR;
+		/* EOF: the end of a body of unknown size; before an announced size, an error. */
+		return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 	}
 }
 
@@ -136,13 +136,17 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_reply *r
 	}
 	if (rep->stream) {
 		rep->stream = false; /* the response owns the fd now */
-		resp = MHD_create_response_from_callback(rep->stream_size, 64 * 1024, stream_read,
-							 (void *)(intptr_t)rep->stream_fd, stream_free);
+		resp = MHD_create_response_from_callback(
+			rep->stream_size == HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : rep->stream_size, 64 * 1024,
+			stream_read, (void *)(intptr_t)rep->stream_fd, stream_free);
 		if (!resp) {
 			close(rep->stream_fd);
 			return MHD_NO;
 		}
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					rep->content_type ? rep->content_type : "application/octet-stream");
+		if (rep->stream_size == HTTP_SIZE_UNKNOWN)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 		ret = MHD_queue_response(c, (unsigned)rep->status, resp);
 		MHD_destroy_response(resp);
 		return ret;

@@ -20,6 +20,8 @@
 #include "util/buf.h"
 
 #define HTTP_MAX_BODY (1u << 20)
+/* http_reply_stream's size for a body that ends when the fd does (chunked). */
+#define HTTP_SIZE_UNKNOWN UINT64_MAX
 
 struct http_request {
 	const char *method;
@@ -41,6 +43,7 @@ struct http_reply {
 	bool stream;             /* else the body is stream_size bytes read from stream_fd (http_reply_stream) */
 	int stream_fd;
 	uint64_t stream_size;
+	const char *content_type; /* of a stream (NULL: application/octet-stream); a static string */
 };
 
 typedef void (*http_router)(const struct http_request *req, struct http_reply *rep);

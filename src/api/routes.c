@@ -35,6 +35,7 @@ int api_errno_status(int err, const char **code)
 	case -EAGAIN: *code = "busy"; return 409;
 	case -ENOTSUP: *code = "unsupported"; return 422;
 	case -ENOSPC: *code = "no_space"; return 507;
+	case -ESHUTDOWN: *code = "unavailable"; return 503;
 	default: *code = "internal"; return 500;
 	}
 }
@@ -123,10 +124,28 @@ int one_vm(struct route_ctx *c, const char *sel, svc_uuid uuid)
 	return r;
 }
 
-static bool query_bool(struct route_ctx *c, const char *key)
+bool query_bool(struct route_ctx *c, const char *key)
 {
 	const char *v = http_query(c->req, key);
 	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
+}
+
+int query_int(struct route_ctx *c, const char *key, long min, long max, long *out)
+{
+	const char *v = http_query(c->req, key);
+	int64_t n;
+
+	if (!v)
+		return 0;
+	if (str_parse_int(v, min, max, &n) < 0) {
+		struct buf msg = BUF_INIT;
+		buf_printf(&msg, "%s must be a number between %ld and %ld", key, min, max);
+		fail(c, -EINVAL, msg.s);
+		buf_release(&msg);
+		return -1;
+	}
+	*out = (long)n;
+	return 0;
 }
 
 /* The VM of /v1/vms/{vm}/... into u and the request body (only `keys`); NULL: reply sent. */
@@ -332,13 +351,10 @@ static void h_vm_clone(struct route_ctx *c)
 static void h_vm_events(struct route_ctx *c)
 {
 	svc_uuid u;
-	const char *lim = http_query(c->req, "limit");
-	int limit = lim ? atoi(lim) : 100;
-	if (limit <= 0 || limit > 10000)
-		limit = 100;
-	if (one_vm(c, c->seg[2], u) < 0)
+	long limit = 100;
+	if (query_int(c, "limit", 1, 10000, &limit) < 0 || one_vm(c, c->seg[2], u) < 0)
 		return;
-	http_reply_json(c->rep, 200, json_pack("{s:o}", "events", svc_vm_events(u, limit)));
+	http_reply_json(c->rep, 200, json_pack("{s:o}", "events", svc_vm_events(u, (int)limit)));
 }
 
 static void h_vm_log(struct route_ctx *c)
@@ -798,6 +814,7 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "policies" }, h_policy_put },
 	{ "GET", { "v1", "policies", "*" }, h_policy_show },
 	{ "DELETE", { "v1", "policies", "*" }, h_policy_delete },
+	{ "GET", { "v1", "events" }, h_events },
 	{ "GET", { "v1", "jobs" }, h_job_list },
 	{ "GET", { "v1", "jobs", "*" }, h_job_show },
 };

@@ -19,27 +19,6 @@
 #include "util/jsonutil.h"
 #include "util/common.h"
 
-/* Optional integer query parameter in [min, max]; 0 or reply sent. */
-static int query_int(struct route_ctx *c, const char *key, long min, long max, long *out)
-{
-	const char *v = http_query(c->req, key);
-	char *end;
-	long n;
-
-	if (!v)
-		return 0;
-	n = strtol(v, &end, 10);
-	if (*end || end == v || n < min || n > max) {
-		struct buf msg = BUF_INIT;
-		buf_printf(&msg, "%s must be a number between %ld and %ld", key, min, max);
-		fail(c, -EINVAL, msg.s);
-		buf_release(&msg);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
-
 void h_host_export(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_host_export()); }
 
 /* ---- repositories ---- */

@@ -28,6 +28,10 @@ struct route_ctx {
 void fail(struct route_ctx *c, int err, const char *msg);
 /* The request body as a JSON object whose keys are all in allowed (NULL: any); NULL + reply sent. */
 json_t *body_json(struct route_ctx *c, const char *const *allowed);
+/* Query parameter `key` is true/1/yes (absent or anything else: false). */
+bool query_bool(struct route_ctx *c, const char *key);
+/* Optional integer query parameter in [min, max] into *out (left alone when absent); 0 or reply sent. */
+int query_int(struct route_ctx *c, const char *key, long min, long max, long *out);
 /* Exactly one VM for sel; 0 + uuid or reply sent. */
 int one_vm(struct route_ctx *c, const char *sel, svc_uuid uuid);
 /* r < 0: the error; else status with out (taken). */
@@ -36,6 +40,7 @@ void reply_result(struct route_ctx *c, int r, int status, json_t *out, const str
 void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err);
 
 void h_host_export(struct route_ctx *c);
+void h_events(struct route_ctx *c);
 void h_repo_list(struct route_ctx *c);
 void h_repo_create(struct route_ctx *c);
 void h_repo_show(struct route_ctx *c);

@@ -156,17 +156,7 @@ bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const
 
 int cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-	char *end;
-	long long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	return str_parse_int(s, min, max, out) == 0 ? 0 : -1;
 }
 
 int cli_parse_size(const char *s, uint64_t default_unit, uint64_t *out)

@@ -46,6 +46,8 @@ struct cli_noun {
 	const char *name;
 	const char *summary;
 	const struct cli_verb *verbs;	/* terminated by an entry with name NULL */
+	/* A noun without verbs (`corral events`) runs this with argv[0] the noun. */
+	int (*run)(struct cli *cli, int argc, char **argv);
 };
 
 extern const struct cli_noun cli_noun_vm;
@@ -58,6 +60,11 @@ extern const struct cli_noun cli_noun_snapshot;
 extern const struct cli_noun cli_noun_repo;
 extern const struct cli_noun cli_noun_backup;
 extern const struct cli_noun cli_noun_policy;
+extern const struct cli_noun cli_noun_events;
+
+/* Print events as they happen (of VM vm, of the kinds listed; NULL: all)
+ * until interrupted (cmd_events.c; also `vm events --follow`). */
+int cli_events_follow(struct cli *cli, const char *vm, const char *kinds);
 
 /* The client, initialised on first use (main.c).  NULL after printing an error. */
 struct client *cli_client(struct cli *cli);

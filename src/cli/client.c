@@ -248,6 +248,90 @@ int client_download(struct client *c, const char *path, int fd, struct reply *r,
 	return 0;
 }
 
+struct sse_reader {
+	CURL *h;
+	struct reply *r;
+	struct buf line, data;
+	client_event_cb cb;
+	void *opaque;
+	bool stopped;
+};
+
+/* One complete frame: its data lines parsed as JSON and handed on. */
+static void sse_dispatch(struct sse_reader *s)
+{
+	if (s->data.len) {
+		json_t *ev = json_loadb(s->data.s, s->data.len, 0, NULL);
+		if (ev && !s->cb(ev, s->opaque))
+			s->stopped = true;
+		json_decref(ev);
+	}
+	buf_reset(&s->data);
+}
+
+static size_t on_sse(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct sse_reader *s = userdata;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299) {
+		buf_add(&s->r->body, data, n);
+		return n;
+	}
+	for (size_t i = 0; i < n && !s->stopped; i++) {
+		if (data[i] != '\n') {
+			if (data[i] != '\r' && s->line.len < (16u << 20))
+				buf_addch(&s->line, data[i]);
+			continue;
+		}
+		if (s->line.len == 0)
+			sse_dispatch(s);
+		else if (strncmp(s->line.s, "data:", 5) == 0)
+			buf_adds(&s->data, s->line.s + 5 + (s->line.s[5] == ' '));
+		buf_reset(&s->line); /* "id:", "event:", ": comments" carry nothing we need */
+	}
+	return s->stopped ? 0 : n; /* 0 ends the transfer */
+}
+
+int client_events(struct client *c, const char *path, client_event_cb cb, void *opaque, struct reply *r)
+{
+	__do_free char *url = xasprintf("http://corral%s", path);
+	struct sse_reader s = { c->curl, r, BUF_INIT, BUF_INIT, cb, opaque, false };
+	struct curl_slist *hdrs = NULL;
+	CURL *h = request_setup(c, url);
+	CURLcode rc;
+
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_sse);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	hdrs = header_add(hdrs, "Accept: text/event-stream");
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(h);
+	curl_slist_free_all(hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	buf_release(&s.line);
+	buf_release(&s.data);
+	if (s.stopped)
+		return 0;
+	if (rc != CURLE_OK && rc != CURLE_PARTIAL_FILE) {
+		long oserr = 0;
+		const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (rc == CURLE_COULDNT_CONNECT)
+			print_connect_error(c, (int)oserr, detail);
+		else
+			fprintf(stderr, "corral: the event stream from corrald at %s failed: %s\n", c->socket_path,
+				detail);
+		return -1;
+	}
+	parse_body(r);
+	return 0;
+}
+
 const char *client_error_message(const json_t *obj)
 {
 	json_t *err = json_object_get(obj, "error");

@@ -82,6 +82,16 @@ int client_call(struct client *c, const char *method, const char *path, const js
  */
 int client_download(struct client *c, const char *path, int fd, struct reply *r, int *write_err);
 
+/*
+ * Follow the server-sent event stream at `path` (GET /v1/events?follow=...):
+ * cb gets each event's JSON (borrowed) and returns false to stop.  0 when
+ * the stream ended (cb stopped it, or corrald closed it: check
+ * reply_ok(r); a refused request's answer is in *r), -1 when it broke
+ * (error printed).
+ */
+typedef bool (*client_event_cb)(const json_t *event, void *opaque);
+int client_events(struct client *c, const char *path, client_event_cb cb, void *opaque, struct reply *r);
+
 /* Print the error carried by a failed answer: "corral: [prefix: ]message". */
 void client_print_error(const struct reply *r, const char *prefix);
 

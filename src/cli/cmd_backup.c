@@ -545,5 +545,5 @@ static const struct cli_verb backup_verbs[] = {
 };
 
 const struct cli_noun cli_noun_backup = {
-	"backup", "Backups of VMs: run, list, restore, verify, single files.", backup_verbs,
+	"backup", "Backups of VMs: run, list, restore, verify, single files.", backup_verbs, NULL,
 };

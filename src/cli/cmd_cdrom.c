@@ -84,5 +84,5 @@ static const struct cli_verb cdrom_verbs[] = {
 };
 
 const struct cli_noun cli_noun_cdrom = {
-	"cdrom", "Change the medium in a VM's CD-ROM drive (live when running).", cdrom_verbs,
+	"cdrom", "Change the medium in a VM's CD-ROM drive (live when running).", cdrom_verbs, NULL,
 };

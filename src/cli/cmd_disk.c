@@ -487,5 +487,5 @@ static const struct cli_verb disk_verbs[] = {
 };
 
 const struct cli_noun cli_noun_disk = {
-	"disk", "Create, import, resize and move volumes and attach them to VMs.", disk_verbs,
+	"disk", "Create, import, resize and move volumes and attach them to VMs.", disk_verbs, NULL,
 };

@@ -100,5 +100,5 @@ static const struct cli_verb host_verbs[] = {
 };
 
 const struct cli_noun cli_noun_host = {
-	"host", "Inspect the host corrald runs on.", host_verbs,
+	"host", "Inspect the host corrald runs on.", host_verbs, NULL,
 };

@@ -83,36 +83,73 @@ static bool job_running(const json_t *job)
 	return state && strcmp(state, "running") == 0;
 }
 
+/* Following one job on the event stream. */
+struct follow {
+	const char *label;	/* NULL: quiet */
+	bool tty;
+	json_int_t id;
+	json_t *cur;		/* the job as last seen */
+};
+
+static void show_progress(const struct follow *f)
+{
+	if (f->tty && f->label) {
+		__do_free char *line = progress_line(f->label, f->cur);
+		fprintf(stderr, "\r%s\033[K", line);
+	}
+}
+
+static bool on_job_event(const json_t *ev, void *opaque)
+{
+	struct follow *f = opaque;
+	json_t *job = json_object_get(ev, "job");
+	if (json_integer_value(json_object_get(job, "id")) != f->id)
+		return true; /* a job it started */
+	json_decref(f->cur);
+	f->cur = json_deep_copy(job);
+	if (job_running(f->cur))
+		show_progress(f);
+	return job_running(f->cur);
+}
+
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final)
 {
 	struct client *c = cli_client(cli);
-	bool tty = label && isatty(STDERR_FILENO);
 	int64_t started = time_mono_ms();
+	struct follow f = { label, label && isatty(STDERR_FILENO), json_integer_value(json_object_get(job, "id")),
+			    json_deep_copy(job) };
 	__do_free char *job_id = out_scalar(json_object_get(job, "id"));
-	__do_free char *path = NULL;
-	__do_json json_t *cur = json_deep_copy(job);
+	__do_free char *path = NULL, *events = NULL;
 	const char *state, *msg;
+	bool tty = f.tty;
 	char dur[32];
 
 	*final = NULL;
-	if (!c)
+	if (!c) {
+		json_decref(f.cur);
 		return CLI_FAIL;
-	path = client_path(c, "/v1/jobs", job_id, NULL);
-	while (job_running(cur)) {
-		__do_reply struct reply r = REPLY_INIT;
-
-		if (tty) {
-			__do_free char *line = progress_line(label, cur);
-			fprintf(stderr, "\r%s\033[K", line);
-		}
-		if (time_mono_ms() - started > 20)
-			time_sleep_ms(POLL_MS);
-		if (client_call(c, "GET", path, NULL, &r, false) < 0)
-			return CLI_FAIL;
-		json_decref(cur);
-		cur = json_incref(r.json);
 	}
-	*final = json_incref(cur);
+	path = client_path(c, "/v1/jobs", job_id, NULL);
+	events = xasprintf("/v1/events?follow=true&job=%s", job_id);
+	/* The stream starts with the job as it is and ends with it; if it breaks
+	 * (corrald restarting), look at the job and follow it again. */
+	while (job_running(f.cur)) {
+		__do_reply struct reply r = REPLY_INIT;
+		show_progress(&f);
+		if (client_events(c, events, on_job_event, &f, &r) == 0 && !job_running(f.cur))
+			break;
+		__do_reply struct reply g = REPLY_INIT;
+		if (client_call(c, "GET", path, NULL, &g, false) < 0) {
+			json_decref(f.cur);
+			return CLI_FAIL;
+		}
+		json_decref(f.cur);
+		f.cur = json_incref(g.json);
+		if (job_running(f.cur))
+			time_sleep_ms(POLL_MS);
+	}
+	json_t *cur = f.cur;
+	*final = cur; /* the reference f.cur held */
 	state = out_str(cur, "state");
 	if (!label)
 		return state && strcmp(state, "succeeded") == 0 ? CLI_OK : CLI_FAIL;
@@ -247,7 +284,7 @@ static const struct cli_verb job_verbs[] = {
 };
 
 const struct cli_noun cli_noun_job = {
-	"job", "Follow corrald's long-running jobs (imports, ...).", job_verbs,
+	"job", "Follow corrald's long-running jobs (imports, ...).", job_verbs, NULL,
 };
 
 /* A backup run's result: one line per VM. */

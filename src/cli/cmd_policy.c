@@ -212,5 +212,5 @@ static const struct cli_verb policy_verbs[] = {
 };
 
 const struct cli_noun cli_noun_policy = {
-	"policy", "Backup policies: what to back up, where, when, how many to keep.", policy_verbs,
+	"policy", "Backup policies: what to back up, where, when, how many to keep.", policy_verbs, NULL,
 };

@@ -193,5 +193,5 @@ static const struct cli_verb pool_verbs[] = {
 };
 
 const struct cli_noun cli_noun_pool = {
-	"pool", "Storage pools: the directories volumes live in.", pool_verbs,
+	"pool", "Storage pools: the directories volumes live in.", pool_verbs, NULL,
 };

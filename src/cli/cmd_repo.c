@@ -450,5 +450,5 @@ static const struct cli_verb repo_verbs[] = {
 };
 
 const struct cli_noun cli_noun_repo = {
-	"repo", "Backup repositories: where backups are stored, deduplicated and compressed.", repo_verbs,
+	"repo", "Backup repositories: where backups are stored, deduplicated and compressed.", repo_verbs, NULL,
 };

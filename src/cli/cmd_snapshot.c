@@ -294,5 +294,5 @@ static const struct cli_verb snapshot_verbs[] = {
 };
 
 const struct cli_noun cli_noun_snapshot = {
-	"snapshot", "Snapshots of a VM's disks (and RAM): a tree you can revert to anywhere.", snapshot_verbs,
+	"snapshot", "Snapshots of a VM's disks (and RAM): a tree you can revert to anywhere.", snapshot_verbs, NULL,
 };

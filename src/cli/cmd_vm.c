@@ -241,12 +241,13 @@ static const char usage_log[] =
 	"  -h, --help     show this help\n";
 
 static const char usage_events[] =
-	"usage: corral vm events VM [--limit N] [--json]\n"
+	"usage: corral vm events VM [--follow] [--limit N] [--json]\n"
 	"\n"
 	"List the VM's events (oldest first) as TIME TYPE DETAIL.\n"
 	VM_SELECTOR_HELP
 	"\n"
 	"Options:\n"
+	"  --follow     print the VM's events as they happen (Ctrl-C stops)\n"
 	"  --limit N    only the last N events\n"
 	"  --json       print the API's answer {\"events\":[...]}\n"
 	"  -h, --help   show this help\n";
@@ -359,7 +360,7 @@ static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, cons
 
 /* --- create --- */
 
-enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT };
+enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW };
 
 static int vm_create(struct cli *cli, int argc, char **argv)
 {
@@ -907,6 +908,7 @@ static int vm_events(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -915,17 +917,22 @@ static int vm_events(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	int64_t limit = -1;
+	bool follow = false;
 	int opt, rc;
 
 	cli_args_init(&a, "vm events", usage_events, argc, argv);
 	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
 		if (opt == CLI_OPT_EXIT)
 			return a.exit_code;
-		if (opt == OPT_LIMIT && cli_parse_int(optarg, 1, INT32_MAX, &limit) < 0)
-			return cli_usage_error(a.cmd, "invalid --limit '%s': want a positive number", optarg);
+		if (opt == OPT_LIMIT && cli_parse_int(optarg, 1, 10000, &limit) < 0)
+			return cli_usage_error(a.cmd, "invalid --limit '%s': want 1..10000", optarg);
+		if (opt == OPT_FOLLOW)
+			follow = true;
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
 		return rc;
+	if (follow)
+		return cli_events_follow(cli, a.pos[0], NULL);
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
 	if (limit > 0)
@@ -979,5 +986,5 @@ static const struct cli_verb vm_verbs[] = {
 };
 
 const struct cli_noun cli_noun_vm = {
-	"vm", "Define, run and inspect virtual machines.", vm_verbs,
+	"vm", "Define, run and inspect virtual machines.", vm_verbs, NULL,
 };

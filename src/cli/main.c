@@ -27,7 +27,7 @@ enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION };
 
 static const struct cli_noun *const nouns[] = {
 	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_cdrom, &cli_noun_snapshot,
-	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job,
+	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job, &cli_noun_events,
 };
 
 static bool curl_ready;
@@ -58,6 +58,10 @@ static void add_noun_line(struct buf *b, const struct cli_noun *n)
 
 	buf_printf(b, "  %-9s", n->name);
 	col = indent;
+	if (!n->verbs) {
+		buf_printf(b, "%s\n", n->summary);
+		return;
+	}
 	for (const struct cli_verb *v = n->verbs; v->name; v++) {
 		size_t w = strlen(v->name) + (v[1].name ? 1 : 0);
 		if (col + w + 1 > WRAP && col > indent) {
@@ -131,6 +135,8 @@ static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **
 	struct cli_args a;
 	int c;
 
+	if (n->run)
+		return n->run(cli, argc, argv);
 	noun_usage(&usage, n);
 	cli_args_init(&a, n->name, usage.s, argc, argv);
 	a.in_order = true;

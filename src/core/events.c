@@ -3,6 +3,7 @@
  * sequence counter lives under the same mutex so seq order is delivery order.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "events.h"
@@ -13,6 +14,7 @@
 struct sub {
 	int id;
 	events_cb cb;
+	void (*release)(void *);
 	void *opaque;
 	struct sub *next;
 };
@@ -21,6 +23,36 @@ static pthread_mutex_t bus_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sub *subs;
 static int next_id = 1;
 static int64_t next_seq = 1;
+static bool closed; /* events_unsubscribe_all ran: no new subscriptions */
+
+/* Hand event to every subscriber (bus_lock held); unlink those that answer
+ * false and return them for release_all (called without the lock). */
+static struct sub *deliver(const json_t *event)
+{
+	struct sub *gone = NULL;
+	for (struct sub **p = &subs; *p;) {
+		struct sub *s = *p;
+		if (s->cb(event, s->opaque)) {
+			p = &s->next;
+			continue;
+		}
+		*p = s->next;
+		s->next = gone;
+		gone = s;
+	}
+	return gone;
+}
+
+static void release_all(struct sub *list)
+{
+	while (list) {
+		struct sub *n = list->next;
+		if (list->release)
+			list->release(list->opaque);
+		free(list);
+		list = n;
+	}
+}
 
 int64_t events_publish(json_t *event)
 {
@@ -30,11 +62,19 @@ int64_t events_publish(json_t *event)
 	pthread_mutex_lock(&bus_lock);
 	int64_t seq = next_seq++;
 	json_object_set_new(event, "seq", json_integer(seq));
-	for (struct sub *s = subs; s; s = s->next)
-		s->cb(event, s->opaque);
+	struct sub *gone = deliver(event);
 	pthread_mutex_unlock(&bus_lock);
 	json_decref(event);
+	release_all(gone);
 	return seq;
+}
+
+void events_tick(void)
+{
+	pthread_mutex_lock(&bus_lock);
+	struct sub *gone = deliver(NULL);
+	pthread_mutex_unlock(&bus_lock);
+	release_all(gone);
 }
 
 int64_t events_publish_vm(const char *kind, const char *vm_uuid, const char *vm_name, json_t *data)
@@ -47,12 +87,18 @@ int64_t events_publish_vm(const char *kind, const char *vm_uuid, const char *vm_
 	return events_publish(e);
 }
 
-int events_subscribe(events_cb cb, void *opaque)
+int events_subscribe(events_cb cb, void (*release)(void *opaque), void *opaque)
 {
 	struct sub *s = xcalloc(1, sizeof(*s));
 	s->cb = cb;
+	s->release = release;
 	s->opaque = opaque;
 	pthread_mutex_lock(&bus_lock);
+	if (closed) {
+		pthread_mutex_unlock(&bus_lock);
+		release_all(s);
+		return 0;
+	}
 	s->id = next_id++;
 	s->next = subs;
 	subs = s;
@@ -72,7 +118,19 @@ void events_unsubscribe(int id)
 		}
 	}
 	pthread_mutex_unlock(&bus_lock);
-	free(gone);
+	if (gone)
+		gone->next = NULL;
+	release_all(gone);
+}
+
+void events_unsubscribe_all(void)
+{
+	pthread_mutex_lock(&bus_lock);
+	struct sub *gone = subs;
+	subs = NULL;
+	closed = true;
+	pthread_mutex_unlock(&bus_lock);
+	release_all(gone);
 }
 
 int64_t events_next_seq(void)

@@ -31,8 +31,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
-/* The event (borrowed for the call; json_incref to keep it). */
-typedef void (*events_cb)(const json_t *event, void *opaque);
+/* The event (borrowed for the call; json_incref to keep it), or NULL for a
+ * heartbeat (events_tick).  Return false to be unsubscribed (a subscriber
+ * whose reader went away); release(opaque) follows. */
+typedef bool (*events_cb)(const json_t *event, void *opaque);
 
 /*
  * Publish `event` (a JSON object; the reference is stolen): the bus adds
@@ -45,9 +47,18 @@ int64_t events_publish(json_t *event);
  * the members of `data` (an object or NULL; stolen). */
 int64_t events_publish_vm(const char *kind, const char *vm_uuid, const char *vm_name, json_t *data);
 
-/* Subscribe; returns an id > 0 for events_unsubscribe. */
-int events_subscribe(events_cb cb, void *opaque);
+/* Subscribe; returns an id > 0 for events_unsubscribe.  release (may be
+ * NULL) is called with opaque once the subscription ends, either way.
+ * After events_unsubscribe_all: 0, and release(opaque) has been called. */
+int events_subscribe(events_cb cb, void (*release)(void *opaque), void *opaque);
 void events_unsubscribe(int id);
+/* Call every subscriber with a NULL event (a heartbeat: streams use it to
+ * notice readers that went away while nothing happened). */
+void events_tick(void);
+
+/* End every subscription (corrald stops: event streams end, so their
+ * connections close). */
+void events_unsubscribe_all(void);
 
 /* The seq the next event will get (events with a smaller seq have been delivered). */
 int64_t events_next_seq(void);

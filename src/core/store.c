@@ -528,6 +528,37 @@ int store_job_save(struct store *s, int64_t id, const json_t *job)
 }
 
 /* Transitional: the calls of the ad-hoc job threads, until every job runs on core/job.h. */
+json_t *store_event_recent(struct store *s, int limit)
+{
+	sqlite3_stmt *st;
+	json_t *arr = json_array();
+	char stamp[40];
+
+	pthread_mutex_lock(&s->lock);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT e.time, e.vm, v.name, e.type, e.detail FROM (SELECT * FROM events ORDER BY id DESC "
+			       "LIMIT ?) e LEFT JOIN vms v ON v.uuid = e.vm ORDER BY e.id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_db_fail(s, "list recent events");
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, limit);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *vm = (const char *)sqlite3_column_text(st, 1);
+		const char *name = (const char *)sqlite3_column_text(st, 2);
+		json_array_append_new(
+			arr, json_pack("{s:s,s:o,s:o,s:s,s:s}", "time",
+				       time_fmt_rfc3339(sqlite3_column_int64(st, 0), stamp, sizeof(stamp)), "vm",
+				       vm ? json_string(vm) : json_null(), "name", name ? json_string(name) : json_null(),
+				       "type", (const char *)sqlite3_column_text(st, 3), "detail",
+				       (const char *)sqlite3_column_text(st, 4)));
+	}
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->lock);
+	return arr;
+}
+
 int64_t store_job_create(struct store *s, const char *type, const char *target, const char *vm_uuid)
 {
 	int64_t id = -1;

@@ -70,6 +70,9 @@ int store_vol_delete(struct store *s, const char *name);
 /* Events: appended, never changed.  List returns [{"time","type","detail"}], oldest first. */
 int store_event_add(struct store *s, const char *vm_uuid, const char *type, const char *detail);
 json_t *store_event_list(struct store *s, const char *vm_uuid, int limit);
+/* The newest `limit` events of the host and every VM, oldest first:
+ * [{"time","vm","name","type","detail"}] (vm/name null for host events). */
+json_t *store_event_recent(struct store *s, int limit);
 
 /* Jobs (records of core/job.h's engine, in its JSON shape; docs/api.md "Jobs"). */
 /* A new row from the job's type, target, vm, parent and started; its id or -1. */

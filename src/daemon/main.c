@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "service/events.h"
 #include "service/policy.h"
 #include "service/pool.h"
 #include "service/service.h"
@@ -23,6 +24,7 @@
 #include "service/vm.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "core/events.h"
 #include "core/job.h"
 #include "core/store.h"
 #include "qemu/accel.h"
@@ -175,6 +177,7 @@ int main(int argc, char **argv)
 	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_info("signal %d: shutting down (guests keep running)", sig);
+	events_unsubscribe_all(); /* event streams end, so their connections can close */
 	http_stop();
 	rc = 0;
 out_rt:

@@ -9,11 +9,12 @@
  */
 #include <string.h>
 
-#include "service/service.h"
+#include "events.h"
 #include "service/internal.h"
 #include "core/events.h"
 #include "core/job.h"
 #include "util/log.h"
+#include "util/strutil.h"
 #include "util/common.h"
 
 /* The VM's name for events, or NULL when it is unknown (caller frees). */
@@ -55,4 +56,21 @@ int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s)
 	if (percent >= 0)
 		job_progress(job, percent, rate, eta_s);
 	return job_cancelled(job);
+}
+
+json_t *svc_events_recent(const char *uuid, const char *kinds, int limit, struct buf *err)
+{
+	(void)err;
+	json_t *all = uuid ? store_event_list(svc_cfg.store, uuid, limit) : store_event_recent(svc_cfg.store, limit);
+	json_t *out = json_array(), *e;
+	size_t i;
+	json_array_foreach(all, i, e) {
+		const char *type = json_string_value(json_object_get(e, "type"));
+		if (kinds && !str_list_has(kinds, type))
+			continue;
+		json_object_set(e, "kind", json_object_get(e, "type"));
+		json_array_append(out, e);
+	}
+	json_decref(all);
+	return out;
 }

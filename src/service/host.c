@@ -37,10 +37,11 @@ int svc_init(const struct svc_config *c, struct buf *err)
 		snprintf(qemu_version, sizeof(qemu_version), "unknown (%s not runnable)", c->qemu_binary);
 	cmd_release(&cmd);
 	buf_release(&out);
+	svc_housekeeping_start();
 	return 0;
 }
 
-void svc_shutdown(void) {}
+void svc_shutdown(void) { svc_housekeeping_stop(); }
 
 json_t *svc_host_info(void)
 {

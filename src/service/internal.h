@@ -14,6 +14,10 @@
 extern struct svc_config svc_cfg;
 extern pthread_mutex_t svc_defs_lock;
 
+/* The periodic chores' thread (housekeeping.c), run by svc_init/svc_shutdown. */
+int svc_housekeeping_start(void);
+void svc_housekeeping_stop(void);
+
 /* Record event `type` ("disk", "snapshot", ...) with `detail` in VM uuid's
  * history and publish it on the event bus (events.c). */
 void svc_vm_event(const char *uuid, const char *type, const char *detail);

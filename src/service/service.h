@@ -39,11 +39,6 @@ struct svc_config {
 int svc_init(const struct svc_config *cfg, struct buf *err);
 void svc_shutdown(void);
 
-/* What the QEMU runtime reports (qemu/runtime.h rt_config callbacks): a VM's
- * state changed, or something happened to it; recorded and published (events.c). */
-void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const char *reason);
-void svc_on_vm_event(const char *uuid, const char *name, const char *type, const char *detail);
-
 /* A VM uuid as text. */
 typedef char svc_uuid[37];
 

@@ -92,3 +92,30 @@ bool str_has_control(const char *s)
 			return true;
 	return false;
 }
+
+int str_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || *s == ' ' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+bool str_list_has(const char *list, const char *item)
+{
+	size_t n = item ? strlen(item) : 0;
+	while (item && list && *list) {
+		size_t len = strcspn(list, ",");
+		if (len == n && strncmp(list, item, n) == 0)
+			return true;
+		list += len + (list[len] == ',');
+	}
+	return false;
+}

@@ -24,11 +24,17 @@ const char *str_name_invalid(const char *name);
  */
 int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 
+/* A decimal integer in [min, max], nothing else around it: 0, or -EINVAL. */
+int str_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
 /* Human size: "256M", "1.5G".  Writes into buf (>= 16 bytes). */
 const char *str_fmt_size(uint64_t bytes, char *buf, size_t len);
 
 /* Shell-style glob match (fnmatch without flags). */
 bool str_glob_match(const char *pattern, const char *s);
+
+/* true if the comma-separated `list` has the element `item` (NULL item: false). */
+bool str_list_has(const char *list, const char *item);
 
 /* true if s contains any byte < 0x20 or 0x7f. */
 bool str_has_control(const char *s);
