@@ -132,6 +132,10 @@ static bool sse_cb(const json_t *ev, void *opaque)
 
 static int parse_kinds(struct sse *s, const char *list, struct buf *err)
 {
+	if (list && !*list) {
+		buf_adds(err, "kind must name at least one event kind");
+		return -EINVAL;
+	}
 	while (list && *list) {
 		size_t n = strcspn(list, ",");
 		if (n == 0 || n > 32 || s->nkinds == SSE_MAX_KINDS) {
