@@ -226,8 +226,8 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 		return -e;
 	}
 	__do_free char *sock = xasprintf("%s/nbd.sock", dir);
-	pid_t pid;
-	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &pid, err);
+	struct proc server = PROC_INIT;
+	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &server, err);
 	if (rc == 0) {
 		struct sink s = { .fd = -1, .dest = dest };
 		rc = nbdsrc_connect(sock, "", NULL, &s.h, err);
@@ -237,7 +237,7 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 			rc = nbdsrc_flush(s.h, err);
 		nbdsrc_close(s.h);
 		struct buf e = BUF_INIT;
-		int rs = nbdsrc_server_stop(pid, sock, &e);
+		int rs = nbdsrc_server_stop(&server, sock, &e);
 		if (rc == 0 && rs < 0) {
 			buf_add(err, e.s, e.len);
 			rc = rs;

@@ -24,6 +24,7 @@
 #include "qemu/runtime.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/common.h"
 
 static void usage(FILE *out)
@@ -100,7 +101,9 @@ int main(int argc, char **argv)
 	if (!qemu)
 		qemu = xstrdup("qemu-system-x86_64");
 
-	/* Daemonized QEMUs become our children while we run, so we can reap them. */
+	/* Orphaned descendants (a helper's daemonized child whose parent exited)
+	 * become our children instead of init's; the reaper (util/proc.h) reaps
+	 * them and every child nobody waits for, so no zombie is ever left. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
@@ -121,6 +124,10 @@ int main(int argc, char **argv)
 				return 1;
 			}
 		}
+	}
+	if ((r = proc_reaper_start()) < 0) {
+		fprintf(stderr, "corrald: cannot start the process reaper: %s\n", strerror(-r));
+		return 1;
 	}
 	lockpath = xasprintf("%s/corrald.lock", state_dir);
 	__do_close int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -172,6 +179,7 @@ out_rt:
 	ops_shutdown();
 out:
 	store_close(st);
+	proc_reaper_stop();
 	buf_release(&err);
 	return rc;
 }
