@@ -26,7 +26,7 @@
  * err): one more op per backend (v1 memory.limit_in_bytes, cpu.shares...;
  * v2 memory.max, cpu.weight...), next to stats.
  *
- * Errors: 0 or -errno with one sentence appended to err (may be NULL).
+ * Errors: 0 or -errno with one sentence appended to err.
  * Threading: a struct cgroup_host is read-only after detection; calls for
  * different names may run concurrently, calls for one name are serialised
  * by the caller (the VM's job lock).

@@ -226,16 +226,18 @@ static int groups_teardown(void **state)
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		struct cgroup_host h;
 		char parent[64];
+		struct buf err = BUF_INIT;
 		pid_t *pids = NULL;
 		size_t n = 0;
 		if (!host_of(&h, kinds[k], parent, sizeof(parent)))
 			continue;
-		if (cgroup_vm_pids(&h, "vm-test", &pids, &n, NULL) == 0)
+		if (cgroup_vm_pids(&h, "vm-test", &pids, &n, &err) == 0)
 			for (size_t i = 0; i < n; i++)
 				kill(pids[i], SIGKILL);
 		free(pids);
-		for (int tries = 0; tries < 50 && cgroup_vm_remove(&h, "vm-test", NULL) == -EBUSY; tries++)
+		for (int tries = 0; tries < 50 && cgroup_vm_remove(&h, "vm-test", &err) == -EBUSY; tries++)
 			usleep(20000);
+		buf_release(&err);
 		for (int i = 0; i < h.n; i++) {
 			__do_free char *pdir = xasprintf("%s/%s", h.h[i].mount, parent);
 			rmdir(pdir);
