@@ -25,6 +25,7 @@
 #include "backup/nbdsrc.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 void backup_chunks_release(struct backup_chunks *c)
@@ -93,6 +94,8 @@ static int img_create(const char *dest, const char *format, uint64_t size, struc
 		nbdsrc_err_add_output(err, &e);
 	}
 	buf_release(&e);
+	if (r == 0)
+		r = runas_own(dest, err); /* a volume: QEMU opens it as the qemu user */
 	return r == 0 ? 0 : (r < 0 ? r : -EIO);
 }
 

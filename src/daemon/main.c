@@ -19,12 +19,14 @@
 #include "ops.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "cgroup/cgroup.h"
 #include "core/store.h"
 #include "qemu/accel.h"
 #include "qemu/runtime.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 static void usage(FILE *out)
@@ -39,6 +41,8 @@ static void usage(FILE *out)
 	      "                     (default /run/corral, or STATE-DIR/run with --state-dir)\n"
 	      "  --storage-dir DIR  where volumes live (default STATE-DIR/storage)\n"
 	      "  --qemu PATH        QEMU system emulator (default qemu-system-x86_64)\n"
+	      "  --qemu-user USER   the account QEMU runs as (default corral-qemu, made by\n"
+	      "                     scripts/setup-user.sh; root only when named here)\n"
 	      "  --log-file PATH    log there instead of stderr\n"
 	      "  --debug            verbose logging\n"
 	      "  --version          print the version\n"
@@ -55,11 +59,14 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' }, { "socket", required_argument, NULL, 'S' },
 		{ "run-dir", required_argument, NULL, 'r' },   { "storage-dir", required_argument, NULL, 'd' },
 		{ "qemu", required_argument, NULL, 'q' },      { "log-file", required_argument, NULL, 'l' },
-		{ "debug", no_argument, NULL, 'D' },	       { "version", no_argument, NULL, 'V' },
+		{ "qemu-user", required_argument, NULL, 'u' }, { "debug", no_argument, NULL, 'D' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },	       { NULL, 0, NULL, 0 },
 	};
 	__do_free char *state_dir = NULL, *sock = NULL, *run_dir = NULL, *storage_dir = NULL, *qemu = NULL;
-	__do_free char *db = NULL, *lockpath = NULL;
+	__do_free char *db = NULL, *lockpath = NULL, *qemu_user = NULL, *cgdesc = NULL;
+	struct cgroup_host cgroups;
+	bool have_cgroups;
 	struct buf err = BUF_INIT;
 	struct accel_probe accel;
 	struct store *st = NULL;
@@ -74,6 +81,7 @@ int main(int argc, char **argv)
 		case 'r': free(run_dir); run_dir = fs_absolute(optarg); break;
 		case 'd': free(storage_dir); storage_dir = fs_absolute(optarg); break;
 		case 'q': free(qemu); qemu = xstrdup(optarg); break;
+		case 'u': free(qemu_user); qemu_user = xstrdup(optarg); break;
 		case 'l':
 			if ((r = log_open(optarg)) < 0) {
 				fprintf(stderr, "corrald: cannot open log file %s: %s\n", optarg, strerror(-r));
@@ -100,6 +108,8 @@ int main(int argc, char **argv)
 		storage_dir = xasprintf("%s/storage", state_dir);
 	if (!qemu)
 		qemu = xstrdup("qemu-system-x86_64");
+	if (!qemu_user)
+		qemu_user = xstrdup(RUNAS_DEFAULT_USER);
 
 	/* Orphaned descendants (a helper's daemonized child whose parent exited)
 	 * become our children instead of init's; the reaper (util/proc.h) reaps
@@ -141,10 +151,40 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	store_job_fail_stale(st, "corrald stopped while the job ran");
+	{
+		/* QEMU runs as qemu_user: it must pass through our directories to
+		 * its run dir and the volumes, and own what it opens. */
+		struct runas user;
+		if (strcmp(qemu_user, "root") == 0)
+			log_warn("QEMU runs as root (--qemu-user root): a guest that escapes QEMU owns the host");
+		if (runas_lookup(qemu_user, &user, &err) == 0) {
+			runas_set_owner(&user);
+			const char *dirs[] = { state_dir, storage_dir, run_dir };
+			for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+				if (runas_traversable(dirs[i], &err) < 0)
+					log_warn("%s", err.s);
+		} else {
+			log_warn("%s; VMs cannot start until it exists", err.s);
+		}
+		buf_reset(&err);
+	}
+	have_cgroups = cgroup_host_detect(&cgroups, "corral", &err) == 0;
+	if (have_cgroups) {
+		cgdesc = cgroup_host_describe(&cgroups);
+		log_info("cgroups %s", cgdesc);
+	} else {
+		log_warn("%s: VMs run in corrald's own cgroup", err.s);
+	}
+	buf_reset(&err);
 	accel_probe_host(&accel, NULL, NULL);
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
 
-	struct rt_config rcfg = { .store = st, .run_dir = run_dir, .qemu_binary = qemu, .accel = &accel };
+	struct rt_config rcfg = { .store = st,
+				  .run_dir = run_dir,
+				  .qemu_binary = qemu,
+				  .accel = &accel,
+				  .qemu_user = qemu_user,
+				  .cgroups = have_cgroups ? &cgroups : NULL };
 	struct ops_config ocfg = { .store = st,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,

@@ -107,6 +107,46 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	return 0;
 }
 
+int fs_copy_file(const char *src, const char *dest, mode_t mode)
+{
+	__do_close int in = open(src, O_RDONLY | O_CLOEXEC);
+	__do_free char *tmp = xasprintf("%s.XXXXXX", dest);
+	__do_close int out = -EBADF;
+	char chunk[1 << 16];
+	ssize_t n;
+	int r = 0;
+
+	if (in < 0)
+		return -errno;
+	if ((out = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return -errno;
+	while ((n = read(in, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, chunk + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				r = -errno;
+				break;
+			}
+			off += w;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && (fchmod(out, mode) < 0 || close(move_fd(out)) < 0 || rename(tmp, dest) < 0))
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
 int fs_exists(const char *path)
 {
 	struct stat st;

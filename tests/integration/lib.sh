@@ -10,6 +10,8 @@
 set -u
 
 T=$(mktemp -d /tmp/corral-t.XXXXXX)
+# QEMU runs as corral-qemu: it must pass through the test dir to its files.
+chmod 711 "$T"
 SOCK=$T/api.sock
 STATE=$T/state
 PASSED=0
@@ -73,7 +75,7 @@ cleanup() {
 	fi
 	# Any QEMU left from this test's run dir (e.g. after a crash test).
 	for p in "$STATE"/run/*/qemu.pid; do
-		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
+		[ -f "$p" ] && kill -9 "$(head -n1 "$p")" 2>/dev/null
 	done
 	if [ "$FAILED" -gt 0 ] && [ -f "$T/corrald.log" ]; then
 		say "---- corrald.log (last 60 lines) ----"
