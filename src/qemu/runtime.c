@@ -263,6 +263,18 @@ static void remove_run_files(const char *dir)
 	remove_subdir(dir, "boot");
 }
 
+/* A VM's runtime record, not on the list yet. */
+static struct vm_rt *vm_rt_new(const struct vm_record *r)
+{
+	struct vm_rt *v = xcalloc(1, sizeof(*v));
+	v->proc = (struct proc)PROC_INIT;
+	snprintf(v->uuid, sizeof(v->uuid), "%s", r->def->uuid);
+	snprintf(v->name, sizeof(v->name), "%s", r->def->name);
+	v->dir = vm_dir(v->uuid);
+	v->state = r->state;
+	return v;
+}
+
 static void vm_rt_free(struct vm_rt *v)
 {
 	if (!v)
@@ -523,14 +535,10 @@ static const char *qmp_status(struct vm_rt *v, struct buf *err)
 
 static void attach_one(struct vm_record *r)
 {
-	struct vm_rt *v = xcalloc(1, sizeof(*v));
+	struct vm_rt *v = vm_rt_new(r);
 	struct buf err = BUF_INIT;
 	const char *st;
 
-	snprintf(v->uuid, sizeof(v->uuid), "%s", r->def->uuid);
-	snprintf(v->name, sizeof(v->name), "%s", r->def->name);
-	v->dir = vm_dir(v->uuid);
-	v->state = r->state;
 	{
 		__do_free char *pidfile = qemu_run_path(v->dir, "qemu.pid");
 		proc_identity_load(pidfile, &v->ident);
@@ -841,12 +849,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		goto out;
 	}
 
-	v = xcalloc(1, sizeof(*v));
-	v->proc = (struct proc)PROC_INIT;
-	snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
-	snprintf(v->name, sizeof(v->name), "%s", rec.def->name);
-	v->dir = vm_dir(uuid);
-	v->state = rec.state;
+	v = vm_rt_new(&rec);
 	if (strlen(v->dir) + sizeof("/serial.sock") > sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		buf_printf(err, "run directory path %s is too long for unix sockets; use a shorter --run-dir", v->dir);
 		r = -ENAMETOOLONG;
