@@ -642,6 +642,18 @@ static void test_boot_order(void **state)
 	launch_release(&lc);
 }
 
+/* The TCG translation cache: a quarter of guest RAM within 128..512 MiB
+ * (QEMU 7.2's own default is 1 GiB for every guest). */
+static void test_tcg_tb_size(void **state)
+{
+	(void)state;
+	assert_int_equal(qemu_tcg_tb_size(64), 128);
+	assert_int_equal(qemu_tcg_tb_size(256), 128);
+	assert_int_equal(qemu_tcg_tb_size(1024), 256);
+	assert_int_equal(qemu_tcg_tb_size(2048), 512);
+	assert_int_equal(qemu_tcg_tb_size(65536), 512);
+}
+
 static void test_ide_ports(void **state)
 {
 	(void)state;
@@ -854,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_comma_escaping),
 		cmocka_unit_test(test_boot_order),
 		cmocka_unit_test(test_ide_ports),
+		cmocka_unit_test(test_tcg_tb_size),
 		cmocka_unit_test(test_json_helpers),
 		cmocka_unit_test(test_accel_intel),
 		cmocka_unit_test(test_accel_amd),
