@@ -389,13 +389,14 @@ static int stopped_read(struct repo *repo, const struct backup_req *req, struct 
 	for (size_t i = 0; i < req->n_disks; i++) {
 		struct disk_run *d = &runs[i];
 		__do_free char *sock = xasprintf("%s/corral-nbd-%zu.sock", req->run_dir, i);
-		pid_t pid;
-		int r = nbdsrc_server_start(d->req->path, d->req->format, sock, true, WORKERS, d->base_bitmap, &pid, err);
+		struct proc server = PROC_INIT;
+		int r = nbdsrc_server_start(d->req->path, d->req->format, sock, true, WORKERS, d->base_bitmap, &server,
+					    err);
 		if (r < 0)
 			return r;
 		r = disk_read(repo, d, sock, "", base, total, cb, arg, err);
 		struct buf e = BUF_INIT;
-		int rs = nbdsrc_server_stop(pid, sock, &e);
+		int rs = nbdsrc_server_stop(&server, sock, &e);
 		if (r == 0 && rs < 0) {
 			buf_add(err, e.s, e.len);
 			r = rs;

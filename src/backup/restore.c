@@ -25,6 +25,7 @@
 #include "backup/nbdsrc.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 void backup_chunks_release(struct backup_chunks *c)
@@ -93,6 +94,8 @@ static int img_create(const char *dest, const char *format, uint64_t size, struc
 		nbdsrc_err_add_output(err, &e);
 	}
 	buf_release(&e);
+	if (r == 0)
+		r = runas_own(dest, err); /* a volume: QEMU opens it as the qemu user */
 	return r == 0 ? 0 : (r < 0 ? r : -EIO);
 }
 
@@ -226,8 +229,8 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 		return -e;
 	}
 	__do_free char *sock = xasprintf("%s/nbd.sock", dir);
-	pid_t pid;
-	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &pid, err);
+	struct proc server = PROC_INIT;
+	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &server, err);
 	if (rc == 0) {
 		struct sink s = { .fd = -1, .dest = dest };
 		rc = nbdsrc_connect(sock, "", NULL, &s.h, err);
@@ -237,7 +240,7 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 			rc = nbdsrc_flush(s.h, err);
 		nbdsrc_close(s.h);
 		struct buf e = BUF_INIT;
-		int rs = nbdsrc_server_stop(pid, sock, &e);
+		int rs = nbdsrc_server_stop(&server, sock, &e);
 		if (rc == 0 && rs < 0) {
 			buf_add(err, e.s, e.len);
 			rc = rs;

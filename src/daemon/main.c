@@ -24,6 +24,7 @@
 #include "service/vm.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "cgroup/cgroup.h"
 #include "core/events.h"
 #include "core/job.h"
 #include "core/store.h"
@@ -31,6 +32,8 @@
 #include "qemu/runtime.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/proc.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 static void usage(FILE *out)
@@ -45,6 +48,8 @@ static void usage(FILE *out)
 	      "                     (default /run/corral, or STATE-DIR/run with --state-dir)\n"
 	      "  --storage-dir DIR  where volumes live (default STATE-DIR/storage)\n"
 	      "  --qemu PATH        QEMU system emulator (default qemu-system-x86_64)\n"
+	      "  --qemu-user USER   the account QEMU runs as (default corral-qemu, made by\n"
+	      "                     scripts/setup-user.sh; root only when named here)\n"
 	      "  --log-file PATH    log there instead of stderr\n"
 	      "  --debug            verbose logging\n"
 	      "  --version          print the version\n"
@@ -61,11 +66,14 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 's' }, { "socket", required_argument, NULL, 'S' },
 		{ "run-dir", required_argument, NULL, 'r' },   { "storage-dir", required_argument, NULL, 'd' },
 		{ "qemu", required_argument, NULL, 'q' },      { "log-file", required_argument, NULL, 'l' },
-		{ "debug", no_argument, NULL, 'D' },	       { "version", no_argument, NULL, 'V' },
+		{ "qemu-user", required_argument, NULL, 'u' }, { "debug", no_argument, NULL, 'D' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },	       { NULL, 0, NULL, 0 },
 	};
 	__do_free char *state_dir = NULL, *sock = NULL, *run_dir = NULL, *storage_dir = NULL, *qemu = NULL;
-	__do_free char *db = NULL, *lockpath = NULL;
+	__do_free char *db = NULL, *lockpath = NULL, *qemu_user = NULL, *cgdesc = NULL;
+	struct cgroup_host cgroups;
+	bool have_cgroups;
 	struct buf err = BUF_INIT;
 	struct accel_probe accel;
 	struct store *st = NULL;
@@ -80,6 +88,7 @@ int main(int argc, char **argv)
 		case 'r': free(run_dir); run_dir = fs_absolute(optarg); break;
 		case 'd': free(storage_dir); storage_dir = fs_absolute(optarg); break;
 		case 'q': free(qemu); qemu = xstrdup(optarg); break;
+		case 'u': free(qemu_user); qemu_user = xstrdup(optarg); break;
 		case 'l':
 			if ((r = log_open(optarg)) < 0) {
 				fprintf(stderr, "corrald: cannot open log file %s: %s\n", optarg, strerror(-r));
@@ -106,8 +115,12 @@ int main(int argc, char **argv)
 		storage_dir = xasprintf("%s/storage", state_dir);
 	if (!qemu)
 		qemu = xstrdup("qemu-system-x86_64");
+	if (!qemu_user)
+		qemu_user = xstrdup(RUNAS_DEFAULT_USER);
 
-	/* Daemonized QEMUs become our children while we run, so we can reap them. */
+	/* Orphaned descendants (a helper's daemonized child whose parent exited)
+	 * become our children instead of init's; the reaper (util/proc.h) reaps
+	 * them and every child nobody waits for, so no zombie is ever left. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
@@ -129,6 +142,10 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	if ((r = proc_reaper_start()) < 0) {
+		fprintf(stderr, "corrald: cannot start the process reaper: %s\n", strerror(-r));
+		return 1;
+	}
 	lockpath = xasprintf("%s/corrald.lock", state_dir);
 	__do_close int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
@@ -142,6 +159,31 @@ int main(int argc, char **argv)
 	}
 	store_job_fail_stale(st, "corrald stopped while the job ran");
 	job_engine_init(st);
+	{
+		/* QEMU runs as qemu_user: it must pass through our directories to
+		 * its run dir and the volumes, and own what it opens. */
+		struct runas user;
+		if (strcmp(qemu_user, "root") == 0)
+			log_warn("QEMU runs as root (--qemu-user root): a guest that escapes QEMU owns the host");
+		if (runas_lookup(qemu_user, &user, &err) == 0) {
+			runas_set_owner(&user);
+			const char *dirs[] = { state_dir, storage_dir, run_dir };
+			for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+				if (runas_traversable(dirs[i], &err) < 0)
+					log_warn("%s", err.s);
+		} else {
+			log_warn("%s; VMs cannot start until it exists", err.s);
+		}
+		buf_reset(&err);
+	}
+	have_cgroups = cgroup_host_detect(&cgroups, "corral", &err) == 0;
+	if (have_cgroups) {
+		cgdesc = cgroup_host_describe(&cgroups);
+		log_info("cgroups %s", cgdesc);
+	} else {
+		log_warn("%s: VMs run in corrald's own cgroup", err.s);
+	}
+	buf_reset(&err);
 	accel_probe_host(&accel, NULL, NULL);
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
 
@@ -150,7 +192,9 @@ int main(int argc, char **argv)
 				  .on_event = svc_on_vm_event,
 				  .run_dir = run_dir,
 				  .qemu_binary = qemu,
-				  .accel = &accel };
+				  .accel = &accel,
+				  .qemu_user = qemu_user,
+				  .cgroups = have_cgroups ? &cgroups : NULL };
 	struct svc_config ocfg = { .store = st,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
@@ -188,6 +232,7 @@ out_rt:
 	svc_shutdown();
 out:
 	store_close(st);
+	proc_reaper_stop();
 	buf_release(&err);
 	return rc;
 }
