@@ -23,6 +23,7 @@
 #include "service/vm.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "core/job.h"
 #include "core/store.h"
 #include "qemu/accel.h"
 #include "qemu/runtime.h"
@@ -137,6 +138,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out;
 	}
+	job_engine_init(st);
 	store_job_fail_stale(st, "corrald stopped while the job ran");
 	accel_probe_host(&accel, NULL, NULL);
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
@@ -171,7 +173,9 @@ int main(int argc, char **argv)
 	http_stop();
 	rc = 0;
 out_rt:
+	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
+	job_engine_shutdown();
 	rt_shutdown();
 	svc_shutdown();
 out:
