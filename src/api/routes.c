@@ -666,6 +666,21 @@ static void h_job_show(struct route_ctx *c)
 		http_reply_json(c->rep, 200, j);
 }
 
+static void h_job_cancel(struct route_ctx *c)
+{
+	char *end;
+	long long id = strtoll(c->seg[2], &end, 10);
+	json_t *job = NULL;
+	struct buf err = BUF_INIT;
+	if (*end || id <= 0) {
+		fail(c, -ENOENT, "job not found");
+		return;
+	}
+	int r = svc_job_cancel(id, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
 static void h_vol_move(struct route_ctx *c)
 {
 	static const char *const keys[] = { "pool", NULL };
@@ -845,6 +860,7 @@ static const struct route routes[] = {
 	{ "DELETE", { "v1", "policies", "*" }, h_policy_delete },
 	{ "GET", { "v1", "jobs" }, h_job_list },
 	{ "GET", { "v1", "jobs", "*" }, h_job_show },
+	{ "POST", { "v1", "jobs", "*", "cancel" }, h_job_cancel },
 };
 
 static bool match(const struct route *r, const struct route_ctx *c)

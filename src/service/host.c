@@ -12,6 +12,7 @@
 #include "service/service.h"
 #include "service/volume.h"
 #include "service/internal.h"
+#include "core/job.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
 #include "util/timeutil.h"
@@ -96,7 +97,7 @@ json_t *svc_host_export(void)
 	return j;
 }
 
-json_t *svc_job_list(const char *vm_uuid) { return json_pack("{s:o}", "jobs", store_job_list(svc_cfg.store, vm_uuid, 50)); }
+json_t *svc_job_list(const char *vm_uuid) { return job_list(vm_uuid, 50); }
 
 void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms)
 {
@@ -108,4 +109,14 @@ void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t 
 	store_job_progress(svc_cfg.store, job, pct > 99.9 ? 99.9 : pct, rate, eta);
 }
 
-json_t *svc_job_get(int64_t id) { return store_job_get(svc_cfg.store, id); }
+json_t *svc_job_get(int64_t id) { return job_get(id); }
+
+int svc_job_cancel(int64_t id, json_t **job, struct buf *err)
+{
+	int r = job_cancel(id, err);
+	if (r == -EALREADY)
+		r = -EBUSY;
+	if (r == 0)
+		*job = job_get(id);
+	return r;
+}
