@@ -184,9 +184,10 @@ void cli_print_listing(const json_t *answer, bool lng);
 /*
  * Poll GET /v1/jobs/{id} every 200 ms until `job` (an API job object) is no
  * longer running.  When stderr is a terminal shows
- * "\r<label>: 42% 120.3 MiB/s ETA 3s".  On return *final holds the last job
- * object (new reference) and the result is CLI_OK if it succeeded, else
- * CLI_FAIL with the job's error printed.
+ * "\r<label>: 42% 120.3 MiB/s ETA 3s (<phase>)", or "<label>: cancelling at 42%".
+ * On return *final holds the last job object (new reference) and the result
+ * is CLI_OK if it succeeded, else CLI_FAIL with the job's error printed
+ * ("TYPE job ID was cancelled: ..." for a cancelled one).
  */
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
 /*

@@ -381,8 +381,8 @@ static int brun_run(struct job *j, void *arg, struct buf *err)
 		if ((r = backup_one(b, bv, entry)) < 0) {
 			/* A failed VM does not stop the run; a cancel does. */
 			if (r == -ECANCELED || repo_cancel_requested(&b->cancel)) {
-				buf_printf(err, "cancelled during the backup of vm %s: no backup of it was made (the "
-						"chunks it stored stay in the repository until the next prune)",
+				buf_printf(err, "the backup of vm %s was stopped: no backup of it was made (the chunks "
+						"it stored stay in the repository until the next prune)",
 					   bv->name);
 				r = -ECANCELED;
 				break;
@@ -399,7 +399,7 @@ static int brun_run(struct job *j, void *arg, struct buf *err)
 		struct buf why = BUF_INIT;
 		job_set_phase(j, "vm %s: pruning old backups", bv->name);
 		if ((r = prune_vm(b->repo, bv->name, &bv->keep, &b->cancel, pruned, &why)) == -ECANCELED) {
-			buf_printf(err, "cancelled while pruning the old backups of vm %s, after its new backup was "
+			buf_printf(err, "stopped while pruning the old backups of vm %s, after its new backup was "
 					"made (the job result lists what was pruned)",
 				   bv->name);
 		} else if (r < 0) {
@@ -418,8 +418,8 @@ static int brun_run(struct job *j, void *arg, struct buf *err)
 		if (repo_lock(b->repo, true, false, &why) == 0) {
 			buf_reset(&why);
 			if ((r = repo_sweep(b->repo, &b->cancel, &chunks, &bytes, &why)) == -ECANCELED) {
-				buf_adds(err, "cancelled while freeing the chunks pruning released (the next prune "
-					      "frees the rest)");
+				buf_adds(err, "stopped while freeing the chunks pruning released (the next prune frees "
+					      "the rest)");
 			} else if (r < 0) {
 				log_warn("repository %s: sweep after prune failed: %s", b->repo_path, why.s);
 				r = 0;

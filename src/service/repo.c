@@ -356,7 +356,7 @@ int svc_repo_lock_job(struct job *j, struct repo *r, bool exclusive, struct buf 
 		job_set_phase(j, "waiting: %s", busy.s);
 	while (rc == -EAGAIN) {
 		if (job_sleep(j, LOCK_POLL_MS) < 0) {
-			buf_printf(err, "cancelled while waiting for backup repository %s", repo_path(r));
+			buf_printf(err, "stopped while waiting for backup repository %s (in use)", repo_path(r));
 			rc = -ECANCELED;
 			break;
 		}
@@ -452,9 +452,6 @@ static int rjob_run(struct job *job, void *arg, struct buf *err)
 	/* Not left to free_arg, which runs only once the engine reaps the job. */
 	repo_close(j->repo);
 	j->repo = NULL;
-	if (r < 0)
-		log_warn("repository %s: %s %s: %s", j->path, j->prune ? "prune" : "verify",
-			 r == -ECANCELED ? "cancelled" : "failed", err->s);
 	return r;
 }
 

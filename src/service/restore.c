@@ -35,9 +35,7 @@
 #include "backup/backup.h"
 #include "core/job.h"
 #include "qemu/runtime.h"
-#include "util/log.h"
 #include "util/strutil.h"
-#include "util/timeutil.h"
 #include "util/common.h"
 
 struct rdisk {
@@ -176,9 +174,9 @@ static int restore_write(struct restore *rs, struct buf *err)
 			r = -ECANCELED;
 	}
 	if (r == -ECANCELED && rs->over_uuid[0])
-		buf_printf(err, "restore of backup %s cancelled: vm %s keeps its images", rs->id, rs->over_name);
+		buf_printf(err, "vm %s keeps its images; the files written were removed", rs->over_name);
 	else if (r == -ECANCELED)
-		buf_printf(err, "restore of backup %s cancelled: no volume or vm was created", rs->id);
+		buf_adds(err, "no volume or vm was created; the files written were removed");
 	else if (r < 0)
 		buf_add(err, why.s, why.len);
 	buf_release(&why);
@@ -231,10 +229,6 @@ static int restore_run(struct job *j, void *arg, struct buf *err)
 	}
 	json_decref(vm);
 	restore_release(rs);
-	if (r < 0)
-		log_warn("restore of backup %s %s: %s", rs->id, r == -ECANCELED ? "cancelled" : "failed", err->s);
-	else
-		log_info("backup %s restored", rs->id);
 	return r;
 }
 
