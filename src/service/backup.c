@@ -321,8 +321,8 @@ static int retention_plan(struct repo *r, const char *name, const struct keep_op
 	return retention_apply(*items, *n, keep, 0, err);
 }
 
-/* Prune VM `name` after its good backup; appends what went to `pruned`.
- * Stops between two deletions once *cancel is set (-ECANCELED). */
+/* Prune VM `name` after its good backup (keep says something); appends what
+ * went to `pruned`.  Stops between two deletions once *cancel is set (-ECANCELED). */
 static int prune_vm(struct repo *r, const char *name, const struct keep_opts *keep, const atomic_bool *cancel,
 		    json_t *pruned, struct buf *err)
 {
@@ -331,8 +331,6 @@ static int prune_vm(struct repo *r, const char *name, const struct keep_opts *ke
 	size_t n = 0, nids = 0;
 	int e;
 
-	if (!keep_opts_any(keep))
-		return 0;
 	if ((e = retention_plan(r, name, keep, 0, &items, &n, &ids, &nids, err)) == 0) {
 		for (size_t i = 0; i < n && e == 0; i++) {
 			if (items[i].keep)

@@ -160,6 +160,10 @@ static int restore_write(struct restore *rs, struct buf *err)
 		return r;
 	for (size_t i = 0; i < rs->n && r == 0; i++) {
 		job_set_phase(rs->job, "disk %zu of %zu", i + 1, rs->n);
+		/* Over the original: a crashed restore's leftover, never a live image
+		 * (only now, under the VM's lock, no other restore can be writing it). */
+		if (rs->over_uuid[0])
+			unlink(rs->disks[i].dest);
 		r = backup_restore_disk(rs->repo, rs->id, rs->disks[i].index, rs->disks[i].dest, rs->disks[i].format,
 					&rs->cancel, restore_progress, rs, &why);
 		rs->disks[i].written = r == 0;
@@ -326,7 +330,6 @@ static int plan_over(struct restore *rs, const char *uuid, const json_t *m, stru
 		d->volume = xstrdup(vol);
 		d->final = xstrdup(v.path);
 		d->dest = xasprintf("%s.restore", v.path);
-		unlink(d->dest); /* a previous restore's leftover, never a live image */
 		vol_record_release(&v);
 	}
 out:
