@@ -655,11 +655,18 @@ static void h_job_list(struct route_ctx *c)
 	http_reply_json(c->rep, 200, svc_job_list(sel ? u : NULL));
 }
 
-static void h_job_show(struct route_ctx *c)
+/* The {id} of /v1/jobs/{id}[/...], or 0 when it is not a job id. */
+static int64_t job_id_seg(const struct route_ctx *c)
 {
 	char *end;
 	long long id = strtoll(c->seg[2], &end, 10);
-	json_t *j = (*end || id <= 0) ? NULL : svc_job_get(id);
+	return *end || id <= 0 ? 0 : id;
+}
+
+static void h_job_show(struct route_ctx *c)
+{
+	int64_t id = job_id_seg(c);
+	json_t *j = id ? svc_job_get(id) : NULL;
 	if (!j)
 		fail(c, -ENOENT, "job not found");
 	else
@@ -668,11 +675,10 @@ static void h_job_show(struct route_ctx *c)
 
 static void h_job_cancel(struct route_ctx *c)
 {
-	char *end;
-	long long id = strtoll(c->seg[2], &end, 10);
+	int64_t id = job_id_seg(c);
 	json_t *job = NULL;
 	struct buf err = BUF_INIT;
-	if (*end || id <= 0) {
+	if (!id) {
 		fail(c, -ENOENT, "job not found");
 		return;
 	}
