@@ -157,6 +157,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out;
 	}
+	job_engine_init(st);
 	store_job_fail_stale(st, "corrald stopped while the job ran");
 	job_engine_init(st);
 	{
@@ -225,7 +226,7 @@ int main(int argc, char **argv)
 	http_stop();
 	rc = 0;
 out_rt:
-	/* Jobs first: they use the runtime, the service layer and the store. */
+	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
 	job_engine_shutdown();
 	rt_shutdown();
