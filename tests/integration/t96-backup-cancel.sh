@@ -146,7 +146,7 @@ test_expect "verify stops when cancelled; a prune waiting for the repository sto
 test_expect "vm kill during a backup returns at once; the job ends; the restarted vm backs up" '
 	corral backup run slowfull --detach --json >"$T/job" && jid=$(jq -r .id "$T/job") && midway "$jid" &&
 	t0=$(now_ms) && api POST /v1/vms/c/kill "{}" >"$T/kill" && ms=$(($(now_ms) - t0)) &&
-	note "vm kill during a backup: ${ms} ms (POST /v1/vms/c/kill)" && grep -q "HTTP 200" "$T/kill" &&
+	note "vm kill during a backup: ${ms} ms (POST /v1/vms/c/kill)" && grep -q "HTTP 202" "$T/kill" &&
 	wait_job_end "$jid" 30 && st=$(job_state "$jid") && note "the backup job ended $st: $(job_error "$jid")" &&
 	{ [ "$st" = failed ] || [ "$st" = cancelled ]; } &&
 	[ "$(nbackups c "$REPO2")" = 0 ] && ! ls "$STATE/run" | grep -q "^bk" &&
@@ -179,8 +179,8 @@ test_expect "cancel refusals: unknown job 404, a job already over 409" '
 	api POST /v1/jobs/999999/cancel | grep -q "HTTP 404" &&
 	api POST /v1/jobs/abc/cancel | grep -q "HTTP 404" &&
 	api POST "/v1/jobs/$jid/cancel" >"$T/ans" && cat "$T/ans" && grep -q "HTTP 409" "$T/ans" &&
-	grep -q "already" "$T/ans" &&
-	! corral job cancel "$jid" 2>"$T/err" && grep -q "^corral: job $jid has already" "$T/err" &&
+	grep -q "is over (cancelled)" "$T/ans" &&
+	! corral job cancel "$jid" 2>"$T/err" && grep -q "^corral: job $jid is over" "$T/err" &&
 	! corral job cancel 999999 2>"$T/err" && grep -q "not found" "$T/err"
 '
 
