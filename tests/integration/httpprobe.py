@@ -7,9 +7,10 @@
                                     them SECONDS (or until the server closes them);
                                     print how many the server closed
   httpprobe.py SOCK slow N SECONDS  N clients trickling a request head, 1 byte/s
-  httpprobe.py SOCK get PATH [stall|drop] [BYTES]
-                                    GET PATH; read it all, or read BYTES then stop
-                                    reading (stall) or disconnect (drop); print JSON
+  httpprobe.py SOCK get PATH stall|drop BYTES
+                                    GET PATH, read BYTES, then stop reading until
+                                    the server closes (stall) or disconnect (drop);
+                                    print JSON
 
 status is the reply's status code (null: the server closed without a reply);
 closed_after is how long the server took to close after the probe's last byte
@@ -191,22 +192,12 @@ def slow(path, n, seconds):
         s.close()
 
 
-def get(path, target, mode="all", nbytes=0):
+def get(path, target, mode, nbytes):
     s = connect(path)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.sendall(b"GET " + target.encode() + b" HTTP/1.1\r\nHost: corral\r\nConnection: close\r\n\r\n")
     t0 = time.monotonic()
     data = b""
-    if mode == "all":
-        status, after = None, None
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        sys.stdout.buffer.write(body)
-        return
     while len(data) < nbytes:
         chunk = s.recv(min(65536, nbytes - len(data)))
         if not chunk:
@@ -216,7 +207,7 @@ def get(path, target, mode="all", nbytes=0):
         s.close()
         print(json.dumps({"read": len(data)}))
         return
-    # stall: stop reading until the server gives up, then see what is left.
+    # stall: stop reading; report when the server closes the connection.
     print("stalled", flush=True)
     while not closed_quiet(s) and time.monotonic() - t0 < LIMIT:
         time.sleep(0.5)
@@ -241,7 +232,7 @@ def main():
     elif cmd == "slow":
         slow(path, int(args[0]), float(args[1]))
     elif cmd == "get":
-        get(path, args[0], *(args[1:2] or ["all"]), *(int(a) for a in args[2:3]))
+        get(path, args[0], args[1], int(args[2]))
     else:
         raise SystemExit(__doc__)
 
