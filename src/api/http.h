@@ -52,14 +52,14 @@
 /* Limits and timeouts; HTTP_CONFIG_INIT holds the defaults. */
 struct http_config {
 	const char *socket_path;
-	unsigned io_threads;      /* MHD I/O threads, 1..4 */
-	unsigned workers;         /* router threads, 1..256 */
-	unsigned queue_len;       /* complete requests waiting for a worker before 503 */
-	unsigned max_connections; /* open connections, lowered to fit RLIMIT_NOFILE */
-	unsigned idle_timeout_s;  /* no bytes either way for this long: close */
-	unsigned header_timeout_s;/* request line + headers must arrive within this */
-	unsigned body_timeout_s;  /* the body must arrive within this after the head */
-	unsigned stop_timeout_s;  /* http_stop waits this long for running handlers */
+	unsigned io_threads;       /* MHD I/O threads, 1..4 */
+	unsigned workers;          /* router threads, 1..256 */
+	unsigned queue_len;        /* complete requests waiting for a worker before 503 */
+	unsigned max_connections;  /* open connections, lowered to fit RLIMIT_NOFILE */
+	unsigned idle_timeout_s;   /* no bytes either way for this long: close */
+	unsigned header_timeout_s; /* request line + headers must arrive within this */
+	unsigned body_timeout_s;   /* the body must arrive within this after the head */
+	unsigned stop_timeout_s;   /* http_stop waits this long for running handlers */
 };
 
 #define HTTP_CONFIG_INIT                                                                                      \
