@@ -691,7 +691,7 @@ int http_start(const struct http_config *cfg, http_router router, struct http_se
 
 int http_stop(struct http_server *srv)
 {
-	int64_t end;
+	int64_t start = time_mono_ms(), end;
 	int r;
 
 	if (!srv)
@@ -704,7 +704,7 @@ int http_stop(struct http_server *srv)
 		unlink(srv->sock_path);
 		srv->listening = false;
 	}
-	end = time_mono_ms() + (int64_t)srv->cfg.stop_timeout_s * 1000;
+	end = start + (int64_t)srv->cfg.stop_timeout_s * 1000;
 	http_watcher_stop(srv->watcher);
 	r = relays_stop(srv, end);
 	if (srv->pool) {
@@ -723,5 +723,6 @@ int http_stop(struct http_server *srv)
 	/* Every suspended connection has been resumed: MHD may close them all. */
 	MHD_stop_daemon(srv->mhd);
 	server_free(srv);
+	log_info("HTTP server stopped in %lld ms", (long long)(time_mono_ms() - start));
 	return 0;
 }
