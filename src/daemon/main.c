@@ -41,6 +41,8 @@ static void usage(FILE *out)
 	      "  --qemu PATH        QEMU system emulator (default qemu-system-x86_64)\n"
 	      "  --log-file PATH    log there instead of stderr\n"
 	      "  --debug            verbose logging\n"
+	      "  --version          print the version\n"
+	      "  -h, --help         this text\n"
 	      "\n"
 	      "API server limits (see docs/api.md):\n"
 	      "  --http-workers N          threads running requests (default 8)\n"
@@ -51,33 +53,24 @@ static void usage(FILE *out)
 	      "  --http-header-timeout S   request line + headers must arrive within S seconds\n"
 	      "                            (default 10)\n"
 	      "  --http-body-timeout S     the body must arrive within S seconds (default 30)\n"
-	      "  --version          print the version\n"
-	      "  -h, --help         this text\n"
 	      "\n"
 	      "Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests; the next\n"
 	      "corrald re-attaches to them.\n",
 	      out);
 }
 
-/* A whole decimal number in [min, max]. */
-static bool parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+/* Option --name's value: a whole decimal number in [min, max]; else say so and false. */
+static bool parse_uint(const char *name, const char *s, unsigned min, unsigned max, unsigned *out)
 {
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "corrald: --%s must be a whole number from %u to %u, not '%s'\n", name, min, max, s);
 		return false;
+	}
 	*out = (unsigned)v;
 	return true;
-}
-
-/* Complain about option `c`'s value; the exit code for a usage error. */
-static int bad_value(int c, const struct option *opts)
-{
-	for (; opts->name; opts++)
-		if (opts->val == c)
-			fprintf(stderr, "corrald: --%s: '%s' is not a number in the allowed range\n", opts->name, optarg);
-	return 2;
 }
 
 int main(int argc, char **argv)
@@ -124,12 +117,30 @@ int main(int argc, char **argv)
 		case 'D': log_set_level(LOG_LVL_DEBUG); break;
 		case 'V': printf("corrald %s\n", CORRAL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
-		case 'W': if (!parse_uint(optarg, 1, 256, &hcfg.workers)) return bad_value(c, opts); break;
-		case 'Q': if (!parse_uint(optarg, 1, 65536, &hcfg.queue_len)) return bad_value(c, opts); break;
-		case 'M': if (!parse_uint(optarg, 2, 1000000, &hcfg.max_connections)) return bad_value(c, opts); break;
-		case 'I': if (!parse_uint(optarg, 1, 86400, &hcfg.idle_timeout_s)) return bad_value(c, opts); break;
-		case 'H': if (!parse_uint(optarg, 1, 86400, &hcfg.header_timeout_s)) return bad_value(c, opts); break;
-		case 'B': if (!parse_uint(optarg, 1, 86400, &hcfg.body_timeout_s)) return bad_value(c, opts); break;
+		case 'W':
+			if (!parse_uint("http-workers", optarg, 1, 256, &hcfg.workers))
+				return 2;
+			break;
+		case 'Q':
+			if (!parse_uint("http-queue", optarg, 1, 65536, &hcfg.queue_len))
+				return 2;
+			break;
+		case 'M':
+			if (!parse_uint("http-max-connections", optarg, 2, 1000000, &hcfg.max_connections))
+				return 2;
+			break;
+		case 'I':
+			if (!parse_uint("http-idle-timeout", optarg, 1, 86400, &hcfg.idle_timeout_s))
+				return 2;
+			break;
+		case 'H':
+			if (!parse_uint("http-header-timeout", optarg, 1, 86400, &hcfg.header_timeout_s))
+				return 2;
+			break;
+		case 'B':
+			if (!parse_uint("http-body-timeout", optarg, 1, 86400, &hcfg.body_timeout_s))
+				return 2;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
