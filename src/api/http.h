@@ -31,7 +31,9 @@
  * is closed after idle_timeout_s.  Upgraded connections have no timeout.
  *
  * Errors found before routing never reach the router: MHD answers 400 to a
- * malformed request line or header, the front end 400 to malformed
+ * malformed request line or header (it closes without an answer a line it
+ * cannot split at all, e.g. "GET" alone), 431 to a head over ~32 KiB, 505
+ * to an unknown HTTP version; the front end answers 400 to malformed
  * percent-encoding in the query string, 413 to a body over HTTP_MAX_BODY
  * (from Content-Length before reading it, or from the bytes received).
  */
