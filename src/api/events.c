@@ -200,7 +200,8 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 			events_unsubscribe(id); /* closes the write end: the stream ends after the frame */
 	}
 	http_reply_stream(c->rep, p[0], HTTP_SIZE_UNKNOWN);
-	c->rep->content_type = "text/event-stream";
+	http_reply_header(c->rep, "Content-Type", "text/event-stream");
+	http_reply_header(c->rep, "Cache-Control", "no-cache");
 	buf_release(&err);
 	return;
 fail_quiet:

@@ -857,7 +857,7 @@ static bool match(const struct route *r, const struct route_ctx *c)
 void api_route(const struct http_request *req, struct http_reply *rep)
 {
 	struct route_ctx c = { .req = req, .rep = rep };
-	bool path_ok = false;
+	struct buf allow = BUF_INIT; /* methods of the routes matching the path: "GET, POST" */
 
 	if (split_path(&c, req->path) < 0) {
 		fail(&c, -EINVAL, "malformed request path");
@@ -866,17 +866,25 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
 		if (!match(&routes[i], &c))
 			continue;
-		path_ok = true;
 		if (strcmp(routes[i].method, req->method) == 0) {
 			routes[i].fn(&c);
 			goto out;
 		}
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(routes[j].method, routes[i].method) == 0 && match(&routes[j], &c))
+				seen = true;
+		if (!seen)
+			buf_printf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
 	}
-	if (path_ok)
+	if (allow.len) {
 		http_reply_error(rep, 405, "invalid_argument", "method not allowed on this path");
-	else
+		http_reply_header(rep, "Allow", allow.s);
+	} else {
 		http_reply_error(rep, 404, "not_found", "no such route");
+	}
 out:
+	buf_release(&allow);
 	for (int i = 0; i < c.nseg; i++)
 		free(c.seg[i]);
 }

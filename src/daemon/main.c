@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -55,9 +56,33 @@ static void usage(FILE *out)
 	      "  --version          print the version\n"
 	      "  -h, --help         this text\n"
 	      "\n"
+	      "API server limits (see docs/api.md):\n"
+	      "  --http-workers N          threads running requests (default 8)\n"
+	      "  --http-queue N            requests waiting for a worker before 503 (default 64)\n"
+	      "  --http-max-connections N  open connections (default 512; lowered to fit\n"
+	      "                            the open-files limit)\n"
+	      "  --http-idle-timeout S     close a connection silent for S seconds (default 30)\n"
+	      "  --http-header-timeout S   request line + headers must arrive within S seconds\n"
+	      "                            (default 10)\n"
+	      "  --http-body-timeout S     the body must arrive within S seconds (default 30)\n"
+	      "\n"
 	      "Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests; the next\n"
 	      "corrald re-attaches to them.\n",
 	      out);
+}
+
+/* Option --name's value: a whole decimal number in [min, max]; else say so and false. */
+static bool parse_uint(const char *name, const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "corrald: --%s must be a whole number from %u to %u, not '%s'\n", name, min, max, s);
+		return false;
+	}
+	*out = (unsigned)v;
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -67,9 +92,18 @@ int main(int argc, char **argv)
 		{ "run-dir", required_argument, NULL, 'r' },   { "storage-dir", required_argument, NULL, 'd' },
 		{ "qemu", required_argument, NULL, 'q' },      { "log-file", required_argument, NULL, 'l' },
 		{ "qemu-user", required_argument, NULL, 'u' }, { "debug", no_argument, NULL, 'D' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },	       { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },	       { "help", no_argument, NULL, 'h' },
+		{ "http-workers", required_argument, NULL, 'W' },
+		{ "http-queue", required_argument, NULL, 'Q' },
+		{ "http-max-connections", required_argument, NULL, 'M' },
+		{ "http-idle-timeout", required_argument, NULL, 'I' },
+		{ "http-header-timeout", required_argument, NULL, 'H' },
+		{ "http-body-timeout", required_argument, NULL, 'B' },
+		{ NULL, 0, NULL, 0 },
 	};
+	struct http_config hcfg = HTTP_CONFIG_INIT;
+	struct http_server *http = NULL;
+	unsigned long nofile = 0;
 	__do_free char *state_dir = NULL, *sock = NULL, *run_dir = NULL, *storage_dir = NULL, *qemu = NULL;
 	__do_free char *db = NULL, *lockpath = NULL, *qemu_user = NULL, *cgdesc = NULL;
 	struct cgroup_host cgroups;
@@ -98,6 +132,30 @@ int main(int argc, char **argv)
 		case 'D': log_set_level(LOG_LVL_DEBUG); break;
 		case 'V': printf("corrald %s\n", CORRAL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
+		case 'W':
+			if (!parse_uint("http-workers", optarg, 1, 256, &hcfg.workers))
+				return 2;
+			break;
+		case 'Q':
+			if (!parse_uint("http-queue", optarg, 1, 65536, &hcfg.queue_len))
+				return 2;
+			break;
+		case 'M':
+			if (!parse_uint("http-max-connections", optarg, 2, 1000000, &hcfg.max_connections))
+				return 2;
+			break;
+		case 'I':
+			if (!parse_uint("http-idle-timeout", optarg, 1, 86400, &hcfg.idle_timeout_s))
+				return 2;
+			break;
+		case 'H':
+			if (!parse_uint("http-header-timeout", optarg, 1, 86400, &hcfg.header_timeout_s))
+				return 2;
+			break;
+		case 'B':
+			if (!parse_uint("http-body-timeout", optarg, 1, 86400, &hcfg.body_timeout_s))
+				return 2;
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -122,6 +180,9 @@ int main(int argc, char **argv)
 	 * become our children instead of init's; the reaper (util/proc.h) reaps
 	 * them and every child nobody waits for, so no zombie is ever left. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Every API connection is a descriptor: allow as many as the host does. */
+	if ((r = fs_nofile_raise(&nofile)) < 0)
+		fprintf(stderr, "corrald: cannot raise the open-files limit: %s\n", strerror(-r));
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -212,18 +273,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
-	if (http_start(sock, api_route, &err) < 0) {
+	hcfg.socket_path = sock;
+	if (http_start(&hcfg, api_route, &http, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
-	log_info("listening on %s", sock);
+	log_info("listening on %s (open-files limit %lu)", sock, nofile);
 	svc_vm_autostart();
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
 	log_info("signal %d: shutting down (guests keep running)", sig);
 	events_unsubscribe_all(); /* event streams end, so their connections can close */
-	http_stop();
+	if (http_stop(http) < 0) {
+		/* A handler is stuck: leave like kill -9 would; state is crash-safe. */
+		log_msg(LOG_LVL_ERROR, 0, "leaving without waiting for the stuck API handlers");
+		_exit(1);
+	}
 	rc = 0;
 out_rt:
 	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */

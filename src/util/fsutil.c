@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,4 +160,21 @@ char *fs_absolute(const char *path)
 	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
 		return xstrdup(path);
 	return xasprintf("%s/%s", cwd, path);
+}
+
+int fs_nofile_raise(unsigned long *limit)
+{
+	struct rlimit rl;
+
+	*limit = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*limit = (unsigned long)rl.rlim_cur;
+	if (rl.rlim_cur == rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*limit = (unsigned long)rl.rlim_cur;
+	return 0;
 }

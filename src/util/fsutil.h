@@ -1,6 +1,7 @@
 /*
  * fsutil.h - small filesystem helpers: create directory trees, read and
- * atomically write whole files, check existence.
+ * atomically write whole files, check existence, and the process's limit
+ * on open file descriptors.
  */
 #ifndef CORRAL_UTIL_FSUTIL_H
 #define CORRAL_UTIL_FSUTIL_H
@@ -28,5 +29,11 @@ int fs_copy_file(const char *src, const char *dest, mode_t mode);
 int fs_exists(const char *path);
 /* Make `path` absolute against the cwd; returns a new string. */
 char *fs_absolute(const char *path);
+/*
+ * Raise this process's soft RLIMIT_NOFILE to its hard limit (children
+ * inherit it) and store the resulting soft limit in *limit.  0 or -errno
+ * (*limit then holds the unchanged soft limit when it could be read).
+ */
+int fs_nofile_raise(unsigned long *limit);
 
 #endif
