@@ -11,11 +11,13 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "service/image.h"
 #include "service/policy.h"
 #include "service/pool.h"
 #include "service/service.h"
@@ -43,6 +45,12 @@ static void usage(FILE *out)
 	      "                     (default /run/corral, or STATE-DIR/run with --state-dir)\n"
 	      "  --storage-dir DIR  where volumes live (default STATE-DIR/storage)\n"
 	      "  --qemu PATH        QEMU system emulator (default qemu-system-x86_64)\n"
+	      "  --image-helper PATH\n"
+	      "                     the sandboxed program that reads inside disks (default:\n"
+	      "                     corral-imgd next to corrald, else " CORRAL_IMGD_PATH ")\n"
+	      "  --image-user USER  the account it runs as (default corral-imgd, made by\n"
+	      "                     scripts/setup-user.sh; never root, never QEMU's)\n"
+	      "  --image-timeout S  stop it after S seconds without progress (default 30)\n"
 	      "  --log-file PATH    log there instead of stderr\n"
 	      "  --debug            verbose logging\n"
 	      "  --version          print the version\n"
@@ -53,6 +61,21 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* corral-imgd next to this corrald (a build tree), else where `make install` puts it. */
+static char *imgd_default_path(void)
+{
+	__do_free char *self = realpath("/proc/self/exe", NULL);
+	char *slash = self ? strrchr(self, '/') : NULL;
+
+	if (slash) {
+		char *sibling = xasprintf("%.*s/corral-imgd", (int)(slash - self), self);
+		if (access(sibling, X_OK) == 0)
+			return sibling;
+		free(sibling);
+	}
+	return xstrdup(CORRAL_IMGD_PATH);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -60,10 +83,13 @@ int main(int argc, char **argv)
 		{ "run-dir", required_argument, NULL, 'r' },   { "storage-dir", required_argument, NULL, 'd' },
 		{ "qemu", required_argument, NULL, 'q' },      { "log-file", required_argument, NULL, 'l' },
 		{ "debug", no_argument, NULL, 'D' },	       { "version", no_argument, NULL, 'V' },
+		{ "image-helper", required_argument, NULL, 'I' }, { "image-user", required_argument, NULL, 'U' },
+		{ "image-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },	       { NULL, 0, NULL, 0 },
 	};
 	__do_free char *state_dir = NULL, *sock = NULL, *run_dir = NULL, *storage_dir = NULL, *qemu = NULL;
-	__do_free char *db = NULL, *lockpath = NULL;
+	__do_free char *db = NULL, *lockpath = NULL, *imgd = NULL, *imgd_user = NULL;
+	int imgd_timeout = 30;
 	struct buf err = BUF_INIT;
 	struct accel_probe accel;
 	struct store *st = NULL;
@@ -85,6 +111,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'D': log_set_level(LOG_LVL_DEBUG); break;
+		case 'I': free(imgd); imgd = fs_absolute(optarg); break;
+		case 'U': free(imgd_user); imgd_user = xstrdup(optarg); break;
+		case 'T': {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || end == optarg || t < 1 || t > 3600) {
+				fprintf(stderr, "corrald: --image-timeout wants seconds between 1 and 3600\n");
+				return 2;
+			}
+			imgd_timeout = (int)t;
+			break;
+		}
 		case 'V': printf("corrald %s\n", CORRAL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -104,6 +142,10 @@ int main(int argc, char **argv)
 		storage_dir = xasprintf("%s/storage", state_dir);
 	if (!qemu)
 		qemu = xstrdup("qemu-system-x86_64");
+	if (!imgd)
+		imgd = imgd_default_path();
+	if (!imgd_user)
+		imgd_user = xstrdup("corral-imgd");
 
 	/* Daemonized QEMUs become our children while we run, so we can reap them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -148,13 +190,17 @@ int main(int argc, char **argv)
 				  .on_event = svc_on_vm_event,
 				  .run_dir = run_dir,
 				  .qemu_binary = qemu,
-				  .accel = &accel };
+				  .accel = &accel,
+				  .boot_extract = svc_boot_extract };
 	struct svc_config ocfg = { .store = st,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
 				   .run_dir = run_dir,
 				   .qemu_binary = qemu,
-				   .accel = &accel };
+				   .accel = &accel,
+				   .image_helper = imgd,
+				   .image_user = imgd_user,
+				   .image_timeout_s = imgd_timeout };
 	if (rt_init(&rcfg, &err) < 0 || svc_init(&ocfg, &err) < 0 || svc_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
