@@ -3,16 +3,16 @@
  * opening what it may read, starting it, serving its device reads, timing it
  * out, and telling the user what happened when it died.
  *
- * The helper is started with fork + execve by spawn() below, with the
+ * The helper is started with posix_spawn by start_helper() below, with the
  * minimum a sandboxed child needs: fd 0 and 1 /dev/null, fd 2 a non-blocking
  * pipe (so a chatty helper loses its words instead of blocking; the tail is
  * logged when it fails), fd 3 its end of the socketpair, every other fd
  * closed, an empty environment and no blocked or ignored signals.  It
  * enters its sandbox itself, first thing after exec, before it reads a
  * request (imgd/sandbox.h).  corral's command runner (util/cmd.h) will do
- * this with kept fds once it can; until then this is the one fork outside
- * it.  The child is watched through a pidfd, so a kill never reaches a
- * recycled pid.
+ * this with kept fds once it can; until then this is the one program start
+ * outside it.  The child is watched through a pidfd, so a kill never
+ * reaches a recycled pid.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -148,29 +149,52 @@ struct imgc {
 	int sock;
 	int errpipe;		/* read end of the helper's stderr */
 	int64_t deadline;	/* the whole request (imgc_call), 0 for none */
+	int64_t t_start, t_hello, t_end;	/* for the debug log: spawned, confined, done */
 	bool failed;		/* it broke or gave up: imgc_next answers no more */
 	bool killed;		/* we killed it (timeout) */
 };
 
-/* The child between fork and exec: async-signal-safe calls only. */
-static void child(int sock, int errw, char *const argv[])
+/* fd, moved above the numbers the child's descriptors go to (0..3), so
+ * no dup2 of the file actions overwrites it before it is used. */
+static int above_targets(int fd)
+{
+	if (fd > IMGD_SOCK_FD)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, IMGD_SOCK_FD + 1);
+	close(fd);
+	return moved;
+}
+
+/*
+ * Start argv[0] with fd 0 and 1 on /dev/null, 2 = errw, 3 = sock, nothing
+ * else open, no blocked signals, every signal at its default, an empty
+ * environment.  posix_spawn is glibc's clone(CLONE_VM|CLONE_VFORK): corrald's
+ * page tables are not copied, and a failed exec is reported here.  0 or -errno.
+ */
+static int start_helper(char *const argv[], int sock, int errw, pid_t *pid)
 {
 	static char *const envp[] = { NULL };
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	int r;
 
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	sigaction(SIGPIPE, &dfl, NULL);
-	/* out of the way of the targets first, then into place (dup2 clears CLOEXEC) */
-	int s = fcntl(sock, F_DUPFD_CLOEXEC, 10), e = fcntl(errw, F_DUPFD_CLOEXEC, 10);
-	int n = nul >= 0 ? fcntl(nul, F_DUPFD_CLOEXEC, 10) : -1;
-	if (s < 0 || e < 0 || n < 0 || dup2(n, 0) < 0 || dup2(n, 1) < 0 || dup2(e, 2) < 0 ||
-	    dup2(s, IMGD_SOCK_FD) < 0 || close_range(IMGD_SOCK_FD + 1, ~0U, 0) < 0)
-		_exit(126);
-	execve(argv[0], argv, envp);
-	_exit(127);
+	sigfillset(&all);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&fa, 0, 1);
+	posix_spawn_file_actions_adddup2(&fa, errw, 2);
+	posix_spawn_file_actions_adddup2(&fa, sock, IMGD_SOCK_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, IMGD_SOCK_FD + 1);
+	r = posix_spawn(pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return -r;
 }
 
 static int spawn(struct imgc *c, struct buf *err)
@@ -190,11 +214,6 @@ static int spawn(struct imgc *c, struct buf *err)
 			   (unsigned)pwp->pw_uid, (unsigned)pwp->pw_gid);
 		return -EPERM;
 	}
-	if (access(cfg.helper, X_OK) < 0) {
-		r = -errno;
-		buf_printf(err, "cannot run the image helper %s: %s", cfg.helper, strerror(-r));
-		return r;
-	}
 	__do_free char *uid = xasprintf("%u", (unsigned)pwp->pw_uid);
 	__do_free char *gid = xasprintf("%u", (unsigned)pwp->pw_gid);
 	char *const argv[] = { (char *)cfg.helper, "--uid", uid, "--gid", gid, "--root", (char *)cfg.root, NULL };
@@ -204,6 +223,10 @@ static int spawn(struct imgc *c, struct buf *err)
 		buf_printf(err, "cannot create a socket for the image helper: %s", strerror(-r));
 		return r;
 	}
+	/* Room for a few 1 MiB data frames in flight, so a file streams without
+	 * a context switch per 200 KiB (best effort: the default works too). */
+	int sndbuf = 4 * IMGD_MAX_DATA;
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
 	if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
 		r = -errno;
 		close(sv[0]);
@@ -211,16 +234,18 @@ static int spawn(struct imgc *c, struct buf *err)
 		buf_printf(err, "cannot create a pipe for the image helper: %s", strerror(-r));
 		return r;
 	}
-	c->pid = fork();
-	if (c->pid == 0)
-		child(sv[1], ep[1], argv);
-	r = c->pid < 0 ? -errno : 0;
-	close(sv[1]);
-	close(ep[1]);
+	sv[1] = above_targets(sv[1]);
+	ep[1] = above_targets(ep[1]);
+	r = sv[1] < 0 || ep[1] < 0 ? -EMFILE : start_helper(argv, sv[1], ep[1], &c->pid);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (ep[1] >= 0)
+		close(ep[1]);
 	c->sock = sv[0];
 	c->errpipe = ep[0];
 	if (r < 0) {
-		buf_printf(err, "cannot start the image helper: %s", strerror(-r));
+		c->pid = 0;
+		buf_printf(err, "cannot start the image helper %s: %s", cfg.helper, strerror(-r));
 		return r;
 	}
 	c->pidfd = pidfd_open(c->pid, 0);
@@ -287,6 +312,10 @@ static int fail(struct imgc *c, int r, const char *why, struct buf *err)
 		c->killed = true;
 		pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0);
 	}
+	/* A helper that is still alive sees the socket close and exits (or is
+	 * killed a second later); one that crashed is reaped at once. */
+	if (c->sock >= 0)
+		close(move_fd(c->sock));
 	reap(c, c->killed ? 0 : 1000, &si);
 	stderr_tail(c, &tail);
 	if (c->killed)
@@ -411,6 +440,7 @@ int imgc_start(const struct imgc_source *src, const json_t *req, const int *fds,
 		free(c);
 		return -E2BIG;
 	}
+	c->t_start = time_mono_ms();
 	if ((r = spawn(c, &why)) < 0) {
 		buf_printf(err, "cannot read %s: %s", src->label, why.s);
 		buf_release(&why);
@@ -430,6 +460,7 @@ int imgc_start(const struct imgc_source *src, const json_t *req, const int *fds,
 		r = -EPROTO;
 	}
 	imgd_msg_release(&m);
+	c->t_hello = time_mono_ms();
 	if (r == 0) {
 		__do_json json_t *j = json_deep_copy(req);
 		json_object_set_new(j, "dev", source_json(src));
@@ -454,10 +485,15 @@ void imgc_end(struct imgc *c)
 
 	if (!c)
 		return;
+	c->t_end = time_mono_ms();
 	if (c->sock >= 0)
 		close(c->sock);
 	/* it exits when it sees the socket close; one that lingers is killed */
 	reap(c, EXIT_GRACE_MS, &si);
+	if (c->t_hello)
+		log_debug("image helper for %s: confined after %lld ms, answered after %lld ms, gone after %lld ms",
+			  c->src->label, (long long)(c->t_hello - c->t_start), (long long)(c->t_end - c->t_start),
+			  (long long)(time_mono_ms() - c->t_start));
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	if (c->errpipe >= 0)

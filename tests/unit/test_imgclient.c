@@ -7,7 +7,8 @@
  * stream the client abandons (helper stopped, owner released), a backing
  * chain that does not match the image's header, and the errors a user gets
  * when the helper crashes, hangs past the timeout, is killed by its
- * seccomp filter, or cannot start - each without harm to this process.
+ * seccomp filter, or cannot start (no account, no program) - each without
+ * harm to this process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,13 +61,18 @@ static int run(const char *arg0, ...)
 	return rc;
 }
 
-static void config(const char *user, int timeout_s)
+static void config_helper(const char *helper, const char *user, int timeout_s)
 {
 	__do_free char *root = path_in("root");
-	struct imgc_config c = { .helper = IMGD_TEST_HELPER, .user = user, .root = root, .timeout_s = timeout_s };
+	struct imgc_config c = { .helper = helper, .user = user, .root = root, .timeout_s = timeout_s };
 	struct buf err = BUF_INIT;
 	assert_int_equal(imgc_init(&c, &err), 0);
 	buf_release(&err);
+}
+
+static void config(const char *user, int timeout_s)
+{
+	config_helper(IMGD_TEST_HELPER, user, timeout_s);
 }
 
 /* The account the helper runs as here: the real one if it exists. */
@@ -319,7 +325,7 @@ static void test_escape(void **state)
 	misbehave("/corral-test/escape", "stopped by its sandbox");
 }
 
-static void test_no_user(void **state)
+static void test_cannot_start(void **state)
 {
 	(void)state;
 	NEED_TOOLS();
@@ -327,10 +333,14 @@ static void test_no_user(void **state)
 	struct buf err = BUF_INIT;
 	json_t *out = NULL;
 
-	config("corral-no-such-user", 2);
 	open_image(&s, "fs.img", "raw");
+	config("corral-no-such-user", 2);
 	assert_int_equal(svc_fs_listing(&s, 0, "/", &out, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "corral-no-such-user does not exist"));
+	buf_reset(&err);
+	config_helper("/nonexistent/corral-imgd", helper_user(), 2);
+	assert_int_equal(svc_fs_listing(&s, 0, "/", &out, &err), -ENOENT);
+	assert_non_null(strstr(err.s, "cannot start the image helper /nonexistent/corral-imgd"));
 	imgc_source_release(&s);
 	config(helper_user(), 2);
 	buf_release(&err);
@@ -341,7 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listing), cmocka_unit_test(test_served_device), cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_crash),	cmocka_unit_test(test_hang),	      cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_no_user),
+		cmocka_unit_test(test_cannot_start),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
