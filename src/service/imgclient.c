@@ -39,6 +39,7 @@
 #define HELLO_TIMEOUT_MS 10000
 #define EXIT_GRACE_MS 200
 #define STDERR_KEEP 4096
+#define CALL_TIMEOUTS 10	/* a request that wants one answer gets this many timeouts in all */
 
 static struct imgc_config cfg;
 
@@ -260,8 +261,8 @@ static int spawn(struct imgc *c, struct buf *err)
 	return 0;
 }
 
-/* Wait up to ms for the helper to exit; kill it if it has not.  Reaps it;
- * *status as waitid's siginfo. */
+/* Wait up to ms for the helper to exit, kill it if it has not, reap it:
+ * how it ended into *si (zeroed when there was no helper). */
 static void reap(struct imgc *c, int ms, siginfo_t *si)
 {
 	struct pollfd p = { c->pidfd, POLLIN, 0 };
@@ -318,7 +319,10 @@ static int fail(struct imgc *c, int r, const char *why, struct buf *err)
 		close(move_fd(c->sock));
 	reap(c, c->killed ? 0 : 1000, &si);
 	stderr_tail(c, &tail);
-	if (c->killed)
+	if (c->killed && c->deadline && time_mono_ms() >= c->deadline)
+		buf_printf(&msg, "cannot read %s: the image helper took more than %d s and was stopped; the image "
+				 "may be damaged or hostile", label, CALL_TIMEOUTS * cfg.timeout_s);
+	else if (c->killed)
 		buf_printf(&msg, "cannot read %s: the image helper made no progress for %d s and was stopped; the image "
 				 "may be damaged or hostile", label, cfg.timeout_s);
 	else if (si.si_code == CLD_KILLED && si.si_status == SIGSYS)
@@ -511,7 +515,7 @@ int imgc_call(const struct imgc_source *src, const json_t *req, const int *fds, 
 	*result = NULL;
 	if ((r = imgc_start(src, req, fds, nfds, &c, err)) < 0)
 		return r;
-	c->deadline = time_mono_ms() + 10 * (int64_t)cfg.timeout_s * 1000;
+	c->deadline = time_mono_ms() + CALL_TIMEOUTS * (int64_t)cfg.timeout_s * 1000;
 	if ((r = imgc_next(c, &m, err)) == 0) {
 		if (strcmp(m.op, "result") == 0) {
 			*result = json_incref(m.j);
