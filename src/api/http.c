@@ -97,6 +97,12 @@ const char *http_query(const struct http_request *req, const char *key)
 	return NULL;
 }
 
+const char *http_query_key(const struct http_request *req, size_t i)
+{
+	const struct http_req *r = req->priv;
+	return i < r->nargs ? r->args[i].key : NULL;
+}
+
 const char *http_header(const struct http_request *req, const char *name)
 {
 	/* The connection is suspended while a router runs: its headers stay put. */

@@ -105,6 +105,8 @@ typedef void (*http_router)(const struct http_request *req, struct http_reply *r
 /* Value of query argument `key` (percent-decoded, '+' as space; the first
  * if repeated) or NULL. */
 const char *http_query(const struct http_request *req, const char *key);
+/* The key of the i-th query argument (in request order), NULL past the last. */
+const char *http_query_key(const struct http_request *req, size_t i);
 /* Value of request header `name` (case-insensitive) or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
 

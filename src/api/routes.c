@@ -517,12 +517,12 @@ static void show_named(struct route_ctx *c, int (*get)(const char *name, json_t 
 	buf_release(&err);
 }
 
-/* DELETE /v1/<things>/{name}: {"deleted": name}. */
+/* DELETE /v1/<things>/{name}: {"deleted": [name]} (every DELETE answers {"deleted": [...]}). */
 static void delete_named(struct route_ctx *c, int (*del)(const char *name, struct buf *err))
 {
 	struct buf err = BUF_INIT;
 	int r = del(c->seg[2], &err);
-	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[2]), &err);
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", c->seg[2]), &err);
 	buf_release(&err);
 }
 
@@ -776,70 +776,119 @@ static void h_vm_boot_entries(struct route_ctx *c)
 
 struct route {
 	const char *method;
-	const char *pattern[MAX_SEGS]; /* "*" matches any one segment */
+	const char *pattern[MAX_SEGS]; /* "{name}" matches any one segment */
 	void (*fn)(struct route_ctx *);
+	const char *query;	/* "name:type,..." it accepts, or NULL */
+	const char *body;	/* what the body holds, for the description, or NULL */
+	int ok;			/* status of success */
+	const char *summary;
 };
 
+static void h_openapi(struct route_ctx *c);
+
+/*
+ * The API: one table serves the router, query validation and
+ * GET /v1/openapi.json.  `query` lists the parameters a route takes as
+ * "name:type" (type str, int or bool), comma-separated; anything else in the
+ * query string is refused with 400.  `ok` is the status of success: 200, 201
+ * (created), 202 (a job was started: {"job": ...}); `body` names what the
+ * request body is (NULL: none).
+ */
 static const struct route routes[] = {
-	{ "GET", { "v1", "host" }, h_host },
-	{ "GET", { "v1", "vms" }, h_vm_list },
-	{ "POST", { "v1", "vms" }, h_vm_create },
-	{ "GET", { "v1", "vms", "*" }, h_vm_show },
-	{ "PUT", { "v1", "vms", "*" }, h_vm_update },
-	{ "DELETE", { "v1", "vms", "*" }, h_vm_delete },
-	{ "GET", { "v1", "vms", "*", "events" }, h_vm_events },
-	{ "GET", { "v1", "vms", "*", "log" }, h_vm_log },
-	{ "GET", { "v1", "vms", "*", "console" }, h_vm_console },
-	{ "POST", { "v1", "vms", "*", "disks" }, h_vm_disk_attach },
-	{ "DELETE", { "v1", "vms", "*", "disks", "*" }, h_vm_disk_detach },
-	{ "POST", { "v1", "vms", "*", "cdrom" }, h_vm_cdrom_insert },
-	{ "DELETE", { "v1", "vms", "*", "cdrom" }, h_vm_cdrom_eject },
-	{ "POST", { "v1", "vms", "*", "template" }, h_vm_template },
-	{ "POST", { "v1", "vms", "*", "clone" }, h_vm_clone },
-	{ "GET", { "v1", "vms", "*", "snapshots" }, h_snap_list },
-	{ "POST", { "v1", "vms", "*", "snapshots" }, h_snap_create },
-	{ "GET", { "v1", "vms", "*", "snapshots", "*" }, h_snap_show },
-	{ "DELETE", { "v1", "vms", "*", "snapshots", "*" }, h_snap_delete },
-	{ "POST", { "v1", "vms", "*", "snapshots", "*", "revert" }, h_snap_revert },
-	{ "POST", { "v1", "vms", "*", "*" }, h_vm_action },
-	{ "GET", { "v1", "volumes" }, h_vol_list },
-	{ "POST", { "v1", "volumes" }, h_vol_create },
-	{ "POST", { "v1", "volumes", "import" }, h_vol_import },
-	{ "GET", { "v1", "volumes", "*" }, h_vol_show },
-	{ "DELETE", { "v1", "volumes", "*" }, h_vol_delete },
-	{ "POST", { "v1", "volumes", "*", "resize" }, h_vol_resize },
-	{ "POST", { "v1", "volumes", "*", "move" }, h_vol_move },
-	{ "GET", { "v1", "pools" }, h_pool_list },
-	{ "POST", { "v1", "pools" }, h_pool_create },
-	{ "GET", { "v1", "pools", "*" }, h_pool_show },
-	{ "DELETE", { "v1", "pools", "*" }, h_pool_delete },
-	{ "GET", { "v1", "volumes", "*", "fs" }, h_vol_fs },
-	{ "GET", { "v1", "volumes", "*", "content" }, h_vol_content },
-	{ "GET", { "v1", "images", "fs" }, h_file_fs },
-	{ "GET", { "v1", "images", "content" }, h_file_content },
-	{ "GET", { "v1", "vms", "*", "boot-entries" }, h_vm_boot_entries },
-	{ "GET", { "v1", "host", "export" }, h_host_export },
-	{ "GET", { "v1", "repos" }, h_repo_list },
-	{ "POST", { "v1", "repos" }, h_repo_create },
-	{ "GET", { "v1", "repos", "show" }, h_repo_show },
-	{ "POST", { "v1", "repos", "*" }, h_repo_action },
-	{ "GET", { "v1", "backups" }, h_backup_list },
-	{ "POST", { "v1", "backups" }, h_backup_run },
-	{ "GET", { "v1", "backups", "show" }, h_backup_show },
-	{ "GET", { "v1", "backups", "files" }, h_backup_files },
-	{ "GET", { "v1", "backups", "content" }, h_backup_content },
-	{ "POST", { "v1", "backups", "restore" }, h_backup_restore },
-	{ "POST", { "v1", "backups", "verify" }, h_backup_verify },
-	{ "POST", { "v1", "backups", "forget" }, h_backup_forget },
-	{ "GET", { "v1", "policies" }, h_policy_list },
-	{ "POST", { "v1", "policies" }, h_policy_put },
-	{ "GET", { "v1", "policies", "*" }, h_policy_show },
-	{ "DELETE", { "v1", "policies", "*" }, h_policy_delete },
-	{ "GET", { "v1", "events" }, h_events },
-	{ "GET", { "v1", "jobs" }, h_job_list },
-	{ "GET", { "v1", "jobs", "*" }, h_job_show },
-	{ "POST", { "v1", "jobs", "*", "cancel" }, h_job_cancel },
+	{ "GET", { "v1", "host" }, h_host, NULL, NULL, 200, "the host: QEMU, accelerator, capacity, VM counts" },
+	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
+	  "every definition this host holds (no secrets)" },
+	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0" },
+	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)" },
+	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM" },
+	{ "GET", { "v1", "vms", "{vm}" }, h_vm_show, NULL, NULL, 200, "a VM's definition and status" },
+	{ "PUT", { "v1", "vms", "{vm}" }, h_vm_update, NULL, "VM definition", 200,
+	  "replace a stopped VM's definition (If-Match: its ETag)" },
+	{ "DELETE", { "v1", "vms", "{vm}" }, h_vm_delete, "disks:bool", NULL, 200,
+	  "delete VMs (with disks=true their volumes too)" },
+	{ "GET", { "v1", "vms", "{vm}", "events" }, h_vm_events, "limit:int", NULL, 200, "a VM's recorded events" },
+	{ "GET", { "v1", "vms", "{vm}", "log" }, h_vm_log, "tail:int", NULL, 200, "a VM's serial console history" },
+	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, NULL, NULL, 101,
+	  "the serial console (Upgrade: corral-console)" },
+	{ "POST", { "v1", "vms", "{vm}", "disks" }, h_vm_disk_attach, NULL, "{volume, bus}", 200,
+	  "attach a volume (hot-plug when running)" },
+	{ "DELETE", { "v1", "vms", "{vm}", "disks", "{volume}" }, h_vm_disk_detach, NULL, NULL, 200,
+	  "detach a volume (hot-unplug when running)" },
+	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,
+	  "insert a CD-ROM medium" },
+	{ "DELETE", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_eject, "force:bool", NULL, 200,
+	  "eject the CD-ROM medium" },
+	{ "POST", { "v1", "vms", "{vm}", "template" }, h_vm_template, NULL, NULL, 200,
+	  "make a stopped VM a read-only template" },
+	{ "POST", { "v1", "vms", "{vm}", "clone" }, h_vm_clone, NULL, "{name, linked}", 202,
+	  "clone a VM (linked: 201 with the VM; full: a job)" },
+	{ "GET", { "v1", "vms", "{vm}", "snapshots" }, h_snap_list, NULL, NULL, 200, "a VM's snapshot tree" },
+	{ "POST", { "v1", "vms", "{vm}", "snapshots" }, h_snap_create, NULL, "{name, description, memory}", 202,
+	  "take a snapshot (a job)" },
+	{ "GET", { "v1", "vms", "{vm}", "snapshots", "{snapshot}" }, h_snap_show, NULL, NULL, 200, "one snapshot" },
+	{ "DELETE", { "v1", "vms", "{vm}", "snapshots", "{snapshot}" }, h_snap_delete, NULL, NULL, 202,
+	  "delete a snapshot (a job)" },
+	{ "POST", { "v1", "vms", "{vm}", "snapshots", "{snapshot}", "revert" }, h_snap_revert, NULL, NULL, 202,
+	  "revert to a snapshot (a job)" },
+	{ "GET", { "v1", "vms", "{vm}", "boot-entries" }, h_vm_boot_entries, NULL, NULL, 200,
+	  "the boot entries of the VM's first disk" },
+	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force}", 202,
+	  "start, stop, kill, reboot, pause or resume (a job)" },
+	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes" },
+	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume" },
+	{ "POST", { "v1", "volumes", "import" }, h_vol_import, NULL, "{path, name, format, pool}", 202,
+	  "import an image file as a volume (a job)" },
+	{ "GET", { "v1", "volumes", "{volume}" }, h_vol_show, NULL, NULL, 200, "one volume" },
+	{ "DELETE", { "v1", "volumes", "{volume}" }, h_vol_delete, NULL, NULL, 200, "delete a volume" },
+	{ "POST", { "v1", "volumes", "{volume}", "resize" }, h_vol_resize, NULL, "{size}", 200, "grow a volume" },
+	{ "POST", { "v1", "volumes", "{volume}", "move" }, h_vol_move, NULL, "{pool}", 202,
+	  "move a volume to another pool (a job; live when its VM runs)" },
+	{ "GET", { "v1", "volumes", "{volume}", "fs" }, h_vol_fs, "path:str,partition:int,snapshot:str", NULL, 200,
+	  "partitions, or a directory listing, inside a volume" },
+	{ "GET", { "v1", "volumes", "{volume}", "content" }, h_vol_content, "path:str,partition:int,snapshot:str",
+	  NULL, 200, "a file inside a volume (streamed)" },
+	{ "GET", { "v1", "images", "fs" }, h_file_fs, "file:str,path:str,partition:int,snapshot:str", NULL, 200,
+	  "partitions, or a directory listing, inside an image file" },
+	{ "GET", { "v1", "images", "content" }, h_file_content, "file:str,path:str,partition:int,snapshot:str", NULL,
+	  200, "a file inside an image file (streamed)" },
+	{ "GET", { "v1", "pools" }, h_pool_list, NULL, NULL, 200, "list storage pools" },
+	{ "POST", { "v1", "pools" }, h_pool_create, NULL, "{name, path, shared}", 201, "create a storage pool" },
+	{ "GET", { "v1", "pools", "{pool}" }, h_pool_show, NULL, NULL, 200, "one storage pool" },
+	{ "DELETE", { "v1", "pools", "{pool}" }, h_pool_delete, NULL, NULL, 200, "forget an empty storage pool" },
+	{ "GET", { "v1", "repos" }, h_repo_list, NULL, NULL, 200, "list backup repositories" },
+	{ "POST", { "v1", "repos" }, h_repo_create, NULL, "{path, encrypt, passphrase, chunk_size}", 201,
+	  "create a backup repository" },
+	{ "GET", { "v1", "repos", "show" }, h_repo_show, "path:str", NULL, 200, "one backup repository" },
+	{ "DELETE", { "v1", "repos", "{path}" }, h_repo_forget, NULL, NULL, 200,
+	  "forget a repository (its data stays)" },
+	{ "POST", { "v1", "repos", "{action}" }, h_repo_action, NULL, "{path, keyfile, passphrase}", 200,
+	  "add, default, check (a job) or prune (a job)" },
+	{ "GET", { "v1", "backups" }, h_backup_list, "repo:str,vm:str", NULL, 200, "list backups" },
+	{ "POST", { "v1", "backups" }, h_backup_run, NULL, "{vm | policy, repo, os_disk_only, preview}", 202,
+	  "back up VMs now (a job)" },
+	{ "GET", { "v1", "backups", "show" }, h_backup_show, "repo:str,id:str", NULL, 200, "one backup" },
+	{ "GET", { "v1", "backups", "files" }, h_backup_files, "repo:str,id:str,disk:int,partition:int,path:str",
+	  NULL, 200, "partitions, or a directory listing, inside a backup's disk" },
+	{ "GET", { "v1", "backups", "content" }, h_backup_content,
+	  "repo:str,id:str,disk:int,partition:int,path:str", NULL, 200, "a file inside a backup (streamed)" },
+	{ "POST", { "v1", "backups", "restore" }, h_backup_restore, NULL, "{repo, id, name, pool, disk, start}", 202,
+	  "restore a backup (a job)" },
+	{ "POST", { "v1", "backups", "verify" }, h_backup_verify, NULL, "{repo, ids, all}", 202,
+	  "verify backups (a job)" },
+	{ "DELETE", { "v1", "backups", "{backup}" }, h_backup_forget, "repo:str", NULL, 200,
+	  "forget a backup (prune frees its data)" },
+	{ "GET", { "v1", "policies" }, h_policy_list, NULL, NULL, 200, "list backup policies" },
+	{ "POST", { "v1", "policies" }, h_policy_put, NULL, "policy, or {text, name}", 201,
+	  "create or replace a backup policy" },
+	{ "GET", { "v1", "policies", "{policy}" }, h_policy_show, NULL, NULL, 200, "one backup policy" },
+	{ "DELETE", { "v1", "policies", "{policy}" }, h_policy_delete, NULL, NULL, 200, "delete a backup policy" },
+	{ "GET", { "v1", "events" }, h_events, "follow:bool,vm:str,kind:str,job:int,limit:int", NULL, 200,
+	  "recent events, or with follow=true a server-sent event stream" },
+	{ "GET", { "v1", "jobs" }, h_job_list, "vm:str", NULL, 200, "recent jobs" },
+	{ "GET", { "v1", "jobs", "{job}" }, h_job_show, NULL, NULL, 200, "one job" },
+	{ "POST", { "v1", "jobs", "{job}", "cancel" }, h_job_cancel, NULL, NULL, 202, "cancel a job" },
 };
+
 
 static bool match(const struct route *r, const struct route_ctx *c)
 {
@@ -849,10 +898,117 @@ static bool match(const struct route *r, const struct route_ctx *c)
 	if (n != c->nseg)
 		return false;
 	for (int i = 0; i < n; i++)
-		if (strcmp(r->pattern[i], "*") != 0 && strcmp(r->pattern[i], c->seg[i]) != 0)
+		if (r->pattern[i][0] != '{' && strcmp(r->pattern[i], c->seg[i]) != 0)
 			return false;
 	return true;
 }
+
+/* The type of query parameter `key` in spec ("name:type,..."), NULL if it takes none such. */
+static const char *query_type(const char *spec, const char *key, char *type, size_t len)
+{
+	size_t klen = strlen(key);
+	while (spec && *spec) {
+		size_t n = strcspn(spec, ","), name = strcspn(spec, ":");
+		if (name < n && name == klen && strncmp(spec, key, klen) == 0) {
+			snprintf(type, len, "%.*s", (int)(n - name - 1), spec + name + 1);
+			return type;
+		}
+		spec += n + (spec[n] == ',');
+	}
+	return NULL;
+}
+
+/* Every query parameter is one the route takes, with a value of its type; else 400 sent. */
+static bool query_valid(struct route_ctx *c, const char *spec)
+{
+	const char *key;
+	char type[8];
+	int64_t n;
+	for (size_t i = 0; (key = http_query_key(c->req, i)); i++) {
+		const char *v = http_query(c->req, key);
+		struct buf msg = BUF_INIT;
+		if (!query_type(spec, key, type, sizeof(type)))
+			buf_printf(&msg, "unknown query parameter '%.64s'%s%s", key, spec ? "; this route takes: " : "",
+				   spec ? spec : " (this route takes none)");
+		else if (strcmp(type, "bool") == 0 && !str_list_has("true,false,1,0,yes,no", v))
+			buf_printf(&msg, "query parameter '%s' must be true or false", key);
+		else if (strcmp(type, "int") == 0 && str_parse_int(v, INT64_MIN, INT64_MAX, &n) < 0)
+			buf_printf(&msg, "query parameter '%s' must be a whole number", key);
+		if (msg.len) {
+			fail(c, -EINVAL, msg.s);
+			buf_release(&msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- GET /v1/openapi.json: the table above as OpenAPI 3.0 ---- */
+
+static json_t *openapi_error(void)
+{
+	return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "an error: {\"error\": {\"code\", \"message\"}}",
+			 "content", "application/json", "schema", "$ref", "#/components/schemas/Error");
+}
+
+static json_t *openapi_operation(const struct route *r)
+{
+	static const char *const types[][2] = { { "str", "string" }, { "int", "integer" }, { "bool", "boolean" } };
+	json_t *params = json_array(), *responses = json_object();
+	char ok[8];
+	for (int i = 0; i < MAX_SEGS && r->pattern[i]; i++) {
+		if (r->pattern[i][0] != '{')
+			continue;
+		__do_free char *name = xstrndup(r->pattern[i] + 1, strlen(r->pattern[i]) - 2);
+		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", name, "in", "path", "required",
+							1, "schema", "type", "string"));
+	}
+	for (const char *q = r->query; q && *q;) {
+		size_t n = strcspn(q, ","), name = strcspn(q, ":");
+		const char *type = "string";
+		for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+			if (n - name - 1 == strlen(types[t][0]) && strncmp(q + name + 1, types[t][0], n - name - 1) == 0)
+				type = types[t][1];
+		__do_free char *pname = xstrndup(q, name);
+		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", pname, "in", "query", "required",
+							0, "schema", "type", type));
+		q += n + (q[n] == ',');
+	}
+	snprintf(ok, sizeof(ok), "%d", r->ok);
+	json_object_set_new(responses, ok, json_pack("{s:s}", "description", r->ok == 202 ? "a job was started: {\"job\": job}" : "success"));
+	json_object_set_new(responses, "default", openapi_error());
+	json_t *op = json_pack("{s:s,s:o,s:o}", "summary", r->summary, "parameters", params, "responses", responses);
+	if (r->body)
+		json_object_set_new(op, "requestBody",
+				    json_pack("{s:b,s:s,s:{s:{s:{s:s}}}}", "required", 1, "description", r->body, "content",
+					      "application/json", "schema", "type", "object"));
+	return op;
+}
+
+json_t *api_openapi(void)
+{
+	json_t *paths = json_object();
+	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
+		struct buf path = BUF_INIT;
+		for (int s = 0; s < MAX_SEGS && routes[i].pattern[s]; s++)
+			buf_printf(&path, "/%s", routes[i].pattern[s]);
+		json_t *item = json_object_get(paths, path.s);
+		if (!item)
+			json_object_set_new(paths, path.s, item = json_object());
+		__do_free char *method = xstrdup(routes[i].method);
+		for (char *m = method; *m; m++)
+			*m = (char)(*m - 'A' + 'a');
+		json_object_set_new(item, method, openapi_operation(&routes[i]));
+		buf_release(&path);
+	}
+	return json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s}}}}}}}}", "openapi",
+			 "3.0.3", "info", "title", "corral API", "version", CORRAL_VERSION, "description",
+			 "corrald's REST API; docs/api.md has the prose", "paths", paths, "components", "schemas",
+			 "Error", "type", "object", "properties", "error", "type", "object", "properties", "code",
+			 "type", "string", "message", "type", "string");
+}
+
+static void h_openapi(struct route_ctx *c) { http_reply_json(c->rep, 200, api_openapi()); }
 
 void api_route(const struct http_request *req, struct http_reply *rep)
 {
@@ -867,7 +1023,8 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 		if (!match(&routes[i], &c))
 			continue;
 		if (strcmp(routes[i].method, req->method) == 0) {
-			routes[i].fn(&c);
+			if (query_valid(&c, routes[i].query))
+				routes[i].fn(&c);
 			goto out;
 		}
 		bool seen = false;

@@ -81,10 +81,10 @@ void h_repo_action(struct route_ctx *c)
 			r = svc_repo_add(path, keyfile, pass, &out, &err);
 			reply_result(c, r, 201, out, &err);
 		}
-	} else if ((strcmp(act, "default") == 0 || strcmp(act, "forget") == 0) && !path) {
+	} else if (strcmp(act, "default") == 0 && !path) {
 		fail(c, -EINVAL, "field 'path' is required");
-	} else if (strcmp(act, "default") == 0 || strcmp(act, "forget") == 0) {
-		r = act[0] == 'd' ? svc_repo_set_default(path, &err) : svc_repo_forget(path, &err);
+	} else if (strcmp(act, "default") == 0) {
+		r = svc_repo_set_default(path, &err);
 		reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s,s:s?}", "done", act, "path", path), &err);
 	} else if (strcmp(act, "check") == 0) {
 		r = svc_repo_verify(path, NULL, 0, &out, &err);
@@ -93,12 +93,21 @@ void h_repo_action(struct route_ctx *c)
 		r = svc_repo_prune(path, &out, &err);
 		reply_job(c, r, out, &err);
 	} else {
-		fail(c, -ENOENT, "no such repository action (add, default, forget, check, prune)");
+		fail(c, -ENOENT, "no such repository action (add, default, check, prune)");
 	}
 	buf_release(&err);
 }
 
 /* ---- backups ---- */
+
+/* DELETE /v1/repos/{path}: forget a repository (its data and key stay). */
+void h_repo_forget(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	int r = svc_repo_forget(c->seg[2], &err);
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", c->seg[2]), &err);
+	buf_release(&err);
+}
 
 void h_backup_list(struct route_ctx *c)
 {
@@ -257,21 +266,13 @@ out:
 	buf_release(&err);
 }
 
+/* DELETE /v1/backups/{id}[?repo=PATH] */
 void h_backup_forget(struct route_ctx *c)
 {
-	static const char *const keys[] = { "repo", "id", NULL };
-	const char *repo = NULL, *id = NULL;
 	struct buf err = BUF_INIT;
-	__do_json json_t *body = body_json(c, keys);
-
-	if (!body)
-		return;
-	if (json_get_str(body, "repo", &repo, &err) < 0 || json_get_str(body, "id", &id, &err) < 0 || !id) {
-		fail(c, -EINVAL, err.len ? err.s : "field 'id' is required");
-	} else {
-		int r = svc_backup_forget(repo, id, &err);
-		reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "forgotten", id), &err);
-	}
+	const char *id = c->seg[2];
+	int r = svc_backup_forget(http_query(c->req, "repo"), id, &err);
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", id), &err);
 	buf_release(&err);
 }
 
@@ -323,6 +324,6 @@ void h_policy_delete(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	int r = svc_policy_delete(c->seg[2], &err);
-	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:s}", "deleted", c->seg[2]), &err);
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", c->seg[2]), &err);
 	buf_release(&err);
 }

@@ -45,6 +45,7 @@ void h_repo_list(struct route_ctx *c);
 void h_repo_create(struct route_ctx *c);
 void h_repo_show(struct route_ctx *c);
 void h_repo_action(struct route_ctx *c);
+void h_repo_forget(struct route_ctx *c);
 void h_backup_list(struct route_ctx *c);
 void h_backup_run(struct route_ctx *c);
 void h_backup_show(struct route_ctx *c);

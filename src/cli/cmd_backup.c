@@ -520,8 +520,13 @@ static int backup_forget(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	for (int i = 0; i < a.npos; i++) {
 		__do_reply struct reply r = REPLY_INIT;
-		__do_json json_t *body = json_pack("{s:s,s:s*}", "id", a.pos[i], "repo", o.repo);
-		if (client_call(c, "POST", "/v1/backups/forget", body, &r, false) < 0) {
+		__do_free char *base = client_path(c, "/v1/backups", a.pos[i], NULL);
+		struct buf path = BUF_INIT;
+		buf_adds(&path, base);
+		client_query_add(c, &path, "repo", o.repo);
+		int cr = client_call(c, "DELETE", path.s, NULL, &r, false);
+		buf_release(&path);
+		if (cr < 0) {
 			rc = CLI_FAIL;
 			continue;
 		}

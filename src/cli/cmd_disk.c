@@ -277,7 +277,7 @@ static int disk_resize(struct cli *cli, int argc, char **argv)
 
 static void volume_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
 {
-	const char *name = out_str(answer, "deleted");
+	const char *name = json_string_value(json_array_get(json_object_get(answer, "deleted"), 0));
 
 	if (answer)
 		json_array_append(all, answer);

@@ -165,7 +165,7 @@ static int pool_show(struct cli *cli, int argc, char **argv)
 
 static void pool_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
 {
-	const char *name = out_str(answer, "deleted");
+	const char *name = json_string_value(json_array_get(json_object_get(answer, "deleted"), 0));
 
 	if (answer)
 		json_array_append(all, answer);

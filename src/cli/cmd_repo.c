@@ -424,7 +424,25 @@ static int repo_default(struct cli *cli, int argc, char **argv)
 
 static int repo_forget(struct cli *cli, int argc, char **argv)
 {
-	return repo_post(cli, "forget", usage_forget, argc, argv, false, 1);
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = NULL, *url = NULL;
+	struct client *c;
+	struct cli_args a;
+
+	cli_args_init(&a, "repo forget", usage_forget, argc, argv);
+	if (!cli_args_plain(cli, &a, 1, 1, "repository path"))
+		return a.exit_code;
+	path = cli_abspath(a.pos[0]);
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	url = client_path(c, "/v1/repos", path, NULL);
+	if (client_call(c, "DELETE", url, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("forget: %s\n", a.pos[0]);
+	return CLI_OK;
 }
 
 static int repo_check(struct cli *cli, int argc, char **argv)

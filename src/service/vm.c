@@ -61,6 +61,16 @@ int svc_vm_select(const char *selector, bool single, svc_uuid **out, size_t *n, 
 	return r;
 }
 
+/* The "status" members list and show share: state, reason, since, job. */
+static json_t *vm_status(const struct vm_record *rec)
+{
+	char since[40], job[64];
+	job_vm_current(rec->def->uuid, job, sizeof(job));
+	return json_pack("{s:s,s:s,s:s,s:o}", "state", vmstate_name(rec->state), "reason", rec->reason ? rec->reason : "",
+			 "since", time_fmt_rfc3339(rec->since_ms, since, sizeof(since)), "job",
+			 job[0] ? json_string(job) : json_null());
+}
+
 json_t *svc_vm_list(const char *selector, struct buf *err)
 {
 	struct selector sel = { 0 };
@@ -83,10 +93,11 @@ json_t *svc_vm_list(const char *selector, struct buf *err)
 		json_t *tags = json_array();
 		for (int t = 0; t < d->ntags; t++)
 			json_array_append_new(tags, json_string(d->tags[t]));
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o,s:b}", "name", d->name, "uuid",
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:i,s:I,s:b,s:o,s:b,s:o}", "name", d->name, "uuid",
 						     d->uuid, "state", vmstate_name(list[i].state), "cpus", d->cpus,
 						     "memory_mib", (json_int_t)d->memory_mib, "autostart", d->autostart,
-						     "tags", tags, "template", d->is_template));
+						     "tags", tags, "template", d->is_template, "status",
+						     vm_status(&list[i])));
 	}
 	store_vm_list_free(list, cnt);
 	selector_release(&sel);
@@ -96,20 +107,16 @@ json_t *svc_vm_list(const char *selector, struct buf *err)
 json_t *svc_vm_show(const char *uuid)
 {
 	struct vm_record rec = { 0 };
-	char since[40], job[64];
 	json_t *j, *status, *info;
 
 	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
 		return NULL;
 	j = vmdef_to_json(rec.def);
-	job_vm_current(uuid, job, sizeof(job));
-	status = json_pack("{s:s,s:s,s:s}", "state", vmstate_name(rec.state), "reason", rec.reason, "since",
-			   time_fmt_rfc3339(rec.since_ms, since, sizeof(since)));
+	status = vm_status(&rec);
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
 	json_decref(info);
-	json_object_set_new(status, "job", job[0] ? json_string(job) : json_null());
 	json_object_set_new(status, "events", store_event_list(svc_cfg.store, uuid, SHOW_EVENTS));
 	json_object_set_new(j, "status", status);
 	vm_record_release(&rec);
