@@ -38,8 +38,8 @@ done
 if [ -n "$asan" ]; then
 	asan=$(cd "$asan" && pwd)
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	for t in "$here"/t*-badinput.sh "$here"/t*-http.sh "$here"/t*-lifecycle.sh "$here"/t*-image.sh \
-		"$here"/t*-backup.sh "$here"/t*-backup-cancel.sh; do
+	for t in "$here"/t*-badinput.sh "$here"/t*-http.sh "$here"/t*-lifecycle.sh "$here"/t*-jobs.sh \
+		"$here"/t*-image.sh "$here"/t*-backup.sh "$here"/t*-backup-cancel.sh; do
 		[ -f "$t" ] || continue
 		CORRALD=$asan/corrald CORRAL=$asan/corral run_one "$t" "asan:$(basename "$t")"
 	done

@@ -75,6 +75,50 @@ test_expect "vm kill during a live disk move succeeds at once; the move is undon
 	qemu-img check -q "$old" &&
 	corral disk move mv --pool p2 && [ "$(dirname "$(vol_path mv)")" = "$T/p2" ]
 '
+# cancel_at_progress ID: cancel the job once it reports progress; its end state is printed.
+cancel_at_progress() {
+	wait_job_progress "$1" && corral job cancel "$1" >/dev/null && wait_job_end "$1" 30 &&
+	echo "job $1: $(job_field "$1" state): $(job_field "$1" error)"
+}
+test_expect "a cancelled import keeps nothing" '
+	id=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"big2\"}" | sed "\$d" | jq -r .job.id) &&
+	cancel_at_progress "$id" && [ "$(job_field "$id" state)" = cancelled ] &&
+	fails corral disk show big2 && ! ls -A "$STATE/storage" | grep -q big2
+'
+test_expect "a cancelled live move leaves the volume where it was and the guest running" '
+	boot ev && old=$(vol_path mv) &&
+	id=$(api POST /v1/volumes/mv/move "{\"pool\":\"default\"}" | sed "\$d" | jq -r .job.id) &&
+	cancel_at_progress "$id" && [ "$(job_field "$id" state)" = cancelled ] &&
+	[ "$(vol_path mv)" = "$old" ] && ! ls -A "$STATE/storage" | grep -q "^mv" &&
+	[ "$(vm_state ev)" = running ] && corral vm kill ev
+'
+test_expect "a cancelled offline move and a cancelled full clone keep nothing" '
+	old=$(vol_path mv) &&
+	id=$(api POST /v1/volumes/mv/move "{\"pool\":\"default\"}" | sed "\$d" | jq -r .job.id) &&
+	cancel_at_progress "$id" && [ "$(job_field "$id" state)" = cancelled ] &&
+	[ "$(vol_path mv)" = "$old" ] && ! ls -A "$STATE/storage" | grep -q "mv" &&
+	id=$(api POST /v1/vms/ev/clone "{\"name\":\"ev2\"}" | sed "\$d" | jq -r .job.id) &&
+	cancel_at_progress "$id" && [ "$(job_field "$id" state)" = cancelled ] &&
+	fails corral vm show ev2 && ! corral disk list --json | jq -e ".volumes[] | select(.name | startswith(\"ev2-\"))" &&
+	! ls -A "$(dirname "$old")" "$STATE/storage" | grep -q "ev2"
+'
+test_expect "a cancelled graceful stop leaves the VM running" '
+	boot deaf &&
+	id=$(api POST /v1/vms/deaf/stop "{\"timeout\":120}" | sed "\$d" | jq -r .job.id) &&
+	sleep 1 && corral job cancel "$id" >/dev/null && wait_job_end "$id" 10 &&
+	[ "$(job_field "$id" state)" = cancelled ] && [ "$(vm_state deaf)" = running ] &&
+	corral vm kill deaf
+'
+test_expect "SIGTERM during an import and a live move: clean exit, jobs recorded, nothing half made" '
+	imp=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"big3\"}" | sed "\$d" | jq -r .job.id) &&
+	mov=$(api POST /v1/volumes/mv/move "{\"pool\":\"default\"}" | sed "\$d" | jq -r .job.id) &&
+	wait_job_progress "$imp" && wait_job_progress "$mov" &&
+	t0=$(date +%s%N) && stop_daemon && echo "stop took $(( ($(date +%s%N) - t0) / 1000000 )) ms" &&
+	! grep -E "Sanitizer|runtime error" "$T/corrald.log" && start_daemon &&
+	for j in $imp $mov; do st=$(job_field "$j" state); echo "job $j: $st"; [ "$st" = cancelled ] || exit 1; done &&
+	fails corral disk show big3 && [ "$(dirname "$(vol_path mv)")" = "$T/p2" ] &&
+	! ls -A "$STATE/storage" | grep -q "big3\|mv"
+'
 test_expect "a job still running when corrald stops is recorded as failed, and the guest runs on" '
 	boot ev &&
 	move=$(api POST /v1/volumes/mv/move "{\"pool\":\"default\"}" | sed "\$d" | jq -r .job.id) &&
