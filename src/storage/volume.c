@@ -928,6 +928,32 @@ int vol_info(const char *path, const char *format, struct vol_info *out, struct 
 	return 0;
 }
 
+int vol_stat(const char *path, const char *format, struct vol_info *out, struct buf *err)
+{
+	__do_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	unsigned char h[32];
+	struct stat sb;
+
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return vol_info(path, format, out, err); /* its error says what is wrong */
+	out->allocation = (uint64_t)sb.st_blocks * 512;
+	if (strcmp(format, "raw") == 0) {
+		out->capacity = (uint64_t)sb.st_size;
+		return 0;
+	}
+	/* qcow2: magic "QFI\xfb", then the virtual size (big-endian) at byte 24. */
+	if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) && memcmp(h, "QFI\xfb", 4) == 0) {
+		uint64_t size = 0;
+		for (int i = 24; i < 32; i++)
+			size = size << 8 | h[i];
+		if (size > 0 && size <= VOL_MAX_SIZE) {
+			out->capacity = size;
+			return 0;
+		}
+	}
+	return vol_info(path, format, out, err);
+}
+
 json_t *vol_to_json(const struct vol_record *v)
 {
 	struct buf err __do_buf = BUF_INIT;
@@ -937,7 +963,7 @@ json_t *vol_to_json(const struct vol_record *v)
 
 	json_object_set_new(j, "name", json_string(v->name));
 	json_object_set_new(j, "format", json_string(v->format));
-	r = vol_info(v->path, v->format, &info, &err);
+	r = vol_stat(v->path, v->format, &info, &err);
 	if (r < 0)
 		log_warn("volume %s: %s", v->name, err.s);
 	json_object_set_new(j, "capacity", r < 0 ? json_null() : json_integer((json_int_t)info.capacity));

@@ -80,7 +80,11 @@ int vol_move_target_create(const struct vol_record *v, const char *dir, char **p
 int vol_move_finish(struct store *st, const struct vol_record *v, const char *new_path, struct buf *err);
 /* qemu-img info (works on images open by a running VM: uses --force-share). */
 int vol_info(const char *path, const char *format, struct vol_info *out, struct buf *err);
-/* {"name","format","capacity","allocation","path"} (used_by is added by the caller). */
+/* The same from the file itself (its size and blocks, a qcow2 header's
+ * virtual size): no process per volume, for listings; falls back to
+ * vol_info when the file does not look as expected. */
+int vol_stat(const char *path, const char *format, struct vol_info *out, struct buf *err);
+/* {"name","format","capacity","allocation","path"} (vol_stat; used_by is added by the caller). */
 json_t *vol_to_json(const struct vol_record *v);
 
 #endif

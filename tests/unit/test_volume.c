@@ -396,6 +396,34 @@ static void test_info_errors(void **state)
 	buf_release(&err);
 }
 
+/* vol_stat (listings) agrees with qemu-img info, and says the same when the file is wrong. */
+static void test_stat_matches_info(void **state)
+{
+	struct fix *f = *state;
+	struct buf err = BUF_INIT;
+	struct vol_info a, b;
+	__do_free char *q = storage_file(f, "st.qcow2");
+	__do_free char *r = storage_file(f, "st-raw.raw");
+	__do_free char *junk = storage_file(f, "junk.qcow2");
+	__do_free char *none = storage_file(f, "none.qcow2");
+
+	assert_int_equal(vol_create(f->st, f->storage, "st", 3 * GIB, "qcow2", &err), 0);
+	assert_int_equal(vol_create(f->st, f->storage, "st-raw", 96 * MIB, "raw", &err), 0);
+	assert_int_equal(run("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 5M", q, NULL), 0);
+	assert_int_equal(vol_info(q, "qcow2", &a, &err), 0);
+	assert_int_equal(vol_stat(q, "qcow2", &b, &err), 0);
+	assert_int_equal(a.capacity, b.capacity);
+	assert_int_equal(a.allocation, b.allocation);
+	assert_int_equal(vol_info(r, "raw", &a, &err), 0);
+	assert_int_equal(vol_stat(r, "raw", &b, &err), 0);
+	assert_int_equal(a.capacity, b.capacity);
+	assert_int_equal(a.allocation, b.allocation);
+	fill_file(junk, 4096);
+	expect_err(vol_stat(junk, "qcow2", &b, &err), -EIO, &err, "qcow2");
+	expect_err(vol_stat(none, "qcow2", &b, &err), -ENOENT, &err, none);
+	buf_release(&err);
+}
+
 static void test_resize(void **state)
 {
 	struct fix *f = *state;
@@ -996,6 +1024,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_missing_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_no_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_info_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stat_matches_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
