@@ -12,6 +12,7 @@
 #include "service/service.h"
 #include "service/volume.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
 #include "util/timeutil.h"

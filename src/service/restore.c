@@ -23,6 +23,7 @@
 #include "service/repo.h"
 #include "service/vm.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "backup/backup.h"
 #include "core/joblock.h"
 #include "qemu/runtime.h"

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/store.h"
+#include "core/store_local.h"
 #include "core/vmdef.h"
 #include "util/buf.h"
 #include "util/jsonutil.h"
@@ -134,7 +135,7 @@ static void test_open_creates_schema(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(access(f->path, F_OK), 0);
-	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(f->path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
 					  "('vms','volumes','events','jobs','pools','snapshots')"),
 			 6);
@@ -242,7 +243,7 @@ static void test_migrate_v1(void **state)
 
 	struct store *s = store_open(p, &err);
 	assert_non_null(s);
-	assert_int_equal(sql_int(p, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(p, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	struct vol_record v = { 0 };
 	assert_int_equal(store_vol_get(s, "old", &v), 0);
 	assert_string_equal(v.path, "/x/old.qcow2");
@@ -266,6 +267,12 @@ static void test_vm_crud(void **state)
 	struct vm_def *b = simple_def("bravo", U3);
 	struct vm_record r = { 0 };
 
+	/* a definition may only use volumes that exist */
+	log_set_level(LOG_LVL_ERROR + 1);
+	assert_int_equal(store_vm_insert(f->s, a), -ENOENT);
+	log_set_level(LOG_LVL_INFO);
+	assert_int_equal(store_vol_insert(f->s, "alpha-root", "qcow2", "/p/alpha-root.qcow2"), 0);
+
 	int64_t before = time_wall_ms();
 	assert_int_equal(store_vm_insert(f->s, c), 0);
 	assert_int_equal(store_vm_insert(f->s, a), 0);
@@ -277,6 +284,9 @@ static void test_vm_crud(void **state)
 	assert_int_equal(r.state, VM_STOPPED);
 	assert_non_null(r.reason);
 	assert_true(r.since_ms >= before && r.since_ms <= after);
+	assert_int_equal(r.generation, 1);
+	assert_null(r.host);
+	assert_null(r.invalid);
 	vm_record_release(&r);
 	assert_null(r.def);
 
@@ -302,6 +312,7 @@ static void test_vm_crud(void **state)
 	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
 	assert_def_equal(a2, r.def);
 	assert_string_equal(r.def->name, "zulu");
+	assert_int_equal(r.generation, 2);
 	vm_record_release(&r);
 	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
 	assert_int_equal(n, 3);
@@ -463,34 +474,65 @@ static void test_vm_state(void **state)
 	vmdef_free(b);
 }
 
-static void test_vm_unreadable_row(void **state)
+/* A row an older corrald or a hand edit broke is listed and got, flagged, never dropped. */
+static void test_vm_invalid_row(void **state)
 {
 	struct fixture *f = *state;
 	struct vm_def *a = simple_def("alpha", U1);
 	struct vm_def *b = simple_def("beta", U2);
+	struct vm_def *c = simple_def("gamma", U3);
 	assert_int_equal(store_vm_insert(f->s, a), 0);
 	assert_int_equal(store_vm_insert(f->s, b), 0);
+	assert_int_equal(store_vm_insert(f->s, c), 0);
+	assert_int_equal(store_vm_set_state(f->s, U1, VM_RUNNING, "started by user"), 0);
 
-	/* someone edits the database by hand and breaks one definition */
+	/* someone edits the database by hand: a definition that no longer validates, one that is not JSON */
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE vms SET def='{\"name\":\"../x\"}' WHERE uuid='" U1 "'", NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(db, "UPDATE vms SET def='{\"name\":\"../x\"}' WHERE uuid='" U1 "';"
+					  "UPDATE vms SET def='not json' WHERE uuid='" U3 "'",
+				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 
-	log_set_level(LOG_LVL_ERROR + 1); /* the store logs the bad row; keep the test output clean */
-	struct vm_record r = { 0 };
-	assert_int_equal(store_vm_get(f->s, U1, &r), -EIO);
-	/* the rest of the fleet is still listed */
 	struct vm_record *list = NULL;
 	size_t n = 0;
 	assert_int_equal(store_vm_list(f->s, &list, &n), 0);
-	assert_int_equal(n, 1);
-	assert_string_equal(list[0].def->name, "beta");
+	assert_int_equal(n, 3);
+	/* from the row's columns: name, uuid, and the runtime state (its QEMU may run) */
+	assert_string_equal(list[0].def->name, "alpha");
+	assert_string_equal(list[0].def->uuid, U1);
+	assert_int_equal(list[0].state, VM_RUNNING);
+	assert_contains(list[0].invalid, "invalid VM name");
+	assert_null(list[1].invalid);
+	assert_string_equal(list[1].def->name, "beta");
+	assert_string_equal(list[2].def->name, "gamma");
+	assert_contains(list[2].invalid, "not JSON");
 	store_vm_list_free(list, n);
+
+	struct vm_record r = { 0 };
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_contains(r.invalid, "invalid VM name");
+	assert_string_equal(r.def->name, "alpha");
+	assert_int_equal(r.def->ndisks, 0);
+	assert_int_equal(r.generation, 1);
+	/* the placeholder cannot be written back over the stored text */
+	log_set_level(LOG_LVL_ERROR + 1);
+	assert_int_equal(store_vm_update_def(f->s, r.def), -EINVAL);
 	log_set_level(LOG_LVL_INFO);
+	vm_record_release(&r);
+	assert_int_equal(sql_int(f->path, "SELECT def = '{\"name\":\"../x\"}' FROM vms WHERE uuid='" U1 "'"), 1);
+
+	/* a full definition repairs it */
+	assert_int_equal(store_vm_update_def(f->s, a), 0);
+	assert_int_equal(store_vm_get(f->s, U1, &r), 0);
+	assert_null(r.invalid);
+	assert_def_equal(a, r.def);
+	assert_int_equal(r.generation, 2);
+	vm_record_release(&r);
 	vmdef_free(a);
 	vmdef_free(b);
+	vmdef_free(c);
 }
 
 /* ---- events ---- */
@@ -910,7 +952,7 @@ int main(void)
 		T(test_vm_list_many),
 		T(test_vm_duplicates),
 		T(test_vm_state),
-		T(test_vm_unreadable_row),
+		T(test_vm_invalid_row),
 		T(test_events),
 		T(test_volumes),
 		T(test_jobs),
