@@ -30,7 +30,7 @@ int store_db_fail(struct store_conn *c, const char *what)
 	if ((ext & 0xff) == SQLITE_FULL)
 		return -ENOSPC;
 	if ((ext & 0xff) == SQLITE_BUSY || (ext & 0xff) == SQLITE_LOCKED)
-		return -EBUSY;
+		return -EAGAIN; /* the other connection (or process) held the write lock past the timeout */
 	return -EIO;
 }
 

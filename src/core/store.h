@@ -28,7 +28,8 @@
  * one VM and existing, generations, no deleting a used volume) hold however
  * the batch was built.  Calls return 0 or -errno: -ENOENT (no such row),
  * -EEXIST (unique clash), -EBUSY (in use), -ESTALE (generation mismatch),
- * -EINVAL (malformed op), -EIO (SQLite failed; its message is logged).
+ * -EINVAL (malformed op), -EAGAIN (the database stayed locked for 5 s),
+ * -EIO (SQLite failed; its message is logged).
  *
  * Records returned are owned by the caller (the *_release / *_list_free
  * functions, NULL-safe); JSON returned is a new reference.

@@ -36,7 +36,7 @@ struct store {
  * `version` is the file's PRAGMA user_version, known to be <= STORE_SCHEMA_VERSION. */
 int store_schema_migrate(sqlite3 *db, int version);
 
-/* Log the SQLite error of `what` and map it: -EEXIST (unique), -ENOSPC, -EBUSY (locked), else -EIO. */
+/* Log the SQLite error of `what` and map it: -EEXIST (unique), -ENOSPC, -EAGAIN (still locked), else -EIO. */
 int store_db_fail(struct store_conn *c, const char *what);
 /*
  * Prepare `sql`, bind arguments by `fmt` ("s" text or NULL, "i" int64_t,
