@@ -4,7 +4,8 @@
 #   make check    install what is missing, build, run every test (also under ASan+UBSan)
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
-#   make install  install corrald and corral (PREFIX=/usr/local)
+#   make install  install corrald and corral (PREFIX=/usr/local) and create
+#                 the corral-qemu user QEMU runs as (scripts/setup-user.sh)
 
 PREFIX ?= /usr/local
 BUILD ?= build
@@ -23,6 +24,7 @@ $(ASAN_BUILD)/build.ninja:
 
 deps:
 	./scripts/install-deps.sh
+	./scripts/setup-user.sh
 
 guest:
 	./guest/build.sh $(BUILD)/guest
@@ -52,6 +54,7 @@ check: deps
 
 install: all
 	meson install -C $(BUILD)
+	./scripts/setup-user.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -132,6 +132,10 @@ static bool sse_cb(const json_t *ev, void *opaque)
 
 static int parse_kinds(struct sse *s, const char *list, struct buf *err)
 {
+	if (list && !*list) {
+		buf_adds(err, "kind must name at least one event kind");
+		return -EINVAL;
+	}
 	while (list && *list) {
 		size_t n = strcspn(list, ",");
 		if (n == 0 || n > 32 || s->nkinds == SSE_MAX_KINDS) {
@@ -196,7 +200,8 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 			events_unsubscribe(id); /* closes the write end: the stream ends after the frame */
 	}
 	http_reply_stream(c->rep, p[0], HTTP_SIZE_UNKNOWN);
-	c->rep->content_type = "text/event-stream";
+	http_reply_header(c->rep, "Content-Type", "text/event-stream");
+	http_reply_header(c->rep, "Cache-Control", "no-cache");
 	buf_release(&err);
 	return;
 fail_quiet:

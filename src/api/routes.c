@@ -623,18 +623,39 @@ static void h_job_list(struct route_ctx *c)
 	svc_uuid u;
 	if (sel && one_vm(c, sel, u) < 0)
 		return;
-	http_reply_json(c->rep, 200, job_list(sel ? u : NULL, 50));
+	http_reply_json(c->rep, 200, svc_job_list(sel ? u : NULL));
+}
+
+/* The {id} of /v1/jobs/{id}[/...], or 0 when it is not a job id. */
+static int64_t job_id_seg(const struct route_ctx *c)
+{
+	char *end;
+	long long id = strtoll(c->seg[2], &end, 10);
+	return *end || id <= 0 ? 0 : id;
 }
 
 static void h_job_show(struct route_ctx *c)
 {
-	char *end;
-	long long id = strtoll(c->seg[2], &end, 10);
-	json_t *j = (*end || id <= 0) ? NULL : job_get(id);
+	int64_t id = job_id_seg(c);
+	json_t *j = id ? svc_job_get(id) : NULL;
 	if (!j)
 		fail(c, -ENOENT, "job not found");
 	else
 		http_reply_json(c->rep, 200, j);
+}
+
+static void h_job_cancel(struct route_ctx *c)
+{
+	int64_t id = job_id_seg(c);
+	json_t *job = NULL;
+	struct buf err = BUF_INIT;
+	if (!id) {
+		fail(c, -ENOENT, "job not found");
+		return;
+	}
+	int r = svc_job_cancel(id, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
 }
 
 static void h_vol_move(struct route_ctx *c)
@@ -817,6 +838,7 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "events" }, h_events },
 	{ "GET", { "v1", "jobs" }, h_job_list },
 	{ "GET", { "v1", "jobs", "*" }, h_job_show },
+	{ "POST", { "v1", "jobs", "*", "cancel" }, h_job_cancel },
 };
 
 static bool match(const struct route *r, const struct route_ctx *c)
@@ -835,7 +857,7 @@ static bool match(const struct route *r, const struct route_ctx *c)
 void api_route(const struct http_request *req, struct http_reply *rep)
 {
 	struct route_ctx c = { .req = req, .rep = rep };
-	bool path_ok = false;
+	struct buf allow = BUF_INIT; /* methods of the routes matching the path: "GET, POST" */
 
 	if (split_path(&c, req->path) < 0) {
 		fail(&c, -EINVAL, "malformed request path");
@@ -844,17 +866,25 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
 		if (!match(&routes[i], &c))
 			continue;
-		path_ok = true;
 		if (strcmp(routes[i].method, req->method) == 0) {
 			routes[i].fn(&c);
 			goto out;
 		}
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(routes[j].method, routes[i].method) == 0 && match(&routes[j], &c))
+				seen = true;
+		if (!seen)
+			buf_printf(&allow, "%s%s", allow.len ? ", " : "", routes[i].method);
 	}
-	if (path_ok)
+	if (allow.len) {
 		http_reply_error(rep, 405, "invalid_argument", "method not allowed on this path");
-	else
+		http_reply_header(rep, "Allow", allow.s);
+	} else {
 		http_reply_error(rep, 404, "not_found", "no such route");
+	}
 out:
+	buf_release(&allow);
 	for (int i = 0; i < c.nseg; i++)
 		free(c.seg[i]);
 }

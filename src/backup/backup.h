@@ -22,6 +22,16 @@
  * On failure the new bitmap is dropped and the old one kept, so the next run is
  * still correct.
  *
+ * Cancel (repo.h, "Cancelling"): a run looks at req->cancel before each step
+ * and each worker before each chunk.  Once it is set, the workers stop after
+ * the chunk in hand, the point-in-time view is torn down as after a failure
+ * (NBD export and server, fleecing job and overlay; or qemu-nbd, which exits
+ * once its clients are gone), the new bitmap is folded back into the old one
+ * (so the next incremental still sees every change), no manifest is written
+ * and backup_vm returns -ECANCELED.  Chunks already stored stay in the
+ * repository, referenced by nothing, until the next sweep.  A restore that is
+ * cancelled stops its writers and removes the image it was writing.
+ *
  * Restore writes chunks into new images through qemu-nbd (restore.c);
  * backup_dev_open exposes one disk of a backup as an img_dev, so single files
  * come out through the image library without restoring anything.
@@ -66,6 +76,7 @@ struct backup_req {
 	const char *policy;		/* recorded, may be NULL */
 	const char *run_dir;		/* VM run dir (running) or a scratch dir: sockets, overlays */
 	int64_t now;			/* backup time, unix seconds (tests may set it) */
+	const atomic_bool *cancel;	/* set by any thread to stop the run (NULL: never) */
 };
 
 struct backup_disk_stats {
@@ -84,8 +95,9 @@ struct backup_result {
 };
 
 /* Back up one VM into r (caller holds the VM's job lock and a shared repo
- * lock).  On success the manifest is durable and res filled; on failure no
- * manifest exists and the VM is untouched except for its run dir scratch. */
+ * lock).  On success the manifest is durable and res filled; on failure or
+ * cancel (-ECANCELED) no manifest exists and the VM is untouched except for
+ * its run dir scratch. */
 int backup_vm(struct repo *r, const struct backup_req *req, backup_progress_cb cb, void *arg,
 	      struct backup_result *res, struct buf *err);
 void backup_result_release(struct backup_result *res);
@@ -106,9 +118,10 @@ int backup_bitmaps_drop(struct qmp *qmp, const char *node, const char *path, str
 
 /* Restore disk `index` of backup `id` into a new image at dest (format
  * "qcow2"/"raw", created with the backed-up virtual size; must not exist).
- * Zero chunks are skipped.  On failure dest is removed. */
+ * Zero chunks are skipped.  On failure or cancel (-ECANCELED: *cancel was
+ * set) dest is removed and no qemu-nbd is left. */
 int backup_restore_disk(struct repo *r, const char *id, size_t index, const char *dest, const char *format,
-			backup_progress_cb cb, void *arg, struct buf *err);
+			const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err);
 
 /* One disk of a backup as a read-only device (reads fetch and cache chunks). */
 int backup_dev_open(struct repo *r, const char *id, size_t index, struct img_dev **out, struct buf *err);

@@ -13,6 +13,8 @@
  * overlaps the other's compression.  Only when every chunk is durable
  * (repo_flush) is the manifest written; the bitmaps are settled after that
  * (fleece_end), so a failure anywhere leaves no manifest and a correct chain.
+ * A cancel is such a failure: the steps and the workers look at the flag
+ * (check_cancel, worker_run) and the run unwinds through the same path.
  *
  * Bitmap names are "corral-" + the time part of the backup id, so a manifest
  * names the bitmap that has recorded every write since it was taken.
@@ -62,12 +64,19 @@ struct reader {
 	uint64_t base_done, total;
 	backup_progress_cb cb;
 	void *arg;
+	const atomic_bool *cancel;
 };
 
 struct worker {
 	struct reader *rd;
 	int idx;
 };
+
+/* -ECANCELED once the run's cancel flag is set (backup_vm says so in err). */
+static int check_cancel(const struct backup_req *req)
+{
+	return repo_cancel_requested(req->cancel) ? -ECANCELED : 0;
+}
 
 static bool all_zero(const unsigned char *p, size_t len)
 {
@@ -113,6 +122,8 @@ static void *worker_run(void *opaque)
 	unsigned char *buf = xmalloc(rd->chunk);
 	for (;;) {
 		pthread_mutex_lock(&rd->lock);
+		if (!rd->error && rd->next < d->n_chunks && repo_cancel_requested(rd->cancel))
+			rd->error = -ECANCELED;
 		if (rd->error || rd->next >= d->n_chunks) {
 			pthread_mutex_unlock(&rd->lock);
 			break;
@@ -149,11 +160,12 @@ static void *worker_run(void *opaque)
 }
 
 /* Read one disk from an NBD export (socket, name) into d->hex. */
-static int disk_read(struct repo *repo, struct disk_run *d, const char *socket, const char *name, uint64_t base_done,
-		     uint64_t total, backup_progress_cb cb, void *arg, struct buf *err)
+static int disk_read(struct repo *repo, const struct backup_req *req, struct disk_run *d, const char *socket,
+		     const char *name, uint64_t base_done, uint64_t total, backup_progress_cb cb, void *arg,
+		     struct buf *err)
 {
 	struct reader rd = { .repo = repo, .d = d, .chunk = repo_chunk_size(repo), .err = BUF_INIT,
-			     .base_done = base_done, .total = total, .cb = cb, .arg = arg };
+			     .base_done = base_done, .total = total, .cb = cb, .arg = arg, .cancel = req->cancel };
 	int r = 0;
 	for (int i = 0; i < WORKERS && r == 0; i++)
 		r = nbdsrc_connect(socket, name, d->base_bitmap, &rd.h[i], err);
@@ -389,13 +401,16 @@ static int stopped_read(struct repo *repo, const struct backup_req *req, struct 
 	for (size_t i = 0; i < req->n_disks; i++) {
 		struct disk_run *d = &runs[i];
 		__do_free char *sock = xasprintf("%s/corral-nbd-%zu.sock", req->run_dir, i);
-		pid_t pid;
-		int r = nbdsrc_server_start(d->req->path, d->req->format, sock, true, WORKERS, d->base_bitmap, &pid, err);
+		struct proc server = PROC_INIT;
+		int r = check_cancel(req);
+		if (r == 0)
+			r = nbdsrc_server_start(d->req->path, d->req->format, sock, true, WORKERS, d->base_bitmap, &server,
+						err);
 		if (r < 0)
 			return r;
-		r = disk_read(repo, d, sock, "", base, total, cb, arg, err);
+		r = disk_read(repo, req, d, sock, "", base, total, cb, arg, err);
 		struct buf e = BUF_INIT;
-		int rs = nbdsrc_server_stop(pid, sock, &e);
+		int rs = nbdsrc_server_stop(&server, sock, &e);
 		if (r == 0 && rs < 0) {
 			buf_add(err, e.s, e.len);
 			r = rs;
@@ -522,7 +537,9 @@ static int run_read(struct repo *repo, const struct backup_req *req, struct disk
 	free(spec);
 	uint64_t base = 0;
 	for (size_t i = 0; r == 0 && i < req->n_disks; i++) {
-		r = disk_read(repo, &runs[i], fleece_socket(*fl), fleece_export(*fl, i), base, total, cb, arg, err);
+		if ((r = check_cancel(req)) == 0)
+			r = disk_read(repo, req, &runs[i], fleece_socket(*fl), fleece_export(*fl, i), base, total, cb,
+				      arg, err);
 		base += req->disks[i].size;
 	}
 	return r;
@@ -570,14 +587,17 @@ int backup_vm(struct repo *r, const struct backup_req *req, backup_progress_cb c
 	if (rc == 0 && req->qmp)
 		rc = backup_cleanup_vm(req->qmp, req->run_dir, err);
 	struct fleece *fl = NULL;
-	if (rc == 0)
+	if (rc == 0 && (rc = check_cancel(req)) == 0)
 		rc = run_read(r, req, runs, total, cb, arg, &fl, err);
-	if (rc == 0 && !req->qmp)
-		stopped_bitmaps(runs, req->n_disks);
 	if (cb && rc == 0)
 		cb(total, total, "finish", arg);
 	if (rc == 0)
 		rc = repo_flush(r, err);
+	/* The last moment a cancel still means "no backup": nothing of the VM has changed yet. */
+	if (rc == 0)
+		rc = check_cancel(req);
+	if (rc == 0 && !req->qmp)
+		stopped_bitmaps(runs, req->n_disks);
 	if (rc == 0) {
 		json_t *m = manifest_build(req, id, runs, chunk, time_mono_ms() - t0);
 		rc = repo_manifest_write(r, id, m, err);
@@ -601,6 +621,8 @@ int backup_vm(struct repo *r, const struct backup_req *req, backup_progress_cb c
 	runs_free(runs, req->n_disks);
 	json_decref(prev);
 	free(prev_id);
+	if (rc == -ECANCELED)
+		buf_printf(err, "The backup of VM %s was cancelled; no backup was made.", req->vm_name);
 	if (rc < 0) {
 		backup_result_release(res);
 		return rc;

@@ -36,6 +36,7 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 #define NODE_PREFIX "corral-fleece-"
@@ -160,6 +161,8 @@ static int overlay_create(const char *path, uint64_t size, struct buf *err)
 			nbdsrc_err_add_output(err, &e);
 	}
 	buf_release(&e);
+	if (r == 0)
+		r = runas_own(path, err); /* QEMU writes into it, as the qemu user */
 	return r == 0 ? 0 : (r < 0 ? r : -EIO);
 }
 

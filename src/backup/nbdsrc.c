@@ -4,17 +4,18 @@
  *
  * Block status is walked once per disk before reading: QEMU answers per
  * context with extents of its own choosing, so each round advances to the
- * smallest end both contexts covered.  qemu-nbd runs with --fork (the
- * command returns once the socket is ready) and without --persistent, so it
- * exits by itself when the engine's connections close; stop only waits for
- * that, with SIGTERM as the fallback.
+ * smallest end both contexts covered.  qemu-nbd runs as our direct child
+ * (no --fork: its intermediate would be one more process to reap), ready
+ * once it wrote its pid file (it does so after the socket listens), without
+ * --persistent, so it exits by itself when the engine's connections close;
+ * stop waits for that, with SIGTERM and then SIGKILL as fallbacks.  Its
+ * output goes to <socket>.log, read when it fails to start.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -26,6 +27,8 @@
 #include "util/common.h"
 
 #define MAP_STEP (1ull << 30)
+#define SERVER_START_MS 30000
+#define SERVER_STOP_MS 1000
 
 static int nbd_fail(struct buf *err, const char *what)
 {
@@ -182,12 +185,17 @@ void nbdsrc_err_add_output(struct buf *err, const struct buf *out)
 }
 
 int nbdsrc_server_start(const char *image, const char *format, const char *socket, bool readonly, int clients,
-			const char *bitmap, pid_t *pid, struct buf *err)
+			const char *bitmap, struct proc *server, struct buf *err)
 {
 	__do_free char *pidfile = xasprintf("%s.pid", socket);
+	__do_free char *log = xasprintf("%s.log", socket);
+	struct buf out = BUF_INIT, why = BUF_INIT;
+	struct cmd c = CMD_INIT;
+	int r;
+
 	unlink(pidfile);
 	unlink(socket);
-	struct cmd c = CMD_INIT;
+	unlink(log);
 	cmd_add(&c, "qemu-nbd");
 	if (readonly)
 		cmd_add(&c, "--read-only");
@@ -197,72 +205,59 @@ int nbdsrc_server_start(const char *image, const char *format, const char *socke
 	cmd_addf(&c, "--shared=%d", clients);
 	if (bitmap)
 		cmd_addf(&c, "--bitmap=%s", bitmap);
-	cmd_add(&c, "--fork");
 	cmd_add(&c, "--");
 	cmd_add(&c, image);
-	struct buf out = BUF_INIT, errout = BUF_INIT;
-	int r = cmd_run(&c, &out, &errout);
+	cmd_set_io(&c, 1, CMD_IO_FILE, log);
+	cmd_set_io(&c, 2, CMD_IO_FILE, log);
+	r = cmd_start(&c, server, &why);
 	cmd_release(&c);
-	buf_release(&out);
-	if (r != 0) {
+	if (r < 0) {
+		buf_printf(err, "Starting qemu-nbd on %s failed: %s.", image, why.s);
+		goto out;
+	}
+	/* qemu-nbd writes its pid file once the socket listens. */
+	for (int64_t t0 = time_mono_ms(); !fs_exists(pidfile); time_sleep_ms(5)) {
+		r = proc_wait_timeout(server, 0);
+		if (r == -ETIMEDOUT && time_mono_ms() - t0 < SERVER_START_MS)
+			continue;
 		buf_printf(err, "Starting qemu-nbd on %s failed: ", image);
-		if (r < 0)
-			buf_printf(err, "%s.", strerror(-r));
-		else
-			nbdsrc_err_add_output(err, &errout);
-		buf_release(&errout);
-		return r < 0 ? r : -EIO;
-	}
-	buf_release(&errout);
-	struct buf pb = BUF_INIT;
-	r = fs_read_file(pidfile, 64, &pb);
-	long v = r == 0 ? strtol(pb.s, NULL, 10) : 0;
-	buf_release(&pb);
-	unlink(pidfile);
-	if (v <= 1) {
-		buf_printf(err, "qemu-nbd on %s started but left no usable pid file.", image);
-		return -EIO;
-	}
-	*pid = (pid_t)v;
-	return 0;
-}
-
-/* Gone or a zombie (reparented to an init that has not reaped it yet).  A
- * daemon that became our child (we are a child subreaper) is reaped here. */
-static bool proc_gone(pid_t pid)
-{
-	if (waitpid(pid, NULL, WNOHANG) == pid)
-		return true;
-	if (kill(pid, 0) < 0)
-		return errno == ESRCH;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	struct buf st = BUF_INIT;
-	bool zombie = false;
-	if (fs_read_file(path, 4096, &st) == 0) {
-		const char *p = strrchr(st.s, ')');
-		zombie = p && p[1] == ' ' && p[2] == 'Z';
-	}
-	buf_release(&st);
-	return zombie;
-}
-
-int nbdsrc_server_stop(pid_t pid, const char *socket, struct buf *err)
-{
-	int r = -ETIMEDOUT;
-	for (int i = 0; i < 300; i++) {
-		if (proc_gone(pid)) {
-			r = 0;
-			break;
+		if (r == -ETIMEDOUT) {
+			buf_printf(err, "no socket after %d s.", SERVER_START_MS / 1000);
+			proc_signal(server, SIGKILL);
+			proc_wait(server);
+		} else if (fs_read_file(log, 64 << 10, &out) == 0 && out.len) {
+			nbdsrc_err_add_output(err, &out);
+		} else {
+			buf_printf(err, "it exited with status %d.", r);
 		}
-		if (i == 100)
-			kill(pid, SIGTERM);
-		if (i == 250)
-			kill(pid, SIGKILL);
-		time_sleep_ms(10);
+		proc_release(server);
+		r = -EIO;
+		goto out;
 	}
-	unlink(socket);
-	if (r < 0)
-		buf_printf(err, "qemu-nbd (pid %d) did not exit.", (int)pid);
+	r = 0;
+out:
+	unlink(pidfile);
+	buf_release(&out);
+	buf_release(&why);
 	return r;
+}
+
+int nbdsrc_server_stop(struct proc *server, const char *socket, struct buf *err)
+{
+	__do_free char *log = xasprintf("%s.log", socket);
+	int r = proc_wait_timeout(server, SERVER_STOP_MS);
+	if (r == -ETIMEDOUT) {
+		proc_signal(server, SIGTERM);
+		r = proc_wait_timeout(server, SERVER_STOP_MS);
+	}
+	if (r == -ETIMEDOUT) {
+		proc_signal(server, SIGKILL);
+		r = proc_wait_timeout(server, SERVER_STOP_MS);
+	}
+	if (r == -ETIMEDOUT)
+		buf_printf(err, "qemu-nbd (pid %d) did not exit.", (int)server->pid);
+	proc_release(server);
+	unlink(socket);
+	unlink(log);
+	return r == -ETIMEDOUT ? r : 0;
 }

@@ -7,8 +7,8 @@
  * "qemu:dirty-bitmap:NAME" context.  nbdsrc_chunk_map turns block status into
  * one byte of flags per chunk so the engine decides per chunk what to read.
  * The restore side also shares its manifest chunk-list loader here.
- * Serving: qemu-nbd started as a daemon on a unix socket for stopped images
- * (read-only) and for restores (writable), stopped by its pid.
+ * Serving: qemu-nbd, a child process (util/proc.h) on a unix socket, for
+ * stopped images (read-only) and for restores (writable).
  *
  * Errors: 0 or -errno with one sentence appended to err.
  */
@@ -22,6 +22,7 @@
 
 #include "backup/repo.h"
 #include "util/buf.h"
+#include "util/proc.h"
 
 struct nbd_handle;
 
@@ -48,14 +49,15 @@ int nbdsrc_flush(struct nbd_handle *h, struct buf *err);
 /* Start qemu-nbd on image (format "qcow2"/"raw") serving the default export
  * "" on the unix socket, for up to `clients` simultaneous connections; it
  * exits once they have all disconnected.  bitmap (or NULL): a persistent
- * dirty bitmap of the image exported as qemu:dirty-bitmap:NAME.  *pid
- * receives the daemon's pid. */
+ * dirty bitmap of the image exported as qemu:dirty-bitmap:NAME.  `server`
+ * (PROC_INIT) receives the process, a child of ours; returns once the socket
+ * accepts connections. */
 int nbdsrc_server_start(const char *image, const char *format, const char *socket, bool readonly, int clients,
-			const char *bitmap, pid_t *pid, struct buf *err);
-/* Wait (up to a few seconds) for the daemon to exit after its clients left,
- * terminating it if needed, and remove its socket.  Returns 0 once it is gone
- * (the image is then closed), -ETIMEDOUT otherwise. */
-int nbdsrc_server_stop(pid_t pid, const char *socket, struct buf *err);
+			const char *bitmap, struct proc *server, struct buf *err);
+/* Wait (up to a few seconds) for the server to exit after its clients left,
+ * terminating it if needed, release `server` and remove its socket.  Returns
+ * 0 once it is gone (the image is then closed), -ETIMEDOUT otherwise. */
+int nbdsrc_server_stop(struct proc *server, const char *socket, struct buf *err);
 
 /* Append a tool's stderr to err as the end of a sentence: trailing
  * whitespace dropped, control characters shown as '?', a final period. */

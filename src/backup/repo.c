@@ -1155,7 +1155,7 @@ static int refs_collect(struct repo *r, const char *id, uint32_t idx, struct ref
 }
 
 int repo_verify(struct repo *r, char *const *ids, size_t n_ids, repo_progress_cb cb, void *arg,
-		struct repo_check_result *res, struct buf *err)
+		const atomic_bool *cancel, struct repo_check_result *res, struct buf *err)
 {
 	char **all = NULL;
 	size_t n_all = 0, uniq = 0, done = 0;
@@ -1190,6 +1190,12 @@ int repo_verify(struct repo *r, char *const *ids, size_t n_ids, repo_progress_cb
 	for (size_t i = 0; i < l.n;) {
 		__do_buf struct buf data = BUF_INIT, cerr = BUF_INIT;
 		size_t j = i;
+		if (repo_cancel_requested(cancel)) {
+			buf_printf(err, "verifying backup repository %s was cancelled after %" PRIu64 " of %zu chunks",
+				   r->path, res->chunks_checked, uniq);
+			rc = -ECANCELED;
+			break;
+		}
 		int crc = repo_chunk_get(r, l.v[i].d, &data, &cerr);
 
 		while (j < l.n && memcmp(l.v[j].d, l.v[i].d, REPO_DIGEST_LEN) == 0)
@@ -1239,8 +1245,8 @@ static int digest_cmp(const void *a, const void *b)
 	return memcmp(a, b, REPO_DIGEST_LEN);
 }
 
-static int sweep_fanout(struct repo *r, int idx, const struct chunk_ref *keep, size_t n_keep, uint64_t *chunks,
-			uint64_t *bytes, struct buf *err)
+static int sweep_fanout(struct repo *r, int idx, const struct chunk_ref *keep, size_t n_keep,
+			const atomic_bool *cancel, uint64_t *chunks, uint64_t *bytes, struct buf *err)
 {
 	char rel[16];
 	int dfd;
@@ -1263,6 +1269,12 @@ static int sweep_fanout(struct repo *r, int idx, const struct chunk_ref *keep, s
 			continue;
 		if (n_keep && bsearch(digest, keep, n_keep, sizeof(*keep), digest_cmp))
 			continue;
+		if (repo_cancel_requested(cancel)) {
+			closedir(d);
+			buf_printf(err, "pruning backup repository %s was cancelled after freeing %" PRIu64 " chunks",
+				   r->path, *chunks);
+			return -ECANCELED;
+		}
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || unlinkat(dfd, e->d_name, 0) < 0) {
 			int rc = -errno;
 			if (rc == -ENOENT)
@@ -1310,7 +1322,8 @@ static int sweep_tmp(struct repo *r, struct buf *err)
 	return 0;
 }
 
-int repo_sweep(struct repo *r, uint64_t *chunks_freed, uint64_t *bytes_freed, struct buf *err)
+int repo_sweep(struct repo *r, const atomic_bool *cancel, uint64_t *chunks_freed, uint64_t *bytes_freed,
+	       struct buf *err)
 {
 	char **ids = NULL;
 	size_t n = 0, k = 0;
@@ -1347,7 +1360,7 @@ int repo_sweep(struct repo *r, uint64_t *chunks_freed, uint64_t *bytes_freed, st
 		if (k == 0 || memcmp(l.v[i].d, l.v[k - 1].d, REPO_DIGEST_LEN) != 0)
 			l.v[k++] = l.v[i];
 	for (int i = 0; rc == 0 && i < 256; i++)
-		rc = sweep_fanout(r, i, l.v, k, chunks_freed, bytes_freed, err);
+		rc = sweep_fanout(r, i, l.v, k, cancel, chunks_freed, bytes_freed, err);
 	if (rc == 0)
 		rc = sweep_tmp(r, err);
 	if (rc == 0)

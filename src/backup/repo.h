@@ -28,12 +28,20 @@
  * "chunks" array holds, per chunk-size piece of the disk, the chunk id as 64
  * hex chars or null for an all-zero piece.  verify and sweep walk those.
  *
+ * Cancelling: the long operations of this library (repo_verify, repo_sweep,
+ * and backup_vm / backup_restore_disk in backup.h) take a `cancel` flag
+ * (NULL: never cancelled) that any thread may set.  They look at it between
+ * chunks and steps, so they notice it within a chunk's work (well under a
+ * second), undo what they must, and return -ECANCELED with err set.  The
+ * library knows nothing of corrald's jobs: the job's cancel hook sets the flag.
+ *
  * Thread safety: repo_chunk_put/get/exists may be called from several threads
  * on one struct repo.  Errors: 0 or -errno with one sentence appended to err.
  */
 #ifndef CORRAL_BACKUP_REPO_H
 #define CORRAL_BACKUP_REPO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +113,12 @@ void repo_ids_free(char **ids, size_t n);
 void repo_digest_hex(const uint8_t digest[REPO_DIGEST_LEN], char hex[2 * REPO_DIGEST_LEN + 1]);
 int repo_digest_parse(const char *hex, uint8_t digest[REPO_DIGEST_LEN]);
 
+/* Whether a cancel flag (NULL: none) has been set. */
+static inline bool repo_cancel_requested(const atomic_bool *cancel)
+{
+	return cancel && atomic_load(cancel);
+}
+
 /* Maintenance (callers hold the right lock). */
 typedef void (*repo_progress_cb)(uint64_t done, uint64_t total, void *arg);
 struct repo_check_result {
@@ -113,12 +127,15 @@ struct repo_check_result {
 	size_t n_bad_backups;
 };
 /* Re-read and check every chunk referenced by the given manifests (ids NULL =
- * all). */
+ * all).  Reads only: a cancelled verify (-ECANCELED) changed nothing. */
 int repo_verify(struct repo *r, char *const *ids, size_t n_ids, repo_progress_cb cb, void *arg,
-		struct repo_check_result *res, struct buf *err);
+		const atomic_bool *cancel, struct repo_check_result *res, struct buf *err);
 void repo_check_result_release(struct repo_check_result *res);
 /* Remove chunks no manifest references and stale tmp/ files (exclusive lock).
- * Reports how many chunks and bytes were freed. */
-int repo_sweep(struct repo *r, uint64_t *chunks_freed, uint64_t *bytes_freed, struct buf *err);
+ * Reports how many chunks and bytes were freed, also when it fails or is
+ * cancelled: it stops between two deletions, and every chunk deleted by then
+ * was referenced by no manifest (the exclusive lock keeps new ones out). */
+int repo_sweep(struct repo *r, const atomic_bool *cancel, uint64_t *chunks_freed, uint64_t *bytes_freed,
+	       struct buf *err);
 
 #endif

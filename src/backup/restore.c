@@ -6,7 +6,8 @@
  * it reads as zeros everywhere; only non-zero chunks are written.  Raw
  * images are written with pwrite directly; qcow2 through a writable qemu-nbd
  * (QEMU's own qcow2 driver allocates clusters), flushed before it exits.
- * Two threads fetch and write chunks (chunks_write).
+ * Two threads fetch and write chunks (chunks_write); each looks at the cancel
+ * flag before taking the next one.
  * Manifests are checked before use: a manifest is input from a repository
  * that may be damaged, so sizes and ids are validated, never trusted.
  */
@@ -25,6 +26,7 @@
 #include "backup/nbdsrc.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 void backup_chunks_release(struct backup_chunks *c)
@@ -93,6 +95,8 @@ static int img_create(const char *dest, const char *format, uint64_t size, struc
 		nbdsrc_err_add_output(err, &e);
 	}
 	buf_release(&e);
+	if (r == 0)
+		r = runas_own(dest, err); /* a volume: QEMU opens it as the qemu user */
 	return r == 0 ? 0 : (r < 0 ? r : -EIO);
 }
 
@@ -132,6 +136,7 @@ struct writers {
 	struct sink *s;
 	backup_progress_cb cb;
 	void *arg;
+	const atomic_bool *cancel;
 	pthread_mutex_t lock;
 	size_t next;		/* next chunk to take */
 	uint64_t done;		/* bytes written or skipped */
@@ -154,6 +159,8 @@ static void *writer_run(void *opaque)
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		size_t i = w->next++;
+		if (w->rc == 0 && i < bc->n && repo_cancel_requested(w->cancel))
+			w->rc = -ECANCELED;
 		bool stop = w->rc != 0 || i >= bc->n;
 		pthread_mutex_unlock(&w->lock);
 		if (stop)
@@ -189,10 +196,18 @@ static void *writer_run(void *opaque)
 	return NULL;
 }
 
+/* What a restore writes into and reports to. */
+struct restore_ctl {
+	const atomic_bool *cancel;
+	backup_progress_cb cb;
+	void *arg;
+};
+
 static int chunks_write(struct repo *r, const char *id, const struct backup_chunks *bc, struct sink *s,
-			backup_progress_cb cb, void *arg, struct buf *err)
+			const struct restore_ctl *ctl, struct buf *err)
 {
-	struct writers w = { .r = r, .id = id, .bc = bc, .s = s, .cb = cb, .arg = arg, .err = BUF_INIT };
+	struct writers w = { .r = r, .id = id, .bc = bc, .s = s, .cb = ctl->cb, .arg = ctl->arg,
+			     .cancel = ctl->cancel, .err = BUF_INIT };
 	struct writer me[WRITERS];
 	pthread_t th[WRITERS];
 	bool started[WRITERS] = { false };
@@ -215,7 +230,7 @@ static int chunks_write(struct repo *r, const char *id, const struct backup_chun
 }
 
 static int restore_qcow2(struct repo *r, const char *id, const struct backup_chunks *bc, const char *dest,
-			 backup_progress_cb cb, void *arg, struct buf *err)
+			 const struct restore_ctl *ctl, struct buf *err)
 {
 	const char *tmp = getenv("TMPDIR");
 	char dir[256];
@@ -226,18 +241,18 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 		return -e;
 	}
 	__do_free char *sock = xasprintf("%s/nbd.sock", dir);
-	pid_t pid;
-	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &pid, err);
+	struct proc server = PROC_INIT;
+	int rc = nbdsrc_server_start(dest, "qcow2", sock, false, 1, NULL, &server, err);
 	if (rc == 0) {
 		struct sink s = { .fd = -1, .dest = dest };
 		rc = nbdsrc_connect(sock, "", NULL, &s.h, err);
 		if (rc == 0)
-			rc = chunks_write(r, id, bc, &s, cb, arg, err);
+			rc = chunks_write(r, id, bc, &s, ctl, err);
 		if (rc == 0)
 			rc = nbdsrc_flush(s.h, err);
 		nbdsrc_close(s.h);
 		struct buf e = BUF_INIT;
-		int rs = nbdsrc_server_stop(pid, sock, &e);
+		int rs = nbdsrc_server_stop(&server, sock, &e);
 		if (rc == 0 && rs < 0) {
 			buf_add(err, e.s, e.len);
 			rc = rs;
@@ -249,7 +264,7 @@ static int restore_qcow2(struct repo *r, const char *id, const struct backup_chu
 }
 
 static int restore_raw(struct repo *r, const char *id, const struct backup_chunks *bc, const char *dest,
-		       backup_progress_cb cb, void *arg, struct buf *err)
+		       const struct restore_ctl *ctl, struct buf *err)
 {
 	__do_close int fd = open(dest, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -258,7 +273,7 @@ static int restore_raw(struct repo *r, const char *id, const struct backup_chunk
 		return -e;
 	}
 	struct sink s = { .fd = fd, .dest = dest };
-	int rc = chunks_write(r, id, bc, &s, cb, arg, err);
+	int rc = chunks_write(r, id, bc, &s, ctl, err);
 	if (rc == 0 && fsync(fd) < 0) {
 		rc = -errno;
 		buf_printf(err, "Flushing %s failed: %s.", dest, strerror(-rc));
@@ -267,8 +282,9 @@ static int restore_raw(struct repo *r, const char *id, const struct backup_chunk
 }
 
 int backup_restore_disk(struct repo *r, const char *id, size_t index, const char *dest, const char *format,
-			backup_progress_cb cb, void *arg, struct buf *err)
+			const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err)
 {
+	const struct restore_ctl ctl = { cancel, cb, arg };
 	if (!format || (strcmp(format, "qcow2") != 0 && strcmp(format, "raw") != 0)) {
 		buf_printf(err, "Cannot restore into %s: the format must be qcow2 or raw.", dest);
 		return -EINVAL;
@@ -283,9 +299,11 @@ int backup_restore_disk(struct repo *r, const char *id, size_t index, const char
 		return rc;
 	rc = img_create(dest, format, bc.size, err);
 	if (rc == 0)
-		rc = strcmp(format, "raw") == 0 ? restore_raw(r, id, &bc, dest, cb, arg, err)
-						: restore_qcow2(r, id, &bc, dest, cb, arg, err);
+		rc = strcmp(format, "raw") == 0 ? restore_raw(r, id, &bc, dest, &ctl, err)
+						: restore_qcow2(r, id, &bc, dest, &ctl, err);
 	backup_chunks_release(&bc);
+	if (rc == -ECANCELED)
+		buf_printf(err, "Restoring disk %zu of backup %s was cancelled; %s was removed.", index, id, dest);
 	if (rc < 0)
 		unlink(dest);
 	return rc;

@@ -191,10 +191,11 @@ void cli_print_listing(const json_t *answer, bool lng);
 /*
  * Poll GET /v1/jobs/{id} every 200 ms until `job` (an API job object) is no
  * longer running.  When stderr is a terminal shows
- * "\r<label>: 42% 120.3 MiB/s ETA 3s".  On return *final holds the last job
- * object (new reference) and the result is CLI_OK if it succeeded, else
- * CLI_FAIL with the job's error printed.  label NULL: quiet (no progress,
- * no error line: the caller reports).
+ * "\r<label>: 42% 120.3 MiB/s ETA 3s (<phase>)", or "<label>: cancelling at 42%".
+ * On return *final holds the last job object (new reference) and the result
+ * is CLI_OK if it succeeded, else CLI_FAIL with the job's error printed
+ * ("TYPE job ID was cancelled: ..." for a cancelled one).  label NULL: quiet
+ * (no progress, no error line: the caller reports).
  */
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final);
 /* Send a request answered 202 {"job": ...} and job_wait for that job

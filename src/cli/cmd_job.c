@@ -1,6 +1,6 @@
 /*
- * cmd_job.c - corrald's jobs: `corral job list|show`, and job_wait (cli.h)
- * which follows a job other verbs started (`disk import`) to its end.
+ * cmd_job.c - corrald's jobs: `corral job list|show|cancel`, and job_wait
+ * (cli.h) which follows a job other verbs started (`disk import`) to its end.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,10 +30,24 @@ static const char usage_list[] =
 static const char usage_show[] =
 	"usage: corral job show ID [--json]\n"
 	"\n"
-	"Show one job: type, target, state, progress, rate, ETA, error and times.\n"
+	"Show one job: type, target, state, phase, progress, rate, ETA, error and\n"
+	"times.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the job as the API returns it\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_cancel[] =
+	"usage: corral job cancel ID [--json]\n"
+	"\n"
+	"Ask a running job to stop.  It stops at its next chunk or step, rolls back\n"
+	"what it made (docs/backup.md, \"Cancelling\") and ends \"cancelled\";\n"
+	"follow it with 'corral job show ID'.  A job that already ended, or is in a\n"
+	"step that cannot be interrupted (a restore replacing a VM's images), is\n"
+	"refused with the reason.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the job as it is now\n"
 	"  -h, --help   show this help\n";
 
 enum { OPT_VM = CLI_OPT_FIRST };
@@ -61,7 +75,7 @@ static const char *eta_text(const json_t *job, char *buf, size_t len)
 	return json_is_number(v) ? out_duration((int64_t)(json_number_value(v) + 0.5), buf, len) : NULL;
 }
 
-/* "importing: 42% 120.3 MiB/s ETA 3s" */
+/* "importing: 42% 120.3 MiB/s ETA 3s (vm web1: disk 2 of 3)", or "importing: cancelling at 42%" */
 static char *progress_line(const char *label, const json_t *job)
 {
 	__do_free char *pct = progress_text(job);
@@ -69,11 +83,17 @@ static char *progress_line(const char *label, const json_t *job)
 	const char *s;
 	char tmp[32];
 
+	if (json_is_true(json_object_get(job, "cancelling"))) {
+		buf_printf(&b, "%s: cancelling at %s", label, pct);
+		return buf_detach(&b);
+	}
 	buf_printf(&b, "%s: %s", label, pct);
 	if ((s = rate_text(job, tmp, sizeof(tmp))))
 		buf_printf(&b, " %s", s);
 	if ((s = eta_text(job, tmp, sizeof(tmp))))
 		buf_printf(&b, " ETA %s", s);
+	if ((s = out_str(job, "phase")))
+		buf_printf(&b, " (%s)", s);
 	return buf_detach(&b);
 }
 
@@ -110,6 +130,13 @@ static bool on_job_event(const json_t *ev, void *opaque)
 	if (job_running(f->cur))
 		show_progress(f);
 	return job_running(f->cur);
+}
+
+/* The state for people: a running job asked to stop is "cancelling". */
+static const char *state_text(const json_t *job)
+{
+	return job_running(job) && json_is_true(json_object_get(job, "cancelling")) ? "cancelling"
+										    : out_str(job, "state");
 }
 
 int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **final)
@@ -167,6 +194,9 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 	{
 		__do_free char *id = out_scalar(json_object_get(cur, "id"));
 		const char *type = out_str(cur, "type");
+		if (state && strcmp(state, "cancelled") == 0)
+			return cli_error("%s job %s was cancelled: %s", type ? type : "the", id,
+					 msg ? msg : "no details");
 		return cli_error("%s job %s %s: %s", type ? type : "the", id,
 				 state ? state : "ended", msg ? msg : "no error message");
 	}
@@ -198,8 +228,7 @@ static void print_jobs(const json_t *answer)
 		__do_free char *id = out_scalar(json_object_get(job, "id"));
 		__do_free char *target = out_scalar(json_object_get(job, "target"));
 		__do_free char *pct = progress_text(job);
-		table_add(t, id, out_str(job, "type"), target, out_str(job, "state"), pct,
-			  out_str(job, "started"));
+		table_add(t, id, out_str(job, "type"), target, state_text(job), pct, out_str(job, "started"));
 	}
 	table_print(t, stdout);
 }
@@ -235,7 +264,7 @@ static int job_list(struct cli *cli, int argc, char **argv)
 static void show_job(const json_t *job)
 {
 	__do_table struct table *t = table_new_kv();
-	static const char *const keys[] = { "id", "type", "target", "state" };
+	static const char *const keys[] = { "id", "type", "target" };
 	json_t *v;
 	const char *text, *msg;
 	char tmp[32];
@@ -244,6 +273,9 @@ static void show_job(const json_t *job)
 		__do_free char *s = out_scalar(json_object_get(job, keys[i]));
 		table_add_kv(t, keys[i], "%s", s);
 	}
+	table_add_kv(t, "state", "%s", state_text(job));
+	if ((text = out_str(job, "phase")))
+		table_add_kv(t, "phase", "%s", text);
 	{
 		__do_free char *pct = progress_text(job);
 		table_add_kv(t, "progress", "%s", pct);
@@ -277,14 +309,35 @@ static int job_show(struct cli *cli, int argc, char **argv)
 	return cli_show(cli, "/v1/jobs", a.pos[0], show_job);
 }
 
+static int job_cancel(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+
+	cli_args_init(&a, "job cancel", usage_cancel, argc, argv);
+	if (!cli_args_plain(cli, &a, 1, 1, "job ID"))
+		return a.exit_code;
+	if (cli_call(cli, "POST", "/v1/jobs", a.pos[0], "/cancel", NULL, &r) != CLI_OK)
+		return CLI_FAIL;
+	json_t *job = json_object_get(r.json, "job");
+	if (cli->json) {
+		out_json(job);
+	} else {
+		__do_free char *target = out_scalar(json_object_get(job, "target"));
+		printf("cancelling job %s (%s %s)\n", a.pos[0], out_str(job, "type"), target);
+	}
+	return CLI_OK;
+}
+
 static const struct cli_verb job_verbs[] = {
 	{ "list", "list recent jobs", job_list },
 	{ "show", "show one job", job_show },
+	{ "cancel", "ask a running job to stop", job_cancel },
 	{ NULL, NULL, NULL },
 };
 
 const struct cli_noun cli_noun_job = {
-	"job", "Follow corrald's long-running jobs (imports, ...).", job_verbs, NULL,
+	"job", "Follow and cancel corrald's long-running jobs (imports, backups, ...).", job_verbs, NULL,
 };
 
 /* A backup run's result: one line per VM. */

@@ -73,6 +73,7 @@ static struct store *eng_store;
 static struct job *jobs;
 static struct vmlock *locks;
 static bool stopping;
+static const char *cancel_reason; /* set by job_engine_shutdown */
 
 /* ---- VM lock table (eng_lock held) ------------------------------------- */
 
@@ -253,7 +254,9 @@ static void *job_thread(void *arg)
 		j->percent = 100;
 	} else {
 		j->state = r == -ECANCELED || j->cancel_requested ? JOB_CANCELLED : JOB_FAILED;
-		if (j->state == JOB_CANCELLED && !err.len)
+		if (j->state == JOB_CANCELLED && cancel_reason)
+			buf_printf(&err, "%s%s", err.len ? "; " : "", cancel_reason);
+		else if (j->state == JOB_CANCELLED && !err.len)
 			buf_adds(&err, "cancelled");
 		else if (!err.len)
 			buf_printf(&err, "%s failed: %s", j->type, strerror(-r));
@@ -266,6 +269,11 @@ static void *job_thread(void *arg)
 	log_info("job %lld (%s %s): %s%s%s", (long long)j->id, j->type, j->target, state_names[j->state],
 		 j->error ? ": " : "", j->error ? j->error : "");
 	report(j, true, true);
+	/* What the job owns goes now, not when the thread is joined later. */
+	if (j->free_arg)
+		j->free_arg(j->arg);
+	j->free_arg = NULL;
+	j->arg = NULL;
 	pthread_mutex_lock(&eng_lock);
 	j->thread_done = true;
 	pthread_cond_broadcast(&eng_cond);
@@ -278,6 +286,7 @@ void job_engine_init(struct store *s)
 {
 	eng_store = s;
 	stopping = false;
+	cancel_reason = NULL;
 }
 
 int job_start(const struct job_spec *spec, json_t **out, struct buf *err)
@@ -342,8 +351,8 @@ int job_start(const struct job_spec *spec, json_t **out, struct buf *err)
 		what_of(j, l->what, sizeof(l->what));
 	else if (l && l->next == j)
 		for (struct job *o = jobs; o; o = o->next)
-			if (o == l->owner)
-				holder = o->id;
+			if (o == l->owner && strcmp(o->vm, j->vm) == 0)
+				holder = o->id; /* not one that only took the VM with job_lock_vm */
 	j->next = jobs;
 	jobs = j;
 	pthread_mutex_unlock(&eng_lock);
@@ -399,7 +408,7 @@ int job_cancel(int64_t id, struct buf *err)
 			buf_printf(err, "job %lld not found", (long long)id);
 			return -ENOENT;
 		}
-		buf_printf(err, "job %lld has already %s", (long long)id,
+		buf_printf(err, "job %lld is over (%s)", (long long)id,
 			   j ? state_names[j->state] : json_string_value(json_object_get(rec, "state")));
 		return -EALREADY;
 	}
@@ -500,6 +509,7 @@ void job_engine_shutdown(void)
 
 	pthread_mutex_lock(&eng_lock);
 	stopping = true;
+	cancel_reason = "corrald stopped while the job ran";
 	pthread_mutex_unlock(&eng_lock);
 	do {
 		n = 0;

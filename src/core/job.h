@@ -63,7 +63,8 @@ struct job_spec {
 	bool preempt;		/* cancel the VM's current job instead of failing busy (vm kill) */
 	job_fn run;
 	void *arg;
-	/* Called with arg once the job is over, also when job_start fails (NULL: nothing to free). */
+	/* Called with arg as soon as the job is over (its end recorded and published),
+	 * also when job_start fails (NULL: nothing to free). */
 	void (*free_arg)(void *arg);
 };
 

@@ -4,10 +4,16 @@
  * Pure function of its inputs (no I/O), so it is tested with golden files
  * (tests/data/argv/NAME.json -> NAME.args).  Layout of the machine:
  *   q35, `-nodefaults`, QMP and serial on unix sockets in the run dir, the
- *   serial output also logged to console.log, `-daemonize` with a pid file
- *   (QEMU lives in its own session and survives corrald), `-no-shutdown`
- *   (corrald decides what a guest power-off means: quit, or reset for a
- *   graceful reboot).
+ *   serial output also logged to console.log, `-no-shutdown` (corrald
+ *   decides what a guest power-off means: quit, or reset for a graceful
+ *   reboot).  No -daemonize: corrald starts QEMU as a direct child in its
+ *   own session (runtime.c); `-sandbox` denies obsolete syscalls, privilege
+ *   changes, fork/exec and resource control once QEMU is up (and would
+ *   kill -daemonize's fork).  Under TCG the translation cache is sized by
+ *   qemu_tcg_tb_size().
+ *   Files QEMU does not own are handed over as fds: the CD-ROM medium is
+ *   `/dev/fdset/<cdrom_fdset>` over `-add-fd fd=<cdrom_fd>`; kernels and
+ *   initrds are copies in the run dir (boot_kernel, boot_initrd).
  *   Disk slot i uses node "disk<i>" (format) over "disk<i>-file" and device
  *   id "disk<i>"; a virtio disk in slot i sits on root port "rp<i>".  There
  *   are ndisks + hotplug_ports root ports, so every free slot can take a
@@ -34,10 +40,19 @@ struct qemu_launch {
 	bool paused;              /* -S: do not run the guest until `cont` */
 	const char *disk_path[VM_MAX_DISKS];   /* parallel to def->disks */
 	const char *disk_format[VM_MAX_DISKS];
-	/* BOOT_DISK_KERNEL: the kernel and initrd (NULL: none) copied out of the
-	 * first disk and the entry's command line (NULL: none). */
+	/* BOOT_KERNEL and BOOT_DISK_KERNEL: the kernel and initrd (NULL: none)
+	 * as copied into the run dir, and for BOOT_DISK_KERNEL the entry's
+	 * command line (NULL: none; BOOT_KERNEL uses the definition's). */
 	const char *boot_kernel, *boot_initrd, *boot_cmdline;
+	/* A CD-ROM medium defined: the fd number QEMU gets it as and the fd set. */
+	int cdrom_fd, cdrom_fdset;
 };
+
+#define QEMU_CDROM_FD 3
+#define QEMU_CDROM_FDSET 1
+
+/* The TCG translation cache (MiB) for a guest of memory_mib. */
+unsigned qemu_tcg_tb_size(long long memory_mib);
 
 /* Fill `out` (empty CMD_INIT) or return -1 with err (e.g. too many IDE disks). */
 int qemu_build_argv(const struct qemu_launch *l, struct cmd *out, struct buf *err);

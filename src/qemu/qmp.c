@@ -188,7 +188,7 @@ static int qmp_read_msg(struct qmp *q, int64_t deadline, json_t **msg, struct bu
  * stream unusable, so then the socket is shut down (the reader reports the
  * loss to everyone).
  */
-static int qmp_send(struct qmp *q, const struct buf *b, int64_t deadline, struct buf *err)
+static int qmp_send(struct qmp *q, const struct buf *b, int fd, int64_t deadline, struct buf *err)
 {
 	size_t off = 0;
 	int r = 0;
@@ -204,7 +204,28 @@ static int qmp_send(struct qmp *q, const struct buf *b, int64_t deadline, struct
 	q->writing = true;
 	pthread_mutex_unlock(&q->lock);
 	while (off < b->len) {
-		ssize_t n = send(q->fd, b->s + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n;
+		if (fd >= 0) {
+			/* The fd rides along with the message's first bytes (SCM_RIGHTS). */
+			union {
+				char buf[CMSG_SPACE(sizeof(int))];
+				struct cmsghdr align;
+			} ctl;
+			struct iovec iov = { .iov_base = b->s + off, .iov_len = b->len - off };
+			struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+					      .msg_controllen = sizeof(ctl.buf) };
+			memset(ctl.buf, 0, sizeof(ctl.buf));
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+			n = sendmsg(q->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0)
+				fd = -1;
+		} else {
+			n = send(q->fd, b->s + off, b->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
 		if (n >= 0) {
 			off += (size_t)n;
 			continue;
@@ -341,8 +362,8 @@ static int qmp_reply_result(json_t *reply, json_t **ret, struct buf *err)
 	return -EIO;
 }
 
-int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int timeout_ms,
-		struct buf *err)
+static int execute(struct qmp *q, const char *cmd, json_t *args, int fd, json_t **ret, int timeout_ms,
+		   struct buf *err)
 {
 	__do_json json_t *owned_args = args;
 	__do_json json_t *reply = NULL;
@@ -374,7 +395,7 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int 
 	q->calls = &call;
 	pthread_mutex_unlock(&q->lock);
 
-	r = qmp_send(q, &out, deadline, err);
+	r = qmp_send(q, &out, fd, deadline, err);
 
 	pthread_mutex_lock(&q->lock);
 	while (r == 0 && !call.reply && q->open && time_mono_ms() < deadline)
@@ -398,6 +419,23 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int 
 		return -ETIMEDOUT;
 	}
 	return qmp_reply_result(reply, ret, err);
+}
+
+int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int timeout_ms,
+		struct buf *err)
+{
+	return execute(q, cmd, args, -1, ret, timeout_ms, err);
+}
+
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_t *args, int fd, json_t **ret, int timeout_ms,
+		   struct buf *err)
+{
+	if (fd < 0) {
+		json_decref(args);
+		set_err(err, "no file descriptor to pass with QMP command %s", cmd);
+		return -EBADF;
+	}
+	return execute(q, cmd, args, fd, ret, timeout_ms, err);
 }
 
 static int qmp_job_finish(struct qmp *q, const char *job_id, json_t *job, int64_t deadline,
@@ -503,7 +541,7 @@ static int qmp_handshake(struct qmp *q, int64_t deadline, struct buf *err)
 	}
 	snprintf(id, sizeof(id), "corral-%" PRIu64, ++q->next_id);
 	qmp_format(&out, "qmp_capabilities", id, NULL);
-	r = qmp_send(q, &out, deadline, &why);
+	r = qmp_send(q, &out, -1, deadline, &why);
 	while (r == 0) {
 		__do_json json_t *msg = NULL;
 		const char *msg_id;

@@ -89,6 +89,14 @@ int qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret, int 
 		struct buf *err);
 
 /*
+ * The same, passing the open file descriptor fd to QEMU with the command
+ * (SCM_RIGHTS), for `add-fd` and `getfd`.  fd stays the caller's (QEMU gets
+ * its own copy).  -EBADF for a negative fd.
+ */
+int qmp_execute_fd(struct qmp *q, const char *cmd, json_t *args, int fd, json_t **ret, int timeout_ms,
+		   struct buf *err);
+
+/*
  * Wait up to timeout_ms for the job `job_id` (started by a command with
  * "job-id": snapshot-save/-load/-delete, blockdev-backup, block-commit...) to
  * reach "concluded", then job-dismiss it.  Wakes on JOB_STATUS_CHANGE events

@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -29,18 +28,24 @@
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
+#include "util/proc.h"
+#include "util/runas.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
 #define MAX_SLOTS 32
 #define QMP_TIMEOUT_MS 10000
 #define CONSOLE_LOG_ROTATE (1 << 20)
+#define QEMU_START_TIMEOUT_MS 30000
 
 struct vm_rt {
 	char uuid[37];
 	char name[NAME_MAX + 1];
 	char *dir;
 	pid_t pid;
+	struct proc proc;            /* QEMU, when this corrald started it (else pid 0) */
+	struct proc_identity ident;  /* QEMU, from its pid file when re-attached */
+	int cdrom_fdset;             /* the fd set holding the CD-ROM medium, 0: none */
 	struct qmp *qmp;
 	enum vm_state state;
 	bool stop_requested;
@@ -116,43 +121,56 @@ static void vm_event(struct vm_rt *v, const char *type, const char *detail)
 		cfg.on_event(v->uuid, v->name, type, detail);
 }
 
-/* Is pid a live (non-zombie) QEMU for this uuid? */
-static bool proc_is_ours(pid_t pid, const char *uuid)
+/* Does v's QEMU still run?  Its identity (pid file: pid, start time, boot)
+ * and its command line (which holds the uuid) must both match. */
+static bool qemu_alive(const struct vm_rt *v)
 {
 	char path[64];
 	struct buf b = BUF_INIT;
 	bool ok = false;
 
-	if (pid <= 1)
+	if (!proc_identity_alive(&v->ident))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (fs_read_file(path, 4096, &b) == 0) {
-		const char *p = strrchr(b.s, ')');
-		ok = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	}
-	buf_reset(&b);
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (ok && fs_read_file(path, 1 << 20, &b) == 0) {
-		ok = false;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)v->ident.pid);
+	if (fs_read_file(path, 1 << 20, &b) == 0)
 		for (size_t i = 0; i < b.len; i += strlen(b.s + i) + 1)
-			if (strcmp(b.s + i, uuid) == 0)
+			if (strcmp(b.s + i, v->uuid) == 0)
 				ok = true;
-	} else {
-		ok = false;
-	}
 	buf_release(&b);
 	return ok;
 }
 
-static pid_t read_pidfile(const char *dir)
+/* SIGKILL v's QEMU: through the process registry if this corrald started it,
+ * else through its identity (never a recycled pid either way). */
+static void qemu_kill(struct vm_rt *v)
 {
-	__do_free char *p = qemu_run_path(dir, "qemu.pid");
-	struct buf b = BUF_INIT;
-	long pid = 0;
-	if (fs_read_file(p, 64, &b) == 0)
-		pid = strtol(b.s, NULL, 10);
-	buf_release(&b);
-	return pid > 0 && pid < INT_MAX ? (pid_t)pid : 0;
+	if (v->proc.pid)
+		proc_signal(&v->proc, SIGKILL);
+	else if (qemu_alive(v))
+		proc_identity_signal(&v->ident, SIGKILL);
+}
+
+/* Wait up to timeout_ms for v's QEMU to be gone (and reaped, when it is our child). */
+static bool qemu_wait_gone(struct vm_rt *v, int timeout_ms)
+{
+	if (v->proc.pid)
+		return proc_wait_timeout(&v->proc, timeout_ms) != -ETIMEDOUT;
+	for (int64_t end = time_mono_ms() + timeout_ms; qemu_alive(v); time_sleep_ms(20))
+		if (time_mono_ms() >= end)
+			return false;
+	return true;
+}
+
+static char *vm_cgroup_name(const char *uuid) { return xasprintf("vm-%s", uuid); }
+
+/* QEMU is gone: its cgroup goes too. */
+static void vm_cgroup_remove(const struct vm_rt *v)
+{
+	struct buf err = BUF_INIT;
+	__do_free char *name = vm_cgroup_name(v->uuid);
+	if (cfg.cgroups && cgroup_vm_remove(cfg.cgroups, name, &err) < 0)
+		log_warn("vm %s: %s", v->name, err.s);
+	buf_release(&err);
 }
 
 static void slot_set(struct vm_rt *v, int i, const char *vol, const char *node, const char *file)
@@ -179,6 +197,7 @@ static void save_slots(struct vm_rt *v)
 	char key[8];
 	json_object_set_new(j, "ports", json_integer(v->nports));
 	json_object_set_new(j, "scsi", json_boolean(v->has_scsi));
+	json_object_set_new(j, "cdrom_fdset", json_integer(v->cdrom_fdset));
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		if (!v->slots[i].vol[0])
 			continue;
@@ -196,14 +215,19 @@ static void save_slots(struct vm_rt *v)
 static void load_slots(struct vm_rt *v)
 {
 	__do_free char *path = qemu_run_path(v->dir, "slots.json");
-	json_error_t je;
-	__do_json json_t *j = json_load_file(path, 0, &je);
+	struct buf b = BUF_INIT;
+	__do_json json_t *j = NULL;
 	const char *key;
 	json_t *val;
+	/* Only a file we wrote: the directory is the qemu user's. */
+	if (fs_read_file_mine(path, 1 << 20, &b) == 0)
+		j = json_loads(b.s, 0, NULL);
+	buf_release(&b);
 	if (!j)
 		return;
 	v->nports = (int)json_integer_value(json_object_get(j, "ports"));
 	v->has_scsi = json_is_true(json_object_get(j, "scsi"));
+	v->cdrom_fdset = (int)json_integer_value(json_object_get(j, "cdrom_fdset"));
 	json_object_foreach(json_object_get(j, "slots"), key, val) {
 		int i = atoi(key);
 		const char *vol = json_string_value(json_object_get(val, "volume"));
@@ -214,6 +238,22 @@ static void load_slots(struct vm_rt *v)
 	}
 }
 
+/* Everything in <dir>/<sub> (files only: nothing there has subdirectories), then <sub>. */
+static void remove_subdir(const char *dir, const char *sub)
+{
+	__do_free char *path = qemu_run_path(dir, sub);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(path);
+}
+
+/* What only a running QEMU needs: sockets, pid file, slots, boot/ copies. */
 static void remove_run_files(const char *dir)
 {
 	static const char *const leaves[] = { "qmp.sock", "serial.sock", "qemu.pid", "slots.json" };
@@ -221,6 +261,19 @@ static void remove_run_files(const char *dir)
 		__do_free char *p = qemu_run_path(dir, leaves[i]);
 		unlink(p);
 	}
+	remove_subdir(dir, "boot");
+}
+
+/* A VM's runtime record, not on the list yet. */
+static struct vm_rt *vm_rt_new(const struct vm_record *r)
+{
+	struct vm_rt *v = xcalloc(1, sizeof(*v));
+	v->proc = (struct proc)PROC_INIT;
+	snprintf(v->uuid, sizeof(v->uuid), "%s", r->def->uuid);
+	snprintf(v->name, sizeof(v->name), "%s", r->def->name);
+	v->dir = vm_dir(v->uuid);
+	v->state = r->state;
+	return v;
 }
 
 static void vm_rt_free(struct vm_rt *v)
@@ -228,6 +281,7 @@ static void vm_rt_free(struct vm_rt *v)
 	if (!v)
 		return;
 	qmp_close(v->qmp);
+	proc_release(&v->proc);
 	free(v->dir);
 	free(v);
 }
@@ -276,23 +330,15 @@ static void on_qmp_eof(void *opaque) { enqueue(opaque, NULL, NULL); }
 /* QEMU is gone: decide stopped vs crashed, reap, clean up.  rt_lock held. */
 static void handle_exit_locked(struct vm_rt *v)
 {
-	pid_t pid = v->pid;
-
 	v->gone = true;
 	pthread_mutex_unlock(&rt_lock);
-	/* Reap it if it is our child (subreaper); otherwise wait for it to vanish. */
-	for (int i = 0; i < 100 && pid > 0; i++) {
-		int status;
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid || (r < 0 && !proc_is_ours(pid, v->uuid)))
-			break;
-		time_sleep_ms(20);
+	/* Reaped by the reaper if it is our child; else wait for it to vanish. */
+	if (!qemu_wait_gone(v, 2000)) {
+		log_warn("vm %s: QMP closed but QEMU (pid %d) still runs; killing it", v->name, (int)v->pid);
+		qemu_kill(v);
+		qemu_wait_gone(v, 10000);
 	}
-	if (pid > 0 && proc_is_ours(pid, v->uuid)) {
-		log_warn("vm %s: QMP closed but QEMU (pid %d) still runs; killing it", v->name, (int)pid);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-	}
+	vm_cgroup_remove(v);
 	pthread_mutex_lock(&rt_lock);
 	remove_run_files(v->dir);
 	if (v->stop_requested)
@@ -416,6 +462,7 @@ int rt_init(const struct rt_config *c, struct buf *err)
 	cfg = *c;
 	cfg.run_dir = xstrdup(c->run_dir);
 	cfg.qemu_binary = xstrdup(c->qemu_binary);
+	cfg.qemu_user = xstrdup(c->qemu_user ? c->qemu_user : RUNAS_DEFAULT_USER);
 	if ((r = fs_mkdir_p(cfg.run_dir, 0700)) < 0) {
 		buf_printf(err, "cannot create run directory %s: %s", cfg.run_dir, strerror(-r));
 		return r;
@@ -457,7 +504,8 @@ void rt_shutdown(void)
 	q_tail = NULL;
 	free((char *)cfg.run_dir);
 	free((char *)cfg.qemu_binary);
-	cfg.run_dir = cfg.qemu_binary = NULL;
+	free((char *)cfg.qemu_user);
+	cfg.run_dir = cfg.qemu_binary = cfg.qemu_user = NULL;
 }
 
 /* Connect QMP and put v on the list.  On failure v is untouched and not listed. */
@@ -488,17 +536,18 @@ static const char *qmp_status(struct vm_rt *v, struct buf *err)
 
 static void attach_one(struct vm_record *r)
 {
-	struct vm_rt *v = xcalloc(1, sizeof(*v));
+	struct vm_rt *v = vm_rt_new(r);
 	struct buf err = BUF_INIT;
 	const char *st;
 
-	snprintf(v->uuid, sizeof(v->uuid), "%s", r->def->uuid);
-	snprintf(v->name, sizeof(v->name), "%s", r->def->name);
-	v->dir = vm_dir(v->uuid);
-	v->state = r->state;
-	v->pid = read_pidfile(v->dir);
-	if (!proc_is_ours(v->pid, v->uuid)) {
+	{
+		__do_free char *pidfile = qemu_run_path(v->dir, "qemu.pid");
+		proc_identity_load(pidfile, &v->ident);
+	}
+	v->pid = v->ident.pid;
+	if (!qemu_alive(v)) {
 		remove_run_files(v->dir);
+		vm_cgroup_remove(v);
 		if (r->state == VM_STOPPING || r->state == VM_STARTING)
 			set_state(v, VM_STOPPED, "qemu exited while corrald was not running");
 		else
@@ -558,10 +607,10 @@ static int check_file(const char *what, const char *path, struct buf *err)
 	return 0;
 }
 
-static void rotate_console_log(const char *dir)
+static void rotate_log(const char *dir, const char *name)
 {
-	__do_free char *log = qemu_run_path(dir, "console.log");
-	__do_free char *old = qemu_run_path(dir, "console.log.1");
+	__do_free char *log = qemu_run_path(dir, name);
+	__do_free char *old = xasprintf("%s.1", log);
 	struct stat st;
 	if (stat(log, &st) == 0 && st.st_size > CONSOLE_LOG_ROTATE)
 		rename(log, old);
@@ -608,16 +657,159 @@ static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const st
 	return 0;
 }
 
+/* --kernel PATH: copy the admin's kernel and initrd (read as root) into
+ * <run dir>/boot, where the qemu user can read them, as a disk-kernel boot
+ * would have them. */
+static int kernel_prepare(struct vm_rt *v, const struct vm_def *d, struct img_boot_choice *bc, struct buf *err)
+{
+	__do_free char *dir = qemu_run_path(v->dir, "boot");
+	const char *src[2] = { d->kernel, d->initrd };
+	char **dst[2] = { &bc->kernel, &bc->initrd };
+	int r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < 2 && src[i]; i++) {
+		*dst[i] = xasprintf("%s/%s", dir, i ? "initrd" : "vmlinuz");
+		if ((r = fs_copy_file(src[i], *dst[i], 0600)) < 0) {
+			buf_printf(err, "%s %s: %s", i ? "initrd" : "kernel", src[i], strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Hand QEMU what it opens by path: its run dir (and the console log it
+ * appends to), the boot/ copies, every disk volume, and read-only the
+ * volumes those are linked clones of.  Volumes made by older versions (or
+ * by qemu-img as root) are fixed here.
+ */
+static int own_files(struct vm_rt *v, const struct vol_record *vols, int nvols, struct buf *err)
+{
+	__do_free char *console = qemu_run_path(v->dir, "console.log");
+	__do_free char *boot = qemu_run_path(v->dir, "boot");
+	int r;
+
+	if ((r = runas_own(v->dir, err)) < 0 || (fs_exists(console) && (r = runas_own(console, err)) < 0))
+		return r;
+	if (fs_exists(boot)) {
+		static const char *const files[] = { "boot/vmlinuz", "boot/initrd" };
+		if ((r = runas_own(boot, err)) < 0)
+			return r;
+		for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+			__do_free char *f = qemu_run_path(v->dir, files[i]);
+			if (fs_exists(f) && (r = runas_own(f, err)) < 0)
+				return r;
+		}
+	}
+	for (int i = 0; i < nvols; i++) {
+		if ((r = runas_own(vols[i].path, err)) < 0)
+			return r;
+		__do_free char *backing = vols[i].backing ? xstrdup(vols[i].backing) : NULL;
+		for (int depth = 0; backing && depth < 64; depth++) {
+			struct vol_record b = { 0 };
+			if (store_vol_get(cfg.store, backing, &b) < 0)
+				break;
+			r = runas_share_readonly(b.path, err);
+			free(backing);
+			backing = b.backing ? xstrdup(b.backing) : NULL;
+			vol_record_release(&b);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* What QEMU's child does between fork and exec (async-signal-safe): enter
+ * the VM's cgroup while still root, then become the qemu user. */
+struct launch_hook {
+	const struct cgroup_vm *cg;
+	const struct runas *user;
+};
+
+static int launch_hook(void *arg, const char **what)
+{
+	const struct launch_hook *h = arg;
+	int r;
+	if (h->cg && (r = cgroup_vm_enter(h->cg)) < 0) {
+		*what = "entering the VM's cgroup";
+		return r;
+	}
+	return runas_drop(h->user, what);
+}
+
+/* What QEMU printed to its log since offset `from`: its last line. */
+static char *log_last_line(const char *dir, off_t from)
+{
+	__do_free char *path = qemu_run_path(dir, "qemu.log");
+	struct buf b = BUF_INIT;
+	char *line;
+	fs_read_file(path, 4 << 20, &b);
+	line = last_line((size_t)from <= b.len ? b.s + from : b.s);
+	buf_release(&b);
+	return line;
+}
+
+/*
+ * Started QEMU: wait until its monitor answers (then v is on the list) or it
+ * exits.  0, or -EIO with err saying why ("qemu failed to start: <its last
+ * line>").
+ */
+static int launch_wait(struct vm_rt *v, off_t log_from, struct buf *err)
+{
+	__do_free char *sock = qemu_run_path(v->dir, "qmp.sock");
+	int64_t deadline = time_mono_ms() + QEMU_START_TIMEOUT_MS;
+	struct buf qerr = BUF_INIT;
+	int st = -ETIMEDOUT, r = -EIO;
+
+	while (!fs_exists(sock) && time_mono_ms() < deadline)
+		if ((st = proc_wait_timeout(&v->proc, 10)) != -ETIMEDOUT)
+			break;
+	if (st == -ETIMEDOUT && fs_exists(sock)) {
+		int left = (int)(deadline - time_mono_ms());
+		if (connect_vm(v, left > 1000 ? left : 1000, &qerr) == 0) {
+			buf_release(&qerr);
+			return 0;
+		}
+		st = proc_wait_timeout(&v->proc, 200);
+	}
+	if (st != -ETIMEDOUT) {
+		__do_free char *msg = log_last_line(v->dir, log_from);
+		if (*msg)
+			buf_printf(err, "qemu failed to start: %s", msg);
+		else
+			buf_printf(err, "qemu failed to start: it exited with status %d", st);
+		if (strstr(msg, "Permission denied") && runas_active())
+			buf_printf(err, " (QEMU runs as user %s: it needs search permission on every directory "
+				   "above its files)", cfg.qemu_user);
+	} else if (qerr.len) {
+		buf_printf(err, "qemu started but its monitor does not answer: %s", qerr.s);
+	} else {
+		buf_printf(err, "qemu did not open its monitor socket within %d s", QEMU_START_TIMEOUT_MS / 1000);
+	}
+	buf_release(&qerr);
+	return r;
+}
+
 static int start(const char *uuid, bool paused, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct qemu_launch l = { 0 };
 	struct vol_record vols[VM_MAX_DISKS] = { 0 };
 	struct cmd c = CMD_INIT;
-	struct buf qerr = BUF_INIT;
 	struct vm_rt *v = NULL;
 	struct img_boot_choice bc = { 0 };
+	struct cgroup_vm cg = CGROUP_VM_INIT;
+	struct runas user;
+	struct buf why = BUF_INIT;
+	__do_close int cdrom = -EBADF;
+	__do_free char *log = NULL, *pidfile = NULL, *cgname = vm_cgroup_name(uuid);
 	enum accel_mode accel;
+	bool launched = false;
 	int r, nvols = 0;
 
 	if ((r = store_vm_get(cfg.store, uuid, &rec)) < 0) {
@@ -637,6 +829,9 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
+	if ((r = runas_lookup(cfg.qemu_user, &user, err)) < 0)
+		goto out;
+	runas_set_owner(&user);
 	if (accel_resolve(cfg.accel, rec.def->accel, &accel, err) < 0) {
 		r = -ENOTSUP;
 		goto out;
@@ -653,18 +848,14 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		l.disk_path[i] = vols[i].path;
 		l.disk_format[i] = vols[i].format;
 	}
-	if (rec.def->cdrom && (r = check_file("cdrom image", rec.def->cdrom, err)) < 0)
+	/* The admin's ISO: opened here, as root, and handed to QEMU as an fd. */
+	if (rec.def->cdrom && (cdrom = open(rec.def->cdrom, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		buf_printf(err, "cdrom image %s: %s", rec.def->cdrom, strerror(-r));
 		goto out;
-	if (rec.def->boot_mode == BOOT_KERNEL &&
-	    ((r = check_file("kernel", rec.def->kernel, err)) < 0 ||
-	     (rec.def->initrd && (r = check_file("initrd", rec.def->initrd, err)) < 0)))
-		goto out;
+	}
 
-	v = xcalloc(1, sizeof(*v));
-	snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
-	snprintf(v->name, sizeof(v->name), "%s", rec.def->name);
-	v->dir = vm_dir(uuid);
-	v->state = rec.state;
+	v = vm_rt_new(&rec);
 	if (strlen(v->dir) + sizeof("/serial.sock") > sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		buf_printf(err, "run directory path %s is too long for unix sockets; use a shorter --run-dir", v->dir);
 		r = -ENAMETOOLONG;
@@ -675,9 +866,16 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		goto out;
 	}
 	remove_run_files(v->dir);
-	rotate_console_log(v->dir);
+	rotate_log(v->dir, "console.log");
+	rotate_log(v->dir, "qemu.log");
 
 	if (rec.def->boot_mode == BOOT_DISK_KERNEL && (r = disk_kernel_prepare(v, rec.def, vols, &bc, err)) < 0)
+		goto out;
+	if (rec.def->boot_mode == BOOT_KERNEL && (r = kernel_prepare(v, rec.def, &bc, err)) < 0)
+		goto out;
+	if ((r = own_files(v, vols, nvols, err)) < 0)
+		goto out;
+	if (cfg.cgroups && (r = cgroup_vm_create(cfg.cgroups, cgname, &cg, err)) < 0)
 		goto out;
 	l.boot_kernel = bc.kernel;
 	l.boot_initrd = bc.initrd;
@@ -687,6 +885,12 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	l.run_dir = v->dir;
 	l.accel = accel;
 	l.paused = paused;
+	if (cdrom >= 0) {
+		l.cdrom_fd = QEMU_CDROM_FD;
+		l.cdrom_fdset = QEMU_CDROM_FDSET;
+		v->cdrom_fdset = QEMU_CDROM_FDSET;
+		cmd_keep_fd(&c, cdrom, QEMU_CDROM_FD);
+	}
 	if (qemu_build_argv(&l, &c, err) < 0) {
 		r = -EINVAL;
 		goto out;
@@ -697,40 +901,59 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		if (rec.def->disks[i].bus == DISK_BUS_SCSI)
 			v->has_scsi = true;
 	}
+
+	/* A direct child in its own session, cgroup and user; output to qemu.log. */
+	struct launch_hook hook = { cfg.cgroups ? &cg : NULL, &user };
+	struct stat lst;
+	log = qemu_run_path(v->dir, "qemu.log");
+	off_t log_from = stat(log, &lst) == 0 ? lst.st_size : 0;
+	cmd_set_io(&c, 1, CMD_IO_FILE, log);
+	cmd_set_io(&c, 2, CMD_IO_FILE, log);
+	c.new_session = true;
+	c.pre_exec = launch_hook;
+	c.pre_exec_arg = &hook;
 	set_state(v, VM_STARTING, accel == ACCEL_KVM ? "starting (kvm)" : "starting (tcg)");
-	r = cmd_run(&c, NULL, &qerr);
-	if (r != 0) {
-		__do_free char *msg = last_line(qerr.s);
-		buf_printf(err, "qemu failed to start: %s", *msg ? msg : r < 0 ? strerror(-r) : "unknown error");
-		set_state(v, VM_STOPPED, err->s);
+	if ((r = cmd_start(&c, &v->proc, &why)) < 0) {
+		buf_printf(err, "qemu failed to start: %s", why.s);
 		r = -EIO;
-		goto out;
+		goto fail;
 	}
-	v->pid = read_pidfile(v->dir);
+	launched = true;
+	v->pid = v->proc.pid;
+	if (proc_identity_get(v->pid, &v->ident) < 0)
+		v->ident.pid = v->pid; /* exited already: launch_wait reports it */
+	pidfile = qemu_run_path(v->dir, "qemu.pid");
+	if ((r = proc_identity_save(pidfile, &v->ident)) < 0)
+		log_warn("vm %s: cannot write %s: %s", v->name, pidfile, strerror(-r));
 	save_slots(v);
-	if (connect_vm(v, 5000, &qerr) < 0) {
-		buf_printf(err, "qemu started but its monitor does not answer: %s", qerr.s);
-		if (v->pid > 0)
-			kill(v->pid, SIGKILL);
-		remove_run_files(v->dir);
-		set_state(v, VM_STOPPED, err->s);
-		r = -EIO;
-		goto out;
-	}
+	if ((r = launch_wait(v, log_from, err)) < 0)
+		goto fail;
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v && !v->gone)
 		set_state(v, paused ? VM_PAUSED : VM_RUNNING, paused ? "started paused" : "started");
 	pthread_mutex_unlock(&rt_lock);
 	v = NULL; /* owned by the list now */
 	r = 0;
+	goto out;
+fail:
+	if (launched) {
+		qemu_kill(v);
+		qemu_wait_gone(v, 10000);
+	}
+	remove_run_files(v->dir);
+	set_state(v, VM_STOPPED, err->s);
+	r = -EIO;
 out:
+	if (v && cfg.cgroups)
+		vm_cgroup_remove(v);
+	cgroup_vm_release(&cg);
 	img_boot_choice_release(&bc);
 	vm_rt_free(v);
 	for (int i = 0; i < nvols; i++)
 		vol_record_release(&vols[i]);
 	vm_record_release(&rec);
 	cmd_release(&c);
-	buf_release(&qerr);
+	buf_release(&why);
 	return r;
 }
 
@@ -782,7 +1005,6 @@ static bool wait_gone(const char *uuid, int timeout_ms) { return wait_gone_until
 static int do_kill(const char *uuid, const char *reason, struct buf *err)
 {
 	struct qmp *q;
-	pid_t pid;
 	__do_put struct vm_rt *v = get_active(uuid, &q, err);
 	if (!v)
 		return -EBUSY;
@@ -790,13 +1012,11 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 	v->stop_requested = true;
 	v->stop_gen++;
 	snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", reason);
-	pid = v->pid;
 	pthread_mutex_unlock(&rt_lock);
 	qmp_execute(q, "quit", NULL, NULL, 3000, NULL);
 	if (wait_gone(uuid, 5000))
 		return 0;
-	if (pid > 0 && proc_is_ours(pid, uuid))
-		kill(pid, SIGKILL);
+	qemu_kill(v);
 	if (!wait_gone(uuid, 10000)) {
 		buf_adds(err, "qemu did not exit after SIGKILL");
 		return -EIO;
@@ -930,6 +1150,8 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 			   v->nports);
 		return -ENOSPC;
 	}
+	if ((r = runas_own(path, err)) < 0)
+		return r;
 	if ((r = qmp_execute(q, "blockdev-add", qemu_blockdev_file(slot, path, 0), NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
 	if ((r = qmp_execute(q, "blockdev-add", qemu_blockdev_format(slot, format, 0), NULL, QMP_TIMEOUT_MS, err)) < 0)
@@ -1032,19 +1254,59 @@ int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct b
 			   QMP_TIMEOUT_MS, err);
 }
 
+/* Drop a CD-ROM fd set QEMU no longer uses (a new medium or an eject replaced it). */
+static void cdrom_fdset_drop(struct vm_rt *v, struct qmp *q, int fdset)
+{
+	if (fdset > 0 && qmp_execute(q, "remove-fd", json_pack("{s:i}", "fdset-id", fdset), NULL, QMP_TIMEOUT_MS,
+				     NULL) < 0)
+		log_warn("vm %s: cannot remove fd set %d of the old CD-ROM medium", v->name, fdset);
+}
+
 int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err)
 {
 	struct qmp *q;
 	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	__do_close int fd = -EBADF;
+	json_t *ret = NULL;
+	int r, fdset, old;
+
 	if (!v)
 		return -EBUSY;
-	if (!path)
-		return qmp_execute(q, "eject", json_pack("{s:s,s:b}", "id", "cdrom0", "force", force), NULL,
-				   QMP_TIMEOUT_MS, err);
-	return qmp_execute(q, "blockdev-change-medium",
-			   json_pack("{s:s,s:s,s:s,s:s}", "id", "cdrom0", "filename", path, "format", "raw",
-				     "read-only-mode", "read-only"),
-			   NULL, QMP_TIMEOUT_MS, err);
+	pthread_mutex_lock(&rt_lock);
+	old = v->cdrom_fdset;
+	pthread_mutex_unlock(&rt_lock);
+	if (!path) {
+		if ((r = qmp_execute(q, "eject", json_pack("{s:s,s:b}", "id", "cdrom0", "force", force), NULL,
+				     QMP_TIMEOUT_MS, err)) < 0)
+			return r;
+		fdset = 0;
+	} else {
+		/* The admin's file, opened as root; QEMU (the qemu user) gets the fd. */
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			r = -errno;
+			buf_printf(err, "cdrom image %s: %s", path, strerror(-r));
+			return r;
+		}
+		if ((r = qmp_execute_fd(q, "add-fd", json_pack("{s:s}", "opaque", "cdrom0"), fd, &ret, QMP_TIMEOUT_MS,
+					err)) < 0)
+			return r;
+		fdset = (int)json_integer_value(json_object_get(ret, "fdset-id"));
+		json_decref(ret);
+		__do_free char *file = xasprintf("/dev/fdset/%d", fdset);
+		if ((r = qmp_execute(q, "blockdev-change-medium",
+				     json_pack("{s:s,s:s,s:s,s:s}", "id", "cdrom0", "filename", file, "format", "raw",
+					       "read-only-mode", "read-only"),
+				     NULL, QMP_TIMEOUT_MS, err)) < 0) {
+			cdrom_fdset_drop(v, q, fdset);
+			return r;
+		}
+	}
+	cdrom_fdset_drop(v, q, old);
+	pthread_mutex_lock(&rt_lock);
+	v->cdrom_fdset = fdset;
+	save_slots(v);
+	pthread_mutex_unlock(&rt_lock);
+	return 0;
 }
 
 /* ---- queries and console ---------------------------------------------- */
@@ -1136,7 +1398,7 @@ void rt_forget(const char *uuid)
 {
 	__do_free char *dir = vm_dir(uuid);
 	remove_run_files(dir);
-	static const char *const logs[] = { "console.log", "console.log.1" };
+	static const char *const logs[] = { "console.log", "console.log.1", "qemu.log", "qemu.log.1" };
 	for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
 		__do_free char *p = qemu_run_path(dir, logs[i]);
 		unlink(p);

@@ -1,11 +1,26 @@
 /*
  * runtime.h - running VMs: starting QEMU, talking QMP, following its events.
  *
- * QEMU runs daemonized in its own session with its sockets, pid file and
- * console log in <run_dir>/<uuid>/; corrald only holds a QMP connection.
- * Killing corrald leaves every guest running; rt_attach_all() on the next
- * start finds them again (pid file + /proc check + QMP) and marks the VMs
- * whose QEMU died meanwhile as stopped or crashed, with the reason.
+ * QEMU runs as corrald's direct child (no -daemonize: the sandbox forbids
+ * its fork) in its own session and its own cgroup (cgroup.h, vm-<uuid>),
+ * as the unprivileged qemu_user (util/runas.h) under -sandbox, with
+ * stdout/stderr appended to <run_dir>/<uuid>/qemu.log (so a dead corrald
+ * can never SIGPIPE it).  Its sockets, pid file (util/proc.h identity)
+ * and console log are in <run_dir>/<uuid>/, a directory owned by the qemu
+ * user; corrald (root) only holds a QMP connection.  Started is "the QMP
+ * socket answers"; "QEMU exited first" is reported with the last line it
+ * printed.  Killing corrald leaves every guest running; rt_attach_all() on
+ * the next start finds them again (pid file identity + /proc check + QMP)
+ * and marks the VMs whose QEMU died meanwhile as stopped or crashed, with
+ * the reason.
+ *
+ * Files: what QEMU opens by path is handed to the qemu user at start (the
+ * run dir, each disk volume; linked clones' backing volumes read-only); the
+ * CD-ROM medium is opened by corrald and passed as an fd (-add-fd, or
+ * QMP add-fd for a change while running); a kernel and initrd given by
+ * path are copied into <run_dir>/<uuid>/boot/.  When QEMU is gone its
+ * sockets, pid file and boot/ copies are removed; rt_forget removes the
+ * rest (console and QEMU logs) and the directory.
  *
  * State changes and events are reported to the caller (rt_config) as they
  * happen; the service layer records them.  Callers hold the VM's lock (core/job.h) around every rt_* call
@@ -24,6 +39,7 @@
 #include <jansson.h>
 
 #include "core/store.h"
+#include "cgroup/cgroup.h"
 #include "qemu/accel.h"
 #include "util/buf.h"
 
@@ -37,6 +53,8 @@ struct rt_config {
 	const char *run_dir;      /* per-VM dirs are created below it */
 	const char *qemu_binary;  /* e.g. "qemu-system-x86_64" */
 	const struct accel_probe *accel;
+	const char *qemu_user;    /* the account QEMU runs as ("root" only if asked for) */
+	const struct cgroup_host *cgroups; /* where VM groups go; NULL: none (QEMU stays in corrald's) */
 };
 
 int rt_init(const struct rt_config *cfg, struct buf *err);

@@ -1,18 +1,27 @@
 /*
- * backup.c - backup runs (see backup.h, "Backups"): one job that backs up a
- * list of VMs into one repository, one after the other, then applies the
- * retention of the policy that asked for it.
+ * backup.c - backup runs (see backup.h, "Backups"): one job (core/job.h)
+ * that backs up a list of VMs into one repository, one after the other, then
+ * applies the retention of the policy that asked for it.
  *
- * Per VM the run holds the VM's job lock ("backup") for the whole backup, so
- * nothing starts, stops, edits or snapshots it meanwhile, and reads its disks
- * through backup_vm() (backup/backup.h): through the running QEMU's monitor,
- * or from the images when it is stopped.  The repository is locked shared
- * for the run (prune and sweep take it exclusively).  A VM that fails is
- * reported in the run's summary and the run goes on with the next; pruning
- * of a VM happens only after that VM's backup succeeded in this run, so a
- * failing VM never loses its good backups.  The job carries percent, rate
- * and ETA over all selected disks and, when done, a summary per VM (bytes
- * read, new bytes stored, dedup ratio, duration) in its "result".
+ * Per VM the run holds the VM's lock for the whole backup, so nothing
+ * starts, stops, edits or snapshots it meanwhile: a run of one VM is started
+ * with that VM's lock (a busy VM is refused at once), a run of several takes
+ * each VM's lock as it gets to it (job_lock_vm; a busy VM fails alone).  It
+ * reads the disks through backup_vm() (backup/backup.h): through the running
+ * QEMU's monitor, or from the images when it is stopped.  The repository is
+ * locked shared for the run (prune and sweep take it exclusively).  A VM
+ * that fails is reported in the run's summary and the run goes on with the
+ * next; pruning of a VM happens only after that VM's backup succeeded in this
+ * run, so a failing VM never loses its good backups.  The job carries
+ * percent, rate and ETA over all selected disks, a phase ("vm web1: disk 2
+ * of 3") and, when done, a summary per VM (bytes read, new bytes stored,
+ * dedup ratio, duration) in its "result".
+ *
+ * Cancel: the job's hook sets the flag backup_vm() watches, so the VM being
+ * backed up stops within a chunk and is rolled back by the engine (no
+ * manifest, view torn down, bitmaps kept exact); VMs finished before keep
+ * their backups; pruning stops between two deletions.  The run then ends
+ * "cancelled" with the summary so far as its result.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,7 +38,7 @@
 #include "backup/backup.h"
 #include "backup/policy.h"
 #include "backup/repo.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "qemu/runtime.h"
 #include "storage/volume.h"
 #include "util/fsutil.h"
@@ -45,7 +54,8 @@ struct brun_vm {
 };
 
 struct brun {
-	int64_t job;
+	struct job *job;	/* while it runs */
+	atomic_bool cancel;	/* set by the job's cancel hook */
 	struct repo *repo;
 	char *repo_path;
 	char *policy;		/* NULL: an ad-hoc run */
@@ -55,11 +65,17 @@ struct brun {
 	size_t n;
 	uint64_t total, done_before; /* bytes over all VMs; bytes of finished VMs */
 	int64_t t0_ms;
-	json_t *summary;
+	/* the VM being backed up: for the phase text */
+	const struct brun_vm *cur;
+	const struct backup_disk_req *disks;
+	size_t ndisks;
+	char phase[16];		/* the engine's phase word and disk the job's phase shows */
+	size_t phase_disk;
 };
 
-static void brun_free(struct brun *b)
+static void brun_free(void *arg)
 {
+	struct brun *b = arg;
 	if (!b)
 		return;
 	for (size_t i = 0; i < b->n; i++)
@@ -68,16 +84,34 @@ static void brun_free(struct brun *b)
 	repo_close(b->repo);
 	free(b->repo_path);
 	free(b->policy);
-	json_decref(b->summary);
 	free(b);
 }
 
+/* Progress of the VM being backed up: bytes over the run, and the phase when it changes. */
 static void brun_progress(uint64_t done, uint64_t total, const char *phase, void *arg)
 {
 	struct brun *b = arg;
+	size_t disk = 0; /* the disk being read (1-based), 0 in the other phases */
+
 	(void)total;
-	(void)phase;
-	svc_job_bytes_progress(b->job, b->done_before + done, b->total, b->t0_ms);
+	if (strcmp(phase, "read") == 0) {
+		/* The engine reads the disks in order, `done` counting over all of them. */
+		uint64_t end = 0;
+		while (disk + 1 < b->ndisks && done >= (end += b->disks[disk].size))
+			disk++;
+		disk++;
+	}
+	if (disk != b->phase_disk || strcmp(phase, b->phase) != 0) {
+		if (disk)
+			job_set_phase(b->job, "vm %s: disk %zu of %zu", b->cur->name, disk, b->ndisks);
+		else if (strcmp(phase, "snapshot") == 0)
+			job_set_phase(b->job, "vm %s: taking the point-in-time view", b->cur->name);
+		else
+			job_set_phase(b->job, "vm %s: making the backup durable", b->cur->name);
+		b->phase_disk = disk;
+		snprintf(b->phase, sizeof(b->phase), "%s", phase);
+	}
+	job_progress_bytes(b->job, b->done_before + done, b->total);
 }
 
 static void disk_reqs_release(struct backup_disk_req *d, size_t n)
@@ -139,10 +173,14 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 	struct buf err = BUF_INIT;
 	uint64_t bytes = 0;
 	bool req_running = false;
+	/* A run of one VM was started with its lock. */
+	bool lock = b->n > 1;
 	int r;
 
-	if ((r = joblock_begin(bv->uuid, "backup", &err)) < 0)
+	if (lock && (r = job_lock_vm(b->job, bv->uuid, bv->name, &err)) < 0) {
+		lock = false;
 		goto report;
+	}
 	if ((r = store_vm_get(svc_cfg.store, bv->uuid, &rec)) < 0) {
 		buf_printf(&err, "vm %s no longer exists", bv->name);
 		goto unlock;
@@ -154,6 +192,7 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 		.definition = def,
 		.policy = b->policy,
 		.now = (int64_t)time(NULL),
+		.cancel = &b->cancel,
 	};
 	req_running = rt_is_active(bv->uuid);
 	if (req_running) {
@@ -165,7 +204,7 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 		scratch = xasprintf("%s/%s", svc_cfg.run_dir, bv->uuid);
 	} else {
 		/* Short: qemu-nbd's unix socket goes in here (sun_path holds 107 bytes). */
-		scratch = xasprintf("%s/bk%" PRId64 "-%zu", svc_cfg.run_dir, b->job, (size_t)(bv - b->vms));
+		scratch = xasprintf("%s/bk%" PRId64 "-%zu", svc_cfg.run_dir, job_id(b->job), (size_t)(bv - b->vms));
 		if ((r = fs_mkdir_p(scratch, 0700)) < 0) {
 			buf_printf(&err, "cannot create %s: %s", scratch, strerror(-r));
 			goto unlock;
@@ -179,7 +218,12 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 	/* The estimate made at selection time is replaced by the real sizes. */
 	b->total = b->total - bv->size + bytes;
 	bv->size = bytes;
+	b->cur = bv;
+	b->disks = disks;
+	b->ndisks = ndisks;
+	b->phase[0] = '\0';
 	r = backup_vm(b->repo, &req, brun_progress, b, &res, &err);
+	b->disks = NULL;
 	if (r == 0) {
 		json_t *rj = backup_result_json(&res);
 		json_object_update(entry, rj);
@@ -195,11 +239,14 @@ unlock:
 	if (!req_running && scratch && rmdir(scratch) < 0)
 		log_warn("vm %s: cannot remove scratch directory %s: %s", bv->name, scratch, strerror(errno));
 	vm_record_release(&rec);
-	joblock_end(bv->uuid);
+	if (lock)
+		job_unlock_vm(b->job, bv->uuid);
 report:
 	if (r < 0) {
-		json_object_set_new(entry, "error", json_string(err.s ? err.s : "failed"));
-		__do_free char *detail = xasprintf("backup to %s failed: %s", b->repo_path, err.s ? err.s : "");
+		const char *why = err.len ? err.s : "failed";
+		json_object_set_new(entry, "error", json_string(why));
+		__do_free char *detail = xasprintf("backup to %s %s: %s", b->repo_path,
+						  r == -ECANCELED ? "cancelled" : "failed", why);
 		store_event_add(svc_cfg.store, bv->uuid, "backup", detail);
 		log_warn("vm %s: %s", bv->name, detail);
 	}
@@ -275,21 +322,24 @@ static int retention_plan(struct repo *r, const char *name, const struct keep_op
 	return retention_apply(*items, *n, keep, 0, err);
 }
 
-/* Prune VM `name` after its good backup; appends what went to `pruned`. */
-static int prune_vm(struct repo *r, const char *name, const struct keep_opts *keep, json_t *pruned, struct buf *err)
+/* Prune VM `name` after its good backup (keep says something); appends what
+ * went to `pruned`.  Stops between two deletions once *cancel is set (-ECANCELED). */
+static int prune_vm(struct repo *r, const char *name, const struct keep_opts *keep, const atomic_bool *cancel,
+		    json_t *pruned, struct buf *err)
 {
 	struct retention_item *items = NULL;
 	char **ids = NULL;
 	size_t n = 0, nids = 0;
 	int e;
 
-	if (!keep_opts_any(keep))
-		return 0;
 	if ((e = retention_plan(r, name, keep, 0, &items, &n, &ids, &nids, err)) == 0) {
 		for (size_t i = 0; i < n && e == 0; i++) {
 			if (items[i].keep)
 				continue;
-			if ((e = repo_manifest_delete(r, items[i].id, err)) == 0)
+			if (repo_cancel_requested(cancel)) {
+				buf_printf(err, "pruning the backups of vm %s was cancelled", name);
+				e = -ECANCELED;
+			} else if ((e = repo_manifest_delete(r, items[i].id, err)) == 0)
 				json_array_append_new(pruned, json_pack("{s:s,s:s}", "id", items[i].id, "reason",
 									items[i].reason));
 		}
@@ -307,10 +357,9 @@ static const char *out_error(const json_t *entry)
 	return e ? e : "failed";
 }
 
-static void *brun_thread(void *arg)
+static int brun_run(struct job *j, void *arg, struct buf *err)
 {
 	struct brun *b = arg;
-	struct buf err = BUF_INIT;
 	size_t failed = 0;
 	uint64_t read = 0, stored = 0;
 	struct buf first_error = BUF_INIT;
@@ -318,84 +367,105 @@ static void *brun_thread(void *arg)
 	json_t *pruned = json_array();
 	int r;
 
+	b->job = j;
 	b->t0_ms = time_mono_ms();
-	if ((r = repo_lock(b->repo, false, true, &err)) < 0) {
-		store_job_finish(svc_cfg.store, b->job, "failed", err.s);
+	job_on_cancel(j, svc_cancel_flag_set, &b->cancel);
+	if ((r = svc_repo_lock_job(j, b->repo, false, err)) < 0)
 		goto out;
-	}
 	repo_set_compression(b->repo, b->compression);
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0; i < b->n && r == 0; i++) {
 		struct brun_vm *bv = &b->vms[i];
 		json_t *entry = json_pack("{s:s}", "vm", bv->name);
 		json_array_append_new(vms, entry);
-		if (backup_one(b, bv, entry) < 0) {
+		if ((r = backup_one(b, bv, entry)) < 0) {
+			/* A failed VM does not stop the run; a cancel does. */
+			if (r == -ECANCELED || repo_cancel_requested(&b->cancel)) {
+				buf_printf(err, "the backup of vm %s was stopped: no backup of it was made (the chunks "
+						"it stored stay in the repository until the next prune)",
+					   bv->name);
+				r = -ECANCELED;
+				break;
+			}
 			if (!failed++)
 				buf_printf(&first_error, "%s: %s", bv->name, out_error(entry));
+			r = 0;
 			continue;
 		}
 		read += (uint64_t)json_integer_value(json_object_get(entry, "bytes_read"));
 		stored += (uint64_t)json_integer_value(json_object_get(entry, "bytes_new"));
+		if (!keep_opts_any(&bv->keep))
+			continue;
 		struct buf why = BUF_INIT;
-		if (prune_vm(b->repo, bv->name, &bv->keep, pruned, &why) < 0) {
+		job_set_phase(j, "vm %s: pruning old backups", bv->name);
+		if ((r = prune_vm(b->repo, bv->name, &bv->keep, &b->cancel, pruned, &why)) == -ECANCELED) {
+			buf_printf(err, "stopped while pruning the old backups of vm %s, after its new backup was "
+					"made (the job result lists what was pruned)",
+				   bv->name);
+		} else if (r < 0) {
 			json_object_set_new(entry, "prune_error", json_string(why.s));
 			log_warn("vm %s: prune after backup failed: %s", bv->name, why.s);
+			r = 0;
 		}
 		buf_release(&why);
 	}
 	repo_unlock(b->repo);
 	/* Free what pruning released, unless another writer is busy (then the next prune does it). */
-	if (json_array_size(pruned) > 0 && repo_lock(b->repo, true, false, &err) == 0) {
+	if (r == 0 && json_array_size(pruned) > 0) {
+		struct buf why = BUF_INIT;
 		uint64_t chunks = 0, bytes = 0;
-		buf_reset(&err);
-		if (repo_sweep(b->repo, &chunks, &bytes, &err) < 0)
-			log_warn("repository %s: sweep after prune failed: %s", b->repo_path, err.s);
-		repo_unlock(b->repo);
+		job_set_phase(j, "freeing unreferenced chunks");
+		if (repo_lock(b->repo, true, false, &why) == 0) {
+			buf_reset(&why);
+			if ((r = repo_sweep(b->repo, &b->cancel, &chunks, &bytes, &why)) == -ECANCELED) {
+				buf_adds(err, "stopped while freeing the chunks pruning released (the next prune frees "
+					      "the rest)");
+			} else if (r < 0) {
+				log_warn("repository %s: sweep after prune failed: %s", b->repo_path, why.s);
+				r = 0;
+			}
+			repo_unlock(b->repo);
+		}
+		buf_release(&why);
 	}
-	buf_reset(&err);
-	json_t *result = json_pack("{s:s,s:s?,s:o,s:o,s:I,s:I,s:I}", "repo", b->repo_path, "policy", b->policy, "vms",
-				   vms, "pruned", pruned, "bytes_read", (json_int_t)read, "bytes_new",
-				   (json_int_t)stored, "duration_ms", (json_int_t)(time_mono_ms() - b->t0_ms));
+	job_set_result(j, json_pack("{s:s,s:s?,s:o,s:o,s:I,s:I,s:I}", "repo", b->repo_path, "policy", b->policy, "vms",
+				    vms, "pruned", pruned, "bytes_read", (json_int_t)read, "bytes_new", (json_int_t)stored,
+				    "duration_ms", (json_int_t)(time_mono_ms() - b->t0_ms)));
 	vms = pruned = NULL;
-	store_job_set_result(svc_cfg.store, b->job, result);
-	json_decref(result);
-	if (failed == 1 && b->n == 1)
-		buf_adds(&err, first_error.s);
-	else if (failed)
-		buf_printf(&err, "%zu of %zu vms failed to back up (see the job result); first: %s", failed, b->n,
+	/* r < 0: cancelled, and err says where. */
+	if (r == 0 && failed == 1 && b->n == 1) {
+		r = -EIO;
+		buf_adds(err, first_error.s);
+	} else if (r == 0 && failed) {
+		r = -EIO;
+		buf_printf(err, "%zu of %zu vms failed to back up (see the job result); first: %s", failed, b->n,
 			   first_error.s);
-	store_job_finish(svc_cfg.store, b->job, failed ? "failed" : "succeeded", failed ? err.s : NULL);
+	}
 out:
+	job_on_cancel(j, NULL, NULL);
+	/* Not left to free_arg, which runs only once the engine reaps the job. */
+	repo_close(b->repo);
+	b->repo = NULL;
 	json_decref(vms);
 	json_decref(pruned);
-	buf_release(&err);
 	buf_release(&first_error);
-	brun_free(b);
-	return NULL;
+	return r;
 }
 
 /* Start the run as a job; takes b. */
 static int brun_start(struct brun *b, json_t **job, struct buf *err)
 {
-	pthread_t t;
 	const char *target = b->policy ? b->policy : b->n == 1 ? b->vms[0].name : "vms";
-
-	b->job = store_job_create(svc_cfg.store, "backup", target, b->n == 1 ? b->vms[0].uuid : NULL);
-	if (b->job < 0) {
-		buf_adds(err, "cannot record the backup job");
-		brun_free(b);
-		return -EIO;
-	}
-	*job = store_job_get(svc_cfg.store, b->job);
-	if (pthread_create(&t, NULL, brun_thread, b) != 0) {
-		store_job_finish(svc_cfg.store, b->job, "failed", "cannot start a thread");
-		json_decref(*job);
-		*job = NULL;
-		buf_adds(err, "cannot start the backup thread");
-		brun_free(b);
-		return -EAGAIN;
-	}
-	pthread_detach(t);
-	return 0;
+	struct job_spec spec = {
+		.type = "backup",
+		.target = target,
+		/* One VM: its lock from the start, so a busy VM is refused now. */
+		.vm = b->n == 1 ? b->vms[0].uuid : NULL,
+		.vm_name = b->n == 1 ? b->vms[0].name : NULL,
+		.run = brun_run,
+		.arg = b,
+		.free_arg = brun_free,
+	};
+	return job_start(&spec, job, err);
 }
 
 /* ---- starting a run ----------------------------------------------------- */

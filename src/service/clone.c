@@ -37,6 +37,7 @@
 #include "util/cmd.h"
 #include "util/log.h"
 #include "util/strutil.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 /* A linked clone's overlays need next to nothing; refuse below this. */
@@ -457,6 +458,8 @@ static int overlay_create(struct clone_disk *d, struct buf *err)
 		buf_printf(err, "cannot create volume %s on %s: %s", d->name, d->src.name, why.s);
 		goto fail;
 	}
+	if ((r = runas_own(d->path, err)) < 0)
+		goto fail;
 	if (fsync(fd) < 0) {
 		r = -errno;
 		buf_printf(err, "cannot create volume %s: cannot sync %s: %s", d->name, d->path, strerror(-r));

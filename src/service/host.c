@@ -12,6 +12,7 @@
 #include "service/service.h"
 #include "service/volume.h"
 #include "service/internal.h"
+#include "core/job.h"
 #include "core/store_local.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
@@ -98,13 +99,17 @@ json_t *svc_host_export(void)
 	return j;
 }
 
-void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms)
+json_t *svc_job_list(const char *vm_uuid) { return job_list(vm_uuid, 50); }
+
+
+json_t *svc_job_get(int64_t id) { return job_get(id); }
+
+int svc_job_cancel(int64_t id, json_t **job, struct buf *err)
 {
-	double secs = (double)(time_mono_ms() - t0_ms) / 1000.0;
-	double rate = secs > 0.2 ? (double)done / secs : 0;
-	double pct = total ? 100.0 * (double)done / (double)total : 0;
-	int64_t eta = rate > 0 && total > done ? (int64_t)((double)(total - done) / rate) : -1;
-
-	store_job_progress(svc_cfg.store, job, pct > 99.9 ? 99.9 : pct, rate, eta);
+	int r = job_cancel(id, err);
+	if (r == -EALREADY)
+		r = -EBUSY;
+	if (r == 0)
+		*job = job_get(id);
+	return r;
 }
-

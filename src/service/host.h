@@ -16,8 +16,13 @@ json_t *svc_host_info(void);
 /* Every definition this host holds (VMs, volumes, pools, repositories without
  * secrets, policies): `corral host export-db`. */
 json_t *svc_host_export(void);
-/* Record job progress as `done` of `total` bytes since t0_ms (time_mono_ms):
- * percent (at most 99.9 while running), rate over the whole run, and ETA. */
-void svc_job_bytes_progress(int64_t job, uint64_t done, uint64_t total, int64_t t0_ms);
+/* Jobs (core/job.h): the newest 50 (of one VM when vm_uuid is set) as
+ * {"jobs":[...]}, and one job, with running ones' live progress. */
+json_t *svc_job_list(const char *vm_uuid);
+json_t *svc_job_get(int64_t id);
+/* Ask job `id` to stop (core/job.h job_cancel): 0 and *job as it is now (still
+ * running, "cancelling": true, until it has rolled back), -ENOENT unknown,
+ * -EBUSY already over or in a step that cannot be interrupted (err says which). */
+int svc_job_cancel(int64_t id, json_t **job, struct buf *err);
 
 #endif

@@ -1,12 +1,13 @@
 /*
  * internal.h - what the service files share; not for other modules:
- * the configuration, and the mutex under which VM definitions (names,
- * volume ownership) change.
+ * the configuration, the mutex under which VM definitions (names,
+ * volume ownership) change, and what the backup jobs share (repo.c).
  */
 #ifndef CORRAL_SERVICE_INTERNAL_H
 #define CORRAL_SERVICE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "service/service.h"
@@ -25,5 +26,15 @@ void svc_vm_event(const char *uuid, const char *type, const char *detail);
 /* A vol_progress_cb (storage/volume.h) reporting into the job `job` (a
  * struct job *) and answering its cancel (events.c). */
 int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s);
+
+struct job;
+struct repo;
+/* A job_on_cancel hook (core/job.h) that sets `flag`, an atomic_bool a
+ * backup-library call watches (backup/repo.h, "Cancelling"). */
+void svc_cancel_flag_set(void *flag);
+/* Lock repository r for job j, shared or exclusive.  While another job holds
+ * it the job waits, says so in its phase, and stops with -ECANCELED (err
+ * set) when it is cancelled meanwhile. */
+int svc_repo_lock_job(struct job *j, struct repo *r, bool exclusive, struct buf *err);
 
 #endif

@@ -9,7 +9,10 @@
  * computed from the calendar expression (backup/calendar.h, UTC) after the
  * current time, so a corrald that was down over several occurrences runs a
  * policy once, not once per missed occurrence.  A policy whose previous run
- * is still going is not started again.
+ * is still going is not started again.  Runs are ordinary backup jobs
+ * (svc_backup_run, core/job.h): svc_backup_shutdown stops and joins the
+ * scheduler thread, so it starts none after it returns, and
+ * job_engine_shutdown cancels and joins the runs themselves.
  *
  * At start (svc_backup_init) corrald also removes what a crash left of
  * backups inside running QEMUs (fleecing nodes, NBD exports, overlays).
@@ -26,7 +29,7 @@
 #include "backup/backup.h"
 #include "backup/calendar.h"
 #include "backup/policy.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "qemu/runtime.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -157,7 +160,7 @@ static bool policy_busy(const char *name)
 	json_t *id = json_object_get(sched_jobs, name);
 	if (!id)
 		return false;
-	__do_json json_t *job = store_job_get(svc_cfg.store, json_integer_value(id));
+	__do_json json_t *job = job_get(json_integer_value(id));
 	return job && strcmp(json_string_value(json_object_get(job, "state")), "running") == 0;
 }
 
@@ -228,10 +231,11 @@ static void backup_cleanup_all(void)
 	for (size_t i = 0; i < n; i++) {
 		const char *uuid = list[i].def->uuid;
 		struct rt_ref *ref = NULL;
+		struct job_hold *hold = NULL;
 		struct buf err = BUF_INIT;
 		struct qmp *q;
 
-		if (!rt_is_active(uuid) || joblock_begin(uuid, "backup-cleanup", &err) < 0)
+		if (!rt_is_active(uuid) || job_hold_vm(uuid, list[i].def->name, "backup-cleanup", &hold, &err) < 0)
 			goto next;
 		if ((q = rt_qmp_acquire(uuid, &ref, &err))) {
 			__do_free char *dir = xasprintf("%s/%s", svc_cfg.run_dir, uuid);
@@ -239,7 +243,7 @@ static void backup_cleanup_all(void)
 				log_warn("vm %s: cannot clean up after an interrupted backup: %s", list[i].def->name, err.s);
 			rt_qmp_release(ref);
 		}
-		joblock_end(uuid);
+		job_release(hold);
 next:
 		buf_release(&err);
 	}

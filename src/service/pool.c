@@ -193,7 +193,7 @@ int svc_pool_create(const char *name, const char *path, bool shared, json_t **ou
 	}
 	if ((r = check_overlap(canon, err)) < 0)
 		goto out;
-	if (!exists && mkdir(canon, 0700) < 0) {
+	if (!exists && mkdir(canon, 0711) < 0) {
 		r = -errno;
 		buf_printf(err, "cannot create pool directory %s: %s", canon, strerror(-r));
 		goto out;

@@ -22,11 +22,15 @@
 #include "service/internal.h"
 #include "core/store_local.h"
 #include "backup/repo.h"
+#include "core/job.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/timeutil.h"
 #include "util/common.h"
+
+/* How often a job waiting for a repository's lock tries again. */
+#define LOCK_POLL_MS 200
 
 static void cleanup_repo_record(struct repo_record *r) { repo_record_release(r); }
 #define __do_repo_record __attribute__((cleanup(cleanup_repo_record)))
@@ -342,17 +346,43 @@ out:
 
 /* ---- maintenance jobs ----------------------------------------------------- */
 
+void svc_cancel_flag_set(void *flag) { atomic_store((atomic_bool *)flag, true); }
+
+int svc_repo_lock_job(struct job *j, struct repo *r, bool exclusive, struct buf *err)
+{
+	struct buf busy = BUF_INIT;
+	int rc = repo_lock(r, exclusive, false, &busy);
+
+	if (rc == -EAGAIN)
+		job_set_phase(j, "waiting: %s", busy.s);
+	while (rc == -EAGAIN) {
+		if (job_sleep(j, LOCK_POLL_MS) < 0) {
+			buf_printf(err, "stopped while waiting for backup repository %s (in use)", repo_path(r));
+			rc = -ECANCELED;
+			break;
+		}
+		buf_reset(&busy);
+		rc = repo_lock(r, exclusive, false, &busy);
+	}
+	if (rc < 0 && rc != -ECANCELED)
+		buf_add(err, busy.s, busy.len);
+	buf_release(&busy);
+	return rc;
+}
+
 struct rjob {
-	int64_t job;
 	struct repo *repo;
 	char *path;
 	char **ids;		/* verify: NULL = all */
 	size_t n;
 	bool prune;
+	struct job *job;	/* while it runs */
+	atomic_bool cancel;
 };
 
-static void rjob_free(struct rjob *j)
+static void rjob_free(void *arg)
 {
+	struct rjob *j = arg;
 	for (size_t i = 0; i < j->n; i++)
 		free(j->ids[i]);
 	free(j->ids);
@@ -364,82 +394,72 @@ static void rjob_free(struct rjob *j)
 static void rjob_progress(uint64_t done, uint64_t total, void *arg)
 {
 	struct rjob *j = arg;
-	store_job_progress(svc_cfg.store, j->job, total ? 100.0 * (double)done / (double)total : 0, 0, -1);
+	job_progress(j->job, total ? 100.0 * (double)done / (double)total : 0, 0, -1);
 }
 
-static void *rjob_thread(void *arg)
+static int prune_run(struct rjob *j, struct buf *err)
 {
-	struct rjob *j = arg;
-	struct buf err = BUF_INIT;
-	json_t *res = NULL;
+	uint64_t chunks = 0, bytes = 0;
 	int r;
 
-	if (j->prune) {
-		uint64_t chunks = 0, bytes = 0;
-		if ((r = repo_lock(j->repo, true, true, &err)) == 0) {
-			r = repo_sweep(j->repo, &chunks, &bytes, &err);
-			repo_unlock(j->repo);
-		}
-		if (r == 0)
-			res = json_pack("{s:s,s:I,s:I}", "repo", j->path, "chunks_freed", (json_int_t)chunks,
-					"bytes_freed", (json_int_t)bytes);
-	} else {
-		struct repo_check_result cr = { 0 };
-		if ((r = repo_lock(j->repo, false, true, &err)) == 0) {
-			r = repo_verify(j->repo, j->ids, j->n, rjob_progress, j, &cr, &err);
-			repo_unlock(j->repo);
-		}
-		if (r == 0) {
-			json_t *bad = json_array();
+	if ((r = svc_repo_lock_job(j->job, j->repo, true, err)) < 0)
+		return r;
+	job_set_phase(j->job, "freeing unreferenced chunks");
+	r = repo_sweep(j->repo, &j->cancel, &chunks, &bytes, err);
+	repo_unlock(j->repo);
+	/* Also when cancelled: what was freed is gone. */
+	job_set_result(j->job, json_pack("{s:s,s:I,s:I}", "repo", j->path, "chunks_freed", (json_int_t)chunks,
+					 "bytes_freed", (json_int_t)bytes));
+	return r;
+}
+
+static int verify_run(struct rjob *j, struct buf *err)
+{
+	struct repo_check_result cr = { 0 };
+	int r;
+
+	if ((r = svc_repo_lock_job(j->job, j->repo, false, err)) < 0)
+		return r;
+	job_set_phase(j->job, "checking chunks");
+	r = repo_verify(j->repo, j->ids, j->n, rjob_progress, j, &j->cancel, &cr, err);
+	repo_unlock(j->repo);
+	if (r == 0) {
+		json_t *bad = json_array();
+		for (size_t i = 0; i < cr.n_bad_backups; i++)
+			json_array_append_new(bad, json_string(cr.bad_backups[i]));
+		job_set_result(j->job, json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "repo", j->path, "chunks_checked",
+						 (json_int_t)cr.chunks_checked, "chunks_bad", (json_int_t)cr.chunks_bad,
+						 "chunks_missing", (json_int_t)cr.chunks_missing, "bytes_checked",
+						 (json_int_t)cr.bytes_checked, "damaged_backups", bad));
+		if (cr.chunks_bad || cr.chunks_missing) {
+			r = -EBADMSG;
+			buf_printf(err, "%" PRIu64 " damaged and %" PRIu64 " missing chunks; damaged backups: ",
+				   cr.chunks_bad, cr.chunks_missing);
 			for (size_t i = 0; i < cr.n_bad_backups; i++)
-				json_array_append_new(bad, json_string(cr.bad_backups[i]));
-			res = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o}", "repo", j->path, "chunks_checked",
-					(json_int_t)cr.chunks_checked, "chunks_bad", (json_int_t)cr.chunks_bad,
-					"chunks_missing", (json_int_t)cr.chunks_missing, "bytes_checked",
-					(json_int_t)cr.bytes_checked, "damaged_backups", bad);
-			if (cr.chunks_bad || cr.chunks_missing) {
-				r = -EBADMSG;
-				buf_printf(&err, "%" PRIu64 " damaged and %" PRIu64 " missing chunks; damaged backups: ",
-					   cr.chunks_bad, cr.chunks_missing);
-				for (size_t i = 0; i < cr.n_bad_backups; i++)
-					buf_printf(&err, "%s%s", i ? ", " : "", cr.bad_backups[i]);
-			}
+				buf_printf(err, "%s%s", i ? ", " : "", cr.bad_backups[i]);
 		}
-		repo_check_result_release(&cr);
 	}
-	if (res) {
-		store_job_set_result(svc_cfg.store, j->job, res);
-		json_decref(res);
-	}
-	if (r < 0)
-		log_warn("repository %s: %s failed: %s", j->path, j->prune ? "prune" : "verify", err.s);
-	store_job_finish(svc_cfg.store, j->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
-	buf_release(&err);
-	rjob_free(j);
-	return NULL;
+	repo_check_result_release(&cr);
+	return r;
+}
+
+static int rjob_run(struct job *job, void *arg, struct buf *err)
+{
+	struct rjob *j = arg;
+	j->job = job;
+	job_on_cancel(job, svc_cancel_flag_set, &j->cancel);
+	int r = j->prune ? prune_run(j, err) : verify_run(j, err);
+	job_on_cancel(job, NULL, NULL);
+	/* Not left to free_arg, which runs only once the engine reaps the job. */
+	repo_close(j->repo);
+	j->repo = NULL;
+	return r;
 }
 
 static int rjob_start(struct rjob *j, const char *type, json_t **job, struct buf *err)
 {
-	pthread_t t;
-
-	j->job = store_job_create(svc_cfg.store, type, j->path, NULL);
-	if (j->job < 0) {
-		buf_adds(err, "cannot record the job");
-		rjob_free(j);
-		return -EIO;
-	}
-	*job = store_job_get(svc_cfg.store, j->job);
-	if (pthread_create(&t, NULL, rjob_thread, j) != 0) {
-		store_job_finish(svc_cfg.store, j->job, "failed", "cannot start a thread");
-		json_decref(*job);
-		*job = NULL;
-		buf_adds(err, "cannot start a thread");
-		rjob_free(j);
-		return -EAGAIN;
-	}
-	pthread_detach(t);
-	return 0;
+	struct job_spec spec = { .type = type, .target = j->path, .run = rjob_run, .arg = j, .free_arg = rjob_free };
+	return job_start(&spec, job, err);
 }
 
 int svc_repo_verify(const char *path, const char *const *ids, size_t n, json_t **job, struct buf *err)

@@ -1,15 +1,24 @@
 /*
  * restore.c - restoring backups (see backup.h, "Backups"): a whole VM under
  * a new name, a whole VM over the original, or one disk as a new volume.
+ * Each restore is a job (core/job.h).
  *
  * Every disk is written by backup_restore_disk() into a file that did not
  * exist before; only when all of them are complete does anything become
  * visible: new volumes and the new VM are recorded, or, over the original,
  * each restored file is renamed over the VM's image.  A failure removes
  * what was written and leaves the host as it was.  Restoring over the
- * original needs the VM stopped (its job lock is held throughout) and
+ * original needs the VM stopped (the job holds its lock throughout) and
  * without snapshots (they live inside the images and would be lost), and its
  * disks must be the backed-up ones; otherwise restore under a new name.
+ *
+ * Cancel: while disks are written, a cancel stops the writers within a chunk
+ * and rolls back like a failure: the files written so far are removed and
+ * nothing was recorded, so no volume or VM is left and an original VM keeps
+ * its images.  From the commit on (recording the volumes and the VM, or the
+ * renames over the original, then --start) the job is uncancellable: those
+ * steps are short, and stopping between two renames would leave a VM with
+ * disks from two points in time.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,11 +34,9 @@
 #include "service/internal.h"
 #include "core/store_local.h"
 #include "backup/backup.h"
-#include "core/joblock.h"
+#include "core/job.h"
 #include "qemu/runtime.h"
-#include "util/log.h"
 #include "util/strutil.h"
-#include "util/timeutil.h"
 #include "util/common.h"
 
 struct rdisk {
@@ -43,21 +50,35 @@ struct rdisk {
 };
 
 struct restore {
-	int64_t job;
+	struct job *job;	/* while it runs */
+	atomic_bool cancel;	/* set by the job's cancel hook */
 	struct repo *repo;
 	char *id;
 	json_t *def;		/* the definition to create (new VM), NULL otherwise */
 	char *pool;		/* pool held for new volumes, NULL over the original */
-	char over_uuid[37];	/* over the original: that VM (job lock held) */
+	char over_uuid[37];	/* over the original: that VM (the job holds its lock) */
+	char *over_name;
 	bool start;
 	struct rdisk *disks;
 	size_t n;
 	uint64_t total, done_before;
-	int64_t t0_ms;
 };
 
-static void restore_free(struct restore *rs)
+/* Let go of the pool and the repository (at the end of the job: free_arg runs
+ * only once the engine reaps it). */
+static void restore_release(struct restore *rs)
 {
+	if (rs->pool)
+		svc_pool_put(strcmp(rs->pool, "default") == 0 ? NULL : rs->pool);
+	free(rs->pool);
+	rs->pool = NULL;
+	repo_close(rs->repo);
+	rs->repo = NULL;
+}
+
+static void restore_free(void *arg)
+{
+	struct restore *rs = arg;
 	if (!rs)
 		return;
 	for (size_t i = 0; i < rs->n; i++) {
@@ -67,12 +88,8 @@ static void restore_free(struct restore *rs)
 		free(rs->disks[i].final);
 	}
 	free(rs->disks);
-	if (rs->pool)
-		svc_pool_put(strcmp(rs->pool, "default") == 0 ? NULL : rs->pool);
-	free(rs->pool);
-	if (rs->over_uuid[0])
-		joblock_end(rs->over_uuid);
-	repo_close(rs->repo);
+	restore_release(rs);
+	free(rs->over_name);
 	json_decref(rs->def);
 	free(rs->id);
 	free(rs);
@@ -83,7 +100,7 @@ static void restore_progress(uint64_t done, uint64_t total, const char *phase, v
 	struct restore *rs = arg;
 	(void)total;
 	(void)phase;
-	svc_job_bytes_progress(rs->job, rs->done_before + done, rs->total, rs->t0_ms);
+	job_progress_bytes(rs->job, rs->done_before + done, rs->total);
 }
 
 /* Record the restored images: new volumes (+ the VM), or renames over the originals. */
@@ -134,34 +151,75 @@ static int restore_commit(struct restore *rs, json_t **vm, struct buf *err)
 	return 0;
 }
 
-static void *restore_thread(void *arg)
+/* Write every disk into its new file. */
+static int restore_write(struct restore *rs, struct buf *err)
 {
-	struct restore *rs = arg;
-	struct buf err = BUF_INIT;
-	json_t *vm = NULL;
-	int r = 0;
+	struct buf why = BUF_INIT;
+	int r = svc_repo_lock_job(rs->job, rs->repo, false, err);
 
-	rs->t0_ms = time_mono_ms();
-	if ((r = repo_lock(rs->repo, false, true, &err)) < 0)
-		goto out;
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < rs->n && r == 0; i++) {
+		job_set_phase(rs->job, "disk %zu of %zu", i + 1, rs->n);
+		/* Over the original: a crashed restore's leftover, never a live image
+		 * (only now, under the VM's lock, no other restore can be writing it). */
+		if (rs->over_uuid[0])
+			unlink(rs->disks[i].dest);
 		r = backup_restore_disk(rs->repo, rs->id, rs->disks[i].index, rs->disks[i].dest, rs->disks[i].format,
-					restore_progress, rs, &err);
+					&rs->cancel, restore_progress, rs, &why);
 		rs->disks[i].written = r == 0;
 		rs->done_before += rs->disks[i].size;
 	}
 	repo_unlock(rs->repo);
+	/* Past this point nothing is undone, so a cancel must come before it. */
+	if (r == 0) {
+		job_set_uncancellable(rs->job, rs->over_uuid[0] ? "the vm's images are being replaced with the restored ones"
+							       : "the restored volumes and vm are being recorded");
+		if (job_cancelled(rs->job))
+			r = -ECANCELED;
+	}
+	if (r == -ECANCELED && rs->over_uuid[0])
+		buf_printf(err, "vm %s keeps its images; the files written were removed", rs->over_name);
+	else if (r == -ECANCELED)
+		buf_adds(err, "no volume or vm was created; the files written were removed");
+	else if (r < 0)
+		buf_add(err, why.s, why.len);
+	buf_release(&why);
+	return r;
+}
+
+static int restore_run(struct job *j, void *arg, struct buf *err)
+{
+	struct restore *rs = arg;
+	json_t *vm = NULL;
+	int r = 0;
+
+	rs->job = j;
+	job_on_cancel(j, svc_cancel_flag_set, &rs->cancel);
+	/* Checked when the restore was asked for; from now on the job's lock keeps it so. */
+	if (rs->over_uuid[0] && rt_is_active(rs->over_uuid)) {
+		buf_printf(err, "vm %s was started meanwhile; stop it to restore over it", rs->over_name);
+		r = -EBUSY;
+	}
 	if (r == 0)
-		r = restore_commit(rs, &vm, &err);
+		r = restore_write(rs, err);
+	if (r == 0) {
+		if (rs->over_uuid[0])
+			job_set_phase(j, "replacing the images of vm %s", rs->over_name);
+		else
+			job_set_phase(j, "recording the restored %s", rs->def ? "vm" : "volume");
+		r = restore_commit(rs, &vm, err);
+	}
 	if (r == 0 && rs->start && vm) {
 		const char *uuid = json_string_value(json_object_get(vm, "uuid"));
 		struct svc_action_opts o = { 0 };
-		if (uuid && svc_vm_action(uuid, ACT_START, &o, &err) < 0) {
+		job_set_phase(j, "starting vm %s", json_string_value(json_object_get(vm, "name")));
+		if (uuid && svc_vm_action(uuid, ACT_START, &o, err) < 0) {
 			r = -EIO;
-			buf_printf(&err, " (the vm was restored but did not start)");
+			buf_printf(err, " (the vm was restored but did not start)");
 		}
 	}
-out:
+	job_on_cancel(j, NULL, NULL);
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->disks[i].written)
 			unlink(rs->disks[i].dest);
@@ -172,18 +230,11 @@ out:
 		json_t *res = json_pack("{s:s,s:o}", "backup", rs->id, "volumes", vols);
 		if (vm)
 			json_object_set(res, "vm", json_object_get(vm, "name"));
-		store_job_set_result(svc_cfg.store, rs->job, res);
-		json_decref(res);
+		job_set_result(j, res);
 	}
 	json_decref(vm);
-	if (r < 0)
-		log_warn("restore of backup %s failed: %s", rs->id, err.s);
-	else
-		log_info("backup %s restored", rs->id);
-	store_job_finish(svc_cfg.store, rs->job, r == 0 ? "succeeded" : "failed", r == 0 ? NULL : err.s);
-	buf_release(&err);
-	restore_free(rs);
-	return NULL;
+	restore_release(rs);
+	return r;
 }
 
 /* ---- planning ----------------------------------------------------------- */
@@ -238,13 +289,12 @@ static int plan_over(struct restore *rs, const char *uuid, const json_t *m, stru
 	size_t nsnaps = 0, nd = json_array_size(json_object_get(m, "disks"));
 	int r;
 
-	if ((r = joblock_begin(uuid, "restore", err)) < 0)
-		return r;
 	snprintf(rs->over_uuid, sizeof(rs->over_uuid), "%s", uuid);
 	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
 	}
+	rs->over_name = xstrdup(rec.def->name);
 	if (vmstate_is_active(rec.state) || rt_is_active(uuid)) {
 		buf_printf(err, "vm %s is %s; stop it to restore over it, or restore a copy with --name NEW", rec.def->name,
 			   vmstate_name(rec.state));
@@ -281,7 +331,6 @@ static int plan_over(struct restore *rs, const char *uuid, const json_t *m, stru
 		d->volume = xstrdup(vol);
 		d->final = xstrdup(v.path);
 		d->dest = xasprintf("%s.restore", v.path);
-		unlink(d->dest); /* a previous restore's leftover, never a live image */
 		vol_record_release(&v);
 	}
 out:
@@ -349,7 +398,6 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 	struct restore *rs = xcalloc(1, sizeof(*rs));
 	__do_json json_t *m = NULL;
 	__do_free char *pool_path = NULL;
-	pthread_t t;
 	int r;
 
 	rs->start = o->start;
@@ -410,23 +458,17 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 	}
 	for (size_t i = 0; i < rs->n; i++)
 		rs->total += rs->disks[i].size;
-	rs->job = store_job_create(svc_cfg.store, "restore", o->id, rs->over_uuid[0] ? rs->over_uuid : NULL);
-	if (rs->job < 0) {
-		buf_adds(err, "cannot record the restore job");
-		r = -EIO;
-		goto fail;
-	}
-	*job = store_job_get(svc_cfg.store, rs->job);
-	if (pthread_create(&t, NULL, restore_thread, rs) != 0) {
-		store_job_finish(svc_cfg.store, rs->job, "failed", "cannot start a thread");
-		json_decref(*job);
-		*job = NULL;
-		buf_adds(err, "cannot start the restore thread");
-		r = -EAGAIN;
-		goto fail;
-	}
-	pthread_detach(t);
-	return 0;
+	struct job_spec spec = {
+		.type = "restore",
+		.target = o->id,
+		/* Over the original: that VM's lock, for the whole restore (busy: refused now). */
+		.vm = rs->over_uuid[0] ? rs->over_uuid : NULL,
+		.vm_name = rs->over_name,
+		.run = restore_run,
+		.arg = rs,
+		.free_arg = restore_free,
+	};
+	return job_start(&spec, job, err);
 fail:
 	restore_free(rs);
 	return r;

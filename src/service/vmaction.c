@@ -132,7 +132,14 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 	} else if ((r = act_recheck(x->uuid, x->a, &e)) == 0) {
 		switch (x->a) {
 		case ACT_START: r = rt_start(x->uuid, &e); break;
-		case ACT_STOP: r = rt_stop(x->uuid, x->o.timeout_s, x->o.force, cancelled, j, &e); break;
+		case ACT_STOP:
+			r = rt_stop(x->uuid, x->o.timeout_s, x->o.force, cancelled, j, &e);
+			if (r == 0 && job_cancelled(j)) {
+				/* It went down, but through the kill that pre-empted us. */
+				buf_adds(&e, "stop cancelled (a kill pre-empted it)");
+				r = -ECANCELED;
+			}
+			break;
 		case ACT_REBOOT: r = rt_reboot(x->uuid, x->o.force, &e); break;
 		case ACT_PAUSE: r = rt_pause(x->uuid, &e); break;
 		case ACT_RESUME: r = rt_resume(x->uuid, &e); break;

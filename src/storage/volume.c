@@ -31,6 +31,7 @@
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/timeutil.h"
+#include "util/runas.h"
 #include "util/common.h"
 
 /* Below this much free space nothing is created, not even a thin image. */
@@ -304,6 +305,9 @@ static int image_create(const char *dir, const char *path, const char *name, con
 		buf_printf(err, "cannot create volume %s: cannot sync %s: %s", name, path, strerror(-r));
 		goto fail;
 	}
+	/* QEMU opens it as the qemu user. */
+	if ((r = runas_own(path, err)) < 0)
+		goto fail;
 	if (fsync_dir(dir) < 0)
 		log_warn("creating volume %s: cannot sync directory %s", name, dir);
 	return 0;
@@ -598,6 +602,9 @@ static int convert_into(struct cmd *c, const char *dir, const char *name, const 
 		buf_printf(err, "cannot %s volume %s: cannot sync %s: %s", verb, name, tmp, strerror(-r));
 		goto fail_tmp;
 	}
+	/* QEMU opens it as the qemu user. */
+	if ((r = runas_own(tmp, err)) < 0)
+		goto fail_tmp;
 	r = rename_noreplace(tmp, path);
 	if (r < 0) {
 		if (r == -EEXIST)

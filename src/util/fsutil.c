@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,14 +35,11 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-int fs_read_file(const char *path, size_t max, struct buf *out)
+static int read_all(int fd, size_t max, struct buf *out)
 {
-	__do_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char tmp[8192];
 	ssize_t n;
 
-	if (fd < 0)
-		return -errno;
 	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -55,12 +53,39 @@ int fs_read_file(const char *path, size_t max, struct buf *out)
 	return 0;
 }
 
+int fs_read_file(const char *path, size_t max, struct buf *out)
+{
+	__do_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return read_all(fd, max, out);
+}
+
+int fs_read_file_mine(const char *path, size_t max, struct buf *out)
+{
+	__do_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ELOOP ? -EPERM : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	return read_all(fd, max, out);
+}
+
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	__do_free char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	__do_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	__do_close int fd = -EBADF;
 	const char *p = data;
 
+	/* O_EXCL | O_NOFOLLOW: the directory may be writable by someone else
+	 * (an unprivileged QEMU's run dir), who must not redirect the write. */
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	while (len > 0) {
@@ -83,6 +108,46 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 	return 0;
 }
 
+int fs_copy_file(const char *src, const char *dest, mode_t mode)
+{
+	__do_close int in = open(src, O_RDONLY | O_CLOEXEC);
+	__do_free char *tmp = xasprintf("%s.XXXXXX", dest);
+	__do_close int out = -EBADF;
+	char chunk[1 << 16];
+	ssize_t n;
+	int r = 0;
+
+	if (in < 0)
+		return -errno;
+	if ((out = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return -errno;
+	while ((n = read(in, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, chunk + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				r = -errno;
+				break;
+			}
+			off += w;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && (fchmod(out, mode) < 0 || close(move_fd(out)) < 0 || rename(tmp, dest) < 0))
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
 int fs_exists(const char *path)
 {
 	struct stat st;
@@ -95,4 +160,21 @@ char *fs_absolute(const char *path)
 	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
 		return xstrdup(path);
 	return xasprintf("%s/%s", cwd, path);
+}
+
+int fs_nofile_raise(unsigned long *limit)
+{
+	struct rlimit rl;
+
+	*limit = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*limit = (unsigned long)rl.rlim_cur;
+	if (rl.rlim_cur == rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*limit = (unsigned long)rl.rlim_cur;
+	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * fsutil.h - small filesystem helpers: create directory trees, read and
- * atomically write whole files, check existence.
+ * atomically write whole files, check existence, and the process's limit
+ * on open file descriptors.
  */
 #ifndef CORRAL_UTIL_FSUTIL_H
 #define CORRAL_UTIL_FSUTIL_H
@@ -14,11 +15,25 @@
 int fs_mkdir_p(const char *path, mode_t mode);
 /* Read a whole file (up to `max` bytes; more is -EFBIG).  0 or -errno. */
 int fs_read_file(const char *path, size_t max, struct buf *out);
-/* Write via a temp file + fsync + rename.  0 or -errno. */
+/*
+ * The same for a file in a directory others may write to (an unprivileged
+ * QEMU's run dir): -EPERM unless it is a regular file, not a symlink, owned
+ * by this process's effective user.
+ */
+int fs_read_file_mine(const char *path, size_t max, struct buf *out);
+/* Write via a temp file (created O_EXCL | O_NOFOLLOW) + fsync + rename.  0 or -errno. */
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Copy the file src to dest through a temp file (O_EXCL) and rename; dest gets mode.  0 or -errno. */
+int fs_copy_file(const char *src, const char *dest, mode_t mode);
 /* 1 if path exists, 0 if not. */
 int fs_exists(const char *path);
 /* Make `path` absolute against the cwd; returns a new string. */
 char *fs_absolute(const char *path);
+/*
+ * Raise this process's soft RLIMIT_NOFILE to its hard limit (children
+ * inherit it) and store the resulting soft limit in *limit.  0 or -errno
+ * (*limit then holds the unchanged soft limit when it could be read).
+ */
+int fs_nofile_raise(unsigned long *limit);
 
 #endif

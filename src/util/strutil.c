@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "strutil.h"
 #include "common.h"
 
@@ -118,4 +119,35 @@ bool str_list_has(const char *list, const char *item)
 		list += len + (list[len] == ',');
 	}
 	return false;
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int str_url_decode(const char *in, size_t len, bool plus_space, char **out)
+{
+	char *s = xmalloc(len + 1), *o = s;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] != '%') {
+			*o++ = plus_space && in[i] == '+' ? ' ' : in[i];
+			continue;
+		}
+		int hi = i + 1 < len ? hex_val(in[i + 1]) : -1;
+		int lo = i + 2 < len ? hex_val(in[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(s);
+			return -EINVAL;
+		}
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = '\0';
+	*out = s;
+	return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * strutil.h - parsing and validating the strings users type: object names,
- * sizes with units, glob patterns.
+ * sizes with units, glob patterns, percent-encoded URL parts.
  */
 #ifndef CORRAL_UTIL_STRUTIL_H
 #define CORRAL_UTIL_STRUTIL_H
@@ -38,5 +38,12 @@ bool str_list_has(const char *list, const char *item);
 
 /* true if s contains any byte < 0x20 or 0x7f. */
 bool str_has_control(const char *s);
+
+/*
+ * Percent-decode in[0..len) into a new string *out (with plus_space, '+'
+ * becomes ' ' as in a query string).  -EINVAL (nothing allocated) for a '%'
+ * not followed by two hex digits, or one that decodes to NUL.
+ */
+int str_url_decode(const char *in, size_t len, bool plus_space, char **out);
 
 #endif

@@ -54,7 +54,7 @@ declare -A verbs=(
 	[disk]=$disk_verbs
 	[cdrom]="insert eject"
 	[host]="info"
-	[job]="list show"
+	[job]="list show cancel"
 )
 for noun in "${!verbs[@]}"; do
 	run 0 "$noun" --help && out_has ${verbs[$noun]}

@@ -10,6 +10,8 @@
 set -u
 
 T=$(mktemp -d /tmp/corral-t.XXXXXX)
+# QEMU runs as corral-qemu: it must pass through the test dir to its files.
+chmod 711 "$T"
 SOCK=$T/api.sock
 STATE=$T/state
 PASSED=0
@@ -71,10 +73,9 @@ cleanup() {
 		corral vm kill 'name:*' >/dev/null 2>&1
 		stop_daemon
 	fi
-	# Any QEMU left from this test's run dir (e.g. after a crash test).
-	for p in "$STATE"/run/*/qemu.pid; do
-		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
-	done
+	# Any QEMU left from this test's run dir (e.g. after a crash test), found
+	# by its command line, so even a run dir removed under us leaks nothing.
+	pkill -9 -f "^qemu-system[^ ]* .*$T/" 2>/dev/null
 	if [ "$FAILED" -gt 0 ] && [ -f "$T/corrald.log" ]; then
 		say "---- corrald.log (last 60 lines) ----"
 		tail -n 60 "$T/corrald.log" >&2

@@ -2,9 +2,9 @@
 # run.sh BUILD_DIR [ASAN_BUILD_DIR] - run every end-to-end test (t*.sh).
 #
 # Each script starts its own corrald in a temp dir, so scripts are
-# independent.  With an ASan build dir, the bad-input and lifecycle
-# scripts, and the image and backup ones, run a second time against the
-# sanitized corrald/corral.
+# independent.  With an ASan build dir, the bad-input, HTTP and lifecycle
+# scripts, and the image, backup and backup-cancel ones, run a second time
+# against the sanitized corrald/corral.
 # Prints a summary line "N passed, N failed" and exits non-zero on failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,7 +38,8 @@ done
 if [ -n "$asan" ]; then
 	asan=$(cd "$asan" && pwd)
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	for t in "$here"/t*-badinput.sh "$here"/t*-lifecycle.sh "$here"/t*-image.sh "$here"/t*-backup.sh; do
+	for t in "$here"/t*-badinput.sh "$here"/t*-http.sh "$here"/t*-lifecycle.sh "$here"/t*-image.sh \
+		"$here"/t*-backup.sh "$here"/t*-backup-cancel.sh; do
 		[ -f "$t" ] || continue
 		CORRALD=$asan/corrald CORRAL=$asan/corral run_one "$t" "asan:$(basename "$t")"
 	done

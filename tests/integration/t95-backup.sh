@@ -9,10 +9,11 @@
 # a wrong passphrase; and the faults: kill -9 corrald and kill QEMU during a
 # backup, a full repository disk, an unreachable repository, a flipped bit in
 # a chunk (verify names the damaged backups, others still restore).
-. "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/lib-backup.sh"
 setup_daemon
 
-gsh() { printf '%s\n' "$2" | corral vm console "$1" --linger 1.5 | tr -d '\r'; }
 # write_data VM SEEK_MIB TAG: 2 MiB of new random data at SEEK_MIB on vda and vdb.
 write_data() {
 	gsh "$1" "for d in vda vdb; do dd if=/dev/urandom of=/dev/\$d bs=1M seek=$2 count=2 conv=fsync 2>/dev/null; done; echo WROTE-$3" |
@@ -22,24 +23,6 @@ write_data() {
 sum_in_guest() {
 	gsh "$1" "echo S=\$(dd if=/dev/vda bs=1M skip=$2 count=2 2>/dev/null | sha256sum | cut -c1-16)" | grep '^S=' | tail -n1 | cut -c3-
 }
-vol_path() { corral disk show "$1" --json | jq -r .path; }
-# snap_copy VOL FILE: a raw copy of the volume as it is now (the VM paused, so it is consistent).
-snap_copy() { qemu-img convert -U -O raw "$(vol_path "$1")" "$2"; }
-same() { qemu-img compare -U -q "$1" "$2"; }
-job_result() { corral job show "$1" --json | jq -c .result; }
-last_id() { corral backup list "$1" --repo "$2" --json | jq -r '.backups | map(select(.error == null)) | last | .id'; }
-# midway JOB: wait until the running job has made some progress (and is not done).
-midway() {
-	local p
-	for _ in $(seq 1 300); do
-		p=$(corral job show "$1" --json | jq -r "if .state == \"running\" then .progress else -1 end")
-		[ "$p" = -1 ] && { say "job $1 ended before it could be interrupted"; return 1; }
-		awk "BEGIN { exit !($p > 2) }" && return 0
-		sleep 0.02
-	done
-	return 1
-}
-nbackups() { corral backup list "$1" --repo "$2" --json | jq '.backups | length'; }
 
 REPO=$T/repo
 test_expect "repositories: create plain and encrypted, hostile paths refused" '

@@ -100,13 +100,22 @@ static void launch_init(struct launch_ctx *c, struct vm_def *d, const char *run_
 		c->l.disk_path[i] = c->paths[i];
 		c->l.disk_format[i] = "qcow2";
 	}
-	if (d->boot_mode == BOOT_DISK_KERNEL) {
-		/* What rt_start copies out of the first disk (src/image/bootdisk.h). */
+	if (d->boot_mode == BOOT_DISK_KERNEL || d->boot_mode == BOOT_KERNEL) {
+		/* What rt_start copies into the run dir: out of the first disk
+		 * (src/image/bootdisk.h), or the files the definition names. */
 		c->boot_kernel = xasprintf("%s/boot/vmlinuz", c->run_dir);
-		c->boot_initrd = xasprintf("%s/boot/initrd", c->run_dir);
 		c->l.boot_kernel = c->boot_kernel;
-		c->l.boot_initrd = c->boot_initrd;
+		if (d->boot_mode == BOOT_DISK_KERNEL || d->initrd) {
+			c->boot_initrd = xasprintf("%s/boot/initrd", c->run_dir);
+			c->l.boot_initrd = c->boot_initrd;
+		}
+	}
+	if (d->boot_mode == BOOT_DISK_KERNEL)
 		c->l.boot_cmdline = "BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=UUID=0b9f2a4c-57c1-4a2b-9d4e-1f2a3b4c5d6e ro console=ttyS0 quiet";
+	if (d->cdrom) {
+		/* rt_start opens the medium and hands it over as an fd. */
+		c->l.cdrom_fd = QEMU_CDROM_FD;
+		c->l.cdrom_fdset = QEMU_CDROM_FDSET;
 	}
 }
 
@@ -219,15 +228,22 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 		if (str_has_control(c->argv[i]))
 			fail_msg("argv[%zu] holds a control character", i);
 
-	/* plumbing the runtime relies on */
-	assert_true(has_arg(c, "-daemonize"));
+	/* plumbing the runtime relies on: a direct child (no -daemonize, whose
+	 * fork the sandbox would kill), sandboxed, its uuid in the command line */
+	assert_false(has_arg(c, "-daemonize"));
+	assert_null(opt_value(c, "-pidfile", 0));
+	assert_string_equal(opt_value(c, "-sandbox", 0),
+			    "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
 	assert_true(has_arg(c, "-no-shutdown"));
 	assert_true(has_arg(c, "-nodefaults"));
 	assert_string_equal(opt_value(c, "-uuid", 0), d->uuid);
-	__do_free char *pid = xasprintf("%s/qemu.pid", lc->run_dir);
-	assert_string_equal(opt_value(c, "-pidfile", 0), pid);
 	assert_string_equal(opt_value(c, "-machine", 0), "q35");
-	assert_string_equal(opt_value(c, "-accel", 0), lc->l.accel == ACCEL_KVM ? "kvm" : "tcg");
+	if (lc->l.accel == ACCEL_KVM) {
+		assert_string_equal(opt_value(c, "-accel", 0), "kvm");
+	} else {
+		__do_free char *tcg = xasprintf("tcg,tb-size=%u", qemu_tcg_tb_size(d->memory_mib));
+		assert_string_equal(opt_value(c, "-accel", 0), tcg);
+	}
 	assert_string_equal(opt_value(c, "-cpu", 0), lc->l.accel == ACCEL_KVM ? "host" : "max");
 	char num[32];
 	snprintf(num, sizeof(num), "%d", d->cpus);
@@ -262,7 +278,9 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 
 	/* boot */
 	if (d->boot_mode == BOOT_KERNEL) {
-		assert_string_equal(opt_value(c, "-kernel", 0), d->kernel);
+		assert_string_equal(opt_value(c, "-kernel", 0), lc->l.boot_kernel);
+		if (d->cmdline)
+			assert_string_equal(opt_value(c, "-append", 0), d->cmdline);
 		assert_null(opt_value(c, "-boot", 0));
 	} else if (d->boot_mode == BOOT_DISK_KERNEL) {
 		assert_string_equal(opt_value(c, "-kernel", 0), lc->l.boot_kernel);
@@ -364,6 +382,14 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 			assert_string_equal(bus, "ide.2");
 			assert_int_equal(drive != NULL, d->cdrom != NULL);
 		}
+	}
+	/* the medium is the fd set the runtime fills, never the admin's path */
+	if (d->cdrom) {
+		__do_free char *addfd = xasprintf("fd=%d,set=%d,opaque=cdrom0", QEMU_CDROM_FD, QEMU_CDROM_FDSET);
+		assert_string_equal(opt_value(c, "-add-fd", 0), addfd);
+		assert_null(opt_value(c, "-add-fd", 1));
+	} else {
+		assert_null(opt_value(c, "-add-fd", 0));
 	}
 	assert_int_equal(rports, nports);
 	assert_int_equal(cdroms, 1);
@@ -553,8 +579,7 @@ static void test_comma_escaping(void **state)
 	assert_contains(qmp, "path=/run/a,,b/00000000-0000-4000-8000-000000000001/qmp.sock,");
 	const char *serial = opt_value(&c, "-chardev", 1);
 	assert_contains(serial, "logfile=/run/a,,b/00000000-0000-4000-8000-000000000001/console.log");
-	/* ... plain-path options and JSON keep it single */
-	assert_string_equal(opt_value(&c, "-pidfile", 0), "/run/a,b/00000000-0000-4000-8000-000000000001/qemu.pid");
+	/* ... JSON keeps it single; the ISO is an fd set, its path is not on the command line */
 	bool saw_disk = false, saw_iso = false;
 	const char *a;
 	for (int n = 0; (a = opt_value(&c, "-blockdev", n)); n++) {
@@ -562,8 +587,9 @@ static void test_comma_escaping(void **state)
 		const char *fn = json_string_value(json_object_get(j, "filename"));
 		if (fn && strcmp(fn, "/st,or/v.qcow2") == 0)
 			saw_disk = true;
-		if (fn && strcmp(fn, "/iso,dir/x,y.iso") == 0)
+		if (fn && strcmp(fn, "/dev/fdset/1") == 0)
 			saw_iso = true;
+		assert_true(!fn || !strstr(fn, "x,y.iso"));
 	}
 	assert_true(saw_disk);
 	assert_true(saw_iso);
@@ -614,6 +640,18 @@ static void test_boot_order(void **state)
 	assert_null(opt_value(&c, "-append", 0));
 	cmd_release(&c);
 	launch_release(&lc);
+}
+
+/* The TCG translation cache: a quarter of guest RAM within 128..512 MiB
+ * (QEMU 7.2's own default is 1 GiB for every guest). */
+static void test_tcg_tb_size(void **state)
+{
+	(void)state;
+	assert_int_equal(qemu_tcg_tb_size(64), 128);
+	assert_int_equal(qemu_tcg_tb_size(256), 128);
+	assert_int_equal(qemu_tcg_tb_size(1024), 256);
+	assert_int_equal(qemu_tcg_tb_size(2048), 512);
+	assert_int_equal(qemu_tcg_tb_size(65536), 512);
 }
 
 static void test_ide_ports(void **state)
@@ -828,6 +866,7 @@ int main(void)
 		cmocka_unit_test(test_comma_escaping),
 		cmocka_unit_test(test_boot_order),
 		cmocka_unit_test(test_ide_ports),
+		cmocka_unit_test(test_tcg_tb_size),
 		cmocka_unit_test(test_json_helpers),
 		cmocka_unit_test(test_accel_intel),
 		cmocka_unit_test(test_accel_amd),

@@ -7,12 +7,17 @@
  * images built independently with qemu-io, backup_dev_open, a failed run
  * (NBD server torn away mid-read) leaving no manifest and a chain that stays
  * exact, cleanup after a simulated crash, backups of a stopped VM through
- * qemu-nbd whose bitmap lets the next running backup be incremental, and an
- * internal snapshot (snapshot-save) on a qcow2 carrying persistent bitmaps.
+ * qemu-nbd whose bitmap lets the next running backup be incremental, an
+ * internal snapshot (snapshot-save) on a qcow2 carrying persistent bitmaps,
+ * and cancels: a backup of a running and of a stopped VM cancelled mid-disk
+ * stops within a second, leaves no manifest, no QEMU block objects and no
+ * qemu-nbd, and the next incremental is still exact; a cancelled restore
+ * leaves no image and no qemu-nbd.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +55,12 @@ struct fx {
 	/* a write to make from the progress callback, once */
 	const char *cb_write, *cb_write_expect;
 	bool cb_kill_nbd, cb_kill_qemu_nbd, cb_done;
+	/* cancel: set the flag at the first progress report of this phase */
+	atomic_bool cancel;
+	const char *cancel_at;
+	int64_t cancel_ms;		/* when it was set */
+	uint64_t done_at_cancel, done_after_cancel, total;
+	struct buf last_err;		/* of the last do_backup */
 };
 
 static int run_argv(const char *const *argv, struct buf *out)
@@ -157,6 +168,7 @@ static int setup(void **state)
 	f->run_dir = fx_path(f, "run");
 	f->qmp_sock = fx_path(f, "run/qmp.sock");
 	f->pidfile = fx_path(f, "run/qemu.pid");
+	f->last_err = (struct buf)BUF_INIT;
 	mkdir(f->run_dir, 0700);
 	struct buf err = BUF_INIT;
 	struct repo_create_opts o = { .chunk_size = CHUNK };
@@ -191,14 +203,16 @@ static int teardown(void **state)
 	free(f->run_dir);
 	free(f->qmp_sock);
 	free(f->pidfile);
+	buf_release(&f->last_err);
 	free(f);
 	return 0;
 }
 
-/* SIGKILL the qemu-nbd serving our run dir (found by its command line). */
-static int kill_qemu_nbd(struct fx *f)
+/* The qemu-nbd processes whose command line mentions `needle`: counted,
+ * and with `sig` also signalled. */
+static int qemu_nbd_find(const char *needle, int sig)
 {
-	int killed = 0;
+	int found = 0;
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -211,20 +225,28 @@ static int kill_qemu_nbd(struct fx *f)
 			for (size_t i = 0; i + 1 < cl.len; i++)
 				if (cl.s[i] == 0)
 					cl.s[i] = ' ';
-			if (strstr(cl.s, f->run_dir) && kill(pid, SIGKILL) == 0)
-				killed++;
+			if (strstr(cl.s, needle) && (!sig || kill(pid, sig) == 0))
+				found++;
 		}
 		buf_release(&cl);
 	}
 	if (d)
 		closedir(d);
-	return killed;
+	return found;
 }
 
 static void progress(uint64_t done, uint64_t total, const char *phase, void *arg)
 {
 	struct fx *f = arg;
 	assert_true(done <= total);
+	if (atomic_load(&f->cancel)) {
+		f->done_after_cancel = done;
+	} else if (f->cancel_at && strcmp(phase, f->cancel_at) == 0) {
+		atomic_store(&f->cancel, true);
+		f->cancel_ms = time_mono_ms();
+		f->done_at_cancel = f->done_after_cancel = done;
+		f->total = total;
+	}
 	if (strcmp(phase, "read") != 0 || f->cb_done)
 		return;
 	f->cb_done = true;
@@ -233,7 +255,7 @@ static void progress(uint64_t done, uint64_t total, const char *phase, void *arg
 		expect_write(f->cb_write_expect, f->cb_write);
 	}
 	if (f->cb_kill_qemu_nbd)
-		assert_int_equal(kill_qemu_nbd(f), 1);
+		assert_int_equal(qemu_nbd_find(f->run_dir, SIGKILL), 1);
 	if (f->cb_kill_nbd) {
 		struct buf err = BUF_INIT;
 		assert_int_equal(qmp_execute(f->qmp, "nbd-server-stop", NULL, NULL, 0, &err), 0);
@@ -252,12 +274,14 @@ static int do_backup(struct fx *f, bool running, int64_t now, struct backup_resu
 	json_t *def = json_pack("{s:s}", "name", "vm1");
 	struct backup_req req = { .vm_name = "vm1", .vm_uuid = "11111111-2222-3333-4444-555555555555",
 				  .definition = def, .qmp = running ? f->qmp : NULL, .disks = disks, .n_disks = 3,
-				  .policy = "daily", .run_dir = f->run_dir, .now = now };
+				  .policy = "daily", .run_dir = f->run_dir, .now = now, .cancel = &f->cancel };
 	struct buf err = BUF_INIT;
 	f->cb_done = false;
 	int r = backup_vm(f->repo, &req, progress, f, res, &err);
 	if (r < 0)
 		print_message("backup_vm: %s\n", err.s);
+	buf_reset(&f->last_err);
+	buf_add(&f->last_err, err.s, err.len);
 	buf_release(&err);
 	json_decref(def);
 	return r;
@@ -268,12 +292,12 @@ static void restore_compare(struct fx *f, const char *id, size_t index, const ch
 	static int n;
 	__do_free char *dest = xasprintf("%s/restored-%d.%s", f->dir, n++, fmt);
 	struct buf err = BUF_INIT;
-	int r = backup_restore_disk(f->repo, id, index, dest, fmt, NULL, NULL, &err);
+	int r = backup_restore_disk(f->repo, id, index, dest, fmt, NULL, NULL, NULL, &err);
 	if (r < 0)
 		print_message("restore: %s\n", err.s);
 	assert_int_equal(r, 0);
 	/* Exists now: a second restore onto it is refused and leaves it alone. */
-	assert_int_equal(backup_restore_disk(f->repo, id, index, dest, fmt, NULL, NULL, &err), -EEXIST);
+	assert_int_equal(backup_restore_disk(f->repo, id, index, dest, fmt, NULL, NULL, NULL, &err), -EEXIST);
 	buf_release(&err);
 	assert_int_equal(RUN("qemu-img", "compare", "-q", "-f", "raw", "-F", fmt, expect, dest), 0);
 	unlink(dest);
@@ -555,6 +579,132 @@ static void test_stopped(void **state)
 	backup_result_release(&r3);
 }
 
+/* The running QEMU holds nothing of a backup: no export, no block job, no
+ * fleecing node (node_bitmaps checks), no overlay file, no NBD socket. */
+static void assert_qemu_clean(struct fx *f)
+{
+	static const char *const queries[] = { "query-block-exports", "query-jobs" };
+	struct buf err = BUF_INIT;
+	for (size_t i = 0; i < ARRAY_SIZE(queries); i++) {
+		json_t *ret = NULL;
+		assert_int_equal(qmp_execute(f->qmp, queries[i], NULL, &ret, 0, &err), 0);
+		if (json_array_size(ret))
+			print_message("%s: %s\n", queries[i], json_dumps(ret, JSON_COMPACT));
+		assert_int_equal(json_array_size(ret), 0);
+		json_decref(ret);
+	}
+	buf_release(&err);
+	json_decref(node_bitmaps(f, "disk0"));
+	__do_free char *ov = fx_path(f, "run/corral-fleece-0.qcow2");
+	__do_free char *sock = fx_path(f, "run/corral-backup.sock");
+	assert_int_equal(access(ov, F_OK), -1);
+	assert_int_equal(access(sock, F_OK), -1);
+}
+
+/* A backup that cancels itself at its first read report: it stops mid-disk,
+ * within a second, with no manifest and no qemu-nbd left. */
+static void backup_cancelled(struct fx *f, bool running, int64_t now)
+{
+	struct backup_result res;
+	size_t before = manifest_count(f);
+	f->cancel_at = "read";
+	int r = do_backup(f, running, now, &res);
+	int64_t took = time_mono_ms() - f->cancel_ms;
+	f->cancel_at = NULL;
+	atomic_store(&f->cancel, false);
+	print_message("cancelled at %llu of %llu bytes, %llu reported after; backup_vm returned %lld ms later\n",
+		      (unsigned long long)f->done_at_cancel, (unsigned long long)f->total,
+		      (unsigned long long)f->done_after_cancel, (long long)took);
+	assert_int_equal(r, -ECANCELED);
+	assert_non_null(strstr(f->last_err.s, "cancelled"));
+	assert_true(f->done_after_cancel <= f->done_at_cancel + 2 * CHUNK);
+	assert_true(f->done_after_cancel < f->total / 2);
+	assert_true(took < 1500);
+	assert_int_equal(manifest_count(f), before);
+	assert_int_equal(qemu_nbd_find(f->run_dir, 0), 0);
+	__do_free char *sock = fx_path(f, "run/corral-nbd-0.sock");
+	assert_int_equal(access(sock, F_OK), -1);
+}
+
+/* A restore that cancels itself at its first write report: no image, no qemu-nbd. */
+static void restore_cancelled(struct fx *f, const char *id, const char *fmt)
+{
+	__do_free char *dest = xasprintf("%s/cancelled.%s", f->dir, fmt);
+	struct buf err = BUF_INIT;
+	f->cancel_at = "write";
+	int r = backup_restore_disk(f->repo, id, 0, dest, fmt, &f->cancel, progress, f, &err);
+	int64_t took = time_mono_ms() - f->cancel_ms;
+	f->cancel_at = NULL;
+	atomic_store(&f->cancel, false);
+	print_message("restore (%s) cancelled at %llu of %llu bytes: %s (%lld ms)\n", fmt,
+		      (unsigned long long)f->done_at_cancel, (unsigned long long)f->total, err.s, (long long)took);
+	assert_int_equal(r, -ECANCELED);
+	assert_non_null(strstr(err.s, "cancelled"));
+	assert_true(f->done_after_cancel < f->total);
+	assert_true(took < 1500);
+	assert_int_equal(access(dest, F_OK), -1);
+	assert_int_equal(qemu_nbd_find(dest, 0), 0);
+	buf_release(&err);
+}
+
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct backup_result r1, r2, r3;
+	qemu_start(f);
+	both_write(f, "write -P 0x11 0 8M");
+	assert_int_equal(do_backup(f, true, 1000002000, &r1), 0);
+	__do_free char *bm1 = bitmap_of(r1.id);
+
+	/* Running: the guest writes before and during a cancelled run; both
+	 * writes are in the next incremental, which is exact.  (While the
+	 * callback makes that write the other worker may finish the disk, so a
+	 * second cancel, with a quick callback, shows the workers stop.) */
+	both_write(f, "write -P 0x21 8M 4M");
+	f->cb_write = "write -P 0x31 20M 64k";
+	f->cb_write_expect = f->expect;
+	backup_cancelled(f, true, 1000002100);
+	f->cb_write = NULL;
+	assert_bitmaps(f, (const char *const[]){ bm1, NULL });
+	assert_qemu_clean(f);
+	backup_cancelled(f, true, 1000002150);
+	assert_bitmaps(f, (const char *const[]){ bm1, NULL });
+	assert_qemu_clean(f);
+	snapshot_expect(f, "c2.raw");
+	assert_int_equal(do_backup(f, true, 1000002200, &r2), 0);
+	assert_true(r2.disks[0].incremental);
+	assert_int_equal(r2.disks[0].bytes_read, 4 * MiB + CHUNK);
+	__do_free char *c2 = fx_path(f, "c2.raw");
+	restore_compare(f, r2.id, 0, "qcow2", c2);
+	qemu_stop(f);
+
+	/* Stopped: qemu-nbd goes, no new bitmap stays, the next run is incremental. */
+	assert_int_equal(RUN("qemu-io", "-f", "qcow2", "-c", "write -P 0x41 12M 2M", f->img), 0);
+	expect_write(f->expect, "write -P 0x41 12M 2M");
+	backup_cancelled(f, false, 1000002300);
+	struct buf out = BUF_INIT;
+	assert_int_equal(run_argv((const char *const[]){ "qemu-img", "info", "--output=json", f->img, NULL }, &out), 0);
+	__do_free char *bm2 = bitmap_of(r2.id);
+	__do_free char *bm2q = xasprintf("\"%s\"", bm2);
+	assert_non_null(strstr(out.s, bm2q));
+	assert_true(strstr(out.s, "\"corral-") == strstr(out.s, bm2q));
+	assert_null(strstr(strstr(out.s, bm2q) + 1, "\"corral-"));
+	buf_release(&out);
+	assert_int_equal(do_backup(f, false, 1000002400, &r3), 0);
+	assert_true(r3.disks[0].incremental);
+	assert_int_equal(r3.disks[0].bytes_read, 2 * MiB);
+	restore_compare(f, r3.id, 0, "qcow2", f->expect);
+
+	/* Restores: through qemu-nbd (qcow2) and straight into the file (raw). */
+	restore_cancelled(f, r3.id, "qcow2");
+	restore_cancelled(f, r3.id, "raw");
+	restore_compare(f, r3.id, 0, "raw", f->expect);
+
+	backup_result_release(&r1);
+	backup_result_release(&r2);
+	backup_result_release(&r3);
+}
+
 int main(void)
 {
 	if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0 || access("/usr/bin/qemu-nbd", X_OK) != 0) {
@@ -564,6 +714,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -497,6 +497,15 @@ static void record_progress(uint64_t done, uint64_t total, void *arg)
 	last_total = total;
 }
 
+/* A verify cancelled once it has checked one chunk. */
+static atomic_bool verify_stop;
+static void stop_after_one(uint64_t done, uint64_t total, void *arg)
+{
+	record_progress(done, total, arg);
+	if (done == 1)
+		atomic_store(&verify_stop, true);
+}
+
 static void damage_test(struct fix *f, bool encrypt)
 {
 	struct repo *r = make_repo(f, encrypt);
@@ -512,13 +521,19 @@ static void damage_test(struct fix *f, bool encrypt)
 	}
 	id1 = write_manifest(r, "db", 1700000000, manifest_of(d, 2));		/* A, B */
 	id2 = write_manifest(r, "web", 1700000000, manifest_of(d + 1, 2));	/* B, C */
-	assert_int_equal(repo_verify(r, NULL, 0, record_progress, NULL, &res, &err), 0);
+	assert_int_equal(repo_verify(r, NULL, 0, record_progress, NULL, NULL, &res, &err), 0);
 	assert_int_equal(last_done, 3); /* B is shared and read once */
 	assert_int_equal(last_total, 3);
 	assert_int_equal(res.chunks_checked, 3);
 	assert_int_equal(res.chunks_bad + res.chunks_missing + res.n_bad_backups, 0);
 	assert_int_equal(res.bytes_checked, 3 * CHUNK);
 	repo_check_result_release(&res);
+	/* cancelled after the first chunk: stops there */
+	atomic_store(&verify_stop, false);
+	expect_err(repo_verify(r, NULL, 0, stop_after_one, NULL, &verify_stop, &res, &err), -ECANCELED, &err,
+		   "cancelled after 1 of 3 chunks");
+	assert_int_equal(last_done, 1);
+	assert_int_equal(res.chunks_checked + res.n_bad_backups, 0);
 
 	/* a bit flip in the middle of C */
 	pc = chunk_file(f, d[2]);
@@ -526,7 +541,7 @@ static void damage_test(struct fix *f, bool encrypt)
 	flip_byte(pc, st.st_size / 2);
 	expect_err(repo_chunk_get(r, d[2], &out, &err), -EBADMSG, &err, "is damaged");
 	assert_int_equal(out.len, 0);
-	assert_int_equal(repo_verify(r, NULL, 0, NULL, NULL, &res, &err), 0);
+	assert_int_equal(repo_verify(r, NULL, 0, NULL, NULL, NULL, &res, &err), 0);
 	assert_int_equal(res.chunks_checked, 3);
 	assert_int_equal(res.chunks_bad, 1);
 	assert_int_equal(res.n_bad_backups, 1);
@@ -539,7 +554,7 @@ static void damage_test(struct fix *f, bool encrypt)
 	assert_int_equal(truncate(pa, st.st_size - 3), 0);
 	expect_err(repo_chunk_get(r, d[0], &out, &err), -EBADMSG, &err, "is damaged");
 	char *only[] = { id1 };
-	assert_int_equal(repo_verify(r, only, 1, NULL, NULL, &res, &err), 0);
+	assert_int_equal(repo_verify(r, only, 1, NULL, NULL, NULL, &res, &err), 0);
 	assert_int_equal(res.chunks_checked, 2);
 	assert_int_equal(res.chunks_bad, 1);
 	assert_int_equal(res.n_bad_backups, 1);
@@ -549,7 +564,7 @@ static void damage_test(struct fix *f, bool encrypt)
 	/* a missing chunk */
 	unlink(pa);
 	expect_err(repo_chunk_get(r, d[0], &out, &err), -ENOENT, &err, "missing");
-	assert_int_equal(repo_verify(r, NULL, 0, NULL, NULL, &res, &err), 0);
+	assert_int_equal(repo_verify(r, NULL, 0, NULL, NULL, NULL, &res, &err), 0);
 	assert_int_equal(res.chunks_missing, 1);
 	assert_int_equal(res.chunks_bad, 1);
 	assert_int_equal(res.n_bad_backups, 2);
@@ -631,7 +646,7 @@ static void test_manifests(void **state)
 	expect_err(repo_manifest_read(r, b, &m, &err), -EBADMSG, &err, "is damaged");
 	struct repo_check_result res;
 	progress_calls = 0;
-	assert_int_equal(repo_verify(r, NULL, 0, progress, NULL, &res, &err), 0);
+	assert_int_equal(repo_verify(r, NULL, 0, progress, NULL, NULL, &res, &err), 0);
 	assert_int_equal(res.n_bad_backups, 1);
 	assert_string_equal(res.bad_backups[0], b);
 	assert_true(progress_calls >= 1);
@@ -710,14 +725,20 @@ static void test_sweep(void **state)
 	/* an exclusive lock is refused while someone holds it shared */
 	assert_int_equal(repo_open(f->repo, f->key, PASS, &r2, &err), 0);
 	assert_int_equal(repo_lock(r2, false, false, &err), 0);
-	expect_err(repo_sweep(r, &chunks, &bytes, &err), -EAGAIN, &err, "is in use");
+	expect_err(repo_sweep(r, NULL, &chunks, &bytes, &err), -EAGAIN, &err, "is in use");
 	expect_err(repo_lock(r, true, false, &err), -EAGAIN, &err, "is in use");
 	repo_unlock(r2);
 	repo_close(r2);
 
 	assert_int_equal(repo_manifest_delete(r, gone, &err), 0);
 	assert_int_equal(repo_lock(r, true, true, &err), 0);
-	assert_int_equal(repo_sweep(r, &chunks, &bytes, &err), 0);
+	/* cancelled: it stops before deleting anything */
+	atomic_bool stop = true;
+	expect_err(repo_sweep(r, &stop, &chunks, &bytes, &err), -ECANCELED, &err, "cancelled after freeing 0 chunks");
+	assert_int_equal(chunks, 0);
+	assert_true(repo_chunk_exists(r, d[2]));
+	assert_true(repo_chunk_exists(r, d[3]));
+	assert_int_equal(repo_sweep(r, NULL, &chunks, &bytes, &err), 0);
 	assert_int_equal(chunks, 2);
 	assert_true(bytes > 0);
 	assert_false(repo_chunk_exists(r, d[2]));
@@ -731,7 +752,7 @@ static void test_sweep(void **state)
 	__do_free char *mpath = xasprintf("%s/backups/%s.json", f->repo, id);
 	flip_byte(mpath, 20);
 	put_ok(r, a, 100, d[3], true);
-	expect_err(repo_sweep(r, &chunks, &bytes, &err), -EBADMSG, &err, "not sweeping");
+	expect_err(repo_sweep(r, NULL, &chunks, &bytes, &err), -EBADMSG, &err, "not sweeping");
 	assert_int_equal(chunks, 0);
 	assert_true(repo_chunk_exists(r, d[3]));
 	assert_true(repo_chunk_exists(r, d[0]));

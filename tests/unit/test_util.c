@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -726,6 +727,49 @@ static void test_fsutil_mkdir_p_over_file(void **state)
 	assert_true(fs_mkdir_p(f, 0755) < 0);
 }
 
+/* ---- URL decoding ---- */
+
+static void test_url_decode(void **state)
+{
+	(void)state;
+	char *out = NULL;
+	assert_int_equal(str_url_decode("a%20b+c%2Fd%c3%a9", 17, true, &out), 0);
+	assert_string_equal(out, "a b c/d\xc3\xa9");
+	free(out);
+	assert_int_equal(str_url_decode("a+b", 3, false, &out), 0);
+	assert_string_equal(out, "a+b");
+	free(out);
+	assert_int_equal(str_url_decode("x%41yz", 5, false, &out), 0); /* only len bytes */
+	assert_string_equal(out, "xAy");
+	free(out);
+	assert_int_equal(str_url_decode("", 0, true, &out), 0);
+	assert_string_equal(out, "");
+	free(out);
+	out = NULL;
+	static const char *const bad[] = { "%", "%4", "a%zz", "%g1", "%00", "x%2" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(str_url_decode(bad[i], strlen(bad[i]), true, &out), -EINVAL);
+	assert_null(out);
+}
+
+/* ---- the open-files limit ---- */
+
+static void test_nofile_raise(void **state)
+{
+	(void)state;
+	struct rlimit rl;
+	unsigned long limit;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max > 64) { /* start below the hard limit to see it raised */
+		struct rlimit low = { .rlim_cur = 64, .rlim_max = rl.rlim_max };
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	}
+	assert_int_equal(fs_nofile_raise(&limit), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(rl.rlim_cur == rl.rlim_max);
+	assert_true(limit == (unsigned long)rl.rlim_cur);
+}
+
 /* ---- timeutil ---- */
 
 static void test_time(void **state)
@@ -769,6 +813,8 @@ int main(void)
 		cmocka_unit_test(test_cmd_run_stream_stop),
 		cmocka_unit_test_setup_teardown(test_fsutil, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_fsutil_mkdir_p_over_file, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test(test_url_decode),
+		cmocka_unit_test(test_nofile_raise),
 		cmocka_unit_test(test_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

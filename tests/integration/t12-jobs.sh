@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Jobs and events: every long operation is a job that shows up live on the
+# event stream (corral events --follow), and `vm kill` always wins: during a
+# graceful stop and during a live disk move it succeeds at once, the job it
+# pre-empted ends cancelled or failed, and nothing is left half made.
+. "$(dirname "$0")/lib.sh"
+setup_daemon
+
+vol_path() { corral disk show "$1" --json | jq -r .path; }
+# job_field ID FIELD
+job_field() { corral job show "$1" --json | jq -r ".$2"; }
+# wait_job_progress ID: the running job reports some progress.
+wait_job_progress() {
+	local end=$((SECONDS + 60))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(job_field "$1" state)" = running ] || return 1
+		awk -v p="$(job_field "$1" progress)" 'BEGIN { exit !(p > 0) }' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_job_end() {
+	local end=$((SECONDS + ${2:-60}))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(job_field "$1" state)" != running ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_expect "corral events --follow shows a VM start and a job's progress live" '
+	corral events --follow >follow.out 2>&1 & fpid=$! &&
+	sleep 0.5 &&
+	qemu-img create -q -f raw "$T/big.raw" 1G &&
+	qemu-io -f raw -c "write -P 0x5a 0 768M" "$T/big.raw" >/dev/null &&
+	corral disk import "$T/big.raw" --name big &&
+	create_guest ev && corral vm start ev &&
+	sleep 0.5 && kill $fpid && wait $fpid 2>/dev/null;
+	cat follow.out &&
+	grep -Eq "ev  state  running: started" follow.out &&
+	grep -Eq "job [0-9]+ start ev: succeeded" follow.out &&
+	grep -Eq "job [0-9]+ import big: running [0-9]+%" follow.out &&
+	grep -Eq "job [0-9]+ import big: succeeded" follow.out
+'
+test_expect "the event stream of one job starts with its state and ends with it" '
+	id=$(corral job list --json | jq ".jobs[] | select(.type == \"import\") | .id") &&
+	timeout 5 curl -sN --unix-socket "$SOCK" "http://corral/v1/events?follow=true&job=$id" >one.out &&
+	grep -q "^event: job" one.out && grep -q "\"state\":\"succeeded\"" one.out &&
+	[ "$(grep -c "^event:" one.out)" = 1 ] &&
+	api GET "/v1/events?follow=true&job=999999" | tail -n1 | grep -q "HTTP 404" &&
+	api GET "/v1/events?follow=true&kind=" | tail -n1 | grep -q "HTTP 400"
+'
+test_expect "vm kill during a graceful stop succeeds at once; the stop job ends cancelled" '
+	create_guest deaf --cmdline "console=ttyS0 quiet corral.noacpi" && boot deaf &&
+	stop=$(api POST /v1/vms/deaf/stop "{\"timeout\":120}" | sed "\$d" | jq -r .job.id) &&
+	sleep 1 && [ "$(job_field "$stop" state)" = running ] &&
+	t0=$(date +%s%N) && corral vm kill deaf && t1=$(date +%s%N) &&
+	echo "kill took $(( (t1 - t0) / 1000000 )) ms" && [ $(( (t1 - t0) / 1000000 )) -lt 3000 ] &&
+	wait_job_end "$stop" 10 && [ "$(job_field "$stop" state)" = cancelled ] &&
+	[ "$(vm_state deaf)" = stopped ] &&
+	corral vm show deaf --json | jq -e ".status.reason == \"killed by user\""
+'
+test_expect "vm kill during a live disk move succeeds at once; the move is undone and can be retried" '
+	mkdir -p "$T/p2" && corral pool create p2 "$T/p2" &&
+	corral disk create mv 4G && qemu-io -f qcow2 -c "write -P 0x33 0 1G" -c "write -P 0x34 1G 1G" "$(vol_path mv)" >/dev/null &&
+	corral disk attach ev mv &&
+	old=$(vol_path mv) &&
+	move=$(api POST /v1/volumes/mv/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) &&
+	wait_job_progress "$move" &&
+	t0=$(date +%s%N) && corral vm kill ev && t1=$(date +%s%N) &&
+	echo "kill took $(( (t1 - t0) / 1000000 )) ms" && [ $(( (t1 - t0) / 1000000 )) -lt 3000 ] &&
+	wait_job_end "$move" 30 && st=$(job_field "$move" state) && echo "move: $st" &&
+	{ [ "$st" = cancelled ] || [ "$st" = failed ]; } &&
+	[ "$(vol_path mv)" = "$old" ] && [ -f "$old" ] && [ -z "$(ls -A "$T/p2")" ] &&
+	qemu-img check -q "$old" &&
+	corral disk move mv --pool p2 && [ "$(dirname "$(vol_path mv)")" = "$T/p2" ]
+'
+test_expect "a job still running when corrald stops is recorded as failed, and the guest runs on" '
+	boot ev &&
+	move=$(api POST /v1/volumes/mv/move "{\"pool\":\"default\"}" | sed "\$d" | jq -r .job.id) &&
+	wait_job_progress "$move" &&
+	stop_daemon && start_daemon &&
+	st=$(job_field "$move" state) && echo "move after restart: $st" &&
+	{ [ "$st" = cancelled ] || [ "$st" = failed ]; } &&
+	[ "$(vm_state ev)" = running ] &&
+	[ "$(dirname "$(vol_path mv)")" = "$T/p2" ] &&
+	corral vm kill ev
+'
+finish
