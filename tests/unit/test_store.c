@@ -1062,6 +1062,22 @@ static void test_scale_1000(void **state)
 	print_message("1000 VMs + 1000 volumes: one batch of 2000 ops %.1f ms; vm_list %.1f ms; vol_list (owners "
 		      "joined) %.1f ms; 1000 x vol_owner %.1f ms; one vm insert %.1f ms\n",
 		      commit, best_vm, best_vol, owners, one);
+
+	/* 200 events per VM and 20,000 finished jobs: the hourly prune, with work to do and without */
+	sql_exec(f->path, "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 199999) "
+			  "INSERT INTO events(time, vm, type, detail) SELECT 1, printf('%08x-2222-4333-8444-555555555555', "
+			  "i % 1000), 'tick', '' FROM n;"
+			  "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999) "
+			  "INSERT INTO jobs(type, target, state, started, finished) SELECT 'start', i, 'succeeded', 1, 2 FROM n;");
+	struct store_retention keep = { 100, 1000, 0 };
+	t0 = now_us();
+	assert_int_equal(store_prune(f->s, &keep, time_wall_ms()), 100000 + 19000);
+	double prune = ms_since(t0);
+	t0 = now_us();
+	assert_int_equal(store_prune(f->s, &keep, time_wall_ms()), 0);
+	print_message("prune: 200,000 events and 20,000 jobs down to 100 per VM and 1000 jobs %.1f ms; "
+		      "again with nothing to delete %.1f ms\n",
+		      prune, ms_since(t0));
 	buf_release(&err);
 }
 
