@@ -4,8 +4,8 @@
 #   make check    install what is missing, build, run every test (also under ASan+UBSan)
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
-#   make install  install corrald and corral (PREFIX=/usr/local) and create
-#                 the corral-qemu user QEMU runs as (scripts/setup-user.sh)
+#   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local) and
+#                 create the users QEMU and the image helper run as (scripts/setup-user.sh)
 
 PREFIX ?= /usr/local
 BUILD ?= build

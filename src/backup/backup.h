@@ -33,8 +33,8 @@
  * cancelled stops its writers and removes the image it was writing.
  *
  * Restore writes chunks into new images through qemu-nbd (restore.c);
- * backup_dev_open exposes one disk of a backup as an img_dev, so single files
- * come out through the image library without restoring anything.
+ * backup_dev_open exposes one disk of a backup as a readable device, so
+ * single files come out through the image helper without restoring anything.
  *
  * Errors: 0 or -errno with one sentence appended to err.
  */
@@ -47,7 +47,6 @@
 #include <jansson.h>
 
 #include "backup/repo.h"
-#include "image/image.h"
 #include "util/buf.h"
 
 struct qmp;
@@ -123,7 +122,16 @@ int backup_bitmaps_drop(struct qmp *qmp, const char *node, const char *path, str
 int backup_restore_disk(struct repo *r, const char *id, size_t index, const char *dest, const char *format,
 			const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err);
 
-/* One disk of a backup as a read-only device (reads fetch and cache chunks). */
-int backup_dev_open(struct repo *r, const char *id, size_t index, struct img_dev **out, struct buf *err);
+/*
+ * Disk `index` of backup `id` as a read-only device: its size, reads of any
+ * [off, off+len) inside it (chunks fetched, checked and cached; -EINVAL past
+ * the end, -EIO for a damaged chunk), safe from several threads.  r must
+ * stay open (and locked) until backup_dev_close.
+ */
+struct backup_dev;
+int backup_dev_open(struct repo *r, const char *id, size_t index, struct backup_dev **out, struct buf *err);
+uint64_t backup_dev_size(const struct backup_dev *bd);
+int backup_dev_pread(struct backup_dev *bd, void *buf, size_t len, uint64_t off);
+void backup_dev_close(struct backup_dev *bd);
 
 #endif

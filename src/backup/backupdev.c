@@ -1,7 +1,8 @@
 /*
  * backupdev.c - backup_dev_open(): one disk of a backup as a read-only
- * img_dev (image.h), so the image library can list partitions and copy
- * single files straight out of the repository without a restore.
+ * device, so single files can be listed and copied straight out of the
+ * repository without a restore (corrald serves its reads to the image
+ * helper, which parses the disk; see service/imgclient.h).
  *
  * Reads map onto chunk-size pieces of the manifest's chunk list; a null entry
  * reads as zeros, the others are fetched with repo_chunk_get (decrypted,
@@ -68,10 +69,17 @@ static const struct buf *piece_get(struct backup_dev *bd, size_t piece, int *rc)
 	return &victim->data;
 }
 
-static int bdev_pread(void *priv, void *buf, size_t len, uint64_t off)
+uint64_t backup_dev_size(const struct backup_dev *bd)
 {
-	struct backup_dev *bd = priv;
+	return bd->bc.size;
+}
+
+int backup_dev_pread(struct backup_dev *bd, void *buf, size_t len, uint64_t off)
+{
 	int rc = 0;
+
+	if (off > bd->bc.size || len > bd->bc.size - off)
+		return -EINVAL;
 	pthread_mutex_lock(&bd->lock);
 	while (len > 0 && rc == 0) {
 		size_t piece = (size_t)(off / bd->bc.chunk);
@@ -92,9 +100,10 @@ static int bdev_pread(void *priv, void *buf, size_t len, uint64_t off)
 	return rc;
 }
 
-static void bdev_close(void *priv)
+void backup_dev_close(struct backup_dev *bd)
 {
-	struct backup_dev *bd = priv;
+	if (!bd)
+		return;
 	for (int i = 0; i < CACHE_SLOTS; i++)
 		buf_release(&bd->slots[i].data);
 	backup_chunks_release(&bd->bc);
@@ -103,12 +112,12 @@ static void bdev_close(void *priv)
 	free(bd);
 }
 
-static const struct img_dev_ops bdev_ops = { .pread = bdev_pread, .close = bdev_close };
-
-int backup_dev_open(struct repo *r, const char *id, size_t index, struct img_dev **out, struct buf *err)
+int backup_dev_open(struct repo *r, const char *id, size_t index, struct backup_dev **out, struct buf *err)
 {
 	struct backup_dev *bd = xcalloc(1, sizeof(*bd));
 	int rc = backup_chunks_load(r, id, index, &bd->bc, err);
+
+	*out = NULL;
 	if (rc < 0) {
 		free(bd);
 		return rc;
@@ -118,6 +127,6 @@ int backup_dev_open(struct repo *r, const char *id, size_t index, struct img_dev
 	pthread_mutex_init(&bd->lock, NULL);
 	for (int i = 0; i < CACHE_SLOTS; i++)
 		bd->slots[i].data = (struct buf)BUF_INIT;
-	__do_free char *desc = xasprintf("disk %zu of backup %s", index, id);
-	return img_dev_new(&bdev_ops, bd, bd->bc.size, desc, out, err);
+	*out = bd;
+	return 0;
 }

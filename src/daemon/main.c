@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "service/events.h"
+#include "service/image.h"
 #include "service/policy.h"
 #include "service/pool.h"
 #include "service/service.h"
@@ -52,6 +53,12 @@ static void usage(FILE *out)
 	      "  --qemu PATH        QEMU system emulator (default qemu-system-x86_64)\n"
 	      "  --qemu-user USER   the account QEMU runs as (default corral-qemu, made by\n"
 	      "                     scripts/setup-user.sh; root only when named here)\n"
+	      "  --image-helper PATH\n"
+	      "                     the sandboxed program that reads inside disks (default:\n"
+	      "                     corral-imgd next to corrald, else " CORRAL_IMGD_PATH ")\n"
+	      "  --image-user USER  the account it runs as (default corral-imgd, made by\n"
+	      "                     scripts/setup-user.sh; never root, never QEMU's)\n"
+	      "  --image-timeout S  stop it after S seconds without progress (default 30)\n"
 	      "  --log-file PATH    log there instead of stderr\n"
 	      "  --debug            verbose logging\n"
 	      "  --version          print the version\n"
@@ -86,6 +93,21 @@ static bool parse_uint(const char *name, const char *s, unsigned min, unsigned m
 	return true;
 }
 
+/* corral-imgd next to this corrald (a build tree), else where `make install` puts it. */
+static char *imgd_default_path(void)
+{
+	__do_free char *self = realpath("/proc/self/exe", NULL);
+	char *slash = self ? strrchr(self, '/') : NULL;
+
+	if (slash) {
+		char *sibling = xasprintf("%.*s/corral-imgd", (int)(slash - self), self);
+		if (access(sibling, X_OK) == 0)
+			return sibling;
+		free(sibling);
+	}
+	return xstrdup(CORRAL_IMGD_PATH);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -100,6 +122,8 @@ int main(int argc, char **argv)
 		{ "http-idle-timeout", required_argument, NULL, 'I' },
 		{ "http-header-timeout", required_argument, NULL, 'H' },
 		{ "http-body-timeout", required_argument, NULL, 'B' },
+		{ "image-helper", required_argument, NULL, 'X' }, { "image-user", required_argument, NULL, 'U' },
+		{ "image-timeout", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct http_config hcfg = HTTP_CONFIG_INIT;
@@ -107,6 +131,8 @@ int main(int argc, char **argv)
 	unsigned long nofile = 0;
 	__do_free char *state_dir = NULL, *sock = NULL, *run_dir = NULL, *storage_dir = NULL, *qemu = NULL;
 	__do_free char *db = NULL, *lockpath = NULL, *qemu_user = NULL, *cgdesc = NULL;
+	__do_free char *imgd = NULL, *imgd_user = NULL;
+	int imgd_timeout = 30;
 	struct cgroup_host cgroups;
 	bool have_cgroups;
 	struct buf err = BUF_INIT;
@@ -131,6 +157,18 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'D': log_set_level(LOG_LVL_DEBUG); break;
+		case 'X': free(imgd); imgd = fs_absolute(optarg); break;
+		case 'U': free(imgd_user); imgd_user = xstrdup(optarg); break;
+		case 'T': {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || end == optarg || t < 1 || t > 3600) {
+				fprintf(stderr, "corrald: --image-timeout wants seconds between 1 and 3600\n");
+				return 2;
+			}
+			imgd_timeout = (int)t;
+			break;
+		}
 		case 'V': printf("corrald %s\n", CORRAL_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		case 'W':
@@ -176,6 +214,10 @@ int main(int argc, char **argv)
 		qemu = xstrdup("qemu-system-x86_64");
 	if (!qemu_user)
 		qemu_user = xstrdup(RUNAS_DEFAULT_USER);
+	if (!imgd)
+		imgd = imgd_default_path();
+	if (!imgd_user)
+		imgd_user = xstrdup("corral-imgd");
 
 	/* Orphaned descendants (a helper's daemonized child whose parent exited)
 	 * become our children instead of init's; the reaper (util/proc.h) reaps
@@ -257,13 +299,17 @@ int main(int argc, char **argv)
 				  .qemu_binary = qemu,
 				  .accel = &accel,
 				  .qemu_user = qemu_user,
-				  .cgroups = have_cgroups ? &cgroups : NULL };
+				  .cgroups = have_cgroups ? &cgroups : NULL,
+				  .boot_extract = svc_boot_extract };
 	struct svc_config ocfg = { .store = st,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
 				   .run_dir = run_dir,
 				   .qemu_binary = qemu,
-				   .accel = &accel };
+				   .accel = &accel,
+				   .image_helper = imgd,
+				   .image_user = imgd_user,
+				   .image_timeout_s = imgd_timeout };
 	if (rt_init(&rcfg, &err) < 0 || svc_init(&ocfg, &err) < 0 || svc_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;

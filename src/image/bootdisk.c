@@ -2,12 +2,12 @@
  * bootdisk.c - the kernel a guest's boot loader would boot, copied out of its
  * disk for `--boot disk-kernel`; see bootdisk.h.
  *
- * The disk is only ever read (image.h opens it read-only).  The boot
- * configuration parser reads files through a struct bootcfg_io backed by
- * the img_fs being tried, so it never sees the device.
+ * The disk is only ever read.  The boot configuration parser reads files
+ * through a struct bootcfg_io backed by the img_fs being tried, so it never
+ * sees the device.  Output goes to fds the caller opened: no path is ever
+ * opened here.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +16,13 @@
 
 #include "image/bootdisk.h"
 #include "image/image.h"
-#include "util/fsutil.h"
 #include "util/common.h"
 
 /* grub.cfg files are small; a generous cap keeps a hostile image from
  * making us read gigabytes as text. */
 #define BOOTCFG_MAX_TEXT (8u << 20)
 
-/* An open disk and the filesystem that holds its boot configuration. */
+/* A disk (borrowed) and the filesystem that holds its boot configuration. */
 struct boot_disk {
 	struct img_dev *dev;
 	struct img_dev *win;	/* partition window, NULL for the whole disk */
@@ -34,7 +33,6 @@ static void boot_disk_close(struct boot_disk *d)
 {
 	img_fs_free(d->fs);
 	img_dev_free(d->win);
-	img_dev_free(d->dev);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -100,16 +98,14 @@ static int try_fs(struct img_dev *dev, struct img_fs **fsp, struct img_boot_info
 	return r == -ENOENT ? 0 : r;
 }
 
-static int boot_find(const char *disk_path, const char *format, struct boot_disk *d, struct img_boot_info *bi,
-		     struct buf *err)
+static int boot_find(struct img_dev *dev, struct boot_disk *d, struct img_boot_info *bi, struct buf *err)
 {
 	struct img_partlist pl = { 0 };
 	struct buf seen = BUF_INIT, perr = BUF_INIT;
 	int r, parse_r = 0;
 
 	memset(bi, 0, sizeof(*bi));
-	if ((r = img_dev_open_file(disk_path, format, NULL, &d->dev, err)) < 0)
-		return r;
+	d->dev = dev;
 	if ((r = img_partitions(d->dev, &pl, err)) < 0)
 		return r;
 	if (pl.n == 0) {
@@ -166,10 +162,10 @@ out:
 	return r;
 }
 
-int img_boot_inspect(const char *disk_path, const char *format, struct img_boot_info *out, struct buf *err)
+int img_boot_inspect(struct img_dev *dev, struct img_boot_info *out, struct buf *err)
 {
 	struct boot_disk d = { 0 };
-	int r = boot_find(disk_path, format, &d, out, err);
+	int r = boot_find(dev, &d, out, err);
 	boot_disk_close(&d);
 	return r;
 }
@@ -184,8 +180,6 @@ void img_boot_choice_release(struct img_boot_choice *c)
 {
 	free(c->title);
 	free(c->cmdline);
-	free(c->kernel);
-	free(c->initrd);
 	free(c->entry_kernel);
 	free(c->config);
 	memset(c, 0, sizeof(*c));
@@ -257,35 +251,17 @@ static int copy_chunk(const void *data, size_t len, void *arg)
 	return 0;
 }
 
-/* Concatenate the files `paths` of fs into dest, atomically (temp + rename). */
-static int copy_out(struct img_fs *fs, char *const *paths, size_t n, const char *dest, struct buf *err)
+/* Concatenate the files `paths` of fs into fd; `what` names it in messages. */
+static int copy_out(struct img_fs *fs, char *const *paths, size_t n, int fd, const char *what, struct buf *err)
 {
-	__do_free char *tmp = xasprintf("%s.XXXXXX", dest);
-	struct copy_ctx c = { .fd = mkostemp(tmp, O_CLOEXEC) };
+	struct copy_ctx c = { .fd = fd };
 	int r = 0;
 
-	if (c.fd < 0) {
-		r = -errno;
-		buf_printf(err, "cannot create a file next to %s: %s", dest, strerror(errno));
-		return r;
-	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		r = img_fs_read_file(fs, paths[i], copy_chunk, &c, err);
 		if (r < 0 && c.werr)
-			buf_printf(err, "cannot write %s: %s", dest, strerror(c.werr));
+			buf_printf(err, "cannot write the %s: %s", what, strerror(c.werr));
 	}
-	if (r == 0 && close(c.fd) < 0) {
-		r = -errno;
-		buf_printf(err, "cannot write %s: %s", dest, strerror(errno));
-	} else if (r < 0) {
-		close(c.fd);
-	}
-	if (r == 0 && rename(tmp, dest) < 0) {
-		r = -errno;
-		buf_printf(err, "cannot rename %s to %s: %s", tmp, dest, strerror(errno));
-	}
-	if (r < 0)
-		unlink(tmp);
 	return r;
 }
 
@@ -308,7 +284,7 @@ static int select_entry(const struct boot_config *cfg, const char *want, struct 
 	return r;
 }
 
-int img_boot_resolve(const char *disk_path, const char *format, const char *want, const char *out_dir,
+int img_boot_resolve(struct img_dev *dev, const char *want, int kernel_fd, int initrd_fd,
 		     struct img_boot_choice *out, struct buf *err)
 {
 	struct boot_disk d = { 0 };
@@ -319,11 +295,10 @@ int img_boot_resolve(const char *disk_path, const char *format, const char *want
 	const struct boot_entry *e;
 	struct img_stat st;
 	__do_free char *kpath = NULL;
-	__do_free char *initrd = NULL;
 	int r, idx;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = boot_find(disk_path, format, &d, &bi, err)) < 0)
+	if ((r = boot_find(dev, &d, &bi, err)) < 0)
 		goto out;
 	if ((r = idx = select_entry(&bi.cfg, want, err)) < 0)
 		goto out;
@@ -347,23 +322,11 @@ int img_boot_resolve(const char *disk_path, const char *format, const char *want
 		r = -EFBIG;
 		goto out;
 	}
-	if ((r = fs_mkdir_p(out_dir, 0700)) < 0) {
-		buf_printf(err, "cannot create %s: %s", out_dir, strerror(-r));
+	if ((r = copy_out(d.fs, &kpath, 1, kernel_fd, "kernel", err)) < 0)
 		goto out;
-	}
-	out->kernel = xasprintf("%s/vmlinuz", out_dir);
-	if ((r = copy_out(d.fs, &kpath, 1, out->kernel, err)) < 0)
+	if (ninit && (r = copy_out(d.fs, initrds, ninit, initrd_fd, "initrd", err)) < 0)
 		goto out;
-	initrd = xasprintf("%s/initrd", out_dir);
-	if (ninit) {
-		if ((r = copy_out(d.fs, initrds, ninit, initrd, err)) < 0)
-			goto out;
-		out->initrd = move_ptr(initrd);
-	} else if (unlink(initrd) < 0 && errno != ENOENT) {
-		r = -errno;
-		buf_printf(err, "cannot remove the old %s: %s", initrd, strerror(errno));
-		goto out;
-	}
+	out->initrd = ninit > 0;
 	out->index = idx;
 	out->title = xstrdup(e->title);
 	out->cmdline = xstrdup(e->cmdline ? e->cmdline : "");

@@ -2,14 +2,16 @@
  * bootdisk.h - `--boot disk-kernel`: boot the kernel a guest's own boot
  * loader would boot, pygrub style.
  *
- * At every start corral opens the VM's first disk read-only (image.h), finds
- * the filesystem holding a GRUB 2, BLS or legacy GRUB configuration (every
- * partition is tried, those flagged bootable first; a disk without a
+ * At every start corral reads the VM's first disk (an img_dev, image.h),
+ * finds the filesystem holding a GRUB 2, BLS or legacy GRUB configuration
+ * (every partition is tried, those flagged bootable first; a disk without a
  * partition table is tried whole), parses it (bootcfg.h), picks an entry
- * (bootcfg_select) and copies that entry's kernel and initrd out of the image
- * into a directory of the caller's (the VM's run directory), where QEMU's
- * -kernel/-initrd find them.  A guest that installs a new kernel and updates
- * its grub.cfg therefore boots it the next time it is started.
+ * (bootcfg_select) and copies that entry's kernel and initrd out of the
+ * image into files the caller opened (corrald: temp files in the VM's run
+ * directory, renamed into place once complete), where QEMU's -kernel/-initrd
+ * find them.  A guest that installs a new kernel and updates its grub.cfg
+ * therefore boots it the next time it is started.  This runs in the image
+ * helper (src/imgd), which can open nothing: hence devices and fds, not paths.
  *
  * Kernel and initrd paths are resolved on the filesystem holding the
  * configuration; a leading GRUB device "(hd0,msdos1)" is dropped, and a path
@@ -26,9 +28,11 @@
 #ifndef CORRAL_IMAGE_BOOTDISK_H
 #define CORRAL_IMAGE_BOOTDISK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "image/bootcfg.h"
+#include "image/image.h"
 #include "util/buf.h"
 
 #define IMG_BOOT_MAX_FILE (1024ull << 20)
@@ -40,19 +44,17 @@ struct img_boot_info {
 	struct boot_config cfg;
 };
 
-/* Find and parse the boot configuration of the image at disk_path (format
- * NULL probes, else "raw"/"qcow2").  Release *out with img_boot_info_release,
- * also after a failure. */
-int img_boot_inspect(const char *disk_path, const char *format, struct img_boot_info *out, struct buf *err);
+/* Find and parse the boot configuration on dev (borrowed).  Release *out
+ * with img_boot_info_release, also after a failure. */
+int img_boot_inspect(struct img_dev *dev, struct img_boot_info *out, struct buf *err);
 void img_boot_info_release(struct img_boot_info *bi);
 
-/* The entry img_boot_resolve chose, and where its files went. */
+/* The entry img_boot_resolve chose. */
 struct img_boot_choice {
 	int index;		/* in listing order */
 	char *title;
 	char *cmdline;		/* the entry's kernel arguments, "" when it has none */
-	char *kernel;		/* <out_dir>/vmlinuz */
-	char *initrd;		/* <out_dir>/initrd, NULL when the entry has none */
+	bool initrd;		/* an initrd was written (the entry names at least one) */
 	char *entry_kernel;	/* the kernel's path as the configuration wrote it */
 	char *config;		/* the configuration file read ("/boot/grub/grub.cfg") */
 	int partition;		/* as in struct img_boot_info */
@@ -60,14 +62,13 @@ struct img_boot_choice {
 
 /*
  * Select the entry `want` (NULL/"": the configuration's default; else an
- * index, title, id or unique title prefix: bootcfg_select) on the image at
- * disk_path and copy its kernel to <out_dir>/vmlinuz and its initrd(s) to
- * <out_dir>/initrd (out_dir is created, mode 0700; each file is written to a
- * temp file and renamed over the old one; a stale initrd is removed when the
- * entry has none).  Release *out with img_boot_choice_release, also after a
- * failure.
+ * index, title, id or unique title prefix: bootcfg_select) on dev and write
+ * its kernel to kernel_fd and its initrd(s), concatenated, to initrd_fd
+ * (nothing when the entry has none).  Both fds stay the caller's; they
+ * should be empty files open for writing.  Release *out with
+ * img_boot_choice_release, also after a failure.
  */
-int img_boot_resolve(const char *disk_path, const char *format, const char *want, const char *out_dir,
+int img_boot_resolve(struct img_dev *dev, const char *want, int kernel_fd, int initrd_fd,
 		     struct img_boot_choice *out, struct buf *err);
 void img_boot_choice_release(struct img_boot_choice *c);
 

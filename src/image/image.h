@@ -15,6 +15,11 @@
  * is bounds-checked; loops (backing chains, symlinks, directory cycles) are cut
  * by depth limits.  Errors: 0 or -errno, with one user-facing sentence appended
  * to `err` (which image, which structure, what is wrong).
+ *
+ * corrald itself does not link this library: it runs in corral-imgd
+ * (src/imgd), a sandboxed helper that gets the image as file descriptors
+ * (img_dev_open_fds) or as a device served over its socket (img_dev_new),
+ * so a parser bug reached by a hostile image never runs as root.
  */
 #ifndef CORRAL_IMAGE_IMAGE_H
 #define CORRAL_IMAGE_IMAGE_H
@@ -51,6 +56,14 @@ int img_dev_new(const struct img_dev_ops *ops, void *priv, uint64_t size, const 
  * 16 or looping are refused. */
 int img_dev_open_file(const char *path, const char *format, const char *snapshot, struct img_dev **out,
 		      struct buf *err);
+/* The same over files the caller opened (read-only): fds[0] the image,
+ * fds[1..n-1] its backing chain in order, each the backing file of the one
+ * before; names[i] the file's path, for messages only (nothing is opened by
+ * name).  The chain must match the headers: a backing file named by a qcow2
+ * header but not given, or a file given but not used, is an error.  Takes
+ * ownership of every fd (closed by img_dev_free, or at once on failure). */
+int img_dev_open_fds(const int *fds, const char *const *names, size_t n, const char *format, const char *snapshot,
+		     struct img_dev **out, struct buf *err);
 
 uint64_t img_dev_size(const struct img_dev *dev);
 /* Bounds-checked read; -EINVAL (with err) past the end. */

@@ -4,8 +4,12 @@
  * Reads qcow2 v2 and v3 images in-process: the L1/L2 tables of the active
  * state or of an internal snapshot (a point-in-time view while QEMU keeps
  * writing the active state), zero clusters, deflate- and zstd-compressed
- * clusters, and backing chains (raw or qcow2, opened read-only relative to
- * the image's directory, at most 16 deep, loops cut by device/inode).
+ * clusters, and backing chains (raw or qcow2, at most 16 deep, loops cut
+ * by device/inode).  A chain is either opened here by path (backing names
+ * relative to the image's directory: img_dev_open_file) or handed over as
+ * file descriptors the caller opened, one per file in chain order
+ * (img_dev_open_fds: the sandboxed image helper, which can open nothing);
+ * then the header's backing name is only checked against the chain given.
  * Features that change the data layout and that we do not implement
  * (encryption, external data files, extended L2 entries, unknown
  * incompatible bits) are refused by name rather than misread.
@@ -83,6 +87,10 @@ struct chain {
 	dev_t dev[MAX_CHAIN + 1];
 	ino_t ino[MAX_CHAIN + 1];
 	int depth;
+	/* img_dev_open_fds: the files of the chain, taken (set to -1) as they are used */
+	int *fds;
+	const char *const *names;
+	size_t nfds;
 };
 
 static int open_chain(const char *path, const char *format, const char *snapshot, struct chain *ch,
@@ -523,6 +531,14 @@ static int open_backing(struct qcow2 *q, const uint8_t *hdr, size_t hdr_len, uin
 		return -ENOTSUP;
 	}
 	__do_free char *full = NULL;
+	if (ch->fds) {
+		if ((size_t)ch->depth >= ch->nfds) {
+			buf_printf(err, "cannot open qcow2 image %s: its backing file '%s' was not provided with it", q->path,
+				   name);
+			return -ENOENT;
+		}
+		return open_chain(ch->names[ch->depth], bfmt[0] ? bfmt : NULL, NULL, ch, &q->backing, err);
+	}
 	if (name[0] == '/') {
 		full = xstrdup(name);
 	} else {
@@ -695,7 +711,13 @@ static int open_chain(const char *path, const char *format, const char *snapshot
 		buf_printf(err, "cannot open image %s: the backing chain is deeper than %d images", path, MAX_CHAIN);
 		return -ELOOP;
 	}
-	__do_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	__do_close int fd = -EBADF;
+	if (ch->fds) {
+		fd = ch->fds[ch->depth];
+		ch->fds[ch->depth] = -1;
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	}
 	if (fd < 0) {
 		int rc = -errno;
 		buf_printf(err, "cannot open image %s: %s", path, strerror(-rc));
@@ -740,4 +762,34 @@ int img_dev_open_file(const char *path, const char *format, const char *snapshot
 	struct chain ch = { .depth = 0 };
 
 	return open_chain(path, format, snapshot, &ch, out, err);
+}
+
+int img_dev_open_fds(const int *fds, const char *const *names, size_t n, const char *format, const char *snapshot,
+		     struct img_dev **out, struct buf *err)
+{
+	struct chain ch = { .depth = 0, .names = names, .nfds = n };
+	int r;
+
+	*out = NULL;
+	if (n == 0 || n > MAX_CHAIN + 1) {
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+		buf_printf(err, "cannot open an image from %zu files: a chain has 1 to %d", n, MAX_CHAIN + 1);
+		return -EINVAL;
+	}
+	ch.fds = xmalloc(n * sizeof(int));
+	memcpy(ch.fds, fds, n * sizeof(int));
+	r = open_chain(names[0], format, snapshot, &ch, out, err);
+	if (r == 0 && (size_t)ch.depth < n) {
+		buf_printf(err, "cannot open image %s: %s was given as a backing file, but the chain ends at %s",
+			   names[0], names[ch.depth], names[ch.depth - 1]);
+		img_dev_free(*out);
+		*out = NULL;
+		r = -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ch.fds[i] >= 0)
+			close(ch.fds[i]);
+	free(ch.fds);
+	return r;
 }

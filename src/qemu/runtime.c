@@ -22,7 +22,6 @@
 
 #include "runtime.h"
 #include "argv.h"
-#include "image/bootdisk.h"
 #include "qmp.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
@@ -629,10 +628,19 @@ static char *last_line(const char *s)
 	return buf_detach(&b);
 }
 
-/* --boot disk-kernel: copy the chosen entry's kernel and initrd out of the
- * first disk into <run dir>/boot (bootdisk.h) and record the choice. */
+void rt_boot_choice_release(struct rt_boot_choice *c)
+{
+	free(c->title);
+	free(c->cmdline);
+	free(c->entry_kernel);
+	free(c->config);
+	memset(c, 0, sizeof(*c));
+}
+
+/* --boot disk-kernel: the chosen entry's kernel and initrd out of the first
+ * disk into <run dir>/boot (rt_config.boot_extract), and the choice recorded. */
 static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const struct vol_record *vols,
-			       struct img_boot_choice *bc, struct buf *err)
+			       struct rt_boot_choice *bc, struct buf *err)
 {
 	__do_free char *dir = qemu_run_path(v->dir, "boot");
 	struct buf e = BUF_INIT;
@@ -643,7 +651,11 @@ static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const st
 			   d->name);
 		return -EINVAL;
 	}
-	r = img_boot_resolve(vols[0].path, vols[0].format, d->boot_entry, dir, bc, &e);
+	if (!cfg.boot_extract) {
+		buf_printf(err, "vm %s boots the kernel of its first disk, but this corrald cannot read disks", d->name);
+		return -ENOTSUP;
+	}
+	r = cfg.boot_extract(&vols[0], d->boot_entry, dir, bc, &e);
 	if (r < 0) {
 		buf_printf(err, "cannot boot vm %s from volume %s: %s", d->name, d->disks[0].volume, e.s);
 		buf_release(&e);
@@ -660,11 +672,11 @@ static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const st
 /* --kernel PATH: copy the admin's kernel and initrd (read as root) into
  * <run dir>/boot, where the qemu user can read them, as a disk-kernel boot
  * would have them. */
-static int kernel_prepare(struct vm_rt *v, const struct vm_def *d, struct img_boot_choice *bc, struct buf *err)
+static int kernel_prepare(struct vm_rt *v, const struct vm_def *d, char **kernel, char **initrd, struct buf *err)
 {
 	__do_free char *dir = qemu_run_path(v->dir, "boot");
 	const char *src[2] = { d->kernel, d->initrd };
-	char **dst[2] = { &bc->kernel, &bc->initrd };
+	char **dst[2] = { kernel, initrd };
 	int r;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -802,7 +814,8 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	struct vol_record vols[VM_MAX_DISKS] = { 0 };
 	struct cmd c = CMD_INIT;
 	struct vm_rt *v = NULL;
-	struct img_boot_choice bc = { 0 };
+	struct rt_boot_choice bc = { 0 };
+	__do_free char *boot_kernel = NULL, *boot_initrd = NULL;
 	struct cgroup_vm cg = CGROUP_VM_INIT;
 	struct runas user;
 	struct buf why = BUF_INIT;
@@ -869,16 +882,20 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	rotate_log(v->dir, "console.log");
 	rotate_log(v->dir, "qemu.log");
 
-	if (rec.def->boot_mode == BOOT_DISK_KERNEL && (r = disk_kernel_prepare(v, rec.def, vols, &bc, err)) < 0)
-		goto out;
-	if (rec.def->boot_mode == BOOT_KERNEL && (r = kernel_prepare(v, rec.def, &bc, err)) < 0)
+	if (rec.def->boot_mode == BOOT_DISK_KERNEL) {
+		if ((r = disk_kernel_prepare(v, rec.def, vols, &bc, err)) < 0)
+			goto out;
+		boot_kernel = qemu_run_path(v->dir, "boot/vmlinuz");
+		boot_initrd = bc.initrd ? qemu_run_path(v->dir, "boot/initrd") : NULL;
+	}
+	if (rec.def->boot_mode == BOOT_KERNEL && (r = kernel_prepare(v, rec.def, &boot_kernel, &boot_initrd, err)) < 0)
 		goto out;
 	if ((r = own_files(v, vols, nvols, err)) < 0)
 		goto out;
 	if (cfg.cgroups && (r = cgroup_vm_create(cfg.cgroups, cgname, &cg, err)) < 0)
 		goto out;
-	l.boot_kernel = bc.kernel;
-	l.boot_initrd = bc.initrd;
+	l.boot_kernel = boot_kernel;
+	l.boot_initrd = boot_initrd;
 	l.boot_cmdline = bc.cmdline && *bc.cmdline ? bc.cmdline : NULL;
 	l.def = rec.def;
 	l.binary = cfg.qemu_binary;
@@ -947,7 +964,7 @@ out:
 	if (v && cfg.cgroups)
 		vm_cgroup_remove(v);
 	cgroup_vm_release(&cg);
-	img_boot_choice_release(&bc);
+	rt_boot_choice_release(&bc);
 	vm_rt_free(v);
 	for (int i = 0; i < nvols; i++)
 		vol_record_release(&vols[i]);

@@ -43,6 +43,18 @@
 #include "qemu/accel.h"
 #include "util/buf.h"
 
+/* The boot entry a `--boot disk-kernel` VM starts, as rt_config.boot_extract found it. */
+struct rt_boot_choice {
+	int index;		/* in listing order */
+	char *title;
+	char *cmdline;		/* the entry's kernel arguments, "" when it has none */
+	bool initrd;		/* <dir>/initrd was written */
+	char *entry_kernel;	/* the kernel's path as the configuration wrote it */
+	char *config;		/* the configuration file read ("/boot/grub/grub.cfg") */
+	int partition;		/* 0: a filesystem on the whole disk */
+};
+void rt_boot_choice_release(struct rt_boot_choice *c);
+
 struct rt_config {
 	struct store *store;      /* read: definitions and volumes of VMs to start or re-attach */
 	/* What happens is reported up, never written to the store here: a VM's
@@ -55,6 +67,13 @@ struct rt_config {
 	const struct accel_probe *accel;
 	const char *qemu_user;    /* the account QEMU runs as ("root" only if asked for) */
 	const struct cgroup_host *cgroups; /* where VM groups go; NULL: none (QEMU stays in corrald's) */
+	/* `--boot disk-kernel`: copy the kernel (and initrd) of boot entry want
+	 * (NULL: the default) of volume vol into <dir>/vmlinuz and <dir>/initrd
+	 * (removing a stale initrd when the entry has none) and say which entry
+	 * it was.  The service layer reads the disk through its sandboxed image
+	 * helper.  0 or -errno + err. */
+	int (*boot_extract)(const struct vol_record *vol, const char *want, const char *dir,
+			    struct rt_boot_choice *out, struct buf *err);
 };
 
 int rt_init(const struct rt_config *cfg, struct buf *err);

@@ -5,8 +5,9 @@
  * Listing reads every manifest of the repository (they are small) so sizes
  * and kinds are exact; a manifest that cannot be read is listed with its
  * error rather than hidden.  Single files come out of a backup through the
- * image library reading the backup's chunks (backup_dev_open): nothing is
- * restored to disk.
+ * image helper (imgclient.h), whose device reads corrald answers from the
+ * backup's chunks (backup_dev_open): the helper never sees the repository,
+ * and nothing is restored to disk.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,7 +17,6 @@
 #include "service/repo.h"
 #include "backup/backup.h"
 #include "backup/repo.h"
-#include "image/image.h"
 #include "util/strutil.h"
 #include "util/common.h"
 
@@ -117,18 +117,23 @@ int svc_backup_forget(const char *repo, const char *id, struct buf *err)
 	return e;
 }
 
-/* The filesystem on partition `partition` of disk `disk` of backup id. */
+/* Disk `disk` of backup id, served to the image helper. */
 struct bfs {
 	struct repo *repo;
-	struct img_dev *dev;
-	struct img_fs *fs;
+	struct backup_dev *dev;
+	struct imgc_source src;
 };
 
 static void bfs_close(struct bfs *b)
 {
-	img_fs_free(b->fs);
-	img_dev_free(b->dev);
+	imgc_source_release(&b->src);
+	backup_dev_close(b->dev);
 	repo_close(b->repo);
+}
+
+static int bfs_pread(void *arg, void *buf, size_t len, uint64_t off)
+{
+	return backup_dev_pread(arg, buf, len, off);
 }
 
 static int bfs_open(const char *repo, const char *id, int disk, int partition, struct bfs *b, struct buf *err)
@@ -143,10 +148,13 @@ static int bfs_open(const char *repo, const char *id, int disk, int partition, s
 	if ((e = svc_repo_open(repo, &b->repo, NULL, err)) < 0)
 		return e;
 	if ((e = repo_lock(b->repo, false, true, err)) < 0 ||
-	    (e = backup_dev_open(b->repo, id, (size_t)disk, &b->dev, err)) < 0 ||
-	    (e = img_fs_open_partition(b->dev, partition, &b->fs, err)) < 0)
+	    (e = backup_dev_open(b->repo, id, (size_t)disk, &b->dev, err)) < 0) {
 		bfs_close(b);
-	return e;
+		return e;
+	}
+	__do_free char *label = xasprintf("disk %d of backup %s", disk, id);
+	imgc_source_served(&b->src, label, backup_dev_size(b->dev), bfs_pread, b->dev);
+	return 0;
 }
 
 int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
@@ -157,7 +165,7 @@ int svc_backup_ls(const char *repo, const char *id, int disk, int partition, con
 
 	if ((e = bfs_open(repo, id, disk, partition, &b, err)) < 0)
 		return e;
-	e = svc_fs_listing(b.fs, path && *path ? path : "/", out, err);
+	e = svc_fs_listing(&b.src, partition, path && *path ? path : "/", out, err);
 	bfs_close(&b);
 	return e;
 }
@@ -172,14 +180,13 @@ int svc_backup_read(const char *repo, const char *id, int disk, int partition, c
 		    uint64_t *size, struct buf *err)
 {
 	struct bfs *b = xcalloc(1, sizeof(*b));
-	__do_free char *label = xasprintf("backup %s disk %d", id, disk);
 	int e;
 
 	if ((e = bfs_open(repo, id, disk, partition, b, err)) < 0) {
 		free(b);
 		return e;
 	}
-	if ((e = svc_fs_stream(b->fs, path, label, bfs_release, b, fd, size, err)) < 0)
+	if ((e = svc_fs_stream(&b->src, partition, path, bfs_release, b, fd, size, err)) < 0)
 		bfs_release(b);
 	return e;
 }

@@ -1,17 +1,19 @@
 /*
  * fsview.c - what the API shows of a guest filesystem, wherever it comes
  * from (a volume, an image file, a backup): directory listings
- * (svc_fs_listing) and file contents (svc_fs_stream).
+ * (svc_fs_listing) and file contents (svc_fs_stream), read by the image
+ * helper (imgclient.h) and checked here before anything reaches a client.
  *
- * A file is handed over as a pipe: a detached thread copies it with
- * img_fs_read_file() into the write end while the HTTP server sends what
- * arrives at the read end, so files of any size pass through without being
- * held in memory.  A client that goes away closes the read end; the thread
- * then sees EPIPE and stops.  Whatever the filesystem belongs to (an image
- * session, a backup) is released by the thread when it is done.
+ * A file is handed over as a pipe: a detached thread copies the helper's
+ * "data" frames into the write end while the HTTP server sends what arrives
+ * at the read end, so files of any size pass through without being held in
+ * memory (at most one 1 MiB frame).  A client that goes away closes the read
+ * end; the thread then sees EPIPE, stops the helper and releases whatever
+ * the filesystem belongs to (an image session, a backup).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
@@ -19,12 +21,13 @@
 #include <unistd.h>
 
 #include "fsview.h"
-#include "image/image.h"
+#include "util/jsonutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/common.h"
 
 #define LIST_MAX_ENTRIES 100000
+#define NAME_MAX_BYTES 4096
 
 /* ---- listings ---- */
 
@@ -51,126 +54,100 @@ static const char *type_name(uint32_t mode)
 	}
 }
 
-struct list_item {
-	char *name;
-	json_t *j;
-};
-
-struct list_ctx {
-	struct img_fs *fs;
-	const char *dir;
-	struct list_item *items;
-	size_t n, cap;
-	bool truncated;
-};
-
-static json_t *entry_json(struct img_fs *fs, const char *name, const char *path, const struct img_stat *st)
+/* A string member of at most NAME_MAX_BYTES, or NULL. */
+static const char *short_str(const json_t *o, const char *key)
 {
-	json_t *j = json_pack("{s:s,s:s,s:i,s:I,s:I,s:i,s:i,s:o}", "name", name, "type", type_name(st->mode), "mode",
-			      (int)(st->mode & 07777), "size", (json_int_t)st->size, "mtime", (json_int_t)st->mtime,
-			      "uid", (int)st->uid, "gid", (int)st->gid, "target", json_null());
-	if (S_ISLNK(st->mode)) {
-		struct buf t = BUF_INIT, e = BUF_INIT;
-		if (img_fs_readlink(fs, path, &t, &e) == 0)
-			json_object_set_new(j, "target", json_string(t.s));
-		buf_release(&t);
-		buf_release(&e);
-	}
-	return j;
+	const char *s = json_string_value(json_object_get(o, key));
+	return s && strlen(s) <= NAME_MAX_BYTES ? s : NULL;
 }
 
-static int list_one(const char *name, const struct img_stat *st0, void *arg)
+/* The API's entry for the helper's entry e, or NULL when e is malformed. */
+static json_t *entry_json(const json_t *e)
 {
-	struct list_ctx *c = arg;
-	struct img_stat st = *st0;
-	struct buf e = BUF_INIT;
-	__do_free char *path = xasprintf("%s%s%s", c->dir, strcmp(c->dir, "/") == 0 ? "" : "/", name);
+	const char *name = short_str(e, "name");
+	const json_t *target = json_object_get(e, "target");
+	int64_t mode, size, mtime, uid, gid;
+	struct buf ignore __do_buf = BUF_INIT;
 
-	if (c->n == LIST_MAX_ENTRIES) {
-		c->truncated = true;
-		return 1;
-	}
-	/* The driver may have filled only the type: ask for the rest. */
-	if (img_fs_lstat(c->fs, path, &st, &e) < 0)
-		st = *st0;
-	buf_release(&e);
-	if (c->n == c->cap) {
-		c->cap = c->cap ? 2 * c->cap : 64;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
-	}
-	c->items[c->n].name = xstrdup(name);
-	c->items[c->n].j = entry_json(c->fs, name, path, &st);
-	c->n++;
-	return 0;
+	if (!name || json_get_int(e, "mode", 0, UINT32_MAX, &mode, &ignore) != 1 ||
+	    json_get_int(e, "size", 0, INT64_MAX, &size, &ignore) != 1 ||
+	    json_get_int(e, "mtime", INT64_MIN, INT64_MAX, &mtime, &ignore) != 1 ||
+	    json_get_int(e, "uid", 0, UINT32_MAX, &uid, &ignore) != 1 ||
+	    json_get_int(e, "gid", 0, UINT32_MAX, &gid, &ignore) != 1 || (target && !short_str(e, "target")))
+		return NULL;
+	return json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:O?}", "name", name, "type", type_name((uint32_t)mode), "mode",
+			 (int)(mode & 07777), "size", (json_int_t)size, "mtime", (json_int_t)mtime, "uid",
+			 (json_int_t)uid, "gid", (json_int_t)gid, "target", S_ISLNK(mode) ? target : NULL);
 }
 
-static int item_cmp(const void *a, const void *b)
+static int name_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct list_item *)a)->name, ((const struct list_item *)b)->name);
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "name")));
 }
 
-int svc_fs_listing(struct img_fs *fs, const char *path, json_t **out, struct buf *err)
+int svc_fs_listing(const struct imgc_source *src, int partition, const char *path, json_t **out, struct buf *err)
 {
-	struct img_stat st;
+	__do_json json_t *req = NULL, *res = NULL;
+	struct buf ignore __do_buf = BUF_INIT;
+	const json_t *list, *e;
+	const char *fstype;
+	int64_t mode;
+	size_t i, n;
 	int r;
 
 	*out = NULL;
 	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
-	if ((r = img_fs_lstat(fs, path, &st, err)) < 0)
+	req = json_pack("{s:s,s:i,s:s,s:i}", "op", "list", "partition", partition, "path", path, "max_entries",
+			LIST_MAX_ENTRIES);
+	if ((r = imgc_call(src, req, NULL, 0, &res, err)) < 0)
 		return r;
-	/* A symlink to a directory is listed like `ls` does: as the directory. */
-	if (S_ISLNK(st.mode)) {
-		struct img_stat t;
-		struct buf e = BUF_INIT;
-		if (img_fs_stat(fs, path, &t, &e) == 0 && S_ISDIR(t.mode) && path[strlen(path) - 1] == '/')
-			st = t;
-		buf_release(&e);
+	list = json_object_get(res, "entries");
+	n = json_array_size(list);
+	fstype = short_str(res, "fstype");
+	if (!fstype || json_get_int(res, "mode", 0, UINT32_MAX, &mode, &ignore) != 1 || !json_is_array(list) ||
+	    n > LIST_MAX_ENTRIES || (S_ISDIR(mode) ? !json_is_boolean(json_object_get(res, "truncated")) : n != 1))
+		goto bad;
+	json_t **items = xcalloc(n ? n : 1, sizeof(*items));
+	json_array_foreach(list, i, e) {
+		if (!(items[i] = entry_json(e))) {
+			while (i > 0)
+				json_decref(items[--i]);
+			free(items);
+			goto bad;
+		}
 	}
+	qsort(items, n, sizeof(*items), name_cmp);
 	json_t *entries = json_array();
-	*out = json_pack("{s:s,s:s,s:s,s:o}", "path", path, "fstype", img_fs_type(fs), "type", type_name(st.mode),
+	for (i = 0; i < n; i++)
+		json_array_append_new(entries, items[i]);
+	free(items);
+	*out = json_pack("{s:s,s:s,s:s,s:o}", "path", path, "fstype", fstype, "type", type_name((uint32_t)mode),
 			 "entries", entries);
-	if (!S_ISDIR(st.mode)) {
-		const char *base = strrchr(path, '/') + 1;
-		json_array_append_new(entries, entry_json(fs, *base ? base : path, path, &st));
-		return 0;
-	}
-	struct list_ctx c = { .fs = fs, .dir = path };
-	r = img_fs_list(fs, path, list_one, &c, err);
-	if (r == 1)
-		r = 0;
-	if (c.n > 1)
-		qsort(c.items, c.n, sizeof(*c.items), item_cmp);
-	for (size_t i = 0; i < c.n; i++) {
-		json_array_append_new(entries, c.items[i].j);
-		free(c.items[i].name);
-	}
-	free(c.items);
-	json_object_set_new(*out, "truncated", json_boolean(c.truncated));
-	if (r < 0) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return r;
+	if (S_ISDIR(mode))
+		json_object_set(*out, "truncated", json_object_get(res, "truncated"));
+	return 0;
+bad:
+	buf_printf(err, "cannot list %s in %s: the image helper sent a malformed listing", path, src->label);
+	return -EIO;
 }
 
 /* ---- file contents ---- */
 
 struct fs_stream {
-	struct img_fs *fs;
+	struct imgc *helper;
 	char *path, *label;
+	uint64_t size;
 	void (*release)(void *owner);
 	void *owner;
 	int fd; /* write end */
 };
 
-static int stream_write(const void *data, size_t len, void *arg)
+static int write_all(int fd, const char *p, size_t len)
 {
-	struct fs_stream *st = arg;
-	const char *p = data;
-
 	while (len) {
-		ssize_t n = write(st->fd, p, len);
+		ssize_t n = write(fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -186,11 +163,35 @@ static void *stream_thread(void *arg)
 {
 	struct fs_stream *st = arg;
 	struct buf err = BUF_INIT;
-	int r = img_fs_read_file(st->fs, st->path, stream_write, st, &err);
+	uint64_t sent = 0;
+	int r;
 
+	for (;;) {
+		struct imgd_msg m;
+		if ((r = imgc_next(st->helper, &m, &err)) < 0)
+			break;
+		bool data = strcmp(m.op, "data") == 0;
+		if (data && m.data.len > st->size - sent) {
+			buf_printf(&err, "the image helper sent more than the file's %" PRIu64 " bytes", st->size);
+			r = -EIO;
+		} else if (data) {
+			r = write_all(st->fd, m.data.s, m.data.len);
+			sent += m.data.len;
+		} else if (strcmp(m.op, "result") != 0) {
+			buf_printf(&err, "the image helper sent '%.40s' inside a file", m.op);
+			r = -EIO;
+		}
+		imgd_msg_release(&m);
+		if (r < 0 || !data)
+			break;
+	}
 	if (r < 0 && r != -EPIPE)
 		log_warn("reading %s from %s failed: %s", st->path, st->label, err.len ? err.s : strerror(-r));
+	else if (r == 0 && sent != st->size)
+		log_warn("reading %s from %s: the file ended after %" PRIu64 " of %" PRIu64 " bytes", st->path,
+			 st->label, sent, st->size);
 	close(st->fd);
+	imgc_end(st->helper);
 	st->release(st->owner);
 	free(st->path);
 	free(st->label);
@@ -199,30 +200,44 @@ static void *stream_thread(void *arg)
 	return NULL;
 }
 
-int svc_fs_stream(struct img_fs *fs, const char *path, const char *label, void (*release)(void *owner), void *owner,
-		  int *fd, uint64_t *size, struct buf *err)
+int svc_fs_stream(const struct imgc_source *src, int partition, const char *path, void (*release)(void *owner),
+		  void *owner, int *fd, uint64_t *size, struct buf *err)
 {
+	__do_json json_t *req = NULL;
+	struct buf ignore __do_buf = BUF_INIT;
+	struct imgd_msg m = IMGD_MSG_INIT;
+	struct imgc *helper = NULL;
 	struct fs_stream *st;
-	struct img_stat sb;
+	int64_t fsize = 0, mode = 0;
 	pthread_t t;
 	int p[2], r;
 
 	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
-	if ((r = img_fs_stat(fs, path, &sb, err)) < 0)
+	req = json_pack("{s:s,s:i,s:s}", "op", "read-file", "partition", partition, "path", path);
+	if ((r = imgc_start(src, req, NULL, 0, &helper, err)) < 0)
 		return r;
-	if (!S_ISREG(sb.mode)) {
-		buf_printf(err, "%s in %s is not a regular file", path, label);
-		return -EINVAL;
+	if ((r = imgc_next(helper, &m, err)) < 0)
+		goto fail;
+	if (strcmp(m.op, "file") != 0 || json_get_int(m.j, "size", 0, INT64_MAX, &fsize, &ignore) != 1 ||
+	    json_get_int(m.j, "mode", 0, UINT32_MAX, &mode, &ignore) != 1) {
+		buf_printf(err, "cannot read %s in %s: the image helper did not describe the file", path, src->label);
+		r = -EIO;
+		goto fail;
+	}
+	if (!S_ISREG(mode)) {
+		buf_printf(err, "%s in %s is not a regular file", path, src->label);
+		r = -EINVAL;
+		goto fail;
 	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		r = -errno;
 		buf_printf(err, "cannot create a pipe: %s", strerror(-r));
-		return r;
+		goto fail;
 	}
 	st = xcalloc(1, sizeof(*st));
-	*st = (struct fs_stream){ .fs = fs, .path = xstrdup(path), .label = xstrdup(label), .release = release,
-				  .owner = owner, .fd = p[1] };
+	*st = (struct fs_stream){ .helper = helper, .path = xstrdup(path), .label = xstrdup(src->label),
+				  .size = (uint64_t)fsize, .release = release, .owner = owner, .fd = p[1] };
 	if ((r = pthread_create(&t, NULL, stream_thread, st)) != 0) {
 		buf_printf(err, "cannot start a reader thread: %s", strerror(r));
 		close(p[0]);
@@ -230,10 +245,16 @@ int svc_fs_stream(struct img_fs *fs, const char *path, const char *label, void (
 		free(st->path);
 		free(st->label);
 		free(st);
-		return -r;
+		r = -r;
+		goto fail;
 	}
 	pthread_detach(t);
+	imgd_msg_release(&m);
 	*fd = p[0];
-	*size = sb.size;
+	*size = (uint64_t)fsize;
 	return 0;
+fail:
+	imgd_msg_release(&m);
+	imgc_end(helper);
+	return r;
 }

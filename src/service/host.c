@@ -11,6 +11,7 @@
 #include "service/repo.h"
 #include "service/service.h"
 #include "service/volume.h"
+#include "service/imgclient.h"
 #include "service/internal.h"
 #include "core/job.h"
 #include "core/store_local.h"
@@ -27,8 +28,14 @@ int svc_init(const struct svc_config *c, struct buf *err)
 {
 	struct cmd cmd = CMD_INIT;
 	struct buf out = BUF_INIT;
-	(void)err;
+	__do_free char *imgd_root = xasprintf("%s/imgd-root", c->run_dir);
+	struct imgc_config icfg = { .helper = c->image_helper, .user = c->image_user, .root = imgd_root,
+				    .timeout_s = c->image_timeout_s };
+	int r;
+
 	svc_cfg = *c;
+	if ((r = imgc_init(&icfg, err)) < 0)
+		return r;
 	cmd_add(&cmd, c->qemu_binary);
 	cmd_add(&cmd, "--version");
 	if (cmd_run(&cmd, &out, NULL) == 0) {
@@ -43,7 +50,11 @@ int svc_init(const struct svc_config *c, struct buf *err)
 	return 0;
 }
 
-void svc_shutdown(void) { svc_housekeeping_stop(); }
+void svc_shutdown(void)
+{
+	svc_housekeeping_stop();
+	imgc_shutdown();
+}
 
 json_t *svc_host_info(void)
 {

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "service/service.h"
+#include "qemu/runtime.h"
 
 /* Looking inside disks, read-only (image.c).  A volume of a running VM is
  * refused (-EBUSY) unless `snapshot` names an internal snapshot; the job lock
@@ -30,5 +31,14 @@ int svc_img_read(const struct svc_img_ref *ref, const char *path, int *fd, uint6
 /* {"vm","volume","format","config","partition","fstype","boot_entry","default","selected","entries":[...]}
  * read from the VM's first disk. */
 int svc_vm_boot_entries(const char *uuid, json_t **out, struct buf *err);
+
+/* rt_config.boot_extract (qemu/runtime.h) for `--boot disk-kernel`: entry
+ * `want` (NULL/"": the default) of volume vol's boot configuration, its
+ * kernel to <dir>/vmlinuz and initrd to <dir>/initrd (each written to a temp
+ * file by the image helper and renamed into place; a stale initrd removed
+ * when the entry has none).  -ENOENT/-EINVAL/-EFBIG as bootdisk.h says,
+ * -EIO for an unreadable image. */
+int svc_boot_extract(const struct vol_record *vol, const char *want, const char *dir, struct rt_boot_choice *out,
+		     struct buf *err);
 
 #endif

@@ -34,6 +34,11 @@ struct svc_config {
 	const char *run_dir;
 	const char *qemu_binary;
 	const struct accel_probe *accel;
+	/* the image helper (imgclient.h): its program, the account it runs as,
+	 * and how long it may go without progress */
+	const char *image_helper;
+	const char *image_user;
+	int image_timeout_s;
 };
 
 int svc_init(const struct svc_config *cfg, struct buf *err);

@@ -137,3 +137,52 @@ int qemu_img_measure(const char *src, const char *src_format, const char *format
 	*required = (uint64_t)json_integer_value(req);
 	return 0;
 }
+
+int qemu_img_backing_chain(const char *path, const char *format, char ***files, size_t *n, struct buf *why)
+{
+	struct cmd c = CMD_INIT;
+	struct buf res __do_buf = BUF_INIT;
+	__do_json json_t *j = NULL;
+	json_error_t je;
+	const json_t *e;
+	size_t i;
+	int r;
+
+	*files = NULL;
+	*n = 0;
+	qemu_img_cmd(&c, "info", "--backing-chain", "--output=json", "--force-share", "-f", format, path, NULL);
+	if ((r = qemu_img_run(&c, &res, why)) < 0)
+		return r;
+	j = json_loadb(res.s, res.len, 0, &je);
+	if (!json_is_array(j) || json_array_size(j) == 0) {
+		buf_adds(why, "unreadable output from qemu-img info --backing-chain");
+		return -EIO;
+	}
+	*files = xcalloc(json_array_size(j), sizeof(char *));
+	json_array_foreach(j, i, e) {
+		const char *name = json_string_value(json_object_get(e, "filename"));
+		const char *fmt = json_string_value(json_object_get(e, "format"));
+		if (i == 0)
+			continue;
+		if (!name || name[0] != '/' || strstr(name, "json:") == name || strstr(name, "://")) {
+			buf_printf(why, "backing file '%s' is not a plain file", name ? name : "?");
+			r = -ENOTSUP;
+			break;
+		}
+		if (!fmt || (strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0)) {
+			buf_printf(why, "backing file %s has format %s (only raw and qcow2 are read)", name,
+				   fmt ? fmt : "unknown");
+			r = -ENOTSUP;
+			break;
+		}
+		(*files)[(*n)++] = xstrdup(name);
+	}
+	if (r < 0) {
+		for (i = 0; i < *n; i++)
+			free((*files)[i]);
+		free(*files);
+		*files = NULL;
+		*n = 0;
+	}
+	return r;
+}

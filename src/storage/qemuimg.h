@@ -39,4 +39,13 @@ int qemu_img_run(struct cmd *c, struct buf *out, struct buf *why);
 int qemu_img_measure(const char *src, const char *src_format, const char *format, bool shared,
 		     uint64_t *required, struct buf *why);
 
+/*
+ * The backing files of image `path` (of `format`: nothing is probed about
+ * the image itself) as QEMU resolves them, nearest first (`qemu-img info
+ * --backing-chain`, the image shared and read-only): *n paths in *files
+ * (the caller frees each and the array).  A backing file that is not a
+ * plain absolute file name (json:, a URL) or not raw or qcow2 is -ENOTSUP.
+ */
+int qemu_img_backing_chain(const char *path, const char *format, char ***files, size_t *n, struct buf *why);
+
 #endif

@@ -99,6 +99,36 @@ static void reap_locked(pid_t pid)
 	pthread_cond_broadcast(&reg_cond);
 }
 
+/* Put pid on the registry (reg_lock held) and into p. */
+static void reg_add(struct proc *p, struct proc_entry *e, pid_t pid)
+{
+	e->pid = pid;
+	e->next = reg_head;
+	reg_head = e;
+	reg_forks++;
+	pthread_cond_broadcast(&reg_cond);
+	p->pid = pid;
+	p->e = e;
+}
+
+int proc_spawn_with(struct proc *p, int (*start)(void *arg, pid_t *pid), void *arg)
+{
+	struct proc_entry *e = xcalloc(1, sizeof(*e));
+	pid_t pid = 0;
+
+	pthread_once(&reg_once, reg_init);
+	pthread_mutex_lock(&reg_lock);
+	int r = start(arg, &pid);
+	if (r < 0 || pid <= 0) {
+		pthread_mutex_unlock(&reg_lock);
+		free(e);
+		return r < 0 ? r : -ECHILD;
+	}
+	reg_add(p, e, pid);
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+}
+
 int proc_spawn(struct proc *p, proc_child_fn fn, void *arg)
 {
 	struct proc_entry *e = xcalloc(1, sizeof(*e));
@@ -117,14 +147,8 @@ int proc_spawn(struct proc *p, proc_child_fn fn, void *arg)
 		free(e);
 		return -err;
 	}
-	e->pid = pid;
-	e->next = reg_head;
-	reg_head = e;
-	reg_forks++;
-	pthread_cond_broadcast(&reg_cond);
+	reg_add(p, e, pid);
 	pthread_mutex_unlock(&reg_lock);
-	p->pid = pid;
-	p->e = e;
 	return 0;
 }
 

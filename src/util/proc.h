@@ -63,6 +63,15 @@ typedef void (*proc_child_fn)(void *arg);
 /* Fork, register the child and run fn(arg) in it.  p must be PROC_INIT.  0 or -errno. */
 int proc_spawn(struct proc *p, proc_child_fn fn, void *arg);
 
+/*
+ * Register a child that start(arg, &pid) creates some other way (e.g.
+ * posix_spawn, which does not copy the parent's page tables as fork does).
+ * start runs with the registry lock held, so the reaper cannot take the
+ * child before it is registered; it must not call proc_* itself.  0, or
+ * start's -errno.
+ */
+int proc_spawn_with(struct proc *p, int (*start)(void *arg, pid_t *pid), void *arg);
+
 /* Wait until the child exited; its status (see above).  Repeatable. */
 int proc_wait(struct proc *p);
 /* The same, giving up after timeout_ms (0: just look): -ETIMEDOUT while it runs. */

@@ -5,8 +5,9 @@
  *
  * Input: a whole disk image.  If it starts with the qcow2 magic it is written
  * to a memfd and opened with img_dev_open_file (the qcow2 reader, its
- * tables, snapshots and backing-file handling); otherwise it is served from
- * memory through img_dev_new.  Either way every partition (or the whole
+ * tables, snapshots and backing-file handling) and with img_dev_open_fds
+ * (as the image helper opens it: alone, and with a copy of itself given as
+ * its backing file); otherwise it is served from memory through img_dev_new.  Either way every partition (or the whole
  * disk) is opened, the root directory listed and a few files read.
  * Checked besides "no crash, no leak, no hang": every failure carries a
  * message, and no read returns more than it was asked for.
@@ -132,16 +133,45 @@ static void walk_dev(struct img_dev *dev)
 	buf_release(&err);
 }
 
-static void run_qcow2(const uint8_t *data, size_t size)
+static int memfd_of(const uint8_t *data, size_t size)
 {
-	struct buf err = BUF_INIT;
-	struct img_dev *dev = NULL;
 	int fd = memfd_create("fuzz_image", MFD_CLOEXEC);
 
 	if (fd < 0)
 		die("memfd_create failed");
 	if (write(fd, data, size) != (ssize_t)size)
 		die("memfd write failed");
+	return fd;
+}
+
+/* The chain as descriptors: the image alone, then with a copy as its backing file. */
+static void run_qcow2_fds(const uint8_t *data, size_t size, int fd)
+{
+	static const char *const names[] = { "fuzz image", "fuzz backing" };
+	struct buf err = BUF_INIT;
+	struct img_dev *dev = NULL;
+
+	for (size_t n = 1; n <= 2; n++) {
+		int fds[2] = { dup(fd), n == 2 ? memfd_of(data, size) : -1 };
+		if (fds[0] < 0)
+			die("dup failed");
+		buf_reset(&err);
+		int rc = img_dev_open_fds(fds, names, n, NULL, NULL, &dev, &err);
+		check_err(rc, &err, "qcow2 open from fds failed without a message");
+		if (rc == 0) {
+			walk_dev(dev);
+			img_dev_free(dev);
+		}
+	}
+	buf_release(&err);
+}
+
+static void run_qcow2(const uint8_t *data, size_t size)
+{
+	struct buf err = BUF_INIT;
+	struct img_dev *dev = NULL;
+	int fd = memfd_of(data, size);
+
 	char *path = xasprintf("/proc/self/fd/%d", fd);
 	int rc = img_dev_open_file(path, NULL, NULL, &dev, &err);
 	check_err(rc, &err, "qcow2 open failed without a message");
@@ -156,6 +186,7 @@ static void run_qcow2(const uint8_t *data, size_t size)
 		img_dev_free(dev);
 	}
 	free(path);
+	run_qcow2_fds(data, size, fd);
 	close(fd);
 	buf_release(&err);
 }

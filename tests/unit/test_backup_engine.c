@@ -33,7 +33,6 @@
 #include "backup/backup.h"
 #include "backup/fleece.h"
 #include "backup/repo.h"
-#include "image/image.h"
 #include "qemu/qmp.h"
 #include "util/buf.h"
 #include "util/cmd.h"
@@ -435,20 +434,21 @@ static void test_running(void **state)
 	restore_compare(f, r3.id, 1, "raw", f->expect_raw);
 
 	/* backup_dev_open reads what the restore wrote. */
-	struct img_dev *dev = NULL;
+	struct backup_dev *dev = NULL;
 	assert_int_equal(backup_dev_open(f->repo, r2.id, 0, &dev, &err), 0);
-	assert_int_equal(img_dev_size(dev), DISK_SIZE);
+	assert_int_equal(backup_dev_size(dev), DISK_SIZE);
 	struct buf want = BUF_INIT;
 	assert_int_equal(fs_read_file(e2, DISK_SIZE + 1, &want), 0);
 	unsigned char *got = xmalloc(DISK_SIZE);
 	for (uint64_t off = 0; off < DISK_SIZE; off += 3 * MiB + 4097) {
 		size_t len = DISK_SIZE - off < 3 * MiB + 4097 ? DISK_SIZE - off : 3 * MiB + 4097;
-		assert_int_equal(img_dev_pread(dev, got + off, len, off, &err), 0);
+		assert_int_equal(backup_dev_pread(dev, got + off, len, off), 0);
 	}
 	assert_memory_equal(got, want.s, DISK_SIZE);
+	assert_int_equal(backup_dev_pread(dev, got, 2, DISK_SIZE - 1), -EINVAL);
 	free(got);
 	buf_release(&want);
-	img_dev_free(dev);
+	backup_dev_close(dev);
 	assert_int_equal(backup_dev_open(f->repo, r2.id, 5, &dev, &err), -ENOENT);
 	buf_reset(&err);
 

@@ -4,8 +4,8 @@
  * (inside an MBR partition written by sfdisk, or on the whole disk) with a
  * grub.cfg and small fake kernels and initrds; qemu-img turns one into a
  * qcow2.  Checked: the default and chosen entries, files copied out byte
- * for byte (initrds concatenated, old files replaced, a stale initrd
- * removed), BLS-style paths found under /boot, and the errors users see:
+ * for byte into the caller's fds (initrds concatenated, nothing written for
+ * an entry without one), BLS-style paths found under /boot, and the errors users see:
  * no configuration (partitions listed), a parse error (file:line), an
  * unknown entry (titles listed), a missing kernel.
  */
@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <sys/mman.h>
 
 #include "image/bootdisk.h"
 #include "util/buf.h"
@@ -72,12 +74,33 @@ static void put(const char *rel, const char *text)
 	assert_int_equal(fs_write_file_atomic(p, text, strlen(text), 0644), 0);
 }
 
-static void check_file(const char *path, const char *want)
+/* What fd holds, from its start. */
+static void check_fd(int fd, const char *want)
 {
-	struct buf got = BUF_INIT;
-	assert_int_equal(fs_read_file(path, 1 << 20, &got), 0);
-	assert_string_equal(got.s, want);
-	buf_release(&got);
+	char got[256];
+	ssize_t n = pread(fd, got, sizeof(got) - 1, 0);
+	assert_true(n >= 0);
+	got[n] = '\0';
+	assert_string_equal(got, want);
+}
+
+/* The kernel and initrd of entry `want` of image img (format NULL: probe),
+ * written into two memfds the caller checks and closes. */
+static int resolve(const char *img, const char *format, const char *want, struct img_boot_choice *c, int *kfd,
+		   int *ifd, struct buf *err)
+{
+	struct img_dev *dev = NULL;
+	int r;
+
+	*kfd = memfd_create("kernel", MFD_CLOEXEC);
+	*ifd = memfd_create("initrd", MFD_CLOEXEC);
+	assert_true(*kfd >= 0 && *ifd >= 0);
+	memset(c, 0, sizeof(*c));
+	if ((r = img_dev_open_file(img, format, NULL, &dev, err)) < 0)
+		return r;
+	r = img_boot_resolve(dev, want, *kfd, *ifd, c, err);
+	img_dev_free(dev);
+	return r;
 }
 
 static int setup(void **state)
@@ -142,18 +165,20 @@ static void test_default_entry(void **state)
 	(void)state;
 	NEED_TOOLS();
 	__do_free char *img = path_in("mbr.qcow2");
-	__do_free char *out = path_in("out1");
 	struct img_boot_choice c;
 	struct buf err = BUF_INIT;
+	__do_close int kfd = -EBADF, ifd = -EBADF;
 
-	assert_int_equal(img_boot_resolve(img, "qcow2", NULL, out, &c, &err), 0);
+	assert_int_equal(resolve(img, "qcow2", NULL, &c, &kfd, &ifd, &err), 0);
 	assert_int_equal(c.index, 1);
 	assert_string_equal(c.title, "Linux old");
 	assert_string_equal(c.cmdline, "root=/dev/vda2 ro");
 	assert_string_equal(c.config, "/grub/grub.cfg");
+	assert_string_equal(c.entry_kernel, "(hd0,msdos1)/vmlinuz-old");
 	assert_int_equal(c.partition, 1);
-	assert_null(c.initrd);
-	check_file(c.kernel, "KERNEL-OLD");
+	assert_false(c.initrd);
+	check_fd(kfd, "KERNEL-OLD");
+	check_fd(ifd, "");
 	img_boot_choice_release(&c);
 	buf_release(&err);
 }
@@ -163,28 +188,33 @@ static void test_chosen_entry(void **state)
 	(void)state;
 	NEED_TOOLS();
 	__do_free char *img = path_in("mbr.img");
-	__do_free char *out = path_in("out2");
-	__do_free char *stale = path_in("out2/initrd");
 	struct img_boot_choice c;
 	struct buf err = BUF_INIT;
+	int kfd, ifd;
 
 	/* By id: initrds concatenated in order. */
-	assert_int_equal(img_boot_resolve(img, NULL, "new", out, &c, &err), 0);
+	assert_int_equal(resolve(img, NULL, "new", &c, &kfd, &ifd, &err), 0);
 	assert_int_equal(c.index, 0);
 	assert_string_equal(c.cmdline, "root=/dev/vda2 ro quiet");
-	check_file(c.kernel, "KERNEL-NEW");
-	assert_non_null(c.initrd);
-	check_file(c.initrd, "UCODE+INITRD-NEW");
+	check_fd(kfd, "KERNEL-NEW");
+	assert_true(c.initrd);
+	check_fd(ifd, "UCODE+INITRD-NEW");
 	img_boot_choice_release(&c);
-	/* By title, into the same directory: replaced, the old initrd removed. */
-	assert_int_equal(img_boot_resolve(img, "raw", "Linux old", out, &c, &err), 0);
-	check_file(c.kernel, "KERNEL-OLD");
-	assert_int_equal(access(stale, F_OK), -1);
+	close(kfd);
+	close(ifd);
+	/* By title. */
+	assert_int_equal(resolve(img, "raw", "Linux old", &c, &kfd, &ifd, &err), 0);
+	check_fd(kfd, "KERNEL-OLD");
+	assert_false(c.initrd);
 	img_boot_choice_release(&c);
+	close(kfd);
+	close(ifd);
 	/* By index. */
-	assert_int_equal(img_boot_resolve(img, NULL, "0", out, &c, &err), 0);
+	assert_int_equal(resolve(img, NULL, "0", &c, &kfd, &ifd, &err), 0);
 	assert_string_equal(c.title, "Linux new");
 	img_boot_choice_release(&c);
+	close(kfd);
+	close(ifd);
 	buf_release(&err);
 }
 
@@ -193,19 +223,22 @@ static void test_bls_under_boot(void **state)
 	(void)state;
 	NEED_TOOLS();
 	__do_free char *img = path_in("whole.img");
-	__do_free char *out = path_in("out3");
 	struct img_boot_choice c;
 	struct img_boot_info bi;
+	struct img_dev *dev = NULL;
 	struct buf err = BUF_INIT;
+	__do_close int kfd = -EBADF, ifd = -EBADF;
 
-	assert_int_equal(img_boot_inspect(img, NULL, &bi, &err), 0);
+	assert_int_equal(img_dev_open_file(img, NULL, NULL, &dev, &err), 0);
+	assert_int_equal(img_boot_inspect(dev, &bi, &err), 0);
 	assert_int_equal(bi.partition, 0);
 	assert_string_equal(bi.cfg.format, "bls");
 	assert_int_equal((int)bi.cfg.n, 1);
 	img_boot_info_release(&bi);
-	assert_int_equal(img_boot_resolve(img, NULL, "Fedora 6.1", out, &c, &err), 0);
-	check_file(c.kernel, "KERNEL-BLS");
-	check_file(c.initrd, "INITRD-BLS");
+	img_dev_free(dev);
+	assert_int_equal(resolve(img, NULL, "Fedora 6.1", &c, &kfd, &ifd, &err), 0);
+	check_fd(kfd, "KERNEL-BLS");
+	check_fd(ifd, "INITRD-BLS");
 	assert_string_equal(c.cmdline, "root=/dev/vda1 ro");
 	img_boot_choice_release(&c);
 	buf_release(&err);
@@ -217,34 +250,33 @@ static void test_errors(void **state)
 	NEED_TOOLS();
 	__do_free char *img = path_in("mbr.img");
 	__do_free char *nocfg = path_in("nocfg.img");
-	__do_free char *out = path_in("out4");
-	__do_free char *kernel = path_in("out4/vmlinuz");
 	struct img_boot_choice c;
 	struct buf err = BUF_INIT;
+	int kfd, ifd;
 
-	assert_int_equal(img_boot_resolve(nocfg, NULL, NULL, out, &c, &err), -ENOENT);
+	assert_int_equal(resolve(nocfg, NULL, NULL, &c, &kfd, &ifd, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "no GRUB or BLS boot configuration"));
 	assert_non_null(strstr(err.s, "ext4"));
 	img_boot_choice_release(&c);
+	close(kfd);
+	close(ifd);
 	buf_reset(&err);
 
-	assert_int_equal(img_boot_resolve(img, NULL, "Windows", out, &c, &err), -ENOENT);
+	assert_int_equal(resolve(img, NULL, "Windows", &c, &kfd, &ifd, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "'Windows'"));
 	assert_non_null(strstr(err.s, "'Linux new'"));
 	assert_non_null(strstr(err.s, "'Linux gone'"));
 	img_boot_choice_release(&c);
+	close(kfd);
+	close(ifd);
 	buf_reset(&err);
 
-	assert_int_equal(img_boot_resolve(img, NULL, "Linux gone", out, &c, &err), -ENOENT);
+	assert_int_equal(resolve(img, NULL, "Linux gone", &c, &kfd, &ifd, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "/vmlinuz-gone"));
-	assert_int_equal(access(kernel, F_OK), -1); /* nothing copied */
+	check_fd(kfd, ""); /* nothing copied */
 	img_boot_choice_release(&c);
-	buf_reset(&err);
-
-	__do_free char *missing = path_in("missing.img");
-	assert_true(img_boot_resolve(missing, NULL, NULL, out, &c, &err) < 0);
-	assert_true(err.len > 0);
-	img_boot_choice_release(&c);
+	close(kfd);
+	close(ifd);
 	buf_release(&err);
 }
 
@@ -254,15 +286,15 @@ static void test_parse_error(void **state)
 	NEED_TOOLS();
 	__do_free char *bad = path_in("bad");
 	__do_free char *img = path_in("bad.img");
-	__do_free char *out = path_in("out5");
 	__do_free char *grubd = path_in("bad/grub");
 	struct img_boot_choice c;
 	struct buf err = BUF_INIT;
+	__do_close int kfd = -EBADF, ifd = -EBADF;
 
 	fs_mkdir_p(grubd, 0755);
 	put("bad/grub/grub.cfg", "set default=0\nmenuentry 'x' {\n\tlinux \"/vmlinuz\n}\n");
 	assert_int_equal(run("mke2fs", "-q", "-F", "-t", "ext4", "-d", bad, img, "8M", NULL), 0);
-	assert_int_equal(img_boot_resolve(img, NULL, NULL, out, &c, &err), -EINVAL);
+	assert_int_equal(resolve(img, NULL, NULL, &c, &kfd, &ifd, &err), -EINVAL);
 	assert_non_null(strstr(err.s, "/grub/grub.cfg:"));
 	img_boot_choice_release(&c);
 	buf_release(&err);

@@ -603,6 +603,60 @@ static void test_qcow2_backing(void **state)
 	img_dev_free(d);
 }
 
+/* img_dev_open_fds: the chain as files opened by the caller, which must match the headers. */
+static void test_qcow2_chain_fds(void **state)
+{
+	(void)state;
+	NEED_TOOLS();
+	__do_free char *base = path_in("fdbase.raw");
+	__do_free char *mid = path_in("fdmid.qcow2");
+	__do_free char *top = path_in("fdtop.qcow2");
+	struct buf err = BUF_INIT;
+	struct img_dev *d = NULL;
+	uint8_t *pat = xmalloc(MIB);
+
+	memset(pat, 0x3c, MIB);
+	write_file(base, pat, MIB);
+	free(pat);
+	run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "fdbase.raw", "-F", "raw", mid, "2M", NULL);
+	run("qemu-io", "-f", "qcow2", "-c", "write -P 0x4d 4096 4096", mid, NULL);
+	run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "fdmid.qcow2", "-F", "qcow2", top, "2M", NULL);
+	run("qemu-io", "-f", "qcow2", "-c", "write -P 0x7e 0 512", top, NULL);
+	const char *names[] = { top, mid, base };
+	int fds[3];
+	for (int i = 0; i < 3; i++)
+		assert_true((fds[i] = open(names[i], O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(img_dev_open_fds(fds, names, 3, NULL, NULL, &d, &err), 0);
+	check_bytes(d, 0, 512, 0x7e);
+	check_bytes(d, 4096, 4096, 0x4d);
+	check_bytes(d, 8192, MIB - 8192, 0x3c);
+	check_bytes(d, MIB, MIB, 0);
+	img_dev_free(d);
+	/* Every fd was taken: closing them again fails. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(close(fds[i]), -1);
+
+	/* A backing file the header names but the caller did not give. */
+	for (int i = 0; i < 2; i++)
+		fds[i] = open(names[i], O_RDONLY | O_CLOEXEC);
+	assert_int_equal(img_dev_open_fds(fds, names, 2, "qcow2", NULL, &d, &err), -ENOENT);
+	assert_non_null(strstr(err.s, "fdbase.raw"));
+	assert_null(d);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(close(fds[i]), -1);
+	buf_reset(&err);
+
+	/* A file given that the chain does not use: a raw image has no backing. */
+	const char *raw_names[] = { base, mid };
+	fds[0] = open(base, O_RDONLY | O_CLOEXEC);
+	fds[1] = open(mid, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(img_dev_open_fds(fds, raw_names, 2, "raw", NULL, &d, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "chain ends"));
+	assert_int_equal(close(fds[0]), -1);
+	assert_int_equal(close(fds[1]), -1);
+	buf_release(&err);
+}
+
 static void test_qcow2_chain_limits(void **state)
 {
 	(void)state;
@@ -851,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_qcow2_convert),
 		cmocka_unit_test(test_qcow2_backing),
 		cmocka_unit_test(test_qcow2_chain_limits),
+		cmocka_unit_test(test_qcow2_chain_fds),
 		cmocka_unit_test(test_qcow2_snapshot),
 		cmocka_unit_test(test_qcow2_hostile),
 		cmocka_unit_test(test_hostile_partitions),
