@@ -15,6 +15,7 @@
 
 #include "job.h"
 #include "core/events.h"
+#include "core/store_local.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"

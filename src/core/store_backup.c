@@ -1,20 +1,21 @@
 /*
- * store_backup.c - the repos and policies tables (see store.h, "Backup
- * repositories" and "Backup policies").  Repositories are keyed by their
- * absolute path; exactly one of them is the default once any exists.
+ * store_backup.c - backup repositories and policy definitions in the store
+ * (see store.h, "backup repositories" and "backup policies"): reads, and
+ * the repo.* and policy.* ops.  Repositories are keyed by their absolute
+ * path; exactly one of them is the default once any exists.  A policy's
+ * definition is configuration, its run times are this host's (policy_runs,
+ * written in store_local.c) and are joined in when read.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "store.h"
 #include "store_internal.h"
-#include "util/timeutil.h"
 #include "util/common.h"
 
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : xstrdup((const char *)sqlite3_column_text(st, i));
-}
+/* ---- repositories ---- */
+
+#define REPO_SELECT "SELECT path, repo_id, encrypted, keyfile, passfile, is_default, created FROM repos "
 
 void repo_record_release(struct repo_record *r)
 {
@@ -25,56 +26,40 @@ void repo_record_release(struct repo_record *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int store_repo_insert(struct store *s, const struct repo_record *r)
+static void repo_record_release_v(void *r)
 {
-	pthread_mutex_lock(&s->lock);
-	int e = store_exec(s,
-			   "INSERT INTO repos(path,repo_id,encrypted,keyfile,passfile,is_default,created) "
-			   "VALUES(?,?,?,?,?,NOT EXISTS (SELECT 1 FROM repos),?)",
-			   "ssissi", r->path, r->repo_id, (int64_t)r->encrypted, r->keyfile, r->passfile, time_wall_ms());
-	pthread_mutex_unlock(&s->lock);
-	return e;
+	repo_record_release(r);
 }
 
-#define REPO_COLS "path,repo_id,encrypted,keyfile,passfile,is_default,created"
-
-static int row_to_repo(struct store *s, sqlite3_stmt *st, void *rec)
+static void row_to_repo(sqlite3_stmt *st, void *rec)
 {
 	struct repo_record *r = rec;
-	(void)s;
-	r->path = col_dup(st, 0);
-	r->repo_id = col_dup(st, 1);
+	r->path = store_col_dup(st, 0);
+	r->repo_id = store_col_dup(st, 1);
 	r->encrypted = sqlite3_column_int(st, 2) != 0;
-	r->keyfile = col_dup(st, 3);
-	r->passfile = col_dup(st, 4);
+	r->keyfile = store_col_dup(st, 3);
+	r->passfile = store_col_dup(st, 4);
 	r->is_default = sqlite3_column_int(st, 5) != 0;
 	r->created_ms = sqlite3_column_int64(st, 6);
-	return 0;
 }
 
 int store_repo_get(struct store *s, const char *path, struct repo_record *out)
 {
-	return store_get_row(s, "SELECT " REPO_COLS " FROM repos WHERE path=?", "get repository", path, row_to_repo,
-			     out);
+	return store_get_row(&s->cfg, REPO_SELECT "WHERE path=?", "get repository", path, row_to_repo, out);
 }
 
 int store_repo_get_default(struct store *s, struct repo_record *out)
 {
-	return store_get_row(s, "SELECT " REPO_COLS " FROM repos WHERE is_default=1 AND ?1 IS NULL",
-			     "get default repository", NULL, row_to_repo, out);
+	return store_get_row(&s->cfg, REPO_SELECT "WHERE is_default=1 AND ?1 IS NULL", "get default repository", NULL,
+			     row_to_repo, out);
 }
 
 int store_repo_list(struct store *s, struct repo_record **out, size_t *n)
 {
 	void *list;
-	int r = store_list_rows(s, "SELECT " REPO_COLS " FROM repos ORDER BY path", "list repositories",
-				sizeof(struct repo_record), row_to_repo, &list, n);
+	int r = store_list_rows(&s->cfg, REPO_SELECT "ORDER BY path", "list repositories", sizeof(**out), row_to_repo,
+				repo_record_release_v, &list, n);
 	*out = list;
-	if (r < 0) {
-		store_repo_list_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
 	return r;
 }
 
@@ -85,28 +70,95 @@ void store_repo_list_free(struct repo_record *list, size_t n)
 	free(list);
 }
 
+/* -ENOENT and a sentence unless repository `path` exists. */
+static int need_repo(struct store_apply *a, const char *path)
+{
+	int64_t one;
+	int r = store_query_int(a->c, &one, "SELECT 1 FROM repos WHERE path=?", "s", path);
+	if (r == -ENOENT)
+		buf_printf(a->err, "repository %s is not recorded", path);
+	else if (r < 0)
+		return op_db_fail(a, r);
+	return r;
+}
+
+int op_repo_add(struct store_apply *a, const json_t *op)
+{
+	const char *path, *repo_id, *keyfile, *passfile;
+	bool encrypted;
+	int64_t one;
+	int r;
+
+	if ((r = op_str(a, op, "path", true, &path)) < 0 || (r = op_str(a, op, "repo_id", true, &repo_id)) < 0 ||
+	    (r = op_bool(a, op, "encrypted", &encrypted)) < 0 || (r = op_str(a, op, "keyfile", false, &keyfile)) < 0 ||
+	    (r = op_str(a, op, "passfile", false, &passfile)) < 0)
+		return r;
+	if ((r = store_query_int(a->c, &one, "SELECT 1 FROM repos WHERE path=?", "s", path)) == 0) {
+		buf_printf(a->err, "repository %s is already recorded", path);
+		return -EEXIST;
+	}
+	if (r != -ENOENT ||
+	    (r = store_exec(a->c,
+			    "INSERT INTO repos(path, repo_id, encrypted, keyfile, passfile, is_default, created) "
+			    "VALUES(?,?,?,?,?,NOT EXISTS (SELECT 1 FROM repos),?)",
+			    "ssissi", path, repo_id, (int64_t)encrypted, keyfile, passfile, a->time)) < 0)
+		return op_db_fail(a, r);
+	return 0;
+}
+
+int op_repo_default(struct store_apply *a, const json_t *op)
+{
+	const char *path;
+	int r;
+	if ((r = op_str(a, op, "path", true, &path)) < 0 || (r = need_repo(a, path)) < 0)
+		return r;
+	if ((r = store_exec(a->c, "UPDATE repos SET is_default=(path=?)", "s", path)) < 0)
+		return op_db_fail(a, r);
+	return 0;
+}
+
+int op_repo_delete(struct store_apply *a, const json_t *op)
+{
+	const char *path;
+	int r;
+	if ((r = op_str(a, op, "path", true, &path)) < 0 || (r = need_repo(a, path)) < 0)
+		return r;
+	if ((r = store_exec(a->c, "DELETE FROM repos WHERE path=?", "s", path)) < 0)
+		return op_db_fail(a, r);
+	/* Keep a default while any repository is left: the oldest. */
+	r = store_exec(a->c,
+		       "UPDATE repos SET is_default=1 WHERE path=(SELECT path FROM repos ORDER BY created, path LIMIT 1) "
+		       "AND NOT EXISTS (SELECT 1 FROM repos WHERE is_default=1)",
+		       "");
+	return r < 0 && r != -ENOENT ? op_db_fail(a, r) : 0;
+}
+
+int store_repo_insert(struct store *s, const struct repo_record *r)
+{
+	struct store_batch *b = store_batch_new();
+	store_batch_repo_add(b, r);
+	return store_commit_one(s, b);
+}
+
 int store_repo_set_default(struct store *s, const char *path)
 {
-	pthread_mutex_lock(&s->lock);
-	int r = store_exec(s, "UPDATE repos SET is_default=(path=?1) WHERE EXISTS (SELECT 1 FROM repos WHERE path=?1)",
-			   "s", path);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	struct store_batch *b = store_batch_new();
+	store_batch_repo_default(b, path);
+	return store_commit_one(s, b);
 }
 
 int store_repo_delete(struct store *s, const char *path)
 {
-	pthread_mutex_lock(&s->lock);
-	int r = store_exec(s, "DELETE FROM repos WHERE path=?", "s", path);
-	/* Keep a default while any repository is left. */
-	if (r == 0)
-		store_exec(s,
-			   "UPDATE repos SET is_default=1 WHERE path=(SELECT path FROM repos ORDER BY created LIMIT 1) "
-			   "AND NOT EXISTS (SELECT 1 FROM repos WHERE is_default=1)",
-			   "");
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	struct store_batch *b = store_batch_new();
+	store_batch_repo_delete(b, path);
+	return store_commit_one(s, b);
 }
+
+/* ---- policies ---- */
+
+#define POLICY_SELECT                                                                                 \
+	"SELECT p.name, p.def, COALESCE(r.last_run, 0), COALESCE(r.next_run, 0) FROM policies p " \
+	"LEFT JOIN policy_runs r ON r.name = p.name "
 
 void policy_record_release(struct policy_record *p)
 {
@@ -115,47 +167,31 @@ void policy_record_release(struct policy_record *p)
 	memset(p, 0, sizeof(*p));
 }
 
-int store_policy_put(struct store *s, const char *name, const char *def, int64_t next_run)
+static void policy_record_release_v(void *p)
 {
-	pthread_mutex_lock(&s->lock);
-	int r = store_exec(s,
-			   "INSERT INTO policies(name,def,last_run,next_run,created) VALUES(?1,?2,0,?3,?4) "
-			   "ON CONFLICT(name) DO UPDATE SET def=?2, next_run=?3",
-			   "ssii", name, def, next_run, time_wall_ms());
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	policy_record_release(p);
 }
 
-#define POLICY_COLS "name,def,last_run,next_run"
-
-static int row_to_policy(struct store *s, sqlite3_stmt *st, void *rec)
+static void row_to_policy(sqlite3_stmt *st, void *rec)
 {
 	struct policy_record *p = rec;
-	(void)s;
-	p->name = col_dup(st, 0);
-	p->def = col_dup(st, 1);
+	p->name = store_col_dup(st, 0);
+	p->def = store_col_dup(st, 1);
 	p->last_run = sqlite3_column_int64(st, 2);
 	p->next_run = sqlite3_column_int64(st, 3);
-	return 0;
 }
 
 int store_policy_get(struct store *s, const char *name, struct policy_record *out)
 {
-	return store_get_row(s, "SELECT " POLICY_COLS " FROM policies WHERE name=?", "get policy", name,
-			     row_to_policy, out);
+	return store_get_row(&s->cfg, POLICY_SELECT "WHERE p.name=?", "get policy", name, row_to_policy, out);
 }
 
 int store_policy_list(struct store *s, struct policy_record **out, size_t *n)
 {
 	void *list;
-	int r = store_list_rows(s, "SELECT " POLICY_COLS " FROM policies ORDER BY name", "list policies",
-				sizeof(struct policy_record), row_to_policy, &list, n);
+	int r = store_list_rows(&s->cfg, POLICY_SELECT "ORDER BY p.name", "list policies", sizeof(**out),
+				row_to_policy, policy_record_release_v, &list, n);
 	*out = list;
-	if (r < 0) {
-		store_policy_list_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
 	return r;
 }
 
@@ -166,19 +202,56 @@ void store_policy_list_free(struct policy_record *list, size_t n)
 	free(list);
 }
 
-int store_policy_set_runs(struct store *s, const char *name, int64_t last_run, int64_t next_run)
+int op_policy_put(struct store_apply *a, const json_t *op)
 {
-	pthread_mutex_lock(&s->lock);
-	int r = store_exec(s, "UPDATE policies SET last_run=?, next_run=? WHERE name=?", "iis", last_run, next_run,
-			   name);
-	pthread_mutex_unlock(&s->lock);
+	const char *name, *def;
+	int r;
+	if ((r = op_str(a, op, "name", true, &name)) < 0 || (r = op_str(a, op, "def", true, &def)) < 0)
+		return r;
+	__do_json json_t *j = json_loads(def, 0, NULL);
+	if (!json_is_object(j)) {
+		buf_printf(a->err, "store op %s: 'def' must be the text of a JSON object", a->op);
+		return -EINVAL;
+	}
+	r = store_exec(a->c,
+		       "INSERT INTO policies(name, def, created) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET def=?2",
+		       "ssi", name, def, a->time);
+	return r < 0 ? op_db_fail(a, r) : 0;
+}
+
+int op_policy_delete(struct store_apply *a, const json_t *op)
+{
+	const char *name;
+	int r;
+	if ((r = op_str(a, op, "name", true, &name)) < 0)
+		return r;
+	r = store_exec(a->c, "DELETE FROM policies WHERE name=?", "s", name);
+	if (r == -ENOENT)
+		buf_printf(a->err, "policy '%s' does not exist", name);
+	else if (r < 0)
+		return op_db_fail(a, r);
+	return r;
+}
+
+int store_policy_put(struct store *s, const char *name, const char *def, int64_t next_run)
+{
+	struct store_batch *b = store_batch_new();
+	store_batch_policy_put(b, name, def);
+	int r = store_commit_one(s, b);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&s->local.lock);
+	r = store_exec(&s->local,
+		       "INSERT INTO policy_runs(name, last_run, next_run) VALUES(?1, 0, ?2) "
+		       "ON CONFLICT(name) DO UPDATE SET next_run=?2",
+		       "si", name, next_run);
+	pthread_mutex_unlock(&s->local.lock);
 	return r;
 }
 
 int store_policy_delete(struct store *s, const char *name)
 {
-	pthread_mutex_lock(&s->lock);
-	int r = store_exec(s, "DELETE FROM policies WHERE name=?", "s", name);
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	struct store_batch *b = store_batch_new();
+	store_batch_policy_delete(b, name);
+	return store_commit_one(s, b);
 }

@@ -30,6 +30,7 @@
 #include "core/events.h"
 #include "core/job.h"
 #include "core/store.h"
+#include "core/store_local.h"
 #include "qemu/accel.h"
 #include "qemu/runtime.h"
 #include "util/fsutil.h"

@@ -829,6 +829,11 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		buf_adds(err, "vm not found");
 		return r;
 	}
+	if (rec.invalid) { /* rec.def is the store's placeholder */
+		buf_printf(err, "its stored definition is invalid (%s)", rec.invalid);
+		r = -EINVAL;
+		goto out;
+	}
 	pthread_mutex_lock(&rt_lock);
 	bool running = find_locked(uuid) != NULL;
 	pthread_mutex_unlock(&rt_lock);

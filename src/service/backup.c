@@ -34,6 +34,7 @@
 #include "service/repo.h"
 #include "service/vm.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "backup/backup.h"
 #include "backup/policy.h"
 #include "backup/repo.h"

@@ -11,6 +11,7 @@
 
 #include "events.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "core/events.h"
 #include "core/job.h"
 #include "util/log.h"

@@ -14,6 +14,7 @@
 #include "service/imgclient.h"
 #include "service/internal.h"
 #include "core/job.h"
+#include "core/store_local.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
 #include "util/timeutil.h"

@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "service/backup.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "backup/backup.h"
 #include "backup/calendar.h"
 #include "backup/policy.h"

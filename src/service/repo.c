@@ -20,6 +20,7 @@
 
 #include "repo.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "backup/repo.h"
 #include "core/job.h"
 #include "util/fsutil.h"

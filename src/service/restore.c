@@ -32,6 +32,7 @@
 #include "service/repo.h"
 #include "service/vm.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "backup/backup.h"
 #include "core/job.h"
 #include "qemu/runtime.h"

@@ -11,6 +11,7 @@
 #include "vm.h"
 #include "service/clone.h"
 #include "service/internal.h"
+#include "core/store_local.h"
 #include "core/job.h"
 #include "core/select.h"
 #include "qemu/runtime.h"

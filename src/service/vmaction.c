@@ -70,6 +70,12 @@ static int act_check(const char *uuid, enum vm_action a, struct vm_record *rec, 
 		buf_printf(err, "%s: busy: %s in progress", rec->def->name, holder);
 		return -EAGAIN;
 	}
+	/* The store hands out a placeholder for a definition it cannot read: nothing to boot. */
+	if (a == ACT_START && rec->invalid) {
+		buf_printf(err, "vm %s cannot start: its stored definition is invalid (%s); replace it with 'corral vm edit'",
+			   rec->def->name, rec->invalid);
+		return -EINVAL;
+	}
 	if (a == ACT_START && rec->def->is_template) {
 		buf_printf(err, "vm %s is a template; clone it (corral vm clone %s NEW)", rec->def->name,
 			   rec->def->name);

@@ -19,6 +19,7 @@
 #include "core/store.h"
 #include "core/vmdef.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/common.h"
 
 #define U1 "0b6c5a2e-1f3d-4c5b-9a7e-8d6f5e4c3b2a"
@@ -267,6 +268,40 @@ static void test_persist_and_hostile(void **state)
 	assert_int_equal(store_snap_get(f->s, U1, evil, &r), -ENOENT);
 }
 
+/* The tree stays whole: no snapshot of a VM that does not exist, no dangling parent or current. */
+static void test_tree_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct snap_record orphan = { .vm = "00000000-0000-4000-8000-000000000000", .name = "s", .def = "{}",
+				      .state = "ready" };
+	struct snap_record dangling = { .vm = U1, .name = "s", .parent = "nope", .def = "{}", .state = "ready" };
+	struct snap_record *list;
+	size_t n;
+
+	log_set_level(LOG_LVL_ERROR + 1);
+	assert_int_equal(store_snap_insert(f->s, &orphan), -ENOENT);
+	assert_int_equal(store_snap_insert(f->s, &dangling), -ENOENT);
+	assert_int_equal(store_snap_current_set(f->s, U1, "nope"), -ENOENT);
+	assert_int_equal(store_snap_set_state(f->s, U1, "nope", "ready"), -ENOENT);
+	log_set_level(LOG_LVL_INFO);
+	assert_int_equal(store_snap_list(f->s, NULL, &list, &n), 0);
+	assert_int_equal(n, 0);
+	store_snap_list_free(list, n);
+
+	/* forgetting a VM's snapshots clears its current one too */
+	add_snap(f->s, U1, "a", NULL, 1);
+	add_snap(f->s, U1, "b", "a", 2);
+	add_snap(f->s, U2, "a", NULL, 1);
+	assert_int_equal(store_snap_current_set(f->s, U1, "b"), 0);
+	assert_int_equal(store_snap_delete_vm(f->s, U1), 0);
+	assert_int_equal(store_snap_delete_vm(f->s, U1), 0);
+	assert_current(f->s, U1, "-");
+	assert_int_equal(store_snap_list(f->s, NULL, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].vm, U2);
+	store_snap_list_free(list, n);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -274,7 +309,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_insert_get),	  T(test_list),
 		T(test_current),	  T(test_delete_middle),
-		T(test_delete_current_and_root), T(test_persist_and_hostile),
+		T(test_delete_current_and_root), T(test_persist_and_hostile), T(test_tree_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,79 @@
+/*
+ * store_local.h - the host-local half of corrald's store (see store.h).
+ *
+ * What only this host knows and no other host replicates: the runtime state
+ * of its VMs, its jobs, its event history and its policy scheduler's run
+ * times.  Written directly (no batches, no submit hook) through the store's
+ * host-local connection, so these writes never wait for, nor delay,
+ * configuration reads and batches.  Events and finished jobs are history:
+ * store_prune() keeps them within a retention.
+ */
+#ifndef CORRAL_CORE_STORE_LOCAL_H
+#define CORRAL_CORE_STORE_LOCAL_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "core/store.h"
+#include "core/vmstate.h"
+
+/* ---- VM runtime state (read back through store_vm_get/list) ---- */
+
+/* -ENOENT if the VM is not in the configuration.  reason NULL is stored as "". */
+int store_vm_set_state(struct store *s, const char *uuid, enum vm_state st, const char *reason);
+
+/* ---- events: appended, never changed (until pruned) ---- */
+
+/* vm_uuid NULL: an event of the host. */
+int store_event_add(struct store *s, const char *vm_uuid, const char *type, const char *detail);
+/* The newest `limit` events of one VM (NULL: of the host), oldest first: [{"time","type","detail"}]. */
+json_t *store_event_list(struct store *s, const char *vm_uuid, int limit);
+/* The newest `limit` events of the host and every VM, oldest first:
+ * [{"time","vm","name","type","detail"}] (vm/name null for host events). */
+json_t *store_event_recent(struct store *s, int limit);
+
+/* ---- jobs (records of core/job.h's engine, in its JSON shape; docs/api.md "Jobs") ---- */
+
+/* A new row from the job's type, target, vm, parent and started; its id or -1. */
+int64_t store_job_insert(struct store *s, const json_t *job);
+/* Rewrite state, progress, rate, eta, phase, error, result and finished from the job JSON. */
+int store_job_save(struct store *s, int64_t id, const json_t *job);
+/* Transitional (the ad-hoc job threads, until every job runs on core/job.h). */
+int64_t store_job_create(struct store *s, const char *type, const char *target, const char *vm_uuid);
+int store_job_progress(struct store *s, int64_t id, double percent, double rate, int64_t eta_s);
+/* state: "succeeded" or "failed" (with error). */
+int store_job_finish(struct store *s, int64_t id, const char *state, const char *error);
+/* A JSON summary kept with the job ("result" in job JSON), e.g. a backup run's statistics. */
+int store_job_set_result(struct store *s, int64_t id, const json_t *result);
+/* Jobs left "running" by a previous daemon become failed with this reason. */
+int store_job_fail_stale(struct store *s, const char *reason);
+json_t *store_job_get(struct store *s, int64_t id);
+/* Newest first; vm_uuid NULL: every job. */
+json_t *store_job_list(struct store *s, const char *vm_uuid, int limit);
+
+/* ---- the policy scheduler's times on this host (store_policy_get/list read them) ---- */
+
+/* -ENOENT if there is no such policy. */
+int store_policy_set_runs(struct store *s, const char *name, int64_t last_run, int64_t next_run);
+
+/* ---- retention of the history ---- */
+
+#define STORE_KEEP_EVENTS 1000 /* per VM, and of the host's own */
+#define STORE_KEEP_JOBS 1000   /* finished ones; running jobs are never pruned */
+#define STORE_KEEP_DAYS 90
+
+struct store_retention {
+	int64_t events; /* newest events kept per VM and for the host; <= 0: no count limit */
+	int64_t jobs;   /* newest finished jobs kept; <= 0: no count limit */
+	int64_t days;   /* events and finished jobs older than this go; <= 0: no age limit */
+};
+#define STORE_RETENTION_INIT { STORE_KEEP_EVENTS, STORE_KEEP_JOBS, STORE_KEEP_DAYS }
+
+/*
+ * Delete events and finished jobs beyond `r`, measured against `now_ms`
+ * (the wall clock, ms), in one transaction.  The number of rows deleted, or
+ * -errno.  Index-driven: cheap enough to run every hour.
+ */
+int store_prune(struct store *s, const struct store_retention *r, int64_t now_ms);
+
+#endif
