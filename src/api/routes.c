@@ -36,6 +36,7 @@ int api_errno_status(int err, const char **code)
 	case -ENOTSUP: *code = "unsupported"; return 422;
 	case -ENOSPC: *code = "no_space"; return 507;
 	case -ESHUTDOWN: *code = "unavailable"; return 503;
+	case -ESTALE: *code = "precondition_failed"; return 412;
 	default: *code = "internal"; return 500;
 	}
 }
@@ -202,16 +203,47 @@ static void h_vm_create(struct route_ctx *c)
 	buf_release(&err);
 }
 
+/* ETag: the definition's generation, so a PUT with If-Match cannot overwrite a change it never saw. */
+static void vm_etag(struct route_ctx *c, const json_t *vm)
+{
+	json_t *gen = json_object_get(json_object_get(vm, "status"), "generation");
+	if (json_is_integer(gen)) {
+		char tag[32];
+		snprintf(tag, sizeof(tag), "\"%" JSON_INTEGER_FORMAT "\"", json_integer_value(gen));
+		http_reply_header(c->rep, "ETag", tag);
+	}
+}
+
 static void h_vm_show(struct route_ctx *c)
 {
 	svc_uuid u;
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
 	json_t *j = svc_vm_show(u);
-	if (j)
+	if (j) {
+		vm_etag(c, j);
 		http_reply_json(c->rep, 200, j);
-	else
+	} else {
 		fail(c, -ENOENT, "vm not found");
+	}
+}
+
+/* If-Match: "N" (or W/"N") is generation N; absent or *: any (-1); else 400 sent and -2. */
+static int64_t if_match(struct route_ctx *c)
+{
+	const char *v = http_header(c->req, "If-Match");
+	int64_t gen;
+	if (!v || strcmp(v, "*") == 0)
+		return -1;
+	if (strncmp(v, "W/", 2) == 0)
+		v += 2;
+	size_t n = strlen(v);
+	__do_free char *inner = n >= 2 && v[0] == '"' && v[n - 1] == '"' ? xstrndup(v + 1, n - 2) : NULL;
+	if (!inner || str_parse_int(inner, 0, INT64_MAX, &gen) < 0) {
+		fail(c, -EINVAL, "If-Match must be the VM's ETag (a quoted generation number, as GET answered it)");
+		return -2;
+	}
+	return gen;
 }
 
 static void h_vm_update(struct route_ctx *c)
@@ -220,9 +252,12 @@ static void h_vm_update(struct route_ctx *c)
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = vm_body(c, u, NULL);
-	if (!body)
+	int64_t gen;
+	if (!body || (gen = if_match(c)) < -1)
 		return;
-	int r = svc_vm_update(u, body, &out, &err);
+	int r = svc_vm_update(u, body, gen, &out, &err);
+	if (r == 0)
+		vm_etag(c, out);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -803,7 +838,7 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM" },
 	{ "GET", { "v1", "vms", "{vm}" }, h_vm_show, NULL, NULL, 200, "a VM's definition and status" },
 	{ "PUT", { "v1", "vms", "{vm}" }, h_vm_update, NULL, "VM definition", 200,
-	  "replace a stopped VM's definition (If-Match: its ETag)" },
+	  "replace a stopped VM's definition (If-Match: the ETag GET gave: 412 if it changed since)" },
 	{ "DELETE", { "v1", "vms", "{vm}" }, h_vm_delete, "disks:bool", NULL, 200,
 	  "delete VMs (with disks=true their volumes too)" },
 	{ "GET", { "v1", "vms", "{vm}", "events" }, h_vm_events, "limit:int", NULL, 200, "a VM's recorded events" },

@@ -137,6 +137,12 @@ static CURL *request_setup(struct client *c, const char *url)
 int client_request(struct client *c, const char *method, const char *path, const json_t *body,
 		   struct reply *r)
 {
+	return client_request_with(c, method, path, body, NULL, r);
+}
+
+int client_request_with(struct client *c, const char *method, const char *path, const json_t *body,
+			const char *const *headers, struct reply *r)
+{
 	__do_free char *url = xasprintf("http://corral%s", path);
 	__do_free char *data = NULL;
 	struct curl_slist *hdrs = NULL;
@@ -147,6 +153,8 @@ int client_request(struct client *c, const char *method, const char *path, const
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
 	hdrs = header_add(hdrs, "Expect:");
 	hdrs = header_add(hdrs, "Accept: application/json");
+	for (size_t i = 0; headers && headers[i]; i++)
+		hdrs = header_add(hdrs, headers[i]);
 
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

@@ -64,6 +64,9 @@ void client_query_add(struct client *c, struct buf *url, const char *key, const 
  */
 int client_request(struct client *c, const char *method, const char *path, const json_t *body,
 		   struct reply *r);
+/* The same with more request headers ("Name: value", NULL-terminated). */
+int client_request_with(struct client *c, const char *method, const char *path, const json_t *body,
+			const char *const *headers, struct reply *r);
 
 /*
  * client_request, then insist on success: 0 for a 2xx answer whose body is

@@ -751,15 +751,19 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 
 /* --- edit --- */
 
-/* PUT the new definition; on failure mention where the user's edit is kept. */
-static int put_definition(struct cli *cli, struct client *c, const char *name, const json_t *def,
+/* PUT the new definition, only over the one that was read (If-Match: its
+ * generation, or anything when gen < 0); on failure mention where the
+ * user's edit is kept. */
+static int put_definition(struct cli *cli, struct client *c, const char *name, const json_t *def, json_int_t gen,
 			  const char *kept)
 {
 	__do_free char *path = client_path(c, "/v1/vms", name, NULL);
+	__do_free char *match = gen >= 0 ? xasprintf("If-Match: \"%" JSON_INTEGER_FORMAT "\"", gen) : NULL;
+	const char *const headers[] = { match, NULL };
 	__do_reply struct reply r = REPLY_INIT;
 	const char *msg;
 
-	if (client_request(c, "PUT", path, def, &r) < 0)
+	if (client_request_with(c, "PUT", path, def, headers, &r) < 0)
 		return CLI_FAIL;
 	if (!reply_ok(&r) || !json_is_object(r.json)) {
 		if (!kept) {
@@ -811,6 +815,8 @@ static int vm_edit(struct cli *cli, int argc, char **argv)
 	if (client_call(c, "GET", path, NULL, &r, false) < 0)
 		return CLI_FAIL;
 	name = xstrdup(out_str(r.json, "name") ? out_str(r.json, "name") : a.pos[0]);
+	json_t *jgen = json_object_get(json_object_get(r.json, "status"), "generation");
+	json_int_t gen = json_is_integer(jgen) ? json_integer_value(jgen) : -1;
 
 	if (f.from) {
 		def = vmdef_load(f.from);
@@ -839,14 +845,14 @@ static int vm_edit(struct cli *cli, int argc, char **argv)
 		json_decref(def);
 		def = edited;
 		json_object_del(def, "status");
-		rc = put_definition(cli, c, name, def, kept);
+		rc = put_definition(cli, c, name, def, gen, kept);
 		if (rc == CLI_OK)
 			unlink(kept);
 		return rc;
 	}
 	if ((rc = vmdef_apply(&f, def, true)) != CLI_OK)
 		return rc;
-	return put_definition(cli, c, name, def, NULL);
+	return put_definition(cli, c, name, def, gen, NULL);
 }
 
 /* --- log / events / console --- */

@@ -80,6 +80,9 @@ void vm_record_release(struct vm_record *r);
 int store_vm_get(struct store *s, const char *uuid, struct vm_record *out);
 /* All VMs ordered by name (invalid ones included, flagged); *out is a malloc'd array of *n records. */
 int store_vm_list(struct store *s, struct vm_record **out, size_t *n);
+/* The uuid of the VM named `key`, else of the VM whose uuid is `key` (any
+ * case): one indexed query, no definition parsed.  0 or -ENOENT. */
+int store_vm_lookup(struct store *s, const char *key, char uuid[37]);
 void store_vm_list_free(struct vm_record *list, size_t n);
 
 /* One-op batches.  Insert: -EEXIST if the name or uuid is taken, -ENOENT/-EBUSY for its volumes. */

@@ -131,6 +131,20 @@ int store_vm_get(struct store *s, const char *uuid, struct vm_record *out)
 	return r;
 }
 
+static void row_to_uuid(sqlite3_stmt *st, void *out)
+{
+	snprintf(out, 37, "%s", (const char *)sqlite3_column_text(st, 0));
+}
+
+int store_vm_lookup(struct store *s, const char *key, char uuid[37])
+{
+	/* The name (unique, indexed) first, then the uuid in any case. */
+	return store_get_row(&s->cfg,
+			     "SELECT uuid FROM vms WHERE name = ?1 UNION ALL "
+			     "SELECT uuid FROM vms WHERE uuid = lower(?1) AND name <> ?1 LIMIT 1",
+			     "look up vm", key, row_to_uuid, uuid);
+}
+
 int store_vm_list(struct store *s, struct vm_record **out, size_t *n)
 {
 	void *list;

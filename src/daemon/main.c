@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 				  .cgroups = have_cgroups ? &cgroups : NULL,
 				  .boot_extract = svc_boot_extract };
 	struct svc_config ocfg = { .store = st,
+				   .retention = STORE_RETENTION_INIT,
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
 				   .run_dir = run_dir,

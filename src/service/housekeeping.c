@@ -2,31 +2,55 @@
  * housekeeping.c - corrald's periodic chores, on one thread.
  *
  * Every HEARTBEAT_S the event bus gets a heartbeat (event streams notice
- * readers that went away while nothing happened).  Started by svc_init,
- * stopped and joined by svc_shutdown.
+ * readers that went away while nothing happened); at start and every
+ * PRUNE_S the host-local history is pruned to the retention the
+ * configuration sets (store_prune).  Started by svc_init, stopped and
+ * joined by svc_shutdown.
  */
 #include <pthread.h>
+#include <string.h>
 #include <stdbool.h>
 #include <time.h>
 
 #include "service/service.h"
 #include "service/internal.h"
 #include "core/events.h"
+#include "core/store_local.h"
+#include "util/timeutil.h"
 #include "util/log.h"
 #include "util/common.h"
 
 #define HEARTBEAT_S 15
+#define PRUNE_S 3600
 
 static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hk_cond = PTHREAD_COND_INITIALIZER;
 static bool hk_stop, hk_running;
 static pthread_t hk_thread;
 
+static void prune(void)
+{
+	int n = store_prune(svc_cfg.store, &svc_cfg.retention, time_wall_ms());
+	if (n > 0)
+		log_info("history: %d old event and job records removed (keeping %lld events per VM, %lld jobs, %lld days)",
+			 n, (long long)svc_cfg.retention.events, (long long)svc_cfg.retention.jobs,
+			 (long long)svc_cfg.retention.days);
+	else if (n < 0)
+		log_warn("history: pruning old events and jobs failed: %s", strerror(-n));
+}
+
 static void *hk_main(void *arg)
 {
+	int64_t next_prune = 0;
 	(void)arg;
 	pthread_mutex_lock(&hk_lock);
 	while (!hk_stop) {
+		if (time_mono_ms() >= next_prune) {
+			pthread_mutex_unlock(&hk_lock);
+			prune();
+			pthread_mutex_lock(&hk_lock);
+			next_prune = time_mono_ms() + PRUNE_S * 1000;
+		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += HEARTBEAT_S;

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "core/store.h"
+#include "core/store_local.h"
 #include "core/vmstate.h"
 #include "qemu/accel.h"
 #include "util/buf.h"
@@ -39,6 +40,8 @@ struct svc_config {
 	const char *image_helper;
 	const char *image_user;
 	int image_timeout_s;
+	/* history kept of events and finished jobs (housekeeping.c) */
+	struct store_retention retention;
 };
 
 int svc_init(const struct svc_config *cfg, struct buf *err);

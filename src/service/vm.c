@@ -32,6 +32,22 @@ int svc_vm_select(const char *selector, bool single, svc_uuid **out, size_t *n, 
 
 	if (selector_parse(selector, &sel, err) < 0)
 		return -EINVAL;
+	if (selector_is_single(&sel)) {
+		/* A name or uuid: one indexed lookup, not a parse of every definition. */
+		*out = xcalloc(1, sizeof(svc_uuid));
+		r = store_vm_lookup(svc_cfg.store, sel.value, (*out)[0]);
+		*n = r == 0;
+		if (r < 0) {
+			free(*out);
+			*out = NULL;
+			if (r == -ENOENT)
+				buf_printf(err, "vm '%s' not found", sel.value);
+			else
+				buf_adds(err, "cannot read the VM list");
+		}
+		selector_release(&sel);
+		return r;
+	}
 	if ((r = store_vm_list(svc_cfg.store, &list, &cnt)) < 0) {
 		selector_release(&sel);
 		buf_adds(err, "cannot read the VM list");
@@ -45,10 +61,7 @@ int svc_vm_select(const char *selector, bool single, svc_uuid **out, size_t *n, 
 	*n = found;
 	r = 0;
 	if (found == 0) {
-		if (selector_is_single(&sel))
-			buf_printf(err, "vm '%s' not found", sel.value);
-		else
-			buf_printf(err, "no vm matches '%s'", selector);
+		buf_printf(err, "no vm matches '%s'", selector);
 		r = -ENOENT;
 	} else if (single && found > 1) {
 		buf_printf(err, "'%s' matches %zu vms; this command takes exactly one", selector, found);
@@ -67,9 +80,13 @@ static json_t *vm_status(const struct vm_record *rec)
 {
 	char since[40], job[64];
 	job_vm_current(rec->def->uuid, job, sizeof(job));
-	return json_pack("{s:s,s:s,s:s,s:o}", "state", vmstate_name(rec->state), "reason", rec->reason ? rec->reason : "",
-			 "since", time_fmt_rfc3339(rec->since_ms, since, sizeof(since)), "job",
-			 job[0] ? json_string(job) : json_null());
+	json_t *s = json_pack("{s:s,s:s,s:s,s:o}", "state", vmstate_name(rec->state), "reason",
+			      rec->reason ? rec->reason : "", "since", time_fmt_rfc3339(rec->since_ms, since, sizeof(since)),
+			      "job", job[0] ? json_string(job) : json_null());
+	/* A stored definition that no longer validates is shown, with why, never hidden. */
+	if (rec->invalid)
+		json_object_set_new(s, "invalid", json_string(rec->invalid));
+	return s;
 }
 
 json_t *svc_vm_list(const char *selector, struct buf *err)
@@ -114,6 +131,7 @@ json_t *svc_vm_show(const char *uuid)
 		return NULL;
 	j = vmdef_to_json(rec.def);
 	status = vm_status(&rec);
+	json_object_set_new(status, "generation", json_integer(rec.generation));
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
@@ -126,15 +144,8 @@ json_t *svc_vm_show(const char *uuid)
 
 char *svc_vm_using_volume(const char *volume)
 {
-	struct vm_record *list;
-	size_t cnt;
 	char *name = NULL;
-	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0)
-		return NULL;
-	for (size_t i = 0; i < cnt && !name; i++)
-		if (vmdef_disk_index(list[i].def, volume) >= 0)
-			name = xstrdup(list[i].def->name);
-	store_vm_list_free(list, cnt);
+	store_vol_owner(svc_cfg.store, volume, NULL, &name);
 	return name;
 }
 
@@ -153,10 +164,9 @@ static int check_file(const char *what, const char *path, bool regular, struct b
 }
 
 /* Checks against the host: volumes exist and belong to no other VM, files exist, name free. */
-static int check_host(const struct vm_def *d, const char *self_uuid, struct buf *err)
+/* What the store cannot check: files on this host; and a friendlier word for a missing volume. */
+static int check_host(const struct vm_def *d, struct buf *err)
 {
-	struct vm_record *list;
-	size_t cnt;
 	int r = 0;
 
 	for (int i = 0; i < d->ndisks && r == 0; i++) {
@@ -174,32 +184,18 @@ static int check_host(const struct vm_def *d, const char *self_uuid, struct buf 
 		r = check_file("kernel", d->kernel, true, err);
 	if (r == 0 && d->initrd)
 		r = check_file("initrd", d->initrd, true, err);
-	if (r < 0)
-		return r;
-	if ((r = store_vm_list(svc_cfg.store, &list, &cnt)) < 0) {
-		buf_adds(err, "cannot read the VM list");
-		return r;
-	}
-	for (size_t i = 0; i < cnt && r == 0; i++) {
-		const struct vm_def *o = list[i].def;
-		bool self = self_uuid && strcmp(o->uuid, self_uuid) == 0;
-		if (self)
-			continue;
-		if (strcmp(o->name, d->name) == 0) {
-			buf_printf(err, "a vm named '%s' already exists", d->name);
-			r = -EEXIST;
-		} else if (strcmp(o->uuid, d->uuid) == 0) {
-			buf_printf(err, "vm '%s' already has uuid %s", o->name, d->uuid);
-			r = -EEXIST;
-		}
-		for (int k = 0; k < d->ndisks && r == 0; k++) {
-			if (vmdef_disk_index(o, d->disks[k].volume) >= 0) {
-				buf_printf(err, "volume '%s' is already used by vm '%s'", d->disks[k].volume, o->name);
-				r = -EBUSY;
-			}
-		}
-	}
-	store_vm_list_free(list, cnt);
+	return r;
+}
+
+/* Store definition d (gen: STORE_GEN_NEW to create, else the generation the
+ * change was made against, or STORE_GEN_ANY).  The store refuses, in the same
+ * transaction, a taken name or uuid, volumes of other VMs, a stale generation. */
+static int store_def(const struct vm_def *d, int64_t gen, struct buf *err)
+{
+	struct store_batch *b = store_batch_new();
+	store_batch_vm_put(b, d, gen);
+	int r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
 	return r;
 }
 
@@ -216,9 +212,9 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&svc_defs_lock);
-	r = check_host(d, NULL, err);
-	if (r == 0 && (r = store_vm_insert(svc_cfg.store, d)) < 0)
-		buf_printf(err, "cannot store vm '%s'", d->name);
+	r = check_host(d, err);
+	if (r == 0)
+		r = store_def(d, STORE_GEN_NEW, err);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		svc_vm_event(d->uuid, "created", d->name);
@@ -252,7 +248,7 @@ static int begin(const char *uuid, enum vm_action a, struct vm_record *rec, stru
 	return 0;
 }
 
-int svc_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *err)
+int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **out, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct vm_def *d = NULL;
@@ -279,9 +275,9 @@ int svc_vm_update(const char *uuid, const json_t *j, json_t **out, struct buf *e
 	if ((r = svc_template_edit_check(rec.def, d, err)) < 0)
 		goto out;
 	pthread_mutex_lock(&svc_defs_lock);
-	r = check_host(d, uuid, err);
-	if (r == 0 && (r = store_vm_update_def(svc_cfg.store, d)) < 0)
-		buf_adds(err, "cannot store the definition");
+	r = check_host(d, err);
+	if (r == 0)
+		r = store_def(d, if_gen >= 0 ? if_gen : STORE_GEN_ANY, err);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		svc_vm_event(uuid, "edited", "definition changed");
@@ -310,14 +306,13 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 	if ((r = svc_template_delete_check(rec.def, err)) < 0)
 		goto out;
 	pthread_mutex_lock(&svc_defs_lock);
-	r = store_vm_delete(svc_cfg.store, uuid);
+	r = store_vm_delete(svc_cfg.store, uuid); /* its snapshot rows and runtime go with it */
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0) {
 		buf_adds(err, "cannot delete the vm from the store");
 		goto out;
 	}
 	rt_forget(uuid);
-	store_snap_delete_vm(svc_cfg.store, uuid);
 	log_info("vm %s: deleted", rec.def->name);
 	if (with_disks) {
 		for (int i = 0; i < rec.def->ndisks; i++) {

@@ -23,7 +23,9 @@ json_t *svc_vm_list(const char *selector, struct buf *err);
 /* Definition + "status" (docs/api.md). */
 json_t *svc_vm_show(const char *uuid);
 int svc_vm_create(const json_t *def, json_t **out, struct buf *err);
-int svc_vm_update(const char *uuid, const json_t *def, json_t **out, struct buf *err);
+/* if_gen: the definition's generation the change was made against (its ETag),
+ * -1 for any; a definition changed meanwhile is refused with -ESTALE. */
+int svc_vm_update(const char *uuid, const json_t *def, int64_t if_gen, json_t **out, struct buf *err);
 /* Appends the names of deleted volumes to vols_deleted (a JSON array). */
 int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err);
 struct svc_action_opts {

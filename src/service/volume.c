@@ -23,11 +23,9 @@
 static json_t *vol_json(const struct vol_record *v)
 {
 	json_t *j = vol_to_json(v);
-	char *user = svc_vm_using_volume(v->name);
-	json_object_set_new(j, "used_by", user ? json_string(user) : json_null());
+	json_object_set_new(j, "used_by", v->vm_name ? json_string(v->vm_name) : json_null());
 	json_object_set_new(j, "backing", v->backing ? json_string(v->backing) : json_null());
 	json_object_set_new(j, "readonly", json_boolean(v->readonly));
-	free(user);
 	return j;
 }
 
@@ -100,15 +98,10 @@ int svc_vol_create(const char *name, uint64_t size, const char *format, const ch
 /* uuid of the VM whose definition uses `volume`, or "" */
 static void vm_of_volume(const char *volume, svc_uuid out)
 {
-	struct vm_record *list;
-	size_t cnt;
+	__do_free char *uuid = NULL;
 	out[0] = '\0';
-	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0)
-		return;
-	for (size_t i = 0; i < cnt; i++)
-		if (vmdef_disk_index(list[i].def, volume) >= 0)
-			snprintf(out, sizeof(svc_uuid), "%s", list[i].def->uuid);
-	store_vm_list_free(list, cnt);
+	if (store_vol_owner(svc_cfg.store, volume, &uuid, NULL) == 0 && uuid)
+		snprintf(out, sizeof(svc_uuid), "%s", uuid);
 }
 
 int svc_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *err)

@@ -714,22 +714,30 @@ int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, st
 int vol_delete(struct store *st, const char *name, struct buf *err)
 {
 	__do_vol_record struct vol_record rec = { 0 };
+	struct store_batch *b;
 	int r;
 
 	if ((r = lookup(st, name, &rec, err)) < 0)
 		return r;
-	if (unlink(rec.path) < 0) {
-		r = -errno;
-		if (r != -ENOENT) {
-			buf_printf(err, "cannot delete volume %s: cannot remove %s: %s", name, rec.path, strerror(-r));
-			return r;
-		}
-		log_warn("deleting volume %s: its file %s was already gone", name, rec.path);
-	}
-	r = store_vol_delete(st, name);
+	/* The row first: the store refuses a volume a VM uses, and a crash
+	 * between the two steps leaves a stray file, never a row without one. */
+	b = store_batch_new();
+	store_batch_vol_delete(b, name);
+	struct buf why = BUF_INIT;
+	r = store_batch_commit(st, b, &why);
+	store_batch_free(b);
 	if (r < 0 && r != -ENOENT) {
-		buf_printf(err, "cannot remove volume %s from the state database", name);
+		buf_printf(err, "cannot delete volume %s: %s", name, why.s);
+		buf_release(&why);
 		return r;
+	}
+	buf_release(&why);
+	if (unlink(rec.path) < 0) {
+		if (errno != ENOENT)
+			log_warn("deleted volume %s, but its file %s could not be removed: %s", name, rec.path,
+				 strerror(errno));
+		else
+			log_warn("deleting volume %s: its file %s was already gone", name, rec.path);
 	}
 	log_info("deleted volume %s (%s)", name, rec.path);
 	return 0;

@@ -2,49 +2,89 @@
 # run.sh BUILD_DIR [ASAN_BUILD_DIR] - run every end-to-end test (t*.sh).
 #
 # Each script starts its own corrald in a temp dir, so scripts are
-# independent.  With an ASan build dir, the bad-input, HTTP and lifecycle
-# scripts, and the image, backup and backup-cancel ones, run a second time
-# against the sanitized corrald/corral.
+# independent: they run $JOBS at a time (default 2, the machines' cores),
+# longest first, and each one's output is printed in one piece when it
+# ends.  With an ASan build dir, the bad-input, HTTP, lifecycle, jobs,
+# image, backup and backup-cancel scripts run a second time against the
+# sanitized corrald/corral.
 # Prints a summary line "N passed, N failed" and exits non-zero on failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 asan=${2:-}
+jobs=${JOBS:-2}
 export GUEST_DIR=${GUEST_DIR:-$build/guest}
 if [ ! -f "$GUEST_DIR/vmlinuz" ]; then
 	echo "run.sh: no guest kit in $GUEST_DIR (run 'make guest')" >&2
 	exit 1
 fi
+out=$(mktemp -d /tmp/corral-run.XXXXXX)
+trap 'rm -rf "$out"' EXIT
 passed=0 failed=0 scripts_failed=()
-run_one() {
-	local script=$1 label=$2
-	local res
-	res=$(mktemp)
-	echo "0 1" >"$res"
-	echo "# ---- $label"
-	RESULT_FILE=$res bash "$script"
-	read -r p f <"$res"
-	rm -f "$res"
+t_start=$SECONDS
+
+# The queue: "label corrald corral script", longest first (measured here).
+queue=()
+add() { queue+=("$1|$2|$3|$4"); }
+if [ -n "$asan" ]; then
+	asan=$(cd "$asan" && pwd)
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+order=(t96-backup-cancel t95-backup t70-snapshots t12-jobs t80-clones t90-image t60-pools t10-lifecycle t20-restart
+       t30-disks t91-image-privsep t15-process t40-cdrom t55-http t50-badinput t57-api)
+asan_set=" t50-badinput t55-http t10-lifecycle t12-jobs t90-image t95-backup t96-backup-cancel "
+seen=" "
+for name in "${order[@]}" $(cd "$here" && ls t*.sh | sed 's/\.sh$//'); do
+	case "$seen" in *" $name "*) continue ;; esac
+	seen="$seen$name "
+	[ -f "$here/$name.sh" ] || continue
+	add "$name.sh" "$build/corrald" "$build/corral" "$here/$name.sh"
+	if [ -n "$asan" ] && [[ "$asan_set" == *" $name "* ]]; then
+		add "asan:$name.sh" "$asan/corrald" "$asan/corral" "$here/$name.sh"
+	fi
+done
+
+# Run one entry in the background: its output into $out/N.log, its "passed failed" into $out/N.res.
+start_one() {
+	local n=$1 label corrald corral script
+	IFS='|' read -r label corrald corral script <<<"${queue[$n]}"
+	echo "0 1" >"$out/$n.res"
+	(
+		t0=$SECONDS
+		echo "# ---- $label"
+		CORRALD=$corrald CORRAL=$corral RESULT_FILE=$out/$n.res bash "$script"
+		echo "# ---- $label: $((SECONDS - t0)) s"
+	) >"$out/$n.log" 2>&1 &
+	pids[$!]=$n
+}
+finish_one() {
+	local n=$1 label p f
+	IFS='|' read -r label _ <<<"${queue[$n]}"
+	cat "$out/$n.log"
+	read -r p f <"$out/$n.res"
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ "$f" -eq 0 ] || scripts_failed+=("$label")
 }
+
 echo "# ---- cli-usage.sh"
 if bash "$here/cli-usage.sh" "$build/corral"; then passed=$((passed + 1)); else failed=$((failed + 1)); scripts_failed+=(cli-usage.sh); fi
-for t in "$here"/t*.sh; do
-	CORRALD=$build/corrald CORRAL=$build/corral run_one "$t" "$(basename "$t")"
-done
-if [ -n "$asan" ]; then
-	asan=$(cd "$asan" && pwd)
-	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-	for t in "$here"/t*-badinput.sh "$here"/t*-http.sh "$here"/t*-lifecycle.sh "$here"/t*-jobs.sh \
-		"$here"/t*-image.sh "$here"/t*-backup.sh "$here"/t*-backup-cancel.sh; do
-		[ -f "$t" ] || continue
-		CORRALD=$asan/corrald CORRAL=$asan/corral run_one "$t" "asan:$(basename "$t")"
+
+declare -A pids=()
+next=0
+while [ $next -lt ${#queue[@]} ] || [ ${#pids[@]} -gt 0 ]; do
+	while [ $next -lt ${#queue[@]} ] && [ ${#pids[@]} -lt "$jobs" ]; do
+		start_one $next
+		next=$((next + 1))
 	done
-fi
+	wait -n -p done_pid
+	n=${pids[$done_pid]}
+	unset "pids[$done_pid]"
+	finish_one "$n"
+done
+
 echo
 [ ${#scripts_failed[@]} -eq 0 ] || echo "failed scripts: ${scripts_failed[*]}"
-echo "integration: $passed passed, $failed failed"
+echo "integration: $passed passed, $failed failed in $((SECONDS - t_start)) s"
 [ "$failed" -eq 0 ]

@@ -37,4 +37,33 @@ test_expect "operations that start jobs answer 202 with the job" '
 	id=$(sed "\$d" out | jq .job.id) && api GET "/v1/events?follow=true&job=$id" >/dev/null &&
 	api POST /v1/vms/j1/kill | tail -n1 | grep -q "HTTP 202"
 '
+test_expect "vm edit cannot overwrite a change it never saw: ETag and If-Match" '
+	corral vm create e1 --memory 64M >/dev/null &&
+	api GET /v1/vms/e1 >/dev/null &&
+	etag=$(curl -sS -D - -o /dev/null --unix-socket "$SOCK" http://corral/v1/vms/e1 | tr -d "\r" | sed -n "s/^ETag: //ip") &&
+	[ -n "$etag" ] &&
+	corral vm show e1 --json | jq "del(.status) | .cpus = 2" >mine.json &&
+	corral vm edit e1 --cpus 3 &&
+	code=$(curl -sS -o ans -w "%{http_code}" --unix-socket "$SOCK" -X PUT -H "If-Match: $etag" \
+		-H "Content-Type: application/json" --data-binary @mine.json http://corral/v1/vms/e1) &&
+	[ "$code" = 412 ] && jq -e ".error.code == \"precondition_failed\"" ans && cat ans &&
+	[ "$(corral vm show e1 --json | jq .cpus)" = 3 ] &&
+	etag=$(curl -sS -D - -o /dev/null --unix-socket "$SOCK" http://corral/v1/vms/e1 | tr -d "\r" | sed -n "s/^ETag: //ip") &&
+	code=$(curl -sS -o ans -w "%{http_code}" --unix-socket "$SOCK" -X PUT -H "If-Match: $etag" \
+		-H "Content-Type: application/json" --data-binary @mine.json http://corral/v1/vms/e1) &&
+	[ "$code" = 200 ] && [ "$(corral vm show e1 --json | jq .cpus)" = 2 ] &&
+	code=$(curl -sS -o ans -w "%{http_code}" --unix-socket "$SOCK" -X PUT -H "If-Match: bogus" \
+		-H "Content-Type: application/json" --data-binary @mine.json http://corral/v1/vms/e1) && [ "$code" = 400 ]
+'
+test_expect "a stored definition that no longer validates is shown with why, never dropped, and cannot start" '
+	corral vm create bad1 --memory 64M >/dev/null &&
+	python3 -c "import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute(\"UPDATE vms SET def = json_set(def, \x27$.cpus\x27, 9999) WHERE name = \x27bad1\x27\")
+db.commit()" "$STATE/state.db" &&
+	corral vm list --json | jq -e ".vms[] | select(.name == \"bad1\") | .status.invalid | test(\"cpus\")" &&
+	corral vm show bad1 --json | jq -e ".status.invalid | length > 0" &&
+	fails corral vm start bad1 2>err && cat err && grep -qi "invalid\|cpus" err &&
+	corral vm delete bad1
+'
 finish
