@@ -80,6 +80,29 @@ static pthread_mutex_t rt_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rt_cond = PTHREAD_COND_INITIALIZER;
 static struct vm_rt *vms;
 
+/*
+ * Reports to the service (cfg.on_state, cfg.on_event), which writes them to
+ * the store: an fsync that must not happen under rt_lock, which every VM
+ * listing needs.  set_state() and vm_event() queue a report under rt_lock, in
+ * QEMU's order; rt_unlock() delivers the queue after releasing rt_lock, one
+ * deliverer at a time (deliver_lock), so reports reach the service in the
+ * order they were made.  Code that reports without rt_lock (a VM not yet in
+ * the list) calls reports_deliver() itself.
+ */
+struct rt_report {
+	char uuid[37];
+	char *name;
+	bool is_state;
+	enum vm_state st;
+	char *type;   /* event type; NULL for a state change */
+	char *detail; /* the event's detail or the state's reason */
+	struct rt_report *next;
+};
+static pthread_mutex_t rep_lock = PTHREAD_MUTEX_INITIALIZER; /* leaf: the queue */
+static pthread_mutex_t deliver_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rt_report *rep_head, *rep_tail;
+static _Thread_local bool delivering; /* a report's receiver called back into the runtime */
+
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
 static struct rt_event *q_head, *q_tail;
@@ -99,7 +122,68 @@ static struct vm_rt *find_locked(const char *uuid)
 
 static char *vm_dir(const char *uuid) { return xasprintf("%s/%s", cfg.run_dir, uuid); }
 
-/* Record a state change (caller holds rt_lock or owns v exclusively). */
+static void report_push(const struct vm_rt *v, bool is_state, enum vm_state st, const char *type, const char *detail)
+{
+	struct rt_report *r = xcalloc(1, sizeof(*r));
+	snprintf(r->uuid, sizeof(r->uuid), "%s", v->uuid);
+	r->name = xstrdup(v->name);
+	r->is_state = is_state;
+	r->st = st;
+	r->type = type ? xstrdup(type) : NULL;
+	r->detail = xstrdup(detail ? detail : "");
+	pthread_mutex_lock(&rep_lock);
+	if (rep_tail)
+		rep_tail->next = r;
+	else
+		rep_head = r;
+	rep_tail = r;
+	pthread_mutex_unlock(&rep_lock);
+}
+
+static struct rt_report *report_pop(void)
+{
+	pthread_mutex_lock(&rep_lock);
+	struct rt_report *r = rep_head;
+	if (r) {
+		rep_head = r->next;
+		if (!rep_head)
+			rep_tail = NULL;
+	}
+	pthread_mutex_unlock(&rep_lock);
+	return r;
+}
+
+/* Hand every queued report to the service, in order.  Never under rt_lock. */
+static void reports_deliver(void)
+{
+	struct rt_report *r;
+
+	if (delivering) /* the outer loop of this thread delivers what was queued */
+		return;
+	pthread_mutex_lock(&deliver_lock);
+	delivering = true;
+	while ((r = report_pop())) {
+		if (r->is_state && cfg.on_state)
+			cfg.on_state(r->uuid, r->name, r->st, r->detail);
+		else if (!r->is_state && cfg.on_event)
+			cfg.on_event(r->uuid, r->name, r->type, r->detail);
+		free(r->name);
+		free(r->type);
+		free(r->detail);
+		free(r);
+	}
+	delivering = false;
+	pthread_mutex_unlock(&deliver_lock);
+}
+
+static void rt_unlock(void)
+{
+	pthread_mutex_unlock(&rt_lock);
+	reports_deliver();
+}
+
+/* Record a state change (caller holds rt_lock or owns v exclusively); the
+ * service hears of it when rt_lock is released (reports_deliver). */
 static void set_state(struct vm_rt *v, enum vm_state st, const char *reason)
 {
 	if (v->state == st)
@@ -108,16 +192,14 @@ static void set_state(struct vm_rt *v, enum vm_state st, const char *reason)
 		log_warn("vm %s: unexpected transition %s -> %s", v->name, vmstate_name(v->state), vmstate_name(st));
 	v->state = st;
 	log_info("vm %s: %s: %s", v->name, vmstate_name(st), reason);
-	if (cfg.on_state)
-		cfg.on_state(v->uuid, v->name, st, reason);
+	report_push(v, true, st, NULL, reason);
 	pthread_cond_broadcast(&rt_cond);
 }
 
 static void vm_event(struct vm_rt *v, const char *type, const char *detail)
 {
 	log_info("vm %s: %s: %s", v->name, type, detail);
-	if (cfg.on_event)
-		cfg.on_event(v->uuid, v->name, type, detail);
+	report_push(v, false, VM_STOPPED, type, detail);
 }
 
 /* Does v's QEMU still run?  Its identity (pid file: pid, start time, boot)
@@ -293,7 +375,7 @@ static void vm_rt_put(struct vm_rt **vp)
 		return;
 	pthread_mutex_lock(&rt_lock);
 	bool last = --v->refs == 0;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (last)
 		vm_rt_free(v);
 	*vp = NULL;
@@ -330,7 +412,7 @@ static void on_qmp_eof(void *opaque) { enqueue(opaque, NULL, NULL); }
 static void handle_exit_locked(struct vm_rt *v)
 {
 	v->gone = true;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	/* Reaped by the reaper if it is our child; else wait for it to vanish. */
 	if (!qemu_wait_gone(v, 2000)) {
 		log_warn("vm %s: QMP closed but QEMU (pid %d) still runs; killing it", v->name, (int)v->pid);
@@ -354,7 +436,7 @@ static void handle_event(struct rt_event *e)
 	pthread_mutex_lock(&rt_lock);
 	struct vm_rt *v = find_locked(e->uuid);
 	if (!v || v->gone) {
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		return;
 	}
 	if (!e->name) {
@@ -368,7 +450,7 @@ static void handle_event(struct rt_event *e)
 			}
 		}
 		pthread_cond_broadcast(&rt_cond);
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		vm_rt_put(&v);
 		return;
 	}
@@ -380,7 +462,7 @@ static void handle_event(struct rt_event *e)
 			v->reboot_pending = false;
 			v->resetting = true;
 			vm_event(v, "reboot", "guest shut down for reboot; resetting");
-			pthread_mutex_unlock(&rt_lock);
+			rt_unlock();
 			struct buf err = BUF_INIT;
 			if (qmp_execute(q, "system_reset", NULL, NULL, QMP_TIMEOUT_MS, &err) < 0 ||
 			    qmp_execute(q, "cont", NULL, NULL, QMP_TIMEOUT_MS, &err) < 0)
@@ -389,12 +471,12 @@ static void handle_event(struct rt_event *e)
 			return;
 		}
 		if (reason && strcmp(reason, "host-qmp-quit") == 0) {
-			pthread_mutex_unlock(&rt_lock);
+			rt_unlock();
 			return;
 		}
 		v->guest_shutdown = guest;
 		vm_event(v, "shutdown", reason ? reason : "shutdown");
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		/* -no-shutdown keeps QEMU around; a power-off means the VM is done. */
 		qmp_execute(q, "quit", NULL, NULL, QMP_TIMEOUT_MS, NULL);
 		return;
@@ -427,7 +509,7 @@ static void handle_event(struct rt_event *e)
 			pthread_cond_broadcast(&rt_cond);
 		}
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 }
 
 static void *worker_main(void *arg)
@@ -480,7 +562,7 @@ void rt_shutdown(void)
 	pthread_mutex_lock(&rt_lock);
 	struct vm_rt *list = vms;
 	vms = NULL;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	for (struct vm_rt *v = list, *n; v; v = n) {
 		n = v->next;
 		vm_rt_free(v); /* closes its QMP connection; QEMU runs on */
@@ -518,7 +600,7 @@ static int connect_vm(struct vm_rt *v, int timeout_ms, struct buf *err)
 	v->refs = 1;
 	v->next = vms;
 	vms = v;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return 0;
 }
 
@@ -551,6 +633,7 @@ static void attach_one(struct vm_record *r)
 			set_state(v, VM_STOPPED, "qemu exited while corrald was not running");
 		else
 			set_state(v, VM_CRASHED, "qemu exited while corrald was not running");
+		reports_deliver();
 		vm_rt_free(v);
 		return;
 	}
@@ -564,21 +647,21 @@ static void attach_one(struct vm_record *r)
 	}
 	pthread_mutex_lock(&rt_lock);
 	vm_event(v, "attach", "re-attached to running QEMU after corrald restart");
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	st = qmp_status(v, &err);
 	pthread_mutex_lock(&rt_lock);
 	if (st && strcmp(st, "shutdown") == 0) {
 		v->guest_shutdown = true;
 		v->stop_requested = true;
 		snprintf(v->stop_reason, sizeof(v->stop_reason), "guest shut down while corrald was not running");
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		qmp_execute(v->qmp, "quit", NULL, NULL, QMP_TIMEOUT_MS, NULL);
 	} else {
 		if (st && strcmp(st, "running") == 0)
 			set_state(v, VM_RUNNING, "re-attached");
 		else if (st)
 			set_state(v, VM_PAUSED, "re-attached (paused)");
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 	}
 	buf_release(&err);
 }
@@ -666,6 +749,7 @@ static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const st
 	__do_free char *detail = xasprintf("disk-kernel: entry %d '%s' of %s on %s: kernel %s, cmdline '%s'",
 					   bc->index, bc->title, bc->config, where, bc->entry_kernel, bc->cmdline);
 	vm_event(v, "boot", detail);
+	reports_deliver();
 	return 0;
 }
 
@@ -836,7 +920,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	}
 	pthread_mutex_lock(&rt_lock);
 	bool running = find_locked(uuid) != NULL;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (running) {
 		buf_adds(err, "vm is already running");
 		r = -EBUSY;
@@ -930,6 +1014,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	c.pre_exec = launch_hook;
 	c.pre_exec_arg = &hook;
 	set_state(v, VM_STARTING, accel == ACCEL_KVM ? "starting (kvm)" : "starting (tcg)");
+	reports_deliver();
 	if ((r = cmd_start(&c, &v->proc, &why)) < 0) {
 		buf_printf(err, "qemu failed to start: %s", why.s);
 		r = -EIO;
@@ -948,7 +1033,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v && !v->gone)
 		set_state(v, paused ? VM_PAUSED : VM_RUNNING, paused ? "started paused" : "started");
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	v = NULL; /* owned by the list now */
 	r = 0;
 	goto out;
@@ -959,6 +1044,7 @@ fail:
 	}
 	remove_run_files(v->dir);
 	set_state(v, VM_STOPPED, err->s);
+	reports_deliver();
 	r = -EIO;
 out:
 	if (v && cfg.cgroups)
@@ -983,13 +1069,13 @@ static struct vm_rt *get_active(const char *uuid, struct qmp **q, struct buf *er
 	pthread_mutex_lock(&rt_lock);
 	struct vm_rt *v = find_locked(uuid);
 	if (!v || v->gone || !v->qmp) {
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		buf_adds(err, "vm is not running");
 		return NULL;
 	}
 	*q = v->qmp;
 	v->refs++;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return v;
 }
 
@@ -1013,7 +1099,7 @@ static bool wait_gone_until(const char *uuid, int timeout_ms, bool (*stop)(const
 		}
 		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return gone;
 }
 
@@ -1029,7 +1115,7 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 	v->stop_requested = true;
 	v->stop_gen++;
 	snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", reason);
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	qmp_execute(q, "quit", NULL, NULL, 3000, NULL);
 	if (wait_gone(uuid, 5000))
 		return 0;
@@ -1060,7 +1146,7 @@ int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const
 	unsigned gen = ++v->stop_gen;
 	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by user");
 	set_state(v, VM_STOPPING, "graceful shutdown requested (ACPI power button)");
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	/* A paused guest cannot see the power button. */
 	if (paused && (r = qmp_execute(q, "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
@@ -1077,7 +1163,7 @@ int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const
 			v->stop_requested = false;
 			set_state(v, VM_RUNNING, "stop cancelled (the guest may still act on the power button)");
 		}
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		buf_adds(err, "stop cancelled; the guest keeps running");
 		return -ECANCELED;
 	}
@@ -1095,13 +1181,13 @@ int rt_reboot(const char *uuid, bool force, struct buf *err)
 	if (force) {
 		pthread_mutex_lock(&rt_lock);
 		vm_event(v, "reboot", "hard reset by user");
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		return qmp_execute(q, "system_reset", NULL, NULL, QMP_TIMEOUT_MS, err);
 	}
 	pthread_mutex_lock(&rt_lock);
 	v->reboot_pending = true;
 	vm_event(v, "reboot", "graceful reboot requested (ACPI power button, then reset)");
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return qmp_execute(q, "system_powerdown", NULL, NULL, QMP_TIMEOUT_MS, err);
 }
 
@@ -1117,7 +1203,7 @@ static int pause_resume(const char *uuid, bool pause, struct buf *err)
 	pthread_mutex_lock(&rt_lock);
 	if ((v = find_locked(uuid)))
 		set_state(v, pause ? VM_PAUSED : VM_RUNNING, pause ? "paused by user" : "resumed by user");
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return 0;
 }
 
@@ -1150,7 +1236,7 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 	}
 	pthread_mutex_lock(&rt_lock);
 	if (bus == DISK_BUS_SCSI && !v->has_scsi) {
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		buf_adds(err, "this VM has no SCSI controller (it gets one when started with a SCSI disk); use bus virtio");
 		return -ENOTSUP;
 	}
@@ -1161,7 +1247,7 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 			break;
 		}
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (slot < 0) {
 		buf_printf(err, "no free hot-plug port left (this VM has %d); raise hotplug_ports while it is stopped",
 			   v->nports);
@@ -1182,7 +1268,7 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 		__do_free char *d = xasprintf("disk %s hot-plugged (%s, slot %d)", volume, disk_bus_name(bus), slot);
 		vm_event(v, "disk", d);
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return 0;
 undo_format:
 	snprintf(node, sizeof(node), "disk%d", slot);
@@ -1207,7 +1293,7 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 	slot = find_slot(v, volume);
 	for (int i = 0; i < 8; i++)
 		v->deleted[i][0] = '\0';
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (slot < 0) {
 		buf_printf(err, "volume '%s' is not attached to the running VM", volume);
 		return -ENOENT;
@@ -1216,7 +1302,7 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 	pthread_mutex_lock(&rt_lock);
 	snprintf(node, sizeof(node), "%s", v->slots[slot].node);
 	snprintf(file, sizeof(file), "%s", v->slots[slot].file);
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if ((r = qmp_execute(q, "device_del", json_pack("{s:s}", "id", id), NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
 	int64_t deadline = time_mono_ms() + 15000;
@@ -1232,7 +1318,7 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (!deleted) {
 		buf_printf(err, "the guest did not release disk %s within 15 s (does it support PCIe hot-unplug?)",
 			   volume);
@@ -1247,7 +1333,7 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 		__do_free char *d = xasprintf("disk %s hot-unplugged", volume);
 		vm_event(v, "disk", d);
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return 0;
 }
 
@@ -1262,7 +1348,7 @@ int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct b
 	int slot = find_slot(v, volume);
 	if (slot >= 0)
 		snprintf(node, sizeof(node), "%s", v->slots[slot].node);
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (slot < 0) {
 		buf_printf(err, "volume '%s' is not attached to the running VM", volume);
 		return -ENOENT;
@@ -1291,7 +1377,7 @@ int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *
 		return -EBUSY;
 	pthread_mutex_lock(&rt_lock);
 	old = v->cdrom_fdset;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (!path) {
 		if ((r = qmp_execute(q, "eject", json_pack("{s:s,s:b}", "id", "cdrom0", "force", force), NULL,
 				     QMP_TIMEOUT_MS, err)) < 0)
@@ -1322,7 +1408,7 @@ int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *
 	pthread_mutex_lock(&rt_lock);
 	v->cdrom_fdset = fdset;
 	save_slots(v);
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return 0;
 }
 
@@ -1332,7 +1418,7 @@ bool rt_is_active(const char *uuid)
 {
 	pthread_mutex_lock(&rt_lock);
 	bool a = find_locked(uuid) != NULL;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return a;
 }
 
@@ -1347,7 +1433,7 @@ json_t *rt_info(const char *uuid)
 		return NULL;
 	pthread_mutex_lock(&rt_lock);
 	info = json_pack("{s:i}", "pid", (int)v->pid);
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	if (qmp_execute(q, "query-vnc", NULL, &ret, 2000, NULL) == 0 && json_is_true(json_object_get(ret, "enabled"))) {
 		const char *host = json_string_value(json_object_get(ret, "host"));
 		const char *svc = json_string_value(json_object_get(ret, "service"));
@@ -1375,17 +1461,17 @@ int rt_console_open(const char *uuid, struct buf *err)
 	pthread_mutex_lock(&rt_lock);
 	struct vm_rt *v = find_locked(uuid);
 	if (!v || v->gone) {
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		buf_adds(err, "vm is not running");
 		return -EBUSY;
 	}
 	if (v->console_busy) {
-		pthread_mutex_unlock(&rt_lock);
+		rt_unlock();
 		buf_adds(err, "another console session is attached to this vm");
 		return -EBUSY;
 	}
 	v->console_busy = true;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1408,7 +1494,7 @@ void rt_console_close(const char *uuid, int fd)
 	struct vm_rt *v = find_locked(uuid);
 	if (v)
 		v->console_busy = false;
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 }
 
 void rt_forget(const char *uuid)
@@ -1456,7 +1542,7 @@ json_t *rt_disk_nodes(const char *uuid)
 						      "device", dev));
 		}
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return j;
 }
 
@@ -1471,6 +1557,6 @@ int rt_disk_set_nodes(const char *uuid, const char *volume, const char *node, co
 		save_slots(v);
 		r = 0;
 	}
-	pthread_mutex_unlock(&rt_lock);
+	rt_unlock();
 	return r;
 }
