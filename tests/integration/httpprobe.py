@@ -11,6 +11,11 @@
                                     GET PATH, read BYTES, then stop reading until
                                     the server closes (stall) or disconnect (drop);
                                     print JSON
+  httpprobe.py SOCK fuzz N METHOD PATH SEED
+                                    send N mutations of the body SEED (1-4 random
+                                    bytes changed each, seeds 1..N: repeatable);
+                                    print the count of each status; exit 1 if
+                                    any answer is 5xx or missing
 
 status is the reply's status code (null: the server closed without a reply);
 closed_after is how long the server took to close after the probe's last byte
@@ -214,6 +219,36 @@ def get(path, target, mode, nbytes):
     print(json.dumps({"read": len(data), "server_closed_after": round(time.monotonic() - t0, 2)}))
 
 
+def fuzz(path, n, method, target, seed):
+    import random
+    counts, bad = {}, []
+    for i in range(1, n + 1):
+        r = random.Random(i)
+        body = bytearray(seed.encode())
+        for _ in range(r.randint(1, 4)):
+            body[r.randrange(len(body))] = r.randrange(256)
+        s = connect(path)
+        send_all(s, b"%s %s HTTP/1.1\r\nHost: corral\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                 % (method.encode(), target.encode(), len(body), bytes(body)))
+        reply = b""
+        s.settimeout(LIMIT)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        status = reply.split(b" ", 2)[1].decode() if reply.startswith(b"HTTP/1.") else "none"
+        counts[status] = counts.get(status, 0) + 1
+        if status == "none" or status.startswith("5"):
+            bad.append((i, bytes(body), reply[:200]))
+    print(json.dumps(counts, sort_keys=True))
+    for i, body, reply in bad:
+        print("mutation %d: %r -> %r" % (i, body, reply))
+    sys.exit(1 if bad else 0)
+
+
 def closed_quiet(s):
     """Has the server closed s?  Peeks only at the socket error state and
     POLLRDHUP, without reading the queued reply bytes."""
@@ -233,6 +268,8 @@ def main():
         slow(path, int(args[0]), float(args[1]))
     elif cmd == "get":
         get(path, args[0], args[1], int(args[2]))
+    elif cmd == "fuzz":
+        fuzz(path, int(args[0]), args[1], args[2], args[3])
     else:
         raise SystemExit(__doc__)
 
