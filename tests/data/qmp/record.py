@@ -15,6 +15,15 @@ and for the job and backup scenarios add writable qcow2 nodes:
       -blockdev driver=file,filename=/tmp/t.qcow2,node-name=file1 \
       -blockdev driver=qcow2,file=file1,node-name=tgt0
 
+and for the lifecycle scenario (tests/fake/fake-qemu.c replays it) a guest
+that honours the power button, with -no-shutdown as corrald runs QEMU, and
+its serial log named in RECORD_SERIAL_LOG so the script waits until it booted:
+  qemu-system-x86_64 -M q35 -accel tcg -m 256 -display none -S -no-shutdown \
+      -kernel build/guest/vmlinuz -initrd build/guest/initrd.img \
+      -append 'console=ttyS0 quiet' -serial file:/tmp/q.serial \
+      -qmp unix:/tmp/q.sock,server=on,wait=off
+  RECORD_SERIAL_LOG=/tmp/q.serial record.py /tmp/q.sock lifecycle
+
 Format of a .replies file: one JSON object per line, in wire order.  Lines
 holding "execute" were sent by the client; every other line came from QEMU
 (the greeting, replies, events).  Lines starting with '#' and blank lines
@@ -22,6 +31,7 @@ are comments.  The fake QEMU in the unit test replays the QEMU lines after
 each client line, rewriting "id" to the id the client under test used.
 """
 import json
+import os
 import select
 import socket
 import sys
@@ -30,6 +40,7 @@ import time
 sock = socket.socket(socket.AF_UNIX)
 sock.connect(sys.argv[1])
 pending = b""
+closing = False  # after quit, QEMU closing the socket is the end, not a failure
 out = []
 seq = 0
 
@@ -46,8 +57,13 @@ def recv(timeout):
         left = end - time.time()
         if left <= 0 or not select.select([sock], [], [], left)[0]:
             return None
-        data = sock.recv(65536)
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
         if not data:
+            if closing:
+                return None
             fail("QEMU closed the socket")
         pending += data
     line, pending = pending.split(b"\n", 1)
@@ -141,6 +157,31 @@ elif scenario == "backup":
     drain(0.1)
     cmd("query-jobs")
     cmd("job-dismiss", {"id": "bk0"})
+elif scenario == "lifecycle":
+    # What corrald's runtime sends over a VM's life (src/qemu/runtime.c):
+    # status in each state, pause, resume, reset, the power button honoured
+    # by the guest (-no-shutdown: QEMU stays, status "shutdown"), then quit.
+    cmd("query-status")
+    cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
+    cmd("query-status")
+    cmd("stop", until_event=lambda m: m.get("event") == "STOP")
+    cmd("query-status")
+    cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
+    cmd("system_reset", until_event=lambda m: m.get("event") == "RESET")
+    serial = os.environ.get("RECORD_SERIAL_LOG")
+    if not serial:
+        fail("lifecycle needs RECORD_SERIAL_LOG (the guest's serial log)")
+    end = time.time() + 120
+    while b"CORRAL-GUEST-READY" not in open(serial, "rb").read():
+        if time.time() > end:
+            fail("the guest never printed CORRAL-GUEST-READY")
+        time.sleep(0.2)
+    drain(0.2)
+    cmd("system_powerdown",
+        until_event=lambda m: m.get("event") == "SHUTDOWN", settle=0.5)
+    cmd("query-status")
+    closing = True
+    cmd("quit", settle=0.5)
 else:
     fail("unknown scenario " + scenario)
 
