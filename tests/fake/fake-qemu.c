@@ -22,6 +22,8 @@
  *   deaf*   the guest ignores the ACPI power button: after system_powerdown
  *           only what preceded the reply (POWERDOWN) is sent.
  *   other   the guest does what the recorded guest did.
+ * SIGUSR1 makes the guest power itself off: the fake sends what the recorded
+ * guest did after system_powerdown (SHUTDOWN guest-shutdown, STOP) unasked.
  * `--version` prints a QEMU-like version line (svc_init asks).  It exits on
  * its own when its parent goes (orphaned), so a failed test leaves nothing.
  */
@@ -65,6 +67,14 @@ struct fake {
 	char status[32];    /* prelaunch, running, paused, shutdown */
 	json_t *lines;      /* owns every parsed line */
 };
+
+static volatile sig_atomic_t guest_poweroff;
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+	guest_poweroff = 1;
+}
 
 static void die(const char *fmt, const char *arg)
 {
@@ -250,6 +260,21 @@ static bool answer(struct fake *f, int fd, json_t *cmd)
 	return strcmp(execute, "quit") == 0;
 }
 
+/* SIGUSR1 came: the guest powers off on its own (see the file comment). */
+static void guest_poweroff_send(struct fake *f, int fd)
+{
+	const struct exchange *e = lookup(f, "system_powerdown", NULL);
+	size_t i;
+	json_t *ev;
+	guest_poweroff = 0;
+	if (!e) {
+		fprintf(stderr, "fake-qemu: no recorded system_powerdown to take a guest power-off from\n");
+		return;
+	}
+	json_array_foreach(e->after, i, ev)
+		send_event(f, fd, ev);
+}
+
 static int listen_on(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -276,6 +301,8 @@ static bool serve(struct fake *f, int fd, pid_t parent)
 		int n = poll(&p, 1, 500);
 		if (getppid() != parent)
 			exit(0);
+		if (guest_poweroff)
+			guest_poweroff_send(f, fd);
 		if (n <= 0)
 			continue;
 		ssize_t got = read(fd, tmp, sizeof(tmp));
@@ -307,6 +334,8 @@ int main(int argc, char **argv)
 		printf("QEMU emulator version 7.2.22 (corral fake-qemu)\n");
 		return 0;
 	}
+	struct sigaction sa = { .sa_handler = on_sigusr1 }; /* no SA_RESTART: poll returns at once */
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	pid_t parent = getppid();
 	parse_argv(&f, argc, argv);

@@ -1,8 +1,8 @@
 /*
  * svc_fixture.c - the service layer over a real store and a fake QEMU
- * (see svc_fixture.h).  The wiring follows src/daemon/main.c: store, job
- * engine, runtime (hooks from svc_rt_hooks), svc_init, default pool; and
- * the reverse on teardown.  FAKE_QEMU (tests/meson.build) is the fake's path.
+ * (see svc_fixture.h).  The wiring follows src/daemon/main.c: process
+ * reaper, store, job engine, runtime (hooks from svc_rt_hooks), svc_init,
+ * default pool, re-attach; and the reverse on teardown.  FAKE_QEMU (tests/meson.build) is the fake's path.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -28,6 +28,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
@@ -45,9 +46,48 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 	return remove(path) < 0 ? -1 : 0;
 }
 
-int svc_fixture_setup(void **state)
+/* corrald starting: store, job engine, runtime, service layer (main.c's order). */
+void fx_start(void)
 {
 	struct buf err = BUF_INIT;
+	__do_free char *db = xasprintf("%s/state.db", state_dir);
+	fx.store = store_open(db, &err);
+	if (!fx.store)
+		fail_msg("open %s: %s", db, err.s);
+	job_engine_init(fx.store);
+	store_job_fail_stale(fx.store, "corrald stopped while the job ran");
+
+	struct rt_config rc = { .store = fx.store, .run_dir = run_dir, .qemu_binary = FAKE_QEMU, .accel = &accel,
+				.qemu_user = user };
+	svc_rt_hooks(&rc);
+	struct svc_config sc = { .store = fx.store, .retention = STORE_RETENTION_INIT, .state_dir = state_dir,
+				 .storage_dir = storage_dir, .run_dir = run_dir, .qemu_binary = FAKE_QEMU,
+				 .accel = &accel, .image_helper = "/nonexistent/corral-imgd", .image_user = user,
+				 .image_timeout_s = 5 };
+	if (rt_init(&rc, &err) < 0 || svc_init(&sc, &err) < 0 || svc_pool_init(&err) < 0)
+		fail_msg("service layer init: %s", err.s);
+	rt_attach_all();
+	buf_release(&err);
+}
+
+/* corrald stopping (main.c's order); the guests run on. */
+void fx_stop(void)
+{
+	job_engine_shutdown();
+	rt_shutdown();
+	svc_shutdown();
+	store_close(fx.store);
+	fx.store = NULL;
+}
+
+void fx_restart(void)
+{
+	fx_stop();
+	fx_start();
+}
+
+int svc_fixture_setup(void **state)
+{
 	struct passwd *pw = getpwuid(getuid());
 
 	log_set_level(getenv("CORRAL_TEST_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR);
@@ -59,21 +99,9 @@ int svc_fixture_setup(void **state)
 	snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "root");
 	assert_int_equal(fs_mkdir_p(state_dir, 0700), 0);
 	assert_int_equal(fs_mkdir_p(storage_dir, 0700), 0);
-	__do_free char *db = xasprintf("%s/state.db", state_dir);
-	fx.store = store_open(db, &err);
-	assert_non_null(fx.store);
-	job_engine_init(fx.store);
-
-	struct rt_config rc = { .store = fx.store, .run_dir = run_dir, .qemu_binary = FAKE_QEMU, .accel = &accel,
-				.qemu_user = user };
-	svc_rt_hooks(&rc);
-	struct svc_config sc = { .store = fx.store, .retention = STORE_RETENTION_INIT, .state_dir = state_dir,
-				 .storage_dir = storage_dir, .run_dir = run_dir, .qemu_binary = FAKE_QEMU,
-				 .accel = &accel, .image_helper = "/nonexistent/corral-imgd", .image_user = user,
-				 .image_timeout_s = 5 };
-	if (rt_init(&rc, &err) < 0 || svc_init(&sc, &err) < 0 || svc_pool_init(&err) < 0)
-		fail_msg("service layer init: %s", err.s);
-	buf_release(&err);
+	/* Children nobody waits for (a QEMU re-attached to) are reaped, as in corrald. */
+	assert_int_equal(proc_reaper_start(), 0);
+	fx_start();
 	*state = &fx;
 	return 0;
 }
@@ -93,11 +121,8 @@ int svc_fixture_teardown(void **state)
 		}
 		store_vm_list_free(list, n);
 	}
-	job_engine_shutdown();
-	rt_shutdown();
-	svc_shutdown();
-	store_close(fx.store);
-	fx.store = NULL;
+	fx_stop();
+	proc_reaper_stop();
 	if (!getenv("CORRAL_TEST_KEEP"))
 		nftw(fx.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
@@ -175,4 +200,31 @@ bool fx_vm_wait_state(const char *uuid, enum vm_state st)
 		if (fx_vm_state(uuid, NULL) == st)
 			return true;
 	return fx_vm_state(uuid, NULL) == st;
+}
+
+bool fx_vm_wait_event(const char *uuid, const char *type, const char *part)
+{
+	for (int64_t end = time_mono_ms() + 5000; time_mono_ms() < end; time_sleep_ms(10)) {
+		json_t *evs = svc_vm_events(uuid, 100), *e;
+		size_t i;
+		bool found = false;
+		json_array_foreach(evs, i, e) {
+			const char *t = json_string_value(json_object_get(e, "type"));
+			const char *d = json_string_value(json_object_get(e, "detail"));
+			if (t && d && strcmp(t, type) == 0 && strstr(d, part))
+				found = true;
+		}
+		json_decref(evs);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+int fx_vm_pid(const char *uuid)
+{
+	json_t *shown = svc_vm_show(uuid);
+	int pid = (int)json_integer_value(json_object_get(json_object_get(shown, "status"), "pid"));
+	json_decref(shown);
+	return pid;
 }

@@ -4,8 +4,8 @@
  * svc_fixture_setup() builds what src/daemon/main.c builds, in a fresh
  * temporary directory: a real SQLite store, the job engine, the QEMU runtime
  * (with the service layer's hooks, svc_rt_hooks) starting tests/fake/fake-qemu
- * instead of QEMU, the service layer and its default pool.  No API server,
- * no cgroups, no reaper thread; QEMU "runs" as the user running the test.
+ * instead of QEMU, the service layer and its default pool, and the process
+ * reaper.  No API server, no cgroups; QEMU "runs" as the user running the test.
  * svc_fixture_teardown() kills what still runs, shuts it all down in
  * main.c's order and removes the directory.  One fixture per process (the
  * layers below are process-wide): use them as a cmocka group setup/teardown.
@@ -30,6 +30,16 @@ struct svc_fixture {
 
 int svc_fixture_setup(void **state);
 int svc_fixture_teardown(void **state);
+/* Stop and start the layers as a corrald restart does (store closed and
+ * reopened, runtime re-attaching to the QEMUs that run on); fx_stop and
+ * fx_start are its halves, for what happens while corrald is down. */
+void fx_restart(void);
+void fx_stop(void);
+void fx_start(void);
+/* Wait up to 5 s for an event of `type` whose detail contains `part` in the VM's history. */
+bool fx_vm_wait_event(const char *uuid, const char *type, const char *part);
+/* The pid of the VM's QEMU (its fake), from svc_vm_show; 0 if none. */
+int fx_vm_pid(const char *uuid);
 
 /* A volume of 1 MiB (qcow2) in the default pool. */
 void fx_vol_create(const char *name);

@@ -8,7 +8,9 @@
  * of a running VM is refused, stop ends "stopped" with the reason, a guest
  * deaf to the power button is killed after the timeout, kill pre-empts a
  * stop, a running VM cannot be deleted and delete --disks removes its
- * volumes.  That real guests behave as the transcript says is proven in
+ * volumes; a guest's own power-off ends "stopped", a QEMU that dies ends
+ * "crashed", a reboot resets the same QEMU, and a corrald restart
+ * re-attaches to the QEMU that ran on and marks the one that died.  That real guests behave as the transcript says is proven in
  * tests/integration.
  */
 #include <errno.h>
@@ -19,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <cmocka.h>
 
 #include "svc_fixture.h"
 #include "core/job.h"
+#include "qemu/runtime.h"
 #include "service/vm.h"
 #include "service/volume.h"
 #include "util/buf.h"
@@ -268,6 +272,81 @@ static void test_delete_running_refused_then_delete_with_disks(void **state)
 	buf_release(&err);
 }
 
+static void test_guest_poweroff_ends_stopped(void **state)
+{
+	(void)state;
+	svc_uuid u;
+	fx_vm_create("po-vm", NULL, u);
+	act(u, ACT_START, 0, "succeeded");
+	int pid = fx_vm_pid(u);
+	assert_true(pid > 0);
+	/* The guest powers itself off (fake-qemu: SIGUSR1). */
+	assert_int_equal(kill(pid, SIGUSR1), 0);
+	assert_true(fx_vm_wait_state(u, VM_STOPPED));
+	assert_state(u, VM_STOPPED, "guest shut down");
+	assert_true(fx_vm_wait_event(u, "shutdown", "guest-shutdown"));
+	assert_false(rt_is_active(u));
+}
+
+static void test_qemu_crash_ends_crashed(void **state)
+{
+	(void)state;
+	svc_uuid u;
+	fx_vm_create("cr-vm", NULL, u);
+	act(u, ACT_START, 0, "succeeded");
+	int pid = fx_vm_pid(u);
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_true(fx_vm_wait_state(u, VM_CRASHED));
+	assert_state(u, VM_CRASHED, "qemu exited unexpectedly");
+	/* A crashed VM starts again. */
+	act(u, ACT_START, 0, "succeeded");
+	assert_state(u, VM_RUNNING, "started");
+	act(u, ACT_KILL, 0, "succeeded");
+}
+
+static void test_reboot_resets_the_same_qemu(void **state)
+{
+	(void)state;
+	svc_uuid u;
+	fx_vm_create("rb-vm", NULL, u);
+	act(u, ACT_START, 0, "succeeded");
+	int pid = fx_vm_pid(u);
+	act(u, ACT_REBOOT, 0, "succeeded");
+	/* The guest's power-off became a reset: QEMU stays, the VM runs on. */
+	assert_true(fx_vm_wait_event(u, "reboot", "resetting"));
+	assert_true(fx_vm_wait_event(u, "reset", "host-qmp-system-reset"));
+	assert_state(u, VM_RUNNING, NULL);
+	assert_int_equal(fx_vm_pid(u), pid);
+	act(u, ACT_KILL, 0, "succeeded");
+}
+
+static void test_corrald_restart_reattaches(void **state)
+{
+	(void)state;
+	svc_uuid u, gone;
+	fx_vm_create("ra-vm", NULL, u);
+	fx_vm_create("ra-gone", NULL, gone);
+	act(u, ACT_START, 0, "succeeded");
+	act(gone, ACT_START, 0, "succeeded");
+	int pid = fx_vm_pid(u), gone_pid = fx_vm_pid(gone);
+
+	fx_stop();
+	/* While corrald is down one QEMU runs on, the other dies. */
+	assert_int_equal(kill(pid, 0), 0);
+	assert_int_equal(kill(gone_pid, SIGKILL), 0);
+	time_sleep_ms(100);
+	fx_start();
+
+	assert_true(fx_vm_wait_event(u, "attach", "re-attached"));
+	assert_state(u, VM_RUNNING, NULL);
+	assert_int_equal(fx_vm_pid(u), pid);
+	assert_state(gone, VM_CRASHED, "qemu exited while corrald was not running");
+	/* The re-attached VM is driven as before. */
+	act(u, ACT_STOP, 10, "succeeded");
+	assert_state(u, VM_STOPPED, "stopped by user");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +359,10 @@ int main(void)
 		cmocka_unit_test(test_stop_of_deaf_guest_times_out_and_kills),
 		cmocka_unit_test(test_kill_preempts_stop),
 		cmocka_unit_test(test_delete_running_refused_then_delete_with_disks),
+		cmocka_unit_test(test_guest_poweroff_ends_stopped),
+		cmocka_unit_test(test_qemu_crash_ends_crashed),
+		cmocka_unit_test(test_reboot_resets_the_same_qemu),
+		cmocka_unit_test(test_corrald_restart_reattaches),
 	};
 	return cmocka_run_group_tests(tests, svc_fixture_setup, svc_fixture_teardown);
 }
