@@ -8,19 +8,21 @@
  * (server=on,wait=off) and answers QMP by replaying a transcript recorded
  * from a real QEMU (tests/data/qmp/NAME.replies, tests/data/qmp/record.py):
  * for each command it sends what QEMU sent after the recorded command with
- * the same name (and arguments, when one matches), with the client's "id"
- * and the current time put in.  Within those lines, what came after the reply
+ * the same name and arguments (file names aside: paths differ from run to
+ * run), with the client's "id" and the current time put in.  Within those lines, what came after the reply
  * is what the guest did in response (the SHUTDOWN and STOP a power button
  * press leads to).  It keeps the run state the events it sends imply, to
  * pick the recorded query-status reply for that state, and exits after
  * answering `quit`, as QEMU does.  A command the transcript does not hold
- * gets a GenericError naming it, so a test that needs more fails visibly.
+ * (or holds it with other arguments) gets a GenericError naming it, so a
+ * test that needs more, or a client that sends something else, fails visibly.
  *
  * Which transcript: $CORRAL_FAKE_QEMU_REPLIES, else FAKE_QEMU_REPLIES
  * (tests/meson.build: tests/data/qmp/lifecycle.replies).  How the guest
  * behaves is chosen by the VM's name, so one test process can have both:
- *   deaf*   the guest ignores the ACPI power button: after system_powerdown
- *           only what preceded the reply (POWERDOWN) is sent.
+ *   deaf*   the guest reacts to nothing: only what preceded a reply is sent
+ *           (after system_powerdown the POWERDOWN, but no SHUTDOWN; after
+ *           device_del no DEVICE_DELETED).
  *   other   the guest does what the recorded guest did.
  * SIGUSR1 makes the guest power itself off: the fake sends what the recorded
  * guest did after system_powerdown (SHUTDOWN guest-shutdown, STOP) unasked.
@@ -165,25 +167,53 @@ static void load_transcript(struct fake *f, const char *path)
 		die("transcript %s has no QMP greeting", path);
 }
 
-/* The recorded exchange for command `execute` with `args`; NULL if none. */
+/* Are the arguments `got` the recorded ones?  Any "filename" matches any string. */
+static bool args_match(const json_t *rec, const json_t *got)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!rec || !got)
+		return !rec && !got;
+	if (json_is_object(rec)) {
+		if (!json_is_object(got) || json_object_size(rec) != json_object_size(got))
+			return false;
+		json_object_foreach((json_t *)rec, key, v) {
+			json_t *g = json_object_get(got, key);
+			if (strcmp(key, "filename") == 0 ? !json_is_string(g) : !args_match(v, g))
+				return false;
+		}
+		return true;
+	}
+	if (json_is_array(rec)) {
+		if (!json_is_array(got) || json_array_size(rec) != json_array_size(got))
+			return false;
+		json_array_foreach(rec, i, v)
+			if (!args_match(v, json_array_get(got, i)))
+				return false;
+		return true;
+	}
+	return json_equal(rec, got);
+}
+
+/* The recorded exchange for command `execute` with `args` (query-status: for
+ * the present state); NULL if none. */
 static const struct exchange *lookup(const struct fake *f, const char *execute, const json_t *args)
 {
-	const struct exchange *first = NULL;
+	bool status = strcmp(execute, "query-status") == 0;
 	for (size_t i = 0; i < f->nex; i++) {
 		const struct exchange *e = &f->ex[i];
-		if (strcmp(e->execute, execute) != 0)
+		if (strcmp(e->execute, execute) != 0 || !args_match(e->arguments, args))
 			continue;
-		if (!first)
-			first = e;
-		if (args && e->arguments && json_equal(args, e->arguments))
-			return e;
-		if (strcmp(execute, "query-status") == 0 && e->reply) {
+		if (status) {
 			const char *st = json_string_value(json_object_get(json_object_get(e->reply, "return"), "status"));
-			if (st && strcmp(st, f->status) == 0)
-				return e;
+			if (!st || strcmp(st, f->status) != 0)
+				continue;
 		}
+		return e;
 	}
-	return strcmp(execute, "query-status") == 0 ? NULL : first;
+	return NULL;
 }
 
 static void send_msg(int fd, json_t *m)
@@ -233,9 +263,11 @@ static bool answer(struct fake *f, int fd, json_t *cmd)
 	json_t *ev;
 
 	if (!e || !e->reply) {
-		char desc[256];
-		snprintf(desc, sizeof(desc), "fake-qemu: no recorded reply for '%s' in state %s",
-			 execute ? execute : "?", f->status);
+		char desc[1024];
+		char *a = json_dumps(json_object_get(cmd, "arguments"), JSON_COMPACT);
+		snprintf(desc, sizeof(desc), "fake-qemu: no recorded reply for '%s' with arguments %s in state %s",
+			 execute ? execute : "?", a ? a : "none", f->status);
+		free(a);
 		fprintf(stderr, "%s\n", desc);
 		reply = json_pack("{s:{s:s,s:s}}", "error", "class", "GenericError", "desc", desc);
 		if (id)
@@ -253,8 +285,7 @@ static bool answer(struct fake *f, int fd, json_t *cmd)
 		json_object_del(reply, "id");
 	send_msg(fd, reply);
 	json_decref(reply);
-	bool guest_reaction = strcmp(execute, "system_powerdown") == 0;
-	if (!(guest_reaction && f->deaf))
+	if (!f->deaf)
 		json_array_foreach(e->after, i, ev)
 			send_event(f, fd, ev);
 	return strcmp(execute, "quit") == 0;

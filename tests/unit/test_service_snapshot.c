@@ -9,8 +9,10 @@
  * definition of the snapshot's moment and leaves the VM stopped; revert is
  * refused when a volume of the snapshot now belongs to another VM; delete
  * hands a snapshot's children its parent and removes the tag from the disks.
- * Snapshots of running VMs (QMP transaction, snapshot-save jobs) are proven
- * in tests/integration.
+ * On a running VM (tests/fake/fake-qemu) a disk-only snapshot is one QMP
+ * transaction over the VM's disk nodes, recorded as taken while running.
+ * RAM snapshots (snapshot-save jobs) and what QEMU writes into the images
+ * are proven in tests/integration.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -220,6 +222,35 @@ static void test_revert_refused_when_a_volume_moved_to_another_vm(void **state)
 	buf_release(&err);
 }
 
+static void test_snapshot_of_a_running_vm(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	svc_uuid u;
+	const char *vols[] = { "rs-d0", NULL };
+	fx_vol_create("rs-d0");
+	fx_vm_create("rs-vm", vols, u);
+	json_t *job = fx_job_wait(fx_action(u, ACT_START, 0));
+	assert_string_equal(jstr(job, "state"), "succeeded");
+	json_decref(job);
+
+	/* lifecycle.replies: a transaction of blockdev-snapshot-internal-sync on disk0, tag s1. */
+	snap_create(u, "s1");
+	json_t *list = svc_snapshot_list(u, &err);
+	json_t *s1 = snap_find(list, "s1");
+	assert_non_null(s1);
+	assert_string_equal(jstr(s1, "state"), "ready");
+	assert_true(json_is_true(json_object_get(s1, "was_running")));
+	assert_false(json_is_true(json_object_get(s1, "memory")));
+	assert_string_equal(jstr(list, "current"), "s1");
+	json_decref(list);
+	/* The VM ran on through it. */
+	assert_int_equal(fx_vm_state(u, NULL), VM_RUNNING);
+	job = fx_job_wait(fx_action(u, ACT_KILL, 0));
+	json_decref(job);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_refusals_come_at_once),
 		cmocka_unit_test(test_revert_restores_the_definition),
 		cmocka_unit_test(test_revert_refused_when_a_volume_moved_to_another_vm),
+		cmocka_unit_test(test_snapshot_of_a_running_vm),
 	};
 	return cmocka_run_group_tests(tests, svc_fixture_setup, svc_fixture_teardown);
 }

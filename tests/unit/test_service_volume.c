@@ -6,8 +6,9 @@
  * Checked: a volume belongs to at most one VM, and its owner is what the
  * volumes table says (attach and detach move it); a volume a VM uses cannot
  * be deleted, stopped or running, until it is detached; a taken volume name
- * is refused; a hot-plug QEMU refuses leaves the definition and the owner
- * as they were.
+ * is refused; on a running VM a disk is hot-plugged and unplugged (once the
+ * guest released it) with the definition and owner following, and a
+ * hot-plug refused leaves both as they were.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -144,7 +145,7 @@ static void test_taken_volume_name_refused(void **state)
 	buf_release(&err);
 }
 
-static void test_failed_hotplug_changes_nothing(void **state)
+static void test_hotplug_on_a_running_vm(void **state)
 {
 	(void)state;
 	struct buf err = BUF_INIT;
@@ -152,11 +153,41 @@ static void test_failed_hotplug_changes_nothing(void **state)
 	fx_vol_create("hp-disk");
 	fx_vm_create("hp-vm", NULL, u);
 	run(u, ACT_START);
-	/* lifecycle.replies holds no blockdev-add: QEMU answers with an error. */
-	assert_true(svc_vm_disk_attach(u, "hp-disk", "virtio", &err) < 0);
-	assert_non_null(strstr(err.s, "blockdev-add"));
+
+	assert_int_equal(svc_vm_disk_attach(u, "hp-disk", "virtio", &err), 0);
+	assert_int_equal(vm_ndisks(u), 1);
+	__do_free char *owner = svc_vm_using_volume("hp-disk");
+	assert_string_equal(owner, "hp-vm");
+	assert_true(fx_vm_wait_event(u, "disk", "hp-disk hot-plugged (virtio, slot 0)"));
+	assert_int_equal(svc_vol_delete("hp-disk", &err), -EBUSY);
+
+	/* Unplug: done once the guest released it (DEVICE_DELETED). */
+	buf_reset(&err);
+	assert_int_equal(svc_vm_disk_detach(u, "hp-disk", &err), 0);
+	assert_true(fx_vm_wait_event(u, "disk", "hp-disk hot-unplugged"));
 	assert_int_equal(vm_ndisks(u), 0);
 	assert_null(svc_vm_using_volume("hp-disk"));
+	assert_int_equal(fx_vm_state(u, NULL), VM_RUNNING);
+	run(u, ACT_KILL);
+	buf_release(&err);
+}
+
+static void test_refused_hotplug_changes_nothing(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	svc_uuid u;
+	fx_vol_create("hr-disk");
+	fx_vm_create("hr-vm", NULL, u);
+	run(u, ACT_START);
+	assert_int_equal(svc_vm_disk_attach(u, "hr-disk", "ide", &err), -ENOTSUP);
+	assert_non_null(strstr(err.s, "IDE disks cannot be hot-plugged"));
+	buf_reset(&err);
+	/* No SCSI controller: the VM was started without a SCSI disk. */
+	assert_int_equal(svc_vm_disk_attach(u, "hr-disk", "scsi", &err), -ENOTSUP);
+	assert_non_null(strstr(err.s, "no SCSI controller"));
+	assert_int_equal(vm_ndisks(u), 0);
+	assert_null(svc_vm_using_volume("hr-disk"));
 	assert_int_equal(fx_vm_state(u, NULL), VM_RUNNING);
 	run(u, ACT_KILL);
 	buf_release(&err);
@@ -168,7 +199,8 @@ int main(void)
 		cmocka_unit_test(test_delete_of_attached_volume_refused),
 		cmocka_unit_test(test_owner_follows_attach_and_detach),
 		cmocka_unit_test(test_taken_volume_name_refused),
-		cmocka_unit_test(test_failed_hotplug_changes_nothing),
+		cmocka_unit_test(test_hotplug_on_a_running_vm),
+		cmocka_unit_test(test_refused_hotplug_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, svc_fixture_setup, svc_fixture_teardown);
 }

@@ -16,13 +16,19 @@ and for the job and backup scenarios add writable qcow2 nodes:
       -blockdev driver=qcow2,file=file1,node-name=tgt0
 
 and for the lifecycle scenario (tests/fake/fake-qemu.c replays it) a guest
-that honours the power button, with -no-shutdown as corrald runs QEMU, and
-its serial log named in RECORD_SERIAL_LOG so the script waits until it booted:
+that honours the power button, run as corrald runs QEMU (-no-shutdown,
+hot-plug root ports rp0..rp3), its serial log named in RECORD_SERIAL_LOG so
+the script can wait for the guest, and a qcow2 file to hot-plug in RECORD_DISK:
+  qemu-img create -f qcow2 /tmp/h.qcow2 64M
   qemu-system-x86_64 -M q35 -accel tcg -m 256 -display none -S -no-shutdown \
-      -kernel build/guest/vmlinuz -initrd build/guest/initrd.img \
+      -nodefaults -kernel build/guest/vmlinuz -initrd build/guest/initrd.img \
       -append 'console=ttyS0 quiet' -serial file:/tmp/q.serial \
+      -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,port=0x10,addr=0x2.0x0,multifunction=on \
+      -device pcie-root-port,id=rp1,bus=pcie.0,chassis=2,port=0x11,addr=0x2.0x1 \
+      -device pcie-root-port,id=rp2,bus=pcie.0,chassis=3,port=0x12,addr=0x2.0x2 \
+      -device pcie-root-port,id=rp3,bus=pcie.0,chassis=4,port=0x13,addr=0x2.0x3 \
       -qmp unix:/tmp/q.sock,server=on,wait=off
-  RECORD_SERIAL_LOG=/tmp/q.serial record.py /tmp/q.sock lifecycle
+  RECORD_SERIAL_LOG=/tmp/q.serial RECORD_DISK=/tmp/h.qcow2 record.py /tmp/q.sock lifecycle
 
 Format of a .replies file: one JSON object per line, in wire order.  Lines
 holding "execute" were sent by the client; every other line came from QEMU
@@ -159,8 +165,24 @@ elif scenario == "backup":
     cmd("job-dismiss", {"id": "bk0"})
 elif scenario == "lifecycle":
     # What corrald's runtime sends over a VM's life (src/qemu/runtime.c):
-    # status in each state, pause, resume, reset, the power button honoured
-    # by the guest (-no-shutdown: QEMU stays, status "shutdown"), then quit.
+    # status in each state, pause, resume, reset, a disk hot-plugged into
+    # slot 0 as rt_disk_attach does, a disk-only snapshot of it as
+    # snap_qmp_create_disks does, the disk unplugged as rt_disk_detach does
+    # (the guest releases it: DEVICE_DELETED), the power button honoured by
+    # the guest (-no-shutdown: QEMU stays, status "shutdown"), then quit.
+    serial = os.environ.get("RECORD_SERIAL_LOG")
+    disk = os.environ.get("RECORD_DISK")
+    if not serial or not disk:
+        fail("lifecycle needs RECORD_SERIAL_LOG (the guest's serial log) and RECORD_DISK (a qcow2)")
+
+    def wait_serial(marker):
+        end = time.time() + 120
+        while marker.encode() not in open(serial, "rb").read():
+            if time.time() > end:
+                fail("the guest never printed " + marker)
+            time.sleep(0.2)
+        drain(0.2)
+
     cmd("query-status")
     cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
     cmd("query-status")
@@ -168,15 +190,19 @@ elif scenario == "lifecycle":
     cmd("query-status")
     cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
     cmd("system_reset", until_event=lambda m: m.get("event") == "RESET")
-    serial = os.environ.get("RECORD_SERIAL_LOG")
-    if not serial:
-        fail("lifecycle needs RECORD_SERIAL_LOG (the guest's serial log)")
-    end = time.time() + 120
-    while b"CORRAL-GUEST-READY" not in open(serial, "rb").read():
-        if time.time() > end:
-            fail("the guest never printed CORRAL-GUEST-READY")
-        time.sleep(0.2)
-    drain(0.2)
+    wait_serial("CORRAL-GUEST-READY")
+    cmd("query-vnc")
+    cmd("blockdev-add", {"driver": "file", "filename": disk, "node-name": "disk0-file", "read-only": False})
+    cmd("blockdev-add", {"driver": "qcow2", "file": "disk0-file", "node-name": "disk0", "read-only": False})
+    cmd("device_add", {"driver": "virtio-blk-pci", "id": "disk0", "drive": "disk0", "bus": "rp0"})
+    wait_serial("CORRAL-BLOCK: vda")
+    cmd("transaction", {"actions": [{"type": "blockdev-snapshot-internal-sync",
+                                     "data": {"device": "disk0", "name": "s1"}}]})
+    cmd("device_del", {"id": "disk0"},
+        until_event=lambda m: (m.get("event") == "DEVICE_DELETED"
+                               and m.get("data", {}).get("device") == "disk0"))
+    cmd("blockdev-del", {"node-name": "disk0"})
+    cmd("blockdev-del", {"node-name": "disk0-file"})
     cmd("system_powerdown",
         until_event=lambda m: m.get("event") == "SHUTDOWN", settle=0.5)
     cmd("query-status")
