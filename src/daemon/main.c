@@ -17,8 +17,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "service/events.h"
-#include "service/image.h"
 #include "service/policy.h"
 #include "service/pool.h"
 #include "service/service.h"
@@ -293,14 +291,12 @@ int main(int argc, char **argv)
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
 
 	struct rt_config rcfg = { .store = st,
-				  .on_state = svc_on_vm_state,
-				  .on_event = svc_on_vm_event,
 				  .run_dir = run_dir,
 				  .qemu_binary = qemu,
 				  .accel = &accel,
 				  .qemu_user = qemu_user,
-				  .cgroups = have_cgroups ? &cgroups : NULL,
-				  .boot_extract = svc_boot_extract };
+				  .cgroups = have_cgroups ? &cgroups : NULL };
+	svc_rt_hooks(&rcfg);
 	struct svc_config ocfg = { .store = st,
 				   .retention = STORE_RETENTION_INIT,
 				   .state_dir = state_dir,

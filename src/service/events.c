@@ -10,10 +10,12 @@
 #include <string.h>
 
 #include "events.h"
+#include "service/image.h"
 #include "service/internal.h"
 #include "core/store_local.h"
 #include "core/events.h"
 #include "core/job.h"
+#include "qemu/runtime.h"
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/common.h"
@@ -50,6 +52,13 @@ void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const
 	events_publish_vm("state", uuid, name,
 			  json_pack("{s:s,s:s,s:s,s:s}", "type", "state", "detail", detail, "state", vmstate_name(st),
 				    "reason", reason ? reason : ""));
+}
+
+void svc_rt_hooks(struct rt_config *rc)
+{
+	rc->on_state = svc_on_vm_state;
+	rc->on_event = svc_on_vm_event;
+	rc->boot_extract = svc_boot_extract;
 }
 
 int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s)

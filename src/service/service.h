@@ -47,6 +47,12 @@ struct svc_config {
 int svc_init(const struct svc_config *cfg, struct buf *err);
 void svc_shutdown(void);
 
+/* Fill in what the QEMU runtime reports up to the service layer and asks of
+ * it (rt_config on_state, on_event, boot_extract: events.c), so every caller
+ * of rt_init (corrald, the service tests) wires the same callbacks. */
+struct rt_config;
+void svc_rt_hooks(struct rt_config *rc);
+
 /* A VM uuid as text. */
 typedef char svc_uuid[37];
 

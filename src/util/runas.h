@@ -37,7 +37,7 @@ int runas_lookup(const char *user, struct runas *out, struct buf *err);
 /*
  * Become that user: setgroups to its group alone, setgid, setuid.
  * Async-signal-safe, for pre-exec hooks: 0, or -errno with *what naming the
- * failed step.  Nothing to do for root.
+ * failed step.  Nothing to do for root, nor for the user the caller already is.
  */
 int runas_drop(const struct runas *r, const char **what);
 

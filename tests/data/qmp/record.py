@@ -15,6 +15,21 @@ and for the job and backup scenarios add writable qcow2 nodes:
       -blockdev driver=file,filename=/tmp/t.qcow2,node-name=file1 \
       -blockdev driver=qcow2,file=file1,node-name=tgt0
 
+and for the lifecycle scenario (tests/fake/fake-qemu.c replays it) a guest
+that honours the power button, run as corrald runs QEMU (-no-shutdown,
+hot-plug root ports rp0..rp3), its serial log named in RECORD_SERIAL_LOG so
+the script can wait for the guest, and a qcow2 file to hot-plug in RECORD_DISK:
+  qemu-img create -f qcow2 /tmp/h.qcow2 64M
+  qemu-system-x86_64 -M q35 -accel tcg -m 256 -display none -S -no-shutdown \
+      -nodefaults -kernel build/guest/vmlinuz -initrd build/guest/initrd.img \
+      -append 'console=ttyS0 quiet' -serial file:/tmp/q.serial \
+      -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,port=0x10,addr=0x2.0x0,multifunction=on \
+      -device pcie-root-port,id=rp1,bus=pcie.0,chassis=2,port=0x11,addr=0x2.0x1 \
+      -device pcie-root-port,id=rp2,bus=pcie.0,chassis=3,port=0x12,addr=0x2.0x2 \
+      -device pcie-root-port,id=rp3,bus=pcie.0,chassis=4,port=0x13,addr=0x2.0x3 \
+      -qmp unix:/tmp/q.sock,server=on,wait=off
+  RECORD_SERIAL_LOG=/tmp/q.serial RECORD_DISK=/tmp/h.qcow2 record.py /tmp/q.sock lifecycle
+
 Format of a .replies file: one JSON object per line, in wire order.  Lines
 holding "execute" were sent by the client; every other line came from QEMU
 (the greeting, replies, events).  Lines starting with '#' and blank lines
@@ -22,6 +37,7 @@ are comments.  The fake QEMU in the unit test replays the QEMU lines after
 each client line, rewriting "id" to the id the client under test used.
 """
 import json
+import os
 import select
 import socket
 import sys
@@ -30,6 +46,7 @@ import time
 sock = socket.socket(socket.AF_UNIX)
 sock.connect(sys.argv[1])
 pending = b""
+closing = False  # after quit, QEMU closing the socket is the end, not a failure
 out = []
 seq = 0
 
@@ -46,8 +63,13 @@ def recv(timeout):
         left = end - time.time()
         if left <= 0 or not select.select([sock], [], [], left)[0]:
             return None
-        data = sock.recv(65536)
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
         if not data:
+            if closing:
+                return None
             fail("QEMU closed the socket")
         pending += data
     line, pending = pending.split(b"\n", 1)
@@ -141,6 +163,51 @@ elif scenario == "backup":
     drain(0.1)
     cmd("query-jobs")
     cmd("job-dismiss", {"id": "bk0"})
+elif scenario == "lifecycle":
+    # What corrald's runtime sends over a VM's life (src/qemu/runtime.c):
+    # status in each state, pause, resume, reset, a disk hot-plugged into
+    # slot 0 as rt_disk_attach does, a disk-only snapshot of it as
+    # snap_qmp_create_disks does, the disk unplugged as rt_disk_detach does
+    # (the guest releases it: DEVICE_DELETED), the power button honoured by
+    # the guest (-no-shutdown: QEMU stays, status "shutdown"), then quit.
+    serial = os.environ.get("RECORD_SERIAL_LOG")
+    disk = os.environ.get("RECORD_DISK")
+    if not serial or not disk:
+        fail("lifecycle needs RECORD_SERIAL_LOG (the guest's serial log) and RECORD_DISK (a qcow2)")
+
+    def wait_serial(marker):
+        end = time.time() + 120
+        while marker.encode() not in open(serial, "rb").read():
+            if time.time() > end:
+                fail("the guest never printed " + marker)
+            time.sleep(0.2)
+        drain(0.2)
+
+    cmd("query-status")
+    cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
+    cmd("query-status")
+    cmd("stop", until_event=lambda m: m.get("event") == "STOP")
+    cmd("query-status")
+    cmd("cont", until_event=lambda m: m.get("event") == "RESUME")
+    cmd("system_reset", until_event=lambda m: m.get("event") == "RESET")
+    wait_serial("CORRAL-GUEST-READY")
+    cmd("query-vnc")
+    cmd("blockdev-add", {"driver": "file", "filename": disk, "node-name": "disk0-file", "read-only": False})
+    cmd("blockdev-add", {"driver": "qcow2", "file": "disk0-file", "node-name": "disk0", "read-only": False})
+    cmd("device_add", {"driver": "virtio-blk-pci", "id": "disk0", "drive": "disk0", "bus": "rp0"})
+    wait_serial("CORRAL-BLOCK: vda")
+    cmd("transaction", {"actions": [{"type": "blockdev-snapshot-internal-sync",
+                                     "data": {"device": "disk0", "name": "s1"}}]})
+    cmd("device_del", {"id": "disk0"},
+        until_event=lambda m: (m.get("event") == "DEVICE_DELETED"
+                               and m.get("data", {}).get("device") == "disk0"))
+    cmd("blockdev-del", {"node-name": "disk0"})
+    cmd("blockdev-del", {"node-name": "disk0-file"})
+    cmd("system_powerdown",
+        until_event=lambda m: m.get("event") == "SHUTDOWN", settle=0.5)
+    cmd("query-status")
+    closing = True
+    cmd("quit", settle=0.5)
 else:
     fail("unknown scenario " + scenario)
 
