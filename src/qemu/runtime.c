@@ -1201,7 +1201,7 @@ static int pause_resume(const char *uuid, bool pause, struct buf *err)
 	if ((r = qmp_execute(q, pause ? "stop" : "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
 	pthread_mutex_lock(&rt_lock);
-	if ((v = find_locked(uuid)))
+	if (find_locked(uuid) == v && !v->gone) /* v keeps its reference: the cleanup drops it */
 		set_state(v, pause ? VM_PAUSED : VM_RUNNING, pause ? "paused by user" : "resumed by user");
 	rt_unlock();
 	return 0;
