@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "service/events.h"
+#include "service/hostpath.h"
 #include "service/image.h"
 #include "service/policy.h"
 #include "service/pool.h"
@@ -291,7 +292,8 @@ int main(int argc, char **argv)
 				  .accel = &accel,
 				  .qemu_user = qemu_user,
 				  .cgroups = have_cgroups ? &cgroups : NULL,
-				  .boot_extract = svc_boot_extract };
+				  .boot_extract = svc_boot_extract,
+				  .open_host = hostpath_open };
 	struct svc_config ocfg = { .store = st,
 				   .retention = { cfg.events_keep, cfg.jobs_keep, cfg.history_days },
 				   .state_dir = state_dir,
@@ -301,7 +303,10 @@ int main(int argc, char **argv)
 				   .accel = &accel,
 				   .image_helper = cfg.image_helper,
 				   .image_user = cfg.image_user,
-				   .image_timeout_s = (int)cfg.image_timeout };
+				   .image_timeout_s = (int)cfg.image_timeout,
+				   .allow_path = (const char *const *)cfg.allow_path.v,
+				   .n_allow_path = cfg.allow_path.n,
+				   .allow_block_devices = cfg.allow_block_devices };
 	if (rt_init(&rcfg, &err) < 0 || svc_init(&ocfg, &err) < 0 || svc_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
