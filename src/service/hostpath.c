@@ -25,7 +25,6 @@
 
 #include "hostpath.h"
 #include "service/internal.h"
-#include "storage/qemuimg.h"
 #include "util/cleanup.h"
 #include "util/strutil.h"
 
@@ -206,7 +205,10 @@ static int open_under(const char *what, const char *shown, const char *root, con
 			   what, shown);
 		return -ENOTSUP;
 	}
-	buf_printf(err, "%s %s: %s", what, shown, strerror(-r));
+	if (r == -ENOENT)
+		buf_printf(err, "%s %s does not exist", what, shown);
+	else
+		buf_printf(err, "%s %s: %s", what, shown, strerror(-r));
 	return r;
 }
 
@@ -286,34 +288,6 @@ int hostpath_open(const char *what, const char *path, struct stat *st, struct bu
 out:
 	roots_free(roots, nroots);
 	buf_release(&shown);
-	return r;
-}
-
-int hostpath_check_image(const char *what, const char *path, struct buf *err)
-{
-	static const unsigned char qcow2_magic[4] = { 'Q', 'F', 'I', 0xfb };
-	unsigned char hdr[16] = { 0 };
-	struct buf why = BUF_INIT;
-	char **backing = NULL;
-	size_t nb = 0;
-	int r = 0;
-
-	__do_close int fd = hostpath_open(what, path, NULL, err);
-	if (fd < 0)
-		return fd;
-	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || memcmp(hdr, qcow2_magic, 4) != 0 ||
-	    memcmp(hdr + 8, "\0\0\0\0\0\0\0\0", 8) == 0)
-		return 0;
-	if ((r = qemu_img_backing_chain(path, "qcow2", &backing, &nb, &why)) < 0)
-		buf_printf(err, "cannot read the backing chain of %s %s: %s", what, path, why.s);
-	for (size_t i = 0; r == 0 && i < nb; i++) {
-		__do_free char *bwhat = xasprintf("backing file of %s %s:", what, path);
-		r = hostpath_check(bwhat, backing[i], err);
-	}
-	for (size_t i = 0; i < nb; i++)
-		free(backing[i]);
-	free(backing);
-	buf_release(&why);
 	return r;
 }
 

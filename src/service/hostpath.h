@@ -62,13 +62,4 @@ int hostpath_open(const char *what, const char *path, struct stat *st, struct bu
 /* hostpath_open, then close: for checks at definition time. */
 int hostpath_check(const char *what, const char *path, struct buf *err);
 
-/*
- * hostpath_check for an image file given to qemu-img by name (a volume
- * import's source), and, when it is a qcow2 image with a backing file,
- * for every file of its backing chain as qemu-img resolves it: a qcow2
- * inside an allowed directory must not pull /etc/shadow in as its backing
- * file.
- */
-int hostpath_check_image(const char *what, const char *path, struct buf *err);
-
 #endif

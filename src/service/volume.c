@@ -216,8 +216,9 @@ static void import_unclaim(const char *name)
 static int import_run(struct job *jb, void *arg, struct buf *err)
 {
 	struct import_job *j = arg;
-	/* checked again: the request was answered a while ago (docs/security.md) */
-	int r = hostpath_check_image("source image", j->src, err);
+	/* checked again: the request was answered a while ago, and qemu-img opens
+	 * the file by name (docs/security.md); vol_import refuses backing files */
+	int r = hostpath_check("source image", j->src, err);
 	if (r == 0)
 		r = vol_import(svc_cfg.store, j->dir, j->src, j->name, j->format, svc_job_vol_progress, jb, err);
 	import_unclaim(j->name);
@@ -257,7 +258,7 @@ int svc_vol_import(const char *path, const char *name, const char *format, const
 	json_object_set_new(importing, nm, json_true());
 	pthread_mutex_unlock(&importing_lock);
 
-	if ((r = hostpath_check_image("source image", path, err)) < 0 ||
+	if ((r = hostpath_check("source image", path, err)) < 0 ||
 	    (r = vol_import_check(svc_cfg.store, path, nm, format, &vsize, err)) < 0)
 		goto fail;
 	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
