@@ -345,6 +345,16 @@ int vol_create(struct store *st, const char *storage_dir, const char *name, uint
 	return 0;
 }
 
+/* qemu-img's error names a file in /dev/fd/ other than the source it was given. */
+static bool refers_to_other_files(const char *why)
+{
+	static const char prefix[] = "'" "/dev/fd/";
+	for (const char *p = strstr(why, prefix); p; p = strstr(p + 1, prefix))
+		if (strncmp(p + sizeof(prefix) - 1, "3'", 2) != 0)
+			return true;
+	return false;
+}
+
 /*
  * vol_import_check, also handing back the format qemu-img detected (caller
  * frees).  src_fd >= 0: the caller's descriptor of src is what is read
@@ -398,6 +408,14 @@ static int import_check(struct store *st, const char *src, int src_fd, const cha
 		return r;
 
 	r = img_info_json(src, src_fd, NULL, &info, &why);
+	if (r < 0 && src_fd >= 0 && refers_to_other_files(why.s)) {
+		/* read as /dev/fd/3, a split VMDK looks for its extents in /dev/fd/ */
+		buf_printf(err,
+			   "source image %s refers to other files (extent files or a backing file); convert it to a "
+			   "single file first (qemu-img convert -O vmdk -o subformat=monolithicSparse SRC ONE.vmdk)",
+			   src);
+		return -EINVAL;
+	}
 	if (r < 0) {
 		buf_printf(err, "cannot read source image %s: %s", src, why.s);
 		return r;
