@@ -91,11 +91,11 @@ struct cli_setting {
 };
 
 /*
- * Settings from the file (--config, else the optional default file), then
- * the flags on top.  -1 on an error already printed, with *exit_code set;
+ * Settings from the file (--config, else the optional default file; its
+ * name into *file), then the flags on top.  -1 on an error already printed, with *exit_code set;
  * 1 when a flag like --help was answered (exit *exit_code); 0 to run.
  */
-static int settings_load(int argc, char **argv, struct corrald_config *cfg, int *exit_code)
+static int settings_load(int argc, char **argv, struct corrald_config *cfg, const char **file, int *exit_code)
 {
 	enum { OPT_CONFIG = 1000, OPT_DOC, OPT_VERSION, OPT_KEY };
 	size_t nkeys;
@@ -150,7 +150,8 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, int 
 		fprintf(stderr, "corrald: unexpected argument '%s'\n", argv[optind]);
 		r = -1;
 	}
-	if (r == 0 && cfg_load(cfg, config ? config : CFG_DEFAULT_PATH, config != NULL, &err) < 0) {
+	*file = config ? config : CFG_DEFAULT_PATH;
+	if (r == 0 && cfg_load(cfg, *file, config != NULL, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		*exit_code = 1;
 		r = -1;
@@ -171,6 +172,7 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, int 
 int main(int argc, char **argv)
 {
 	struct corrald_config cfg;
+	const char *cfg_file = NULL;
 	struct http_config hcfg = HTTP_CONFIG_INIT;
 	struct http_server *http = NULL;
 	unsigned long nofile = 0;
@@ -184,7 +186,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 
 	cfg_init(&cfg);
-	if ((r = settings_load(argc, argv, &cfg, &rc)) != 0) {
+	if ((r = settings_load(argc, argv, &cfg, &cfg_file, &rc)) != 0) {
 		cfg_release(&cfg);
 		return rc;
 	}
@@ -283,6 +285,15 @@ int main(int argc, char **argv)
 	buf_reset(&err);
 	accel_probe_host(&accel, NULL, NULL);
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
+	{
+		struct buf allowed = BUF_INIT;
+		for (size_t i = 0; i < cfg.allow_path.n; i++)
+			buf_printf(&allowed, ", %s", cfg.allow_path.v[i]);
+		log_info("settings from %s%s; host files allowed from the storage pools%s%s", cfg_file,
+			 fs_exists(cfg_file) ? "" : " (missing: defaults)", allowed.s,
+			 cfg.allow_block_devices ? " (block devices too)" : "");
+		buf_release(&allowed);
+	}
 
 	struct rt_config rcfg = { .store = st,
 				  .on_state = svc_on_vm_state,
