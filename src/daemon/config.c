@@ -283,9 +283,9 @@ int cfg_load(struct corrald_config *c, const char *path, bool must_exist, struct
 	return r;
 }
 
-static char *flag_of(const char *name)
+char *cfg_flag_name(const struct cfg_key *k)
 {
-	char *f = xstrdup(name);
+	char *f = xstrdup(k->name);
 	for (char *p = f; *p; p++)
 		if (*p == '_')
 			*p = '-';
@@ -321,7 +321,7 @@ void cfg_usage(struct buf *out)
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		const struct cfg_key *k = &keys[i];
-		__do_free char *flag = flag_of(k->name);
+		__do_free char *flag = cfg_flag_name(k);
 		struct buf left = BUF_INIT, text = BUF_INIT;
 		buf_printf(&left, "  --%s%s%s", flag, k->arg ? " " : "", k->arg ? k->arg : "");
 		if (left.len < INDENT)
@@ -357,7 +357,7 @@ void cfg_doc(struct buf *out)
 		      "|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		const struct cfg_key *k = &keys[i];
-		__do_free char *flag = flag_of(k->name);
+		__do_free char *flag = cfg_flag_name(k);
 		buf_printf(out, "| `%s` | `--%s` | %s", k->name, flag, type_doc(k));
 		if (k->type == CFG_UINT)
 			buf_printf(out, " %lld..%lld", (long long)k->min, (long long)k->max);

@@ -100,6 +100,9 @@ int cfg_parse(struct corrald_config *c, const char *file, const char *text, size
  */
 int cfg_load(struct corrald_config *c, const char *path, bool must_exist, struct buf *err);
 
+/* The command-line flag of key k without the leading "--" ("http-workers"); caller frees. */
+char *cfg_flag_name(const struct cfg_key *k);
+
 /* The options part of `corrald --help`, from the table. */
 void cfg_usage(struct buf *out);
 /* The key table of docs/config.md (markdown), from the table. */

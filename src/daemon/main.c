@@ -92,8 +92,9 @@ struct cli_setting {
 
 /*
  * Settings from the file (--config, else the optional default file; its
- * name into *file), then the flags on top.  -1 on an error already printed, with *exit_code set;
- * 1 when a flag like --help was answered (exit *exit_code); 0 to run.
+ * name into *file), then the flags on top.  -1 on an error already
+ * printed, with *exit_code set; 1 when a flag like --help was answered
+ * (exit *exit_code); 0 to run.
  */
 static int settings_load(int argc, char **argv, struct corrald_config *cfg, const char **file, int *exit_code)
 {
@@ -110,10 +111,7 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 
 	*exit_code = 2;
 	for (size_t i = 0; i < nkeys; i++) {
-		names[i] = xstrdup(keys[i].name);
-		for (char *p = names[i]; *p; p++)
-			if (*p == '_')
-				*p = '-';
+		names[i] = cfg_flag_name(&keys[i]);
 		opts[o++] = (struct option){ names[i], keys[i].type == CFG_BOOL ? no_argument : required_argument, NULL,
 					     OPT_KEY + (int)i };
 	}
