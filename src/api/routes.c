@@ -37,6 +37,7 @@ int api_errno_status(int err, const char **code)
 	case -ENOSPC: *code = "no_space"; return 507;
 	case -ESHUTDOWN: *code = "unavailable"; return 503;
 	case -ESTALE: *code = "precondition_failed"; return 412;
+	case -EACCES: *code = "forbidden"; return 403;
 	default: *code = "internal"; return 500;
 	}
 }

@@ -34,7 +34,9 @@
 	"  --cdrom ISO           medium in the CD-ROM drive (a relative path is\n"    \
 	"                        made absolute against the current directory)\n"     \
 	"  --kernel PATH         boot this kernel directly instead of the firmware\n" \
-	"  --initrd PATH         initrd for direct kernel boot\n"                     \
+	"  --initrd PATH         initrd for direct kernel boot (ISO, kernel and\n"    \
+	"                        initrd: inside a storage pool or an allow_path\n"  \
+	"                        directory of corrald.conf)\n"                     \
 	"  --cmdline STR         kernel command line for direct kernel boot\n"        \
 	"  --boot ORDER          firmware boot order, e.g. disk,cdrom (the default)\n" \
 	"  --boot disk-kernel    boot the kernel the first disk's GRUB or BLS\n"   \

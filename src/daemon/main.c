@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/pool.h"
 #include "service/service.h"
@@ -36,59 +37,33 @@
 #include "util/proc.h"
 #include "util/runas.h"
 #include "util/common.h"
+#include "config.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: corrald [options]\n"
-	      "\n"
-	      "The corral host daemon: runs QEMU virtual machines and serves the corral API.\n"
-	      "\n"
-	      "  --state-dir DIR    state database and default storage (default /var/lib/corral)\n"
-	      "  --socket PATH      API unix socket (default /run/corral/corral.sock)\n"
-	      "  --run-dir DIR      per-VM sockets, pid files, console logs\n"
-	      "                     (default /run/corral, or STATE-DIR/run with --state-dir)\n"
-	      "  --storage-dir DIR  where volumes live (default STATE-DIR/storage)\n"
-	      "  --qemu PATH        QEMU system emulator (default qemu-system-x86_64)\n"
-	      "  --qemu-user USER   the account QEMU runs as (default corral-qemu, made by\n"
-	      "                     scripts/setup-user.sh; root only when named here)\n"
-	      "  --image-helper PATH\n"
-	      "                     the sandboxed program that reads inside disks (default:\n"
-	      "                     corral-imgd next to corrald, else " CORRAL_IMGD_PATH ")\n"
-	      "  --image-user USER  the account it runs as (default corral-imgd, made by\n"
-	      "                     scripts/setup-user.sh; never root, never QEMU's)\n"
-	      "  --image-timeout S  stop it after S seconds without progress (default 30)\n"
-	      "  --log-file PATH    log there instead of stderr\n"
-	      "  --debug            verbose logging\n"
-	      "  --version          print the version\n"
-	      "  -h, --help         this text\n"
-	      "\n"
-	      "API server limits (see docs/api.md):\n"
-	      "  --http-workers N          threads running requests (default 8)\n"
-	      "  --http-queue N            requests waiting for a worker before 503 (default 64)\n"
-	      "  --http-max-connections N  open connections (default 512; lowered to fit\n"
-	      "                            the open-files limit)\n"
-	      "  --http-idle-timeout S     close a connection silent for S seconds (default 30)\n"
-	      "  --http-header-timeout S   request line + headers must arrive within S seconds\n"
-	      "                            (default 10)\n"
-	      "  --http-body-timeout S     the body must arrive within S seconds (default 30)\n"
-	      "\n"
-	      "Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests; the next\n"
-	      "corrald re-attaches to them.\n",
-	      out);
-}
+	struct buf opts = BUF_INIT;
 
-/* Option --name's value: a whole decimal number in [min, max]; else say so and false. */
-static bool parse_uint(const char *name, const char *s, unsigned min, unsigned max, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
-		fprintf(stderr, "corrald: --%s must be a whole number from %u to %u, not '%s'\n", name, min, max, s);
-		return false;
-	}
-	*out = (unsigned)v;
-	return true;
+	cfg_usage(&opts);
+	fprintf(out,
+		"usage: corrald [options]\n"
+		"\n"
+		"The corral host daemon: runs QEMU virtual machines and serves the corral API.\n"
+		"\n"
+		"  --config PATH              read settings from PATH (default\n"
+		"                             " CFG_DEFAULT_PATH ", which may be\n"
+		"                             missing); every option below is also a key there\n"
+		"                             (--http-workers is http_workers) and overrides\n"
+		"                             the file (see docs/config.md)\n"
+		"  --print-config-doc         print the key table of docs/config.md\n"
+		"  --version                  print the version\n"
+		"  -h, --help                 this text\n"
+		"\n"
+		"%s"
+		"\n"
+		"Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests; the next\n"
+		"corrald re-attaches to them.\n",
+		opts.s);
+	buf_release(&opts);
 }
 
 /* corral-imgd next to this corrald (a build tree), else where `make install` puts it. */
@@ -106,116 +81,133 @@ static char *imgd_default_path(void)
 	return xstrdup(CORRAL_IMGD_PATH);
 }
 
+/* A flag given on the command line, applied after the file. */
+struct cli_setting {
+	const struct cfg_key *key;
+	const char *value;
+	const char *flag;
+};
+
+/*
+ * Settings from the file (--config, else the optional default file; its
+ * name into *file), then the flags on top.  -1 on an error already
+ * printed, with *exit_code set; 1 when a flag like --help was answered
+ * (exit *exit_code); 0 to run.
+ */
+static int settings_load(int argc, char **argv, struct corrald_config *cfg, const char **file, int *exit_code)
+{
+	enum { OPT_CONFIG = 1000, OPT_DOC, OPT_VERSION, OPT_KEY };
+	size_t nkeys;
+	const struct cfg_key *keys = cfg_keys(&nkeys);
+	__do_free struct option *opts = xcalloc(nkeys + 5, sizeof(*opts));
+	__do_free char **names = xcalloc(nkeys, sizeof(*names));
+	__do_free struct cli_setting *set = xcalloc((size_t)argc + 1, sizeof(*set));
+	const char *config = NULL;
+	struct buf err = BUF_INIT;
+	size_t nset = 0, o = 0;
+	int c, r = 0;
+
+	*exit_code = 2;
+	for (size_t i = 0; i < nkeys; i++) {
+		names[i] = cfg_flag_name(&keys[i]);
+		opts[o++] = (struct option){ names[i], keys[i].type == CFG_BOOL ? no_argument : required_argument, NULL,
+					     OPT_KEY + (int)i };
+	}
+	opts[o++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	opts[o++] = (struct option){ "print-config-doc", no_argument, NULL, OPT_DOC };
+	opts[o++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	opts[o++] = (struct option){ "help", no_argument, NULL, 'h' };
+	while (r == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: config = optarg; break;
+		case OPT_DOC: {
+			struct buf doc = BUF_INIT;
+			cfg_doc(&doc);
+			fputs(doc.s, stdout);
+			buf_release(&doc);
+			*exit_code = 0;
+			r = 1;
+			break;
+		}
+		case OPT_VERSION: printf("corrald %s\n", CORRAL_VERSION); *exit_code = 0; r = 1; break;
+		case 'h': usage(stdout); *exit_code = 0; r = 1; break;
+		default:
+			if (c < OPT_KEY || c >= OPT_KEY + (int)nkeys) {
+				usage(stderr);
+				r = -1;
+				break;
+			}
+			set[nset++] = (struct cli_setting){ &keys[c - OPT_KEY], optarg ? optarg : "yes",
+							   names[c - OPT_KEY] };
+			break;
+		}
+	}
+	if (r == 0 && optind < argc) {
+		fprintf(stderr, "corrald: unexpected argument '%s'\n", argv[optind]);
+		r = -1;
+	}
+	*file = config ? config : CFG_DEFAULT_PATH;
+	if (r == 0 && cfg_load(cfg, *file, config != NULL, &err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		*exit_code = 1;
+		r = -1;
+	}
+	for (size_t i = 0; r == 0 && i < nset; i++) {
+		__do_free char *shown = xasprintf("--%s", set[i].flag);
+		if (cfg_set(cfg, set[i].key, set[i].value, true, shown, &err) < 0) {
+			fprintf(stderr, "corrald: %s\n", err.s);
+			r = -1;
+		}
+	}
+	for (size_t i = 0; i < nkeys; i++)
+		free(names[i]);
+	buf_release(&err);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "state-dir", required_argument, NULL, 's' }, { "socket", required_argument, NULL, 'S' },
-		{ "run-dir", required_argument, NULL, 'r' },   { "storage-dir", required_argument, NULL, 'd' },
-		{ "qemu", required_argument, NULL, 'q' },      { "log-file", required_argument, NULL, 'l' },
-		{ "qemu-user", required_argument, NULL, 'u' }, { "debug", no_argument, NULL, 'D' },
-		{ "version", no_argument, NULL, 'V' },	       { "help", no_argument, NULL, 'h' },
-		{ "http-workers", required_argument, NULL, 'W' },
-		{ "http-queue", required_argument, NULL, 'Q' },
-		{ "http-max-connections", required_argument, NULL, 'M' },
-		{ "http-idle-timeout", required_argument, NULL, 'I' },
-		{ "http-header-timeout", required_argument, NULL, 'H' },
-		{ "http-body-timeout", required_argument, NULL, 'B' },
-		{ "image-helper", required_argument, NULL, 'X' }, { "image-user", required_argument, NULL, 'U' },
-		{ "image-timeout", required_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct corrald_config cfg;
+	const char *cfg_file = NULL;
 	struct http_config hcfg = HTTP_CONFIG_INIT;
 	struct http_server *http = NULL;
 	unsigned long nofile = 0;
-	__do_free char *state_dir = NULL, *sock = NULL, *run_dir = NULL, *storage_dir = NULL, *qemu = NULL;
-	__do_free char *db = NULL, *lockpath = NULL, *qemu_user = NULL, *cgdesc = NULL;
-	__do_free char *imgd = NULL, *imgd_user = NULL;
-	int imgd_timeout = 30;
+	__do_free char *db = NULL, *lockpath = NULL, *cgdesc = NULL;
 	struct cgroup_host cgroups;
 	bool have_cgroups;
 	struct buf err = BUF_INIT;
 	struct accel_probe accel;
 	struct store *st = NULL;
-	bool state_given = false;
-	int c, r, rc = 1;
+	int r, rc = 1;
 	sigset_t sigs;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': free(state_dir); state_dir = fs_absolute(optarg); state_given = true; break;
-		case 'S': free(sock); sock = fs_absolute(optarg); break;
-		case 'r': free(run_dir); run_dir = fs_absolute(optarg); break;
-		case 'd': free(storage_dir); storage_dir = fs_absolute(optarg); break;
-		case 'q': free(qemu); qemu = xstrdup(optarg); break;
-		case 'u': free(qemu_user); qemu_user = xstrdup(optarg); break;
-		case 'l':
-			if ((r = log_open(optarg)) < 0) {
-				fprintf(stderr, "corrald: cannot open log file %s: %s\n", optarg, strerror(-r));
-				return 1;
-			}
-			break;
-		case 'D': log_set_level(LOG_LVL_DEBUG); break;
-		case 'X': free(imgd); imgd = fs_absolute(optarg); break;
-		case 'U': free(imgd_user); imgd_user = xstrdup(optarg); break;
-		case 'T': {
-			char *end;
-			long t = strtol(optarg, &end, 10);
-			if (*end || end == optarg || t < 1 || t > 3600) {
-				fprintf(stderr, "corrald: --image-timeout wants seconds between 1 and 3600\n");
-				return 2;
-			}
-			imgd_timeout = (int)t;
-			break;
-		}
-		case 'V': printf("corrald %s\n", CORRAL_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		case 'W':
-			if (!parse_uint("http-workers", optarg, 1, 256, &hcfg.workers))
-				return 2;
-			break;
-		case 'Q':
-			if (!parse_uint("http-queue", optarg, 1, 65536, &hcfg.queue_len))
-				return 2;
-			break;
-		case 'M':
-			if (!parse_uint("http-max-connections", optarg, 2, 1000000, &hcfg.max_connections))
-				return 2;
-			break;
-		case 'I':
-			if (!parse_uint("http-idle-timeout", optarg, 1, 86400, &hcfg.idle_timeout_s))
-				return 2;
-			break;
-		case 'H':
-			if (!parse_uint("http-header-timeout", optarg, 1, 86400, &hcfg.header_timeout_s))
-				return 2;
-			break;
-		case 'B':
-			if (!parse_uint("http-body-timeout", optarg, 1, 86400, &hcfg.body_timeout_s))
-				return 2;
-			break;
-		default: usage(stderr); return 2;
-		}
+	cfg_init(&cfg);
+	if ((r = settings_load(argc, argv, &cfg, &cfg_file, &rc)) != 0) {
+		cfg_release(&cfg);
+		return rc;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "corrald: unexpected argument '%s'\n", argv[optind]);
-		return 2;
+	rc = 1;
+	if (cfg.log_file && (r = log_open(cfg.log_file)) < 0) {
+		fprintf(stderr, "corrald: cannot open log file %s: %s\n", cfg.log_file, strerror(-r));
+		cfg_release(&cfg);
+		return 1;
 	}
-	if (!state_dir)
-		state_dir = xstrdup("/var/lib/corral");
-	if (!sock)
-		sock = xstrdup("/run/corral/corral.sock");
-	if (!run_dir)
-		run_dir = state_given ? xasprintf("%s/run", state_dir) : xstrdup("/run/corral");
-	if (!storage_dir)
-		storage_dir = xasprintf("%s/storage", state_dir);
-	if (!qemu)
-		qemu = xstrdup("qemu-system-x86_64");
-	if (!qemu_user)
-		qemu_user = xstrdup(RUNAS_DEFAULT_USER);
-	if (!imgd)
-		imgd = imgd_default_path();
-	if (!imgd_user)
-		imgd_user = xstrdup("corral-imgd");
+	if (cfg.debug)
+		log_set_level(LOG_LVL_DEBUG);
+	if (!cfg.run_dir)
+		cfg.run_dir = cfg.state_dir_set ? xasprintf("%s/run", cfg.state_dir) : xstrdup("/run/corral");
+	if (!cfg.storage_dir)
+		cfg.storage_dir = xasprintf("%s/storage", cfg.state_dir);
+	if (!cfg.image_helper)
+		cfg.image_helper = imgd_default_path();
+	hcfg.workers = (unsigned)cfg.http_workers;
+	hcfg.queue_len = (unsigned)cfg.http_queue;
+	hcfg.max_connections = (unsigned)cfg.http_max_connections;
+	hcfg.idle_timeout_s = (unsigned)cfg.http_idle_timeout;
+	hcfg.header_timeout_s = (unsigned)cfg.http_header_timeout;
+	hcfg.body_timeout_s = (unsigned)cfg.http_body_timeout;
+	const char *state_dir = cfg.state_dir, *sock = cfg.socket, *run_dir = cfg.run_dir;
+	const char *storage_dir = cfg.storage_dir, *qemu = cfg.qemu, *qemu_user = cfg.qemu_user;
 
 	/* Orphaned descendants (a helper's daemonized child whose parent exited)
 	 * become our children instead of init's; the reaper (util/proc.h) reaps
@@ -289,24 +281,37 @@ int main(int argc, char **argv)
 	buf_reset(&err);
 	accel_probe_host(&accel, NULL, NULL);
 	log_info("corrald %s starting: state %s, accel %s", CORRAL_VERSION, state_dir, accel.reason);
+	{
+		struct buf allowed = BUF_INIT;
+		for (size_t i = 0; i < cfg.allow_path.n; i++)
+			buf_printf(&allowed, ", %s", cfg.allow_path.v[i]);
+		log_info("settings from %s%s; host files allowed from the storage pools%s%s", cfg_file,
+			 fs_exists(cfg_file) ? "" : " (missing: defaults)", allowed.s,
+			 cfg.allow_block_devices ? " (block devices too)" : "");
+		buf_release(&allowed);
+	}
 
 	struct rt_config rcfg = { .store = st,
 				  .run_dir = run_dir,
 				  .qemu_binary = qemu,
 				  .accel = &accel,
 				  .qemu_user = qemu_user,
-				  .cgroups = have_cgroups ? &cgroups : NULL };
+				  .cgroups = have_cgroups ? &cgroups : NULL,
+				  .open_host = hostpath_open };
 	svc_rt_hooks(&rcfg);
 	struct svc_config ocfg = { .store = st,
-				   .retention = STORE_RETENTION_INIT,
+				   .retention = { cfg.events_keep, cfg.jobs_keep, cfg.history_days },
 				   .state_dir = state_dir,
 				   .storage_dir = storage_dir,
 				   .run_dir = run_dir,
 				   .qemu_binary = qemu,
 				   .accel = &accel,
-				   .image_helper = imgd,
-				   .image_user = imgd_user,
-				   .image_timeout_s = imgd_timeout };
+				   .image_helper = cfg.image_helper,
+				   .image_user = cfg.image_user,
+				   .image_timeout_s = (int)cfg.image_timeout,
+				   .allow_path = (const char *const *)cfg.allow_path.v,
+				   .n_allow_path = cfg.allow_path.n,
+				   .allow_block_devices = cfg.allow_block_devices };
 	if (rt_init(&rcfg, &err) < 0 || svc_init(&ocfg, &err) < 0 || svc_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
@@ -345,5 +350,6 @@ out:
 	store_close(st);
 	proc_reaper_stop();
 	buf_release(&err);
+	cfg_release(&cfg);
 	return rc;
 }

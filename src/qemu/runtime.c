@@ -689,6 +689,20 @@ static int check_file(const char *what, const char *path, struct buf *err)
 	return 0;
 }
 
+/* A host file a definition names, through rt_config.open_host. */
+static int open_host(const char *what, const char *path, struct buf *err)
+{
+	int fd;
+
+	if (cfg.open_host)
+		return cfg.open_host(what, path, NULL, err);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fd = -errno;
+		buf_printf(err, "%s %s: %s", what, path, strerror(-fd));
+	}
+	return fd;
+}
+
 static void rotate_log(const char *dir, const char *name)
 {
 	__do_free char *log = qemu_run_path(dir, name);
@@ -768,8 +782,11 @@ static int kernel_prepare(struct vm_rt *v, const struct vm_def *d, char **kernel
 		return -errno;
 	}
 	for (int i = 0; i < 2 && src[i]; i++) {
+		__do_close int fd = open_host(i ? "initrd" : "kernel", src[i], err);
+		if (fd < 0)
+			return fd;
 		*dst[i] = xasprintf("%s/%s", dir, i ? "initrd" : "vmlinuz");
-		if ((r = fs_copy_file(src[i], *dst[i], 0600)) < 0) {
+		if ((r = fs_copy_fd(fd, *dst[i], 0600)) < 0) {
 			buf_printf(err, "%s %s: %s", i ? "initrd" : "kernel", src[i], strerror(-r));
 			return r;
 		}
@@ -946,9 +963,8 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		l.disk_format[i] = vols[i].format;
 	}
 	/* The admin's ISO: opened here, as root, and handed to QEMU as an fd. */
-	if (rec.def->cdrom && (cdrom = open(rec.def->cdrom, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = -errno;
-		buf_printf(err, "cdrom image %s: %s", rec.def->cdrom, strerror(-r));
+	if (rec.def->cdrom && (cdrom = open_host("cdrom image", rec.def->cdrom, err)) < 0) {
+		r = cdrom;
 		goto out;
 	}
 
@@ -1385,11 +1401,8 @@ int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *
 		fdset = 0;
 	} else {
 		/* The admin's file, opened as root; QEMU (the qemu user) gets the fd. */
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-			r = -errno;
-			buf_printf(err, "cdrom image %s: %s", path, strerror(-r));
-			return r;
-		}
+		if ((fd = open_host("cdrom image", path, err)) < 0)
+			return fd;
 		if ((r = qmp_execute_fd(q, "add-fd", json_pack("{s:s}", "opaque", "cdrom0"), fd, &ret, QMP_TIMEOUT_MS,
 					err)) < 0)
 			return r;

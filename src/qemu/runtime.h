@@ -36,6 +36,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <jansson.h>
 
 #include "core/store.h"
@@ -74,6 +75,12 @@ struct rt_config {
 	 * helper.  0 or -errno + err. */
 	int (*boot_extract)(const struct vol_record *vol, const char *want, const char *dir,
 			    struct rt_boot_choice *out, struct buf *err);
+	/* Open a host file a definition names (`what`: "kernel", "initrd", "cdrom
+	 * image") read-only, confined to where the service layer allows
+	 * (service/hostpath.h): a descriptor, or -errno + err.  The kernel and
+	 * initrd are copied from it, the CD-ROM's is handed to QEMU; the name is
+	 * not opened again.  st may be NULL.  NULL: a plain open (tests). */
+	int (*open_host)(const char *what, const char *path, struct stat *st, struct buf *err);
 };
 
 int rt_init(const struct rt_config *cfg, struct buf *err);

@@ -280,7 +280,7 @@ static int img_measure_qcow2(const struct vol_record *v, uint64_t *need, struct 
 {
 	__do_buf struct buf why = BUF_INIT;
 
-	if (qemu_img_measure(v->path, v->format, "qcow2", false, need, &why) < 0) {
+	if (qemu_img_measure(v->path, -1, v->format, "qcow2", false, need, &why) < 0) {
 		buf_printf(err, "cannot measure volume %s: %s", v->name, why.s);
 		return -EIO;
 	}

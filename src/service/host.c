@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/repo.h"
 #include "service/service.h"
@@ -34,6 +35,7 @@ int svc_init(const struct svc_config *c, struct buf *err)
 	int r;
 
 	svc_cfg = *c;
+	hostpath_init(c->allow_path, c->n_allow_path, c->allow_block_devices);
 	if ((r = imgc_init(&icfg, err)) < 0)
 		return r;
 	cmd_add(&cmd, c->qemu_binary);
@@ -54,6 +56,7 @@ void svc_shutdown(void)
 {
 	svc_housekeeping_stop();
 	imgc_shutdown();
+	hostpath_shutdown();
 }
 
 json_t *svc_host_info(void)

@@ -29,6 +29,7 @@
 
 #include "image.h"
 #include "service/fsview.h"
+#include "service/hostpath.h"
 #include "service/imgclient.h"
 #include "service/internal.h"
 #include "core/job.h"
@@ -89,7 +90,9 @@ static int source_volume(const struct vol_record *vol, const char *label, const 
  * qcow2 magic, else raw) and, when its header's backing-file offset (bytes
  * 8..15) is set, its backing chain as qemu-img resolves it.  Those fixed
  * fields are all corrald looks at itself; the header proper is the helper's
- * to parse.
+ * to parse.  The file and every backing file must be where API callers may
+ * name host files (hostpath.h); the helper reads the descriptors opened
+ * by that check.
  */
 static int source_file(const char *path, const char *label, const char *snapshot, struct imgc_source *src,
 		       struct buf *err)
@@ -97,27 +100,38 @@ static int source_file(const char *path, const char *label, const char *snapshot
 	static const unsigned char qcow2_magic[4] = { 'Q', 'F', 'I', 0xfb };
 	unsigned char hdr[16] = { 0 };
 	const char *paths[IMGD_MAX_CHAIN] = { path };
+	int fds[IMGD_MAX_CHAIN];
 	char **backing = NULL;
-	size_t nb = 0;
+	size_t nb = 0, nfd = 0;
 	struct buf why = BUF_INIT;
 	int r = 0;
 
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	bool qcow2 = fd >= 0 && pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	int fd = hostpath_open("image file", path, NULL, err);
+	if (fd < 0)
+		return fd;
+	fds[nfd++] = fd;
+	bool qcow2 = pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
 		     memcmp(hdr, qcow2_magic, sizeof(qcow2_magic)) == 0;
 	bool has_backing = qcow2 && memcmp(hdr + 8, "\0\0\0\0\0\0\0\0", 8) != 0;
-	if (fd >= 0)
-		close(fd);
 	if (has_backing && (r = qemu_img_backing_chain(path, "qcow2", &backing, &nb, &why)) < 0)
 		buf_printf(err, "cannot read the backing chain of %s: %s", label, why.s);
 	if (r == 0 && nb >= IMGD_MAX_CHAIN) {
 		buf_printf(err, "cannot read %s: its backing chain is deeper than %d files", label, IMGD_MAX_CHAIN - 1);
 		r = -ELOOP;
 	}
-	for (size_t i = 0; r == 0 && i < nb; i++)
+	for (size_t i = 0; r == 0 && i < nb; i++) {
 		paths[i + 1] = backing[i];
-	if (r == 0)
-		r = imgc_source_files(src, label, paths, nb + 1, qcow2 ? "qcow2" : "raw", snapshot, err);
+		if ((fd = hostpath_open("backing file", backing[i], NULL, err)) < 0)
+			r = fd;
+		else
+			fds[nfd++] = fd;
+	}
+	if (r == 0) {
+		imgc_source_fds(src, label, fds, paths, nfd, qcow2 ? "qcow2" : "raw", snapshot);
+		nfd = 0;
+	}
+	for (size_t i = 0; i < nfd; i++)
+		close(fds[i]);
 	for (size_t i = 0; i < nb; i++)
 		free(backing[i]);
 	free(backing);
@@ -166,20 +180,11 @@ static char *owner_of(const char *volume, svc_uuid vm)
 	return name;
 }
 
+/* The file argument's form; where it may be is source_file's (hostpath) to say. */
 static int check_file_arg(const char *file, struct buf *err)
 {
-	struct stat st;
-
 	if (file[0] != '/' || strlen(file) > PATH_MAX || str_has_control(file)) {
 		buf_adds(err, "file must be an absolute path of an image file on corrald's host");
-		return -EINVAL;
-	}
-	if (stat(file, &st) < 0) {
-		buf_printf(err, "cannot open image file %s: %s", file, strerror(errno));
-		return errno == ENOENT ? -ENOENT : -EINVAL;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		buf_printf(err, "%s is not an image file (a regular file or block device)", file);
 		return -EINVAL;
 	}
 	return 0;

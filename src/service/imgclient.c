@@ -107,6 +107,19 @@ int imgc_source_files(struct imgc_source *s, const char *label, const char *cons
 	return 0;
 }
 
+void imgc_source_fds(struct imgc_source *s, const char *label, int *fds, const char *const *names, size_t n,
+		     const char *format, const char *snapshot)
+{
+	*s = (struct imgc_source)IMGC_SOURCE_INIT;
+	s->label = xstrdup(label);
+	s->format = format ? xstrdup(format) : NULL;
+	s->snapshot = snapshot ? xstrdup(snapshot) : NULL;
+	for (size_t i = 0; i < n && i < IMGD_MAX_CHAIN; i++) {
+		s->fds[s->n] = fds[i];
+		s->names[s->n++] = xstrdup(names[i]);
+	}
+}
+
 void imgc_source_served(struct imgc_source *s, const char *label, uint64_t size,
 			int (*pread_fn)(void *arg, void *buf, size_t len, uint64_t off), void *arg)
 {

@@ -64,6 +64,13 @@ struct imgc_source {
  */
 int imgc_source_files(struct imgc_source *s, const char *label, const char *const *chain, size_t n,
 		      const char *format, const char *snapshot, struct buf *err);
+/*
+ * The same from descriptors the caller opened (and checked) already:
+ * fds[0..n-1] (n <= IMGD_MAX_CHAIN) now belong to s, also on failure; names
+ * are copied, for messages.
+ */
+void imgc_source_fds(struct imgc_source *s, const char *label, int *fds, const char *const *names, size_t n,
+		     const char *format, const char *snapshot);
 /* A device of size bytes read through pread(arg, ...); arg stays the caller's. */
 void imgc_source_served(struct imgc_source *s, const char *label, uint64_t size,
 			int (*pread)(void *arg, void *buf, size_t len, uint64_t off), void *arg);

@@ -12,7 +12,8 @@
  * Errors: 0 or -errno with one sentence for the user appended to err.
  * The API maps -EINVAL to invalid_argument, -ENOENT not_found, -EEXIST and
  * -EBUSY conflict, -EAGAIN busy (another job holds the VM), -ENOTSUP
- * unsupported, -ENOSPC no_space, anything else internal.
+ * unsupported, -ENOSPC no_space, -EACCES forbidden (a host file outside the
+ * allowed directories, hostpath.h), anything else internal.
  */
 #ifndef CORRAL_SERVICE_SERVICE_H
 #define CORRAL_SERVICE_SERVICE_H
@@ -42,6 +43,10 @@ struct svc_config {
 	int image_timeout_s;
 	/* history kept of events and finished jobs (housekeeping.c) */
 	struct store_retention retention;
+	/* where API callers may name host files besides the pools (hostpath.h) */
+	const char *const *allow_path;
+	size_t n_allow_path;
+	bool allow_block_devices;
 };
 
 int svc_init(const struct svc_config *cfg, struct buf *err);

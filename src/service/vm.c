@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/internal.h"
 #include "core/store_local.h"
@@ -149,20 +150,6 @@ char *svc_vm_using_volume(const char *volume)
 	return name;
 }
 
-static int check_file(const char *what, const char *path, bool regular, struct buf *err)
-{
-	struct stat st;
-	if (stat(path, &st) < 0) {
-		buf_printf(err, "%s %s: %s", what, path, strerror(errno));
-		return -ENOENT;
-	}
-	if (regular && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		buf_printf(err, "%s %s is not a regular file", what, path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* Checks against the host: volumes exist and belong to no other VM, files exist, name free. */
 /* What the store cannot check: files on this host; and a friendlier word for a missing volume. */
 static int check_host(const struct vm_def *d, struct buf *err)
@@ -178,12 +165,14 @@ static int check_host(const struct vm_def *d, struct buf *err)
 		}
 		vol_record_release(&v);
 	}
+	/* host files: inside a pool or an allow_path directory (hostpath.h), opened
+	 * once here; the runtime opens them the same way again at every start */
 	if (r == 0 && d->cdrom)
-		r = check_file("cdrom image", d->cdrom, true, err);
+		r = hostpath_check("cdrom image", d->cdrom, err);
 	if (r == 0 && d->kernel)
-		r = check_file("kernel", d->kernel, true, err);
+		r = hostpath_check("kernel", d->kernel, err);
 	if (r == 0 && d->initrd)
-		r = check_file("initrd", d->initrd, true, err);
+		r = hostpath_check("initrd", d->initrd, err);
 	return r;
 }
 
@@ -454,7 +443,7 @@ int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err
 		buf_adds(err, "the cdrom image must be given as an absolute path");
 		return -EINVAL;
 	}
-	if (path && (r = check_file("cdrom image", path, true, err)) < 0)
+	if (path && (r = hostpath_check("cdrom image", path, err)) < 0)
 		return r;
 	if ((r = begin_device(uuid, path ? "cdrom-insert" : "cdrom-eject", &rec, &h, err)) < 0)
 		return r;

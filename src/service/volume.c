@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "volume.h"
+#include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/pool.h"
 #include "service/vm.h"
@@ -187,6 +188,7 @@ int svc_vol_delete(const char *name, struct buf *err)
 
 struct import_job {
 	char *src, *name, *format, *pool, *dir;
+	int src_fd; /* src as hostpath opened and checked it: what qemu-img reads */
 };
 
 static void import_job_free(void *arg)
@@ -199,6 +201,8 @@ static void import_job_free(void *arg)
 	free(j->format);
 	free(j->pool);
 	free(j->dir);
+	if (j->src_fd >= 0)
+		close(j->src_fd);
 	free(j);
 }
 
@@ -215,7 +219,8 @@ static void import_unclaim(const char *name)
 static int import_run(struct job *jb, void *arg, struct buf *err)
 {
 	struct import_job *j = arg;
-	int r = vol_import(svc_cfg.store, j->dir, j->src, j->name, j->format, svc_job_vol_progress, jb, err);
+	int r = vol_import_fd(svc_cfg.store, j->dir, j->src_fd, j->src, j->name, j->format, svc_job_vol_progress, jb,
+			      err);
 	import_unclaim(j->name);
 	svc_pool_put(j->pool);
 	return r;
@@ -253,7 +258,10 @@ int svc_vol_import(const char *path, const char *name, const char *format, const
 	json_object_set_new(importing, nm, json_true());
 	pthread_mutex_unlock(&importing_lock);
 
-	if ((r = vol_import_check(svc_cfg.store, path, nm, format, &vsize, err)) < 0)
+	/* opened once, inside a pool or an allow_path directory; qemu-img reads
+	 * this descriptor, never the name again (and refuses backing files) */
+	__do_close int src_fd = hostpath_open("source image", path, NULL, err);
+	if ((r = src_fd) < 0 || (r = vol_import_check_fd(svc_cfg.store, src_fd, path, nm, format, &vsize, err)) < 0)
 		goto fail;
 	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
 		goto fail;
@@ -263,6 +271,7 @@ int svc_vol_import(const char *path, const char *name, const char *format, const
 	j->format = xstrdup(format);
 	j->pool = pool ? xstrdup(pool) : NULL;
 	j->dir = move_ptr(dir);
+	j->src_fd = move_fd(src_fd);
 	struct job_spec spec = { .type = "import", .target = nm, .run = import_run, .arg = j,
 				 .free_arg = import_job_free };
 	if ((r = job_start(&spec, job, err)) < 0) {

@@ -99,7 +99,7 @@ int qemu_img_run(struct cmd *c, struct buf *out, struct buf *why)
 	return r;
 }
 
-int qemu_img_measure(const char *src, const char *src_format, const char *format, bool shared,
+int qemu_img_measure(const char *src, int src_fd, const char *src_format, const char *format, bool shared,
 		     uint64_t *required, struct buf *why)
 {
 	struct cmd c = CMD_INIT;
@@ -125,6 +125,8 @@ int qemu_img_measure(const char *src, const char *src_format, const char *format
 		cmd_add(&c, src_format);
 		cmd_add(&c, src);
 	}
+	if (src_fd >= 0)
+		cmd_keep_fd(&c, src_fd, QEMU_IMG_SRC_FD);
 	r = qemu_img_run(&c, &res, why);
 	if (r < 0)
 		return r;

@@ -32,11 +32,20 @@ int qemu_img_result(int rc, const struct buf *errout, struct buf *why);
 int qemu_img_run(struct cmd *c, struct buf *out, struct buf *why);
 
 /*
+ * A source image corrald opened (and checked) itself is handed to qemu-img
+ * as this descriptor number, and qemu-img opens it by this name (a new open
+ * of the same file): qemu-img never resolves the caller's path.
+ */
+#define QEMU_IMG_SRC_FD 3
+#define QEMU_IMG_SRC_PATH "/dev/fd/3"
+
+/*
  * Bytes a conversion of `src` (format `src_format`) into `format` needs
  * (`qemu-img measure`) into *required.  shared: src may be open in a running
- * VM (measure has no -U: force-share goes through --image-opts).
+ * VM (measure has no -U: force-share goes through --image-opts).  src_fd
+ * >= 0: measure that descriptor instead (src is then QEMU_IMG_SRC_PATH).
  */
-int qemu_img_measure(const char *src, const char *src_format, const char *format, bool shared,
+int qemu_img_measure(const char *src, int src_fd, const char *src_format, const char *format, bool shared,
 		     uint64_t *required, struct buf *why);
 
 /*

@@ -229,7 +229,8 @@ static int json_get_u64(const json_t *obj, const char *key, uint64_t *out)
 }
 
 /* `qemu-img info` as JSON; format NULL lets qemu-img probe.  Errors: -EIO/-ENOSPC + why. */
-static int img_info_json(const char *path, const char *format, json_t **out, struct buf *why)
+/* qemu-img info of path, or (fd >= 0) of descriptor fd as QEMU_IMG_SRC_PATH. */
+static int img_info_json(const char *path, int fd, const char *format, json_t **out, struct buf *why)
 {
 	struct cmd c = CMD_INIT;
 	struct buf res __do_buf = BUF_INIT;
@@ -241,7 +242,9 @@ static int img_info_json(const char *path, const char *format, json_t **out, str
 		cmd_add(&c, "-f");
 		cmd_add(&c, format);
 	}
-	cmd_add(&c, path);
+	cmd_add(&c, fd >= 0 ? QEMU_IMG_SRC_PATH : path);
+	if (fd >= 0)
+		cmd_keep_fd(&c, fd, QEMU_IMG_SRC_FD);
 	r = qemu_img_run(&c, &res, why);
 	if (r < 0)
 		return r;
@@ -342,13 +345,28 @@ int vol_create(struct store *st, const char *storage_dir, const char *name, uint
 	return 0;
 }
 
-/* vol_import_check, also handing back the format qemu-img detected (caller frees). */
-static int import_check(struct store *st, const char *src, const char *name, const char *format,
+/* qemu-img's error names a file in /dev/fd/ other than the source it was given. */
+static bool refers_to_other_files(const char *why)
+{
+	static const char prefix[] = "'" "/dev/fd/";
+	for (const char *p = strstr(why, prefix); p; p = strstr(p + 1, prefix))
+		if (strncmp(p + sizeof(prefix) - 1, "3'", 2) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * vol_import_check, also handing back the format qemu-img detected (caller
+ * frees).  src_fd >= 0: the caller's descriptor of src is what is read
+ * (src only names it); else src is opened here.
+ */
+static int import_check(struct store *st, const char *src, int src_fd, const char *name, const char *format,
 			uint64_t *virtual_size, char **src_format, struct buf *err)
 {
 	struct buf why __do_buf = BUF_INIT;
 	__do_json json_t *info = NULL;
 	__do_close int fd = -EBADF;
+	const char *qsrc = src_fd >= 0 ? QEMU_IMG_SRC_PATH : src; /* the name qemu-img opens */
 	const char *detected;
 	struct stat sb;
 	char a[32], b[32];
@@ -369,14 +387,19 @@ static int import_check(struct store *st, const char *src, const char *name, con
 		buf_printf(err, "source image path %s is not absolute", src);
 		return -EINVAL;
 	}
-	if ((r = stat_file("source image", src, &sb, err)) < 0)
+	if (src_fd >= 0 && fstat(src_fd, &sb) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot read source image %s: %s", src, strerror(-r));
+		return r;
+	}
+	if (src_fd < 0 && (r = stat_file("source image", src, &sb, err)) < 0)
 		return r;
 	if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
 		buf_printf(err, "source image %s is not a regular file or block device", src);
 		return -EINVAL;
 	}
-	fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
+	fd = src_fd >= 0 ? -EBADF : open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (src_fd < 0 && fd < 0) {
 		r = -errno;
 		buf_printf(err, "cannot read source image %s: %s", src, strerror(-r));
 		return r;
@@ -384,7 +407,15 @@ static int import_check(struct store *st, const char *src, const char *name, con
 	if ((r = check_name_free(st, name, err)) < 0)
 		return r;
 
-	r = img_info_json(src, NULL, &info, &why);
+	r = img_info_json(src, src_fd, NULL, &info, &why);
+	if (r < 0 && src_fd >= 0 && refers_to_other_files(why.s)) {
+		/* read as /dev/fd/3, a split VMDK looks for its extents in /dev/fd/ */
+		buf_printf(err,
+			   "source image %s refers to other files (extent files or a backing file); convert it to a "
+			   "single file first (qemu-img convert -O vmdk -o subformat=monolithicSparse SRC ONE.vmdk)",
+			   src);
+		return -EINVAL;
+	}
 	if (r < 0) {
 		buf_printf(err, "cannot read source image %s: %s", src, why.s);
 		return r;
@@ -424,7 +455,7 @@ static int import_check(struct store *st, const char *src, const char *name, con
 	size_t k;
 	json_array_foreach(json_object_get(spec, "extents"), k, ext) {
 		const char *f = json_string_value(json_object_get(ext, "filename"));
-		if (f && strcmp(f, src) != 0) {
+		if (f && strcmp(f, qsrc) != 0) {
 			buf_printf(err,
 				   "source image %s is split into extent files; convert it to a single file first "
 				   "(qemu-img convert -O vmdk -o subformat=monolithicSparse)",
@@ -448,8 +479,14 @@ static int import_check(struct store *st, const char *src, const char *name, con
 int vol_import_check(struct store *st, const char *src, const char *name, const char *format,
 		     uint64_t *virtual_size, struct buf *err)
 {
+	return vol_import_check_fd(st, -1, src, name, format, virtual_size, err);
+}
+
+int vol_import_check_fd(struct store *st, int src_fd, const char *src, const char *name, const char *format,
+			uint64_t *virtual_size, struct buf *err)
+{
 	__do_free char *src_format = NULL;
-	return import_check(st, src, name, format, virtual_size, &src_format, err);
+	return import_check(st, src, src_fd, name, format, virtual_size, &src_format, err);
 }
 
 /* Progress parsing of `qemu-img convert -p` output: "    (12.34/100%)\r". */
@@ -638,6 +675,12 @@ static void progress_done(struct import_progress *p)
 int vol_import(struct store *st, const char *storage_dir, const char *src, const char *name, const char *format,
 	       vol_progress_cb cb, void *opaque, struct buf *err)
 {
+	return vol_import_fd(st, storage_dir, -1, src, name, format, cb, opaque, err);
+}
+
+int vol_import_fd(struct store *st, const char *storage_dir, int src_fd, const char *src, const char *name,
+		  const char *format, vol_progress_cb cb, void *opaque, struct buf *err)
+{
 	struct import_progress prog = { .cb = cb, .opaque = opaque, .last_cb_ms = -1 };
 	struct buf why __do_buf = BUF_INIT;
 	__do_free char *src_format = NULL, *path = NULL;
@@ -648,14 +691,14 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 
 	if ((r = check_dir(storage_dir, err)) < 0)
 		return r;
-	if ((r = import_check(st, src, name, format, &size, &src_format, err)) < 0)
+	if ((r = import_check(st, src, src_fd, name, format, &size, &src_format, err)) < 0)
 		return r;
 	path = vol_path(storage_dir, name, format);
 	if (lstat(path, &sb) == 0) {
 		buf_printf(err, "cannot import volume %s: file %s already exists", name, path);
 		return -EEXIST;
 	}
-	r = qemu_img_measure(src, src_format, format, false, &need, &why);
+	r = qemu_img_measure(src_fd >= 0 ? QEMU_IMG_SRC_PATH : src, src_fd, src_format, format, false, &need, &why);
 	if (r < 0) {
 		buf_printf(err, "cannot import %s: %s", src, why.s);
 		return r;
@@ -663,7 +706,9 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 	if ((r = check_room(storage_dir, name, need, err)) < 0)
 		return r;
 
-	qemu_img_cmd(&c, "convert", "-p", "-f", src_format, "-O", format, src, NULL);
+	qemu_img_cmd(&c, "convert", "-p", "-f", src_format, "-O", format, src_fd >= 0 ? QEMU_IMG_SRC_PATH : src, NULL);
+	if (src_fd >= 0)
+		cmd_keep_fd(&c, src_fd, QEMU_IMG_SRC_FD);
 	log_info("importing %s (%s, %" PRIu64 " bytes) as volume %s", src, src_format, size, name);
 	prog.size = size;
 	if ((r = convert_into(&c, storage_dir, name, "import", path, &prog, err)) < 0)
@@ -770,7 +815,7 @@ static int internal_snapshots(const struct vol_record *v, struct buf *out, struc
 
 	if (strcmp(v->format, "qcow2") != 0)
 		return 0;
-	if ((r = img_info_json(v->path, v->format, &info, &why)) < 0) {
+	if ((r = img_info_json(v->path, -1, v->format, &info, &why)) < 0) {
 		buf_printf(err, "cannot inspect volume %s: %s", v->name, why.s);
 		return r;
 	}
@@ -825,7 +870,7 @@ int vol_move_check(struct store *st, const struct vol_record *v, const char *dir
 		buf_printf(err, "cannot move volume %s: file %s already exists", v->name, path);
 		return -EEXIST;
 	}
-	if ((r = qemu_img_measure(v->path, v->format, v->format, true, &need, &why)) < 0) {
+	if ((r = qemu_img_measure(v->path, -1, v->format, v->format, true, &need, &why)) < 0) {
 		buf_printf(err, "cannot move volume %s: %s", v->name, why.s);
 		return r;
 	}
@@ -922,7 +967,7 @@ int vol_info(const char *path, const char *format, struct vol_info *out, struct 
 	}
 	if ((r = stat_file("volume file", path, &sb, err)) < 0)
 		return r;
-	r = img_info_json(path, format, &info, &why);
+	r = img_info_json(path, -1, format, &info, &why);
 	if (r < 0) {
 		buf_printf(err, "cannot inspect volume file %s: %s", path, why.s);
 		return r;

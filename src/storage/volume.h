@@ -52,6 +52,16 @@ int vol_import_check(struct store *st, const char *src, const char *name, const 
 /* Convert src into the store as `name` (runs qemu-img convert -p; long). */
 int vol_import(struct store *st, const char *storage_dir, const char *src, const char *name, const char *format,
 	       vol_progress_cb cb, void *opaque, struct buf *err);
+/*
+ * The same two reading src_fd, a descriptor of src the caller opened and
+ * checked (service/hostpath.h): qemu-img gets it as QEMU_IMG_SRC_FD and
+ * never opens src by name; src only names the image in messages and logs.
+ * src_fd stays the caller's.
+ */
+int vol_import_check_fd(struct store *st, int src_fd, const char *src, const char *name, const char *format,
+			uint64_t *virtual_size, struct buf *err);
+int vol_import_fd(struct store *st, const char *storage_dir, int src_fd, const char *src, const char *name,
+		  const char *format, vol_progress_cb cb, void *opaque, struct buf *err);
 
 /* Grow an image that no running VM has open (shrinking is refused). */
 int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, struct buf *err);

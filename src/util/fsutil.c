@@ -111,14 +111,20 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 int fs_copy_file(const char *src, const char *dest, mode_t mode)
 {
 	__do_close int in = open(src, O_RDONLY | O_CLOEXEC);
+
+	if (in < 0)
+		return -errno;
+	return fs_copy_fd(in, dest, mode);
+}
+
+int fs_copy_fd(int in, const char *dest, mode_t mode)
+{
 	__do_free char *tmp = xasprintf("%s.XXXXXX", dest);
 	__do_close int out = -EBADF;
 	char chunk[1 << 16];
 	ssize_t n;
 	int r = 0;
 
-	if (in < 0)
-		return -errno;
 	if ((out = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return -errno;
 	while ((n = read(in, chunk, sizeof(chunk))) != 0) {

@@ -25,6 +25,8 @@ int fs_read_file_mine(const char *path, size_t max, struct buf *out);
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Copy the file src to dest through a temp file (O_EXCL) and rename; dest gets mode.  0 or -errno. */
 int fs_copy_file(const char *src, const char *dest, mode_t mode);
+/* The same from the open descriptor `in`, read from its current offset (stays the caller's). */
+int fs_copy_fd(int in, const char *dest, mode_t mode);
 /* 1 if path exists, 0 if not. */
 int fs_exists(const char *path);
 /* Make `path` absolute against the cwd; returns a new string. */

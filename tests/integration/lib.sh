@@ -40,7 +40,7 @@ api() {
 }
 
 start_daemon() {
-	"$CORRALD" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" &
+	"$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" &
 	CORRALD_PID=$!
 	for _ in $(seq 1 100); do
 		[ -S "$SOCK" ] && corral host info >/dev/null 2>&1 && return 0

@@ -27,7 +27,7 @@ test_expect "import a VMware disk (vmdk) with its content" '
 	qemu-img compare "$T/src.raw" "$p"
 '
 test_expect "import refuses missing files and images that pull in other host files" '
-	fails corral disk import /nonexistent.vmdk 2>err && grep -qi "does not exist" err &&
+	fails corral disk import "$T/nonexistent.vmdk" 2>err && grep -qi "does not exist" err &&
 	qemu-img create -f qcow2 -b /etc/hostname -F raw "$T/overlay.qcow2" >/dev/null &&
 	fails corral disk import "$T/overlay.qcow2" 2>err && grep -q "backing file" err &&
 	qemu-img create -f vmdk -o subformat=twoGbMaxExtentSparse "$T/split.vmdk" 8M >/dev/null &&

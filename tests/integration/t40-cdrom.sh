@@ -29,7 +29,7 @@ test_expect "eject and insert another" '
 	corral vm show c1 --json | jq -e "[.status.events[].type] | index(\"cdrom\") != null"
 '
 test_expect "missing and relative ISO paths are refused" '
-	fails corral cdrom insert c1 /nonexistent.iso 2>err && grep -qi "no such file" err &&
+	fails corral cdrom insert c1 "$T/nonexistent.iso" 2>err && grep -qi "does not exist" err &&
 	corral vm show c1 --json | jq -e ".cdrom == \"$T/two.iso\""
 '
 test_expect "the medium stays in the definition for the next boot" '

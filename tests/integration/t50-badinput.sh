@@ -55,7 +55,8 @@ test_expect "hostile names" '
 	nothing_created && [ -z "$(ls "$STATE/storage")" ]
 '
 test_expect "missing files and volumes" '
-	expect_error POST /v1/vms "{\"name\":\"x\",\"boot\":{\"mode\":\"kernel\",\"kernel\":\"/nonexistent/vmlinuz\"}}" 404 not_found "nonexistent" &&
+	expect_error POST /v1/vms "{\"name\":\"x\",\"boot\":{\"mode\":\"kernel\",\"kernel\":\"$T/nonexistent/vmlinuz\"}}" 404 not_found "nonexistent" &&
+	expect_error POST /v1/vms "{\"name\":\"x\",\"boot\":{\"mode\":\"kernel\",\"kernel\":\"/nonexistent/vmlinuz\"}}" 403 forbidden "not inside a storage pool" &&
 	expect_error POST /v1/vms "{\"name\":\"x\",\"disks\":[{\"volume\":\"nope\"}]}" 404 not_found "nope" &&
 	expect_error POST /v1/vms "{\"name\":\"x\",\"cdrom\":\"relative.iso\"}" 400 invalid_argument "absolute" &&
 	fails corral vm create x --kernel /nonexistent 2>err && grep -q "/nonexistent" err &&

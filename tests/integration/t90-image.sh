@@ -95,10 +95,12 @@ test_expect "hostile and wrong requests: stay inside the image, clear errors, no
 	fails corral disk ls nosuchvol 2>err && grep -q "not found" err &&
 	echo "not a disk" > notimage.txt && fails corral disk ls ./notimage.txt 2>err && grep -q "not a disk image" err &&
 	fails corral disk ls ./notimage.txt / 2>err && grep -qi "filesystem" err &&
-	fails corral disk ls /nonexistent.img 2>err && grep -qi "no such file" err &&
+	fails corral disk ls "$T/nonexistent.img" 2>err && grep -qi "does not exist" err &&
+	fails corral disk ls /nonexistent.img 2>err && grep -q "not inside a storage pool or an allow_path" err &&
 	api GET "/v1/volumes/deb/fs?path=etc&partition=2" | tail -n1 | grep -q "HTTP 400" &&
 	api GET "/v1/images/fs?file=relative.img" | tail -n1 | grep -q "HTTP 400" &&
-	api GET "/v1/images/content?file=/etc&path=/x" | tail -n1 | grep -q "HTTP 400" &&
+	api GET "/v1/images/content?file=/etc&path=/x" | tail -n1 | grep -q "HTTP 403" &&
+	api GET "/v1/images/content?file=$T&path=/x" | tail -n1 | grep -q "HTTP 403" &&
 	api GET "/v1/volumes/deb/fs?partition=0" | tail -n1 | grep -q "HTTP 400" &&
 	[ "$(sha256sum < "$p")" = "$before" ] &&
 	corral disk list --json | jq -e ".volumes | length == 4"

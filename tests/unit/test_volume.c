@@ -28,6 +28,7 @@
 #include "storage/volume.h"
 #include "core/store.h"
 #include "util/cmd.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"
@@ -696,6 +697,33 @@ static void test_import_text_file_is_raw(void **state)
 	buf_release(&err);
 }
 
+/* With a descriptor, the file opened is what is imported: swapping the name afterwards changes nothing. */
+static void test_import_reads_the_descriptor(void **state)
+{
+	struct fix *f = *state;
+	struct buf err = BUF_INIT;
+	__do_free char *txt = xasprintf("%s/first.txt", f->src);
+	__do_free char *path = storage_file(f, "first.raw");
+	uint64_t vsize = 0;
+	char got[64] = { 0 };
+	const char *want = "the file that was checked\n";
+
+	assert_int_equal(fs_write_file_atomic(txt, want, strlen(want), 0600), 0);
+	__do_close int fd = open(txt, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	/* the name now leads elsewhere: a 1 MiB qcow2 would import as something else */
+	assert_int_equal(unlink(txt), 0);
+	assert_int_equal(symlink("/etc/passwd", txt), 0);
+	assert_int_equal(vol_import_check_fd(f->st, fd, txt, "first", "raw", &vsize, &err), 0);
+	assert_int_equal(vsize, 512);
+	assert_int_equal(vol_import_fd(f->st, f->storage, fd, txt, "first", "raw", NULL, NULL, &err), 0);
+	__do_close int in = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(in >= 0);
+	assert_int_equal(read(in, got, sizeof(got) - 1), (ssize_t)sizeof(got) - 1);
+	assert_memory_equal(got, want, strlen(want));
+	buf_release(&err);
+}
+
 static void test_import_bad_sources(void **state)
 {
 	struct fix *f = *state;
@@ -1032,6 +1060,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_no_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_text_file_is_raw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_reads_the_descriptor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_bad_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_existing_name, setup, teardown),
