@@ -174,6 +174,30 @@ static int check_overlap(const char *path, struct buf *err)
 	return r;
 }
 
+/*
+ * A pool's directory is an allowed root for host files (service/hostpath.h):
+ * never the host's own system directories, nor one holding corrald's state
+ * (its database).  Refused with -EACCES, as hostpath refuses files.
+ */
+static int check_system_dir(const char *path, struct buf *err)
+{
+	static const char *const system[] = { "/etc", "/proc", "/sys", "/dev", "/boot", "/usr", "/bin",
+					      "/sbin", "/lib", "/lib32", "/lib64", "/run" };
+	for (size_t i = 0; i < ARRAY_SIZE(system); i++) {
+		if (pool_paths_overlap(path, system[i])) {
+			buf_printf(err, "%s %s system directory %s: a pool's files can be imported and booted, "
+				   "so it cannot be a pool", path, strcmp(path, system[i]) ? "overlaps the" : "is the", system[i]);
+			return -EACCES;
+		}
+	}
+	if (pool_path_within(svc_cfg.state_dir, path)) {
+		buf_printf(err, "%s holds corrald's state directory %s (its database): it cannot be a pool", path,
+			   svc_cfg.state_dir);
+		return -EACCES;
+	}
+	return 0;
+}
+
 int svc_pool_create(const char *name, const char *path, bool shared, json_t **out, struct buf *err)
 {
 	__do_pool_record struct pool_record existing = { 0 };
@@ -191,7 +215,7 @@ int svc_pool_create(const char *name, const char *path, bool shared, json_t **ou
 		r = -EEXIST;
 		goto out;
 	}
-	if ((r = check_overlap(canon, err)) < 0)
+	if ((r = check_overlap(canon, err)) < 0 || (r = check_system_dir(canon, err)) < 0)
 		goto out;
 	if (!exists && mkdir(canon, 0711) < 0) {
 		r = -errno;

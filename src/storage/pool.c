@@ -98,14 +98,15 @@ int pool_path_resolve(const char *path, char **canon, bool *exists, struct buf *
 	return 0;
 }
 
-/* `outer` is `inner` or one of its parent directories. */
-static bool path_within(const char *inner, const char *outer)
+bool pool_path_within(const char *inner, const char *outer)
 {
+	if (strcmp(outer, "/") == 0)
+		return inner[0] == '/';
 	size_t n = strlen(outer);
 	return strncmp(inner, outer, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
 }
 
-bool pool_paths_overlap(const char *a, const char *b) { return path_within(a, b) || path_within(b, a); }
+bool pool_paths_overlap(const char *a, const char *b) { return pool_path_within(a, b) || pool_path_within(b, a); }
 
 int pool_usage_get(const char *path, struct pool_usage *out, struct buf *err)
 {

@@ -32,6 +32,8 @@ struct pool_usage {
 int pool_path_resolve(const char *path, char **canon, bool *exists, struct buf *err);
 /* true when canonical paths a and b are the same directory or one lies inside the other. */
 bool pool_paths_overlap(const char *a, const char *b);
+/* `outer` is `inner` or one of its parent directories (both canonical). */
+bool pool_path_within(const char *inner, const char *outer);
 /* statvfs() of the pool's directory. */
 int pool_usage_get(const char *path, struct pool_usage *out, struct buf *err);
 

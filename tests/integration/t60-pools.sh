@@ -37,6 +37,9 @@ test_expect "bad pool requests change nothing" '
 	fails corral pool create ctl "$(printf "$T/a\tb")" 2>err && grep -q "control" err &&
 	fails corral pool delete default 2>err && grep -q "default pool cannot be deleted" err &&
 	fails corral pool show nosuch 2>err && grep -q "not found" err &&
+	fails corral pool create etc /etc 2>err && grep -q "system directory /etc: .*cannot be a pool" err &&
+	fails corral pool create root / 2>err && grep -q "cannot be a pool" err &&
+	api POST /v1/pools "{\"name\":\"kern\",\"path\":\"/boot\"}" | tail -n1 | grep -q "HTTP 403" &&
 	[ "$(npools)" = 3 ] && [ ! -e "$T/other" ] && [ ! -e "$T/p1/sub" ] && [ ! -e "$T/x" ] && [ ! -e "$T/rel" ]
 '
 test_expect "disk create and import put the file into the pool" '
