@@ -2,6 +2,8 @@
 #   make          build build/corrald and build/corral
 #   make demo     install what is missing, build, boot the demo guest
 #   make check    install what is missing, build, run every test (also under ASan+UBSan)
+#   make soak     the crash loop (tests/crashloop.sh): ROUNDS (default 20) rounds of kill -9
+#                 corrald during every kind of job, restart, check the invariants
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
 #   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local) and
@@ -11,7 +13,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps guest guest-disks demo check unit asan integration install clean
+.PHONY: all deps guest guest-disks demo check unit asan integration soak install clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -45,6 +47,9 @@ asan: $(ASAN_BUILD)/build.ninja
 
 integration: all guest
 	./tests/integration/run.sh $(BUILD)
+
+soak: all guest
+	CORRALD=$(BUILD)/corrald CORRAL=$(BUILD)/corral GUEST_DIR=$(BUILD)/guest ROUNDS=$${ROUNDS:-20} bash tests/crashloop.sh
 
 check: deps
 	$(MAKE) all guest

@@ -107,6 +107,9 @@ json_t *backup_result_json(const struct backup_result *res);
  * NBD exports, the temporary overlay) and in its run dir.  Safe to call on a
  * VM without leftovers. */
 int backup_cleanup_vm(struct qmp *qmp, const char *run_dir, struct buf *err);
+/* Only the files of that (the temporary overlays, the NBD sockets): for a VM
+ * whose QEMU is gone (killed during a backup while corrald was down). */
+void backup_cleanup_files(const char *run_dir);
 
 /* Drop corral's dirty bitmaps from a qcow2 disk: through qmp on a running
  * VM's format node, else (qmp NULL) with qemu-img on the image at path.  QEMU

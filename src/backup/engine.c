@@ -302,6 +302,7 @@ static int img_bitmap(const char *path, const char *op, const char *name, struct
 {
 	struct cmd c = CMD_INIT;
 	cmd_add(&c, "qemu-img");
+	c.helper = true;
 	cmd_add(&c, "bitmap");
 	cmd_add(&c, op);
 	cmd_add(&c, "-f");
@@ -325,6 +326,7 @@ static json_t *img_bitmaps(const char *path, struct buf *err)
 {
 	struct cmd c = CMD_INIT;
 	cmd_add(&c, "qemu-img");
+	c.helper = true;
 	cmd_add(&c, "info");
 	cmd_add(&c, "--output=json");
 	cmd_add(&c, "-f");

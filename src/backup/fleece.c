@@ -143,6 +143,7 @@ static int overlay_create(const char *path, uint64_t size, struct buf *err)
 {
 	struct cmd c = CMD_INIT;
 	cmd_add(&c, "qemu-img");
+	c.helper = true;
 	cmd_add(&c, "create");
 	cmd_add(&c, "-q");
 	cmd_add(&c, "-f");
@@ -471,18 +472,23 @@ int backup_cleanup_vm(struct qmp *qmp, const char *run_dir, struct buf *err)
 	keep_first(&first, cleanup_list(qmp, "query-named-block-nodes", "node-name", NODE_PREFIX, node_del, &step),
 		   &step, err);
 	buf_release(&step);
-	DIR *dir = opendir(run_dir);
-	if (dir) {
-		struct dirent *de;
-		while ((de = readdir(dir))) {
-			size_t l = strlen(de->d_name);
-			bool overlay = strncmp(de->d_name, NODE_PREFIX, strlen(NODE_PREFIX)) == 0 && l > 6 &&
-				       strcmp(de->d_name + l - 6, ".qcow2") == 0;
-			bool nbdsock = strncmp(de->d_name, "corral-nbd-", 11) == 0;
-			if (overlay || nbdsock)
-				unlinkat(dirfd(dir), de->d_name, 0);
-		}
-		closedir(dir);
-	}
+	backup_cleanup_files(run_dir);
 	return first;
+}
+
+void backup_cleanup_files(const char *run_dir)
+{
+	DIR *dir = opendir(run_dir);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		size_t l = strlen(de->d_name);
+		bool overlay = strncmp(de->d_name, NODE_PREFIX, strlen(NODE_PREFIX)) == 0 && l > 6 &&
+			       strcmp(de->d_name + l - 6, ".qcow2") == 0;
+		bool nbdsock = strncmp(de->d_name, "corral-nbd-", 11) == 0 || strcmp(de->d_name, SOCKET_NAME) == 0;
+		if (overlay || nbdsock)
+			unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
 }

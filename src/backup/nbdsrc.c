@@ -197,6 +197,7 @@ int nbdsrc_server_start(const char *image, const char *format, const char *socke
 	unlink(socket);
 	unlink(log);
 	cmd_add(&c, "qemu-nbd");
+	c.helper = true;
 	if (readonly)
 		cmd_add(&c, "--read-only");
 	cmd_addf(&c, "--format=%s", format);

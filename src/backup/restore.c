@@ -80,6 +80,7 @@ static int img_create(const char *dest, const char *format, uint64_t size, struc
 {
 	struct cmd c = CMD_INIT;
 	cmd_add(&c, "qemu-img");
+	c.helper = true;
 	cmd_add(&c, "create");
 	cmd_add(&c, "-q");
 	cmd_add(&c, "-f");

@@ -611,6 +611,12 @@ void job_set_result(struct job *j, json_t *result)
 	pthread_mutex_unlock(&eng_lock);
 }
 
+void job_record_result(struct job *j, json_t *result)
+{
+	job_set_result(j, result);
+	report(j, true, false);
+}
+
 void job_on_cancel(struct job *j, void (*fn)(void *opaque), void *opaque)
 {
 	pthread_mutex_lock(&j->hook_lock);

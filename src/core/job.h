@@ -105,6 +105,10 @@ void job_progress_bytes(struct job *j, uint64_t done, uint64_t total);
 void job_set_phase(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A JSON summary kept with the job ("result"); the reference is stolen. */
 void job_set_result(struct job *j, json_t *result);
+/* The same, written to the store at once: what the job is about to make
+ * (files, volumes), so that start-up recovery (service/recover.h) can find
+ * and remove it if corrald dies before the job ends. */
+void job_record_result(struct job *j, json_t *result);
 /* Install (fn != NULL) or remove the hook job_cancel calls for the current
  * step.  fn runs on the canceller's thread; it must be thread-safe and quick. */
 void job_on_cancel(struct job *j, void (*fn)(void *opaque), void *opaque);

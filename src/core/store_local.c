@@ -240,6 +240,24 @@ out:
 	return j;
 }
 
+json_t *store_job_running(struct store *s)
+{
+	sqlite3_stmt *st;
+	json_t *arr = json_array();
+	pthread_mutex_lock(&s->local.lock);
+	if (sqlite3_prepare_v2(s->local.db, "SELECT " JOB_COLS " FROM jobs WHERE state='running' ORDER BY id", -1, &st,
+			       NULL) != SQLITE_OK) {
+		store_db_fail(&s->local, "list running jobs");
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, row_to_job(st));
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->local.lock);
+	return arr;
+}
+
 json_t *store_job_list(struct store *s, const char *vm_uuid, int limit)
 {
 	sqlite3_stmt *st;

@@ -45,6 +45,8 @@ int store_job_progress(struct store *s, int64_t id, double percent, double rate,
 int store_job_finish(struct store *s, int64_t id, const char *state, const char *error);
 /* A JSON summary kept with the job ("result" in job JSON), e.g. a backup run's statistics. */
 int store_job_set_result(struct store *s, int64_t id, const json_t *result);
+/* The jobs recorded "running", oldest first: at start-up, those a previous daemon left. */
+json_t *store_job_running(struct store *s);
 /* Jobs left "running" by a previous daemon become failed with this reason. */
 int store_job_fail_stale(struct store *s, const char *reason);
 json_t *store_job_get(struct store *s, int64_t id);

@@ -20,6 +20,7 @@
 #include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/pool.h"
+#include "service/recover.h"
 #include "service/service.h"
 #include "service/snapshot.h"
 #include "service/vm.h"
@@ -35,6 +36,7 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/timeutil.h"
 #include "util/runas.h"
 #include "util/common.h"
 #include "config.h"
@@ -242,17 +244,36 @@ int main(int argc, char **argv)
 	}
 	lockpath = xasprintf("%s/corrald.lock", state_dir);
 	__do_close int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-		fprintf(stderr, "corrald: another corrald is using %s (%s)\n", state_dir, strerror(errno));
+	/* A killed corrald's child between fork and exec (a helper waiting to be
+	 * recorded, util/cmd.h) holds the lock a moment longer: wait up to 5 s. */
+	int lockerr = lockfd < 0 ? errno : 0;
+	for (int i = 0; lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB) < 0; i++) {
+		lockerr = errno;
+		if (lockerr != EWOULDBLOCK || i == 100)
+			break;
+		time_sleep_ms(50);
+		lockerr = 0;
+	}
+	if (lockerr) {
+		fprintf(stderr, "corrald: another corrald is using %s (%s)\n", state_dir, strerror(lockerr));
 		return 1;
+	}
+	{
+		/* Helpers (qemu-img, qemu-nbd, corral-imgd) a killed corrald left
+		 * running go first, before anything starts new ones. */
+		__do_free char *helpers = xasprintf("%s/helpers", run_dir);
+		if ((r = fs_mkdir_p(helpers, 0700)) < 0) {
+			fprintf(stderr, "corrald: cannot create %s: %s\n", helpers, strerror(-r));
+			return 1;
+		}
+		proc_track_sweep(helpers);
+		proc_track_dir_set(helpers);
 	}
 	db = xasprintf("%s/state.db", state_dir);
 	if (!(st = store_open(db, &err))) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out;
 	}
-	job_engine_init(st);
-	store_job_fail_stale(st, "corrald stopped while the job ran");
 	job_engine_init(st);
 	{
 		/* QEMU runs as qemu_user: it must pass through our directories to
@@ -318,6 +339,7 @@ int main(int argc, char **argv)
 	}
 	rt_attach_all();
 	svc_snapshot_recover();
+	svc_recover(); /* ends the job records a killed corrald left running */
 	if (svc_backup_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;

@@ -369,6 +369,13 @@ static int brun_run(struct job *j, void *arg, struct buf *err)
 
 	b->job = j;
 	b->t0_ms = time_mono_ms();
+	{
+		/* For start-up recovery: which VMs this run backs up, into which repository. */
+		json_t *names = json_array();
+		for (size_t i = 0; i < b->n; i++)
+			json_array_append_new(names, json_string(b->vms[i].name));
+		job_record_result(j, json_pack("{s:s,s:o}", "repo", b->repo_path, "backing_up", names));
+	}
 	job_on_cancel(j, svc_cancel_flag_set, &b->cancel);
 	if ((r = svc_repo_lock_job(j, b->repo, false, err)) < 0)
 		goto out;

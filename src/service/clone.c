@@ -558,6 +558,16 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		buf_printf(err, "vm %s was started meanwhile; stop it to clone it", c->src_name);
 		r = -EBUSY;
 	}
+	{
+		/* The volumes it will make, for start-up recovery to remove if corrald dies meanwhile. */
+		json_t *vols = json_array();
+		for (int i = 0; i < c->ndisks; i++) {
+			__do_free char *tmp = vol_tmp_path(c->disks[i].dir, c->disks[i].name, "import");
+			json_array_append_new(vols, json_pack("{s:s,s:s,s:s}", "name", c->disks[i].name, "path",
+							      c->disks[i].path, "tmp", tmp));
+		}
+		job_record_result(j, json_pack("{s:o}", "volumes", vols));
+	}
 	for (int i = 0; i < c->ndisks && r == 0; i++) {
 		job_set_phase(j, "copying disk %d of %d", i + 1, c->ndisks);
 		r = copy_disk(c, i, err);
@@ -571,6 +581,14 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	if (r < 0 && r != -ECANCELED)
 		log_warn("clone %s of vm %s failed: %s", c->name, c->src_name, err->s);
 	clone_end(c, r);
+	{
+		json_t *vols = json_array();
+		for (int i = 0; i < c->ndisks && r == 0; i++)
+			json_array_append_new(vols, json_string(c->disks[i].name));
+		job_set_result(j, r == 0 ? json_pack("{s:s,s:o}", "vm", c->name, "volumes", vols) : NULL);
+		if (r < 0)
+			json_decref(vols);
+	}
 	if (r == -ECANCELED) {
 		buf_reset(err);
 		buf_printf(err, "clone %s cancelled; no volume of it was kept", c->name);

@@ -271,6 +271,7 @@ static int spawn(struct imgc *c, struct buf *err)
 		buf_printf(err, "cannot start the image helper %s: %s", cfg.helper, strerror(-r));
 		return r;
 	}
+	proc_track(&c->proc); /* a corrald killed meanwhile: the next one ends it */
 	return 0;
 }
 

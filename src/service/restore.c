@@ -195,6 +195,17 @@ static int restore_run(struct job *j, void *arg, struct buf *err)
 	int r = 0;
 
 	rs->job = j;
+	{
+		/* What it writes, for start-up recovery to remove if corrald dies meanwhile. */
+		json_t *vols = json_array();
+		for (size_t i = 0; i < rs->n; i++)
+			json_array_append_new(vols, json_pack("{s:s,s:s}", "name", rs->disks[i].volume, "path",
+							      rs->disks[i].dest));
+		json_t *rec = json_pack("{s:s,s:o,s:b}", "backup", rs->id, "volumes", vols, "over", rs->over_uuid[0] != 0);
+		if (rs->def)
+			json_object_set(rec, "vm", json_object_get(rs->def, "name"));
+		job_record_result(j, rec);
+	}
 	job_on_cancel(j, svc_cancel_flag_set, &rs->cancel);
 	/* Checked when the restore was asked for; from now on the job's lock keeps it so. */
 	if (rs->over_uuid[0] && rt_is_active(rs->over_uuid)) {
@@ -231,6 +242,8 @@ static int restore_run(struct job *j, void *arg, struct buf *err)
 		if (vm)
 			json_object_set(res, "vm", json_object_get(vm, "name"));
 		job_set_result(j, res);
+	} else {
+		job_set_result(j, NULL); /* what it was about to make is gone */
 	}
 	json_decref(vm);
 	restore_release(rs);

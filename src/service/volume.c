@@ -219,8 +219,13 @@ static void import_unclaim(const char *name)
 static int import_run(struct job *jb, void *arg, struct buf *err)
 {
 	struct import_job *j = arg;
+	__do_free char *path = vol_file_path(j->dir, j->name, j->format);
+	__do_free char *tmp = vol_tmp_path(j->dir, j->name, "import");
+	/* What start-up recovery removes if corrald dies before the import ends. */
+	job_record_result(jb, json_pack("{s:s,s:s}", "path", path, "tmp", tmp));
 	int r = vol_import_fd(svc_cfg.store, j->dir, j->src_fd, j->src, j->name, j->format, svc_job_vol_progress, jb,
 			      err);
+	job_set_result(jb, r == 0 ? json_pack("{s:s,s:s}", "volume", j->name, "path", path) : NULL);
 	import_unclaim(j->name);
 	svc_pool_put(j->pool);
 	return r;
@@ -515,7 +520,18 @@ static int move_run(struct job *jb, void *arg, struct buf *err)
 	int r;
 
 	j->job = jb;
+	{
+		/* What start-up recovery looks for if corrald dies during the move. */
+		__do_free char *path = vol_file_path(j->dir, j->vol.name, j->vol.format);
+		__do_free char *tmp = vol_tmp_path(j->dir, j->vol.name, "move");
+		job_record_result(jb, json_pack("{s:s,s:s,s:s,s:s,s:b}", "pool", j->pool, "from", j->vol.path, "path",
+						path, "tmp", tmp, "live", j->live));
+	}
 	r = j->live ? move_live(j, err) : move_offline(j, err);
+	{
+		__do_free char *path = vol_file_path(j->dir, j->vol.name, j->vol.format);
+		job_set_result(jb, r == 0 ? json_pack("{s:s,s:s}", "pool", j->pool, "path", path) : NULL);
+	}
 	if (r == 0 && j->vm[0]) {
 		__do_free char *d = xasprintf("disk %s moved to pool %s%s", j->vol.name, j->pool,
 					      j->live ? " (live)" : "");

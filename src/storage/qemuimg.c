@@ -81,6 +81,7 @@ void qemu_img_cmd(struct cmd *c, ...)
 	const char *arg;
 
 	cmd_add(c, "qemu-img");
+	c->helper = true;
 	va_start(ap, c);
 	while ((arg = va_arg(ap, const char *)))
 		cmd_add(c, arg);

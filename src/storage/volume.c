@@ -183,6 +183,17 @@ static char *vol_path(const char *dir, const char *name, const char *format)
 	return dir_join(dir, file);
 }
 
+char *vol_file_path(const char *dir, const char *name, const char *format)
+{
+	return vol_path(dir, name, format);
+}
+
+char *vol_tmp_path(const char *dir, const char *name, const char *verb)
+{
+	__do_free char *file = xasprintf(".%s.%s.tmp", name, verb);
+	return dir_join(dir, file);
+}
+
 /* Free bytes for an unprivileged writer in `dir`. */
 static int dir_free(const char *dir, uint64_t *out, struct buf *err)
 {
@@ -580,6 +591,17 @@ static int tmp_lock(const char *path, int *out)
 	return -EBUSY;
 }
 
+int vol_tmp_remove_stale(const char *path)
+{
+	__do_close int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	/* Held under the lock: no import can be reusing it meanwhile. */
+	return unlink(path) < 0 ? -errno : 0;
+}
+
 /* rename() that never replaces `to`; link+unlink where RENAME_NOREPLACE is unsupported. */
 static int rename_noreplace(const char *from, const char *to)
 {
@@ -605,8 +627,7 @@ static int convert_into(struct cmd *c, const char *dir, const char *name, const 
 {
 	struct buf why __do_buf = BUF_INIT;
 	struct buf errout __do_buf = BUF_INIT;
-	__do_free char *tmp_name = xasprintf(".%s.%s.tmp", name, verb);
-	__do_free char *tmp = dir_join(dir, tmp_name);
+	__do_free char *tmp = vol_tmp_path(dir, name, verb);
 	__do_close int fd = -EBADF;
 	int r;
 

@@ -88,6 +88,15 @@ int vol_move_target_create(const struct vol_record *v, const char *dir, char **p
 /* Last step: the data is complete in new_path: sync it, record the new path and pool
  * (the pool whose directory holds it), remove the old file. */
 int vol_move_finish(struct store *st, const struct vol_record *v, const char *new_path, struct buf *err);
+/* Where a volume `name` of `format` lives in pool directory `dir`, and the
+ * hidden temp file an import or offline move (`verb` "import", "move")
+ * writes first (caller frees).  Start-up recovery removes the ones a killed
+ * corrald left. */
+char *vol_file_path(const char *dir, const char *name, const char *format);
+char *vol_tmp_path(const char *dir, const char *name, const char *verb);
+/* Remove a temp file left by a dead import or move: only if nobody holds its
+ * lock (a running one does).  0, -EBUSY, or -errno (-ENOENT: none). */
+int vol_tmp_remove_stale(const char *path);
 /* qemu-img info (works on images open by a running VM: uses --force-share). */
 int vol_info(const char *path, const char *format, struct vol_info *out, struct buf *err);
 /* The same from the file itself (its size and blocks, a qcow2 header's

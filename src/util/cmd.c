@@ -125,6 +125,8 @@ struct child {
 	int floor;          /* first fd number above every target */
 	int maxfd;          /* for the close-on-exec fallback */
 	int report;         /* write end of the failure pipe */
+	int go;             /* helpers: read end of the pipe saying "recorded, exec" */
+	int go_w;           /* its write end: the child closes its copy, so corrald's death means EOF */
 };
 
 struct child_failure {
@@ -147,6 +149,8 @@ static void child_main(void *arg)
 			sigaction(s, &dfl, NULL); /* glibc's internal signals answer EINVAL: fine */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (k->go_w >= 0)
+		close(k->go_w);
 
 	if (k->c->new_session && setsid() < 0) {
 		f.what = "setsid";
@@ -182,6 +186,19 @@ static void child_main(void *arg)
 		if (r < 0) {
 			f.err = -r;
 			f.what = what;
+			goto report;
+		}
+	}
+	if (k->go >= 0) {
+		/* A helper runs only once corrald recorded it (proc_track): if
+		 * corrald dies first, this reads EOF and the helper never starts. */
+		char b;
+		ssize_t n;
+		while ((n = read(k->go, &b, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1) {
+			f.err = EPIPE;
+			f.what = "waiting to be recorded";
 			goto report;
 		}
 	}
@@ -282,9 +299,11 @@ static void record_dry(const struct cmd *c)
 int cmd_start(const struct cmd *c, struct proc *p, struct buf *err)
 {
 	struct buf scratch = BUF_INIT;
-	struct child k = { .c = c, .stdio = { -EBADF, -EBADF, -EBADF }, .floor = 3, .report = -EBADF };
+	struct child k = { .c = c, .stdio = { -EBADF, -EBADF, -EBADF }, .floor = 3, .report = -EBADF, .go = -EBADF,
+			   .go_w = -EBADF };
 	int parent[3] = { -EBADF, -EBADF, -EBADF };
 	int rep[2] = { -EBADF, -EBADF };
+	int go[2] = { -EBADF, -EBADF };
 	__do_free char *path = NULL;
 	char **envp = NULL;
 	int r;
@@ -322,13 +341,28 @@ int cmd_start(const struct cmd *c, struct proc *p, struct buf *err)
 	k.path = path;
 	k.envp = envp = build_env(c);
 	k.report = rep[1];
+	if (c->helper && pipe2(go, O_CLOEXEC) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot run %s: %s", c->argv[0], strerror(-r));
+		goto out;
+	}
+	k.go = go[0];
+	k.go_w = go[1];
 	if ((r = proc_spawn(p, child_main, &k)) < 0) {
 		buf_printf(err, "cannot run %s: fork: %s", c->argv[0], strerror(-r));
 		goto out;
 	}
 	close_fd(&rep[1]);
+	close_fd(&go[0]);
 	for (int i = 0; i < 3; i++)
 		close_fd(&k.stdio[i]);
+	if (c->helper) {
+		/* Record it before it may run, then let it exec (child_main). */
+		proc_track(p);
+		ssize_t w = write(go[1], "g", 1);
+		(void)w; /* on failure the child reports "waiting to be recorded" below */
+		close_fd(&go[1]);
+	}
 	struct child_failure f;
 	ssize_t n;
 	while ((n = read(rep[0], &f, sizeof(f))) < 0 && errno == EINTR)
@@ -354,6 +388,8 @@ out:
 	}
 	close_fd(&rep[0]);
 	close_fd(&rep[1]);
+	close_fd(&go[0]);
+	close_fd(&go[1]);
 	free(envp);
 	buf_release(&scratch);
 	return r;

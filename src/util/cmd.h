@@ -71,6 +71,8 @@ struct cmd {
 	bool new_session;           /* setsid() in the child */
 	cmd_hook_fn pre_exec;
 	void *pre_exec_arg;
+	bool helper;                /* must not outlive corrald: recorded with proc_track() (proc.h)
+	                             * before it may exec, so it never runs unrecorded */
 };
 
 #define CMD_INIT { .argv = NULL }

@@ -7,6 +7,7 @@
  * still runs stays on the list, marked orphaned, and the reaper frees it
  * once it reaps the child.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +31,7 @@ struct proc_entry {
 	bool done;      /* reaped; status is valid */
 	bool orphaned;  /* its struct proc was released */
 	int status;
+	char *pidfile;  /* proc_track: removed when the child is reaped */
 	struct proc_entry *next;
 };
 
@@ -41,6 +43,7 @@ static unsigned long reg_forks;     /* bumped by every fork: wakes an idle reape
 static unsigned long reg_orphans;   /* unregistered children reaped */
 static bool reaper_running, reaper_stop;
 static pthread_t reaper;
+static char *track_dir;             /* proc_track_dir_set */
 
 static void reg_init(void)
 {
@@ -92,6 +95,11 @@ static void reap_locked(pid_t pid)
 	}
 	e->done = true;
 	e->status = status_decode(st);
+	if (e->pidfile) {
+		unlink(e->pidfile);
+		free(e->pidfile);
+		e->pidfile = NULL;
+	}
 	if (e->orphaned) {
 		unlink_locked(e);
 		free(e);
@@ -239,6 +247,7 @@ void proc_release(struct proc *p)
 		pthread_mutex_lock(&reg_lock);
 		if (p->e->done) {
 			unlink_locked(p->e);
+			free(p->e->pidfile);
 			free(p->e);
 		} else {
 			p->e->orphaned = true;
@@ -450,4 +459,97 @@ int proc_identity_load(const char *path, struct proc_identity *out)
 out:
 	buf_release(&b);
 	return r;
+}
+
+/* ---- helpers that must not outlive corrald -------------------------------- */
+
+void proc_track_dir_set(const char *dir)
+{
+	pthread_mutex_lock(&reg_lock);
+	free(track_dir);
+	track_dir = dir ? xstrdup(dir) : NULL;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void proc_track(struct proc *p)
+{
+	struct proc_identity id;
+	char *path = NULL;
+	int r;
+
+	if (!p->pid || !p->e)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	if (track_dir)
+		path = xasprintf("%s/%d.pid", track_dir, (int)p->pid);
+	pthread_mutex_unlock(&reg_lock);
+	if (!path)
+		return;
+	/* Before it is reaped the pid is still ours (a zombie at worst): the identity is its own. */
+	if ((r = proc_identity_get(p->pid, &id)) < 0 || (r = proc_identity_save(path, &id)) < 0) {
+		log_warn("cannot record helper process %d in %s: %s", (int)p->pid, path, strerror(-r));
+		free(path);
+		return;
+	}
+	pthread_mutex_lock(&reg_lock);
+	if (p->e->done) {
+		unlink(path); /* reaped meanwhile */
+		free(path);
+	} else {
+		free(p->e->pidfile);
+		p->e->pidfile = path;
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* Ask `id` to go (TERM, KILL after 3 s); true once it is gone. */
+static bool identity_end(const struct proc_identity *id)
+{
+	if (proc_identity_signal(id, SIGTERM) == -ESRCH)
+		return true;
+	for (int i = 0; i < 300; i++) {
+		if (!proc_identity_alive(id))
+			return true;
+		time_sleep_ms(10);
+	}
+	proc_identity_signal(id, SIGKILL);
+	for (int i = 0; i < 300; i++) {
+		if (!proc_identity_alive(id))
+			return true;
+		time_sleep_ms(10);
+	}
+	return false;
+}
+
+int proc_track_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int killed = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (de->d_name[0] == '.')
+			continue;
+		__do_free char *path = xasprintf("%s/%s", dir, de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".pid") != 0) {
+			unlink(path); /* a pid file half written when corrald died */
+			continue;
+		}
+		struct proc_identity id;
+		if (proc_identity_load(path, &id) == 0 && id.start && proc_identity_alive(&id)) {
+			if (identity_end(&id)) {
+				log_info("stopped helper process %d left by a previous corrald", (int)id.pid);
+				killed++;
+			} else {
+				log_warn("helper process %d left by a previous corrald does not exit", (int)id.pid);
+				continue;
+			}
+		}
+		unlink(path);
+	}
+	closedir(d);
+	return killed;
 }

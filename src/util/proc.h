@@ -128,4 +128,19 @@ int proc_identity_signal(const struct proc_identity *id, int sig);
 int proc_identity_save(const char *path, const struct proc_identity *id);
 int proc_identity_load(const char *path, struct proc_identity *out);
 
+/*
+ * Helpers that must not outlive corrald (qemu-img, qemu-nbd, corral-imgd;
+ * never QEMU, which does).  corrald names a directory once
+ * (proc_track_dir_set); proc_track(p) then writes p's identity there as
+ * <pid>.pid, removed when the child is reaped (cmd_start does it for a
+ * cmd marked helper before the child may exec).  At start-up,
+ * proc_track_sweep(dir) ends every process whose file is left and whose
+ * identity still matches (TERM, KILL after 3 s; a recycled pid is never
+ * signalled) and removes the files (also half-written ones): the number
+ * stopped, or -errno.
+ */
+void proc_track_dir_set(const char *dir);
+void proc_track(struct proc *p);
+int proc_track_sweep(const char *dir);
+
 #endif

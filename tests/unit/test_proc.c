@@ -441,6 +441,50 @@ static void test_identity(void **state)
 	buf_release(&b);
 }
 
+/* Helpers tracked in a directory: their pid file lives as long as they do,
+ * and a sweep (a restarted corrald) ends the ones left, never a recycled pid. */
+static void test_helper_track(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/corral-track-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	proc_track_dir_set(dir);
+
+	struct cmd c = CMD_INIT;
+	struct proc p = PROC_INIT;
+	struct proc_identity id, me;
+	cmd_add(&c, "true");
+	c.helper = true;
+	assert_int_equal(cmd_run(&c, NULL, NULL), 0);
+	cmd_release(&c);
+	assert_int_equal(proc_track_sweep(dir), 0); /* nothing left behind by a helper that ended */
+
+	c = (struct cmd)CMD_INIT;
+	cmd_add(&c, "sleep");
+	cmd_add(&c, "30");
+	c.helper = true;
+	assert_int_equal(cmd_start(&c, &p, NULL), 0);
+	__do_free char *pidfile = xasprintf("%s/%d.pid", dir, (int)p.pid);
+	assert_int_equal(proc_identity_load(pidfile, &id), 0);
+	assert_int_equal(id.pid, p.pid);
+	assert_true(id.start > 0);
+
+	/* A file naming a live pid with another start time: a recycled pid, left alone. */
+	assert_int_equal(proc_identity_get(getpid(), &me), 0);
+	me.start++;
+	__do_free char *recycled = xasprintf("%s/%d.pid", dir, (int)getpid());
+	assert_int_equal(proc_identity_save(recycled, &me), 0);
+
+	proc_track_dir_set(NULL); /* as if corrald had died: the next one sweeps */
+	assert_int_equal(proc_track_sweep(dir), 1);
+	assert_int_equal(proc_wait(&p), 128 + SIGTERM);
+	assert_false(fs_exists(pidfile) > 0);
+	assert_false(fs_exists(recycled) > 0);
+	proc_release(&p);
+	cmd_release(&c);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,11 +494,13 @@ int main(void)
 		cmocka_unit_test(test_pre_exec_hook),
 		cmocka_unit_test(test_dry_run_records_fds),
 		cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_helper_track),
 		cmocka_unit_test_setup_teardown(test_reaper, subreaper_setup, subreaper_teardown),
 		/* The same runner tests again with the reaper doing the reaping. */
 		cmocka_unit_test_setup_teardown(test_start_pipes_and_wait, subreaper_setup, subreaper_teardown),
 		cmocka_unit_test_setup_teardown(test_signal_and_timeout, subreaper_setup, subreaper_teardown),
 		cmocka_unit_test_setup_teardown(test_identity, subreaper_setup, subreaper_teardown),
+		cmocka_unit_test_setup_teardown(test_helper_track, subreaper_setup, subreaper_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
