@@ -34,8 +34,8 @@ wait_job_end() {
 test_expect "corral events --follow shows a VM start and a job's progress live" '
 	corral events --follow >follow.out 2>&1 & fpid=$! &&
 	sleep 0.5 &&
-	qemu-img create -q -f raw "$T/big.raw" 1G &&
-	qemu-io -f raw -c "write -P 0x5a 0 768M" "$T/big.raw" >/dev/null &&
+	qemu-img create -q -f raw "$T/big.raw" 3G &&
+	qemu-io -f raw -c "write -P 0x5a 0 1G" -c "write -P 0x5b 1G 1G" -c "write -P 0x5c 2G 512M" "$T/big.raw" >/dev/null &&
 	corral disk import "$T/big.raw" --name big &&
 	create_guest ev && corral vm start ev &&
 	sleep 0.5 && kill $fpid && wait $fpid 2>/dev/null;
@@ -79,6 +79,8 @@ test_expect "vm kill during a live disk move succeeds at once; the move is undon
 	corral disk move mv --pool p2 && [ "$(dirname "$(vol_path mv)")" = "$T/p2" ]
 '
 # cancel_at_progress ID: cancel the job once it reports progress; its end state is printed.
+# The first progress above 0 comes 200 ms into a copy, so sources are large
+# enough (2.5 GiB of data) to still be copying when the cancel lands.
 cancel_at_progress() {
 	wait_job_progress "$1" &&
 	curl -sS --unix-socket "$SOCK" -X POST "http://corral/v1/jobs/$1/cancel" >/dev/null && wait_job_end "$1" 30 &&
