@@ -190,3 +190,26 @@ create_guest() {
 
 # fails COMMAND...: succeeds if the command fails (non-zero exit), printing its stderr.
 fails() { if "$@"; then say "expected failure: $*"; return 1; fi; return 0; }
+
+# guest_sh VM CMD [TIMEOUT_S]: run CMD (one line) in the guest's serial shell,
+# print its output (CR stripped) and return its exit status.  Waits for a
+# unique end marker in the console history; fails after TIMEOUT_S (30).
+guest_sh() {
+	local vm=$1 cmd=$2 t=${3:-30} m="GSH$RANDOM$RANDOM" end out rc
+	printf '%s\necho %s-END-$?\n' "$cmd" "$m" | corral vm console "$vm" --linger 0.3 >/dev/null || return 1
+	end=$((SECONDS + t))
+	while :; do
+		out=$(corral vm log "$vm" --tail 1M 2>/dev/null | tr -d '\r')
+		grep -q "^$m-END-[0-9]*\$" <<<"$out" && break
+		[ $SECONDS -lt $end ] || { say "guest_sh $vm: no end marker after ${t}s for: $cmd"; return 1; }
+		sleep 0.2
+	done
+	# The lines after the command's echo, up to the marker.
+	awk -v c="$cmd" -v m="$m" '
+		!started { if (index($0, c)) started = 1; next }
+		index($0, "echo " m "-END") { next }
+		$0 ~ "^" m "-END-" { exit }
+		{ print }' <<<"$out"
+	rc=$(grep "^$m-END-" <<<"$out" | tail -n1 | sed "s/^$m-END-//")
+	return "${rc:-1}"
+}
