@@ -5,6 +5,7 @@
  * connection (s->local) and its lock, never through a batch.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -36,27 +37,36 @@ int store_event_add(struct store *s, const char *vm_uuid, const char *type, cons
 	return r;
 }
 
-json_t *store_event_list(struct store *s, const char *vm_uuid, int limit)
+/* Events as a JSON array, oldest first: `sql` selects time, vm, vm name, type
+ * and detail, with ?1 the VM filter (may be unused) and ?2 the limit; vm and
+ * name are included only `with_vm`. */
+static json_t *event_query(struct store *s, const char *what, const char *sql, const char *vm_uuid, int limit,
+			   bool with_vm)
 {
 	sqlite3_stmt *st;
 	json_t *arr = json_array();
 	char stamp[40];
 
 	pthread_mutex_lock(&s->local.lock);
-	if (sqlite3_prepare_v2(s->local.db,
-			       "SELECT time,type,detail FROM (SELECT id,time,type,detail FROM events WHERE vm IS ? "
-			       "ORDER BY id DESC LIMIT ?) ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_db_fail(&s->local, "list events");
+	if (sqlite3_prepare_v2(s->local.db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_db_fail(&s->local, what);
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 2, limit);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "time",
-						     time_fmt_rfc3339(sqlite3_column_int64(st, 0), stamp, sizeof(stamp)),
-						     "type", (const char *)sqlite3_column_text(st, 1), "detail",
-						     (const char *)sqlite3_column_text(st, 2)));
+		json_t *e = json_object();
+		json_object_set_new(e, "time", json_string(time_fmt_rfc3339(sqlite3_column_int64(st, 0), stamp,
+									      sizeof(stamp))));
+		if (with_vm) {
+			const char *vm = (const char *)sqlite3_column_text(st, 1);
+			const char *name = (const char *)sqlite3_column_text(st, 2);
+			json_object_set_new(e, "vm", vm ? json_string(vm) : json_null());
+			json_object_set_new(e, "name", name ? json_string(name) : json_null());
+		}
+		json_object_set_new(e, "type", json_string((const char *)sqlite3_column_text(st, 3)));
+		json_object_set_new(e, "detail", json_string((const char *)sqlite3_column_text(st, 4)));
+		json_array_append_new(arr, e);
 	}
 	sqlite3_finalize(st);
 out:
@@ -64,35 +74,20 @@ out:
 	return arr;
 }
 
+json_t *store_event_list(struct store *s, const char *vm_uuid, int limit)
+{
+	return event_query(s, "list events",
+			   "SELECT time, vm, NULL, type, detail FROM (SELECT * FROM events WHERE vm IS ?1 "
+			   "ORDER BY id DESC LIMIT ?2) ORDER BY id",
+			   vm_uuid, limit, false);
+}
+
 json_t *store_event_recent(struct store *s, int limit)
 {
-	sqlite3_stmt *st;
-	json_t *arr = json_array();
-	char stamp[40];
-
-	pthread_mutex_lock(&s->local.lock);
-	if (sqlite3_prepare_v2(s->local.db,
-			       "SELECT e.time, e.vm, v.name, e.type, e.detail FROM (SELECT * FROM events ORDER BY id DESC "
-			       "LIMIT ?) e LEFT JOIN vms v ON v.uuid = e.vm ORDER BY e.id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_db_fail(&s->local, "list recent events");
-		goto out;
-	}
-	sqlite3_bind_int(st, 1, limit);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *vm = (const char *)sqlite3_column_text(st, 1);
-		const char *name = (const char *)sqlite3_column_text(st, 2);
-		json_array_append_new(
-			arr, json_pack("{s:s,s:o,s:o,s:s,s:s}", "time",
-				       time_fmt_rfc3339(sqlite3_column_int64(st, 0), stamp, sizeof(stamp)), "vm",
-				       vm ? json_string(vm) : json_null(), "name", name ? json_string(name) : json_null(),
-				       "type", (const char *)sqlite3_column_text(st, 3), "detail",
-				       (const char *)sqlite3_column_text(st, 4)));
-	}
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->local.lock);
-	return arr;
+	return event_query(s, "list recent events",
+			   "SELECT e.time, e.vm, v.name, e.type, e.detail FROM (SELECT * FROM events ORDER BY id DESC "
+			   "LIMIT ?2) e LEFT JOIN vms v ON v.uuid = e.vm ORDER BY e.id",
+			   NULL, limit, true);
 }
 
 /* The job columns a save rewrites, bound from the job JSON (core/job.h). */

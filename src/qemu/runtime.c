@@ -92,9 +92,8 @@ static struct vm_rt *vms;
 struct rt_report {
 	char uuid[37];
 	char *name;
-	bool is_state;
-	enum vm_state st;
-	char *type;   /* event type; NULL for a state change */
+	enum vm_state st; /* a state change's new state */
+	char *type;       /* event type; NULL for a state change */
 	char *detail; /* the event's detail or the state's reason */
 	struct rt_report *next;
 };
@@ -122,12 +121,12 @@ static struct vm_rt *find_locked(const char *uuid)
 
 static char *vm_dir(const char *uuid) { return xasprintf("%s/%s", cfg.run_dir, uuid); }
 
-static void report_push(const struct vm_rt *v, bool is_state, enum vm_state st, const char *type, const char *detail)
+/* Queue a report for delivery after rt_lock is released (reports_deliver). */
+static void report_queue(const struct vm_rt *v, const char *type, enum vm_state st, const char *detail)
 {
 	struct rt_report *r = xcalloc(1, sizeof(*r));
 	snprintf(r->uuid, sizeof(r->uuid), "%s", v->uuid);
 	r->name = xstrdup(v->name);
-	r->is_state = is_state;
 	r->st = st;
 	r->type = type ? xstrdup(type) : NULL;
 	r->detail = xstrdup(detail ? detail : "");
@@ -138,6 +137,16 @@ static void report_push(const struct vm_rt *v, bool is_state, enum vm_state st, 
 		rep_head = r;
 	rep_tail = r;
 	pthread_mutex_unlock(&rep_lock);
+}
+
+static void report_state(const struct vm_rt *v, enum vm_state st, const char *reason)
+{
+	report_queue(v, NULL, st, reason);
+}
+
+static void report_event(const struct vm_rt *v, const char *type, const char *detail)
+{
+	report_queue(v, type, VM_STOPPED /* unused for events */, detail);
 }
 
 static struct rt_report *report_pop(void)
@@ -163,9 +172,9 @@ static void reports_deliver(void)
 	pthread_mutex_lock(&deliver_lock);
 	delivering = true;
 	while ((r = report_pop())) {
-		if (r->is_state && cfg.on_state)
+		if (!r->type && cfg.on_state)
 			cfg.on_state(r->uuid, r->name, r->st, r->detail);
-		else if (!r->is_state && cfg.on_event)
+		else if (r->type && cfg.on_event)
 			cfg.on_event(r->uuid, r->name, r->type, r->detail);
 		free(r->name);
 		free(r->type);
@@ -192,14 +201,14 @@ static void set_state(struct vm_rt *v, enum vm_state st, const char *reason)
 		log_warn("vm %s: unexpected transition %s -> %s", v->name, vmstate_name(v->state), vmstate_name(st));
 	v->state = st;
 	log_info("vm %s: %s: %s", v->name, vmstate_name(st), reason);
-	report_push(v, true, st, NULL, reason);
+	report_state(v, st, reason);
 	pthread_cond_broadcast(&rt_cond);
 }
 
 static void vm_event(struct vm_rt *v, const char *type, const char *detail)
 {
 	log_info("vm %s: %s: %s", v->name, type, detail);
-	report_push(v, false, VM_STOPPED, type, detail);
+	report_event(v, type, detail);
 }
 
 /* Does v's QEMU still run?  Its identity (pid file: pid, start time, boot)
