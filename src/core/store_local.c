@@ -235,16 +235,19 @@ out:
 	return j;
 }
 
-json_t *store_job_running(struct store *s)
+/* Jobs as a JSON array: `sql` selects JOB_COLS with ?1 the VM filter (may be
+ * unused or NULL) and ?2 the limit. */
+static json_t *job_query(struct store *s, const char *what, const char *sql, const char *vm_uuid, int limit)
 {
 	sqlite3_stmt *st;
 	json_t *arr = json_array();
 	pthread_mutex_lock(&s->local.lock);
-	if (sqlite3_prepare_v2(s->local.db, "SELECT " JOB_COLS " FROM jobs WHERE state='running' ORDER BY id", -1, &st,
-			       NULL) != SQLITE_OK) {
-		store_db_fail(&s->local, "list running jobs");
+	if (sqlite3_prepare_v2(s->local.db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_db_fail(&s->local, what);
 		goto out;
 	}
+	sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, limit);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, row_to_job(st));
 	sqlite3_finalize(st);
@@ -253,29 +256,18 @@ out:
 	return arr;
 }
 
+json_t *store_job_running(struct store *s)
+{
+	return job_query(s, "list running jobs", "SELECT " JOB_COLS " FROM jobs WHERE state='running' ORDER BY id",
+			 NULL, 0);
+}
+
 json_t *store_job_list(struct store *s, const char *vm_uuid, int limit)
 {
-	sqlite3_stmt *st;
-	json_t *arr = json_array();
-	pthread_mutex_lock(&s->local.lock);
-	if (sqlite3_prepare_v2(s->local.db,
-			       vm_uuid ? "SELECT " JOB_COLS " FROM jobs WHERE vm=? ORDER BY id DESC LIMIT ?"
-				       : "SELECT " JOB_COLS " FROM jobs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2",
-			       -1, &st, NULL) != SQLITE_OK) {
-		store_db_fail(&s->local, "list jobs");
-		goto out;
-	}
-	if (vm_uuid)
-		sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, 1);
-	sqlite3_bind_int(st, 2, limit);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(arr, row_to_job(st));
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&s->local.lock);
-	return arr;
+	return job_query(s, "list jobs",
+			 vm_uuid ? "SELECT " JOB_COLS " FROM jobs WHERE vm=?1 ORDER BY id DESC LIMIT ?2"
+				 : "SELECT " JOB_COLS " FROM jobs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2",
+			 vm_uuid, limit);
 }
 
 int store_policy_set_runs(struct store *s, const char *name, int64_t last_run, int64_t next_run)
