@@ -31,7 +31,7 @@ if ! "$corral" vm show demo >/dev/null 2>&1; then
 	"$corral" disk show demo-data >/dev/null 2>&1 || "$corral" disk create demo-data 1G
 	"$corral" vm create demo --memory 256M --disk demo-data \
 		--kernel "$guest/vmlinuz" --initrd "$guest/initrd.img" \
-		--cmdline "console=ttyS0 quiet panic=-1" --description "corral demo guest"
+		--cmdline "console=ttyS0 quiet no_timer_check panic=-1" --description "corral demo guest"
 fi
 
 state=$("$corral" vm list demo --json | tr -d ' \n' | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')

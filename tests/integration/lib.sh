@@ -19,7 +19,7 @@ FAILED=0
 TEST_NAME=$(basename "$0" .sh)
 KERNEL=$GUEST_DIR/vmlinuz
 INITRD=$GUEST_DIR/initrd.img
-GUEST_CMDLINE="console=ttyS0 quiet"
+GUEST_CMDLINE="console=ttyS0 quiet no_timer_check"
 CORRALD_PID=
 cd "$T" || exit 1
 
