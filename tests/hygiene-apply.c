@@ -10,6 +10,7 @@
  *                       [--dhcp-burst N] [--tx-rate BYTES_PER_SEC]
  *   hygiene-apply remove PORT
  *   hygiene-apply remove-bridge BRIDGE
+ *   hygiene-apply sync BRIDGE [PORT MAC IPV4|-]...     (re-adoption after a restart)
  *   hygiene-apply list [BRIDGE]
  *   hygiene-apply render BRIDGE PORT MAC [IPV4|-]     (prints the transaction)
  *   hygiene-apply shape PORT RX_BYTES_PER_SEC         (0 removes the limit)
@@ -115,6 +116,18 @@ int main(int argc, char **argv)
 		return hygiene_port_remove(argv[2], &err) < 0 ? fail(&err) : 0;
 	if (!strcmp(argv[1], "remove-bridge") && argc == 3)
 		return hygiene_bridge_remove(argv[2], &err) < 0 ? fail(&err) : 0;
+	if (!strcmp(argv[1], "sync") && argc >= 3 && (argc - 3) % 3 == 0) {
+		size_t n = (size_t)(argc - 3) / 3;
+		__do_free struct hygiene_port *ports = xcalloc(n ? n : 1, sizeof(*ports));
+
+		for (size_t i = 0; i < n; i++) {
+			char *args[6] = { argv[0], argv[1], argv[2], argv[3 + 3 * i], argv[4 + 3 * i],
+					  argv[5 + 3 * i] };
+			if (parse_port(6, args, &ports[i]) < 0)
+				return usage();
+		}
+		return hygiene_bridge_sync(argv[2], ports, n, &err) < 0 ? fail(&err) : 0;
+	}
 	if (!strcmp(argv[1], "list") && argc <= 3) {
 		__do_free struct hygiene_entry *e = NULL;
 		size_t n = 0;

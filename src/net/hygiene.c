@@ -127,17 +127,14 @@ static void render_skeleton(struct buf *out)
 		      "add rule " T " prerouting iifname vmap @ports\n");
 }
 
-int hygiene_port_render(const struct hygiene_port *p, const char *previous_chain,
-			struct buf *out, struct buf *err)
+/* One port's part of a transaction (p already checked). */
+static void render_port(const struct hygiene_port *p, const char *previous_chain, struct buf *out)
 {
 	__do_free char *chain = NULL;
 	char mac[18], ip[INET_ADDRSTRLEN] = "0.0.0.0", machex[15];
 	unsigned rate = p->dhcp_rate ? p->dhcp_rate : HYGIENE_DHCP_RATE_DEFAULT;
 	unsigned burst = p->dhcp_burst ? p->dhcp_burst : HYGIENE_DHCP_BURST_DEFAULT;
-	int r;
 
-	if ((r = check_port(p, err)) < 0)
-		return r;
 	chain = xasprintf("p/%s/%s", p->bridge, p->port);
 	mac_fmt(p->mac, mac);
 	snprintf(machex, sizeof(machex), "0x%02x%02x%02x%02x%02x%02x", p->mac[0], p->mac[1], p->mac[2],
@@ -147,7 +144,6 @@ int hygiene_port_render(const struct hygiene_port *p, const char *previous_chain
 
 	buf_printf(out, "# corral traffic hygiene: port %s on bridge %s, guest %s, IPv4 %s\n", p->port,
 		   p->bridge, mac, p->has_ipv4 ? ip : "not leased yet");
-	render_skeleton(out);
 	if (previous_chain && strcmp(previous_chain, chain)) {
 		buf_printf(out, "delete element " T " ports { \"%s\" }\n", p->port);
 		buf_printf(out, "flush chain " T " %s\n", previous_chain);
@@ -215,6 +211,17 @@ int hygiene_port_render(const struct hygiene_port *p, const char *previous_chain
 	}
 
 	buf_printf(out, "add element " T " ports { \"%s\" : jump %s }\n", p->port, chain);
+}
+
+int hygiene_port_render(const struct hygiene_port *p, const char *previous_chain,
+			struct buf *out, struct buf *err)
+{
+	int r;
+
+	if ((r = check_port(p, err)) < 0)
+		return r;
+	render_skeleton(out);
+	render_port(p, previous_chain, out);
 	return 0;
 }
 
@@ -506,6 +513,74 @@ int hygiene_bridge_remove(const char *bridge, struct buf *err)
 	}
 	what = xasprintf("removing the port filters of bridge %s", bridge);
 	return remove_where(pick_bridge, bridge, err, what);
+}
+
+int hygiene_bridge_sync(const char *bridge, const struct hygiene_port *ports, size_t n,
+			struct buf *err)
+{
+	__do_free struct hygiene_entry *cur = NULL;
+	__do_buf struct buf text = BUF_INIT;
+	__do_free char *what = NULL;
+	const char *why = hygiene_ifname_invalid(bridge);
+	size_t nc = 0;
+	int fd, r;
+
+	if (why) {
+		if (err)
+			buf_printf(err, "bridge \"%s\": %s.", bridge ? bridge : "", why);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = check_port(&ports[i], err)) < 0)
+			return r;
+		if (strcmp(ports[i].bridge, bridge)) {
+			if (err)
+				buf_printf(err, "port %s is on bridge %s, not %s.", ports[i].port, ports[i].bridge,
+					   bridge);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(ports[i].port, ports[j].port)) {
+				if (err)
+					buf_printf(err, "port %s is listed twice.", ports[i].port);
+				return -EINVAL;
+			}
+		}
+	}
+	if (n == 0)
+		return hygiene_bridge_remove(bridge, err);
+
+	if ((r = hygiene_lock(&fd, err)) < 0)
+		return r;
+	if ((r = read_ports(&cur, &nc, err)) < 0)
+		goto out;
+	render_skeleton(&text);
+	/* The bridge's ports corral no longer knows go... */
+	for (size_t i = 0; i < nc; i++) {
+		bool keep = strcmp(cur[i].bridge, bridge) != 0;
+
+		for (size_t j = 0; j < n && !keep; j++)
+			keep = !strcmp(cur[i].port, ports[j].port);
+		if (keep)
+			continue;
+		buf_printf(&text, "delete element " T " ports { \"%s\" }\n", cur[i].port);
+		buf_printf(&text, "flush chain " T " p/%s/%s\n", cur[i].bridge, cur[i].port);
+		buf_printf(&text, "delete chain " T " p/%s/%s\n", cur[i].bridge, cur[i].port);
+	}
+	/* ...and the ones it knows are (re)applied, all in one transaction. */
+	for (size_t j = 0; j < n; j++) {
+		__do_free char *prev = NULL;
+
+		for (size_t i = 0; i < nc; i++)
+			if (!strcmp(cur[i].port, ports[j].port))
+				prev = xasprintf("p/%s/%s", cur[i].bridge, cur[i].port);
+		render_port(&ports[j], prev, &text);
+	}
+	what = xasprintf("re-adopting the port filters of bridge %s", bridge);
+	r = apply_text(text.s, err, what);
+out:
+	hygiene_unlock(fd);
+	return r;
 }
 
 int hygiene_port_list(const char *bridge, struct hygiene_entry **out, size_t *n, struct buf *err)

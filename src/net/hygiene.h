@@ -114,6 +114,19 @@ int hygiene_port_remove(const char *port, struct buf *err);
 int hygiene_bridge_remove(const char *bridge, struct buf *err);
 
 /*
+ * Make the kernel hold exactly `ports` (n of them, all on `bridge`) for
+ * `bridge`, in one transaction: each is (re)applied as by
+ * hygiene_port_apply(), and the bridge's other filtered ports are removed.
+ * For corrald's start-up: call it per network with every NIC whose tap
+ * exists, so filters left by the previous corrald are re-adopted (never
+ * dropped, not even for an instant) and stale ones go.  Ports of other
+ * bridges (other networks, other corrald instances) are left alone.  With
+ * n == 0 it is hygiene_bridge_remove().
+ */
+int hygiene_bridge_sync(const char *bridge, const struct hygiene_port *ports, size_t n,
+			struct buf *err);
+
+/*
  * The filtered ports in the kernel (all bridges, or only `bridge` if not
  * NULL): *out is malloc'ed (free() it), *n its length.  For re-adoption:
  * after a restart, remove the ports corral no longer knows.

@@ -215,6 +215,18 @@ test_expect "bandwidth limits: to the guest (tc tbf) and from it (nft policing)"
 	ha apply "$BR" "$(port 2)" "$(mac_of 2)" 10.77.0.12
 '
 
+test_expect "re-adoption after a restart keeps known ports filtered and drops stale ones" '
+	ha apply "$BR" "$(port 3)" "$(mac_of 3)" 10.77.0.13 &&
+	hx nft list chain bridge corral-hygiene "p/$BR/$(port 1)" | sed "s/packets [0-9]* bytes [0-9]*//" >"$T/p1" &&
+	ha sync "$BR" "$(port 1)" "$(mac_of 1)" 10.77.0.11 "$(port 2)" "$(mac_of 2)" 10.77.0.12 &&
+	[ "$(ha list | sort)" = "$(printf "%s %s\n%s %s" "$BR" "$(port 1)" "$BR" "$(port 2)")" ] &&
+	hx nft list chain bridge corral-hygiene "p/$BR/$(port 1)" | sed "s/packets [0-9]* bytes [0-9]*//" | cmp - "$T/p1" &&
+	ping1 1 10.77.0.12 && gx 1 ip link set eth0 address 02:00:00:00:00:99 && ! ping1 1 10.77.0.12 &&
+	gx 1 ip link set eth0 address "$(mac_of 1)" &&
+	! ha sync "$BR" "$(port 1)" "$(mac_of 1)" 10.77.0.11 "$(port 1)" "$(mac_of 1)" 10.77.0.11 2>err &&
+	grep -q twice err && [ "$(ha list | wc -l)" -eq 2 ]
+'
+
 test_expect "removing filters leaves no rule behind and nothing else changed" '
 	ha remove "$(port 1)" && ! ha list | grep -q "$(port 1)" &&
 	ha remove "$(port 1)" &&
