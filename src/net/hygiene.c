@@ -82,10 +82,12 @@ static int check_port(const struct hygiene_port *p, struct buf *err)
 	}
 	if (p->has_ipv4) {
 		uint32_t a = ntohl(p->ipv4.s_addr);
-		if (a == 0 || a == 0xffffffffu || (a >> 28) == 0xe || (a >> 24) == 127) {
+		if (a == 0 || a == 0xffffffffu || (a >> 28) >= 0xe || (a >> 24) == 127) {
+			char ip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &p->ipv4, ip, sizeof(ip));
 			if (err)
-				buf_printf(err, "port %s: %s is not a guest's unicast IPv4 address.", p->port,
-					   inet_ntoa(p->ipv4));
+				buf_printf(err, "port %s: %s is not a guest's unicast IPv4 address.", p->port, ip);
 			return -EINVAL;
 		}
 	}

@@ -11,6 +11,8 @@ to its interface through an AF_PACKET socket, as a misbehaving guest would:
       random client identifier).
   rawframes.py IFACE arp-reply MYMAC SPOOF_IP TARGET_MAC TARGET_IP
       an ARP reply telling TARGET that SPOOF_IP is at MYMAC (poisoning).
+  rawframes.py IFACE tagged MYMAC VID
+      three 802.1Q-tagged frames (VLAN hopping) to the broadcast address.
 And, to time a bandwidth limit (ordinary TCP; IFACE unused):
   rawframes.py - sink PORT             accept one connection, read to EOF
   rawframes.py - send IP PORT BYTES    send BYTES, wait until the sink has them
@@ -63,6 +65,12 @@ def arp_reply(sock, me, spoof_ip, target_mac, target_ip):
         sock.send(target_mac + me + b"\x08\x06" + arp)
 
 
+def tagged(sock, me, vid):
+    payload = bytes(46)
+    for _ in range(3):
+        sock.send(b"\xff" * 6 + me + struct.pack("!HHH", 0x8100, vid & 0xFFF, 0x0800) + payload)
+
+
 def sink(port):
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -93,6 +101,8 @@ def main():
     sock.bind((iface, 0))
     if what == "dhcp":
         dhcp(sock, sys.argv[3], int(sys.argv[4]), mac(sys.argv[5]))
+    elif what == "tagged":
+        tagged(sock, mac(sys.argv[3]), int(sys.argv[4]))
     elif what == "arp-reply":
         arp_reply(sock, mac(sys.argv[3]), sys.argv[4], mac(sys.argv[5]), sys.argv[6])
     else:

@@ -149,6 +149,12 @@ test_expect "ARP poisoning: works unfiltered (guest 3), dropped when filtered (g
 	[ "$(counter 1 arp-spoof)" -ge 3 ]
 '
 
+test_expect "802.1Q-tagged frames from a guest are dropped (no VLAN hopping)" '
+	before=$(counter 1 other-l2) &&
+	gx 1 python3 "$RAW" eth0 tagged "$(mac_of 1)" 42 &&
+	[ "$(counter 1 other-l2)" -ge $((before + 3)) ]
+'
+
 test_expect "a guest running a DHCP server answers neighbours only while unfiltered" '
 	ip netns exec "hyg3$S" dnsmasq -k -u root --conf-file=/dev/null --port=0 --interface=eth0 --bind-interfaces \
 		--dhcp-range=10.77.0.200,10.77.0.210,1h --dhcp-leasefile="$T/rogue.leases" --no-ping &
