@@ -31,6 +31,7 @@ hyg_cleanup() {
 	cleanup
 }
 trap hyg_cleanup EXIT
+trap 'exit 130' INT TERM
 
 hx() { ip netns exec "$H" "$@"; }
 gx() { local g=$1; shift; ip netns exec "hyg$g$S" "$@"; }
