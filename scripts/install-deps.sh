@@ -16,6 +16,9 @@ pkgs=(
 	busybox-static cpio xz-utils gzip zstd kmod
 	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
 	fdisk e2fsprogs xfsprogs
+	# guest traffic hygiene and shaping (src/net/hygiene.c, shape.c: nft, tc) and its
+	# test (t67: dnsmasq on a bridge; ethtool turns off veth checksum offload for udhcpc)
+	nftables iproute2 dnsmasq-base ethtool
 )
 
 missing=()
