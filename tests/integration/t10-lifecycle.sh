@@ -77,7 +77,7 @@ test_expect "QEMU killed from outside: the VM is crashed, with the reason" '
 	pid=$(corral vm show deaf --json | jq -r .status.pid) && kill -9 "$pid" &&
 	wait_state deaf crashed 20 &&
 	corral vm show deaf --json | jq -e ".status.reason | test(\"unexpectedly\")" &&
-	corral vm start deaf && wait_state deaf running 10 && corral vm kill deaf
+	corral vm start deaf && wait_state deaf running 60 && corral vm kill deaf
 '
 test_expect "a second start is refused while running" '
 	corral vm start g1 && fails corral vm start g1 2>err && grep -qx "corral: g1: vm is already running" err

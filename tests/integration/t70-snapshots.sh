@@ -62,7 +62,7 @@ test_expect "--memory snapshot: revert brings back RAM and disks, VM running, no
 	write_mark g D4 && [ "$(read_mark g)" = "D4D4 RAM-D4" ] &&
 	n=$(ready_count g) &&
 	corral snapshot revert g s2 &&
-	wait_state g running 10 &&
+	wait_state g running 60 &&
 	[ "$(read_mark g)" = "C3C3 RAM-C3" ] &&
 	[ "$(ready_count g)" = "$n" ] &&
 	corral snapshot list g | grep -E "^ +s2 \*" | grep -q yes
@@ -78,7 +78,7 @@ test_expect "stopped VM: snapshot and revert with qemu-img" '
 '
 test_expect "--memory revert of a stopped VM starts it where the snapshot was taken" '
 	corral vm kill g &&
-	corral snapshot revert g s2 && wait_state g running 10 &&
+	corral snapshot revert g s2 && wait_state g running 60 &&
 	[ "$(read_mark g)" = "C3C3 RAM-C3" ] && corral vm kill g
 '
 test_expect "a tree with branches: revert s1, then s4 is a child of s1" '
