@@ -66,7 +66,7 @@ def closed(s):
         return s.recv(65536) == b""
     except BlockingIOError:
         return False
-    except (ConnectionResetError, BrokenPipeError):
+    except OSError:  # reset, broken pipe, or any other end of the connection
         return True
 
 
