@@ -32,10 +32,12 @@ void qemu_limits_cgroup(const struct vm_def *d, enum accel_mode accel, struct cg
 	out->memory_max = (uint64_t)qemu_limits_memory_mib(d, accel) << 20;
 }
 
-json_t *qemu_io_throttle_args(const char *device, const struct vm_disk_io *io)
+json_t *qemu_io_throttle_args(const char *device, enum disk_bus bus, const struct vm_disk_io *io)
 {
+	__do_free char *id = bus == DISK_BUS_VIRTIO ? xasprintf("/machine/peripheral/%s/virtio-backend", device)
+						    : xstrdup(device);
 	/* The six rates are mandatory in QMP (0: none); bursts only when set. */
-	json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "id", device, "bps", (json_int_t)io->bps, "bps_rd",
+	json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "id", id, "bps", (json_int_t)io->bps, "bps_rd",
 			      (json_int_t)io->bps_rd, "bps_wr", (json_int_t)io->bps_wr, "iops", (json_int_t)io->iops,
 			      "iops_rd", (json_int_t)io->iops_rd, "iops_wr", (json_int_t)io->iops_wr);
 	const struct {
@@ -58,10 +60,12 @@ json_t *qemu_io_throttle_args(const char *device, const struct vm_disk_io *io)
 	return j;
 }
 
-int qemu_disk_io_set(struct qmp *q, const char *device, const struct vm_disk_io *io, struct buf *err)
+int qemu_disk_io_set(struct qmp *q, const char *device, enum disk_bus bus, const struct vm_disk_io *io,
+		     struct buf *err)
 {
 	struct buf e = BUF_INIT;
-	int r = qmp_execute(q, "block_set_io_throttle", qemu_io_throttle_args(device, io), NULL, QMP_TIMEOUT_MS, &e);
+	int r = qmp_execute(q, "block_set_io_throttle", qemu_io_throttle_args(device, bus, io), NULL, QMP_TIMEOUT_MS,
+			    &e);
 	if (r < 0)
 		buf_printf(err, "cannot set the I/O limits of %s: %s", device, e.s);
 	buf_release(&e);

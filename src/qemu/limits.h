@@ -34,10 +34,13 @@ struct qmp;
 void qemu_limits_cgroup(const struct vm_def *d, enum accel_mode accel, struct cgroup_limits *out);
 /* The memory limit in MiB that applies to d (0: none). */
 long long qemu_limits_memory_mib(const struct vm_def *d, enum accel_mode accel);
-/* Arguments of `block_set_io_throttle` for guest device `device` (new reference). */
-json_t *qemu_io_throttle_args(const char *device, const struct vm_disk_io *io);
+/* Arguments of `block_set_io_throttle` for guest device `device` ("disk<slot>") on bus (new
+ * reference).  A virtio-blk-pci device holds no block backend itself: its
+ * virtio-backend child does ("/machine/peripheral/disk<slot>/virtio-backend"). */
+json_t *qemu_io_throttle_args(const char *device, enum disk_bus bus, const struct vm_disk_io *io);
 
-int qemu_disk_io_set(struct qmp *q, const char *device, const struct vm_disk_io *io, struct buf *err);
+int qemu_disk_io_set(struct qmp *q, const char *device, enum disk_bus bus, const struct vm_disk_io *io,
+		     struct buf *err);
 /* {"<device>": {"iops": .., "bps": .., ...}} as QEMU holds them (query-block), or NULL. */
 json_t *qemu_disk_io_info(struct qmp *q);
 /* Balloon target: the guest sees mib MiB (its whole RAM undoes the balloon). */

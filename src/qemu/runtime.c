@@ -962,6 +962,8 @@ static int launch_wait(struct vm_rt *v, off_t log_from, struct buf *err)
 	return r;
 }
 
+static bool wait_gone(const char *uuid, int timeout_ms);
+
 /* After launch, guest not yet run: each disk's I/O limits, the balloon. */
 static int qmp_setup_limits(struct vm_rt *v, const struct vm_def *d, struct buf *err)
 {
@@ -971,7 +973,7 @@ static int qmp_setup_limits(struct vm_rt *v, const struct vm_def *d, struct buf 
 		if (!vmdisk_io_any(&d->disks[i].io))
 			continue;
 		snprintf(dev, sizeof(dev), "disk%d", i);
-		if ((r = qemu_disk_io_set(v->qmp, dev, &d->disks[i].io, err)) < 0)
+		if ((r = qemu_disk_io_set(v->qmp, dev, d->disks[i].bus, &d->disks[i].io, err)) < 0)
 			return r;
 	}
 	if (d->balloon) {
@@ -1132,8 +1134,19 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	if ((r = launch_wait(v, log_from, err)) < 0)
 		goto fail;
 	if ((r = qmp_setup_limits(v, rec.def, err)) < 0 ||
-	    (qmp_setup && !paused && (r = qmp_execute(v->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0))
-		goto fail;
+	    (qmp_setup && !paused && (r = qmp_execute(v->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)) {
+		/* v is listed now: the exit handler reports the stop (with why) and frees it */
+		pthread_mutex_lock(&rt_lock);
+		v->stop_requested = true;
+		v->stop_gen++;
+		snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", err->s);
+		rt_unlock();
+		qemu_kill(v);
+		wait_gone(uuid, 10000);
+		v = NULL;
+		r = -EIO;
+		goto out;
+	}
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v && !v->gone)
 		set_state(v, paused ? VM_PAUSED : VM_RUNNING, paused ? "started paused" : "started");

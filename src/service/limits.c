@@ -129,7 +129,7 @@ static int apply_live(const char *uuid, const struct vm_def *from, const struct 
 			r = -ENOENT;
 			goto undo;
 		}
-		if ((r = qemu_disk_io_set(q, dev, &to->disks[i].io, err)) < 0)
+		if ((r = qemu_disk_io_set(q, dev, to->disks[i].bus, &to->disks[i].io, err)) < 0)
 			goto undo;
 	}
 	done_disks = to->ndisks;
@@ -154,7 +154,7 @@ undo:
 			__do_free char *dev = device_of(nodes, to->disks[i].volume);
 			buf_reset(&e);
 			if (dev && !io_equal(&from->disks[i].io, &to->disks[i].io) &&
-			    qemu_disk_io_set(q, dev, &from->disks[i].io, &e) < 0)
+			    qemu_disk_io_set(q, dev, from->disks[i].bus, &from->disks[i].io, &e) < 0)
 				log_warn("vm %s: cannot restore disk limits: %s", to->name, e.s);
 		}
 		buf_release(&e);
@@ -232,7 +232,8 @@ out:
 	return r;
 }
 
-int svc_vm_disk_io_apply(const char *uuid, const char *volume, const struct vm_disk_io *io, struct buf *err)
+int svc_vm_disk_io_apply(const char *uuid, const char *volume, enum disk_bus bus, const struct vm_disk_io *io,
+			 struct buf *err)
 {
 	struct rt_ref *ref = NULL;
 	struct qmp *q = rt_qmp_acquire(uuid, &ref, err);
@@ -241,7 +242,7 @@ int svc_vm_disk_io_apply(const char *uuid, const char *volume, const struct vm_d
 	if (q) {
 		nodes = rt_disk_nodes(uuid);
 		__do_free char *dev = device_of(nodes, volume);
-		r = dev ? qemu_disk_io_set(q, dev, io, err) : -ENOENT;
+		r = dev ? qemu_disk_io_set(q, dev, bus, io, err) : -ENOENT;
 		if (!dev)
 			buf_printf(err, "disk '%s' is not plugged into the running VM", volume);
 	}

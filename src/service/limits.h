@@ -31,6 +31,7 @@ json_t *svc_vm_limits_show(const char *uuid);
 /* Add "balloon" (and the effective CPU/memory limits as "limits") of a running VM to its status. */
 void svc_vm_limits_status(const char *uuid, const struct vm_def *d, json_t *status);
 /* Set one hot-plugged disk's I/O limits on the running VM (disk attach). */
-int svc_vm_disk_io_apply(const char *uuid, const char *volume, const struct vm_disk_io *io, struct buf *err);
+int svc_vm_disk_io_apply(const char *uuid, const char *volume, enum disk_bus bus, const struct vm_disk_io *io,
+			 struct buf *err);
 
 #endif

@@ -400,7 +400,7 @@ int svc_vm_disk_attach_io(const char *uuid, const char *volume, const char *busn
 	if (r == 0 && vmstate_is_active(rec.state)) {
 		r = rt_disk_attach(uuid, volume, vol.path, vol.format, bus, err);
 		/* limited from its first request on; a disk that cannot be limited is unplugged again */
-		if (r == 0 && vmdisk_io_any(&io) && (r = svc_vm_disk_io_apply(uuid, volume, &io, err)) < 0) {
+		if (r == 0 && vmdisk_io_any(&io) && (r = svc_vm_disk_io_apply(uuid, volume, bus, &io, err)) < 0) {
 			struct buf e = BUF_INIT;
 			rt_disk_detach(uuid, volume, &e);
 			buf_release(&e);
