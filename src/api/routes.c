@@ -14,7 +14,7 @@
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
-#include "service/limits.h"
+#include "service/reslimits.h"
 #include "service/pool.h"
 #include "service/snapshot.h"
 #include "service/vm.h"

@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "client.h"
-#include "limits.h"
+#include "reslimits.h"
 #include "output.h"
 #include "util/buf.h"
 #include "util/strutil.h"

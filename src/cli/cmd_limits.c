@@ -1,5 +1,5 @@
 /*
- * cmd_limits.c - resource limits from the command line (see limits.h):
+ * cmd_limits.c - resource limits from the command line (see reslimits.h):
  * the limit flags shared by `vm create`, `vm set` and `disk attach`, the
  * `vm set` verb (POST /v1/vms/{vm}/limits) and `vm limits` (GET of the
  * same), which prints what is configured beside what is in effect.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "limits.h"
+#include "reslimits.h"
 #include "client.h"
 #include "util/buf.h"
 #include "util/common.h"

@@ -16,7 +16,7 @@
 #include "client.h"
 #include "console.h"
 #include "editor.h"
-#include "limits.h"
+#include "reslimits.h"
 #include "output.h"
 #include "vmdef.h"
 #include "util/buf.h"

@@ -22,7 +22,7 @@
 
 #include "runtime.h"
 #include "argv.h"
-#include "limits.h"
+#include "reslimits.h"
 #include "qmp.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"

@@ -112,7 +112,7 @@ int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct b
 /* path NULL ejects. */
 int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err);
 
-/* Resource limits (qemu/limits.h).  At start the cgroup gets d's limits
+/* Resource limits (qemu/reslimits.h).  At start the cgroup gets d's limits
  * before QEMU enters it, and disk I/O limits and the balloon target are set
  * over QMP before the guest runs (QEMU starts with -S then); on re-attach
  * the cgroup limits are written again.  A QEMU the OOM killer ended is

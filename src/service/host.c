@@ -18,7 +18,7 @@
 #include "core/job.h"
 #include "core/store_local.h"
 #include "qemu/argv.h"
-#include "qemu/limits.h"
+#include "qemu/reslimits.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"

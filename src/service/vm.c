@@ -12,7 +12,7 @@
 #include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/internal.h"
-#include "service/limits.h"
+#include "service/reslimits.h"
 #include "core/store_local.h"
 #include "core/job.h"
 #include "core/select.h"

@@ -1,5 +1,5 @@
 /*
- * limits.c - changing and showing a VM's resource limits (see limits.h):
+ * reslimits.c - changing and showing a VM's resource limits (see reslimits.h):
  * merging a partial change into the definition, applying it to a running
  * VM through the runtime (cgroup) and QMP (disk throttling, balloon), and
  * undoing what was applied when a later step fails.
@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "limits.h"
+#include "reslimits.h"
 #include "service/internal.h"
 #include "service/vm.h"
 #include "core/job.h"
 #include "core/store.h"
-#include "qemu/limits.h"
+#include "qemu/reslimits.h"
 #include "qemu/runtime.h"
 #include "util/jsonutil.h"
 #include "util/log.h"

@@ -1,5 +1,5 @@
 /*
- * limits.h - resource limit flags of the CLI and the verbs built on them
+ * reslimits.h - resource limit flags of the CLI and the verbs built on them
  * (cmd_limits.c): `vm set`, `vm limits`, and the limit flags `vm create`
  * and `disk attach` also take.
  *
@@ -11,8 +11,8 @@
  * or to the one disk of the verb (disk attach); --disk-iops VOL=N and
  * --disk-bps VOL=SIZE name the disk themselves.
  */
-#ifndef CORRAL_CLI_LIMITS_H
-#define CORRAL_CLI_LIMITS_H
+#ifndef CORRAL_CLI_RESLIMITS_H
+#define CORRAL_CLI_RESLIMITS_H
 
 #include <getopt.h>
 #include <stdbool.h>

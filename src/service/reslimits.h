@@ -1,5 +1,5 @@
 /*
- * limits.h - a VM's resource limits: changing them (persisted, and live on
+ * reslimits.h - a VM's resource limits: changing them (persisted, and live on
  * a running VM without a restart) and showing what is configured next to
  * what the kernel and QEMU hold (limits.c; docs/limits.md).
  *
@@ -16,8 +16,8 @@
  *
  * Errors: see service.h.
  */
-#ifndef CORRAL_SERVICE_LIMITS_H
-#define CORRAL_SERVICE_LIMITS_H
+#ifndef CORRAL_SERVICE_RESLIMITS_H
+#define CORRAL_SERVICE_RESLIMITS_H
 
 #include <stdint.h>
 #include <jansson.h>

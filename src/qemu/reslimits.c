@@ -1,5 +1,5 @@
 /*
- * limits.c - see limits.h: resource limits of a definition mapped onto
+ * reslimits.c - see reslimits.h: resource limits of a definition mapped onto
  * cgroup values, QMP block throttling and the balloon.
  */
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "limits.h"
+#include "reslimits.h"
 #include "argv.h"
 #include "qmp.h"
 #include "util/common.h"

@@ -1,5 +1,5 @@
 /*
- * limits.h - a VM definition's resource limits in the terms the host and
+ * reslimits.h - a VM definition's resource limits in the terms the host and
  * QEMU take them (docs/limits.md):
  *   - CPU and memory become a struct cgroup_limits for the VM's cgroup
  *     (cgroup.h), written before QEMU starts and on every change;
@@ -17,8 +17,8 @@
  * a running QEMU through a QMP handle the caller holds (the VM's job lock
  * held for changes).  Errors: 0 or -errno with one sentence in err.
  */
-#ifndef CORRAL_QEMU_LIMITS_H
-#define CORRAL_QEMU_LIMITS_H
+#ifndef CORRAL_QEMU_RESLIMITS_H
+#define CORRAL_QEMU_RESLIMITS_H
 
 #include <jansson.h>
 
