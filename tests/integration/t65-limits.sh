@@ -64,6 +64,16 @@ test_expect "a disk limited to 100 IOPS does about that; raised live, it does mo
 	corral vm limits light --json | jq -e ".disks[0].effective == {} and .disks[0].configured == {}"
 '
 
+test_expect "a disk hot-plugged with an IOPS limit is limited from the start; bad limits refuse the attach" '
+	corral disk create io2 16M --format raw &&
+	fails corral disk attach light io2 --iops 10 --iops-rd 5 2>err && grep -q iops_rd err &&
+	corral vm show light --json | jq -e ".disks | length == 1" &&
+	corral disk attach light io2 --iops 50 --bps 1M &&
+	corral vm limits light --json | jq -e ".disks[1].volume == \"io2\" and .disks[1].effective.iops == 50 and .disks[1].effective.bps == 1048576" &&
+	corral vm show light --json | jq -e ".disks[1].io == {\"iops\": 50, \"bps\": 1048576}" &&
+	corral disk detach light io2
+'
+
 test_expect "the balloon target changes the guest's MemTotal, live" '
 	m0=$(memtotal light) && echo "MemTotal at 160M target: $m0 KiB" &&
 	corral vm set light --memory-target 128M && sleep 2 &&
