@@ -137,9 +137,9 @@ json_t *svc_vm_show(const char *uuid)
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
-	json_decref(info);
 	if (info)
 		svc_vm_limits_status(uuid, rec.def, status);
+	json_decref(info);
 	json_object_set_new(status, "events", store_event_list(svc_cfg.store, uuid, SHOW_EVENTS));
 	json_object_set_new(j, "status", status);
 	vm_record_release(&rec);
@@ -399,7 +399,7 @@ int svc_vm_disk_attach_io(const char *uuid, const char *volume, const char *busn
 	}
 	if (r == 0 && vmstate_is_active(rec.state)) {
 		r = rt_disk_attach(uuid, volume, vol.path, vol.format, bus, err);
-		/* limited from its first request on; a disk that cannot be limited is unplugged again */
+		/* limited right after the plug; a disk that cannot be limited is unplugged again */
 		if (r == 0 && vmdisk_io_any(&io) && (r = svc_vm_disk_io_apply(uuid, volume, bus, &io, err)) < 0) {
 			struct buf e = BUF_INIT;
 			rt_disk_detach(uuid, volume, &e);
