@@ -659,6 +659,32 @@ static const char *qmp_status(struct vm_rt *v, struct buf *err)
 	return status;
 }
 
+static int find_slot(struct vm_rt *v, const char *volume);
+
+/* Re-attached: QEMU keeps its disk limits and balloon target, but a kill -9
+ * in the middle of a change may have left them ahead of the stored
+ * definition.  Set every disk's (none included) and the target again. */
+static void qmp_reapply_limits(struct vm_rt *v, const struct vm_def *d)
+{
+	struct buf err = BUF_INIT;
+	char dev[32];
+	for (int i = 0; i < d->ndisks; i++) {
+		pthread_mutex_lock(&rt_lock);
+		int slot = find_slot(v, d->disks[i].volume);
+		rt_unlock();
+		if (slot < 0)
+			continue;
+		snprintf(dev, sizeof(dev), "disk%d", slot);
+		if (qemu_disk_io_set(v->qmp, dev, d->disks[i].bus, &d->disks[i].io, &err) < 0)
+			log_warn("vm %s: %s", v->name, err.s);
+		buf_reset(&err);
+	}
+	if (d->balloon &&
+	    qemu_balloon_set(v->qmp, d->limits.memory_target_mib ? d->limits.memory_target_mib : d->memory_mib, &err) < 0)
+		log_warn("vm %s: %s", v->name, err.s);
+	buf_release(&err);
+}
+
 static void attach_one(struct vm_record *r)
 {
 	struct vm_rt *v = vm_rt_new(r);
@@ -702,6 +728,7 @@ static void attach_one(struct vm_record *r)
 		log_warn("vm %s: cannot re-apply its limits: %s", v->name, err.s);
 		buf_reset(&err);
 	}
+	qmp_reapply_limits(v, r->def);
 	st = qmp_status(v, &err);
 	pthread_mutex_lock(&rt_lock);
 	if (st && strcmp(st, "shutdown") == 0) {

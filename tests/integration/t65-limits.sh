@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Resource limits on real guests: CPU weights under a shared CPU measured
-# from cgroup accounting, a CPU limit, a disk IOPS limit measured in the
+# from cgroup accounting, a CPU limit (a cap: on a loaded machine the guest
+# may get less, never more), a disk IOPS limit measured in the
 # guest, live `vm set` changes without a restart, the balloon changing the
 # guest's MemTotal, an OOM kill by the memory limit reported as the stop
 # reason, limits re-applied after kill -9 of corrald, and out-of-range
@@ -11,7 +12,14 @@ setup_daemon
 # cpu_ns VM: CPU time of the VM's cgroup (ns).
 cpu_ns() { corral vm limits "$1" --json | jq -r .effective.cpu_time_ns; }
 # memtotal VM: the guest's MemTotal in KiB (a unique comment keeps earlier output out).
-memtotal() { guest_sh "$1" "grep MemTotal /proc/meminfo #$RANDOM" | awk '/^MemTotal:/ { v = $2 } END { print v }'; }
+memtotal() {
+	local v
+	for _ in 1 2; do
+		v=$(guest_sh "$1" "grep MemTotal /proc/meminfo #$RANDOM" | awk '/^MemTotal:/ { v = $2 } END { print v }')
+		[ -n "$v" ] && break
+	done
+	echo "$v"
+}
 # within X LO HI: LO <= X <= HI (decimals).
 within() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'; }
 
@@ -35,13 +43,13 @@ test_expect "CPU weights 2:1 on one shared CPU give CPU time about 2:1" '
 	within "$ratio" 1.5 2.8
 '
 
-test_expect "a live CPU limit of 0.5 holds the guest near half a CPU, without a restart" '
+test_expect "a live CPU limit of 0.5 holds the guest to at most about half a CPU, without a restart" '
 	pid=$(corral vm show heavy --json | jq .status.pid) &&
 	corral vm set heavy --cpu-limit 0.5 --cpuset none &&
 	corral vm limits heavy --json | jq -e ".effective.cpu_quota_us == 50000 and .effective.cpu_period_us == 100000" &&
 	sleep 1 && h0=$(cpu_ns heavy) && sleep 4 && h1=$(cpu_ns heavy) &&
 	cpus=$(awk -v a=$((h1 - h0)) "BEGIN { printf \"%.2f\", a / 4e9 }") && echo "heavy used $cpus CPUs" &&
-	within "$cpus" 0.3 0.6 &&
+	within "$cpus" 0.1 0.6 &&
 	[ "$(corral vm show heavy --json | jq .status.pid)" = "$pid" ] &&
 	corral vm show heavy --json | jq -e ".limits.cpu_limit == 0.5 and (.limits | has(\"cpuset\") | not)"
 '
@@ -55,7 +63,7 @@ reads() {
 		awk -v n="$2" '/^real/ { sub(/s$/, "", $3); t = $2 * 60 + $3 } END { if (t > 0) printf "%d\n", n / t }'
 }
 test_expect "a disk limited to 100 IOPS does about that; raised live, it does more" '
-	guest_sh light "kill %1" ;
+	guest_sh light "kill \$!" ;
 	r=$(reads light 300) && echo "limited: $r reads/s" && [ -n "$r" ] && [ "$r" -le 125 ] &&
 	corral vm set light --disk io1 --iops 1000 &&
 	corral vm limits light --json | jq -e ".disks[0].effective.iops == 1000" &&
@@ -64,7 +72,7 @@ test_expect "a disk limited to 100 IOPS does about that; raised live, it does mo
 	corral vm limits light --json | jq -e ".disks[0].effective == {} and .disks[0].configured == {}"
 '
 
-test_expect "a disk hot-plugged with an IOPS limit is limited from the start; bad limits refuse the attach" '
+test_expect "a disk hot-plugged with I/O limits is limited right after the plug; bad limits refuse the attach" '
 	corral disk create io2 16M --format raw &&
 	fails corral disk attach light io2 --iops 10 --iops-rd 5 2>err && grep -q iops_rd err &&
 	corral vm show light --json | jq -e ".disks | length == 1" &&
