@@ -14,6 +14,7 @@
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
+#include "service/reslimits.h"
 #include "service/pool.h"
 #include "service/snapshot.h"
 #include "service/vm.h"
@@ -435,7 +436,7 @@ static void h_vm_console(struct route_ctx *c)
 
 static void h_vm_disk_attach(struct route_ctx *c)
 {
-	static const char *const keys[] = { "volume", "bus", NULL };
+	static const char *const keys[] = { "volume", "bus", "io", NULL };
 	svc_uuid u;
 	const char *vol = NULL, *bus = NULL;
 	struct buf err = BUF_INIT;
@@ -445,9 +446,35 @@ static void h_vm_disk_attach(struct route_ctx *c)
 	if (json_get_str(body, "volume", &vol, &err) < 0 || json_get_str(body, "bus", &bus, &err) < 0 || !vol) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'volume' is required");
 	} else {
-		int r = svc_vm_disk_attach(u, vol, bus, &err);
+		int r = svc_vm_disk_attach_io(u, vol, bus, json_object_get(body, "io"), &err);
 		reply_vm(c, r, u, &err);
 	}
+	buf_release(&err);
+}
+
+static void h_vm_limits(struct route_ctx *c)
+{
+	svc_uuid u;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	json_t *j = svc_vm_limits_show(u);
+	if (j)
+		http_reply_json(c->rep, 200, j);
+	else
+		fail(c, -ENOENT, "vm not found");
+}
+
+static void h_vm_limits_set(struct route_ctx *c)
+{
+	svc_uuid u;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, NULL);
+	int64_t gen;
+	if (!body || (gen = if_match(c)) < -1)
+		return;
+	int r = svc_vm_limits_set(u, body, gen, &out, &err);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
@@ -846,7 +873,12 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "vms", "{vm}", "log" }, h_vm_log, "tail:int", NULL, 200, "a VM's serial console history" },
 	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, NULL, NULL, 101,
 	  "the serial console (Upgrade: corral-console)" },
-	{ "POST", { "v1", "vms", "{vm}", "disks" }, h_vm_disk_attach, NULL, "{volume, bus}", 200,
+	{ "GET", { "v1", "vms", "{vm}", "limits" }, h_vm_limits, NULL, NULL, 200,
+	  "a VM's resource limits: configured, and in effect while it runs" },
+	{ "POST", { "v1", "vms", "{vm}", "limits" }, h_vm_limits_set, NULL,
+	  "{cpu_weight, cpu_limit, cpuset, memory_limit_mib, memory_target_mib, disks}", 200,
+	  "change a VM's resource limits (live when running; If-Match: the ETag)" },
+	{ "POST", { "v1", "vms", "{vm}", "disks" }, h_vm_disk_attach, NULL, "{volume, bus, io}", 200,
 	  "attach a volume (hot-plug when running)" },
 	{ "DELETE", { "v1", "vms", "{vm}", "disks", "{volume}" }, h_vm_disk_detach, NULL, NULL, 200,
 	  "detach a volume (hot-unplug when running)" },

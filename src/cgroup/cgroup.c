@@ -15,7 +15,7 @@
 #include "util/common.h"
 
 /* v1 controllers (or named hierarchies) a VM group is made in. */
-static const char *const v1_wanted[] = { "cpu", "cpuacct", "memory", "blkio", "pids", "name=systemd" };
+static const char *const v1_wanted[] = { "cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "name=systemd" };
 
 bool cgroup_list_has(const char *list, const char *word)
 {
@@ -55,7 +55,7 @@ int cgroup_read_u64(const char *dir, const char *file, const char *key, uint64_t
 int cgroup_write(const char *dir, const char *file, const char *value)
 {
 	__do_free char *path = xasprintf("%s/%s", dir, file);
-	__do_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	__do_close int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	size_t len = strlen(value);
@@ -63,6 +63,28 @@ int cgroup_write(const char *dir, const char *file, const char *value)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+int cgroup_write_err(const char *dir, const char *file, const char *value, struct buf *err)
+{
+	int r = cgroup_write(dir, file, value);
+	if (r < 0)
+		buf_printf(err, "cannot set %s of %s to %s: %s", file, dir, *value == '\n' ? "(empty)" : value,
+			   strerror(-r));
+	return r;
+}
+
+int cgroup_read_line(const char *dir, const char *file, char *out, size_t size)
+{
+	__do_free char *path = xasprintf("%s/%s", dir, file);
+	struct buf b = BUF_INIT;
+	int r = fs_read_file(path, 64 << 10, &b);
+	if (r == 0) {
+		b.s[strcspn(b.s, "\n")] = '\0';
+		snprintf(out, size, "%s", b.s);
+	}
+	buf_release(&b);
+	return r;
 }
 
 const char *cgroup_layout_name(enum cgroup_layout l)
@@ -192,6 +214,8 @@ int cgroup_vm_create(const struct cgroup_host *host, const char *name, struct cg
 		}
 		if ((r = h->ops->prepare(h, pdir, err)) < 0)
 			goto fail;
+		if (h->ops->init_group && (r = h->ops->init_group(h, dir, pdir, err)) < 0)
+			goto fail;
 		int fd = open(procs, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = -errno;
@@ -287,6 +311,69 @@ int cgroup_vm_stats(const struct cgroup_host *host, const char *name, struct cgr
 			return -ENOENT;
 		}
 		host->h[i].ops->stats(&host->h[i], dir, out);
+	}
+	return 0;
+}
+
+int cgroup_vm_set_limits(const struct cgroup_host *host, const char *name, const struct cgroup_limits *l,
+			 struct buf *err)
+{
+	unsigned did = 0, want = 0;
+	int r;
+	if (l->cpu_weight || l->cpu_quota_us)
+		want |= CGROUP_DID_CPU;
+	if (l->cpuset[0])
+		want |= CGROUP_DID_CPUSET;
+	if (l->memory_max)
+		want |= CGROUP_DID_MEMORY;
+	/* Before writing anything: a limit no hierarchy can carry changes nothing. */
+	for (int i = 0; i < host->n; i++) {
+		const struct cgroup_hier *h = &host->h[i];
+		if (cgroup_list_has(h->controllers, "cpu"))
+			did |= CGROUP_DID_CPU;
+		if (cgroup_list_has(h->controllers, "cpuset"))
+			did |= CGROUP_DID_CPUSET;
+		if (cgroup_list_has(h->controllers, "memory"))
+			did |= CGROUP_DID_MEMORY;
+	}
+	if (want & ~did) {
+		unsigned miss = want & ~did;
+		buf_printf(err, "this host's cgroups have no %s controller, so the VM's %s cannot be applied",
+			   miss & CGROUP_DID_MEMORY ? "memory" : miss & CGROUP_DID_CPU ? "cpu" : "cpuset",
+			   miss & CGROUP_DID_MEMORY ? "memory limit" : miss & CGROUP_DID_CPU ? "CPU weight or limit" : "cpuset");
+		return -ENOTSUP;
+	}
+	did = 0;
+	/* The memory hierarchy first: the kernel may refuse a limit below what is in use. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < host->n; i++) {
+			const struct cgroup_hier *h = &host->h[i];
+			if (cgroup_list_has(h->controllers, "memory") != (pass == 0))
+				continue;
+			__do_free char *pdir = group_dir(h, host->parent, NULL);
+			__do_free char *dir = group_dir(h, host->parent, name);
+			if (!fs_exists(dir)) {
+				buf_printf(err, "no cgroup %s", dir);
+				return -ENOENT;
+			}
+			if ((r = h->ops->set_limits(h, dir, pdir, l, &did, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int cgroup_vm_get_limits(const struct cgroup_host *host, const char *name, struct cgroup_limits *out,
+			 struct buf *err)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < host->n; i++) {
+		__do_free char *dir = group_dir(&host->h[i], host->parent, name);
+		if (!fs_exists(dir)) {
+			buf_printf(err, "no cgroup %s", dir);
+			return -ENOENT;
+		}
+		host->h[i].ops->get_limits(&host->h[i], dir, out);
 	}
 	return 0;
 }

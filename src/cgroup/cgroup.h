@@ -22,9 +22,19 @@
  * is async-signal-safe, so the command runner's pre-exec hook calls it in
  * the child before exec: QEMU never runs an instruction in corrald's group.
  *
- * Limits (a later issue) become cgroup_vm_set_limits(host, name, limits,
- * err): one more op per backend (v1 memory.limit_in_bytes, cpu.shares...;
- * v2 memory.max, cpu.weight...), next to stats.
+ * Limits: cgroup_vm_set_limits() writes a struct cgroup_limits through one
+ * op per backend (v1: cpu.shares, cpu.cfs_quota_us/cfs_period_us,
+ * cpuset.cpus, memory.limit_in_bytes; v2: cpu.weight, cpu.max, cpuset.cpus,
+ * memory.max), the memory limit first (the one the kernel may refuse);
+ * every field is written, so a field at its default undoes an earlier
+ * limit.  The runtime calls it after cgroup_vm_create() and before QEMU is
+ * started, so QEMU never runs unlimited; again on re-attach and for a live
+ * change.  cgroup_vm_get_limits() reads back what the kernel holds.  A
+ * limit asked for on a host without its controller is -ENOTSUP.
+ * v1's cpuset controller starts a new group with no CPUs and no memory
+ * nodes (it would refuse tasks): cgroup_vm_create() fills them from the
+ * parent.  Stats include how often the kernel's OOM killer struck in the
+ * group (v1 memory.oom_control, v2 memory.events "oom_kill").
  *
  * Errors: 0 or -errno with one sentence appended to err.
  * Threading: a struct cgroup_host is read-only after detection; calls for
@@ -51,9 +61,21 @@ enum cgroup_layout {
 };
 
 struct cgroup_stats {
-	bool has_cpu, has_memory;
+	bool has_cpu, has_memory, has_oom;
 	uint64_t cpu_ns;        /* CPU time used by the group */
 	uint64_t memory_bytes;  /* memory charged to the group now */
+	uint64_t oom_kills;     /* processes the OOM killer killed in the group */
+};
+
+#define CGROUP_CPU_PERIOD_US 100000
+#define CGROUP_CPUSET_MAX 256
+
+struct cgroup_limits {
+	unsigned cpu_weight;            /* 1..10000 (v2 scale; v1 shares = weight * 1024 / 100); 0: default */
+	uint64_t cpu_quota_us;          /* CPU time per period; 0: no limit */
+	uint64_t cpu_period_us;         /* 0: CGROUP_CPU_PERIOD_US */
+	char cpuset[CGROUP_CPUSET_MAX]; /* "": every CPU the parent has */
+	uint64_t memory_max;            /* bytes; 0: no limit */
 };
 
 struct cgroup_ops; /* a backend (cgroup_internal.h) */
@@ -97,6 +119,13 @@ void cgroup_vm_release(struct cgroup_vm *g);
 int cgroup_vm_pids(const struct cgroup_host *host, const char *name, pid_t **pids, size_t *n, struct buf *err);
 /* Remove the group everywhere: -EBUSY while a process is still in it; a missing group is fine. */
 int cgroup_vm_remove(const struct cgroup_host *host, const char *name, struct buf *err);
+/* Write every field of l to the group (which exists).  0, -ENOTSUP (a
+ * controller missing), -EBUSY (memory in use above the new limit), -errno. */
+int cgroup_vm_set_limits(const struct cgroup_host *host, const char *name, const struct cgroup_limits *l,
+			 struct buf *err);
+/* What the kernel holds for the group (fields of missing controllers stay 0). */
+int cgroup_vm_get_limits(const struct cgroup_host *host, const char *name, struct cgroup_limits *out,
+			 struct buf *err);
 /* Accounting of the group (what the hierarchies offer). */
 int cgroup_vm_stats(const struct cgroup_host *host, const char *name, struct cgroup_stats *out, struct buf *err);
 

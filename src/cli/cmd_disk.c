@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "reslimits.h"
 #include "output.h"
 #include "util/buf.h"
 #include "util/strutil.h"
@@ -85,16 +86,21 @@ static const char usage_import[] =
 	"  -h, --help     show this help\n";
 
 static const char usage_attach[] =
-	"usage: corral disk attach VM VOLUME [--bus virtio|scsi|ide]\n"
+	"usage: corral disk attach VM VOLUME [--bus virtio|scsi|ide] [I/O LIMITS]\n"
 	"\n"
 	"Add VOLUME to VM's disks.  A running VM gets it hot-plugged (virtio and\n"
 	"scsi only); the definition is changed either way.\n"
 	"VM is a name, a uuid, 'name:GLOB' or 'uuid:UUID' matching one VM.\n"
 	"\n"
+	"The I/O limits are kept in the definition, set at every start before the\n"
+	"guest runs and, on a running VM, right after the hot-plug; change them\n"
+	"with 'corral vm set VM --disk VOLUME --iops N' (docs/limits.md).\n"
+	"\n"
 	"Options:\n"
-	"  --bus BUS    virtio (default), scsi or ide\n"
-	"  --json       print the VM as JSON\n"
-	"  -h, --help   show this help\n";
+	"  --bus BUS             virtio (default), scsi or ide\n"
+	LIMITS_DISK_HELP
+	"  --json                print the VM as JSON\n"
+	"  -h, --help            show this help\n";
 
 static const char usage_detach[] =
 	"usage: corral disk detach VM VOLUME\n"
@@ -423,9 +429,11 @@ static int disk_attach(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "bus", required_argument, NULL, OPT_BUS },
+		LIMITS_DISK_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
+	__do_limits_flags struct limits_flags lf = LIMITS_FLAGS_INIT;
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	const char *bus = NULL;
@@ -438,12 +446,24 @@ static int disk_attach(struct cli *cli, int argc, char **argv)
 			return a.exit_code;
 		if (opt == OPT_BUS)
 			bus = optarg;
+		else if (limits_opt_is(opt) && (rc = limits_flags_parse(&lf, a.cmd, opt, optarg)) != CLI_OK)
+			return rc;
 	}
 	if ((rc = cli_args_count(&a, 2, 2, "VM and volume")) != CLI_OK)
 		return rc;
 	body = json_pack("{ss}", "volume", a.pos[1]);
 	if (bus)
 		json_object_set_new(body, "bus", json_string(bus));
+	json_t *io = lf.disks ? json_object_get(lf.disks, "") : NULL;
+	if (json_is_object(io)) {
+		const char *k;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe(io, tmp, k, v)
+			if (json_is_null(v))
+				json_object_del(io, k);
+		json_object_set(body, "io", io);
+	}
 	if (cli_call(cli, "POST", "/v1/vms", a.pos[0], "/disks", body, &r) != CLI_OK)
 		return CLI_FAIL;
 	return cli_vm_changed(cli, r.json, a.pos[0], "attached volume %s to", a.pos[1]);

@@ -18,7 +18,8 @@ static const char usage_info[] =
 	"\n"
 	"Show the host corrald runs on: hostname, corrald version, QEMU binary and\n"
 	"version, the accelerator in use and why, CPUs, memory, directories and VM\n"
-	"counts.\n"
+	"counts, and what the running VMs commit of its CPUs and memory (with a\n"
+	"warning when that is more than the host has).\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answer\n"
@@ -30,8 +31,33 @@ static const char *const host_keys[] = {
 	"cpus", "memory_mib", "state_dir", "storage_dir", "vms_total", "vms_running",
 };
 
+/* "capacity": committed against available, then one line per overcommit warning. */
+static void add_capacity(struct table *t, const json_t *c)
+{
+	char a[16], b[16], m[16], d[16];
+	const json_t *w;
+	size_t i;
+	json_t *avail = json_object_get(c, "available_memory_mib");
+	table_add_kv(t, "committed cpus", "%.2f of %lld host CPUs (%lld vCPUs)",
+		     json_number_value(json_object_get(c, "committed_cpus")),
+		     (long long)json_integer_value(json_object_get(c, "cpus")),
+		     (long long)json_integer_value(json_object_get(c, "committed_vcpus")));
+	table_add_kv(t, "committed memory", "%s guest, %s with QEMU overhead, of %s (%s available now)",
+		     out_size((uint64_t)json_integer_value(json_object_get(c, "committed_memory_mib")) << 20, a, sizeof(a)),
+		     out_size((uint64_t)json_integer_value(json_object_get(c, "committed_memory_limit_mib")) << 20, b,
+			      sizeof(b)),
+		     out_size((uint64_t)json_integer_value(json_object_get(c, "memory_mib")) << 20, m, sizeof(m)),
+		     json_is_integer(avail) ? out_size((uint64_t)json_integer_value(avail) << 20, d, sizeof(d)) : "?");
+	json_array_foreach(json_object_get(c, "warnings"), i, w)
+		table_add_kv(t, "warning", "%s", json_string_value(w));
+}
+
 static void add_member(struct table *t, const char *key, const json_t *v)
 {
+	if (strcmp(key, "capacity") == 0 && json_is_object(v)) {
+		add_capacity(t, v);
+		return;
+	}
 	if (strcmp(key, "memory_mib") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
 		char sz[16];
 		table_add_kv(t, "memory", "%s", out_size((uint64_t)json_integer_value(v) << 20, sz, sizeof(sz)));

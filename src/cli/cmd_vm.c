@@ -16,6 +16,7 @@
 #include "client.h"
 #include "console.h"
 #include "editor.h"
+#include "reslimits.h"
 #include "output.h"
 #include "vmdef.h"
 #include "util/buf.h"
@@ -72,6 +73,8 @@ static const char usage_create[] =
 	"  --disk VOL[:BUS]      attach volume VOL on bus virtio (default), scsi\n"
 	"                        or ide; repeat for more disks (the first boots)\n"
 	DEF_OPTIONS_HELP_2
+	LIMITS_VM_HELP
+	"  --no-balloon          without the virtio-balloon device (default: with)\n"
 	"  --from FILE           start from a JSON definition ('-' reads stdin),\n"
 	"                        e.g. the output of 'corral vm show VM --json';\n"
 	"                        NAME and the other options override its fields;\n"
@@ -362,17 +365,22 @@ static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, cons
 
 /* --- create --- */
 
-enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW };
+enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW,
+       OPT_NO_BALLOON };
 
 static int vm_create(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		VMDEF_OPTIONS,
+		LIMITS_VM_OPTIONS,
+		{ "no-balloon", no_argument, NULL, OPT_NO_BALLOON },
 		{ "start", no_argument, NULL, OPT_START },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	__do_vmdef_flags struct vmdef_flags f = VMDEF_FLAGS_INIT;
+	__do_limits_flags struct limits_flags lf = LIMITS_FLAGS_INIT;
+	bool no_balloon = false;
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *def = NULL;
 	__do_free char *vm = NULL;
@@ -388,7 +396,12 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 			return a.exit_code;
 		if (opt == OPT_START)
 			start = true;
-		else if ((rc = vmdef_flags_parse(&f, &a, opt, optarg)) != CLI_OK)
+		else if (opt == OPT_NO_BALLOON)
+			no_balloon = true;
+		else if (limits_opt_is(opt)) {
+			if ((rc = limits_flags_parse(&lf, a.cmd, opt, optarg)) != CLI_OK)
+				return rc;
+		} else if ((rc = vmdef_flags_parse(&f, &a, opt, optarg)) != CLI_OK)
 			return rc;
 	}
 	if ((rc = cli_args_count(&a, f.from ? 0 : 1, 1, "VM name")) != CLI_OK)
@@ -409,8 +422,10 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 			json_object_del(def, "uuid");	/* a copy under a new name */
 		json_object_set_new(def, "name", json_string(a.pos[0]));
 	}
-	if ((rc = vmdef_apply(&f, def, false)) != CLI_OK)
+	if ((rc = vmdef_apply(&f, def, false)) != CLI_OK || (rc = limits_flags_to_def(&lf, a.cmd, def)) != CLI_OK)
 		return rc;
+	if (no_balloon)
+		json_object_set_new(def, "balloon", json_false());
 
 	c = cli_client(cli);
 	if (!c || client_call(c, "POST", "/v1/vms", def, &r, false) < 0)
@@ -605,6 +620,7 @@ static void show_vm(const json_t *vm)
 		table_add_kv(t, "autostart", "%s", autostart);
 		table_add_kv(t, "hotplug ports", "%s", ports);
 	}
+	limits_show_lines(t, vm);
 	table_print(t, stdout);
 
 	if (json_array_size(events)) {
@@ -986,6 +1002,8 @@ static const struct cli_verb vm_verbs[] = {
 	{ "console", "attach to a VM's serial console (Ctrl-] detaches)", vm_console },
 	{ "log", "print a VM's serial console history", vm_log },
 	{ "edit", "change a stopped VM's definition (options, --from or $EDITOR)", vm_edit },
+	{ "set", "change a VM's resource limits, live when it runs", cli_vm_set },
+	{ "limits", "show a VM's resource limits, configured and in effect", cli_vm_limits },
 	{ "events", "list a VM's events", vm_events },
 	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },

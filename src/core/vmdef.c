@@ -160,7 +160,7 @@ static int parse_boot(struct vm_def *d, const json_t *b, struct buf *err)
 
 static int parse_disks(struct vm_def *d, const json_t *arr, struct buf *err)
 {
-	static const char *const keys[] = { "volume", "bus", NULL };
+	static const char *const keys[] = { "volume", "bus", "io", NULL };
 	size_t i;
 	json_t *v;
 
@@ -194,6 +194,10 @@ static int parse_disks(struct vm_def *d, const json_t *arr, struct buf *err)
 			buf_adds(err, "disk bus must be virtio, scsi or ide");
 			return -1;
 		}
+		json_t *io = json_object_get(v, "io");
+		__do_free char *what = xasprintf("disk '%s'", vol);
+		if (io && vmdisk_io_parse(&d->disks[d->ndisks].io, io, what, err) < 0)
+			return -1;
 		d->disks[d->ndisks++].volume = xstrdup(vol);
 	}
 	return 0;
@@ -293,13 +297,16 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 {
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
 					    "accel", "boot", "disks", "cdrom", "nic", "vnc", "rng",
-					    "autostart", "hotplug_ports", "template", "status", NULL };
+					    "autostart", "hotplug_ports", "template", "status", "balloon",
+					    "limits", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
 	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS;
 	json_t *v;
 
 	d->rng = true;
+	d->balloon = true;
+	d->limits = (struct vm_limits)VM_LIMITS_INIT;
 	d->nic = true;
 	d->boot_mode = BOOT_FIRMWARE;
 	d->boot_order[0] = BOOT_DEV_DISK;
@@ -314,7 +321,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	    json_get_int(j, "memory_mib", VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, &mem, err) < 0 ||
 	    json_get_int(j, "hotplug_ports", 0, VM_MAX_HOTPLUG_PORTS, &ports, err) < 0 ||
 	    json_get_bool(j, "rng", &d->rng, err) < 0 || json_get_bool(j, "autostart", &d->autostart, err) < 0 ||
-	    json_get_bool(j, "template", &d->is_template, err) < 0 ||
+	    json_get_bool(j, "template", &d->is_template, err) < 0 || json_get_bool(j, "balloon", &d->balloon, err) < 0 ||
 	    dup_str(j, "description", &d->description, err) < 0)
 		goto fail;
 	if (!name) {
@@ -362,6 +369,12 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 
 	if ((v = json_object_get(j, "tags")) && parse_tags(d, v, err) < 0)
 		goto fail;
+	if ((v = json_object_get(j, "limits")) && vmlimits_parse(&d->limits, v, d->memory_mib, err) < 0)
+		goto fail;
+	if (d->limits.memory_target_mib && !d->balloon) {
+		buf_adds(err, "limits.memory_target_mib needs the balloon device (balloon: true)");
+		goto fail;
+	}
 	if ((v = json_object_get(j, "boot")) && parse_boot(d, v, err) < 0)
 		goto fail;
 	if ((v = json_object_get(j, "disks")) && parse_disks(d, v, err) < 0)
@@ -420,8 +433,12 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	}
 	json_object_set_new(j, "boot", boot);
 	for (int i = 0; i < d->ndisks; i++)
-		json_array_append_new(disks, json_pack("{s:s,s:s}", "volume", d->disks[i].volume, "bus",
-						       disk_bus_name(d->disks[i].bus)));
+	{
+		json_t *disk = json_pack("{s:s,s:s}", "volume", d->disks[i].volume, "bus", disk_bus_name(d->disks[i].bus));
+		if (vmdisk_io_any(&d->disks[i].io))
+			json_object_set_new(disk, "io", vmdisk_io_to_json(&d->disks[i].io));
+		json_array_append_new(disks, disk);
+	}
 	json_object_set_new(j, "disks", disks);
 	json_object_set_new(j, "cdrom", d->cdrom ? json_string(d->cdrom) : json_null());
 	json_object_set_new(j, "nic", d->nic ? json_pack("{s:s,s:s,s:s}", "mode", "user", "model", "virtio", "mac", d->mac)
@@ -438,6 +455,8 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	json_object_set_new(j, "autostart", json_boolean(d->autostart));
 	json_object_set_new(j, "hotplug_ports", json_integer(d->hotplug_ports));
 	json_object_set_new(j, "template", json_boolean(d->is_template));
+	json_object_set_new(j, "balloon", json_boolean(d->balloon));
+	json_object_set_new(j, "limits", vmlimits_to_json(&d->limits));
 	return j;
 }
 
@@ -467,6 +486,7 @@ void vmdef_free(struct vm_def *d)
 		free(d->disks[i].volume);
 	free(d->cdrom);
 	free(d->vnc_listen);
+	vmlimits_release(&d->limits);
 	free(d);
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "core/vmlimits.h"
 #include "util/buf.h"
 
 #define VM_MAX_DISKS 16
@@ -37,6 +38,7 @@ enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 struct vm_disk {
 	char *volume;
 	enum disk_bus bus;
+	struct vm_disk_io io; /* "io" in JSON (vmlimits.h) */
 };
 
 struct vm_def {
@@ -72,6 +74,8 @@ struct vm_def {
 	bool autostart;
 	int hotplug_ports;
 	bool is_template; /* read-only template: cannot start, only be cloned ("template" in JSON) */
+	bool balloon;     /* virtio-balloon device (default on) */
+	struct vm_limits limits; /* "limits" in JSON (vmlimits.h) */
 };
 
 const char *disk_bus_name(enum disk_bus b);

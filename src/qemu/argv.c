@@ -21,6 +21,20 @@ unsigned qemu_tcg_tb_size(long long memory_mib)
 	return (unsigned)(mib < 128 ? 128 : mib > 512 ? 512 : mib);
 }
 
+long long qemu_memory_overhead_mib(long long memory_mib, enum accel_mode accel)
+{
+	/* Measured here: a 256 MiB guest's QEMU under TCG peaks near 230 MiB
+	 * RSS above what the guest touches, ~100 MiB of it the translation
+	 * cache.  Fixed part (binary, libraries, device models, I/O buffers,
+	 * page cache charged while the disk is read) 128 MiB, plus 1/32 of
+	 * guest RAM for page tables and dirty bitmaps, plus the whole TCG
+	 * translation cache under TCG. */
+	long long mib = 128 + memory_mib / 32;
+	if (accel != ACCEL_KVM)
+		mib += qemu_tcg_tb_size(memory_mib);
+	return mib;
+}
+
 /* QemuOpts values: a ',' must be doubled. */
 static char *opt_escape(const char *s)
 {
@@ -252,6 +266,10 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		cmd_add(c, "rng-random,id=rng0,filename=/dev/urandom");
 		cmd_add(c, "-device");
 		cmd_add(c, "virtio-rng-pci,id=rng0-dev,rng=rng0");
+	}
+	if (d->balloon) {
+		cmd_add(c, "-device");
+		cmd_add(c, "virtio-balloon-pci,id=" QEMU_BALLOON_ID);
 	}
 	return 0;
 }

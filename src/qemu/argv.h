@@ -20,6 +20,12 @@
  *   hot-added virtio disk.  IDE disks take AHCI ports ide.0,1,3,4,5; the
  *   CD-ROM drive "cdrom0" is always present on ide.2 (empty unless a medium
  *   is defined) so media can be changed while running.
+ *   The balloon (unless the definition turns it off) is virtio-balloon-pci
+ *   "balloon0" on pcie.0, without deflate-on-oom, so an inflated balloon
+ *   shows as less MemTotal in the guest.  Resource limits are not on the
+ *   command line: the cgroup is set before QEMU runs and disk I/O limits
+ *   and the balloon target go over QMP before the guest's first instruction
+ *   (runtime.c).
  */
 #ifndef CORRAL_QEMU_ARGV_H
 #define CORRAL_QEMU_ARGV_H
@@ -50,6 +56,11 @@ struct qemu_launch {
 
 #define QEMU_CDROM_FD 3
 #define QEMU_CDROM_FDSET 1
+
+#define QEMU_BALLOON_ID "balloon0"
+
+/* What QEMU needs beside the guest's RAM (MiB): the default memory limit's margin (docs/limits.md). */
+long long qemu_memory_overhead_mib(long long memory_mib, enum accel_mode accel);
 
 /* The TCG translation cache (MiB) for a guest of memory_mib. */
 unsigned qemu_tcg_tb_size(long long memory_mib);

@@ -107,6 +107,56 @@ static bool is_blank(const char *s, size_t len)
 }
 
 /*
+ * QEMU writes uint64 values beyond int64 (the balloon's guest-stats use
+ * UINT64_MAX for "not reported"), which jansson refuses as a whole message.
+ * A copy of the message with every such integer literal outside strings
+ * made -1, or NULL when there is none.
+ */
+static char *qmp_clamp_u64(const char *s, size_t len)
+{
+	struct buf b = BUF_INIT;
+	bool in_str = false, changed = false;
+	for (size_t i = 0; i < len;) {
+		char c = s[i];
+		if (in_str) {
+			buf_addch(&b, c);
+			if (c == '\\' && i + 1 < len)
+				buf_addch(&b, s[++i]);
+			else if (c == '"')
+				in_str = false;
+			i++;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		if (c >= '0' && c <= '9' && (i == 0 || !(s[i - 1] >= '0' && s[i - 1] <= '9'))) {
+			size_t j = i;
+			while (j < len && s[j] >= '0' && s[j] <= '9')
+				j++;
+			/* more than 19 digits, or 19 above INT64_MAX's; not a fraction or exponent */
+			bool big = j - i > 19 || (j - i == 19 && memcmp(s + i, "9223372036854775807", 19) > 0);
+			bool frac = j < len && (s[j] == '.' || s[j] == 'e' || s[j] == 'E');
+			if (big && !frac && (i == 0 || s[i - 1] != '-')) {
+				buf_adds(&b, "-1");
+				changed = true;
+				i = j;
+				continue;
+			}
+			buf_add(&b, s + i, j - i);
+			i = j;
+			continue;
+		}
+		buf_addch(&b, c);
+		i++;
+	}
+	if (!changed) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+/*
  * Next message into *msg (new reference), waiting until deadline (-1: no
  * limit).  0, or -ETIMEDOUT, -EPIPE (EOF, read error), -EPROTO (not a JSON
  * object, too long) with the reason in err.
@@ -126,6 +176,11 @@ static int qmp_read_msg(struct qmp *q, int64_t deadline, json_t **msg, struct bu
 				break;
 			if (!is_blank(base, len)) {
 				j = json_loadb(base, len, 0, &jerr);
+				if (!j) {
+					__do_free char *fixed = qmp_clamp_u64(base, len);
+					if (fixed)
+						j = json_loads(fixed, 0, &jerr);
+				}
 				if (!json_is_object(j)) {
 					set_err(err, "invalid QMP message from QEMU: %s",
 						j ? "not a JSON object" : jerr.text);

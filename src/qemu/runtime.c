@@ -22,6 +22,7 @@
 
 #include "runtime.h"
 #include "argv.h"
+#include "reslimits.h"
 #include "qmp.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
@@ -56,6 +57,7 @@ struct vm_rt {
 	bool gone;
 	bool console_busy;
 	bool has_scsi;
+	enum accel_mode accel; /* as resolved at start (or on re-attach) */
 	int nports;
 	struct slot {
 		char vol[NAME_MAX + 1]; /* "" = free */
@@ -253,6 +255,46 @@ static bool qemu_wait_gone(struct vm_rt *v, int timeout_ms)
 
 static char *vm_cgroup_name(const char *uuid) { return xasprintf("vm-%s", uuid); }
 
+/* Before its group goes: if the kernel's OOM killer struck in it, say so in why. */
+static bool vm_cgroup_oom(const struct vm_rt *v, char *why, size_t size)
+{
+	struct cgroup_stats st;
+	struct cgroup_limits l;
+	struct buf err = BUF_INIT;
+	__do_free char *name = vm_cgroup_name(v->uuid);
+	bool oom = cfg.cgroups && cgroup_vm_stats(cfg.cgroups, name, &st, &err) == 0 && st.has_oom && st.oom_kills;
+	if (oom) {
+		if (cgroup_vm_get_limits(cfg.cgroups, name, &l, &err) == 0 && l.memory_max)
+			snprintf(why, size, "killed by the kernel's OOM killer: QEMU reached the VM's memory limit (%llu MiB)",
+				 (unsigned long long)(l.memory_max >> 20));
+		else
+			snprintf(why, size, "killed by the kernel's OOM killer");
+	}
+	buf_release(&err);
+	return oom;
+}
+
+/* Write d's CPU and memory limits to the VM's group (which exists). */
+static int vm_cgroup_limits(const char *uuid, const struct vm_def *d, enum accel_mode accel, struct buf *err)
+{
+	struct cgroup_limits l;
+	__do_free char *name = vm_cgroup_name(uuid);
+	if (!cfg.cgroups) {
+		if (d->limits.cpu_weight || d->limits.cpu_limit_centi || d->limits.cpuset || d->limits.memory_limit_mib > 0) {
+			buf_adds(err, "this host has no usable cgroups, so CPU and memory limits cannot be applied");
+			return -ENOTSUP;
+		}
+		return 0;
+	}
+	if (d->limits.cpuset) {
+		int r = cpuset_host_check(d->limits.cpuset, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	qemu_limits_cgroup(d, accel, &l);
+	return cgroup_vm_set_limits(cfg.cgroups, name, &l, err);
+}
+
 /* QEMU is gone: its cgroup goes too. */
 static void vm_cgroup_remove(const struct vm_rt *v)
 {
@@ -428,6 +470,8 @@ static void handle_exit_locked(struct vm_rt *v)
 		qemu_kill(v);
 		qemu_wait_gone(v, 10000);
 	}
+	char oom[160];
+	bool oomed = vm_cgroup_oom(v, oom, sizeof(oom));
 	vm_cgroup_remove(v);
 	pthread_mutex_lock(&rt_lock);
 	remove_run_files(v->dir);
@@ -436,7 +480,7 @@ static void handle_exit_locked(struct vm_rt *v)
 	else if (v->guest_shutdown)
 		set_state(v, VM_STOPPED, "guest shut down");
 	else
-		set_state(v, VM_CRASHED, "qemu exited unexpectedly");
+		set_state(v, VM_CRASHED, oomed ? oom : "qemu exited unexpectedly");
 	pthread_cond_broadcast(&rt_cond);
 }
 
@@ -624,6 +668,32 @@ static const char *qmp_status(struct vm_rt *v, struct buf *err)
 	return status;
 }
 
+static int find_slot(struct vm_rt *v, const char *volume);
+
+/* Re-attached: QEMU keeps its disk limits and balloon target, but a kill -9
+ * in the middle of a change may have left them ahead of the stored
+ * definition.  Set every disk's (none included) and the target again. */
+static void qmp_reapply_limits(struct vm_rt *v, const struct vm_def *d)
+{
+	struct buf err = BUF_INIT;
+	char dev[32];
+	for (int i = 0; i < d->ndisks; i++) {
+		pthread_mutex_lock(&rt_lock);
+		int slot = find_slot(v, d->disks[i].volume);
+		rt_unlock();
+		if (slot < 0)
+			continue;
+		snprintf(dev, sizeof(dev), "disk%d", slot);
+		if (qemu_disk_io_set(v->qmp, dev, d->disks[i].bus, &d->disks[i].io, &err) < 0)
+			log_warn("vm %s: %s", v->name, err.s);
+		buf_reset(&err);
+	}
+	if (d->balloon &&
+	    qemu_balloon_set(v->qmp, d->limits.memory_target_mib ? d->limits.memory_target_mib : d->memory_mib, &err) < 0)
+		log_warn("vm %s: %s", v->name, err.s);
+	buf_release(&err);
+}
+
 static void attach_one(struct vm_record *r)
 {
 	struct vm_rt *v = vm_rt_new(r);
@@ -636,12 +706,14 @@ static void attach_one(struct vm_record *r)
 	}
 	v->pid = v->ident.pid;
 	if (!qemu_alive(v)) {
+		char oom[200];
+		bool oomed = vm_cgroup_oom(v, oom + 0, sizeof(oom));
 		remove_run_files(v->dir);
 		vm_cgroup_remove(v);
 		if (r->state == VM_STOPPING || r->state == VM_STARTING)
 			set_state(v, VM_STOPPED, "qemu exited while corrald was not running");
 		else
-			set_state(v, VM_CRASHED, "qemu exited while corrald was not running");
+			set_state(v, VM_CRASHED, oomed ? oom : "qemu exited while corrald was not running");
 		reports_deliver();
 		vm_rt_free(v);
 		return;
@@ -657,6 +729,15 @@ static void attach_one(struct vm_record *r)
 	pthread_mutex_lock(&rt_lock);
 	vm_event(v, "attach", "re-attached to running QEMU after corrald restart");
 	rt_unlock();
+	/* The limits as defined now (a kill -9 may have come mid-change). */
+	if (accel_resolve(cfg.accel, r->def->accel, &v->accel, &err) < 0)
+		v->accel = ACCEL_TCG;
+	buf_reset(&err);
+	if (vm_cgroup_limits(v->uuid, r->def, v->accel, &err) < 0) {
+		log_warn("vm %s: cannot re-apply its limits: %s", v->name, err.s);
+		buf_reset(&err);
+	}
+	qmp_reapply_limits(v, r->def);
 	st = qmp_status(v, &err);
 	pthread_mutex_lock(&rt_lock);
 	if (st && strcmp(st, "shutdown") == 0) {
@@ -917,6 +998,31 @@ static int launch_wait(struct vm_rt *v, off_t log_from, struct buf *err)
 	return r;
 }
 
+static bool wait_gone(const char *uuid, int timeout_ms);
+
+/* After launch, guest not yet run: each disk's I/O limits, the balloon. */
+static int qmp_setup_limits(struct vm_rt *v, const struct vm_def *d, struct buf *err)
+{
+	char dev[32];
+	int r;
+	for (int i = 0; i < d->ndisks; i++) {
+		if (!vmdisk_io_any(&d->disks[i].io))
+			continue;
+		snprintf(dev, sizeof(dev), "disk%d", i);
+		if ((r = qemu_disk_io_set(v->qmp, dev, d->disks[i].bus, &d->disks[i].io, err)) < 0)
+			return r;
+	}
+	if (d->balloon) {
+		struct buf e = BUF_INIT;
+		if (qemu_balloon_stats_enable(v->qmp, &e) < 0)
+			log_warn("vm %s: %s", v->name, e.s);
+		buf_release(&e);
+		if (d->limits.memory_target_mib && (r = qemu_balloon_set(v->qmp, d->limits.memory_target_mib, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int start(const char *uuid, bool paused, struct buf *err)
 {
 	struct vm_record rec = { 0 };
@@ -1003,6 +1109,14 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		goto out;
 	if (cfg.cgroups && (r = cgroup_vm_create(cfg.cgroups, cgname, &cg, err)) < 0)
 		goto out;
+	/* Limited before QEMU enters the group: it never runs without them. */
+	if ((r = vm_cgroup_limits(uuid, rec.def, accel, err)) < 0)
+		goto out;
+	v->accel = accel;
+	/* Disk I/O limits and the balloon target go over QMP before the guest's first instruction. */
+	bool qmp_setup = rec.def->limits.memory_target_mib > 0;
+	for (int i = 0; i < rec.def->ndisks; i++)
+		qmp_setup |= vmdisk_io_any(&rec.def->disks[i].io);
 	l.boot_kernel = boot_kernel;
 	l.boot_initrd = boot_initrd;
 	l.boot_cmdline = bc.cmdline && *bc.cmdline ? bc.cmdline : NULL;
@@ -1010,7 +1124,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	l.binary = cfg.qemu_binary;
 	l.run_dir = v->dir;
 	l.accel = accel;
-	l.paused = paused;
+	l.paused = paused || qmp_setup;
 	if (cdrom >= 0) {
 		l.cdrom_fd = QEMU_CDROM_FD;
 		l.cdrom_fdset = QEMU_CDROM_FDSET;
@@ -1055,6 +1169,20 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	save_slots(v);
 	if ((r = launch_wait(v, log_from, err)) < 0)
 		goto fail;
+	if ((r = qmp_setup_limits(v, rec.def, err)) < 0 ||
+	    (qmp_setup && !paused && (r = qmp_execute(v->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)) {
+		/* v is listed now: the exit handler reports the stop (with why) and frees it */
+		pthread_mutex_lock(&rt_lock);
+		v->stop_requested = true;
+		v->stop_gen++;
+		snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", err->s);
+		rt_unlock();
+		qemu_kill(v);
+		wait_gone(uuid, 10000);
+		v = NULL;
+		r = -EIO;
+		goto out;
+	}
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v && !v->gone)
 		set_state(v, paused ? VM_PAUSED : VM_RUNNING, paused ? "started paused" : "started");
@@ -1581,4 +1709,51 @@ int rt_disk_set_nodes(const char *uuid, const char *volume, const char *node, co
 	}
 	rt_unlock();
 	return r;
+}
+
+int rt_limits_apply(const char *uuid, const struct vm_def *d, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	if (!v)
+		return -EBUSY;
+	return vm_cgroup_limits(uuid, d, v->accel, err);
+}
+
+json_t *rt_limits_effective(const char *uuid, const struct vm_def *d)
+{
+	struct qmp *q;
+	struct buf err = BUF_INIT;
+	struct cgroup_limits l;
+	struct cgroup_stats st;
+	__do_put struct vm_rt *v = get_active(uuid, &q, &err);
+	__do_free char *name = vm_cgroup_name(uuid);
+	json_t *j;
+	if (!v || !cfg.cgroups) {
+		buf_release(&err);
+		return NULL;
+	}
+	j = json_pack("{s:s,s:I}", "cgroup", cgroup_layout_name(cfg.cgroups->layout), "memory_limit_default_mib",
+		      (json_int_t)(d->memory_mib + qemu_memory_overhead_mib(d->memory_mib, v->accel)));
+	if (cgroup_vm_get_limits(cfg.cgroups, name, &l, &err) == 0) {
+		json_object_set_new(j, "cpu_weight", json_integer(l.cpu_weight));
+		json_object_set_new(j, "cpu_limit", l.cpu_quota_us && l.cpu_period_us
+							    ? json_real((double)l.cpu_quota_us / (double)l.cpu_period_us)
+							    : json_null());
+		json_object_set_new(j, "cpu_quota_us", json_integer((json_int_t)l.cpu_quota_us));
+		json_object_set_new(j, "cpu_period_us", json_integer((json_int_t)l.cpu_period_us));
+		json_object_set_new(j, "cpuset", json_string(l.cpuset));
+		json_object_set_new(j, "memory_limit_mib", l.memory_max ? json_integer((json_int_t)(l.memory_max >> 20))
+									: json_null());
+	}
+	if (cgroup_vm_stats(cfg.cgroups, name, &st, &err) == 0) {
+		if (st.has_cpu)
+			json_object_set_new(j, "cpu_time_ns", json_integer((json_int_t)st.cpu_ns));
+		if (st.has_memory)
+			json_object_set_new(j, "memory_used_mib", json_integer((json_int_t)(st.memory_bytes >> 20)));
+		if (st.has_oom)
+			json_object_set_new(j, "oom_kills", json_integer((json_int_t)st.oom_kills));
+	}
+	buf_release(&err);
+	return j;
 }

@@ -112,6 +112,20 @@ int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct b
 /* path NULL ejects. */
 int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err);
 
+/* Resource limits (qemu/reslimits.h).  At start the cgroup gets d's limits
+ * before QEMU enters it, and disk I/O limits and the balloon target are set
+ * over QMP before the guest runs (QEMU starts with -S then); on re-attach
+ * the cgroup limits are written again.  A QEMU the OOM killer ended is
+ * crashed with a reason that says so.
+ * rt_limits_apply: write d's CPU and memory limits to a running VM's
+ * cgroup (the caller holds the job lock and changes disks and the balloon
+ * through rt_qmp_acquire).  rt_limits_effective: what the cgroup holds and
+ * uses now ({"cpu_weight", "cpu_limit", "cpuset", "memory_limit_mib",
+ * "cpu_time_ns", "memory_used_mib", "oom_kills", ...}); NULL when not
+ * running or without cgroups. */
+int rt_limits_apply(const char *uuid, const struct vm_def *d, struct buf *err);
+json_t *rt_limits_effective(const char *uuid, const struct vm_def *d);
+
 /* true if QEMU for this VM is running (attached). */
 bool rt_is_active(const char *uuid);
 /* {"pid":..,"vnc":"127.0.0.1:5900"|null} for a running VM, else NULL. */

@@ -2,6 +2,7 @@
  * host.c - svc_init, host information and job queries (see host.h).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -16,8 +17,11 @@
 #include "service/internal.h"
 #include "core/job.h"
 #include "core/store_local.h"
+#include "qemu/argv.h"
+#include "qemu/reslimits.h"
 #include "qemu/runtime.h"
 #include "util/cmd.h"
+#include "util/fsutil.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
@@ -59,28 +63,83 @@ void svc_shutdown(void)
 	hostpath_shutdown();
 }
 
+/* MemAvailable from /proc/meminfo (MiB), or -1. */
+static long long mem_available_mib(void)
+{
+	struct buf b = BUF_INIT;
+	long long kib = -1;
+	if (fs_read_file("/proc/meminfo", 1 << 16, &b) == 0) {
+		const char *p = strstr(b.s, "MemAvailable:");
+		if (p)
+			kib = strtoll(p + 13, NULL, 10);
+	}
+	buf_release(&b);
+	return kib < 0 ? -1 : kib >> 10;
+}
+
+/* What the running VMs commit of this host against what it has, with warnings on overcommit. */
+static json_t *capacity(const struct vm_record *list, size_t n, int cpus, long long mem_mib)
+{
+	long long vcpus = 0, cpu_centi = 0, ram = 0, limits = 0;
+	json_t *warn = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct vm_def *d = list[i].def;
+		enum accel_mode a;
+		struct buf e = BUF_INIT;
+		if (!vmstate_is_active(list[i].state))
+			continue;
+		if (accel_resolve(svc_cfg.accel, d->accel, &a, &e) < 0)
+			a = ACCEL_TCG;
+		buf_release(&e);
+		vcpus += d->cpus;
+		/* a VM can use at most its vCPUs, its limit if lower */
+		cpu_centi += d->limits.cpu_limit_centi && d->limits.cpu_limit_centi < d->cpus * 100 ? d->limits.cpu_limit_centi
+												     : d->cpus * 100;
+		ram += d->limits.memory_target_mib ? d->limits.memory_target_mib : d->memory_mib;
+		long long lim = qemu_limits_memory_mib(d, a);
+		limits += lim ? lim : d->memory_mib + qemu_memory_overhead_mib(d->memory_mib, a);
+	}
+	if (cpu_centi > cpus * 100LL)
+		json_array_append_new(warn, json_sprintf("CPU overcommitted: running VMs may use %.2f CPUs, the host has %d",
+							 (double)cpu_centi / 100, cpus));
+	if (limits > mem_mib)
+		json_array_append_new(warn, json_sprintf("memory overcommitted: running VMs may use %lld MiB with QEMU's "
+							 "overhead, the host has %lld MiB", limits, mem_mib));
+	long long avail = mem_available_mib();
+	return json_pack("{s:i,s:I,s:I,s:f,s:I,s:I,s:o,s:o}", "cpus", cpus, "committed_vcpus", (json_int_t)vcpus,
+			 "memory_mib", (json_int_t)mem_mib, "committed_cpus", (double)cpu_centi / 100,
+			 "committed_memory_mib", (json_int_t)ram, "committed_memory_limit_mib", (json_int_t)limits,
+			 "available_memory_mib", avail >= 0 ? json_integer(avail) : json_null(), "warnings", warn);
+}
+
 json_t *svc_host_info(void)
 {
 	char host[256] = "";
 	struct sysinfo si;
 	struct vm_record *list;
 	size_t n = 0, running = 0;
+	json_t *cap = NULL, *j;
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	gethostname(host, sizeof(host) - 1);
 	sysinfo(&si);
+	long long mem = (long long)((uint64_t)si.totalram * si.mem_unit >> 20);
 	if (store_vm_list(svc_cfg.store, &list, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			if (vmstate_is_active(list[i].state))
 				running++;
+		cap = capacity(list, n, cpus, mem);
 		store_vm_list_free(list, n);
 	}
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I}", "hostname", host, "version",
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I}", "hostname", host, "version",
 			 CORRAL_VERSION, "qemu_binary", svc_cfg.qemu_binary, "qemu_version", qemu_version, "accel",
 			 svc_cfg.accel->kvm_usable ? "kvm" : "tcg", "accel_reason", svc_cfg.accel->reason, "cpus",
 			 (int)sysconf(_SC_NPROCESSORS_ONLN), "memory_mib",
 			 (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20), "state_dir", svc_cfg.state_dir,
 			 "storage_dir", svc_cfg.storage_dir, "run_dir", svc_cfg.run_dir, "vms_total", (json_int_t)n,
 			 "vms_running", (json_int_t)running);
+	json_object_set_new(j, "capacity", cap ? cap : json_null());
+	return j;
 }
 
 json_t *svc_host_export(void)

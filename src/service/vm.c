@@ -12,6 +12,7 @@
 #include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/internal.h"
+#include "service/reslimits.h"
 #include "core/store_local.h"
 #include "core/job.h"
 #include "core/select.h"
@@ -136,6 +137,8 @@ json_t *svc_vm_show(const char *uuid)
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
+	if (info)
+		svc_vm_limits_status(uuid, rec.def, status);
 	json_decref(info);
 	json_object_set_new(status, "events", store_event_list(svc_cfg.store, uuid, SHOW_EVENTS));
 	json_object_set_new(j, "status", status);
@@ -353,9 +356,16 @@ static int begin_device(const char *uuid, const char *job, struct vm_record *rec
 
 int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname, struct buf *err)
 {
+	return svc_vm_disk_attach_io(uuid, volume, busname, NULL, err);
+}
+
+int svc_vm_disk_attach_io(const char *uuid, const char *volume, const char *busname, const json_t *ioj,
+			  struct buf *err)
+{
 	struct vm_record rec = { 0 };
 	struct job_hold *h = NULL;
 	struct vol_record vol = { 0 };
+	struct vm_disk_io io = { 0 };
 	enum disk_bus bus = DISK_BUS_VIRTIO;
 	const char *bad;
 	int r;
@@ -367,6 +377,11 @@ int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 	if (busname && disk_bus_parse(busname, &bus) < 0) {
 		buf_adds(err, "bus must be virtio, scsi or ide");
 		return -EINVAL;
+	}
+	if (ioj) {
+		__do_free char *what = xasprintf("disk '%s'", volume);
+		if (vmdisk_io_parse(&io, ioj, what, err) < 0)
+			return -EINVAL;
 	}
 	if ((r = begin_device(uuid, "disk-attach", &rec, &h, err)) < 0)
 		return r;
@@ -382,10 +397,18 @@ int svc_vm_disk_attach(const char *uuid, const char *volume, const char *busname
 		buf_printf(err, "a vm has at most %d disks", VM_MAX_DISKS);
 		r = -EINVAL;
 	}
-	if (r == 0 && vmstate_is_active(rec.state))
+	if (r == 0 && vmstate_is_active(rec.state)) {
 		r = rt_disk_attach(uuid, volume, vol.path, vol.format, bus, err);
+		/* limited right after the plug; a disk that cannot be limited is unplugged again */
+		if (r == 0 && vmdisk_io_any(&io) && (r = svc_vm_disk_io_apply(uuid, volume, bus, &io, err)) < 0) {
+			struct buf e = BUF_INIT;
+			rt_disk_detach(uuid, volume, &e);
+			buf_release(&e);
+		}
+	}
 	if (r == 0) {
 		rec.def->disks[rec.def->ndisks].volume = xstrdup(volume);
+		rec.def->disks[rec.def->ndisks].io = io;
 		rec.def->disks[rec.def->ndisks++].bus = bus;
 		if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 			buf_adds(err, "cannot store the definition");

@@ -44,6 +44,8 @@ int svc_vm_action_job(const char *selector, enum vm_action a, const struct svc_a
 /* The same on one VM, waiting for the job's end (autostart, restore --start). */
 int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err);
 int svc_vm_disk_attach(const char *uuid, const char *volume, const char *bus, struct buf *err);
+/* The same with the disk's I/O limits ("io" of a disk in the definition; NULL: none). */
+int svc_vm_disk_attach_io(const char *uuid, const char *volume, const char *bus, const json_t *io, struct buf *err);
 int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err);
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);
 int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err);

@@ -30,6 +30,7 @@
 #include "core/vmdef.h"
 #include "qemu/accel.h"
 #include "qemu/argv.h"
+#include "qemu/reslimits.h"
 #include "util/buf.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
@@ -699,6 +700,51 @@ static void test_ide_ports(void **state)
 	buf_release(&err);
 }
 
+/* Limits in QEMU's and the cgroup's terms (qemu/reslimits.h). */
+static void test_reslimits(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	__do_json json_t *j = json_loads("{\"name\":\"l\",\"memory_mib\":1024,\"limits\":{\"cpu_weight\":300,"
+					 "\"cpu_limit\":1.5,\"cpuset\":\"1,0\"}}", 0, NULL);
+	struct vm_def *d = vmdef_from_json(j, &err);
+	assert_non_null(d);
+	struct cgroup_limits l;
+	qemu_limits_cgroup(d, ACCEL_TCG, &l);
+	assert_int_equal(l.cpu_weight, 300);
+	assert_int_equal(l.cpu_quota_us, 150000);
+	assert_int_equal(l.cpu_period_us, 100000);
+	assert_string_equal(l.cpuset, "0-1");
+	/* default memory limit: RAM + 128 + RAM/32 + the TCG cache (256 for 1 GiB) */
+	assert_int_equal(l.memory_max, (uint64_t)(1024 + 128 + 32 + 256) << 20);
+	qemu_limits_cgroup(d, ACCEL_KVM, &l);
+	assert_int_equal(l.memory_max, (uint64_t)(1024 + 128 + 32) << 20);
+	d->limits.memory_limit_mib = 0;
+	assert_int_equal(qemu_limits_memory_mib(d, ACCEL_TCG), 0);
+	vmdef_free(d);
+
+	struct vm_disk_io io = { .iops = 100, .iops_max = 300, .bps_rd = 1 << 20, .burst_s = 5 };
+	struct {
+		json_t *got;
+		const char *want;
+	} c[] = {
+		{ qemu_io_throttle_args("disk2", DISK_BUS_VIRTIO, &io),
+		  "{\"id\":\"/machine/peripheral/disk2/virtio-backend\",\"bps\":0,\"bps_rd\":1048576,\"bps_wr\":0,"
+		  "\"iops\":100,\"iops_rd\":0,\"iops_wr\":0,\"iops_max\":300,\"iops_max_length\":5}" },
+		{ qemu_io_throttle_args("disk1", DISK_BUS_SCSI, &(struct vm_disk_io){ 0 }),
+		  "{\"id\":\"disk1\",\"bps\":0,\"bps_rd\":0,\"bps_wr\":0,\"iops\":0,\"iops_rd\":0,\"iops_wr\":0}" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		__do_json json_t *want = json_loads(c[i].want, 0, NULL);
+		if (!json_equal(c[i].got, want)) {
+			__do_free char *g = json_to_string(c[i].got);
+			fail_msg("case %zu: got %s", i, g);
+		}
+		json_decref(c[i].got);
+	}
+	buf_release(&err);
+}
+
 static void test_json_helpers(void **state)
 {
 	(void)state;
@@ -868,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_ide_ports),
 		cmocka_unit_test(test_tcg_tb_size),
 		cmocka_unit_test(test_json_helpers),
+		cmocka_unit_test(test_reslimits),
 		cmocka_unit_test(test_accel_intel),
 		cmocka_unit_test(test_accel_amd),
 		cmocka_unit_test(test_accel_pvm),

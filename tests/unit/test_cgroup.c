@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -64,10 +65,11 @@ static void test_parse_layouts(void **state)
 			 "cgroup /sys/fs/cgroup/systemd cgroup rw,xattr,name=systemd 0 0\n";
 	assert_int_equal(cgroup_host_parse(&h, v1, "corral", &err), 0);
 	assert_int_equal(h.layout, CGROUP_V1);
-	assert_int_equal(h.n, 5); /* cpu,cpuacct memory pids blkio name=systemd; not cpuset, devices */
+	assert_int_equal(h.n, 6); /* cpu,cpuacct memory cpuset pids blkio name=systemd; not devices */
 	assert_string_equal(h.h[0].mount, "/sys/fs/cgroup/cpu,cpuacct");
 	assert_string_equal(h.h[0].controllers, "cpu,cpuacct");
-	assert_string_equal(h.h[4].controllers, "name=systemd");
+	assert_string_equal(h.h[2].controllers, "cpuset");
+	assert_string_equal(h.h[5].controllers, "name=systemd");
 	assert_string_equal(h.parent, "corral");
 	__do_free char *d1 = cgroup_host_describe(&h);
 	assert_contains(d1, "v1: v1 /sys/fs/cgroup/cpu,cpuacct (cpu,cpuacct)");
@@ -91,7 +93,117 @@ static void test_parse_layouts(void **state)
 	__do_free char *hybrid = xasprintf("%s%s", v1, v2only);
 	assert_int_equal(cgroup_host_parse(&h, hybrid, "corral", &err), 0);
 	assert_int_equal(h.layout, CGROUP_HYBRID);
-	assert_int_equal(h.n, 6);
+	assert_int_equal(h.n, 7);
+	buf_release(&err);
+}
+
+/* A cgroup v2 tree in a plain directory, as a v2-only host would have it. */
+static void fake_file(const char *dir, const char *file, const char *text)
+{
+	__do_free char *p = xasprintf("%s/%s", dir, file);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *fake_read(const char *dir, const char *file)
+{
+	__do_free char *p = xasprintf("%s/%s", dir, file);
+	struct buf b = BUF_INIT;
+	assert_int_equal(fs_read_file(p, 4096, &b), 0);
+	return buf_detach(&b);
+}
+
+static void test_v2_limits_fake(void **state)
+{
+	(void)state;
+	char root[] = "/tmp/corral-test-cg2.XXXXXX";
+	struct cgroup_host h;
+	struct cgroup_vm g = CGROUP_VM_INIT;
+	struct cgroup_limits got;
+	struct cgroup_stats st;
+	struct buf err = BUF_INIT;
+	assert_non_null(mkdtemp(root));
+	__do_free char *par = xasprintf("%s/corral", root);
+	__do_free char *vm = xasprintf("%s/vm-x", par);
+	assert_int_equal(mkdir(par, 0755), 0);
+	assert_int_equal(mkdir(vm, 0755), 0);
+	fake_file(root, "cgroup.controllers", "cpuset cpu io memory pids\n");
+	fake_file(root, "cgroup.subtree_control", "");
+	fake_file(par, "cgroup.subtree_control", "");
+	static const char *const files[][2] = {
+		{ "cgroup.procs", "" }, { "cpu.weight", "100\n" }, { "cpu.max", "max 100000\n" },
+		{ "cpuset.cpus", "\n" }, { "cpuset.cpus.effective", "0-3\n" }, { "memory.max", "max\n" },
+		{ "memory.current", "123456\n" }, { "cpu.stat", "usage_usec 42\nuser_usec 40\n" },
+		{ "memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\n" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		fake_file(vm, files[i][0], files[i][1]);
+
+	__do_free char *mounts = xasprintf("cgroup2 %s cgroup2 rw 0 0\n", root);
+	assert_int_equal(cgroup_host_parse(&h, mounts, "corral", &err), 0);
+	assert_int_equal(h.layout, CGROUP_V2);
+	assert_int_equal(cgroup_vm_create(&h, "vm-x", &g, &err), 0);
+	cgroup_vm_release(&g);
+	__do_free char *sc = fake_read(root, "cgroup.subtree_control");
+	assert_string_equal(sc, "+cpu +cpuset +io +memory +pids");
+
+	struct cgroup_limits l = { .cpu_weight = 300, .cpu_quota_us = 150000, .cpuset = "1-2", .memory_max = 600 << 20 };
+	assert_int_equal(cgroup_vm_set_limits(&h, "vm-x", &l, &err), 0);
+	__do_free char *w = fake_read(vm, "cpu.weight");
+	__do_free char *mx = fake_read(vm, "cpu.max");
+	__do_free char *cs = fake_read(vm, "cpuset.cpus");
+	__do_free char *mm = fake_read(vm, "memory.max");
+	assert_string_equal(w, "300");
+	assert_string_equal(mx, "150000 100000");
+	assert_string_equal(cs, "1-2");
+	assert_string_equal(mm, "629145600");
+	assert_int_equal(cgroup_vm_get_limits(&h, "vm-x", &got, &err), 0);
+	assert_int_equal(got.cpu_weight, 300);
+	assert_int_equal(got.cpu_quota_us, 150000);
+	assert_int_equal(got.cpu_period_us, 100000);
+	assert_int_equal(got.memory_max, 600 << 20);
+	assert_string_equal(got.cpuset, "0-3"); /* effective, as the (fake) kernel says */
+
+	/* defaults undo every limit */
+	struct cgroup_limits none = { 0 };
+	assert_int_equal(cgroup_vm_set_limits(&h, "vm-x", &none, &err), 0);
+	__do_free char *w2 = fake_read(vm, "cpu.weight");
+	__do_free char *mx2 = fake_read(vm, "cpu.max");
+	__do_free char *cs2 = fake_read(vm, "cpuset.cpus");
+	__do_free char *mm2 = fake_read(vm, "memory.max");
+	assert_string_equal(w2, "100");
+	assert_string_equal(mx2, "max 100000");
+	assert_string_equal(cs2, "\n");
+	assert_string_equal(mm2, "max");
+	assert_int_equal(cgroup_vm_get_limits(&h, "vm-x", &got, &err), 0);
+	assert_int_equal(got.cpu_quota_us, 0);
+	assert_int_equal(got.memory_max, 0);
+
+	assert_int_equal(cgroup_vm_stats(&h, "vm-x", &st, &err), 0);
+	assert_true(st.has_oom);
+	assert_int_equal(st.oom_kills, 1);
+	assert_int_equal(st.cpu_ns, 42000);
+	assert_int_equal(st.memory_bytes, 123456);
+
+	/* a host whose v2 lacks cpuset: a cpuset is refused and nothing is written */
+	fake_file(root, "cgroup.controllers", "cpu memory\n");
+	assert_int_equal(cgroup_host_parse(&h, mounts, "corral", &err), 0);
+	fake_file(vm, "cpu.weight", "100\n");
+	struct cgroup_limits pin = { .cpu_weight = 50, .cpuset = "1" };
+	buf_reset(&err);
+	assert_int_equal(cgroup_vm_set_limits(&h, "vm-x", &pin, &err), -ENOTSUP);
+	assert_contains(err.s, "cpuset");
+	__do_free char *w3 = fake_read(vm, "cpu.weight");
+	assert_string_equal(w3, "100\n");
+
+	struct cmd rm = CMD_INIT;
+	cmd_add(&rm, "rm");
+	cmd_add(&rm, "-rf");
+	cmd_add(&rm, root);
+	assert_int_equal(cmd_run(&rm, NULL, &err), 0);
+	cmd_release(&rm);
 	buf_release(&err);
 }
 
@@ -196,6 +308,35 @@ static void exercise(const char *kind)
 		assert_true(st.has_cpu); /* cpu.stat exists without the cpu controller */
 	}
 
+	/* Limits, written and read back; then the defaults undo them. */
+	struct cgroup_limits l = { .cpu_weight = 200, .cpu_quota_us = 50000, .cpuset = "0", .memory_max = 256 << 20 };
+	struct cgroup_limits got;
+	bool has_cpu = false, has_mem = false, has_cpuset = false;
+	for (int i = 0; i < h.n; i++) {
+		has_cpu |= strcmp(h.h[i].controllers, "cpu") == 0 || strncmp(h.h[i].controllers, "cpu,", 4) == 0;
+		has_mem |= strstr(h.h[i].controllers, "memory") != NULL;
+		has_cpuset |= strstr(h.h[i].controllers, "cpuset") != NULL;
+	}
+	if (has_cpu && has_mem && has_cpuset) {
+		assert_int_equal(cgroup_vm_set_limits(&h, "vm-test", &l, &err), 0);
+		assert_int_equal(cgroup_vm_get_limits(&h, "vm-test", &got, &err), 0);
+		assert_int_equal(got.cpu_weight, 200);
+		assert_int_equal(got.cpu_quota_us, 50000);
+		assert_int_equal(got.cpu_period_us, CGROUP_CPU_PERIOD_US);
+		assert_string_equal(got.cpuset, "0");
+		assert_int_equal(got.memory_max, 256 << 20);
+		/* A limit below what is in use: the kernel reclaims (sleep uses little) */
+		struct cgroup_limits none = { 0 };
+		assert_int_equal(cgroup_vm_set_limits(&h, "vm-test", &none, &err), 0);
+		assert_int_equal(cgroup_vm_get_limits(&h, "vm-test", &got, &err), 0);
+		assert_int_equal(got.cpu_weight, 100);
+		assert_int_equal(got.cpu_quota_us, 0);
+		assert_int_equal(got.memory_max, 0);
+		assert_true(got.cpuset[0] != '\0'); /* the parent's CPUs again */
+		assert_true(st.has_oom || strcmp(kind, "v2") == 0);
+		assert_int_equal(st.oom_kills, 0);
+	}
+
 	/* Busy while the process lives. */
 	assert_int_equal(cgroup_vm_remove(&h, "vm-test", &err), -EBUSY);
 	assert_contains(err.s, "still in it");
@@ -262,6 +403,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_layouts),
+		cmocka_unit_test(test_v2_limits_fake),
 		cmocka_unit_test_teardown(test_v1_groups, groups_teardown),
 		cmocka_unit_test_teardown(test_v2_groups, groups_teardown),
 	};

@@ -574,6 +574,39 @@ static void test_garbage_closes(void **state)
 	check_protocol_error(after_non_object, "not a JSON object");
 }
 
+/* QEMU's uint64 "not reported" (UINT64_MAX) arrives as -1, and the connection stays up. */
+static void after_u64(struct fake *f)
+{
+	static const char reply[] = "{\"return\": {\"stats\": {\"stat-free-memory\": 18446744073709551615, "
+				    "\"stat-x\": 5, \"s\": \"99999999999999999999\", \"r\": 1.5e300}, "
+				    "\"last-update\": 0}, \"id\": \"corral-2\"}\n";
+	fake_write(f, reply, sizeof(reply) - 1);
+}
+
+static void test_u64_clamped(void **state)
+{
+	__do_buf struct buf err = BUF_INIT;
+	__do_json json_t *ret = NULL;
+	struct fake *f = fake_new("basic");
+	struct seen s;
+	struct qmp *q;
+
+	(void)state;
+	seen_init(&s);
+	f->limit = 4;
+	f->after = after_u64;
+	q = connect_fake(f, &s);
+	assert_int_equal(qmp_execute(q, "query-status", NULL, &ret, IO_TIMEOUT_MS, &err), 0);
+	json_t *st = json_object_get(ret, "stats");
+	assert_int_equal(json_integer_value(json_object_get(st, "stat-free-memory")), -1);
+	assert_int_equal(json_integer_value(json_object_get(st, "stat-x")), 5);
+	assert_string_equal(json_string_value(json_object_get(st, "s")), "99999999999999999999");
+	assert_true(qmp_is_open(q));
+	qmp_close(q);
+	fake_stop(f);
+	seen_release(&s);
+}
+
 static void test_oversized_closes(void **state)
 {
 	(void)state;
@@ -928,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_event_with_data),
 		cmocka_unit_test(test_garbage_closes),
+		cmocka_unit_test(test_u64_clamped),
 		cmocka_unit_test(test_oversized_closes),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_eof_once),

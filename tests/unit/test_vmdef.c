@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 #include <cmocka.h>
 
@@ -117,12 +119,12 @@ static void test_minimal_defaults(void **state)
 	/* the serialised defaults are what docs/api.md promises */
 	__do_json json_t *j = vmdef_to_json(d);
 	__do_json json_t *want = json_pack("{s:s,s:s,s:s,s:[],s:i,s:i,s:s,s:{s:s,s:[ss]},s:[],s:n,s:{s:s,s:s,s:s},s:n,"
-					   "s:b,s:b,s:i,s:b}",
+					   "s:b,s:b,s:i,s:b,s:b,s:{}}",
 					   "name", "a", "uuid", d->uuid, "description", "", "tags", "cpus", 1,
 					   "memory_mib", 256, "accel", "auto", "boot", "mode", "firmware", "order",
 					   "disk", "cdrom", "disks", "cdrom", "nic", "mode", "user", "model", "virtio",
 					   "mac", d->mac, "vnc", "rng", 1, "autostart", 0, "hotplug_ports", 4,
-					   "template", 0);
+					   "template", 0, "balloon", 1, "limits");
 	assert_non_null(want);
 	if (!json_equal(j, want)) {
 		__do_free char *got = json_to_string(j);
@@ -137,12 +139,15 @@ static const char full_firmware[] =
 	"\"description\":\"front end \\\"prod\\\" \\u00fcn\\u00efc\\u00f6de \\u2603 'quoted'\","
 	"\"tags\":[\"prod\",\"eu-west.1\",\"web_tier\"],\"cpus\":64,\"memory_mib\":1048576,\"accel\":\"tcg\","
 	"\"boot\":{\"mode\":\"firmware\",\"order\":[\"cdrom\",\"disk\"]},"
-	"\"disks\":[{\"volume\":\"web1-root\",\"bus\":\"virtio\"},{\"volume\":\"web1-data\",\"bus\":\"scsi\"},"
+	"\"disks\":[{\"volume\":\"web1-root\",\"bus\":\"virtio\",\"io\":{\"iops\":100,\"bps_rd\":1048576,"
+	"\"bps_wr\":4096,\"iops_max\":200,\"burst_s\":5}},{\"volume\":\"web1-data\",\"bus\":\"scsi\"},"
 	"{\"volume\":\"legacy.img\",\"bus\":\"ide\"}],"
 	"\"cdrom\":\"/srv/iso/debian 12, netinst.iso\","
 	"\"nic\":{\"mode\":\"user\",\"model\":\"virtio\",\"mac\":\"52:54:00:ab:cd:01\"},"
 	"\"vnc\":{\"listen\":\"0.0.0.0\",\"display\":3},"
-	"\"rng\":false,\"autostart\":true,\"hotplug_ports\":16,\"template\":false}";
+	"\"rng\":false,\"autostart\":true,\"hotplug_ports\":16,\"template\":false,\"balloon\":true,"
+	"\"limits\":{\"cpu_weight\":200,\"cpu_limit\":1.5,\"cpuset\":\"0-1,3\",\"memory_limit_mib\":1049000,"
+	"\"memory_target_mib\":512}}";
 
 static const char full_kernel[] =
 	"{\"name\":\"k\",\"uuid\":\"00000000-0000-4000-8000-000000000001\",\"description\":\"\",\"tags\":[],"
@@ -150,7 +155,8 @@ static const char full_kernel[] =
 	"\"boot\":{\"mode\":\"kernel\",\"kernel\":\"/boot/vmlinuz\",\"initrd\":\"/boot/initrd.img\","
 	"\"cmdline\":\"console=ttyS0 root=/dev/vda rw quiet panic=-1\"},"
 	"\"disks\":[],\"cdrom\":null,\"nic\":null,\"vnc\":{\"listen\":\"::1\"},"
-	"\"rng\":true,\"autostart\":false,\"hotplug_ports\":0,\"template\":false}";
+	"\"rng\":true,\"autostart\":false,\"hotplug_ports\":0,\"template\":false,\"balloon\":false,"
+	"\"limits\":{\"cpu_limit\":2,\"memory_limit_mib\":0}}";
 
 static void roundtrip(const char *text)
 {
@@ -539,6 +545,91 @@ static void test_reject_nic(void **state)
 	run_rejects(c, ARRAY_SIZE(c));
 }
 
+static void test_limits(void **state)
+{
+	(void)state;
+#define L(x) "{\"name\":\"a\",\"memory_mib\":256,\"limits\":" x "}"
+#define IO(x) "{\"name\":\"a\",\"disks\":[{\"volume\":\"v\",\"io\":" x "}]}"
+	static const struct reject_case c[] = {
+		{ L("{\"cpu_weight\":0}"), "cpu_weight" },
+		{ L("{\"cpu_weight\":10001}"), "cpu_weight" },
+		{ L("{\"cpu_weight\":\"high\"}"), "cpu_weight" },
+		{ L("{\"cpu_limit\":0}"), "cpu_limit" },
+		{ L("{\"cpu_limit\":0.001}"), "cpu_limit" },
+		{ L("{\"cpu_limit\":65}"), "cpu_limit" },
+		{ L("{\"cpu_limit\":\"1.5\"}"), "cpu_limit" },
+		{ L("{\"cpu_limit\":-1}"), "cpu_limit" },
+		{ L("{\"cpuset\":\"\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"a\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"1-\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"3-1\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"0,\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"0 1\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"-1\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"1024\"}"), "cpuset" },
+		{ L("{\"cpuset\":\"0-99999999999999999999\"}"), "cpuset" },
+		{ L("{\"memory_limit_mib\":300}"), "memory_limit_mib" },
+		{ L("{\"memory_limit_mib\":-5}"), "memory_limit_mib" },
+		{ L("{\"memory_target_mib\":257}"), "memory_target_mib" },
+		{ L("{\"memory_target_mib\":8}"), "memory_target_mib" },
+		{ L("{\"shares\":5}"), "shares" },
+		{ L("[]"), "limits" },
+		{ "{\"name\":\"a\",\"balloon\":false,\"limits\":{\"memory_target_mib\":128}}", "balloon" },
+		{ IO("{\"iops\":0}"), "iops" },
+		{ IO("{\"iops\":100000000}"), "iops" },
+		{ IO("{\"bps\":100}"), "bps" },
+		{ IO("{\"iops\":10,\"iops_rd\":5}"), "iops_rd" },
+		{ IO("{\"bps\":10000,\"bps_wr\":5000}"), "bps_wr" },
+		{ IO("{\"iops_max\":10}"), "iops_max" },
+		{ IO("{\"iops\":100,\"iops_max\":10}"), "iops_max" },
+		{ IO("{\"iops\":100,\"burst_s\":3}"), "burst_s" },
+		{ IO("{\"iops\":100,\"iops_max\":200,\"burst_s\":0}"), "burst_s" },
+		{ IO("{\"throttle\":1}"), "throttle" },
+	};
+	run_rejects(c, ARRAY_SIZE(c));
+
+	struct vm_def *d = parse_ok(L("{\"cpu_limit\":0.25,\"cpuset\":\"3,0-1,2,7\",\"memory_limit_mib\":0}"));
+	assert_int_equal(d->limits.cpu_limit_centi, 25);
+	assert_string_equal(d->limits.cpuset, "0-3,7");
+	assert_int_equal(d->limits.memory_limit_mib, 0);
+	assert_int_equal(d->limits.cpu_weight, 0);
+	vmdef_free(d);
+	d = parse_ok("{\"name\":\"a\"}");
+	assert_int_equal(d->limits.memory_limit_mib, -1);
+	assert_true(d->balloon);
+	vmdef_free(d);
+#undef L
+#undef IO
+}
+
+static void test_cpuset(void **state)
+{
+	(void)state;
+	uint64_t m[CPUSET_WORDS];
+	struct buf err = BUF_INIT;
+	char *norm = NULL;
+	assert_int_equal(cpuset_parse("0-2,5,7-8,6", m, &norm, &err), 0);
+	assert_string_equal(norm, "0-2,5-8");
+	assert_int_equal(cpuset_count(m), 7);
+	free(norm);
+	assert_int_equal(cpuset_parse("1023", m, &norm, &err), 0);
+	assert_string_equal(norm, "1023");
+	free(norm);
+
+	/* against a host CPU list */
+	char path[] = "/tmp/corral-test-cpus.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0-1\n", 4), 4);
+	close(fd);
+	assert_int_equal(cpuset_host_check("1", path, &err), 0);
+	assert_int_equal(cpuset_host_check("0-1", path, &err), 0);
+	assert_int_equal(cpuset_host_check("0-2", path, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "0-1"));
+	unlink(path);
+	buf_release(&err);
+}
+
 static void test_reject_misc(void **state)
 {
 	(void)state;
@@ -699,6 +790,8 @@ int main(void)
 		cmocka_unit_test(test_reject_disks),
 		cmocka_unit_test(test_reject_nic),
 		cmocka_unit_test(test_reject_misc),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_cpuset),
 		cmocka_unit_test(test_reject_not_object),
 		cmocka_unit_test(test_helpers),
 	};
