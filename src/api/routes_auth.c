@@ -106,7 +106,7 @@ bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum aut
 
 /* ---- /v1/users, /v1/acl ---- */
 
-void h_user_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_user_list()); }
+void h_user_list(struct route_ctx *c) { http_reply_json(c->rep, 200, json_pack("{s:o}", "users", svc_user_list())); }
 
 void h_user_add(struct route_ctx *c)
 {
@@ -143,7 +143,10 @@ void h_user_passwd(struct route_ctx *c)
 	buf_release(&err);
 }
 
-void h_token_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_token_list(c->seg[2])); }
+void h_token_list(struct route_ctx *c)
+{
+	http_reply_json(c->rep, 200, json_pack("{s:o}", "tokens", svc_token_list(c->seg[2])));
+}
 
 void h_token_add(struct route_ctx *c)
 {
@@ -173,7 +176,7 @@ void h_token_delete(struct route_ctx *c)
 	buf_release(&err);
 }
 
-void h_acl_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_acl_list()); }
+void h_acl_list(struct route_ctx *c) { http_reply_json(c->rep, 200, json_pack("{s:o}", "acl", svc_acl_list())); }
 
 void h_acl_add(struct route_ctx *c)
 {
