@@ -109,7 +109,7 @@ static bool subject_allows(const struct auth_acl *acl, size_t n, const char *sub
 bool auth_acl_allows(const struct auth_acl *acl, size_t n, const char *user, const char *token,
 		     enum auth_priv priv, const char *object)
 {
-	if (priv == AUTH_PRIV_NONE || !user || !object || object[0] != '/')
+	if (priv == AUTH_PRIV_NONE || !user || strchr(user, '!') || !object || object[0] != '/')
 		return false;
 	if (!subject_allows(acl, n, user, priv, object))
 		return false;
