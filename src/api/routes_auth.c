@@ -50,7 +50,7 @@ static char **route_objects(struct route_ctx *c)
 		json_t *list = svc_vm_list(c->seg[2], &err), *vm;
 		size_t i, n = 0;
 		buf_release(&err);
-		json_array_foreach(list, i, vm) {
+		json_array_foreach(json_object_get(list, "vms"), i, vm) {
 			const char *name = json_string_value(json_object_get(vm, "name"));
 			if (!name)
 				continue;

@@ -80,10 +80,16 @@ int auth_scope_check(const char *path, struct buf *err)
 			goto bad;
 		}
 	}
+	/* no "." or ".." segment: a scope names objects, not a walk */
+	for (const char *seg = path + 1; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+		size_t len = strcspn(seg, "/");
+		if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+			goto bad;
+	}
 	return 0;
 bad:
-	buf_printf(err, "a scope is '/' or a path like /vms/NAME or /pools/NAME (letters, digits, '.', '_', '-', "
-			"'@', ':'; at most 255 bytes)");
+	buf_printf(err, "a scope is '/' or a path like /vms/NAME or /pools/NAME (segments of letters, digits, '.', "
+			"'_', '-', '@', ':', not '.' or '..'; at most 255 bytes)");
 	return -EINVAL;
 }
 

@@ -106,7 +106,7 @@ static void test_scope_check(void **state)
 	struct buf err = BUF_INIT;
 	(void)state;
 	const char *good[] = { "/", "/vms", "/vms/web-1", "/pools/fast/volumes/d1.qcow2", "/vms/a@b:c" };
-	const char *bad[] = { "", "vms", "//", "/vms/", "/vms//x", "/vms/a b", "/vms/../x/\n", "/vms/ü" };
+	const char *bad[] = { "", "vms", "//", "/vms/", "/vms//x", "/vms/a b", "/vms/../x/\n", "/vms/ü", "/vms/..", "/./vms", "/vms/../x" };
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
 		assert_int_equal(auth_scope_check(good[i], &err), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
