@@ -120,7 +120,8 @@ test_expect "a stalled TLS handshake is closed within the header deadline while 
 	s.sendall(b"\x16\x03\x01\x00\xff\x01")   # the start of a ClientHello, then nothing
 	t = time.time(); s.settimeout(15)
 	try:
-	    print("closed %.1f %r" % (time.time() - t, s.recv(64)))
+	    got = s.recv(64)
+	    print("closed %.1f %r" % (time.time() - t, got))
 	except Exception as e:
 	    print("open", e)
 	EOF
