@@ -1087,7 +1087,7 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 {
 	struct route_ctx c = { .req = req, .rep = rep };
 	struct buf allow = BUF_INIT; /* methods of the routes matching the path: "GET, POST" */
-	struct svc_identity who;
+	struct svc_identity who = { "", "" };
 
 	/* Over TCP nothing is answered before the caller is known; the unix
 	 * socket is root's door (docs/security.md). */

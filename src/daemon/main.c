@@ -196,8 +196,18 @@ static int tls_prepare(struct corrald_config *cfg, struct tls_setup *t, struct b
 	} else if (!cfg->tls_cert || !cfg->tls_key) {
 		buf_printf(err, "tls_cert and tls_key go together: name both or neither");
 		return -EINVAL;
-	} else if ((r = auth_cert_ensure(cfg->tls_cert, cfg->tls_key, "localhost", err)) < 0) {
-		return r; /* both exist (auth_cert_ensure makes nothing then) or the error says which is missing */
+	} else {
+		/* the administrator's own files: checked, never made (nor overwritten) here */
+		const char *missing = !fs_exists(cfg->tls_cert) ? cfg->tls_cert
+				      : !fs_exists(cfg->tls_key) ? cfg->tls_key
+								   : NULL;
+		if (missing) {
+			buf_printf(err, "%s (named by %s) does not exist", missing,
+				   missing == cfg->tls_cert ? "tls_cert" : "tls_key");
+			return -ENOENT;
+		}
+		if ((r = auth_cert_ensure(cfg->tls_cert, cfg->tls_key, "localhost", err)) < 0)
+			return r;
 	}
 	if ((r = fs_read_file(cfg->tls_cert, 1 << 20, &t->cert)) < 0) {
 		buf_printf(err, "cannot read %s: %s", cfg->tls_cert, strerror(-r));

@@ -180,4 +180,19 @@ test_expect "docs/remote.md lists every route with the privilege the route table
 	EOF
 '
 
+test_expect "the administrator's own certificate; users and tokens survive a restart" '
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=own \
+		-keyout own.key -out own.crt 2>/dev/null && chmod 600 own.key && KEYSUM=$(sha256sum <own.key) &&
+	stop_daemon &&
+	fails "$CORRALD" --config /dev/null --state-dir "$STATE" --socket "$SOCK" --listen "127.0.0.1:$PORT" \
+		--tls-cert "$T/own.crt" --tls-key "$T/missing.key" 2>err && grep -q "missing.key (named by tls_key) does not exist" err &&
+	fails "$CORRALD" --config /dev/null --state-dir "$STATE" --socket "$SOCK" --listen "127.0.0.1:$PORT" \
+		--tls-cert "$T/own.crt" --tls-key "$STATE/tls/host.key" 2>err && grep -q "does not belong" err &&
+	start_daemon --listen "127.0.0.1:$PORT" --tls-cert "$T/own.crt" --tls-key "$T/own.key" &&
+	FP=$(openssl x509 -in own.crt -noout -fingerprint -sha256 | cut -d= -f2) &&
+	[ "$(corral host info --json | jq -r .tls_fingerprint)" = "$FP" ] &&
+	rcorral "$AUDTOK" vm list | grep -q "^web " &&
+	[ "$(sha256sum <own.key)" = "$KEYSUM" ]
+'
+
 finish
