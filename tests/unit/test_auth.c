@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "api/routes.h"
+#include "core/store.h"
 #include "auth/auth.h"
 #include "util/buf.h"
 #include "util/common.h"
@@ -321,6 +322,74 @@ static void test_cert(void **state)
 	buf_release(&err);
 }
 
+static size_t acl_count(struct store *st)
+{
+	struct acl_record *a = NULL;
+	size_t n = 0;
+	assert_int_equal(store_acl_list(st, &a, &n), 0);
+	store_acl_list_free(a, n);
+	return n;
+}
+
+/* The store's user, token and ACL ops: what goes with what, what is refused. */
+static void test_store_ops(void **state)
+{
+	char dir[] = "/tmp/corral-test-authdb-XXXXXX";
+	struct buf err = BUF_INIT;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	__do_free char *db = xasprintf("%s/state.db", dir);
+	struct store *st = store_open(db, &err);
+	assert_non_null(st);
+
+	assert_int_equal(store_user_put(st, "alice", "$y$h1", "ops", true), 0);
+	assert_int_equal(store_user_put(st, "alice", "$y$h2", NULL, true), -EEXIST);
+	assert_int_equal(store_user_put(st, "bob", "$y$h", NULL, false), -ENOENT);
+	assert_int_equal(store_user_put(st, "alice", "$y$h3", NULL, false), 0);
+	struct user_record u = { 0 };
+	assert_int_equal(store_user_get(st, "alice", &u), 0);
+	assert_string_equal(u.hash, "$y$h3");
+	assert_string_equal(u.comment, "ops"); /* kept when not given */
+	user_record_release(&u);
+
+	struct token_record t = { .user = "alice", .id = "ci", .hash = "sha256:aa", .expires_ms = 5 };
+	assert_int_equal(store_token_add(st, &t), 0);
+	assert_int_equal(store_token_add(st, &t), -EEXIST);
+	t.user = "nobody";
+	assert_int_equal(store_token_add(st, &t), -ENOENT);
+	struct token_record got = { 0 };
+	assert_int_equal(store_token_get(st, "alice", "ci", &got), 0);
+	assert_int_equal(got.expires_ms, 5);
+	token_record_release(&got);
+	/* "user!id" lookups cannot be faked by names with '!' (none are valid, but the store must not care) */
+	assert_int_equal(store_token_get(st, "alice!ci", "", &got), -ENOENT);
+
+	assert_int_equal(store_acl_put(st, "alice", "Operator", "/"), 0);
+	assert_int_equal(store_acl_put(st, "alice!ci", "Operator", "/vms/web"), 0);
+	assert_int_equal(store_acl_put(st, "alice!ci", "Auditor", "/vms/web"), 0); /* replaces */
+	assert_int_equal(store_acl_put(st, "alice!nope", "Auditor", "/"), -ENOENT);
+	assert_int_equal(store_acl_put(st, "carol", "Auditor", "/"), -ENOENT);
+	assert_int_equal(acl_count(st), 2);
+	assert_int_equal(store_acl_delete(st, "alice", "/vms"), -ENOENT);
+
+	/* a token's entries go with it; a user's tokens and all entries go with her */
+	assert_int_equal(store_token_delete(st, "alice", "ci"), 0);
+	assert_int_equal(acl_count(st), 1);
+	assert_int_equal(store_token_add(st, &(struct token_record){ .user = "alice", .id = "ci2", .hash = "h" }), 0);
+	assert_int_equal(store_acl_put(st, "alice!ci2", "Operator", "/"), 0);
+	assert_int_equal(store_user_put(st, "alicex", "$y$h", NULL, true), 0);
+	assert_int_equal(store_acl_put(st, "alicex", "Operator", "/"), 0);
+	assert_int_equal(store_user_delete(st, "alice"), 0);
+	assert_int_equal(store_token_get(st, "alice", "ci2", &got), -ENOENT);
+	assert_int_equal(acl_count(st), 1); /* alicex's stays: "alice" is not a prefix of her name */
+	assert_int_equal(store_user_delete(st, "alice"), -ENOENT);
+
+	store_close(st);
+	__do_free char *rm = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(rm), 0);
+	buf_release(&err);
+}
+
 /* Every route names a privilege; GET routes need only read privileges, except the console. */
 static void test_every_route_has_a_privilege(void **state)
 {
@@ -368,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_cert),
+		cmocka_unit_test(test_store_ops),
 		cmocka_unit_test(test_every_route_has_a_privilege),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
