@@ -97,7 +97,8 @@ void store_user_list_free(struct user_record *list, size_t n)
 
 int store_token_get(struct store *s, const char *user, const char *id, struct token_record *out)
 {
-	/* store_get_row binds one key: look the pair up as "user!id", which no name can fake ('!' is not allowed in either). */
+	/* store_get_row binds one key: look the pair up as "user!id", which no two
+	 * valid pairs share ('!' is allowed in neither name, service/auth.c). */
 	__do_free char *key = xasprintf("%s!%s", user, id);
 	return store_get_row(&s->cfg, TOKEN_SELECT "WHERE user || '!' || id = ?", "get token", key, row_to_token,
 			     out);
