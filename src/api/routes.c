@@ -831,7 +831,10 @@ static void h_openapi(struct route_ctx *c);
  * "name:type" (type str, int or bool), comma-separated; anything else in the
  * query string is refused with 400.  `ok` is the status of success: 200, 201
  * (created), 202 (a job was started: {"job": ...}); `body` names what the
- * request body is (NULL: none).
+ * request body is (NULL: none).  `priv` is the privilege a caller over
+ * TCP needs on the object the path names (routes_auth.c, docs/remote.md):
+ * a GET needs a read privilege (*.Audit), anything else one that changes;
+ * test_auth fails for a route without one.
  */
 static const struct route routes[] = {
 	{ "GET", { "v1", "host" }, h_host, NULL, NULL, 200, "the host: QEMU, accelerator, capacity, VM counts",

@@ -51,7 +51,8 @@ enum auth_priv {
 	AUTH_VM_CONFIG = 1 << 7,   /* create, edit, delete, clone VMs; disks, CD-ROMs, restores */
 	AUTH_STORE_ALLOCATE = 1 << 8, /* create and delete pools, volumes, repositories, policies, backups */
 	AUTH_USER_MODIFY = 1 << 9, /* users, tokens and ACLs */
-	AUTH_PRIV_ALL = (1 << 10) - 1,
+	AUTH_SYS_MODIFY = 1 << 10, /* the host's own configuration: networks, host settings */
+	AUTH_PRIV_ALL = (1 << 11) - 1,
 };
 
 /* The privilege's name ("VM.PowerMgmt"), or NULL for none or a set of several. */
