@@ -654,7 +654,8 @@ static int bind_tcp(const char *spec, struct buf *err)
 		host = xstrndup(spec, (size_t)(colon - spec));
 		port = colon + 1;
 	}
-	if (!*host || !*port || strspn(port, "0123456789") != strlen(port) || getaddrinfo(host, port, &hints, &ai) != 0)
+	if (!*host || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
+	    atoi(port) > 65535 || getaddrinfo(host, port, &hints, &ai) != 0)
 		goto bad;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
@@ -674,7 +675,8 @@ static int bind_tcp(const char *spec, struct buf *err)
 	freeaddrinfo(ai);
 	return fd;
 bad:
-	buf_printf(err, "listen address '%s' is not ADDR:PORT or [IPV6]:PORT with a numeric address", spec);
+	buf_printf(err, "listen address '%s' is not ADDR:PORT or [IPV6]:PORT with a numeric address and a port of 1-65535",
+		   spec);
 	return -EINVAL;
 }
 
