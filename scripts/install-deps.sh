@@ -7,7 +7,7 @@ pkgs=(
 	# build
 	gcc make pkg-config meson ninja-build
 	libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev uuid-dev
-	libext2fs-dev zlib1g-dev libzstd-dev libssl-dev libnbd-dev libseccomp-dev
+	libext2fs-dev zlib1g-dev libzstd-dev libssl-dev libcrypt-dev libnbd-dev libseccomp-dev
 	# tests
 	libcmocka-dev valgrind curl jq socat python3
 	# runtime: QEMU, qemu-img

@@ -27,6 +27,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +60,7 @@ struct http_server {
 	http_router router;
 	char *sock_path;
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *mhd_tls; /* the TCP door, or NULL */
 	bool listening;
 	struct http_conns *conns;
 	struct http_pool *pool;
@@ -77,6 +81,7 @@ struct http_req {
 	struct http_server *srv;
 	struct MHD_Connection *mc;
 	struct http_conn *conn;
+	char peer[INET6_ADDRSTRLEN + 8];
 	char *target;             /* raw request-target, cut at '?': pub.path */
 	struct http_arg *args;
 	size_t nargs;
@@ -411,6 +416,26 @@ static bool req_parse_query(struct http_req *r, const char *q)
 	return true;
 }
 
+/* Which door: the unix socket's clients have an AF_UNIX address. */
+static void req_peer(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(r->peer, sizeof(r->peer), "unix");
+	if (sa && sa->sa_family == AF_INET) {
+		r->pub.remote = true;
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer, sizeof(r->peer));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		r->pub.remote = true;
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer, sizeof(r->peer));
+	} else if (!sa || sa->sa_family != AF_UNIX) {
+		r->pub.remote = true; /* unknown: treat as the network */
+		snprintf(r->peer, sizeof(r->peer), "unknown");
+	}
+	r->pub.peer = r->peer;
+}
+
 /* MHD has the request line: the raw target, before MHD decodes anything. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
@@ -429,6 +454,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 	}
 	r->pub.path = r->target;
 	r->pub.priv = r;
+	req_peer(r);
 	return r;
 }
 
@@ -605,6 +631,55 @@ static int bind_unix(const char *path, struct buf *err)
 	return fd;
 }
 
+/* Bind "ADDR:PORT" or "[V6]:PORT" (numeric address) and listen; fd or -errno + err. */
+static int bind_tcp(const char *spec, struct buf *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	__do_free char *host = NULL;
+	const char *port;
+	int fd, one = 1, e;
+
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (!end || end[1] != ':')
+			goto bad;
+		host = xstrndup(spec + 1, (size_t)(end - spec - 1));
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (!colon || strchr(spec, ':') != colon)
+			goto bad;
+		host = xstrndup(spec, (size_t)(colon - spec));
+		port = colon + 1;
+	}
+	if (!*host || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 ||
+	    atoi(port) > 65535 || getaddrinfo(host, port, &hints, &ai) != 0)
+		goto bad;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		e = errno;
+		freeaddrinfo(ai);
+		buf_printf(err, "cannot listen on %s: %s", spec, strerror(e));
+		return -e;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
+		e = errno;
+		close(fd);
+		freeaddrinfo(ai);
+		buf_printf(err, "cannot listen on %s: %s", spec, strerror(e));
+		return -e;
+	}
+	freeaddrinfo(ai);
+	return fd;
+bad:
+	buf_printf(err, "listen address '%s' is not ADDR:PORT or [IPV6]:PORT with a numeric address and a port of 1-65535",
+		   spec);
+	return -EINVAL;
+}
+
 /* Clamp the configuration to sane bounds and to the fds this process may open. */
 static void config_fit(struct http_config *c)
 {
@@ -686,6 +761,40 @@ int http_start(const struct http_config *cfg, http_router router, struct http_se
 		server_free(srv);
 		return -EIO;
 	}
+	if (srv->cfg.listen) {
+		int tfd = bind_tcp(srv->cfg.listen, err);
+		if (tfd < 0) {
+			srv->listening = true;
+			http_stop(srv);
+			return tfd;
+		}
+		struct MHD_OptionItem topts[] = {
+			{ MHD_OPTION_LISTEN_SOCKET, tfd, NULL },
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->cfg.tls_cert_pem },
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->cfg.tls_key_pem },
+			{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
+			{ MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, NULL },
+			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },
+			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
+			{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv },
+			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, srv },
+			{ srv->cfg.io_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, srv->cfg.io_threads, NULL },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+		srv->mhd_tls = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+							MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_TLS,
+						0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, topts, MHD_OPTION_END);
+		if (!srv->mhd_tls) {
+			close(tfd);
+			buf_printf(err, "cannot start the TLS API on %s (certificate or key refused by the TLS engine?)",
+				   srv->cfg.listen);
+			srv->listening = true;
+			http_stop(srv);
+			return -EIO;
+		}
+		log_info("HTTPS API on %s (TLS 1.2/1.3)", srv->cfg.listen);
+	}
 	srv->listening = true;
 	log_info("HTTP: %u I/O thread%s, %u workers, queue %u, %u connections, timeouts idle %us head %us body %us",
 		 srv->cfg.io_threads, srv->cfg.io_threads == 1 ? "" : "s", srv->cfg.workers, srv->cfg.queue_len,
@@ -706,6 +815,8 @@ int http_stop(struct http_server *srv)
 		/* No new connections: MHD gives the listening socket back. */
 		MHD_socket l = MHD_quiesce_daemon(srv->mhd);
 		if (l != MHD_INVALID_SOCKET)
+			close(l);
+		if (srv->mhd_tls && (l = MHD_quiesce_daemon(srv->mhd_tls)) != MHD_INVALID_SOCKET)
 			close(l);
 		unlink(srv->sock_path);
 		srv->listening = false;
@@ -728,6 +839,8 @@ int http_stop(struct http_server *srv)
 	http_conns_stop(srv->conns);
 	/* Every suspended connection has been resumed: MHD may close them all. */
 	MHD_stop_daemon(srv->mhd);
+	if (srv->mhd_tls)
+		MHD_stop_daemon(srv->mhd_tls);
 	server_free(srv);
 	log_info("HTTP server stopped in %lld ms", (long long)(time_mono_ms() - start));
 	return 0;

@@ -2,7 +2,14 @@
  * http.h - corrald's HTTP front end over libmicrohttpd (MHD).
  *
  * Listens on a unix socket (created with mode 0660, a stale socket from a
- * dead daemon replaced, a live one refused).  Threads and what runs where:
+ * dead daemon replaced, a live one refused) and, when http_config.listen is
+ * set, on a TCP address with TLS 1.2 or 1.3 only (libmicrohttpd's GnuTLS
+ * engine, the host certificate and key given as PEM).  Both doors share the
+ * threads, the worker pool and the connection table below; the router
+ * learns which door a request came through (http_request.remote) and
+ * decides what that means.  A TLS handshake runs on the I/O threads,
+ * non-blocking, inside the header deadline: a client that stalls it is
+ * closed like one that stalls its request head.  Threads and what runs where:
  *
  *   - I/O threads (http_config.io_threads, MHD's epoll thread pool) accept,
  *     parse requests, collect bodies (up to HTTP_MAX_BODY) and send replies.
@@ -54,6 +61,9 @@
 /* Limits and timeouts; HTTP_CONFIG_INIT holds the defaults. */
 struct http_config {
 	const char *socket_path;
+	const char *listen;        /* "ADDR:PORT" ("[V6]:PORT") for TCP with TLS, or NULL */
+	const char *tls_cert_pem;  /* the certificate (chain) and its key as PEM text, with listen */
+	const char *tls_key_pem;
 	unsigned io_threads;       /* MHD I/O threads, 1..4 */
 	unsigned workers;          /* router threads, 1..256 */
 	unsigned queue_len;        /* complete requests waiting for a worker before 503 */
@@ -77,6 +87,8 @@ struct http_request {
 	const char *upgrade;     /* value of the Upgrade header or NULL */
 	const char *body;
 	size_t body_len;
+	bool remote;             /* came over TCP (TLS), not the unix socket */
+	const char *peer;        /* the client's address ("unix" for the socket) */
 	struct http_req *priv;   /* for http_query() / http_header() */
 };
 
@@ -113,8 +125,10 @@ const char *http_header(const struct http_request *req, const char *name);
 struct http_server;
 
 /*
- * Start serving cfg->socket_path with `router`.  Threads are started before
- * the socket accepts.  0 and *out, or -errno with err set.
+ * Start serving cfg->socket_path (and cfg->listen) with `router`.  Threads
+ * are started before the sockets accept.  0 and *out, or -errno with err set
+ * (a listen address that does not parse or bind, a certificate or key that
+ * the TLS engine refuses).
  */
 int http_start(const struct http_config *cfg, http_router router, struct http_server **out, struct buf *err);
 /*

@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "routes.h"
+#include "auth/auth.h"
 #include "api/console.h"
 #include "core/job.h"
+#include "service/auth.h"
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
@@ -845,6 +847,7 @@ struct route {
 	const char *body;	/* what the body holds, for the description, or NULL */
 	int ok;			/* status of success */
 	const char *summary;
+	enum auth_priv priv;	/* what a caller over TCP needs on the object the path names (routes_auth.c) */
 };
 
 static void h_openapi(struct route_ctx *c);
@@ -855,106 +858,145 @@ static void h_openapi(struct route_ctx *c);
  * "name:type" (type str, int or bool), comma-separated; anything else in the
  * query string is refused with 400.  `ok` is the status of success: 200, 201
  * (created), 202 (a job was started: {"job": ...}); `body` names what the
- * request body is (NULL: none).
+ * request body is (NULL: none).  `priv` is the privilege a caller over
+ * TCP needs on the object the path names (routes_auth.c, docs/remote.md):
+ * a GET needs a read privilege (*.Audit), anything else one that changes;
+ * test_auth fails for a route without one.
  */
 static const struct route routes[] = {
-	{ "GET", { "v1", "host" }, h_host, NULL, NULL, 200, "the host: QEMU, accelerator, capacity, VM counts" },
+	{ "GET", { "v1", "host" }, h_host, NULL, NULL, 200, "the host: QEMU, accelerator, capacity, VM counts",
+	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
-	  "every definition this host holds (no secrets)" },
-	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0" },
-	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)" },
-	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM" },
-	{ "GET", { "v1", "vms", "{vm}" }, h_vm_show, NULL, NULL, 200, "a VM's definition and status" },
+	  "every definition this host holds (no secrets)", AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
+	  AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
+	  AUTH_VM_AUDIT },
+	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM", AUTH_VM_CONFIG },
+	{ "GET", { "v1", "vms", "{vm}" }, h_vm_show, NULL, NULL, 200, "a VM's definition and status", AUTH_VM_AUDIT },
 	{ "PUT", { "v1", "vms", "{vm}" }, h_vm_update, NULL, "VM definition", 200,
-	  "replace a stopped VM's definition (If-Match: the ETag GET gave: 412 if it changed since)" },
+	  "replace a stopped VM's definition (If-Match: the ETag GET gave: 412 if it changed since)", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}" }, h_vm_delete, "disks:bool", NULL, 200,
-	  "delete VMs (with disks=true their volumes too)" },
-	{ "GET", { "v1", "vms", "{vm}", "events" }, h_vm_events, "limit:int", NULL, 200, "a VM's recorded events" },
-	{ "GET", { "v1", "vms", "{vm}", "log" }, h_vm_log, "tail:int", NULL, 200, "a VM's serial console history" },
+	  "delete VMs (with disks=true their volumes too)", AUTH_VM_CONFIG },
+	{ "GET", { "v1", "vms", "{vm}", "events" }, h_vm_events, "limit:int", NULL, 200, "a VM's recorded events",
+	  AUTH_VM_AUDIT },
+	{ "GET", { "v1", "vms", "{vm}", "log" }, h_vm_log, "tail:int", NULL, 200, "a VM's serial console history",
+	  AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, NULL, NULL, 101,
-	  "the serial console (Upgrade: corral-console)" },
+	  "the serial console (Upgrade: corral-console)", AUTH_VM_CONSOLE },
 	{ "GET", { "v1", "vms", "{vm}", "limits" }, h_vm_limits, NULL, NULL, 200,
-	  "a VM's resource limits: configured, and in effect while it runs" },
+	  "a VM's resource limits: configured, and in effect while it runs", AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms", "{vm}", "limits" }, h_vm_limits_set, NULL,
 	  "{cpu_weight, cpu_limit, cpuset, memory_limit_mib, memory_target_mib, disks}", 200,
-	  "change a VM's resource limits (live when running; If-Match: the ETag)" },
+	  "change a VM's resource limits (live when running; If-Match: the ETag)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "disks" }, h_vm_disk_attach, NULL, "{volume, bus, io}", 200,
-	  "attach a volume (hot-plug when running)" },
+	  "attach a volume (hot-plug when running)", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}", "disks", "{volume}" }, h_vm_disk_detach, NULL, NULL, 200,
-	  "detach a volume (hot-unplug when running)" },
+	  "detach a volume (hot-unplug when running)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,
-	  "insert a CD-ROM medium" },
+	  "insert a CD-ROM medium", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_eject, "force:bool", NULL, 200,
-	  "eject the CD-ROM medium" },
+	  "eject the CD-ROM medium", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "template" }, h_vm_template, NULL, NULL, 200,
-	  "make a stopped VM a read-only template" },
+	  "make a stopped VM a read-only template", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "clone" }, h_vm_clone, NULL, "{name, linked}", 202,
-	  "clone a VM (linked: 201 with the VM; full: a job)" },
-	{ "GET", { "v1", "vms", "{vm}", "snapshots" }, h_snap_list, NULL, NULL, 200, "a VM's snapshot tree" },
+	  "clone a VM (linked: 201 with the VM; full: a job)", AUTH_VM_CONFIG },
+	{ "GET", { "v1", "vms", "{vm}", "snapshots" }, h_snap_list, NULL, NULL, 200, "a VM's snapshot tree",
+	  AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms", "{vm}", "snapshots" }, h_snap_create, NULL, "{name, description, memory}", 202,
-	  "take a snapshot (a job)" },
-	{ "GET", { "v1", "vms", "{vm}", "snapshots", "{snapshot}" }, h_snap_show, NULL, NULL, 200, "one snapshot" },
+	  "take a snapshot (a job)", AUTH_VM_SNAPSHOT },
+	{ "GET", { "v1", "vms", "{vm}", "snapshots", "{snapshot}" }, h_snap_show, NULL, NULL, 200, "one snapshot",
+	  AUTH_VM_AUDIT },
 	{ "DELETE", { "v1", "vms", "{vm}", "snapshots", "{snapshot}" }, h_snap_delete, NULL, NULL, 202,
-	  "delete a snapshot (a job)" },
+	  "delete a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "POST", { "v1", "vms", "{vm}", "snapshots", "{snapshot}", "revert" }, h_snap_revert, NULL, NULL, 202,
-	  "revert to a snapshot (a job)" },
+	  "revert to a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "GET", { "v1", "vms", "{vm}", "boot-entries" }, h_vm_boot_entries, NULL, NULL, 200,
-	  "the boot entries of the VM's first disk" },
+	  "the boot entries of the VM's first disk", AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force}", 202,
-	  "start, stop, kill, reboot, pause or resume (a job)" },
-	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes" },
-	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume" },
+	  "start, stop, kill, reboot, pause or resume (a job)", AUTH_VM_POWER },
+	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
+	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume",
+	  AUTH_STORE_ALLOCATE },
 	{ "POST", { "v1", "volumes", "import" }, h_vol_import, NULL, "{path, name, format, pool}", 202,
-	  "import an image file as a volume (a job)" },
-	{ "GET", { "v1", "volumes", "{volume}" }, h_vol_show, NULL, NULL, 200, "one volume" },
-	{ "DELETE", { "v1", "volumes", "{volume}" }, h_vol_delete, NULL, NULL, 200, "delete a volume" },
-	{ "POST", { "v1", "volumes", "{volume}", "resize" }, h_vol_resize, NULL, "{size}", 200, "grow a volume" },
+	  "import an image file as a volume (a job)", AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "volumes", "{volume}" }, h_vol_show, NULL, NULL, 200, "one volume", AUTH_STORE_AUDIT },
+	{ "DELETE", { "v1", "volumes", "{volume}" }, h_vol_delete, NULL, NULL, 200, "delete a volume",
+	  AUTH_STORE_ALLOCATE },
+	{ "POST", { "v1", "volumes", "{volume}", "resize" }, h_vol_resize, NULL, "{size}", 200, "grow a volume",
+	  AUTH_STORE_ALLOCATE },
 	{ "POST", { "v1", "volumes", "{volume}", "move" }, h_vol_move, NULL, "{pool}", 202,
-	  "move a volume to another pool (a job; live when its VM runs)" },
+	  "move a volume to another pool (a job; live when its VM runs)", AUTH_STORE_ALLOCATE },
 	{ "GET", { "v1", "volumes", "{volume}", "fs" }, h_vol_fs, "path:str,partition:int,snapshot:str", NULL, 200,
-	  "partitions, or a directory listing, inside a volume" },
+	  "partitions, or a directory listing, inside a volume", AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "volumes", "{volume}", "content" }, h_vol_content, "path:str,partition:int,snapshot:str",
-	  NULL, 200, "a file inside a volume (streamed)" },
+	  NULL, 200, "a file inside a volume (streamed)", AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "images", "fs" }, h_file_fs, "file:str,path:str,partition:int,snapshot:str", NULL, 200,
-	  "partitions, or a directory listing, inside an image file" },
+	  "partitions, or a directory listing, inside an image file", AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "images", "content" }, h_file_content, "file:str,path:str,partition:int,snapshot:str", NULL,
-	  200, "a file inside an image file (streamed)" },
-	{ "GET", { "v1", "pools" }, h_pool_list, NULL, NULL, 200, "list storage pools" },
-	{ "POST", { "v1", "pools" }, h_pool_create, NULL, "{name, path, shared}", 201, "create a storage pool" },
-	{ "GET", { "v1", "pools", "{pool}" }, h_pool_show, NULL, NULL, 200, "one storage pool" },
-	{ "DELETE", { "v1", "pools", "{pool}" }, h_pool_delete, NULL, NULL, 200, "forget an empty storage pool" },
-	{ "GET", { "v1", "repos" }, h_repo_list, NULL, NULL, 200, "list backup repositories" },
+	  200, "a file inside an image file (streamed)", AUTH_STORE_AUDIT },
+	{ "GET", { "v1", "pools" }, h_pool_list, NULL, NULL, 200, "list storage pools", AUTH_STORE_AUDIT },
+	{ "POST", { "v1", "pools" }, h_pool_create, NULL, "{name, path, shared}", 201, "create a storage pool",
+	  AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "pools", "{pool}" }, h_pool_show, NULL, NULL, 200, "one storage pool", AUTH_STORE_AUDIT },
+	{ "DELETE", { "v1", "pools", "{pool}" }, h_pool_delete, NULL, NULL, 200, "forget an empty storage pool",
+	  AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "repos" }, h_repo_list, NULL, NULL, 200, "list backup repositories", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "repos" }, h_repo_create, NULL, "{path, encrypt, passphrase, chunk_size}", 201,
-	  "create a backup repository" },
-	{ "GET", { "v1", "repos", "show" }, h_repo_show, "path:str", NULL, 200, "one backup repository" },
+	  "create a backup repository", AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "repos", "show" }, h_repo_show, "path:str", NULL, 200, "one backup repository",
+	  AUTH_STORE_AUDIT },
 	{ "DELETE", { "v1", "repos", "{path}" }, h_repo_forget, NULL, NULL, 200,
-	  "forget a repository (its data stays)" },
+	  "forget a repository (its data stays)", AUTH_STORE_ALLOCATE },
 	{ "POST", { "v1", "repos", "{action}" }, h_repo_action, NULL, "{path, keyfile, passphrase}", 200,
-	  "add, default, check (a job) or prune (a job)" },
-	{ "GET", { "v1", "backups" }, h_backup_list, "repo:str,vm:str", NULL, 200, "list backups" },
+	  "add, default, check (a job) or prune (a job)", AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "backups" }, h_backup_list, "repo:str,vm:str", NULL, 200, "list backups", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "backups" }, h_backup_run, NULL, "{vm | policy, repo, os_disk_only, preview}", 202,
-	  "back up VMs now (a job)" },
-	{ "GET", { "v1", "backups", "show" }, h_backup_show, "repo:str,id:str", NULL, 200, "one backup" },
+	  "back up VMs now (a job)", AUTH_VM_BACKUP },
+	{ "GET", { "v1", "backups", "show" }, h_backup_show, "repo:str,id:str", NULL, 200, "one backup",
+	  AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "backups", "files" }, h_backup_files, "repo:str,id:str,disk:int,partition:int,path:str",
-	  NULL, 200, "partitions, or a directory listing, inside a backup's disk" },
+	  NULL, 200, "partitions, or a directory listing, inside a backup's disk", AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "backups", "content" }, h_backup_content,
-	  "repo:str,id:str,disk:int,partition:int,path:str", NULL, 200, "a file inside a backup (streamed)" },
+	  "repo:str,id:str,disk:int,partition:int,path:str", NULL, 200, "a file inside a backup (streamed)",
+	  AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "backups", "restore" }, h_backup_restore, NULL, "{repo, id, name, pool, disk, start}", 202,
-	  "restore a backup (a job)" },
+	  "restore a backup (a job)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "backups", "verify" }, h_backup_verify, NULL, "{repo, ids, all}", 202,
-	  "verify backups (a job)" },
+	  "verify backups (a job)", AUTH_VM_BACKUP },
 	{ "DELETE", { "v1", "backups", "{backup}" }, h_backup_forget, "repo:str", NULL, 200,
-	  "forget a backup (prune frees its data)" },
-	{ "GET", { "v1", "policies" }, h_policy_list, NULL, NULL, 200, "list backup policies" },
+	  "forget a backup (prune frees its data)", AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "policies" }, h_policy_list, NULL, NULL, 200, "list backup policies", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "policies" }, h_policy_put, NULL, "policy, or {text, name}", 201,
-	  "create or replace a backup policy" },
-	{ "GET", { "v1", "policies", "{policy}" }, h_policy_show, NULL, NULL, 200, "one backup policy" },
-	{ "DELETE", { "v1", "policies", "{policy}" }, h_policy_delete, NULL, NULL, 200, "delete a backup policy" },
+	  "create or replace a backup policy", AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "policies", "{policy}" }, h_policy_show, NULL, NULL, 200, "one backup policy",
+	  AUTH_STORE_AUDIT },
+	{ "DELETE", { "v1", "policies", "{policy}" }, h_policy_delete, NULL, NULL, 200, "delete a backup policy",
+	  AUTH_STORE_ALLOCATE },
 	{ "GET", { "v1", "events" }, h_events, "follow:bool,vm:str,kind:str,job:int,limit:int", NULL, 200,
-	  "recent events, or with follow=true a server-sent event stream" },
-	{ "GET", { "v1", "jobs" }, h_job_list, "vm:str", NULL, 200, "recent jobs" },
-	{ "GET", { "v1", "jobs", "{job}" }, h_job_show, NULL, NULL, 200, "one job" },
-	{ "POST", { "v1", "jobs", "{job}", "cancel" }, h_job_cancel, NULL, NULL, 202, "cancel a job" },
+	  "recent events, or with follow=true a server-sent event stream", AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "jobs" }, h_job_list, "vm:str", NULL, 200, "recent jobs", AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "jobs", "{job}" }, h_job_show, NULL, NULL, 200, "one job", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "jobs", "{job}", "cancel" }, h_job_cancel, NULL, NULL, 202, "cancel a job", AUTH_VM_POWER },
+	{ "GET", { "v1", "users" }, h_user_list, NULL, NULL, 200, "users and their token ids (never a secret)",
+	  AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "users" }, h_user_add, NULL, "{name, password, comment}", 201, "add a user",
+	  AUTH_USER_MODIFY },
+	{ "DELETE", { "v1", "users", "{user}" }, h_user_delete, NULL, NULL, 200,
+	  "delete a user, her tokens and their ACL entries", AUTH_USER_MODIFY },
+	{ "POST", { "v1", "users", "{user}", "password" }, h_user_passwd, NULL, "{password}", 200,
+	  "set a user's password", AUTH_USER_MODIFY },
+	{ "GET", { "v1", "users", "{user}", "tokens" }, h_token_list, NULL, NULL, 200, "a user's API tokens",
+	  AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "users", "{user}", "tokens" }, h_token_add, NULL, "{id, ttl, comment}", 201,
+	  "make an API token (its secret is in this answer only)", AUTH_USER_MODIFY },
+	{ "DELETE", { "v1", "users", "{user}", "tokens", "{token}" }, h_token_delete, NULL, NULL, 200,
+	  "delete an API token and its ACL entries", AUTH_USER_MODIFY },
+	{ "GET", { "v1", "acl" }, h_acl_list, NULL, NULL, 200, "the ACL entries", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "acl" }, h_acl_add, NULL, "{subject, role, path}", 200,
+	  "give a user or a token a role on a scope", AUTH_USER_MODIFY },
+	{ "DELETE", { "v1", "acl" }, h_acl_delete, "subject:str,path:str", NULL, 200, "remove an ACL entry",
+	  AUTH_USER_MODIFY },
 };
 
 
@@ -1045,7 +1087,8 @@ static json_t *openapi_operation(const struct route *r)
 	snprintf(ok, sizeof(ok), "%d", r->ok);
 	json_object_set_new(responses, ok, json_pack("{s:s}", "description", r->ok == 202 ? "a job was started: {\"job\": job}" : "success"));
 	json_object_set_new(responses, "default", openapi_error());
-	json_t *op = json_pack("{s:s,s:o,s:o}", "summary", r->summary, "parameters", params, "responses", responses);
+	json_t *op = json_pack("{s:s,s:o,s:o,s:s?}", "summary", r->summary, "parameters", params, "responses", responses,
+			       "x-corral-privilege", auth_priv_name(r->priv));
 	if (r->body)
 		json_object_set_new(op, "requestBody",
 				    json_pack("{s:b,s:s,s:{s:{s:{s:s}}}}", "required", 1, "description", r->body, "content",
@@ -1078,11 +1121,30 @@ json_t *api_openapi(void)
 
 static void h_openapi(struct route_ctx *c) { http_reply_json(c->rep, 200, api_openapi()); }
 
+bool api_route_info(size_t i, const char **method, char *path, size_t len, enum auth_priv *priv)
+{
+	struct buf b = BUF_INIT;
+	if (i >= ARRAY_SIZE(routes))
+		return false;
+	for (int s = 0; s < MAX_SEGS && routes[i].pattern[s]; s++)
+		buf_printf(&b, "/%s", routes[i].pattern[s]);
+	snprintf(path, len, "%s", b.s);
+	buf_release(&b);
+	*method = routes[i].method;
+	*priv = routes[i].priv;
+	return true;
+}
+
 void api_route(const struct http_request *req, struct http_reply *rep)
 {
 	struct route_ctx c = { .req = req, .rep = rep };
 	struct buf allow = BUF_INIT; /* methods of the routes matching the path: "GET, POST" */
+	struct svc_identity who = { "", "" };
 
+	/* Over TCP nothing is answered before the caller is known; the unix
+	 * socket is root's door (docs/security.md). */
+	if (req->remote && !route_login(&c, &who))
+		return;
 	if (split_path(&c, req->path) < 0) {
 		fail(&c, -EINVAL, "malformed request path");
 		goto out;
@@ -1091,8 +1153,10 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 		if (!match(&routes[i], &c))
 			continue;
 		if (strcmp(routes[i].method, req->method) == 0) {
-			if (query_valid(&c, routes[i].query))
+			if (query_valid(&c, routes[i].query) && (!req->remote || route_allowed(&c, &who, routes[i].priv)))
 				routes[i].fn(&c);
+			if (req->remote && strcmp(req->method, "GET") != 0)
+				svc_auth_audit(&who, req->peer, req->method, req->path, rep->status);
 			goto out;
 		}
 		bool seen = false;

@@ -3,7 +3,8 @@
  * the request context, and the helpers that parse bodies and send answers
  * the same way everywhere.  routes.c holds the table and the VM, volume,
  * pool and job handlers; routes_backup.c those of repositories, backups,
- * policies and the host export.
+ * policies and the host export; routes_auth.c the login and rights check
+ * of requests over TCP and the handlers of users, tokens and ACL entries.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -11,6 +12,7 @@
 #include <jansson.h>
 
 #include "api/http.h"
+#include "auth/auth.h"
 #include "service/service.h"
 
 #include "util/buf.h"
@@ -38,6 +40,22 @@ int one_vm(struct route_ctx *c, const char *sel, svc_uuid uuid);
 void reply_result(struct route_ctx *c, int r, int status, json_t *out, const struct buf *err);
 /* reply_result for an operation that started a job: 202 {"job": job}. */
 void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err);
+
+/* routes_auth.c: a request over TCP is first logged in (false: 401 or 429 sent), then
+ * its route's privilege checked on the objects its path names (false: 403 sent). */
+struct svc_identity;
+bool route_login(struct route_ctx *c, struct svc_identity *who);
+bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum auth_priv priv);
+void h_user_list(struct route_ctx *c);
+void h_user_add(struct route_ctx *c);
+void h_user_delete(struct route_ctx *c);
+void h_user_passwd(struct route_ctx *c);
+void h_token_list(struct route_ctx *c);
+void h_token_add(struct route_ctx *c);
+void h_token_delete(struct route_ctx *c);
+void h_acl_list(struct route_ctx *c);
+void h_acl_add(struct route_ctx *c);
+void h_acl_delete(struct route_ctx *c);
 
 void h_host_export(struct route_ctx *c);
 void h_events(struct route_ctx *c);

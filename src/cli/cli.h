@@ -31,6 +31,9 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 /* State of one CLI run; the client is connected lazily by cli_client(). */
 struct cli {
 	const char *socket_path;
+	const char *url;         /* --url / $CORRAL_URL: the TLS API instead of the socket */
+	const char *fingerprint; /* --fingerprint / $CORRAL_FINGERPRINT */
+	const char *token_file;  /* --token-file (else $CORRAL_TOKEN) */
 	bool json;		/* --json: print the API's JSON instead of text */
 	bool client_ready;
 	struct client client;
@@ -61,6 +64,9 @@ extern const struct cli_noun cli_noun_repo;
 extern const struct cli_noun cli_noun_backup;
 extern const struct cli_noun cli_noun_policy;
 extern const struct cli_noun cli_noun_events;
+extern const struct cli_noun cli_noun_user;
+extern const struct cli_noun cli_noun_token;
+extern const struct cli_noun cli_noun_acl;
 
 /* Print events as they happen (of VM vm, of the kinds listed; NULL: all)
  * until interrupted (cmd_events.c; also `vm events --follow`). */

@@ -2,17 +2,27 @@
  * client.c - libcurl over corrald's unix socket; see client.h.
  *
  * One easy handle serves every request of a CLI run (so the connection is
- * reused); it is reset before each request.  Errors are reported here and
+ * reused); it is reset before each request.  With client_remote() the
+ * requests go to an https:// URL instead, carry the API token, and trust
+ * exactly the certificate whose SHA-256 fingerprint was given (checked in
+ * OpenSSL's verify callback, before a byte of the request is sent), or
+ * else the system's certificate authorities.  Errors are reported here and
  * nowhere else, so every caller's failure is exactly one stderr line.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "auth/auth.h"
 #include "cli.h"
 #include "output.h"
 #include "util/jsonutil.h"
@@ -38,8 +48,33 @@ int client_init(struct client *c, const char *socket_path)
 	return 0;
 }
 
+int client_remote(struct client *c, const char *url, const char *token, const char *fingerprint)
+{
+	size_t n = strlen(url);
+	if (strncmp(url, "https://", 8) != 0 || n < 9) {
+		fprintf(stderr, "corral: --url takes https://HOST:PORT\n");
+		return -1;
+	}
+	if (fingerprint && auth_fingerprint_normalise(fingerprint, c->fingerprint, sizeof(c->fingerprint)) < 0) {
+		fprintf(stderr, "corral: --fingerprint takes the SHA-256 fingerprint of corrald's certificate "
+				"(64 hex digits, colons optional; `corral host info` prints it)\n");
+		return -1;
+	}
+	c->base_url = xstrndup(url, url[n - 1] == '/' ? n - 1 : n);
+	if (token)
+		c->auth = xasprintf("Authorization: Bearer %s", token);
+	return 0;
+}
+
 void client_release(struct client *c)
 {
+	free(c->base_url);
+	c->base_url = NULL;
+	if (c->auth) {
+		OPENSSL_cleanse(c->auth, strlen(c->auth));
+		free(c->auth);
+		c->auth = NULL;
+	}
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	c->curl = NULL;
@@ -103,6 +138,11 @@ static struct curl_slist *header_add(struct curl_slist *list, const char *h)
 
 static void print_connect_error(const struct client *c, int err, const char *detail)
 {
+	if (c->base_url) {
+		fprintf(stderr, "corral: cannot connect to corrald at %s: %s\n", c->base_url,
+			err ? strerror(err) : detail);
+		return;
+	}
 	fprintf(stderr, "corral: cannot connect to corrald at %s: %s (is corrald running?)\n",
 		c->socket_path, err ? strerror(err) : detail);
 }
@@ -118,6 +158,58 @@ static void parse_body(struct reply *r)
 	r->json = json_loadb(r->body.s, r->body.len, 0, NULL);
 }
 
+/* Where requests go, for messages. */
+static const char *client_where(const struct client *c) { return c->base_url ? c->base_url : c->socket_path; }
+
+static char *client_url(struct client *c, const char *path)
+{
+	return c->base_url ? xasprintf("%s%s", c->base_url, path) : xasprintf("http://corral%s", path);
+}
+
+static struct curl_slist *header_add(struct curl_slist *list, const char *h);
+
+static struct curl_slist *auth_headers(struct client *c)
+{
+	return c->auth ? header_add(NULL, c->auth) : NULL;
+}
+
+/* OpenSSL's verdict on the server's chain is replaced by one question: is
+ * the server's own certificate the pinned one?  (A self-signed host
+ * certificate fails every other check, and needs none once pinned.) */
+static int pin_verify(int preverify, X509_STORE_CTX *ctx)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	const char *want = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	char got[96];
+	(void)preverify;
+
+	if (X509_STORE_CTX_get_error_depth(ctx) != 0)
+		return 1; /* only the leaf matters */
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+	if (!want || !x || X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(got + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	if (strcmp(got, want) != 0) {
+		fprintf(stderr, "corral: the server's certificate has fingerprint %s, not the pinned %s\n", got, want);
+		return 0;
+	}
+	X509_STORE_CTX_set_error(ctx, X509_V_OK);
+	return 1;
+}
+
+static CURLcode pin_ctx(CURL *h, void *sslctx, void *fingerprint)
+{
+	(void)h;
+	SSL_CTX_set_verify(sslctx, SSL_VERIFY_PEER, pin_verify);
+	SSL_CTX_set_min_proto_version(sslctx, TLS1_2_VERSION);
+	/* every SSL made from this context finds the fingerprint through its app data */
+	SSL_CTX_set_app_data(sslctx, fingerprint);
+	return CURLE_OK;
+}
+
 /* Reset the handle for one request to `url` over corrald's socket. */
 static CURL *request_setup(struct client *c, const char *url)
 {
@@ -125,7 +217,16 @@ static CURL *request_setup(struct client *c, const char *url)
 
 	curl_easy_reset(h);
 	c->errbuf[0] = '\0';
-	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	if (!c->base_url) {
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+	} else {
+		curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+		if (c->fingerprint[0]) {
+			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L); /* the pin names the host */
+			curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, pin_ctx);
+			curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c->fingerprint);
+		}
+	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -143,9 +244,9 @@ int client_request(struct client *c, const char *method, const char *path, const
 int client_request_with(struct client *c, const char *method, const char *path, const json_t *body,
 			const char *const *headers, struct reply *r)
 {
-	__do_free char *url = xasprintf("http://corral%s", path);
+	__do_free char *url = client_url(c, path);
 	__do_free char *data = NULL;
-	struct curl_slist *hdrs = NULL;
+	struct curl_slist *hdrs = auth_headers(c);
 	CURL *h = request_setup(c, url);
 	CURLcode rc;
 
@@ -184,7 +285,7 @@ int client_request_with(struct client *c, const char *method, const char *path, 
 			print_connect_error(c, (int)oserr, detail);
 		} else {
 			fprintf(stderr, "corral: %s %s to corrald at %s failed: %s\n", method, path,
-				c->socket_path, detail);
+				client_where(c), detail);
 		}
 		return -1;
 	}
@@ -220,9 +321,9 @@ static size_t on_download(char *data, size_t size, size_t nmemb, void *userdata)
 
 int client_download(struct client *c, const char *path, int fd, struct reply *r, int *write_err)
 {
-	__do_free char *url = xasprintf("http://corral%s", path);
+	__do_free char *url = client_url(c, path);
 	struct download d = { c->curl, fd, r, 0 };
-	struct curl_slist *hdrs = NULL;
+	struct curl_slist *hdrs = auth_headers(c);
 	CURL *h = request_setup(c, url);
 	CURLcode rc;
 
@@ -249,7 +350,7 @@ int client_download(struct client *c, const char *path, int fd, struct reply *r,
 		if (rc == CURLE_COULDNT_CONNECT)
 			print_connect_error(c, (int)oserr, detail);
 		else
-			fprintf(stderr, "corral: GET %s from corrald at %s failed: %s\n", path, c->socket_path, detail);
+			fprintf(stderr, "corral: GET %s from corrald at %s failed: %s\n", path, client_where(c), detail);
 		return -1;
 	}
 	parse_body(r);
@@ -305,9 +406,9 @@ static size_t on_sse(char *data, size_t size, size_t nmemb, void *userdata)
 
 int client_events(struct client *c, const char *path, client_event_cb cb, void *opaque, struct reply *r)
 {
-	__do_free char *url = xasprintf("http://corral%s", path);
+	__do_free char *url = client_url(c, path);
 	struct sse_reader s = { c->curl, r, BUF_INIT, BUF_INIT, cb, opaque, false };
-	struct curl_slist *hdrs = NULL;
+	struct curl_slist *hdrs = auth_headers(c);
 	CURL *h = request_setup(c, url);
 	CURLcode rc;
 
@@ -332,7 +433,7 @@ int client_events(struct client *c, const char *path, client_event_cb cb, void *
 		if (rc == CURLE_COULDNT_CONNECT)
 			print_connect_error(c, (int)oserr, detail);
 		else
-			fprintf(stderr, "corral: the event stream from corrald at %s failed: %s\n", c->socket_path,
+			fprintf(stderr, "corral: the event stream from corrald at %s failed: %s\n", client_where(c),
 				detail);
 		return -1;
 	}
@@ -394,7 +495,14 @@ int client_connect(struct client *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	__do_close int fd = -EBADF;
-	size_t n = strlen(c->socket_path);
+	size_t n;
+
+	if (c->base_url) {
+		fputs("corral: the serial console is not available over --url yet; use the host's unix socket\n",
+		      stderr);
+		return -1;
+	}
+	n = strlen(c->socket_path);
 
 	if (n >= sizeof(sa.sun_path)) {
 		print_connect_error(c, ENAMETOOLONG, NULL);

@@ -20,6 +20,9 @@
 struct client {
 	CURL *curl;
 	char *socket_path;
+	char *base_url;        /* "https://HOST:PORT" with client_remote, else NULL (the socket) */
+	char *auth;            /* "Authorization: Bearer ..." or NULL; wiped on release */
+	char fingerprint[96];  /* pinned "AB:CD:..." or "" (then the system's CAs decide) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -42,6 +45,10 @@ static inline void cleanup_reply(struct reply *r) { reply_release(r); }
 /* 0, or -1 with the error printed.  client_release is safe after a failed init. */
 int client_init(struct client *c, const char *socket_path);
 void client_release(struct client *c);
+/* Talk to corrald at `url` (https://HOST:PORT) instead of the socket, with the
+ * API token "USER!TOKENID:SECRET" (or NULL), trusting exactly the certificate
+ * with SHA-256 `fingerprint` (or NULL: the system's CAs).  0, or -1 printed. */
+int client_remote(struct client *c, const char *url, const char *token, const char *fingerprint);
 
 /* Percent-encode one path segment or query value (curl_easy_escape).  Caller frees. */
 char *client_escape(struct client *c, const char *s);

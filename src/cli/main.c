@@ -14,20 +14,23 @@
 #include <string.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "client.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/common.h"
 
 #define DEFAULT_SOCKET "/run/corral/corral.sock"
 #define WRAP 78
 
-enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION };
+enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE };
 
 static const struct cli_noun *const nouns[] = {
 	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_cdrom, &cli_noun_snapshot,
 	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job, &cli_noun_events,
+	&cli_noun_user, &cli_noun_token, &cli_noun_acl,
 };
 
 static bool curl_ready;
@@ -46,6 +49,31 @@ struct client *cli_client(struct cli *cli)
 	if (client_init(&cli->client, cli->socket_path) < 0) {
 		client_release(&cli->client);
 		return NULL;
+	}
+	if (cli->url) {
+		/* The token comes from a file or the environment, never from argv (ps shows argv). */
+		__do_buf struct buf tok = BUF_INIT;
+		const char *token = getenv("CORRAL_TOKEN");
+		if (cli->token_file) {
+			int r = fs_read_file(cli->token_file, 4096, &tok);
+			if (r < 0) {
+				cli_error("cannot read the token file %s: %s", cli->token_file, strerror(-r));
+				client_release(&cli->client);
+				return NULL;
+			}
+			while (tok.len && strchr(" \t\r\n", tok.s[tok.len - 1]))
+				tok.s[--tok.len] = '\0';
+			token = tok.s;
+		}
+		if (token && strncmp(token, "Bearer ", 7) == 0)
+			token += 7;
+		int r = client_remote(&cli->client, cli->url, token && *token ? token : NULL, cli->fingerprint);
+		if (tok.s)
+			OPENSSL_cleanse(tok.s, tok.len);
+		if (r < 0) {
+			client_release(&cli->client);
+			return NULL;
+		}
 	}
 	cli->client_ready = true;
 	return &cli->client;
@@ -77,7 +105,7 @@ static void add_noun_line(struct buf *b, const struct cli_noun *n)
 static void main_usage(struct buf *b)
 {
 	buf_adds(b,
-		 "usage: corral [--socket PATH] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
+		 "usage: corral [--socket PATH | --url URL] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
 		 "\n"
 		 "Manage the virtual machines and disks of a corrald host.\n"
 		 "\n"
@@ -89,6 +117,16 @@ static void main_usage(struct buf *b)
 		 "Global options (before the noun):\n"
 		 "  --socket PATH  corrald's API socket (default: $CORRAL_SOCKET, else\n"
 		 "                 " DEFAULT_SOCKET ")\n"
+		 "  --url https://HOST:PORT\n"
+		 "                 talk to corrald's TLS API there instead of the socket\n"
+		 "                 (default: $CORRAL_URL); the API token USER!ID:SECRET\n"
+		 "                 comes from $CORRAL_TOKEN or --token-file\n"
+		 "  --token-file FILE\n"
+		 "                 read the API token from FILE\n"
+		 "  --fingerprint SHA256\n"
+		 "                 trust exactly the certificate with this fingerprint\n"
+		 "                 ('corral host info' on the host prints it; default:\n"
+		 "                 $CORRAL_FINGERPRINT, else the system's CAs)\n"
 		 "  --json         print the API's JSON instead of text (also accepted\n"
 		 "                 anywhere after the verb)\n"
 		 "  -h, --help     show this help; 'corral NOUN --help' and\n"
@@ -156,6 +194,9 @@ static int run(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "url", required_argument, NULL, OPT_URL },
+		{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -186,6 +227,15 @@ static int run(struct cli *cli, int argc, char **argv)
 		case OPT_VERSION:
 			printf("corral %s\n", CORRAL_VERSION);
 			return CLI_OK;
+		case OPT_URL:
+			cli->url = optarg;
+			break;
+		case OPT_FINGERPRINT:
+			cli->fingerprint = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			cli->token_file = optarg;
+			break;
 		}
 	}
 	if (a.npos == 0)
@@ -215,6 +265,10 @@ int main(int argc, char **argv)
 {
 	const char *env = getenv("CORRAL_SOCKET");
 	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET };
+	const char *url = getenv("CORRAL_URL"), *fp = getenv("CORRAL_FINGERPRINT");
+
+	cli.url = url && *url ? url : NULL;
+	cli.fingerprint = fp && *fp ? fp : NULL;
 	int rc;
 
 	sanitize_std_fds();

@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -212,6 +212,47 @@ int store_snap_delete(struct store *s, const char *vm, const char *name);
 int store_snap_current_set(struct store *s, const char *vm, const char *name);
 /* Forget every snapshot row of a VM (0 also when there were none). */
 int store_snap_delete_vm(struct store *s, const char *vm);
+
+/* ---- users, API tokens and ACL entries (store_auth.c) ----
+ * Hashes only: a password as its yescrypt string, a token secret as
+ * "sha256:<hex>"; no secret is ever stored.  Deleting a user deletes her
+ * tokens and every ACL entry naming her or one of her tokens; deleting a
+ * token deletes its entries. */
+struct user_record {
+	char *name, *hash, *comment;
+	int64_t created_ms;
+};
+struct token_record {
+	char *user, *id, *hash, *comment;
+	int64_t expires_ms; /* 0: never */
+	int64_t created_ms;
+};
+struct acl_record {
+	char *subject, *role, *path; /* subject: "user" or "user!tokenid" */
+	int64_t created_ms;
+};
+void user_record_release(struct user_record *u);
+void token_record_release(struct token_record *t);
+/* -ENOENT if none. */
+int store_user_get(struct store *s, const char *name, struct user_record *out);
+int store_user_list(struct store *s, struct user_record **out, size_t *n);
+void store_user_list_free(struct user_record *list, size_t n);
+/* create: -EEXIST if the name is taken; else replace the hash (-ENOENT if no such user). */
+int store_user_put(struct store *s, const char *name, const char *hash, const char *comment, bool create);
+int store_user_delete(struct store *s, const char *name);
+int store_token_get(struct store *s, const char *user, const char *id, struct token_record *out);
+/* user NULL: every token. */
+int store_token_list(struct store *s, const char *user, struct token_record **out, size_t *n);
+void store_token_list_free(struct token_record *list, size_t n);
+/* -EEXIST if the user has a token with that id, -ENOENT if no such user. */
+int store_token_add(struct store *s, const struct token_record *t);
+int store_token_delete(struct store *s, const char *user, const char *id);
+int store_acl_list(struct store *s, struct acl_record **out, size_t *n);
+void store_acl_list_free(struct acl_record *list, size_t n);
+/* Insert or replace the role of subject on path; -ENOENT if the subject's user or token does not exist. */
+int store_acl_put(struct store *s, const char *subject, const char *role, const char *path);
+/* -ENOENT if there is no such entry. */
+int store_acl_delete(struct store *s, const char *subject, const char *path);
 
 /* ---- batches: several configuration changes, all or nothing ----
  *

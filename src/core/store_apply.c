@@ -55,6 +55,12 @@ static const struct op_handler op_handlers[] = {
 	{ "snap.delete", MEMBERS("vm", "name"), op_snap_delete },
 	{ "snap.current", MEMBERS("vm", "name"), op_snap_current },
 	{ "snap.clear", MEMBERS("vm"), op_snap_clear },
+	{ "user.put", MEMBERS("name", "hash", "comment", "create"), op_user_put },
+	{ "user.delete", MEMBERS("name"), op_user_delete },
+	{ "token.add", MEMBERS("user", "id", "hash", "expires", "comment"), op_token_add },
+	{ "token.delete", MEMBERS("user", "id"), op_token_delete },
+	{ "acl.put", MEMBERS("subject", "role", "path"), op_acl_put },
+	{ "acl.delete", MEMBERS("subject", "path"), op_acl_delete },
 };
 
 static const struct op_handler *op_find(const char *name)

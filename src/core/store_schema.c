@@ -176,6 +176,34 @@ static const char schema_v5[] =
 	"DROP TABLE v4_policies;";
 
 /*
+ * v6: who may call corrald over the network (store_auth.c): users with
+ * their yescrypt password hashes, API tokens with the SHA-256 of their
+ * secret and an expiry (0: never), and ACL entries giving a user or a
+ * token ("user!id") a role on a scope path.  Configuration: replicated with
+ * the rest of it once hosts form a pool.
+ */
+static const char schema_v6[] =
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL,"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE tokens ("
+	"  user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,"
+	"  id TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL DEFAULT 0,"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (user, id));"
+	"CREATE TABLE acls ("
+	"  subject TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (subject, path));";
+
+/*
  * volumes.vm from the definitions, the way corrald found owners before v5:
  * a disk's "volume" names it.  Read as plain JSON so a definition that no
  * longer validates still holds on to its disks.  Should two VMs name one
@@ -246,6 +274,7 @@ struct step {
 
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
+	{ schema_v6, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

@@ -51,6 +51,9 @@ struct corrald_config {
 	struct cfg_list allow_path;
 	bool allow_block_devices;
 	int64_t events_keep, jobs_keep, history_days;
+	char *listen;		/* NULL: no TCP door */
+	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */
+	int64_t auth_fail_limit, auth_fail_window;
 	bool state_dir_set;	/* state_dir came from the file or a flag (run_dir's default) */
 };
 

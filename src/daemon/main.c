@@ -17,6 +17,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "auth/auth.h"
 #include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/pool.h"
@@ -167,8 +170,68 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 	return r;
 }
 
+/* The TCP door's certificate and key (made at first start unless the
+ * administrator named her own), read as PEM, and its fingerprint. */
+struct tls_setup {
+	struct buf cert, key;
+	char *fingerprint;
+};
+
+static int tls_prepare(struct corrald_config *cfg, struct tls_setup *t, struct buf *err)
+{
+	char host[256] = "";
+	int r;
+
+	if (!cfg->tls_cert && !cfg->tls_key) {
+		__do_free char *dir = xasprintf("%s/tls", cfg->state_dir);
+		if ((r = fs_mkdir_p(dir, 0700)) < 0) {
+			buf_printf(err, "cannot create %s: %s", dir, strerror(-r));
+			return r;
+		}
+		cfg->tls_cert = xasprintf("%s/host.crt", dir);
+		cfg->tls_key = xasprintf("%s/host.key", dir);
+		gethostname(host, sizeof(host) - 1);
+		if ((r = auth_cert_ensure(cfg->tls_cert, cfg->tls_key, host[0] ? host : "localhost", err)) < 0)
+			return r;
+	} else if (!cfg->tls_cert || !cfg->tls_key) {
+		buf_printf(err, "tls_cert and tls_key go together: name both or neither");
+		return -EINVAL;
+	} else {
+		/* the administrator's own files: checked, never made (nor overwritten) here */
+		const char *missing = !fs_exists(cfg->tls_cert) ? cfg->tls_cert
+				      : !fs_exists(cfg->tls_key) ? cfg->tls_key
+								   : NULL;
+		if (missing) {
+			buf_printf(err, "%s (named by %s) does not exist", missing,
+				   missing == cfg->tls_cert ? "tls_cert" : "tls_key");
+			return -ENOENT;
+		}
+		if ((r = auth_cert_ensure(cfg->tls_cert, cfg->tls_key, "localhost", err)) < 0)
+			return r;
+	}
+	if ((r = fs_read_file(cfg->tls_cert, 1 << 20, &t->cert)) < 0) {
+		buf_printf(err, "cannot read %s: %s", cfg->tls_cert, strerror(-r));
+		return r;
+	}
+	if ((r = fs_read_file(cfg->tls_key, 1 << 20, &t->key)) < 0) {
+		buf_printf(err, "cannot read %s: %s", cfg->tls_key, strerror(-r));
+		return r;
+	}
+	return auth_cert_fingerprint(t->cert.s, t->cert.len, &t->fingerprint, err);
+}
+
+static void tls_release(struct tls_setup *t)
+{
+	if (t->key.s)
+		OPENSSL_cleanse(t->key.s, t->key.len);
+	buf_release(&t->key);
+	buf_release(&t->cert);
+	free(t->fingerprint);
+}
+
 int main(int argc, char **argv)
 {
+	struct tls_setup tls = { BUF_INIT, BUF_INIT, NULL };
 	struct corrald_config cfg;
 	const char *cfg_file = NULL;
 	struct http_config hcfg = HTTP_CONFIG_INIT;
@@ -269,6 +332,10 @@ int main(int argc, char **argv)
 		proc_track_sweep(helpers);
 		proc_track_dir_set(helpers);
 	}
+	if (cfg.listen && tls_prepare(&cfg, &tls, &err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out;
+	}
 	db = xasprintf("%s/state.db", state_dir);
 	if (!(st = store_open(db, &err))) {
 		fprintf(stderr, "corrald: %s\n", err.s);
@@ -332,7 +399,17 @@ int main(int argc, char **argv)
 				   .image_timeout_s = (int)cfg.image_timeout,
 				   .allow_path = (const char *const *)cfg.allow_path.v,
 				   .n_allow_path = cfg.allow_path.n,
-				   .allow_block_devices = cfg.allow_block_devices };
+				   .allow_block_devices = cfg.allow_block_devices,
+				   .auth_fail_limit = (unsigned)cfg.auth_fail_limit,
+				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window };
+	if (cfg.listen) {
+		ocfg.listen = cfg.listen;
+		ocfg.tls_fingerprint = tls.fingerprint;
+		hcfg.listen = cfg.listen;
+		hcfg.tls_cert_pem = tls.cert.s;
+		hcfg.tls_key_pem = tls.key.s;
+		log_info("TLS certificate %s, SHA-256 fingerprint %s", cfg.tls_cert, tls.fingerprint);
+	}
 	if (rt_init(&rcfg, &err) < 0 || svc_init(&ocfg, &err) < 0 || svc_pool_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
@@ -372,6 +449,7 @@ out:
 	store_close(st);
 	proc_reaper_stop();
 	buf_release(&err);
+	tls_release(&tls);
 	cfg_release(&cfg);
 	return rc;
 }

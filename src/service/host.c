@@ -20,6 +20,7 @@
 #include "qemu/argv.h"
 #include "qemu/reslimits.h"
 #include "qemu/runtime.h"
+#include "service/auth.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
 #include "util/timeutil.h"
@@ -52,6 +53,7 @@ int svc_init(const struct svc_config *c, struct buf *err)
 		snprintf(qemu_version, sizeof(qemu_version), "unknown (%s not runnable)", c->qemu_binary);
 	cmd_release(&cmd);
 	buf_release(&out);
+	svc_auth_init();
 	svc_housekeeping_start();
 	return 0;
 }
@@ -61,6 +63,7 @@ void svc_shutdown(void)
 	svc_housekeeping_stop();
 	imgc_shutdown();
 	hostpath_shutdown();
+	svc_auth_shutdown();
 }
 
 /* MemAvailable from /proc/meminfo (MiB), or -1. */
@@ -131,13 +134,14 @@ json_t *svc_host_info(void)
 		cap = capacity(list, n, cpus, mem);
 		store_vm_list_free(list, n);
 	}
-	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I}", "hostname", host, "version",
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:s,s:s,s:I,s:I,s:s?,s:s?}", "hostname", host, "version",
 			 CORRAL_VERSION, "qemu_binary", svc_cfg.qemu_binary, "qemu_version", qemu_version, "accel",
 			 svc_cfg.accel->kvm_usable ? "kvm" : "tcg", "accel_reason", svc_cfg.accel->reason, "cpus",
 			 (int)sysconf(_SC_NPROCESSORS_ONLN), "memory_mib",
 			 (json_int_t)((uint64_t)si.totalram * si.mem_unit >> 20), "state_dir", svc_cfg.state_dir,
 			 "storage_dir", svc_cfg.storage_dir, "run_dir", svc_cfg.run_dir, "vms_total", (json_int_t)n,
-			 "vms_running", (json_int_t)running);
+			 "vms_running", (json_int_t)running, "listen", svc_cfg.listen, "tls_fingerprint",
+			 svc_cfg.tls_fingerprint);
 	json_object_set_new(j, "capacity", cap ? cap : json_null());
 	return j;
 }

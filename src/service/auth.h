@@ -1,0 +1,67 @@
+/*
+ * auth.h - users, API tokens, ACL entries, and the check every request
+ * over TCP goes through (auth.c).  The rules: names and passwords are
+ * checked here, passwords kept only as yescrypt hashes and token secrets
+ * only as SHA-256 (the secret is in the answer of svc_token_add, once);
+ * a role must be one of auth_role_names(), a scope a path auth_scope_check
+ * accepts; ACL subjects must exist.  The unix socket is not checked at all:
+ * whoever can open it is root on the host anyway.
+ *
+ * Threading: any thread.  Errors: see service.h; a refused login is
+ * -EACCES (401 in the API), a rate-limited one -EAGAIN with *retry_s.
+ */
+#ifndef CORRAL_SERVICE_AUTH_H
+#define CORRAL_SERVICE_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "auth/auth.h"
+#include "service/service.h"
+
+/* Called by svc_init / svc_shutdown (the limits come from svc_config). */
+void svc_auth_init(void);
+void svc_auth_shutdown(void);
+
+/* Who made a request over TCP. */
+struct svc_identity {
+	char user[AUTH_NAME_MAX + 1];
+	char token[AUTH_NAME_MAX + 1]; /* "" when she logged in with her password */
+};
+
+/*
+ * Check the Authorization header of a request from `peer` (an address,
+ * for rate limiting and the log): 0 and *who; -EACCES + err when there is
+ * none or it is wrong, expired or malformed (the same words for a wrong
+ * user, a wrong token and a wrong secret); -EAGAIN + err and *retry_s when
+ * the user or the address failed too often lately (nothing is checked
+ * then).  Failures are logged without the secret.
+ */
+int svc_auth_login(const char *header, const char *peer, struct svc_identity *who, int64_t *retry_s,
+		   struct buf *err);
+/* May who exercise priv on object (auth_acl_allows over the stored ACL)? */
+bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object);
+/* Record a change made over TCP in the host's events and the log: who, from where, what, the status. */
+void svc_auth_audit(const struct svc_identity *who, const char *peer, const char *method, const char *path,
+		    int status);
+
+/* [{"name","comment","created","tokens":[ids]}], never a hash. */
+json_t *svc_user_list(void);
+int svc_user_add(const char *name, const char *password, const char *comment, json_t **out, struct buf *err);
+int svc_user_passwd(const char *name, const char *password, struct buf *err);
+/* Her tokens and ACL entries go with her. */
+int svc_user_delete(const char *name, struct buf *err);
+/* user NULL: every user's.  [{"user","id","comment","created","expires"|null,"expired"}]. */
+json_t *svc_token_list(const char *user);
+/* ttl_s 0: never expires.  *out = {"user","id","expires","secret","authorization"} (the only
+ * place the secret ever appears). */
+int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, json_t **out,
+		  struct buf *err);
+int svc_token_delete(const char *user, const char *id, struct buf *err);
+/* [{"subject","role","path"}] */
+json_t *svc_acl_list(void);
+int svc_acl_add(const char *subject, const char *role, const char *path, struct buf *err);
+int svc_acl_delete(const char *subject, const char *path, struct buf *err);
+
+#endif
