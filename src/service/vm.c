@@ -258,9 +258,13 @@ int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **ou
 	}
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 	/* Keep the MAC address unless the user set one: guests bind config to it. */
-	json_t *nic = json_object_get(j, "nic");
-	if (d->nic && rec.def->nic && !json_object_get(nic, "mac"))
-		snprintf(d->mac, sizeof(d->mac), "%s", rec.def->mac);
+	{
+		json_t *nics[VM_MAX_NICS];
+		int nn = vmdef_json_nics(j, nics);
+		for (int i = 0; i < nn && i < d->nnics && i < rec.def->nnics; i++)
+			if (!json_object_get(nics[i], "mac") && vmdef_nic_index(d, rec.def->nics[i].mac) < 0)
+				snprintf(d->nics[i].mac, sizeof(d->nics[i].mac), "%s", rec.def->nics[i].mac);
+	}
 	if ((r = svc_template_edit_check(rec.def, d, err)) < 0)
 		goto out;
 	pthread_mutex_lock(&svc_defs_lock);
