@@ -288,7 +288,6 @@ static void test_normalisation(void **state)
 				    "\"nic\":{\"mac\":\"52:54:00:AB:CD:EF\"}}");
 	assert_string_equal(d->uuid, "0b6c5a2e-1f3d-4c5b-9a7e-8d6f5e4c3b2a");
 	assert_string_equal(d->nics[0].mac, "52:54:00:ab:cd:ef");
-	vmdef_free(d);
 
 	/* the older single "nic" is read as the first of "nics" and written back as such */
 	{
@@ -310,6 +309,7 @@ static void test_normalisation(void **state)
 	vmdef_free(d);
 	d = parse_ok("{\"name\":\"a\",\"nics\":[]}");
 	assert_int_equal(d->nnics, 0);
+	vmdef_free(d);
 
 	/* null nic / vnc / cdrom mean none */
 	d = parse_ok("{\"name\":\"a\",\"nic\":null,\"vnc\":null,\"cdrom\":null}");
