@@ -3,7 +3,7 @@
  * the request context, and the helpers that parse bodies and send answers
  * the same way everywhere.  routes.c holds the table and the VM, volume,
  * pool and job handlers; routes_backup.c those of repositories, backups,
- * policies and the host export.
+ * policies and the host export; routes_net.c those of networks.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -58,5 +58,12 @@ void h_policy_list(struct route_ctx *c);
 void h_policy_put(struct route_ctx *c);
 void h_policy_show(struct route_ctx *c);
 void h_policy_delete(struct route_ctx *c);
+void h_net_list(struct route_ctx *c);
+void h_net_create(struct route_ctx *c);
+void h_net_show(struct route_ctx *c);
+void h_net_delete(struct route_ctx *c);
+void h_net_leases(struct route_ctx *c);
+void h_net_forward_add(struct route_ctx *c);
+void h_net_forward_delete(struct route_ctx *c);
 
 #endif

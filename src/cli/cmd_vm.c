@@ -50,9 +50,14 @@
 	"                        unless given; the value may be a separate\n"        \
 	"                        argument when it has a ':' (--vnc 0.0.0.0:3)\n"     \
 	"  --rng, --no-rng       with (default) or without a virtio-rng device\n"     \
+	"  --nic SPEC            a network card; repeat for more (the list given\n"  \
+	"                        replaces the VM's): 'user' (QEMU user-mode\n"       \
+	"                        networking, the default) or 'net=NAME' (a port on\n" \
+	"                        corral network NAME), then optionally\n"           \
+	"                        ',mac=MAC' and ',model=virtio|e1000'\n"            \
 	"  --no-nic              no network card\n"                                   \
-	"  --mac MAC             MAC address of the network card (default:\n"        \
-	"                        generated)\n"                                        \
+	"  --mac MAC             MAC address of the first network card (default:\n"  \
+	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
 	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \

@@ -921,11 +921,14 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	struct runas user;
 	struct buf why = BUF_INIT;
 	__do_close int cdrom = -EBADF;
+	int taps[VM_MAX_NICS];
 	__do_free char *log = NULL, *pidfile = NULL, *cgname = vm_cgroup_name(uuid);
 	enum accel_mode accel;
 	bool launched = false;
 	int r, nvols = 0;
 
+	for (int i = 0; i < VM_MAX_NICS; i++)
+		taps[i] = -EBADF;
 	if ((r = store_vm_get(cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
@@ -1008,6 +1011,25 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		v->cdrom_fdset = QEMU_CDROM_FDSET;
 		cmd_keep_fd(&c, cdrom, QEMU_CDROM_FD);
 	}
+	/* Network NICs: taps made by the service layer, handed over as fds. */
+	for (int i = 0; i < rec.def->nnics; i++) {
+		if (rec.def->nics[i].mode != NIC_NETWORK)
+			continue;
+		if (!cfg.nic_open) {
+			buf_adds(err, "NICs on networks are not available here");
+			r = -ENOTSUP;
+			goto out;
+		}
+		if ((taps[i] = cfg.nic_open(rec.def, i, err)) < 0) {
+			r = taps[i];
+			goto out;
+		}
+		l.tap_fd[i] = QEMU_TAP_FD + i;
+		if ((r = cmd_keep_fd(&c, taps[i], QEMU_TAP_FD + i)) < 0) {
+			buf_adds(err, "too many descriptors to hand to QEMU");
+			goto out;
+		}
+	}
 	if (qemu_build_argv(&l, &c, err) < 0) {
 		r = -EINVAL;
 		goto out;
@@ -1063,6 +1085,10 @@ fail:
 	reports_deliver();
 	r = -EIO;
 out:
+	/* QEMU holds the taps now (or failed: then they vanish with our copy). */
+	for (int i = 0; i < VM_MAX_NICS; i++)
+		if (taps[i] >= 0)
+			close(taps[i]);
 	if (v && cfg.cgroups)
 		vm_cgroup_remove(v);
 	cgroup_vm_release(&cg);

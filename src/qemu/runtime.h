@@ -81,6 +81,11 @@ struct rt_config {
 	 * initrd are copied from it, the CD-ROM's is handed to QEMU; the name is
 	 * not opened again.  st may be NULL.  NULL: a plain open (tests). */
 	int (*open_host)(const char *what, const char *path, struct stat *st, struct buf *err);
+	/* NIC `index` of d is on a network: its tap, created, in the network's
+	 * bridge and up, as an fd (service/network.h).  QEMU gets it as
+	 * QEMU_TAP_FD + index; corrald closes its copy once QEMU runs, so the
+	 * tap goes away with QEMU.  -errno + err.  NULL: network NICs cannot start. */
+	int (*nic_open)(const struct vm_def *d, int index, struct buf *err);
 };
 
 int rt_init(const struct rt_config *cfg, struct buf *err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "service/network.h"
 #include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/internal.h"
@@ -87,6 +88,8 @@ static json_t *vm_status(const struct vm_record *rec)
 	/* A stored definition that no longer validates is shown, with why, never hidden. */
 	if (rec->invalid)
 		json_object_set_new(s, "invalid", json_string(rec->invalid));
+	/* each NIC: its tap and its address from its network's DHCP leases */
+	json_object_set_new(s, "nics", svc_net_nic_status(rec->def));
 	return s;
 }
 
@@ -173,6 +176,8 @@ static int check_host(const struct vm_def *d, struct buf *err)
 		r = hostpath_check("kernel", d->kernel, err);
 	if (r == 0 && d->initrd)
 		r = hostpath_check("initrd", d->initrd, err);
+	if (r == 0)
+		r = svc_net_check_vm(d, err);
 	return r;
 }
 
