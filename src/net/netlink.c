@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -43,6 +45,9 @@ static int nl_talk(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 		r = -errno;
 		goto out;
 	}
+	/* never wait on the kernel forever (a request without an answer is a bug) */
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	unsigned portid = mnl_socket_get_portid(nl);
 	unsigned seq = nlh->nlmsg_seq = (unsigned)time(NULL);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
@@ -127,7 +132,7 @@ int nl_link_get(const char *name, struct nl_link *out, struct buf *err)
 	memset(out, 0, sizeof(*out));
 	if (!nl_ifname_valid(name))
 		return fail(err, -EINVAL, "look up link", name);
-	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, name);
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, NLM_F_ACK, name);
 	int r = nl_talk(nlh, link_cb, out);
 	if (r == -ENODEV)
 		return r; /* the caller words "does not exist" */
@@ -143,10 +148,19 @@ int nl_bridge_create(const char *name, const char *alias, struct buf *err)
 	struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bridge");
 	mnl_attr_nest_end(nlh, info);
-	if (alias)
-		mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
 	int r = nl_talk(nlh, NULL, NULL);
-	return r < 0 ? fail(err, r, "create bridge", name) : 0;
+	if (r < 0)
+		return fail(err, r, "create bridge", name);
+	if (!alias)
+		return 0;
+	/* The kernel ignores IFLA_IFALIAS in a create: set it on the new link. */
+	nlh = link_msg(buf, RTM_NEWLINK, NLM_F_ACK, name);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	if ((r = nl_talk(nlh, NULL, NULL)) < 0) {
+		nl_link_delete(name, NULL);
+		return fail(err, r, "name bridge", name);
+	}
+	return 0;
 }
 
 int nl_link_delete(const char *name, struct buf *err)

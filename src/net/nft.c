@@ -60,7 +60,7 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 			buf_adds(o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 			dnat_rules(d, "fib daddr type local ", o);
 			buf_adds(o, "\t}\n");
-			buf_adds(o, "\tchain output {\n\t\ttype nat hook output priority dstnat; policy accept;\n");
+			buf_adds(o, "\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n");
 			dnat_rules(d, "fib daddr type local ip daddr != 127.0.0.0/8 ", o);
 			buf_adds(o, "\t}\n");
 		}

@@ -493,14 +493,20 @@ int svc_net_leases(const char *name, json_t **out, struct buf *err)
 	return 0;
 }
 
-/* Store the changed definition and reload what depends on forwards and reservations. */
-static int net_apply_change(struct net_def *d, json_t **out, struct buf *err)
+/* Network `name` changed into d (forwards, reservations): load its table, then
+ * record it; if either fails the table of the stored definition is put back. */
+static int net_apply_change(const char *name, struct net_def *d, json_t **out, struct buf *err)
 {
 	__do_free char *dir = net_dir(d->name);
 	int r;
-	if ((r = net_store(d, false, err)) < 0)
+	if ((r = nft_table_apply(d, dir, err)) < 0 || (r = net_store(d, false, err)) < 0) {
+		struct buf why __do_buf = BUF_INIT;
+		__do_netdef struct net_def *old = NULL;
+		if (net_load(name, &old, &why) < 0 || nft_table_apply(old, dir, &why) < 0)
+			log_warn("network %s: cannot restore its firewall table: %s", name, why.s);
 		return r;
-	if ((r = nft_table_apply(d, dir, err)) < 0 || (r = hosts_update(d, err)) < 0)
+	}
+	if ((r = hosts_update(d, err)) < 0)
 		return r;
 	*out = net_json(d);
 	return 0;
@@ -538,7 +544,7 @@ int svc_net_forward_add(const char *name, const char *host, const char *guest, j
 	d->forwards[d->nforwards++] = f;
 	f.vm = NULL; /* owned by d now */
 	if ((r = reserve_forwarded(d, err)) == 0)
-		r = net_apply_change(d, out, err);
+		r = net_apply_change(name, d, out, err);
 out:
 	pthread_mutex_unlock(&svc_defs_lock);
 	free(f.vm);
@@ -568,7 +574,7 @@ int svc_net_forward_delete(const char *name, const char *host, json_t **out, str
 	free(d->forwards[k].vm);
 	memmove(&d->forwards[k], &d->forwards[k + 1], (size_t)(d->nforwards - k - 1) * sizeof(d->forwards[0]));
 	d->nforwards--;
-	r = net_apply_change(d, out, err);
+	r = net_apply_change(name, d, out, err);
 out:
 	pthread_mutex_unlock(&svc_defs_lock);
 	return r;
