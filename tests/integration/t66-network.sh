@@ -12,6 +12,8 @@ SUB=10.166.$OCT.0/24
 GW=10.166.$OCT.1
 NS=cr$NET
 VH=h$NET  # host end of the veth (172.31.166.1)
+XB=x$NET  # somebody else's bridge
+XT=x$NET  # somebody else's nft table
 OUT=172.31.166.2
 
 net_cleanup() {
@@ -24,6 +26,8 @@ net_cleanup() {
 	fi
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
+	ip link del "$XB" 2>/dev/null
+	nft delete table inet "$XT" 2>/dev/null
 	[ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
 	return 0
 }
@@ -45,6 +49,11 @@ dhcp() {
 	guest_sh "$1" "$UDHCPC" && guest_sh "$1" "$UP" && guest_sh "$1" "sh /up $1" 60
 }
 vm_ip() { corral vm show "$1" --json | jq -r '.status.nics[0].ip'; }
+
+# Somebody else's bridge and firewall table, which corral must leave alone.
+ip link add "$XB" type bridge && ip link set "$XB" up &&
+	nft add table inet "$XT" && nft add chain inet "$XT" pass '{ type filter hook forward priority 0; policy accept; }' &&
+	nft add rule inet "$XT" pass counter accept || { echo "cannot set up the foreign bridge and table"; exit 1; }
 
 # What is on the host before: every other link and table must still be there after.
 ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort >"$T/links.before"
@@ -125,6 +134,13 @@ test_expect "kill -9 corrald: the network is re-adopted, guests keep addresses a
 	guest_sh g2 "sh /up g2" 60 | grep -q "inet $IP2/"
 '
 
+test_expect "a bridge network attaches to a host bridge and leaves it on delete" '
+	corral net create "${NET}b" --type bridge --bridge "$XB" &&
+	corral net show "${NET}b" --json | jq -e ".status.bridge_up and .type == \"bridge\" and (.status | has(\"dnsmasq_pid\") | not)" &&
+	fails corral net create "${NET}c" --type bridge --bridge "cr-$NET" 2>err && grep -q "already used by network .$NET." err &&
+	corral net delete "${NET}b" && ip link show "$XB" | grep -q "state UP\|UP"
+'
+
 test_expect "a network in use cannot be deleted; deleting it removes its bridge, dnsmasq and table, nothing else" '
 	fails corral net delete "$NET" 2>err && grep -q "used by VM g1, g2" err &&
 	ip link show "cr-$NET" >/dev/null &&
@@ -135,12 +151,13 @@ test_expect "a network in use cannot be deleted; deleting it removes its bridge,
 	corral vm delete g1 g2 &&
 	corral net delete "$NET" &&
 	! ip link show "cr-$NET" 2>/dev/null && ! nft list table ip "corral-$NET" 2>/dev/null &&
-	! kill -0 "$DPID" 2>/dev/null &&
+	proc_gone "$DPID" &&
 	ip -o link show | awk -F": " "{print \$2}" | sed "s/@.*//" | sort >"$T/links.after" &&
 	[ -z "$(comm -23 "$T/links.before" "$T/links.after")" ] &&
 	nft list tables | sort >"$T/tables.after" &&
 	[ -z "$(comm -23 "$T/tables.before" "$T/tables.after")" ] &&
 	changed= && for f in "$T"/table.*; do
+		[ -e "$f" ] || continue
 		t=${f#$T/table.}; nft -s list table ${t%%.*} ${t#*.} | cmp -s - "$f" || changed="$changed $t"
 	done && echo "tables changed: ${changed:-none}" && [ -z "$changed" ]
 '
