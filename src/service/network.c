@@ -33,6 +33,9 @@
 
 #define ALIAS_PREFIX "corral network "
 
+/* Serialises writing hosts files (a leaf lock: nothing is taken under it). */
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void netdef_freep(struct net_def **d) { netdef_free(*d); }
 #define __do_netdef __attribute__((cleanup(netdef_freep)))
 
@@ -140,7 +143,9 @@ static int hosts_update(const struct net_def *d, struct buf *err)
 			first = false;
 		}
 	}
+	pthread_mutex_lock(&hosts_lock);
 	int r = dnsmasq_hosts_write(dir, h, nh, err);
+	pthread_mutex_unlock(&hosts_lock);
 	free(h);
 	store_vm_list_free(vms, n);
 	return r;
@@ -675,10 +680,8 @@ int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err)
 	 * (svc_net_nic_status reads it from the network's lease file) the IPv4
 	 * half is narrowed to that address.
 	 */
-	pthread_mutex_lock(&svc_defs_lock);
-	r = hosts_update(net, err);
-	pthread_mutex_unlock(&svc_defs_lock);
-	if (r < 0)
+	/* not under svc_defs_lock: VM starts must not wait behind definition changes */
+	if ((r = hosts_update(net, err)) < 0)
 		return r;
 	return move_fd(fd);
 }

@@ -13,7 +13,8 @@
  * start makes what is missing and re-adopts what is there (same bridge,
  * same dnsmasq by its pid file identity, table reloaded atomically).
  *
- * Changes to networks and VM definitions are serialised by svc_defs_lock.
+ * Changes to networks and VM definitions are serialised by svc_defs_lock;
+ * svc_net_nic_open (called by VM starts) does not take it.
  * Errors: see service.h.
  */
 #ifndef CORRAL_SERVICE_NETWORK_H
