@@ -184,9 +184,9 @@ size_t dnsmasq_leases_parse(const char *text, struct dnsmasq_lease *out, size_t 
 				if (!*e && x >= 0 && ipv4_parse(ip, &a) == 0) {
 					struct dnsmasq_lease *l = &out[n++];
 					l->expiry = x;
-					snprintf(l->mac, sizeof(l->mac), "%s", mac);
+					memcpy(l->mac, mac, sizeof(l->mac)); /* 17 chars + NUL, checked above */
 					ipv4_fmt(a, l->ip);
-					snprintf(l->hostname, sizeof(l->hostname), "%s", strcmp(host, "*") ? host : "");
+					memcpy(l->hostname, strcmp(host, "*") ? host : "", strcmp(host, "*") ? strlen(host) + 1 : 1);
 					for (char *c = l->hostname; *c; c++)
 						if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
 							*c = '?';
