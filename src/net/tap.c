@@ -13,15 +13,18 @@
 #include "tap.h"
 #include "util/cleanup.h"
 
-void tap_name(const char *uuid, int index, char out[TAP_NAME_LEN])
+void tap_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN])
 {
-	char hex[11];
+	char hex[14];
 	int n = 0;
-	for (const char *c = uuid; *c && n < 10; c++)
+	for (const char *c = uuid; *c && n < 7; c++)
 		if (*c != '-')
 			hex[n++] = *c;
+	for (const char *c = strlen(mac) == 17 ? mac + 9 : ""; *c && n < 13; c++)
+		if (*c != ':')
+			hex[n++] = *c;
 	hex[n] = '\0';
-	snprintf(out, TAP_NAME_LEN, "ct%sn%d", hex, index);
+	snprintf(out, TAP_NAME_LEN, "ct%s", hex);
 }
 
 int tap_open(const char *name, struct buf *err)

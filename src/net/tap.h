@@ -7,7 +7,7 @@
  * hands the fd to QEMU (`-netdev tap,fd=N`), then closes its own copy; so
  * the tap lives exactly as long as the QEMU that uses it (it vanishes when
  * QEMU exits, however QEMU exits, and survives corrald being killed).  Its
- * name is derived from the VM's uuid and the NIC's index (tap_name), so a
+ * name is derived from the VM's uuid and the NIC's MAC (tap_name), so a
  * restarted corrald finds it again without any record.
  *
  * Errors: 0 / fd, or -errno with one sentence appended to err.
@@ -19,8 +19,8 @@
 
 #define TAP_NAME_LEN 16
 
-/* "ct" + the first 10 hex digits of the uuid + "n" + index: at most 15 bytes. */
-void tap_name(const char *uuid, int index, char out[TAP_NAME_LEN]);
+/* "ct" + the first 7 hex digits of the VM's uuid + the last 6 of the NIC's MAC: 15 bytes. */
+void tap_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN]);
 /* Create tap `name` (-EEXIST if a link of that name exists) and return its fd (O_CLOEXEC). */
 int tap_open(const char *name, struct buf *err);
 

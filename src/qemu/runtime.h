@@ -114,6 +114,11 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 		   enum disk_bus bus, struct buf *err);
 int rt_disk_detach(const char *uuid, const char *volume, struct buf *err);
 int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct buf *err);
+/* Hot-plug a NIC: the tap fd (the caller's; QEMU gets a copy) on a free root port
+ * (netdev "hn<MAC digits>", device "<netdev>-dev").  -ENOSPC without a free port. */
+int rt_nic_attach(const char *uuid, int tap_fd, const char *mac, enum nic_model model, struct buf *err);
+/* Unplug the NIC with `mac` (plugged at start or later); waits for the guest to release it. */
+int rt_nic_detach(const char *uuid, const char *mac, struct buf *err);
 /* path NULL ejects. */
 int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err);
 

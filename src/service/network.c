@@ -638,7 +638,7 @@ json_t *svc_net_nic_status(const struct vm_def *d)
 			char tap[TAP_NAME_LEN];
 			const char *ip = NULL;
 			long long best = -1;
-			tap_name(d->uuid, i, tap);
+			tap_name(d->uuid, nic->mac, tap);
 			json_object_set_new(o, "network", json_string(nic->network));
 			json_object_set_new(o, "tap", if_nametoindex(tap) ? json_string(tap) : json_null());
 			if (dnsmasq_leases_read(dir, &l, &n) == 0) {
@@ -667,7 +667,7 @@ int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err)
 
 	if ((r = net_load(nic->network, &net, err)) < 0)
 		return r;
-	tap_name(d->uuid, index, tap);
+	tap_name(d->uuid, nic->mac, tap);
 	if ((fd = tap_open(tap, err)) < 0)
 		return fd;
 	if ((r = nl_link_set_master(tap, net->bridge, err)) < 0 || (r = nl_link_set_up(tap, true, err)) < 0)
