@@ -451,6 +451,29 @@ static void h_vm_disk_attach(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_nic_attach(struct route_ctx *c)
+{
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, NULL); /* the definition parser names unknown fields */
+	if (!body)
+		return;
+	int r = svc_vm_nic_attach(u, body, &err);
+	reply_vm(c, r, u, &err);
+	buf_release(&err);
+}
+
+static void h_vm_nic_detach(struct route_ctx *c)
+{
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = svc_vm_nic_detach(u, c->seg[4], &err);
+	reply_vm(c, r, u, &err);
+	buf_release(&err);
+}
+
 static void h_vm_disk_detach(struct route_ctx *c)
 {
 	svc_uuid u;
@@ -850,6 +873,10 @@ static const struct route routes[] = {
 	  "attach a volume (hot-plug when running)" },
 	{ "DELETE", { "v1", "vms", "{vm}", "disks", "{volume}" }, h_vm_disk_detach, NULL, NULL, 200,
 	  "detach a volume (hot-unplug when running)" },
+	{ "POST", { "v1", "vms", "{vm}", "nics" }, h_vm_nic_attach, NULL, "NIC {mode, network, model, mac}", 200,
+	  "add a NIC (hot-plug when running: network NICs)" },
+	{ "DELETE", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_detach, NULL, NULL, 200,
+	  "remove a NIC (hot-unplug when running: NICs hot-plugged before)" },
 	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,
 	  "insert a CD-ROM medium" },
 	{ "DELETE", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_eject, "force:bool", NULL, 200,

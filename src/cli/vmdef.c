@@ -380,8 +380,7 @@ static void apply_boot(const struct vmdef_flags *f, json_t *def)
 	}
 }
 
-/* One --nic SPEC as a NIC object: "user" or "net=NAME", then ",mac=..", ",model=..". */
-static int nic_from_spec(const char *spec, json_t **out)
+int vmdef_nic_from_spec(const char *spec, json_t **out)
 {
 	__do_free char *copy = xstrdup(spec);
 	json_t *nic = json_object();
@@ -424,7 +423,7 @@ static int apply_nic(const struct vmdef_flags *f, json_t *def)
 		json_t *list = json_array();
 		for (size_t i = 0; i < f->nics.n; i++) {
 			json_t *n;
-			if (nic_from_spec(f->nics.v[i], &n) < 0) {
+			if (vmdef_nic_from_spec(f->nics.v[i], &n) < 0) {
 				json_decref(list);
 				return CLI_FAIL;
 			}

@@ -133,6 +133,10 @@ static inline void cleanup_vmdef_flags(struct vmdef_flags *f) { vmdef_flags_rele
  */
 int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, const char *arg);
 
+/* One --nic SPEC ("user" or "net=NAME", then ",mac=MAC", ",model=M") as a NIC
+ * object (new reference in *out); -1 with the message printed. */
+int vmdef_nic_from_spec(const char *spec, json_t **out);
+
 /* After the loop: reject contradicting flags.  CLI_OK or CLI_USAGE. */
 int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd);
 

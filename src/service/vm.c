@@ -442,6 +442,95 @@ out:
 	return r;
 }
 
+int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	struct vm_def *d = NULL;
+	__do_close int fd = -EBADF;
+	int r;
+
+	if (!json_is_object(nic)) {
+		buf_adds(err, "the NIC must be an object {mode, network, model, mac}");
+		return -EINVAL;
+	}
+	if ((r = begin_device(uuid, "nic-attach", &rec, &h, err)) < 0)
+		return r;
+	{
+		__do_json json_t *j = vmdef_to_json(rec.def);
+		json_array_append(json_object_get(j, "nics"), (json_t *)nic);
+		if (!(d = vmdef_from_json(j, err))) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	int idx = d->nnics - 1;
+	const struct vm_nic *n = &d->nics[idx];
+	pthread_mutex_lock(&svc_defs_lock);
+	r = svc_net_check_vm(d, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		goto out;
+	if (vmstate_is_active(rec.state)) {
+		if (n->mode != NIC_NETWORK) {
+			buf_adds(err, "a user-mode NIC can only be added while the VM is stopped");
+			r = -ENOTSUP;
+			goto out;
+		}
+		if ((fd = svc_net_nic_open(d, idx, err)) < 0 || (r = rt_nic_attach(uuid, fd, n->mac, n->model, err)) < 0) {
+			r = fd < 0 ? fd : r;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&svc_defs_lock);
+	/* the store refuses a stale generation: nothing else changed the VM meanwhile (its job lock) */
+	if ((r = store_vm_update_def(svc_cfg.store, d)) < 0)
+		buf_adds(err, "cannot store the definition");
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r == 0) {
+		__do_free char *ev = xasprintf("NIC %s added (%s%s)", n->mac, n->network ? "network " : "user",
+					       n->network ? n->network : "");
+		svc_vm_event(uuid, "nic", ev);
+	}
+out:
+	vmdef_free(d);
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
+int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	int r, idx;
+
+	if ((r = begin_device(uuid, "nic-detach", &rec, &h, err)) < 0)
+		return r;
+	if ((idx = vmdef_nic_index(rec.def, mac)) < 0) {
+		buf_printf(err, "vm '%s' has no NIC with MAC %s", rec.def->name, mac);
+		r = -ENOENT;
+		goto out;
+	}
+	if (vmstate_is_active(rec.state) && (r = rt_nic_detach(uuid, rec.def->nics[idx].mac, err)) < 0)
+		goto out;
+	pthread_mutex_lock(&svc_defs_lock);
+	free(rec.def->nics[idx].network);
+	memmove(&rec.def->nics[idx], &rec.def->nics[idx + 1], sizeof(rec.def->nics[0]) * (size_t)(rec.def->nnics - idx - 1));
+	rec.def->nnics--;
+	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
+		buf_adds(err, "cannot store the definition");
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r == 0) {
+		__do_free char *ev = xasprintf("NIC %s removed", mac);
+		svc_vm_event(uuid, "nic", ev);
+	}
+out:
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err)
 {
 	struct vm_record rec = { 0 };

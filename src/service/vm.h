@@ -45,6 +45,10 @@ int svc_vm_action_job(const char *selector, enum vm_action a, const struct svc_a
 int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err);
 int svc_vm_disk_attach(const char *uuid, const char *volume, const char *bus, struct buf *err);
 int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err);
+/* Add the NIC `nic` (a definition's NIC object) to the VM; hot-plugged (network NICs
+ * only) while it runs.  Remove the NIC with `mac`: live only if it was hot-plugged. */
+int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err);
+int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err);
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);
 int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err);
 json_t *svc_vm_events(const char *uuid, int limit);
