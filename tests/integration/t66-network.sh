@@ -41,8 +41,8 @@ UDHCPC="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew)' 'ip addr flush dev 
 'ip addr add \$ip/\$mask dev \$interface' '[ -n \"\$router\" ] && ip route replace default via \${router%% *}' \
 'echo search \$domain > /etc/resolv.conf; for d in \$dns; do echo nameserver \$d >> /etc/resolv.conf; done;;' \
 'esac' > /dhcp.sh && chmod +x /dhcp.sh"
-UP="printf '%s\n' 'ip link set eth0 up' 'udhcpc -i eth0 -s /dhcp.sh -n -q -t 10 -x hostname:\$1 >/dev/null 2>&1' \
-'ip -4 -o addr show eth0' > /up"
+UP="printf '%s\n' 'i=\${2:-eth0}; ip link set \$i up' 'udhcpc -i \$i -s /dhcp.sh -n -q -t 10 -x hostname:\$1 >/dev/null 2>&1' \
+'ip -4 -o addr show \$i' > /up"
 
 # dhcp VM: bring eth0 up and get a lease (the guest's hostname is its VM name).
 dhcp() {
@@ -128,10 +128,24 @@ test_expect "kill -9 corrald: the network is re-adopted, guests keep addresses a
 	[ "$(corral net show "$NET" --json | jq .status.dnsmasq_pid)" = "$DPID" ] &&
 	[ "$(cat /sys/class/net/cr-$NET/ifindex)" = "$BIDX" ] &&
 	[ "$(vm_ip g1)" = 10.166.$OCT.10 ] && [ "$(vm_ip g2)" = "$IP2" ] &&
-	guest_sh g1 "ping -c 1 -W 3 g2" | grep -q "1 packets received" &&
+	guest_sh g1 "ping -c 1 -W 5 $IP2" 60 | grep -q "1 packets received" &&
 	guest_sh g2 "echo x | nc -w 5 $OUT 7000" | grep -q "from 172.31.166.1" &&
 	ip netns exec "$NS" curl -s -m 10 http://172.31.166.1:18080/ | grep -q served-by-g1 &&
 	guest_sh g2 "sh /up g2" 60 | grep -q "inet $IP2/"
+'
+
+test_expect "a NIC hot-plugged into a running guest appears and gets an address; unplug removes it" '
+	corral nic attach g2 "net=$NET,mac=52:54:00:66:01:02" &&
+	for i in $(seq 1 40); do guest_sh g2 "ls /sys/class/net" | grep -q eth1 && break; sleep 0.5; done &&
+	guest_sh g2 "sh /up g2 eth1" 60 | grep -q "inet 10.166.$OCT." &&
+	corral nic list g2 | grep -q "52:54:00:66:01:02 *$NET .*10.166.$OCT." &&
+	corral net leases "$NET" | grep -q "52:54:00:66:01:02 .*g2" &&
+	TAP=$(corral vm show g2 --json | jq -r ".status.nics[1].tap") && ip link show "$TAP" | grep -q "master cr-$NET" &&
+	fails corral nic detach g2 52:54:00:66:00:02 2>err && grep -q "while the VM is stopped" err &&
+	corral nic detach g2 52:54:00:66:01:02 &&
+	sleep 1 && guest_sh g2 "cat /proc/net/dev" >"$T/dev" && grep -q eth0 "$T/dev" && ! grep -q eth1 "$T/dev" &&
+	! ip link show "$TAP" 2>/dev/null &&
+	corral vm show g2 --json | jq -e ".nics | length == 1"
 '
 
 test_expect "a bridge network attaches to a host bridge and leaves it on delete" '
