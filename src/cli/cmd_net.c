@@ -12,8 +12,9 @@
 #include "util/common.h"
 
 static const char usage_create[] =
-	"usage: corral net create NAME [--type nat|isolated|bridge] [--subnet CIDR]\n"
+	"usage: corral net create NAME [--type nat|isolated|bridge|vxlan] [--subnet CIDR]\n"
 	"                         [--bridge BR] [--no-dhcp] [--reserve VM=IP]...\n"
+	"                         [--vni N --peer IP... [--local IP]]\n"
 	"\n"
 	"Create a network.  NAME: 1 to 12 of a-z 0-9 -.\n"
 	"  nat       (default) a bridge of corral's (cr-NAME unless --bridge) with the\n"
@@ -22,6 +23,9 @@ static const char usage_create[] =
 	"  isolated  the same without any route out or in\n"
 	"  bridge    attach to the existing host bridge --bridge BR (the LAN's DHCP\n"
 	"            serves the guests); corral creates nothing but the guests' taps\n"
+	"  vxlan     one layer-2 segment over several hosts: a bridge of corral's with\n"
+	"            a VXLAN port (VNI --vni, UDP 4789) flooding to every --peer; no\n"
+	"            address, no DHCP (create it with the same VNI on every host)\n"
 	"\n"
 	"Options:\n"
 	"  --type T         nat, isolated or bridge\n"
@@ -32,6 +36,9 @@ static const char usage_create[] =
 	"  --no-dhcp        no dnsmasq (guests configure addresses themselves)\n"
 	"  --reserve VM=IP  the VM's first NIC on the network always gets IP (from the\n"
 	"                   lower half of the subnet; dynamic leases use the upper half)\n"
+	"  --vni N          vxlan: the VXLAN network identifier, 1 to 16777215\n"
+	"  --peer IP        vxlan: another host's address; repeat for each host\n"
+	"  --local IP       vxlan: this host's source address (default: by routing)\n"
 	"  --json           print the created network as JSON\n"
 	"  -h, --help       show this help\n";
 
@@ -86,7 +93,7 @@ static const char usage_forward[] =
 	"  --json       print the API's answer\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_TYPE = CLI_OPT_FIRST, OPT_SUBNET, OPT_BRIDGE, OPT_NO_DHCP, OPT_RESERVE };
+enum { OPT_TYPE = CLI_OPT_FIRST, OPT_SUBNET, OPT_BRIDGE, OPT_NO_DHCP, OPT_RESERVE, OPT_VNI, OPT_PEER, OPT_LOCAL };
 
 static int net_create(struct cli *cli, int argc, char **argv)
 {
@@ -96,17 +103,22 @@ static int net_create(struct cli *cli, int argc, char **argv)
 		{ "bridge", required_argument, NULL, OPT_BRIDGE },
 		{ "no-dhcp", no_argument, NULL, OPT_NO_DHCP },
 		{ "reserve", required_argument, NULL, OPT_RESERVE },
+		{ "vni", required_argument, NULL, OPT_VNI },
+		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "local", required_argument, NULL, OPT_LOCAL },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = json_object();
-	json_t *res = json_array();
+	json_t *res = json_array(), *peers = json_array();
+	int64_t vni;
 	struct client *c;
 	struct cli_args a;
 	int opt, rc;
 
 	json_object_set_new(body, "reservations", res);
+	json_object_set_new(body, "peers", peers);
 	cli_args_init(&a, "net create", usage_create, argc, argv);
 	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
 		const char *eq;
@@ -125,6 +137,17 @@ static int net_create(struct cli *cli, int argc, char **argv)
 		case OPT_NO_DHCP:
 			json_object_set_new(body, "dhcp", json_false());
 			break;
+		case OPT_VNI:
+			if (cli_parse_int(optarg, 1, 16777215, &vni) < 0)
+				return cli_usage_error("net create", "invalid --vni '%s': want 1 to 16777215", optarg);
+			json_object_set_new(body, "vni", json_integer(vni));
+			break;
+		case OPT_PEER:
+			json_array_append_new(peers, json_string(optarg));
+			break;
+		case OPT_LOCAL:
+			json_object_set_new(body, "local", json_string(optarg));
+			break;
 		case OPT_RESERVE:
 			if (!(eq = strchr(optarg, '=')))
 				return cli_usage_error("net create", "invalid --reserve '%s': want VM=IP", optarg);
@@ -138,6 +161,8 @@ static int net_create(struct cli *cli, int argc, char **argv)
 	json_object_set_new(body, "name", json_string(a.pos[0]));
 	if (!json_array_size(res))
 		json_object_del(body, "reservations");
+	if (!json_array_size(peers))
+		json_object_del(body, "peers");
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/networks", body, &r, false) < 0)
 		return CLI_FAIL;
 	if (cli->json)
@@ -191,6 +216,12 @@ static void show_net(const json_t *n)
 	if ((str = out_str(n, "subnet")))
 		table_add_kv(t, "subnet", "%s (gateway and DNS %s)", str, out_str(n, "gateway"));
 	table_add_kv(t, "bridge", "%s", out_str(n, "bridge"));
+	if ((v = json_object_get(n, "vni"))) {
+		__do_free char *vni = out_scalar(v);
+		__do_free char *peers = out_join(json_object_get(n, "peers"), ", ");
+		table_add_kv(t, "vxlan", "VNI %s, peers %s%s%s", vni, peers, out_str(n, "local") ? ", local " : "",
+			     out_str(n, "local") ? out_str(n, "local") : "");
+	}
 	table_add_kv(t, "state", "%s%s%s", net_state(n), out_str(s, "error") ? ": " : "",
 		     out_str(s, "error") ? out_str(s, "error") : "");
 	table_add_kv(t, "dhcp", "%s", json_is_true(json_object_get(n, "dhcp")) ? "dnsmasq" : "no");

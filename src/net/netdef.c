@@ -11,7 +11,9 @@
 #include "util/strutil.h"
 #include "util/common.h"
 
-static const char *const type_names[] = { "nat", "isolated", "bridge" };
+static const char *const type_names[] = { "nat", "isolated", "bridge", "vxlan" };
+
+void netdef_vxlan_link(const struct net_def *d, char *out) { snprintf(out, 16, "cv-%s", d->name); }
 
 const char *net_type_name(enum net_type t) { return type_names[t]; }
 
@@ -166,7 +168,7 @@ static int parse_reservations(struct net_def *d, const json_t *arr, struct buf *
 struct net_def *netdef_from_json(const json_t *j, struct buf *err)
 {
 	static const char *const keys[] = { "name", "type", "subnet", "bridge", "dhcp", "forwards", "reservations",
-					    "status", NULL };
+					    "vni", "peers", "local", "status", "gateway", NULL };
 	struct net_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *type = "nat", *subnet = NULL, *bridge = NULL, *bad;
 	bool dhcp_given = json_object_get(j, "dhcp") != NULL;
@@ -190,11 +192,11 @@ struct net_def *netdef_from_json(const json_t *j, struct buf *err)
 	}
 	d->name = xstrdup(name);
 	int t = -1;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (strcmp(type, type_names[i]) == 0)
 			t = i;
 	if (t < 0) {
-		buf_adds(err, "network type must be nat, isolated or bridge");
+		buf_adds(err, "network type must be nat, isolated, bridge or vxlan");
 		goto fail;
 	}
 	d->type = (enum net_type)t;
@@ -202,7 +204,48 @@ struct net_def *netdef_from_json(const json_t *j, struct buf *err)
 		buf_adds(err, "bridge must be an interface name: 1 to 15 of A-Z a-z 0-9 . _ -");
 		goto fail;
 	}
-	if (d->type == NET_BRIDGE) {
+	if (d->type == NET_VXLAN) {
+		int64_t vni = 0;
+		const char *local = NULL;
+		json_t *peers = json_object_get(j, "peers"), *p;
+		size_t i;
+		if (subnet || (dhcp_given && d->dhcp)) {
+			buf_adds(err, "a vxlan network is layer 2 only: it takes no subnet and no DHCP");
+			goto fail;
+		}
+		if (json_get_int(j, "vni", 1, 16777215, &vni, err) < 0 || json_get_str(j, "local", &local, err) < 0)
+			goto fail;
+		if (!vni) {
+			buf_adds(err, "a vxlan network needs its VNI (vni, 1 to 16777215), the same on every host");
+			goto fail;
+		}
+		d->vni = (uint32_t)vni;
+		if (local && ipv4_parse(local, &d->local) < 0) {
+			buf_adds(err, "local must be an IPv4 address of this host (A.B.C.D)");
+			goto fail;
+		}
+		if (!json_is_array(peers) || json_array_size(peers) < 1 || json_array_size(peers) > NET_MAX_PEERS) {
+			buf_printf(err, "a vxlan network needs peers: the other hosts' IPv4 addresses (1 to %d)",
+				   NET_MAX_PEERS);
+			goto fail;
+		}
+		json_array_foreach(peers, i, p) {
+			uint32_t a;
+			if (!json_is_string(p) || ipv4_parse(json_string_value(p), &a) < 0 || (a >> 24) == 0 ||
+			    (a >> 24) == 127 || (a >> 24) >= 224) {
+				buf_adds(err, "every peer must be a unicast IPv4 address (A.B.C.D)");
+				goto fail;
+			}
+			d->peers[d->npeers++] = a;
+		}
+		d->dhcp = false;
+	} else if (json_object_get(j, "vni") || json_object_get(j, "peers") || json_object_get(j, "local")) {
+		buf_adds(err, "vni, peers and local only apply to a vxlan network");
+		goto fail;
+	}
+	if (d->type == NET_VXLAN) {
+		/* done above */
+	} else if (d->type == NET_BRIDGE) {
 		if (!bridge) {
 			buf_adds(err, "a network of type bridge needs the host bridge to attach to (bridge)");
 			goto fail;
@@ -239,8 +282,17 @@ json_t *netdef_to_json(const struct net_def *d)
 	char s[19];
 	json_object_set_new(j, "name", json_string(d->name));
 	json_object_set_new(j, "type", json_string(net_type_name(d->type)));
-	if (d->type != NET_BRIDGE)
+	if (d->type != NET_BRIDGE && d->type != NET_VXLAN)
 		json_object_set_new(j, "subnet", json_string(subnet_fmt(&d->subnet, s)));
+	if (d->type == NET_VXLAN) {
+		json_t *peers = json_array();
+		for (int i = 0; i < d->npeers; i++)
+			json_array_append_new(peers, json_string(ipv4_fmt(d->peers[i], s)));
+		json_object_set_new(j, "vni", json_integer(d->vni));
+		json_object_set_new(j, "peers", peers);
+		if (d->local)
+			json_object_set_new(j, "local", json_string(ipv4_fmt(d->local, s)));
+	}
 	json_object_set_new(j, "bridge", json_string(d->bridge));
 	json_object_set_new(j, "dhcp", json_boolean(d->dhcp));
 	for (int i = 0; i < d->nforwards; i++)

@@ -11,7 +11,10 @@
  * Types: NET_NAT (a bridge of corral's with a subnet, DHCP/DNS by dnsmasq,
  * masquerade out, port forwards in), NET_ISOLATED (the same without any
  * route out or in), NET_BRIDGE (an existing host bridge; corral only adds
- * taps to it: no addresses, no DHCP, no firewall).
+ * taps to it: no addresses, no DHCP, no firewall), NET_VXLAN (one layer-2
+ * segment over several hosts: a bridge of corral's with a VXLAN port
+ * "cv-<name>" of VNI `vni` flooding to every peer; no address, no DHCP: an
+ * L2 network whose addressing the guests or a DHCP server on it provide).
  */
 #ifndef CORRAL_NET_NETDEF_H
 #define CORRAL_NET_NETDEF_H
@@ -27,7 +30,10 @@
 #define NET_MAX_FORWARDS 64
 #define NET_MAX_RESERVATIONS 256
 
-enum net_type { NET_NAT, NET_ISOLATED, NET_BRIDGE };
+enum net_type { NET_NAT, NET_ISOLATED, NET_BRIDGE, NET_VXLAN };
+
+#define NET_MAX_PEERS 16
+#define NET_VXLAN_PORT 4789
 
 struct net_forward {
 	bool udp;           /* else tcp */
@@ -51,7 +57,15 @@ struct net_def {
 	int nforwards;
 	struct net_reservation reservations[NET_MAX_RESERVATIONS];
 	int nreservations;
+	/* NET_VXLAN */
+	uint32_t vni;                   /* 1..16777215 */
+	uint32_t local;                 /* source address (host order), 0: chosen by routing */
+	uint32_t peers[NET_MAX_PEERS];  /* the other hosts' addresses (host order) */
+	int npeers;
 };
+
+/* "cv-<name>": the VXLAN port of a vxlan network (out >= 16 bytes). */
+void netdef_vxlan_link(const struct net_def *d, char *out);
 
 const char *net_type_name(enum net_type t);
 /* A network name: 1..12 of [a-z0-9-], starting with a letter or digit.  NULL or why not. */

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
 #include "netlink.h"
@@ -141,6 +142,20 @@ int nl_link_get(const char *name, struct nl_link *out, struct buf *err)
 
 /* ---- changing links ---- */
 
+static int set_alias(const char *name, const char *alias, struct buf *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* The kernel ignores IFLA_IFALIAS in a create: set it on the new link. */
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_ACK, name);
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	int r = nl_talk(nlh, NULL, NULL);
+	if (r < 0) {
+		nl_link_delete(name, NULL);
+		return fail(err, r, "name link", name);
+	}
+	return 0;
+}
+
 int nl_bridge_create(const char *name, const char *alias, struct buf *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -151,16 +166,51 @@ int nl_bridge_create(const char *name, const char *alias, struct buf *err)
 	int r = nl_talk(nlh, NULL, NULL);
 	if (r < 0)
 		return fail(err, r, "create bridge", name);
-	if (!alias)
-		return 0;
-	/* The kernel ignores IFLA_IFALIAS in a create: set it on the new link. */
-	nlh = link_msg(buf, RTM_NEWLINK, NLM_F_ACK, name);
-	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
-	if ((r = nl_talk(nlh, NULL, NULL)) < 0) {
-		nl_link_delete(name, NULL);
-		return fail(err, r, "name bridge", name);
-	}
-	return 0;
+	return alias ? set_alias(name, alias, err) : 0;
+}
+
+int nl_vxlan_create(const char *name, uint32_t vni, uint16_t port, uint32_t local, const char *alias,
+		    struct buf *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, name);
+	struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+	struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
+	mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(port));
+	if (local)
+		mnl_attr_put_u32(nlh, IFLA_VXLAN_LOCAL, local);
+	mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 1);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, info);
+	int r = nl_talk(nlh, NULL, NULL);
+	if (r < 0)
+		return fail(err, r, "create VXLAN link", name);
+	return alias ? set_alias(name, alias, err) : 0;
+}
+
+int nl_vxlan_peer_add(const char *name, uint32_t dst, struct buf *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	static const uint8_t zero[6] = { 0 };
+	unsigned idx = if_nametoindex(name);
+	if (!idx)
+		return fail(err, -errno, "find link", name);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK;
+	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	nd->ndm_family = AF_BRIDGE;
+	nd->ndm_ifindex = (int)idx;
+	nd->ndm_state = NUD_PERMANENT | NUD_NOARP;
+	nd->ndm_flags = NTF_SELF;
+	mnl_attr_put(nlh, NDA_LLADDR, sizeof(zero), zero);
+	mnl_attr_put_u32(nlh, NDA_DST, dst);
+	int r = nl_talk(nlh, NULL, NULL);
+	if (r == -EEXIST)
+		r = 0;
+	return r < 0 ? fail(err, r, "add a VXLAN peer to", name) : 0;
 }
 
 int nl_link_delete(const char *name, struct buf *err)

@@ -34,6 +34,13 @@ bool nl_ifname_valid(const char *name);
 int nl_link_get(const char *name, struct nl_link *out, struct buf *err);
 /* Create bridge `name` (down) with alias (may be NULL); -EEXIST if the name is taken. */
 int nl_bridge_create(const char *name, const char *alias, struct buf *err);
+/* Create VXLAN link `name` (down): VNI vni, UDP port `port`, source address local
+ * (network byte order, 0: any), with alias; -EEXIST if the name is taken. */
+int nl_vxlan_create(const char *name, uint32_t vni, uint16_t port, uint32_t local, const char *alias,
+		    struct buf *err);
+/* Flood entry: frames for unknown destinations on VXLAN link `name` also go to dst
+ * (IPv4, network byte order): `bridge fdb append 00:00:00:00:00:00 dev NAME dst DST`. */
+int nl_vxlan_peer_add(const char *name, uint32_t dst, struct buf *err);
 int nl_link_delete(const char *name, struct buf *err);
 int nl_link_set_up(const char *name, bool up, struct buf *err);
 /* Make `name` a port of bridge `master` (NULL: release it). */

@@ -45,7 +45,7 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 	__do_free char *t = nft_table_name(d->name);
 	char subnet[19];
 
-	if (d->type == NET_BRIDGE)
+	if (d->type == NET_BRIDGE || d->type == NET_VXLAN)
 		return;
 	subnet_fmt(&d->subnet, subnet);
 	buf_printf(o, "# corral network %s (%s): generated, replaced whole on every change\n", d->name,

@@ -17,7 +17,7 @@
  *    output DNAT for each port forward (to the reserved address of its VM).
  *  - isolated: forward chain dropping everything to or from the bridge
  *    except between its own ports.
- *  - bridge: no table.
+ *  - bridge, vxlan: no table.
  *
  * Errors: 0 or -errno with one sentence appended to err.
  */

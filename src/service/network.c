@@ -160,6 +160,42 @@ static void ip_forward_enable(void)
 		close(fd);
 }
 
+/* 1: link `name` is network d's VXLAN port; 0: none; -EEXIST: somebody else's. */
+static int vxlan_owned(const struct net_def *d, const char *name, struct buf *err)
+{
+	__do_free char *alias = bridge_alias(d->name);
+	struct nl_link l;
+	int r = nl_link_get(name, &l, err);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	if (strcmp(l.kind, "vxlan") == 0 && strcmp(l.alias, alias) == 0)
+		return 1;
+	buf_printf(err, "a network interface named %s exists and is not corral's VXLAN port for network %s", name,
+		   d->name);
+	return -EEXIST;
+}
+
+/* The VXLAN port of network d: created if missing, in the bridge, up, flooding to every peer. */
+static int vxlan_up(const struct net_def *d, struct buf *err)
+{
+	__do_free char *alias = bridge_alias(d->name);
+	char vx[16];
+	int r;
+	netdef_vxlan_link(d, vx);
+	if ((r = vxlan_owned(d, vx, err)) < 0)
+		return r;
+	if (r == 0 && (r = nl_vxlan_create(vx, d->vni, NET_VXLAN_PORT, htonl(d->local), alias, err)) < 0)
+		return r;
+	if ((r = nl_link_set_master(vx, d->bridge, err)) < 0 || (r = nl_link_set_up(vx, true, err)) < 0)
+		return r;
+	for (int i = 0; i < d->npeers; i++)
+		if ((r = nl_vxlan_peer_add(vx, htonl(d->peers[i]), err)) < 0)
+			return r;
+	return 0;
+}
+
 /* Make network d exist on the host, adopting what is there (see the top). */
 static int net_up(const struct net_def *d, struct buf *err)
 {
@@ -183,6 +219,11 @@ static int net_up(const struct net_def *d, struct buf *err)
 		return r;
 	if (r == 0 && (r = nl_bridge_create(d->bridge, alias, err)) < 0)
 		return r;
+	if (d->type == NET_VXLAN) {
+		if ((r = nl_link_set_up(d->bridge, true, err)) < 0)
+			return r;
+		return vxlan_up(d, err);
+	}
 	if ((r = nl_addr4_add(d->bridge, htonl(subnet_gateway(&d->subnet)), d->subnet.prefix, err)) < 0 ||
 	    (r = nl_link_set_up(d->bridge, true, err)) < 0)
 		return r;
@@ -208,6 +249,13 @@ static void net_down(const struct net_def *d)
 	if (nft_table_delete(d->name, &err) < 0)
 		log_warn("network %s: %s", d->name, err.s);
 	buf_reset(&err);
+	if (d->type == NET_VXLAN) {
+		char vx[16];
+		netdef_vxlan_link(d, vx);
+		if (vxlan_owned(d, vx, &err) == 1 && nl_link_delete(vx, &err) < 0)
+			log_warn("network %s: %s", d->name, err.s);
+		buf_reset(&err);
+	}
 	if (d->type != NET_BRIDGE && bridge_owned(d, &l, &err) == 1 && nl_link_delete(d->bridge, &err) < 0)
 		log_warn("network %s: %s", d->name, err.s);
 }
@@ -259,15 +307,21 @@ static json_t *net_status(const struct net_def *d)
 	if (d->dhcp)
 		json_object_set_new(s, "dnsmasq_pid",
 				    dnsmasq_running(dir, &id) ? json_integer(id.pid) : json_null());
-	if (d->type != NET_BRIDGE)
+	if (d->type == NET_NAT || d->type == NET_ISOLATED)
 		json_object_set_new(s, "firewall", json_boolean(nft_table_exists(d->name)));
+	if (d->type == NET_VXLAN) {
+		char vx[16];
+		struct buf w __do_buf = BUF_INIT;
+		netdef_vxlan_link(d, vx);
+		json_object_set_new(s, "vxlan_port", json_boolean(vxlan_owned(d, vx, &w) == 1));
+	}
 	return s;
 }
 
 static json_t *net_json(const struct net_def *d)
 {
 	json_t *j = netdef_to_json(d);
-	if (d->type != NET_BRIDGE) {
+	if (d->type == NET_NAT || d->type == NET_ISOLATED) {
 		char gw[16];
 		json_object_set_new(j, "gateway", json_string(ipv4_fmt(subnet_gateway(&d->subnet), gw)));
 	}
@@ -353,7 +407,11 @@ static int check_new(const struct net_def *d, struct buf *err)
 		} else if (strcmp(o->bridge, d->bridge) == 0 && (d->type != NET_BRIDGE || o->type != NET_BRIDGE)) {
 			buf_printf(err, "bridge %s is already used by network '%s'", d->bridge, o->name);
 			r = -EEXIST;
-		} else if (d->type != NET_BRIDGE && o->type != NET_BRIDGE && subnet_overlap(&d->subnet, &o->subnet)) {
+		} else if (d->type == NET_VXLAN && o->type == NET_VXLAN && d->vni == o->vni) {
+			buf_printf(err, "VNI %u is already used by network '%s'", d->vni, o->name);
+			r = -EEXIST;
+		} else if ((d->type == NET_NAT || d->type == NET_ISOLATED) && (o->type == NET_NAT || o->type == NET_ISOLATED) &&
+			   subnet_overlap(&d->subnet, &o->subnet)) {
 			char a[19], b[19];
 			buf_printf(err, "subnet %s overlaps %s of network '%s'", subnet_fmt(&d->subnet, a),
 				   subnet_fmt(&o->subnet, b), o->name);
@@ -383,6 +441,11 @@ static int check_new(const struct net_def *d, struct buf *err)
 	}
 	if ((r = bridge_owned(d, &l, err)) < 0)
 		return r;
+	if (d->type == NET_VXLAN) {
+		char vx[16];
+		netdef_vxlan_link(d, vx);
+		return vxlan_owned(d, vx, err) < 0 ? -EEXIST : 0;
+	}
 	/* the host's own addresses: a subnet overlapping one would hijack its routes */
 	struct nl_addr4 *addrs;
 	size_t na;
