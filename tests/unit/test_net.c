@@ -125,7 +125,37 @@ static void test_netdef(void **state)
 	def_bad("{\"name\":\"lan\",\"subnet\":\"10.20.0.0/24\",\"bridge\":\"averyverylongbridge\"}", "interface name");
 	def_bad("{\"name\":\"lan\",\"type\":\"bridge\"}", "needs the host bridge");
 	def_bad("{\"name\":\"lan\",\"type\":\"bridge\",\"bridge\":\"br0\",\"subnet\":\"10.20.0.0/24\"}", "takes no subnet");
-	def_bad("{\"name\":\"lan\",\"type\":\"vlan\",\"subnet\":\"10.20.0.0/24\"}", "nat, isolated or bridge");
+	def_bad("{\"name\":\"lan\",\"type\":\"vlan\",\"subnet\":\"10.20.0.0/24\"}", "nat, isolated, bridge or vxlan");
+	def_bad("{\"name\":\"ov\",\"type\":\"vxlan\",\"peers\":[\"192.0.2.2\"]}", "needs its VNI");
+	def_bad("{\"name\":\"ov\",\"type\":\"vxlan\",\"vni\":16777216,\"peers\":[\"192.0.2.2\"]}", "vni");
+	def_bad("{\"name\":\"ov\",\"type\":\"vxlan\",\"vni\":5}", "needs peers");
+	def_bad("{\"name\":\"ov\",\"type\":\"vxlan\",\"vni\":5,\"peers\":[\"224.0.0.1\"]}", "unicast");
+	def_bad("{\"name\":\"ov\",\"type\":\"vxlan\",\"vni\":5,\"peers\":[\"192.0.2.2\"],\"subnet\":\"10.1.0.0/24\"}",
+		"layer 2 only");
+	def_bad("{\"name\":\"lan\",\"subnet\":\"10.20.0.0/24\",\"vni\":5}", "only apply to a vxlan");
+	d = def_ok("{\"name\":\"ov\",\"type\":\"vxlan\",\"vni\":4242,\"peers\":[\"192.0.2.2\",\"192.0.2.3\"],"
+		   "\"local\":\"192.0.2.1\"}");
+	assert_int_equal(d->vni, 4242);
+	assert_int_equal(d->npeers, 2);
+	assert_false(d->dhcp);
+	assert_string_equal(d->bridge, "cr-ov");
+	{
+		char vx[16];
+		netdef_vxlan_link(d, vx);
+		assert_string_equal(vx, "cv-ov");
+		json_t *a = netdef_to_json(d);
+		struct net_def *e = netdef_from_json(a, &err);
+		assert_non_null(e);
+		json_t *b = netdef_to_json(e);
+		assert_true(json_equal(a, b));
+		struct buf rules = BUF_INIT;
+		nft_ruleset(d, &rules);
+		assert_int_equal(rules.len, 0);
+		json_decref(a);
+		json_decref(b);
+		netdef_free(e);
+	}
+	netdef_free(d);
 	def_bad("{\"name\":\"lan\",\"subnet\":\"10.20.0.0/24\",\"mtu\":9000}", "'mtu'");
 	def_bad("{\"name\":\"lan\",\"type\":\"isolated\",\"subnet\":\"10.20.0.0/24\","
 		"\"forwards\":[{\"port\":80,\"vm\":\"a\",\"vm_port\":80}]}", "type nat");
