@@ -144,16 +144,16 @@ static void test_netdef(void **state)
 		netdef_vxlan_link(d, vx);
 		assert_string_equal(vx, "cv-ov");
 		json_t *a = netdef_to_json(d);
-		struct net_def *e = netdef_from_json(a, &err);
-		assert_non_null(e);
-		json_t *b = netdef_to_json(e);
+		struct net_def *e2 = netdef_from_json(a, &err);
+		assert_non_null(e2);
+		json_t *b = netdef_to_json(e2);
 		assert_true(json_equal(a, b));
 		struct buf rules = BUF_INIT;
 		nft_ruleset(d, &rules);
 		assert_int_equal(rules.len, 0);
 		json_decref(a);
 		json_decref(b);
-		netdef_free(e);
+		netdef_free(e2);
 	}
 	netdef_free(d);
 	def_bad("{\"name\":\"lan\",\"subnet\":\"10.20.0.0/24\",\"mtu\":9000}", "'mtu'");
