@@ -83,7 +83,7 @@ test_expect "bad network definitions are refused and change nothing" '
 	fails corral net create "$NET" --subnet $SUB --bridge "$VH" 2>err && grep -q "not corral" err &&
 	fails corral net create "$NET" --type bridge --bridge "$VH" 2>err && grep -q "not a bridge" err &&
 	fails corral net create "$NET" --type bridge --bridge nosuchbr0 2>err && grep -q "does not exist" err &&
-	fails corral net create "$NET" --subnet $SUB --type mesh 2>err && grep -q "nat, isolated or bridge" err &&
+	fails corral net create "$NET" --subnet $SUB --type mesh 2>err && grep -q "nat, isolated, bridge or vxlan" err &&
 	corral net list --json | jq -e ".networks | length == 0" &&
 	! ip link show "cr-$NET" 2>/dev/null && ! nft list table ip "corral-$NET" 2>/dev/null
 '
