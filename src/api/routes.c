@@ -474,6 +474,24 @@ static void h_vm_nic_detach(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_nic_link(struct route_ctx *c)
+{
+	static const char *const keys[] = { "up", NULL };
+	svc_uuid u;
+	bool up = true;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, keys);
+	if (!body)
+		return;
+	if (!json_is_boolean(json_object_get(body, "up")) || json_get_bool(body, "up", &up, &err) < 0) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'up' (true or false) is required");
+	} else {
+		int r = svc_vm_nic_link(u, c->seg[4], up, &err);
+		reply_vm(c, r, u, &err);
+	}
+	buf_release(&err);
+}
+
 static void h_vm_disk_detach(struct route_ctx *c)
 {
 	svc_uuid u;
@@ -877,6 +895,8 @@ static const struct route routes[] = {
 	  "add a NIC (hot-plug when running: network NICs)" },
 	{ "DELETE", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_detach, NULL, NULL, 200,
 	  "remove a NIC (hot-unplug when running: NICs hot-plugged before)" },
+	{ "POST", { "v1", "vms", "{vm}", "nics", "{mac}", "link" }, h_vm_nic_link, NULL, "{up}", 200,
+	  "set a running VM's NIC link up or down" },
 	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,
 	  "insert a CD-ROM medium" },
 	{ "DELETE", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_eject, "force:bool", NULL, 200,

@@ -44,6 +44,16 @@ static const char usage_detach[] =
 	"  --json       print the VM as JSON\n"
 	"  -h, --help   show this help\n";
 
+static const char usage_link[] =
+	"usage: corral nic link VM MAC up|down\n"
+	"\n"
+	"Set the link of a running VM's NIC up or down, as pulling and plugging\n"
+	"the cable (the guest sees the carrier change).  Every start brings links up.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the VM as JSON\n"
+	"  -h, --help   show this help\n";
+
 static void print_nics(const json_t *vm)
 {
 	static const char *const headers[] = { "MAC", "NETWORK", "MODEL", "TAP", "IP" };
@@ -97,13 +107,31 @@ static int nic_detach(struct cli *cli, int argc, char **argv)
 	return cli_vm_changed(cli, r.json, a.pos[0], "removed NIC %s from", a.pos[1]);
 }
 
+static int nic_link(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int rc;
+	cli_args_init(&a, "nic link", usage_link, argc, argv);
+	if (!cli_args_plain(cli, &a, 3, 3, "VM and MAC and up|down"))
+		return a.exit_code;
+	if (strcmp(a.pos[2], "up") != 0 && strcmp(a.pos[2], "down") != 0)
+		return cli_usage_error("nic link", "want up or down, not '%s'", a.pos[2]);
+	__do_json json_t *body = json_pack("{s:b}", "up", strcmp(a.pos[2], "up") == 0);
+	__do_free char *suffix = xasprintf("/nics/%s/link", a.pos[1]);
+	if ((rc = cli_call(cli, "POST", "/v1/vms", a.pos[0], suffix, body, &r)) != CLI_OK)
+		return rc;
+	return cli_vm_changed(cli, r.json, a.pos[0], "link %s of NIC %s of", a.pos[2], a.pos[1]);
+}
+
 static const struct cli_verb nic_verbs[] = {
 	{ "list", "list a VM's NICs with their addresses", nic_list },
 	{ "attach", "add a NIC (hot-plug into a running VM)", nic_attach },
 	{ "detach", "remove a NIC (hot-unplug)", nic_detach },
+	{ "link", "set a running VM's NIC link up or down", nic_link },
 	{ NULL, NULL, NULL },
 };
 
 const struct cli_noun cli_noun_nic = {
-	"nic", "A VM's network cards: list, attach (hot-plug), detach.", nic_verbs, NULL,
+	"nic", "A VM's network cards: list, attach (hot-plug), detach, link up/down.", nic_verbs, NULL,
 };

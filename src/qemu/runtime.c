@@ -1539,6 +1539,36 @@ int rt_nic_detach(const char *uuid, const char *mac, struct buf *err)
 	return 0;
 }
 
+int rt_nic_link(const char *uuid, const char *mac, bool up, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char dev[24];
+	int k = -1;
+
+	if (!v)
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < 2 * VM_MAX_NICS; i++)
+		if (strcasecmp(v->nics[i].mac, mac) == 0)
+			k = i;
+	if (k >= 0)
+		snprintf(dev, sizeof(dev), "%s-dev", v->nics[k].id);
+	rt_unlock();
+	if (k < 0) {
+		buf_printf(err, "NIC %s is not plugged into the running VM", mac);
+		return -ENOENT;
+	}
+	int r = qmp_execute(q, "set_link", json_pack("{s:s,s:b}", "name", dev, "up", up), NULL, QMP_TIMEOUT_MS, err);
+	if (r == 0) {
+		pthread_mutex_lock(&rt_lock);
+		__do_free char *d = xasprintf("NIC %s link %s", mac, up ? "up" : "down");
+		vm_event(v, "nic", d);
+		rt_unlock();
+	}
+	return r;
+}
+
 int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct buf *err)
 {
 	struct qmp *q;

@@ -119,6 +119,8 @@ int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct b
 int rt_nic_attach(const char *uuid, int tap_fd, const char *mac, enum nic_model model, struct buf *err);
 /* Unplug the NIC with `mac` (plugged at start or later); waits for the guest to release it. */
 int rt_nic_detach(const char *uuid, const char *mac, struct buf *err);
+/* Set the link of the NIC with `mac` up or down (the guest sees carrier change); not kept across starts. */
+int rt_nic_link(const char *uuid, const char *mac, bool up, struct buf *err);
 /* path NULL ejects. */
 int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err);
 

@@ -531,6 +531,28 @@ out:
 	return r;
 }
 
+int svc_vm_nic_link(const char *uuid, const char *mac, bool up, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	int r;
+
+	if ((r = begin_device(uuid, "nic-link", &rec, &h, err)) < 0)
+		return r;
+	if (vmdef_nic_index(rec.def, mac) < 0) {
+		buf_printf(err, "vm '%s' has no NIC with MAC %s", rec.def->name, mac);
+		r = -ENOENT;
+	} else if (!vmstate_is_active(rec.state)) {
+		buf_printf(err, "vm '%s' is not running (links come up at every start)", rec.def->name);
+		r = -EBUSY;
+	} else {
+		r = rt_nic_link(uuid, mac, up, err);
+	}
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err)
 {
 	struct vm_record rec = { 0 };

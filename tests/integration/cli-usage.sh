@@ -55,7 +55,7 @@ declare -A verbs=(
 	[cdrom]="insert eject"
 	[host]="info"
 	[net]="create list show delete leases forward"
-	[nic]="list attach detach"
+	[nic]="list attach detach link"
 	[job]="list show cancel"
 )
 for noun in "${!verbs[@]}"; do

@@ -134,7 +134,7 @@ test_expect "kill -9 corrald: the network is re-adopted, guests keep addresses a
 	guest_sh g2 "sh /up g2" 60 | grep -q "inet $IP2/"
 '
 
-test_expect "a NIC hot-plugged into a running guest appears and gets an address; unplug removes it" '
+test_expect "a NIC hot-plugged into a running guest appears and gets an address; unplug removes it; link down and up" '
 	corral nic attach g2 "net=$NET,mac=52:54:00:66:01:02" &&
 	for i in $(seq 1 40); do guest_sh g2 "ls /sys/class/net" | grep -q eth1 && break; sleep 0.5; done &&
 	guest_sh g2 "sh /up g2 eth1" 60 | grep -q "inet 10.166.$OCT." &&
@@ -145,7 +145,9 @@ test_expect "a NIC hot-plugged into a running guest appears and gets an address;
 	corral nic detach g2 52:54:00:66:01:02 &&
 	sleep 1 && guest_sh g2 "cat /proc/net/dev" >"$T/dev" && grep -q eth0 "$T/dev" && ! grep -q eth1 "$T/dev" &&
 	! ip link show "$TAP" 2>/dev/null &&
-	corral vm show g2 --json | jq -e ".nics | length == 1"
+	corral vm show g2 --json | jq -e ".nics | length == 1" &&
+	corral nic link g2 52:54:00:66:00:02 down && [ "$(guest_sh g2 "cat /sys/class/net/eth0/carrier")" = 0 ] &&
+	corral nic link g2 52:54:00:66:00:02 up && [ "$(guest_sh g2 "cat /sys/class/net/eth0/operstate")" = up ]
 '
 
 test_expect "a bridge network attaches to a host bridge and leaves it on delete" '
