@@ -720,6 +720,23 @@ json_t *svc_net_nic_status(const struct vm_def *d)
 	return arr;
 }
 
+void svc_net_hosts_refresh(const struct vm_def *d)
+{
+	for (int i = 0; i < d->nnics; i++) {
+		struct buf err __do_buf = BUF_INIT;
+		__do_netdef struct net_def *net = NULL;
+		bool seen = false;
+		if (d->nics[i].mode != NIC_NETWORK)
+			continue;
+		for (int k = 0; k < i; k++)
+			seen = seen || (d->nics[k].network && strcmp(d->nics[k].network, d->nics[i].network) == 0);
+		if (seen)
+			continue;
+		if (net_load(d->nics[i].network, &net, &err) < 0 || hosts_update(net, &err) < 0)
+			log_warn("network %s: cannot refresh its hosts file: %s", d->nics[i].network, err.s);
+	}
+}
+
 int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err)
 {
 	const struct vm_nic *nic = &d->nics[index];

@@ -279,6 +279,9 @@ int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **ou
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		svc_vm_event(uuid, "edited", "definition changed");
+		/* names and MACs in the networks' DNS/DHCP hosts files follow the edit */
+		svc_net_hosts_refresh(rec.def);
+		svc_net_hosts_refresh(d);
 		*out = svc_vm_show(uuid);
 	}
 out:
@@ -311,6 +314,7 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		goto out;
 	}
 	rt_forget(uuid);
+	svc_net_hosts_refresh(rec.def); /* its names and MACs leave the networks' hosts files */
 	log_info("vm %s: deleted", rec.def->name);
 	if (with_disks) {
 		for (int i = 0; i < rec.def->ndisks; i++) {
