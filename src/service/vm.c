@@ -495,6 +495,7 @@ int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
 		__do_free char *ev = xasprintf("NIC %s added (%s%s)", n->mac, n->network ? "network " : "user",
 					       n->network ? n->network : "");
 		svc_vm_event(uuid, "nic", ev);
+		svc_net_hosts_refresh(d); /* now that it is recorded: its name for DHCP and DNS */
 	}
 out:
 	vmdef_free(d);
@@ -529,6 +530,7 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 		__do_free char *ev = xasprintf("NIC %s removed", mac);
 		svc_vm_event(uuid, "nic", ev);
 	}
+	svc_net_hosts_refresh(rec.def);
 out:
 	vm_record_release(&rec);
 	job_release(h);
