@@ -508,6 +508,7 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct job_hold *h = NULL;
+	struct vm_def *old = NULL;
 	int r, idx;
 
 	if ((r = begin_device(uuid, "nic-detach", &rec, &h, err)) < 0)
@@ -519,6 +520,7 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 	}
 	if (vmstate_is_active(rec.state) && (r = rt_nic_detach(uuid, rec.def->nics[idx].mac, err)) < 0)
 		goto out;
+	old = vmdef_dup(rec.def);
 	pthread_mutex_lock(&svc_defs_lock);
 	free(rec.def->nics[idx].network);
 	memmove(&rec.def->nics[idx], &rec.def->nics[idx + 1], sizeof(rec.def->nics[0]) * (size_t)(rec.def->nnics - idx - 1));
@@ -530,8 +532,10 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 		__do_free char *ev = xasprintf("NIC %s removed", mac);
 		svc_vm_event(uuid, "nic", ev);
 	}
-	svc_net_hosts_refresh(rec.def);
+	if (old)
+		svc_net_hosts_refresh(old); /* the removed NIC's network too */
 out:
+	vmdef_free(old);
 	vm_record_release(&rec);
 	job_release(h);
 	return r;
