@@ -272,6 +272,65 @@ static void net_files_remove(const char *name)
 	rmdir(dir);
 }
 
+/* ---- leases learned -------------------------------------------------- */
+
+static pthread_mutex_t leases_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *leases_known; /* MAC -> IPv4 of the last lease seen (leases_lock) */
+
+/* NIC `mac` got `ip` from network `net`'s dnsmasq. */
+static void lease_learned(const char *net, const char *mac, const char *ip)
+{
+	struct vm_record *vms;
+	size_t n;
+	if (store_vm_list(svc_cfg.store, &vms, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (vmdef_nic_index(vms[i].def, mac) < 0)
+			continue;
+		/*
+		 * Here the NIC's address is known: per-NIC traffic hygiene
+		 * (net/hygiene.h) narrows the tap's IPv4 filter to it, with
+		 * (tap_name(uuid, mac), mac, ip).
+		 */
+		__do_free char *d = xasprintf("NIC %s has address %s on network %s (DHCP)", mac, ip, net);
+		svc_vm_event(vms[i].def->uuid, "nic", d);
+		break;
+	}
+	store_vm_list_free(vms, n);
+}
+
+/* Read every DHCP network's leases; quiet: only remember (corrald start). */
+static void leases_scan(bool quiet)
+{
+	struct net_record *list;
+	size_t n;
+	if (store_net_list(svc_cfg.store, &list, &n) < 0)
+		return;
+	pthread_mutex_lock(&leases_lock);
+	if (!leases_known)
+		leases_known = json_object();
+	for (size_t i = 0; i < n; i++) {
+		__do_free char *dir = net_dir(list[i].name);
+		struct dnsmasq_lease *l;
+		size_t nl;
+		if (dnsmasq_leases_read(dir, &l, &nl) < 0)
+			continue;
+		for (size_t k = 0; k < nl; k++) {
+			const char *old = json_string_value(json_object_get(leases_known, l[k].mac));
+			if (old && strcmp(old, l[k].ip) == 0)
+				continue;
+			json_object_set_new(leases_known, l[k].mac, json_string(l[k].ip));
+			if (!quiet)
+				lease_learned(list[i].name, l[k].mac, l[k].ip);
+		}
+		free(l);
+	}
+	pthread_mutex_unlock(&leases_lock);
+	store_net_list_free(list, n);
+}
+
+void svc_net_leases_poll(void) { leases_scan(false); }
+
 void svc_net_init(void)
 {
 	struct net_record *list;
@@ -287,6 +346,7 @@ void svc_net_init(void)
 			log_info("network %s: up (%s, bridge %s)", d->name, net_type_name(d->type), d->bridge);
 	}
 	store_net_list_free(list, n);
+	leases_scan(true); /* what was leased while corrald was away is not news */
 }
 
 /* ---- reading ------------------------------------------------------- */

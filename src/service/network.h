@@ -43,6 +43,9 @@ int svc_net_forward_delete(const char *name, const char *host, json_t **out, str
 int svc_net_check_vm(const struct vm_def *d, struct buf *err);
 /* status.nics of a VM: [{"mac", "network", "ip"|null, "tap"|null}] parallel to d->nics. */
 json_t *svc_net_nic_status(const struct vm_def *d);
+/* Look at every network's DHCP leases; a NIC that got a new address is recorded
+ * as a "nic" event of its VM (housekeeping.c, every few seconds). */
+void svc_net_leases_poll(void);
 /* Rewrite the hosts files of the networks d's NICs are on (after a VM was edited or
  * deleted); failures are logged. */
 void svc_net_hosts_refresh(const struct vm_def *d);

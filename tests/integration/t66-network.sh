@@ -139,6 +139,8 @@ test_expect "a NIC hot-plugged into a running guest appears and gets an address;
 	for i in $(seq 1 40); do guest_sh g2 "ls /sys/class/net" | grep -q eth1 && break; sleep 0.5; done &&
 	guest_sh g2 "sh /up g2 eth1" 60 | grep -q "inet 10.166.$OCT." &&
 	corral nic list g2 | grep -q "52:54:00:66:01:02 *$NET .*10.166.$OCT." &&
+	for i in $(seq 1 30); do corral vm events g2 | grep -q "NIC 52:54:00:66:01:02 has address 10.166.$OCT" && break; sleep 0.5; done &&
+	corral vm events g2 | grep -q "NIC 52:54:00:66:01:02 has address 10.166.$OCT" &&
 	corral net leases "$NET" | grep -q "52:54:00:66:01:02 .*g2" &&
 	TAP=$(corral vm show g2 --json | jq -r ".status.nics[1].tap") && ip link show "$TAP" | grep -q "master cr-$NET" &&
 	fails corral nic detach g2 52:54:00:66:00:02 2>err && grep -q "while the VM is stopped" err &&
