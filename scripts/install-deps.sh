@@ -8,17 +8,20 @@ pkgs=(
 	gcc make pkg-config meson ninja-build
 	libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev uuid-dev
 	libext2fs-dev zlib1g-dev libzstd-dev libssl-dev libcrypt-dev libnbd-dev libseccomp-dev
+	libmnl-dev
 	# tests
 	libcmocka-dev valgrind curl jq socat python3
 	# runtime: QEMU, qemu-img
 	qemu-system-x86 qemu-utils
+	# runtime: networks (dnsmasq per network, nft for corral's own tables)
+	dnsmasq-base nftables
 	# guest kit (guest/build.sh)
 	busybox-static cpio xz-utils gzip zstd kmod
 	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
 	fdisk e2fsprogs xfsprogs
-	# guest traffic hygiene and shaping (src/net/hygiene.c, shape.c: nft, tc) and its
-	# test (t67: dnsmasq on a bridge; ethtool turns off veth checksum offload for udhcpc)
-	nftables iproute2 dnsmasq-base ethtool
+	# guest traffic shaping (src/net/shape.c: tc) and the hygiene test (t67: ethtool
+	# turns off veth checksum offload for udhcpc)
+	iproute2 ethtool
 )
 
 missing=()

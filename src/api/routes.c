@@ -480,6 +480,47 @@ static void h_vm_limits_set(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_nic_attach(struct route_ctx *c)
+{
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, NULL); /* the definition parser names unknown fields */
+	if (!body)
+		return;
+	int r = svc_vm_nic_attach(u, body, &err);
+	reply_vm(c, r, u, &err);
+	buf_release(&err);
+}
+
+static void h_vm_nic_detach(struct route_ctx *c)
+{
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0)
+		return;
+	int r = svc_vm_nic_detach(u, c->seg[4], &err);
+	reply_vm(c, r, u, &err);
+	buf_release(&err);
+}
+
+static void h_vm_nic_link(struct route_ctx *c)
+{
+	static const char *const keys[] = { "up", NULL };
+	svc_uuid u;
+	bool up = true;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, keys);
+	if (!body)
+		return;
+	if (!json_is_boolean(json_object_get(body, "up")) || json_get_bool(body, "up", &up, &err) < 0) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'up' (true or false) is required");
+	} else {
+		int r = svc_vm_nic_link(u, c->seg[4], up, &err);
+		reply_vm(c, r, u, &err);
+	}
+	buf_release(&err);
+}
+
 static void h_vm_disk_detach(struct route_ctx *c)
 {
 	svc_uuid u;
@@ -893,6 +934,12 @@ static const struct route routes[] = {
 	  "attach a volume (hot-plug when running)", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}", "disks", "{volume}" }, h_vm_disk_detach, NULL, NULL, 200,
 	  "detach a volume (hot-unplug when running)", AUTH_VM_CONFIG },
+	{ "POST", { "v1", "vms", "{vm}", "nics" }, h_vm_nic_attach, NULL, "NIC {mode, network, model, mac}", 200,
+	  "add a NIC (hot-plug when running: network NICs)", AUTH_VM_CONFIG },
+	{ "DELETE", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_detach, NULL, NULL, 200,
+	  "remove a NIC (hot-unplug when running: NICs hot-plugged before)", AUTH_VM_CONFIG },
+	{ "POST", { "v1", "vms", "{vm}", "nics", "{mac}", "link" }, h_vm_nic_link, NULL, "{up}", 200,
+	  "set a running VM's NIC link up or down", AUTH_VM_POWER },
 	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,
 	  "insert a CD-ROM medium", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_eject, "force:bool", NULL, 200,
@@ -941,6 +988,20 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "pools", "{pool}" }, h_pool_show, NULL, NULL, 200, "one storage pool", AUTH_STORE_AUDIT },
 	{ "DELETE", { "v1", "pools", "{pool}" }, h_pool_delete, NULL, NULL, 200, "forget an empty storage pool",
 	  AUTH_STORE_ALLOCATE },
+	{ "GET", { "v1", "networks" }, h_net_list, NULL, NULL, 200, "list networks with their state on this host",
+	  AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "networks" }, h_net_create, NULL, "network definition", 201,
+	  "create a network (bridge, dnsmasq, firewall table) or attach to a host bridge", AUTH_SYS_MODIFY },
+	{ "GET", { "v1", "networks", "{network}" }, h_net_show, NULL, NULL, 200, "a network's definition and state",
+	  AUTH_SYS_AUDIT },
+	{ "DELETE", { "v1", "networks", "{network}" }, h_net_delete, NULL, NULL, 200,
+	  "delete an unused network and everything corral made for it", AUTH_SYS_MODIFY },
+	{ "GET", { "v1", "networks", "{network}", "leases" }, h_net_leases, NULL, NULL, 200,
+	  "the network's DHCP leases, with the VM of each", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "networks", "{network}", "forwards" }, h_net_forward_add, NULL, "{host, guest}", 201,
+	  "forward a host port to a VM (host tcp:PORT or udp:PORT, guest VM:PORT)", AUTH_SYS_MODIFY },
+	{ "DELETE", { "v1", "networks", "{network}", "forwards", "{forward}" }, h_net_forward_delete, NULL, NULL, 200,
+	  "remove a port forward (tcp:PORT or udp:PORT)", AUTH_SYS_MODIFY },
 	{ "GET", { "v1", "repos" }, h_repo_list, NULL, NULL, 200, "list backup repositories", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "repos" }, h_repo_create, NULL, "{path, encrypt, passphrase, chunk_size}", 201,
 	  "create a backup repository", AUTH_STORE_ALLOCATE },

@@ -4,7 +4,8 @@
  * the same way everywhere.  routes.c holds the table and the VM, volume,
  * pool and job handlers; routes_backup.c those of repositories, backups,
  * policies and the host export; routes_auth.c the login and rights check
- * of requests over TCP and the handlers of users, tokens and ACL entries.
+ * of requests over TCP and the handlers of users, tokens and ACL entries;
+ * routes_net.c those of networks.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -76,5 +77,12 @@ void h_policy_list(struct route_ctx *c);
 void h_policy_put(struct route_ctx *c);
 void h_policy_show(struct route_ctx *c);
 void h_policy_delete(struct route_ctx *c);
+void h_net_list(struct route_ctx *c);
+void h_net_create(struct route_ctx *c);
+void h_net_show(struct route_ctx *c);
+void h_net_delete(struct route_ctx *c);
+void h_net_leases(struct route_ctx *c);
+void h_net_forward_add(struct route_ctx *c);
+void h_net_forward_delete(struct route_ctx *c);
 
 #endif

@@ -56,6 +56,8 @@ struct cli_noun {
 extern const struct cli_noun cli_noun_vm;
 extern const struct cli_noun cli_noun_disk;
 extern const struct cli_noun cli_noun_pool;
+extern const struct cli_noun cli_noun_net;
+extern const struct cli_noun cli_noun_nic;
 extern const struct cli_noun cli_noun_cdrom;
 extern const struct cli_noun cli_noun_host;
 extern const struct cli_noun cli_noun_job;

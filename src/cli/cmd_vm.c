@@ -51,9 +51,14 @@
 	"                        unless given; the value may be a separate\n"        \
 	"                        argument when it has a ':' (--vnc 0.0.0.0:3)\n"     \
 	"  --rng, --no-rng       with (default) or without a virtio-rng device\n"     \
+	"  --nic SPEC            a network card; repeat for more (the list given\n"  \
+	"                        replaces the VM's): 'user' (QEMU user-mode\n"       \
+	"                        networking, the default) or 'net=NAME' (a port on\n" \
+	"                        corral network NAME), then optionally\n"           \
+	"                        ',mac=MAC' and ',model=virtio|e1000'\n"            \
 	"  --no-nic              no network card\n"                                   \
-	"  --mac MAC             MAC address of the network card (default:\n"        \
-	"                        generated)\n"                                        \
+	"  --mac MAC             MAC address of the first network card (default:\n"  \
+	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
 	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \
@@ -466,7 +471,7 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 
 static void print_vms(const json_t *answer)
 {
-	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS" };
+	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS", "IP" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_t *vm;
 	size_t i;
@@ -475,12 +480,21 @@ static void print_vms(const json_t *answer)
 		__do_free char *cpus = out_scalar(json_object_get(vm, "cpus"));
 		__do_free char *autostart = out_scalar(json_object_get(vm, "autostart"));
 		__do_free char *tags = out_join(json_object_get(vm, "tags"), ",");
+		struct buf ips __do_buf = BUF_INIT;
+		json_t *nic;
+		size_t k;
 		char mem[16];
 
+		/* Each network NIC's address from its network's DHCP leases. */
+		json_array_foreach(json_object_get(json_object_get(vm, "status"), "nics"), k, nic) {
+			const char *ip = out_str(nic, "ip");
+			if (ip)
+				buf_printf(&ips, "%s%s", ips.len ? "," : "", ip);
+		}
 		/* A template never runs: its state column says what it is. */
 		table_add(t, out_str(vm, "name"),
 			  json_is_true(json_object_get(vm, "template")) ? "template" : out_str(vm, "state"), cpus,
-			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-");
+			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-", ips.len ? ips.s : "-");
 	}
 	table_print(t, stdout);
 }
@@ -545,7 +559,7 @@ static void show_vm(const json_t *vm)
 	__do_table struct table *t = table_new_kv();
 	json_t *status = json_object_get(vm, "status");
 	json_t *disks = json_object_get(vm, "disks");
-	json_t *nic = json_object_get(vm, "nic");
+	json_t *nics = json_object_get(vm, "nics");
 	json_t *vnc = json_object_get(vm, "vnc");
 	json_t *events = json_object_get(status, "events");
 	const char *s, *reason = out_str(status, "reason");
@@ -592,13 +606,13 @@ static void show_vm(const json_t *vm)
 		table_add_kv(t, i ? "" : "disks", "%s (%s)", s ? s : "?", bus ? bus : "virtio");
 	}
 	table_add_kv(t, "cdrom", "%s", (s = out_str(vm, "cdrom")) ? s : "empty");
-	if (json_is_object(nic)) {
-		const char *mode = out_str(nic, "mode"), *model = out_str(nic, "model");
-		const char *mac = out_str(nic, "mac");
-		table_add_kv(t, "nic", "%s, %s, %s", mode ? mode : "user", model ? model : "virtio",
-			     mac ? mac : "mac chosen by corrald");
-	} else {
-		table_add_kv(t, "nic", "none");
+	if (!json_array_size(nics))
+		table_add_kv(t, "nics", "none");
+	json_array_foreach(nics, i, v) {
+		const char *net = out_str(v, "network"), *model = out_str(v, "model"), *mac = out_str(v, "mac");
+		const char *ip = out_str(json_array_get(json_object_get(status, "nics"), i), "ip");
+		table_add_kv(t, i ? "" : "nics", "%s%s, %s, %s%s%s", net ? "network " : "user", net ? net : "",
+			     model ? model : "virtio", mac ? mac : "-", ip ? ", " : "", ip ? ip : "");
 	}
 	if (json_is_object(vnc)) {
 		json_t *display = json_object_get(vnc, "display");

@@ -28,7 +28,7 @@
 enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE };
 
 static const struct cli_noun *const nouns[] = {
-	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_cdrom, &cli_noun_snapshot,
+	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_net, &cli_noun_nic, &cli_noun_cdrom, &cli_noun_snapshot,
 	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job, &cli_noun_events,
 	&cli_noun_user, &cli_noun_token, &cli_noun_acl,
 };

@@ -40,6 +40,7 @@ void vmdef_flags_release(struct vmdef_flags *f)
 	strvec_release(&f->disks);
 	strvec_release(&f->remove_disks);
 	strvec_release(&f->tags);
+	strvec_release(&f->nics);
 	free(f->cdrom);
 	free(f->kernel);
 	free(f->initrd);
@@ -170,6 +171,9 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 	case VMDEF_OPT_MAC:
 		f->mac = arg;
 		break;
+	case VMDEF_OPT_NIC:
+		strvec_add(&f->nics, arg);
+		break;
 	case VMDEF_OPT_AUTOSTART:
 		f->autostart = true;
 		break;
@@ -222,6 +226,8 @@ int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd)
 		return cli_usage_error(cmd, "--rng and --no-rng contradict each other");
 	if (f->mac && f->no_nic)
 		return cli_usage_error(cmd, "--mac and --no-nic contradict each other");
+	if (f->nics.n && (f->no_nic || f->mac))
+		return cli_usage_error(cmd, "--nic cannot be combined with --no-nic or --mac (give mac= inside --nic)");
 	if (f->autostart && f->no_autostart)
 		return cli_usage_error(cmd, "--autostart and --no-autostart contradict each other");
 	if (f->cdrom && f->no_cdrom)
@@ -374,23 +380,78 @@ static void apply_boot(const struct vmdef_flags *f, json_t *def)
 	}
 }
 
-static void apply_nic(const struct vmdef_flags *f, json_t *def)
+int vmdef_nic_from_spec(const char *spec, json_t **out)
+{
+	__do_free char *copy = xstrdup(spec);
+	json_t *nic = json_object();
+	char *save = NULL;
+	bool first = true;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), first = false) {
+		char *eq = strchr(tok, '=');
+		if (first && strcmp(tok, "user") == 0) {
+			json_object_set_new(nic, "mode", json_string("user"));
+			continue;
+		}
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		if (first && (strcmp(tok, "net") == 0 || strcmp(tok, "network") == 0)) {
+			json_object_set_new(nic, "mode", json_string("network"));
+			json_object_set_new(nic, "network", json_string(eq + 1));
+		} else if (!first && (strcmp(tok, "mac") == 0 || strcmp(tok, "model") == 0)) {
+			json_object_set_new(nic, tok, json_string(eq + 1));
+		} else {
+			goto bad;
+		}
+	}
+	if (!json_object_get(nic, "mode"))
+		goto bad;
+	*out = nic;
+	return 0;
+bad:
+	json_decref(nic);
+	cli_error("invalid --nic '%s': want user or net=NAME, then optionally ,mac=MAC and ,model=virtio|e1000", spec);
+	return -1;
+}
+
+static int apply_nic(const struct vmdef_flags *f, json_t *def)
 {
 	json_t *nic = json_object_get(def, "nic");
 
-	if (f->no_nic) {
-		json_object_set_new(def, "nic", json_null());
-		return;
+	if (f->nics.n) {
+		json_t *list = json_array();
+		for (size_t i = 0; i < f->nics.n; i++) {
+			json_t *n;
+			if (vmdef_nic_from_spec(f->nics.v[i], &n) < 0) {
+				json_decref(list);
+				return CLI_FAIL;
+			}
+			json_array_append_new(list, n);
+		}
+		json_object_del(def, "nic");
+		json_object_set_new(def, "nics", list);
+		return CLI_OK;
 	}
+	if (f->no_nic) {
+		json_object_del(def, "nic");
+		json_object_set_new(def, "nics", json_array());
+		return CLI_OK;
+	}
+	/* --mac: the first NIC's address (the older single "nic" or nics[0]). */
+	if (json_array_size(json_object_get(def, "nics")))
+		nic = json_array_get(json_object_get(def, "nics"), 0);
 	if (!f->mac)
-		return;
+		return CLI_OK;
 	if (!json_is_object(nic)) {
 		nic = json_object();
 		json_object_set_new(nic, "mode", json_string("user"));
 		json_object_set_new(nic, "model", json_string("virtio"));
+		json_object_del(def, "nics");
 		json_object_set_new(def, "nic", nic);
 	}
 	json_object_set_new(nic, "mac", json_string(f->mac));
+	return CLI_OK;
 }
 
 static void apply_vnc(const struct vmdef_flags *f, json_t *def)
@@ -431,7 +492,8 @@ int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 		json_object_set_new(def, "cdrom", json_string(f->cdrom));
 	else if (f->no_cdrom)
 		json_object_set_new(def, "cdrom", json_null());
-	apply_nic(f, def);
+	if (apply_nic(f, def) != CLI_OK)
+		return CLI_FAIL;
 	apply_vnc(f, def);
 	if (f->rng || f->no_rng)
 		json_object_set_new(def, "rng", json_boolean(f->rng));

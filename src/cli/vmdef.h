@@ -43,6 +43,7 @@ enum vmdef_opt {
 	VMDEF_OPT_HOTPLUG_PORTS,
 	VMDEF_OPT_FROM,
 	VMDEF_OPT_BOOT_ENTRY,
+	VMDEF_OPT_NIC,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -74,7 +75,8 @@ enum vmdef_opt {
 	{ "accel", required_argument, NULL, VMDEF_OPT_ACCEL },               \
 	{ "hotplug-ports", required_argument, NULL, VMDEF_OPT_HOTPLUG_PORTS }, \
 	{ "from", required_argument, NULL, VMDEF_OPT_FROM },                 \
-	{ "boot-entry", required_argument, NULL, VMDEF_OPT_BOOT_ENTRY }
+	{ "boot-entry", required_argument, NULL, VMDEF_OPT_BOOT_ENTRY },     \
+	{ "nic", required_argument, NULL, VMDEF_OPT_NIC }
 
 #define VMDEF_EDIT_OPTIONS                                                   \
 	{ "remove-disk", required_argument, NULL, VMDEF_OPT_REMOVE_DISK },   \
@@ -110,6 +112,7 @@ struct vmdef_flags {
 	bool rng, no_rng;
 	bool no_nic;
 	const char *mac;
+	struct strvec nics;	/* --nic: "user[,...]" or "net=NAME[,mac=..][,model=..]"; replace the list */
 	bool autostart, no_autostart;
 	const char *description;
 	const char *accel;
@@ -129,6 +132,10 @@ static inline void cleanup_vmdef_flags(struct vmdef_flags *f) { vmdef_flags_rele
  * Returns CLI_OK or CLI_USAGE (message printed).
  */
 int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, const char *arg);
+
+/* One --nic SPEC ("user" or "net=NAME", then ",mac=MAC", ",model=M") as a NIC
+ * object (new reference in *out); -1 with the message printed. */
+int vmdef_nic_from_spec(const char *spec, json_t **out);
 
 /* After the loop: reject contradicting flags.  CLI_OK or CLI_USAGE. */
 int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd);

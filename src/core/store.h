@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -140,6 +140,22 @@ void store_pool_list_free(struct pool_record *list, size_t n);
 /* -EEXIST if the name or the path is taken. */
 int store_pool_insert(struct store *s, const char *name, const char *path, bool shared);
 int store_pool_delete(struct store *s, const char *name);
+
+/* ---- networks (store_net.c): definitions (net/netdef.h JSON) by name ---- */
+
+struct net_record {
+	char *name;
+	char *def;          /* JSON text */
+	int64_t created_ms;
+};
+void net_record_release(struct net_record *n);
+int store_net_get(struct store *s, const char *name, struct net_record *out);
+/* Ordered by name. */
+int store_net_list(struct store *s, struct net_record **out, size_t *n);
+void store_net_list_free(struct net_record *list, size_t n);
+/* The names of the VMs whose definitions have a NIC on network `name`, comma-separated
+ * (NULL when none; caller frees).  0 or -errno. */
+int store_net_users(struct store *s, const char *name, char **vms);
 
 /* ---- backup repositories (store_backup.c), by absolute path ----
  * keyfile/passfile: where the repository's key and the passphrase that
@@ -287,6 +303,10 @@ void store_batch_vol_update(struct store_batch *b, const struct vol_record *v);
 void store_batch_vol_delete(struct store_batch *b, const char *name);
 void store_batch_pool_add(struct store_batch *b, const char *name, const char *path, bool shared);
 void store_batch_pool_delete(struct store_batch *b, const char *name);
+/* create: -EEXIST if the name is taken; else the definition is replaced (-ENOENT if none). */
+void store_batch_net_put(struct store_batch *b, const char *name, const char *def, bool create);
+/* -EBUSY while a VM definition has a NIC on it. */
+void store_batch_net_delete(struct store_batch *b, const char *name);
 void store_batch_repo_add(struct store_batch *b, const struct repo_record *r);
 void store_batch_repo_default(struct store_batch *b, const char *path);
 void store_batch_repo_delete(struct store_batch *b, const char *path);

@@ -44,6 +44,8 @@ static const struct op_handler op_handlers[] = {
 	{ "vol.delete", MEMBERS("name"), op_vol_delete },
 	{ "pool.add", MEMBERS("name", "path", "shared"), op_pool_add },
 	{ "pool.delete", MEMBERS("name"), op_pool_delete },
+	{ "net.put", MEMBERS("name", "def", "create"), op_net_put },
+	{ "net.delete", MEMBERS("name"), op_net_delete },
 	{ "repo.add", MEMBERS("path", "repo_id", "encrypted", "keyfile", "passfile"), op_repo_add },
 	{ "repo.default", MEMBERS("path"), op_repo_default },
 	{ "repo.delete", MEMBERS("path"), op_repo_delete },
@@ -318,6 +320,16 @@ void store_batch_pool_add(struct store_batch *b, const char *name, const char *p
 {
 	store_batch_add(b, json_pack("{s:s,s:s?,s:s?,s:b}", "op", "pool.add", "name", name, "path", path, "shared",
 				     shared));
+}
+
+void store_batch_net_put(struct store_batch *b, const char *name, const char *def, bool create)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?,s:s?,s:b}", "op", "net.put", "name", name, "def", def, "create", create));
+}
+
+void store_batch_net_delete(struct store_batch *b, const char *name)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?}", "op", "net.delete", "name", name));
 }
 
 void store_batch_pool_delete(struct store_batch *b, const char *name)

@@ -267,6 +267,13 @@ static int check_keys(sqlite3 *db)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* v7: networks (net/netdef.h), their definitions as JSON by name. */
+static const char schema_v7[] =
+	"CREATE TABLE networks ("
+	"  name TEXT PRIMARY KEY,"
+	"  def TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -274,7 +281,7 @@ struct step {
 
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
-	{ schema_v6, NULL },
+	{ schema_v6, NULL }, { schema_v7, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

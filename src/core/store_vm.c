@@ -248,8 +248,12 @@ static struct vm_def *put_def(struct store_apply *a, const json_t *op)
 	if (!(d = vmdef_from_json(j, a->err)))
 		return NULL;
 	/* vmdef_from_json makes up a missing uuid or MAC: another host would make up another. */
-	if (!json_is_string(json_object_get(j, "uuid")) ||
-	    (d->nic && !json_is_string(json_object_get(json_object_get(j, "nic"), "mac")))) {
+	json_t *nics[VM_MAX_NICS];
+	int nn = vmdef_json_nics(j, nics);
+	bool macs = nn == d->nnics;
+	for (int i = 0; i < nn; i++)
+		macs = macs && json_is_string(json_object_get(nics[i], "mac"));
+	if (!json_is_string(json_object_get(j, "uuid")) || !macs) {
 		buf_printf(a->err, "store op %s: the definition must carry its uuid and MAC address", a->op);
 		vmdef_free(d);
 		return NULL;

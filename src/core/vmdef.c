@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
@@ -203,36 +204,89 @@ static int parse_disks(struct vm_def *d, const json_t *arr, struct buf *err)
 	return 0;
 }
 
-static int parse_nic(struct vm_def *d, const json_t *n, struct buf *err)
-{
-	static const char *const keys[] = { "mode", "model", "mac", NULL };
-	const char *mode = "user", *model = "virtio", *mac = NULL;
+static const char *const nic_model_names[] = { "virtio", "e1000" };
 
-	if (json_is_null(n)) {
-		d->nic = false;
-		return 0;
-	}
-	if (json_check_keys(n, "nic", keys, err) < 0 || json_get_str(n, "mode", &mode, err) < 0 ||
-	    json_get_str(n, "model", &model, err) < 0 || json_get_str(n, "mac", &mac, err) < 0)
-		return -1;
-	if (strcmp(mode, "user") != 0) {
-		buf_adds(err, "nic.mode must be 'user' (bridged networking comes later)");
-		return -1;
-	}
-	if (strcmp(model, "virtio") != 0) {
-		buf_adds(err, "nic.model must be 'virtio'");
+const char *nic_model_name(enum nic_model m) { return nic_model_names[m]; }
+
+/* One NIC object (also the old single "nic"); `what` names it in messages. */
+static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, struct buf *err)
+{
+	static const char *const keys[] = { "mode", "network", "model", "mac", NULL };
+	const char *mode = "user", *model = "virtio", *mac = NULL, *net = NULL;
+	struct vm_nic *nic = &d->nics[d->nnics];
+
+	if (!json_is_object(n)) {
+		buf_printf(err, "%s must be an object", what);
 		return -1;
 	}
-	if (mac) {
-		if (!mac_valid(mac)) {
-			buf_adds(err, "nic.mac must look like 52:54:00:12:34:56 (unicast)");
+	if (json_check_keys(n, what, keys, err) < 0 || json_get_str(n, "mode", &mode, err) < 0 ||
+	    json_get_str(n, "network", &net, err) < 0 || json_get_str(n, "model", &model, err) < 0 ||
+	    json_get_str(n, "mac", &mac, err) < 0)
+		return -1;
+	if (strcmp(mode, "user") == 0) {
+		if (net) {
+			buf_printf(err, "%s: a user-mode NIC has no network (use mode 'network')", what);
 			return -1;
 		}
-		snprintf(d->mac, sizeof(d->mac), "%s", mac);
-		for (char *c = d->mac; *c; c++)
-			*c = (char)tolower((unsigned char)*c);
+		nic->mode = NIC_USER;
+	} else if (strcmp(mode, "network") == 0) {
+		const char *bad = net ? str_name_invalid(net) : "missing";
+		if (bad) {
+			buf_printf(err, "%s.network: %s", what, bad);
+			return -1;
+		}
+		nic->mode = NIC_NETWORK;
+		nic->network = xstrdup(net);
+	} else {
+		buf_printf(err, "%s.mode must be 'user' or 'network'", what);
+		return -1;
 	}
-	d->nic = true;
+	int m = parse_enum(model, nic_model_names, 2);
+	if (m < 0) {
+		buf_printf(err, "%s.model must be 'virtio' or 'e1000'", what);
+		return -1;
+	}
+	nic->model = (enum nic_model)m;
+	if (mac) {
+		if (!mac_valid(mac)) {
+			buf_printf(err, "%s.mac must look like 52:54:00:12:34:56 (unicast)", what);
+			return -1;
+		}
+		snprintf(nic->mac, sizeof(nic->mac), "%s", mac);
+		for (char *c = nic->mac; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		if (vmdef_nic_index(d, nic->mac) >= 0) {
+			buf_printf(err, "%s.mac %s is used by another NIC of this VM", what, nic->mac);
+			return -1;
+		}
+	}
+	d->nnics++;
+	return 0;
+}
+
+static int parse_nics(struct vm_def *d, const json_t *old, const json_t *list, struct buf *err)
+{
+	if (old && list) {
+		buf_adds(err, "give either nics (a list) or the older nic, not both");
+		return -1;
+	}
+	if (old) {
+		if (json_is_null(old))
+			return 0;
+		return parse_one_nic(d, old, "nic", err);
+	}
+	if (!json_is_array(list) || json_array_size(list) > VM_MAX_NICS) {
+		buf_printf(err, "nics must be a list of at most %d NICs", VM_MAX_NICS);
+		return -1;
+	}
+	size_t i;
+	json_t *n;
+	json_array_foreach(list, i, n) {
+		char what[32];
+		snprintf(what, sizeof(what), "nics[%zu]", i);
+		if (parse_one_nic(d, n, what, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -296,7 +350,7 @@ static int parse_tags(struct vm_def *d, const json_t *arr, struct buf *err)
 struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 {
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
-					    "accel", "boot", "disks", "cdrom", "nic", "vnc", "rng",
+					    "accel", "boot", "disks", "cdrom", "nic", "nics", "vnc", "rng",
 					    "autostart", "hotplug_ports", "template", "status", "balloon",
 					    "limits", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
@@ -307,7 +361,6 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	d->rng = true;
 	d->balloon = true;
 	d->limits = (struct vm_limits)VM_LIMITS_INIT;
-	d->nic = true;
 	d->boot_mode = BOOT_FIRMWARE;
 	d->boot_order[0] = BOOT_DEV_DISK;
 	d->boot_order[1] = BOOT_DEV_CDROM;
@@ -384,10 +437,17 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 			goto fail;
 		d->cdrom = xstrdup(cdrom);
 	}
-	if ((v = json_object_get(j, "nic")) && parse_nic(d, v, err) < 0)
-		goto fail;
-	if (d->nic && !d->mac[0])
-		vmdef_random_mac(d->mac);
+	{
+		json_t *old = json_object_get(j, "nic"), *list = json_object_get(j, "nics");
+		if (!old && !list) {
+			d->nnics = 1; /* the default: one user-mode virtio NIC */
+		} else if (parse_nics(d, old, list, err) < 0) {
+			goto fail;
+		}
+		for (int i = 0; i < d->nnics; i++)
+			while (!d->nics[i].mac[0] || vmdef_nic_index(d, d->nics[i].mac) != i)
+				vmdef_random_mac(d->nics[i].mac);
+	}
 	if ((v = json_object_get(j, "vnc")) && parse_vnc(d, v, err) < 0)
 		goto fail;
 	if ((v = json_object_get(j, "status")) && !json_is_object(v)) {
@@ -441,8 +501,18 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	}
 	json_object_set_new(j, "disks", disks);
 	json_object_set_new(j, "cdrom", d->cdrom ? json_string(d->cdrom) : json_null());
-	json_object_set_new(j, "nic", d->nic ? json_pack("{s:s,s:s,s:s}", "mode", "user", "model", "virtio", "mac", d->mac)
-					     : json_null());
+	{
+		json_t *nics = json_array();
+		for (int i = 0; i < d->nnics; i++) {
+			const struct vm_nic *n = &d->nics[i];
+			json_t *o = json_pack("{s:s,s:s,s:s}", "mode", n->mode == NIC_USER ? "user" : "network", "model",
+					      nic_model_name(n->model), "mac", n->mac);
+			if (n->network)
+				json_object_set_new(o, "network", json_string(n->network));
+			json_array_append_new(nics, o);
+		}
+		json_object_set_new(j, "nics", nics);
+	}
 	if (d->vnc) {
 		json_t *vnc = json_pack("{s:s}", "listen", d->vnc_listen);
 		if (d->vnc_display >= 0)
@@ -487,6 +557,8 @@ void vmdef_free(struct vm_def *d)
 	free(d->cdrom);
 	free(d->vnc_listen);
 	vmlimits_release(&d->limits);
+	for (int i = 0; i < d->nnics; i++)
+		free(d->nics[i].network);
 	free(d);
 }
 
@@ -496,4 +568,36 @@ int vmdef_disk_index(const struct vm_def *d, const char *volume)
 		if (strcmp(d->disks[i].volume, volume) == 0)
 			return i;
 	return -1;
+}
+
+int vmdef_nic_index(const struct vm_def *d, const char *mac)
+{
+	for (int i = 0; i < d->nnics; i++)
+		if (strcasecmp(d->nics[i].mac, mac) == 0)
+			return i;
+	return -1;
+}
+
+int vmdef_json_nics(const json_t *j, json_t *out[VM_MAX_NICS])
+{
+	json_t *old = json_object_get(j, "nic"), *list = json_object_get(j, "nics"), *n;
+	int k = 0;
+	size_t i;
+	if (json_is_object(old))
+		out[k++] = old;
+	json_array_foreach(list, i, n)
+		if (k < VM_MAX_NICS && json_is_object(n))
+			out[k++] = n;
+	return k;
+}
+
+void vmdef_json_renew_macs(json_t *j)
+{
+	json_t *nics[VM_MAX_NICS];
+	int n = vmdef_json_nics(j, nics);
+	for (int i = 0; i < n; i++) {
+		char mac[18];
+		vmdef_random_mac(mac);
+		json_object_set_new(nics[i], "mac", json_string(mac));
+	}
 }

@@ -29,16 +29,33 @@
 #define VM_MAX_DESCRIPTION 1024
 #define VM_MAX_CMDLINE 4096
 #define VM_MAX_BOOT_ENTRY 512
+#define VM_MAX_NICS 4
 
 enum disk_bus { DISK_BUS_VIRTIO, DISK_BUS_SCSI, DISK_BUS_IDE };
 enum boot_mode { BOOT_FIRMWARE, BOOT_KERNEL, BOOT_DISK_KERNEL };
 enum boot_dev { BOOT_DEV_DISK, BOOT_DEV_CDROM };
 enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
+enum nic_mode { NIC_USER, NIC_NETWORK };
+enum nic_model { NIC_VIRTIO, NIC_E1000 };
 
 struct vm_disk {
 	char *volume;
 	enum disk_bus bus;
 	struct vm_disk_io io; /* "io" in JSON (vmlimits.h) */
+};
+
+/*
+ * A NIC: QEMU's user-mode network (the default: nothing to set up on the
+ * host) or a port on a corral network (a tap in its bridge, net/).  In
+ * JSON "nics": [{"mode": "user"|"network", "network": NAME, "model":
+ * "virtio"|"e1000", "mac": ...}]; the single "nic" object of older
+ * definitions is read as the first NIC.
+ */
+struct vm_nic {
+	enum nic_mode mode;
+	char *network;     /* NIC_NETWORK: the network's name */
+	enum nic_model model;
+	char mac[18];
 };
 
 struct vm_def {
@@ -63,8 +80,8 @@ struct vm_def {
 	int ndisks;
 	char *cdrom; /* NULL: empty drive */
 
-	bool nic;
-	char mac[18];
+	struct vm_nic nics[VM_MAX_NICS];
+	int nnics;
 
 	bool vnc;
 	char *vnc_listen;
@@ -81,6 +98,7 @@ struct vm_def {
 const char *disk_bus_name(enum disk_bus b);
 int disk_bus_parse(const char *s, enum disk_bus *out);
 const char *accel_name(enum accel_mode a);
+const char *nic_model_name(enum nic_model m);
 
 /*
  * Build a definition from JSON.  `j` may carry a read-only "status" member
@@ -95,6 +113,13 @@ void vmdef_free(struct vm_def *d);
 
 /* Index of the disk using `volume`, or -1. */
 int vmdef_disk_index(const struct vm_def *d, const char *volume);
+/* The NIC objects of definition JSON j: its "nics" elements, or its older
+ * "nic" object; *n of them (at most VM_MAX_NICS), borrowed references. */
+int vmdef_json_nics(const json_t *j, json_t *out[VM_MAX_NICS]);
+/* Give every NIC of definition JSON j a new random MAC (copies and clones). */
+void vmdef_json_renew_macs(json_t *j);
+/* Index of the NIC with `mac` (any case), or -1. */
+int vmdef_nic_index(const struct vm_def *d, const char *mac);
 /* Random locally administered MAC in QEMU's 52:54:00 range. */
 void vmdef_random_mac(char out[18]);
 

@@ -22,6 +22,7 @@
 #include "auth/auth.h"
 #include "service/hostpath.h"
 #include "service/policy.h"
+#include "service/network.h"
 #include "service/pool.h"
 #include "service/recover.h"
 #include "service/service.h"
@@ -414,6 +415,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
+	svc_net_init(); /* before guests: their taps go into these bridges */
 	rt_attach_all();
 	svc_snapshot_recover();
 	svc_recover(); /* ends the job records a killed corrald left running */

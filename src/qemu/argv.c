@@ -255,11 +255,23 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		add_json(c, "-device", dev);
 	}
 
-	if (d->nic) {
+	for (int i = 0; i < d->nnics; i++) {
+		const struct vm_nic *n = &d->nics[i];
 		cmd_add(c, "-netdev");
-		cmd_add(c, "user,id=net0");
+		if (n->mode == NIC_USER) {
+			cmd_addf(c, "user,id=net%d", i);
+		} else if (l->tap_fd[i] >= 3) {
+			cmd_addf(c, "tap,id=net%d,fd=%d,vhost=off", i, l->tap_fd[i]);
+		} else {
+			buf_printf(err, "NIC %d (network %s) has no tap device", i, n->network);
+			return -1;
+		}
 		cmd_add(c, "-device");
-		cmd_addf(c, "virtio-net-pci,id=net0-dev,netdev=net0,mac=%s", d->mac);
+		/* The first NIC keeps the id older corral gave its only NIC. */
+		if (n->model == NIC_E1000)
+			cmd_addf(c, "e1000,id=net%d-dev,netdev=net%d,mac=%s", i, i, n->mac);
+		else
+			cmd_addf(c, "virtio-net-pci,id=net%d-dev,netdev=net%d,mac=%s", i, i, n->mac);
 	}
 	if (d->rng) {
 		cmd_add(c, "-object");

@@ -52,10 +52,13 @@ struct qemu_launch {
 	const char *boot_kernel, *boot_initrd, *boot_cmdline;
 	/* A CD-ROM medium defined: the fd number QEMU gets it as and the fd set. */
 	int cdrom_fd, cdrom_fdset;
+	/* NIC i on a network: the fd number QEMU gets its tap as (QEMU_TAP_FD + i). */
+	int tap_fd[VM_MAX_NICS];
 };
 
 #define QEMU_CDROM_FD 3
 #define QEMU_CDROM_FDSET 1
+#define QEMU_TAP_FD 4
 
 #define QEMU_BALLOON_ID "balloon0"
 

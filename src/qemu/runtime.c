@@ -64,6 +64,13 @@ struct vm_rt {
 		char node[32];          /* format node; the device id is always disk<slot> */
 		char file[32];          /* protocol node below it */
 	} slots[MAX_SLOTS];
+	/* NICs on networks (boot ones: netdev net<i>; hot-plugged: hn<mac digits>, in root
+	 * port slot `slot`, whose slots[] entry is "nic:<mac>"); mac "" = free */
+	struct rt_nic {
+		char mac[18];
+		char id[16];  /* netdev id; the device is <id>-dev */
+		int slot;     /* -1: on pcie.0 from the start */
+	} nics[2 * VM_MAX_NICS];
 	char deleted[8][32];
 	int ndeleted;
 	int refs; /* the list holds one; get_active() callers one each */
@@ -339,6 +346,12 @@ static void save_slots(struct vm_rt *v)
 					      "file", v->slots[i].file));
 	}
 	json_object_set_new(j, "slots", slots);
+	json_t *nics = json_array();
+	for (int i = 0; i < 2 * VM_MAX_NICS; i++)
+		if (v->nics[i].mac[0])
+			json_array_append_new(nics, json_pack("{s:s,s:s,s:i}", "mac", v->nics[i].mac, "id", v->nics[i].id,
+							      "slot", v->nics[i].slot));
+	json_object_set_new(j, "nics", nics);
 	__do_free char *s = json_to_string(j);
 	if (fs_write_file_atomic(path, s, strlen(s), 0600) < 0)
 		log_warn("vm %s: cannot save %s", v->name, path);
@@ -367,6 +380,16 @@ static void load_slots(struct vm_rt *v)
 		const char *file = json_string_value(json_object_get(val, "file"));
 		if (i >= 0 && i < MAX_SLOTS && vol && node && file)
 			slot_set(v, i, vol, node, file);
+	}
+	size_t k;
+	json_array_foreach(json_object_get(j, "nics"), k, val) {
+		const char *mac = json_string_value(json_object_get(val, "mac"));
+		const char *id = json_string_value(json_object_get(val, "id"));
+		if (k < 2 * VM_MAX_NICS && mac && id) {
+			snprintf(v->nics[k].mac, sizeof(v->nics[k].mac), "%s", mac);
+			snprintf(v->nics[k].id, sizeof(v->nics[k].id), "%s", id);
+			v->nics[k].slot = (int)json_integer_value(json_object_get(val, "slot"));
+		}
 	}
 }
 
@@ -1036,11 +1059,14 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	struct runas user;
 	struct buf why = BUF_INIT;
 	__do_close int cdrom = -EBADF;
+	int taps[VM_MAX_NICS];
 	__do_free char *log = NULL, *pidfile = NULL, *cgname = vm_cgroup_name(uuid);
 	enum accel_mode accel;
 	bool launched = false;
 	int r, nvols = 0;
 
+	for (int i = 0; i < VM_MAX_NICS; i++)
+		taps[i] = -EBADF;
 	if ((r = store_vm_get(cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		return r;
@@ -1131,11 +1157,35 @@ static int start(const char *uuid, bool paused, struct buf *err)
 		v->cdrom_fdset = QEMU_CDROM_FDSET;
 		cmd_keep_fd(&c, cdrom, QEMU_CDROM_FD);
 	}
+	/* Network NICs: taps made by the service layer, handed over as fds. */
+	for (int i = 0; i < rec.def->nnics; i++) {
+		if (rec.def->nics[i].mode != NIC_NETWORK)
+			continue;
+		if (!cfg.nic_open) {
+			buf_adds(err, "NICs on networks are not available here");
+			r = -ENOTSUP;
+			goto out;
+		}
+		if ((taps[i] = cfg.nic_open(rec.def, i, err)) < 0) {
+			r = taps[i];
+			goto out;
+		}
+		l.tap_fd[i] = QEMU_TAP_FD + i;
+		if ((r = cmd_keep_fd(&c, taps[i], QEMU_TAP_FD + i)) < 0) {
+			buf_adds(err, "too many descriptors to hand to QEMU");
+			goto out;
+		}
+	}
 	if (qemu_build_argv(&l, &c, err) < 0) {
 		r = -EINVAL;
 		goto out;
 	}
 	v->nports = rec.def->ndisks + rec.def->hotplug_ports;
+	for (int i = 0; i < rec.def->nnics; i++) {
+		snprintf(v->nics[i].mac, sizeof(v->nics[i].mac), "%s", rec.def->nics[i].mac);
+		snprintf(v->nics[i].id, sizeof(v->nics[i].id), "net%d", i);
+		v->nics[i].slot = -1;
+	}
 	for (int i = 0; i < rec.def->ndisks; i++) {
 		slot_set_default(v, i, rec.def->disks[i].volume);
 		if (rec.def->disks[i].bus == DISK_BUS_SCSI)
@@ -1200,6 +1250,10 @@ fail:
 	reports_deliver();
 	r = -EIO;
 out:
+	/* QEMU holds the taps now (or failed: then they vanish with our copy). */
+	for (int i = 0; i < VM_MAX_NICS; i++)
+		if (taps[i] >= 0)
+			close(taps[i]);
 	if (v && cfg.cgroups)
 		vm_cgroup_remove(v);
 	cgroup_vm_release(&cg);
@@ -1432,6 +1486,27 @@ undo_file:
 	return r;
 }
 
+/* After device_del of `id`: wait (15 s) for QEMU's DEVICE_DELETED.  Clear v->deleted before the device_del. */
+static bool wait_device_deleted(struct vm_rt *v, const char *uuid, const char *id)
+{
+	bool deleted = false;
+	int64_t deadline = time_mono_ms() + 15000;
+	pthread_mutex_lock(&rt_lock);
+	while (!deleted && time_mono_ms() < deadline && find_locked(uuid)) {
+		for (int i = 0; i < 8; i++)
+			if (strcmp(v->deleted[i], id) == 0)
+				deleted = true;
+		if (deleted)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
+	}
+	rt_unlock();
+	return deleted;
+}
+
 int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 {
 	struct qmp *q;
@@ -1458,21 +1533,7 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 	rt_unlock();
 	if ((r = qmp_execute(q, "device_del", json_pack("{s:s}", "id", id), NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
-	int64_t deadline = time_mono_ms() + 15000;
-	pthread_mutex_lock(&rt_lock);
-	while (!deleted && time_mono_ms() < deadline && find_locked(uuid)) {
-		for (int i = 0; i < 8; i++)
-			if (strcmp(v->deleted[i], id) == 0)
-				deleted = true;
-		if (deleted)
-			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
-	}
-	rt_unlock();
-	if (!deleted) {
+	if (!(deleted = wait_device_deleted(v, uuid, id))) {
 		buf_printf(err, "the guest did not release disk %s within 15 s (does it support PCIe hot-unplug?)",
 			   volume);
 		return -ETIMEDOUT;
@@ -1488,6 +1549,161 @@ int rt_disk_detach(const char *uuid, const char *volume, struct buf *err)
 	}
 	rt_unlock();
 	return 0;
+}
+
+int rt_nic_attach(const char *uuid, int tap_fd, const char *mac, enum nic_model model, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char id[16], dev[24], fdname[24], tag[24];
+	int slot = -1, k = -1, r;
+
+	if (!v)
+		return -EBUSY;
+	/* QEMU ids: letters, digits, '-': hn + the MAC's hex digits */
+	int n = snprintf(id, sizeof(id), "hn");
+	for (const char *c = mac + 9; *c && n < (int)sizeof(id) - 1; c++)
+		if (*c != ':')
+			id[n++] = *c;
+	id[n] = '\0';
+	snprintf(dev, sizeof(dev), "%s-dev", id);
+	snprintf(fdname, sizeof(fdname), "fd-%s", id);
+	snprintf(tag, sizeof(tag), "nic:%s", mac);
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < v->nports && i < MAX_SLOTS; i++) {
+		if (!v->slots[i].vol[0]) {
+			slot = i;
+			break;
+		}
+	}
+	for (int i = 0; i < 2 * VM_MAX_NICS && k < 0; i++)
+		if (!v->nics[i].mac[0])
+			k = i;
+	if (slot >= 0 && k >= 0) {
+		slot_set(v, slot, tag, "", "");
+		snprintf(v->nics[k].mac, sizeof(v->nics[k].mac), "%s", mac);
+		snprintf(v->nics[k].id, sizeof(v->nics[k].id), "%s", id);
+		v->nics[k].slot = slot;
+	}
+	rt_unlock();
+	if (slot < 0 || k < 0) {
+		buf_printf(err, "no free hot-plug port left (this VM has %d); raise hotplug_ports while it is stopped",
+			   v->nports);
+		return -ENOSPC;
+	}
+	char bus[16];
+	snprintf(bus, sizeof(bus), "rp%d", slot);
+	if ((r = qmp_execute_fd(q, "getfd", json_pack("{s:s}", "fdname", fdname), tap_fd, NULL, QMP_TIMEOUT_MS, err)) <
+	    0)
+		goto fail;
+	if ((r = qmp_execute(q, "netdev_add",
+			     json_pack("{s:s,s:s,s:s,s:b}", "type", "tap", "id", id, "fd", fdname, "vhost", 0), NULL,
+			     QMP_TIMEOUT_MS, err)) < 0) {
+		qmp_execute(q, "closefd", json_pack("{s:s}", "fdname", fdname), NULL, QMP_TIMEOUT_MS, NULL);
+		goto fail;
+	}
+	if ((r = qmp_execute(q, "device_add",
+			     json_pack("{s:s,s:s,s:s,s:s,s:s}", "driver",
+				       model == NIC_E1000 ? "e1000" : "virtio-net-pci", "id", dev, "netdev", id, "mac",
+				       mac, "bus", bus),
+			     NULL, QMP_TIMEOUT_MS, err)) < 0) {
+		qmp_execute(q, "netdev_del", json_pack("{s:s}", "id", id), NULL, QMP_TIMEOUT_MS, NULL);
+		goto fail;
+	}
+	pthread_mutex_lock(&rt_lock);
+	if (find_locked(uuid) == v) {
+		save_slots(v);
+		__do_free char *d = xasprintf("NIC %s hot-plugged", mac);
+		vm_event(v, "nic", d);
+	}
+	rt_unlock();
+	return 0;
+fail:
+	pthread_mutex_lock(&rt_lock);
+	v->slots[slot].vol[0] = '\0';
+	v->nics[k].mac[0] = '\0';
+	rt_unlock();
+	return r;
+}
+
+int rt_nic_detach(const char *uuid, const char *mac, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char id[16], dev[24];
+	int k = -1, r;
+
+	if (!v)
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < 2 * VM_MAX_NICS; i++)
+		if (strcasecmp(v->nics[i].mac, mac) == 0)
+			k = i;
+	if (k >= 0) {
+		snprintf(id, sizeof(id), "%s", v->nics[k].id);
+		snprintf(dev, sizeof(dev), "%s-dev", id);
+	}
+	for (int i = 0; i < 8; i++)
+		v->deleted[i][0] = '\0';
+	rt_unlock();
+	if (k < 0) {
+		buf_printf(err, "NIC %s is not plugged into the running VM", mac);
+		return -ENOENT;
+	}
+	if (v->nics[k].slot < 0) {
+		buf_printf(err, "NIC %s was there when the VM started (on the root bus, which has no hot-unplug): "
+			   "remove it while the VM is stopped", mac);
+		return -ENOTSUP;
+	}
+	if ((r = qmp_execute(q, "device_del", json_pack("{s:s}", "id", dev), NULL, QMP_TIMEOUT_MS, err)) < 0)
+		return r;
+	if (!wait_device_deleted(v, uuid, dev)) {
+		buf_printf(err, "the guest did not release NIC %s within 15 s (does it support PCIe hot-unplug?)", mac);
+		return -ETIMEDOUT;
+	}
+	/* the netdev goes, and with QEMU's last descriptor the tap */
+	qmp_execute(q, "netdev_del", json_pack("{s:s}", "id", id), NULL, QMP_TIMEOUT_MS, NULL);
+	pthread_mutex_lock(&rt_lock);
+	if (find_locked(uuid) == v) {
+		if (v->nics[k].slot >= 0 && v->nics[k].slot < MAX_SLOTS)
+			v->slots[v->nics[k].slot].vol[0] = '\0';
+		v->nics[k].mac[0] = '\0';
+		save_slots(v);
+		__do_free char *d = xasprintf("NIC %s hot-unplugged", mac);
+		vm_event(v, "nic", d);
+	}
+	rt_unlock();
+	return 0;
+}
+
+int rt_nic_link(const char *uuid, const char *mac, bool up, struct buf *err)
+{
+	struct qmp *q;
+	__do_put struct vm_rt *v = get_active(uuid, &q, err);
+	char dev[24];
+	int k = -1;
+
+	if (!v)
+		return -EBUSY;
+	pthread_mutex_lock(&rt_lock);
+	for (int i = 0; i < 2 * VM_MAX_NICS; i++)
+		if (strcasecmp(v->nics[i].mac, mac) == 0)
+			k = i;
+	if (k >= 0)
+		snprintf(dev, sizeof(dev), "%s-dev", v->nics[k].id);
+	rt_unlock();
+	if (k < 0) {
+		buf_printf(err, "NIC %s is not plugged into the running VM", mac);
+		return -ENOENT;
+	}
+	int r = qmp_execute(q, "set_link", json_pack("{s:s,s:b}", "name", dev, "up", up), NULL, QMP_TIMEOUT_MS, err);
+	if (r == 0) {
+		pthread_mutex_lock(&rt_lock);
+		__do_free char *d = xasprintf("NIC %s link %s", mac, up ? "up" : "down");
+		vm_event(v, "nic", d);
+		rt_unlock();
+	}
+	return r;
 }
 
 int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct buf *err)

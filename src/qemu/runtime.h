@@ -81,6 +81,11 @@ struct rt_config {
 	 * initrd are copied from it, the CD-ROM's is handed to QEMU; the name is
 	 * not opened again.  st may be NULL.  NULL: a plain open (tests). */
 	int (*open_host)(const char *what, const char *path, struct stat *st, struct buf *err);
+	/* NIC `index` of d is on a network: its tap, created, in the network's
+	 * bridge and up, as an fd (service/network.h).  QEMU gets it as
+	 * QEMU_TAP_FD + index; corrald closes its copy once QEMU runs, so the
+	 * tap goes away with QEMU.  -errno + err.  NULL: network NICs cannot start. */
+	int (*nic_open)(const struct vm_def *d, int index, struct buf *err);
 };
 
 int rt_init(const struct rt_config *cfg, struct buf *err);
@@ -109,6 +114,13 @@ int rt_disk_attach(const char *uuid, const char *volume, const char *path, const
 		   enum disk_bus bus, struct buf *err);
 int rt_disk_detach(const char *uuid, const char *volume, struct buf *err);
 int rt_disk_resize(const char *uuid, const char *volume, uint64_t size, struct buf *err);
+/* Hot-plug a NIC: the tap fd (the caller's; QEMU gets a copy) on a free root port
+ * (netdev "hn<MAC digits>", device "<netdev>-dev").  -ENOSPC without a free port. */
+int rt_nic_attach(const char *uuid, int tap_fd, const char *mac, enum nic_model model, struct buf *err);
+/* Unplug the NIC with `mac` (plugged at start or later); waits for the guest to release it. */
+int rt_nic_detach(const char *uuid, const char *mac, struct buf *err);
+/* Set the link of the NIC with `mac` up or down (the guest sees carrier change); not kept across starts. */
+int rt_nic_link(const char *uuid, const char *mac, bool up, struct buf *err);
 /* path NULL ejects. */
 int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *err);
 

@@ -354,11 +354,7 @@ static int clone_prepare(struct clone *c, const struct vm_record *rec, struct bu
 	json_object_del(c->def, "uuid");
 	json_object_set_new(c->def, "template", json_false());
 	json_object_set_new(c->def, "autostart", json_false());
-	if (json_is_object(json_object_get(c->def, "nic"))) {
-		char mac[18];
-		vmdef_random_mac(mac);
-		json_object_set_new(json_object_get(c->def, "nic"), "mac", json_string(mac));
-	}
+	vmdef_json_renew_macs(c->def);
 	/* A fixed VNC display would clash with the source's: let corrald choose. */
 	if (json_is_object(json_object_get(c->def, "vnc")))
 		json_object_del(json_object_get(c->def, "vnc"), "display");

@@ -11,6 +11,7 @@
 
 #include "events.h"
 #include "service/image.h"
+#include "service/network.h"
 #include "service/internal.h"
 #include "core/store_local.h"
 #include "core/events.h"
@@ -59,6 +60,7 @@ void svc_rt_hooks(struct rt_config *rc)
 	rc->on_state = svc_on_vm_state;
 	rc->on_event = svc_on_vm_event;
 	rc->boot_extract = svc_boot_extract;
+	rc->nic_open = svc_net_nic_open;
 }
 
 int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s)

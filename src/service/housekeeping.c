@@ -2,7 +2,8 @@
  * housekeeping.c - corrald's periodic chores, on one thread.
  *
  * Every HEARTBEAT_S the event bus gets a heartbeat (event streams notice
- * readers that went away while nothing happened); at start and every
+ * readers that went away while nothing happened); every LEASES_S the
+ * networks' DHCP leases are looked at (svc_net_leases_poll); at start and every
  * PRUNE_S the host-local history is pruned to the retention the
  * configuration sets (store_prune).  Started by svc_init, stopped and
  * joined by svc_shutdown.
@@ -14,6 +15,7 @@
 
 #include "service/service.h"
 #include "service/internal.h"
+#include "service/network.h"
 #include "core/events.h"
 #include "core/store_local.h"
 #include "util/timeutil.h"
@@ -21,6 +23,7 @@
 #include "util/common.h"
 
 #define HEARTBEAT_S 15
+#define LEASES_S 3
 #define PRUNE_S 3600
 
 static pthread_mutex_t hk_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -41,7 +44,7 @@ static void prune(void)
 
 static void *hk_main(void *arg)
 {
-	int64_t next_prune = 0;
+	int64_t next_prune = 0, next_beat = time_mono_ms() + HEARTBEAT_S * 1000;
 	(void)arg;
 	pthread_mutex_lock(&hk_lock);
 	while (!hk_stop) {
@@ -53,12 +56,16 @@ static void *hk_main(void *arg)
 		}
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += HEARTBEAT_S;
+		ts.tv_sec += LEASES_S;
 		pthread_cond_timedwait(&hk_cond, &hk_lock, &ts);
 		if (hk_stop)
 			break;
 		pthread_mutex_unlock(&hk_lock);
-		events_tick();
+		svc_net_leases_poll();
+		if (time_mono_ms() >= next_beat) {
+			events_tick();
+			next_beat = time_mono_ms() + HEARTBEAT_S * 1000;
+		}
 		pthread_mutex_lock(&hk_lock);
 	}
 	pthread_mutex_unlock(&hk_lock);

@@ -371,11 +371,7 @@ static int plan_new_vm(struct restore *rs, const char *name, const json_t *m, co
 	json_object_del(rs->def, "uuid");
 	json_object_set_new(rs->def, "template", json_false());
 	json_object_set_new(rs->def, "autostart", json_false());
-	if (json_is_object(json_object_get(rs->def, "nic"))) {
-		char mac[18];
-		vmdef_random_mac(mac);
-		json_object_set_new(json_object_get(rs->def, "nic"), "mac", json_string(mac));
-	}
+	vmdef_json_renew_macs(rs->def);
 	if (json_is_object(json_object_get(rs->def, "vnc")))
 		json_object_del(json_object_get(rs->def, "vnc"), "display");
 	disks = json_object_get(rs->def, "disks");

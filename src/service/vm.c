@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "service/network.h"
 #include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/internal.h"
@@ -88,6 +89,8 @@ static json_t *vm_status(const struct vm_record *rec)
 	/* A stored definition that no longer validates is shown, with why, never hidden. */
 	if (rec->invalid)
 		json_object_set_new(s, "invalid", json_string(rec->invalid));
+	/* each NIC: its tap and its address from its network's DHCP leases */
+	json_object_set_new(s, "nics", svc_net_nic_status(rec->def));
 	return s;
 }
 
@@ -176,6 +179,8 @@ static int check_host(const struct vm_def *d, struct buf *err)
 		r = hostpath_check("kernel", d->kernel, err);
 	if (r == 0 && d->initrd)
 		r = hostpath_check("initrd", d->initrd, err);
+	if (r == 0)
+		r = svc_net_check_vm(d, err);
 	return r;
 }
 
@@ -261,9 +266,13 @@ int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **ou
 	}
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 	/* Keep the MAC address unless the user set one: guests bind config to it. */
-	json_t *nic = json_object_get(j, "nic");
-	if (d->nic && rec.def->nic && !json_object_get(nic, "mac"))
-		snprintf(d->mac, sizeof(d->mac), "%s", rec.def->mac);
+	{
+		json_t *nics[VM_MAX_NICS];
+		int nn = vmdef_json_nics(j, nics);
+		for (int i = 0; i < nn && i < d->nnics && i < rec.def->nnics; i++)
+			if (!json_object_get(nics[i], "mac") && vmdef_nic_index(d, rec.def->nics[i].mac) < 0)
+				snprintf(d->nics[i].mac, sizeof(d->nics[i].mac), "%s", rec.def->nics[i].mac);
+	}
 	if ((r = svc_template_edit_check(rec.def, d, err)) < 0)
 		goto out;
 	pthread_mutex_lock(&svc_defs_lock);
@@ -273,6 +282,9 @@ int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **ou
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
 		svc_vm_event(uuid, "edited", "definition changed");
+		/* names and MACs in the networks' DNS/DHCP hosts files follow the edit */
+		svc_net_hosts_refresh(rec.def);
+		svc_net_hosts_refresh(d);
 		*out = svc_vm_show(uuid);
 	}
 out:
@@ -305,6 +317,7 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		goto out;
 	}
 	rt_forget(uuid);
+	svc_net_hosts_refresh(rec.def); /* its names and MACs leave the networks' hosts files */
 	log_info("vm %s: deleted", rec.def->name);
 	if (with_disks) {
 		for (int i = 0; i < rec.def->ndisks; i++) {
@@ -451,6 +464,123 @@ int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err)
 		svc_vm_event(uuid, "disk", d);
 	}
 out:
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
+int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	struct vm_def *d = NULL;
+	__do_close int fd = -EBADF;
+	int r;
+
+	if (!json_is_object(nic)) {
+		buf_adds(err, "the NIC must be an object {mode, network, model, mac}");
+		return -EINVAL;
+	}
+	if ((r = begin_device(uuid, "nic-attach", &rec, &h, err)) < 0)
+		return r;
+	{
+		__do_json json_t *j = vmdef_to_json(rec.def);
+		json_array_append(json_object_get(j, "nics"), (json_t *)nic);
+		if (!(d = vmdef_from_json(j, err))) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	int idx = d->nnics - 1;
+	const struct vm_nic *n = &d->nics[idx];
+	pthread_mutex_lock(&svc_defs_lock);
+	r = svc_net_check_vm(d, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		goto out;
+	if (vmstate_is_active(rec.state)) {
+		if (n->mode != NIC_NETWORK) {
+			buf_adds(err, "a user-mode NIC can only be added while the VM is stopped");
+			r = -ENOTSUP;
+			goto out;
+		}
+		if ((fd = svc_net_nic_open(d, idx, err)) < 0 || (r = rt_nic_attach(uuid, fd, n->mac, n->model, err)) < 0) {
+			r = fd < 0 ? fd : r;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&svc_defs_lock);
+	/* the store refuses a stale generation: nothing else changed the VM meanwhile (its job lock) */
+	if ((r = store_vm_update_def(svc_cfg.store, d)) < 0)
+		buf_adds(err, "cannot store the definition");
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r == 0) {
+		__do_free char *ev = xasprintf("NIC %s added (%s%s)", n->mac, n->network ? "network " : "user",
+					       n->network ? n->network : "");
+		svc_vm_event(uuid, "nic", ev);
+		svc_net_hosts_refresh(d); /* now that it is recorded: its name for DHCP and DNS */
+	}
+out:
+	vmdef_free(d);
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
+int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	struct vm_def *old = NULL;
+	int r, idx;
+
+	if ((r = begin_device(uuid, "nic-detach", &rec, &h, err)) < 0)
+		return r;
+	if ((idx = vmdef_nic_index(rec.def, mac)) < 0) {
+		buf_printf(err, "vm '%s' has no NIC with MAC %s", rec.def->name, mac);
+		r = -ENOENT;
+		goto out;
+	}
+	if (vmstate_is_active(rec.state) && (r = rt_nic_detach(uuid, rec.def->nics[idx].mac, err)) < 0)
+		goto out;
+	old = vmdef_dup(rec.def);
+	pthread_mutex_lock(&svc_defs_lock);
+	free(rec.def->nics[idx].network);
+	memmove(&rec.def->nics[idx], &rec.def->nics[idx + 1], sizeof(rec.def->nics[0]) * (size_t)(rec.def->nnics - idx - 1));
+	rec.def->nnics--;
+	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
+		buf_adds(err, "cannot store the definition");
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r == 0) {
+		__do_free char *ev = xasprintf("NIC %s removed", mac);
+		svc_vm_event(uuid, "nic", ev);
+	}
+	if (old)
+		svc_net_hosts_refresh(old); /* the removed NIC's network too */
+out:
+	vmdef_free(old);
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
+int svc_vm_nic_link(const char *uuid, const char *mac, bool up, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	int r;
+
+	if ((r = begin_device(uuid, "nic-link", &rec, &h, err)) < 0)
+		return r;
+	if (vmdef_nic_index(rec.def, mac) < 0) {
+		buf_printf(err, "vm '%s' has no NIC with MAC %s", rec.def->name, mac);
+		r = -ENOENT;
+	} else if (!vmstate_is_active(rec.state)) {
+		buf_printf(err, "vm '%s' is not running (links come up at every start)", rec.def->name);
+		r = -EBUSY;
+	} else {
+		r = rt_nic_link(uuid, mac, up, err);
+	}
 	vm_record_release(&rec);
 	job_release(h);
 	return r;

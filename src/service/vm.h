@@ -47,6 +47,12 @@ int svc_vm_disk_attach(const char *uuid, const char *volume, const char *bus, st
 /* The same with the disk's I/O limits ("io" of a disk in the definition; NULL: none). */
 int svc_vm_disk_attach_io(const char *uuid, const char *volume, const char *bus, const json_t *io, struct buf *err);
 int svc_vm_disk_detach(const char *uuid, const char *volume, struct buf *err);
+/* Add the NIC `nic` (a definition's NIC object) to the VM; hot-plugged (network NICs
+ * only) while it runs.  Remove the NIC with `mac`: live only if it was hot-plugged. */
+int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err);
+int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err);
+/* Link up/down of a running VM's NIC (live only: every start brings links up). */
+int svc_vm_nic_link(const char *uuid, const char *mac, bool up, struct buf *err);
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);
 int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err);
 json_t *svc_vm_events(const char *uuid, int limit);

@@ -54,6 +54,8 @@ declare -A verbs=(
 	[disk]=$disk_verbs
 	[cdrom]="insert eject"
 	[host]="info"
+	[net]="create list show delete leases forward"
+	[nic]="list attach detach link"
 	[job]="list show cancel"
 )
 for noun in "${!verbs[@]}"; do
@@ -68,7 +70,7 @@ done
 # Every flag of vm create is documented in its help.
 run 0 vm create --help
 out_has --cpus --memory --disk --cdrom --kernel --initrd --cmdline --boot --vnc \
-	--no-rng --no-nic --mac --autostart --description --tag --accel --hotplug-ports \
+	--no-rng --nic --no-nic --mac --autostart --description --tag --accel --hotplug-ports \
 	--from --start --json
 run 0 vm edit --help
 out_has --remove-disk --no-vnc --no-autostart --no-cdrom --boot-mode --from
@@ -97,6 +99,9 @@ run 2 vm stop web1 --timeout forever && err_is_one_line "invalid --timeout"
 run 2 disk create vol1 && err_is_one_line "missing size"
 run 2 disk create vol1 10Q && err_is_one_line "invalid size"
 run 2 host info --json=yes && err_is_one_line "takes no argument"
+run 2 net create && err_is_one_line "missing network name"
+run 2 net forward frob && err_is_one_line "want add, list or delete"
+run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"
 run 2 --socket && err_is_one_line "needs a value"
 
 # --- no daemon: exit 1 with one "cannot connect" line ---

@@ -92,10 +92,10 @@ test_expect "a request while another job holds the VM is refused as busy" '
 '
 test_expect "vm show --json round-trips into vm create --from" '
 	corral vm show g1 --json >"$T/g1.json" &&
-	jq ".name = \"g1-copy\" | del(.uuid) | del(.nic.mac)" "$T/g1.json" >"$T/copy.json" &&
+	jq ".name = \"g1-copy\" | del(.uuid) | del(.nics[0].mac)" "$T/g1.json" >"$T/copy.json" &&
 	corral vm create --from "$T/copy.json" &&
-	corral vm show g1-copy --json | jq -S "del(.uuid, .name, .nic.mac, .status)" >"$T/b" &&
-	jq -S "del(.uuid, .name, .nic.mac, .status)" "$T/g1.json" >"$T/a" &&
+	corral vm show g1-copy --json | jq -S "del(.uuid, .name, .nics[0].mac, .status)" >"$T/b" &&
+	jq -S "del(.uuid, .name, .nics[0].mac, .status)" "$T/g1.json" >"$T/a" &&
 	diff "$T/a" "$T/b" &&
 	corral vm delete g1-copy
 '

@@ -77,7 +77,7 @@ test_expect "a linked clone is made at once, with a new uuid and MAC" '
 	[ "$(stat -c %a "$(vol_path c1-disk0)")" = 600 ] &&
 	corral vm show base --json >b.json && corral vm show c1 --json >c.json &&
 	[ "$(jq -r .uuid b.json)" != "$(jq -r .uuid c.json)" ] &&
-	[ "$(jq -r .nic.mac b.json)" != "$(jq -r .nic.mac c.json)" ] &&
+	[ "$(jq -r ".nics[0].mac" b.json)" != "$(jq -r ".nics[0].mac" c.json)" ] &&
 	jq -e ".template == false and .autostart == false and .disks == [{\"volume\":\"c1-disk0\",\"bus\":\"virtio\"}] and .cpus == 1 and .memory_mib == 256" c.json &&
 	[ "$(jq -c ".boot" b.json)" = "$(jq -c ".boot" c.json)" ]
 '

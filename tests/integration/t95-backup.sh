@@ -63,7 +63,7 @@ test_expect "every point restores to a new VM identical to the disks at that poi
 	same "$T/ref1-root" "$(vol_path r1-disk0)" && same "$T/ref1-data" "$(vol_path r1-disk1)" &&
 	same "$T/ref2-root" "$(vol_path r2-disk0)" && same "$T/ref2-data" "$(vol_path r2-disk1)" &&
 	[ "$(corral vm show r2 --json | jq -r .uuid)" != "$(corral vm show g --json | jq -r .uuid)" ] &&
-	[ "$(corral vm show r2 --json | jq -r .nic.mac)" != "$(corral vm show g --json | jq -r .nic.mac)" ]
+	[ "$(corral vm show r2 --json | jq -r ".nics[0].mac")" != "$(corral vm show g --json | jq -r ".nics[0].mac")" ]
 '
 
 test_expect "a restored guest boots and reads the backed-up data inside" '

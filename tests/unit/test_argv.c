@@ -118,6 +118,10 @@ static void launch_init(struct launch_ctx *c, struct vm_def *d, const char *run_
 		c->l.cdrom_fd = QEMU_CDROM_FD;
 		c->l.cdrom_fdset = QEMU_CDROM_FDSET;
 	}
+	/* rt_start opens a tap per network NIC and hands it over as fd 4, 5, ... */
+	for (int i = 0; i < d->nnics; i++)
+		if (d->nics[i].mode == NIC_NETWORK)
+			c->l.tap_fd[i] = QEMU_TAP_FD + i;
 }
 
 static struct vm_def *load_def(const char *path)
@@ -408,18 +412,23 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 			assert_non_null(json_object_get(buses, k));
 		}
 	}
-	assert_int_equal(json_object_get(ids, "net0-dev") != NULL, d->nic);
+	assert_int_equal(json_object_get(ids, "net0-dev") != NULL, d->nnics > 0);
 	assert_int_equal(json_object_get(ids, "rng0-dev") != NULL, d->rng);
 	/* -nodefaults: nothing may rely on QEMU's default NIC, VGA or serial */
-	if (d->nic) {
-		const char *nd = opt_value(c, "-netdev", 0);
+	/* every NIC i: netdev net<i>, device net<i>-dev with its MAC */
+	for (int i = 0; i < d->nnics; i++) {
+		const char *nd = opt_value(c, "-netdev", i);
 		assert_non_null(nd);
 		__do_free char *mac = NULL;
-		for (int n = 0; (a = opt_value(c, "-device", n)); n++)
-			if (strncmp(a, "virtio-net-pci,", 15) == 0)
+		char id[32];
+		snprintf(id, sizeof(id), "net%d-dev", i);
+		for (int n = 0; (a = opt_value(c, "-device", n)); n++) {
+			__do_free char *devid = qemuopts_get(a, "id");
+			if (devid && strcmp(devid, id) == 0)
 				mac = qemuopts_get(a, "mac");
+		}
 		assert_non_null(mac);
-		assert_string_equal(mac, d->mac);
+		assert_string_equal(mac, d->nics[i].mac);
 	}
 }
 

@@ -765,6 +765,63 @@ static void test_policies(void **state)
 	assert_int_equal(store_policy_set_runs(f->s, "hourly", 1, 2), -ENOENT);
 }
 
+/* One-op net batches, as the service layer commits them. */
+static int net_op(struct store *s, bool del, const char *name, const char *def, bool create, struct buf *err)
+{
+	struct store_batch *b = store_batch_new();
+	if (del)
+		store_batch_net_delete(b, name);
+	else
+		store_batch_net_put(b, name, def, create);
+	int r = store_batch_commit(s, b, err);
+	store_batch_free(b);
+	return r;
+}
+
+static void test_networks(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	struct net_record n = { 0 };
+	struct net_record *list;
+	size_t cnt;
+	char *users;
+
+	assert_int_equal(net_op(f->s, false, "lan", "{\"name\":\"lan\"}", true, &err), 0);
+	assert_int_equal(net_op(f->s, false, "lan", "{\"name\":\"lan\"}", true, &err), -EEXIST);
+	assert_non_null(strstr(err.s, "already exists"));
+	buf_reset(&err);
+	assert_int_equal(net_op(f->s, false, "dmz", "{}", false, &err), -ENOENT);
+	buf_reset(&err);
+	assert_int_equal(net_op(f->s, false, "dmz", "[1]", true, &err), -EINVAL);
+	buf_reset(&err);
+	assert_int_equal(net_op(f->s, false, "lan", "{\"name\":\"lan\",\"x\":1}", false, &err), 0);
+	assert_int_equal(store_net_get(f->s, "lan", &n), 0);
+	assert_string_equal(n.def, "{\"name\":\"lan\",\"x\":1}");
+	net_record_release(&n);
+
+	/* a VM with a NIC on it holds the network; an older "nic" (user mode) does not */
+	struct vm_def *d = def_from("{\"name\":\"web\",\"uuid\":\"" U1 "\",\"nics\":[{\"mode\":\"user\"},"
+				    "{\"mode\":\"network\",\"network\":\"lan\"}]}");
+	assert_int_equal(store_vm_insert(f->s, d), 0);
+	vmdef_free(d);
+	assert_int_equal(store_net_users(f->s, "lan", &users), 0);
+	assert_string_equal(users, "web");
+	free(users);
+	assert_int_equal(store_net_users(f->s, "dmz", &users), 0);
+	assert_null(users);
+	assert_int_equal(net_op(f->s, true, "lan", NULL, false, &err), -EBUSY);
+	assert_non_null(strstr(err.s, "used by VM web"));
+	buf_reset(&err);
+	assert_int_equal(store_vm_delete(f->s, U1), 0);
+	assert_int_equal(net_op(f->s, true, "lan", NULL, false, &err), 0);
+	assert_int_equal(net_op(f->s, true, "lan", NULL, false, &err), -ENOENT);
+	assert_int_equal(store_net_list(f->s, &list, &cnt), 0);
+	assert_int_equal(cnt, 0);
+	store_net_list_free(list, cnt);
+	buf_release(&err);
+}
+
 static void test_jobs_fail_stale(void **state)
 {
 	struct fixture *f = *state;
@@ -1100,6 +1157,7 @@ int main(void)
 		T(test_jobs_fail_stale),
 		T(test_repos),
 		T(test_policies),
+		T(test_networks),
 		T(test_hostile_strings),
 		T(test_threads),
 		T(test_prune),

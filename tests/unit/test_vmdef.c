@@ -88,8 +88,8 @@ static void test_minimal_defaults(void **state)
 	assert_int_equal(d->accel, ACCEL_AUTO);
 	assert_true(d->rng);
 	assert_false(d->autostart);
-	assert_true(d->nic);
-	assert_true(mac_looks_generated(d->mac));
+	assert_int_equal(d->nnics, 1);
+	assert_true(mac_looks_generated(d->nics[0].mac));
 	assert_false(d->vnc);
 	assert_int_equal(d->boot_mode, BOOT_FIRMWARE);
 	assert_int_equal(d->nboot_order, 2);
@@ -114,16 +114,16 @@ static void test_minimal_defaults(void **state)
 	/* a second VM gets its own identity */
 	struct vm_def *e = parse_ok("{\"name\":\"a\"}");
 	assert_string_not_equal(d->uuid, e->uuid);
-	assert_string_not_equal(d->mac, e->mac);
+	assert_string_not_equal(d->nics[0].mac, e->nics[0].mac);
 
 	/* the serialised defaults are what docs/api.md promises */
 	__do_json json_t *j = vmdef_to_json(d);
-	__do_json json_t *want = json_pack("{s:s,s:s,s:s,s:[],s:i,s:i,s:s,s:{s:s,s:[ss]},s:[],s:n,s:{s:s,s:s,s:s},s:n,"
+	__do_json json_t *want = json_pack("{s:s,s:s,s:s,s:[],s:i,s:i,s:s,s:{s:s,s:[ss]},s:[],s:n,s:[{s:s,s:s,s:s}],s:n,"
 					   "s:b,s:b,s:i,s:b,s:b,s:{}}",
 					   "name", "a", "uuid", d->uuid, "description", "", "tags", "cpus", 1,
 					   "memory_mib", 256, "accel", "auto", "boot", "mode", "firmware", "order",
-					   "disk", "cdrom", "disks", "cdrom", "nic", "mode", "user", "model", "virtio",
-					   "mac", d->mac, "vnc", "rng", 1, "autostart", 0, "hotplug_ports", 4,
+					   "disk", "cdrom", "disks", "cdrom", "nics", "mode", "user", "model", "virtio",
+					   "mac", d->nics[0].mac, "vnc", "rng", 1, "autostart", 0, "hotplug_ports", 4,
 					   "template", 0, "balloon", 1, "limits");
 	assert_non_null(want);
 	if (!json_equal(j, want)) {
@@ -143,7 +143,8 @@ static const char full_firmware[] =
 	"\"bps_wr\":4096,\"iops_max\":200,\"burst_s\":5}},{\"volume\":\"web1-data\",\"bus\":\"scsi\"},"
 	"{\"volume\":\"legacy.img\",\"bus\":\"ide\"}],"
 	"\"cdrom\":\"/srv/iso/debian 12, netinst.iso\","
-	"\"nic\":{\"mode\":\"user\",\"model\":\"virtio\",\"mac\":\"52:54:00:ab:cd:01\"},"
+	"\"nics\":[{\"mode\":\"user\",\"model\":\"virtio\",\"mac\":\"52:54:00:ab:cd:01\"},"
+	"{\"mode\":\"network\",\"model\":\"e1000\",\"mac\":\"52:54:00:ab:cd:02\",\"network\":\"lan\"}],"
 	"\"vnc\":{\"listen\":\"0.0.0.0\",\"display\":3},"
 	"\"rng\":false,\"autostart\":true,\"hotplug_ports\":16,\"template\":false,\"balloon\":true,"
 	"\"limits\":{\"cpu_weight\":200,\"cpu_limit\":1.5,\"cpuset\":\"0-1,3\",\"memory_limit_mib\":1049000,"
@@ -154,7 +155,7 @@ static const char full_kernel[] =
 	"\"cpus\":2,\"memory_mib\":16,\"accel\":\"kvm\","
 	"\"boot\":{\"mode\":\"kernel\",\"kernel\":\"/boot/vmlinuz\",\"initrd\":\"/boot/initrd.img\","
 	"\"cmdline\":\"console=ttyS0 root=/dev/vda rw quiet panic=-1\"},"
-	"\"disks\":[],\"cdrom\":null,\"nic\":null,\"vnc\":{\"listen\":\"::1\"},"
+	"\"disks\":[],\"cdrom\":null,\"nics\":[],\"vnc\":{\"listen\":\"::1\"},"
 	"\"rng\":true,\"autostart\":false,\"hotplug_ports\":0,\"template\":false,\"balloon\":false,"
 	"\"limits\":{\"cpu_limit\":2,\"memory_limit_mib\":0}}";
 
@@ -211,7 +212,7 @@ static void test_roundtrip_full(void **state)
 	assert_int_equal(vmdef_disk_index(d, "legacy.img"), 2);
 	assert_int_equal(vmdef_disk_index(d, "nope"), -1);
 	assert_string_equal(d->cdrom, "/srv/iso/debian 12, netinst.iso");
-	assert_string_equal(d->mac, "52:54:00:ab:cd:01");
+	assert_string_equal(d->nics[0].mac, "52:54:00:ab:cd:01");
 	assert_true(d->vnc);
 	assert_string_equal(d->vnc_listen, "0.0.0.0");
 	assert_int_equal(d->vnc_display, 3);
@@ -225,7 +226,7 @@ static void test_roundtrip_full(void **state)
 	assert_int_equal(d->boot_mode, BOOT_KERNEL);
 	assert_string_equal(d->kernel, "/boot/vmlinuz");
 	assert_string_equal(d->initrd, "/boot/initrd.img");
-	assert_false(d->nic);
+	assert_int_equal(d->nnics, 0);
 	assert_true(d->vnc);
 	assert_int_equal(d->vnc_display, -1);
 	assert_int_equal(d->accel, ACCEL_KVM);
@@ -253,7 +254,7 @@ static void test_roundtrip_partial(void **state)
 		assert_true(json_equal(j1, j2));
 		/* identity is kept, not regenerated */
 		assert_string_equal(d->uuid, d2->uuid);
-		assert_string_equal(d->mac, d2->mac);
+		assert_string_equal(d->nics[0].mac, d2->nics[0].mac);
 		vmdef_free(d);
 		vmdef_free(d2);
 		buf_release(&err);
@@ -292,12 +293,33 @@ static void test_normalisation(void **state)
 	struct vm_def *d = parse_ok("{\"name\":\"a\",\"uuid\":\"0B6C5A2E-1F3D-4C5B-9A7E-8D6F5E4C3B2A\","
 				    "\"nic\":{\"mac\":\"52:54:00:AB:CD:EF\"}}");
 	assert_string_equal(d->uuid, "0b6c5a2e-1f3d-4c5b-9a7e-8d6f5e4c3b2a");
-	assert_string_equal(d->mac, "52:54:00:ab:cd:ef");
+	assert_string_equal(d->nics[0].mac, "52:54:00:ab:cd:ef");
+
+	/* the older single "nic" is read as the first of "nics" and written back as such */
+	{
+		__do_json json_t *j = vmdef_to_json(d);
+		json_t *nics = json_object_get(j, "nics");
+		assert_null(json_object_get(j, "nic"));
+		assert_int_equal(json_array_size(nics), 1);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(nics, 0), "mac")),
+				    "52:54:00:ab:cd:ef");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(nics, 0), "mode")), "user");
+	}
+	vmdef_free(d);
+	d = parse_ok("{\"name\":\"a\",\"nics\":[{\"mode\":\"network\",\"network\":\"lan\"},"
+		     "{\"mode\":\"network\",\"network\":\"lan\"}]}");
+	assert_int_equal(d->nnics, 2);
+	assert_int_equal(d->nics[0].mode, NIC_NETWORK);
+	assert_string_equal(d->nics[1].network, "lan");
+	assert_string_not_equal(d->nics[0].mac, d->nics[1].mac);
+	vmdef_free(d);
+	d = parse_ok("{\"name\":\"a\",\"nics\":[]}");
+	assert_int_equal(d->nnics, 0);
 	vmdef_free(d);
 
 	/* null nic / vnc / cdrom mean none */
 	d = parse_ok("{\"name\":\"a\",\"nic\":null,\"vnc\":null,\"cdrom\":null}");
-	assert_false(d->nic);
+	assert_int_equal(d->nnics, 0);
 	assert_false(d->vnc);
 	assert_null(d->cdrom);
 	vmdef_free(d);
@@ -311,7 +333,7 @@ static void test_normalisation(void **state)
 
 	/* any locally administered unicast MAC is fine, not only QEMU's prefix */
 	d = parse_ok("{\"name\":\"a\",\"nic\":{\"mac\":\"02:00:00:00:00:01\"}}");
-	assert_string_equal(d->mac, "02:00:00:00:00:01");
+	assert_string_equal(d->nics[0].mac, "02:00:00:00:00:01");
 	vmdef_free(d);
 
 	/* limits are inclusive */
@@ -538,8 +560,15 @@ static void test_reject_nic(void **state)
 		{ "{\"name\":\"a\",\"nic\":{\"mac\":\" 52:54:00:12:34:5\"}}", "nic.mac" },
 		{ "{\"name\":\"a\",\"nic\":{\"mac\":52}}", "mac" },
 		{ "{\"name\":\"a\",\"nic\":{\"mode\":\"bridge\"}}", "nic.mode" },
-		{ "{\"name\":\"a\",\"nic\":{\"model\":\"e1000\"}}", "nic.model" },
+		{ "{\"name\":\"a\",\"nic\":{\"model\":\"rtl8139\"}}", "nic.model" },
 		{ "{\"name\":\"a\",\"nic\":true}", "nic" },
+		{ "{\"name\":\"a\",\"nic\":{},\"nics\":[]}", "not both" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"network\"}]}", "nics[0].network" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"network\",\"network\":\"../x\"}]}", "nics[0].network" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"user\",\"network\":\"lan\"}]}", "no network" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mac\":\"52:54:00:00:00:01\"},{\"mac\":\"52:54:00:00:00:01\"}]}",
+		  "used by another NIC" },
+		{ "{\"name\":\"a\",\"nics\":[{},{},{},{},{}]}", "at most 4" },
 		{ "{\"name\":\"a\",\"nic\":\"user\"}", "nic" },
 	};
 	run_rejects(c, ARRAY_SIZE(c));
@@ -766,7 +795,7 @@ static void test_helpers(void **state)
 		char js[80];
 		snprintf(js, sizeof(js), "{\"name\":\"a\",\"nic\":{\"mac\":\"%s\"}}", m);
 		struct vm_def *d = parse_ok(js);
-		assert_string_equal(d->mac, m);
+		assert_string_equal(d->nics[0].mac, m);
 		vmdef_free(d);
 	}
 	assert_true(differ > 0);

@@ -1,0 +1,137 @@
+/*
+ * cmd_nic.c - `corral nic ...`: a VM's network cards (the API's
+ * /v1/vms/{vm}/nics): list them with their addresses, add one (hot-plugged
+ * into a running VM when it is on a network), remove one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client.h"
+#include "output.h"
+#include "vmdef.h"
+#include "util/common.h"
+
+static const char usage_list[] =
+	"usage: corral nic list VM [--json]\n"
+	"\n"
+	"List the VM's NICs as MAC NETWORK MODEL TAP IP (the address from the\n"
+	"network's DHCP leases).\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the VM's nics and status.nics as JSON\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_attach[] =
+	"usage: corral nic attach VM SPEC\n"
+	"\n"
+	"Add a NIC.  SPEC is 'net=NAME' (a port on corral network NAME) or 'user',\n"
+	"then optionally ',mac=MAC' and ',model=virtio|e1000'.  Into a running VM a\n"
+	"network NIC is hot-plugged (it needs a free hot-plug port: see\n"
+	"--hotplug-ports); a user-mode NIC only while the VM is stopped.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the VM as JSON\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_detach[] =
+	"usage: corral nic detach VM MAC\n"
+	"\n"
+	"Remove the NIC with MAC.  From a running VM only NICs hot-plugged since it\n"
+	"started can be removed (unplugged); the others while it is stopped.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the VM as JSON\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_link[] =
+	"usage: corral nic link VM MAC up|down\n"
+	"\n"
+	"Set the link of a running VM's NIC up or down, as pulling and plugging\n"
+	"the cable (the guest sees the carrier change).  Every start brings links up.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the VM as JSON\n"
+	"  -h, --help   show this help\n";
+
+static void print_nics(const json_t *vm)
+{
+	static const char *const headers[] = { "MAC", "NETWORK", "MODEL", "TAP", "IP" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *status = json_object_get(json_object_get(vm, "status"), "nics"), *n;
+	size_t i;
+	json_array_foreach(json_object_get(vm, "nics"), i, n) {
+		json_t *s = json_array_get(status, i);
+		const char *net = out_str(n, "network"), *tap = out_str(s, "tap"), *ip = out_str(s, "ip");
+		table_add(t, out_str(n, "mac"), net ? net : "(user)", out_str(n, "model"), tap ? tap : "-", ip ? ip : "-");
+	}
+	table_print(t, stdout);
+}
+
+static int nic_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	cli_args_init(&a, "nic list", usage_list, argc, argv);
+	if (!cli_args_plain(cli, &a, 1, 1, "VM"))
+		return a.exit_code;
+	return cli_show(cli, "/v1/vms", a.pos[0], print_nics);
+}
+
+static int nic_attach(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	struct cli_args a;
+	int rc;
+	cli_args_init(&a, "nic attach", usage_attach, argc, argv);
+	if (!cli_args_plain(cli, &a, 2, 2, "VM and SPEC"))
+		return a.exit_code;
+	if (vmdef_nic_from_spec(a.pos[1], &body) < 0)
+		return CLI_USAGE;
+	if ((rc = cli_call(cli, "POST", "/v1/vms", a.pos[0], "/nics", body, &r)) != CLI_OK)
+		return rc;
+	return cli_vm_changed(cli, r.json, a.pos[0], "added NIC %s to", a.pos[1]);
+}
+
+static int nic_detach(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int rc;
+	cli_args_init(&a, "nic detach", usage_detach, argc, argv);
+	if (!cli_args_plain(cli, &a, 2, 2, "VM and MAC"))
+		return a.exit_code;
+	__do_free char *suffix = xasprintf("/nics/%s", a.pos[1]);
+	if ((rc = cli_call(cli, "DELETE", "/v1/vms", a.pos[0], suffix, NULL, &r)) != CLI_OK)
+		return rc;
+	return cli_vm_changed(cli, r.json, a.pos[0], "removed NIC %s from", a.pos[1]);
+}
+
+static int nic_link(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int rc;
+	cli_args_init(&a, "nic link", usage_link, argc, argv);
+	if (!cli_args_plain(cli, &a, 3, 3, "VM and MAC and up|down"))
+		return a.exit_code;
+	if (strcmp(a.pos[2], "up") != 0 && strcmp(a.pos[2], "down") != 0)
+		return cli_usage_error("nic link", "want up or down, not '%s'", a.pos[2]);
+	__do_json json_t *body = json_pack("{s:b}", "up", strcmp(a.pos[2], "up") == 0);
+	__do_free char *suffix = xasprintf("/nics/%s/link", a.pos[1]);
+	if ((rc = cli_call(cli, "POST", "/v1/vms", a.pos[0], suffix, body, &r)) != CLI_OK)
+		return rc;
+	return cli_vm_changed(cli, r.json, a.pos[0], "link %s of NIC %s of", a.pos[2], a.pos[1]);
+}
+
+static const struct cli_verb nic_verbs[] = {
+	{ "list", "list a VM's NICs with their addresses", nic_list },
+	{ "attach", "add a NIC (hot-plug into a running VM)", nic_attach },
+	{ "detach", "remove a NIC (hot-unplug)", nic_detach },
+	{ "link", "set a running VM's NIC link up or down", nic_link },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_nic = {
+	"nic", "A VM's network cards: list, attach (hot-plug), detach, link up/down.", nic_verbs, NULL,
+};

@@ -1,0 +1,827 @@
+/*
+ * network.c - networks for guests (see network.h and docs/network.md).
+ *
+ * What a network is on the host is rebuilt from its definition by net_up(),
+ * which is idempotent: it creates what is missing (bridge, address, link
+ * state, firewall table, hosts file, dnsmasq) and adopts what is there,
+ * refusing a bridge of that name that is not marked as corral's.  net_down()
+ * removes exactly those pieces.  Create = check, record, net_up (undone on
+ * failure); delete = check users, net_down, forget; corrald start = net_up
+ * for each network.  Guest NIC taps are opened by svc_net_nic_open, which
+ * the QEMU runtime calls at VM start (rt_config.nic_open).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "network.h"
+#include "service/internal.h"
+#include "net/dnsmasq.h"
+#include "net/netdef.h"
+#include "net/netlink.h"
+#include "net/nft.h"
+#include "net/subnet.h"
+#include "net/tap.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define ALIAS_PREFIX "corral network "
+
+/* Serialises writing hosts files (a leaf lock: nothing is taken under it). */
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void netdef_freep(struct net_def **d) { netdef_free(*d); }
+#define __do_netdef __attribute__((cleanup(netdef_freep)))
+
+static char *net_dir(const char *name) { return xasprintf("%s/networks/%s", svc_cfg.state_dir, name); }
+static char *bridge_alias(const char *name) { return xasprintf(ALIAS_PREFIX "%s", name); }
+
+static int check_name(const char *name, struct buf *err)
+{
+	const char *bad = netdef_name_invalid(name);
+	if (!bad)
+		return 0;
+	buf_printf(err, "invalid network name: %s", bad);
+	return -EINVAL;
+}
+
+/* The stored definition of network `name`. */
+static int net_load(const char *name, struct net_def **out, struct buf *err)
+{
+	struct net_record rec = { 0 };
+	int r;
+	if ((r = check_name(name, err)) < 0)
+		return r;
+	if ((r = store_net_get(svc_cfg.store, name, &rec)) < 0) {
+		if (r == -ENOENT)
+			buf_printf(err, "network '%s' does not exist", name);
+		else
+			buf_adds(err, "cannot read the network from the state database");
+		return r;
+	}
+	__do_json json_t *j = json_loads(rec.def, 0, NULL);
+	net_record_release(&rec);
+	struct buf why __do_buf = BUF_INIT;
+	if (!j || !(*out = netdef_from_json(j, &why))) {
+		buf_printf(err, "the stored definition of network '%s' is invalid: %s", name, why.len ? why.s : "not JSON");
+		return -EIO;
+	}
+	return 0;
+}
+
+static int net_store(const struct net_def *d, bool create, struct buf *err)
+{
+	__do_json json_t *j = netdef_to_json(d);
+	__do_free char *text = json_to_string(j);
+	struct store_batch *b = store_batch_new();
+	store_batch_net_put(b, d->name, text, create);
+	int r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
+	return r;
+}
+
+static int net_forget(const char *name, struct buf *err)
+{
+	struct store_batch *b = store_batch_new();
+	store_batch_net_delete(b, name);
+	int r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
+	return r;
+}
+
+/* ---- the host side -------------------------------------------------- */
+
+/* 1: `l` is network d's own bridge; 0: no such link; -EEXIST: the name is taken by something else. */
+static int bridge_owned(const struct net_def *d, struct nl_link *l, struct buf *err)
+{
+	__do_free char *alias = bridge_alias(d->name);
+	int r = nl_link_get(d->bridge, l, err);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	if (strcmp(l->kind, "bridge") == 0 && strcmp(l->alias, alias) == 0)
+		return 1;
+	buf_printf(err, "a network interface named %s exists and is not corral's bridge for network %s", d->bridge,
+		   d->name);
+	return -EEXIST;
+}
+
+/* The hosts file of network d: every NIC of every VM on it, with the VM's name
+ * (so guests resolve each other) and its reservation on the first one. */
+static int hosts_update(const struct net_def *d, struct buf *err)
+{
+	struct vm_record *vms;
+	size_t n;
+	struct dnsmasq_host *h = NULL;
+	size_t nh = 0, alloc = 0;
+	__do_free char *dir = net_dir(d->name);
+	if (!d->dhcp)
+		return 0;
+	if (store_vm_list(svc_cfg.store, &vms, &n) < 0) {
+		buf_adds(err, "cannot read the VM list");
+		return -EIO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vm_def *v = vms[i].def;
+		bool first = true;
+		for (int k = 0; k < v->nnics; k++) {
+			if (v->nics[k].mode != NIC_NETWORK || strcmp(v->nics[k].network, d->name) != 0)
+				continue;
+			const struct net_reservation *res = first ? netdef_reservation(d, v->name) : NULL;
+			if (nh == alloc) {
+				alloc = alloc ? alloc * 2 : 16;
+				h = xrealloc(h, alloc * sizeof(*h));
+			}
+			h[nh++] = (struct dnsmasq_host){ v->nics[k].mac, v->name, res ? res->ip : 0 };
+			first = false;
+		}
+	}
+	pthread_mutex_lock(&hosts_lock);
+	int r = dnsmasq_hosts_write(dir, h, nh, err);
+	pthread_mutex_unlock(&hosts_lock);
+	free(h);
+	store_vm_list_free(vms, n);
+	return r;
+}
+
+static void ip_forward_enable(void)
+{
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1\n", 2) != 2)
+		log_warn("cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* 1: link `name` is network d's VXLAN port; 0: none; -EEXIST: somebody else's. */
+static int vxlan_owned(const struct net_def *d, const char *name, struct buf *err)
+{
+	__do_free char *alias = bridge_alias(d->name);
+	struct nl_link l;
+	int r = nl_link_get(name, &l, err);
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	if (strcmp(l.kind, "vxlan") == 0 && strcmp(l.alias, alias) == 0)
+		return 1;
+	buf_printf(err, "a network interface named %s exists and is not corral's VXLAN port for network %s", name,
+		   d->name);
+	return -EEXIST;
+}
+
+/* The VXLAN port of network d: created if missing, in the bridge, up, flooding to every peer. */
+static int vxlan_up(const struct net_def *d, struct buf *err)
+{
+	__do_free char *alias = bridge_alias(d->name);
+	char vx[16];
+	int r;
+	netdef_vxlan_link(d, vx);
+	if ((r = vxlan_owned(d, vx, err)) < 0)
+		return r;
+	if (r == 0 && (r = nl_vxlan_create(vx, d->vni, NET_VXLAN_PORT, htonl(d->local), alias, err)) < 0)
+		return r;
+	if ((r = nl_link_set_master(vx, d->bridge, err)) < 0 || (r = nl_link_set_up(vx, true, err)) < 0)
+		return r;
+	for (int i = 0; i < d->npeers; i++)
+		if ((r = nl_vxlan_peer_add(vx, htonl(d->peers[i]), err)) < 0)
+			return r;
+	return 0;
+}
+
+/* Make network d exist on the host, adopting what is there (see the top). */
+static int net_up(const struct net_def *d, struct buf *err)
+{
+	__do_free char *dir = net_dir(d->name);
+	__do_free char *alias = bridge_alias(d->name);
+	struct nl_link l;
+	int r;
+
+	if ((r = fs_mkdir_p(dir, 0700)) < 0) {
+		buf_printf(err, "cannot create %s: %s", dir, strerror(-r));
+		return r;
+	}
+	if (d->type == NET_BRIDGE) {
+		if ((r = nl_link_get(d->bridge, &l, err)) == -ENODEV)
+			buf_printf(err, "host bridge %s does not exist", d->bridge);
+		else if (r == 0 && strcmp(l.kind, "bridge") != 0)
+			buf_printf(err, "%s is not a bridge", d->bridge), r = -EINVAL;
+		return r == -ENODEV ? -ENOENT : r;
+	}
+	if ((r = bridge_owned(d, &l, err)) < 0)
+		return r;
+	if (r == 0 && (r = nl_bridge_create(d->bridge, alias, err)) < 0)
+		return r;
+	if (d->type == NET_VXLAN) {
+		if ((r = nl_link_set_up(d->bridge, true, err)) < 0)
+			return r;
+		return vxlan_up(d, err);
+	}
+	if ((r = nl_addr4_add(d->bridge, htonl(subnet_gateway(&d->subnet)), d->subnet.prefix, err)) < 0 ||
+	    (r = nl_link_set_up(d->bridge, true, err)) < 0)
+		return r;
+	if (d->type == NET_NAT)
+		ip_forward_enable();
+	if ((r = nft_table_apply(d, dir, err)) < 0)
+		return r;
+	if ((r = hosts_update(d, err)) < 0)
+		return r;
+	if (d->dhcp && !dnsmasq_running(dir, NULL) && (r = dnsmasq_start(d, dir, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Remove what net_up made: dnsmasq, the table, our bridge.  Never a bridge that is not ours. */
+static void net_down(const struct net_def *d)
+{
+	__do_free char *dir = net_dir(d->name);
+	struct buf err __do_buf = BUF_INIT;
+	struct nl_link l;
+
+	dnsmasq_stop(dir);
+	if (nft_table_delete(d->name, &err) < 0)
+		log_warn("network %s: %s", d->name, err.s);
+	buf_reset(&err);
+	if (d->type == NET_VXLAN) {
+		char vx[16];
+		netdef_vxlan_link(d, vx);
+		if (vxlan_owned(d, vx, &err) == 1 && nl_link_delete(vx, &err) < 0)
+			log_warn("network %s: %s", d->name, err.s);
+		buf_reset(&err);
+	}
+	if (d->type != NET_BRIDGE && bridge_owned(d, &l, &err) == 1 && nl_link_delete(d->bridge, &err) < 0)
+		log_warn("network %s: %s", d->name, err.s);
+}
+
+static void net_files_remove(const char *name)
+{
+	static const char *const files[] = { "dnsmasq.conf", "hosts", "leases", "dnsmasq.log", "dnsmasq.pid",
+					     "firewall.nft", "firewall.nft.tmp", NULL };
+	__do_free char *dir = net_dir(name);
+	for (int i = 0; files[i]; i++) {
+		__do_free char *p = xasprintf("%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+/* ---- leases learned -------------------------------------------------- */
+
+static pthread_mutex_t leases_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *leases_known; /* MAC -> IPv4 of the last lease seen (leases_lock) */
+
+/* NIC `mac` got `ip` from network `net`'s dnsmasq. */
+static void lease_learned(const char *net, const char *mac, const char *ip)
+{
+	struct vm_record *vms;
+	size_t n;
+	if (store_vm_list(svc_cfg.store, &vms, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (vmdef_nic_index(vms[i].def, mac) < 0)
+			continue;
+		/*
+		 * Here the NIC's address is known: per-NIC traffic hygiene
+		 * (net/hygiene.h) narrows the tap's IPv4 filter to it, with
+		 * (tap_name(uuid, mac), mac, ip).
+		 */
+		__do_free char *d = xasprintf("NIC %s has address %s on network %s (DHCP)", mac, ip, net);
+		svc_vm_event(vms[i].def->uuid, "nic", d);
+		break;
+	}
+	store_vm_list_free(vms, n);
+}
+
+/* Read every DHCP network's leases; quiet: only remember (corrald start). */
+static void leases_scan(bool quiet)
+{
+	struct net_record *list;
+	size_t n;
+	if (store_net_list(svc_cfg.store, &list, &n) < 0)
+		return;
+	pthread_mutex_lock(&leases_lock);
+	if (!leases_known)
+		leases_known = json_object();
+	for (size_t i = 0; i < n; i++) {
+		__do_free char *dir = net_dir(list[i].name);
+		struct dnsmasq_lease *l;
+		size_t nl;
+		if (dnsmasq_leases_read(dir, &l, &nl) < 0)
+			continue;
+		for (size_t k = 0; k < nl; k++) {
+			const char *old = json_string_value(json_object_get(leases_known, l[k].mac));
+			if (old && strcmp(old, l[k].ip) == 0)
+				continue;
+			json_object_set_new(leases_known, l[k].mac, json_string(l[k].ip));
+			if (!quiet)
+				lease_learned(list[i].name, l[k].mac, l[k].ip);
+		}
+		free(l);
+	}
+	pthread_mutex_unlock(&leases_lock);
+	store_net_list_free(list, n);
+}
+
+void svc_net_leases_poll(void) { leases_scan(false); }
+
+void svc_net_init(void)
+{
+	struct net_record *list;
+	size_t n;
+	if (store_net_list(svc_cfg.store, &list, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct buf err __do_buf = BUF_INIT;
+		__do_netdef struct net_def *d = NULL;
+		if (net_load(list[i].name, &d, &err) < 0 || net_up(d, &err) < 0)
+			log_warn("network %s: cannot bring it up: %s", list[i].name, err.s);
+		else
+			log_info("network %s: up (%s, bridge %s)", d->name, net_type_name(d->type), d->bridge);
+	}
+	store_net_list_free(list, n);
+	leases_scan(true); /* what was leased while corrald was away is not news */
+}
+
+/* ---- reading ------------------------------------------------------- */
+
+static json_t *net_status(const struct net_def *d)
+{
+	__do_free char *dir = net_dir(d->name);
+	struct nl_link l;
+	struct proc_identity id;
+	json_t *s = json_object();
+	struct buf why __do_buf = BUF_INIT;
+	int own = d->type == NET_BRIDGE ? nl_link_get(d->bridge, &l, &why) == 0 : bridge_owned(d, &l, &why);
+	json_object_set_new(s, "bridge_up", json_boolean(own == 1 && l.up));
+	if (own < 0)
+		json_object_set_new(s, "error", json_string(why.s));
+	else if (own == 0)
+		json_object_set_new(s, "error", json_string("the bridge is missing"));
+	if (d->dhcp)
+		json_object_set_new(s, "dnsmasq_pid",
+				    dnsmasq_running(dir, &id) ? json_integer(id.pid) : json_null());
+	if (d->type == NET_NAT || d->type == NET_ISOLATED)
+		json_object_set_new(s, "firewall", json_boolean(nft_table_exists(d->name)));
+	if (d->type == NET_VXLAN) {
+		char vx[16];
+		struct buf w __do_buf = BUF_INIT;
+		netdef_vxlan_link(d, vx);
+		json_object_set_new(s, "vxlan_port", json_boolean(vxlan_owned(d, vx, &w) == 1));
+	}
+	return s;
+}
+
+static json_t *net_json(const struct net_def *d)
+{
+	json_t *j = netdef_to_json(d);
+	if (d->type == NET_NAT || d->type == NET_ISOLATED) {
+		char gw[16];
+		json_object_set_new(j, "gateway", json_string(ipv4_fmt(subnet_gateway(&d->subnet), gw)));
+	}
+	json_object_set_new(j, "status", net_status(d));
+	return j;
+}
+
+json_t *svc_net_list(void)
+{
+	struct net_record *list;
+	size_t n;
+	json_t *arr = json_array();
+	if (store_net_list(svc_cfg.store, &list, &n) < 0)
+		return json_pack("{s:o}", "networks", arr);
+	for (size_t i = 0; i < n; i++) {
+		struct buf err __do_buf = BUF_INIT;
+		__do_netdef struct net_def *d = NULL;
+		if (net_load(list[i].name, &d, &err) == 0)
+			json_array_append_new(arr, net_json(d));
+		else
+			json_array_append_new(arr, json_pack("{s:s,s:{s:s}}", "name", list[i].name, "status", "error",
+							     err.s));
+	}
+	store_net_list_free(list, n);
+	return json_pack("{s:o}", "networks", arr);
+}
+
+int svc_net_get(const char *name, json_t **out, struct buf *err)
+{
+	__do_netdef struct net_def *d = NULL;
+	int r = net_load(name, &d, err);
+	if (r == 0)
+		*out = net_json(d);
+	return r;
+}
+
+/* ---- creating and deleting ----------------------------------------- */
+
+/* Give every forwarded VM without a reservation the lowest free reservable address. */
+static int reserve_forwarded(struct net_def *d, struct buf *err)
+{
+	for (int i = 0; i < d->nforwards; i++) {
+		const char *vm = d->forwards[i].vm;
+		if (netdef_reservation(d, vm))
+			continue;
+		uint32_t a = subnet_gateway(&d->subnet) + 1;
+		for (; subnet_reservable(&d->subnet, a); a++) {
+			bool taken = false;
+			for (int k = 0; k < d->nreservations; k++)
+				taken = taken || d->reservations[k].ip == a;
+			if (!taken)
+				break;
+		}
+		if (!subnet_reservable(&d->subnet, a) || d->nreservations == NET_MAX_RESERVATIONS) {
+			buf_printf(err, "no address left to reserve for %s on network %s", vm, d->name);
+			return -ENOSPC;
+		}
+		d->reservations[d->nreservations].vm = xstrdup(vm);
+		d->reservations[d->nreservations++].ip = a;
+	}
+	return 0;
+}
+
+/* Checks against the other networks and the host (svc_defs_lock held). */
+static int check_new(const struct net_def *d, struct buf *err)
+{
+	struct net_record *list;
+	size_t n;
+	int r = 0;
+
+	if (store_net_list(svc_cfg.store, &list, &n) < 0) {
+		buf_adds(err, "cannot read the networks");
+		return -EIO;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct buf why __do_buf = BUF_INIT;
+		__do_netdef struct net_def *o = NULL;
+		if (strcmp(list[i].name, d->name) == 0) {
+			buf_printf(err, "network '%s' already exists", d->name);
+			r = -EEXIST;
+		} else if (net_load(list[i].name, &o, &why) < 0) {
+			continue;
+		} else if (strcmp(o->bridge, d->bridge) == 0 && (d->type != NET_BRIDGE || o->type != NET_BRIDGE)) {
+			buf_printf(err, "bridge %s is already used by network '%s'", d->bridge, o->name);
+			r = -EEXIST;
+		} else if (d->type == NET_VXLAN && o->type == NET_VXLAN && d->vni == o->vni) {
+			buf_printf(err, "VNI %u is already used by network '%s'", d->vni, o->name);
+			r = -EEXIST;
+		} else if ((d->type == NET_NAT || d->type == NET_ISOLATED) && (o->type == NET_NAT || o->type == NET_ISOLATED) &&
+			   subnet_overlap(&d->subnet, &o->subnet)) {
+			char a[19], b[19];
+			buf_printf(err, "subnet %s overlaps %s of network '%s'", subnet_fmt(&d->subnet, a),
+				   subnet_fmt(&o->subnet, b), o->name);
+			r = -EEXIST;
+		}
+	}
+	store_net_list_free(list, n);
+	if (r < 0)
+		return r;
+
+	struct nl_link l;
+	if (d->type == NET_BRIDGE) {
+		if ((r = nl_link_get(d->bridge, &l, err)) == -ENODEV) {
+			buf_printf(err, "host bridge %s does not exist (a bridge network attaches to an existing bridge)",
+				   d->bridge);
+			return -ENOENT;
+		}
+		if (r == 0 && strcmp(l.kind, "bridge") != 0) {
+			buf_printf(err, "%s is not a bridge (it is %s)", d->bridge, *l.kind ? l.kind : "a plain device");
+			return -EINVAL;
+		}
+		if (r == 0 && strncmp(l.alias, ALIAS_PREFIX, strlen(ALIAS_PREFIX)) == 0) {
+			buf_printf(err, "%s is the bridge of %s: attach to that network instead", d->bridge, l.alias);
+			return -EINVAL;
+		}
+		return r;
+	}
+	if ((r = bridge_owned(d, &l, err)) < 0)
+		return r;
+	if (d->type == NET_VXLAN) {
+		char vx[16];
+		netdef_vxlan_link(d, vx);
+		return vxlan_owned(d, vx, err) < 0 ? -EEXIST : 0;
+	}
+	/* the host's own addresses: a subnet overlapping one would hijack its routes */
+	struct nl_addr4 *addrs;
+	size_t na;
+	if ((r = nl_addr4_list(&addrs, &na, err)) < 0)
+		return r;
+	for (size_t i = 0; i < na && r == 0; i++) {
+		struct subnet h = { ntohl(addrs[i].addr), addrs[i].prefix };
+		h.net &= subnet_mask(&h);
+		if (h.prefix > 0 && (h.net >> 24) != 127 && subnet_overlap(&d->subnet, &h)) {
+			char a[19], b[19], ifname[IF_NAMESIZE] = "?";
+			if_indextoname((unsigned)addrs[i].index, ifname);
+			buf_printf(err, "subnet %s overlaps %s on the host's interface %s", subnet_fmt(&d->subnet, a),
+				   subnet_fmt(&h, b), ifname);
+			r = -EEXIST;
+		}
+	}
+	free(addrs);
+	return r;
+}
+
+int svc_net_create(const json_t *j, json_t **out, struct buf *err)
+{
+	__do_netdef struct net_def *d = netdef_from_json(j, err);
+	int r;
+	if (!d)
+		return -EINVAL;
+	if ((r = reserve_forwarded(d, err)) < 0)
+		return r;
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = check_new(d, err)) == 0 && (r = net_store(d, true, err)) == 0) {
+		if ((r = net_up(d, err)) < 0) {
+			struct buf why __do_buf = BUF_INIT;
+			net_down(d);
+			net_files_remove(d->name);
+			if (net_forget(d->name, &why) < 0)
+				log_warn("network %s: cannot forget it after a failed create: %s", d->name, why.s);
+		}
+	}
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		return r;
+	log_info("network %s: created (%s, bridge %s)", d->name, net_type_name(d->type), d->bridge);
+	*out = net_json(d);
+	return 0;
+}
+
+int svc_net_delete(const char *name, struct buf *err)
+{
+	__do_netdef struct net_def *d = NULL;
+	char *users = NULL;
+	int r;
+
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = net_load(name, &d, err)) < 0)
+		goto out;
+	if ((r = store_net_users(svc_cfg.store, name, &users)) == 0 && users) {
+		buf_printf(err, "network '%s' is used by VM %s: remove their NICs on it first", name, users);
+		r = -EBUSY;
+		goto out;
+	}
+	if ((r = net_forget(name, err)) < 0)
+		goto out;
+	net_down(d);
+	net_files_remove(name);
+	log_info("network %s: deleted", name);
+out:
+	pthread_mutex_unlock(&svc_defs_lock);
+	free(users);
+	return r;
+}
+
+/* ---- leases and forwards -------------------------------------------- */
+
+/* The VM whose NIC has `mac`, from the list (borrowed), or NULL. */
+static const char *vm_of_mac(const struct vm_record *vms, size_t n, const char *mac)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vmdef_nic_index(vms[i].def, mac) >= 0)
+			return vms[i].def->name;
+	return NULL;
+}
+
+int svc_net_leases(const char *name, json_t **out, struct buf *err)
+{
+	__do_netdef struct net_def *d = NULL;
+	__do_free char *dir = NULL;
+	struct dnsmasq_lease *l = NULL;
+	struct vm_record *vms = NULL;
+	size_t n = 0, nv = 0;
+	int r;
+
+	if ((r = net_load(name, &d, err)) < 0)
+		return r;
+	dir = net_dir(name);
+	if ((r = dnsmasq_leases_read(dir, &l, &n)) < 0) {
+		buf_printf(err, "cannot read the leases of network %s: %s", name, strerror(-r));
+		return r;
+	}
+	store_vm_list(svc_cfg.store, &vms, &nv);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char t[40];
+		const char *vm = vm_of_mac(vms, nv, l[i].mac);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "mac", l[i].mac, "ip", l[i].ip,
+						     "hostname", l[i].hostname[0] ? l[i].hostname : NULL, "expires",
+						     l[i].expiry ? time_fmt_rfc3339(l[i].expiry * 1000, t, sizeof(t))
+								 : "never",
+						     "vm", vm));
+	}
+	store_vm_list_free(vms, nv);
+	free(l);
+	*out = json_pack("{s:o}", "leases", arr);
+	return 0;
+}
+
+/* Network `name` changed into d (forwards, reservations): load its table, then
+ * record it; if either fails the table of the stored definition is put back. */
+static int net_apply_change(const char *name, struct net_def *d, json_t **out, struct buf *err)
+{
+	__do_free char *dir = net_dir(d->name);
+	int r;
+	if ((r = nft_table_apply(d, dir, err)) < 0 || (r = net_store(d, false, err)) < 0) {
+		struct buf why __do_buf = BUF_INIT;
+		__do_netdef struct net_def *old = NULL;
+		if (net_load(name, &old, &why) < 0 || nft_table_apply(old, dir, &why) < 0)
+			log_warn("network %s: cannot restore its firewall table: %s", name, why.s);
+		return r;
+	}
+	if ((r = hosts_update(d, err)) < 0)
+		return r;
+	*out = net_json(d);
+	return 0;
+}
+
+int svc_net_forward_add(const char *name, const char *host, const char *guest, json_t **out, struct buf *err)
+{
+	__do_netdef struct net_def *d = NULL;
+	struct net_forward f;
+	int r;
+
+	if ((r = netdef_forward_parse(host, guest, &f, err)) < 0)
+		return r;
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = net_load(name, &d, err)) < 0)
+		goto out;
+	if (d->type != NET_NAT) {
+		buf_printf(err, "network %s is of type %s: port forwards need a nat network", name, net_type_name(d->type));
+		r = -EINVAL;
+		goto out;
+	}
+	for (int i = 0; i < d->nforwards; i++) {
+		if (d->forwards[i].port == f.port && d->forwards[i].udp == f.udp) {
+			buf_printf(err, "%s port %d is already forwarded to %s:%d", f.udp ? "udp" : "tcp", f.port,
+				   d->forwards[i].vm, d->forwards[i].vm_port);
+			r = -EEXIST;
+			goto out;
+		}
+	}
+	if (d->nforwards == NET_MAX_FORWARDS) {
+		buf_printf(err, "network %s has the most port forwards it can (%d)", name, NET_MAX_FORWARDS);
+		r = -ENOSPC;
+		goto out;
+	}
+	d->forwards[d->nforwards++] = f;
+	f.vm = NULL; /* owned by d now */
+	if ((r = reserve_forwarded(d, err)) == 0)
+		r = net_apply_change(name, d, out, err);
+out:
+	pthread_mutex_unlock(&svc_defs_lock);
+	free(f.vm);
+	return r;
+}
+
+int svc_net_forward_delete(const char *name, const char *host, json_t **out, struct buf *err)
+{
+	__do_netdef struct net_def *d = NULL;
+	struct net_forward f;
+	int r, k = -1;
+
+	if ((r = netdef_forward_parse(host, "x:1", &f, err)) < 0)
+		return r;
+	free(f.vm);
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = net_load(name, &d, err)) < 0)
+		goto out;
+	for (int i = 0; i < d->nforwards; i++)
+		if (d->forwards[i].port == f.port && d->forwards[i].udp == f.udp)
+			k = i;
+	if (k < 0) {
+		buf_printf(err, "network %s has no forward of %s", name, host);
+		r = -ENOENT;
+		goto out;
+	}
+	free(d->forwards[k].vm);
+	memmove(&d->forwards[k], &d->forwards[k + 1], (size_t)(d->nforwards - k - 1) * sizeof(d->forwards[0]));
+	d->nforwards--;
+	r = net_apply_change(name, d, out, err);
+out:
+	pthread_mutex_unlock(&svc_defs_lock);
+	return r;
+}
+
+/* ---- VMs' NICs ------------------------------------------------------ */
+
+int svc_net_check_vm(const struct vm_def *d, struct buf *err)
+{
+	struct vm_record *vms;
+	size_t n;
+	int r = 0;
+
+	for (int i = 0; i < d->nnics && r == 0; i++) {
+		struct net_record rec = { 0 };
+		if (d->nics[i].mode != NIC_NETWORK)
+			continue;
+		if (store_net_get(svc_cfg.store, d->nics[i].network, &rec) < 0) {
+			buf_printf(err, "network '%s' does not exist (create it with 'corral net create')",
+				   d->nics[i].network);
+			r = -ENOENT;
+		}
+		net_record_release(&rec);
+	}
+	if (r < 0 || d->nnics == 0)
+		return r;
+	if (store_vm_list(svc_cfg.store, &vms, &n) < 0) {
+		buf_adds(err, "cannot read the VM list");
+		return -EIO;
+	}
+	for (size_t v = 0; v < n && r == 0; v++) {
+		if (strcmp(vms[v].def->uuid, d->uuid) == 0)
+			continue;
+		for (int i = 0; i < d->nnics && r == 0; i++) {
+			if (vmdef_nic_index(vms[v].def, d->nics[i].mac) >= 0) {
+				buf_printf(err, "MAC address %s is already used by VM %s", d->nics[i].mac,
+					   vms[v].def->name);
+				r = -EEXIST;
+			}
+		}
+	}
+	store_vm_list_free(vms, n);
+	return r;
+}
+
+json_t *svc_net_nic_status(const struct vm_def *d)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < d->nnics; i++) {
+		const struct vm_nic *nic = &d->nics[i];
+		json_t *o = json_pack("{s:s}", "mac", nic->mac);
+		if (nic->mode == NIC_NETWORK && !netdef_name_invalid(nic->network)) {
+			__do_free char *dir = net_dir(nic->network);
+			struct dnsmasq_lease *l;
+			size_t n;
+			char tap[TAP_NAME_LEN];
+			const char *ip = NULL;
+			long long best = -1;
+			tap_name(d->uuid, nic->mac, tap);
+			json_object_set_new(o, "network", json_string(nic->network));
+			json_object_set_new(o, "tap", if_nametoindex(tap) ? json_string(tap) : json_null());
+			if (dnsmasq_leases_read(dir, &l, &n) == 0) {
+				for (size_t k = 0; k < n; k++) {
+					if (strcasecmp(l[k].mac, nic->mac) == 0 && (l[k].expiry == 0 || l[k].expiry > best)) {
+						ip = l[k].ip;
+						best = l[k].expiry ? l[k].expiry : (long long)1 << 62;
+					}
+				}
+				json_object_set_new(o, "ip", ip ? json_string(ip) : json_null());
+				free(l);
+			}
+		}
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+void svc_net_hosts_refresh(const struct vm_def *d)
+{
+	for (int i = 0; i < d->nnics; i++) {
+		struct buf err __do_buf = BUF_INIT;
+		__do_netdef struct net_def *net = NULL;
+		bool seen = false;
+		if (d->nics[i].mode != NIC_NETWORK)
+			continue;
+		for (int k = 0; k < i; k++)
+			seen = seen || (d->nics[k].network && strcmp(d->nics[k].network, d->nics[i].network) == 0);
+		if (seen)
+			continue;
+		if (net_load(d->nics[i].network, &net, &err) < 0 || hosts_update(net, &err) < 0)
+			log_warn("network %s: cannot refresh its hosts file: %s", d->nics[i].network, err.s);
+	}
+}
+
+int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err)
+{
+	const struct vm_nic *nic = &d->nics[index];
+	__do_netdef struct net_def *net = NULL;
+	__do_close int fd = -EBADF;
+	char tap[TAP_NAME_LEN];
+	int r;
+
+	if ((r = net_load(nic->network, &net, err)) < 0)
+		return r;
+	tap_name(d->uuid, nic->mac, tap);
+	if ((fd = tap_open(tap, err)) < 0)
+		return fd;
+	if ((r = nl_link_set_master(tap, net->bridge, err)) < 0 || (r = nl_link_set_up(tap, true, err)) < 0)
+		return r;
+	/*
+	 * The tap is up in the bridge and carries the NIC's MAC: this is where
+	 * per-NIC traffic hygiene (net/hygiene.h: MAC/IP/ARP anti-spoofing, no
+	 * DHCP server, DHCP rate limit, bandwidth) is to be applied, with
+	 * (tap, nic->mac, the reserved address if any).  Once a lease is learned
+	 * (svc_net_nic_status reads it from the network's lease file) the IPv4
+	 * half is narrowed to that address.
+	 */
+	/* not under svc_defs_lock: VM starts must not wait behind definition changes */
+	if ((r = hosts_update(net, err)) < 0)
+		return r;
+	return move_fd(fd);
+}

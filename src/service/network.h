@@ -1,0 +1,55 @@
+/*
+ * network.h - networks for guests (network.c): create, list, show, delete,
+ * leases, port forwards; bringing them up at corrald start; the taps of
+ * VMs' NICs.
+ *
+ * A network is a definition in the store (net/netdef.h) plus what it is
+ * on this host: for nat/isolated a bridge of corral's (marked with the
+ * alias "corral network <name>"), its address, a dnsmasq and (nat) an
+ * nftables table; for bridge an existing host bridge corral only adds
+ * taps to.  Files are under <state_dir>/networks/<name>/ (docs/network.md).
+ * Creating makes all of it or, on any failure, nothing; deleting removes
+ * exactly what was made (never a bridge that is not corral's); corrald's
+ * start makes what is missing and re-adopts what is there (same bridge,
+ * same dnsmasq by its pid file identity, table reloaded atomically).
+ *
+ * Changes to networks and VM definitions are serialised by svc_defs_lock;
+ * svc_net_nic_open (called by VM starts) does not take it.
+ * Errors: see service.h.
+ */
+#ifndef CORRAL_SERVICE_NETWORK_H
+#define CORRAL_SERVICE_NETWORK_H
+
+#include <jansson.h>
+
+#include "core/vmdef.h"
+#include "service/service.h"
+
+/* Bring every network up (corrald start); failures are logged, the network shows them. */
+void svc_net_init(void);
+json_t *svc_net_list(void);
+int svc_net_get(const char *name, json_t **out, struct buf *err);
+int svc_net_create(const json_t *def, json_t **out, struct buf *err);
+/* -EBUSY while a VM definition has a NIC on it. */
+int svc_net_delete(const char *name, struct buf *err);
+/* {"leases": [{"mac","ip","hostname","expires","vm"}]} */
+int svc_net_leases(const char *name, json_t **out, struct buf *err);
+/* host "tcp:8022", guest "VM:22"; the VM gets an address reservation if it has none. */
+int svc_net_forward_add(const char *name, const char *host, const char *guest, json_t **out, struct buf *err);
+int svc_net_forward_delete(const char *name, const char *host, json_t **out, struct buf *err);
+
+/* Checks of a VM definition against the networks, under svc_defs_lock:
+ * every network NIC's network exists, no MAC is used by another VM. */
+int svc_net_check_vm(const struct vm_def *d, struct buf *err);
+/* status.nics of a VM: [{"mac", "network", "ip"|null, "tap"|null}] parallel to d->nics. */
+json_t *svc_net_nic_status(const struct vm_def *d);
+/* Look at every network's DHCP leases; a NIC that got a new address is recorded
+ * as a "nic" event of its VM (housekeeping.c, every few seconds). */
+void svc_net_leases_poll(void);
+/* Rewrite the hosts files of the networks d's NICs are on (after a VM was edited or
+ * deleted); failures are logged. */
+void svc_net_hosts_refresh(const struct vm_def *d);
+/* rt_config.nic_open: the tap of NIC `index` of VM d, in its network's bridge and up. */
+int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err);
+
+#endif
