@@ -73,6 +73,9 @@ struct hygiene_port {
 	uint8_t mac[6];            /* the guest's MAC */
 	bool has_ipv4;             /* the guest's lease is known */
 	struct in_addr ipv4;       /* that lease (network byte order) */
+	bool any_ipv4;             /* no IPv4/ARP address check (corral does not
+				    * know the guest's address: bridge, vxlan or
+				    * DHCP-less networks); has_ipv4 is ignored */
 	bool allow_ipv6;           /* false: drop all IPv6 from the guest */
 	unsigned dhcp_rate;        /* DHCP client packets per second (0: default) */
 	unsigned dhcp_burst;       /* and burst (0: default) */

@@ -49,6 +49,8 @@ void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const
 {
 	__do_free char *detail = xasprintf("%s: %s", vmstate_name(st), reason ? reason : "");
 	store_vm_set_state(svc_cfg.store, uuid, st, reason);
+	if (st == VM_STOPPED || st == VM_CRASHED)
+		svc_net_vm_stopped(uuid); /* QEMU is gone, so are its taps */
 	store_event_add(svc_cfg.store, uuid, "state", detail);
 	events_publish_vm("state", uuid, name,
 			  json_pack("{s:s,s:s,s:s,s:s}", "type", "state", "detail", detail, "state", vmstate_name(st),
