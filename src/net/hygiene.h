@@ -18,7 +18,7 @@
  *     redirects, DHCPv6 server replies or spoofed neighbour adverts;
  *   - nothing but IPv4, ARP and IPv6 (no 802.1Q tags, no STP, no LLDP...);
  *   - optionally at most `tx_bytes_per_sec` bytes per second (policing).
- * docs/network-hygiene.md lists every rule and the reason for it.
+ * docs/network.md ("Traffic hygiene") lists every rule and the reason for it.
  *
  * Kernel layout (the one corral owns; nothing else is ever touched):
  *     table bridge corral-hygiene {
