@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -288,7 +289,7 @@ static bool net_leases_known(const struct net_def *d)
 	return (d->type == NET_NAT || d->type == NET_ISOLATED) && d->dhcp;
 }
 
-/* The newest lease of `mac` on network `name` into *ip; false if none. */
+/* The newest unexpired lease of `mac` on network `name` into *ip; false if none. */
 static bool lease_of(const char *name, const char *mac, struct in_addr *ip)
 {
 	__do_free char *dir = net_dir(name);
@@ -300,6 +301,8 @@ static bool lease_of(const char *name, const char *mac, struct in_addr *ip)
 		return false;
 	for (size_t k = 0; k < n; k++) {
 		long long e = l[k].expiry ? l[k].expiry : (long long)1 << 62;
+		if (e < (long long)time(NULL))
+			continue; /* expired: the address may be somebody else's by now */
 		if (strcasecmp(l[k].mac, mac) == 0 && e > best && inet_pton(AF_INET, l[k].ip, ip) == 1) {
 			best = e;
 			found = true;
