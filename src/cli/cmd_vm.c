@@ -55,7 +55,9 @@
 	"                        replaces the VM's): 'user' (QEMU user-mode\n"       \
 	"                        networking, the default) or 'net=NAME' (a port on\n" \
 	"                        corral network NAME), then optionally\n"           \
-	"                        ',mac=MAC' and ',model=virtio|e1000'\n"            \
+	"                        ',mac=MAC' and ',model=virtio|e1000'; for net=\n"  \
+	"                        ',filter=off' drops its traffic hygiene (on by\n"  \
+	"                        default, docs/network.md)\n"                        \
 	"  --no-nic              no network card\n"                                   \
 	"  --mac MAC             MAC address of the first network card (default:\n"  \
 	"                        generated; unique on the host)\n"                    \

@@ -401,6 +401,8 @@ int vmdef_nic_from_spec(const char *spec, json_t **out)
 			json_object_set_new(nic, "network", json_string(eq + 1));
 		} else if (!first && (strcmp(tok, "mac") == 0 || strcmp(tok, "model") == 0)) {
 			json_object_set_new(nic, tok, json_string(eq + 1));
+		} else if (!first && strcmp(tok, "filter") == 0 && (!strcmp(eq + 1, "on") || !strcmp(eq + 1, "off"))) {
+			json_object_set_new(nic, tok, json_boolean(strcmp(eq + 1, "on") == 0));
 		} else {
 			goto bad;
 		}
@@ -411,7 +413,8 @@ int vmdef_nic_from_spec(const char *spec, json_t **out)
 	return 0;
 bad:
 	json_decref(nic);
-	cli_error("invalid --nic '%s': want user or net=NAME, then optionally ,mac=MAC and ,model=virtio|e1000", spec);
+	cli_error("invalid --nic '%s': want user or net=NAME, then optionally ,mac=MAC, ,model=virtio|e1000 and (net= only) ,filter=on|off",
+		  spec);
 	return -1;
 }
 

@@ -211,9 +211,10 @@ const char *nic_model_name(enum nic_model m) { return nic_model_names[m]; }
 /* One NIC object (also the old single "nic"); `what` names it in messages. */
 static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, struct buf *err)
 {
-	static const char *const keys[] = { "mode", "network", "model", "mac", NULL };
+	static const char *const keys[] = { "mode", "network", "model", "mac", "filter", NULL };
 	const char *mode = "user", *model = "virtio", *mac = NULL, *net = NULL;
 	struct vm_nic *nic = &d->nics[d->nnics];
+	bool filter = true;
 
 	if (!json_is_object(n)) {
 		buf_printf(err, "%s must be an object", what);
@@ -221,11 +222,16 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 	}
 	if (json_check_keys(n, what, keys, err) < 0 || json_get_str(n, "mode", &mode, err) < 0 ||
 	    json_get_str(n, "network", &net, err) < 0 || json_get_str(n, "model", &model, err) < 0 ||
-	    json_get_str(n, "mac", &mac, err) < 0)
+	    json_get_str(n, "mac", &mac, err) < 0 || json_get_bool(n, "filter", &filter, err) < 0)
 		return -1;
+	nic->filter = filter;
 	if (strcmp(mode, "user") == 0) {
 		if (net) {
 			buf_printf(err, "%s: a user-mode NIC has no network (use mode 'network')", what);
+			return -1;
+		}
+		if (json_object_get(n, "filter")) {
+			buf_printf(err, "%s.filter: only a NIC on a network has a traffic filter", what);
 			return -1;
 		}
 		nic->mode = NIC_USER;
@@ -507,8 +513,10 @@ json_t *vmdef_to_json(const struct vm_def *d)
 			const struct vm_nic *n = &d->nics[i];
 			json_t *o = json_pack("{s:s,s:s,s:s}", "mode", n->mode == NIC_USER ? "user" : "network", "model",
 					      nic_model_name(n->model), "mac", n->mac);
-			if (n->network)
+			if (n->network) {
 				json_object_set_new(o, "network", json_string(n->network));
+				json_object_set_new(o, "filter", json_boolean(n->filter));
+			}
 			json_array_append_new(nics, o);
 		}
 		json_object_set_new(j, "nics", nics);

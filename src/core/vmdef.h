@@ -48,7 +48,8 @@ struct vm_disk {
  * A NIC: QEMU's user-mode network (the default: nothing to set up on the
  * host) or a port on a corral network (a tap in its bridge, net/).  In
  * JSON "nics": [{"mode": "user"|"network", "network": NAME, "model":
- * "virtio"|"e1000", "mac": ...}]; the single "nic" object of older
+ * "virtio"|"e1000", "mac": ..., "filter": BOOL}] ("filter", default true:
+ * the port's traffic hygiene, docs/network.md; only for network NICs); the single "nic" object of older
  * definitions is read as the first NIC.
  */
 struct vm_nic {
@@ -56,6 +57,7 @@ struct vm_nic {
 	char *network;     /* NIC_NETWORK: the network's name */
 	enum nic_model model;
 	char mac[18];
+	bool filter;       /* NIC_NETWORK: traffic hygiene on its port (default true) */
 };
 
 struct vm_def {

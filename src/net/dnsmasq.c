@@ -36,7 +36,9 @@ void dnsmasq_conf(const struct net_def *d, const char *dir, struct buf *o)
 		   ipv4_fmt(subnet_mask(&d->subnet), mask), DNSMASQ_LEASE_TIME);
 	if (d->type == NET_ISOLATED)
 		buf_adds(o, "dhcp-option=option:router\n"); /* no default route through the host */
-	buf_adds(o, "dhcp-authoritative\ndhcp-no-override\ndhcp-lease-max=4096\n");
+	/* dhcp-ignore-clid: a lease per MAC, not per client ID (a guest sending random
+	 * client IDs would otherwise get one lease each and empty the pool) */
+	buf_adds(o, "dhcp-authoritative\ndhcp-no-override\ndhcp-ignore-clid\ndhcp-lease-max=4096\n");
 	buf_printf(o, "dhcp-leasefile=%s/leases\n", dir);
 	buf_printf(o, "dhcp-hostsfile=%s/hosts\n", dir);
 	buf_adds(o, "pid-file=\nuser=root\nlog-facility=-\nlog-dhcp\n");

@@ -145,7 +145,7 @@ static void render_port(const struct hygiene_port *p, const char *previous_chain
 		inet_ntop(AF_INET, &p->ipv4, ip, sizeof(ip));
 
 	buf_printf(out, "# corral traffic hygiene: port %s on bridge %s, guest %s, IPv4 %s\n", p->port,
-		   p->bridge, mac, p->has_ipv4 ? ip : "not leased yet");
+		   p->bridge, mac, p->any_ipv4 ? "any" : p->has_ipv4 ? ip : "not leased yet");
 	if (previous_chain && strcmp(previous_chain, chain)) {
 		buf_printf(out, "delete element " T " ports { \"%s\" }\n", p->port);
 		buf_printf(out, "flush chain " T " %s\n", previous_chain);
@@ -165,7 +165,8 @@ static void render_port(const struct hygiene_port *p, const char *previous_chain
 	add_rule(out, chain, "ether type arp arp plen != 4 counter drop comment \"arp-malformed\"");
 	add_rule(out, chain, "ether type arp arp saddr ether != %s counter drop comment \"arp-spoof\"", mac);
 	/* Before the lease only RFC 5227 probes (sender 0.0.0.0). */
-	add_rule(out, chain, "ether type arp arp saddr ip != %s counter drop comment \"arp-spoof\"", ip);
+	if (!p->any_ipv4)
+		add_rule(out, chain, "ether type arp arp saddr ip != %s counter drop comment \"arp-spoof\"", ip);
 
 	/* DHCPv4: rate-limited, for the guest's own MAC only; never a server. */
 	add_rule(out, chain,
@@ -179,8 +180,10 @@ static void render_port(const struct hygiene_port *p, const char *previous_chain
 	add_rule(out, chain,
 		 "ether type ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept");
 
-	/* IPv4: only from the leased address. */
-	if (p->has_ipv4)
+	/* IPv4: only from the leased address (any if corral knows none). */
+	if (p->any_ipv4)
+		buf_adds(out, "# IPv4 and ARP from any address: corral does not know the guest's\n");
+	else if (p->has_ipv4)
 		add_rule(out, chain, "ether type ip ip saddr != %s counter drop comment \"ip-spoof\"", ip);
 	else
 		add_rule(out, chain, "ether type ip counter drop comment \"ip-spoof\"");

@@ -18,7 +18,7 @@
  *     redirects, DHCPv6 server replies or spoofed neighbour adverts;
  *   - nothing but IPv4, ARP and IPv6 (no 802.1Q tags, no STP, no LLDP...);
  *   - optionally at most `tx_bytes_per_sec` bytes per second (policing).
- * docs/network-hygiene.md lists every rule and the reason for it.
+ * docs/network.md ("Traffic hygiene") lists every rule and the reason for it.
  *
  * Kernel layout (the one corral owns; nothing else is ever touched):
  *     table bridge corral-hygiene {
@@ -73,6 +73,9 @@ struct hygiene_port {
 	uint8_t mac[6];            /* the guest's MAC */
 	bool has_ipv4;             /* the guest's lease is known */
 	struct in_addr ipv4;       /* that lease (network byte order) */
+	bool any_ipv4;             /* no IPv4/ARP address check (corral does not
+				    * know the guest's address: bridge, vxlan or
+				    * DHCP-less networks); has_ipv4 is ignored */
 	bool allow_ipv6;           /* false: drop all IPv6 from the guest */
 	unsigned dhcp_rate;        /* DHCP client packets per second (0: default) */
 	unsigned dhcp_burst;       /* and burst (0: default) */

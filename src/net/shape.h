@@ -7,7 +7,7 @@
  * through the tap's ingress, where this kernel has no `police` action and
  * ingress shaping would need an ifb device: that direction is policed by the
  * port's nftables chain instead (hygiene.h, tx_bytes_per_sec: what exceeds the
- * rate is dropped).  docs/network-hygiene.md has the details.
+ * rate is dropped).  docs/network.md ("Traffic hygiene") has the details.
  *
  * tc is run through the command runner (argv, never a shell string).
  * Errors: 0 or -errno with one sentence appended to err (may be NULL).

@@ -49,10 +49,22 @@ void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const
 {
 	__do_free char *detail = xasprintf("%s: %s", vmstate_name(st), reason ? reason : "");
 	store_vm_set_state(svc_cfg.store, uuid, st, reason);
+	if (st == VM_STOPPED || st == VM_CRASHED)
+		svc_net_vm_stopped(uuid); /* QEMU is gone, so are its taps */
 	store_event_add(svc_cfg.store, uuid, "state", detail);
 	events_publish_vm("state", uuid, name,
 			  json_pack("{s:s,s:s,s:s,s:s}", "type", "state", "detail", detail, "state", vmstate_name(st),
 				    "reason", reason ? reason : ""));
+}
+
+/* rt_config.nic_open: a VM start opens its NICs in order and gives up at the
+ * first failure, so the filters of the NICs opened before it go too. */
+static int rt_nic_open(const struct vm_def *d, int index, struct buf *err)
+{
+	int fd = svc_net_nic_open(d, index, err);
+	for (int i = 0; fd < 0 && i < index; i++)
+		svc_net_nic_closed(d, i);
+	return fd;
 }
 
 void svc_rt_hooks(struct rt_config *rc)
@@ -60,7 +72,7 @@ void svc_rt_hooks(struct rt_config *rc)
 	rc->on_state = svc_on_vm_state;
 	rc->on_event = svc_on_vm_event;
 	rc->boot_extract = svc_boot_extract;
-	rc->nic_open = svc_net_nic_open;
+	rc->nic_open = rt_nic_open;
 }
 
 int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s)

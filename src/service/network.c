@@ -14,12 +14,14 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "network.h"
 #include "service/internal.h"
 #include "net/dnsmasq.h"
+#include "net/hygiene.h"
 #include "net/netdef.h"
 #include "net/netlink.h"
 #include "net/nft.h"
@@ -246,6 +248,10 @@ static void net_down(const struct net_def *d)
 	struct nl_link l;
 
 	dnsmasq_stop(dir);
+	/* a bridge network's bridge may carry other bridge networks' ports: it has none of its own (no users) */
+	if (d->type != NET_BRIDGE && hygiene_bridge_remove(d->bridge, &err) < 0)
+		log_warn("network %s: %s", d->name, err.s);
+	buf_reset(&err);
 	if (nft_table_delete(d->name, &err) < 0)
 		log_warn("network %s: %s", d->name, err.s);
 	buf_reset(&err);
@@ -272,10 +278,162 @@ static void net_files_remove(const char *name)
 	rmdir(dir);
 }
 
+/* ---- traffic hygiene (net/hygiene.h) ------------------------------- */
+
+/* Whether NIC `nic` on network `net` is filtered: by default every one (docs/network.md). */
+static bool nic_filtered(const struct vm_nic *nic) { return nic->mode == NIC_NETWORK && nic->filter; }
+
+/* Whether corral knows the addresses of network d's guests (its dnsmasq leases them). */
+static bool net_leases_known(const struct net_def *d)
+{
+	return (d->type == NET_NAT || d->type == NET_ISOLATED) && d->dhcp;
+}
+
+/* The newest unexpired lease of `mac` on network `name` into *ip; false if none. */
+static bool lease_of(const char *name, const char *mac, struct in_addr *ip)
+{
+	__do_free char *dir = net_dir(name);
+	struct dnsmasq_lease *l;
+	size_t n;
+	long long best = -1;
+	bool found = false;
+	if (dnsmasq_leases_read(dir, &l, &n) < 0)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		long long e = l[k].expiry ? l[k].expiry : (long long)1 << 62;
+		if (e < (long long)time(NULL))
+			continue; /* expired: the address may be somebody else's by now */
+		if (strcasecmp(l[k].mac, mac) == 0 && e > best && inet_pton(AF_INET, l[k].ip, ip) == 1) {
+			best = e;
+			found = true;
+		}
+	}
+	free(l);
+	return found;
+}
+
+/* The filter of NIC `mac` with tap `tap` on network `net`: its lease if
+ * corral knows one (`ip` if not NULL, else the lease file's). */
+static void hyg_port_fill(const struct net_def *net, const char *tap, const char *mac, const struct in_addr *ip,
+			  struct hygiene_port *p)
+{
+	unsigned m[6] = { 0 };
+	*p = (struct hygiene_port)HYGIENE_PORT_INIT;
+	p->bridge = net->bridge;
+	p->port = tap;
+	sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
+	for (int i = 0; i < 6; i++)
+		p->mac[i] = (uint8_t)m[i];
+	if (!net_leases_known(net))
+		p->any_ipv4 = true;
+	else if (ip)
+		p->ipv4 = *ip, p->has_ipv4 = true;
+	else
+		p->has_ipv4 = lease_of(net->name, mac, &p->ipv4);
+}
+
+/* Drop the filter of the tap of VM `uuid`'s NIC `mac` (it stopped, or the NIC went). */
+static void hyg_nic_remove(const char *uuid, const char *mac)
+{
+	struct buf err __do_buf = BUF_INIT;
+	char tap[TAP_NAME_LEN];
+	tap_name(uuid, mac, tap);
+	if (hygiene_port_remove(tap, &err) < 0)
+		log_warn("VM %s: cannot remove the traffic filter of NIC %s: %s", uuid, mac, err.s);
+}
+
+void svc_net_nic_closed(const struct vm_def *d, int index)
+{
+	if (nic_filtered(&d->nics[index]))
+		hyg_nic_remove(d->uuid, d->nics[index].mac);
+}
+
+void svc_net_vm_stopped(const char *uuid)
+{
+	struct vm_record rec = { 0 };
+	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
+		return;
+	for (int i = 0; i < rec.def->nnics; i++)
+		svc_net_nic_closed(rec.def, i);
+	vm_record_release(&rec);
+}
+
+/*
+ * corrald start: make the kernel's filters on each network's bridge exactly
+ * those of the NICs whose taps still exist (their QEMU outlived the previous
+ * corrald), in one transaction per bridge: re-adopted, never dropped.
+ */
+static void hyg_sync(struct net_def **nets, size_t nn)
+{
+	struct vm_record *vms;
+	size_t nv;
+	if (store_vm_list(svc_cfg.store, &vms, &nv) < 0)
+		return;
+	for (size_t i = 0; i < nn; i++) {
+		bool done = false;
+		if (!nets[i])
+			continue;
+		for (size_t k = 0; k < i; k++) /* bridge networks may share a bridge: one sync for it */
+			done = done || (nets[k] && strcmp(nets[k]->bridge, nets[i]->bridge) == 0);
+		if (done)
+			continue;
+		struct hygiene_port *ports = xcalloc(VM_MAX_NICS * (nv ? nv : 1), sizeof(*ports));
+		char (*taps)[TAP_NAME_LEN] = xcalloc(VM_MAX_NICS * (nv ? nv : 1), sizeof(*taps));
+		size_t np = 0;
+		for (size_t v = 0; v < nv; v++) {
+			const struct vm_def *vd = vms[v].def;
+			for (int c = 0; c < vd->nnics; c++) {
+				const struct net_def *net = NULL;
+				for (size_t k = i; k < nn && !net; k++)
+					if (nets[k] && vd->nics[c].network && strcmp(nets[k]->name, vd->nics[c].network) == 0 &&
+					    strcmp(nets[k]->bridge, nets[i]->bridge) == 0)
+						net = nets[k];
+				if (!net || !nic_filtered(&vd->nics[c]))
+					continue;
+				tap_name(vd->uuid, vd->nics[c].mac, taps[np]);
+				if (!if_nametoindex(taps[np]))
+					continue; /* its QEMU is gone: its filter goes */
+				hyg_port_fill(net, taps[np], vd->nics[c].mac, NULL, &ports[np]);
+				np++;
+			}
+		}
+		struct buf err __do_buf = BUF_INIT;
+		if (hygiene_bridge_sync(nets[i]->bridge, ports, np, &err) < 0)
+			log_warn("network %s: cannot re-adopt its guests' traffic filters: %s", nets[i]->name, err.s);
+		else if (np)
+			log_info("network %s: traffic filters of %zu NIC(s) re-adopted", nets[i]->name, np);
+		free(ports);
+		free(taps);
+	}
+	store_vm_list_free(vms, nv);
+}
+
 /* ---- leases learned -------------------------------------------------- */
 
 static pthread_mutex_t leases_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *leases_known; /* MAC -> IPv4 of the last lease seen (leases_lock) */
+
+/* NIC k of VM d got `ip` on network `name`: its running tap's filter narrows to it. */
+static void hyg_lease(const struct vm_def *d, int k, const char *name, const char *ip)
+{
+	struct buf err __do_buf = BUF_INIT;
+	__do_netdef struct net_def *net = NULL;
+	struct hygiene_port p;
+	struct in_addr a;
+	char tap[TAP_NAME_LEN];
+	const struct vm_nic *nic = &d->nics[k];
+	if (!nic_filtered(nic) || !nic->network || strcmp(nic->network, name) != 0 || inet_pton(AF_INET, ip, &a) != 1)
+		return;
+	tap_name(d->uuid, nic->mac, tap);
+	if (!if_nametoindex(tap) || net_load(name, &net, &err) < 0 || !net_leases_known(net))
+		return; /* not running: its filter is made when it starts */
+	hyg_port_fill(net, tap, nic->mac, &a, &p);
+	if (hygiene_port_apply(&p, &err) < 0) {
+		__do_free char *ev = xasprintf("NIC %s: cannot narrow its traffic filter to %s: %s", nic->mac, ip, err.s);
+		log_warn("VM %s: %s", d->name, ev);
+		svc_vm_event(d->uuid, "nic", ev);
+	}
+}
 
 /* NIC `mac` got `ip` from network `net`'s dnsmasq. */
 static void lease_learned(const char *net, const char *mac, const char *ip)
@@ -285,15 +443,12 @@ static void lease_learned(const char *net, const char *mac, const char *ip)
 	if (store_vm_list(svc_cfg.store, &vms, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if (vmdef_nic_index(vms[i].def, mac) < 0)
+		int k = vmdef_nic_index(vms[i].def, mac);
+		if (k < 0)
 			continue;
-		/*
-		 * Here the NIC's address is known: per-NIC traffic hygiene
-		 * (net/hygiene.h) narrows the tap's IPv4 filter to it, with
-		 * (tap_name(uuid, mac), mac, ip).
-		 */
 		__do_free char *d = xasprintf("NIC %s has address %s on network %s (DHCP)", mac, ip, net);
 		svc_vm_event(vms[i].def->uuid, "nic", d);
+		hyg_lease(vms[i].def, k, net, ip);
 		break;
 	}
 	store_vm_list_free(vms, n);
@@ -337,16 +492,21 @@ void svc_net_init(void)
 	size_t n;
 	if (store_net_list(svc_cfg.store, &list, &n) < 0)
 		return;
+	struct net_def **nets = xcalloc(n ? n : 1, sizeof(*nets));
 	for (size_t i = 0; i < n; i++) {
 		struct buf err __do_buf = BUF_INIT;
-		__do_netdef struct net_def *d = NULL;
-		if (net_load(list[i].name, &d, &err) < 0 || net_up(d, &err) < 0)
+		if (net_load(list[i].name, &nets[i], &err) < 0 || net_up(nets[i], &err) < 0)
 			log_warn("network %s: cannot bring it up: %s", list[i].name, err.s);
 		else
-			log_info("network %s: up (%s, bridge %s)", d->name, net_type_name(d->type), d->bridge);
+			log_info("network %s: up (%s, bridge %s)", nets[i]->name, net_type_name(nets[i]->type),
+				 nets[i]->bridge);
 	}
 	store_net_list_free(list, n);
 	leases_scan(true); /* what was leased while corrald was away is not news */
+	hyg_sync(nets, n);
+	for (size_t i = 0; i < n; i++)
+		netdef_free(nets[i]);
+	free(nets);
 }
 
 /* ---- reading ------------------------------------------------------- */
@@ -810,18 +970,27 @@ int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err)
 	tap_name(d->uuid, nic->mac, tap);
 	if ((fd = tap_open(tap, err)) < 0)
 		return fd;
-	if ((r = nl_link_set_master(tap, net->bridge, err)) < 0 || (r = nl_link_set_up(tap, true, err)) < 0)
-		return r;
 	/*
-	 * The tap is up in the bridge and carries the NIC's MAC: this is where
-	 * per-NIC traffic hygiene (net/hygiene.h: MAC/IP/ARP anti-spoofing, no
-	 * DHCP server, DHCP rate limit, bandwidth) is to be applied, with
-	 * (tap, nic->mac, the reserved address if any).  Once a lease is learned
-	 * (svc_net_nic_status reads it from the network's lease file) the IPv4
-	 * half is narrowed to that address.
+	 * The filter (net/hygiene.h) is in place before the tap joins the
+	 * bridge: the guest never sends a frame unfiltered.  Its IPv4 half is
+	 * the NIC's current lease if it has one (a restarted guest renews it),
+	 * else DHCP only until lease_learned narrows it.  No filter, no start.
 	 */
-	/* not under svc_defs_lock: VM starts must not wait behind definition changes */
-	if ((r = hosts_update(net, err)) < 0)
+	if (nic_filtered(nic)) {
+		struct hygiene_port p;
+		struct buf why __do_buf = BUF_INIT;
+		hyg_port_fill(net, tap, nic->mac, NULL, &p);
+		if ((r = hygiene_port_apply(&p, &why)) < 0) {
+			buf_printf(err, "NIC %s: cannot install its traffic filter (nftables bridge table %s): %s",
+				   nic->mac, HYGIENE_TABLE, why.s);
+			return r;
+		}
+	}
+	if ((r = nl_link_set_master(tap, net->bridge, err)) < 0 || (r = nl_link_set_up(tap, true, err)) < 0 ||
+	    /* not under svc_defs_lock: VM starts must not wait behind definition changes */
+	    (r = hosts_update(net, err)) < 0) {
+		svc_net_nic_closed(d, index);
 		return r;
+	}
 	return move_fd(fd);
 }

@@ -51,5 +51,9 @@ void svc_net_leases_poll(void);
 void svc_net_hosts_refresh(const struct vm_def *d);
 /* rt_config.nic_open: the tap of NIC `index` of VM d, in its network's bridge and up. */
 int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err);
+/* NIC `index` of VM d left its network (detached, or QEMU gone): its traffic filter goes. */
+void svc_net_nic_closed(const struct vm_def *d, int index);
+/* VM `uuid` stopped: the traffic filters of all its NICs go. */
+void svc_net_vm_stopped(const char *uuid);
 
 #endif

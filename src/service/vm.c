@@ -505,6 +505,8 @@ int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
 			goto out;
 		}
 		if ((fd = svc_net_nic_open(d, idx, err)) < 0 || (r = rt_nic_attach(uuid, fd, n->mac, n->model, err)) < 0) {
+			if (fd >= 0)
+				svc_net_nic_closed(d, idx);
 			r = fd < 0 ? fd : r;
 			goto out;
 		}
@@ -543,6 +545,7 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 	}
 	if (vmstate_is_active(rec.state) && (r = rt_nic_detach(uuid, rec.def->nics[idx].mac, err)) < 0)
 		goto out;
+	svc_net_nic_closed(rec.def, idx);
 	old = vmdef_dup(rec.def);
 	pthread_mutex_lock(&svc_defs_lock);
 	free(rec.def->nics[idx].network);

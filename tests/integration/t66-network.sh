@@ -33,23 +33,6 @@ net_cleanup() {
 }
 trap 'net_cleanup; cleanup' EXIT
 
-# The guest's DHCP client script (busybox udhcpc calls it with bound/renew)
-# and /up NAME: link up, get a lease, print the address.  (guest_sh finds a
-# command's output by its echo: commands whose output counts stay short so
-# the console does not wrap them.)
-UDHCPC="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew)' 'ip addr flush dev \$interface' \
-'ip addr add \$ip/\$mask dev \$interface' '[ -n \"\$router\" ] && ip route replace default via \${router%% *}' \
-'echo search \$domain > /etc/resolv.conf; for d in \$dns; do echo nameserver \$d >> /etc/resolv.conf; done;;' \
-'esac' > /dhcp.sh && chmod +x /dhcp.sh"
-UP="printf '%s\n' 'i=\${2:-eth0}; ip link set \$i up' 'udhcpc -i \$i -s /dhcp.sh -n -q -t 10 -x hostname:\$1 >/dev/null 2>&1' \
-'ip -4 -o addr show \$i' > /up"
-
-# dhcp VM: bring eth0 up and get a lease (the guest's hostname is its VM name).
-dhcp() {
-	guest_sh "$1" "$UDHCPC" && guest_sh "$1" "$UP" && guest_sh "$1" "sh /up $1" 60
-}
-vm_ip() { corral vm show "$1" --json | jq -r '.status.nics[0].ip'; }
-
 # Somebody else's bridge and firewall table, which corral must leave alone.
 ip link add "$XB" type bridge && ip link set "$XB" up &&
 	nft add table inet "$XT" && nft add chain inet "$XT" pass '{ type filter hook forward priority 0; policy accept; }' &&

@@ -237,6 +237,29 @@ static void test_lease_changes_only_ip_rules(void **state)
 	assert_non_null(strstr(b.s, "flush chain bridge corral-hygiene prerouting\n"));
 }
 
+/* Networks whose addresses corral does not know (bridge, vxlan, no DHCP): all but the IPv4 checks. */
+static void test_any_ipv4(void **state)
+{
+	struct hygiene_port p;
+	__do_buf struct buf a = BUF_INIT, err = BUF_INIT;
+
+	(void)state;
+	fill(&cases[0], &p);
+	p.any_ipv4 = true;
+	p.has_ipv4 = true; /* ignored */
+	inet_pton(AF_INET, "10.20.0.15", &p.ipv4);
+	assert_int_equal(hygiene_port_render(&p, NULL, &a, &err), 0);
+	assert_null(strstr(a.s, "ip-spoof"));
+	assert_null(strstr(a.s, "arp saddr ip"));
+	assert_non_null(strstr(a.s, "mac-spoof"));
+	assert_non_null(strstr(a.s, "arp saddr ether != "));
+	assert_non_null(strstr(a.s, "dhcp-server"));
+	assert_non_null(strstr(a.s, "dhcp-chaddr"));
+	assert_non_null(strstr(a.s, "other-l2"));
+	assert_non_null(strstr(a.s, "IPv4 any\n"));
+	nft_check(&cases[0], a.s);
+}
+
 static void test_bad_input(void **state)
 {
 	static const char *const bad_names[] = { "", "0123456789abcdef", "tap 0", "tap\"0", "tap;0", "ta/p",
@@ -356,6 +379,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_lease_changes_only_ip_rules),
+		cmocka_unit_test(test_any_ipv4),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_map_parse),
 		cmocka_unit_test(test_shape_cmd),

@@ -144,7 +144,7 @@ static const char full_firmware[] =
 	"{\"volume\":\"legacy.img\",\"bus\":\"ide\"}],"
 	"\"cdrom\":\"/srv/iso/debian 12, netinst.iso\","
 	"\"nics\":[{\"mode\":\"user\",\"model\":\"virtio\",\"mac\":\"52:54:00:ab:cd:01\"},"
-	"{\"mode\":\"network\",\"model\":\"e1000\",\"mac\":\"52:54:00:ab:cd:02\",\"network\":\"lan\"}],"
+	"{\"mode\":\"network\",\"model\":\"e1000\",\"mac\":\"52:54:00:ab:cd:02\",\"network\":\"lan\",\"filter\":false}],"
 	"\"vnc\":{\"listen\":\"0.0.0.0\",\"display\":3},"
 	"\"rng\":false,\"autostart\":true,\"hotplug_ports\":16,\"template\":false,\"balloon\":true,"
 	"\"limits\":{\"cpu_weight\":200,\"cpu_limit\":1.5,\"cpuset\":\"0-1,3\",\"memory_limit_mib\":1049000,"
@@ -311,6 +311,7 @@ static void test_normalisation(void **state)
 	assert_int_equal(d->nnics, 2);
 	assert_int_equal(d->nics[0].mode, NIC_NETWORK);
 	assert_string_equal(d->nics[1].network, "lan");
+	assert_true(d->nics[0].filter && d->nics[1].filter); /* traffic hygiene is on by default */
 	assert_string_not_equal(d->nics[0].mac, d->nics[1].mac);
 	vmdef_free(d);
 	d = parse_ok("{\"name\":\"a\",\"nics\":[]}");
@@ -566,6 +567,9 @@ static void test_reject_nic(void **state)
 		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"network\"}]}", "nics[0].network" },
 		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"network\",\"network\":\"../x\"}]}", "nics[0].network" },
 		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"user\",\"network\":\"lan\"}]}", "no network" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"user\",\"filter\":false}]}", "nics[0].filter" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"network\",\"network\":\"lan\",\"filter\":\"off\"}]}",
+		  "'filter'" },
 		{ "{\"name\":\"a\",\"nics\":[{\"mac\":\"52:54:00:00:00:01\"},{\"mac\":\"52:54:00:00:00:01\"}]}",
 		  "used by another NIC" },
 		{ "{\"name\":\"a\",\"nics\":[{},{},{},{},{}]}", "at most 4" },
