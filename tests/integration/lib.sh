@@ -39,8 +39,18 @@ api() {
 	fi
 }
 
+# hold_host_net: wait for, then hold until this script exits, the lock of the
+# scripts that change the host's own network namespace (bridges, taps, nft
+# tables, subnets) and check that nothing else there changed: run.sh runs two
+# scripts at a time, and two of these would see each other's links come and
+# go.  The lock is fd 8; start_daemon does not pass it on to corrald.
+hold_host_net() {
+	exec 8>"${TMPDIR:-/tmp}/corral-test-hostnet.lock"
+	flock -w 900 8 || say "the host network lock was not free after 900 s; going on without it"
+}
+
 start_daemon() {
-	"$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" &
+	"$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" 8>&- &
 	CORRALD_PID=$!
 	for _ in $(seq 1 100); do
 		[ -S "$SOCK" ] && corral host info >/dev/null 2>&1 && return 0

@@ -69,13 +69,14 @@ test_expect "kill -9 during a full clone: restart removes its volumes and files;
 convert_helper() {
 	local f pid
 	for f in "$STATE"/run/helpers/*.pid; do
-		pid=$(head -n1 "$f") && tr "\0" " " <"/proc/$pid/cmdline" | grep -q "convert" &&
+		pid=$(head -n1 "$f") && tr "\0" " " <"/proc/$pid/cmdline" 2>/dev/null | grep -q "convert" &&
 			echo "$pid $(sed -n 2p "$f" | cut -d" " -f1)" && return 0
 	done
 	return 1
 }
 test_expect "kill -9 during an import: restart ends the orphan qemu-img (by identity) and keeps no file" '
-	qemu-img create -q -f raw "$T/big.raw" 1G && qemu-io -f raw -c "write -P 0x5a 0 768M" "$T/big.raw" >/dev/null &&
+	qemu-img create -q -f raw "$T/big.raw" 3G &&
+	qemu-io -f raw -c "write -P 0x5a 0 1G" -c "write -P 0x5b 1G 1G" -c "write -P 0x5c 2G 512M" "$T/big.raw" >/dev/null &&
 	imp=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"imp\"}" | sed "\$d" | jq -r .job.id) &&
 	wait_job_progress "$imp" && read -r hpid hstart < <(convert_helper) && echo "qemu-img: $hpid $hstart" &&
 	kill9_daemon && ! proc_gone "$hpid" && ls -A "$STATE/storage" | grep -q "^\.imp\.import\.tmp$" &&

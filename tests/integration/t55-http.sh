@@ -26,7 +26,8 @@ latency() {
 	echo "${out#* }"
 }
 # bg_probe OUT ARGS...: run a probe in the background, its output in OUT; sets BG.
-bg_probe() { local out=$1; shift; probe "$@" >"$out" 2>&1 & BG=$!; }
+# The output file is emptied first: wait_line must not read an earlier probe's "open".
+bg_probe() { local out=$1; shift; : >"$out"; probe "$@" >"$out" 2>&1 & BG=$!; }
 # wait_line FILE LINE: FILE's first line is LINE within 10 s.
 wait_line() {
 	for _ in $(seq 1 100); do

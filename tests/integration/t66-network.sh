@@ -5,6 +5,7 @@
 # exactly what corral made.  The "outside" is a network namespace joined to
 # the host by a veth pair.
 . "$(dirname "$0")/lib.sh"
+hold_host_net
 
 NET=t66n$((RANDOM % 10000))
 OCT=$((RANDOM % 200 + 20))

@@ -4,6 +4,7 @@
 # one guest on each: the guests reach each other over the overlay.  Deleting
 # the network removes its bridge and VXLAN port and nothing else.
 . "$(dirname "$0")/lib.sh"
+hold_host_net
 
 ID=$((RANDOM % 10000))
 NA=va$ID
@@ -19,7 +20,7 @@ on() { local h=$1; shift; SOCK=$T/$h.sock corral "$@"; }
 start_host() {
 	local h=$1 ns=$2
 	in_host "$ns" "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
-		--socket "$T/$h.sock" --log-file "$T/$h.log" &
+		--socket "$T/$h.sock" --log-file "$T/$h.log" 8>&- &
 	PIDS="$PIDS $!"
 	for _ in $(seq 1 100); do
 		[ -S "$T/$h.sock" ] && on "$h" host info >/dev/null 2>&1 && return 0

@@ -8,6 +8,7 @@
 # nothing in the hygiene table.  The per-NIC opt-out (filter=off) is parsed
 # strictly.
 . "$(dirname "$0")/lib.sh"
+hold_host_net
 
 NET=t69n$((RANDOM % 10000))
 OCT=$((RANDOM % 200 + 20))
