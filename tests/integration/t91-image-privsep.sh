@@ -53,14 +53,16 @@ test_expect "a big file streams from a separate, unprivileged, sandboxed reader"
 	wait $reader && [ "$(cat got.sum)" = "$want" ] && [ -z "$(helpers)" ]
 '
 test_expect "a client that stops reading early: the reader is stopped, nothing is left behind" '
+	# corrald also opens short-lived descriptors (the lease poll, connections
+	# closing): a leak shows as more after, never fewer.
 	fds_before=$(ls /proc/$CORRALD_PID/fd | wc -l) &&
 	n=0 && for _ in 1 2 3 4 5; do [ "$(corral disk cat big /data/big.bin | head -c 1000 | wc -c)" = 1000 ] && n=$((n + 1)); done &&
 	[ $n = 5 ] &&
 	for _ in $(seq 50); do [ -z "$(helpers)" ] && break; sleep 0.1; done && [ -z "$(helpers)" ] &&
 	corral host info >/dev/null &&
-	for _ in $(seq 50); do [ "$(ls /proc/$CORRALD_PID/fd | wc -l)" = "$fds_before" ] && break; sleep 0.1; done &&
+	for _ in $(seq 50); do [ "$(ls /proc/$CORRALD_PID/fd | wc -l)" -le "$fds_before" ] && break; sleep 0.1; done &&
 	fds_after=$(ls /proc/$CORRALD_PID/fd | wc -l) && echo "corrald fds: $fds_before before, $fds_after after" &&
-	[ "$fds_after" = "$fds_before" ]
+	[ "$fds_after" -le "$fds_before" ]
 '
 test_expect "listings, single files and partitions through the reader, as before" '
 	[ "$(corral disk cat big /hello)" = sandboxed ] &&
