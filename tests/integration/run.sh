@@ -66,6 +66,14 @@ finish_one() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ "$f" -eq 0 ] || scripts_failed+=("$label")
+	# A sanitizer report scrolls far up; keep its head for the summary.
+	if grep -q "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$out/$n.log"; then
+		{
+			echo "# sanitizer report in $label:"
+			grep -m1 -A60 "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$out/$n.log" |
+				grep -v "^ *0x[0-9a-f]* is located\|Shadow\|^ *0x[0-9a-f]*: \|^=>" | head -n 45
+		} >>"$out/sanitizer"
+	fi
 }
 
 echo "# ---- cli-usage.sh"
@@ -85,6 +93,7 @@ while [ $next -lt ${#queue[@]} ] || [ ${#pids[@]} -gt 0 ]; do
 done
 
 echo
+[ -s "$out/sanitizer" ] && cat "$out/sanitizer"
 [ ${#scripts_failed[@]} -eq 0 ] || echo "failed scripts: ${scripts_failed[*]}"
 echo "integration: $passed passed, $failed failed in $((SECONDS - t_start)) s"
 [ "$failed" -eq 0 ]
