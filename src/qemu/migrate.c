@@ -113,8 +113,11 @@ void mig_psk_remove(const char *dir)
 
 int mig_tls_add(struct qmp *q, const char *dir, bool server, struct buf *err)
 {
-	json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s}", "qom-type", "tls-creds-psk", "id", MIG_TLS_ID, "dir", dir,
-				 "endpoint", server ? "server" : "client", "username", MIG_PSK_USER);
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "qom-type", "tls-creds-psk", "id", MIG_TLS_ID, "dir", dir,
+				 "endpoint", server ? "server" : "client");
+
+	if (!server) /* the server finds the client's name in the key file */
+		json_object_set_new(args, "username", json_string(MIG_PSK_USER));
 
 	return run(q, "object-add", args, NULL, "cannot load the migration key into QEMU", err);
 }
@@ -126,7 +129,7 @@ void mig_tls_del(struct qmp *q)
 
 static void cap_add(json_t *caps, const char *name, bool on)
 {
-	json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", name, on));
+	json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", name, "state", (int)on));
 }
 
 int mig_caps_set(struct qmp *q, bool destination, bool nbd_disks, struct buf *err)
@@ -230,7 +233,10 @@ static json_t *inet_addr(const char *host, int port)
 
 int mig_nbd_start(struct qmp *q, const char *addr, int port, bool tls, struct buf *err)
 {
-	json_t *args = json_pack("{s:o}", "addr", inet_addr(addr, port));
+	/* nbd-server-start still takes the legacy form: {type, data: {host, port}} */
+	json_t *inet = inet_addr(addr, port);
+	json_object_del(inet, "type");
+	json_t *args = json_pack("{s:{s:s, s:o}}", "addr", "type", "inet", "data", inet);
 
 	if (tls)
 		json_object_set_new(args, "tls-creds", json_string(MIG_TLS_ID));
