@@ -121,6 +121,7 @@ static void test_cancel(void **state)
 	};
 
 	(void)state;
+	fd->close_at_end = true; /* QEMU 7.2 exits by itself when its incoming migration fails */
 	s.src = connect_fake(fs);
 	s.dst = connect_fake(fd);
 	assert_int_equal(mig_seq_run(&s, &err), -ECANCELED);
