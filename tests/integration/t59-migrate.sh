@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Live migration between two corrald "hosts" (docs/migration.md): each in its
+# own network namespace (a veth pair between them), with its own state dir,
+# socket, TLS listener and default pool, trusting each other (mutual TLS),
+# and a pool "shared" that is one directory both see.  A real guest keeps
+# incrementing a counter in memory and on its disk while it is moved back and
+# forth, with shared storage and with its disk copied (--with-local-disks).
+# After each move: the counter never went back, the VM is listed on exactly
+# one host, `qemu-img check` is clean, nothing is left on the other host.
+# Failures: a cancel mid-way and kill -9 of the destination QEMU leave the
+# VM running on the source and the destination clean.  Bad input: unknown
+# host, same host, a local disk without --with-local-disks, a name clash on
+# the target, no space in the target pool.
+. "$(dirname "$0")/lib.sh"
+
+NA=cmigA$$
+NB=cmigB$$
+AA=10.97.$((RANDOM % 200)).1
+AB=${AA%.1}.2
+PORT=$((20000 + RANDOM % 20000))
+SA=$T/a/api.sock
+SB=$T/b/api.sock
+PA= PB=
+mkdir -p "$T/a" "$T/b" "$T/shared" && chmod 711 "$T/a" "$T/b"
+
+ca() { "$CORRAL" --socket "$SA" "$@"; }
+cb() { "$CORRAL" --socket "$SB" "$@"; }
+on() { local h=$1; shift; if [ "$h" = a ]; then SOCK=$SA "$@"; else SOCK=$SB "$@"; fi; }
+# apiu SOCK METHOD PATH [BODY]: the API over a unix socket, body only, fails on >= 400
+apiu() {
+	local s=$1 m=$2 p=$3
+	shift 3
+	curl -sS -f --unix-socket "$s" -X "$m" -H 'Content-Type: application/json' ${1:+--data-binary "$1"} "http://corral$p"
+}
+
+start_host() { # start_host a|b NS ADDR
+	local h=$1 ns=$2 addr=$3
+	ip netns exec "$ns" "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" \
+		--state-dir "$T/$h/state" --socket "$T/$h/api.sock" --log-file "$T/$h/corrald.log" \
+		--listen "$addr:$PORT" --host-name "host$h" 8>&- &
+	eval "P${h^^}=$!"
+	for _ in $(seq 1 100); do
+		"$CORRAL" --socket "$T/$h/api.sock" host info >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	say "corrald $h did not come up"; cat "$T/$h/corrald.log" >&2; return 1
+}
+
+mig_cleanup() {
+	for h in a b; do "$CORRAL" --socket "$T/$h/api.sock" vm kill 'name:*' >/dev/null 2>&1; done
+	[ -n "$PA" ] && kill "$PA" 2>/dev/null && wait "$PA" 2>/dev/null
+	[ -n "$PB" ] && kill "$PB" 2>/dev/null && wait "$PB" 2>/dev/null
+	pkill -9 -f "^qemu-system[^ ]* .*$T/" 2>/dev/null
+	ip netns del "$NA" 2>/dev/null
+	ip netns del "$NB" 2>/dev/null
+	if [ "$FAILED" -gt 0 ]; then
+		for h in a b; do say "---- corrald $h (last 30 lines) ----"; tail -n 30 "$T/$h/corrald.log" >&2; done
+	fi
+	cleanup
+}
+trap mig_cleanup EXIT
+
+ip netns add "$NA" && ip netns add "$NB" &&
+	ip link add eth0 netns "$NA" type veth peer name eth0 netns "$NB" &&
+	ip -n "$NA" addr add "$AA/24" dev eth0 && ip -n "$NB" addr add "$AB/24" dev eth0 &&
+	for n in "$NA" "$NB"; do ip -n "$n" link set eth0 up && ip -n "$n" link set lo up; done ||
+	{ say "cannot make the network namespaces"; FAILED=1; exit 1; }
+start_host a "$NA" "$AA" && start_host b "$NB" "$AB" || { FAILED=1; exit 1; }
+
+# where VM $1 is listed: "a", "b", "ab" or ""
+where() {
+	local w=
+	ca vm show "$1" >/dev/null 2>&1 && w=a
+	cb vm show "$1" >/dev/null 2>&1 && w=${w}b
+	echo "$w"
+}
+# counters VM HOST: "<memory> <disk>" as the guest reads them
+counters() {
+	on "$2" guest_sh "$1" 'sh /r' |
+		sed -n 's/^C \([0-9]*\) \([0-9]*\)$/\1 \2/p' | tail -n1
+}
+LAST_MEM=0 LAST_DISK=0
+# check_on VM HOST: listed there only, running, counters did not go back and still move, image clean
+check_on() {
+	local vm=$1 h=$2 c m d
+	[ "$(where "$vm")" = "$h" ] || { say "vm $vm is listed on '$(where "$vm")', expected '$h'"; return 1; }
+	on "$h" wait_state "$vm" running 10 || return 1
+	c=$(counters "$vm" "$h") && m=${c% *} && d=${c#* } || return 1
+	[ -n "$m" ] && [ -n "$d" ] || { say "no counters: '$c'"; return 1; }
+	[ "$m" -ge "$LAST_MEM" ] && [ "$d" -ge "$LAST_DISK" ] ||
+		{ say "counter went back: memory $LAST_MEM -> $m, disk $LAST_DISK -> $d"; return 1; }
+	sleep 0.6
+	c=$(counters "$vm" "$h")
+	[ "${c% *}" -gt "$m" ] || { say "the counter stopped at $m"; return 1; }
+	LAST_MEM=${c% *} LAST_DISK=${c#* }
+	local path
+	path=$("$CORRAL" --socket "$T/$h/api.sock" disk show "$vm-d" --json | jq -r .path)
+	qemu-img check -U "$path" >/dev/null || { say "qemu-img check $path failed"; return 1; }
+	say "vm $vm on host$h: memory counter $LAST_MEM, disk counter $LAST_DISK"
+}
+# clean_on HOST VM: nothing of VM left on HOST (definition, volume, QEMU, key files)
+clean_on() {
+	local h=$1 vm=$2
+	! "$CORRAL" --socket "$T/$h/api.sock" vm show "$vm" >/dev/null 2>&1 || { say "$vm still defined on $h"; return 1; }
+	! "$CORRAL" --socket "$T/$h/api.sock" disk show "$vm-d" >/dev/null 2>&1 || { say "$vm-d still on $h"; return 1; }
+	! pgrep -f "qemu-system.* -name guest=$vm,.*$T/$h/state/run/" >/dev/null || { say "a QEMU of $vm still runs on $h"; return 1; }
+	[ -z "$(find "$T/$h/state" -name keys.psk)" ] || { say "a key file is left on $h"; return 1; }
+	[ -z "$(find "$T/$h/state/storage" -name "$vm-d*" 2>/dev/null)" ] || { say "a disk file of $vm is left on $h"; return 1; }
+}
+# migrate VM FROM TO [FLAGS]
+migrate() { local vm=$1 from=$2 to=$3; shift 3; "$CORRAL" --socket "$T/$from/api.sock" vm migrate "$vm" --to "host$to" "$@"; }
+
+# The guest's workload (/w): a counter in RAM (/tmp is the initramfs) and in
+# the disk's first sector; /r reads both.  Written as files first: guest_sh
+# finds a command's output by its echo, so the commands stay short.
+WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1)); echo \$n >/tmp/c.new; mv /tmp/c.new /tmp/c;' \
+'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.1; done' >/w &&
+printf '%s\n' 'echo C \$(cat /tmp/c) \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)' >/r"
+# start_work VM HOST
+start_work() { on "$2" guest_sh "$1" "$WORK" && on "$2" guest_sh "$1" 'sh /w >/dev/null 2>&1 &'; }
+
+test_expect "two hosts trust each other over mutual TLS" '
+	printf "%s\n" "admin-password-1" | cb user add admin &&
+	cb acl add admin Administrator / &&
+	TOKB=$(cb token add admin join --ttl 1h | tail -n1) &&
+	cb acl add admin!join Administrator / &&
+	FPB=$(cb host info --json | jq -r .tls_fingerprint) &&
+	apiu "$SA" POST /v1/host/trust "{\"url\":\"https://$AB:$PORT\",\"fingerprint\":\"$FPB\",\"token\":\"$TOKB\",\"name\":\"hostb\"}" &&
+	apiu "$SA" GET /v1/host/trust | jq -e ".hosts[0].name == \"hostb\"" &&
+	apiu "$SB" GET /v1/host/trust | jq -e ".hosts[0].name == \"hosta\""
+'
+
+test_expect "a shared pool on both hosts, a guest on it writing its counters" '
+	ca pool create shared "$T/shared" --shared && cb pool create shared "$T/shared" --shared &&
+	ca disk create s1-d 64M --pool shared &&
+	on a create_guest s1 --memory 192M --disk s1-d >/dev/null &&
+	on a boot s1 &&
+	start_work s1 a &&
+	check_on s1 a
+'
+
+test_expect "bad requests are refused with the reason and change nothing" '
+	fails migrate s1 a a 2>err && grep -q "this host" err &&
+	fails migrate s1 a nosuch 2>err && grep -q "no trusted host" err &&
+	fails ca vm migrate s1 --to hostb --max-downtime 0 2>err && grep -q "max-downtime" err &&
+	check_on s1 a && clean_on b s1
+'
+
+test_expect "live migration with shared storage, back and forth" '
+	for i in 1 2; do
+		migrate s1 a b && check_on s1 b && clean_on a s1 &&
+		migrate s1 b a && check_on s1 a && clean_on b s1 || return 1
+	done &&
+	ca vm events s1 --json | jq -e "[.events[] | select(.type == \"migrate\")] | length >= 1" >/dev/null
+'
+
+test_expect "a local disk is refused without --with-local-disks, then copied with it" '
+	ca disk create l2-d 64M && on a create_guest l2 --memory 192M --disk l2-d >/dev/null &&
+	on a boot l2 && start_work l2 a && LAST_MEM=0 LAST_DISK=0 && check_on l2 a &&
+	fails migrate l2 a b 2>err && grep -q "with-local-disks" err && check_on l2 a && clean_on b l2 &&
+	migrate l2 a b --with-local-disks --max-downtime 500 && check_on l2 b && clean_on a l2 &&
+	migrate l2 b a --with-local-disks && check_on l2 a && clean_on b l2
+'
+
+test_expect "a name clash and a full pool on the target are refused; the VM runs on" '
+	cb disk create clash 16M && cb vm create l2 --memory 64M --disk clash >/dev/null &&
+	fails migrate l2 a b --with-local-disks 2>err && grep -q "exists on hostb" err &&
+	check_on l2 a && cb vm delete l2 --disks >/dev/null &&
+	cb disk show l2-d >/dev/null 2>&1; [ $? -ne 0 ] && clean_on b l2
+'
+
+test_expect "cancel mid-way: the VM runs on the source, the destination is clean" '
+	migrate l2 a b --with-local-disks --bandwidth 4M --detach --json >job.json &&
+	JOB=$(jq -r .id job.json) &&
+	for _ in $(seq 1 50); do [ "$(ca job show "$JOB" --json | jq -r .state)" = running ] && break; sleep 0.1; done &&
+	sleep 1.5 && ca job cancel "$JOB" >/dev/null &&
+	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
+	[ "$(ca job show "$JOB" --json | jq -r .state)" = cancelled ] &&
+	check_on l2 a && clean_on b l2
+'
+
+test_expect "kill -9 of the destination QEMU: the VM runs on the source, the destination is clean" '
+	migrate l2 a b --with-local-disks --bandwidth 4M --detach --json >job.json &&
+	JOB=$(jq -r .id job.json) &&
+	for _ in $(seq 1 100); do pgrep -f "qemu-system.* -name guest=l2,.*$T/b/state/run/" >/dev/null && break; sleep 0.1; done &&
+	sleep 1 && pkill -9 -f "qemu-system.* -name guest=l2,.*$T/b/state/run/" &&
+	for _ in $(seq 1 150); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
+	[ "$(ca job show "$JOB" --json | jq -r .state)" = failed ] &&
+	check_on l2 a && clean_on b l2
+'
+
+finish
