@@ -20,7 +20,7 @@ AB=${AA%.1}.2
 PORT=$((20000 + RANDOM % 20000))
 SA=$T/a/api.sock
 SB=$T/b/api.sock
-PA= PB=
+PA= PB= MOUNTED=
 mkdir -p "$T/a" "$T/b" "$T/shared" && chmod 711 "$T/a" "$T/b"
 
 ca() { "$CORRAL" --socket "$SA" "$@"; }
@@ -48,6 +48,7 @@ start_host() { # start_host a|b NS ADDR
 
 mig_cleanup() {
 	for h in a b; do "$CORRAL" --socket "$T/$h/api.sock" vm kill 'name:*' >/dev/null 2>&1; done
+	[ -n "$MOUNTED" ] && [ -n "$PB" ] && nsenter -t "$PB" -m umount "$T/b/tiny" 2>/dev/null
 	[ -n "$PA" ] && kill "$PA" 2>/dev/null && wait "$PA" 2>/dev/null
 	[ -n "$PB" ] && kill "$PB" 2>/dev/null && wait "$PB" 2>/dev/null
 	pkill -9 -f "^qemu-system[^ ]* .*$T/" 2>/dev/null
@@ -165,8 +166,12 @@ test_expect "a local disk is refused without --with-local-disks, then copied wit
 test_expect "a name clash and a full pool on the target are refused; the VM runs on" '
 	cb disk create clash 16M && cb vm create l2 --memory 64M --disk clash >/dev/null &&
 	fails migrate l2 a b --with-local-disks 2>err && grep -q "exists on hostb" err &&
-	check_on l2 a && cb vm delete l2 --disks >/dev/null &&
-	cb disk show l2-d >/dev/null 2>&1; [ $? -ne 0 ] && clean_on b l2
+	cb vm delete l2 --disks >/dev/null && check_on l2 a && clean_on b l2 &&
+	mkdir -p "$T/a/tiny" "$T/b/tiny" && nsenter -t "$PB" -m mount -t tmpfs -o size=4m tmpfs "$T/b/tiny" && MOUNTED=1 &&
+	ca pool create tiny "$T/a/tiny" && cb pool create tiny "$T/b/tiny" &&
+	ca disk create t1 32M --pool tiny && ca disk attach l2 t1 &&
+	fails migrate l2 a b --with-local-disks 2>err && grep -q "pool .tiny. on hostb has .* free; disk t1 needs" err &&
+	ca disk detach l2 t1 && check_on l2 a && clean_on b l2 && ! cb disk show t1 >/dev/null 2>&1
 '
 
 test_expect "cancel mid-way: the VM runs on the source, the destination is clean" '
