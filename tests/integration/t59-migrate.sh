@@ -11,6 +11,8 @@
 # VM running on the source and the destination clean.  Bad input: unknown
 # host, same host, a local disk without --with-local-disks, a name clash on
 # the target, no space in the target pool.
+# MIGRATE_ROUNDS=5 (default 2) sets the round trips of the shared-storage
+# and the local-disk tests (round trips: A to B and back): the soak of issue 12.
 . "$(dirname "$0")/lib.sh"
 
 NA=cmigA$$
@@ -21,6 +23,7 @@ PORT=$((20000 + RANDOM % 20000))
 SA=$T/a/api.sock
 SB=$T/b/api.sock
 PA= PB= MOUNTED=
+ROUNDS=${MIGRATE_ROUNDS:-2}
 mkdir -p "$T/a" "$T/b" "$T/shared" && chmod 711 "$T/a" "$T/b"
 
 ca() { "$CORRAL" --socket "$SA" "$@"; }
@@ -148,7 +151,7 @@ test_expect "bad requests are refused with the reason and change nothing" '
 '
 
 test_expect "live migration with shared storage, back and forth" '
-	for i in 1 2; do
+	for i in $(seq 1 "$ROUNDS"); do
 		migrate s1 a b && check_on s1 b && clean_on a s1 &&
 		migrate s1 b a && check_on s1 a && clean_on b s1 || return 1
 	done &&
@@ -159,8 +162,10 @@ test_expect "a local disk is refused without --with-local-disks, then copied wit
 	ca disk create l2-d 64M && on a create_guest l2 --memory 192M --disk l2-d >/dev/null &&
 	on a boot l2 && start_work l2 a && LAST_MEM=0 LAST_DISK=0 && check_on l2 a &&
 	fails migrate l2 a b 2>err && grep -q "with-local-disks" err && check_on l2 a && clean_on b l2 &&
-	migrate l2 a b --with-local-disks --max-downtime 500 && check_on l2 b && clean_on a l2 &&
-	migrate l2 b a --with-local-disks && check_on l2 a && clean_on b l2
+	for i in $(seq 1 "$ROUNDS"); do
+		migrate l2 a b --with-local-disks --max-downtime 500 && check_on l2 b && clean_on a l2 &&
+		migrate l2 b a --with-local-disks && check_on l2 a && clean_on b l2 || return 1
+	done
 '
 
 test_expect "a name clash and a full pool on the target are refused; the VM runs on" '
