@@ -33,8 +33,8 @@ static const char usage_migrate[] =
 	"  --to HOST            the trusted host to move the VM to (required)\n"
 	"  --with-local-disks   copy disks that are not in a shared pool\n"
 	"  --max-downtime MS    longest pause of the guest at the switch (default 300)\n"
-	"  --bandwidth RATE     cap the streams, bytes/s with a K/M/G suffix (MiB/s:\n"
-	"                       '100M'); default: unlimited\n"
+	"  --bandwidth RATE     cap the memory stream and each disk copy, bytes/s\n"
+	"                       with a K/M/G suffix (MiB/s: '100M'); default: unlimited\n"
 	"  --detach             print the job and return at once\n"
 	"  --json               print the finished job as JSON\n"
 	"  -h, --help           show this help\n";

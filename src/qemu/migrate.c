@@ -261,7 +261,7 @@ int mig_nbd_stop(struct qmp *q, struct buf *err)
 /* ---- source ------------------------------------------------------------- */
 
 int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *export, const char *host, int port,
-		     bool tls, struct buf *err)
+		     bool tls, uint64_t speed, struct buf *err)
 {
 	__do_free char *tgt = xasprintf("mig-tgt%d", slot);
 	__do_free char *job = xasprintf("mig-mirror%d", slot);
@@ -276,6 +276,8 @@ int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *expo
 		return r;
 	json_t *mirror = json_pack("{s:s, s:s, s:s, s:s, s:b}", "job-id", job, "device", node, "target", tgt, "sync",
 				   "full", "auto-dismiss", 0);
+	if (speed)
+		json_object_set_new(mirror, "speed", json_integer((json_int_t)speed));
 	free(what);
 	what = xasprintf("cannot start copying disk %d", slot);
 	if ((r = run(q, "blockdev-mirror", mirror, NULL, what, err)) < 0)

@@ -124,9 +124,10 @@ int mig_nbd_stop(struct qmp *q, struct buf *err);
 
 /* blockdev-add an NBD client node "mig-tgt<slot>" for export `export` at
  * host:port (TLS when tls) and blockdev-mirror node `node` onto it (job
- * "mig-mirror<slot>", sync full, not auto-dismissed). */
+ * "mig-mirror<slot>", sync full, not auto-dismissed, at most speed bytes/s;
+ * 0: unlimited). */
 int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *export, const char *host, int port,
-		     bool tls, struct buf *err);
+		     bool tls, uint64_t speed, struct buf *err);
 
 struct mig_disk_progress {
 	uint64_t len, offset;	/* bytes to copy so far / copied */

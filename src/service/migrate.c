@@ -568,7 +568,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		if (!o->disks[i].copy)
 			continue;
 		if ((r = mig_mirror_start(q, o->disks[i].slot, o->disks[i].node, o->disks[i].volume, peer_host(o->peer),
-					  nbd_port, o->params.tls, err)) < 0)
+					  nbd_port, o->params.tls, o->params.max_bandwidth, err)) < 0)
 			return r;
 		o->disks[i].started = true;
 	}
@@ -654,8 +654,9 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 /* Back on the source: no migration, no mirrors, no key; the guest runs (it was never stopped for good). */
 static void out_rollback(struct outgoing *o, const char *why)
 {
+	__do_buf struct buf qerr = BUF_INIT;
 	struct rt_ref *ref = NULL;
-	struct qmp *q = rt_qmp_acquire(o->uuid, &ref, NULL);
+	struct qmp *q = rt_qmp_acquire(o->uuid, &ref, &qerr); /* NULL when QEMU is gone (vm kill pre-empted us) */
 
 	if (q) {
 		__do_json json_t *st = NULL;

@@ -179,24 +179,44 @@ test_expect "a name clash and a full pool on the target are refused; the VM runs
 	ca disk detach l2 t1 && check_on l2 a && clean_on b l2 && ! cb disk show t1 >/dev/null 2>&1
 '
 
-test_expect "cancel mid-way: the VM runs on the source, the destination is clean" '
-	migrate l2 a b --with-local-disks --bandwidth 4M --detach --json >job.json &&
-	JOB=$(jq -r .id job.json) &&
-	for _ in $(seq 1 50); do [ "$(ca job show "$JOB" --json | jq -r .state)" = running ] && break; sleep 0.1; done &&
-	sleep 1.5 && ca job cancel "$JOB" >/dev/null &&
-	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
-	[ "$(ca job show "$JOB" --json | jq -r .state)" = cancelled ] &&
-	check_on l2 a && clean_on b l2
+# job_phase JOB: the phase a running migrate job reports in its result ("disks", "memory", ...)
+job_phase() { ca job show "$1" --json | jq -r '.result.phase // empty'; }
+# wait_phase JOB PHASE [JQ]: until the job reports PHASE (and its result satisfies JQ) (30 s)
+wait_phase() {
+	for _ in $(seq 1 300); do
+		[ "$(job_phase "$1")" = "$2" ] && ca job show "$1" --json | jq -e ".result | ${3:-true}" >/dev/null && return 0
+		sleep 0.1
+	done
+	say "job $1 never reported phase $2 (state $(ca job show "$1" --json | jq -c '.state, .result'))"; return 1
+}
+# wait_job_end JOB: until it is no longer running (30 s); prints its state
+wait_job_end() {
+	for _ in $(seq 1 300); do
+		st=$(ca job show "$1" --json | jq -r .state)
+		[ "$st" != running ] && echo "$st" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_expect "cancel during the memory phase: the VM runs on the source, the destination is clean" '
+	LAST_MEM=0 LAST_DISK=0 && check_on s1 a &&
+	migrate s1 a b --bandwidth 2M --detach --json >job.json &&
+	JOB=$(jq -r .id job.json) && wait_phase "$JOB" memory ".ram_total > 0 and .ram_remaining > 0" &&
+	ca job cancel "$JOB" >/dev/null &&
+	[ "$(wait_job_end "$JOB")" = cancelled ] &&
+	ca job show "$JOB" --json | jq -r .error | grep -q "cancelled; it runs here" &&
+	check_on s1 a && clean_on b s1 && [ -f "$T/shared/s1-d.qcow2" ]
 '
 
-test_expect "kill -9 of the destination QEMU: the VM runs on the source, the destination is clean" '
-	migrate l2 a b --with-local-disks --bandwidth 4M --detach --json >job.json &&
-	JOB=$(jq -r .id job.json) &&
-	for _ in $(seq 1 100); do pgrep -f "qemu-system.* -name guest=l2,.*$T/b/state/run/" >/dev/null && break; sleep 0.1; done &&
-	sleep 1 && pkill -9 -f "qemu-system.* -name guest=l2,.*$T/b/state/run/" &&
-	for _ in $(seq 1 150); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
-	[ "$(ca job show "$JOB" --json | jq -r .state)" = failed ] &&
-	check_on l2 a && clean_on b l2
+test_expect "kill -9 of the destination QEMU while disks copy: the VM runs on the source, the destination is clean" '
+	LAST_MEM=0 LAST_DISK=0 && check_on l2 a &&
+	migrate l2 a b --with-local-disks --bandwidth 8M --detach --json >job.json &&
+	JOB=$(jq -r .id job.json) && wait_phase "$JOB" disks &&
+	pkill -9 -f "qemu-system.* -name guest=l2,.*$T/b/state/run/" &&
+	[ "$(wait_job_end "$JOB")" = failed ] &&
+	ca job show "$JOB" --json | jq -r .error &&
+	LAST_MEM=0 LAST_DISK=0 && check_on l2 a && clean_on b l2
 '
 
 finish

@@ -49,7 +49,8 @@ static int seq_disks(struct mig_seq *s, struct buf *err)
 	for (int i = 0; i < s->ndisks; i++) {
 		char node[16];
 		snprintf(node, sizeof(node), "disk%d", i);
-		if ((r = mig_mirror_start(s->src, i, node, node, s->host, s->nbd_port, s->params.tls, err)) < 0)
+		if ((r = mig_mirror_start(s->src, i, node, node, s->host, s->nbd_port, s->params.tls,
+					    s->params.max_bandwidth, err)) < 0)
 			return r;
 	}
 	for (;;) {
