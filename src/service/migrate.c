@@ -446,6 +446,23 @@ int svc_migrate_abort(const char *uuid, struct buf *err)
 	return 0;
 }
 
+void svc_migrate_reap(void)
+{
+	for (int i = 0; i < MIG_MAX_INCOMING; i++) {
+		struct incoming *m = NULL;
+		pthread_mutex_lock(&in_lock);
+		if (in_table[i] && !rt_is_active(in_table[i]->uuid)) {
+			m = in_table[i];
+			in_table[i] = NULL;
+		}
+		pthread_mutex_unlock(&in_lock);
+		if (m) {
+			in_cleanup(m, "the incoming QEMU exited before the migration finished");
+			in_free(m);
+		}
+	}
+}
+
 void svc_migrate_shutdown(void)
 {
 	for (int i = 0; i < MIG_MAX_INCOMING; i++) {

@@ -219,4 +219,16 @@ test_expect "kill -9 of the destination QEMU while disks copy: the VM runs on th
 	LAST_MEM=0 LAST_DISK=0 && check_on l2 a && clean_on b l2
 '
 
+test_expect "kill -9 of the source corrald and its QEMU mid-way: the destination drops the prepared VM by itself" '
+	migrate s1 a b --bandwidth 2M --detach --json >job.json &&
+	JOB=$(jq -r .id job.json) && wait_phase "$JOB" memory ".ram_total > 0" &&
+	kill -9 "$PA" && wait "$PA" 2>/dev/null; PA= &&
+	pkill -9 -f "qemu-system.* -name guest=s1,.*$T/a/state/run/" &&
+	for _ in $(seq 1 100); do cb vm show s1 >/dev/null 2>&1 || break; sleep 0.1; done &&
+	clean_on b s1 &&
+	start_host a "$NA" "$AA" &&
+	ca vm show s1 --json | jq -r .status.state | grep -Eq "^(crashed|stopped)$" &&
+	[ "$(where s1)" = a ] && qemu-img check "$T/shared/s1-d.qcow2" >/dev/null
+'
+
 finish
