@@ -135,7 +135,9 @@ int svc_trust_add(const char *url, const char *name, const char *fingerprint, co
 	json_t *reply = NULL;
 	int r;
 
-	if ((r = need_listener(err)) < 0)
+	char uhost[256];
+	unsigned uport;
+	if ((r = need_listener(err)) < 0 || (r = peer_url_parse(url, uhost, sizeof(uhost), &uport, err)) < 0)
 		return r;
 	if (!fingerprint || auth_fingerprint_normalise(fingerprint, fp, sizeof(fp)) < 0) {
 		buf_printf(err, "give the other host's certificate fingerprint (SHA-256, as `corral host info` "
