@@ -313,7 +313,7 @@ int svc_trust_remove(const char *name, json_t **out, struct buf *err)
 	}
 	log_info("no longer trusting host %s%s%s", name, pr < 0 ? "; it could not be told: " : "",
 		 pr < 0 ? perr.s : "");
-	*out = json_pack("{s:s,s:b}", "name", name, "peer_told", pr == 0);
+	*out = json_pack("{s:[s],s:b}", "deleted", name, "peer_told", pr == 0);
 	if (pr < 0)
 		json_object_set_new(*out, "peer_error", json_string(perr.s));
 	buf_release(&perr);

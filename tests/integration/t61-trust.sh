@@ -123,4 +123,20 @@ test_expect "bad input to host trust is refused" '
 	fails on_host A host trust frob 2>err
 '
 
+test_expect "machine types: pinned at create and at first start, listed by host info, a missing one refused" '
+	on_host A host info --json | jq -e ".machine_types | index(\"pc-q35-7.2\") != null" &&
+	on_host A vm show vma --json | jq -e ".machine | test(\"^pc-q35-[0-9.]+$\")" &&
+	M=$(on_host A vm show vma --json | jq -r .machine) &&
+	fails on_host A vm create old --memory 256 --kernel "$KERNEL" --initrd "$INITRD" --machine pc-q35-1.0 2>err &&
+	grep -q "lacks machine type pc-q35-1.0" err &&
+	fails on_host A vm create old --memory 256 --kernel "$KERNEL" --initrd "$INITRD" --machine pc-i440fx-7.2 2>err &&
+	grep -q "machine must be q35" err &&
+	on_host A vm show vma --json | jq "del(.status, .machine)" >def.json &&
+	curl -sS --unix-socket "$T/A.sock" -X PUT --data-binary @def.json http://corral/v1/vms/vma >/dev/null &&
+	on_host A vm show vma --json | jq -e ".machine == null" &&
+	on_host A vm start vma && on_host A vm show vma --json | jq -e --arg m "$M" ".machine == \$m" &&
+	pgrep -f "qemu-system.*-machine $M .*$T/A/" >/dev/null &&
+	on_host A vm kill vma
+'
+
 finish
