@@ -66,6 +66,7 @@ test_expect "mutual TLS: a trusted host certificate is a host identity; an untru
 		-o body -w "%{http_code}" "$URL_B/v1/vms" >code && [ "$(cat code)" = 401 ] &&
 	grep -q "not a trusted host" body &&
 	grep -q "client certificate .* from 10.99.0.1: not a trusted host" "$T/B.log" &&
+	[ "$(grep -c "client certificate .* not a trusted host" "$T/B.log")" = 1 ] &&
 	curl_from A -o body -w "%{http_code}" "$URL_B/v1/vms" >code &&
 	[ "$(cat code)" = 401 ] &&
 	curl_from A -H "Authorization: Bearer $(cat "$TOK_B")" -X POST \

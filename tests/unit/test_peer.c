@@ -141,8 +141,10 @@ static void test_roundtrip(void **state)
 
 	/* no pin (a probe): any certificate, recorded */
 	assert_int_equal(peer_open_url("probe", url, NULL, &p, &err), 0);
-	assert_int_equal(peer_call(p, "GET", "/x", NULL, NULL, &status, &err), 0);
+	assert_int_equal(peer_call(p, "GET", "/x", NULL, &reply, &status, &err), 0);
 	assert_string_equal(peer_fingerprint(p), srv_fp);
+	assert_true(json_is_null(json_object_get(reply, "client_fp"))); /* a probe presents no certificate */
+	json_decref(reply);
 	peer_close(p);
 
 	assert_int_equal(http_stop(srv), 0);
