@@ -49,6 +49,8 @@ test_expect "a token without Sys.Modify on /host cannot make B trust A" '
 test_expect "host trust add pins both certificates, verified both ways" '
 	on_host A host trust add "$URL_B" --token-file "$TOK_B" --accept-fingerprint "$FP_B" >out &&
 	grep -q "verified both ways" out &&
+	on_host A events --kind trust | grep -q "trusting host B at $URL_B" &&
+	on_host B events --kind trust | grep -q "trusting host A at $URL_A .*joined from 10.99.0.1" &&
 	on_host A host trust list --json | jq -e --arg fp "$FP_B" --arg u "$URL_B" \
 		".hosts | length == 1 and .[0].name == \"B\" and .[0].fingerprint == \$fp and .[0].url == \$u" &&
 	on_host B host trust list --json | jq -e --arg fp "$FP_A" --arg u "$URL_A" \
