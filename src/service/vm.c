@@ -229,6 +229,7 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 int svc_vm_machine_pin(const char *uuid, struct buf *err)
 {
 	struct vm_record rec = { 0 };
+	__do_free char *had = NULL;
 	int r;
 
 	pthread_mutex_lock(&svc_defs_lock);
@@ -238,12 +239,13 @@ int svc_vm_machine_pin(const char *uuid, struct buf *err)
 	}
 	if (rec.invalid)
 		goto out; /* the start refuses it with the reason */
-	bool had = rec.def->machine != NULL;
+	had = rec.def->machine ? xstrdup(rec.def->machine) : NULL;
 	if ((r = svc_machine_pin(rec.def, err)) < 0) {
 		buf_printf(err, "; vm %s cannot start here", rec.def->name);
 		goto out;
 	}
-	if (!had && rec.def->machine) {
+	/* not pinned yet, or an alias ("q35") an edit put back */
+	if (rec.def->machine && (!had || strcmp(had, rec.def->machine) != 0)) {
 		if ((r = store_def(rec.def, rec.generation, err)) == 0)
 			log_info("vm %s: machine type pinned to %s", rec.def->name, rec.def->machine);
 	}
