@@ -70,6 +70,11 @@ static void add_member(struct table *t, const char *key, const json_t *v)
 		table_add_kv(t, "memory", "%s", out_size((uint64_t)json_integer_value(v) << 20, sz, sizeof(sz)));
 		return;
 	}
+	if (json_is_array(v)) { /* machine_types: a list of names */
+		__do_free char *list = out_join(v, " ");
+		table_add_kv(t, key, "%s", list);
+		return;
+	}
 	__do_free char *s = out_scalar(v);
 	table_add_kv(t, key, "%s", s);
 }
