@@ -62,7 +62,8 @@ void peer_close(struct peer *p);
  * A peer by URL ("https://ADDR:PORT"), not (yet) in the table: for `host
  * trust add`.  With `fingerprint` the server must present that certificate;
  * with NULL any certificate is accepted and recorded (peer_fingerprint),
- * only to show it to an administrator: send nothing that matters then.
+ * only to show it to an administrator: send nothing that matters then (no
+ * client certificate is presented either).
  * `name` labels messages.
  */
 int peer_open_url(const char *name, const char *url, const char *fingerprint, struct peer **out,

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,19 @@
 #include "util/common.h"
 
 #define TRUST_NAME_MAX 64
+
+/* A host event of kind "trust" (corral events --kind trust). */
+static void trust_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void trust_event(const char *fmt, ...)
+{
+	struct buf d = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&d, fmt, ap);
+	va_end(ap);
+	store_event_add(svc_cfg.store, NULL, "trust", d.s);
+	buf_release(&d);
+}
 
 int svc_trust_name_check(const char *name, struct buf *err)
 {
@@ -117,7 +131,7 @@ static int trust_free(const char *name, const char *fp, struct buf *err)
 		return -EEXIST;
 	}
 	if (name && svc_cfg.host_name && strcmp(name, svc_cfg.host_name) == 0) {
-		buf_printf(err, "'%s' is this host's own name", name);
+		buf_printf(err, "'%s' is this host's own name (give each host its own host_name in corrald.conf)", name);
 		return -EEXIST;
 	}
 	if (fp && svc_cfg.tls_fingerprint && strcmp(fp, svc_cfg.tls_fingerprint) == 0) {
@@ -135,7 +149,9 @@ int svc_trust_add(const char *url, const char *name, const char *fingerprint, co
 	json_t *reply = NULL;
 	int r;
 
-	if ((r = need_listener(err)) < 0)
+	char uhost[256];
+	unsigned uport;
+	if ((r = need_listener(err)) < 0 || (r = peer_url_parse(url, uhost, sizeof(uhost), &uport, err)) < 0)
 		return r;
 	if (!fingerprint || auth_fingerprint_normalise(fingerprint, fp, sizeof(fp)) < 0) {
 		buf_printf(err, "give the other host's certificate fingerprint (SHA-256, as `corral host info` "
@@ -186,6 +202,7 @@ int svc_trust_add(const char *url, const char *name, const char *fingerprint, co
 		goto undo;
 	}
 	log_info("trusting host %s at %s (certificate %s)", h.name, h.url, fp);
+	trust_event("trusting host %s at %s (certificate %s)", h.name, h.url, fp);
 	/* Both ways: B calls this host back with its certificate. */
 	struct buf perr = BUF_INIT;
 	json_t *pong = NULL;
@@ -266,6 +283,7 @@ int svc_trust_join(const char *client_fp, const char *client_pem, const char *pe
 		return r == -EEXIST ? r : -EIO;
 	}
 	log_info("trusting host %s at %s (certificate %s), joined from %s", name, url, client_fp, peer_addr);
+	trust_event("trusting host %s at %s (certificate %s), joined from %s", name, url, client_fp, peer_addr);
 	*out = json_pack("{s:s,s:s}", "name", svc_cfg.host_name, "fingerprint", svc_cfg.tls_fingerprint);
 	return 0;
 }
@@ -311,7 +329,8 @@ int svc_trust_remove(const char *name, json_t **out, struct buf *err)
 	}
 	log_info("no longer trusting host %s%s%s", name, pr < 0 ? "; it could not be told: " : "",
 		 pr < 0 ? perr.s : "");
-	*out = json_pack("{s:s,s:b}", "name", name, "peer_told", pr == 0);
+	trust_event("no longer trusting host %s%s", name, pr < 0 ? " (it could not be told)" : "");
+	*out = json_pack("{s:[s],s:b}", "deleted", name, "peer_told", pr == 0);
 	if (pr < 0)
 		json_object_set_new(*out, "peer_error", json_string(perr.s));
 	buf_release(&perr);
@@ -326,5 +345,6 @@ int svc_trust_leave(const char *caller, struct buf *err)
 		return r;
 	}
 	log_info("host %s stopped trusting this host: no longer trusting it either", caller);
+	trust_event("host %s stopped trusting this host: no longer trusting it either", caller);
 	return 0;
 }

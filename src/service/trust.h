@@ -69,7 +69,7 @@ int svc_trust_ping(const char *caller, json_t **out, struct buf *err);
 /*
  * Stop trusting host `name`: it is forgotten here whatever happens, and told
  * (POST /v1/host/trust/leave, 5 s) to forget this host too.  *out =
- * {"name","peer_told", "peer_error"?}.  -ENOENT if no such host.
+ * {"deleted":[name],"peer_told", "peer_error"?}.  -ENOENT if no such host.
  */
 int svc_trust_remove(const char *name, json_t **out, struct buf *err);
 
