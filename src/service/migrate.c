@@ -39,7 +39,7 @@
 
 #define MIG_POLL_MS 200
 #define MIG_QMP_MS 10000
-#define MIG_FINISH_WAIT_MS 60000
+#define MIG_FINISH_WAIT_MS 20000 /* under the peer client's 30 s per call */
 #define MIG_MIRROR_FINISH_MS 120000
 #define MIG_MAX_INCOMING 16
 
