@@ -1214,7 +1214,8 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 		if (!match(&routes[i], &c))
 			continue;
 		if (strcmp(routes[i].method, req->method) == 0) {
-			if (query_valid(&c, routes[i].query) && (!req->remote || route_allowed(&c, &who, routes[i].priv)))
+			if (query_valid(&c, routes[i].query) &&
+			    (!req->remote || route_self(&c, &who) || route_allowed(&c, &who, routes[i].priv)))
 				routes[i].fn(&c);
 			if (req->remote && strcmp(req->method, "GET") != 0)
 				svc_auth_audit(&who, req->peer, req->method, req->path, rep->status);

@@ -104,6 +104,12 @@ bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum aut
 	return ok;
 }
 
+bool route_self(const struct route_ctx *c, const struct svc_identity *who)
+{
+	return c->req->remote && strcmp(c->req->method, "POST") == 0 && c->nseg == 4 && strcmp(c->seg[1], "users") == 0 &&
+	       strcmp(c->seg[3], "tokens") == 0 && who->user[0] && !who->token[0] && strcmp(c->seg[2], who->user) == 0;
+}
+
 /* ---- /v1/users, /v1/acl ---- */
 
 void h_user_list(struct route_ctx *c) { http_reply_json(c->rep, 200, json_pack("{s:o}", "users", svc_user_list())); }
@@ -150,20 +156,25 @@ void h_token_list(struct route_ctx *c)
 
 void h_token_add(struct route_ctx *c)
 {
-	static const char *const keys[] = { "id", "ttl", "comment", NULL };
+	static const char *const keys[] = { "id", "ttl", "comment", "inherit", NULL };
 	__do_json json_t *b = body_json(c, keys);
 	struct buf err = BUF_INIT;
-	json_t *out = NULL, *ttl;
+	json_t *out = NULL, *ttl, *inherit;
 	if (!b)
 		return;
 	ttl = json_object_get(b, "ttl");
+	inherit = json_object_get(b, "inherit");
 	if (ttl && !json_is_integer(ttl)) {
 		fail(c, -EINVAL, "ttl is a whole number of seconds (0: the token never expires)");
 		return;
 	}
+	if (inherit && !json_is_boolean(inherit)) {
+		fail(c, -EINVAL, "inherit is true or false");
+		return;
+	}
 	int r = svc_token_add(c->seg[2], json_string_value(json_object_get(b, "id")),
 			      ttl ? (int64_t)json_integer_value(ttl) : 0, json_string_value(json_object_get(b, "comment")),
-			      &out, &err);
+			      json_is_true(inherit), &out, &err);
 	reply_result(c, r, 201, out, &err);
 	buf_release(&err);
 }

@@ -47,6 +47,9 @@ void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err);
 struct svc_identity;
 bool route_login(struct route_ctx *c, struct svc_identity *who);
 bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum auth_priv priv);
+/* A user logged in with her password makes a token of her own (POST
+ * /v1/users/HER/tokens): allowed without User.Modify (docs/remote.md). */
+bool route_self(const struct route_ctx *c, const struct svc_identity *who);
 void h_user_list(struct route_ctx *c);
 void h_user_add(struct route_ctx *c);
 void h_user_delete(struct route_ctx *c);

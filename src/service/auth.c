@@ -249,7 +249,22 @@ json_t *svc_token_list(const char *user)
 	return out;
 }
 
-int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, json_t **out,
+/* Copy user's ACL entries to her token id.  0 or -errno + err. */
+static int token_inherit(const char *user, const char *id, struct buf *err)
+{
+	struct acl_record *list = NULL;
+	size_t n = 0;
+	int r = store_acl_list(svc_cfg.store, &list, &n);
+	__do_free char *subject = xasprintf("%s!%s", user, id);
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (strcmp(list[i].subject, user) == 0)
+			r = store_acl_put(svc_cfg.store, subject, list[i].role, list[i].path);
+	store_acl_list_free(list, n);
+	return r < 0 ? store_fail(r, err, "cannot give the token its user's ACL entries") : 0;
+}
+
+int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, bool inherit, json_t **out,
 		  struct buf *err)
 {
 	char secret[AUTH_SECRET_HEX + 1], stamp[40];
@@ -275,6 +290,13 @@ int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *c
 	if (r < 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		return store_fail(r, err, "cannot record the token");
+	}
+	if (inherit && (r = token_inherit(user, id, err)) < 0) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		struct buf ignored = BUF_INIT;
+		svc_token_delete(user, id, &ignored);
+		buf_release(&ignored);
+		return r;
 	}
 	__do_free char *authz = xasprintf("Bearer %s!%s:%s", user, id, secret);
 	*out = json_pack("{s:s,s:s,s:s?,s:s,s:s}", "user", user, "id", id, "expires",

@@ -54,9 +54,11 @@ int svc_user_passwd(const char *name, const char *password, struct buf *err);
 int svc_user_delete(const char *name, struct buf *err);
 /* user NULL: every user's.  [{"user","id","comment","created","expires"|null,"expired"}]. */
 json_t *svc_token_list(const char *user);
-/* ttl_s 0: never expires.  *out = {"user","id","expires","secret","authorization"} (the only
- * place the secret ever appears). */
-int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, json_t **out,
+/* ttl_s 0: never expires.  With `inherit` the token gets a copy of its user's
+ * ACL entries now (so it may do what she may; taking rights from her later
+ * still narrows it).  *out = {"user","id","expires","secret","authorization"}
+ * (the only place the secret ever appears). */
+int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, bool inherit, json_t **out,
 		  struct buf *err);
 int svc_token_delete(const char *user, const char *id, struct buf *err);
 /* [{"subject","role","path"}] */
