@@ -103,6 +103,63 @@ int svc_auth_login(const char *header, const char *peer, struct svc_identity *wh
 	return r;
 }
 
+struct svc_acl {
+	struct acl_record *list;
+	struct auth_acl *acl;
+	size_t n;
+};
+
+struct svc_acl *svc_acl_load(void)
+{
+	struct svc_acl *a = xcalloc(1, sizeof(*a));
+
+	if (store_acl_list(svc_cfg.store, &a->list, &a->n) < 0) {
+		a->list = NULL;
+		a->n = 0;
+	}
+	a->acl = xcalloc(a->n ? a->n : 1, sizeof(*a->acl));
+	for (size_t i = 0; i < a->n; i++)
+		a->acl[i] = (struct auth_acl){ a->list[i].subject, a->list[i].role, a->list[i].path };
+	return a;
+}
+
+void svc_acl_free(struct svc_acl *a)
+{
+	if (!a)
+		return;
+	free(a->acl);
+	store_acl_list_free(a->list, a->n);
+	free(a);
+}
+
+bool svc_acl_allows(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+		    const char *object)
+{
+	return auth_acl_allows(a->acl, a->n, who->user, who->token[0] ? who->token : NULL, priv, object);
+}
+
+bool svc_acl_allows_within(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+			   const char *prefix)
+{
+	char token_subject[2 * AUTH_NAME_MAX + 2];
+	size_t plen = strlen(prefix);
+
+	if (svc_acl_allows(a, who, priv, prefix))
+		return true;
+	snprintf(token_subject, sizeof(token_subject), "%s!%s", who->user, who->token);
+	/* some entry of hers (or her token's) on a path below prefix that grants it there */
+	for (size_t i = 0; i < a->n; i++) {
+		const char *sub = a->acl[i].subject, *path = a->acl[i].path;
+		if (strcmp(sub, who->user) != 0 && (!who->token[0] || strcmp(sub, token_subject) != 0))
+			continue;
+		if (strncmp(path, prefix, plen) != 0 || path[plen] != '/')
+			continue;
+		if (svc_acl_allows(a, who, priv, path))
+			return true;
+	}
+	return false;
+}
+
 bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object)
 {
 	struct acl_record *list = NULL;
@@ -124,7 +181,10 @@ void svc_auth_audit(const struct svc_identity *who, const char *peer, const char
 		    int status)
 {
 	struct buf d = BUF_INIT;
-	buf_printf(&d, "%s%s%s from %s: %s ", who->user, who->token[0] ? "!" : "", who->token, peer, method);
+	buf_printf(&d, "%s%s%s", who->user, who->token[0] ? "!" : "", who->token);
+	if (strcmp(peer, "unix") != 0)
+		buf_printf(&d, " from %s", peer);
+	buf_printf(&d, ": %s ", method);
 	buf_add_printable(&d, path, strlen(path));
 	buf_printf(&d, " -> %d", status);
 	store_event_add(svc_cfg.store, NULL, "api", d.s);

@@ -42,7 +42,24 @@ int svc_auth_login(const char *header, const char *peer, struct svc_identity *wh
 		   struct buf *err);
 /* May who exercise priv on object (auth_acl_allows over the stored ACL)? */
 bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object);
-/* Record a change made over TCP in the host's events and the log: who, from where, what, the status. */
+/*
+ * A copy of the ACL for many checks in a row (filtering a list, an event
+ * stream): no store access after svc_acl_load, so a copy may be used where
+ * the store must not be touched (an event bus callback).  Changes to the
+ * ACL made later do not reach a copy.
+ */
+struct svc_acl;
+struct svc_acl *svc_acl_load(void);
+void svc_acl_free(struct svc_acl *a);
+bool svc_acl_allows(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+		    const char *object);
+/* May who exercise priv on `prefix` or on anything below it ("/vms": some VM)? */
+bool svc_acl_allows_within(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+			   const char *prefix);
+
+/* Record a change (a request other than GET, through either door) in the
+ * host's events and the log: who ("root@unix" on the socket), from where
+ * (not said for the socket), what, the status. */
 void svc_auth_audit(const struct svc_identity *who, const char *peer, const char *method, const char *path,
 		    int status);
 
