@@ -150,12 +150,14 @@ int remotes_set(struct remotes *r, const char *name, const char *url, const char
 		memset(old, 0, sizeof(*old));
 		old->name = xstrdup(name);
 	}
+	/* copies first: url and token may be old's own strings (remote trust) */
+	char *nurl = xstrdup(url), *ntoken = token ? xstrdup(token) : NULL;
 	free(old->url);
 	free(old->fingerprint);
 	wipe_free(old->token);
-	old->url = xstrdup(url);
+	old->url = nurl;
 	old->fingerprint = xstrdup(fp);
-	old->token = token ? xstrdup(token) : NULL;
+	old->token = ntoken;
 	return 0;
 }
 

@@ -740,6 +740,17 @@ void job_release(struct job_hold *h)
 	free(h);
 }
 
+void job_vm_actor(const char *vm, char *out, size_t len)
+{
+	pthread_mutex_lock(&eng_lock);
+	struct vmlock *l = lock_find(vm);
+	out[0] = '\0';
+	for (struct job *j = jobs; l && j; j = j->next)
+		if (j == l->owner)
+			snprintf(out, len, "%s", j->actor);
+	pthread_mutex_unlock(&eng_lock);
+}
+
 void job_vm_current(const char *vm, char *out, size_t len)
 {
 	pthread_mutex_lock(&eng_lock);

@@ -144,6 +144,11 @@ static void test_set_remove(void **state)
 	assert_int_equal(remotes_set(&r, "a", "https://h:3", FP, NULL, false, &err), -EEXIST);
 	assert_int_equal(remotes_set(&r, "a", "https://h:3", FP, NULL, true, &err), 0);
 	assert_string_equal(remotes_find(&r, "a")->url, "https://h:3");
+	/* replacing with the remote's own strings (remote trust pins a new fingerprint) */
+	struct remote *b = remotes_find(&r, "b");
+	assert_int_equal(remotes_set(&r, "b", b->url, FP, b->token, true, &err), 0);
+	assert_string_equal(remotes_find(&r, "b")->url, "https://h:2");
+	assert_string_equal(remotes_find(&r, "b")->token, "u!t:" SECRET);
 	assert_int_equal(remotes_set(&r, "c d", "https://h:3", FP, NULL, false, &err), -EINVAL);
 	assert_int_equal(remotes_set(&r, "c", "https://h:3", "nope", NULL, false, &err), -EINVAL);
 	assert_int_equal(remotes_set(&r, "c", "https://h:3", FP, "secret-only", false, &err), -EINVAL);
