@@ -328,8 +328,8 @@ int remotes_parse(const char *text, size_t len, struct remotes *out, struct buf 
 		__do_free char *line = xstrndup(p, n);
 
 		no++;
-		bool nul = memchr(p, '\0', n) != NULL;
-		if (n && line[n - 1] == '\r')
+		bool nul = memchr(p, '\0', n) != NULL; /* then line is shorter than n */
+		if (!nul && n && line[n - 1] == '\r')
 			line[n - 1] = '\0';
 		if (nul || line_has_control(line)) {
 			buf_printf(err, "line %zu: control characters or NUL bytes", no);
@@ -337,7 +337,7 @@ int remotes_parse(const char *text, size_t len, struct remotes *out, struct buf 
 		} else {
 			r = parse_line(line, no, &sec, &def, &def_line, out, err);
 		}
-		OPENSSL_cleanse(line, n);
+		OPENSSL_cleanse(line, strlen(line));
 		p = eol ? eol + 1 : end;
 	}
 	if (r == 0)
