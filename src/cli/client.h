@@ -2,7 +2,11 @@
  * client.h - the CLI's HTTP client for corrald's REST API (docs/api.md).
  *
  * Requests go through libcurl over corrald's unix socket to
- * http://corral/v1/...; JSON bodies in, JSON (or text) answers out.  Every
+ * http://corral/v1/..., or with client_remote over TLS to a remote corrald
+ * whose certificate is pinned; JSON bodies in, JSON (or text) answers out.
+ * A certificate other than the pinned one is refused before anything is
+ * sent, with a warning that says how to trust it again when the URL came
+ * from a remote (client_set_remote_name).  Every
  * failure is reported here, once, on one stderr line "corral: ...":
  * a socket nobody listens on gives "cannot connect to corrald at PATH:
  * <errno text> (is corrald running?)", an API error object gives its

@@ -172,7 +172,7 @@ static int confirm_trust(const char *url, const char *got, const char *accept, c
 	return CLI_OK;
 }
 
-/* A client for url pinned to fp, with `auth` ("Authorization: ..." or NULL: none).  CLI_OK or printed. */
+/* A client for url pinned to fp, sending token (USER!ID:SECRET, or NULL: none).  CLI_OK or printed. */
 static int pinned_client(struct client *c, const char *url, const char *fp, const char *token)
 {
 	if (client_init(c, "/nonexistent") < 0 || client_remote(c, url, token, fp) < 0) {

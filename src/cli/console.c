@@ -2,11 +2,13 @@
  * console.c - the interactive serial console; see console.h.
  *
  * libcurl has no client side for protocol upgrades, so the console speaks
- * the one request it needs by hand over a plain unix socket: send the
- * upgrade request, read the answer's head, and on 101 relay bytes with
- * poll().  The socket is non-blocking during the relay and bytes for the
- * guest wait in a buffer, so a guest that talks while we type can never
- * deadlock us.  A refusal (404, 409 ...) carries the API's JSON error,
+ * the one request it needs by hand over a raw stream (client.h
+ * client_stream: the unix socket, or a TLS connection libcurl made and
+ * pinned): send the upgrade request (with the API token over TLS), read the
+ * answer's head, and on 101 relay bytes with poll().  Sends and receives
+ * never block and bytes for the guest wait in a buffer, so a guest that
+ * talks while we type can never deadlock us; received bytes are read until
+ * none are left, since TLS may hold decrypted bytes poll() cannot see.  A refusal (404, 409 ...) carries the API's JSON error,
  * whose message is printed like every other CLI error.
  */
 #include <errno.h>
