@@ -42,6 +42,14 @@ test_expect "remote add refuses a wrong fingerprint, and asks for one when there
 	fails rc remote add h1 "http://127.0.0.1:$PORT" --token-file op.tok 2>err && grep -q "https://HOST:PORT" err
 '
 
+test_expect "on a terminal remote add shows the fingerprint and asks; only yes trusts" '
+	(sleep 1; printf "n\n") | script -qec "$CORRAL remote add tty $URL --token-file $T/op.tok" /dev/null >tty.out
+	cat tty.out && grep -q "Trust it? \[y/N\]" tty.out && grep -q "$FP" tty.out &&
+	grep -q "not trusted; nothing was saved" tty.out && [ ! -e "$CONF" ] &&
+	(sleep 1; printf "y\n") | script -qec "$CORRAL remote add tty $URL --token-file $T/op.tok" /dev/null >tty.out &&
+	grep -q "added remote tty" tty.out && rc remote list | grep -q "^tty " && rc remote remove tty
+'
+
 test_expect "remote add pins the certificate and keeps the token in a 0600 file" '
 	rc remote add op "$URL/" --token-file op.tok --accept-fingerprint "$(echo "$FP" | tr -d : | tr A-F a-f)" |
 		grep -q "added remote op ($URL), certificate $FP pinned" &&
