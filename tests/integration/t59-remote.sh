@@ -5,7 +5,8 @@
 # the token in a 0600 file; commands go there with --remote NAME or the
 # default remote, the serial console included; an Operator token starts
 # and stops but cannot delete; an Auditor scoped to one VM only reads and
-# lists only that VM; events and jobs carry who did it; a changed server
+# lists only that VM (one scoped to a pool, that pool's volumes); events and
+# jobs carry who did it; a changed server
 # certificate is refused with how to trust it again, and `remote trust`
 # pins the new one.
 . "$(dirname "$0")/lib.sh"
@@ -98,6 +99,17 @@ test_expect "an Auditor scoped to one VM only reads, and lists and follows only 
 	grep -q "\"state\":\"stopped\"" follow.out && ! grep -q "\"name\":\"db\"" follow.out &&
 	! grep -q "\"kind\":\"api\"" follow.out &&
 	corral vm kill db
+'
+
+test_expect "a caller scoped to one pool lists only that pool and its volumes" '
+	corral pool create p1 "$T/p1" && corral disk create v1 8M --pool p1 && corral disk create v0 8M &&
+	printf "store-password-1\n" | corral user add store && corral acl add store Auditor /pools/p1 &&
+	printf "store-password-1\n" | rc remote add store "$URL" --user store --accept-fingerprint "$FP" &&
+	rc --remote store disk list --json | jq -e "[.volumes[].name] == [\"v1\"]" &&
+	rc --remote store pool list --json | jq -e "[.pools[].name] == [\"p1\"]" &&
+	fails rc --remote store vm list 2>err && grep -q "forbidden: store!cli-.* lacks VM.Audit on /vms" err &&
+	corral disk list --json | jq -e "[.volumes[].name] | index(\"v0\") != null" &&
+	rc remote remove store
 '
 
 test_expect "events and jobs carry who did it: root@unix, or the user or token" '
