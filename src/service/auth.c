@@ -141,23 +141,7 @@ bool svc_acl_allows(const struct svc_acl *a, const struct svc_identity *who, enu
 bool svc_acl_allows_within(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
 			   const char *prefix)
 {
-	char token_subject[2 * AUTH_NAME_MAX + 2];
-	size_t plen = strlen(prefix);
-
-	if (svc_acl_allows(a, who, priv, prefix))
-		return true;
-	snprintf(token_subject, sizeof(token_subject), "%s!%s", who->user, who->token);
-	/* some entry of hers (or her token's) on a path below prefix that grants it there */
-	for (size_t i = 0; i < a->n; i++) {
-		const char *sub = a->acl[i].subject, *path = a->acl[i].path;
-		if (strcmp(sub, who->user) != 0 && (!who->token[0] || strcmp(sub, token_subject) != 0))
-			continue;
-		if (strncmp(path, prefix, plen) != 0 || path[plen] != '/')
-			continue;
-		if (svc_acl_allows(a, who, priv, path))
-			return true;
-	}
-	return false;
+	return auth_acl_allows_within(a->acl, a->n, who->user, who->token[0] ? who->token : NULL, priv, prefix);
 }
 
 bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object)
