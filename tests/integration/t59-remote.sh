@@ -77,9 +77,13 @@ test_expect "commands go to --remote NAME and to the default remote; an Operator
 	rc --remote local --socket "$SOCK" vm show db >/dev/null && corral vm show db >/dev/null
 '
 
-test_expect "vm console across the remote reaches the guest shell (Operator yes, Auditor no)" '
+test_expect "vm console across the remote reaches the guest shell, detaches, and frees the console (Operator yes, Auditor no)" '
 	printf "echo remote-\$((6*7))\n" | rc vm console web --linger 1 >console.out &&
 	tr -d "\r" <console.out | grep -qx "remote-42" &&
+	(sleep 1; printf "\035") | script -qec "$CORRAL vm console web" /dev/null >tty.out &&
+	tr -d "\r" <tty.out | grep -q "Connected to VM" && tr -d "\r" <tty.out | grep -q "Detached from VM" &&
+	printf "echo again-\$((6*7))\n" | rc vm console web --linger 0.5 | tr -d "\r" | grep -qx "again-42" &&
+	guest_sh web "echo unix-\$((6*7))" | grep -qx unix-42 &&
 	fails rc --remote aud vm console web 2>err && grep -q "lacks VM.Console on /vms/web" err
 '
 
