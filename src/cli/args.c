@@ -55,6 +55,7 @@ void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int a
 	a->argc = argc;
 	a->argv = argv;
 	a->in_order = false;
+	a->checked = false;
 	a->exit_code = CLI_OK;
 	a->npos = 0;
 	a->pos = NULL;
@@ -98,8 +99,55 @@ static int bad_option(const struct cli_args *a, const struct option *longopts)
 	return cli_usage_error(a->cmd, "unknown option '%.*s'", (int)n + 2, arg);
 }
 
+/* getopt_long takes any unique prefix of a long option ("--d" for
+ * "--disks"): one slip then deletes disks.  Every long option must be
+ * spelled out; a prefix gets an error naming what it could have meant. */
+static int check_unabbreviated(const struct cli_args *a, const struct option *longopts)
+{
+	for (int i = 1; i < a->argc; i++) {
+		const char *arg = a->argv[i];
+		const struct option *hit = NULL;
+		size_t n;
+
+		if (strcmp(arg, "--") == 0)
+			break;
+		if (arg[0] != '-') {
+			if (a->in_order)
+				break;
+			continue;
+		}
+		if (arg[1] != '-')
+			continue;
+		n = strcspn(arg + 2, "=");
+		for (const struct option *o = longopts; o->name && !hit; o++)
+			if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+				hit = o;
+		if (hit) {
+			if (hit->has_arg == required_argument && arg[2 + n] != '=')
+				i++; /* its value, whatever it looks like */
+			continue;
+		}
+		struct buf alts = BUF_INIT;
+		int k = 0;
+		for (const struct option *o = longopts; o->name; o++)
+			if (n > 0 && strncmp(o->name, arg + 2, n) == 0 && k++ < 4)
+				buf_printf(&alts, "%s--%s", alts.len ? ", " : "", o->name);
+		int rc = k ? cli_usage_error(a->cmd, "unknown option '%.*s' (options are never abbreviated: %s?)",
+					     (int)n + 2, arg, alts.s)
+			   : cli_usage_error(a->cmd, "unknown option '%.*s'", (int)n + 2, arg);
+		buf_release(&alts);
+		return rc;
+	}
+	return CLI_OK;
+}
+
 int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts)
 {
+	if (!a->checked) {
+		a->checked = true;
+		if ((a->exit_code = check_unabbreviated(a, longopts)) != CLI_OK)
+			return CLI_OPT_EXIT;
+	}
 	for (;;) {
 		int c = getopt_long(a->argc, a->argv, a->in_order ? "+:h" : ":h", longopts, NULL);
 

@@ -43,8 +43,8 @@
 	"  --boot disk-kernel    boot the kernel the first disk's GRUB or BLS\n"   \
 	"                        configuration names (read at every start)\n"     \
 	"  --boot-entry ENTRY    with disk-kernel: the entry to boot (title, id or\n" \
-	"                        index; default: the configuration's default; ""\n" \
-	"                        goes back to the default)\n"                       \
+	"                        index; default: the configuration's default;\n"   \
+	"                        '' goes back to the default)\n"                    \
 	"  --vnc[=LISTEN[:DISPLAY]]\n"                                               \
 	"                        VNC display listening on LISTEN (default\n"         \
 	"                        127.0.0.1); corrald picks the display number\n"     \
