@@ -141,16 +141,54 @@ static int check_unabbreviated(const struct cli_args *a, const struct option *lo
 	return CLI_OK;
 }
 
+/* Short forms every verb gets for the long options it has. */
+static const struct {
+	char c;
+	const char *name;
+} short_forms[] = { { 'l', "long" } };
+
+/* getopt's option string: -h, and the short forms of the verb's options. */
+static void short_options(const struct cli_args *a, const struct option *longopts, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[n++] = a->in_order ? '+' : ':';
+	if (a->in_order)
+		out[n++] = ':';
+	out[n++] = 'h';
+	for (size_t i = 0; i < ARRAY_SIZE(short_forms) && n + 1 < size; i++)
+		for (const struct option *o = longopts; o->name; o++)
+			if (strcmp(o->name, short_forms[i].name) == 0 && o->has_arg == no_argument && !o->flag)
+				out[n++] = short_forms[i].c;
+	out[n] = '\0';
+}
+
+/* The long option a short form stands for: its getopt value, or 0. */
+static int short_form_value(int c, const struct option *longopts)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(short_forms); i++)
+		for (const struct option *o = longopts; c == short_forms[i].c && o->name; o++)
+			if (strcmp(o->name, short_forms[i].name) == 0)
+				return o->val;
+	return 0;
+}
+
 int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts)
 {
+	char shorts[8 + ARRAY_SIZE(short_forms)];
+
+	short_options(a, longopts, shorts, sizeof(shorts));
 	if (!a->checked) {
 		a->checked = true;
 		if ((a->exit_code = check_unabbreviated(a, longopts)) != CLI_OK)
 			return CLI_OPT_EXIT;
 	}
 	for (;;) {
-		int c = getopt_long(a->argc, a->argv, a->in_order ? "+:h" : ":h", longopts, NULL);
+		int c = getopt_long(a->argc, a->argv, shorts, longopts, NULL);
+		int v = c > 0 && c < 256 && c != 'h' ? short_form_value(c, longopts) : 0;
 
+		if (v)
+			return v;
 		switch (c) {
 		case CLI_OPT_JSON:
 			cli->json = true;

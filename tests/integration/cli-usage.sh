@@ -116,6 +116,10 @@ CORRAL_SOCKET=/nonexistent/env.sock run 1 host info && err_is_one_line "cannot c
 grep -q "/nonexistent/env.sock" "$tmp/err" || fail "CORRAL_SOCKET is not used"
 run 1 --socket /nonexistent/corral.sock vm console web1 && err_is_one_line "cannot connect"
 run 1 --socket /nonexistent/corral.sock vm start a b && err_is_one_line "cannot connect"
+# -l is --long where a verb has --long, and unknown elsewhere.
+run 1 --socket /nonexistent/corral.sock backup ls web1/20261122T020000Z / -l && err_is_one_line "cannot connect"
+run 1 --socket /nonexistent/corral.sock disk ls web1-root / -l && err_is_one_line "cannot connect"
+run 2 --socket /nonexistent/corral.sock vm list -l && err_is_one_line "unknown option '-l'"
 
 if [ "$failures" -gt 0 ]; then
 	echo "cli-usage: $failures failure(s)" >&2
