@@ -86,7 +86,7 @@ static const char usage_create[] =
 	"                        e.g. the output of 'corral vm show VM --json';\n"
 	"                        NAME and the other options override its fields;\n"
 	"                        a NAME other than the file's also drops the\n"
-	"                        file's uuid (making a copy)\n"
+	"                        file's uuid and MACs (making a copy)\n"
 	"  --start               start the VM once it is created\n"
 	"  --json                print the created VM as JSON\n"
 	"  -h, --help            show this help\n"
@@ -425,8 +425,15 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	}
 	if (a.npos == 1) {
 		const char *old = out_str(def, "name");
-		if (old && strcmp(old, a.pos[0]) != 0)
-			json_object_del(def, "uuid");	/* a copy under a new name */
+		if (old && strcmp(old, a.pos[0]) != 0) {
+			/* a copy under a new name: its own uuid and MACs (--mac/--nic may still set them) */
+			json_t *nic;
+			size_t i;
+			json_object_del(def, "uuid");
+			json_array_foreach(json_object_get(def, "nics"), i, nic)
+				json_object_del(nic, "mac");
+			json_object_del(json_object_get(def, "nic"), "mac");
+		}
 		json_object_set_new(def, "name", json_string(a.pos[0]));
 	}
 	if ((rc = vmdef_apply(&f, def, false)) != CLI_OK || (rc = limits_flags_to_def(&lf, a.cmd, def)) != CLI_OK)

@@ -85,6 +85,14 @@ run 0 vm show web1 --help
 run 2 frobnicate && err_is_one_line "see 'corral --help'"
 run 2 && err_is_one_line "missing command"
 run 2 vm frobnicate && err_is_one_line "see 'corral vm --help'"
+# Slips get a suggestion; ls and rm are list and delete (disk ls keeps listing files).
+run 2 vm lsit && err_is_one_line "unknown verb 'vm lsit' (did you mean 'list'?)"
+run 2 dsik list && err_is_one_line "unknown command 'dsik' (did you mean 'disk'?)"
+run 2 vm frobnicate && grep -qv "did you mean" "$tmp/err"
+run 1 --socket /nonexistent/corral.sock vm ls && err_is_one_line "cannot connect"
+run 2 vm rm && err_is_one_line "see 'corral vm delete --help'"
+run 2 disk ls && err_is_one_line "see 'corral disk ls --help'"
+run 0 vm --help && out_has Aliases
 run 2 vm && err_is_one_line "see 'corral vm --help'"
 run 2 disk frobnicate && err_is_one_line "see 'corral disk --help'"
 run 2 vm create && err_is_one_line "see 'corral vm create --help'"

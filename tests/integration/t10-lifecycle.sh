@@ -97,7 +97,11 @@ test_expect "vm show --json round-trips into vm create --from" '
 	corral vm show g1-copy --json | jq -S "del(.uuid, .name, .nics[0].mac, .status)" >"$T/b" &&
 	jq -S "del(.uuid, .name, .nics[0].mac, .status)" "$T/g1.json" >"$T/a" &&
 	diff "$T/a" "$T/b" &&
-	corral vm delete g1-copy
+	corral vm delete g1-copy &&
+	corral vm create g1-copy2 --from "$T/g1.json" >/dev/null &&
+	[ "$(corral vm show g1-copy2 --json | jq -r .uuid)" != "$(jq -r .uuid "$T/g1.json")" ] &&
+	[ "$(corral vm show g1-copy2 --json | jq -r ".nics[0].mac")" != "$(jq -r ".nics[0].mac" "$T/g1.json")" ] &&
+	corral vm delete g1-copy2
 '
 test_expect "actions on a pattern act on every match" '
 	corral vm start deaf &&
