@@ -604,7 +604,11 @@ static void show_vm(const json_t *vm)
 		__do_free char *accel = out_scalar(json_object_get(vm, "accel"));
 		table_add_kv(t, "cpus", "%s", cpus);
 		table_add_kv(t, "memory", "%s", memory_text(vm, mem, sizeof(mem)));
-		table_add_kv(t, "accel", "%s", accel);
+		const char *running_on = out_str(status, "accel");
+		if (running_on && strcmp(running_on, accel) != 0)
+			table_add_kv(t, "accel", "%s (running on %s)", accel, running_on);
+		else
+			table_add_kv(t, "accel", "%s", accel);
 	}
 	show_boot(t, json_object_get(vm, "boot"));
 	if (!json_array_size(disks))

@@ -18,9 +18,12 @@ test_expect "start boots the guest to its ready marker" '
 	[ "$(vm_state g1)" = running ] &&
 	wait_ready_after g1 0
 '
-test_expect "show reports pid and recent events" '
+test_expect "show reports pid, the accelerator really used, and recent events" '
 	pid=$(corral vm show g1 --json | jq -r .status.pid) &&
 	! proc_gone "$pid" &&
+	host_accel=$(corral host info --json | jq -r .accel) &&
+	[ "$(corral vm show g1 --json | jq -r .status.accel)" = "$host_accel" ] &&
+	corral vm show g1 | grep -Eq "^accel: +auto \(running on $host_accel\)" &&
 	corral vm show g1 --json | jq -e "[.status.events[].detail] | any(test(\"running\"))"
 '
 test_expect "list with a name pattern" '
