@@ -124,6 +124,9 @@ CORRAL_SOCKET=/nonexistent/env.sock run 1 host info && err_is_one_line "cannot c
 grep -q "/nonexistent/env.sock" "$tmp/err" || fail "CORRAL_SOCKET is not used"
 run 1 --socket /nonexistent/corral.sock vm console web1 && err_is_one_line "cannot connect"
 run 1 --socket /nonexistent/corral.sock vm start a b && err_is_one_line "cannot connect"
+# VNC on a non-loopback address is unauthenticated: say so.
+run 1 --socket /nonexistent/corral.sock vm create w1 --vnc 0.0.0.0:3 && grep -q "warning: VNC on 0.0.0.0 has no password" "$tmp/err"
+run 1 --socket /nonexistent/corral.sock vm create w1 --vnc && err_is_one_line "cannot connect"
 # -l is --long where a verb has --long, and unknown elsewhere.
 run 1 --socket /nonexistent/corral.sock backup ls web1/20261122T020000Z / -l && err_is_one_line "cannot connect"
 run 1 --socket /nonexistent/corral.sock disk ls web1-root / -l && err_is_one_line "cannot connect"
