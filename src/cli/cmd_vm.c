@@ -324,8 +324,12 @@ static int act_report(struct cli *cli, const json_t *job, const char *selector, 
 		const char *name = out_str(res, "name");
 		json_array_append(all, res);
 		if (json_is_true(json_object_get(res, "ok"))) {
+			/* a stop that had to kill says so */
+			const char *reason = out_str(res, "reason");
+			bool killed = reason && strstr(reason, "killed");
 			if (!cli->json)
-				printf("%s: %s\n", name ? name : selector, out_str(res, "state") ?: "ok");
+				printf("%s: %s%s%s%s\n", name ? name : selector, out_str(res, "state") ?: "ok",
+				       killed ? " (" : "", killed ? reason : "", killed ? ")" : "");
 			continue;
 		}
 		/* corrald's per-VM messages already name the VM */

@@ -65,7 +65,8 @@ test_expect "kill stops at once" '
 test_expect "stop falls back to a kill when the guest ignores the power button" '
 	create_guest deaf --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" &&
 	boot deaf &&
-	start=$SECONDS && corral vm stop deaf --timeout 3 &&
+	start=$SECONDS && corral vm stop deaf --timeout 3 >"$T/stop.out" && cat "$T/stop.out" &&
+	grep -q "^deaf: stopped (.*ignored the power button for 3 s; killed)" "$T/stop.out" &&
 	[ "$(vm_state deaf)" = stopped ] && [ $((SECONDS - start)) -lt 20 ] &&
 	corral vm show deaf --json | jq -e ".status.reason | test(\"ignored\")"
 '
