@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,7 +36,8 @@
 
 struct sse {
 	pthread_mutex_t lock;	/* one writer at a time: the bus, or the handler's first frame */
-	int fd;			/* write end, non-blocking */
+	atomic_int refs;	/* the bus's and, while it sets the stream up, the handler's */
+	int fd;			/* write end, non-blocking; -1 once the bus let go */
 	bool done;		/* the stream is over: answer false to the bus */
 	svc_uuid vm;		/* "" = every VM */
 	char *kinds[SSE_MAX_KINDS];
@@ -45,15 +47,33 @@ struct sse {
 	struct svc_identity who; /* the caller may read (a copy of the ACL: no store in the bus) */
 };
 
-static void sse_release(void *opaque)
+static void sse_put(struct sse *s)
 {
-	struct sse *s = opaque;
-	close(s->fd);
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
 	svc_acl_free(s->acl);
 	for (int i = 0; i < s->nkinds; i++)
 		free(s->kinds[i]);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* The bus let go (the stream ended, or corrald stops): close the write end,
+ * so the reply ends once the client has read what is in the pipe.  The
+ * handler may still hold s: the bus can release it as soon as
+ * events_subscribe() returns (the followed job ending at that moment). */
+static void sse_release(void *opaque)
+{
+	struct sse *s = opaque;
+	pthread_mutex_lock(&s->lock);
+	s->done = true;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	pthread_mutex_unlock(&s->lock);
+	sse_put(s);
 }
 
 /* Write all of data, or fail (pipe full: the reader lags; EPIPE: it left). */
@@ -168,6 +188,7 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	int p[2];
 	struct sse *s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
+	atomic_init(&s->refs, 1);
 	s->fd = -1;
 	s->job = jobid;
 	if (c->req->remote) {
@@ -195,12 +216,12 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	fcntl(p[0], F_SETPIPE_SZ, SSE_PIPE_SIZE);
 	fcntl(p[1], F_SETFL, O_NONBLOCK);
 	s->fd = p[1];
+	atomic_fetch_add(&s->refs, 1); /* the bus's */
 	int id = events_subscribe(sse_cb, sse_release, s);
-	if (!id) { /* corrald is stopping; s is gone */
+	if (!id) { /* corrald is stopping; the bus has let go already */
 		close(p[0]);
 		fail(c, -ESHUTDOWN, "corrald is shutting down");
-		buf_release(&err);
-		return;
+		goto fail_quiet;
 	}
 	if (jobid) {
 		/* The job as it is now, then its changes; a finished one ends the stream at once.
@@ -221,11 +242,9 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	http_reply_stream(c->rep, p[0], HTTP_SIZE_UNKNOWN);
 	http_reply_header(c->rep, "Content-Type", "text/event-stream");
 	http_reply_header(c->rep, "Cache-Control", "no-cache");
-	buf_release(&err);
-	return;
 fail_quiet:
 	buf_release(&err);
-	sse_release(s);
+	sse_put(s);
 }
 
 void h_events(struct route_ctx *c)

@@ -105,6 +105,7 @@ struct cli_args {
 	int argc;
 	char **argv;
 	bool in_order;		/* stop at the first positional argument (global/noun level) */
+	bool checked;		/* the long options were checked for abbreviations */
 	int exit_code;		/* set when cli_getopt returns CLI_OPT_EXIT */
 	int npos;		/* positional arguments, set when cli_getopt returns -1 */
 	char **pos;

@@ -21,6 +21,7 @@
 #include "remotes.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
+#include "util/strutil.h"
 #include "util/common.h"
 
 #define DEFAULT_SOCKET "/run/corral/corral.sock"
@@ -194,6 +195,23 @@ static void main_usage(struct buf *b)
 		 "2 on a usage error.  See docs/cli.md for the full reference.\n");
 }
 
+/* Verbs people type from habit: each stands for its verb where the noun
+ * has that verb and no verb of the alias's own name (disk ls lists files). */
+static const struct {
+	const char *alias, *verb;
+} verb_aliases[] = { { "ls", "list" }, { "rm", "delete" }, { "remove", "delete" } };
+
+static const struct cli_verb *find_verb(const struct cli_noun *n, const char *name)
+{
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	for (size_t i = 0; i < ARRAY_SIZE(verb_aliases); i++)
+		if (strcmp(verb_aliases[i].alias, name) == 0)
+			return find_verb(n, verb_aliases[i].verb);
+	return NULL;
+}
+
 static void noun_usage(struct buf *b, const struct cli_noun *n)
 {
 	size_t w = 0;
@@ -205,6 +223,13 @@ static void noun_usage(struct buf *b, const struct cli_noun *n)
 		   n->summary);
 	for (const struct cli_verb *v = n->verbs; v->name; v++)
 		buf_printf(b, "  %-*s  %s\n", (int)w, v->name, v->summary);
+	for (size_t i = 0, k = 0; i < ARRAY_SIZE(verb_aliases); i++) {
+		const struct cli_verb *v = find_verb(n, verb_aliases[i].alias);
+		if (v && strcmp(v->name, verb_aliases[i].alias) != 0)
+			buf_printf(b, "%s%s = %s", k++ ? ", " : "\nAliases: ", verb_aliases[i].alias, v->name);
+		if (i + 1 == ARRAY_SIZE(verb_aliases) && k)
+			buf_addch(b, '\n');
+	}
 	buf_printf(b,
 		   "\n"
 		   "Every verb takes --json (print the API's JSON) and -h/--help.\n"
@@ -218,6 +243,25 @@ static const struct cli_noun *find_noun(const char *name)
 		if (strcmp(nouns[i]->name, name) == 0)
 			return nouns[i];
 	return NULL;
+}
+
+/* " (did you mean 'X'?)" for the closest of names (NULL-terminated, stride
+ * bytes apart), or "" when none is close. */
+static void suggest(struct buf *out, const char *typed, const char *const *names, size_t stride)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (const char *const *p = names; *p; p = (const char *const *)((const char *)p + stride)) {
+		size_t d = str_distance(typed, *p);
+		if (d < best_d) {
+			best_d = d;
+			best = *p;
+		}
+	}
+	/* close: a slip of one or two keys, fewer than half the word */
+	if (best && best_d <= 2 && best_d * 2 < strlen(best))
+		buf_printf(out, " (did you mean '%s'?)", best);
 }
 
 static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **argv)
@@ -237,10 +281,12 @@ static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **
 			return a.exit_code;
 	if (a.npos == 0)
 		return cli_usage_error(n->name, "missing verb");
-	for (const struct cli_verb *v = n->verbs; v->name; v++)
-		if (strcmp(v->name, a.pos[0]) == 0)
-			return v->run(cli, a.npos, a.pos);
-	return cli_usage_error(n->name, "unknown verb '%s %s'", n->name, a.pos[0]);
+	const struct cli_verb *v = find_verb(n, a.pos[0]);
+	if (v)
+		return v->run(cli, a.npos, a.pos);
+	__do_buf struct buf hint = BUF_INIT;
+	suggest(&hint, a.pos[0], &n->verbs[0].name, sizeof(n->verbs[0]));
+	return cli_usage_error(n->name, "unknown verb '%s %s'%s", n->name, a.pos[0], hint.s ? hint.s : "");
 }
 
 static int run(struct cli *cli, int argc, char **argv)
@@ -304,8 +350,15 @@ static int run(struct cli *cli, int argc, char **argv)
 	if (a.npos == 0)
 		return cli_usage_error("", "missing command");
 	n = find_noun(a.pos[0]);
-	if (!n)
-		return cli_usage_error("", "unknown command '%s'", a.pos[0]);
+	if (!n) {
+		const char *names[ARRAY_SIZE(nouns) + 1];
+		__do_buf struct buf hint = BUF_INIT;
+		for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
+			names[i] = nouns[i]->name;
+		names[ARRAY_SIZE(nouns)] = NULL;
+		suggest(&hint, a.pos[0], names, sizeof(names[0]));
+		return cli_usage_error("", "unknown command '%s'%s", a.pos[0], hint.s ? hint.s : "");
+	}
 	return run_noun(cli, n, a.npos, a.pos);
 }
 
