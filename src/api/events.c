@@ -25,6 +25,7 @@
 #include "routes_internal.h"
 #include "core/events.h"
 #include "core/job.h"
+#include "service/auth.h"
 #include "service/events.h"
 #include "service/vm.h"
 #include "util/jsonutil.h"
@@ -42,6 +43,8 @@ struct sse {
 	char *kinds[SSE_MAX_KINDS];
 	int nkinds;
 	int64_t job;		/* 0 = any */
+	struct svc_acl *acl;	/* over TCP without Sys.Audit on /events: only events of VMs */
+	struct svc_identity who; /* the caller may read (a copy of the ACL: no store in the bus) */
 };
 
 static void sse_put(struct sse *s)
@@ -50,6 +53,7 @@ static void sse_put(struct sse *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	svc_acl_free(s->acl);
 	for (int i = 0; i < s->nkinds; i++)
 		free(s->kinds[i]);
 	pthread_mutex_destroy(&s->lock);
@@ -93,6 +97,13 @@ static bool wanted(const struct sse *s, const json_t *ev)
 	const char *vm = json_string_value(json_object_get(ev, "vm"));
 	if (s->vm[0] && (!vm || strcmp(vm, s->vm) != 0))
 		return false;
+	if (s->acl) {
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		char obj[300];
+		snprintf(obj, sizeof(obj), "/vms/%s", name ? name : "");
+		if (!vm || !name || !svc_acl_allows(s->acl, &s->who, AUTH_VM_AUDIT, obj))
+			return false;
+	}
 	if (s->nkinds) {
 		bool hit = false;
 		for (int i = 0; i < s->nkinds && !hit; i++)
@@ -180,6 +191,14 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	atomic_init(&s->refs, 1);
 	s->fd = -1;
 	s->job = jobid;
+	if (c->req->remote) {
+		s->acl = svc_acl_load();
+		s->who = *c->who;
+		if (svc_acl_allows(s->acl, &s->who, AUTH_SYS_AUDIT, "/events")) {
+			svc_acl_free(s->acl);
+			s->acl = NULL;
+		}
+	}
 	if (vmsel && one_vm(c, vmsel, s->vm) < 0)
 		goto fail_quiet;
 	if (parse_kinds(s, kinds, &err) < 0) {
@@ -244,7 +263,16 @@ void h_events(struct route_ctx *c)
 	svc_uuid u;
 	if (vm && one_vm(c, vm, u) < 0)
 		return;
-	json_t *list = svc_events_recent(vm ? u : NULL, kinds, (int)limit, &err);
+	json_t *list = svc_events_recent(vm ? u : NULL, kinds, (int)limit, &err), *e;
+	if (vm) { /* one VM's events name it: the filter below needs that */
+		__do_json json_t *show = svc_vm_show(u);
+		size_t i;
+		json_array_foreach(list, i, e) {
+			json_object_set_new(e, "vm", json_string(u));
+			json_object_set(e, "name", json_object_get(show, "name"));
+		}
+	}
+	route_filter(c, list, "events");
 	if (list)
 		http_reply_json(c->rep, 200, json_pack("{s:o}", "events", list));
 	else

@@ -5,13 +5,16 @@
  * the behaviour all verbs share: --json and --help anywhere, options after
  * positional arguments, and one precise line for every usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "util/buf.h"
@@ -294,4 +297,38 @@ char *cli_abspath(const char *path)
 	if (out.len == 0)
 		buf_addch(&out, '/');
 	return buf_detach(&out);
+}
+
+int cli_read_secret(const char *prompt, bool confirm, char *out, size_t len)
+{
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, quiet;
+	char again[300];
+	int rc = CLI_OK;
+
+	for (int round = 0; round < (tty && confirm ? 2 : 1); round++) {
+		char *dst = round ? again : out;
+		size_t dlen = round ? sizeof(again) : len;
+		if (tty) {
+			fprintf(stderr, "%s%s: ", prompt, round ? " again" : "");
+			tcgetattr(STDIN_FILENO, &old);
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		}
+		bool got = fgets(dst, (int)dlen, stdin) != NULL;
+		if (tty) {
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+			fputc('\n', stderr);
+		}
+		if (!got) {
+			rc = cli_error("no %c%s given (on the terminal or the first line of stdin)", tolower((unsigned char)prompt[0]), prompt + 1);
+			break;
+		}
+		dst[strcspn(dst, "\r\n")] = '\0';
+	}
+	if (rc == CLI_OK && tty && confirm && strcmp(out, again) != 0)
+		rc = cli_error("the %c%ss differ", tolower((unsigned char)prompt[0]), prompt + 1);
+	OPENSSL_cleanse(again, sizeof(again));
+	return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "remotes.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/strutil.h"
@@ -26,18 +27,55 @@
 #define DEFAULT_SOCKET "/run/corral/corral.sock"
 #define WRAP 78
 
-enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE };
+enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE, OPT_REMOTE };
 
 static const struct cli_noun *const nouns[] = {
 	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_net, &cli_noun_nic, &cli_noun_cdrom, &cli_noun_snapshot,
 	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job, &cli_noun_events,
-	&cli_noun_user, &cli_noun_token, &cli_noun_acl,
+	&cli_noun_user, &cli_noun_token, &cli_noun_acl, &cli_noun_remote,
 };
 
 static bool curl_ready;
 
+/*
+ * The remote to talk to, if any (see cli_client in cli.h): *rs holds the
+ * remotes file when one was read.  0 (*out NULL: the socket), or -1 printed.
+ */
+static int pick_remote(struct cli *cli, struct remotes *rs, const struct remote **out)
+{
+	__do_free char *path = NULL;
+	struct buf err = BUF_INIT;
+	const char *name = cli->remote;
+
+	*out = NULL;
+	if (cli->url || (name && strcmp(name, REMOTE_LOCAL) == 0) || (!name && cli->socket_set))
+		return 0;
+	if (!(path = remotes_path(&err)) && !name) {
+		buf_release(&err); /* no home: no default remote either */
+		return 0;
+	}
+	if (!path || remotes_load(path, rs, &err) < 0) {
+		cli_error("%s", err.s);
+		buf_release(&err);
+		return -1;
+	}
+	buf_release(&err);
+	if (!name)
+		name = rs->def; /* the default remote, or the socket */
+	if (!name)
+		return 0;
+	if (!(*out = remotes_find(rs, name))) {
+		cli_error("there is no remote called '%s' ('corral remote list' shows them)", name);
+		return -1;
+	}
+	return 0;
+}
+
 struct client *cli_client(struct cli *cli)
 {
+	struct remotes rs = REMOTES_INIT;
+	const struct remote *rem = NULL;
+
 	if (cli->client_ready)
 		return &cli->client;
 	if (!curl_ready) {
@@ -47,19 +85,27 @@ struct client *cli_client(struct cli *cli)
 		}
 		curl_ready = true;
 	}
-	if (client_init(&cli->client, cli->socket_path) < 0) {
-		client_release(&cli->client);
+	if (pick_remote(cli, &rs, &rem) < 0) {
+		remotes_release(&rs);
 		return NULL;
 	}
-	if (cli->url) {
+	if (client_init(&cli->client, cli->socket_path) < 0) {
+		client_release(&cli->client);
+		remotes_release(&rs);
+		return NULL;
+	}
+	if (cli->url || rem) {
 		/* The token comes from a file or the environment, never from argv (ps shows argv). */
 		__do_buf struct buf tok = BUF_INIT;
 		const char *token = getenv("CORRAL_TOKEN");
+		if (rem && (!token || !*token))
+			token = rem->token;
 		if (cli->token_file) {
 			int r = fs_read_file(cli->token_file, 4096, &tok);
 			if (r < 0) {
 				cli_error("cannot read the token file %s: %s", cli->token_file, strerror(-r));
 				client_release(&cli->client);
+				remotes_release(&rs);
 				return NULL;
 			}
 			while (tok.len && strchr(" \t\r\n", tok.s[tok.len - 1]))
@@ -68,14 +114,19 @@ struct client *cli_client(struct cli *cli)
 		}
 		if (token && strncmp(token, "Bearer ", 7) == 0)
 			token += 7;
-		int r = client_remote(&cli->client, cli->url, token && *token ? token : NULL, cli->fingerprint);
+		int r = client_remote(&cli->client, rem ? rem->url : cli->url, token && *token ? token : NULL,
+				      rem ? rem->fingerprint : cli->fingerprint);
+		if (rem)
+			client_set_remote_name(&cli->client, rem->name);
 		if (tok.s)
 			OPENSSL_cleanse(tok.s, tok.len);
 		if (r < 0) {
 			client_release(&cli->client);
+			remotes_release(&rs);
 			return NULL;
 		}
 	}
+	remotes_release(&rs);
 	cli->client_ready = true;
 	return &cli->client;
 }
@@ -106,7 +157,7 @@ static void add_noun_line(struct buf *b, const struct cli_noun *n)
 static void main_usage(struct buf *b)
 {
 	buf_adds(b,
-		 "usage: corral [--socket PATH | --url URL] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
+		 "usage: corral [--socket PATH | --remote NAME | --url URL] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
 		 "\n"
 		 "Manage the virtual machines and disks of a corrald host.\n"
 		 "\n"
@@ -116,8 +167,11 @@ static void main_usage(struct buf *b)
 	buf_adds(b,
 		 "\n"
 		 "Global options (before the noun):\n"
-		 "  --socket PATH  corrald's API socket (default: $CORRAL_SOCKET, else\n"
-		 "                 " DEFAULT_SOCKET ")\n"
+		 "  --socket PATH  corrald's API socket (default: $CORRAL_SOCKET, else the\n"
+		 "                 default remote if one is set, else " DEFAULT_SOCKET ")\n"
+		 "  --remote NAME  talk to the remote NAME ('corral remote add'; default:\n"
+		 "                 $CORRAL_REMOTE, else 'corral remote default'); 'local'\n"
+		 "                 is this host's socket\n"
 		 "  --url https://HOST:PORT\n"
 		 "                 talk to corrald's TLS API there instead of the socket\n"
 		 "                 (default: $CORRAL_URL); the API token USER!ID:SECRET\n"
@@ -243,6 +297,7 @@ static int run(struct cli *cli, int argc, char **argv)
 		{ "url", required_argument, NULL, OPT_URL },
 		{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "remote", required_argument, NULL, OPT_REMOTE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -269,6 +324,12 @@ static int run(struct cli *cli, int argc, char **argv)
 			if (!*optarg)
 				return cli_usage_error("", "--socket needs a path");
 			cli->socket_path = optarg;
+			cli->socket_set = true;
+			break;
+		case OPT_REMOTE:
+			if (!*optarg)
+				return cli_usage_error("", "--remote needs a name");
+			cli->remote = optarg;
 			break;
 		case OPT_VERSION:
 			printf("corral %s\n", CORRAL_VERSION);
@@ -284,6 +345,8 @@ static int run(struct cli *cli, int argc, char **argv)
 			break;
 		}
 	}
+	if (cli->url && cli->remote)
+		return cli_usage_error("", "--url and --remote exclude each other (so do $CORRAL_URL and $CORRAL_REMOTE)");
 	if (a.npos == 0)
 		return cli_usage_error("", "missing command");
 	n = find_noun(a.pos[0]);
@@ -317,10 +380,11 @@ static void sanitize_std_fds(void)
 int main(int argc, char **argv)
 {
 	const char *env = getenv("CORRAL_SOCKET");
-	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET };
-	const char *url = getenv("CORRAL_URL"), *fp = getenv("CORRAL_FINGERPRINT");
+	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET, .socket_set = env && *env };
+	const char *url = getenv("CORRAL_URL"), *fp = getenv("CORRAL_FINGERPRINT"), *rem = getenv("CORRAL_REMOTE");
 
 	cli.url = url && *url ? url : NULL;
+	cli.remote = rem && *rem ? rem : NULL;
 	cli.fingerprint = fp && *fp ? fp : NULL;
 	int rc;
 

@@ -57,6 +57,7 @@ declare -A verbs=(
 	[net]="create list show delete leases forward"
 	[nic]="list attach detach link"
 	[job]="list show cancel"
+	[remote]="add list remove default trust"
 )
 for noun in "${!verbs[@]}"; do
 	run 0 "$noun" --help && out_has ${verbs[$noun]}
@@ -116,6 +117,14 @@ run 2 net create && err_is_one_line "missing network name"
 run 2 net forward frob && err_is_one_line "want add, list or delete"
 run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"
 run 2 --socket && err_is_one_line "needs a value"
+run 2 --remote && err_is_one_line "needs a value"
+run 2 remote add h1 && err_is_one_line "missing URL"
+run 2 remote add h1 https://h:1 --ttl 1h --token-file /dev/null && err_is_one_line "--ttl goes with --user"
+run 2 remote add h1 https://h:1 --user a --token-file /dev/null && err_is_one_line "exclude each other"
+run 2 remote add h1 http://h:1 --token-file /dev/null && err_is_one_line "https://HOST:PORT"
+run 2 --remote h1 --url https://h:1 host info && err_is_one_line "exclude each other"
+run 0 remote add --help && out_has --token-file --user --accept-fingerprint --ttl
+run 0 --help && out_has --remote
 
 # --- no daemon: exit 1 with one "cannot connect" line ---
 run 1 --socket /nonexistent/corral.sock vm list && err_is_one_line "cannot connect"
