@@ -63,6 +63,10 @@
 	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
+	"  --machine TYPE        QEMU machine type: q35 (the default) or a version\n"  \
+	"                        such as pc-q35-7.2; pinned to the concrete version\n" \
+	"                        at create, so the guest's hardware stays the same\n" \
+	"                        on every host (corral host info: machine_types)\n"   \
 	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \
 	"                        replace the VM's (or the --from file's) tag list\n" \
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM when usable,\n"      \
@@ -584,6 +588,8 @@ static void show_vm(const json_t *vm)
 	table_add_kv(t, "uuid", "%s", (s = out_str(vm, "uuid")) ? s : "-");
 	if ((s = out_str(vm, "description")) && *s)
 		table_add_kv(t, "description", "%s", s);
+	if ((s = out_str(vm, "machine")))
+		table_add_kv(t, "machine", "%s", s);
 	if (json_array_size(json_object_get(vm, "tags"))) {
 		__do_free char *tags = out_join(json_object_get(vm, "tags"), ", ");
 		table_add_kv(t, "tags", "%s", tags);
