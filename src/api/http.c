@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -52,6 +53,7 @@ struct upgrade_job {
 	http_upgrade_cb cb;
 	void *opaque;
 	int fd;
+	int hup_fd; /* over TLS: the TCP socket, watched for the client hanging up; else -1 */
 	struct MHD_UpgradeResponseHandle *urh;
 	struct upgrade_job *prev, *next; /* in srv->relays while the fd is ours */
 };
@@ -176,12 +178,66 @@ static void reply_release(struct http_reply *rep)
 
 /* ---- upgraded connections ------------------------------------------------ */
 
+/*
+ * Over TLS, libmicrohttpd (0.9.75, epoll) relays an upgraded connection's
+ * bytes through a socket pair but does not pass the client's hang-up on to
+ * it: the handler would wait for ever (and a console slot stay taken).  So
+ * a thread watches the TCP socket for the peer's hang-up (POLLRDHUP only,
+ * never reading it: its bytes are the TLS engine's) and then shuts the
+ * handler's socket down, as http_stop does.
+ */
+struct hup_watch {
+	int tcp_fd, app_fd;
+	int stop[2]; /* a byte here: the handler returned, stop watching */
+};
+
+static void *hup_main(void *arg)
+{
+	struct hup_watch *w = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { w->tcp_fd, POLLRDHUP, 0 }, { w->stop[0], POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+			shutdown(w->app_fd, SHUT_RDWR);
+			break;
+		}
+	}
+	return NULL;
+}
+
 static void *relay_main(void *arg)
 {
 	struct upgrade_job *job = arg;
 	struct http_server *srv = job->srv;
+	struct hup_watch w = { job->hup_fd, job->fd, { -1, -1 } };
+	pthread_t watcher;
+	bool watching = false;
 
+	if (job->hup_fd >= 0 && pipe2(w.stop, O_CLOEXEC) == 0) {
+		watching = pthread_create(&watcher, NULL, hup_main, &w) == 0;
+		if (!watching) {
+			log_warn("cannot watch an upgraded TLS connection for its client hanging up");
+			close(w.stop[0]);
+			close(w.stop[1]);
+		}
+	}
 	job->cb(job->fd, job->opaque);
+	if (watching) {
+		ssize_t n;
+		do
+			n = write(w.stop[1], "x", 1);
+		while (n < 0 && errno == EINTR);
+		pthread_join(watcher, NULL);
+		close(w.stop[0]);
+		close(w.stop[1]);
+	}
 	/* Leave the list before MHD may close (and the kernel reuse) the fd. */
 	pthread_mutex_lock(&srv->relay_lock);
 	if (job->prev)
@@ -220,6 +276,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *mc, void *req_cls, cons
 	r->upgrade = NULL;
 	job->fd = sock;
 	job->urh = urh;
+	if (r->pub.remote) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		job->hup_fd = ci ? ci->connect_fd : -1;
+	}
 	MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 	if (r->conn)
 		http_conns_phase(srv->conns, r->conn, HTTP_CONN_UPGRADED);
@@ -306,6 +366,7 @@ static struct MHD_Response *reply_build(struct http_req *r, struct http_reply *r
 	if (rep->upgrade_cb) {
 		struct upgrade_job *job = xcalloc(1, sizeof(*job));
 		job->srv = srv;
+		job->hup_fd = -1;
 		resp = MHD_create_response_for_upgrade(on_upgrade, srv);
 		if (!resp) {
 			free(job);

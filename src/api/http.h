@@ -30,7 +30,9 @@
  *     nothing to read and resumes their connection when bytes (or EOF)
  *     arrive, or aborts it when the client hangs up.
  *   - Each upgraded connection (the serial console) gets a thread of its own
- *     for its upgrade_cb.
+ *     for its upgrade_cb; over TLS a second one watches the TCP socket for
+ *     the client hanging up, which libmicrohttpd does not pass on to the
+ *     upgraded socket, and then shuts that socket down (the handler sees EOF).
  *
  * Limits: requests whose head (request line + headers) has not fully
  * arrived header_timeout_s after the connection opened (or after the

@@ -21,8 +21,12 @@
 
 #define MAX_SEGS 8
 
+struct svc_identity;
+
 struct route_ctx {
 	const struct http_request *req;
+	const struct svc_identity *who; /* the caller ("root@unix" on the socket) */
+	enum auth_priv priv;             /* the route's privilege, while route_allowed checks it */
 	struct http_reply *rep;
 	char *seg[MAX_SEGS];
 	int nseg;
@@ -46,9 +50,14 @@ void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err);
 
 /* routes_auth.c: a request over TCP is first logged in (false: 401 or 429 sent), then
  * its route's privilege checked on the objects its path names (false: 403 sent). */
-struct svc_identity;
 bool route_login(struct route_ctx *c, struct svc_identity *who);
 bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum auth_priv priv);
+/* A user logged in with her password makes a token of her own (POST
+ * /v1/users/HER/tokens): allowed without User.Modify (docs/remote.md). */
+bool route_self(const struct route_ctx *c, const struct svc_identity *who);
+/* Over TCP, drop from `list` (an array of the collection `kind`: "vms",
+ * "volumes", "pools", "jobs", "events") what the caller may not read. */
+void route_filter(struct route_ctx *c, json_t *list, const char *kind);
 void h_user_list(struct route_ctx *c);
 void h_user_add(struct route_ctx *c);
 void h_user_delete(struct route_ctx *c);

@@ -88,6 +88,15 @@ int auth_scope_check(const char *path, struct buf *err);
 bool auth_acl_allows(const struct auth_acl *acl, size_t n, const char *user, const char *token,
 		     enum auth_priv priv, const char *object);
 
+/*
+ * May the subject exercise `priv` on `prefix` or on something below it
+ * ("/vms": on some VM)?  True when auth_acl_allows on prefix, or on the path
+ * of one of the user's or the token's own entries below prefix.  (Lists
+ * answered with what the caller may read ask this first.)
+ */
+bool auth_acl_allows_within(const struct auth_acl *acl, size_t n, const char *user, const char *token,
+			    enum auth_priv priv, const char *prefix);
+
 /* ---- credentials (token.c) ---- */
 
 #define AUTH_NAME_MAX 64

@@ -470,8 +470,13 @@ static void apply_vnc(const struct vmdef_flags *f, json_t *def)
 	}
 	if (!f->vnc)
 		return;
+	const char *listen = f->vnc_listen ? f->vnc_listen : "127.0.0.1";
+	if (strncmp(listen, "127.", 4) != 0 && strcmp(listen, "::1") != 0 && strcmp(listen, "localhost") != 0)
+		fprintf(stderr, "corral: warning: VNC on %s has no password: whoever reaches that address can "
+				"see and control the VM's screen; prefer 127.0.0.1 and an SSH tunnel "
+				"(ssh -L 5900:127.0.0.1:59NN HOST)\n", listen);
 	vnc = json_object();
-	json_object_set_new(vnc, "listen", json_string(f->vnc_listen ? f->vnc_listen : "127.0.0.1"));
+	json_object_set_new(vnc, "listen", json_string(listen));
 	if (f->vnc_display >= 0)
 		json_object_set_new(vnc, "display", json_integer(f->vnc_display));
 	json_object_set_new(def, "vnc", vnc);

@@ -140,6 +140,7 @@ json_t *svc_vm_show(const char *uuid)
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
+	json_object_set_new(status, "accel", info ? json_incref(json_object_get(info, "accel")) : json_null());
 	if (info)
 		svc_vm_limits_status(uuid, rec.def, status);
 	json_decref(info);

@@ -208,15 +208,15 @@ nhost_cleanup() {
 # The body runs in this shell (not a subshell), so it can restart corrald and
 # set variables for later tests; its output goes to a file, shown on failure.
 test_expect() {
-	local name=$1 body=$2 rc
+	local name=$1 body=$2 rc __test_t0=$SECONDS
 	eval "$body" >"$T/test.out" 2>&1 </dev/null
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))
-		printf 'ok - %s: %s\n' "$TEST_NAME" "$name"
+		printf 'ok - %s: %s (%d s)\n' "$TEST_NAME" "$name" $((SECONDS - __test_t0))
 	else
 		FAILED=$((FAILED + 1))
-		printf 'not ok - %s: %s\n' "$TEST_NAME" "$name"
+		printf 'not ok - %s: %s (%d s)\n' "$TEST_NAME" "$name" $((SECONDS - __test_t0))
 		sed 's/^/#   /' "$T/test.out" | tail -n 40
 	fi
 }

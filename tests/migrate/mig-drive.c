@@ -1,10 +1,19 @@
 /*
  * mig-drive.c - migrates a guest between two running QEMUs through the
  * primitives of src/qemu/migrate.h, in the order service/migrate.c uses
- * (tests/migrate/mig_seq.c).  For the QEMU-level end-to-end test
- * (tests/integration/t59-migrate-qemu.sh) and for recording the QMP
- * transcripts the unit test replays (through tests/data/qmp/record-proxy.py).
- * Tests only; never installed.
+ * (tests/migrate/mig_seq.c): the floor under corral's own migration (bare
+ * QEMU driven directly), and the way the QMP transcripts test_migrate
+ * replays were recorded (through tests/data/qmp/record-proxy.py).  Tests
+ * only; never installed.  The QEMUs it was recorded with (guest kit from
+ * build/guest; for shared storage give both the same image):
+ *   qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 128 -nodefaults -display none
+ *     -no-shutdown -kernel vmlinuz -initrd initrd.img -serial file:NAME.serial
+ *     -qmp unix:NAME.sock,server=on,wait=off
+ *     -blockdev driver=file,filename=IMG.qcow2,node-name=disk0-file
+ *     -blockdev driver=qcow2,file=disk0-file,node-name=disk0
+ *     -device virtio-blk-pci,drive=disk0,id=disk0
+ * and for the destination also `-S -incoming defer` and an empty image of
+ * the same size.
  *
  *   mig-drive --src SOCK --dst SOCK --host ADDR --port N [--nbd-port N
  *             --disks N] [--src-dir DIR --dst-dir DIR] [--bandwidth B/s]

@@ -7,9 +7,10 @@
  * local disk copied over NBD, all of it TLS-encrypted with a PSK; and a
  * cancelled one with shared storage.  Plus the key file itself.
  *
- * Recording (see record-proxy.py): start two QEMUs as in
- * tests/integration/t59-migrate-qemu.sh, run one record-proxy.py per QMP
- * socket, then mig-drive with the arguments the tests below use.
+ * Recording (see record-proxy.py): start two QEMUs as tests/migrate/mig-drive.c
+ * says, run one record-proxy.py per QMP socket, then mig-drive with the
+ * arguments the tests below use (--poll-ms 300).  The end-to-end test of the
+ * whole feature is tests/integration/t62-migrate.sh.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -527,7 +527,8 @@ static void test_events(void **state)
 		snprintf(detail, sizeof(detail), "detail %d", i);
 		assert_string_equal(json_string_value(json_object_get(e, "type")), type);
 		assert_string_equal(json_string_value(json_object_get(e, "detail")), detail);
-		assert_int_equal(json_object_size(e), 3);
+		assert_int_equal(json_object_size(e), 4); /* time, type, detail, actor */
+		assert_true(json_is_null(json_object_get(e, "actor")));
 	}
 
 	/* the limit keeps the newest, still oldest first */
@@ -640,7 +641,7 @@ static void test_jobs(void **state)
 	/* exactly the fields docs/api.md lists for a job */
 	static const char *const fields[] = { "id",	"type",	  "target", "state",	  "progress",
 					      "rate",	"eta",	  "error",  "started",	  "finished",
-					      "vm",	"parent", "phase",  "cancelling", "cancellable" };
+					      "vm",	"parent", "phase",  "cancelling", "cancellable", "actor" };
 	assert_int_equal(json_object_size(g), ARRAY_SIZE(fields));
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 		if (!json_object_get(g, fields[i]))
