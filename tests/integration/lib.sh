@@ -209,7 +209,10 @@ nhost_cleanup() {
 # set variables for later tests; its output goes to a file, shown on failure.
 test_expect() {
 	local name=$1 body=$2 rc __test_t0=$SECONDS
-	eval "$body" >"$T/test.out" 2>&1 </dev/null
+	# In a function of its own, so that a "return 1" in the body fails the
+	# test instead of returning from test_expect unreported.
+	__test_body() { eval "$body"; }
+	__test_body >"$T/test.out" 2>&1 </dev/null
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))
