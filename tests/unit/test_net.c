@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "golden.h"
 #include "net/dnsmasq.h"
 #include "net/netdef.h"
 #include "net/nft.h"
@@ -192,17 +193,8 @@ static void test_netdef(void **state)
 /* Compare out with tests/data/net/<name> (or rewrite it). */
 static void golden(const char *name, const struct buf *out)
 {
-	__do_free char *path = xasprintf("%s/net/%s", TEST_DATA_DIR, name);
-	struct buf want = BUF_INIT;
-	if (getenv("CORRAL_REGENERATE_GOLDEN")) {
-		assert_int_equal(fs_write_file_atomic(path, out->s, out->len, 0644), 0);
-		return;
-	}
-	if (fs_read_file(path, 1 << 20, &want) < 0)
-		fail_msg("missing golden file %s (run with CORRAL_REGENERATE_GOLDEN=1)", path);
-	if (strcmp(want.s, out->s) != 0)
-		fail_msg("%s differs:\n--- want\n%s--- got\n%s", path, want.s, out->s);
-	buf_release(&want);
+	if (golden_compare("net", name, out->s))
+		fail_msg("tests/data/net/%s differs (see above)", name);
 }
 
 static void test_nft_golden(void **state)

@@ -22,20 +22,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "golden.h"
 #include "net/vlan.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/common.h"
-
-#ifndef TEST_DATA_DIR
-#define TEST_DATA_DIR "tests/data"
-#endif
-
-static const char *data_dir(void)
-{
-	const char *e = getenv("CORRAL_TEST_DATA");
-	return e && *e ? e : TEST_DATA_DIR;
-}
 
 static void put(const char *root, const char *path, const char *text)
 {
@@ -147,9 +138,7 @@ static void test_plan_golden(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(plans); i++) {
 		struct vlan_spec s = VLAN_SPEC_INIT;
 		__do_free struct vlan_entry *e = NULL;
-		__do_buf struct buf out = BUF_INIT, err = BUF_INIT, want = BUF_INIT;
-		__do_free char *path = xasprintf("%s/vlan/%s.plan", data_dir(), plans[i].name);
-		const char *re = getenv("CORRAL_REGENERATE_GOLDEN");
+		__do_buf struct buf out = BUF_INIT, err = BUF_INIT;
 		size_t n = 0;
 
 		if (vlan_spec_parse(plans[i].spec, &s, &err) < 0)
@@ -169,14 +158,8 @@ static void test_plan_golden(void **state)
 			assert_true(e[k].vid >= 1 && e[k].vid <= 4094);
 		}
 		assert_true(pvids <= 1);
-		if (re && !strcmp(re, "1")) {
-			assert_int_equal(fs_write_file_atomic(path, out.s, out.len, 0644), 0);
-			continue;
-		}
-		if (fs_read_file(path, 1 << 20, &want) < 0 || strcmp(want.s, out.s)) {
-			print_error("%s: want\n%s\ngot\n%s\n", path, want.s, out.s);
-			failed++;
-		}
+		__do_free char *file = xasprintf("%s.plan", plans[i].name);
+		failed += golden_compare("vlan", file, out.s);
 	}
 	if (failed)
 		fail_msg("%d golden plan(s) differ", failed);
