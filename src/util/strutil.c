@@ -63,6 +63,32 @@ int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 	return 0;
 }
 
+int str_parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	uint64_t mult = 1;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	switch (*end) {
+	case 'k': case 'K': mult = 1000ULL; end++; break;
+	case 'm': case 'M': mult = 1000000ULL; end++; break;
+	case 'g': case 'G': mult = 1000000000ULL; end++; break;
+	case 't': case 'T': mult = 1000000000000ULL; end++; break;
+	default: break;
+	}
+	if (*end && strcmp(end, "bit") && strcmp(end, "bit/s") && strcmp(end, "bps"))
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
 const char *str_fmt_size(uint64_t bytes, char *buf, size_t len)
 {
 	static const char units[] = "BKMGTP";
