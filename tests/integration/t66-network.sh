@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Networks: a NAT network with DHCP/DNS (dnsmasq), masquerade and a port
 # forward (nftables), two real guests on it; corrald killed with -9 and
-# restarted re-adopts it; bad input changes nothing; deleting it removes
-# exactly what corral made.  The "outside" is a network namespace joined to
+# restarted re-adopts it; bad input changes nothing (VLANs on this kernel,
+# which lacks bridge VLAN filtering, and duplicate MACs included); deleting
+# it removes exactly what corral made.  The "outside" is a network namespace joined to
 # the host by a veth pair.
 . "$(dirname "$0")/lib.sh"
 hold_host_net
@@ -22,7 +23,8 @@ net_cleanup() {
 	if [ -n "$CORRALD_PID" ] && corral net show "$NET" >/dev/null 2>&1; then
 		corral vm kill g1 g2 >/dev/null 2>&1
 		sleep 1
-		corral vm delete g1 g2 >/dev/null 2>&1
+		corral vm delete g1 g2 v1 v2 >/dev/null 2>&1
+		corral net delete "${NET}b" >/dev/null 2>&1
 		corral net delete "$NET" >/dev/null 2>&1
 	fi
 	ip netns del "$NS" 2>/dev/null
@@ -82,6 +84,41 @@ test_expect "a nat network: bridge with the gateway address, dnsmasq, its own nf
 	fails corral vm create x --nic net=nosuchnet 2>err && grep -q "does not exist" err
 '
 
+# links: the host's interface names, sorted.
+links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
+# Whether this kernel has bridge VLAN filtering (asked in a throw-away namespace).
+VLANS=no
+ip netns add "${NS}v" 2>/dev/null &&
+	ip netns exec "${NS}v" sh -c 'ip link add b0 type bridge && ip link set b0 type bridge vlan_filtering 1' 2>/dev/null &&
+	VLANS=yes
+ip netns del "${NS}v" 2>/dev/null
+
+if [ $VLANS = no ]; then
+test_expect "vlan= on a kernel without bridge VLAN filtering: refused naming the missing feature, nothing changed" '
+	links >"$T/links.v0" &&
+	fails corral vm create v1 --nic "net=$NET,vlan=10" 2>err && cat err >&2 &&
+	grep -q "need bridge VLAN filtering, which this kernel ($(uname -r)) lacks" err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err &&
+	! corral vm show v1 >/dev/null 2>&1 &&
+	fails corral vm create v1 --nic "net=$NET,vlan=trunk:10/20-22,filter=off" 2>err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err &&
+	fails corral vm create v1 --nic "net=$NET,vlan=4095" 2>err && grep -q "outside 1-4094" err &&
+	fails corral vm create v1 --nic "net=$NET,vlan=trunk:10" 2>err && grep -q "filter=off" err &&
+	api POST /v1/vms "{\"name\":\"v1\",\"nics\":[{\"mode\":\"network\",\"network\":\"$NET\",\"vlan\":\"7\"}]}" >out &&
+	tail -n1 out | grep -q "HTTP 4" && grep -q CONFIG_BRIDGE_VLAN_FILTERING out &&
+	create_guest v1 --nic "net=$NET" &&
+	fails corral nic attach v1 "net=$NET,vlan=10" 2>err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err &&
+	corral vm show v1 --json | jq -e "(.nics | length == 1) and (.nics[0] | has(\"vlan\") | not)" &&
+	fails corral vm edit v1 --nic "net=$NET,vlan=10" 2>err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err &&
+	corral vm show v1 --json | jq -e "(.nics | length == 1) and (.nics[0] | has(\"vlan\") | not)" &&
+	corral vm delete v1 && ! corral vm show v1 >/dev/null 2>&1 &&
+	links >"$T/links.v1" && cmp "$T/links.v0" "$T/links.v1"
+'
+else
+test_expect "vlan= on a kernel with bridge VLAN filtering is accepted and recorded" '
+	create_guest v1 --nic "net=$NET,vlan=10" && corral vm show v1 --json | jq -e ".nics[0].vlan == \"10\"" &&
+	corral vm delete v1
+'
+fi
+
 test_expect "two guests get DHCP leases and see each other by name" '
 	create_guest g1 --nic net=$NET && create_guest g2 --nic "net=$NET,mac=52:54:00:66:00:02" &&
 	fails create_guest g3 --nic "net=$NET,mac=52:54:00:66:00:02" 2>err && grep -q "already used by VM g2" err &&
@@ -127,6 +164,10 @@ test_expect "a NIC hot-plugged into a running guest appears and gets an address;
 	corral vm events g2 | grep -q "NIC 52:54:00:66:01:02 has address 10.166.$OCT" &&
 	corral net leases "$NET" | grep -q "52:54:00:66:01:02 .*g2" &&
 	TAP=$(corral vm show g2 --json | jq -r ".status.nics[1].tap") && ip link show "$TAP" | grep -q "master cr-$NET" &&
+	M1=$(corral vm show g1 --json | jq -r ".nics[0].mac" | tr a-f A-F) &&
+	fails corral nic attach g2 "net=$NET,mac=$M1" 2>err && grep -qi "MAC address $M1 is already used by VM g1" err &&
+	fails corral nic attach g2 "net=$NET,mac=52:54:00:66:01:02" 2>err && grep -q "used by another NIC of this VM" err &&
+	corral vm show g2 --json | jq -e ".nics | length == 2" &&
 	fails corral nic detach g2 52:54:00:66:00:02 2>err && grep -q "while the VM is stopped" err &&
 	corral nic detach g2 52:54:00:66:01:02 &&
 	sleep 1 && guest_sh g2 "cat /proc/net/dev" >"$T/dev" && grep -q eth0 "$T/dev" && ! grep -q eth1 "$T/dev" &&
@@ -140,6 +181,9 @@ test_expect "a bridge network attaches to a host bridge and leaves it on delete"
 	corral net create "${NET}b" --type bridge --bridge "$XB" &&
 	corral net show "${NET}b" --json | jq -e ".status.bridge_up and .type == \"bridge\" and (.status | has(\"dnsmasq_pid\") | not)" &&
 	fails corral net create "${NET}c" --type bridge --bridge "cr-$NET" 2>err && grep -q "already used by network .$NET." err &&
+	if [ $VLANS = no ]; then fails corral vm create v2 --nic "net=${NET}b,vlan=10" 2>err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err; else
+		fails corral vm create v2 --nic "net=${NET}b,vlan=10" 2>err && grep -q "VLAN filtering off" err; fi &&
+	! corral vm show v2 >/dev/null 2>&1 &&
 	corral net delete "${NET}b" && ip link show "$XB" | grep -q "state UP\|UP"
 '
 
