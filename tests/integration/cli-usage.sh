@@ -55,7 +55,7 @@ declare -A verbs=(
 	[cdrom]="insert eject"
 	[host]="info"
 	[net]="create list show delete leases forward"
-	[nic]="list attach detach link"
+	[nic]="list attach detach set link"
 	[job]="list show cancel"
 )
 for noun in "${!verbs[@]}"; do
@@ -102,6 +102,10 @@ run 2 host info --json=yes && err_is_one_line "takes no argument"
 run 2 net create && err_is_one_line "missing network name"
 run 2 net forward frob && err_is_one_line "want add, list or delete"
 run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"
+run 1 vm create web1 --nic net=lan,bw=fast && err_is_one_line "bw=RATE"
+run 2 nic set web1 52:54:00:00:00:01 --bw 10Q && err_is_one_line "invalid --bw"
+run 2 nic set web1 52:54:00:00:00:01 && err_is_one_line "give --bw RATE"
+run 2 nic set web1 --bw 1M && err_is_one_line "missing MAC"
 run 2 --socket && err_is_one_line "needs a value"
 
 # --- no daemon: exit 1 with one "cannot connect" line ---
