@@ -279,8 +279,6 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 			return -1;
 		}
 		nic->mode = NIC_NETWORK;
-		nic->network = xstrdup(net);
-		nic->vlan = vlan ? xstrdup(vlan) : NULL;
 		nic->bw = (uint64_t)bw;
 	} else {
 		buf_printf(err, "%s.mode must be 'user' or 'network'", what);
@@ -305,6 +303,9 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 			return -1;
 		}
 	}
+	/* owned strings last: a NIC refused above leaves nothing to free */
+	nic->network = net && nic->mode == NIC_NETWORK ? xstrdup(net) : NULL;
+	nic->vlan = vlan ? xstrdup(vlan) : NULL;
 	d->nnics++;
 	return 0;
 }
@@ -621,6 +622,14 @@ int vmdef_disk_index(const struct vm_def *d, const char *volume)
 		if (strcmp(d->disks[i].volume, volume) == 0)
 			return i;
 	return -1;
+}
+
+void vmdef_nic_remove(struct vm_def *d, int index)
+{
+	free(d->nics[index].network);
+	free(d->nics[index].vlan);
+	memmove(&d->nics[index], &d->nics[index + 1], sizeof(d->nics[0]) * (size_t)(d->nnics - index - 1));
+	d->nnics--;
 }
 
 int vmdef_nic_index(const struct vm_def *d, const char *mac)

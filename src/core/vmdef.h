@@ -131,6 +131,8 @@ int vmdef_disk_index(const struct vm_def *d, const char *volume);
 int vmdef_json_nics(const json_t *j, json_t *out[VM_MAX_NICS]);
 /* Give every NIC of definition JSON j a new random MAC (copies and clones). */
 void vmdef_json_renew_macs(json_t *j);
+/* Remove NIC `index` (0 <= index < nnics), freeing what it owns. */
+void vmdef_nic_remove(struct vm_def *d, int index);
 /* Index of the NIC with `mac` (any case), or -1. */
 int vmdef_nic_index(const struct vm_def *d, const char *mac);
 /* Random locally administered MAC in QEMU's 52:54:00 range. */

@@ -469,6 +469,17 @@ out:
 	return r;
 }
 
+/* Store d, the changed definition of a VM whose job lock this thread holds. */
+static int def_update(const struct vm_def *d, struct buf *err)
+{
+	pthread_mutex_lock(&svc_defs_lock);
+	int r = store_vm_update_def(svc_cfg.store, d);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		buf_adds(err, "cannot store the definition");
+	return r;
+}
+
 int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
 {
 	struct vm_record rec = { 0 };
@@ -511,11 +522,8 @@ int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
 			goto out;
 		}
 	}
-	pthread_mutex_lock(&svc_defs_lock);
 	/* the store refuses a stale generation: nothing else changed the VM meanwhile (its job lock) */
-	if ((r = store_vm_update_def(svc_cfg.store, d)) < 0)
-		buf_adds(err, "cannot store the definition");
-	pthread_mutex_unlock(&svc_defs_lock);
+	r = def_update(d, err);
 	if (r == 0) {
 		__do_free char *ev = xasprintf("NIC %s added (%s%s)", n->mac, n->network ? "network " : "user",
 					       n->network ? n->network : "");
@@ -548,9 +556,7 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 	svc_net_nic_closed(rec.def, idx);
 	old = vmdef_dup(rec.def);
 	pthread_mutex_lock(&svc_defs_lock);
-	free(rec.def->nics[idx].network);
-	memmove(&rec.def->nics[idx], &rec.def->nics[idx + 1], sizeof(rec.def->nics[0]) * (size_t)(rec.def->nnics - idx - 1));
-	rec.def->nnics--;
+	vmdef_nic_remove(rec.def, idx);
 	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 		buf_adds(err, "cannot store the definition");
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -623,11 +629,7 @@ int svc_vm_nic_set(const char *uuid, const char *mac, const json_t *changes, str
 		svc_net_nic_update(rec.def, idx, &e2);
 		goto out;
 	}
-	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = store_vm_update_def(svc_cfg.store, d)) < 0)
-		buf_adds(err, "cannot store the definition");
-	pthread_mutex_unlock(&svc_defs_lock);
-	if (r == 0) {
+	if ((r = def_update(d, err)) == 0) {
 		__do_free char *ev = d->nics[idx].bw ? xasprintf("NIC %s: bandwidth limit %llu bit/s", d->nics[idx].mac,
 								 (unsigned long long)d->nics[idx].bw)
 						     : xasprintf("NIC %s: no bandwidth limit", d->nics[idx].mac);
