@@ -426,6 +426,29 @@ int nl_addr4_add(const char *name, uint32_t addr, int prefix, struct buf *err)
 	return r < 0 ? fail(err, r, "add an address to", name) : 0;
 }
 
+int nl_addr6_add(const char *name, const uint8_t addr[16], int prefix, struct buf *err)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	unsigned idx = if_nametoindex(name);
+	if (!idx)
+		return fail(err, -errno, "find link", name);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET6;
+	ifa->ifa_prefixlen = (unsigned char)prefix;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = idx;
+	ifa->ifa_flags = IFA_F_NODAD; /* ours on a bridge of ours: usable at once */
+	mnl_attr_put(nlh, IFA_LOCAL, 16, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, 16, addr);
+	int r = nl_talk(nlh, NULL, NULL);
+	if (r == -EEXIST)
+		r = 0;
+	return r < 0 ? fail(err, r, "add an IPv6 address to", name) : 0;
+}
+
 /* ---- listing addresses ---- */
 
 struct addr_list {

@@ -76,6 +76,9 @@ struct nlmsghdr *nl_bridge_vlan_filtering_msg(char *buf, const char *name, bool 
 struct nlmsghdr *nl_port_vlan_msg(char *buf, int port_index, const struct vlan_entry *e);
 void nl_msg_format(const struct nlmsghdr *nlh, struct buf *out);
 
+/* Add addr/prefix (IPv6, 16 bytes, without duplicate address detection) to `name`; one there is fine. */
+int nl_addr6_add(const char *name, const uint8_t addr[16], int prefix, struct buf *err);
+
 /* Every IPv4 address configured on the host (a malloc'd array the caller frees). */
 struct nl_addr4 {
 	int index;

@@ -11,15 +11,17 @@
 
 char *nft_table_name(const char *net) { return xasprintf("corral-%s", net); }
 
-static void forward_chain(const struct net_def *d, const char *subnet, struct buf *o)
+/* family "ip" or "ip6"; subnet the network's prefix in that family. */
+static void forward_chain(const struct net_def *d, const char *family, const char *subnet, struct buf *o)
 {
 	const char *br = d->bridge;
 	buf_adds(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
 	buf_printf(o, "\t\tiifname \"%s\" oifname \"%s\" accept\n", br, br);
 	if (d->type == NET_NAT) {
-		buf_printf(o, "\t\tiifname \"%s\" ip saddr %s accept\n", br, subnet);
-		buf_printf(o, "\t\toifname \"%s\" ip daddr %s ct state established,related accept\n", br, subnet);
-		if (d->nforwards)
+		buf_printf(o, "\t\tiifname \"%s\" %s saddr %s accept\n", br, family, subnet);
+		buf_printf(o, "\t\toifname \"%s\" %s daddr %s ct state established,related accept\n", br, family,
+			   subnet);
+		if (d->nforwards && !strcmp(family, "ip"))
 			buf_printf(o, "\t\toifname \"%s\" ip daddr %s ct status dnat accept\n", br, subnet);
 	}
 	buf_printf(o, "\t\tiifname \"%s\" drop\n", br);
@@ -51,7 +53,7 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 	buf_printf(o, "# corral network %s (%s): generated, replaced whole on every change\n", d->name,
 		   net_type_name(d->type));
 	buf_printf(o, "table ip %s\ndelete table ip %s\ntable ip %s {\n", t, t, t);
-	forward_chain(d, subnet, o);
+	forward_chain(d, "ip", subnet, o);
 	if (d->type == NET_NAT) {
 		buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 		buf_printf(o, "\t\tip saddr %s ip daddr != %s masquerade\n", subnet, subnet);
@@ -64,6 +66,19 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 			dnat_rules(d, "fib daddr type local ip daddr != 127.0.0.0/8 ", o);
 			buf_adds(o, "\t}\n");
 		}
+	}
+	buf_adds(o, "}\n");
+	if (!d->has_subnet6)
+		return;
+	/* IPv6: the same forwarding policy and masquerade in a table of family ip6 (no port forwards) */
+	char subnet6[SUBNET6_STRLEN];
+	subnet6_fmt(&d->subnet6, subnet6);
+	buf_printf(o, "table ip6 %s\ndelete table ip6 %s\ntable ip6 %s {\n", t, t, t);
+	forward_chain(d, "ip6", subnet6, o);
+	if (d->type == NET_NAT) {
+		buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+		buf_printf(o, "\t\tip6 saddr %s ip6 daddr != %s masquerade\n", subnet6, subnet6);
+		buf_adds(o, "\t}\n");
 	}
 	buf_adds(o, "}\n");
 }
@@ -95,7 +110,7 @@ int nft_table_apply(const struct net_def *d, const char *dir, struct buf *err)
 	return 0;
 }
 
-static int nft_table_cmd(const char *verb, const char *net, struct buf *msg)
+static int nft_table_cmd(const char *verb, const char *family, const char *net, struct buf *msg)
 {
 	__do_free char *t = nft_table_name(net);
 	struct cmd c = CMD_INIT;
@@ -103,7 +118,7 @@ static int nft_table_cmd(const char *verb, const char *net, struct buf *msg)
 	cmd_add(&c, "nft");
 	cmd_add(&c, verb);
 	cmd_add(&c, "table");
-	cmd_add(&c, "ip");
+	cmd_add(&c, family);
 	cmd_add(&c, t);
 	int r = cmd_run(&c, &out, msg);
 	cmd_release(&c);
@@ -113,18 +128,23 @@ static int nft_table_cmd(const char *verb, const char *net, struct buf *msg)
 bool nft_table_exists(const char *net)
 {
 	struct buf msg __do_buf = BUF_INIT;
-	return nft_table_cmd("list", net, &msg) == 0;
+	return nft_table_cmd("list", "ip", net, &msg) == 0;
 }
 
 int nft_table_delete(const char *net, struct buf *err)
 {
-	struct buf msg __do_buf = BUF_INIT;
-	if (!nft_table_exists(net))
-		return 0;
-	int r = nft_table_cmd("delete", net, &msg);
-	if (r != 0) {
-		buf_printf(err, "cannot delete the firewall table of network %s: %s", net, msg.len ? msg.s : "nft failed");
-		return r < 0 ? r : -EIO;
+	static const char *const families[] = { "ip", "ip6" };
+	for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+		struct buf msg __do_buf = BUF_INIT;
+		if (nft_table_cmd("list", families[i], net, &msg) != 0)
+			continue;
+		buf_reset(&msg);
+		int r = nft_table_cmd("delete", families[i], net, &msg);
+		if (r != 0) {
+			buf_printf(err, "cannot delete the firewall table %s of network %s: %s", families[i], net,
+				   msg.len ? msg.s : "nft failed");
+			return r < 0 ? r : -EIO;
+		}
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -155,13 +156,19 @@ static int hosts_update(const struct net_def *d, struct buf *err)
 	return r;
 }
 
-static void ip_forward_enable(void)
+static void sysctl_enable(const char *path, const char *what)
 {
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "1\n", 2) != 2)
-		log_warn("cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %s", strerror(errno));
+		log_warn("cannot enable %s (%s): %s", what, path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
+}
+
+static void ip_forward_enable(void) { sysctl_enable("/proc/sys/net/ipv4/ip_forward", "IPv4 forwarding"); }
+static void ip6_forward_enable(void)
+{
+	sysctl_enable("/proc/sys/net/ipv6/conf/all/forwarding", "IPv6 forwarding");
 }
 
 /* 1: link `name` is network d's VXLAN port; 0: none; -EEXIST: somebody else's. */
@@ -228,11 +235,20 @@ static int net_up(const struct net_def *d, struct buf *err)
 			return r;
 		return vxlan_up(d, err);
 	}
-	if ((r = nl_addr4_add(d->bridge, htonl(subnet_gateway(&d->subnet)), d->subnet.prefix, err)) < 0 ||
-	    (r = nl_link_set_up(d->bridge, true, err)) < 0)
+	if ((r = nl_addr4_add(d->bridge, htonl(subnet_gateway(&d->subnet)), d->subnet.prefix, err)) < 0)
+		return r;
+	if (d->has_subnet6) {
+		uint8_t gw6[16];
+		subnet6_gateway(&d->subnet6, gw6);
+		if ((r = nl_addr6_add(d->bridge, gw6, SUBNET6_PREFIX, err)) < 0)
+			return r;
+	}
+	if ((r = nl_link_set_up(d->bridge, true, err)) < 0)
 		return r;
 	if (d->type == NET_NAT)
 		ip_forward_enable();
+	if (d->type == NET_NAT && d->has_subnet6)
+		ip6_forward_enable();
 	if ((r = nft_table_apply(d, dir, err)) < 0)
 		return r;
 	if ((r = hosts_update(d, err)) < 0)
@@ -325,6 +341,7 @@ static void hyg_port_fill(const struct net_def *net, const char *tap, const stru
 	p->bridge = net->bridge;
 	p->port = tap;
 	p->tx_bytes_per_sec = nic->bw / 8; /* what the guest sends: policed (net/shape.h) */
+	p->allow_ipv6 = net->has_subnet6;   /* else the network is IPv4 only */
 	sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
 	for (int i = 0; i < 6; i++)
 		p->mac[i] = (uint8_t)m[i];
@@ -656,6 +673,10 @@ static json_t *net_json(const struct net_def *d)
 		char gw[16];
 		json_object_set_new(j, "gateway", json_string(ipv4_fmt(subnet_gateway(&d->subnet), gw)));
 	}
+	if (d->has_subnet6) {
+		char gw6[SUBNET6_STRLEN];
+		json_object_set_new(j, "gateway6", json_string(subnet6_gateway_fmt(&d->subnet6, gw6)));
+	}
 	json_object_set_new(j, "status", net_status(d));
 	return j;
 }
@@ -717,6 +738,44 @@ static int reserve_forwarded(struct net_def *d, struct buf *err)
 }
 
 /* Checks against the other networks and the host (svc_defs_lock held). */
+/*
+ * The host's IPv6 addresses (/proc/net/if_inet6: address, ifindex, prefix
+ * length, scope, flags, name): -EEXIST if one's prefix overlaps s (the /64
+ * would take over the host's routes), naming the interface.
+ */
+static int check_host6(const struct subnet6 *s, struct buf *err)
+{
+	__do_fclose FILE *f = fopen("/proc/net/if_inet6", "re");
+	char hex[33], ifname[IF_NAMESIZE + 1];
+	unsigned idx, plen, scope, flags;
+
+	if (!f)
+		return 0; /* no IPv6 on the host: nothing to overlap */
+	while (fscanf(f, "%32s %x %x %x %x %16s", hex, &idx, &plen, &scope, &flags, ifname) == 6) {
+		uint8_t a[16];
+		unsigned bits = plen < SUBNET6_PREFIX ? plen : SUBNET6_PREFIX;
+		bool same = true;
+		for (int i = 0; i < 16; i++) {
+			unsigned v;
+			if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+				return 0;
+			a[i] = (uint8_t)v;
+		}
+		if (scope != 0)
+			continue; /* link-local, loopback: never a /64 of ours */
+		for (unsigned b = 0; b < bits && same; b++)
+			same = ((a[b / 8] ^ s->net[b / 8]) & (0x80u >> (b % 8))) == 0;
+		if (same && bits > 0) {
+			char p[SUBNET6_STRLEN], h[INET6_ADDRSTRLEN] = "?";
+			inet_ntop(AF_INET6, a, h, sizeof(h));
+			buf_printf(err, "IPv6 subnet %s overlaps %s/%u on the host's interface %s", subnet6_fmt(s, p), h,
+				   plen, ifname);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
 static int check_new(const struct net_def *d, struct buf *err)
 {
 	struct net_record *list;
@@ -746,6 +805,11 @@ static int check_new(const struct net_def *d, struct buf *err)
 			char a[19], b[19];
 			buf_printf(err, "subnet %s overlaps %s of network '%s'", subnet_fmt(&d->subnet, a),
 				   subnet_fmt(&o->subnet, b), o->name);
+			r = -EEXIST;
+		} else if (d->has_subnet6 && o->has_subnet6 && subnet6_equal(&d->subnet6, &o->subnet6)) {
+			char a[SUBNET6_STRLEN];
+			buf_printf(err, "IPv6 subnet %s is already used by network '%s'", subnet6_fmt(&d->subnet6, a),
+				   o->name);
 			r = -EEXIST;
 		}
 	}
@@ -794,6 +858,8 @@ static int check_new(const struct net_def *d, struct buf *err)
 		}
 	}
 	free(addrs);
+	if (r == 0 && d->has_subnet6)
+		r = check_host6(&d->subnet6, err);
 	return r;
 }
 

@@ -73,6 +73,9 @@ test_expect "the NIC spec's filter= is strict; filter=off is recorded" '
 	fails corral vm create x --nic "user,bw=10M" 2>err && grep -q "only a NIC on a network" err &&
 	fails corral vm create x --nic "net=$NET,bw=1k" 2>err && grep -q "at least 8000" err &&
 	corral nic attach g3 "net=$NET,bw=2Mbit" && corral vm show g3 --json | jq -e ".nics[1].bw == 2000000" &&
+	corral vm start g3 && T3=$(corral vm show g3 --json | jq -r ".status.nics[1].tap") &&
+	tc qdisc show dev "$T3" | grep -q "tbf .*rate 2Mbit" && chain "$T3" | grep -q "limit rate over 250000 bytes/second" &&
+	corral vm kill g3 && wait_state g3 stopped 20 &&
 	corral vm delete g3 && ! corral vm show x >/dev/null 2>&1
 '
 
