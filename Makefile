@@ -49,7 +49,7 @@ integration: all guest
 	./tests/integration/run.sh $(BUILD)
 
 soak: all guest
-	CORRALD=$(BUILD)/corrald CORRAL=$(BUILD)/corral GUEST_DIR=$(BUILD)/guest ROUNDS=$${ROUNDS:-20} bash tests/crashloop.sh
+	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest ROUNDS=$${ROUNDS:-20} bash tests/crashloop.sh
 
 check: deps
 	$(MAKE) all guest

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "routes_internal.h"
 #include "core/events.h"
 #include "core/job.h"
+#include "service/auth.h"
 #include "service/events.h"
 #include "service/vm.h"
 #include "util/jsonutil.h"
@@ -34,22 +36,44 @@
 
 struct sse {
 	pthread_mutex_t lock;	/* one writer at a time: the bus, or the handler's first frame */
-	int fd;			/* write end, non-blocking */
+	atomic_int refs;	/* the bus's and, while it sets the stream up, the handler's */
+	int fd;			/* write end, non-blocking; -1 once the bus let go */
 	bool done;		/* the stream is over: answer false to the bus */
 	svc_uuid vm;		/* "" = every VM */
 	char *kinds[SSE_MAX_KINDS];
 	int nkinds;
 	int64_t job;		/* 0 = any */
+	struct svc_acl *acl;	/* over TCP without Sys.Audit on /events: only events of VMs */
+	struct svc_identity who; /* the caller may read (a copy of the ACL: no store in the bus) */
 };
 
-static void sse_release(void *opaque)
+static void sse_put(struct sse *s)
 {
-	struct sse *s = opaque;
-	close(s->fd);
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	svc_acl_free(s->acl);
 	for (int i = 0; i < s->nkinds; i++)
 		free(s->kinds[i]);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+/* The bus let go (the stream ended, or corrald stops): close the write end,
+ * so the reply ends once the client has read what is in the pipe.  The
+ * handler may still hold s: the bus can release it as soon as
+ * events_subscribe() returns (the followed job ending at that moment). */
+static void sse_release(void *opaque)
+{
+	struct sse *s = opaque;
+	pthread_mutex_lock(&s->lock);
+	s->done = true;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	pthread_mutex_unlock(&s->lock);
+	sse_put(s);
 }
 
 /* Write all of data, or fail (pipe full: the reader lags; EPIPE: it left). */
@@ -73,6 +97,13 @@ static bool wanted(const struct sse *s, const json_t *ev)
 	const char *vm = json_string_value(json_object_get(ev, "vm"));
 	if (s->vm[0] && (!vm || strcmp(vm, s->vm) != 0))
 		return false;
+	if (s->acl) {
+		const char *name = json_string_value(json_object_get(ev, "name"));
+		char obj[300];
+		snprintf(obj, sizeof(obj), "/vms/%s", name ? name : "");
+		if (!vm || !name || !svc_acl_allows(s->acl, &s->who, AUTH_VM_AUDIT, obj))
+			return false;
+	}
 	if (s->nkinds) {
 		bool hit = false;
 		for (int i = 0; i < s->nkinds && !hit; i++)
@@ -157,8 +188,17 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	int p[2];
 	struct sse *s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
+	atomic_init(&s->refs, 1);
 	s->fd = -1;
 	s->job = jobid;
+	if (c->req->remote) {
+		s->acl = svc_acl_load();
+		s->who = *c->who;
+		if (svc_acl_allows(s->acl, &s->who, AUTH_SYS_AUDIT, "/events")) {
+			svc_acl_free(s->acl);
+			s->acl = NULL;
+		}
+	}
 	if (vmsel && one_vm(c, vmsel, s->vm) < 0)
 		goto fail_quiet;
 	if (parse_kinds(s, kinds, &err) < 0) {
@@ -176,12 +216,12 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	fcntl(p[0], F_SETPIPE_SZ, SSE_PIPE_SIZE);
 	fcntl(p[1], F_SETFL, O_NONBLOCK);
 	s->fd = p[1];
+	atomic_fetch_add(&s->refs, 1); /* the bus's */
 	int id = events_subscribe(sse_cb, sse_release, s);
-	if (!id) { /* corrald is stopping; s is gone */
+	if (!id) { /* corrald is stopping; the bus has let go already */
 		close(p[0]);
 		fail(c, -ESHUTDOWN, "corrald is shutting down");
-		buf_release(&err);
-		return;
+		goto fail_quiet;
 	}
 	if (jobid) {
 		/* The job as it is now, then its changes; a finished one ends the stream at once.
@@ -202,11 +242,9 @@ static void follow(struct route_ctx *c, const char *vmsel, const char *kinds, in
 	http_reply_stream(c->rep, p[0], HTTP_SIZE_UNKNOWN);
 	http_reply_header(c->rep, "Content-Type", "text/event-stream");
 	http_reply_header(c->rep, "Cache-Control", "no-cache");
-	buf_release(&err);
-	return;
 fail_quiet:
 	buf_release(&err);
-	sse_release(s);
+	sse_put(s);
 }
 
 void h_events(struct route_ctx *c)
@@ -225,7 +263,16 @@ void h_events(struct route_ctx *c)
 	svc_uuid u;
 	if (vm && one_vm(c, vm, u) < 0)
 		return;
-	json_t *list = svc_events_recent(vm ? u : NULL, kinds, (int)limit, &err);
+	json_t *list = svc_events_recent(vm ? u : NULL, kinds, (int)limit, &err), *e;
+	if (vm) { /* one VM's events name it: the filter below needs that */
+		__do_json json_t *show = svc_vm_show(u);
+		size_t i;
+		json_array_foreach(list, i, e) {
+			json_object_set_new(e, "vm", json_string(u));
+			json_object_set(e, "name", json_object_get(show, "name"));
+		}
+	}
+	route_filter(c, list, "events");
 	if (list)
 		http_reply_json(c->rep, 200, json_pack("{s:o}", "events", list));
 	else

@@ -16,7 +16,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -51,6 +53,7 @@ struct upgrade_job {
 	http_upgrade_cb cb;
 	void *opaque;
 	int fd;
+	int hup_fd; /* over TLS: the TCP socket, watched for the client hanging up; else -1 */
 	struct MHD_UpgradeResponseHandle *urh;
 	struct upgrade_job *prev, *next; /* in srv->relays while the fd is ours */
 };
@@ -82,6 +85,8 @@ struct http_req {
 	struct MHD_Connection *mc;
 	struct http_conn *conn;
 	char peer[INET6_ADDRSTRLEN + 8];
+	char client_fp[96];       /* pub.client_fp points here when set */
+	gnutls_datum_t client_cert; /* DER copy, or size 0 */
 	char *target;             /* raw request-target, cut at '?': pub.path */
 	struct http_arg *args;
 	size_t nargs;
@@ -106,6 +111,19 @@ const char *http_query_key(const struct http_request *req, size_t i)
 {
 	const struct http_req *r = req->priv;
 	return i < r->nargs ? r->args[i].key : NULL;
+}
+
+char *http_client_cert_pem(const struct http_request *req)
+{
+	const struct http_req *r = req->priv;
+	gnutls_datum_t pem = { NULL, 0 };
+	char *out;
+
+	if (!r->client_cert.size || gnutls_pem_base64_encode2("CERTIFICATE", &r->client_cert, &pem) < 0)
+		return NULL;
+	out = xstrndup((const char *)pem.data, pem.size);
+	gnutls_free(pem.data);
+	return out;
 }
 
 const char *http_header(const struct http_request *req, const char *name)
@@ -160,12 +178,66 @@ static void reply_release(struct http_reply *rep)
 
 /* ---- upgraded connections ------------------------------------------------ */
 
+/*
+ * Over TLS, libmicrohttpd (0.9.75, epoll) relays an upgraded connection's
+ * bytes through a socket pair but does not pass the client's hang-up on to
+ * it: the handler would wait for ever (and a console slot stay taken).  So
+ * a thread watches the TCP socket for the peer's hang-up (POLLRDHUP only,
+ * never reading it: its bytes are the TLS engine's) and then shuts the
+ * handler's socket down, as http_stop does.
+ */
+struct hup_watch {
+	int tcp_fd, app_fd;
+	int stop[2]; /* a byte here: the handler returned, stop watching */
+};
+
+static void *hup_main(void *arg)
+{
+	struct hup_watch *w = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { w->tcp_fd, POLLRDHUP, 0 }, { w->stop[0], POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) {
+			shutdown(w->app_fd, SHUT_RDWR);
+			break;
+		}
+	}
+	return NULL;
+}
+
 static void *relay_main(void *arg)
 {
 	struct upgrade_job *job = arg;
 	struct http_server *srv = job->srv;
+	struct hup_watch w = { job->hup_fd, job->fd, { -1, -1 } };
+	pthread_t watcher;
+	bool watching = false;
 
+	if (job->hup_fd >= 0 && pipe2(w.stop, O_CLOEXEC) == 0) {
+		watching = pthread_create(&watcher, NULL, hup_main, &w) == 0;
+		if (!watching) {
+			log_warn("cannot watch an upgraded TLS connection for its client hanging up");
+			close(w.stop[0]);
+			close(w.stop[1]);
+		}
+	}
 	job->cb(job->fd, job->opaque);
+	if (watching) {
+		ssize_t n;
+		do
+			n = write(w.stop[1], "x", 1);
+		while (n < 0 && errno == EINTR);
+		pthread_join(watcher, NULL);
+		close(w.stop[0]);
+		close(w.stop[1]);
+	}
 	/* Leave the list before MHD may close (and the kernel reuse) the fd. */
 	pthread_mutex_lock(&srv->relay_lock);
 	if (job->prev)
@@ -204,6 +276,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *mc, void *req_cls, cons
 	r->upgrade = NULL;
 	job->fd = sock;
 	job->urh = urh;
+	if (r->pub.remote) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		job->hup_fd = ci ? ci->connect_fd : -1;
+	}
 	MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 	if (r->conn)
 		http_conns_phase(srv->conns, r->conn, HTTP_CONN_UPGRADED);
@@ -290,6 +366,7 @@ static struct MHD_Response *reply_build(struct http_req *r, struct http_reply *r
 	if (rep->upgrade_cb) {
 		struct upgrade_job *job = xcalloc(1, sizeof(*job));
 		job->srv = srv;
+		job->hup_fd = -1;
 		resp = MHD_create_response_for_upgrade(on_upgrade, srv);
 		if (!resp) {
 			free(job);
@@ -389,6 +466,7 @@ static void req_free(struct http_req *r)
 	}
 	free(r->args);
 	free(r->target);
+	free(r->client_cert.data);
 	buf_release(&r->body);
 	free(r);
 }
@@ -436,6 +514,29 @@ static void req_peer(struct http_req *r)
 	r->pub.peer = r->peer;
 }
 
+/* The certificate a TLS client presented (the handshake is over by now, and
+ * GnuTLS checked its CertificateVerify: the client holds the key). */
+static void req_client_cert(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	const gnutls_datum_t *certs;
+	unsigned n = 0;
+	unsigned char md[32];
+	size_t mdlen = sizeof(md);
+
+	if (!s || !(certs = gnutls_certificate_get_peers(s, &n)) || n == 0 || !certs[0].size)
+		return;
+	if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], md, &mdlen) < 0 || mdlen != sizeof(md))
+		return;
+	for (size_t i = 0; i < mdlen; i++)
+		snprintf(r->client_fp + 3 * i, 4, "%02X%s", md[i], i + 1 < mdlen ? ":" : "");
+	r->client_cert.data = xmalloc(certs[0].size);
+	memcpy(r->client_cert.data, certs[0].data, certs[0].size);
+	r->client_cert.size = certs[0].size;
+	r->pub.client_fp = r->client_fp;
+}
+
 /* MHD has the request line: the raw target, before MHD decodes anything. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
@@ -455,6 +556,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 	r->pub.path = r->target;
 	r->pub.priv = r;
 	req_peer(r);
+	if (r->pub.remote)
+		req_client_cert(r);
 	return r;
 }
 
@@ -773,6 +876,9 @@ int http_start(const struct http_config *cfg, http_router router, struct http_se
 			{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->cfg.tls_cert_pem },
 			{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->cfg.tls_key_pem },
 			{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
+			/* Any trust list makes MHD ask clients for a certificate (optional);
+			 * the router pins what it accepts, so our own certificate will do. */
+			{ MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)srv->cfg.tls_cert_pem },
 			{ MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL },
 			{ MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, NULL },
 			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },

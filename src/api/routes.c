@@ -11,6 +11,7 @@
 #include "routes.h"
 #include "auth/auth.h"
 #include "api/console.h"
+#include "core/events.h"
 #include "core/job.h"
 #include "service/auth.h"
 #include "service/clone.h"
@@ -41,6 +42,9 @@ int api_errno_status(int err, const char **code)
 	case -ESHUTDOWN: *code = "unavailable"; return 503;
 	case -ESTALE: *code = "precondition_failed"; return 412;
 	case -EACCES: *code = "forbidden"; return 403;
+	case -EHOSTUNREACH: /* another host (service/peer.h) could not be reached or answered wrongly */
+	case -EREMOTEIO:
+	case -EKEYREJECTED: *code = "peer_error"; return 502;
 	default: *code = "internal"; return 500;
 	}
 }
@@ -188,6 +192,7 @@ static void h_vm_list(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	json_t *j = svc_vm_list(http_query(c->req, "select"), &err);
+	route_filter(c, json_object_get(j, "vms"), "vms");
 	if (j)
 		http_reply_json(c->rep, 200, j);
 	else
@@ -571,7 +576,12 @@ static void h_vm_cdrom(struct route_ctx *c, bool insert)
 static void h_vm_cdrom_insert(struct route_ctx *c) { h_vm_cdrom(c, true); }
 static void h_vm_cdrom_eject(struct route_ctx *c) { h_vm_cdrom(c, false); }
 
-static void h_vol_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_vol_list()); }
+static void h_vol_list(struct route_ctx *c)
+{
+	json_t *j = svc_vol_list();
+	route_filter(c, json_object_get(j, "volumes"), "volumes");
+	http_reply_json(c->rep, 200, j);
+}
 
 static int body_size(struct route_ctx *c, json_t *body, uint64_t *size, struct buf *err)
 {
@@ -742,7 +752,9 @@ static void h_job_list(struct route_ctx *c)
 	svc_uuid u;
 	if (sel && one_vm(c, sel, u) < 0)
 		return;
-	http_reply_json(c->rep, 200, svc_job_list(sel ? u : NULL));
+	json_t *j = svc_job_list(sel ? u : NULL);
+	route_filter(c, json_object_get(j, "jobs"), "jobs");
+	http_reply_json(c->rep, 200, j);
 }
 
 /* The {id} of /v1/jobs/{id}[/...], or 0 when it is not a job id. */
@@ -795,7 +807,12 @@ static void h_vol_move(struct route_ctx *c)
 	buf_release(&err);
 }
 
-static void h_pool_list(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_pool_list()); }
+static void h_pool_list(struct route_ctx *c)
+{
+	json_t *j = svc_pool_list();
+	route_filter(c, json_object_get(j, "pools"), "pools");
+	http_reply_json(c->rep, 200, j);
+}
 
 static void h_pool_create(struct route_ctx *c)
 {
@@ -922,6 +939,22 @@ static const struct route routes[] = {
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
 	  "every definition this host holds (no secrets)", AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "host", "trust" }, h_trust_list, NULL, NULL, 200, "the hosts this host trusts (mutual TLS)",
+	  AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "host", "trust" }, h_trust_add, NULL, "{url, fingerprint, token, name, self_url}", 201,
+	  "trust another host both ways (its API token is its administrator's consent)", AUTH_SYS_MODIFY },
+	{ "POST", { "v1", "host", "trust", "probe" }, h_trust_probe, NULL, "{url}", 200,
+	  "connect to a host and show its certificate's fingerprint, trusting nothing", AUTH_SYS_MODIFY },
+	{ "POST", { "v1", "host", "trust", "join" }, h_trust_join, NULL, "{name, url | port}", 201,
+	  "another host asks to be trusted, with its certificate as TLS client certificate", AUTH_SYS_MODIFY },
+	{ "POST", { "v1", "host", "trust", "ping" }, h_trust_ping, NULL, NULL, 200,
+	  "a trusted host asks to be called back (proves trust both ways)", AUTH_HOST_PEER },
+	{ "POST", { "v1", "host", "trust", "leave" }, h_trust_leave, NULL, NULL, 200,
+	  "a trusted host asks to be forgotten (it stopped trusting this host)", AUTH_HOST_PEER },
+	{ "DELETE", { "v1", "host", "trust", "{host}" }, h_trust_remove, NULL, NULL, 200,
+	  "stop trusting a host (it is told to forget this host too)", AUTH_SYS_MODIFY },
+	{ "GET", { "v1", "hosts" }, h_hosts, NULL, NULL, 200,
+	  "this host and every trusted host: reachable or not, their VMs and pools", AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
@@ -1215,12 +1248,18 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 {
 	struct route_ctx c = { .req = req, .rep = rep };
 	struct buf allow = BUF_INIT; /* methods of the routes matching the path: "GET, POST" */
-	struct svc_identity who = { "", "" };
+	struct svc_identity who = { "root@unix", "" };
+	char actor[EVENTS_ACTOR_MAX];
 
 	/* Over TCP nothing is answered before the caller is known; the unix
 	 * socket is root's door (docs/security.md). */
 	if (req->remote && !route_login(&c, &who))
 		return;
+	/* what this request changes is recorded as done by the caller */
+	snprintf(actor, sizeof(actor), "%s%s%s", who.user, who.token[0] ? "!" : "", who.token);
+	events_actor_set(actor);
+	c.who = &who;
+	c.caller_host = svc_identity_host(&who);
 	if (split_path(&c, req->path) < 0) {
 		fail(&c, -EINVAL, "malformed request path");
 		goto out;
@@ -1229,9 +1268,10 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 		if (!match(&routes[i], &c))
 			continue;
 		if (strcmp(routes[i].method, req->method) == 0) {
-			if (query_valid(&c, routes[i].query) && (!req->remote || route_allowed(&c, &who, routes[i].priv)))
+			if (query_valid(&c, routes[i].query) &&
+			    (!req->remote || route_self(&c, &who) || route_allowed(&c, &who, routes[i].priv)))
 				routes[i].fn(&c);
-			if (req->remote && strcmp(req->method, "GET") != 0)
+			if (strcmp(req->method, "GET") != 0)
 				svc_auth_audit(&who, req->peer, req->method, req->path, rep->status);
 			goto out;
 		}
@@ -1249,6 +1289,7 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 		http_reply_error(rep, 404, "not_found", "no such route");
 	}
 out:
+	events_actor_set(NULL);
 	buf_release(&allow);
 	for (int i = 0; i < c.nseg; i++)
 		free(c.seg[i]);

@@ -11,10 +11,12 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "routes_internal.h"
 #include "service/auth.h"
+#include "service/host.h"
 #include "service/vm.h"
 #include "service/volume.h"
 #include "util/jsonutil.h"
@@ -24,7 +26,12 @@ bool route_login(struct route_ctx *c, struct svc_identity *who)
 {
 	struct buf err = BUF_INIT;
 	int64_t retry = 0;
-	int r = svc_auth_login(http_header(c->req, "Authorization"), c->req->peer, who, &retry, &err);
+	const char *authz = http_header(c->req, "Authorization");
+	/* A trusted host calls with its pinned certificate and no Authorization;
+	 * with one, the caller is whoever that names (the client certificate is
+	 * then only what `host trust` join pins). */
+	int r = !authz && c->req->client_fp ? svc_auth_host_login(c->req->client_fp, c->req->peer, who, &retry, &err)
+					    : svc_auth_login(authz, c->req->peer, who, &retry, &err);
 
 	if (r == -EAGAIN) {
 		char n[24];
@@ -75,18 +82,131 @@ static char **route_objects(struct route_ctx *c)
 		buf_release(&err);
 		if (out[0])
 			return out;
+	} else if (strcmp(kind, "jobs") == 0 && c->nseg > 2 && c->who) {
+		/* a VM's job is also that VM's: whoever may act on the VM may follow and cancel it */
+		char *end;
+		long long id = strtoll(c->seg[2], &end, 10);
+		__do_json json_t *job = !*end && id > 0 ? svc_job_get(id) : NULL;
+		const char *vm = json_string_value(json_object_get(job, "vm"));
+		__do_json json_t *show = vm ? svc_vm_show(vm) : NULL;
+		const char *name = json_string_value(json_object_get(show, "name"));
+		if (name && !svc_auth_allowed(c->who, c->priv, "/jobs")) {
+			out[0] = xasprintf("/vms/%s", name);
+			return out;
+		}
 	}
 	/* a collection, or an object that does not exist: its collection (the handler says 404) */
 	out[0] = xasprintf("/%s", kind);
 	return out;
 }
 
+/*
+ * The lists answered with only what the caller may read (route_filter):
+ * the collection's privilege on the collection shows everything; else an
+ * item needs item_priv on its own object, and the list may be asked for by
+ * whoever has within_priv on something below `within`.
+ */
+struct list_rule {
+	const char *kind;
+	enum auth_priv coll_priv, item_priv, within_priv;
+	const char *within;
+};
+
+static const struct list_rule list_rules[] = {
+	{ "vms", AUTH_VM_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
+	{ "volumes", AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, "/pools" },
+	{ "pools", AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, "/pools" },
+	{ "jobs", AUTH_SYS_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
+	{ "events", AUTH_SYS_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
+};
+
+static const struct list_rule *list_rule(const char *kind)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(list_rules); i++)
+		if (strcmp(list_rules[i].kind, kind) == 0)
+			return &list_rules[i];
+	return NULL;
+}
+
+/* GET of a filtered collection by someone who may read part of it. */
+static bool list_allowed(struct route_ctx *c, const struct svc_identity *who)
+{
+	const struct list_rule *rule;
+	if (strcmp(c->req->method, "GET") != 0 || c->nseg != 2 || !(rule = list_rule(c->seg[1])))
+		return false;
+	struct svc_acl *acl = svc_acl_load();
+	__do_free char *coll = xasprintf("/%s", rule->kind);
+	bool ok = svc_acl_allows(acl, who, rule->coll_priv, coll) ||
+		  svc_acl_allows_within(acl, who, rule->within_priv, rule->within);
+	svc_acl_free(acl);
+	return ok;
+}
+
+/* The uuid -> name of every VM, for items that name their VM by uuid. */
+static const char *vm_name_of(json_t *vms, const char *uuid)
+{
+	json_t *vm;
+	size_t i;
+	json_array_foreach(json_object_get(vms, "vms"), i, vm)
+		if (uuid && strcmp(json_string_value(json_object_get(vm, "uuid")) ?: "", uuid) == 0)
+			return json_string_value(json_object_get(vm, "name"));
+	return NULL;
+}
+
+void route_filter(struct route_ctx *c, json_t *list, const char *kind)
+{
+	const struct list_rule *rule = list_rule(kind);
+	__do_free char *coll = xasprintf("/%s", kind);
+	__do_json json_t *vms = NULL;
+	struct svc_acl *acl;
+
+	if (!c->req->remote || !rule || !json_is_array(list))
+		return;
+	acl = svc_acl_load();
+	if (svc_acl_allows(acl, c->who, rule->coll_priv, coll)) {
+		svc_acl_free(acl);
+		return;
+	}
+	if (strcmp(kind, "jobs") == 0) {
+		struct buf err = BUF_INIT;
+		vms = svc_vm_list(NULL, &err);
+		buf_release(&err);
+	}
+	for (size_t i = json_array_size(list); i-- > 0;) {
+		json_t *item = json_array_get(list, i);
+		const char *name = json_string_value(json_object_get(item, "name"));
+		__do_free char *obj = NULL;
+		if (strcmp(kind, "volumes") == 0) {
+			const char *pool = json_string_value(json_object_get(item, "pool"));
+			obj = xasprintf("/pools/%s/volumes/%s", pool ? pool : "default", name ? name : "");
+		} else if (strcmp(kind, "pools") == 0) {
+			obj = xasprintf("/pools/%s", name ? name : "");
+		} else {
+			if (strcmp(kind, "jobs") == 0)
+				name = vm_name_of(vms, json_string_value(json_object_get(item, "vm")));
+			else if (strcmp(kind, "events") == 0 && json_is_null(json_object_get(item, "vm")))
+				name = NULL; /* a host event */
+			obj = name ? xasprintf("/vms/%s", name) : NULL;
+		}
+		if (!obj || !name || !svc_acl_allows(acl, c->who, rule->item_priv, obj))
+			json_array_remove(list, i);
+	}
+	svc_acl_free(acl);
+}
+
 bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum auth_priv priv)
 {
+	c->priv = priv;
 	char **objs = route_objects(c);
 	const char *denied = NULL;
 	bool ok = true;
 
+	if (list_allowed(c, who)) {
+		for (size_t i = 0; objs[i]; i++)
+			free(objs[i]);
+		free(objs);
+		return true;
+	}
 	for (size_t i = 0; objs[i] && ok; i++)
 		if (!svc_auth_allowed(who, priv, objs[i])) {
 			ok = false;
@@ -102,6 +222,12 @@ bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum aut
 		free(objs[i]);
 	free(objs);
 	return ok;
+}
+
+bool route_self(const struct route_ctx *c, const struct svc_identity *who)
+{
+	return c->req->remote && strcmp(c->req->method, "POST") == 0 && c->nseg == 4 && strcmp(c->seg[1], "users") == 0 &&
+	       strcmp(c->seg[3], "tokens") == 0 && who->user[0] && !who->token[0] && strcmp(c->seg[2], who->user) == 0;
 }
 
 /* ---- /v1/users, /v1/acl ---- */
@@ -150,20 +276,25 @@ void h_token_list(struct route_ctx *c)
 
 void h_token_add(struct route_ctx *c)
 {
-	static const char *const keys[] = { "id", "ttl", "comment", NULL };
+	static const char *const keys[] = { "id", "ttl", "comment", "inherit", NULL };
 	__do_json json_t *b = body_json(c, keys);
 	struct buf err = BUF_INIT;
-	json_t *out = NULL, *ttl;
+	json_t *out = NULL, *ttl, *inherit;
 	if (!b)
 		return;
 	ttl = json_object_get(b, "ttl");
+	inherit = json_object_get(b, "inherit");
 	if (ttl && !json_is_integer(ttl)) {
 		fail(c, -EINVAL, "ttl is a whole number of seconds (0: the token never expires)");
 		return;
 	}
+	if (inherit && !json_is_boolean(inherit)) {
+		fail(c, -EINVAL, "inherit is true or false");
+		return;
+	}
 	int r = svc_token_add(c->seg[2], json_string_value(json_object_get(b, "id")),
 			      ttl ? (int64_t)json_integer_value(ttl) : 0, json_string_value(json_object_get(b, "comment")),
-			      &out, &err);
+			      json_is_true(inherit), &out, &err);
 	reply_result(c, r, 201, out, &err);
 	buf_release(&err);
 }

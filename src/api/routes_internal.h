@@ -5,7 +5,7 @@
  * pool and job handlers; routes_backup.c those of repositories, backups,
  * policies and the host export; routes_auth.c the login and rights check
  * of requests over TCP and the handlers of users, tokens and ACL entries;
- * routes_net.c those of networks.
+ * routes_net.c those of networks; routes_trust.c those of trusted hosts.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -20,11 +20,16 @@
 
 #define MAX_SEGS 8
 
+struct svc_identity;
+
 struct route_ctx {
 	const struct http_request *req;
+	const struct svc_identity *who; /* the caller ("root@unix" on the socket) */
+	enum auth_priv priv;             /* the route's privilege, while route_allowed checks it */
 	struct http_reply *rep;
 	char *seg[MAX_SEGS];
 	int nseg;
+	const char *caller_host; /* the trusted host calling (over TCP, by its certificate), or NULL */
 };
 
 /* Reply with the error for -errno err (api_errno_status) and msg. */
@@ -44,9 +49,14 @@ void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err);
 
 /* routes_auth.c: a request over TCP is first logged in (false: 401 or 429 sent), then
  * its route's privilege checked on the objects its path names (false: 403 sent). */
-struct svc_identity;
 bool route_login(struct route_ctx *c, struct svc_identity *who);
 bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum auth_priv priv);
+/* A user logged in with her password makes a token of her own (POST
+ * /v1/users/HER/tokens): allowed without User.Modify (docs/remote.md). */
+bool route_self(const struct route_ctx *c, const struct svc_identity *who);
+/* Over TCP, drop from `list` (an array of the collection `kind`: "vms",
+ * "volumes", "pools", "jobs", "events") what the caller may not read. */
+void route_filter(struct route_ctx *c, json_t *list, const char *kind);
 void h_user_list(struct route_ctx *c);
 void h_user_add(struct route_ctx *c);
 void h_user_delete(struct route_ctx *c);
@@ -57,6 +67,16 @@ void h_token_delete(struct route_ctx *c);
 void h_acl_list(struct route_ctx *c);
 void h_acl_add(struct route_ctx *c);
 void h_acl_delete(struct route_ctx *c);
+
+/* routes_trust.c */
+void h_trust_list(struct route_ctx *c);
+void h_trust_probe(struct route_ctx *c);
+void h_trust_add(struct route_ctx *c);
+void h_trust_join(struct route_ctx *c);
+void h_trust_ping(struct route_ctx *c);
+void h_trust_leave(struct route_ctx *c);
+void h_trust_remove(struct route_ctx *c);
+void h_hosts(struct route_ctx *c);
 
 void h_host_export(struct route_ctx *c);
 void h_events(struct route_ctx *c);

@@ -23,7 +23,7 @@ static const struct {
 	{ AUTH_VM_CONSOLE, "VM.Console" },       { AUTH_VM_SNAPSHOT, "VM.Snapshot" },
 	{ AUTH_VM_BACKUP, "VM.Backup" },         { AUTH_VM_CONFIG, "VM.Config" },
 	{ AUTH_STORE_ALLOCATE, "Datastore.Allocate" }, { AUTH_USER_MODIFY, "User.Modify" },
-	{ AUTH_SYS_MODIFY, "Sys.Modify" },
+	{ AUTH_SYS_MODIFY, "Sys.Modify" },       { AUTH_HOST_PEER, "Host.Peer" },
 };
 
 #define AUDIT (AUTH_SYS_AUDIT | AUTH_VM_AUDIT | AUTH_STORE_AUDIT)
@@ -126,4 +126,29 @@ bool auth_acl_allows(const struct auth_acl *acl, size_t n, const char *user, con
 		return subject_allows(acl, n, sub, priv, object);
 	}
 	return true;
+}
+
+bool auth_acl_allows_within(const struct auth_acl *acl, size_t n, const char *user, const char *token,
+			    enum auth_priv priv, const char *prefix)
+{
+	char sub[2 * AUTH_NAME_MAX + 2];
+	size_t plen;
+
+	if (!prefix || !user)
+		return false;
+	if (auth_acl_allows(acl, n, user, token, priv, prefix))
+		return true;
+	plen = strlen(prefix);
+	snprintf(sub, sizeof(sub), "%s!%s", user, token ? token : "");
+	/* some entry of hers (or her token's) on a path below prefix that grants it there */
+	for (size_t i = 0; i < n; i++) {
+		const char *who = acl[i].subject, *path = acl[i].path;
+		if (strcmp(who, user) != 0 && (!token || strcmp(who, sub) != 0))
+			continue;
+		if (strncmp(path, prefix, plen) != 0 || path[plen] != '/')
+			continue;
+		if (auth_acl_allows(acl, n, user, token, priv, path))
+			return true;
+	}
+	return false;
 }

@@ -5,13 +5,16 @@
  * the behaviour all verbs share: --json and --help anywhere, options after
  * positional arguments, and one precise line for every usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "util/buf.h"
@@ -55,6 +58,7 @@ void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int a
 	a->argc = argc;
 	a->argv = argv;
 	a->in_order = false;
+	a->checked = false;
 	a->exit_code = CLI_OK;
 	a->npos = 0;
 	a->pos = NULL;
@@ -98,11 +102,96 @@ static int bad_option(const struct cli_args *a, const struct option *longopts)
 	return cli_usage_error(a->cmd, "unknown option '%.*s'", (int)n + 2, arg);
 }
 
+/* getopt_long takes any unique prefix of a long option ("--d" for
+ * "--disks"): one slip then deletes disks.  Every long option must be
+ * spelled out; a prefix gets an error naming what it could have meant. */
+static int check_unabbreviated(const struct cli_args *a, const struct option *longopts)
+{
+	for (int i = 1; i < a->argc; i++) {
+		const char *arg = a->argv[i];
+		const struct option *hit = NULL;
+		size_t n;
+
+		if (strcmp(arg, "--") == 0)
+			break;
+		if (arg[0] != '-') {
+			if (a->in_order)
+				break;
+			continue;
+		}
+		if (arg[1] != '-')
+			continue;
+		n = strcspn(arg + 2, "=");
+		for (const struct option *o = longopts; o->name && !hit; o++)
+			if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+				hit = o;
+		if (hit) {
+			if (hit->has_arg == required_argument && arg[2 + n] != '=')
+				i++; /* its value, whatever it looks like */
+			continue;
+		}
+		struct buf alts = BUF_INIT;
+		int k = 0;
+		for (const struct option *o = longopts; o->name; o++)
+			if (n > 0 && strncmp(o->name, arg + 2, n) == 0 && k++ < 4)
+				buf_printf(&alts, "%s--%s", alts.len ? ", " : "", o->name);
+		int rc = k ? cli_usage_error(a->cmd, "unknown option '%.*s' (options are never abbreviated: %s?)",
+					     (int)n + 2, arg, alts.s)
+			   : cli_usage_error(a->cmd, "unknown option '%.*s'", (int)n + 2, arg);
+		buf_release(&alts);
+		return rc;
+	}
+	return CLI_OK;
+}
+
+/* Short forms every verb gets for the long options it has. */
+static const struct {
+	char c;
+	const char *name;
+} short_forms[] = { { 'l', "long" } };
+
+/* getopt's option string: -h, and the short forms of the verb's options. */
+static void short_options(const struct cli_args *a, const struct option *longopts, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[n++] = a->in_order ? '+' : ':';
+	if (a->in_order)
+		out[n++] = ':';
+	out[n++] = 'h';
+	for (size_t i = 0; i < ARRAY_SIZE(short_forms) && n + 1 < size; i++)
+		for (const struct option *o = longopts; o->name; o++)
+			if (strcmp(o->name, short_forms[i].name) == 0 && o->has_arg == no_argument && !o->flag)
+				out[n++] = short_forms[i].c;
+	out[n] = '\0';
+}
+
+/* The long option a short form stands for: its getopt value, or 0. */
+static int short_form_value(int c, const struct option *longopts)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(short_forms); i++)
+		for (const struct option *o = longopts; c == short_forms[i].c && o->name; o++)
+			if (strcmp(o->name, short_forms[i].name) == 0)
+				return o->val;
+	return 0;
+}
+
 int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts)
 {
-	for (;;) {
-		int c = getopt_long(a->argc, a->argv, a->in_order ? "+:h" : ":h", longopts, NULL);
+	char shorts[8 + ARRAY_SIZE(short_forms)];
 
+	short_options(a, longopts, shorts, sizeof(shorts));
+	if (!a->checked) {
+		a->checked = true;
+		if ((a->exit_code = check_unabbreviated(a, longopts)) != CLI_OK)
+			return CLI_OPT_EXIT;
+	}
+	for (;;) {
+		int c = getopt_long(a->argc, a->argv, shorts, longopts, NULL);
+		int v = c > 0 && c < 256 && c != 'h' ? short_form_value(c, longopts) : 0;
+
+		if (v)
+			return v;
 		switch (c) {
 		case CLI_OPT_JSON:
 			cli->json = true;
@@ -208,4 +297,38 @@ char *cli_abspath(const char *path)
 	if (out.len == 0)
 		buf_addch(&out, '/');
 	return buf_detach(&out);
+}
+
+int cli_read_secret(const char *prompt, bool confirm, char *out, size_t len)
+{
+	bool tty = isatty(STDIN_FILENO);
+	struct termios old, quiet;
+	char again[300];
+	int rc = CLI_OK;
+
+	for (int round = 0; round < (tty && confirm ? 2 : 1); round++) {
+		char *dst = round ? again : out;
+		size_t dlen = round ? sizeof(again) : len;
+		if (tty) {
+			fprintf(stderr, "%s%s: ", prompt, round ? " again" : "");
+			tcgetattr(STDIN_FILENO, &old);
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		}
+		bool got = fgets(dst, (int)dlen, stdin) != NULL;
+		if (tty) {
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+			fputc('\n', stderr);
+		}
+		if (!got) {
+			rc = cli_error("no %c%s given (on the terminal or the first line of stdin)", tolower((unsigned char)prompt[0]), prompt + 1);
+			break;
+		}
+		dst[strcspn(dst, "\r\n")] = '\0';
+	}
+	if (rc == CLI_OK && tty && confirm && strcmp(out, again) != 0)
+		rc = cli_error("the %c%ss differ", tolower((unsigned char)prompt[0]), prompt + 1);
+	OPENSSL_cleanse(again, sizeof(again));
+	return rc;
 }

@@ -34,6 +34,8 @@ struct cli {
 	const char *url;         /* --url / $CORRAL_URL: the TLS API instead of the socket */
 	const char *fingerprint; /* --fingerprint / $CORRAL_FINGERPRINT */
 	const char *token_file;  /* --token-file (else $CORRAL_TOKEN) */
+	const char *remote;      /* --remote NAME / $CORRAL_REMOTE (remotes.h; "local": the socket) */
+	bool socket_set;         /* --socket or $CORRAL_SOCKET: the socket, not the default remote */
 	bool json;		/* --json: print the API's JSON instead of text */
 	bool client_ready;
 	struct client client;
@@ -69,12 +71,18 @@ extern const struct cli_noun cli_noun_events;
 extern const struct cli_noun cli_noun_user;
 extern const struct cli_noun cli_noun_token;
 extern const struct cli_noun cli_noun_acl;
+extern const struct cli_noun cli_noun_remote;
 
 /* Print events as they happen (of VM vm, of the kinds listed; NULL: all)
  * until interrupted (cmd_events.c; also `vm events --follow`). */
 int cli_events_follow(struct cli *cli, const char *vm, const char *kinds);
 
-/* The client, initialised on first use (main.c).  NULL after printing an error. */
+/*
+ * The client, initialised on first use (main.c).  NULL after printing an
+ * error.  Where it talks to: --url; else the remote --remote names; else
+ * the socket when --socket or $CORRAL_SOCKET is given; else the default
+ * remote of the remotes file (remotes.h), if any; else the default socket.
+ */
 struct client *cli_client(struct cli *cli);
 
 /* --- option parsing (args.c) --- */
@@ -97,6 +105,7 @@ struct cli_args {
 	int argc;
 	char **argv;
 	bool in_order;		/* stop at the first positional argument (global/noun level) */
+	bool checked;		/* the long options were checked for abbreviations */
 	int exit_code;		/* set when cli_getopt returns CLI_OPT_EXIT */
 	int npos;		/* positional arguments, set when cli_getopt returns -1 */
 	char **pos;
@@ -133,6 +142,14 @@ bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "corral: <msg>" and return CLI_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Read a secret line: from the terminal with echo off after `prompt`
+ * (asked twice when `confirm`, the two must match), or the first line of
+ * stdin when that is not a terminal.  No line end kept.  CLI_OK or CLI_FAIL
+ * (printed); wipe out when done.
+ */
+int cli_read_secret(const char *prompt, bool confirm, char *out, size_t len);
 
 /* Parse a decimal integer in [min, max].  0 or -1. */
 int cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);

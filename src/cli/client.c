@@ -70,6 +70,8 @@ void client_release(struct client *c)
 {
 	free(c->base_url);
 	c->base_url = NULL;
+	free(c->remote_name);
+	c->remote_name = NULL;
 	if (c->auth) {
 		OPENSSL_cleanse(c->auth, strlen(c->auth));
 		free(c->auth);
@@ -173,42 +175,135 @@ static struct curl_slist *auth_headers(struct client *c)
 	return c->auth ? header_add(NULL, c->auth) : NULL;
 }
 
+/* "AB:CD:..." of the certificate at the current depth of ctx; false if it has none. */
+static bool cert_fingerprint(X509_STORE_CTX *ctx, char *out, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+
+	if (!x || X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32 || len < 3 * n)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	return true;
+}
+
+static void print_pin_mismatch(const struct client *c, const char *got)
+{
+	if (!c->remote_name) {
+		fprintf(stderr, "corral: the server's certificate has fingerprint %s, not the pinned %s\n", got,
+			c->fingerprint);
+		return;
+	}
+	fprintf(stderr,
+		"corral: WARNING: the certificate of remote '%s' (%s) has changed!\n"
+		"corral:   pinned:  %s\n"
+		"corral:   offered: %s\n"
+		"corral: Someone may be intercepting the connection, or the host has a new certificate.\n"
+		"corral: Nothing was sent.  Compare the new fingerprint with 'corral host info' on the host\n"
+		"corral: (over a channel you trust), then trust it with: corral remote trust %s\n",
+		c->remote_name, c->base_url, c->fingerprint, got, c->remote_name);
+}
+
 /* OpenSSL's verdict on the server's chain is replaced by one question: is
  * the server's own certificate the pinned one?  (A self-signed host
  * certificate fails every other check, and needs none once pinned.) */
 static int pin_verify(int preverify, X509_STORE_CTX *ctx)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
-	const char *want = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
+	struct client *c = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
 	char got[96];
 	(void)preverify;
 
 	if (X509_STORE_CTX_get_error_depth(ctx) != 0)
 		return 1; /* only the leaf matters */
-	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
-	if (!want || !x || X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
+	if (!c || !cert_fingerprint(ctx, got, sizeof(got)))
 		return 0;
-	for (unsigned i = 0; i < n; i++)
-		snprintf(got + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
-	if (strcmp(got, want) != 0) {
-		fprintf(stderr, "corral: the server's certificate has fingerprint %s, not the pinned %s\n", got, want);
+	if (strcmp(got, c->fingerprint) != 0) {
+		if (!c->pin_failed)
+			print_pin_mismatch(c, got);
+		c->pin_failed = true;
 		return 0;
 	}
 	X509_STORE_CTX_set_error(ctx, X509_V_OK);
 	return 1;
 }
 
-static CURLcode pin_ctx(CURL *h, void *sslctx, void *fingerprint)
+static CURLcode pin_ctx(CURL *h, void *sslctx, void *client)
 {
 	(void)h;
 	SSL_CTX_set_verify(sslctx, SSL_VERIFY_PEER, pin_verify);
 	SSL_CTX_set_min_proto_version(sslctx, TLS1_2_VERSION);
-	/* every SSL made from this context finds the fingerprint through its app data */
-	SSL_CTX_set_app_data(sslctx, fingerprint);
+	/* every SSL made from this context finds the client through its app data */
+	SSL_CTX_set_app_data(sslctx, client);
 	return CURLE_OK;
 }
+
+/* The probe of client_server_fingerprint: note the leaf's fingerprint, accept anything. */
+static int probe_verify(int preverify, X509_STORE_CTX *ctx)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	char *out = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	(void)preverify;
+
+	if (out && X509_STORE_CTX_get_error_depth(ctx) == 0 && !cert_fingerprint(ctx, out, 96))
+		out[0] = '\0';
+	X509_STORE_CTX_set_error(ctx, X509_V_OK);
+	return 1;
+}
+
+static CURLcode probe_ctx(CURL *h, void *sslctx, void *out)
+{
+	(void)h;
+	SSL_CTX_set_verify(sslctx, SSL_VERIFY_PEER, probe_verify);
+	SSL_CTX_set_min_proto_version(sslctx, TLS1_2_VERSION);
+	SSL_CTX_set_app_data(sslctx, out);
+	return CURLE_OK;
+}
+
+int client_server_fingerprint(const char *url, char *out, size_t len)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char fp[96] = "";
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+
+	if (!h || len < sizeof(fp)) {
+		fputs("corral: cannot initialise libcurl\n", stderr);
+		curl_easy_cleanup(h);
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, probe_ctx);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, fp);
+	rc = curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "corral: cannot connect to %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (!fp[0]) {
+		fprintf(stderr, "corral: %s showed no certificate\n", url);
+		return -1;
+	}
+	snprintf(out, len, "%s", fp);
+	return 0;
+}
+
+void client_set_remote_name(struct client *c, const char *name)
+{
+	free(c->remote_name);
+	c->remote_name = name ? xstrdup(name) : NULL;
+}
+
+const char *client_auth_header(const struct client *c) { return c->auth; }
 
 /* Reset the handle for one request to `url` over corrald's socket. */
 static CURL *request_setup(struct client *c, const char *url)
@@ -217,6 +312,7 @@ static CURL *request_setup(struct client *c, const char *url)
 
 	curl_easy_reset(h);
 	c->errbuf[0] = '\0';
+	c->pin_failed = false;
 	if (!c->base_url) {
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
 	} else {
@@ -224,7 +320,7 @@ static CURL *request_setup(struct client *c, const char *url)
 		if (c->fingerprint[0]) {
 			curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L); /* the pin names the host */
 			curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, pin_ctx);
-			curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c->fingerprint);
+			curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, c);
 		}
 	}
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -281,7 +377,9 @@ int client_request_with(struct client *c, const char *method, const char *path, 
 		const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 
 		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT) {
+		if (c->pin_failed) {
+			/* reported by pin_verify */
+		} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT) {
 			print_connect_error(c, (int)oserr, detail);
 		} else {
 			fprintf(stderr, "corral: %s %s to corrald at %s failed: %s\n", method, path,
@@ -347,7 +445,9 @@ int client_download(struct client *c, const char *path, int fd, struct reply *r,
 		const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 
 		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-		if (rc == CURLE_COULDNT_CONNECT)
+		if (c->pin_failed)
+			; /* reported by pin_verify */
+		else if (rc == CURLE_COULDNT_CONNECT)
 			print_connect_error(c, (int)oserr, detail);
 		else
 			fprintf(stderr, "corral: GET %s from corrald at %s failed: %s\n", path, client_where(c), detail);
@@ -430,7 +530,9 @@ int client_events(struct client *c, const char *path, client_event_cb cb, void *
 		const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 
 		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
-		if (rc == CURLE_COULDNT_CONNECT)
+		if (c->pin_failed)
+			; /* reported by pin_verify */
+		else if (rc == CURLE_COULDNT_CONNECT)
 			print_connect_error(c, (int)oserr, detail);
 		else
 			fprintf(stderr, "corral: the event stream from corrald at %s failed: %s\n", client_where(c),
@@ -491,18 +593,12 @@ int client_call(struct client *c, const char *method, const char *path, const js
 	return 0;
 }
 
-int client_connect(struct client *c)
+/* The unix socket, connected.  fd, or -1 printed. */
+static int connect_unix(struct client *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	__do_close int fd = -EBADF;
-	size_t n;
-
-	if (c->base_url) {
-		fputs("corral: the serial console is not available over --url yet; use the host's unix socket\n",
-		      stderr);
-		return -1;
-	}
-	n = strlen(c->socket_path);
+	size_t n = strlen(c->socket_path);
 
 	if (n >= sizeof(sa.sun_path)) {
 		print_connect_error(c, ENAMETOOLONG, NULL);
@@ -521,4 +617,81 @@ int client_connect(struct client *c)
 		return -1;
 	}
 	return move_fd(fd);
+}
+
+int client_stream_open(struct client *c, struct client_stream *s)
+{
+	__do_free char *url = NULL;
+	curl_socket_t sock = CURL_SOCKET_BAD;
+	CURL *h;
+	CURLcode rc;
+
+	*s = (struct client_stream)CLIENT_STREAM_INIT;
+	if (!c->base_url) {
+		s->fd = connect_unix(c);
+		return s->fd < 0 ? -1 : 0;
+	}
+	/* The request handle, set up as for a request (pinning, timeouts), then
+	 * connect only: the console speaks its upgrade itself. */
+	url = client_url(c, "/");
+	h = request_setup(c, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		long oserr = 0;
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (!c->pin_failed)
+			print_connect_error(c, rc == CURLE_COULDNT_CONNECT ? (int)oserr : 0,
+					    c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
+		fprintf(stderr, "corral: cannot connect to corrald at %s: no socket\n", c->base_url);
+		return -1;
+	}
+	s->fd = (int)sock;
+	s->tls = h;
+	return 0;
+}
+
+ssize_t client_stream_send(struct client_stream *s, const void *data, size_t len)
+{
+	if (!s->tls) {
+		ssize_t n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return n;
+	}
+	size_t sent = 0;
+	CURLcode rc = curl_easy_send(s->tls, data, len, &sent);
+	if (rc == CURLE_AGAIN)
+		return -EAGAIN;
+	if (rc != CURLE_OK)
+		return -EPIPE;
+	return sent ? (ssize_t)sent : -EAGAIN;
+}
+
+ssize_t client_stream_recv(struct client_stream *s, void *data, size_t len)
+{
+	if (!s->tls) {
+		ssize_t n = recv(s->fd, data, len, MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return n;
+	}
+	size_t got = 0;
+	CURLcode rc = curl_easy_recv(s->tls, data, len, &got);
+	if (rc == CURLE_AGAIN)
+		return -EAGAIN;
+	if (rc != CURLE_OK)
+		return -ECONNRESET;
+	return (ssize_t)got;
+}
+
+void client_stream_close(struct client_stream *s)
+{
+	/* a TLS stream's socket belongs to the curl handle (the client's, reset by its next use) */
+	if (!s->tls && s->fd >= 0)
+		close(s->fd);
+	*s = (struct client_stream)CLIENT_STREAM_INIT;
 }

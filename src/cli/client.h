@@ -2,7 +2,11 @@
  * client.h - the CLI's HTTP client for corrald's REST API (docs/api.md).
  *
  * Requests go through libcurl over corrald's unix socket to
- * http://corral/v1/...; JSON bodies in, JSON (or text) answers out.  Every
+ * http://corral/v1/..., or with client_remote over TLS to a remote corrald
+ * whose certificate is pinned; JSON bodies in, JSON (or text) answers out.
+ * A certificate other than the pinned one is refused before anything is
+ * sent, with a warning that says how to trust it again when the URL came
+ * from a remote (client_set_remote_name).  Every
  * failure is reported here, once, on one stderr line "corral: ...":
  * a socket nobody listens on gives "cannot connect to corrald at PATH:
  * <errno text> (is corrald running?)", an API error object gives its
@@ -11,7 +15,9 @@
 #ifndef CORRAL_CLI_CLIENT_H
 #define CORRAL_CLI_CLIENT_H
 
+#include <errno.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -23,6 +29,8 @@ struct client {
 	char *base_url;        /* "https://HOST:PORT" with client_remote, else NULL (the socket) */
 	char *auth;            /* "Authorization: Bearer ..." or NULL; wiped on release */
 	char fingerprint[96];  /* pinned "AB:CD:..." or "" (then the system's CAs decide) */
+	char *remote_name;     /* the remote (remotes.h) base_url came from, for messages; or NULL */
+	bool pin_failed;       /* the last handshake met another certificate (reported already) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -49,6 +57,18 @@ void client_release(struct client *c);
  * API token "USER!TOKENID:SECRET" (or NULL), trusting exactly the certificate
  * with SHA-256 `fingerprint` (or NULL: the system's CAs).  0, or -1 printed. */
 int client_remote(struct client *c, const char *url, const char *token, const char *fingerprint);
+
+/* Name the remote the URL came from: a certificate that is not the pinned
+ * one is then refused with a warning saying how to trust it again. */
+void client_set_remote_name(struct client *c, const char *name);
+
+/*
+ * Connect to `url` (https://HOST:PORT) and complete a TLS handshake without
+ * sending a byte of HTTP, accepting whatever certificate the server shows,
+ * to learn its SHA-256 fingerprint ("AB:CD:...", into out, >= 96 bytes).
+ * For `corral remote add`: nothing is trusted yet.  0, or -1 printed.
+ */
+int client_server_fingerprint(const char *url, char *out, size_t len);
 
 /* Percent-encode one path segment or query value (curl_easy_escape).  Caller frees. */
 char *client_escape(struct client *c, const char *s);
@@ -109,8 +129,30 @@ void client_print_error(const struct reply *r, const char *prefix);
  * inner object; NULL when there is none. */
 const char *client_error_message(const json_t *obj);
 
-/* A connected stream socket to corrald, for protocol upgrades (the console).
- * fd, or -1 with the same "cannot connect" line printed. */
-int client_connect(struct client *c);
+/*
+ * A raw byte stream to corrald, for protocol upgrades (the console): the
+ * unix socket, or with client_remote a TLS connection libcurl makes
+ * (CONNECT_ONLY) with the same certificate pinning as every request.  `fd`
+ * is the socket to poll() for readiness.  Sends and receives never block:
+ * -EAGAIN when nothing can move now.  With TLS, bytes may wait decrypted
+ * inside the TLS engine after poll() said the socket was readable once:
+ * read until -EAGAIN before polling again.
+ */
+struct client_stream {
+	int fd;
+	CURL *tls; /* NULL for the unix socket */
+};
+
+#define CLIENT_STREAM_INIT { -EBADF, NULL }
+
+/* 0, or -1 with the "cannot connect" line (or the TLS failure) printed. */
+int client_stream_open(struct client *c, struct client_stream *s);
+/* Bytes sent (> 0), or -EAGAIN or -errno. */
+ssize_t client_stream_send(struct client_stream *s, const void *data, size_t len);
+/* Bytes received (> 0), 0 at EOF, or -EAGAIN or -errno. */
+ssize_t client_stream_recv(struct client_stream *s, void *data, size_t len);
+void client_stream_close(struct client_stream *s);
+/* The "Authorization: ..." request header line, or NULL on the unix socket. */
+const char *client_auth_header(const struct client *c);
 
 #endif

@@ -62,6 +62,9 @@ static char *event_text(const json_t *ev)
 	} else {
 		buf_adds(&b, out_str(ev, "detail") ?: "");
 	}
+	/* who did it (an api event's detail starts with its actor already) */
+	if (out_str(ev, "actor") && !(kind && strcmp(kind, "api") == 0))
+		buf_printf(&b, " (by %s)", out_str(ev, "actor"));
 	return buf_detach(&b);
 }
 

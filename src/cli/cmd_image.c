@@ -39,7 +39,7 @@ static const char usage_ls[] =
 	"that directory, or show that file.\n" DISK_ARG_HELP
 	"\n"
 	"Options:\n" DISK_OPTS_HELP
-	"  --long                MODE SIZE MTIME NAME (-> TARGET for symlinks)\n"
+	"  -l, --long            MODE SIZE MTIME NAME (-> TARGET for symlinks)\n"
 	"  --json                print the API's answer\n"
 	"  -h, --help            show this help\n";
 

@@ -37,7 +37,8 @@ static const char usage_set[] =
 	"'corral backup run NAME --preview'.\n"
 	"\n"
 	"Options:\n"
-	"  --name NAME  the policy's name when FILE has no name= line\n"
+	"  --name NAME  the policy's name when FILE has no name= line (default:\n"
+	"               FILE's name up to its first dot: nightly.conf is nightly)\n"
 	"  --json       print the stored policy as JSON\n"
 	"  -h, --help   show this help\n";
 
@@ -95,16 +96,23 @@ static int policy_set(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "policy file")) != CLI_OK)
 		return rc;
+	/* Without a name= line or --name, the file names the policy: nightly.conf is "nightly". */
+	__do_free char *stem = NULL;
+	if (strcmp(a.pos[0], "-") != 0) {
+		const char *base = strrchr(a.pos[0], '/') ? strrchr(a.pos[0], '/') + 1 : a.pos[0];
+		stem = xstrndup(base, strcspn(base, "."));
+	}
 	if ((rc = fs_read_file(strcmp(a.pos[0], "-") == 0 ? "/dev/stdin" : a.pos[0], 1 << 20, &text)) < 0)
 		return cli_error("cannot read %s: %s", a.pos[0], strerror(-rc));
 	size_t skip = text.s ? strspn(text.s, " \t\r\n") : 0;
 	if (text.s && text.s[skip] == '{') {
 		if (!(body = json_parse_object(text.s, text.len, &err)))
 			return cli_error("%s: %s", a.pos[0], err.s);
-		if (name)
-			json_object_set_new(body, "name", json_string(name));
+		if (name || (stem && *stem && !json_object_get(body, "name")))
+			json_object_set_new(body, "name", json_string(name ? name : stem));
 	} else {
-		body = json_pack("{s:s,s:s*}", "text", text.s ? text.s : "", "name", name);
+		body = json_pack("{s:s,s:s*}", "text", text.s ? text.s : "", "name",
+				 name ? name : stem && *stem ? stem : NULL);
 	}
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/policies", body, &r, false) < 0)
 		return CLI_FAIL;

@@ -125,39 +125,7 @@ static const char usage_acl_delete[] =
 enum { OPT_COMMENT = CLI_OPT_FIRST, OPT_TTL };
 
 /* A password from the terminal (asked twice, echo off) or stdin's first line; 0 or CLI_FAIL. */
-static int read_password(char *out, size_t len)
-{
-	bool tty = isatty(STDIN_FILENO);
-	struct termios old, quiet;
-	char again[300];
-	int rc = CLI_OK;
-
-	for (int round = 0; round < (tty ? 2 : 1); round++) {
-		char *dst = round ? again : out;
-		size_t dlen = round ? sizeof(again) : len;
-		if (tty) {
-			fputs(round ? "Password again: " : "Password: ", stderr);
-			tcgetattr(STDIN_FILENO, &old);
-			quiet = old;
-			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-		}
-		bool got = fgets(dst, (int)dlen, stdin) != NULL;
-		if (tty) {
-			tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-			fputc('\n', stderr);
-		}
-		if (!got) {
-			rc = cli_error("no password given (on the terminal or the first line of stdin)");
-			break;
-		}
-		dst[strcspn(dst, "\r\n")] = '\0';
-	}
-	if (rc == CLI_OK && tty && strcmp(out, again) != 0)
-		rc = cli_error("the passwords differ");
-	OPENSSL_cleanse(again, sizeof(again));
-	return rc;
-}
+static int read_password(char *out, size_t len) { return cli_read_secret("Password", true, out, len); }
 
 static int user_add(struct cli *cli, int argc, char **argv)
 {

@@ -43,8 +43,8 @@
 	"  --boot disk-kernel    boot the kernel the first disk's GRUB or BLS\n"   \
 	"                        configuration names (read at every start)\n"     \
 	"  --boot-entry ENTRY    with disk-kernel: the entry to boot (title, id or\n" \
-	"                        index; default: the configuration's default; ""\n" \
-	"                        goes back to the default)\n"                       \
+	"                        index; default: the configuration's default;\n"   \
+	"                        '' goes back to the default)\n"                    \
 	"  --vnc[=LISTEN[:DISPLAY]]\n"                                               \
 	"                        VNC display listening on LISTEN (default\n"         \
 	"                        127.0.0.1); corrald picks the display number\n"     \
@@ -67,6 +67,10 @@
 	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
+	"  --machine TYPE        QEMU machine type: q35 (the default) or a version\n"  \
+	"                        such as pc-q35-7.2; pinned to the concrete version\n" \
+	"                        at create, so the guest's hardware stays the same\n" \
+	"                        on every host (corral host info: machine_types)\n"   \
 	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \
 	"                        replace the VM's (or the --from file's) tag list\n" \
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM when usable,\n"      \
@@ -90,7 +94,7 @@ static const char usage_create[] =
 	"                        e.g. the output of 'corral vm show VM --json';\n"
 	"                        NAME and the other options override its fields;\n"
 	"                        a NAME other than the file's also drops the\n"
-	"                        file's uuid (making a copy)\n"
+	"                        file's uuid and MACs (making a copy)\n"
 	"  --start               start the VM once it is created\n"
 	"  --json                print the created VM as JSON\n"
 	"  -h, --help            show this help\n"
@@ -328,8 +332,12 @@ static int act_report(struct cli *cli, const json_t *job, const char *selector, 
 		const char *name = out_str(res, "name");
 		json_array_append(all, res);
 		if (json_is_true(json_object_get(res, "ok"))) {
+			/* a stop that had to kill says so */
+			const char *reason = out_str(res, "reason");
+			bool killed = reason && strstr(reason, "killed");
 			if (!cli->json)
-				printf("%s: %s\n", name ? name : selector, out_str(res, "state") ?: "ok");
+				printf("%s: %s%s%s%s\n", name ? name : selector, out_str(res, "state") ?: "ok",
+				       killed ? " (" : "", killed ? reason : "", killed ? ")" : "");
 			continue;
 		}
 		/* corrald's per-VM messages already name the VM */
@@ -429,8 +437,15 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 	}
 	if (a.npos == 1) {
 		const char *old = out_str(def, "name");
-		if (old && strcmp(old, a.pos[0]) != 0)
-			json_object_del(def, "uuid");	/* a copy under a new name */
+		if (old && strcmp(old, a.pos[0]) != 0) {
+			/* a copy under a new name: its own uuid and MACs (--mac/--nic may still set them) */
+			json_t *nic;
+			size_t i;
+			json_object_del(def, "uuid");
+			json_array_foreach(json_object_get(def, "nics"), i, nic)
+				json_object_del(nic, "mac");
+			json_object_del(json_object_get(def, "nic"), "mac");
+		}
 		json_object_set_new(def, "name", json_string(a.pos[0]));
 	}
 	if ((rc = vmdef_apply(&f, def, false)) != CLI_OK || (rc = limits_flags_to_def(&lf, a.cmd, def)) != CLI_OK)
@@ -577,6 +592,8 @@ static void show_vm(const json_t *vm)
 	table_add_kv(t, "uuid", "%s", (s = out_str(vm, "uuid")) ? s : "-");
 	if ((s = out_str(vm, "description")) && *s)
 		table_add_kv(t, "description", "%s", s);
+	if ((s = out_str(vm, "machine")))
+		table_add_kv(t, "machine", "%s", s);
 	if (json_array_size(json_object_get(vm, "tags"))) {
 		__do_free char *tags = out_join(json_object_get(vm, "tags"), ", ");
 		table_add_kv(t, "tags", "%s", tags);
@@ -601,7 +618,11 @@ static void show_vm(const json_t *vm)
 		__do_free char *accel = out_scalar(json_object_get(vm, "accel"));
 		table_add_kv(t, "cpus", "%s", cpus);
 		table_add_kv(t, "memory", "%s", memory_text(vm, mem, sizeof(mem)));
-		table_add_kv(t, "accel", "%s", accel);
+		const char *running_on = out_str(status, "accel");
+		if (running_on && strcmp(running_on, accel) != 0)
+			table_add_kv(t, "accel", "%s (running on %s)", accel, running_on);
+		else
+			table_add_kv(t, "accel", "%s", accel);
 	}
 	show_boot(t, json_object_get(vm, "boot"));
 	if (!json_array_size(disks))

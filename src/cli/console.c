@@ -2,11 +2,13 @@
  * console.c - the interactive serial console; see console.h.
  *
  * libcurl has no client side for protocol upgrades, so the console speaks
- * the one request it needs by hand over a plain unix socket: send the
- * upgrade request, read the answer's head, and on 101 relay bytes with
- * poll().  The socket is non-blocking during the relay and bytes for the
- * guest wait in a buffer, so a guest that talks while we type can never
- * deadlock us.  A refusal (404, 409 ...) carries the API's JSON error,
+ * the one request it needs by hand over a raw stream (client.h
+ * client_stream: the unix socket, or a TLS connection libcurl made and
+ * pinned): send the upgrade request (with the API token over TLS), read the
+ * answer's head, and on 101 relay bytes with poll().  Sends and receives
+ * never block and bytes for the guest wait in a buffer, so a guest that
+ * talks while we type can never deadlock us; received bytes are read until
+ * none are left, since TLS may hold decrypted bytes poll() cannot see.  A refusal (404, 409 ...) carries the API's JSON error,
  * whose message is printed like every other CLI error.
  */
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 #include "console.h"
 #include "cli.h"
@@ -80,31 +83,52 @@ static int tty_raw(void)
 
 /* Read more of the answer into `in` (waiting until `deadline`).  >0 bytes
  * read, 0 at EOF, -ETIMEDOUT or -errno. */
-static ssize_t read_more(int fd, struct buf *in, int64_t deadline)
+static ssize_t read_more(struct client_stream *st, struct buf *in, int64_t deadline)
 {
 	char tmp[4096];
 
 	for (;;) {
 		int64_t left = deadline - time_mono_ms();
-		struct pollfd p = { fd, POLLIN, 0 };
-		ssize_t n;
+		struct pollfd p = { st->fd, POLLIN, 0 };
+		ssize_t n = client_stream_recv(st, tmp, sizeof(tmp));
 		int r;
 
+		if (n >= 0) {
+			buf_add(in, tmp, (size_t)n);
+			return n;
+		}
+		if (n != -EAGAIN && n != -EINTR)
+			return n;
 		if (left <= 0)
 			return -ETIMEDOUT;
 		r = poll(&p, 1, (int)left);
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (r <= 0)
-			continue;
-		n = read(fd, tmp, sizeof(tmp));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -errno;
-		buf_add(in, tmp, (size_t)n);
-		return n;
 	}
+}
+
+/* Send all of data, waiting for room up to 30 s.  0 or -errno. */
+static int send_all(struct client_stream *st, const char *data, size_t len)
+{
+	int64_t deadline = time_mono_ms() + ANSWER_TIMEOUT_MS;
+
+	while (len > 0) {
+		ssize_t n = client_stream_send(st, data, len);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n != -EAGAIN && n != -EINTR)
+			return (int)n;
+		int64_t left = deadline - time_mono_ms();
+		struct pollfd p = { st->fd, POLLOUT, 0 };
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
 }
 
 /* The value of header `name` in the answer head (up to `head_len`), or NULL.
@@ -161,7 +185,7 @@ static int dechunk(const char *p, size_t len, struct buf *out)
 }
 
 /* Read the body of a refusal and print its error message. */
-static int report_refusal(int fd, struct buf *in, size_t head_len, int status)
+static int report_refusal(struct client_stream *fd, struct buf *in, size_t head_len, int status)
 {
 	int64_t deadline = time_mono_ms() + 5000;
 	__do_buf struct buf body = BUF_INIT;
@@ -193,22 +217,28 @@ static int report_refusal(int fd, struct buf *in, size_t head_len, int status)
 }
 
 /* Send the upgrade request; on 101 leave any early guest bytes in `early`. */
-static int handshake(struct client *c, int fd, const char *selector, struct buf *early)
+static int handshake(struct client *c, struct client_stream *fd, const char *selector, struct buf *early)
 {
 	__do_free char *enc = client_escape(c, selector);
-	__do_free char *req = xasprintf("GET /v1/vms/%s/console HTTP/1.1\r\n"
-					"Host: corral\r\n"
-					"User-Agent: corral/" CORRAL_VERSION "\r\n"
-					"Connection: Upgrade\r\n"
-					"Upgrade: corral-console\r\n"
-					"\r\n", enc);
+	const char *auth = client_auth_header(c);
+	__do_buf struct buf req = BUF_INIT;
 	int64_t deadline = time_mono_ms() + ANSWER_TIMEOUT_MS;
 	__do_buf struct buf in = BUF_INIT;
 	const char *end;
 	size_t head_len;
 	int status = 0, r;
 
-	r = out_write_all(fd, req, strlen(req), true);
+	buf_printf(&req,
+		   "GET /v1/vms/%s/console HTTP/1.1\r\n"
+		   "Host: corral\r\n"
+		   "User-Agent: corral/" CORRAL_VERSION "\r\n"
+		   "Connection: Upgrade\r\n"
+		   "Upgrade: corral-console\r\n"
+		   "%s%s"
+		   "\r\n",
+		   enc, auth ? auth : "", auth ? "\r\n" : "");
+	r = send_all(fd, req.s, req.len);
+	OPENSSL_cleanse(req.s, req.len); /* it carries the token */
 	if (r < 0)
 		return cli_error("cannot send the console request to corrald: %s", strerror(-r));
 	while (!(end = memmem(in.s, in.len, "\r\n\r\n", 4))) {
@@ -233,7 +263,7 @@ static int handshake(struct client *c, int fd, const char *selector, struct buf 
 /* --- the relay --- */
 
 struct relay {
-	int sock;
+	struct client_stream *sock;
 	bool tty;
 	bool stdin_open;
 	bool detached;
@@ -246,14 +276,13 @@ struct relay {
 static int flush_pending(struct relay *rl)
 {
 	while (rl->sent < rl->pending.len) {
-		ssize_t n = send(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = client_stream_send(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (n == -EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (n == -EAGAIN)
 				return 0;
-			return -errno;
+			return (int)n;
 		}
 		rl->sent += (size_t)n;
 	}
@@ -281,21 +310,26 @@ static void on_stdin(struct relay *rl)
 	buf_add(&rl->pending, tmp, (size_t)n);
 }
 
-/* 0 to go on, 1 when the guest side is gone, -1 when stdout failed. */
+/* 0 to go on, 1 when the guest side is gone, -1 when stdout failed.  Reads
+ * until nothing is left: a TLS engine may hold bytes poll() cannot see. */
 static int on_socket(struct relay *rl)
 {
 	char tmp[8192];
-	ssize_t n = recv(rl->sock, tmp, sizeof(tmp), MSG_DONTWAIT);
 
-	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (n <= 0) {
-		rl->closed = true;
-		return 1;
+	for (;;) {
+		ssize_t n = client_stream_recv(rl->sock, tmp, sizeof(tmp));
+
+		if (n == -EINTR)
+			continue;
+		if (n == -EAGAIN)
+			return 0;
+		if (n <= 0) {
+			rl->closed = true;
+			return 1;
+		}
+		if (out_write_all(STDOUT_FILENO, tmp, (size_t)n, false) < 0)
+			return -1;
 	}
-	if (out_write_all(STDOUT_FILENO, tmp, (size_t)n, false) < 0)
-		return -1;
-	return 0;
 }
 
 static int relay(struct relay *rl, int64_t linger_ms)
@@ -305,7 +339,7 @@ static int relay(struct relay *rl, int64_t linger_ms)
 	for (;;) {
 		struct pollfd p[2] = {
 			{ rl->stdin_open && rl->pending.len < PENDING_MAX ? STDIN_FILENO : -1, POLLIN, 0 },
-			{ rl->sock, POLLIN | (rl->pending.len ? POLLOUT : 0), 0 },
+			{ rl->sock->fd, POLLIN | (rl->pending.len ? POLLOUT : 0), 0 },
 		};
 		int timeout = -1, r;
 
@@ -338,8 +372,7 @@ static int relay(struct relay *rl, int64_t linger_ms)
 		}
 		if (rl->detached) {
 			/* Deliver what was typed before ^], then go. */
-			fcntl(rl->sock, F_SETFL, fcntl(rl->sock, F_GETFL) & ~O_NONBLOCK);
-			out_write_all(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent, true);
+			send_all(rl->sock, rl->pending.s + rl->sent, rl->pending.len - rl->sent);
 			return CLI_OK;
 		}
 	}
@@ -348,43 +381,42 @@ static int relay(struct relay *rl, int64_t linger_ms)
 int console_run(struct cli *cli, const char *selector, int64_t linger_ms)
 {
 	struct client *c = cli_client(cli);
-	__do_close int fd = -EBADF;
-	struct relay rl = { .stdin_open = true, .pending = BUF_INIT };
+	struct client_stream st = CLIENT_STREAM_INIT;
+	struct relay rl = { .sock = &st, .stdin_open = true, .pending = BUF_INIT };
 	int rc;
 
 	if (!c)
 		return CLI_FAIL;
-	fd = client_connect(c);
-	if (fd < 0)
+	if (client_stream_open(c, &st) < 0)
 		return CLI_FAIL;
-	rc = handshake(c, fd, selector, &rl.pending);
-	if (rc != CLI_OK) {
-		buf_release(&rl.pending);
-		return rc;
-	}
+	rc = handshake(c, &st, selector, &rl.pending);
+	if (rc != CLI_OK)
+		goto out;
 	/* handshake left early guest output in `pending`: show it first. */
 	if (rl.pending.len && out_write_all(STDOUT_FILENO, rl.pending.s, rl.pending.len, false) < 0) {
-		buf_release(&rl.pending);
-		return CLI_FAIL;
+		rc = CLI_FAIL;
+		goto out;
 	}
 	buf_reset(&rl.pending);
-	rl.sock = fd;
 	rl.tty = isatty(STDIN_FILENO);
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (!st.tls)
+		fcntl(st.fd, F_SETFL, fcntl(st.fd, F_GETFL) | O_NONBLOCK);
 	if (rl.tty) {
 		fputs("Connected to VM (escape character is ^])\n", stderr);
 		int r = tty_raw();
 		if (r < 0) {
-			buf_release(&rl.pending);
-			return cli_error("cannot put the terminal in raw mode: %s", strerror(-r));
+			rc = cli_error("cannot put the terminal in raw mode: %s", strerror(-r));
+			goto out;
 		}
 	}
 	rc = relay(&rl, linger_ms);
 	tty_restore();
-	buf_release(&rl.pending);
 	if (rl.detached)
 		fputs("\nDetached from VM\n", stderr);
 	else if (rl.closed)
 		fprintf(stderr, "%sConnection to VM closed\n", rl.tty ? "\n" : "");
+out:
+	buf_release(&rl.pending);
+	client_stream_close(&st);
 	return rc;
 }

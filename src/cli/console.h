@@ -2,8 +2,9 @@
  * console.h - `corral vm console`: the guest's serial port on this terminal.
  *
  * Speaks the API's upgrade (GET /v1/vms/{vm}/console with
- * "Upgrade: corral-console", answered by 101) on a plain unix socket and
- * then relays bytes both ways.  On a terminal, stdin is put in raw mode
+ * "Upgrade: corral-console", answered by 101) on a raw stream to corrald
+ * (client_stream: the unix socket, or a pinned TLS connection carrying the
+ * API token when the CLI talks to a remote) and then relays bytes both ways.  On a terminal, stdin is put in raw mode
  * (restored on every exit, signals included) and Ctrl-] detaches.  Without
  * a terminal, stdin is sent to the guest and, once it ends, guest output
  * is still relayed for `linger_ms` before exiting with success.

@@ -18,25 +18,64 @@
 
 #include "cli.h"
 #include "client.h"
+#include "remotes.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
+#include "util/strutil.h"
 #include "util/common.h"
 
 #define DEFAULT_SOCKET "/run/corral/corral.sock"
 #define WRAP 78
 
-enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE };
+enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE, OPT_REMOTE };
 
 static const struct cli_noun *const nouns[] = {
 	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_net, &cli_noun_nic, &cli_noun_cdrom, &cli_noun_snapshot,
 	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job, &cli_noun_events,
-	&cli_noun_user, &cli_noun_token, &cli_noun_acl,
+	&cli_noun_user, &cli_noun_token, &cli_noun_acl, &cli_noun_remote,
 };
 
 static bool curl_ready;
 
+/*
+ * The remote to talk to, if any (see cli_client in cli.h): *rs holds the
+ * remotes file when one was read.  0 (*out NULL: the socket), or -1 printed.
+ */
+static int pick_remote(struct cli *cli, struct remotes *rs, const struct remote **out)
+{
+	__do_free char *path = NULL;
+	struct buf err = BUF_INIT;
+	const char *name = cli->remote;
+
+	*out = NULL;
+	if (cli->url || (name && strcmp(name, REMOTE_LOCAL) == 0) || (!name && cli->socket_set))
+		return 0;
+	if (!(path = remotes_path(&err)) && !name) {
+		buf_release(&err); /* no home: no default remote either */
+		return 0;
+	}
+	if (!path || remotes_load(path, rs, &err) < 0) {
+		cli_error("%s", err.s);
+		buf_release(&err);
+		return -1;
+	}
+	buf_release(&err);
+	if (!name)
+		name = rs->def; /* the default remote, or the socket */
+	if (!name)
+		return 0;
+	if (!(*out = remotes_find(rs, name))) {
+		cli_error("there is no remote called '%s' ('corral remote list' shows them)", name);
+		return -1;
+	}
+	return 0;
+}
+
 struct client *cli_client(struct cli *cli)
 {
+	struct remotes rs = REMOTES_INIT;
+	const struct remote *rem = NULL;
+
 	if (cli->client_ready)
 		return &cli->client;
 	if (!curl_ready) {
@@ -46,19 +85,27 @@ struct client *cli_client(struct cli *cli)
 		}
 		curl_ready = true;
 	}
-	if (client_init(&cli->client, cli->socket_path) < 0) {
-		client_release(&cli->client);
+	if (pick_remote(cli, &rs, &rem) < 0) {
+		remotes_release(&rs);
 		return NULL;
 	}
-	if (cli->url) {
+	if (client_init(&cli->client, cli->socket_path) < 0) {
+		client_release(&cli->client);
+		remotes_release(&rs);
+		return NULL;
+	}
+	if (cli->url || rem) {
 		/* The token comes from a file or the environment, never from argv (ps shows argv). */
 		__do_buf struct buf tok = BUF_INIT;
 		const char *token = getenv("CORRAL_TOKEN");
+		if (rem && (!token || !*token))
+			token = rem->token;
 		if (cli->token_file) {
 			int r = fs_read_file(cli->token_file, 4096, &tok);
 			if (r < 0) {
 				cli_error("cannot read the token file %s: %s", cli->token_file, strerror(-r));
 				client_release(&cli->client);
+				remotes_release(&rs);
 				return NULL;
 			}
 			while (tok.len && strchr(" \t\r\n", tok.s[tok.len - 1]))
@@ -67,14 +114,19 @@ struct client *cli_client(struct cli *cli)
 		}
 		if (token && strncmp(token, "Bearer ", 7) == 0)
 			token += 7;
-		int r = client_remote(&cli->client, cli->url, token && *token ? token : NULL, cli->fingerprint);
+		int r = client_remote(&cli->client, rem ? rem->url : cli->url, token && *token ? token : NULL,
+				      rem ? rem->fingerprint : cli->fingerprint);
+		if (rem)
+			client_set_remote_name(&cli->client, rem->name);
 		if (tok.s)
 			OPENSSL_cleanse(tok.s, tok.len);
 		if (r < 0) {
 			client_release(&cli->client);
+			remotes_release(&rs);
 			return NULL;
 		}
 	}
+	remotes_release(&rs);
 	cli->client_ready = true;
 	return &cli->client;
 }
@@ -105,7 +157,7 @@ static void add_noun_line(struct buf *b, const struct cli_noun *n)
 static void main_usage(struct buf *b)
 {
 	buf_adds(b,
-		 "usage: corral [--socket PATH | --url URL] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
+		 "usage: corral [--socket PATH | --remote NAME | --url URL] [--json] NOUN VERB [ARGUMENTS] [OPTIONS]\n"
 		 "\n"
 		 "Manage the virtual machines and disks of a corrald host.\n"
 		 "\n"
@@ -115,8 +167,11 @@ static void main_usage(struct buf *b)
 	buf_adds(b,
 		 "\n"
 		 "Global options (before the noun):\n"
-		 "  --socket PATH  corrald's API socket (default: $CORRAL_SOCKET, else\n"
-		 "                 " DEFAULT_SOCKET ")\n"
+		 "  --socket PATH  corrald's API socket (default: $CORRAL_SOCKET, else the\n"
+		 "                 default remote if one is set, else " DEFAULT_SOCKET ")\n"
+		 "  --remote NAME  talk to the remote NAME ('corral remote add'; default:\n"
+		 "                 $CORRAL_REMOTE, else 'corral remote default'); 'local'\n"
+		 "                 is this host's socket\n"
 		 "  --url https://HOST:PORT\n"
 		 "                 talk to corrald's TLS API there instead of the socket\n"
 		 "                 (default: $CORRAL_URL); the API token USER!ID:SECRET\n"
@@ -140,6 +195,23 @@ static void main_usage(struct buf *b)
 		 "2 on a usage error.  See docs/cli.md for the full reference.\n");
 }
 
+/* Verbs people type from habit: each stands for its verb where the noun
+ * has that verb and no verb of the alias's own name (disk ls lists files). */
+static const struct {
+	const char *alias, *verb;
+} verb_aliases[] = { { "ls", "list" }, { "rm", "delete" }, { "remove", "delete" } };
+
+static const struct cli_verb *find_verb(const struct cli_noun *n, const char *name)
+{
+	for (const struct cli_verb *v = n->verbs; v->name; v++)
+		if (strcmp(v->name, name) == 0)
+			return v;
+	for (size_t i = 0; i < ARRAY_SIZE(verb_aliases); i++)
+		if (strcmp(verb_aliases[i].alias, name) == 0)
+			return find_verb(n, verb_aliases[i].verb);
+	return NULL;
+}
+
 static void noun_usage(struct buf *b, const struct cli_noun *n)
 {
 	size_t w = 0;
@@ -151,6 +223,13 @@ static void noun_usage(struct buf *b, const struct cli_noun *n)
 		   n->summary);
 	for (const struct cli_verb *v = n->verbs; v->name; v++)
 		buf_printf(b, "  %-*s  %s\n", (int)w, v->name, v->summary);
+	for (size_t i = 0, k = 0; i < ARRAY_SIZE(verb_aliases); i++) {
+		const struct cli_verb *v = find_verb(n, verb_aliases[i].alias);
+		if (v && strcmp(v->name, verb_aliases[i].alias) != 0)
+			buf_printf(b, "%s%s = %s", k++ ? ", " : "\nAliases: ", verb_aliases[i].alias, v->name);
+		if (i + 1 == ARRAY_SIZE(verb_aliases) && k)
+			buf_addch(b, '\n');
+	}
 	buf_printf(b,
 		   "\n"
 		   "Every verb takes --json (print the API's JSON) and -h/--help.\n"
@@ -164,6 +243,25 @@ static const struct cli_noun *find_noun(const char *name)
 		if (strcmp(nouns[i]->name, name) == 0)
 			return nouns[i];
 	return NULL;
+}
+
+/* " (did you mean 'X'?)" for the closest of names (NULL-terminated, stride
+ * bytes apart), or "" when none is close. */
+static void suggest(struct buf *out, const char *typed, const char *const *names, size_t stride)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+
+	for (const char *const *p = names; *p; p = (const char *const *)((const char *)p + stride)) {
+		size_t d = str_distance(typed, *p);
+		if (d < best_d) {
+			best_d = d;
+			best = *p;
+		}
+	}
+	/* close: a slip of one or two keys, fewer than half the word */
+	if (best && best_d <= 2 && best_d * 2 < strlen(best))
+		buf_printf(out, " (did you mean '%s'?)", best);
 }
 
 static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **argv)
@@ -183,10 +281,12 @@ static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **
 			return a.exit_code;
 	if (a.npos == 0)
 		return cli_usage_error(n->name, "missing verb");
-	for (const struct cli_verb *v = n->verbs; v->name; v++)
-		if (strcmp(v->name, a.pos[0]) == 0)
-			return v->run(cli, a.npos, a.pos);
-	return cli_usage_error(n->name, "unknown verb '%s %s'", n->name, a.pos[0]);
+	const struct cli_verb *v = find_verb(n, a.pos[0]);
+	if (v)
+		return v->run(cli, a.npos, a.pos);
+	__do_buf struct buf hint = BUF_INIT;
+	suggest(&hint, a.pos[0], &n->verbs[0].name, sizeof(n->verbs[0]));
+	return cli_usage_error(n->name, "unknown verb '%s %s'%s", n->name, a.pos[0], hint.s ? hint.s : "");
 }
 
 static int run(struct cli *cli, int argc, char **argv)
@@ -197,6 +297,7 @@ static int run(struct cli *cli, int argc, char **argv)
 		{ "url", required_argument, NULL, OPT_URL },
 		{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "remote", required_argument, NULL, OPT_REMOTE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -223,6 +324,12 @@ static int run(struct cli *cli, int argc, char **argv)
 			if (!*optarg)
 				return cli_usage_error("", "--socket needs a path");
 			cli->socket_path = optarg;
+			cli->socket_set = true;
+			break;
+		case OPT_REMOTE:
+			if (!*optarg)
+				return cli_usage_error("", "--remote needs a name");
+			cli->remote = optarg;
 			break;
 		case OPT_VERSION:
 			printf("corral %s\n", CORRAL_VERSION);
@@ -238,11 +345,20 @@ static int run(struct cli *cli, int argc, char **argv)
 			break;
 		}
 	}
+	if (cli->url && cli->remote)
+		return cli_usage_error("", "--url and --remote exclude each other (so do $CORRAL_URL and $CORRAL_REMOTE)");
 	if (a.npos == 0)
 		return cli_usage_error("", "missing command");
 	n = find_noun(a.pos[0]);
-	if (!n)
-		return cli_usage_error("", "unknown command '%s'", a.pos[0]);
+	if (!n) {
+		const char *names[ARRAY_SIZE(nouns) + 1];
+		__do_buf struct buf hint = BUF_INIT;
+		for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
+			names[i] = nouns[i]->name;
+		names[ARRAY_SIZE(nouns)] = NULL;
+		suggest(&hint, a.pos[0], names, sizeof(names[0]));
+		return cli_usage_error("", "unknown command '%s'%s", a.pos[0], hint.s ? hint.s : "");
+	}
 	return run_noun(cli, n, a.npos, a.pos);
 }
 
@@ -264,10 +380,11 @@ static void sanitize_std_fds(void)
 int main(int argc, char **argv)
 {
 	const char *env = getenv("CORRAL_SOCKET");
-	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET };
-	const char *url = getenv("CORRAL_URL"), *fp = getenv("CORRAL_FINGERPRINT");
+	struct cli cli = { .socket_path = env && *env ? env : DEFAULT_SOCKET, .socket_set = env && *env };
+	const char *url = getenv("CORRAL_URL"), *fp = getenv("CORRAL_FINGERPRINT"), *rem = getenv("CORRAL_REMOTE");
 
 	cli.url = url && *url ? url : NULL;
+	cli.remote = rem && *rem ? rem : NULL;
 	cli.fingerprint = fp && *fp ? fp : NULL;
 	int rc;
 

@@ -180,6 +180,9 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 	case VMDEF_OPT_NO_AUTOSTART:
 		f->no_autostart = true;
 		break;
+	case VMDEF_OPT_MACHINE:
+		f->machine = arg;
+		break;
 	case VMDEF_OPT_DESCRIPTION:
 		f->description = arg;
 		break;
@@ -478,8 +481,13 @@ static void apply_vnc(const struct vmdef_flags *f, json_t *def)
 	}
 	if (!f->vnc)
 		return;
+	const char *listen = f->vnc_listen ? f->vnc_listen : "127.0.0.1";
+	if (strncmp(listen, "127.", 4) != 0 && strcmp(listen, "::1") != 0 && strcmp(listen, "localhost") != 0)
+		fprintf(stderr, "corral: warning: VNC on %s has no password: whoever reaches that address can "
+				"see and control the VM's screen; prefer 127.0.0.1 and an SSH tunnel "
+				"(ssh -L 5900:127.0.0.1:59NN HOST)\n", listen);
 	vnc = json_object();
-	json_object_set_new(vnc, "listen", json_string(f->vnc_listen ? f->vnc_listen : "127.0.0.1"));
+	json_object_set_new(vnc, "listen", json_string(listen));
 	if (f->vnc_display >= 0)
 		json_object_set_new(vnc, "display", json_integer(f->vnc_display));
 	json_object_set_new(def, "vnc", vnc);
@@ -489,6 +497,8 @@ int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 {
 	if (f->description)
 		json_object_set_new(def, "description", json_string(f->description));
+	if (f->machine)
+		json_object_set_new(def, "machine", json_string(f->machine));
 	if (f->tags.n)
 		json_object_set_new(def, "tags", string_array(&f->tags));
 	else if (f->no_tags)

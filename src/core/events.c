@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "events.h"
@@ -24,6 +25,11 @@ static struct sub *subs;
 static int next_id = 1;
 static int64_t next_seq = 1;
 static bool closed; /* events_unsubscribe_all ran: no new subscriptions */
+static _Thread_local char actor[EVENTS_ACTOR_MAX];
+
+void events_actor_set(const char *who) { snprintf(actor, sizeof(actor), "%s", who ? who : ""); }
+
+const char *events_actor(void) { return actor[0] ? actor : NULL; }
 
 /* Hand event to every subscriber (bus_lock held); unlink those that answer
  * false and return them for release_all (called without the lock). */
@@ -57,6 +63,8 @@ static void release_all(struct sub *list)
 int64_t events_publish(json_t *event)
 {
 	char stamp[40];
+	if (actor[0] && !json_object_get(event, "actor"))
+		json_object_set_new(event, "actor", json_string(actor));
 	if (!json_object_get(event, "time"))
 		json_object_set_new(event, "time", json_string(time_fmt_rfc3339(time_wall_ms(), stamp, sizeof(stamp))));
 	pthread_mutex_lock(&bus_lock);

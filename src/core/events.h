@@ -60,6 +60,18 @@ void events_tick(void);
  * connections close). */
 void events_unsubscribe_all(void);
 
+/*
+ * Who the calling thread acts for: "root@unix" (the unix socket), a user
+ * "alice" or a token "alice!ci" (the TLS API), set by the API front end for
+ * a request and by the job engine for a job's thread (the actor who started
+ * it).  Events published and recorded (store_event_add) while it is set
+ * carry it as "actor"; NULL clears it.  Copied into thread-local storage.
+ */
+#define EVENTS_ACTOR_MAX 160
+void events_actor_set(const char *actor);
+/* The calling thread's actor, or NULL. */
+const char *events_actor(void);
+
 /* The seq the next event will get (events with a smaller seq have been delivered). */
 int64_t events_next_seq(void);
 

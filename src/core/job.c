@@ -31,6 +31,7 @@ struct job {
 	char type[32];
 	char vm[37];
 	char *target, *vm_name;
+	char actor[EVENTS_ACTOR_MAX]; /* who started it (events_actor), or "" */
 	int64_t parent;
 	bool preempt;
 	enum job_state state;
@@ -160,6 +161,7 @@ static json_t *to_json(const struct job *j)
 			      "cancelling", j->state == JOB_RUNNING && j->cancel_requested, "cancellable",
 			      j->state == JOB_RUNNING && !j->uncancellable, "progress", j->percent, "started",
 			      time_fmt_rfc3339(j->started_ms, a, sizeof(a)));
+	json_object_set_new(o, "actor", j->actor[0] ? json_string(j->actor) : json_null());
 	json_object_set_new(o, "rate", j->rate > 0 ? json_real(j->rate) : json_null());
 	json_object_set_new(o, "eta", j->eta >= 0 && j->state == JOB_RUNNING ? json_integer(j->eta) : json_null());
 	json_object_set_new(o, "phase", j->phase ? json_string(j->phase) : json_null());
@@ -246,6 +248,7 @@ static void *job_thread(void *arg)
 {
 	struct job *j = arg;
 	struct buf err = BUF_INIT;
+	events_actor_set(j->actor); /* what the job does is done for whoever started it */
 	int r = j->run(j, j->arg, &err);
 
 	pthread_mutex_lock(&eng_lock);
@@ -302,6 +305,7 @@ int job_start(const struct job_spec *spec, json_t **out, struct buf *err)
 	if (spec->vm)
 		snprintf(j->vm, sizeof(j->vm), "%s", spec->vm);
 	j->parent = spec->parent;
+	snprintf(j->actor, sizeof(j->actor), "%s", events_actor() ? events_actor() : "");
 	j->preempt = spec->preempt;
 	j->eta = -1;
 	j->run = spec->run;
@@ -734,6 +738,17 @@ void job_release(struct job_hold *h)
 	lock_release(h->vm, h);
 	pthread_mutex_unlock(&eng_lock);
 	free(h);
+}
+
+void job_vm_actor(const char *vm, char *out, size_t len)
+{
+	pthread_mutex_lock(&eng_lock);
+	struct vmlock *l = lock_find(vm);
+	out[0] = '\0';
+	for (struct job *j = jobs; l && j; j = j->next)
+		if (j == l->owner)
+			snprintf(out, len, "%s", j->actor);
+	pthread_mutex_unlock(&eng_lock);
 }
 
 void job_vm_current(const char *vm, char *out, size_t len)

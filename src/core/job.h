@@ -138,5 +138,7 @@ void job_release(struct job_hold *h);
 
 /* What holds VM `vm` ("backup (job 12)"), copied into out; "" when free. */
 void job_vm_current(const char *vm, char *out, size_t len);
+/* The actor (core/events.h) of the job holding VM vm's lock, or "" (none, or not a job). */
+void job_vm_actor(const char *vm, char *out, size_t len);
 
 #endif

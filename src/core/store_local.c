@@ -13,6 +13,7 @@
 #include "store.h"
 #include "store_local.h"
 #include "store_internal.h"
+#include "core/events.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
@@ -31,14 +32,14 @@ int store_vm_set_state(struct store *s, const char *uuid, enum vm_state st, cons
 int store_event_add(struct store *s, const char *vm_uuid, const char *type, const char *detail)
 {
 	pthread_mutex_lock(&s->local.lock);
-	int r = store_exec(&s->local, "INSERT INTO events(time,vm,type,detail) VALUES(?,?,?,?)", "isss", time_wall_ms(), vm_uuid,
-			  type, detail ? detail : "");
+	int r = store_exec(&s->local, "INSERT INTO events(time,vm,type,detail,actor) VALUES(?,?,?,?,?)", "issss",
+			   time_wall_ms(), vm_uuid, type, detail ? detail : "", events_actor());
 	pthread_mutex_unlock(&s->local.lock);
 	return r;
 }
 
-/* Events as a JSON array, oldest first: `sql` selects time, vm, vm name, type
- * and detail, with ?1 the VM filter (may be unused) and ?2 the limit; vm and
+/* Events as a JSON array, oldest first: `sql` selects time, vm, vm name, type,
+ * detail and actor, with ?1 the VM filter (may be unused) and ?2 the limit; vm and
  * name are included only `with_vm`. */
 static json_t *event_query(struct store *s, const char *what, const char *sql, const char *vm_uuid, int limit,
 			   bool with_vm)
@@ -66,6 +67,9 @@ static json_t *event_query(struct store *s, const char *what, const char *sql, c
 		}
 		json_object_set_new(e, "type", json_string((const char *)sqlite3_column_text(st, 3)));
 		json_object_set_new(e, "detail", json_string((const char *)sqlite3_column_text(st, 4)));
+		json_object_set_new(e, "actor", sqlite3_column_type(st, 5) == SQLITE_NULL
+							 ? json_null()
+							 : json_string((const char *)sqlite3_column_text(st, 5)));
 		json_array_append_new(arr, e);
 	}
 	sqlite3_finalize(st);
@@ -77,7 +81,7 @@ out:
 json_t *store_event_list(struct store *s, const char *vm_uuid, int limit)
 {
 	return event_query(s, "list events",
-			   "SELECT time, vm, NULL, type, detail FROM (SELECT * FROM events WHERE vm IS ?1 "
+			   "SELECT time, vm, NULL, type, detail, actor FROM (SELECT * FROM events WHERE vm IS ?1 "
 			   "ORDER BY id DESC LIMIT ?2) ORDER BY id",
 			   vm_uuid, limit, false);
 }
@@ -85,7 +89,7 @@ json_t *store_event_list(struct store *s, const char *vm_uuid, int limit)
 json_t *store_event_recent(struct store *s, int limit)
 {
 	return event_query(s, "list recent events",
-			   "SELECT e.time, e.vm, v.name, e.type, e.detail FROM (SELECT * FROM events ORDER BY id DESC "
+			   "SELECT e.time, e.vm, v.name, e.type, e.detail, e.actor FROM (SELECT * FROM events ORDER BY id DESC "
 			   "LIMIT ?2) e LEFT JOIN vms v ON v.uuid = e.vm ORDER BY e.id",
 			   NULL, limit, true);
 }
@@ -102,10 +106,11 @@ int64_t store_job_insert(struct store *s, const json_t *job)
 	int64_t id = -1;
 	json_t *vm = json_object_get(job, "vm"), *parent = json_object_get(job, "parent");
 	pthread_mutex_lock(&s->local.lock);
-	if (store_exec(&s->local, "INSERT INTO jobs(type,target,vm,parent,state,started) VALUES(?,?,?,?,'running',?)", "sssii",
+	if (store_exec(&s->local,
+		       "INSERT INTO jobs(type,target,vm,parent,state,started,actor) VALUES(?,?,?,?,'running',?,?)", "sssiis",
 		       json_string_value(json_object_get(job, "type")), json_string_value(json_object_get(job, "target")),
 		       json_string_value(vm), json_is_integer(parent) ? (int64_t)json_integer_value(parent) : (int64_t)0,
-		       job_ms(job, "started")) == 0)
+		       job_ms(job, "started"), json_string_value(json_object_get(job, "actor"))) == 0)
 		id = sqlite3_last_insert_rowid(s->local.db);
 	pthread_mutex_unlock(&s->local.lock);
 	return id;
@@ -210,12 +215,15 @@ static json_t *row_to_job(sqlite3_stmt *st)
 	json_object_set_new(j, "phase", sqlite3_column_type(st, 13) == SQLITE_NULL
 						? json_null()
 						: json_string((const char *)sqlite3_column_text(st, 13)));
+	json_object_set_new(j, "actor", sqlite3_column_type(st, 14) == SQLITE_NULL
+						? json_null()
+						: json_string((const char *)sqlite3_column_text(st, 14)));
 	json_object_set_new(j, "cancelling", json_false());
 	json_object_set_new(j, "cancellable", json_false());
 	return j;
 }
 
-#define JOB_COLS "id,type,target,state,progress,rate,eta,error,started,finished,result,vm,parent,phase"
+#define JOB_COLS "id,type,target,state,progress,rate,eta,error,started,finished,result,vm,parent,phase,actor"
 
 json_t *store_job_get(struct store *s, int64_t id)
 {

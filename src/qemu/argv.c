@@ -143,7 +143,7 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_add(c, "-nodefaults");
 	cmd_add(c, "-no-user-config");
 	cmd_add(c, "-machine");
-	cmd_add(c, "q35");
+	cmd_add(c, d->machine ? d->machine : "q35");
 	cmd_add(c, "-accel");
 	if (l->accel == ACCEL_KVM)
 		cmd_add(c, "kvm");

@@ -1798,7 +1798,7 @@ json_t *rt_info(const char *uuid)
 	if (!v)
 		return NULL;
 	pthread_mutex_lock(&rt_lock);
-	info = json_pack("{s:i}", "pid", (int)v->pid);
+	info = json_pack("{s:i,s:s}", "pid", (int)v->pid, "accel", v->accel == ACCEL_KVM ? "kvm" : "tcg");
 	rt_unlock();
 	if (qmp_execute(q, "query-vnc", NULL, &ret, 2000, NULL) == 0 && json_is_true(json_object_get(ret, "enabled"))) {
 		const char *host = json_string_value(json_object_get(ret, "host"));

@@ -140,7 +140,7 @@ json_t *rt_limits_effective(const char *uuid, const struct vm_def *d);
 
 /* true if QEMU for this VM is running (attached). */
 bool rt_is_active(const char *uuid);
-/* {"pid":..,"vnc":"127.0.0.1:5900"|null} for a running VM, else NULL. */
+/* {"pid":..,"vnc":"127.0.0.1:5900"|null,"accel":"kvm"|"tcg"} for a running VM, else NULL. */
 json_t *rt_info(const char *uuid);
 /* Path of the console history file (caller frees). */
 char *rt_console_log_path(const char *uuid);

@@ -103,11 +103,89 @@ int svc_auth_login(const char *header, const char *peer, struct svc_identity *wh
 	return r;
 }
 
+int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_identity *who, int64_t *retry_s,
+			struct buf *err)
+{
+	struct trusted_host h = { 0 };
+	int64_t now = time_mono_ms(), wait;
+	int r;
+
+	*retry_s = 0;
+	if ((wait = auth_ratelimit_check(fail_addrs, peer, now)) > 0) {
+		*retry_s = wait;
+		buf_printf(err, "too many failed logins from %s; retry in %lld s", peer, (long long)wait);
+		return -EAGAIN;
+	}
+	if ((r = store_trust_find(svc_cfg.store, client_fp, &h)) < 0) {
+		auth_ratelimit_fail(fail_addrs, peer, now);
+		log_warn("login refused for the client certificate %s from %s: not a trusted host's", client_fp, peer);
+		buf_printf(err, "the client certificate is not a trusted host's, and no Authorization was sent");
+		return -EACCES;
+	}
+	snprintf(who->user, sizeof(who->user), "host:%s", h.name);
+	who->token[0] = '\0';
+	trusted_host_release(&h);
+	return 0;
+}
+
+const char *svc_identity_host(const struct svc_identity *who)
+{
+	return strncmp(who->user, "host:", 5) == 0 ? who->user + 5 : NULL;
+}
+
+struct svc_acl {
+	struct acl_record *list;
+	struct auth_acl *acl;
+	size_t n;
+};
+
+struct svc_acl *svc_acl_load(void)
+{
+	struct svc_acl *a = xcalloc(1, sizeof(*a));
+
+	if (store_acl_list(svc_cfg.store, &a->list, &a->n) < 0) {
+		a->list = NULL;
+		a->n = 0;
+	}
+	a->acl = xcalloc(a->n ? a->n : 1, sizeof(*a->acl));
+	for (size_t i = 0; i < a->n; i++)
+		a->acl[i] = (struct auth_acl){ a->list[i].subject, a->list[i].role, a->list[i].path };
+	return a;
+}
+
+void svc_acl_free(struct svc_acl *a)
+{
+	if (!a)
+		return;
+	free(a->acl);
+	store_acl_list_free(a->list, a->n);
+	free(a);
+}
+
+bool svc_acl_allows(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+		    const char *object)
+{
+	if (svc_identity_host(who))
+		return ((unsigned)priv & AUTH_PRIV_HOST) == (unsigned)priv && priv != AUTH_PRIV_NONE;
+	return auth_acl_allows(a->acl, a->n, who->user, who->token[0] ? who->token : NULL, priv, object);
+}
+
+bool svc_acl_allows_within(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+			   const char *prefix)
+{
+	if (svc_identity_host(who))
+		return ((unsigned)priv & AUTH_PRIV_HOST) == (unsigned)priv && priv != AUTH_PRIV_NONE;
+	return auth_acl_allows_within(a->acl, a->n, who->user, who->token[0] ? who->token : NULL, priv, prefix);
+}
+
 bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object)
 {
 	struct acl_record *list = NULL;
 	size_t n = 0;
 	bool ok = false;
+
+	if (svc_identity_host(who))
+		return ((unsigned)priv & AUTH_PRIV_HOST) == (unsigned)priv && priv != AUTH_PRIV_NONE;
 
 	if (store_acl_list(svc_cfg.store, &list, &n) < 0)
 		return false;
@@ -124,7 +202,10 @@ void svc_auth_audit(const struct svc_identity *who, const char *peer, const char
 		    int status)
 {
 	struct buf d = BUF_INIT;
-	buf_printf(&d, "%s%s%s from %s: %s ", who->user, who->token[0] ? "!" : "", who->token, peer, method);
+	buf_printf(&d, "%s%s%s", who->user, who->token[0] ? "!" : "", who->token);
+	if (strcmp(peer, "unix") != 0)
+		buf_printf(&d, " from %s", peer);
+	buf_printf(&d, ": %s ", method);
 	buf_add_printable(&d, path, strlen(path));
 	buf_printf(&d, " -> %d", status);
 	store_event_add(svc_cfg.store, NULL, "api", d.s);
@@ -249,7 +330,22 @@ json_t *svc_token_list(const char *user)
 	return out;
 }
 
-int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, json_t **out,
+/* Copy user's ACL entries to her token id.  0 or -errno + err. */
+static int token_inherit(const char *user, const char *id, struct buf *err)
+{
+	struct acl_record *list = NULL;
+	size_t n = 0;
+	int r = store_acl_list(svc_cfg.store, &list, &n);
+	__do_free char *subject = xasprintf("%s!%s", user, id);
+
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (strcmp(list[i].subject, user) == 0)
+			r = store_acl_put(svc_cfg.store, subject, list[i].role, list[i].path);
+	store_acl_list_free(list, n);
+	return r < 0 ? store_fail(r, err, "cannot give the token its user's ACL entries") : 0;
+}
+
+int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, bool inherit, json_t **out,
 		  struct buf *err)
 {
 	char secret[AUTH_SECRET_HEX + 1], stamp[40];
@@ -275,6 +371,13 @@ int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *c
 	if (r < 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		return store_fail(r, err, "cannot record the token");
+	}
+	if (inherit && (r = token_inherit(user, id, err)) < 0) {
+		OPENSSL_cleanse(secret, sizeof(secret));
+		struct buf ignored = BUF_INIT;
+		svc_token_delete(user, id, &ignored);
+		buf_release(&ignored);
+		return r;
 	}
 	__do_free char *authz = xasprintf("Bearer %s!%s:%s", user, id, secret);
 	*out = json_pack("{s:s,s:s,s:s?,s:s,s:s}", "user", user, "id", id, "expires",

@@ -26,7 +26,7 @@ void svc_auth_shutdown(void);
 
 /* Who made a request over TCP. */
 struct svc_identity {
-	char user[AUTH_NAME_MAX + 1];
+	char user[AUTH_NAME_MAX + 6];  /* a user, or "host:NAME" for a trusted host (svc_auth_host_login) */
 	char token[AUTH_NAME_MAX + 1]; /* "" when she logged in with her password */
 };
 
@@ -40,9 +40,38 @@ struct svc_identity {
  */
 int svc_auth_login(const char *header, const char *peer, struct svc_identity *who, int64_t *retry_s,
 		   struct buf *err);
-/* May who exercise priv on object (auth_acl_allows over the stored ACL)? */
+/*
+ * A request over TCP without an Authorization header whose client presented
+ * a certificate with fingerprint `client_fp`: 0 and *who = "host:NAME" when
+ * it is a trusted host's (trust.h); -EACCES + err (and a logged, rate-limited
+ * failure of the address) when it is not; -EAGAIN + *retry_s when the
+ * address failed too often lately.
+ */
+int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_identity *who, int64_t *retry_s,
+			struct buf *err);
+/* The trusted host's name if who is one ("host:NAME"), else NULL. */
+const char *svc_identity_host(const struct svc_identity *who);
+/* May who exercise priv on object (auth_acl_allows over the stored ACL)?  A trusted
+ * host may do anything (AUTH_PRIV_HOST), and only a trusted host holds Host.Peer. */
 bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object);
-/* Record a change made over TCP in the host's events and the log: who, from where, what, the status. */
+/*
+ * A copy of the ACL for many checks in a row (filtering a list, an event
+ * stream): no store access after svc_acl_load, so a copy may be used where
+ * the store must not be touched (an event bus callback).  Changes to the
+ * ACL made later do not reach a copy.
+ */
+struct svc_acl;
+struct svc_acl *svc_acl_load(void);
+void svc_acl_free(struct svc_acl *a);
+bool svc_acl_allows(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+		    const char *object);
+/* May who exercise priv on `prefix` or on anything below it ("/vms": some VM)? */
+bool svc_acl_allows_within(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
+			   const char *prefix);
+
+/* Record a change (a request other than GET, through either door) in the
+ * host's events and the log: who ("root@unix" on the socket), from where
+ * (not said for the socket), what, the status. */
 void svc_auth_audit(const struct svc_identity *who, const char *peer, const char *method, const char *path,
 		    int status);
 
@@ -54,9 +83,11 @@ int svc_user_passwd(const char *name, const char *password, struct buf *err);
 int svc_user_delete(const char *name, struct buf *err);
 /* user NULL: every user's.  [{"user","id","comment","created","expires"|null,"expired"}]. */
 json_t *svc_token_list(const char *user);
-/* ttl_s 0: never expires.  *out = {"user","id","expires","secret","authorization"} (the only
- * place the secret ever appears). */
-int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, json_t **out,
+/* ttl_s 0: never expires.  With `inherit` the token gets a copy of its user's
+ * ACL entries now (so it may do what she may; taking rights from her later
+ * still narrows it).  *out = {"user","id","expires","secret","authorization"}
+ * (the only place the secret ever appears). */
+int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *comment, bool inherit, json_t **out,
 		  struct buf *err);
 int svc_token_delete(const char *user, const char *id, struct buf *err);
 /* [{"subject","role","path"}] */

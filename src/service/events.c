@@ -48,6 +48,14 @@ void svc_on_vm_event(const char *uuid, const char *name, const char *type, const
 void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const char *reason)
 {
 	__do_free char *detail = xasprintf("%s: %s", vmstate_name(st), reason ? reason : "");
+	char actor[EVENTS_ACTOR_MAX] = "";
+	/* reported from QEMU's event thread: the change is the doing of whoever
+	 * runs the VM's job (a stop, a reboot), if one does */
+	if (!events_actor()) {
+		job_vm_actor(uuid, actor, sizeof(actor));
+		if (actor[0])
+			events_actor_set(actor);
+	}
 	store_vm_set_state(svc_cfg.store, uuid, st, reason);
 	if (st == VM_STOPPED || st == VM_CRASHED)
 		svc_net_vm_stopped(uuid); /* QEMU is gone, so are its taps */
@@ -55,6 +63,8 @@ void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const
 	events_publish_vm("state", uuid, name,
 			  json_pack("{s:s,s:s,s:s,s:s}", "type", "state", "detail", detail, "state", vmstate_name(st),
 				    "reason", reason ? reason : ""));
+	if (actor[0])
+		events_actor_set(NULL);
 }
 
 /* rt_config.nic_open: a VM start opens its NICs in order and gives up at the

@@ -23,6 +23,16 @@ void svc_housekeeping_stop(void);
  * history and publish it on the event bus (events.c). */
 void svc_vm_event(const char *uuid, const char *type, const char *detail);
 
+/* Pin d->machine to the concrete type this host's QEMU has for it (NULL:
+ * q35), host.c.  -ENOTSUP + sentence if the QEMU lacks it.  When the QEMU's
+ * types could not be listed, d is left alone (0). */
+int svc_machine_pin(struct vm_def *d, struct buf *err);
+/* The concrete machine types of this host's QEMU (JSON array, new reference). */
+json_t *svc_machine_types(void);
+/* The stored VM's machine type pinned (written back if it was not; a VM
+ * defined before types were pinned gets it at its first start), vm.c. */
+int svc_vm_machine_pin(const char *uuid, struct buf *err);
+
 /* A vol_progress_cb (storage/volume.h) reporting into the job `job` (a
  * struct job *) and answering its cancel (events.c). */
 int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s);

@@ -371,6 +371,9 @@ static int plan_new_vm(struct restore *rs, const char *name, const json_t *m, co
 	json_object_del(rs->def, "uuid");
 	json_object_set_new(rs->def, "template", json_false());
 	json_object_set_new(rs->def, "autostart", json_false());
+	/* A copy is not the original: tags would make the original's backup
+	 * policies (select=tag:db) back the copy up too. */
+	json_object_del(rs->def, "tags");
 	vmdef_json_renew_macs(rs->def);
 	if (json_is_object(json_object_get(rs->def, "vnc")))
 		json_object_del(json_object_get(rs->def, "vnc"), "display");

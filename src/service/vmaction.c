@@ -110,7 +110,8 @@ static json_t *vm_outcome(const char *uuid, const char *name, int r, const char 
 {
 	struct vm_record rec = { 0 };
 	const char *state = store_vm_get(svc_cfg.store, uuid, &rec) == 0 ? vmstate_name(rec.state) : "unknown";
-	json_t *o = json_pack("{s:s,s:s,s:b,s:s}", "name", name, "uuid", uuid, "ok", r == 0, "state", state);
+	json_t *o = json_pack("{s:s,s:s,s:b,s:s,s:s?}", "name", name, "uuid", uuid, "ok", r == 0, "state", state,
+			      "reason", rec.reason);
 	json_object_set_new(o, "error", r == 0 ? json_null() : json_string(msg && *msg ? msg : "failed"));
 	vm_record_release(&rec);
 	return o;
@@ -131,7 +132,10 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 			log_warn("vm %s: killed, but the job it pre-empted still holds it", x->name);
 	} else if ((r = act_recheck(x->uuid, x->a, &e)) == 0) {
 		switch (x->a) {
-		case ACT_START: r = rt_start(x->uuid, &e); break;
+		case ACT_START:
+			if ((r = svc_vm_machine_pin(x->uuid, &e)) == 0)
+				r = rt_start(x->uuid, &e);
+			break;
 		case ACT_STOP:
 			r = rt_stop(x->uuid, x->o.timeout_s, x->o.force, cancelled, j, &e);
 			if (r == 0 && job_cancelled(j)) {

@@ -47,6 +47,11 @@ bool str_list_has(const char *list, const char *item);
 /* true if s contains any byte < 0x20 or 0x7f. */
 bool str_has_control(const char *s);
 
+/* Edit distance (insertions, deletions, substitutions, adjacent swaps)
+ * between two short words, for "did you mean"; words longer than 63 bytes
+ * are as far as can be (SIZE_MAX). */
+size_t str_distance(const char *a, const char *b);
+
 /*
  * Percent-decode in[0..len) into a new string *out (with plus_space, '+'
  * becomes ' ' as in a query string).  -EINVAL (nothing allocated) for a '%'

@@ -82,6 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)auth_acl_allows(acl, 3, s, NULL, AUTH_VM_POWER, s);
 	(void)auth_acl_allows(acl, 3, "op", s, AUTH_VM_POWER, "/vms/web");
 	(void)auth_acl_allows(acl, 3, "op", "ci", AUTH_VM_POWER, s);
+	(void)auth_acl_allows_within(acl, 3, "op", s, AUTH_VM_AUDIT, s);
+	(void)auth_acl_allows_within(acl, 3, s, "ci", AUTH_VM_AUDIT, "/vms");
 	buf_release(&err);
 	free(s);
 	return 0;

@@ -18,9 +18,12 @@ test_expect "start boots the guest to its ready marker" '
 	[ "$(vm_state g1)" = running ] &&
 	wait_ready_after g1 0
 '
-test_expect "show reports pid and recent events" '
+test_expect "show reports pid, the accelerator really used, and recent events" '
 	pid=$(corral vm show g1 --json | jq -r .status.pid) &&
 	! proc_gone "$pid" &&
+	host_accel=$(corral host info --json | jq -r .accel) &&
+	[ "$(corral vm show g1 --json | jq -r .status.accel)" = "$host_accel" ] &&
+	corral vm show g1 | grep -Eq "^accel: +auto \(running on $host_accel\)" &&
 	corral vm show g1 --json | jq -e "[.status.events[].detail] | any(test(\"running\"))"
 '
 test_expect "list with a name pattern" '
@@ -62,7 +65,8 @@ test_expect "kill stops at once" '
 test_expect "stop falls back to a kill when the guest ignores the power button" '
 	create_guest deaf --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" &&
 	boot deaf &&
-	start=$SECONDS && corral vm stop deaf --timeout 3 &&
+	start=$SECONDS && corral vm stop deaf --timeout 3 >"$T/stop.out" && cat "$T/stop.out" &&
+	grep -q "^deaf: stopped (.*ignored the power button for 3 s; killed)" "$T/stop.out" &&
 	[ "$(vm_state deaf)" = stopped ] && [ $((SECONDS - start)) -lt 20 ] &&
 	corral vm show deaf --json | jq -e ".status.reason | test(\"ignored\")"
 '
@@ -97,7 +101,11 @@ test_expect "vm show --json round-trips into vm create --from" '
 	corral vm show g1-copy --json | jq -S "del(.uuid, .name, .nics[0].mac, .status)" >"$T/b" &&
 	jq -S "del(.uuid, .name, .nics[0].mac, .status)" "$T/g1.json" >"$T/a" &&
 	diff "$T/a" "$T/b" &&
-	corral vm delete g1-copy
+	corral vm delete g1-copy &&
+	corral vm create g1-copy2 --from "$T/g1.json" >/dev/null &&
+	[ "$(corral vm show g1-copy2 --json | jq -r .uuid)" != "$(jq -r .uuid "$T/g1.json")" ] &&
+	[ "$(corral vm show g1-copy2 --json | jq -r ".nics[0].mac")" != "$(jq -r ".nics[0].mac" "$T/g1.json")" ] &&
+	corral vm delete g1-copy2
 '
 test_expect "actions on a pattern act on every match" '
 	corral vm start deaf &&

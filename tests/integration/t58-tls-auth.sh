@@ -82,13 +82,14 @@ test_expect "a token never has more rights than its own ACL entries and its user
 	fails rcorral "$LONELYTOK" vm list 2>err && grep -q "authentication failed" err
 '
 
-test_expect "a password works over TLS (Basic); scopes narrow rights to one VM" '
+test_expect "a password works over TLS (Basic); scopes narrow rights (and lists) to one VM" '
 	[ "$(status -u "op:$PASS" /v1/vms/web)" = 200 ] &&
 	create_guest db >/dev/null &&
 	printf "%s\n" "web-owner-pw" | corral user add webowner && corral acl add webowner Administrator /vms/web &&
 	[ "$(status -u webowner:web-owner-pw /v1/vms/web)" = 200 ] &&
 	[ "$(status -u webowner:web-owner-pw /v1/vms/db)" = 403 ] &&
-	[ "$(status -u webowner:web-owner-pw /v1/vms)" = 403 ]
+	curl -s --cacert "$CRT" -u webowner:web-owner-pw "$URL/v1/vms" | jq -e "[.vms[].name] == [\"web\"]" &&
+	[ "$(status -u webowner:web-owner-pw /v1/pools)" = 403 ]
 '
 
 test_expect "no token, a wrong secret, an expired token, a wrong password: 401" '

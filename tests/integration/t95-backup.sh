@@ -90,6 +90,7 @@ test_expect "single files out of a backed-up ext4 disk, without restoring" '
 	corral vm create files --memory 128M --disk fsdisk >/dev/null &&
 	corral backup run files >/dev/null && FID=$(last_id files "$REPO") &&
 	corral backup ls "$FID" / | grep -q "^etc/$" &&
+	corral backup ls "$FID" / -l | grep -q " 3000000 .*big.bin$" &&
 	[ "$(corral backup get "$FID" /etc/hostname -)" = files-vm ] &&
 	corral backup get "$FID" /big.bin "$T/out.bin" && cmp "$T/tree/big.bin" "$T/out.bin" &&
 	fails corral backup get "$FID" /big.bin "$T/out.bin" &&
@@ -113,6 +114,11 @@ test_expect "policies: selection by pattern and tag, exclusion, per-pattern rete
 	[ "$(nbackups PROD-a "$REPO")" = 2 ] && [ "$(nbackups dev-x "$REPO")" = 3 ] &&
 	[ "$(nbackups PROD-test "$REPO")" = 0 ] &&
 	corral backup run nightly --preview | grep -q "PRUNE" &&
+	corral backup restore "$(last_id dev-x "$REPO")" --name devcopy >/dev/null &&
+	[ "$(corral vm show devcopy --json | jq ".tags // [] | length")" = 0 ] &&
+	! corral backup run nightly --preview | grep -q "back up devcopy" &&
+	printf "repo=%s\nselect=dev-*\nmax_backups=1\n" "$REPO" >"$T/weekly.conf" &&
+	corral policy set "$T/weekly.conf" | grep -q "saved policy weekly" && corral policy delete weekly >/dev/null &&
 	printf "name=bad\nselect=x\nkeep_daily=-1\n" >"$T/bad" && fails corral policy set "$T/bad" &&
 	fails corral policy show bad
 '

@@ -60,6 +60,10 @@ static void test_roles(void **state)
 	/* Administrator: everything */
 	for (unsigned p = 1; p < AUTH_PRIV_ALL; p <<= 1)
 		assert_true(allows("admin", NULL, (enum auth_priv)p, "/anything/at/all"));
+	/* Host.Peer: no role has it, not even Administrator (only trusted hosts: svc_auth_allowed) */
+	assert_false(allows("admin", NULL, AUTH_HOST_PEER, "/host"));
+	assert_string_equal(auth_priv_name(AUTH_HOST_PEER), "Host.Peer");
+	assert_int_equal(auth_role_privs("Administrator") & AUTH_HOST_PEER, 0);
 	/* nobody, and no privilege */
 	assert_false(allows("stranger", NULL, AUTH_SYS_AUDIT, "/host"));
 	assert_false(allows("admin", NULL, AUTH_PRIV_NONE, "/host"));
@@ -100,6 +104,26 @@ static void test_tokens_never_exceed_user(void **state)
 	assert_false(allows("admin", "ro", AUTH_VM_POWER, "/vms/web"));
 	/* "op!ci" as a user name is not the token */
 	assert_false(allows("op!ci", NULL, AUTH_VM_POWER, "/vms/web"));
+}
+
+/* Lists are open to whoever may read something in them. */
+static void test_allows_within(void **state)
+{
+	(void)state;
+	const struct auth_acl *a = acl;
+	size_t n = ARRAY_SIZE(acl);
+	assert_true(auth_acl_allows_within(a, n, "web", NULL, AUTH_VM_AUDIT, "/vms"));
+	assert_false(auth_acl_allows(a, n, "web", NULL, AUTH_VM_AUDIT, "/vms"));
+	assert_true(auth_acl_allows_within(a, n, "web", NULL, AUTH_STORE_AUDIT, "/pools"));
+	assert_false(auth_acl_allows_within(a, n, "web", NULL, AUTH_STORE_AUDIT, "/vm")); /* a prefix of a name is not a scope */
+	assert_false(auth_acl_allows_within(a, n, "web", NULL, AUTH_USER_MODIFY, "/vms/db"));
+	/* a narrow token: within its own entries, and only what its user may too */
+	assert_true(auth_acl_allows_within(a, n, "op", "narrow", AUTH_VM_POWER, "/vms"));
+	assert_false(auth_acl_allows_within(a, n, "op", "narrow", AUTH_VM_CONFIG, "/vms"));
+	assert_false(auth_acl_allows_within(a, n, "op", "narrow", AUTH_VM_AUDIT, "/pools"));
+	assert_true(auth_acl_allows_within(a, n, "op", NULL, AUTH_VM_AUDIT, "/pools"));
+	assert_false(auth_acl_allows_within(a, n, "nobody", NULL, AUTH_VM_AUDIT, "/vms"));
+	assert_false(auth_acl_allows_within(a, n, "op", "other", AUTH_VM_AUDIT, "/vms"));
 }
 
 static void test_scope_check(void **state)
@@ -429,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_scopes),
 		cmocka_unit_test(test_tokens_never_exceed_user),
+		cmocka_unit_test(test_allows_within),
 		cmocka_unit_test(test_scope_check),
 		cmocka_unit_test(test_cred_parse),
 		cmocka_unit_test(test_names),

@@ -279,6 +279,23 @@ static void test_glob_and_control(void **state)
 
 /* ---- jsonutil ---- */
 
+static void test_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(str_distance("", ""), 0);
+	assert_int_equal(str_distance("list", "list"), 0);
+	assert_int_equal(str_distance("lsit", "list"), 1);	/* a swap */
+	assert_int_equal(str_distance("delte", "delete"), 1);
+	assert_int_equal(str_distance("stat", "start"), 1);
+	assert_int_equal(str_distance("snapshto", "snapshot"), 1);
+	assert_int_equal(str_distance("kitten", "sitting"), 3);
+	assert_int_equal(str_distance("", "abc"), 3);
+	char long_word[80];
+	memset(long_word, 'a', sizeof(long_word) - 1);
+	long_word[sizeof(long_word) - 1] = '\0';
+	assert_true(str_distance(long_word, "a") == SIZE_MAX);
+}
+
 static void test_json_check_keys(void **state)
 {
 	(void)state;
@@ -837,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rate),
 		cmocka_unit_test(test_fmt_size),
 		cmocka_unit_test(test_glob_and_control),
+		cmocka_unit_test(test_distance),
 		cmocka_unit_test(test_json_check_keys),
 		cmocka_unit_test(test_json_getters),
 		cmocka_unit_test(test_json_parse_object),
