@@ -400,20 +400,28 @@ void nl_msg_format(const struct nlmsghdr *nlh, struct buf *out)
 	buf_adds(out, "\n");
 }
 
+/* An RTM_NEWADDR request (create or replace) for link idx; the caller adds the address. */
+static struct nlmsghdr *addr_msg(char *buf, int family, unsigned idx, int prefix, unsigned char flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (unsigned char)family;
+	ifa->ifa_prefixlen = (unsigned char)prefix;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = idx;
+	ifa->ifa_flags = flags;
+	return nlh;
+}
+
 int nl_addr4_add(const char *name, uint32_t addr, int prefix, struct buf *err)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	unsigned idx = if_nametoindex(name);
 	if (!idx)
 		return fail(err, -errno, "find link", name);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = AF_INET;
-	ifa->ifa_prefixlen = (unsigned char)prefix;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = idx;
+	struct nlmsghdr *nlh = addr_msg(buf, AF_INET, idx, prefix, 0);
 	mnl_attr_put_u32(nlh, IFA_LOCAL, addr);
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, addr);
 	if (prefix < 31) {
@@ -432,15 +440,8 @@ int nl_addr6_add(const char *name, const uint8_t addr[16], int prefix, struct bu
 	unsigned idx = if_nametoindex(name);
 	if (!idx)
 		return fail(err, -errno, "find link", name);
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK;
-	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = AF_INET6;
-	ifa->ifa_prefixlen = (unsigned char)prefix;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = idx;
-	ifa->ifa_flags = IFA_F_NODAD; /* ours on a bridge of ours: usable at once */
+	/* ours on a bridge of ours: no duplicate address detection, usable at once */
+	struct nlmsghdr *nlh = addr_msg(buf, AF_INET6, idx, prefix, IFA_F_NODAD);
 	mnl_attr_put(nlh, IFA_LOCAL, 16, addr);
 	mnl_attr_put(nlh, IFA_ADDRESS, 16, addr);
 	int r = nl_talk(nlh, NULL, NULL);

@@ -42,6 +42,20 @@ static void dnat_rules(const struct net_def *d, const char *match, struct buf *o
 	}
 }
 
+/* `table FAMILY T` opened (after the replace idiom) with its forward chain. */
+static void table_open(const struct net_def *d, const char *family, const char *t, const char *subnet, struct buf *o)
+{
+	buf_printf(o, "table %s %s\ndelete table %s %s\ntable %s %s {\n", family, t, family, t, family, t);
+	forward_chain(d, family, subnet, o);
+}
+
+static void masquerade_chain(const char *family, const char *subnet, struct buf *o)
+{
+	buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	buf_printf(o, "\t\t%s saddr %s %s daddr != %s masquerade\n", family, subnet, family, subnet);
+	buf_adds(o, "\t}\n");
+}
+
 void nft_ruleset(const struct net_def *d, struct buf *o)
 {
 	__do_free char *t = nft_table_name(d->name);
@@ -52,12 +66,9 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 	subnet_fmt(&d->subnet, subnet);
 	buf_printf(o, "# corral network %s (%s): generated, replaced whole on every change\n", d->name,
 		   net_type_name(d->type));
-	buf_printf(o, "table ip %s\ndelete table ip %s\ntable ip %s {\n", t, t, t);
-	forward_chain(d, "ip", subnet, o);
+	table_open(d, "ip", t, subnet, o);
 	if (d->type == NET_NAT) {
-		buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-		buf_printf(o, "\t\tip saddr %s ip daddr != %s masquerade\n", subnet, subnet);
-		buf_adds(o, "\t}\n");
+		masquerade_chain("ip", subnet, o);
 		if (d->nforwards) {
 			buf_adds(o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 			dnat_rules(d, "fib daddr type local ", o);
@@ -73,13 +84,9 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 	/* IPv6: the same forwarding policy and masquerade in a table of family ip6 (no port forwards) */
 	char subnet6[SUBNET6_STRLEN];
 	subnet6_fmt(&d->subnet6, subnet6);
-	buf_printf(o, "table ip6 %s\ndelete table ip6 %s\ntable ip6 %s {\n", t, t, t);
-	forward_chain(d, "ip6", subnet6, o);
-	if (d->type == NET_NAT) {
-		buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-		buf_printf(o, "\t\tip6 saddr %s ip6 daddr != %s masquerade\n", subnet6, subnet6);
-		buf_adds(o, "\t}\n");
-	}
+	table_open(d, "ip6", t, subnet6, o);
+	if (d->type == NET_NAT)
+		masquerade_chain("ip6", subnet6, o);
 	buf_adds(o, "}\n");
 }
 
