@@ -16,8 +16,8 @@
 static const char usage_list[] =
 	"usage: corral nic list VM [--json]\n"
 	"\n"
-	"List the VM's NICs as MAC NETWORK MODEL TAP IP (the address from the\n"
-	"network's DHCP leases).\n"
+	"List the VM's NICs as MAC NETWORK MODEL TAP IP VLAN BW (the address from\n"
+	"the network's DHCP leases; BW the bandwidth limit in bits/s).\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the VM's nics and status.nics as JSON\n"
@@ -74,16 +74,39 @@ static const char usage_link[] =
 	"  --json       print the VM as JSON\n"
 	"  -h, --help   show this help\n";
 
+/* A rate in bits/s as "10M", "1.5G", "800k" (SI units, as --bw takes them). */
+static const char *fmt_rate(json_int_t bits, char *out, size_t len)
+{
+	static const char units[] = " kMGT";
+	double v = (double)bits;
+	int u = 0;
+	while (v >= 1000 && u < 4) {
+		v /= 1000;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, len, "%lld", (long long)bits);
+	else if (v == (double)(long long)v)
+		snprintf(out, len, "%lld%c", (long long)v, units[u]);
+	else
+		snprintf(out, len, "%.1f%c", v, units[u]);
+	return out;
+}
+
 static void print_nics(const json_t *vm)
 {
-	static const char *const headers[] = { "MAC", "NETWORK", "MODEL", "TAP", "IP" };
+	static const char *const headers[] = { "MAC", "NETWORK", "MODEL", "TAP", "IP", "VLAN", "BW" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_t *status = json_object_get(json_object_get(vm, "status"), "nics"), *n;
 	size_t i;
 	json_array_foreach(json_object_get(vm, "nics"), i, n) {
 		json_t *s = json_array_get(status, i);
 		const char *net = out_str(n, "network"), *tap = out_str(s, "tap"), *ip = out_str(s, "ip");
-		table_add(t, out_str(n, "mac"), net ? net : "(user)", out_str(n, "model"), tap ? tap : "-", ip ? ip : "-");
+		const char *vlan = out_str(n, "vlan");
+		json_int_t bw = json_integer_value(json_object_get(n, "bw"));
+		char rate[32];
+		table_add(t, out_str(n, "mac"), net ? net : "(user)", out_str(n, "model"), tap ? tap : "-", ip ? ip : "-",
+			  vlan ? vlan : "-", bw ? fmt_rate(bw, rate, sizeof(rate)) : "-");
 	}
 	table_print(t, stdout);
 }

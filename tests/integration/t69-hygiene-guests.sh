@@ -113,6 +113,7 @@ test_expect "back on its lease it talks again" '
 
 test_expect "a bandwidth limit caps what a guest sends and receives; lifting it raises both" '
 	corral nic set g1 52:54:00:69:00:01 --bw 4M && corral vm show g1 --json | jq -e ".nics[0].bw == 4000000" &&
+	corral nic list g1 | grep -q "^52:54:00:69:00:01 .* 4M *$" &&
 	tc qdisc show dev "$T1" | grep -q "tbf .*rate 4Mbit" && chain "$T1" | grep -q "tx-rate" &&
 	U=$(rate_up g1 1500000 7101) && D=$(rate_down g1 1000000 7102 "$IP1") &&
 	say "limit 4 Mbit/s (500000 B/s): from the guest $U B/s, to it $D B/s" &&
