@@ -112,16 +112,16 @@ test_expect "back on its lease it talks again" '
 '
 
 test_expect "a bandwidth limit caps what a guest sends and receives; lifting it raises both" '
-	corral nic set g1 52:54:00:69:00:01 --bw 4M && corral vm show g1 --json | jq -e ".nics[0].bw == 4000000" &&
-	corral nic list g1 | grep -q "^52:54:00:69:00:01 .* 4M *$" &&
-	tc qdisc show dev "$T1" | grep -q "tbf .*rate 4Mbit" && chain "$T1" | grep -q "tx-rate" &&
-	U=$(rate_up g1 1500000 7101) && D=$(rate_down g1 1000000 7102 "$IP1") &&
-	say "limit 4 Mbit/s (500000 B/s): from the guest $U B/s, to it $D B/s" &&
-	[ "$U" -le 625000 ] && [ "$D" -le 625000 ] && [ "$U" -ge 200000 ] && [ "$D" -ge 200000 ] &&
+	corral nic set g1 52:54:00:69:00:01 --bw 2M && corral vm show g1 --json | jq -e ".nics[0].bw == 2000000" &&
+	corral nic list g1 | grep -q "^52:54:00:69:00:01 .* 2M *$" &&
+	tc qdisc show dev "$T1" | grep -q "tbf .*rate 2Mbit" && chain "$T1" | grep -q "tx-rate" &&
+	U=$(rate_up g1 1000000 7101) && D=$(rate_down g1 600000 7102 "$IP1") &&
+	say "limit 2 Mbit/s (250000 B/s): from the guest $U B/s, to it $D B/s" &&
+	[ "$U" -le 312500 ] && [ "$D" -le 312500 ] && [ "$U" -ge 100000 ] && [ "$D" -ge 100000 ] &&
 	corral nic set g1 52:54:00:69:00:01 --bw none && corral vm show g1 --json | jq -e ".nics[0] | has(\"bw\") | not" &&
 	! tc qdisc show dev "$T1" | grep -q tbf && ! chain "$T1" | grep -q tx-rate &&
-	U=$(rate_up g1 2000000 7103) && D=$(rate_down g1 2000000 7104 "$IP1") &&
-	say "no limit: from the guest $U B/s, to it $D B/s" && [ "$U" -gt 1000000 ] && [ "$D" -gt 1000000 ] &&
+	U=$(rate_up g1 1500000 7103) && D=$(rate_down g1 1500000 7104 "$IP1") &&
+	say "no limit: from the guest $U B/s, to it $D B/s" && [ "$U" -gt 500000 ] && [ "$D" -gt 500000 ] &&
 	fails corral nic set g1 52:54:00:69:00:01 --bw 1k 2>err && grep -q "at least 8000" err &&
 	fails corral nic set g1 52:54:00:69:de:ad --bw 1M 2>err && grep -q "no NIC with MAC" err &&
 	fails corral nic set g1 52:54:00:69:00:01 --bw lots 2>err && grep -q "invalid --bw" err
