@@ -27,7 +27,8 @@ int subnet6_parse(const char *s, struct subnet6 *out, struct buf *err)
 	}
 	memcpy(addr, s, (size_t)(slash - s));
 	addr[slash - s] = '\0';
-	if (inet_pton(AF_INET6, addr, a) != 1 || str_parse_int(slash + 1, 0, 128, &len) < 0) {
+	if (inet_pton(AF_INET6, addr, a) != 1 || (slash[1] == '0' && slash[2]) ||
+	    str_parse_int(slash + 1, 0, 128, &len) < 0) {
 		buf_adds(err, example);
 		return -EINVAL;
 	}

@@ -63,6 +63,7 @@ static void test_subnet(void **state)
 
 	assert_int_equal(subnet_parse("10.20.0.0/24", &s, &err), 0);
 	assert_string_equal(subnet_fmt(&s, out), "10.20.0.0/24");
+	assert_int_equal(subnet_parse("10.20.0.0/024", &t, &err), -EINVAL); /* found by fuzz_net */
 	assert_string_equal(ipv4_fmt(subnet_gateway(&s), out), "10.20.0.1");
 	subnet_dhcp_range(&s, &lo, &hi);
 	assert_string_equal(ipv4_fmt(lo, out), "10.20.0.128");
@@ -227,6 +228,7 @@ static void test_subnet6(void **state)
 		{ "::/64", "not a usable" },            { "2001:db8::/64", "documentation" },
 		{ "10.20.0.0/24", "PREFIX::/64" },      { "fd20:1::/64x", "PREFIX::/64" },
 		{ "fd20:1:::/64", "PREFIX::/64" },      { "/64", "PREFIX::/64" },
+		{ "fd20:1::/064", "PREFIX::/64" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		buf_reset(&err);
