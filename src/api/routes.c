@@ -526,6 +526,19 @@ static void h_vm_nic_link(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_nic_set(struct route_ctx *c)
+{
+	static const char *const keys[] = { "bw", NULL };
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, keys);
+	if (!body)
+		return;
+	int r = svc_vm_nic_set(u, c->seg[4], body, &err);
+	reply_vm(c, r, u, &err);
+	buf_release(&err);
+}
+
 static void h_vm_disk_detach(struct route_ctx *c)
 {
 	svc_uuid u;
@@ -977,6 +990,8 @@ static const struct route routes[] = {
 	  "add a NIC (hot-plug when running: network NICs)", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_detach, NULL, NULL, 200,
 	  "remove a NIC (hot-unplug when running: NICs hot-plugged before)", AUTH_VM_CONFIG },
+	{ "POST", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_set, NULL, "{bw}", 200,
+	  "change a NIC's bandwidth limit (live when running)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "nics", "{mac}", "link" }, h_vm_nic_link, NULL, "{up}", 200,
 	  "set a running VM's NIC link up or down", AUTH_VM_POWER },
 	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,

@@ -337,10 +337,11 @@ guest_sh() {
 
 # ---- guests on corral networks (t66, t69) ----
 # The guest's DHCP client script (busybox udhcpc calls it with bound/renew)
-# and /up NAME: link up, get a lease, print the address.  (guest_sh finds a
+# and /up NAME: link up, get a lease, print the address (a lease replaces only
+# IPv4 addresses: IPv6 ones come from router adverts).  (guest_sh finds a
 # command's output by its echo: commands whose output counts stay short so
 # the console does not wrap them.)
-UDHCPC="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew)' 'ip addr flush dev \$interface' \
+UDHCPC="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew)' 'ip -4 addr flush dev \$interface' \
 'ip addr add \$ip/\$mask dev \$interface' '[ -n \"\$router\" ] && ip route replace default via \${router%% *}' \
 'echo search \$domain > /etc/resolv.conf; for d in \$dns; do echo nameserver \$d >> /etc/resolv.conf; done;;' \
 'esac' > /dhcp.sh && chmod +x /dhcp.sh"
