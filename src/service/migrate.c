@@ -284,7 +284,9 @@ static int in_qemu(struct incoming *m, const char *addr, const char *psk, bool t
 		return r;
 	if (!(q = rt_qmp_acquire(m->uuid, &ref, err)))
 		return -EIO;
-	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) || (r = mig_caps_set(q, true, m->nbd, err)) < 0 ||
+	/* late-block-activate always: the disks here stay inactive until finish's `cont`, so a source
+	 * that takes the guest back (a failure, a recovery) never meets a second writer of a shared disk */
+	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) || (r = mig_caps_set(q, true, true, err)) < 0 ||
 	    (r = mig_params_set(q, &p, err)) < 0)
 		goto out;
 	if (m->nbd) {

@@ -172,8 +172,9 @@ static const char *rstr(const json_t *rec, const char *key)
  * QEMU paused for the migration resumed.  Only when the destination cannot
  * be running it (it never got finish, or said it is not running it).
  */
-static void src_take_back(const json_t *rec)
+static int src_take_back(const json_t *rec)
 {
+	int r = 0;
 	const char *uuid = rstr(rec, "uuid");
 	__do_free char *kdir = xasprintf("%s/%s/mig", svc_cfg.run_dir, uuid);
 	__do_buf struct buf e = BUF_INIT;
@@ -200,11 +201,13 @@ static void src_take_back(const json_t *rec)
 		if (qmp_execute(q, "query-status", NULL, &st, MIG_REC_QMP_MS, NULL) == 0 &&
 		    (s = json_string_value(json_object_get(st, "status"))) &&
 		    (!strcmp(s, "postmigrate") || !strcmp(s, "finish-migrate") ||
-		     (!strcmp(s, "paused") && json_is_true(json_object_get(rec, "was_running")))))
-			qmp_execute(q, "cont", NULL, NULL, MIG_REC_QMP_MS, NULL);
+		     (!strcmp(s, "paused") && json_is_true(json_object_get(rec, "was_running")))) &&
+		    (r = qmp_execute(q, "cont", NULL, NULL, MIG_REC_QMP_MS, &e)) < 0)
+			log_warn("vm %s: cannot resume it here yet: %s; trying again", rstr(rec, "name"), e.s);
 	}
 	rt_qmp_release(ref);
 	mig_psk_remove(kdir);
+	return r;
 }
 
 /* The guest runs on the destination: stop the paused copy here and forget the VM. */
@@ -256,14 +259,21 @@ static int peer_ask(const json_t *rec, const char *what, json_t **reply, long *s
 	return r;
 }
 
-/* Tell the destination to remove its prepared VM; the record goes once it heard it (or had none). */
+/*
+ * Tell the destination to remove its prepared VM, then take the guest back
+ * here; the record goes once both are done (the destination heard it, or
+ * had nothing).  The order matters little (the destination never activates
+ * the disks before finish: late-block-activate), but a guest resumes more
+ * surely once nobody else holds its images.
+ */
 static void src_abort_peer(json_t *rec)
 {
 	__do_buf struct buf e = BUF_INIT;
 	long status = 0;
 	int r = peer_ask(rec, "abort", NULL, &status, &e);
+	int back = src_take_back(rec);
 
-	if (r == 0 || r == -ENOENT) {
+	if ((r == 0 || r == -ENOENT) && back == 0) {
 		mig_rec_drop(rstr(rec, "uuid"));
 		log_info("vm %s: the incoming side on %s is cleaned", rstr(rec, "name"), rstr(rec, "peer"));
 	} else if (!json_is_true(json_object_get(rec, "told"))) {
@@ -287,7 +297,6 @@ static void reconcile_out(json_t *rec)
 	if (strcmp(phase, "switching") != 0) {
 		/* finish was never sent: the destination cannot be running the guest */
 		if (strcmp(phase, "aborting") != 0) {
-			src_take_back(rec);
 			json_object_set_new(rec, "phase", json_string("aborting"));
 			mig_rec_save(uuid, rec);
 			__do_free char *d = xasprintf("migration to %s did not finish (corrald or the link went away "
@@ -310,7 +319,6 @@ static void reconcile_out(json_t *rec)
 	}
 	if ((r == 0 && !strcmp(st, "prepared")) || r == -ENOENT) {
 		/* the destination has not resumed it and will not without finish: take it back */
-		src_take_back(rec);
 		json_object_set_new(rec, "phase", json_string("aborting"));
 		mig_rec_save(uuid, rec);
 		__do_free char *d = xasprintf("migration to %s: %s did not resume the VM at the switch; "

@@ -112,7 +112,7 @@ test_expect "two trusting hosts, a guest on shared storage and one with a local 
 	ca pool create shared "$T/shared" --shared && cb pool create shared "$T/shared" --shared &&
 	ca disk create s1-d 64M --pool shared && on a create_guest s1 --memory 128M --disk s1-d >/dev/null &&
 	ca disk create l2-d 48M && on a create_guest l2 --memory 128M --disk l2-d >/dev/null &&
-	on a boot s1 && on a boot l2 && start_work s1 a && start_work l2 a && check_on s1 a && check_on l2 a
+	ca vm start s1 && ca vm start l2 && on a wait_ready_after s1 0 && on a wait_ready_after l2 0 && start_work s1 a && start_work l2 a && check_on s1 a && check_on l2 a
 '
 invariants & INV_PID=$!
 S=a L=a
