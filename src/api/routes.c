@@ -959,7 +959,7 @@ static const struct route routes[] = {
 	  "{vm, source, address, psk, disks, cpu}", 200,
 	  "a trusted host prepares to send a VM here: define it, make its volumes, start QEMU listening", AUTH_HOST_PEER },
 	{ "POST", { "v1", "migrations", "incoming", "{vm}", "{step}" }, h_migrate_step, NULL, NULL, 200,
-	  "a trusted host ends an incoming migration: finish (resume the VM here) or abort (remove it)",
+	  "a trusted host ends an incoming migration: finish (resume the VM here), abort (remove it), or asks its status",
 	  AUTH_HOST_PEER },
 	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
 	  AUTH_SYS_AUDIT },

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "service/migrate.h"
+#include "service/migrate_recover.h"
 #include "core/job.h"
 #include "core/store.h"
 #include "qemu/migrate.h"
@@ -154,6 +155,16 @@ static int in_put(struct incoming *m, struct buf *err)
 	return r;
 }
 
+/* The destination's durable record of m (migrate_recover.h). */
+static void in_record(const struct incoming *m, const char *phase)
+{
+	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:b}", "role", "in", "uuid", m->uuid,
+					  "name", m->name, "peer", m->source, "phase", phase, "created", m->created,
+					  "recorded", m->recorded, "nbd", m->nbd);
+
+	mig_rec_save(m->uuid, rec);
+}
+
 static void in_free(struct incoming *m)
 {
 	if (!m)
@@ -186,6 +197,7 @@ static void in_cleanup(struct incoming *m, const char *why)
 	}
 	json_array_foreach(m->recorded, i, v)
 		store_vol_delete(svc_cfg.store, json_string_value(v));
+	mig_rec_drop(m->uuid);
 	log_info("vm %s: incoming migration from %s undone: %s", m->name, m->source, why);
 }
 
@@ -272,7 +284,9 @@ static int in_qemu(struct incoming *m, const char *addr, const char *psk, bool t
 		return r;
 	if (!(q = rt_qmp_acquire(m->uuid, &ref, err)))
 		return -EIO;
-	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) || (r = mig_caps_set(q, true, m->nbd, err)) < 0 ||
+	/* late-block-activate always: the disks here stay inactive until finish's `cont`, so a source
+	 * that takes the guest back (a failure, a recovery) never meets a second writer of a shared disk */
+	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) || (r = mig_caps_set(q, true, true, err)) < 0 ||
 	    (r = mig_params_set(q, &p, err)) < 0)
 		goto out;
 	if (m->nbd) {
@@ -353,8 +367,11 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	}
 	if ((r = job_hold_vm(d->uuid, d->name, "migrate-in", &m->hold, err)) < 0)
 		goto fail_early;
+	in_record(m, "prepared"); /* before anything a restart would have to remove */
 	json_array_foreach(disks, i, dj) {
-		if ((r = in_disk(m, dj, err)) < 0)
+		r = in_disk(m, dj, err);
+		in_record(m, "prepared");
+		if (r < 0)
 			goto fail;
 		m->nbd |= json_is_true(json_object_get(dj, "copy"));
 	}
@@ -396,6 +413,7 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 		buf_adds(err, "no incoming migration of this VM");
 		return -ENOENT;
 	}
+	in_record(m, "finishing");
 	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
 		r = -EIO;
 		goto fail;
@@ -424,6 +442,7 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 		svc_vm_event(uuid, "migrate", d);
 		log_info("vm %s: %s", m->name, d);
 	}
+	mig_rec_drop(uuid); /* the VM is this host's now */
 	in_free(m);
 	*out = json_pack("{s:s}", "state", "running");
 	return 0;
@@ -438,6 +457,11 @@ int svc_migrate_abort(const char *uuid, struct buf *err)
 	struct incoming *m = in_take(uuid);
 
 	if (!m) {
+		__do_json json_t *rec = mig_rec_load(uuid);
+		if (rec && !strcmp(json_string_value(json_object_get(rec, "phase")) ?: "", "finishing")) {
+			buf_adds(err, "the VM is being resumed here (finish)");
+			return -EBUSY;
+		}
 		buf_adds(err, "no incoming migration of this VM");
 		return -ENOENT;
 	}
@@ -463,8 +487,71 @@ void svc_migrate_reap(void)
 	}
 }
 
+/*
+ * Where the incoming migration of uuid stands, for the source's reconciler:
+ * "prepared" (paused here; it resumes only with finish), "finishing" (being
+ * resumed now), "running" (the migration ended here: the VM is this host's).
+ */
+int svc_migrate_status(const char *uuid, json_t **out, struct buf *err)
+{
+	__do_json json_t *rec = mig_rec_load(uuid);
+	char found[37];
+
+	if (rec && !strcmp(json_string_value(json_object_get(rec, "role")) ?: "", "in")) {
+		const char *ph = json_string_value(json_object_get(rec, "phase")) ?: "";
+		*out = json_pack("{s:s}", "state", !strcmp(ph, "finishing") ? "finishing" : "prepared");
+		return 0;
+	}
+	if (store_vm_lookup(svc_cfg.store, uuid, found) == 0) {
+		*out = json_pack("{s:s}", "state", "running");
+		return 0;
+	}
+	buf_adds(err, "no incoming migration of this VM");
+	return -ENOENT;
+}
+
+void mig_in_adopt(const json_t *rec)
+{
+	struct incoming *m = xcalloc(1, sizeof(*m));
+	__do_buf struct buf e = BUF_INIT;
+	struct vm_record vr = { 0 };
+	const char *s;
+
+	snprintf(m->uuid, sizeof(m->uuid), "%s", (s = json_string_value(json_object_get(rec, "uuid"))) ? s : "");
+	snprintf(m->name, sizeof(m->name), "%s", (s = json_string_value(json_object_get(rec, "name"))) ? s : "");
+	snprintf(m->source, sizeof(m->source), "%s", (s = json_string_value(json_object_get(rec, "peer"))) ? s : "");
+	m->created = json_deep_copy(json_object_get(rec, "created")) ?: json_array();
+	m->recorded = json_deep_copy(json_object_get(rec, "recorded")) ?: json_array();
+	m->nbd = json_is_true(json_object_get(rec, "nbd"));
+	bool defined = store_vm_get(svc_cfg.store, m->uuid, &vr) == 0;
+	bool running = defined && vr.state == VM_RUNNING;
+	vm_record_release(&vr);
+	if (running) {
+		/* finish resumed it before corrald died: the VM is this host's */
+		mig_rec_drop(m->uuid);
+		log_info("vm %s: migrated in from %s (resumed before corrald stopped)", m->name, m->source);
+		in_free(m);
+		return;
+	}
+	if (!defined || !rt_is_active(m->uuid)) {
+		in_cleanup(m, "corrald stopped during the incoming migration and its QEMU is gone");
+		in_free(m);
+		return;
+	}
+	if (job_hold_vm(m->uuid, m->name, "migrate-in", &m->hold, &e) < 0 || in_put(m, &e) < 0) {
+		log_warn("vm %s: cannot re-adopt the incoming migration: %s", m->name, e.s);
+		in_cleanup(m, e.s);
+		in_free(m);
+		return;
+	}
+	in_record(m, "prepared");
+	log_info("vm %s: incoming migration from %s re-adopted after a restart; it waits for %s to finish or abort",
+		 m->name, m->source, m->source);
+}
+
 void svc_migrate_shutdown(void)
 {
+	mig_reconcile_stop();
 	for (int i = 0; i < MIG_MAX_INCOMING; i++) {
 		pthread_mutex_lock(&in_lock);
 		struct incoming *m = in_table[i];
@@ -493,6 +580,7 @@ struct outgoing {
 	char to[128];
 	struct mig_params params;
 	bool with_local_disks;
+	bool was_running;	/* the guest ran when the migration started (a recovery resumes it) */
 	struct vm_def *def;
 	struct out_disk disks[VM_MAX_DISKS];
 	int ndisks, ncopy;
@@ -668,7 +756,25 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	return 0;
 }
 
-/* Back on the source: no migration, no mirrors, no key; the guest runs (it was never stopped for good). */
+/* The source's durable record (migrate_recover.h), phase "preparing" before prepare is sent. */
+static void out_record(const struct outgoing *o)
+{
+	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:[]}", "role", "out", "uuid", o->uuid,
+					  "name", o->name, "peer", o->to, "phase", "preparing", "was_running",
+					  o->was_running, "disks");
+	json_t *disks = json_object_get(rec, "disks");
+
+	for (int i = 0; i < o->ndisks; i++)
+		json_array_append_new(disks, json_pack("{s:s, s:b, s:i}", "volume", o->disks[i].volume, "copy",
+						       o->disks[i].copy, "slot", o->disks[i].slot));
+	mig_rec_save(o->uuid, rec);
+}
+
+/*
+ * Back on the source: no migration, no mirrors, no key; the guest runs (it
+ * was never stopped for good).  The record stays (phase "aborting") while the
+ * destination did not hear the abort, for the reconciler to tell it later.
+ */
 static void out_rollback(struct outgoing *o, const char *why)
 {
 	__do_buf struct buf qerr = BUF_INIT;
@@ -691,12 +797,21 @@ static void out_rollback(struct outgoing *o, const char *why)
 			qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, NULL);
 	}
 	rt_qmp_release(ref);
+	bool told = true;
 	if (o->prepared) {
 		__do_buf struct buf e = BUF_INIT;
-		if (out_peer(o, "POST", "abort", NULL, NULL, NULL, &e) < 0)
-			log_warn("vm %s: cannot abort the incoming migration on %s: %s", o->name, o->to, e.s);
+		int r = out_peer(o, "POST", "abort", NULL, NULL, NULL, &e);
+		if (r < 0 && r != -ENOENT) {
+			log_warn("vm %s: cannot abort the incoming migration on %s: %s; asking again later", o->name,
+				 o->to, e.s);
+			told = false;
+		}
 		o->prepared = false;
 	}
+	if (told)
+		mig_rec_drop(o->uuid);
+	else
+		mig_rec_phase(o->uuid, "aborting");
 	__do_free char *d = xasprintf("migration to %s failed, the VM stays here: %s", o->to, why);
 	svc_vm_event(o->uuid, "migrate", d);
 }
@@ -726,9 +841,8 @@ static void out_forget(struct outgoing *o)
 	log_info("vm %s: %s", o->name, reason);
 }
 
-static int out_job(struct job *j, void *arg, struct buf *err)
+static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 {
-	struct outgoing *o = arg;
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
 	__do_free char *kdir = psk_dir(o->uuid);
 	__do_json json_t *req = NULL, *reply = NULL;
@@ -745,8 +859,14 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 		return r < 0 ? r : -EIO;
 	if (!o->params.tls)
 		json_object_del(req, "psk");
+	out_record(o);
 	if ((r = out_peer(o, "POST", NULL, req, &reply, &status, err)) < 0) {
 		explicit_bzero(psk, sizeof(psk));
+		if (status == 0) {
+			o->prepared = true; /* no answer: it may have prepared; abort it (now or later) */
+			goto fail;
+		}
+		mig_rec_drop(o->uuid);
 		return r;
 	}
 	o->prepared = true;
@@ -773,11 +893,13 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 	json_decref(reply);
 	reply = NULL;
 	status = 0;
+	mig_rec_phase(o->uuid, "switching"); /* from now on the destination may be running it */
 	if ((r = out_peer(o, "POST", "finish", NULL, &reply, &status, err)) < 0) {
 		if (status == 0) {
 			/* No answer: the guest may run there.  Never resume here on a guess. */
 			__do_free char *why = xasprintf("migration to %s: no answer at the switch (%s); the VM stays "
-							"paused here until an administrator checks %s",
+							"paused here until %s says whether it runs there (corrald "
+							"asks again every few seconds)",
 							o->to, err->s, o->to);
 			svc_vm_event(o->uuid, "migrate", why);
 			buf_reset(err);
@@ -786,10 +908,12 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 			return -EHOSTUNREACH;
 		}
 		o->prepared = false; /* the destination undid it itself */
+		mig_rec_phase(o->uuid, "preparing");
 		goto fail;
 	}
 	o->prepared = false;
 	out_forget(o);
+	mig_rec_drop(o->uuid);
 	job_progress(j, 100, 0, 0);
 	return 0;
 fail:
@@ -802,6 +926,17 @@ fail:
 		buf_printf(err, "migration of %s to %s cancelled; it runs here", o->name, o->to);
 		return -ECANCELED;
 	}
+	return r;
+}
+
+static int out_job(struct job *j, void *arg, struct buf *err)
+{
+	struct outgoing *o = arg;
+	int r;
+
+	mig_job_begin(o->uuid);
+	r = out_job_run(j, o, err);
+	mig_job_end(o->uuid); /* a record left (no answer, abort not heard) is the reconciler's now */
 	return r;
 }
 
@@ -838,6 +973,7 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		goto fail;
 	}
 	snprintf(o->name, sizeof(o->name), "%s", rec.def->name);
+	o->was_running = rec.state == VM_RUNNING;
 	if (rec.invalid || !rt_is_active(uuid) || (rec.state != VM_RUNNING && rec.state != VM_PAUSED)) {
 		buf_printf(err, "%s: vm is %s; live migration moves a running VM", rec.def->name,
 			   vmstate_name(rec.state));

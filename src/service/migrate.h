@@ -22,7 +22,10 @@
  * destination said it resumed.  Any failure or cancel before that resumes
  * the source (if QEMU had paused it) and aborts on the destination.  If the
  * destination cannot be asked at the switch (link down), the source stays
- * paused with the reason rather than risk two running copies.
+ * paused with the reason rather than risk two running copies, and the
+ * reconciler (migrate_recover.h) settles it once the destination answers;
+ * both sides record each step durably so that a kill -9 of either corrald
+ * is settled the same way after the restart.
  *
  * Errors: see service.h; -EHOSTUNREACH/-EREMOTEIO/-EKEYREJECTED from the
  * peer (peer.h).
@@ -55,6 +58,9 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err);
 int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err);
 /* Kill the incoming QEMU and remove what prepare made.  -ENOENT if none. */
 int svc_migrate_abort(const char *uuid, struct buf *err);
+/* Where the incoming migration of uuid stands: *out = {"state": "prepared"|"finishing"|"running"};
+ * -ENOENT if this host neither prepares nor holds the VM (migrate_recover.h). */
+int svc_migrate_status(const char *uuid, json_t **out, struct buf *err);
 
 /* Abort every incoming migration still prepared (corrald stopping). */
 void svc_migrate_shutdown(void);

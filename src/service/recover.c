@@ -15,7 +15,9 @@
  *    removed, using what the job recorded before it made them with
  *    job_record_result) and "failed"; a snapshot job says what snapshot
  *    recovery made of it; any other job is "failed" ("corrald stopped
- *    while the job ran").
+ *    while the job ran");
+ *  - adopts the migrations this host was in the middle of and starts
+ *    settling them with the other host (service/migrate_recover.h).
  * Helper processes the dead corrald left were ended before all this, by
  * corrald's start (util/proc.h, proc_track_sweep).
  * A file is removed only if the job recorded it and no volume is registered
@@ -32,6 +34,7 @@
 #include "service/internal.h"
 #include "backup/backup.h"
 #include "service/backup.h"
+#include "service/migrate_recover.h"
 #include "service/vm.h"
 #include "core/job.h"
 #include "core/store_local.h"
@@ -591,4 +594,6 @@ void svc_recover(void)
 	}
 	/* Every other job (VM actions, backups, restores...) ran no step that survives corrald. */
 	store_job_fail_stale(svc_cfg.store, STOPPED_MSG);
+	/* Migrations: adopt the incoming ones, settle the outgoing ones with their peers (in the background). */
+	svc_migrate_recover();
 }

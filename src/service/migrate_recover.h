@@ -1,0 +1,53 @@
+/*
+ * migrate_recover.h - what survives a kill -9 of corrald or a cut link in
+ * the middle of a live migration (migrate_recover.c; docs/migration.md,
+ * "How failures resolve").
+ *
+ * Each side writes a durable record of the migration before every step it
+ * could not undo from memory alone: <state_dir>/migrations/<uuid>.json,
+ * {"role": "out"|"in", "uuid", "name", "peer", "phase", ...}.  Source
+ * phases: "preparing" (the finish call was never sent, so the destination
+ * cannot be running the guest), "switching" (finish may have been sent) and
+ * "aborting" (rolled back here, the destination not told yet).  Destination
+ * phases: "prepared" and "finishing".  A record is removed when the
+ * migration ended either way on that side.
+ *
+ * The reconciler (one thread, started by svc_migrate_recover at corrald's
+ * start) ends the source's records no live job owns: a record from before
+ * the restart, a switch that got no answer, an abort that did not reach the
+ * destination.  It retries every MIG_RECONCILE_S while the destination is
+ * unreachable; the VM stays paused here meanwhile, with the reason as an
+ * event.  The destination's records are adopted at start (its incoming
+ * migration table rebuilt), so the source can still finish or abort.
+ *
+ * Threading: all functions are thread-safe.  Errors: records are
+ * best-effort (a failed write is logged), the reconciler logs.
+ */
+#ifndef CORRAL_SERVICE_MIGRATE_RECOVER_H
+#define CORRAL_SERVICE_MIGRATE_RECOVER_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+/* Write (replace) the record of uuid; rec is not taken. */
+int mig_rec_save(const char *uuid, const json_t *rec);
+/* The record of uuid, or NULL. */
+json_t *mig_rec_load(const char *uuid);
+/* Remove the record of uuid (no record: nothing). */
+void mig_rec_drop(const char *uuid);
+/* Set "phase" in uuid's record (if there is one). */
+void mig_rec_phase(const char *uuid, const char *phase);
+
+/* A live source job owns uuid's record (the reconciler leaves it alone) until mig_job_end. */
+void mig_job_begin(const char *uuid);
+void mig_job_end(const char *uuid);
+
+/* At start (after svc_recover): adopt the destination's records, start the reconciler. */
+void svc_migrate_recover(void);
+/* Stop and join the reconciler (corrald stopping). */
+void mig_reconcile_stop(void);
+
+/* migrate.c: rebuild an incoming migration from its record after a restart (0, or it was cleaned). */
+void mig_in_adopt(const json_t *rec);
+
+#endif
