@@ -90,6 +90,7 @@ struct client *cli_client(struct cli *cli);
 /* Long-only option values start above any character. */
 enum {
 	CLI_OPT_JSON = 256,
+	CLI_OPT_YES = 257,
 	CLI_OPT_FIRST = 300,	/* first value free for verbs */
 	CLI_OPT_EXIT = -2,	/* cli_getopt: stop, return a.exit_code */
 };
@@ -99,6 +100,10 @@ enum {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },         \
 	{ "help", no_argument, NULL, 'h' }
 
+/* Destructive verbs add this to their table (before CLI_COMMON_OPTIONS):
+ * --yes/-y, consumed by cli_getopt into cli_args.yes (see cli_confirm). */
+#define CLI_YES_OPTION { "yes", no_argument, NULL, CLI_OPT_YES }
+
 struct cli_args {
 	const char *cmd;	/* "vm create": named in usage errors */
 	const char *usage;	/* full --help text, printed to stdout */
@@ -106,6 +111,8 @@ struct cli_args {
 	char **argv;
 	bool in_order;		/* stop at the first positional argument (global/noun level) */
 	bool checked;		/* the long options were checked for abbreviations */
+	bool yes_ok;		/* cli_args_plain: the verb takes --yes (set after cli_args_init) */
+	bool yes;		/* --yes or -y was given */
 	int exit_code;		/* set when cli_getopt returns CLI_OPT_EXIT */
 	int npos;		/* positional arguments, set when cli_getopt returns -1 */
 	char **pos;
@@ -137,6 +144,18 @@ int cli_args_count(const struct cli_args *a, int min, int max, const char *what)
  * must return a->exit_code (after --help or a usage error).
  */
 bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const char *what);
+
+/*
+ * Destructive or irreversible verbs call this before changing anything,
+ * with what they are about to do ("delete vm web1 and its volumes").
+ * With --yes: CLI_OK.  On a terminal (stdin and stderr are ttys): asks
+ * "corral: <what>? [y/N] " and returns CLI_OK for y/yes, else CLI_FAIL
+ * ("nothing was changed").  Without a terminal and without --yes: a usage
+ * error naming --yes (CLI_USAGE).  Errors are printed.
+ */
+int cli_confirm(const struct cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The positional arguments from `from` on, joined with ", " (for cli_confirm).  Caller frees. */
+char *cli_args_joined(const struct cli_args *a, int from);
 
 /* Print "corral: <msg>; see 'corral <cmd> --help'" and return CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

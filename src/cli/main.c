@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "errout.h"
 #include "remotes.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
@@ -389,6 +390,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	sanitize_std_fds();
+	/* --json anywhere turns error lines into JSON too, even those found
+	 * before the parser reaches it (errout.h). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			errout_set_json(true);
 	rc = run(&cli, argc, argv);
 
 	if (cli.client_ready)
@@ -396,7 +402,7 @@ int main(int argc, char **argv)
 	if (curl_ready)
 		curl_global_cleanup();
 	if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
-		fprintf(stderr, "corral: cannot write output: %s\n", strerror(errno));
+		errout_print("failed", "cannot write output: %s", strerror(errno));
 		rc = CLI_FAIL;
 	}
 	return rc;
