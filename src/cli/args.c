@@ -189,7 +189,7 @@ int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopt
 		int v = c > 0 && c < 256 && c != 'h' ? short_form_value(c, longopts) : 0;
 
 		if (v)
-			return v;
+			c = v;
 		switch (c) {
 		case CLI_OPT_JSON:
 			cli->json = true;

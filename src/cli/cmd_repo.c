@@ -88,13 +88,14 @@ static const char usage_default[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_forget[] =
-	"usage: corral repo forget PATH\n"
+	"usage: corral repo forget PATH [--yes]\n"
 	"\n"
 	"Unregister a repository from this host.  Its data and its key file stay\n"
 	"where they are; 'corral repo add' registers it again.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answer\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_check[] =
@@ -430,8 +431,15 @@ static int repo_forget(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 
 	cli_args_init(&a, "repo forget", usage_forget, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 1, 1, "repository path"))
 		return a.exit_code;
+	{
+		int rc = cli_confirm(&a, "forget repository %s (its backups are no longer listed or restorable "
+					 "until it is added again)", a.pos[0]);
+		if (rc != CLI_OK)
+			return rc;
+	}
 	path = cli_abspath(a.pos[0]);
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;

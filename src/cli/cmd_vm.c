@@ -215,7 +215,7 @@ static const char usage_resume[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_delete[] =
-	"usage: corral vm delete VM... [--disks]\n"
+	"usage: corral vm delete VM... [--disks] [--yes]\n"
 	"\n"
 	"Delete the selected VMs (they must not be running).  Their volumes are\n"
 	"kept unless --disks is given.\n"
@@ -224,21 +224,24 @@ static const char usage_delete[] =
 	"Options:\n"
 	"  --disks      also delete the volumes the VMs use\n"
 	"  --json       print the API's answer {\"deleted\":[...],\"volumes_deleted\":[...]}\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_console[] =
-	"usage: corral vm console VM [--linger SECS]\n"
+	"usage: corral vm console VM [--linger SECS] [--force]\n"
 	"\n"
 	"Attach to the running VM's serial console.  On a terminal, the terminal is\n"
 	"put in raw mode and Ctrl-] detaches.  Otherwise standard input is sent to\n"
 	"the guest; when it ends, guest output is still printed for --linger\n"
 	"seconds, e.g.  printf 'echo hi\\n' | corral vm console web1 --linger 3\n"
-	"Only one console can be attached to a VM at a time.\n"
+	"Only one console can be attached to a VM at a time: --force takes it over\n"
+	"(the other session is disconnected).\n"
 	VM_SELECTOR_HELP
 	"\n"
 	"Options:\n"
 	"  --linger SECS  without a terminal: how long to keep printing guest output\n"
 	"                 after standard input ends (default 2; fractions allowed)\n"
+	"  --force        take the console over from the session attached to it\n"
 	"  -h, --help     show this help\n";
 
 static const char usage_log[] =
@@ -778,6 +781,7 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "disks", no_argument, NULL, OPT_DISKS },
+		CLI_YES_OPTION,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -794,6 +798,10 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 			disks = true;
 	}
 	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
+		return rc;
+	__do_free char *names = cli_args_joined(&a, 0);
+	if ((rc = cli_confirm(&a, "delete vm %s%s", names,
+			      disks ? " and the volumes only it uses (their data is lost)" : "")) != CLI_OK)
 		return rc;
 	return cli_delete_each(cli, "/v1/vms", disks ? "?disks=true" : NULL, a.pos, a.npos, all, vm_deleted);
 }
@@ -1000,23 +1008,27 @@ static int vm_console(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "linger", required_argument, NULL, OPT_LINGER },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct cli_args a;
 	int64_t linger_ms = 2000;
+	bool force = false;
 	int opt, rc;
 
 	cli_args_init(&a, "vm console", usage_console, argc, argv);
 	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
 		if (opt == CLI_OPT_EXIT)
 			return a.exit_code;
+		if (opt == OPT_FORCE)
+			force = true;
 		if (opt == OPT_LINGER && cli_parse_seconds(optarg, &linger_ms) < 0)
 			return cli_usage_error(a.cmd, "invalid --linger '%s': want seconds", optarg);
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
 		return rc;
-	return console_run(cli, a.pos[0], linger_ms);
+	return console_run(cli, a.pos[0], force, linger_ms);
 }
 
 static const struct cli_verb vm_verbs[] = {

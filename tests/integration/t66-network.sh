@@ -22,8 +22,8 @@ net_cleanup() {
 	if [ -n "$CORRALD_PID" ] && corral net show "$NET" >/dev/null 2>&1; then
 		corral vm kill g1 g2 >/dev/null 2>&1
 		sleep 1
-		corral vm delete g1 g2 >/dev/null 2>&1
-		corral net delete "$NET" >/dev/null 2>&1
+		corral vm delete --yes g1 g2 >/dev/null 2>&1
+		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
@@ -140,18 +140,18 @@ test_expect "a bridge network attaches to a host bridge and leaves it on delete"
 	corral net create "${NET}b" --type bridge --bridge "$XB" &&
 	corral net show "${NET}b" --json | jq -e ".status.bridge_up and .type == \"bridge\" and (.status | has(\"dnsmasq_pid\") | not)" &&
 	fails corral net create "${NET}c" --type bridge --bridge "cr-$NET" 2>err && grep -q "already used by network .$NET." err &&
-	corral net delete "${NET}b" && ip link show "$XB" | grep -q "state UP\|UP"
+	corral net delete --yes "${NET}b" && ip link show "$XB" | grep -q "state UP\|UP"
 '
 
 test_expect "a network in use cannot be deleted; deleting it removes its bridge, dnsmasq and table, nothing else" '
-	fails corral net delete "$NET" 2>err && grep -q "used by VM g1, g2" err &&
+	fails corral net delete --yes "$NET" 2>err && grep -q "used by VM g1, g2" err &&
 	ip link show "cr-$NET" >/dev/null &&
 	TAPS=$(for v in g1 g2; do corral vm show $v --json | jq -r ".status.nics[].tap"; done) &&
 	[ "$(echo $TAPS | wc -w)" = 2 ] && for t in $TAPS; do ip link show "$t" | grep -q "master cr-$NET"; done &&
 	corral vm kill g1 && corral vm kill g2 && wait_state g1 stopped 20 && wait_state g2 stopped 20 &&
 	for t in $TAPS; do ! ip link show "$t" 2>/dev/null; done &&
-	corral vm delete g1 g2 &&
-	corral net delete "$NET" &&
+	corral vm delete --yes g1 g2 &&
+	corral net delete --yes "$NET" &&
 	! ip link show "cr-$NET" 2>/dev/null && ! nft list table ip "corral-$NET" 2>/dev/null &&
 	proc_gone "$DPID" &&
 	ip -o link show | awk -F": " "{print \$2}" | sed "s/@.*//" | sort >"$T/links.after" &&

@@ -21,8 +21,8 @@ net_cleanup() {
 	if [ -n "$CORRALD_PID" ] && corral net show "$NET" >/dev/null 2>&1; then
 		corral vm kill g1 g2 >/dev/null 2>&1
 		sleep 1
-		corral vm delete g1 g2 g3 >/dev/null 2>&1
-		corral net delete "$NET" >/dev/null 2>&1
+		corral vm delete --yes g1 g2 g3 >/dev/null 2>&1
+		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	[ -n "${DPID:-}" ] && kill -CONT "$DPID" 2>/dev/null
 	return 0
@@ -51,7 +51,7 @@ test_expect "the NIC spec's filter= is strict; filter=off is recorded" '
 	api POST /v1/vms "{\"name\":\"x\",\"nics\":[{\"mode\":\"user\",\"filter\":false}]}" | tail -n1 | grep -q "HTTP 400" &&
 	create_guest g3 --nic "net=$NET,filter=off" &&
 	corral vm show g3 --json | jq -e ".nics[0].filter == false" &&
-	corral vm delete g3 && ! corral vm show x >/dev/null 2>&1
+	corral vm delete --yes g3 && ! corral vm show x >/dev/null 2>&1
 '
 
 test_expect "two guests on the network: filtered from the start, narrowed to their leases, talking" '
@@ -116,7 +116,7 @@ test_expect "a stopped VM leaves no filter behind; its neighbour keeps its own" 
 
 test_expect "deleting the network leaves nothing of it in the hygiene table" '
 	corral vm kill g1 && wait_state g1 stopped 20 && ! chain "$T1" >/dev/null &&
-	corral vm delete g1 g2 && corral net delete "$NET" &&
+	corral vm delete --yes g1 g2 && corral net delete --yes "$NET" &&
 	! nft list table bridge $HT 2>/dev/null | grep -q "$BR" &&
 	! ip link show "$BR" 2>/dev/null
 '
