@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "errout.h"
+#include "output.h"
 #include "util/buf.h"
 #include "util/strutil.h"
 #include "util/common.h"
@@ -196,6 +197,16 @@ int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopt
 			continue;
 		case CLI_OPT_YES:
 			a->yes = true;
+			continue;
+		case CLI_OPT_FORMAT:
+			if (strcmp(optarg, "json") == 0) {
+				cli->json = true;
+			} else if (strcmp(optarg, "csv") == 0) {
+				out_set_csv(true);
+			} else if (strcmp(optarg, "table") != 0) {
+				a->exit_code = cli_usage_error(a->cmd, "--format takes table, json or csv, not '%s'", optarg);
+				return CLI_OPT_EXIT;
+			}
 			continue;
 		case 'h':
 			fputs(a->usage, stdout);

@@ -91,6 +91,7 @@ struct client *cli_client(struct cli *cli);
 enum {
 	CLI_OPT_JSON = 256,
 	CLI_OPT_YES = 257,
+	CLI_OPT_FORMAT = 258,
 	CLI_OPT_FIRST = 300,	/* first value free for verbs */
 	CLI_OPT_EXIT = -2,	/* cli_getopt: stop, return a.exit_code */
 };
@@ -98,6 +99,7 @@ enum {
 /* Every verb's option table ends with these (then a zero entry). */
 #define CLI_COMMON_OPTIONS                                   \
 	{ "json", no_argument, NULL, CLI_OPT_JSON },         \
+	{ "format", required_argument, NULL, CLI_OPT_FORMAT }, \
 	{ "help", no_argument, NULL, 'h' }
 
 /* Destructive verbs add this to their table (before CLI_COMMON_OPTIONS):
@@ -122,7 +124,8 @@ struct cli_args {
 void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int argc, char **argv);
 
 /*
- * getopt_long with the shared handling: --json sets cli->json and --help
+ * getopt_long with the shared handling: --json sets cli->json, --format
+ * table|json|csv picks the output (json: as --json; csv: tables as CSV), --help
  * prints the usage (both consumed here), unknown options and missing
  * arguments become usage errors.  Options may come after positional
  * arguments.  Returns the next option's value, -1 when done (a->pos/npos

@@ -277,7 +277,8 @@ static void print_backups(const json_t *answer)
 			table_add(t, out_str(b, "id"), out_str(b, "vm"), "-", "UNREADABLE", "-", "-", "-");
 			continue;
 		}
-		table_add(t, out_str(b, "id"), out_str(b, "vm"), out_str(b, "time") ? out_str(b, "time") : "-",
+		char when[32];
+		table_add(t, out_str(b, "id"), out_str(b, "vm"), out_time(out_str(b, "time"), when, sizeof(when)),
 			  out_str(b, "kind"), size_of(b, "size", s1, sizeof(s1)), size_of(b, "bytes_read", s2, sizeof(s2)),
 			  size_of(b, "bytes_new", s3, sizeof(s3)));
 	}
@@ -348,7 +349,9 @@ static void show_backup(const json_t *b)
 		json_t *v = json_object_get(b, keys[k]);
 		if (v && !json_is_null(v)) {
 			__do_free char *s = out_scalar(v);
-			table_add_kv(t, keys[k], "%s", s);
+			char when[32];
+			table_add_kv(t, keys[k], "%s",
+				     strcmp(keys[k], "time") == 0 && json_is_string(v) ? out_time(s, when, sizeof(when)) : s);
 		}
 	}
 	table_add_kv(t, "size", "%s (read %s, new %s)", size_of(b, "size", s1, sizeof(s1)),

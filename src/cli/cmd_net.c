@@ -282,7 +282,9 @@ static void print_leases(const json_t *answer)
 	size_t i;
 	json_array_foreach(json_object_get(answer, "leases"), i, l) {
 		const char *h = out_str(l, "hostname"), *vm = out_str(l, "vm");
-		table_add(t, out_str(l, "mac"), out_str(l, "ip"), h ? h : "-", vm ? vm : "-", out_str(l, "expires"));
+		char when[32];
+		table_add(t, out_str(l, "mac"), out_str(l, "ip"), h ? h : "-", vm ? vm : "-",
+			  out_time(out_str(l, "expires"), when, sizeof(when)));
 	}
 	table_print(t, stdout);
 }

@@ -148,11 +148,12 @@ static void print_policies(const json_t *answer)
 		__do_free char *sel = out_join(json_object_get(p, "select"), ",");
 		__do_free char *keep = keep_text(json_object_get(p, "keep"));
 		const char *sched = out_str(p, "schedule"), *next = out_str(p, "next_run"), *repo = out_str(p, "repo");
+		char when[32];
 		if (out_str(p, "error"))
 			table_add(t, out_str(p, "name"), "UNREADABLE", "-", "-", "-", "-");
 		else
 			table_add(t, out_str(p, "name"), sel, repo ? repo : "(default)", sched ? sched : "on demand", keep,
-				  next ? next : "-");
+				  out_time(next, when, sizeof(when)));
 	}
 	table_print(t, stdout);
 }

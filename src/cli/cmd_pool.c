@@ -147,9 +147,9 @@ static void show_pool(const json_t *p)
 	}
 	{
 		__do_free char *vols = out_scalar(json_object_get(p, "volumes"));
-		__do_free char *created = out_scalar(json_object_get(p, "created"));
+		char created[32];
 		table_add_kv(t, "volumes", "%s", vols);
-		table_add_kv(t, "created", "%s", created);
+		table_add_kv(t, "created", "%s", out_time(out_str(p, "created"), created, sizeof(created)));
 	}
 	table_print(t, stdout);
 }

@@ -350,7 +350,9 @@ static void show_repo(const json_t *r)
 		if (!v || json_is_null(v))
 			continue;
 		__do_free char *s = out_scalar(v);
-		table_add_kv(t, keys[i], "%s", s);
+		char when[32];
+		table_add_kv(t, keys[i], "%s",
+			     strcmp(keys[i], "created") == 0 && json_is_string(v) ? out_time(s, when, sizeof(when)) : s);
 	}
 	table_print(t, stdout);
 }

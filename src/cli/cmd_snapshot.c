@@ -138,11 +138,7 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 /* "2026-11-22 01:45:12" from an RFC 3339 time, into buf. */
 static const char *short_time(const char *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%.19s", t ? t : "-");
-	char *T = strchr(buf, 'T');
-	if (T)
-		*T = ' ';
-	return buf;
+	return out_time(t, buf, len);
 }
 
 static void add_subtree(struct table *t, json_t *snaps, const char *parent, int depth)

@@ -301,8 +301,9 @@ static int token_add(struct cli *cli, int argc, char **argv)
 		out_json(r.json);
 	} else {
 		const char *exp = out_str(r.json, "expires");
+		char when[32];
 		printf("token %s!%s made (expires: %s); its secret is shown only now:\n%s!%s:%s\n", a.pos[0], a.pos[1],
-		       exp ? exp : "never", a.pos[0], a.pos[1], out_str(r.json, "secret"));
+		       exp ? out_time(exp, when, sizeof(when)) : "never", a.pos[0], a.pos[1], out_str(r.json, "secret"));
 	}
 	return CLI_OK;
 }
@@ -316,7 +317,8 @@ static void print_tokens(const json_t *answer)
 
 	json_array_foreach(json_object_get(answer, "tokens"), i, k) {
 		const char *exp = out_str(k, "expires");
-		table_add(t, out_str(k, "id"), exp ? exp : "never",
+		char when[32];
+		table_add(t, out_str(k, "id"), exp ? out_time(exp, when, sizeof(when)) : "never",
 			  json_is_true(json_object_get(k, "expired")) ? "yes" : "no", out_str(k, "comment"));
 	}
 	table_print(t, stdout);

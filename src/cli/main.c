@@ -184,7 +184,11 @@ static void main_usage(struct buf *b)
 		 "                 ('corral host info' on the host prints it; default:\n"
 		 "                 $CORRAL_FINGERPRINT, else the system's CAs)\n"
 		 "  --json         print the API's JSON instead of text (also accepted\n"
-		 "                 anywhere after the verb)\n"
+		 "                 anywhere after the verb); errors become JSON lines\n"
+		 "                 {\"error\":{\"code\",\"message\"}} on stderr\n"
+		 "  --format table|json|csv\n"
+		 "                 tables as text (default), the API's JSON (as --json)\n"
+		 "                 or CSV\n"
 		 "  -h, --help     show this help; 'corral NOUN --help' and\n"
 		 "                 'corral NOUN VERB --help' show the rest\n"
 		 "  --version      print corral's version\n"
@@ -233,7 +237,8 @@ static void noun_usage(struct buf *b, const struct cli_noun *n)
 	}
 	buf_printf(b,
 		   "\n"
-		   "Every verb takes --json (print the API's JSON) and -h/--help.\n"
+		   "Every verb takes --json (print the API's JSON), --format table|json|csv\n"
+		   "and -h/--help.\n"
 		   "Run 'corral %s VERB --help' for a verb's arguments and options.\n",
 		   n->name);
 }
@@ -393,7 +398,8 @@ int main(int argc, char **argv)
 	/* --json anywhere turns error lines into JSON too, even those found
 	 * before the parser reaches it (errout.h). */
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if (strcmp(argv[i], "--json") == 0)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=json") == 0 ||
+		    (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0))
 			errout_set_json(true);
 	rc = run(&cli, argc, argv);
 

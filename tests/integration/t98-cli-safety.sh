@@ -55,5 +55,18 @@ test_expect "vm console --force takes the console over; the banner names the VM"
 	! kill -0 $first 2>/dev/null && exec 7>&- &&
 	on_tty $'"'"'\x1d'"'"' "vm console c1" >out && grep -q "Connected to the console of VM c1" out
 '
+test_expect "vm list --state filters; UPTIME, one time form, --format csv" '
+	create_guest s1 >/dev/null &&
+	corral vm list --state running --json | jq -e "[.vms[].name] == [\"c1\"]" &&
+	corral vm list --state stopped,template --json | jq -e "[.vms[].name] == [\"s1\"]" &&
+	corral vm list --state running >out && head -1 out | grep -q "IP  *UPTIME$" &&
+	grep -Eq "^c1  +running .* ([0-9]+s|[0-9]+m[0-9]{2}s)$" out && ! grep -q "^s1" out &&
+	fails corral vm list --state bogus 2>err && grep -q "unknown state" err &&
+	corral vm list --format csv >out && head -1 out | grep -qx "NAME,STATE,CPUS,MEMORY,AUTOSTART,TAGS,IP,UPTIME" &&
+	grep -q "^s1,stopped," out &&
+	corral job list >out && grep -Eq " 20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}Z$" out &&
+	corral vm events c1 >out && grep -Eq "^20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}Z  " out &&
+	fails corral vm list --format xml 2>err && grep -q "table, json or csv" err
+'
 exec 7>&-
 finish
