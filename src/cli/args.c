@@ -175,10 +175,34 @@ static int short_form_value(int c, const struct option *longopts)
 	return 0;
 }
 
+static bool listing;
+static const struct option *listed;
+
+void cli_args_set_listing(bool on)
+{
+	listing = on;
+	listed = NULL;
+}
+
+bool cli_args_listing(void)
+{
+	return listing;
+}
+
+const struct option *cli_args_listed(void)
+{
+	return listed;
+}
+
 int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts)
 {
 	char shorts[8 + ARRAY_SIZE(short_forms)];
 
+	if (listing) {
+		listed = longopts;
+		a->exit_code = CLI_OK;
+		return CLI_OPT_EXIT;
+	}
 	short_options(a, longopts, shorts, sizeof(shorts));
 	if (!a->checked) {
 		a->checked = true;

@@ -73,6 +73,15 @@ extern const struct cli_noun cli_noun_token;
 extern const struct cli_noun cli_noun_acl;
 extern const struct cli_noun cli_noun_remote;
 
+/* Every noun, in help order (main.c), and the lookups dispatch uses. */
+extern const struct cli_noun *const cli_nouns[];
+extern const size_t cli_nouns_count;
+const struct cli_noun *cli_noun_find(const char *name);
+/* The verb `name` of n, aliases (ls, rm, remove) included; NULL if none. */
+const struct cli_verb *cli_verb_find(const struct cli_noun *n, const char *name);
+/* The global options main.c parses before the noun (terminated by a zero entry). */
+extern const struct option cli_global_options[];
+
 /* Print events as they happen (of VM vm, of the kinds listed; NULL: all)
  * until interrupted (cmd_events.c; also `vm events --follow`). */
 int cli_events_follow(struct cli *cli, const char *vm, const char *kinds);
@@ -119,6 +128,16 @@ struct cli_args {
 	int npos;		/* positional arguments, set when cli_getopt returns -1 */
 	char **pos;
 };
+
+/*
+ * Completion (complete.h) asks a verb for its options by running it in this
+ * mode: the verb's first cli_getopt records its option table (read it with
+ * cli_args_listed) and returns CLI_OPT_EXIT; cli_client refuses to connect,
+ * so nothing is ever sent.
+ */
+void cli_args_set_listing(bool on);
+bool cli_args_listing(void);
+const struct option *cli_args_listed(void);
 
 /* Prepare for a cli_getopt loop over argv (argv[0] is the verb). */
 void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int argc, char **argv);

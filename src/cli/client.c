@@ -192,6 +192,8 @@ static bool cert_fingerprint(X509_STORE_CTX *ctx, char *out, size_t len)
 
 static void print_pin_mismatch(const struct client *c, const char *got)
 {
+	if (errout_quiet())
+		return;
 	if (!c->remote_name) {
 		errout_print("certificate", "the server's certificate has fingerprint %s, not the pinned %s", got,
 			     c->fingerprint);

@@ -10,6 +10,17 @@
 #include "util/buf.h"
 
 static bool json_mode;
+static bool quiet;
+
+void errout_set_quiet(bool on)
+{
+	quiet = on;
+}
+
+bool errout_quiet(void)
+{
+	return quiet;
+}
 
 void errout_set_json(bool on)
 {
@@ -25,6 +36,8 @@ void errout_vprint(const char *code, const char *fmt, va_list ap)
 {
 	struct buf msg = BUF_INIT;
 
+	if (quiet)
+		return;
 	buf_vprintf(&msg, fmt, ap);
 	fflush(stdout);
 	if (json_mode) {

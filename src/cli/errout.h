@@ -24,6 +24,10 @@
 void errout_set_json(bool on);
 bool errout_json(void);
 
+/* Print nothing at all while `on` (shell completion must stay silent). */
+void errout_set_quiet(bool on);
+bool errout_quiet(void);
+
 /* Print one error, flushing stdout first so the two stay in order. */
 void errout_print(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void errout_vprint(const char *code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
