@@ -667,8 +667,10 @@ static void show_vm(const json_t *vm)
 	s = out_str(status, "state");
 	table_add_kv(t, "state", "%s%s%s%s", s ? s : "-", reason && *reason ? " (" : "",
 		     reason && *reason ? reason : "", reason && *reason ? ")" : "");
-	if ((s = out_str(status, "since")))
-		table_add_kv(t, "since", "%s", s);
+	if ((s = out_str(status, "since"))) {
+		char when[32], age[32];
+		table_add_kv(t, "since", "%s (%s ago)", out_time(s, when, sizeof(when)), out_age(s, age, sizeof(age)));
+	}
 	if (json_is_true(json_object_get(vm, "template")))
 		table_add_kv(t, "template", "yes (read-only; clone it to use it)");
 	if ((v = json_object_get(status, "pid")) && !json_is_null(v)) {
