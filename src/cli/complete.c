@@ -108,10 +108,12 @@ static const struct option *options_of(struct cli *cli, const struct cli_noun *n
 	char *argv[] = { (char *)(v ? v->name : n->name), NULL };
 
 	cli_args_set_listing(true);
+	errout_set_quiet(true);
 	if (v)
 		v->run(cli, 1, argv);
 	else
 		n->run(cli, 1, argv);
+	errout_set_quiet(false);
 	const struct option *opts = cli_args_listed();
 	cli_args_set_listing(false);
 	return opts;
