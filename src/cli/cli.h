@@ -10,7 +10,8 @@
  *
  * Exit status: CLI_OK (0) success, CLI_FAIL (1) an error reported on one
  * stderr line "corral: ...", CLI_USAGE (2) a usage error reported as
- * "corral: <what>; see 'corral <noun> <verb> --help'".
+ * "corral: <what>; see 'corral <noun> <verb> --help'".  With --json those
+ * lines are JSON instead (errout.h prints every one of them).
  */
 #ifndef CORRAL_CLI_CLI_H
 #define CORRAL_CLI_CLI_H

@@ -6,10 +6,12 @@
  * failures too.  The exit status does not change with the form.
  *
  * Codes: the API's code when corrald answered with an error object
- * ("not_found", "conflict", ...); else "usage" (a usage error, exit 2),
+ * ("not_found", "conflict", ...); else "usage" (a usage error, also a
+ * destructive verb without --yes and without a terminal: exit 2),
  * "unreachable" (corrald cannot be reached), "transport" (a request broke
- * off), "refused" (the user did not confirm, or --yes is missing) and
- * "failed" (any other error the CLI itself detects).
+ * off), "certificate" (a pinned certificate did not match), "refused" (the
+ * user did not confirm on the terminal), "http" (an error answer without an
+ * error object) and "failed" (any other error the CLI itself detects).
  *
  * Threading: the CLI is single-threaded; the mode is a process global set
  * once by main.c before anything is parsed.
