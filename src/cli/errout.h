@@ -9,9 +9,10 @@
  * ("not_found", "conflict", ...); else "usage" (a usage error, also a
  * destructive verb without --yes and without a terminal: exit 2),
  * "unreachable" (corrald cannot be reached), "transport" (a request broke
- * off), "certificate" (a pinned certificate did not match), "refused" (the
- * user did not confirm on the terminal), "http" (an error answer without an
- * error object) and "failed" (any other error the CLI itself detects).
+ * off), "malformed" (an answer that is not JSON), "certificate" (a pinned
+ * certificate did not match), "refused" (the user did not confirm on the
+ * terminal), "http" (an error answer without an error object) and "failed"
+ * (any other error the CLI itself detects).
  *
  * Threading: the CLI is single-threaded; the mode is a process global set
  * once by main.c before anything is parsed.
