@@ -418,7 +418,7 @@ int console_run(struct cli *cli, const char *selector, bool force, int64_t linge
 		fcntl(st.fd, F_SETFL, fcntl(st.fd, F_GETFL) | O_NONBLOCK);
 	if (rl.tty) {
 		__do_free char *name = vm_name(c, selector);
-		fprintf(stderr, "Connected to the console of VM %s (escape character is ^])\n", name);
+		fprintf(stderr, "Connected to VM %s (escape character is ^])\n", name);
 		int r = tty_raw();
 		if (r < 0) {
 			rc = cli_error("cannot put the terminal in raw mode: %s", strerror(-r));

@@ -53,7 +53,7 @@ test_expect "vm console --force takes the console over; the banner names the VM"
 	grep -q "TAKEN-42" out &&
 	for _ in $(seq 1 25); do kill -0 $first 2>/dev/null || break; sleep 0.2; done &&
 	! kill -0 $first 2>/dev/null && exec 7>&- &&
-	on_tty $'"'"'\x1d'"'"' "vm console c1" >out && grep -q "Connected to the console of VM c1" out
+	on_tty $'"'"'\x1d'"'"' "vm console c1" >out && grep -q "Connected to VM c1 (escape" out
 '
 test_expect "vm list --state filters; UPTIME, one time form, --format csv" '
 	create_guest s1 >/dev/null &&
