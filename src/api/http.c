@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -84,6 +85,8 @@ struct http_req {
 	struct MHD_Connection *mc;
 	struct http_conn *conn;
 	char peer[INET6_ADDRSTRLEN + 8];
+	char client_fp[96];       /* pub.client_fp points here when set */
+	gnutls_datum_t client_cert; /* DER copy, or size 0 */
 	char *target;             /* raw request-target, cut at '?': pub.path */
 	struct http_arg *args;
 	size_t nargs;
@@ -108,6 +111,19 @@ const char *http_query_key(const struct http_request *req, size_t i)
 {
 	const struct http_req *r = req->priv;
 	return i < r->nargs ? r->args[i].key : NULL;
+}
+
+char *http_client_cert_pem(const struct http_request *req)
+{
+	const struct http_req *r = req->priv;
+	gnutls_datum_t pem = { NULL, 0 };
+	char *out;
+
+	if (!r->client_cert.size || gnutls_pem_base64_encode2("CERTIFICATE", &r->client_cert, &pem) < 0)
+		return NULL;
+	out = xstrndup((const char *)pem.data, pem.size);
+	gnutls_free(pem.data);
+	return out;
 }
 
 const char *http_header(const struct http_request *req, const char *name)
@@ -450,6 +466,7 @@ static void req_free(struct http_req *r)
 	}
 	free(r->args);
 	free(r->target);
+	free(r->client_cert.data);
 	buf_release(&r->body);
 	free(r);
 }
@@ -497,6 +514,29 @@ static void req_peer(struct http_req *r)
 	r->pub.peer = r->peer;
 }
 
+/* The certificate a TLS client presented (the handshake is over by now, and
+ * GnuTLS checked its CertificateVerify: the client holds the key). */
+static void req_client_cert(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	const gnutls_datum_t *certs;
+	unsigned n = 0;
+	unsigned char md[32];
+	size_t mdlen = sizeof(md);
+
+	if (!s || !(certs = gnutls_certificate_get_peers(s, &n)) || n == 0 || !certs[0].size)
+		return;
+	if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], md, &mdlen) < 0 || mdlen != sizeof(md))
+		return;
+	for (size_t i = 0; i < mdlen; i++)
+		snprintf(r->client_fp + 3 * i, 4, "%02X%s", md[i], i + 1 < mdlen ? ":" : "");
+	r->client_cert.data = xmalloc(certs[0].size);
+	memcpy(r->client_cert.data, certs[0].data, certs[0].size);
+	r->client_cert.size = certs[0].size;
+	r->pub.client_fp = r->client_fp;
+}
+
 /* MHD has the request line: the raw target, before MHD decodes anything. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 {
@@ -516,6 +556,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 	r->pub.path = r->target;
 	r->pub.priv = r;
 	req_peer(r);
+	if (r->pub.remote)
+		req_client_cert(r);
 	return r;
 }
 
@@ -834,6 +876,9 @@ int http_start(const struct http_config *cfg, http_router router, struct http_se
 			{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->cfg.tls_cert_pem },
 			{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->cfg.tls_key_pem },
 			{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" },
+			/* Any trust list makes MHD ask clients for a certificate (optional);
+			 * the router pins what it accepts, so our own certificate will do. */
+			{ MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)srv->cfg.tls_cert_pem },
 			{ MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL },
 			{ MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.idle_timeout_s, NULL },
 			{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv },

@@ -7,7 +7,10 @@
  * engine, the host certificate and key given as PEM).  Both doors share the
  * threads, the worker pool and the connection table below; the router
  * learns which door a request came through (http_request.remote) and
- * decides what that means.  A TLS handshake runs on the I/O threads,
+ * decides what that means.  The TLS door asks clients for a certificate
+ * (optional; any issuer): a client that sends one proves it holds the key,
+ * and the router learns its fingerprint (http_request.client_fp) to match
+ * it against the certificates it pins (trusted hosts: mutual TLS).  A TLS handshake runs on the I/O threads,
  * non-blocking, inside the header deadline: a client that stalls it is
  * closed like one that stalls its request head.  Threads and what runs where:
  *
@@ -91,6 +94,9 @@ struct http_request {
 	size_t body_len;
 	bool remote;             /* came over TCP (TLS), not the unix socket */
 	const char *peer;        /* the client's address ("unix" for the socket) */
+	const char *client_fp;   /* SHA-256 fingerprint ("AB:CD:...") of the certificate the client
+				  * presented over TLS (it proved it holds the key), or NULL: none.
+				  * The front end checks nothing else about it: the router decides. */
 	struct http_req *priv;   /* for http_query() / http_header() */
 };
 
@@ -121,6 +127,8 @@ typedef void (*http_router)(const struct http_request *req, struct http_reply *r
 const char *http_query(const struct http_request *req, const char *key);
 /* The key of the i-th query argument (in request order), NULL past the last. */
 const char *http_query_key(const struct http_request *req, size_t i);
+/* The client's TLS certificate (see client_fp) as PEM; caller frees.  NULL if none. */
+char *http_client_cert_pem(const struct http_request *req);
 /* Value of request header `name` (case-insensitive) or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
 

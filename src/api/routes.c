@@ -42,6 +42,9 @@ int api_errno_status(int err, const char **code)
 	case -ESHUTDOWN: *code = "unavailable"; return 503;
 	case -ESTALE: *code = "precondition_failed"; return 412;
 	case -EACCES: *code = "forbidden"; return 403;
+	case -EHOSTUNREACH: /* another host (service/peer.h) could not be reached or answered wrongly */
+	case -EREMOTEIO:
+	case -EKEYREJECTED: *code = "peer_error"; return 502;
 	default: *code = "internal"; return 500;
 	}
 }
@@ -923,6 +926,28 @@ static const struct route routes[] = {
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
 	  "every definition this host holds (no secrets)", AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "host", "trust" }, h_trust_list, NULL, NULL, 200, "the hosts this host trusts (mutual TLS)",
+	  AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "host", "trust" }, h_trust_add, NULL, "{url, fingerprint, token, name, self_url}", 201,
+	  "trust another host both ways (its API token is its administrator's consent)", AUTH_SYS_MODIFY },
+	{ "POST", { "v1", "host", "trust", "probe" }, h_trust_probe, NULL, "{url}", 200,
+	  "connect to a host and show its certificate's fingerprint, trusting nothing", AUTH_SYS_MODIFY },
+	{ "POST", { "v1", "host", "trust", "join" }, h_trust_join, NULL, "{name, url | port}", 201,
+	  "another host asks to be trusted, with its certificate as TLS client certificate", AUTH_SYS_MODIFY },
+	{ "POST", { "v1", "host", "trust", "ping" }, h_trust_ping, NULL, NULL, 200,
+	  "a trusted host asks to be called back (proves trust both ways)", AUTH_HOST_PEER },
+	{ "POST", { "v1", "host", "trust", "leave" }, h_trust_leave, NULL, NULL, 200,
+	  "a trusted host asks to be forgotten (it stopped trusting this host)", AUTH_HOST_PEER },
+	{ "DELETE", { "v1", "host", "trust", "{host}" }, h_trust_remove, NULL, NULL, 200,
+	  "stop trusting a host (it is told to forget this host too)", AUTH_SYS_MODIFY },
+	{ "GET", { "v1", "hosts" }, h_hosts, NULL, NULL, 200,
+	  "this host and every trusted host: reachable or not, their VMs and pools", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "migrations", "incoming" }, h_migrate_prepare, NULL,
+	  "{vm, source, address, psk, disks, cpu}", 200,
+	  "a trusted host prepares to send a VM here: define it, make its volumes, start QEMU listening", AUTH_HOST_PEER },
+	{ "POST", { "v1", "migrations", "incoming", "{vm}", "{step}" }, h_migrate_step, NULL, NULL, 200,
+	  "a trusted host ends an incoming migration: finish (resume the VM here) or abort (remove it)",
+	  AUTH_HOST_PEER },
 	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
@@ -974,6 +999,9 @@ static const struct route routes[] = {
 	  "revert to a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "GET", { "v1", "vms", "{vm}", "boot-entries" }, h_vm_boot_entries, NULL, NULL, 200,
 	  "the boot entries of the VM's first disk", AUTH_VM_AUDIT },
+	{ "POST", { "v1", "vms", "{vm}", "migrate" }, h_vm_migrate, NULL,
+	  "{to, with_local_disks, max_downtime_ms, bandwidth}", 202,
+	  "live-migrate a running VM to a trusted host (a job; docs/migration.md)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force}", 202,
 	  "start, stop, kill, reboot, pause or resume (a job)", AUTH_VM_POWER },
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
@@ -1225,6 +1253,7 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 	snprintf(actor, sizeof(actor), "%s%s%s", who.user, who.token[0] ? "!" : "", who.token);
 	events_actor_set(actor);
 	c.who = &who;
+	c.caller_host = svc_identity_host(&who);
 	if (split_path(&c, req->path) < 0) {
 		fail(&c, -EINVAL, "malformed request path");
 		goto out;

@@ -26,7 +26,12 @@ bool route_login(struct route_ctx *c, struct svc_identity *who)
 {
 	struct buf err = BUF_INIT;
 	int64_t retry = 0;
-	int r = svc_auth_login(http_header(c->req, "Authorization"), c->req->peer, who, &retry, &err);
+	const char *authz = http_header(c->req, "Authorization");
+	/* A trusted host calls with its pinned certificate and no Authorization;
+	 * with one, the caller is whoever that names (the client certificate is
+	 * then only what `host trust` join pins). */
+	int r = !authz && c->req->client_fp ? svc_auth_host_login(c->req->client_fp, c->req->peer, who, &retry, &err)
+					    : svc_auth_login(authz, c->req->peer, who, &retry, &err);
 
 	if (r == -EAGAIN) {
 		char n[24];

@@ -5,7 +5,8 @@
  * pool and job handlers; routes_backup.c those of repositories, backups,
  * policies and the host export; routes_auth.c the login and rights check
  * of requests over TCP and the handlers of users, tokens and ACL entries;
- * routes_net.c those of networks.
+ * routes_net.c those of networks; routes_trust.c those of trusted hosts;
+ * routes_migrate.c those of live migration.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -29,6 +30,7 @@ struct route_ctx {
 	struct http_reply *rep;
 	char *seg[MAX_SEGS];
 	int nseg;
+	const char *caller_host; /* the trusted host calling (over TCP, by its certificate), or NULL */
 };
 
 /* Reply with the error for -errno err (api_errno_status) and msg. */
@@ -66,6 +68,20 @@ void h_token_delete(struct route_ctx *c);
 void h_acl_list(struct route_ctx *c);
 void h_acl_add(struct route_ctx *c);
 void h_acl_delete(struct route_ctx *c);
+
+/* routes_migrate.c */
+void h_vm_migrate(struct route_ctx *c);
+void h_migrate_prepare(struct route_ctx *c);
+void h_migrate_step(struct route_ctx *c);
+/* routes_trust.c */
+void h_trust_list(struct route_ctx *c);
+void h_trust_probe(struct route_ctx *c);
+void h_trust_add(struct route_ctx *c);
+void h_trust_join(struct route_ctx *c);
+void h_trust_ping(struct route_ctx *c);
+void h_trust_leave(struct route_ctx *c);
+void h_trust_remove(struct route_ctx *c);
+void h_hosts(struct route_ctx *c);
 
 void h_host_export(struct route_ctx *c);
 void h_events(struct route_ctx *c);

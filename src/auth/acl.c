@@ -23,7 +23,7 @@ static const struct {
 	{ AUTH_VM_CONSOLE, "VM.Console" },       { AUTH_VM_SNAPSHOT, "VM.Snapshot" },
 	{ AUTH_VM_BACKUP, "VM.Backup" },         { AUTH_VM_CONFIG, "VM.Config" },
 	{ AUTH_STORE_ALLOCATE, "Datastore.Allocate" }, { AUTH_USER_MODIFY, "User.Modify" },
-	{ AUTH_SYS_MODIFY, "Sys.Modify" },
+	{ AUTH_SYS_MODIFY, "Sys.Modify" },       { AUTH_HOST_PEER, "Host.Peer" },
 };
 
 #define AUDIT (AUTH_SYS_AUDIT | AUTH_VM_AUDIT | AUTH_STORE_AUDIT)

@@ -52,7 +52,12 @@ enum auth_priv {
 	AUTH_STORE_ALLOCATE = 1 << 8, /* create and delete pools, volumes, repositories, policies, backups */
 	AUTH_USER_MODIFY = 1 << 9, /* users, tokens and ACLs */
 	AUTH_SYS_MODIFY = 1 << 10, /* the host's own configuration: networks, host settings */
-	AUTH_PRIV_ALL = (1 << 11) - 1,
+	AUTH_PRIV_ALL = (1 << 11) - 1, /* every privilege a role can hold (Administrator) */
+	/* Only a trusted host (identity "host:NAME", authenticated by its pinned
+	 * client certificate) holds it: routes used only between hosts need it.
+	 * No role has it, so no user or token can call them. */
+	AUTH_HOST_PEER = 1 << 11,
+	AUTH_PRIV_HOST = AUTH_PRIV_ALL | AUTH_HOST_PEER, /* what a trusted host may do */
 };
 
 /* The privilege's name ("VM.PowerMgmt"), or NULL for none or a set of several. */
@@ -162,6 +167,10 @@ int auth_cert_ensure(const char *cert_path, const char *key_path, const char *ho
 /* The SHA-256 fingerprint of the first certificate in PEM text, as
  * "AB:CD:..." (95 characters); caller frees.  -EINVAL + err if none. */
 int auth_cert_fingerprint(const char *pem, size_t len, char **out, struct buf *err);
+/* The same of a DER certificate (what a TLS peer presents); -EINVAL if it does not parse. */
+int auth_cert_der_fingerprint(const void *der, size_t len, char **out, struct buf *err);
+/* A DER certificate as PEM text; caller frees.  -EINVAL if it does not parse. */
+int auth_cert_der_to_pem(const void *der, size_t len, char **out, struct buf *err);
 /* Normalise a fingerprint a user typed (colons optional, any case) to the
  * "AB:CD:..." form into out (>= 96 bytes); -EINVAL if it is not 32 bytes of hex. */
 int auth_fingerprint_normalise(const char *in, char *out, size_t len);

@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -157,6 +158,46 @@ int auth_cert_fingerprint(const char *pem, size_t len, char **out, struct buf *e
 	}
 	X509_free(x);
 	BIO_free(b);
+	return r;
+}
+
+int auth_cert_der_fingerprint(const void *der, size_t len, char **out, struct buf *err)
+{
+	const unsigned char *p = der;
+	X509 *x = len <= LONG_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	struct buf s = BUF_INIT;
+
+	if (!x || X509_digest(x, EVP_sha256(), md, &n) != 1) {
+		X509_free(x);
+		buf_printf(err, "the peer's certificate does not parse");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		buf_printf(&s, "%s%02X", i ? ":" : "", md[i]);
+	*out = buf_detach(&s);
+	X509_free(x);
+	return 0;
+}
+
+int auth_cert_der_to_pem(const void *der, size_t len, char **out, struct buf *err)
+{
+	const unsigned char *p = der;
+	X509 *x = len <= LONG_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	struct buf s = BUF_INIT;
+	int r = 0;
+
+	if (!x || !b || PEM_write_bio_X509(b, x) != 1 || bio_text(b, &s) < 0) {
+		buf_printf(err, "the peer's certificate does not parse");
+		r = -EINVAL;
+	} else {
+		*out = buf_detach(&s);
+	}
+	buf_release(&s);
+	BIO_free(b);
+	X509_free(x);
 	return r;
 }
 

@@ -2,15 +2,22 @@
  * cmd_host.c - `corral host info`: what corrald reports about its host
  * (GET /v1/host) as "key: value" lines; `corral host export-db`: every
  * definition the host holds as one JSON document (GET /v1/host/export),
- * XenServer's pool-dump-database for corral.
+ * XenServer's pool-dump-database for corral; `corral host trust
+ * add|list|remove`: trusted hosts (mutual TLS between hosts, /v1/host/trust);
+ * `corral host list`: this host and every trusted host with their VMs and
+ * pools (GET /v1/hosts).
  */
+#include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
 #include "output.h"
 #include "util/buf.h"
+#include "util/fsutil.h"
 #include "util/common.h"
 
 static const char usage_info[] =
@@ -61,6 +68,11 @@ static void add_member(struct table *t, const char *key, const json_t *v)
 	if (strcmp(key, "memory_mib") == 0 && json_is_integer(v) && json_integer_value(v) >= 0) {
 		char sz[16];
 		table_add_kv(t, "memory", "%s", out_size((uint64_t)json_integer_value(v) << 20, sz, sizeof(sz)));
+		return;
+	}
+	if (json_is_array(v)) { /* machine_types: a list of names */
+		__do_free char *list = out_join(v, " ");
+		table_add_kv(t, key, "%s", list);
 		return;
 	}
 	__do_free char *s = out_scalar(v);
@@ -119,12 +131,241 @@ static int host_export(struct cli *cli, int argc, char **argv)
 	return cli_get_print(cli, "/v1/host/export", print_export);
 }
 
+static const char usage_trust[] =
+	"usage: corral host trust add URL --token-file FILE [--name NAME]\n"
+	"                             [--accept-fingerprint FP] [--self-url URL]\n"
+	"       corral host trust list\n"
+	"       corral host trust remove NAME\n"
+	"\n"
+	"Trusted hosts call each other's API with mutual TLS: each presents its host\n"
+	"certificate and pins the other's.  'add', run on this host, connects to the\n"
+	"other host's TLS listener at URL (https://HOST[:PORT], port 8006 if left\n"
+	"out), shows its certificate's fingerprint (compare it with what `corral host\n"
+	"info` prints there) and, once accepted, asks it to trust this host: FILE\n"
+	"holds an API token of the other host (USER!ID:SECRET) that may change it\n"
+	"(Sys.Modify on /host, e.g. an Administrator's): that is its administrator's\n"
+	"consent.  The token is used for this once and never stored.  Then each host\n"
+	"pins the other's certificate and the other host calls this one back to\n"
+	"prove trust both ways.  Both hosts need `listen` set in corrald.conf.\n"
+	"\n"
+	"'remove' forgets a host here and tells it to forget this host too.\n"
+	"\n"
+	"Options:\n"
+	"  --token-file FILE          the other host's API token (first line)\n"
+	"  --name NAME                what to call the other host here (default: its own\n"
+	"                             host_name)\n"
+	"  --accept-fingerprint FP    the other host's SHA-256 certificate fingerprint;\n"
+	"                             needed when not asked on a terminal\n"
+	"  --self-url URL             how the other host reaches this one (default: the\n"
+	"                             address it sees this host's call come from, and\n"
+	"                             this host's listen port)\n"
+	"  --json                     print the API's answer\n"
+	"  -h, --help                 show this help\n";
+
+enum { OPT_TOKEN_FILE = CLI_OPT_FIRST, OPT_NAME, OPT_ACCEPT, OPT_SELF_URL };
+
+/* The first line of FILE into out (wiped by the caller); CLI_OK or CLI_FAIL. */
+static int read_token(const char *path, struct buf *out)
+{
+	int r = fs_read_file(path, 4096, out);
+	if (r < 0)
+		return cli_error("cannot read the token file %s: %s", path, strerror(-r));
+	out->len = strcspn(out->s, "\r\n");
+	out->s[out->len] = '\0';
+	if (!out->len)
+		return cli_error("the token file %s is empty", path);
+	return CLI_OK;
+}
+
+/* The other host's fingerprint: shown, and accepted on a terminal. */
+static int ask_fingerprint(struct cli *cli, const char *url, char *fp, size_t len)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = json_pack("{s:s}", "url", url);
+	int rc;
+
+	if ((rc = cli_call(cli, "POST", "/v1/host", "trust", "/probe", body, &r)) != CLI_OK)
+		return rc;
+	const char *got = json_string_value(json_object_get(r.json, "fingerprint"));
+	if (!got)
+		return cli_error("corrald did not report the certificate of %s", url);
+	fprintf(stderr, "The host at %s presents a certificate with SHA-256 fingerprint\n  %s\n", url, got);
+	if (!isatty(STDIN_FILENO))
+		return cli_error("compare it with `corral host info` on that host and pass --accept-fingerprint %s", got);
+	fprintf(stderr, "Is it the one `corral host info` shows there? Trust it [y/N]? ");
+	char line[16] = "";
+	if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+		return cli_error("not trusted");
+	snprintf(fp, len, "%s", got);
+	return CLI_OK;
+}
+
+static int trust_add(struct cli *cli, struct cli_args *a)
+{
+	static const struct option opts[] = {
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "accept-fingerprint", required_argument, NULL, OPT_ACCEPT },
+		{ "self-url", required_argument, NULL, OPT_SELF_URL },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	const char *token_file = NULL, *name = NULL, *accept = NULL, *self_url = NULL;
+	__do_reply struct reply r = REPLY_INIT;
+	struct buf tok = BUF_INIT;
+	char fp[128] = "";
+	int c, rc;
+
+	while ((c = cli_getopt(cli, a, opts)) != -1) {
+		switch (c) {
+		case CLI_OPT_EXIT: return a->exit_code;
+		case OPT_TOKEN_FILE: token_file = optarg; break;
+		case OPT_NAME: name = optarg; break;
+		case OPT_ACCEPT: accept = optarg; break;
+		case OPT_SELF_URL: self_url = optarg; break;
+		}
+	}
+	if ((rc = cli_args_count(a, 1, 1, "URL")) != CLI_OK)
+		return rc;
+	if (!token_file)
+		return cli_usage_error("host trust add", "--token-file FILE (an API token of the other host) is required");
+	if (accept)
+		snprintf(fp, sizeof(fp), "%s", accept);
+	else if ((rc = ask_fingerprint(cli, a->pos[0], fp, sizeof(fp))) != CLI_OK)
+		return rc;
+	if ((rc = read_token(token_file, &tok)) != CLI_OK) {
+		buf_release(&tok);
+		return rc;
+	}
+	json_t *body = json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "url", a->pos[0], "fingerprint", fp, "token", tok.s, "name",
+				 name, "self_url", self_url);
+	OPENSSL_cleanse(tok.s, tok.len);
+	buf_release(&tok);
+	rc = cli_call(cli, "POST", "/v1/host", "trust", NULL, body, &r);
+	json_t *t = json_object_get(body, "token");
+	OPENSSL_cleanse((void *)json_string_value(t), json_string_length(t));
+	json_decref(body);
+	if (rc != CLI_OK)
+		return rc;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	printf("trusting host %s at %s (fingerprint %s)\n", out_str(r.json, "name"), out_str(r.json, "url"),
+	       out_str(r.json, "fingerprint"));
+	if (json_is_true(json_object_get(r.json, "verified"))) {
+		printf("verified both ways: %s called this host back\n", out_str(r.json, "name"));
+		return CLI_OK;
+	}
+	return cli_error("%s trusts this host, but could not call it back: %s", out_str(r.json, "name"),
+			 out_str(r.json, "verify_error"));
+}
+
+static void print_trust(const json_t *answer)
+{
+	static const char *const headers[] = { "NAME", "URL", "ADDED", "FINGERPRINT" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(answer, "hosts"), i, h)
+		table_add(t, out_str(h, "name"), out_str(h, "url"), out_str(h, "added"), out_str(h, "fingerprint"));
+	table_print(t, stdout);
+}
+
+static int host_trust(struct cli *cli, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int rc;
+
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		fputs(usage_trust, stdout);
+		return CLI_OK;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
+		return cli_usage_error("host trust", "want add, list or remove");
+	cli_args_init(&a, "host trust", usage_trust, argc - 1, argv + 1);
+	if (strcmp(sub, "add") == 0)
+		return trust_add(cli, &a);
+	if (strcmp(sub, "list") == 0) {
+		if (!cli_args_plain(cli, &a, 0, 0, ""))
+			return a.exit_code;
+		return cli_get_print(cli, "/v1/host/trust", print_trust);
+	}
+	if (!cli_args_plain(cli, &a, 1, 1, "host name"))
+		return a.exit_code;
+	if ((rc = cli_call(cli, "DELETE", "/v1/host/trust", a.pos[0], NULL, NULL, &r)) != CLI_OK)
+		return rc;
+	if (cli->json)
+		out_json(r.json);
+	else if (json_is_true(json_object_get(r.json, "peer_told")))
+		printf("no longer trusting host %s (it forgot this host too)\n", a.pos[0]);
+	else
+		printf("no longer trusting host %s (it could not be told: %s)\n", a.pos[0],
+		       out_str(r.json, "peer_error"));
+	return CLI_OK;
+}
+
+static const char usage_list[] =
+	"usage: corral host list [--json]\n"
+	"\n"
+	"List this host and every trusted host ('corral host trust'), whether it\n"
+	"answered, and its VMs and storage pools (shared pools marked).  Each trusted\n"
+	"host is asked in parallel, with 2 s to connect and 3 s per request: one that\n"
+	"is down or hung is listed as unreachable, with why, and does not stall the\n"
+	"list.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer\n"
+	"  -h, --help   show this help\n";
+
+static void print_hosts(const json_t *answer)
+{
+	static const char *const headers[] = { "HOST", "STATUS", "VMS", "POOLS" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *h;
+	size_t i;
+	json_array_foreach(json_object_get(answer, "hosts"), i, h) {
+		struct buf vms = BUF_INIT, pools = BUF_INIT;
+		json_t *v;
+		size_t j;
+		json_array_foreach(json_object_get(h, "vms"), j, v)
+			buf_printf(&vms, "%s%s(%s)", j ? " " : "", out_str(v, "name"), out_str(v, "state"));
+		json_array_foreach(json_object_get(h, "pools"), j, v)
+			buf_printf(&pools, "%s%s%s", j ? " " : "", out_str(v, "name"),
+				   json_is_true(json_object_get(v, "shared")) ? "(shared)" : "");
+		__do_free char *name = json_is_true(json_object_get(h, "self"))
+					       ? xasprintf("%s (this host)", out_str(h, "name"))
+					       : xstrdup(out_str(h, "name"));
+		__do_free char *status = json_is_true(json_object_get(h, "reachable"))
+						 ? xstrdup("up")
+						 : xasprintf("unreachable: %s", out_str(h, "error"));
+		table_add(t, name, status, vms.len ? vms.s : "-", pools.len ? pools.s : "-");
+		buf_release(&vms);
+		buf_release(&pools);
+	}
+	table_print(t, stdout);
+}
+
+static int host_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+
+	cli_args_init(&a, "host list", usage_list, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 0, ""))
+		return a.exit_code;
+	return cli_get_print(cli, "/v1/hosts", print_hosts);
+}
+
 static const struct cli_verb host_verbs[] = {
 	{ "info", "show the host's hypervisor, resources and VM counts", host_info },
 	{ "export-db", "print every definition of this host as JSON", host_export },
+	{ "list", "list this host and the trusted hosts, with their VMs and pools", host_list },
+	{ "trust", "add, list or remove trusted hosts (mutual TLS)", host_trust },
 	{ NULL, NULL, NULL },
 };
 
 const struct cli_noun cli_noun_host = {
-	"host", "Inspect the host corrald runs on.", host_verbs, NULL,
+	"host", "Inspect the host corrald runs on, and the hosts it trusts.", host_verbs, NULL,
 };

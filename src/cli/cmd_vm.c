@@ -63,6 +63,10 @@
 	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
+	"  --machine TYPE        QEMU machine type: q35 (the default) or a version\n"  \
+	"                        such as pc-q35-7.2; pinned to the concrete version\n" \
+	"                        at create, so the guest's hardware stays the same\n" \
+	"                        on every host (corral host info: machine_types)\n"   \
 	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \
 	"                        replace the VM's (or the --from file's) tag list\n" \
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM when usable,\n"      \
@@ -660,6 +664,8 @@ static void show_vm(const json_t *vm)
 	table_add_kv(t, "uuid", "%s", (s = out_str(vm, "uuid")) ? s : "-");
 	if ((s = out_str(vm, "description")) && *s)
 		table_add_kv(t, "description", "%s", s);
+	if ((s = out_str(vm, "machine")))
+		table_add_kv(t, "machine", "%s", s);
 	if (json_array_size(json_object_get(vm, "tags"))) {
 		__do_free char *tags = out_join(json_object_get(vm, "tags"), ", ");
 		table_add_kv(t, "tags", "%s", tags);
@@ -1125,6 +1131,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "events", "list a VM's events", vm_events },
 	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
+	{ "migrate", "move a running VM to a trusted host, live", cli_vm_migrate },
 	{ "boot-entries", "list the boot entries on a VM's first disk (--boot disk-kernel)", cli_vm_boot_entries },
 	{ NULL, NULL, NULL },
 };

@@ -180,6 +180,9 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 	case VMDEF_OPT_NO_AUTOSTART:
 		f->no_autostart = true;
 		break;
+	case VMDEF_OPT_MACHINE:
+		f->machine = arg;
+		break;
 	case VMDEF_OPT_DESCRIPTION:
 		f->description = arg;
 		break;
@@ -483,6 +486,8 @@ int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 {
 	if (f->description)
 		json_object_set_new(def, "description", json_string(f->description));
+	if (f->machine)
+		json_object_set_new(def, "machine", json_string(f->machine));
 	if (f->tags.n)
 		json_object_set_new(def, "tags", string_array(&f->tags));
 	else if (f->no_tags)

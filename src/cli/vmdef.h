@@ -44,6 +44,7 @@ enum vmdef_opt {
 	VMDEF_OPT_FROM,
 	VMDEF_OPT_BOOT_ENTRY,
 	VMDEF_OPT_NIC,
+	VMDEF_OPT_MACHINE,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -76,7 +77,8 @@ enum vmdef_opt {
 	{ "hotplug-ports", required_argument, NULL, VMDEF_OPT_HOTPLUG_PORTS }, \
 	{ "from", required_argument, NULL, VMDEF_OPT_FROM },                 \
 	{ "boot-entry", required_argument, NULL, VMDEF_OPT_BOOT_ENTRY },     \
-	{ "nic", required_argument, NULL, VMDEF_OPT_NIC }
+	{ "nic", required_argument, NULL, VMDEF_OPT_NIC },                   \
+	{ "machine", required_argument, NULL, VMDEF_OPT_MACHINE }
 
 #define VMDEF_EDIT_OPTIONS                                                   \
 	{ "remove-disk", required_argument, NULL, VMDEF_OPT_REMOVE_DISK },   \
@@ -115,6 +117,7 @@ struct vmdef_flags {
 	struct strvec nics;	/* --nic: "user[,...]" or "net=NAME[,mac=..][,model=..]"; replace the list */
 	bool autostart, no_autostart;
 	const char *description;
+	const char *machine;
 	const char *accel;
 	const char *from;	/* --from FILE ("-" = stdin) */
 };

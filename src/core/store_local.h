@@ -58,6 +58,30 @@ json_t *store_job_list(struct store *s, const char *vm_uuid, int limit);
 /* -ENOENT if there is no such policy. */
 int store_policy_set_runs(struct store *s, const char *name, int64_t last_run, int64_t next_run);
 
+/* ---- trusted hosts (store_trust.c; docs/remote.md "Trusted hosts") ----
+ *
+ * The hosts this host calls, and accepts calls from, with mutual TLS: each
+ * one's name (unique here), the URL of its API, and the certificate it
+ * presents, pinned by SHA-256 fingerprint ("AB:CD:..."; unique too).  Host-
+ * local: every host keeps its own list (trust is given per host, both ways).
+ */
+struct trusted_host {
+	char *name, *url, *fingerprint, *cert; /* cert: PEM */
+	int64_t added_ms;
+};
+void trusted_host_release(struct trusted_host *h);
+/* -ENOENT if none. */
+int store_trust_get(struct store *s, const char *name, struct trusted_host *out);
+/* The host whose certificate has fingerprint `fp`; -ENOENT if none. */
+int store_trust_find(struct store *s, const char *fp, struct trusted_host *out);
+/* By name. */
+int store_trust_list(struct store *s, struct trusted_host **out, size_t *n);
+void store_trust_list_free(struct trusted_host *list, size_t n);
+/* -EEXIST if the name or the fingerprint is already trusted (added_ms is set here). */
+int store_trust_add(struct store *s, const struct trusted_host *h);
+/* -ENOENT if there is no such host. */
+int store_trust_delete(struct store *s, const char *name);
+
 /* ---- retention of the history ---- */
 
 #define STORE_KEEP_EVENTS 1000 /* per VM, and of the host's own */

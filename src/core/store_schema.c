@@ -279,6 +279,16 @@ static const char schema_v8[] =
 	"ALTER TABLE events ADD COLUMN actor TEXT;"
 	"ALTER TABLE jobs ADD COLUMN actor TEXT;";
 
+/* v9: hosts this host trusts (docs/remote.md "Trusted hosts"): their API
+ * address and the certificate they present, pinned by its SHA-256. */
+static const char schema_v9[] =
+	"CREATE TABLE trusted_hosts ("
+	"  name TEXT PRIMARY KEY,"
+	"  url TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  cert TEXT NOT NULL,"
+	"  added INTEGER NOT NULL);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -286,7 +296,7 @@ struct step {
 
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
-	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL },
+	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

@@ -358,7 +358,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
 					    "accel", "boot", "disks", "cdrom", "nic", "nics", "vnc", "rng",
 					    "autostart", "hotplug_ports", "template", "status", "balloon",
-					    "limits", NULL };
+					    "limits", "machine", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
 	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS;
@@ -381,8 +381,12 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	    json_get_int(j, "hotplug_ports", 0, VM_MAX_HOTPLUG_PORTS, &ports, err) < 0 ||
 	    json_get_bool(j, "rng", &d->rng, err) < 0 || json_get_bool(j, "autostart", &d->autostart, err) < 0 ||
 	    json_get_bool(j, "template", &d->is_template, err) < 0 || json_get_bool(j, "balloon", &d->balloon, err) < 0 ||
-	    dup_str(j, "description", &d->description, err) < 0)
+	    dup_str(j, "description", &d->description, err) < 0 || dup_str(j, "machine", &d->machine, err) < 0)
 		goto fail;
+	if (d->machine && !vmdef_machine_valid(d->machine)) {
+		buf_adds(err, "machine must be q35 or a versioned q35 type such as pc-q35-7.2 (corral builds q35 machines)");
+		goto fail;
+	}
 	if (!name) {
 		buf_adds(err, "the VM needs a name");
 		goto fail;
@@ -476,6 +480,8 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	for (int i = 0; i < d->ntags; i++)
 		json_array_append_new(tags, json_string(d->tags[i]));
 	json_object_set_new(j, "tags", tags);
+	if (d->machine)
+		json_object_set_new(j, "machine", json_string(d->machine));
 	json_object_set_new(j, "cpus", json_integer(d->cpus));
 	json_object_set_new(j, "memory_mib", json_integer(d->memory_mib));
 	json_object_set_new(j, "accel", json_string(accel_name(d->accel)));
@@ -553,6 +559,7 @@ void vmdef_free(struct vm_def *d)
 		return;
 	free(d->name);
 	free(d->description);
+	free(d->machine);
 	for (int i = 0; i < d->ntags; i++)
 		free(d->tags[i]);
 	free(d->tags);
@@ -568,6 +575,20 @@ void vmdef_free(struct vm_def *d)
 	for (int i = 0; i < d->nnics; i++)
 		free(d->nics[i].network);
 	free(d);
+}
+
+bool vmdef_machine_valid(const char *name)
+{
+	if (!name)
+		return false;
+	if (strcmp(name, "q35") == 0)
+		return true;
+	if (strncmp(name, "pc-q35-", 7) != 0 || strlen(name) > 32 || !name[7])
+		return false;
+	for (const char *p = name + 7; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == '.'))
+			return false;
+	return true;
 }
 
 int vmdef_disk_index(const struct vm_def *d, const char *volume)

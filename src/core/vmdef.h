@@ -69,6 +69,10 @@ struct vm_def {
 	int cpus;
 	int64_t memory_mib;
 	enum accel_mode accel;
+	/* The QEMU machine type, concrete ("pc-q35-7.2"), pinned when the VM is
+	 * created or first started so the guest's hardware stays the same on
+	 * every host (qemu/machine.h); "machine" in JSON; NULL: not pinned yet. */
+	char *machine;
 
 	enum boot_mode boot_mode;
 	enum boot_dev boot_order[2];
@@ -114,6 +118,8 @@ struct vm_def *vmdef_dup(const struct vm_def *d);
 void vmdef_free(struct vm_def *d);
 
 /* Index of the disk using `volume`, or -1. */
+/* May a definition name machine type `name`: "q35" or "pc-q35-" and a version (digits, dots)? */
+bool vmdef_machine_valid(const char *name);
 int vmdef_disk_index(const struct vm_def *d, const char *volume);
 /* The NIC objects of definition JSON j: its "nics" elements, or its older
  * "nic" object; *n of them (at most VM_MAX_NICS), borrowed references. */

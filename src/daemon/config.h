@@ -53,6 +53,7 @@ struct corrald_config {
 	int64_t events_keep, jobs_keep, history_days;
 	char *listen;		/* NULL: no TCP door */
 	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */
+	char *host_name;	/* NULL: gethostname() */
 	int64_t auth_fail_limit, auth_fail_window;
 	bool state_dir_set;	/* state_dir came from the file or a flag (run_dir's default) */
 };

@@ -25,8 +25,10 @@
 #include "service/network.h"
 #include "service/pool.h"
 #include "service/recover.h"
+#include "service/migrate.h"
 #include "service/service.h"
 #include "service/snapshot.h"
+#include "service/trust.h"
 #include "service/vm.h"
 #include "api/http.h"
 #include "api/routes.h"
@@ -337,6 +339,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out;
 	}
+	if (!cfg.host_name) {
+		char hn[256] = "";
+		gethostname(hn, sizeof(hn) - 1);
+		hn[strcspn(hn, ".")] = '\0'; /* the short name */
+		cfg.host_name = xstrdup(hn[0] ? hn : "localhost");
+	}
+	if (svc_trust_name_check(cfg.host_name, &err) < 0) {
+		fprintf(stderr, "corrald: host_name: %s\n", err.s);
+		goto out;
+	}
 	db = xasprintf("%s/state.db", state_dir);
 	if (!(st = store_open(db, &err))) {
 		fprintf(stderr, "corrald: %s\n", err.s);
@@ -402,10 +414,13 @@ int main(int argc, char **argv)
 				   .n_allow_path = cfg.allow_path.n,
 				   .allow_block_devices = cfg.allow_block_devices,
 				   .auth_fail_limit = (unsigned)cfg.auth_fail_limit,
-				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window };
+				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window,
+				   .host_name = cfg.host_name };
 	if (cfg.listen) {
 		ocfg.listen = cfg.listen;
 		ocfg.tls_fingerprint = tls.fingerprint;
+		ocfg.tls_cert_path = cfg.tls_cert;
+		ocfg.tls_key_path = cfg.tls_key;
 		hcfg.listen = cfg.listen;
 		hcfg.tls_cert_pem = tls.cert.s;
 		hcfg.tls_key_pem = tls.key.s;
@@ -445,6 +460,7 @@ out_rt:
 	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
 	job_engine_shutdown();
+	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
 	rt_shutdown();
 	svc_shutdown();
 out:

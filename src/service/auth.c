@@ -103,6 +103,36 @@ int svc_auth_login(const char *header, const char *peer, struct svc_identity *wh
 	return r;
 }
 
+int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_identity *who, int64_t *retry_s,
+			struct buf *err)
+{
+	struct trusted_host h = { 0 };
+	int64_t now = time_mono_ms(), wait;
+	int r;
+
+	*retry_s = 0;
+	if ((wait = auth_ratelimit_check(fail_addrs, peer, now)) > 0) {
+		*retry_s = wait;
+		buf_printf(err, "too many failed logins from %s; retry in %lld s", peer, (long long)wait);
+		return -EAGAIN;
+	}
+	if ((r = store_trust_find(svc_cfg.store, client_fp, &h)) < 0) {
+		auth_ratelimit_fail(fail_addrs, peer, now);
+		log_warn("login refused for the client certificate %s from %s: not a trusted host's", client_fp, peer);
+		buf_printf(err, "the client certificate is not a trusted host's, and no Authorization was sent");
+		return -EACCES;
+	}
+	snprintf(who->user, sizeof(who->user), "host:%s", h.name);
+	who->token[0] = '\0';
+	trusted_host_release(&h);
+	return 0;
+}
+
+const char *svc_identity_host(const struct svc_identity *who)
+{
+	return strncmp(who->user, "host:", 5) == 0 ? who->user + 5 : NULL;
+}
+
 struct svc_acl {
 	struct acl_record *list;
 	struct auth_acl *acl;
@@ -135,12 +165,16 @@ void svc_acl_free(struct svc_acl *a)
 bool svc_acl_allows(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
 		    const char *object)
 {
+	if (svc_identity_host(who))
+		return ((unsigned)priv & AUTH_PRIV_HOST) == (unsigned)priv && priv != AUTH_PRIV_NONE;
 	return auth_acl_allows(a->acl, a->n, who->user, who->token[0] ? who->token : NULL, priv, object);
 }
 
 bool svc_acl_allows_within(const struct svc_acl *a, const struct svc_identity *who, enum auth_priv priv,
 			   const char *prefix)
 {
+	if (svc_identity_host(who))
+		return ((unsigned)priv & AUTH_PRIV_HOST) == (unsigned)priv && priv != AUTH_PRIV_NONE;
 	return auth_acl_allows_within(a->acl, a->n, who->user, who->token[0] ? who->token : NULL, priv, prefix);
 }
 
@@ -149,6 +183,9 @@ bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const
 	struct acl_record *list = NULL;
 	size_t n = 0;
 	bool ok = false;
+
+	if (svc_identity_host(who))
+		return ((unsigned)priv & AUTH_PRIV_HOST) == (unsigned)priv && priv != AUTH_PRIV_NONE;
 
 	if (store_acl_list(svc_cfg.store, &list, &n) < 0)
 		return false;

@@ -26,7 +26,7 @@ void svc_auth_shutdown(void);
 
 /* Who made a request over TCP. */
 struct svc_identity {
-	char user[AUTH_NAME_MAX + 1];
+	char user[AUTH_NAME_MAX + 6];  /* a user, or "host:NAME" for a trusted host (svc_auth_host_login) */
 	char token[AUTH_NAME_MAX + 1]; /* "" when she logged in with her password */
 };
 
@@ -40,7 +40,19 @@ struct svc_identity {
  */
 int svc_auth_login(const char *header, const char *peer, struct svc_identity *who, int64_t *retry_s,
 		   struct buf *err);
-/* May who exercise priv on object (auth_acl_allows over the stored ACL)? */
+/*
+ * A request over TCP without an Authorization header whose client presented
+ * a certificate with fingerprint `client_fp`: 0 and *who = "host:NAME" when
+ * it is a trusted host's (trust.h); -EACCES + err (and a logged, rate-limited
+ * failure of the address) when it is not; -EAGAIN + *retry_s when the
+ * address failed too often lately.
+ */
+int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_identity *who, int64_t *retry_s,
+			struct buf *err);
+/* The trusted host's name if who is one ("host:NAME"), else NULL. */
+const char *svc_identity_host(const struct svc_identity *who);
+/* May who exercise priv on object (auth_acl_allows over the stored ACL)?  A trusted
+ * host may do anything (AUTH_PRIV_HOST), and only a trusted host holds Host.Peer. */
 bool svc_auth_allowed(const struct svc_identity *who, enum auth_priv priv, const char *object);
 /*
  * A copy of the ACL for many checks in a row (filtering a list, an event

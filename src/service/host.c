@@ -18,17 +18,49 @@
 #include "core/job.h"
 #include "core/store_local.h"
 #include "qemu/argv.h"
+#include "qemu/machine.h"
 #include "qemu/reslimits.h"
 #include "qemu/runtime.h"
 #include "service/auth.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
 struct svc_config svc_cfg;
 pthread_mutex_t svc_defs_lock = PTHREAD_MUTEX_INITIALIZER;
 static char qemu_version[128];
+
+static struct qemu_machines machines;
+
+int svc_machine_pin(struct vm_def *d, struct buf *err)
+{
+	const char *want = d->machine ? d->machine : "q35";
+	const char *got;
+
+	if (!machines.n)
+		return 0;
+	if (!(got = qemu_machines_resolve(&machines, want))) {
+		buf_printf(err, "QEMU %s on this host lacks machine type %s (corral host info lists machine_types)",
+			   qemu_version, want);
+		return -ENOTSUP;
+	}
+	if (!d->machine || strcmp(d->machine, got) != 0) {
+		free(d->machine);
+		d->machine = xstrdup(got);
+	}
+	return 0;
+}
+
+json_t *svc_machine_types(void)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < machines.n; i++)
+		if (strncmp(machines.names[i], "pc-q35-", 7) == 0)
+			json_array_append_new(a, json_string(machines.names[i]));
+	return a;
+}
 
 int svc_init(const struct svc_config *c, struct buf *err)
 {
@@ -53,6 +85,12 @@ int svc_init(const struct svc_config *c, struct buf *err)
 		snprintf(qemu_version, sizeof(qemu_version), "unknown (%s not runnable)", c->qemu_binary);
 	cmd_release(&cmd);
 	buf_release(&out);
+	{
+		struct buf merr = BUF_INIT;
+		if (qemu_machines_probe(c->qemu_binary, &machines, &merr) < 0)
+			log_warn("%s: machine types are not pinned in definitions", merr.s);
+		buf_release(&merr);
+	}
 	svc_auth_init();
 	svc_housekeeping_start();
 	return 0;
@@ -64,6 +102,7 @@ void svc_shutdown(void)
 	imgc_shutdown();
 	hostpath_shutdown();
 	svc_auth_shutdown();
+	qemu_machines_release(&machines);
 }
 
 /* MemAvailable from /proc/meminfo (MiB), or -1. */
@@ -143,6 +182,7 @@ json_t *svc_host_info(void)
 			 "vms_running", (json_int_t)running, "listen", svc_cfg.listen, "tls_fingerprint",
 			 svc_cfg.tls_fingerprint);
 	json_object_set_new(j, "capacity", cap ? cap : json_null());
+	json_object_set_new(j, "machine_types", svc_machine_types());
 	return j;
 }
 

@@ -19,9 +19,24 @@ extern pthread_mutex_t svc_defs_lock;
 int svc_housekeeping_start(void);
 void svc_housekeeping_stop(void);
 
+/* Remove incoming migrations (migrate.c) whose QEMU exited before the source
+ * finished or aborted them (the source cancelled, died or lost the link and
+ * QEMU's incoming side failed): run by the housekeeping thread. */
+void svc_migrate_reap(void);
+
 /* Record event `type` ("disk", "snapshot", ...) with `detail` in VM uuid's
  * history and publish it on the event bus (events.c). */
 void svc_vm_event(const char *uuid, const char *type, const char *detail);
+
+/* Pin d->machine to the concrete type this host's QEMU has for it (NULL:
+ * q35), host.c.  -ENOTSUP + sentence if the QEMU lacks it.  When the QEMU's
+ * types could not be listed, d is left alone (0). */
+int svc_machine_pin(struct vm_def *d, struct buf *err);
+/* The concrete machine types of this host's QEMU (JSON array, new reference). */
+json_t *svc_machine_types(void);
+/* The stored VM's machine type pinned (written back if it was not; a VM
+ * defined before types were pinned gets it at its first start), vm.c. */
+int svc_vm_machine_pin(const char *uuid, struct buf *err);
 
 /* A vol_progress_cb (storage/volume.h) reporting into the job `job` (a
  * struct job *) and answering its cancel (events.c). */

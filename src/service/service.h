@@ -54,6 +54,12 @@ struct svc_config {
 	const char *tls_fingerprint;
 	unsigned auth_fail_limit;
 	unsigned auth_fail_window_s;
+	/* trusted hosts (trust.h, peer.h): this host's name as others know it,
+	 * and the certificate and key it presents to them as a TLS client (the
+	 * listener's; NULL without a listener: no host trust then) */
+	const char *host_name;
+	const char *tls_cert_path;
+	const char *tls_key_path;
 };
 
 int svc_init(const struct svc_config *cfg, struct buf *err);

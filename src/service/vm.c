@@ -209,6 +209,10 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 		vmdef_free(d);
 		return -EINVAL;
 	}
+	if ((r = svc_machine_pin(d, err)) < 0) {
+		vmdef_free(d);
+		return r;
+	}
 	pthread_mutex_lock(&svc_defs_lock);
 	r = check_host(d, err);
 	if (r == 0)
@@ -220,6 +224,35 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 		*out = svc_vm_show(d->uuid);
 	}
 	vmdef_free(d);
+	return r;
+}
+
+int svc_vm_machine_pin(const char *uuid, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	__do_free char *had = NULL;
+	int r;
+
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
+		buf_adds(err, "vm not found");
+		goto out;
+	}
+	if (rec.invalid)
+		goto out; /* the start refuses it with the reason */
+	had = rec.def->machine ? xstrdup(rec.def->machine) : NULL;
+	if ((r = svc_machine_pin(rec.def, err)) < 0) {
+		buf_printf(err, "; vm %s cannot start here", rec.def->name);
+		goto out;
+	}
+	/* not pinned yet, or an alias ("q35") an edit put back */
+	if (rec.def->machine && (!had || strcmp(had, rec.def->machine) != 0)) {
+		if ((r = store_def(rec.def, rec.generation, err)) == 0)
+			log_info("vm %s: machine type pinned to %s", rec.def->name, rec.def->machine);
+	}
+out:
+	pthread_mutex_unlock(&svc_defs_lock);
+	vm_record_release(&rec);
 	return r;
 }
 

@@ -132,7 +132,10 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 			log_warn("vm %s: killed, but the job it pre-empted still holds it", x->name);
 	} else if ((r = act_recheck(x->uuid, x->a, &e)) == 0) {
 		switch (x->a) {
-		case ACT_START: r = rt_start(x->uuid, &e); break;
+		case ACT_START:
+			if ((r = svc_vm_machine_pin(x->uuid, &e)) == 0)
+				r = rt_start(x->uuid, &e);
+			break;
 		case ACT_STOP:
 			r = rt_stop(x->uuid, x->o.timeout_s, x->o.force, cancelled, j, &e);
 			if (r == 0 && job_cancelled(j)) {

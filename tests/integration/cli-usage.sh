@@ -53,7 +53,7 @@ declare -A verbs=(
 	[vm]=$vm_verbs
 	[disk]=$disk_verbs
 	[cdrom]="insert eject"
-	[host]="info"
+	[host]="info list trust"
 	[net]="create list show delete leases forward"
 	[nic]="list attach detach link"
 	[job]="list show cancel"
@@ -72,7 +72,7 @@ done
 run 0 vm create --help
 out_has --cpus --memory --disk --cdrom --kernel --initrd --cmdline --boot --vnc \
 	--no-rng --nic --no-nic --mac --autostart --description --tag --accel --hotplug-ports \
-	--from --start --json
+	--from --start --json --machine
 run 0 vm edit --help
 out_has --remove-disk --no-vnc --no-autostart --no-cdrom --boot-mode --from
 run 0 vm stop --help && out_has --timeout --force
@@ -115,6 +115,11 @@ run 2 disk create vol1 10Q && err_is_one_line "invalid size"
 run 2 host info --json=yes && err_is_one_line "takes no argument"
 run 2 net create && err_is_one_line "missing network name"
 run 2 net forward frob && err_is_one_line "want add, list or delete"
+run 0 host trust add --help && out_has --token-file --accept-fingerprint --name --self-url
+run 2 host trust frob && err_is_one_line "want add, list or remove"
+run 2 host trust add && err_is_one_line "missing URL"
+run 2 host trust add https://h:8006 && err_is_one_line "--token-file FILE"
+run 2 host trust remove && err_is_one_line "missing host name"
 run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"
 run 2 --socket && err_is_one_line "needs a value"
 run 2 --remote && err_is_one_line "needs a value"

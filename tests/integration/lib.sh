@@ -79,6 +79,7 @@ kill9_daemon() {
 }
 
 cleanup() {
+	nhost_cleanup
 	if [ -n "$CORRALD_PID" ]; then
 		corral vm kill 'name:*' >/dev/null 2>&1
 		stop_daemon
@@ -96,12 +97,122 @@ trap cleanup EXIT
 
 setup_daemon() { start_daemon || { FAILED=$((FAILED + 1)); exit 1; }; }
 
+# ---- several "hosts" on this machine: a network namespace and a corrald each ----
+#
+#	nhost_setup A B [C...]   namespaces joined by a bridge in a "switch" namespace,
+#	                         host i (from 1) at 10.99.0.i/24 on its eth0
+#	nhost_start A [ARGS]     corrald in A's namespace: state $T/A, socket $T/A.sock,
+#	                         log $T/A.log, TLS API on ADDR:8006, host_name A
+#	on_host A ARGS...        the CLI of A's corrald (through its socket)
+#	nhost_addr A, nhost_url A, nhost_fp A   its address, https URL, certificate fingerprint
+#	nhost_token A            an Administrator API token of A in $T/A.token (echoes the path)
+#	nhost_trust A B          A and B trust each other (`host trust add` run on A)
+#	nhost_stop A, nhost_kill9 A, nhost_pid A
+# Namespaces and daemons go when the script exits (cleanup).  The names are
+# this run's own (the namespace names carry a random id), the addresses are
+# the same in every run: each run has its own namespaces.
+NH_ID=
+NH_HOSTS=
+nhost_ns() { echo "nh$NH_ID$1"; }
+nhost_in() { local h=$1; shift; ip netns exec "$(nhost_ns "$h")" "$@"; }
+nhost_addr() { local i=1 h; for h in $NH_HOSTS; do [ "$h" = "$1" ] && { echo "10.99.0.$i"; return 0; }; i=$((i + 1)); done; return 1; }
+nhost_url() { echo "https://$(nhost_addr "$1"):8006"; }
+nhost_pid() { cat "$T/$1.pid" 2>/dev/null; }
+on_host() { local h=$1; shift; "$CORRAL" --socket "$T/$h.sock" "$@"; }
+
+nhost_setup() {
+	NH_ID=$(printf '%04d' $((RANDOM % 10000)))
+	NH_HOSTS="$*"
+	local sw i=1 h ns
+	sw=$(nhost_ns sw)
+	ip netns add "$sw" && ip -n "$sw" link add br0 type bridge && ip -n "$sw" link set br0 up || return 1
+	for h in $NH_HOSTS; do
+		ns=$(nhost_ns "$h")
+		ip netns add "$ns" &&
+			ip -n "$sw" link add "p$i" type veth peer name eth0 netns "$ns" &&
+			ip -n "$sw" link set "p$i" master br0 && ip -n "$sw" link set "p$i" up &&
+			ip -n "$ns" addr add "10.99.0.$i/24" dev eth0 && ip -n "$ns" link set eth0 up &&
+			ip -n "$ns" link set lo up || return 1
+		i=$((i + 1))
+	done
+}
+
+nhost_start() {
+	local h=$1; shift
+	rm -f "$T/$h.sock"
+	# nsenter execs corrald itself (ip netns exec would fork: the pid would be its own)
+	nsenter --net="/run/netns/$(nhost_ns "$h")" -- "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
+		--socket "$T/$h.sock" --log-file "$T/$h.log" --listen "$(nhost_addr "$h"):8006" --host-name "$h" "$@" 8>&- &
+	echo $! >"$T/$h.pid"
+	for _ in $(seq 1 100); do
+		[ -S "$T/$h.sock" ] && on_host "$h" host info >/dev/null 2>&1 && return 0
+		kill -0 "$(nhost_pid "$h")" 2>/dev/null || { say "corrald of $h died at start:"; cat "$T/$h.log" >&2; return 1; }
+		sleep 0.1
+	done
+	say "corrald of $h did not come up"; return 1
+}
+
+nhost_stop() {
+	local p; p=$(nhost_pid "$1") || return 0
+	[ -n "$p" ] || return 0
+	kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null
+	for _ in $(seq 1 100); do proc_gone "$p" && break; sleep 0.1; done
+	rm -f "$T/$1.pid"
+}
+
+nhost_kill9() {
+	local p; p=$(nhost_pid "$1") || return 0
+	[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+	for _ in $(seq 1 50); do proc_gone "$p" && break; sleep 0.1; done
+	rm -f "$T/$1.pid"
+}
+
+nhost_fp() { on_host "$1" host info --json | jq -r .tls_fingerprint; }
+
+nhost_token() {
+	local h=$1
+	if [ ! -s "$T/$h.token" ]; then
+		printf '%s\n' "nhost-admin-password" | on_host "$h" user add nhadmin >/dev/null &&
+			on_host "$h" token add nhadmin trust | tail -n1 >"$T/$h.token" &&
+			on_host "$h" acl add nhadmin Administrator / >/dev/null &&
+			on_host "$h" acl add 'nhadmin!trust' Administrator / >/dev/null || return 1
+	fi
+	echo "$T/$h.token"
+}
+
+nhost_trust() {
+	local a=$1 b=$2 tok
+	tok=$(nhost_token "$b") &&
+		on_host "$a" host trust add "$(nhost_url "$b")" --token-file "$tok" --accept-fingerprint "$(nhost_fp "$b")"
+}
+
+nhost_cleanup() {
+	[ -n "$NH_ID" ] || return 0
+	local h
+	for h in $NH_HOSTS; do
+		[ -n "$(nhost_pid "$h")" ] && kill -CONT "$(nhost_pid "$h")" 2>/dev/null
+		on_host "$h" vm kill 'name:*' >/dev/null 2>&1
+		nhost_stop "$h"
+	done
+	pkill -9 -f "^qemu-system[^ ]* .*$T/" 2>/dev/null
+	for h in $NH_HOSTS sw; do ip netns del "$(nhost_ns "$h")" 2>/dev/null; done
+	if [ "$FAILED" -gt 0 ]; then
+		for h in $NH_HOSTS; do
+			[ -f "$T/$h.log" ] && { say "---- $h.log (last 40 lines) ----"; tail -n 40 "$T/$h.log" >&2; }
+		done
+	fi
+	NH_ID=
+}
+
 # test_expect NAME 'shell commands'
 # The body runs in this shell (not a subshell), so it can restart corrald and
 # set variables for later tests; its output goes to a file, shown on failure.
 test_expect() {
 	local name=$1 body=$2 rc __test_t0=$SECONDS
-	eval "$body" >"$T/test.out" 2>&1 </dev/null
+	# In a function of its own, so that a "return 1" in the body fails the
+	# test instead of returning from test_expect unreported.
+	__test_body() { eval "$body"; }
+	__test_body >"$T/test.out" 2>&1 </dev/null
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))

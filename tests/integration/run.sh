@@ -33,7 +33,7 @@ if [ -n "$asan" ]; then
 fi
 order=(t97-crashloop t96-backup-cancel t95-backup t70-snapshots t12-jobs t80-clones t90-image t60-pools t10-lifecycle t20-restart t25-recovery
        t30-disks t91-image-privsep t15-process t40-cdrom t55-http t50-badinput t57-api t56-hostpaths)
-asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t10-lifecycle t12-jobs t90-image t95-backup t96-backup-cancel "
+asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle t12-jobs t90-image t95-backup t96-backup-cancel "
 seen=" "
 for name in "${order[@]}" $(cd "$here" && ls t*.sh | sed 's/\.sh$//'); do
 	case "$seen" in *" $name "*) continue ;; esac

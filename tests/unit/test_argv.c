@@ -607,6 +607,34 @@ static void test_comma_escaping(void **state)
 	launch_release(&lc);
 }
 
+/* A migration's destination: paused, and its state arrives by migrate-incoming (qemu/migrate.h). */
+static void test_incoming(void **state)
+{
+	(void)state;
+	static const char def[] = "{\"name\":\"m\",\"uuid\":\"00000000-0000-4000-8000-000000000002\","
+				  "\"disks\":[{\"volume\":\"v\"}]}";
+	struct launch_ctx lc;
+	struct cmd c = CMD_INIT;
+
+	build(def, "/run", "/st", &lc, &c);
+	assert_false(has_arg(&c, "-incoming"));
+	assert_false(has_arg(&c, "-S"));
+	cmd_release(&c);
+	launch_release(&lc);
+
+	struct buf err = BUF_INIT;
+	launch_init(&lc, def_from(def), "/run", "/st");
+	lc.l.incoming = true;
+	c = (struct cmd)CMD_INIT;
+	assert_int_equal(qemu_build_argv(&lc.l, &c, &err), 0);
+	assert_true(has_arg(&c, "-S"));
+	assert_string_equal(opt_value(&c, "-incoming", 0), "defer");
+	check_invariants(&lc, &c);
+	cmd_release(&c);
+	launch_release(&lc);
+	buf_release(&err);
+}
+
 static void test_boot_order(void **state)
 {
 	(void)state;
@@ -920,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_comma_escaping),
 		cmocka_unit_test(test_boot_order),
+		cmocka_unit_test(test_incoming),
 		cmocka_unit_test(test_ide_ports),
 		cmocka_unit_test(test_tcg_tb_size),
 		cmocka_unit_test(test_json_helpers),

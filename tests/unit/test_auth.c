@@ -60,6 +60,10 @@ static void test_roles(void **state)
 	/* Administrator: everything */
 	for (unsigned p = 1; p < AUTH_PRIV_ALL; p <<= 1)
 		assert_true(allows("admin", NULL, (enum auth_priv)p, "/anything/at/all"));
+	/* Host.Peer: no role has it, not even Administrator (only trusted hosts: svc_auth_allowed) */
+	assert_false(allows("admin", NULL, AUTH_HOST_PEER, "/host"));
+	assert_string_equal(auth_priv_name(AUTH_HOST_PEER), "Host.Peer");
+	assert_int_equal(auth_role_privs("Administrator") & AUTH_HOST_PEER, 0);
 	/* nobody, and no privilege */
 	assert_false(allows("stranger", NULL, AUTH_SYS_AUDIT, "/host"));
 	assert_false(allows("admin", NULL, AUTH_PRIV_NONE, "/host"));

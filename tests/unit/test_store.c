@@ -823,6 +823,41 @@ static void test_networks(void **state)
 	buf_release(&err);
 }
 
+/* Trusted hosts (host-local): unique by name and by fingerprint, found by either. */
+static void test_trusted_hosts(void **state)
+{
+	struct fixture *f = *state;
+	struct trusted_host a = { "b1", "https://10.0.0.2:8006", "AA:BB", "PEM-B1", 0 };
+	struct trusted_host got = { 0 };
+	struct trusted_host *list;
+	size_t cnt;
+
+	assert_int_equal(store_trust_get(f->s, "b1", &got), -ENOENT);
+	assert_int_equal(store_trust_add(f->s, &a), 0);
+	assert_int_equal(store_trust_add(f->s, &a), -EEXIST); /* same name */
+	struct trusted_host same_fp = { "b2", "https://10.0.0.3:8006", "AA:BB", "PEM", 0 };
+	assert_int_equal(store_trust_add(f->s, &same_fp), -EEXIST);
+	struct trusted_host other = { "a0", "https://[::1]:8006", "CC:DD", "PEM-A0", 0 };
+	assert_int_equal(store_trust_add(f->s, &other), 0);
+	assert_int_equal(store_trust_get(f->s, "b1", &got), 0);
+	assert_string_equal(got.url, "https://10.0.0.2:8006");
+	assert_string_equal(got.cert, "PEM-B1");
+	assert_true(got.added_ms > 0);
+	trusted_host_release(&got);
+	assert_int_equal(store_trust_find(f->s, "CC:DD", &got), 0);
+	assert_string_equal(got.name, "a0");
+	trusted_host_release(&got);
+	assert_int_equal(store_trust_find(f->s, "EE:FF", &got), -ENOENT);
+	assert_int_equal(store_trust_list(f->s, &list, &cnt), 0);
+	assert_int_equal(cnt, 2);
+	assert_string_equal(list[0].name, "a0"); /* by name */
+	store_trust_list_free(list, cnt);
+	assert_int_equal(store_trust_delete(f->s, "b1"), 0);
+	assert_int_equal(store_trust_delete(f->s, "b1"), -ENOENT);
+	assert_int_equal(store_trust_find(f->s, "AA:BB", &got), -ENOENT);
+	trusted_host_release(NULL);
+}
+
 static void test_jobs_fail_stale(void **state)
 {
 	struct fixture *f = *state;
@@ -1159,6 +1194,7 @@ int main(void)
 		T(test_repos),
 		T(test_policies),
 		T(test_networks),
+		T(test_trusted_hosts),
 		T(test_hostile_strings),
 		T(test_threads),
 		T(test_prune),

@@ -344,6 +344,7 @@ static void test_from_v3(void **state)
 }
 
 #define UNDO_V8 "ALTER TABLE events DROP COLUMN actor; ALTER TABLE jobs DROP COLUMN actor; "
+#define UNDO_V9 "DROP TABLE trusted_hosts; "
 
 /* Every older version, from the first. */
 static void test_from_each_version(void **state)
@@ -352,10 +353,11 @@ static void test_from_each_version(void **state)
 	/* What each version after v4 added, undone to make that version from a v4
 	 * database migrated to the current one (write_old() knows v1 to v4). */
 	static const char *const undo[] = {
-		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V8
+		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V8 UNDO_V9
 		      "PRAGMA user_version=5",
-		[6] = "DROP TABLE networks; " UNDO_V8 "PRAGMA user_version=6",
-		[7] = UNDO_V8 "PRAGMA user_version=7",
+		[6] = "DROP TABLE networks; " UNDO_V8 UNDO_V9 "PRAGMA user_version=6",
+		[7] = UNDO_V8 UNDO_V9 "PRAGMA user_version=7",
+		[8] = UNDO_V9 "PRAGMA user_version=8",
 	};
 	for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);

@@ -77,6 +77,35 @@ static bool mac_looks_generated(const char *m)
 	return strlen(m) == 17 && strncmp(m, "52:54:00:", 9) == 0 && sscanf(m + 9, "%2x:%2x:%2x%c", &a, &b, &c, &tail) == 3;
 }
 
+/* machine: q35 or a versioned q35 type, kept as given (the service pins it), absent by default. */
+static void test_machine(void **state)
+{
+	(void)state;
+	struct vm_def *d = parse_ok("{\"name\":\"m\"}");
+	assert_null(d->machine);
+	json_t *j = vmdef_to_json(d);
+	assert_null(json_object_get(j, "machine"));
+	json_decref(j);
+	vmdef_free(d);
+	d = parse_ok("{\"name\":\"m\",\"machine\":\"pc-q35-7.2\"}");
+	assert_string_equal(d->machine, "pc-q35-7.2");
+	j = vmdef_to_json(d);
+	assert_string_equal(json_string_value(json_object_get(j, "machine")), "pc-q35-7.2");
+	json_decref(j);
+	struct vm_def *c = vmdef_dup(d);
+	assert_string_equal(c->machine, "pc-q35-7.2");
+	vmdef_free(c);
+	vmdef_free(d);
+	d = parse_ok("{\"name\":\"m\",\"machine\":\"q35\"}");
+	vmdef_free(d);
+	expect_reject("{\"name\":\"m\",\"machine\":\"pc-i440fx-7.2\"}", "machine must be q35");
+	expect_reject("{\"name\":\"m\",\"machine\":\"pc-q35-\"}", "machine must be q35");
+	expect_reject("{\"name\":\"m\",\"machine\":\"pc-q35-7.2,accel=kvm\"}", "machine must be q35");
+	expect_reject("{\"name\":\"m\",\"machine\":7}", "machine");
+	assert_false(vmdef_machine_valid(NULL));
+	assert_true(vmdef_machine_valid("pc-q35-4.0.1"));
+}
+
 static void test_minimal_defaults(void **state)
 {
 	(void)state;
@@ -811,6 +840,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_machine),
 		cmocka_unit_test(test_roundtrip_full),
 		cmocka_unit_test(test_roundtrip_partial),
 		cmocka_unit_test(test_status_accepted_back),

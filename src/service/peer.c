@@ -1,0 +1,399 @@
+/*
+ * peer.c - see peer.h: calling a trusted host's API with mutual TLS.
+ *
+ * One libcurl easy handle per peer (connections kept alive between calls).
+ * TLS goes through curl's OpenSSL: our host certificate and key as the
+ * client certificate, and the server's certificate checked by one question
+ * in OpenSSL's verify callback: is the leaf the pinned one?  The same
+ * callback records the leaf's fingerprint and PEM, which is how `host trust
+ * add` learns what to show and pin.  Session resumption is off, so every
+ * handshake goes through that callback.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "peer.h"
+#include "internal.h"
+#include "auth/auth.h"
+#include "util/log.h"
+#include "util/strutil.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define PEER_DEFAULT_PORT 8006
+#define PEER_CONNECT_MS 5000L
+#define PEER_TOTAL_MS 30000L
+#define PEER_MAX_REPLY (16u << 20)
+
+struct peer {
+	char *name;
+	char *url;                 /* "https://HOST:PORT" */
+	char host[256];
+	char pin[96];              /* "" : accept any (probe) */
+	char *authorization;       /* header value, or NULL */
+	char seen_fp[96];          /* the last handshake's leaf */
+	char *seen_pem;
+	bool pin_failed;
+	long connect_ms, total_ms;
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ---- URLs ---- */
+
+static bool host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+int peer_url_parse(const char *url, char *host, size_t hostlen, unsigned *port, struct buf *err)
+{
+	const char *p, *end;
+	size_t n;
+
+	if (!url || strncmp(url, "https://", 8) != 0)
+		goto bad;
+	p = url + 8;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end || end == p + 1)
+			goto bad;
+		for (const char *q = p + 1; q < end; q++)
+			if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F') ||
+			      *q == ':' || *q == '.'))
+				goto bad;
+		n = (size_t)(end - p - 1);
+		p++;
+		end++;
+	} else {
+		end = p;
+		while (host_char(*end))
+			end++;
+		n = (size_t)(end - p);
+		if (!n)
+			goto bad;
+	}
+	if (n + 1 > hostlen || n > 253)
+		goto bad;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	*port = PEER_DEFAULT_PORT;
+	if (*end == ':') {
+		int64_t v;
+		char num[8];
+		size_t k = strspn(end + 1, "0123456789");
+		if (k == 0 || k > 5)
+			goto bad;
+		memcpy(num, end + 1, k);
+		num[k] = '\0';
+		if (str_parse_int(num, 1, 65535, &v) < 0)
+			goto bad;
+		*port = (unsigned)v;
+		end += 1 + k;
+	}
+	if (*end == '/')
+		end++;
+	if (*end)
+		goto bad;
+	return 0;
+bad:
+	buf_printf(err, "'%.200s' is not a host's API address: give https://HOST[:PORT] (port 8006 if left out)",
+		   url ? url : "");
+	return -EINVAL;
+}
+
+/* ---- TLS: the pin ---- */
+
+static int pin_verify(int preverify, X509_STORE_CTX *ctx)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct peer *p = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	(void)preverify;
+
+	if (X509_STORE_CTX_get_error_depth(ctx) != 0)
+		return 1; /* only the leaf matters */
+	X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+	if (!p || !x || X509_digest(x, EVP_sha256(), md, &n) != 1 || n != 32)
+		return 0;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(p->seen_fp + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	BIO *b = BIO_new(BIO_s_mem());
+	if (b && PEM_write_bio_X509(b, x) == 1) {
+		char *t;
+		long len = BIO_get_mem_data(b, &t);
+		free(p->seen_pem);
+		p->seen_pem = len > 0 ? xstrndup(t, (size_t)len) : NULL;
+	}
+	BIO_free(b);
+	if (p->pin[0] && strcmp(p->seen_fp, p->pin) != 0) {
+		p->pin_failed = true;
+		return 0;
+	}
+	X509_STORE_CTX_set_error(ctx, X509_V_OK);
+	return 1;
+}
+
+static CURLcode pin_ctx(CURL *h, void *sslctx, void *opaque)
+{
+	(void)h;
+	SSL_CTX_set_verify(sslctx, SSL_VERIFY_PEER, pin_verify);
+	SSL_CTX_set_min_proto_version(sslctx, TLS1_2_VERSION);
+	SSL_CTX_set_app_data(sslctx, opaque);
+	return CURLE_OK;
+}
+
+/* ---- open and close ---- */
+
+int peer_open_url(const char *name, const char *url, const char *fingerprint, struct peer **out, struct buf *err)
+{
+	char host[256];
+	unsigned port;
+	int r;
+
+	*out = NULL;
+	if ((r = peer_url_parse(url, host, sizeof(host), &port, err)) < 0)
+		return r;
+	if (!svc_cfg.tls_cert_path || !svc_cfg.tls_key_path) {
+		buf_printf(err, "this host has no TLS listener (listen in corrald.conf), so no host certificate to "
+				"present to %s", name);
+		return -ENOTSUP;
+	}
+	pthread_once(&curl_once, curl_init_once);
+	struct peer *p = xcalloc(1, sizeof(*p));
+	if (fingerprint && auth_fingerprint_normalise(fingerprint, p->pin, sizeof(p->pin)) < 0) {
+		buf_printf(err, "'%.100s' is not a SHA-256 fingerprint (32 bytes in hex)", fingerprint);
+		free(p);
+		return -EINVAL;
+	}
+	p->name = xstrdup(name);
+	snprintf(p->host, sizeof(p->host), "%s", host);
+	p->url = strchr(host, ':') ? xasprintf("https://[%s]:%u", host, port) : xasprintf("https://%s:%u", host, port);
+	p->connect_ms = PEER_CONNECT_MS;
+	p->total_ms = PEER_TOTAL_MS;
+	if (!(p->curl = curl_easy_init())) {
+		peer_close(p);
+		buf_printf(err, "cannot make an HTTP client for %s", name);
+		return -ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+int peer_open(const char *host_name, struct peer **out, struct buf *err)
+{
+	struct trusted_host h = { 0 };
+	int r;
+
+	*out = NULL;
+	if ((r = store_trust_get(svc_cfg.store, host_name ? host_name : "", &h)) < 0) {
+		if (r == -ENOENT)
+			buf_printf(err, "no trusted host '%.64s' (corral host trust list)", host_name ? host_name : "");
+		else
+			buf_printf(err, "cannot read the trusted hosts");
+		return r;
+	}
+	r = peer_open_url(h.name, h.url, h.fingerprint, out, err);
+	trusted_host_release(&h);
+	return r;
+}
+
+void peer_close(struct peer *p)
+{
+	if (!p)
+		return;
+	if (p->curl)
+		curl_easy_cleanup(p->curl);
+	if (p->authorization) {
+		OPENSSL_cleanse(p->authorization, strlen(p->authorization));
+		free(p->authorization);
+	}
+	free(p->seen_pem);
+	free(p->name);
+	free(p->url);
+	free(p);
+}
+
+void peer_set_timeout(struct peer *p, long connect_ms, long total_ms)
+{
+	p->connect_ms = connect_ms;
+	p->total_ms = total_ms;
+}
+
+void peer_set_authorization(struct peer *p, const char *value)
+{
+	if (p->authorization) {
+		OPENSSL_cleanse(p->authorization, strlen(p->authorization));
+		free(p->authorization);
+	}
+	p->authorization = value ? xasprintf("Authorization: %s", value) : NULL;
+}
+
+const char *peer_host(const struct peer *p) { return p->host; }
+const char *peer_name(const struct peer *p) { return p->name; }
+const char *peer_url(const struct peer *p) { return p->url; }
+const char *peer_fingerprint(const struct peer *p) { return p->seen_fp[0] ? p->seen_fp : NULL; }
+const char *peer_cert_pem(const struct peer *p) { return p->seen_pem; }
+
+/* ---- calls ---- */
+
+struct reply_buf {
+	struct buf b;
+	bool too_big;
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *opaque)
+{
+	struct reply_buf *rb = opaque;
+	if (rb->b.len + size * n > PEER_MAX_REPLY) {
+		rb->too_big = true;
+		return 0;
+	}
+	buf_add(&rb->b, data, size * n);
+	return size * n;
+}
+
+static int status_errno(long status)
+{
+	switch (status) {
+	case 400: return -EINVAL;
+	case 401:
+	case 403: return -EACCES;
+	case 404: return -ENOENT;
+	case 409: return -EEXIST;
+	case 412: return -ESTALE;
+	case 422:
+	case 501: return -ENOTSUP;
+	case 429:
+	case 503: return -EAGAIN;
+	case 502: return -EREMOTEIO;
+	case 507: return -ENOSPC;
+	default: return -EIO;
+	}
+}
+
+static int transport_errno(struct peer *p, CURLcode rc, struct buf *err)
+{
+	const char *detail = p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc);
+
+	if (p->pin_failed) {
+		buf_printf(err, "%s (%s) presented a certificate with fingerprint %s, not the pinned %s: refused",
+			   p->name, p->url, p->seen_fp, p->pin);
+		return -EKEYREJECTED;
+	}
+	buf_printf(err, "cannot reach %s at %s: %s", p->name, p->url, detail);
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST: return -EHOSTUNREACH;
+	default: return -EREMOTEIO;
+	}
+}
+
+int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
+	      long *http_status, struct buf *err)
+{
+	__do_free char *url = xasprintf("%s%s", p->url, path);
+	__do_free char *data = NULL;
+	struct reply_buf rb = { BUF_INIT, false };
+	struct curl_slist *hdrs = NULL;
+	CURL *h = p->curl;
+	long status = 0;
+	int64_t t0 = time_mono_ms();
+	CURLcode rc;
+	int r = 0;
+
+	if (reply)
+		*reply = NULL;
+	if (http_status)
+		*http_status = 0;
+	curl_easy_reset(h);
+	p->errbuf[0] = '\0';
+	p->pin_failed = false;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, p->connect_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, p->total_ms);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, p->errbuf);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "corrald/" CORRAL_VERSION);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L); /* the pin names the host */
+	curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, pin_ctx);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, p);
+	if (p->pin[0]) { /* a probe presents nothing: the other host would count an unknown certificate */
+		curl_easy_setopt(h, CURLOPT_SSLCERT, svc_cfg.tls_cert_path);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, svc_cfg.tls_key_path);
+	}
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &rb);
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (p->authorization)
+		hdrs = curl_slist_append(hdrs, p->authorization);
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		if (body) {
+			data = json_dumps(body, JSON_COMPACT);
+			hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		}
+		if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, data ? data : "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(data ? strlen(data) : 0));
+		}
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	if (data)
+		OPENSSL_cleanse(data, strlen(data)); /* a body may carry a secret */
+
+	if (rc != CURLE_OK) {
+		if (rb.too_big)
+			buf_printf(err, "%s answered %s %s with more than %u MiB", p->name, method, path, PEER_MAX_REPLY >> 20);
+		r = rb.too_big ? -EREMOTEIO : transport_errno(p, rc, err);
+		log_debug("peer %s: %s %s failed after %lld ms: %s", p->name, method, path,
+			  (long long)(time_mono_ms() - t0), p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (http_status)
+		*http_status = status;
+	log_debug("peer %s: %s %s -> %ld (%lld ms)", p->name, method, path, status, (long long)(time_mono_ms() - t0));
+	json_t *j = rb.b.len ? json_loadb(rb.b.s, rb.b.len, 0, NULL) : NULL;
+	if (status >= 200 && status < 300) {
+		if (rb.b.len && !j) {
+			buf_printf(err, "%s answered %s %s with something that is not JSON", p->name, method, path);
+			r = -EREMOTEIO;
+		} else if (reply) {
+			*reply = j;
+			j = NULL;
+		}
+	} else {
+		const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+		if (msg)
+			buf_printf(err, "%s: %s", p->name, msg);
+		else
+			buf_printf(err, "%s answered %s %s with HTTP %ld", p->name, method, path, status);
+		r = status_errno(status);
+	}
+	json_decref(j);
+out:
+	buf_release(&rb.b);
+	return r;
+}

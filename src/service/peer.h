@@ -1,0 +1,85 @@
+/*
+ * peer.h - corrald's client for the API of a trusted host (peer.c).
+ *
+ * A peer is a host in the trusted-hosts table (trust.h, store_local.h):
+ * calls go to its URL over TLS 1.2+, with mutual TLS: this host presents its
+ * own host certificate (svc_config.tls_cert_path/tls_key_path) as a client
+ * certificate, and the peer's certificate must be exactly the pinned one
+ * (SHA-256 of the leaf; a CA's word is not asked).  The peer maps the call
+ * to the identity "host:THIS_HOST_NAME", which holds every privilege and
+ * Host.Peer (routes used only between hosts need it).  No token is sent.
+ *
+ * Timeouts: 5 s to connect (TCP + TLS handshake), 30 s for a whole call by
+ * default (peer_set_timeout changes both).  Nothing secret is logged: the
+ * log line of a call is "peer NAME: METHOD PATH -> STATUS (N ms)"; bodies
+ * are never logged.
+ *
+ * Ownership: peer_open gives a new struct peer, freed with peer_close
+ * (NULL-safe).  Strings returned by peer_host/peer_name/... live as long
+ * as the peer.  Threading: a peer is used by one thread at a time;
+ * different peers may be used in parallel from any threads.
+ *
+ * Errors: 0 or -errno with one sentence appended to err: -ENOENT (no such
+ * trusted host), -ENOTSUP (this host has no TLS listener, so no host
+ * certificate to present), -EHOSTUNREACH (cannot connect, or no answer
+ * within the timeout), -EKEYREJECTED (the peer's certificate is not the
+ * pinned one), -EREMOTEIO (a TLS or HTTP failure, or an answer that is not
+ * JSON); for an HTTP error answer the remote's own message, prefixed with
+ * the peer's name, and its status mapped back like the API maps errors
+ * (400 -EINVAL, 401/403 -EACCES, 404 -ENOENT, 409 -EEXIST, 412 -ESTALE,
+ * 422/501 -ENOTSUP, 429/503 -EAGAIN, 502 -EREMOTEIO, 507 -ENOSPC, else -EIO).
+ * The API answers -EHOSTUNREACH, -EKEYREJECTED and -EREMOTEIO with 502
+ * peer_error.
+ */
+#ifndef CORRAL_SERVICE_PEER_H
+#define CORRAL_SERVICE_PEER_H
+
+#include <jansson.h>
+
+#include "util/buf.h"
+
+struct peer;
+
+/* A trusted host by name. */
+int peer_open(const char *host_name, struct peer **out, struct buf *err);
+/*
+ * Call METHOD PATH ("/v1/...") with body (may be NULL; not taken) on the
+ * peer.  *http_status (if non-NULL) gets the status (0 when no answer came).
+ * 0 for a 2xx answer, with *reply (if non-NULL) the JSON body (NULL if it
+ * had none); on an error answer *reply is NULL and err gets the remote's
+ * error text.
+ */
+int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
+	      long *http_status, struct buf *err);
+/* The address (IP or name, IPv6 without brackets) the peer is reached at, for QEMU streams. */
+const char *peer_host(const struct peer *p);
+const char *peer_name(const struct peer *p);
+void peer_close(struct peer *p);
+
+/* ---- beyond the stable interface: trust set-up and tuning ---- */
+
+/*
+ * A peer by URL ("https://ADDR:PORT"), not (yet) in the table: for `host
+ * trust add`.  With `fingerprint` the server must present that certificate;
+ * with NULL any certificate is accepted and recorded (peer_fingerprint),
+ * only to show it to an administrator: send nothing that matters then (no
+ * client certificate is presented either).
+ * `name` labels messages.
+ */
+int peer_open_url(const char *name, const char *url, const char *fingerprint, struct peer **out,
+		  struct buf *err);
+/* connect_ms: TCP + TLS handshake; total_ms: a whole call. */
+void peer_set_timeout(struct peer *p, long connect_ms, long total_ms);
+/* Send this Authorization header value with every call (copied; wiped at close). */
+void peer_set_authorization(struct peer *p, const char *value);
+/* The fingerprint and PEM of the certificate the peer presented in the last
+ * handshake, or NULL before one. */
+const char *peer_fingerprint(const struct peer *p);
+const char *peer_cert_pem(const struct peer *p);
+/* The URL the peer is reached at. */
+const char *peer_url(const struct peer *p);
+/* Split an https URL into its host (no brackets) and port; -EINVAL + err for
+ * anything but "https://HOST[:PORT][/]" (port default 8006).  host >= 256 bytes. */
+int peer_url_parse(const char *url, char *host, size_t hostlen, unsigned *port, struct buf *err);
+
+#endif
