@@ -324,9 +324,6 @@ static int net_forward(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	int rc;
 
-	if (cli_args_listing())
-		sub = "list"; /* completion asks for the options: all three take the same */
-
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 		fputs(usage_forward, stdout);
 		return CLI_OK;

@@ -102,17 +102,21 @@ static enum kind arg_kind(const char *noun, const char *verb, int pos)
 	return K_NONE;
 }
 
-/* Run the verb (or the verbless noun) in listing mode: its option table. */
-static const struct option *options_of(struct cli *cli, const struct cli_noun *n, const struct cli_verb *v)
+/* Run the verb (or the verbless noun) in listing mode: its option table.
+ * `next` is the word after the verb, for verbs with their own sub-verbs
+ * (`net forward add`, `host trust remove`); NULL if none. */
+static const struct option *options_of(struct cli *cli, const struct cli_noun *n, const struct cli_verb *v,
+				       char *next)
 {
-	char *argv[] = { (char *)(v ? v->name : n->name), NULL };
+	char *argv[] = { (char *)(v ? v->name : n->name), next, NULL };
+	int argc = next ? 2 : 1;
 
 	cli_args_set_listing(true);
 	errout_set_quiet(true);
 	if (v)
-		v->run(cli, 1, argv);
+		v->run(cli, argc, argv);
 	else
-		n->run(cli, 1, argv);
+		n->run(cli, argc, argv);
 	errout_set_quiet(false);
 	const struct option *opts = cli_args_listed();
 	cli_args_set_listing(false);
@@ -166,7 +170,7 @@ int cli_complete(struct cli *cli, int argc, char **argv)
 		if (!(v = cli_verb_find(n, w[i++])))
 			return CLI_OK;
 	}
-	opts = options_of(cli, n, v);
+	opts = options_of(cli, n, v, i < nw && w[i][0] != '-' ? w[i] : NULL);
 	/* The positional arguments typed so far, skipping options and their values. */
 	for (; i < nw; i++) {
 		if (strcmp(w[i], "--") == 0 || w[i][0] != '-' || !w[i][1]) {
