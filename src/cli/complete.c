@@ -31,10 +31,17 @@ static const struct option *option_of(const struct option *opts, const char *wor
 	return NULL;
 }
 
+/* "--name" per option; a name the table has twice (disk create's own
+ * --format before the common one) once: getopt takes the first. */
 static void print_options(const struct option *opts)
 {
-	for (const struct option *o = opts; o && o->name; o++)
-		printf("--%s\n", o->name);
+	for (const struct option *o = opts; o && o->name; o++) {
+		const struct option *p = opts;
+		while (p < o && strcmp(p->name, o->name) != 0)
+			p++;
+		if (p == o)
+			printf("--%s\n", o->name);
+	}
 }
 
 /* The names in GET <path> -> {"<key>":[{"name":...}]}, printed; quiet on any failure. */
