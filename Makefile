@@ -6,8 +6,8 @@
 #                 corrald during every kind of job, restart, check the invariants
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
-#   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local) and
-#                 create the users QEMU and the image helper run as (scripts/setup-user.sh)
+#   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local), the man
+#                 pages and bash completion, and create the users QEMU and the image helper run as (scripts/setup-user.sh)
 
 PREFIX ?= /usr/local
 BUILD ?= build

@@ -22,6 +22,8 @@ pkgs=(
 	# guest traffic shaping (src/net/shape.c: tc) and the hygiene test (t67: ethtool
 	# turns off veth checksum offload for udhcpc)
 	iproute2 ethtool
+	# man pages (docs/man: scdoc builds them; the test renders them with man-db)
+	scdoc man-db
 )
 
 missing=()

@@ -90,10 +90,10 @@ op_retry() {
 }
 op_reset() {
 	case $1 in
-	import) corral disk delete imp ;;
-	clone) corral vm delete c1 --disks ;;
-	snapshot) corral snapshot delete g sn ;;
-	restore) corral vm delete r1 --disks ;;
+	import) corral disk delete --yes imp ;;
+	clone) corral vm delete --yes c1 --disks ;;
+	snapshot) corral snapshot delete --yes g sn ;;
+	restore) corral vm delete --yes r1 --disks ;;
 	kill-qemu) [ "$(vm_state g)" = running ] || boot g ;;
 	*) true ;;
 	esac

@@ -431,7 +431,7 @@ static void h_vm_console(struct route_ctx *c)
 	}
 	if (one_vm(c, c->seg[2], u) < 0)
 		return;
-	int fd = svc_vm_console_open(u, &err);
+	int fd = svc_vm_console_open(u, query_bool(c, "force"), &err);
 	if (fd < 0) {
 		fail(c, fd == -EBUSY ? -EBUSY : fd, err.s);
 	} else {
@@ -975,7 +975,7 @@ static const struct route routes[] = {
 	  AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "log" }, h_vm_log, "tail:int", NULL, 200, "a VM's serial console history",
 	  AUTH_VM_AUDIT },
-	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, NULL, NULL, 101,
+	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, "force:bool", NULL, 101,
 	  "the serial console (Upgrade: corral-console)", AUTH_VM_CONSOLE },
 	{ "GET", { "v1", "vms", "{vm}", "limits" }, h_vm_limits, NULL, NULL, 200,
 	  "a VM's resource limits: configured, and in effect while it runs", AUTH_VM_AUDIT },

@@ -12,42 +12,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "errout.h"
+#include "output.h"
 #include "util/buf.h"
 #include "util/strutil.h"
 #include "util/common.h"
-
-/* "corral: <message>" on stderr, without the end of the line. */
-static void error_start(const char *fmt, va_list ap)
-{
-	fflush(stdout);		/* keep stdout and stderr in order when both are one file */
-	fputs("corral: ", stderr);
-	vfprintf(stderr, fmt, ap);
-}
 
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	error_start(fmt, ap);
+	errout_vprint("failed", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CLI_FAIL;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+	struct buf msg = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	error_start(fmt, ap);
+	buf_vprintf(&msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "; see 'corral%s%s --help'\n", cmd && *cmd ? " " : "", cmd ? cmd : "");
+	errout_print("usage", "%s; see 'corral%s%s --help'", msg.s ? msg.s : "", cmd && *cmd ? " " : "",
+		     cmd ? cmd : "");
+	buf_release(&msg);
 	return CLI_USAGE;
 }
 
@@ -59,6 +56,8 @@ void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int a
 	a->argv = argv;
 	a->in_order = false;
 	a->checked = false;
+	a->yes_ok = false;
+	a->yes = false;
 	a->exit_code = CLI_OK;
 	a->npos = 0;
 	a->pos = NULL;
@@ -148,7 +147,7 @@ static int check_unabbreviated(const struct cli_args *a, const struct option *lo
 static const struct {
 	char c;
 	const char *name;
-} short_forms[] = { { 'l', "long" } };
+} short_forms[] = { { 'l', "long" }, { 'y', "yes" } };
 
 /* getopt's option string: -h, and the short forms of the verb's options. */
 static void short_options(const struct cli_args *a, const struct option *longopts, char *out, size_t size)
@@ -176,10 +175,34 @@ static int short_form_value(int c, const struct option *longopts)
 	return 0;
 }
 
+static bool listing;
+static const struct option *listed;
+
+void cli_args_set_listing(bool on)
+{
+	listing = on;
+	listed = NULL;
+}
+
+bool cli_args_listing(void)
+{
+	return listing;
+}
+
+const struct option *cli_args_listed(void)
+{
+	return listed;
+}
+
 int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopts)
 {
 	char shorts[8 + ARRAY_SIZE(short_forms)];
 
+	if (listing) {
+		listed = longopts;
+		a->exit_code = CLI_OK;
+		return CLI_OPT_EXIT;
+	}
 	short_options(a, longopts, shorts, sizeof(shorts));
 	if (!a->checked) {
 		a->checked = true;
@@ -191,10 +214,23 @@ int cli_getopt(struct cli *cli, struct cli_args *a, const struct option *longopt
 		int v = c > 0 && c < 256 && c != 'h' ? short_form_value(c, longopts) : 0;
 
 		if (v)
-			return v;
+			c = v;
 		switch (c) {
 		case CLI_OPT_JSON:
 			cli->json = true;
+			continue;
+		case CLI_OPT_YES:
+			a->yes = true;
+			continue;
+		case CLI_OPT_FORMAT:
+			if (strcmp(optarg, "json") == 0) {
+				cli->json = true;
+			} else if (strcmp(optarg, "csv") == 0) {
+				out_set_csv(true);
+			} else if (strcmp(optarg, "table") != 0) {
+				a->exit_code = cli_usage_error(a->cmd, "--format takes table, json or csv, not '%s'", optarg);
+				return CLI_OPT_EXIT;
+			}
 			continue;
 		case 'h':
 			fputs(a->usage, stdout);
@@ -235,9 +271,10 @@ int cli_args_count(const struct cli_args *a, int min, int max, const char *what)
 bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const char *what)
 {
 	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const struct option opts_yes[] = { CLI_YES_OPTION, CLI_COMMON_OPTIONS, { 0 } };
 
 	/* With only the common options, CLI_OPT_EXIT is all that can come back. */
-	if (cli_getopt(cli, a, opts) != -1)
+	if (cli_getopt(cli, a, a->yes_ok ? opts_yes : opts) != -1)
 		return false;
 	a->exit_code = cli_args_count(a, min, max, what);
 	return a->exit_code == CLI_OK;
@@ -331,4 +368,42 @@ int cli_read_secret(const char *prompt, bool confirm, char *out, size_t len)
 		rc = cli_error("the %c%ss differ", tolower((unsigned char)prompt[0]), prompt + 1);
 	OPENSSL_cleanse(again, sizeof(again));
 	return rc;
+}
+
+char *cli_args_joined(const struct cli_args *a, int from)
+{
+	struct buf b = BUF_INIT;
+
+	for (int i = from; i < a->npos; i++)
+		buf_printf(&b, "%s%s", i > from ? ", " : "", a->pos[i]);
+	if (!b.s)
+		buf_adds(&b, "");
+	return buf_detach(&b);
+}
+
+int cli_confirm(const struct cli_args *a, const char *fmt, ...)
+{
+	__do_buf struct buf what = BUF_INIT;
+	char line[64];
+	va_list ap;
+
+	if (a->yes)
+		return CLI_OK;
+	va_start(ap, fmt);
+	buf_vprintf(&what, fmt, ap);
+	va_end(ap);
+	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+		return cli_usage_error(a->cmd, "refusing to %s without --yes (no terminal to ask on)", what.s);
+	fflush(stdout);
+	fprintf(stderr, "corral: %s? [y/N] ", what.s);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin)) {
+		fputc('\n', stderr);
+		line[0] = '\0';
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0)
+		return CLI_OK;
+	errout_print("refused", "not confirmed: nothing was changed");
+	return CLI_FAIL;
 }

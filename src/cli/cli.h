@@ -10,7 +10,8 @@
  *
  * Exit status: CLI_OK (0) success, CLI_FAIL (1) an error reported on one
  * stderr line "corral: ...", CLI_USAGE (2) a usage error reported as
- * "corral: <what>; see 'corral <noun> <verb> --help'".
+ * "corral: <what>; see 'corral <noun> <verb> --help'".  With --json those
+ * lines are JSON instead (errout.h prints every one of them).
  */
 #ifndef CORRAL_CLI_CLI_H
 #define CORRAL_CLI_CLI_H
@@ -73,6 +74,15 @@ extern const struct cli_noun cli_noun_token;
 extern const struct cli_noun cli_noun_acl;
 extern const struct cli_noun cli_noun_remote;
 
+/* Every noun, in help order (main.c), and the lookups dispatch uses. */
+extern const struct cli_noun *const cli_nouns[];
+extern const size_t cli_nouns_count;
+const struct cli_noun *cli_noun_find(const char *name);
+/* The verb `name` of n, aliases (ls, rm, remove) included; NULL if none. */
+const struct cli_verb *cli_verb_find(const struct cli_noun *n, const char *name);
+/* The global options main.c parses before the noun (terminated by a zero entry). */
+extern const struct option cli_global_options[];
+
 /* Print events as they happen (of VM vm, of the kinds listed; NULL: all)
  * until interrupted (cmd_events.c; also `vm events --follow`). */
 int cli_events_follow(struct cli *cli, const char *vm, const char *kinds);
@@ -90,6 +100,8 @@ struct client *cli_client(struct cli *cli);
 /* Long-only option values start above any character. */
 enum {
 	CLI_OPT_JSON = 256,
+	CLI_OPT_YES = 257,
+	CLI_OPT_FORMAT = 258,
 	CLI_OPT_FIRST = 300,	/* first value free for verbs */
 	CLI_OPT_EXIT = -2,	/* cli_getopt: stop, return a.exit_code */
 };
@@ -97,7 +109,12 @@ enum {
 /* Every verb's option table ends with these (then a zero entry). */
 #define CLI_COMMON_OPTIONS                                   \
 	{ "json", no_argument, NULL, CLI_OPT_JSON },         \
+	{ "format", required_argument, NULL, CLI_OPT_FORMAT }, \
 	{ "help", no_argument, NULL, 'h' }
+
+/* Destructive verbs add this to their table (before CLI_COMMON_OPTIONS):
+ * --yes/-y, consumed by cli_getopt into cli_args.yes (see cli_confirm). */
+#define CLI_YES_OPTION { "yes", no_argument, NULL, CLI_OPT_YES }
 
 struct cli_args {
 	const char *cmd;	/* "vm create": named in usage errors */
@@ -106,16 +123,29 @@ struct cli_args {
 	char **argv;
 	bool in_order;		/* stop at the first positional argument (global/noun level) */
 	bool checked;		/* the long options were checked for abbreviations */
+	bool yes_ok;		/* cli_args_plain: the verb takes --yes (set after cli_args_init) */
+	bool yes;		/* --yes or -y was given */
 	int exit_code;		/* set when cli_getopt returns CLI_OPT_EXIT */
 	int npos;		/* positional arguments, set when cli_getopt returns -1 */
 	char **pos;
 };
 
+/*
+ * Completion (complete.h) asks a verb for its options by running it in this
+ * mode: the verb's first cli_getopt records its option table (read it with
+ * cli_args_listed) and returns CLI_OPT_EXIT; cli_client refuses to connect,
+ * so nothing is ever sent.
+ */
+void cli_args_set_listing(bool on);
+bool cli_args_listing(void);
+const struct option *cli_args_listed(void);
+
 /* Prepare for a cli_getopt loop over argv (argv[0] is the verb). */
 void cli_args_init(struct cli_args *a, const char *cmd, const char *usage, int argc, char **argv);
 
 /*
- * getopt_long with the shared handling: --json sets cli->json and --help
+ * getopt_long with the shared handling: --json sets cli->json, --format
+ * table|json|csv picks the output (json: as --json; csv: tables as CSV), --help
  * prints the usage (both consumed here), unknown options and missing
  * arguments become usage errors.  Options may come after positional
  * arguments.  Returns the next option's value, -1 when done (a->pos/npos
@@ -137,6 +167,18 @@ int cli_args_count(const struct cli_args *a, int min, int max, const char *what)
  * must return a->exit_code (after --help or a usage error).
  */
 bool cli_args_plain(struct cli *cli, struct cli_args *a, int min, int max, const char *what);
+
+/*
+ * Destructive or irreversible verbs call this before changing anything,
+ * with what they are about to do ("delete vm web1 and its volumes").
+ * With --yes: CLI_OK.  On a terminal (stdin and stderr are ttys): asks
+ * "corral: <what>? [y/N] " and returns CLI_OK for y/yes, else CLI_FAIL
+ * ("nothing was changed").  Without a terminal and without --yes: a usage
+ * error naming --yes (CLI_USAGE).  Errors are printed.
+ */
+int cli_confirm(const struct cli_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The positional arguments from `from` on, joined with ", " (for cli_confirm).  Caller frees. */
+char *cli_args_joined(const struct cli_args *a, int from);
 
 /* Print "corral: <msg>; see 'corral <cmd> --help'" and return CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -24,6 +24,7 @@
 #include "client.h"
 #include "auth/auth.h"
 #include "cli.h"
+#include "errout.h"
 #include "output.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
@@ -42,7 +43,7 @@ int client_init(struct client *c, const char *socket_path)
 	c->socket_path = xstrdup(socket_path);
 	c->curl = curl_easy_init();
 	if (!c->curl) {
-		fputs("corral: cannot initialise libcurl\n", stderr);
+		errout_print("failed", "cannot initialise libcurl");
 		return -1;
 	}
 	return 0;
@@ -52,12 +53,12 @@ int client_remote(struct client *c, const char *url, const char *token, const ch
 {
 	size_t n = strlen(url);
 	if (strncmp(url, "https://", 8) != 0 || n < 9) {
-		fprintf(stderr, "corral: --url takes https://HOST:PORT\n");
+		errout_print("usage", "--url takes https://HOST:PORT");
 		return -1;
 	}
 	if (fingerprint && auth_fingerprint_normalise(fingerprint, c->fingerprint, sizeof(c->fingerprint)) < 0) {
-		fprintf(stderr, "corral: --fingerprint takes the SHA-256 fingerprint of corrald's certificate "
-				"(64 hex digits, colons optional; `corral host info` prints it)\n");
+		errout_print("usage", "--fingerprint takes the SHA-256 fingerprint of corrald's certificate "
+				      "(64 hex digits, colons optional; `corral host info` prints it)");
 		return -1;
 	}
 	c->base_url = xstrndup(url, url[n - 1] == '/' ? n - 1 : n);
@@ -141,12 +142,12 @@ static struct curl_slist *header_add(struct curl_slist *list, const char *h)
 static void print_connect_error(const struct client *c, int err, const char *detail)
 {
 	if (c->base_url) {
-		fprintf(stderr, "corral: cannot connect to corrald at %s: %s\n", c->base_url,
-			err ? strerror(err) : detail);
+		errout_print("unreachable", "cannot connect to corrald at %s: %s", c->base_url,
+			     err ? strerror(err) : detail);
 		return;
 	}
-	fprintf(stderr, "corral: cannot connect to corrald at %s: %s (is corrald running?)\n",
-		c->socket_path, err ? strerror(err) : detail);
+	errout_print("unreachable", "cannot connect to corrald at %s: %s (is corrald running?)", c->socket_path,
+		     err ? strerror(err) : detail);
 }
 
 static void parse_body(struct reply *r)
@@ -191,11 +192,21 @@ static bool cert_fingerprint(X509_STORE_CTX *ctx, char *out, size_t len)
 
 static void print_pin_mismatch(const struct client *c, const char *got)
 {
+	if (errout_quiet())
+		return;
 	if (!c->remote_name) {
-		fprintf(stderr, "corral: the server's certificate has fingerprint %s, not the pinned %s\n", got,
-			c->fingerprint);
+		errout_print("certificate", "the server's certificate has fingerprint %s, not the pinned %s", got,
+			     c->fingerprint);
 		return;
 	}
+	if (errout_json()) {
+		errout_print("certificate",
+			     "the certificate of remote '%s' (%s) has changed: pinned %s, offered %s; nothing was sent; "
+			     "check it with 'corral host info' on the host, then: corral remote trust %s",
+			     c->remote_name, c->base_url, c->fingerprint, got, c->remote_name);
+		return;
+	}
+	fflush(stdout);
 	fprintf(stderr,
 		"corral: WARNING: the certificate of remote '%s' (%s) has changed!\n"
 		"corral:   pinned:  %s\n"
@@ -270,7 +281,7 @@ int client_server_fingerprint(const char *url, char *out, size_t len)
 	CURLcode rc;
 
 	if (!h || len < sizeof(fp)) {
-		fputs("corral: cannot initialise libcurl\n", stderr);
+		errout_print("failed", "cannot initialise libcurl");
 		curl_easy_cleanup(h);
 		return -1;
 	}
@@ -286,11 +297,11 @@ int client_server_fingerprint(const char *url, char *out, size_t len)
 	rc = curl_easy_perform(h);
 	curl_easy_cleanup(h);
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "corral: cannot connect to %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		errout_print("unreachable", "cannot connect to %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	if (!fp[0]) {
-		fprintf(stderr, "corral: %s showed no certificate\n", url);
+		errout_print("certificate", "%s showed no certificate", url);
 		return -1;
 	}
 	snprintf(out, len, "%s", fp);
@@ -382,8 +393,8 @@ int client_request_with(struct client *c, const char *method, const char *path, 
 		} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT) {
 			print_connect_error(c, (int)oserr, detail);
 		} else {
-			fprintf(stderr, "corral: %s %s to corrald at %s failed: %s\n", method, path,
-				client_where(c), detail);
+			errout_print("transport", "%s %s to corrald at %s failed: %s", method, path, client_where(c),
+				     detail);
 		}
 		return -1;
 	}
@@ -437,7 +448,7 @@ int client_download(struct client *c, const char *path, int fd, struct reply *r,
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
 	if (d.werr) {
 		*write_err = d.werr;
-		fprintf(stderr, "corral: cannot write the data of %s: %s\n", path, strerror(d.werr));
+		errout_print("failed", "cannot write the data of %s: %s", path, strerror(d.werr));
 		return -1;
 	}
 	if (rc != CURLE_OK) {
@@ -450,7 +461,7 @@ int client_download(struct client *c, const char *path, int fd, struct reply *r,
 		else if (rc == CURLE_COULDNT_CONNECT)
 			print_connect_error(c, (int)oserr, detail);
 		else
-			fprintf(stderr, "corral: GET %s from corrald at %s failed: %s\n", path, client_where(c), detail);
+			errout_print("transport", "GET %s from corrald at %s failed: %s", path, client_where(c), detail);
 		return -1;
 	}
 	parse_body(r);
@@ -535,8 +546,8 @@ int client_events(struct client *c, const char *path, client_event_cb cb, void *
 		else if (rc == CURLE_COULDNT_CONNECT)
 			print_connect_error(c, (int)oserr, detail);
 		else
-			fprintf(stderr, "corral: the event stream from corrald at %s failed: %s\n", client_where(c),
-				detail);
+			errout_print("transport", "the event stream from corrald at %s failed: %s", client_where(c),
+				     detail);
 		return -1;
 	}
 	parse_body(r);
@@ -557,22 +568,22 @@ const char *client_error_message(const json_t *obj)
 void client_print_error(const struct reply *r, const char *prefix)
 {
 	const char *msg = r->json ? client_error_message(r->json) : NULL;
+	const json_t *err = r->json ? json_object_get(r->json, "error") : NULL;
+	const char *code = json_string_value(json_object_get(err, "code"));
 	struct buf line = BUF_INIT;
 
-	buf_adds(&line, "corral: ");
 	if (prefix)
 		buf_printf(&line, "%s: ", prefix);
 	if (msg) {
 		buf_adds(&line, msg);
 	} else {
 		/* No error object: name the status and the start of the body. */
-		size_t n = strcspn(r->body.s, "\r\n");
+		size_t n = strcspn(r->body.s ? r->body.s : "", "\r\n");
 		buf_printf(&line, "corrald answered HTTP %ld", r->status);
 		if (n > 0)
 			buf_printf(&line, ": %.*s", (int)(n > 200 ? 200 : n), r->body.s);
 	}
-	fflush(stdout);
-	fprintf(stderr, "%s\n", line.s);
+	errout_print(code ? code : "http", "%s", line.s);
 	buf_release(&line);
 }
 
@@ -586,8 +597,8 @@ int client_call(struct client *c, const char *method, const char *path, const js
 		return -1;
 	}
 	if (!raw && !json_is_object(r->json)) {
-		fprintf(stderr, "corral: malformed answer from corrald to %s %s (HTTP %ld)\n", method,
-			path, r->status);
+		errout_print("malformed", "malformed answer from corrald to %s %s (HTTP %ld)", method, path,
+			     r->status);
 		return -1;
 	}
 	return 0;
@@ -646,7 +657,7 @@ int client_stream_open(struct client *c, struct client_stream *s)
 		return -1;
 	}
 	if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
-		fprintf(stderr, "corral: cannot connect to corrald at %s: no socket\n", c->base_url);
+		errout_print("unreachable", "cannot connect to corrald at %s: no socket", c->base_url);
 		return -1;
 	}
 	s->fd = (int)sock;

@@ -62,7 +62,7 @@ static const char usage_show[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_restore[] =
-	"usage: corral backup restore ID [--name NEW] [--pool POOL] [--disk N] [--start] [--repo PATH]\n"
+	"usage: corral backup restore ID [--name NEW] [--pool POOL] [--disk N] [--start] [--repo PATH] [--yes]\n"
 	"\n"
 	"Restore a backup.  With --name, as a new VM NEW (new uuid and MAC\n"
 	"address, volumes NEW-disk<i> in POOL).  Without --name, over the original\n"
@@ -79,6 +79,8 @@ static const char usage_restore[] =
 	"  --repo PATH  repository (default: the host's default)\n"
 	"  --detach     print the job and return at once\n"
 	"  --json       print the finished job as JSON\n"
+	"  -y, --yes    do not ask before restoring over the original (needed when\n"
+	"               there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_verify[] =
@@ -125,7 +127,7 @@ static const char usage_get[] =
 	"  -h, --help     show this help\n";
 
 static const char usage_forget[] =
-	"usage: corral backup forget ID... [--repo PATH]\n"
+	"usage: corral backup forget ID... [--repo PATH] [--yes]\n"
 	"\n"
 	"Delete backups from the repository.  Their chunks are freed by the next\n"
 	"'corral repo prune' (or policy run), unless other backups share them.\n"
@@ -133,6 +135,7 @@ static const char usage_forget[] =
 	"Options:\n"
 	"  --repo PATH  repository (default: the host's default)\n"
 	"  --json       print the API's answers\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 enum {
@@ -274,7 +277,8 @@ static void print_backups(const json_t *answer)
 			table_add(t, out_str(b, "id"), out_str(b, "vm"), "-", "UNREADABLE", "-", "-", "-");
 			continue;
 		}
-		table_add(t, out_str(b, "id"), out_str(b, "vm"), out_str(b, "time") ? out_str(b, "time") : "-",
+		char when[32];
+		table_add(t, out_str(b, "id"), out_str(b, "vm"), out_time(out_str(b, "time"), when, sizeof(when)),
 			  out_str(b, "kind"), size_of(b, "size", s1, sizeof(s1)), size_of(b, "bytes_read", s2, sizeof(s2)),
 			  size_of(b, "bytes_new", s3, sizeof(s3)));
 	}
@@ -345,7 +349,9 @@ static void show_backup(const json_t *b)
 		json_t *v = json_object_get(b, keys[k]);
 		if (v && !json_is_null(v)) {
 			__do_free char *s = out_scalar(v);
-			table_add_kv(t, keys[k], "%s", s);
+			char when[32];
+			table_add_kv(t, keys[k], "%s",
+				     strcmp(keys[k], "time") == 0 && json_is_string(v) ? out_time(s, when, sizeof(when)) : s);
 		}
 	}
 	table_add_kv(t, "size", "%s (read %s, new %s)", size_of(b, "size", s1, sizeof(s1)),
@@ -387,7 +393,8 @@ static int backup_restore(struct cli *cli, int argc, char **argv)
 		OPT("repo", required_argument, OPT_REPO), OPT("name", required_argument, OPT_NAME),
 		OPT("pool", required_argument, OPT_POOL), OPT("disk", required_argument, OPT_DISK),
 		OPT("start", no_argument, OPT_START),	  OPT("detach", no_argument, OPT_DETACH),
-		CLI_COMMON_OPTIONS,			  { 0 },
+		CLI_YES_OPTION,				  CLI_COMMON_OPTIONS,
+		{ 0 },
 	};
 	__attribute__((cleanup(bopts_release))) struct bopts o = { 0 };
 	__do_reply struct reply r = REPLY_INIT;
@@ -400,6 +407,10 @@ static int backup_restore(struct cli *cli, int argc, char **argv)
 	if ((rc = parse(cli, &a, opts, &o)) != -1)
 		return rc;
 	if ((rc = cli_args_count(&a, 1, 1, "backup id")) != CLI_OK)
+		return rc;
+	if (!o.name && o.disk < 0 &&
+	    (rc = cli_confirm(&a, "restore backup %s over its original vm (its disks and definition are replaced)",
+			      a.pos[0])) != CLI_OK)
 		return rc;
 	body = json_pack("{s:s,s:s*,s:s*,s:s*,s:I,s:b}", "id", a.pos[0], "repo", o.repo, "name", o.name, "pool", o.pool,
 			 "disk", (json_int_t)o.disk, "start", o.start);
@@ -504,7 +515,8 @@ static void backup_forgotten(struct cli *cli, const char *item, json_t *answer, 
 
 static int backup_forget(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { OPT("repo", required_argument, OPT_REPO), CLI_COMMON_OPTIONS, { 0 } };
+	static const struct option opts[] = { OPT("repo", required_argument, OPT_REPO), CLI_YES_OPTION,
+					      CLI_COMMON_OPTIONS, { 0 } };
 	__attribute__((cleanup(bopts_release))) struct bopts o = { 0 };
 	__do_json json_t *all = json_array();
 	struct client *c;
@@ -516,6 +528,11 @@ static int backup_forget(struct cli *cli, int argc, char **argv)
 		return rc;
 	if ((rc = cli_args_count(&a, 1, -1, "backup id")) != CLI_OK)
 		return rc;
+	{
+		__do_free char *ids = cli_args_joined(&a, 0);
+		if ((rc = cli_confirm(&a, "delete backup%s %s", a.npos > 1 ? "s" : "", ids)) != CLI_OK)
+			return rc;
+	}
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
 	for (int i = 0; i < a.npos; i++) {

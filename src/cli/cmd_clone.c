@@ -15,7 +15,7 @@
 #include "util/common.h"
 
 static const char usage_template[] =
-	"usage: corral vm template VM [--json]\n"
+	"usage: corral vm template VM [--yes]\n"
 	"\n"
 	"Turn a stopped VM into a read-only template: its volumes become read-only,\n"
 	"it can no longer be started, have disks or the CD-ROM changed, or be edited\n"
@@ -25,6 +25,7 @@ static const char usage_template[] =
 	"\n"
 	"Options:\n"
 	"  --json       print the template as JSON\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_clone[] =
@@ -49,7 +50,7 @@ enum { OPT_LINKED = CLI_OPT_FIRST, OPT_START };
 
 int cli_vm_template(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const struct option opts[] = { CLI_YES_OPTION, CLI_COMMON_OPTIONS, { 0 } };
 	__do_reply struct reply r = REPLY_INIT;
 	struct cli_args a;
 	int opt, rc;
@@ -59,6 +60,9 @@ int cli_vm_template(struct cli *cli, int argc, char **argv)
 		if (opt == CLI_OPT_EXIT)
 			return a.exit_code;
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if ((rc = cli_confirm(&a, "turn vm %s into a template (read-only for good: it can no longer start)", a.pos[0])) !=
+	    CLI_OK)
 		return rc;
 	if (cli_call(cli, "POST", "/v1/vms", a.pos[0], "/template", NULL, &r) != CLI_OK)
 		return CLI_FAIL;

@@ -62,12 +62,13 @@ static const char usage_resize[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_delete[] =
-	"usage: corral disk delete VOLUME...\n"
+	"usage: corral disk delete VOLUME... [--yes]\n"
 	"\n"
 	"Delete volumes.  A volume a VM uses is refused; detach it first.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answers as a JSON array\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_import[] =
@@ -298,8 +299,14 @@ static int disk_delete(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 
 	cli_args_init(&a, "disk delete", usage_delete, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 1, -1, "volume name"))
 		return a.exit_code;
+	__do_free char *names = cli_args_joined(&a, 0);
+	int rc = cli_confirm(&a, "delete volume%s %s and the data in %s", a.npos > 1 ? "s" : "", names,
+			     a.npos > 1 ? "them" : "it");
+	if (rc != CLI_OK)
+		return rc;
 	return cli_delete_each(cli, "/v1/volumes", NULL, a.pos, a.npos, all, volume_deleted);
 }
 

@@ -33,14 +33,6 @@ static const char usage_events[] =
 
 enum { OPT_FOLLOW = CLI_OPT_FIRST, OPT_VM, OPT_KIND, OPT_LIMIT };
 
-/* "12:03:04" of an RFC 3339 time, into buf. */
-static const char *clock_of(const char *t, char *buf, size_t len)
-{
-	const char *T = t ? strchr(t, 'T') : NULL;
-	snprintf(buf, len, "%.8s", T ? T + 1 : "-");
-	return buf;
-}
-
 /* One line for people: what an event says. */
 static char *event_text(const json_t *ev)
 {
@@ -75,13 +67,13 @@ struct follow_out {
 static bool print_event(const json_t *ev, void *opaque)
 {
 	const struct follow_out *o = opaque;
-	char when[16];
+	char when[32];
 	if (o->json) {
 		__do_free char *s = json_dumps(ev, JSON_COMPACT);
 		printf("%s\n", s ? s : "{}");
 	} else {
 		__do_free char *text = event_text(ev);
-		printf("%s  %s  %s  %s\n", clock_of(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "name") ?: "-",
+		printf("%s  %s  %s  %s\n", out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "name") ?: "-",
 		       out_str(ev, "kind") ?: "-", text);
 	}
 	fflush(stdout);
@@ -120,7 +112,9 @@ static void print_events(const json_t *answer)
 
 	json_array_foreach(json_object_get(answer, "events"), i, ev) {
 		__do_free char *text = event_text(ev);
-		table_add(t, out_str(ev, "time"), out_str(ev, "name"), out_str(ev, "kind"), text);
+		char when[32];
+		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "name"), out_str(ev, "kind"),
+			  text);
 	}
 	table_print(t, stdout);
 }

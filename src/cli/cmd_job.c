@@ -228,7 +228,9 @@ static void print_jobs(const json_t *answer)
 		__do_free char *id = out_scalar(json_object_get(job, "id"));
 		__do_free char *target = out_scalar(json_object_get(job, "target"));
 		__do_free char *pct = progress_text(job);
-		table_add(t, id, out_str(job, "type"), target, state_text(job), pct, out_str(job, "started"));
+		char when[32];
+		table_add(t, id, out_str(job, "type"), target, state_text(job), pct,
+			  out_time(out_str(job, "started"), when, sizeof(when)));
 	}
 	table_print(t, stdout);
 }
@@ -291,10 +293,9 @@ static void show_job(const json_t *job)
 		table_add_kv(t, "error", "%s", s);
 	}
 	{
-		__do_free char *started = out_scalar(json_object_get(job, "started"));
-		__do_free char *finished = out_scalar(json_object_get(job, "finished"));
-		table_add_kv(t, "started", "%s", started);
-		table_add_kv(t, "finished", "%s", finished);
+		char started[32], finished[32];
+		table_add_kv(t, "started", "%s", out_time(out_str(job, "started"), started, sizeof(started)));
+		table_add_kv(t, "finished", "%s", out_time(out_str(job, "finished"), finished, sizeof(finished)));
 	}
 	table_print(t, stdout);
 }

@@ -67,13 +67,14 @@ static const char usage_show[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_delete[] =
-	"usage: corral net delete NAME...\n"
+	"usage: corral net delete NAME... [--yes]\n"
 	"\n"
 	"Delete networks: their dnsmasq, firewall table and bridge (a bridge network's\n"
 	"host bridge is left alone).  Refused while a VM has a NIC on the network.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answers as a JSON array\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_leases[] =
@@ -274,8 +275,13 @@ static int net_delete(struct cli *cli, int argc, char **argv)
 	__do_json json_t *all = json_array();
 	struct cli_args a;
 	cli_args_init(&a, "net delete", usage_delete, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 1, -1, "network name"))
 		return a.exit_code;
+	__do_free char *names = cli_args_joined(&a, 0);
+	int rc = cli_confirm(&a, "delete network%s %s", a.npos > 1 ? "s" : "", names);
+	if (rc != CLI_OK)
+		return rc;
 	return cli_delete_each(cli, "/v1/networks", NULL, a.pos, a.npos, all, net_deleted);
 }
 
@@ -287,7 +293,9 @@ static void print_leases(const json_t *answer)
 	size_t i;
 	json_array_foreach(json_object_get(answer, "leases"), i, l) {
 		const char *h = out_str(l, "hostname"), *vm = out_str(l, "vm");
-		table_add(t, out_str(l, "mac"), out_str(l, "ip"), h ? h : "-", vm ? vm : "-", out_str(l, "expires"));
+		char when[32];
+		table_add(t, out_str(l, "mac"), out_str(l, "ip"), h ? h : "-", vm ? vm : "-",
+			  out_time(out_str(l, "expires"), when, sizeof(when)));
 	}
 	table_print(t, stdout);
 }

@@ -16,6 +16,7 @@
 #include "util/buf.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
+#include "util/timeutil.h"
 #include "util/common.h"
 
 static const char usage_set[] =
@@ -148,11 +149,12 @@ static void print_policies(const json_t *answer)
 		__do_free char *sel = out_join(json_object_get(p, "select"), ",");
 		__do_free char *keep = keep_text(json_object_get(p, "keep"));
 		const char *sched = out_str(p, "schedule"), *next = out_str(p, "next_run"), *repo = out_str(p, "repo");
+		char when[32];
 		if (out_str(p, "error"))
 			table_add(t, out_str(p, "name"), "UNREADABLE", "-", "-", "-", "-");
 		else
 			table_add(t, out_str(p, "name"), sel, repo ? repo : "(default)", sched ? sched : "on demand", keep,
-				  next ? next : "-");
+				  out_time(next, when, sizeof(when)));
 	}
 	table_print(t, stdout);
 }
@@ -177,7 +179,10 @@ static void show_policy(const json_t *p)
 		__do_free char *s = strcmp(key, "keep") == 0 ? keep_text(v)
 				    : json_is_array(v)	   ? out_join(v, ", ")
 							   : out_scalar(v);
-		table_add_kv(t, key, "%s", s);
+		char when[32];
+		/* last_run, next_run: times in the one readable form */
+		bool is_time = json_is_string(v) && strstr(key, "_run") && time_parse_rfc3339(s);
+		table_add_kv(t, key, "%s", is_time ? out_time(s, when, sizeof(when)) : s);
 	}
 	table_print(t, stdout);
 }

@@ -46,13 +46,14 @@ static const char usage_show[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_delete[] =
-	"usage: corral pool delete NAME...\n"
+	"usage: corral pool delete NAME... [--yes]\n"
 	"\n"
 	"Forget pools.  The default pool and pools holding volumes are refused\n"
 	"(move or delete the volumes first).  The directory itself is left in place.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answers as a JSON array\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 enum { OPT_SHARED = CLI_OPT_FIRST };
@@ -146,9 +147,9 @@ static void show_pool(const json_t *p)
 	}
 	{
 		__do_free char *vols = out_scalar(json_object_get(p, "volumes"));
-		__do_free char *created = out_scalar(json_object_get(p, "created"));
+		char created[32];
 		table_add_kv(t, "volumes", "%s", vols);
-		table_add_kv(t, "created", "%s", created);
+		table_add_kv(t, "created", "%s", out_time(out_str(p, "created"), created, sizeof(created)));
 	}
 	table_print(t, stdout);
 }
@@ -179,8 +180,13 @@ static int pool_delete(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 
 	cli_args_init(&a, "pool delete", usage_delete, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 1, -1, "pool name"))
 		return a.exit_code;
+	__do_free char *names = cli_args_joined(&a, 0);
+	int rc = cli_confirm(&a, "forget pool%s %s", a.npos > 1 ? "s" : "", names);
+	if (rc != CLI_OK)
+		return rc;
 	return cli_delete_each(cli, "/v1/pools", NULL, a.pos, a.npos, all, pool_deleted);
 }
 

@@ -88,13 +88,14 @@ static const char usage_default[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_forget[] =
-	"usage: corral repo forget PATH\n"
+	"usage: corral repo forget PATH [--yes]\n"
 	"\n"
 	"Unregister a repository from this host.  Its data and its key file stay\n"
 	"where they are; 'corral repo add' registers it again.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answer\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_check[] =
@@ -349,7 +350,9 @@ static void show_repo(const json_t *r)
 		if (!v || json_is_null(v))
 			continue;
 		__do_free char *s = out_scalar(v);
-		table_add_kv(t, keys[i], "%s", s);
+		char when[32];
+		table_add_kv(t, keys[i], "%s",
+			     strcmp(keys[i], "created") == 0 && json_is_string(v) ? out_time(s, when, sizeof(when)) : s);
 	}
 	table_print(t, stdout);
 }
@@ -430,8 +433,15 @@ static int repo_forget(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 
 	cli_args_init(&a, "repo forget", usage_forget, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 1, 1, "repository path"))
 		return a.exit_code;
+	{
+		int rc = cli_confirm(&a, "forget repository %s (its backups are no longer listed or restorable "
+					 "until it is added again)", a.pos[0]);
+		if (rc != CLI_OK)
+			return rc;
+	}
 	path = cli_abspath(a.pos[0]);
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;

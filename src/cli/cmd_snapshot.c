@@ -60,7 +60,7 @@ static const char usage_show[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_revert[] =
-	"usage: corral snapshot revert VM NAME [--json]\n"
+	"usage: corral snapshot revert VM NAME [--yes]\n"
 	"\n"
 	"Bring every disk of VM, and its definition, back to snapshot NAME.\n"
 	"With saved RAM the VM ends running (or paused) exactly where the snapshot\n"
@@ -71,10 +71,11 @@ static const char usage_revert[] =
 	"\n"
 	"Options:\n"
 	"  --json       print the snapshot reverted to as JSON\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_delete[] =
-	"usage: corral snapshot delete VM NAME...\n"
+	"usage: corral snapshot delete VM NAME... [--yes]\n"
 	"\n"
 	"Delete snapshots of VM, from every disk.  Any snapshot can go, also one\n"
 	"in the middle of the tree: its children move up to its parent.\n"
@@ -82,6 +83,7 @@ static const char usage_delete[] =
 	"\n"
 	"Options:\n"
 	"  --json       print the answers as an array\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 enum { OPT_MEMORY = CLI_OPT_FIRST, OPT_DESCRIPTION };
@@ -136,11 +138,7 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 /* "2026-11-22 01:45:12" from an RFC 3339 time, into buf. */
 static const char *short_time(const char *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "%.19s", t ? t : "-");
-	char *T = strchr(buf, 'T');
-	if (T)
-		*T = ' ';
-	return buf;
+	return out_time(t, buf, len);
 }
 
 static void add_subtree(struct table *t, json_t *snaps, const char *parent, int depth)
@@ -242,8 +240,14 @@ static int snap_revert(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 
 	cli_args_init(&a, "snapshot revert", usage_revert, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 2, 2, "VM and snapshot name"))
 		return a.exit_code;
+	{
+		int rc = cli_confirm(&a, "revert vm %s to snapshot %s (what changed since is lost)", a.pos[0], a.pos[1]);
+		if (rc != CLI_OK)
+			return rc;
+	}
 	if (!(base = snap_base(cli, a.pos[0])))
 		return CLI_FAIL;
 	path = client_path(&cli->client, base, a.pos[1], "/revert");
@@ -264,8 +268,14 @@ static int snap_delete(struct cli *cli, int argc, char **argv)
 	int rc = CLI_OK;
 
 	cli_args_init(&a, "snapshot delete", usage_delete, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 2, -1, "VM and snapshot name"))
 		return a.exit_code;
+	{
+		__do_free char *names = cli_args_joined(&a, 1);
+		if ((rc = cli_confirm(&a, "delete snapshot%s %s of vm %s", a.npos > 2 ? "s" : "", names, a.pos[0])) != CLI_OK)
+			return rc;
+	}
 	if (!(base = snap_base(cli, a.pos[0])))
 		return CLI_FAIL;
 	for (int i = 1; i < a.npos; i++) {

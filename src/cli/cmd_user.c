@@ -49,12 +49,13 @@ static const char usage_user_list[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_user_delete[] =
-	"usage: corral user delete NAME...\n"
+	"usage: corral user delete NAME... [--yes]\n"
 	"\n"
 	"Delete users with their API tokens and every ACL entry naming them.\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answers as a JSON array\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_token_add[] =
@@ -230,8 +231,13 @@ static int user_delete(struct cli *cli, int argc, char **argv)
 	__do_json json_t *all = json_array();
 	struct cli_args a;
 	cli_args_init(&a, "user delete", usage_user_delete, argc, argv);
+	a.yes_ok = true;
 	if (!cli_args_plain(cli, &a, 1, -1, "user name"))
 		return a.exit_code;
+	__do_free char *names = cli_args_joined(&a, 0);
+	int rc = cli_confirm(&a, "delete user%s %s with their tokens and ACL entries", a.npos > 1 ? "s" : "", names);
+	if (rc != CLI_OK)
+		return rc;
 	return cli_delete_each(cli, "/v1/users", NULL, a.pos, a.npos, all, user_deleted);
 }
 
@@ -295,8 +301,9 @@ static int token_add(struct cli *cli, int argc, char **argv)
 		out_json(r.json);
 	} else {
 		const char *exp = out_str(r.json, "expires");
+		char when[32];
 		printf("token %s!%s made (expires: %s); its secret is shown only now:\n%s!%s:%s\n", a.pos[0], a.pos[1],
-		       exp ? exp : "never", a.pos[0], a.pos[1], out_str(r.json, "secret"));
+		       exp ? out_time(exp, when, sizeof(when)) : "never", a.pos[0], a.pos[1], out_str(r.json, "secret"));
 	}
 	return CLI_OK;
 }
@@ -310,7 +317,8 @@ static void print_tokens(const json_t *answer)
 
 	json_array_foreach(json_object_get(answer, "tokens"), i, k) {
 		const char *exp = out_str(k, "expires");
-		table_add(t, out_str(k, "id"), exp ? exp : "never",
+		char when[32];
+		table_add(t, out_str(k, "id"), exp ? out_time(exp, when, sizeof(when)) : "never",
 			  json_is_true(json_object_get(k, "expired")) ? "yes" : "no", out_str(k, "comment"));
 	}
 	table_print(t, stdout);

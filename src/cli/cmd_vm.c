@@ -128,14 +128,18 @@ static const char usage_edit[] =
 	"  -h, --help            show this help\n";
 
 static const char usage_list[] =
-	"usage: corral vm list [SELECTOR] [--json]\n"
+	"usage: corral vm list [SELECTOR] [--state S[,S...]] [--json]\n"
 	"\n"
 	"List VMs (all, or those SELECTOR matches) as a table:\n"
-	"NAME STATE CPUS MEMORY AUTOSTART TAGS (STATE is 'template' for templates).\n"
+	"NAME STATE CPUS MEMORY AUTOSTART TAGS IP UPTIME (STATE is 'template' for\n"
+	"templates; IP the addresses leased to its NICs on corral networks; UPTIME\n"
+	"how long a running VM has been running).\n"
 	"SELECTOR is a name, a uuid, 'name:GLOB' or 'uuid:UUID'.\n"
 	"\n"
 	"Options:\n"
-	"  --json       print the API's answer {\"vms\":[...]}\n"
+	"  --state S    only VMs in state S: running, stopped, paused, starting,\n"
+	"               stopping, crashed or template (several: comma-separated)\n"
+	"  --json       print the API's answer {\"vms\":[...]} (filtered by --state)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_show[] =
@@ -223,7 +227,7 @@ static const char usage_resume[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_delete[] =
-	"usage: corral vm delete VM... [--disks]\n"
+	"usage: corral vm delete VM... [--disks] [--yes]\n"
 	"\n"
 	"Delete the selected VMs (they must not be running).  Their volumes are\n"
 	"kept unless --disks is given.\n"
@@ -232,21 +236,24 @@ static const char usage_delete[] =
 	"Options:\n"
 	"  --disks      also delete the volumes the VMs use\n"
 	"  --json       print the API's answer {\"deleted\":[...],\"volumes_deleted\":[...]}\n"
+	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_console[] =
-	"usage: corral vm console VM [--linger SECS]\n"
+	"usage: corral vm console VM [--linger SECS] [--force]\n"
 	"\n"
 	"Attach to the running VM's serial console.  On a terminal, the terminal is\n"
 	"put in raw mode and Ctrl-] detaches.  Otherwise standard input is sent to\n"
 	"the guest; when it ends, guest output is still printed for --linger\n"
 	"seconds, e.g.  printf 'echo hi\\n' | corral vm console web1 --linger 3\n"
-	"Only one console can be attached to a VM at a time.\n"
+	"Only one console can be attached to a VM at a time: --force takes it over\n"
+	"(the other session is disconnected).\n"
 	VM_SELECTOR_HELP
 	"\n"
 	"Options:\n"
 	"  --linger SECS  without a terminal: how long to keep printing guest output\n"
 	"                 after standard input ends (default 2; fractions allowed)\n"
+	"  --force        take the console over from the session attached to it\n"
 	"  -h, --help     show this help\n";
 
 static const char usage_log[] =
@@ -385,7 +392,7 @@ static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, cons
 /* --- create --- */
 
 enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW,
-       OPT_NO_BALLOON };
+       OPT_NO_BALLOON, OPT_STATE };
 
 static int vm_create(struct cli *cli, int argc, char **argv)
 {
@@ -492,7 +499,7 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 
 static void print_vms(const json_t *answer)
 {
-	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS", "IP" };
+	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS", "IP", "UPTIME" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_t *vm;
 	size_t i;
@@ -504,7 +511,9 @@ static void print_vms(const json_t *answer)
 		struct buf ips __do_buf = BUF_INIT;
 		json_t *nic;
 		size_t k;
-		char mem[16];
+		char mem[16], up[32];
+		const json_t *st = json_object_get(vm, "status");
+		bool running = out_str(vm, "state") && strcmp(out_str(vm, "state"), "running") == 0;
 
 		/* Each network NIC's address from its network's DHCP leases. */
 		json_array_foreach(json_object_get(json_object_get(vm, "status"), "nics"), k, nic) {
@@ -515,24 +524,91 @@ static void print_vms(const json_t *answer)
 		/* A template never runs: its state column says what it is. */
 		table_add(t, out_str(vm, "name"),
 			  json_is_true(json_object_get(vm, "template")) ? "template" : out_str(vm, "state"), cpus,
-			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-", ips.len ? ips.s : "-");
+			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-", ips.len ? ips.s : "-",
+			  running ? out_age(out_str(st, "since"), up, sizeof(up)) : "-");
 	}
 	table_print(t, stdout);
 }
 
+/* The state a list shows for a VM: 'template' for templates, else its state. */
+static const char *list_state(const json_t *vm)
+{
+	return json_is_true(json_object_get(vm, "template")) ? "template" : out_str(vm, "state");
+}
+
+/* States `vm list --state` knows (core/vmstate.c's names, and 'template'). */
+static bool known_state(const char *s, size_t n)
+{
+	static const char *const states[] = { "stopped", "starting", "running", "paused", "stopping", "crashed",
+					      "template" };
+	for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+		if (strlen(states[i]) == n && strncmp(states[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Whether `state` is one of the comma-separated `want`. */
+static bool state_wanted(const char *want, const char *state)
+{
+	size_t n = state ? strlen(state) : 0;
+
+	for (const char *p = want; state && *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && strncmp(p, state, n) == 0)
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
+}
+
 static int vm_list(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, OPT_STATE },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
 	__do_free char *path = NULL;
+	const char *want = NULL;
 	struct client *c;
 	struct cli_args a;
+	int opt, rc;
 
 	cli_args_init(&a, "vm list", usage_list, argc, argv);
-	if (!cli_args_plain(cli, &a, 0, 1, "selector"))
-		return a.exit_code;
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_STATE)
+			want = optarg;
+	}
+	if ((rc = cli_args_count(&a, 0, 1, "selector")) != CLI_OK)
+		return rc;
+	for (const char *p = want; p && *p;) {
+		size_t k = strcspn(p, ",");
+		if (!known_state(p, k))
+			return cli_usage_error(a.cmd, "unknown state '%.*s' (running, stopped, paused, starting, "
+					       "stopping, crashed, template)", (int)k, p);
+		p += k + (p[k] == ',');
+	}
+	if (want && !*want)
+		return cli_usage_error(a.cmd, "--state needs a state");
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
 	path = client_path_query(c, "/v1/vms", "select", a.npos == 1 ? a.pos[0] : NULL);
-	return cli_get_print(cli, path, print_vms);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	if (want) {
+		json_t *vms = json_object_get(r.json, "vms");
+		for (size_t i = json_array_size(vms); i-- > 0;)
+			if (!state_wanted(want, list_state(json_array_get(vms, i))))
+				json_array_remove(vms, i);
+	}
+	if (cli->json)
+		out_json(r.json);
+	else
+		print_vms(r.json);
+	return CLI_OK;
 }
 
 /* The members of a small object as "k=v k=v" (status.vnc, status.job). */
@@ -601,8 +677,10 @@ static void show_vm(const json_t *vm)
 	s = out_str(status, "state");
 	table_add_kv(t, "state", "%s%s%s%s", s ? s : "-", reason && *reason ? " (" : "",
 		     reason && *reason ? reason : "", reason && *reason ? ")" : "");
-	if ((s = out_str(status, "since")))
-		table_add_kv(t, "since", "%s", s);
+	if ((s = out_str(status, "since"))) {
+		char when[32], age[32];
+		table_add_kv(t, "since", "%s (%s ago)", out_time(s, when, sizeof(when)), out_age(s, age, sizeof(age)));
+	}
 	if (json_is_true(json_object_get(vm, "template")))
 		table_add_kv(t, "template", "yes (read-only; clone it to use it)");
 	if ((v = json_object_get(status, "pid")) && !json_is_null(v)) {
@@ -667,8 +745,8 @@ static void show_vm(const json_t *vm)
 	if (json_array_size(events)) {
 		__do_table struct table *ev = table_new(3, NULL);
 		json_array_foreach(events, i, v) {
-			__do_free char *time = out_scalar(json_object_get(v, "time"));
-			__do_free char *when = xasprintf("  %s", time);
+			char tb[32];
+			__do_free char *when = xasprintf("  %s", out_time(out_str(v, "time"), tb, sizeof(tb)));
 			table_add(ev, when, out_str(v, "type"), out_str(v, "detail"));
 		}
 		puts("events:");
@@ -788,6 +866,7 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "disks", no_argument, NULL, OPT_DISKS },
+		CLI_YES_OPTION,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -804,6 +883,10 @@ static int vm_delete(struct cli *cli, int argc, char **argv)
 			disks = true;
 	}
 	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
+		return rc;
+	__do_free char *names = cli_args_joined(&a, 0);
+	if ((rc = cli_confirm(&a, "delete vm %s%s", names,
+			      disks ? " and the volumes only it uses (their data is lost)" : "")) != CLI_OK)
 		return rc;
 	return cli_delete_each(cli, "/v1/vms", disks ? "?disks=true" : NULL, a.pos, a.npos, all, vm_deleted);
 }
@@ -963,8 +1046,8 @@ static void print_events(const json_t *answer)
 	size_t i;
 
 	json_array_foreach(json_object_get(answer, "events"), i, ev) {
-		__do_free char *time = out_scalar(json_object_get(ev, "time"));
-		table_add(t, time, out_str(ev, "type"), out_str(ev, "detail"));
+		char when[32];
+		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "type"), out_str(ev, "detail"));
 	}
 	table_print(t, stdout);
 }
@@ -1010,23 +1093,27 @@ static int vm_console(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "linger", required_argument, NULL, OPT_LINGER },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	struct cli_args a;
 	int64_t linger_ms = 2000;
+	bool force = false;
 	int opt, rc;
 
 	cli_args_init(&a, "vm console", usage_console, argc, argv);
 	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
 		if (opt == CLI_OPT_EXIT)
 			return a.exit_code;
+		if (opt == OPT_FORCE)
+			force = true;
 		if (opt == OPT_LINGER && cli_parse_seconds(optarg, &linger_ms) < 0)
 			return cli_usage_error(a.cmd, "invalid --linger '%s': want seconds", optarg);
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
 		return rc;
-	return console_run(cli, a.pos[0], linger_ms);
+	return console_run(cli, a.pos[0], force, linger_ms);
 }
 
 static const struct cli_verb vm_verbs[] = {

@@ -217,7 +217,8 @@ static int report_refusal(struct client_stream *fd, struct buf *in, size_t head_
 }
 
 /* Send the upgrade request; on 101 leave any early guest bytes in `early`. */
-static int handshake(struct client *c, struct client_stream *fd, const char *selector, struct buf *early)
+static int handshake(struct client *c, struct client_stream *fd, const char *selector, bool force,
+		     struct buf *early)
 {
 	__do_free char *enc = client_escape(c, selector);
 	const char *auth = client_auth_header(c);
@@ -229,14 +230,14 @@ static int handshake(struct client *c, struct client_stream *fd, const char *sel
 	int status = 0, r;
 
 	buf_printf(&req,
-		   "GET /v1/vms/%s/console HTTP/1.1\r\n"
+		   "GET /v1/vms/%s/console%s HTTP/1.1\r\n"
 		   "Host: corral\r\n"
 		   "User-Agent: corral/" CORRAL_VERSION "\r\n"
 		   "Connection: Upgrade\r\n"
 		   "Upgrade: corral-console\r\n"
 		   "%s%s"
 		   "\r\n",
-		   enc, auth ? auth : "", auth ? "\r\n" : "");
+		   enc, force ? "?force=true" : "", auth ? auth : "", auth ? "\r\n" : "");
 	r = send_all(fd, req.s, req.len);
 	OPENSSL_cleanse(req.s, req.len); /* it carries the token */
 	if (r < 0)
@@ -378,7 +379,21 @@ static int relay(struct relay *rl, int64_t linger_ms)
 	}
 }
 
-int console_run(struct cli *cli, const char *selector, int64_t linger_ms)
+/* The VM's name for the banner: asked of corrald (the selector may be a
+ * uuid or a glob), else the selector itself.  Caller frees. */
+static char *vm_name(struct client *c, const char *selector)
+{
+	__do_free char *path = client_path(c, "/v1/vms", selector, NULL);
+	__do_reply struct reply r = REPLY_INIT;
+	const char *name;
+
+	if (client_request(c, "GET", path, NULL, &r) == 0 && reply_ok(&r) &&
+	    (name = json_string_value(json_object_get(r.json, "name"))))
+		return xstrdup(name);
+	return xstrdup(selector);
+}
+
+int console_run(struct cli *cli, const char *selector, bool force, int64_t linger_ms)
 {
 	struct client *c = cli_client(cli);
 	struct client_stream st = CLIENT_STREAM_INIT;
@@ -389,7 +404,7 @@ int console_run(struct cli *cli, const char *selector, int64_t linger_ms)
 		return CLI_FAIL;
 	if (client_stream_open(c, &st) < 0)
 		return CLI_FAIL;
-	rc = handshake(c, &st, selector, &rl.pending);
+	rc = handshake(c, &st, selector, force, &rl.pending);
 	if (rc != CLI_OK)
 		goto out;
 	/* handshake left early guest output in `pending`: show it first. */
@@ -402,7 +417,8 @@ int console_run(struct cli *cli, const char *selector, int64_t linger_ms)
 	if (!st.tls)
 		fcntl(st.fd, F_SETFL, fcntl(st.fd, F_GETFL) | O_NONBLOCK);
 	if (rl.tty) {
-		fputs("Connected to VM (escape character is ^])\n", stderr);
+		__do_free char *name = vm_name(c, selector);
+		fprintf(stderr, "Connected to VM %s (escape character is ^])\n", name);
 		int r = tty_raw();
 		if (r < 0) {
 			rc = cli_error("cannot put the terminal in raw mode: %s", strerror(-r));

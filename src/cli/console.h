@@ -12,13 +12,15 @@
 #ifndef CORRAL_CLI_CONSOLE_H
 #define CORRAL_CLI_CONSOLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cli.h"
 
 #define CONSOLE_ESCAPE 0x1d	/* Ctrl-] */
 
-/* CLI_OK on detach, linger end or the daemon closing; CLI_FAIL (printed) otherwise. */
-int console_run(struct cli *cli, const char *selector, int64_t linger_ms);
+/* CLI_OK on detach, linger end or the daemon closing; CLI_FAIL (printed)
+ * otherwise.  `force` takes the console over from a session attached to it. */
+int console_run(struct cli *cli, const char *selector, bool force, int64_t linger_ms);
 
 #endif

@@ -58,14 +58,12 @@ void cli_print_listing(const json_t *answer, bool lng)
 		json_array_foreach(entries, i, e) {
 			char mode[11], size[24], when[32];
 			time_t mt = (time_t)int_of(e, "mtime");
-			struct tm tm;
 			const char *target = out_str(e, "target");
 			__do_free char *name = target ? xasprintf("%s -> %s", out_str(e, "name"), target)
 						      : xstrdup(out_str(e, "name"));
 			mode_string(out_str(e, "type"), int_of(e, "mode"), mode);
 			snprintf(size, sizeof(size), "%" PRId64, int_of(e, "size"));
-			if (!gmtime_r(&mt, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm))
-				snprintf(when, sizeof(when), "-");
+			out_time_epoch((int64_t)mt, when, sizeof(when));
 			table_add(t, mode, size, when, name);
 		}
 		table_print(t, stdout);

@@ -18,6 +18,8 @@
 
 #include "cli.h"
 #include "client.h"
+#include "complete.h"
+#include "errout.h"
 #include "remotes.h"
 #include "util/buf.h"
 #include "util/fsutil.h"
@@ -29,11 +31,14 @@
 
 enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE, OPT_REMOTE };
 
-static const struct cli_noun *const nouns[] = {
+/* The number of nouns (sizes the "did you mean" list). */
+#define NOUNS 17
+const struct cli_noun *const cli_nouns[NOUNS] = {
 	&cli_noun_vm, &cli_noun_disk, &cli_noun_pool, &cli_noun_net, &cli_noun_nic, &cli_noun_cdrom, &cli_noun_snapshot,
 	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_host, &cli_noun_job, &cli_noun_events,
 	&cli_noun_user, &cli_noun_token, &cli_noun_acl, &cli_noun_remote,
 };
+const size_t cli_nouns_count = ARRAY_SIZE(cli_nouns);
 
 static bool curl_ready;
 
@@ -78,6 +83,8 @@ struct client *cli_client(struct cli *cli)
 
 	if (cli->client_ready)
 		return &cli->client;
+	if (cli_args_listing())
+		return NULL; /* completion asks verbs for their options: nothing is sent */
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			cli_error("cannot initialise libcurl");
@@ -162,8 +169,8 @@ static void main_usage(struct buf *b)
 		 "Manage the virtual machines and disks of a corrald host.\n"
 		 "\n"
 		 "Nouns and their verbs:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
-		add_noun_line(b, nouns[i]);
+	for (size_t i = 0; i < cli_nouns_count; i++)
+		add_noun_line(b, cli_nouns[i]);
 	buf_adds(b,
 		 "\n"
 		 "Global options (before the noun):\n"
@@ -183,7 +190,11 @@ static void main_usage(struct buf *b)
 		 "                 ('corral host info' on the host prints it; default:\n"
 		 "                 $CORRAL_FINGERPRINT, else the system's CAs)\n"
 		 "  --json         print the API's JSON instead of text (also accepted\n"
-		 "                 anywhere after the verb)\n"
+		 "                 anywhere after the verb); errors become JSON lines\n"
+		 "                 {\"error\":{\"code\",\"message\"}} on stderr\n"
+		 "  --format table|json|csv\n"
+		 "                 tables as text (default), the API's JSON (as --json)\n"
+		 "                 or CSV\n"
 		 "  -h, --help     show this help; 'corral NOUN --help' and\n"
 		 "                 'corral NOUN VERB --help' show the rest\n"
 		 "  --version      print corral's version\n"
@@ -201,14 +212,16 @@ static const struct {
 	const char *alias, *verb;
 } verb_aliases[] = { { "ls", "list" }, { "rm", "delete" }, { "remove", "delete" } };
 
-static const struct cli_verb *find_verb(const struct cli_noun *n, const char *name)
+const struct cli_verb *cli_verb_find(const struct cli_noun *n, const char *name)
 {
+	if (!n->verbs)
+		return NULL;
 	for (const struct cli_verb *v = n->verbs; v->name; v++)
 		if (strcmp(v->name, name) == 0)
 			return v;
 	for (size_t i = 0; i < ARRAY_SIZE(verb_aliases); i++)
 		if (strcmp(verb_aliases[i].alias, name) == 0)
-			return find_verb(n, verb_aliases[i].verb);
+			return cli_verb_find(n, verb_aliases[i].verb);
 	return NULL;
 }
 
@@ -224,7 +237,7 @@ static void noun_usage(struct buf *b, const struct cli_noun *n)
 	for (const struct cli_verb *v = n->verbs; v->name; v++)
 		buf_printf(b, "  %-*s  %s\n", (int)w, v->name, v->summary);
 	for (size_t i = 0, k = 0; i < ARRAY_SIZE(verb_aliases); i++) {
-		const struct cli_verb *v = find_verb(n, verb_aliases[i].alias);
+		const struct cli_verb *v = cli_verb_find(n, verb_aliases[i].alias);
 		if (v && strcmp(v->name, verb_aliases[i].alias) != 0)
 			buf_printf(b, "%s%s = %s", k++ ? ", " : "\nAliases: ", verb_aliases[i].alias, v->name);
 		if (i + 1 == ARRAY_SIZE(verb_aliases) && k)
@@ -232,16 +245,17 @@ static void noun_usage(struct buf *b, const struct cli_noun *n)
 	}
 	buf_printf(b,
 		   "\n"
-		   "Every verb takes --json (print the API's JSON) and -h/--help.\n"
+		   "Every verb takes --json (print the API's JSON), --format table|json|csv\n"
+		   "and -h/--help.\n"
 		   "Run 'corral %s VERB --help' for a verb's arguments and options.\n",
 		   n->name);
 }
 
-static const struct cli_noun *find_noun(const char *name)
+const struct cli_noun *cli_noun_find(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
-		if (strcmp(nouns[i]->name, name) == 0)
-			return nouns[i];
+	for (size_t i = 0; i < cli_nouns_count; i++)
+		if (strcmp(cli_nouns[i]->name, name) == 0)
+			return cli_nouns[i];
 	return NULL;
 }
 
@@ -281,7 +295,7 @@ static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **
 			return a.exit_code;
 	if (a.npos == 0)
 		return cli_usage_error(n->name, "missing verb");
-	const struct cli_verb *v = find_verb(n, a.pos[0]);
+	const struct cli_verb *v = cli_verb_find(n, a.pos[0]);
 	if (v)
 		return v->run(cli, a.npos, a.pos);
 	__do_buf struct buf hint = BUF_INIT;
@@ -289,18 +303,20 @@ static int run_noun(struct cli *cli, const struct cli_noun *n, int argc, char **
 	return cli_usage_error(n->name, "unknown verb '%s %s'%s", n->name, a.pos[0], hint.s ? hint.s : "");
 }
 
+const struct option cli_global_options[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "remote", required_argument, NULL, OPT_REMOTE },
+	CLI_COMMON_OPTIONS,
+	{ 0 },
+};
+
 static int run(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "url", required_argument, NULL, OPT_URL },
-		{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
-		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-		{ "remote", required_argument, NULL, OPT_REMOTE },
-		CLI_COMMON_OPTIONS,
-		{ 0 },
-	};
+	const struct option *opts = cli_global_options;
 	__do_buf struct buf usage = BUF_INIT;
 	const struct cli_noun *n;
 	struct cli_args a;
@@ -349,13 +365,16 @@ static int run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("", "--url and --remote exclude each other (so do $CORRAL_URL and $CORRAL_REMOTE)");
 	if (a.npos == 0)
 		return cli_usage_error("", "missing command");
-	n = find_noun(a.pos[0]);
+	/* Hidden: shell completion (complete.h), never listed in the help. */
+	if (strcmp(a.pos[0], "__complete") == 0)
+		return cli_complete(cli, a.npos, a.pos);
+	n = cli_noun_find(a.pos[0]);
 	if (!n) {
-		const char *names[ARRAY_SIZE(nouns) + 1];
+		const char *names[NOUNS + 1];
 		__do_buf struct buf hint = BUF_INIT;
-		for (size_t i = 0; i < ARRAY_SIZE(nouns); i++)
-			names[i] = nouns[i]->name;
-		names[ARRAY_SIZE(nouns)] = NULL;
+		for (size_t i = 0; i < cli_nouns_count; i++)
+			names[i] = cli_nouns[i]->name;
+		names[NOUNS] = NULL;
 		suggest(&hint, a.pos[0], names, sizeof(names[0]));
 		return cli_usage_error("", "unknown command '%s'%s", a.pos[0], hint.s ? hint.s : "");
 	}
@@ -389,6 +408,12 @@ int main(int argc, char **argv)
 	int rc;
 
 	sanitize_std_fds();
+	/* --json anywhere turns error lines into JSON too, even those found
+	 * before the parser reaches it (errout.h). */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=json") == 0 ||
+		    (strcmp(argv[i], "--format") == 0 && i + 1 < argc && strcmp(argv[i + 1], "json") == 0))
+			errout_set_json(true);
 	rc = run(&cli, argc, argv);
 
 	if (cli.client_ready)
@@ -396,7 +421,7 @@ int main(int argc, char **argv)
 	if (curl_ready)
 		curl_global_cleanup();
 	if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
-		fprintf(stderr, "corral: cannot write output: %s\n", strerror(errno));
+		errout_print("failed", "cannot write output: %s", strerror(errno));
 		rc = CLI_FAIL;
 	}
 	return rc;

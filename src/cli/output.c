@@ -9,10 +9,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "output.h"
 #include "util/buf.h"
 #include "util/strutil.h"
+#include "util/timeutil.h"
 #include "util/common.h"
 
 struct table {
@@ -96,10 +98,59 @@ static size_t width(const char *s)
 	return w;
 }
 
+static bool csv_mode;
+
+void out_set_csv(bool on)
+{
+	csv_mode = on;
+}
+
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line end. */
+static void csv_field(const char *s, FILE *f)
+{
+	if (!s[strcspn(s, ",\"\r\n")]) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void table_print_csv(const struct table *t, FILE *f)
+{
+	if (t->kv)
+		fputs("key,value\n", f);
+	for (size_t r = 0; r < t->nrows; r++) {
+		char **row = t->cells + r * t->ncols;
+		for (size_t c = 0; c < t->ncols; c++) {
+			if (c)
+				fputc(',', f);
+			if (t->kv && c == 0) {
+				size_t n = strlen(row[0]);
+				__do_free char *key = xstrndup(row[0], n && row[0][n - 1] == ':' ? n - 1 : n);
+				csv_field(key, f);
+			} else {
+				csv_field(row[c], f);
+			}
+		}
+		fputc('\n', f);
+	}
+}
+
 void table_print(const struct table *t, FILE *f)
 {
 	__do_free size_t *w = xcalloc(t->ncols, sizeof(size_t));
 	const char *sep = t->kv ? " " : "  ";
+
+	if (csv_mode) {
+		table_print_csv(t, f);
+		return;
+	}
 
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
@@ -183,7 +234,7 @@ const char *out_size(uint64_t bytes, char *buf, size_t len)
 
 const char *out_rate(double bytes_per_s, char *buf, size_t len)
 {
-	static const char *const units[] = { "B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s" };
+	static const char *const units[] = { "B/s", "K/s", "M/s", "G/s", "T/s" };
 	size_t u = 0;
 
 	if (bytes_per_s < 0)
@@ -192,8 +243,50 @@ const char *out_rate(double bytes_per_s, char *buf, size_t len)
 		bytes_per_s /= 1024;
 		u++;
 	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes_per_s, units[u]);
+	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", bytes_per_s, units[u]);
 	return buf;
+}
+
+const char *out_time_epoch(int64_t epoch_s, char *buf, size_t len)
+{
+	time_t t = (time_t)epoch_s;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+const char *out_time(const char *rfc3339, char *buf, size_t len)
+{
+	int64_t ms;
+
+	if (!rfc3339) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	if (!(ms = time_parse_rfc3339(rfc3339))) {
+		snprintf(buf, len, "%s", rfc3339);
+		return buf;
+	}
+	return out_time_epoch(ms / 1000, buf, len);
+}
+
+const char *out_age(const char *rfc3339, char *buf, size_t len)
+{
+	int64_t ms = rfc3339 ? time_parse_rfc3339(rfc3339) : 0;
+	int64_t s;
+
+	if (!ms) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	s = (time_wall_ms() - ms) / 1000;
+	if (s >= 86400) {
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
+		return buf;
+	}
+	return out_duration(s, buf, len);
 }
 
 const char *out_duration(int64_t s, char *buf, size_t len)

@@ -28,6 +28,9 @@ void table_add(struct table *t, ...);
 void table_add_kv(struct table *t, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void table_print(const struct table *t, FILE *f);
+/* From now on table_print writes CSV (RFC 4180; headers as the first row,
+ * key/value views as "key,value" rows): --format csv. */
+void out_set_csv(bool on);
 void table_free(struct table *t);
 
 static inline void cleanup_table(struct table **t) { table_free(*t); }
@@ -45,10 +48,24 @@ char *out_scalar(const json_t *v);
 char *out_join(const json_t *arr, const char *sep);
 /* Human size ("256M", "1.5G") of a byte count, into buf (>= 16 bytes). */
 const char *out_size(uint64_t bytes, char *buf, size_t len);
-/* "120.3 MiB/s" for a rate in bytes/s, into buf (>= 24 bytes). */
+/* "120.3M/s" for a rate in bytes/s (out_size's units), into buf (>= 24 bytes). */
 const char *out_rate(double bytes_per_s, char *buf, size_t len);
 /* "3s", "2m05s", "1h02m" for a duration in seconds, into buf (>= 24 bytes). */
 const char *out_duration(int64_t seconds, char *buf, size_t len);
+
+/*
+ * The one readable time of tables and views: "2026-12-06 10:36:12Z" from the
+ * API's RFC 3339 UTC ("2026-12-06T10:36:12.123Z"), into buf (>= 24 bytes).
+ * NULL gives "-"; text that is not RFC 3339 is copied as it is.
+ */
+const char *out_time(const char *rfc3339, char *buf, size_t len);
+/* The same for seconds since the epoch. */
+const char *out_time_epoch(int64_t epoch_s, char *buf, size_t len);
+/*
+ * How long ago an RFC 3339 time was, for columns about age ("3s", "2m05s",
+ * "1h02m", "3d04h"), into buf (>= 24 bytes); "-" for NULL or malformed.
+ */
+const char *out_age(const char *rfc3339, char *buf, size_t len);
 
 /*
  * Write all `len` bytes of `p` to `fd`, going on after EINTR; a socket

@@ -56,6 +56,7 @@ struct vm_rt {
 	bool resetting; /* between a reboot's SHUTDOWN and the RESUME after reset */
 	bool gone;
 	bool console_busy;
+	int console_fd; /* the attached session's serial connection, or -1 */
 	bool has_scsi;
 	enum accel_mode accel; /* as resolved at start (or on re-attach) */
 	int nports;
@@ -428,6 +429,7 @@ static struct vm_rt *vm_rt_new(const struct vm_record *r)
 	snprintf(v->name, sizeof(v->name), "%s", r->def->name);
 	v->dir = vm_dir(v->uuid);
 	v->state = r->state;
+	v->console_fd = -1;
 	return v;
 }
 
@@ -1821,7 +1823,7 @@ char *rt_console_log_path(const char *uuid)
 	return qemu_run_path(dir, "console.log");
 }
 
-int rt_console_open(const char *uuid, struct buf *err)
+int rt_console_open(const char *uuid, bool force, struct buf *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	__do_free char *dir = vm_dir(uuid);
@@ -1835,12 +1837,19 @@ int rt_console_open(const char *uuid, struct buf *err)
 		buf_adds(err, "vm is not running");
 		return -EBUSY;
 	}
-	if (v->console_busy) {
+	if (v->console_busy && !force) {
 		rt_unlock();
-		buf_adds(err, "another console session is attached to this vm");
+		buf_adds(err, "another console session is attached to this vm (--force takes it over)");
 		return -EBUSY;
 	}
+	if (v->console_busy && v->console_fd >= 0) {
+		/* Take over: the old session's relay sees its serial connection
+		 * end and closes it; QEMU then accepts ours (still queued). */
+		log_info("vm %s: console taken over", uuid);
+		shutdown(v->console_fd, SHUT_RDWR);
+	}
 	v->console_busy = true;
+	v->console_fd = -1;
 	rt_unlock();
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
@@ -1853,18 +1862,25 @@ int rt_console_open(const char *uuid, struct buf *err)
 		rt_console_close(uuid, -1);
 		return -e;
 	}
+	pthread_mutex_lock(&rt_lock);
+	if ((v = find_locked(uuid)))
+		v->console_fd = fd;
+	rt_unlock();
 	return fd;
 }
 
 void rt_console_close(const char *uuid, int fd)
 {
-	if (fd >= 0)
-		close(fd);
 	pthread_mutex_lock(&rt_lock);
 	struct vm_rt *v = find_locked(uuid);
-	if (v)
+	/* A session that was taken over leaves the console to its successor. */
+	if (v && (fd < 0 ? v->console_fd < 0 : v->console_fd == fd)) {
 		v->console_busy = false;
+		v->console_fd = -1;
+	}
 	rt_unlock();
+	if (fd >= 0)
+		close(fd);
 }
 
 void rt_forget(const char *uuid)

@@ -146,10 +146,12 @@ json_t *rt_info(const char *uuid);
 char *rt_console_log_path(const char *uuid);
 /*
  * Connect to the guest's serial port for an interactive console.  Only one
- * console client at a time: -EBUSY while another is attached.  Returns a
- * connected fd; call rt_console_close when done.
+ * console client at a time: -EBUSY while another is attached, unless
+ * `force`, which ends the attached session (its serial connection is shut
+ * down; its rt_console_close then leaves the console to the new one).
+ * Returns a connected fd; call rt_console_close when done.
  */
-int rt_console_open(const char *uuid, struct buf *err);
+int rt_console_open(const char *uuid, bool force, struct buf *err);
 void rt_console_close(const char *uuid, int fd);
 /* Remove the VM's run directory (VM deleted). */
 void rt_forget(const char *uuid);

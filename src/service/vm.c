@@ -735,7 +735,7 @@ int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err
 
 json_t *svc_vm_events(const char *uuid, int limit) { return store_event_list(svc_cfg.store, uuid, limit); }
 
-int svc_vm_console_open(const char *uuid, struct buf *err) { return rt_console_open(uuid, err); }
+int svc_vm_console_open(const char *uuid, bool force, struct buf *err) { return rt_console_open(uuid, force, err); }
 
 void svc_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
 

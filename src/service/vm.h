@@ -59,8 +59,9 @@ int svc_vm_nic_set(const char *uuid, const char *mac, const json_t *changes, str
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);
 int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err);
 json_t *svc_vm_events(const char *uuid, int limit);
-/* Returns a connected fd for the serial console; release with svc_vm_console_close. */
-int svc_vm_console_open(const char *uuid, struct buf *err);
+/* Returns a connected fd for the serial console (force: take it over from
+ * the attached session); release with svc_vm_console_close. */
+int svc_vm_console_open(const char *uuid, bool force, struct buf *err);
 void svc_vm_console_close(const char *uuid, int fd);
 /* Start every VM flagged autostart that is not running. */
 void svc_vm_autostart(void);

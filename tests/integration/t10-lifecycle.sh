@@ -35,7 +35,7 @@ test_expect "pause and resume" '
 	corral vm resume g1 && [ "$(vm_state g1)" = running ]
 '
 test_expect "a running VM cannot be edited or deleted" '
-	fails corral vm delete g1 2>err && grep -q "stop it first" err &&
+	fails corral vm delete --yes g1 2>err && grep -q "stop it first" err &&
 	fails corral vm edit g1 --cpus 2 2>err && grep -q "stop it first" err
 '
 test_expect "graceful stop: the guest powers off through ACPI" '
@@ -101,11 +101,11 @@ test_expect "vm show --json round-trips into vm create --from" '
 	corral vm show g1-copy --json | jq -S "del(.uuid, .name, .nics[0].mac, .status)" >"$T/b" &&
 	jq -S "del(.uuid, .name, .nics[0].mac, .status)" "$T/g1.json" >"$T/a" &&
 	diff "$T/a" "$T/b" &&
-	corral vm delete g1-copy &&
+	corral vm delete --yes g1-copy &&
 	corral vm create g1-copy2 --from "$T/g1.json" >/dev/null &&
 	[ "$(corral vm show g1-copy2 --json | jq -r .uuid)" != "$(jq -r .uuid "$T/g1.json")" ] &&
 	[ "$(corral vm show g1-copy2 --json | jq -r ".nics[0].mac")" != "$(jq -r ".nics[0].mac" "$T/g1.json")" ] &&
-	corral vm delete g1-copy2
+	corral vm delete --yes g1-copy2
 '
 test_expect "actions on a pattern act on every match" '
 	corral vm start deaf &&
@@ -113,6 +113,6 @@ test_expect "actions on a pattern act on every match" '
 	[ "$(vm_state g1)" = stopped ] && [ "$(vm_state deaf)" = stopped ]
 '
 test_expect "delete removes the VM" '
-	corral vm delete deaf && fails corral vm show deaf 2>err && grep -q "not found" err
+	corral vm delete --yes deaf && fails corral vm show deaf 2>err && grep -q "not found" err
 '
 finish

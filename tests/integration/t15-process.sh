@@ -76,7 +76,7 @@ test_expect "an old root-owned volume is handed to corral-qemu at start" '
 '
 test_expect "vm delete removes the run dir with its logs" '
 	d=$(run_dir p1) && [ -d "$d" ] &&
-	corral vm delete p1 && [ ! -e "$d" ]
+	corral vm delete --yes p1 && [ ! -e "$d" ]
 '
 test_expect "a missing qemu user is a clear error at VM start" '
 	stop_daemon && start_daemon --qemu-user corral-nosuchuser &&

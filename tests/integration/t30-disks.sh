@@ -43,7 +43,7 @@ test_expect "a guest with one disk sees it" '
 	boot h1 && wait_block h1 "sr0 vda"
 '
 test_expect "a volume in use cannot be deleted or attached twice" '
-	fails corral disk delete d1 2>err && grep -q "used by vm" err &&
+	fails corral disk delete --yes d1 2>err && grep -q "used by vm" err &&
 	create_guest other && fails corral disk attach other d1 2>err && grep -q "already used" err
 '
 test_expect "hot-plug: the running guest sees the new disk" '
@@ -73,7 +73,7 @@ test_expect "attach/detach on a stopped VM edits the definition" '
 	corral vm kill h1
 '
 test_expect "delete a VM with its disks" '
-	corral vm delete h1 --disks &&
+	corral vm delete --yes h1 --disks &&
 	fails corral disk show d1 2>/dev/null && fails corral disk show d2 2>/dev/null &&
 	[ -z "$(ls "$STATE/storage" | grep -v imported)" ]
 '

@@ -92,7 +92,7 @@ test_expect "garbage on the socket does not hurt the daemon" '
 test_expect "random JSON bodies never crash corrald and never get a 5xx (300 mutations)" '
 	seed="{\"name\":\"fz\",\"cpus\":1,\"memory_mib\":64,\"boot\":{\"mode\":\"firmware\",\"order\":[\"disk\"]},\"disks\":[],\"nic\":{\"mode\":\"user\"},\"vnc\":null,\"tags\":[\"a\"]}" &&
 	python3 "$HERE/httpprobe.py" "$SOCK" fuzz 300 POST /v1/vms "$seed" &&
-	corral host info >/dev/null && { corral vm delete "name:fz*" >/dev/null 2>&1; corral host info >/dev/null; }
+	corral host info >/dev/null && { corral vm delete --yes "name:fz*" >/dev/null 2>&1; corral host info >/dev/null; }
 '
 test_expect "the CLI prints one clear line and exits non-zero" '
 	fails corral vm show nope 2>err && [ "$(wc -l <err)" -eq 1 ] && grep -q "^corral: " err

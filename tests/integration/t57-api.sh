@@ -64,6 +64,6 @@ db.commit()" "$STATE/state.db" &&
 	corral vm list --json | jq -e ".vms[] | select(.name == \"bad1\") | .status.invalid | test(\"cpus\")" &&
 	corral vm show bad1 --json | jq -e ".status.invalid | length > 0" &&
 	fails corral vm start bad1 2>err && cat err && grep -qi "invalid\|cpus" err &&
-	corral vm delete bad1
+	corral vm delete --yes bad1
 '
 finish

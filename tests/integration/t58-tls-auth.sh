@@ -58,7 +58,7 @@ test_expect "an Operator token starts and stops a VM but cannot delete it (403 n
 	wait_state web running 30 &&
 	rcorral "$OPTOK" vm stop web --timeout 2 &&
 	wait_state web stopped 30 &&
-	fails rcorral "$OPTOK" vm delete web 2>err && grep -q "forbidden: op!ci lacks VM.Config on /vms/web" err &&
+	fails rcorral "$OPTOK" vm delete --yes web 2>err && grep -q "forbidden: op!ci lacks VM.Config on /vms/web" err &&
 	[ "$(status -H "Authorization: Bearer $OPTOK" -X DELETE /v1/vms/web)" = 403 ] &&
 	fails rcorral "$OPTOK" acl add op Administrator / 2>err &&
 	grep -q "lacks User.Modify" err &&
@@ -77,7 +77,7 @@ test_expect "an Auditor only reads" '
 test_expect "a token never has more rights than its own ACL entries and its user" '
 	fails rcorral "$LONELYTOK" vm list 2>err && grep -q "forbidden: op!lonely lacks VM.Audit" err &&
 	corral acl add op!lonely Administrator / &&
-	fails rcorral "$LONELYTOK" vm delete web 2>err && grep -q "lacks VM.Config" err &&
+	fails rcorral "$LONELYTOK" vm delete --yes web 2>err && grep -q "lacks VM.Config" err &&
 	corral acl delete op!lonely / && corral token delete op lonely &&
 	fails rcorral "$LONELYTOK" vm list 2>err && grep -q "authentication failed" err
 '

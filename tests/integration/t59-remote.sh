@@ -71,7 +71,7 @@ test_expect "commands go to --remote NAME and to the default remote; an Operator
 	[ "$(rc remote default)" = local ] &&
 	rc remote default op && [ "$(rc remote default)" = op ] &&
 	rc vm list | grep -E "^web +running" &&
-	fails rc vm delete db 2>err && grep -q "forbidden: op!ci lacks VM.Config on /vms/db" err &&
+	fails rc vm delete --yes db 2>err && grep -q "forbidden: op!ci lacks VM.Config on /vms/db" err &&
 	fails rc --remote nosuch vm list 2>err && grep -q "no remote called .nosuch." err &&
 	fails rc --remote op --url "$URL" vm list 2>err && grep -q "exclude each other" err &&
 	rc --remote local --socket "$SOCK" vm show db >/dev/null && corral vm show db >/dev/null

@@ -35,7 +35,7 @@ test_expect "bad pool requests change nothing" '
 	fails corral pool create "../x" "$T/x" 2>err && grep -q "invalid pool name" err &&
 	fails corral pool create nope "$T/missing/dir" 2>err && grep -q "parent directory" err &&
 	fails corral pool create ctl "$(printf "$T/a\tb")" 2>err && grep -q "control" err &&
-	fails corral pool delete default 2>err && grep -q "default pool cannot be deleted" err &&
+	fails corral pool delete --yes default 2>err && grep -q "default pool cannot be deleted" err &&
 	fails corral pool show nosuch 2>err && grep -q "not found" err &&
 	fails corral pool create etc /etc 2>err && grep -q "system directory /etc: .*cannot be a pool" err &&
 	fails corral pool create root / 2>err && grep -q "cannot be a pool" err &&
@@ -55,8 +55,8 @@ test_expect "disk create and import put the file into the pool" '
 	corral pool show p1 --json | jq -e ".volumes == 1"
 '
 test_expect "a pool holding volumes cannot be deleted; an empty one can" '
-	fails corral pool delete p1 2>err && grep -q "c1" err &&
-	corral pool create p3 "$T/p3" && corral pool delete p3 && fails corral pool show p3 2>/dev/null &&
+	fails corral pool delete --yes p1 2>err && grep -q "c1" err &&
+	corral pool create p3 "$T/p3" && corral pool delete --yes p3 && fails corral pool show p3 2>/dev/null &&
 	[ -d "$T/p3" ]
 '
 test_expect "offline move: same content in the new pool, old file gone" '
@@ -83,14 +83,14 @@ test_expect "a move into a pool without room is refused with the numbers" '
 	fails corral disk move c1 --pool tiny 2>err && grep -q "not enough space in .* needed, .* free" err &&
 	api POST /v1/volumes/c1/move "{\"pool\":\"tiny\"}" | tail -n1 | grep -q "HTTP 507" &&
 	[ -z "$(ls -A "$T/tiny")" ] && corral disk show c1 --json | jq -e ".pool == \"p2\"" &&
-	corral pool delete tiny && umount "$T/tiny"
+	corral pool delete --yes tiny && umount "$T/tiny"
 '
 test_expect "a volume with snapshots is not moved" '
 	corral disk create s1 8M --pool p1 && create_guest snapvm --disk s1 &&
 	qemu-img snapshot -c snap1 "$(vol_path s1)" &&
 	fails corral disk move s1 --pool p2 2>err && grep -q "delete its snapshots first" err &&
 	[ "$(corral disk show s1 --json | jq -r .pool)" = p1 ] && [ ! -e "$T/p2/s1.qcow2" ] &&
-	corral vm delete snapvm --disks
+	corral vm delete --yes snapvm --disks
 '
 test_expect "live move while the guest writes" '
 	corral disk create root 16M && corral disk create data 64M --pool p1 &&

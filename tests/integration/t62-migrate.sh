@@ -128,7 +128,7 @@ test_expect "a local disk is refused without --with-local-disks, then copied wit
 test_expect "a name clash and a full pool on the target are refused; the VM runs on" '
 	cb disk create clash 16M && cb vm create l2 --memory 64M --disk clash >/dev/null &&
 	fails migrate l2 a b --with-local-disks 2>err && grep -q "exists on b already" err &&
-	cb vm delete l2 --disks >/dev/null && check_on l2 a && clean_on b l2 &&
+	cb vm delete --yes l2 --disks >/dev/null && check_on l2 a && clean_on b l2 &&
 	mkdir -p "$T/a-tiny" "$T/b-tiny" && mount -t tmpfs -o size=4m tmpfs "$T/b-tiny" && MOUNTED=1 &&
 	ca pool create tiny "$T/a-tiny" && cb pool create tiny "$T/b-tiny" &&
 	ca disk create t1 32M --pool tiny && ca disk attach l2 t1 &&

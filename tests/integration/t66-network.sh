@@ -27,9 +27,9 @@ net_cleanup() {
 	if [ -n "$CORRALD_PID" ] && corral net show "$NET" >/dev/null 2>&1; then
 		corral vm kill g1 g2 >/dev/null 2>&1
 		sleep 1
-		corral vm delete g1 g2 v1 v2 >/dev/null 2>&1
-		corral net delete "${NET}b" >/dev/null 2>&1
-		corral net delete "$NET" >/dev/null 2>&1
+		corral vm delete --yes g1 g2 v1 v2 >/dev/null 2>&1
+		corral net delete --yes "${NET}b" >/dev/null 2>&1
+		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
@@ -124,13 +124,13 @@ test_expect "vlan= on a kernel without bridge VLAN filtering: refused naming the
 	corral vm show v1 --json | jq -e "(.nics | length == 1) and (.nics[0] | has(\"vlan\") | not)" &&
 	fails corral vm edit v1 --nic "net=$NET,vlan=10" 2>err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err &&
 	corral vm show v1 --json | jq -e "(.nics | length == 1) and (.nics[0] | has(\"vlan\") | not)" &&
-	corral vm delete v1 && ! corral vm show v1 >/dev/null 2>&1 &&
+	corral vm delete --yes v1 && ! corral vm show v1 >/dev/null 2>&1 &&
 	links >"$T/links.v1" && cmp "$T/links.v0" "$T/links.v1"
 '
 else
 test_expect "vlan= on a kernel with bridge VLAN filtering is accepted and recorded" '
 	create_guest v1 --nic "net=$NET,vlan=10" && corral vm show v1 --json | jq -e ".nics[0].vlan == \"10\"" &&
-	corral vm delete v1
+	corral vm delete --yes v1
 '
 fi
 
@@ -217,18 +217,18 @@ test_expect "a bridge network attaches to a host bridge and leaves it on delete"
 	if [ $VLANS = no ]; then fails corral vm create v2 --nic "net=${NET}b,vlan=10" 2>err && grep -q CONFIG_BRIDGE_VLAN_FILTERING err; else
 		fails corral vm create v2 --nic "net=${NET}b,vlan=10" 2>err && grep -q "VLAN filtering off" err; fi &&
 	! corral vm show v2 >/dev/null 2>&1 &&
-	corral net delete "${NET}b" && ip link show "$XB" | grep -q "state UP\|UP"
+	corral net delete --yes "${NET}b" && ip link show "$XB" | grep -q "state UP\|UP"
 '
 
 test_expect "a network in use cannot be deleted; deleting it removes its bridge, dnsmasq and table, nothing else" '
-	fails corral net delete "$NET" 2>err && grep -q "used by VM g1, g2" err &&
+	fails corral net delete --yes "$NET" 2>err && grep -q "used by VM g1, g2" err &&
 	ip link show "cr-$NET" >/dev/null &&
 	TAPS=$(for v in g1 g2; do corral vm show $v --json | jq -r ".status.nics[].tap"; done) &&
 	[ "$(echo $TAPS | wc -w)" = 2 ] && for t in $TAPS; do ip link show "$t" | grep -q "master cr-$NET"; done &&
 	corral vm kill g1 && corral vm kill g2 && wait_state g1 stopped 20 && wait_state g2 stopped 20 &&
 	for t in $TAPS; do ! ip link show "$t" 2>/dev/null; done &&
-	corral vm delete g1 g2 &&
-	corral net delete "$NET" &&
+	corral vm delete --yes g1 g2 &&
+	corral net delete --yes "$NET" &&
 	! ip link show "cr-$NET" 2>/dev/null && ! nft list table ip "corral-$NET" 2>/dev/null &&
 	! nft list table ip6 "corral-$NET" 2>/dev/null &&
 	proc_gone "$DPID" &&

@@ -78,8 +78,8 @@ test_expect "a guest on host A reaches a guest on host B over the overlay" '
 '
 
 test_expect "deleting the network removes its bridge and VXLAN port, nothing else" '
-	on A vm kill ga && SOCK=$T/A.sock wait_state ga stopped 20 && on A vm delete ga &&
-	on A net delete "$NET" &&
+	on A vm kill ga && SOCK=$T/A.sock wait_state ga stopped 20 && on A vm delete --yes ga &&
+	on A net delete --yes "$NET" &&
 	! in_host "$NA" ip link show "cv-$NET" 2>/dev/null && ! in_host "$NA" ip link show "cr-$NET" 2>/dev/null &&
 	in_host "$NA" ip -o link show | awk -F": " "{print \$2}" | sed "s/@.*//" | sort >"$T/links.after" &&
 	cmp "$T/links.before" "$T/links.after"

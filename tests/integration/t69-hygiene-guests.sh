@@ -24,8 +24,8 @@ net_cleanup() {
 	if [ -n "$CORRALD_PID" ] && corral net show "$NET" >/dev/null 2>&1; then
 		corral vm kill g1 g2 >/dev/null 2>&1
 		sleep 1
-		corral vm delete g1 g2 g3 >/dev/null 2>&1
-		corral net delete "$NET" >/dev/null 2>&1
+		corral vm delete --yes g1 g2 g3 >/dev/null 2>&1
+		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	[ -n "${DPID:-}" ] && kill -CONT "$DPID" 2>/dev/null
 	return 0
@@ -76,7 +76,7 @@ test_expect "the NIC spec's filter= is strict; filter=off is recorded" '
 	corral vm start g3 && T3=$(corral vm show g3 --json | jq -r ".status.nics[1].tap") &&
 	tc qdisc show dev "$T3" | grep -q "tbf .*rate 2Mbit" && chain "$T3" | grep -q "limit rate over 250000 bytes/second" &&
 	corral vm kill g3 && wait_state g3 stopped 20 &&
-	corral vm delete g3 && ! corral vm show x >/dev/null 2>&1
+	corral vm delete --yes g3 && ! corral vm show x >/dev/null 2>&1
 '
 
 test_expect "two guests on the network: filtered from the start, narrowed to their leases, talking" '
@@ -160,7 +160,7 @@ test_expect "a stopped VM leaves no filter behind; its neighbour keeps its own" 
 
 test_expect "deleting the network leaves nothing of it in the hygiene table" '
 	corral vm kill g1 && wait_state g1 stopped 20 && ! chain "$T1" >/dev/null &&
-	corral vm delete g1 g2 && corral net delete "$NET" &&
+	corral vm delete --yes g1 g2 && corral net delete --yes "$NET" &&
 	! nft list table bridge $HT 2>/dev/null | grep -q "$BR" &&
 	! ip link show "$BR" 2>/dev/null
 '

@@ -49,7 +49,7 @@ test_expect "disk-only snapshot of a running VM, revert reboots from the old dis
 	[ "$(img_tags g-root)" = s1 ] && [ "$(img_tags g-data)" = s1 ] &&
 	write_mark g B2 && [ "$(read_mark g)" = "B2B2 RAM-B2" ] &&
 	n=$(ready_count g) &&
-	corral snapshot revert g s1 &&
+	corral snapshot revert --yes g s1 &&
 	wait_ready_after g "$n" && [ "$(vm_state g)" = running ] &&
 	[ "$(read_mark g)" = "A1A1 NONE" ] &&
 	[ "$(current_of g)" = s1 ]
@@ -61,7 +61,7 @@ test_expect "--memory snapshot: revert brings back RAM and disks, VM running, no
 	corral snapshot show g s2 --json | jq -e ".memory and .was_running and .size > 1000000 and .parent == \"s1\"" &&
 	write_mark g D4 && [ "$(read_mark g)" = "D4D4 RAM-D4" ] &&
 	n=$(ready_count g) &&
-	corral snapshot revert g s2 &&
+	corral snapshot revert --yes g s2 &&
 	wait_state g running 60 &&
 	[ "$(read_mark g)" = "C3C3 RAM-C3" ] &&
 	[ "$(ready_count g)" = "$n" ] &&
@@ -73,16 +73,16 @@ test_expect "stopped VM: snapshot and revert with qemu-img" '
 	[ "$(img_tags g-root)" = "s1 s2 s3" ] && [ "$(img_tags g-data)" = "s1 s2 s3" ] &&
 	corral snapshot show g s3 --json | jq -e "(.memory | not) and (.was_running | not) and .parent == \"s2\"" &&
 	boot g && write_mark g E5 && corral vm kill g &&
-	corral snapshot revert g s3 && [ "$(vm_state g)" = stopped ] &&
+	corral snapshot revert --yes g s3 && [ "$(vm_state g)" = stopped ] &&
 	boot g && [ "$(read_mark g)" = "C3C3 NONE" ]
 '
 test_expect "--memory revert of a stopped VM starts it where the snapshot was taken" '
 	corral vm kill g &&
-	corral snapshot revert g s2 && wait_state g running 60 &&
+	corral snapshot revert --yes g s2 && wait_state g running 60 &&
 	[ "$(read_mark g)" = "C3C3 RAM-C3" ] && corral vm kill g
 '
 test_expect "a tree with branches: revert s1, then s4 is a child of s1" '
-	corral snapshot revert g s1 && [ "$(current_of g)" = s1 ] &&
+	corral snapshot revert --yes g s1 && [ "$(current_of g)" = s1 ] &&
 	corral snapshot create g s4 &&
 	[ "$(parent_of g s4)" = s1 ] && [ "$(parent_of g s2)" = s1 ] && [ "$(parent_of g s3)" = s2 ] &&
 	[ "$(parent_of g s1)" = none ] &&
@@ -91,14 +91,14 @@ test_expect "a tree with branches: revert s1, then s4 is a child of s1" '
 	grep -Eq "^  s4 \* " list.txt && grep -q "first one" list.txt
 '
 test_expect "delete a snapshot in the middle, then revert to its child" '
-	corral snapshot delete g s2 | grep -q "deleted snapshot s2" &&
+	corral snapshot delete --yes g s2 | grep -q "deleted snapshot s2" &&
 	[ "$(parent_of g s3)" = s1 ] &&
 	[ "$(img_tags g-root)" = "s1 s3 s4" ] && [ "$(img_tags g-data)" = "s1 s3 s4" ] &&
-	corral snapshot revert g s3 && boot g && [ "$(read_mark g)" = "C3C3 NONE" ] &&
+	corral snapshot revert --yes g s3 && boot g && [ "$(read_mark g)" = "C3C3 NONE" ] &&
 	[ "$(current_of g)" = s3 ]
 '
 test_expect "delete on a running VM (QMP job), deleting the current one moves current up" '
-	corral snapshot delete g s3 && [ "$(current_of g)" = s1 ] &&
+	corral snapshot delete --yes g s3 && [ "$(current_of g)" = s1 ] &&
 	[ "$(vm_state g)" = running ] &&
 	[ "$(img_tags g-root)" = "s1 s4" ] && [ "$(img_tags g-data)" = "s1 s4" ] &&
 	corral job list --vm g --json | jq -e "[.jobs[] | select(.state == \"succeeded\") | .type] | (index(\"snapshot-create\") and index(\"snapshot-revert\") and index(\"snapshot-delete\"))"
@@ -106,14 +106,14 @@ test_expect "delete on a running VM (QMP job), deleting the current one moves cu
 test_expect "hostile input is refused and changes nothing" '
 	before=$(listed g) &&
 	fails corral snapshot create nosuchvm x 2>err && grep -q "not found" err &&
-	fails corral snapshot revert g nosuch 2>err && grep -q "has no snapshot" err &&
-	fails corral snapshot delete g nosuch 2>err && grep -q "has no snapshot" err &&
+	fails corral snapshot revert --yes g nosuch 2>err && grep -q "has no snapshot" err &&
+	fails corral snapshot delete --yes g nosuch 2>err && grep -q "has no snapshot" err &&
 	fails corral snapshot show g nosuch 2>err && grep -q "has no snapshot" err &&
 	fails corral snapshot create g s1 2>err && grep -q "already has a snapshot" err &&
 	fails corral snapshot create g a/b 2>err && grep -qi "invalid snapshot name" err &&
 	fails corral snapshot create g .. 2>err && grep -qi "invalid snapshot name" err &&
 	fails corral snapshot create g "$(printf "a\tb")" 2>err && grep -qi "invalid snapshot name" err &&
-	fails corral snapshot revert g ../s1 2>err && grep -qiE "invalid snapshot name|no such route" err &&
+	fails corral snapshot revert --yes g ../s1 2>err && grep -qiE "invalid snapshot name|no such route" err &&
 	api POST /v1/vms/g/snapshots "{\"name\":\"x\",\"bogus\":1}" | tail -n1 | grep -q "HTTP 400" &&
 	api POST /v1/vms/g/snapshots "{\"name\":\"-x\"}" | tail -n1 | grep -q "HTTP 400" &&
 	api POST /v1/vms/g/snapshots/%2e%2e/revert | tail -n1 | grep -q "HTTP 400" &&
@@ -130,7 +130,7 @@ test_expect "a second operation while a snapshot job runs is refused as busy" '
 	{ corral snapshot create g big --memory >bg.out 2>&1 & bgpid=$!; } &&
 	busy=no &&
 	for i in $(seq 1 100); do
-		if corral snapshot revert g nosuch 2>err; then break; fi
+		if corral snapshot revert --yes g nosuch 2>err; then break; fi
 		grep -q "busy: snapshot-create (job [0-9]*) in progress" err && { busy=yes; break; }
 		proc_gone $bgpid && break
 		sleep 0.02
@@ -183,7 +183,7 @@ test_expect "not enough free space: refused before anything is written" '
 	corral vm create s --disk s-root --no-nic &&
 	fails corral snapshot create s x 2>err && grep -q "not enough space" err &&
 	[ "$(corral snapshot list s --json | jq ".snapshots | length")" = 0 ] && [ -z "$(img_tags s-root)" ] &&
-	corral vm delete s --disks && corral pool delete small && umount "$T/small"
+	corral vm delete --yes s --disks && corral pool delete --yes small && umount "$T/small"
 '
 mountpoint -q "$T/small" 2>/dev/null && umount -l "$T/small"
 test_expect "a snapshot after the crash works, and every image passes qemu-img check" '

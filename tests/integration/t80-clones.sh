@@ -36,13 +36,13 @@ test_expect "a guest writes a marker to its qcow2 disk" '
 test_expect "a running VM that is no template cannot be cloned" '
 	fails corral vm clone base x 2>err && grep -q "stop it" err &&
 	fails corral vm clone base x --linked 2>err && grep -q "not a template" err &&
-	fails corral vm template base 2>err && grep -q "stop it first" err &&
+	fails corral vm template --yes base 2>err && grep -q "stop it first" err &&
 	corral vm list --json | jq -e ".vms | length == 1" && fails corral disk show x-disk0 2>/dev/null
 '
 test_expect "vm template makes the stopped VM a read-only template" '
 	corral vm stop base --timeout 30 && wait_state base stopped &&
 	[ "$(image_mark base-root)" = TPL-1 ] &&
-	corral vm template base &&
+	corral vm template --yes base &&
 	corral vm show base --json | jq -e ".template == true and .autostart == false" &&
 	corral disk show base-root --json | jq -e ".readonly == true and .backing == null" &&
 	[ "$(stat -c %a "$(vol_path base-root)")" = 400 ] &&
@@ -57,10 +57,10 @@ test_expect "a template refuses start, disk and cdrom changes and edits" '
 	fails corral disk detach base base-root 2>err && grep -q "template" err &&
 	fails corral cdrom insert base "$INITRD" 2>err && grep -q "template" err &&
 	fails corral vm edit base --cpus 2 2>err && grep -q "only its name, description and tags" err &&
-	fails corral vm template base 2>err && grep -q "already a template" err &&
+	fails corral vm template --yes base 2>err && grep -q "already a template" err &&
 	corral vm edit base --description "golden image" &&
 	corral vm show base --json | jq -e ".description == \"golden image\" and .cpus == 1 and .template == true" &&
-	corral disk delete spare
+	corral disk delete --yes spare
 '
 test_expect "the API does not let a definition set or clear template" '
 	def=$(corral vm show base --json | jq -c "del(.status) | .template = false") &&
@@ -134,32 +134,32 @@ test_expect "a full clone whose volume name is taken is refused before copying" 
 	fails corral vm clone base z --linked 2>err && grep -q "volume z-disk0 already exists" err &&
 	fails corral vm show z 2>/dev/null &&
 	ls "$STATE/storage" | cmp -s - files.before &&
-	corral disk delete z-disk0
+	corral disk delete --yes z-disk0
 '
 test_expect "a full clone failing half-way (second disk unreadable) removes what it made" '
 	corral disk create two-a 8M && corral disk create two-b 8M --format raw &&
-	create_guest two --disk two-a --disk two-b && corral vm template two &&
+	create_guest two --disk two-a --disk two-b && corral vm template --yes two &&
 	: >"$(vol_path two-b)" &&
 	ls "$STATE/storage" >files.before &&
 	fails corral vm clone two two2 2>err && grep -q "clone job [0-9]* failed: .*empty" err &&
 	fails corral vm show two2 2>/dev/null && fails corral disk show two2-disk0 2>/dev/null &&
 	! ls -a "$STATE/storage" | grep -Eq "^\.?two2" &&
 	ls "$STATE/storage" | cmp -s - files.before &&
-	corral vm delete two --disks
+	corral vm delete --yes two --disks
 '
 test_expect "the template cannot be deleted while linked clones depend on it" '
-	corral vm clone base c3 --linked && corral vm delete c3 &&
-	fails corral vm delete base 2>err &&
+	corral vm clone base c3 --linked && corral vm delete --yes c3 &&
+	fails corral vm delete --yes base 2>err &&
 	grep -q "template base has linked clones: c1, c2, volume c3-disk0" err &&
-	fails corral vm delete base --disks 2>/dev/null &&
+	fails corral vm delete --yes base --disks 2>/dev/null &&
 	corral vm show base --json | jq -e ".template == true" &&
-	fails corral disk delete base-root 2>err && grep -q "used by vm" err
+	fails corral disk delete --yes base-root 2>err && grep -q "used by vm" err
 '
 test_expect "deleting the clones (with their disks) frees the template" '
-	corral vm delete c1 c2 f1 --disks &&
-	fails corral vm delete base 2>err && grep -q "volume c3-disk0" err &&
-	corral disk delete c3-disk0 &&
-	corral vm delete base --disks &&
+	corral vm delete --yes c1 c2 f1 --disks &&
+	fails corral vm delete --yes base 2>err && grep -q "volume c3-disk0" err &&
+	corral disk delete --yes c3-disk0 &&
+	corral vm delete --yes base --disks &&
 	corral vm list --json | jq -e ".vms | length == 0" &&
 	corral disk list --json | jq -e ".volumes | length == 0" &&
 	[ -z "$(ls "$STATE/storage")" ]
@@ -170,7 +170,7 @@ if mkdir -p "$T/small" && mount -t tmpfs -o size=4M tmpfs "$T/small" 2>/dev/null
 	STATE=$T/state2 SOCK=$T/api2.sock
 	start_daemon --storage-dir "$T/small" || { FAILED=$((FAILED + 1)); exit 1; }
 	test_expect "clones are refused up front when space is short, leaving nothing" '
-		corral disk create s-root 64M && create_guest s --disk s-root && corral vm template s &&
+		corral disk create s-root 64M && create_guest s --disk s-root && corral vm template --yes s &&
 		avail=$(df --output=avail -B1 "$T/small" | tail -n1) &&
 		fallocate -l $((avail - 512 * 1024)) "$T/small/fill" &&
 		ls "$T/small" >files.before &&
@@ -179,8 +179,8 @@ if mkdir -p "$T/small" && mount -t tmpfs -o size=4M tmpfs "$T/small" 2>/dev/null
 		corral vm list --json | jq -e ".vms | length == 1" &&
 		corral disk list --json | jq -e ".volumes | length == 1" &&
 		ls "$T/small" | cmp -s - files.before &&
-		rm "$T/small/fill" && corral vm clone s s2 --linked && corral vm delete s2 --disks &&
-		corral vm delete s --disks
+		rm "$T/small/fill" && corral vm clone s s2 --linked && corral vm delete --yes s2 --disks &&
+		corral vm delete --yes s --disks
 	'
 	stop_daemon
 	umount "$T/small"

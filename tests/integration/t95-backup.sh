@@ -74,9 +74,9 @@ test_expect "a restored guest boots and reads the backed-up data inside" '
 test_expect "one disk restored alone, and a restore over the stopped original" '
 	corral backup restore "$ID1" --disk 1 --name only-data >/dev/null &&
 	same "$T/ref1-data" "$(vol_path only-data)" &&
-	fails corral backup restore "$ID1" &&
+	fails corral backup restore "$ID1" --yes &&
 	corral vm kill g && wait_state g stopped &&
-	corral backup restore "$ID1" >/dev/null &&
+	corral backup restore "$ID1" --yes >/dev/null &&
 	same "$T/ref1-root" "$(vol_path g-root)" && same "$T/ref1-data" "$(vol_path g-data)" &&
 	fails corral backup restore "$ID1" --disk 7 &&
 	fails corral backup restore nosuch/20200101T000000Z --name zz && ! corral vm show zz >/dev/null 2>&1
@@ -144,7 +144,7 @@ test_expect "encrypted repository: round trip, no plaintext in it, wrong passphr
 	corral backup restore "$EID" --name efiles --repo "$T/erepo" >/dev/null &&
 	same "$(vol_path fsdisk)" "$(vol_path efiles-disk0)" &&
 	key=$(corral repo show "$T/erepo" --json | jq -r .keyfile) && cp "$key" "$T/saved.key" &&
-	corral repo forget "$T/erepo" &&
+	corral repo forget --yes "$T/erepo" &&
 	printf "wrong passphrase\n" >"$T/wrong" &&
 	corral repo add "$T/erepo" --keyfile "$T/saved.key" --passphrase-file "$T/wrong" 2>"$T/err"; cat "$T/err";
 	grep -qi "passphrase" "$T/err" &&
@@ -215,7 +215,7 @@ test_expect "QEMU killed during a backup: the job fails, no manifest, the reposi
 test_expect "snapshots revert on a backed-up running VM; the next backup reads whole and says why" '
 	corral vm start files && wait_state files running &&
 	corral backup run files >/dev/null && corral backup run files --json | jq -e ".result.vms[0].disks[0].incremental" &&
-	corral snapshot create files s1 >/dev/null && corral snapshot revert files s1 >/dev/null &&
+	corral snapshot create files s1 >/dev/null && corral snapshot revert --yes files s1 >/dev/null &&
 	corral backup run files --json >"$T/afterrevert" &&
 	jq -e ".result.vms[0].disks[0] | (.incremental | not) and (.full_reason | length > 0)" "$T/afterrevert" &&
 	corral backup show "$(last_id files "$REPO")" | grep -q "full: " && corral vm kill files

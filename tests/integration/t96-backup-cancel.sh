@@ -121,7 +121,7 @@ test_expect "a cancelled restore leaves no vm and no volume; over the original, 
 	! corral vm show rc >/dev/null 2>&1 && ! corral disk show rc-disk0 >/dev/null 2>&1 &&
 	! ls "$STATE/storage" | grep "^rc-" && ! pgrep -f "qemu-nbd.*rc-disk0" &&
 	corral vm kill c >/dev/null && wait_state c stopped &&
-	corral backup restore "$ID1" --detach --json >"$T/job" && jid=$(jq -r .id "$T/job") &&
+	corral backup restore "$ID1" --yes --detach --json >"$T/job" && jid=$(jq -r .id "$T/job") &&
 	midway "$jid" && cancel_and_wait "$jid" "restore over the original" &&
 	job_error "$jid" | grep -q "^vm c keeps its images" &&
 	same "$T/ref2" "$(vol_path c-root)" && [ ! -e "$(vol_path c-root).restore" ] &&
