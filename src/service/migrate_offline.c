@@ -450,6 +450,7 @@ struct outgoing {
 	struct job *job;
 	uint64_t done, total; /* bytes of copied disks, for progress */
 	uint64_t cur;	      /* capacity of the disk being copied */
+	uint64_t bandwidth;   /* bytes/s of each copy, 0: unlimited */
 };
 
 static void outgoing_free(void *arg)
@@ -538,6 +539,8 @@ static int out_copy(struct outgoing *o, const struct off_disk *d, int port, cons
 	cmd_add(&c, "-p");
 	cmd_add(&c, "-n");
 	cmd_add(&c, "--target-is-zero");
+	if (o->bandwidth)
+		cmd_addf(&c, "-r%llu", (unsigned long long)o->bandwidth);
 	cmd_add(&c, "--object");
 	cmd_add(&c, obj);
 	cmd_add(&c, "-f");
@@ -691,6 +694,7 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 	int r;
 
 	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
+	o->bandwidth = opt->bandwidth;
 	if (!opt->to || !*opt->to) {
 		buf_adds(err, "the destination host is required (--to HOST)");
 		r = -EINVAL;

@@ -33,7 +33,7 @@
 
 #define MIG_OFFLINE_EXPIRE_S 600
 
-/* Start the offline migration job of stopped VM uuid (o->to; the other fields are ignored). */
+/* Start the offline migration job of stopped VM uuid (o->to, o->bandwidth caps each disk copy; the rest is ignored). */
 int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *o, json_t **job, struct buf *err);
 
 /* Destination: {vm, source, address, psk, disks} -> {disks: [{volume, port}]}. */
