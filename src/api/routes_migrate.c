@@ -10,6 +10,7 @@
 #include "routes_internal.h"
 #include "service/migrate.h"
 #include "service/migrate_offline.h"
+#include "service/evacuate.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
 
@@ -98,5 +99,28 @@ void h_migrate_offline_step(struct route_ctx *c)
 	int r = svc_migrate_offline_step(c->seg[3], c->seg[4], &out, &err);
 
 	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_host_evacuate(struct route_ctx *c)
+{
+	static const char *const keys[] = { "host", "to", "parallel", NULL };
+	__do_json json_t *b = body_json(c, keys);
+	struct svc_evacuate_opts o = { 0 };
+	struct buf err = BUF_INIT;
+	int64_t parallel = 0;
+	json_t *job = NULL;
+
+	if (!b)
+		return;
+	if (json_get_str(b, "host", &o.host, &err) < 0 || json_get_str(b, "to", &o.to, &err) < 0 ||
+	    json_get_int(b, "parallel", 1, EVAC_MAX_PARALLEL, &parallel, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	o.parallel = (int)parallel;
+	int r = svc_host_evacuate(&o, &job, &err);
+	reply_job(c, r, job, &err);
 	buf_release(&err);
 }
