@@ -225,7 +225,9 @@ static int evac_remote(struct job *j, struct evac *e, struct buf *err)
 		return r;
 	if ((r = peer_call(p, "POST", "/v1/host/evacuate", body, &reply, NULL, err)) < 0)
 		goto out;
-	int64_t id = json_integer_value(json_object_get(reply, "id"));
+	/* the API wraps the new job: {"job": {...}} */
+	const json_t *rj = json_object_get(reply, "job") ? json_object_get(reply, "job") : reply;
+	int64_t id = json_integer_value(json_object_get(rj, "id"));
 	path = xasprintf("/v1/jobs/%lld", (long long)id);
 	cpath = xasprintf("/v1/jobs/%lld/cancel", (long long)id);
 	job_set_phase(j, "%s evacuates itself (its job %lld)", e->host, (long long)id);

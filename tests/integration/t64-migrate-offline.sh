@@ -6,7 +6,9 @@
 # place, nothing of it is left on the source.  A destination that refuses
 # half-way (it does not see a shared disk) removes what it made; a cancel
 # during the disk copy leaves the VM on the source and the destination
-# clean.
+# clean.  Evacuate: two running guests leave host a (--local, two at a
+# time, target chosen by free memory), then a asks b to evacuate itself
+# (HOST form) and both come back; each VM's outcome is in the job's result.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/shared" "$T/sa" "$T/sb"
@@ -93,6 +95,22 @@ test_expect "a cancel during the disk copy: the VM stays on a, b is clean" '
 	ca job show "$JOB" --json | jq -e ".state == \"cancelled\"" >/dev/null &&
 	[ "$(where o1)" = a ] && clean_on b o1 o1-d o1-s o1-big &&
 	qemu-img compare -f raw -F qcow2 "$T/o1.raw" "$(path_on a o1-d)"
+'
+
+test_expect "host evacuate --local moves both running guests to b; evacuate b brings them back" '
+	for v in e1 e2; do
+		ca disk create $v-d 16M --pool shared >/dev/null && on a create_guest $v --memory 128M --disk $v-d >/dev/null || return 1
+	done &&
+	on a boot e1 && on a boot e2 &&
+	fails ca host evacuate --local --parallel 0 2>err && grep -q "parallel" err &&
+	fails ca host evacuate nosuch 2>err && grep -q "no trusted host" err &&
+	ca host evacuate --local --parallel 2 --json >ev.json &&
+	jq -e ".state == \"succeeded\" and .result.migrated == 2 and ([.result.vms[] | select(.state == \"succeeded\" and .to == \"b\")] | length == 2)" ev.json >/dev/null &&
+	[ "$(where e1)" = b ] && [ "$(where e2)" = b ] && on b wait_state e1 running 10 && on b wait_state e2 running 10 &&
+	[ "$(where o1)" = a ] &&
+	ca host evacuate b --json >ev2.json &&
+	jq -e ".state == \"succeeded\" and .result.host == \"b\" and .result.migrated == 2" ev2.json >/dev/null &&
+	[ "$(where e1)" = a ] && [ "$(where e2)" = a ] && on a wait_state e1 running 10 && on a wait_state e2 running 10
 '
 
 finish
