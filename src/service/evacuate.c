@@ -196,7 +196,7 @@ static int evac_local(struct job *j, struct evac *e, struct buf *err)
 	}
 	free(m);
 	free(t);
-	job_set_result(j, json_pack("{s:s, s:o, s:i, s:i, s:O}", "host", self_name(), "vms", vms, "migrated",
+	job_set_result(j, json_pack("{s:s, s:o, s:i, s:i, s:O}", "host", self_name(), "evacuated", vms, "migrated",
 				    (int)nm - failed, "failed", failed, "unreachable", skipped));
 	if (stop) {
 		buf_printf(err, "evacuation of %s cancelled; %d VM%s stay here", self_name(), failed, failed == 1 ? "" : "s");

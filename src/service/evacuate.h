@@ -10,8 +10,8 @@
  * o->parallel live migrations (svc_vm_migrate, local disks copied) at once,
  * each its own "migrate" job.  For another host (o->host) it asks that host
  * to evacuate itself (POST /v1/host/evacuate over the peer API) and follows
- * its job.  The result: {"vms":[{"name","to","state","job","error"?}],
- * "migrated","failed"}; the job fails if any VM stayed.  Cancelling it
+ * its job.  The result: {"host","evacuated":[{"name","to","state","job","error"?}],
+ * "migrated","failed","unreachable"}; the job fails if any VM stayed.  Cancelling it
  * cancels the migrations under way and starts no more (VMs not moved stay).
  *
  * Threading: the job's own thread; migrations run on theirs.

@@ -105,7 +105,7 @@ test_expect "host evacuate --local moves both running guests to b; evacuate b br
 	fails ca host evacuate --local --parallel 0 2>err && grep -q "parallel" err &&
 	fails ca host evacuate nosuch 2>err && grep -q "no trusted host" err &&
 	ca host evacuate --local --parallel 2 --json >ev.json &&
-	jq -e ".state == \"succeeded\" and .result.migrated == 2 and ([.result.vms[] | select(.state == \"succeeded\" and .to == \"b\")] | length == 2)" ev.json >/dev/null &&
+	jq -e ".state == \"succeeded\" and .result.migrated == 2 and ([.result.evacuated[] | select(.state == \"succeeded\" and .to == \"b\")] | length == 2)" ev.json >/dev/null &&
 	[ "$(where e1)" = b ] && [ "$(where e2)" = b ] && on b wait_state e1 running 10 && on b wait_state e2 running 10 &&
 	[ "$(where o1)" = a ] &&
 	ca host evacuate b --json >ev2.json &&
