@@ -49,6 +49,16 @@ static const char *self_name(void) { return svc_cfg.host_name ? svc_cfg.host_nam
 /* <run_dir>/<uuid>/mig-offline: where qemu-nbd / qemu-img read keys.psk. */
 static char *key_dir(const char *uuid) { return xasprintf("%s/%s/mig-offline", svc_cfg.run_dir, uuid); }
 
+/* The key and its directory gone, and <run_dir>/<uuid> too when that is empty (a stopped VM has no run files). */
+static void key_remove(const char *uuid)
+{
+	__do_free char *kdir = key_dir(uuid);
+	__do_free char *vdir = xasprintf("%s/%s", svc_cfg.run_dir, uuid);
+
+	mig_psk_remove(kdir);
+	rmdir(vdir); /* fails harmlessly when not empty or absent */
+}
+
 static char *tls_object(const char *dir, bool server)
 {
 	return server ? xasprintf("tls-creds-psk,id=%s,dir=%s,endpoint=server", MIG_TLS_ID, dir)
@@ -175,13 +185,12 @@ static void off_free(struct prepared *m)
 /* Remove everything prepare made: servers, key, definition, volumes, records. */
 static void off_cleanup(struct prepared *m, const char *why)
 {
-	__do_free char *kdir = key_dir(m->uuid);
 	__do_buf struct buf e = BUF_INIT;
 	size_t i;
 	json_t *v;
 
 	off_nbd_stop(m);
-	mig_psk_remove(kdir);
+	key_remove(m->uuid);
 	pthread_mutex_lock(&svc_defs_lock);
 	store_vm_delete(svc_cfg.store, m->uuid);
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -409,10 +418,9 @@ int svc_migrate_offline_step(const char *uuid, const char *step, json_t **out, s
 		*out = json_pack("{s:b}", "aborted", 1);
 		return 0;
 	}
-	__do_free char *kdir = key_dir(uuid);
 	__do_free char *d = xasprintf("migrated in (offline) from %s", m->source);
 	off_nbd_stop(m);
-	mig_psk_remove(kdir);
+	key_remove(uuid);
 	svc_vm_event(uuid, "migrate", d);
 	log_info("vm %s: %s", m->name, d);
 	off_free(m);
@@ -646,7 +654,7 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 		if ((r = out_copy(o, &o->disks[i], port, kdir, err)) < 0)
 			goto fail;
 	}
-	mig_psk_remove(kdir);
+	key_remove(o->uuid);
 	job_set_uncancellable(j, "handing the VM over to the destination");
 	job_set_phase(j, "handing %s over to %s", o->name, o->to);
 	json_decref(reply);
@@ -667,7 +675,7 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 	return 0;
 fail:
 	explicit_bzero(psk, sizeof(psk));
-	mig_psk_remove(kdir);
+	key_remove(o->uuid);
 	if (prepared) {
 		__do_buf struct buf e = BUF_INIT;
 		if (out_call(o, "abort", NULL, NULL, &e) < 0)
@@ -703,6 +711,11 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 	snprintf(o->to, sizeof(o->to), "%s", opt->to);
 	if (!strcmp(opt->to, self_name())) {
 		buf_printf(err, "%s is this host; migrate to another one", opt->to);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (opt->max_downtime_ms) {
+		buf_adds(err, "max_downtime applies to live migration only, not with offline");
 		r = -EINVAL;
 		goto fail;
 	}

@@ -54,6 +54,7 @@ test_expect "a running VM is refused (live migration is for that); unknown host 
 	fails ca vm migrate o1 --to b --offline 2>err && grep -q "offline migration moves a stopped VM" err &&
 	ca vm kill o1 >/dev/null && on a wait_state o1 stopped 20 &&
 	fails ca vm migrate o1 --to nosuch --offline 2>err && grep -q "no trusted host" err &&
+	fails ca vm migrate o1 --to b --offline --max-downtime 100 2>err && grep -q "live migration only" err &&
 	[ "$(where o1)" = a ]
 '
 
