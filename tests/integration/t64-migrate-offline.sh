@@ -50,7 +50,7 @@ test_expect "two trusted hosts, a stopped VM with a local disk (with data) and a
 	def_of a o1 >def.a
 '
 test_expect "a running VM is refused (live migration is for that); unknown host too" '
-	on a boot o1 &&
+	ca vm start o1 >/dev/null && on a wait_state o1 running 20 &&
 	fails ca vm migrate o1 --to b --offline 2>err && grep -q "offline migration moves a stopped VM" err &&
 	ca vm kill o1 >/dev/null && on a wait_state o1 stopped 20 &&
 	fails ca vm migrate o1 --to nosuch --offline 2>err && grep -q "no trusted host" err &&
@@ -102,7 +102,8 @@ test_expect "host evacuate --local moves both running guests to b; evacuate b br
 	for v in e1 e2; do
 		ca disk create $v-d 16M --pool shared >/dev/null && on a create_guest $v --memory 128M --disk $v-d >/dev/null || return 1
 	done &&
-	on a boot e1 && on a boot e2 &&
+	ca vm start e1 >/dev/null && ca vm start e2 >/dev/null &&
+	on a wait_state e1 running 20 && on a wait_state e2 running 20 &&
 	fails ca host evacuate --local --parallel 0 2>err && grep -q "parallel" err &&
 	fails ca host evacuate nosuch 2>err && grep -q "no trusted host" err &&
 	ca host evacuate --local --parallel 2 --json >ev.json &&
