@@ -73,6 +73,9 @@ void h_acl_delete(struct route_ctx *c);
 void h_vm_migrate(struct route_ctx *c);
 void h_migrate_prepare(struct route_ctx *c);
 void h_migrate_step(struct route_ctx *c);
+void h_migrate_offline_prepare(struct route_ctx *c);
+void h_migrate_offline_step(struct route_ctx *c);
+void h_host_evacuate(struct route_ctx *c);
 /* routes_trust.c */
 void h_trust_list(struct route_ctx *c);
 void h_trust_probe(struct route_ctx *c);

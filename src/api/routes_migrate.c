@@ -10,16 +10,19 @@
 
 #include "routes_internal.h"
 #include "service/migrate.h"
+#include "service/migrate_offline.h"
+#include "service/evacuate.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
 
 void h_vm_migrate(struct route_ctx *c)
 {
-	static const char *const keys[] = { "to", "with_local_disks", "max_downtime_ms", "bandwidth", NULL };
+	static const char *const keys[] = { "to", "with_local_disks", "max_downtime_ms", "bandwidth", "offline", NULL };
 	__do_json json_t *b = body_json(c, keys);
 	struct svc_migrate_opts o = { 0 };
 	struct buf err = BUF_INIT;
 	int64_t downtime = 0, bw = 0;
+	bool offline = false;
 	json_t *job = NULL;
 	svc_uuid uuid;
 	int r;
@@ -28,7 +31,7 @@ void h_vm_migrate(struct route_ctx *c)
 		return;
 	if (json_get_str(b, "to", &o.to, &err) < 0 || json_get_bool(b, "with_local_disks", &o.with_local_disks, &err) < 0 ||
 	    json_get_int(b, "max_downtime_ms", 1, 60000, &downtime, &err) < 0 ||
-	    json_get_int(b, "bandwidth", 1, INT64_MAX, &bw, &err) < 0) {
+	    json_get_int(b, "bandwidth", 1, INT64_MAX, &bw, &err) < 0 || json_get_bool(b, "offline", &offline, &err) < 0) {
 		fail(c, -EINVAL, err.s);
 		buf_release(&err);
 		return;
@@ -39,7 +42,7 @@ void h_vm_migrate(struct route_ctx *c)
 	}
 	o.max_downtime_ms = downtime;
 	o.bandwidth = (uint64_t)bw;
-	r = svc_vm_migrate(uuid, &o, &job, &err);
+	r = offline ? svc_vm_migrate_offline(uuid, &o, &job, &err) : svc_vm_migrate(uuid, &o, &job, &err);
 	reply_job(c, r, job, &err);
 	buf_release(&err);
 }
@@ -76,5 +79,51 @@ void h_migrate_step(struct route_ctx *c)
 		return;
 	}
 	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_migrate_offline_prepare(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL); /* svc_migrate_offline_prepare checks the keys */
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+
+	if (!b)
+		return;
+	int r = svc_migrate_offline_prepare(b, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_migrate_offline_step(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_migrate_offline_step(c->seg[3], c->seg[4], &out, &err);
+
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_host_evacuate(struct route_ctx *c)
+{
+	static const char *const keys[] = { "host", "to", "parallel", NULL };
+	__do_json json_t *b = body_json(c, keys);
+	struct svc_evacuate_opts o = { 0 };
+	struct buf err = BUF_INIT;
+	int64_t parallel = 0;
+	json_t *job = NULL;
+
+	if (!b)
+		return;
+	if (json_get_str(b, "host", &o.host, &err) < 0 || json_get_str(b, "to", &o.to, &err) < 0 ||
+	    json_get_int(b, "parallel", 1, EVAC_MAX_PARALLEL, &parallel, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	o.parallel = (int)parallel;
+	int r = svc_host_evacuate(&o, &job, &err);
+	reply_job(c, r, job, &err);
 	buf_release(&err);
 }

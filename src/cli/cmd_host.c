@@ -363,6 +363,7 @@ static const struct cli_verb host_verbs[] = {
 	{ "export-db", "print every definition of this host as JSON", host_export },
 	{ "list", "list this host and the trusted hosts, with their VMs and pools", host_list },
 	{ "trust", "add, list or remove trusted hosts (mutual TLS)", host_trust },
+	{ "evacuate", "live-migrate every running VM off a host to trusted hosts", cli_host_evacuate },
 	{ NULL, NULL, NULL },
 };
 

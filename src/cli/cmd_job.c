@@ -384,11 +384,16 @@ static void job_print_result(const json_t *result)
 {
 	const char *key;
 	json_t *v;
+	size_t i;
 
+	json_array_foreach(json_object_get(result, "evacuated"), i, v) /* host evacuate */
+		printf("%s: %s (to %s)%s%s\n", out_str(v, "name"), out_str(v, "state"), out_str(v, "to"),
+		       json_object_get(v, "error") ? ": " : "", json_object_get(v, "error") ? out_str(v, "error") : "");
+	if (json_is_array(json_object_get(result, "evacuated")))
+		return;
 	if (json_is_array(json_object_get(result, "vms"))) {
 		print_backup_vms(json_object_get(result, "vms"));
 		json_t *p;
-		size_t i;
 		json_array_foreach(json_object_get(result, "pruned"), i, p)
 			printf("pruned %s (%s)\n", out_str(p, "id"), out_str(p, "reason"));
 		return;

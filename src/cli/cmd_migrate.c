@@ -16,7 +16,7 @@
 #include "util/common.h"
 
 static const char usage_migrate[] =
-	"usage: corral vm migrate VM --to HOST [--with-local-disks] [--max-downtime MS]\n"
+	"usage: corral vm migrate VM --to HOST [--offline] [--with-local-disks] [--max-downtime MS]\n"
 	"                         [--bandwidth RATE] [--detach] [--json]\n"
 	"\n"
 	"Move a running VM to HOST, a trusted host ('corral host trust list'), while\n"
@@ -31,6 +31,8 @@ static const char usage_migrate[] =
 	"\n"
 	"Options:\n"
 	"  --to HOST            the trusted host to move the VM to (required)\n"
+	"  --offline            move a stopped VM: its definition and disks (local disks\n"
+	"                       are copied into the pool of the same name on HOST)\n"
 	"  --with-local-disks   copy disks that are not in a shared pool\n"
 	"  --max-downtime MS    longest pause of the guest at the switch (default 300)\n"
 	"  --bandwidth RATE     cap the memory stream and each disk copy, bytes/s\n"
@@ -39,7 +41,7 @@ static const char usage_migrate[] =
 	"  --json               print the finished job as JSON\n"
 	"  -h, --help           show this help\n";
 
-enum { OPT_TO = CLI_OPT_FIRST, OPT_LOCAL, OPT_DOWNTIME, OPT_BW, OPT_DETACH };
+enum { OPT_TO = CLI_OPT_FIRST, OPT_LOCAL, OPT_DOWNTIME, OPT_BW, OPT_DETACH, OPT_OFFLINE };
 
 int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 {
@@ -49,6 +51,7 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 		{ "max-downtime", required_argument, NULL, OPT_DOWNTIME },
 		{ "bandwidth", required_argument, NULL, OPT_BW },
 		{ "detach", no_argument, NULL, OPT_DETACH },
+		{ "offline", no_argument, NULL, OPT_OFFLINE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -56,7 +59,7 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 	__do_json json_t *body = NULL;
 	__do_free char *path = NULL;
 	const char *to = NULL;
-	bool local = false, detach = false;
+	bool local = false, detach = false, offline = false;
 	long long downtime = 0;
 	uint64_t bw = 0;
 	struct client *c;
@@ -74,6 +77,9 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_LOCAL:
 			local = true;
+			break;
+		case OPT_OFFLINE:
+			offline = true;
 			break;
 		case OPT_DETACH:
 			detach = true;
@@ -98,6 +104,8 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 	body = json_pack("{s:s, s:b}", "to", to, "with_local_disks", local);
 	if (downtime)
 		json_object_set_new(body, "max_downtime_ms", json_integer(downtime));
+	if (offline)
+		json_object_set_new(body, "offline", json_true());
 	if (bw)
 		json_object_set_new(body, "bandwidth", json_integer((json_int_t)bw));
 	path = client_path(c, "/v1/vms", a.pos[0], "/migrate");
