@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "service/migrate.h"
+#include "service/migrate_common.h"
 #include "service/migrate_recover.h"
 #include "core/job.h"
 #include "core/store.h"
@@ -44,7 +45,6 @@
 #define MIG_MIRROR_FINISH_MS 120000
 #define MIG_MAX_INCOMING 16
 
-static const char *self_name(void) { return svc_cfg.host_name ? svc_cfg.host_name : "localhost"; }
 
 /* <run_dir>/<uuid>/mig: where QEMU reads keys.psk. */
 static char *psk_dir(const char *uuid) { return xasprintf("%s/%s/mig", svc_cfg.run_dir, uuid); }
@@ -81,31 +81,6 @@ static char *cpu_signature(void)
 	return buf_detach(&out);
 }
 
-/* A free TCP port on addr (the kernel's choice; QEMU binds it right after). */
-static int port_pick(const char *addr, int *port, struct buf *err)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	__do_close int fd = -EBADF;
-
-	if (getaddrinfo(addr, "0", &hints, &ai) != 0 || !ai) {
-		buf_printf(err, "'%s' is not an IP address of this host", addr);
-		return -EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		int e = errno;
-		freeaddrinfo(ai);
-		buf_printf(err, "cannot listen on %s: %s", addr, strerror(e));
-		return -e;
-	}
-	freeaddrinfo(ai);
-	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					       : ((struct sockaddr_in *)&ss)->sin_port);
-	return 0;
-}
 
 /* ======================= destination side ======================= */
 
@@ -201,71 +176,6 @@ static void in_cleanup(struct incoming *m, const char *why)
 	log_info("vm %s: incoming migration from %s undone: %s", m->name, m->source, why);
 }
 
-/* One disk of the prepare request: check it and create or record its volume here. */
-static int in_disk(struct incoming *m, const json_t *dj, struct buf *err)
-{
-	const char *vol = json_string_value(json_object_get(dj, "volume"));
-	const char *pool = json_string_value(json_object_get(dj, "pool"));
-	const char *format = json_string_value(json_object_get(dj, "format"));
-	const char *file = json_string_value(json_object_get(dj, "file"));
-	bool copy = json_is_true(json_object_get(dj, "copy"));
-	json_int_t cap = json_integer_value(json_object_get(dj, "capacity"));
-	json_int_t alloc = json_integer_value(json_object_get(dj, "allocation"));
-	struct vol_record existing = { 0 };
-	struct pool_record pr = { 0 };
-	int r;
-
-	if (!vol || str_name_invalid(vol) || !pool || !format || (strcmp(format, "qcow2") && strcmp(format, "raw")) ||
-	    cap <= 0 || alloc < 0 || (!copy && (!file || !*file || strstr(file, "..") || file[0] == '/'))) {
-		buf_adds(err, "invalid disk in the migration request");
-		return -EINVAL;
-	}
-	if (store_vol_get(svc_cfg.store, vol, &existing) == 0) {
-		vol_record_release(&existing);
-		buf_printf(err, "a volume named '%s' exists on %s already", vol, self_name());
-		return -EEXIST;
-	}
-	if (store_pool_get(svc_cfg.store, pool, &pr) < 0) {
-		buf_printf(err, "%s has no pool '%s' for disk %s", self_name(), pool, vol);
-		return -ENOENT;
-	}
-	if (!copy) {
-		/* Shared: the same file, seen through this host's mount of the pool. */
-		__do_free char *path = xasprintf("%s/%s", pr.path, file);
-		struct vol_record rec = { .name = (char *)vol, .format = (char *)format, .path = path,
-					  .pool = (char *)pool };
-		if (!pr.shared) {
-			buf_printf(err, "pool '%s' is not shared on %s", pool, self_name());
-			r = -EINVAL;
-		} else if (!fs_exists(path)) {
-			buf_printf(err, "%s does not see disk %s in its shared pool '%s' (%s)", self_name(), vol, pool,
-				   path);
-			r = -ENOENT;
-		} else if ((r = store_vol_add(svc_cfg.store, &rec)) < 0) {
-			buf_printf(err, "cannot record volume %s", vol);
-		} else {
-			json_array_append_new(m->recorded, json_string(vol));
-		}
-		pool_record_release(&pr);
-		return r;
-	}
-	pool_record_release(&pr);
-	__do_free char *dir = NULL;
-	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
-		return r;
-	struct statvfs sv;
-	if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)alloc + (64u << 20)) {
-		char have[16], need[16];
-		buf_printf(err, "pool '%s' on %s has %s free; disk %s needs %s", pool, self_name(),
-			   str_fmt_size((uint64_t)sv.f_bavail * sv.f_frsize, have, sizeof(have)), vol,
-			   str_fmt_size((uint64_t)alloc + (64u << 20), need, sizeof(need)));
-		r = -ENOSPC;
-	} else if ((r = vol_create(svc_cfg.store, dir, vol, (uint64_t)cap, format, err)) == 0) {
-		json_array_append_new(m->created, json_string(vol));
-	}
-	svc_pool_put(pool);
-	return r;
-}
 
 /* The QEMU part of prepare: key, capabilities, NBD exports, listening. */
 static int in_qemu(struct incoming *m, const char *addr, const char *psk, bool tls, int *port, int *nbd_port,
@@ -278,7 +188,7 @@ static int in_qemu(struct incoming *m, const char *addr, const char *psk, bool t
 	struct qmp *q;
 	int r;
 
-	if ((r = port_pick(addr, port, err)) < 0 || (m->nbd && (r = port_pick(addr, nbd_port, err)) < 0))
+	if ((r = mig_port_pick(addr, port, err)) < 0 || (m->nbd && (r = mig_port_pick(addr, nbd_port, err)) < 0))
 		return r;
 	if (tls && (r = mig_psk_write(kdir, psk, err)) < 0)
 		return r;
@@ -343,7 +253,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	m->created = json_array();
 	m->recorded = json_array();
 	if (store_vm_lookup(svc_cfg.store, d->name, existing) == 0 || store_vm_lookup(svc_cfg.store, d->uuid, existing) == 0) {
-		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, self_name());
+		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, mig_self_name());
 		r = -EEXIST;
 		goto fail_early;
 	}
@@ -351,7 +261,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		goto fail_early;
 	if (strcmp(model, json_string_value(json_object_get(cpu, "model")) ?: "") != 0) {
 		buf_printf(err, "the VM's CPU is '%s' on %s but would be '%s' on %s (one host uses KVM, the other TCG)",
-			   json_string_value(json_object_get(cpu, "model")) ?: "?", source, model, self_name());
+			   json_string_value(json_object_get(cpu, "model")) ?: "?", source, model, mig_self_name());
 		r = -ENOTSUP;
 		goto fail_early;
 	}
@@ -360,7 +270,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		if (strcmp(sig, json_string_value(json_object_get(cpu, "signature")) ?: "") != 0) {
 			buf_printf(err, "the VM uses the 'host' CPU model (KVM) and %s's CPU differs from %s's: "
 					"the guest would see its CPU change under it",
-				   self_name(), source);
+				   mig_self_name(), source);
 			r = -ENOTSUP;
 			goto fail_early;
 		}
@@ -369,7 +279,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		goto fail_early;
 	in_record(m, "prepared"); /* before anything a restart would have to remove */
 	json_array_foreach(disks, i, dj) {
-		r = in_disk(m, dj, err);
+		r = mig_disk_accept(dj, m->created, m->recorded, err);
 		in_record(m, "prepared");
 		if (r < 0)
 			goto fail;
@@ -379,7 +289,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	r = store_vm_insert(svc_cfg.store, d);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0) {
-		buf_printf(err, "cannot define VM %s on %s", d->name, self_name());
+		buf_printf(err, "cannot define VM %s on %s", d->name, mig_self_name());
 		goto fail;
 	}
 	if ((r = rt_start_incoming(d->uuid, err)) < 0 ||
@@ -421,7 +331,7 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 	while ((r = mig_query(q, &p, err)) == 0 && !mig_progress_done(&p) && time_mono_ms() < end)
 		time_sleep_ms(50);
 	if (r == 0 && strcmp(p.status, "completed") != 0) {
-		buf_printf(err, "the incoming migration on %s %s%s%s", self_name(),
+		buf_printf(err, "the incoming migration on %s %s%s%s", mig_self_name(),
 			   mig_progress_done(&p) ? p.status : "did not complete in time", p.error[0] ? ": " : "", p.error);
 		r = -EIO;
 	}
@@ -431,7 +341,7 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 		mig_tls_del(q);
 		__do_buf struct buf why = BUF_INIT;
 		if ((r = qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, &why)) < 0)
-			buf_printf(err, "cannot resume the VM on %s: %s", self_name(), why.s);
+			buf_printf(err, "cannot resume the VM on %s: %s", mig_self_name(), why.s);
 	}
 	rt_qmp_release(ref);
 	if (r < 0)
@@ -640,7 +550,7 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		pool_record_release(&pr);
 		vol_record_release(&v);
 	}
-	return json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}}", "vm", vmdef_to_json(o->def), "source", self_name(),
+	return json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}}", "vm", vmdef_to_json(o->def), "source", mig_self_name(),
 			 "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model", model, "signature",
 			 sig);
 }
@@ -963,7 +873,7 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		goto fail;
 	}
 	snprintf(o->to, sizeof(o->to), "%s", opt->to);
-	if (!strcmp(opt->to, self_name())) {
+	if (!strcmp(opt->to, mig_self_name())) {
 		buf_printf(err, "%s is this host; migrate to another one", opt->to);
 		r = -EINVAL;
 		goto fail;

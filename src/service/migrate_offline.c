@@ -26,6 +26,7 @@
 #include "qemu/migrate.h"
 #include "qemu/runtime.h"
 #include "service/internal.h"
+#include "service/migrate_common.h"
 #include "service/network.h"
 #include "service/peer.h"
 #include "service/pool.h"
@@ -44,7 +45,6 @@
 #define OFF_MAX_DISKS 16
 #define OFF_NBD_READY_MS 10000
 
-static const char *self_name(void) { return svc_cfg.host_name ? svc_cfg.host_name : "localhost"; }
 
 /* <run_dir>/<uuid>/mig-offline: where qemu-nbd / qemu-img read keys.psk. */
 static char *key_dir(const char *uuid) { return xasprintf("%s/%s/mig-offline", svc_cfg.run_dir, uuid); }
@@ -66,31 +66,6 @@ static char *tls_object(const char *dir, bool server)
 				  MIG_PSK_USER);
 }
 
-/* A free TCP port on addr (the kernel's choice; qemu-nbd binds it right after). */
-static int port_pick(const char *addr, int *port, struct buf *err)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	__do_close int fd = -EBADF;
-
-	if (getaddrinfo(addr, "0", &hints, &ai) != 0 || !ai) {
-		buf_printf(err, "'%s' is not an IP address of this host", addr);
-		return -EINVAL;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
-		int e = errno;
-		freeaddrinfo(ai);
-		buf_printf(err, "cannot listen on %s: %s", addr, strerror(e));
-		return -e;
-	}
-	freeaddrinfo(ai);
-	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					       : ((struct sockaddr_in *)&ss)->sin_port);
-	return 0;
-}
 
 /* true once something accepts TCP connections on addr:port. */
 static bool port_open(const char *addr, int port)
@@ -204,70 +179,6 @@ static void off_cleanup(struct prepared *m, const char *why)
 	log_info("vm %s: offline migration from %s undone: %s", m->name, m->source, why);
 }
 
-/* One disk of the request: check it, create or record its volume here. */
-static int off_disk(struct prepared *m, const json_t *dj, struct buf *err)
-{
-	const char *vol = json_string_value(json_object_get(dj, "volume"));
-	const char *pool = json_string_value(json_object_get(dj, "pool"));
-	const char *format = json_string_value(json_object_get(dj, "format"));
-	const char *file = json_string_value(json_object_get(dj, "file"));
-	bool copy = json_is_true(json_object_get(dj, "copy"));
-	json_int_t cap = json_integer_value(json_object_get(dj, "capacity"));
-	json_int_t alloc = json_integer_value(json_object_get(dj, "allocation"));
-	struct vol_record existing = { 0 };
-	struct pool_record pr = { 0 };
-	int r;
-
-	if (!vol || str_name_invalid(vol) || !pool || !format || (strcmp(format, "qcow2") && strcmp(format, "raw")) ||
-	    cap <= 0 || alloc < 0 || (!copy && (!file || !*file || strstr(file, "..") || file[0] == '/'))) {
-		buf_adds(err, "invalid disk in the migration request");
-		return -EINVAL;
-	}
-	if (store_vol_get(svc_cfg.store, vol, &existing) == 0) {
-		vol_record_release(&existing);
-		buf_printf(err, "a volume named '%s' exists on %s already", vol, self_name());
-		return -EEXIST;
-	}
-	if (store_pool_get(svc_cfg.store, pool, &pr) < 0) {
-		buf_printf(err, "%s has no pool '%s' for disk %s", self_name(), pool, vol);
-		return -ENOENT;
-	}
-	if (!copy) {
-		__do_free char *path = xasprintf("%s/%s", pr.path, file);
-		struct vol_record rec = { .name = (char *)vol, .format = (char *)format, .path = path,
-					  .pool = (char *)pool };
-		if (!pr.shared) {
-			buf_printf(err, "pool '%s' is not shared on %s", pool, self_name());
-			r = -EINVAL;
-		} else if (!fs_exists(path)) {
-			buf_printf(err, "%s does not see disk %s in its shared pool '%s' (%s)", self_name(), vol, pool,
-				   path);
-			r = -ENOENT;
-		} else if ((r = store_vol_add(svc_cfg.store, &rec)) < 0) {
-			buf_printf(err, "cannot record volume %s", vol);
-		} else {
-			json_array_append_new(m->recorded, json_string(vol));
-		}
-		pool_record_release(&pr);
-		return r;
-	}
-	pool_record_release(&pr);
-	__do_free char *dir = NULL;
-	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
-		return r;
-	struct statvfs sv;
-	if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)alloc + (64u << 20)) {
-		char have[16], need[16];
-		buf_printf(err, "pool '%s' on %s has %s free; disk %s needs %s", pool, self_name(),
-			   str_fmt_size((uint64_t)sv.f_bavail * sv.f_frsize, have, sizeof(have)), vol,
-			   str_fmt_size((uint64_t)alloc + (64u << 20), need, sizeof(need)));
-		r = -ENOSPC;
-	} else if ((r = vol_create(svc_cfg.store, dir, vol, (uint64_t)cap, format, err)) == 0) {
-		json_array_append_new(m->created, json_string(vol));
-	}
-	svc_pool_put(pool);
-	return r;
-}
 
 /* Serve volume vol (just created here) with qemu-nbd on addr; *port where. */
 static int off_nbd_start(struct prepared *m, const char *vol, const char *addr, int *port, struct buf *err)
@@ -287,7 +198,7 @@ static int off_nbd_start(struct prepared *m, const char *vol, const char *addr, 
 		buf_printf(err, "volume %s vanished", vol);
 		return r;
 	}
-	if ((r = port_pick(addr, port, err)) < 0) {
+	if ((r = mig_port_pick(addr, port, err)) < 0) {
 		vol_record_release(&v);
 		return r;
 	}
@@ -316,7 +227,7 @@ static int off_nbd_start(struct prepared *m, const char *vol, const char *addr, 
 	m->nnbd++;
 	for (int64_t end = time_mono_ms() + OFF_NBD_READY_MS; !port_open(addr, *port);) {
 		if (proc_wait_timeout(p, 0) != -ETIMEDOUT || time_mono_ms() > end) {
-			buf_printf(err, "qemu-nbd for volume %s did not start on %s", vol, self_name());
+			buf_printf(err, "qemu-nbd for volume %s did not start on %s", vol, mig_self_name());
 			return -EIO;
 		}
 		time_sleep_ms(50);
@@ -356,20 +267,20 @@ int svc_migrate_offline_prepare(const json_t *req, json_t **out, struct buf *err
 	m->created = json_array();
 	m->recorded = json_array();
 	if (store_vm_lookup(svc_cfg.store, d->name, existing) == 0 || store_vm_lookup(svc_cfg.store, d->uuid, existing) == 0) {
-		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, self_name());
+		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, mig_self_name());
 		r = -EEXIST;
 		goto fail_early;
 	}
 	if ((r = job_hold_vm(d->uuid, d->name, "migrate-in", &m->hold, err)) < 0)
 		goto fail_early;
 	json_array_foreach(disks, i, dj)
-		if ((r = off_disk(m, dj, err)) < 0)
+		if ((r = mig_disk_accept(dj, m->created, m->recorded, err)) < 0)
 			goto fail;
 	pthread_mutex_lock(&svc_defs_lock);
 	r = store_vm_insert(svc_cfg.store, d);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0) {
-		buf_printf(err, "cannot define VM %s on %s", d->name, self_name());
+		buf_printf(err, "cannot define VM %s on %s", d->name, mig_self_name());
 		goto fail;
 	}
 	kdir = key_dir(m->uuid);
@@ -505,7 +416,7 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		pool_record_release(&pr);
 		vol_record_release(&v);
 	}
-	return json_pack("{s:o, s:s, s:s, s:s, s:o}", "vm", vmdef_to_json(o->def), "source", self_name(), "address",
+	return json_pack("{s:o, s:s, s:s, s:s, s:o}", "vm", vmdef_to_json(o->def), "source", mig_self_name(), "address",
 			 peer_host(o->peer), "psk", psk, "disks", disks);
 }
 
@@ -709,7 +620,7 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 		goto fail;
 	}
 	snprintf(o->to, sizeof(o->to), "%s", opt->to);
-	if (!strcmp(opt->to, self_name())) {
+	if (!strcmp(opt->to, mig_self_name())) {
 		buf_printf(err, "%s is this host; migrate to another one", opt->to);
 		r = -EINVAL;
 		goto fail;

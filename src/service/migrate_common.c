@@ -1,0 +1,112 @@
+/*
+ * migrate_common.c - see migrate_common.h.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+
+#include "service/migrate_common.h"
+#include "core/store.h"
+#include "service/internal.h"
+#include "service/pool.h"
+#include "storage/volume.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+const char *mig_self_name(void) { return svc_cfg.host_name ? svc_cfg.host_name : "localhost"; }
+
+int mig_port_pick(const char *addr, int *port, struct buf *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	__do_close int fd = -EBADF;
+
+	if (getaddrinfo(addr, "0", &hints, &ai) != 0 || !ai) {
+		buf_printf(err, "'%s' is not an IP address of this host", addr);
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int e = errno;
+		freeaddrinfo(ai);
+		buf_printf(err, "cannot listen on %s: %s", addr, strerror(e));
+		return -e;
+	}
+	freeaddrinfo(ai);
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+int mig_disk_accept(const json_t *dj, json_t *created, json_t *recorded, struct buf *err)
+{
+	const char *vol = json_string_value(json_object_get(dj, "volume"));
+	const char *pool = json_string_value(json_object_get(dj, "pool"));
+	const char *format = json_string_value(json_object_get(dj, "format"));
+	const char *file = json_string_value(json_object_get(dj, "file"));
+	bool copy = json_is_true(json_object_get(dj, "copy"));
+	json_int_t cap = json_integer_value(json_object_get(dj, "capacity"));
+	json_int_t alloc = json_integer_value(json_object_get(dj, "allocation"));
+	struct vol_record existing = { 0 };
+	struct pool_record pr = { 0 };
+	int r;
+
+	if (!vol || str_name_invalid(vol) || !pool || !format || (strcmp(format, "qcow2") && strcmp(format, "raw")) ||
+	    cap <= 0 || alloc < 0 || (!copy && (!file || !*file || strstr(file, "..") || file[0] == '/'))) {
+		buf_adds(err, "invalid disk in the migration request");
+		return -EINVAL;
+	}
+	if (store_vol_get(svc_cfg.store, vol, &existing) == 0) {
+		vol_record_release(&existing);
+		buf_printf(err, "a volume named '%s' exists on %s already", vol, mig_self_name());
+		return -EEXIST;
+	}
+	if (store_pool_get(svc_cfg.store, pool, &pr) < 0) {
+		buf_printf(err, "%s has no pool '%s' for disk %s", mig_self_name(), pool, vol);
+		return -ENOENT;
+	}
+	if (!copy) {
+		/* Shared: the same file, seen through this host's mount of the pool. */
+		__do_free char *path = xasprintf("%s/%s", pr.path, file);
+		struct vol_record rec = { .name = (char *)vol, .format = (char *)format, .path = path,
+					  .pool = (char *)pool };
+		if (!pr.shared) {
+			buf_printf(err, "pool '%s' is not shared on %s", pool, mig_self_name());
+			r = -EINVAL;
+		} else if (!fs_exists(path)) {
+			buf_printf(err, "%s does not see disk %s in its shared pool '%s' (%s)", mig_self_name(), vol, pool,
+				   path);
+			r = -ENOENT;
+		} else if ((r = store_vol_add(svc_cfg.store, &rec)) < 0) {
+			buf_printf(err, "cannot record volume %s", vol);
+		} else {
+			json_array_append_new(recorded, json_string(vol));
+		}
+		pool_record_release(&pr);
+		return r;
+	}
+	pool_record_release(&pr);
+	__do_free char *dir = NULL;
+	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
+		return r;
+	struct statvfs sv;
+	if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)alloc + (64u << 20)) {
+		char have[16], need[16];
+		buf_printf(err, "pool '%s' on %s has %s free; disk %s needs %s", pool, mig_self_name(),
+			   str_fmt_size((uint64_t)sv.f_bavail * sv.f_frsize, have, sizeof(have)), vol,
+			   str_fmt_size((uint64_t)alloc + (64u << 20), need, sizeof(need)));
+		r = -ENOSPC;
+	} else if ((r = vol_create(svc_cfg.store, dir, vol, (uint64_t)cap, format, err)) == 0) {
+		json_array_append_new(created, json_string(vol));
+	}
+	svc_pool_put(pool);
+	return r;
+}

@@ -1,0 +1,33 @@
+/*
+ * migrate_common.h - what the destination sides of live (migrate.c) and
+ * offline (migrate_offline.c) migration share: this host's name in
+ * messages, a free TCP port for an incoming stream, and taking one disk of
+ * a prepare request.
+ *
+ * Threading: thread-safe.  Errors: 0 or -errno with one sentence in err.
+ */
+#ifndef CORRAL_SERVICE_MIGRATE_COMMON_H
+#define CORRAL_SERVICE_MIGRATE_COMMON_H
+
+#include <jansson.h>
+
+#include "util/buf.h"
+
+/* This host's name as other hosts know it (host_name, else "localhost"). */
+const char *mig_self_name(void);
+
+/* A free TCP port on addr, this host's IP address (the kernel's choice; the
+ * caller's QEMU or qemu-nbd binds it right after). */
+int mig_port_pick(const char *addr, int *port, struct buf *err);
+
+/*
+ * One disk of a prepare request {"volume","pool","format","file","copy",
+ * "capacity","allocation"}: checked (name, format, no clash, the pool
+ * exists; a shared disk's file is seen through this host's pool, a copied
+ * disk fits with 64 MiB to spare), then a copied disk's volume is created
+ * here (its name appended to created) or a shared disk's volume recorded
+ * (appended to recorded).  The caller undoes both lists on failure.
+ */
+int mig_disk_accept(const json_t *dj, json_t *created, json_t *recorded, struct buf *err);
+
+#endif
