@@ -318,10 +318,10 @@ static void h_vm_action(struct route_ctx *c)
 		enum vm_action a;
 	} actions[] = { { "start", ACT_START }, { "stop", ACT_STOP },	  { "kill", ACT_KILL },
 			{ "reboot", ACT_REBOOT }, { "pause", ACT_PAUSE }, { "resume", ACT_RESUME } };
-	static const char *const stop_keys[] = { "timeout", "force", NULL };
+	static const char *const stop_keys[] = { "timeout", "force", "kill", NULL };
 	static const char *const reboot_keys[] = { "force", NULL };
 	static const char *const no_keys[] = { NULL };
-	struct svc_action_opts o = { .timeout_s = 60 };
+	struct svc_action_opts o = { .timeout_s = SVC_STOP_TIMEOUT_DEFAULT };
 	enum vm_action a = ACT_START;
 	bool found = false;
 	struct buf err = BUF_INIT;
@@ -339,10 +339,20 @@ static void h_vm_action(struct route_ctx *c)
 	__do_json json_t *body = body_json(c, a == ACT_STOP ? stop_keys : a == ACT_REBOOT ? reboot_keys : no_keys);
 	if (!body)
 		return;
-	int64_t timeout = 60;
-	if (json_get_int(body, "timeout", 0, 3600, &timeout, &err) < 0 || json_get_bool(body, "force", &o.force, &err) < 0) {
+	int64_t timeout = SVC_STOP_TIMEOUT_DEFAULT;
+	if (json_get_int(body, "timeout", 0, 3600, &timeout, &err) < 0 || json_get_bool(body, "force", &o.force, &err) < 0 ||
+	    json_get_bool(body, "kill", &o.kill, &err) < 0) {
 		fail(c, -EINVAL, err.s);
 		buf_release(&err);
+		return;
+	}
+	/* A stop kills only when asked in so many words (docs/api.md). */
+	if (o.kill && o.force) {
+		fail(c, -EINVAL, "\"force\" kills at once and \"kill\" kills after the timeout: give one of them");
+		return;
+	}
+	if (o.kill && !json_object_get(body, "timeout")) {
+		fail(c, -EINVAL, "\"kill\" needs an explicit \"timeout\" (seconds to wait before killing)");
 		return;
 	}
 	o.timeout_s = (int)timeout;
@@ -993,7 +1003,7 @@ static const struct route routes[] = {
 	  "revert to a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "GET", { "v1", "vms", "{vm}", "boot-entries" }, h_vm_boot_entries, NULL, NULL, 200,
 	  "the boot entries of the VM's first disk", AUTH_VM_AUDIT },
-	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force}", 202,
+	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force, kill}", 202,
 	  "start, stop, kill, reboot, pause or resume (a job)", AUTH_VM_POWER },
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume",

@@ -159,16 +159,21 @@ static const char usage_start[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_stop[] =
-	"usage: corral vm stop VM... [--timeout SECS] [--force]\n"
+	"usage: corral vm stop VM... [--timeout SECS [--kill] | --force]\n"
 	"\n"
-	"Shut the selected VMs down gracefully (ACPI power button); a guest still\n"
-	"running after the timeout is killed.\n"
+	"Shut the selected VMs down gracefully (ACPI power button) and wait for\n"
+	"them to power off.  A stop never kills on its own: a guest still running\n"
+	"after the timeout fails the stop (it ignored the power button) and runs\n"
+	"on, unless --kill was given.\n"
 	VM_SELECTOR_HELP
-	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"One line \"NAME: STATE\" is printed per VM (\"NAME: stopped (... killed)\"\n"
+	"when it had to be killed); failures go to stderr, exit status 1.\n"
 	"\n"
 	"Options:\n"
-	"  --timeout SECS  seconds to wait before killing, 0..3600 (default 60)\n"
-	"  --force         kill at once (like 'corral vm kill')\n"
+	"  --timeout SECS  seconds to wait for the guest, 0..3600 (default 300)\n"
+	"  --kill          kill a guest still running after --timeout SECS\n"
+	"                  (needs an explicit --timeout)\n"
+	"  --force         kill at once, without the power button (like 'vm kill')\n"
 	"  --json          print the combined action results {\"results\":[...]}\n"
 	"  -h, --help      show this help\n";
 
@@ -382,6 +387,8 @@ static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, cons
 
 enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW,
        OPT_NO_BALLOON };
+/* vm stop --kill (kept apart from the list above). */
+enum { OPT_STOP_KILL = OPT_NO_BALLOON + 1 };
 
 static int vm_create(struct cli *cli, int argc, char **argv)
 {
@@ -689,6 +696,7 @@ static const struct option action_opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 static const struct option stop_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "kill", no_argument, NULL, OPT_STOP_KILL },
 	CLI_COMMON_OPTIONS,
 	{ 0 },
 };
@@ -723,8 +731,15 @@ static int vm_action(struct cli *cli, int argc, char **argv, const char *usage, 
 		case OPT_FORCE:
 			json_object_set_new(body, "force", json_true());
 			break;
+		case OPT_STOP_KILL:
+			json_object_set_new(body, "kill", json_true());
+			break;
 		}
 	}
+	if (json_object_get(body, "kill") && json_object_get(body, "force"))
+		return cli_usage_error(a.cmd, "--force kills at once and --kill after --timeout: give one of them");
+	if (json_object_get(body, "kill") && !json_object_get(body, "timeout"))
+		return cli_usage_error(a.cmd, "--kill needs an explicit --timeout SECS (how long to wait before killing)");
 	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
 		return rc;
 	return act_all(cli, argv[0], a.pos, a.npos, json_object_size(body) ? body : NULL);
@@ -1030,7 +1045,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "list", "list VMs with their state", vm_list },
 	{ "show", "show a VM's definition, state and recent events", vm_show },
 	{ "start", "start VMs", vm_start },
-	{ "stop", "shut VMs down (ACPI), killing them after a timeout", vm_stop },
+	{ "stop", "shut VMs down (ACPI); kill only with --force or --kill", vm_stop },
 	{ "kill", "power VMs off at once", vm_kill },
 	{ "reboot", "reboot VMs (ACPI, or hard reset with --force)", vm_reboot },
 	{ "pause", "pause VMs' CPUs", vm_pause },

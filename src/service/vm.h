@@ -29,9 +29,12 @@ int svc_vm_update(const char *uuid, const json_t *def, int64_t if_gen, json_t **
 /* Appends the names of deleted volumes to vols_deleted (a JSON array). */
 int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err);
 struct svc_action_opts {
-	int timeout_s; /* stop */
-	bool force;    /* stop, reboot */
+	int timeout_s; /* stop: how long to wait for the guest to power off */
+	bool force;    /* stop (kill at once), reboot (hard reset) */
+	bool kill;     /* stop: kill a guest still running after timeout_s; else the stop fails */
 };
+/* A graceful stop's wait when the request names none (seconds). */
+#define SVC_STOP_TIMEOUT_DEFAULT 300
 /*
  * Actions (vmaction.c): start, stop, kill, reboot, pause or resume every VM
  * `selector` picks, as a job (*job: its JSON).  One VM: that VM's job, with
