@@ -381,3 +381,38 @@ void cfg_doc(struct buf *out)
 			   k->help);
 	}
 }
+
+void cfg_example(struct buf *out)
+{
+	buf_adds(out, "# " CFG_DEFAULT_PATH ": corrald's settings (docs/config.md).\n"
+		      "#\n"
+		      "# Every key below is commented out at its default; uncomment and change\n"
+		      "# what this host needs, then restart corrald (guests keep running across\n"
+		      "# the restart).  `corrald --check-config` checks the file without\n"
+		      "# starting.  One `key = value` per line; allow_path may repeat.\n"
+		      "# `make install` writes this file only when there is none: it never\n"
+		      "# overwrites yours (the current template is corrald.conf.example).\n");
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct cfg_key *k = &keys[i];
+		struct buf text = BUF_INIT;
+		buf_printf(&text, "%s (%s", k->help, type_doc(k));
+		if (k->type == CFG_UINT)
+			buf_printf(&text, " %lld..%lld", (long long)k->min, (long long)k->max);
+		buf_printf(&text, "; takes effect %s)", k->applied);
+		/* wrapped a little narrower, then every line made a comment */
+		struct buf lines = BUF_INIT;
+		add_wrapped(&lines, 2, 0, text.s);
+		buf_addch(out, '\n');
+		for (const char *p = lines.s + (lines.s[0] == ' '); *p;) {
+			size_t n = strcspn(p, "\n");
+			buf_printf(out, "# %.*s\n", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+		buf_release(&lines);
+		buf_release(&text);
+		if (k->def)
+			buf_printf(out, "#%s = %s\n", k->name, k->def);
+		else
+			buf_printf(out, "# (default: %s)\n#%s =\n", def_text(k), k->name);
+	}
+}

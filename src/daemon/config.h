@@ -111,5 +111,8 @@ char *cfg_flag_name(const struct cfg_key *k);
 void cfg_usage(struct buf *out);
 /* The key table of docs/config.md (markdown), from the table. */
 void cfg_doc(struct buf *out);
+/* A corrald.conf with every key commented out at its default and explained,
+ * from the table (what `make install` puts in /etc/corral when it is absent). */
+void cfg_example(struct buf *out);
 
 #endif

@@ -62,6 +62,10 @@ static void usage(FILE *out)
 		"                             (--http-workers is http_workers) and overrides\n"
 		"                             the file (see docs/config.md)\n"
 		"  --print-config-doc         print the key table of docs/config.md\n"
+		"  --print-config-example     print a commented corrald.conf (every key at\n"
+		"                             its default)\n"
+		"  --check-config             read the settings (file and flags), say whether\n"
+		"                             they are valid, and exit without starting\n"
 		"  --version                  print the version\n"
 		"  -h, --help                 this text\n"
 		"\n"
@@ -103,14 +107,15 @@ struct cli_setting {
  */
 static int settings_load(int argc, char **argv, struct corrald_config *cfg, const char **file, int *exit_code)
 {
-	enum { OPT_CONFIG = 1000, OPT_DOC, OPT_VERSION, OPT_KEY };
+	enum { OPT_CONFIG = 1000, OPT_DOC, OPT_EXAMPLE, OPT_CHECK, OPT_VERSION, OPT_KEY };
 	size_t nkeys;
 	const struct cfg_key *keys = cfg_keys(&nkeys);
-	__do_free struct option *opts = xcalloc(nkeys + 5, sizeof(*opts));
+	__do_free struct option *opts = xcalloc(nkeys + 7, sizeof(*opts));
 	__do_free char **names = xcalloc(nkeys, sizeof(*names));
 	__do_free struct cli_setting *set = xcalloc((size_t)argc + 1, sizeof(*set));
 	const char *config = NULL;
 	struct buf err = BUF_INIT;
+	bool check = false;
 	size_t nset = 0, o = 0;
 	int c, r = 0;
 
@@ -122,6 +127,8 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 	}
 	opts[o++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	opts[o++] = (struct option){ "print-config-doc", no_argument, NULL, OPT_DOC };
+	opts[o++] = (struct option){ "print-config-example", no_argument, NULL, OPT_EXAMPLE };
+	opts[o++] = (struct option){ "check-config", no_argument, NULL, OPT_CHECK };
 	opts[o++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
 	opts[o++] = (struct option){ "help", no_argument, NULL, 'h' };
 	while (r == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -136,6 +143,16 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 			r = 1;
 			break;
 		}
+		case OPT_EXAMPLE: {
+			struct buf doc = BUF_INIT;
+			cfg_example(&doc);
+			fputs(doc.s, stdout);
+			buf_release(&doc);
+			*exit_code = 0;
+			r = 1;
+			break;
+		}
+		case OPT_CHECK: check = true; break;
 		case OPT_VERSION: printf("corrald %s\n", CORRAL_VERSION); *exit_code = 0; r = 1; break;
 		case 'h': usage(stdout); *exit_code = 0; r = 1; break;
 		default:
@@ -165,6 +182,11 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 			fprintf(stderr, "corrald: %s\n", err.s);
 			r = -1;
 		}
+	}
+	if (r == 0 && check) {
+		printf("corrald: settings valid (%s%s)\n", *file, fs_exists(*file) ? "" : " is missing: defaults");
+		*exit_code = 0;
+		r = 1;
 	}
 	for (size_t i = 0; i < nkeys; i++)
 		free(names[i]);
