@@ -14,6 +14,7 @@
 #include "core/events.h"
 #include "core/job.h"
 #include "service/auth.h"
+#include "service/autostart.h"
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
@@ -359,6 +360,28 @@ static void h_vm_action(struct route_ctx *c)
 
 	json_t *job = NULL;
 	int r = svc_vm_action_job(c->seg[2], a, &o, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+/* Stop every guest of this host (service/autostart.h): what corrald does on
+ * SIGTERM with shutdown_guests, on demand (a host's own shutdown script). */
+static void h_host_shutdown_guests(struct route_ctx *c)
+{
+	static const char *const keys[] = { "timeout", NULL };
+	int64_t timeout = SVC_STOP_TIMEOUT_DEFAULT;
+	struct buf err = BUF_INIT;
+	json_t *job = NULL;
+
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_int(body, "timeout", 1, 3600, &timeout, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	int r = svc_guests_shutdown_job((int)timeout, &job, &err);
 	reply_job(c, r, job, &err);
 	buf_release(&err);
 }
@@ -936,6 +959,9 @@ static const struct route routes[] = {
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
 	  "every definition this host holds (no secrets)", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "host", "shutdown-guests" }, h_host_shutdown_guests, NULL, "{timeout}", 202,
+	  "stop every guest at once (ACPI, reverse start order), killing those still running after timeout",
+	  AUTH_SYS_MODIFY },
 	{ "GET", { "v1", "host", "trust" }, h_trust_list, NULL, NULL, 200, "the hosts this host trusts (mutual TLS)",
 	  AUTH_SYS_AUDIT },
 	{ "POST", { "v1", "host", "trust" }, h_trust_add, NULL, "{url, fingerprint, token, name, self_url}", 201,

@@ -62,6 +62,11 @@
 	"  --mac MAC             MAC address of the first network card (default:\n"  \
 	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
+	"  --start-order N       autostart order, 0..1000000 (default 0): lower\n"  \
+	"                        starts first (ties by name); host shutdown\n"    \
+	"                        stops in the reverse order\n"                     \
+	"  --start-delay SECS    after autostarting this VM, wait SECS (0..3600,\n" \
+	"                        default 0) before starting the next\n"            \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
 	"  --machine TYPE        QEMU machine type: q35 (the default) or a version\n"  \
 	"                        such as pc-q35-7.2; pinned to the concrete version\n" \
@@ -661,7 +666,9 @@ static void show_vm(const json_t *vm)
 		__do_free char *autostart = out_scalar(json_object_get(vm, "autostart"));
 		__do_free char *ports = out_scalar(json_object_get(vm, "hotplug_ports"));
 		table_add_kv(t, "rng", "%s", rng);
-		table_add_kv(t, "autostart", "%s", autostart);
+		table_add_kv(t, "autostart", "%s (order %lld, delay %lld s)", autostart,
+			     (long long)json_integer_value(json_object_get(vm, "start_order")),
+			     (long long)json_integer_value(json_object_get(vm, "start_delay")));
 		table_add_kv(t, "hotplug ports", "%s", ports);
 	}
 	limits_show_lines(t, vm);

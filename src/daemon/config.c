@@ -74,6 +74,14 @@ static const struct cfg_key keys[] = {
 	  F(auth_fail_limit) },
 	{ "auth_fail_window", CFG_UINT, 1, 86400, "60", NULL, "S", "the window of auth_fail_limit, in seconds",
 	  AT_START, F(auth_fail_window) },
+	{ "shutdown_guests", CFG_BOOL, 0, 0, "no", NULL, NULL,
+	  "on SIGTERM (host shutdown) stop every guest before exiting: ACPI power button in reverse start order, all "
+	  "at once, killing those still running after shutdown_timeout (default: guests run on, so that a corrald "
+	  "restart never stops them)",
+	  "at SIGTERM", F(shutdown_guests) },
+	{ "shutdown_timeout", CFG_UINT, 1, 3600, "300", NULL, "S",
+	  "how long shutdown_guests waits for the guests to power off before killing them", "at SIGTERM",
+	  F(shutdown_timeout) },
 	{ "allow_path", CFG_PATH_LIST, 0, 0, NULL, "none", "DIR",
 	  "a directory (or one file or device) API callers may name host files in, besides the storage pools; "
 	  "repeat for more",

@@ -55,6 +55,8 @@ struct corrald_config {
 	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */
 	char *host_name;	/* NULL: gethostname() */
 	int64_t auth_fail_limit, auth_fail_window;
+	bool shutdown_guests;	/* SIGTERM stops every guest (default: they run on) */
+	int64_t shutdown_timeout;
 	bool state_dir_set;	/* state_dir came from the file or a flag (run_dir's default) */
 };
 

@@ -3,8 +3,9 @@
  *
  * Opens the state database, works out KVM vs TCG, re-attaches to the QEMU
  * processes that survived a previous corrald, serves the REST API on a unix
- * socket and starts autostart VMs.  SIGTERM/SIGINT stop the daemon, never
- * the guests.  One corrald per state directory (flock on corrald.lock).
+ * socket and starts autostart VMs (in order, service/autostart.h).
+ * SIGTERM/SIGINT stop the daemon, and the guests only when shutdown_guests
+ * is set.  One corrald per state directory (flock on corrald.lock).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/auth.h"
+#include "service/autostart.h"
 #include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/network.h"
@@ -71,8 +73,8 @@ static void usage(FILE *out)
 		"\n"
 		"%s"
 		"\n"
-		"Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests; the next\n"
-		"corrald re-attaches to them.\n",
+		"Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests unless\n"
+		"shutdown_guests is set; the next corrald re-attaches to them.\n",
 		opts.s);
 	buf_release(&opts);
 }
@@ -465,11 +467,18 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	log_info("listening on %s (open-files limit %lu)", sock, nofile);
-	svc_vm_autostart();
+	svc_autostart_begin();
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
-	log_info("signal %d: shutting down (guests keep running)", sig);
+	svc_autostart_end();
+	if (cfg.shutdown_guests) {
+		/* shutdown_guests: the host goes down; the API still answers meanwhile */
+		log_info("signal %d: shutting down; stopping the guests first (shutdown_guests)", sig);
+		svc_guests_shutdown((int)cfg.shutdown_timeout);
+	} else {
+		log_info("signal %d: shutting down (guests keep running)", sig);
+	}
 	events_unsubscribe_all(); /* event streams end, so their connections can close */
 	if (http_stop(http) < 0) {
 		/* A handler is stuck: leave like kill -9 would; state is crash-safe. */

@@ -1336,22 +1336,25 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 
 int rt_kill(const char *uuid, struct buf *err) { return do_kill(uuid, "killed by user", err); }
 
-int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, bool (*cancelled)(const void *),
+int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
 	    const void *opaque, struct buf *err)
 {
 	struct qmp *q;
 	__do_put struct vm_rt *v = NULL;
 	int r;
 
-	if (how == RT_STOP_FORCE)
-		return (r = do_kill(uuid, "stopped by user (forced: killed at once)", err)) < 0 ? r : 1;
+	char reason[160];
+	if (how == RT_STOP_FORCE) {
+		snprintf(reason, sizeof(reason), "stopped by %s (forced: killed at once)", by);
+		return (r = do_kill(uuid, reason, err)) < 0 ? r : 1;
+	}
 	if (!(v = get_active(uuid, &q, err)))
 		return -EBUSY;
 	pthread_mutex_lock(&rt_lock);
 	bool paused = v->state == VM_PAUSED;
 	v->stop_requested = true;
 	unsigned gen = ++v->stop_gen;
-	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by user (the guest powered off)");
+	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by %s (the guest powered off)", by);
 	set_state(v, VM_STOPPING, "graceful shutdown requested (ACPI power button)");
 	rt_unlock();
 	/* A paused guest cannot see the power button. */
@@ -1389,8 +1392,8 @@ int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, bool (*cancel
 			   timeout_s);
 		return -ETIMEDOUT;
 	}
-	char reason[128];
-	snprintf(reason, sizeof(reason), "stopped by user (guest ignored the power button for %d s; killed)", timeout_s);
+	snprintf(reason, sizeof(reason), "stopped by %s (guest ignored the power button for %d s; killed)", by,
+		 timeout_s);
 	return (r = do_kill(uuid, reason, err)) < 0 ? r : 1;
 }
 

@@ -107,10 +107,11 @@ enum rt_stop_how {
  * off; what then depends on `how`: a stop never kills unless asked to.
  * Returns 0 when the guest powered off, 1 when QEMU was killed, -errno + err;
  * on -ETIMEDOUT the VM is running again and err says how to force it.
+ * `by` names who asked in the VM's reason ("user", "host shutdown").
  * cancelled(opaque) (may be NULL) is polled while waiting: once true the wait
  * ends, the VM is running again (its state says the stop was cancelled) and
  * -ECANCELED is returned. */
-int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, bool (*cancelled)(const void *),
+int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
 	    const void *opaque, struct buf *err);
 int rt_kill(const char *uuid, struct buf *err);
 /* Graceful: ACPI power-down, then reset instead of exit.  force: hard reset. */

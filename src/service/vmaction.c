@@ -142,8 +142,8 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 				job_set_phase(j, "waiting up to %d s for the guest to power off%s", x->o.timeout_s,
 					      x->o.kill ? " (then killing it)" : "");
 			r = rt_stop(x->uuid, x->o.timeout_s,
-				    x->o.force ? RT_STOP_FORCE : x->o.kill ? RT_STOP_KILL_AFTER : RT_STOP_WAIT, cancelled,
-				    j, &e);
+				    x->o.force ? RT_STOP_FORCE : x->o.kill ? RT_STOP_KILL_AFTER : RT_STOP_WAIT,
+				    x->o.host ? "host shutdown" : "user", cancelled, j, &e);
 			killed = r == 1;
 			if (r > 0)
 				r = 0;
@@ -264,6 +264,18 @@ int svc_vm_action_job(const char *selector, enum vm_action a, const struct svc_a
 	m->n = n;
 	struct job_spec spec = { .type = vmaction_name(a), .target = selector, .run = multi_run, .arg = m,
 				 .free_arg = multi_free };
+	return job_start(&spec, job, err);
+}
+
+int svc_vm_action_list_job(const char *type, const char *target, svc_uuid *list, size_t n, enum vm_action a,
+			   const struct svc_action_opts *o, json_t **job, struct buf *err)
+{
+	struct multi *m = xcalloc(1, sizeof(*m));
+	m->a = a;
+	m->o = *o;
+	m->vms = list;
+	m->n = n;
+	struct job_spec spec = { .type = type, .target = target, .run = multi_run, .arg = m, .free_arg = multi_free };
 	return job_start(&spec, job, err);
 }
 
