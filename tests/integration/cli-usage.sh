@@ -53,7 +53,7 @@ declare -A verbs=(
 	[vm]=$vm_verbs
 	[disk]=$disk_verbs
 	[cdrom]="insert eject"
-	[host]="info list trust"
+	[host]="info list trust shutdown-guests"
 	[net]="create list show delete leases forward"
 	[nic]="list attach detach link"
 	[job]="list show cancel"
@@ -121,6 +121,8 @@ run 2 host trust frob && err_is_one_line "want add, list or remove"
 run 2 host trust add && err_is_one_line "missing URL"
 run 2 host trust add https://h:8006 && err_is_one_line "--token-file FILE"
 run 2 host trust remove && err_is_one_line "missing host name"
+run 2 host shutdown-guests --timeout 0 && err_is_one_line "invalid --timeout"
+run 2 vm create x --start-delay 9999 && err_is_one_line "invalid --start-delay"
 run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"
 run 2 --socket && err_is_one_line "needs a value"
 run 2 --remote && err_is_one_line "needs a value"
