@@ -28,6 +28,10 @@ static const struct cfg_key keys[] = {
 	  F(state_dir) },
 	{ "socket", CFG_PATH, 0, 0, "/run/corral/corral.sock", NULL, "PATH", "the API's unix socket",
 	  AT_START, F(socket) },
+	{ "socket_group", CFG_STR, 0, 0, NULL, "none: root only", "GROUP",
+	  "the group the API socket belongs to (mode 0660): its members may use corral with root's rights over it, "
+	  "as libvirt's unix_sock_group",
+	  AT_START, F(socket_group) },
 	{ "run_dir", CFG_PATH, 0, 0, NULL, "/run/corral, or STATE_DIR/run when state_dir is set", "DIR",
 	  "per-VM sockets, pid files, console logs", AT_START, F(run_dir) },
 	{ "storage_dir", CFG_PATH, 0, 0, NULL, "STATE_DIR/storage", "DIR", "the default pool: where volumes live",

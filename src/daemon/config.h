@@ -37,6 +37,7 @@ struct cfg_list {
 struct corrald_config {
 	char *state_dir;
 	char *socket;
+	char *socket_group;	/* NULL: root only */
 	char *run_dir;		/* NULL: /run/corral, or STATE_DIR/run when state_dir was set */
 	char *storage_dir;	/* NULL: STATE_DIR/storage */
 	char *qemu;

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -246,6 +248,20 @@ static int tls_prepare(struct corrald_config *cfg, struct tls_setup *t, struct b
 	return auth_cert_fingerprint(t->cert.s, t->cert.len, &t->fingerprint, err);
 }
 
+/* The group named by socket_group: its gid, or -errno + err. */
+static int socket_group_lookup(const char *name, gid_t *gid, struct buf *err)
+{
+	struct group gr, *found = NULL;
+	char tmp[4096];
+	int e = getgrnam_r(name, &gr, tmp, sizeof(tmp), &found);
+	if (!found) {
+		buf_printf(err, "socket_group: no group named '%s'%s%s", name, e ? ": " : "", e ? strerror(e) : "");
+		return e ? -e : -ENOENT;
+	}
+	*gid = gr.gr_gid;
+	return 0;
+}
+
 static void tls_release(struct tls_setup *t)
 {
 	if (t->key.s)
@@ -462,9 +478,31 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	hcfg.socket_path = sock;
+	gid_t sock_gid = 0;
+	if (cfg.socket_group && socket_group_lookup(cfg.socket_group, &sock_gid, &err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	if (http_start(&hcfg, api_route, &http, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
+	}
+	if (cfg.socket_group) {
+		/* the socket is 0660 (http.c): the group may connect, if it can reach it */
+		if (chown(sock, (uid_t)-1, sock_gid) < 0)
+			log_msg(LOG_LVL_ERROR, errno, "socket_group: cannot give %s to group %s", sock, cfg.socket_group);
+		else
+			log_info("API socket %s open to group %s", sock, cfg.socket_group);
+		__do_free char *dir = xstrdup(sock);
+		char *slash = strrchr(dir, '/');
+		struct stat d;
+		if (slash)
+			*slash = '\0';
+		if (slash && stat(*dir ? dir : "/", &d) == 0 && !(d.st_mode & S_IXOTH) &&
+		    !((d.st_mode & S_IXGRP) && d.st_gid == sock_gid))
+			log_warn("socket_group: members of %s cannot reach %s: its directory %s has no search permission "
+				 "for them",
+				 cfg.socket_group, sock, dir);
 	}
 	log_info("listening on %s (open-files limit %lu)", sock, nofile);
 	svc_autostart_begin();

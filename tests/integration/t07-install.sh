@@ -4,7 +4,8 @@
 # (never overwriting an existing corrald.conf); the unit passes
 # `systemd-analyze verify` (a syntax check where systemd-analyze is
 # missing); the init script starts corrald without systemd and its
-# restart leaves a running guest alone.
+# restart leaves a running guest alone; socket_group opens the API socket
+# to a group.
 . "$(dirname "$0")/lib.sh"
 BUILD=$(cd "$(dirname "$CORRALD")" && pwd)
 D=$T/root
@@ -59,11 +60,15 @@ test_expect "the unit passes systemd-analyze verify (else a syntax check); tmpfi
 sed -e "s|^DAEMON=.*|DAEMON=$CORRALD|" -e "s|^PIDFILE=.*|PIDFILE=$T/corrald.pid|" \
     -e "s|^LOGFILE=.*|LOGFILE=$T/corrald.log|" -e "s|^DEFAULTS=.*|DEFAULTS=$T/default|" \
     "$D/etc/init.d/corrald" >"$T/init" 2>/dev/null && chmod +x "$T/init"
-echo "CORRALD_ARGS=\"--config /dev/null --allow-path $T --allow-path $GUEST_DIR --state-dir $STATE --socket $SOCK\"" >"$T/default"
+echo "CORRALD_ARGS=\"--config /dev/null --allow-path $T --allow-path $GUEST_DIR --state-dir $STATE --socket $SOCK --socket-group nogroup\"" >"$T/default"
 
-test_expect "the init script starts corrald without systemd; restart leaves a running guest alone" '
+test_expect "the init script starts corrald without systemd (socket_group applied); restart leaves a running guest alone" '
 	"$T/init" start && for _ in $(seq 50); do corral host info >/dev/null 2>&1 && break; sleep 0.2; done &&
 	"$T/init" status | grep -q "corrald is running" &&
+	[ "$(stat -c "%a %G" "$SOCK")" = "660 nogroup" ] &&
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$CORRAL" --socket "$SOCK" host info >/dev/null &&
+	fails setpriv --reuid 65534 --regid 65533 --clear-groups "$CORRAL" --socket "$SOCK" host info 2>err &&
+	grep -qi "permission denied\|cannot connect" err &&
 	create_guest i1 >/dev/null && boot i1 &&
 	pid=$(corral vm show i1 --json | jq -r .status.pid) &&
 	"$T/init" restart && for _ in $(seq 50); do corral host info >/dev/null 2>&1 && break; sleep 0.2; done &&
