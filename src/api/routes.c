@@ -559,6 +559,19 @@ static void h_vm_nic_link(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_nic_set(struct route_ctx *c)
+{
+	static const char *const keys[] = { "bw", NULL };
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = vm_body(c, u, keys);
+	if (!body)
+		return;
+	int r = svc_vm_nic_set(u, c->seg[4], body, &err);
+	reply_vm(c, r, u, &err);
+	buf_release(&err);
+}
+
 static void h_vm_disk_detach(struct route_ctx *c)
 {
 	svc_uuid u;
@@ -978,6 +991,12 @@ static const struct route routes[] = {
 	  "stop trusting a host (it is told to forget this host too)", AUTH_SYS_MODIFY },
 	{ "GET", { "v1", "hosts" }, h_hosts, NULL, NULL, 200,
 	  "this host and every trusted host: reachable or not, their VMs and pools", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "migrations", "incoming" }, h_migrate_prepare, NULL,
+	  "{vm, source, address, psk, disks, cpu}", 200,
+	  "a trusted host prepares to send a VM here: define it, make its volumes, start QEMU listening", AUTH_HOST_PEER },
+	{ "POST", { "v1", "migrations", "incoming", "{vm}", "{step}" }, h_migrate_step, NULL, NULL, 200,
+	  "a trusted host ends an incoming migration: finish (resume the VM here) or abort (remove it)",
+	  AUTH_HOST_PEER },
 	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
@@ -1007,6 +1026,8 @@ static const struct route routes[] = {
 	  "add a NIC (hot-plug when running: network NICs)", AUTH_VM_CONFIG },
 	{ "DELETE", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_detach, NULL, NULL, 200,
 	  "remove a NIC (hot-unplug when running: NICs hot-plugged before)", AUTH_VM_CONFIG },
+	{ "POST", { "v1", "vms", "{vm}", "nics", "{mac}" }, h_vm_nic_set, NULL, "{bw}", 200,
+	  "change a NIC's bandwidth limit (live when running)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "nics", "{mac}", "link" }, h_vm_nic_link, NULL, "{up}", 200,
 	  "set a running VM's NIC link up or down", AUTH_VM_POWER },
 	{ "POST", { "v1", "vms", "{vm}", "cdrom" }, h_vm_cdrom_insert, NULL, "{path, force}", 200,
@@ -1029,6 +1050,9 @@ static const struct route routes[] = {
 	  "revert to a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "GET", { "v1", "vms", "{vm}", "boot-entries" }, h_vm_boot_entries, NULL, NULL, 200,
 	  "the boot entries of the VM's first disk", AUTH_VM_AUDIT },
+	{ "POST", { "v1", "vms", "{vm}", "migrate" }, h_vm_migrate, NULL,
+	  "{to, with_local_disks, max_downtime_ms, bandwidth}", 202,
+	  "live-migrate a running VM to a trusted host (a job; docs/migration.md)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force, kill}", 202,
 	  "start, stop, kill, reboot, pause or resume (a job)", AUTH_VM_POWER },
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },

@@ -5,7 +5,8 @@
  * pool and job handlers; routes_backup.c those of repositories, backups,
  * policies and the host export; routes_auth.c the login and rights check
  * of requests over TCP and the handlers of users, tokens and ACL entries;
- * routes_net.c those of networks; routes_trust.c those of trusted hosts.
+ * routes_net.c those of networks; routes_trust.c those of trusted hosts;
+ * routes_migrate.c those of live migration.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -68,6 +69,10 @@ void h_acl_list(struct route_ctx *c);
 void h_acl_add(struct route_ctx *c);
 void h_acl_delete(struct route_ctx *c);
 
+/* routes_migrate.c */
+void h_vm_migrate(struct route_ctx *c);
+void h_migrate_prepare(struct route_ctx *c);
+void h_migrate_step(struct route_ctx *c);
 /* routes_trust.c */
 void h_trust_list(struct route_ctx *c);
 void h_trust_probe(struct route_ctx *c);

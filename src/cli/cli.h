@@ -241,6 +241,10 @@ int job_follow(struct cli *cli, const json_t *answer, const char *label, bool de
 int cli_vm_template(struct cli *cli, int argc, char **argv);
 int cli_vm_clone(struct cli *cli, int argc, char **argv);
 
+/* --- live migration (cmd_migrate.c): a verb of the vm noun --- */
+
+int cli_vm_migrate(struct cli *cli, int argc, char **argv);
+
 /* --- inside disks (cmd_image.c): verbs of the disk and vm nouns --- */
 
 int cli_disk_ls(struct cli *cli, int argc, char **argv);

@@ -13,7 +13,8 @@
 
 static const char usage_create[] =
 	"usage: corral net create NAME [--type nat|isolated|bridge|vxlan] [--subnet CIDR]\n"
-	"                         [--bridge BR] [--no-dhcp] [--reserve VM=IP]...\n"
+	"                         [--subnet6 PREFIX/64] [--bridge BR] [--no-dhcp]\n"
+	"                         [--reserve VM=IP]...\n"
 	"                         [--vni N --peer IP... [--local IP]]\n"
 	"\n"
 	"Create a network.  NAME: 1 to 12 of a-z 0-9 -.\n"
@@ -32,6 +33,10 @@ static const char usage_create[] =
 	"  --subnet CIDR    IPv4 network address and prefix, e.g. 10.20.0.0/24 (nat,\n"
 	"                   isolated: required; must not overlap another network or an\n"
 	"                   address of the host)\n"
+	"  --subnet6 P/64   nat, isolated: IPv6 too, e.g. fd20:1::/64: the host is\n"
+	"                   P::1 on the bridge, dnsmasq sends router adverts (guests\n"
+	"                   take addresses by SLAAC) and answers stateless DHCPv6;\n"
+	"                   nat masquerades it out (table ip6 corral-NAME)\n"
 	"  --bridge BR      the bridge's name (nat, isolated: must not exist yet)\n"
 	"  --no-dhcp        no dnsmasq (guests configure addresses themselves)\n"
 	"  --reserve VM=IP  the VM's first NIC on the network always gets IP (from the\n"
@@ -93,13 +98,14 @@ static const char usage_forward[] =
 	"  --json       print the API's answer\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_TYPE = CLI_OPT_FIRST, OPT_SUBNET, OPT_BRIDGE, OPT_NO_DHCP, OPT_RESERVE, OPT_VNI, OPT_PEER, OPT_LOCAL };
+enum { OPT_TYPE = CLI_OPT_FIRST, OPT_SUBNET, OPT_SUBNET6, OPT_BRIDGE, OPT_NO_DHCP, OPT_RESERVE, OPT_VNI, OPT_PEER, OPT_LOCAL };
 
 static int net_create(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, OPT_TYPE },
 		{ "subnet", required_argument, NULL, OPT_SUBNET },
+		{ "subnet6", required_argument, NULL, OPT_SUBNET6 },
 		{ "bridge", required_argument, NULL, OPT_BRIDGE },
 		{ "no-dhcp", no_argument, NULL, OPT_NO_DHCP },
 		{ "reserve", required_argument, NULL, OPT_RESERVE },
@@ -130,6 +136,9 @@ static int net_create(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_SUBNET:
 			json_object_set_new(body, "subnet", json_string(optarg));
+			break;
+		case OPT_SUBNET6:
+			json_object_set_new(body, "subnet6", json_string(optarg));
 			break;
 		case OPT_BRIDGE:
 			json_object_set_new(body, "bridge", json_string(optarg));
@@ -215,6 +224,8 @@ static void show_net(const json_t *n)
 	table_add_kv(t, "type", "%s", out_str(n, "type"));
 	if ((str = out_str(n, "subnet")))
 		table_add_kv(t, "subnet", "%s (gateway and DNS %s)", str, out_str(n, "gateway"));
+	if ((str = out_str(n, "subnet6")))
+		table_add_kv(t, "subnet6", "%s (router and DNS %s)", str, out_str(n, "gateway6"));
 	table_add_kv(t, "bridge", "%s", out_str(n, "bridge"));
 	if ((v = json_object_get(n, "vni"))) {
 		__do_free char *vni = out_scalar(v);

@@ -57,7 +57,11 @@
 	"                        corral network NAME), then optionally\n"           \
 	"                        ',mac=MAC' and ',model=virtio|e1000'; for net=\n"  \
 	"                        ',filter=off' drops its traffic hygiene (on by\n"  \
-	"                        default, docs/network.md)\n"                        \
+	"                        default, docs/network.md), ',vlan=ID' makes it\n"  \
+	"                        an access port of VLAN ID (',vlan=trunk:10/20'\n"  \
+	"                        a trunk, with filter=off; needs bridge VLAN\n"     \
+	"                        filtering in the kernel), ',bw=RATE' limits it\n"  \
+	"                        each way (bits/s: 10M, 500k)\n"                    \
 	"  --no-nic              no network card\n"                                   \
 	"  --mac MAC             MAC address of the first network card (default:\n"  \
 	"                        generated; unique on the host)\n"                    \
@@ -1066,6 +1070,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "events", "list a VM's events", vm_events },
 	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
+	{ "migrate", "move a running VM to a trusted host, live", cli_vm_migrate },
 	{ "boot-entries", "list the boot entries on a VM's first disk (--boot disk-kernel)", cli_vm_boot_entries },
 	{ NULL, NULL, NULL },
 };

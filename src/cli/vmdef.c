@@ -414,6 +414,16 @@ int vmdef_nic_from_spec(const char *spec, json_t **out)
 			json_object_set_new(nic, tok, json_string(eq + 1));
 		} else if (!first && strcmp(tok, "filter") == 0 && (!strcmp(eq + 1, "on") || !strcmp(eq + 1, "off"))) {
 			json_object_set_new(nic, tok, json_boolean(strcmp(eq + 1, "on") == 0));
+		} else if (!first && strcmp(tok, "vlan") == 0 && eq[1]) {
+			/* trunk lists may use ':' and '/' (trunk:10/20); the daemon validates */
+			json_object_set_new(nic, tok, json_string(eq + 1));
+		} else if (!first && strcmp(tok, "bw") == 0) {
+			uint64_t bw;
+			if (strcmp(eq + 1, "none") && strcmp(eq + 1, "off") && str_parse_rate(eq + 1, &bw) < 0)
+				goto bad;
+			if (!strcmp(eq + 1, "none") || !strcmp(eq + 1, "off"))
+				bw = 0;
+			json_object_set_new(nic, tok, json_integer((json_int_t)bw));
 		} else {
 			goto bad;
 		}
@@ -424,7 +434,8 @@ int vmdef_nic_from_spec(const char *spec, json_t **out)
 	return 0;
 bad:
 	json_decref(nic);
-	cli_error("invalid --nic '%s': want user or net=NAME, then optionally ,mac=MAC, ,model=virtio|e1000 and (net= only) ,filter=on|off",
+	cli_error("invalid --nic '%s': want user or net=NAME, then optionally ,mac=MAC, ,model=virtio|e1000 and "
+		  "(net= only) ,filter=on|off, ,vlan=ID|trunk:LIST and ,bw=RATE (bits/s: 10M, 500k)",
 		  spec);
 	return -1;
 }

@@ -10,6 +10,7 @@
 #include <uuid/uuid.h>
 
 #include "vmdef.h"
+#include "net/vlan.h"
 #include "util/jsonutil.h"
 #include "util/strutil.h"
 #include "util/common.h"
@@ -211,10 +212,11 @@ const char *nic_model_name(enum nic_model m) { return nic_model_names[m]; }
 /* One NIC object (also the old single "nic"); `what` names it in messages. */
 static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, struct buf *err)
 {
-	static const char *const keys[] = { "mode", "network", "model", "mac", "filter", NULL };
-	const char *mode = "user", *model = "virtio", *mac = NULL, *net = NULL;
+	static const char *const keys[] = { "mode", "network", "model", "mac", "filter", "vlan", "bw", NULL };
+	const char *mode = "user", *model = "virtio", *mac = NULL, *net = NULL, *vlan = NULL;
 	struct vm_nic *nic = &d->nics[d->nnics];
 	bool filter = true;
+	int64_t bw = 0;
 
 	if (!json_is_object(n)) {
 		buf_printf(err, "%s must be an object", what);
@@ -222,8 +224,18 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 	}
 	if (json_check_keys(n, what, keys, err) < 0 || json_get_str(n, "mode", &mode, err) < 0 ||
 	    json_get_str(n, "network", &net, err) < 0 || json_get_str(n, "model", &model, err) < 0 ||
-	    json_get_str(n, "mac", &mac, err) < 0 || json_get_bool(n, "filter", &filter, err) < 0)
+	    json_get_str(n, "mac", &mac, err) < 0 || json_get_bool(n, "filter", &filter, err) < 0 ||
+	    json_get_str(n, "vlan", &vlan, err) < 0)
 		return -1;
+	if (json_object_get(n, "bw") && !json_is_null(json_object_get(n, "bw"))) {
+		__do_free char *field = xasprintf("%s.bw", what);
+		if (json_get_int(n, "bw", 0, (int64_t)VM_NIC_BW_MAX, &bw, err) < 0)
+			return -1;
+		if (bw && bw < (int64_t)VM_NIC_BW_MIN) {
+			buf_printf(err, "%s: a bandwidth limit is at least 8000 bits/s (8k); 0 is none", field);
+			return -1;
+		}
+	}
 	nic->filter = filter;
 	if (strcmp(mode, "user") == 0) {
 		if (net) {
@@ -234,6 +246,11 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 			buf_printf(err, "%s.filter: only a NIC on a network has a traffic filter", what);
 			return -1;
 		}
+		if (vlan || bw) {
+			buf_printf(err, "%s.%s: only a NIC on a network (net=NAME) has %s", what, vlan ? "vlan" : "bw",
+				   vlan ? "VLANs" : "a bandwidth limit");
+			return -1;
+		}
 		nic->mode = NIC_USER;
 	} else if (strcmp(mode, "network") == 0) {
 		const char *bad = net ? str_name_invalid(net) : "missing";
@@ -241,8 +258,28 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 			buf_printf(err, "%s.network: %s", what, bad);
 			return -1;
 		}
+		if (vlan) {
+			struct vlan_spec vs = VLAN_SPEC_INIT;
+			__do_buf struct buf why = BUF_INIT;
+			if (vlan_spec_parse(vlan, &vs, &why) < 0) {
+				buf_printf(err, "%s.%s", what, why.s);
+				return -1;
+			}
+			bool trunk = vs.trunk;
+			vlan_spec_release(&vs);
+			if (trunk && filter) {
+				buf_printf(err, "%s.vlan: a trunk carries tagged frames, which the traffic filter drops; "
+					   "give filter=off with it", what);
+				return -1;
+			}
+		}
+		if (bw && !filter) {
+			buf_printf(err, "%s.bw: the limit on what the guest sends is policed by the port's traffic "
+				   "filter; a NIC with bw needs filter on", what);
+			return -1;
+		}
 		nic->mode = NIC_NETWORK;
-		nic->network = xstrdup(net);
+		nic->bw = (uint64_t)bw;
 	} else {
 		buf_printf(err, "%s.mode must be 'user' or 'network'", what);
 		return -1;
@@ -266,6 +303,9 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 			return -1;
 		}
 	}
+	/* owned strings last: a NIC refused above leaves nothing to free */
+	nic->network = net && nic->mode == NIC_NETWORK ? xstrdup(net) : NULL;
+	nic->vlan = vlan ? xstrdup(vlan) : NULL;
 	d->nnics++;
 	return 0;
 }
@@ -527,6 +567,10 @@ json_t *vmdef_to_json(const struct vm_def *d)
 				json_object_set_new(o, "network", json_string(n->network));
 				json_object_set_new(o, "filter", json_boolean(n->filter));
 			}
+			if (n->vlan)
+				json_object_set_new(o, "vlan", json_string(n->vlan));
+			if (n->bw)
+				json_object_set_new(o, "bw", json_integer((json_int_t)n->bw));
 			json_array_append_new(nics, o);
 		}
 		json_object_set_new(j, "nics", nics);
@@ -578,8 +622,10 @@ void vmdef_free(struct vm_def *d)
 	free(d->cdrom);
 	free(d->vnc_listen);
 	vmlimits_release(&d->limits);
-	for (int i = 0; i < d->nnics; i++)
+	for (int i = 0; i < d->nnics; i++) {
 		free(d->nics[i].network);
+		free(d->nics[i].vlan);
+	}
 	free(d);
 }
 
@@ -603,6 +649,14 @@ int vmdef_disk_index(const struct vm_def *d, const char *volume)
 		if (strcmp(d->disks[i].volume, volume) == 0)
 			return i;
 	return -1;
+}
+
+void vmdef_nic_remove(struct vm_def *d, int index)
+{
+	free(d->nics[index].network);
+	free(d->nics[index].vlan);
+	memmove(&d->nics[index], &d->nics[index + 1], sizeof(d->nics[0]) * (size_t)(d->nnics - index - 1));
+	d->nnics--;
 }
 
 int vmdef_nic_index(const struct vm_def *d, const char *mac)

@@ -51,9 +51,14 @@ struct vm_disk {
  * A NIC: QEMU's user-mode network (the default: nothing to set up on the
  * host) or a port on a corral network (a tap in its bridge, net/).  In
  * JSON "nics": [{"mode": "user"|"network", "network": NAME, "model":
- * "virtio"|"e1000", "mac": ..., "filter": BOOL}] ("filter", default true:
- * the port's traffic hygiene, docs/network.md; only for network NICs); the single "nic" object of older
- * definitions is read as the first NIC.
+ * "virtio"|"e1000", "mac": ..., "filter": BOOL, "vlan": SPEC, "bw": BITS}]
+ * ("filter", default true: the port's traffic hygiene, docs/network.md;
+ * "vlan": the port's VLANs on its bridge, net/vlan.h grammar, "10" or
+ * "trunk:10/20"; "bw": a bandwidth limit in bits per second each way, 0 or
+ * absent: none; all three only for network NICs); the single "nic" object
+ * of older definitions is read as the first NIC.  A trunk needs filter off
+ * (the filter drops tagged frames); bw needs it on (it polices what the
+ * guest sends).
  */
 struct vm_nic {
 	enum nic_mode mode;
@@ -61,7 +66,13 @@ struct vm_nic {
 	enum nic_model model;
 	char mac[18];
 	bool filter;       /* NIC_NETWORK: traffic hygiene on its port (default true) */
+	char *vlan;        /* NIC_NETWORK: VLAN spec as given (validated), NULL: none */
+	uint64_t bw;       /* NIC_NETWORK: bandwidth limit in bits/s each way, 0: none */
 };
+
+/* Bounds of a NIC's bandwidth limit, bits/s (net/shape.h's, in bits). */
+#define VM_NIC_BW_MIN 8000ULL
+#define VM_NIC_BW_MAX (8ULL << 40)
 
 struct vm_def {
 	char *name;
@@ -134,6 +145,8 @@ int vmdef_disk_index(const struct vm_def *d, const char *volume);
 int vmdef_json_nics(const json_t *j, json_t *out[VM_MAX_NICS]);
 /* Give every NIC of definition JSON j a new random MAC (copies and clones). */
 void vmdef_json_renew_macs(json_t *j);
+/* Remove NIC `index` (0 <= index < nnics), freeing what it owns. */
+void vmdef_nic_remove(struct vm_def *d, int index);
 /* Index of the NIC with `mac` (any case), or -1. */
 int vmdef_nic_index(const struct vm_def *d, const char *mac);
 /* Random locally administered MAC in QEMU's 52:54:00 range. */

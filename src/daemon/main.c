@@ -29,6 +29,7 @@
 #include "service/network.h"
 #include "service/pool.h"
 #include "service/recover.h"
+#include "service/migrate.h"
 #include "service/service.h"
 #include "service/snapshot.h"
 #include "service/trust.h"
@@ -528,6 +529,7 @@ out_rt:
 	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
 	job_engine_shutdown();
+	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
 	rt_shutdown();
 	svc_shutdown();
 out:

@@ -36,6 +36,16 @@ void dnsmasq_conf(const struct net_def *d, const char *dir, struct buf *o)
 		   ipv4_fmt(subnet_mask(&d->subnet), mask), DNSMASQ_LEASE_TIME);
 	if (d->type == NET_ISOLATED)
 		buf_adds(o, "dhcp-option=option:router\n"); /* no default route through the host */
+	if (d->has_subnet6) {
+		/* IPv6: router adverts for SLAAC, stateless DHCPv6 for DNS (no IPv6 leases) */
+		char gw6[SUBNET6_STRLEN], prefix[SUBNET6_STRLEN];
+		buf_printf(o, "listen-address=%s\n", subnet6_gateway_fmt(&d->subnet6, gw6));
+		buf_adds(o, "enable-ra\n");
+		buf_printf(o, "dhcp-range=%s,ra-stateless,%d,%s\n", subnet6_prefix_fmt(&d->subnet6, prefix),
+			   SUBNET6_PREFIX, DNSMASQ_LEASE_TIME);
+		if (d->type == NET_ISOLATED)
+			buf_printf(o, "ra-param=%s,60,0\n", d->bridge); /* router lifetime 0: not a default router */
+	}
 	/* dhcp-ignore-clid: a lease per MAC, not per client ID (a guest sending random
 	 * client IDs would otherwise get one lease each and empty the pool) */
 	buf_adds(o, "dhcp-authoritative\ndhcp-no-override\ndhcp-ignore-clid\ndhcp-lease-max=4096\n");

@@ -167,10 +167,10 @@ static int parse_reservations(struct net_def *d, const json_t *arr, struct buf *
 
 struct net_def *netdef_from_json(const json_t *j, struct buf *err)
 {
-	static const char *const keys[] = { "name", "type", "subnet", "bridge", "dhcp", "forwards", "reservations",
-					    "vni", "peers", "local", "status", "gateway", NULL };
+	static const char *const keys[] = { "name", "type", "subnet", "subnet6", "bridge", "dhcp", "forwards",
+					    "reservations", "vni", "peers", "local", "status", "gateway", "gateway6", NULL };
 	struct net_def *d = xcalloc(1, sizeof(*d));
-	const char *name = NULL, *type = "nat", *subnet = NULL, *bridge = NULL, *bad;
+	const char *name = NULL, *type = "nat", *subnet = NULL, *subnet6 = NULL, *bridge = NULL, *bad;
 	bool dhcp_given = json_object_get(j, "dhcp") != NULL;
 	json_t *v;
 
@@ -180,6 +180,7 @@ struct net_def *netdef_from_json(const json_t *j, struct buf *err)
 	}
 	if (json_check_keys(j, "the network definition", keys, err) < 0 || json_get_str(j, "name", &name, err) < 0 ||
 	    json_get_str(j, "type", &type, err) < 0 || json_get_str(j, "subnet", &subnet, err) < 0 ||
+	    json_get_str(j, "subnet6", &subnet6, err) < 0 ||
 	    json_get_str(j, "bridge", &bridge, err) < 0 || json_get_bool(j, "dhcp", &d->dhcp, err) < 0)
 		goto fail;
 	if (!name) {
@@ -262,8 +263,17 @@ struct net_def *netdef_from_json(const json_t *j, struct buf *err)
 		}
 		if (subnet_parse(subnet, &d->subnet, err) < 0)
 			goto fail;
+		if (subnet6) {
+			if (subnet6_parse(subnet6, &d->subnet6, err) < 0)
+				goto fail;
+			d->has_subnet6 = true;
+		}
 		if (!dhcp_given)
 			d->dhcp = true;
+	}
+	if (subnet6 && !d->has_subnet6) {
+		buf_adds(err, "subnet6 only applies to a nat or isolated network");
+		goto fail;
 	}
 	d->bridge = bridge ? xstrdup(bridge) : xasprintf("cr-%s", name);
 	if ((v = json_object_get(j, "forwards")) && parse_forwards(d, v, err) < 0)
@@ -284,6 +294,10 @@ json_t *netdef_to_json(const struct net_def *d)
 	json_object_set_new(j, "type", json_string(net_type_name(d->type)));
 	if (d->type != NET_BRIDGE && d->type != NET_VXLAN)
 		json_object_set_new(j, "subnet", json_string(subnet_fmt(&d->subnet, s)));
+	if (d->has_subnet6) {
+		char s6[SUBNET6_STRLEN];
+		json_object_set_new(j, "subnet6", json_string(subnet6_fmt(&d->subnet6, s6)));
+	}
 	if (d->type == NET_VXLAN) {
 		json_t *peers = json_array();
 		for (int i = 0; i < d->npeers; i++)

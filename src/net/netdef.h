@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "net/subnet.h"
+#include "net/subnet6.h"
 #include "util/buf.h"
 
 #define NET_NAME_MAX 12    /* "cr-" + name fits IFNAMSIZ-1 */
@@ -51,6 +52,8 @@ struct net_def {
 	char *name;
 	enum net_type type;
 	struct subnet subnet; /* NAT/ISOLATED */
+	bool has_subnet6;     /* NAT/ISOLATED: IPv6 too ("subnet6") */
+	struct subnet6 subnet6; /* its /64: router adverts (SLAAC) and stateless DHCPv6 by dnsmasq */
 	char *bridge;
 	bool dhcp;            /* NAT/ISOLATED: dnsmasq serves DHCP and DNS */
 	struct net_forward forwards[NET_MAX_FORWARDS];

@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <net/if.h>
 
+#include "net/vlan.h"
 #include "util/buf.h"
+
+struct nlmsghdr;
 
 struct nl_link {
 	int index;
@@ -47,6 +50,34 @@ int nl_link_set_up(const char *name, bool up, struct buf *err);
 int nl_link_set_master(const char *name, const char *master, struct buf *err);
 /* Add addr/prefix (IPv4, network byte order) to `name`; an address already there is fine. */
 int nl_addr4_add(const char *name, uint32_t addr, int prefix, struct buf *err);
+
+/*
+ * VLANs on bridges (net/vlan.h).  nl_bridge_vlan_filtering() turns VLAN
+ * filtering on or off on bridge `name` (RTM_NEWLINK, IFLA_LINKINFO
+ * {kind "bridge", IFLA_INFO_DATA {IFLA_BR_VLAN_FILTERING}}); on a kernel
+ * without CONFIG_BRIDGE_VLAN_FILTERING the kernel answers -EOPNOTSUPP.
+ * nl_port_vlan_apply() applies a vlan_plan() to bridge port `port`: one
+ * request per entry, RTM_SETLINK (add) or RTM_DELLINK (del) of family
+ * AF_BRIDGE carrying IFLA_AF_SPEC {IFLA_BRIDGE_VLAN_INFO {flags, vid}}, as
+ * `bridge vlan add|del` sends; idempotent (removing a VID that is not there
+ * is fine), so re-applying after a corrald restart changes nothing.
+ */
+int nl_bridge_vlan_filtering(const char *name, bool on, struct buf *err);
+int nl_port_vlan_apply(const char *port, const struct vlan_entry *e, size_t n, struct buf *err);
+
+/*
+ * The requests above, built into buf (MNL_SOCKET_BUFFER_SIZE bytes) without
+ * sending them (sequence number 0), and a text rendering of a request (its
+ * header, ifinfomsg and attribute tree, then every byte in hex) for the
+ * golden tests: on kernels without VLAN filtering this is how the messages
+ * are checked.
+ */
+struct nlmsghdr *nl_bridge_vlan_filtering_msg(char *buf, const char *name, bool on);
+struct nlmsghdr *nl_port_vlan_msg(char *buf, int port_index, const struct vlan_entry *e);
+void nl_msg_format(const struct nlmsghdr *nlh, struct buf *out);
+
+/* Add addr/prefix (IPv6, 16 bytes, without duplicate address detection) to `name`; one there is fine. */
+int nl_addr6_add(const char *name, const uint8_t addr[16], int prefix, struct buf *err);
 
 /* Every IPv4 address configured on the host (a malloc'd array the caller frees). */
 struct nl_addr4 {

@@ -11,15 +11,17 @@
 
 char *nft_table_name(const char *net) { return xasprintf("corral-%s", net); }
 
-static void forward_chain(const struct net_def *d, const char *subnet, struct buf *o)
+/* family "ip" or "ip6"; subnet the network's prefix in that family. */
+static void forward_chain(const struct net_def *d, const char *family, const char *subnet, struct buf *o)
 {
 	const char *br = d->bridge;
 	buf_adds(o, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
 	buf_printf(o, "\t\tiifname \"%s\" oifname \"%s\" accept\n", br, br);
 	if (d->type == NET_NAT) {
-		buf_printf(o, "\t\tiifname \"%s\" ip saddr %s accept\n", br, subnet);
-		buf_printf(o, "\t\toifname \"%s\" ip daddr %s ct state established,related accept\n", br, subnet);
-		if (d->nforwards)
+		buf_printf(o, "\t\tiifname \"%s\" %s saddr %s accept\n", br, family, subnet);
+		buf_printf(o, "\t\toifname \"%s\" %s daddr %s ct state established,related accept\n", br, family,
+			   subnet);
+		if (d->nforwards && !strcmp(family, "ip"))
 			buf_printf(o, "\t\toifname \"%s\" ip daddr %s ct status dnat accept\n", br, subnet);
 	}
 	buf_printf(o, "\t\tiifname \"%s\" drop\n", br);
@@ -40,6 +42,20 @@ static void dnat_rules(const struct net_def *d, const char *match, struct buf *o
 	}
 }
 
+/* `table FAMILY T` opened (after the replace idiom) with its forward chain. */
+static void table_open(const struct net_def *d, const char *family, const char *t, const char *subnet, struct buf *o)
+{
+	buf_printf(o, "table %s %s\ndelete table %s %s\ntable %s %s {\n", family, t, family, t, family, t);
+	forward_chain(d, family, subnet, o);
+}
+
+static void masquerade_chain(const char *family, const char *subnet, struct buf *o)
+{
+	buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	buf_printf(o, "\t\t%s saddr %s %s daddr != %s masquerade\n", family, subnet, family, subnet);
+	buf_adds(o, "\t}\n");
+}
+
 void nft_ruleset(const struct net_def *d, struct buf *o)
 {
 	__do_free char *t = nft_table_name(d->name);
@@ -50,12 +66,9 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 	subnet_fmt(&d->subnet, subnet);
 	buf_printf(o, "# corral network %s (%s): generated, replaced whole on every change\n", d->name,
 		   net_type_name(d->type));
-	buf_printf(o, "table ip %s\ndelete table ip %s\ntable ip %s {\n", t, t, t);
-	forward_chain(d, subnet, o);
+	table_open(d, "ip", t, subnet, o);
 	if (d->type == NET_NAT) {
-		buf_adds(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
-		buf_printf(o, "\t\tip saddr %s ip daddr != %s masquerade\n", subnet, subnet);
-		buf_adds(o, "\t}\n");
+		masquerade_chain("ip", subnet, o);
 		if (d->nforwards) {
 			buf_adds(o, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
 			dnat_rules(d, "fib daddr type local ", o);
@@ -65,6 +78,15 @@ void nft_ruleset(const struct net_def *d, struct buf *o)
 			buf_adds(o, "\t}\n");
 		}
 	}
+	buf_adds(o, "}\n");
+	if (!d->has_subnet6)
+		return;
+	/* IPv6: the same forwarding policy and masquerade in a table of family ip6 (no port forwards) */
+	char subnet6[SUBNET6_STRLEN];
+	subnet6_fmt(&d->subnet6, subnet6);
+	table_open(d, "ip6", t, subnet6, o);
+	if (d->type == NET_NAT)
+		masquerade_chain("ip6", subnet6, o);
 	buf_adds(o, "}\n");
 }
 
@@ -95,7 +117,7 @@ int nft_table_apply(const struct net_def *d, const char *dir, struct buf *err)
 	return 0;
 }
 
-static int nft_table_cmd(const char *verb, const char *net, struct buf *msg)
+static int nft_table_cmd(const char *verb, const char *family, const char *net, struct buf *msg)
 {
 	__do_free char *t = nft_table_name(net);
 	struct cmd c = CMD_INIT;
@@ -103,7 +125,7 @@ static int nft_table_cmd(const char *verb, const char *net, struct buf *msg)
 	cmd_add(&c, "nft");
 	cmd_add(&c, verb);
 	cmd_add(&c, "table");
-	cmd_add(&c, "ip");
+	cmd_add(&c, family);
 	cmd_add(&c, t);
 	int r = cmd_run(&c, &out, msg);
 	cmd_release(&c);
@@ -113,18 +135,23 @@ static int nft_table_cmd(const char *verb, const char *net, struct buf *msg)
 bool nft_table_exists(const char *net)
 {
 	struct buf msg __do_buf = BUF_INIT;
-	return nft_table_cmd("list", net, &msg) == 0;
+	return nft_table_cmd("list", "ip", net, &msg) == 0;
 }
 
 int nft_table_delete(const char *net, struct buf *err)
 {
-	struct buf msg __do_buf = BUF_INIT;
-	if (!nft_table_exists(net))
-		return 0;
-	int r = nft_table_cmd("delete", net, &msg);
-	if (r != 0) {
-		buf_printf(err, "cannot delete the firewall table of network %s: %s", net, msg.len ? msg.s : "nft failed");
-		return r < 0 ? r : -EIO;
+	static const char *const families[] = { "ip", "ip6" };
+	for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
+		struct buf msg __do_buf = BUF_INIT;
+		if (nft_table_cmd("list", families[i], net, &msg) != 0)
+			continue;
+		buf_reset(&msg);
+		int r = nft_table_cmd("delete", families[i], net, &msg);
+		if (r != 0) {
+			buf_printf(err, "cannot delete the firewall table %s of network %s: %s", families[i], net,
+				   msg.len ? msg.s : "nft failed");
+			return r < 0 ? r : -EIO;
+		}
 	}
 	return 0;
 }

@@ -61,7 +61,8 @@ int subnet_parse(const char *s, struct subnet *out, struct buf *err)
 	}
 	memcpy(addr, s, (size_t)(slash - s));
 	addr[slash - s] = '\0';
-	if (ipv4_parse(addr, &a) < 0 || str_parse_int(slash + 1, 0, 32, &len) < 0) {
+	/* no leading zero in the length either ("/024"): a subnet prints back as given */
+	if (ipv4_parse(addr, &a) < 0 || (slash[1] == '0' && slash[2]) || str_parse_int(slash + 1, 0, 32, &len) < 0) {
 		buf_adds(err, "a subnet is written A.B.C.D/LEN, e.g. 10.20.0.0/24");
 		return -EINVAL;
 	}

@@ -157,8 +157,12 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_addf(c, "%d", d->cpus);
 	cmd_add(c, "-m");
 	cmd_addf(c, "%lld", (long long)d->memory_mib);
-	if (l->paused)
+	if (l->paused || l->incoming)
 		cmd_add(c, "-S");
+	if (l->incoming) {
+		cmd_add(c, "-incoming");
+		cmd_add(c, "defer");
+	}
 	cmd_add(c, "-no-shutdown");
 	cmd_add(c, "-msg");
 	cmd_add(c, "timestamp=on");

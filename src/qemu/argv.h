@@ -44,6 +44,7 @@ struct qemu_launch {
 	const char *run_dir;      /* per-VM directory for sockets, pid file, log */
 	enum accel_mode accel;    /* resolved: ACCEL_KVM or ACCEL_TCG */
 	bool paused;              /* -S: do not run the guest until `cont` */
+	bool incoming;            /* -incoming defer: the guest's state arrives by migration (qemu/migrate.h) */
 	const char *disk_path[VM_MAX_DISKS];   /* parallel to def->disks */
 	const char *disk_format[VM_MAX_DISKS];
 	/* BOOT_KERNEL and BOOT_DISK_KERNEL: the kernel and initrd (NULL: none)

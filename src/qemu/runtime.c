@@ -1046,7 +1046,7 @@ static int qmp_setup_limits(struct vm_rt *v, const struct vm_def *d, struct buf 
 	return 0;
 }
 
-static int start(const char *uuid, bool paused, struct buf *err)
+static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 {
 	struct vm_record rec = { 0 };
 	struct qemu_launch l = { 0 };
@@ -1151,6 +1151,7 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	l.run_dir = v->dir;
 	l.accel = accel;
 	l.paused = paused || qmp_setup;
+	l.incoming = incoming;
 	if (cdrom >= 0) {
 		l.cdrom_fd = QEMU_CDROM_FD;
 		l.cdrom_fdset = QEMU_CDROM_FDSET;
@@ -1235,7 +1236,8 @@ static int start(const char *uuid, bool paused, struct buf *err)
 	}
 	pthread_mutex_lock(&rt_lock);
 	if (find_locked(uuid) == v && !v->gone)
-		set_state(v, paused ? VM_PAUSED : VM_RUNNING, paused ? "started paused" : "started");
+		set_state(v, paused ? VM_PAUSED : VM_RUNNING,
+			  incoming ? "waiting for an incoming migration" : paused ? "started paused" : "started");
 	rt_unlock();
 	v = NULL; /* owned by the list now */
 	r = 0;
@@ -1267,8 +1269,9 @@ out:
 	return r;
 }
 
-int rt_start(const char *uuid, struct buf *err) { return start(uuid, false, err); }
-int rt_start_paused(const char *uuid, struct buf *err) { return start(uuid, true, err); }
+int rt_start(const char *uuid, struct buf *err) { return start(uuid, false, false, err); }
+int rt_start_paused(const char *uuid, struct buf *err) { return start(uuid, true, false, err); }
+int rt_start_incoming(const char *uuid, struct buf *err) { return start(uuid, true, true, err); }
 
 /* Look up an attached VM, take a reference (drop it with vm_rt_put) and its QMP handle. */
 static struct vm_rt *get_active(const char *uuid, struct qmp **q, struct buf *err)
@@ -1335,6 +1338,7 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 }
 
 int rt_kill(const char *uuid, struct buf *err) { return do_kill(uuid, "killed by user", err); }
+int rt_kill_reason(const char *uuid, const char *reason, struct buf *err) { return do_kill(uuid, reason, err); }
 
 int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
 	    const void *opaque, struct buf *err)

@@ -180,5 +180,11 @@ json_t *rt_disk_nodes(const char *uuid);
 int rt_disk_set_nodes(const char *uuid, const char *volume, const char *node, const char *file);
 /* Start QEMU with the guest paused before its first instruction (-S). */
 int rt_start_paused(const char *uuid, struct buf *err);
+/* Start QEMU paused with `-incoming defer`: the guest's RAM and device state
+ * arrive by live migration (qemu/migrate.h; migrate-incoming names where).
+ * The VM is paused, "waiting for an incoming migration", until `cont`. */
+int rt_start_incoming(const char *uuid, struct buf *err);
+/* rt_kill, with the reason its stopped state records ("migrated to HOST"). */
+int rt_kill_reason(const char *uuid, const char *reason, struct buf *err);
 
 #endif

@@ -3,7 +3,8 @@
  *
  * Every HEARTBEAT_S the event bus gets a heartbeat (event streams notice
  * readers that went away while nothing happened); every LEASES_S the
- * networks' DHCP leases are looked at (svc_net_leases_poll); at start and every
+ * networks' DHCP leases are looked at (svc_net_leases_poll) and incoming
+ * migrations whose QEMU died are removed (svc_migrate_reap); at start and every
  * PRUNE_S the host-local history is pruned to the retention the
  * configuration sets (store_prune).  Started by svc_init, stopped and
  * joined by svc_shutdown.
@@ -62,6 +63,7 @@ static void *hk_main(void *arg)
 			break;
 		pthread_mutex_unlock(&hk_lock);
 		svc_net_leases_poll();
+		svc_migrate_reap();
 		if (time_mono_ms() >= next_beat) {
 			events_tick();
 			next_beat = time_mono_ms() + HEARTBEAT_S * 1000;

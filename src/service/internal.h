@@ -19,6 +19,11 @@ extern pthread_mutex_t svc_defs_lock;
 int svc_housekeeping_start(void);
 void svc_housekeeping_stop(void);
 
+/* Remove incoming migrations (migrate.c) whose QEMU exited before the source
+ * finished or aborted them (the source cancelled, died or lost the link and
+ * QEMU's incoming side failed): run by the housekeeping thread. */
+void svc_migrate_reap(void);
+
 /* Record event `type` ("disk", "snapshot", ...) with `detail` in VM uuid's
  * history and publish it on the event bus (events.c). */
 void svc_vm_event(const char *uuid, const char *type, const char *detail);

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -25,8 +26,10 @@
 #include "net/netdef.h"
 #include "net/netlink.h"
 #include "net/nft.h"
+#include "net/shape.h"
 #include "net/subnet.h"
 #include "net/tap.h"
+#include "net/vlan.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
 #include "util/log.h"
@@ -153,13 +156,19 @@ static int hosts_update(const struct net_def *d, struct buf *err)
 	return r;
 }
 
-static void ip_forward_enable(void)
+static void sysctl_enable(const char *path, const char *what)
 {
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "1\n", 2) != 2)
-		log_warn("cannot enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward): %s", strerror(errno));
+		log_warn("cannot enable %s (%s): %s", what, path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
+}
+
+static void ip_forward_enable(void) { sysctl_enable("/proc/sys/net/ipv4/ip_forward", "IPv4 forwarding"); }
+static void ip6_forward_enable(void)
+{
+	sysctl_enable("/proc/sys/net/ipv6/conf/all/forwarding", "IPv6 forwarding");
 }
 
 /* 1: link `name` is network d's VXLAN port; 0: none; -EEXIST: somebody else's. */
@@ -226,11 +235,20 @@ static int net_up(const struct net_def *d, struct buf *err)
 			return r;
 		return vxlan_up(d, err);
 	}
-	if ((r = nl_addr4_add(d->bridge, htonl(subnet_gateway(&d->subnet)), d->subnet.prefix, err)) < 0 ||
-	    (r = nl_link_set_up(d->bridge, true, err)) < 0)
+	if ((r = nl_addr4_add(d->bridge, htonl(subnet_gateway(&d->subnet)), d->subnet.prefix, err)) < 0)
+		return r;
+	if (d->has_subnet6) {
+		uint8_t gw6[16];
+		subnet6_gateway(&d->subnet6, gw6);
+		if ((r = nl_addr6_add(d->bridge, gw6, SUBNET6_PREFIX, err)) < 0)
+			return r;
+	}
+	if ((r = nl_link_set_up(d->bridge, true, err)) < 0)
 		return r;
 	if (d->type == NET_NAT)
 		ip_forward_enable();
+	if (d->type == NET_NAT && d->has_subnet6)
+		ip6_forward_enable();
 	if ((r = nft_table_apply(d, dir, err)) < 0)
 		return r;
 	if ((r = hosts_update(d, err)) < 0)
@@ -314,13 +332,16 @@ static bool lease_of(const char *name, const char *mac, struct in_addr *ip)
 
 /* The filter of NIC `mac` with tap `tap` on network `net`: its lease if
  * corral knows one (`ip` if not NULL, else the lease file's). */
-static void hyg_port_fill(const struct net_def *net, const char *tap, const char *mac, const struct in_addr *ip,
-			  struct hygiene_port *p)
+static void hyg_port_fill(const struct net_def *net, const char *tap, const struct vm_nic *nic,
+			  const struct in_addr *ip, struct hygiene_port *p)
 {
+	const char *mac = nic->mac;
 	unsigned m[6] = { 0 };
 	*p = (struct hygiene_port)HYGIENE_PORT_INIT;
 	p->bridge = net->bridge;
 	p->port = tap;
+	p->tx_bytes_per_sec = nic->bw / 8; /* what the guest sends: policed (net/shape.h) */
+	p->allow_ipv6 = net->has_subnet6;   /* else the network is IPv4 only */
 	sscanf(mac, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
 	for (int i = 0; i < 6; i++)
 		p->mac[i] = (uint8_t)m[i];
@@ -358,6 +379,76 @@ void svc_net_vm_stopped(const char *uuid)
 	vm_record_release(&rec);
 }
 
+/* ---- a NIC's port: VLANs (net/vlan.h) and bandwidth (net/shape.h) ---- */
+
+/*
+ * Whether NIC `nic` (with vlan=) can have VLANs on network net's bridge: the
+ * kernel has bridge VLAN filtering, and a host bridge that is not corral's
+ * has it on already (corral turns it on only on its own bridges).
+ */
+static int nic_vlan_check(const struct net_def *net, const struct vm_nic *nic, struct buf *err)
+{
+	struct vlan_support vs = { 0 };
+	struct buf why __do_buf = BUF_INIT;
+
+	vlan_support_probe(NULL, NULL, if_nametoindex(net->bridge) ? net->bridge : NULL, &vs);
+	if (vlan_support_require(&vs, VLAN_NEED_BRIDGE_FILTERING, NULL, &why) < 0) {
+		buf_printf(err, "NIC %s (vlan=%s) on network %s: %s", nic->mac, nic->vlan, net->name, why.s);
+		return -EOPNOTSUPP;
+	}
+	if (net->type == NET_BRIDGE) {
+		__do_free char *path = xasprintf("/sys/class/net/%s/bridge/vlan_filtering", net->bridge);
+		struct buf v __do_buf = BUF_INIT;
+		if (fs_read_file(path, 64, &v) < 0 || v.s[0] != '1') {
+			buf_printf(err,
+				   "NIC %s (vlan=%s) on network %s: host bridge %s has VLAN filtering off, and corral "
+				   "does not change bridges it does not own; turn it on (ip link set %s type bridge "
+				   "vlan_filtering 1) or give the NIC no vlan=",
+				   nic->mac, nic->vlan, net->name, net->bridge, net->bridge);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The VLANs of NIC `nic` on its port `tap` (in net's bridge), idempotently. */
+static int nic_vlan_apply(const struct net_def *net, const struct vm_nic *nic, const char *tap, struct buf *err)
+{
+	struct vlan_spec vs = VLAN_SPEC_INIT;
+	__do_free struct vlan_entry *e = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = nic_vlan_check(net, nic, err)) < 0)
+		return r;
+	if ((r = vlan_spec_parse(nic->vlan, &vs, err)) < 0)
+		return r;
+	r = vlan_plan(&vs, &e, &n, err);
+	vlan_spec_release(&vs);
+	if (r < 0)
+		return r;
+	if (net->type != NET_BRIDGE && (r = nl_bridge_vlan_filtering(net->bridge, true, err)) < 0)
+		return r;
+	return nl_port_vlan_apply(tap, e, n, err);
+}
+
+/*
+ * What NIC `nic` sets on its port besides the filter: VLANs, and the limit
+ * on what it receives (tc; the other direction is in the filter).  `always`:
+ * also run tc when there is no limit (a restart or a live change may find
+ * one to remove).
+ */
+static int nic_port_settings(const struct net_def *net, const struct vm_nic *nic, const char *tap, bool always,
+			     struct buf *err)
+{
+	int r;
+	if (nic->vlan && (r = nic_vlan_apply(net, nic, tap, err)) < 0)
+		return r;
+	if ((nic->bw || always) && (r = shape_port_set(tap, nic->bw / 8, err)) < 0)
+		return r;
+	return 0;
+}
+
 /*
  * corrald start: make the kernel's filters on each network's bridge exactly
  * those of the NICs whose taps still exist (their QEMU outlived the previous
@@ -393,7 +484,7 @@ static void hyg_sync(struct net_def **nets, size_t nn)
 				tap_name(vd->uuid, vd->nics[c].mac, taps[np]);
 				if (!if_nametoindex(taps[np]))
 					continue; /* its QEMU is gone: its filter goes */
-				hyg_port_fill(net, taps[np], vd->nics[c].mac, NULL, &ports[np]);
+				hyg_port_fill(net, taps[np], &vd->nics[c], NULL, &ports[np]);
 				np++;
 			}
 		}
@@ -404,6 +495,42 @@ static void hyg_sync(struct net_def **nets, size_t nn)
 			log_info("network %s: traffic filters of %zu NIC(s) re-adopted", nets[i]->name, np);
 		free(ports);
 		free(taps);
+	}
+	store_vm_list_free(vms, nv);
+}
+
+/*
+ * corrald start: the VLANs and bandwidth limits of every NIC whose tap still
+ * exists are applied again (kernel state outlives corrald, so normally this
+ * changes nothing; it settles a change a kill -9 interrupted).
+ */
+static void ports_sync(struct net_def **nets, size_t nn)
+{
+	struct vm_record *vms;
+	size_t nv;
+	if (store_vm_list(svc_cfg.store, &vms, &nv) < 0)
+		return;
+	for (size_t v = 0; v < nv; v++) {
+		const struct vm_def *vd = vms[v].def;
+		for (int c = 0; c < vd->nnics; c++) {
+			const struct vm_nic *nic = &vd->nics[c];
+			const struct net_def *net = NULL;
+			char tap[TAP_NAME_LEN];
+			struct buf err __do_buf = BUF_INIT;
+			for (size_t k = 0; k < nn && !net && nic->network; k++)
+				if (nets[k] && strcmp(nets[k]->name, nic->network) == 0)
+					net = nets[k];
+			if (!net)
+				continue;
+			tap_name(vd->uuid, nic->mac, tap);
+			if (!if_nametoindex(tap))
+				continue;
+			if (nic_port_settings(net, nic, tap, true, &err) < 0)
+				log_warn("VM %s: NIC %s: cannot re-apply its VLANs or bandwidth limit: %s", vd->name,
+					 nic->mac, err.s);
+			else if (nic->vlan || nic->bw)
+				log_info("VM %s: NIC %s: VLANs/bandwidth limit re-adopted", vd->name, nic->mac);
+		}
 	}
 	store_vm_list_free(vms, nv);
 }
@@ -427,7 +554,7 @@ static void hyg_lease(const struct vm_def *d, int k, const char *name, const cha
 	tap_name(d->uuid, nic->mac, tap);
 	if (!if_nametoindex(tap) || net_load(name, &net, &err) < 0 || !net_leases_known(net))
 		return; /* not running: its filter is made when it starts */
-	hyg_port_fill(net, tap, nic->mac, &a, &p);
+	hyg_port_fill(net, tap, nic, &a, &p);
 	if (hygiene_port_apply(&p, &err) < 0) {
 		__do_free char *ev = xasprintf("NIC %s: cannot narrow its traffic filter to %s: %s", nic->mac, ip, err.s);
 		log_warn("VM %s: %s", d->name, ev);
@@ -504,6 +631,7 @@ void svc_net_init(void)
 	store_net_list_free(list, n);
 	leases_scan(true); /* what was leased while corrald was away is not news */
 	hyg_sync(nets, n);
+	ports_sync(nets, n);
 	for (size_t i = 0; i < n; i++)
 		netdef_free(nets[i]);
 	free(nets);
@@ -544,6 +672,10 @@ static json_t *net_json(const struct net_def *d)
 	if (d->type == NET_NAT || d->type == NET_ISOLATED) {
 		char gw[16];
 		json_object_set_new(j, "gateway", json_string(ipv4_fmt(subnet_gateway(&d->subnet), gw)));
+	}
+	if (d->has_subnet6) {
+		char gw6[SUBNET6_STRLEN];
+		json_object_set_new(j, "gateway6", json_string(subnet6_gateway_fmt(&d->subnet6, gw6)));
 	}
 	json_object_set_new(j, "status", net_status(d));
 	return j;
@@ -606,6 +738,44 @@ static int reserve_forwarded(struct net_def *d, struct buf *err)
 }
 
 /* Checks against the other networks and the host (svc_defs_lock held). */
+/*
+ * The host's IPv6 addresses (/proc/net/if_inet6: address, ifindex, prefix
+ * length, scope, flags, name): -EEXIST if one's prefix overlaps s (the /64
+ * would take over the host's routes), naming the interface.
+ */
+static int check_host6(const struct subnet6 *s, struct buf *err)
+{
+	__do_fclose FILE *f = fopen("/proc/net/if_inet6", "re");
+	char hex[33], ifname[IF_NAMESIZE + 1];
+	unsigned idx, plen, scope, flags;
+
+	if (!f)
+		return 0; /* no IPv6 on the host: nothing to overlap */
+	while (fscanf(f, "%32s %x %x %x %x %16s", hex, &idx, &plen, &scope, &flags, ifname) == 6) {
+		uint8_t a[16];
+		unsigned bits = plen < SUBNET6_PREFIX ? plen : SUBNET6_PREFIX;
+		bool same = true;
+		for (int i = 0; i < 16; i++) {
+			unsigned v;
+			if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+				return 0;
+			a[i] = (uint8_t)v;
+		}
+		if (scope != 0)
+			continue; /* link-local, loopback: never a /64 of ours */
+		for (unsigned b = 0; b < bits && same; b++)
+			same = ((a[b / 8] ^ s->net[b / 8]) & (0x80u >> (b % 8))) == 0;
+		if (same && bits > 0) {
+			char p[SUBNET6_STRLEN], h[INET6_ADDRSTRLEN] = "?";
+			inet_ntop(AF_INET6, a, h, sizeof(h));
+			buf_printf(err, "IPv6 subnet %s overlaps %s/%u on the host's interface %s", subnet6_fmt(s, p), h,
+				   plen, ifname);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
 static int check_new(const struct net_def *d, struct buf *err)
 {
 	struct net_record *list;
@@ -635,6 +805,11 @@ static int check_new(const struct net_def *d, struct buf *err)
 			char a[19], b[19];
 			buf_printf(err, "subnet %s overlaps %s of network '%s'", subnet_fmt(&d->subnet, a),
 				   subnet_fmt(&o->subnet, b), o->name);
+			r = -EEXIST;
+		} else if (d->has_subnet6 && o->has_subnet6 && subnet6_equal(&d->subnet6, &o->subnet6)) {
+			char a[SUBNET6_STRLEN];
+			buf_printf(err, "IPv6 subnet %s is already used by network '%s'", subnet6_fmt(&d->subnet6, a),
+				   o->name);
 			r = -EEXIST;
 		}
 	}
@@ -683,6 +858,8 @@ static int check_new(const struct net_def *d, struct buf *err)
 		}
 	}
 	free(addrs);
+	if (r == 0 && d->has_subnet6)
+		r = check_host6(&d->subnet6, err);
 	return r;
 }
 
@@ -886,6 +1063,11 @@ int svc_net_check_vm(const struct vm_def *d, struct buf *err)
 			r = -ENOENT;
 		}
 		net_record_release(&rec);
+		if (r == 0 && d->nics[i].vlan) {
+			__do_netdef struct net_def *net = NULL;
+			if ((r = net_load(d->nics[i].network, &net, err)) == 0)
+				r = nic_vlan_check(net, &d->nics[i], err);
+		}
 	}
 	if (r < 0 || d->nnics == 0)
 		return r;
@@ -979,18 +1161,46 @@ int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err)
 	if (nic_filtered(nic)) {
 		struct hygiene_port p;
 		struct buf why __do_buf = BUF_INIT;
-		hyg_port_fill(net, tap, nic->mac, NULL, &p);
+		hyg_port_fill(net, tap, nic, NULL, &p);
 		if ((r = hygiene_port_apply(&p, &why)) < 0) {
 			buf_printf(err, "NIC %s: cannot install its traffic filter (nftables bridge table %s): %s",
 				   nic->mac, HYGIENE_TABLE, why.s);
 			return r;
 		}
 	}
-	if ((r = nl_link_set_master(tap, net->bridge, err)) < 0 || (r = nl_link_set_up(tap, true, err)) < 0 ||
+	/* VLANs and the bandwidth limit too, before the link is up */
+	if ((r = nl_link_set_master(tap, net->bridge, err)) < 0 || (r = nic_port_settings(net, nic, tap, false, err)) < 0 ||
+	    (r = nl_link_set_up(tap, true, err)) < 0 ||
 	    /* not under svc_defs_lock: VM starts must not wait behind definition changes */
 	    (r = hosts_update(net, err)) < 0) {
 		svc_net_nic_closed(d, index);
 		return r;
 	}
 	return move_fd(fd);
+}
+
+int svc_net_nic_update(const struct vm_def *d, int index, struct buf *err)
+{
+	const struct vm_nic *nic = &d->nics[index];
+	__do_netdef struct net_def *net = NULL;
+	char tap[TAP_NAME_LEN];
+	int r;
+
+	if (nic->mode != NIC_NETWORK)
+		return 0;
+	tap_name(d->uuid, nic->mac, tap);
+	if (!if_nametoindex(tap))
+		return 0; /* not running: its next start sets it up */
+	if ((r = net_load(nic->network, &net, err)) < 0)
+		return r;
+	if (nic_filtered(nic)) {
+		struct hygiene_port p;
+		struct buf why __do_buf = BUF_INIT;
+		hyg_port_fill(net, tap, nic, NULL, &p);
+		if ((r = hygiene_port_apply(&p, &why)) < 0) {
+			buf_printf(err, "NIC %s: cannot update its traffic filter: %s", nic->mac, why.s);
+			return r;
+		}
+	}
+	return nic_port_settings(net, nic, tap, true, err);
 }

@@ -39,7 +39,9 @@ int svc_net_forward_add(const char *name, const char *host, const char *guest, j
 int svc_net_forward_delete(const char *name, const char *host, json_t **out, struct buf *err);
 
 /* Checks of a VM definition against the networks, under svc_defs_lock:
- * every network NIC's network exists, no MAC is used by another VM. */
+ * every network NIC's network exists, no MAC is used by another VM, NICs
+ * with vlan= are on a bridge that can have VLANs (-EOPNOTSUPP naming the
+ * missing kernel feature). */
 int svc_net_check_vm(const struct vm_def *d, struct buf *err);
 /* status.nics of a VM: [{"mac", "network", "ip"|null, "tap"|null}] parallel to d->nics. */
 json_t *svc_net_nic_status(const struct vm_def *d);
@@ -51,6 +53,9 @@ void svc_net_leases_poll(void);
 void svc_net_hosts_refresh(const struct vm_def *d);
 /* rt_config.nic_open: the tap of NIC `index` of VM d, in its network's bridge and up. */
 int svc_net_nic_open(const struct vm_def *d, int index, struct buf *err);
+/* NIC `index` of VM d changed (its bw): if its tap exists, its filter and
+ * port settings follow, live.  0 when it is not running. */
+int svc_net_nic_update(const struct vm_def *d, int index, struct buf *err);
 /* NIC `index` of VM d left its network (detached, or QEMU gone): its traffic filter goes. */
 void svc_net_nic_closed(const struct vm_def *d, int index);
 /* VM `uuid` stopped: the traffic filters of all its NICs go. */

@@ -503,6 +503,17 @@ out:
 	return r;
 }
 
+/* Store d, the changed definition of a VM whose job lock this thread holds. */
+static int def_update(const struct vm_def *d, struct buf *err)
+{
+	pthread_mutex_lock(&svc_defs_lock);
+	int r = store_vm_update_def(svc_cfg.store, d);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		buf_adds(err, "cannot store the definition");
+	return r;
+}
+
 int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
 {
 	struct vm_record rec = { 0 };
@@ -545,11 +556,8 @@ int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err)
 			goto out;
 		}
 	}
-	pthread_mutex_lock(&svc_defs_lock);
 	/* the store refuses a stale generation: nothing else changed the VM meanwhile (its job lock) */
-	if ((r = store_vm_update_def(svc_cfg.store, d)) < 0)
-		buf_adds(err, "cannot store the definition");
-	pthread_mutex_unlock(&svc_defs_lock);
+	r = def_update(d, err);
 	if (r == 0) {
 		__do_free char *ev = xasprintf("NIC %s added (%s%s)", n->mac, n->network ? "network " : "user",
 					       n->network ? n->network : "");
@@ -582,9 +590,7 @@ int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err)
 	svc_net_nic_closed(rec.def, idx);
 	old = vmdef_dup(rec.def);
 	pthread_mutex_lock(&svc_defs_lock);
-	free(rec.def->nics[idx].network);
-	memmove(&rec.def->nics[idx], &rec.def->nics[idx + 1], sizeof(rec.def->nics[0]) * (size_t)(rec.def->nnics - idx - 1));
-	rec.def->nnics--;
+	vmdef_nic_remove(rec.def, idx);
 	if ((r = store_vm_update_def(svc_cfg.store, rec.def)) < 0)
 		buf_adds(err, "cannot store the definition");
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -618,6 +624,56 @@ int svc_vm_nic_link(const char *uuid, const char *mac, bool up, struct buf *err)
 	} else {
 		r = rt_nic_link(uuid, mac, up, err);
 	}
+	vm_record_release(&rec);
+	job_release(h);
+	return r;
+}
+
+int svc_vm_nic_set(const char *uuid, const char *mac, const json_t *changes, struct buf *err)
+{
+	struct vm_record rec = { 0 };
+	struct job_hold *h = NULL;
+	struct vm_def *d = NULL;
+	int r, idx;
+
+	if (!json_is_object(changes) || !json_object_get(changes, "bw")) {
+		buf_adds(err, "give the NIC's new settings: {\"bw\": bits per second, 0 for no limit}");
+		return -EINVAL;
+	}
+	if ((r = begin_device(uuid, "nic-set", &rec, &h, err)) < 0)
+		return r;
+	if ((idx = vmdef_nic_index(rec.def, mac)) < 0) {
+		buf_printf(err, "vm '%s' has no NIC with MAC %s", rec.def->name, mac);
+		r = -ENOENT;
+		goto out;
+	}
+	{
+		/* the changed definition goes through the one validation of definitions */
+		__do_json json_t *j = vmdef_to_json(rec.def);
+		json_t *nic = json_array_get(json_object_get(j, "nics"), (size_t)idx);
+		json_object_set(nic, "bw", json_object_get(changes, "bw"));
+		if (!(d = vmdef_from_json(j, err))) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	/* live first: a failure leaves the stored definition as it was (and the old settings back) */
+	if (vmstate_is_active(rec.state) && (r = svc_net_nic_update(d, idx, err)) < 0) {
+		struct buf e2 __do_buf = BUF_INIT;
+		svc_net_nic_update(rec.def, idx, &e2);
+		goto out;
+	}
+	if ((r = def_update(d, err)) == 0) {
+		__do_free char *ev = d->nics[idx].bw ? xasprintf("NIC %s: bandwidth limit %llu bit/s", d->nics[idx].mac,
+								 (unsigned long long)d->nics[idx].bw)
+						     : xasprintf("NIC %s: no bandwidth limit", d->nics[idx].mac);
+		svc_vm_event(uuid, "nic", ev);
+	} else if (vmstate_is_active(rec.state)) {
+		struct buf e2 __do_buf = BUF_INIT;
+		svc_net_nic_update(rec.def, idx, &e2);
+	}
+out:
+	vmdef_free(d);
 	vm_record_release(&rec);
 	job_release(h);
 	return r;

@@ -64,6 +64,9 @@ int svc_vm_nic_attach(const char *uuid, const json_t *nic, struct buf *err);
 int svc_vm_nic_detach(const char *uuid, const char *mac, struct buf *err);
 /* Link up/down of a running VM's NIC (live only: every start brings links up). */
 int svc_vm_nic_link(const char *uuid, const char *mac, bool up, struct buf *err);
+/* Change NIC `mac`'s settings: `changes` is {"bw": BITS_PER_SECOND} (0: no
+ * limit); live on a running VM (its tap's tc and filter), then stored. */
+int svc_vm_nic_set(const char *uuid, const char *mac, const json_t *changes, struct buf *err);
 int svc_vm_cdrom(const char *uuid, const char *path, bool force, struct buf *err);
 int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err);
 json_t *svc_vm_events(const char *uuid, int limit);

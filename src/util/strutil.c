@@ -30,17 +30,25 @@ const char *str_name_invalid(const char *name)
 	return NULL;
 }
 
+/* The decimal number s starts with (no sign, no space) into *v, *end after it. */
+static int leading_u64(const char *s, unsigned long long *v, char **end)
+{
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno ? -ERANGE : 0;
+}
+
 int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 {
 	char *end;
 	uint64_t mult = default_unit;
+	unsigned long long v;
+	int r;
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -ERANGE;
+	if ((r = leading_u64(s, &v, &end)) < 0)
+		return r;
 	if (*end) {
 		switch (toupper((unsigned char)*end)) {
 		case 'B': mult = 1; break;
@@ -59,6 +67,30 @@ int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
 			return -EINVAL;
 	}
 	if (mult && v > UINT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+int str_parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	uint64_t mult = 1;
+	unsigned long long v;
+	int r;
+
+	if ((r = leading_u64(s, &v, &end)) < 0)
+		return r;
+	switch (*end) {
+	case 'k': case 'K': mult = 1000ULL; end++; break;
+	case 'm': case 'M': mult = 1000000ULL; end++; break;
+	case 'g': case 'G': mult = 1000000000ULL; end++; break;
+	case 't': case 'T': mult = 1000000000000ULL; end++; break;
+	default: break;
+	}
+	if (*end && strcmp(end, "bit") && strcmp(end, "bit/s") && strcmp(end, "bps"))
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
 		return -ERANGE;
 	*out = v * mult;
 	return 0;

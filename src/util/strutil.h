@@ -24,6 +24,14 @@ const char *str_name_invalid(const char *name);
  */
 int str_parse_size(const char *s, uint64_t default_unit, uint64_t *out);
 
+/*
+ * Parse a network rate in bits per second: a decimal number with optional
+ * unit k, M, G, T (powers of 1000, as for link speeds; either case), then
+ * optionally "bit", "bit/s" or "bps": "10M" and "10Mbit" are 10,000,000.
+ * 0, or -EINVAL (not a rate) / -ERANGE (overflows 64 bits).
+ */
+int str_parse_rate(const char *s, uint64_t *out);
+
 /* A decimal integer in [min, max], nothing else around it: 0, or -EINVAL. */
 int str_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -1,12 +1,13 @@
 /*
  * fuzz_net.c - fuzz target for what src/net parses: network definitions
- * (JSON from the API), subnets, port-forward specs and dnsmasq lease files
+ * (JSON from the API), subnets (IPv4 and IPv6), port-forward specs and dnsmasq lease files
  * (whose hostnames come from guests).
  *
  * Checked besides "no crash, no leak": a rejection carries a message; an
  * accepted definition survives netdef_to_json -> netdef_from_json unchanged
  * and its nft ruleset and dnsmasq configuration build; an accepted subnet
- * prints back as itself; every parsed lease has a printable hostname and a
+ * prints back as itself; an accepted IPv6 subnet's canonical form parses
+ * back to the same prefix; every parsed lease has a printable hostname and a
  * dotted IPv4 address.
  *
  * Build with libFuzzer (-DFUZZING) or as a corpus replayer (see README.md).
@@ -20,6 +21,7 @@
 #include "net/netdef.h"
 #include "net/nft.h"
 #include "net/subnet.h"
+#include "net/subnet6.h"
 #include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -83,6 +85,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("subnet does not print back as itself", text);
 	} else if (!err.len) {
 		die("subnet rejected without a message", text);
+	}
+	buf_reset(&err);
+	struct subnet6 s6, back6;
+	if (subnet6_parse(text, &s6, &err) == 0) {
+		char back[SUBNET6_STRLEN];
+		buf_reset(&err);
+		if (subnet6_parse(subnet6_fmt(&s6, back), &back6, &err) < 0 || !subnet6_equal(&s6, &back6))
+			die("IPv6 subnet does not parse back from its canonical form", text);
+	} else if (!err.len) {
+		die("IPv6 subnet rejected without a message", text);
 	}
 	buf_reset(&err);
 	char *colon = strchr(text, ' ');

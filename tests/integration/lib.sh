@@ -209,7 +209,10 @@ nhost_cleanup() {
 # set variables for later tests; its output goes to a file, shown on failure.
 test_expect() {
 	local name=$1 body=$2 rc __test_t0=$SECONDS
-	eval "$body" >"$T/test.out" 2>&1 </dev/null
+	# In a function of its own, so that a "return 1" in the body fails the
+	# test instead of returning from test_expect unreported.
+	__test_body() { eval "$body"; }
+	__test_body >"$T/test.out" 2>&1 </dev/null
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		PASSED=$((PASSED + 1))
@@ -334,10 +337,11 @@ guest_sh() {
 
 # ---- guests on corral networks (t66, t69) ----
 # The guest's DHCP client script (busybox udhcpc calls it with bound/renew)
-# and /up NAME: link up, get a lease, print the address.  (guest_sh finds a
+# and /up NAME: link up, get a lease, print the address (a lease replaces only
+# IPv4 addresses: IPv6 ones come from router adverts).  (guest_sh finds a
 # command's output by its echo: commands whose output counts stay short so
 # the console does not wrap them.)
-UDHCPC="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew)' 'ip addr flush dev \$interface' \
+UDHCPC="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew)' 'ip -4 addr flush dev \$interface' \
 'ip addr add \$ip/\$mask dev \$interface' '[ -n \"\$router\" ] && ip route replace default via \${router%% *}' \
 'echo search \$domain > /etc/resolv.conf; for d in \$dns; do echo nameserver \$d >> /etc/resolv.conf; done;;' \
 'esac' > /dhcp.sh && chmod +x /dhcp.sh"

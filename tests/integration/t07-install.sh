@@ -12,11 +12,11 @@ D=$T/root
 PREFIX=$(meson introspect --buildoptions "$BUILD" | jq -r '.[] | select(.name == "prefix") | .value')
 
 test_expect "meson install --destdir installs unit, tmpfiles entry, init script and corrald.conf" '
-	meson install -C "$BUILD" --destdir "$D" --quiet >"$T/install.out" 2>&1 || { cat "$T/install.out"; exit 1; } &&
+	meson install -C "$BUILD" --destdir "$D" --quiet >"$T/install.out" 2>&1 || { cat "$T/install.out"; return 1; } &&
 	for f in "$PREFIX/sbin/corrald" "$PREFIX/bin/corral" "$PREFIX/lib/systemd/system/corrald.service" \
 		 "$PREFIX/lib/tmpfiles.d/corral.conf" /etc/init.d/corrald /etc/corral/corrald.conf \
 		 "$PREFIX/share/corral/corrald.conf.example"; do
-		[ -f "$D$f" ] || { say "missing $f"; exit 1; }
+		[ -f "$D$f" ] || { say "missing $f"; return 1; }
 	done &&
 	[ -x "$D/etc/init.d/corrald" ] &&
 	grep -qx "ExecStart=$PREFIX/sbin/corrald" "$D$PREFIX/lib/systemd/system/corrald.service" &&
@@ -26,7 +26,7 @@ test_expect "meson install --destdir installs unit, tmpfiles entry, init script 
 test_expect "the installed corrald.conf explains every key, all commented out, and is valid once uncommented" '
 	conf=$D/etc/corral/corrald.conf &&
 	! grep -v "^#" "$conf" | grep -q . &&
-	for k in state_dir socket storage_dir allow_path listen; do grep -q "^#$k =" "$conf" || exit 1; done &&
+	for k in state_dir socket storage_dir allow_path listen; do grep -q "^#$k =" "$conf" || return 1; done &&
 	"$CORRALD" --config "$conf" --check-config | grep -q "settings valid" &&
 	sed -n "s/^#\([a-z_]*\) = \(.*\)$/\1 = \2/p" "$conf" | grep -v "^state_dir\|^socket" >"$T/uncommented.conf" &&
 	[ "$(wc -l <"$T/uncommented.conf")" -gt 15 ] &&

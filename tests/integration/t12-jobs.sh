@@ -121,7 +121,7 @@ test_expect "SIGTERM during an import and a live move: clean exit, jobs recorded
 	wait_job_progress "$imp" && wait_job_progress "$mov" &&
 	t0=$(date +%s%N) && stop_daemon && echo "stop took $(( ($(date +%s%N) - t0) / 1000000 )) ms" &&
 	! grep -E "Sanitizer|runtime error" "$T/corrald.log" && start_daemon &&
-	for j in $imp $mov; do st=$(job_field "$j" state); echo "job $j: $st"; [ "$st" = cancelled ] || exit 1; done &&
+	for j in $imp $mov; do st=$(job_field "$j" state); echo "job $j: $st"; [ "$st" = cancelled ] || return 1; done &&
 	fails corral disk show big3 && [ "$(dirname "$(vol_path mv)")" = "$T/p2" ] &&
 	! ls -A "$STATE/storage" | grep -q "big3\|mv"
 '

@@ -110,7 +110,7 @@ test_expect "policies: selection by pattern and tag, exclusion, per-pattern rete
 	grep -q "back up PROD-a" "$T/prev" && grep -q "back up dev-x" "$T/prev" &&
 	grep -q "skip PROD-test: excluded by \*-test" "$T/prev" &&
 	[ "$(nbackups PROD-a "$REPO")" = 0 ] &&
-	for i in 1 2 3; do corral backup run nightly >/dev/null || exit 1; sleep 1; done &&
+	for i in 1 2 3; do corral backup run nightly >/dev/null || return 1; sleep 1; done &&
 	[ "$(nbackups PROD-a "$REPO")" = 2 ] && [ "$(nbackups dev-x "$REPO")" = 3 ] &&
 	[ "$(nbackups PROD-test "$REPO")" = 0 ] &&
 	corral backup run nightly --preview | grep -q "PRUNE" &&

@@ -14,10 +14,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "golden.h"
 #include "net/dnsmasq.h"
 #include "net/netdef.h"
 #include "net/nft.h"
 #include "net/subnet.h"
+#include "net/subnet6.h"
 #include "net/tap.h"
 #include "util/fsutil.h"
 #include "util/common.h"
@@ -61,6 +63,7 @@ static void test_subnet(void **state)
 
 	assert_int_equal(subnet_parse("10.20.0.0/24", &s, &err), 0);
 	assert_string_equal(subnet_fmt(&s, out), "10.20.0.0/24");
+	assert_int_equal(subnet_parse("10.20.0.0/024", &t, &err), -EINVAL); /* found by fuzz_net */
 	assert_string_equal(ipv4_fmt(subnet_gateway(&s), out), "10.20.0.1");
 	subnet_dhcp_range(&s, &lo, &hi);
 	assert_string_equal(ipv4_fmt(lo, out), "10.20.0.128");
@@ -192,17 +195,61 @@ static void test_netdef(void **state)
 /* Compare out with tests/data/net/<name> (or rewrite it). */
 static void golden(const char *name, const struct buf *out)
 {
-	__do_free char *path = xasprintf("%s/net/%s", TEST_DATA_DIR, name);
-	struct buf want = BUF_INIT;
-	if (getenv("CORRAL_REGENERATE_GOLDEN")) {
-		assert_int_equal(fs_write_file_atomic(path, out->s, out->len, 0644), 0);
-		return;
+	if (golden_compare("net", name, out->s))
+		fail_msg("tests/data/net/%s differs (see above)", name);
+}
+
+/* IPv6 prefixes of networks (subnet6.c) and the netdef field. */
+static void test_subnet6(void **state)
+{
+	(void)state;
+	struct subnet6 s, t;
+	struct buf err = BUF_INIT;
+	char out[SUBNET6_STRLEN];
+	uint8_t a[16];
+
+	assert_int_equal(subnet6_parse("fd20:1::/64", &s, &err), 0);
+	assert_string_equal(subnet6_fmt(&s, out), "fd20:1::/64");
+	assert_string_equal(subnet6_gateway_fmt(&s, out), "fd20:1::1");
+	assert_string_equal(subnet6_prefix_fmt(&s, out), "fd20:1::");
+	assert_int_equal(subnet6_parse("FD20:0001:0000:0000:0000:0000:0000:0000/64", &t, &err), 0);
+	assert_true(subnet6_equal(&s, &t));
+	assert_int_equal(subnet6_parse("2a01:4f8:1:2::/64", &t, &err), 0);
+	assert_false(subnet6_equal(&s, &t));
+	subnet6_gateway(&s, a);
+	assert_true(subnet6_contains(&s, a));
+	assert_false(subnet6_contains(&t, a));
+	static const struct {
+		const char *in, *msg;
+	} bad[] = {
+		{ "fd20:1::", "PREFIX::/64" },          { "fd20:1::/48", "must be a /64" },
+		{ "fd20:1::/128", "must be a /64" },    { "fd20:1::5/64", "did you mean fd20:1::/64" },
+		{ "fe80::/64", "link-local" },          { "ff02::/64", "multicast" },
+		{ "::/64", "not a usable" },            { "2001:db8::/64", "documentation" },
+		{ "10.20.0.0/24", "PREFIX::/64" },      { "fd20:1::/64x", "PREFIX::/64" },
+		{ "fd20:1:::/64", "PREFIX::/64" },      { "/64", "PREFIX::/64" },
+		{ "fd20:1::/064", "PREFIX::/64" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		buf_reset(&err);
+		if (subnet6_parse(bad[i].in, &t, &err) != -EINVAL || !strstr(err.s, bad[i].msg))
+			fail_msg("\"%s\": \"%s\" lacks \"%s\"", bad[i].in, err.s, bad[i].msg);
 	}
-	if (fs_read_file(path, 1 << 20, &want) < 0)
-		fail_msg("missing golden file %s (run with CORRAL_REGENERATE_GOLDEN=1)", path);
-	if (strcmp(want.s, out->s) != 0)
-		fail_msg("%s differs:\n--- want\n%s--- got\n%s", path, want.s, out->s);
-	buf_release(&want);
+	buf_release(&err);
+
+	struct net_def *d = def_ok("{\"name\":\"lan6\",\"subnet\":\"10.20.0.0/24\",\"subnet6\":\"fd20:1::/64\"}");
+	assert_true(d->has_subnet6);
+	json_t *j = netdef_to_json(d);
+	assert_string_equal(json_string_value(json_object_get(j, "subnet6")), "fd20:1::/64");
+	json_decref(j);
+	netdef_free(d);
+	def_bad("{\"name\":\"b\",\"type\":\"bridge\",\"bridge\":\"br0\",\"subnet6\":\"fd20:1::/64\"}",
+		"only applies to a nat or isolated");
+	def_bad("{\"name\":\"v\",\"type\":\"vxlan\",\"vni\":5,\"peers\":[\"10.0.0.2\"],\"subnet6\":\"fd20:1::/64\"}",
+		"only applies to a nat or isolated");
+	def_bad("{\"name\":\"x\",\"subnet6\":\"fd20:1::/64\"}", "needs a subnet");
+	def_bad("{\"name\":\"x\",\"subnet\":\"10.20.0.0/24\",\"subnet6\":\"fd20::/56\"}", "must be a /64");
+	def_bad("{\"name\":\"x\",\"subnet\":\"10.20.0.0/24\",\"subnet6\":6}", "subnet6");
 }
 
 static void test_nft_golden(void **state)
@@ -218,6 +265,11 @@ static void test_nft_golden(void **state)
 				      "\"reservations\":[{\"vm\":\"a\",\"ip\":\"192.168.100.2\"},"
 				      "{\"vm\":\"b\",\"ip\":\"192.168.100.3\"}]}" },
 		{ "isolated.nft", "{\"name\":\"lab\",\"type\":\"isolated\",\"subnet\":\"172.16.8.0/22\"}" },
+		{ "nat6.nft", "{\"name\":\"lan6\",\"subnet\":\"10.20.0.0/24\",\"subnet6\":\"fd20:1::/64\","
+			      "\"forwards\":[{\"port\":8022,\"vm\":\"a\",\"vm_port\":22}],"
+			      "\"reservations\":[{\"vm\":\"a\",\"ip\":\"10.20.0.2\"}]}" },
+		{ "isolated6.nft", "{\"name\":\"lab6\",\"type\":\"isolated\",\"subnet\":\"172.16.8.0/22\","
+				   "\"subnet6\":\"fd20:2::/64\"}" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct net_def *d = def_ok(cases[i].def);
@@ -248,6 +300,16 @@ static void test_dnsmasq_golden(void **state)
 	d = def_ok("{\"name\":\"lab\",\"type\":\"isolated\",\"subnet\":\"172.16.8.0/22\"}");
 	dnsmasq_conf(d, "/var/lib/corral/networks/lab", &out);
 	golden("isolated.dnsmasq.conf", &out);
+	netdef_free(d);
+	buf_reset(&out);
+	d = def_ok("{\"name\":\"lan6\",\"subnet\":\"10.20.0.0/24\",\"subnet6\":\"fd20:1::/64\"}");
+	dnsmasq_conf(d, "/var/lib/corral/networks/lan6", &out);
+	golden("nat6.dnsmasq.conf", &out);
+	netdef_free(d);
+	buf_reset(&out);
+	d = def_ok("{\"name\":\"lab6\",\"type\":\"isolated\",\"subnet\":\"172.16.8.0/22\",\"subnet6\":\"fd20:2::/64\"}");
+	dnsmasq_conf(d, "/var/lib/corral/networks/lab6", &out);
+	golden("isolated6.dnsmasq.conf", &out);
 	netdef_free(d);
 	buf_reset(&out);
 	const struct dnsmasq_host h[] = { { "52:54:00:00:00:01", "web", 0x0a140002 }, { "52:54:00:00:00:02", "db", 0 } };
@@ -294,7 +356,7 @@ static void test_tap_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_subnet),      cmocka_unit_test(test_netdef), cmocka_unit_test(test_nft_golden),
+		cmocka_unit_test(test_subnet), cmocka_unit_test(test_subnet6),      cmocka_unit_test(test_netdef), cmocka_unit_test(test_nft_golden),
 		cmocka_unit_test(test_dnsmasq_golden), cmocka_unit_test(test_leases), cmocka_unit_test(test_tap_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,6 +172,42 @@ static void test_parse_size_ok(void **state)
 	}
 }
 
+/* Network rates: bits per second, SI units (str_parse_rate). */
+static void test_parse_rate(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		uint64_t want;
+	} ok[] = {
+		{ "0", 0 },          { "8000", 8000 },        { "10k", 10000 },
+		{ "10K", 10000 },    { "10M", 10000000 },     { "10m", 10000000 },
+		{ "10Mbit", 10000000 }, { "10Mbit/s", 10000000 }, { "2Gbps", 2000000000 },
+		{ "1T", 1000000000000ULL }, { "500bit", 500 },
+		{ "18446744073709551615", UINT64_MAX },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		uint64_t out = 12345;
+		int r = str_parse_rate(ok[i].in, &out);
+		if (r != 0 || out != ok[i].want)
+			fail_msg("\"%s\" -> %d %llu, want %llu", ok[i].in, r, (unsigned long long)out,
+				 (unsigned long long)ok[i].want);
+	}
+	static const char *const inval[] = { "", "M", "-1", "+1", " 1", "1 M", "1.5M", "1MB", "1MiB", "1Mx",
+					     "1bits", "0x10", "1e3", "abc", "10Mbit/", "10X" };
+	for (size_t i = 0; i < ARRAY_SIZE(inval); i++) {
+		uint64_t out = 777;
+		if (str_parse_rate(inval[i], &out) != -EINVAL)
+			fail_msg("\"%s\" accepted", inval[i]);
+		assert_int_equal(out, 777);
+	}
+	uint64_t out = 777;
+	assert_int_equal(str_parse_rate("18446744073709552T", &out), -ERANGE);
+	assert_int_equal(str_parse_rate("99999999999999999999999", &out), -ERANGE);
+	assert_int_equal(str_parse_rate(NULL, &out), -EINVAL);
+	assert_int_equal(out, 777);
+}
+
 static void test_parse_size_bad(void **state)
 {
 	(void)state;
@@ -815,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_name_invalid),
 		cmocka_unit_test(test_parse_size_ok),
 		cmocka_unit_test(test_parse_size_bad),
+		cmocka_unit_test(test_parse_rate),
 		cmocka_unit_test(test_fmt_size),
 		cmocka_unit_test(test_glob_and_control),
 		cmocka_unit_test(test_distance),

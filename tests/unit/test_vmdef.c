@@ -348,6 +348,26 @@ static void test_normalisation(void **state)
 	assert_int_equal(d->nnics, 0);
 	vmdef_free(d);
 
+	/* VLANs and bandwidth of network NICs, kept through JSON */
+	d = parse_ok("{\"name\":\"a\",\"nics\":[{\"mode\":\"network\",\"network\":\"lan\",\"vlan\":\"10\","
+		     "\"bw\":10000000},{\"mode\":\"network\",\"network\":\"lan\",\"filter\":false,"
+		     "\"vlan\":\"trunk:native=5/10/20-22\"},{\"mode\":\"network\",\"network\":\"lan\",\"bw\":0}]}");
+	assert_string_equal(d->nics[0].vlan, "10");
+	assert_int_equal(d->nics[0].bw, 10000000);
+	assert_string_equal(d->nics[1].vlan, "trunk:native=5/10/20-22");
+	assert_int_equal(d->nics[1].bw, 0);
+	assert_null(d->nics[2].vlan);
+	{
+		struct vm_def *c2 = vmdef_dup(d);
+		__do_json json_t *j = vmdef_to_json(d);
+		assert_non_null(c2);
+		assert_string_equal(c2->nics[1].vlan, "trunk:native=5/10/20-22");
+		assert_int_equal(c2->nics[0].bw, 10000000);
+		assert_null(json_object_get(json_array_get(json_object_get(j, "nics"), 2), "bw"));
+		vmdef_free(c2);
+	}
+	vmdef_free(d);
+
 	/* null nic / vnc / cdrom mean none */
 	d = parse_ok("{\"name\":\"a\",\"nic\":null,\"vnc\":null,\"cdrom\":null}");
 	assert_int_equal(d->nnics, 0);
@@ -431,8 +451,8 @@ static void test_reject_unknown_fields(void **state)
 		{ "{\"name\":\"a\",\"Name\":\"b\"}", "'Name'" },
 		{ "{\"name\":\"a\",\"boot\":{\"mode\":\"firmware\",\"speed\":1}}", "'speed'" },
 		{ "{\"name\":\"a\",\"boot\":{\"mode\":\"firmware\",\"speed\":1}}", "boot" },
-		{ "{\"name\":\"a\",\"nic\":{\"vlan\":3}}", "'vlan'" },
-		{ "{\"name\":\"a\",\"nic\":{\"vlan\":3}}", "nic" },
+		{ "{\"name\":\"a\",\"nic\":{\"queues\":3}}", "'queues'" },
+		{ "{\"name\":\"a\",\"nic\":{\"queues\":3}}", "nic" },
 		{ "{\"name\":\"a\",\"vnc\":{\"password\":\"x\"}}", "'password'" },
 		{ "{\"name\":\"a\",\"vnc\":{\"password\":\"x\"}}", "vnc" },
 		{ "{\"name\":\"a\",\"disks\":[{\"volume\":\"v\",\"cache\":\"none\"}]}", "'cache'" },
@@ -620,6 +640,21 @@ static void test_reject_nic(void **state)
 		{ "{\"name\":\"a\",\"nics\":[{\"mac\":\"52:54:00:00:00:01\"},{\"mac\":\"52:54:00:00:00:01\"}]}",
 		  "used by another NIC" },
 		{ "{\"name\":\"a\",\"nics\":[{},{},{},{},{}]}", "at most 4" },
+#define NN(x) "{\"name\":\"a\",\"nics\":[{\"mode\":\"network\",\"network\":\"lan\"," x "}]}"
+		{ NN("\"vlan\":\"0\""), "nics[0].vlan \"0\": VLAN id 0 is outside 1-4094" },
+		{ NN("\"vlan\":\"4095\""), "outside 1-4094" },
+		{ NN("\"vlan\":\"10,20\""), "nics[0].vlan" },
+		{ NN("\"vlan\":\"\""), "nics[0].vlan" },
+		{ NN("\"vlan\":10"), "'vlan'" },
+		{ NN("\"vlan\":\"trunk:10/20\""), "give filter=off" },
+		{ NN("\"bw\":7999"), "at least 8000" },
+		{ NN("\"bw\":-1"), "bw" },
+		{ NN("\"bw\":\"10M\""), "bw" },
+		{ NN("\"bw\":9000000000000000"), "bw" },
+		{ NN("\"bw\":1000000,\"filter\":false"), "needs filter on" },
+#undef NN
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"user\",\"vlan\":\"10\"}]}", "nics[0].vlan: only a NIC on a network" },
+		{ "{\"name\":\"a\",\"nics\":[{\"mode\":\"user\",\"bw\":1000000}]}", "nics[0].bw: only a NIC on a network" },
 		{ "{\"name\":\"a\",\"nic\":\"user\"}", "nic" },
 	};
 	run_rejects(c, ARRAY_SIZE(c));

@@ -1,0 +1,903 @@
+/*
+ * migrate.c - live migration between trusted hosts (migrate.h,
+ * docs/migration.md): the source's job and the destination's prepare,
+ * finish and abort.  The QEMU side of every step is qemu/migrate.h; the
+ * other host is reached through service/peer.h.  libvirt's phases map as:
+ * begin = svc_vm_migrate's checks, prepare = svc_migrate_prepare on the
+ * destination, perform = the job's disk and RAM phases, finish =
+ * svc_migrate_finish, confirm = the source stopping its QEMU (or resuming
+ * it and calling svc_migrate_abort when anything failed).
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "service/migrate.h"
+#include "core/job.h"
+#include "core/store.h"
+#include "qemu/migrate.h"
+#include "qemu/qmp.h"
+#include "qemu/runtime.h"
+#include "service/internal.h"
+#include "service/network.h"
+#include "service/peer.h"
+#include "service/pool.h"
+#include "storage/volume.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/strutil.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define MIG_POLL_MS 200
+#define MIG_QMP_MS 10000
+#define MIG_FINISH_WAIT_MS 20000 /* under the peer client's 30 s per call */
+#define MIG_MIRROR_FINISH_MS 120000
+#define MIG_MAX_INCOMING 16
+
+static const char *self_name(void) { return svc_cfg.host_name ? svc_cfg.host_name : "localhost"; }
+
+/* <run_dir>/<uuid>/mig: where QEMU reads keys.psk. */
+static char *psk_dir(const char *uuid) { return xasprintf("%s/%s/mig", svc_cfg.run_dir, uuid); }
+
+/* The CPU a VM gets here: "host" under KVM, "max" under TCG (qemu/argv.c). */
+static int cpu_model(const struct vm_def *d, const char **model, struct buf *err)
+{
+	enum accel_mode a;
+
+	if (accel_resolve(svc_cfg.accel, d->accel, &a, err) < 0)
+		return -ENOTSUP;
+	*model = a == ACCEL_KVM ? "host" : "max";
+	return 0;
+}
+
+/* "model name" and "flags" of the first CPU in /proc/cpuinfo: what a host CPU model passes through. */
+static char *cpu_signature(void)
+{
+	__do_buf struct buf info = BUF_INIT, out = BUF_INIT;
+
+	if (fs_read_file("/proc/cpuinfo", 1 << 20, &info) < 0)
+		return xstrdup("");
+	for (const char *l = info.s; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		if (len == 0)
+			break; /* end of the first CPU */
+		if (!strncmp(l, "model name", 10) || !strncmp(l, "flags", 5)) {
+			buf_add(&out, l, len);
+			buf_addch(&out, '\n');
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	return buf_detach(&out);
+}
+
+/* A free TCP port on addr (the kernel's choice; QEMU binds it right after). */
+static int port_pick(const char *addr, int *port, struct buf *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	__do_close int fd = -EBADF;
+
+	if (getaddrinfo(addr, "0", &hints, &ai) != 0 || !ai) {
+		buf_printf(err, "'%s' is not an IP address of this host", addr);
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		int e = errno;
+		freeaddrinfo(ai);
+		buf_printf(err, "cannot listen on %s: %s", addr, strerror(e));
+		return -e;
+	}
+	freeaddrinfo(ai);
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/* ======================= destination side ======================= */
+
+struct incoming {
+	char uuid[37];
+	char name[128];
+	char source[128];
+	struct job_hold *hold;
+	json_t *created;	/* volume names this host created (deleted on abort) */
+	json_t *recorded;	/* shared volumes only recorded here (records dropped on abort) */
+	bool nbd;
+	bool finishing;
+};
+
+static pthread_mutex_t in_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct incoming *in_table[MIG_MAX_INCOMING];
+
+static struct incoming *in_take(const char *uuid)
+{
+	struct incoming *m = NULL;
+
+	pthread_mutex_lock(&in_lock);
+	for (int i = 0; i < MIG_MAX_INCOMING; i++)
+		if (in_table[i] && !strcmp(in_table[i]->uuid, uuid)) {
+			m = in_table[i];
+			in_table[i] = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&in_lock);
+	return m;
+}
+
+static int in_put(struct incoming *m, struct buf *err)
+{
+	int r = -EAGAIN;
+
+	pthread_mutex_lock(&in_lock);
+	for (int i = 0; i < MIG_MAX_INCOMING; i++)
+		if (!in_table[i]) {
+			in_table[i] = m;
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&in_lock);
+	if (r < 0)
+		buf_printf(err, "%d incoming migrations are in progress already; try again later", MIG_MAX_INCOMING);
+	return r;
+}
+
+static void in_free(struct incoming *m)
+{
+	if (!m)
+		return;
+	job_release(m->hold);
+	json_decref(m->created);
+	json_decref(m->recorded);
+	free(m);
+}
+
+/* Remove everything prepare made for m: QEMU, the definition, volumes, the key. */
+static void in_cleanup(struct incoming *m, const char *why)
+{
+	__do_free char *kdir = psk_dir(m->uuid);
+	__do_buf struct buf e = BUF_INIT;
+	size_t i;
+	json_t *v;
+
+	if (rt_is_active(m->uuid) && rt_kill_reason(m->uuid, why, &e) < 0)
+		log_warn("vm %s: incoming migration: %s", m->name, e.s);
+	mig_psk_remove(kdir);
+	pthread_mutex_lock(&svc_defs_lock);
+	store_vm_delete(svc_cfg.store, m->uuid);
+	pthread_mutex_unlock(&svc_defs_lock);
+	rt_forget(m->uuid);
+	json_array_foreach(m->created, i, v) {
+		buf_reset(&e);
+		if (vol_delete(svc_cfg.store, json_string_value(v), &e) < 0)
+			log_warn("incoming migration of %s: volume %s: %s", m->name, json_string_value(v), e.s);
+	}
+	json_array_foreach(m->recorded, i, v)
+		store_vol_delete(svc_cfg.store, json_string_value(v));
+	log_info("vm %s: incoming migration from %s undone: %s", m->name, m->source, why);
+}
+
+/* One disk of the prepare request: check it and create or record its volume here. */
+static int in_disk(struct incoming *m, const json_t *dj, struct buf *err)
+{
+	const char *vol = json_string_value(json_object_get(dj, "volume"));
+	const char *pool = json_string_value(json_object_get(dj, "pool"));
+	const char *format = json_string_value(json_object_get(dj, "format"));
+	const char *file = json_string_value(json_object_get(dj, "file"));
+	bool copy = json_is_true(json_object_get(dj, "copy"));
+	json_int_t cap = json_integer_value(json_object_get(dj, "capacity"));
+	json_int_t alloc = json_integer_value(json_object_get(dj, "allocation"));
+	struct vol_record existing = { 0 };
+	struct pool_record pr = { 0 };
+	int r;
+
+	if (!vol || str_name_invalid(vol) || !pool || !format || (strcmp(format, "qcow2") && strcmp(format, "raw")) ||
+	    cap <= 0 || alloc < 0 || (!copy && (!file || !*file || strstr(file, "..") || file[0] == '/'))) {
+		buf_adds(err, "invalid disk in the migration request");
+		return -EINVAL;
+	}
+	if (store_vol_get(svc_cfg.store, vol, &existing) == 0) {
+		vol_record_release(&existing);
+		buf_printf(err, "a volume named '%s' exists on %s already", vol, self_name());
+		return -EEXIST;
+	}
+	if (store_pool_get(svc_cfg.store, pool, &pr) < 0) {
+		buf_printf(err, "%s has no pool '%s' for disk %s", self_name(), pool, vol);
+		return -ENOENT;
+	}
+	if (!copy) {
+		/* Shared: the same file, seen through this host's mount of the pool. */
+		__do_free char *path = xasprintf("%s/%s", pr.path, file);
+		struct vol_record rec = { .name = (char *)vol, .format = (char *)format, .path = path,
+					  .pool = (char *)pool };
+		if (!pr.shared) {
+			buf_printf(err, "pool '%s' is not shared on %s", pool, self_name());
+			r = -EINVAL;
+		} else if (!fs_exists(path)) {
+			buf_printf(err, "%s does not see disk %s in its shared pool '%s' (%s)", self_name(), vol, pool,
+				   path);
+			r = -ENOENT;
+		} else if ((r = store_vol_add(svc_cfg.store, &rec)) < 0) {
+			buf_printf(err, "cannot record volume %s", vol);
+		} else {
+			json_array_append_new(m->recorded, json_string(vol));
+		}
+		pool_record_release(&pr);
+		return r;
+	}
+	pool_record_release(&pr);
+	__do_free char *dir = NULL;
+	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
+		return r;
+	struct statvfs sv;
+	if (statvfs(dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < (uint64_t)alloc + (64u << 20)) {
+		char have[16], need[16];
+		buf_printf(err, "pool '%s' on %s has %s free; disk %s needs %s", pool, self_name(),
+			   str_fmt_size((uint64_t)sv.f_bavail * sv.f_frsize, have, sizeof(have)), vol,
+			   str_fmt_size((uint64_t)alloc + (64u << 20), need, sizeof(need)));
+		r = -ENOSPC;
+	} else if ((r = vol_create(svc_cfg.store, dir, vol, (uint64_t)cap, format, err)) == 0) {
+		json_array_append_new(m->created, json_string(vol));
+	}
+	svc_pool_put(pool);
+	return r;
+}
+
+/* The QEMU part of prepare: key, capabilities, NBD exports, listening. */
+static int in_qemu(struct incoming *m, const char *addr, const char *psk, bool tls, int *port, int *nbd_port,
+		   struct buf *err)
+{
+	__do_free char *kdir = psk_dir(m->uuid);
+	__do_json json_t *nodes = rt_disk_nodes(m->uuid);
+	struct mig_params p = { .tls = tls };
+	struct rt_ref *ref = NULL;
+	struct qmp *q;
+	int r;
+
+	if ((r = port_pick(addr, port, err)) < 0 || (m->nbd && (r = port_pick(addr, nbd_port, err)) < 0))
+		return r;
+	if (tls && (r = mig_psk_write(kdir, psk, err)) < 0)
+		return r;
+	if (!(q = rt_qmp_acquire(m->uuid, &ref, err)))
+		return -EIO;
+	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) || (r = mig_caps_set(q, true, m->nbd, err)) < 0 ||
+	    (r = mig_params_set(q, &p, err)) < 0)
+		goto out;
+	if (m->nbd) {
+		size_t i;
+		json_t *v;
+		if ((r = mig_nbd_start(q, addr, *nbd_port, tls, err)) < 0)
+			goto out;
+		json_array_foreach(m->created, i, v) {
+			const char *vol = json_string_value(v);
+			const char *node = json_string_value(json_object_get(json_object_get(nodes, vol), "node"));
+			if (!node) {
+				buf_printf(err, "disk %s is not attached to the incoming VM", vol);
+				r = -EIO;
+				goto out;
+			}
+			if ((r = mig_nbd_export(q, node, vol, err)) < 0)
+				goto out;
+		}
+	}
+	r = mig_incoming_start(q, addr, *port, err);
+out:
+	rt_qmp_release(ref);
+	return r;
+}
+
+int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
+{
+	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "cpu", NULL };
+	const json_t *disks = json_object_get(req, "disks");
+	const char *addr = json_string_value(json_object_get(req, "address"));
+	const char *psk = json_string_value(json_object_get(req, "psk"));
+	const char *source = json_string_value(json_object_get(req, "source"));
+	const json_t *cpu = json_object_get(req, "cpu");
+	struct vm_def *d = NULL;
+	struct incoming *m = NULL;
+	const char *model = NULL;
+	char existing[37];
+	int r, port = 0, nbd_port = 0;
+	size_t i;
+	json_t *dj;
+
+	if ((r = json_check_keys(req, "migration request", keys, err)) < 0)
+		return r;
+	if (!addr || !source || !json_is_array(disks) || (psk && !mig_psk_valid(psk))) {
+		buf_adds(err, "the migration request needs vm, source, address, disks and a valid psk");
+		return -EINVAL;
+	}
+	if (!(d = vmdef_from_json(json_object_get(req, "vm"), err)))
+		return -EINVAL;
+	m = xcalloc(1, sizeof(*m));
+	snprintf(m->uuid, sizeof(m->uuid), "%s", d->uuid);
+	snprintf(m->name, sizeof(m->name), "%s", d->name);
+	snprintf(m->source, sizeof(m->source), "%s", source);
+	m->created = json_array();
+	m->recorded = json_array();
+	if (store_vm_lookup(svc_cfg.store, d->name, existing) == 0 || store_vm_lookup(svc_cfg.store, d->uuid, existing) == 0) {
+		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, self_name());
+		r = -EEXIST;
+		goto fail_early;
+	}
+	if ((r = cpu_model(d, &model, err)) < 0)
+		goto fail_early;
+	if (strcmp(model, json_string_value(json_object_get(cpu, "model")) ?: "") != 0) {
+		buf_printf(err, "the VM's CPU is '%s' on %s but would be '%s' on %s (one host uses KVM, the other TCG)",
+			   json_string_value(json_object_get(cpu, "model")) ?: "?", source, model, self_name());
+		r = -ENOTSUP;
+		goto fail_early;
+	}
+	if (!strcmp(model, "host")) {
+		__do_free char *sig = cpu_signature();
+		if (strcmp(sig, json_string_value(json_object_get(cpu, "signature")) ?: "") != 0) {
+			buf_printf(err, "the VM uses the 'host' CPU model (KVM) and %s's CPU differs from %s's: "
+					"the guest would see its CPU change under it",
+				   self_name(), source);
+			r = -ENOTSUP;
+			goto fail_early;
+		}
+	}
+	if ((r = job_hold_vm(d->uuid, d->name, "migrate-in", &m->hold, err)) < 0)
+		goto fail_early;
+	json_array_foreach(disks, i, dj) {
+		if ((r = in_disk(m, dj, err)) < 0)
+			goto fail;
+		m->nbd |= json_is_true(json_object_get(dj, "copy"));
+	}
+	pthread_mutex_lock(&svc_defs_lock);
+	r = store_vm_insert(svc_cfg.store, d);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0) {
+		buf_printf(err, "cannot define VM %s on %s", d->name, self_name());
+		goto fail;
+	}
+	if ((r = rt_start_incoming(d->uuid, err)) < 0 ||
+	    (r = in_qemu(m, addr, psk, psk != NULL, &port, &nbd_port, err)) < 0 || (r = in_put(m, err)) < 0)
+		goto fail;
+	svc_vm_event(d->uuid, "migrate", source);
+	log_info("vm %s: incoming migration from %s on %s port %d%s", d->name, source, addr, port,
+		 m->nbd ? ", disks over NBD" : "");
+	*out = json_pack("{s:i, s:i}", "port", port, "nbd_port", nbd_port);
+	vmdef_free(d);
+	return 0;
+fail:
+	in_cleanup(m, err->s);
+fail_early:
+	in_free(m);
+	vmdef_free(d);
+	return r;
+}
+
+int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
+{
+	struct incoming *m = in_take(uuid);
+	__do_free char *kdir = psk_dir(uuid);
+	struct mig_progress p = { 0 };
+	struct rt_ref *ref = NULL;
+	struct qmp *q;
+	int64_t end = time_mono_ms() + MIG_FINISH_WAIT_MS;
+	int r;
+
+	if (!m) {
+		buf_adds(err, "no incoming migration of this VM");
+		return -ENOENT;
+	}
+	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
+		r = -EIO;
+		goto fail;
+	}
+	while ((r = mig_query(q, &p, err)) == 0 && !mig_progress_done(&p) && time_mono_ms() < end)
+		time_sleep_ms(50);
+	if (r == 0 && strcmp(p.status, "completed") != 0) {
+		buf_printf(err, "the incoming migration on %s %s%s%s", self_name(),
+			   mig_progress_done(&p) ? p.status : "did not complete in time", p.error[0] ? ": " : "", p.error);
+		r = -EIO;
+	}
+	if (r == 0 && m->nbd)
+		r = mig_nbd_stop(q, err);
+	if (r == 0) {
+		mig_tls_del(q);
+		__do_buf struct buf why = BUF_INIT;
+		if ((r = qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, &why)) < 0)
+			buf_printf(err, "cannot resume the VM on %s: %s", self_name(), why.s);
+	}
+	rt_qmp_release(ref);
+	if (r < 0)
+		goto fail;
+	mig_psk_remove(kdir);
+	{
+		__do_free char *d = xasprintf("migrated in from %s", m->source);
+		svc_vm_event(uuid, "migrate", d);
+		log_info("vm %s: %s", m->name, d);
+	}
+	in_free(m);
+	*out = json_pack("{s:s}", "state", "running");
+	return 0;
+fail:
+	in_cleanup(m, err->s);
+	in_free(m);
+	return r;
+}
+
+int svc_migrate_abort(const char *uuid, struct buf *err)
+{
+	struct incoming *m = in_take(uuid);
+
+	if (!m) {
+		buf_adds(err, "no incoming migration of this VM");
+		return -ENOENT;
+	}
+	in_cleanup(m, "migration aborted by the source");
+	in_free(m);
+	return 0;
+}
+
+void svc_migrate_reap(void)
+{
+	for (int i = 0; i < MIG_MAX_INCOMING; i++) {
+		struct incoming *m = NULL;
+		pthread_mutex_lock(&in_lock);
+		if (in_table[i] && !rt_is_active(in_table[i]->uuid)) {
+			m = in_table[i];
+			in_table[i] = NULL;
+		}
+		pthread_mutex_unlock(&in_lock);
+		if (m) {
+			in_cleanup(m, "the incoming QEMU exited before the migration finished");
+			in_free(m);
+		}
+	}
+}
+
+void svc_migrate_shutdown(void)
+{
+	for (int i = 0; i < MIG_MAX_INCOMING; i++) {
+		pthread_mutex_lock(&in_lock);
+		struct incoming *m = in_table[i];
+		in_table[i] = NULL;
+		pthread_mutex_unlock(&in_lock);
+		if (m) {
+			in_cleanup(m, "corrald stopped during the incoming migration");
+			in_free(m);
+		}
+	}
+}
+
+/* ======================= source side ======================= */
+
+struct out_disk {
+	char volume[128];
+	char node[64];
+	int slot;
+	bool copy;
+	bool started;
+};
+
+struct outgoing {
+	svc_uuid uuid;
+	char name[128];
+	char to[128];
+	struct mig_params params;
+	bool with_local_disks;
+	struct vm_def *def;
+	struct out_disk disks[VM_MAX_DISKS];
+	int ndisks, ncopy;
+	/* during the job */
+	struct peer *peer;
+	struct job *job;
+	bool prepared;		/* the destination holds a prepared VM */
+	bool tls_added;
+	bool migrating;		/* `migrate` was issued */
+};
+
+static void outgoing_free(void *arg)
+{
+	struct outgoing *o = arg;
+
+	if (!o)
+		return;
+	peer_close(o->peer);
+	vmdef_free(o->def);
+	free(o);
+}
+
+/* The prepare request: the definition, where to listen, the key, the disks. */
+static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
+{
+	json_t *disks = json_array();
+	const char *model;
+	__do_free char *sig = cpu_signature();
+
+	if (cpu_model(o->def, &model, err) < 0) {
+		json_decref(disks);
+		return NULL;
+	}
+	for (int i = 0; i < o->ndisks; i++) {
+		struct vol_record v = { 0 };
+		struct pool_record pr = { 0 };
+		struct vol_info info = { 0 };
+		const char *file = NULL;
+
+		if (store_vol_get(svc_cfg.store, o->disks[i].volume, &v) < 0 ||
+		    vol_stat(v.path, v.format, &info, err) < 0) {
+			if (!err->len)
+				buf_printf(err, "volume %s is gone", o->disks[i].volume);
+			vol_record_release(&v);
+			json_decref(disks);
+			return NULL;
+		}
+		if (!o->disks[i].copy && store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0) {
+			size_t n = strlen(pr.path);
+			if (!strncmp(v.path, pr.path, n) && v.path[n] == '/')
+				file = v.path + n + 1;
+		}
+		json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:s?}", "volume", v.name, "pool",
+						       v.pool ? v.pool : "default", "format", v.format, "copy",
+						       o->disks[i].copy, "capacity", (json_int_t)info.capacity,
+						       "allocation", (json_int_t)info.allocation, "file", file));
+		pool_record_release(&pr);
+		vol_record_release(&v);
+	}
+	return json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}}", "vm", vmdef_to_json(o->def), "source", self_name(),
+			 "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model", model, "signature",
+			 sig);
+}
+
+/* Call the destination: prepare (what NULL) or ".../<uuid>/<what>". */
+static int out_peer(struct outgoing *o, const char *method, const char *what, json_t *body, json_t **reply,
+		    long *status, struct buf *err)
+{
+	__do_free char *path = what ? xasprintf("/v1/migrations/incoming/%s/%s", o->uuid, what)
+				    : xstrdup("/v1/migrations/incoming");
+
+	return peer_call(o->peer, method, path, body, reply, status, err);
+}
+
+/* The job's body after prepare: disks, RAM, switch.  0: the guest runs on the destination. */
+static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_port, const char *kdir, struct buf *err)
+{
+	struct mig_progress p = { 0 };
+	uint64_t disk_total = 0, disk_done = 0;
+	int r;
+
+	if (o->params.tls) {
+		if ((r = mig_tls_add(q, kdir, false, err)) < 0)
+			return r;
+		o->tls_added = true;
+	}
+	if (o->ncopy)
+		job_set_phase(o->job, "copying %d disk%s to %s", o->ncopy, o->ncopy > 1 ? "s" : "", o->to);
+	for (int i = 0; i < o->ndisks; i++) {
+		if (!o->disks[i].copy)
+			continue;
+		if ((r = mig_mirror_start(q, o->disks[i].slot, o->disks[i].node, o->disks[i].volume, peer_host(o->peer),
+					  nbd_port, o->params.tls, o->params.max_bandwidth, err)) < 0)
+			return r;
+		o->disks[i].started = true;
+	}
+	for (int ready = 0; o->ncopy && ready < o->ncopy;) {
+		ready = 0;
+		disk_total = disk_done = 0;
+		for (int i = 0; i < o->ndisks; i++) {
+			struct mig_disk_progress dp;
+			if (!o->disks[i].copy)
+				continue;
+			if ((r = mig_mirror_query(q, o->disks[i].slot, &dp, err)) < 0)
+				return r;
+			if (dp.failed) {
+				buf_printf(err, "copying disk %s to %s failed: %s", o->disks[i].volume, o->to, dp.error);
+				return -EIO;
+			}
+			ready += dp.ready;
+			disk_total += dp.len;
+			disk_done += dp.offset;
+		}
+		job_progress(o->job, disk_total ? 50.0 * (double)disk_done / (double)disk_total : 0, 0, -1);
+		job_set_result(o->job, json_pack("{s:s, s:I, s:I}", "phase", "disks", "disk_total",
+						 (json_int_t)disk_total, "disk_remaining",
+						 (json_int_t)(disk_total - disk_done)));
+		if (ready < o->ncopy && (r = job_sleep(o->job, MIG_POLL_MS)) < 0)
+			return r;
+	}
+	job_set_phase(o->job, "migrating memory to %s", o->to);
+	if ((r = mig_caps_set(q, false, o->ncopy > 0, err)) < 0 || (r = mig_params_set(q, &o->params, err)) < 0 ||
+	    (r = mig_start(q, peer_host(o->peer), port, err)) < 0)
+		return r;
+	o->migrating = true;
+	bool cancel_sent = false;
+	for (;;) {
+		if ((r = mig_query(q, &p, err)) < 0)
+			return r;
+		if (mig_progress_done(&p))
+			break;
+		double base = o->ncopy ? 50.0 : 0.0;
+		double frac = p.ram_total ? 1.0 - (double)p.ram_remaining / (double)p.ram_total : 0;
+		double rate = (double)p.mbps * 125000.0;
+		job_progress(o->job, base + (100.0 - base) * frac * 0.99, rate,
+			     rate > 0 ? (int64_t)((double)p.ram_remaining / rate) : -1);
+		json_t *res = mig_progress_json(&p);
+		json_object_set_new(res, "phase", json_string("memory"));
+		job_set_result(o->job, res);
+		/* a disk mirror that breaks meanwhile makes the copy worthless */
+		for (int i = 0; i < o->ndisks; i++) {
+			struct mig_disk_progress dp;
+			if (o->disks[i].copy && mig_mirror_query(q, o->disks[i].slot, &dp, NULL) == 0 && dp.failed &&
+			    !cancel_sent) {
+				buf_printf(err, "copying disk %s to %s failed: %s", o->disks[i].volume, o->to, dp.error);
+				mig_cancel(q, NULL);
+				cancel_sent = true;
+			}
+		}
+		if (job_cancelled(o->job) && !cancel_sent) {
+			mig_cancel(q, NULL);
+			cancel_sent = true;
+		}
+		time_sleep_ms(MIG_POLL_MS);
+	}
+	if (strcmp(p.status, "completed") != 0) {
+		if (!err->len)
+			buf_printf(err, "the migration %s%s%s", p.status, p.error[0] ? ": " : "", p.error);
+		return job_cancelled(o->job) ? -ECANCELED : -EIO;
+	}
+	/* The source is paused now ("postmigrate"): last disk writes, then the switch. */
+	job_set_uncancellable(o->job, "switching over to the destination");
+	job_set_phase(o->job, "switching over to %s", o->to);
+	for (int i = 0; i < o->ndisks; i++) {
+		if (o->disks[i].copy && (r = mig_mirror_finish(q, o->disks[i].slot, MIG_MIRROR_FINISH_MS, err)) < 0)
+			return r;
+		o->disks[i].started = false;
+	}
+	json_t *res = mig_progress_json(&p);
+	json_object_set_new(res, "phase", json_string("switch"));
+	json_object_set_new(res, "to", json_string(o->to));
+	job_set_result(o->job, res);
+	return 0;
+}
+
+/* Back on the source: no migration, no mirrors, no key; the guest runs (it was never stopped for good). */
+static void out_rollback(struct outgoing *o, const char *why)
+{
+	__do_buf struct buf qerr = BUF_INIT;
+	struct rt_ref *ref = NULL;
+	struct qmp *q = rt_qmp_acquire(o->uuid, &ref, &qerr); /* NULL when QEMU is gone (vm kill pre-empted us) */
+
+	if (q) {
+		__do_json json_t *st = NULL;
+		const char *s;
+		if (o->migrating)
+			mig_cancel(q, NULL);
+		for (int i = 0; i < o->ndisks; i++)
+			if (o->disks[i].copy)
+				mig_mirror_abort(q, o->disks[i].slot, MIG_QMP_MS);
+		if (o->tls_added)
+			mig_tls_del(q);
+		if (qmp_execute(q, "query-status", NULL, &st, MIG_QMP_MS, NULL) == 0 &&
+		    (s = json_string_value(json_object_get(st, "status"))) &&
+		    (!strcmp(s, "postmigrate") || !strcmp(s, "finish-migrate") || !strcmp(s, "paused")))
+			qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, NULL);
+	}
+	rt_qmp_release(ref);
+	if (o->prepared) {
+		__do_buf struct buf e = BUF_INIT;
+		if (out_peer(o, "POST", "abort", NULL, NULL, NULL, &e) < 0)
+			log_warn("vm %s: cannot abort the incoming migration on %s: %s", o->name, o->to, e.s);
+		o->prepared = false;
+	}
+	__do_free char *d = xasprintf("migration to %s failed, the VM stays here: %s", o->to, why);
+	svc_vm_event(o->uuid, "migrate", d);
+}
+
+/* The guest runs on the destination: stop the paused QEMU here and forget the VM. */
+static void out_forget(struct outgoing *o)
+{
+	__do_free char *reason = xasprintf("migrated to %s", o->to);
+	__do_buf struct buf e = BUF_INIT;
+
+	if (rt_kill_reason(o->uuid, reason, &e) < 0)
+		log_warn("vm %s: stopping the migrated QEMU: %s", o->name, e.s);
+	pthread_mutex_lock(&svc_defs_lock);
+	store_vm_delete(svc_cfg.store, o->uuid);
+	pthread_mutex_unlock(&svc_defs_lock);
+	rt_forget(o->uuid);
+	svc_net_hosts_refresh(o->def);
+	for (int i = 0; i < o->ndisks; i++) {
+		buf_reset(&e);
+		if (o->disks[i].copy) {
+			if (vol_delete(svc_cfg.store, o->disks[i].volume, &e) < 0)
+				log_warn("vm %s: volume %s stays here: %s", o->name, o->disks[i].volume, e.s);
+		} else {
+			store_vol_delete(svc_cfg.store, o->disks[i].volume); /* the file is the destination's now */
+		}
+	}
+	log_info("vm %s: %s", o->name, reason);
+}
+
+static int out_job(struct job *j, void *arg, struct buf *err)
+{
+	struct outgoing *o = arg;
+	char psk[MIG_PSK_HEX_LEN + 1] = "";
+	__do_free char *kdir = psk_dir(o->uuid);
+	__do_json json_t *req = NULL, *reply = NULL;
+	struct rt_ref *ref = NULL;
+	struct qmp *q = NULL;
+	long status = 0;
+	int r, port, nbd_port;
+
+	o->job = j;
+	job_set_phase(j, "preparing %s", o->to);
+	if ((r = peer_open(o->to, &o->peer, err)) < 0)
+		return r;
+	if ((r = mig_psk_generate(psk, err)) < 0 || !(req = out_request(o, psk, err)))
+		return r < 0 ? r : -EIO;
+	if (!o->params.tls)
+		json_object_del(req, "psk");
+	if ((r = out_peer(o, "POST", NULL, req, &reply, &status, err)) < 0) {
+		explicit_bzero(psk, sizeof(psk));
+		return r;
+	}
+	o->prepared = true;
+	port = (int)json_integer_value(json_object_get(reply, "port"));
+	nbd_port = (int)json_integer_value(json_object_get(reply, "nbd_port"));
+	if (o->params.tls && (r = mig_psk_write(kdir, psk, err)) < 0)
+		goto fail;
+	explicit_bzero(psk, sizeof(psk));
+	if (!(q = rt_qmp_acquire(o->uuid, &ref, err))) {
+		r = -EIO;
+		goto fail;
+	}
+	if (job_cancelled(j)) {
+		r = -ECANCELED;
+		goto fail;
+	}
+	if ((r = out_run_qemu(o, q, port, nbd_port, kdir, err)) < 0)
+		goto fail;
+	rt_qmp_release(ref);
+	ref = NULL;
+	mig_psk_remove(kdir);
+
+	/* The switch: the destination resumes; only then does this host let go. */
+	json_decref(reply);
+	reply = NULL;
+	status = 0;
+	if ((r = out_peer(o, "POST", "finish", NULL, &reply, &status, err)) < 0) {
+		if (status == 0) {
+			/* No answer: the guest may run there.  Never resume here on a guess. */
+			__do_free char *why = xasprintf("migration to %s: no answer at the switch (%s); the VM stays "
+							"paused here until an administrator checks %s",
+							o->to, err->s, o->to);
+			svc_vm_event(o->uuid, "migrate", why);
+			buf_reset(err);
+			buf_adds(err, why);
+			o->prepared = false;
+			return -EHOSTUNREACH;
+		}
+		o->prepared = false; /* the destination undid it itself */
+		goto fail;
+	}
+	o->prepared = false;
+	out_forget(o);
+	job_progress(j, 100, 0, 0);
+	return 0;
+fail:
+	rt_qmp_release(ref);
+	explicit_bzero(psk, sizeof(psk));
+	out_rollback(o, err->len ? err->s : "failed");
+	mig_psk_remove(kdir);
+	if (job_cancelled(j)) {
+		buf_reset(err);
+		buf_printf(err, "migration of %s to %s cancelled; it runs here", o->name, o->to);
+		return -ECANCELED;
+	}
+	return r;
+}
+
+int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t **job, struct buf *err)
+{
+	struct outgoing *o = xcalloc(1, sizeof(*o));
+	struct vm_record rec = { 0 };
+	__do_json json_t *nodes = NULL;
+	struct peer *p = NULL;
+	int r;
+
+	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
+	o->with_local_disks = opt->with_local_disks;
+	o->params = (struct mig_params){ .max_bandwidth = opt->bandwidth, .downtime_ms = opt->max_downtime_ms,
+					 .tls = true };
+	if (opt->max_downtime_ms < 0 || opt->max_downtime_ms > 60000) {
+		buf_adds(err, "max_downtime must be between 1 and 60000 ms");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!opt->to || !*opt->to) {
+		buf_adds(err, "the destination host is required (--to HOST)");
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(o->to, sizeof(o->to), "%s", opt->to);
+	if (!strcmp(opt->to, self_name())) {
+		buf_printf(err, "%s is this host; migrate to another one", opt->to);
+		r = -EINVAL;
+		goto fail;
+	}
+	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
+		buf_adds(err, "vm not found");
+		goto fail;
+	}
+	snprintf(o->name, sizeof(o->name), "%s", rec.def->name);
+	if (rec.invalid || !rt_is_active(uuid) || (rec.state != VM_RUNNING && rec.state != VM_PAUSED)) {
+		buf_printf(err, "%s: vm is %s; live migration moves a running VM", rec.def->name,
+			   vmstate_name(rec.state));
+		r = -EBUSY;
+		goto fail;
+	}
+	if (rec.def->cdrom) {
+		buf_printf(err, "%s: a CD-ROM medium is inserted (a file of this host); eject it first", rec.def->name);
+		r = -EBUSY;
+		goto fail;
+	}
+	/* unknown host: answered now, not by the job */
+	if ((r = peer_open(opt->to, &p, err)) < 0)
+		goto fail;
+	peer_close(p);
+	o->def = vmdef_dup(rec.def);
+	nodes = rt_disk_nodes(uuid);
+	for (int i = 0; i < rec.def->ndisks; i++) {
+		struct out_disk *d = &o->disks[o->ndisks++];
+		struct vol_record v = { 0 };
+		struct pool_record pr = { 0 };
+		const char *node = json_string_value(json_object_get(json_object_get(nodes, rec.def->disks[i].volume), "node"));
+		const char *dev = json_string_value(json_object_get(json_object_get(nodes, rec.def->disks[i].volume), "device"));
+
+		snprintf(d->volume, sizeof(d->volume), "%s", rec.def->disks[i].volume);
+		snprintf(d->node, sizeof(d->node), "%s", node ? node : "");
+		d->slot = dev && !strncmp(dev, "disk", 4) ? atoi(dev + 4) : i;
+		if ((r = store_vol_get(svc_cfg.store, d->volume, &v)) < 0) {
+			buf_printf(err, "volume %s is gone", d->volume);
+			goto fail;
+		}
+		bool shared = store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0 && pr.shared;
+		d->copy = !shared;
+		if (d->copy && !opt->with_local_disks) {
+			buf_printf(err, "disk %s of %s is in pool '%s', which is not shared; use --with-local-disks to copy it",
+				   d->volume, rec.def->name, v.pool ? v.pool : "default");
+			r = -EINVAL;
+		} else if (d->copy && v.backing) {
+			buf_printf(err, "disk %s is a linked clone of %s; local linked clones cannot be migrated",
+				   d->volume, v.backing);
+			r = -ENOTSUP;
+		} else if (d->copy && !node) {
+			buf_printf(err, "disk %s is not attached to the running VM", d->volume);
+			r = -EIO;
+		}
+		pool_record_release(&pr);
+		vol_record_release(&v);
+		if (r < 0)
+			goto fail;
+		o->ncopy += d->copy;
+	}
+	vm_record_release(&rec);
+	{
+		__do_free char *target = xasprintf("%s to %s", o->name, o->to);
+		struct job_spec spec = { .type = "migrate", .target = target, .vm = o->uuid, .vm_name = o->name,
+					 .run = out_job, .arg = o, .free_arg = outgoing_free };
+		return job_start(&spec, job, err);
+	}
+fail:
+	vm_record_release(&rec);
+	outgoing_free(o);
+	return r;
+}
