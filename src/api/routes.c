@@ -14,6 +14,7 @@
 #include "core/events.h"
 #include "core/job.h"
 #include "service/auth.h"
+#include "service/autostart.h"
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
@@ -318,10 +319,10 @@ static void h_vm_action(struct route_ctx *c)
 		enum vm_action a;
 	} actions[] = { { "start", ACT_START }, { "stop", ACT_STOP },	  { "kill", ACT_KILL },
 			{ "reboot", ACT_REBOOT }, { "pause", ACT_PAUSE }, { "resume", ACT_RESUME } };
-	static const char *const stop_keys[] = { "timeout", "force", NULL };
+	static const char *const stop_keys[] = { "timeout", "force", "kill", NULL };
 	static const char *const reboot_keys[] = { "force", NULL };
 	static const char *const no_keys[] = { NULL };
-	struct svc_action_opts o = { .timeout_s = 60 };
+	struct svc_action_opts o = { .timeout_s = SVC_STOP_TIMEOUT_DEFAULT };
 	enum vm_action a = ACT_START;
 	bool found = false;
 	struct buf err = BUF_INIT;
@@ -339,16 +340,48 @@ static void h_vm_action(struct route_ctx *c)
 	__do_json json_t *body = body_json(c, a == ACT_STOP ? stop_keys : a == ACT_REBOOT ? reboot_keys : no_keys);
 	if (!body)
 		return;
-	int64_t timeout = 60;
-	if (json_get_int(body, "timeout", 0, 3600, &timeout, &err) < 0 || json_get_bool(body, "force", &o.force, &err) < 0) {
+	int64_t timeout = SVC_STOP_TIMEOUT_DEFAULT;
+	if (json_get_int(body, "timeout", 0, 3600, &timeout, &err) < 0 || json_get_bool(body, "force", &o.force, &err) < 0 ||
+	    json_get_bool(body, "kill", &o.kill, &err) < 0) {
 		fail(c, -EINVAL, err.s);
 		buf_release(&err);
+		return;
+	}
+	/* A stop kills only when asked in so many words (docs/api.md). */
+	if (o.kill && o.force) {
+		fail(c, -EINVAL, "\"force\" kills at once and \"kill\" kills after the timeout: give one of them");
+		return;
+	}
+	if (o.kill && !json_object_get(body, "timeout")) {
+		fail(c, -EINVAL, "\"kill\" needs an explicit \"timeout\" (seconds to wait before killing)");
 		return;
 	}
 	o.timeout_s = (int)timeout;
 
 	json_t *job = NULL;
 	int r = svc_vm_action_job(c->seg[2], a, &o, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+/* Stop every guest of this host (service/autostart.h): what corrald does on
+ * SIGTERM with shutdown_guests, on demand (a host's own shutdown script). */
+static void h_host_shutdown_guests(struct route_ctx *c)
+{
+	static const char *const keys[] = { "timeout", NULL };
+	int64_t timeout = SVC_STOP_TIMEOUT_DEFAULT;
+	struct buf err = BUF_INIT;
+	json_t *job = NULL;
+
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_int(body, "timeout", 1, 3600, &timeout, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	int r = svc_guests_shutdown_job((int)timeout, &job, &err);
 	reply_job(c, r, job, &err);
 	buf_release(&err);
 }
@@ -939,6 +972,9 @@ static const struct route routes[] = {
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
 	  "every definition this host holds (no secrets)", AUTH_SYS_AUDIT },
+	{ "POST", { "v1", "host", "shutdown-guests" }, h_host_shutdown_guests, NULL, "{timeout}", 202,
+	  "stop every guest at once (ACPI, reverse start order), killing those still running after timeout",
+	  AUTH_SYS_MODIFY },
 	{ "GET", { "v1", "host", "trust" }, h_trust_list, NULL, NULL, 200, "the hosts this host trusts (mutual TLS)",
 	  AUTH_SYS_AUDIT },
 	{ "POST", { "v1", "host", "trust" }, h_trust_add, NULL, "{url, fingerprint, token, name, self_url}", 201,
@@ -1026,7 +1062,7 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "vms", "{vm}", "migrate" }, h_vm_migrate, NULL,
 	  "{to, with_local_disks, max_downtime_ms, bandwidth, offline}", 202,
 	  "migrate a VM to a trusted host: live, or a stopped one with offline (a job; docs/migration.md)", AUTH_VM_CONFIG },
-	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force}", 202,
+	{ "POST", { "v1", "vms", "{vm}", "{action}" }, h_vm_action, NULL, "{timeout, force, kill}", 202,
 	  "start, stop, kill, reboot, pause or resume (a job)", AUTH_VM_POWER },
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume",

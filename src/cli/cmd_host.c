@@ -5,7 +5,9 @@
  * XenServer's pool-dump-database for corral; `corral host trust
  * add|list|remove`: trusted hosts (mutual TLS between hosts, /v1/host/trust);
  * `corral host list`: this host and every trusted host with their VMs and
- * pools (GET /v1/hosts).
+ * pools (GET /v1/hosts); `corral host shutdown-guests`: stop every guest
+ * at once, killing the deaf ones after a timeout (POST
+ * /v1/host/shutdown-guests).
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -358,12 +360,91 @@ static int host_list(struct cli *cli, int argc, char **argv)
 	return cli_get_print(cli, "/v1/hosts", print_hosts);
 }
 
+static const char usage_shutdown_guests[] =
+	"usage: corral host shutdown-guests [--timeout SECS] [--json]\n"
+	"\n"
+	"Stop every guest of the host, as a host shutdown does: the ACPI power\n"
+	"button of each is pressed in the reverse autostart order (--start-order),\n"
+	"then all of them are waited for at once; a guest still running after the\n"
+	"timeout is killed, and the line of that VM says so:\n"
+	"  NAME: stopped (stopped by host shutdown (guest ignored the power\n"
+	"  button for SECS s; killed))\n"
+	"corrald does the same on SIGTERM when corrald.conf sets\n"
+	"shutdown_guests = yes (by default a corrald stop leaves guests running).\n"
+	"\n"
+	"Options:\n"
+	"  --timeout SECS  how long to wait before killing, 1..3600 (default 300)\n"
+	"  --json          print the job's result {\"vms\":[...]}\n"
+	"  -h, --help      show this help\n";
+
+static int host_shutdown_guests(struct cli *cli, int argc, char **argv)
+{
+	enum { OPT_TIMEOUT = CLI_OPT_FIRST };
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_json json_t *body = json_object();
+	__do_json json_t *final = NULL;
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int64_t timeout;
+	int opt, rc;
+	size_t i;
+	json_t *vm, *job;
+
+	cli_args_init(&a, "host shutdown-guests", usage_shutdown_guests, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_TIMEOUT) {
+			if (cli_parse_int(optarg, 1, 3600, &timeout) < 0)
+				return cli_usage_error(a.cmd, "invalid --timeout '%s': want seconds, 1..3600", optarg);
+			json_object_set_new(body, "timeout", json_integer(timeout));
+		}
+	}
+	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
+		return rc;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	if (client_request(c, "POST", "/v1/host/shutdown-guests", body, &r) < 0)
+		return CLI_FAIL;
+	if (!reply_ok(&r) || !json_is_object(job = json_object_get(r.json, "job"))) {
+		client_print_error(&r, NULL);
+		return CLI_FAIL;
+	}
+	rc = job_wait(cli, job, NULL, &final);
+	if (!final)
+		return CLI_FAIL;
+	json_t *res = json_object_get(final, "result");
+	if (cli->json) {
+		out_json(res ? res : final);
+		return rc;
+	}
+	json_array_foreach(json_object_get(res, "vms"), i, vm) {
+		const char *name = out_str(vm, "name"), *reason = out_str(vm, "reason");
+		if (json_is_true(json_object_get(vm, "ok")))
+			printf("%s: %s%s%s%s\n", name, out_str(vm, "state") ?: "stopped",
+			       json_is_true(json_object_get(vm, "killed")) ? " (" : "",
+			       json_is_true(json_object_get(vm, "killed")) && reason ? reason : "",
+			       json_is_true(json_object_get(vm, "killed")) ? ")" : "");
+		else
+			cli_error("%s", out_str(vm, "error") ?: "failed");
+	}
+	if (!json_array_size(json_object_get(res, "vms")) && rc == CLI_OK)
+		printf("no guest was running\n");
+	return rc;
+}
+
 static const struct cli_verb host_verbs[] = {
 	{ "info", "show the host's hypervisor, resources and VM counts", host_info },
 	{ "export-db", "print every definition of this host as JSON", host_export },
 	{ "list", "list this host and the trusted hosts, with their VMs and pools", host_list },
 	{ "trust", "add, list or remove trusted hosts (mutual TLS)", host_trust },
 	{ "evacuate", "live-migrate every running VM off a host to trusted hosts", cli_host_evacuate },
+	{ "shutdown-guests", "stop every guest at once, killing the deaf ones after a timeout", host_shutdown_guests },
 	{ NULL, NULL, NULL },
 };
 

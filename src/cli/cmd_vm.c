@@ -66,6 +66,11 @@
 	"  --mac MAC             MAC address of the first network card (default:\n"  \
 	"                        generated; unique on the host)\n"                    \
 	"  --autostart           start the VM whenever corrald starts\n"              \
+	"  --start-order N       autostart order, 0..1000000 (default 0): lower\n"  \
+	"                        starts first (ties by name); host shutdown\n"    \
+	"                        stops in the reverse order\n"                     \
+	"  --start-delay SECS    after autostarting this VM, wait SECS (0..3600,\n" \
+	"                        default 0) before starting the next\n"            \
 	"  --description TEXT    free text, up to 1024 characters\n"                  \
 	"  --machine TYPE        QEMU machine type: q35 (the default) or a version\n"  \
 	"                        such as pc-q35-7.2; pinned to the concrete version\n" \
@@ -167,16 +172,21 @@ static const char usage_start[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_stop[] =
-	"usage: corral vm stop VM... [--timeout SECS] [--force]\n"
+	"usage: corral vm stop VM... [--timeout SECS [--kill] | --force]\n"
 	"\n"
-	"Shut the selected VMs down gracefully (ACPI power button); a guest still\n"
-	"running after the timeout is killed.\n"
+	"Shut the selected VMs down gracefully (ACPI power button) and wait for\n"
+	"them to power off.  A stop never kills on its own: a guest still running\n"
+	"after the timeout fails the stop (it ignored the power button) and runs\n"
+	"on, unless --kill was given.\n"
 	VM_SELECTOR_HELP
-	"One line \"NAME: STATE\" is printed per VM; failures go to stderr, exit status 1.\n"
+	"One line \"NAME: STATE\" is printed per VM (\"NAME: stopped (... killed)\"\n"
+	"when it had to be killed); failures go to stderr, exit status 1.\n"
 	"\n"
 	"Options:\n"
-	"  --timeout SECS  seconds to wait before killing, 0..3600 (default 60)\n"
-	"  --force         kill at once (like 'corral vm kill')\n"
+	"  --timeout SECS  seconds to wait for the guest, 0..3600 (default 300)\n"
+	"  --kill          kill a guest still running after --timeout SECS\n"
+	"                  (needs an explicit --timeout)\n"
+	"  --force         kill at once, without the power button (like 'vm kill')\n"
 	"  --json          print the combined action results {\"results\":[...]}\n"
 	"  -h, --help      show this help\n";
 
@@ -392,7 +402,7 @@ static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, cons
 /* --- create --- */
 
 enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW,
-       OPT_NO_BALLOON, OPT_STATE };
+       OPT_NO_BALLOON, OPT_STATE, OPT_STOP_KILL };
 
 static int vm_create(struct cli *cli, int argc, char **argv)
 {
@@ -736,7 +746,9 @@ static void show_vm(const json_t *vm)
 		__do_free char *autostart = out_scalar(json_object_get(vm, "autostart"));
 		__do_free char *ports = out_scalar(json_object_get(vm, "hotplug_ports"));
 		table_add_kv(t, "rng", "%s", rng);
-		table_add_kv(t, "autostart", "%s", autostart);
+		table_add_kv(t, "autostart", "%s (order %lld, delay %lld s)", autostart,
+			     (long long)json_integer_value(json_object_get(vm, "start_order")),
+			     (long long)json_integer_value(json_object_get(vm, "start_delay")));
 		table_add_kv(t, "hotplug ports", "%s", ports);
 	}
 	limits_show_lines(t, vm);
@@ -771,6 +783,7 @@ static const struct option action_opts[] = { CLI_COMMON_OPTIONS, { 0 } };
 static const struct option stop_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "kill", no_argument, NULL, OPT_STOP_KILL },
 	CLI_COMMON_OPTIONS,
 	{ 0 },
 };
@@ -805,8 +818,15 @@ static int vm_action(struct cli *cli, int argc, char **argv, const char *usage, 
 		case OPT_FORCE:
 			json_object_set_new(body, "force", json_true());
 			break;
+		case OPT_STOP_KILL:
+			json_object_set_new(body, "kill", json_true());
+			break;
 		}
 	}
+	if (json_object_get(body, "kill") && json_object_get(body, "force"))
+		return cli_usage_error(a.cmd, "--force kills at once and --kill after --timeout: give one of them");
+	if (json_object_get(body, "kill") && !json_object_get(body, "timeout"))
+		return cli_usage_error(a.cmd, "--kill needs an explicit --timeout SECS (how long to wait before killing)");
 	if ((rc = cli_args_count(&a, 1, -1, "VM")) != CLI_OK)
 		return rc;
 	return act_all(cli, argv[0], a.pos, a.npos, json_object_size(body) ? body : NULL);
@@ -1121,7 +1141,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "list", "list VMs with their state", vm_list },
 	{ "show", "show a VM's definition, state and recent events", vm_show },
 	{ "start", "start VMs", vm_start },
-	{ "stop", "shut VMs down (ACPI), killing them after a timeout", vm_stop },
+	{ "stop", "shut VMs down (ACPI); kill only with --force or --kill", vm_stop },
 	{ "kill", "power VMs off at once", vm_kill },
 	{ "reboot", "reboot VMs (ACPI, or hard reset with --force)", vm_reboot },
 	{ "pause", "pause VMs' CPUs", vm_pause },

@@ -183,6 +183,14 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 	case VMDEF_OPT_MACHINE:
 		f->machine = arg;
 		break;
+	case VMDEF_OPT_START_ORDER:
+		if (cli_parse_int(arg, 0, 1000000, &f->start_order) < 0)
+			return cli_usage_error(cmd, "invalid --start-order '%s': want a number, 0..1000000", arg);
+		break;
+	case VMDEF_OPT_START_DELAY:
+		if (cli_parse_int(arg, 0, 3600, &f->start_delay) < 0)
+			return cli_usage_error(cmd, "invalid --start-delay '%s': want seconds, 0..3600", arg);
+		break;
 	case VMDEF_OPT_DESCRIPTION:
 		f->description = arg;
 		break;
@@ -525,6 +533,10 @@ int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 		json_object_set_new(def, "autostart", json_boolean(f->autostart));
 	if (f->has_hotplug_ports)
 		json_object_set_new(def, "hotplug_ports", json_integer(f->hotplug_ports));
+	if (f->start_order >= 0)
+		json_object_set_new(def, "start_order", json_integer(f->start_order));
+	if (f->start_delay >= 0)
+		json_object_set_new(def, "start_delay", json_integer(f->start_delay));
 	return CLI_OK;
 }
 

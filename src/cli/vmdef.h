@@ -45,6 +45,8 @@ enum vmdef_opt {
 	VMDEF_OPT_BOOT_ENTRY,
 	VMDEF_OPT_NIC,
 	VMDEF_OPT_MACHINE,
+	VMDEF_OPT_START_ORDER,
+	VMDEF_OPT_START_DELAY,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -78,7 +80,9 @@ enum vmdef_opt {
 	{ "from", required_argument, NULL, VMDEF_OPT_FROM },                 \
 	{ "boot-entry", required_argument, NULL, VMDEF_OPT_BOOT_ENTRY },     \
 	{ "nic", required_argument, NULL, VMDEF_OPT_NIC },                   \
-	{ "machine", required_argument, NULL, VMDEF_OPT_MACHINE }
+	{ "machine", required_argument, NULL, VMDEF_OPT_MACHINE },           \
+	{ "start-order", required_argument, NULL, VMDEF_OPT_START_ORDER },   \
+	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY }
 
 #define VMDEF_EDIT_OPTIONS                                                   \
 	{ "remove-disk", required_argument, NULL, VMDEF_OPT_REMOVE_DISK },   \
@@ -116,13 +120,14 @@ struct vmdef_flags {
 	const char *mac;
 	struct strvec nics;	/* --nic: "user[,...]" or "net=NAME[,mac=..][,model=..]"; replace the list */
 	bool autostart, no_autostart;
+	int64_t start_order, start_delay; /* -1: not given */
 	const char *description;
 	const char *machine;
 	const char *accel;
 	const char *from;	/* --from FILE ("-" = stdin) */
 };
 
-#define VMDEF_FLAGS_INIT { .vnc_display = -1 }
+#define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1 }
 
 void vmdef_flags_release(struct vmdef_flags *f);
 static inline void cleanup_vmdef_flags(struct vmdef_flags *f) { vmdef_flags_release(f); }

@@ -398,10 +398,10 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
 					    "accel", "boot", "disks", "cdrom", "nic", "nics", "vnc", "rng",
 					    "autostart", "hotplug_ports", "template", "status", "balloon",
-					    "limits", "machine", NULL };
+					    "limits", "machine", "start_order", "start_delay", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
-	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS;
+	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS, order = 0, delay = 0;
 	json_t *v;
 
 	d->rng = true;
@@ -419,6 +419,8 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	    json_get_str(j, "accel", &accel, err) < 0 || json_get_int(j, "cpus", 1, VM_MAX_CPUS, &cpus, err) < 0 ||
 	    json_get_int(j, "memory_mib", VM_MIN_MEMORY_MIB, VM_MAX_MEMORY_MIB, &mem, err) < 0 ||
 	    json_get_int(j, "hotplug_ports", 0, VM_MAX_HOTPLUG_PORTS, &ports, err) < 0 ||
+	    json_get_int(j, "start_order", 0, VM_MAX_START_ORDER, &order, err) < 0 ||
+	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0 ||
 	    json_get_bool(j, "rng", &d->rng, err) < 0 || json_get_bool(j, "autostart", &d->autostart, err) < 0 ||
 	    json_get_bool(j, "template", &d->is_template, err) < 0 || json_get_bool(j, "balloon", &d->balloon, err) < 0 ||
 	    dup_str(j, "description", &d->description, err) < 0 || dup_str(j, "machine", &d->machine, err) < 0)
@@ -469,6 +471,8 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	d->cpus = (int)cpus;
 	d->memory_mib = mem;
 	d->hotplug_ports = (int)ports;
+	d->start_order = (int)order;
+	d->start_delay = (int)delay;
 
 	if ((v = json_object_get(j, "tags")) && parse_tags(d, v, err) < 0)
 		goto fail;
@@ -581,6 +585,8 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	}
 	json_object_set_new(j, "rng", json_boolean(d->rng));
 	json_object_set_new(j, "autostart", json_boolean(d->autostart));
+	json_object_set_new(j, "start_order", json_integer(d->start_order));
+	json_object_set_new(j, "start_delay", json_integer(d->start_delay));
 	json_object_set_new(j, "hotplug_ports", json_integer(d->hotplug_ports));
 	json_object_set_new(j, "template", json_boolean(d->is_template));
 	json_object_set_new(j, "balloon", json_boolean(d->balloon));

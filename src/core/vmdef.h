@@ -27,6 +27,9 @@
 #define VM_MAX_HOTPLUG_PORTS 16
 #define VM_DEFAULT_HOTPLUG_PORTS 4
 #define VM_MAX_DESCRIPTION 1024
+/* Autostart order and delay ("start_order", "start_delay" in JSON). */
+#define VM_MAX_START_ORDER 1000000
+#define VM_MAX_START_DELAY 3600
 #define VM_MAX_CMDLINE 4096
 #define VM_MAX_BOOT_ENTRY 512
 #define VM_MAX_NICS 4
@@ -106,6 +109,11 @@ struct vm_def {
 
 	bool rng;
 	bool autostart;
+	/* When corrald starts the autostart VMs: ascending start_order (ties by
+	 * name), waiting start_delay seconds after this one; host shutdown
+	 * stops them in the reverse order. */
+	int start_order;
+	int start_delay;
 	int hotplug_ports;
 	bool is_template; /* read-only template: cannot start, only be cloned ("template" in JSON) */
 	bool balloon;     /* virtio-balloon device (default on) */

@@ -28,6 +28,10 @@ static const struct cfg_key keys[] = {
 	  F(state_dir) },
 	{ "socket", CFG_PATH, 0, 0, "/run/corral/corral.sock", NULL, "PATH", "the API's unix socket",
 	  AT_START, F(socket) },
+	{ "socket_group", CFG_STR, 0, 0, NULL, "none: root only", "GROUP",
+	  "the group the API socket belongs to (mode 0660): its members may use corral with root's rights over it, "
+	  "as libvirt's unix_sock_group",
+	  AT_START, F(socket_group) },
 	{ "run_dir", CFG_PATH, 0, 0, NULL, "/run/corral, or STATE_DIR/run when state_dir is set", "DIR",
 	  "per-VM sockets, pid files, console logs", AT_START, F(run_dir) },
 	{ "storage_dir", CFG_PATH, 0, 0, NULL, "STATE_DIR/storage", "DIR", "the default pool: where volumes live",
@@ -74,6 +78,14 @@ static const struct cfg_key keys[] = {
 	  F(auth_fail_limit) },
 	{ "auth_fail_window", CFG_UINT, 1, 86400, "60", NULL, "S", "the window of auth_fail_limit, in seconds",
 	  AT_START, F(auth_fail_window) },
+	{ "shutdown_guests", CFG_BOOL, 0, 0, "no", NULL, NULL,
+	  "on SIGTERM (host shutdown) stop every guest before exiting: ACPI power button in reverse start order, all "
+	  "at once, killing those still running after shutdown_timeout (default: guests run on, so that a corrald "
+	  "restart never stops them)",
+	  "at SIGTERM", F(shutdown_guests) },
+	{ "shutdown_timeout", CFG_UINT, 1, 3600, "300", NULL, "S",
+	  "how long shutdown_guests waits for the guests to power off before killing them", "at SIGTERM",
+	  F(shutdown_timeout) },
 	{ "allow_path", CFG_PATH_LIST, 0, 0, NULL, "none", "DIR",
 	  "a directory (or one file or device) API callers may name host files in, besides the storage pools; "
 	  "repeat for more",
@@ -379,5 +391,40 @@ void cfg_doc(struct buf *out)
 			buf_printf(out, " %lld..%lld", (long long)k->min, (long long)k->max);
 		buf_printf(out, " | %s%s%s | %s | %s |\n", k->def ? "`" : "", def_text(k), k->def ? "`" : "", k->applied,
 			   k->help);
+	}
+}
+
+void cfg_example(struct buf *out)
+{
+	buf_adds(out, "# " CFG_DEFAULT_PATH ": corrald's settings (docs/config.md).\n"
+		      "#\n"
+		      "# Every key below is commented out at its default; uncomment and change\n"
+		      "# what this host needs, then restart corrald (guests keep running across\n"
+		      "# the restart).  `corrald --check-config` checks the file without\n"
+		      "# starting.  One `key = value` per line; allow_path may repeat.\n"
+		      "# `make install` writes this file only when there is none: it never\n"
+		      "# overwrites yours (the current template is corrald.conf.example).\n");
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct cfg_key *k = &keys[i];
+		struct buf text = BUF_INIT;
+		buf_printf(&text, "%s (%s", k->help, type_doc(k));
+		if (k->type == CFG_UINT)
+			buf_printf(&text, " %lld..%lld", (long long)k->min, (long long)k->max);
+		buf_printf(&text, "; takes effect %s)", k->applied);
+		/* wrapped a little narrower, then every line made a comment */
+		struct buf lines = BUF_INIT;
+		add_wrapped(&lines, 2, 0, text.s);
+		buf_addch(out, '\n');
+		for (const char *p = lines.s + (lines.s[0] == ' '); *p;) {
+			size_t n = strcspn(p, "\n");
+			buf_printf(out, "# %.*s\n", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+		buf_release(&lines);
+		buf_release(&text);
+		if (k->def)
+			buf_printf(out, "#%s = %s\n", k->name, k->def);
+		else
+			buf_printf(out, "# (default: %s)\n#%s =\n", def_text(k), k->name);
 	}
 }

@@ -37,6 +37,7 @@ struct cfg_list {
 struct corrald_config {
 	char *state_dir;
 	char *socket;
+	char *socket_group;	/* NULL: root only */
 	char *run_dir;		/* NULL: /run/corral, or STATE_DIR/run when state_dir was set */
 	char *storage_dir;	/* NULL: STATE_DIR/storage */
 	char *qemu;
@@ -55,6 +56,8 @@ struct corrald_config {
 	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */
 	char *host_name;	/* NULL: gethostname() */
 	int64_t auth_fail_limit, auth_fail_window;
+	bool shutdown_guests;	/* SIGTERM stops every guest (default: they run on) */
+	int64_t shutdown_timeout;
 	bool state_dir_set;	/* state_dir came from the file or a flag (run_dir's default) */
 };
 
@@ -111,5 +114,8 @@ char *cfg_flag_name(const struct cfg_key *k);
 void cfg_usage(struct buf *out);
 /* The key table of docs/config.md (markdown), from the table. */
 void cfg_doc(struct buf *out);
+/* A corrald.conf with every key commented out at its default and explained,
+ * from the table (what `make install` puts in /etc/corral when it is absent). */
+void cfg_example(struct buf *out);
 
 #endif

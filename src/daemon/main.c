@@ -3,8 +3,9 @@
  *
  * Opens the state database, works out KVM vs TCG, re-attaches to the QEMU
  * processes that survived a previous corrald, serves the REST API on a unix
- * socket and starts autostart VMs.  SIGTERM/SIGINT stop the daemon, never
- * the guests.  One corrald per state directory (flock on corrald.lock).
+ * socket and starts autostart VMs (in order, service/autostart.h).
+ * SIGTERM/SIGINT stop the daemon, and the guests only when shutdown_guests
+ * is set.  One corrald per state directory (flock on corrald.lock).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "auth/auth.h"
+#include "service/autostart.h"
 #include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/network.h"
@@ -64,13 +68,17 @@ static void usage(FILE *out)
 		"                             (--http-workers is http_workers) and overrides\n"
 		"                             the file (see docs/config.md)\n"
 		"  --print-config-doc         print the key table of docs/config.md\n"
+		"  --print-config-example     print a commented corrald.conf (every key at\n"
+		"                             its default)\n"
+		"  --check-config             read the settings (file and flags), say whether\n"
+		"                             they are valid, and exit without starting\n"
 		"  --version                  print the version\n"
 		"  -h, --help                 this text\n"
 		"\n"
 		"%s"
 		"\n"
-		"Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests; the next\n"
-		"corrald re-attaches to them.\n",
+		"Stopping corrald (SIGTERM, SIGINT, kill -9) never stops the guests unless\n"
+		"shutdown_guests is set; the next corrald re-attaches to them.\n",
 		opts.s);
 	buf_release(&opts);
 }
@@ -105,14 +113,15 @@ struct cli_setting {
  */
 static int settings_load(int argc, char **argv, struct corrald_config *cfg, const char **file, int *exit_code)
 {
-	enum { OPT_CONFIG = 1000, OPT_DOC, OPT_VERSION, OPT_KEY };
+	enum { OPT_CONFIG = 1000, OPT_DOC, OPT_EXAMPLE, OPT_CHECK, OPT_VERSION, OPT_KEY };
 	size_t nkeys;
 	const struct cfg_key *keys = cfg_keys(&nkeys);
-	__do_free struct option *opts = xcalloc(nkeys + 5, sizeof(*opts));
+	__do_free struct option *opts = xcalloc(nkeys + 7, sizeof(*opts));
 	__do_free char **names = xcalloc(nkeys, sizeof(*names));
 	__do_free struct cli_setting *set = xcalloc((size_t)argc + 1, sizeof(*set));
 	const char *config = NULL;
 	struct buf err = BUF_INIT;
+	bool check = false;
 	size_t nset = 0, o = 0;
 	int c, r = 0;
 
@@ -124,6 +133,8 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 	}
 	opts[o++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
 	opts[o++] = (struct option){ "print-config-doc", no_argument, NULL, OPT_DOC };
+	opts[o++] = (struct option){ "print-config-example", no_argument, NULL, OPT_EXAMPLE };
+	opts[o++] = (struct option){ "check-config", no_argument, NULL, OPT_CHECK };
 	opts[o++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
 	opts[o++] = (struct option){ "help", no_argument, NULL, 'h' };
 	while (r == 0 && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -138,6 +149,16 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 			r = 1;
 			break;
 		}
+		case OPT_EXAMPLE: {
+			struct buf doc = BUF_INIT;
+			cfg_example(&doc);
+			fputs(doc.s, stdout);
+			buf_release(&doc);
+			*exit_code = 0;
+			r = 1;
+			break;
+		}
+		case OPT_CHECK: check = true; break;
 		case OPT_VERSION: printf("corrald %s\n", CORRAL_VERSION); *exit_code = 0; r = 1; break;
 		case 'h': usage(stdout); *exit_code = 0; r = 1; break;
 		default:
@@ -167,6 +188,11 @@ static int settings_load(int argc, char **argv, struct corrald_config *cfg, cons
 			fprintf(stderr, "corrald: %s\n", err.s);
 			r = -1;
 		}
+	}
+	if (r == 0 && check) {
+		printf("corrald: settings valid (%s%s)\n", *file, fs_exists(*file) ? "" : " is missing: defaults");
+		*exit_code = 0;
+		r = 1;
 	}
 	for (size_t i = 0; i < nkeys; i++)
 		free(names[i]);
@@ -222,6 +248,20 @@ static int tls_prepare(struct corrald_config *cfg, struct tls_setup *t, struct b
 		return r;
 	}
 	return auth_cert_fingerprint(t->cert.s, t->cert.len, &t->fingerprint, err);
+}
+
+/* The group named by socket_group: its gid, or -errno + err. */
+static int socket_group_lookup(const char *name, gid_t *gid, struct buf *err)
+{
+	struct group gr, *found = NULL;
+	char tmp[4096];
+	int e = getgrnam_r(name, &gr, tmp, sizeof(tmp), &found);
+	if (!found) {
+		buf_printf(err, "socket_group: no group named '%s'%s%s", name, e ? ": " : "", e ? strerror(e) : "");
+		return e ? -e : -ENOENT;
+	}
+	*gid = gr.gr_gid;
+	return 0;
 }
 
 static void tls_release(struct tls_setup *t)
@@ -440,16 +480,45 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	hcfg.socket_path = sock;
+	gid_t sock_gid = 0;
+	if (cfg.socket_group && socket_group_lookup(cfg.socket_group, &sock_gid, &err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	if (http_start(&hcfg, api_route, &http, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
+	if (cfg.socket_group) {
+		/* the socket is 0660 (http.c): the group may connect, if it can reach it */
+		if (chown(sock, (uid_t)-1, sock_gid) < 0)
+			log_msg(LOG_LVL_ERROR, errno, "socket_group: cannot give %s to group %s", sock, cfg.socket_group);
+		else
+			log_info("API socket %s open to group %s", sock, cfg.socket_group);
+		__do_free char *dir = xstrdup(sock);
+		char *slash = strrchr(dir, '/');
+		struct stat d;
+		if (slash)
+			*slash = '\0';
+		if (slash && stat(*dir ? dir : "/", &d) == 0 && !(d.st_mode & S_IXOTH) &&
+		    !((d.st_mode & S_IXGRP) && d.st_gid == sock_gid))
+			log_warn("socket_group: members of %s cannot reach %s: its directory %s has no search permission "
+				 "for them",
+				 cfg.socket_group, sock, dir);
+	}
 	log_info("listening on %s (open-files limit %lu)", sock, nofile);
-	svc_vm_autostart();
+	svc_autostart_begin();
 
 	int sig = 0;
 	sigwait(&sigs, &sig);
-	log_info("signal %d: shutting down (guests keep running)", sig);
+	svc_autostart_end();
+	if (cfg.shutdown_guests) {
+		/* shutdown_guests: the host goes down; the API still answers meanwhile */
+		log_info("signal %d: shutting down; stopping the guests first (shutdown_guests)", sig);
+		svc_guests_shutdown((int)cfg.shutdown_timeout);
+	} else {
+		log_info("signal %d: shutting down (guests keep running)", sig);
+	}
 	events_unsubscribe_all(); /* event streams end, so their connections can close */
 	if (http_stop(http) < 0) {
 		/* A handler is stuck: leave like kill -9 would; state is crash-safe. */

@@ -1342,22 +1342,25 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 int rt_kill(const char *uuid, struct buf *err) { return do_kill(uuid, "killed by user", err); }
 int rt_kill_reason(const char *uuid, const char *reason, struct buf *err) { return do_kill(uuid, reason, err); }
 
-int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const void *), const void *opaque,
-	    struct buf *err)
+int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
+	    const void *opaque, struct buf *err)
 {
 	struct qmp *q;
 	__do_put struct vm_rt *v = NULL;
 	int r;
 
-	if (force)
-		return do_kill(uuid, "stopped by user (forced)", err);
+	char reason[160];
+	if (how == RT_STOP_FORCE) {
+		snprintf(reason, sizeof(reason), "stopped by %s (forced: killed at once)", by);
+		return (r = do_kill(uuid, reason, err)) < 0 ? r : 1;
+	}
 	if (!(v = get_active(uuid, &q, err)))
 		return -EBUSY;
 	pthread_mutex_lock(&rt_lock);
 	bool paused = v->state == VM_PAUSED;
 	v->stop_requested = true;
 	unsigned gen = ++v->stop_gen;
-	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by user");
+	snprintf(v->stop_reason, sizeof(v->stop_reason), "stopped by %s (the guest powered off)", by);
 	set_state(v, VM_STOPPING, "graceful shutdown requested (ACPI power button)");
 	rt_unlock();
 	/* A paused guest cannot see the power button. */
@@ -1370,19 +1373,34 @@ int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const
 	}
 	if (wait_gone_until(uuid, timeout_s * 1000, cancelled, opaque))
 		return 0;
-	if (cancelled && cancelled(opaque)) {
+	bool stop_cancelled = cancelled && cancelled(opaque);
+	if (stop_cancelled || how == RT_STOP_WAIT) {
+		/* Back to running: a later power-off by the guest is its own shutdown. */
+		char why[160];
+		if (stop_cancelled)
+			snprintf(why, sizeof(why), "stop cancelled (the guest may still act on the power button)");
+		else
+			snprintf(why, sizeof(why), "stop timed out: the guest ignored the power button for %d s; not killed",
+				 timeout_s);
 		pthread_mutex_lock(&rt_lock);
 		if (find_locked(uuid) == v && !v->gone && v->stop_gen == gen) {
 			v->stop_requested = false;
-			set_state(v, VM_RUNNING, "stop cancelled (the guest may still act on the power button)");
+			set_state(v, VM_RUNNING, why);
 		}
 		rt_unlock();
-		buf_adds(err, "stop cancelled; the guest keeps running");
-		return -ECANCELED;
+		if (stop_cancelled) {
+			buf_adds(err, "stop cancelled; the guest keeps running");
+			return -ECANCELED;
+		}
+		buf_printf(err,
+			   "the guest ignored the ACPI power button for %d s and keeps running (not killed); "
+			   "kill it with 'corral vm stop --force', or wait and then kill with '--timeout SECS --kill'",
+			   timeout_s);
+		return -ETIMEDOUT;
 	}
-	char reason[128];
-	snprintf(reason, sizeof(reason), "stopped by user (guest ignored the power button for %d s; killed)", timeout_s);
-	return do_kill(uuid, reason, err);
+	snprintf(reason, sizeof(reason), "stopped by %s (guest ignored the power button for %d s; killed)", by,
+		 timeout_s);
+	return (r = do_kill(uuid, reason, err)) < 0 ? r : 1;
 }
 
 int rt_reboot(const char *uuid, bool force, struct buf *err)

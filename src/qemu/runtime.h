@@ -97,12 +97,22 @@ void rt_attach_all(void);
 
 /* Lifecycle of the VM with `uuid` (definition read from the store). */
 int rt_start(const char *uuid, struct buf *err);
-/* Graceful ACPI power-down; after timeout_s (or at once if force) QEMU is killed.
+/* How a stop ends when the guest ignores the power button. */
+enum rt_stop_how {
+	RT_STOP_WAIT,	    /* wait timeout_s, then give up: -ETIMEDOUT, the VM runs on */
+	RT_STOP_KILL_AFTER, /* wait timeout_s, then kill QEMU (the reason says so) */
+	RT_STOP_FORCE,	    /* kill QEMU at once, no power button */
+};
+/* Graceful ACPI power-down, waiting up to timeout_s for the guest to power
+ * off; what then depends on `how`: a stop never kills unless asked to.
+ * Returns 0 when the guest powered off, 1 when QEMU was killed, -errno + err;
+ * on -ETIMEDOUT the VM is running again and err says how to force it.
+ * `by` names who asked in the VM's reason ("user", "host shutdown").
  * cancelled(opaque) (may be NULL) is polled while waiting: once true the wait
  * ends, the VM is running again (its state says the stop was cancelled) and
  * -ECANCELED is returned. */
-int rt_stop(const char *uuid, int timeout_s, bool force, bool (*cancelled)(const void *), const void *opaque,
-	    struct buf *err);
+int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
+	    const void *opaque, struct buf *err);
 int rt_kill(const char *uuid, struct buf *err);
 /* Graceful: ACPI power-down, then reset instead of exit.  force: hard reset. */
 int rt_reboot(const char *uuid, bool force, struct buf *err);

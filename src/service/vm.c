@@ -738,24 +738,3 @@ json_t *svc_vm_events(const char *uuid, int limit) { return store_event_list(svc
 int svc_vm_console_open(const char *uuid, bool force, struct buf *err) { return rt_console_open(uuid, force, err); }
 
 void svc_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
-
-void svc_vm_autostart(void)
-{
-	struct vm_record *list;
-	size_t cnt;
-	if (store_vm_list(svc_cfg.store, &list, &cnt) < 0)
-		return;
-	for (size_t i = 0; i < cnt; i++) {
-		if (!list[i].def->autostart || vmstate_is_active(list[i].state))
-			continue;
-		struct buf err = BUF_INIT;
-		struct svc_action_opts o = { 0 };
-		log_info("vm %s: autostart", list[i].def->name);
-		if (svc_vm_action(list[i].def->uuid, ACT_START, &o, &err) < 0)
-			log_msg(LOG_LVL_ERROR, 0, "autostart failed: %s", err.s);
-		else
-			svc_vm_event(list[i].def->uuid, "autostart", "started at corrald start");
-		buf_release(&err);
-	}
-	store_vm_list_free(list, cnt);
-}

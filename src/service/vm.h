@@ -29,9 +29,13 @@ int svc_vm_update(const char *uuid, const json_t *def, int64_t if_gen, json_t **
 /* Appends the names of deleted volumes to vols_deleted (a JSON array). */
 int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struct buf *err);
 struct svc_action_opts {
-	int timeout_s; /* stop */
-	bool force;    /* stop, reboot */
+	int timeout_s; /* stop: how long to wait for the guest to power off */
+	bool force;    /* stop (kill at once), reboot (hard reset) */
+	bool kill;     /* stop: kill a guest still running after timeout_s; else the stop fails */
+	bool host;     /* stop: asked by the host's shutdown, not a user (said in the VM's reason) */
 };
+/* A graceful stop's wait when the request names none (seconds). */
+#define SVC_STOP_TIMEOUT_DEFAULT 300
 /*
  * Actions (vmaction.c): start, stop, kill, reboot, pause or resume every VM
  * `selector` picks, as a job (*job: its JSON).  One VM: that VM's job, with
@@ -41,6 +45,13 @@ struct svc_action_opts {
  */
 int svc_vm_action_job(const char *selector, enum vm_action a, const struct svc_action_opts *o, json_t **job,
 		      struct buf *err);
+/*
+ * Action a on the VMs `list` (n of them; ownership passes, even on error) as
+ * one job of type `type` on `target`: a job per VM started in list order,
+ * all running at once, and the result as for svc_vm_action_job.
+ */
+int svc_vm_action_list_job(const char *type, const char *target, svc_uuid *list, size_t n, enum vm_action a,
+			   const struct svc_action_opts *o, json_t **job, struct buf *err);
 /* The same on one VM, waiting for the job's end (autostart, restore --start). */
 int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_opts *o, struct buf *err);
 int svc_vm_disk_attach(const char *uuid, const char *volume, const char *bus, struct buf *err);
@@ -63,8 +74,6 @@ json_t *svc_vm_events(const char *uuid, int limit);
  * the attached session); release with svc_vm_console_close. */
 int svc_vm_console_open(const char *uuid, bool force, struct buf *err);
 void svc_vm_console_close(const char *uuid, int fd);
-/* Start every VM flagged autostart that is not running. */
-void svc_vm_autostart(void);
 /* Name of the VM whose definition uses `volume`, or NULL (caller frees). */
 char *svc_vm_using_volume(const char *volume);
 

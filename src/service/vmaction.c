@@ -121,6 +121,7 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 {
 	struct act *x = arg;
 	struct buf e = BUF_INIT;
+	bool killed = false;
 	int r;
 
 	if (x->a == ACT_KILL) {
@@ -137,7 +138,15 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 				r = rt_start(x->uuid, &e);
 			break;
 		case ACT_STOP:
-			r = rt_stop(x->uuid, x->o.timeout_s, x->o.force, cancelled, j, &e);
+			if (!x->o.force)
+				job_set_phase(j, "waiting up to %d s for the guest to power off%s", x->o.timeout_s,
+					      x->o.kill ? " (then killing it)" : "");
+			r = rt_stop(x->uuid, x->o.timeout_s,
+				    x->o.force ? RT_STOP_FORCE : x->o.kill ? RT_STOP_KILL_AFTER : RT_STOP_WAIT,
+				    x->o.host ? "host shutdown" : "user", cancelled, j, &e);
+			killed = r == 1;
+			if (r > 0)
+				r = 0;
 			if (r == 0 && job_cancelled(j)) {
 				/* It went down, but through the kill that pre-empted us. */
 				buf_adds(&e, "stop cancelled (a kill pre-empted it)");
@@ -155,7 +164,10 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 		}
 	}
 	json_t *vms = json_array();
-	json_array_append_new(vms, vm_outcome(x->uuid, x->name, r, e.s));
+	json_t *o = vm_outcome(x->uuid, x->name, r, e.s);
+	if (x->a == ACT_STOP)
+		json_object_set_new(o, "killed", json_boolean(killed));
+	json_array_append_new(vms, o);
 	job_set_result(j, json_pack("{s:o}", "vms", vms));
 	if (r < 0)
 		buf_add(err, e.s, e.len);
@@ -252,6 +264,18 @@ int svc_vm_action_job(const char *selector, enum vm_action a, const struct svc_a
 	m->n = n;
 	struct job_spec spec = { .type = vmaction_name(a), .target = selector, .run = multi_run, .arg = m,
 				 .free_arg = multi_free };
+	return job_start(&spec, job, err);
+}
+
+int svc_vm_action_list_job(const char *type, const char *target, svc_uuid *list, size_t n, enum vm_action a,
+			   const struct svc_action_opts *o, json_t **job, struct buf *err)
+{
+	struct multi *m = xcalloc(1, sizeof(*m));
+	m->a = a;
+	m->o = *o;
+	m->vms = list;
+	m->n = n;
+	struct job_spec spec = { .type = type, .target = target, .run = multi_run, .arg = m, .free_arg = multi_free };
 	return job_start(&spec, job, err);
 }
 

@@ -53,7 +53,7 @@ declare -A verbs=(
 	[vm]=$vm_verbs
 	[disk]=$disk_verbs
 	[cdrom]="insert eject"
-	[host]="info list trust"
+	[host]="info list trust shutdown-guests"
 	[net]="create list show delete leases forward"
 	[nic]="list attach detach set link"
 	[job]="list show cancel"
@@ -75,7 +75,7 @@ out_has --cpus --memory --disk --cdrom --kernel --initrd --cmdline --boot --vnc 
 	--from --start --json --machine
 run 0 vm edit --help
 out_has --remove-disk --no-vnc --no-autostart --no-cdrom --boot-mode --from
-run 0 vm stop --help && out_has --timeout --force
+run 0 vm stop --help && out_has --timeout --force --kill
 run 0 vm console --help && out_has --linger
 
 # --help wins even over a missing argument, and works after other words.
@@ -110,6 +110,7 @@ run 2 vm create web1 --boot disk --kernel /vmlinuz && err_is_one_line "cannot be
 run 2 vm start && err_is_one_line "missing VM"
 run 2 vm show a b && err_is_one_line "unexpected argument 'b'"
 run 2 vm stop web1 --timeout forever && err_is_one_line "invalid --timeout"
+run 2 vm stop web1 --kill && err_is_one_line "needs an explicit --timeout"
 run 2 disk create vol1 && err_is_one_line "missing size"
 run 2 disk create vol1 10Q && err_is_one_line "invalid size"
 run 2 host info --json=yes && err_is_one_line "takes no argument"
@@ -120,6 +121,8 @@ run 2 host trust frob && err_is_one_line "want add, list or remove"
 run 2 host trust add && err_is_one_line "missing URL"
 run 2 host trust add https://h:8006 && err_is_one_line "--token-file FILE"
 run 2 host trust remove && err_is_one_line "missing host name"
+run 2 host shutdown-guests --timeout 0 && err_is_one_line "invalid --timeout"
+run 2 vm create x --start-delay 9999 && err_is_one_line "invalid --start-delay"
 run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"
 run 1 vm create web1 --nic net=lan,bw=fast && err_is_one_line "bw=RATE"
 run 2 nic set web1 52:54:00:00:00:01 --bw 10Q && err_is_one_line "invalid --bw"

@@ -40,8 +40,8 @@ test_expect "a running VM cannot be edited or deleted" '
 '
 test_expect "graceful stop: the guest powers off through ACPI" '
 	start=$SECONDS &&
-	corral vm stop g1 --timeout 60 &&
-	[ "$(vm_state g1)" = stopped ] &&
+	corral vm stop g1 --timeout 60 --json >"$T/g1stop.json" &&
+	[ "$(vm_state g1)" = stopped ] && jq -e ".results[0].killed == false" "$T/g1stop.json" &&
 	[ $((SECONDS - start)) -lt 30 ] &&
 	corral vm show g1 --json | jq -e ".status.reason | test(\"stopped by user\")" &&
 	corral vm log g1 | grep -q "reboot: Power down"
@@ -62,13 +62,27 @@ test_expect "kill stops at once" '
 	corral vm kill g1 && [ "$(vm_state g1)" = stopped ] &&
 	corral vm show g1 --json | jq -e ".status.reason | test(\"killed\")"
 '
-test_expect "stop falls back to a kill when the guest ignores the power button" '
+test_expect "a stop never kills silently: a deaf guest fails the stop, runs on, and says how to force it" '
 	create_guest deaf --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" &&
-	boot deaf &&
-	start=$SECONDS && corral vm stop deaf --timeout 3 >"$T/stop.out" && cat "$T/stop.out" &&
+	boot deaf && pid=$(corral vm show deaf --json | jq -r .status.pid) &&
+	fails corral vm stop deaf --timeout 2 >"$T/stop.out" 2>"$T/stop.err" && cat "$T/stop.err" &&
+	grep -q "^corral: deaf: the guest ignored the ACPI power button for 2 s and keeps running (not killed).*--force.*--kill" "$T/stop.err" &&
+	[ "$(vm_state deaf)" = running ] && ! proc_gone "$pid" &&
+	corral vm show deaf --json | jq -e ".status.reason | test(\"stop timed out\")" &&
+	fails corral vm stop deaf --kill 2>err && grep -q "needs an explicit --timeout" err &&
+	fails corral vm stop deaf --kill --timeout 1 --force 2>err && grep -q "give one of them" err &&
+	[ "$(vm_state deaf)" = running ]
+'
+test_expect "stop --timeout S --kill kills a deaf guest after S seconds and says so" '
+	start=$SECONDS && corral vm stop deaf --timeout 3 --kill >"$T/stop.out" && cat "$T/stop.out" &&
 	grep -q "^deaf: stopped (.*ignored the power button for 3 s; killed)" "$T/stop.out" &&
 	[ "$(vm_state deaf)" = stopped ] && [ $((SECONDS - start)) -lt 20 ] &&
 	corral vm show deaf --json | jq -e ".status.reason | test(\"ignored\")"
+'
+test_expect "stop --force kills at once and says so" '
+	boot deaf &&
+	corral vm stop deaf --force --json | jq -e ".results[0].killed == true and (.results[0].reason | test(\"forced\"))" &&
+	[ "$(vm_state deaf)" = stopped ]
 '
 test_expect "a guest that powers itself off ends stopped, not crashed" '
 	boot deaf &&
@@ -88,7 +102,7 @@ test_expect "a second start is refused while running" '
 '
 test_expect "a request while another job holds the VM is refused as busy" '
 	boot deaf &&
-	(corral vm stop deaf --timeout 4 >/dev/null 2>&1 &) &&
+	(corral vm stop deaf --timeout 4 --kill >/dev/null 2>&1 &) &&
 	sleep 1 &&
 	fails corral vm pause deaf 2>err && grep -q "busy: stop (job [0-9]*) in progress" err &&
 	api POST /v1/vms/deaf/reboot "" | sed "\$d" | jq -e ".error.code == \"busy\"" &&

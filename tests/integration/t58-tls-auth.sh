@@ -56,7 +56,7 @@ test_expect "users, tokens and ACL entries through the unix socket" '
 test_expect "an Operator token starts and stops a VM but cannot delete it (403 naming the right)" '
 	rcorral "$OPTOK" vm start web &&
 	wait_state web running 30 &&
-	rcorral "$OPTOK" vm stop web --timeout 2 &&
+	rcorral "$OPTOK" vm stop web --timeout 2 --kill &&
 	wait_state web stopped 30 &&
 	fails rcorral "$OPTOK" vm delete --yes web 2>err && grep -q "forbidden: op!ci lacks VM.Config on /vms/web" err &&
 	[ "$(status -H "Authorization: Bearer $OPTOK" -X DELETE /v1/vms/web)" = 403 ] &&

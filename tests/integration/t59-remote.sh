@@ -97,7 +97,7 @@ test_expect "an Auditor scoped to one VM only reads, and lists and follows only 
 	fails rc --remote aud vm stop web 2>err && grep -q "lacks VM.PowerMgmt on /vms/web" err &&
 	rc --remote aud job list --json | jq -e ".jobs | length > 0 and all(.[]; .target == \"web\")" &&
 	rc --remote aud events --json | jq -e ".events | length > 0 and all(.[]; .name == \"web\")" &&
-	corral vm start db && rc vm stop web --timeout 5 && wait_state web stopped 30 && wait_state db running 30 &&
+	corral vm start db && rc vm stop web --timeout 5 --kill && wait_state web stopped 30 && wait_state db running 30 &&
 	sleep 0.5 && kill $fpid; wait $fpid 2>/dev/null
 	cat follow.out &&
 	grep -q "\"state\":\"stopped\"" follow.out && ! grep -q "\"name\":\"db\"" follow.out &&

@@ -237,6 +237,38 @@ static void test_doc_matches_table(void **state)
 	buf_release(&table);
 }
 
+/* The example corrald.conf: every key, commented out; uncommented it parses. */
+static void test_example(void **state)
+{
+	(void)state;
+	size_t n;
+	const struct cfg_key *k = cfg_keys(&n);
+	struct buf ex = BUF_INIT, live = BUF_INIT, err = BUF_INIT;
+	struct corrald_config c;
+
+	cfg_example(&ex);
+	for (size_t i = 0; i < n; i++) {
+		__do_free char *line = xasprintf("\n#%s =", k[i].name);
+		assert_contains(ex.s, line);
+	}
+	for (const char *line = ex.s; *line;) {
+		size_t len = strcspn(line, "\n");
+		if (len && line[0] != '#')
+			fail_msg("an example line that is not a comment: %.*s", (int)len, line);
+		/* keys with a default become live lines */
+		if (len > 1 && line[1] >= 'a' && line[1] <= 'z' && line[len - 1] != '=')
+			buf_printf(&live, "%.*s\n", (int)len - 1, line + 1);
+		line += len + (line[len] == '\n');
+	}
+	cfg_init(&c);
+	if (cfg_parse(&c, "example", live.s, live.len, &err) < 0)
+		fail_msg("the example, uncommented, does not parse: %s", err.s);
+	cfg_release(&c);
+	buf_release(&ex);
+	buf_release(&live);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_load_and_flags),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_doc_matches_table),
+		cmocka_unit_test(test_example),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

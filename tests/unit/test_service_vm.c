@@ -205,15 +205,29 @@ static void test_stop_honoured_by_guest(void **state)
 	free(reason);
 }
 
+/* A stop never kills unless asked: it fails and the guest runs on; --kill kills after the timeout. */
 static void test_stop_of_deaf_guest_times_out_and_kills(void **state)
 {
 	struct svc_fixture *f = *state;
+	struct buf err = BUF_INIT;
+	json_t *job = NULL;
 	svc_uuid u;
 	fx_vm_create("deaf-stop", NULL, u);
 	act(u, ACT_START, 0, "succeeded");
 	int64_t t0 = time_mono_ms();
-	act(u, ACT_STOP, 1, "succeeded");
+	act(u, ACT_STOP, 1, "failed");
 	assert_true(time_mono_ms() - t0 >= 1000);
+	assert_state(u, VM_RUNNING, "stop timed out: the guest ignored the power button for 1 s; not killed");
+
+	struct svc_action_opts o = { .timeout_s = 1, .kill = true };
+	assert_int_equal(svc_vm_action_job(u, ACT_STOP, &o, &job, &err), 0);
+	json_t *done = fx_job_wait(json_integer_value(json_object_get(job, "id")));
+	assert_job_state(done, "succeeded");
+	json_t *vm = json_array_get(json_object_get(json_object_get(done, "result"), "vms"), 0);
+	assert_true(json_is_true(json_object_get(vm, "killed")));
+	json_decref(done);
+	json_decref(job);
+	buf_release(&err);
 	assert_state(u, VM_STOPPED, "ignored the power button for 1 s; killed");
 	/* QEMU is gone, and so is its monitor socket. */
 	__do_free char *sock = xasprintf("%s/run/%s/qmp.sock", f->dir, u);
