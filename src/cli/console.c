@@ -402,6 +402,11 @@ int console_run(struct cli *cli, const char *selector, bool force, int64_t linge
 
 	if (!c)
 		return CLI_FAIL;
+	/* The banner's name is asked before the stream opens: the stream takes
+	 * over the client's connection (over TLS a request meanwhile would
+	 * replace it and leak the stream's). */
+	rl.tty = isatty(STDIN_FILENO);
+	__do_free char *name = rl.tty ? vm_name(c, selector) : NULL;
 	if (client_stream_open(c, &st) < 0)
 		return CLI_FAIL;
 	rc = handshake(c, &st, selector, force, &rl.pending);
@@ -413,11 +418,9 @@ int console_run(struct cli *cli, const char *selector, bool force, int64_t linge
 		goto out;
 	}
 	buf_reset(&rl.pending);
-	rl.tty = isatty(STDIN_FILENO);
 	if (!st.tls)
 		fcntl(st.fd, F_SETFL, fcntl(st.fd, F_GETFL) | O_NONBLOCK);
 	if (rl.tty) {
-		__do_free char *name = vm_name(c, selector);
 		fprintf(stderr, "Connected to VM %s (escape character is ^])\n", name);
 		int r = tty_raw();
 		if (r < 0) {
