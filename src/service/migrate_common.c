@@ -110,3 +110,31 @@ int mig_disk_accept(const json_t *dj, json_t *created, json_t *recorded, struct 
 	svc_pool_put(pool);
 	return r;
 }
+
+json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, struct buf *err)
+{
+	struct vol_record v = { 0 };
+	struct pool_record pr = { 0 };
+	struct vol_info info = { 0 };
+	const char *file = NULL;
+
+	if (store_vol_get(svc_cfg.store, volume, &v) < 0 || vol_stat(v.path, v.format, &info, err) < 0) {
+		if (!err->len)
+			buf_printf(err, "volume %s is gone", volume);
+		vol_record_release(&v);
+		return NULL;
+	}
+	if (!copy && store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0) {
+		size_t n = strlen(pr.path);
+		if (!strncmp(v.path, pr.path, n) && v.path[n] == '/')
+			file = v.path + n + 1;
+	}
+	json_t *dj = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:s?}", "volume", v.name, "pool",
+			       v.pool ? v.pool : "default", "format", v.format, "copy", copy, "capacity",
+			       (json_int_t)info.capacity, "allocation", (json_int_t)info.allocation, "file", file);
+	if (capacity)
+		*capacity = info.capacity;
+	pool_record_release(&pr);
+	vol_record_release(&v);
+	return dj;
+}

@@ -1,14 +1,16 @@
 /*
- * migrate_common.h - what the destination sides of live (migrate.c) and
- * offline (migrate_offline.c) migration share: this host's name in
- * messages, a free TCP port for an incoming stream, and taking one disk of
- * a prepare request.
+ * migrate_common.h - what live (migrate.c) and offline (migrate_offline.c)
+ * migration share: this host's name in messages, a free TCP port for an
+ * incoming stream, and one disk of a prepare request, described by the
+ * source (mig_disk_describe) and taken by the destination (mig_disk_accept).
  *
  * Threading: thread-safe.  Errors: 0 or -errno with one sentence in err.
  */
 #ifndef CORRAL_SERVICE_MIGRATE_COMMON_H
 #define CORRAL_SERVICE_MIGRATE_COMMON_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "util/buf.h"
@@ -19,6 +21,14 @@ const char *mig_self_name(void);
 /* A free TCP port on addr, this host's IP address (the kernel's choice; the
  * caller's QEMU or qemu-nbd binds it right after). */
 int mig_port_pick(const char *addr, int *port, struct buf *err);
+
+/*
+ * The source's description of its disk `volume` for a prepare request
+ * (the object mig_disk_accept takes): pool, format, capacity, allocation,
+ * and for a disk that stays (!copy) its file relative to the pool.  NULL
+ * and err when the volume is gone; *capacity (if not NULL) its size.
+ */
+json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, struct buf *err);
 
 /*
  * One disk of a prepare request {"volume","pool","format","file","copy",

@@ -388,33 +388,16 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 	json_t *disks = json_array();
 
 	for (int i = 0; i < o->ndisks; i++) {
-		struct vol_record v = { 0 };
-		struct pool_record pr = { 0 };
-		struct vol_info info = { 0 };
-		const char *file = NULL;
-
-		if (store_vol_get(svc_cfg.store, o->disks[i].volume, &v) < 0 ||
-		    vol_stat(v.path, v.format, &info, err) < 0) {
-			if (!err->len)
-				buf_printf(err, "volume %s is gone", o->disks[i].volume);
-			vol_record_release(&v);
+		uint64_t capacity;
+		json_t *dj = mig_disk_describe(o->disks[i].volume, o->disks[i].copy, &capacity, err);
+		if (!dj) {
 			json_decref(disks);
 			return NULL;
 		}
-		if (!o->disks[i].copy && store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0) {
-			size_t n = strlen(pr.path);
-			if (!strncmp(v.path, pr.path, n) && v.path[n] == '/')
-				file = v.path + n + 1;
-		}
-		o->disks[i].capacity = info.capacity;
+		o->disks[i].capacity = capacity;
 		if (o->disks[i].copy)
-			o->total += info.capacity;
-		json_array_append_new(disks, json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:s?}", "volume", v.name, "pool",
-						       v.pool ? v.pool : "default", "format", v.format, "copy",
-						       o->disks[i].copy, "capacity", (json_int_t)info.capacity,
-						       "allocation", (json_int_t)info.allocation, "file", file));
-		pool_record_release(&pr);
-		vol_record_release(&v);
+			o->total += capacity;
+		json_array_append_new(disks, dj);
 	}
 	return json_pack("{s:o, s:s, s:s, s:s, s:o}", "vm", vmdef_to_json(o->def), "source", mig_self_name(), "address",
 			 peer_host(o->peer), "psk", psk, "disks", disks);
