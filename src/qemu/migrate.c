@@ -73,9 +73,28 @@ bool mig_psk_valid(const char *psk)
 	return true;
 }
 
+/*
+ * The finite-field group ffdhe2048 of RFC 7919, as PKCS#3 PEM (what `openssl
+ * genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048` writes).  A QEMU
+ * TLS server without a dh-params.pem in its credentials directory generates
+ * Diffie-Hellman parameters itself when the object is added: 0.3-1 s of the
+ * destination's preparation, every migration.  A published, standard group is
+ * what TLS 1.3 uses anyway; the key exchange stays ephemeral.
+ */
+static const char ffdhe2048_pem[] =
+	"-----BEGIN DH PARAMETERS-----\n"
+	"MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz\n"
+	"+8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a\n"
+	"87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7\n"
+	"YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi\n"
+	"7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD\n"
+	"ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==\n"
+	"-----END DH PARAMETERS-----\n";
+
 int mig_psk_write(const char *dir, const char *psk, struct buf *err)
 {
 	__do_free char *path = xasprintf("%s/keys.psk", dir);
+	__do_free char *dh = xasprintf("%s/dh-params.pem", dir);
 	__do_free char *line = NULL;
 	int r;
 
@@ -94,7 +113,12 @@ int mig_psk_write(const char *dir, const char *psk, struct buf *err)
 		buf_printf(err, "cannot write %s: %s", path, strerror(-r));
 		return r;
 	}
-	if ((r = runas_own(dir, err)) < 0 || (r = runas_own(path, err)) < 0) {
+	if ((r = fs_write_file_atomic(dh, ffdhe2048_pem, sizeof(ffdhe2048_pem) - 1, 0644)) < 0) {
+		buf_printf(err, "cannot write %s: %s", dh, strerror(-r));
+		mig_psk_remove(dir);
+		return r;
+	}
+	if ((r = runas_own(dir, err)) < 0 || (r = runas_own(path, err)) < 0 || (r = runas_own(dh, err)) < 0) {
 		mig_psk_remove(dir);
 		return r;
 	}
@@ -104,8 +128,10 @@ int mig_psk_write(const char *dir, const char *psk, struct buf *err)
 void mig_psk_remove(const char *dir)
 {
 	__do_free char *path = xasprintf("%s/keys.psk", dir);
+	__do_free char *dh = xasprintf("%s/dh-params.pem", dir);
 
 	unlink(path);
+	unlink(dh);
 	rmdir(dir);
 }
 

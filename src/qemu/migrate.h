@@ -24,7 +24,9 @@
  *
  * Encryption: a pre-shared key (mig_psk_generate, 32 random bytes as hex)
  * written to <dir>/keys.psk (mig_psk_write: mode 0600, owned by the QEMU
- * user) on both sides and loaded as the `tls-creds-psk` object MIG_TLS_ID;
+ * user) on both sides, next to the standard Diffie-Hellman group ffdhe2048 as
+ * dh-params.pem (else a QEMU TLS server generates parameters, 0.3-1 s), and
+ * loaded as the `tls-creds-psk` object MIG_TLS_ID;
  * the migration stream and the NBD disk stream both use it.  The key file is
  * removed by mig_psk_remove once the migration is over.
  *

@@ -51,6 +51,7 @@ struct qmp {
 	struct qmp_call *calls;
 	uint64_t next_id;
 	uint64_t job_gen; /* counts JOB_STATUS_CHANGE to concluded/null */
+	uint64_t ev_gen;  /* counts every event */
 	bool open;        /* false once the reader saw EOF or a protocol error */
 	bool closing;     /* qmp_close() is running: no on_eof */
 	char *lost_reason;
@@ -336,15 +337,15 @@ static void qmp_deliver_event(struct qmp *q, const char *name, json_t *msg)
 
 	if (json_is_integer(sec) && json_is_integer(usec))
 		ts_ms = json_integer_value(sec) * 1000 + json_integer_value(usec) / 1000;
-	if (strcmp(name, "JOB_STATUS_CHANGE") == 0) {
-		const char *st = json_string_value(json_object_get(json_object_get(msg, "data"), "status"));
-		if (st && (strcmp(st, "concluded") == 0 || strcmp(st, "null") == 0)) {
-			pthread_mutex_lock(&q->lock);
-			q->job_gen++;
-			pthread_cond_broadcast(&q->cond);
-			pthread_mutex_unlock(&q->lock);
-		}
-	}
+	const char *st = strcmp(name, "JOB_STATUS_CHANGE") == 0
+				 ? json_string_value(json_object_get(json_object_get(msg, "data"), "status"))
+				 : NULL;
+	pthread_mutex_lock(&q->lock);
+	q->ev_gen++;
+	if (st && (strcmp(st, "concluded") == 0 || strcmp(st, "null") == 0))
+		q->job_gen++;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
 	if (q->on_event)
 		q->on_event(q->opaque, name, json_object_get(msg, "data"), ts_ms);
 }
@@ -563,6 +564,24 @@ int qmp_job_wait(struct qmp *q, const char *job_id, int timeout_ms, struct buf *
 			cond_wait_until(q, until);
 		pthread_mutex_unlock(&q->lock);
 	}
+}
+
+uint64_t qmp_events_seen(struct qmp *q)
+{
+	pthread_mutex_lock(&q->lock);
+	uint64_t gen = q->ev_gen;
+	pthread_mutex_unlock(&q->lock);
+	return gen;
+}
+
+void qmp_events_wait(struct qmp *q, uint64_t seen, int timeout_ms)
+{
+	int64_t until = deadline_after(timeout_ms);
+
+	pthread_mutex_lock(&q->lock);
+	while (seen == q->ev_gen && q->open && time_mono_ms() < until)
+		cond_wait_until(q, until);
+	pthread_mutex_unlock(&q->lock);
 }
 
 static void qmp_free(struct qmp *q)

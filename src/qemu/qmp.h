@@ -121,6 +121,16 @@ int qmp_job_wait(struct qmp *q, const char *job_id, int timeout_ms, struct buf *
 int qmp_job_query(struct qmp *q, const char *job_id, json_t **job, int timeout_ms, struct buf *err);
 
 /*
+ * Waiting for "something happened" instead of sleeping between polls:
+ * qmp_events_seen() counts the events received so far; qmp_events_wait()
+ * returns as soon as another event than the `seen` ones has arrived, after
+ * timeout_ms, or when the connection is lost.  A poller takes `seen`
+ * before its query, so an event between the query and the wait is not missed.
+ */
+uint64_t qmp_events_seen(struct qmp *q);
+void qmp_events_wait(struct qmp *q, uint64_t seen, int timeout_ms);
+
+/*
  * Close the socket, join the reader thread and free everything.  NULL-safe.
  * Must not be called from a callback nor while other threads use q.
  */

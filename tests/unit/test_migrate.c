@@ -74,7 +74,13 @@ static void test_psk(void **state)
 	assert_int_equal(fs_read_file(kfile, 4096, &got), 0);
 	__do_free char *want = xasprintf("corral:%s\n", a);
 	assert_string_equal(got.s, want);
+	/* the standard DH group beside it, so QEMU does not generate one (a real QEMU loads it in t62) */
+	__do_free char *dhfile = xasprintf("%s/mig/dh-params.pem", dir);
+	buf_reset(&got);
+	assert_int_equal(fs_read_file(dhfile, 4096, &got), 0);
+	assert_non_null(strstr(got.s, "-----BEGIN DH PARAMETERS-----\nMIIBCAKCAQEA//////////+t+FRY"));
 	mig_psk_remove(kdir);
+	assert_false(fs_exists(dhfile));
 	assert_false(fs_exists(kfile));
 	assert_false(fs_exists(kdir));
 	assert_int_equal(rmdir(dir), 0);

@@ -263,6 +263,7 @@ static void test_event_with_data(void **state)
 	seen_init(&s);
 	f->limit = 10; /* up to the snapshot-save reply and the events after it */
 	q = connect_fake(f, &s);
+	uint64_t seen0 = qmp_events_seen(q);
 	assert_int_equal(qmp_execute(q, "snapshot-save",
 				     json_pack("{s:s, s:s, s:s, s:[s]}", "job-id", "snap-save", "tag",
 					       "s1", "vmstate", "disk0", "devices", "disk0"),
@@ -277,6 +278,14 @@ static void test_event_with_data(void **state)
 	}
 	assert_int_equal(s.ts[0], transcript_ts(f, "JOB_STATUS_CHANGE"));
 	assert_true(s.ts[0] <= s.ts[4]);
+	/* a poller that saw none of them is woken at once; one that saw all waits for its timeout */
+	assert_int_equal(qmp_events_seen(q), seen0 + 5);
+	int64_t t0 = time_mono_ms();
+	qmp_events_wait(q, seen0, 5000);
+	assert_true(time_mono_ms() - t0 < 1000);
+	t0 = time_mono_ms();
+	qmp_events_wait(q, seen0 + 5, 100);
+	assert_true(time_mono_ms() - t0 >= 95);
 	qmp_close(q);
 	fake_stop(f);
 	seen_release(&s);
