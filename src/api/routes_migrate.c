@@ -17,12 +17,13 @@
 
 void h_vm_migrate(struct route_ctx *c)
 {
-	static const char *const keys[] = { "to", "with_local_disks", "max_downtime_ms", "bandwidth", "offline", NULL };
+	static const char *const keys[] = { "to",     "with_local_disks", "max_downtime_ms", "bandwidth",
+					    "offline", "quick",		   NULL };
 	__do_json json_t *b = body_json(c, keys);
 	struct svc_migrate_opts o = { 0 };
 	struct buf err = BUF_INIT;
 	int64_t downtime = 0, bw = 0;
-	bool offline = false;
+	bool offline = false, quick = false;
 	json_t *job = NULL;
 	svc_uuid uuid;
 	int r;
@@ -31,8 +32,14 @@ void h_vm_migrate(struct route_ctx *c)
 		return;
 	if (json_get_str(b, "to", &o.to, &err) < 0 || json_get_bool(b, "with_local_disks", &o.with_local_disks, &err) < 0 ||
 	    json_get_int(b, "max_downtime_ms", 1, 60000, &downtime, &err) < 0 ||
-	    json_get_int(b, "bandwidth", 1, INT64_MAX, &bw, &err) < 0 || json_get_bool(b, "offline", &offline, &err) < 0) {
+	    json_get_int(b, "bandwidth", 1, INT64_MAX, &bw, &err) < 0 || json_get_bool(b, "offline", &offline, &err) < 0 ||
+	    json_get_bool(b, "quick", &quick, &err) < 0) {
 		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	if (offline && quick) {
+		fail(c, -EINVAL, "quick and offline exclude each other: a quick migration moves a running VM");
 		buf_release(&err);
 		return;
 	}
@@ -42,6 +49,7 @@ void h_vm_migrate(struct route_ctx *c)
 	}
 	o.max_downtime_ms = downtime;
 	o.bandwidth = (uint64_t)bw;
+	o.quick = quick;
 	r = offline ? svc_vm_migrate_offline(uuid, &o, &job, &err) : svc_vm_migrate(uuid, &o, &job, &err);
 	reply_job(c, r, job, &err);
 	buf_release(&err);
@@ -67,7 +75,18 @@ void h_migrate_step(struct route_ctx *c)
 	int r;
 
 	if (!strcmp(c->seg[4], "finish")) {
-		r = svc_migrate_finish(c->seg[3], &out, &err);
+		static const char *const keys[] = { "resume", NULL };
+		bool resume = true; /* no body: resume */
+		if (c->req->body_len) {
+			__do_json json_t *b = body_json(c, keys);
+			if (!b || json_get_bool(b, "resume", &resume, &err) < 0) {
+				if (b)
+					fail(c, -EINVAL, err.s);
+				buf_release(&err);
+				return;
+			}
+		}
+		r = svc_migrate_finish(c->seg[3], resume, &out, &err);
 	} else if (!strcmp(c->seg[4], "abort")) {
 		r = svc_migrate_abort(c->seg[3], &err);
 		if (r == 0)

@@ -16,8 +16,8 @@
 #include "util/common.h"
 
 static const char usage_migrate[] =
-	"usage: corral vm migrate VM --to HOST [--offline] [--with-local-disks] [--max-downtime MS]\n"
-	"                         [--bandwidth RATE] [--detach] [--json]\n"
+	"usage: corral vm migrate VM --to HOST [--offline|--quick] [--with-local-disks]\n"
+	"                         [--max-downtime MS] [--bandwidth RATE] [--detach] [--json]\n"
 	"\n"
 	"Move a running VM to HOST, a trusted host ('corral host trust list'), while\n"
 	"the guest keeps running; it pauses only at the switch (--max-downtime).\n"
@@ -33,6 +33,9 @@ static const char usage_migrate[] =
 	"  --to HOST            the trusted host to move the VM to (required)\n"
 	"  --offline            move a stopped VM: its definition and disks (local disks\n"
 	"                       are copied into the pool of the same name on HOST)\n"
+	"  --quick              pause the guest, move it, resume it on HOST (local disks\n"
+	"                       are copied first, while it runs): the guest stands still\n"
+	"                       while its memory moves, but even a very busy guest moves\n"
 	"  --with-local-disks   copy disks that are not in a shared pool\n"
 	"  --max-downtime MS    longest pause of the guest at the switch (default 300)\n"
 	"  --bandwidth RATE     cap the memory stream and each disk copy, bytes/s\n"
@@ -41,7 +44,7 @@ static const char usage_migrate[] =
 	"  --json               print the finished job as JSON\n"
 	"  -h, --help           show this help\n";
 
-enum { OPT_TO = CLI_OPT_FIRST, OPT_LOCAL, OPT_DOWNTIME, OPT_BW, OPT_DETACH, OPT_OFFLINE };
+enum { OPT_TO = CLI_OPT_FIRST, OPT_LOCAL, OPT_DOWNTIME, OPT_BW, OPT_DETACH, OPT_OFFLINE, OPT_QUICK };
 
 int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 {
@@ -52,6 +55,7 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 		{ "bandwidth", required_argument, NULL, OPT_BW },
 		{ "detach", no_argument, NULL, OPT_DETACH },
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "quick", no_argument, NULL, OPT_QUICK },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -59,7 +63,7 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 	__do_json json_t *body = NULL;
 	__do_free char *path = NULL;
 	const char *to = NULL;
-	bool local = false, detach = false, offline = false;
+	bool local = false, detach = false, offline = false, quick = false;
 	long long downtime = 0;
 	uint64_t bw = 0;
 	struct client *c;
@@ -81,6 +85,9 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 		case OPT_OFFLINE:
 			offline = true;
 			break;
+		case OPT_QUICK:
+			quick = true;
+			break;
 		case OPT_DETACH:
 			detach = true;
 			break;
@@ -99,6 +106,10 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!to)
 		return cli_usage_error(a.cmd, "--to HOST is required");
+	if (offline && quick)
+		return cli_usage_error(a.cmd, "--offline and --quick exclude each other");
+	if (quick && downtime)
+		return cli_usage_error(a.cmd, "--max-downtime is for a live migration; --quick pauses the guest first");
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
 	body = json_pack("{s:s, s:b}", "to", to, "with_local_disks", local);
@@ -106,6 +117,8 @@ int cli_vm_migrate(struct cli *cli, int argc, char **argv)
 		json_object_set_new(body, "max_downtime_ms", json_integer(downtime));
 	if (offline)
 		json_object_set_new(body, "offline", json_true());
+	if (quick)
+		json_object_set_new(body, "quick", json_true());
 	if (bw)
 		json_object_set_new(body, "bandwidth", json_integer((json_int_t)bw));
 	path = client_path(c, "/v1/vms", a.pos[0], "/migrate");

@@ -1422,7 +1422,7 @@ int rt_reboot(const char *uuid, bool force, struct buf *err)
 	return qmp_execute(q, "system_powerdown", NULL, NULL, QMP_TIMEOUT_MS, err);
 }
 
-static int pause_resume(const char *uuid, bool pause, struct buf *err)
+static int pause_resume(const char *uuid, bool pause, const char *reason, struct buf *err)
 {
 	struct qmp *q;
 	__do_put struct vm_rt *v = get_active(uuid, &q, err);
@@ -1432,14 +1432,25 @@ static int pause_resume(const char *uuid, bool pause, struct buf *err)
 	if ((r = qmp_execute(q, pause ? "stop" : "cont", NULL, NULL, QMP_TIMEOUT_MS, err)) < 0)
 		return r;
 	pthread_mutex_lock(&rt_lock);
-	if (find_locked(uuid) == v && !v->gone) /* v keeps its reference: the cleanup drops it */
-		set_state(v, pause ? VM_PAUSED : VM_RUNNING, pause ? "paused by user" : "resumed by user");
+	if (find_locked(uuid) == v && !v->gone) { /* v keeps its reference: the cleanup drops it */
+		enum vm_state st = pause ? VM_PAUSED : VM_RUNNING;
+		if (v->state == st) { /* paused already (an incoming migration): the new reason is the news */
+			log_info("vm %s: %s: %s", v->name, vmstate_name(st), reason);
+			report_state(v, st, reason);
+		} else {
+			set_state(v, st, reason);
+		}
+	}
 	rt_unlock();
 	return 0;
 }
 
-int rt_pause(const char *uuid, struct buf *err) { return pause_resume(uuid, true, err); }
-int rt_resume(const char *uuid, struct buf *err) { return pause_resume(uuid, false, err); }
+int rt_pause(const char *uuid, struct buf *err) { return pause_resume(uuid, true, "paused by user", err); }
+int rt_resume(const char *uuid, struct buf *err) { return pause_resume(uuid, false, "resumed by user", err); }
+int rt_pause_reason(const char *uuid, const char *reason, struct buf *err)
+{
+	return pause_resume(uuid, true, reason, err);
+}
 
 /* ---- devices ---------------------------------------------------------- */
 

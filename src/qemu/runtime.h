@@ -118,6 +118,9 @@ int rt_kill(const char *uuid, struct buf *err);
 int rt_reboot(const char *uuid, bool force, struct buf *err);
 int rt_pause(const char *uuid, struct buf *err);
 int rt_resume(const char *uuid, struct buf *err);
+/* rt_pause with the reason the state shows ("paused for a quick migration to b");
+ * pausing a paused VM only changes the reason. */
+int rt_pause_reason(const char *uuid, const char *reason, struct buf *err);
 
 /* Live changes on a running VM (the caller updates the definition). */
 int rt_disk_attach(const char *uuid, const char *volume, const char *path, const char *format,

@@ -309,7 +309,7 @@ fail_early:
 	return r;
 }
 
-int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
+int svc_migrate_finish(const char *uuid, bool resume, json_t **out, struct buf *err)
 {
 	struct incoming *m = in_take(uuid);
 	__do_free char *kdir = psk_dir(uuid);
@@ -328,8 +328,12 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 		r = -EIO;
 		goto fail;
 	}
-	while ((r = mig_query(q, &p, err)) == 0 && !mig_progress_done(&p) && time_mono_ms() < end)
-		time_sleep_ms(50);
+	for (;;) {
+		uint64_t seen = qmp_events_seen(q);
+		if ((r = mig_query(q, &p, err)) < 0 || mig_progress_done(&p) || time_mono_ms() >= end)
+			break;
+		qmp_events_wait(q, seen, 50);
+	}
 	if (r == 0 && strcmp(p.status, "completed") != 0) {
 		buf_printf(err, "the incoming migration on %s %s%s%s", mig_self_name(),
 			   mig_progress_done(&p) ? p.status : "did not complete in time", p.error[0] ? ": " : "", p.error);
@@ -337,12 +341,16 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 	}
 	if (r == 0 && m->nbd)
 		r = mig_nbd_stop(q, err);
-	if (r == 0) {
-		mig_tls_del(q);
+	if (r == 0 && resume) {
 		__do_buf struct buf why = BUF_INIT;
 		if ((r = qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, &why)) < 0)
 			buf_printf(err, "cannot resume the VM on %s: %s", mig_self_name(), why.s);
+	} else if (r == 0) { /* it was paused on the source: it stays paused, and says why */
+		__do_free char *why = xasprintf("paused, as it was on %s before the migration", m->source);
+		r = rt_pause_reason(uuid, why, err);
 	}
+	if (r == 0)
+		mig_tls_del(q); /* after `cont`: the guest waits for nothing it does not need */
 	rt_qmp_release(ref);
 	if (r < 0)
 		goto fail;
@@ -354,7 +362,7 @@ int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err)
 	}
 	mig_rec_drop(uuid); /* the VM is this host's now */
 	in_free(m);
-	*out = json_pack("{s:s}", "state", "running");
+	*out = json_pack("{s:s}", "state", resume ? "running" : "paused");
 	return 0;
 fail:
 	in_cleanup(m, err->s);
@@ -490,6 +498,7 @@ struct outgoing {
 	char to[128];
 	struct mig_params params;
 	bool with_local_disks;
+	bool quick;		/* pause the guest before its memory moves (suspend, move, resume) */
 	bool was_running;	/* the guest ran when the migration started (a recovery resumes it) */
 	struct vm_def *def;
 	struct out_disk disks[VM_MAX_DISKS];
@@ -500,6 +509,7 @@ struct outgoing {
 	bool prepared;		/* the destination holds a prepared VM */
 	bool tls_added;
 	bool migrating;		/* `migrate` was issued */
+	int64_t paused_at;	/* quick: when this host paused the guest (monotonic ms) */
 };
 
 static void outgoing_free(void *arg)
@@ -593,6 +603,13 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		if (ready < o->ncopy && (r = job_sleep(o->job, MIG_POLL_MS)) < 0)
 			return r;
 	}
+	if (o->quick && o->was_running) {
+		/* Quick: the guest stops here and its memory moves in one pass, however busy it was. */
+		__do_free char *why = xasprintf("paused for a quick migration to %s", o->to);
+		if ((r = rt_pause_reason(o->uuid, why, err)) < 0)
+			return r;
+		o->paused_at = time_mono_ms();
+	}
 	job_set_phase(o->job, "migrating memory to %s", o->to);
 	if ((r = mig_caps_set(q, false, o->ncopy > 0, err)) < 0 || (r = mig_params_set(q, &o->params, err)) < 0 ||
 	    (r = mig_start(q, peer_host(o->peer), port, err)) < 0)
@@ -600,6 +617,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	o->migrating = true;
 	bool cancel_sent = false;
 	for (;;) {
+		uint64_t seen = qmp_events_seen(q);
 		if ((r = mig_query(q, &p, err)) < 0)
 			return r;
 		if (mig_progress_done(&p))
@@ -626,7 +644,8 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 			mig_cancel(q, NULL);
 			cancel_sent = true;
 		}
-		time_sleep_ms(MIG_POLL_MS);
+		/* the MIGRATION event ("completed") wakes us: the guest is paused from then until the switch */
+		qmp_events_wait(q, seen, MIG_POLL_MS);
 	}
 	if (strcmp(p.status, "completed") != 0) {
 		if (!err->len)
@@ -644,6 +663,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	json_t *res = mig_progress_json(&p);
 	json_object_set_new(res, "phase", json_string("switch"));
 	json_object_set_new(res, "to", json_string(o->to));
+	json_object_set_new(res, "kind", json_string(o->quick ? "quick" : "live"));
 	job_set_result(o->job, res);
 	return 0;
 }
@@ -683,7 +703,7 @@ static void out_rollback(struct outgoing *o, const char *why)
 				mig_mirror_abort(q, o->disks[i].slot, MIG_QMP_MS);
 		if (o->tls_added)
 			mig_tls_del(q);
-		if (qmp_execute(q, "query-status", NULL, &st, MIG_QMP_MS, NULL) == 0 &&
+		if (o->was_running && qmp_execute(q, "query-status", NULL, &st, MIG_QMP_MS, NULL) == 0 &&
 		    (s = json_string_value(json_object_get(st, "status"))) &&
 		    (!strcmp(s, "postmigrate") || !strcmp(s, "finish-migrate") || !strcmp(s, "paused")))
 			qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, NULL);
@@ -737,7 +757,7 @@ static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 {
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
 	__do_free char *kdir = psk_dir(o->uuid);
-	__do_json json_t *req = NULL, *reply = NULL;
+	__do_json json_t *req = NULL, *reply = NULL, *fin = NULL;
 	struct rt_ref *ref = NULL;
 	struct qmp *q = NULL;
 	long status = 0;
@@ -786,7 +806,8 @@ static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 	reply = NULL;
 	status = 0;
 	mig_rec_phase(o->uuid, "switching"); /* from now on the destination may be running it */
-	if ((r = out_peer(o, "POST", "finish", NULL, &reply, &status, err)) < 0) {
+	fin = json_pack("{s:b}", "resume", o->was_running);
+	if ((r = out_peer(o, "POST", "finish", fin, &reply, &status, err)) < 0) {
 		if (status == 0) {
 			/* No answer: the guest may run there.  Never resume here on a guess. */
 			__do_free char *why = xasprintf("migration to %s: no answer at the switch (%s); the VM stays "
@@ -804,6 +825,12 @@ static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 		goto fail;
 	}
 	o->prepared = false;
+	if (o->paused_at) { /* how long the guest stood still: from the pause here to `cont` there */
+		__do_json json_t *jj = job_get(job_id(j));
+		json_t *res = json_deep_copy(json_object_get(jj, "result")) ?: json_object();
+		json_object_set_new(res, "paused_ms", json_integer((json_int_t)(time_mono_ms() - o->paused_at)));
+		job_set_result(j, res);
+	}
 	out_forget(o);
 	mig_rec_drop(o->uuid);
 	job_progress(j, 100, 0, 0);
@@ -842,6 +869,7 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 
 	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
 	o->with_local_disks = opt->with_local_disks;
+	o->quick = opt->quick;
 	o->params = (struct mig_params){ .max_bandwidth = opt->bandwidth, .downtime_ms = opt->max_downtime_ms,
 					 .tls = true };
 	if (opt->max_downtime_ms < 0 || opt->max_downtime_ms > 60000) {

@@ -42,6 +42,7 @@
 struct svc_migrate_opts {
 	const char *to;		  /* trusted host name */
 	bool with_local_disks;	  /* copy disks that are not in a shared pool */
+	bool quick;		  /* pause the guest first, then move it (live: keep it running) */
 	int64_t max_downtime_ms;  /* 0: default (300 ms) */
 	uint64_t bandwidth;	  /* bytes/s, 0: unlimited */
 };
@@ -54,8 +55,9 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *o, json_t **
 /* Prepare for an incoming VM (the request is docs/migration.md's "prepare"):
  * *out = {"port", "nbd_port"}. */
 int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err);
-/* The source's RAM migration completed: wait for ours, stop NBD, resume. */
-int svc_migrate_finish(const char *uuid, json_t **out, struct buf *err);
+/* The source's RAM migration completed: wait for ours, stop NBD, resume the
+ * guest (or, !resume, keep it paused as it was on the source). */
+int svc_migrate_finish(const char *uuid, bool resume, json_t **out, struct buf *err);
 /* Kill the incoming QEMU and remove what prepare made.  -ENOENT if none. */
 int svc_migrate_abort(const char *uuid, struct buf *err);
 /* Where the incoming migration of uuid stands: *out = {"state": "prepared"|"finishing"|"running"};

@@ -7,6 +7,7 @@
 # forth, with shared storage and with its disk copied (--with-local-disks).
 # After each move: the counter never went back, the VM is listed on exactly
 # one host, `qemu-img check` is clean, nothing is left on the other host.
+# Quick migration (--quick) likewise, and a paused VM stays paused.
 # Failures: a cancel in the memory phase and kill -9 of the destination QEMU
 # in the disk phase leave the VM running on the source and the destination
 # clean; after kill -9 of the source corrald and its QEMU the destination
@@ -21,9 +22,6 @@ ROUNDS=${MIGRATE_ROUNDS:-2}
 MOUNTED=
 mkdir -p "$T/shared"
 
-ca() { on_host a "$@"; }
-cb() { on_host b "$@"; }
-on() { SOCK=$T/$1.sock "${@:2}"; }
 
 mig_cleanup() {
 	[ -n "$MOUNTED" ] && umount "$T/b-tiny"
@@ -33,13 +31,6 @@ trap mig_cleanup EXIT
 
 nhost_setup a b && nhost_start a && nhost_start b || { say "cannot start the two hosts"; FAILED=1; exit 1; }
 
-# where VM $1 is listed: "a", "b", "ab" or ""
-where() {
-	local w=
-	ca vm show "$1" >/dev/null 2>&1 && w=a
-	cb vm show "$1" >/dev/null 2>&1 && w=${w}b
-	echo "$w"
-}
 # counters VM HOST: "<memory> <disk>" as the guest reads them
 counters() {
 	on "$2" guest_sh "$1" 'sh /r' |
@@ -70,7 +61,7 @@ clean_on() {
 	! on_host "$h" vm show "$vm" >/dev/null 2>&1 || { say "$vm still defined on $h"; return 1; }
 	! on_host "$h" disk show "$vm-d" >/dev/null 2>&1 || { say "$vm-d still on $h"; return 1; }
 	! pgrep -f "qemu-system.* -name guest=$vm,.*$T/$h/run/" >/dev/null || { say "a QEMU of $vm still runs on $h"; return 1; }
-	[ -z "$(find "$T/$h" -name keys.psk)" ] || { say "a key file is left on $h"; return 1; }
+	[ -z "$(find "$T/$h" -name keys.psk -o -name dh-params.pem)" ] || { say "a key file is left on $h"; return 1; }
 	[ -z "$(find "$T/$h/storage" -name "$vm-d*" 2>/dev/null)" ] || { say "a disk file of $vm is left on $h"; return 1; }
 }
 # migrate VM FROM TO [FLAGS]
@@ -123,6 +114,25 @@ test_expect "a local disk is refused without --with-local-disks, then copied wit
 		migrate l2 a b --with-local-disks --max-downtime 500 && check_on l2 b && clean_on a l2 &&
 		migrate l2 b a --with-local-disks && check_on l2 a && clean_on b l2 || return 1
 	done
+'
+
+test_expect "quick migration (pause, move, resume), shared and local disks, back and forth" '
+	fails ca vm migrate s1 --to b --quick --offline 2>err && grep -q "exclude each other" err &&
+	fails ca vm migrate s1 --to b --quick --max-downtime 500 2>err && grep -q "max-downtime" err &&
+	migrate s1 a b --quick --json >q.json && jq -e ".result.kind == \"quick\" and .result.paused_ms > 0" q.json &&
+	check_on s1 b && clean_on a s1 &&
+	migrate s1 b a --quick && check_on s1 a && clean_on b s1 &&
+	LAST_MEM=0 LAST_DISK=0 &&
+	migrate l2 a b --quick --with-local-disks && check_on l2 b && clean_on a l2 &&
+	migrate l2 b a --quick --with-local-disks && check_on l2 a && clean_on b l2
+'
+
+test_expect "a paused VM stays paused on the target, live or quick" '
+	LAST_MEM=0 LAST_DISK=0 && ca vm pause s1 && migrate s1 a b &&
+	[ "$(on b vm_state s1)" = paused ] &&
+	cb vm show s1 --json | jq -e ".status.reason | test(\"as it was on a\")" &&
+	migrate s1 b a --quick && [ "$(on a vm_state s1)" = paused ] &&
+	ca vm resume s1 && check_on s1 a && clean_on b s1
 '
 
 test_expect "a name clash and a full pool on the target are refused; the VM runs on" '
