@@ -27,6 +27,7 @@
 #include "qemu/runtime.h"
 #include "service/internal.h"
 #include "service/migrate_common.h"
+#include "service/migrate_recover.h"
 #include "service/network.h"
 #include "service/peer.h"
 #include "service/pool.h"
@@ -157,6 +158,15 @@ static void off_free(struct prepared *m)
 	free(m);
 }
 
+/* The destination's durable record (migrate_recover.h, role "off-in"): what a restart must remove. */
+static void off_record(const struct prepared *m)
+{
+	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "role", "off-in", "uuid", m->uuid,
+					  "name", m->name, "peer", m->source, "phase", "prepared", "created",
+					  m->created, "recorded", m->recorded);
+	mig_rec_save(m->uuid, rec);
+}
+
 /* Remove everything prepare made: servers, key, definition, volumes, records. */
 static void off_cleanup(struct prepared *m, const char *why)
 {
@@ -176,7 +186,26 @@ static void off_cleanup(struct prepared *m, const char *why)
 	}
 	json_array_foreach(m->recorded, i, v)
 		store_vol_delete(svc_cfg.store, json_string_value(v));
+	mig_rec_drop(m->uuid);
 	log_info("vm %s: offline migration from %s undone: %s", m->name, m->source, why);
+}
+
+void mig_off_in_recover(const json_t *rec)
+{
+	struct prepared m = { .created = json_deep_copy(json_object_get(rec, "created")),
+			      .recorded = json_deep_copy(json_object_get(rec, "recorded")) };
+
+	snprintf(m.uuid, sizeof(m.uuid), "%s", json_string_value(json_object_get(rec, "uuid")) ?: "");
+	snprintf(m.name, sizeof(m.name), "%s", json_string_value(json_object_get(rec, "name")) ?: "");
+	snprintf(m.source, sizeof(m.source), "%s", json_string_value(json_object_get(rec, "peer")) ?: "");
+	if (!json_is_array(m.created))
+		m.created = json_array();
+	if (!json_is_array(m.recorded))
+		m.recorded = json_array();
+	/* its qemu-nbd servers died with corrald (helpers, swept at start); the source gets 404 and keeps the VM */
+	off_cleanup(&m, "corrald stopped before the offline migration finished");
+	json_decref(m.created);
+	json_decref(m.recorded);
 }
 
 
@@ -273,9 +302,13 @@ int svc_migrate_offline_prepare(const json_t *req, json_t **out, struct buf *err
 	}
 	if ((r = job_hold_vm(d->uuid, d->name, "migrate-in", &m->hold, err)) < 0)
 		goto fail_early;
-	json_array_foreach(disks, i, dj)
-		if ((r = mig_disk_accept(dj, m->created, m->recorded, err)) < 0)
+	off_record(m); /* before anything a restart would have to remove */
+	json_array_foreach(disks, i, dj) {
+		r = mig_disk_accept(dj, m->created, m->recorded, err);
+		off_record(m);
+		if (r < 0)
 			goto fail;
+	}
 	pthread_mutex_lock(&svc_defs_lock);
 	r = store_vm_insert(svc_cfg.store, d);
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -310,13 +343,38 @@ fail_early:
 	return r;
 }
 
+/* "prepared" (waiting for finish or abort), "finished" (the VM is defined here and ours), or -ENOENT. */
+static int off_status(const char *uuid, json_t **out, struct buf *err)
+{
+	bool prepared = false;
+	char found[37];
+
+	pthread_mutex_lock(&off_lock);
+	for (int i = 0; i < OFF_MAX && !prepared; i++)
+		prepared = off_table[i] && !strcmp(off_table[i]->uuid, uuid);
+	pthread_mutex_unlock(&off_lock);
+	__do_json json_t *rec = mig_rec_load(uuid); /* a prepare under way has its record before its table entry */
+	if (prepared || rec) {
+		*out = json_pack("{s:s}", "state", "prepared");
+		return 0;
+	}
+	if (store_vm_lookup(svc_cfg.store, uuid, found) == 0) {
+		*out = json_pack("{s:s}", "state", "finished");
+		return 0;
+	}
+	buf_adds(err, "no offline migration of this VM here");
+	return -ENOENT;
+}
+
 int svc_migrate_offline_step(const char *uuid, const char *step, json_t **out, struct buf *err)
 {
 	bool finish = !strcmp(step, "finish");
 	struct prepared *m;
 
+	if (!strcmp(step, "status"))
+		return off_status(uuid, out, err);
 	if (!finish && strcmp(step, "abort") != 0) {
-		buf_printf(err, "unknown step '%s': want finish or abort", step);
+		buf_printf(err, "unknown step '%s': want finish, abort or status", step);
 		return -EINVAL;
 	}
 	if (!(m = off_take(uuid, -1))) {
@@ -332,6 +390,7 @@ int svc_migrate_offline_step(const char *uuid, const char *step, json_t **out, s
 	__do_free char *d = xasprintf("migrated in (offline) from %s", m->source);
 	off_nbd_stop(m);
 	key_remove(uuid);
+	mig_rec_drop(uuid); /* the VM is this host's now */
 	svc_vm_event(uuid, "migrate", d);
 	log_info("vm %s: %s", m->name, d);
 	off_free(m);
@@ -468,12 +527,31 @@ static int out_copy(struct outgoing *o, const struct off_disk *d, int port, cons
 	return 0;
 }
 
-static int out_call(struct outgoing *o, const char *what, json_t *body, json_t **reply, struct buf *err)
+/* POST to the destination; *status 0 when no answer came (it may have acted anyway). */
+static int out_call(struct outgoing *o, const char *what, json_t *body, json_t **reply, long *status,
+		    struct buf *err)
 {
 	__do_free char *path = what ? xasprintf("/v1/migrations/offline/%s/%s", o->uuid, what)
 				    : xstrdup("/v1/migrations/offline");
+	long st = 0;
+	int r = peer_call(o->peer, "POST", path, body, reply, &st, err);
 
-	return peer_call(o->peer, "POST", path, body, reply, NULL, err);
+	if (status)
+		*status = st;
+	return r;
+}
+
+/* The source's durable record (migrate_recover.h, role "off-out"), before prepare is sent. */
+static void out_record(const struct outgoing *o)
+{
+	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "role", "off-out", "uuid", o->uuid,
+					  "name", o->name, "peer", o->to, "phase", "preparing", "disks");
+	json_t *disks = json_object_get(rec, "disks");
+
+	for (int i = 0; i < o->ndisks; i++)
+		json_array_append_new(disks,
+				      json_pack("{s:s, s:b}", "volume", o->disks[i].volume, "copy", o->disks[i].copy));
+	mig_rec_save(o->uuid, rec);
 }
 
 /* The VM lives on the destination now: forget it here. */
@@ -496,13 +574,13 @@ static void out_forget(struct outgoing *o)
 	log_info("vm %s: migrated (offline) to %s", o->name, o->to);
 }
 
-static int out_job(struct job *j, void *arg, struct buf *err)
+static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 {
-	struct outgoing *o = arg;
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
 	__do_free char *kdir = key_dir(o->uuid);
 	__do_json json_t *req = NULL, *reply = NULL;
 	bool prepared = false;
+	long status = 0;
 	int r;
 
 	o->job = j;
@@ -515,12 +593,14 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 		explicit_bzero(psk, sizeof(psk));
 		return -EIO;
 	}
-	r = out_call(o, NULL, req, &reply, err);
+	out_record(o);
+	r = out_call(o, NULL, req, &reply, &status, err);
 	json_decref(req); /* holds the key */
 	req = NULL;
 	if (r < 0) {
 		explicit_bzero(psk, sizeof(psk));
-		return r;
+		prepared = status == 0; /* no answer: it may have prepared; abort it (now or later) */
+		goto fail;
 	}
 	prepared = true;
 	if (o->total && (r = mig_psk_write(kdir, psk, err)) < 0)
@@ -553,16 +633,38 @@ static int out_job(struct job *j, void *arg, struct buf *err)
 	job_set_phase(j, "handing %s over to %s", o->name, o->to);
 	json_decref(reply);
 	reply = NULL;
-	if ((r = out_call(o, "finish", NULL, &reply, err)) < 0) {
-		/* A stopped VM: defined on both is harmless and visible; keep ours, remove theirs if we can. */
-		prepared = true;
-		goto fail;
+	mig_rec_phase(o->uuid, "finishing"); /* from now on the destination may own the VM */
+	if ((r = out_call(o, "finish", NULL, &reply, &status, err)) < 0) {
+		const char *st = NULL;
+		__do_json json_t *sr = NULL;
+		if (status == 0) { /* no answer: did it take the VM?  Ask before deciding anything */
+			__do_buf struct buf e = BUF_INIT;
+			int r2 = out_call(o, "status", NULL, &sr, NULL, &e);
+			st = r2 == 0 ? json_string_value(json_object_get(sr, "state")) : r2 == -ENOENT ? "none" : NULL;
+		}
+		if (status == 0 && !st) {
+			__do_free char *why = xasprintf("no answer from %s at the hand-over (%s): the VM stays here and "
+							"cannot be started until %s says whether it took it (corrald "
+							"asks again every few seconds)",
+							o->to, err->s, o->to);
+			svc_vm_event(o->uuid, "migrate", why);
+			buf_reset(err);
+			buf_adds(err, why);
+			return -EHOSTUNREACH; /* the record stays: the reconciler settles it */
+		}
+		if (!st || strcmp(st, "finished") != 0) {
+			mig_rec_phase(o->uuid, "aborting");
+			prepared = true;
+			goto fail;
+		}
+		buf_reset(err); /* it did take it */
 	}
 	{
 		__do_free char *d = xasprintf("migrated (offline) to %s", o->to);
 		svc_vm_event(o->uuid, "migrate", d);
 	}
 	out_forget(o);
+	mig_rec_drop(o->uuid);
 	job_set_result(j, json_pack("{s:s, s:s, s:I}", "kind", "offline", "to", o->to, "disk_bytes",
 				    (json_int_t)o->total));
 	job_progress(j, 100, 0, 0);
@@ -572,8 +674,16 @@ fail:
 	key_remove(o->uuid);
 	if (prepared) {
 		__do_buf struct buf e = BUF_INIT;
-		if (out_call(o, "abort", NULL, NULL, &e) < 0)
-			log_warn("vm %s: cannot abort the offline migration on %s: %s", o->name, o->to, e.s);
+		int r2 = out_call(o, "abort", NULL, NULL, NULL, &e);
+		if (r2 < 0 && r2 != -ENOENT) {
+			log_warn("vm %s: cannot abort the offline migration on %s: %s; asking again later", o->name,
+				 o->to, e.s);
+			mig_rec_phase(o->uuid, "aborting");
+		} else {
+			mig_rec_drop(o->uuid);
+		}
+	} else {
+		mig_rec_drop(o->uuid);
 	}
 	{
 		__do_free char *d = xasprintf("offline migration to %s failed, the VM stays here: %s", o->to,
@@ -585,6 +695,17 @@ fail:
 		buf_printf(err, "offline migration of %s to %s cancelled; it stays here", o->name, o->to);
 		return -ECANCELED;
 	}
+	return r;
+}
+
+static int out_job(struct job *j, void *arg, struct buf *err)
+{
+	struct outgoing *o = arg;
+	int r;
+
+	mig_job_begin(o->uuid);
+	r = out_job_run(j, o, err);
+	mig_job_end(o->uuid); /* a record left (no answer, abort not heard) is the reconciler's now */
 	return r;
 }
 

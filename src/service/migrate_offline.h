@@ -20,6 +20,14 @@
  * MIG_OFFLINE_EXPIRE_S (the source vanished) is removed by
  * svc_migrate_offline_reap() (housekeeping).
  *
+ * Records (migrate_recover.h): the source writes one (role "off-out") before
+ * prepare and marks it "finishing" before the hand-over; the destination
+ * writes one (role "off-in") before it defines anything.  After a kill -9 the
+ * destination removes its unfinished prepare at start (mig_off_in_recover);
+ * the source's reconciler asks the destination what became of a hand-over
+ * that got no answer ("status": the VM there wins, else it stays here) and
+ * repeats an abort the destination did not hear.
+ *
  * Threading: the prepared table is locked; each call may block for a few
  * seconds (qemu-nbd start).  Errors: 0 or -errno with one sentence in err.
  */
@@ -42,5 +50,7 @@ int svc_migrate_offline_prepare(const json_t *req, json_t **out, struct buf *err
 int svc_migrate_offline_step(const char *uuid, const char *step, json_t **out, struct buf *err);
 /* Destination: remove prepared VMs older than MIG_OFFLINE_EXPIRE_S; at shutdown (all true) every one. */
 void svc_migrate_offline_reap(bool all);
+/* Destination, at start: remove what an unfinished prepare left (its "off-in" record, migrate_recover.h). */
+void mig_off_in_recover(const json_t *rec);
 
 #endif

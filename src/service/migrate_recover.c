@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
 #include "service/internal.h"
+#include "service/migrate_offline.h"
 #include "service/network.h"
 #include "service/peer.h"
 #include "storage/volume.h"
@@ -243,10 +245,12 @@ static void src_forget(const json_t *rec)
 	log_info("vm %s: %s (settled after the switch)", rstr(rec, "name"), reason);
 }
 
-/* Ask the destination: POST /v1/migrations/incoming/<uuid>/<what>. */
+/* Ask the destination: POST /v1/migrations/{incoming|offline}/<uuid>/<what>. */
 static int peer_ask(const json_t *rec, const char *what, json_t **reply, long *status, struct buf *err)
 {
-	__do_free char *path = xasprintf("/v1/migrations/incoming/%s/%s", rstr(rec, "uuid"), what);
+	__do_free char *path = xasprintf("/v1/migrations/%s/%s/%s",
+					 !strcmp(rstr(rec, "role"), "off-out") ? "offline" : "incoming",
+					 rstr(rec, "uuid"), what);
 	struct peer *p = NULL;
 	int r;
 
@@ -341,6 +345,76 @@ static void reconcile_out(json_t *rec)
 	job_release(hold);
 }
 
+/*
+ * An offline migration whose job is gone.  Before the hand-over ("preparing",
+ * "aborting") the VM is this host's: the destination is told to abort.  After
+ * it ("finishing", no answer came) the destination decides: the VM defined
+ * there ("finished") is forgotten here; prepared there or unknown there, it
+ * stays here and the destination aborts.
+ */
+static void reconcile_off_out(json_t *rec)
+{
+	const char *uuid = rstr(rec, "uuid"), *peer = rstr(rec, "peer");
+	__do_buf struct buf e = BUF_INIT;
+	__do_json json_t *reply = NULL;
+	struct job_hold *hold = NULL;
+	long status = 0;
+	int r;
+
+	if (job_hold_vm(uuid, rstr(rec, "name"), "migrate-recover", &hold, &e) < 0)
+		return;
+	if (!strcmp(rstr(rec, "phase"), "finishing")) {
+		r = peer_ask(rec, "status", &reply, &status, &e);
+		const char *st = json_string_value(json_object_get(reply, "state")) ?: "";
+		if (r == 0 && !strcmp(st, "finished")) {
+			__do_free char *d = xasprintf("migrated (offline) to %s", peer);
+			svc_vm_event(uuid, "migrate", d);
+			src_forget(rec);
+			mig_rec_drop(uuid);
+			job_release(hold);
+			return;
+		}
+		if (r < 0 && r != -ENOENT) {
+			if (!json_is_true(json_object_get(rec, "told"))) {
+				log_warn("vm %s: whether %s took it at the offline hand-over is unknown until it answers "
+					 "(%s); it cannot be started here meanwhile",
+					 rstr(rec, "name"), peer, e.s);
+				json_object_set_new(rec, "told", json_true());
+				mig_rec_save(uuid, rec);
+			}
+			job_release(hold);
+			return;
+		}
+	}
+	buf_reset(&e);
+	r = peer_ask(rec, "abort", NULL, &status, &e);
+	if (r == 0 || r == -ENOENT) {
+		__do_free char *d = xasprintf("offline migration to %s did not finish; the VM stays here", peer);
+		svc_vm_event(uuid, "migrate", d);
+		log_info("vm %s: %s", rstr(rec, "name"), d);
+		mig_rec_drop(uuid);
+	} else if (!json_is_true(json_object_get(rec, "told"))) {
+		log_warn("vm %s: %s has not removed its prepared copy yet (%s); asking again every %d s",
+			 rstr(rec, "name"), peer, e.s, MIG_RECONCILE_S);
+		json_object_set_new(rec, "phase", json_string("aborting"));
+		json_object_set_new(rec, "told", json_true());
+		mig_rec_save(uuid, rec);
+	}
+	job_release(hold);
+}
+
+bool mig_rec_unsettled(const char *uuid, char *peer, size_t len)
+{
+	__do_json json_t *rec = mig_rec_load(uuid);
+	const char *role = rstr(rec, "role"), *phase = rstr(rec, "phase");
+
+	if (!rec || !((!strcmp(role, "out") && !strcmp(phase, "switching")) ||
+		      (!strcmp(role, "off-out") && !strcmp(phase, "finishing"))))
+		return false;
+	snprintf(peer, len, "%s", rstr(rec, "peer"));
+	return true;
+}
+
 static pthread_mutex_t rc_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rc_cond = PTHREAD_COND_INITIALIZER;
 static bool rc_stop, rc_running;
@@ -356,8 +430,12 @@ static void *rc_main(void *arg)
 		size_t i;
 		json_t *rec;
 		json_array_foreach(all, i, rec) {
-			if (!strcmp(rstr(rec, "role"), "out") && !job_alive(rstr(rec, "uuid")))
+			if (job_alive(rstr(rec, "uuid")))
+				continue;
+			if (!strcmp(rstr(rec, "role"), "out"))
 				reconcile_out(rec);
+			else if (!strcmp(rstr(rec, "role"), "off-out"))
+				reconcile_off_out(rec);
 		}
 		pthread_mutex_lock(&rc_lock);
 		struct timespec ts;
@@ -379,6 +457,8 @@ void svc_migrate_recover(void)
 	json_array_foreach(all, i, rec) {
 		if (!strcmp(rstr(rec, "role"), "in"))
 			mig_in_adopt(rec);
+		else if (!strcmp(rstr(rec, "role"), "off-in"))
+			mig_off_in_recover(rec);
 		else
 			log_info("vm %s: a migration to %s was in progress when corrald stopped (%s); settling it",
 				 rstr(rec, "name"), rstr(rec, "peer"), rstr(rec, "phase"));

@@ -9,8 +9,10 @@
  * phases: "preparing" (the finish call was never sent, so the destination
  * cannot be running the guest), "switching" (finish may have been sent) and
  * "aborting" (rolled back here, the destination not told yet).  Destination
- * phases: "prepared" and "finishing".  A record is removed when the
- * migration ended either way on that side.
+ * phases: "prepared" and "finishing".  Offline migrations (migrate_offline.h)
+ * write records with roles "off-out" ("preparing", "finishing", "aborting")
+ * and "off-in" ("prepared").  A record is removed when the migration ended
+ * either way on that side.
  *
  * The reconciler (one thread, started by svc_migrate_recover at corrald's
  * start) ends the source's records no live job owns: a record from before
@@ -27,6 +29,7 @@
 #define CORRAL_SERVICE_MIGRATE_RECOVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <jansson.h>
 
 /* Write (replace) the record of uuid; rec is not taken. */
@@ -37,6 +40,11 @@ json_t *mig_rec_load(const char *uuid);
 void mig_rec_drop(const char *uuid);
 /* Set "phase" in uuid's record (if there is one). */
 void mig_rec_phase(const char *uuid, const char *phase);
+
+/* A migration of uuid is past its switch or hand-over and its outcome unknown
+ * (the destination did not answer): the VM must not run here until the
+ * reconciler settles it.  peer: the destination's name. */
+bool mig_rec_unsettled(const char *uuid, char *peer, size_t len);
 
 /* A live source job owns uuid's record (the reconciler leaves it alone) until mig_job_end. */
 void mig_job_begin(const char *uuid);

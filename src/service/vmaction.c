@@ -16,6 +16,7 @@
 
 #include "vm.h"
 #include "service/internal.h"
+#include "service/migrate_recover.h"
 #include "core/job.h"
 #include "qemu/runtime.h"
 #include "util/log.h"
@@ -83,6 +84,13 @@ static int act_check(const char *uuid, enum vm_action a, struct vm_record *rec, 
 	}
 	if ((why = vmstate_action_refusal(rec->state, a))) {
 		buf_printf(err, "%s: %s", rec->def->name, why);
+		return -EBUSY;
+	}
+	char peer[128];
+	if ((a == ACT_START || a == ACT_RESUME) && mig_rec_unsettled(uuid, peer, sizeof(peer))) {
+		buf_printf(err, "%s: its migration to %s is not settled yet (corrald asks %s every few seconds); it must "
+				"not run on two hosts",
+			   rec->def->name, peer, peer);
 		return -EBUSY;
 	}
 	return 0;

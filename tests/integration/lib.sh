@@ -108,6 +108,9 @@ setup_daemon() { start_daemon || { FAILED=$((FAILED + 1)); exit 1; }; }
 #	nhost_token A            an Administrator API token of A in $T/A.token (echoes the path)
 #	nhost_trust A B          A and B trust each other (`host trust add` run on A)
 #	nhost_stop A, nhost_kill9 A, nhost_pid A
+#	ca ARGS, cb ARGS         on_host a / on_host b (the two-host tests' names)
+#	on A HELPER ARGS...      a lib.sh helper (guest_sh, wait_state...) against A's corrald
+#	where VM                 where VM is listed: "a", "b", "ab" or ""
 # Namespaces and daemons go when the script exits (cleanup).  The names are
 # this run's own (the namespace names carry a random id), the addresses are
 # the same in every run: each run has its own namespaces.
@@ -119,6 +122,15 @@ nhost_addr() { local i=1 h; for h in $NH_HOSTS; do [ "$h" = "$1" ] && { echo "10
 nhost_url() { echo "https://$(nhost_addr "$1"):8006"; }
 nhost_pid() { cat "$T/$1.pid" 2>/dev/null; }
 on_host() { local h=$1; shift; "$CORRAL" --socket "$T/$h.sock" "$@"; }
+ca() { on_host a "$@"; }
+cb() { on_host b "$@"; }
+on() { SOCK=$T/$1.sock "${@:2}"; }
+where() {
+	local w=
+	ca vm show "$1" >/dev/null 2>&1 && w=a
+	cb vm show "$1" >/dev/null 2>&1 && w=${w}b
+	echo "$w"
+}
 
 nhost_setup() {
 	NH_ID=$(printf '%04d' $((RANDOM % 10000)))

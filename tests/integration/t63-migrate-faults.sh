@@ -14,9 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/shared"
-ca() { on_host a "$@"; }
-cb() { on_host b "$@"; }
-on() { SOCK=$T/$1.sock "${@:2}"; }
 INV_PID=
 f_cleanup() {
 	[ -n "$INV_PID" ] && kill "$INV_PID" 2>/dev/null
@@ -26,12 +23,6 @@ trap f_cleanup EXIT
 
 nhost_setup a b && nhost_start a && nhost_start b || { say "cannot start the two hosts"; FAILED=1; exit 1; }
 
-where() {
-	local w=
-	ca vm show "$1" >/dev/null 2>&1 && w=a
-	cb vm show "$1" >/dev/null 2>&1 && w=${w}b
-	echo "$w"
-}
 counters() { on "$2" guest_sh "$1" 'sh /r' | sed -n 's/^C \([0-9]*\) \([0-9]*\)$/\1 \2/p' | tail -n1; }
 declare -A LM LD
 # check_on VM HOST: there only, running, counters did not go back and move on, image clean

@@ -6,24 +6,17 @@
 # place, nothing of it is left on the source.  A destination that refuses
 # half-way (it does not see a shared disk) removes what it made; a cancel
 # during the disk copy leaves the VM on the source and the destination
-# clean.  Evacuate: two running guests leave host a (--local, two at a
+# clean.  kill -9 of either corrald during the copy settles, after its
+# restart, with the VM on the source only and nothing left on the
+# destination (the migration records, docs/migration.md).  Evacuate: two running guests leave host a (--local, two at a
 # time, target chosen by free memory), then a asks b to evacuate itself
 # (HOST form) and both come back; each VM's outcome is in the job's result.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/shared" "$T/sa" "$T/sb"
-ca() { on_host a "$@"; }
-cb() { on_host b "$@"; }
-on() { SOCK=$T/$1.sock "${@:2}"; }
 
 nhost_setup a b && nhost_start a && nhost_start b || { say "cannot start the two hosts"; FAILED=1; exit 1; }
 
-where() {
-	local w=
-	ca vm show "$1" >/dev/null 2>&1 && w=a
-	cb vm show "$1" >/dev/null 2>&1 && w=${w}b
-	echo "$w"
-}
 # the definition as a host shows it, without what is per host (state, times)
 def_of() { on_host "$1" vm show "$2" --json | jq -S 'del(.status, .etag, .created, .modified)'; }
 # clean_on HOST VM VOLS...: neither the VM nor the volumes (records or files) on HOST
@@ -35,7 +28,7 @@ clean_on() {
 		! on_host "$h" disk show "$v" >/dev/null 2>&1 || { say "volume $v still on $h"; return 1; }
 		[ -z "$(find "$T/$h/storage" -name "$v.*" 2>/dev/null)" ] || { say "a file of $v is left on $h"; return 1; }
 	done
-	[ -z "$(find "$T/$h" -name keys.psk)" ] || { say "a key file is left on $h"; return 1; }
+	[ -z "$(find "$T/$h" -name keys.psk -o -name dh-params.pem)" ] || { say "a key file is left on $h"; return 1; }
 	! pgrep -f "qemu-nbd.*$T/$h/" >/dev/null || { say "a qemu-nbd is left on $h"; return 1; }
 }
 path_on() { on_host "$1" disk show "$2" --json | jq -r .path; }
@@ -95,6 +88,38 @@ test_expect "a cancel during the disk copy: the VM stays on a, b is clean" '
 	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
 	ca job show "$JOB" --json | jq -e ".state == \"cancelled\"" >/dev/null &&
 	[ "$(where o1)" = a ] && clean_on b o1 o1-d o1-s o1-big &&
+	qemu-img compare -f raw -F qcow2 "$T/o1.raw" "$(path_on a o1-d)"
+'
+
+# start_slow: an offline migration of o1 (with o1-big) to b, slowed down, detached; JOB=its id once it copies
+start_slow() {
+	ca vm migrate o1 --to b --offline --bandwidth 2M --detach --json >job.json && JOB=$(jq -r .id job.json) &&
+	for _ in $(seq 1 100); do ca job show "$JOB" --json | jq -r .phase | grep -q "copying disk" && return 0; sleep 0.1; done
+	say "job $JOB never copied"; return 1
+}
+# settled HOST_OF_VM OTHER: within 20 s the VM is on the first only, the other clean, no record left on either
+settled() {
+	for _ in $(seq 1 100); do
+		[ "$(where o1)" = "$1" ] && clean_on "$2" o1 o1-d o1-s o1-big 2>/dev/null &&
+			[ -z "$(find "$T/a/migrations" "$T/b/migrations" -name "*.json" 2>/dev/null)" ] && return 0
+		sleep 0.2
+	done
+	say "not settled: o1 on \"$(where o1)\", records: $(find "$T/a/migrations" "$T/b/migrations" -name "*.json" 2>/dev/null)"
+	clean_on "$2" o1 o1-d o1-s o1-big
+	return 1
+}
+
+test_expect "kill -9 of the destination corrald mid-copy: restarted, it removes what it made; the VM stays on a" '
+	start_slow && nhost_kill9 b && nhost_start b &&
+	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.2; done &&
+	ca job show "$JOB" --json | jq -e ".state == \"failed\"" >/dev/null &&
+	settled a b && ca vm start o1 >/dev/null && ca vm kill o1 >/dev/null &&
+	qemu-img compare -f raw -F qcow2 "$T/o1.raw" "$(path_on a o1-d)"
+'
+
+test_expect "kill -9 of the source corrald mid-copy: restarted, it has b abort; the VM stays on a" '
+	start_slow && nhost_kill9 a && nhost_start a &&
+	settled a b && on a wait_state o1 stopped 5 &&
 	qemu-img compare -f raw -F qcow2 "$T/o1.raw" "$(path_on a o1-d)"
 '
 
