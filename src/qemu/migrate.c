@@ -28,7 +28,7 @@ static int run(struct qmp *q, const char *cmd, json_t *args, json_t **ret, const
 	__do_buf struct buf why = BUF_INIT;
 	int r = qmp_execute(q, cmd, args, ret, MIG_QMP_TIMEOUT_MS, &why);
 
-	if (r < 0)
+	if (r < 0 && err) /* err may be NULL: a caller that only needs the outcome */
 		buf_printf(err, "%s: %s", what, why.s);
 	return r;
 }
@@ -158,13 +158,13 @@ static void cap_add(json_t *caps, const char *name, bool on)
 	json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", name, "state", (int)on));
 }
 
-int mig_caps_set(struct qmp *q, bool destination, bool nbd_disks, struct buf *err)
+int mig_caps_set(struct qmp *q, bool destination, bool late_activate, struct buf *err)
 {
 	json_t *caps = json_array();
 
 	cap_add(caps, "events", true);
 	if (destination)
-		cap_add(caps, "late-block-activate", nbd_disks);
+		cap_add(caps, "late-block-activate", late_activate);
 	else
 		cap_add(caps, "auto-converge", true);
 	return run(q, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps), NULL,

@@ -39,7 +39,7 @@
  *
  * Errors: 0 or -errno (what qmp_execute returned: -EIO QEMU refused,
  * -EPIPE QEMU gone, -ETIMEDOUT) with one sentence naming the step appended
- * to err.
+ * to err (which may be NULL when only the outcome matters).
  */
 #ifndef CORRAL_QEMU_MIGRATE_H
 #define CORRAL_QEMU_MIGRATE_H
@@ -86,9 +86,11 @@ struct mig_params {
 };
 
 /* migrate-set-capabilities: events on; on the source auto-converge; on the
- * destination late-block-activate when disks arrive over NBD (the images are
- * activated by `cont`, after the mirror's last write). */
-int mig_caps_set(struct qmp *q, bool destination, bool nbd_disks, struct buf *err);
+ * destination late-block-activate when late_activate (the images are
+ * activated by `cont`, after the mirror's last write, and never while the
+ * source may still take the guest back; QEMU 7.2 cannot migrate a guest
+ * whose images were never activated, so one that stays paused needs it off). */
+int mig_caps_set(struct qmp *q, bool destination, bool late_activate, struct buf *err);
 /* migrate-set-parameters: max-bandwidth, downtime-limit, tls-creds ("" = none). */
 int mig_params_set(struct qmp *q, const struct mig_params *p, struct buf *err);
 

@@ -93,6 +93,7 @@ struct incoming {
 	json_t *recorded;	/* shared volumes only recorded here (records dropped on abort) */
 	bool nbd;
 	bool finishing;
+	bool stays_paused;	/* paused on the source: not resumed here either */
 };
 
 static pthread_mutex_t in_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -194,9 +195,12 @@ static int in_qemu(struct incoming *m, const char *addr, const char *psk, bool t
 		return r;
 	if (!(q = rt_qmp_acquire(m->uuid, &ref, err)))
 		return -EIO;
-	/* late-block-activate always: the disks here stay inactive until finish's `cont`, so a source
-	 * that takes the guest back (a failure, a recovery) never meets a second writer of a shared disk */
-	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) || (r = mig_caps_set(q, true, true, err)) < 0 ||
+	/* late-block-activate: the disks here stay inactive until finish's `cont`, so a source that takes
+	 * the guest back (a failure, a recovery) never meets a second writer of a shared disk.  A guest
+	 * that stays paused gets no `cont`: its images are activated when the memory has arrived (the
+	 * source's are inactive from then on), else QEMU 7.2 aborts if it is ever migrated again. */
+	if ((tls && (r = mig_tls_add(q, kdir, true, err)) < 0) ||
+	    (r = mig_caps_set(q, true, !m->stays_paused, err)) < 0 ||
 	    (r = mig_params_set(q, &p, err)) < 0)
 		goto out;
 	if (m->nbd) {
@@ -224,7 +228,7 @@ out:
 
 int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 {
-	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "cpu", NULL };
+	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "cpu", "paused", NULL };
 	const json_t *disks = json_object_get(req, "disks");
 	const char *addr = json_string_value(json_object_get(req, "address"));
 	const char *psk = json_string_value(json_object_get(req, "psk"));
@@ -252,6 +256,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	snprintf(m->source, sizeof(m->source), "%s", source);
 	m->created = json_array();
 	m->recorded = json_array();
+	m->stays_paused = json_is_true(json_object_get(req, "paused"));
 	if (store_vm_lookup(svc_cfg.store, d->name, existing) == 0 || store_vm_lookup(svc_cfg.store, d->uuid, existing) == 0) {
 		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, mig_self_name());
 		r = -EEXIST;
@@ -542,9 +547,9 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		}
 		json_array_append_new(disks, dj);
 	}
-	return json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}}", "vm", vmdef_to_json(o->def), "source", mig_self_name(),
-			 "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model", model, "signature",
-			 sig);
+	return json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:b}", "vm", vmdef_to_json(o->def), "source",
+			 mig_self_name(), "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model", model,
+			 "signature", sig, "paused", !o->was_running);
 }
 
 /* Call the destination: prepare (what NULL) or ".../<uuid>/<what>". */
@@ -753,6 +758,32 @@ static void out_forget(struct outgoing *o)
 	log_info("vm %s: %s", o->name, reason);
 }
 
+/*
+ * The result's times, once the guest runs there: QEMU 7.2 reports
+ * "completed" a moment before it fills in total-time and downtime (a waker on
+ * the MIGRATION event may read zeros), so the paused source QEMU is asked
+ * again before it is stopped.  Quick: how long the guest stood still, from
+ * the pause here to the destination's answer that it runs.
+ */
+static void out_final_stats(struct outgoing *o)
+{
+	__do_json json_t *jj = job_get(job_id(o->job));
+	json_t *res = json_deep_copy(json_object_get(jj, "result")) ?: json_object();
+	__do_buf struct buf e = BUF_INIT;
+	struct rt_ref *ref = NULL;
+	struct qmp *q = rt_qmp_acquire(o->uuid, &ref, &e);
+	struct mig_progress p = { 0 };
+
+	if (o->paused_at)
+		json_object_set_new(res, "paused_ms", json_integer((json_int_t)(time_mono_ms() - o->paused_at)));
+	if (q && mig_query(q, &p, &e) == 0 && !strcmp(p.status, "completed") && p.total_time_ms > 0) {
+		json_object_set_new(res, "total_time_ms", json_integer((json_int_t)p.total_time_ms));
+		json_object_set_new(res, "downtime_ms", json_integer((json_int_t)p.downtime_ms));
+	}
+	rt_qmp_release(ref);
+	job_set_result(o->job, res);
+}
+
 static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 {
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
@@ -825,12 +856,7 @@ static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 		goto fail;
 	}
 	o->prepared = false;
-	if (o->paused_at) { /* how long the guest stood still: from the pause here to `cont` there */
-		__do_json json_t *jj = job_get(job_id(j));
-		json_t *res = json_deep_copy(json_object_get(jj, "result")) ?: json_object();
-		json_object_set_new(res, "paused_ms", json_integer((json_int_t)(time_mono_ms() - o->paused_at)));
-		job_set_result(j, res);
-	}
+	out_final_stats(o);
 	out_forget(o);
 	mig_rec_drop(o->uuid);
 	job_progress(j, 100, 0, 0);

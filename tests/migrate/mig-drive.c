@@ -21,7 +21,9 @@
  *
  * With --src-dir/--dst-dir a fresh key is written to both (keys.psk) and
  * the streams are encrypted; the key files are removed at the end.  Prints
- * one JSON object (the source's last query-migrate, "ok", "error") and exits
+ * one JSON object (the source's last query-migrate, "ok", "error", and
+ * "pause_ms": from the source's STOP event to the destination's RESUME, by
+ * QEMU's own event timestamps, the time the guest really stood still) and exits
  * 0 when the guest runs on the destination, 1 when it runs on the source.
  */
 #include <errno.h>
@@ -34,6 +36,26 @@
 #include "qemu/qmp.h"
 #include "util/cleanup.h"
 #include "util/common.h"
+
+/* The QEMU timestamps of the source's last STOP and the destination's last RESUME (reader threads write,
+ * main reads after qmp_close has joined them). */
+static int64_t stop_ms, resume_ms;
+
+static void on_src_event(void *opaque, const char *event, json_t *data, int64_t ts_ms)
+{
+	(void)opaque;
+	(void)data;
+	if (!strcmp(event, "STOP"))
+		stop_ms = ts_ms;
+}
+
+static void on_dst_event(void *opaque, const char *event, json_t *data, int64_t ts_ms)
+{
+	(void)opaque;
+	(void)data;
+	if (!strcmp(event, "RESUME"))
+		resume_ms = ts_ms;
+}
 
 int main(int argc, char **argv)
 {
@@ -79,8 +101,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mig-drive: %s\n", err.s);
 		return 2;
 	}
-	if (!(s.src = qmp_connect(src, 5000, NULL, NULL, NULL, &err)) ||
-	    !(s.dst = qmp_connect(dst, 5000, NULL, NULL, NULL, &err))) {
+	if (!(s.src = qmp_connect(src, 5000, on_src_event, NULL, NULL, &err)) ||
+	    !(s.dst = qmp_connect(dst, 5000, on_dst_event, NULL, NULL, &err))) {
 		fprintf(stderr, "mig-drive: %s\n", err.s);
 		r = -EIO;
 	} else {
@@ -90,13 +112,15 @@ int main(int argc, char **argv)
 		mig_psk_remove(s.src_dir);
 		mig_psk_remove(s.dst_dir);
 	}
+	qmp_close(s.src); /* joins the readers: stop_ms and resume_ms are final */
+	qmp_close(s.dst);
 	__do_json json_t *out = mig_progress_json(&s.last);
 	json_object_set_new(out, "ok", json_boolean(r == 0));
 	json_object_set_new(out, "error", json_string(err.len ? err.s : ""));
 	json_object_set_new(out, "polls", json_integer(s.polls));
+	if (r == 0 && stop_ms > 0 && resume_ms >= stop_ms)
+		json_object_set_new(out, "pause_ms", json_integer(resume_ms - stop_ms));
 	__do_free char *text = json_dumps(out, JSON_COMPACT);
 	printf("%s\n", text);
-	qmp_close(s.src);
-	qmp_close(s.dst);
 	return r == 0 ? 0 : 1;
 }
