@@ -3,7 +3,9 @@
 #   make demo     install what is missing, build, boot the demo guest
 #   make check    install what is missing, build, run every test (also under ASan+UBSan)
 #   make soak     the crash loop (tests/crashloop.sh): ROUNDS (default 20) rounds of kill -9
-#                 corrald during every kind of job, restart, check the invariants
+#                 corrald during every kind of job, restart, check the invariants; then
+#                 the migration torture (tests/soak-migrate.sh): MIGRATE_ROUNDS (5) round
+#                 trips of each kind, FAULT_ROUNDS (3) runs of the fault tests
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
 #   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local), the man
@@ -50,6 +52,7 @@ integration: all guest
 
 soak: all guest
 	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest ROUNDS=$${ROUNDS:-20} bash tests/crashloop.sh
+	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest bash tests/soak-migrate.sh
 
 check: deps
 	$(MAKE) all guest
