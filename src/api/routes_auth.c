@@ -16,6 +16,7 @@
 
 #include "routes_internal.h"
 #include "service/auth.h"
+#include "service/backup.h"
 #include "service/host.h"
 #include "service/vm.h"
 #include "service/volume.h"
@@ -46,11 +47,67 @@ bool route_login(struct route_ctx *c, struct svc_identity *who)
 	return r == 0;
 }
 
+/* Append "/vms/NAME" for every VM `sel` matches to the NULL-terminated out; the count added. */
+static size_t vm_objects(const char *sel, char ***out, size_t n)
+{
+	struct buf err = BUF_INIT;
+	json_t *list = svc_vm_list(sel, &err), *vm;
+	size_t i, added = 0;
+
+	buf_release(&err);
+	json_array_foreach(json_object_get(list, "vms"), i, vm) {
+		const char *name = json_string_value(json_object_get(vm, "name"));
+		if (!name)
+			continue;
+		*out = xrealloc(*out, (n + added + 2) * sizeof(**out));
+		(*out)[n + added++] = xasprintf("/vms/%s", name);
+		(*out)[n + added] = NULL;
+	}
+	json_decref(list);
+	return added;
+}
+
+/*
+ * A VM's backups are also that VM's, for whoever lacks the right on all
+ * backups: running a backup of named VMs (not of a policy) needs it on
+ * each of them; reading one backup (show, files, content) on the VM it was
+ * taken of, if that VM still exists (by uuid, whatever its name now).
+ * 0: not a backup route of one VM (the collection applies).
+ */
+static size_t backup_objects(struct route_ctx *c, char ***out)
+{
+	if (c->nseg == 2 && !strcmp(c->req->method, "POST")) {
+		struct buf err = BUF_INIT;
+		__do_json json_t *b = json_parse_object(c->req->body, c->req->body_len, &err);
+		const char *sel = json_string_value(json_object_get(b, "vm"));
+		buf_release(&err);
+		return sel && *sel && !json_object_get(b, "policy") ? vm_objects(sel, out, 0) : 0;
+	}
+	if (c->nseg == 3 && !strcmp(c->req->method, "GET") &&
+	    (!strcmp(c->seg[2], "show") || !strcmp(c->seg[2], "files") || !strcmp(c->seg[2], "content"))) {
+		struct buf err = BUF_INIT;
+		__do_json json_t *bk = NULL;
+		const char *id = http_query(c->req, "id");
+		int r = id ? svc_backup_show(http_query(c->req, "repo"), id, &bk, &err) : -EINVAL;
+		const char *uuid = json_string_value(json_object_get(bk, "uuid"));
+		buf_release(&err);
+		if (r == 0 && uuid) {
+			__do_free char *sel = xasprintf("uuid:%s", uuid);
+			return vm_objects(sel, out, 0);
+		}
+	}
+	return 0;
+}
+
 /* The objects the path names: a NULL-terminated array of strings (caller frees each and it). */
 static char **route_objects(struct route_ctx *c)
 {
 	char **out = xcalloc(2, sizeof(*out));
 	const char *kind = c->nseg > 1 ? c->seg[1] : "";
+
+	if (strcmp(kind, "backups") == 0 && c->who && !svc_auth_allowed(c->who, c->priv, "/backups") &&
+	    backup_objects(c, &out))
+		return out;
 
 	if (strcmp(kind, "vms") == 0 && c->nseg > 2) {
 		struct buf err = BUF_INIT;
@@ -118,6 +175,7 @@ static const struct list_rule list_rules[] = {
 	{ "pools", AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, "/pools" },
 	{ "jobs", AUTH_SYS_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
 	{ "events", AUTH_SYS_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
+	{ "backups", AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, "/vms" },
 };
 
 static const struct list_rule *list_rule(const char *kind)
@@ -167,7 +225,7 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 		svc_acl_free(acl);
 		return;
 	}
-	if (strcmp(kind, "jobs") == 0) {
+	if (strcmp(kind, "jobs") == 0 || strcmp(kind, "backups") == 0) {
 		struct buf err = BUF_INIT;
 		vms = svc_vm_list(NULL, &err);
 		buf_release(&err);
@@ -184,6 +242,8 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 		} else {
 			if (strcmp(kind, "jobs") == 0)
 				name = vm_name_of(vms, json_string_value(json_object_get(item, "vm")));
+			else if (strcmp(kind, "backups") == 0) /* by uuid: the VM's name now, not at the backup */
+				name = vm_name_of(vms, json_string_value(json_object_get(item, "uuid")));
 			else if (strcmp(kind, "events") == 0 && json_is_null(json_object_get(item, "vm")))
 				name = NULL; /* a host event */
 			obj = name ? xasprintf("/vms/%s", name) : NULL;

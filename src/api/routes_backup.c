@@ -114,6 +114,8 @@ void h_backup_list(struct route_ctx *c)
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 	int r = svc_backup_list(http_query(c->req, "repo"), http_query(c->req, "vm"), &out, &err);
+	if (r == 0)
+		route_filter(c, out, "backups"); /* over TCP: only the backups of VMs the caller may read */
 	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:o}", "backups", out), &err);
 	buf_release(&err);
 }

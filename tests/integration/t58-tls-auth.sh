@@ -92,6 +92,24 @@ test_expect "a password works over TLS (Basic); scopes narrow rights (and lists)
 	[ "$(status -u webowner:web-owner-pw /v1/pools)" = 403 ]
 '
 
+test_expect "an Operator of one VM backs it up and reads its backups, not those of another VM" '
+	corral repo create "$T/repo" >/dev/null &&
+	corral disk create web-b 16M >/dev/null && corral disk attach web web-b >/dev/null &&
+	corral disk create db-b 16M >/dev/null && corral disk attach db db-b >/dev/null &&
+	corral backup run db >/dev/null &&
+	printf "%s\n" "web-op-pw" | corral user add webop && corral acl add webop Operator /vms/web &&
+	corral token add webop t >webop.tok && WTOK=$(tail -n1 webop.tok) && corral acl add webop!t Operator /vms/web &&
+	rcorral "$WTOK" backup run web >/dev/null &&
+	fails rcorral "$WTOK" backup run db 2>err && grep -q "forbidden: webop!t lacks VM.Backup on /vms/db" err &&
+	rcorral "$WTOK" backup list --json | jq -e "[.backups[].vm] == [\"web\"]" &&
+	corral backup list --json | jq -e "[.backups[].vm] | sort == [\"db\",\"web\"]" &&
+	WID=$(corral backup list web --json | jq -r ".backups[0].id") &&
+	DID=$(corral backup list db --json | jq -r ".backups[0].id") &&
+	rcorral "$WTOK" backup show "$WID" --json | jq -e ".vm == \"web\"" &&
+	fails rcorral "$WTOK" backup show "$DID" 2>err && grep -q "forbidden" err &&
+	fails rcorral "$WTOK" backup forget --yes "$WID" 2>err && grep -q "forbidden" err
+'
+
 test_expect "no token, a wrong secret, an expired token, a wrong password: 401" '
 	[ "$(status /v1/vms)" = 401 ] &&
 	[ "$(status /v1/no/such/route)" = 401 ] &&
