@@ -110,20 +110,7 @@ static char **route_objects(struct route_ctx *c)
 		return out;
 
 	if (strcmp(kind, "vms") == 0 && c->nseg > 2) {
-		struct buf err = BUF_INIT;
-		json_t *list = svc_vm_list(c->seg[2], &err), *vm;
-		size_t i, n = 0;
-		buf_release(&err);
-		json_array_foreach(json_object_get(list, "vms"), i, vm) {
-			const char *name = json_string_value(json_object_get(vm, "name"));
-			if (!name)
-				continue;
-			out = xrealloc(out, (n + 2) * sizeof(*out));
-			out[n++] = xasprintf("/vms/%s", name);
-			out[n] = NULL;
-		}
-		json_decref(list);
-		if (n)
+		if (vm_objects(c->seg[2], &out, 0))
 			return out;
 	} else if (strcmp(kind, "pools") == 0 && c->nseg > 2) {
 		out[0] = xasprintf("/pools/%s", c->seg[2]);

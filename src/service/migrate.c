@@ -784,8 +784,9 @@ static void out_final_stats(struct outgoing *o)
 	job_set_result(o->job, res);
 }
 
-static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
+static int out_job_run(struct job *j, void *arg, struct buf *err)
 {
+	struct outgoing *o = arg;
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
 	__do_free char *kdir = psk_dir(o->uuid);
 	__do_json json_t *req = NULL, *reply = NULL, *fin = NULL;
@@ -841,13 +842,10 @@ static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 	if ((r = out_peer(o, "POST", "finish", fin, &reply, &status, err)) < 0) {
 		if (status == 0) {
 			/* No answer: the guest may run there.  Never resume here on a guess. */
-			__do_free char *why = xasprintf("migration to %s: no answer at the switch (%s); the VM stays "
-							"paused here until %s says whether it runs there (corrald "
-							"asks again every few seconds)",
-							o->to, err->s, o->to);
-			svc_vm_event(o->uuid, "migrate", why);
-			buf_reset(err);
-			buf_adds(err, why);
+			mig_unknown(o->uuid, err,
+				    "migration to %s: no answer at the switch (%s); the VM stays paused here until %s "
+				    "says whether it runs there (corrald asks again every few seconds)",
+				    o->to, err->s, o->to);
 			o->prepared = false;
 			return -EHOSTUNREACH;
 		}
@@ -876,13 +874,7 @@ fail:
 
 static int out_job(struct job *j, void *arg, struct buf *err)
 {
-	struct outgoing *o = arg;
-	int r;
-
-	mig_job_begin(o->uuid);
-	r = out_job_run(j, o, err);
-	mig_job_end(o->uuid); /* a record left (no answer, abort not heard) is the reconciler's now */
-	return r;
+	return mig_job_own(((struct outgoing *)arg)->uuid, out_job_run, j, arg, err);
 }
 
 int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t **job, struct buf *err)

@@ -2,6 +2,7 @@
  * migrate_common.c - see migrate_common.h.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -137,4 +138,17 @@ json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, str
 	pool_record_release(&pr);
 	vol_record_release(&v);
 	return dj;
+}
+
+void mig_unknown(const char *uuid, struct buf *err, const char *fmt, ...)
+{
+	__do_buf struct buf why = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&why, fmt, ap);
+	va_end(ap);
+	svc_vm_event(uuid, "migrate", why.s);
+	buf_reset(err);
+	buf_adds(err, why.s);
 }

@@ -40,4 +40,8 @@ json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, str
  */
 int mig_disk_accept(const json_t *dj, json_t *created, json_t *recorded, struct buf *err);
 
+/* The outcome is unknown (no answer at the switch or hand-over): `why`, made
+ * from fmt, becomes a "migrate" event of VM uuid and replaces err's text. */
+void mig_unknown(const char *uuid, struct buf *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -574,8 +574,9 @@ static void out_forget(struct outgoing *o)
 	log_info("vm %s: migrated (offline) to %s", o->name, o->to);
 }
 
-static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
+static int out_job_run(struct job *j, void *arg, struct buf *err)
 {
+	struct outgoing *o = arg;
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
 	__do_free char *kdir = key_dir(o->uuid);
 	__do_json json_t *req = NULL, *reply = NULL;
@@ -643,13 +644,10 @@ static int out_job_run(struct job *j, struct outgoing *o, struct buf *err)
 			st = r2 == 0 ? json_string_value(json_object_get(sr, "state")) : r2 == -ENOENT ? "none" : NULL;
 		}
 		if (status == 0 && !st) {
-			__do_free char *why = xasprintf("no answer from %s at the hand-over (%s): the VM stays here and "
-							"cannot be started until %s says whether it took it (corrald "
-							"asks again every few seconds)",
-							o->to, err->s, o->to);
-			svc_vm_event(o->uuid, "migrate", why);
-			buf_reset(err);
-			buf_adds(err, why);
+			mig_unknown(o->uuid, err,
+				    "no answer from %s at the hand-over (%s): the VM stays here and cannot be started "
+				    "until %s says whether it took it (corrald asks again every few seconds)",
+				    o->to, err->s, o->to);
 			return -EHOSTUNREACH; /* the record stays: the reconciler settles it */
 		}
 		if (!st || strcmp(st, "finished") != 0) {
@@ -700,13 +698,7 @@ fail:
 
 static int out_job(struct job *j, void *arg, struct buf *err)
 {
-	struct outgoing *o = arg;
-	int r;
-
-	mig_job_begin(o->uuid);
-	r = out_job_run(j, o, err);
-	mig_job_end(o->uuid); /* a record left (no answer, abort not heard) is the reconciler's now */
-	return r;
+	return mig_job_own(((struct outgoing *)arg)->uuid, out_job_run, j, arg, err);
 }
 
 int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt, json_t **job, struct buf *err)

@@ -131,7 +131,7 @@ static json_t *rec_all(void)
 
 static char active[MIG_REC_MAX_ACTIVE][37];
 
-void mig_job_begin(const char *uuid)
+static void mig_job_begin(const char *uuid)
 {
 	pthread_mutex_lock(&rec_lock);
 	for (int i = 0; i < MIG_REC_MAX_ACTIVE; i++)
@@ -142,13 +142,22 @@ void mig_job_begin(const char *uuid)
 	pthread_mutex_unlock(&rec_lock);
 }
 
-void mig_job_end(const char *uuid)
+static void mig_job_end(const char *uuid)
 {
 	pthread_mutex_lock(&rec_lock);
 	for (int i = 0; i < MIG_REC_MAX_ACTIVE; i++)
 		if (!strcmp(active[i], uuid))
 			active[i][0] = 0;
 	pthread_mutex_unlock(&rec_lock);
+}
+
+int mig_job_own(const char *uuid, int (*run)(struct job *, void *, struct buf *), struct job *j, void *arg,
+		struct buf *err)
+{
+	mig_job_begin(uuid);
+	int r = run(j, arg, err);
+	mig_job_end(uuid); /* a record left (no answer, abort not heard) is the reconciler's now */
+	return r;
 }
 
 static bool job_alive(const char *uuid)

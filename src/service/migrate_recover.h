@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "util/buf.h"
+
 /* Write (replace) the record of uuid; rec is not taken. */
 int mig_rec_save(const char *uuid, const json_t *rec);
 /* The record of uuid, or NULL. */
@@ -46,9 +48,11 @@ void mig_rec_phase(const char *uuid, const char *phase);
  * reconciler settles it.  peer: the destination's name. */
 bool mig_rec_unsettled(const char *uuid, char *peer, size_t len);
 
-/* A live source job owns uuid's record (the reconciler leaves it alone) until mig_job_end. */
-void mig_job_begin(const char *uuid);
-void mig_job_end(const char *uuid);
+/* A source job: run(j, arg, err) owns uuid's record (the reconciler leaves it alone) while it runs;
+ * returns what run returned. */
+struct job;
+int mig_job_own(const char *uuid, int (*run)(struct job *, void *, struct buf *), struct job *j, void *arg,
+		struct buf *err);
 
 /* At start (after svc_recover): adopt the destination's records, start the reconciler. */
 void svc_migrate_recover(void);
