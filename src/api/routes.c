@@ -652,18 +652,19 @@ static void h_vol_create(struct route_ctx *c)
 
 static void h_vol_import(struct route_ctx *c)
 {
-	static const char *const keys[] = { "path", "name", "format", "pool", NULL };
-	const char *path = NULL, *name = NULL, *format = NULL, *pool = NULL;
+	static const char *const keys[] = { "path", "name", "format", "source_format", "pool", NULL };
+	const char *path = NULL, *name = NULL, *format = NULL, *src_format = NULL, *pool = NULL;
 	json_t *job = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = body_json(c, keys);
 	if (!body)
 		return;
 	if (json_get_str(body, "path", &path, &err) < 0 || json_get_str(body, "name", &name, &err) < 0 ||
-	    json_get_str(body, "format", &format, &err) < 0 || json_get_str(body, "pool", &pool, &err) < 0 || !path) {
+	    json_get_str(body, "format", &format, &err) < 0 || json_get_str(body, "source_format", &src_format, &err) < 0 ||
+	    json_get_str(body, "pool", &pool, &err) < 0 || !path) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
 	} else {
-		int r = svc_vol_import(path, name, format, pool, &job, &err);
+		int r = svc_vol_import(path, name, format, src_format, pool, &job, &err);
 		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
