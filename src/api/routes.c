@@ -14,6 +14,7 @@
 #include "core/events.h"
 #include "core/job.h"
 #include "service/auth.h"
+#include "service/appliance.h"
 #include "service/autostart.h"
 #include "service/clone.h"
 #include "service/host.h"
@@ -421,6 +422,27 @@ static void h_vm_clone(struct route_ctx *c)
 			http_reply_json(c->rep, 202, json_pack("{s:o}", "job", job));
 		else
 			http_reply_json(c->rep, 201, vm);
+	}
+	buf_release(&err);
+}
+
+static void h_vm_import(struct route_ctx *c)
+{
+	static const char *const keys[] = { "path", "name", "pool", "network", "start", NULL };
+	struct svc_import_opts o = { 0 };
+	const char *path = NULL;
+	json_t *job = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "path", &path, &err) < 0 || json_get_str(body, "name", &o.name, &err) < 0 ||
+	    json_get_str(body, "pool", &o.pool, &err) < 0 || json_get_str(body, "network", &o.network, &err) < 0 ||
+	    json_get_bool(body, "start", &o.start, &err) < 0 || !path) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
+	} else {
+		int r = svc_vm_import(path, &o, &job, &err);
+		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
 }
@@ -1012,6 +1034,8 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
 	  AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM", AUTH_VM_CONFIG },
+	{ "POST", { "v1", "vms", "import" }, h_vm_import, NULL, "{path, name, pool, network, start}", 202,
+	  "import an OVA or OVF appliance as a new VM (a job)", AUTH_VM_CONFIG },
 	{ "GET", { "v1", "vms", "{vm}" }, h_vm_show, NULL, NULL, 200, "a VM's definition and status", AUTH_VM_AUDIT },
 	{ "PUT", { "v1", "vms", "{vm}" }, h_vm_update, NULL, "VM definition", 200,
 	  "replace a stopped VM's definition (If-Match: the ETag GET gave: 412 if it changed since)", AUTH_VM_CONFIG },
@@ -1068,7 +1092,7 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume",
 	  AUTH_STORE_ALLOCATE },
-	{ "POST", { "v1", "volumes", "import" }, h_vol_import, NULL, "{path, name, format, pool}", 202,
+	{ "POST", { "v1", "volumes", "import" }, h_vol_import, NULL, "{path, name, format, source_format, pool}", 202,
 	  "import an image file as a volume (a job)", AUTH_STORE_ALLOCATE },
 	{ "GET", { "v1", "volumes", "{volume}" }, h_vol_show, NULL, NULL, 200, "one volume", AUTH_STORE_AUDIT },
 	{ "DELETE", { "v1", "volumes", "{volume}" }, h_vol_delete, NULL, NULL, 200, "delete a volume",

@@ -52,7 +52,7 @@ static char **route_objects(struct route_ctx *c)
 	char **out = xcalloc(2, sizeof(*out));
 	const char *kind = c->nseg > 1 ? c->seg[1] : "";
 
-	if (strcmp(kind, "vms") == 0 && c->nseg > 2) {
+	if (strcmp(kind, "vms") == 0 && c->nseg > 2 && !(c->nseg == 3 && strcmp(c->seg[2], "import") == 0)) {
 		struct buf err = BUF_INIT;
 		json_t *list = svc_vm_list(c->seg[2], &err), *vm;
 		size_t i, n = 0;

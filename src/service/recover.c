@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service/appliance.h"
 #include "recover.h"
 #include "service/internal.h"
 #include "backup/backup.h"
@@ -444,6 +445,15 @@ static void recover_clone(json_t *job, const char *name)
 	job_end(job, false, "corrald stopped during the clone; nothing was kept");
 }
 
+/* A vm-import: done once its VM is defined; else its volumes and scratch copies go. */
+static void recover_vm_import(json_t *job, const char *name)
+{
+	const char *scratch = res_str(job, "scratch");
+	if (scratch)
+		svc_vm_import_scratch_remove(scratch);
+	recover_clone(job, name);
+}
+
 /*
  * A restore under a new name is complete once its VM (or, for one disk, its
  * volume) is recorded; otherwise what it wrote goes.  Over the original, the
@@ -585,6 +595,8 @@ void svc_recover(void)
 			recover_import(job, target);
 		else if (strcmp(type, "clone") == 0)
 			recover_clone(job, target);
+		else if (strcmp(type, "vm-import") == 0)
+			recover_vm_import(job, target);
 		else if (strcmp(type, "restore") == 0)
 			recover_restore(job);
 		else if (strcmp(type, "backup") == 0)
