@@ -156,7 +156,9 @@ static char *name_from(const char *s)
 		char c = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
 			  c == '_' || c == '-';
-		if (!ok && (b.len == 0 || b.s[b.len - 1] == '-'))
+		if ((!ok || c == '.' || c == '-') && b.len == 0)
+			continue; /* a name starts with a letter, digit or '_' */
+		if (!ok && b.s[b.len - 1] == '-')
 			continue;
 		buf_addch(&b, ok ? c : '-');
 	}
@@ -286,6 +288,11 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 	} else if (!(im->name = name_from(json_string_value(json_object_get(d, "name"))))) {
 		buf_printf(err, "the appliance %s names its VM with nothing usable as a corral name; give --name", im->src);
 		return -EINVAL;
+	}
+	char uuid[37];
+	if (store_vm_lookup(svc_cfg.store, im->name, uuid) == 0) {
+		buf_printf(err, "a VM named %s exists already; give --name", im->name);
+		return -EEXIST;
 	}
 	if (cpus < 1 || cpus > IMPORT_MAX_CPUS) {
 		buf_printf(err, "the appliance asks for %lld vCPUs; corral gives 1 to %d", (long long)cpus,
@@ -797,7 +804,6 @@ int svc_vm_import(const char *path, const struct svc_import_opts *o, json_t **jo
 {
 	__do_json json_t *desc = NULL;
 	struct import *im;
-	char uuid[37];
 	int r;
 
 	if (!path || path[0] != '/') {
@@ -840,11 +846,6 @@ int svc_vm_import(const char *path, const struct svc_import_opts *o, json_t **jo
 		goto fail;
 	if ((r = take_descriptor(im, desc, o->name, o->network, err)) < 0)
 		goto fail;
-	if (store_vm_lookup(svc_cfg.store, im->name, uuid) == 0) {
-		buf_printf(err, "a VM named %s exists already; give --name", im->name);
-		r = -EEXIST;
-		goto fail;
-	}
 	if (!name_claim(im->name)) {
 		buf_printf(err, "a VM named %s is being imported already", im->name);
 		r = -EEXIST;

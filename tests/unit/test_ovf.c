@@ -87,7 +87,7 @@ static void test_vmware(void **state)
 	json_t *d1 = json_array_get(disks, 0), *d2 = json_array_get(disks, 1);
 	assert_string_equal(str(d1, "file"), "web appliance-disk1.vmdk");
 	assert_int_equal(num(d1, "file_size"), 10485760);
-	assert_int_equal(num(d1, "capacity"), 64 << 20);
+	assert_int_equal(num(d1, "capacity"), 128 << 20);
 	assert_string_equal(str(d1, "controller"), "sata");
 	assert_non_null(strstr(str(d1, "format"), "streamOptimized"));
 	assert_true(json_is_null(json_object_get(d2, "file")));
