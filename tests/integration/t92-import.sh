@@ -46,7 +46,7 @@ test_expect "build a VMware-style OVA from the test guest's disk" '
 	make_ova "$T/app" "$T/web.ova" &&
 	tar -tf "$T/web.ova" | grep -qx "web.ovf"
 '
-test_expect "vm import: the descriptor's hardware, the disk'\''s bytes, warnings for the rest" '
+test_expect "vm import: the descriptor's hardware, the disk's bytes, warnings for the rest" '
 	corral vm import "$T/web.ova" --json >job.json &&
 	jq -e ".state == \"succeeded\" and .type == \"vm-import\" and .result.vm == \"web-appliance\" and
 		.result.volumes == [\"web-appliance-disk0\",\"web-appliance-disk1\"]" job.json &&
@@ -64,7 +64,7 @@ test_expect "vm import: the descriptor's hardware, the disk'\''s bytes, warnings
 '
 test_expect "the imported VM boots from its disk (its GRUB configuration picks the kernel)" '
 	corral vm edit web-appliance --boot-mode disk-kernel >/dev/null &&
-	corral vm edit web-appliance --memory 256M >/dev/null &&
+	corral vm edit web-appliance --memory 256M --cpus 1 >/dev/null &&
 	boot web-appliance &&
 	corral vm kill web-appliance >/dev/null && wait_state web-appliance stopped
 '
