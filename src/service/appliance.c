@@ -312,6 +312,7 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 		return -EINVAL;
 	}
 	json_t *vdisks = json_array(), *vnics = json_array();
+	int r = -EINVAL;
 	json_array_foreach(disks, i, x) {
 		struct import_disk *dk = &im->disks[im->ndisks++];
 		const char *file = json_string_value(json_object_get(x, "file"));
@@ -346,8 +347,10 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 				__do_free char *p = xasprintf("%s/%s", dirname(copy), file);
 				struct stat st;
 				__do_free char *what = xasprintf("disk file %s of the appliance", file);
-				if ((dk->src_fd = hostpath_open(what, p, &st, err)) < 0)
+				if ((dk->src_fd = hostpath_open(what, p, &st, err)) < 0) {
+					r = dk->src_fd;
 					goto fail;
+				}
 				dk->size = (uint64_t)st.st_size;
 			}
 			if (json_is_integer(fsize) && (uint64_t)json_integer_value(fsize) != dk->size) {
@@ -365,6 +368,7 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 		if (store_vol_get(svc_cfg.store, dk->vol, &v) == 0) {
 			vol_record_release(&v);
 			buf_printf(err, "volume %s already exists; give the VM another --name", dk->vol);
+			r = -EEXIST;
 			goto fail;
 		}
 		json_array_append_new(vdisks, json_pack("{s:s,s:s}", "volume", dk->vol, "bus", dk->bus));
@@ -385,7 +389,7 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 fail:
 	json_decref(vdisks);
 	json_decref(vnics);
-	return -EINVAL;
+	return r;
 }
 
 /* ---- the job ---- */
