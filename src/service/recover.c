@@ -448,10 +448,23 @@ static void recover_clone(json_t *job, const char *name)
 /* A vm-import: done once its VM is defined; else its volumes and scratch copies go. */
 static void recover_vm_import(json_t *job, const char *name)
 {
+	json_t *vols = json_object_get(json_object_get(job, "result"), "volumes");
 	const char *scratch = res_str(job, "scratch");
+	char uuid[37];
+
 	if (scratch)
 		svc_vm_import_scratch_remove(scratch);
-	recover_clone(job, name);
+	if (store_vm_lookup(svc_cfg.store, name, uuid) == 0) {
+		job_end(job, true, NULL);
+		return;
+	}
+	if (!json_is_array(vols)) {
+		job_end(job, false, STOPPED_MSG);
+		return;
+	}
+	__do_free char *what = xasprintf("vm import %s", name);
+	undo_volumes(vols, what);
+	job_end(job, false, "corrald stopped during the import; nothing of it was kept");
 }
 
 /*

@@ -9,7 +9,8 @@
 # Hostile or broken appliances (a manifest that does not match, ../ and
 # symlink members, a DOCTYPE with entities, a disk the archive lacks, a
 # size that lies) are refused with nothing left behind; `disk import` of a
-# text file or an OVA is refused unless --source-format raw is given.
+# text file or an OVA is refused unless --source-format raw is given. A corrald killed
+# during an import leaves nothing of it after the restart.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 DISKS=$GUEST_DIR/disks
@@ -23,12 +24,14 @@ SRC=$DISKS/debian-ext4.img
 VMDK="web appliance-disk1.vmdk"
 mkdir -p "$T/app" && chmod 755 "$T/app"
 
-# make_ova DIR OVA: web.ovf (from the VMware-style data file, its File size
-# made true), web.mf over it and the disk, and a ustar archive of the three.
+# make_ova DIR OVA [CAPACITY_MIB]: web.ovf (from the VMware-style data file, its
+# File size made true, its first disk's capacity CAPACITY_MIB, default 128), web.mf
+# over it and the disk, and a ustar archive of the three.
 make_ova() {
-	local d=$1 size
+	local d=$1 size cap=${3:-128}
 	size=$(stat -c %s "$d/$VMDK") &&
-	sed "s/ovf:size=\"[0-9]*\"/ovf:size=\"$size\"/" "$ROOT/tests/data/ovf/vmware.ovf" >"$d/web.ovf" &&
+	sed "s/ovf:size=\"[0-9]*\"/ovf:size=\"$size\"/; s/<Disk ovf:capacity=\"128\"/<Disk ovf:capacity=\"$cap\"/" \
+		"$ROOT/tests/data/ovf/vmware.ovf" >"$d/web.ovf" &&
 	(cd "$d" && printf 'SHA256(web.ovf)= %s\nSHA256(%s)= %s\n' "$(sha256sum web.ovf | cut -d" " -f1)" "$VMDK" \
 		"$(sha256sum "$VMDK" | cut -d" " -f1)" >web.mf &&
 		tar --format=ustar -cf "$2" web.ovf web.mf "$VMDK")
@@ -137,5 +140,20 @@ test_expect "disk import refuses a text file and an OVA unless --source-format r
 	corral disk show notes --json | jq -e ".format == \"qcow2\"" &&
 	fails corral disk import "$T/notes.txt" --name n2 --source-format ext4 2>err && grep -q "unknown source format" err &&
 	corral disk import "$SRC" --name plain >/dev/null
+'
+test_expect "kill -9 during a vm import: after the restart no volume, scratch copy or VM of it is left" '
+	mkdir -p "$T/big" && qemu-img create -q -f raw "$T/big/big.raw" 512M &&
+	qemu-io -f raw -c "write -P 0x5a 0 512M" "$T/big/big.raw" >/dev/null &&
+	qemu-img convert -O vmdk -o subformat=streamOptimized "$T/big/big.raw" "$T/big/$VMDK" && rm "$T/big/big.raw" &&
+	make_ova "$T/big" "$T/big.ova" 512 && rm "$T/big/$VMDK" &&
+	id=$(api POST /v1/vms/import "{\"path\":\"$T/big.ova\",\"name\":\"crash\"}" | sed "\$d" | jq -r .job.id) &&
+	end=$((SECONDS + 60)) &&
+	until ls -A "$STATE/storage" | grep -q "^\.crash-disk0\.import\.tmp$"; do
+		[ $SECONDS -lt $end ] && [ "$(corral job show "$id" --json | jq -r .state)" = running ] || return 1
+		sleep 0.05
+	done &&
+	kill9_daemon && start_daemon &&
+	corral job show "$id" --json | jq -e ".state == \"failed\" and .error == \"corrald stopped during the import; nothing of it was kept\"" &&
+	nothing_left "$BASE_VMS" "$(jq -nc "$BASE_VOLS + [\"notes\",\"plain\"] | sort")"
 '
 finish
