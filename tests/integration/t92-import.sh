@@ -20,6 +20,9 @@ if ! bash "$ROOT/guest/build-disk.sh" "$GUEST_DIR" "$DISKS" >"$T/build-disk.out"
 fi
 setup_daemon
 
+# The test guest's Debian-style disk: its GRUB configuration names the
+# kernel, which --boot disk-kernel starts (the disk's own bytes, read back
+# from the imported volume).
 SRC=$DISKS/debian-ext4.img
 VMDK="web appliance-disk1.vmdk"
 mkdir -p "$T/app" && chmod 755 "$T/app"
