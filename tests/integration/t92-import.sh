@@ -91,7 +91,7 @@ test_expect "a disk that does not match the manifest is refused, nothing kept" '
 	grep -q "does not match the manifest" err &&
 	nothing_left "$BASE_VMS" "$BASE_VOLS"
 '
-test_expect "hostile archives: ../ names and symlinks are refused at once" '
+test_expect "hostile archives: ../ names, symlinks and a member past the end are refused at once" '
 	python3 - "$T" <<-EOF &&
 	import io, sys, tarfile
 	t = sys.argv[1]
@@ -113,6 +113,8 @@ test_expect "hostile archives: ../ names and symlinks are refused at once" '
 	fails corral vm import "$T/dotdot.ova" 2>err && grep -q "directory part; refused" err &&
 	fails corral vm import "$T/abs.ova" 2>err && grep -q "directory part; refused" err &&
 	fails corral vm import "$T/link.ova" 2>err && grep -q "symbolic link" err &&
+	head -c 5000000 "$T/web.ova" >"$T/short.ova" &&
+	fails corral vm import "$T/short.ova" 2>err && grep -q "claims [0-9]* bytes but the file ends" err &&
 	test ! -e "$STATE/escape.vmdk" && test ! -e "$T/escape.vmdk" &&
 	nothing_left "$BASE_VMS" "$BASE_VOLS"
 '
@@ -144,19 +146,33 @@ test_expect "disk import refuses a text file and an OVA unless --source-format r
 	fails corral disk import "$T/notes.txt" --name n2 --source-format ext4 2>err && grep -q "unknown source format" err &&
 	corral disk import "$SRC" --name plain >/dev/null
 '
-test_expect "kill -9 during a vm import: after the restart no volume, scratch copy or VM of it is left" '
+# wait_tmp JOB VOLUME: the job runs and qemu-img is writing VOLUME's import temp file.
+wait_tmp() {
+	local end=$((SECONDS + 60))
+	until ls -A "$STATE/storage" | grep -q "^\.$2\.import\.tmp$"; do
+		[ $SECONDS -lt $end ] && [ "$(corral job show "$1" --json | jq -r .state)" = running ] || return 1
+		sleep 0.05
+	done
+}
+ALL_VOLS=$(jq -nc "$BASE_VOLS + [\"notes\",\"plain\"] | sort")
+test_expect "a cancelled vm import keeps nothing" '
 	mkdir -p "$T/big" && qemu-img create -q -f raw "$T/big/big.raw" 512M &&
 	qemu-io -f raw -c "write -P 0x5a 0 512M" "$T/big/big.raw" >/dev/null &&
 	qemu-img convert -O vmdk -o subformat=streamOptimized "$T/big/big.raw" "$T/big/$VMDK" && rm "$T/big/big.raw" &&
 	make_ova "$T/big" "$T/big.ova" 512 && rm "$T/big/$VMDK" &&
-	id=$(api POST /v1/vms/import "{\"path\":\"$T/big.ova\",\"name\":\"crash\"}" | sed "\$d" | jq -r .job.id) &&
-	end=$((SECONDS + 60)) &&
-	until ls -A "$STATE/storage" | grep -q "^\.crash-disk0\.import\.tmp$"; do
-		[ $SECONDS -lt $end ] && [ "$(corral job show "$id" --json | jq -r .state)" = running ] || return 1
-		sleep 0.05
+	id=$(api POST /v1/vms/import "{\"path\":\"$T/big.ova\",\"name\":\"cancelled\"}" | sed "\$d" | jq -r .job.id) &&
+	wait_tmp "$id" cancelled-disk0 && corral job cancel "$id" >/dev/null &&
+	end=$((SECONDS + 30)) &&
+	until [ "$(corral job show "$id" --json | jq -r .state)" = cancelled ]; do
+		[ $SECONDS -lt $end ] || return 1; sleep 0.1
 	done &&
+	nothing_left "$BASE_VMS" "$ALL_VOLS"
+'
+test_expect "kill -9 during a vm import: after the restart no volume, scratch copy or VM of it is left" '
+	id=$(api POST /v1/vms/import "{\"path\":\"$T/big.ova\",\"name\":\"crash\"}" | sed "\$d" | jq -r .job.id) &&
+	wait_tmp "$id" crash-disk0 &&
 	kill9_daemon && start_daemon &&
 	corral job show "$id" --json | jq -e ".state == \"failed\" and .error == \"corrald stopped during the import; nothing of it was kept\"" &&
-	nothing_left "$BASE_VMS" "$(jq -nc "$BASE_VOLS + [\"notes\",\"plain\"] | sort")"
+	nothing_left "$BASE_VMS" "$ALL_VOLS"
 '
 finish
