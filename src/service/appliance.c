@@ -152,7 +152,8 @@ static bool plain_name(const char *s)
 static char *name_from(const char *s)
 {
 	struct buf b = BUF_INIT;
-	for (const char *p = s; p && *p && b.len < NAME_MAX_LEN; p++) {
+	/* room for the volume names' "-diskNN" */
+	for (const char *p = s; p && *p && b.len < NAME_MAX_LEN - 7; p++) {
 		char c = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
 			  c == '_' || c == '-';
@@ -362,6 +363,11 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 		dk->bus = xstrdup(bus_for(im, json_string_value(json_object_get(x, "controller")),
 					  json_string_value(json_object_get(x, "controller_model")), (int)i));
 		dk->vol = xasprintf("%s-disk%zu", im->name, i);
+		if (str_name_invalid(dk->vol)) {
+			buf_printf(err, "the VM name %s is too long to name its volumes %s-diskN; give a shorter --name",
+				   im->name, im->name);
+			goto fail;
+		}
 		dk->path = vol_file_path(im->dir, dk->vol, "qcow2");
 		dk->tmp = vol_tmp_path(im->dir, dk->vol, "import");
 		struct vol_record v = { 0 };
@@ -442,7 +448,8 @@ static int copy_hash(struct import *im, int fd, uint64_t off, uint64_t len, int 
 		pos += (uint64_t)got;
 		if (out >= 0) {
 			im->done += (uint64_t)got;
-			job_progress_bytes(im->job, im->done, im->total);
+			/* an OVA's copy is the first half of the job, the conversions the second */
+			job_progress(im->job, im->total ? 50.0 * (double)im->done / (double)im->total : 0, 0, -1);
 		}
 		if (r == 0 && job_cancelled(im->job)) {
 			buf_printf(err, "import of %s cancelled; nothing was kept", im->src);
@@ -593,9 +600,10 @@ struct conv_progress {
 static int conv_progress(void *opaque, double percent, double rate, int64_t eta_s)
 {
 	struct conv_progress *p = opaque;
+	double base = p->im->ova ? 50.0 : 0.0; /* an OVA's copy was the first half */
 	(void)eta_s;
 	if (percent >= 0)
-		job_progress(p->im->job, 100.0 * (p->i + percent / 100.0) / p->im->ndisks, rate, -1);
+		job_progress(p->im->job, base + (100.0 - base) * (p->i + percent / 100.0) / p->im->ndisks, rate, -1);
 	return job_cancelled(p->im->job);
 }
 

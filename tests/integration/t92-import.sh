@@ -131,6 +131,7 @@ test_expect "hostile or lying descriptors: entities, missing disks, sizes that l
 	sed "s|<Name>web appliance</Name>|<Name>../..</Name>|" "$T/app/web.ovf" >"$T/h/web.ovf" &&
 	fails corral vm import "$T/h/web.ovf" 2>err && grep -q "nothing usable as a corral name; give --name" err &&
 	fails corral vm import "$T/app/web.ovf" --name n1 --network nonet 2>err && grep -qi "network" err &&
+	fails corral vm import "$T/app/web.ovf" --name "$(head -c 60 /dev/zero | tr "\0" a)" 2>err && grep -q "too long" err &&
 	printf "not an appliance\n" >"$T/h/notes.txt" &&
 	fails corral vm import "$T/h/notes.txt" 2>err && grep -q "neither an .ova archive nor an .ovf" err &&
 	nothing_left "$BASE_VMS" "$BASE_VOLS"
