@@ -8,7 +8,7 @@ pkgs=(
 	gcc make pkg-config meson ninja-build
 	libmicrohttpd-dev libjansson-dev libsqlite3-dev libcurl4-openssl-dev uuid-dev
 	libext2fs-dev zlib1g-dev libzstd-dev libssl-dev libcrypt-dev libnbd-dev libseccomp-dev
-	libmnl-dev libgnutls28-dev
+	libmnl-dev libgnutls28-dev libxml2-dev
 	# tests
 	libcmocka-dev valgrind curl jq socat python3
 	# runtime: QEMU, qemu-img

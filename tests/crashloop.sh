@@ -60,7 +60,7 @@ op_prepare() {
 op() { if [ "$1" = kill-qemu ]; then echo "$KQ"; else echo "$1"; fi; }
 op_start() {
 	case $(op "$1") in
-	import) start_job POST /v1/volumes/import "{\"path\":\"$T/src.raw\",\"name\":\"imp\"}" ;;
+	import) start_job POST /v1/volumes/import "{\"path\":\"$T/src.raw\",\"name\":\"imp\",\"source_format\":\"raw\"}" ;;
 	clone) start_job POST /v1/vms/s/clone '{"name":"c1"}' ;;
 	move) start_job POST /v1/volumes/gd/move "{\"pool\":\"$MOVE_TO\"}" ;;
 	snapshot) start_job POST /v1/vms/g/snapshots '{"name":"sn"}' ;;
@@ -80,7 +80,7 @@ op_done() {
 }
 op_retry() {
 	case $(op "$1") in
-	import) corral disk import "$T/src.raw" --name imp ;;
+	import) corral disk import "$T/src.raw" --source-format raw --name imp ;;
 	clone) corral vm clone s c1 ;;
 	move) corral disk move gd --pool "$MOVE_TO" ;;
 	snapshot) corral snapshot create g sn ;;

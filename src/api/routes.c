@@ -14,6 +14,7 @@
 #include "core/events.h"
 #include "core/job.h"
 #include "service/auth.h"
+#include "service/appliance.h"
 #include "service/autostart.h"
 #include "service/clone.h"
 #include "service/host.h"
@@ -425,6 +426,27 @@ static void h_vm_clone(struct route_ctx *c)
 	buf_release(&err);
 }
 
+static void h_vm_import(struct route_ctx *c)
+{
+	static const char *const keys[] = { "path", "name", "pool", "network", "start", NULL };
+	struct svc_import_opts o = { 0 };
+	const char *path = NULL;
+	json_t *job = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_str(body, "path", &path, &err) < 0 || json_get_str(body, "name", &o.name, &err) < 0 ||
+	    json_get_str(body, "pool", &o.pool, &err) < 0 || json_get_str(body, "network", &o.network, &err) < 0 ||
+	    json_get_bool(body, "start", &o.start, &err) < 0 || !path) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
+	} else {
+		int r = svc_vm_import(path, &o, &job, &err);
+		reply_job(c, r, job, &err);
+	}
+	buf_release(&err);
+}
+
 static void h_vm_events(struct route_ctx *c)
 {
 	svc_uuid u;
@@ -652,18 +674,19 @@ static void h_vol_create(struct route_ctx *c)
 
 static void h_vol_import(struct route_ctx *c)
 {
-	static const char *const keys[] = { "path", "name", "format", "pool", NULL };
-	const char *path = NULL, *name = NULL, *format = NULL, *pool = NULL;
+	static const char *const keys[] = { "path", "name", "format", "source_format", "pool", NULL };
+	const char *path = NULL, *name = NULL, *format = NULL, *src_format = NULL, *pool = NULL;
 	json_t *job = NULL;
 	struct buf err = BUF_INIT;
 	__do_json json_t *body = body_json(c, keys);
 	if (!body)
 		return;
 	if (json_get_str(body, "path", &path, &err) < 0 || json_get_str(body, "name", &name, &err) < 0 ||
-	    json_get_str(body, "format", &format, &err) < 0 || json_get_str(body, "pool", &pool, &err) < 0 || !path) {
+	    json_get_str(body, "format", &format, &err) < 0 || json_get_str(body, "source_format", &src_format, &err) < 0 ||
+	    json_get_str(body, "pool", &pool, &err) < 0 || !path) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'path' is required");
 	} else {
-		int r = svc_vol_import(path, name, format, pool, &job, &err);
+		int r = svc_vol_import(path, name, format, src_format, pool, &job, &err);
 		reply_job(c, r, job, &err);
 	}
 	buf_release(&err);
@@ -1012,6 +1035,8 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
 	  AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM", AUTH_VM_CONFIG },
+	{ "POST", { "v1", "vms", "import" }, h_vm_import, NULL, "{path, name, pool, network, start}", 202,
+	  "import an OVA or OVF appliance as a new VM (a job)", AUTH_VM_CONFIG },
 	{ "GET", { "v1", "vms", "{vm}" }, h_vm_show, NULL, NULL, 200, "a VM's definition and status", AUTH_VM_AUDIT },
 	{ "PUT", { "v1", "vms", "{vm}" }, h_vm_update, NULL, "VM definition", 200,
 	  "replace a stopped VM's definition (If-Match: the ETag GET gave: 412 if it changed since)", AUTH_VM_CONFIG },
@@ -1069,7 +1094,7 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume",
 	  AUTH_STORE_ALLOCATE },
-	{ "POST", { "v1", "volumes", "import" }, h_vol_import, NULL, "{path, name, format, pool}", 202,
+	{ "POST", { "v1", "volumes", "import" }, h_vol_import, NULL, "{path, name, format, source_format, pool}", 202,
 	  "import an image file as a volume (a job)", AUTH_STORE_ALLOCATE },
 	{ "GET", { "v1", "volumes", "{volume}" }, h_vol_show, NULL, NULL, 200, "one volume", AUTH_STORE_AUDIT },
 	{ "DELETE", { "v1", "volumes", "{volume}" }, h_vol_delete, NULL, NULL, 200, "delete a volume",

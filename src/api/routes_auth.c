@@ -109,7 +109,7 @@ static char **route_objects(struct route_ctx *c)
 	    backup_objects(c, &out))
 		return out;
 
-	if (strcmp(kind, "vms") == 0 && c->nseg > 2) {
+	if (strcmp(kind, "vms") == 0 && c->nseg > 2 && !(c->nseg == 3 && strcmp(c->seg[2], "import") == 0)) {
 		if (vm_objects(c->seg[2], &out, 0))
 			return out;
 	} else if (strcmp(kind, "pools") == 0 && c->nseg > 2) {

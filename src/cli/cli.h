@@ -283,6 +283,10 @@ int job_follow(struct cli *cli, const json_t *answer, const char *label, bool de
 int cli_vm_template(struct cli *cli, int argc, char **argv);
 int cli_vm_clone(struct cli *cli, int argc, char **argv);
 
+/* --- appliance import (cmd_import.c): a verb of the vm noun --- */
+
+int cli_vm_import(struct cli *cli, int argc, char **argv);
+
 /* --- live migration (cmd_migrate.c): a verb of the vm noun --- */
 
 int cli_vm_migrate(struct cli *cli, int argc, char **argv);

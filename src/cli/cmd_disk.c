@@ -73,16 +73,23 @@ static const char usage_delete[] =
 
 static const char usage_import[] =
 	"usage: corral disk import FILE [--name NAME] [--format qcow2|raw] [--pool POOL]\n"
+	"                          [--source-format FMT]\n"
 	"\n"
-	"Copy an image file (its format is probed: raw, qcow2, ...) into a new\n"
-	"volume.  FILE must be inside a storage pool or an allow_path directory of\n"
-	"corrald.conf; a relative path is made absolute against the current\n"
-	"directory.  Progress is shown when stderr is a terminal.\n"
+	"Copy an image file (its format is probed: qcow2, vmdk, vdi, vpc, vhdx,\n"
+	"raw) into a new volume.  A file that is neither a known image format nor\n"
+	"a raw disk with a partition table or filesystem (a text file, an OVA, an\n"
+	"archive) is refused unless --source-format raw is given; an OVA or OVF\n"
+	"appliance is imported with 'corral vm import'.  FILE must be inside a\n"
+	"storage pool or an allow_path directory of corrald.conf; a relative path\n"
+	"is made absolute against the current directory.  Progress is shown when\n"
+	"stderr is a terminal.\n"
 	"\n"
 	"Options:\n"
 	"  --name NAME    volume name (default: FILE's base name without extension)\n"
 	"  --format FMT   format of the new volume: qcow2 (default) or raw\n"
 	"  --pool POOL    storage pool to put it in (default: the pool 'default')\n"
+	"  --source-format FMT  FILE's format, not probed: raw, qcow2, vmdk, vdi,\n"
+	"                 vpc or vhdx (raw: import any file as a raw disk)\n"
 	"  --json         print the finished job as JSON\n"
 	"  -h, --help     show this help\n";
 
@@ -127,7 +134,7 @@ static const char usage_move[] =
 	"  --json         print the finished job as JSON\n"
 	"  -h, --help     show this help\n";
 
-enum { OPT_FORMAT = CLI_OPT_FIRST, OPT_NAME, OPT_BUS, OPT_POOL };
+enum { OPT_FORMAT = CLI_OPT_FIRST, OPT_NAME, OPT_BUS, OPT_POOL, OPT_SOURCE_FORMAT };
 
 static uint64_t size_of(const json_t *obj, const char *key)
 {
@@ -342,6 +349,7 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "pool", required_argument, NULL, OPT_POOL },
+		{ "source-format", required_argument, NULL, OPT_SOURCE_FORMAT },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -349,7 +357,7 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 	__do_json json_t *body = NULL;
 	__do_json json_t *final = NULL;
 	__do_free char *file = NULL;
-	const char *name = NULL, *format = NULL, *pool = NULL, *target;
+	const char *name = NULL, *format = NULL, *pool = NULL, *src_format = NULL, *target;
 	struct client *c;
 	struct cli_args a;
 	int opt, rc;
@@ -368,6 +376,9 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 		case OPT_POOL:
 			pool = optarg;
 			break;
+		case OPT_SOURCE_FORMAT:
+			src_format = optarg;
+			break;
 		}
 	}
 	if ((rc = cli_args_count(&a, 1, 1, "image file")) != CLI_OK)
@@ -380,6 +391,8 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 		json_object_set_new(body, "format", json_string(format));
 	if (pool)
 		json_object_set_new(body, "pool", json_string(pool));
+	if (src_format)
+		json_object_set_new(body, "source_format", json_string(src_format));
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/volumes/import", body, &r, false) < 0)
 		return CLI_FAIL;
 	if (!json_is_object(json_object_get(r.json, "job"))) {

@@ -1155,6 +1155,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "events", "list a VM's events", vm_events },
 	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
+	{ "import", "create a VM from an OVA or OVF appliance", cli_vm_import },
 	{ "migrate", "move a VM to a trusted host (live, or --offline)", cli_vm_migrate },
 	{ "boot-entries", "list the boot entries on a VM's first disk (--boot disk-kernel)", cli_vm_boot_entries },
 	{ NULL, NULL, NULL },

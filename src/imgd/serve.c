@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "imgd/serve.h"
+#include "image/appliance.h"
 #include "image/bootdisk.h"
 #include "util/common.h"
 
@@ -358,6 +359,130 @@ static int op_boot_extract(struct req *q, struct buf *err)
 	return r;
 }
 
+/* ---- appliances and disk import probes ---- */
+
+#define SNIFF_BYTES (64u << 10)
+
+/* What a file offered for `disk import` is: partition scheme, whole-disk filesystem, and a look at its first bytes. */
+static int op_sniff(struct req *q, struct buf *err)
+{
+	struct img_partlist pl = { 0 };
+	uint64_t size = img_dev_size(q->dev);
+	size_t n = size < SNIFF_BYTES ? (size_t)size : SNIFF_BYTES;
+	__do_free uint8_t *head = xmalloc(n ? n : 1);
+	const char *whole;
+	int r;
+
+	if ((r = img_dev_pread(q->dev, head, n, 0, err)) < 0)
+		return r;
+	if (img_partitions(q->dev, &pl, err) < 0) {
+		/* a damaged table is no evidence of a disk */
+		buf_reset(err);
+		snprintf(pl.scheme, sizeof(pl.scheme), "none");
+	}
+	whole = strcmp(pl.scheme, "none") == 0 ? img_fs_probe(q->dev) : NULL;
+	json_t *j = json_pack("{s:s,s:o,s:s,s:I}", "scheme", pl.scheme, "fstype", whole ? json_string(whole) : json_null(),
+			      "kind", img_sniff(head, n), "size", (json_int_t)size);
+	img_partlist_release(&pl);
+	return send_result(q, j, err);
+}
+
+/* dev[off, off+len) into out, at most max bytes (what: names it in the error). */
+static int read_region(struct req *q, uint64_t off, uint64_t len, size_t max, const char *what, struct buf *out,
+		       struct buf *err)
+{
+	if (len > max) {
+		buf_printf(err, "the %s is %llu bytes, more than the %zu it may have", what, (unsigned long long)len, max);
+		return -EFBIG;
+	}
+	buf_grow(out, (size_t)len + 1);
+	int r = img_dev_pread(q->dev, out->s, (size_t)len, off, err);
+	if (r < 0)
+		return r;
+	out->len = (size_t)len;
+	out->s[out->len] = '\0';
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+static int appliance_ova(struct req *q, struct buf *err)
+{
+	__do_json json_t *members = NULL, *desc = NULL, *mf = NULL;
+	struct buf text __do_buf = BUF_INIT;
+	const json_t *ovf = NULL, *man = NULL, *m;
+	size_t i;
+	int r;
+
+	if ((r = ova_tar_index(q->dev, &members, err)) < 0)
+		return r;
+	json_array_foreach(members, i, m) {
+		const char *name = json_string_value(json_object_get(m, "name"));
+		if (ends_with(name, ".ovf")) {
+			if (ovf) {
+				buf_adds(err, "the archive holds more than one .ovf descriptor");
+				return -EINVAL;
+			}
+			ovf = m;
+		} else if (ends_with(name, ".mf")) {
+			if (man) {
+				buf_adds(err, "the archive holds more than one .mf manifest");
+				return -EINVAL;
+			}
+			man = m;
+		}
+	}
+	if (!ovf) {
+		buf_adds(err, "the archive holds no .ovf descriptor: not an OVA");
+		return -EINVAL;
+	}
+	if ((r = read_region(q, (uint64_t)json_integer_value(json_object_get(ovf, "offset")),
+			     (uint64_t)json_integer_value(json_object_get(ovf, "size")), OVF_MAX_SIZE, "descriptor", &text,
+			     err)) < 0 ||
+	    (r = ovf_parse(text.s, text.len, &desc, err)) < 0)
+		return r;
+	if (man) {
+		buf_reset(&text);
+		if ((r = read_region(q, (uint64_t)json_integer_value(json_object_get(man, "offset")),
+				     (uint64_t)json_integer_value(json_object_get(man, "size")), OVF_MAX_MF_SIZE, "manifest",
+				     &text, err)) < 0 ||
+		    (r = ovf_mf_parse(text.s, text.len, &mf, err)) < 0)
+			return r;
+	}
+	return send_result(q, json_pack("{s:O,s:O,s:O,s:O,s:O}", "members", members, "ovf", json_object_get(ovf, "name"),
+					"descriptor", desc, "mf", man ? json_object_get(man, "name") : json_null(),
+					"manifest", mf ? mf : json_null()),
+			   err);
+}
+
+/* "kind": "ova" (the tar index, its descriptor and manifest), "ovf" or "mf" (the whole device is one). */
+static int op_appliance(struct req *q, struct buf *err)
+{
+	const char *kind = arg_str(q, "kind");
+	struct buf text __do_buf = BUF_INIT;
+	__do_json json_t *j = NULL;
+	int r;
+
+	if (kind && strcmp(kind, "ova") == 0)
+		return appliance_ova(q, err);
+	if (!kind || (strcmp(kind, "ovf") != 0 && strcmp(kind, "mf") != 0)) {
+		buf_adds(err, "bad request: appliance needs a kind: ova, ovf or mf");
+		return -EINVAL;
+	}
+	bool is_ovf = strcmp(kind, "ovf") == 0;
+	if ((r = read_region(q, 0, img_dev_size(q->dev), is_ovf ? OVF_MAX_SIZE : OVF_MAX_MF_SIZE,
+			     is_ovf ? "descriptor" : "manifest", &text, err)) < 0)
+		return r;
+	r = is_ovf ? ovf_parse(text.s, text.len, &j, err) : ovf_mf_parse(text.s, text.len, &j, err);
+	if (r < 0)
+		return r;
+	return send_result(q, json_pack("{s:O}", is_ovf ? "descriptor" : "manifest", j), err);
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -370,6 +495,8 @@ static const struct {
 	{ "read-file", true, op_read_file },
 	{ "boot-entries", false, op_boot_entries },
 	{ "boot-extract", false, op_boot_extract },
+	{ "sniff", false, op_sniff },
+	{ "appliance", false, op_appliance },
 };
 
 int imgd_serve(int sock, struct imgd_msg *req)

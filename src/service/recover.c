@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service/appliance.h"
 #include "recover.h"
 #include "service/internal.h"
 #include "backup/backup.h"
@@ -444,6 +445,28 @@ static void recover_clone(json_t *job, const char *name)
 	job_end(job, false, "corrald stopped during the clone; nothing was kept");
 }
 
+/* A vm-import: done once its VM is defined; else its volumes and scratch copies go. */
+static void recover_vm_import(json_t *job, const char *name)
+{
+	json_t *vols = json_object_get(json_object_get(job, "result"), "volumes");
+	const char *scratch = res_str(job, "scratch");
+	char uuid[37];
+
+	if (scratch)
+		svc_vm_import_scratch_remove(scratch);
+	if (store_vm_lookup(svc_cfg.store, name, uuid) == 0) {
+		job_end(job, true, NULL);
+		return;
+	}
+	if (!json_is_array(vols)) {
+		job_end(job, false, STOPPED_MSG);
+		return;
+	}
+	__do_free char *what = xasprintf("vm import %s", name);
+	undo_volumes(vols, what);
+	job_end(job, false, "corrald stopped during the import; nothing of it was kept");
+}
+
 /*
  * A restore under a new name is complete once its VM (or, for one disk, its
  * volume) is recorded; otherwise what it wrote goes.  Over the original, the
@@ -585,6 +608,8 @@ void svc_recover(void)
 			recover_import(job, target);
 		else if (strcmp(type, "clone") == 0)
 			recover_clone(job, target);
+		else if (strcmp(type, "vm-import") == 0)
+			recover_vm_import(job, target);
 		else if (strcmp(type, "restore") == 0)
 			recover_restore(job);
 		else if (strcmp(type, "backup") == 0)

@@ -8,6 +8,7 @@
 
 #include "volume.h"
 #include "service/hostpath.h"
+#include "service/srcprobe.h"
 #include "service/clone.h"
 #include "service/pool.h"
 #include "service/vm.h"
@@ -188,6 +189,7 @@ int svc_vol_delete(const char *name, struct buf *err)
 
 struct import_job {
 	char *src, *name, *format, *pool, *dir;
+	char *src_format; /* as the admin gave it, or NULL: probed */
 	int src_fd; /* src as hostpath opened and checked it: what qemu-img reads */
 };
 
@@ -199,6 +201,7 @@ static void import_job_free(void *arg)
 	free(j->src);
 	free(j->name);
 	free(j->format);
+	free(j->src_format);
 	free(j->pool);
 	free(j->dir);
 	if (j->src_fd >= 0)
@@ -223,8 +226,8 @@ static int import_run(struct job *jb, void *arg, struct buf *err)
 	__do_free char *tmp = vol_tmp_path(j->dir, j->name, "import");
 	/* What start-up recovery removes if corrald dies before the import ends. */
 	job_record_result(jb, json_pack("{s:s,s:s}", "path", path, "tmp", tmp));
-	int r = vol_import_fd(svc_cfg.store, j->dir, j->src_fd, j->src, j->name, j->format, svc_job_vol_progress, jb,
-			      err);
+	int r = vol_import_fmt_fd(svc_cfg.store, j->dir, j->src_fd, j->src, j->name, j->format, j->src_format,
+				  svc_job_vol_progress, jb, err);
 	job_set_result(jb, r == 0 ? json_pack("{s:s,s:s}", "volume", j->name, "path", path) : NULL);
 	import_unclaim(j->name);
 	svc_pool_put(j->pool);
@@ -242,11 +245,11 @@ static char *default_name(const char *path)
 	return base;
 }
 
-int svc_vol_import(const char *path, const char *name, const char *format, const char *pool, json_t **job,
-		   struct buf *err)
+int svc_vol_import(const char *path, const char *name, const char *format, const char *src_format, const char *pool,
+		   json_t **job, struct buf *err)
 {
 	__do_free char *nm = name ? xstrdup(name) : default_name(path);
-	__do_free char *dir = NULL;
+	__do_free char *dir = NULL, *detected = NULL;
 	uint64_t vsize;
 	int r;
 
@@ -266,7 +269,11 @@ int svc_vol_import(const char *path, const char *name, const char *format, const
 	/* opened once, inside a pool or an allow_path directory; qemu-img reads
 	 * this descriptor, never the name again (and refuses backing files) */
 	__do_close int src_fd = hostpath_open("source image", path, NULL, err);
-	if ((r = src_fd) < 0 || (r = vol_import_check_fd(svc_cfg.store, src_fd, path, nm, format, &vsize, err)) < 0)
+	if ((r = src_fd) < 0 ||
+	    (r = vol_import_probe_fd(svc_cfg.store, src_fd, path, nm, format, src_format, &vsize, &detected, err)) < 0)
+		goto fail;
+	/* qemu-img calls whatever it does not know raw: only a plausible disk, or the admin's word */
+	if (!src_format && strcmp(detected, "raw") == 0 && (r = svc_raw_source_check(src_fd, path, err)) < 0)
 		goto fail;
 	if ((r = svc_pool_hold(pool, &dir, err)) < 0)
 		goto fail;
@@ -274,6 +281,7 @@ int svc_vol_import(const char *path, const char *name, const char *format, const
 	j->src = xstrdup(path);
 	j->name = xstrdup(nm);
 	j->format = xstrdup(format);
+	j->src_format = src_format ? xstrdup(src_format) : NULL;
 	j->pool = pool ? xstrdup(pool) : NULL;
 	j->dir = move_ptr(dir);
 	j->src_fd = move_fd(src_fd);

@@ -372,7 +372,7 @@ static bool refers_to_other_files(const char *why)
  * (src only names it); else src is opened here.
  */
 static int import_check(struct store *st, const char *src, int src_fd, const char *name, const char *format,
-			uint64_t *virtual_size, char **src_format, struct buf *err)
+			const char *given_format, uint64_t *virtual_size, char **src_format, struct buf *err)
 {
 	struct buf why __do_buf = BUF_INIT;
 	__do_json json_t *info = NULL;
@@ -398,6 +398,14 @@ static int import_check(struct store *st, const char *src, int src_fd, const cha
 		buf_printf(err, "source image path %s is not absolute", src);
 		return -EINVAL;
 	}
+	if (given_format) {
+		for (i = 0; i < ARRAY_SIZE(import_formats) && strcmp(given_format, import_formats[i]) != 0; i++)
+			;
+		if (i == ARRAY_SIZE(import_formats)) {
+			buf_adds(err, "unknown source format (use raw, qcow2, vmdk, vdi, vpc or vhdx)");
+			return -EINVAL;
+		}
+	}
 	if (src_fd >= 0 && fstat(src_fd, &sb) < 0) {
 		r = -errno;
 		buf_printf(err, "cannot read source image %s: %s", src, strerror(-r));
@@ -418,7 +426,7 @@ static int import_check(struct store *st, const char *src, int src_fd, const cha
 	if ((r = check_name_free(st, name, err)) < 0)
 		return r;
 
-	r = img_info_json(src, src_fd, NULL, &info, &why);
+	r = img_info_json(src, src_fd, given_format, &info, &why);
 	if (r < 0 && src_fd >= 0 && refers_to_other_files(why.s)) {
 		/* read as /dev/fd/3, a split VMDK looks for its extents in /dev/fd/ */
 		buf_printf(err,
@@ -497,7 +505,14 @@ int vol_import_check_fd(struct store *st, int src_fd, const char *src, const cha
 			uint64_t *virtual_size, struct buf *err)
 {
 	__do_free char *src_format = NULL;
-	return import_check(st, src, src_fd, name, format, virtual_size, &src_format, err);
+	return import_check(st, src, src_fd, name, format, NULL, virtual_size, &src_format, err);
+}
+
+int vol_import_probe_fd(struct store *st, int src_fd, const char *src, const char *name, const char *format,
+			const char *given_format, uint64_t *virtual_size, char **detected, struct buf *err)
+{
+	*detected = NULL;
+	return import_check(st, src, src_fd, name, format, given_format, virtual_size, detected, err);
 }
 
 /* Progress parsing of `qemu-img convert -p` output: "    (12.34/100%)\r". */
@@ -702,6 +717,12 @@ int vol_import(struct store *st, const char *storage_dir, const char *src, const
 int vol_import_fd(struct store *st, const char *storage_dir, int src_fd, const char *src, const char *name,
 		  const char *format, vol_progress_cb cb, void *opaque, struct buf *err)
 {
+	return vol_import_fmt_fd(st, storage_dir, src_fd, src, name, format, NULL, cb, opaque, err);
+}
+
+int vol_import_fmt_fd(struct store *st, const char *storage_dir, int src_fd, const char *src, const char *name,
+		      const char *format, const char *given_format, vol_progress_cb cb, void *opaque, struct buf *err)
+{
 	struct import_progress prog = { .cb = cb, .opaque = opaque, .last_cb_ms = -1 };
 	struct buf why __do_buf = BUF_INIT;
 	__do_free char *src_format = NULL, *path = NULL;
@@ -712,7 +733,7 @@ int vol_import_fd(struct store *st, const char *storage_dir, int src_fd, const c
 
 	if ((r = check_dir(storage_dir, err)) < 0)
 		return r;
-	if ((r = import_check(st, src, src_fd, name, format, &size, &src_format, err)) < 0)
+	if ((r = import_check(st, src, src_fd, name, format, given_format, &size, &src_format, err)) < 0)
 		return r;
 	path = vol_path(storage_dir, name, format);
 	if (lstat(path, &sb) == 0) {

@@ -62,6 +62,16 @@ int vol_import_check_fd(struct store *st, int src_fd, const char *src, const cha
 			uint64_t *virtual_size, struct buf *err);
 int vol_import_fd(struct store *st, const char *storage_dir, int src_fd, const char *src, const char *name,
 		  const char *format, vol_progress_cb cb, void *opaque, struct buf *err);
+/*
+ * The same with the source's format given (given_format one of raw, qcow2,
+ * vmdk, vdi, vpc, vhdx: qemu-img is told, nothing is probed) or NULL
+ * (probed).  vol_import_probe_fd also hands back the format the check found
+ * (*detected, caller frees), so a caller can look closer at a "raw" file.
+ */
+int vol_import_probe_fd(struct store *st, int src_fd, const char *src, const char *name, const char *format,
+			const char *given_format, uint64_t *virtual_size, char **detected, struct buf *err);
+int vol_import_fmt_fd(struct store *st, const char *storage_dir, int src_fd, const char *src, const char *name,
+		      const char *format, const char *given_format, vol_progress_cb cb, void *opaque, struct buf *err);
 
 /* Grow an image that no running VM has open (shrinking is refused). */
 int vol_resize_offline(struct store *st, const char *name, uint64_t new_size, struct buf *err);

@@ -36,7 +36,7 @@ test_expect "corral events --follow shows a VM start and a job's progress live" 
 	sleep 0.5 &&
 	qemu-img create -q -f raw "$T/big.raw" 3G &&
 	qemu-io -f raw -c "write -P 0x5a 0 1G" -c "write -P 0x5b 1G 1G" -c "write -P 0x5c 2G 512M" "$T/big.raw" >/dev/null &&
-	corral disk import "$T/big.raw" --name big &&
+	corral disk import "$T/big.raw" --source-format raw --name big &&
 	create_guest ev && corral vm start ev &&
 	sleep 0.5 && kill $fpid && wait $fpid 2>/dev/null;
 	cat follow.out &&
@@ -87,7 +87,7 @@ cancel_at_progress() {
 	echo "job $1: $(job_field "$1" state): $(job_field "$1" error)"
 }
 test_expect "a cancelled import keeps nothing" '
-	id=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"big2\"}" | sed "\$d" | jq -r .job.id) &&
+	id=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"big2\",\"source_format\":\"raw\"}" | sed "\$d" | jq -r .job.id) &&
 	cancel_at_progress "$id" && [ "$(job_field "$id" state)" = cancelled ] &&
 	fails corral disk show big2 && ! ls -A "$STATE/storage" | grep -q big2
 '
@@ -116,7 +116,7 @@ test_expect "a cancelled graceful stop leaves the VM running" '
 	corral vm kill deaf
 '
 test_expect "SIGTERM during an import and a live move: clean exit, jobs recorded, nothing half made" '
-	imp=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"big3\"}" | sed "\$d" | jq -r .job.id) &&
+	imp=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"big3\",\"source_format\":\"raw\"}" | sed "\$d" | jq -r .job.id) &&
 	mov=$(api POST /v1/volumes/mv/move "{\"pool\":\"default\"}" | sed "\$d" | jq -r .job.id) &&
 	wait_job_progress "$imp" && wait_job_progress "$mov" &&
 	t0=$(date +%s%N) && stop_daemon && echo "stop took $(( ($(date +%s%N) - t0) / 1000000 )) ms" &&

@@ -77,7 +77,7 @@ convert_helper() {
 test_expect "kill -9 during an import: restart ends the orphan qemu-img (by identity) and keeps no file" '
 	qemu-img create -q -f raw "$T/big.raw" 3G &&
 	qemu-io -f raw -c "write -P 0x5a 0 1G" -c "write -P 0x5b 1G 1G" -c "write -P 0x5c 2G 512M" "$T/big.raw" >/dev/null &&
-	imp=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"imp\"}" | sed "\$d" | jq -r .job.id) &&
+	imp=$(api POST /v1/volumes/import "{\"path\":\"$T/big.raw\",\"name\":\"imp\",\"source_format\":\"raw\"}" | sed "\$d" | jq -r .job.id) &&
 	wait_job_progress "$imp" && read -r hpid hstart < <(convert_helper) && echo "qemu-img: $hpid $hstart" &&
 	kill9_daemon && ! proc_gone "$hpid" && ls -A "$STATE/storage" | grep -q "^\.imp\.import\.tmp$" &&
 	start_daemon &&
@@ -85,7 +85,7 @@ test_expect "kill -9 during an import: restart ends the orphan qemu-img (by iden
 	[ -z "$(ls -A "$STATE/run/helpers")" ] && ! ls -A "$STATE/storage" | grep -q "imp" &&
 	[ "$(job_field "$imp" state)" = failed ] &&
 	[ "$(job_field "$imp" error)" = "corrald stopped during the import; nothing was kept" ] &&
-	corral disk import "$T/big.raw" --name imp && corral disk show imp >/dev/null
+	corral disk import "$T/big.raw" --source-format raw --name imp && corral disk show imp >/dev/null
 '
 test_expect "kill -9 during a backup of a stopped VM: qemu-nbd ended, no scratch left, the record says no backup was made" '
 	n0=$(corral backup list src --json | jq ".backups | length") &&

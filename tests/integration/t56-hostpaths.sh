@@ -50,7 +50,7 @@ test_expect "kernel, initrd, cdrom and disk reads outside are forbidden" '
 	nothing_created
 '
 test_expect "files in allowed directories work: import, a VM with kernel and initrd" '
-	corral disk import "$T/iso/ok.raw" --name ok >/dev/null &&
+	corral disk import "$T/iso/ok.raw" --source-format raw --name ok >/dev/null &&
 	corral disk show ok --json | jq -e ".capacity == 1048576" >/dev/null &&
 	create_guest g >/dev/null && corral vm show g --json | jq -e ".boot.kernel == \"$KERNEL\"" >/dev/null
 '

@@ -47,7 +47,7 @@ test_expect "disk create and import put the file into the pool" '
 	[ "$(vol_path c1)" = "$(realpath "$T/p1")/c1.qcow2" ] &&
 	corral disk show c1 --json | jq -e ".pool == \"p1\"" &&
 	qemu-img create -f raw "$T/src.raw" 8M >/dev/null &&
-	corral disk import "$T/src.raw" --name i1 --pool p2 &&
+	corral disk import "$T/src.raw" --source-format raw --name i1 --pool p2 &&
 	[ "$(vol_path i1)" = "$(realpath "$T/p2")/i1.qcow2" ] &&
 	corral disk create d0 8M && corral disk show d0 --json | jq -e ".pool == \"default\"" &&
 	corral disk list | grep -E "^c1 +p1 +qcow2 " &&
