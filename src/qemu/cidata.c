@@ -1,0 +1,143 @@
+/*
+ * cidata.c - see cidata.h.
+ *
+ * The work happens in a fresh directory made by mkdtemp inside the run
+ * dir (root's, mode 0700, a name nobody can guess), so nothing the QEMU
+ * account left in its run dir can redirect a write; the finished image is
+ * renamed over <run dir>/cidata.iso, which replaces whatever was there
+ * without following it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cidata.h"
+#include "argv.h"
+#include "core/cloudinit.h"
+#include "util/cmd.h"
+#include "util/common.h"
+#include "util/fsutil.h"
+
+/* Any fixed time: the image's bytes must not depend on when it was made. */
+#define CIDATA_EPOCH "1577836800" /* 2020-01-01T00:00:00Z */
+
+/* Files of a work directory (it has no subdirectories except files/), then the directory. */
+static void remove_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	if (d) {
+		while ((e = readdir(d))) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno == EISDIR) {
+				__do_free char *sub = xasprintf("%s/%s", path, e->d_name);
+				remove_tree(sub);
+			}
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+void qemu_cidata_remove(const char *run_dir)
+{
+	__do_free char *iso = qemu_run_path(run_dir, QEMU_CIDATA_LEAF);
+	unlink(iso);
+	/* work directories a crash left behind */
+	DIR *d = opendir(run_dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, QEMU_CIDATA_DIR ".", sizeof(QEMU_CIDATA_DIR)) == 0) {
+			__do_free char *p = qemu_run_path(run_dir, e->d_name);
+			remove_tree(p);
+		}
+	}
+	closedir(d);
+}
+
+static int write_one(const char *dir, const char *leaf, const char *text, struct buf *err)
+{
+	__do_free char *p = xasprintf("%s/files/%s", dir, leaf);
+	int r = fs_write_file_atomic(p, text, strlen(text), 0600);
+	if (r < 0)
+		buf_printf(err, "cannot write the cloud-init seed's %s: %s", leaf, strerror(-r));
+	return r;
+}
+
+int qemu_cidata_build(const struct vm_def *d, const char *run_dir, char **path, struct buf *err)
+{
+	struct cloudinit_seed seed = { 0 };
+	__do_free char *work = xasprintf("%s/" QEMU_CIDATA_DIR ".XXXXXX", run_dir);
+	__do_free char *files = NULL, *iso = NULL, *final = NULL;
+	struct cmd c = CMD_INIT;
+	struct buf out = BUF_INIT, xerr = BUF_INIT;
+	int r;
+
+	if ((r = cloudinit_seed_make(d, &seed, err)) < 0)
+		return r;
+	if (!mkdtemp(work)) {
+		r = -errno;
+		buf_printf(err, "cannot create a directory for the cloud-init seed in %s: %s", run_dir, strerror(errno));
+		goto out_seed;
+	}
+	files = xasprintf("%s/files", work);
+	iso = xasprintf("%s/" QEMU_CIDATA_LEAF, work);
+	if (mkdir(files, 0700) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot create %s: %s", files, strerror(errno));
+		goto out;
+	}
+	if ((r = write_one(work, "meta-data", seed.meta_data, err)) < 0 ||
+	    (r = write_one(work, "user-data", seed.user_data, err)) < 0 ||
+	    (seed.network_config && (r = write_one(work, "network-config", seed.network_config, err)) < 0))
+		goto out;
+
+	cmd_add(&c, "xorriso");
+	cmd_add(&c, "-as");
+	cmd_add(&c, "mkisofs");
+	cmd_add(&c, "-quiet");
+	cmd_add(&c, "-output");
+	cmd_add(&c, iso);
+	cmd_add(&c, "-volid");
+	cmd_add(&c, "cidata");
+	cmd_add(&c, "-joliet");
+	cmd_add(&c, "-rock");
+	cmd_add(&c, files);
+	cmd_setenv(&c, "SOURCE_DATE_EPOCH", CIDATA_EPOCH);
+	r = cmd_run(&c, &out, &xerr);
+	if (r != 0) {
+		while (xerr.len && (xerr.s[xerr.len - 1] == '\n'))
+			xerr.s[--xerr.len] = '\0';
+		if (r < 0)
+			buf_printf(err, "cannot run xorriso to build the cloud-init seed: %s (install Debian's xorriso)",
+				   strerror(-r));
+		else
+			buf_printf(err, "xorriso failed to build the cloud-init seed (status %d): %s", r,
+				   xerr.len ? xerr.s : "no message");
+		r = r < 0 ? r : -EIO;
+		goto out;
+	}
+	final = qemu_run_path(run_dir, QEMU_CIDATA_LEAF);
+	if (chmod(iso, 0600) < 0 || rename(iso, final) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot put the cloud-init seed at %s: %s", final, strerror(errno));
+		goto out;
+	}
+	*path = move_ptr(final);
+	r = 0;
+out:
+	remove_tree(work);
+	cmd_release(&c);
+	buf_release(&out);
+	buf_release(&xerr);
+out_seed:
+	cloudinit_seed_release(&seed);
+	return r;
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# cloud-init: a VM with --cloud-init gets a NoCloud seed (an ISO 9660 CD-ROM
+# labelled cidata) beside its own CD-ROM drive; the guest mounts it and reads
+# the meta-data and user-data corral wrote; a changed setting gives a new
+# instance-id at the next start; a clone and a --from copy get their own;
+# hostile values are refused and change nothing (docs/cloud-init.md).
+. "$(dirname "$0")/lib.sh"
+setup_daemon
+
+KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx3bq7CorralTestKeyOnlyForT18xxxxxxxxxxxx admin@t18"
+printf '# the admin key\n%s\n\n' "$KEY" >"$T/k.pub"
+printf 'correct horse battery\n' >"$T/pw"
+# an "installer" CD for the VM's own drive
+mkdir -p "$T/inst" && echo CORRAL-INSTALLER-MARK >"$T/inst/MARK.TXT"
+xorriso -as mkisofs -quiet -output "$T/installer.iso" -volid INSTALLER "$T/inst" 2>/dev/null
+
+iid() { corral vm show "$1" --json | jq -r .status.cloud_init_instance_id; }
+# the seed as the guest sees it: sr1 (sr0 is the VM's own CD-ROM drive on ide.2);
+# guest_sh commands stay short: the serial echo of a long one wraps
+seed() { guest_sh ci1 "cat /mnt/$1"; }
+
+test_expect "create with --cloud-init, an installer CD and a key; vm show shows it" '
+	create_guest ci1 --cdrom "$T/installer.iso" --cloud-init --ci-user admin --ci-ssh-key "$T/k.pub" &&
+	corral vm show ci1 --json | jq -e ".cloud_init == {\"user\":\"admin\",\"ssh_keys\":[\"$KEY\"]}" &&
+	corral vm show ci1 >show.txt && cat show.txt && grep -q "^cloud-init: *on, instance-id iid-" show.txt &&
+	grep -q "user: *admin$" show.txt && grep -q "ssh keys: *1$" show.txt &&
+	grep -q "hostname: *ci1 (the VM.s name)" show.txt
+'
+test_expect "the guest sees both CD-ROMs and reads the seed" '
+	boot ci1 && wait_block ci1 "sr0 sr1" &&
+	guest_sh ci1 "mount -t iso9660 -o ro /dev/sr1 /mnt && ls -1 /mnt" >ls.txt &&
+	grep -qx meta-data ls.txt && grep -qx user-data ls.txt && grep -qx network-config ls.txt &&
+	seed meta-data >meta.txt && cat meta.txt &&
+	grep -qx "instance-id: \"$(iid ci1)\"" meta.txt &&
+	grep -q "^instance-id: \"iid-$(corral vm show ci1 --json | jq -r .uuid)-[0-9a-f]\{16\}\"" meta.txt &&
+	grep -qx "local-hostname: \"ci1\"" meta.txt &&
+	seed user-data >ud.txt && cat ud.txt && head -n1 ud.txt | grep -qx "#cloud-config" &&
+	grep -qx "  - name: \"admin\"" ud.txt && grep -qxF "      - \"$KEY\"" ud.txt &&
+	seed network-config >nc.txt &&
+	grep -qi "macaddress: \"$(corral vm show ci1 --json | jq -r .nics[0].mac)\"" nc.txt &&
+	guest_sh ci1 "mkdir -p /cd && mount -t iso9660 -r /dev/sr0 /cd" &&
+	guest_sh ci1 "cat /cd/MARK.TXT" | grep -q CORRAL-INSTALLER-MARK
+'
+test_expect "the seed belongs to the QEMU account, mode 0600, and goes when the VM stops" '
+	iso=$STATE/run/$(corral vm show ci1 --json | jq -r .uuid)/cidata.iso &&
+	[ "$(stat -c %a "$iso")" = 600 ] &&
+	[ "$(stat -c %U "$iso")" = "$(stat -c %U "$(dirname "$iso")")" ] &&
+	corral vm kill ci1 && wait_state ci1 stopped && [ ! -e "$iso" ]
+'
+test_expect "a changed setting is a new instance-id at the next start" '
+	old=$(iid ci1) &&
+	corral vm edit ci1 --ci-hostname web-new --ci-password-file "$T/pw" &&
+	new=$(iid ci1) && [ -n "$new" ] && [ "$new" != "$old" ] &&
+	corral vm show ci1 --json | jq -e ".cloud_init.password_hash | startswith(\"\$y\$\")" &&
+	! corral vm show ci1 --json | grep -q "correct horse" &&
+	! grep -q "correct horse" "$T/corrald.log" &&
+	corral vm show ci1 | grep -q "user: *admin (password set)" &&
+	! corral vm show ci1 | grep -q "\$y\$" &&
+	boot ci1 &&
+	guest_sh ci1 "mount -t iso9660 -o ro /dev/sr1 /mnt" &&
+	seed meta-data >meta2.txt && cat meta2.txt &&
+	grep -qx "instance-id: \"$new\"" meta2.txt && grep -qx "local-hostname: \"web-new\"" meta2.txt &&
+	seed user-data | grep -q "^    hashed_passwd: \"\$y\\$"
+'
+test_expect "hostile values are refused and change nothing" '
+	{ corral vm kill ci1 2>/dev/null; wait_state ci1 stopped; } &&
+	gen=$(corral vm show ci1 --json | jq .status.generation) &&
+	fails corral vm edit ci1 --ci-user "$(printf "ad\nmin")" 2>err && grep -q "user must not contain control characters" err &&
+	fails corral vm edit ci1 --ci-user "x\" : y" 2>err && grep -q "login name" err &&
+	fails corral vm edit ci1 --ci-hostname "a b" 2>err && grep -q "host name" err &&
+	def=$(corral vm show ci1 --json | jq -c "del(.status) | .cloud_init.ssh_keys = [\"ssh-ed25519 AAAA\nusers: []\"]") &&
+	api PUT /v1/vms/ci1 "$def" >put.txt; grep -q "must be one line of text" put.txt &&
+	grep -q "HTTP 400" put.txt &&
+	def=$(corral vm show ci1 --json | jq -c "del(.status) | .cloud_init.password_hash = \"plain-password\"") &&
+	api PUT /v1/vms/ci1 "$def" | grep -q "crypt(3) hash" &&
+	head -c 70000 /dev/zero | tr "\0" x >big.yaml &&
+	fails corral vm edit ci1 --ci-user "" --ci-ssh-key "" --ci-password-file "" --ci-user-data big.yaml 2>err &&
+	grep -q "larger than 64 KiB" err &&
+	printf "#cloud-config\nusers: []\n" >ud.yaml &&
+	fails corral vm edit ci1 --ci-user-data ud.yaml 2>err && grep -q "user_data is used as it is" err &&
+	[ "$(corral vm show ci1 --json | jq .status.generation)" = "$gen" ] &&
+	corral vm show ci1 --json | jq -e ".cloud_init.user == \"admin\" and .cloud_init.hostname == \"web-new\""
+'
+test_expect "own user-data from the admin is used verbatim" '
+	printf "#cloud-config\nruncmd: [\"echo hi: \\\"there\\\"\"]\n" >mine.yaml &&
+	corral vm edit ci1 --ci-user "" --ci-ssh-key "" --ci-password-file "" --ci-user-data mine.yaml &&
+	corral vm show ci1 --json | jq -e ".cloud_init | has(\"user\") | not" &&
+	corral vm show ci1 --json | jq -j .cloud_init.user_data | cmp - mine.yaml
+'
+test_expect "a clone and a --from copy get their own instance-id" '
+	corral vm clone ci1 ci2 &&
+	[ "$(iid ci2)" != "$(iid ci1)" ] &&
+	corral vm show ci1 --json >ci1.json &&
+	corral vm create ci3 --from ci1.json &&
+	[ "$(iid ci3)" != "$(iid ci1)" ] && [ "$(iid ci3)" != "$(iid ci2)" ] &&
+	corral vm show ci3 --json | jq -e ".cloud_init.user_data != null"
+'
+test_expect "--no-cloud-init removes the seed drive" '
+	corral vm edit ci1 --no-cloud-init &&
+	corral vm show ci1 --json | jq -e ".cloud_init == null and (.status | has(\"cloud_init_instance_id\") | not)" &&
+	corral vm show ci1 | grep -q "^cloud-init: *off"
+'
+finish
