@@ -295,10 +295,12 @@ int cloudinit_seed_make(const struct vm_def *d, struct cloudinit_seed *out, stru
 			goto out;
 		}
 	}
-	if (put(&rest, "", "local-hostname", host) < 0 || user_data_make(c, &user) < 0)
+	if (put(&rest, "", "local-hostname", host) < 0)
 		goto bad;
 	if (c->user_data)
-		buf_adds(&user, c->user_data);
+		buf_adds(&user, c->user_data); /* the admin's, verbatim */
+	else if (user_data_make(c, &user) < 0)
+		goto bad;
 	if (c->network_config)
 		buf_adds(&net, c->network_config);
 	else if (d->nnics && network_config_make(d, &net) < 0)

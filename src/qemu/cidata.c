@@ -23,7 +23,8 @@
 #include "util/fsutil.h"
 
 /* Any fixed time: the image's bytes must not depend on when it was made. */
-#define CIDATA_EPOCH "1577836800" /* 2020-01-01T00:00:00Z */
+#define CIDATA_EPOCH "1577836800"       /* 2020-01-01T00:00:00Z: the volume's dates */
+#define CIDATA_DATE "2020010100000000" /* the same for every file */
 
 /* Files of a work directory (it has no subdirectories except files/), then the directory. */
 static void remove_tree(const char *path)
@@ -108,7 +109,9 @@ int qemu_cidata_build(const struct vm_def *d, const char *run_dir, char **path, 
 	cmd_add(&c, "-volid");
 	cmd_add(&c, "cidata");
 	cmd_add(&c, "-joliet");
-	cmd_add(&c, "-rock");
+	cmd_add(&c, "-r"); /* Rock Ridge, owners 0 and modes 0444: nothing of this host in the image */
+	cmd_add(&c, "--set_all_file_dates");
+	cmd_add(&c, CIDATA_DATE);
 	cmd_add(&c, files);
 	cmd_setenv(&c, "SOURCE_DATE_EPOCH", CIDATA_EPOCH);
 	r = cmd_run(&c, &out, &xerr);

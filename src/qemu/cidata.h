@@ -7,7 +7,8 @@
  * command runner, `-as mkisofs`, volume id "cidata", Joliet and Rock
  * Ridge names) into <run dir>/cidata.iso, mode 0600; the runtime then
  * hands it to the QEMU account with the rest of the run dir.  The image is
- * reproducible (SOURCE_DATE_EPOCH fixes every timestamp xorriso writes):
+ * reproducible (SOURCE_DATE_EPOCH and --set_all_file_dates fix every
+ * timestamp xorriso writes, -r every owner and mode):
  * the same definition gives the same bytes on every host, so a guest that
  * has the seed mounted reads the same data after a live migration, where
  * the destination builds its own copy.  argv.h says where the drive sits.
