@@ -17,7 +17,6 @@
 #include "vmdef.h"
 #include "util/common.h"
 #include "util/jsonutil.h"
-#include "util/strutil.h"
 
 void cloudinit_free(struct vm_cloudinit *c)
 {
@@ -32,6 +31,28 @@ void cloudinit_free(struct vm_cloudinit *c)
 	free(c->network_config);
 	free(c->hostname);
 	free(c);
+}
+
+/*
+ * Characters no value corral writes into YAML may hold: C0 controls (a
+ * newline among them) and DEL, and what YAML also reads as a line break
+ * or does not allow in a stream: C1 controls (U+0080..U+009F, NEL among
+ * them), U+2028, U+2029 and a byte order mark U+FEFF (strings are UTF-8).
+ */
+static bool yaml_unsafe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return true;
+		if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+			return true;
+		if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+			return true;
+	}
+	return false;
 }
 
 /* A login name: letters, digits, '.', '_', '-', not starting with a digit, '.' or '-'. */
@@ -90,7 +111,7 @@ static int get_text(const json_t *j, const char *key, size_t max, bool multiline
 		buf_printf(err, "cloud_init.%s is longer than %zu bytes", key, max);
 		return -1;
 	}
-	if (!multiline && str_has_control(s)) {
+	if (!multiline && yaml_unsafe(s)) {
 		buf_printf(err, "cloud_init.%s must not contain control characters (a newline included)", key);
 		return -1;
 	}
@@ -145,7 +166,7 @@ int cloudinit_parse(const json_t *j, struct vm_cloudinit **out, struct buf *err)
 		c->ssh_keys = xcalloc(json_array_size(keys_j) + 1, sizeof(char *));
 		json_array_foreach(keys_j, i, k) {
 			const char *s = json_string_value(k);
-			if (!s || !*s || strlen(s) > CLOUDINIT_MAX_KEY || str_has_control(s)) {
+			if (!s || !*s || strlen(s) > CLOUDINIT_MAX_KEY || yaml_unsafe(s)) {
 				buf_printf(err, "cloud_init.ssh_keys[%zu] must be one line of text (an authorized key), "
 					   "at most %d bytes", i, CLOUDINIT_MAX_KEY);
 				goto fail;
@@ -189,7 +210,7 @@ json_t *cloudinit_to_json(const struct vm_cloudinit *c)
 
 int cloudinit_yaml_quote(struct buf *b, const char *s)
 {
-	if (str_has_control(s))
+	if (yaml_unsafe(s))
 		return -EINVAL;
 	buf_addch(b, '"');
 	for (; *s; s++) {

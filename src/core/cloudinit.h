@@ -73,8 +73,10 @@ struct cloudinit_seed {
 int cloudinit_seed_make(const struct vm_def *d, struct cloudinit_seed *out, struct buf *err);
 void cloudinit_seed_release(struct cloudinit_seed *s);
 
-/* Append s to b as a YAML double-quoted scalar.  -EINVAL (b untouched) if s
- * holds a control character (a newline included). */
+/* Append s (UTF-8) to b as a YAML double-quoted scalar.  -EINVAL (b
+ * untouched) if s holds a control character (C0 with the newline, DEL, C1)
+ * or a character YAML reads as a line break or refuses (U+2028, U+2029,
+ * U+FEFF). */
 int cloudinit_yaml_quote(struct buf *b, const char *s);
 
 #endif

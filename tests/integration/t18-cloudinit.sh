@@ -3,7 +3,8 @@
 # labelled cidata) beside its own CD-ROM drive; the guest mounts it and reads
 # the meta-data and user-data corral wrote; a changed setting gives a new
 # instance-id at the next start; a clone and a --from copy get their own;
-# hostile values are refused and change nothing (docs/cloud-init.md).
+# hostile values are refused and change nothing; after a live migration the
+# guest reads the same seed, built by the destination (docs/cloud-init.md).
 . "$(dirname "$0")/lib.sh"
 setup_daemon
 
@@ -15,9 +16,23 @@ mkdir -p "$T/inst" && echo CORRAL-INSTALLER-MARK >"$T/inst/MARK.TXT"
 xorriso -as mkisofs -quiet -output "$T/installer.iso" -volid INSTALLER "$T/inst" 2>/dev/null
 
 iid() { corral vm show "$1" --json | jq -r .status.cloud_init_instance_id; }
-# the seed as the guest sees it: sr1 (sr0 is the VM's own CD-ROM drive on ide.2);
-# guest_sh commands stay short: the serial echo of a long one wraps
-seed() { guest_sh ci1 "cat /mnt/$1"; }
+# The seed's files as corrald built them (extracted from the image into seed/),
+# and a check that the guest reads exactly those bytes from its /dev/sr1 (sr0 is
+# the VM's own CD-ROM drive on ide.2): checksums, as long lines on the serial
+# console are not reliable under load; guest_sh commands stay short (the serial
+# echo of a long one wraps, and a command run twice needs a unique comment).
+host_seed() {
+	rm -rf seed && mkdir seed &&
+		xorriso -osirrox on -indev "$STATE/run/$(corral vm show "$1" --json | jq -r .uuid)/cidata.iso" \
+			-extract / seed >/dev/null 2>&1 && chmod -R u+rw seed
+}
+same_in_guest() {
+	local want got
+	want=$(cd seed && for f in meta-data network-config user-data; do md5sum "$f" | sed "s|  |  /mnt/|"; done)
+	# a unique comment: guest_sh finds its output after the first echo of the command
+	got=$(guest_sh "$1" "cd /mnt; md5sum /mnt/* # $RANDOM$RANDOM" | grep "^[0-9a-f]\{32\}  /mnt/")
+	[ "$want" = "$got" ] || { say "the guest read: $got"; say "the image has: $want"; return 1; }
+}
 
 test_expect "create with --cloud-init, an installer CD and a key; vm show shows it" '
 	create_guest ci1 --cdrom "$T/installer.iso" --cloud-init --ci-user admin --ci-ssh-key "$T/k.pub" &&
@@ -30,14 +45,15 @@ test_expect "the guest sees both CD-ROMs and reads the seed" '
 	boot ci1 && wait_block ci1 "sr0 sr1" &&
 	guest_sh ci1 "mount -t iso9660 -o ro /dev/sr1 /mnt && ls -1 /mnt" >ls.txt &&
 	grep -qx meta-data ls.txt && grep -qx user-data ls.txt && grep -qx network-config ls.txt &&
-	seed meta-data >meta.txt && cat meta.txt &&
-	grep -qx "instance-id: \"$(iid ci1)\"" meta.txt &&
-	grep -q "^instance-id: \"iid-$(corral vm show ci1 --json | jq -r .uuid)-[0-9a-f]\{16\}\"" meta.txt &&
-	grep -qx "local-hostname: \"ci1\"" meta.txt &&
-	seed user-data >ud.txt && cat ud.txt && head -n1 ud.txt | grep -qx "#cloud-config" &&
-	grep -qx "  - name: \"admin\"" ud.txt && grep -qxF "      - \"$KEY\"" ud.txt &&
-	seed network-config >nc.txt &&
-	grep -qi "macaddress: \"$(corral vm show ci1 --json | jq -r .nics[0].mac)\"" nc.txt &&
+	host_seed ci1 && cat seed/meta-data seed/user-data seed/network-config &&
+	grep -qx "instance-id: \"$(iid ci1)\"" seed/meta-data &&
+	grep -q "^instance-id: \"iid-$(corral vm show ci1 --json | jq -r .uuid)-[0-9a-f]\{16\}\"" seed/meta-data &&
+	grep -qx "local-hostname: \"ci1\"" seed/meta-data &&
+	head -n1 seed/user-data | grep -qx "#cloud-config" &&
+	grep -qx "  - name: \"admin\"" seed/user-data && grep -qxF "      - \"$KEY\"" seed/user-data &&
+	grep -qi "macaddress: \"$(corral vm show ci1 --json | jq -r .nics[0].mac)\"" seed/network-config &&
+	same_in_guest ci1 &&
+	guest_sh ci1 "grep hostname /mnt/meta-data" | grep -qx "local-hostname: \"ci1\"" &&
 	guest_sh ci1 "mkdir -p /cd && mount -t iso9660 -r /dev/sr0 /cd" &&
 	guest_sh ci1 "cat /cd/MARK.TXT" | grep -q CORRAL-INSTALLER-MARK
 '
@@ -58,9 +74,9 @@ test_expect "a changed setting is a new instance-id at the next start" '
 	! corral vm show ci1 | grep -q "\$y\$" &&
 	boot ci1 &&
 	guest_sh ci1 "mount -t iso9660 -o ro /dev/sr1 /mnt" &&
-	seed meta-data >meta2.txt && cat meta2.txt &&
-	grep -qx "instance-id: \"$new\"" meta2.txt && grep -qx "local-hostname: \"web-new\"" meta2.txt &&
-	seed user-data | grep -q "^    hashed_passwd: \"\$y\\$"
+	host_seed ci1 && cat seed/meta-data &&
+	grep -qx "instance-id: \"$new\"" seed/meta-data && grep -qx "local-hostname: \"web-new\"" seed/meta-data &&
+	grep -q "^    hashed_passwd: \"\$y\\$" seed/user-data && same_in_guest ci1
 '
 test_expect "hostile values are refused and change nothing" '
 	{ corral vm kill ci1 2>/dev/null; wait_state ci1 stopped; } &&
@@ -99,5 +115,25 @@ test_expect "--no-cloud-init removes the seed drive" '
 	corral vm edit ci1 --no-cloud-init &&
 	corral vm show ci1 --json | jq -e ".cloud_init == null and (.status | has(\"cloud_init_instance_id\") | not)" &&
 	corral vm show ci1 | grep -q "^cloud-init: *off"
+'
+
+# Live migration: the destination builds its own seed from the definition;
+# the devices match (or QEMU would refuse the incoming state) and the guest,
+# its page cache dropped, reads the same seed on the new host.
+test_expect "live migration: the destination builds the same seed" '
+	corral vm kill "name:*" >/dev/null 2>&1; stop_daemon &&
+	nhost_setup a b && nhost_start a && nhost_start b && nhost_trust a b &&
+	SOCK=$T/a.sock create_guest m1 --memory 128M --cloud-init --ci-user admin >/dev/null &&
+	SOCK=$T/a.sock boot m1 &&
+	SOCK=$T/a.sock guest_sh m1 "mount -t iso9660 -r /dev/sr1 /mnt" &&
+	before=$(SOCK=$T/a.sock guest_sh m1 "md5sum /mnt/* # $RANDOM$RANDOM" | grep "^[0-9a-f]\{32\}  ") && echo "$before" &&
+	uuid=$(on_host a vm show m1 --json | jq -r .uuid) &&
+	on_host a vm migrate m1 --to b &&
+	SOCK=$T/b.sock wait_state m1 running 10 &&
+	[ -f "$T/b/run/$uuid/cidata.iso" ] && [ ! -e "$T/a/run/$uuid/cidata.iso" ] &&
+	SOCK=$T/b.sock guest_sh m1 "sync; echo 3 >/proc/sys/vm/drop_caches" &&
+	after=$(SOCK=$T/b.sock guest_sh m1 "md5sum /mnt/* # $RANDOM$RANDOM" | grep "^[0-9a-f]\{32\}  ") && echo "$after" &&
+	[ "$(echo "$before" | grep -c "^[0-9a-f]\{32\}  /mnt/")" = 3 ] && [ "$before" = "$after" ] &&
+	SOCK=$T/b.sock guest_sh m1 "cat /mnt/user-data" | grep -qx "  - name: \"admin\""
 '
 finish

@@ -74,11 +74,18 @@ static void test_yaml_quote(void **state)
 	assert_int_equal(cloudinit_yaml_quote(&b, ""), 0);
 	assert_string_equal(b.s, "\"\"");
 	buf_reset(&b);
+	assert_int_equal(cloudinit_yaml_quote(&b, "Jos\xc3\xa9 \xe2\x98\x83"), 0); /* other UTF-8 is kept */
+	assert_string_equal(b.s, "\"Jos\xc3\xa9 \xe2\x98\x83\"");
+	buf_reset(&b);
 	buf_adds(&b, "kept");
 	assert_int_equal(cloudinit_yaml_quote(&b, "ad\nmin"), -EINVAL);
 	assert_int_equal(cloudinit_yaml_quote(&b, "tab\there"), -EINVAL);
 	assert_int_equal(cloudinit_yaml_quote(&b, "cr\r"), -EINVAL);
 	assert_int_equal(cloudinit_yaml_quote(&b, "del\x7f"), -EINVAL);
+	assert_int_equal(cloudinit_yaml_quote(&b, "nel\xc2\x85"), -EINVAL);       /* U+0085 */
+	assert_int_equal(cloudinit_yaml_quote(&b, "ls\xe2\x80\xa8x"), -EINVAL);   /* U+2028 */
+	assert_int_equal(cloudinit_yaml_quote(&b, "ps\xe2\x80\xa9x"), -EINVAL);   /* U+2029 */
+	assert_int_equal(cloudinit_yaml_quote(&b, "\xef\xbb\xbf" "bom"), -EINVAL);  /* U+FEFF */
 	assert_string_equal(b.s, "kept"); /* untouched */
 	buf_release(&b);
 }
@@ -100,6 +107,8 @@ static void test_rejects(void **state)
 	rejected("{\"name\":\"a\",\"cloud_init\":{\"hostname\":\"a..b\"}}", "host name");
 	rejected("{\"name\":\"a\",\"cloud_init\":{\"ssh_keys\":[\"ssh-ed25519 A\\nusers: []\"]}}", "ssh_keys[0]");
 	rejected("{\"name\":\"a\",\"cloud_init\":{\"ssh_keys\":[\"\"]}}", "ssh_keys[0]");
+	rejected("{\"name\":\"a\",\"cloud_init\":{\"ssh_keys\":[\"k \\u2028users: []\"]}}", "ssh_keys[0]");
+	rejected("{\"name\":\"a\",\"cloud_init\":{\"hostname\":\"a\\u0085b\"}}", "control characters");
 	rejected("{\"name\":\"a\",\"cloud_init\":{\"ssh_keys\":[1]}}", "ssh_keys[0]");
 	rejected("{\"name\":\"a\",\"cloud_init\":{\"ssh_keys\":\"k\"}}", "array");
 	rejected("{\"name\":\"a\",\"cloud_init\":{\"user\":\"u\",\"user_data\":\"#cloud-config\\n\"}}",
