@@ -1,11 +1,12 @@
 /*
  * cidata.c - see cidata.h.
  *
- * The work happens in a fresh directory made by mkdtemp inside the run
- * dir (root's, mode 0700, a name nobody can guess), so nothing the QEMU
- * account left in its run dir can redirect a write; the finished image is
- * renamed over <run dir>/cidata.iso, which replaces whatever was there
- * without following it.
+ * The work happens in a fresh directory made by mkdtemp in corrald's own
+ * run directory (root's, mode 0700), not in the VM's directory, which
+ * belongs to the QEMU account: nothing that account can do (it is shared
+ * by every VM's QEMU) can swap a directory of the work under a write made
+ * as root.  The finished image is renamed into the VM's directory over
+ * cidata.iso, which replaces whatever was there without following it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,18 +46,22 @@ static void remove_tree(const char *path)
 	rmdir(path);
 }
 
-void qemu_cidata_remove(const char *run_dir)
+void qemu_cidata_remove(const char *vm_dir)
 {
-	__do_free char *iso = qemu_run_path(run_dir, QEMU_CIDATA_LEAF);
+	__do_free char *iso = qemu_run_path(vm_dir, QEMU_CIDATA_LEAF);
 	unlink(iso);
-	/* work directories a crash left behind */
-	DIR *d = opendir(run_dir);
+}
+
+/* Work directories of this VM's seed that a crash left in work_base. */
+static void remove_stale(const char *work_base, const char *prefix)
+{
+	DIR *d = opendir(work_base);
 	struct dirent *e;
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, QEMU_CIDATA_DIR ".", sizeof(QEMU_CIDATA_DIR)) == 0) {
-			__do_free char *p = qemu_run_path(run_dir, e->d_name);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+			__do_free char *p = qemu_run_path(work_base, e->d_name);
 			remove_tree(p);
 		}
 	}
@@ -72,10 +77,12 @@ static int write_one(const char *dir, const char *leaf, const char *text, struct
 	return r;
 }
 
-int qemu_cidata_build(const struct vm_def *d, const char *run_dir, char **path, struct buf *err)
+int qemu_cidata_build(const struct vm_def *d, const char *work_base, const char *vm_dir, char **path,
+		      struct buf *err)
 {
 	struct cloudinit_seed seed = { 0 };
-	__do_free char *work = xasprintf("%s/" QEMU_CIDATA_DIR ".XXXXXX", run_dir);
+	__do_free char *prefix = xasprintf(QEMU_CIDATA_WORK "%s.", d->uuid);
+	__do_free char *work = xasprintf("%s/%sXXXXXX", work_base, prefix);
 	__do_free char *files = NULL, *iso = NULL, *final = NULL;
 	struct cmd c = CMD_INIT;
 	struct buf out = BUF_INIT, xerr = BUF_INIT;
@@ -83,9 +90,10 @@ int qemu_cidata_build(const struct vm_def *d, const char *run_dir, char **path, 
 
 	if ((r = cloudinit_seed_make(d, &seed, err)) < 0)
 		return r;
+	remove_stale(work_base, prefix);
 	if (!mkdtemp(work)) {
 		r = -errno;
-		buf_printf(err, "cannot create a directory for the cloud-init seed in %s: %s", run_dir, strerror(errno));
+		buf_printf(err, "cannot create a directory for the cloud-init seed in %s: %s", work_base, strerror(errno));
 		goto out_seed;
 	}
 	files = xasprintf("%s/files", work);
@@ -127,7 +135,7 @@ int qemu_cidata_build(const struct vm_def *d, const char *run_dir, char **path, 
 		r = r < 0 ? r : -EIO;
 		goto out;
 	}
-	final = qemu_run_path(run_dir, QEMU_CIDATA_LEAF);
+	final = qemu_run_path(vm_dir, QEMU_CIDATA_LEAF);
 	if (chmod(iso, 0600) < 0 || rename(iso, final) < 0) {
 		r = -errno;
 		buf_printf(err, "cannot put the cloud-init seed at %s: %s", final, strerror(errno));

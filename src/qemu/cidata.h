@@ -3,10 +3,12 @@
  *
  * At every start of a VM with "cloud_init" in its definition the runtime
  * calls qemu_cidata_build: the seed's files (core/cloudinit.h) are
- * written into <run dir>/cidata.d and packed by xorriso (run through the
- * command runner, `-as mkisofs`, volume id "cidata", Joliet and Rock
- * Ridge names) into <run dir>/cidata.iso, mode 0600; the runtime then
- * hands it to the QEMU account with the rest of the run dir.  The image is
+ * written into a private work directory <work base>/.cidata-<uuid>.XXXXXX
+ * (corrald's run directory, never the VM's, which the QEMU account owns)
+ * and packed by xorriso (run through the command runner, `-as mkisofs`,
+ * volume id "cidata", Joliet and Rock Ridge names) into an image that is
+ * then renamed to <VM dir>/cidata.iso, mode 0600; the runtime hands it to
+ * the QEMU account.  The image is
  * reproducible (SOURCE_DATE_EPOCH and --set_all_file_dates fix every
  * timestamp xorriso writes, -r every owner and mode):
  * the same definition gives the same bytes on every host, so a guest that
@@ -24,12 +26,18 @@
 #include "util/buf.h"
 
 #define QEMU_CIDATA_LEAF "cidata.iso"
-#define QEMU_CIDATA_DIR "cidata.d"
+#define QEMU_CIDATA_WORK ".cidata-"
 
-/* Build <run_dir>/cidata.iso from d (d->cloudinit set); *path (caller frees) gets its path. */
-int qemu_cidata_build(const struct vm_def *d, const char *run_dir, char **path, struct buf *err);
+/*
+ * Build <vm_dir>/cidata.iso from d (d->cloudinit set), working in a new
+ * directory in work_base (root's own, on vm_dir's filesystem), where work
+ * directories an earlier crash left for this VM are removed first.  *path
+ * (caller frees) gets the image's path.
+ */
+int qemu_cidata_build(const struct vm_def *d, const char *work_base, const char *vm_dir, char **path,
+		      struct buf *err);
 
-/* Remove the seed and its work directory from run_dir (missing ones are fine). */
-void qemu_cidata_remove(const char *run_dir);
+/* Remove the seed from vm_dir (a missing one is fine). */
+void qemu_cidata_remove(const char *vm_dir);
 
 #endif

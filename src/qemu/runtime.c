@@ -1137,7 +1137,7 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 		goto out;
 	/* The cloud-init seed, made again from the definition at every start
 	 * (and by a migration's destination): the QEMU account's to read. */
-	if (rec.def->cloudinit && ((r = qemu_cidata_build(rec.def, v->dir, &cidata, err)) < 0 ||
+	if (rec.def->cloudinit && ((r = qemu_cidata_build(rec.def, cfg.run_dir, v->dir, &cidata, err)) < 0 ||
 				   (r = runas_own(cidata, err)) < 0))
 		goto out;
 	if ((r = own_files(v, vols, nvols, err)) < 0)

@@ -281,13 +281,13 @@ static void test_iso(void **state)
 	}
 	assert_non_null(mkdtemp(dir));
 	struct vm_def *d = def_ok("{\"name\":\"a\",\"uuid\":\"" UUID "\",\"cloud_init\":{\"user\":\"admin\"}}");
-	if (qemu_cidata_build(d, dir, &path, &err) < 0)
+	if (qemu_cidata_build(d, dir, dir, &path, &err) < 0)
 		fail_msg("build: %s", err.s);
 	assert_int_equal(fs_read_file(path, 4 << 20, &one), 0);
 	free(path);
 	path = NULL;
 	sleep(1); /* a second later: no timestamp may differ */
-	if (qemu_cidata_build(d, dir, &path, &err) < 0)
+	if (qemu_cidata_build(d, dir, dir, &path, &err) < 0)
 		fail_msg("build: %s", err.s);
 	assert_int_equal(fs_read_file(path, 4 << 20, &two), 0);
 	assert_int_equal(one.len, two.len);
