@@ -52,7 +52,7 @@ void qemu_cidata_remove(const char *vm_dir)
 	unlink(iso);
 }
 
-/* Work directories of this VM's seed that a crash left in work_base. */
+/* Every work directory in work_base whose name starts with prefix. */
 static void remove_stale(const char *work_base, const char *prefix)
 {
 	DIR *d = opendir(work_base);
@@ -75,6 +75,12 @@ static int write_one(const char *dir, const char *leaf, const char *text, struct
 	if (r < 0)
 		buf_printf(err, "cannot write the cloud-init seed's %s: %s", leaf, strerror(-r));
 	return r;
+}
+
+void qemu_cidata_forget(const char *work_base, const char *uuid)
+{
+	__do_free char *prefix = xasprintf(QEMU_CIDATA_WORK "%s.", uuid);
+	remove_stale(work_base, prefix);
 }
 
 int qemu_cidata_build(const struct vm_def *d, const char *work_base, const char *vm_dir, char **path,

@@ -37,6 +37,10 @@
 int qemu_cidata_build(const struct vm_def *d, const char *work_base, const char *vm_dir, char **path,
 		      struct buf *err);
 
+/* Remove the work directories a crash (kill -9 of corrald while it built
+ * the seed) left in work_base for VM uuid: when the VM is deleted. */
+void qemu_cidata_forget(const char *work_base, const char *uuid);
+
 /* Remove the seed from vm_dir (a missing one is fine). */
 void qemu_cidata_remove(const char *vm_dir);
 

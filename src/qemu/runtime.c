@@ -1913,6 +1913,7 @@ void rt_forget(const char *uuid)
 {
 	__do_free char *dir = vm_dir(uuid);
 	remove_run_files(dir);
+	qemu_cidata_forget(cfg.run_dir, uuid);
 	static const char *const logs[] = { "console.log", "console.log.1", "qemu.log", "qemu.log.1" };
 	for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
 		__do_free char *p = qemu_run_path(dir, logs[i]);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -290,6 +291,8 @@ static void test_iso(void **state)
 	if (qemu_cidata_build(d, dir, dir, &path, &err) < 0)
 		fail_msg("build: %s", err.s);
 	assert_int_equal(fs_read_file(path, 4 << 20, &two), 0);
+	free(path);
+	path = NULL;
 	assert_int_equal(one.len, two.len);
 	assert_memory_equal(one.s, two.s, one.len);
 	/* the primary volume descriptor (sector 16): type 1, "CD001", volume id at byte 40 */
@@ -301,6 +304,27 @@ static void test_iso(void **state)
 	assert_non_null(memmem(one.s, one.len, "  - name: \"admin\"", 17));
 	/* the work directory is gone; removing leaves nothing */
 	qemu_cidata_remove(dir);
+	/* what kill -9 during a build leaves goes at the next build and when the VM is deleted */
+	{
+		char *stale = xasprintf("%s/.cidata-%s.crash1", dir, UUID);
+		char *file = xasprintf("%s/files", stale);
+		char *other = xasprintf("%s/.cidata-6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e39.keep", dir);
+		assert_int_equal(mkdir(stale, 0700), 0);
+		assert_int_equal(mkdir(file, 0700), 0);
+		assert_int_equal(mkdir(other, 0700), 0);
+		if (qemu_cidata_build(d, dir, dir, &path, &err) < 0)
+			fail_msg("build: %s", err.s);
+		assert_false(fs_exists(stale));
+		assert_int_equal(mkdir(stale, 0700), 0);
+		qemu_cidata_forget(dir, UUID);
+		assert_false(fs_exists(stale));
+		assert_true(fs_exists(other)); /* another VM's */
+		assert_int_equal(rmdir(other), 0);
+		qemu_cidata_remove(dir);
+		free(stale);
+		free(file);
+		free(other);
+	}
 	assert_int_equal(rmdir(dir), 0);
 	free(path);
 	vmdef_free(d);
