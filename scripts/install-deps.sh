@@ -13,6 +13,8 @@ pkgs=(
 	libcmocka-dev valgrind curl jq socat python3
 	# runtime: QEMU, qemu-img
 	qemu-system-x86 qemu-utils
+	# runtime: cloud-init NoCloud seed images (src/qemu/cidata.c runs xorriso)
+	xorriso
 	# runtime: networks (dnsmasq per network, nft for corral's own tables)
 	dnsmasq-base nftables
 	# guest kit (guest/build.sh)

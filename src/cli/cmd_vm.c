@@ -81,7 +81,8 @@
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM when usable,\n"      \
 	"                        else TCG)\n"                                         \
 	"  --hotplug-ports N     spare PCIe ports for hot-added disks, 0..16\n"       \
-	"                        (default 4)\n"
+	"                        (default 4)\n"                                      \
+	CI_HELP
 
 static const char usage_create[] =
 	"usage: corral vm create NAME [OPTIONS]\n"
@@ -752,6 +753,7 @@ static void show_vm(const json_t *vm)
 		table_add_kv(t, "hotplug ports", "%s", ports);
 	}
 	limits_show_lines(t, vm);
+	ci_show_lines(t, vm);
 	table_print(t, stdout);
 
 	if (json_array_size(events)) {

@@ -41,6 +41,7 @@ void vmdef_flags_release(struct vmdef_flags *f)
 	strvec_release(&f->remove_disks);
 	strvec_release(&f->tags);
 	strvec_release(&f->nics);
+	ci_flags_release(&f->ci);
 	free(f->cdrom);
 	free(f->kernel);
 	free(f->initrd);
@@ -98,6 +99,8 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 
 	if (opt != VMDEF_OPT_FROM)
 		f->any = true;
+	if (ci_opt_is(opt))
+		return ci_flags_parse(&f->ci, cmd, opt, arg);
 	switch (opt) {
 	case VMDEF_OPT_CPUS:
 		if (cli_parse_int(arg, 1, INT32_MAX, &f->cpus) < 0)
@@ -245,7 +248,7 @@ int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd)
 		return cli_usage_error(cmd, "--cdrom and --no-cdrom contradict each other");
 	if (f->tags.n && f->no_tags)
 		return cli_usage_error(cmd, "--tag and --no-tags contradict each other");
-	return CLI_OK;
+	return ci_flags_check(&f->ci, cmd);
 }
 
 static json_t *string_array(const struct strvec *sv)
@@ -537,7 +540,7 @@ int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 		json_object_set_new(def, "start_order", json_integer(f->start_order));
 	if (f->start_delay >= 0)
 		json_object_set_new(def, "start_delay", json_integer(f->start_delay));
-	return CLI_OK;
+	return ci_flags_apply(&f->ci, def);
 }
 
 static int read_stdin(struct buf *out)

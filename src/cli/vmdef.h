@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cloudinit.h"
 
 enum vmdef_opt {
 	VMDEF_OPT_CPUS = CLI_OPT_FIRST,
@@ -82,7 +83,8 @@ enum vmdef_opt {
 	{ "nic", required_argument, NULL, VMDEF_OPT_NIC },                   \
 	{ "machine", required_argument, NULL, VMDEF_OPT_MACHINE },           \
 	{ "start-order", required_argument, NULL, VMDEF_OPT_START_ORDER },   \
-	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY }
+	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY },  \
+	CI_OPTIONS
 
 #define VMDEF_EDIT_OPTIONS                                                   \
 	{ "remove-disk", required_argument, NULL, VMDEF_OPT_REMOVE_DISK },   \
@@ -125,6 +127,7 @@ struct vmdef_flags {
 	const char *machine;
 	const char *accel;
 	const char *from;	/* --from FILE ("-" = stdin) */
+	struct ci_flags ci;	/* --cloud-init, --ci-* (cloudinit.h) */
 };
 
 #define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1 }

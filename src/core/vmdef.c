@@ -398,7 +398,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
 					    "accel", "boot", "disks", "cdrom", "nic", "nics", "vnc", "rng",
 					    "autostart", "hotplug_ports", "template", "status", "balloon",
-					    "limits", "machine", "start_order", "start_delay", NULL };
+					    "limits", "machine", "start_order", "start_delay", "cloud_init", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
 	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS, order = 0, delay = 0;
@@ -504,9 +504,18 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	}
 	if ((v = json_object_get(j, "vnc")) && parse_vnc(d, v, err) < 0)
 		goto fail;
+	if ((v = json_object_get(j, "cloud_init")) && !json_is_null(v) && cloudinit_parse(v, &d->cloudinit, err) < 0)
+		goto fail;
 	if ((v = json_object_get(j, "status")) && !json_is_object(v)) {
 		buf_adds(err, "status must be an object (it is read-only and ignored)");
 		goto fail;
+	}
+	if (d->cloudinit) { /* the seed can be written: a host name comes out of the VM's name */
+		struct cloudinit_seed seed;
+		int r = cloudinit_seed_make(d, &seed, err);
+		cloudinit_seed_release(&seed);
+		if (r < 0)
+			goto fail;
 	}
 	return d;
 fail:
@@ -591,6 +600,8 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	json_object_set_new(j, "template", json_boolean(d->is_template));
 	json_object_set_new(j, "balloon", json_boolean(d->balloon));
 	json_object_set_new(j, "limits", vmlimits_to_json(&d->limits));
+	if (d->cloudinit)
+		json_object_set_new(j, "cloud_init", cloudinit_to_json(d->cloudinit));
 	return j;
 }
 
@@ -622,6 +633,7 @@ void vmdef_free(struct vm_def *d)
 	free(d->cdrom);
 	free(d->vnc_listen);
 	vmlimits_release(&d->limits);
+	cloudinit_free(d->cloudinit);
 	for (int i = 0; i < d->nnics; i++) {
 		free(d->nics[i].network);
 		free(d->nics[i].vlan);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "core/cloudinit.h"
 #include "core/vmlimits.h"
 #include "util/buf.h"
 
@@ -118,6 +119,7 @@ struct vm_def {
 	bool is_template; /* read-only template: cannot start, only be cloned ("template" in JSON) */
 	bool balloon;     /* virtio-balloon device (default on) */
 	struct vm_limits limits; /* "limits" in JSON (vmlimits.h) */
+	struct vm_cloudinit *cloudinit; /* "cloud_init" in JSON (cloudinit.h); NULL: no seed */
 };
 
 const char *disk_bus_name(enum disk_bus b);

@@ -94,6 +94,24 @@ json_t *qemu_disk_device(int slot, enum disk_bus bus, int ide_port, int bootinde
 	return j;
 }
 
+/* The cloud-init seed: a read-only CD-ROM on the last AHCI port (argv.h). */
+static int add_cidata(const struct qemu_launch *l, struct cmd *c, struct buf *err)
+{
+	char bus[16];
+	if (!l->cidata_path) {
+		buf_adds(err, "the cloud-init seed was not built");
+		return -1;
+	}
+	snprintf(bus, sizeof(bus), "ide.%d", QEMU_IDE_CIDATA_BUS);
+	add_json(c, "-blockdev", json_pack("{s:s,s:s,s:s,s:b}", "driver", "file", "filename", l->cidata_path,
+					   "node-name", "cidata0-file", "read-only", 1));
+	add_json(c, "-blockdev", json_pack("{s:s,s:s,s:s,s:b}", "driver", "raw", "file", "cidata0-file", "node-name",
+					   "cidata0-media", "read-only", 1));
+	add_json(c, "-device", json_pack("{s:s,s:s,s:s,s:s}", "driver", "ide-cd", "id", "cidata0", "bus", bus, "drive",
+					 "cidata0-media"));
+	return 0;
+}
+
 static void add_chardev_socket(struct cmd *c, const char *id, const char *path, const char *logfile)
 {
 	__do_free char *p = opt_escape(path);
@@ -114,12 +132,14 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	int disk_boot = 0, cdrom_boot = 0, nports = d->ndisks + d->hotplug_ports, ide_used = 0;
 	bool need_scsi = false;
 	static const int ide_ports[QEMU_MAX_IDE_DISKS] = { 0, 1, 3, 4, 5 };
+	int ide_max = d->cloudinit ? QEMU_MAX_IDE_DISKS - 1 : QEMU_MAX_IDE_DISKS;
 
 	for (int i = 0; i < d->ndisks; i++) {
 		if (d->disks[i].bus == DISK_BUS_SCSI)
 			need_scsi = true;
-		if (d->disks[i].bus == DISK_BUS_IDE && ++ide_used > QEMU_MAX_IDE_DISKS) {
-			buf_printf(err, "at most %d IDE disks fit beside the CD-ROM drive", QEMU_MAX_IDE_DISKS);
+		if (d->disks[i].bus == DISK_BUS_IDE && ++ide_used > ide_max) {
+			buf_printf(err, "at most %d IDE disks fit beside the CD-ROM drive%s", ide_max,
+				   d->cloudinit ? " and the cloud-init seed" : "");
 			return -1;
 		}
 	}
@@ -258,6 +278,8 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 			json_object_set_new(dev, "bootindex", json_integer(cdrom_boot));
 		add_json(c, "-device", dev);
 	}
+	if (d->cloudinit && add_cidata(l, c, err) < 0)
+		return -1;
 
 	for (int i = 0; i < d->nnics; i++) {
 		const struct vm_nic *n = &d->nics[i];

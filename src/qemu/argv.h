@@ -19,7 +19,10 @@
  *   are ndisks + hotplug_ports root ports, so every free slot can take a
  *   hot-added virtio disk.  IDE disks take AHCI ports ide.0,1,3,4,5; the
  *   CD-ROM drive "cdrom0" is always present on ide.2 (empty unless a medium
- *   is defined) so media can be changed while running.
+ *   is defined) so media can be changed while running.  A VM with
+ *   cloud-init has a second, read-only CD-ROM drive "cidata0" on ide.5
+ *   holding its seed (node "cidata0-media" over "cidata0-file"), which
+ *   leaves room for 4 IDE disks; it is never a boot device.
  *   The balloon (unless the definition turns it off) is virtio-balloon-pci
  *   "balloon0" on pcie.0, without deflate-on-oom, so an inflated balloon
  *   shows as less MemTotal in the guest.  Resource limits are not on the
@@ -37,6 +40,7 @@
 
 #define QEMU_IDE_CDROM_BUS 2
 #define QEMU_MAX_IDE_DISKS 5
+#define QEMU_IDE_CIDATA_BUS 5 /* the last AHCI port: IDE disks fill ports in order */
 
 struct qemu_launch {
 	const struct vm_def *def;
@@ -53,6 +57,8 @@ struct qemu_launch {
 	const char *boot_kernel, *boot_initrd, *boot_cmdline;
 	/* A CD-ROM medium defined: the fd number QEMU gets it as and the fd set. */
 	int cdrom_fd, cdrom_fdset;
+	/* def->cloudinit: the NoCloud seed image in the run dir (qemu/cidata.h). */
+	const char *cidata_path;
 	/* NIC i on a network: the fd number QEMU gets its tap as (QEMU_TAP_FD + i). */
 	int tap_fd[VM_MAX_NICS];
 };

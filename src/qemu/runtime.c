@@ -22,6 +22,7 @@
 
 #include "runtime.h"
 #include "argv.h"
+#include "cidata.h"
 #include "reslimits.h"
 #include "qmp.h"
 #include "util/cmd.h"
@@ -418,6 +419,7 @@ static void remove_run_files(const char *dir)
 		unlink(p);
 	}
 	remove_subdir(dir, "boot");
+	qemu_cidata_remove(dir);
 }
 
 /* A VM's runtime record, not on the list yet. */
@@ -1056,7 +1058,7 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 	struct cmd c = CMD_INIT;
 	struct vm_rt *v = NULL;
 	struct rt_boot_choice bc = { 0 };
-	__do_free char *boot_kernel = NULL, *boot_initrd = NULL;
+	__do_free char *boot_kernel = NULL, *boot_initrd = NULL, *cidata = NULL;
 	struct cgroup_vm cg = CGROUP_VM_INIT;
 	struct runas user;
 	struct buf why = BUF_INIT;
@@ -1133,6 +1135,11 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 	}
 	if (rec.def->boot_mode == BOOT_KERNEL && (r = kernel_prepare(v, rec.def, &boot_kernel, &boot_initrd, err)) < 0)
 		goto out;
+	/* The cloud-init seed, made again from the definition at every start
+	 * (and by a migration's destination): the QEMU account's to read. */
+	if (rec.def->cloudinit && ((r = qemu_cidata_build(rec.def, cfg.run_dir, v->dir, &cidata, err)) < 0 ||
+				   (r = runas_own(cidata, err)) < 0))
+		goto out;
 	if ((r = own_files(v, vols, nvols, err)) < 0)
 		goto out;
 	if (cfg.cgroups && (r = cgroup_vm_create(cfg.cgroups, cgname, &cg, err)) < 0)
@@ -1147,6 +1154,7 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 		qmp_setup |= vmdisk_io_any(&rec.def->disks[i].io);
 	l.boot_kernel = boot_kernel;
 	l.boot_initrd = boot_initrd;
+	l.cidata_path = cidata;
 	l.boot_cmdline = bc.cmdline && *bc.cmdline ? bc.cmdline : NULL;
 	l.def = rec.def;
 	l.binary = cfg.qemu_binary;
@@ -1916,6 +1924,7 @@ void rt_forget(const char *uuid)
 {
 	__do_free char *dir = vm_dir(uuid);
 	remove_run_files(dir);
+	qemu_cidata_forget(cfg.run_dir, uuid);
 	static const char *const logs[] = { "console.log", "console.log.1", "qemu.log", "qemu.log.1" };
 	for (size_t i = 0; i < ARRAY_SIZE(logs); i++) {
 		__do_free char *p = qemu_run_path(dir, logs[i]);

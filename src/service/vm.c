@@ -145,6 +145,15 @@ json_t *svc_vm_show(const char *uuid)
 		svc_vm_limits_status(uuid, rec.def, status);
 	json_decref(info);
 	json_object_set_new(status, "events", store_event_list(svc_cfg.store, uuid, SHOW_EVENTS));
+	if (rec.def->cloudinit) {
+		/* what the seed's meta-data will say at the next start (docs/cloud-init.md) */
+		struct cloudinit_seed seed;
+		struct buf e = BUF_INIT;
+		if (cloudinit_seed_make(rec.def, &seed, &e) == 0)
+			json_object_set_new(status, "cloud_init_instance_id", json_string(seed.instance_id));
+		cloudinit_seed_release(&seed);
+		buf_release(&e);
+	}
 	json_object_set_new(j, "status", status);
 	vm_record_release(&rec);
 	return j;

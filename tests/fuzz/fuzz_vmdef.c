@@ -8,7 +8,11 @@
  *   - an accepted definition is a fixed point: to_json -> text -> from_json
  *     -> to_json gives the same JSON (the store relies on this);
  *   - the command line holds no control characters (it goes to execve and
- *     to golden files one element per line).
+ *     to golden files one element per line);
+ *   - with cloud_init, the seed can be written, its meta-data is exactly
+ *     two lines (instance-id, local-hostname), and every line corral
+ *     writes itself into user-data is one of the shapes the writer makes
+ *     (no value can start a line of its own: no injected keys).
  *
  * Build with libFuzzer (clang -DFUZZING -fsanitize=fuzzer,address,...), or
  * without FUZZING as a plain program that replays a corpus:
@@ -35,6 +39,43 @@ static void die(const char *what, const char *detail)
 	abort();
 }
 
+/* The lines corral's own cloud-config is made of (cloudinit.c user_data_make). */
+static bool generated_line_ok(const char *line, size_t n)
+{
+	static const char *const shapes[] = { "#cloud-config", "# written by corral", "users:", "  - name: \"",
+					      "    sudo: \"", "    shell: \"", "    lock_passwd: false",
+					      "    hashed_passwd: \"", "    ssh_authorized_keys:", "      - \"",
+					      "ssh_pwauth: true", "ssh_authorized_keys:", "  - \"" };
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (n >= strlen(shapes[i]) && strncmp(line, shapes[i], strlen(shapes[i])) == 0)
+			return true;
+	return false;
+}
+
+static void check_seed(const struct vm_def *d)
+{
+	struct cloudinit_seed seed;
+	struct buf err = BUF_INIT;
+	size_t lines = 0;
+
+	if (cloudinit_seed_make(d, &seed, &err) < 0)
+		die("an accepted definition has no seed", err.s);
+	for (const char *p = seed.meta_data; *p; p++)
+		lines += *p == '\n';
+	if (lines != 2 || strncmp(seed.meta_data, "instance-id: \"iid-", 18) != 0)
+		die("meta-data is not two lines", seed.meta_data);
+	if (!d->cloudinit->user_data) {
+		for (const char *p = seed.user_data; *p;) {
+			size_t n = strcspn(p, "\n");
+			if (!generated_line_ok(p, n))
+				die("unexpected line in the generated user-data", p);
+			p += n + (p[n] == '\n');
+		}
+	}
+	cloudinit_seed_release(&seed);
+	buf_release(&err);
+}
+
 static void check_argv(const struct vm_def *d)
 {
 	struct qemu_launch l = { 0 };
@@ -46,6 +87,7 @@ static void check_argv(const struct vm_def *d)
 	l.binary = "qemu-system-x86_64";
 	l.run_dir = "/run/corral/fuzz";
 	l.accel = d->accel == ACCEL_KVM ? ACCEL_KVM : ACCEL_TCG;
+	l.cidata_path = "/run/corral/fuzz/cidata.iso";
 	for (int i = 0; i < d->ndisks; i++) {
 		paths[i] = xasprintf("/var/lib/corral/storage/%s.qcow2", d->disks[i].volume);
 		l.disk_path[i] = paths[i];
@@ -109,6 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		die("vmdef_dup failed", text);
 
 	check_argv(d);
+	if (d->cloudinit)
+		check_seed(d);
 
 	vmdef_free(d);
 	vmdef_free(d2);

@@ -58,6 +58,7 @@ static const struct {
 } overrides[] = {
 	{ "comma-paths", "/run/corral,state", "/srv/corral,storage", NULL },
 	{ "ide-too-many", NULL, NULL, "IDE" },
+	{ "cloudinit-ide-too-many", NULL, NULL, "cloud-init seed" },
 };
 
 struct launch_ctx {
@@ -66,6 +67,7 @@ struct launch_ctx {
 	char *run_dir;
 	char *paths[VM_MAX_DISKS];
 	char *boot_kernel, *boot_initrd;
+	char *cidata;
 };
 
 static void launch_release(struct launch_ctx *c)
@@ -75,6 +77,7 @@ static void launch_release(struct launch_ctx *c)
 	free(c->run_dir);
 	free(c->boot_kernel);
 	free(c->boot_initrd);
+	free(c->cidata);
 	vmdef_free(c->def);
 }
 
@@ -108,6 +111,11 @@ static void launch_init(struct launch_ctx *c, struct vm_def *d, const char *run_
 		/* rt_start opens the medium and hands it over as an fd. */
 		c->l.cdrom_fd = QEMU_CDROM_FD;
 		c->l.cdrom_fdset = QEMU_CDROM_FDSET;
+	}
+	/* rt_start builds the cloud-init seed in the run dir (qemu/cidata.h). */
+	if (d->cloudinit) {
+		c->cidata = xasprintf("%s/cidata.iso", c->run_dir);
+		c->l.cidata_path = c->cidata;
 	}
 	/* rt_start opens a tap per network NIC and hands it over as fd 4, 5, ... */
 	for (int i = 0; i < d->nnics; i++)
