@@ -138,3 +138,13 @@ json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, str
 	vol_record_release(&v);
 	return dj;
 }
+
+int mig_firmware_check(const struct vm_def *d, struct buf *err)
+{
+	if (d->firmware != FIRMWARE_UEFI)
+		return 0;
+	buf_printf(err, "%s boots with UEFI, and migration does not carry its NVRAM vars file (boot entries, "
+		   "Secure Boot keys) yet; stop it, and move it by backup and restore or recreate it there",
+		   d->name);
+	return -ENOTSUP;
+}
