@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Boot firmware and CPU model (docs/boot.md): a UEFI guest (OVMF) boots to
+# its ready marker and shell and keeps
+# its NVRAM vars across restarts (a clone gets a copy, delete removes it);
+# (OVMF's release build prints only screen control codes on the serial
+# console, so the proof is the guest's /sys/firmware/efi);
+# a named CPU model is what the guest sees, a wrong one is refused with a
+# "did you mean" and nothing created; a `--boot disk-kernel` guest that
+# reboots (from inside, or by `vm reboot`) boots what its grub.cfg says
+# now, not what it said at `vm start`.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
+DISKS=$GUEST_DIR/disks
+if ! bash "$ROOT/guest/build-disk.sh" "$GUEST_DIR" "$DISKS" >"$T/build-disk.out" 2>&1; then
+	say "t08-firmware: guest/build-disk.sh failed:"; tail -n 20 "$T/build-disk.out" >&2
+	FAILED=1; finish; exit 1
+fi
+setup_daemon
+
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+uuid_of() { corral vm show "$1" --json | jq -r .uuid; }
+nvram_of() { echo "$STATE/nvram/$(uuid_of "$1").fd"; }
+qemu_cmdline() { tr '\0' '\n' <"/proc/$(corral vm show "$1" --json | jq -r .status.pid)/cmdline"; }
+append_of() { qemu_cmdline "$1" | sed -n '/^-append$/{n;p}'; }
+
+test_expect "a UEFI guest boots through OVMF to its shell and sees EFI firmware" '
+	create_guest efi --firmware uefi &&
+	corral vm show efi --json | jq -e ".firmware == \"uefi\" and (has(\"secure_boot\") | not)" &&
+	corral vm show efi | grep -qx "firmware: *uefi" &&
+	boot efi &&
+	qemu_cmdline efi | grep -qx "if=pflash,unit=0,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" &&
+	[ "$(guest_sh efi "ls /sys/firmware/efi >/dev/null && echo efi-yes")" = efi-yes ]
+'
+test_expect "its NVRAM vars are its own file, owned by the QEMU user, kept across restarts" '
+	f=$(nvram_of efi) && [ -f "$f" ] &&
+	[ "$(stat -c "%U %a" "$f")" = "corral-qemu 600" ] &&
+	ino=$(stat -c %i "$f") &&
+	corral vm kill efi && ! cmp -s "$f" "$OVMF_VARS" &&
+	boot efi &&
+	[ "$(stat -c %i "$f")" = "$ino" ] && ! cmp -s "$f" "$OVMF_VARS" &&
+	corral vm kill efi
+'
+test_expect "a clone gets a copy of the vars; delete removes them; back to bios" '
+	corral vm clone efi efi2 >/dev/null &&
+	cmp -s "$(nvram_of efi)" "$(nvram_of efi2)" &&
+	f2=$(nvram_of efi2) && corral vm delete efi2 --yes && [ ! -e "$f2" ] &&
+	corral vm edit efi --firmware bios && [ ! -e "$(nvram_of efi)" ] &&
+	corral vm show efi --json | jq -e ".firmware == \"bios\"" &&
+	fails corral vm edit efi --firmware efi 2>err && grep -q "want bios or uefi" err &&
+	fails corral vm edit efi --firmware bios --secure-boot 2>err && grep -q "needs --firmware uefi" err &&
+	api PUT /v1/vms/efi "{\"name\":\"efi\",\"secure_boot\":true}" | tail -n1 | grep -q "HTTP 400"
+'
+test_expect "a named CPU model is what the guest sees" '
+	create_guest cpu1 --cpu Nehalem-v1 &&
+	corral vm show cpu1 --json | jq -e ".cpu == \"Nehalem-v1\"" &&
+	boot cpu1 &&
+	qemu_cmdline cpu1 | grep -qx Nehalem-v1 &&
+	guest_sh cpu1 "grep -m1 \"model name\" /proc/cpuinfo" | grep -q "Nehalem" &&
+	corral vm show cpu1 --json | jq -e ".status.cpu == \"Nehalem-v1\"" &&
+	corral vm kill cpu1 &&
+	create_guest cpu2 && boot cpu2 && corral vm show cpu2 --json | jq -e ".status.cpu == \"max\" and (has(\"cpu\") | not)" &&
+	[ "$(guest_sh cpu2 "ls /sys/firmware/efi >/dev/null 2>&1 || echo bios")" = bios ] &&
+	corral vm kill cpu2 &&
+	corral host info --json | jq -e ".cpu_models | index(\"Skylake-Server-v4\") != null"
+'
+test_expect "an unknown CPU model is refused with a suggestion and nothing is created" '
+	fails corral vm create bad1 --memory 256M --cpu Skylake-Sever-v4 2>err &&
+	grep -q "knows no CPU model Skylake-Sever-v4; did you mean Skylake-Server-v4?" err &&
+	fails corral vm create bad2 --cpu "max,+avx" 2>err && grep -q "cpu must be" err &&
+	fails corral vm create bad3 --cpu host 2>err && grep -q "cpu host needs KVM" err &&
+	fails corral vm edit cpu1 --cpu Nehalem-v9 2>err && grep -q "did you mean Nehalem-v1" err &&
+	corral vm show cpu1 --json | jq -e ".cpu == \"Nehalem-v1\"" &&
+	corral vm list --json | jq -e "[.vms[] | select(.name | startswith(\"bad\"))] | length == 0"
+'
+
+# grub.cfg of the Debian test disk with a new first entry whose command line
+# names corral.hostname=$1 (the guest's hostname says which entry booted).
+grub_with_entry() {
+	# (guest_sh finds its command in the whole console history: each
+	# check below runs a command of its own)
+	awk -v k="$KVER" -v h="$1" "/^menuentry .Debian GNU\\/Linux. /&&!d{print \"menuentry \\x27Debian GNU/Linux, \" h \"\\x27 {\";print \"\\tlinux /vmlinuz-\" k \" root=/dev/vda2 ro console=ttyS0 quiet corral.hostname=\" h;print \"\\tinitrd /initrd.img-\" k;print \"}\";d=1}{print}" grub.orig
+}
+# boot_fs_write IMG FILE PATH: replace PATH in the ext4 /boot (partition 1 at 1 MiB) of raw IMG.
+boot_fs_write() {
+	debugfs -w -R "rm $3" "$1?offset=1048576" >/dev/null 2>&1
+	debugfs -w -R "write $2 $3" "$1?offset=1048576" 2>&1 | grep -v "^debugfs" || true
+	debugfs -R "cat $3" "$1?offset=1048576" 2>/dev/null | cmp -s - "$2"
+}
+KVER=$(sed -n "s/^kernel=//p" "$DISKS/debian-ext4.img.info"); KVER=${KVER#/vmlinuz-}
+
+test_expect "disk-kernel: a reboot from inside the guest boots the entry grub.cfg names now" '
+	corral disk import "$DISKS/debian-ext4.img" --name dkraw --format raw &&
+	corral vm create dk --disk dkraw --boot disk-kernel --memory 256M &&
+	boot dk && [ "$(guest_sh dk hostname)" = corral-guest ] &&
+	p=$(corral disk show dkraw --json | jq -r .path) &&
+	debugfs -R "cat /grub/grub.cfg" "$p?offset=1048576" 2>/dev/null > grub.orig &&
+	grub_with_entry upgraded > grub.new && boot_fs_write "$p" grub.new /grub/grub.cfg &&
+	n=$(ready_count dk) && pid=$(corral vm show dk --json | jq -r .status.pid) &&
+	corral vm console dk --linger 0.3 <<<"reboot -f" >/dev/null &&
+	wait_ready_after dk "$n" &&
+	[ "$(guest_sh dk "uname -n")" = upgraded ] &&
+	append_of dk | grep -q "corral.hostname=upgraded$" &&
+	[ "$(corral vm show dk --json | jq -r .status.pid)" != "$pid" ] &&
+	corral vm events dk > ev && grep -q "guest rebooted; reading its boot configuration again" ev &&
+	grep -q "entry 0 .Debian GNU/Linux, upgraded." ev && ! grep -qi "crashed" ev &&
+	[ "$(vm_state dk)" = running ]
+'
+test_expect "disk-kernel: corral vm reboot re-reads it too" '
+	p=$(corral disk show dkraw --json | jq -r .path) &&
+	grub_with_entry second > grub.2 && boot_fs_write "$p" grub.2 /grub/grub.cfg &&
+	n=$(ready_count dk) &&
+	corral vm reboot dk &&
+	wait_ready_after dk "$n" &&
+	[ "$(guest_sh dk "cat /proc/sys/kernel/hostname")" = second ] &&
+	corral vm events dk | grep -q "entry 0 .Debian GNU/Linux, second." &&
+	corral vm stop dk && [ "$(vm_state dk)" = stopped ] &&
+	corral vm show dk --json | jq -e ".status.reason | test(\"rebooting\") | not"
+'
+finish
