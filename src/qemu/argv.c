@@ -172,8 +172,11 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_add(c, "-nodefaults");
 	cmd_add(c, "-no-user-config");
 	cmd_add(c, "-machine");
-	/* Secure Boot's OVMF keeps its variables in SMM-protected flash. */
-	cmd_addf(c, "%s%s", d->machine ? d->machine : "q35", d->secure_boot ? ",smm=on" : "");
+	/* Secure Boot's OVMF keeps its variables in SMM-protected flash.  Without
+	 * a screen (no VNC), graphics=off makes SeaBIOS write to the serial
+	 * console (its sercon), so "No bootable device." reaches `vm log`. */
+	cmd_addf(c, "%s%s%s", d->machine ? d->machine : "q35", d->secure_boot ? ",smm=on" : "",
+		 d->vnc ? "" : ",graphics=off");
 	cmd_add(c, "-accel");
 	if (l->accel == ACCEL_KVM)
 		cmd_add(c, "kvm");

@@ -3,7 +3,8 @@
  *
  * Pure function of its inputs (no I/O), so it is tested with golden files
  * (tests/data/argv/NAME.json -> NAME.args).  Layout of the machine:
- *   q35, `-nodefaults`, QMP and serial on unix sockets in the run dir, the
+ *   q35 (graphics=off without VNC: firmware output on the serial
+ *   console), `-nodefaults`, QMP and serial on unix sockets in the run dir, the
  *   serial output also logged to console.log, `-no-shutdown` (corrald
  *   decides what a guest power-off means: quit, or reset for a graceful
  *   reboot).  No -daemonize: corrald starts QEMU as a direct child in its

@@ -247,7 +247,9 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 	assert_true(has_arg(c, "-nodefaults"));
 	assert_string_equal(opt_value(c, "-uuid", 0), d->uuid);
 	{
-		__do_free char *m = xasprintf("%s%s", d->machine ? d->machine : "q35", d->secure_boot ? ",smm=on" : "");
+		/* no screen: SeaBIOS writes to the serial console */
+		__do_free char *m = xasprintf("%s%s%s", d->machine ? d->machine : "q35", d->secure_boot ? ",smm=on" : "",
+					      d->vnc ? "" : ",graphics=off");
 		assert_string_equal(opt_value(c, "-machine", 0), m);
 	}
 	/* UEFI: OVMF's code read-only, then the VM's own vars, as the two pflash units */
