@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Boot firmware and CPU model (docs/boot.md): a UEFI guest (OVMF) boots to
-# its ready marker and shell and keeps
-# its NVRAM vars across restarts (a clone gets a copy, delete removes it);
-# (OVMF's release build prints only screen control codes on the serial
-# console, so the proof is the guest's /sys/firmware/efi);
-# a named CPU model is what the guest sees, a wrong one is refused with a
+# its ready marker and shell (OVMF's release build prints only screen
+# control codes on the serial console, so the proof is the guest's
+# /sys/firmware/efi) and keeps its NVRAM vars across restarts (a clone gets
+# a copy, delete removes them); a named CPU model is what the guest sees, a wrong one is refused with a
 # "did you mean" and nothing created; a `--boot disk-kernel` guest that
 # reboots (from inside, or by `vm reboot`) boots what its grub.cfg says
-# now, not what it said at `vm start`.
+# now, not what it said at `vm start`; boot-entries flags an entry whose
+# kernel is missing; a BIOS boot that finds nothing says so in `vm log`.
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 DISKS=$GUEST_DIR/disks
@@ -104,6 +104,23 @@ test_expect "disk-kernel: corral vm reboot re-reads it too" '
 	[ "$(guest_sh dk "cat /proc/sys/kernel/hostname")" = second ] &&
 	corral vm events dk | grep -q "entry 0 .Debian GNU/Linux, second." &&
 	corral vm kill dk
+'
+test_expect "boot-entries flags an entry whose kernel is not on the disk" '
+	p=$(corral disk show dkraw --json | jq -r .path) &&
+	sed "0,/linux \/vmlinuz-$KVER/s//linux \/vmlinuz-gone/" grub.2 > grub.gone &&
+	boot_fs_write "$p" grub.gone /grub/grub.cfg &&
+	corral vm boot-entries dk --json > be.json &&
+	jq -e ".entries[0].problem | test(\"kernel /vmlinuz-gone of boot entry .Debian GNU/Linux, second. .*does not exist\")" be.json &&
+	jq -e "[.entries[1:][] | .problem] | all(. == null)" be.json &&
+	corral vm boot-entries dk > be.txt && grep -q "^\*>! *0  Debian GNU/Linux, second$" be.txt &&
+	grep -q "cannot boot: the kernel /vmlinuz-gone" be.txt && grep -q "^    *1  Debian GNU/Linux$" be.txt
+'
+test_expect "a BIOS boot that finds nothing says so on the serial console (SeaBIOS sercon)" '
+	corral disk create blank 16M &&
+	corral vm create nob --disk blank --memory 64M &&
+	corral vm start nob &&
+	wait_console nob "No bootable device" 30 &&
+	corral vm kill nob
 '
 test_expect "a clone gets a copy of the vars; delete removes them; back to bios" '
 	corral vm clone efi efi2 >/dev/null &&
