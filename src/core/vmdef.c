@@ -404,6 +404,13 @@ static int parse_firmware_cpu(struct vm_def *d, const json_t *j, struct buf *err
 		buf_adds(err, "secure_boot needs firmware uefi");
 		return -1;
 	}
+	/* OVMF verifies what it loads: a kernel handed over by QEMU is not signed
+	 * for the enrolled (Microsoft) keys, so it would never boot. */
+	if (d->secure_boot && d->boot_mode != BOOT_FIRMWARE) {
+		buf_adds(err, "secure_boot needs boot mode firmware (a shim and boot loader on the disk): "
+			      "Secure Boot refuses a kernel QEMU hands over directly");
+		return -1;
+	}
 	if (d->cpu && !vmdef_cpu_valid(d->cpu)) {
 		buf_adds(err, "cpu must be host, max or a CPU model name such as Skylake-Server-v4 "
 			      "(letters, digits, '.', '_', '-')");

@@ -139,6 +139,10 @@ static void test_firmware_cpu(void **state)
 	expect_reject("{\"name\":\"f\",\"secure_boot\":true}", "secure_boot needs firmware uefi");
 	expect_reject("{\"name\":\"f\",\"firmware\":\"bios\",\"secure_boot\":true}", "secure_boot needs");
 	expect_reject("{\"name\":\"f\",\"secure_boot\":\"yes\"}", "secure_boot");
+	expect_reject("{\"name\":\"f\",\"firmware\":\"uefi\",\"secure_boot\":true,\"boot\":{\"mode\":\"kernel\","
+		      "\"kernel\":\"/k\"}}", "secure_boot needs boot mode firmware");
+	expect_reject("{\"name\":\"f\",\"firmware\":\"uefi\",\"secure_boot\":true,\"boot\":{\"mode\":\"disk-kernel\"}}",
+		      "Secure Boot refuses a kernel");
 	expect_reject("{\"name\":\"f\",\"cpu\":\"\"}", "cpu must be");
 	expect_reject("{\"name\":\"f\",\"cpu\":\"max,+avx\"}", "cpu must be");
 	expect_reject("{\"name\":\"f\",\"cpu\":\"-help\"}", "cpu must be");
@@ -232,7 +236,7 @@ static const char full_kernel[] =
 	"\"disks\":[],\"cdrom\":null,\"nics\":[],\"vnc\":{\"listen\":\"::1\"},"
 	"\"rng\":true,\"autostart\":false,\"start_order\":0,\"start_delay\":0,\"hotplug_ports\":0,\"template\":false,\"balloon\":false,"
 	"\"limits\":{\"cpu_limit\":2,\"memory_limit_mib\":0},"
-	"\"firmware\":\"uefi\",\"secure_boot\":true,\"cpu\":\"Skylake-Server-v4\"}";
+	"\"firmware\":\"uefi\",\"cpu\":\"Skylake-Server-v4\"}";
 
 static void roundtrip(const char *text)
 {
