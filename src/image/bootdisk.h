@@ -2,7 +2,7 @@
  * bootdisk.h - `--boot disk-kernel`: boot the kernel a guest's own boot
  * loader would boot, pygrub style.
  *
- * At every start corral reads the VM's first disk (an img_dev, image.h),
+ * At every start (and every reboot: qemu/runtime.c) corral reads the VM's first disk (an img_dev, image.h),
  * finds the filesystem holding a GRUB 2, BLS or legacy GRUB configuration
  * (every partition is tried, those flagged bootable first; a disk without a
  * partition table is tried whole), parses it (bootcfg.h), picks an entry
