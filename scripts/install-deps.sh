@@ -21,6 +21,8 @@ pkgs=(
 	busybox-static cpio xz-utils gzip zstd kmod
 	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
 	fdisk e2fsprogs xfsprogs
+	# UEFI firmware for --firmware uefi (OVMF_CODE_4M.fd + per-VM copies of OVMF_VARS_4M.fd)
+	ovmf
 	# guest traffic shaping (src/net/shape.c: tc) and the hygiene test (t67: ethtool
 	# turns off veth checksum offload for udhcpc)
 	iproute2 ethtool

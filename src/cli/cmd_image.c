@@ -70,7 +70,8 @@ static const char usage_boot_entries[] =
 	"\n"
 	"List the boot entries of the GRUB or BLS configuration on VM's first disk:\n"
 	"what '--boot disk-kernel' can start.  '*' marks the configuration's\n"
-	"default, '>' the entry the VM boots (its --boot-entry, else the default).\n"
+	"default, '>' the entry the VM boots (its --boot-entry, else the default),\n"
+	"'!' an entry that cannot boot (its kernel or initrd is not on the disk).\n"
 	"VM is a name, a uuid, 'name:GLOB' or 'uuid:UUID' matching one VM.\n"
 	"\n"
 	"Options:\n"
@@ -274,7 +275,11 @@ static void print_boot_entries(const json_t *answer)
 		bool def = json_is_true(json_object_get(e, "default")), sel = json_is_true(json_object_get(e, "selected"));
 		const char *kernel = out_str(e, "kernel"), *cmdline = out_str(e, "cmdline");
 		__do_free char *initrds = out_join(json_object_get(e, "initrds"), " ");
-		printf("%c%c %3" PRId64 "  %s\n", def ? '*' : ' ', sel ? '>' : ' ', int_of(e, "index"), out_str(e, "title"));
+		const char *problem = out_str(e, "problem");
+		printf("%c%c%c%3" PRId64 "  %s\n", def ? '*' : ' ', sel ? '>' : ' ', problem ? '!' : ' ', int_of(e, "index"),
+		       out_str(e, "title"));
+		if (problem)
+			printf("         cannot boot: %s\n", problem);
 		printf("         kernel  %s\n", kernel ? kernel : "-");
 		if (*initrds)
 			printf("         initrd  %s\n", initrds);

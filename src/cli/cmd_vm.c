@@ -41,7 +41,8 @@
 	"  --cmdline STR         kernel command line for direct kernel boot\n"        \
 	"  --boot ORDER          firmware boot order, e.g. disk,cdrom (the default)\n" \
 	"  --boot disk-kernel    boot the kernel the first disk's GRUB or BLS\n"   \
-	"                        configuration names (read at every start)\n"     \
+	"                        configuration names (read at every start and\n" \
+	"                        reboot)\n"     \
 	"  --boot-entry ENTRY    with disk-kernel: the entry to boot (title, id or\n" \
 	"                        index; default: the configuration's default;\n"   \
 	"                        '' goes back to the default)\n"                    \
@@ -76,6 +77,13 @@
 	"                        such as pc-q35-7.2; pinned to the concrete version\n" \
 	"                        at create, so the guest's hardware stays the same\n" \
 	"                        on every host (corral host info: machine_types)\n"   \
+	"  --firmware bios|uefi  boot firmware (default bios: SeaBIOS); uefi is\n"    \
+	"                        OVMF with the VM's own NVRAM (docs/boot.md)\n"       \
+	"  --secure-boot         UEFI Secure Boot with Microsoft's keys (implies\n"   \
+	"                        --firmware uefi)\n"                                  \
+	"  --cpu MODEL           CPU model: host (KVM only), max, or a QEMU model\n"  \
+	"                        such as Skylake-Server-v4 (corral host info:\n"     \
+	"                        cpu_models); default host under KVM, max under TCG\n" \
 	"  --tag TAG             tag the VM; repeat for more tags; the tags given\n"  \
 	"                        replace the VM's (or the --from file's) tag list\n" \
 	"  --accel auto|kvm|tcg  accelerator (default auto: KVM when usable,\n"      \
@@ -662,6 +670,20 @@ static void show_boot(struct table *t, const json_t *boot)
 	table_add_kv(t, "boot", "firmware%s%s", *order ? ", order " : "", order);
 }
 
+/* firmware (bios, uefi, uefi + Secure Boot) and the CPU model, with what it runs as. */
+static void show_firmware_cpu(struct table *t, const json_t *vm, const json_t *status)
+{
+	const char *fw = out_str(vm, "firmware"), *cpu = out_str(vm, "cpu"), *running = out_str(status, "cpu");
+	table_add_kv(t, "firmware", "%s%s", fw ? fw : "bios",
+		     json_is_true(json_object_get(vm, "secure_boot")) ? " (secure boot)" : "");
+	if (cpu)
+		table_add_kv(t, "cpu", "%s", cpu);
+	else if (running)
+		table_add_kv(t, "cpu", "default (running as %s)", running);
+	else
+		table_add_kv(t, "cpu", "default (host under KVM, max under TCG)");
+}
+
 static void show_vm(const json_t *vm)
 {
 	__do_table struct table *t = table_new_kv();
@@ -713,6 +735,7 @@ static void show_vm(const json_t *vm)
 		else
 			table_add_kv(t, "accel", "%s", accel);
 	}
+	show_firmware_cpu(t, vm, status);
 	show_boot(t, json_object_get(vm, "boot"));
 	if (!json_array_size(disks))
 		table_add_kv(t, "disks", "none");

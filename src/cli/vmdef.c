@@ -186,6 +186,17 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 	case VMDEF_OPT_MACHINE:
 		f->machine = arg;
 		break;
+	case VMDEF_OPT_FIRMWARE:
+		if (strcmp(arg, "bios") != 0 && strcmp(arg, "uefi") != 0)
+			return cli_usage_error(cmd, "invalid --firmware '%s': want bios or uefi", arg);
+		f->firmware = arg;
+		break;
+	case VMDEF_OPT_SECURE_BOOT:
+		f->secure_boot = true;
+		break;
+	case VMDEF_OPT_CPU:
+		f->cpu = arg;
+		break;
 	case VMDEF_OPT_START_ORDER:
 		if (cli_parse_int(arg, 0, 1000000, &f->start_order) < 0)
 			return cli_usage_error(cmd, "invalid --start-order '%s': want a number, 0..1000000", arg);
@@ -234,6 +245,8 @@ int vmdef_flags_check(const struct vmdef_flags *f, const char *cmd)
 		return cli_usage_error(cmd, "--boot disk-kernel cannot be combined with --kernel, --initrd, --cmdline or a boot order");
 	if (f->boot_entry && ((f->boot_mode && strcmp(f->boot_mode, "disk-kernel") != 0) || kernel_flags || f->boot_order))
 		return cli_usage_error(cmd, "--boot-entry needs --boot disk-kernel");
+	if (f->secure_boot && f->firmware && strcmp(f->firmware, "bios") == 0)
+		return cli_usage_error(cmd, "--secure-boot needs --firmware uefi");
 	if (f->vnc && f->no_vnc)
 		return cli_usage_error(cmd, "--vnc and --no-vnc contradict each other");
 	if (f->rng && f->no_rng)
@@ -504,12 +517,29 @@ static void apply_vnc(const struct vmdef_flags *f, json_t *def)
 	json_object_set_new(def, "vnc", vnc);
 }
 
+/* --firmware, --secure-boot, --cpu: BIOS drops Secure Boot, Secure Boot implies UEFI. */
+static void apply_firmware_cpu(const struct vmdef_flags *f, json_t *def)
+{
+	if (f->firmware) {
+		json_object_set_new(def, "firmware", json_string(f->firmware));
+		if (strcmp(f->firmware, "bios") == 0)
+			json_object_del(def, "secure_boot");
+	}
+	if (f->secure_boot) {
+		json_object_set_new(def, "firmware", json_string("uefi"));
+		json_object_set_new(def, "secure_boot", json_true());
+	}
+	if (f->cpu)
+		json_object_set_new(def, "cpu", json_string(f->cpu));
+}
+
 int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 {
 	if (f->description)
 		json_object_set_new(def, "description", json_string(f->description));
 	if (f->machine)
 		json_object_set_new(def, "machine", json_string(f->machine));
+	apply_firmware_cpu(f, def);
 	if (f->tags.n)
 		json_object_set_new(def, "tags", string_array(&f->tags));
 	else if (f->no_tags)

@@ -48,6 +48,9 @@ enum vmdef_opt {
 	VMDEF_OPT_MACHINE,
 	VMDEF_OPT_START_ORDER,
 	VMDEF_OPT_START_DELAY,
+	VMDEF_OPT_FIRMWARE,
+	VMDEF_OPT_SECURE_BOOT,
+	VMDEF_OPT_CPU,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -83,7 +86,10 @@ enum vmdef_opt {
 	{ "nic", required_argument, NULL, VMDEF_OPT_NIC },                   \
 	{ "machine", required_argument, NULL, VMDEF_OPT_MACHINE },           \
 	{ "start-order", required_argument, NULL, VMDEF_OPT_START_ORDER },   \
-	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY },  \
+	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY },   \
+	{ "firmware", required_argument, NULL, VMDEF_OPT_FIRMWARE },         \
+	{ "secure-boot", no_argument, NULL, VMDEF_OPT_SECURE_BOOT },         \
+	{ "cpu", required_argument, NULL, VMDEF_OPT_CPU },                   \
 	CI_OPTIONS
 
 #define VMDEF_EDIT_OPTIONS                                                   \
@@ -128,6 +134,9 @@ struct vmdef_flags {
 	const char *accel;
 	const char *from;	/* --from FILE ("-" = stdin) */
 	struct ci_flags ci;	/* --cloud-init, --ci-* (cloudinit.h) */
+	const char *firmware;	/* --firmware bios|uefi */
+	bool secure_boot;	/* --secure-boot (implies uefi) */
+	const char *cpu;	/* --cpu host|max|MODEL */
 };
 
 #define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1 }

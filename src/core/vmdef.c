@@ -372,6 +372,53 @@ static int parse_vnc(struct vm_def *d, const json_t *v, struct buf *err)
 	return 0;
 }
 
+static const char *const firmware_names[] = { "bios", "uefi" };
+
+const char *vmdef_firmware_name(enum vm_firmware f) { return firmware_names[f]; }
+
+bool vmdef_cpu_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n < 1 || n > 63 || !isalnum((unsigned char)name[0]))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+			return false;
+	return true;
+}
+
+/* "firmware", "secure_boot" and "cpu" (vmdef.h). */
+static int parse_firmware_cpu(struct vm_def *d, const json_t *j, struct buf *err)
+{
+	const char *fw = "bios";
+	if (json_get_str(j, "firmware", &fw, err) < 0 || json_get_bool(j, "secure_boot", &d->secure_boot, err) < 0 ||
+	    dup_str(j, "cpu", &d->cpu, err) < 0)
+		return -1;
+	int f = parse_enum(fw, firmware_names, 2);
+	if (f < 0) {
+		buf_adds(err, "firmware must be bios or uefi");
+		return -1;
+	}
+	d->firmware = (enum vm_firmware)f;
+	if (d->secure_boot && d->firmware != FIRMWARE_UEFI) {
+		buf_adds(err, "secure_boot needs firmware uefi");
+		return -1;
+	}
+	/* OVMF verifies what it loads: a kernel handed over by QEMU is not signed
+	 * for the enrolled (Microsoft) keys, so it would never boot. */
+	if (d->secure_boot && d->boot_mode != BOOT_FIRMWARE) {
+		buf_adds(err, "secure_boot needs boot mode firmware (a shim and boot loader on the disk): "
+			      "Secure Boot refuses a kernel QEMU hands over directly");
+		return -1;
+	}
+	if (d->cpu && !vmdef_cpu_valid(d->cpu)) {
+		buf_adds(err, "cpu must be host, max or a CPU model name such as Skylake-Server-v4 "
+			      "(letters, digits, '.', '_', '-')");
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_tags(struct vm_def *d, const json_t *arr, struct buf *err)
 {
 	size_t i;
@@ -398,7 +445,8 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	static const char *const keys[] = { "name", "uuid", "description", "tags", "cpus", "memory_mib",
 					    "accel", "boot", "disks", "cdrom", "nic", "nics", "vnc", "rng",
 					    "autostart", "hotplug_ports", "template", "status", "balloon",
-					    "limits", "machine", "start_order", "start_delay", "cloud_init", NULL };
+					    "limits", "machine", "start_order", "start_delay", "cloud_init", "firmware",
+					    "secure_boot", "cpu", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
 	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS, order = 0, delay = 0;
@@ -506,6 +554,8 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 		goto fail;
 	if ((v = json_object_get(j, "cloud_init")) && !json_is_null(v) && cloudinit_parse(v, &d->cloudinit, err) < 0)
 		goto fail;
+	if (parse_firmware_cpu(d, j, err) < 0)
+		goto fail;
 	if ((v = json_object_get(j, "status")) && !json_is_object(v)) {
 		buf_adds(err, "status must be an object (it is read-only and ignored)");
 		goto fail;
@@ -602,6 +652,11 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	json_object_set_new(j, "limits", vmlimits_to_json(&d->limits));
 	if (d->cloudinit)
 		json_object_set_new(j, "cloud_init", cloudinit_to_json(d->cloudinit));
+	json_object_set_new(j, "firmware", json_string(vmdef_firmware_name(d->firmware)));
+	if (d->secure_boot)
+		json_object_set_new(j, "secure_boot", json_true());
+	if (d->cpu)
+		json_object_set_new(j, "cpu", json_string(d->cpu));
 	return j;
 }
 
@@ -621,6 +676,7 @@ void vmdef_free(struct vm_def *d)
 	free(d->name);
 	free(d->description);
 	free(d->machine);
+	free(d->cpu);
 	for (int i = 0; i < d->ntags; i++)
 		free(d->tags[i]);
 	free(d->tags);

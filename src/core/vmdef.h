@@ -41,6 +41,9 @@ enum boot_dev { BOOT_DEV_DISK, BOOT_DEV_CDROM };
 enum accel_mode { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG };
 enum nic_mode { NIC_USER, NIC_NETWORK };
 enum nic_model { NIC_VIRTIO, NIC_E1000 };
+/* The firmware a VM boots with ("firmware" in JSON): SeaBIOS (QEMU's
+ * default) or OVMF (UEFI, with a per-VM NVRAM vars file, docs/boot.md). */
+enum vm_firmware { FIRMWARE_BIOS, FIRMWARE_UEFI };
 
 struct vm_disk {
 	char *volume;
@@ -120,6 +123,15 @@ struct vm_def {
 	bool balloon;     /* virtio-balloon device (default on) */
 	struct vm_limits limits; /* "limits" in JSON (vmlimits.h) */
 	struct vm_cloudinit *cloudinit; /* "cloud_init" in JSON (cloudinit.h); NULL: no seed */
+	/* Boot firmware and CPU model (docs/boot.md).  firmware: "bios" (the
+	 * default) or "uefi"; secure_boot ("secure_boot", UEFI only): OVMF's
+	 * Secure Boot build with Microsoft's keys enrolled.  cpu: "host", "max"
+	 * or a QEMU CPU model name ("cpu" in JSON; NULL: host under KVM, max
+	 * under TCG); a named model is checked against the host's QEMU by the
+	 * service layer (vmdef only checks its spelling). */
+	enum vm_firmware firmware;
+	bool secure_boot;
+	char *cpu;
 };
 
 const char *disk_bus_name(enum disk_bus b);
@@ -138,10 +150,13 @@ json_t *vmdef_to_json(const struct vm_def *d);
 struct vm_def *vmdef_dup(const struct vm_def *d);
 void vmdef_free(struct vm_def *d);
 
-/* Index of the disk using `volume`, or -1. */
 /* May a definition name machine type `name`: "q35" or "pc-q35-" and a version (digits, dots)? */
 bool vmdef_machine_valid(const char *name);
+/* Index of the disk using `volume`, or -1. */
 int vmdef_disk_index(const struct vm_def *d, const char *volume);
+const char *vmdef_firmware_name(enum vm_firmware f);
+/* Could `name` be a CPU model: 1 to 63 of [A-Za-z0-9._-], starting with an alphanumeric? */
+bool vmdef_cpu_valid(const char *name);
 /* The NIC objects of definition JSON j: its "nics" elements, or its older
  * "nic" object; *n of them (at most VM_MAX_NICS), borrowed references. */
 int vmdef_json_nics(const json_t *j, json_t *out[VM_MAX_NICS]);

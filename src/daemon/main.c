@@ -440,6 +440,9 @@ int main(int argc, char **argv)
 				  .qemu_user = qemu_user,
 				  .cgroups = have_cgroups ? &cgroups : NULL,
 				  .open_host = hostpath_open };
+	static char nvram_dir[PATH_MAX];
+	snprintf(nvram_dir, sizeof(nvram_dir), "%s/nvram", state_dir);
+	rcfg.nvram_dir = nvram_dir;
 	svc_rt_hooks(&rcfg);
 	struct svc_config ocfg = { .store = st,
 				   .retention = { cfg.events_keep, cfg.jobs_keep, cfg.history_days },

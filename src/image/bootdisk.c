@@ -162,16 +162,50 @@ out:
 	return r;
 }
 
+static int resolve_file(struct img_fs *fs, const struct boot_config *cfg, const struct boot_entry *e,
+			const char *what, const char *p, char **out, struct img_stat *st, struct buf *err);
+
+/* Why entry e cannot boot from fs (its kernel or an initrd), or NULL. */
+static char *entry_problem(struct img_fs *fs, const struct boot_config *cfg, const struct boot_entry *e)
+{
+	struct buf why = BUF_INIT;
+	struct img_stat st;
+	char *path = NULL;
+
+	if (!e->kernel)
+		buf_printf(&why, "boot entry '%s' names no kernel", e->title);
+	else if (resolve_file(fs, cfg, e, "kernel", e->kernel, &path, &st, &why) == 0)
+		for (size_t k = 0; k < e->n_initrds && !why.len; k++) {
+			free(path);
+			path = NULL;
+			resolve_file(fs, cfg, e, "initrd", e->initrds[k], &path, &st, &why);
+		}
+	free(path);
+	if (!why.len) {
+		buf_release(&why);
+		return NULL;
+	}
+	return buf_detach(&why);
+}
+
 int img_boot_inspect(struct img_dev *dev, struct img_boot_info *out, struct buf *err)
 {
 	struct boot_disk d = { 0 };
 	int r = boot_find(dev, &d, out, err);
+	if (r == 0 && out->cfg.n) {
+		out->problems = xcalloc(out->cfg.n, sizeof(*out->problems));
+		for (size_t i = 0; i < out->cfg.n; i++)
+			out->problems[i] = entry_problem(d.fs, &out->cfg, &out->cfg.entries[i]);
+	}
 	boot_disk_close(&d);
 	return r;
 }
 
 void img_boot_info_release(struct img_boot_info *bi)
 {
+	for (size_t i = 0; bi->problems && i < bi->cfg.n; i++)
+		free(bi->problems[i]);
+	free(bi->problems);
 	boot_config_release(&bi->cfg);
 	memset(bi, 0, sizeof(*bi));
 }

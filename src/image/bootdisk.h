@@ -2,7 +2,7 @@
  * bootdisk.h - `--boot disk-kernel`: boot the kernel a guest's own boot
  * loader would boot, pygrub style.
  *
- * At every start corral reads the VM's first disk (an img_dev, image.h),
+ * At every start (and every reboot: qemu/runtime.c) corral reads the VM's first disk (an img_dev, image.h),
  * finds the filesystem holding a GRUB 2, BLS or legacy GRUB configuration
  * (every partition is tried, those flagged bootable first; a disk without a
  * partition table is tried whole), parses it (bootcfg.h), picks an entry
@@ -42,10 +42,14 @@ struct img_boot_info {
 	int partition;		/* partition number; 0 for a filesystem on the whole disk */
 	char fstype[24];	/* of that filesystem */
 	struct boot_config cfg;
+	/* Per entry (cfg.n of them, or NULL): why it cannot boot (its kernel
+	 * or an initrd missing, not a file, too large), NULL when it can. */
+	char **problems;
 };
 
-/* Find and parse the boot configuration on dev (borrowed).  Release *out
- * with img_boot_info_release, also after a failure. */
+/* Find and parse the boot configuration on dev (borrowed), and check each
+ * entry's kernel and initrds on it (out->problems).  Release *out with
+ * img_boot_info_release, also after a failure. */
 int img_boot_inspect(struct img_dev *dev, struct img_boot_info *out, struct buf *err);
 void img_boot_info_release(struct img_boot_info *bi);
 

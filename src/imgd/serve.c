@@ -322,11 +322,12 @@ static int op_boot_entries(struct req *q, struct buf *err)
 		json_t *initrds = json_array();
 		for (size_t k = 0; k < be->n_initrds; k++)
 			json_array_append_new(initrds, imgd_json_text(be->initrds[k]));
-		json_array_append_new(entries, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "title", imgd_json_text(be->title),
+		json_array_append_new(entries, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "title", imgd_json_text(be->title),
 							 "id", opt_text(be->id), "kernel", opt_text(be->kernel),
 							 "initrds", initrds, "cmdline",
 							 imgd_json_text(be->cmdline ? be->cmdline : ""), "origin",
-							 opt_text(be->origin)));
+							 opt_text(be->origin), "problem",
+							 opt_text(bi.problems ? bi.problems[i] : NULL)));
 	}
 	json_t *j = json_pack("{s:o,s:o,s:i,s:s,s:i,s:i,s:o,s:o}", "format", imgd_json_text(bi.cfg.format ? bi.cfg.format : ""),
 			      "config", imgd_json_text(bi.cfg.path ? bi.cfg.path : ""), "partition", bi.partition,

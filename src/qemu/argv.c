@@ -123,6 +123,35 @@ static void add_chardev_socket(struct cmd *c, const char *id, const char *path, 
 		cmd_addf(c, "socket,id=%s,path=%s,server=on,wait=off", id, p);
 }
 
+void qemu_uefi_files(const char *dir, bool secure_boot, char **code, char **vars_template)
+{
+	*code = xasprintf("%s/%s", dir, secure_boot ? "OVMF_CODE_4M.secboot.fd" : "OVMF_CODE_4M.fd");
+	*vars_template = xasprintf("%s/%s", dir, secure_boot ? "OVMF_VARS_4M.ms.fd" : "OVMF_VARS_4M.fd");
+}
+
+/* UEFI: OVMF's code read-only and the VM's vars as the two pflash drives
+ * (SeaBIOS, the default, needs nothing). */
+static int add_uefi(struct cmd *c, const struct qemu_launch *l, struct buf *err)
+{
+	if (l->def->firmware != FIRMWARE_UEFI)
+		return 0;
+	if (!l->uefi_code || !l->uefi_vars) {
+		buf_adds(err, "the UEFI firmware files were not prepared");
+		return -1;
+	}
+	__do_free char *code = opt_escape(l->uefi_code);
+	__do_free char *vars = opt_escape(l->uefi_vars);
+	if (l->def->secure_boot) {
+		cmd_add(c, "-global");
+		cmd_add(c, "driver=cfi.pflash01,property=secure,value=on");
+	}
+	cmd_add(c, "-drive");
+	cmd_addf(c, "if=pflash,unit=0,format=raw,readonly=on,file=%s", code);
+	cmd_add(c, "-drive");
+	cmd_addf(c, "if=pflash,unit=1,format=raw,file=%s", vars);
+	return 0;
+}
+
 int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 {
 	const struct vm_def *d = l->def;
@@ -163,7 +192,11 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_add(c, "-nodefaults");
 	cmd_add(c, "-no-user-config");
 	cmd_add(c, "-machine");
-	cmd_add(c, d->machine ? d->machine : "q35");
+	/* Secure Boot's OVMF keeps its variables in SMM-protected flash.  Without
+	 * a screen (no VNC), graphics=off makes SeaBIOS write to the serial
+	 * console (its sercon), so "No bootable device." reaches `vm log`. */
+	cmd_addf(c, "%s%s%s", d->machine ? d->machine : "q35", d->secure_boot ? ",smm=on" : "",
+		 d->vnc ? "" : ",graphics=off");
 	cmd_add(c, "-accel");
 	if (l->accel == ACCEL_KVM)
 		cmd_add(c, "kvm");
@@ -172,7 +205,7 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	/* KVM: the host CPU.  TCG: every feature TCG emulates, so guests that
 	 * need a recent baseline (x86-64-v2 for EL9) boot. */
 	cmd_add(c, "-cpu");
-	cmd_add(c, l->accel == ACCEL_KVM ? "host" : "max");
+	cmd_add(c, d->cpu ? d->cpu : l->accel == ACCEL_KVM ? "host" : "max");
 	cmd_add(c, "-smp");
 	cmd_addf(c, "%d", d->cpus);
 	cmd_add(c, "-m");
@@ -184,6 +217,14 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		cmd_add(c, "defer");
 	}
 	cmd_add(c, "-no-shutdown");
+	/* disk-kernel: a reset (guest reboot, system_reset) becomes a SHUTDOWN
+	 * with reason guest-reset / host-qmp-system-reset, so corrald can start
+	 * QEMU again with the kernel the guest's boot configuration names now
+	 * (runtime.c, docs/boot.md); -no-shutdown keeps QEMU until then. */
+	if (d->boot_mode == BOOT_DISK_KERNEL) {
+		cmd_add(c, "-action");
+		cmd_add(c, "reboot=shutdown");
+	}
 	cmd_add(c, "-msg");
 	cmd_add(c, "timestamp=on");
 	cmd_add(c, "-sandbox");
@@ -211,6 +252,8 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		cmd_add(c, "none");
 	}
 
+	if (add_uefi(c, l, err) < 0)
+		return -1;
 	if (d->boot_mode == BOOT_KERNEL || d->boot_mode == BOOT_DISK_KERNEL) {
 		bool disk = d->boot_mode == BOOT_DISK_KERNEL;
 		const char *kernel = l->boot_kernel, *initrd = l->boot_initrd;

@@ -3,7 +3,8 @@
  *
  * Pure function of its inputs (no I/O), so it is tested with golden files
  * (tests/data/argv/NAME.json -> NAME.args).  Layout of the machine:
- *   q35, `-nodefaults`, QMP and serial on unix sockets in the run dir, the
+ *   q35 (graphics=off without VNC: firmware output on the serial
+ *   console), `-nodefaults`, QMP and serial on unix sockets in the run dir, the
  *   serial output also logged to console.log, `-no-shutdown` (corrald
  *   decides what a guest power-off means: quit, or reset for a graceful
  *   reboot).  No -daemonize: corrald starts QEMU as a direct child in its
@@ -61,7 +62,17 @@ struct qemu_launch {
 	const char *cidata_path;
 	/* NIC i on a network: the fd number QEMU gets its tap as (QEMU_TAP_FD + i). */
 	int tap_fd[VM_MAX_NICS];
+	/* FIRMWARE_UEFI: OVMF's code (read-only pflash 0) and the VM's own NVRAM
+	 * vars file (writable pflash 1); qemu_uefi_files() says which. */
+	const char *uefi_code, *uefi_vars;
 };
+
+/* OVMF as Debian's `ovmf` ships it (q35 needs the 4 MiB builds). */
+#define QEMU_OVMF_DIR "/usr/share/OVMF"
+/* The firmware code and the pristine vars template for a UEFI VM (Secure
+ * Boot: the SMM build and the vars with Microsoft's keys enrolled), as
+ * file names under `dir` (QEMU_OVMF_DIR; tests pass their own). */
+void qemu_uefi_files(const char *dir, bool secure_boot, char **code, char **vars_template);
 
 #define QEMU_CDROM_FD 3
 #define QEMU_CDROM_FDSET 1

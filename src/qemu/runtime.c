@@ -55,6 +55,8 @@ struct vm_rt {
 	bool guest_shutdown;
 	bool reboot_pending;
 	bool resetting; /* between a reboot's SHUTDOWN and the RESUME after reset */
+	bool disk_kernel; /* --boot disk-kernel: a reset ends this QEMU (argv.h) */
+	bool relaunch;    /* ... and this one ended for a reboot: start it again */
 	bool gone;
 	bool console_busy;
 	int console_fd; /* the attached session's serial connection, or -1 */
@@ -432,6 +434,7 @@ static struct vm_rt *vm_rt_new(const struct vm_record *r)
 	v->dir = vm_dir(v->uuid);
 	v->state = r->state;
 	v->console_fd = -1;
+	v->disk_kernel = r->def->boot_mode == BOOT_DISK_KERNEL;
 	return v;
 }
 
@@ -504,6 +507,8 @@ static void handle_exit_locked(struct vm_rt *v)
 	remove_run_files(v->dir);
 	if (v->stop_requested)
 		set_state(v, VM_STOPPED, v->stop_reason);
+	else if (v->relaunch)
+		set_state(v, VM_STOPPED, RT_REBOOT_REASON);
 	else if (v->guest_shutdown)
 		set_state(v, VM_STOPPED, "guest shut down");
 	else
@@ -522,6 +527,7 @@ static void handle_event(struct rt_event *e)
 	if (!e->name) {
 		v->refs++;
 		handle_exit_locked(v);
+		bool relaunch = v->relaunch && !v->stop_requested;
 		for (struct vm_rt **p = &vms; *p; p = &(*p)->next) {
 			if (*p == v) {
 				*p = v->next;
@@ -531,6 +537,8 @@ static void handle_event(struct rt_event *e)
 		}
 		pthread_cond_broadcast(&rt_cond);
 		rt_unlock();
+		if (relaunch && cfg.on_reboot)
+			cfg.on_reboot(v->uuid, v->name);
 		vm_rt_put(&v);
 		return;
 	}
@@ -538,6 +546,21 @@ static void handle_event(struct rt_event *e)
 	if (strcmp(e->name, "SHUTDOWN") == 0) {
 		bool guest = json_is_true(json_object_get(e->data, "guest"));
 		const char *reason = json_string_value(json_object_get(e->data, "reason"));
+		/* disk-kernel: every reset ends QEMU (-action reboot=shutdown); so
+		 * does the power-off of a graceful `vm reboot`.  The service starts
+		 * it again with what the boot configuration says now (pygrub). */
+		if (v->disk_kernel && !v->stop_requested &&
+		    ((reason && (strcmp(reason, "guest-reset") == 0 || strcmp(reason, "host-qmp-system-reset") == 0)) ||
+		     (v->reboot_pending && guest))) {
+			v->reboot_pending = false;
+			v->relaunch = true;
+			vm_event(v, "reboot",
+				 reason && strcmp(reason, "guest-reset") == 0 ? "guest rebooted; reading its boot configuration again"
+				 : "rebooting; reading the boot configuration again");
+			rt_unlock();
+			qmp_execute(q, "quit", NULL, NULL, QMP_TIMEOUT_MS, NULL);
+			return;
+		}
 		if (v->reboot_pending && guest) {
 			v->reboot_pending = false;
 			v->resetting = true;
@@ -562,7 +585,7 @@ static void handle_event(struct rt_event *e)
 		return;
 	}
 	if (strcmp(e->name, "STOP") == 0) {
-		if (v->state == VM_RUNNING && !v->guest_shutdown && !v->resetting)
+		if (v->state == VM_RUNNING && !v->guest_shutdown && !v->resetting && !v->relaunch)
 			set_state(v, VM_PAUSED, "paused");
 	} else if (strcmp(e->name, "RESUME") == 0) {
 		v->resetting = false;
@@ -884,6 +907,46 @@ static int disk_kernel_prepare(struct vm_rt *v, const struct vm_def *d, const st
 	return 0;
 }
 
+char *rt_nvram_path(const char *uuid)
+{
+	if (cfg.nvram_dir)
+		return xasprintf("%s/%s.fd", cfg.nvram_dir, uuid);
+	return xasprintf("%s/%s/nvram.fd", cfg.run_dir, uuid);
+}
+
+/* --firmware uefi: OVMF's code as installed, and the VM's own NVRAM vars,
+ * copied from OVMF's template at its first start and kept after (the boot
+ * entries and settings the guest stores there), owned by the qemu user. */
+static int uefi_prepare(const struct vm_def *d, char **code, char **vars, struct buf *err)
+{
+	__do_free char *tmpl = NULL;
+	int r;
+
+	qemu_uefi_files(cfg.ovmf_dir ? cfg.ovmf_dir : QEMU_OVMF_DIR, d->secure_boot, code, &tmpl);
+	for (int i = 0; i < 2; i++) {
+		const char *f = i ? tmpl : *code;
+		if (access(f, R_OK) < 0) {
+			buf_printf(err, "vm %s boots with UEFI but the firmware file %s is missing: install the ovmf package",
+				   d->name, f);
+			return -ENOENT;
+		}
+	}
+	*vars = rt_nvram_path(d->uuid);
+	if (cfg.nvram_dir) {
+		if ((r = fs_mkdir_p(cfg.nvram_dir, 0700)) < 0) {
+			buf_printf(err, "cannot create %s: %s", cfg.nvram_dir, strerror(-r));
+			return r;
+		}
+		if ((r = runas_own(cfg.nvram_dir, err)) < 0)
+			return r;
+	}
+	if (!fs_exists(*vars) && (r = fs_copy_file(tmpl, *vars, 0600)) < 0) {
+		buf_printf(err, "cannot create the NVRAM file %s of vm %s: %s", *vars, d->name, strerror(-r));
+		return r;
+	}
+	return runas_own(*vars, err);
+}
+
 /* --kernel PATH: copy the admin's kernel and initrd (read as root) into
  * <run dir>/boot, where the qemu user can read them, as a disk-kernel boot
  * would have them. */
@@ -1058,7 +1121,8 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 	struct cmd c = CMD_INIT;
 	struct vm_rt *v = NULL;
 	struct rt_boot_choice bc = { 0 };
-	__do_free char *boot_kernel = NULL, *boot_initrd = NULL, *cidata = NULL;
+	__do_free char *boot_kernel = NULL, *boot_initrd = NULL, *cidata = NULL, *uefi_code = NULL,
+		       *uefi_vars = NULL;
 	struct cgroup_vm cg = CGROUP_VM_INIT;
 	struct runas user;
 	struct buf why = BUF_INIT;
@@ -1142,6 +1206,8 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 		goto out;
 	if ((r = own_files(v, vols, nvols, err)) < 0)
 		goto out;
+	if (rec.def->firmware == FIRMWARE_UEFI && (r = uefi_prepare(rec.def, &uefi_code, &uefi_vars, err)) < 0)
+		goto out;
 	if (cfg.cgroups && (r = cgroup_vm_create(cfg.cgroups, cgname, &cg, err)) < 0)
 		goto out;
 	/* Limited before QEMU enters the group: it never runs without them. */
@@ -1155,6 +1221,8 @@ static int start(const char *uuid, bool paused, bool incoming, struct buf *err)
 	l.boot_kernel = boot_kernel;
 	l.boot_initrd = boot_initrd;
 	l.cidata_path = cidata;
+	l.uefi_code = uefi_code;
+	l.uefi_vars = uefi_vars;
 	l.boot_cmdline = bc.cmdline && *bc.cmdline ? bc.cmdline : NULL;
 	l.def = rec.def;
 	l.binary = cfg.qemu_binary;
@@ -1930,6 +1998,8 @@ void rt_forget(const char *uuid)
 		__do_free char *p = qemu_run_path(dir, logs[i]);
 		unlink(p);
 	}
+	__do_free char *nvram = rt_nvram_path(uuid);
+	unlink(nvram);
 	rmdir(dir);
 }
 

@@ -86,7 +86,24 @@ struct rt_config {
 	 * QEMU_TAP_FD + index; corrald closes its copy once QEMU runs, so the
 	 * tap goes away with QEMU.  -errno + err.  NULL: network NICs cannot start. */
 	int (*nic_open)(const struct vm_def *d, int index, struct buf *err);
+	/* `--boot disk-kernel`: the guest rebooted (or `vm reboot`): its QEMU
+	 * ended so the boot configuration is read again, and the VM is stopped
+	 * with reason RT_REBOOT_REASON; the service starts it again (under the
+	 * VM's lock).  Called on the event thread without the runtime's lock.
+	 * NULL: the VM stays stopped. */
+	void (*on_reboot)(const char *uuid, const char *name);
+	/* UEFI VMs: where their NVRAM vars files live (<dir>/<uuid>.fd, created
+	 * from OVMF's template at the first start); NULL: in their run dir. */
+	const char *nvram_dir;
+	/* Where OVMF is (NULL: QEMU_OVMF_DIR, qemu/argv.h). */
+	const char *ovmf_dir;
 };
+
+/* The reason a disk-kernel VM between its two QEMUs of a reboot is stopped with. */
+#define RT_REBOOT_REASON "rebooting: reading the boot configuration again"
+
+/* The NVRAM vars file of UEFI VM `uuid` (caller frees); it may not exist yet. */
+char *rt_nvram_path(const char *uuid);
 
 int rt_init(const struct rt_config *cfg, struct buf *err);
 /* Drop QMP connections and stop the worker; never stops guests. */
@@ -166,7 +183,7 @@ char *rt_console_log_path(const char *uuid);
  */
 int rt_console_open(const char *uuid, bool force, struct buf *err);
 void rt_console_close(const char *uuid, int fd);
-/* Remove the VM's run directory (VM deleted). */
+/* Remove the VM's run directory and its NVRAM vars file (VM deleted or gone to another host). */
 void rt_forget(const char *uuid);
 
 /*

@@ -35,6 +35,7 @@
 #include "storage/qemuimg.h"
 #include "storage/volume.h"
 #include "util/cmd.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/runas.h"
@@ -513,6 +514,19 @@ static int copy_disk(struct clone *c, int i, struct buf *err)
 	return r;
 }
 
+/* A UEFI VM's clone starts with a copy of the source's NVRAM vars (its boot
+ * entries: a clone of an installed guest boots like it); without them (never
+ * started) it gets OVMF's pristine vars at its first start. */
+static void clone_nvram(const char *src_uuid, const char *uuid)
+{
+	__do_free char *from = rt_nvram_path(src_uuid);
+	__do_free char *to = rt_nvram_path(uuid);
+	int r;
+	if (fs_exists(from) && (r = fs_copy_file(from, to, 0600)) < 0)
+		log_warn("cannot copy the NVRAM vars %s to %s: %s; the clone starts with fresh ones", from, to,
+			 strerror(-r));
+}
+
 /* Add the new VM (svc_vm_create checks names and volumes again under svc_defs_lock). */
 static int clone_define(struct clone *c, json_t **vm, struct buf *err)
 {
@@ -526,6 +540,7 @@ static int clone_define(struct clone *c, json_t **vm, struct buf *err)
 	if (uuid) {
 		__do_free char *from = xasprintf("cloned from %s (%s)", c->src_name, c->linked ? "linked" : "full");
 		svc_vm_event(uuid, "clone", from);
+		clone_nvram(c->src_uuid, uuid);
 	}
 	log_info("vm %s: %s clone %s created", c->src_name, c->linked ? "linked" : "full", c->name);
 	if (vm)

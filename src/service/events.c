@@ -83,6 +83,7 @@ void svc_rt_hooks(struct rt_config *rc)
 	rc->on_event = svc_on_vm_event;
 	rc->boot_extract = svc_boot_extract;
 	rc->nic_open = rt_nic_open;
+	rc->on_reboot = svc_vm_on_reboot;
 }
 
 int svc_job_vol_progress(void *job, double percent, double rate, int64_t eta_s)

@@ -16,6 +16,10 @@
  * state changed, or something happened to it; recorded and published. */
 void svc_on_vm_state(const char *uuid, const char *name, enum vm_state st, const char *reason);
 void svc_on_vm_event(const char *uuid, const char *name, const char *type, const char *detail);
+/* A `--boot disk-kernel` VM rebooted and its QEMU ended (rt_config.on_reboot):
+ * start it again in a "reboot" job, which waits for the VM's lock and
+ * re-reads the boot configuration (vmaction.c). */
+void svc_vm_on_reboot(const char *uuid, const char *name);
 
 /* The newest `limit` recorded events, oldest first, of VM uuid (NULL: the
  * host and every VM), only those whose type is in `kinds` (a comma-separated

@@ -19,6 +19,7 @@
 #include "core/store_local.h"
 #include "qemu/argv.h"
 #include "qemu/machine.h"
+#include "qemu/cpumodel.h"
 #include "qemu/reslimits.h"
 #include "qemu/runtime.h"
 #include "service/auth.h"
@@ -33,6 +34,40 @@ pthread_mutex_t svc_defs_lock = PTHREAD_MUTEX_INITIALIZER;
 static char qemu_version[128];
 
 static struct qemu_machines machines;
+static struct qemu_cpus cpu_models; /* probed once at svc_init; empty: not checked */
+
+int svc_cpu_check(const struct vm_def *d, struct buf *err)
+{
+	enum accel_mode a = ACCEL_TCG;
+	struct buf e = BUF_INIT;
+	bool kvm = svc_cfg.accel && accel_resolve(svc_cfg.accel, d->accel, &a, &e) == 0 && a == ACCEL_KVM;
+	buf_release(&e);
+	return qemu_cpu_check(&cpu_models, d->cpu, kvm, err);
+}
+
+bool svc_cpu_known(const char *name) { return cpu_models.n && qemu_cpus_has(&cpu_models, name); }
+
+json_t *svc_cpu_models(void)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < cpu_models.n; i++)
+		json_array_append_new(a, json_string(cpu_models.names[i]));
+	return a;
+}
+
+int svc_firmware_check(const struct vm_def *d, struct buf *err)
+{
+	__do_free char *code = NULL, *tmpl = NULL;
+	if (d->firmware != FIRMWARE_UEFI)
+		return 0;
+	qemu_uefi_files(QEMU_OVMF_DIR, d->secure_boot, &code, &tmpl);
+	const char *missing = access(code, R_OK) < 0 ? code : access(tmpl, R_OK) < 0 ? tmpl : NULL;
+	if (missing) {
+		buf_printf(err, "firmware uefi needs %s, which is missing: install the ovmf package", missing);
+		return -ENOENT;
+	}
+	return 0;
+}
 
 int svc_machine_pin(struct vm_def *d, struct buf *err)
 {
@@ -89,6 +124,9 @@ int svc_init(const struct svc_config *c, struct buf *err)
 		struct buf merr = BUF_INIT;
 		if (qemu_machines_probe(c->qemu_binary, &machines, &merr) < 0)
 			log_warn("%s: machine types are not pinned in definitions", merr.s);
+		buf_reset(&merr);
+		if (qemu_cpus_probe(c->qemu_binary, &cpu_models, &merr) < 0)
+			log_warn("%s: CPU models are not checked", merr.s);
 		buf_release(&merr);
 	}
 	svc_auth_init();
@@ -103,6 +141,7 @@ void svc_shutdown(void)
 	hostpath_shutdown();
 	svc_auth_shutdown();
 	qemu_machines_release(&machines);
+	qemu_cpus_release(&cpu_models);
 }
 
 /* MemAvailable from /proc/meminfo (MiB), or -1. */
@@ -183,6 +222,7 @@ json_t *svc_host_info(void)
 			 svc_cfg.tls_fingerprint);
 	json_object_set_new(j, "capacity", cap ? cap : json_null());
 	json_object_set_new(j, "machine_types", svc_machine_types());
+	json_object_set_new(j, "cpu_models", svc_cpu_models());
 	return j;
 }
 

@@ -383,7 +383,7 @@ static json_t *entries_json(const json_t *list, int default_index, int selected)
 			break;
 		const char *title = opt_str(e, "title", 4096, &ok), *id = opt_str(e, "id", 4096, &ok);
 		const char *kernel = opt_str(e, "kernel", 4096, &ok), *cmdline = opt_str(e, "cmdline", 65536, &ok);
-		const char *origin = opt_str(e, "origin", 4096, &ok);
+		const char *origin = opt_str(e, "origin", 4096, &ok), *problem = opt_str(e, "problem", 8192, &ok);
 		initrds = json_object_get(e, "initrds");
 		if (!title || !cmdline || !json_is_array(initrds) || json_array_size(initrds) > 64) {
 			ok = false;
@@ -400,6 +400,9 @@ static json_t *entries_json(const json_t *list, int default_index, int selected)
 						     title, "id", id, "kernel", kernel, "initrds", ilist, "cmdline",
 						     cmdline, "origin", origin, "default", (int)i == default_index,
 						     "selected", (int)i == selected));
+		/* the entry's kernel or an initrd is not on the disk: it cannot boot */
+		json_object_set_new(json_array_get(out, json_array_size(out) - 1), "problem",
+				    problem ? json_string(problem) : json_null());
 	}
 	if (!ok) {
 		json_decref(out);

@@ -34,6 +34,14 @@ void svc_vm_event(const char *uuid, const char *type, const char *detail);
 int svc_machine_pin(struct vm_def *d, struct buf *err);
 /* The concrete machine types of this host's QEMU (JSON array, new reference). */
 json_t *svc_machine_types(void);
+/* d's "cpu" against the CPU models of this host's QEMU (probed once at
+ * start) and its accelerator: 0 or -EINVAL + "did you mean" (host.c). */
+int svc_cpu_check(const struct vm_def *d, struct buf *err);
+/* Does this host's QEMU know CPU model `name`?  (false when not probed) */
+bool svc_cpu_known(const char *name);
+json_t *svc_cpu_models(void);
+/* firmware uefi: OVMF's files present ("install the ovmf package"), host.c. */
+int svc_firmware_check(const struct vm_def *d, struct buf *err);
 /* The stored VM's machine type pinned (written back if it was not; a VM
  * defined before types were pinned gets it at its first start), vm.c. */
 int svc_vm_machine_pin(const char *uuid, struct buf *err);

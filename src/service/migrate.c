@@ -26,6 +26,7 @@
 #include "qemu/migrate.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
+#include "qemu/cpumodel.h"
 #include "service/internal.h"
 #include "service/network.h"
 #include "service/peer.h"
@@ -49,14 +50,15 @@
 /* <run_dir>/<uuid>/mig: where QEMU reads keys.psk. */
 static char *psk_dir(const char *uuid) { return xasprintf("%s/%s/mig", svc_cfg.run_dir, uuid); }
 
-/* The CPU a VM gets here: "host" under KVM, "max" under TCG (qemu/argv.c). */
+/* The CPU a VM gets here: its definition's model, else "host" under KVM,
+ * "max" under TCG (qemu/argv.c). */
 static int cpu_model(const struct vm_def *d, const char **model, struct buf *err)
 {
 	enum accel_mode a;
 
 	if (accel_resolve(svc_cfg.accel, d->accel, &a, err) < 0)
 		return -ENOTSUP;
-	*model = a == ACCEL_KVM ? "host" : "max";
+	*model = d->cpu ? d->cpu : a == ACCEL_KVM ? "host" : "max";
 	return 0;
 }
 
@@ -262,8 +264,17 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		r = -EEXIST;
 		goto fail_early;
 	}
+	if ((r = mig_firmware_check(d, err)) < 0)
+		goto fail_early;
 	if ((r = cpu_model(d, &model, err)) < 0)
 		goto fail_early;
+	/* A named model is the same CPU wherever QEMU knows it: portable. */
+	if (qemu_cpu_portable(model) && (r = svc_cpu_check(d, err)) < 0) {
+		__do_free char *why = buf_detach(err);
+		buf_printf(err, "%s cannot run the VM's CPU model: %s", mig_self_name(), why);
+		r = -ENOTSUP;
+		goto fail_early;
+	}
 	if (strcmp(model, json_string_value(json_object_get(cpu, "model")) ?: "") != 0) {
 		buf_printf(err, "the VM's CPU is '%s' on %s but would be '%s' on %s (one host uses KVM, the other TCG)",
 			   json_string_value(json_object_get(cpu, "model")) ?: "?", source, model, mig_self_name());
@@ -923,6 +934,8 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		r = -EBUSY;
 		goto fail;
 	}
+	if ((r = mig_firmware_check(rec.def, err)) < 0)
+		goto fail;
 	/* unknown host: answered now, not by the job */
 	if ((r = peer_open(opt->to, &p, err)) < 0)
 		goto fail;

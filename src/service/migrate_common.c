@@ -152,3 +152,13 @@ void mig_unknown(const char *uuid, struct buf *err, const char *fmt, ...)
 	buf_reset(err);
 	buf_adds(err, why.s);
 }
+
+int mig_firmware_check(const struct vm_def *d, struct buf *err)
+{
+	if (d->firmware != FIRMWARE_UEFI)
+		return 0;
+	buf_printf(err, "%s boots with UEFI, and migration does not carry its NVRAM vars file (boot entries, "
+		   "Secure Boot keys) yet; stop it, and move it by backup and restore or recreate it there",
+		   d->name);
+	return -ENOTSUP;
+}

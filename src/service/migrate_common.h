@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "core/vmdef.h"
 #include "util/buf.h"
 
 /* This host's name as other hosts know it (host_name, else "localhost"). */
@@ -29,6 +30,14 @@ int mig_port_pick(const char *addr, int *port, struct buf *err);
  * and err when the volume is gone; *capacity (if not NULL) its size.
  */
 json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, struct buf *err);
+
+/*
+ * Can VM d move to another host?  A UEFI VM cannot (yet): its NVRAM vars
+ * file (boot entries, Secure Boot keys) is a file of this host that neither
+ * migration carries, and a destination with fresh vars could leave the
+ * guest unbootable (docs/migration.md).  0, or -ENOTSUP + err.
+ */
+int mig_firmware_check(const struct vm_def *d, struct buf *err);
 
 /*
  * One disk of a prepare request {"volume","pool","format","file","copy",

@@ -141,6 +141,12 @@ json_t *svc_vm_show(const char *uuid)
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());
 	json_object_set_new(status, "vnc", info ? json_incref(json_object_get(info, "vnc")) : json_null());
 	json_object_set_new(status, "accel", info ? json_incref(json_object_get(info, "accel")) : json_null());
+	/* The CPU model QEMU runs with: the definition's, else host under KVM, max under TCG. */
+	{
+		const char *acc = info ? json_string_value(json_object_get(info, "accel")) : NULL;
+		const char *cpu = rec.def->cpu ? rec.def->cpu : !acc ? NULL : strcmp(acc, "kvm") == 0 ? "host" : "max";
+		json_object_set_new(status, "cpu", cpu && info ? json_string(cpu) : json_null());
+	}
 	if (info)
 		svc_vm_limits_status(uuid, rec.def, status);
 	json_decref(info);
@@ -191,6 +197,10 @@ static int check_host(const struct vm_def *d, struct buf *err)
 		r = hostpath_check("initrd", d->initrd, err);
 	if (r == 0)
 		r = svc_net_check_vm(d, err);
+	if (r == 0)
+		r = svc_cpu_check(d, err);
+	if (r == 0)
+		r = svc_firmware_check(d, err);
 	return r;
 }
 
@@ -324,6 +334,11 @@ int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **ou
 		r = store_def(d, if_gen >= 0 ? if_gen : STORE_GEN_ANY, err);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r == 0) {
+		/* Another firmware (or Secure Boot's keys): the next start makes fresh NVRAM vars of that kind. */
+		if (d->firmware != rec.def->firmware || d->secure_boot != rec.def->secure_boot) {
+			__do_free char *nvram = rt_nvram_path(uuid);
+			unlink(nvram);
+		}
 		svc_vm_event(uuid, "edited", "definition changed");
 		/* names and MACs in the networks' DNS/DHCP hosts files follow the edit */
 		svc_net_hosts_refresh(rec.def);

@@ -16,6 +16,7 @@
 
 #include "vm.h"
 #include "service/internal.h"
+#include "service/events.h"
 #include "service/migrate_recover.h"
 #include "core/job.h"
 #include "qemu/runtime.h"
@@ -305,4 +306,69 @@ int svc_vm_action(const char *uuid, enum vm_action a, const struct svc_action_op
 		return 0;
 	buf_adds(err, json_string_value(json_object_get(done, "error")) ?: "failed");
 	return state && strcmp(state, "cancelled") == 0 ? -ECANCELED : -EIO;
+}
+
+/* ---- disk-kernel reboots (rt_config.on_reboot) --------------------------- */
+
+/* How long the second half of a reboot waits for the VM's lock (a `vm
+ * reboot` job may still hold it when the guest goes down). */
+#define REBOOT_LOCK_WAIT_MS 30000
+
+static int reboot_run(struct job *j, void *arg, struct buf *err)
+{
+	struct act *x = arg;
+	struct vm_record rec = { 0 };
+	struct buf e = BUF_INIT;
+	int r;
+
+	for (int waited = 0;; waited += 100) {
+		buf_reset(&e);
+		if ((r = job_lock_vm(j, x->uuid, x->name, &e)) == 0 || waited >= REBOOT_LOCK_WAIT_MS)
+			break;
+		if ((r = job_sleep(j, 100)) < 0)
+			break;
+	}
+	if (r < 0) {
+		buf_printf(err, "%s: not started again after its reboot: %s", x->name, e.len ? e.s : "cancelled");
+		svc_vm_event(x->uuid, "boot-failed", err->s);
+		buf_release(&e);
+		return r;
+	}
+	/* Only if nobody started, edited or deleted it meanwhile. */
+	if (store_vm_get(svc_cfg.store, x->uuid, &rec) < 0 || rec.state != VM_STOPPED || !rec.reason ||
+	    strcmp(rec.reason, RT_REBOOT_REASON) != 0) {
+		job_set_result(j, json_pack("{s:s}", "skipped", "the VM changed while it rebooted"));
+		vm_record_release(&rec);
+		buf_release(&e);
+		return 0;
+	}
+	vm_record_release(&rec);
+	buf_reset(&e);
+	job_set_phase(j, "starting again with the boot configuration as it is now");
+	if ((r = rt_start(x->uuid, &e)) < 0) {
+		buf_printf(err, "%s: not started again after its reboot: %s", x->name, e.s);
+		svc_vm_event(x->uuid, "boot-failed", err->s);
+	}
+	json_t *vms = json_array();
+	json_array_append_new(vms, vm_outcome(x->uuid, x->name, r, e.s));
+	job_set_result(j, json_pack("{s:o}", "vms", vms));
+	buf_release(&e);
+	return r;
+}
+
+void svc_vm_on_reboot(const char *uuid, const char *name)
+{
+	struct act *x = xcalloc(1, sizeof(*x));
+	struct buf err = BUF_INIT;
+	snprintf(x->uuid, sizeof(x->uuid), "%s", uuid);
+	x->name = xstrdup(name);
+	x->a = ACT_REBOOT;
+	/* No lock in the spec: the job waits for it (reboot_run) instead of failing busy. */
+	struct job_spec spec = { .type = "reboot", .target = name, .run = reboot_run, .arg = x, .free_arg = act_free };
+	if (job_start(&spec, NULL, &err) < 0) {
+		log_warn("vm %s: cannot start it again after its reboot: %s", name, err.s);
+		__do_free char *d = xasprintf("not started again after its reboot: %s", err.s);
+		svc_vm_event(uuid, "boot-failed", d);
+	}
+	buf_release(&err);
 }

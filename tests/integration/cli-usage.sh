@@ -72,7 +72,7 @@ done
 run 0 vm create --help
 out_has --cpus --memory --disk --cdrom --kernel --initrd --cmdline --boot --vnc \
 	--no-rng --nic --no-nic --mac --autostart --description --tag --accel --hotplug-ports \
-	--from --start --json --machine
+	--from --start --json --machine --firmware --secure-boot --cpu
 run 0 vm edit --help
 out_has --remove-disk --no-vnc --no-autostart --no-cdrom --boot-mode --from
 run 0 vm stop --help && out_has --timeout --force --kill
@@ -102,7 +102,7 @@ run 2 vm create web1 --cpus && err_is_one_line "option '--cpus' needs a value"
 # Long options are never abbreviated (getopt_long would take "--d" for "--disks").
 run 2 vm delete web1 --d && err_is_one_line "unknown option '--d' (options are never abbreviated: --disks?)"
 run 2 --sock /x vm list && err_is_one_line "unknown option '--sock'"
-run 2 vm create web1 --cmdline --cpus --cpu 2 && err_is_one_line "unknown option '--cpu'"
+run 2 vm create web1 --cmdline --cpus --cpux 2 && err_is_one_line "unknown option '--cpux'"
 run 0 vm create --help && out_has "'' goes back to the default"
 run 2 vm create web1 --cpus many && err_is_one_line "invalid --cpus"
 run 2 vm create web1 --memory 1.5G && err_is_one_line "invalid --memory"

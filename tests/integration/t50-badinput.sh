@@ -29,7 +29,9 @@ test_expect "malformed JSON" '
 	nothing_created
 '
 test_expect "unknown fields are rejected, at every level" '
-	expect_error POST /v1/vms "{\"name\":\"x\",\"cpu\":2}" 400 invalid_argument "unknown field .cpu." &&
+	expect_error POST /v1/vms "{\"name\":\"x\",\"cpux\":2}" 400 invalid_argument "unknown field .cpux." &&
+	expect_error POST /v1/vms "{\"name\":\"x\",\"cpu\":2}" 400 invalid_argument "field .cpu. must be a string" &&
+	expect_error POST /v1/vms "{\"name\":\"x\",\"firmware\":\"efi\"}" 400 invalid_argument "firmware must be bios or uefi" &&
 	expect_error POST /v1/vms "{\"name\":\"x\",\"boot\":{\"mode\":\"kernel\",\"kernal\":\"/x\"}}" 400 invalid_argument "kernal" &&
 	expect_error POST /v1/vms/x/stop "{\"timeout\":5,\"forse\":true}" 400 invalid_argument "forse" &&
 	nothing_created

@@ -138,7 +138,7 @@ test_expect "machine types: pinned at create and at first start, listed by host 
 	curl -sS --unix-socket "$T/A.sock" -X PUT --data-binary @def.json http://corral/v1/vms/vma >/dev/null &&
 	on_host A vm show vma --json | jq -e ".machine == null" &&
 	on_host A vm start vma && on_host A vm show vma --json | jq -e --arg m "$M" ".machine == \$m" &&
-	pgrep -f "qemu-system.*-machine $M .*$T/A/" >/dev/null &&
+	pgrep -f "qemu-system.*-machine $M[ ,].*$T/A/" >/dev/null &&
 	on_host A vm kill vma &&
 	on_host A vm show vma --json | jq ".machine = \"q35\" | del(.status)" >def.json &&
 	curl -sS --unix-socket "$T/A.sock" -X PUT --data-binary @def.json http://corral/v1/vms/vma >/dev/null &&

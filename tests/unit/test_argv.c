@@ -30,6 +30,7 @@
 #include "core/vmdef.h"
 #include "qemu/accel.h"
 #include "qemu/argv.h"
+#include "qemu/cpumodel.h"
 #include "qemu/reslimits.h"
 #include "golden.h"
 #include "util/buf.h"
@@ -68,6 +69,7 @@ struct launch_ctx {
 	char *paths[VM_MAX_DISKS];
 	char *boot_kernel, *boot_initrd;
 	char *cidata;
+	char *uefi_code, *uefi_vars;
 };
 
 static void launch_release(struct launch_ctx *c)
@@ -78,6 +80,8 @@ static void launch_release(struct launch_ctx *c)
 	free(c->boot_kernel);
 	free(c->boot_initrd);
 	free(c->cidata);
+	free(c->uefi_code);
+	free(c->uefi_vars);
 	vmdef_free(c->def);
 }
 
@@ -116,6 +120,15 @@ static void launch_init(struct launch_ctx *c, struct vm_def *d, const char *run_
 	if (d->cloudinit) {
 		c->cidata = xasprintf("%s/cidata.iso", c->run_dir);
 		c->l.cidata_path = c->cidata;
+	}
+	if (d->firmware == FIRMWARE_UEFI) {
+		/* rt_start: OVMF's code as installed, the vars copied into the state dir. */
+		char *tmpl = NULL;
+		qemu_uefi_files(QEMU_OVMF_DIR, d->secure_boot, &c->uefi_code, &tmpl);
+		free(tmpl);
+		c->uefi_vars = xasprintf("/var/lib/corral/nvram/%s.fd", d->uuid);
+		c->l.uefi_code = c->uefi_code;
+		c->l.uefi_vars = c->uefi_vars;
 	}
 	/* rt_start opens a tap per network NIC and hands it over as fd 4, 5, ... */
 	for (int i = 0; i < d->nnics; i++)
@@ -241,14 +254,30 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 	assert_true(has_arg(c, "-no-shutdown"));
 	assert_true(has_arg(c, "-nodefaults"));
 	assert_string_equal(opt_value(c, "-uuid", 0), d->uuid);
-	assert_string_equal(opt_value(c, "-machine", 0), "q35");
+	{
+		/* no screen: SeaBIOS writes to the serial console */
+		__do_free char *m = xasprintf("%s%s%s", d->machine ? d->machine : "q35", d->secure_boot ? ",smm=on" : "",
+					      d->vnc ? "" : ",graphics=off");
+		assert_string_equal(opt_value(c, "-machine", 0), m);
+	}
+	/* UEFI: OVMF's code read-only, then the VM's own vars, as the two pflash units */
+	if (d->firmware == FIRMWARE_UEFI) {
+		__do_free char *code = xasprintf("if=pflash,unit=0,format=raw,readonly=on,file=%s", lc->l.uefi_code);
+		__do_free char *vars = xasprintf("if=pflash,unit=1,format=raw,file=%s", lc->l.uefi_vars);
+		assert_string_equal(opt_value(c, "-drive", 0), code);
+		assert_string_equal(opt_value(c, "-drive", 1), vars);
+	} else {
+		assert_null(opt_value(c, "-drive", 0));
+	}
+	/* disk-kernel: a reset ends QEMU's run so corrald re-reads the boot configuration */
+	assert_int_equal(has_arg(c, "reboot=shutdown"), d->boot_mode == BOOT_DISK_KERNEL);
 	if (lc->l.accel == ACCEL_KVM) {
 		assert_string_equal(opt_value(c, "-accel", 0), "kvm");
 	} else {
 		__do_free char *tcg = xasprintf("tcg,tb-size=%u", qemu_tcg_tb_size(d->memory_mib));
 		assert_string_equal(opt_value(c, "-accel", 0), tcg);
 	}
-	assert_string_equal(opt_value(c, "-cpu", 0), lc->l.accel == ACCEL_KVM ? "host" : "max");
+	assert_string_equal(opt_value(c, "-cpu", 0), d->cpu ? d->cpu : lc->l.accel == ACCEL_KVM ? "host" : "max");
 	char num[32];
 	snprintf(num, sizeof(num), "%d", d->cpus);
 	assert_string_equal(opt_value(c, "-smp", 0), num);
@@ -909,6 +938,72 @@ static void test_accel_dev_unusable(void **state)
 	expect_resolve(&p, ACCEL_TCG, 0, ACCEL_TCG);
 }
 
+/* `-cpu help` of QEMU 7.2 (shortened): the models a "cpu" is checked against. */
+static const char cpu_help[] =
+	"Available CPUs:\n"
+	"x86 486                   (alias configured by machine type)\n"
+	"x86 Broadwell-noTSX       (alias of Broadwell-v2)\n"
+	"x86 Nehalem               (alias configured by machine type)\n"
+	"x86 Nehalem-v1            Intel Core i7 9xx (Nehalem Class Core i7)\n"
+	"x86 Skylake-Server-v4     Intel Xeon Processor (Skylake, IBRS, no TSX)\n"
+	"x86 host                  KVM processor with all supported host features\n"
+	"x86 max                   Enables all features supported by the accelerator in the current host\n"
+	"x86 qemu64                QEMU Virtual CPU version 2.5+\n"
+	"\n"
+	"Recognized CPUID flags:\n"
+	"  3dnow 3dnowext 3dnowprefetch abm ace2 ace2-en acpi adx aes amd-no-ssb\n";
+
+static void test_cpu_models(void **state)
+{
+	(void)state;
+	struct qemu_cpus c;
+	struct buf err = BUF_INIT;
+
+	assert_int_equal(qemu_cpus_parse(cpu_help, &c), 0);
+	assert_int_equal(c.n, 8);
+	assert_true(qemu_cpus_has(&c, "Nehalem-v1"));
+	assert_true(qemu_cpus_has(&c, "Broadwell-noTSX"));
+	assert_false(qemu_cpus_has(&c, "3dnow")); /* a flag, not a model */
+	assert_false(qemu_cpus_has(&c, "nehalem-v1"));
+	assert_false(qemu_cpus_has(&c, "Nehalem-v"));
+
+	/* typos get the likely model; nonsense gets none */
+	assert_string_equal(qemu_cpus_suggest(&c, "Skylake-Sever-v4"), "Skylake-Server-v4");
+	assert_string_equal(qemu_cpus_suggest(&c, "nehalem-v1"), "Nehalem-v1");
+	assert_string_equal(qemu_cpus_suggest(&c, "qemu46"), "qemu64");
+	assert_null(qemu_cpus_suggest(&c, "Pentium4000"));
+	assert_null(qemu_cpus_suggest(&c, "zz"));
+
+	/* the check users meet at create */
+	assert_int_equal(qemu_cpu_check(&c, NULL, false, &err), 0);
+	assert_int_equal(qemu_cpu_check(&c, "max", false, &err), 0);
+	assert_int_equal(qemu_cpu_check(&c, "Nehalem-v1", false, &err), 0);
+	assert_int_equal(qemu_cpu_check(&c, "host", true, &err), 0);
+	assert_int_equal(err.len, 0);
+	assert_int_equal(qemu_cpu_check(&c, "host", false, &err), -EINVAL);
+	assert_contains(err.s, "cpu host needs KVM");
+	buf_reset(&err);
+	assert_int_equal(qemu_cpu_check(&c, "Skylake-Sever-v4", false, &err), -EINVAL);
+	assert_contains(err.s, "knows no CPU model Skylake-Sever-v4; did you mean Skylake-Server-v4?");
+	buf_reset(&err);
+	assert_int_equal(qemu_cpu_check(&c, "Pentium4000", false, &err), -EINVAL);
+	assert_contains(err.s, "knows no CPU model Pentium4000 (corral host info lists cpu_models)");
+	buf_release(&err);
+
+	/* portable between hosts: named models only */
+	assert_true(qemu_cpu_portable("Nehalem-v1"));
+	assert_false(qemu_cpu_portable("host"));
+	assert_false(qemu_cpu_portable("max"));
+	assert_false(qemu_cpu_portable(NULL));
+	qemu_cpus_release(&c);
+
+	/* a QEMU without the list: nothing is refused but host under TCG */
+	struct qemu_cpus none = { 0 };
+	assert_int_equal(qemu_cpus_parse("Available CPUs:\n", &none), -EINVAL);
+	assert_int_equal(qemu_cpu_check(&none, "Anything-v9", false, &err), 0);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_accel_pvm),
 		cmocka_unit_test(test_accel_nothing),
 		cmocka_unit_test(test_accel_dev_unusable),
+		cmocka_unit_test(test_cpu_models),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  * for byte into the caller's fds (initrds concatenated, nothing written for
  * an entry without one), BLS-style paths found under /boot, and the errors users see:
  * no configuration (partitions listed), a parse error (file:line), an
- * unknown entry (titles listed), a missing kernel.
+ * unknown entry (titles listed), a missing kernel (also flagged by
+ * img_boot_inspect for `vm boot-entries`).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -277,6 +278,24 @@ static void test_errors(void **state)
 	img_boot_choice_release(&c);
 	close(kfd);
 	close(ifd);
+	buf_release(&err);
+	/* `vm boot-entries` flags the entry that cannot boot, and only that one */
+	struct img_boot_info bi;
+	struct img_dev *dev = NULL;
+	assert_int_equal(img_dev_open_file(img, NULL, NULL, &dev, &err), 0);
+	assert_int_equal(img_boot_inspect(dev, &bi, &err), 0);
+	assert_non_null(bi.problems);
+	for (size_t i = 0; i < bi.cfg.n; i++) {
+		if (strcmp(bi.cfg.entries[i].title, "Linux gone") == 0) {
+			assert_non_null(bi.problems[i]);
+			assert_non_null(strstr(bi.problems[i], "the kernel /vmlinuz-gone of boot entry 'Linux gone'"));
+			assert_non_null(strstr(bi.problems[i], "does not exist on the disk"));
+		} else {
+			assert_null(bi.problems[i]);
+		}
+	}
+	img_boot_info_release(&bi);
+	img_dev_free(dev);
 	buf_release(&err);
 }
 

@@ -106,6 +106,54 @@ static void test_machine(void **state)
 	assert_true(vmdef_machine_valid("pc-q35-4.0.1"));
 }
 
+/* firmware, secure_boot and cpu: defaults, round trip, what is refused. */
+static void test_firmware_cpu(void **state)
+{
+	(void)state;
+	struct vm_def *d = parse_ok("{\"name\":\"f\"}");
+	assert_int_equal(d->firmware, FIRMWARE_BIOS);
+	assert_false(d->secure_boot);
+	assert_null(d->cpu);
+	json_t *j = vmdef_to_json(d);
+	assert_string_equal(json_string_value(json_object_get(j, "firmware")), "bios");
+	assert_null(json_object_get(j, "secure_boot"));
+	assert_null(json_object_get(j, "cpu"));
+	json_decref(j);
+	vmdef_free(d);
+
+	d = parse_ok("{\"name\":\"f\",\"firmware\":\"uefi\",\"secure_boot\":true,\"cpu\":\"Nehalem-v1\"}");
+	assert_int_equal(d->firmware, FIRMWARE_UEFI);
+	assert_true(d->secure_boot);
+	assert_string_equal(d->cpu, "Nehalem-v1");
+	struct vm_def *c = vmdef_dup(d);
+	assert_int_equal(c->firmware, FIRMWARE_UEFI);
+	assert_true(c->secure_boot);
+	assert_string_equal(c->cpu, "Nehalem-v1");
+	vmdef_free(c);
+	vmdef_free(d);
+	d = parse_ok("{\"name\":\"f\",\"cpu\":\"host\"}");
+	vmdef_free(d);
+
+	expect_reject("{\"name\":\"f\",\"firmware\":\"efi\"}", "firmware must be bios or uefi");
+	expect_reject("{\"name\":\"f\",\"firmware\":1}", "firmware");
+	expect_reject("{\"name\":\"f\",\"secure_boot\":true}", "secure_boot needs firmware uefi");
+	expect_reject("{\"name\":\"f\",\"firmware\":\"bios\",\"secure_boot\":true}", "secure_boot needs");
+	expect_reject("{\"name\":\"f\",\"secure_boot\":\"yes\"}", "secure_boot");
+	expect_reject("{\"name\":\"f\",\"firmware\":\"uefi\",\"secure_boot\":true,\"boot\":{\"mode\":\"kernel\","
+		      "\"kernel\":\"/k\"}}", "secure_boot needs boot mode firmware");
+	expect_reject("{\"name\":\"f\",\"firmware\":\"uefi\",\"secure_boot\":true,\"boot\":{\"mode\":\"disk-kernel\"}}",
+		      "Secure Boot refuses a kernel");
+	expect_reject("{\"name\":\"f\",\"cpu\":\"\"}", "cpu must be");
+	expect_reject("{\"name\":\"f\",\"cpu\":\"max,+avx\"}", "cpu must be");
+	expect_reject("{\"name\":\"f\",\"cpu\":\"-help\"}", "cpu must be");
+	expect_reject("{\"name\":\"f\",\"cpu\":\"a b\"}", "cpu must be");
+	expect_reject("{\"name\":\"f\",\"cpu\":7}", "cpu");
+	assert_false(vmdef_cpu_valid(NULL));
+	assert_false(vmdef_cpu_valid("x234567890123456789012345678901234567890123456789012345678901234"));
+	assert_true(vmdef_cpu_valid("Cascadelake-Server-v5"));
+	assert_true(vmdef_cpu_valid("qemu64"));
+}
+
 static void test_minimal_defaults(void **state)
 {
 	(void)state;
@@ -148,13 +196,13 @@ static void test_minimal_defaults(void **state)
 	/* the serialised defaults are what docs/api.md promises */
 	__do_json json_t *j = vmdef_to_json(d);
 	__do_json json_t *want = json_pack("{s:s,s:s,s:s,s:[],s:i,s:i,s:s,s:{s:s,s:[ss]},s:[],s:n,s:[{s:s,s:s,s:s}],s:n,"
-					   "s:b,s:b,s:i,s:i,s:i,s:b,s:b,s:{}}",
+					   "s:b,s:b,s:i,s:i,s:i,s:b,s:b,s:{},s:s}",
 					   "name", "a", "uuid", d->uuid, "description", "", "tags", "cpus", 1,
 					   "memory_mib", 256, "accel", "auto", "boot", "mode", "firmware", "order",
 					   "disk", "cdrom", "disks", "cdrom", "nics", "mode", "user", "model", "virtio",
 					   "mac", d->nics[0].mac, "vnc", "rng", 1, "autostart", 0, "start_order", 0,
 					   "start_delay", 0, "hotplug_ports", 4,
-					   "template", 0, "balloon", 1, "limits");
+					   "template", 0, "balloon", 1, "limits", "firmware", "bios");
 	assert_non_null(want);
 	if (!json_equal(j, want)) {
 		__do_free char *got = json_to_string(j);
@@ -178,7 +226,7 @@ static const char full_firmware[] =
 	"\"vnc\":{\"listen\":\"0.0.0.0\",\"display\":3},"
 	"\"rng\":false,\"autostart\":true,\"start_order\":20,\"start_delay\":30,\"hotplug_ports\":16,\"template\":false,\"balloon\":true,"
 	"\"limits\":{\"cpu_weight\":200,\"cpu_limit\":1.5,\"cpuset\":\"0-1,3\",\"memory_limit_mib\":1049000,"
-	"\"memory_target_mib\":512}}";
+	"\"memory_target_mib\":512},\"firmware\":\"bios\"}";
 
 static const char full_kernel[] =
 	"{\"name\":\"k\",\"uuid\":\"00000000-0000-4000-8000-000000000001\",\"description\":\"\",\"tags\":[],"
@@ -187,7 +235,8 @@ static const char full_kernel[] =
 	"\"cmdline\":\"console=ttyS0 root=/dev/vda rw quiet panic=-1\"},"
 	"\"disks\":[],\"cdrom\":null,\"nics\":[],\"vnc\":{\"listen\":\"::1\"},"
 	"\"rng\":true,\"autostart\":false,\"start_order\":0,\"start_delay\":0,\"hotplug_ports\":0,\"template\":false,\"balloon\":false,"
-	"\"limits\":{\"cpu_limit\":2,\"memory_limit_mib\":0}}";
+	"\"limits\":{\"cpu_limit\":2,\"memory_limit_mib\":0},"
+	"\"firmware\":\"uefi\",\"cpu\":\"Skylake-Server-v4\"}";
 
 static void roundtrip(const char *text)
 {
@@ -894,6 +943,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_machine),
+		cmocka_unit_test(test_firmware_cpu),
 		cmocka_unit_test(test_roundtrip_full),
 		cmocka_unit_test(test_roundtrip_partial),
 		cmocka_unit_test(test_status_accepted_back),
