@@ -304,9 +304,6 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 		buf_printf(err, "the appliance asks for %lld MiB of memory; corral gives 16 to 1048576", (long long)mem);
 		return -EINVAL;
 	}
-	if (fw && strcmp(fw, "efi") == 0)
-		warn(im, "the appliance asks for EFI firmware, which corral does not offer yet: the VM gets BIOS and may "
-			 "not boot");
 	if (json_array_size(disks) > IMPORT_MAX_DISKS) {
 		buf_printf(err, "the appliance has %zu disks; corral attaches at most %d", json_array_size(disks),
 			   IMPORT_MAX_DISKS);
@@ -391,6 +388,8 @@ static int take_descriptor(struct import *im, const json_t *d, const char *want_
 	}
 	im->def = json_pack("{s:s,s:I,s:I,s:o,s:o}", "name", im->name, "cpus", cpus, "memory_mib", mem, "disks", vdisks,
 			    "nics", vnics);
+	if (fw && strcmp(fw, "efi") == 0) /* a fresh NVRAM at the first start (docs/boot.md) */
+		json_object_set_new(im->def, "firmware", json_string("uefi"));
 	return 0;
 fail:
 	json_decref(vdisks);
