@@ -19,6 +19,8 @@ pkgs=(
 	busybox-static cpio xz-utils gzip zstd kmod
 	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
 	fdisk e2fsprogs xfsprogs
+	# LVM2 and btrfs test images (tests/unit/mkimg-lvmbtrfs.sh); LZO-compressed btrfs extents
+	lvm2 btrfs-progs liblzo2-dev
 	# guest traffic shaping (src/net/shape.c: tc) and the hygiene test (t67: ethtool
 	# turns off veth checksum offload for udhcpc)
 	iproute2 ethtool
