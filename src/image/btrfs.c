@@ -116,6 +116,7 @@ struct bt_path {
 	uint8_t *nodes[BT_MAX_LEVEL];
 	uint32_t slots[BT_MAX_LEVEL];
 	int top;
+	struct bt_key last;	/* the key of the current item: the next must be greater */
 };
 
 static uint16_t le16(const uint8_t *p)
@@ -359,18 +360,36 @@ static int bt_descend_left(struct btrfs *b, struct bt_path *p, int level, struct
 	return 0;
 }
 
-/* Move to the next item; 1 at the end of the tree. */
+static void leaf_key(const struct bt_path *p, struct bt_key *k)
+{
+	key_decode(p->nodes[0] + BT_HDR + (size_t)p->slots[0] * BT_ITEM, k);
+}
+
+/* Move to the next item; 1 at the end of the tree.  Keys must grow: a tree
+ * whose nodes point back (or at one leaf twice) is cut here. */
 static int bt_next(struct btrfs *b, struct bt_path *p, struct buf *err)
 {
-	int level = 0;
-
-	p->slots[0]++;
-	while (p->slots[level] >= nritems(p->nodes[level])) {
-		if (++level > p->top)
-			return 1;
-		p->slots[level]++;
+	for (;;) {
+		int level = 0, rc;
+		p->slots[0]++;
+		while (p->slots[level] >= nritems(p->nodes[level])) {
+			if (++level > p->top)
+				return 1;
+			p->slots[level]++;
+		}
+		if ((rc = bt_descend_left(b, p, level, err)) < 0)
+			return rc;
+		if (nritems(p->nodes[0]) == 0)
+			continue;	/* an empty leaf: move on */
+		struct bt_key k;
+		leaf_key(p, &k);
+		if (key_cmp(&k, &p->last) <= 0) {
+			buf_printf(err, "btrfs tree node at %" PRIu64 " is out of order", le64(p->nodes[0] + 48));
+			return -EIO;
+		}
+		p->last = k;
+		return 0;
 	}
-	return bt_descend_left(b, p, level, err);
 }
 
 /*
@@ -418,15 +437,14 @@ static int bt_search(struct btrfs *b, const struct bt_tree *t, const struct bt_k
 		slot++;
 	}
 	p->slots[0] = slot;
+	if (cnt == 0)
+		return 1;	/* an empty leaf is only valid as the whole (empty) tree */
 	if (slot >= cnt) {
-		p->slots[0] = cnt ? cnt - 1 : 0;
-		if (cnt == 0) {
-			p->slots[0] = 0;
-			/* an empty leaf is only valid as the whole (empty) tree */
-			return 1;
-		}
+		p->slots[0] = cnt - 1;
+		leaf_key(p, &p->last);
 		return bt_next(b, p, err);
 	}
+	leaf_key(p, &p->last);
 	return 0;
 }
 

@@ -356,10 +356,10 @@ static int lvm_stripe_pv(struct img_dev *dev, const struct lvm_scan *s, const ch
 		return 0;
 	}
 	buf_printf(err, "volume group %s needs a PV (%s, uuid %s) that is not on this disk", vgname, pvname, id);
-	return -ENXIO;
+	return -ENOTSUP;
 }
 
-/* Build the map of LV lvn of VG vgname; -ENOTSUP / -ENXIO with the reason for LVs we cannot read. */
+/* Build the map of LV lv of VG vgname; -ENOTSUP with the reason for LVs we cannot read. */
 static int lvm_lv_map(struct img_dev *dev, const struct lvm_scan *s, const char *vgname, const struct lvm_node *lv,
 		      struct lvm_map **out, uint64_t *size, struct buf *err)
 {
