@@ -142,10 +142,12 @@ int img_fs_open_partition(struct img_dev *dev, int partno, struct img_fs **out, 
 		img_partlist_release(&pl);
 		return -ENOENT;
 	}
-	if (strcmp(pl.scheme, "none") == 0) {
+	const char *whole = strcmp(pl.scheme, "none") == 0 ? img_fs_probe(dev) : NULL;
+	if (strcmp(pl.scheme, "none") == 0 && !(whole && strcmp(whole, "LVM2_member") == 0)) {
 		img_partlist_release(&pl);
 		return img_fs_open(dev, out, err);
 	}
+	/* partitions, or a whole-disk PV: the one readable filesystem among them and the LVs */
 	const struct img_part *pick = NULL;
 	const struct img_lv *pick_lv = NULL;
 	struct img_lvlist lvl = { 0 };

@@ -20,7 +20,9 @@ lvm (OUTDIR/lvm.img, OUTDIR/lvm-patched.img, sources in OUTDIR/lvm-src):
   `root` is linear in two segments (8 extents on the first PV, 4 on the
   second), `data` is striped over both PVs (64 KiB stripes).
   lvm-patched.img adds, by rewriting the metadata text in place, a thin LV
-  (not supported) and an LV on a PV that is not on the disk.
+  (not supported) and an LV on a PV that is not on the disk.  lvm-whole.img
+  is a PV on the whole disk (no partition table) with one linear LV,
+  vgw/root, starting at extent 2.
 
 Prints SKIP: <reason> and exits 77 when a tool or a loop mount is missing.
 """
@@ -274,6 +276,53 @@ def make_lvm(out):
     scatter(img, tmp, pieces)
     os.unlink(tmp)
     patch_lvm(img, os.path.join(out, "lvm-patched.img"))
+    make_lvm_whole(out, src)
+
+
+def make_lvm_whole(out, src):
+    """A whole-disk PV (no partition table) with one linear LV `vgw/root`."""
+    img = os.path.join(out, "lvm-whole.img")
+    with open(img, "wb") as f:
+        f.truncate(16 * MIB)
+    r = run("losetup", "-f", "--show", img, check=False)
+    if r.returncode != 0:
+        skip("no loop device: " + r.stderr.strip())
+    dev = r.stdout.strip()
+    try:
+        lvm("pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", dev)
+        lvm("vgcreate", "-q", "-s", "1m", "vgw", dev)
+        pe = int(lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev).stdout.strip())
+        bk = os.path.join(out, "vgw.cfg")
+        lvm("vgcfgbackup", "-q", "-f", bk, "vgw")
+        cfg = open(bk).read()
+        i = cfg.rindex("}")
+        cfg = cfg[:i] + """
+	logical_volumes {
+		root {
+			id = "wholeL-0000-0000-0000-0000-0000-000000"
+			status = ["READ", "WRITE", "VISIBLE"]
+			flags = []
+			segment_count = 1
+			segment1 {
+				start_extent = 0
+				extent_count = 8
+				type = "striped"
+				stripe_count = 1
+				stripes = [
+					"pv0", 2
+				]
+			}
+		}
+	}
+""" + cfg[i:]
+        open(bk, "w").write(cfg)
+        lvm("vgcfgrestore", "-q", "-f", bk, "vgw")
+    finally:
+        run("losetup", "-d", dev, check=False)
+    tmp = os.path.join(out, "fs.tmp")
+    mkext4(tmp, 8 * EXT, os.path.join(src, "root"))
+    scatter(img, tmp, [(0, pe + 2 * EXT, 8 * EXT)])
+    os.unlink(tmp)
 
 
 def patch_lvm(img, out):

@@ -9,10 +9,11 @@
  * 300-entry directory, once with the top level as default subvolume and once
  * with `root`; an MBR disk with an ext4 partition and two LVM2 PVs made by
  * pvcreate/vgcreate whose VG holds a linear LV in two segments and an LV
- * striped over both PVs, plus a copy whose metadata also names a thin LV and
- * an LV on a PV that is not on the disk.  Every file read back is compared
- * byte for byte with the source the script kept.  Hostile variants patch
- * fields through an overlay device and the metadata parser gets broken text.
+ * striped over both PVs, a copy whose metadata also names a thin LV and an
+ * LV on a PV that is not on the disk, and a whole-disk PV.  Every file read
+ * back is compared byte for byte with the source the script kept.  Hostile
+ * variants patch fields through an overlay device and the metadata parser
+ * gets broken text.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -414,6 +415,28 @@ static void test_lvm_unsupported(void **state)
 	img_dev_free(dev);
 }
 
+/* A PV on the whole disk: its only LV is "the" filesystem of the disk. */
+static void test_lvm_whole_disk(void **state)
+{
+	(void)state;
+	NEED_IMAGES();
+	struct img_dev *dev = open_image("lvm-whole.img");
+	struct img_fs *fs;
+	struct buf err = BUF_INIT;
+
+	assert_string_equal(img_fs_probe(dev), "LVM2_member");
+	if (img_fs_open_partition(dev, 0, &fs, &err) != 0)
+		fail_msg("open: %s", err.s);
+	assert_same(fs, "/etc/hostname", "lvm-src/root/etc/hostname");
+	img_fs_free(fs);
+	if (img_fs_open_volume(dev, "vgw/root", &fs, &err) != 0)
+		fail_msg("open vgw/root: %s", err.s);
+	assert_same(fs, "/var/log/messages", "lvm-src/root/var/log/messages");
+	img_fs_free(fs);
+	buf_release(&err);
+	img_dev_free(dev);
+}
+
 static void test_lvm_hostile(void **state)
 {
 	(void)state;
@@ -501,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_lvm_list),
 		cmocka_unit_test(test_lvm_read),
 		cmocka_unit_test(test_lvm_unsupported),
+		cmocka_unit_test(test_lvm_whole_disk),
 		cmocka_unit_test(test_lvm_hostile),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
