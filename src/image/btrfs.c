@@ -832,7 +832,7 @@ static int btrfs_readdir(void *priv, uint64_t dir_ino, img_dir_cb cb, void *arg,
 		if (k.objectid != obj || k.type != BT_DIR_INDEX)
 			break;
 		size_t nl = sz >= 30 ? le16(d + 27) : 0;
-		if (sz < 30 || nl == 0 || nl > 255 || 30 + nl > sz) {
+		if (sz < 30 || nl == 0 || nl > 255 || 30 + nl > sz || memchr(d + 30, '/', nl) || memchr(d + 30, 0, nl)) {
 			buf_printf(err, "btrfs directory index in directory %" PRIu64 " is corrupt", obj);
 			rc = -EIO;
 			break;
@@ -846,8 +846,8 @@ static int btrfs_readdir(void *priv, uint64_t dir_ino, img_dir_cb cb, void *arg,
 		struct buf e = BUF_INIT;
 		int r = bt_dirent_ino(b, slot, ent, &st.ino, &e);
 		buf_release(&e);
-		/* a deleted subvolume's leftover entry is skipped */
-		if (r == 0 && !memchr(name, 0, nl) && (r = cb(name, &st, arg)) != 0) {
+		/* a deleted subvolume's leftover entry is skipped, so are "." and ".." */
+		if (r == 0 && strcmp(name, ".") && strcmp(name, "..") && (r = cb(name, &st, arg)) != 0) {
 			rc = r;
 			break;
 		}
