@@ -156,7 +156,7 @@ def mbr(path, parts):
 def mkext4(path, size, srcdir):
     with open(path, "wb") as f:
         f.truncate(size)
-    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-d", srcdir, path)
+    run("mkfs.ext4", "-q", "-F", "-b", "4096", "-O", "^has_journal", "-d", srcdir, path)
 
 
 def scatter(img, fs, pieces):
@@ -319,8 +319,10 @@ def make_lvm_whole(out, src):
         lvm("vgcfgrestore", "-q", "-f", bk, "vgw")
     finally:
         run("losetup", "-d", dev, check=False)
+    put(os.path.join(src, "whole/etc/hostname"), b"whole-disk-pv\n")
+    put(os.path.join(src, "whole/var/data.txt"), text("whole", 20000))
     tmp = os.path.join(out, "fs.tmp")
-    mkext4(tmp, 8 * EXT, os.path.join(src, "root"))
+    mkext4(tmp, 8 * EXT, os.path.join(src, "whole"))
     scatter(img, tmp, [(0, pe + 2 * EXT, 8 * EXT)])
     os.unlink(tmp)
 

@@ -427,11 +427,11 @@ static void test_lvm_whole_disk(void **state)
 	assert_string_equal(img_fs_probe(dev), "LVM2_member");
 	if (img_fs_open_partition(dev, 0, &fs, &err) != 0)
 		fail_msg("open: %s", err.s);
-	assert_same(fs, "/etc/hostname", "lvm-src/root/etc/hostname");
+	assert_same(fs, "/etc/hostname", "lvm-src/whole/etc/hostname");
 	img_fs_free(fs);
 	if (img_fs_open_volume(dev, "vgw/root", &fs, &err) != 0)
 		fail_msg("open vgw/root: %s", err.s);
-	assert_same(fs, "/var/log/messages", "lvm-src/root/var/log/messages");
+	assert_same(fs, "/var/data.txt", "lvm-src/whole/var/data.txt");
 	img_fs_free(fs);
 	buf_release(&err);
 	img_dev_free(dev);
