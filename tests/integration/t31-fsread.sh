@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Files of EL and Fedora guests without booting them: a VM disk whose LVM2
 # volume group (two PVs, made by pvcreate/vgcreate) holds a linear and a
-# striped ext4 logical volume, and a btrfs disk with Fedora's `root` and
-# `home` subvolumes and zstd, zlib and LZO compressed files
-# (tests/unit/mkimg-lvmbtrfs.py makes both).  `disk ls/cat/get` read the
-# right bytes through --partition VG/LV and the subvolume directories;
+# striped ext4 logical volume, a whole-disk PV, and a btrfs disk with
+# Fedora's `root` and `home` subvolumes and zstd, zlib and LZO compressed
+# files (tests/unit/mkimg-lvmbtrfs.py makes them).  `disk ls/cat/get` read
+# the right bytes through --partition VG/LV and the subvolume directories;
 # `backup ls/get` do the same inside a backup; thin LVs and LVs needing a PV
 # that is not on the disk are listed with the reason, and named ones refused.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -42,6 +42,12 @@ test_expect "disk ls/cat/get inside LVM2 logical volumes (linear in two segments
 	corral disk get el9 /srv/db.bin "$T/db.bin" --partition vgtest-data &&
 	cmp "$T/db.bin" "$IMG/lvm-src/data/srv/db.bin" &&
 	[ "$(corral disk cat el9 /boot/grub/grub.cfg --partition 1)" = "set default=0" ]
+'
+
+test_expect "a PV on the whole disk: its one logical volume is the disk's filesystem" '
+	corral disk ls "$IMG/lvm-whole.img" >out && cat out &&
+	grep -q "filesystem on the whole disk: LVM2_member" out && grep -q "^vgw/root  *8M  *ext4" out &&
+	[ "$(corral disk cat "$IMG/lvm-whole.img" /etc/hostname)" = whole-disk-pv ]
 '
 
 test_expect "without --partition the choice is named; bad LV names are refused" '
