@@ -52,8 +52,10 @@ def run(*argv, check=True, **kw):
     return r
 
 
-def lvm(*args, check=True):
-    return run(args[0], "--config", LVMCONF, *args[1:], check=check)
+def lvm(devs, *args, check=True):
+    """An LVM command that sees only devs (our loop devices): another run at the
+    same time, with its own VG of the same name, stays invisible."""
+    return run(args[0], "--config", LVMCONF, "--devices", ",".join(devs), "--nohints", *args[1:], check=check)
 
 
 def text(name, lines):
@@ -184,14 +186,14 @@ def make_lvm(out):
             if r.returncode != 0:
                 skip("no loop device: " + r.stderr.strip())
             loops.append(r.stdout.strip())
-        lvm("pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", *loops)
-        lvm("vgcreate", "-q", "-s", "1m", "vgtest", *loops)
+        lvm(loops, "pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", *loops)
+        lvm(loops, "vgcreate", "-q", "-s", "1m", "vgtest", *loops)
         pe = {}
         for dev in loops:
-            r = lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev)
+            r = lvm(loops, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev)
             pe[dev] = int(r.stdout.strip())
         bk = os.path.join(out, "vgtest.cfg")
-        lvm("vgcfgbackup", "-q", "-f", bk, "vgtest")
+        lvm(loops, "vgcfgbackup", "-q", "-f", bk, "vgtest")
         cfg = open(bk).read()
         pv0, pv1 = "pv0", "pv1"
         lvs = """
@@ -242,8 +244,8 @@ def make_lvm(out):
         i = cfg.rindex("}")
         cfg = cfg[:i] + lvs + cfg[i:]
         open(bk, "w").write(cfg)
-        lvm("vgcfgrestore", "-q", "-f", bk, "vgtest")
-        r = lvm("lvs", "--noheadings", "-o", "lv_name", "vgtest")
+        lvm(loops, "vgcfgrestore", "-q", "-f", bk, "vgtest")
+        r = lvm(loops, "lvs", "--noheadings", "-o", "lv_name", "vgtest")
         if "root" not in r.stdout or "data" not in r.stdout:
             raise SystemExit("mkimg: vgcfgrestore did not create the LVs: " + r.stdout)
         # which loop is pv0?
@@ -289,11 +291,11 @@ def make_lvm_whole(out, src):
         skip("no loop device: " + r.stderr.strip())
     dev = r.stdout.strip()
     try:
-        lvm("pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", dev)
-        lvm("vgcreate", "-q", "-s", "1m", "vgw", dev)
-        pe = int(lvm("pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev).stdout.strip())
+        lvm([dev], "pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", dev)
+        lvm([dev], "vgcreate", "-q", "-s", "1m", "vgw", dev)
+        pe = int(lvm([dev], "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev).stdout.strip())
         bk = os.path.join(out, "vgw.cfg")
-        lvm("vgcfgbackup", "-q", "-f", bk, "vgw")
+        lvm([dev], "vgcfgbackup", "-q", "-f", bk, "vgw")
         cfg = open(bk).read()
         i = cfg.rindex("}")
         cfg = cfg[:i] + """
@@ -316,7 +318,7 @@ def make_lvm_whole(out, src):
 	}
 """ + cfg[i:]
         open(bk, "w").write(cfg)
-        lvm("vgcfgrestore", "-q", "-f", bk, "vgw")
+        lvm([dev], "vgcfgrestore", "-q", "-f", bk, "vgw")
     finally:
         run("losetup", "-d", dev, check=False)
     put(os.path.join(src, "whole/etc/hostname"), b"whole-disk-pv\n")
