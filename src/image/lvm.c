@@ -513,8 +513,9 @@ int img_lvm_list(struct img_dev *dev, struct img_lvlist *out, struct buf *err)
 		if (seen || !lvs)
 			continue;
 		for (const struct lvm_node *lv = lvs->child; lv; lv = lv->next) {
+			/* a name given twice means its first section, as img_lvm_open finds it */
 			if (lv->kind != LVM_SECTION || !lvm_name_ok(lv->key) ||
-			    !lvm_node_has_flag(lv->child, "status", "VISIBLE"))
+			    !lvm_node_has_flag(lv->child, "status", "VISIBLE") || lvm_node_find(lvs->child, lv->key) != lv)
 				continue;
 			if (out->n >= 4096)
 				break;
