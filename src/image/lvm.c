@@ -7,7 +7,8 @@
  * area's header and, through its first raw location, the newest copy of the
  * volume group's text metadata (which may wrap around the end of the circular
  * buffer).  lvm_meta.c parses that text; when several PVs of one VG are on the
- * disk, the copy with the highest seqno wins.  A visible logical volume whose
+ * disk, the copy with the highest seqno wins, and a PV without (readable)
+ * metadata still serves the VG described on the others.  A visible logical volume whose
  * segments are all "striped" (linear is one stripe) becomes a device that
  * maps each read onto windows of its PVs.  Thin, raid, mirror, snapshot,
  * cache, VDO and the like are listed with "not supported", and an LV that
@@ -47,7 +48,7 @@ static uint64_t le64(const uint8_t *p)
 struct lvm_pvdev {
 	uint64_t off, size;	/* where on the disk */
 	char uuid[33];		/* without dashes */
-	char *vg;		/* the VG its metadata names */
+	char *vg;		/* the VG its metadata names; NULL: no readable metadata on it */
 	int64_t seqno;
 	struct lvm_node *meta;	/* parsed metadata (owned) */
 };
@@ -211,17 +212,39 @@ static int lvm_scan(struct img_dev *dev, struct lvm_scan *s, struct buf *err)
 		if (strcmp(pl.parts[i].fstype, "LVM2_member") == 0)
 			cand[nc++] = (struct span){ pl.parts[i].start, pl.parts[i].size };
 	img_partlist_release(&pl);
+	/* A PV whose metadata cannot be read still counts (by its UUID) for the
+	 * VGs described on other PVs; its error matters only if no PV has any. */
+	__do_buf struct buf first = BUF_INIT;
+	int first_rc = 0;
+	bool any = false;
 	for (size_t i = 0; i < nc; i++) {
 		struct lvm_pvdev *pv = &s->pvs[s->n];
 		memset(pv, 0, sizeof(*pv));
-		rc = lvm_pv_read(dev, cand[i].off, cand[i].size, pv, err);
+		struct buf e = BUF_INIT;
+		rc = lvm_pv_read(dev, cand[i].off, cand[i].size, pv, &e);
 		if (rc < 0) {
 			lvm_node_free(pv->meta);
-			lvm_scan_release(s);
-			return rc;
+			free(pv->vg);
+			pv->meta = NULL;
+			pv->vg = NULL;
+			if (!first_rc) {
+				first_rc = rc;
+				buf_add(&first, e.s ? e.s : "", e.len);
+			}
 		}
+		buf_release(&e);
 		if (rc == 0)
+			any = true;
+		if (rc == 0 || (rc < 0 && pv->uuid[0])) {
+			pv->off = cand[i].off;
+			pv->size = cand[i].size;
 			s->n++;
+		}
+	}
+	if (!any && first_rc) {
+		buf_add(err, first.s, first.len);
+		lvm_scan_release(s);
+		return first_rc;
 	}
 	return 0;
 }
@@ -232,7 +255,7 @@ static const struct lvm_node *lvm_vg_meta(const struct lvm_scan *s, const char *
 	const struct lvm_pvdev *best = NULL;
 
 	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->pvs[i].vg, vg) == 0 && (!best || s->pvs[i].seqno > best->seqno))
+		if (s->pvs[i].vg && strcmp(s->pvs[i].vg, vg) == 0 && (!best || s->pvs[i].seqno > best->seqno))
 			best = &s->pvs[i];
 	if (!best)
 		return NULL;
@@ -455,6 +478,8 @@ static const struct lvm_node *lvm_find_lv(const struct lvm_scan *s, const char *
 {
 	for (size_t i = 0; i < s->n; i++) {
 		const char *vg = s->pvs[i].vg;
+		if (!vg)
+			continue;
 		size_t vl = strlen(vg);
 		if (strncmp(name, vg, vl) != 0 || (name[vl] != '/' && name[vl] != '-'))
 			continue;
@@ -505,10 +530,10 @@ int img_lvm_list(struct img_dev *dev, struct img_lvlist *out, struct buf *err)
 		return rc;
 	for (size_t i = 0; i < s.n; i++) {
 		const char *vg = s.pvs[i].vg;
-		bool seen = false;
-		for (size_t k = 0; k < i; k++)
-			seen |= strcmp(s.pvs[k].vg, vg) == 0;
-		const struct lvm_node *meta = lvm_vg_meta(&s, vg);
+		bool seen = !vg;
+		for (size_t k = 0; vg && k < i; k++)
+			seen |= s.pvs[k].vg && strcmp(s.pvs[k].vg, vg) == 0;
+		const struct lvm_node *meta = seen ? NULL : lvm_vg_meta(&s, vg);
 		const struct lvm_node *lvs = meta ? lvm_node_find(meta->child, "logical_volumes") : NULL;
 		if (seen || !lvs)
 			continue;

@@ -225,6 +225,8 @@ struct overlay {
 	size_t len[4], n;
 };
 
+static struct overlay *last_overlay;
+
 static int overlay_pread(void *priv, void *buf, size_t len, uint64_t off)
 {
 	struct overlay *o = priv;
@@ -260,8 +262,21 @@ static struct img_dev *overlay_new(const char *image, uint64_t off, uint64_t v, 
 	for (size_t k = 0; k < len; k++)
 		o->val[0][k] = (uint8_t)(v >> (8 * k));
 	o->n = 1;
+	last_overlay = o;
 	assert_int_equal(img_dev_new(&overlay_ops, o, img_dev_size(o->base), "overlay", &dev, &err), 0);
 	return dev;
+}
+
+/* A second patch on the overlay device made last. */
+static void overlay_add(uint64_t off, uint64_t v, size_t len)
+{
+	struct overlay *o = last_overlay;
+
+	o->off[o->n] = off;
+	o->len[o->n] = len;
+	for (size_t k = 0; k < len; k++)
+		o->val[o->n][k] = (uint8_t)(v >> (8 * k));
+	o->n++;
 }
 
 static void expect_open_error(struct img_dev *dev, int want, const char *msg)
@@ -443,17 +458,30 @@ static void test_lvm_hostile(void **state)
 	NEED_IMAGES();
 	struct img_lvlist lvl;
 	struct buf err = BUF_INIT;
-	/* partition 2 starts at 9 MiB; label in sector 1; its pv_header offset, then the metadata area offset */
-	const uint64_t label = (9u << 20) + 512;
-	struct img_dev *dev = overlay_new("lvm.img", label + 20, 600, 4);
-	assert_int_equal(img_lvm_list(dev, &lvl, &err), -EIO);
-	assert_contains(err.s, "PV label");
-	buf_reset(&err);
+	/* partitions 2 and 3 start at 9 and 25 MiB; labels in sector 1; metadata areas at 4 KiB */
+	const uint64_t p2 = 9u << 20, p3 = 25u << 20;
+
+	/* the metadata text of the first PV is too large: the second PV's copy serves */
+	struct img_dev *dev = overlay_new("lvm.img", p2 + 4096 + 48, 1ull << 40, 8);
+	assert_int_equal(img_lvm_list(dev, &lvl, &err), 0);
+	assert_int_equal(lvl.n, 2);
+	assert_string_equal(lvl.lvs[0].error, "");
+	assert_string_equal(lvl.lvs[1].error, "");
+	img_lvlist_release(&lvl);
 	img_dev_free(dev);
-	/* metadata text size beyond the limit */
-	dev = overlay_new("lvm.img", (9u << 20) + 4096 + 48, 1ull << 40, 8);
+	/* both copies broken: the first error is the answer */
+	dev = overlay_new("lvm.img", p2 + 4096 + 48, 1ull << 40, 8);
+	overlay_add(p3 + 4096 + 48, 1ull << 40, 8);
 	assert_int_equal(img_lvm_list(dev, &lvl, &err), -EIO);
 	assert_contains(err.s, "no usable metadata");
+	buf_reset(&err);
+	img_dev_free(dev);
+	/* the first PV's label is corrupt: its UUID is unknown, so the LVs on it need a PV not on this disk */
+	dev = overlay_new("lvm.img", p2 + 512 + 20, 600, 4);
+	assert_int_equal(img_lvm_list(dev, &lvl, &err), 0);
+	assert_int_equal(lvl.n, 2);
+	assert_contains(lvl.lvs[0].error, "not on this disk");
+	img_lvlist_release(&lvl);
 	buf_release(&err);
 	img_dev_free(dev);
 }
