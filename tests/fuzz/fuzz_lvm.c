@@ -3,10 +3,12 @@
  * (src/image/lvm_meta.c, src/image/lvm.c).
  *
  * Input: the text metadata of a volume group.  It is parsed alone
- * (lvm_meta_parse), then served inside a synthetic 16 MiB disk that is one
- * whole-disk PV: a label in sector 1, a PV header whose UUID is
- * FUZZPV-UUID-FUZZ-PVUU-IDFU-ZZPV-UUID01 (the seeds' pv0 uses it), one metadata area at
- * 4 KiB whose first raw location holds the input.  The target lists the
+ * (lvm_meta_parse), then served inside a synthetic 34 MiB disk with an MBR
+ * and two 16 MiB LVM partitions at 1 and 17 MiB, each a PV: a label in
+ * sector 1, a PV header whose UUID is FUZZPV-UUID-FUZZ-PVUU-IDFU-ZZPV-UUID0N
+ * (N = 1, 2: the seeds' pv0 and pv1), one metadata area at 4 KiB whose first
+ * raw location holds the input (the second PV's copy only when the input's
+ * last byte is even; else it has a label but no usable metadata).  The target lists the
  * logical volumes (img_lvm_list), opens each readable one as a device
  * (img_lvm_open) and reads its first, middle and last 4 KiB, then lets
  * img_fs_open_volume probe it.  Checked besides "no crash, no leak, no hang":
@@ -24,7 +26,10 @@
 #include "image/image_internal.h"
 #include "util/buf.h"
 
-#define DISK_SIZE (16u << 20)
+#define DISK_SIZE (34u << 20)
+#define PV_SIZE (16u << 20)
+#define PV1_OFF (1u << 20)
+#define PV2_OFF (17u << 20)
 #define MDA_OFF 4096u
 #define MDA_SIZE ((1u << 20) - MDA_OFF)
 #define TEXT_OFF (MDA_OFF + 512u)
@@ -32,7 +37,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct disk {
-	uint8_t head[TEXT_OFF];	/* label sector, PV header, metadata area header */
+	uint8_t mbr[512];
+	uint8_t head[2][TEXT_OFF];	/* per PV: label sector, PV header, metadata area header */
 	const uint8_t *text;
 	size_t len;
 };
@@ -62,41 +68,61 @@ static int disk_pread(void *priv, void *buf, size_t len, uint64_t off)
 	memset(buf, 0, len);
 	for (size_t i = 0; i < len; i++) {
 		uint64_t o = off + i;
-		if (o < TEXT_OFF)
-			((uint8_t *)buf)[i] = d->head[o];
-		else if (o - TEXT_OFF < d->len)
-			((uint8_t *)buf)[i] = d->text[o - TEXT_OFF];
-		else if (o >= TEXT_OFF + d->len && o < TEXT_OFF + MDA_SIZE)
+		if (o < 512) {
+			((uint8_t *)buf)[i] = d->mbr[o];
 			continue;
-		else if (o >= (1u << 20))
-			break;	/* the data area reads as zeros */
+		}
+		int pv = o >= PV2_OFF ? 1 : o >= PV1_OFF ? 0 : -1;
+		if (pv < 0)
+			continue;
+		uint64_t r = o - (pv ? PV2_OFF : PV1_OFF);
+		if (r < TEXT_OFF)
+			((uint8_t *)buf)[i] = d->head[pv][r];
+		else if (r - TEXT_OFF < d->len)
+			((uint8_t *)buf)[i] = d->text[r - TEXT_OFF];
 	}
 	return 0;
 }
 
 static const struct img_dev_ops disk_ops = { .pread = disk_pread, .close = free };
 
-static void disk_build(struct disk *d, const uint8_t *text, size_t len)
+static void pv_build(uint8_t *h, char n, size_t len)
 {
-	uint8_t *l = d->head + 512;
+	uint8_t *l = h + 512;
 
-	memset(d->head, 0, sizeof(d->head));
+	memset(h, 0, TEXT_OFF);
 	memcpy(l, "LABELONE", 8);
 	put64(l + 8, 1);
 	put32(l + 20, 32);
 	memcpy(l + 24, "LVM2 001", 8);
-	memcpy(l + 32, "FUZZPVUUIDFUZZPVUUIDFUZZPVUUID01", 32);
-	put64(l + 64, DISK_SIZE);
+	memcpy(l + 32, "FUZZPVUUIDFUZZPVUUIDFUZZPVUUID0", 31);
+	l[63] = (uint8_t)n;
+	put64(l + 64, PV_SIZE);
 	put64(l + 72, 1u << 20);	/* data area, then the end of the list */
 	put64(l + 104, MDA_OFF);	/* metadata area */
 	put64(l + 112, MDA_SIZE);
-	uint8_t *m = d->head + MDA_OFF;
+	uint8_t *m = h + MDA_OFF;
 	memcpy(m + 4, " LVM2 x[5A%r0N*>", 16);
 	put32(m + 20, 1);
 	put64(m + 24, MDA_OFF);
 	put64(m + 32, MDA_SIZE);
 	put64(m + 40, 512);
 	put64(m + 48, len);
+}
+
+static void disk_build(struct disk *d, const uint8_t *text, size_t len)
+{
+	memset(d->mbr, 0, sizeof(d->mbr));
+	for (int i = 0; i < 2; i++) {
+		uint8_t *e = d->mbr + 446 + 16 * i;
+		e[4] = 0x8e;
+		put32(e + 8, (i ? PV2_OFF : PV1_OFF) / 512);
+		put32(e + 12, PV_SIZE / 512);
+	}
+	d->mbr[510] = 0x55;
+	d->mbr[511] = 0xaa;
+	pv_build(d->head[0], '1', len);
+	pv_build(d->head[1], '2', len && text[len - 1] % 2 == 0 ? len : 0);
 	d->text = text;
 	d->len = len;
 }
