@@ -369,32 +369,33 @@ static void leaf_key(const struct bt_path *p, struct bt_key *k)
  * whose nodes point back (or at one leaf twice) is cut here. */
 static int bt_next(struct btrfs *b, struct bt_path *p, struct buf *err)
 {
-	for (;;) {
-		int level = 0, rc;
-		p->slots[0]++;
-		while (p->slots[level] >= nritems(p->nodes[level])) {
-			if (++level > p->top)
-				return 1;
-			p->slots[level]++;
-		}
-		if ((rc = bt_descend_left(b, p, level, err)) < 0)
-			return rc;
-		if (nritems(p->nodes[0]) == 0)
-			continue;	/* an empty leaf: move on */
-		struct bt_key k;
-		leaf_key(p, &k);
-		if (key_cmp(&k, &p->last) <= 0) {
-			buf_printf(err, "btrfs tree node at %" PRIu64 " is out of order", le64(p->nodes[0] + 48));
-			return -EIO;
-		}
-		p->last = k;
-		return 0;
+	int level = 0, rc;
+	struct bt_key k;
+
+	p->slots[0]++;
+	while (p->slots[level] >= nritems(p->nodes[level])) {
+		if (++level > p->top)
+			return 1;
+		p->slots[level]++;
 	}
+	if ((rc = bt_descend_left(b, p, level, err)) < 0)
+		return rc;
+	/* only a tree's root may be empty: a DAG of empty leaves would take for ever */
+	if (nritems(p->nodes[0]) == 0) {
+		buf_printf(err, "btrfs tree node at %" PRIu64 " is an empty leaf below the root", le64(p->nodes[0] + 48));
+		return -EIO;
+	}
+	leaf_key(p, &k);
+	if (key_cmp(&k, &p->last) <= 0) {
+		buf_printf(err, "btrfs tree node at %" PRIu64 " is out of order", le64(p->nodes[0] + 48));
+		return -EIO;
+	}
+	p->last = k;
+	return 0;
 }
 
 /*
- * Position p at the first item >= key in the tree t (p->slots[0] may be one
- * past the last item of a leaf: bt_valid moves on).  Returns 0, 1 when no
+ * Position p at the first item >= key in the tree t.  Returns 0, 1 when no
  * item >= key exists, or -errno.
  */
 static int bt_search(struct btrfs *b, const struct bt_tree *t, const struct bt_key *key, struct bt_path *p,
@@ -437,6 +438,10 @@ static int bt_search(struct btrfs *b, const struct bt_tree *t, const struct bt_k
 		slot++;
 	}
 	p->slots[0] = slot;
+	if (cnt == 0 && p->top > 0) {
+		buf_printf(err, "btrfs tree %" PRIu64 " has an empty leaf below its root", t->id);
+		return -EIO;
+	}
 	if (cnt == 0)
 		return 1;	/* an empty leaf is only valid as the whole (empty) tree */
 	if (slot >= cnt) {
