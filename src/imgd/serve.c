@@ -177,9 +177,12 @@ static int op_partitions(struct req *q, struct buf *err)
 	struct img_lvlist lvl = { 0 };
 	struct buf lerr = BUF_INIT;
 	json_t *vols = json_array();
-	if (img_lvm_list(q->dev, &lvl, &lerr) < 0)
+	if (img_lvm_list(q->dev, &lvl, &lerr) < 0) {
+		char msg[256];	/* corrald takes at most 512 bytes */
+		snprintf(msg, sizeof(msg), "%s", lerr.s ? lerr.s : "unreadable");
 		json_array_append_new(vols, json_pack("{s:s,s:i,s:s,s:o}", "name", "unknown/unknown", "size", 0,
-						      "fstype", "", "error", imgd_json_text(lerr.s ? lerr.s : "")));
+						      "fstype", "", "error", imgd_json_text(msg)));
+	}
 	for (size_t i = 0; i < lvl.n; i++)
 		json_array_append_new(vols, json_pack("{s:o,s:I,s:s,s:o}", "name", imgd_json_text(lvl.lvs[i].name),
 						      "size", (json_int_t)lvl.lvs[i].size, "fstype", lvl.lvs[i].fstype,
