@@ -23,6 +23,8 @@ pkgs=(
 	fdisk e2fsprogs xfsprogs
 	# UEFI firmware for --firmware uefi (OVMF_CODE_4M.fd + per-VM copies of OVMF_VARS_4M.fd)
 	ovmf
+	# LVM2 and btrfs test images (tests/unit/mkimg-lvmbtrfs.sh); LZO-compressed btrfs extents
+	lvm2 btrfs-progs liblzo2-dev
 	# guest traffic shaping (src/net/shape.c: tc) and the hygiene test (t67: ethtool
 	# turns off veth checksum offload for udhcpc)
 	iproute2 ethtool

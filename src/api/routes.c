@@ -907,6 +907,11 @@ static int img_ref(struct route_ctx *c, bool volume, struct svc_img_ref *ref)
 		return -1;
 	}
 	ref->snapshot = http_query(c->req, "snapshot");
+	ref->lv = http_query(c->req, "lv");
+	if (part && ref->lv) {
+		fail(c, -EINVAL, "give either a partition or a logical volume (lv), not both");
+		return -1;
+	}
 	if (part) {
 		char *end;
 		long n = strtol(part, &end, 10);
@@ -1103,13 +1108,13 @@ static const struct route routes[] = {
 	  AUTH_STORE_ALLOCATE },
 	{ "POST", { "v1", "volumes", "{volume}", "move" }, h_vol_move, NULL, "{pool}", 202,
 	  "move a volume to another pool (a job; live when its VM runs)", AUTH_STORE_ALLOCATE },
-	{ "GET", { "v1", "volumes", "{volume}", "fs" }, h_vol_fs, "path:str,partition:int,snapshot:str", NULL, 200,
+	{ "GET", { "v1", "volumes", "{volume}", "fs" }, h_vol_fs, "path:str,partition:int,lv:str,snapshot:str", NULL, 200,
 	  "partitions, or a directory listing, inside a volume", AUTH_STORE_AUDIT },
-	{ "GET", { "v1", "volumes", "{volume}", "content" }, h_vol_content, "path:str,partition:int,snapshot:str",
+	{ "GET", { "v1", "volumes", "{volume}", "content" }, h_vol_content, "path:str,partition:int,lv:str,snapshot:str",
 	  NULL, 200, "a file inside a volume (streamed)", AUTH_STORE_AUDIT },
-	{ "GET", { "v1", "images", "fs" }, h_file_fs, "file:str,path:str,partition:int,snapshot:str", NULL, 200,
+	{ "GET", { "v1", "images", "fs" }, h_file_fs, "file:str,path:str,partition:int,lv:str,snapshot:str", NULL, 200,
 	  "partitions, or a directory listing, inside an image file", AUTH_STORE_AUDIT },
-	{ "GET", { "v1", "images", "content" }, h_file_content, "file:str,path:str,partition:int,snapshot:str", NULL,
+	{ "GET", { "v1", "images", "content" }, h_file_content, "file:str,path:str,partition:int,lv:str,snapshot:str", NULL,
 	  200, "a file inside an image file (streamed)", AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "pools" }, h_pool_list, NULL, NULL, 200, "list storage pools", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "pools" }, h_pool_create, NULL, "{name, path, shared}", 201, "create a storage pool",
@@ -1145,10 +1150,10 @@ static const struct route routes[] = {
 	  "back up VMs now (a job)", AUTH_VM_BACKUP },
 	{ "GET", { "v1", "backups", "show" }, h_backup_show, "repo:str,id:str", NULL, 200, "one backup",
 	  AUTH_STORE_AUDIT },
-	{ "GET", { "v1", "backups", "files" }, h_backup_files, "repo:str,id:str,disk:int,partition:int,path:str",
+	{ "GET", { "v1", "backups", "files" }, h_backup_files, "repo:str,id:str,disk:int,partition:int,lv:str,path:str",
 	  NULL, 200, "partitions, or a directory listing, inside a backup's disk", AUTH_STORE_AUDIT },
 	{ "GET", { "v1", "backups", "content" }, h_backup_content,
-	  "repo:str,id:str,disk:int,partition:int,path:str", NULL, 200, "a file inside a backup (streamed)",
+	  "repo:str,id:str,disk:int,partition:int,lv:str,path:str", NULL, 200, "a file inside a backup (streamed)",
 	  AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "backups", "restore" }, h_backup_restore, NULL, "{repo, id, name, pool, disk, start}", 202,
 	  "restore a backup (a job)", AUTH_VM_CONFIG },

@@ -182,7 +182,8 @@ void h_backup_files(struct route_ctx *c)
 
 	if (file_ref(c, &id, &disk, &part) < 0)
 		return;
-	int r = svc_backup_ls(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "path"), &out,
+	int r = svc_backup_ls(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "lv"),
+			      http_query(c->req, "path"), &out,
 			      &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
@@ -198,7 +199,8 @@ void h_backup_content(struct route_ctx *c)
 
 	if (file_ref(c, &id, &disk, &part) < 0)
 		return;
-	int r = svc_backup_read(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "path"), &fd,
+	int r = svc_backup_read(http_query(c->req, "repo"), id, (int)disk, (int)part, http_query(c->req, "lv"),
+				http_query(c->req, "path"), &fd,
 				&size, &err);
 	if (r < 0)
 		fail(c, r, err.s);

@@ -101,11 +101,12 @@ static const char usage_ls[] =
 	"usage: corral backup ls ID [PATH] [--disk N] [--partition N] [--long] [--repo PATH]\n"
 	"\n"
 	"List a directory inside a backed-up disk without restoring anything\n"
-	"(ext2/3/4 and XFS; default: the root directory).\n"
+	"(ext2/3/4, XFS and btrfs, also on LVM2; default: the root directory).\n"
 	"\n"
 	"Options:\n"
 	"  --disk N       disk of the backup (default 0, the first)\n"
-	"  --partition N  partition (default: the only filesystem on the disk)\n"
+	"  --partition N  partition, or LVM2 logical volume VG/LV (default: the\n"
+	"                 only filesystem on the disk)\n"
 	"  -l, --long     mode, size and time of each entry\n"
 	"  --repo PATH    repository (default: the host's default)\n"
 	"  --json         print the API's answer\n"
@@ -120,7 +121,8 @@ static const char usage_get[] =
 	"\n"
 	"Options:\n"
 	"  --disk N       disk of the backup (default 0, the first)\n"
-	"  --partition N  partition (default: the only filesystem on the disk)\n"
+	"  --partition N  partition, or LVM2 logical volume VG/LV (default: the\n"
+	"                 only filesystem on the disk)\n"
 	"  --force        replace an existing DEST\n"
 	"  --repo PATH    repository (default: the host's default)\n"
 	"  --json         print what was copied as JSON\n"
@@ -158,6 +160,7 @@ struct bopts {
 	bool os_disk_only, preview, detach, start, all, lng, force;
 	const char *name, *pool;
 	int64_t disk, partition;
+	const char *lv;		/* --partition VG/LV */
 };
 
 static void bopts_release(struct bopts *o) { free(o->repo); }
@@ -187,8 +190,11 @@ static int parse(struct cli *cli, struct cli_args *a, const struct option *opts,
 				return cli_usage_error(a->cmd, "--disk needs a number from 0 to 63");
 			break;
 		case OPT_PARTITION:
-			if (cli_parse_int(optarg, 1, 256, &o->partition) < 0)
-				return cli_usage_error(a->cmd, "--partition needs a number from 1 to 256");
+			if (cli_parse_int(optarg, 1, 256, &o->partition) == 0)
+				break;
+			if (!strchr(optarg, '/') && !strchr(optarg, '-'))
+				return cli_usage_error(a->cmd, "--partition needs a number from 1 to 256 or a logical volume VG/LV");
+			o->lv = optarg;	/* checked by corrald */
 			break;
 		}
 	}
@@ -314,6 +320,8 @@ static char *file_url(struct client *c, const char *suffix, const struct bopts *
 		snprintf(n, sizeof(n), "%" PRId64, o->partition);
 		client_query_add(c, &url, "partition", n);
 	}
+	if (o->lv)
+		client_query_add(c, &url, "lv", o->lv);
 	return buf_detach(&url);
 }
 

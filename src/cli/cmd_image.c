@@ -27,7 +27,8 @@
 	"snapshots instead (corral snapshot create VM NAME; --snapshot NAME).\n"
 
 #define DISK_OPTS_HELP                                                          \
-	"  --partition N         read partition N (default: the only filesystem)\n" \
+	"  --partition N         read partition N, or the LVM2 logical volume N =\n"  \
+	"                        VG/LV (default: the only filesystem)\n"            \
 	"  --snapshot NAME       read the qcow2 internal snapshot NAME: the disk as\n" \
 	"                        it was when the snapshot was taken\n"
 
@@ -82,6 +83,7 @@ enum { OPT_PARTITION = CLI_OPT_FIRST, OPT_SNAPSHOT, OPT_FORCE, OPT_LONG };
 
 struct disk_opts {
 	const char *partition;
+	const char *lv;		/* --partition VG/LV */
 	const char *snapshot;
 	bool force, lng;
 };
@@ -111,9 +113,14 @@ static int parse_opts(struct cli *cli, struct cli_args *a, bool get, bool ls, st
 		case CLI_OPT_EXIT:
 			return a->exit_code;
 		case OPT_PARTITION:
-			if (cli_parse_int(optarg, 1, 256, &n) < 0)
-				return cli_usage_error(a->cmd, "invalid --partition '%s': want a partition number", optarg);
-			o->partition = optarg;
+			if (cli_parse_int(optarg, 1, 256, &n) == 0)
+				o->partition = optarg;
+			else if (strchr(optarg, '/') || strchr(optarg, '-'))
+				o->lv = optarg;	/* checked by corrald */
+			else
+				return cli_usage_error(a->cmd,
+						       "invalid --partition '%s': want a partition number or a logical volume VG/LV",
+						       optarg);
 			break;
 		case OPT_SNAPSHOT:
 			o->snapshot = optarg;
@@ -155,6 +162,7 @@ static char *disk_url(struct client *c, const char *disk, const char *what, cons
 	}
 	query_add(c, &url, "path", path);
 	query_add(c, &url, "partition", o->partition);
+	query_add(c, &url, "lv", o->lv);
 	query_add(c, &url, "snapshot", o->snapshot);
 	return buf_detach(&url);
 }
@@ -163,6 +171,31 @@ static int64_t int_of(const json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* LVM2 logical volumes after the table: VOLUME SIZE FSTYPE, or the reason one cannot be read. */
+static void print_volumes(const json_t *answer)
+{
+	static const char *const headers[] = { "VOLUME", "SIZE", "FSTYPE" };
+	json_t *vols = json_object_get(answer, "volumes"), *v;
+	size_t i;
+
+	if (!json_array_size(vols))
+		return;
+	printf("\nLVM2 logical volumes (--partition VG/LV):\n");
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_array_foreach(vols, i, v) {
+		char size[16];
+		const char *fs = out_str(v, "fstype"), *e = out_str(v, "error");
+		table_add(t, out_str(v, "name"), out_size((uint64_t)int_of(v, "size"), size, sizeof(size)),
+			  e ? "unreadable" : fs ? fs : "-");
+	}
+	table_print(t, stdout);
+	json_array_foreach(vols, i, v) {
+		const char *e = out_str(v, "error");
+		if (e)
+			printf("%s: %s\n", out_str(v, "name"), e);
+	}
 }
 
 static void print_partitions(const json_t *answer)
@@ -178,6 +211,7 @@ static void print_partitions(const json_t *answer)
 		const char *fs = out_str(answer, "fstype");
 		printf("no partition table (%s); filesystem on the whole disk: %s\n",
 		       out_size((uint64_t)int_of(answer, "size"), sz, sizeof(sz)), fs ? fs : "none found");
+		print_volumes(answer);
 		return;
 	}
 	printf("partition table: %s, disk size %s\n", scheme ? scheme : "?",
@@ -193,6 +227,7 @@ static void print_partitions(const json_t *answer)
 			  json_is_true(json_object_get(p, "bootable")) ? "*" : "");
 	}
 	table_print(t, stdout);
+	print_volumes(answer);
 }
 
 int cli_disk_ls(struct cli *cli, int argc, char **argv)

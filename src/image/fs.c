@@ -6,10 +6,13 @@
  * (never above the root), symlinks (absolute targets restart at the fs
  * root) with at most 40 links per lookup, components up to 255 bytes.
  * Drivers only look up one name in one directory.  img_fs_open_partition
- * picks a partition for callers that just want "the" filesystem of a disk.
+ * picks a partition for callers that just want "the" filesystem of a disk;
+ * img_fs_open_volume also takes an LVM2 logical volume by name, and counts
+ * logical volumes among the candidates when none is named.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -25,10 +28,10 @@ struct img_fs {
 	void *priv;
 	uint64_t root;
 	struct img_dev *dev;
-	struct img_dev *owned;	/* partition window opened by img_fs_open_partition */
+	struct img_dev *owned;	/* partition window or LV opened by img_fs_open_partition/_volume */
 };
 
-static const struct img_fs_driver *const drivers[] = { &img_ext4_driver, &img_xfs_driver };
+static const struct img_fs_driver *const drivers[] = { &img_ext4_driver, &img_xfs_driver, &img_btrfs_driver };
 
 static const struct img_fs_driver *driver_for(struct img_dev *dev)
 {
@@ -47,8 +50,9 @@ int img_fs_open(struct img_dev *dev, struct img_fs **out, struct buf *err)
 	if (!d) {
 		const char *t = img_fs_probe(dev);
 		if (t) {
-			buf_printf(err, "cannot open the filesystem on %s: %s is not a supported type (ext2/3/4%s)",
-				   img_dev_desc(dev), t, drivers[1] ? ", xfs" : "");
+			buf_printf(err, "cannot open the filesystem on %s: %s is not a supported type (ext2/3/4, xfs, btrfs%s)",
+				   img_dev_desc(dev), t,
+				   strcmp(t, "LVM2_member") == 0 ? "; an LVM2 PV: name one of its logical volumes" : "");
 			return -ENOTSUP;
 		}
 		buf_printf(err, "cannot open a filesystem on %s: no known filesystem signature found", img_dev_desc(dev));
@@ -88,6 +92,26 @@ static int open_part(struct img_dev *dev, const struct img_part *p, struct img_f
 	return 0;
 }
 
+static bool fstype_readable(const char *t)
+{
+	return strncmp(t, "ext", 3) == 0 || strcmp(t, "xfs") == 0 || strcmp(t, "btrfs") == 0;
+}
+
+static int open_lv(struct img_dev *dev, const char *name, struct img_fs **out, struct buf *err)
+{
+	struct img_dev *lv;
+	int rc = img_lvm_open(dev, name, &lv, err);
+	if (rc < 0)
+		return rc;
+	rc = img_fs_open(lv, out, err);
+	if (rc < 0) {
+		img_dev_free(lv);
+		return rc;
+	}
+	(*out)->owned = lv;
+	return 0;
+}
+
 int img_fs_open_partition(struct img_dev *dev, int partno, struct img_fs **out, struct buf *err)
 {
 	struct img_partlist pl;
@@ -118,12 +142,26 @@ int img_fs_open_partition(struct img_dev *dev, int partno, struct img_fs **out, 
 		img_partlist_release(&pl);
 		return -ENOENT;
 	}
-	if (strcmp(pl.scheme, "none") == 0) {
+	const char *whole = strcmp(pl.scheme, "none") == 0 ? img_fs_probe(dev) : NULL;
+	if (strcmp(pl.scheme, "none") == 0 && !(whole && strcmp(whole, "LVM2_member") == 0)) {
 		img_partlist_release(&pl);
 		return img_fs_open(dev, out, err);
 	}
+	/* partitions, or a whole-disk PV: the one readable filesystem among them and the LVs */
 	const struct img_part *pick = NULL;
+	const struct img_lv *pick_lv = NULL;
+	struct img_lvlist lvl = { 0 };
 	size_t readable = 0;
+	struct buf lerr = BUF_INIT;
+	if (img_lvm_list(dev, &lvl, &lerr) == 0) {
+		for (size_t i = 0; i < lvl.n; i++) {
+			if (lvl.lvs[i].error[0] || !lvl.lvs[i].fstype[0] || !fstype_readable(lvl.lvs[i].fstype))
+				continue;
+			readable++;
+			pick_lv = &lvl.lvs[i];
+		}
+	}
+	buf_release(&lerr);
 	for (size_t i = 0; i < pl.n; i++) {
 		struct img_dev *w;
 		struct buf e = BUF_INIT;
@@ -136,19 +174,41 @@ int img_fs_open_partition(struct img_dev *dev, int partno, struct img_fs **out, 
 		}
 		buf_release(&e);
 	}
-	if (readable == 1) {
+	if (readable == 1 && pick) {
 		rc = open_part(dev, pick, out, err);
+	} else if (readable == 1) {
+		rc = open_lv(dev, pick_lv->name, out, err);
 	} else {
 		buf_printf(err, "cannot choose a filesystem on %s: %s; partitions: ", img_dev_desc(dev),
-			   readable ? "more than one partition has a readable filesystem, name one"
+			   readable ? "more than one partition or logical volume has a readable filesystem, name one"
 				    : "no partition has a readable filesystem");
 		if (pl.n == 0)
 			buf_adds(err, "none");
 		list_parts(&pl, err);
+		for (size_t i = 0; i < lvl.n; i++)
+			buf_printf(err, "%s%s (%s)", i ? ", " : "; logical volumes: ", lvl.lvs[i].name,
+				   lvl.lvs[i].error[0] ? "unreadable" : lvl.lvs[i].fstype[0] ? lvl.lvs[i].fstype : "unknown");
 		rc = readable ? -EINVAL : -ENODEV;
 	}
+	img_lvlist_release(&lvl);
 	img_partlist_release(&pl);
 	return rc;
+}
+
+int img_fs_open_volume(struct img_dev *dev, const char *volume, struct img_fs **out, struct buf *err)
+{
+	*out = NULL;
+	if (!volume || !*volume)
+		return img_fs_open_partition(dev, 0, out, err);
+	if (volume[strspn(volume, "0123456789")] == 0) {
+		if (strlen(volume) > 4 || atoi(volume) < 1) {
+			buf_printf(err, "cannot open partition %s of %s: partition numbers are 1..9999", volume,
+				   img_dev_desc(dev));
+			return -EINVAL;
+		}
+		return img_fs_open_partition(dev, atoi(volume), out, err);
+	}
+	return open_lv(dev, volume, out, err);
 }
 
 const char *img_fs_type(const struct img_fs *fs)

@@ -6,8 +6,9 @@
  * qcow2.c; an internal snapshot of a qcow2 can be chosen for a point-in-time
  * view), or anything a caller provides through struct img_dev_ops (the backup
  * module serves its chunk store this way).  On a device we find partitions
- * (MBR, GPT: part.c), identify filesystems by their superblocks (probe.c) and
- * read ext2/3/4 (libext2fs, ext4.c) and XFS (xfs.c) through one inode-level
+ * (MBR, GPT: part.c) and LVM2 logical volumes (lvm.c), identify filesystems by
+ * their superblocks (probe.c) and read ext2/3/4 (libext2fs, ext4.c), XFS
+ * (xfs.c) and btrfs (btrfs.c, single device) through one inode-level
  * driver table (image_internal.h); path walking and symlinks are done once, in
  * fs.c.  Nothing here ever writes to an image.
  *
@@ -93,6 +94,33 @@ struct img_partlist {
 int img_partitions(struct img_dev *dev, struct img_partlist *out, struct buf *err);
 void img_partlist_release(struct img_partlist *pl);
 
+/* ---- LVM2 logical volumes (lvm.c) ---- */
+
+/* LVM2 physical volumes are looked for on dev's partitions (fstype
+ * "LVM2_member") and on the whole disk; each PV's newest text metadata
+ * describes its volume group.  A logical volume of linear or striped
+ * segments is readable as a device; others (thin, raid, snapshots, cache,
+ * a PV missing from this disk) are listed with the reason. */
+struct img_lv {
+	char name[256];		/* "VG/LV" */
+	uint64_t size;		/* bytes (0 when unknown) */
+	char fstype[24];	/* from img_fs_probe, "" if unknown or unreadable */
+	char error[256];	/* why the LV cannot be read, "" when it can */
+};
+
+struct img_lvlist {
+	size_t n;
+	struct img_lv *lvs;
+};
+
+/* The visible logical volumes of every volume group with a PV on dev.  A
+ * disk without PVs gives an empty list. */
+int img_lvm_list(struct img_dev *dev, struct img_lvlist *out, struct buf *err);
+void img_lvlist_release(struct img_lvlist *l);
+/* Logical volume "VG/LV" (also "VG-LV" when unambiguous) of dev as a device
+ * (borrows dev, which must outlive it). */
+int img_lvm_open(struct img_dev *dev, const char *name, struct img_dev **out, struct buf *err);
+
 /* ---- filesystems ---- */
 
 /* Filesystem type on dev by its signature: "ext2", "ext3", "ext4", "xfs",
@@ -108,6 +136,10 @@ int img_fs_open(struct img_dev *dev, struct img_fs **out, struct buf *err);
  * ambiguous choices are an error listing the partitions).  Owns what it opens
  * besides dev. */
 int img_fs_open_partition(struct img_dev *dev, int partno, struct img_fs **out, struct buf *err);
+/* The same with a volume name: NULL or "" as partno 0 (logical volumes
+ * count as candidates too), "N" partition N, "VG/LV" (or "VG-LV") an LVM2
+ * logical volume. */
+int img_fs_open_volume(struct img_dev *dev, const char *volume, struct img_fs **out, struct buf *err);
 const char *img_fs_type(const struct img_fs *fs);
 void img_fs_free(struct img_fs *fs);
 

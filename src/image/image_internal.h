@@ -39,5 +39,32 @@ const char *img_dev_desc(const struct img_dev *dev);
 
 extern const struct img_fs_driver img_ext4_driver;
 extern const struct img_fs_driver img_xfs_driver;
+extern const struct img_fs_driver img_btrfs_driver;
+
+/* ---- LVM2 text metadata (lvm_meta.c; lvm.c uses it) ---- */
+
+#define LVM_META_MAX (4u << 20)	/* bytes of metadata text we accept */
+
+enum lvm_kind { LVM_SECTION, LVM_INT, LVM_STR, LVM_ARRAY };
+
+/* One entry: a section (children in child), key = int/string, or key = [list]
+ * (elements in child, without keys).  Siblings are chained by next. */
+struct lvm_node {
+	enum lvm_kind kind;
+	char *key;
+	int64_t num;
+	char *str;
+	struct lvm_node *child, *next;
+};
+
+/* Parse untrusted metadata text (bounded: see lvm_meta.c) into a list of
+ * top-level entries.  -EIO with the line in err. */
+int lvm_meta_parse(const char *text, size_t len, struct lvm_node **out, struct buf *err);
+void lvm_node_free(struct lvm_node *n);
+const struct lvm_node *lvm_node_find(const struct lvm_node *list, const char *key);
+bool lvm_node_int(const struct lvm_node *list, const char *key, int64_t *v);
+const char *lvm_node_str(const struct lvm_node *list, const char *key);
+/* Whether list's key is a list holding the string flag (status = ["READ", ...]). */
+bool lvm_node_has_flag(const struct lvm_node *list, const char *key, const char *flag);
 
 #endif

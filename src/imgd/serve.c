@@ -110,10 +110,19 @@ static int open_fs(struct req *q, struct buf *err)
 {
 	const json_t *p = json_object_get(q->m->j, "partition");
 	json_int_t part = json_is_integer(p) ? json_integer_value(p) : 0;
+	const char *volume = arg_str(q, "volume");
 
 	if (part < 0 || part > 256) {
 		buf_adds(err, "bad request: partition must be 0..256");
 		return -EINVAL;
+	}
+	/* an LVM2 logical volume "VG/LV" (image.h img_fs_open_volume) */
+	if (volume) {
+		if (part || !*volume || strspn(volume, "0123456789") == strlen(volume)) {
+			buf_adds(err, "bad request: volume names a logical volume, without a partition");
+			return -EINVAL;
+		}
+		return img_fs_open_volume(q->dev, volume, &q->fs, err);
 	}
 	return img_fs_open_partition(q->dev, (int)part, &q->fs, err);
 }
@@ -165,8 +174,24 @@ static int op_partitions(struct req *q, struct buf *err)
 						       imgd_json_text(p->name), "bootable", p->bootable));
 	}
 	whole = pl.n ? NULL : img_fs_probe(q->dev);
-	json_t *j = json_pack("{s:s,s:I,s:o,s:o}", "scheme", pl.scheme, "size", (json_int_t)img_dev_size(q->dev),
-			      "fstype", whole ? json_string(whole) : json_null(), "partitions", parts);
+	/* LVM2 logical volumes; a damaged PV is reported as one unreadable entry, the table still comes */
+	struct img_lvlist lvl = { 0 };
+	struct buf lerr = BUF_INIT;
+	json_t *vols = json_array();
+	if (img_lvm_list(q->dev, &lvl, &lerr) < 0) {
+		char msg[256];	/* corrald takes at most 512 bytes */
+		snprintf(msg, sizeof(msg), "%s", lerr.s ? lerr.s : "unreadable");
+		json_array_append_new(vols, json_pack("{s:s,s:i,s:s,s:o}", "name", "unknown/unknown", "size", 0,
+						      "fstype", "", "error", imgd_json_text(msg)));
+	}
+	for (size_t i = 0; i < lvl.n; i++)
+		json_array_append_new(vols, json_pack("{s:o,s:I,s:s,s:o}", "name", imgd_json_text(lvl.lvs[i].name),
+						      "size", (json_int_t)lvl.lvs[i].size, "fstype", lvl.lvs[i].fstype,
+						      "error", imgd_json_text(lvl.lvs[i].error)));
+	img_lvlist_release(&lvl);
+	buf_release(&lerr);
+	json_t *j = json_pack("{s:s,s:I,s:o,s:o,s:o}", "scheme", pl.scheme, "size", (json_int_t)img_dev_size(q->dev),
+			      "fstype", whole ? json_string(whole) : json_null(), "partitions", parts, "volumes", vols);
 	img_partlist_release(&pl);
 	return send_result(q, j, err);
 }

@@ -34,11 +34,12 @@ int svc_backup_list(const char *repo, const char *vm, json_t **out, struct buf *
 int svc_backup_show(const char *repo, const char *id, json_t **out, struct buf *err);
 int svc_backup_forget(const char *repo, const char *id, struct buf *err);
 /* Files inside a backup's disk (image library): listing, or a file streamed to cb. */
-int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
-		  struct buf *err);
+/* lv: an LVM2 logical volume "VG/LV" instead of a partition, or NULL. */
+int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *lv, const char *path,
+		  json_t **out, struct buf *err);
 /* Stream file `path` of a backup's disk: *fd is a pipe delivering its *size bytes
  * (see svc_fs_stream). */
-int svc_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
-		    uint64_t *size, struct buf *err);
+int svc_backup_read(const char *repo, const char *id, int disk, int partition, const char *lv, const char *path,
+		    int *fd, uint64_t *size, struct buf *err);
 
 #endif

@@ -157,15 +157,15 @@ static int bfs_open(const char *repo, const char *id, int disk, int partition, s
 	return 0;
 }
 
-int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *path, json_t **out,
-		  struct buf *err)
+int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *lv, const char *path,
+		  json_t **out, struct buf *err)
 {
 	struct bfs b;
 	int e;
 
 	if ((e = bfs_open(repo, id, disk, partition, &b, err)) < 0)
 		return e;
-	e = svc_fs_listing(&b.src, partition, path && *path ? path : "/", out, err);
+	e = svc_fs_listing(&b.src, partition, lv, path && *path ? path : "/", out, err);
 	bfs_close(&b);
 	return e;
 }
@@ -176,8 +176,8 @@ static void bfs_release(void *owner)
 	free(owner);
 }
 
-int svc_backup_read(const char *repo, const char *id, int disk, int partition, const char *path, int *fd,
-		    uint64_t *size, struct buf *err)
+int svc_backup_read(const char *repo, const char *id, int disk, int partition, const char *lv, const char *path,
+		    int *fd, uint64_t *size, struct buf *err)
 {
 	struct bfs *b = xcalloc(1, sizeof(*b));
 	int e;
@@ -186,7 +186,7 @@ int svc_backup_read(const char *repo, const char *id, int disk, int partition, c
 		free(b);
 		return e;
 	}
-	if ((e = svc_fs_stream(&b->src, partition, path, bfs_release, b, fd, size, err)) < 0)
+	if ((e = svc_fs_stream(&b->src, partition, lv, path, bfs_release, b, fd, size, err)) < 0)
 		bfs_release(b);
 	return e;
 }

@@ -86,7 +86,35 @@ static int name_cmp(const void *a, const void *b)
 		      json_string_value(json_object_get(*(json_t *const *)b, "name")));
 }
 
-int svc_fs_listing(const struct imgc_source *src, int partition, const char *path, json_t **out, struct buf *err)
+int svc_fs_lv_check(const char *lv, struct buf *err)
+{
+	size_t n = strlen(lv), slash = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = lv[i];
+		if (c == '/')
+			slash++;
+		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+			   c == '.' || c == '+' || c == '-'))
+			slash = 2;
+	}
+	if (n == 0 || n > 255 || slash > 1 || lv[0] == '/' || lv[n - 1] == '/' || (!slash && !strchr(lv, '-'))) {
+		buf_adds(err, "a logical volume is named VG/LV (or VG-LV) with the characters A-Z a-z 0-9 + _ . -");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The helper's filesystem selection: "partition", and "volume" for a logical volume. */
+static void fs_select(json_t *req, int partition, const char *lv)
+{
+	json_object_set_new(req, "partition", json_integer(partition));
+	if (lv)
+		json_object_set_new(req, "volume", json_string(lv));
+}
+
+int svc_fs_listing(const struct imgc_source *src, int partition, const char *lv, const char *path, json_t **out,
+		   struct buf *err)
 {
 	__do_json json_t *req = NULL, *res = NULL;
 	struct buf ignore __do_buf = BUF_INIT;
@@ -99,8 +127,10 @@ int svc_fs_listing(const struct imgc_source *src, int partition, const char *pat
 	*out = NULL;
 	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
-	req = json_pack("{s:s,s:i,s:s,s:i}", "op", "list", "partition", partition, "path", path, "max_entries",
-			LIST_MAX_ENTRIES);
+	if (lv && (r = svc_fs_lv_check(lv, err)) < 0)
+		return r;
+	req = json_pack("{s:s,s:s,s:i}", "op", "list", "path", path, "max_entries", LIST_MAX_ENTRIES);
+	fs_select(req, partition, lv);
 	if ((r = imgc_call(src, req, NULL, 0, &res, err)) < 0)
 		return r;
 	list = json_object_get(res, "entries");
@@ -200,7 +230,8 @@ static void *stream_thread(void *arg)
 	return NULL;
 }
 
-int svc_fs_stream(const struct imgc_source *src, int partition, const char *path, void (*release)(void *owner),
+int svc_fs_stream(const struct imgc_source *src, int partition, const char *lv, const char *path,
+		  void (*release)(void *owner),
 		  void *owner, int *fd, uint64_t *size, struct buf *err)
 {
 	__do_json json_t *req = NULL;
@@ -214,7 +245,10 @@ int svc_fs_stream(const struct imgc_source *src, int partition, const char *path
 
 	if ((r = svc_fs_path_check(path, err)) < 0)
 		return r;
-	req = json_pack("{s:s,s:i,s:s}", "op", "read-file", "partition", partition, "path", path);
+	if (lv && (r = svc_fs_lv_check(lv, err)) < 0)
+		return r;
+	req = json_pack("{s:s,s:s}", "op", "read-file", "path", path);
+	fs_select(req, partition, lv);
 	if ((r = imgc_start(src, req, NULL, 0, &helper, err)) < 0)
 		return r;
 	if ((r = imgc_next(helper, &m, err)) < 0)

@@ -291,8 +291,30 @@ static json_t *partitions_json(const json_t *res)
 						       type, "fstype", *pfs ? json_string(pfs) : json_null(), "name",
 						       name, "bootable", boot));
 	}
-	return json_pack("{s:s,s:I,s:O,s:o}", "scheme", scheme, "size", (json_int_t)size, "fstype", fstype,
-			 "partitions", parts);
+	/* LVM2 logical volumes (an older helper sends none) */
+	const json_t *vlist = json_object_get(res, "volumes");
+	json_t *vols = json_array();
+	if (vlist && (!json_is_array(vlist) || json_array_size(vlist) > 4096)) {
+		json_decref(parts);
+		json_decref(vols);
+		return NULL;
+	}
+	json_array_foreach(vlist, i, p) {
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *vfs = json_string_value(json_object_get(p, "fstype"));
+		const char *verr = json_string_value(json_object_get(p, "error"));
+		if (!name || svc_fs_lv_check(name, &ignore) < 0 || !vfs || strlen(vfs) > 32 || !verr ||
+		    strlen(verr) > 512 || json_get_int(p, "size", 0, INT64_MAX, &psize, &ignore) != 1) {
+			json_decref(parts);
+			json_decref(vols);
+			return NULL;
+		}
+		json_array_append_new(vols, json_pack("{s:s,s:I,s:o,s:o}", "name", name, "size", (json_int_t)psize,
+						      "fstype", *vfs ? json_string(vfs) : json_null(), "error",
+						      *verr ? json_string(verr) : json_null()));
+	}
+	return json_pack("{s:s,s:I,s:O,s:o,s:o}", "scheme", scheme, "size", (json_int_t)size, "fstype", fstype,
+			 "partitions", parts, "volumes", vols);
 }
 
 int svc_img_inspect(const struct svc_img_ref *ref, const char *path, json_t **out, struct buf *err)
@@ -301,7 +323,7 @@ int svc_img_inspect(const struct svc_img_ref *ref, const char *path, json_t **ou
 	int r;
 
 	*out = NULL;
-	if (!path && !ref->partition) {
+	if (!path && !ref->partition && !ref->lv) {
 		__do_json json_t *req = json_pack("{s:s}", "op", "partitions"), *res = NULL;
 		if ((r = session_open(ref, "disk-read", &s, err)) < 0)
 			return api_err(r);
@@ -327,7 +349,7 @@ int svc_img_inspect(const struct svc_img_ref *ref, const char *path, json_t **ou
 		return r;
 	if ((r = session_open(ref, "disk-read", &s, err)) < 0)
 		return api_err(r);
-	r = svc_fs_listing(&s.src, ref->partition, path, out, err);
+	r = svc_fs_listing(&s.src, ref->partition, ref->lv, path, out, err);
 	session_close(&s);
 	return api_err(r);
 }
@@ -352,7 +374,7 @@ int svc_img_read(const struct svc_img_ref *ref, const char *path, int *fd, uint6
 		free(s);
 		return api_err(r);
 	}
-	if ((r = svc_fs_stream(&s->src, ref->partition, path, session_release, s, fd, size, err)) < 0)
+	if ((r = svc_fs_stream(&s->src, ref->partition, ref->lv, path, session_release, s, fd, size, err)) < 0)
 		session_release(s);
 	return api_err(r);
 }

@@ -21,8 +21,10 @@ struct svc_img_ref {
 	const char *file;	/* an absolute path of an image file on the host */
 	const char *snapshot;	/* qcow2 internal snapshot to read, or NULL */
 	int partition;		/* 0: the only filesystem */
+	const char *lv;		/* or an LVM2 logical volume "VG/LV" (NULL: none) */
 };
-/* path NULL and partition 0: the partition table {"scheme","size","fstype","partitions":[...]};
+/* path NULL, partition 0, no lv: the partition table {"scheme","size","fstype","partitions":[...],
+ * "volumes":[{"name","size","fstype","error"}]} (LVM2 logical volumes);
  * else the listing of path (default "/") {"path","fstype","type","entries":[...],"truncated"}. */
 int svc_img_inspect(const struct svc_img_ref *ref, const char *path, json_t **out, struct buf *err);
 /* Stream regular file `path`: *fd is a pipe delivering its *size bytes (a thread

@@ -142,7 +142,7 @@ static void check_listing(const struct imgc_source *src)
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
 
-	if (svc_fs_listing(src, 0, "/", &out, &err) < 0)
+	if (svc_fs_listing(src, 0, NULL, "/", &out, &err) < 0)
 		fail_msg("listing: %s", err.s);
 	assert_string_equal(json_string_value(json_object_get(out, "fstype")), "ext4");
 	assert_string_equal(json_string_value(json_object_get(out, "type")), "directory");
@@ -158,11 +158,11 @@ static void check_listing(const struct imgc_source *src)
 	json_decref(out);
 
 	/* a file is listed as its one entry */
-	assert_int_equal(svc_fs_listing(src, 0, "/link", &out, &err), 0);
+	assert_int_equal(svc_fs_listing(src, 0, NULL, "/link", &out, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(out, "type")), "symlink");
 	assert_null(json_object_get(out, "truncated"));
 	json_decref(out);
-	assert_int_equal(svc_fs_listing(src, 0, "/nope", &out, &err), -ENOENT);
+	assert_int_equal(svc_fs_listing(src, 0, NULL, "/nope", &out, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "/nope"));
 	buf_release(&err);
 }
@@ -210,7 +210,7 @@ static void test_served_device(void **state)
 	check_listing(&s);
 	assert_true(sv.reads > 0);
 	sv.fail = true;
-	assert_true(svc_fs_listing(&s, 0, "/", &out, &err) < 0);
+	assert_true(svc_fs_listing(&s, 0, NULL, "/", &out, &err) < 0);
 	assert_null(out);
 	imgc_source_release(&s);
 	buf_release(&sv.data);
@@ -251,7 +251,7 @@ static void test_stream(void **state)
 	__do_free char *base = path_in("base.qcow2");
 	const char *chain[] = { top, base };
 	assert_int_equal(imgc_source_files(&s, "overlay", chain, 2, "qcow2", NULL, &err), 0);
-	assert_int_equal(svc_fs_stream(&s, 0, "/blob.bin", owner_release, &o, &fd, &size, &err), 0);
+	assert_int_equal(svc_fs_stream(&s, 0, NULL, "/blob.bin", owner_release, &o, &fd, &size, &err), 0);
 	assert_int_equal(size, BLOB_SIZE);
 	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
 		buf_add(&got, tmp, (size_t)n);
@@ -262,14 +262,14 @@ static void test_stream(void **state)
 
 	/* a client that goes away early: the helper is stopped, the owner released */
 	o.released = 0;
-	assert_int_equal(svc_fs_stream(&s, 0, "/blob.bin", owner_release, &o, &fd, &size, &err), 0);
+	assert_int_equal(svc_fs_stream(&s, 0, NULL, "/blob.bin", owner_release, &o, &fd, &size, &err), 0);
 	assert_true(read(fd, tmp, 100) > 0);
 	close(fd);
 	wait_released(&o);
 
 	/* not a regular file: refused before anything streams, release not called */
 	o.released = 0;
-	assert_int_equal(svc_fs_stream(&s, 0, "/etc", owner_release, &o, &fd, &size, &err), -EINVAL);
+	assert_int_equal(svc_fs_stream(&s, 0, NULL, "/etc", owner_release, &o, &fd, &size, &err), -EINVAL);
 	assert_non_null(strstr(err.s, "/etc in overlay is not a regular file"));
 	assert_int_equal(o.released, 0);
 	imgc_source_release(&s);
@@ -277,7 +277,7 @@ static void test_stream(void **state)
 	/* the header names a backing file that was not given */
 	buf_reset(&err);
 	assert_int_equal(imgc_source_files(&s, "overlay", chain, 1, "qcow2", NULL, &err), 0);
-	assert_int_equal(svc_fs_stream(&s, 0, "/blob.bin", owner_release, &o, &fd, &size, &err), -ENOENT);
+	assert_int_equal(svc_fs_stream(&s, 0, NULL, "/blob.bin", owner_release, &o, &fd, &size, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "was not provided"));
 	imgc_source_release(&s);
 	buf_release(&got);
@@ -292,7 +292,7 @@ static void misbehave(const char *path, const char *want)
 	json_t *out = NULL;
 
 	open_image(&s, "fs.img", "raw");
-	assert_int_equal(svc_fs_listing(&s, 0, path, &out, &err), -EIO);
+	assert_int_equal(svc_fs_listing(&s, 0, NULL, path, &out, &err), -EIO);
 	if (!strstr(err.s, want))
 		fail_msg("%s: '%s' does not say '%s'", path, err.s, want);
 	assert_non_null(strstr(err.s, "fs.img"));
@@ -335,11 +335,11 @@ static void test_cannot_start(void **state)
 
 	open_image(&s, "fs.img", "raw");
 	config("corral-no-such-user", 2);
-	assert_int_equal(svc_fs_listing(&s, 0, "/", &out, &err), -ENOENT);
+	assert_int_equal(svc_fs_listing(&s, 0, NULL, "/", &out, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "corral-no-such-user does not exist"));
 	buf_reset(&err);
 	config_helper("/nonexistent/corral-imgd", helper_user(), 2);
-	assert_int_equal(svc_fs_listing(&s, 0, "/", &out, &err), -ENOENT);
+	assert_int_equal(svc_fs_listing(&s, 0, NULL, "/", &out, &err), -ENOENT);
 	assert_non_null(strstr(err.s, "cannot start the image helper /nonexistent/corral-imgd"));
 	imgc_source_release(&s);
 	config(helper_user(), 2);
