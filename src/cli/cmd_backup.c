@@ -98,7 +98,7 @@ static const char usage_verify[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_ls[] =
-	"usage: corral backup ls ID [PATH] [--disk N] [--partition N] [--long] [--repo PATH]\n"
+	"usage: corral backup files ID [PATH] [--disk N] [--partition N] [--long] [--repo PATH]\n"
 	"\n"
 	"List a directory inside a backed-up disk without restoring anything\n"
 	"(ext2/3/4, XFS and btrfs, also on LVM2; default: the root directory).\n"
@@ -473,7 +473,7 @@ static int backup_ls(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	int rc;
 
-	cli_args_init(&a, "backup ls", usage_ls, argc, argv);
+	cli_args_init(&a, "backup files", usage_ls, argc, argv);
 	if ((rc = parse(cli, &a, opts, &o)) != -1)
 		return rc;
 	if ((rc = cli_args_count(&a, 1, 2, "backup id and path")) != CLI_OK)
@@ -568,7 +568,7 @@ static const struct cli_verb backup_verbs[] = {
 	{ "show", "show one backup", backup_show },
 	{ "restore", "restore a vm, or one disk, from a backup", backup_restore },
 	{ "verify", "check backups' chunks", backup_verify },
-	{ "ls", "list files inside a backup", backup_ls },
+	{ "files", "list files inside a backup", backup_ls },
 	{ "get", "copy one file out of a backup", backup_get },
 	{ "forget", "delete backups", backup_forget },
 	{ NULL, NULL, NULL },

@@ -521,7 +521,7 @@ static const struct cli_verb disk_verbs[] = {
 	{ "move", "move a volume to another pool (live when its VM runs)", disk_move },
 	{ "attach", "add a volume to a VM (hot-plugged when running)", disk_attach },
 	{ "detach", "remove a volume from a VM", disk_detach },
-	{ "ls", "list a disk's partitions or a directory inside it", cli_disk_ls },
+	{ "files", "list a disk's partitions or a directory inside it", cli_disk_ls },
 	{ "cat", "print a file from inside a disk", cli_disk_cat },
 	{ "get", "copy a file out of a disk", cli_disk_get },
 	{ NULL, NULL, NULL },

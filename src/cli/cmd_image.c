@@ -1,5 +1,5 @@
 /*
- * cmd_image.c - looking inside disks: `corral disk ls|cat|get` (the API's
+ * cmd_image.c - looking inside disks: `corral disk files|cat|get` (the API's
  * /v1/volumes/{name}/fs|content and /v1/images/fs|content?file=) and
  * `corral vm boot-entries` (/v1/vms/{vm}/boot-entries).
  *
@@ -33,7 +33,7 @@
 	"                        it was when the snapshot was taken\n"
 
 static const char usage_ls[] =
-	"usage: corral disk ls DISK [PATH] [--partition N] [--snapshot NAME] [--long]\n"
+	"usage: corral disk files DISK [PATH] [--partition N] [--snapshot NAME] [--long]\n"
 	"\n"
 	"Without PATH (and --partition), list DISK's partition table: NUMBER START\n"
 	"SIZE TYPE FSTYPE NAME.  With PATH (absolute, inside the filesystem), list\n"
@@ -88,7 +88,7 @@ struct disk_opts {
 	bool force, lng;
 };
 
-/* Parse the options of ls/cat/get; -1 when done, else the verb's return code. */
+/* Parse the options of files/cat/get; -1 when done, else the verb's return code. */
 static int parse_opts(struct cli *cli, struct cli_args *a, bool get, bool ls, struct disk_opts *o)
 {
 	static const struct option opts_ls[] = {
@@ -239,7 +239,7 @@ int cli_disk_ls(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	int rc;
 
-	cli_args_init(&a, "disk ls", usage_ls, argc, argv);
+	cli_args_init(&a, "disk files", usage_ls, argc, argv);
 	if ((rc = parse_opts(cli, &a, false, true, &o)) != -1)
 		return rc;
 	if ((rc = cli_args_count(&a, 1, 2, "disk")) != CLI_OK)

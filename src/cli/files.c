@@ -1,6 +1,6 @@
 /*
- * files.c - what the verbs that look inside disks share (`disk ls|get`,
- * `backup ls|get`): printing a directory listing, and downloading a file
+ * files.c - what the verbs that look inside disks share (`disk files|get`,
+ * `backup files|get`): printing a directory listing, and downloading a file
  * to a destination atomically (cli.h: cli_print_listing, cli_download_to).
  */
 #include <errno.h>

@@ -207,7 +207,7 @@ static void main_usage(struct buf *b)
 }
 
 /* Verbs people type from habit: each stands for its verb where the noun
- * has that verb and no verb of the alias's own name (disk ls lists files). */
+ * has that verb and no verb of the alias's own name. */
 static const struct {
 	const char *alias, *verb;
 } verb_aliases[] = { { "ls", "list" }, { "rm", "delete" }, { "remove", "delete" } };

@@ -3,7 +3,7 @@
  *
  * Some requests name a file on corrald's host: a volume import's source, a
  * VM's kernel, initrd and CD-ROM image (also a CD change on a running VM),
- * an image file read with `corral disk ls --file`, and the backing files
+ * an image file read with `corral disk files --file`, and the backing files
  * of those images.  corrald runs as root, so without a rule any caller of
  * the API could have it read /etc/shadow into a volume or a guest.  The
  * rule: a host file must lie inside an allowed root, which is a storage

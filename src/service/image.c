@@ -1,7 +1,7 @@
 /*
  * image.c - looking inside disks without running the guest: partition
  * tables, directory listings and file contents of a volume or of any image
- * file on the host (`corral disk ls|cat|get`), and the boot entries a
+ * file on the host (`corral disk files|cat|get`), and the boot entries a
  * `--boot disk-kernel` VM can start (`corral vm boot-entries`); see image.h.
  *
  * Everything is read-only.  corrald opens the image and its backing chain

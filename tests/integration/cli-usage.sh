@@ -86,13 +86,13 @@ run 0 vm show web1 --help
 run 2 frobnicate && err_is_one_line "see 'corral --help'"
 run 2 && err_is_one_line "missing command"
 run 2 vm frobnicate && err_is_one_line "see 'corral vm --help'"
-# Slips get a suggestion; ls and rm are list and delete (disk ls keeps listing files).
+# Slips get a suggestion; ls and rm are list and delete (disk files keeps listing files).
 run 2 vm lsit && err_is_one_line "unknown verb 'vm lsit' (did you mean 'list'?)"
 run 2 dsik list && err_is_one_line "unknown command 'dsik' (did you mean 'disk'?)"
 run 2 vm frobnicate && grep -qv "did you mean" "$tmp/err"
 run 1 --socket /nonexistent/corral.sock vm ls && err_is_one_line "cannot connect"
 run 2 vm rm && err_is_one_line "see 'corral vm delete --help'"
-run 2 disk ls && err_is_one_line "see 'corral disk ls --help'"
+run 2 disk files && err_is_one_line "see 'corral disk files --help'"
 run 0 vm --help && out_has Aliases
 run 2 vm && err_is_one_line "see 'corral vm --help'"
 run 2 disk frobnicate && err_is_one_line "see 'corral disk --help'"
@@ -149,8 +149,8 @@ run 1 --socket /nonexistent/corral.sock vm start a b && err_is_one_line "cannot 
 run 1 --socket /nonexistent/corral.sock vm create w1 --vnc 0.0.0.0:3 && grep -q "warning: VNC on 0.0.0.0 has no password" "$tmp/err"
 run 1 --socket /nonexistent/corral.sock vm create w1 --vnc && err_is_one_line "cannot connect"
 # -l is --long where a verb has --long, and unknown elsewhere.
-run 1 --socket /nonexistent/corral.sock backup ls web1/20261122T020000Z / -l && err_is_one_line "cannot connect"
-run 1 --socket /nonexistent/corral.sock disk ls web1-root / -l && err_is_one_line "cannot connect"
+run 1 --socket /nonexistent/corral.sock backup files web1/20261122T020000Z / -l && err_is_one_line "cannot connect"
+run 1 --socket /nonexistent/corral.sock disk files web1-root / -l && err_is_one_line "cannot connect"
 run 2 --socket /nonexistent/corral.sock vm list -l && err_is_one_line "unknown option '-l'"
 
 if [ "$failures" -gt 0 ]; then

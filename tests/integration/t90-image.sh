@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Inside disks: `disk ls|cat|get` on volumes and host image files (raw,
+# Inside disks: `disk files|cat|get` on volumes and host image files (raw,
 # qcow2 from qemu-img and from corral, ext4 and XFS, MBR and GPT), hostile
 # requests, the running-VM refusal and reading through a snapshot; and
 # `--boot disk-kernel`: Debian (grub.cfg on ext4 /boot), EL7 (XFS /boot,
@@ -35,24 +35,24 @@ test_expect "import the test disks (qcow2 and raw volumes)" '
 	corral disk import "$DISKS/fedora-bls.img" --name bls &&
 	corral disk list --json | jq -e "[.volumes[].name] | sort == [\"bls\",\"deb\",\"debraw\",\"el7\"]"
 '
-test_expect "disk ls: partition tables (MBR with boot flag, GPT with names)" '
-	corral disk ls deb --json | jq -e ".scheme == \"mbr\" and (.partitions | length) == 2 and
+test_expect "disk files: partition tables (MBR with boot flag, GPT with names)" '
+	corral disk files deb --json | jq -e ".scheme == \"mbr\" and (.partitions | length) == 2 and
 		.partitions[0].fstype == \"ext4\" and .partitions[0].bootable and .partitions[0].start == 1048576 and
 		.partitions[1].fstype == \"ext4\" and (.partitions[1].bootable | not)" &&
-	corral disk ls el7 --json | jq -e "[.partitions[].fstype] == [\"xfs\",\"ext4\"]" &&
-	corral disk ls bls --json | jq -e ".scheme == \"gpt\" and (.partitions | length) == 3 and
+	corral disk files el7 --json | jq -e "[.partitions[].fstype] == [\"xfs\",\"ext4\"]" &&
+	corral disk files bls --json | jq -e ".scheme == \"gpt\" and (.partitions | length) == 3 and
 		.partitions[2].type == \"4f68bce3-e8cd-4db1-96e7-fbcaf984b709\"" &&
-	corral disk ls deb > out && grep -q "^NUMBER *START *SIZE *TYPE *FSTYPE *NAME" out && grep -q "^1 .*0x83 *ext4" out
+	corral disk files deb > out && grep -q "^NUMBER *START *SIZE *TYPE *FSTYPE *NAME" out && grep -q "^1 .*0x83 *ext4" out
 '
-test_expect "disk ls: directories, files and symlinks" '
-	corral disk ls deb / --partition 2 > out && grep -qx "etc/" out && grep -qx "srv/" out &&
-	corral disk ls deb /home/user --partition 2 --json | jq -e "
+test_expect "disk files: directories, files and symlinks" '
+	corral disk files deb / --partition 2 > out && grep -qx "etc/" out && grep -qx "srv/" out &&
+	corral disk files deb /home/user --partition 2 --json | jq -e "
 		[.entries[] | {name, type, target}] == [
 		 {name: \"hello-link.txt\", type: \"symlink\", target: \"hello.txt\"},
 		 {name: \"hello.txt\", type: \"file\", target: null}] and .entries[1].size == 30 and .entries[1].mode == 420" &&
-	corral disk ls deb /home/user --partition 2 --long | grep -q "^lrwxrwxrwx .* hello-link.txt -> hello.txt$" &&
-	corral disk ls deb /etc/hostname --partition 2 --json | jq -e ".type == \"file\" and .entries[0].name == \"hostname\"" &&
-	corral disk ls deb --partition 1 | grep -qx "vmlinuz-$KVER"
+	corral disk files deb /home/user --partition 2 --long | grep -q "^lrwxrwxrwx .* hello-link.txt -> hello.txt$" &&
+	corral disk files deb /etc/hostname --partition 2 --json | jq -e ".type == \"file\" and .entries[0].name == \"hostname\"" &&
+	corral disk files deb --partition 1 | grep -qx "vmlinuz-$KVER"
 '
 test_expect "disk cat: a known file, through a symlink too" '
 	[ "$(corral disk cat deb /home/user/hello.txt --partition 2)" = "hello from a corral test disk" ] &&
@@ -71,7 +71,7 @@ test_expect "disk get: the 3 MiB file arrives whole (sha256), atomically, never 
 	[ -z "$(ls dl | grep corral-)" ]
 '
 test_expect "XFS /boot of the EL7-style image" '
-	corral disk ls el7 / --partition 1 --json | jq -e "[.entries[].name] | index(\"vmlinuz-$KVER\") != null" &&
+	corral disk files el7 / --partition 1 --json | jq -e "[.entries[].name] | index(\"vmlinuz-$KVER\") != null" &&
 	corral disk cat el7 /grub2/grub.cfg --partition 1 | grep -q "linux16 /vmlinuz-$KVER" &&
 	[ "$(corral disk cat el7 /vmlinuz-$KVER --partition 1 | sha256sum)" = "$(sha256sum < "$GUEST_DIR/vmlinuz")" ]
 '
@@ -79,7 +79,7 @@ test_expect "image files on the host: raw, compressed qcow2 from qemu-img, a qco
 	qemu-img convert -c -O qcow2 "$DISKS/debian-ext4.img" "$T/deb-c.qcow2" &&
 	[ "$(corral disk cat "$T/deb-c.qcow2" /etc/hostname --partition 2)" = corral-disk-test ] &&
 	[ "$(corral disk cat "$DISKS/debian-ext4.img" /etc/hostname --partition 2)" = corral-disk-test ] &&
-	corral disk ls "$DISKS/fedora-bls.img" /loader/entries --partition 2 | grep -q "$KVER.conf$" &&
+	corral disk files "$DISKS/fedora-bls.img" /loader/entries --partition 2 | grep -q "$KVER.conf$" &&
 	p=$(corral disk show deb --json | jq -r .path) && qemu-img info "$p" | grep -q "file format: qcow2" &&
 	[ "$(corral disk cat "$p" /etc/hostname --partition 2)" = corral-disk-test ] &&
 	cd "$DISKS" && [ "$(corral disk cat ./debian-ext4.img /etc/hostname --partition 2)" = corral-disk-test ]; rc=$?; cd "$T"; [ $rc = 0 ]
@@ -87,16 +87,16 @@ test_expect "image files on the host: raw, compressed qcow2 from qemu-img, a qco
 test_expect "hostile and wrong requests: stay inside the image, clear errors, nothing changes" '
 	p=$(corral disk show deb --json | jq -r .path) && before=$(sha256sum < "$p") &&
 	[ "$(corral disk cat deb /../../../etc/hostname --partition 2)" = corral-disk-test ] &&
-	corral disk ls deb /.. --partition 2 | grep -qx "srv/" &&
+	corral disk files deb /.. --partition 2 | grep -qx "srv/" &&
 	fails corral disk cat deb /no/such/file --partition 2 2>err && grep -q "/no/such/file" err &&
-	fails corral disk ls deb / --partition 9 2>err && grep -q "partition 9" err &&
-	fails corral disk ls deb / 2>err && grep -qi "partition" err &&
+	fails corral disk files deb / --partition 9 2>err && grep -q "partition 9" err &&
+	fails corral disk files deb / 2>err && grep -qi "partition" err &&
 	fails corral disk cat deb /etc --partition 2 2>err && grep -q "not a regular file" err &&
-	fails corral disk ls nosuchvol 2>err && grep -q "not found" err &&
-	echo "not a disk" > notimage.txt && fails corral disk ls ./notimage.txt 2>err && grep -q "not a disk image" err &&
-	fails corral disk ls ./notimage.txt / 2>err && grep -qi "filesystem" err &&
-	fails corral disk ls "$T/nonexistent.img" 2>err && grep -qi "does not exist" err &&
-	fails corral disk ls /nonexistent.img 2>err && grep -q "not inside a storage pool or an allow_path" err &&
+	fails corral disk files nosuchvol 2>err && grep -q "not found" err &&
+	echo "not a disk" > notimage.txt && fails corral disk files ./notimage.txt 2>err && grep -q "not a disk image" err &&
+	fails corral disk files ./notimage.txt / 2>err && grep -qi "filesystem" err &&
+	fails corral disk files "$T/nonexistent.img" 2>err && grep -qi "does not exist" err &&
+	fails corral disk files /nonexistent.img 2>err && grep -q "not inside a storage pool or an allow_path" err &&
 	api GET "/v1/volumes/deb/fs?path=etc&partition=2" | tail -n1 | grep -q "HTTP 400" &&
 	api GET "/v1/images/fs?file=relative.img" | tail -n1 | grep -q "HTTP 400" &&
 	api GET "/v1/images/content?file=/etc&path=/x" | tail -n1 | grep -q "HTTP 403" &&
@@ -123,13 +123,13 @@ test_expect "disk-kernel: the Debian disk boots its own kernel with grub.cfg's c
 	corral vm events dk | grep -q "boot .*entry 0 .Debian GNU/Linux. of /grub/grub.cfg on partition 1"
 '
 test_expect "a running VM's volume is refused; its snapshot is readable" '
-	fails corral disk ls deb / --partition 2 2>err &&
+	fails corral disk files deb / --partition 2 2>err &&
 	grep -qx "corral: volume deb is in use by running VM dk; stop it or read a snapshot: --snapshot NAME" err &&
 	p=$(corral disk show deb --json | jq -r .path) &&
 	fails corral disk cat "$p" /etc/hostname --partition 2 2>err && grep -q "in use by running VM dk" err &&
 	corral snapshot create dk s1 &&
 	[ "$(corral disk cat deb /etc/hostname --partition 2 --snapshot s1)" = corral-disk-test ] &&
-	corral disk ls deb /srv --partition 2 --snapshot s1 | grep -qx blob.bin
+	corral disk files deb /srv --partition 2 --snapshot s1 | grep -qx blob.bin
 '
 test_expect "--boot-entry picks the recovery entry: its command line" '
 	corral vm kill dk &&

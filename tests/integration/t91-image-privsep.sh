@@ -66,13 +66,13 @@ test_expect "a client that stops reading early: the reader is stopped, nothing i
 '
 test_expect "listings, single files and partitions through the reader, as before" '
 	[ "$(corral disk cat big /hello)" = sandboxed ] &&
-	corral disk ls big / --json | jq -e "[.entries[].name] == [\"data\",\"hello\",\"lost+found\"] and .fstype == \"ext4\"" &&
-	corral disk ls big --json | jq -e ".scheme == \"none\" and .fstype == \"ext4\"" &&
+	corral disk files big / --json | jq -e "[.entries[].name] == [\"data\",\"hello\",\"lost+found\"] and .fstype == \"ext4\"" &&
+	corral disk files big --json | jq -e ".scheme == \"none\" and .fstype == \"ext4\"" &&
 	[ -z "$(helpers)" ]
 '
 test_expect "the hostile images of the fuzz corpus: an answer or a clean error each, never a crash" '
 	bad=0 && for f in "$ROOT"/tests/fuzz/corpus/image/* "$ROOT"/tests/fuzz/corpus/xfs/*; do
-		cp "$f" img.tmp && corral disk ls "$T/img.tmp" / > out 2>&1; rc=$?
+		cp "$f" img.tmp && corral disk files "$T/img.tmp" / > out 2>&1; rc=$?
 		[ $rc -le 1 ] || { echo "$f: exit $rc"; bad=1; }
 		if grep -q -e "helper crashed" -e "sandbox" -e "no progress" out; then cat out; bad=1; fi
 	done && [ $bad = 0 ] &&
@@ -83,7 +83,7 @@ test_expect "a reader that crashes, hangs or tries to escape: a clear error, cor
 	fails corral disk cat big /corral-test/crash 2>err && cat err &&
 	grep -qx "corral: cannot read volume big: the image helper crashed (Segmentation fault); the image may be damaged or hostile" err &&
 	api GET "/v1/volumes/big/fs?path=/corral-test/crash" | tail -n1 | grep -q "HTTP 400" &&
-	start=$SECONDS && fails corral disk ls big /corral-test/hang 2>err && cat err &&
+	start=$SECONDS && fails corral disk files big /corral-test/hang 2>err && cat err &&
 	grep -q "made no progress for 3 s and was stopped" err && [ $((SECONDS - start)) -lt 10 ] &&
 	fails corral disk cat big /corral-test/escape 2>err && cat err &&
 	grep -q "stopped by its sandbox (a forbidden system call)" err && ! grep -q escaped err &&
@@ -93,8 +93,8 @@ test_expect "a reader that crashes, hangs or tries to escape: a clear error, cor
 '
 test_expect "a missing reader account is a clear error, not a root fallback" '
 	stop_daemon && start_daemon --image-user corral-no-such-user &&
-	fails corral disk ls big / 2>err && grep -q "user corral-no-such-user does not exist" err &&
+	fails corral disk files big / 2>err && grep -q "user corral-no-such-user does not exist" err &&
 	stop_daemon && start_daemon --image-user root &&
-	fails corral disk ls big / 2>err && grep -q "must not run as root" err
+	fails corral disk files big / 2>err && grep -q "must not run as root" err
 '
 finish

@@ -89,14 +89,14 @@ test_expect "single files out of a backed-up ext4 disk, without restoring" '
 	corral disk import "$T/fs.img" --name fsdisk >/dev/null &&
 	corral vm create files --memory 128M --disk fsdisk >/dev/null &&
 	corral backup run files >/dev/null && FID=$(last_id files "$REPO") &&
-	corral backup ls "$FID" / | grep -q "^etc/$" &&
-	corral backup ls "$FID" / -l | grep -q " 3000000 .*big.bin$" &&
+	corral backup files "$FID" / | grep -q "^etc/$" &&
+	corral backup files "$FID" / -l | grep -q " 3000000 .*big.bin$" &&
 	[ "$(corral backup get "$FID" /etc/hostname -)" = files-vm ] &&
 	corral backup get "$FID" /big.bin "$T/out.bin" && cmp "$T/tree/big.bin" "$T/out.bin" &&
 	fails corral backup get "$FID" /big.bin "$T/out.bin" &&
 	[ "$(corral backup get "$FID" /link -)" = files-vm ] &&
 	fails corral backup get "$FID" /nope "$T/x" && [ ! -e "$T/x" ] &&
-	fails corral backup ls "$FID" / --partition 3
+	fails corral backup files "$FID" / --partition 3
 '
 
 test_expect "policies: selection by pattern and tag, exclusion, per-pattern retention, preview" '
