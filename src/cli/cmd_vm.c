@@ -51,6 +51,9 @@
 	"                        unless given; the value may be a separate\n"        \
 	"                        argument when it has a ':' (--vnc 0.0.0.0:3)\n"     \
 	"  --rng, --no-rng       with (default) or without a virtio-rng device\n"     \
+	"  --agent on|off        QEMU guest agent channel (default on): guest IPs\n" \
+	"                        and OS in 'vm show', frozen filesystems in\n"     \
+	"                        backups and snapshots (docs/agent.md)\n"         \
 	"  --nic SPEC            a network card; repeat for more (the list given\n"  \
 	"                        replaces the VM's): 'user' (QEMU user-mode\n"       \
 	"                        networking, the default) or 'net=NAME' (a port on\n" \

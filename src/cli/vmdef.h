@@ -47,6 +47,7 @@ enum vmdef_opt {
 	VMDEF_OPT_MACHINE,
 	VMDEF_OPT_START_ORDER,
 	VMDEF_OPT_START_DELAY,
+	VMDEF_OPT_AGENT,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -82,7 +83,8 @@ enum vmdef_opt {
 	{ "nic", required_argument, NULL, VMDEF_OPT_NIC },                   \
 	{ "machine", required_argument, NULL, VMDEF_OPT_MACHINE },           \
 	{ "start-order", required_argument, NULL, VMDEF_OPT_START_ORDER },   \
-	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY }
+	{ "start-delay", required_argument, NULL, VMDEF_OPT_START_DELAY },   \
+	{ "agent", required_argument, NULL, VMDEF_OPT_AGENT }
 
 #define VMDEF_EDIT_OPTIONS                                                   \
 	{ "remove-disk", required_argument, NULL, VMDEF_OPT_REMOVE_DISK },   \
@@ -116,6 +118,7 @@ struct vmdef_flags {
 	char *vnc_listen;	/* NULL: 127.0.0.1 */
 	int64_t vnc_display;	/* -1: chosen by corrald */
 	bool rng, no_rng;
+	int agent;		/* --agent on|off: 1/0, -1 not given */
 	bool no_nic;
 	const char *mac;
 	struct strvec nics;	/* --nic: "user[,...]" or "net=NAME[,mac=..][,model=..]"; replace the list */
@@ -127,7 +130,7 @@ struct vmdef_flags {
 	const char *from;	/* --from FILE ("-" = stdin) */
 };
 
-#define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1 }
+#define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1, .agent = -1 }
 
 void vmdef_flags_release(struct vmdef_flags *f);
 static inline void cleanup_vmdef_flags(struct vmdef_flags *f) { vmdef_flags_release(f); }

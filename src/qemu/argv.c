@@ -287,5 +287,14 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		cmd_add(c, "-device");
 		cmd_add(c, "virtio-balloon-pci,id=" QEMU_BALLOON_ID);
 	}
+	if (d->agent) {
+		/* Last, so the devices before it keep their PCI addresses. */
+		__do_free char *sock = qemu_run_path(l->run_dir, QEMU_AGENT_SOCKET);
+		add_chardev_socket(c, "qga0", sock, NULL);
+		cmd_add(c, "-device");
+		cmd_add(c, "virtio-serial-pci,id=qga0-bus");
+		cmd_add(c, "-device");
+		cmd_add(c, "virtserialport,id=qga0-port,bus=qga0-bus.0,chardev=qga0,name=" QEMU_AGENT_PORT);
+	}
 	return 0;
 }
