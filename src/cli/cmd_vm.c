@@ -705,7 +705,7 @@ static void show_agent(struct table *t, const json_t *agent)
 		const char *mac = out_str(ifc, "mac");
 		if (!*addrs)
 			continue;
-		table_add_kv(t, shown++ ? "" : "guest ips", "%s%s%s: %s", out_str(ifc, "name"), mac ? " (" : "",
+		table_add_kv(t, shown++ ? "" : "guest ips", "%s%s%s%s: %s", out_str(ifc, "name"), mac ? " (" : "",
 			     mac ? mac : "", mac ? ")" : "", addrs);
 	}
 }
