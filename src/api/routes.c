@@ -1114,7 +1114,7 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "repos", "{action}" }, h_repo_action, NULL, "{path, keyfile, passphrase}", 200,
 	  "add, default, check (a job) or prune (a job)", AUTH_STORE_ALLOCATE },
 	{ "GET", { "v1", "backups" }, h_backup_list, "repo:str,vm:str", NULL, 200, "list backups", AUTH_STORE_AUDIT },
-	{ "POST", { "v1", "backups" }, h_backup_run, NULL, "{vm | policy, repo, os_disk_only, preview}", 202,
+	{ "POST", { "v1", "backups" }, h_backup_run, NULL, "{vm | policy, repo, os_disk_only, no_freeze, preview}", 202,
 	  "back up VMs now (a job)", AUTH_VM_BACKUP },
 	{ "GET", { "v1", "backups", "show" }, h_backup_show, "repo:str,id:str", NULL, 200, "one backup",
 	  AUTH_STORE_AUDIT },
