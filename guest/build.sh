@@ -39,6 +39,11 @@ modules=(
 )
 # shellcheck disable=SC2206
 modules+=(${CORRAL_GUEST_EXTRA_MODULES:-})
+# In the image but not loaded at boot (so the boot time does not change):
+# `modprobe NAME` in the guest loads them with their dependencies.  ext4
+# mounts the ext2 filesystems busybox mke2fs makes (the guest agent's
+# filesystem freeze needs a real filesystem; tmpfs cannot be frozen).
+ondemand_modules=(ext4)
 
 log() { printf 'guest/build.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -258,6 +263,22 @@ add_module() {
     load_order+=("${staged[$name]}")
 }
 for m in "${modules[@]}"; do add_module "$m"; done
+# Stage a module and its dependencies without loading them at boot.
+declare -A ondemand_seen=()
+stage_ondemand() {
+    local name=${1//-/_} dep
+    [ -z "${loaded[$name]:-}" ] && [ -z "${ondemand_seen[$name]:-}" ] || return 0
+    if [ -z "${modpath[$name]:-}" ]; then
+        [ -n "${builtin[$name]:-}" ] && return 0
+        die "kernel module $name not found in $kver"
+    fi
+    ondemand_seen[$name]=1
+    stage_module "$name"
+    for dep in $(module_depends "$root/lib/modules/$kver/${staged[$name]}"); do
+        stage_ondemand "$dep"
+    done
+}
+for m in "${ondemand_modules[@]}"; do stage_ondemand "$m"; done
 printf '%s\n' "${load_order[@]}" > "$root/etc/modules.load"
 
 # modules.dep & co. so that busybox modprobe (and the kernel's
