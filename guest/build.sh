@@ -42,8 +42,9 @@ modules+=(${CORRAL_GUEST_EXTRA_MODULES:-})
 # In the image but not loaded at boot (so the boot time does not change):
 # `modprobe NAME` in the guest loads them with their dependencies.  ext4
 # mounts the ext2 filesystems busybox mke2fs makes (the guest agent's
-# filesystem freeze needs a real filesystem; tmpfs cannot be frozen).
-ondemand_modules=(ext4)
+# filesystem freeze needs a real filesystem; tmpfs cannot be frozen), and
+# crc32c_generic, which ext4 asks the crypto API for at mount.
+ondemand_modules=(ext4 crc32c_generic)
 
 log() { printf 'guest/build.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,17 @@ bool qga_is_synced(struct qga *g)
 	return s;
 }
 
+/* One sentence into err, which may be NULL (callers that only want the code). */
+__attribute__((format(printf, 2, 3))) static void qerr(struct buf *err, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+}
+
 /* ---- parsing ------------------------------------------------------------ */
 
 /* A guest string worth keeping: a bounded copy without control characters. */
@@ -89,12 +101,12 @@ int qga_reply_parse(const char *line, size_t len, json_t **ret, struct buf *err)
 	if (ret)
 		*ret = NULL;
 	if (len > QGA_MSG_MAX) {
-		buf_adds(err, "the guest agent sent a reply too large to accept");
+		qerr(err, "the guest agent sent a reply too large to accept");
 		return -EPROTO;
 	}
 	__do_json json_t *j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(j)) {
-		buf_adds(err, "the guest agent sent something that is not a reply");
+		qerr(err, "the guest agent sent something that is not a reply");
 		return -EPROTO;
 	}
 	if ((v = json_object_get(j, "return"))) {
@@ -104,10 +116,10 @@ int qga_reply_parse(const char *line, size_t len, json_t **ret, struct buf *err)
 	}
 	if (json_is_object(v = json_object_get(j, "error"))) {
 		__do_free char *desc = clean_str(json_object_get(v, "desc"));
-		buf_printf(err, "the guest agent answered: %s", desc ? desc : "an error without a description");
+		qerr(err, "the guest agent answered: %s", desc ? desc : "an error without a description");
 		return -EIO;
 	}
-	buf_adds(err, "the guest agent sent a reply without return or error");
+	qerr(err, "the guest agent sent a reply without return or error");
 	return -EPROTO;
 }
 
@@ -278,20 +290,20 @@ static int conn_open(struct qga *g, struct buf *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(g->path) >= sizeof(sa.sun_path)) {
-		buf_printf(err, "the guest agent socket path %s is too long", g->path);
+		qerr(err, "the guest agent socket path %s is too long", g->path);
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, g->path, strlen(g->path) + 1);
 	__do_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		int e = errno;
-		buf_printf(err, "cannot create a socket for the guest agent: %s", strerror(e));
+		qerr(err, "cannot create a socket for the guest agent: %s", strerror(e));
 		return -e;
 	}
 	/* A unix stream connect completes or fails at once (or EAGAIN on a full backlog). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno == EAGAIN ? ETIMEDOUT : errno;
-		buf_printf(err, "cannot connect to the guest agent socket %s: %s", g->path, strerror(e));
+		qerr(err, "cannot connect to the guest agent socket %s: %s", g->path, strerror(e));
 		return -e;
 	}
 	g->fd = move_fd(fd);
@@ -315,12 +327,12 @@ static int conn_write(struct qga *g, const char *data, size_t len, int64_t deadl
 			struct pollfd p = { .fd = g->fd, .events = POLLOUT };
 			int left = remaining(deadline);
 			if (left == 0 || poll(&p, 1, left) == 0) {
-				buf_adds(err, "the guest agent is not responding (its channel is full)");
+				qerr(err, "the guest agent is not responding (its channel is full)");
 				return -ETIMEDOUT;
 			}
 			continue;
 		}
-		buf_adds(err, "the connection to the guest agent was lost");
+		qerr(err, "the connection to the guest agent was lost");
 		return -EPIPE;
 	}
 	return 0;
@@ -334,26 +346,26 @@ static int conn_read(struct qga *g, int64_t deadline, struct buf *err)
 		ssize_t n = recv(g->fd, chunk, sizeof(chunk), 0);
 		if (n > 0) {
 			if (g->rx.len + (size_t)n > 2 * QGA_MSG_MAX) {
-				buf_adds(err, "the guest agent sent more than a reply can hold");
+				qerr(err, "the guest agent sent more than a reply can hold");
 				return -EPROTO;
 			}
 			buf_add(&g->rx, chunk, (size_t)n);
 			return 0;
 		}
 		if (n == 0) {
-			buf_adds(err, "the guest agent's channel was closed (QEMU stopped?)");
+			qerr(err, "the guest agent's channel was closed (QEMU stopped?)");
 			return -EPIPE;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			buf_adds(err, "the connection to the guest agent was lost");
+			qerr(err, "the connection to the guest agent was lost");
 			return -EPIPE;
 		}
 		struct pollfd p = { .fd = g->fd, .events = POLLIN };
 		int left = remaining(deadline);
 		if (left == 0 || poll(&p, 1, left) == 0) {
-			buf_adds(err, "the guest agent is not responding");
+			qerr(err, "the guest agent is not responding");
 			return -ETIMEDOUT;
 		}
 	}
@@ -373,7 +385,7 @@ static int send_json(struct qga *g, json_t *msg, int64_t deadline, struct buf *e
 	__do_free char *s = json_dumps(msg, JSON_COMPACT);
 	json_decref(msg);
 	if (!s) {
-		buf_adds(err, "cannot encode a guest agent command");
+		qerr(err, "cannot encode a guest agent command");
 		return -ENOMEM;
 	}
 	int r = conn_write(g, s, strlen(s), deadline, err);
@@ -420,7 +432,7 @@ static int read_reply(struct qga *g, json_t **ret, int64_t deadline, struct buf 
 			return r;
 		}
 		if (g->rx.len > QGA_MSG_MAX) {
-			buf_adds(err, "the guest agent sent a reply too large to accept");
+			qerr(err, "the guest agent sent a reply too large to accept");
 			return -EPROTO;
 		}
 		int r = conn_read(g, deadline, err);
@@ -443,7 +455,7 @@ static int lock_until(struct qga *g, int64_t deadline, struct buf *err)
 		ts.tv_nsec -= 1000000000;
 	}
 	if (pthread_mutex_timedlock(&g->lock, &ts) != 0) {
-		buf_adds(err, "the guest agent is busy with another request");
+		qerr(err, "the guest agent is busy with another request");
 		return -EBUSY;
 	}
 	return 0;

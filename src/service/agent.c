@@ -267,7 +267,9 @@ void svc_agent_point_begin(const char *uuid, const struct vm_def *d, bool no_fre
 	f->sent = true;
 	buf_reset(&err);
 	r = qga_execute(v->g, "guest-fsfreeze-freeze", NULL, &ret, SVC_AGENT_FREEZE_MS, &err);
-	if (r == 0 && json_is_integer(ret)) {
+	if (r == 0 && json_is_integer(ret) && json_integer_value(ret) == 0) {
+		snprintf(f->note, sizeof(f->note), "crash (the guest agent found no filesystem it could freeze)");
+	} else if (r == 0 && json_is_integer(ret)) {
 		f->frozen = true;
 		f->count = (int)json_integer_value(ret);
 		snprintf(f->note, sizeof(f->note), "filesystem-frozen (%d filesystem%s)", f->count,
