@@ -17,6 +17,7 @@
 #include "service/internal.h"
 #include "qemu/argv.h"
 #include "qemu/qga.h"
+#include "qemu/runtime.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"
@@ -319,4 +320,53 @@ int svc_agent_shutdown(const char *uuid, struct buf *err)
 	int r = qga_execute_noreply(v->g, "guest-shutdown", args, SVC_AGENT_SHUTDOWN_MS, err);
 	agent_put(v);
 	return r;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+static void *recover_thread(void *arg)
+{
+	json_t *uuids = arg;
+	json_t *u;
+	size_t i;
+	json_array_foreach(uuids, i, u) {
+		const char *uuid = json_string_value(u);
+		struct agent_vm *v = agent_get(uuid);
+		json_t *ret = NULL;
+		int r = qga_execute(v->g, "guest-fsfreeze-status", NULL, &ret, AGENT_PING_MS, NULL);
+		bool frozen = r == 0 && json_is_string(ret) && strcmp(json_string_value(ret), "frozen") == 0;
+		json_decref(ret);
+		agent_put(v);
+		if (!frozen)
+			continue;
+		__do_buf struct buf err = BUF_INIT;
+		if (svc_agent_thaw(uuid, &err) == 0) {
+			svc_vm_event(uuid, "agent", "thawed the guest's filesystems, which a stopped corrald had left frozen");
+		} else {
+			__do_free char *d = xasprintf("the guest's filesystems are frozen and could not be thawed: %s", err.s);
+			svc_vm_event(uuid, "agent", d);
+		}
+	}
+	json_decref(uuids);
+	return NULL;
+}
+
+void svc_agent_recover(void)
+{
+	struct vm_record *list;
+	size_t n;
+	json_t *uuids = json_array();
+	if (store_vm_list(svc_cfg.store, &list, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (list[i].def->agent && rt_is_active(list[i].def->uuid))
+				json_array_append_new(uuids, json_string(list[i].def->uuid));
+		store_vm_list_free(list, n);
+	}
+	pthread_t t;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (!json_array_size(uuids) || pthread_create(&t, &a, recover_thread, uuids) != 0)
+		json_decref(uuids);
+	pthread_attr_destroy(&a);
 }

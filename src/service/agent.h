@@ -72,6 +72,10 @@ const char *svc_freeze_consistency(const struct svc_freeze *f);
 int svc_agent_thaw(const char *uuid, struct buf *err);
 /* Ask the agent to power the guest off (guest-shutdown). */
 int svc_agent_shutdown(const char *uuid, struct buf *err);
+/* At corrald start (svc_recover): in the background, thaw every running
+ * VM whose agent reports its filesystems frozen (a killed corrald may have
+ * left a freeze behind), with an event. */
+void svc_agent_recover(void);
 /* Drop VM uuid's client and cache (its QEMU is gone). */
 void svc_agent_forget(const char *uuid);
 /* Drop every client (svc_shutdown). */

@@ -43,6 +43,7 @@ test_expect "the agent channel is on by default, off with --agent off, bad value
 '
 
 test_expect "a running guest with qemu-ga: connected, with its host name and OS" '
+	noag_n=$(ready_count noag) && corral vm start noag >/dev/null &&
 	boot ag && t0=$SECONDS && wait_agent ag connected 30 && say "agent connected $((SECONDS - t0)) s after the ready marker" &&
 	corral vm show ag --json | jq -e ".status.agent.hostname == \"agent-guest\"" &&
 	corral vm show ag --json | jq -e ".status.agent.os.id == \"corral-guest\"" &&
@@ -81,7 +82,7 @@ test_expect "a backup freezes the guest filesystem, thaws it after (a write succ
 
 test_expect "--no-freeze and a VM with --agent off are crash-consistent, with the reason" '
 	corral backup run ag --no-freeze --json | jq -e ".result.vms[0].consistency == \"crash\" and (.result.vms[0].consistency_note | test(\"no-freeze\"))" &&
-	boot noag &&
+	wait_ready_after noag "$noag_n" &&
 	corral backup run noag --json >"$T/b2" &&
 	jq -e ".result.vms[0].consistency == \"crash\"" "$T/b2" &&
 	jq -r ".result.vms[0].consistency_note" "$T/b2" | grep -q "agent off" &&
@@ -94,6 +95,38 @@ test_expect "a live snapshot freezes and thaws too; --memory needs no freeze" '
 	guest_sh ag "echo three > /data/h && sync && cat /data/h" 10 | grep -q "^three" &&
 	corral snapshot create ag s2 --no-freeze --json | jq -e ".consistency == \"crash\"" &&
 	corral snapshot create ag s3 --memory --json | jq -e ".consistency == \"memory\""
+'
+
+# freeze_by_hand SOCKET: freeze the guest through its agent socket, as a
+# corrald killed in the middle of a backup would leave it.
+freeze_by_hand() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+s.sendall(b'\xff{"execute":"guest-sync-delimited","arguments":{"id":99}}\n')
+buf = b""
+while b'"return": 99}' not in buf:
+    buf += s.recv(4096)
+s.sendall(b'{"execute":"guest-fsfreeze-freeze"}\n')
+buf = b""
+while b"\n" not in buf:
+    buf += s.recv(4096)
+print("FREEZE", buf.decode().strip())
+EOF
+}
+
+test_expect "corrald killed while the guest is frozen: the restarted corrald thaws it" '
+	uuid=$(corral vm show ag --json | jq -r .uuid) &&
+	kill -9 "$CORRALD_PID" && sleep 0.5 &&
+	freeze_by_hand "$STATE/run/$uuid/agent.sock" | grep -q "FREEZE {\"return\": [1-9]" &&
+	start_daemon &&
+	end=$((SECONDS + 20)) &&
+	until corral vm show ag --json | jq -e "[.status.events[].detail] | any(test(\"thawed the guest\"))" >/dev/null; do
+		[ $SECONDS -lt $end ] || return 1; sleep 0.5
+	done &&
+	guest_sh ag "echo five > /data/j && sync && cat /data/j" 10 | grep -q "^five"
 '
 
 test_expect "qemu-ga killed: vm show stays fast and says not responding; a backup falls back to crash" '
