@@ -17,6 +17,8 @@ pkgs=(
 	dnsmasq-base nftables
 	# guest kit (guest/build.sh)
 	busybox-static cpio xz-utils gzip zstd kmod
+	# guest kit: readelf finds the shared libraries qemu-ga needs
+	binutils
 	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
 	fdisk e2fsprogs xfsprogs
 	# guest traffic shaping (src/net/shape.c: tc) and the hygiene test (t67: ethtool
