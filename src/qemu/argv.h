@@ -67,6 +67,7 @@ struct qemu_launch {
 
 #define QEMU_BALLOON_ID "balloon0"
 #define QEMU_AGENT_SOCKET "agent.sock"
+#define QEMU_AGENT_CHARDEV "qga0"
 #define QEMU_AGENT_PORT "org.qemu.guest_agent.0"
 
 /* What QEMU needs beside the guest's RAM (MiB): the default memory limit's margin (docs/limits.md). */
