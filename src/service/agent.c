@@ -260,6 +260,10 @@ void svc_agent_point_begin(const char *uuid, const struct vm_def *d, bool no_fre
 	__do_buf struct buf err = BUF_INIT;
 	json_t *ret = NULL;
 	int r = qga_execute(v->g, "guest-ping", NULL, NULL, AGENT_PING_MS, &err);
+	if (r == -EBUSY) { /* a refresh of the guest's information holds it: wait for that, once */
+		buf_reset(&err);
+		r = qga_execute(v->g, "guest-ping", NULL, NULL, SVC_AGENT_INFO_MS + AGENT_PING_MS, &err);
+	}
 	if (r < 0) {
 		snprintf(f->note, sizeof(f->note), "crash (no guest agent answered: %s)", err.s);
 		agent_put(v);
