@@ -43,7 +43,7 @@ test_expect "the agent channel is on by default, off with --agent off, bad value
 '
 
 test_expect "a running guest with qemu-ga: connected, with its host name and OS" '
-	noag_n=$(ready_count noag) && corral vm start noag >/dev/null &&
+	{ noag_n=$(ready_count noag); corral vm start noag >/dev/null; } &&
 	boot ag && t0=$SECONDS && wait_agent ag connected 30 && say "agent connected $((SECONDS - t0)) s after the ready marker" &&
 	corral vm show ag --json | jq -e ".status.agent.hostname == \"agent-guest\"" &&
 	corral vm show ag --json | jq -e ".status.agent.os.id == \"corral-guest\"" &&
