@@ -39,6 +39,12 @@ modules=(
 )
 # shellcheck disable=SC2206
 modules+=(${CORRAL_GUEST_EXTRA_MODULES:-})
+# In the image but not loaded at boot (so the boot time does not change):
+# `modprobe NAME` in the guest loads them with their dependencies.  ext4
+# mounts the ext2 filesystems busybox mke2fs makes (the guest agent's
+# filesystem freeze needs a real filesystem; tmpfs cannot be frozen), and
+# crc32c_generic, which ext4 asks the crypto API for at mount.
+ondemand_modules=(ext4 crc32c_generic)
 
 log() { printf 'guest/build.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -116,6 +122,24 @@ fi
 log "kernel: $(basename "$kdeb")"
 log "busybox: $(basename "$bbdeb")"
 
+# QEMU guest agent: qemu-ga and the shared libraries it needs, from these
+# packages (their NEEDED entries are resolved below; a missing one fails).
+qga_pkgs=(qemu-guest-agent libglib2.0-0 libnuma1 libudev1 liburing2 libpcre2-8-0 libc6)
+qga_debs=()
+for p in "${qga_pkgs[@]}"; do
+    d=$(cached_deb "${p}_*.deb")
+    if [ -z "$d" ]; then
+        if ! download "$p"; then
+            apt_update_once
+            download "$p" || die "apt-get download $p failed"
+        fi
+        d=$(cached_deb "${p}_*.deb")
+        [ -n "$d" ] || die "no $p .deb in $cache after download"
+    fi
+    qga_debs+=("$d")
+done
+log "guest agent: $(basename "${qga_debs[0]}")"
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/corral-guest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -150,6 +174,33 @@ while read -r applet; do
     ln -sfn /bin/busybox "$root/$applet"
 done < <("$busybox" --list-full)
 [ -e "$root/bin/sh" ] || ln -s busybox "$root/bin/sh"
+
+# qemu-ga (dynamically linked) with its libraries in /lib/x86_64-linux-gnu
+# (a search directory of Debian's ld.so) and the loader at its ELF path.
+command -v readelf >/dev/null || die "missing tool: readelf (binutils)"
+mkdir -p "$work/qga" "$root/lib/x86_64-linux-gnu" "$root/lib64"
+for d in "${qga_debs[@]}"; do dpkg-deb -x "$d" "$work/qga"; done
+[ -x "$work/qga/usr/sbin/qemu-ga" ] || die "no usr/sbin/qemu-ga in ${qga_debs[0]}"
+cp "$work/qga/usr/sbin/qemu-ga" "$root/usr/sbin/qemu-ga"
+declare -A qga_libs=()
+qga_need() {
+    local lib src dir
+    for lib in $(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        [ -z "${qga_libs[$lib]:-}" ] || continue
+        src=""
+        for dir in lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu; do
+            if [ -e "$work/qga/$dir/$lib" ]; then src=$work/qga/$dir/$lib; break; fi
+        done
+        [ -n "$src" ] || die "qemu-ga needs $lib, not in ${qga_pkgs[*]}"
+        qga_libs[$lib]=1
+        cp -L "$src" "$root/lib/x86_64-linux-gnu/$lib"
+        qga_need "$src"
+    done
+}
+qga_need "$work/qga/usr/sbin/qemu-ga"
+[ -n "${qga_libs[ld-linux-x86-64.so.2]:-}" ] ||
+    cp -L "$work/qga/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$root/lib/x86_64-linux-gnu/"
+ln -sfn /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
 
 # Index of available module files: normalised name (- -> _) -> path.
 declare -A modpath=()
@@ -213,6 +264,22 @@ add_module() {
     load_order+=("${staged[$name]}")
 }
 for m in "${modules[@]}"; do add_module "$m"; done
+# Stage a module and its dependencies without loading them at boot.
+declare -A ondemand_seen=()
+stage_ondemand() {
+    local name=${1//-/_} dep
+    [ -z "${loaded[$name]:-}" ] && [ -z "${ondemand_seen[$name]:-}" ] || return 0
+    if [ -z "${modpath[$name]:-}" ]; then
+        [ -n "${builtin[$name]:-}" ] && return 0
+        die "kernel module $name not found in $kver"
+    fi
+    ondemand_seen[$name]=1
+    stage_module "$name"
+    for dep in $(module_depends "$root/lib/modules/$kver/${staged[$name]}"); do
+        stage_ondemand "$dep"
+    done
+}
+for m in "${ondemand_modules[@]}"; do stage_ondemand "$m"; done
 printf '%s\n' "${load_order[@]}" > "$root/etc/modules.load"
 
 # modules.dep & co. so that busybox modprobe (and the kernel's
@@ -243,6 +310,28 @@ export TERM=${TERM:-vt100}
 PS1='\h:\w# '
 EOF
 echo corral-guest > "$root/etc/hostname"
+# What qemu-ga reports for guest-get-osinfo.
+cat > "$root/etc/os-release" <<'EOF'
+NAME="corral test guest"
+ID=corral-guest
+VERSION_ID=1
+PRETTY_NAME="corral test guest (busybox)"
+EOF
+# qemu-ga's guest-shutdown runs /sbin/shutdown -h|-r|-H -P +0 MESSAGE;
+# busybox has no shutdown applet (rm: never write through an applet link).
+rm -f "$root/sbin/shutdown"
+cat > "$root/sbin/shutdown" <<'EOF'
+#!/bin/sh
+# Called by qemu-ga (guest-shutdown): power off, halt or reboot at once.
+sync
+case " $* " in
+    *" -r "*) exec reboot -f ;;
+    *" -H "*) exec halt -f ;;
+    *) exec poweroff -f ;;
+esac
+EOF
+chmod 755 "$root/sbin/shutdown"
+ln -sfn /run "$root/var/run"
 
 install -m 755 "$here/init" "$root/init"
 
@@ -295,6 +384,7 @@ fi
     echo "kernel_package=$(basename "$kdeb")"
     echo "kernel_release=$kver"
     echo "busybox_package=$(basename "$bbdeb")"
+    echo "agent_package=$(basename "${qga_debs[0]}")"
     echo "modules=${load_order[*]}"
 } > "$outdir/build-info.txt"
 

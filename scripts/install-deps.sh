@@ -19,6 +19,8 @@ pkgs=(
 	dnsmasq-base nftables
 	# guest kit (guest/build.sh)
 	busybox-static cpio xz-utils gzip zstd kmod
+	# guest kit: readelf finds the shared libraries qemu-ga needs
+	binutils
 	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
 	fdisk e2fsprogs xfsprogs
 	# UEFI firmware for --firmware uefi (OVMF_CODE_4M.fd + per-VM copies of OVMF_VARS_4M.fd)

@@ -745,9 +745,9 @@ static void h_snap_list(struct route_ctx *c)
 
 static void h_snap_create(struct route_ctx *c)
 {
-	static const char *const keys[] = { "name", "description", "memory", NULL };
+	static const char *const keys[] = { "name", "description", "memory", "no_freeze", NULL };
 	const char *name = NULL, *desc = NULL;
-	bool memory = false;
+	bool memory = false, no_freeze = false;
 	json_t *out = NULL;
 	svc_uuid u;
 	struct buf err = BUF_INIT;
@@ -755,10 +755,11 @@ static void h_snap_create(struct route_ctx *c)
 	if (!body)
 		return;
 	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "description", &desc, &err) < 0 ||
-	    json_get_bool(body, "memory", &memory, &err) < 0 || !name) {
+	    json_get_bool(body, "memory", &memory, &err) < 0 || json_get_bool(body, "no_freeze", &no_freeze, &err) < 0 ||
+	    !name) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
 	} else {
-		int r = svc_snapshot_create(u, name, desc, memory, &out, &err);
+		int r = svc_snapshot_create_ex(u, name, desc, memory, no_freeze, &out, &err);
 		reply_job(c, r, out, &err);
 	}
 	buf_release(&err);
@@ -1080,7 +1081,7 @@ static const struct route routes[] = {
 	  "clone a VM (linked: 201 with the VM; full: a job)", AUTH_VM_CONFIG },
 	{ "GET", { "v1", "vms", "{vm}", "snapshots" }, h_snap_list, NULL, NULL, 200, "a VM's snapshot tree",
 	  AUTH_VM_AUDIT },
-	{ "POST", { "v1", "vms", "{vm}", "snapshots" }, h_snap_create, NULL, "{name, description, memory}", 202,
+	{ "POST", { "v1", "vms", "{vm}", "snapshots" }, h_snap_create, NULL, "{name, description, memory, no_freeze}", 202,
 	  "take a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "GET", { "v1", "vms", "{vm}", "snapshots", "{snapshot}" }, h_snap_show, NULL, NULL, 200, "one snapshot",
 	  AUTH_VM_AUDIT },
@@ -1146,7 +1147,7 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "repos", "{action}" }, h_repo_action, NULL, "{path, keyfile, passphrase}", 200,
 	  "add, default, check (a job) or prune (a job)", AUTH_STORE_ALLOCATE },
 	{ "GET", { "v1", "backups" }, h_backup_list, "repo:str,vm:str", NULL, 200, "list backups", AUTH_STORE_AUDIT },
-	{ "POST", { "v1", "backups" }, h_backup_run, NULL, "{vm | policy, repo, os_disk_only, preview}", 202,
+	{ "POST", { "v1", "backups" }, h_backup_run, NULL, "{vm | policy, repo, os_disk_only, no_freeze, preview}", 202,
 	  "back up VMs now (a job)", AUTH_VM_BACKUP },
 	{ "GET", { "v1", "backups", "show" }, h_backup_show, "repo:str,id:str", NULL, 200, "one backup",
 	  AUTH_STORE_AUDIT },

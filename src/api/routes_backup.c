@@ -122,7 +122,7 @@ void h_backup_list(struct route_ctx *c)
 
 void h_backup_run(struct route_ctx *c)
 {
-	static const char *const keys[] = { "vm", "policy", "repo", "os_disk_only", "preview", NULL };
+	static const char *const keys[] = { "vm", "policy", "repo", "os_disk_only", "no_freeze", "preview", NULL };
 	struct svc_backup_opts o = { 0 };
 	json_t *out = NULL;
 	struct buf err = BUF_INIT;
@@ -132,7 +132,7 @@ void h_backup_run(struct route_ctx *c)
 		return;
 	if (json_get_str(body, "vm", &o.vm, &err) < 0 || json_get_str(body, "policy", &o.policy, &err) < 0 ||
 	    json_get_str(body, "repo", &o.repo, &err) < 0 || json_get_bool(body, "os_disk_only", &o.os_disk_only, &err) < 0 ||
-	    json_get_bool(body, "preview", &o.preview, &err) < 0) {
+	    json_get_bool(body, "no_freeze", &o.no_freeze, &err) < 0 || json_get_bool(body, "preview", &o.preview, &err) < 0) {
 		fail(c, -EINVAL, err.s);
 	} else {
 		int r = svc_backup_run(&o, &out, &err);

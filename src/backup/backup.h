@@ -76,6 +76,12 @@ struct backup_req {
 	const char *run_dir;		/* VM run dir (running) or a scratch dir: sockets, overlays */
 	int64_t now;			/* backup time, unix seconds (tests may set it) */
 	const atomic_bool *cancel;	/* set by any thread to stop the run (NULL: never) */
+	/* Running VM: called with before=true just before the point in time is
+	 * taken and with before=false right after it, whether taking it worked
+	 * or not (the guest agent's freeze and thaw, service/agent.h); NULL:
+	 * none. */
+	void (*point_hook)(void *arg, bool before);
+	void *point_arg;
 };
 
 struct backup_disk_stats {

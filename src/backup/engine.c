@@ -535,7 +535,11 @@ static int run_read(struct repo *repo, const struct backup_req *req, struct disk
 	for (size_t i = 0; i < req->n_disks; i++)
 		spec[i] = (struct fleece_disk_spec){ req->disks[i].node, req->disks[i].size, runs[i].base_bitmap,
 						     runs[i].new_bitmap };
+	if (req->point_hook)
+		req->point_hook(req->point_arg, true);
 	int r = fleece_take(req->qmp, req->run_dir, spec, req->n_disks, fl, err);
+	if (req->point_hook)
+		req->point_hook(req->point_arg, false);
 	free(spec);
 	uint64_t base = 0;
 	for (size_t i = 0; r == 0 && i < req->n_disks; i++) {

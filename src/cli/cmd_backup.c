@@ -20,7 +20,8 @@
 #include "util/common.h"
 
 static const char usage_run[] =
-	"usage: corral backup run POLICY|VM [--repo PATH] [--os-disk-only] [--preview] [--detach]\n"
+	"usage: corral backup run POLICY|VM [--repo PATH] [--os-disk-only] [--no-freeze]\n"
+	"                         [--preview] [--detach]\n"
 	"\n"
 	"Back up the VMs a policy selects ('corral policy show'), or the VMs a\n"
 	"selector names (NAME, UUID, name:GLOB, tag:T), into a repository.\n"
@@ -28,12 +29,16 @@ static const char usage_run[] =
 	"guest pauses for milliseconds); stopped VMs from their images.  After\n"
 	"the first backup of a disk only the blocks changed since the previous\n"
 	"backup are read, yet every backup is complete and restorable alone.\n"
+	"When a running VM's guest agent answers, its filesystems are frozen for\n"
+	"that point in time and thawed right after (consistency: filesystem-frozen);\n"
+	"without one the backup is crash-consistent (consistency: crash).\n"
 	"A policy's retention prunes a VM's old backups only after a good new one;\n"
 	"a VM whose backup fails keeps all of its backups.\n"
 	"\n"
 	"Options:\n"
 	"  --repo PATH      repository (default: the policy's, else the host's default)\n"
 	"  --os-disk-only   back up only each VM's first disk\n"
+	"  --no-freeze      do not freeze guest filesystems (crash-consistent)\n"
 	"  --preview        print what would be backed up and pruned, and why; do nothing\n"
 	"  --detach         print the job and return at once\n"
 	"  --json           print the finished job (or the preview) as JSON\n"
@@ -153,11 +158,12 @@ enum {
 	OPT_PARTITION,
 	OPT_LONG,
 	OPT_FORCE,
+	OPT_NO_FREEZE,
 };
 
 struct bopts {
 	char *repo;
-	bool os_disk_only, preview, detach, start, all, lng, force;
+	bool os_disk_only, no_freeze, preview, detach, start, all, lng, force;
 	const char *name, *pool;
 	int64_t disk, partition;
 	const char *lv;		/* --partition VG/LV */
@@ -176,6 +182,7 @@ static int parse(struct cli *cli, struct cli_args *a, const struct option *opts,
 		case CLI_OPT_EXIT: return a->exit_code;
 		case OPT_REPO: free(o->repo); o->repo = cli_abspath(optarg); break;
 		case OPT_OS_DISK: o->os_disk_only = true; break;
+		case OPT_NO_FREEZE: o->no_freeze = true; break;
 		case OPT_PREVIEW: o->preview = true; break;
 		case OPT_DETACH: o->detach = true; break;
 		case OPT_NAME: o->name = optarg; break;
@@ -229,6 +236,7 @@ static int backup_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		OPT("repo", required_argument, OPT_REPO), OPT("os-disk-only", no_argument, OPT_OS_DISK),
+		OPT("no-freeze", no_argument, OPT_NO_FREEZE),
 		OPT("preview", no_argument, OPT_PREVIEW), OPT("detach", no_argument, OPT_DETACH),
 		CLI_COMMON_OPTIONS, { 0 },
 	};
@@ -252,6 +260,8 @@ static int backup_run(struct cli *cli, int argc, char **argv)
 	bool is_policy = client_request(c, "GET", ppath, NULL, &probe) == 0 && reply_ok(&probe);
 	body = json_pack("{s:s,s:s*,s:b,s:b}", is_policy ? "policy" : "vm", a.pos[0], "repo", o.repo, "os_disk_only",
 			 o.os_disk_only, "preview", o.preview);
+	if (o.no_freeze)
+		json_object_set_new(body, "no_freeze", json_true());
 	if (client_call(c, "POST", "/v1/backups", body, &r, false) < 0)
 		return CLI_FAIL;
 	if (o.preview) {

@@ -377,6 +377,12 @@ static void print_backup_vms(const json_t *vms)
 			  error ? error : "");
 	}
 	table_print(t, stdout);
+	/* how consistent each running VM's point in time is (the guest agent's freeze) */
+	json_array_foreach(vms, i, v) {
+		const char *note = out_str(v, "consistency_note");
+		if (note || out_str(v, "consistency"))
+			printf("%s: consistency: %s\n", out_str(v, "vm"), note ? note : out_str(v, "consistency"));
+	}
 }
 
 /* A finished job's "result" for people. */

@@ -19,11 +19,14 @@
 	"VM is a name, a uuid, 'name:GLOB' or 'uuid:UUID' matching exactly one VM.\n"
 
 static const char usage_create[] =
-	"usage: corral snapshot create VM NAME [--memory] [--description TEXT]\n"
+	"usage: corral snapshot create VM NAME [--memory] [--no-freeze] [--description TEXT]\n"
 	"\n"
 	"Take a snapshot of every disk of VM at once (qcow2 internal snapshots),\n"
 	"running or stopped.  The VM's definition is saved with it.  The new\n"
-	"snapshot is a child of the VM's current snapshot.\n"
+	"snapshot is a child of the VM's current snapshot.  Of a running VM without\n"
+	"--memory, the guest agent (when it answers) freezes the filesystems for\n"
+	"the moment the snapshot is taken (consistency: filesystem-frozen), else the\n"
+	"snapshot is crash-consistent (consistency: crash).\n"
 	SNAP_VM_HELP
 	"NAME: 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'.\n"
 	"\n"
@@ -31,6 +34,7 @@ static const char usage_create[] =
 	"  --memory            also save the RAM and device state of the running\n"
 	"                      VM (the VM is paused while it is written); a revert\n"
 	"                      then resumes it exactly there\n"
+	"  --no-freeze         do not freeze guest filesystems (crash-consistent)\n"
 	"  --description TEXT  free text, up to 1024 characters\n"
 	"  --json              print the snapshot as JSON\n"
 	"  -h, --help          show this help\n";
@@ -86,7 +90,7 @@ static const char usage_delete[] =
 	"  -y, --yes    do not ask (needed when there is no terminal)\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_MEMORY = CLI_OPT_FIRST, OPT_DESCRIPTION };
+enum { OPT_MEMORY = CLI_OPT_FIRST, OPT_DESCRIPTION, OPT_NO_FREEZE };
 
 /* "/v1/vms/<vm>/snapshots" (caller frees), or NULL with the error printed. */
 static char *snap_base(struct cli *cli, const char *vm)
@@ -100,6 +104,7 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "memory", no_argument, NULL, OPT_MEMORY },
 		{ "description", required_argument, NULL, OPT_DESCRIPTION },
+		{ "no-freeze", no_argument, NULL, OPT_NO_FREEZE },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
@@ -107,7 +112,7 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 	__do_json json_t *body = NULL;
 	__do_free char *path = NULL;
 	const char *desc = NULL;
-	bool memory = false;
+	bool memory = false, no_freeze = false;
 	struct cli_args a;
 	int opt, rc;
 
@@ -119,10 +124,14 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 			memory = true;
 		else if (opt == OPT_DESCRIPTION)
 			desc = optarg;
+		else if (opt == OPT_NO_FREEZE)
+			no_freeze = true;
 	}
 	if ((rc = cli_args_count(&a, 2, 2, "VM and snapshot name")) != CLI_OK)
 		return rc;
 	body = json_pack("{s:s,s:b}", "name", a.pos[1], "memory", memory);
+	if (no_freeze)
+		json_object_set_new(body, "no_freeze", json_true());
 	if (desc)
 		json_object_set_new(body, "description", json_string(desc));
 	if (!(path = snap_base(cli, a.pos[0])) ||
@@ -130,8 +139,11 @@ static int snap_create(struct cli *cli, int argc, char **argv)
 		return CLI_FAIL;
 	if (cli->json)
 		out_json(json_object_get(json_object_get(final, "result"), "snapshot"));
-	else
-		printf("created snapshot %s of vm %s%s\n", a.pos[1], a.pos[0], memory ? " (with RAM)" : "");
+	else {
+		const char *note = out_str(json_object_get(json_object_get(final, "result"), "snapshot"), "consistency_note");
+		printf("created snapshot %s of vm %s%s%s%s\n", a.pos[1], a.pos[0], memory ? " (with RAM)" : "",
+		       note ? "; consistency: " : "", note ? note : "");
+	}
 	return CLI_OK;
 }
 

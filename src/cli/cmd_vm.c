@@ -52,6 +52,9 @@
 	"                        unless given; the value may be a separate\n"        \
 	"                        argument when it has a ':' (--vnc 0.0.0.0:3)\n"     \
 	"  --rng, --no-rng       with (default) or without a virtio-rng device\n"     \
+	"  --agent on|off        QEMU guest agent channel (default on): guest IPs\n" \
+	"                        and OS in 'vm show', frozen filesystems in\n"     \
+	"                        backups and snapshots (docs/agent.md)\n"         \
 	"  --nic SPEC            a network card; repeat for more (the list given\n"  \
 	"                        replaces the VM's): 'user' (QEMU user-mode\n"       \
 	"                        networking, the default) or 'net=NAME' (a port on\n" \
@@ -146,8 +149,9 @@ static const char usage_list[] =
 	"\n"
 	"List VMs (all, or those SELECTOR matches) as a table:\n"
 	"NAME STATE CPUS MEMORY AUTOSTART TAGS IP UPTIME (STATE is 'template' for\n"
-	"templates; IP the addresses leased to its NICs on corral networks; UPTIME\n"
-	"how long a running VM has been running).\n"
+	"templates; IP the addresses leased to its NICs on corral networks and\n"
+	"those its guest agent reported last; UPTIME how long a running VM has\n"
+	"been running).\n"
 	"SELECTOR is a name, a uuid, 'name:GLOB' or 'uuid:UUID'.\n"
 	"\n"
 	"Options:\n"
@@ -159,8 +163,9 @@ static const char usage_list[] =
 static const char usage_show[] =
 	"usage: corral vm show VM [--json]\n"
 	"\n"
-	"Show one VM: its definition, state and why, pid, VNC address, disks, CD-ROM\n"
-	"and recent events.\n"
+	"Show one VM: its definition, state and why, pid, VNC address, disks, CD-ROM,\n"
+	"its guest agent (connected, not responding or off) with the guest's host\n"
+	"name, OS and addresses, and recent events.\n"
 	VM_SELECTOR_HELP
 	"\n"
 	"Options:\n"
@@ -516,6 +521,19 @@ static int vm_create(struct cli *cli, int argc, char **argv)
 
 /* --- list / show --- */
 
+/* Whether comma-separated `list` holds `item`. */
+static bool list_has(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && strncmp(p, item, n) == 0)
+			return true;
+		p += k + (p[k] == ',');
+	}
+	return false;
+}
+
 static void print_vms(const json_t *answer)
 {
 	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS", "IP", "UPTIME" };
@@ -538,6 +556,12 @@ static void print_vms(const json_t *answer)
 		json_array_foreach(json_object_get(json_object_get(vm, "status"), "nics"), k, nic) {
 			const char *ip = out_str(nic, "ip");
 			if (ip)
+				buf_printf(&ips, "%s%s", ips.len ? "," : "", ip);
+		}
+		/* and the addresses its guest agent reports (from corrald's cache) */
+		json_array_foreach(json_object_get(json_object_get(st, "agent"), "ips"), k, nic) {
+			const char *ip = json_string_value(nic);
+			if (ip && !list_has(ips.s, ip))
 				buf_printf(&ips, "%s%s", ips.len ? "," : "", ip);
 		}
 		/* A template never runs: its state column says what it is. */
@@ -684,6 +708,31 @@ static void show_firmware_cpu(struct table *t, const json_t *vm, const json_t *s
 		table_add_kv(t, "cpu", "default (host under KVM, max under TCG)");
 }
 
+/* agent: STATE; guest: HOSTNAME, OS; guest ips: ... */
+static void show_agent(struct table *t, const json_t *agent)
+{
+	const char *state = out_str(agent, "state"), *host = out_str(agent, "hostname");
+	const char *os = out_str(json_object_get(agent, "os"), "pretty_name");
+	json_t *ifc;
+	size_t i, shown = 0;
+
+	if (!state)
+		return;
+	table_add_kv(t, "agent", "%s", state);
+	if (!os)
+		os = out_str(json_object_get(agent, "os"), "name");
+	if (host || os)
+		table_add_kv(t, "guest", "%s%s%s", host ? host : "", host && os ? ", " : "", os ? os : "");
+	json_array_foreach(json_object_get(agent, "interfaces"), i, ifc) {
+		__do_free char *addrs = out_join(json_object_get(ifc, "addresses"), " ");
+		const char *mac = out_str(ifc, "mac");
+		if (!*addrs)
+			continue;
+		table_add_kv(t, shown++ ? "" : "guest ips", "%s%s%s%s: %s", out_str(ifc, "name"), mac ? " (" : "",
+			     mac ? mac : "", mac ? ")" : "", addrs);
+	}
+}
+
 static void show_vm(const json_t *vm)
 {
 	__do_table struct table *t = table_new_kv();
@@ -775,6 +824,7 @@ static void show_vm(const json_t *vm)
 			     (long long)json_integer_value(json_object_get(vm, "start_delay")));
 		table_add_kv(t, "hotplug ports", "%s", ports);
 	}
+	show_agent(t, json_object_get(status, "agent"));
 	limits_show_lines(t, vm);
 	ci_show_lines(t, vm);
 	table_print(t, stdout);

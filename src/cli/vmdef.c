@@ -168,6 +168,14 @@ int vmdef_flags_parse(struct vmdef_flags *f, const struct cli_args *a, int opt, 
 	case VMDEF_OPT_NO_RNG:
 		f->no_rng = true;
 		break;
+	case VMDEF_OPT_AGENT:
+		if (strcmp(arg, "on") == 0)
+			f->agent = 1;
+		else if (strcmp(arg, "off") == 0)
+			f->agent = 0;
+		else
+			return cli_usage_error(cmd, "--agent takes on or off, not '%s'", arg);
+		break;
 	case VMDEF_OPT_NO_NIC:
 		f->no_nic = true;
 		break;
@@ -562,6 +570,8 @@ int vmdef_apply(const struct vmdef_flags *f, json_t *def, bool edit)
 	apply_vnc(f, def);
 	if (f->rng || f->no_rng)
 		json_object_set_new(def, "rng", json_boolean(f->rng));
+	if (f->agent >= 0)
+		json_object_set_new(def, "agent", json_boolean(f->agent));
 	if (f->autostart || f->no_autostart)
 		json_object_set_new(def, "autostart", json_boolean(f->autostart));
 	if (f->has_hotplug_ports)

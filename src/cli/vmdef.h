@@ -51,6 +51,7 @@ enum vmdef_opt {
 	VMDEF_OPT_FIRMWARE,
 	VMDEF_OPT_SECURE_BOOT,
 	VMDEF_OPT_CPU,
+	VMDEF_OPT_AGENT,
 	/* vm edit only */
 	VMDEF_OPT_REMOVE_DISK,
 	VMDEF_OPT_NO_VNC,
@@ -90,6 +91,7 @@ enum vmdef_opt {
 	{ "firmware", required_argument, NULL, VMDEF_OPT_FIRMWARE },         \
 	{ "secure-boot", no_argument, NULL, VMDEF_OPT_SECURE_BOOT },         \
 	{ "cpu", required_argument, NULL, VMDEF_OPT_CPU },                   \
+	{ "agent", required_argument, NULL, VMDEF_OPT_AGENT },               \
 	CI_OPTIONS
 
 #define VMDEF_EDIT_OPTIONS                                                   \
@@ -124,6 +126,7 @@ struct vmdef_flags {
 	char *vnc_listen;	/* NULL: 127.0.0.1 */
 	int64_t vnc_display;	/* -1: chosen by corrald */
 	bool rng, no_rng;
+	int agent;		/* --agent on|off: 1/0, -1 not given */
 	bool no_nic;
 	const char *mac;
 	struct strvec nics;	/* --nic: "user[,...]" or "net=NAME[,mac=..][,model=..]"; replace the list */
@@ -139,7 +142,7 @@ struct vmdef_flags {
 	const char *cpu;	/* --cpu host|max|MODEL */
 };
 
-#define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1 }
+#define VMDEF_FLAGS_INIT { .vnc_display = -1, .start_order = -1, .start_delay = -1, .agent = -1 }
 
 void vmdef_flags_release(struct vmdef_flags *f);
 static inline void cleanup_vmdef_flags(struct vmdef_flags *f) { vmdef_flags_release(f); }

@@ -446,7 +446,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 					    "accel", "boot", "disks", "cdrom", "nic", "nics", "vnc", "rng",
 					    "autostart", "hotplug_ports", "template", "status", "balloon",
 					    "limits", "machine", "start_order", "start_delay", "cloud_init", "firmware",
-					    "secure_boot", "cpu", NULL };
+					    "secure_boot", "cpu", "agent", NULL };
 	struct vm_def *d = xcalloc(1, sizeof(*d));
 	const char *name = NULL, *uuid = NULL, *accel = "auto", *cdrom = NULL, *bad;
 	int64_t cpus = 1, mem = 256, ports = VM_DEFAULT_HOTPLUG_PORTS, order = 0, delay = 0;
@@ -454,6 +454,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 
 	d->rng = true;
 	d->balloon = true;
+	d->agent = true;
 	d->limits = (struct vm_limits)VM_LIMITS_INIT;
 	d->boot_mode = BOOT_FIRMWARE;
 	d->boot_order[0] = BOOT_DEV_DISK;
@@ -471,6 +472,7 @@ struct vm_def *vmdef_from_json(const json_t *j, struct buf *err)
 	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0 ||
 	    json_get_bool(j, "rng", &d->rng, err) < 0 || json_get_bool(j, "autostart", &d->autostart, err) < 0 ||
 	    json_get_bool(j, "template", &d->is_template, err) < 0 || json_get_bool(j, "balloon", &d->balloon, err) < 0 ||
+	    json_get_bool(j, "agent", &d->agent, err) < 0 ||
 	    dup_str(j, "description", &d->description, err) < 0 || dup_str(j, "machine", &d->machine, err) < 0)
 		goto fail;
 	if (d->machine && !vmdef_machine_valid(d->machine)) {
@@ -649,6 +651,7 @@ json_t *vmdef_to_json(const struct vm_def *d)
 	json_object_set_new(j, "hotplug_ports", json_integer(d->hotplug_ports));
 	json_object_set_new(j, "template", json_boolean(d->is_template));
 	json_object_set_new(j, "balloon", json_boolean(d->balloon));
+	json_object_set_new(j, "agent", json_boolean(d->agent));
 	json_object_set_new(j, "limits", vmlimits_to_json(&d->limits));
 	if (d->cloudinit)
 		json_object_set_new(j, "cloud_init", cloudinit_to_json(d->cloudinit));

@@ -121,6 +121,7 @@ struct vm_def {
 	int hotplug_ports;
 	bool is_template; /* read-only template: cannot start, only be cloned ("template" in JSON) */
 	bool balloon;     /* virtio-balloon device (default on) */
+	bool agent;       /* QEMU guest agent channel (default on; "agent" in JSON; qemu/qga.h) */
 	struct vm_limits limits; /* "limits" in JSON (vmlimits.h) */
 	struct vm_cloudinit *cloudinit; /* "cloud_init" in JSON (cloudinit.h); NULL: no seed */
 	/* Boot firmware and CPU model (docs/boot.md).  firmware: "bios" (the

@@ -352,5 +352,15 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 		cmd_add(c, "-device");
 		cmd_add(c, "virtio-balloon-pci,id=" QEMU_BALLOON_ID);
 	}
+	if (d->agent) {
+		/* Last, so the devices before it keep their PCI addresses. */
+		__do_free char *sock = qemu_run_path(l->run_dir, QEMU_AGENT_SOCKET);
+		add_chardev_socket(c, QEMU_AGENT_CHARDEV, sock, NULL);
+		cmd_add(c, "-device");
+		cmd_add(c, "virtio-serial-pci,id=" QEMU_AGENT_CHARDEV "-bus");
+		cmd_add(c, "-device");
+		cmd_add(c, "virtserialport,id=" QEMU_AGENT_CHARDEV "-port,bus=" QEMU_AGENT_CHARDEV
+			   "-bus.0,chardev=" QEMU_AGENT_CHARDEV ",name=" QEMU_AGENT_PORT);
+	}
 	return 0;
 }

@@ -30,6 +30,10 @@
  *   command line: the cgroup is set before QEMU runs and disk I/O limits
  *   and the balloon target go over QMP before the guest's first instruction
  *   (runtime.c).
+ *   The guest agent channel (unless the definition turns it off) comes
+ *   last: virtio-serial-pci "qga0-bus" with one port named
+ *   org.qemu.guest_agent.0 on chardev "qga0", a listening unix socket
+ *   `agent.sock` in the run dir that corrald connects to (qemu/qga.h).
  */
 #ifndef CORRAL_QEMU_ARGV_H
 #define CORRAL_QEMU_ARGV_H
@@ -79,6 +83,9 @@ void qemu_uefi_files(const char *dir, bool secure_boot, char **code, char **vars
 #define QEMU_TAP_FD 4
 
 #define QEMU_BALLOON_ID "balloon0"
+#define QEMU_AGENT_SOCKET "agent.sock"
+#define QEMU_AGENT_CHARDEV "qga0"
+#define QEMU_AGENT_PORT "org.qemu.guest_agent.0"
 
 /* What QEMU needs beside the guest's RAM (MiB): the default memory limit's margin (docs/limits.md). */
 long long qemu_memory_overhead_mib(long long memory_mib, enum accel_mode accel);

@@ -1421,6 +1421,36 @@ int rt_kill_reason(const char *uuid, const char *reason, struct buf *err) { retu
 int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
 	    const void *opaque, struct buf *err)
 {
+	return rt_stop_nudged(uuid, timeout_s, how, by, cancelled, opaque, NULL, err);
+}
+
+/* Wait for the guest to go; halfway (nudge->after_s) try the nudge once. */
+static bool wait_gone_nudged(const char *uuid, int timeout_s, bool (*cancelled)(const void *), const void *opaque,
+			     const struct rt_stop_nudge *nudge)
+{
+	if (!nudge || nudge->after_s <= 0 || nudge->after_s >= timeout_s)
+		return wait_gone_until(uuid, timeout_s * 1000, cancelled, opaque);
+	if (wait_gone_until(uuid, nudge->after_s * 1000, cancelled, opaque))
+		return true;
+	if (cancelled && cancelled(opaque))
+		return false;
+	if (nudge->fn(nudge->arg) == 0) {
+		char what[200];
+		snprintf(what, sizeof(what), "the guest ignored the power button for %d s; asked %s to power off",
+			 nudge->after_s, nudge->what);
+		pthread_mutex_lock(&rt_lock);
+		struct vm_rt *v = find_locked(uuid);
+		if (v)
+			vm_event(v, "stop", what);
+		rt_unlock();
+	}
+	return wait_gone_until(uuid, (timeout_s - nudge->after_s) * 1000, cancelled, opaque);
+}
+
+int rt_stop_nudged(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by,
+		   bool (*cancelled)(const void *), const void *opaque, const struct rt_stop_nudge *nudge,
+		   struct buf *err)
+{
 	struct qmp *q;
 	__do_put struct vm_rt *v = NULL;
 	int r;
@@ -1447,7 +1477,7 @@ int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *b
 			return 0;
 		return r;
 	}
-	if (wait_gone_until(uuid, timeout_s * 1000, cancelled, opaque))
+	if (wait_gone_nudged(uuid, timeout_s, cancelled, opaque, nudge))
 		return 0;
 	bool stop_cancelled = cancelled && cancelled(opaque);
 	if (stop_cancelled || how == RT_STOP_WAIT) {

@@ -130,6 +130,20 @@ enum rt_stop_how {
  * -ECANCELED is returned. */
 int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),
 	    const void *opaque, struct buf *err);
+/* A second way to ask the guest to power off (its guest agent), tried once
+ * when the guest has not powered off after_s seconds into the wait (and the
+ * wait is longer): fn returns 0 when the request was delivered; the stop
+ * then records an event and waits for the rest of timeout_s. */
+struct rt_stop_nudge {
+	int after_s;
+	int (*fn)(void *arg);
+	void *arg;
+	const char *what; /* for the event: "its guest agent (guest-shutdown)" */
+};
+/* rt_stop with a nudge (NULL: none). */
+int rt_stop_nudged(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by,
+		   bool (*cancelled)(const void *), const void *opaque, const struct rt_stop_nudge *nudge,
+		   struct buf *err);
 int rt_kill(const char *uuid, struct buf *err);
 /* Graceful: ACPI power-down, then reset instead of exit.  force: hard reset. */
 int rt_reboot(const char *uuid, bool force, struct buf *err);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "service/agent.h"
 #include "service/host.h"
 #include "service/repo.h"
 #include "service/vm.h"
@@ -60,6 +61,7 @@ struct brun {
 	char *repo_path;
 	char *policy;		/* NULL: an ad-hoc run */
 	bool os_disk_only;
+	bool no_freeze;		/* --no-freeze: never ask the guest agent */
 	int compression;
 	struct brun_vm *vms;
 	size_t n;
@@ -159,6 +161,26 @@ static int disk_reqs(const struct vm_def *def, bool os_disk_only, const json_t *
 	return r;
 }
 
+/* The guest agent's freeze and thaw around the point in time (backup_req.point_hook). */
+struct brun_point {
+	const char *uuid;
+	const struct vm_def *def;
+	bool no_freeze;
+	struct svc_freeze f;
+	bool begun;
+};
+
+static void brun_point(void *arg, bool before)
+{
+	struct brun_point *p = arg;
+	if (before) {
+		svc_agent_point_begin(p->uuid, p->def, p->no_freeze, &p->f);
+		p->begun = true;
+	} else {
+		svc_agent_point_end(p->uuid, &p->f);
+	}
+}
+
 /* One VM: lock, gather, back up.  Appends its entry to the run's summary. */
 static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 {
@@ -211,6 +233,11 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 		}
 	}
 	req.run_dir = scratch;
+	struct brun_point point = { .uuid = bv->uuid, .def = rec.def, .no_freeze = b->no_freeze };
+	if (req_running) {
+		req.point_hook = brun_point;
+		req.point_arg = &point;
+	}
 	if ((r = disk_reqs(rec.def, b->os_disk_only, nodes, &disks, &ndisks, &bytes, &err)) < 0)
 		goto unlock;
 	req.disks = disks;
@@ -223,13 +250,20 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 	b->ndisks = ndisks;
 	b->phase[0] = '\0';
 	r = backup_vm(b->repo, &req, brun_progress, b, &res, &err);
+	svc_agent_point_end(bv->uuid, &point.f); /* no-op unless a freeze is still outstanding */
 	b->disks = NULL;
+	/* How consistent the point is: a stopped VM's images are as consistent as its shutdown left them. */
+	const char *consistency = !req_running ? "stopped" : point.begun ? svc_freeze_consistency(&point.f) : "crash";
+	json_object_set_new(entry, "consistency", json_string(consistency));
+	if (point.begun)
+		json_object_set_new(entry, "consistency_note", json_string(point.f.note));
 	if (r == 0) {
 		json_t *rj = backup_result_json(&res);
 		json_object_update(entry, rj);
 		json_decref(rj);
-		__do_free char *detail = xasprintf("backup %s to %s: %" PRIu64 " bytes read, %" PRIu64 " new", res.id,
-						  b->repo_path, res.bytes_read, res.bytes_new);
+		__do_free char *detail = xasprintf("backup %s to %s: %" PRIu64 " bytes read, %" PRIu64
+						  " new; consistency: %s", res.id, b->repo_path, res.bytes_read,
+						  res.bytes_new, point.begun ? point.f.note : consistency);
 		store_event_add(svc_cfg.store, bv->uuid, "backup", detail);
 		log_info("vm %s: %s", bv->name, detail);
 	}
@@ -569,6 +603,7 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 		goto fail;
 	}
 	b->os_disk_only = o->os_disk_only;
+	b->no_freeze = o->no_freeze;
 	b->compression = 3;
 	if (o->policy) {
 		if ((r = policy_load(o->policy, &pol, err)) < 0)

@@ -18,6 +18,7 @@ struct svc_backup_opts {
 	const char *policy;	/* a policy name */
 	const char *repo;	/* NULL: the policy's, else the default */
 	bool os_disk_only;
+	bool no_freeze;		/* do not freeze guest filesystems (crash-consistent) */
 	bool preview;		/* *out gets the plan instead of a job */
 };
 int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *err);

@@ -14,6 +14,7 @@
 #include "service/service.h"
 #include "service/volume.h"
 #include "service/imgclient.h"
+#include "service/agent.h"
 #include "service/internal.h"
 #include "core/job.h"
 #include "core/store_local.h"
@@ -140,6 +141,7 @@ void svc_shutdown(void)
 	imgc_shutdown();
 	hostpath_shutdown();
 	svc_auth_shutdown();
+	svc_agent_forget_all();
 	qemu_machines_release(&machines);
 	qemu_cpus_release(&cpu_models);
 }

@@ -23,6 +23,7 @@
 #include "service/migrate_recover.h"
 #include "core/job.h"
 #include "core/store.h"
+#include "qemu/argv.h"
 #include "qemu/migrate.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
@@ -49,6 +50,31 @@
 
 /* <run_dir>/<uuid>/mig: where QEMU reads keys.psk. */
 static char *psk_dir(const char *uuid) { return xasprintf("%s/%s/mig", svc_cfg.run_dir, uuid); }
+
+/* Whether the running QEMU of uuid has the guest agent's chardev (qemu/argv.h);
+ * true when that cannot be asked (the definition then stands). */
+static bool running_has_agent(const char *uuid)
+{
+	struct rt_ref *ref = NULL;
+	json_t *ret = NULL, *c;
+	size_t i;
+	bool has = true;
+	__do_buf struct buf err = BUF_INIT;
+	struct qmp *q = rt_qmp_acquire(uuid, &ref, &err);
+	if (!q)
+		return true;
+	if (qmp_execute(q, "query-chardev", NULL, &ret, MIG_QMP_MS, NULL) == 0 && json_is_array(ret)) {
+		has = false;
+		json_array_foreach(ret, i, c) {
+			const char *label = json_string_value(json_object_get(c, "label"));
+			if (label && strcmp(label, QEMU_AGENT_CHARDEV) == 0)
+				has = true;
+		}
+	}
+	json_decref(ret);
+	rt_qmp_release(ref);
+	return has;
+}
 
 /* The CPU a VM gets here: its definition's model, else "host" under KVM,
  * "max" under TCG (qemu/argv.c). */
@@ -941,6 +967,13 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		goto fail;
 	peer_close(p);
 	o->def = vmdef_dup(rec.def);
+	/* The destination builds QEMU from this definition: it must describe the
+	 * hardware the guest has now.  A VM started before its definition had the
+	 * guest agent channel (an older corral) migrates without it. */
+	if (o->def->agent && !running_has_agent(uuid)) {
+		o->def->agent = false;
+		log_info("vm %s: its QEMU has no guest agent channel; migrating it without one", o->name);
+	}
 	nodes = rt_disk_nodes(uuid);
 	for (int i = 0; i < rec.def->ndisks; i++) {
 		struct out_disk *d = &o->disks[o->ndisks++];

@@ -17,7 +17,10 @@
  *    recovery made of it; any other job is "failed" ("corrald stopped
  *    while the job ran");
  *  - adopts the migrations this host was in the middle of and starts
- *    settling them with the other host (service/migrate_recover.h).
+ *    settling them with the other host (service/migrate_recover.h);
+ *  - thaws, in the background, guests whose agent reports their
+ *    filesystems frozen (a backup or snapshot cut off mid-freeze,
+ *    service/agent.h).
  * Helper processes the dead corrald left were ended before all this, by
  * corrald's start (util/proc.h, proc_track_sweep).
  * A file is removed only if the job recorded it and no volume is registered
@@ -32,6 +35,7 @@
 
 #include "service/appliance.h"
 #include "recover.h"
+#include "service/agent.h"
 #include "service/internal.h"
 #include "backup/backup.h"
 #include "service/backup.h"
@@ -621,4 +625,6 @@ void svc_recover(void)
 	store_job_fail_stale(svc_cfg.store, STOPPED_MSG);
 	/* Migrations: adopt the incoming ones, settle the outgoing ones with their peers (in the background). */
 	svc_migrate_recover();
+	/* Guests a killed corrald left with frozen filesystems (in the background). */
+	svc_agent_recover();
 }

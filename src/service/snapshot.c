@@ -17,6 +17,7 @@
 
 #include "snapshot.h"
 #include "service/vm.h"
+#include "service/agent.h"
 #include "service/internal.h"
 #include "backup/backup.h"
 #include "core/job.h"
@@ -335,7 +336,17 @@ int svc_snapshot_get(const char *uuid, const char *name, json_t **out, struct bu
 
 /* ---- create ------------------------------------------------------------- */
 
-static int create_running(struct snap_ctx *c, const char *name, bool memory, struct buf *err)
+/* How consistent a snapshot's disks are: "memory" (RAM saved with them),
+ * "filesystem-frozen" or "crash" (running, disks only: service/agent.h),
+ * "stopped"; with the agent's note. */
+struct snap_consistency {
+	bool no_freeze;
+	const char *kind;
+	char note[256];
+};
+
+static int create_running(struct snap_ctx *c, const char *name, bool memory, struct snap_consistency *sc,
+			  struct buf *err)
 {
 	struct rt_ref *ref = NULL;
 	struct qmp *q;
@@ -349,10 +360,19 @@ static int create_running(struct snap_ctx *c, const char *name, bool memory, str
 	if (!(q = rt_qmp_acquire(c->uuid, &ref, err)))
 		return -EIO;
 	if (memory) {
+		/* The RAM goes with the disks: consistent without a freeze (and a frozen
+		 * guest saved in RAM would wake up frozen after a revert). */
 		__do_free char *job_id = xasprintf(SNAP_JOB_PREFIX "save-%s", name);
 		r = snap_qmp_save(q, job_id, name, c->nodes, c->ndisks, progress, c, SNAP_JOB_TIMEOUT_MS, err);
+		sc->kind = "memory";
+		snprintf(sc->note, sizeof(sc->note), "memory (the RAM state is saved with the disks)");
 	} else {
+		struct svc_freeze f;
+		svc_agent_point_begin(c->uuid, c->rec.def, sc->no_freeze, &f);
 		r = snap_qmp_create_disks(q, c->nodes, c->ndisks, name, err);
+		svc_agent_point_end(c->uuid, &f);
+		sc->kind = svc_freeze_consistency(&f);
+		snprintf(sc->note, sizeof(sc->note), "%s", f.note);
 	}
 	rt_qmp_release(ref);
 	return r;
@@ -370,7 +390,8 @@ static int create_stopped(struct snap_ctx *c, const char *name, struct buf *err)
 }
 
 /* Record the row, take the snapshot, make it current; on failure leave nothing behind. */
-static int take_snapshot(struct snap_ctx *c, const char *name, const char *description, bool memory, struct buf *e)
+static int take_snapshot(struct snap_ctx *c, const char *name, const char *description, bool memory,
+			 struct snap_consistency *sc, struct buf *e)
 {
 	bool active = rt_is_active(c->uuid);
 	__do_free char *current = NULL;
@@ -388,7 +409,9 @@ static int take_snapshot(struct snap_ctx *c, const char *name, const char *descr
 		buf_printf(e, "cannot record snapshot '%s'", name);
 		return r;
 	}
-	r = active ? create_running(c, name, memory, e) : create_stopped(c, name, e);
+	sc->kind = "stopped";
+	snprintf(sc->note, sizeof(sc->note), "stopped (the disks as the VM left them)");
+	r = active ? create_running(c, name, memory, sc, e) : create_stopped(c, name, e);
 	if (r < 0) {
 		/* No partial tag and no row stay behind (else the next start cleans up); the VM keeps running. */
 		__do_buf struct buf e2 = BUF_INIT;
@@ -403,7 +426,8 @@ static int take_snapshot(struct snap_ctx *c, const char *name, const char *descr
 		buf_printf(e, "snapshot '%s' was taken but cannot be recorded", name);
 		return r;
 	}
-	__do_free char *ev = xasprintf("snapshot '%s' created%s", name, memory ? " (with RAM)" : "");
+	__do_free char *ev = xasprintf("snapshot '%s' created%s; consistency: %s", name, memory ? " (with RAM)" : "",
+				       sc->note);
 	svc_vm_event(c->uuid, "snapshot", ev);
 	log_info("vm %s: %s", c->rec.def->name, ev);
 	return 0;
@@ -414,6 +438,7 @@ struct snap_op {
 	svc_uuid uuid;
 	char *name, *description;
 	bool memory;
+	bool no_freeze;
 };
 
 static void snap_op_free(void *arg)
@@ -459,13 +484,19 @@ static int snap_job(const char *type, struct snap_op *o, int (*check)(struct sna
 	return job_start(&spec, job, err);
 }
 
-/* The answer of a snapshot job: the snapshot as it is now. */
-static void snap_result(struct job *j, const char *uuid, const char *name)
+/* The answer of a snapshot job: the snapshot as it is now (and, when just
+ * taken, how consistent it is). */
+static void snap_result(struct job *j, const char *uuid, const char *name, const struct snap_consistency *sc)
 {
 	json_t *out = NULL;
 	__do_buf struct buf e = BUF_INIT;
-	if (svc_snapshot_get(uuid, name, &out, &e) == 0)
+	if (svc_snapshot_get(uuid, name, &out, &e) == 0) {
+		if (sc && sc->kind) {
+			json_object_set_new(out, "consistency", json_string(sc->kind));
+			json_object_set_new(out, "consistency_note", json_string(sc->note));
+		}
 		job_set_result(j, json_pack("{s:o}", "snapshot", out));
+	}
 }
 
 static int create_check(struct snap_ctx *c, struct snap_op *o, struct buf *err)
@@ -497,11 +528,12 @@ static int create_run(struct job *j, void *arg, struct buf *err)
 	if ((r = ctx_begin(&c, o->uuid, "snapshot-create", err)) == 0 && (r = create_check(&c, o, err)) == 0) {
 		/* QEMU's snapshot jobs and qemu-img cannot stop half way; rollback needs the tags settled. */
 		job_set_uncancellable(j, "the snapshot is being written; it takes seconds");
-		r = take_snapshot(&c, o->name, o->description, o->memory, &e);
+		struct snap_consistency sc = { .no_freeze = o->no_freeze };
+		r = take_snapshot(&c, o->name, o->description, o->memory, &sc, &e);
 		if (r < 0)
 			buf_printf(err, "%s: %s", c.rec.def->name, e.s);
 		else
-			snap_result(j, o->uuid, o->name);
+			snap_result(j, o->uuid, o->name, &sc);
 	}
 	ctx_release(&c);
 	return r;
@@ -509,6 +541,12 @@ static int create_run(struct job *j, void *arg, struct buf *err)
 
 int svc_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **job,
 			struct buf *err)
+{
+	return svc_snapshot_create_ex(uuid, name, description, memory, false, job, err);
+}
+
+int svc_snapshot_create_ex(const char *uuid, const char *name, const char *description, bool memory, bool no_freeze,
+			   json_t **job, struct buf *err)
 {
 	int r;
 	if ((r = check_snap_name(name, err)) < 0)
@@ -518,8 +556,9 @@ int svc_snapshot_create(const char *uuid, const char *name, const char *descript
 			   VM_MAX_DESCRIPTION);
 		return -EINVAL;
 	}
-	return snap_job("snapshot-create", snap_op_new(uuid, name, description, memory), create_check, create_run,
-			job, err);
+	struct snap_op *o = snap_op_new(uuid, name, description, memory);
+	o->no_freeze = no_freeze;
+	return snap_job("snapshot-create", o, create_check, create_run, job, err);
 }
 
 /* ---- revert ------------------------------------------------------------- */
@@ -715,7 +754,7 @@ static int revert_run(struct job *j, void *arg, struct buf *err)
 		svc_vm_event(o->uuid, "snapshot", ev);
 		log_info("vm %s: %s", vm, ev);
 	}
-	snap_result(j, o->uuid, o->name);
+	snap_result(j, o->uuid, o->name, NULL);
 out:
 	vmdef_free(def);
 	snap_record_release(&s);

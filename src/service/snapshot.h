@@ -22,6 +22,12 @@
 json_t *svc_snapshot_list(const char *uuid, struct buf *err);
 /* One snapshot, with its stored "definition". */
 int svc_snapshot_get(const char *uuid, const char *name, json_t **out, struct buf *err);
+/* svc_snapshot_create_ex: no_freeze: a live disk-only snapshot does not ask
+ * the guest agent to freeze the filesystems (service/agent.h); the job's
+ * result says how consistent the snapshot is ("consistency": memory,
+ * filesystem-frozen, crash or stopped, and "consistency_note"). */
+int svc_snapshot_create_ex(const char *uuid, const char *name, const char *description, bool memory, bool no_freeze,
+			   json_t **job, struct buf *err);
 int svc_snapshot_create(const char *uuid, const char *name, const char *description, bool memory, json_t **job,
 			struct buf *err);
 int svc_snapshot_revert(const char *uuid, const char *name, json_t **job, struct buf *err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "service/agent.h"
 #include "service/network.h"
 #include "service/hostpath.h"
 #include "service/clone.h"
@@ -79,7 +80,7 @@ int svc_vm_select(const char *selector, bool single, svc_uuid **out, size_t *n, 
 }
 
 /* The "status" members list and show share: state, reason, since, job. */
-static json_t *vm_status(const struct vm_record *rec)
+static json_t *vm_status(const struct vm_record *rec, bool agent_refresh)
 {
 	char since[40], job[64];
 	job_vm_current(rec->def->uuid, job, sizeof(job));
@@ -91,6 +92,9 @@ static json_t *vm_status(const struct vm_record *rec)
 		json_object_set_new(s, "invalid", json_string(rec->invalid));
 	/* each NIC: its tap and its address from its network's DHCP leases */
 	json_object_set_new(s, "nics", svc_net_nic_status(rec->def));
+	/* the guest agent: show asks it (bounded), list reads the cache */
+	json_object_set_new(s, "agent", svc_agent_status(rec->def->uuid, rec->def, rec->state == VM_RUNNING,
+							 agent_refresh));
 	return s;
 }
 
@@ -120,7 +124,7 @@ json_t *svc_vm_list(const char *selector, struct buf *err)
 						     d->uuid, "state", vmstate_name(list[i].state), "cpus", d->cpus,
 						     "memory_mib", (json_int_t)d->memory_mib, "autostart", d->autostart,
 						     "tags", tags, "template", d->is_template, "status",
-						     vm_status(&list[i])));
+						     vm_status(&list[i], false)));
 	}
 	store_vm_list_free(list, cnt);
 	selector_release(&sel);
@@ -135,7 +139,7 @@ json_t *svc_vm_show(const char *uuid)
 	if (store_vm_get(svc_cfg.store, uuid, &rec) < 0)
 		return NULL;
 	j = vmdef_to_json(rec.def);
-	status = vm_status(&rec);
+	status = vm_status(&rec, true);
 	json_object_set_new(status, "generation", json_integer(rec.generation));
 	info = vmstate_is_active(rec.state) ? rt_info(uuid) : NULL;
 	json_object_set_new(status, "pid", info ? json_incref(json_object_get(info, "pid")) : json_null());

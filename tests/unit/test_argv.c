@@ -293,7 +293,9 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 		assert_non_null(id);
 		assert_non_null(path);
 		__do_free char *want = xasprintf("%s/%s", lc->run_dir,
-						 strcmp(id, "qmp") == 0 ? "qmp.sock" : "serial.sock");
+						 strcmp(id, "qmp") == 0    ? "qmp.sock"
+						 : strcmp(id, "qga0") == 0 ? QEMU_AGENT_SOCKET
+									   : "serial.sock");
 		assert_string_equal(path, want);
 		if (strcmp(id, "serial0") == 0) {
 			__do_free char *log = qemuopts_get(ch, "logfile");
@@ -303,7 +305,7 @@ static void check_invariants(const struct launch_ctx *lc, const struct cmd *c)
 		}
 		json_object_set_new(ids, id, json_true());
 	}
-	assert_int_equal(nchardev, 2);
+	assert_int_equal(nchardev, d->agent ? 3 : 2);
 
 	/* display: vnc or nothing */
 	assert_int_equal(opt_value(c, "-vnc", 0) != NULL, d->vnc);

@@ -82,6 +82,11 @@ static void test_create_validates_and_stores(void **state)
 	assert_string_equal(json_string_value(json_object_get(shown, "name")), "c-good");
 	assert_int_equal(json_integer_value(json_object_get(shown, "memory_mib")), 64);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(shown, "status"), "state")), "stopped");
+	/* the guest agent channel is on by default; a stopped VM has no agent to ask */
+	assert_true(json_is_true(json_object_get(shown, "agent")));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(shown, "status"), "agent"),
+								 "state")),
+			    "not running");
 	json_decref(shown);
 
 	/* A taken name is refused, and the first VM is left as it was. */
@@ -161,8 +166,14 @@ static void test_start_of_running_vm_refused(void **state)
 	fx_vm_create("s-vm", NULL, u);
 	act(u, ACT_START, 0, "succeeded");
 	assert_state(u, VM_RUNNING, "started");
+	int64_t t0 = time_mono_ms();
 	json_t *shown = svc_vm_show(u);
 	assert_true(json_integer_value(json_object_get(json_object_get(shown, "status"), "pid")) > 0);
+	/* fake-qemu has no agent socket: answered at once, "not responding" */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(shown, "status"), "agent"),
+								 "state")),
+			    "not responding");
+	assert_true(time_mono_ms() - t0 < 2000);
 	json_decref(shown);
 
 	assert_int_equal(svc_vm_action_job(u, ACT_START, &o, &job, &err), -EBUSY);

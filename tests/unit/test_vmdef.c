@@ -196,13 +196,13 @@ static void test_minimal_defaults(void **state)
 	/* the serialised defaults are what docs/api.md promises */
 	__do_json json_t *j = vmdef_to_json(d);
 	__do_json json_t *want = json_pack("{s:s,s:s,s:s,s:[],s:i,s:i,s:s,s:{s:s,s:[ss]},s:[],s:n,s:[{s:s,s:s,s:s}],s:n,"
-					   "s:b,s:b,s:i,s:i,s:i,s:b,s:b,s:{},s:s}",
+					   "s:b,s:b,s:i,s:i,s:i,s:b,s:b,s:b,s:{},s:s}",
 					   "name", "a", "uuid", d->uuid, "description", "", "tags", "cpus", 1,
 					   "memory_mib", 256, "accel", "auto", "boot", "mode", "firmware", "order",
 					   "disk", "cdrom", "disks", "cdrom", "nics", "mode", "user", "model", "virtio",
 					   "mac", d->nics[0].mac, "vnc", "rng", 1, "autostart", 0, "start_order", 0,
 					   "start_delay", 0, "hotplug_ports", 4,
-					   "template", 0, "balloon", 1, "limits", "firmware", "bios");
+					   "template", 0, "balloon", 1, "agent", 1, "limits", "firmware", "bios");
 	assert_non_null(want);
 	if (!json_equal(j, want)) {
 		__do_free char *got = json_to_string(j);
@@ -224,7 +224,7 @@ static const char full_firmware[] =
 	"\"nics\":[{\"mode\":\"user\",\"model\":\"virtio\",\"mac\":\"52:54:00:ab:cd:01\"},"
 	"{\"mode\":\"network\",\"model\":\"e1000\",\"mac\":\"52:54:00:ab:cd:02\",\"network\":\"lan\",\"filter\":false}],"
 	"\"vnc\":{\"listen\":\"0.0.0.0\",\"display\":3},"
-	"\"rng\":false,\"autostart\":true,\"start_order\":20,\"start_delay\":30,\"hotplug_ports\":16,\"template\":false,\"balloon\":true,"
+	"\"rng\":false,\"autostart\":true,\"start_order\":20,\"start_delay\":30,\"hotplug_ports\":16,\"template\":false,\"balloon\":true,\"agent\":true,"
 	"\"limits\":{\"cpu_weight\":200,\"cpu_limit\":1.5,\"cpuset\":\"0-1,3\",\"memory_limit_mib\":1049000,"
 	"\"memory_target_mib\":512},\"firmware\":\"bios\"}";
 
@@ -234,7 +234,7 @@ static const char full_kernel[] =
 	"\"boot\":{\"mode\":\"kernel\",\"kernel\":\"/boot/vmlinuz\",\"initrd\":\"/boot/initrd.img\","
 	"\"cmdline\":\"console=ttyS0 root=/dev/vda rw quiet panic=-1\"},"
 	"\"disks\":[],\"cdrom\":null,\"nics\":[],\"vnc\":{\"listen\":\"::1\"},"
-	"\"rng\":true,\"autostart\":false,\"start_order\":0,\"start_delay\":0,\"hotplug_ports\":0,\"template\":false,\"balloon\":false,"
+	"\"rng\":true,\"autostart\":false,\"start_order\":0,\"start_delay\":0,\"hotplug_ports\":0,\"template\":false,\"balloon\":false,\"agent\":false,"
 	"\"limits\":{\"cpu_limit\":2,\"memory_limit_mib\":0},"
 	"\"firmware\":\"uefi\",\"cpu\":\"Skylake-Server-v4\"}";
 
