@@ -82,6 +82,10 @@ struct backup_req {
 	 * none. */
 	void (*point_hook)(void *arg, bool before);
 	void *point_arg;
+	/* A UEFI VM's NVRAM vars file (its boot entries, Secure Boot keys),
+	 * kept with the backup as manifest "nvram" (read right after the point in
+	 * time); NULL: none. */
+	const char *nvram_path;
 };
 
 struct backup_disk_stats {
@@ -128,6 +132,12 @@ int backup_bitmaps_drop(struct qmp *qmp, const char *node, const char *path, str
  * "qcow2"/"raw", created with the backed-up virtual size; must not exist).
  * Zero chunks are skipped.  On failure or cancel (-ECANCELED: *cancel was
  * set) dest is removed and no qemu-nbd is left. */
+/* The NVRAM vars kept with backup id ("nvram" in its manifest) into out;
+ * -ENOENT (err says so) when it has none. */
+int backup_nvram_read(struct repo *r, const char *id, struct buf *out, struct buf *err);
+/* Largest NVRAM vars file a backup keeps (OVMF's are 528 KiB or 4 MiB). */
+#define BACKUP_NVRAM_MAX (64u << 20)
+
 int backup_restore_disk(struct repo *r, const char *id, size_t index, const char *dest, const char *format,
 			const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err);
 

@@ -32,7 +32,9 @@
 #include "backup/backup.h"
 #include "backup/fleece.h"
 #include "backup/nbdsrc.h"
+#include "util/cleanup.h"
 #include "util/cmd.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"
@@ -459,10 +461,46 @@ static void stopped_bitmaps_undo(struct disk_run *runs, size_t n)
 	}
 }
 
+/* ---- NVRAM ---- */
+
+/* The vars file into chunks: *out = {"size", "chunks": [id or null]}. */
+static int nvram_store(struct repo *r, const char *path, json_t **out, struct buf *err)
+{
+	__do_buf struct buf data = BUF_INIT;
+	uint32_t chunk = repo_chunk_size(r);
+	int rc = fs_read_file(path, BACKUP_NVRAM_MAX, &data);
+
+	if (rc < 0) {
+		buf_printf(err, "cannot read the NVRAM vars %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	json_t *chunks = json_array();
+	for (size_t off = 0; off < data.len; off += chunk) {
+		size_t len = data.len - off < chunk ? data.len - off : chunk;
+		uint8_t dg[REPO_DIGEST_LEN];
+		char h[2 * REPO_DIGEST_LEN + 1];
+		bool is_new;
+		uint64_t stored;
+		if (all_zero((const unsigned char *)data.s + off, len)) {
+			json_array_append_new(chunks, json_null());
+			continue;
+		}
+		if ((rc = repo_chunk_put(r, data.s + off, len, dg, &is_new, &stored, err)) < 0) {
+			json_decref(chunks);
+			return rc;
+		}
+		repo_digest_hex(dg, h);
+		json_array_append_new(chunks, json_string(h));
+	}
+	*out = json_pack("{s:I,s:I,s:o}", "size", (json_int_t)data.len, "chunk_size", (json_int_t)chunk, "chunks",
+			 chunks);
+	return 0;
+}
+
 /* ---- manifest ---- */
 
 static json_t *manifest_build(const struct backup_req *req, const char *id, struct disk_run *runs, uint32_t chunk,
-			      int64_t duration_ms)
+			      int64_t duration_ms, json_t *nvram)
 {
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -486,11 +524,14 @@ static json_t *manifest_build(const struct backup_req *req, const char *id, stru
 				  (json_int_t)d->st->bytes_read, "bytes_new", (json_int_t)d->st->bytes_new, "chunks",
 				  chunks));
 	}
-	return json_pack("{s:i,s:s,s:{s:s,s:s},s:O,s:I,s:s,s:I,s:s,s:o,s:o}", "version", BACKUP_MANIFEST_VERSION, "id", id,
-			 "vm", "name", req->vm_name, "uuid", req->vm_uuid, "definition",
-			 req->definition ? req->definition : json_null(), "created", (json_int_t)req->now,
-			 "created_rfc3339", when, "duration_ms", (json_int_t)duration_ms, "host", host, "policy",
-			 req->policy ? json_string(req->policy) : json_null(), "disks", disks);
+	json_t *m = json_pack("{s:i,s:s,s:{s:s,s:s},s:O,s:I,s:s,s:I,s:s,s:o,s:o}", "version", BACKUP_MANIFEST_VERSION,
+			      "id", id, "vm", "name", req->vm_name, "uuid", req->vm_uuid, "definition",
+			      req->definition ? req->definition : json_null(), "created", (json_int_t)req->now,
+			      "created_rfc3339", when, "duration_ms", (json_int_t)duration_ms, "host", host, "policy",
+			      req->policy ? json_string(req->policy) : json_null(), "disks", disks);
+	if (nvram)
+		json_object_set(m, "nvram", nvram);
+	return m;
 }
 
 /* ---- the run ---- */
@@ -595,6 +636,9 @@ int backup_vm(struct repo *r, const struct backup_req *req, backup_progress_cb c
 	struct fleece *fl = NULL;
 	if (rc == 0 && (rc = check_cancel(req)) == 0)
 		rc = run_read(r, req, runs, total, cb, arg, &fl, err);
+	__do_json json_t *nvram = NULL;
+	if (rc == 0 && req->nvram_path)
+		rc = nvram_store(r, req->nvram_path, &nvram, err);
 	if (cb && rc == 0)
 		cb(total, total, "finish", arg);
 	if (rc == 0)
@@ -605,7 +649,7 @@ int backup_vm(struct repo *r, const struct backup_req *req, backup_progress_cb c
 	if (rc == 0 && !req->qmp)
 		stopped_bitmaps(runs, req->n_disks);
 	if (rc == 0) {
-		json_t *m = manifest_build(req, id, runs, chunk, time_mono_ms() - t0);
+		json_t *m = manifest_build(req, id, runs, chunk, time_mono_ms() - t0, nvram);
 		rc = repo_manifest_write(r, id, m, err);
 		json_decref(m);
 	}

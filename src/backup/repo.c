@@ -1101,6 +1101,23 @@ int repo_manifest_walk(const json_t *m, repo_chunk_visit_fn fn, void *arg, struc
 				return rc;
 		}
 	}
+	const json_t *nvram = json_object_get(m, "nvram"); /* a UEFI VM's vars (engine.c) */
+	if (!nvram)
+		return 0;
+	if (!json_is_array(chunks = json_object_get(nvram, "chunks"))) {
+		buf_adds(err, "its \"nvram\" has no \"chunks\" array");
+		return -EINVAL;
+	}
+	json_array_foreach(chunks, k, c) {
+		if (json_is_null(c))
+			continue;
+		if (!json_is_string(c) || repo_digest_parse(json_string_value(c), d) < 0) {
+			buf_printf(err, "chunk %zu of the NVRAM vars is neither null nor 64 hex characters", k);
+			return -EINVAL;
+		}
+		if ((rc = fn(d, arg)) < 0)
+			return rc;
+	}
 	return 0;
 }
 

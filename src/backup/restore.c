@@ -282,6 +282,54 @@ static int restore_raw(struct repo *r, const char *id, const struct backup_chunk
 	return rc;
 }
 
+int backup_nvram_read(struct repo *r, const char *id, struct buf *out, struct buf *err)
+{
+	json_t *m = NULL;
+	int rc = repo_manifest_read(r, id, &m, err);
+	if (rc < 0)
+		return rc;
+	const json_t *nv = json_object_get(m, "nvram"), *chunks = json_object_get(nv, "chunks"), *c;
+	json_int_t size = json_integer_value(json_object_get(nv, "size"));
+	json_int_t chunk = json_integer_value(json_object_get(nv, "chunk_size"));
+	size_t i;
+
+	if (!nv) {
+		buf_printf(err, "Backup %s keeps no NVRAM vars.", id);
+		rc = -ENOENT;
+	} else if (size <= 0 || size > BACKUP_NVRAM_MAX || chunk < 4096 || chunk > REPO_MAX_CHUNK_SIZE ||
+		   !json_is_array(chunks) || json_array_size(chunks) != (size_t)((size + chunk - 1) / chunk)) {
+		buf_printf(err, "The NVRAM vars of backup %s have an invalid size, chunk size or chunk list.", id);
+		rc = -EBADMSG;
+	}
+	json_array_foreach(chunks, i, c) {
+		if (rc < 0)
+			break;
+		size_t len = (size_t)(size - (json_int_t)i * chunk < chunk ? size - (json_int_t)i * chunk : chunk);
+		uint8_t dg[REPO_DIGEST_LEN];
+		struct buf piece = BUF_INIT;
+		if (json_is_null(c)) {
+			size_t at = out->len;
+			buf_grow(out, len);
+			memset(out->s + at, 0, len);
+			out->len = at + len;
+			out->s[out->len] = '\0';
+			continue;
+		}
+		if (!json_is_string(c) || repo_digest_parse(json_string_value(c), dg) < 0) {
+			buf_printf(err, "The NVRAM vars of backup %s have an invalid chunk id.", id);
+			rc = -EBADMSG;
+		} else if ((rc = repo_chunk_get(r, dg, &piece, err)) == 0 && piece.len != len) {
+			buf_printf(err, "A chunk of the NVRAM vars of backup %s has %zu bytes, not %zu.", id, piece.len, len);
+			rc = -EBADMSG;
+		}
+		if (rc == 0)
+			buf_add(out, piece.s, piece.len);
+		buf_release(&piece);
+	}
+	json_decref(m);
+	return rc;
+}
+
 int backup_restore_disk(struct repo *r, const char *id, size_t index, const char *dest, const char *format,
 			const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err)
 {

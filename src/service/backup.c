@@ -191,7 +191,7 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 	struct rt_ref *ref = NULL;
 	__do_json json_t *nodes = NULL;
 	__do_json json_t *def = NULL;
-	__do_free char *scratch = NULL;
+	__do_free char *scratch = NULL, *nvram = NULL;
 	struct buf err = BUF_INIT;
 	uint64_t bytes = 0;
 	bool req_running = false;
@@ -233,6 +233,9 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 		}
 	}
 	req.run_dir = scratch;
+	nvram = rec.def->firmware == FIRMWARE_UEFI ? rt_nvram_path(bv->uuid) : NULL;
+	if (nvram && fs_exists(nvram)) /* never started: no vars yet, OVMF's pristine ones at the first start */
+		req.nvram_path = nvram;
 	struct brun_point point = { .uuid = bv->uuid, .def = rec.def, .no_freeze = b->no_freeze };
 	if (req_running) {
 		req.point_hook = brun_point;

@@ -36,6 +36,8 @@
 #include "backup/backup.h"
 #include "core/job.h"
 #include "qemu/runtime.h"
+#include "util/fsutil.h"
+#include "util/log.h"
 #include "util/strutil.h"
 #include "util/common.h"
 
@@ -62,6 +64,8 @@ struct restore {
 	struct rdisk *disks;
 	size_t n;
 	uint64_t total, done_before;
+	struct buf nvram;	/* a UEFI VM's vars kept with the backup (has_nvram), read under the repository lock */
+	bool has_nvram;
 };
 
 /* Let go of the pool and the repository (at the end of the job: free_arg runs
@@ -90,6 +94,7 @@ static void restore_free(void *arg)
 	free(rs->disks);
 	restore_release(rs);
 	free(rs->over_name);
+	buf_release(&rs->nvram);
 	json_decref(rs->def);
 	free(rs->id);
 	free(rs);
@@ -101,6 +106,28 @@ static void restore_progress(uint64_t done, uint64_t total, const char *phase, v
 	(void)total;
 	(void)phase;
 	job_progress_bytes(rs->job, rs->done_before + done, rs->total);
+}
+
+/* The NVRAM vars kept with the backup become VM uuid's (its boot entries); a
+ * failure leaves it OVMF's pristine vars at its next start, and says so. */
+static void restore_nvram(struct restore *rs, const char *uuid)
+{
+	__do_free char *path = rt_nvram_path(uuid);
+	__do_free char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int r;
+
+	if (slash)
+		*slash = '\0';
+	if ((r = fs_mkdir_p(dir, 0700)) == 0)
+		r = fs_write_file_atomic(path, rs->nvram.s, rs->nvram.len, 0600); /* its owner: at the next start */
+	if (r < 0) {
+		__do_free char *d = xasprintf("the NVRAM vars of backup %s were not restored (%s): the VM starts with "
+					      "fresh ones",
+					      rs->id, strerror(-r));
+		store_event_add(svc_cfg.store, uuid, "restore", d);
+		log_warn("%s", d);
+	}
 }
 
 /* Record the restored images: new volumes (+ the VM), or renames over the originals. */
@@ -119,6 +146,8 @@ static int restore_commit(struct restore *rs, json_t **vm, struct buf *err)
 			}
 			rs->disks[i].written = false;
 		}
+		if (rs->has_nvram)
+			restore_nvram(rs, rs->over_uuid);
 		store_event_add(svc_cfg.store, rs->over_uuid, "restore", rs->id);
 		return 0;
 	}
@@ -136,6 +165,8 @@ static int restore_commit(struct restore *rs, json_t **vm, struct buf *err)
 		if ((r = svc_vm_create(rs->def, &out, err)) == 0) {
 			const char *uuid = json_string_value(json_object_get(out, "uuid"));
 			__do_free char *detail = xasprintf("restored from backup %s", rs->id);
+			if (uuid && rs->has_nvram)
+				restore_nvram(rs, uuid);
 			if (uuid)
 				store_event_add(svc_cfg.store, uuid, "restore", detail);
 			*vm = out;
@@ -169,6 +200,14 @@ static int restore_write(struct restore *rs, struct buf *err)
 					&rs->cancel, restore_progress, rs, &why);
 		rs->disks[i].written = r == 0;
 		rs->done_before += rs->disks[i].size;
+	}
+	if (r == 0 && (rs->def || rs->over_uuid[0])) { /* a whole VM: its NVRAM vars too, if kept */
+		int rn = backup_nvram_read(rs->repo, rs->id, &rs->nvram, &why);
+		rs->has_nvram = rn == 0;
+		if (rn == -ENOENT)
+			buf_reset(&why);
+		else if (rn < 0)
+			r = rn;
 	}
 	repo_unlock(rs->repo);
 	/* Past this point nothing is undone, so a cancel must come before it. */
@@ -408,6 +447,7 @@ static int plan_new_vm(struct restore *rs, const char *name, const json_t *m, co
 int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct buf *err)
 {
 	struct restore *rs = xcalloc(1, sizeof(*rs));
+	rs->nvram = (struct buf)BUF_INIT;
 	__do_json json_t *m = NULL;
 	__do_free char *pool_path = NULL;
 	int r;

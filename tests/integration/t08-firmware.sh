@@ -127,6 +127,15 @@ test_expect "a BIOS boot that finds nothing says so on the serial console (SeaBI
 	wait_console nob "No bootable device" 30 &&
 	corral vm kill nob
 '
+test_expect "a backup keeps the NVRAM vars; a restore under a new name gets them" '
+	corral repo create "$T/repo" >/dev/null &&
+	corral disk create efi-b 16M >/dev/null && corral disk attach efi efi-b >/dev/null &&
+	corral backup run efi >/dev/null &&
+	ID=$(corral backup list efi --json | jq -r ".backups[-1].id") && [ -n "$ID" ] &&
+	corral backup restore "$ID" --name efi3 >/dev/null &&
+	cmp "$(nvram_of efi)" "$(nvram_of efi3)" &&
+	corral vm delete efi3 --disks --yes >/dev/null && corral disk detach efi efi-b >/dev/null
+'
 test_expect "a clone gets a copy of the vars; delete removes them; back to bios" '
 	corral vm clone efi efi2 >/dev/null &&
 	cmp -s "$(nvram_of efi)" "$(nvram_of efi2)" &&
