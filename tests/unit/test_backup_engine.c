@@ -61,6 +61,7 @@ struct fx {
 	int64_t cancel_ms;		/* when it was set */
 	uint64_t done_at_cancel, done_after_cancel, total;
 	struct buf last_err;		/* of the last do_backup */
+	const char *nvram;		/* a UEFI VM's vars file to keep (backup_req.nvram_path) */
 };
 
 static int run_argv(const char *const *argv, struct buf *out)
@@ -277,7 +278,8 @@ static int do_backup(struct fx *f, bool running, int64_t now, struct backup_resu
 	json_t *def = json_pack("{s:s}", "name", "vm1");
 	struct backup_req req = { .vm_name = "vm1", .vm_uuid = "11111111-2222-3333-4444-555555555555",
 				  .definition = def, .qmp = running ? f->qmp : NULL, .disks = disks, .n_disks = 3,
-				  .policy = "daily", .run_dir = f->run_dir, .now = now, .cancel = &f->cancel };
+				  .policy = "daily", .run_dir = f->run_dir, .now = now, .cancel = &f->cancel,
+				  .nvram_path = f->nvram };
 	struct buf err = BUF_INIT;
 	f->cb_done = false;
 	int r = backup_vm(f->repo, &req, progress, f, res, &err);
@@ -585,6 +587,45 @@ static void test_stopped(void **state)
 	backup_result_release(&r3);
 }
 
+/* A UEFI VM's vars file goes with the backup and comes back byte for byte;
+ * a backup without one says so; verify counts its chunks and sweep keeps them. */
+static void test_nvram(void **state)
+{
+	struct fx *f = *state;
+	struct backup_result r1, r2;
+	__do_free char *vars = fx_path(f, "vars.fd");
+	__do_buf struct buf data = BUF_INIT, got = BUF_INIT, err = BUF_INIT;
+
+	/* OVMF_VARS_4M's shape: 540672 bytes, mostly zero, a variable store at the start and near the end */
+	buf_grow(&data, 540672);
+	memset(data.s, 0, 540672);
+	data.len = 540672;
+	for (size_t i = 0; i < 4096; i++) {
+		data.s[i] = (char)(i * 7 + 1);
+		data.s[540672 - 4096 + i] = (char)(i * 13 + 5);
+	}
+	assert_int_equal(fs_write_file_atomic(vars, data.s, data.len, 0600), 0);
+	assert_int_equal(do_backup(f, false, 1000002000, &r1), 0);
+	assert_int_equal(backup_nvram_read(f->repo, r1.id, &got, &err), -ENOENT);
+	f->nvram = vars;
+	assert_int_equal(do_backup(f, false, 1000002100, &r2), 0);
+	buf_reset(&err);
+	buf_reset(&got);
+	assert_int_equal(backup_nvram_read(f->repo, r2.id, &got, &err), 0);
+	assert_int_equal(got.len, data.len);
+	assert_memory_equal(got.s, data.s, data.len);
+	/* the older backup goes; the vars' chunks are the newer one's and stay */
+	assert_int_equal(repo_manifest_delete(f->repo, r1.id, &err), 0);
+	uint64_t freed = 0, bytes = 0;
+	assert_int_equal(repo_sweep(f->repo, NULL, &freed, &bytes, &err), 0);
+	buf_reset(&got);
+	assert_int_equal(backup_nvram_read(f->repo, r2.id, &got, &err), 0);
+	assert_memory_equal(got.s, data.s, data.len);
+	f->nvram = NULL;
+	backup_result_release(&r1);
+	backup_result_release(&r2);
+}
+
 /* The running QEMU holds nothing of a backup: no export, no block job, no
  * fleecing node (node_bitmaps checks), no overlay file, no NBD socket. */
 static void assert_qemu_clean(struct fx *f)
@@ -721,6 +762,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stopped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nvram, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
