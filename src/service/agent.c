@@ -37,8 +37,16 @@ struct agent_vm {
 	bool refreshing;
 };
 
+/* Background refreshes at once (vm list of many VMs: the others wait for a later list). */
+#define AGENT_MAX_REFRESHERS 4
+
 static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t agent_idle = PTHREAD_COND_INITIALIZER; /* refreshers reached 0 */
 static struct agent_vm *agents;
+static int refreshers;		/* background refresh threads running */
+static bool stopping;		/* svc_agent_forget_all: no new background work */
+static pthread_t recover_tid;	/* svc_agent_recover's thread, joined at shutdown */
+static bool recover_running;
 
 static void entry_free(struct agent_vm *v)
 {
@@ -109,6 +117,15 @@ void svc_agent_forget(const char *uuid)
 void svc_agent_forget_all(void)
 {
 	pthread_mutex_lock(&agent_lock);
+	stopping = true;
+	while (refreshers > 0) /* each is bounded by its agent call's deadline */
+		pthread_cond_wait(&agent_idle, &agent_lock);
+	bool join = recover_running;
+	recover_running = false;
+	pthread_mutex_unlock(&agent_lock);
+	if (join)
+		pthread_join(recover_tid, NULL);
+	pthread_mutex_lock(&agent_lock);
 	while (agents) {
 		struct agent_vm *v = agents;
 		agents = v->next;
@@ -175,6 +192,8 @@ static void *refresh_thread(void *arg)
 	refresh(v);
 	pthread_mutex_lock(&agent_lock);
 	v->refreshing = false;
+	if (--refreshers == 0)
+		pthread_cond_broadcast(&agent_idle);
 	pthread_mutex_unlock(&agent_lock);
 	agent_put(v);
 	return NULL;
@@ -184,10 +203,11 @@ static void *refresh_thread(void *arg)
 static void refresh_async(struct agent_vm *v)
 {
 	pthread_mutex_lock(&agent_lock);
-	bool start = !v->refreshing;
+	bool start = !v->refreshing && !stopping && refreshers < AGENT_MAX_REFRESHERS;
 	if (start) {
 		v->refreshing = true;
 		v->refs++;
+		refreshers++;
 	}
 	pthread_mutex_unlock(&agent_lock);
 	if (!start)
@@ -199,6 +219,8 @@ static void refresh_async(struct agent_vm *v)
 	if (pthread_create(&t, &a, refresh_thread, v) != 0) {
 		pthread_mutex_lock(&agent_lock);
 		v->refreshing = false;
+		if (--refreshers == 0)
+			pthread_cond_broadcast(&agent_idle);
 		pthread_mutex_unlock(&agent_lock);
 		agent_put(v);
 	}
@@ -335,6 +357,11 @@ static void *recover_thread(void *arg)
 	size_t i;
 	json_array_foreach(uuids, i, u) {
 		const char *uuid = json_string_value(u);
+		pthread_mutex_lock(&agent_lock);
+		bool stop = stopping;
+		pthread_mutex_unlock(&agent_lock);
+		if (stop)
+			break;
 		struct agent_vm *v = agent_get(uuid);
 		json_t *ret = NULL;
 		int r = qga_execute(v->g, "guest-fsfreeze-status", NULL, &ret, AGENT_PING_MS, NULL);
@@ -366,11 +393,11 @@ void svc_agent_recover(void)
 				json_array_append_new(uuids, json_string(list[i].def->uuid));
 		store_vm_list_free(list, n);
 	}
-	pthread_t t;
-	pthread_attr_t a;
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (!json_array_size(uuids) || pthread_create(&t, &a, recover_thread, uuids) != 0)
+	if (!json_array_size(uuids) || pthread_create(&recover_tid, NULL, recover_thread, uuids) != 0) {
 		json_decref(uuids);
-	pthread_attr_destroy(&a);
+		return;
+	}
+	pthread_mutex_lock(&agent_lock);
+	recover_running = true; /* joined by svc_agent_forget_all */
+	pthread_mutex_unlock(&agent_lock);
 }

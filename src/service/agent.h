@@ -78,7 +78,10 @@ int svc_agent_shutdown(const char *uuid, struct buf *err);
 void svc_agent_recover(void);
 /* Drop VM uuid's client and cache (its QEMU is gone). */
 void svc_agent_forget(const char *uuid);
-/* Drop every client (svc_shutdown). */
+/* Drop every client (svc_shutdown): first wait for the background refreshes
+ * (at most AGENT_MAX_REFRESHERS at once, each bounded by its deadline) and
+ * the start-up thaw pass (it stops between VMs), so none touches the store
+ * after it closes. */
 void svc_agent_forget_all(void);
 
 #endif
