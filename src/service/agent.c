@@ -132,6 +132,7 @@ void svc_agent_forget_all(void)
 		if (--v->refs == 0)
 			entry_free(v);
 	}
+	stopping = false; /* the API is closed by now (corrald); a service started again may refresh */
 	pthread_mutex_unlock(&agent_lock);
 }
 
