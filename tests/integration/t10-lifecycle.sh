@@ -63,7 +63,7 @@ test_expect "kill stops at once" '
 	corral vm show g1 --json | jq -e ".status.reason | test(\"killed\")"
 '
 test_expect "a stop never kills silently: a deaf guest fails the stop, runs on, and says how to force it" '
-	create_guest deaf --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" &&
+	create_guest deaf --agent off --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" &&
 	boot deaf && pid=$(corral vm show deaf --json | jq -r .status.pid) &&
 	fails corral vm stop deaf --timeout 2 >"$T/stop.out" 2>"$T/stop.err" && cat "$T/stop.err" &&
 	grep -q "^corral: deaf: the guest ignored the ACPI power button for 2 s and keeps running (not killed).*--force.*--kill" "$T/stop.err" &&

@@ -54,7 +54,7 @@ test_expect "the event stream of one job starts with its state and ends with it"
 	api GET "/v1/events?follow=true&kind=" | tail -n1 | grep -q "HTTP 400"
 '
 test_expect "vm kill during a graceful stop succeeds at once; the stop job ends cancelled" '
-	create_guest deaf --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" && boot deaf &&
+	create_guest deaf --agent off --cmdline "console=ttyS0 quiet no_timer_check corral.noacpi" && boot deaf &&
 	stop=$(api POST /v1/vms/deaf/stop "{\"timeout\":120}" | sed "\$d" | jq -r .job.id) &&
 	sleep 1 && [ "$(job_field "$stop" state)" = running ] &&
 	t0=$(date +%s%N) && corral vm kill deaf && t1=$(date +%s%N) &&

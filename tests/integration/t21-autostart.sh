@@ -14,7 +14,7 @@ ev_ms() { corral events --vm "$1" --kind "$2" --limit 200 --json |
 test_expect "start order and delay are definition fields, validated and shown" '
 	create_guest first --autostart --start-order 1 --start-delay 4 >/dev/null &&
 	create_guest second --autostart --start-order 2 >/dev/null &&
-	create_guest deaf --autostart --start-order 3 --cmdline "$GUEST_CMDLINE corral.noacpi" >/dev/null &&
+	create_guest deaf --autostart --start-order 3 --agent off --cmdline "$GUEST_CMDLINE corral.noacpi" >/dev/null &&
 	create_guest manual >/dev/null &&
 	corral vm show first --json | jq -e ".start_order == 1 and .start_delay == 4" &&
 	corral vm show manual --json | jq -e ".start_order == 0 and .start_delay == 0 and .autostart == false" &&
