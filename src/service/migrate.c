@@ -42,6 +42,9 @@
 #include "util/common.h"
 
 #define MIG_POLL_MS 200
+/* No byte of disk or memory moved for this long: the link is gone or stalled
+ * (TCP retransmits for minutes); roll back rather than wait (docs/migration.md). */
+#define MIG_STALL_MS 30000
 #define MIG_QMP_MS 10000
 #define MIG_FINISH_WAIT_MS 20000 /* under the peer client's 30 s per call */
 #define MIG_MIRROR_FINISH_MS 120000
@@ -603,7 +606,8 @@ static int out_peer(struct outgoing *o, const char *method, const char *what, js
 static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_port, const char *kdir, struct buf *err)
 {
 	struct mig_progress p = { 0 };
-	uint64_t disk_total = 0, disk_done = 0;
+	uint64_t disk_total = 0, disk_done = 0, last_done = 0;
+	int64_t moved_at = time_mono_ms();
 	int r;
 
 	if (o->params.tls) {
@@ -642,6 +646,14 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		job_set_result(o->job, json_pack("{s:s, s:I, s:I}", "phase", "disks", "disk_total",
 						 (json_int_t)disk_total, "disk_remaining",
 						 (json_int_t)(disk_total - disk_done)));
+		if (disk_done != last_done) {
+			last_done = disk_done;
+			moved_at = time_mono_ms();
+		} else if (ready < o->ncopy && time_mono_ms() - moved_at > MIG_STALL_MS) {
+			buf_printf(err, "copying the disks to %s made no progress for %d s (is the link down?)", o->to,
+				   MIG_STALL_MS / 1000);
+			return -ETIMEDOUT;
+		}
 		if (ready < o->ncopy && (r = job_sleep(o->job, MIG_POLL_MS)) < 0)
 			return r;
 	}
@@ -658,12 +670,23 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		return r;
 	o->migrating = true;
 	bool cancel_sent = false;
+	uint64_t last_sent = 0;
+	moved_at = time_mono_ms();
 	for (;;) {
 		uint64_t seen = qmp_events_seen(q);
 		if ((r = mig_query(q, &p, err)) < 0)
 			return r;
 		if (mig_progress_done(&p))
 			break;
+		if (p.ram_transferred != last_sent) {
+			last_sent = p.ram_transferred;
+			moved_at = time_mono_ms();
+		} else if (!cancel_sent && time_mono_ms() - moved_at > MIG_STALL_MS) {
+			buf_printf(err, "the memory stream to %s made no progress for %d s (is the link down?)", o->to,
+				   MIG_STALL_MS / 1000);
+			mig_cancel(q, NULL);
+			cancel_sent = true;
+		}
 		double base = o->ncopy ? 50.0 : 0.0;
 		double frac = p.ram_total ? 1.0 - (double)p.ram_remaining / (double)p.ram_total : 0;
 		double rate = (double)p.mbps * 125000.0;
