@@ -19,8 +19,10 @@ on() { local h=$1; shift; SOCK=$T/$h.sock corral "$@"; }
 
 start_host() {
 	local h=$1 ns=$2
-	in_host "$ns" "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
-		--socket "$T/$h.sock" --log-file "$T/$h.log" 8>&- &
+	# nsenter execs corrald itself: $! is its pid (ip netns exec forks, and its pid was
+	# what got the TERM at cleanup, leaving corrald running after the test)
+	nsenter --net="/run/netns/$ns" -- "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" \
+		--state-dir "$T/$h" --socket "$T/$h.sock" --log-file "$T/$h.log" 8>&- &
 	PIDS="$PIDS $!"
 	for _ in $(seq 1 100); do
 		[ -S "$T/$h.sock" ] && on "$h" host info >/dev/null 2>&1 && return 0
@@ -34,6 +36,7 @@ vx_cleanup() {
 	sleep 1
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	pkill -f -- "--state-dir $T/" 2>/dev/null # nothing of this run outlives it
 	ip netns del "$NA" 2>/dev/null
 	ip netns del "$NB" 2>/dev/null
 	return 0
