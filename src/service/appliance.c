@@ -68,28 +68,6 @@ struct import {
 	uint64_t total, done;	/* bytes to copy out of the OVA, for progress */
 };
 
-static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *claimed; /* VM names being imported right now */
-
-static bool name_claim(const char *name)
-{
-	bool ok;
-	pthread_mutex_lock(&claims_lock);
-	if (!claimed)
-		claimed = json_object();
-	ok = !json_object_get(claimed, name);
-	if (ok)
-		json_object_set_new(claimed, name, json_true());
-	pthread_mutex_unlock(&claims_lock);
-	return ok;
-}
-
-static void name_release(const char *name)
-{
-	pthread_mutex_lock(&claims_lock);
-	json_object_del(claimed, name);
-	pthread_mutex_unlock(&claims_lock);
-}
 
 static void import_free(void *arg)
 {
@@ -109,7 +87,7 @@ static void import_free(void *arg)
 	if (im->src_fd >= 0)
 		close(im->src_fd);
 	if (im->claimed)
-		name_release(im->name);
+		svc_vm_name_release(im->name);
 	if (im->dir)
 		svc_pool_put(im->pool);
 	free(im->src);
@@ -857,8 +835,8 @@ int svc_vm_import(const char *path, const struct svc_import_opts *o, json_t **jo
 		goto fail;
 	if ((r = take_descriptor(im, desc, o->name, o->network, err)) < 0)
 		goto fail;
-	if (!name_claim(im->name)) {
-		buf_printf(err, "a VM named %s is being imported already", im->name);
+	if (!svc_vm_name_claim(im->name)) {
+		buf_printf(err, "a VM named '%s' is being made already (a clone or an import)", im->name);
 		r = -EEXIST;
 		goto fail;
 	}

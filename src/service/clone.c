@@ -44,28 +44,6 @@
 /* A linked clone's overlays need next to nothing; refuse below this. */
 #define CLONE_MIN_FREE (1ULL << 20)
 
-static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *claimed; /* VM names being cloned into right now */
-
-static bool name_claim(const char *name)
-{
-	bool ok;
-	pthread_mutex_lock(&claims_lock);
-	if (!claimed)
-		claimed = json_object();
-	ok = !json_object_get(claimed, name);
-	if (ok)
-		json_object_set_new(claimed, name, json_true());
-	pthread_mutex_unlock(&claims_lock);
-	return ok;
-}
-
-static void name_release(const char *name)
-{
-	pthread_mutex_lock(&claims_lock);
-	json_object_del(claimed, name);
-	pthread_mutex_unlock(&claims_lock);
-}
 
 /* ---- dependencies ------------------------------------------------------- */
 
@@ -555,7 +533,7 @@ static void clone_end(struct clone *c, int r)
 {
 	if (r < 0)
 		clone_undo(c);
-	name_release(c->name);
+	svc_vm_name_release(c->name);
 }
 
 static int clone_run(struct job *j, void *arg, struct buf *err)
@@ -624,9 +602,9 @@ int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 	/* Checked under a hold of the source; a full clone's job then locks it until done. */
 	if ((r = job_hold_vm(src_uuid, NULL, "clone", &h, err)) < 0)
 		return r;
-	if (!name_claim(name)) {
+	if (!svc_vm_name_claim(name)) {
 		job_release(h);
-		buf_printf(err, "a clone named '%s' is being made already", name);
+		buf_printf(err, "a VM named '%s' is being made already (a clone or an import)", name);
 		return -EEXIST;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -657,7 +635,7 @@ int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 				 .run = clone_run, .arg = c, .free_arg = clone_free };
 	nm = xstrdup(name);
 	if ((r = job_start(&spec, job, err)) < 0)
-		name_release(nm); /* c is freed by job_start */
+		svc_vm_name_release(nm); /* c is freed by job_start */
 	return r;
 fail:
 	vm_record_release(&rec);

@@ -28,6 +28,12 @@ void svc_migrate_reap(void);
  * history and publish it on the event bus (events.c). */
 void svc_vm_event(const char *uuid, const char *type, const char *detail);
 
+/* A VM name a job is about to define (a clone, an import): claimed by one job
+ * at a time, from its request to its end (vm.c); false if another holds it.
+ * svc_vm_create still checks the store under svc_defs_lock. */
+bool svc_vm_name_claim(const char *name);
+void svc_vm_name_release(const char *name);
+
 /* Pin d->machine to the concrete type this host's QEMU has for it (NULL:
  * q35), host.c.  -ENOTSUP + sentence if the QEMU lacks it.  When the QEMU's
  * types could not be listed, d is left alone (0). */

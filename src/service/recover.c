@@ -431,7 +431,9 @@ static void undo_volumes(json_t *vols, const char *what)
 	pthread_mutex_unlock(&svc_defs_lock);
 }
 
-static void recover_clone(json_t *job, const char *name)
+/* A job that ends by defining VM `name` (clone, vm-import): done once the VM
+ * exists; else the volumes its result lists go ("<kind> <name>" in the log). */
+static void recover_new_vm(json_t *job, const char *name, const char *kind, const char *gone)
 {
 	json_t *vols = json_object_get(json_object_get(job, "result"), "volumes");
 	char uuid[37];
@@ -444,31 +446,24 @@ static void recover_clone(json_t *job, const char *name)
 		job_end(job, false, STOPPED_MSG);
 		return;
 	}
-	__do_free char *what = xasprintf("clone %s", name);
+	__do_free char *what = xasprintf("%s %s", kind, name);
 	undo_volumes(vols, what);
-	job_end(job, false, "corrald stopped during the clone; nothing was kept");
+	job_end(job, false, gone);
 }
 
-/* A vm-import: done once its VM is defined; else its volumes and scratch copies go. */
+static void recover_clone(json_t *job, const char *name)
+{
+	recover_new_vm(job, name, "clone", "corrald stopped during the clone; nothing was kept");
+}
+
+/* A vm-import: its scratch copies go in any case. */
 static void recover_vm_import(json_t *job, const char *name)
 {
-	json_t *vols = json_object_get(json_object_get(job, "result"), "volumes");
 	const char *scratch = res_str(job, "scratch");
-	char uuid[37];
 
 	if (scratch)
 		svc_vm_import_scratch_remove(scratch);
-	if (store_vm_lookup(svc_cfg.store, name, uuid) == 0) {
-		job_end(job, true, NULL);
-		return;
-	}
-	if (!json_is_array(vols)) {
-		job_end(job, false, STOPPED_MSG);
-		return;
-	}
-	__do_free char *what = xasprintf("vm import %s", name);
-	undo_volumes(vols, what);
-	job_end(job, false, "corrald stopped during the import; nothing of it was kept");
+	recover_new_vm(job, name, "vm import", "corrald stopped during the import; nothing of it was kept");
 }
 
 /*

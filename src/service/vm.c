@@ -766,3 +766,26 @@ json_t *svc_vm_events(const char *uuid, int limit) { return store_event_list(svc
 int svc_vm_console_open(const char *uuid, bool force, struct buf *err) { return rt_console_open(uuid, force, err); }
 
 void svc_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
+
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *claimed; /* VM names being made by a clone or an import right now */
+
+bool svc_vm_name_claim(const char *name)
+{
+	bool ok;
+	pthread_mutex_lock(&claims_lock);
+	if (!claimed)
+		claimed = json_object();
+	ok = !json_object_get(claimed, name);
+	if (ok)
+		json_object_set_new(claimed, name, json_true());
+	pthread_mutex_unlock(&claims_lock);
+	return ok;
+}
+
+void svc_vm_name_release(const char *name)
+{
+	pthread_mutex_lock(&claims_lock);
+	json_object_del(claimed, name);
+	pthread_mutex_unlock(&claims_lock);
+}
