@@ -914,6 +914,18 @@ char *rt_nvram_path(const char *uuid)
 	return xasprintf("%s/%s/nvram.fd", cfg.run_dir, uuid);
 }
 
+int rt_nvram_write(const char *uuid, const void *data, size_t len)
+{
+	__do_free char *path = rt_nvram_path(uuid);
+	__do_free char *dir = xstrdup(path);
+	int r;
+
+	*strrchr(dir, '/') = '\0';
+	if ((r = fs_mkdir_p(dir, 0700)) < 0)
+		return r;
+	return fs_write_file_atomic(path, data, len, 0600);
+}
+
 /* --firmware uefi: OVMF's code as installed, and the VM's own NVRAM vars,
  * copied from OVMF's template at its first start and kept after (the boot
  * entries and settings the guest stores there), owned by the qemu user. */

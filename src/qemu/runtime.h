@@ -104,6 +104,9 @@ struct rt_config {
 
 /* The NVRAM vars file of UEFI VM `uuid` (caller frees); it may not exist yet. */
 char *rt_nvram_path(const char *uuid);
+/* Replace VM uuid's NVRAM vars with `len` bytes (atomically; its directory
+ * made); the qemu user owns it from the next start. 0 or -errno. */
+int rt_nvram_write(const char *uuid, const void *data, size_t len);
 
 int rt_init(const struct rt_config *cfg, struct buf *err);
 /* Drop QMP connections and stop the worker; never stops guests. */

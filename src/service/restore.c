@@ -112,15 +112,8 @@ static void restore_progress(uint64_t done, uint64_t total, const char *phase, v
  * failure leaves it OVMF's pristine vars at its next start, and says so. */
 static void restore_nvram(struct restore *rs, const char *uuid)
 {
-	__do_free char *path = rt_nvram_path(uuid);
-	__do_free char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int r;
+	int r = rt_nvram_write(uuid, rs->nvram.s, rs->nvram.len);
 
-	if (slash)
-		*slash = '\0';
-	if ((r = fs_mkdir_p(dir, 0700)) == 0)
-		r = fs_write_file_atomic(path, rs->nvram.s, rs->nvram.len, 0600); /* its owner: at the next start */
 	if (r < 0) {
 		__do_free char *d = xasprintf("the NVRAM vars of backup %s were not restored (%s): the VM starts with "
 					      "fresh ones",
