@@ -259,7 +259,7 @@ out:
 
 int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 {
-	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "cpu", "paused", NULL };
+	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "cpu", "paused", "nvram", NULL };
 	const json_t *disks = json_object_get(req, "disks");
 	const char *addr = json_string_value(json_object_get(req, "address"));
 	const char *psk = json_string_value(json_object_get(req, "psk"));
@@ -293,8 +293,6 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		r = -EEXIST;
 		goto fail_early;
 	}
-	if ((r = mig_firmware_check(d, err)) < 0)
-		goto fail_early;
 	if ((r = cpu_model(d, &model, err)) < 0)
 		goto fail_early;
 	/* A named model is the same CPU wherever QEMU knows it: portable. */
@@ -330,6 +328,8 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 			goto fail;
 		m->nbd |= json_is_true(json_object_get(dj, "copy"));
 	}
+	if ((r = mig_nvram_accept(d, req, err)) < 0)
+		goto fail;
 	pthread_mutex_lock(&svc_defs_lock);
 	r = store_vm_insert(svc_cfg.store, d);
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -587,9 +587,14 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		}
 		json_array_append_new(disks, dj);
 	}
-	return json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:b}", "vm", vmdef_to_json(o->def), "source",
-			 mig_self_name(), "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model", model,
-			 "signature", sig, "paused", !o->was_running);
+	json_t *req = json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:b}", "vm", vmdef_to_json(o->def), "source",
+				mig_self_name(), "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model",
+				model, "signature", sig, "paused", !o->was_running);
+	if (mig_nvram_add(o->def, req, err) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
 }
 
 /* Call the destination: prepare (what NULL) or ".../<uuid>/<what>". */
@@ -983,8 +988,6 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		r = -EBUSY;
 		goto fail;
 	}
-	if ((r = mig_firmware_check(rec.def, err)) < 0)
-		goto fail;
 	/* unknown host: answered now, not by the job */
 	if ((r = peer_open(opt->to, &p, err)) < 0)
 		goto fail;

@@ -10,8 +10,11 @@
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 
+#include <openssl/evp.h>
+
 #include "service/migrate_common.h"
 #include "core/store.h"
+#include "qemu/runtime.h"
 #include "service/internal.h"
 #include "service/pool.h"
 #include "storage/volume.h"
@@ -153,12 +156,61 @@ void mig_unknown(const char *uuid, struct buf *err, const char *fmt, ...)
 	buf_adds(err, why.s);
 }
 
-int mig_firmware_check(const struct vm_def *d, struct buf *err)
+/* The most NVRAM vars a prepare request carries: OVMF's largest (528 KiB)
+ * with room, in base64 well under the API's 1 MiB body. */
+#define MIG_NVRAM_MAX (640u << 10)
+
+int mig_nvram_add(const struct vm_def *d, json_t *req, struct buf *err)
 {
+	__do_buf struct buf raw = BUF_INIT;
+	__do_free char *path = NULL, *enc = NULL;
+	int r;
+
 	if (d->firmware != FIRMWARE_UEFI)
 		return 0;
-	buf_printf(err, "%s boots with UEFI, and migration does not carry its NVRAM vars file (boot entries, "
-		   "Secure Boot keys) yet; stop it, and move it by backup and restore or recreate it there",
-		   d->name);
-	return -ENOTSUP;
+	path = rt_nvram_path(d->uuid);
+	if ((r = fs_read_file(path, MIG_NVRAM_MAX, &raw)) == -ENOENT)
+		return 0;
+	if (r < 0 || raw.len == 0) {
+		buf_printf(err, "cannot read the NVRAM vars %s of %s: %s", path, d->name,
+			   r == -EFBIG ? "larger than OVMF's" : r < 0 ? strerror(-r) : "the file is empty");
+		return r < 0 ? r : -EIO;
+	}
+	enc = xmalloc(4 * ((raw.len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)enc, (const unsigned char *)raw.s, (int)raw.len);
+	json_object_set_new(req, "nvram", json_string(enc));
+	return 0;
+}
+
+int mig_nvram_accept(const struct vm_def *d, const json_t *req, struct buf *err)
+{
+	const json_t *nj = json_object_get(req, "nvram");
+	const char *s = json_string_value(nj);
+	size_t n = json_string_length(nj);
+	__do_free unsigned char *dec = NULL;
+	__do_free char *enc = NULL;
+	int len, r;
+
+	if (!nj)
+		return 0;
+	if (d->firmware != FIRMWARE_UEFI || !s || n == 0 || n % 4 != 0 || n > 4 * ((MIG_NVRAM_MAX + 2) / 3)) {
+		buf_adds(err, "nvram is the NVRAM vars of a UEFI VM, in base64, at most 640 KiB");
+		return -EINVAL;
+	}
+	dec = xmalloc(n / 4 * 3);
+	enc = xmalloc(n + 1);
+	len = EVP_DecodeBlock(dec, (const unsigned char *)s, (int)n);
+	/* EVP_DecodeBlock counts the '=' padding as zero bytes, and lets some
+	 * misplaced padding pass: only what encodes back to s is base64. */
+	for (size_t i = n; len > 0 && i > n - 2 && s[i - 1] == '='; i--)
+		len--;
+	if (len <= 0 || EVP_EncodeBlock((unsigned char *)enc, dec, len) != (int)n || memcmp(enc, s, n) != 0) {
+		buf_adds(err, "nvram is not valid base64");
+		return -EINVAL;
+	}
+	if ((r = rt_nvram_write(d->uuid, dec, (size_t)len)) < 0) {
+		buf_printf(err, "cannot write the NVRAM vars of %s on %s: %s", d->name, mig_self_name(), strerror(-r));
+		return r;
+	}
+	return 0;
 }

@@ -32,12 +32,18 @@ int mig_port_pick(const char *addr, int *port, struct buf *err);
 json_t *mig_disk_describe(const char *volume, bool copy, uint64_t *capacity, struct buf *err);
 
 /*
- * Can VM d move to another host?  A UEFI VM cannot (yet): its NVRAM vars
- * file (boot entries, Secure Boot keys) is a file of this host that neither
- * migration carries, and a destination with fresh vars could leave the
- * guest unbootable (docs/migration.md).  0, or -ENOTSUP + err.
+ * A UEFI VM's NVRAM vars file (boot entries, Secure Boot keys) travels in
+ * the prepare request as "nvram" (base64; OVMF's are 128 or 528 KiB).  The
+ * source adds it (mig_nvram_add: nothing for a BIOS VM or one never started,
+ * which gets OVMF's pristine vars at its first start wherever it is); the
+ * destination writes it as the VM's own before its QEMU starts
+ * (mig_nvram_accept), and forgetting the VM there removes it.  In a live
+ * migration the flash's contents also move with the guest's memory, and
+ * QEMU writes them to the destination's file when the guest resumes there:
+ * the copy sent here is what the file holds until then.
  */
-int mig_firmware_check(const struct vm_def *d, struct buf *err);
+int mig_nvram_add(const struct vm_def *d, json_t *req, struct buf *err);
+int mig_nvram_accept(const struct vm_def *d, const json_t *req, struct buf *err);
 
 /*
  * One disk of a prepare request {"volume","pool","format","file","copy",

@@ -186,6 +186,7 @@ static void off_cleanup(struct prepared *m, const char *why)
 	}
 	json_array_foreach(m->recorded, i, v)
 		store_vol_delete(svc_cfg.store, json_string_value(v));
+	rt_forget(m->uuid); /* the NVRAM vars a UEFI VM's request brought */
 	mig_rec_drop(m->uuid);
 	log_info("vm %s: offline migration from %s undone: %s", m->name, m->source, why);
 }
@@ -266,7 +267,7 @@ static int off_nbd_start(struct prepared *m, const char *vol, const char *addr, 
 
 int svc_migrate_offline_prepare(const json_t *req, json_t **out, struct buf *err)
 {
-	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", NULL };
+	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "nvram", NULL };
 	const json_t *disks = json_object_get(req, "disks");
 	const char *addr = json_string_value(json_object_get(req, "address"));
 	const char *psk = json_string_value(json_object_get(req, "psk"));
@@ -309,6 +310,8 @@ int svc_migrate_offline_prepare(const json_t *req, json_t **out, struct buf *err
 		if (r < 0)
 			goto fail;
 	}
+	if ((r = mig_nvram_accept(d, req, err)) < 0)
+		goto fail;
 	pthread_mutex_lock(&svc_defs_lock);
 	r = store_vm_insert(svc_cfg.store, d);
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -458,8 +461,13 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 			o->total += capacity;
 		json_array_append_new(disks, dj);
 	}
-	return json_pack("{s:o, s:s, s:s, s:s, s:o}", "vm", vmdef_to_json(o->def), "source", mig_self_name(), "address",
-			 peer_host(o->peer), "psk", psk, "disks", disks);
+	json_t *req = json_pack("{s:o, s:s, s:s, s:s, s:o}", "vm", vmdef_to_json(o->def), "source", mig_self_name(),
+				"address", peer_host(o->peer), "psk", psk, "disks", disks);
+	if (mig_nvram_add(o->def, req, err) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
 }
 
 /* qemu-img convert -p prints "    (12.34/100%)\r": progress; stop when the job is cancelled. */
@@ -742,8 +750,6 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 		r = -EBUSY;
 		goto fail;
 	}
-	if ((r = mig_firmware_check(rec.def, err)) < 0)
-		goto fail;
 	if (rec.def->ndisks > OFF_MAX_DISKS) {
 		buf_printf(err, "%s has more than %d disks", rec.def->name, OFF_MAX_DISKS);
 		r = -E2BIG;

@@ -7,7 +7,8 @@
 # forth, with shared storage and with its disk copied (--with-local-disks).
 # After each move: the counter never went back, the VM is listed on exactly
 # one host, `qemu-img check` is clean, nothing is left on the other host.
-# Quick migration (--quick) likewise, and a paused VM stays paused.
+# Quick migration (--quick) likewise, and a paused VM stays paused.  A
+# UEFI guest's NVRAM vars move with it.
 # Failures: a cancel in the memory phase and kill -9 of the destination QEMU
 # in the disk phase leave the VM running on the source and the destination
 # clean; after kill -9 of the source corrald and its QEMU the destination
@@ -139,6 +140,16 @@ test_expect "a paused VM stays paused on the target, live or quick" '
 	migrate s1 b a --quick && [ "$(on a vm_state s1)" = paused ] &&
 	ca vm resume s1 && check_on s1 a && clean_on b s1 &&
 	LAST_MEM=$L2_MEM LAST_DISK=$L2_DISK # the next checks are of l2 again
+'
+
+test_expect "a UEFI guest moves live with its NVRAM vars, and back by --quick" '
+	ca disk create u2-d 64M && on a create_guest u2 --disk u2-d --firmware uefi >/dev/null &&
+	on a boot u2 && U=$(ca vm show u2 --json | jq -r .uuid) && cp "$(find "$T/a" -name "$U.fd")" vars.a &&
+	migrate u2 a b --with-local-disks && on b wait_state u2 running 10 && on b guest_sh u2 "echo al""ive" | grep -q alive &&
+	[ -z "$(find "$T/a" -name "$U.fd")" ] && cmp vars.a "$(find "$T/b" -name "$U.fd")" &&
+	migrate u2 b a --with-local-disks --quick && on a guest_sh u2 "echo al""ive" | grep -q alive &&
+	[ -z "$(find "$T/b" -name "$U.fd")" ] && cmp vars.a "$(find "$T/a" -name "$U.fd")" &&
+	ca vm kill u2 >/dev/null
 '
 
 test_expect "a name clash and a full pool on the target are refused; the VM runs on" '

@@ -8,7 +8,8 @@
 # during the disk copy leaves the VM on the source and the destination
 # clean.  kill -9 of either corrald during the copy settles, after its
 # restart, with the VM on the source only and nothing left on the
-# destination (the migration records, docs/migration.md).  Evacuate: two running guests leave host a (--local, two at a
+# destination (the migration records, docs/migration.md).  A UEFI VM's
+# NVRAM vars move with it and it boots there.  Evacuate: two running guests leave host a (--local, two at a
 # time, target chosen by free memory), then a asks b to evacuate itself
 # (HOST form) and both come back; each VM's outcome is in the job's result.
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +70,14 @@ test_expect "and back b -> a" '
 	qemu-img compare -f raw -F qcow2 "$T/o1.raw" "$(path_on a o1-d)"
 '
 
+test_expect "a UEFI VM moves offline with its NVRAM vars and boots on b" '
+	ca disk create u1-d 16M --pool shared && on a create_guest u1 --disk u1-d --firmware uefi >/dev/null &&
+	on a boot u1 && ca vm kill u1 >/dev/null && on a wait_state u1 stopped 20 &&
+	U=$(ca vm show u1 --json | jq -r .uuid) && cp "$(find "$T/a" -name "$U.fd")" vars.a &&
+	ca vm migrate u1 --to b --offline >/dev/null && [ "$(where u1)" = b ] &&
+	[ -z "$(find "$T/a" -name "$U.fd")" ] && cmp vars.a "$(find "$T/b" -name "$U.fd")" &&
+	on b boot u1 && cb vm kill u1 >/dev/null
+'
 test_expect "the destination refuses half-way (a shared disk it cannot see): it removes what it made" '
 	ca pool create sh2 "$T/sa" --shared && cb pool create sh2 "$T/sb" --shared &&
 	ca disk create o1-x 16M --pool sh2 && ca disk attach o1 o1-x >/dev/null &&

@@ -27,6 +27,7 @@
 #include "svc_fixture.h"
 #include "core/job.h"
 #include "qemu/runtime.h"
+#include "service/migrate_common.h"
 #include "service/vm.h"
 #include "service/volume.h"
 #include "util/buf.h"
@@ -372,6 +373,54 @@ static void test_corrald_restart_reattaches(void **state)
 	assert_state(u, VM_STOPPED, "stopped by user");
 }
 
+/* Migration carries a UEFI VM's NVRAM vars: the source's bytes arrive as the
+ * destination's file; bad "nvram" values are refused and write nothing. */
+static void test_migration_carries_nvram(void **state)
+{
+	(void)state;
+	struct vm_def src = { .name = "efi", .uuid = "00000000-0000-4000-8000-00000000e0f1", .firmware = FIRMWARE_UEFI };
+	struct vm_def dst = { .name = "efi", .uuid = "00000000-0000-4000-8000-00000000e0f2", .firmware = FIRMWARE_UEFI };
+	struct vm_def bios = { .name = "old", .uuid = "00000000-0000-4000-8000-00000000e0f3" };
+	__do_buf struct buf err = BUF_INIT, got = BUF_INIT;
+	__do_free char *dst_path = rt_nvram_path(dst.uuid);
+	char vars[1001];
+	json_t *req = json_object();
+
+	for (size_t i = 0; i < sizeof(vars); i++)
+		vars[i] = (char)(i * 7 + 1);
+	assert_int_equal(mig_nvram_add(&src, req, &err), 0); /* never started: nothing to carry */
+	assert_null(json_object_get(req, "nvram"));
+	assert_int_equal(rt_nvram_write(src.uuid, vars, sizeof(vars)), 0);
+	assert_int_equal(mig_nvram_add(&bios, req, &err), 0);
+	assert_null(json_object_get(req, "nvram"));
+	assert_int_equal(mig_nvram_add(&src, req, &err), 0);
+	assert_non_null(json_object_get(req, "nvram"));
+
+	assert_int_equal(mig_nvram_accept(&bios, req, &err), -EINVAL); /* vars for a BIOS VM */
+	static const char *const bad[] = { "", "AAA", "AA*A", "====" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		__do_json json_t *b = json_pack("{s:s}", "nvram", bad[i]);
+		buf_reset(&err);
+		assert_int_equal(mig_nvram_accept(&dst, b, &err), -EINVAL);
+		assert_non_null(strstr(err.s, "nvram"));
+	}
+	__do_free char *huge = xmalloc(1u << 20);
+	memset(huge, 'A', (1u << 20) - 1);
+	huge[(1u << 20) - 1] = '\0';
+	__do_json json_t *big = json_pack("{s:s}", "nvram", huge);
+	assert_int_equal(mig_nvram_accept(&dst, big, &err), -EINVAL);
+	assert_false(fs_exists(dst_path));
+
+	assert_int_equal(mig_nvram_accept(&dst, req, &err), 0);
+	assert_int_equal(fs_read_file(dst_path, 1u << 20, &got), 0);
+	assert_int_equal(got.len, sizeof(vars));
+	assert_memory_equal(got.s, vars, sizeof(vars));
+	rt_forget(src.uuid);
+	rt_forget(dst.uuid);
+	assert_false(fs_exists(dst_path));
+	json_decref(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_qemu_crash_ends_crashed),
 		cmocka_unit_test(test_reboot_resets_the_same_qemu),
 		cmocka_unit_test(test_corrald_restart_reattaches),
+		cmocka_unit_test(test_migration_carries_nvram),
 	};
 	return cmocka_run_group_tests(tests, svc_fixture_setup, svc_fixture_teardown);
 }
