@@ -293,7 +293,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		r = -EEXIST;
 		goto fail_early;
 	}
-	if ((r = cpu_model(d, &model, err)) < 0)
+	if ((r = mig_machine_check(d, err)) < 0 || (r = cpu_model(d, &model, err)) < 0)
 		goto fail_early;
 	/* A named model is the same CPU wherever QEMU knows it: portable. */
 	if (qemu_cpu_portable(model) && (r = svc_cpu_check(d, err)) < 0) {
@@ -947,7 +947,6 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct vm_record rec = { 0 };
 	__do_json json_t *nodes = NULL;
-	struct peer *p = NULL;
 	int r;
 
 	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
@@ -960,17 +959,9 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		r = -EINVAL;
 		goto fail;
 	}
-	if (!opt->to || !*opt->to) {
-		buf_adds(err, "the destination host is required (--to HOST)");
-		r = -EINVAL;
+	if ((r = mig_target_check(opt->to, err)) < 0)
 		goto fail;
-	}
 	snprintf(o->to, sizeof(o->to), "%s", opt->to);
-	if (!strcmp(opt->to, mig_self_name())) {
-		buf_printf(err, "%s is this host; migrate to another one", opt->to);
-		r = -EINVAL;
-		goto fail;
-	}
 	if ((r = store_vm_get(svc_cfg.store, uuid, &rec)) < 0) {
 		buf_adds(err, "vm not found");
 		goto fail;
@@ -983,15 +974,8 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		r = -EBUSY;
 		goto fail;
 	}
-	if (rec.def->cdrom) {
-		buf_printf(err, "%s: a CD-ROM medium is inserted (a file of this host); eject it first", rec.def->name);
-		r = -EBUSY;
+	if ((r = mig_movable(rec.def, err)) < 0)
 		goto fail;
-	}
-	/* unknown host: answered now, not by the job */
-	if ((r = peer_open(opt->to, &p, err)) < 0)
-		goto fail;
-	peer_close(p);
 	o->def = vmdef_dup(rec.def);
 	/* The destination builds QEMU from this definition: it must describe the
 	 * hardware the guest has now.  A VM started before its definition had the
@@ -1003,36 +987,26 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 	nodes = rt_disk_nodes(uuid);
 	for (int i = 0; i < rec.def->ndisks; i++) {
 		struct out_disk *d = &o->disks[o->ndisks++];
-		struct vol_record v = { 0 };
-		struct pool_record pr = { 0 };
 		const char *node = json_string_value(json_object_get(json_object_get(nodes, rec.def->disks[i].volume), "node"));
 		const char *dev = json_string_value(json_object_get(json_object_get(nodes, rec.def->disks[i].volume), "device"));
 
 		snprintf(d->volume, sizeof(d->volume), "%s", rec.def->disks[i].volume);
 		snprintf(d->node, sizeof(d->node), "%s", node ? node : "");
 		d->slot = dev && !strncmp(dev, "disk", 4) ? atoi(dev + 4) : i;
-		if ((r = store_vol_get(svc_cfg.store, d->volume, &v)) < 0) {
-			buf_printf(err, "volume %s is gone", d->volume);
+		__do_free char *pool = NULL;
+		if ((r = mig_disk_copied(d->volume, &d->copy, &pool, err)) < 0)
 			goto fail;
-		}
-		bool shared = store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0 && pr.shared;
-		d->copy = !shared;
 		if (d->copy && !opt->with_local_disks) {
 			buf_printf(err, "disk %s of %s is in pool '%s', which is not shared; use --with-local-disks to copy it",
-				   d->volume, rec.def->name, v.pool ? v.pool : "default");
+				   d->volume, rec.def->name, pool);
 			r = -EINVAL;
-		} else if (d->copy && v.backing) {
-			buf_printf(err, "disk %s is a linked clone of %s; local linked clones cannot be migrated",
-				   d->volume, v.backing);
-			r = -ENOTSUP;
-		} else if (d->copy && !node) {
+			goto fail;
+		}
+		if (d->copy && !node) {
 			buf_printf(err, "disk %s is not attached to the running VM", d->volume);
 			r = -EIO;
-		}
-		pool_record_release(&pr);
-		vol_record_release(&v);
-		if (r < 0)
 			goto fail;
+		}
 		o->ncopy += d->copy;
 	}
 	vm_record_release(&rec);

@@ -16,6 +16,7 @@
 #include "core/store.h"
 #include "qemu/runtime.h"
 #include "service/internal.h"
+#include "service/peer.h"
 #include "service/pool.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
@@ -24,6 +25,67 @@
 #include "util/common.h"
 
 const char *mig_self_name(void) { return svc_cfg.host_name ? svc_cfg.host_name : "localhost"; }
+
+int mig_target_check(const char *to, struct buf *err)
+{
+	struct peer *p = NULL;
+	int r;
+
+	if (!to || !*to) {
+		buf_adds(err, "the destination host is required (--to HOST)");
+		return -EINVAL;
+	}
+	if (!strcmp(to, mig_self_name())) {
+		buf_printf(err, "%s is this host; migrate to another one", to);
+		return -EINVAL;
+	}
+	if ((r = peer_open(to, &p, err)) < 0) /* unknown host: answered now, not by the job */
+		return r;
+	peer_close(p);
+	return 0;
+}
+
+int mig_movable(const struct vm_def *d, struct buf *err)
+{
+	if (d->cdrom) {
+		buf_printf(err, "%s: a CD-ROM medium is inserted (a file of this host); eject it first", d->name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int mig_disk_copied(const char *volume, bool *copy, char **pool, struct buf *err)
+{
+	struct vol_record v = { 0 };
+	struct pool_record pr = { 0 };
+	int r;
+
+	if ((r = store_vol_get(svc_cfg.store, volume, &v)) < 0) {
+		buf_printf(err, "volume %s is gone", volume);
+		return r;
+	}
+	*copy = !(store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0 && pr.shared);
+	if (*copy && v.backing) {
+		buf_printf(err, "disk %s is a linked clone of %s; local linked clones cannot be migrated", volume,
+			   v.backing);
+		r = -ENOTSUP;
+	}
+	if (pool)
+		*pool = xstrdup(v.pool ? v.pool : "default");
+	pool_record_release(&pr);
+	vol_record_release(&v);
+	return r;
+}
+
+int mig_machine_check(struct vm_def *d, struct buf *err)
+{
+	__do_buf struct buf why = BUF_INIT;
+	int r = svc_machine_pin(d, &why);
+
+	if (r < 0)
+		buf_printf(err, "%s cannot run %s: %s", mig_self_name(), d->name, why.s);
+	return r;
+}
 
 int mig_port_pick(const char *addr, int *port, struct buf *err)
 {

@@ -19,6 +19,25 @@
 /* This host's name as other hosts know it (host_name, else "localhost"). */
 const char *mig_self_name(void);
 
+/* The destination `to` of a migration: named, not this host, a trusted
+ * host (-EINVAL / -ENOENT + err otherwise). */
+int mig_target_check(const char *to, struct buf *err);
+
+/* Can VM d leave this host at all?  Not with a CD-ROM medium inserted (a
+ * file of this host): -EBUSY + err. */
+int mig_movable(const struct vm_def *d, struct buf *err);
+
+/* Is disk `volume` copied to the destination (*copy: its pool is not
+ * shared) or seen there in place?  *pool (if not NULL; caller frees): its
+ * pool's name.  A copied linked clone is refused (-ENOTSUP), a volume gone
+ * too; 0 or -errno + err. */
+int mig_disk_copied(const char *volume, bool *copy, char **pool, struct buf *err);
+
+/* The destination's QEMU must emulate the machine type VM d is pinned to
+ * (the guest's hardware stays the same): -ENOTSUP + err naming this host
+ * otherwise.  A VM never started (not pinned yet) is pinned here. */
+int mig_machine_check(struct vm_def *d, struct buf *err);
+
 /* A free TCP port on addr, this host's IP address (the kernel's choice; the
  * caller's QEMU or qemu-nbd binds it right after). */
 int mig_port_pick(const char *addr, int *port, struct buf *err);

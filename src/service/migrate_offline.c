@@ -301,7 +301,7 @@ int svc_migrate_offline_prepare(const json_t *req, json_t **out, struct buf *err
 		r = -EEXIST;
 		goto fail_early;
 	}
-	if ((r = job_hold_vm(d->uuid, d->name, "migrate-in", &m->hold, err)) < 0)
+	if ((r = mig_machine_check(d, err)) < 0 || (r = job_hold_vm(d->uuid, d->name, "migrate-in", &m->hold, err)) < 0)
 		goto fail_early;
 	off_record(m); /* before anything a restart would have to remove */
 	json_array_foreach(disks, i, dj) {
@@ -713,22 +713,13 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 {
 	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct vm_record rec = { 0 };
-	struct peer *p = NULL;
 	int r;
 
 	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
 	o->bandwidth = opt->bandwidth;
-	if (!opt->to || !*opt->to) {
-		buf_adds(err, "the destination host is required (--to HOST)");
-		r = -EINVAL;
+	if ((r = mig_target_check(opt->to, err)) < 0)
 		goto fail;
-	}
 	snprintf(o->to, sizeof(o->to), "%s", opt->to);
-	if (!strcmp(opt->to, mig_self_name())) {
-		buf_printf(err, "%s is this host; migrate to another one", opt->to);
-		r = -EINVAL;
-		goto fail;
-	}
 	if (opt->max_downtime_ms) {
 		buf_adds(err, "max_downtime applies to live migration only, not with offline");
 		r = -EINVAL;
@@ -745,39 +736,19 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 		r = -EBUSY;
 		goto fail;
 	}
-	if (rec.def->cdrom) {
-		buf_printf(err, "%s: a CD-ROM medium is inserted (a file of this host); eject it first", rec.def->name);
-		r = -EBUSY;
+	if ((r = mig_movable(rec.def, err)) < 0)
 		goto fail;
-	}
 	if (rec.def->ndisks > OFF_MAX_DISKS) {
 		buf_printf(err, "%s has more than %d disks", rec.def->name, OFF_MAX_DISKS);
 		r = -E2BIG;
 		goto fail;
 	}
-	if ((r = peer_open(opt->to, &p, err)) < 0)
-		goto fail;
-	peer_close(p);
 	o->def = vmdef_dup(rec.def);
 	for (int i = 0; i < rec.def->ndisks; i++) {
 		struct off_disk *d = &o->disks[o->ndisks++];
-		struct vol_record v = { 0 };
-		struct pool_record pr = { 0 };
 
 		snprintf(d->volume, sizeof(d->volume), "%s", rec.def->disks[i].volume);
-		if ((r = store_vol_get(svc_cfg.store, d->volume, &v)) < 0) {
-			buf_printf(err, "volume %s is gone", d->volume);
-			goto fail;
-		}
-		d->copy = !(store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) == 0 && pr.shared);
-		if (d->copy && v.backing) {
-			buf_printf(err, "disk %s is a linked clone of %s; local linked clones cannot be migrated",
-				   d->volume, v.backing);
-			r = -ENOTSUP;
-		}
-		pool_record_release(&pr);
-		vol_record_release(&v);
-		if (r < 0)
+		if ((r = mig_disk_copied(d->volume, &d->copy, NULL, err)) < 0)
 			goto fail;
 	}
 	vm_record_release(&rec);

@@ -14,7 +14,8 @@
 # clean; after kill -9 of the source corrald and its QEMU the destination
 # drops the prepared VM by itself.  Bad input: unknown
 # host, same host, a local disk without --with-local-disks, a name clash on
-# the target, no space in the target pool.
+# the target, no space in the target pool, a target QEMU lacking the VM's
+# machine type.
 # MIGRATE_ROUNDS=5 (default 2) sets the round trips (A to B and back) of the
 # shared-storage test, one less of the local-disk and the quick tests: the
 # soak of issue 12 (tests/soak-migrate.sh).
@@ -98,6 +99,30 @@ test_expect "bad requests are refused with the reason and change nothing" '
 	fails migrate s1 a nosuch 2>err && grep -q "no trusted host" err &&
 	fails ca vm migrate s1 --to b --max-downtime 0 2>err && grep -q "max-downtime" err &&
 	check_on s1 a && clean_on b s1
+'
+
+# A QEMU without machine type pc-q35-7.1, as an older or differently built
+# one would be: host b runs it for the next test.
+Q=$(command -v qemu-system-x86_64)
+cat >"$T/qemu-old" <<EOF2
+#!/bin/sh
+[ "\$*" = "-machine help" ] && { $Q -machine help | grep -v '^pc-q35-7\.1 '; exit; }
+exec $Q "\$@"
+EOF2
+chmod 755 "$T/qemu-old"
+
+test_expect "a target whose QEMU lacks the VM's machine type refuses it, live and offline; the VM stays" '
+	nhost_stop b && nhost_start b --qemu "$T/qemu-old" &&
+	cb host info --json | jq -e ".machine_types | index(\"pc-q35-7.1\") == null" >/dev/null &&
+	ca disk create m1-d 16M --pool shared && on a create_guest m1 --memory 128M --disk m1-d --machine pc-q35-7.1 >/dev/null &&
+	ca vm start m1 >/dev/null && on a wait_state m1 running 20 &&
+	fails migrate m1 a b 2>err && grep -q "b cannot run m1: .*lacks machine type pc-q35-7.1" err &&
+	[ "$(where m1)" = a ] && on a wait_state m1 running 5 && clean_on b m1 &&
+	ca vm kill m1 >/dev/null && on a wait_state m1 stopped 20 &&
+	fails migrate m1 a b --offline 2>err && grep -q "b cannot run m1: .*lacks machine type pc-q35-7.1" err &&
+	[ "$(where m1)" = a ] && clean_on b m1 &&
+	ca vm delete --yes m1 --disks >/dev/null &&
+	nhost_stop b && nhost_start b
 '
 
 test_expect "live migration with shared storage, back and forth" '
