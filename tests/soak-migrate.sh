@@ -4,7 +4,7 @@
 # (default 5: live with shared storage, live with local disks, quick; the
 # guest's counters checked after every move), then t63-migrate-faults
 # (kill -9 of either corrald at each phase, the link cut in the memory
-# phase, the invariant checker running throughout) and
+# and the disk phase, the invariant checker running throughout) and
 # t64-migrate-offline (offline moves, kill -9 of either corrald mid-copy,
 # evacuation) FAULT_ROUNDS times each (default 3).
 #
