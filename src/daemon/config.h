@@ -42,6 +42,7 @@ struct corrald_config {
 	char *storage_dir;	/* NULL: STATE_DIR/storage */
 	char *qemu;
 	char *qemu_user;
+	char *cgroup_parent;	/* the group (in every controller) VMs' groups live under */
 	char *image_helper;	/* NULL: corral-imgd next to corrald, else the installed one */
 	char *image_user;
 	int64_t image_timeout;

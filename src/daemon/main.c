@@ -390,6 +390,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: host_name: %s\n", err.s);
 		goto out;
 	}
+	if (!cfg.cgroup_parent[0] || cfg.cgroup_parent[0] == '.' || strlen(cfg.cgroup_parent) > 64 ||
+	    strspn(cfg.cgroup_parent, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+		    strlen(cfg.cgroup_parent)) {
+		fprintf(stderr, "corrald: cgroup_parent: 1-64 of letters, digits, '.', '_', '-', not starting with '.'\n");
+		goto out;
+	}
 	db = xasprintf("%s/state.db", state_dir);
 	if (!(st = store_open(db, &err))) {
 		fprintf(stderr, "corrald: %s\n", err.s);
@@ -413,7 +419,7 @@ int main(int argc, char **argv)
 		}
 		buf_reset(&err);
 	}
-	have_cgroups = cgroup_host_detect(&cgroups, "corral", &err) == 0;
+	have_cgroups = cgroup_host_detect(&cgroups, cfg.cgroup_parent, &err) == 0;
 	if (have_cgroups) {
 		cgdesc = cgroup_host_describe(&cgroups);
 		log_info("cgroups %s", cgdesc);

@@ -154,7 +154,7 @@ nhost_start() {
 	rm -f "$T/$h.sock"
 	# nsenter execs corrald itself (ip netns exec would fork: the pid would be its own)
 	nsenter --net="/run/netns/$(nhost_ns "$h")" -- "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
-		--socket "$T/$h.sock" --log-file "$T/$h.log" --listen "$(nhost_addr "$h"):8006" --host-name "$h" "$@" 8>&- &
+		--socket "$T/$h.sock" --log-file "$T/$h.log" --listen "$(nhost_addr "$h"):8006" --host-name "$h" --cgroup-parent "corral-$h" "$@" 8>&- &
 	echo $! >"$T/$h.pid"
 	for _ in $(seq 1 100); do
 		[ -S "$T/$h.sock" ] && on_host "$h" host info >/dev/null 2>&1 && return 0

@@ -46,6 +46,12 @@ test_expect "a guest that powered off while corrald was down ends stopped" '
 test_expect "only one corrald per state directory" '
 	fails "$CORRALD" --state-dir "$STATE" --socket "$T/other.sock" 2>err && grep -q "another corrald" err
 '
+test_expect "a cgroup_parent that is not a plain name is refused before anything starts" '
+	for bad in ../x a/b .hidden ""; do
+		fails "$CORRALD" --state-dir "$T/cg" --socket "$T/cg.sock" --cgroup-parent "$bad" 2>err &&
+			grep -q "cgroup.parent" err && [ ! -e "$T/cg.sock" ] || return 1
+	done
+'
 test_expect "autostart VMs start with corrald" '
 	corral vm edit r2 --autostart &&
 	stop_daemon && start_daemon &&
