@@ -91,7 +91,7 @@ test_expect "stats refuse a bad range; /metrics over TCP needs a token with Sys.
 test_expect "a real Prometheus scrapes /metrics and rate(corral_vm_cpu_seconds_total) answers for the guest" '
 	command -v prometheus >/dev/null || { echo "prometheus is not installed (scripts/install-deps.sh)"; return 1; }
 	printf "%s" "$TOK" >token && chmod 600 token &&
-	cat >prom.yml <<-EOF &&
+	cat >prom.yml <<-EOF || return 1
 	global:
 	  scrape_interval: 1s
 	  scrape_timeout: 1s
@@ -109,7 +109,7 @@ test_expect "a real Prometheus scrapes /metrics and rate(corral_vm_cpu_seconds_t
 	EOF
 	prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" --web.listen-address="127.0.0.1:$PPORT" \
 		>"$T/prometheus.log" 2>&1 &
-	PROM_PID=$!
+	PROM_PID=$! # (prometheus itself: a command of its own, not the tail of an && list)
 	q="rate(corral_vm_cpu_seconds_total{vm=\"m1\"}[5s])" ok= &&
 	for _ in $(seq 1 60); do
 		curl -s "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$q" >q.json 2>/dev/null &&
