@@ -84,7 +84,19 @@ int rrds_update(const char *path, unsigned step, const struct rrds_ds *ds, size_
 	pthread_mutex_lock(&rrds_lock);
 	if (access(path, F_OK) < 0 && (r = create(path, step, ds, nds, t, err)) < 0)
 		goto out;
-	if (rrd_last_r(path) >= t) {
+	time_t last = rrd_last_r(path);
+	if (last < 0) {
+		/* not an RRD librrd can read (a torn file, another program's): keep
+		 * it for whoever wants to look, and start a new one next time */
+		__do_free char *aside = xasprintf("%s.broken", path);
+		rrd_err(err, "cannot read", path);
+		buf_printf(err, "; moved to %s, a new file starts with the next sample", aside);
+		if (rename(path, aside) < 0)
+			unlink(path);
+		r = -EIO;
+		goto out;
+	}
+	if (last >= t) {
 		r = -EEXIST;
 		buf_printf(err, "%s already holds a sample at or after %lld", path, (long long)t);
 		rrd_clear_error();

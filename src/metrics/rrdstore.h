@@ -46,7 +46,10 @@ struct rrds_ds {
  * Record values[i] (NaN: unknown) for ds[i] at time t into the file at
  * path, made first (with step seconds) when absent.  Counter values are
  * written as integers.  An update at or before the file's last one is
- * -EEXIST (nothing written).  The directory must exist.
+ * -EEXIST (nothing written).  A file librrd cannot read (torn, not an
+ * RRD) is renamed to PATH.broken and -EIO returned: the next update starts
+ * a new file, so one bad file costs one warning, not one per sample.  The
+ * directory must exist.
  */
 int rrds_update(const char *path, unsigned step, const struct rrds_ds *ds, size_t nds, time_t t,
 		const double *values, struct buf *err);

@@ -455,7 +455,7 @@ static void sweep(void)
 	if ((d = opendir(pdir))) {
 		while ((e = readdir(d))) {
 			size_t len = strlen(e->d_name);
-			bool keep = e->d_name[0] == '.';
+			bool keep = e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 4, ".rrd") != 0;
 			for (size_t i = 0; i < np && !keep; i++)
 				keep = len == strlen(pools[i].name) + 4 && strncmp(e->d_name, pools[i].name, len - 4) == 0 &&
 				       strcmp(e->d_name + len - 4, ".rrd") == 0;

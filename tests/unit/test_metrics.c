@@ -256,7 +256,18 @@ static void test_rrd(void **state)
 	fclose(f);
 	assert_int_equal(rrds_fetch(junk, t0, t0 + 100, &s, &err), -EIO);
 	assert_non_null(strstr(err.s, junk));
+	/* updating it moves it aside once; the next update starts a new file */
+	buf_reset(&err);
+	double v1[] = { 1, 1 };
+	assert_int_equal(rrds_update(junk, 10, ds, 2, t0 + 10, v1, &err), -EIO);
+	assert_non_null(strstr(err.s, ".broken"));
+	__do_free char *aside = xasprintf("%s.broken", junk);
+	assert_int_equal(access(aside, F_OK), 0);
+	assert_int_equal(rrds_update(junk, 10, ds, 2, t0 + 10, v1, &err), 0);
+	assert_int_equal(rrds_fetch(junk, t0, t0 + 100, &s, &err), 0);
+	rrds_series_release(&s);
 	buf_release(&err);
+	unlink(aside);
 	unlink(junk);
 	unlink(path);
 	rmdir(dir);
