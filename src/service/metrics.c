@@ -618,9 +618,8 @@ static void add_series(json_t *series, const char *path, const struct m_show *sh
 	int total_col = -1;
 
 	if (rrds_fetch(path, start, end, &rs, &err) < 0) {
-		if (!fs_exists(path))
-			goto out;
-		log_warn("metrics: %s", err.s);
+		if (fs_exists(path)) /* else: removed meanwhile (the VM deleted) */
+			log_warn("metrics: %s", err.s);
 		goto out;
 	}
 	if (rs.step > *step)
