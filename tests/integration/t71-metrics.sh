@@ -4,7 +4,8 @@
 # `vm stats` as CPU use rising and bytes written; a real Prometheus (Debian's
 # `prometheus`) scrapes GET /metrics over TLS with an Auditor's API token and
 # a PromQL rate() over the guest's CPU counter answers; /metrics needs a
-# token with Sys.Audit on / over TCP; the history survives a restart of
+# token with Sys.Audit on / over TCP; a stopped (SIGSTOP) QEMU holds up
+# neither the sampler nor the API; the history survives a restart of
 # corrald and goes when the VM is deleted.
 . "$(dirname "$0")/lib.sh"
 
@@ -25,7 +26,7 @@ above() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x != "null" && x + 0 > y + 0) 
 test_expect "a running guest is sampled: vm stats and /metrics show its CPU, memory, balloon and disk" '
 	create_guest m1 >/dev/null && corral disk create d1 64M >/dev/null && corral disk attach m1 d1 >/dev/null &&
 	corral vm stats m1 | grep -q "^no samples of m1" &&
-	boot m1 && guest_sh m1 "cat /sys/block/vda/size" | grep -qx 131072 && sleep 2 &&
+	boot m1 && guest_sh m1 "cat /sys/block/vda/size" 60 | grep -qx 131072 && sleep 2 &&
 	corral vm stats m1 --since 1m --json >s.json &&
 	above "$(stat_of s.json memory_rss | jq .current)" 50000000 &&
 	[ "$(stat_of s.json balloon | jq .current)" = 268435456 ] &&
@@ -126,6 +127,19 @@ test_expect "a real Prometheus scrapes /metrics and rate(corral_vm_cpu_seconds_t
 '
 [ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null
 PROM_PID=
+
+test_expect "a QEMU that does not answer costs the sampler one short wait and never holds up the API" '
+	pid=$(corral vm show m1 --json | jq -r .status.pid) && [ "$pid" -gt 0 ] &&
+	kill -STOP "$pid" && sleep 3 &&
+	grep -q "vm m1: QEMU did not answer the metrics sampler within 1000 ms" "$T/corrald.log" &&
+	t0=$(date +%s%N) && api GET /metrics | grep -q "^corral_vm_cpu_seconds_total{.*vm=\"m1\"}" &&
+	corral vm stats m1 --since 1m >/dev/null && corral host info >/dev/null &&
+	ms=$(( ($(date +%s%N) - t0) / 1000000 )) && echo "metrics, stats and host info in $ms ms" && [ "$ms" -lt 1500 ] &&
+	n0=$(api GET /metrics | awk "/^corral_metrics_samples_total/ { print \$2 }") && sleep 2 &&
+	n1=$(api GET /metrics | awk "/^corral_metrics_samples_total/ { print \$2 }") && [ "$n1" -gt "$n0" ] &&
+	kill -CONT "$pid"
+'
+kill -CONT "$(corral vm show m1 --json 2>/dev/null | jq -r .status.pid)" 2>/dev/null
 
 test_expect "the history survives a restart of corrald and goes with the deleted VM" '
 	uuid=$(corral vm show m1 --json | jq -r .uuid) && [ -f "$STATE/metrics/vms/$uuid/vm.rrd" ] &&
