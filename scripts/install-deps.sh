@@ -32,6 +32,10 @@ pkgs=(
 	iproute2 ethtool
 	# man pages (docs/man: scdoc builds them; the test renders them with man-db)
 	scdoc man-db
+	# metrics history (src/metrics/rrd.c: librrd, the RRD files Munin and Proxmox use)
+	librrd-dev
+	# tests: a real Prometheus scrapes /metrics (t71-metrics.sh)
+	prometheus
 )
 
 missing=()

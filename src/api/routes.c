@@ -19,6 +19,8 @@
 #include "service/clone.h"
 #include "service/host.h"
 #include "service/image.h"
+#include "service/metrics.h"
+#include "metrics/expo.h"
 #include "service/reslimits.h"
 #include "service/pool.h"
 #include "service/snapshot.h"
@@ -970,6 +972,52 @@ static void h_vm_boot_entries(struct route_ctx *c)
 	buf_release(&err);
 }
 
+/* ?since= as seconds (default 1 h); 0 or reply sent. */
+static int stats_since(struct route_ctx *c, int64_t *since)
+{
+	const char *v = http_query(c->req, "since");
+	struct buf err = BUF_INIT;
+	int r = 0;
+	*since = 3600;
+	if (v && (r = svc_metrics_since_parse(v, since, &err)) < 0)
+		fail(c, r, err.s);
+	buf_release(&err);
+	return r;
+}
+
+static void h_vm_stats(struct route_ctx *c)
+{
+	svc_uuid u;
+	int64_t since;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (one_vm(c, c->seg[2], u) < 0 || stats_since(c, &since) < 0)
+		return;
+	int r = svc_metrics_vm(u, since, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+static void h_host_stats(struct route_ctx *c)
+{
+	int64_t since;
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	if (stats_since(c, &since) < 0)
+		return;
+	int r = svc_metrics_host(since, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+/* GET /metrics: the newest sample as Prometheus text (docs/metrics.md). */
+static void h_metrics(struct route_ctx *c)
+{
+	c->rep->status = 200;
+	svc_metrics_prometheus(&c->rep->text);
+	http_reply_header(c->rep, "Content-Type", EXPO_CONTENT_TYPE);
+}
+
 /* ---- table -------------------------------------------------------------- */
 
 struct route {
@@ -999,6 +1047,10 @@ static void h_openapi(struct route_ctx *c);
 static const struct route routes[] = {
 	{ "GET", { "v1", "host" }, h_host, NULL, NULL, 200, "the host: QEMU, accelerator, capacity, VM counts",
 	  AUTH_SYS_AUDIT },
+	{ "GET", { "v1", "host", "stats" }, h_host_stats, "since:str", NULL, 200,
+	  "the host's CPU, memory, load and pool usage over time (since: 1h, 30m, 2d...)", AUTH_SYS_AUDIT },
+	{ "GET", { "metrics" }, h_metrics, NULL, NULL, 200,
+	  "the newest sample of the host and its running VMs in the Prometheus text format 0.0.4", AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "host", "export" }, h_host_export, NULL, NULL, 200,
 	  "every definition this host holds (no secrets)", AUTH_SYS_AUDIT },
 	{ "POST", { "v1", "host", "shutdown-guests" }, h_host_shutdown_guests, NULL, "{timeout}", 202,
@@ -1054,6 +1106,8 @@ static const struct route routes[] = {
 	  AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, "force:bool", NULL, 101,
 	  "the serial console (Upgrade: corral-console)", AUTH_VM_CONSOLE },
+	{ "GET", { "v1", "vms", "{vm}", "stats" }, h_vm_stats, "since:str", NULL, 200,
+	  "a VM's CPU, memory, disk and network use over time (since: 1h, 30m, 2d...)", AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "limits" }, h_vm_limits, NULL, NULL, 200,
 	  "a VM's resource limits: configured, and in effect while it runs", AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms", "{vm}", "limits" }, h_vm_limits_set, NULL,

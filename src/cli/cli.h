@@ -287,6 +287,11 @@ int cli_vm_clone(struct cli *cli, int argc, char **argv);
 
 int cli_vm_import(struct cli *cli, int argc, char **argv);
 
+/* --- metrics history (cmd_stats.c): verbs of the vm and host nouns --- */
+
+int cli_vm_stats(struct cli *cli, int argc, char **argv);
+int cli_host_stats(struct cli *cli, int argc, char **argv);
+
 /* --- live migration (cmd_migrate.c): a verb of the vm noun --- */
 
 int cli_vm_migrate(struct cli *cli, int argc, char **argv);

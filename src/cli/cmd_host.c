@@ -440,6 +440,7 @@ static int host_shutdown_guests(struct cli *cli, int argc, char **argv)
 
 static const struct cli_verb host_verbs[] = {
 	{ "info", "show the host's hypervisor, resources and VM counts", host_info },
+	{ "stats", "show the host's CPU, memory, load and pool usage over time", cli_host_stats },
 	{ "export-db", "print every definition of this host as JSON", host_export },
 	{ "list", "list this host and the trusted hosts, with their VMs and pools", host_list },
 	{ "trust", "add, list or remove trusted hosts (mutual TLS)", host_trust },

@@ -1228,6 +1228,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "set", "change a VM's resource limits, live when it runs", cli_vm_set },
 	{ "limits", "show a VM's resource limits, configured and in effect", cli_vm_limits },
 	{ "events", "list a VM's events", vm_events },
+	{ "stats", "show a VM's CPU, memory, disk and network use over time", cli_vm_stats },
 	{ "template", "turn a stopped VM into a read-only template", cli_vm_template },
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
 	{ "import", "create a VM from an OVA or OVF appliance", cli_vm_import },

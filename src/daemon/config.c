@@ -89,6 +89,10 @@ static const struct cfg_key keys[] = {
 	{ "shutdown_timeout", CFG_UINT, 1, 3600, "300", NULL, "S",
 	  "how long shutdown_guests waits for the guests to power off before killing them", "at SIGTERM",
 	  F(shutdown_timeout) },
+	{ "metrics_interval", CFG_UINT, 1, 3600, "10", NULL, "S",
+	  "sample every running VM and the host every S seconds (docs/metrics.md); the history files keep the "
+	  "interval they were made with",
+	  AT_START, F(metrics_interval) },
 	{ "allow_path", CFG_PATH_LIST, 0, 0, NULL, "none", "DIR",
 	  "a directory (or one file or device) API callers may name host files in, besides the storage pools; "
 	  "repeat for more",

@@ -59,6 +59,7 @@ struct corrald_config {
 	int64_t auth_fail_limit, auth_fail_window;
 	bool shutdown_guests;	/* SIGTERM stops every guest (default: they run on) */
 	int64_t shutdown_timeout;
+	int64_t metrics_interval;
 	bool state_dir_set;	/* state_dir came from the file or a flag (run_dir's default) */
 };
 

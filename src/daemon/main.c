@@ -30,6 +30,7 @@
 #include "service/pool.h"
 #include "service/recover.h"
 #include "service/migrate.h"
+#include "service/metrics.h"
 #include "service/migrate_offline.h"
 #include "service/service.h"
 #include "service/snapshot.h"
@@ -488,6 +489,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
+	if (svc_metrics_start((unsigned)cfg.metrics_interval, &err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	hcfg.socket_path = sock;
 	gid_t sock_gid = 0;
 	if (cfg.socket_group && socket_group_lookup(cfg.socket_group, &sock_gid, &err) < 0) {
@@ -536,6 +541,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out_rt:
+	svc_metrics_stop(); /* it asks the runtime: gone before it */
 	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
 	job_engine_shutdown();

@@ -2106,6 +2106,28 @@ int rt_limits_apply(const char *uuid, const struct vm_def *d, struct buf *err)
 	return vm_cgroup_limits(uuid, d, v->accel, err);
 }
 
+int rt_usage_get(const char *uuid, struct rt_usage *out)
+{
+	struct qmp *q;
+	struct buf err = BUF_INIT;
+	__do_put struct vm_rt *v = get_active(uuid, &q, &err);
+	memset(out, 0, sizeof(*out));
+	if (!v) {
+		buf_release(&err);
+		return -ENOENT;
+	}
+	pthread_mutex_lock(&rt_lock);
+	out->pid = v->pid;
+	rt_unlock();
+	if (cfg.cgroups) {
+		__do_free char *name = vm_cgroup_name(uuid);
+		if (cgroup_vm_stats(cfg.cgroups, name, &out->cg, &err) < 0)
+			memset(&out->cg, 0, sizeof(out->cg));
+	}
+	buf_release(&err);
+	return 0;
+}
+
 json_t *rt_limits_effective(const char *uuid, const struct vm_def *d)
 {
 	struct qmp *q;

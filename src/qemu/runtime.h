@@ -185,6 +185,16 @@ int rt_cdrom_change(const char *uuid, const char *path, bool force, struct buf *
 int rt_limits_apply(const char *uuid, const struct vm_def *d, struct buf *err);
 json_t *rt_limits_effective(const char *uuid, const struct vm_def *d);
 
+/* For the metrics sampler (service/metrics.h): a running VM's QEMU pid and
+ * its cgroup's accounting (cg.has_cpu false without cgroups; the caller
+ * then reads the pid's own CPU time).  -ENOENT when not running.  Reads
+ * files only: never waits for QEMU or for the VM's lock. */
+struct rt_usage {
+	pid_t pid;
+	struct cgroup_stats cg;
+};
+int rt_usage_get(const char *uuid, struct rt_usage *out);
+
 /* true if QEMU for this VM is running (attached). */
 bool rt_is_active(const char *uuid);
 /* {"pid":..,"vnc":"127.0.0.1:5900"|null,"accel":"kvm"|"tcg"} for a running VM, else NULL. */

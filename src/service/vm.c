@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "service/metrics.h"
 #include "service/agent.h"
 #include "service/network.h"
 #include "service/hostpath.h"
@@ -379,6 +380,7 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		goto out;
 	}
 	rt_forget(uuid);
+	svc_metrics_forget(uuid); /* its history goes with it */
 	svc_net_hosts_refresh(rec.def); /* its names and MACs leave the networks' hosts files */
 	log_info("vm %s: deleted", rec.def->name);
 	if (with_disks) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """apidocs.py OPENAPI.json DOCS.md - every route of the OpenAPI document is
-documented in the routes table of docs/api.md (a line "| `METHOD /v1/...`"),
+documented in the routes table of docs/api.md (a line "| `METHOD /v1/...`",
+or "| `GET /metrics`"),
 and every documented route exists.  "{x}" in either matches any one segment.
 Prints what does not match and exits 1."""
 import json
@@ -11,7 +12,7 @@ spec = json.load(open(sys.argv[1]))
 routes = [(m.upper(), p) for p, item in spec["paths"].items() for m in item]
 docs = []
 for line in open(sys.argv[2]):
-    m = re.match(r"\| `(GET|POST|PUT|DELETE) (/v1/[^` ?\[]*)", line)
+    m = re.match(r"\| `(GET|POST|PUT|DELETE) (/v1/[^` ?\[]*|/metrics)", line)
     if m:
         docs.append((m.group(1), m.group(2)))
 

@@ -190,7 +190,7 @@ test_expect "docs/remote.md lists every route with the privilege the route table
 	want = {(m.upper(), p): op.get("x-corral-privilege") for p, item in spec["paths"].items() for m, op in item.items()}
 	got = {}
 	for line in open(sys.argv[2]):
-	    m = re.match(r"\| \`(GET|POST|PUT|DELETE) (/v1/[^\`]*)\` \| (\S+) \|", line)
+	    m = re.match(r"\| \`(GET|POST|PUT|DELETE) (/v1/[^\`]*|/metrics)\` \| (\S+) \|", line)
 	    if m:
 	        got[(m.group(1), m.group(2))] = m.group(3)
 	bad = [f"{k}: table {want[k]}, docs {got.get(k)}" for k in want if got.get(k) != want[k]]

@@ -24,7 +24,7 @@ complete_words() {
 
 test_expect "completion offers nouns, verbs and a verb's own options" '
 	complete_words --socket "$SOCK" "" >out && grep -qx vm out && grep -qx snapshot out && grep -qx remote out &&
-	complete_words --socket "$SOCK" vm st >out && [ "$(sort out | tr "\n" " ")" = "start stop " ] &&
+	complete_words --socket "$SOCK" vm st >out && [ "$(sort out | tr "\n" " ")" = "start stats stop " ] &&
 	complete_words --socket "$SOCK" vm delete --d >out && grep -qx -- --disks out &&
 	complete_words vm delete - >out && grep -qx -- --yes out && grep -qx -- --json out &&
 	complete_words --soc >out && grep -qx -- --socket out
