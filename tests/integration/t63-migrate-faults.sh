@@ -4,8 +4,9 @@
 # writing a counter in memory and on disk.  kill -9 of the source corrald
 # in the memory phase and at the switch, kill -9 of the destination corrald
 # in the disk phase and at the switch, the link cut (ip link down) in the
-# memory phase and while disks copy; then the daemon restarted / the link up
-# again.  After each: within a bounded time the VM runs on exactly one
+# memory phase and while disks copy, packets dropped (nft) in the memory
+# phase, either corrald hung (SIGSTOP) for seconds; then the daemon
+# restarted or resumed / the link up again.  After each: within a bounded time the VM runs on exactly one
 # host, is defined there only, its counter never went back, nothing of it is
 # left on the other host.  An invariant checker polls both hosts all along:
 # never the VM running on both, never both QEMUs holding the shared disk's
@@ -148,6 +149,41 @@ test_expect "the link cut while disks copy, then up again: settled on one host, 
 	sleep 2 && [ "$(job_phase $L "$JOB")" = disks ] &&
 	ip -n "$(nhost_ns $L)" link set eth0 down && sleep 4 && ip -n "$(nhost_ns $L)" link set eth0 up &&
 	L=$(settled l2 120) && check_on l2 $L
+'
+
+# nft_drop HOST ON|OFF: drop every packet between HOST and the other host;
+# unlike a link cut the link stays up, and TCP only meets silence
+nft_drop() {
+	local o; o=$(nhost_addr "$(other "$1")")
+	if [ "$2" = on ]; then
+		nhost_in "$1" nft -f - <<-EOF
+			table inet t63drop {
+				chain in { type filter hook input priority 0; ip saddr $o drop; }
+				chain out { type filter hook output priority 0; ip daddr $o drop; }
+			}
+		EOF
+	else
+		nhost_in "$1" nft delete table inet t63drop
+	fi
+}
+
+test_expect "packets dropped (nft, the link up) in the memory phase for 4 s: settled on one host" '
+	D=$(other $S) && start_mig s1 $S $D --bandwidth 8M && wait_phase $S "$JOB" memory &&
+	nft_drop $S on && sleep 4 && nft_drop $S off &&
+	S=$(settled s1 120) && check_on s1 $S
+'
+
+test_expect "the source corrald hung (SIGSTOP) for 10 s in the memory phase: settled on one host" '
+	D=$(other $S) && start_mig s1 $S $D --bandwidth 8M && wait_phase $S "$JOB" memory &&
+	kill -STOP "$(nhost_pid $S)" && sleep 10 && kill -CONT "$(nhost_pid $S)" &&
+	S=$(settled s1) && check_on s1 $S
+'
+
+test_expect "the destination corrald hung (SIGSTOP) at the switch for 15 s: the source stays paused, then settles" '
+	D=$(other $S) && start_mig s1 $S $D && wait_phase $S "$JOB" memory &&
+	kill -STOP "$(nhost_pid $D)" && wait_phase $S "$JOB" switch && sleep 15 &&
+	[ "$(on_host $S vm show s1 --json | jq -r .status.state)" != running ] &&
+	kill -CONT "$(nhost_pid $D)" && S=$(settled s1) && check_on s1 $S
 '
 
 test_expect "the invariants held all along: never running on both, never two writers of the shared disk" '
