@@ -24,6 +24,7 @@
 # lines that run until stopped (`vm console`, `events --follow`) are ended
 # as a person ends them (Ctrl-], a timeout) and checked for their output.
 # The one line that cannot run as written is in SUBST below, with why.
+# TOUR_SHOW=1 prints what every line printed.
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SELF=$HERE/$(basename "$0")
@@ -115,6 +116,7 @@ declare -A CHECK=(
 	["corral vm stop web1"]='[ "$(vm_state web1)" = stopped ]'
 	["corral job cancel 42"]=stubborn_cancelled
 	["corral vm start 'tag:prod'"]='[ "$(vm_state web1)" = running ]'
+	["corral vm show web1 --json > web1.json"]=round_trip
 	["corral vm migrate web1 --to host2 --with-local-disks"]='moved web1 running'
 	["corral vm migrate db1 --to host2 --quick"]='moved db1 running'
 	["corral vm migrate old1 --to host2 --offline"]='moved old1 stopped'
@@ -126,6 +128,17 @@ stubborn_cancelled() {
 	grep -q "cancelled" "$T/stubborn-stop.out" &&
 		[ "$(corral job show "$STUBBORN_JOB" --json | jq -r '.state // .job.state')" = cancelled ] &&
 		[ "$(vm_state stubborn)" = running ]
+}
+# "the JSON round-trips": a copy made from it (its own disk: web1's are in
+# use) has web1's hardware, with its own uuid and MACs
+round_trip() {
+	local a b f='{cpus, memory, nics: [.nics[].network], tags, vnc: (.vnc != null)}'
+	corral disk create web3-root 1G >/dev/null && corral vm create web3 --from web1.json --disk web3-root >/dev/null || return 1
+	a=$(jq -c "$f" web1.json) && b=$(corral vm show web3 --json | jq -c "$f") || return 1
+	[ "$a" = "$b" ] || { say "web3 from web1.json: $b, web1: $a"; return 1; }
+	[ "$(jq -r '.nics[0].mac' web1.json)" != "$(corral vm show web3 --json | jq -r '.nics[0].mac')" ] &&
+		[ "$(jq -r .uuid web1.json)" != "$(corral vm show web3 --json | jq -r .uuid)" ] &&
+		corral vm delete web3 --disks --yes >/dev/null
 }
 # moved VM STATE: VM is on host2 only, in STATE there
 moved() {
@@ -318,6 +331,8 @@ run_tour_line() {
 
 for line in "${LINES[@]}"; do
 	test_expect "\$ $line" 'run_tour_line "$line"'
+	# TOUR_SHOW=1: what every line printed (on failure test_expect shows it anyway)
+	[ -z "${TOUR_SHOW:-}" ] || [ "$FAILED" -gt 0 ] || sed 's/^/#   /' "$T/test.out"
 	[ "$FAILED" -eq 0 ] || break
 	cd "$T" || exit 1
 done
