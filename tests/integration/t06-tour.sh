@@ -116,6 +116,7 @@ declare -A CHECK=(
 	["corral vm stop web1"]='[ "$(vm_state web1)" = stopped ]'
 	["corral job cancel 42"]=stubborn_cancelled
 	["corral vm start 'tag:prod'"]='[ "$(vm_state web1)" = running ]'
+	["corral --remote host1 vm list"]='"$CORRAL" --remote host1 vm list --json | jq -e "[.vms[].name] == [\"app1\"]"'
 	["corral vm show web1 --json > web1.json"]=round_trip
 	["corral vm migrate web1 --to host2 --with-local-disks"]='moved web1 running'
 	["corral vm migrate db1 --to host2 --quick"]='moved db1 running'
@@ -203,8 +204,10 @@ ip link add eth0 type veth peer name p3 netns "$(nhost_ns sw)" &&
 { grep -v "host[12]" /etc/hosts; echo "10.99.0.1 host1"; echo "10.99.0.2 host2"; } >"$T/hosts" && cat "$T/hosts" >/etc/hosts
 nhost_start host1 --allow-path /srv && nhost_start host2 --allow-path /srv || prelude_fail "cannot start host1 and host2"
 # host1: alice may use it (the tour's `remote add host1 ... --user alice` logs in as her)
+# and sees its VM app1
 printf '%s\n' "$ALICE_PW" | on_host host1 user add alice >/dev/null &&
-	on_host host1 acl add alice Operator / >/dev/null || prelude_fail "cannot add alice on host1"
+	on_host host1 acl add alice Operator / >/dev/null &&
+	on host1 create_guest app1 >/dev/null || prelude_fail "cannot add alice and app1 on host1"
 # host2: an administrator's token for `host trust add`, and the pool and
 # network web1 and web1-old use (migration puts disks in the pool of the
 # same name, NICs on the network of the same name).
@@ -273,8 +276,8 @@ run_console() {
 	[ $rc -eq 0 ] && grep -q "Connected to VM web1 " console.out
 }
 
-# `events --follow` for a few seconds, while the stop of stubborn ends
-# cancelled and stubborn is killed: both appear as they happen.
+# `events --follow` for a few seconds, while stubborn is killed: the kill
+# appears as it happens.
 run_follow() {
 	timeout 6 bash -c "$1" >follow.out 2>&1 &
 	local pid=$!
@@ -283,7 +286,10 @@ run_follow() {
 	wait $pid
 	local rc=$?
 	cat follow.out
-	[ $rc -eq 124 ] && grep -q "stubborn .*killed" follow.out
+	# the state change, and the API call that made it, with its text (which
+	# the stream once sent without: a blank line)
+	[ $rc -eq 124 ] && grep -q "stubborn  *state  *stopped: killed" follow.out &&
+		grep -q " api  *root@unix: POST /v1/vms/stubborn/kill -> 202" follow.out
 }
 
 # ---- the tour ----
