@@ -43,23 +43,27 @@ case ${T06_STAGE:-0} in
 	;;
 1)
 	R=$T06_W/root
-	mkdir -p "$R" "$T06_W"/{etc-up,etc-work,srv,backup} || exit 1
+	fail1() { echo "not ok - t06-tour: cannot build the private root: $*" >&2; exit 1; }
+	mkdir -p "$R" "$T06_W"/{etc-up,etc-work,srv,backup} || fail1 "mkdir in $T06_W"
 	chmod 755 "$T06_W" "$T06_W/srv" "$T06_W/backup"
-	mount -t tmpfs -o mode=755 t06-root "$R" || exit 1
+	mount -t tmpfs -o mode=755 t06-root "$R" || fail1 "tmpfs on $R"
 	# /tmp first: its copy then holds no other bind of this root
-	mkdir "$R/tmp" && mount --rbind /tmp "$R/tmp" || exit 1
+	mkdir "$R/tmp" && mount --rbind /tmp "$R/tmp" || fail1 "bind of /tmp"
+	# every top-level directory of the real root but those replaced (and
+	# /mnt, /media: removable things a test has no business with)
 	for e in /*; do
 		n=${e#/}
 		case $n in tmp | etc | srv | backup | mnt | media | lost+found) continue ;; esac
 		if [ -L "$e" ]; then
 			ln -s "$(readlink "$e")" "$R/$n"
 		elif [ -d "$e" ]; then
-			mkdir "$R/$n" && mount --rbind "$e" "$R/$n" || exit 1
+			mkdir "$R/$n" && mount --rbind "$e" "$R/$n" || fail1 "bind of $e"
 		fi
 	done
 	mkdir "$R/etc" "$R/srv" "$R/backup" &&
-		mount -t overlay t06-etc -o "lowerdir=/etc,upperdir=$T06_W/etc-up,workdir=$T06_W/etc-work" "$R/etc" &&
-		mount --bind "$T06_W/srv" "$R/srv" && mount --bind "$T06_W/backup" "$R/backup" || exit 1
+		mount -t overlay t06-etc -o "lowerdir=/etc,upperdir=$T06_W/etc-up,workdir=$T06_W/etc-work" "$R/etc" ||
+		fail1 "overlay on /etc"
+	mount --bind "$T06_W/srv" "$R/srv" && mount --bind "$T06_W/backup" "$R/backup" || fail1 "/srv, /backup"
 	ip link set lo up
 	T06_STAGE=2 exec chroot "$R" bash "$SELF"
 	;;
