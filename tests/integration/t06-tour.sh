@@ -159,14 +159,18 @@ export CORRAL_SOCKET=$SOCK HOME=$T/home
 
 # On exit: the networks' dnsmasq processes (corrald leaves networks up when it
 # stops, as it leaves guests running), then lib.sh's cleanup.
-tour_cleanup() {
-	local sock pids=
+DNSMASQ_PIDS=
+dnsmasq_pids() {
+	local sock
 	for sock in "$SOCK" "$T/host2.sock"; do
-		pids="$pids $("$CORRAL" --socket "$sock" net show lan --json 2>/dev/null | jq -r '.status.dnsmasq_pid // empty')"
+		DNSMASQ_PIDS="$DNSMASQ_PIDS $("$CORRAL" --socket "$sock" net show lan --json 2>/dev/null | jq -r '.status.dnsmasq_pid // empty')"
 	done
+}
+tour_cleanup() {
+	dnsmasq_pids
 	cleanup
 	# after the corralds are gone: they start a network's dnsmasq again when it exits
-	for pid in $pids; do kill "$pid" 2>/dev/null; done
+	for pid in $DNSMASQ_PIDS; do kill "$pid" 2>/dev/null; done
 }
 trap tour_cleanup EXIT
 
@@ -322,7 +326,8 @@ run_tour_line() {
 	if [ -n "$hook" ]; then "$hook" || { say "(the test's preparation before this line failed)"; return 1; }; fi
 	[ -n "${SUBST[$line]:-}" ] && cmd=$(eval "echo \"${SUBST[$line]}\"") && say "(run as: $cmd)"
 	if [[ $cmd == *'&' ]]; then
-		eval "$cmd"
+		# what it prints goes where a terminal would show it: a file of its own
+		eval "$cmd" >>"$T/background.out" 2>&1
 		TOUR_BG_PID=$!
 	elif [ -n "${FOREVER[$line]:-}" ]; then
 		"${FOREVER[$line]}" "$cmd" || return 1
@@ -346,5 +351,12 @@ for line in "${LINES[@]}"; do
 	[ "$FAILED" -eq 0 ] || break
 	cd "$T" || exit 1
 done
+
+# The tour's corrald (and an ASan build's) ends cleanly: no sanitizer report.
+if [ "$FAILED" -eq 0 ]; then
+	test_expect "the tour's corrald stops cleanly" '
+		dnsmasq_pids && stop_daemon && ! grep -B2 -A20 "Sanitizer\|runtime error" "$T/background.out"
+	'
+fi
 
 finish
