@@ -248,7 +248,7 @@ prelude_after_corrald() {
 wait_web1_up() {
 	local i
 	for i in $(seq 1 300); do
-		[ "$(corral vm show web1 --json | jq -r '.status.agent.state // .agent.state')" = connected ] && return 0
+		[ "$(corral vm show web1 --json | jq -r '.status.agent.state')" = connected ] && return 0
 		sleep 0.5
 	done
 	say "web1's guest did not come up; its console:"
@@ -287,9 +287,9 @@ run_console() {
 # `events --follow` for a few seconds, while stubborn is killed: the kill
 # appears as it happens.
 run_follow() {
-	timeout 6 bash -c "$1" >follow.out 2>&1 &
+	timeout 7 bash -c "$1" >follow.out 2>&1 &
 	local pid=$!
-	sleep 1.5
+	sleep 2
 	corral vm kill stubborn >/dev/null
 	wait $pid
 	local rc=$?
