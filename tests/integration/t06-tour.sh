@@ -116,6 +116,8 @@ declare -A AFTER=(
 
 # What a line did, checked after it (beyond its exit status).
 declare -A CHECK=(
+	["corral vm create deb1 --disk deb1-root --boot disk-kernel"]='corral vm boot-entries deb1 | grep -q "^\*> *0  Debian GNU/Linux$"'
+	["corral snapshot revert web1 before-upgrade"]='[ "$(vm_state web1)" = running ]'
 	["corral backup get web1/latest /etc/fstab ./fstab --partition 2"]='grep -q "^LABEL=root  */ " fstab'
 	["corral vm stop web1"]='[ "$(vm_state web1)" = stopped ]'
 	["corral job cancel 42"]=stubborn_cancelled
