@@ -130,6 +130,10 @@ rootfs() {
     chmod 1777 "$d/tmp"
     chmod 700 "$d/root"
     echo corral-disk-test > "$d/etc/hostname"
+    # by label: the same file in every image (mkext4/mkxfs name them root and boot)
+    printf '%s\n' '# /etc/fstab: static file system information.' \
+        'LABEL=root  /      ext4  errors=remount-ro  0  1' \
+        'LABEL=boot  /boot  auto  defaults           0  2' > "$d/etc/fstab"
     cat > "$d/etc/os-release" <<EOF
 PRETTY_NAME="$2"
 NAME="${2% [0-9]*}"

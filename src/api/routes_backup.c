@@ -274,8 +274,8 @@ out:
 void h_backup_forget(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
-	const char *id = c->seg[2];
-	int r = svc_backup_forget(http_query(c->req, "repo"), id, &err);
+	__do_free char *id = NULL;
+	int r = svc_backup_forget(http_query(c->req, "repo"), c->seg[2], &id, &err);
 	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", id), &err);
 	buf_release(&err);
 }

@@ -209,10 +209,11 @@ void svc_auth_audit(const struct svc_identity *who, const char *peer, const char
 	buf_add_printable(&d, path, strlen(path));
 	buf_printf(&d, " -> %d", status);
 	store_event_add(svc_cfg.store, NULL, "api", d.s);
+	/* with the stored event's type and detail: `events --follow` prints the detail */
 	events_publish_vm("api", NULL, NULL,
-			  json_pack("{s:s,s:s?,s:s,s:s,s:s,s:i}", "user", who->user, "token",
-				    who->token[0] ? who->token : NULL, "peer", peer, "method", method, "path", path,
-				    "status", status));
+			  json_pack("{s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:i}", "type", "api", "detail", d.s, "user", who->user,
+				    "token", who->token[0] ? who->token : NULL, "peer", peer, "method", method, "path",
+				    path, "status", status));
 	log_info("api: %s", d.s);
 	buf_release(&d);
 }

@@ -33,7 +33,18 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 /* [{id, vm, uuid, time, ...}] of the backups in repo, of VMs matching vm (a glob, NULL = all). */
 int svc_backup_list(const char *repo, const char *vm, json_t **out, struct buf *err);
 int svc_backup_show(const char *repo, const char *id, json_t **out, struct buf *err);
-int svc_backup_forget(const char *repo, const char *id, struct buf *err);
+/* *forgotten (caller frees): the id of the backup deleted. */
+int svc_backup_forget(const char *repo, const char *id, char **forgotten, struct buf *err);
+/*
+ * Backup references (backupref.c).  A request names a backup by its id,
+ * "VM/YYYYmmddTHHMMSSZ[-N]", or by "VM/latest", the newest backup of VM in
+ * repository r.  *id (caller frees) is the id a reference names: VM/latest
+ * resolved against r's manifests now, anything else copied unchanged (the
+ * repository checks ids).  -ENOENT with a sentence in err when r holds no
+ * backup of VM.  Every function below taking an id takes a reference.
+ */
+struct repo;
+int svc_backup_ref_resolve(struct repo *r, const char *ref, char **id, struct buf *err);
 /* Files inside a backup's disk (image library): listing, or a file streamed to cb. */
 /* lv: an LVM2 logical volume "VG/LV" instead of a partition, or NULL. */
 int svc_backup_ls(const char *repo, const char *id, int disk, int partition, const char *lv, const char *path,

@@ -79,15 +79,17 @@ out:
 	return e;
 }
 
-int svc_backup_show(const char *repo, const char *id, json_t **out, struct buf *err)
+int svc_backup_show(const char *repo, const char *ref, json_t **out, struct buf *err)
 {
 	struct repo *r = NULL;
 	__do_json json_t *m = NULL;
+	__do_free char *id = NULL;
 	int e;
 
 	if ((e = svc_repo_open(repo, &r, NULL, err)) < 0)
 		return e;
-	if ((e = repo_lock(r, false, true, err)) == 0 && (e = repo_manifest_read(r, id, &m, err)) == 0) {
+	if ((e = repo_lock(r, false, true, err)) == 0 && (e = svc_backup_ref_resolve(r, ref, &id, err)) == 0 &&
+	    (e = repo_manifest_read(r, id, &m, err)) == 0) {
 		*out = backup_summary(id, m);
 		json_object_set(*out, "definition", json_object_get(m, "definition"));
 		json_t *disks = json_array();
@@ -104,15 +106,19 @@ int svc_backup_show(const char *repo, const char *id, json_t **out, struct buf *
 	return e;
 }
 
-int svc_backup_forget(const char *repo, const char *id, struct buf *err)
+int svc_backup_forget(const char *repo, const char *ref, char **forgotten, struct buf *err)
 {
 	struct repo *r = NULL;
+	char *id = NULL;
 	int e;
 
+	*forgotten = NULL;
 	if ((e = svc_repo_open(repo, &r, NULL, err)) < 0)
 		return e;
-	if ((e = repo_lock(r, false, true, err)) == 0)
-		e = repo_manifest_delete(r, id, err);
+	if ((e = repo_lock(r, false, true, err)) == 0 && (e = svc_backup_ref_resolve(r, ref, &id, err)) == 0 &&
+	    (e = repo_manifest_delete(r, id, err)) == 0)
+		*forgotten = move_ptr(id);
+	free(id);
 	repo_close(r);
 	return e;
 }
@@ -136,8 +142,9 @@ static int bfs_pread(void *arg, void *buf, size_t len, uint64_t off)
 	return backup_dev_pread(arg, buf, len, off);
 }
 
-static int bfs_open(const char *repo, const char *id, int disk, int partition, struct bfs *b, struct buf *err)
+static int bfs_open(const char *repo, const char *ref, int disk, int partition, struct bfs *b, struct buf *err)
 {
+	__do_free char *id = NULL;
 	int e;
 
 	memset(b, 0, sizeof(*b));
@@ -147,7 +154,7 @@ static int bfs_open(const char *repo, const char *id, int disk, int partition, s
 	}
 	if ((e = svc_repo_open(repo, &b->repo, NULL, err)) < 0)
 		return e;
-	if ((e = repo_lock(b->repo, false, true, err)) < 0 ||
+	if ((e = repo_lock(b->repo, false, true, err)) < 0 || (e = svc_backup_ref_resolve(b->repo, ref, &id, err)) < 0 ||
 	    (e = backup_dev_open(b->repo, id, (size_t)disk, &b->dev, err)) < 0) {
 		bfs_close(b);
 		return e;

@@ -588,7 +588,7 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		json_array_append_new(disks, dj);
 	}
 	json_t *req = json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:b}", "vm", vmdef_to_json(o->def), "source",
-				mig_self_name(), "address", peer_host(o->peer), "psk", psk, "disks", disks, "cpu", "model",
+				mig_self_name(), "address", peer_address(o->peer), "psk", psk, "disks", disks, "cpu", "model",
 				model, "signature", sig, "paused", !o->was_running);
 	if (mig_nvram_add(o->def, req, err) < 0) {
 		json_decref(req);
@@ -625,7 +625,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	for (int i = 0; i < o->ndisks; i++) {
 		if (!o->disks[i].copy)
 			continue;
-		if ((r = mig_mirror_start(q, o->disks[i].slot, o->disks[i].node, o->disks[i].volume, peer_host(o->peer),
+		if ((r = mig_mirror_start(q, o->disks[i].slot, o->disks[i].node, o->disks[i].volume, peer_address(o->peer),
 					  nbd_port, o->params.tls, o->params.max_bandwidth, err)) < 0)
 			return r;
 		o->disks[i].started = true;
@@ -671,7 +671,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	}
 	job_set_phase(o->job, "migrating memory to %s", o->to);
 	if ((r = mig_caps_set(q, false, o->ncopy > 0, err)) < 0 || (r = mig_params_set(q, &o->params, err)) < 0 ||
-	    (r = mig_start(q, peer_host(o->peer), port, err)) < 0)
+	    (r = mig_start(q, peer_address(o->peer), port, err)) < 0)
 		return r;
 	o->migrating = true;
 	bool cancel_sent = false;

@@ -462,7 +462,7 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		json_array_append_new(disks, dj);
 	}
 	json_t *req = json_pack("{s:o, s:s, s:s, s:s, s:o}", "vm", vmdef_to_json(o->def), "source", mig_self_name(),
-				"address", peer_host(o->peer), "psk", psk, "disks", disks);
+				"address", peer_address(o->peer), "psk", psk, "disks", disks);
 	if (mig_nvram_add(o->def, req, err) < 0) {
 		json_decref(req);
 		return NULL;
@@ -502,7 +502,7 @@ static int out_copy(struct outgoing *o, const struct off_disk *d, int port, cons
 		return r;
 	}
 	target = xasprintf("driver=nbd,server.type=inet,server.host=%s,server.port=%d,export=%s,tls-creds=%s",
-			   peer_host(o->peer), port, d->volume, MIG_TLS_ID);
+			   peer_address(o->peer), port, d->volume, MIG_TLS_ID);
 	cmd_add(&c, "qemu-img");
 	cmd_add(&c, "convert");
 	cmd_add(&c, "-p");

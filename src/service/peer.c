@@ -11,6 +11,9 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -36,6 +39,9 @@ struct peer {
 	char *name;
 	char *url;                 /* "https://HOST:PORT" */
 	char host[256];
+	unsigned port;
+	char ip[256];              /* peer_address: "" until asked, then fixed */
+	bool connected;            /* a call has reached the peer */
 	char pin[96];              /* "" : accept any (probe) */
 	char *authorization;       /* header value, or NULL */
 	char seen_fp[96];          /* the last handshake's leaf */
@@ -179,6 +185,7 @@ int peer_open_url(const char *name, const char *url, const char *fingerprint, st
 	}
 	p->name = xstrdup(name);
 	snprintf(p->host, sizeof(p->host), "%s", host);
+	p->port = port;
 	p->url = strchr(host, ':') ? xasprintf("https://[%s]:%u", host, port) : xasprintf("https://%s:%u", host, port);
 	p->connect_ms = PEER_CONNECT_MS;
 	p->total_ms = PEER_TOTAL_MS;
@@ -241,6 +248,47 @@ void peer_set_authorization(struct peer *p, const char *value)
 }
 
 const char *peer_host(const struct peer *p) { return p->host; }
+
+/* Can this host open a TCP connection to a within PEER_CONNECT_MS? */
+static bool reachable(const struct addrinfo *a)
+{
+	__do_close int fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (fd < 0)
+		return false;
+	if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+		return true;
+	if (errno != EINPROGRESS || poll(&pfd, 1, (int)PEER_CONNECT_MS) != 1)
+		return false;
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0;
+}
+
+const char *peer_address(struct peer *p)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char *primary = NULL, service[16];
+
+	if (p->ip[0])
+		return p->ip;
+	snprintf(service, sizeof(service), "%u", p->port);
+	if (p->connected && curl_easy_getinfo(p->curl, CURLINFO_PRIMARY_IP, &primary) == CURLE_OK && primary &&
+	    *primary) {
+		snprintf(p->ip, sizeof(p->ip), "%s", primary);
+	} else if (getaddrinfo(p->host, service, &hints, &ai) == 0) {
+		/* the first address its API port answers on, in the resolver's order (as curl tries them) */
+		for (const struct addrinfo *a = ai; a && !p->ip[0]; a = a->ai_next)
+			if (reachable(a) &&
+			    getnameinfo(a->ai_addr, a->ai_addrlen, p->ip, sizeof(p->ip), NULL, 0, NI_NUMERICHOST) != 0)
+				p->ip[0] = '\0';
+		freeaddrinfo(ai);
+	}
+	if (!p->ip[0])
+		snprintf(p->ip, sizeof(p->ip), "%s", p->host); /* unreachable now: the call that follows says so */
+	return p->ip;
+}
 const char *peer_name(const struct peer *p) { return p->name; }
 const char *peer_url(const struct peer *p) { return p->url; }
 const char *peer_fingerprint(const struct peer *p) { return p->seen_fp[0] ? p->seen_fp : NULL; }
@@ -372,6 +420,7 @@ int peer_call(struct peer *p, const char *method, const char *path, json_t *body
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	p->connected = true;
 	if (http_status)
 		*http_status = status;
 	log_debug("peer %s: %s %s -> %ld (%lld ms)", p->name, method, path, status, (long long)(time_mono_ms() - t0));

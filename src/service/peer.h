@@ -51,8 +51,18 @@ int peer_open(const char *host_name, struct peer **out, struct buf *err);
  */
 int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
 	      long *http_status, struct buf *err);
-/* The address (IP or name, IPv6 without brackets) the peer is reached at, for QEMU streams. */
+/* The host of the peer's URL: an IP address (IPv6 without brackets) or a name. */
 const char *peer_host(const struct peer *p);
+/*
+ * The peer's IP address as text (IPv6 without brackets), for QEMU streams
+ * and for the peer to listen on: the address a call connected to, or before
+ * any call the first address of its URL's host (resolved here: the peer may
+ * resolve its own name otherwise, e.g. to 127.0.1.1) that accepts a TCP
+ * connection on its API port (up to 5 s each).  Fixed once given, so that
+ * every stream of one migration goes to one address.  Unreachable: the
+ * URL's host as it is (the next call says why).
+ */
+const char *peer_address(struct peer *p);
 const char *peer_name(const struct peer *p);
 void peer_close(struct peer *p);
 

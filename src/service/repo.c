@@ -19,6 +19,7 @@
 #include <uuid/uuid.h>
 
 #include "repo.h"
+#include "service/backup.h"
 #include "service/internal.h"
 #include "core/store_local.h"
 #include "backup/repo.h"
@@ -475,9 +476,12 @@ int svc_repo_verify(const char *path, const char *const *ids, size_t n, json_t *
 		j->ids = xcalloc(n, sizeof(*j->ids));
 		for (; j->n < n; j->n++) {
 			json_t *m = NULL;
-			j->ids[j->n] = xstrdup(ids[j->n]);
+			if ((r = svc_backup_ref_resolve(j->repo, ids[j->n], &j->ids[j->n], err)) < 0) {
+				rjob_free(j);
+				return r;
+			}
 			/* An unknown id is an error now, not a "nothing to check" later. */
-			if ((r = repo_manifest_read(j->repo, ids[j->n], &m, err)) < 0 && r == -ENOENT) {
+			if ((r = repo_manifest_read(j->repo, j->ids[j->n], &m, err)) < 0 && r == -ENOENT) {
 				j->n++;
 				rjob_free(j);
 				return r;

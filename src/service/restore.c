@@ -451,15 +451,16 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 		r = -EINVAL;
 		goto fail;
 	}
-	rs->id = xstrdup(o->id);
-	if ((r = svc_repo_open(o->repo, &rs->repo, NULL, err)) < 0)
+	if ((r = svc_repo_open(o->repo, &rs->repo, NULL, err)) < 0 ||
+	    (r = svc_backup_ref_resolve(rs->repo, o->id, &rs->id, err)) < 0)
 		goto fail;
-	if ((r = repo_manifest_read(rs->repo, o->id, &m, err)) < 0)
+	const char *id = rs->id;
+	if ((r = repo_manifest_read(rs->repo, id, &m, err)) < 0)
 		goto fail;
 	const char *vm_name = json_string_value(json_object_get(json_object_get(m, "vm"), "name"));
 	const char *vm_uuid = json_string_value(json_object_get(json_object_get(m, "vm"), "uuid"));
 	if (!vm_name || !vm_uuid) {
-		buf_printf(err, "backup %s has no vm name or uuid in its manifest", o->id);
+		buf_printf(err, "backup %s has no vm name or uuid in its manifest", id);
 		r = -EINVAL;
 		goto fail;
 	}
@@ -481,7 +482,7 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 		if (o->disk >= 0) {
 			size_t nd = json_array_size(json_object_get(m, "disks"));
 			if ((size_t)o->disk >= nd) {
-				buf_printf(err, "backup %s has %zu disk%s (0..%zu); there is no disk %d", o->id, nd,
+				buf_printf(err, "backup %s has %zu disk%s (0..%zu); there is no disk %d", id, nd,
 					   nd == 1 ? "" : "s", nd ? nd - 1 : 0, o->disk);
 				r = -EINVAL;
 				goto fail;
@@ -505,7 +506,7 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 		rs->total += rs->disks[i].size;
 	struct job_spec spec = {
 		.type = "restore",
-		.target = o->id,
+		.target = id,
 		/* Over the original: that VM's lock, for the whole restore (busy: refused now). */
 		.vm = rs->over_uuid[0] ? rs->over_uuid : NULL,
 		.vm_name = rs->over_name,

@@ -130,6 +130,22 @@ static void test_roundtrip(void **state)
 	assert_string_equal(err.s, "srv: it is taken");
 	peer_close(p);
 
+	/* a host name: streams go to the address this host reaches it at (not a name the peer resolves) */
+	snprintf(url, sizeof(url), "https://localhost:%d", port);
+	assert_int_equal(peer_open_url("srv", url, srv_fp, &p, &err), 0);
+	assert_string_equal(peer_host(p), "localhost");
+	assert_string_equal(peer_address(p), "127.0.0.1"); /* the one listening, whatever resolves first */
+	assert_int_equal(peer_call(p, "GET", "/x", NULL, &reply, &status, &err), 0);
+	json_decref(reply);
+	assert_string_equal(peer_address(p), "127.0.0.1");
+	peer_close(p);
+	assert_int_equal(peer_open_url("srv", url, srv_fp, &p, &err), 0);
+	assert_int_equal(peer_call(p, "GET", "/x", NULL, &reply, &status, &err), 0);
+	json_decref(reply);
+	assert_string_equal(peer_address(p), "127.0.0.1"); /* the one the call connected to */
+	peer_close(p);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+
 	/* another certificate pinned: refused before the request is sent */
 	buf_reset(&err);
 	assert_int_equal(peer_open_url("srv", url, cli_fp, &p, &err), 0);
