@@ -3,7 +3,7 @@
 # its ready marker and shell (OVMF's release build prints only screen
 # control codes on the serial console, so the proof is the guest's
 # /sys/firmware/efi) and keeps its NVRAM vars across restarts (a clone gets
-# a copy, delete removes them, migration refuses the VM); a named CPU model
+# a copy, delete removes them; migration carries them: t62, t64); a named CPU model
 # is what the guest sees, a wrong one is refused with a "did you mean" and
 # nothing created; a `--boot disk-kernel` guest that reboots (from inside,
 # or by `vm reboot`) boots what its grub.cfg says now, not what it said at
@@ -53,8 +53,7 @@ test_expect "the UEFI guest booted through OVMF and sees EFI firmware" '
 	corral vm show efi | grep -qx "firmware: *uefi" &&
 	qemu_cmdline efi | grep -qx "if=pflash,unit=0,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" &&
 	[ "$(guest_sh efi "ls /sys/firmware/efi >/dev/null && echo efi-yes")" = efi-yes ] &&
-	fails corral vm migrate efi --to elsewhere --with-local-disks 2>err &&
-	grep -q "efi boots with UEFI, and migration does not carry its NVRAM vars file" err &&
+	fails corral vm migrate efi --to elsewhere --with-local-disks 2>err && grep -q "no trusted host" err &&
 	[ "$(vm_state efi)" = running ]
 '
 test_expect "a named CPU model is what the guest sees (and a BIOS guest has no EFI)" '
@@ -98,7 +97,7 @@ test_expect "the UEFI guest keeps its NVRAM vars (its own file, owned by the QEM
 	corral vm events efi | grep -c "running: started" | grep -qx 2 &&
 	! cmp -s "$f" "$OVMF_VARS" &&
 	corral vm kill efi &&
-	fails corral vm migrate efi --to elsewhere --offline 2>err && grep -q "does not carry its NVRAM" err
+	fails corral vm migrate efi --to elsewhere --offline 2>err && grep -q "no trusted host" err
 '
 test_expect "disk-kernel: corral vm reboot re-reads it too" '
 	p=$(corral disk show dkraw --json | jq -r .path) &&
