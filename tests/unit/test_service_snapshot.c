@@ -263,29 +263,22 @@ static void test_snapshot_of_a_running_vm(void **state)
 
 /* ---- NVRAM vars of UEFI VMs ------------------------------------------- */
 
-static void snap_revert(const char *uuid, const char *name)
+/* Run a revert or delete of snapshot `name` to its end; it must succeed. */
+static void snap_run(int (*op)(const char *, const char *, json_t **, struct buf *), const char *uuid,
+		     const char *name)
 {
 	struct buf err = BUF_INIT;
 	json_t *job = NULL;
-	int r = svc_snapshot_revert(uuid, name, &job, &err);
+	int r = op(uuid, name, &job, &err);
 	json_t *done = snap_wait(r, job, &err);
 	if (strcmp(jstr(done, "state"), "succeeded") != 0)
-		fail_msg("revert to %s: %s", name, jstr(done, "error"));
+		fail_msg("%s %s: %s", jstr(done, "type"), name, jstr(done, "error"));
 	json_decref(done);
 	buf_release(&err);
 }
 
-static void snap_delete(const char *uuid, const char *name)
-{
-	struct buf err = BUF_INIT;
-	json_t *job = NULL;
-	int r = svc_snapshot_delete(uuid, name, &job, &err);
-	json_t *done = snap_wait(r, job, &err);
-	if (strcmp(jstr(done, "state"), "succeeded") != 0)
-		fail_msg("delete %s: %s", name, jstr(done, "error"));
-	json_decref(done);
-	buf_release(&err);
-}
+static void snap_revert(const char *uuid, const char *name) { snap_run(svc_snapshot_revert, uuid, name); }
+static void snap_delete(const char *uuid, const char *name) { snap_run(svc_snapshot_delete, uuid, name); }
 
 /* Make VM uuid (one disk, `vol`) boot with UEFI. */
 static void make_uefi(const char *uuid, const char *name, const char *vol)
