@@ -43,8 +43,10 @@ modules+=(${CORRAL_GUEST_EXTRA_MODULES:-})
 # `modprobe NAME` in the guest loads them with their dependencies.  ext4
 # mounts the ext2 filesystems busybox mke2fs makes (the guest agent's
 # filesystem freeze needs a real filesystem; tmpfs cannot be frozen), and
-# crc32c_generic, which ext4 asks the crypto API for at mount.
-ondemand_modules=(ext4 crc32c_generic)
+# crc32c_generic, which ext4 asks the crypto API for at mount.  efivarfs:
+# /init loads it only when the guest booted through UEFI firmware, and mounts
+# the firmware's variables at /sys/firmware/efi/efivars, as distributions do.
+ondemand_modules=(ext4 crc32c_generic efivarfs)
 
 log() { printf 'guest/build.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -468,7 +468,8 @@ static int nvram_store(struct repo *r, const char *path, json_t **out, struct bu
 {
 	__do_buf struct buf data = BUF_INIT;
 	uint32_t chunk = repo_chunk_size(r);
-	int rc = fs_read_file(path, BACKUP_NVRAM_MAX, &data);
+	/* the qemu user's file, in its directory: no symlink or hard link followed */
+	int rc = fs_read_file_regular(path, BACKUP_NVRAM_MAX, &data);
 
 	if (rc < 0) {
 		buf_printf(err, "cannot read the NVRAM vars %s: %s", path, strerror(-rc));

@@ -222,6 +222,24 @@ int cli_show(struct cli *cli, const char *base, const char *item, void (*text)(c
 int cli_call(struct cli *cli, const char *method, const char *base, const char *item, const char *suffix,
 	     const json_t *body, struct reply *r);
 
+/* An option of a request verb that becomes a member of its JSON body. */
+struct cli_body_member {
+	int val;		/* the option's getopt value */
+	const char *member;	/* "source_format" */
+};
+/*
+ * The whole parse of a verb that sends one file to corrald (`disk import`,
+ * `vm import`): the cli_getopt loop over `longopts` (the verb's static
+ * table), in which each option listed in `members` (ended by a zero val)
+ * becomes a member of *body: a string for an option with an argument,
+ * true/false for a flag (false when not given); then exactly one positional
+ * argument, the file (`what` in a usage error), made absolute as "path".
+ * True with *body (caller decrefs) to go on; false when the verb must
+ * return a->exit_code (after --help or a usage error).
+ */
+bool cli_file_request_args(struct cli *cli, struct cli_args *a, const struct option *longopts,
+			   const struct cli_body_member *members, const char *what, json_t **body);
+
 /*
  * DELETE <base>/<item><suffix> (suffix NULL: none) for each of the n items,
  * going on past a refusal (printed).  done() gets each answer (NULL when it

@@ -353,46 +353,21 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
+	static const struct cli_body_member members[] = {
+		{ OPT_NAME, "name" }, { OPT_FORMAT, "format" }, { OPT_POOL, "pool" },
+		{ OPT_SOURCE_FORMAT, "source_format" }, { 0 },
+	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	__do_json json_t *final = NULL;
-	__do_free char *file = NULL;
-	const char *name = NULL, *format = NULL, *pool = NULL, *src_format = NULL, *target;
+	const char *target;
 	struct client *c;
 	struct cli_args a;
-	int opt, rc;
+	int rc;
 
 	cli_args_init(&a, "disk import", usage_import, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
-		switch (opt) {
-		case CLI_OPT_EXIT:
-			return a.exit_code;
-		case OPT_NAME:
-			name = optarg;
-			break;
-		case OPT_FORMAT:
-			format = optarg;
-			break;
-		case OPT_POOL:
-			pool = optarg;
-			break;
-		case OPT_SOURCE_FORMAT:
-			src_format = optarg;
-			break;
-		}
-	}
-	if ((rc = cli_args_count(&a, 1, 1, "image file")) != CLI_OK)
-		return rc;
-	file = cli_abspath(a.pos[0]);
-	body = json_pack("{ss}", "path", file);
-	if (name)
-		json_object_set_new(body, "name", json_string(name));
-	if (format)
-		json_object_set_new(body, "format", json_string(format));
-	if (pool)
-		json_object_set_new(body, "pool", json_string(pool));
-	if (src_format)
-		json_object_set_new(body, "source_format", json_string(src_format));
+	if (!cli_file_request_args(cli, &a, opts, members, "image file", &body))
+		return a.exit_code;
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/volumes/import", body, &r, false) < 0)
 		return CLI_FAIL;
 	if (!json_is_object(json_object_get(r.json, "job"))) {
@@ -405,7 +380,7 @@ static int disk_import(struct cli *cli, int argc, char **argv)
 	}
 	rc = follow_job(cli, r.json, "importing", &final);
 	if (rc == CLI_OK && !cli->json) {
-		__do_free char *shown = import_name(name, out_str(final, "target"), file);
+		__do_free char *shown = import_name(out_str(body, "name"), out_str(final, "target"), out_str(body, "path"));
 		printf("imported volume %s\n", shown);
 	}
 	return rc;

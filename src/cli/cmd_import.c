@@ -50,36 +50,19 @@ int cli_vm_import(struct cli *cli, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
+	static const struct cli_body_member members[] = {
+		{ OPT_NAME, "name" }, { OPT_POOL, "pool" }, { OPT_NETWORK, "network" }, { OPT_START, "start" }, { 0 },
+	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_json json_t *body = NULL;
 	__do_json json_t *final = NULL;
-	__do_free char *file = NULL;
-	const char *name = NULL, *pool = NULL, *network = NULL;
-	bool start = false;
 	struct client *c;
 	struct cli_args a;
-	int opt, rc;
+	int rc;
 
 	cli_args_init(&a, "vm import", usage_import, argc, argv);
-	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
-		switch (opt) {
-		case CLI_OPT_EXIT: return a.exit_code;
-		case OPT_NAME: name = optarg; break;
-		case OPT_POOL: pool = optarg; break;
-		case OPT_NETWORK: network = optarg; break;
-		case OPT_START: start = true; break;
-		}
-	}
-	if ((rc = cli_args_count(&a, 1, 1, "appliance file")) != CLI_OK)
-		return rc;
-	file = cli_abspath(a.pos[0]);
-	body = json_pack("{s:s,s:b}", "path", file, "start", start);
-	if (name)
-		json_object_set_new(body, "name", json_string(name));
-	if (pool)
-		json_object_set_new(body, "pool", json_string(pool));
-	if (network)
-		json_object_set_new(body, "network", json_string(network));
+	if (!cli_file_request_args(cli, &a, opts, members, "appliance file", &body))
+		return a.exit_code;
 	if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/vms/import", body, &r, false) < 0)
 		return CLI_FAIL;
 	rc = job_wait(cli, json_object_get(r.json, "job"), "importing", &final);

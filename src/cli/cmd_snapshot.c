@@ -26,7 +26,9 @@ static const char usage_create[] =
 	"snapshot is a child of the VM's current snapshot.  Of a running VM without\n"
 	"--memory, the guest agent (when it answers) freezes the filesystems for\n"
 	"the moment the snapshot is taken (consistency: filesystem-frozen), else the\n"
-	"snapshot is crash-consistent (consistency: crash).\n"
+	"snapshot is crash-consistent (consistency: crash).  A UEFI VM's NVRAM vars\n"
+	"(boot entries, Secure Boot keys) are kept with it, copied at the same\n"
+	"point (a running VM is paused for that instant).\n"
 	SNAP_VM_HELP
 	"NAME: 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'.\n"
 	"\n"
@@ -45,7 +47,7 @@ static const char usage_list[] =
 	"List VM's snapshots as a tree: children are indented under their parent,\n"
 	"the current snapshot (the one the VM's state descends from) is marked\n"
 	"'*'.  RAM says whether the running state was saved, SIZE is the size of\n"
-	"that saved state.\n"
+	"that saved state, NVRAM whether a UEFI VM's vars were kept with it.\n"
 	SNAP_VM_HELP
 	"\n"
 	"Options:\n"
@@ -56,7 +58,8 @@ static const char usage_show[] =
 	"usage: corral snapshot show VM NAME [--json]\n"
 	"\n"
 	"Show one snapshot: parent, time, description, RAM state and its size,\n"
-	"state, volumes, and (with --json) the VM definition saved with it.\n"
+	"NVRAM vars, state, volumes, and (with --json) the VM definition saved\n"
+	"with it.\n"
 	SNAP_VM_HELP
 	"\n"
 	"Options:\n"
@@ -66,7 +69,8 @@ static const char usage_show[] =
 static const char usage_revert[] =
 	"usage: corral snapshot revert VM NAME [--yes]\n"
 	"\n"
-	"Bring every disk of VM, and its definition, back to snapshot NAME.\n"
+	"Bring every disk of VM, its definition and (UEFI) its NVRAM vars back to\n"
+	"snapshot NAME.\n"
 	"With saved RAM the VM ends running (or paused) exactly where the snapshot\n"
 	"was taken.  Without, a running VM is powered off, its disks reverted, and\n"
 	"booted again if it was running when the snapshot was taken; a stopped VM\n"
@@ -182,14 +186,15 @@ static void add_subtree(struct table *t, json_t *snaps, const char *parent, int 
 						 json_is_true(json_object_get(s, "current")) ? " *" : "");
 		table_add(t, cell, short_time(out_str(s, "created"), when, sizeof(when)), mem ? "yes" : "no",
 			  mem && json_is_integer(size) ? out_size((uint64_t)json_integer_value(size), sz, sizeof(sz)) : "-",
-			  out_str(s, "state"), out_str(s, "description"));
+			  json_is_true(json_object_get(s, "nvram")) ? "yes" : "no", out_str(s, "state"),
+			  out_str(s, "description"));
 		add_subtree(t, snaps, name, d + 1);
 	}
 }
 
 static void print_tree(const json_t *answer)
 {
-	static const char *const headers[] = { "NAME", "CREATED", "RAM", "SIZE", "STATE", "DESCRIPTION" };
+	static const char *const headers[] = { "NAME", "CREATED", "RAM", "SIZE", "NVRAM", "STATE", "DESCRIPTION" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	add_subtree(t, json_object_get(answer, "snapshots"), NULL, -1);
 	table_print(t, stdout);
@@ -224,6 +229,7 @@ static void show_snap(const json_t *s)
 	if (json_is_integer(size) && json_is_true(json_object_get(s, "memory")))
 		table_add_kv(t, "ram size", "%s (%" PRIu64 " bytes)", out_size((uint64_t)json_integer_value(size), sz, sizeof(sz)),
 			     (uint64_t)json_integer_value(size));
+	table_add_kv(t, "nvram", "%s", json_is_true(json_object_get(s, "nvram")) ? "yes (the UEFI vars of that moment)" : "no");
 	table_add_kv(t, "vm was", "%s", json_is_true(json_object_get(s, "was_running")) ? "running" : "not running");
 	table_add_kv(t, "state", "%s", (v = out_str(s, "state")) ? v : "-");
 	table_add_kv(t, "current", "%s", json_is_true(json_object_get(s, "current")) ? "yes" : "no");

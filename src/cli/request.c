@@ -13,6 +13,39 @@
 #include "util/buf.h"
 #include "util/common.h"
 
+/* Does the option with getopt value val take no argument? */
+static bool is_flag(const struct option *longopts, int val)
+{
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == val)
+			return o->has_arg == no_argument;
+	return false;
+}
+
+bool cli_file_request_args(struct cli *cli, struct cli_args *a, const struct option *longopts,
+			   const struct cli_body_member *members, const char *what, json_t **body)
+{
+	__do_json json_t *b = json_object();
+	int opt;
+
+	for (const struct cli_body_member *m = members; m->val; m++)
+		if (is_flag(longopts, m->val))
+			json_object_set_new(b, m->member, json_false());
+	while ((opt = cli_getopt(cli, a, longopts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return false;
+		for (const struct cli_body_member *m = members; m->val; m++)
+			if (m->val == opt)
+				json_object_set_new(b, m->member, is_flag(longopts, opt) ? json_true() : json_string(optarg));
+	}
+	if ((a->exit_code = cli_args_count(a, 1, 1, what)) != CLI_OK)
+		return false;
+	__do_free char *file = cli_abspath(a->pos[0]);
+	json_object_set_new(b, "path", json_string(file));
+	*body = move_ptr(b);
+	return true;
+}
+
 int cli_get_print(struct cli *cli, const char *path, void (*text)(const json_t *answer))
 {
 	__do_reply struct reply r = REPLY_INIT;

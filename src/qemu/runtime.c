@@ -926,6 +926,64 @@ int rt_nvram_write(const char *uuid, const void *data, size_t len)
 	return fs_write_file_atomic(path, data, len, 0600);
 }
 
+char *rt_nvram_snapshot_path(const char *uuid, const char *snapshot)
+{
+	__do_free char *vars = rt_nvram_path(uuid);
+	return xasprintf("%.*s@%s.fd", (int)strlen(vars) - 3, vars, snapshot);
+}
+
+/*
+ * Every file in the directory of VM uuid's vars whose name starts with
+ * "<its name without .fd>@" (its snapshots' copies), for which keep(uuid,
+ * snapshot name or NULL, arg) is false (keep NULL: all), is removed.
+ */
+static void nvram_copies_remove(const char *uuid, bool (*keep)(const char *uuid, const char *name, void *arg),
+				void *arg)
+{
+	__do_free char *vars = rt_nvram_path(uuid);
+	char *slash = strrchr(vars, '/');
+	struct dirent *e;
+	DIR *d;
+
+	*slash = '\0';
+	if (!(d = opendir(vars)))
+		return;
+	size_t plen = strlen(slash + 1) - 3;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n <= plen || strncmp(e->d_name, slash + 1, plen) != 0 || e->d_name[plen] != '@')
+			continue;
+		bool named = n > plen + 4 && strcmp(e->d_name + n - 3, ".fd") == 0;
+		__do_free char *name = named ? xstrndup(e->d_name + plen + 1, n - plen - 4) : NULL;
+		if (keep && keep(uuid, name, arg))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0 && keep)
+			log_info("removed %s/%s: no snapshot of vm %s holds it", vars, e->d_name, uuid);
+	}
+	closedir(d);
+}
+
+void rt_nvram_snapshots_sweep(bool (*keep)(const char *uuid, const char *name, void *arg), void *arg)
+{
+	DIR *d = cfg.nvram_dir ? opendir(cfg.nvram_dir) : NULL;
+	struct dirent *e;
+	char uuid[37], last[37] = "";
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) <= 36 || e->d_name[36] != '@')
+			continue;
+		memcpy(uuid, e->d_name, 36);
+		uuid[36] = '\0';
+		if (strcmp(uuid, last) == 0) /* each VM once */
+			continue;
+		memcpy(last, uuid, sizeof(last));
+		nvram_copies_remove(uuid, keep, arg);
+	}
+	closedir(d);
+}
+
 /* --firmware uefi: OVMF's code as installed, and the VM's own NVRAM vars,
  * copied from OVMF's template at its first start and kept after (the boot
  * entries and settings the guest stores there), owned by the qemu user. */
@@ -1569,6 +1627,10 @@ int rt_pause_reason(const char *uuid, const char *reason, struct buf *err)
 {
 	return pause_resume(uuid, true, reason, err);
 }
+int rt_resume_reason(const char *uuid, const char *reason, struct buf *err)
+{
+	return pause_resume(uuid, false, reason, err);
+}
 
 /* ---- devices ---------------------------------------------------------- */
 
@@ -2042,6 +2104,7 @@ void rt_forget(const char *uuid)
 	}
 	__do_free char *nvram = rt_nvram_path(uuid);
 	unlink(nvram);
+	nvram_copies_remove(uuid, NULL, NULL);
 	rmdir(dir);
 }
 

@@ -107,6 +107,22 @@ char *rt_nvram_path(const char *uuid);
 /* Replace VM uuid's NVRAM vars with `len` bytes (atomically; its directory
  * made); the qemu user owns it from the next start. 0 or -errno. */
 int rt_nvram_write(const char *uuid, const void *data, size_t len);
+/*
+ * Where snapshot `snapshot` of VM uuid keeps its copy of the vars (caller
+ * frees): beside the VM's own, <vars file without ".fd">@<snapshot>.fd
+ * (docs/snapshots.md).  One flat directory, no subdirectory: the qemu user
+ * owns that directory, and a path through a directory it could swap for a
+ * symlink would not be safe to write as root.  The copies themselves are
+ * service/snapnvram.h's; rt_forget removes them all.
+ */
+char *rt_nvram_snapshot_path(const char *uuid, const char *snapshot);
+/*
+ * At start (nothing writes copies yet): every "<uuid>@..." file in the
+ * nvram_dir for which keep(uuid, name, arg) says false is removed (name:
+ * the snapshot's, from "<uuid>@<name>.fd"; a temp file a crash left has no
+ * such name and is passed with name NULL).  Nothing without an nvram_dir.
+ */
+void rt_nvram_snapshots_sweep(bool (*keep)(const char *uuid, const char *name, void *arg), void *arg);
 
 int rt_init(const struct rt_config *cfg, struct buf *err);
 /* Drop QMP connections and stop the worker; never stops guests. */
@@ -155,6 +171,8 @@ int rt_resume(const char *uuid, struct buf *err);
 /* rt_pause with the reason the state shows ("paused for a quick migration to b");
  * pausing a paused VM only changes the reason. */
 int rt_pause_reason(const char *uuid, const char *reason, struct buf *err);
+/* rt_resume with the reason the state shows. */
+int rt_resume_reason(const char *uuid, const char *reason, struct buf *err);
 
 /* Live changes on a running VM (the caller updates the definition). */
 int rt_disk_attach(const char *uuid, const char *volume, const char *path, const char *format,
@@ -210,7 +228,8 @@ char *rt_console_log_path(const char *uuid);
  */
 int rt_console_open(const char *uuid, bool force, struct buf *err);
 void rt_console_close(const char *uuid, int fd);
-/* Remove the VM's run directory and its NVRAM vars file (VM deleted or gone to another host). */
+/* Remove the VM's run directory, its NVRAM vars file and its snapshots'
+ * copies of them (VM deleted or gone to another host). */
 void rt_forget(const char *uuid);
 
 /*

@@ -499,8 +499,12 @@ static void clone_nvram(const char *src_uuid, const char *uuid)
 {
 	__do_free char *from = rt_nvram_path(src_uuid);
 	__do_free char *to = rt_nvram_path(uuid);
-	int r;
-	if (fs_exists(from) && (r = fs_copy_file(from, to, 0600)) < 0)
+	__do_buf struct buf data = BUF_INIT;
+	/* the qemu user's file, in its directory: no symlink or hard link followed */
+	int r = fs_read_file_regular(from, 64u << 20, &data);
+	if (r == 0)
+		r = rt_nvram_write(uuid, data.s, data.len);
+	if (r < 0 && r != -ENOENT)
 		log_warn("cannot copy the NVRAM vars %s to %s: %s; the clone starts with fresh ones", from, to,
 			 strerror(-r));
 }

@@ -231,7 +231,8 @@ int mig_nvram_add(const struct vm_def *d, json_t *req, struct buf *err)
 	if (d->firmware != FIRMWARE_UEFI)
 		return 0;
 	path = rt_nvram_path(d->uuid);
-	if ((r = fs_read_file(path, MIG_NVRAM_MAX, &raw)) == -ENOENT)
+	/* the qemu user's file, in its directory: no symlink or hard link followed */
+	if ((r = fs_read_file_regular(path, MIG_NVRAM_MAX, &raw)) == -ENOENT)
 		return 0;
 	if (r < 0 || raw.len == 0) {
 		buf_printf(err, "cannot read the NVRAM vars %s of %s: %s", path, d->name,

@@ -5,8 +5,9 @@
  *
  * A snapshot is one qcow2 internal snapshot tag, the snapshot's name, on
  * every disk of the VM, plus a row in the store holding the tree (parent),
- * the VM definition of the moment and whether RAM was saved.  The row is
- * written ("creating"/"deleting") before any image changes, so that
+ * the VM definition of the moment and whether RAM was saved, plus for a UEFI
+ * VM a copy of its NVRAM vars (snapnvram.h).  The row is written
+ * ("creating"/"deleting") before any image or copy changes, so that
  * svc_snapshot_recover() can finish or roll back what a crash cut off.
  * Every operation holds the VM's job lock and is recorded as a job; the
  * mechanics (qemu-img, QMP jobs) are in src/qemu/snapshot.c.
@@ -16,6 +17,7 @@
 #include <sys/statvfs.h>
 
 #include "snapshot.h"
+#include "snapnvram.h"
 #include "service/vm.h"
 #include "service/agent.h"
 #include "service/internal.h"
@@ -272,6 +274,7 @@ static json_t *snap_json(const struct snap_record *s, const char *current, bool 
 			      s->memory, "was_running", s->was_running, "state", s->state, "current",
 			      current && strcmp(current, s->name) == 0);
 	json_object_set_new(j, "size", strcmp(s->state, "ready") == 0 ? state_size(def, s->name, cache) : json_null());
+	json_object_set_new(j, "nvram", json_boolean(svc_snap_nvram_has(s->vm, s->name)));
 	json_t *vols = json_array();
 	for (int i = 0; def && i < def->ndisks; i++)
 		json_array_append_new(vols, json_string(def->disks[i].volume));
@@ -345,11 +348,42 @@ struct snap_consistency {
 	char note[256];
 };
 
+/*
+ * A UEFI VM's snapshot keeps its NVRAM vars as they are at the point its
+ * disks (and RAM) are taken: a running VM is paused for it (QEMU writes the
+ * guest's flash through to the file, so a paused VM's file is its flash)
+ * until nvram_point_end; *paused: whether it was.  A crash in between leaves
+ * the VM paused and its snapshot "creating": recovery resumes it.
+ */
+static int nvram_point_begin(struct snap_ctx *c, const char *name, bool *paused, struct buf *err)
+{
+	int r;
+	*paused = false;
+	if (c->rec.def->firmware != FIRMWARE_UEFI)
+		return 0;
+	if (rt_is_active(c->uuid) && c->rec.state == VM_RUNNING) {
+		__do_free char *why = xasprintf("paused while snapshot '%s' is taken", name);
+		if ((r = rt_pause_reason(c->uuid, why, err)) < 0)
+			return r;
+		*paused = true;
+	}
+	return svc_snap_nvram_save(c->uuid, name, err);
+}
+
+static void nvram_point_end(struct snap_ctx *c, const char *name, bool paused)
+{
+	__do_buf struct buf e = BUF_INIT;
+	__do_free char *why = xasprintf("resumed: snapshot '%s' taken", name);
+	if (paused && rt_resume_reason(c->uuid, why, &e) < 0)
+		log_warn("vm %s: cannot resume it after snapshot %s: %s", c->rec.def->name, name, e.s);
+}
+
 static int create_running(struct snap_ctx *c, const char *name, bool memory, struct snap_consistency *sc,
 			  struct buf *err)
 {
 	struct rt_ref *ref = NULL;
 	struct qmp *q;
+	bool paused;
 	int r;
 	for (int i = 0; i < c->ndisks; i++) {
 		if (!c->nodes[i]) {
@@ -363,13 +397,17 @@ static int create_running(struct snap_ctx *c, const char *name, bool memory, str
 		/* The RAM goes with the disks: consistent without a freeze (and a frozen
 		 * guest saved in RAM would wake up frozen after a revert). */
 		__do_free char *job_id = xasprintf(SNAP_JOB_PREFIX "save-%s", name);
-		r = snap_qmp_save(q, job_id, name, c->nodes, c->ndisks, progress, c, SNAP_JOB_TIMEOUT_MS, err);
+		if ((r = nvram_point_begin(c, name, &paused, err)) == 0)
+			r = snap_qmp_save(q, job_id, name, c->nodes, c->ndisks, progress, c, SNAP_JOB_TIMEOUT_MS, err);
+		nvram_point_end(c, name, paused);
 		sc->kind = "memory";
 		snprintf(sc->note, sizeof(sc->note), "memory (the RAM state is saved with the disks)");
 	} else {
 		struct svc_freeze f;
 		svc_agent_point_begin(c->uuid, c->rec.def, sc->no_freeze, &f);
-		r = snap_qmp_create_disks(q, c->nodes, c->ndisks, name, err);
+		if ((r = nvram_point_begin(c, name, &paused, err)) == 0)
+			r = snap_qmp_create_disks(q, c->nodes, c->ndisks, name, err);
+		nvram_point_end(c, name, paused);
 		svc_agent_point_end(c->uuid, &f);
 		sc->kind = svc_freeze_consistency(&f);
 		snprintf(sc->note, sizeof(sc->note), "%s", f.note);
@@ -380,6 +418,11 @@ static int create_running(struct snap_ctx *c, const char *name, bool memory, str
 
 static int create_stopped(struct snap_ctx *c, const char *name, struct buf *err)
 {
+	if (c->rec.def->firmware == FIRMWARE_UEFI) {
+		int r = svc_snap_nvram_save(c->uuid, name, err);
+		if (r < 0)
+			return r;
+	}
 	for (int i = 0; i < c->ndisks; i++) {
 		int r = snap_img_create(c->disks[i].path, name, err);
 		if (r < 0)
@@ -413,9 +456,9 @@ static int take_snapshot(struct snap_ctx *c, const char *name, const char *descr
 	snprintf(sc->note, sizeof(sc->note), "stopped (the disks as the VM left them)");
 	r = active ? create_running(c, name, memory, sc, e) : create_stopped(c, name, e);
 	if (r < 0) {
-		/* No partial tag and no row stay behind (else the next start cleans up); the VM keeps running. */
+		/* No partial tag, copy or row stays behind (else the next start cleans up); the VM keeps running. */
 		__do_buf struct buf e2 = BUF_INIT;
-		if (remove_tags(c, name, &e2) < 0)
+		if (remove_tags(c, name, &e2) < 0 || svc_snap_nvram_drop(c->uuid, name, &e2) < 0)
 			log_warn("vm %s: rolling back snapshot %s: %s", c->rec.def->name, name, e2.s);
 		else
 			store_snap_delete(svc_cfg.store, c->uuid, name);
@@ -650,6 +693,36 @@ static int drop_backup_bitmaps(struct snap_ctx *c, bool active, struct buf *err)
 	return r;
 }
 
+/*
+ * The NVRAM vars of snapshot s come back, with no QEMU of the VM running:
+ * its copy; without one (a BIOS snapshot), fresh vars at the next start if
+ * the revert changes the firmware (as `vm edit` does), else they stay.
+ */
+static int revert_nvram(struct snap_ctx *c, const struct snap_record *s, const struct vm_def *def, struct buf *err)
+{
+	bool restored;
+	int r = svc_snap_nvram_restore(c->uuid, s->name, &restored, err);
+	if (r == 0 && !restored && (def->firmware != c->rec.def->firmware || def->secure_boot != c->rec.def->secure_boot)) {
+		__do_free char *vars = rt_nvram_path(c->uuid);
+		unlink(vars);
+	}
+	return r;
+}
+
+/*
+ * Can a RAM revert load into the running QEMU?  Only with the same devices;
+ * and for a UEFI snapshot only if the VM will run afterwards or runs now:
+ * QEMU loads the guest's flash with the RAM and writes it back to the vars
+ * file at its next run-state change, so a VM paused before and after would
+ * keep today's vars on disk until resumed (it is restarted instead).
+ */
+static bool load_in_place(struct snap_ctx *c, const struct snap_record *s, const struct vm_def *def)
+{
+	if (!same_def(c->rec.def, def))
+		return false;
+	return s->was_running || c->rec.state == VM_RUNNING || !svc_snap_nvram_has(c->uuid, s->name);
+}
+
 static int revert(struct snap_ctx *c, const struct snap_record *s, struct vm_def *def, struct buf *err)
 {
 	bool active = rt_is_active(c->uuid);
@@ -657,7 +730,7 @@ static int revert(struct snap_ctx *c, const struct snap_record *s, struct vm_def
 
 	if ((r = drop_backup_bitmaps(c, active, err)) < 0)
 		return r;
-	if (s->memory && active && same_def(c->rec.def, def))
+	if (s->memory && active && load_in_place(c, s, def))
 		return load_state(c, s, err);
 	if (active && (r = rt_kill(c->uuid, err)) < 0)
 		return r;
@@ -666,7 +739,7 @@ static int revert(struct snap_ctx *c, const struct snap_record *s, struct vm_def
 		c->disks[i].node = NULL;
 		c->nodes[i] = NULL;
 	}
-	if ((r = restore_def(c, def, err)) < 0)
+	if ((r = revert_nvram(c, s, def, err)) < 0 || (r = restore_def(c, def, err)) < 0)
 		return r;
 	if (!s->memory) {
 		for (int i = 0; i < c->ndisks; i++) {
@@ -832,7 +905,7 @@ static int drop_snapshot(struct snap_ctx *c, const char *name, struct buf *e)
 		buf_printf(e, "cannot record the deletion of snapshot '%s'", name);
 		return r;
 	}
-	if ((r = delete_tags(c, name, e)) < 0)
+	if ((r = delete_tags(c, name, e)) < 0 || (r = svc_snap_nvram_drop(c->uuid, name, e)) < 0)
 		return r;
 	if ((r = store_snap_delete(svc_cfg.store, c->uuid, name)) < 0) {
 		buf_printf(e, "snapshot '%s' was deleted from the disks but not from the store", name);
@@ -911,13 +984,13 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 			svc_vm_event(s->vm, "snapshot", "snapshot creation finished across a corrald restart");
 			return 0;
 		}
-		if ((r = remove_tags(c, s->name, e)) < 0)
+		if ((r = remove_tags(c, s->name, e)) < 0 || (r = svc_snap_nvram_drop(s->vm, s->name, e)) < 0)
 			return r;
 		store_snap_delete(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: snapshot %s was cut off by a crash; rolled back", vm, s->name);
 		svc_vm_event(s->vm, "snapshot", "unfinished snapshot rolled back after a corrald restart");
 	} else if (strcmp(s->state, "deleting") == 0) {
-		if ((r = remove_tags(c, s->name, e)) < 0)
+		if ((r = remove_tags(c, s->name, e)) < 0 || (r = svc_snap_nvram_drop(s->vm, s->name, e)) < 0)
 			return r;
 		store_snap_delete(svc_cfg.store, s->vm, s->name);
 		log_info("vm %s: deletion of snapshot %s finished after a crash", vm, s->name);
@@ -939,7 +1012,7 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 			for (int i = 0; i < c->ndisks; i++)
 				if ((r = snap_img_apply(c->disks[i].path, s->name, e)) < 0)
 					return r;
-			if ((r = restore_def(c, def, e)) < 0)
+			if ((r = revert_nvram(c, s, def, e)) < 0 || (r = restore_def(c, def, e)) < 0)
 				return r;
 		}
 		store_snap_set_state(svc_cfg.store, s->vm, s->name, "ready");
@@ -948,6 +1021,19 @@ static int recover_work(struct snap_ctx *c, const struct snap_record *s, struct 
 		svc_vm_event(s->vm, "snapshot", "revert finished after a corrald restart");
 	}
 	return 0;
+}
+
+/* A UEFI VM paused for its snapshot's NVRAM copy (nvram_point_begin) when the crash came runs on. */
+static void resume_after_crash(struct snap_ctx *c, const struct snap_record *s)
+{
+	struct vm_record now = { 0 };
+	__do_buf struct buf e = BUF_INIT;
+	if (strcmp(s->state, "creating") == 0 && s->was_running && c->rec.def->firmware == FIRMWARE_UEFI &&
+	    store_vm_get(svc_cfg.store, s->vm, &now) == 0 && now.state == VM_PAUSED) {
+		if (rt_resume_reason(s->vm, "resumed: a snapshot cut off by a corrald restart had paused it", &e) < 0)
+			log_warn("vm %s: cannot resume it: %s", c->rec.def->name, e.s);
+	}
+	vm_record_release(&now);
 }
 
 static void recover_one(const struct snap_record *s)
@@ -969,6 +1055,7 @@ static void recover_one(const struct snap_record *s)
 			rt_qmp_release(ref);
 		}
 		buf_reset(&e);
+		resume_after_crash(&c, s);
 	}
 	struct vm_def *def = snap_def(s, &e);
 	buf_reset(&e);
@@ -995,4 +1082,5 @@ void svc_snapshot_recover(void)
 		vm_record_release(&rec);
 	}
 	store_snap_list_free(list, n);
+	svc_snap_nvram_sweep(); /* copies no row names: a crash between a copy and its row's end */
 }

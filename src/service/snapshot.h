@@ -33,7 +33,8 @@ int svc_snapshot_create(const char *uuid, const char *name, const char *descript
 int svc_snapshot_revert(const char *uuid, const char *name, json_t **job, struct buf *err);
 int svc_snapshot_delete(const char *uuid, const char *name, json_t **job, struct buf *err);
 /* At corrald start, after rt_attach_all: finish or roll back every snapshot
- * a crash left "creating" or "deleting". */
+ * a crash left "creating", "deleting" or "reverting", and remove NVRAM
+ * copies no snapshot names (snapnvram.h). */
 void svc_snapshot_recover(void);
 
 #endif

@@ -2,6 +2,7 @@
  * fsutil.c - see fsutil.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
@@ -62,18 +63,31 @@ int fs_read_file(const char *path, size_t max, struct buf *out)
 	return read_all(fd, max, out);
 }
 
-int fs_read_file_mine(const char *path, size_t max, struct buf *out)
+/* A regular file, not a symlink (nor a FIFO to hang on), with one link (a
+ * hard link to someone else's file is refused) and, when `mine`, owned by
+ * this process's effective user. */
+static int read_checked(const char *path, size_t max, bool mine, struct buf *out)
 {
-	__do_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	__do_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 
 	if (fd < 0)
 		return errno == ELOOP ? -EPERM : -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (mine && st.st_uid != geteuid()))
 		return -EPERM;
 	return read_all(fd, max, out);
+}
+
+int fs_read_file_mine(const char *path, size_t max, struct buf *out)
+{
+	return read_checked(path, max, true, out);
+}
+
+int fs_read_file_regular(const char *path, size_t max, struct buf *out)
+{
+	return read_checked(path, max, false, out);
 }
 
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)

@@ -17,10 +17,13 @@ int fs_mkdir_p(const char *path, mode_t mode);
 int fs_read_file(const char *path, size_t max, struct buf *out);
 /*
  * The same for a file in a directory others may write to (an unprivileged
- * QEMU's run dir): -EPERM unless it is a regular file, not a symlink, owned
- * by this process's effective user.
+ * QEMU's run dir): -EPERM unless it is a regular file, not a symlink, with
+ * one link, owned by this process's effective user.
  */
 int fs_read_file_mine(const char *path, size_t max, struct buf *out);
+/* The same for a file whose owner may be another user (a UEFI VM's vars,
+ * the qemu user's): a regular file, not a symlink, with one link. */
+int fs_read_file_regular(const char *path, size_t max, struct buf *out);
 /* Write via a temp file (created O_EXCL | O_NOFOLLOW) + fsync + rename.  0 or -errno. */
 int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Copy the file src to dest through a temp file (O_EXCL) and rename; dest gets mode.  0 or -errno. */

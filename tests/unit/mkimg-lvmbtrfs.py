@@ -170,6 +170,49 @@ def scatter(img, fs, pieces):
             dst.write(src.read(n))
 
 
+def losetup(img, off=None, size=None):
+    """A loop device over img, or over its bytes [off, off + size); SKIP when none is free."""
+    rng = ["-o", str(off), "--sizelimit", str(size)] if off is not None else []
+    r = run("losetup", "-f", "--show", *rng, img, check=False)
+    if r.returncode != 0:
+        skip("no loop device: " + r.stderr.strip())
+    return r.stdout.strip()
+
+
+def lv_text(name, lv_id, segments):
+    """The metadata of LV `name`: segments of (start_extent, extent_count,
+    [(pv, its first extent), ...], stripe_size or None), all "striped"."""
+    t = '\t\t%s {\n\t\t\tid = "%s"\n\t\t\tstatus = ["READ", "WRITE", "VISIBLE"]\n\t\t\tflags = []\n' \
+        '\t\t\tsegment_count = %d\n' % (name, lv_id, len(segments))
+    for n, (start, count, stripes, stripe_size) in enumerate(segments, 1):
+        t += "\t\t\tsegment%d {\n\t\t\t\tstart_extent = %d\n\t\t\t\textent_count = %d\n" % (n, start, count)
+        t += '\t\t\t\ttype = "striped"\n\t\t\t\tstripe_count = %d\n' % len(stripes)
+        if stripe_size:
+            t += "\t\t\t\tstripe_size = %d\n" % stripe_size
+        t += "\t\t\t\tstripes = [\n" + ",\n".join('\t\t\t\t\t"%s", %d' % st for st in stripes) + "\n\t\t\t\t]\n\t\t\t}\n"
+    return t + "\t\t}\n"
+
+
+def make_vg(devs, vg, bk, lvs):
+    """pvcreate devs, vgcreate vg on them (1 MiB extents), and add the LVs
+    `lvs` (lv_text) to its metadata: vgcfgbackup into bk, edit, vgcfgrestore
+    (no device-mapper here: nothing is activated).  Returns ({dev: pe_start
+    in bytes}, the metadata written)."""
+    lvm(devs, "pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", *devs)
+    lvm(devs, "vgcreate", "-q", "-s", "1m", vg, *devs)
+    pe = {}
+    for dev in devs:
+        r = lvm(devs, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev)
+        pe[dev] = int(r.stdout.strip())
+    lvm(devs, "vgcfgbackup", "-q", "-f", bk, vg)
+    cfg = open(bk).read()
+    i = cfg.rindex("}")
+    cfg = cfg[:i] + "\n\tlogical_volumes {\n" + "".join(lvs) + "\t}\n" + cfg[i:]
+    open(bk, "w").write(cfg)
+    lvm(devs, "vgcfgrestore", "-q", "-f", bk, vg)
+    return pe, cfg
+
+
 def make_lvm(out):
     for tool in ("pvcreate", "vgcreate", "vgcfgbackup", "vgcfgrestore", "losetup", "mkfs.ext4"):
         if not shutil.which(tool):
@@ -182,69 +225,13 @@ def make_lvm(out):
     loops = []
     try:
         for off, size in (P2, P3):
-            r = run("losetup", "-f", "--show", "-o", str(off), "--sizelimit", str(size), img, check=False)
-            if r.returncode != 0:
-                skip("no loop device: " + r.stderr.strip())
-            loops.append(r.stdout.strip())
-        lvm(loops, "pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", *loops)
-        lvm(loops, "vgcreate", "-q", "-s", "1m", "vgtest", *loops)
-        pe = {}
-        for dev in loops:
-            r = lvm(loops, "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev)
-            pe[dev] = int(r.stdout.strip())
-        bk = os.path.join(out, "vgtest.cfg")
-        lvm(loops, "vgcfgbackup", "-q", "-f", bk, "vgtest")
-        cfg = open(bk).read()
+            loops.append(losetup(img, off, size))
         pv0, pv1 = "pv0", "pv1"
-        lvs = """
-	logical_volumes {
-		root {
-			id = "rootLV-0000-0000-0000-0000-0000-000000"
-			status = ["READ", "WRITE", "VISIBLE"]
-			flags = []
-			segment_count = 2
-			segment1 {
-				start_extent = 0
-				extent_count = 8
-				type = "striped"
-				stripe_count = 1
-				stripes = [
-					"%s", 0
-				]
-			}
-			segment2 {
-				start_extent = 8
-				extent_count = 4
-				type = "striped"
-				stripe_count = 1
-				stripes = [
-					"%s", 0
-				]
-			}
-		}
-		data {
-			id = "dataLV-0000-0000-0000-0000-0000-000000"
-			status = ["READ", "WRITE", "VISIBLE"]
-			flags = []
-			segment_count = 1
-			segment1 {
-				start_extent = 0
-				extent_count = 8
-				type = "striped"
-				stripe_count = 2
-				stripe_size = 128
-				stripes = [
-					"%s", 8,
-					"%s", 4
-				]
-			}
-		}
-	}
-""" % (pv0, pv1, pv0, pv1)
-        i = cfg.rindex("}")
-        cfg = cfg[:i] + lvs + cfg[i:]
-        open(bk, "w").write(cfg)
-        lvm(loops, "vgcfgrestore", "-q", "-f", bk, "vgtest")
+        lvs = [lv_text("root", "rootLV-0000-0000-0000-0000-0000-000000",
+                       [(0, 8, [(pv0, 0)], None), (8, 4, [(pv1, 0)], None)]),
+               lv_text("data", "dataLV-0000-0000-0000-0000-0000-000000",
+                       [(0, 8, [(pv0, 8), (pv1, 4)], 128)])]
+        pe, cfg = make_vg(loops, "vgtest", os.path.join(out, "vgtest.cfg"), lvs)
         r = lvm(loops, "lvs", "--noheadings", "-o", "lv_name", "vgtest")
         if "root" not in r.stdout or "data" not in r.stdout:
             raise SystemExit("mkimg: vgcfgrestore did not create the LVs: " + r.stdout)
@@ -286,39 +273,11 @@ def make_lvm_whole(out, src):
     img = os.path.join(out, "lvm-whole.img")
     with open(img, "wb") as f:
         f.truncate(16 * MIB)
-    r = run("losetup", "-f", "--show", img, check=False)
-    if r.returncode != 0:
-        skip("no loop device: " + r.stderr.strip())
-    dev = r.stdout.strip()
+    dev = losetup(img)
     try:
-        lvm([dev], "pvcreate", "-q", "-ff", "-y", "--dataalignment", "1m", dev)
-        lvm([dev], "vgcreate", "-q", "-s", "1m", "vgw", dev)
-        pe = int(lvm([dev], "pvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "pe_start", dev).stdout.strip())
-        bk = os.path.join(out, "vgw.cfg")
-        lvm([dev], "vgcfgbackup", "-q", "-f", bk, "vgw")
-        cfg = open(bk).read()
-        i = cfg.rindex("}")
-        cfg = cfg[:i] + """
-	logical_volumes {
-		root {
-			id = "wholeL-0000-0000-0000-0000-0000-000000"
-			status = ["READ", "WRITE", "VISIBLE"]
-			flags = []
-			segment_count = 1
-			segment1 {
-				start_extent = 0
-				extent_count = 8
-				type = "striped"
-				stripe_count = 1
-				stripes = [
-					"pv0", 2
-				]
-			}
-		}
-	}
-""" + cfg[i:]
-        open(bk, "w").write(cfg)
-        lvm([dev], "vgcfgrestore", "-q", "-f", bk, "vgw")
+        pe, _ = make_vg([dev], "vgw", os.path.join(out, "vgw.cfg"),
+                        [lv_text("root", "wholeL-0000-0000-0000-0000-0000-000000", [(0, 8, [("pv0", 2)], None)])])
+        pe = pe[dev]
     finally:
         run("losetup", "-d", dev, check=False)
     put(os.path.join(src, "whole/etc/hostname"), b"whole-disk-pv\n")

@@ -38,7 +38,7 @@
 
 static struct svc_fixture fx;
 static struct accel_probe accel = { .kvm_usable = false, .reason = "tcg (service tests: fake QEMU)" };
-static char state_dir[96], storage_dir[96], run_dir[96], user[64];
+static char state_dir[96], storage_dir[96], run_dir[96], nvram_dir[112], user[64];
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -58,7 +58,7 @@ void fx_start(void)
 	store_job_fail_stale(fx.store, "corrald stopped while the job ran");
 
 	struct rt_config rc = { .store = fx.store, .run_dir = run_dir, .qemu_binary = FAKE_QEMU, .accel = &accel,
-				.qemu_user = user };
+				.qemu_user = user, .nvram_dir = nvram_dir };
 	svc_rt_hooks(&rc);
 	struct svc_config sc = { .store = fx.store, .retention = STORE_RETENTION_INIT, .state_dir = state_dir,
 				 .storage_dir = storage_dir, .run_dir = run_dir, .qemu_binary = FAKE_QEMU,
@@ -96,6 +96,7 @@ int svc_fixture_setup(void **state)
 	snprintf(state_dir, sizeof(state_dir), "%s/state", fx.dir);
 	snprintf(storage_dir, sizeof(storage_dir), "%s/storage", fx.dir);
 	snprintf(run_dir, sizeof(run_dir), "%s/run", fx.dir);
+	snprintf(nvram_dir, sizeof(nvram_dir), "%s/nvram", state_dir); /* as main.c */
 	snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "root");
 	assert_int_equal(fs_mkdir_p(state_dir, 0700), 0);
 	assert_int_equal(fs_mkdir_p(storage_dir, 0700), 0);

@@ -621,7 +621,15 @@ static void test_nvram(void **state)
 	buf_reset(&got);
 	assert_int_equal(backup_nvram_read(f->repo, r2.id, &got, &err), 0);
 	assert_memory_equal(got.s, data.s, data.len);
+	/* a vars file swapped for a symlink (its directory is the qemu user's) is not followed */
+	__do_free char *link = fx_path(f, "link.fd");
+	struct backup_result r3;
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	f->nvram = link;
+	assert_true(do_backup(f, false, 1000002200, &r3) < 0);
+	assert_non_null(strstr(f->last_err.s, "cannot read the NVRAM vars"));
 	f->nvram = NULL;
+	unlink(link);
 	backup_result_release(&r1);
 	backup_result_release(&r2);
 }
