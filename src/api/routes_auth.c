@@ -112,6 +112,10 @@ static char **route_objects(struct route_ctx *c)
 	if (strcmp(kind, "vms") == 0 && c->nseg > 2 && !(c->nseg == 3 && strcmp(c->seg[2], "import") == 0)) {
 		if (vm_objects(c->seg[2], &out, 0))
 			return out;
+	} else if (strcmp(kind, "containers") == 0 && c->nseg > 2) {
+		/* a container's ACL object: /containers/NAME (a role on /containers covers all) */
+		out[0] = xasprintf("/containers/%s", c->seg[2]);
+		return out;
 	} else if (strcmp(kind, "pools") == 0 && c->nseg > 2) {
 		out[0] = xasprintf("/pools/%s", c->seg[2]);
 		return out;

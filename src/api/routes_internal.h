@@ -113,4 +113,13 @@ void h_net_leases(struct route_ctx *c);
 void h_net_forward_add(struct route_ctx *c);
 void h_net_forward_delete(struct route_ctx *c);
 
+/* routes_ct.c */
+void h_ct_list(struct route_ctx *c);
+void h_ct_create(struct route_ctx *c);
+void h_ct_show(struct route_ctx *c);
+void h_ct_delete(struct route_ctx *c);
+void h_ct_action(struct route_ctx *c);
+void h_ct_exec(struct route_ctx *c);
+void h_ct_console(struct route_ctx *c);
+
 #endif
