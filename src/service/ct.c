@@ -147,8 +147,10 @@ json_t *svc_ct_list(const char *selector, struct buf *err)
 		struct buf e = BUF_INIT;
 		__do_json json_t *j = json_loads(list[i].def, 0, NULL);
 		struct ct_def *d = ctdef_from_json(j, CTDEF_FROM_STORE, &e);
-		if (d)
+		if (d) {
+			d->created_ms = list[i].created_ms;
 			json_array_append_new(arr, ct_entry(d, false));
+		}
 		else
 			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "name", list[i].name, "uuid",
 							     list[i].uuid, "kind", "container", "invalid", e.s));
@@ -167,6 +169,7 @@ int svc_ct_show(const char *key, json_t **out, struct buf *err)
 	int r = ct_load(key, &rec, &d, err);
 	if (r < 0)
 		return r;
+	d->created_ms = rec.created_ms;
 	*out = ct_entry(d, true);
 	ctdef_free(d);
 	ct_record_release(&rec);
