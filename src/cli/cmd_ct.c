@@ -167,7 +167,8 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 	if (!json_object_get(body, "template") == !json_object_get(body, "rootfs"))
 		return cli_usage_error(a.cmd, "give one of --template busybox and --rootfs DIR");
 	json_object_set_new(body, "name", json_string(a.pos[0]));
-	if (cli_call(cli, "POST", "/v1/containers", NULL, NULL, body, &r) != CLI_OK)
+	struct client *c = cli_client(cli);
+	if (!c || client_call(c, "POST", "/v1/containers", body, &r, false) < 0)
 		return CLI_FAIL;
 	if (cli->json)
 		out_json(r.json);
