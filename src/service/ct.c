@@ -387,6 +387,8 @@ static int ct_act_run(struct job *j, void *arg, struct buf *err)
 	struct ct_act *x = arg;
 	json_t *results = json_array();
 	int failed = 0, last = 0;
+	job_set_uncancellable(j, "a container action is one liblxc call (a stop waits at most its timeout; "
+			      "'ct kill' pre-empts it)");
 	for (size_t i = 0; i < x->n; i++) {
 		int r = ct_act_one(j, x, x->uuids[i], results);
 		if (r < 0) {
