@@ -40,6 +40,7 @@ test_expect "bad input is refused and nothing is made" '
 	fails corral ct create x5 --rootfs "$T/notadir" --privileged 2>err && grep -q "no executable /sbin/init" err &&
 	fails corral ct create x6 2>err && grep -q "give one of --template" err &&
 	fails corral ct create c1 --template busybox 2>err && grep -q "already exists" err &&
+	fails corral vm create c1 --memory 64M 2>err && grep -q "a container named .c1. already exists" err &&
 	api POST /v1/containers "{\"name\":\"x7\",\"template\":\"busybox\",\"net\":\"lan\"}" >out &&
 	grep -q "HTTP 400" out && grep -q "unknown field" out &&
 	api POST /v1/containers "{\"name\":\"x8\",\"template\":\"busybox\",\"idmap\":{\"uid_base\":1,\"gid_base\":1,\"count\":1}}" >out &&
