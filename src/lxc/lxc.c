@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include "lxc.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
+#include "util/proc.h"
 #include "util/common.h"
 
 #define LXC_COMMON_CONF "/usr/share/lxc/config/common.conf"
@@ -122,7 +124,8 @@ int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *
 	return 0;
 }
 
-int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
+/* The start itself, in the short-lived child of ctrt_start. */
+static int start_here(const char *lxcpath, const char *name, struct buf *err)
 {
 	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
 	if (!c)
@@ -133,8 +136,6 @@ int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
 	}
 	if (c->is_running(c))
 		return 0;
-	/* The monitor double-forks away from corrald (own session, no inherited
-	 * fd): corrald's death does not reach it (lxc.h). */
 	c->want_daemonize(c, true);
 	c->want_close_all_fds(c, true);
 	if (!c->start(c, 0, NULL)) {
@@ -148,6 +149,76 @@ int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
 		return -EIO;
 	}
 	return 0;
+}
+
+/*
+ * The liblxc calls that fork and wait (a start: liblxc forks and waits for
+ * the monitor's parent; attach: for the attached process) run in a child
+ * of corrald's, forked through proc_spawn (util/proc.h).  corrald is a
+ * child subreaper whose reaper thread must be the only caller of wait*():
+ * liblxc's own waitpid() there would race it.  In the child (not a
+ * subreaper, one thread) liblxc forks and waits as it likes; the monitor
+ * it daemonizes is re-parented to corrald, whose reaper collects it when
+ * the container stops; corrald's death does not reach it (own session,
+ * inherited fds closed).  This departs from proc_child_fn's "async-signal-
+ * safe only" rule: the child mallocs and does file I/O through liblxc,
+ * which glibc keeps working after fork (its malloc resets its locks), as
+ * liblxc's own children do; it takes no lock of corrald's and never logs.
+ */
+struct in_child {
+	const char *lxcpath, *name;
+	int msg_fd; /* the child writes its error sentence here */
+	/* exec only */
+	char *const *argv;
+	int out_fd, err_fd, null_fd;
+	int timeout_s;
+};
+
+static void child_start(void *arg)
+{
+	struct in_child *x = arg;
+	struct buf e = BUF_INIT;
+	int r = start_here(x->lxcpath, x->name, &e);
+	if (e.len && write(x->msg_fd, e.s, e.len) < 0)
+		r = -EIO;
+	_exit(r == 0 ? 0 : r == -ENOENT ? 2 : 1);
+}
+
+/* The child's sentence (after it exited: the monitor may still hold the pipe). */
+static void child_message(int fd, struct buf *err)
+{
+	char msg[4096];
+	ssize_t n = read(fd, msg, sizeof(msg) - 1);
+	if (n > 0)
+		buf_add(err, msg, (size_t)n);
+}
+
+int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
+{
+	struct proc p = PROC_INIT;
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
+		buf_printf(err, "container '%s': cannot make a pipe: %s", name, strerror(errno));
+		return -EIO;
+	}
+	struct in_child x = { .lxcpath = lxcpath, .name = name, .msg_fd = pfd[1] };
+	int r = proc_spawn(&p, child_start, &x);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		buf_printf(err, "container '%s': cannot fork: %s", name, strerror(-r));
+		return r;
+	}
+	int st = proc_wait(&p);
+	proc_release(&p);
+	if (st != 0) {
+		size_t before = err->len;
+		child_message(pfd[0], err);
+		if (err->len == before)
+			buf_printf(err, "container '%s' did not start (status %d)", name, st);
+	}
+	close(pfd[0]);
+	return st == 0 ? 0 : st == 2 ? -ENOENT : -EIO;
 }
 
 int ctrt_shutdown(const char *lxcpath, const char *name, int timeout_s, struct buf *err)
@@ -220,79 +291,138 @@ static bool drain(int fd, struct buf *b, size_t max)
 	return true;
 }
 
-int ctrt_exec(const char *lxcpath, const char *name, char *const argv[], int timeout_s, size_t max, struct buf *out,
-	      struct buf *errout, struct buf *err)
+/* In the child: attach, wait (killing it after the timeout), and say how it
+ * ended on msg_fd: "X<status>" (0..255, 128+signal), "T" (timed out and
+ * killed) or "E<sentence>" (could not run it). */
+static void child_exec(void *arg)
 {
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
-	__do_close int devnull = -EBADF;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
+	struct in_child *x = arg;
+	struct buf e = BUF_INIT;
+	__do_ct struct lxc_container *c = ct_get(x->lxcpath, x->name, &e);
 	char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
 			"TERM=dumb", NULL };
 	lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
-	lxc_attach_command_t cmd = { argv[0], (char **)argv };
+	lxc_attach_command_t cmd = { x->argv[0], (char **)x->argv };
 	pid_t pid = -1;
 	int status = 0;
 
-	if (!c)
-		return -EIO;
-	if (!c->is_running(c)) {
-		buf_printf(err, "container '%s' is not running", name);
-		return -EINVAL;
-	}
-	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
-	    pipe2(pe, O_CLOEXEC) < 0) {
-		buf_printf(err, "container '%s': cannot make pipes: %s", name, strerror(errno));
+	if (!c || !c->is_running(c)) {
+		if (c)
+			buf_printf(&e, "container '%s' is not running", x->name);
 		goto fail;
 	}
 	o.env_policy = LXC_ATTACH_CLEAR_ENV;
 	o.extra_env_vars = env;
-	o.stdin_fd = devnull;
-	o.stdout_fd = po[1];
-	o.stderr_fd = pe[1];
+	o.stdin_fd = x->null_fd;
+	o.stdout_fd = x->out_fd;
+	o.stderr_fd = x->err_fd;
 	if (c->attach(c, lxc_attach_run_command, &cmd, &o, &pid) < 0 || pid <= 0) {
-		buf_printf(err, "container '%s': liblxc could not attach to run %s", name, argv[0]);
+		buf_printf(&e, "container '%s': liblxc could not attach to run %s", x->name, x->argv[0]);
 		goto fail;
 	}
+	close(x->out_fd);
+	close(x->err_fd);
+	int64_t deadline = now_ms() + (int64_t)x->timeout_s * 1000;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			buf_printf(&e, "container '%s': lost %s: %s", x->name, x->argv[0], strerror(errno));
+			goto fail;
+		}
+		if (now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			_exit(write(x->msg_fd, "T", 1) == 1 ? 0 : 1);
+		}
+		usleep(20000);
+	}
+	char done[16];
+	int n = snprintf(done, sizeof(done), "X%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	_exit(write(x->msg_fd, done, (size_t)n) == n ? 0 : 1);
+fail:
+	_exit((write(x->msg_fd, "E", 1) == 1 && write(x->msg_fd, e.s ? e.s : "", e.len) >= 0) ? 0 : 1);
+}
+
+int ctrt_exec(const char *lxcpath, const char *name, char *const argv[], int timeout_s, size_t max, struct buf *out,
+	      struct buf *errout, struct buf *err)
+{
+	{
+		__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+		if (!c)
+			return -EIO;
+		if (!c->is_running(c)) {
+			buf_printf(err, "container '%s' is not running", name);
+			return -EINVAL;
+		}
+	}
+	struct proc p = PROC_INIT;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pm[2] = { -1, -1 }, devnull = -1, st = -EIO;
+
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
+	    pipe2(pe, O_CLOEXEC) < 0 || pipe2(pm, O_CLOEXEC | O_NONBLOCK) < 0) {
+		buf_printf(err, "container '%s': cannot make pipes: %s", name, strerror(errno));
+		goto out;
+	}
+	struct in_child x = { .lxcpath = lxcpath, .name = name, .msg_fd = pm[1], .argv = argv, .out_fd = po[1],
+			      .err_fd = pe[1], .null_fd = devnull, .timeout_s = timeout_s };
+	int r = proc_spawn(&p, child_exec, &x);
 	close(po[1]);
 	close(pe[1]);
-	po[1] = pe[1] = -1;
-	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000;
-	bool o_open = true, e_open = true, timed_out = false;
-	while (o_open || e_open) {
-		struct pollfd p[2] = { { o_open ? po[0] : -1, POLLIN, 0 }, { e_open ? pe[0] : -1, POLLIN, 0 } };
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			timed_out = true;
-			kill(pid, SIGKILL);
-			break;
-		}
-		int n = poll(p, 2, (int)(left > 1000 ? 1000 : left));
+	close(pm[1]);
+	po[1] = pe[1] = pm[1] = -1;
+	if (r < 0) {
+		buf_printf(err, "container '%s': cannot fork: %s", name, strerror(-r));
+		st = r;
+		goto out;
+	}
+	/* the output until both ends close (the command and all it started are
+	 * gone), bounded by the child's own deadline plus a margin */
+	int64_t deadline = now_ms() + (int64_t)timeout_s * 1000 + 5000;
+	bool o_open = true, e_open = true;
+	while ((o_open || e_open) && now_ms() < deadline) {
+		struct pollfd pf[2] = { { o_open ? po[0] : -1, POLLIN, 0 }, { e_open ? pe[0] : -1, POLLIN, 0 } };
+		int n = poll(pf, 2, 1000);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (o_open && p[0].revents)
+		if (o_open && pf[0].revents)
 			o_open = drain(po[0], out, max);
-		if (e_open && p[1].revents)
+		if (e_open && pf[1].revents)
 			e_open = drain(pe[0], errout, max);
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	close(po[0]);
-	close(pe[0]);
-	if (timed_out) {
-		buf_printf(err, "container '%s': %s ran longer than %d s and was killed", name, argv[0], timeout_s);
-		return -ETIMEDOUT;
+	if ((st = proc_wait_timeout(&p, 5000)) == -ETIMEDOUT) {
+		proc_signal(&p, SIGKILL);
+		st = proc_wait(&p);
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return 128 + WTERMSIG(status);
-fail:
+	proc_release(&p);
+	struct buf m = BUF_INIT;
+	child_message(pm[0], &m);
+	if (st == 0 && m.len > 1 && m.s[0] == 'X') {
+		st = atoi(m.s + 1);
+	} else if (st == 0 && m.len == 1 && m.s[0] == 'T') {
+		buf_printf(err, "container '%s': %s ran longer than %d s and was killed", name, argv[0], timeout_s);
+		st = -ETIMEDOUT;
+	} else {
+		if (m.len > 1 && m.s[0] == 'E')
+			buf_adds(err, m.s + 1);
+		else
+			buf_printf(err, "container '%s': could not run %s", name, argv[0]);
+		st = -EIO;
+	}
+	buf_release(&m);
+out:
 	for (int i = 0; i < 2; i++) {
 		if (po[i] >= 0)
 			close(po[i]);
 		if (pe[i] >= 0)
 			close(pe[i]);
+		if (pm[i] >= 0)
+			close(pm[i]);
 	}
-	return -EIO;
+	if (devnull >= 0)
+		close(devnull);
+	return st;
 }
 
 int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struct buf *err)

@@ -8,9 +8,13 @@
  * <state_dir>/lxc) and its name; liblxc keeps the container's config at
  * <lxcpath>/<name>/config and its state in the monitor process it starts.
  * That monitor, not corrald, keeps a running container alive: ctrt_start
- * daemonizes it (double fork, its own session, every inherited fd closed),
- * so a killed corrald leaves it running and the next corrald finds it by
- * asking liblxc (ctrt_state) - there is nothing else to re-attach.
+ * has liblxc daemonize it from a short-lived child of corrald (proc_spawn:
+ * liblxc's own fork and waitpid happen there, away from corrald's reaper,
+ * util/proc.h).  The monitor runs in its own session with every inherited
+ * fd closed; corrald, a child subreaper, adopts it and reaps it when the
+ * container stops.  A killed corrald leaves it running (then init adopts
+ * it) and the next corrald finds it by asking liblxc (ctrt_state): there
+ * is nothing else to re-attach.  ctrt_exec attaches from such a child too.
  *
  * Threading: liblxc's container objects are made per call and never shared;
  * calls on different containers may run at once.  Calls on one container

@@ -55,6 +55,7 @@ test_expect "start; exec sees the container hostname, its ids and exit status" '
 	{ corral ct exec c1 -- sh -c "echo out; echo err >&2; exit 7" >o 2>e; [ $? = 7 ]; } &&
 	[ "$(cat o)" = out ] && [ "$(cat e)" = err ] &&
 	corral ct exec c1 --json -- id -u | jq -e ".exit_status == 0 and .stdout == \"0\n\"" >/dev/null &&
+	fails corral ct exec c1 --timeout 1 -- sleep 30 2>err && grep -q "ran longer than 1 s and was killed" err &&
 	fails corral ct exec nosuch -- true 2>err && grep -q "not found" err
 '
 
@@ -78,7 +79,8 @@ test_expect "stop is graceful (init halts within the timeout, nothing killed)" '
 	pid=$(ct_pid c1) && start=$SECONDS &&
 	corral ct stop c1 --timeout 30 >out && grep -q "c1: stopped" out && [ $((SECONDS - start)) -lt 30 ] &&
 	[ "$(ct_state c1)" = stopped ] && ! kill -0 "$pid" 2>/dev/null &&
-	corral ct show c1 --json | jq -r ".status.events[].detail" | grep -qx stop
+	corral ct show c1 --json | jq -r ".status.events[].detail" | grep -qx stop &&
+	sleep 0.3 && [ -z "$(ps -o stat= --ppid "$CORRALD_PID" | grep Z)" ]
 '
 
 test_expect "a privileged container from a given rootfs; delete keeps that directory" '
