@@ -92,6 +92,7 @@ test_expect "a privileged container from a given rootfs; delete keeps that direc
 	corral list | grep -Eq "^container +r1 +running" &&
 	corral list --json | jq -e "[.guests[] | select(.kind == \"container\")] | length == 2" >/dev/null &&
 	corral ct kill r1 >out && grep -q "r1: stopped" out &&
+	sleep 0.3 && [ -z "$(ps -o stat= --ppid "$CORRALD_PID" | grep Z)" ] &&
 	corral ct delete --yes r1 && [ -x "$T/myroot/bin/busybox" ] && [ ! -e "$LXCP/r1" ]
 '
 
