@@ -18,6 +18,8 @@ void h_ct_list(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	json_t *j = svc_ct_list(http_query(c->req, "select"), &err);
+	/* over TCP: only the containers the caller may read */
+	route_filter(c, json_object_get(j, "containers"), "containers");
 	reply_result(c, j ? 0 : -EINVAL, 200, j, &err);
 	buf_release(&err);
 }
