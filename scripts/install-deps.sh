@@ -36,6 +36,8 @@ pkgs=(
 	librrd-dev
 	# tests: a real Prometheus scrapes /metrics (t71-metrics.sh)
 	prometheus
+	# system containers (src/lxc: liblxc; uidmap: the subordinate id tools and /etc/subuid)
+	lxc lxc-dev uidmap
 )
 
 missing=()

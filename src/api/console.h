@@ -11,6 +11,9 @@
 
 /* Opaque session for http_reply.upgrade_opaque; takes ownership of serial_fd. */
 void *console_session_new(const char *vm_uuid, int serial_fd);
+/* The same for a container's console (service/ct.h): its pty fd and the
+ * liblxc fd that holds the console slot, both owned and closed by the session. */
+void *console_session_new_ct(const char *ct_uuid, int pty_fd, int hold_fd);
 /* http_upgrade_cb: relay until EOF on either side; fd -1 just cleans up. */
 void console_relay(int client_fd, void *session);
 

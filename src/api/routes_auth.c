@@ -112,6 +112,10 @@ static char **route_objects(struct route_ctx *c)
 	if (strcmp(kind, "vms") == 0 && c->nseg > 2 && !(c->nseg == 3 && strcmp(c->seg[2], "import") == 0)) {
 		if (vm_objects(c->seg[2], &out, 0))
 			return out;
+	} else if (strcmp(kind, "containers") == 0 && c->nseg > 2) {
+		/* a container's ACL object: /containers/NAME (a role on /containers covers all) */
+		out[0] = xasprintf("/containers/%s", c->seg[2]);
+		return out;
 	} else if (strcmp(kind, "pools") == 0 && c->nseg > 2) {
 		out[0] = xasprintf("/pools/%s", c->seg[2]);
 		return out;
@@ -163,6 +167,7 @@ static const struct list_rule list_rules[] = {
 	{ "jobs", AUTH_SYS_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
 	{ "events", AUTH_SYS_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/vms" },
 	{ "backups", AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, AUTH_STORE_AUDIT, "/vms" },
+	{ "containers", AUTH_VM_AUDIT, AUTH_VM_AUDIT, AUTH_VM_AUDIT, "/containers" },
 };
 
 static const struct list_rule *list_rule(const char *kind)
@@ -226,6 +231,8 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 			obj = xasprintf("/pools/%s/volumes/%s", pool ? pool : "default", name ? name : "");
 		} else if (strcmp(kind, "pools") == 0) {
 			obj = xasprintf("/pools/%s", name ? name : "");
+		} else if (strcmp(kind, "containers") == 0) {
+			obj = name ? xasprintf("/containers/%s", name) : NULL;
 		} else {
 			if (strcmp(kind, "jobs") == 0)
 				name = vm_name_of(vms, json_string_value(json_object_get(item, "vm")));

@@ -56,7 +56,7 @@ bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum aut
  * /v1/users/HER/tokens): allowed without User.Modify (docs/remote.md). */
 bool route_self(const struct route_ctx *c, const struct svc_identity *who);
 /* Over TCP, drop from `list` (an array of the collection `kind`: "vms",
- * "volumes", "pools", "jobs", "events") what the caller may not read. */
+ * "volumes", "pools", "jobs", "events", "containers") what the caller may not read. */
 void route_filter(struct route_ctx *c, json_t *list, const char *kind);
 void h_user_list(struct route_ctx *c);
 void h_user_add(struct route_ctx *c);
@@ -112,5 +112,14 @@ void h_net_delete(struct route_ctx *c);
 void h_net_leases(struct route_ctx *c);
 void h_net_forward_add(struct route_ctx *c);
 void h_net_forward_delete(struct route_ctx *c);
+
+/* routes_ct.c */
+void h_ct_list(struct route_ctx *c);
+void h_ct_create(struct route_ctx *c);
+void h_ct_show(struct route_ctx *c);
+void h_ct_delete(struct route_ctx *c);
+void h_ct_action(struct route_ctx *c);
+void h_ct_exec(struct route_ctx *c);
+void h_ct_console(struct route_ctx *c);
 
 #endif

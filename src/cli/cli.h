@@ -73,6 +73,8 @@ extern const struct cli_noun cli_noun_user;
 extern const struct cli_noun cli_noun_token;
 extern const struct cli_noun cli_noun_acl;
 extern const struct cli_noun cli_noun_remote;
+extern const struct cli_noun cli_noun_ct;
+extern const struct cli_noun cli_noun_list;
 
 /* Every noun, in help order (main.c), and the lookups dispatch uses. */
 extern const struct cli_noun *const cli_nouns[];

@@ -15,7 +15,7 @@
 #include "errout.h"
 #include "util/common.h"
 
-enum kind { K_NONE, K_VM, K_VOLUME, K_POOL, K_NETWORK };
+enum kind { K_NONE, K_VM, K_VOLUME, K_POOL, K_NETWORK, K_CT };
 
 /* The option of `opts` named by word ("--pool" or "--pool=..."), or NULL. */
 static const struct option *option_of(const struct option *opts, const char *word)
@@ -68,6 +68,7 @@ static void print_kind(struct cli *cli, enum kind k)
 	case K_VOLUME: print_names(cli, "/v1/volumes", "volumes"); break;
 	case K_POOL: print_names(cli, "/v1/pools", "pools"); break;
 	case K_NETWORK: print_names(cli, "/v1/networks", "networks"); break;
+	case K_CT: print_names(cli, "/v1/containers", "containers"); break;
 	case K_NONE: break;
 	}
 }
@@ -100,6 +101,8 @@ static enum kind arg_kind(const char *noun, const char *verb, int pos)
 	}
 	if (strcmp(noun, "pool") == 0)
 		return makes ? K_NONE : K_POOL;
+	if (strcmp(noun, "ct") == 0)
+		return makes || pos > 0 ? K_NONE : K_CT;
 	if (strcmp(noun, "net") == 0)
 		return makes || pos > 0 ? K_NONE : K_NETWORK;
 	if (strcmp(noun, "nic") == 0 || strcmp(noun, "cdrom") == 0 || strcmp(noun, "snapshot") == 0)

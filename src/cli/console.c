@@ -217,8 +217,8 @@ static int report_refusal(struct client_stream *fd, struct buf *in, size_t head_
 }
 
 /* Send the upgrade request; on 101 leave any early guest bytes in `early`. */
-static int handshake(struct client *c, struct client_stream *fd, const char *selector, bool force,
-		     struct buf *early)
+static int handshake(struct client *c, struct client_stream *fd, const char *base, const char *selector,
+		     bool force, struct buf *early)
 {
 	__do_free char *enc = client_escape(c, selector);
 	const char *auth = client_auth_header(c);
@@ -230,14 +230,14 @@ static int handshake(struct client *c, struct client_stream *fd, const char *sel
 	int status = 0, r;
 
 	buf_printf(&req,
-		   "GET /v1/vms/%s/console%s HTTP/1.1\r\n"
+		   "GET %s/%s/console%s HTTP/1.1\r\n"
 		   "Host: corral\r\n"
 		   "User-Agent: corral/" CORRAL_VERSION "\r\n"
 		   "Connection: Upgrade\r\n"
 		   "Upgrade: corral-console\r\n"
 		   "%s%s"
 		   "\r\n",
-		   enc, force ? "?force=true" : "", auth ? auth : "", auth ? "\r\n" : "");
+		   base, enc, force ? "?force=true" : "", auth ? auth : "", auth ? "\r\n" : "");
 	r = send_all(fd, req.s, req.len);
 	OPENSSL_cleanse(req.s, req.len); /* it carries the token */
 	if (r < 0)
@@ -381,9 +381,9 @@ static int relay(struct relay *rl, int64_t linger_ms)
 
 /* The VM's name for the banner: asked of corrald (the selector may be a
  * uuid or a glob), else the selector itself.  Caller frees. */
-static char *vm_name(struct client *c, const char *selector)
+static char *vm_name(struct client *c, const char *base, const char *selector)
 {
-	__do_free char *path = client_path(c, "/v1/vms", selector, NULL);
+	__do_free char *path = client_path(c, base, selector, NULL);
 	__do_reply struct reply r = REPLY_INIT;
 	const char *name;
 
@@ -394,6 +394,11 @@ static char *vm_name(struct client *c, const char *selector)
 }
 
 int console_run(struct cli *cli, const char *selector, bool force, int64_t linger_ms)
+{
+	return console_run_at(cli, "/v1/vms", selector, force, linger_ms);
+}
+
+int console_run_at(struct cli *cli, const char *base, const char *selector, bool force, int64_t linger_ms)
 {
 	struct client *c = cli_client(cli);
 	struct client_stream st = CLIENT_STREAM_INIT;
@@ -406,10 +411,10 @@ int console_run(struct cli *cli, const char *selector, bool force, int64_t linge
 	 * over the client's connection (over TLS a request meanwhile would
 	 * replace it and leak the stream's). */
 	rl.tty = isatty(STDIN_FILENO);
-	__do_free char *name = rl.tty ? vm_name(c, selector) : NULL;
+	__do_free char *name = rl.tty ? vm_name(c, base, selector) : NULL;
 	if (client_stream_open(c, &st) < 0)
 		return CLI_FAIL;
-	rc = handshake(c, &st, selector, force, &rl.pending);
+	rc = handshake(c, &st, base, selector, force, &rl.pending);
 	if (rc != CLI_OK)
 		goto out;
 	/* handshake left early guest output in `pending`: show it first. */

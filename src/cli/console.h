@@ -22,5 +22,7 @@
 /* CLI_OK on detach, linger end or the daemon closing; CLI_FAIL (printed)
  * otherwise.  `force` takes the console over from a session attached to it. */
 int console_run(struct cli *cli, const char *selector, bool force, int64_t linger_ms);
+/* The same on the collection `base`: "/v1/vms", or "/v1/containers" (`ct console`). */
+int console_run_at(struct cli *cli, const char *base, const char *selector, bool force, int64_t linger_ms);
 
 #endif

@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -156,6 +156,21 @@ void store_net_list_free(struct net_record *list, size_t n);
 /* The names of the VMs whose definitions have a NIC on network `name`, comma-separated
  * (NULL when none; caller frees).  0 or -errno. */
 int store_net_users(struct store *s, const char *name, char **vms);
+
+/* ---- system containers (store_ct.c): definitions (core/ctdef.h JSON) by uuid ---- */
+
+struct ct_record {
+	char *uuid;
+	char *name;
+	char *def;          /* JSON text */
+	int64_t created_ms;
+};
+void ct_record_release(struct ct_record *r);
+/* By name, else by uuid (any case); -ENOENT if none. */
+int store_ct_get(struct store *s, const char *key, struct ct_record *out);
+/* Ordered by name. */
+int store_ct_list(struct store *s, struct ct_record **out, size_t *n);
+void store_ct_list_free(struct ct_record *list, size_t n);
 
 /* ---- backup repositories (store_backup.c), by absolute path ----
  * keyfile/passfile: where the repository's key and the passphrase that
@@ -306,6 +321,9 @@ void store_batch_pool_delete(struct store_batch *b, const char *name);
 /* create: -EEXIST if the name is taken; else the definition is replaced (-ENOENT if none). */
 void store_batch_net_put(struct store_batch *b, const char *name, const char *def, bool create);
 /* -EBUSY while a VM definition has a NIC on it. */
+/* ct.put: create (uuid new, name free) or replace container uuid's name and definition. */
+void store_batch_ct_put(struct store_batch *b, const char *uuid, const char *name, const char *def, bool create);
+void store_batch_ct_delete(struct store_batch *b, const char *uuid);
 void store_batch_net_delete(struct store_batch *b, const char *name);
 void store_batch_repo_add(struct store_batch *b, const struct repo_record *r);
 void store_batch_repo_default(struct store_batch *b, const char *path);

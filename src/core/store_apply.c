@@ -46,6 +46,8 @@ static const struct op_handler op_handlers[] = {
 	{ "pool.delete", MEMBERS("name"), op_pool_delete },
 	{ "net.put", MEMBERS("name", "def", "create"), op_net_put },
 	{ "net.delete", MEMBERS("name"), op_net_delete },
+	{ "ct.put", MEMBERS("uuid", "name", "def", "create"), op_ct_put },
+	{ "ct.delete", MEMBERS("uuid"), op_ct_delete },
 	{ "repo.add", MEMBERS("path", "repo_id", "encrypted", "keyfile", "passfile"), op_repo_add },
 	{ "repo.default", MEMBERS("path"), op_repo_default },
 	{ "repo.delete", MEMBERS("path"), op_repo_delete },
@@ -330,6 +332,17 @@ void store_batch_net_put(struct store_batch *b, const char *name, const char *de
 void store_batch_net_delete(struct store_batch *b, const char *name)
 {
 	store_batch_add(b, json_pack("{s:s,s:s?}", "op", "net.delete", "name", name));
+}
+
+void store_batch_ct_put(struct store_batch *b, const char *uuid, const char *name, const char *def, bool create)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?,s:s?,s:s?,s:b}", "op", "ct.put", "uuid", uuid, "name", name, "def", def,
+				     "create", create));
+}
+
+void store_batch_ct_delete(struct store_batch *b, const char *uuid)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?}", "op", "ct.delete", "uuid", uuid));
 }
 
 void store_batch_pool_delete(struct store_batch *b, const char *name)

@@ -94,6 +94,7 @@ store_op_fn op_vm_put, op_vm_host, op_vm_delete;
 store_op_fn op_vol_add, op_vol_update, op_vol_delete;
 store_op_fn op_pool_add, op_pool_delete;
 store_op_fn op_net_put, op_net_delete;
+store_op_fn op_ct_put, op_ct_delete;
 store_op_fn op_repo_add, op_repo_default, op_repo_delete;
 store_op_fn op_policy_put, op_policy_delete;
 store_op_fn op_user_put, op_user_delete, op_token_add, op_token_delete, op_acl_put, op_acl_delete;

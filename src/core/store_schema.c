@@ -289,6 +289,14 @@ static const char schema_v9[] =
 	"  cert TEXT NOT NULL,"
 	"  added INTEGER NOT NULL);";
 
+/* v10: system containers (core/ctdef.h JSON) by uuid, names unique. */
+static const char schema_v10[] =
+	"CREATE TABLE containers ("
+	"  uuid TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  def TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -296,7 +304,7 @@ struct step {
 
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
-	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL },
+	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

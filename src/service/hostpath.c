@@ -212,7 +212,7 @@ static int open_under(const char *what, const char *shown, const char *root, con
 	return r;
 }
 
-int hostpath_open(const char *what, const char *path, struct stat *st, struct buf *err)
+static int open_checked(const char *what, const char *path, struct stat *st, bool want_dir, struct buf *err)
 {
 	struct stat sb;
 	size_t nroots = 0;
@@ -266,6 +266,16 @@ int hostpath_open(const char *what, const char *path, struct stat *st, struct bu
 			   "allow_path entry naming it",
 			   what, shown.s);
 		r = -EACCES;
+	} else if (want_dir) {
+		/* a directory (a container's root): checked, nothing opened for reading */
+		if (S_ISDIR(sb.st_mode)) {
+			r = 0;
+			if (st)
+				*st = sb;
+		} else {
+			buf_printf(err, "%s %s: %s, not a directory", what, shown.s, type_name(sb.st_mode));
+			r = -EINVAL;
+		}
 	} else if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode)) {
 		buf_printf(err, "%s %s: %s; only regular files (and block devices an admin allows) can be used", what,
 			   shown.s, type_name(sb.st_mode));
@@ -289,6 +299,16 @@ out:
 	roots_free(roots, nroots);
 	buf_release(&shown);
 	return r;
+}
+
+int hostpath_open(const char *what, const char *path, struct stat *st, struct buf *err)
+{
+	return open_checked(what, path, st, false, err);
+}
+
+int hostpath_dir_check(const char *what, const char *path, struct buf *err)
+{
+	return open_checked(what, path, NULL, true, err);
 }
 
 int hostpath_check(const char *what, const char *path, struct buf *err)

@@ -61,5 +61,8 @@ int hostpath_open(const char *what, const char *path, struct stat *st, struct bu
 
 /* hostpath_open, then close: for checks at definition time. */
 int hostpath_check(const char *what, const char *path, struct buf *err);
+/* The same rule for a directory (a container's given root, service/ct.h):
+ * 0 when `path` is a directory inside an allowed root, else -errno + err. */
+int hostpath_dir_check(const char *what, const char *path, struct buf *err);
 
 #endif

@@ -239,6 +239,15 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 	}
 	pthread_mutex_lock(&svc_defs_lock);
 	r = check_host(d, err);
+	if (r == 0) {
+		/* one namespace for guests: `corral list` shows VMs and containers together */
+		struct ct_record ct = { 0 };
+		if (store_ct_get(svc_cfg.store, d->name, &ct) == 0 && strcmp(ct.name, d->name) == 0) {
+			buf_printf(err, "a container named '%s' already exists", d->name);
+			r = -EEXIST;
+		}
+		ct_record_release(&ct);
+	}
 	if (r == 0)
 		r = store_def(d, STORE_GEN_NEW, err);
 	pthread_mutex_unlock(&svc_defs_lock);

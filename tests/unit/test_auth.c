@@ -414,7 +414,7 @@ static void test_store_ops(void **state)
 	buf_release(&err);
 }
 
-/* Every route names a privilege; GET routes need only read privileges, except the console. */
+/* Every route names a privilege; GET routes need only read privileges, except the consoles (VMs', containers'). */
 static void test_every_route_has_a_privilege(void **state)
 {
 	const unsigned readonly = AUTH_SYS_AUDIT | AUTH_VM_AUDIT | AUTH_STORE_AUDIT;
@@ -428,7 +428,7 @@ static void test_every_route_has_a_privilege(void **state)
 		if (!auth_priv_name(p))
 			fail_msg("%s %s names no single privilege", method, path);
 		bool get = strcmp(method, "GET") == 0;
-		if (strcmp(path, "/v1/vms/{vm}/console") == 0)
+		if (strcmp(path, "/v1/vms/{vm}/console") == 0 || strcmp(path, "/v1/containers/{container}/console") == 0)
 			assert_int_equal(p, AUTH_VM_CONSOLE);
 		else if (get && !((unsigned)p & readonly))
 			fail_msg("GET %s needs %s, a privilege that is not read-only", path, auth_priv_name(p));
@@ -443,6 +443,11 @@ static void test_every_route_has_a_privilege(void **state)
 		if (strcmp(method, "DELETE") == 0 && strcmp(path, "/v1/vms/{vm}") == 0)
 			assert_false(auth_role_privs("Operator") & (unsigned)p);
 		if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/vms/{vm}/{action}") == 0)
+			assert_true(auth_role_privs("Operator") & (unsigned)p);
+		/* containers: the same split as VMs */
+		if (strcmp(method, "DELETE") == 0 && strcmp(path, "/v1/containers/{container}") == 0)
+			assert_false(auth_role_privs("Operator") & (unsigned)p);
+		if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/containers/{container}/{action}") == 0)
 			assert_true(auth_role_privs("Operator") & (unsigned)p);
 	}
 }

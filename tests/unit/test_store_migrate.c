@@ -309,6 +309,21 @@ static void check_works(struct store *s)
 	assert_int_equal(store_net_list(s, &nets, &n), 0);
 	assert_int_equal(n, 1);
 	store_net_list_free(nets, n);
+	/* v10: containers, names unique */
+	struct ct_record *cts;
+	b = store_batch_new();
+	store_batch_ct_put(b, "11111111-2222-3333-4444-555555555555", "c1", "{\"name\":\"c1\"}", true);
+	assert_int_equal(store_batch_commit(s, b, &err), 0);
+	store_batch_free(b);
+	b = store_batch_new();
+	store_batch_ct_put(b, "11111111-2222-3333-4444-666666666666", "c1", "{\"name\":\"c1\"}", true);
+	assert_int_equal(store_batch_commit(s, b, &err), -EEXIST);
+	store_batch_free(b);
+	buf_release(&err);
+	assert_int_equal(store_ct_list(s, &cts, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(cts[0].name, "c1");
+	store_ct_list_free(cts, n);
 }
 
 static struct store *open_ok(const char *path)
@@ -345,6 +360,8 @@ static void test_from_v3(void **state)
 
 #define UNDO_V8 "ALTER TABLE events DROP COLUMN actor; ALTER TABLE jobs DROP COLUMN actor; "
 #define UNDO_V9 "DROP TABLE trusted_hosts; "
+/* v10 added the containers table. */
+#define UNDO_V10 "DROP TABLE containers; "
 
 /* Every older version, from the first. */
 static void test_from_each_version(void **state)
@@ -353,11 +370,12 @@ static void test_from_each_version(void **state)
 	/* What each version after v4 added, undone to make that version from a v4
 	 * database migrated to the current one (write_old() knows v1 to v4). */
 	static const char *const undo[] = {
-		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V8 UNDO_V9
+		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V8 UNDO_V9 UNDO_V10
 		      "PRAGMA user_version=5",
-		[6] = "DROP TABLE networks; " UNDO_V8 UNDO_V9 "PRAGMA user_version=6",
-		[7] = UNDO_V8 UNDO_V9 "PRAGMA user_version=7",
-		[8] = UNDO_V9 "PRAGMA user_version=8",
+		[6] = "DROP TABLE networks; " UNDO_V8 UNDO_V9 UNDO_V10 "PRAGMA user_version=6",
+		[7] = UNDO_V8 UNDO_V9 UNDO_V10 "PRAGMA user_version=7",
+		[8] = UNDO_V9 UNDO_V10 "PRAGMA user_version=8",
+		[9] = UNDO_V10 "PRAGMA user_version=9",
 	};
 	for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);

@@ -1,0 +1,120 @@
+/*
+ * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
+ * create, show, delete, start/stop/kill (jobs), exec and the console.
+ * The route table is in routes.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "routes_internal.h"
+#include "api/console.h"
+#include "service/ct.h"
+#include "service/vm.h"
+#include "util/jsonutil.h"
+#include "util/cleanup.h"
+#include "util/common.h"
+
+void h_ct_list(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *j = svc_ct_list(http_query(c->req, "select"), &err);
+	/* over TCP: only the containers the caller may read */
+	route_filter(c, json_object_get(j, "containers"), "containers");
+	reply_result(c, j ? 0 : -EINVAL, 200, j, &err);
+	buf_release(&err);
+}
+
+void h_ct_create(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	__do_json json_t *body = body_json(c, NULL);
+	if (!body)
+		return;
+	int r = svc_ct_create(body, &out, &err);
+	reply_result(c, r, 201, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_show(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_show(c->seg[2], &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_delete(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_delete(c->seg[2], &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_action(struct route_ctx *c)
+{
+	static const char *const keys[] = { "timeout", "force", NULL };
+	struct ct_action_opts o = { .timeout_s = SVC_STOP_TIMEOUT_DEFAULT };
+	struct buf err = BUF_INIT;
+	int64_t timeout = -1;
+	json_t *job = NULL;
+	int a = ct_action_parse(c->seg[3]);
+	if (a < 0) {
+		fail(c, -ENOENT, "no such container action (start, stop, kill, exec, console)");
+		return;
+	}
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_int(body, "timeout", 0, 3600, &timeout, &err) < 0 ||
+	    json_get_bool(body, "force", &o.force, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	if (timeout >= 0)
+		o.timeout_s = (int)timeout;
+	int r = svc_ct_action_job(c->seg[2], (enum ct_action)a, &o, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+void h_ct_exec(struct route_ctx *c)
+{
+	static const char *const keys[] = { "command", "timeout", NULL };
+	struct buf err = BUF_INIT;
+	int64_t timeout = 60;
+	json_t *out = NULL;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	if (json_get_int(body, "timeout", 1, 3600, &timeout, &err) < 0) {
+		fail(c, -EINVAL, err.s);
+		buf_release(&err);
+		return;
+	}
+	int r = svc_ct_exec(c->seg[2], json_object_get(body, "command"), (int)timeout, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_console(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	int hold = -1;
+	if (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0) {
+		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console'");
+		return;
+	}
+	int fd = svc_ct_console_open(c->seg[2], &hold, &err);
+	if (fd < 0) {
+		fail(c, fd, err.s);
+	} else {
+		c->rep->upgrade_cb = console_relay;
+		c->rep->upgrade_opaque = console_session_new_ct(c->seg[2], fd, hold);
+	}
+	buf_release(&err);
+}

@@ -1,0 +1,487 @@
+/*
+ * cmd_ct.c - `corral ct ...`: system containers (docs/containers.md), the
+ * CLI side of /v1/containers, with the VM verbs' selectors, --json, jobs
+ * and error lines; and `corral list`, VMs and containers in one table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "console.h"
+#include "output.h"
+#include "util/cleanup.h"
+#include "util/common.h"
+
+#define CT_SELECTOR_HELP                                                              \
+	"\n"                                                                          \
+	"A container is named by its name, uuid:UUID, or name:GLOB (several).\n"      \
+	"\n"
+
+static const char usage_create[] =
+	"usage: corral ct create NAME (--template busybox | --rootfs DIR) [--privileged]\n"
+	"                        [--description TEXT]\n"
+	"\n"
+	"Define a system container (run by liblxc).  --template busybox builds a\n"
+	"root from the host's busybox; --rootfs DIR uses an existing directory in\n"
+	"place (inside a storage pool or an allow_path directory; never deleted by\n"
+	"corral).  Containers are unprivileged (a user namespace mapping root's\n"
+	"subordinate ids) unless --privileged is given.\n"
+	"\n"
+	"Options:\n"
+	"  --template NAME     build the root: busybox\n"
+	"  --rootfs DIR        use this directory as the root\n"
+	"  --privileged        no user namespace: container root is host root\n"
+	"  --description TEXT  a note kept with the container\n"
+	"  --json              print the API's answer\n"
+	"  -h, --help          show this help\n";
+
+static const char usage_list[] =
+	"usage: corral ct list [SELECTOR]\n"
+	"\n"
+	"List system containers with their state.\n"
+	CT_SELECTOR_HELP
+	"Options:\n"
+	"  --json       print the API's answer {\"containers\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_show[] =
+	"usage: corral ct show CONTAINER\n"
+	"\n"
+	"Show a container's definition, state and recent events.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_start[] =
+	"usage: corral ct start CONTAINER...\n"
+	"\n"
+	"Start the selected containers (a job each).\n"
+	CT_SELECTOR_HELP
+	"Options:\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_stop[] =
+	"usage: corral ct stop CONTAINER... [--timeout SECS] [--force]\n"
+	"\n"
+	"Shut the selected containers down gracefully: their init gets the halt\n"
+	"signal (SIGUSR1 for busybox init, else SIGPWR) and up to --timeout\n"
+	"seconds to stop.  A container still running then fails the stop and runs\n"
+	"on, unless --force was given: then it is killed.\n"
+	CT_SELECTOR_HELP
+	"Options:\n"
+	"  --timeout SECS  seconds to wait, 0..3600 (default 300)\n"
+	"  --force         kill a container still running after --timeout\n"
+	"  --json          print the combined action results {\"results\":[...]}\n"
+	"  -h, --help      show this help\n";
+
+static const char usage_kill[] =
+	"usage: corral ct kill CONTAINER...\n"
+	"\n"
+	"Kill every process of the selected containers at once.\n"
+	CT_SELECTOR_HELP
+	"Options:\n"
+	"  --json       print the combined action results {\"results\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_delete[] =
+	"usage: corral ct delete CONTAINER... [--yes]\n"
+	"\n"
+	"Delete stopped containers: their liblxc config and log, the root corral\n"
+	"built for them (a --rootfs directory stays), and their definition.\n"
+	"\n"
+	"Options:\n"
+	"  -y, --yes    do not ask for confirmation\n"
+	"  --json       print the API's answers {\"deleted\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_exec[] =
+	"usage: corral ct exec CONTAINER [--timeout SECS] -- COMMAND [ARG...]\n"
+	"\n"
+	"Run COMMAND in the running container (attached to all its namespaces,\n"
+	"environment cleared but PATH, HOME and TERM, stdin empty) and wait for it.\n"
+	"Its output is printed when it ends (up to 1 MiB of each stream) and\n"
+	"corral exits with its exit status.  Not interactive: use 'ct console'.\n"
+	"\n"
+	"Options:\n"
+	"  --timeout SECS  kill it after SECS, 1..3600 (default 60)\n"
+	"  --json          print {\"exit_status\", \"stdout\", \"stderr\", \"truncated\"}\n"
+	"  -h, --help      show this help\n";
+
+static const char usage_console[] =
+	"usage: corral ct console CONTAINER [--linger SECS]\n"
+	"\n"
+	"Attach this terminal to the container's console (/dev/console, where\n"
+	"busybox containers run a shell).  Ctrl-] detaches.  Without a terminal,\n"
+	"stdin is sent and output is relayed for --linger seconds after it ends.\n"
+	"\n"
+	"Options:\n"
+	"  --linger SECS  without a terminal: keep relaying after stdin ends (2)\n"
+	"  -h, --help     show this help\n";
+
+static const char usage_all[] =
+	"usage: corral list [SELECTOR]\n"
+	"\n"
+	"List VMs and system containers together: kind, name, state, addresses\n"
+	"and host.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print {\"guests\":[{kind, name, uuid, state, ips, host}]}\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_TEMPLATE = CLI_OPT_FIRST, OPT_ROOTFS, OPT_PRIVILEGED, OPT_DESC, OPT_TIMEOUT, OPT_FORCE, OPT_LINGER };
+
+static int ct_create(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "template", required_argument, NULL, OPT_TEMPLATE },
+		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
+		{ "description", required_argument, NULL, OPT_DESC },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_json json_t *body = json_object();
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "ct create", usage_create, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		switch (opt) {
+		case CLI_OPT_EXIT: return a.exit_code;
+		case OPT_TEMPLATE: json_object_set_new(body, "template", json_string(optarg)); break;
+		case OPT_ROOTFS: {
+			__do_free char *abs = cli_abspath(optarg);
+			json_object_set_new(body, "rootfs", json_string(abs));
+			break;
+		}
+		case OPT_PRIVILEGED: json_object_set_new(body, "privileged", json_true()); break;
+		case OPT_DESC: json_object_set_new(body, "description", json_string(optarg)); break;
+		}
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container name")) != CLI_OK)
+		return rc;
+	if (!json_object_get(body, "template") == !json_object_get(body, "rootfs"))
+		return cli_usage_error(a.cmd, "give one of --template busybox and --rootfs DIR");
+	json_object_set_new(body, "name", json_string(a.pos[0]));
+	struct client *c = cli_client(cli);
+	if (!c || client_call(c, "POST", "/v1/containers", body, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("created container %s (%s)\n", out_str(r.json, "name") ?: a.pos[0],
+		       json_is_true(json_object_get(r.json, "privileged")) ? "privileged" : "unprivileged");
+	return CLI_OK;
+}
+
+static void print_cts(const json_t *answer)
+{
+	static const char *const headers[] = { "NAME", "STATE", "PRIVILEGED", "ROOT", "PID" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *ct;
+	size_t i;
+	json_array_foreach(json_object_get(answer, "containers"), i, ct) {
+		const json_t *st = json_object_get(ct, "status");
+		__do_free char *pid = out_scalar(json_object_get(st, "pid"));
+		const char *tmpl = out_str(ct, "template");
+		__do_free char *root = tmpl ? xasprintf("template %s", tmpl) : xstrdup(out_str(ct, "rootfs") ?: "-");
+		table_add(t, out_str(ct, "name"), out_str(ct, "state") ?: "invalid",
+			  json_is_true(json_object_get(ct, "privileged")) ? "yes" : "no", root,
+			  json_is_null(json_object_get(st, "pid")) ? "-" : pid);
+	}
+	table_print(t, stdout);
+}
+
+static int ct_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	cli_args_init(&a, "ct list", usage_list, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 1, "selector"))
+		return a.exit_code;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path_query(c, "/v1/containers", "select", a.npos ? a.pos[0] : NULL);
+	return cli_get_print(cli, path, print_cts);
+}
+
+static void show_ct(const json_t *ct)
+{
+	__do_table struct table *t = table_new_kv();
+	const json_t *st = json_object_get(ct, "status");
+	const json_t *m = json_object_get(ct, "idmap");
+	table_add_kv(t, "name", "%s", out_str(ct, "name") ?: "-");
+	table_add_kv(t, "uuid", "%s", out_str(ct, "uuid") ?: "-");
+	table_add_kv(t, "state", "%s", out_str(ct, "state") ?: "-");
+	if (json_is_integer(json_object_get(st, "pid")))
+		table_add_kv(t, "pid", "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(st, "pid")));
+	if (out_str(ct, "template"))
+		table_add_kv(t, "root", "template %s", out_str(ct, "template"));
+	else
+		table_add_kv(t, "root", "%s", out_str(ct, "rootfs") ?: "-");
+	if (json_is_true(json_object_get(ct, "privileged")))
+		table_add_kv(t, "privileged", "yes (container root is host root)");
+	else
+		table_add_kv(t, "privileged", "no: ids 0-%" JSON_INTEGER_FORMAT " are host %" JSON_INTEGER_FORMAT
+			     "- (uid), %" JSON_INTEGER_FORMAT "- (gid)",
+			     json_integer_value(json_object_get(m, "count")) - 1,
+			     json_integer_value(json_object_get(m, "uid_base")),
+			     json_integer_value(json_object_get(m, "gid_base")));
+	if (out_str(ct, "description"))
+		table_add_kv(t, "description", "%s", out_str(ct, "description"));
+	table_add_kv(t, "config", "%s", out_str(st, "config") ?: "-");
+	if (out_str(st, "job"))
+		table_add_kv(t, "job", "%s", out_str(st, "job"));
+	table_print(t, stdout);
+}
+
+static int ct_show(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	cli_args_init(&a, "ct show", usage_show, argc, argv);
+	if (!cli_args_plain(cli, &a, 1, 1, "container"))
+		return a.exit_code;
+	return cli_show(cli, "/v1/containers", a.pos[0], show_ct);
+}
+
+/* POST the action on each selector, follow each job, a line per container. */
+static int ct_action(struct cli *cli, int argc, char **argv, const char *usage, bool stop_opts)
+{
+	static const struct option plain[] = { CLI_COMMON_OPTIONS, { 0 } };
+	static const struct option stop[] = {
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_free char *cmd = xasprintf("ct %s", argv[0]);
+	__do_json json_t *body = json_object();
+	__do_json json_t *all = json_array();
+	struct cli_args a;
+	int64_t timeout;
+	int opt, rc, out = CLI_OK;
+
+	cli_args_init(&a, cmd, usage, argc, argv);
+	while ((opt = cli_getopt(cli, &a, stop_opts ? stop : plain)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_TIMEOUT) {
+			if (cli_parse_int(optarg, 0, 3600, &timeout) < 0)
+				return cli_usage_error(a.cmd, "invalid --timeout '%s': want seconds, 0..3600", optarg);
+			json_object_set_new(body, "timeout", json_integer(timeout));
+		}
+		if (opt == OPT_FORCE)
+			json_object_set_new(body, "force", json_true());
+	}
+	if ((rc = cli_args_count(&a, 1, -1, "container")) != CLI_OK)
+		return rc;
+	for (int i = 0; i < a.npos; i++) {
+		struct client *c = cli_client(cli);
+		__do_free char *suffix = xasprintf("/%s", argv[0]);
+		__do_free char *path = c ? client_path(c, "/v1/containers", a.pos[i], suffix) : NULL;
+		__do_json json_t *final = NULL;
+		json_t *res;
+		size_t k;
+		if (!c)
+			return CLI_FAIL;
+		rc = job_request(cli, "POST", path, body, NULL, &final);
+		if (!final)
+			return CLI_FAIL; /* refused: printed */
+		json_t *list = json_object_get(json_object_get(final, "result"), "containers");
+		if (!json_array_size(list) && rc != CLI_OK) {
+			cli_error("%s: %s", a.pos[i], out_str(final, "error") ?: "failed");
+			out = CLI_FAIL;
+		}
+		json_array_foreach(list, k, res) {
+			json_array_append(all, res);
+			if (json_is_true(json_object_get(res, "ok"))) {
+				if (!cli->json)
+					printf("%s: %s\n", out_str(res, "name"), out_str(res, "state") ?: "ok");
+			} else {
+				cli_error("%s", out_str(res, "error") ?: "failed");
+				out = CLI_FAIL;
+			}
+		}
+	}
+	if (cli->json) {
+		__do_json json_t *o = json_pack("{sO}", "results", all);
+		out_json(o);
+	}
+	return out;
+}
+
+static int ct_start(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_start, false); }
+static int ct_stop(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_stop, true); }
+static int ct_kill(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_kill, false); }
+
+static void ct_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
+{
+	json_t *name;
+	size_t j;
+	(void)item;
+	json_array_foreach(json_object_get(answer, "deleted"), j, name) {
+		json_array_append(json_object_get(all, "deleted"), name);
+		if (!cli->json && json_is_string(name))
+			printf("deleted container %s\n", json_string_value(name));
+	}
+}
+
+static int ct_delete(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_YES_OPTION, CLI_COMMON_OPTIONS, { 0 } };
+	__do_json json_t *all = json_pack("{s[]}", "deleted");
+	struct cli_args a;
+	int opt, rc;
+	cli_args_init(&a, "ct delete", usage_delete, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1)
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, -1, "container")) != CLI_OK)
+		return rc;
+	__do_free char *names = cli_args_joined(&a, 0);
+	if ((rc = cli_confirm(&a, "delete container %s", names)) != CLI_OK)
+		return rc;
+	return cli_delete_each(cli, "/v1/containers", NULL, a.pos, a.npos, all, ct_deleted);
+}
+
+static int ct_exec(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "timeout", required_argument, NULL, OPT_TIMEOUT }, CLI_COMMON_OPTIONS,
+					      { 0 } };
+	__do_json json_t *body = json_pack("{s[]}", "command");
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int64_t timeout;
+	int opt, rc;
+	cli_args_init(&a, "ct exec", usage_exec, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_TIMEOUT) {
+			if (cli_parse_int(optarg, 1, 3600, &timeout) < 0)
+				return cli_usage_error(a.cmd, "invalid --timeout '%s': want seconds, 1..3600", optarg);
+			json_object_set_new(body, "timeout", json_integer(timeout));
+		}
+	}
+	if ((rc = cli_args_count(&a, 2, -1, "container and command")) != CLI_OK)
+		return rc;
+	for (int i = 1; i < a.npos; i++)
+		json_array_append_new(json_object_get(body, "command"), json_string(a.pos[i]));
+	if (cli_call(cli, "POST", "/v1/containers", a.pos[0], "/exec", body, &r) != CLI_OK)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+	} else {
+		json_t *o = json_object_get(r.json, "stdout"), *e = json_object_get(r.json, "stderr");
+		fwrite(json_string_value(o) ?: "", 1, json_string_length(o), stdout);
+		fflush(stdout);
+		fwrite(json_string_value(e) ?: "", 1, json_string_length(e), stderr);
+		if (json_is_true(json_object_get(r.json, "truncated")))
+			fprintf(stderr, "corral: output truncated at 1 MiB per stream\n");
+	}
+	json_int_t st = json_integer_value(json_object_get(r.json, "exit_status"));
+	return (int)(st & 0xff);
+}
+
+static int ct_console(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "linger", required_argument, NULL, OPT_LINGER }, CLI_COMMON_OPTIONS,
+					      { 0 } };
+	struct cli_args a;
+	int64_t linger_ms = 2000;
+	int opt, rc;
+	cli_args_init(&a, "ct console", usage_console, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_LINGER && cli_parse_seconds(optarg, &linger_ms) < 0)
+			return cli_usage_error(a.cmd, "invalid --linger '%s': want seconds", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	return console_run_at(cli, "/v1/containers", a.pos[0], false, linger_ms);
+}
+
+static const struct cli_verb ct_verbs[] = {
+	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
+	{ "list", "list containers with their state", ct_list },
+	{ "show", "show a container's definition and state", ct_show },
+	{ "start", "start containers", ct_start },
+	{ "stop", "shut containers down (halt signal); kill only with --force", ct_stop },
+	{ "kill", "kill containers at once", ct_kill },
+	{ "delete", "delete stopped containers", ct_delete },
+	{ "exec", "run a command in a running container", ct_exec },
+	{ "console", "attach to a container's console (Ctrl-] detaches)", ct_console },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_ct = {
+	"ct", "Define, run and inspect system containers (LXC).", ct_verbs, NULL,
+};
+
+/* ---- corral list ---- */
+
+static void add_guests(json_t *out, const json_t *list, const char *kind)
+{
+	json_t *g;
+	size_t i;
+	json_array_foreach(list, i, g) {
+		json_t *ips = json_array(), *nic, *ip;
+		size_t k;
+		const json_t *st = json_object_get(g, "status");
+		json_array_foreach(json_object_get(st, "nics"), k, nic)
+			if (out_str(nic, "ip"))
+				json_array_append_new(ips, json_string(out_str(nic, "ip")));
+		json_array_foreach(json_object_get(json_object_get(st, "agent"), "ips"), k, ip)
+			json_array_append(ips, ip);
+		json_array_append_new(out, json_pack("{s:s,s:s?,s:s?,s:s?,s:o,s:s?}", "kind", kind, "name",
+						     out_str(g, "name"), "uuid", out_str(g, "uuid"), "state",
+						     out_str(g, "state"), "ips", ips, "host", out_str(g, "host")));
+	}
+}
+
+static int all_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+	__do_reply struct reply rv = REPLY_INIT;
+	__do_reply struct reply rc_ = REPLY_INIT;
+	cli_args_init(&a, "list", usage_all, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 1, "selector"))
+		return a.exit_code;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *pv = client_path_query(c, "/v1/vms", "select", a.npos ? a.pos[0] : NULL);
+	__do_free char *pc = client_path_query(c, "/v1/containers", "select", a.npos ? a.pos[0] : NULL);
+	if (client_call(c, "GET", pv, NULL, &rv, false) < 0 || client_call(c, "GET", pc, NULL, &rc_, false) < 0)
+		return CLI_FAIL;
+	__do_json json_t *guests = json_array();
+	add_guests(guests, json_object_get(rv.json, "vms"), "vm");
+	add_guests(guests, json_object_get(rc_.json, "containers"), "container");
+	if (cli->json) {
+		__do_json json_t *o = json_pack("{sO}", "guests", guests);
+		out_json(o);
+		return CLI_OK;
+	}
+	static const char *const headers[] = { "KIND", "NAME", "STATE", "IP", "HOST" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *g;
+	size_t i;
+	json_array_foreach(guests, i, g) {
+		__do_free char *ips = out_join(json_object_get(g, "ips"), ",");
+		table_add(t, out_str(g, "kind"), out_str(g, "name"), out_str(g, "state") ?: "-", *ips ? ips : "-",
+			  out_str(g, "host") ?: "local");
+	}
+	table_print(t, stdout);
+	return CLI_OK;
+}
+
+const struct cli_noun cli_noun_list = {
+	.name = "list",
+	.summary = "VMs and containers together: kind, state, addresses, host.",
+	.run = all_list,
+};

@@ -1,0 +1,88 @@
+/*
+ * lxc.h - system containers through liblxc (lxc.c) and the busybox root
+ * corral builds for them (rootfs.c).  The only files that include
+ * <lxc/lxccontainer.h>; the service layer (service/ct.c) decides, this
+ * module does what liblxc does.  The daemon never runs lxc-* programs.
+ *
+ * Every call names a container by its lxcpath (absolute: corrald's
+ * <state_dir>/lxc) and its name; liblxc keeps the container's config at
+ * <lxcpath>/<name>/config and its state in the monitor process it starts.
+ * That monitor, not corrald, keeps a running container alive: ctrt_start
+ * has liblxc daemonize it from a short-lived child of corrald (proc_spawn:
+ * liblxc's own fork and waitpid happen there, away from corrald's reaper,
+ * util/proc.h).  The monitor runs in its own session with every inherited
+ * fd closed; corrald, a child subreaper, adopts it and reaps it when the
+ * container stops.  A killed corrald leaves it running (then init adopts
+ * it) and the next corrald finds it by asking liblxc (ctrt_state): there
+ * is nothing else to re-attach.  ctrt_exec attaches from such a child too.
+ *
+ * Threading: liblxc's container objects are made per call and never shared;
+ * calls on different containers may run at once.  Calls on one container
+ * are serialised by the caller (the service's job lock).
+ * Errors: 0 or -errno with one sentence appended to err.
+ */
+#ifndef CORRAL_LXC_LXC_H
+#define CORRAL_LXC_LXC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+/* What a container's liblxc configuration is made from. */
+struct ctrt_config {
+	const char *name;       /* also its hostname */
+	const char *rootfs;     /* absolute directory */
+	bool privileged;
+	uint32_t uid_base, gid_base, id_count; /* unprivileged: the user-namespace mapping */
+	const char *init_halt_signal; /* e.g. "SIGUSR1" for busybox init; NULL: liblxc's SIGPWR */
+};
+
+/* Is liblxc usable at all (its version, for the host's description)? */
+const char *ctrt_version(void);
+
+/* Write <lxcpath>/<name>/config through liblxc (mode 0600, directory 0700).
+ * -EEXIST if a container of that name is already defined there. */
+int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *err);
+/* Start: 0 once liblxc reports it RUNNING, -EIO with the tail of its log otherwise. */
+int ctrt_start(const char *lxcpath, const char *name, struct buf *err);
+/* Graceful: the halt signal to its init, waiting up to timeout_s for it to stop.
+ * -ETIMEDOUT (err set) if it is still running then. */
+int ctrt_shutdown(const char *lxcpath, const char *name, int timeout_s, struct buf *err);
+/* Kill every process of the container at once. */
+int ctrt_kill(const char *lxcpath, const char *name, struct buf *err);
+/* liblxc's state: "STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING",
+ * "FREEZING", "FROZEN", "THAWED"; "STOPPED" for an undefined container.
+ * *pid (may be NULL): its init's pid when running, else 0. */
+const char *ctrt_state(const char *lxcpath, const char *name, pid_t *pid);
+/*
+ * Run argv in the running container (attach: every namespace, its cgroup,
+ * its environment cleared but for PATH/TERM/HOME), stdin /dev/null; its
+ * stdout and stderr captured into out/errout (at most max bytes each, the
+ * rest read and dropped).  Killed after timeout_s.  Returns its exit status
+ * (0..255), 128+signal when killed, or -errno.
+ */
+int ctrt_exec(const char *lxcpath, const char *name, char *const argv[], int timeout_s, size_t max, struct buf *out,
+	      struct buf *errout, struct buf *err);
+/* A pty fd on the container's console (/dev/console inside); close to detach. */
+/* The console is held through *hold_fd (liblxc's command socket) as well: close both. */
+int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struct buf *err);
+/* Remove <lxcpath>/<name> (config, log, and the rootfs when it is inside
+ * that directory); the container must be stopped.  An absent one: 0. */
+int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err);
+
+/* ---- rootfs.c ---- */
+
+/*
+ * Build a busybox root in `dir` (made, must not exist): the host's static
+ * busybox (/bin/busybox) and a link per applet it lists, an inittab whose
+ * console runs a login shell with the hostname in its prompt, passwd and
+ * group with root.  uid/gid: the owner every file gets (0 privileged, the
+ * mapped base unprivileged).  On failure nothing is left behind.
+ */
+int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err);
+/* Remove a directory tree (no symlink is followed, no mount crossed). */
+int ctrt_remove_tree(const char *dir, struct buf *err);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * ct.c - system containers (see ct.h): the service rules around liblxc.
+ *
+ * A create builds the root (busybox template) or checks the given one,
+ * writes liblxc's config, then commits the store row; any failure undoes
+ * the steps before it.  Actions run as jobs holding the container's lock.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ct.h"
+#include "vm.h"
+#include "service/internal.h"
+#include "service/hostpath.h"
+#include "core/ctdef.h"
+#include "core/job.h"
+#include "core/select.h"
+#include "lxc/lxc.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/cleanup.h"
+#include "util/common.h"
+
+#define EXEC_MAX_OUTPUT (1u << 20)
+#define SUBID_COUNT 65536u
+
+static char *lxcpath(void) { return xasprintf("%s/lxc", svc_cfg.state_dir); }
+
+/* The record and parsed definition of container `key`; -ENOENT + sentence. */
+static int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, struct buf *err)
+{
+	int r = store_ct_get(svc_cfg.store, key, rec);
+	if (r == -ENOENT) {
+		buf_printf(err, "container '%s' not found", key);
+		return r;
+	}
+	if (r < 0) {
+		buf_adds(err, "cannot read the container list");
+		return r;
+	}
+	__do_json json_t *j = json_loads(rec->def, 0, NULL);
+	if (!(*d = ctdef_from_json(j, CTDEF_FROM_STORE, err))) {
+		ct_record_release(rec);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The rootfs directory liblxc runs: the given one, or <lxcpath>/<name>/rootfs. */
+static char *rootfs_of(const struct ct_def *d)
+{
+	__do_free char *lp = lxcpath();
+	return d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
+}
+
+static void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c)
+{
+	*c = (struct ctrt_config){ .name = d->name, .rootfs = rootfs, .privileged = d->privileged,
+				   .uid_base = d->idmap.uid_base, .gid_base = d->idmap.gid_base,
+				   .id_count = d->idmap.count,
+				   /* busybox init halts on SIGUSR1 (what LXC's busybox template sets) */
+				   .init_halt_signal = d->tmpl == CT_TEMPLATE_BUSYBOX ? "SIGUSR1" : NULL };
+}
+
+/* root's first range of at least SUBID_COUNT ids in `file` (/etc/subuid, /etc/subgid). */
+static int subid_range(const char *file, uint32_t *base, struct buf *err)
+{
+	__do_buf struct buf b = BUF_INIT;
+	if (fs_read_file(file, 1 << 20, &b) == 0) {
+		for (char *line = b.s; line && *line;) {
+			char *nl = strchr(line, '\n');
+			unsigned long long lo, cnt;
+			char who[64];
+			if (nl)
+				*nl = '\0';
+			if (sscanf(line, "%63[^:]:%llu:%llu", who, &lo, &cnt) == 3 &&
+			    (strcmp(who, "root") == 0 || strcmp(who, "0") == 0) && cnt >= SUBID_COUNT && lo > 0 &&
+			    lo + cnt <= UINT32_MAX) {
+				*base = (uint32_t)lo;
+				return 0;
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	buf_printf(err, "unprivileged containers need a range of %u subordinate ids for root in %s "
+		   "(scripts/setup-user.sh adds root:100000:65536; docs/containers.md), or create it --privileged",
+		   SUBID_COUNT, file);
+	return -ENOTSUP;
+}
+
+static bool sel_match(const struct selector *sel, const char *name, const char *uuid)
+{
+	switch (sel->kind) {
+	case SEL_PLAIN: return strcmp(sel->value, name) == 0 || strcasecmp(sel->value, uuid) == 0;
+	case SEL_NAME_GLOB: return fnmatch(sel->value, name, 0) == 0;
+	case SEL_UUID: return strcasecmp(sel->value, uuid) == 0;
+	default: return false; /* containers carry no tags yet */
+	}
+}
+
+static json_t *ct_entry(const struct ct_def *d, bool full)
+{
+	__do_free char *lp = lxcpath();
+	char job[64];
+	pid_t pid;
+	const char *st = ctrt_state(lp, d->name, &pid);
+	__do_free char *lower = xstrdup(st);
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	json_t *j = ctdef_to_json(d);
+	job_vm_current(d->uuid, job, sizeof(job));
+	json_t *status = json_pack("{s:s,s:o,s:o}", "state", lower, "pid", pid > 0 ? json_integer(pid) : json_null(),
+				   "job", job[0] ? json_string(job) : json_null());
+	if (full) {
+		__do_free char *dir = xasprintf("%s/%s", lp, d->name);
+		json_object_set_new(status, "lxcpath", json_string(lp));
+		json_object_set_new(status, "config", json_string(dir));
+		json_object_set_new(status, "events", store_event_list(svc_cfg.store, d->uuid, 20));
+	}
+	json_object_set_new(j, "kind", json_string("container"));
+	json_object_set_new(j, "state", json_string(lower));
+	json_object_set_new(j, "status", status);
+	return j;
+}
+
+json_t *svc_ct_list(const char *selector, struct buf *err)
+{
+	struct selector sel = { 0 };
+	struct ct_record *list;
+	size_t n;
+	if (selector && selector_parse(selector, &sel, err) < 0)
+		return NULL;
+	if (store_ct_list(svc_cfg.store, &list, &n) < 0) {
+		selector_release(&sel);
+		buf_adds(err, "cannot read the container list");
+		return NULL;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (selector && !sel_match(&sel, list[i].name, list[i].uuid))
+			continue;
+		struct buf e = BUF_INIT;
+		__do_json json_t *j = json_loads(list[i].def, 0, NULL);
+		struct ct_def *d = ctdef_from_json(j, CTDEF_FROM_STORE, &e);
+		if (d) {
+			d->created_ms = list[i].created_ms;
+			json_array_append_new(arr, ct_entry(d, false));
+		}
+		else
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "name", list[i].name, "uuid",
+							     list[i].uuid, "kind", "container", "invalid", e.s));
+		ctdef_free(d);
+		buf_release(&e);
+	}
+	store_ct_list_free(list, n);
+	selector_release(&sel);
+	return json_pack("{s:o}", "containers", arr);
+}
+
+int svc_ct_show(const char *key, json_t **out, struct buf *err)
+{
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	int r = ct_load(key, &rec, &d, err);
+	if (r < 0)
+		return r;
+	d->created_ms = rec.created_ms;
+	*out = ct_entry(d, true);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return 0;
+}
+
+/* The given root: an existing directory inside an allowed root (a pool or an
+ * allow_path entry, hostpath.h), owned by the container's root. */
+static int check_rootfs(const struct ct_def *d, struct buf *err)
+{
+	struct stat st;
+	__do_free char *init = xasprintf("%s/sbin/init", d->rootfs);
+	int r = hostpath_dir_check("container rootfs", d->rootfs, err);
+	if (r < 0)
+		return r;
+	if (stat(d->rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		buf_printf(err, "container rootfs %s is not a directory", d->rootfs);
+		return -EINVAL;
+	}
+	if (!d->privileged && st.st_uid != d->idmap.uid_base) {
+		buf_printf(err, "container rootfs %s is owned by uid %u, but an unprivileged container's root is "
+			   "host uid %u: give the tree to that range (docs/containers.md) or create it --privileged",
+			   d->rootfs, (unsigned)st.st_uid, d->idmap.uid_base);
+		return -EINVAL;
+	}
+	if (access(init, X_OK) < 0) {
+		buf_printf(err, "container rootfs %s has no executable /sbin/init", d->rootfs);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	__do_free char *rootfs = NULL, *dir = NULL;
+	struct ct_def *d = ctdef_from_json(def, CTDEF_FROM_USER, err);
+	char vm[37];
+	int r;
+
+	if (!d)
+		return -EINVAL;
+	if (!d->privileged) {
+		uint32_t ub, gb;
+		if ((r = subid_range("/etc/subuid", &ub, err)) < 0 || (r = subid_range("/etc/subgid", &gb, err)) < 0)
+			goto out;
+		d->idmap = (struct ct_idmap){ ub, gb, SUBID_COUNT };
+	}
+	if (d->rootfs && (r = check_rootfs(d, err)) < 0)
+		goto out;
+	d->created_ms = 0;
+	pthread_mutex_lock(&svc_defs_lock);
+	struct ct_record old = { 0 };
+	if (store_ct_get(svc_cfg.store, d->name, &old) == 0 || store_vm_lookup(svc_cfg.store, d->name, vm) == 0) {
+		buf_printf(err, "a %s named '%s' already exists", old.uuid ? "container" : "vm", d->name);
+		ct_record_release(&old);
+		pthread_mutex_unlock(&svc_defs_lock);
+		r = -EEXIST;
+		goto out;
+	}
+	rootfs = rootfs_of(d);
+	dir = xasprintf("%s/%s", lp, d->name);
+	struct ctrt_config cfg;
+	ct_cfg_of(d, rootfs, &cfg);
+	if (fs_exists(dir) > 0) {
+		buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
+		pthread_mutex_unlock(&svc_defs_lock);
+		r = -EEXIST;
+		goto out;
+	}
+	if ((r = ctrt_define(lp, &cfg, err)) < 0) {
+		pthread_mutex_unlock(&svc_defs_lock);
+		goto out;
+	}
+	if (d->tmpl == CT_TEMPLATE_BUSYBOX &&
+	    (r = ctrt_rootfs_busybox(rootfs, d->privileged ? 0 : d->idmap.uid_base,
+				     d->privileged ? 0 : d->idmap.gid_base, err)) < 0)
+		goto undo;
+	{
+		__do_json json_t *j = ctdef_to_json(d);
+		json_object_del(j, "created");
+		__do_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+		struct store_batch *b = store_batch_new();
+		store_batch_ct_put(b, d->uuid, d->name, text, true);
+		r = store_batch_commit(svc_cfg.store, b, err);
+		store_batch_free(b);
+		if (r < 0)
+			goto undo;
+	}
+	pthread_mutex_unlock(&svc_defs_lock);
+	svc_vm_event(d->uuid, "container", "created");
+	r = svc_ct_show(d->uuid, out, err);
+	goto out;
+undo:
+	{
+		struct buf e = BUF_INIT;
+		ctrt_undefine(lp, d->name, &e);
+		buf_release(&e);
+	}
+	pthread_mutex_unlock(&svc_defs_lock);
+out:
+	ctdef_free(d);
+	return r;
+}
+
+int svc_ct_delete(const char *key, json_t **out, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	struct job_hold *h = NULL;
+	int r = ct_load(key, &rec, &d, err);
+	if (r < 0)
+		return r;
+	if ((r = job_hold_vm(d->uuid, d->name, "delete", &h, err)) < 0)
+		goto out;
+	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0) {
+		buf_printf(err, "container '%s' is running: stop it first", d->name);
+		r = -EBUSY;
+		goto out;
+	}
+	/* the row first: a crash between the two leaves only files, which a
+	 * create of the same name reports rather than reuses */
+	struct store_batch *b = store_batch_new();
+	store_batch_ct_delete(b, d->uuid);
+	r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
+	if (r < 0)
+		goto out;
+	/* a template-built root lives in <lxcpath>/<name>; a given one is never removed */
+	if ((r = ctrt_undefine(lp, d->name, err)) < 0)
+		log_warn("container %s: row deleted but its files stay: %s", d->name, err->s);
+	store_event_add(svc_cfg.store, d->uuid, "container", "deleted");
+	*out = json_pack("{s:[s]}", "deleted", d->name);
+	r = 0;
+out:
+	job_release(h);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}
+
+/* ---- actions ---- */
+
+int ct_action_parse(const char *s)
+{
+	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+struct ct_act {
+	enum ct_action a;
+	struct ct_action_opts o;
+	size_t n;
+	svc_uuid *uuids;
+	bool locked; /* one container: the job holds its lock */
+};
+
+static void ct_act_free(void *p)
+{
+	struct ct_act *x = p;
+	free(x->uuids);
+	free(x);
+}
+
+static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, json_t *results)
+{
+	__do_free char *lp = lxcpath();
+	struct buf err = BUF_INIT;
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	int r = ct_load(uuid, &rec, &d, &err);
+	bool held = false;
+	const char *what = x->a == CT_START ? "start" : x->a == CT_STOP ? "stop" : "kill";
+
+	if (r == 0 && !x->locked && (r = job_lock_vm(j, d->uuid, d->name, &err)) == 0)
+		held = true;
+	if (r == 0) {
+		job_set_phase(j, "%s %s", what, d->name);
+		if (x->a == CT_START) {
+			/* the config again from the definition: what corral stored is what runs */
+			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
+				r = ctrt_start(lp, d->name, &err);
+		} else if (x->a == CT_STOP) {
+			r = ctrt_shutdown(lp, d->name, x->o.timeout_s, &err);
+			if (r == -ETIMEDOUT && x->o.force) {
+				buf_reset(&err);
+				r = ctrt_kill(lp, d->name, &err);
+			}
+		} else {
+			r = ctrt_kill(lp, d->name, &err);
+		}
+		__do_free char *detail = r == 0 ? xasprintf("%s", what) : xasprintf("%s failed: %s", what, err.s);
+		svc_vm_event(d->uuid, "container", detail);
+	}
+	if (held)
+		job_unlock_vm(j, d->uuid);
+	const char *st = d ? ctrt_state(lp, d->name, NULL) : "unknown";
+	__do_free char *lower = xstrdup(st);
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	json_array_append_new(results, json_pack("{s:s,s:s,s:b,s:s,s:s?}", "name", d ? d->name : uuid, "uuid", uuid,
+						 "ok", r == 0, "state", lower, "error", r < 0 ? err.s : NULL));
+	ctdef_free(d);
+	ct_record_release(&rec);
+	buf_release(&err);
+	return r;
+}
+
+static int ct_act_run(struct job *j, void *arg, struct buf *err)
+{
+	struct ct_act *x = arg;
+	json_t *results = json_array();
+	int failed = 0, last = 0;
+	job_set_uncancellable(j, "a container action is one liblxc call (a stop waits at most its timeout; "
+			      "'ct kill' pre-empts it)");
+	for (size_t i = 0; i < x->n; i++) {
+		int r = ct_act_one(j, x, x->uuids[i], results);
+		if (r < 0) {
+			failed++;
+			last = r;
+		}
+	}
+	if (failed && x->n == 1)
+		buf_adds(err, json_string_value(json_object_get(json_array_get(results, 0), "error")));
+	else if (failed)
+		buf_printf(err, "%d of %zu containers failed", failed, x->n);
+	job_set_result(j, json_pack("{s:o}", "containers", results));
+	return failed ? last : 0;
+}
+
+int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_action_opts *o, json_t **job,
+		      struct buf *err)
+{
+	struct selector sel = { 0 };
+	struct ct_record *list;
+	size_t n;
+	static const char *const types[] = { "ct-start", "ct-stop", "ct-kill" };
+
+	if (selector_parse(selector, &sel, err) < 0)
+		return -EINVAL;
+	if (store_ct_list(svc_cfg.store, &list, &n) < 0) {
+		selector_release(&sel);
+		buf_adds(err, "cannot read the container list");
+		return -EIO;
+	}
+	struct ct_act *x = xcalloc(1, sizeof(*x));
+	x->a = a;
+	x->o = *o;
+	x->uuids = xcalloc(n + 1, sizeof(svc_uuid));
+	char name[64] = "";
+	for (size_t i = 0; i < n; i++)
+		if (sel_match(&sel, list[i].name, list[i].uuid)) {
+			snprintf(x->uuids[x->n++], sizeof(svc_uuid), "%s", list[i].uuid);
+			snprintf(name, sizeof(name), "%s", list[i].name);
+		}
+	store_ct_list_free(list, n);
+	selector_release(&sel);
+	if (x->n == 0) {
+		buf_printf(err, "no container matches '%s'", selector);
+		ct_act_free(x);
+		return -ENOENT;
+	}
+	x->locked = x->n == 1;
+	struct job_spec spec = { .type = types[a], .target = x->n == 1 ? name : selector,
+				 .vm = x->n == 1 ? x->uuids[0] : NULL, .vm_name = x->n == 1 ? name : NULL,
+				 .preempt = a == CT_KILL, .run = ct_act_run, .arg = x, .free_arg = ct_act_free };
+	return job_start(&spec, job, err);
+}
+
+int svc_ct_exec(const char *key, const json_t *argv, int timeout_s, json_t **out, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	size_t n = json_array_size(argv), i;
+	json_t *v;
+	int r;
+
+	if (!json_is_array(argv) || n == 0 || n > 4096) {
+		buf_adds(err, "'command' must be a non-empty array of strings");
+		return -EINVAL;
+	}
+	json_array_foreach(argv, i, v) if (!json_is_string(v) || (i == 0 && !*json_string_value(v))) {
+		buf_adds(err, "'command' must be a non-empty array of strings");
+		return -EINVAL;
+	}
+	if ((r = ct_load(key, &rec, &d, err)) < 0)
+		return r;
+	char **args = xcalloc(n + 1, sizeof(*args));
+	json_array_foreach(argv, i, v) args[i] = (char *)json_string_value(v);
+	struct buf o = BUF_INIT, e = BUF_INIT;
+	r = ctrt_exec(lp, d->name, args, timeout_s, EXEC_MAX_OUTPUT, &o, &e, err);
+	free(args);
+	if (r >= 0)
+		*out = json_pack("{s:i,s:s%,s:s%,s:b}", "exit_status", r, "stdout", o.s ? o.s : "", o.len, "stderr",
+				 e.s ? e.s : "", e.len, "truncated", o.len >= EXEC_MAX_OUTPUT || e.len >= EXEC_MAX_OUTPUT);
+	buf_release(&o);
+	buf_release(&e);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r < 0 ? r : 0;
+}
+
+int svc_ct_console_open(const char *key, int *hold, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	int r = ct_load(key, &rec, &d, err);
+	if (r < 0)
+		return r;
+	r = ctrt_console_open(lp, d->name, hold, err);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}

@@ -1,0 +1,58 @@
+/*
+ * ct.h - system containers next to VMs (ct.c): definitions in the store
+ * (core/ctdef.h), lifecycle through liblxc (lxc/lxc.h), under the lxcpath
+ * <state_dir>/lxc.  docs/containers.md is the user's description.
+ *
+ * The rules: a definition is validated before anything is made, and a
+ * create that fails leaves neither a store row nor an lxcpath entry; a
+ * container's name is unique among containers and VMs; a running container
+ * is not deleted; every change holds the container's job lock (the job
+ * engine's VM locks, keyed by the container's uuid); liblxc is asked for
+ * the state every time, so a container that ran on while corrald was down
+ * is simply found running.  Unprivileged (the default) needs root's
+ * subordinate id range in /etc/subuid and /etc/subgid.
+ *
+ * Extension points (later parts of issue 15): NICs, limits, volumes,
+ * snapshots, backups and migration hang off ct_def and ct_cfg_of() in ct.c.
+ *
+ * Errors: see service.h.  Returned JSON is a new reference.
+ */
+#ifndef CORRAL_SERVICE_CT_H
+#define CORRAL_SERVICE_CT_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "service/service.h"
+
+/* {"containers":[{name, uuid, state, pid, privileged, template, rootfs}]}
+ * narrowed by `selector` (NULL: all; name, uuid:U or name:GLOB). */
+json_t *svc_ct_list(const char *selector, struct buf *err);
+/* The definition plus "status" {state, pid, lxcpath, job}; -ENOENT. */
+int svc_ct_show(const char *key, json_t **out, struct buf *err);
+int svc_ct_create(const json_t *def, json_t **out, struct buf *err);
+/* A stopped container: its lxcpath entry (and a template-built root) and its row. */
+int svc_ct_delete(const char *key, json_t **out, struct buf *err);
+
+enum ct_action { CT_START, CT_STOP, CT_KILL };
+/* Parse "start", "stop", "kill"; -1 if none of them. */
+int ct_action_parse(const char *s);
+struct ct_action_opts {
+	int timeout_s; /* stop: how long init gets to halt (default SVC_STOP_TIMEOUT_DEFAULT) */
+	bool force;    /* stop: kill when it did not halt within timeout_s */
+};
+/* Action a on every container `selector` names, as one job whose result is
+ * {"containers":[{name, uuid, ok, state, error}]}. */
+int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_action_opts *o, json_t **job,
+		      struct buf *err);
+/*
+ * Run `argv` (a JSON array of strings) in the running container, waiting
+ * at most timeout_s: *out = {"exit_status", "stdout", "stderr",
+ * "truncated"} (each stream kept up to 1 MiB).
+ */
+int svc_ct_exec(const char *key, const json_t *argv, int timeout_s, json_t **out, struct buf *err);
+/* The console's pty fd (>= 0) and *hold (the liblxc fd that keeps the
+ * console slot); the caller closes both. */
+int svc_ct_console_open(const char *key, int *hold, struct buf *err);
+
+#endif
