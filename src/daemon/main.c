@@ -31,6 +31,7 @@
 #include "service/recover.h"
 #include "service/migrate.h"
 #include "service/metrics.h"
+#include "service/alarms.h"
 #include "service/migrate_offline.h"
 #include "service/service.h"
 #include "service/snapshot.h"
@@ -489,6 +490,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
+	if (svc_alarms_start(&err) < 0) { /* before the sampler: it evaluates the rules */
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	if (svc_metrics_start((unsigned)cfg.metrics_interval, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
@@ -542,6 +547,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out_rt:
 	svc_metrics_stop(); /* it asks the runtime: gone before it */
+	svc_alarms_stop();  /* after the sampler, which feeds it */
 	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
 	job_engine_shutdown();

@@ -55,8 +55,11 @@ struct alarm_metric {
 	bool percent_ok;   /* NUMBER% allowed (pool_used: of the pool's size) */
 	const char *help;
 };
+#define ALARM_METRICS_MAX 16
 extern const struct alarm_metric alarm_metrics[];
 extern const size_t alarm_metrics_count;
+/* The index of metric `name` in alarm_metrics[], or -1. */
+int alarm_metric_index(const char *name);
 
 struct alarm_expr {
 	enum alarm_kind kind;

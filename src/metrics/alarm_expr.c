@@ -28,6 +28,15 @@ const struct alarm_metric alarm_metrics[] = {
 	{ "host_load", ALARM_SCOPE_HOST, "", false, "the host's load average over 1 minute" },
 };
 const size_t alarm_metrics_count = ARRAY_SIZE(alarm_metrics);
+_Static_assert(ARRAY_SIZE(alarm_metrics) <= ALARM_METRICS_MAX, "ALARM_METRICS_MAX too small");
+
+int alarm_metric_index(const char *name)
+{
+	for (size_t i = 0; name && i < alarm_metrics_count; i++)
+		if (strcmp(alarm_metrics[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
 
 static const struct {
 	const char *words[3];
