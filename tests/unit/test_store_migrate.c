@@ -344,7 +344,8 @@ static void test_from_v3(void **state)
 }
 
 #define UNDO_V8 "ALTER TABLE events DROP COLUMN actor; ALTER TABLE jobs DROP COLUMN actor; "
-#define UNDO_V9 "DROP TABLE trusted_hosts; "
+#define UNDO_V10 "DROP TABLE alarm_history; DROP TABLE alarm_states; DROP TABLE alarms; "
+#define UNDO_V9 "DROP TABLE trusted_hosts; " UNDO_V10
 
 /* Every older version, from the first. */
 static void test_from_each_version(void **state)
@@ -358,6 +359,7 @@ static void test_from_each_version(void **state)
 		[6] = "DROP TABLE networks; " UNDO_V8 UNDO_V9 "PRAGMA user_version=6",
 		[7] = UNDO_V8 UNDO_V9 "PRAGMA user_version=7",
 		[8] = UNDO_V9 "PRAGMA user_version=8",
+		[9] = UNDO_V10 "PRAGMA user_version=9",
 	};
 	for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);
