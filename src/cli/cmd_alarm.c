@@ -220,8 +220,13 @@ static int rule_body(struct cli *cli, struct cli_args *a, const struct option *o
 static int rule_send(struct cli *cli, const char *method, const char *name, json_t *body, const char *done)
 {
 	__do_reply struct reply r = REPLY_INIT;
-	if (cli_call(cli, method, "/v1/alarms", strcmp(method, "POST") == 0 ? NULL : name, NULL, body, &r) != CLI_OK)
+	struct client *c;
+	if (strcmp(method, "POST") == 0) {
+		if (!(c = cli_client(cli)) || client_call(c, "POST", "/v1/alarms", body, &r, false) < 0)
+			return CLI_FAIL;
+	} else if (cli_call(cli, method, "/v1/alarms", name, NULL, body, &r) != CLI_OK) {
 		return CLI_FAIL;
+	}
 	if (cli->json)
 		out_json(r.json);
 	else
