@@ -133,7 +133,8 @@ enum {
 	OPT_LIMIT,
 };
 
-/* add and set: the rule's members from the options into body. */
+/* add and set: the rule's members from the options into body.  CLI_OPT_EXIT:
+ * stop with a->exit_code (--help, completion's listing); else CLI_OK or a failure. */
 static int rule_body(struct cli *cli, struct cli_args *a, const struct option *opts, bool set, json_t *body)
 {
 	json_t *notify = NULL, *smtp = NULL;
@@ -142,7 +143,7 @@ static int rule_body(struct cli *cli, struct cli_args *a, const struct option *o
 
 	while ((opt = cli_getopt(cli, a, opts)) != -1) {
 		switch (opt) {
-		case CLI_OPT_EXIT: json_decref(notify); json_decref(smtp); return a->exit_code;
+		case CLI_OPT_EXIT: json_decref(notify); json_decref(smtp); return CLI_OPT_EXIT;
 		case OPT_WHEN: json_object_set_new(body, "when", json_string(optarg)); break;
 		case OPT_ON: json_object_set_new(body, "on", json_string(optarg)); break;
 		case OPT_ALL: json_object_set_new(body, "on", json_null()); break;
@@ -251,7 +252,7 @@ static int alarm_add(struct cli *cli, int argc, char **argv)
 
 	cli_args_init(&a, "alarm add", usage_add, argc, argv);
 	if ((rc = rule_body(cli, &a, opts, false, body)) != CLI_OK)
-		return rc;
+		return rc == CLI_OPT_EXIT ? a.exit_code : rc;
 	if ((rc = cli_args_count(&a, 1, 1, "alarm name")) != CLI_OK)
 		return rc;
 	if (!json_object_get(body, "when"))
@@ -276,7 +277,7 @@ static int alarm_set(struct cli *cli, int argc, char **argv)
 
 	cli_args_init(&a, "alarm set", usage_set, argc, argv);
 	if ((rc = rule_body(cli, &a, opts, true, body)) != CLI_OK)
-		return rc;
+		return rc == CLI_OPT_EXIT ? a.exit_code : rc;
 	if ((rc = cli_args_count(&a, 1, 1, "alarm name")) != CLI_OK)
 		return rc;
 	json_object_set_new(body, "name", json_string(a.pos[0]));
