@@ -290,8 +290,9 @@ static void transition(const struct rule *r, struct track *tk, const char *from,
 	__do_free char *expr = alarm_expr_format(&r->e);
 	struct buf detail = BUF_INIT;
 
+	/* an event rule's "firing" is a moment: history only, no state kept */
 	if (store_alarm_transition(svc_cfg.store, now_ms, tk->rule, tk->object, tk->name, from, status, tk->t.value,
-				   &row) < 0)
+				   r->e.kind == ALARM_THRESHOLD ? &row : NULL) < 0)
 		log_warn("alarm '%s': cannot record the transition of %s %s to %s", tk->rule, scope_kind(tk->scope),
 			 tk->name, status);
 	buf_printf(&detail, "%s %s: %s %s (%s", tk->rule, status, scope_kind(tk->scope), tk->name, expr);
