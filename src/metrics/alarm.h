@@ -32,6 +32,8 @@
 
 #define ALARM_EXPR_MAX 256
 #define ALARM_FOR_MAX_S (24 * 3600)
+/* The largest threshold (1 PB, 1 PB/s); thresholds keep six decimals. */
+#define ALARM_VALUE_MAX 1e15
 
 /* What a rule watches. */
 enum alarm_scope { ALARM_SCOPE_VM, ALARM_SCOPE_POOL, ALARM_SCOPE_HOST };

@@ -158,6 +158,23 @@ static bool unit_is(const struct tok *t, const char *u)
 
 /* ---- the parser ---- */
 
+/* Decimals kept of a threshold: six, fewer for large numbers, so that it
+ * has at most 15 significant digits and prints back exactly (DBL_DIG). */
+static int decimals(double v)
+{
+	int digits = v >= 1 ? (int)floor(log10(v)) + 1 : 1;
+	int d = 15 - digits;
+	return d < 0 ? 0 : d > 6 ? 6 : d;
+}
+
+static double quantize(double v)
+{
+	if (!isfinite(v))
+		return v;
+	double p = pow(10, decimals(v));
+	return round(v * p) / p;
+}
+
 /* A size/rate suffix: K M G T with optional i, B; then "/s" when rate. */
 static int parse_size_unit(struct lexer *lx, const struct tok *t, const struct alarm_metric *m, double *mult)
 {
@@ -324,7 +341,8 @@ int alarm_expr_parse(const char *text, struct alarm_expr *out, struct buf *err)
 			return r;
 		e.threshold *= mult;
 	}
-	if (!isfinite(e.threshold) || e.threshold > 1e18) {
+	e.threshold = quantize(e.threshold);
+	if (!isfinite(e.threshold) || e.threshold > ALARM_VALUE_MAX) {
 		buf_printf(err, "invalid alarm expression at column %zu: the number is too large", num.col);
 		return -EINVAL;
 	}
@@ -342,6 +360,19 @@ int alarm_expr_parse(const char *text, struct alarm_expr *out, struct buf *err)
 	}
 	*out = e;
 	return 0;
+}
+
+/* A number without an exponent, its decimals (see decimals()), no trailing zeros. */
+static void add_number(struct buf *b, double v)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%.*f", decimals(v), v);
+	char *end = tmp + strlen(tmp);
+	while (end > tmp && end[-1] == '0')
+		*--end = '\0';
+	if (end > tmp && end[-1] == '.')
+		*--end = '\0';
+	buf_adds(b, tmp);
 }
 
 static const char *op_text(enum alarm_op op)
@@ -362,16 +393,17 @@ char *alarm_expr_format(const struct alarm_expr *e)
 		return xstrdup(alarm_event_name(e->event));
 	buf_printf(&b, "%s %s ", e->metric->name, op_text(e->op));
 	if (e->percent || strcmp(e->metric->unit, "%") == 0) {
-		buf_printf(&b, "%g%%", e->threshold);
+		add_number(&b, e->threshold);
+		buf_addch(&b, '%');
 	} else if (strcmp(e->metric->unit, "") == 0) {
-		buf_printf(&b, "%g", e->threshold);
+		add_number(&b, e->threshold);
 	} else {
 		static const char sfx[] = "KMGT";
 		double v = e->threshold;
 		int k = -1;
 		while (k < 3 && v >= 1024 && fmod(v, 1024) == 0)
 			v /= 1024, k++;
-		buf_printf(&b, "%.17g", v);
+		add_number(&b, v);
 		if (k >= 0)
 			buf_addch(&b, sfx[k]);
 		if (strcmp(e->metric->unit, "bytes/s") == 0)

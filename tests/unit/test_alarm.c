@@ -91,6 +91,9 @@ static void test_expr_parse(void **state)
 	parse_ok("host_cpu < 5% for 2h", "host_cpu < 5% for 2h");
 	parse_ok("backup failed", "backup failed");
 	parse_ok("ha restarted", "ha restarted");
+	parse_ok("cpu > 902222222", "cpu > 902222222%");
+	parse_ok("host_load >= 0.3333333 for 10s", "host_load >= 0.333333 for 10s");
+	parse_ok("disk_read > 1.5M/s", "disk_read > 1536K/s");
 }
 
 static void test_expr_refused(void **state)
