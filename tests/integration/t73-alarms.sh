@@ -137,6 +137,7 @@ test_expect "alarm test mails through the SMTP sink; the password is kept 0600, 
 	corral alarm set mail --when "pool_used > 98%" >/dev/null &&
 	corral alarm show mail --json | jq -e ".smtp.password_set == true and .when == \"pool_used > 98%\"" &&
 	! corral alarm show mail --json | grep -q s3cret && ! corral host export-db | grep -q s3cret &&
+	corral host export-db | jq -e ".alarms[] | select(.name == \"mail\") | .smtp.password_set == true" &&
 	! grep -rq s3cret "$T/corrald.log" && ! sqlite3 "$STATE/state.db" .dump 2>/dev/null | grep -q s3cret &&
 	corral alarm add hook2 --when "host_load > 1000" --notify "http://127.0.0.1:1/nothing" >/dev/null &&
 	fails corral alarm test hook2 2>err && grep -q "webhook to 127.0.0.1:1 failed" err &&
