@@ -483,14 +483,15 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	svc_net_init(); /* before guests: their taps go into these bridges */
+	/* alarms before the re-attach (a VM found dead fires `vm crashed`) and the sampler (it feeds them) */
+	if (svc_alarms_start(&err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	rt_attach_all();
 	svc_snapshot_recover();
 	svc_recover(); /* ends the job records a killed corrald left running */
 	if (svc_backup_init(&err) < 0) {
-		fprintf(stderr, "corrald: %s\n", err.s);
-		goto out_rt;
-	}
-	if (svc_alarms_start(&err) < 0) { /* before the sampler: it evaluates the rules */
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}

@@ -5,8 +5,9 @@
 # across a kill -9 of corrald, and resolves (a second POST) once the load
 # stops (two vCPUs, a loop on each: MTTCG gives QEMU up to two host CPUs, so
 # the guest stays above 50% of one CPU on a machine shared with other work);
-# a `vm crashed` rule fires when the guest's QEMU is killed; `alarm
-# test` mails through a local SMTP sink; the SMTP password is kept 0600 and
+# a `vm crashed` rule fires when the guest's QEMU is killed, also while
+# corrald is down (it fires at the re-attach); `alarm test` mails through a
+# local SMTP sink; the SMTP password is kept 0600 and
 # never shown, logged or exported; bad rules are refused with nothing changed.
 . "$(dirname "$0")/lib.sh"
 
@@ -122,6 +123,13 @@ test_expect "vm crashed fires when the guest QEMU is killed with kill -9" '
 	wait_for 15 has_posts crash firing 1 &&
 	jq -e "select(.alarm == \"crash\") | .event == \"vm crashed\" and .object.name == \"m1\"" hook.jsonl &&
 	corral events --kind alarm --json | jq -e "[.events[] | select(.detail | test(\"^crash firing\"))] | length == 1"
+'
+
+test_expect "a guest that died while corrald was down fires vm crashed when corrald re-attaches" '
+	corral vm start m1 >/dev/null && wait_state m1 running &&
+	pid=$(corral vm show m1 --json | jq -r .status.pid) && [ "$pid" -gt 0 ] &&
+	kill9_daemon && kill -9 "$pid" && sleep 0.5 && start_daemon --metrics-interval 1 &&
+	wait_for 15 has_posts crash firing 2 && [ "$(vm_state m1)" = crashed ]
 '
 
 test_expect "alarm test mails through the SMTP sink; the password is kept 0600, never shown, logged nor exported" '
