@@ -10,9 +10,9 @@
  * publish); the worker thread matches those events against the event
  * rules and sends every notification, retrying with backoff; API threads
  * read and change rules.  a_lock guards the tracks (every pair's state in
- * memory); q_lock the worker's queue.  Lock order: a_lock, then q_lock;
- * the store and the bus are called with a_lock held (both take only their
- * own, innermost locks), never with q_lock held.
+ * memory); q_lock the worker's queue.  Lock order (docs/jobs.md): a_lock,
+ * then the store's and the bus's locks (called with it held), then q_lock
+ * (a leaf: the bus callback takes it under the bus lock).
  *
  * Restart: the tracks are loaded from the store at start, so a firing
  * alarm stays firing and is not notified again; a pair that resolved while
