@@ -96,6 +96,7 @@ test_expect "a busy guest fires cpu > 50% for 3s: pending, then firing, one webh
 	corral alarm add busy --when "cpu>50% for 3s" --on m1 --notify "$HOOK" >out && grep -q "cpu > 50% for 3s" out &&
 	corral alarm add crash --when "vm crashed" --on "name:m*" --notify "$HOOK" >/dev/null &&
 	corral alarm list >list && grep -q "^busy .*cpu > 50% for 3s.*m1" list &&
+	corral __complete alarm show "" >names && grep -qx busy names && grep -qx crash names &&
 	guest_sh m1 "for i in 1 2; do (while :; do :; done) >/dev/null 2>&1 & echo \$! >>/busy.pid; done" &&
 	wait_for 40 is_state busy m1 firing && wait_for 10 has_posts busy firing 1 &&
 	jq -e "select(.alarm == \"busy\" and .status == \"firing\") | .version == 1 and .object.kind == \"vm\" and
