@@ -133,6 +133,16 @@ test_expect "a guest that died while corrald was down fires vm crashed when corr
 	wait_for 15 has_posts crash firing 2 && [ "$(vm_state m1)" = crashed ]
 '
 
+test_expect "a receiver that is down at first gets the notification by a retry (1 s, 2 s, 4 s...)" '
+	RPORT=$((SPORT + 1)) &&
+	corral alarm add load --when "host_load >= 0" --notify "http://127.0.0.1:$RPORT/late" >/dev/null &&
+	wait_for 10 grep -q "alarm .load.: a notification failed (attempt 1 of 5), retrying" "$T/corrald.log" &&
+	! grep -q "127.0.0.1:$RPORT/late" "$T/corrald.log" &&
+	{ python3 hook.py "$RPORT" "$T/late.jsonl" >late.log 2>&1 & SINK_PIDS="$SINK_PIDS $!"; } &&
+	wait_for 20 test -s "$T/late.jsonl" && jq -e ".alarm == \"load\" and .status == \"firing\" and .object.kind == \"host\"" late.jsonl &&
+	corral alarm delete load >/dev/null
+'
+
 test_expect "alarm test mails through the SMTP sink; the password is kept 0600, never shown, logged nor exported" '
 	printf "%s\n" "s3cret-Pw-42" >pw &&
 	corral alarm add mail --when "pool_used > 99%" --on default --notify mailto:ops@example.com,dev@example.com \
@@ -150,7 +160,7 @@ test_expect "alarm test mails through the SMTP sink; the password is kept 0600, 
 	! grep -rq s3cret "$T/corrald.log" && ! sqlite3 "$STATE/state.db" .dump 2>/dev/null | grep -q s3cret &&
 	corral alarm add hook2 --when "host_load > 1000" --notify "http://127.0.0.1:1/nothing" >/dev/null &&
 	fails corral alarm test hook2 2>err && grep -q "webhook to 127.0.0.1:1 failed" err &&
-	corral alarm delete mail hook2 >/dev/null && [ ! -e "$STATE/alarms/mail.smtp-password" ] &&
+	corral alarm remove mail hook2 >/dev/null && [ ! -e "$STATE/alarms/mail.smtp-password" ] &&
 	corral alarm list --json | jq -e "[.alarms[].name] == [\"busy\", \"crash\"]"
 '
 
