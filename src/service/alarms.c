@@ -382,6 +382,7 @@ void svc_alarms_on_sample(const struct svc_alarm_obs *obs, size_t n, int64_t now
 				r = &rules[k];
 		if (r && r->e.kind == ALARM_THRESHOLD && !tk->seen) {
 			enum alarm_state before = tk->t.state;
+			tk->scope = r->e.scope; /* the rule's, whatever the stored row suggested */
 			enum alarm_transition tr = alarm_gone(&tk->t, now_ms);
 			if (tr != ALARM_T_NONE)
 				transition(r, tk, alarm_state_name(before), tr, tk->scope == ALARM_SCOPE_VM ? tk->object : NULL,
