@@ -6,7 +6,7 @@
  * policies and the host export; routes_auth.c the login and rights check
  * of requests over TCP and the handlers of users, tokens and ACL entries;
  * routes_net.c those of networks; routes_trust.c those of trusted hosts;
- * routes_migrate.c those of live migration.
+ * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -85,6 +85,15 @@ void h_trust_ping(struct route_ctx *c);
 void h_trust_leave(struct route_ctx *c);
 void h_trust_remove(struct route_ctx *c);
 void h_hosts(struct route_ctx *c);
+
+/* routes_alarm.c */
+void h_alarm_list(struct route_ctx *c);
+void h_alarm_create(struct route_ctx *c);
+void h_alarm_show(struct route_ctx *c);
+void h_alarm_update(struct route_ctx *c);
+void h_alarm_delete(struct route_ctx *c);
+void h_alarm_test(struct route_ctx *c);
+void h_alarm_history(struct route_ctx *c);
 
 void h_host_export(struct route_ctx *c);
 void h_events(struct route_ctx *c);

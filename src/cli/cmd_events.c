@@ -25,7 +25,7 @@ static const char usage_events[] =
 	"  --follow       stream events as they happen (Ctrl-C stops)\n"
 	"  --vm VM        only events of this VM (a name, uuid, name:GLOB matching one)\n"
 	"  --kind LIST    only these kinds (state, job, disk, cdrom, snapshot, backup,\n"
-	"                 created, edited, ...)\n"
+	"                 alarm, created, edited, ...)\n"
 	"  --limit N      without --follow: the last N events (default 50)\n"
 	"  --json         the API's JSON: {\"events\":[...]}, or with --follow one\n"
 	"                 event object per line\n"

@@ -115,8 +115,9 @@ static const char usage_export[] =
 	"\n"
 	"Print, as one JSON document, every definition this host holds: VMs (with\n"
 	"their state), volumes, pools, backup repositories (paths and key file\n"
-	"locations, never passphrases) and backup policies.  Keep it next to your\n"
-	"backups: it is what you need to rebuild the host's configuration.\n"
+	"locations, never passphrases), backup policies and alarm rules (never an\n"
+	"SMTP password).  Keep it next to your backups: it is what you need to\n"
+	"rebuild the host's configuration.\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help   show this help\n";

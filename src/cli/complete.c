@@ -15,7 +15,7 @@
 #include "errout.h"
 #include "util/common.h"
 
-enum kind { K_NONE, K_VM, K_VOLUME, K_POOL, K_NETWORK, K_CT };
+enum kind { K_NONE, K_VM, K_VOLUME, K_POOL, K_NETWORK, K_CT, K_ALARM };
 
 /* The option of `opts` named by word ("--pool" or "--pool=..."), or NULL. */
 static const struct option *option_of(const struct option *opts, const char *word)
@@ -69,6 +69,7 @@ static void print_kind(struct cli *cli, enum kind k)
 	case K_POOL: print_names(cli, "/v1/pools", "pools"); break;
 	case K_NETWORK: print_names(cli, "/v1/networks", "networks"); break;
 	case K_CT: print_names(cli, "/v1/containers", "containers"); break;
+	case K_ALARM: print_names(cli, "/v1/alarms", "alarms"); break;
 	case K_NONE: break;
 	}
 }
@@ -78,6 +79,8 @@ static enum kind value_kind(const char *noun, const char *opt)
 {
 	if (strcmp(opt, "pool") == 0)
 		return K_POOL;
+	if (strcmp(noun, "alarm") == 0 && strcmp(opt, "on") == 0)
+		return K_VM;
 	if (strcmp(opt, "net") == 0 || strcmp(opt, "network") == 0)
 		return K_NETWORK;
 	if ((strcmp(opt, "disk") == 0 || strcmp(opt, "volume") == 0) && strcmp(noun, "vm") == 0)
@@ -109,6 +112,8 @@ static enum kind arg_kind(const char *noun, const char *verb, int pos)
 		return pos == 0 ? K_VM : K_NONE;
 	if (strcmp(noun, "backup") == 0 && (strcmp(verb, "run") == 0 || strcmp(verb, "list") == 0))
 		return K_VM;
+	if (strcmp(noun, "alarm") == 0)
+		return makes ? K_NONE : K_ALARM;
 	return K_NONE;
 }
 

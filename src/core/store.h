@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -212,6 +212,22 @@ void store_policy_list_free(struct policy_record *list, size_t n);
 int store_policy_put(struct store *s, const char *name, const char *def, int64_t next_run);
 int store_policy_delete(struct store *s, const char *name);
 
+/* ---- alarm rules (store_alarm.c) ----
+ * The rule JSON (service/alarms.h), stored verbatim, by name.  Deleting a
+ * rule drops its states (alarm_states) too; its history stays. */
+struct alarm_record {
+	char *name;
+	char *def;
+	int64_t created; /* ms since the epoch */
+};
+void alarm_record_release(struct alarm_record *a);
+int store_alarm_get(struct store *s, const char *name, struct alarm_record *out);
+int store_alarm_list(struct store *s, struct alarm_record **out, size_t *n);
+void store_alarm_list_free(struct alarm_record *list, size_t n);
+/* Insert or replace (a one-op batch); -EINVAL if def is not a JSON object. */
+int store_alarm_put(struct store *s, const char *name, const char *def);
+int store_alarm_delete(struct store *s, const char *name);
+
 /* ---- snapshots (store_snap.c): the tree of a VM's snapshots ---- */
 
 struct snap_record {
@@ -330,6 +346,8 @@ void store_batch_repo_default(struct store_batch *b, const char *path);
 void store_batch_repo_delete(struct store_batch *b, const char *path);
 void store_batch_policy_put(struct store_batch *b, const char *name, const char *def);
 void store_batch_policy_delete(struct store_batch *b, const char *name);
+void store_batch_alarm_put(struct store_batch *b, const char *name, const char *def);
+void store_batch_alarm_delete(struct store_batch *b, const char *name);
 void store_batch_snap_add(struct store_batch *b, const struct snap_record *r);
 void store_batch_snap_state(struct store_batch *b, const char *vm, const char *name, const char *state);
 void store_batch_snap_delete(struct store_batch *b, const char *vm, const char *name);

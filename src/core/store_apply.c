@@ -53,6 +53,8 @@ static const struct op_handler op_handlers[] = {
 	{ "repo.delete", MEMBERS("path"), op_repo_delete },
 	{ "policy.put", MEMBERS("name", "def"), op_policy_put },
 	{ "policy.delete", MEMBERS("name"), op_policy_delete },
+	{ "alarm.put", MEMBERS("name", "def"), op_alarm_put },
+	{ "alarm.delete", MEMBERS("name"), op_alarm_delete },
 	{ "snap.add", MEMBERS("vm", "name", "parent", "created", "description", "memory", "was_running", "def", "state"),
 	  op_snap_add },
 	{ "snap.state", MEMBERS("vm", "name", "state"), op_snap_state },
@@ -370,6 +372,16 @@ void store_batch_repo_delete(struct store_batch *b, const char *path)
 void store_batch_policy_put(struct store_batch *b, const char *name, const char *def)
 {
 	store_batch_add(b, json_pack("{s:s,s:s?,s:s?}", "op", "policy.put", "name", name, "def", def));
+}
+
+void store_batch_alarm_put(struct store_batch *b, const char *name, const char *def)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?,s:s?}", "op", "alarm.put", "name", name, "def", def));
+}
+
+void store_batch_alarm_delete(struct store_batch *b, const char *name)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?}", "op", "alarm.delete", "name", name));
 }
 
 void store_batch_policy_delete(struct store_batch *b, const char *name)

@@ -354,7 +354,14 @@ int store_prune(struct store *s, const struct store_retention *ret, int64_t now_
 	}
 	if (ret->days > 0 &&
 	    ((r = prune_exec(c, &deleted, "DELETE FROM events WHERE time < ?", cutoff)) < 0 ||
-	     (r = prune_exec(c, &deleted, "DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ?", cutoff)) < 0))
+	     (r = prune_exec(c, &deleted, "DELETE FROM jobs WHERE finished IS NOT NULL AND finished < ?", cutoff)) < 0 ||
+	     (r = prune_exec(c, &deleted, "DELETE FROM alarm_history WHERE time < ?", cutoff)) < 0))
+		goto rollback;
+	/* the alarms' history: as many transitions as events of one VM are kept */
+	if (ret->events > 0 &&
+	    (r = prune_exec(c, &deleted,
+			    "DELETE FROM alarm_history WHERE id < (SELECT id FROM alarm_history ORDER BY id DESC LIMIT 1 OFFSET ?)",
+			    ret->events - 1)) < 0)
 		goto rollback;
 	if (ret->events > 0 && (r = prune_event_counts(c, ret->events, &deleted)) < 0)
 		goto rollback;

@@ -32,6 +32,31 @@ json_t *store_event_list(struct store *s, const char *vm_uuid, int limit);
  * [{"time","vm","name","type","detail"}] (vm/name null for host events). */
 json_t *store_event_recent(struct store *s, int limit);
 
+/* ---- alarms (store_alarm.c): each (rule, object) pair's state and its history ---- */
+
+/* One stored state (times in ms since the epoch; value NAN when unknown). */
+struct alarm_state_row {
+	char *rule, *object, *name, *state;
+	int64_t since, cond_since, clear_since;
+	double value;
+};
+void alarm_state_row_release(struct alarm_state_row *r);
+/* Every stored state; *out NULL and *n 0 on failure. */
+int store_alarm_state_list(struct store *s, struct alarm_state_row **out, size_t *n);
+void store_alarm_state_list_free(struct alarm_state_row *list, size_t n);
+/* Insert or replace the state of (rule, object); state "ok" deletes the row. */
+int store_alarm_state_put(struct store *s, const struct alarm_state_row *r);
+/*
+ * Record a transition of (rule, object) at time_ms (value NAN: unknown) and
+ * store the pair's new state in the same transaction, so a crash leaves
+ * either both or neither.  state may be NULL (history only: event rules).
+ */
+int store_alarm_transition(struct store *s, int64_t time_ms, const char *rule, const char *object, const char *name,
+			   const char *from, const char *to, double value, const struct alarm_state_row *state);
+/* The newest `limit` transitions of rule (NULL: of every rule), oldest first:
+ * [{"time","alarm","object","name","from","to","value"?}]. */
+json_t *store_alarm_history(struct store *s, const char *rule, int limit);
+
 /* ---- jobs (records of core/job.h's engine, in its JSON shape; docs/api.md "Jobs") ---- */
 
 /* A new row from the job's type, target, vm, parent and started; its id or -1. */

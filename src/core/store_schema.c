@@ -297,6 +297,36 @@ static const char schema_v10[] =
 	"  def TEXT NOT NULL,"
 	"  created INTEGER NOT NULL);";
 
+/* v11: alarm rules (docs/alarms.md): their definitions are configuration
+ * (alarms); the state of each (rule, object) pair and the history of its
+ * transitions are this host's (alarm_states, alarm_history). */
+static const char schema_v11[] =
+	"CREATE TABLE alarms ("
+	"  name TEXT PRIMARY KEY,"
+	"  def TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE alarm_states ("
+	"  rule TEXT NOT NULL REFERENCES alarms(name) ON DELETE CASCADE,"
+	"  object TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  since INTEGER NOT NULL,"
+	"  cond_since INTEGER NOT NULL DEFAULT 0,"
+	"  clear_since INTEGER NOT NULL DEFAULT 0,"
+	"  value REAL,"
+	"  PRIMARY KEY (rule, object));"
+	"CREATE TABLE alarm_history ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  rule TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  from_state TEXT NOT NULL,"
+	"  to_state TEXT NOT NULL,"
+	"  value REAL);"
+	"CREATE INDEX alarm_history_rule ON alarm_history(rule, id);"
+	"CREATE INDEX alarm_history_time ON alarm_history(time);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -305,6 +335,7 @@ struct step {
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
 	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
+	{ schema_v11, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

@@ -31,6 +31,7 @@
 #include "service/recover.h"
 #include "service/migrate.h"
 #include "service/metrics.h"
+#include "service/alarms.h"
 #include "service/migrate_offline.h"
 #include "service/service.h"
 #include "service/snapshot.h"
@@ -482,6 +483,11 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	svc_net_init(); /* before guests: their taps go into these bridges */
+	/* alarms before the re-attach (a VM found dead fires `vm crashed`) and the sampler (it feeds them) */
+	if (svc_alarms_start(&err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	rt_attach_all();
 	svc_snapshot_recover();
 	svc_recover(); /* ends the job records a killed corrald left running */
@@ -542,6 +548,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out_rt:
 	svc_metrics_stop(); /* it asks the runtime: gone before it */
+	svc_alarms_stop();  /* after the sampler, which feeds it */
 	/* No new scheduled runs, then every job cancelled and joined, before what they use goes. */
 	svc_backup_shutdown();
 	job_engine_shutdown();

@@ -240,6 +240,20 @@ json_t *svc_host_export(void)
 	j = json_pack("{s:s,s:i,s:s,s:s,s:[],s:o,s:[],s:o,s:o}", "format", "corral-host-export", "version", 1, "host",
 		      host, "exported", time_fmt_rfc3339(time_wall_ms(), stamp, sizeof(stamp)), "vms", "volumes",
 		      svc_vol_list(), "pools", "repositories", svc_repo_list(), "policies", svc_policy_list());
+	/* alarm rules as stored: never a password (that is a file of its own, alarms.h) */
+	struct alarm_record *alarms = NULL;
+	size_t nalarms = 0;
+	json_t *aa = json_array();
+	if (store_alarm_list(svc_cfg.store, &alarms, &nalarms) == 0)
+		for (size_t i = 0; i < nalarms; i++) {
+			json_t *a = json_loads(alarms[i].def, 0, NULL);
+			if (!json_is_object(a))
+				continue;
+			json_object_set_new(a, "name", json_string(alarms[i].name));
+			json_array_append_new(aa, a);
+		}
+	store_alarm_list_free(alarms, nalarms);
+	json_object_set_new(j, "alarms", aa);
 	if (store_vm_list(svc_cfg.store, &vms, &nvms) == 0) {
 		for (size_t i = 0; i < nvms; i++) {
 			json_t *v = vmdef_to_json(vms[i].def);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "service/metrics.h"
+#include "service/alarms.h"
 #include "service/internal.h"
 #include "core/store.h"
 #include "core/vmstate.h"
@@ -120,6 +121,7 @@ struct m_pool {
 };
 struct m_sample {
 	time_t t;
+	int64_t t_ms; /* wall clock, for the rates alarms compare */
 	bool has_cpu, has_mem, has_load;
 	struct ps_cpu cpu;
 	struct ps_mem mem;
@@ -293,7 +295,8 @@ static struct m_sample *sample_take(void)
 	struct pool_record *pools = NULL;
 	size_t n = 0, np = 0;
 
-	s->t = time(NULL);
+	s->t_ms = time_wall_ms();
+	s->t = (time_t)(s->t_ms / 1000);
 	s->has_cpu = ps_cpu_read(&s->cpu) == 0;
 	s->has_mem = ps_mem_read(&s->mem) == 0;
 	s->has_load = ps_load_read(&s->load) == 0;
@@ -400,6 +403,95 @@ static void sample_write(const struct m_sample *s)
 	}
 out:
 	pthread_mutex_unlock(&m_io_lock);
+}
+
+/* ---- alarms ---- */
+
+static void obs_set(struct svc_alarm_obs *o, const char *metric, double v, double pct)
+{
+	int i = alarm_metric_index(metric);
+	if (i >= 0) {
+		o->value[i] = v;
+		o->percent[i] = pct;
+	}
+}
+
+static const struct m_vm *vm_in(const struct m_sample *s, const char *uuid)
+{
+	for (size_t i = 0; s && i < s->nvms; i++)
+		if (strcmp(s->vms[i].uuid, uuid) == 0)
+			return &s->vms[i];
+	return NULL;
+}
+
+/* b - a per second over dt, or NAN when a counter went back (a new QEMU) or there is no interval. */
+static double rate(uint64_t a, uint64_t b, double dt) { return dt > 0 && b >= a ? (double)(b - a) / dt : NAN; }
+
+/* The round's figures as alarm observations (rates against the previous round),
+ * handed to the alarm rules (service/alarms.h). */
+static void sample_alarms(const struct m_sample *prev, const struct m_sample *s)
+{
+	size_t n = 0, cap = s->nvms + s->npools + 1;
+	struct svc_alarm_obs *obs = xcalloc(cap, sizeof(*obs));
+	double dt = prev ? (double)(s->t_ms - prev->t_ms) / 1000.0 : 0;
+
+	for (size_t i = 0; i < cap; i++)
+		for (size_t k = 0; k < ALARM_METRICS_MAX; k++)
+			obs[i].value[k] = obs[i].percent[k] = NAN;
+	/* the host */
+	struct svc_alarm_obs *h = &obs[n++];
+	h->scope = ALARM_SCOPE_HOST;
+	h->id = "host";
+	h->name = svc_cfg.host_name ? svc_cfg.host_name : "";
+	if (prev && prev->has_cpu && s->has_cpu && s->cpu.total_us > prev->cpu.total_us) {
+		double busy = rate(prev->cpu.busy_us, s->cpu.busy_us, 1), total = (double)(s->cpu.total_us - prev->cpu.total_us);
+		double pct = isnan(busy) ? NAN : 100.0 * busy / total;
+		obs_set(h, "host_cpu", pct, pct);
+	}
+	if (s->has_mem && s->mem.total)
+		obs_set(h, "host_memory", (double)(s->mem.total - s->mem.available),
+			100.0 * (double)(s->mem.total - s->mem.available) / (double)s->mem.total);
+	if (s->has_load)
+		obs_set(h, "host_load", s->load.load1, NAN);
+	for (size_t i = 0; i < s->npools; i++) {
+		struct svc_alarm_obs *o = &obs[n++];
+		o->scope = ALARM_SCOPE_POOL;
+		o->id = o->name = s->pools[i].name;
+		obs_set(o, "pool_used", (double)s->pools[i].used,
+			s->pools[i].size ? 100.0 * (double)s->pools[i].used / (double)s->pools[i].size : NAN);
+	}
+	for (size_t i = 0; i < s->nvms; i++) {
+		const struct m_vm *v = &s->vms[i], *p = vm_in(prev, v->uuid);
+		struct svc_alarm_obs *o = &obs[n++];
+		o->scope = ALARM_SCOPE_VM;
+		o->id = v->uuid;
+		o->name = v->name;
+		if (v->has_rss)
+			obs_set(o, "memory", (double)v->rss, NAN);
+		if (!p)
+			continue;
+		if (v->has_cpu && p->has_cpu)
+			obs_set(o, "cpu", rate(p->cpu_us, v->cpu_us, dt) / 1e4, NAN); /* µs/s -> % of one CPU */
+		uint64_t rd[2] = { 0 }, wr[2] = { 0 }, rx[2] = { 0 }, tx[2] = { 0 };
+		for (size_t k = 0; k < p->ndisks; k++)
+			rd[0] += p->disks[k].s.rd_bytes, wr[0] += p->disks[k].s.wr_bytes;
+		for (size_t k = 0; k < v->ndisks; k++)
+			rd[1] += v->disks[k].s.rd_bytes, wr[1] += v->disks[k].s.wr_bytes;
+		for (size_t k = 0; k < p->nnics; k++)
+			rx[0] += p->nics[k].s.rx_bytes, tx[0] += p->nics[k].s.tx_bytes;
+		for (size_t k = 0; k < v->nnics; k++)
+			rx[1] += v->nics[k].s.rx_bytes, tx[1] += v->nics[k].s.tx_bytes;
+		if (v->ndisks && v->ndisks == p->ndisks) { /* a disk missing (QEMU slow) is no rate */
+			obs_set(o, "disk_read", rate(rd[0], rd[1], dt), NAN);
+			obs_set(o, "disk_write", rate(wr[0], wr[1], dt), NAN);
+		}
+		if (v->nnics && v->nnics == p->nnics) {
+			obs_set(o, "net_receive", rate(rx[0], rx[1], dt), NAN);
+			obs_set(o, "net_transmit", rate(tx[0], tx[1], dt), NAN);
+		}
+	}
+	svc_alarms_on_sample(obs, n, s->t_ms);
+	free(obs);
 }
 
 /* Remove the files of a flat directory, then the directory. */
@@ -523,6 +615,7 @@ static void *m_main(void *arg)
 		pthread_mutex_unlock(&m_io_lock);
 		struct m_sample *s = sample_take();
 		sample_write(s);
+		sample_alarms(newest, s); /* newest: only this thread changes it */
 		int64_t used = thread_cpu_ns() - cpu0;
 
 		pthread_mutex_lock(&m_lock);
