@@ -62,36 +62,9 @@ void store_alarm_list_free(struct alarm_record *list, size_t n)
 	free(list);
 }
 
-int op_alarm_put(struct store_apply *a, const json_t *op)
-{
-	const char *name, *def;
-	int r;
-	if ((r = op_str(a, op, "name", true, &name)) < 0 || (r = op_str(a, op, "def", true, &def)) < 0)
-		return r;
-	__do_json json_t *j = json_loads(def, 0, NULL);
-	if (!json_is_object(j)) {
-		buf_printf(a->err, "store op %s: 'def' must be the text of a JSON object", a->op);
-		return -EINVAL;
-	}
-	r = store_exec(a->c,
-		       "INSERT INTO alarms(name, def, created) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET def=?2",
-		       "ssi", name, def, a->time);
-	return r < 0 ? op_db_fail(a, r) : 0;
-}
+int op_alarm_put(struct store_apply *a, const json_t *op) { return op_named_def_put(a, op, "alarms"); }
 
-int op_alarm_delete(struct store_apply *a, const json_t *op)
-{
-	const char *name;
-	int r;
-	if ((r = op_str(a, op, "name", true, &name)) < 0)
-		return r;
-	r = store_exec(a->c, "DELETE FROM alarms WHERE name=?", "s", name);
-	if (r == -ENOENT)
-		buf_printf(a->err, "alarm '%s' does not exist", name);
-	else if (r < 0)
-		return op_db_fail(a, r);
-	return r;
-}
+int op_alarm_delete(struct store_apply *a, const json_t *op) { return op_named_def_delete(a, op, "alarms", "alarm"); }
 
 int store_alarm_put(struct store *s, const char *name, const char *def)
 {

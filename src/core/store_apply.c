@@ -136,6 +136,39 @@ int op_db_fail(struct store_apply *a, int r)
 	return r == -ENOENT ? -EIO : r;
 }
 
+int op_named_def_put(struct store_apply *a, const json_t *op, const char *table)
+{
+	const char *name, *def;
+	int r;
+	if ((r = op_str(a, op, "name", true, &name)) < 0 || (r = op_str(a, op, "def", true, &def)) < 0)
+		return r;
+	__do_json json_t *j = json_loads(def, 0, NULL);
+	if (!json_is_object(j)) {
+		buf_printf(a->err, "store op %s: 'def' must be the text of a JSON object", a->op);
+		return -EINVAL;
+	}
+	__do_free char *sql = xasprintf("INSERT INTO %s(name, def, created) VALUES(?1, ?2, ?3) "
+					"ON CONFLICT(name) DO UPDATE SET def=?2",
+					table);
+	r = store_exec(a->c, sql, "ssi", name, def, a->time);
+	return r < 0 ? op_db_fail(a, r) : 0;
+}
+
+int op_named_def_delete(struct store_apply *a, const json_t *op, const char *table, const char *noun)
+{
+	const char *name;
+	int r;
+	if ((r = op_str(a, op, "name", true, &name)) < 0)
+		return r;
+	__do_free char *sql = xasprintf("DELETE FROM %s WHERE name=?", table);
+	r = store_exec(a->c, sql, "s", name);
+	if (r == -ENOENT)
+		buf_printf(a->err, "%s '%s' does not exist", noun, name);
+	else if (r < 0)
+		return op_db_fail(a, r);
+	return r;
+}
+
 char *op_vm_name(struct store_apply *a, const char *uuid)
 {
 	char *name = NULL;

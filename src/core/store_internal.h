@@ -87,6 +87,14 @@ int op_bool(struct store_apply *a, const json_t *op, const char *key, bool *out)
 int op_int(struct store_apply *a, const json_t *op, const char *key, int64_t *out, bool *present);
 /* Log an SQLite failure and say in a->err that the database failed. */
 int op_db_fail(struct store_apply *a, int r);
+/*
+ * Ops of a table of named JSON definitions (name PRIMARY KEY, def, created:
+ * policies, alarms): put {"name","def"} inserts or replaces the definition
+ * (def must be the text of a JSON object), delete {"name"} removes it ("NOUN
+ * 'NAME' does not exist" when absent).  `table` is a fixed table name.
+ */
+int op_named_def_put(struct store_apply *a, const json_t *op, const char *table);
+int op_named_def_delete(struct store_apply *a, const json_t *op, const char *table, const char *noun);
 /* The name of VM `uuid` for messages (caller frees), or a copy of the uuid. */
 char *op_vm_name(struct store_apply *a, const char *uuid);
 
