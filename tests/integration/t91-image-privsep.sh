@@ -36,9 +36,10 @@ test_expect "a volume with a 64 MiB file" '
 '
 test_expect "a big file streams from a separate, unprivileged, sandboxed reader" '
 	want=$(sha256sum < tree/data/big.bin)
-	{ corral disk cat big /data/big.bin | { sleep 3; sha256sum > got.sum; }; } &
+	{ corral disk cat big /data/big.bin | { sleep 8; sha256sum > got.sum; }; } &
 	reader=$!
-	sleep 1.5 && pids=$(helpers) && [ "$(echo "$pids" | wc -w)" = 1 ] && p=$pids &&
+	for _ in $(seq 1 60); do pids=$(helpers); [ -n "$pids" ] && break; sleep 0.1; done &&
+	[ "$(echo "$pids" | wc -w)" = 1 ] && p=$pids &&
 	uid=$(id -u $IMGD_USER) && gid=$(id -g $IMGD_USER) && [ "$uid" != 0 ] &&
 	[ "$(status_field $p Uid)" = "$uid $uid $uid $uid" ] && [ "$(status_field $p Gid)" = "$gid $gid $gid $gid" ] &&
 	[ -z "$(status_field $p Groups)" ] && [ "$(status_field $p NoNewPrivs)" = 1 ] &&
