@@ -49,8 +49,18 @@ hold_host_net() {
 	flock -w 900 8 || say "the host network lock was not free after 900 s; going on without it"
 }
 
+# hold_migration: the same for the scripts that migrate guests between two
+# "hosts" (t62, t63, t64): each keeps two or more TCG guests busy and moves
+# them; two such scripts at once on two cores starved the guests (a guest
+# console that did not answer, a counter that did not move in a clean-clone
+# run).  The lock is fd 7; corrald does not get it.
+hold_migration() {
+	exec 7>"${TMPDIR:-/tmp}/corral-test-migration.lock"
+	flock -w 900 7 || say "the migration lock was not free after 900 s; going on without it"
+}
+
 start_daemon() {
-	"$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" 8>&- &
+	"$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$STATE" --socket "$SOCK" --log-file "$T/corrald.log" "$@" 7>&- 8>&- &
 	CORRALD_PID=$!
 	for _ in $(seq 1 100); do
 		[ -S "$SOCK" ] && corral host info >/dev/null 2>&1 && return 0
@@ -154,7 +164,7 @@ nhost_start() {
 	rm -f "$T/$h.sock"
 	# nsenter execs corrald itself (ip netns exec would fork: the pid would be its own)
 	nsenter --net="/run/netns/$(nhost_ns "$h")" -- "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
-		--socket "$T/$h.sock" --log-file "$T/$h.log" --listen "$(nhost_addr "$h"):8006" --host-name "$h" --cgroup-parent "corral-$h" "$@" 8>&- &
+		--socket "$T/$h.sock" --log-file "$T/$h.log" --listen "$(nhost_addr "$h"):8006" --host-name "$h" --cgroup-parent "corral-$h" "$@" 7>&- 8>&- &
 	echo $! >"$T/$h.pid"
 	for _ in $(seq 1 100); do
 		[ -S "$T/$h.sock" ] && on_host "$h" host info >/dev/null 2>&1 && return 0

@@ -31,7 +31,7 @@ if [ -n "$asan" ]; then
 	asan=$(cd "$asan" && pwd)
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
-order=(t63-migrate-faults t62-migrate t97-crashloop t96-backup-cancel t64-migrate-offline t95-backup t70-snapshots t12-jobs t80-clones t90-image t60-pools t10-lifecycle t20-restart t25-recovery
+order=(t63-migrate-faults t97-crashloop t96-backup-cancel t95-backup t62-migrate t64-migrate-offline t70-snapshots t12-jobs t80-clones t90-image t60-pools t10-lifecycle t20-restart t25-recovery
        t30-disks t91-image-privsep t15-process t40-cdrom t55-http t50-badinput t57-api t56-hostpaths)
 asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle t12-jobs t90-image t95-backup t96-backup-cancel "
 seen=" "

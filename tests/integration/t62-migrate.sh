@@ -20,6 +20,7 @@
 # shared-storage test, one less of the local-disk and the quick tests: the
 # soak of issue 12 (tests/soak-migrate.sh).
 . "$(dirname "$0")/lib.sh"
+hold_migration
 
 ROUNDS=${MIGRATE_ROUNDS:-2}
 MOUNTED=

@@ -13,6 +13,7 @@
 # never the VM running on both, never both QEMUs holding the shared disk's
 # write lock.
 . "$(dirname "$0")/lib.sh"
+hold_migration
 
 mkdir -p "$T/shared"
 INV_PID=

@@ -13,6 +13,7 @@
 # time, target chosen by free memory), then a asks b to evacuate itself
 # (HOST form) and both come back; each VM's outcome is in the job's result.
 . "$(dirname "$0")/lib.sh"
+hold_migration
 
 mkdir -p "$T/shared" "$T/sa" "$T/sb"
 
