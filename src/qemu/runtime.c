@@ -1448,13 +1448,7 @@ static bool wait_gone_until(const char *uuid, int timeout_ms, bool (*stop)(const
 		gone = find_locked(uuid) == NULL;
 		if (gone || time_mono_ms() >= deadline || (stop && stop(opaque)))
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = time_realtime_in(100);
 		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
 	}
 	rt_unlock();

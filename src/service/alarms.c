@@ -507,15 +507,7 @@ static void *w_main(void *arg)
 			if (next < 0) {
 				pthread_cond_wait(&q_cond, &q_lock);
 			} else {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts); /* q_cond's clock */
-				int64_t ms = next - now;
-				ts.tv_sec += ms / 1000;
-				ts.tv_nsec += (ms % 1000) * 1000000L;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
+				struct timespec ts = time_realtime_in(next - now); /* q_cond's clock */
 				pthread_cond_timedwait(&q_cond, &q_lock, &ts);
 			}
 			continue;

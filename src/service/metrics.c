@@ -590,15 +590,7 @@ static void *m_main(void *arg)
 	while (!m_stop) {
 		int64_t now = time_mono_ms();
 		if (now < next) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			int64_t wait = next - now;
-			ts.tv_sec += wait / 1000;
-			ts.tv_nsec += (wait % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = time_realtime_in(next - now);
 			pthread_cond_timedwait(&m_cond, &m_lock, &ts);
 			continue;
 		}

@@ -40,6 +40,19 @@ void time_sleep_ms(int64_t ms)
 		;
 }
 
+struct timespec time_realtime_in(int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 int64_t time_parse_rfc3339(const char *s)
 {
 	struct tm tm = { 0 };

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Milliseconds on CLOCK_MONOTONIC (for timeouts). */
 int64_t time_mono_ms(void);
@@ -17,5 +18,7 @@ const char *time_fmt_rfc3339(int64_t wall_ms, char *buf, size_t len);
 int64_t time_parse_rfc3339(const char *s);
 /* Sleep for ms milliseconds (restarts on EINTR). */
 void time_sleep_ms(int64_t ms);
+/* CLOCK_REALTIME ms milliseconds from now: the deadline pthread_cond_timedwait takes. */
+struct timespec time_realtime_in(int64_t ms);
 
 #endif
