@@ -40,7 +40,7 @@ one() {
 for l in t62 t63 t64; do RUNS[$l]=0 PASS[$l]=0 FAIL[$l]=0; done
 one t62-migrate t62 MIGRATE_ROUNDS="$ROUNDS"
 for _ in $(seq 1 "$FAULTS"); do
-	one t63-migrate-faults t63 T63_DISK_LINKCUT=1
+	one t63-migrate-faults t63
 	one t64-migrate-offline t64
 done
 

@@ -158,15 +158,17 @@ static void cap_add(json_t *caps, const char *name, bool on)
 	json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", name, "state", (int)on));
 }
 
-int mig_caps_set(struct qmp *q, bool destination, bool late_activate, struct buf *err)
+int mig_caps_set(struct qmp *q, bool destination, bool hold, struct buf *err)
 {
 	json_t *caps = json_array();
 
 	cap_add(caps, "events", true);
-	if (destination)
-		cap_add(caps, "late-block-activate", late_activate);
-	else
+	if (destination) {
+		cap_add(caps, "late-block-activate", hold);
+	} else {
 		cap_add(caps, "auto-converge", true);
+		cap_add(caps, "pause-before-switchover", hold);
+	}
 	return run(q, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps), NULL,
 		   "cannot set migration capabilities", err);
 }
@@ -374,4 +376,10 @@ int mig_start(struct qmp *q, const char *host, int port, struct buf *err)
 int mig_cancel(struct qmp *q, struct buf *err)
 {
 	return run(q, "migrate_cancel", NULL, NULL, "cannot cancel the migration", err);
+}
+
+int mig_continue(struct qmp *q, struct buf *err)
+{
+	return run(q, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"), NULL,
+		   "cannot continue the migration to its switch", err);
 }

@@ -13,9 +13,12 @@
  *   source       mig_tls_add(client); for local disks mig_mirror_start per
  *                disk, then mig_mirror_query until every job is ready;
  *                mig_caps_set(source); mig_params_set; mig_start;
- *                mig_query until "completed" (the source is then paused,
- *                state "postmigrate"), mig_mirror_finish per disk (the final
- *                sync: the destination's disks now equal the source's).
+ *                with copied disks, mig_query until "pre-switchover" (the
+ *                guest is paused, its images still active here), then
+ *                mig_mirror_finish per disk (the final sync: the
+ *                destination's disks now equal the source's) and
+ *                mig_continue; mig_query until "completed" (the source is
+ *                paused, state "postmigrate").
  *   destination  mig_query until "completed"; mig_nbd_stop; `cont`.
  *   source       only then is QEMU stopped.  On any failure before that:
  *                mig_cancel / mig_mirror_abort on the source (its guest runs
@@ -85,12 +88,20 @@ struct mig_params {
 	bool tls;		/* encrypt with MIG_TLS_ID */
 };
 
-/* migrate-set-capabilities: events on; on the source auto-converge; on the
- * destination late-block-activate when late_activate (the images are
- * activated by `cont`, after the mirror's last write, and never while the
- * source may still take the guest back; QEMU 7.2 cannot migrate a guest
- * whose images were never activated, so one that stays paused needs it off). */
-int mig_caps_set(struct qmp *q, bool destination, bool late_activate, struct buf *err);
+/* migrate-set-capabilities: events on, and what `hold` says:
+ * - on the destination, late-block-activate when hold: the images are
+ *   activated by `cont`, after the mirror's last write, and never while the
+ *   source may still take the guest back (QEMU 7.2 cannot migrate a guest
+ *   whose images were never activated, so one that stays paused needs it
+ *   off);
+ * - on the source, auto-converge, and pause-before-switchover when hold
+ *   (local disks are copied): the migration stops in "pre-switchover" with
+ *   the guest paused and its images still active, so the disk copies end
+ *   (mig_mirror_finish) before QEMU hands the images over.  Ending them
+ *   after that, with the images inactive, left QEMU 7.2 unable to
+ *   re-activate them through a broken NBD target when the switch failed; it
+ *   resumed the guest anyway, which then aborted on its first write. */
+int mig_caps_set(struct qmp *q, bool destination, bool hold, struct buf *err);
 /* migrate-set-parameters: max-bandwidth, downtime-limit, tls-creds ("" = none). */
 int mig_params_set(struct qmp *q, const struct mig_params *p, struct buf *err);
 
@@ -151,7 +162,10 @@ int mig_mirror_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err);
 void mig_mirror_abort(struct qmp *q, int slot, int timeout_ms);
 /* migrate to tcp:host:port. */
 int mig_start(struct qmp *q, const char *host, int port, struct buf *err);
-/* migrate_cancel. */
+/* migrate_cancel.  In "pre-switchover" too: QEMU cancels and resumes a
+ * guest that ran. */
 int mig_cancel(struct qmp *q, struct buf *err);
+/* migrate-continue from "pre-switchover": the switch goes on. */
+int mig_continue(struct qmp *q, struct buf *err);
 
 #endif

@@ -607,6 +607,62 @@ static int out_peer(struct outgoing *o, const char *method, const char *what, js
 	return peer_call(o->peer, method, path, body, reply, status, err);
 }
 
+/*
+ * Follow the memory stream until QEMU's migration is over ("completed",
+ * "failed", "cancelled") or, with hold, holds before its switch
+ * ("pre-switchover": after migrate-continue it may still say so a moment), with
+ * progress in the job.  A stream or disk copy that stalls, or a cancelled
+ * job, cancels the migration (the loop then waits for QEMU to say so).
+ */
+static int out_wait_memory(struct outgoing *o, struct qmp *q, bool hold, struct mig_progress *p, struct buf *err)
+{
+	bool cancel_sent = false;
+	uint64_t last_sent = 0;
+	int64_t moved_at = time_mono_ms();
+	int r;
+
+	for (;;) {
+		uint64_t seen = qmp_events_seen(q);
+		if ((r = mig_query(q, p, err)) < 0)
+			return r;
+		if (mig_progress_done(p) || (hold && !cancel_sent && !strcmp(p->status, "pre-switchover")))
+			return 0;
+		if (p->ram_transferred != last_sent) {
+			last_sent = p->ram_transferred;
+			moved_at = time_mono_ms();
+		} else if (!cancel_sent && time_mono_ms() - moved_at > MIG_STALL_MS) {
+			buf_printf(err, "the memory stream to %s made no progress for %d s (is the link down?)", o->to,
+				   MIG_STALL_MS / 1000);
+			mig_cancel(q, NULL);
+			cancel_sent = true;
+		}
+		double base = o->ncopy ? 50.0 : 0.0;
+		double frac = p->ram_total ? 1.0 - (double)p->ram_remaining / (double)p->ram_total : 0;
+		double rate = (double)p->mbps * 125000.0;
+		job_progress(o->job, base + (100.0 - base) * frac * 0.99, rate,
+			     rate > 0 ? (int64_t)((double)p->ram_remaining / rate) : -1);
+		json_t *res = mig_progress_json(p);
+		json_object_set_new(res, "phase", json_string("memory"));
+		job_set_result(o->job, res);
+		/* a disk mirror that breaks meanwhile makes the copy worthless */
+		for (int i = 0; i < o->ndisks; i++) {
+			struct mig_disk_progress dp;
+			if (o->disks[i].started && mig_mirror_query(q, o->disks[i].slot, &dp, NULL) == 0 && dp.failed &&
+			    !cancel_sent) {
+				buf_printf(err, "copying disk %s to %s failed: %s", o->disks[i].volume, o->to, dp.error);
+				mig_cancel(q, NULL);
+				cancel_sent = true;
+			}
+		}
+		if (job_cancelled(o->job) && !cancel_sent) {
+			mig_cancel(q, NULL);
+			cancel_sent = true;
+		}
+		/* the MIGRATION event ("completed", "pre-switchover") wakes us */
+		qmp_events_wait(q, seen, MIG_POLL_MS);
+	}
+}
+
 /* The job's body after prepare: disks, RAM, switch.  0: the guest runs on the destination. */
 static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_port, const char *kdir, struct buf *err)
 {
@@ -674,62 +730,28 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	    (r = mig_start(q, peer_address(o->peer), port, err)) < 0)
 		return r;
 	o->migrating = true;
-	bool cancel_sent = false;
-	uint64_t last_sent = 0;
-	moved_at = time_mono_ms();
-	for (;;) {
-		uint64_t seen = qmp_events_seen(q);
-		if ((r = mig_query(q, &p, err)) < 0)
-			return r;
-		if (mig_progress_done(&p))
-			break;
-		if (p.ram_transferred != last_sent) {
-			last_sent = p.ram_transferred;
-			moved_at = time_mono_ms();
-		} else if (!cancel_sent && time_mono_ms() - moved_at > MIG_STALL_MS) {
-			buf_printf(err, "the memory stream to %s made no progress for %d s (is the link down?)", o->to,
-				   MIG_STALL_MS / 1000);
-			mig_cancel(q, NULL);
-			cancel_sent = true;
-		}
-		double base = o->ncopy ? 50.0 : 0.0;
-		double frac = p.ram_total ? 1.0 - (double)p.ram_remaining / (double)p.ram_total : 0;
-		double rate = (double)p.mbps * 125000.0;
-		job_progress(o->job, base + (100.0 - base) * frac * 0.99, rate,
-			     rate > 0 ? (int64_t)((double)p.ram_remaining / rate) : -1);
-		json_t *res = mig_progress_json(&p);
-		json_object_set_new(res, "phase", json_string("memory"));
-		job_set_result(o->job, res);
-		/* a disk mirror that breaks meanwhile makes the copy worthless */
+	if ((r = out_wait_memory(o, q, true, &p, err)) < 0)
+		return r;
+	if (!strcmp(p.status, "pre-switchover")) {
+		/* Paused, the images still active here: the disk copies end first (their
+		 * last writes), then QEMU hands the images over (mig_caps_set). */
+		job_set_phase(o->job, "finishing the disk copies to %s", o->to);
 		for (int i = 0; i < o->ndisks; i++) {
-			struct mig_disk_progress dp;
-			if (o->disks[i].copy && mig_mirror_query(q, o->disks[i].slot, &dp, NULL) == 0 && dp.failed &&
-			    !cancel_sent) {
-				buf_printf(err, "copying disk %s to %s failed: %s", o->disks[i].volume, o->to, dp.error);
-				mig_cancel(q, NULL);
-				cancel_sent = true;
-			}
+			if (o->disks[i].copy && (r = mig_mirror_finish(q, o->disks[i].slot, MIG_MIRROR_FINISH_MS, err)) < 0)
+				return r;
+			o->disks[i].started = false;
 		}
-		if (job_cancelled(o->job) && !cancel_sent) {
-			mig_cancel(q, NULL);
-			cancel_sent = true;
-		}
-		/* the MIGRATION event ("completed") wakes us: the guest is paused from then until the switch */
-		qmp_events_wait(q, seen, MIG_POLL_MS);
+		if ((r = mig_continue(q, err)) < 0 || (r = out_wait_memory(o, q, false, &p, err)) < 0)
+			return r;
 	}
 	if (strcmp(p.status, "completed") != 0) {
 		if (!err->len)
 			buf_printf(err, "the migration %s%s%s", p.status, p.error[0] ? ": " : "", p.error);
 		return job_cancelled(o->job) ? -ECANCELED : -EIO;
 	}
-	/* The source is paused now ("postmigrate"): last disk writes, then the switch. */
+	/* The source is paused now ("postmigrate"), the destination has it all: the switch. */
 	job_set_uncancellable(o->job, "switching over to the destination");
 	job_set_phase(o->job, "switching over to %s", o->to);
-	for (int i = 0; i < o->ndisks; i++) {
-		if (o->disks[i].copy && (r = mig_mirror_finish(q, o->disks[i].slot, MIG_MIRROR_FINISH_MS, err)) < 0)
-			return r;
-		o->disks[i].started = false;
-	}
 	json_t *res = mig_progress_json(&p);
 	json_object_set_new(res, "phase", json_string("switch"));
 	json_object_set_new(res, "to", json_string(o->to));

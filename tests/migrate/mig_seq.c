@@ -3,6 +3,7 @@
  * process (mig_seq.h); the test-side twin of service/migrate.c's order.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,14 +76,11 @@ static int seq_disks(struct mig_seq *s, struct buf *err)
 	}
 }
 
-/* RAM: start, poll until final; cancel when asked to. */
-static int seq_ram(struct mig_seq *s, struct buf *err)
+/* Poll the source until its migration is final, or (hold) holds before its switch; cancel when asked to. */
+static int seq_poll(struct mig_seq *s, bool hold, struct buf *err)
 {
 	int r;
 
-	if ((r = mig_caps_set(s->src, false, s->ndisks > 0, err)) < 0 || (r = mig_params_set(s->src, &s->params, err)) < 0 ||
-	    (r = mig_start(s->src, s->host, s->port, err)) < 0)
-		return r;
 	for (;;) {
 		if ((r = mig_query(s->src, &s->last, err)) < 0)
 			return r;
@@ -90,12 +88,29 @@ static int seq_ram(struct mig_seq *s, struct buf *err)
 			fprintf(s->log, "ram %s remaining %llu dirty %llu/s expected-downtime %lld\n", s->last.status,
 				(unsigned long long)s->last.ram_remaining, (unsigned long long)s->last.dirty_rate,
 				(long long)s->last.expected_downtime_ms);
-		if (mig_progress_done(&s->last))
-			break;
+		if (mig_progress_done(&s->last) || (hold && !strcmp(s->last.status, "pre-switchover")))
+			return 0;
 		if (s->cancel_after_polls >= 0 && s->polls == s->cancel_after_polls && (r = mig_cancel(s->src, err)) < 0)
 			return r;
 		s->polls++;
 		seq_sleep(s);
+	}
+}
+
+/* RAM: start, poll until final; with disks, their last sync before QEMU's switch. */
+static int seq_ram(struct mig_seq *s, struct buf *err)
+{
+	int r;
+
+	if ((r = mig_caps_set(s->src, false, s->ndisks > 0, err)) < 0 || (r = mig_params_set(s->src, &s->params, err)) < 0 ||
+	    (r = mig_start(s->src, s->host, s->port, err)) < 0 || (r = seq_poll(s, true, err)) < 0)
+		return r;
+	if (!strcmp(s->last.status, "pre-switchover")) {
+		for (int i = 0; i < s->ndisks; i++)
+			if ((r = mig_mirror_finish(s->src, i, SEQ_MIRROR_FINISH_MS, err)) < 0)
+				return r;
+		if ((r = mig_continue(s->src, err)) < 0 || (r = seq_poll(s, false, err)) < 0)
+			return r;
 	}
 	if (strcmp(s->last.status, "completed") != 0) {
 		buf_printf(err, "the migration %s%s%s", s->last.status, s->last.error[0] ? ": " : "", s->last.error);
@@ -104,15 +119,12 @@ static int seq_ram(struct mig_seq *s, struct buf *err)
 	return 0;
 }
 
-/* The switch: last disk sync, destination complete, NBD off, run there. */
+/* The switch: destination complete, NBD off, run there. */
 static int seq_switch(struct mig_seq *s, struct buf *err)
 {
 	struct mig_progress d;
 	int r;
 
-	for (int i = 0; i < s->ndisks; i++)
-		if ((r = mig_mirror_finish(s->src, i, SEQ_MIRROR_FINISH_MS, err)) < 0)
-			return r;
 	for (;;) {
 		if ((r = mig_query(s->dst, &d, err)) < 0)
 			return r;

@@ -4,13 +4,16 @@
  * fake QEMUs replaying what a real source and destination QEMU 7.2 said
  * (tests/data/qmp/migrate-*.replies, recorded with record-proxy.py while
  * tests/migrate/mig-drive migrated a booted guest): a migration with a
- * local disk copied over NBD, all of it TLS-encrypted with a PSK; and a
- * cancelled one with shared storage.  Plus the key file itself.
+ * local disk copied over NBD, all of it TLS-encrypted with a PSK, whose
+ * copy ends while QEMU holds in "pre-switchover"; and a cancelled one with
+ * shared storage.  Plus the key file itself.  The fake refuses any command
+ * the recording does not have next, so the order is checked too.
  *
- * Recording (see record-proxy.py): start two QEMUs as tests/migrate/mig-drive.c
- * says, run one record-proxy.py per QMP socket, then mig-drive with the
- * arguments the tests below use (--poll-ms 300).  The end-to-end test of the
- * whole feature is tests/integration/t62-migrate.sh.
+ * Recording: tests/data/qmp/record-migrate.sh BUILD GUEST_DIR (two QEMUs,
+ * one record-proxy.py per QMP socket, mig-drive with the arguments the
+ * tests below use, --poll-ms 300; the numbers asserted below come from its
+ * output).  The end-to-end test of the whole feature is
+ * tests/integration/t62-migrate.sh.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -103,13 +106,13 @@ static void test_local_disk(void **state)
 	assert_int_equal(mig_seq_run(&s, &err), 0);
 	assert_string_equal(err.s, "");
 	assert_string_equal(s.last.status, "completed");
-	assert_int_equal(s.last.total_time_ms, 2826);
-	assert_int_equal(s.last.downtime_ms, 239);
+	assert_int_equal(s.last.total_time_ms, 4522);
+	assert_int_equal(s.last.downtime_ms, 794);
 	assert_int_equal(s.last.ram_total, 134750208);
-	assert_int_equal(s.polls, 9);
+	assert_int_equal(s.polls, 14);
 	assert_true(s.disk_polls >= 1); /* the disk was copied while the guest ran */
 	__do_json json_t *j = mig_progress_json(&s.last);
-	assert_int_equal(json_integer_value(json_object_get(j, "downtime_ms")), 239);
+	assert_int_equal(json_integer_value(json_object_get(j, "downtime_ms")), 794);
 	assert_true(json_is_null(json_object_get(j, "expected_downtime_ms")));
 	qmp_close(s.src);
 	qmp_close(s.dst);
