@@ -38,6 +38,9 @@
 #define QMP_TIMEOUT_MS 10000
 #define CONSOLE_LOG_ROTATE (1 << 20)
 #define QEMU_START_TIMEOUT_MS 30000
+#define ATTACH_FIRST_MS 3000	  /* a re-attached QEMU's greeting, at first */
+#define ATTACH_RETRY_MS 1000	  /* then each further try */
+#define ATTACH_PATIENCE_MS 120000 /* then give up: the guest runs on, unmanaged */
 
 struct vm_rt {
 	char uuid[37];
@@ -744,7 +747,12 @@ static void qmp_reapply_limits(struct vm_rt *v, const struct vm_def *d)
 	buf_release(&err);
 }
 
-static void attach_one(struct vm_record *r)
+/*
+ * Re-attach to one VM's QEMU (or record that it died meanwhile).  -EAGAIN:
+ * QEMU runs but its monitor gave no greeting within timeout_ms; nothing was
+ * changed and the caller may try again.
+ */
+static int attach_one(struct vm_record *r, int timeout_ms)
 {
 	struct vm_rt *v = vm_rt_new(r);
 	struct buf err = BUF_INIT;
@@ -766,15 +774,13 @@ static void attach_one(struct vm_record *r)
 			set_state(v, VM_CRASHED, oomed ? oom : "qemu exited while corrald was not running");
 		reports_deliver();
 		vm_rt_free(v);
-		return;
+		return 0;
 	}
 	load_slots(v);
-	if (connect_vm(v, 3000, &err) < 0) {
-		log_warn("vm %s: QEMU pid %d runs but its monitor does not answer (%s); leaving it alone", v->name,
-			 (int)v->pid, err.s);
+	if (connect_vm(v, timeout_ms, &err) < 0) {
 		vm_rt_free(v);
 		buf_release(&err);
-		return;
+		return -EAGAIN;
 	}
 	pthread_mutex_lock(&rt_lock);
 	vm_event(v, "attach", "re-attached to running QEMU after corrald restart");
@@ -804,17 +810,37 @@ static void attach_one(struct vm_record *r)
 		rt_unlock();
 	}
 	buf_release(&err);
+	return 0;
 }
 
 void rt_attach_all(void)
 {
 	struct vm_record *list;
-	size_t n;
+	size_t n, busy = 0;
 	if (store_vm_list(cfg.store, &list, &n) < 0)
 		return;
+	bool *again = xcalloc(n ? n : 1, sizeof(*again));
 	for (size_t i = 0; i < n; i++)
-		if (vmstate_is_active(list[i].state))
-			attach_one(&list[i]);
+		if (vmstate_is_active(list[i].state) && attach_one(&list[i], ATTACH_FIRST_MS) == -EAGAIN)
+			again[i] = true, busy++;
+	/* A QEMU deep in a memory snapshot (its main loop saving RAM) greets only
+	 * when that ends: wait for it rather than leave a running guest
+	 * unmanaged, before snapshot and job recovery look at its images. */
+	int64_t end = time_mono_ms() + ATTACH_PATIENCE_MS;
+	if (busy)
+		log_warn("%zu running QEMU%s did not answer on %s monitor yet (busy, e.g. saving a memory snapshot); "
+			 "waiting up to %d s", busy, busy > 1 ? "s" : "", busy > 1 ? "their" : "its",
+			 ATTACH_PATIENCE_MS / 1000);
+	while (busy && time_mono_ms() < end) {
+		for (size_t i = 0; i < n; i++)
+			if (again[i] && attach_one(&list[i], ATTACH_RETRY_MS) != -EAGAIN)
+				again[i] = false, busy--;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (again[i])
+			log_warn("vm %s: QEMU runs but its monitor did not answer in %d s; leaving it alone until "
+				 "corrald restarts", list[i].def->name, ATTACH_PATIENCE_MS / 1000);
+	free(again);
 	store_vm_list_free(list, n);
 }
 

@@ -128,7 +128,10 @@ int rt_init(const struct rt_config *cfg, struct buf *err);
 /* Drop QMP connections and stop the worker; never stops guests. */
 void rt_shutdown(void);
 
-/* Re-attach to every VM the store says is active (run once at daemon start). */
+/* Re-attach to every VM the store says is active (run once at daemon start).
+ * A QEMU whose monitor does not greet (busy saving a memory snapshot) is
+ * waited for, up to two minutes, before snapshot and job recovery run;
+ * after that it is left running, unmanaged, with a warning. */
 void rt_attach_all(void);
 
 /* Lifecycle of the VM with `uuid` (definition read from the store). */

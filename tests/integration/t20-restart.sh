@@ -36,6 +36,14 @@ test_expect "SIGTERM stops corrald cleanly and leaves guests running" '
 	pid1=$(corral vm show r1 --json | jq -r .status.pid) &&
 	stop_daemon && ! proc_gone "$pid1" && start_daemon && [ "$(vm_state r1)" = running ]
 '
+test_expect "a QEMU whose monitor stays silent at restart (SIGSTOPped 6 s) is waited for, then controllable" '
+	pid1=$(corral vm show r1 --json | jq -r .status.pid) &&
+	kill9_daemon && kill -STOP "$pid1" &&
+	{ (sleep 6; kill -CONT "$pid1") & } &&
+	start_daemon && grep -q "did not answer on its monitor yet" "$T/corrald.log" &&
+	[ "$(vm_state r1)" = running ] &&
+	corral vm pause r1 && [ "$(vm_state r1)" = paused ] && corral vm resume r1 && [ "$(vm_state r1)" = running ]
+'
 test_expect "a guest that powered off while corrald was down ends stopped" '
 	uuid=$(corral vm show r1 --json | jq -r .uuid) &&
 	kill9_daemon &&
