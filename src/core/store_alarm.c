@@ -151,8 +151,29 @@ int store_alarm_state_put(struct store *s, const struct alarm_state_row *r)
 	return rc;
 }
 
+/* Under the local lock, in the transition's transaction: one alarm_outbox row per item, its id into it. */
+static int outbox_add_locked(struct store *s, int64_t time_ms, const char *rule, json_t *outbox)
+{
+	json_t *o;
+	size_t i;
+	json_array_foreach(outbox, i, o) {
+		__do_free char *payload = json_dumps(json_object_get(o, "payload"), JSON_COMPACT);
+		json_t *smtp = json_object_get(o, "smtp");
+		__do_free char *smtp_s = json_is_object(smtp) ? json_dumps(smtp, JSON_COMPACT) : NULL;
+		int rc = store_exec(&s->local,
+				    "INSERT INTO alarm_outbox(rule, target, smtp, payload, created) VALUES(?,?,?,?,?)",
+				    "ssssi", rule, json_string_value(json_object_get(o, "target")), smtp_s, payload,
+				    time_ms);
+		if (rc < 0)
+			return rc;
+		json_object_set_new(o, "id", json_integer(sqlite3_last_insert_rowid(s->local.db)));
+	}
+	return 0;
+}
+
 int store_alarm_transition(struct store *s, int64_t time_ms, const char *rule, const char *object, const char *name,
-			   const char *from, const char *to, double value, const struct alarm_state_row *state)
+			   const char *from, const char *to, double value, const struct alarm_state_row *state,
+			   json_t *outbox)
 {
 	int rc;
 	pthread_mutex_lock(&s->local.lock);
@@ -166,6 +187,8 @@ int store_alarm_transition(struct store *s, int64_t time_ms, const char *rule, c
 			"isssssd", time_ms, rule, object, name, from, to, value);
 	if (rc == 0 && state)
 		rc = state_put_locked(s, state);
+	if (rc == 0 && outbox)
+		rc = outbox_add_locked(s, time_ms, rule, outbox);
 	if (rc == 0 && sqlite3_exec(s->local.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = store_db_fail(&s->local, "commit alarm transition");
 	if (rc < 0)
@@ -208,4 +231,52 @@ json_t *store_alarm_history(struct store *s, const char *rule, int limit)
 out:
 	pthread_mutex_unlock(&s->local.lock);
 	return arr;
+}
+
+/* ---- notifications not sent yet ---- */
+
+json_t *store_alarm_outbox_list(struct store *s)
+{
+	sqlite3_stmt *st;
+	json_t *arr = json_array();
+
+	pthread_mutex_lock(&s->local.lock);
+	if (sqlite3_prepare_v2(s->local.db,
+			       "SELECT id, rule, target, smtp, payload, attempt FROM alarm_outbox ORDER BY id", -1, &st,
+			       NULL) != SQLITE_OK) {
+		store_db_fail(&s->local, "list alarm notifications");
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *smtp = (const char *)sqlite3_column_text(st, 3);
+		json_t *payload = json_loads((const char *)sqlite3_column_text(st, 4), 0, NULL);
+		if (!payload)
+			continue; /* cannot be: written by json_dumps */
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:o,s:o,s:i}", "id",
+						     (json_int_t)sqlite3_column_int64(st, 0), "rule",
+						     (const char *)sqlite3_column_text(st, 1), "target",
+						     (const char *)sqlite3_column_text(st, 2), "smtp",
+						     smtp ? json_loads(smtp, 0, NULL) ?: json_null() : json_null(), "payload",
+						     payload, "attempt", sqlite3_column_int(st, 5)));
+	}
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&s->local.lock);
+	return arr;
+}
+
+int store_alarm_outbox_retry(struct store *s, int64_t id, int attempt)
+{
+	pthread_mutex_lock(&s->local.lock);
+	int rc = store_exec(&s->local, "UPDATE alarm_outbox SET attempt=? WHERE id=?", "ii", (int64_t)attempt, id);
+	pthread_mutex_unlock(&s->local.lock);
+	return rc;
+}
+
+int store_alarm_outbox_done(struct store *s, int64_t id)
+{
+	pthread_mutex_lock(&s->local.lock);
+	int rc = store_exec(&s->local, "DELETE FROM alarm_outbox WHERE id=?", "i", id);
+	pthread_mutex_unlock(&s->local.lock);
+	return rc;
 }

@@ -47,12 +47,21 @@ void store_alarm_state_list_free(struct alarm_state_row *list, size_t n);
 /* Insert or replace the state of (rule, object); state "ok" deletes the row. */
 int store_alarm_state_put(struct store *s, const struct alarm_state_row *r);
 /*
- * Record a transition of (rule, object) at time_ms (value NAN: unknown) and
- * store the pair's new state in the same transaction, so a crash leaves
- * either both or neither.  state may be NULL (history only: event rules).
+ * Record a transition of (rule, object) at time_ms (value NAN: unknown),
+ * store the pair's new state and queue the notifications it sends, in one
+ * transaction, so a crash leaves all or none.  state may be NULL (history
+ * only: event rules).  outbox, or NULL: an array of {"target", "smtp"
+ * (object or null), "payload"} for alarm_outbox; each gets its row's "id".
  */
 int store_alarm_transition(struct store *s, int64_t time_ms, const char *rule, const char *object, const char *name,
-			   const char *from, const char *to, double value, const struct alarm_state_row *state);
+			   const char *from, const char *to, double value, const struct alarm_state_row *state,
+			   json_t *outbox);
+/* Every notification not sent yet, oldest first: [{"id","rule","target","smtp","payload","attempt"}]. */
+json_t *store_alarm_outbox_list(struct store *s);
+/* A notification failed for the attempt-th time and will be tried again. */
+int store_alarm_outbox_retry(struct store *s, int64_t id, int attempt);
+/* A notification was delivered or given up: its row goes (-ENOENT if gone already). */
+int store_alarm_outbox_done(struct store *s, int64_t id);
 /* The newest `limit` transitions of rule (NULL: of every rule), oldest first:
  * [{"time","alarm","object","name","from","to","value"?}]. */
 json_t *store_alarm_history(struct store *s, const char *rule, int limit);

@@ -17,6 +17,10 @@
  * Restart: the tracks are loaded from the store at start, so a firing
  * alarm stays firing and is not notified again; a pair that resolved while
  * corrald was down resolves (and notifies) at the first sample that shows it.
+ * Every notification is a row of alarm_outbox, written in the transition's
+ * transaction and removed once delivered or given up: the worker's queue
+ * is only its copy in memory, refilled from the rows at start (at least
+ * once: a kill -9 between a delivery and its row's removal sends it again).
  */
 #include <errno.h>
 #include <math.h>
@@ -180,6 +184,7 @@ struct qitem {
 	char *target;
 	json_t *smtp;    /* the rule's "smtp", or NULL */
 	json_t *payload;
+	int64_t id;      /* Q_NOTIFY: its alarm_outbox row, 0 if it has none (the store failed) */
 	int attempt;
 	int64_t due_ms;  /* monotonic */
 };
@@ -207,10 +212,18 @@ static void qitem_free(struct qitem *q)
 static void q_push(struct qitem *q)
 {
 	pthread_mutex_lock(&q_lock);
-	if (qlen >= ALARM_QUEUE_MAX || q_stop || !w_running) {
+	if (q_stop || !w_running) { /* corrald stops: a notification's row waits for the next start */
 		pthread_mutex_unlock(&q_lock);
-		if (q->kind == Q_NOTIFY)
-			log_warn("alarm '%s': a notification is dropped (the queue is full or stopped)", q->rule);
+		qitem_free(q);
+		return;
+	}
+	if (qlen >= ALARM_QUEUE_MAX) {
+		pthread_mutex_unlock(&q_lock);
+		if (q->kind == Q_NOTIFY) {
+			log_warn("alarm '%s': a notification is dropped (%d are waiting already)", q->rule, ALARM_QUEUE_MAX);
+			if (q->id)
+				store_alarm_outbox_done(svc_cfg.store, q->id);
+		}
 		qitem_free(q);
 		return;
 	}
@@ -228,22 +241,36 @@ char *svc_alarm_secret_path(const char *rule)
 	return xasprintf("%s/alarms/%s.smtp-password", svc_cfg.state_dir, rule);
 }
 
-/* Queue one notification per target of rule r. */
-static void notify(const struct rule *r, json_t *payload)
+/* The notifications a transition of rule r sends: one per target, for alarm_outbox (new reference). */
+static json_t *outbox_of(const struct rule *r, json_t *payload)
 {
-	json_t *t;
+	json_t *out = json_array(), *t;
 	size_t i;
-	json_array_foreach(json_object_get(r->def, "notify"), i, t) {
+	json_array_foreach(json_object_get(r->def, "notify"), i, t)
+		json_array_append_new(out, json_pack("{s:O,s:O?,s:O}", "target", t, "smtp",
+						     json_object_get(r->def, "smtp"), "payload", payload));
+	json_decref(payload);
+	return out;
+}
+
+/* Hand the worker one item per notification (outbox_list's or store_alarm_transition's shape). */
+static void notify(const char *rule, const json_t *outbox)
+{
+	json_t *o;
+	size_t i;
+	json_array_foreach(outbox, i, o) {
 		struct qitem *q = xcalloc(1, sizeof(*q));
+		json_t *smtp = json_object_get(o, "smtp");
 		q->kind = Q_NOTIFY;
-		q->rule = xstrdup(r->name);
-		q->target = xstrdup(json_string_value(t));
-		q->smtp = json_deep_copy(json_object_get(r->def, "smtp"));
-		q->payload = json_incref(payload);
+		q->rule = xstrdup(rule ? rule : json_string_value(json_object_get(o, "rule")));
+		q->target = xstrdup(json_string_value(json_object_get(o, "target")));
+		q->smtp = json_is_object(smtp) ? json_deep_copy(smtp) : NULL;
+		q->payload = json_incref(json_object_get(o, "payload"));
+		q->id = json_integer_value(json_object_get(o, "id"));
+		q->attempt = (int)json_integer_value(json_object_get(o, "attempt"));
 		q->due_ms = time_mono_ms();
 		q_push(q);
 	}
-	json_decref(payload);
 }
 
 int svc_alarm_send_one(const char *rule, const char *target, const json_t *smtp, const json_t *payload, struct buf *err)
@@ -290,9 +317,16 @@ static void transition(const struct rule *r, struct track *tk, const char *from,
 	__do_free char *expr = alarm_expr_format(&r->e);
 	struct buf detail = BUF_INIT;
 
+	/* what it notifies is stored with it: a kill -9 before delivery loses nothing */
+	__do_json json_t *outbox = tr == ALARM_T_FIRING || tr == ALARM_T_RESOLVED
+		? outbox_of(r, alarm_payload(tk->rule, &r->e, status, scope_kind(tk->scope), tk->name, uuid,
+					     tk->t.value, svc_cfg.host_name, now_ms,
+					     tr == ALARM_T_RESOLVED ? 0 : tk->t.since_ms))
+		: NULL;
+
 	/* an event rule's "firing" is a moment: history only, no state kept */
 	if (store_alarm_transition(svc_cfg.store, now_ms, tk->rule, tk->object, tk->name, from, status, tk->t.value,
-				   r->e.kind == ALARM_THRESHOLD ? &row : NULL) < 0)
+				   r->e.kind == ALARM_THRESHOLD ? &row : NULL, outbox) < 0)
 		log_warn("alarm '%s': cannot record the transition of %s %s to %s", tk->rule, scope_kind(tk->scope),
 			 tk->name, status);
 	buf_printf(&detail, "%s %s: %s %s (%s", tk->rule, status, scope_kind(tk->scope), tk->name, expr);
@@ -308,9 +342,7 @@ static void transition(const struct rule *r, struct track *tk, const char *from,
 	events_publish_vm("alarm", uuid, uuid ? tk->name : NULL, ev);
 	log_info("alarm %s", detail.s);
 	buf_release(&detail);
-	if (tr == ALARM_T_FIRING || tr == ALARM_T_RESOLVED)
-		notify(r, alarm_payload(tk->rule, &r->e, status, scope_kind(tk->scope), tk->name, uuid, tk->t.value,
-					svc_cfg.host_name, now_ms, tr == ALARM_T_RESOLVED ? 0 : tk->t.since_ms));
+	notify(tk->rule, outbox);
 }
 
 static bool rule_matches(const struct rule *r, const struct svc_alarm_obs *o, struct vm_record *rec, bool *have_rec)
@@ -520,14 +552,20 @@ static void *w_main(void *arg)
 			struct buf err = BUF_INIT;
 			if (svc_alarm_send_one(q->rule, q->target, q->smtp, q->payload, &err) == 0) {
 				log_debug("alarm '%s': notification sent", q->rule);
+				if (q->id)
+					store_alarm_outbox_done(svc_cfg.store, q->id);
 				qitem_free(q);
 			} else if (++q->attempt >= ALARM_RETRIES) {
 				log_warn("alarm '%s': a notification failed %d times, given up: %s", q->rule, q->attempt,
 					 err.s);
+				if (q->id)
+					store_alarm_outbox_done(svc_cfg.store, q->id);
 				qitem_free(q);
 			} else {
 				log_info("alarm '%s': a notification failed (attempt %d of %d), retrying: %s", q->rule,
 					 q->attempt, ALARM_RETRIES, err.s);
+				if (q->id)
+					store_alarm_outbox_retry(svc_cfg.store, q->id, q->attempt);
 				q->due_ms = time_mono_ms() + (1000LL << (q->attempt - 1));
 				pthread_mutex_lock(&q_lock);
 				q->next = queue;
@@ -581,6 +619,13 @@ int svc_alarms_start(struct buf *err)
 	w_running = true;
 	pthread_mutex_unlock(&q_lock);
 	bus_sub = events_subscribe(on_bus, NULL, NULL);
+	/* what a stopped or killed corrald had not delivered yet */
+	__do_json json_t *left = store_alarm_outbox_list(svc_cfg.store);
+	if (json_array_size(left)) {
+		log_info("alarms: %zu notification%s from before the restart, sending", json_array_size(left),
+			 json_array_size(left) > 1 ? "s" : "");
+		notify(NULL, left);
+	}
 	return 0;
 }
 
@@ -598,8 +643,12 @@ void svc_alarms_stop(void)
 	pthread_join(w_thread, NULL);
 	pthread_mutex_lock(&q_lock);
 	w_running = false;
-	if (qlen)
-		log_info("alarms: %zu notifications not sent (corrald stops)", qlen);
+	size_t waiting = 0;
+	for (struct qitem *q = queue; q; q = q->next)
+		waiting += q->kind == Q_NOTIFY;
+	if (waiting)
+		log_info("alarms: %zu notification%s not sent yet, kept for the next start", waiting,
+			 waiting > 1 ? "s" : "");
 	while (queue) {
 		struct qitem *q = queue;
 		queue = q->next;

@@ -143,6 +143,18 @@ test_expect "a receiver that is down at first gets the notification by a retry (
 	corral alarm delete load >/dev/null
 '
 
+test_expect "a notification still waiting when corrald is killed (-9) is sent once after the restart" '
+	KPORT=$((SPORT + 2)) &&
+	corral alarm add left --when "host_load >= 0" --notify "http://127.0.0.1:$KPORT/left" >/dev/null &&
+	wait_for 10 grep -q "alarm .left.: a notification failed (attempt 1 of 5), retrying" "$T/corrald.log" &&
+	kill9_daemon &&
+	{ python3 hook.py "$KPORT" "$T/left.jsonl" >left.log 2>&1 & SINK_PIDS="$SINK_PIDS $!"; } &&
+	start_daemon --metrics-interval 1 && grep -q "alarms: 1 notification from before the restart" "$T/corrald.log" &&
+	wait_for 20 test -s "$T/left.jsonl" && sleep 2 && [ "$(wc -l <"$T/left.jsonl")" = 1 ] &&
+	jq -e ".alarm == \"left\" and .status == \"firing\" and .object.kind == \"host\"" left.jsonl &&
+	corral alarm show left --json | jq -e "[.objects[].state] == [\"firing\"]" &&
+	corral alarm delete left >/dev/null
+'
 test_expect "alarm test mails through the SMTP sink; the password is kept 0600, never shown, logged nor exported" '
 	printf "%s\n" "s3cret-Pw-42" >pw &&
 	corral alarm add mail --when "pool_used > 99%" --on default --notify mailto:ops@example.com,dev@example.com \
