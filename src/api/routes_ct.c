@@ -1,7 +1,7 @@
 /*
  * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
- * create, show, delete, start/stop/kill (jobs), exec, the console and
- * limits.
+ * create, show, delete, start/stop/kill (jobs), exec, the console,
+ * limits and NICs.
  * The route table is in routes.c.
  */
 #include <errno.h>
@@ -129,6 +129,27 @@ void h_ct_limits(struct route_ctx *c)
 	if (!body)
 		return;
 	int r = svc_ct_limits_set(c->seg[2], body, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_nic_attach(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	__do_json json_t *body = body_json(c, NULL); /* the definition parser names unknown fields */
+	if (!body)
+		return;
+	int r = svc_ct_nic_attach(c->seg[2], body, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_nic_detach(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_nic_detach(c->seg[2], c->seg[4], &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

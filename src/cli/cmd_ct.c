@@ -69,13 +69,17 @@ static const char usage_limits[] =
 
 static const char usage_nic[] =
 	"usage: corral ct nic list CONTAINER [--json]\n"
+	"       corral ct nic attach CONTAINER net=NET[,mac=MAC] [--json]\n"
+	"       corral ct nic detach CONTAINER MAC [--json]\n"
 	"\n"
-	"List a container's NICs as NAME MAC NETWORK VETH IP (VETH: the host end of\n"
-	"its veth pair while it runs; IP: its DHCP lease on the network).  NICs are\n"
-	"given at create (--nic); adding or removing them later is not there yet.\n"
+	"list: the container's NICs as NAME MAC NETWORK VETH IP (VETH: the host\n"
+	"end of its veth pair while it runs; IP: its DHCP lease on the network).\n"
+	"attach, detach: add a NIC on corral network NET (a MAC left out is\n"
+	"generated) or remove the one with MAC, on a stopped container; its next\n"
+	"start has them (no hot-plug into a running container yet).\n"
 	"\n"
 	"Options:\n"
-	"  --json       print the container's nics and status.nics as JSON\n"
+	"  --json       print the container (list: its nics and status.nics) as JSON\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_list[] =
@@ -624,18 +628,45 @@ static void print_ct_nics(const json_t *ct)
 
 static int ct_nic(struct cli *cli, int argc, char **argv)
 {
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
 	struct cli_args a;
-	if (argc < 2 || strcmp(argv[1], "list") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+	const char *sub = argc >= 2 ? argv[1] : "";
+	bool list = strcmp(sub, "list") == 0, attach = strcmp(sub, "attach") == 0, detach = strcmp(sub, "detach") == 0;
+	if (!list && !attach && !detach) {
+		if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 			fputs(usage_nic, stdout);
 			return CLI_OK;
 		}
-		return cli_usage_error("ct nic", "want 'ct nic list CONTAINER' (NICs are given at create with --nic)");
+		return cli_usage_error("ct nic", "want list, attach or detach, not '%s'", sub);
 	}
-	cli_args_init(&a, "ct nic list", usage_nic, argc - 1, argv + 1);
-	if (!cli_args_plain(cli, &a, 1, 1, "container"))
+	__do_free char *cmd = xasprintf("ct nic %s", sub);
+	cli_args_init(&a, cmd, usage_nic, argc - 1, argv + 1);
+	if (!cli_args_plain(cli, &a, list ? 1 : 2, list ? 1 : 2,
+			    list ? "container" : attach ? "container and SPEC" : "container and MAC"))
 		return a.exit_code;
-	return cli_show(cli, "/v1/containers", a.pos[0], print_ct_nics);
+	if (list)
+		return cli_show(cli, "/v1/containers", a.pos[0], print_ct_nics);
+	if (attach) {
+		if (vmdef_nic_from_spec(a.pos[1], &body) < 0)
+			return CLI_USAGE;
+		if (cli_call(cli, "POST", "/v1/containers", a.pos[0], "/nics", body, &r) != CLI_OK)
+			return CLI_FAIL;
+	} else {
+		__do_free char *suffix = xasprintf("/nics/%s", a.pos[1]);
+		if (cli_call(cli, "DELETE", "/v1/containers", a.pos[0], suffix, NULL, &r) != CLI_OK)
+			return CLI_FAIL;
+	}
+	if (cli->json) {
+		out_json(r.json);
+	} else if (attach) {
+		json_t *nics = json_object_get(r.json, "nics");
+		printf("attached NIC %s to container %s\n", out_str(json_array_get(nics, json_array_size(nics) - 1), "mac") ?: "-",
+		       a.pos[0]);
+	} else {
+		printf("detached NIC %s from container %s\n", a.pos[1], a.pos[0]);
+	}
+	return CLI_OK;
 }
 
 static const struct cli_verb ct_verbs[] = {
@@ -649,7 +680,7 @@ static const struct cli_verb ct_verbs[] = {
 	{ "exec", "run a command in a running container", ct_exec },
 	{ "console", "attach to a container's console (Ctrl-] detaches)", ct_console },
 	{ "limits", "show or change a container's CPU, memory and pid limits (live)", ct_limits },
-	{ "nic", "list a container's NICs with their addresses", ct_nic },
+	{ "nic", "list a container's NICs, attach or detach one (stopped)", ct_nic },
 	{ NULL, NULL, NULL },
 };
 

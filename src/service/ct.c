@@ -614,6 +614,106 @@ int svc_ct_console_open(const char *key, int *hold, struct buf *err)
 	return r;
 }
 
+/* ---- changes of a definition ---- */
+
+/* Store nd as the container's definition (its row exists). */
+static int ct_store_def(const struct ct_def *nd, struct buf *err)
+{
+	__do_json json_t *j = ctdef_to_json(nd);
+	json_object_del(j, "created");
+	__do_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	struct store_batch *b = store_batch_new();
+	store_batch_ct_put(b, nd->uuid, nd->name, text, false);
+	int r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
+	return r;
+}
+
+/*
+ * A NIC added to (nic != NULL) or removed from (mac) a stopped container:
+ * the new definition validated and checked against the networks (under
+ * svc_defs_lock, as a create), stored, the hosts files refreshed.
+ */
+static int ct_nic_change(const char *key, const json_t *nic, const char *mac, json_t **out, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL, *nd = NULL;
+	struct job_hold *h = NULL;
+	int r;
+
+	if (nic && !json_is_object(nic)) {
+		buf_adds(err, "the NIC must be an object {network, mac}");
+		return -EINVAL;
+	}
+	if ((r = ct_load(key, &rec, &d, err)) < 0)
+		return r;
+	if ((r = job_hold_vm(d->uuid, d->name, nic ? "nic attach" : "nic detach", &h, err)) < 0)
+		goto out;
+	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0) {
+		buf_printf(err, "container '%s' is running: stop it to %s a NIC (hot-plug into a running container is "
+			   "not there yet)", d->name, nic ? "attach" : "detach");
+		r = -EBUSY;
+		goto out;
+	}
+	{
+		__do_json json_t *j = ctdef_to_json(d);
+		json_t *list = json_object_get(j, "nics");
+		if (!list) {
+			list = json_array();
+			json_object_set_new(j, "nics", list);
+		}
+		if (nic) {
+			json_array_append(list, (json_t *)nic);
+		} else {
+			int k = ctdef_nic_index(d, mac);
+			if (k < 0) {
+				buf_printf(err, "container '%s' has no NIC with MAC %.32s", d->name, mac);
+				r = -ENOENT;
+				goto out;
+			}
+			json_array_remove(list, (size_t)k);
+		}
+		if (!(nd = ctdef_from_json(j, CTDEF_FROM_STORE, err))) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = svc_net_check_ct(nd, err)) == 0)
+		r = ct_store_def(nd, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		goto out;
+	svc_net_ct_hosts_refresh(d);
+	svc_net_ct_hosts_refresh(nd);
+	{
+		__do_free char *ev = nic ? xasprintf("NIC %s on network %s attached", nd->nics[nd->nnics - 1].mac,
+						     nd->nics[nd->nnics - 1].network)
+					 : xasprintf("NIC %s detached", mac);
+		svc_vm_event(d->uuid, "container", ev);
+	}
+	job_release(h);
+	h = NULL;
+	r = svc_ct_show(d->uuid, out, err);
+out:
+	job_release(h);
+	ctdef_free(d);
+	ctdef_free(nd);
+	ct_record_release(&rec);
+	return r;
+}
+
+int svc_ct_nic_attach(const char *key, const json_t *nic, json_t **out, struct buf *err)
+{
+	return ct_nic_change(key, nic, NULL, out, err);
+}
+
+int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf *err)
+{
+	return ct_nic_change(key, NULL, mac, out, err);
+}
+
 /* ---- limits ---- */
 
 int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, struct buf *err)
@@ -668,16 +768,7 @@ int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, stru
 		buf_release(&e);
 		goto out;
 	}
-	{
-		__do_json json_t *j = ctdef_to_json(nd);
-		json_object_del(j, "created");
-		__do_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-		struct store_batch *b = store_batch_new();
-		store_batch_ct_put(b, nd->uuid, nd->name, text, false);
-		r = store_batch_commit(svc_cfg.store, b, err);
-		store_batch_free(b);
-	}
-	if (r < 0) {
+	if ((r = ct_store_def(nd, err)) < 0) {
 		struct buf e = BUF_INIT;
 		if (running && ctrt_limits_set(lp, d->name, &oldl, &e) < 0)
 			log_warn("container %s: cannot put its old limits back: %s", d->name, e.s);

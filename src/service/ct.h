@@ -66,5 +66,13 @@ int svc_ct_console_open(const char *key, int *hold, struct buf *err);
  * container's job lock.  *out: the container as svc_ct_show gives it.
  */
 int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, struct buf *err);
+/*
+ * Add a NIC ({network, mac}, as in a definition's "nics") to, or remove the
+ * NIC with `mac` from, a stopped container (-EBUSY while it runs: no
+ * hot-plug yet); checked as at create (network exists, MAC unique).  The
+ * next start has it.  *out: the container.
+ */
+int svc_ct_nic_attach(const char *key, const json_t *nic, json_t **out, struct buf *err);
+int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf *err);
 
 #endif

@@ -126,10 +126,22 @@ test_expect "kill -9 corrald: the container runs on with its network; the next c
 	fails corral net delete --yes "$NET" 2>err && grep -q "used by" err
 '
 
-test_expect "stop: no veth and no filter left; the next start has them again" '
+test_expect "stop: no veth and no filter left; NICs attached and detached while stopped; the next start has them" '
+	fails corral ct nic attach c1 "net=$NET" 2>err && grep -q "is running: stop it" err &&
 	corral ct stop c1 --timeout 20 >/dev/null && [ ! -e "/sys/class/net/$V" ] && ! chain "$V" >/dev/null &&
 	ct_json c1 | jq -e ".status.nics[0].veth == null" >/dev/null &&
+	fails corral ct nic attach c1 net=nosuchnet 2>err && grep -q "does not exist" err &&
+	fails corral ct nic attach c1 "net=$NET,mac=52:54:00:47:00:01" 2>err && grep -q "already used by VM g1" err &&
+	fails corral ct nic detach c1 52:54:00:47:de:ad 2>err && grep -q "no NIC with MAC" err &&
+	corral ct nic attach c1 "net=$NET,mac=52:54:00:47:00:0d" | grep -q "attached NIC 52:54:00:47:00:0d to container c1" &&
+	corral ct nic list c1 | grep -Eq "^eth1 +52:54:00:47:00:0d +$NET +- +-" &&
 	corral ct start c1 >/dev/null && [ -e "/sys/class/net/$V" ] && chain "$V" | grep -q "52:54:00:47:00:0c" &&
+	corral ct exec c1 -- cat /sys/class/net/eth1/address | grep -qx 52:54:00:47:00:0d &&
+	V2=$(ct_json c1 | jq -r ".status.nics[1].veth") && chain "$V2" | grep -q "52:54:00:47:00:0d" &&
+	corral ct stop c1 --timeout 20 >/dev/null && ! chain "$V2" >/dev/null &&
+	corral ct nic detach c1 52:54:00:47:00:0d | grep -q "detached NIC" &&
+	ct_json c1 | jq -e ".nics | length == 1" >/dev/null &&
+	corral ct start c1 >/dev/null && [ -e "/sys/class/net/$V" ] && fails corral ct exec c1 -- test -e /sys/class/net/eth1 &&
 	[ "$(cgfile c1 memory.limit_in_bytes 2>/dev/null || cgfile c1 memory.max)" = 100663296 ] &&
 	corral ct kill c1 >/dev/null && [ ! -e "/sys/class/net/$V" ] && ! chain "$V" >/dev/null &&
 	corral ct delete --yes c1 >/dev/null && corral vm kill g1 >/dev/null && wait_state g1 stopped 20 &&
