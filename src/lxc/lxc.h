@@ -145,8 +145,9 @@ int ctrt_limits_get(const char *lxcpath, const char *name, struct ctrt_limits *l
 /*
  * Build a busybox root in `dir` (made, must not exist): the host's static
  * busybox (/bin/busybox) and a link per applet it lists, an inittab whose
- * console runs a login shell with the hostname in its prompt, passwd and
- * group with root.  uid/gid: the owner every file gets (0 privileged, the
+ * console runs a login shell with the hostname in its prompt (its rcS
+ * starts udhcpc, with /etc/udhcpc.script, on each eth* the container has),
+ * passwd and group with root.  uid/gid: the owner every file gets (0 privileged, the
  * mapped base unprivileged).  On failure nothing is left behind.
  */
 int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t47-ct-net.sh - containers on corral networks and under cgroup limits
 # (docs/containers.md "Networks" and "Limits"): a busybox container with a
-# NIC on a NAT network gets a DHCP lease from corral's dnsmasq and reaches a
-# real VM on the same network; its port is filtered like a VM's (the filter
+# NIC on a NAT network gets a DHCP lease from corral's dnsmasq (its rcS runs
+# udhcpc) and reaches a real VM on the same network, which resolves its name; its port is filtered like a VM's (the filter
 # narrows to its lease; a spoofed source address is dropped); a memory limit
 # makes an allocation inside fail, and `ct limits` raises it live (read back
 # from the container's cgroup); kill -9 of corrald leaves the container
@@ -53,8 +53,15 @@ cgfile() {
 	path=$(awk -F: -v c="$ctl" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) { print $3; exit } }' "/proc/$pid/cgroup")
 	if [ -n "$path" ]; then cat "/sys/fs/cgroup/$ctl$path/$2"; else cat "/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")/$2"; fi
 }
-# The container's DHCP client script and one lease (udhcpc; its init runs none).
-CT_DHCP="printf '%s\n' '#!/bin/sh' 'case \$1 in bound|renew) ip -4 addr flush dev \$interface; ip addr add \$ip/\$mask dev \$interface; ip route replace default via \${router%% *};; esac' >/dhcp.sh && chmod +x /dhcp.sh && udhcpc -i eth0 -s /dhcp.sh -n -q -t 10 -T 1 -x hostname:c1 >/dev/null 2>&1 && ip -4 -o addr show eth0"
+# ct_ip CT: wait for the lease its DHCP client (the busybox template's rcS starts udhcpc) got.
+ct_ip() {
+	local ip
+	for _ in $(seq 1 60); do
+		ip=$(ct_json "$1" | jq -r ".status.nics[0].ip") && [ "$ip" != null ] && { echo "$ip"; return 0; }
+		sleep 0.25
+	done
+	say "container $1 got no lease"; return 1
+}
 
 test_expect "bad NICs and limits are refused and nothing is made" '
 	corral net create "$NET" --subnet $SUB >/dev/null &&
@@ -83,12 +90,13 @@ test_expect "a container on the NAT network gets a lease and reaches a VM on it"
 	[ "$(basename "$(readlink "/sys/class/net/$V/master")")" = "$BR" ] &&
 	chain "$V" | grep -q "ether saddr != 52:54:00:47:00:0c" &&
 	corral ct exec c1 -- cat /sys/class/net/eth0/address | grep -qx 52:54:00:47:00:0c &&
-	corral ct exec c1 --timeout 30 -- sh -c "$CT_DHCP" | grep -q "inet 10.147.$OCT." &&
-	CIP=$(ct_json c1 | jq -r ".status.nics[0].ip") && [ "${CIP%.*}" = "10.147.$OCT" ] &&
-	narrowed "$V" "$CIP" && corral list | grep -Eq "^container +c1 +running +$CIP" &&
+	CIP=$(ct_ip c1) && [ "${CIP%.*}" = "10.147.$OCT" ] && narrowed "$V" "$CIP" &&
+	corral ct exec c1 -- ip -4 -o addr show eth0 | grep -q "inet $CIP/24" &&
+	corral ct exec c1 -- ip route | grep -q "default via $GW" &&
+	corral list | grep -Eq "^container +c1 +running +$CIP" &&
 	wait_console g1 CORRAL-GUEST-READY 90 && dhcp g1 | grep -q "inet 10.147.$OCT." && VIP=$(vm_ip g1) &&
 	corral ct exec c1 -- ping -c 2 -W 3 "$VIP" | grep -q "2 packets received" &&
-	guest_sh g1 "ping -c 1 -W 3 $CIP" | grep -q "1 packets received"
+	guest_sh g1 "ping -c 1 -W 3 c1" | grep -q "1 packets received"
 '
 
 test_expect "a container sending from another address is dropped like a VM" '
