@@ -1067,17 +1067,23 @@ int svc_net_leases(const char *name, json_t **out, struct buf *err)
 		return r;
 	}
 	store_vm_list(svc_cfg.store, &vms, &nv);
+	size_t nc;
+	struct ct_def **cts = cts_load(&nc);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		char t[40];
-		const char *vm = vm_of_mac(vms, nv, l[i].mac);
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "mac", l[i].mac, "ip", l[i].ip,
+		const char *vm = vm_of_mac(vms, nv, l[i].mac), *ct = NULL;
+		for (size_t k = 0; k < nc && !vm && !ct; k++)
+			if (ctdef_nic_index(cts[k], l[i].mac) >= 0)
+				ct = cts[k]->name;
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s,s:s?,s:s?}", "mac", l[i].mac, "ip", l[i].ip,
 						     "hostname", l[i].hostname[0] ? l[i].hostname : NULL, "expires",
 						     l[i].expiry ? time_fmt_rfc3339(l[i].expiry * 1000, t, sizeof(t))
 								 : "never",
-						     "vm", vm));
+						     "vm", vm, "container", ct));
 	}
 	store_vm_list_free(vms, nv);
+	cts_free(cts, nc);
 	free(l);
 	*out = json_pack("{s:o}", "leases", arr);
 	return 0;

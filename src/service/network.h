@@ -33,7 +33,7 @@ int svc_net_get(const char *name, json_t **out, struct buf *err);
 int svc_net_create(const json_t *def, json_t **out, struct buf *err);
 /* -EBUSY while a VM definition has a NIC on it. */
 int svc_net_delete(const char *name, struct buf *err);
-/* {"leases": [{"mac","ip","hostname","expires","vm"}]} */
+/* {"leases": [{"mac","ip","hostname","expires","vm"|"container"}]} (the guest whose NIC has the MAC) */
 int svc_net_leases(const char *name, json_t **out, struct buf *err);
 /* host "tcp:8022", guest "VM:22"; the VM gets an address reservation if it has none. */
 int svc_net_forward_add(const char *name, const char *host, const char *guest, json_t **out, struct buf *err);

@@ -94,6 +94,7 @@ test_expect "a container on the NAT network gets a lease and reaches a VM on it"
 	corral ct exec c1 -- ip -4 -o addr show eth0 | grep -q "inet $CIP/24" &&
 	corral ct exec c1 -- ip route | grep -q "default via $GW" &&
 	corral list | grep -Eq "^container +c1 +running +$CIP" &&
+	corral net leases "$NET" | grep -q "52:54:00:47:00:0c *$CIP *c1 *c1 (container)" &&
 	wait_console g1 CORRAL-GUEST-READY 90 && dhcp g1 | grep -q "inet 10.147.$OCT." && VIP=$(vm_ip g1) &&
 	corral ct exec c1 -- ping -c 2 -W 3 "$VIP" | grep -q "2 packets received" &&
 	guest_sh g1 "ping -c 1 -W 3 c1" | grep -q "1 packets received"
