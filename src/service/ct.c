@@ -4,6 +4,11 @@
  * A create builds the root (busybox template) or checks the given one,
  * writes liblxc's config, then commits the store row; any failure undoes
  * the steps before it.  Actions run as jobs holding the container's lock.
+ * A start installs each NIC's traffic filter (service/network.h), then
+ * hands liblxc the NICs and limits of the definition for that start
+ * (struct ctrt_run); a stop or kill removes the filters.  Limits are
+ * liblxc's cgroup keys: which hierarchy (v1 or v2) carries each controller
+ * is read once from the host's mounts (cgroup/cgroup.h).
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -103,7 +108,7 @@ static int limits_check_host(const struct ct_limits *l, struct buf *err)
 	return 0;
 }
 
-static void ctrt_limits_of(const struct ct_limits *l, struct ctrt_limits *out)
+static void rt_limits_of(const struct ct_limits *l, struct ctrt_limits *out)
 {
 	pthread_once(&cg_once, cg_detect);
 	*out = (struct ctrt_limits){ .cpu_weight = (unsigned)l->cpu_weight, .cpu_limit_centi = (unsigned)l->cpu_limit_centi,
@@ -119,7 +124,7 @@ static json_t *limits_now(const struct ct_def *d)
 	struct ctrt_limits l;
 	struct ctrt_usage u;
 	struct buf e = BUF_INIT;
-	ctrt_limits_of(&d->limits, &l);
+	rt_limits_of(&d->limits, &l);
 	int r = ctrt_limits_get(lp, d->name, &l, &u, &e);
 	buf_release(&e);
 	if (r < 0)
@@ -416,7 +421,7 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 		nics[opened] = (struct ctrt_nic){ bridges[opened], d->nics[opened].mac, ports[opened] };
 	}
 	if (r == 0) {
-		ctrt_limits_of(&d->limits, &lim);
+		rt_limits_of(&d->limits, &lim);
 		struct ctrt_run run = { .nics = nics, .nnics = d->nnics, .limits = &lim };
 		r = ctrt_start(lp, d->name, &run, err);
 	}
@@ -758,8 +763,8 @@ int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, stru
 	}
 	if ((r = limits_check_host(&nd->limits, err)) < 0)
 		goto out;
-	ctrt_limits_of(&d->limits, &oldl);
-	ctrt_limits_of(&nd->limits, &newl);
+	rt_limits_of(&d->limits, &oldl);
+	rt_limits_of(&nd->limits, &newl);
 	running = strcmp(ctrt_state(lp, d->name, NULL), "RUNNING") == 0;
 	if (running && (r = ctrt_limits_set(lp, d->name, &newl, err)) < 0) {
 		struct buf e = BUF_INIT;

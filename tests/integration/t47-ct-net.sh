@@ -118,6 +118,12 @@ test_expect "a memory limit makes an allocation fail; ct limits raises it live" 
 	corral ct exec c1 -- dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null &&
 	ct_json c1 | jq -e ".limits == {\"memory_limit_mib\": 256, \"cpu_limit\": 0.5, \"pids_limit\": 64}" >/dev/null &&
 	fails corral ct limits c1 --memory 2M 2>err && grep -q "memory_limit_mib" err &&
+	{ [ ! -e /sys/fs/cgroup/memory/memory.limit_in_bytes ] || {
+		# v1 refuses a memory limit below what it cannot reclaim (40M of tmpfs, no swap): nothing changes
+		corral ct exec c1 -- sh -c "mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && dd if=/dev/zero of=/mnt/t/x bs=1M count=40 2>/dev/null" &&
+		fails corral ct limits c1 --memory 16M --pids 32 2>err && grep -q "the kernel refused memory" err &&
+		[ "$(cgfile c1 pids.max)" = 64 ] &&
+		corral ct exec c1 -- sh -c "rm /mnt/t/x; umount /mnt/t"; }; } &&
 	fails corral ct limits c1 --pids 99999999 2>err && grep -q "pids_limit" err &&
 	[ "$(cgfile c1 memory.limit_in_bytes 2>/dev/null || cgfile c1 memory.max)" = 268435456 ] &&
 	ct_json c1 | jq -e ".limits.memory_limit_mib == 256" >/dev/null
