@@ -1,6 +1,7 @@
 /*
  * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
- * create, show, delete, start/stop/kill (jobs), exec and the console.
+ * create, show, delete, start/stop/kill (jobs), exec, the console,
+ * limits and NICs.
  * The route table is in routes.c.
  */
 #include <errno.h>
@@ -116,5 +117,39 @@ void h_ct_console(struct route_ctx *c)
 		c->rep->upgrade_cb = console_relay;
 		c->rep->upgrade_opaque = console_session_new_ct(c->seg[2], fd, hold);
 	}
+	buf_release(&err);
+}
+
+void h_ct_limits(struct route_ctx *c)
+{
+	static const char *const keys[] = { "cpu_weight", "cpu_limit", "memory_limit_mib", "pids_limit", NULL };
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	int r = svc_ct_limits_set(c->seg[2], body, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_nic_attach(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	__do_json json_t *body = body_json(c, NULL); /* the definition parser names unknown fields */
+	if (!body)
+		return;
+	int r = svc_ct_nic_attach(c->seg[2], body, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_nic_detach(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_nic_detach(c->seg[2], c->seg[4], &out, &err);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

@@ -130,5 +130,8 @@ void h_ct_delete(struct route_ctx *c);
 void h_ct_action(struct route_ctx *c);
 void h_ct_exec(struct route_ctx *c);
 void h_ct_console(struct route_ctx *c);
+void h_ct_limits(struct route_ctx *c);
+void h_ct_nic_attach(struct route_ctx *c);
+void h_ct_nic_detach(struct route_ctx *c);
 
 #endif

@@ -187,6 +187,20 @@ char *cgroup_host_describe(const struct cgroup_host *host)
 	return buf_detach(&b);
 }
 
+int cgroup_host_controller_version(const struct cgroup_host *host, const char *controller)
+{
+	int v2 = 0;
+	for (int i = 0; i < host->n; i++) {
+		const struct cgroup_hier *h = &host->h[i];
+		if (!cgroup_list_has(h->controllers, controller))
+			continue;
+		if (h->ops == &cgroup_v1_ops)
+			return 1; /* a v1 mount carries it: that is where it works (hybrid hosts) */
+		v2 = 2;
+	}
+	return v2;
+}
+
 static char *group_dir(const struct cgroup_hier *h, const char *parent, const char *name)
 {
 	return name ? xasprintf("%s/%s/%s", h->mount, parent, name) : xasprintf("%s/%s", h->mount, parent);

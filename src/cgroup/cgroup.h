@@ -102,6 +102,11 @@ const char *cgroup_layout_name(enum cgroup_layout l);
 /* "v1: cpu,cpuacct memory ...; v2: /sys/fs/cgroup/unified (no controllers)" for logs and host info. */
 char *cgroup_host_describe(const struct cgroup_host *host);
 
+/* Where `controller` ("memory", "cpu", "pids") is: 1 on a v1 hierarchy (also
+ * on a hybrid host that has it there), 2 on the unified one, 0 nowhere.
+ * liblxc makes the same choice for a container's limits. */
+int cgroup_host_controller_version(const struct cgroup_host *host, const char *controller);
+
 /* A VM's group, open for entering. */
 struct cgroup_vm {
 	int procs[CGROUP_MAX_HIER]; /* cgroup.procs of the group in each hierarchy, or -EBADF */

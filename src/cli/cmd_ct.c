@@ -5,11 +5,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 #include "console.h"
 #include "output.h"
+#include "vmdef.h"
 #include "util/cleanup.h"
 #include "util/common.h"
 
@@ -18,23 +21,66 @@
 	"A container is named by its name, uuid:UUID, or name:GLOB (several).\n"      \
 	"\n"
 
+#define CT_LIMITS_HELP                                                                \
+	"  --cpus CPUS         at most this many CPUs' time, e.g. 0.5 or 2\n"          \
+	"  --cpu-weight N      CPU weight 1..10000 against other guests (default 100)\n" \
+	"  --memory SIZE       memory limit (cgroup), e.g. 64M or 1G\n"                 \
+	"  --pids N            at most N processes and threads\n"
+
 static const char usage_create[] =
 	"usage: corral ct create NAME (--template busybox | --rootfs DIR) [--privileged]\n"
-	"                        [--description TEXT]\n"
+	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
+	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
 	"\n"
 	"Define a system container (run by liblxc).  --template busybox builds a\n"
 	"root from the host's busybox; --rootfs DIR uses an existing directory in\n"
 	"place (inside a storage pool or an allow_path directory; never deleted by\n"
 	"corral).  Containers are unprivileged (a user namespace mapping root's\n"
-	"subordinate ids) unless --privileged is given.\n"
+	"subordinate ids) unless --privileged is given.  Each --nic is a port on\n"
+	"corral network NET (eth0, eth1... inside; a veth pair with corral's\n"
+	"traffic filter, docs/containers.md); a MAC left out is generated.  The\n"
+	"limits are cgroup limits of the whole container, changeable while it runs\n"
+	"with 'ct limits'.\n"
 	"\n"
 	"Options:\n"
 	"  --template NAME     build the root: busybox\n"
 	"  --rootfs DIR        use this directory as the root\n"
 	"  --privileged        no user namespace: container root is host root\n"
 	"  --description TEXT  a note kept with the container\n"
+	"  --nic SPEC          a NIC: net=NET (or network=NET), then ,mac=MAC\n"
+	CT_LIMITS_HELP
 	"  --json              print the API's answer\n"
 	"  -h, --help          show this help\n";
+
+static const char usage_limits[] =
+	"usage: corral ct limits CONTAINER [--cpus CPUS|none] [--cpu-weight N|none]\n"
+	"                        [--memory SIZE|none] [--pids N|none]\n"
+	"\n"
+	"Show a container's cgroup limits (configured, and what its cgroup holds\n"
+	"while it runs, with its memory use and process count), or change them:\n"
+	"stored in its definition and, on a running container, written to its\n"
+	"cgroup at once.  'none' removes a limit.  A refused value (out of range,\n"
+	"or a memory limit below what the container uses) changes nothing.\n"
+	"\n"
+	"Options:\n"
+	CT_LIMITS_HELP
+	"  --json              print the container as JSON\n"
+	"  -h, --help          show this help\n";
+
+static const char usage_nic[] =
+	"usage: corral ct nic list CONTAINER [--json]\n"
+	"       corral ct nic attach CONTAINER net=NET[,mac=MAC] [--json]\n"
+	"       corral ct nic detach CONTAINER MAC [--json]\n"
+	"\n"
+	"list: the container's NICs as NAME MAC NETWORK VETH IP (VETH: the host\n"
+	"end of its veth pair while it runs; IP: its DHCP lease on the network).\n"
+	"attach, detach: add a NIC on corral network NET (a MAC left out is\n"
+	"generated) or remove the one with MAC, on a stopped container; its next\n"
+	"start has them (no hot-plug into a running container yet).\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the container (list: its nics and status.nics) as JSON\n"
+	"  -h, --help   show this help\n";
 
 static const char usage_list[] =
 	"usage: corral ct list [SELECTOR]\n"
@@ -131,7 +177,55 @@ static const char usage_all[] =
 	"  --json       print {\"guests\":[{kind, name, uuid, state, ips, host}]}\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_TEMPLATE = CLI_OPT_FIRST, OPT_ROOTFS, OPT_PRIVILEGED, OPT_DESC, OPT_TIMEOUT, OPT_FORCE, OPT_LINGER };
+enum {
+	OPT_TEMPLATE = CLI_OPT_FIRST,
+	OPT_ROOTFS,
+	OPT_PRIVILEGED,
+	OPT_DESC,
+	OPT_TIMEOUT,
+	OPT_FORCE,
+	OPT_LINGER,
+	OPT_NIC,
+	OPT_CPUS,
+	OPT_CPU_WEIGHT,
+	OPT_MEMORY,
+	OPT_PIDS,
+};
+
+#define CT_LIMIT_OPTIONS                                                    \
+	{ "cpus", required_argument, NULL, OPT_CPUS },                      \
+	{ "cpu-weight", required_argument, NULL, OPT_CPU_WEIGHT },          \
+	{ "memory", required_argument, NULL, OPT_MEMORY },                  \
+	{ "pids", required_argument, NULL, OPT_PIDS }
+
+/* One limit flag into limits (null for "none"); CLI_OK or a usage error.
+ * corrald checks the ranges; this only shapes the JSON. */
+static int limit_opt(json_t *limits, const char *cmd, int opt, const char *arg)
+{
+	bool none = strcmp(arg, "none") == 0;
+	int64_t n;
+	uint64_t b;
+	if (opt == OPT_CPUS) {
+		char *end;
+		double c = strtod(arg, &end);
+		if (!none && (end == arg || *end || !(c > 0)))
+			return cli_usage_error(cmd, "invalid --cpus '%s': want CPUs like 0.5 or 2, or none", arg);
+		json_object_set_new(limits, "cpu_limit", none ? json_null()
+							       : c == (double)(long long)c ? json_integer((long long)c)
+											   : json_real(c));
+	} else if (opt == OPT_MEMORY) {
+		if (!none && (cli_parse_size(arg, 1u << 20, &b) < 0 || b == 0 || b % (1u << 20)))
+			return cli_usage_error(cmd, "invalid --memory '%s': want whole MiB like 64M or 2G, or none", arg);
+		json_object_set_new(limits, "memory_limit_mib", none ? json_null() : json_integer((json_int_t)(b >> 20)));
+	} else {
+		const char *key = opt == OPT_PIDS ? "pids_limit" : "cpu_weight";
+		if (!none && cli_parse_int(arg, INT32_MIN, INT64_MAX, &n) < 0)
+			return cli_usage_error(cmd, "invalid --%s '%s': want a number, or none",
+					       opt == OPT_PIDS ? "pids" : "cpu-weight", arg);
+		json_object_set_new(limits, key, none ? json_null() : json_integer(n));
+	}
+	return CLI_OK;
+}
 
 static int ct_create(struct cli *cli, int argc, char **argv)
 {
@@ -140,10 +234,14 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 		{ "description", required_argument, NULL, OPT_DESC },
+		{ "nic", required_argument, NULL, OPT_NIC },
+		CT_LIMIT_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	__do_json json_t *body = json_object();
+	__do_json json_t *limits = json_object();
+	__do_json json_t *nics = json_array();
 	__do_reply struct reply r = REPLY_INIT;
 	struct cli_args a;
 	int opt, rc;
@@ -160,8 +258,30 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		}
 		case OPT_PRIVILEGED: json_object_set_new(body, "privileged", json_true()); break;
 		case OPT_DESC: json_object_set_new(body, "description", json_string(optarg)); break;
+		case OPT_NIC: {
+			json_t *nic;
+			if (vmdef_nic_from_spec(optarg, &nic) < 0)
+				return CLI_USAGE;
+			json_array_append_new(nics, nic);
+			break;
+		}
+		default:
+			if ((rc = limit_opt(limits, a.cmd, opt, optarg)) != CLI_OK)
+				return rc;
 		}
 	}
+	if (json_array_size(nics))
+		json_object_set(body, "nics", nics);
+	{
+		const char *k;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe(limits, tmp, k, v)
+			if (json_is_null(v))
+				json_object_del(limits, k);
+	}
+	if (json_object_size(limits))
+		json_object_set(body, "limits", limits);
 	if ((rc = cli_args_count(&a, 1, 1, "container name")) != CLI_OK)
 		return rc;
 	if (!json_object_get(body, "template") == !json_object_get(body, "rootfs"))
@@ -209,6 +329,30 @@ static int ct_list(struct cli *cli, int argc, char **argv)
 	return cli_get_print(cli, path, print_cts);
 }
 
+/* "cpu limit 1.5, memory 64 MiB (using 3 MiB), pids 100 (now 4)" from a limits object. */
+static char *limits_text(const json_t *l)
+{
+	struct buf b = BUF_INIT;
+	json_t *v;
+	char sz[16];
+	if ((v = json_object_get(l, "cpu_limit")) && json_is_number(v))
+		buf_printf(&b, "cpu limit %.2g", json_number_value(v));
+	if ((v = json_object_get(l, "cpu_weight")) && json_is_integer(v))
+		buf_printf(&b, "%scpu weight %lld", b.len ? ", " : "", (long long)json_integer_value(v));
+	if ((v = json_object_get(l, "memory_limit_mib")) && json_is_integer(v))
+		buf_printf(&b, "%smemory %s", b.len ? ", " : "",
+			   out_size((uint64_t)json_integer_value(v) << 20, sz, sizeof(sz)));
+	if ((v = json_object_get(l, "memory_used")) && json_is_integer(v))
+		buf_printf(&b, "%s(using %s)", b.len ? " " : "", out_size((uint64_t)json_integer_value(v), sz, sizeof(sz)));
+	if ((v = json_object_get(l, "pids_limit")) && json_is_integer(v))
+		buf_printf(&b, "%spids %lld", b.len ? ", " : "", (long long)json_integer_value(v));
+	if ((v = json_object_get(l, "pids")) && json_is_integer(v))
+		buf_printf(&b, "%s(%lld running)", b.len ? " " : "", (long long)json_integer_value(v));
+	if (!b.len)
+		buf_adds(&b, "none");
+	return buf_detach(&b);
+}
+
 static void show_ct(const json_t *ct)
 {
 	__do_table struct table *t = table_new_kv();
@@ -233,6 +377,23 @@ static void show_ct(const json_t *ct)
 			     json_integer_value(json_object_get(m, "gid_base")));
 	if (out_str(ct, "description"))
 		table_add_kv(t, "description", "%s", out_str(ct, "description"));
+	{
+		json_t *n, *ns = json_object_get(st, "nics");
+		size_t i;
+		json_array_foreach(json_object_get(ct, "nics"), i, n) {
+			json_t *s = json_array_get(ns, i);
+			table_add_kv(t, i ? "" : "nics", "eth%zu %s on %s%s%s", i, out_str(n, "mac") ?: "-",
+				     out_str(n, "network") ?: "-", out_str(s, "ip") ? ", " : "", out_str(s, "ip") ?: "");
+		}
+	}
+	{
+		__do_free char *conf = limits_text(json_object_get(ct, "limits"));
+		table_add_kv(t, "limits", "%s", conf);
+		if (json_is_object(json_object_get(st, "limits"))) {
+			__do_free char *now = limits_text(json_object_get(st, "limits"));
+			table_add_kv(t, "limits now", "%s", now);
+		}
+	}
 	table_add_kv(t, "config", "%s", out_str(st, "config") ?: "-");
 	if (out_str(st, "job"))
 		table_add_kv(t, "job", "%s", out_str(st, "job"));
@@ -406,6 +567,108 @@ static int ct_console(struct cli *cli, int argc, char **argv)
 	return console_run_at(cli, "/v1/containers", a.pos[0], false, linger_ms);
 }
 
+static void print_ct_limits(const json_t *ct)
+{
+	__do_table struct table *t = table_new_kv();
+	const json_t *st = json_object_get(ct, "status");
+	__do_free char *conf = limits_text(json_object_get(ct, "limits"));
+	table_add_kv(t, "name", "%s", out_str(ct, "name") ?: "-");
+	table_add_kv(t, "state", "%s", out_str(ct, "state") ?: "-");
+	table_add_kv(t, "configured", "%s", conf);
+	if (json_is_object(json_object_get(st, "limits"))) {
+		__do_free char *now = limits_text(json_object_get(st, "limits"));
+		table_add_kv(t, "in effect", "%s (cgroup %s)", now, out_str(json_object_get(st, "limits"), "cgroup") ?: "-");
+	} else {
+		table_add_kv(t, "in effect", "- (not running)");
+	}
+	table_print(t, stdout);
+}
+
+static int ct_limits(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { CT_LIMIT_OPTIONS, CLI_COMMON_OPTIONS, { 0 } };
+	__do_json json_t *body = json_object();
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int opt, rc;
+	cli_args_init(&a, "ct limits", usage_limits, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if ((rc = limit_opt(body, a.cmd, opt, optarg)) != CLI_OK)
+			return rc;
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	if (json_object_size(body) == 0)
+		return cli_show(cli, "/v1/containers", a.pos[0], print_ct_limits);
+	if (cli_call(cli, "POST", "/v1/containers", a.pos[0], "/limits", body, &r) != CLI_OK)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		print_ct_limits(r.json);
+	return CLI_OK;
+}
+
+static void print_ct_nics(const json_t *ct)
+{
+	static const char *const headers[] = { "NAME", "MAC", "NETWORK", "VETH", "IP" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *status = json_object_get(json_object_get(ct, "status"), "nics"), *n;
+	size_t i;
+	json_array_foreach(json_object_get(ct, "nics"), i, n) {
+		json_t *s = json_array_get(status, i);
+		__do_free char *ifname = xasprintf("eth%zu", i);
+		table_add(t, ifname, out_str(n, "mac") ?: "-", out_str(n, "network") ?: "-", out_str(s, "veth") ?: "-",
+			  out_str(s, "ip") ?: "-");
+	}
+	table_print(t, stdout);
+}
+
+static int ct_nic(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	struct cli_args a;
+	const char *sub = argc >= 2 ? argv[1] : "";
+	bool list = strcmp(sub, "list") == 0, attach = strcmp(sub, "attach") == 0, detach = strcmp(sub, "detach") == 0;
+	if (!list && !attach && !detach) {
+		if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+			fputs(usage_nic, stdout);
+			return CLI_OK;
+		}
+		return cli_usage_error("ct nic", "want list, attach or detach, not '%s'", sub);
+	}
+	__do_free char *cmd = xasprintf("ct nic %s", sub);
+	cli_args_init(&a, cmd, usage_nic, argc - 1, argv + 1);
+	if (!cli_args_plain(cli, &a, list ? 1 : 2, list ? 1 : 2,
+			    list ? "container" : attach ? "container and SPEC" : "container and MAC"))
+		return a.exit_code;
+	if (list)
+		return cli_show(cli, "/v1/containers", a.pos[0], print_ct_nics);
+	if (attach) {
+		if (vmdef_nic_from_spec(a.pos[1], &body) < 0)
+			return CLI_USAGE;
+		if (cli_call(cli, "POST", "/v1/containers", a.pos[0], "/nics", body, &r) != CLI_OK)
+			return CLI_FAIL;
+	} else {
+		__do_free char *suffix = xasprintf("/nics/%s", a.pos[1]);
+		if (cli_call(cli, "DELETE", "/v1/containers", a.pos[0], suffix, NULL, &r) != CLI_OK)
+			return CLI_FAIL;
+	}
+	if (cli->json) {
+		out_json(r.json);
+	} else if (attach) {
+		json_t *nics = json_object_get(r.json, "nics");
+		printf("attached NIC %s to container %s\n", out_str(json_array_get(nics, json_array_size(nics) - 1), "mac") ?: "-",
+		       a.pos[0]);
+	} else {
+		printf("detached NIC %s from container %s\n", a.pos[1], a.pos[0]);
+	}
+	return CLI_OK;
+}
+
 static const struct cli_verb ct_verbs[] = {
 	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
 	{ "list", "list containers with their state", ct_list },
@@ -416,6 +679,8 @@ static const struct cli_verb ct_verbs[] = {
 	{ "delete", "delete stopped containers", ct_delete },
 	{ "exec", "run a command in a running container", ct_exec },
 	{ "console", "attach to a container's console (Ctrl-] detaches)", ct_console },
+	{ "limits", "show or change a container's CPU, memory and pid limits (live)", ct_limits },
+	{ "nic", "list a container's NICs, attach or detach one (stopped)", ct_nic },
 	{ NULL, NULL, NULL },
 };
 

@@ -80,7 +80,8 @@ static const char usage_delete[] =
 static const char usage_leases[] =
 	"usage: corral net leases NAME [--json]\n"
 	"\n"
-	"List the network's DHCP leases as MAC IP HOSTNAME VM EXPIRES.\n"
+	"List the network's DHCP leases as MAC IP HOSTNAME VM EXPIRES (VM: the VM,\n"
+	"or \"NAME (container)\", whose NIC has the MAC).\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answer {\"leases\":[...]}\n"
@@ -292,9 +293,10 @@ static void print_leases(const json_t *answer)
 	json_t *l;
 	size_t i;
 	json_array_foreach(json_object_get(answer, "leases"), i, l) {
-		const char *h = out_str(l, "hostname"), *vm = out_str(l, "vm");
+		const char *h = out_str(l, "hostname"), *vm = out_str(l, "vm"), *ct = out_str(l, "container");
+		__do_free char *guest = vm ? xstrdup(vm) : ct ? xasprintf("%s (container)", ct) : xstrdup("-");
 		char when[32];
-		table_add(t, out_str(l, "mac"), out_str(l, "ip"), h ? h : "-", vm ? vm : "-",
+		table_add(t, out_str(l, "mac"), out_str(l, "ip"), h ? h : "-", guest,
 			  out_time(out_str(l, "expires"), when, sizeof(when)));
 	}
 	table_print(t, stdout);

@@ -104,6 +104,8 @@ static enum kind arg_kind(const char *noun, const char *verb, int pos)
 	}
 	if (strcmp(noun, "pool") == 0)
 		return makes ? K_NONE : K_POOL;
+	if (strcmp(noun, "ct") == 0 && strcmp(verb, "nic") == 0)
+		return pos == 1 ? K_CT : K_NONE; /* ct nic list CT */
 	if (strcmp(noun, "ct") == 0)
 		return makes || pos > 0 ? K_NONE : K_CT;
 	if (strcmp(noun, "net") == 0)

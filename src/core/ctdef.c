@@ -5,10 +5,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <uuid/uuid.h>
 
 #include "ctdef.h"
+#include "core/vmdef.h"
+#include "util/strutil.h"
 #include "util/jsonutil.h"
 #include "util/cleanup.h"
 #include "util/common.h"
@@ -83,12 +87,140 @@ static int parse_idmap(const json_t *m, struct ct_idmap *out, struct buf *err)
 	return 0;
 }
 
+int ctdef_nic_index(const struct ct_def *d, const char *mac)
+{
+	for (int i = 0; i < d->nnics; i++)
+		if (strcasecmp(d->nics[i].mac, mac) == 0)
+			return i;
+	return -1;
+}
+
+/* One element of "nics" into d->nics[d->nnics] (counted only when valid). */
+static int parse_nic(struct ct_def *d, const json_t *n, size_t i, struct buf *err)
+{
+	static const char *const keys[] = { "mode", "network", "mac", "model", "vlan", "bw", "filter", NULL };
+	static const char *const vm_only[] = { "model", "vlan", "bw", "filter" };
+	const char *mode = "network", *net = NULL, *mac = NULL, *bad;
+	struct ct_nic *nic = &d->nics[d->nnics];
+	__do_free char *what = xasprintf("nics[%zu]", i);
+
+	if (!json_is_object(n)) {
+		buf_printf(err, "container definition: %s must be an object {network, mac}", what);
+		return -EINVAL;
+	}
+	if (json_check_keys(n, what, keys, err) < 0)
+		return -EINVAL;
+	for (size_t k = 0; k < ARRAY_SIZE(vm_only); k++)
+		if (json_object_get(n, vm_only[k])) {
+			buf_printf(err, "%s.%s: a container's NIC has only a network and a MAC (its port is always "
+				   "filtered, with no VLANs or bandwidth limit yet)", what, vm_only[k]);
+			return -EINVAL;
+		}
+	if (json_get_str(n, "mode", &mode, err) < 0 || json_get_str(n, "network", &net, err) < 0 ||
+	    json_get_str(n, "mac", &mac, err) < 0)
+		return -EINVAL;
+	if (strcmp(mode, "network") != 0) {
+		buf_printf(err, "%s.mode: a container's NIC is on a corral network (mode 'network'; no user-mode "
+			   "networking)", what);
+		return -EINVAL;
+	}
+	if ((bad = net ? str_name_invalid(net) : "missing (give the network: net=NAME)")) {
+		buf_printf(err, "%s.network: %s", what, bad);
+		return -EINVAL;
+	}
+	if (mac) {
+		if (!vmdef_mac_valid(mac)) {
+			buf_printf(err, "%s.mac '%.32s' must look like 52:54:00:12:34:56 (unicast)", what, mac);
+			return -EINVAL;
+		}
+		snprintf(nic->mac, sizeof(nic->mac), "%s", mac);
+		for (char *c = nic->mac; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		if (ctdef_nic_index(d, nic->mac) >= 0) {
+			buf_printf(err, "%s.mac %s is used by another NIC of this container", what, nic->mac);
+			nic->mac[0] = '\0';
+			return -EINVAL;
+		}
+	} else {
+		nic->mac[0] = '\0';
+	}
+	nic->network = xstrdup(net);
+	d->nnics++;
+	return 0;
+}
+
+static int parse_nics(struct ct_def *d, const json_t *list, struct buf *err)
+{
+	size_t i;
+	json_t *n;
+	if (!list || json_is_null(list))
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > CT_MAX_NICS) {
+		buf_printf(err, "container definition: nics must be a list of at most %d NICs", CT_MAX_NICS);
+		return -EINVAL;
+	}
+	json_array_foreach(list, i, n)
+		if (parse_nic(d, n, i, err) < 0)
+			return -EINVAL;
+	/* generated MACs last, unique within the container (other guests: the service checks) */
+	for (int k = 0; k < d->nnics; k++)
+		while (!d->nics[k].mac[0] || ctdef_nic_index(d, d->nics[k].mac) != k)
+			vmdef_random_mac(d->nics[k].mac);
+	return 0;
+}
+
+int ctdef_limits_parse(const json_t *j, struct ct_limits *out, struct buf *err)
+{
+	static const char *const keys[] = { "cpu_weight", "cpu_limit", "memory_limit_mib", "pids_limit", NULL };
+	int64_t weight = 0;
+	json_t *v;
+
+	*out = (struct ct_limits){ 0 };
+	if (!j || json_is_null(j))
+		return 0;
+	if (!json_is_object(j)) {
+		buf_adds(err, "container definition: 'limits' must be an object");
+		return -EINVAL;
+	}
+	if (json_check_keys(j, "limits", keys, err) < 0 ||
+	    json_get_int(j, "cpu_weight", 1, CT_MAX_CPU_WEIGHT, &weight, err) < 0 ||
+	    json_get_int(j, "memory_limit_mib", CT_MIN_MEMORY_MIB, CT_MAX_MEMORY_MIB, &out->memory_limit_mib, err) < 0 ||
+	    json_get_int(j, "pids_limit", 1, CT_MAX_PIDS, &out->pids_limit, err) < 0)
+		return -EINVAL;
+	out->cpu_weight = (int)weight;
+	if ((v = json_object_get(j, "cpu_limit"))) {
+		double c = json_number_value(v);
+		if (!json_is_number(v) || !(c >= 0.01 && c <= CT_MAX_CPUS)) {
+			buf_printf(err, "limits.cpu_limit must be a number of CPUs from 0.01 to %d (like 1.5)", CT_MAX_CPUS);
+			return -EINVAL;
+		}
+		out->cpu_limit_centi = (int)(c * 100 + 0.5);
+	}
+	return 0;
+}
+
+json_t *ctdef_limits_to_json(const struct ct_limits *l)
+{
+	json_t *j = json_object();
+	if (l->cpu_weight)
+		json_object_set_new(j, "cpu_weight", json_integer(l->cpu_weight));
+	if (l->cpu_limit_centi)
+		json_object_set_new(j, "cpu_limit", l->cpu_limit_centi % 100 == 0
+							    ? json_integer(l->cpu_limit_centi / 100)
+							    : json_real(l->cpu_limit_centi / 100.0));
+	if (l->memory_limit_mib)
+		json_object_set_new(j, "memory_limit_mib", json_integer(l->memory_limit_mib));
+	if (l->pids_limit)
+		json_object_set_new(j, "pids_limit", json_integer(l->pids_limit));
+	return j;
+}
+
 struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct buf *err)
 {
 	static const char *const user_keys[] = { "name", "uuid", "description", "template", "rootfs", "privileged",
-						 NULL };
+						 "nics", "limits", NULL };
 	static const char *const store_keys[] = { "name", "uuid", "description", "template", "rootfs", "privileged",
-						  "idmap", "created", NULL };
+						  "idmap", "created", "nics", "limits", NULL };
 	const char *name = NULL, *uuid = NULL, *desc = NULL, *tmpl = NULL, *rootfs = NULL, *bad;
 	bool priv = false;
 
@@ -146,6 +278,11 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	d->tmpl = tmpl ? CT_TEMPLATE_BUSYBOX : CT_TEMPLATE_NONE;
 	d->rootfs = rootfs ? xstrdup(rootfs) : NULL;
 	d->privileged = priv;
+	if (parse_nics(d, json_object_get(j, "nics"), err) < 0 ||
+	    ctdef_limits_parse(json_object_get(j, "limits"), &d->limits, err) < 0) {
+		ctdef_free(d);
+		return NULL;
+	}
 	if (origin == CTDEF_FROM_STORE) {
 		json_t *m = json_object_get(j, "idmap"), *c = json_object_get(j, "created");
 		if (m && parse_idmap(m, &d->idmap, err) < 0) {
@@ -177,6 +314,18 @@ json_t *ctdef_to_json(const struct ct_def *d)
 		json_object_set_new(j, "idmap", json_pack("{s:I,s:I,s:I}", "uid_base", (json_int_t)d->idmap.uid_base,
 							  "gid_base", (json_int_t)d->idmap.gid_base, "count",
 							  (json_int_t)d->idmap.count));
+	if (d->nnics) {
+		json_t *nics = json_array();
+		for (int i = 0; i < d->nnics; i++)
+			json_array_append_new(nics, json_pack("{s:s,s:s}", "network", d->nics[i].network, "mac",
+							      d->nics[i].mac));
+		json_object_set_new(j, "nics", nics);
+	}
+	json_t *l = ctdef_limits_to_json(&d->limits);
+	if (json_object_size(l))
+		json_object_set_new(j, "limits", l);
+	else
+		json_decref(l);
 	return j;
 }
 
@@ -187,5 +336,7 @@ void ctdef_free(struct ct_def *d)
 	free(d->name);
 	free(d->description);
 	free(d->rootfs);
+	for (int i = 0; i < d->nnics; i++)
+		free(d->nics[i].network);
 	free(d);
 }

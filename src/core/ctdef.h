@@ -11,9 +11,20 @@
  * it in a user namespace with the id range "idmap" (set by corrald from
  * /etc/subuid and /etc/subgid, never by a caller: docs/containers.md).
  *
- * Extension points left for later parts of issue 15: NICs, limits, volumes
- * and mount points will be members of this struct and of the JSON, each
- * refused today as an unknown field.
+ * NICs ("nics": [{"network": NAME, "mac": MAC}], at most CT_MAX_NICS) are
+ * ports on corral networks: a veth pair whose host end joins the network's
+ * bridge (docs/containers.md); a MAC left out is generated (QEMU's
+ * 52:54:00 range, as VMs' are) and stored.  "mode": "network" is accepted
+ * (what `--nic net=NAME` sends for VMs); anything VMs' NICs have beyond
+ * network and mac (model, vlan, bw, filter: containers' ports are always
+ * filtered) is refused with a sentence saying so.
+ * Limits ("limits": {"cpu_weight", "cpu_limit", "memory_limit_mib",
+ * "pids_limit"}) are cgroup limits of the whole container; a member left
+ * out is no limit (docs/containers.md, "Limits").
+ *
+ * Extension points left for later parts of issue 15: volumes and mount
+ * points will be members of this struct and of the JSON, each refused
+ * today as an unknown field.
  *
  * Ownership: ctdef_from_json returns a new struct the caller frees with
  * ctdef_free (NULL-safe); ctdef_to_json a new JSON reference.  No globals.
@@ -36,6 +47,27 @@ struct ct_idmap {
 	uint32_t uid_base, gid_base, count;
 };
 
+#define CT_MAX_NICS 4
+#define CT_MAX_CPU_WEIGHT 10000
+#define CT_MAX_CPUS 64
+#define CT_MIN_MEMORY_MIB 8
+#define CT_MAX_MEMORY_MIB (1LL << 24) /* 16 TiB */
+#define CT_MAX_PIDS 4194304LL         /* the kernel's PID_MAX_LIMIT */
+
+/* A NIC: a port on corral network `network`. */
+struct ct_nic {
+	char *network;
+	char mac[18]; /* lower case */
+};
+
+/* cgroup limits; 0 everywhere: none. */
+struct ct_limits {
+	int cpu_weight;         /* 1..CT_MAX_CPU_WEIGHT (cgroup v2 scale; v1 shares = weight * 1024 / 100) */
+	int cpu_limit_centi;    /* hundredths of a CPU (150: 1.5 CPUs' time) */
+	int64_t memory_limit_mib;
+	int64_t pids_limit;
+};
+
 struct ct_def {
 	char *name;
 	char uuid[37];
@@ -45,6 +77,9 @@ struct ct_def {
 	bool privileged;
 	struct ct_idmap idmap;  /* count 0: none (privileged, or not yet assigned) */
 	int64_t created_ms;
+	struct ct_nic nics[CT_MAX_NICS];
+	int nnics;
+	struct ct_limits limits;
 };
 
 /* Where a definition comes from: a caller (the API: no "idmap", no
@@ -65,5 +100,15 @@ void ctdef_free(struct ct_def *d);
  * 1-63 of [A-Za-z0-9-], not starting or ending with '-'), or NULL. */
 const char *ctdef_name_invalid(const char *name);
 const char *ctdef_template_name(enum ct_template t);
+
+/* Index of the NIC with `mac` (any case), or -1. */
+int ctdef_nic_index(const struct ct_def *d, const char *mac);
+/*
+ * The "limits" object j (may be NULL: none) into *out, validated: unknown
+ * members, out-of-range values.  -EINVAL + err.
+ */
+int ctdef_limits_parse(const json_t *j, struct ct_limits *out, struct buf *err);
+/* The limits set, as the "limits" object (new reference; {} when none). */
+json_t *ctdef_limits_to_json(const struct ct_limits *l);
 
 #endif

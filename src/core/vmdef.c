@@ -50,7 +50,7 @@ void vmdef_random_mac(char out[18])
 	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
 }
 
-static bool mac_valid(const char *m)
+bool vmdef_mac_valid(const char *m)
 {
 	if (strlen(m) != 17)
 		return false;
@@ -291,7 +291,7 @@ static int parse_one_nic(struct vm_def *d, const json_t *n, const char *what, st
 	}
 	nic->model = (enum nic_model)m;
 	if (mac) {
-		if (!mac_valid(mac)) {
+		if (!vmdef_mac_valid(mac)) {
 			buf_printf(err, "%s.mac must look like 52:54:00:12:34:56 (unicast)", what);
 			return -1;
 		}

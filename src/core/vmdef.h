@@ -167,6 +167,8 @@ void vmdef_json_renew_macs(json_t *j);
 void vmdef_nic_remove(struct vm_def *d, int index);
 /* Index of the NIC with `mac` (any case), or -1. */
 int vmdef_nic_index(const struct vm_def *d, const char *mac);
+/* Is m a unicast MAC written as 52:54:00:12:34:56 (hex digits in any case)? */
+bool vmdef_mac_valid(const char *m);
 /* Random locally administered MAC in QEMU's 52:54:00 range. */
 void vmdef_random_mac(char out[18]);
 

@@ -23,6 +23,7 @@
 #include <lxc/version.h>
 
 #include "lxc.h"
+#include "lxc_internal.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 #include "util/proc.h"
@@ -33,7 +34,7 @@
 
 const char *ctrt_version(void) { return lxc_get_version(); }
 
-static struct lxc_container *ct_get(const char *lxcpath, const char *name, struct buf *err)
+struct lxc_container *ctrt_ct_get(const char *lxcpath, const char *name, struct buf *err)
 {
 	struct lxc_container *c = lxc_container_new(name, lxcpath);
 	if (!c)
@@ -41,13 +42,12 @@ static struct lxc_container *ct_get(const char *lxcpath, const char *name, struc
 	return c;
 }
 
-static void ct_put(struct lxc_container **c)
+void ctrt_ct_put(struct lxc_container **c)
 {
 	if (*c)
 		lxc_container_put(*c);
 	*c = NULL;
 }
-#define __do_ct __attribute__((cleanup(ct_put)))
 
 /* The last lines of the container's liblxc log, appended to err. */
 static void log_tail(const char *lxcpath, const char *name, struct buf *err)
@@ -87,7 +87,7 @@ int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *
 		buf_printf(err, "cannot make the container directory %s: %s", lxcpath, strerror(errno));
 		return -EIO;
 	}
-	if (!(c = ct_get(lxcpath, cfg->name, err)))
+	if (!(c = ctrt_ct_get(lxcpath, cfg->name, err)))
 		return -EIO;
 	if (c->is_defined(c)) {
 		buf_printf(err, "container '%s' is already defined in %s", cfg->name, lxcpath);
@@ -124,10 +124,45 @@ int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *
 	return 0;
 }
 
-/* The start itself, in the short-lived child of ctrt_start. */
-static int start_here(const char *lxcpath, const char *name, struct buf *err)
+/*
+ * This start's NICs and limits into c's (in-memory) config: the config
+ * file keeps "lxc.net.0.type = empty" and no limits; what the definition
+ * says now is what runs.
+ */
+static bool run_items(struct lxc_container *c, const struct ctrt_run *run, struct buf *err)
 {
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+	struct ctrt_item it[CTRT_MAX_ITEMS];
+	if (!run)
+		return true;
+	if (run->nnics > 0 && !c->clear_config_item(c, "lxc.net")) {
+		buf_printf(err, "container '%s': liblxc cannot clear its network config", c->name);
+		return false;
+	}
+	for (int i = 0; i < run->nnics; i++) {
+		const struct ctrt_nic *n = &run->nics[i];
+		char key[64], ifname[16];
+		static const char *const keys[] = { "type", "link", "hwaddr", "veth.pair", "name", "flags" };
+		snprintf(ifname, sizeof(ifname), "eth%d", i);
+		const char *values[] = { "veth", n->bridge, n->mac, n->host_if, ifname, "up" };
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			snprintf(key, sizeof(key), "lxc.net.%d.%s", i, keys[k]);
+			if (!set_item(c, key, values[k], err))
+				return false;
+		}
+	}
+	int n = run->limits ? ctrt_limit_items(run->limits, false, it) : 0;
+	for (int i = 0; i < n; i++) {
+		__do_free char *key = xasprintf("lxc.cgroup%s.%s", it[i].v2 ? "2" : "", it[i].key);
+		if (!set_item(c, key, it[i].value, err))
+			return false;
+	}
+	return true;
+}
+
+/* The start itself, in the short-lived child of ctrt_start. */
+static int start_here(const char *lxcpath, const char *name, const struct ctrt_run *run, struct buf *err)
+{
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
 	if (!c)
 		return -EIO;
 	if (!c->is_defined(c)) {
@@ -136,6 +171,8 @@ static int start_here(const char *lxcpath, const char *name, struct buf *err)
 	}
 	if (c->is_running(c))
 		return 0;
+	if (!run_items(c, run, err))
+		return -EIO;
 	c->want_daemonize(c, true);
 	c->want_close_all_fds(c, true);
 	if (!c->start(c, 0, NULL)) {
@@ -168,6 +205,7 @@ static int start_here(const char *lxcpath, const char *name, struct buf *err)
 struct in_child {
 	const char *lxcpath, *name;
 	int msg_fd; /* the child writes its error sentence here */
+	const struct ctrt_run *run; /* start only */
 	/* exec only */
 	char *const *argv;
 	int out_fd, err_fd, null_fd;
@@ -178,7 +216,7 @@ static void child_start(void *arg)
 {
 	struct in_child *x = arg;
 	struct buf e = BUF_INIT;
-	int r = start_here(x->lxcpath, x->name, &e);
+	int r = start_here(x->lxcpath, x->name, x->run, &e);
 	if (e.len && write(x->msg_fd, e.s, e.len) < 0)
 		r = -EIO;
 	_exit(r == 0 ? 0 : r == -ENOENT ? 2 : 1);
@@ -193,7 +231,7 @@ static void child_message(int fd, struct buf *err)
 		buf_add(err, msg, (size_t)n);
 }
 
-int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
+int ctrt_start(const char *lxcpath, const char *name, const struct ctrt_run *run, struct buf *err)
 {
 	struct proc p = PROC_INIT;
 	int pfd[2];
@@ -201,7 +239,7 @@ int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
 		buf_printf(err, "container '%s': cannot make a pipe: %s", name, strerror(errno));
 		return -EIO;
 	}
-	struct in_child x = { .lxcpath = lxcpath, .name = name, .msg_fd = pfd[1] };
+	struct in_child x = { .lxcpath = lxcpath, .name = name, .msg_fd = pfd[1], .run = run };
 	int r = proc_spawn(&p, child_start, &x);
 	close(pfd[1]);
 	if (r < 0) {
@@ -223,7 +261,7 @@ int ctrt_start(const char *lxcpath, const char *name, struct buf *err)
 
 int ctrt_shutdown(const char *lxcpath, const char *name, int timeout_s, struct buf *err)
 {
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
 	if (!c)
 		return -EIO;
 	if (!c->is_running(c))
@@ -239,7 +277,7 @@ int ctrt_shutdown(const char *lxcpath, const char *name, int timeout_s, struct b
 
 int ctrt_kill(const char *lxcpath, const char *name, struct buf *err)
 {
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
 	if (!c)
 		return -EIO;
 	if (!c->is_running(c))
@@ -255,7 +293,7 @@ int ctrt_kill(const char *lxcpath, const char *name, struct buf *err)
 const char *ctrt_state(const char *lxcpath, const char *name, pid_t *pid)
 {
 	struct buf e = BUF_INIT;
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, &e);
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, &e);
 	const char *s = "STOPPED";
 	buf_release(&e);
 	if (pid)
@@ -298,7 +336,7 @@ static void child_exec(void *arg)
 {
 	struct in_child *x = arg;
 	struct buf e = BUF_INIT;
-	__do_ct struct lxc_container *c = ct_get(x->lxcpath, x->name, &e);
+	__do_ct struct lxc_container *c = ctrt_ct_get(x->lxcpath, x->name, &e);
 	char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
 			"TERM=dumb", NULL };
 	lxc_attach_options_t o = LXC_ATTACH_OPTIONS_DEFAULT;
@@ -349,7 +387,7 @@ int ctrt_exec(const char *lxcpath, const char *name, char *const argv[], int tim
 	      struct buf *errout, struct buf *err)
 {
 	{
-		__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+		__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
 		if (!c)
 			return -EIO;
 		if (!c->is_running(c)) {
@@ -427,7 +465,7 @@ out:
 
 int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struct buf *err)
 {
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
 	int tty = 0, ptx = -1;
 	if (!c)
 		return -EIO;
@@ -449,7 +487,7 @@ int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struc
 int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err)
 {
 	__do_free char *dir = xasprintf("%s/%s", lxcpath, name);
-	__do_ct struct lxc_container *c = ct_get(lxcpath, name, err);
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
 	if (c && c->is_running(c)) {
 		buf_printf(err, "container '%s' is running: stop it first", name);
 		return -EBUSY;

@@ -39,14 +39,49 @@ struct ctrt_config {
 	const char *init_halt_signal; /* e.g. "SIGUSR1" for busybox init; NULL: liblxc's SIGPWR */
 };
 
+/* A NIC: a veth pair, its host end `host_if` (an interface name corral
+ * chose) in bridge `bridge`, its container end eth<N> with MAC `mac`. */
+struct ctrt_nic {
+	const char *bridge, *mac, *host_if;
+};
+
+/*
+ * cgroup limits of a container (limits.c), each 0 for none, and on which
+ * kind of hierarchy each controller is (the host's layout: v1 controllers
+ * or the unified cgroup2 tree; liblxc uses the same one).
+ */
+struct ctrt_limits {
+	unsigned cpu_weight;      /* 1..10000 (v2 scale) */
+	unsigned cpu_limit_centi; /* hundredths of a CPU */
+	uint64_t memory_bytes;
+	uint64_t pids;
+	bool v2_cpu, v2_memory, v2_pids;
+};
+
+/* What a start sets besides the stored config: given at every start, so
+ * the definition, not an old config file, is what runs. */
+struct ctrt_run {
+	const struct ctrt_nic *nics;
+	int nnics;
+	const struct ctrt_limits *limits; /* NULL: none */
+};
+
 /* Is liblxc usable at all (its version, for the host's description)? */
 const char *ctrt_version(void);
 
 /* Write <lxcpath>/<name>/config through liblxc (mode 0600, directory 0700).
  * -EEXIST if a container of that name is already defined there. */
 int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *err);
-/* Start: 0 once liblxc reports it RUNNING, -EIO with the tail of its log otherwise. */
-int ctrt_start(const char *lxcpath, const char *name, struct buf *err);
+/*
+ * Start: 0 once liblxc reports it RUNNING, -EIO with the tail of its log
+ * otherwise.  run's NICs replace the config's lxc.net items (none: the
+ * config's "empty" network, a loopback only) and its limits become
+ * lxc.cgroup.* / lxc.cgroup2.* items, for this start (liblxc creates the
+ * veth pairs as root, also for an unprivileged container, moves the
+ * container end in, and applies the limits before the container's init
+ * runs).
+ */
+int ctrt_start(const char *lxcpath, const char *name, const struct ctrt_run *run, struct buf *err);
 /* Graceful: the halt signal to its init, waiting up to timeout_s for it to stop.
  * -ETIMEDOUT (err set) if it is still running then. */
 int ctrt_shutdown(const char *lxcpath, const char *name, int timeout_s, struct buf *err);
@@ -72,13 +107,47 @@ int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struc
  * that directory); the container must be stopped.  An absent one: 0. */
 int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err);
 
+/* ---- limits.c ---- */
+
+#define CTRT_MAX_ITEMS 8
+struct ctrt_item {
+	char key[40];   /* a cgroup file: "memory.max", "cpu.cfs_quota_us" */
+	char value[40];
+	bool v2;        /* on the unified hierarchy (config key lxc.cgroup2.KEY, else lxc.cgroup.KEY) */
+};
+/*
+ * The cgroup files and values that carry l, memory first (the one the
+ * kernel may refuse).  all: every file, a limit that is 0 written as "no
+ * limit" (a live change must undo an earlier limit); else only the limits
+ * set (a start).  Returns how many.  Pure: the unit test checks it.
+ */
+int ctrt_limit_items(const struct ctrt_limits *l, bool all, struct ctrt_item out[CTRT_MAX_ITEMS]);
+/*
+ * Write every limit of l to the running container's cgroup (liblxc's
+ * set_cgroup_item, through its monitor), memory first.  A value the kernel
+ * refuses (a memory limit below what it uses, on v1) is -EBUSY/-EIO with
+ * the file named; the files written before it stay written: the caller
+ * writes the old limits back.  -EINVAL if it is not running.
+ */
+int ctrt_limits_set(const char *lxcpath, const char *name, const struct ctrt_limits *l, struct buf *err);
+/* What the running container's cgroup holds (in l, its v2_* flags given)
+ * and uses; -EINVAL if it is not running. */
+struct ctrt_usage {
+	uint64_t memory_used;   /* bytes charged now */
+	uint64_t pids_current;
+	bool has_memory_used, has_pids_current;
+};
+int ctrt_limits_get(const char *lxcpath, const char *name, struct ctrt_limits *l, struct ctrt_usage *u,
+		    struct buf *err);
+
 /* ---- rootfs.c ---- */
 
 /*
  * Build a busybox root in `dir` (made, must not exist): the host's static
  * busybox (/bin/busybox) and a link per applet it lists, an inittab whose
- * console runs a login shell with the hostname in its prompt, passwd and
- * group with root.  uid/gid: the owner every file gets (0 privileged, the
+ * console runs a login shell with the hostname in its prompt (its rcS
+ * starts udhcpc, with /etc/udhcpc.script, on each eth* the container has),
+ * passwd and group with root.  uid/gid: the owner every file gets (0 privileged, the
  * mapped base unprivileged).  On failure nothing is left behind.
  */
 int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err);

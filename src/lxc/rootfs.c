@@ -1,8 +1,9 @@
 /*
  * rootfs.c - the busybox root corral builds for `ct create --template
  * busybox` (what LXC's lxc-busybox template does, by corral's own code and
- * offline): the host's static busybox, a link per applet, an init table and
- * the few files a login shell wants.  And removing a container's tree.
+ * offline): the host's static busybox, a link per applet, an init table
+ * (its rcS starts a DHCP client on each NIC the container has) and the few
+ * files a login shell wants.  And removing a container's tree.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -29,7 +30,26 @@ static const char inittab[] = "::sysinit:/etc/init.d/rcS\n"
 			      "::ctrlaltdel:/sbin/reboot\n";
 static const char rcs[] = "#!/bin/sh\n"
 			  "# corral's busybox container: the runtime mounted /proc, /sys and /dev\n"
-			  "mkdir -p /run /var/run /tmp\n";
+			  "mkdir -p /run /var/run /tmp\n"
+			  "# a DHCP client on each NIC (corral networks lease addresses), renewing as it runs\n"
+			  "for i in /sys/class/net/eth*; do\n"
+			  "\t[ -e \"$i\" ] || continue\n"
+			  "\tudhcpc -i \"${i##*/}\" -s /etc/udhcpc.script -x hostname:\"$(hostname)\" >/dev/null 2>&1 &\n"
+			  "done\n";
+/* udhcpc's hook: the lease onto the interface, the default route and DNS */
+static const char udhcpc_script[] =
+	"#!/bin/sh\n"
+	"case $1 in\n"
+	"deconfig) ip -4 addr flush dev \"$interface\"; ip link set \"$interface\" up ;;\n"
+	"bound|renew)\n"
+	"\tip -4 addr flush dev \"$interface\"\n"
+	"\tip addr add \"$ip/$mask\" dev \"$interface\"\n"
+	"\t[ -n \"$router\" ] && ip route replace default via \"${router%% *}\" dev \"$interface\"\n"
+	"\t: >/etc/resolv.conf\n"
+	"\t[ -n \"$domain\" ] && echo \"search $domain\" >>/etc/resolv.conf\n"
+	"\tfor d in $dns; do echo \"nameserver $d\" >>/etc/resolv.conf; done ;;\n"
+	"esac\n"
+	"exit 0\n";
 static const char profile[] = "export PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
 			      "export PS1='\\h:\\w\\$ '\n";
 
@@ -137,6 +157,7 @@ int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err)
 	}
 	if ((r = link_applets(dir, err)) < 0 || (r = put_file(dir, "etc/inittab", inittab, 0644, err)) < 0 ||
 	    (r = put_file(dir, "etc/init.d/rcS", rcs, 0755, err)) < 0 ||
+	    (r = put_file(dir, "etc/udhcpc.script", udhcpc_script, 0755, err)) < 0 ||
 	    (r = put_file(dir, "etc/profile", profile, 0644, err)) < 0 ||
 	    (r = put_file(dir, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0644, err)) < 0 ||
 	    (r = put_file(dir, "etc/group", "root:x:0:\n", 0644, err)) < 0 ||

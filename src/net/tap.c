@@ -13,7 +13,7 @@
 #include "tap.h"
 #include "util/cleanup.h"
 
-void tap_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN])
+static void port_name(const char *prefix, const char *uuid, const char *mac, char out[TAP_NAME_LEN])
 {
 	char hex[14];
 	int n = 0;
@@ -24,8 +24,11 @@ void tap_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN])
 		if (*c != ':')
 			hex[n++] = *c;
 	hex[n] = '\0';
-	snprintf(out, TAP_NAME_LEN, "ct%s", hex);
+	snprintf(out, TAP_NAME_LEN, "%s%s", prefix, hex);
 }
+
+void tap_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN]) { port_name("ct", uuid, mac, out); }
+void tap_veth_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN]) { port_name("cv", uuid, mac, out); }
 
 int tap_open(const char *name, struct buf *err)
 {

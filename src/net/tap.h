@@ -21,6 +21,9 @@
 
 /* "ct" + the first 7 hex digits of the VM's uuid + the last 6 of the NIC's MAC: 15 bytes. */
 void tap_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN]);
+/* The host end of a container NIC's veth pair (liblxc creates it): "cv" and
+ * the same 13 hex digits, from the container's uuid and the NIC's MAC. */
+void tap_veth_name(const char *uuid, const char *mac, char out[TAP_NAME_LEN]);
 /* Create tap `name` (-EEXIST if a link of that name exists) and return its fd (O_CLOEXEC). */
 int tap_open(const char *name, struct buf *err);
 

@@ -4,9 +4,15 @@
  * A create builds the root (busybox template) or checks the given one,
  * writes liblxc's config, then commits the store row; any failure undoes
  * the steps before it.  Actions run as jobs holding the container's lock.
+ * A start installs each NIC's traffic filter (service/network.h), then
+ * hands liblxc the NICs and limits of the definition for that start
+ * (struct ctrt_run); a stop or kill removes the filters.  Limits are
+ * liblxc's cgroup keys: which hierarchy (v1 or v2) carries each controller
+ * is read once from the host's mounts (cgroup/cgroup.h).
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +23,8 @@
 #include "vm.h"
 #include "service/internal.h"
 #include "service/hostpath.h"
+#include "service/network.h"
+#include "cgroup/cgroup.h"
 #include "core/ctdef.h"
 #include "core/job.h"
 #include "core/select.h"
@@ -65,6 +73,74 @@ static void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_co
 				   .id_count = d->idmap.count,
 				   /* busybox init halts on SIGUSR1 (what LXC's busybox template sets) */
 				   .init_halt_signal = d->tmpl == CT_TEMPLATE_BUSYBOX ? "SIGUSR1" : NULL };
+}
+
+/* ---- limits ---- */
+
+/* Where the memory, cpu and pids controllers are (1: v1, 2: v2, 0: none), as liblxc sees them. */
+static int cg_version[3];
+static pthread_once_t cg_once = PTHREAD_ONCE_INIT;
+static const char *const cg_names[3] = { "memory", "cpu", "pids" };
+
+static void cg_detect(void)
+{
+	struct cgroup_host h;
+	struct buf e = BUF_INIT;
+	if (cgroup_host_detect(&h, "corral", &e) == 0)
+		for (int i = 0; i < 3; i++)
+			cg_version[i] = cgroup_host_controller_version(&h, cg_names[i]);
+	else
+		log_warn("containers: no cgroup hierarchy found, so no container limits: %s", e.s);
+	buf_release(&e);
+}
+
+/* A limit whose controller this host lacks is refused (-ENOTSUP). */
+static int limits_check_host(const struct ct_limits *l, struct buf *err)
+{
+	bool want[3] = { l->memory_limit_mib > 0, l->cpu_weight || l->cpu_limit_centi, l->pids_limit > 0 };
+	pthread_once(&cg_once, cg_detect);
+	for (int i = 0; i < 3; i++)
+		if (want[i] && !cg_version[i]) {
+			buf_printf(err, "this host has no cgroup '%s' controller (v1 or v2), so that limit cannot be "
+				   "enforced", cg_names[i]);
+			return -ENOTSUP;
+		}
+	return 0;
+}
+
+static void rt_limits_of(const struct ct_limits *l, struct ctrt_limits *out)
+{
+	pthread_once(&cg_once, cg_detect);
+	*out = (struct ctrt_limits){ .cpu_weight = (unsigned)l->cpu_weight, .cpu_limit_centi = (unsigned)l->cpu_limit_centi,
+				     .memory_bytes = (uint64_t)l->memory_limit_mib << 20, .pids = (uint64_t)l->pids_limit,
+				     .v2_memory = cg_version[0] == 2, .v2_cpu = cg_version[1] == 2,
+				     .v2_pids = cg_version[2] == 2 };
+}
+
+/* What the running container's cgroup holds, as "limits" in its status (NULL: not running). */
+static json_t *limits_now(const struct ct_def *d)
+{
+	__do_free char *lp = lxcpath();
+	struct ctrt_limits l;
+	struct ctrt_usage u;
+	struct buf e = BUF_INIT;
+	rt_limits_of(&d->limits, &l);
+	int r = ctrt_limits_get(lp, d->name, &l, &u, &e);
+	buf_release(&e);
+	if (r < 0)
+		return NULL;
+	json_t *j = json_object();
+	json_object_set_new(j, "cpu_weight", l.cpu_weight ? json_integer(l.cpu_weight) : json_null());
+	json_object_set_new(j, "cpu_limit", l.cpu_limit_centi ? json_real(l.cpu_limit_centi / 100.0) : json_null());
+	json_object_set_new(j, "memory_limit_mib", l.memory_bytes ? json_integer((json_int_t)(l.memory_bytes >> 20))
+								   : json_null());
+	json_object_set_new(j, "pids_limit", l.pids ? json_integer((json_int_t)l.pids) : json_null());
+	if (u.has_memory_used)
+		json_object_set_new(j, "memory_used", json_integer((json_int_t)u.memory_used));
+	if (u.has_pids_current)
+		json_object_set_new(j, "pids", json_integer((json_int_t)u.pids_current));
+	json_object_set_new(j, "cgroup", json_string(cg_version[0] == 2 ? "v2" : "v1"));
+	return j;
 }
 
 /* root's first range of at least SUBID_COUNT ids in `file` (/etc/subuid, /etc/subgid). */
@@ -116,8 +192,12 @@ static json_t *ct_entry(const struct ct_def *d, bool full)
 	job_vm_current(d->uuid, job, sizeof(job));
 	json_t *status = json_pack("{s:s,s:o,s:o}", "state", lower, "pid", pid > 0 ? json_integer(pid) : json_null(),
 				   "job", job[0] ? json_string(job) : json_null());
+	json_object_set_new(status, "nics", svc_net_ct_nic_status(d));
 	if (full) {
 		__do_free char *dir = xasprintf("%s/%s", lp, d->name);
+		json_t *lim = pid > 0 ? limits_now(d) : NULL;
+		if (lim)
+			json_object_set_new(status, "limits", lim);
 		json_object_set_new(status, "lxcpath", json_string(lp));
 		json_object_set_new(status, "config", json_string(dir));
 		json_object_set_new(status, "events", store_event_list(svc_cfg.store, d->uuid, 20));
@@ -220,8 +300,14 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 	}
 	if (d->rootfs && (r = check_rootfs(d, err)) < 0)
 		goto out;
+	if ((r = limits_check_host(&d->limits, err)) < 0)
+		goto out;
 	d->created_ms = 0;
 	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = svc_net_check_ct(d, err)) < 0) {
+		pthread_mutex_unlock(&svc_defs_lock);
+		goto out;
+	}
 	struct ct_record old = { 0 };
 	if (store_ct_get(svc_cfg.store, d->name, &old) == 0 || store_vm_lookup(svc_cfg.store, d->name, vm) == 0) {
 		buf_printf(err, "a %s named '%s' already exists", old.uuid ? "container" : "vm", d->name);
@@ -260,6 +346,7 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 			goto undo;
 	}
 	pthread_mutex_unlock(&svc_defs_lock);
+	svc_net_ct_hosts_refresh(d);
 	svc_vm_event(d->uuid, "container", "created");
 	r = svc_ct_show(d->uuid, out, err);
 	goto out;
@@ -302,6 +389,7 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 	/* a template-built root lives in <lxcpath>/<name>; a given one is never removed */
 	if ((r = ctrt_undefine(lp, d->name, err)) < 0)
 		log_warn("container %s: row deleted but its files stay: %s", d->name, err->s);
+	svc_net_ct_hosts_refresh(d);
 	store_event_add(svc_cfg.store, d->uuid, "container", "deleted");
 	*out = json_pack("{s:[s]}", "deleted", d->name);
 	r = 0;
@@ -313,6 +401,44 @@ out:
 }
 
 /* ---- actions ---- */
+
+/* Start d: its NICs' filters and bridges, its limits, then liblxc; a
+ * failed start leaves no filter behind. */
+static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
+{
+	char bridges[CT_MAX_NICS][16], ports[CT_MAX_NICS][16];
+	struct ctrt_nic nics[CT_MAX_NICS];
+	struct ctrt_limits lim;
+	int opened = 0, r = 0;
+
+	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
+		return 0; /* running already (or on its way): as liblxc's start says */
+	if ((r = limits_check_host(&d->limits, err)) < 0)
+		return r;
+	for (; opened < d->nnics; opened++) {
+		if ((r = svc_net_ct_nic_open(d, opened, bridges[opened], ports[opened], err)) < 0)
+			break;
+		nics[opened] = (struct ctrt_nic){ bridges[opened], d->nics[opened].mac, ports[opened] };
+	}
+	if (r == 0) {
+		rt_limits_of(&d->limits, &lim);
+		struct ctrt_run run = { .nics = nics, .nnics = d->nnics, .limits = &lim };
+		r = ctrt_start(lp, d->name, &run, err);
+	}
+	if (r < 0)
+		for (int i = 0; i < opened; i++)
+			svc_net_ct_nic_closed(d, i);
+	return r;
+}
+
+/* After a stop or kill: the stopped container's NIC filters go (its veths went with its namespace). */
+static void ct_stopped(const char *lp, const struct ct_def *d)
+{
+	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
+		return;
+	for (int i = 0; i < d->nnics; i++)
+		svc_net_ct_nic_closed(d, i);
+}
 
 int ct_action_parse(const char *s)
 {
@@ -355,15 +481,17 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 		if (x->a == CT_START) {
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
-				r = ctrt_start(lp, d->name, &err);
+				r = ct_start(lp, d, &err);
 		} else if (x->a == CT_STOP) {
 			r = ctrt_shutdown(lp, d->name, x->o.timeout_s, &err);
 			if (r == -ETIMEDOUT && x->o.force) {
 				buf_reset(&err);
 				r = ctrt_kill(lp, d->name, &err);
 			}
+			ct_stopped(lp, d);
 		} else {
 			r = ctrt_kill(lp, d->name, &err);
+			ct_stopped(lp, d);
 		}
 		__do_free char *detail = r == 0 ? xasprintf("%s", what) : xasprintf("%s failed: %s", what, err.s);
 		svc_vm_event(d->uuid, "container", detail);
@@ -487,6 +615,184 @@ int svc_ct_console_open(const char *key, int *hold, struct buf *err)
 		return r;
 	r = ctrt_console_open(lp, d->name, hold, err);
 	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}
+
+/* ---- changes of a definition ---- */
+
+/* Store nd as the container's definition (its row exists). */
+static int ct_store_def(const struct ct_def *nd, struct buf *err)
+{
+	__do_json json_t *j = ctdef_to_json(nd);
+	json_object_del(j, "created");
+	__do_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	struct store_batch *b = store_batch_new();
+	store_batch_ct_put(b, nd->uuid, nd->name, text, false);
+	int r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
+	return r;
+}
+
+/*
+ * A NIC added to (nic != NULL) or removed from (mac) a stopped container:
+ * the new definition validated and checked against the networks (under
+ * svc_defs_lock, as a create), stored, the hosts files refreshed.
+ */
+static int ct_nic_change(const char *key, const json_t *nic, const char *mac, json_t **out, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL, *nd = NULL;
+	struct job_hold *h = NULL;
+	int r;
+
+	if (nic && !json_is_object(nic)) {
+		buf_adds(err, "the NIC must be an object {network, mac}");
+		return -EINVAL;
+	}
+	if ((r = ct_load(key, &rec, &d, err)) < 0)
+		return r;
+	if ((r = job_hold_vm(d->uuid, d->name, nic ? "nic attach" : "nic detach", &h, err)) < 0)
+		goto out;
+	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0) {
+		buf_printf(err, "container '%s' is running: stop it to %s a NIC (hot-plug into a running container is "
+			   "not there yet)", d->name, nic ? "attach" : "detach");
+		r = -EBUSY;
+		goto out;
+	}
+	{
+		__do_json json_t *j = ctdef_to_json(d);
+		json_t *list = json_object_get(j, "nics");
+		if (!list) {
+			list = json_array();
+			json_object_set_new(j, "nics", list);
+		}
+		if (nic) {
+			json_array_append(list, (json_t *)nic);
+		} else {
+			int k = ctdef_nic_index(d, mac);
+			if (k < 0) {
+				buf_printf(err, "container '%s' has no NIC with MAC %.32s", d->name, mac);
+				r = -ENOENT;
+				goto out;
+			}
+			json_array_remove(list, (size_t)k);
+		}
+		if (!(nd = ctdef_from_json(j, CTDEF_FROM_STORE, err))) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = svc_net_check_ct(nd, err)) == 0)
+		r = ct_store_def(nd, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		goto out;
+	svc_net_ct_hosts_refresh(d);
+	svc_net_ct_hosts_refresh(nd);
+	{
+		__do_free char *ev = nic ? xasprintf("NIC %s on network %s attached", nd->nics[nd->nnics - 1].mac,
+						     nd->nics[nd->nnics - 1].network)
+					 : xasprintf("NIC %s detached", mac);
+		svc_vm_event(d->uuid, "container", ev);
+	}
+	job_release(h);
+	h = NULL;
+	r = svc_ct_show(d->uuid, out, err);
+out:
+	job_release(h);
+	ctdef_free(d);
+	ctdef_free(nd);
+	ct_record_release(&rec);
+	return r;
+}
+
+int svc_ct_nic_attach(const char *key, const json_t *nic, json_t **out, struct buf *err)
+{
+	return ct_nic_change(key, nic, NULL, out, err);
+}
+
+int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf *err)
+{
+	return ct_nic_change(key, NULL, mac, out, err);
+}
+
+/* ---- limits ---- */
+
+int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, struct buf *err)
+{
+	__do_free char *lp = lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL, *nd = NULL;
+	struct job_hold *h = NULL;
+	struct ctrt_limits oldl, newl;
+	const char *k;
+	json_t *v;
+	bool running = false;
+	int r;
+
+	if (!json_is_object(changes) || json_object_size(changes) == 0) {
+		buf_adds(err, "nothing to change: give cpu_weight, cpu_limit, memory_limit_mib or pids_limit "
+			 "(null: no limit)");
+		return -EINVAL;
+	}
+	if ((r = ct_load(key, &rec, &d, err)) < 0)
+		return r;
+	if ((r = job_hold_vm(d->uuid, d->name, "limits", &h, err)) < 0)
+		goto out;
+	{
+		/* the new definition, validated as a whole: a refused change touches nothing */
+		__do_json json_t *j = ctdef_to_json(d);
+		json_t *l = json_object_get(j, "limits");
+		if (!l) {
+			l = json_object();
+			json_object_set_new(j, "limits", l);
+		}
+		json_object_foreach((json_t *)changes, k, v) {
+			if (json_is_null(v))
+				json_object_del(l, k);
+			else
+				json_object_set(l, k, v);
+		}
+		if (!(nd = ctdef_from_json(j, CTDEF_FROM_STORE, err))) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	if ((r = limits_check_host(&nd->limits, err)) < 0)
+		goto out;
+	rt_limits_of(&d->limits, &oldl);
+	rt_limits_of(&nd->limits, &newl);
+	running = strcmp(ctrt_state(lp, d->name, NULL), "RUNNING") == 0;
+	if (running && (r = ctrt_limits_set(lp, d->name, &newl, err)) < 0) {
+		struct buf e = BUF_INIT;
+		if (ctrt_limits_set(lp, d->name, &oldl, &e) < 0)
+			log_warn("container %s: cannot put its old limits back: %s", d->name, e.s);
+		buf_release(&e);
+		goto out;
+	}
+	if ((r = ct_store_def(nd, err)) < 0) {
+		struct buf e = BUF_INIT;
+		if (running && ctrt_limits_set(lp, d->name, &oldl, &e) < 0)
+			log_warn("container %s: cannot put its old limits back: %s", d->name, e.s);
+		buf_release(&e);
+		goto out;
+	}
+	{
+		__do_json json_t *lj = ctdef_limits_to_json(&nd->limits);
+		__do_free char *text = json_dumps(lj, JSON_COMPACT | JSON_SORT_KEYS);
+		__do_free char *ev = xasprintf("limits set to %s%s", text, running ? " (live)" : "");
+		svc_vm_event(d->uuid, "container", ev);
+	}
+	job_release(h);
+	h = NULL;
+	r = svc_ct_show(d->uuid, out, err);
+out:
+	job_release(h);
+	ctdef_free(d);
+	ctdef_free(nd);
 	ct_record_release(&rec);
 	return r;
 }

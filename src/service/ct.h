@@ -12,8 +12,10 @@
  * is simply found running.  Unprivileged (the default) needs root's
  * subordinate id range in /etc/subuid and /etc/subgid.
  *
- * Extension points (later parts of issue 15): NICs, limits, volumes,
- * snapshots, backups and migration hang off ct_def and ct_cfg_of() in ct.c.
+ * NICs (service/network.h: filters, bridges) and limits (cgroup, through
+ * liblxc) are given to liblxc at every start from the definition.
+ * Extension points (later parts of issue 15): volumes, snapshots, backups
+ * and migration hang off ct_def and ct_cfg_of() in ct.c.
  *
  * Errors: see service.h.  Returned JSON is a new reference.
  */
@@ -54,5 +56,23 @@ int svc_ct_exec(const char *key, const json_t *argv, int timeout_s, json_t **out
 /* The console's pty fd (>= 0) and *hold (the liblxc fd that keeps the
  * console slot); the caller closes both. */
 int svc_ct_console_open(const char *key, int *hold, struct buf *err);
+
+/*
+ * Change a container's limits (docs/containers.md, "Limits"): `changes` is
+ * a partial "limits" object (a member given sets it, null removes it).  The
+ * new definition is validated first; on a running container the cgroup is
+ * written at once (liblxc's set_cgroup_item), and if the kernel refuses a
+ * value the old limits are written back and nothing is stored.  Holds the
+ * container's job lock.  *out: the container as svc_ct_show gives it.
+ */
+int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, struct buf *err);
+/*
+ * Add a NIC ({network, mac}, as in a definition's "nics") to, or remove the
+ * NIC with `mac` from, a stopped container (-EBUSY while it runs: no
+ * hot-plug yet); checked as at create (network exists, MAC unique).  The
+ * next start has it.  *out: the container.
+ */
+int svc_ct_nic_attach(const char *key, const json_t *nic, json_t **out, struct buf *err);
+int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf *err);
 
 #endif

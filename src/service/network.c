@@ -21,6 +21,7 @@
 
 #include "network.h"
 #include "service/internal.h"
+#include "core/ctdef.h"
 #include "net/dnsmasq.h"
 #include "net/hygiene.h"
 #include "net/netdef.h"
@@ -118,6 +119,42 @@ static int bridge_owned(const struct net_def *d, struct nl_link *l, struct buf *
 	return -EEXIST;
 }
 
+/* ---- containers' NICs (core/ctdef.h) ------------------------------- */
+
+/* Every container definition that parses (n of them); free with cts_free. */
+static struct ct_def **cts_load(size_t *n)
+{
+	struct ct_record *list;
+	size_t nl;
+	*n = 0;
+	if (store_ct_list(svc_cfg.store, &list, &nl) < 0)
+		return NULL;
+	struct ct_def **out = xcalloc(nl ? nl : 1, sizeof(*out));
+	for (size_t i = 0; i < nl; i++) {
+		struct buf e __do_buf = BUF_INIT;
+		__do_json json_t *j = json_loads(list[i].def, 0, NULL);
+		if ((out[*n] = ctdef_from_json(j, CTDEF_FROM_STORE, &e)))
+			(*n)++;
+	}
+	store_ct_list_free(list, nl);
+	return out;
+}
+
+static void cts_free(struct ct_def **cts, size_t n)
+{
+	for (size_t i = 0; cts && i < n; i++)
+		ctdef_free(cts[i]);
+	free(cts);
+}
+
+/* A container NIC seen as a VM's: always on a network, always filtered. */
+static struct vm_nic ct_nic_view(const struct ct_nic *n)
+{
+	struct vm_nic v = { .mode = NIC_NETWORK, .network = n->network, .filter = true };
+	snprintf(v.mac, sizeof(v.mac), "%s", n->mac);
+	return v;
+}
+
 /* The hosts file of network d: every NIC of every VM on it, with the VM's name
  * (so guests resolve each other) and its reservation on the first one. */
 static int hosts_update(const struct net_def *d, struct buf *err)
@@ -148,8 +185,24 @@ static int hosts_update(const struct net_def *d, struct buf *err)
 			first = false;
 		}
 	}
+	/* containers too, by their names (unique among VMs and containers) */
+	size_t nc;
+	struct ct_def **cts = cts_load(&nc);
+	for (size_t i = 0; i < nc; i++) {
+		for (int k = 0; k < cts[i]->nnics; k++) {
+			if (strcmp(cts[i]->nics[k].network, d->name) != 0)
+				continue;
+			if (nh == alloc) {
+				alloc = alloc ? alloc * 2 : 16;
+				h = xrealloc(h, alloc * sizeof(*h));
+			}
+			const struct net_reservation *res = k == 0 ? netdef_reservation(d, cts[i]->name) : NULL;
+			h[nh++] = (struct dnsmasq_host){ cts[i]->nics[k].mac, cts[i]->name, res ? res->ip : 0 };
+		}
+	}
 	pthread_mutex_lock(&hosts_lock);
 	int r = dnsmasq_hosts_write(dir, h, nh, err);
+	cts_free(cts, nc);
 	pthread_mutex_unlock(&hosts_lock);
 	free(h);
 	store_vm_list_free(vms, n);
@@ -457,9 +510,10 @@ static int nic_port_settings(const struct net_def *net, const struct vm_nic *nic
 static void hyg_sync(struct net_def **nets, size_t nn)
 {
 	struct vm_record *vms;
-	size_t nv;
+	size_t nv, nc;
 	if (store_vm_list(svc_cfg.store, &vms, &nv) < 0)
 		return;
+	struct ct_def **cts = cts_load(&nc);
 	for (size_t i = 0; i < nn; i++) {
 		bool done = false;
 		if (!nets[i])
@@ -468,8 +522,10 @@ static void hyg_sync(struct net_def **nets, size_t nn)
 			done = done || (nets[k] && strcmp(nets[k]->bridge, nets[i]->bridge) == 0);
 		if (done)
 			continue;
-		struct hygiene_port *ports = xcalloc(VM_MAX_NICS * (nv ? nv : 1), sizeof(*ports));
-		char (*taps)[TAP_NAME_LEN] = xcalloc(VM_MAX_NICS * (nv ? nv : 1), sizeof(*taps));
+		size_t cap = VM_MAX_NICS * nv + CT_MAX_NICS * nc + 1;
+		struct hygiene_port *ports = xcalloc(cap, sizeof(*ports));
+		char (*taps)[TAP_NAME_LEN] = xcalloc(cap, sizeof(*taps));
+		struct vm_nic *views = xcalloc(cap, sizeof(*views));
 		size_t np = 0;
 		for (size_t v = 0; v < nv; v++) {
 			const struct vm_def *vd = vms[v].def;
@@ -488,6 +544,24 @@ static void hyg_sync(struct net_def **nets, size_t nn)
 				np++;
 			}
 		}
+		/* containers' veths (their liblxc monitors outlived the previous corrald) */
+		for (size_t v = 0; v < nc; v++) {
+			for (int c = 0; c < cts[v]->nnics; c++) {
+				const struct net_def *net = NULL;
+				for (size_t k = i; k < nn && !net; k++)
+					if (nets[k] && strcmp(nets[k]->name, cts[v]->nics[c].network) == 0 &&
+					    strcmp(nets[k]->bridge, nets[i]->bridge) == 0)
+						net = nets[k];
+				if (!net)
+					continue;
+				tap_veth_name(cts[v]->uuid, cts[v]->nics[c].mac, taps[np]);
+				if (!if_nametoindex(taps[np]))
+					continue; /* not running: its filter goes */
+				views[np] = ct_nic_view(&cts[v]->nics[c]);
+				hyg_port_fill(net, taps[np], &views[np], NULL, &ports[np]);
+				np++;
+			}
+		}
 		struct buf err __do_buf = BUF_INIT;
 		if (hygiene_bridge_sync(nets[i]->bridge, ports, np, &err) < 0)
 			log_warn("network %s: cannot re-adopt its guests' traffic filters: %s", nets[i]->name, err.s);
@@ -495,8 +569,10 @@ static void hyg_sync(struct net_def **nets, size_t nn)
 			log_info("network %s: traffic filters of %zu NIC(s) re-adopted", nets[i]->name, np);
 		free(ports);
 		free(taps);
+		free(views);
 	}
 	store_vm_list_free(vms, nv);
+	cts_free(cts, nc);
 }
 
 /*
@@ -562,6 +638,28 @@ static void hyg_lease(const struct vm_def *d, int k, const char *name, const cha
 	}
 }
 
+/* NIC k of container d got `ip` on network `name`: its running veth's filter narrows to it. */
+static void ct_lease(const struct ct_def *d, int k, const char *name, const char *ip)
+{
+	struct buf err __do_buf = BUF_INIT;
+	__do_netdef struct net_def *net = NULL;
+	struct hygiene_port p;
+	struct in_addr a;
+	char port[TAP_NAME_LEN];
+	struct vm_nic v = ct_nic_view(&d->nics[k]);
+	if (strcmp(v.network, name) != 0 || inet_pton(AF_INET, ip, &a) != 1)
+		return;
+	tap_veth_name(d->uuid, v.mac, port);
+	if (!if_nametoindex(port) || net_load(name, &net, &err) < 0 || !net_leases_known(net))
+		return; /* not running: its filter is made when it starts */
+	hyg_port_fill(net, port, &v, &a, &p);
+	if (hygiene_port_apply(&p, &err) < 0) {
+		__do_free char *ev = xasprintf("NIC %s: cannot narrow its traffic filter to %s: %s", v.mac, ip, err.s);
+		log_warn("container %s: %s", d->name, ev);
+		svc_vm_event(d->uuid, "container", ev);
+	}
+}
+
 /* NIC `mac` got `ip` from network `net`'s dnsmasq. */
 static void lease_learned(const char *net, const char *mac, const char *ip)
 {
@@ -576,9 +674,22 @@ static void lease_learned(const char *net, const char *mac, const char *ip)
 		__do_free char *d = xasprintf("NIC %s has address %s on network %s (DHCP)", mac, ip, net);
 		svc_vm_event(vms[i].def->uuid, "nic", d);
 		hyg_lease(vms[i].def, k, net, ip);
-		break;
+		store_vm_list_free(vms, n);
+		return;
 	}
 	store_vm_list_free(vms, n);
+	size_t nc;
+	struct ct_def **cts = cts_load(&nc);
+	for (size_t i = 0; i < nc; i++) {
+		int k = ctdef_nic_index(cts[i], mac);
+		if (k < 0)
+			continue;
+		__do_free char *d = xasprintf("NIC %s has address %s on network %s (DHCP)", mac, ip, net);
+		svc_vm_event(cts[i]->uuid, "container", d);
+		ct_lease(cts[i], k, net, ip);
+		break;
+	}
+	cts_free(cts, nc);
 }
 
 /* Read every DHCP network's leases; quiet: only remember (corrald start). */
@@ -903,6 +1014,20 @@ int svc_net_delete(const char *name, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
+	{
+		size_t nc;
+		struct ct_def **cts = cts_load(&nc);
+		for (size_t i = 0; i < nc && r == 0; i++)
+			for (int k = 0; k < cts[i]->nnics && r == 0; k++)
+				if (strcmp(cts[i]->nics[k].network, name) == 0) {
+					buf_printf(err, "network '%s' is used by container %s: remove its NIC on it "
+						   "(or the container) first", name, cts[i]->name);
+					r = -EBUSY;
+				}
+		cts_free(cts, nc);
+		if (r < 0)
+			goto out;
+	}
 	if ((r = net_forget(name, err)) < 0)
 		goto out;
 	net_down(d);
@@ -942,17 +1067,23 @@ int svc_net_leases(const char *name, json_t **out, struct buf *err)
 		return r;
 	}
 	store_vm_list(svc_cfg.store, &vms, &nv);
+	size_t nc;
+	struct ct_def **cts = cts_load(&nc);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		char t[40];
-		const char *vm = vm_of_mac(vms, nv, l[i].mac);
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s,s:s?}", "mac", l[i].mac, "ip", l[i].ip,
+		const char *vm = vm_of_mac(vms, nv, l[i].mac), *ct = NULL;
+		for (size_t k = 0; k < nc && !vm && !ct; k++)
+			if (ctdef_nic_index(cts[k], l[i].mac) >= 0)
+				ct = cts[k]->name;
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s,s:s?,s:s?}", "mac", l[i].mac, "ip", l[i].ip,
 						     "hostname", l[i].hostname[0] ? l[i].hostname : NULL, "expires",
 						     l[i].expiry ? time_fmt_rfc3339(l[i].expiry * 1000, t, sizeof(t))
 								 : "never",
-						     "vm", vm));
+						     "vm", vm, "container", ct));
 	}
 	store_vm_list_free(vms, nv);
+	cts_free(cts, nc);
 	free(l);
 	*out = json_pack("{s:o}", "leases", arr);
 	return 0;
@@ -1087,6 +1218,18 @@ int svc_net_check_vm(const struct vm_def *d, struct buf *err)
 		}
 	}
 	store_vm_list_free(vms, n);
+	if (r == 0) {
+		size_t nc;
+		struct ct_def **cts = cts_load(&nc);
+		for (size_t c = 0; c < nc && r == 0; c++)
+			for (int i = 0; i < d->nnics && r == 0; i++)
+				if (ctdef_nic_index(cts[c], d->nics[i].mac) >= 0) {
+					buf_printf(err, "MAC address %s is already used by container %s", d->nics[i].mac,
+						   cts[c]->name);
+					r = -EEXIST;
+				}
+		cts_free(cts, nc);
+	}
 	return r;
 }
 
@@ -1203,4 +1346,121 @@ int svc_net_nic_update(const struct vm_def *d, int index, struct buf *err)
 		}
 	}
 	return nic_port_settings(net, nic, tap, true, err);
+}
+
+/* ---- containers' NICs ------------------------------------------------ */
+
+int svc_net_check_ct(const struct ct_def *d, struct buf *err)
+{
+	struct vm_record *vms;
+	size_t n, nc;
+	int r = 0;
+
+	for (int i = 0; i < d->nnics && r == 0; i++) {
+		struct net_record rec = { 0 };
+		if (store_net_get(svc_cfg.store, d->nics[i].network, &rec) < 0) {
+			buf_printf(err, "network '%s' does not exist (create it with 'corral net create')",
+				   d->nics[i].network);
+			r = -ENOENT;
+		}
+		net_record_release(&rec);
+	}
+	if (r < 0 || d->nnics == 0)
+		return r;
+	if (store_vm_list(svc_cfg.store, &vms, &n) < 0) {
+		buf_adds(err, "cannot read the VM list");
+		return -EIO;
+	}
+	for (size_t v = 0; v < n && r == 0; v++)
+		for (int i = 0; i < d->nnics && r == 0; i++)
+			if (vmdef_nic_index(vms[v].def, d->nics[i].mac) >= 0) {
+				buf_printf(err, "MAC address %s is already used by VM %s", d->nics[i].mac, vms[v].def->name);
+				r = -EEXIST;
+			}
+	store_vm_list_free(vms, n);
+	struct ct_def **cts = cts_load(&nc);
+	for (size_t c = 0; c < nc && r == 0; c++) {
+		if (strcmp(cts[c]->uuid, d->uuid) == 0)
+			continue;
+		for (int i = 0; i < d->nnics && r == 0; i++)
+			if (ctdef_nic_index(cts[c], d->nics[i].mac) >= 0) {
+				buf_printf(err, "MAC address %s is already used by container %s", d->nics[i].mac,
+					   cts[c]->name);
+				r = -EEXIST;
+			}
+	}
+	cts_free(cts, nc);
+	return r;
+}
+
+int svc_net_ct_nic_open(const struct ct_def *d, int index, char bridge[TAP_NAME_LEN], char port[TAP_NAME_LEN],
+			struct buf *err)
+{
+	struct vm_nic v = ct_nic_view(&d->nics[index]);
+	__do_netdef struct net_def *net = NULL;
+	struct hygiene_port p;
+	struct buf why __do_buf = BUF_INIT;
+	int r;
+
+	if ((r = net_load(v.network, &net, err)) < 0)
+		return r;
+	if (!if_nametoindex(net->bridge)) {
+		buf_printf(err, "network %s is not up on this host (its bridge %s is missing; corrald's log says why)",
+			   net->name, net->bridge);
+		return -ENODEV;
+	}
+	tap_veth_name(d->uuid, v.mac, port);
+	snprintf(bridge, TAP_NAME_LEN, "%s", net->bridge);
+	if (if_nametoindex(port)) {
+		buf_printf(err, "NIC %s: a network interface named %s exists already (left from another start?)", v.mac,
+			   port);
+		return -EEXIST;
+	}
+	/* the filter first, by name: the veth never sends a frame unfiltered */
+	hyg_port_fill(net, port, &v, NULL, &p);
+	if ((r = hygiene_port_apply(&p, &why)) < 0) {
+		buf_printf(err, "NIC %s: cannot install its traffic filter (nftables bridge table %s): %s", v.mac,
+			   HYGIENE_TABLE, why.s);
+		return r;
+	}
+	if ((r = hosts_update(net, err)) < 0)
+		svc_net_ct_nic_closed(d, index);
+	return r;
+}
+
+void svc_net_ct_nic_closed(const struct ct_def *d, int index)
+{
+	struct buf err __do_buf = BUF_INIT;
+	char port[TAP_NAME_LEN];
+	tap_veth_name(d->uuid, d->nics[index].mac, port);
+	if (hygiene_port_remove(port, &err) < 0)
+		log_warn("container %s: cannot remove the traffic filter of NIC %s: %s", d->name, d->nics[index].mac,
+			 err.s);
+}
+
+json_t *svc_net_ct_nic_status(const struct ct_def *d)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < d->nnics; i++) {
+		char port[TAP_NAME_LEN], ip[INET_ADDRSTRLEN];
+		struct in_addr a;
+		tap_veth_name(d->uuid, d->nics[i].mac, port);
+		bool has = !netdef_name_invalid(d->nics[i].network) && lease_of(d->nics[i].network, d->nics[i].mac, &a) &&
+			   inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:o,s:o}", "mac", d->nics[i].mac, "network",
+						     d->nics[i].network, "veth",
+						     if_nametoindex(port) ? json_string(port) : json_null(), "ip",
+						     has ? json_string(ip) : json_null()));
+	}
+	return arr;
+}
+
+void svc_net_ct_hosts_refresh(const struct ct_def *d)
+{
+	for (int i = 0; i < d->nnics; i++) {
+		struct buf err __do_buf = BUF_INIT;
+		__do_netdef struct net_def *net = NULL;
+		if (net_load(d->nics[i].network, &net, &err) < 0 || hosts_update(net, &err) < 0)
+			log_warn("network %s: cannot refresh its hosts file: %s", d->nics[i].network, err.s);
+	}
 }

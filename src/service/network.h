@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "core/ctdef.h"
 #include "core/vmdef.h"
 #include "service/service.h"
 
@@ -32,7 +33,7 @@ int svc_net_get(const char *name, json_t **out, struct buf *err);
 int svc_net_create(const json_t *def, json_t **out, struct buf *err);
 /* -EBUSY while a VM definition has a NIC on it. */
 int svc_net_delete(const char *name, struct buf *err);
-/* {"leases": [{"mac","ip","hostname","expires","vm"}]} */
+/* {"leases": [{"mac","ip","hostname","expires","vm"|"container"}]} (the guest whose NIC has the MAC) */
 int svc_net_leases(const char *name, json_t **out, struct buf *err);
 /* host "tcp:8022", guest "VM:22"; the VM gets an address reservation if it has none. */
 int svc_net_forward_add(const char *name, const char *host, const char *guest, json_t **out, struct buf *err);
@@ -60,5 +61,26 @@ int svc_net_nic_update(const struct vm_def *d, int index, struct buf *err);
 void svc_net_nic_closed(const struct vm_def *d, int index);
 /* VM `uuid` stopped: the traffic filters of all its NICs go. */
 void svc_net_vm_stopped(const char *uuid);
+
+/*
+ * Containers' NICs (service/ct.c): a veth pair liblxc makes at the
+ * container's start, its host end (tap_veth_name, "cv...") in the
+ * network's bridge, filtered like a VM's tap (net/hygiene.h): the filter is
+ * installed by name before liblxc creates the port, narrowed to the lease
+ * when dnsmasq gives one, re-adopted by svc_net_init while the container
+ * runs on, and removed when it stops.  A network a container's NIC is on
+ * cannot be deleted; a MAC is unique among VMs' and containers' NICs.
+ */
+/* d's networks exist and its MACs are nobody else's (under svc_defs_lock). */
+int svc_net_check_ct(const struct ct_def *d, struct buf *err);
+/* Before a start: NIC `index`'s bridge and host-end name (IFNAMSIZ bytes
+ * each) and its traffic filter installed; -ENODEV if the network is not up. */
+int svc_net_ct_nic_open(const struct ct_def *d, int index, char bridge[16], char port[16], struct buf *err);
+/* NIC `index` of d is gone (the container stopped or did not start): its filter goes. */
+void svc_net_ct_nic_closed(const struct ct_def *d, int index);
+/* status.nics of a container: [{"mac", "network", "veth"|null, "ip"|null}]. */
+json_t *svc_net_ct_nic_status(const struct ct_def *d);
+/* Rewrite the hosts files of d's networks (created or deleted). */
+void svc_net_ct_hosts_refresh(const struct ct_def *d);
 
 #endif

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/ctdef.h"
+#include "lxc/lxc.h"
 #include "util/buf.h"
 #include "util/common.h"
 
@@ -147,6 +148,122 @@ static void test_store_checks(void **state)
 	buf_release(&err);
 }
 
+static void test_nics(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct ct_def *d = parse("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"lan\","
+				 "\"mac\":\"52:54:00:AB:CD:EF\"},{\"mode\":\"network\",\"network\":\"dmz\"}]}",
+				 CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	assert_int_equal(d->nnics, 2);
+	assert_string_equal(d->nics[0].network, "lan");
+	assert_string_equal(d->nics[0].mac, "52:54:00:ab:cd:ef"); /* lower case, as stored */
+	assert_string_equal(d->nics[1].network, "dmz");
+	assert_int_equal(strncmp(d->nics[1].mac, "52:54:00:", 9), 0); /* generated, QEMU's range */
+	assert_int_equal(ctdef_nic_index(d, "52:54:00:AB:cd:ef"), 0);
+	/* the generated MAC is kept through the store */
+	d->idmap = (struct ct_idmap){ 100000, 100000, 65536 };
+	json_t *j = ctdef_to_json(d);
+	struct ct_def *e = ctdef_from_json(j, CTDEF_FROM_STORE, &err);
+	assert_non_null(e);
+	assert_string_equal(e->nics[1].mac, d->nics[1].mac);
+	json_decref(j);
+	ctdef_free(e);
+	ctdef_free(d);
+	buf_release(&err);
+
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"lan\",\"mac\":\"01:00:5e:00:00:01\"}]}",
+		"unicast");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"lan\",\"mac\":\"52:54:00:00:00:01\"},"
+		"{\"network\":\"lan\",\"mac\":\"52:54:00:00:00:01\"}]}",
+		"used by another NIC");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"mac\":\"52:54:00:00:00:01\"}]}", "network");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"../x\"}]}", "network");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"mode\":\"user\"}]}", "corral network");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"lan\",\"vlan\":\"10\"}]}",
+		"only a network and a MAC");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"lan\",\"speed\":1}]}", "speed");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":{\"network\":\"lan\"}}", "list");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"nics\":[{\"network\":\"a\"},{\"network\":\"b\"},"
+		"{\"network\":\"c\"},{\"network\":\"d\"},{\"network\":\"e\"}]}",
+		"at most 4");
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct ct_def *d = parse("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"cpu_limit\":1.5,"
+				 "\"cpu_weight\":200,\"memory_limit_mib\":64,\"pids_limit\":100}}",
+				 CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	assert_int_equal(d->limits.cpu_limit_centi, 150);
+	assert_int_equal(d->limits.cpu_weight, 200);
+	assert_int_equal(d->limits.memory_limit_mib, 64);
+	assert_int_equal(d->limits.pids_limit, 100);
+	json_t *l = ctdef_limits_to_json(&d->limits);
+	char *text = json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text, "{\"cpu_limit\":1.5,\"cpu_weight\":200,\"memory_limit_mib\":64,\"pids_limit\":100}");
+	free(text);
+	json_decref(l);
+	ctdef_free(d);
+	/* none given: no "limits" member written */
+	d = parse("{\"name\":\"a\",\"template\":\"busybox\"}", CTDEF_FROM_USER, &err);
+	l = ctdef_to_json(d);
+	assert_null(json_object_get(l, "limits"));
+	json_decref(l);
+	ctdef_free(d);
+	buf_release(&err);
+
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"memory_limit_mib\":1}}", "memory_limit_mib");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"pids_limit\":0}}", "pids_limit");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"pids_limit\":5000000}}", "pids_limit");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"cpu_limit\":0}}", "cpu_limit");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"cpu_limit\":65}}", "cpu_limit");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"cpu_limit\":\"1\"}}", "cpu_limit");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"cpu_weight\":10001}}", "cpu_weight");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":{\"swap_mib\":0}}", "swap_mib");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"limits\":[]}", "limits");
+}
+
+/* The cgroup files a container's limits become (src/lxc/limits.c), on v1 and v2. */
+static void test_limit_items(void **state)
+{
+	(void)state;
+	struct ctrt_item it[CTRT_MAX_ITEMS];
+	struct buf got = BUF_INIT;
+	struct ctrt_limits l = { .cpu_weight = 200, .cpu_limit_centi = 150, .memory_bytes = 64 << 20, .pids = 100 };
+	int n = ctrt_limit_items(&l, false, it);
+	for (int i = 0; i < n; i++)
+		buf_printf(&got, "%s%s=%s;", it[i].v2 ? "2:" : "", it[i].key, it[i].value);
+	assert_string_equal(got.s, "memory.limit_in_bytes=67108864;cpu.shares=2048;cpu.cfs_period_us=100000;"
+				   "cpu.cfs_quota_us=150000;pids.max=100;");
+	buf_reset(&got);
+	l.v2_cpu = l.v2_memory = l.v2_pids = true;
+	n = ctrt_limit_items(&l, false, it);
+	for (int i = 0; i < n; i++)
+		buf_printf(&got, "%s%s=%s;", it[i].v2 ? "2:" : "", it[i].key, it[i].value);
+	assert_string_equal(got.s, "2:memory.max=67108864;2:cpu.weight=200;2:cpu.max=150000 100000;2:pids.max=100;");
+	/* a start writes only the limits set; a live change every file, "none" included */
+	buf_reset(&got);
+	struct ctrt_limits none = { .memory_bytes = 64 << 20 };
+	n = ctrt_limit_items(&none, false, it);
+	assert_int_equal(n, 1);
+	n = ctrt_limit_items(&none, true, it);
+	for (int i = 0; i < n; i++)
+		buf_printf(&got, "%s=%s;", it[i].key, it[i].value);
+	assert_string_equal(got.s, "memory.limit_in_bytes=67108864;cpu.shares=1024;cpu.cfs_period_us=100000;"
+				   "cpu.cfs_quota_us=-1;pids.max=max;");
+	buf_reset(&got);
+	none = (struct ctrt_limits){ .v2_cpu = true, .v2_memory = true, .v2_pids = true };
+	n = ctrt_limit_items(&none, true, it);
+	for (int i = 0; i < n; i++)
+		buf_printf(&got, "%s=%s;", it[i].key, it[i].value);
+	assert_string_equal(got.s, "memory.max=max;cpu.weight=100;cpu.max=max 100000;pids.max=max;");
+	buf_release(&got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +272,9 @@ int main(void)
 		cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_store_checks),
+		cmocka_unit_test(test_nics),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_limit_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -349,6 +349,9 @@ static void test_tap_name(void **state)
 	tap_name("0b6c5a2e-1f3d-4c5b-9a7e-8d6f5e4c3b2a", "52:54:00:ab:cd:ef", t);
 	assert_string_equal(t, "ct0b6c5a2abcdef");
 	assert_true(strlen(t) < 16);
+	/* a container NIC's veth host end: the same digits, its own prefix */
+	tap_veth_name("0b6c5a2e-1f3d-4c5b-9a7e-8d6f5e4c3b2a", "52:54:00:ab:cd:ef", t);
+	assert_string_equal(t, "cv0b6c5a2abcdef");
 	__do_free char *tbl = nft_table_name("lan");
 	assert_string_equal(tbl, "corral-lan");
 }
