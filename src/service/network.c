@@ -616,48 +616,46 @@ static void ports_sync(struct net_def **nets, size_t nn)
 static pthread_mutex_t leases_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *leases_known; /* MAC -> IPv4 of the last lease seen (leases_lock) */
 
-/* NIC k of VM d got `ip` on network `name`: its running tap's filter narrows to it. */
-static void hyg_lease(const struct vm_def *d, int k, const char *name, const char *ip)
+/* A guest's NIC (its port `port` on the host) got `ip` on network `name`: the running
+ * port's filter narrows to it.  kind/event name the guest for the log and its events. */
+static void port_lease(const char *uuid, const char *guest, const char *kind, const char *event,
+		       const struct vm_nic *nic, const char *port, const char *name, const char *ip)
 {
 	struct buf err __do_buf = BUF_INIT;
 	__do_netdef struct net_def *net = NULL;
 	struct hygiene_port p;
 	struct in_addr a;
-	char tap[TAP_NAME_LEN];
-	const struct vm_nic *nic = &d->nics[k];
-	if (!nic_filtered(nic) || !nic->network || strcmp(nic->network, name) != 0 || inet_pton(AF_INET, ip, &a) != 1)
-		return;
-	tap_name(d->uuid, nic->mac, tap);
-	if (!if_nametoindex(tap) || net_load(name, &net, &err) < 0 || !net_leases_known(net))
+	if (inet_pton(AF_INET, ip, &a) != 1 || !if_nametoindex(port) || net_load(name, &net, &err) < 0 ||
+	    !net_leases_known(net))
 		return; /* not running: its filter is made when it starts */
-	hyg_port_fill(net, tap, nic, &a, &p);
+	hyg_port_fill(net, port, nic, &a, &p);
 	if (hygiene_port_apply(&p, &err) < 0) {
 		__do_free char *ev = xasprintf("NIC %s: cannot narrow its traffic filter to %s: %s", nic->mac, ip, err.s);
-		log_warn("VM %s: %s", d->name, ev);
-		svc_vm_event(d->uuid, "nic", ev);
+		log_warn("%s %s: %s", kind, guest, ev);
+		svc_vm_event(uuid, event, ev);
 	}
 }
 
-/* NIC k of container d got `ip` on network `name`: its running veth's filter narrows to it. */
+/* NIC k of VM d got `ip` on network `name`. */
+static void hyg_lease(const struct vm_def *d, int k, const char *name, const char *ip)
+{
+	char tap[TAP_NAME_LEN];
+	const struct vm_nic *nic = &d->nics[k];
+	if (!nic_filtered(nic) || !nic->network || strcmp(nic->network, name) != 0)
+		return;
+	tap_name(d->uuid, nic->mac, tap);
+	port_lease(d->uuid, d->name, "VM", "nic", nic, tap, name, ip);
+}
+
+/* NIC k of container d got `ip` on network `name`. */
 static void ct_lease(const struct ct_def *d, int k, const char *name, const char *ip)
 {
-	struct buf err __do_buf = BUF_INIT;
-	__do_netdef struct net_def *net = NULL;
-	struct hygiene_port p;
-	struct in_addr a;
 	char port[TAP_NAME_LEN];
 	struct vm_nic v = ct_nic_view(&d->nics[k]);
-	if (strcmp(v.network, name) != 0 || inet_pton(AF_INET, ip, &a) != 1)
+	if (strcmp(v.network, name) != 0)
 		return;
 	tap_veth_name(d->uuid, v.mac, port);
-	if (!if_nametoindex(port) || net_load(name, &net, &err) < 0 || !net_leases_known(net))
-		return; /* not running: its filter is made when it starts */
-	hyg_port_fill(net, port, &v, &a, &p);
-	if (hygiene_port_apply(&p, &err) < 0) {
-		__do_free char *ev = xasprintf("NIC %s: cannot narrow its traffic filter to %s: %s", v.mac, ip, err.s);
-		log_warn("container %s: %s", d->name, ev);
-		svc_vm_event(d->uuid, "container", ev);
-	}
+	port_lease(d->uuid, d->name, "container", "container", &v, port, name, ip);
 }
 
 /* NIC `mac` got `ip` from network `net`'s dnsmasq. */
@@ -1178,10 +1176,37 @@ out:
 
 /* ---- VMs' NICs ------------------------------------------------------ */
 
-int svc_net_check_vm(const struct vm_def *d, struct buf *err)
+/* -EEXIST unless every MAC of macs is free: on no NIC of a VM or container other than self_uuid. */
+static int macs_unused(const char *const *macs, int nmacs, const char *self_uuid, struct buf *err)
 {
 	struct vm_record *vms;
-	size_t n;
+	size_t n, nc;
+	int r = 0;
+
+	if (store_vm_list(svc_cfg.store, &vms, &n) < 0) {
+		buf_adds(err, "cannot read the VM list");
+		return -EIO;
+	}
+	for (size_t v = 0; v < n && r == 0; v++)
+		for (int i = 0; i < nmacs && r == 0 && strcmp(vms[v].def->uuid, self_uuid) != 0; i++)
+			if (vmdef_nic_index(vms[v].def, macs[i]) >= 0) {
+				buf_printf(err, "MAC address %s is already used by VM %s", macs[i], vms[v].def->name);
+				r = -EEXIST;
+			}
+	store_vm_list_free(vms, n);
+	struct ct_def **cts = cts_load(&nc);
+	for (size_t c = 0; c < nc && r == 0; c++)
+		for (int i = 0; i < nmacs && r == 0 && strcmp(cts[c]->uuid, self_uuid) != 0; i++)
+			if (ctdef_nic_index(cts[c], macs[i]) >= 0) {
+				buf_printf(err, "MAC address %s is already used by container %s", macs[i], cts[c]->name);
+				r = -EEXIST;
+			}
+	cts_free(cts, nc);
+	return r;
+}
+
+int svc_net_check_vm(const struct vm_def *d, struct buf *err)
+{
 	int r = 0;
 
 	for (int i = 0; i < d->nnics && r == 0; i++) {
@@ -1202,35 +1227,10 @@ int svc_net_check_vm(const struct vm_def *d, struct buf *err)
 	}
 	if (r < 0 || d->nnics == 0)
 		return r;
-	if (store_vm_list(svc_cfg.store, &vms, &n) < 0) {
-		buf_adds(err, "cannot read the VM list");
-		return -EIO;
-	}
-	for (size_t v = 0; v < n && r == 0; v++) {
-		if (strcmp(vms[v].def->uuid, d->uuid) == 0)
-			continue;
-		for (int i = 0; i < d->nnics && r == 0; i++) {
-			if (vmdef_nic_index(vms[v].def, d->nics[i].mac) >= 0) {
-				buf_printf(err, "MAC address %s is already used by VM %s", d->nics[i].mac,
-					   vms[v].def->name);
-				r = -EEXIST;
-			}
-		}
-	}
-	store_vm_list_free(vms, n);
-	if (r == 0) {
-		size_t nc;
-		struct ct_def **cts = cts_load(&nc);
-		for (size_t c = 0; c < nc && r == 0; c++)
-			for (int i = 0; i < d->nnics && r == 0; i++)
-				if (ctdef_nic_index(cts[c], d->nics[i].mac) >= 0) {
-					buf_printf(err, "MAC address %s is already used by container %s", d->nics[i].mac,
-						   cts[c]->name);
-					r = -EEXIST;
-				}
-		cts_free(cts, nc);
-	}
-	return r;
+	const char *macs[VM_MAX_NICS];
+	for (int i = 0; i < d->nnics; i++)
+		macs[i] = d->nics[i].mac;
+	return macs_unused(macs, d->nnics, d->uuid, err);
 }
 
 json_t *svc_net_nic_status(const struct vm_def *d)
@@ -1352,8 +1352,6 @@ int svc_net_nic_update(const struct vm_def *d, int index, struct buf *err)
 
 int svc_net_check_ct(const struct ct_def *d, struct buf *err)
 {
-	struct vm_record *vms;
-	size_t n, nc;
 	int r = 0;
 
 	for (int i = 0; i < d->nnics && r == 0; i++) {
@@ -1367,30 +1365,10 @@ int svc_net_check_ct(const struct ct_def *d, struct buf *err)
 	}
 	if (r < 0 || d->nnics == 0)
 		return r;
-	if (store_vm_list(svc_cfg.store, &vms, &n) < 0) {
-		buf_adds(err, "cannot read the VM list");
-		return -EIO;
-	}
-	for (size_t v = 0; v < n && r == 0; v++)
-		for (int i = 0; i < d->nnics && r == 0; i++)
-			if (vmdef_nic_index(vms[v].def, d->nics[i].mac) >= 0) {
-				buf_printf(err, "MAC address %s is already used by VM %s", d->nics[i].mac, vms[v].def->name);
-				r = -EEXIST;
-			}
-	store_vm_list_free(vms, n);
-	struct ct_def **cts = cts_load(&nc);
-	for (size_t c = 0; c < nc && r == 0; c++) {
-		if (strcmp(cts[c]->uuid, d->uuid) == 0)
-			continue;
-		for (int i = 0; i < d->nnics && r == 0; i++)
-			if (ctdef_nic_index(cts[c], d->nics[i].mac) >= 0) {
-				buf_printf(err, "MAC address %s is already used by container %s", d->nics[i].mac,
-					   cts[c]->name);
-				r = -EEXIST;
-			}
-	}
-	cts_free(cts, nc);
-	return r;
+	const char *macs[CT_MAX_NICS];
+	for (int i = 0; i < d->nnics; i++)
+		macs[i] = d->nics[i].mac;
+	return macs_unused(macs, d->nnics, d->uuid, err);
 }
 
 int svc_net_ct_nic_open(const struct ct_def *d, int index, char bridge[TAP_NAME_LEN], char port[TAP_NAME_LEN],
