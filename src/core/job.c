@@ -494,12 +494,7 @@ int job_wait(int64_t id, int timeout_ms)
 			r = -ETIMEDOUT;
 			break;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t step = left > 200 ? 200 : left;
-		ts.tv_nsec += step * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		struct timespec ts = time_realtime_in(left > 200 ? 200 : left);
 		pthread_cond_timedwait(&eng_cond, &eng_lock, &ts);
 	}
 	pthread_mutex_unlock(&eng_lock);
@@ -540,11 +535,7 @@ void job_engine_shutdown(void)
 			next_note = time_mono_ms() + 5000;
 		}
 		if (left) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 200 * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
+			struct timespec ts = time_realtime_in(200);
 			pthread_cond_timedwait(&eng_cond, &eng_lock, &ts);
 		}
 		pthread_mutex_unlock(&eng_lock);
@@ -649,11 +640,7 @@ int job_sleep(struct job *j, int ms)
 		int64_t left = deadline - time_mono_ms();
 		if (left <= 0)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += left * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		struct timespec ts = time_realtime_in(left); /* eng_cond's clock */
 		pthread_cond_timedwait(&eng_cond, &eng_lock, &ts);
 	}
 	if (j->cancel_requested)
@@ -684,12 +671,7 @@ int job_lock_wait(struct job *j, int timeout_ms)
 		int64_t left = deadline - time_mono_ms();
 		if (left <= 0)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t step = left > 200 ? 200 : left;
-		ts.tv_nsec += step * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		struct timespec ts = time_realtime_in(left > 200 ? 200 : left);
 		pthread_cond_timedwait(&eng_cond, &eng_lock, &ts);
 	}
 	pthread_mutex_unlock(&eng_lock);

@@ -443,17 +443,8 @@ static int read_reply(struct qga *g, json_t **ret, int64_t deadline, struct buf 
 
 static int lock_until(struct qga *g, int64_t deadline, struct buf *err)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	int64_t left = deadline - time_mono_ms();
-	if (left < 0)
-		left = 0;
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = time_realtime_in(left < 0 ? 0 : left); /* timedlock's clock */
 	if (pthread_mutex_timedlock(&g->lock, &ts) != 0) {
 		qerr(err, "the guest agent is busy with another request");
 		return -EBUSY;

@@ -1733,9 +1733,7 @@ static bool wait_device_deleted(struct vm_rt *v, const char *uuid, const char *i
 				deleted = true;
 		if (deleted)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		struct timespec ts = time_realtime_in(1000);
 		pthread_cond_timedwait(&rt_cond, &rt_lock, &ts);
 	}
 	rt_unlock();

@@ -56,9 +56,7 @@ static void *hk_main(void *arg)
 			pthread_mutex_lock(&hk_lock);
 			next_prune = time_mono_ms() + PRUNE_S * 1000;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += LEASES_S;
+		struct timespec ts = time_realtime_in(LEASES_S * 1000);
 		pthread_cond_timedwait(&hk_cond, &hk_lock, &ts);
 		if (hk_stop)
 			break;

@@ -447,9 +447,7 @@ static void *rc_main(void *arg)
 				reconcile_off_out(rec);
 		}
 		pthread_mutex_lock(&rc_lock);
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += MIG_RECONCILE_S;
+		struct timespec ts = time_realtime_in(MIG_RECONCILE_S * 1000);
 		if (!rc_stop)
 			pthread_cond_timedwait(&rc_cond, &rc_lock, &ts);
 	}

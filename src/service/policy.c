@@ -211,8 +211,7 @@ static void *sched_main(void *arg)
 		pthread_mutex_unlock(&sched_lock);
 		sched_tick();
 		pthread_mutex_lock(&sched_lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += SCHED_TICK_S;
+		ts = time_realtime_in(SCHED_TICK_S * 1000);
 		if (!sched_stop)
 			pthread_cond_timedwait(&sched_cond, &sched_lock, &ts);
 	}
