@@ -687,6 +687,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		o->disks[i].started = true;
 	}
 	for (int ready = 0; o->ncopy && ready < o->ncopy;) {
+		uint64_t seen = qmp_events_seen(q);
 		ready = 0;
 		disk_total = disk_done = 0;
 		for (int i = 0; i < o->ndisks; i++) {
@@ -715,8 +716,12 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 				   MIG_STALL_MS / 1000);
 			return -ETIMEDOUT;
 		}
-		if (ready < o->ncopy && (r = job_sleep(o->job, MIG_POLL_MS)) < 0)
-			return r;
+		if (ready < o->ncopy) {
+			/* a mirror's JOB_STATUS_CHANGE to "ready" wakes us: no poll period added */
+			qmp_events_wait(q, seen, MIG_POLL_MS);
+			if (job_cancelled(o->job))
+				return -ECANCELED;
+		}
 	}
 	if (o->quick && o->was_running) {
 		/* Quick: the guest stops here and its memory moves in one pass, however busy it was. */
