@@ -6,9 +6,11 @@
  *
  * Files are answered to anyone (the login page must load before a login):
  * they are the same for every host and hold no data.  Every answer under
- * /ui/ forbids framing, MIME sniffing and any script, style or connection
- * not from this origin (Content-Security-Policy default-src 'self'), so
- * that text the API returns can only ever be shown, never run.
+ * /ui/ forbids framing, MIME sniffing and any script or connection not
+ * from this origin (Content-Security-Policy default-src 'self'), so that
+ * text the API returns can only ever be shown, never run.  Styles may be
+ * inline ('unsafe-inline' for style-src only): xterm.js writes <style>
+ * elements for its theme and cursor; the UI itself never does.
  *
  * A request over TLS without an Authorization header but with the session
  * cookie is the session's user (with her rights, as a password login);
@@ -47,8 +49,8 @@ void api_ui_init(const char *dir, const char *novnc)
 static void ui_headers(struct http_reply *rep)
 {
 	http_reply_header(rep, "Content-Security-Policy",
-			  "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-			  "form-action 'self'; frame-ancestors 'none'");
+			  "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+			  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
 	http_reply_header(rep, "X-Frame-Options", "DENY");
 	http_reply_header(rep, "X-Content-Type-Options", "nosniff");
 	http_reply_header(rep, "Referrer-Policy", "no-referrer");

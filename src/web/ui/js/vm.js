@@ -1,0 +1,129 @@
+// vm.js - one VM: its details, start/stop/kill/reboot, its snapshots
+// (list, take, revert) and its serial console.
+
+import { h, fill, fmtMiB, fmtTime, stateBadge, flash } from './dom.js';
+import { api, seg } from './api.js';
+import { subscribe } from './events.js';
+import { vmAction } from './vms.js';
+import { openConsole } from './console.js';
+
+function details(v) {
+  const st = v.status || {};
+  const boot = v.boot || {};
+  return h('dl', { class: 'kv', id: 'vm-details' },
+    h('dt', {}, 'Name'), h('dd', { id: 'vm-name' }, v.name),
+    h('dt', {}, 'UUID'), h('dd', {}, v.uuid),
+    h('dt', {}, 'State'), h('dd', { id: 'vm-state' }, stateBadge(st.state), st.reason ? ` (${st.reason})` : ''),
+    h('dt', {}, 'Description'), h('dd', { id: 'vm-description' }, v.description || ''),
+    h('dt', {}, 'Tags'), h('dd', {}, (v.tags || []).join(', ')),
+    h('dt', {}, 'CPUs'), h('dd', {}, String(v.cpus)),
+    h('dt', {}, 'Memory'), h('dd', {}, fmtMiB(v.memory_mib)),
+    h('dt', {}, 'Machine'), h('dd', {}, `${v.machine} (${v.firmware || 'bios'})`),
+    h('dt', {}, 'Boot'), h('dd', {}, boot.mode === 'kernel' ? `kernel ${boot.kernel}` : (boot.mode || '')),
+    h('dt', {}, 'Disks'), h('dd', {}, (v.disks || []).map((d) => `${d.volume} (${d.bus || 'virtio'})`).join(', ') || 'none'),
+    h('dt', {}, 'CD-ROM'), h('dd', {}, v.cdrom ? (v.cdrom.path || 'drive') : 'none'),
+    h('dt', {}, 'NICs'), h('dd', {}, (v.nics || []).map((n) => `${n.mac} ${n.mode}${n.network ? ':' + n.network : ''}`).join(', ')),
+    h('dt', {}, 'VNC'), h('dd', {}, st.vnc ? JSON.stringify(st.vnc) : (v.vnc ? 'configured' : 'none')));
+}
+
+export function show(main, name) {
+  const info = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const snaps = h('div', { id: 'snapshots' });
+  const consoleBox = h('div', { id: 'console-box' });
+  const consoleStatus = h('span', { id: 'console-status', class: 'muted' });
+  const actions = h('div', { class: 'actions', id: 'vm-actions' },
+    ['start', 'stop', 'kill', 'reboot'].map((a) =>
+      h('button', { type: 'button', id: `vm-${a}`, onclick: () => vmAction(name, a) }, a[0].toUpperCase() + a.slice(1))));
+  const snapName = h('input', { id: 'snap-name', placeholder: 'snapshot name', required: true, pattern: '[A-Za-z0-9._\\-]+' });
+  const snapMem = h('input', { id: 'snap-memory', type: 'checkbox' });
+  const snapForm = h('form', { class: 'inline', id: 'snap-form' }, snapName, ' ', h('label', {}, snapMem, ' with RAM'), ' ',
+    h('button', { type: 'submit' }, 'Take snapshot'));
+  let closeConsole = null, state = null;
+
+  fill(main, h('h1', {}, 'VM ', name),
+    h('section', { class: 'card' }, actions, info),
+    h('section', { class: 'card' }, h('h2', {}, 'Serial console ', consoleStatus),
+      h('div', { class: 'console-bar' },
+        h('button', { type: 'button', id: 'console-connect', onclick: () => connect(false) }, 'Connect'),
+        h('button', { type: 'button', id: 'console-takeover', onclick: () => connect(true) }, 'Take over')),
+      consoleBox),
+    h('section', { class: 'card' }, h('h2', {}, 'Snapshots'), snapForm, snaps));
+
+  function connect(force) {
+    if (closeConsole) closeConsole();
+    fill(consoleStatus, 'connecting…');
+    closeConsole = openConsole(consoleBox, name, {
+      force,
+      onStatus: (s, why) => fill(consoleStatus, s === 'connected' ? 'connected'
+        : `disconnected${why ? ': ' + why : ''} (is the VM running? is someone else on its console? “Take over” steals it)`),
+    });
+  }
+
+  async function loadVm() {
+    try {
+      const v = await api.get(`/v1/vms/${seg(name)}`);
+      fill(info, details(v));
+      const was = state;
+      state = v.status && v.status.state;
+      if (state === 'running' && was !== 'running' && !closeConsole) connect(false);
+    } catch (e) {
+      fill(info, h('p', { class: 'error' }, e.message));
+    }
+  }
+
+  async function loadSnaps() {
+    try {
+      const x = await api.get(`/v1/vms/${seg(name)}/snapshots`);
+      if (!x.snapshots.length) { fill(snaps, h('p', { class: 'muted' }, 'No snapshot.')); return; }
+      const body = h('tbody');
+      for (const s of x.snapshots) {
+        body.appendChild(h('tr', { dataset: { snapshot: s.name } },
+          h('td', {}, s.name, s.name === x.current ? ' (current)' : ''),
+          h('td', {}, fmtTime(s.created || s.time)),
+          h('td', {}, s.memory ? 'with RAM' : 'disks'),
+          h('td', {}, s.description || ''),
+          h('td', {}, h('button', { type: 'button', class: 'snap-revert', onclick: () => revert(s.name) }, 'Revert'))));
+      }
+      fill(snaps, h('table', { id: 'snap-table' }, h('thead', {}, h('tr', {}, ['Name', 'Taken', 'Kind', 'Description', ''].map((t) => h('th', {}, t)))), body));
+    } catch (e) {
+      fill(snaps, h('p', { class: 'error' }, e.message));
+    }
+  }
+
+  async function revert(snap) {
+    try {
+      const r = await api.post(`/v1/vms/${seg(name)}/snapshots/${seg(snap)}/revert`);
+      flash(`revert ${name} to ${snap}: job ${r.job.id} started`, 'info');
+    } catch (e) {
+      flash(`revert to ${snap} failed: ${e.message}`);
+    }
+  }
+
+  snapForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api.post(`/v1/vms/${seg(name)}/snapshots`, { name: snapName.value, memory: snapMem.checked });
+      flash(`snapshot ${snapName.value}: job ${r.job.id} started`, 'info');
+      snapName.value = '';
+    } catch (e) {
+      flash(`snapshot failed: ${e.message}`);
+    }
+  });
+
+  loadVm();
+  loadSnaps();
+  const unsub = subscribe((kind, e) => {
+    if (e.name !== name) return;
+    if (kind === 'state') loadVm();
+    if (kind === 'job' && e.job && e.job.state !== 'running') {
+      if (String(e.job.type).startsWith('snapshot')) {
+        loadSnaps();
+        if (e.job.state === 'failed') flash(`${e.job.type} failed: ${e.job.error || ''}`);
+        else flash(`${e.job.type} done`, 'info');
+      }
+      loadVm();
+    }
+    if (kind === 'snapshot') loadSnaps();
+  });
+  return () => { unsub(); if (closeConsole) closeConsole(); };
+}
