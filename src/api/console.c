@@ -19,6 +19,7 @@ struct console_session {
 	char uuid[37];
 	int serial_fd;
 	int hold_fd; /* a container's: liblxc's fd holding the console slot; -1 for a VM */
+	bool plain;  /* a socket of its own (VNC): closed at the end, no slot to give back */
 };
 
 void *console_session_new(const char *vm_uuid, int serial_fd)
@@ -27,6 +28,13 @@ void *console_session_new(const char *vm_uuid, int serial_fd)
 	snprintf(s->uuid, sizeof(s->uuid), "%s", vm_uuid);
 	s->serial_fd = serial_fd;
 	s->hold_fd = -1;
+	return s;
+}
+
+void *console_session_new_fd(const char *vm_uuid, int fd)
+{
+	struct console_session *s = console_session_new(vm_uuid, fd);
+	s->plain = true;
 	return s;
 }
 
@@ -76,7 +84,9 @@ static bool write_fd_all(int fd, const char *buf, size_t len)
 /* Give the console slot back (and the container's fds). */
 static void session_end(struct console_session *s)
 {
-	if (s->hold_fd >= 0) {
+	if (s->plain) {
+		close(s->serial_fd);
+	} else if (s->hold_fd >= 0) {
 		close(s->serial_fd);
 		close(s->hold_fd);
 	} else {
@@ -140,7 +150,7 @@ void console_relay_ws(int client_fd, void *session)
 	char buf[16384];
 
 	if (client_fd >= 0) {
-		log_info("web console attached to %s", s->uuid);
+		log_info("web %s attached to %s", s->plain ? "VNC display" : "console", s->uuid);
 		for (;;) {
 			struct pollfd p[2] = { { client_fd, POLLIN, 0 }, { s->serial_fd, POLLIN, 0 } };
 			if (poll(p, 2, -1) < 0) {
@@ -166,14 +176,14 @@ void console_relay_ws(int client_fd, void *session)
 			if (p[1].revents) {
 				ssize_t n = read(s->serial_fd, buf, sizeof(buf));
 				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN))) {
-					ws_close(client_fd, WS_CLOSE_GOING_AWAY, "the console ended");
+					ws_close(client_fd, WS_CLOSE_GOING_AWAY, s->plain ? "the display ended" : "the console ended");
 					break;
 				}
 				if (n > 0 && !ws_send(client_fd, WS_OP_BINARY, buf, (size_t)n))
 					break;
 			}
 		}
-		log_info("web console detached from %s", s->uuid);
+		log_info("web %s detached from %s", s->plain ? "VNC display" : "console", s->uuid);
 	}
 	ws_decoder_release(&d);
 	session_end(s);

@@ -9,13 +9,16 @@
  * out as binary frames, pings are answered, and a close frame, a frame
  * that breaks the protocol or one over CONSOLE_WS_MAX_FRAME bytes ends it
  * (with a close frame saying why).  The session owns the serial fd and
- * gives the VM's console slot back when it ends.
+ * gives the VM's console slot back when it ends.  The web UI's VNC
+ * display (noVNC) is relayed the same way, from the VM's VNC socket.
  */
 #ifndef CORRAL_API_CONSOLE_H
 #define CORRAL_API_CONSOLE_H
 
 /* Opaque session for http_reply.upgrade_opaque; takes ownership of serial_fd. */
 void *console_session_new(const char *vm_uuid, int serial_fd);
+/* The same for any other socket of a VM (its VNC display: web UI), owned and closed by the session. */
+void *console_session_new_fd(const char *vm_uuid, int fd);
 /* The same for a container's console (service/ct.h): its pty fd and the
  * liblxc fd that holds the console slot, both owned and closed by the session. */
 void *console_session_new_ct(const char *ct_uuid, int pty_fd, int hold_fd);

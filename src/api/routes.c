@@ -504,6 +504,32 @@ static void h_vm_console(struct route_ctx *c)
 	buf_release(&err);
 }
 
+/* GET /v1/vms/{vm}/vnc: the VNC display as a WebSocket (noVNC in the web UI). */
+static void h_vm_vnc(struct route_ctx *c)
+{
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	char accept[WS_ACCEPT_LEN + 1];
+	if (!c->req->upgrade || strcasecmp(c->req->upgrade, "websocket") != 0) {
+		fail(c, -EINVAL, "the VNC display needs 'Connection: Upgrade' and 'Upgrade: websocket'");
+		return;
+	}
+	if (route_ws_accept(c, accept, sizeof(accept)) < 0 || one_vm(c, c->seg[2], u) < 0)
+		return;
+	int fd = svc_vm_vnc_open(u, &err);
+	if (fd < 0) {
+		fail(c, fd == -ENOENT ? -EBUSY : fd, err.s);
+	} else {
+		const char *proto = http_header(c->req, "Sec-WebSocket-Protocol");
+		http_reply_header(c->rep, "Sec-WebSocket-Accept", accept);
+		if (proto && strstr(proto, "binary"))
+			http_reply_header(c->rep, "Sec-WebSocket-Protocol", "binary");
+		c->rep->upgrade_cb = console_relay_ws;
+		c->rep->upgrade_opaque = console_session_new_fd(u, fd);
+	}
+	buf_release(&err);
+}
+
 static void h_vm_disk_attach(struct route_ctx *c)
 {
 	static const char *const keys[] = { "volume", "bus", "io", NULL };
@@ -1112,6 +1138,8 @@ static const struct route routes[] = {
 	  AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, "force:bool", NULL, 101,
 	  "the serial console (Upgrade: corral-console, or websocket for browsers)", AUTH_VM_CONSOLE },
+	{ "GET", { "v1", "vms", "{vm}", "vnc" }, h_vm_vnc, NULL, NULL, 101,
+	  "the VNC display as a WebSocket (Upgrade: websocket; for noVNC)", AUTH_VM_CONSOLE },
 	{ "GET", { "v1", "vms", "{vm}", "stats" }, h_vm_stats, "since:str", NULL, 200,
 	  "a VM's CPU, memory, disk and network use over time (since: 1h, 30m, 2d...)", AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "limits" }, h_vm_limits, NULL, NULL, 200,

@@ -4,7 +4,8 @@
 # and the VM list, creates and starts a VM from the form, sees the guest's
 # ready marker in the xterm.js serial console and gets an answer to typed
 # input, takes a snapshot with RAM and reverts it (the guest's memory is
-# back as it was), shows a hostile description as text, and refuses a
+# back as it was), starts a VM with VNC and sees its display in noVNC
+# (relayed by corrald), shows a hostile description as text, and refuses a
 # change without the CSRF token, a console WebSocket from a foreign Origin,
 # and an Auditor's start (the page shows the error; the server says 403).
 # Then, from outside the browser: the VM the Auditor tried to start is
@@ -32,7 +33,8 @@ export XSS_TEXT='<img src=x onerror=alert(document.domain)><script>alert(1)</scr
 test_expect "users for the browser: an Administrator and an Auditor; a VM with a hostile description" '
 	printf "%s\n" "$ADMIN_PASS" | corral user add admin && corral acl add admin Administrator / &&
 	printf "%s\n" "$AUD_PASS" | corral user add aud && corral acl add aud Auditor / &&
-	create_guest xss --description "$XSS_TEXT" >/dev/null
+	create_guest xss --description "$XSS_TEXT" >/dev/null &&
+	create_guest gfx --vnc >/dev/null
 '
 
 test_expect "the UI is served over TLS with CSP, no framing, no sniffing; files outside it are not" '
@@ -66,7 +68,18 @@ test_expect "after the browser: what it did and what it was refused, seen throug
 		(any(test(\"^aud from .*: POST /v1/vms/xss/start -> 403\"))) and
 		(any(test(\"^admin from .*: POST /ui/login -> 200\")))" events.json ||
 		{ jq -c ".events[] | select(.kind == \"api\")" events.json | tail -n 20; false; } &&
-	ls "$ART"/0[1-9]-*.png | wc -l | grep -qx 9
+	[ "$(vm_state gfx)" = running ] &&
+	grep -q "web VNC display attached to" "$T/corrald.log" &&
+	[ "$(ls "$ART" | grep -c "^[01][0-9]-.*\.png\$")" = 10 ]
+'
+
+test_expect "the session id and CSRF token are nowhere in the log, the events or the database" '
+	[ "$(wc -l <session.id)" = 2 ] &&
+	while read -r secret; do
+		[ ${#secret} = 64 ] || return 1
+		! grep -rq "$secret" "$T/corrald.log" "$STATE" || { say "found a session secret"; return 1; }
+		! corral events --json --limit 1000 | grep -q "$secret" || return 1
+	done <session.id
 '
 
 test_expect "a session cookie is no credential over the unix socket, and a bearer token ignores it" '

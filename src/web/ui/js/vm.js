@@ -1,11 +1,12 @@
 // vm.js - one VM: its details, start/stop/kill/reboot, its snapshots
-// (list, take, revert) and its serial console.
+// (list, take, revert), its serial console and (with --vnc) its display.
 
 import { h, fill, fmtMiB, fmtTime, stateBadge, flash } from './dom.js';
 import { api, seg } from './api.js';
 import { subscribe } from './events.js';
 import { vmAction } from './vms.js';
 import { openConsole } from './console.js';
+import { openVnc } from './vnc.js';
 
 function details(v) {
   const st = v.status || {};
@@ -23,7 +24,7 @@ function details(v) {
     h('dt', {}, 'Disks'), h('dd', {}, (v.disks || []).map((d) => `${d.volume} (${d.bus || 'virtio'})`).join(', ') || 'none'),
     h('dt', {}, 'CD-ROM'), h('dd', {}, v.cdrom ? (v.cdrom.path || 'drive') : 'none'),
     h('dt', {}, 'NICs'), h('dd', {}, (v.nics || []).map((n) => `${n.mac} ${n.mode}${n.network ? ':' + n.network : ''}`).join(', ')),
-    h('dt', {}, 'VNC'), h('dd', {}, st.vnc ? JSON.stringify(st.vnc) : (v.vnc ? 'configured' : 'none')));
+    h('dt', {}, 'VNC'), h('dd', {}, st.vnc ? String(st.vnc) : (v.vnc ? 'configured' : 'none')));
 }
 
 export function show(main, name) {
@@ -38,7 +39,13 @@ export function show(main, name) {
   const snapMem = h('input', { id: 'snap-memory', type: 'checkbox' });
   const snapForm = h('form', { class: 'inline', id: 'snap-form' }, snapName, ' ', h('label', {}, snapMem, ' with RAM'), ' ',
     h('button', { type: 'submit' }, 'Take snapshot'));
-  let closeConsole = null, state = null;
+  const vnc = h('div', { id: 'vnc' });
+  const vncStatus = h('span', { id: 'vnc-status', class: 'muted' });
+  const vncSec = h('section', { class: 'card', id: 'vnc-section', hidden: true },
+    h('h2', {}, 'VNC display ', vncStatus),
+    h('div', { class: 'console-bar' }, h('button', { type: 'button', id: 'vnc-connect', onclick: () => connectVnc() }, 'Connect')),
+    vnc);
+  let closeConsole = null, closeVnc = null, state = null;
 
   fill(main, h('h1', {}, 'VM ', name),
     h('section', { class: 'card' }, actions, info),
@@ -47,7 +54,18 @@ export function show(main, name) {
         h('button', { type: 'button', id: 'console-connect', onclick: () => connect(false) }, 'Connect'),
         h('button', { type: 'button', id: 'console-takeover', onclick: () => connect(true) }, 'Take over')),
       consoleBox),
+    vncSec,
     h('section', { class: 'card' }, h('h2', {}, 'Snapshots'), snapForm, snaps));
+
+  async function connectVnc() {
+    if (closeVnc) closeVnc();
+    let stop = false;
+    closeVnc = () => { stop = true; };
+    fill(vncStatus, 'connecting…');
+    const close = await openVnc(vnc, name, (s, why) => fill(vncStatus, why ? `${s}: ${why}` : s));
+    if (stop) close();
+    else closeVnc = close;
+  }
 
   function connect(force) {
     if (closeConsole) closeConsole();
@@ -66,6 +84,8 @@ export function show(main, name) {
       const was = state;
       state = v.status && v.status.state;
       if (state === 'running' && was !== 'running' && !closeConsole) connect(false);
+      vncSec.hidden = !v.vnc;
+      if (v.vnc && state === 'running' && was !== 'running' && !closeVnc) connectVnc();
     } catch (e) {
       fill(info, h('p', { class: 'error' }, e.message));
     }
@@ -125,5 +145,5 @@ export function show(main, name) {
     }
     if (kind === 'snapshot') loadSnaps();
   });
-  return () => { unsub(); if (closeConsole) closeConsole(); };
+  return () => { unsub(); if (closeConsole) closeConsole(); if (closeVnc) closeVnc(); };
 }
