@@ -26,6 +26,7 @@ export function show(main) {
   fill(main, h('h1', {}, 'Virtual machines ', count), table);
   const cells = new Map();
 
+  const t0 = performance.now();
   (async () => {
     let x;
     try { x = await api.get('/v1/vms'); } catch (e) { fill(body, h('tr', {}, h('td', { class: 'error', colspan: 6 }, e.message))); return; }
@@ -46,6 +47,7 @@ export function show(main) {
     }
     fill(body, frag);
     fill(count, `(${x.vms.length})`);
+    table.dataset.drawMs = String(Math.round(performance.now() - t0)); // request + drawing, for tests
   })();
 
   return subscribe((kind, e) => {
