@@ -30,6 +30,7 @@
 
 #include "routes.h"
 #include "routes_internal.h"
+#include "core/events.h"
 #include "service/session.h"
 #include "web/assets.h"
 #include "web/ws.h"
@@ -203,7 +204,9 @@ static void ui_login(const struct http_request *req, struct http_reply *rep)
 						    (int)svc_session_idle_s()));
 		cookie_set(rep, id, svc_session_max_age_s());
 		ui_headers(rep);
+		events_actor_set(who.user);
 		svc_auth_audit(&who, req->peer, "POST", "/ui/login", 200);
+		events_actor_set(NULL);
 	}
 	buf_release(&err);
 }
@@ -258,7 +261,9 @@ static void ui_logout(const struct http_request *req, struct http_reply *rep)
 	http_reply_json(rep, 200, json_pack("{s:b}", "logged_out", 1));
 	cookie_set(rep, "", 0);
 	ui_headers(rep);
+	events_actor_set(who.user);
 	svc_auth_audit(&who, req->peer, "POST", "/ui/logout", 200);
+	events_actor_set(NULL);
 }
 
 bool api_ui_route(const struct http_request *req, struct http_reply *rep)
