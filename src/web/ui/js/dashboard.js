@@ -1,5 +1,6 @@
-// dashboard.js - the host at a glance: the host, its VMs with their state,
-// running jobs with live progress, recent events, firing alarms.  Live
+// dashboard.js - the host at a glance: the host, the hosts it trusts, its
+// VMs with their state, running jobs with live progress, recent events,
+// firing alarms.  Live
 // parts follow the event stream (events.js).
 
 import { h, fill, fmtMiB, fmtTime, stateBadge } from './dom.js';
@@ -31,11 +32,12 @@ function jobRow(j) {
 
 export function show(main) {
   const [hostSec, hostEl] = section('Host', 'dash-host');
+  const [hostsSec, hostsEl] = section('Hosts', 'dash-hosts');
   const [vmSec, vmEl] = section('VMs', 'dash-vms');
   const [jobSec, jobEl] = section('Running jobs', 'dash-jobs');
   const [alarmSec, alarmEl] = section('Firing alarms', 'dash-alarms');
   const [evSec, evEl] = section('Recent events', 'dash-events');
-  fill(main, h('h1', {}, 'Dashboard'), hostSec, vmSec, jobSec, alarmSec, evSec);
+  fill(main, h('h1', {}, 'Dashboard'), hostSec, hostsSec, vmSec, jobSec, alarmSec, evSec);
 
   load(hostEl, async () => {
     const x = await api.get('/v1/host');
@@ -46,6 +48,18 @@ export function show(main) {
       h('dt', {}, 'CPUs'), h('dd', {}, String(x.cpus)),
       h('dt', {}, 'Memory'), h('dd', {}, fmtMiB(x.memory_mib)),
       h('dt', {}, 'VMs'), h('dd', { id: 'dash-vm-count' }, `${x.vms_running} running of ${x.vms_total}`)));
+  });
+
+  // this host and the hosts it trusts (docs/remote.md), each asked by corrald
+  load(hostsEl, async () => {
+    const x = await api.get('/v1/hosts');
+    fill(hostsEl, h('table', {}, h('thead', {}, h('tr', {}, ['Host', 'Reachable', 'VMs running', 'Pools', 'URL'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, x.hosts.map((o) => h('tr', {},
+        h('td', {}, o.name, o.self ? ' (this host)' : ''),
+        h('td', {}, o.reachable ? `yes (${o.ms} ms)` : `no: ${o.error || ''}`),
+        h('td', { class: 'num' }, `${(o.vms || []).filter((v) => v.state === 'running').length} of ${(o.vms || []).length}`),
+        h('td', {}, (o.pools || []).map((p) => p.name + (p.shared ? ' (shared)' : '')).join(', ')),
+        h('td', {}, o.url || ''))))));
   });
 
   const vmState = new Map();
