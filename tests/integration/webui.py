@@ -220,6 +220,19 @@ def t_snapshot_revert():
     wait(lambda: "reverted-before" in term_text(), timeout=30, what="the guest's state from before the snapshot")
     assert "(current)" in text_of("snapshots")
     shot("07-reverted")
+    # a second snapshot appears under the first; deleting it takes two clicks
+    by_id("snap-memory").click()  # off: disks only
+    by_id("snap-name").send_keys("s2")
+    drv.find_element(By.CSS_SELECTOR, "#snap-form button[type=submit]").click()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]"), timeout=60, what="s2")
+    row = drv.find_element(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
+    assert "\u2514" in row.text, f"s2 not shown under s1: {row.text!r}"
+    btn = row.find_element(By.CSS_SELECTOR, "button.snap-delete")
+    btn.click()
+    assert btn.text == "Really delete?" and drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
+    btn.click()
+    wait(lambda: not drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]"), timeout=60,
+         what="s2 gone from the list")
 
 
 def t_vnc():
@@ -330,7 +343,7 @@ step("the dashboard shows the host, VMs and events", t_dashboard)
 step("the VM list shows the VMs with their state", t_vm_list)
 step("create and start a VM from the form", t_create_start)
 step("the guest's ready marker in the xterm.js console, typed input answered", t_console_ready)
-step("take a snapshot with RAM and revert it through the UI", t_snapshot_revert)
+step("take a snapshot with RAM and revert it through the UI; take and delete another", t_snapshot_revert)
 step("the noVNC console of a VM with VNC, started from its page", t_vnc)
 step("a description with <img onerror> renders as text", t_xss)
 step("a change without the CSRF header is refused (403)", t_csrf)

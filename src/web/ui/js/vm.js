@@ -1,5 +1,6 @@
 // vm.js - one VM: its details, start/stop/kill/reboot, its snapshots
-// (list, take, revert), its serial console and (with --vnc) its display.
+// (a tree: take, revert, delete), its serial console and (with --vnc) its
+// display.
 
 import { h, fill, fmtMiB, fmtTime, stateBadge, flash } from './dom.js';
 import { api, seg } from './api.js';
@@ -91,22 +92,61 @@ export function show(main, name) {
     }
   }
 
+  // The snapshot tree (each snapshot under its parent, depth shown by indent).
+  function treeOrder(list) {
+    const kids = new Map();
+    for (const sn of list) {
+      const p = sn.parent || '';
+      if (!kids.has(p)) kids.set(p, []);
+      kids.get(p).push(sn);
+    }
+    const out = [], seen = new Set();
+    const walk = (p, depth) => {
+      for (const sn of kids.get(p) || []) {
+        if (seen.has(sn.name)) continue;
+        seen.add(sn.name);
+        out.push([sn, depth]);
+        walk(sn.name, depth + 1);
+      }
+    };
+    walk('', 0);
+    for (const sn of list) if (!seen.has(sn.name)) out.push([sn, 0]); // a parent not listed
+    return out;
+  }
+
   async function loadSnaps() {
     try {
       const x = await api.get(`/v1/vms/${seg(name)}/snapshots`);
       if (!x.snapshots.length) { fill(snaps, h('p', { class: 'muted' }, 'No snapshot.')); return; }
       const body = h('tbody');
-      for (const s of x.snapshots) {
+      for (const [s, depth] of treeOrder(x.snapshots)) {
+        const del = h('button', { type: 'button', class: 'snap-delete' }, 'Delete');
+        del.addEventListener('click', () => {
+          if (del.dataset.armed) { remove(s.name); return; }
+          del.dataset.armed = '1';
+          fill(del, 'Really delete?');
+        });
         body.appendChild(h('tr', { dataset: { snapshot: s.name } },
-          h('td', {}, s.name, s.name === x.current ? ' (current)' : ''),
+          h('td', {}, depth ? `${'\u00a0\u00a0'.repeat(depth - 1)}\u2514\u00a0` : '', s.name,
+            s.name === x.current ? ' (current)' : '', s.state && s.state !== 'ready' ? ` [${s.state}]` : ''),
           h('td', {}, fmtTime(s.created || s.time)),
           h('td', {}, s.memory ? 'with RAM' : 'disks'),
           h('td', {}, s.description || ''),
-          h('td', {}, h('button', { type: 'button', class: 'snap-revert', onclick: () => revert(s.name) }, 'Revert'))));
+          h('td', { class: 'actions' },
+            h('button', { type: 'button', class: 'snap-revert', onclick: () => revert(s.name) }, 'Revert'), del)));
       }
       fill(snaps, h('table', { id: 'snap-table' }, h('thead', {}, h('tr', {}, ['Name', 'Taken', 'Kind', 'Description', ''].map((t) => h('th', {}, t)))), body));
     } catch (e) {
       fill(snaps, h('p', { class: 'error' }, e.message));
+    }
+  }
+
+  async function remove(snap) {
+    try {
+      const r = await api.del(`/v1/vms/${seg(name)}/snapshots/${seg(snap)}`);
+      flash(`delete snapshot ${snap}: job ${r.job.id} started`, 'info');
+    } catch (e) {
+      flash(`deleting ${snap} failed: ${e.message}`);
     }
   }
 
