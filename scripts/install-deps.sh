@@ -38,6 +38,11 @@ pkgs=(
 	prometheus
 	# system containers (src/lxc: liblxc; uidmap: the subordinate id tools and /etc/subuid)
 	lxc lxc-dev uidmap
+	# web UI (docs/webui.md): noVNC for VNC displays, served from its Debian path
+	# (xterm.js is vendored: bookworm's libjs-xterm ships a non-working stub);
+	# tests: headless Chromium driven by Selenium (t75-webui.sh)
+	novnc
+	chromium chromium-driver python3-selenium
 )
 
 missing=()

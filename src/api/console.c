@@ -1,5 +1,6 @@
 /*
- * console.c - see console.h.
+ * console.c - see console.h: the raw relay of `corral vm console`, and the
+ * WebSocket one of the web UI (frames decoded and made by web/ws.h).
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 
 #include "console.h"
 #include "service/vm.h"
+#include "web/ws.h"
 #include "util/log.h"
 #include "util/common.h"
 
@@ -17,6 +19,7 @@ struct console_session {
 	char uuid[37];
 	int serial_fd;
 	int hold_fd; /* a container's: liblxc's fd holding the console slot; -1 for a VM */
+	bool plain;  /* a socket of its own (VNC): closed at the end, no slot to give back */
 };
 
 void *console_session_new(const char *vm_uuid, int serial_fd)
@@ -25,6 +28,13 @@ void *console_session_new(const char *vm_uuid, int serial_fd)
 	snprintf(s->uuid, sizeof(s->uuid), "%s", vm_uuid);
 	s->serial_fd = serial_fd;
 	s->hold_fd = -1;
+	return s;
+}
+
+void *console_session_new_fd(const char *vm_uuid, int fd)
+{
+	struct console_session *s = console_session_new(vm_uuid, fd);
+	s->plain = true;
 	return s;
 }
 
@@ -71,6 +81,114 @@ static bool write_fd_all(int fd, const char *buf, size_t len)
 	return true;
 }
 
+/* Give the console slot back (and the container's fds). */
+static void session_end(struct console_session *s)
+{
+	if (s->plain) {
+		close(s->serial_fd);
+	} else if (s->hold_fd >= 0) {
+		close(s->serial_fd);
+		close(s->hold_fd);
+	} else {
+		svc_vm_console_close(s->uuid, s->serial_fd);
+	}
+	free(s);
+}
+
+/* The guest's input: s's serial socket (a VM) or pty (a container). */
+static bool guest_write(struct console_session *s, const char *buf, size_t len)
+{
+	return s->hold_fd >= 0 ? write_fd_all(s->serial_fd, buf, len) : write_all(s->serial_fd, buf, len);
+}
+
+/* One server frame to the browser. */
+static bool ws_send(int fd, enum ws_opcode op, const void *payload, size_t len)
+{
+	uint8_t h[WS_MAX_HEADER];
+	size_t hl = ws_frame_header(h, op, len);
+	return write_all(fd, (const char *)h, hl) && (len == 0 || write_all(fd, payload, len));
+}
+
+static bool ws_close(int fd, int code, const char *reason)
+{
+	uint8_t p[125];
+	return ws_send(fd, WS_OP_CLOSE, p, ws_close_payload(p, code, reason));
+}
+
+struct ws_relay {
+	struct console_session *s;
+	int client_fd;
+	bool closed; /* the browser sent a close frame (answered) */
+};
+
+/* A frame from the browser: data to the guest, ping answered, close ends. */
+static bool ws_on_frame(enum ws_opcode op, const uint8_t *payload, size_t len, bool fin, void *opaque)
+{
+	struct ws_relay *w = opaque;
+	(void)fin;
+	switch (op) {
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+		return len == 0 || guest_write(w->s, (const char *)payload, len);
+	case WS_OP_PING:
+		return ws_send(w->client_fd, WS_OP_PONG, payload, len);
+	case WS_OP_CLOSE:
+		/* echo the code (RFC 6455 5.5.1), then stop */
+		ws_send(w->client_fd, WS_OP_CLOSE, payload, len >= 2 ? 2 : 0);
+		w->closed = true;
+		return false;
+	default:
+		return true; /* pong */
+	}
+}
+
+void console_relay_ws(int client_fd, void *session)
+{
+	struct console_session *s = session;
+	struct ws_decoder d = WS_DECODER_INIT(CONSOLE_WS_MAX_FRAME);
+	struct ws_relay w = { s, client_fd, false };
+	char buf[16384];
+
+	if (client_fd >= 0) {
+		log_info("web %s attached to %s", s->plain ? "VNC display" : "console", s->uuid);
+		for (;;) {
+			struct pollfd p[2] = { { client_fd, POLLIN, 0 }, { s->serial_fd, POLLIN, 0 } };
+			if (poll(p, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			if (p[0].revents) {
+				ssize_t n = recv(client_fd, buf, sizeof(buf), 0);
+				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+					break;
+				if (n > 0) {
+					int r = ws_decoder_feed(&d, (const uint8_t *)buf, (size_t)n, ws_on_frame, &w);
+					if (r == -EPROTO || r == -EMSGSIZE) {
+						ws_close(client_fd, d.close_code,
+							 r == -EMSGSIZE ? "frame too big" : "protocol error");
+						break;
+					}
+					if (r < 0)
+						break;
+				}
+			}
+			if (p[1].revents) {
+				ssize_t n = read(s->serial_fd, buf, sizeof(buf));
+				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN))) {
+					ws_close(client_fd, WS_CLOSE_GOING_AWAY, s->plain ? "the display ended" : "the console ended");
+					break;
+				}
+				if (n > 0 && !ws_send(client_fd, WS_OP_BINARY, buf, (size_t)n))
+					break;
+			}
+		}
+		log_info("web %s detached from %s", s->plain ? "VNC display" : "console", s->uuid);
+	}
+	ws_decoder_release(&d);
+	session_end(s);
+}
+
 void console_relay(int client_fd, void *session)
 {
 	struct console_session *s = session;
@@ -89,8 +207,7 @@ void console_relay(int client_fd, void *session)
 				ssize_t n = recv(client_fd, buf, sizeof(buf), 0);
 				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
 					break;
-				if (n > 0 && !(s->hold_fd >= 0 ? write_fd_all(s->serial_fd, buf, (size_t)n)
-								: write_all(s->serial_fd, buf, (size_t)n)))
+				if (n > 0 && !guest_write(s, buf, (size_t)n))
 					break;
 			}
 			if (p[1].revents) {
@@ -104,11 +221,5 @@ void console_relay(int client_fd, void *session)
 		}
 		log_info("console detached from vm %s", s->uuid);
 	}
-	if (s->hold_fd >= 0) {
-		close(s->serial_fd);
-		close(s->hold_fd);
-	} else {
-		svc_vm_console_close(s->uuid, s->serial_fd);
-	}
-	free(s);
+	session_end(s);
 }

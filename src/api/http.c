@@ -377,6 +377,11 @@ static struct MHD_Response *reply_build(struct http_req *r, struct http_reply *r
 		rep->upgrade_opaque = NULL;
 		r->upgrade = job;
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, r->pub.upgrade ? r->pub.upgrade : "");
+		for (size_t i = 0; i < rep->headers.len;) { /* e.g. Sec-WebSocket-Accept */
+			const char *n = rep->headers.s + i, *v = n + strlen(n) + 1;
+			MHD_add_response_header(resp, n, v);
+			i = (size_t)(v - rep->headers.s) + strlen(v) + 1;
+		}
 		*status = MHD_HTTP_SWITCHING_PROTOCOLS;
 		return resp;
 	}

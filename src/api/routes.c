@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "routes.h"
 #include "auth/auth.h"
@@ -30,6 +31,7 @@
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/common.h"
+#include "web/ws.h"
 
 #include "routes_internal.h"
 
@@ -482,18 +484,48 @@ static void h_vm_console(struct route_ctx *c)
 {
 	svc_uuid u;
 	struct buf err = BUF_INIT;
-	if (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0) {
-		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console'");
+	char accept[WS_ACCEPT_LEN + 1];
+	bool ws = c->req->upgrade && strcasecmp(c->req->upgrade, "websocket") == 0;
+	if (!ws && (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0)) {
+		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console' (or websocket)");
 		return;
 	}
-	if (one_vm(c, c->seg[2], u) < 0)
+	if ((ws && route_ws_accept(c, accept, sizeof(accept)) < 0) || one_vm(c, c->seg[2], u) < 0)
 		return;
 	int fd = svc_vm_console_open(u, query_bool(c, "force"), &err);
 	if (fd < 0) {
 		fail(c, fd == -EBUSY ? -EBUSY : fd, err.s);
 	} else {
-		c->rep->upgrade_cb = console_relay;
+		if (ws)
+			http_reply_header(c->rep, "Sec-WebSocket-Accept", accept);
+		c->rep->upgrade_cb = ws ? console_relay_ws : console_relay;
 		c->rep->upgrade_opaque = console_session_new(u, fd);
+	}
+	buf_release(&err);
+}
+
+/* GET /v1/vms/{vm}/vnc: the VNC display as a WebSocket (noVNC in the web UI). */
+static void h_vm_vnc(struct route_ctx *c)
+{
+	svc_uuid u;
+	struct buf err = BUF_INIT;
+	char accept[WS_ACCEPT_LEN + 1];
+	if (!c->req->upgrade || strcasecmp(c->req->upgrade, "websocket") != 0) {
+		fail(c, -EINVAL, "the VNC display needs 'Connection: Upgrade' and 'Upgrade: websocket'");
+		return;
+	}
+	if (route_ws_accept(c, accept, sizeof(accept)) < 0 || one_vm(c, c->seg[2], u) < 0)
+		return;
+	int fd = svc_vm_vnc_open(u, &err);
+	if (fd < 0) {
+		fail(c, fd == -ENOENT ? -EBUSY : fd, err.s);
+	} else {
+		const char *proto = http_header(c->req, "Sec-WebSocket-Protocol");
+		http_reply_header(c->rep, "Sec-WebSocket-Accept", accept);
+		if (proto && strstr(proto, "binary"))
+			http_reply_header(c->rep, "Sec-WebSocket-Protocol", "binary");
+		c->rep->upgrade_cb = console_relay_ws;
+		c->rep->upgrade_opaque = console_session_new_fd(u, fd);
 	}
 	buf_release(&err);
 }
@@ -1105,7 +1137,9 @@ static const struct route routes[] = {
 	{ "GET", { "v1", "vms", "{vm}", "log" }, h_vm_log, "tail:int", NULL, 200, "a VM's serial console history",
 	  AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "console" }, h_vm_console, "force:bool", NULL, 101,
-	  "the serial console (Upgrade: corral-console)", AUTH_VM_CONSOLE },
+	  "the serial console (Upgrade: corral-console, or websocket for browsers)", AUTH_VM_CONSOLE },
+	{ "GET", { "v1", "vms", "{vm}", "vnc" }, h_vm_vnc, NULL, NULL, 101,
+	  "the VNC display as a WebSocket (Upgrade: websocket; for noVNC)", AUTH_VM_CONSOLE },
 	{ "GET", { "v1", "vms", "{vm}", "stats" }, h_vm_stats, "since:str", NULL, 200,
 	  "a VM's CPU, memory, disk and network use over time (since: 1h, 30m, 2d...)", AUTH_VM_AUDIT },
 	{ "GET", { "v1", "vms", "{vm}", "limits" }, h_vm_limits, NULL, NULL, 200,
@@ -1161,7 +1195,7 @@ static const struct route routes[] = {
 	{ "DELETE", { "v1", "containers", "{container}" }, h_ct_delete, NULL, NULL, 200,
 	  "delete a stopped container and everything corral made for it", AUTH_VM_CONFIG },
 	{ "GET", { "v1", "containers", "{container}", "console" }, h_ct_console, NULL, NULL, 101,
-	  "the container's console (Upgrade: corral-console)", AUTH_VM_CONSOLE },
+	  "the container's console (Upgrade: corral-console, or websocket)", AUTH_VM_CONSOLE },
 	{ "POST", { "v1", "containers", "{container}", "exec" }, h_ct_exec, NULL, "{command, timeout}", 200,
 	  "run a command in a running container: its exit status and output", AUTH_VM_CONSOLE },
 	{ "POST", { "v1", "containers", "{container}", "nics" }, h_ct_nic_attach, NULL, "NIC {network, mac}", 200,
@@ -1428,6 +1462,9 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 	struct svc_identity who = { "root@unix", "" };
 	char actor[EVENTS_ACTOR_MAX];
 
+	/* The web UI's files and login (routes_ui.c) come before any login. */
+	if (api_ui_route(req, rep))
+		return;
 	/* Over TCP nothing is answered before the caller is known; the unix
 	 * socket is root's door (docs/security.md). */
 	if (req->remote && !route_login(&c, &who))

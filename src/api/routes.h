@@ -10,6 +10,13 @@
 
 void api_route(const struct http_request *req, struct http_reply *rep);
 
+/* routes_ui.c: where the web UI's files are (ui_dir; novnc_dir NULL: no
+ * noVNC), set once before the server starts.  The strings must outlive it. */
+void api_ui_init(const char *ui_dir, const char *novnc_dir);
+/* A request under /ui (the UI's files, login, logout, session): answered, true;
+ * anything else false. */
+bool api_ui_route(const struct http_request *req, struct http_reply *rep);
+
 /* GET /v1/openapi.json: the route table as an OpenAPI 3.0 document (new reference). */
 json_t *api_openapi(void);
 

@@ -28,6 +28,10 @@ bool route_login(struct route_ctx *c, struct svc_identity *who)
 	struct buf err = BUF_INIT;
 	int64_t retry = 0;
 	const char *authz = http_header(c->req, "Authorization");
+	/* The web UI's session cookie, when no Authorization is sent */
+	int s = authz ? 0 : route_session_login(c, who);
+	if (s)
+		return s > 0;
 	/* A trusted host calls with its pinned certificate and no Authorization;
 	 * with one, the caller is whoever that names (the client certificate is
 	 * then only what `host trust` join pins). */

@@ -6,8 +6,10 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "routes_internal.h"
+#include "web/ws.h"
 #include "api/console.h"
 #include "service/ct.h"
 #include "service/vm.h"
@@ -106,15 +108,21 @@ void h_ct_console(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	int hold = -1;
-	if (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0) {
-		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console'");
+	char accept[WS_ACCEPT_LEN + 1];
+	bool ws = c->req->upgrade && strcasecmp(c->req->upgrade, "websocket") == 0;
+	if (!ws && (!c->req->upgrade || strcmp(c->req->upgrade, "corral-console") != 0)) {
+		fail(c, -EINVAL, "the console needs 'Connection: Upgrade' and 'Upgrade: corral-console' (or websocket)");
 		return;
 	}
+	if (ws && route_ws_accept(c, accept, sizeof(accept)) < 0)
+		return;
 	int fd = svc_ct_console_open(c->seg[2], &hold, &err);
 	if (fd < 0) {
 		fail(c, fd, err.s);
 	} else {
-		c->rep->upgrade_cb = console_relay;
+		if (ws)
+			http_reply_header(c->rep, "Sec-WebSocket-Accept", accept);
+		c->rep->upgrade_cb = ws ? console_relay_ws : console_relay;
 		c->rep->upgrade_opaque = console_session_new_ct(c->seg[2], fd, hold);
 	}
 	buf_release(&err);

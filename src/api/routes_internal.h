@@ -6,7 +6,8 @@
  * policies and the host export; routes_auth.c the login and rights check
  * of requests over TCP and the handlers of users, tokens and ACL entries;
  * routes_net.c those of networks; routes_trust.c those of trusted hosts;
- * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules.
+ * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules;
+ * routes_ui.c the web UI's files, login and session checks.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -55,6 +56,13 @@ bool route_allowed(struct route_ctx *c, const struct svc_identity *who, enum aut
 /* A user logged in with her password makes a token of her own (POST
  * /v1/users/HER/tokens): allowed without User.Modify (docs/remote.md). */
 bool route_self(const struct route_ctx *c, const struct svc_identity *who);
+/* routes_ui.c: a request over TCP without Authorization that carries the web
+ * UI's session cookie: 1 and *who (the Origin and, but for GET, the CSRF
+ * token checked), 0 when it has no cookie, -1 when a 401 or 403 was sent. */
+int route_session_login(struct route_ctx *c, struct svc_identity *who);
+/* A console's WebSocket handshake (Origin, version, key): 0 and the
+ * Sec-WebSocket-Accept value into accept (>= WS_ACCEPT_LEN + 1), or -1 and the reply sent. */
+int route_ws_accept(struct route_ctx *c, char *accept, size_t len);
 /* Over TCP, drop from `list` (an array of the collection `kind`: "vms",
  * "volumes", "pools", "jobs", "events", "containers") what the caller may not read. */
 void route_filter(struct route_ctx *c, json_t *list, const char *kind);

@@ -22,11 +22,14 @@
  *     address, in memory (a restart forgets; so does the window).
  *   - the host's TLS certificate (cert.c): a self-signed one made at first
  *     start, and SHA-256 fingerprints.
+ *   - the web UI's login sessions (session.c): random ids kept as hashes in
+ *     memory, with their user, CSRF token, idle and absolute deadlines.
  *
  * Errors: 0 or -errno with one sentence appended to err.  Secrets (a
  * password, a token secret, a private key) never go into err, the log, or
  * any string these functions return other than the one that carries them.
- * Threading: everything is reentrant; a ratelimit table has its own lock.
+ * Threading: everything is reentrant; a ratelimit table and a session
+ * table have their own lock.
  */
 #ifndef CORRAL_AUTH_AUTH_H
 #define CORRAL_AUTH_AUTH_H
@@ -174,5 +177,32 @@ int auth_cert_der_to_pem(const void *der, size_t len, char **out, struct buf *er
 /* Normalise a fingerprint a user typed (colons optional, any case) to the
  * "AB:CD:..." form into out (>= 96 bytes); -EINVAL if it is not 32 bytes of hex. */
 int auth_fingerprint_normalise(const char *in, char *out, size_t len);
+
+/* ---- web UI sessions (session.c) ---- */
+
+struct auth_sessions;
+
+/* A table of at most `max` sessions, each ending idle_ms after its last use
+ * or max_age_ms after it was made. */
+struct auth_sessions *auth_sessions_new(unsigned max, int64_t idle_ms, int64_t max_age_ms);
+void auth_sessions_free(struct auth_sessions *t);
+/*
+ * A new session of `user` (already authenticated) at now_ms: its id and its
+ * CSRF token, AUTH_SECRET_HEX hex digits + NUL each, into id and csrf
+ * (>= 65 bytes).  A full table ends its least recently used session.
+ * -errno + err when no random bytes could be had.
+ */
+int auth_session_create(struct auth_sessions *t, const char *user, int64_t now_ms, char *id, char *csrf,
+			struct buf *err);
+/* The user and CSRF token (csrf may be NULL) of session id, which counts as
+ * used now: 0, or -ENOENT when id is malformed, unknown or expired. */
+int auth_session_get(struct auth_sessions *t, const char *id, int64_t now_ms, char *user, size_t user_len,
+		     char *csrf, size_t csrf_len);
+/* End session id (logout); false if there was none. */
+bool auth_session_delete(struct auth_sessions *t, const char *id);
+/* End every session of user; how many there were. */
+size_t auth_sessions_drop_user(struct auth_sessions *t, const char *user);
+/* got is the expected CSRF token (constant time in the bytes; NULL or "" never is). */
+bool auth_csrf_equal(const char *expected, const char *got);
 
 #endif

@@ -93,6 +93,13 @@ static const struct cfg_key keys[] = {
 	  "sample every running VM and the host every S seconds (docs/metrics.md); the history files keep the "
 	  "interval they were made with",
 	  AT_START, F(metrics_interval) },
+	{ "ui_dir", CFG_PATH, 0, 0, NULL, "ui next to corrald (the build tree), else the installed DATADIR/corral/ui",
+	  "DIR", "the web UI's files, served at /ui/ (docs/webui.md)", AT_START, F(ui_dir) },
+	{ "session_idle_timeout", CFG_UINT, 60, 86400, "1800", NULL, "S",
+	  "a web UI session ends after S seconds without a request (docs/webui.md)", AT_START,
+	  F(session_idle_timeout) },
+	{ "session_max_age", CFG_UINT, 60, 2592000, "43200", NULL, "S",
+	  "a web UI session ends S seconds after its login, used or not", AT_START, F(session_max_age) },
 	{ "allow_path", CFG_PATH_LIST, 0, 0, NULL, "none", "DIR",
 	  "a directory (or one file or device) API callers may name host files in, besides the storage pools; "
 	  "repeat for more",

@@ -60,6 +60,8 @@ struct corrald_config {
 	bool shutdown_guests;	/* SIGTERM stops every guest (default: they run on) */
 	int64_t shutdown_timeout;
 	int64_t metrics_interval;
+	char *ui_dir;		/* NULL: `ui` next to corrald (the build tree), else the installed one */
+	int64_t session_idle_timeout, session_max_age;
 	bool state_dir_set;	/* state_dir came from the file or a flag (run_dir's default) */
 };
 

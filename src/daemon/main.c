@@ -100,6 +100,23 @@ static char *imgd_default_path(void)
 	return xstrdup(CORRAL_IMGD_PATH);
 }
 
+/* The web UI's files: `ui` beside corrald (the build tree links it there), else the installed ones. */
+static char *ui_default_path(void)
+{
+	__do_free char *self = realpath("/proc/self/exe", NULL);
+	char *slash = self ? strrchr(self, '/') : NULL;
+
+	if (slash) {
+		char *sibling = xasprintf("%.*s/ui/index.html", (int)(slash - self), self);
+		if (access(sibling, R_OK) == 0) {
+			sibling[strlen(sibling) - strlen("/index.html")] = '\0';
+			return sibling;
+		}
+		free(sibling);
+	}
+	return xstrdup(CORRAL_UI_PATH);
+}
+
 /* A flag given on the command line, applied after the file. */
 struct cli_setting {
 	const struct cfg_key *key;
@@ -311,6 +328,8 @@ int main(int argc, char **argv)
 		cfg.storage_dir = xasprintf("%s/storage", cfg.state_dir);
 	if (!cfg.image_helper)
 		cfg.image_helper = imgd_default_path();
+	if (!cfg.ui_dir)
+		cfg.ui_dir = ui_default_path();
 	hcfg.workers = (unsigned)cfg.http_workers;
 	hcfg.queue_len = (unsigned)cfg.http_queue;
 	hcfg.max_connections = (unsigned)cfg.http_max_connections;
@@ -467,6 +486,8 @@ int main(int argc, char **argv)
 				   .allow_block_devices = cfg.allow_block_devices,
 				   .auth_fail_limit = (unsigned)cfg.auth_fail_limit,
 				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window,
+				   .session_idle_s = (unsigned)cfg.session_idle_timeout,
+				   .session_max_age_s = (unsigned)cfg.session_max_age,
 				   .host_name = cfg.host_name };
 	if (cfg.listen) {
 		ocfg.listen = cfg.listen;
@@ -505,6 +526,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
+	api_ui_init(cfg.ui_dir, access("/usr/share/novnc/core/rfb.js", R_OK) == 0 ? "/usr/share/novnc" : NULL);
 	if (http_start(&hcfg, api_route, &http, &err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;

@@ -13,6 +13,7 @@
 
 #include "service/auth.h"
 #include "service/internal.h"
+#include "service/session.h"
 #include "core/events.h"
 #include "core/store_local.h"
 #include "util/log.h"
@@ -48,57 +49,99 @@ static int login_fail(const struct auth_cred *c, const char *peer, const char *w
 	return -EACCES;
 }
 
-int svc_auth_login(const char *header, const char *peer, struct svc_identity *who, int64_t *retry_s,
-		   struct buf *err)
+/* The rest of a login once the credentials are parsed (c is released by the caller). */
+static int cred_login(struct auth_cred *c, const char *peer, struct svc_identity *who, int64_t *retry_s,
+		      struct buf *err)
 {
-	struct auth_cred c;
 	int64_t now = time_mono_ms(), wait;
 	int r;
 
+	if ((wait = auth_ratelimit_check(fail_users, c->user, now)) > 0) {
+		*retry_s = wait;
+		buf_printf(err, "too many failed logins for user '%s'; retry in %lld s", c->user, (long long)wait);
+		return -EAGAIN;
+	}
+	if (c->kind == AUTH_TOKEN) {
+		struct token_record t = { 0 };
+		r = store_token_get(svc_cfg.store, c->user, c->token, &t);
+		if (r < 0)
+			r = login_fail(c, peer, "no such token", err);
+		else if (!auth_secret_verify(c->secret, t.hash))
+			r = login_fail(c, peer, "wrong secret", err);
+		else if (t.expires_ms && time_wall_ms() >= t.expires_ms)
+			r = login_fail(c, peer, "token expired", err);
+		token_record_release(&t);
+	} else {
+		struct user_record u = { 0 };
+		r = store_user_get(svc_cfg.store, c->user, &u);
+		if (r < 0)
+			r = login_fail(c, peer, "no such user", err);
+		else if (!auth_password_verify(c->secret, u.hash))
+			r = login_fail(c, peer, "wrong password", err);
+		user_record_release(&u);
+	}
+	if (r == 0) {
+		snprintf(who->user, sizeof(who->user), "%s", c->user);
+		snprintf(who->token, sizeof(who->token), "%s", c->kind == AUTH_TOKEN ? c->token : "");
+	}
+	return r;
+}
+
+/* The address may try now: 0, else -EAGAIN + err and *retry_s. */
+static int addr_check(const char *peer, int64_t *retry_s, struct buf *err)
+{
+	int64_t wait;
+
 	*retry_s = 0;
-	if ((wait = auth_ratelimit_check(fail_addrs, peer, now)) > 0) {
+	if ((wait = auth_ratelimit_check(fail_addrs, peer, time_mono_ms())) > 0) {
 		*retry_s = wait;
 		buf_printf(err, "too many failed logins from %s; retry in %lld s", peer, (long long)wait);
 		return -EAGAIN;
 	}
+	return 0;
+}
+
+int svc_auth_login(const char *header, const char *peer, struct svc_identity *who, int64_t *retry_s,
+		   struct buf *err)
+{
+	struct auth_cred c;
+	int r;
+
+	if ((r = addr_check(peer, retry_s, err)) < 0)
+		return r;
 	if (!header) {
 		buf_printf(err, "authentication required: send 'Authorization: Bearer USER!TOKENID:SECRET'");
 		return -EACCES;
 	}
 	if (auth_cred_parse(header, &c, err) < 0) {
-		auth_ratelimit_fail(fail_addrs, peer, now);
+		auth_ratelimit_fail(fail_addrs, peer, time_mono_ms());
 		log_warn("login refused from %s: malformed Authorization header", peer);
 		return -EACCES;
 	}
-	if ((wait = auth_ratelimit_check(fail_users, c.user, now)) > 0) {
-		*retry_s = wait;
-		buf_printf(err, "too many failed logins for user '%s'; retry in %lld s", c.user, (long long)wait);
-		auth_cred_release(&c);
-		return -EAGAIN;
+	r = cred_login(&c, peer, who, retry_s, err);
+	auth_cred_release(&c);
+	return r;
+}
+
+int svc_auth_password_login(const char *user, const char *password, const char *peer, struct svc_identity *who,
+			    int64_t *retry_s, struct buf *err)
+{
+	struct auth_cred c = { .kind = AUTH_PASSWORD };
+	int r;
+
+	if ((r = addr_check(peer, retry_s, err)) < 0)
+		return r;
+	if (!user || !password || auth_user_name_check(user, err) < 0 ||
+	    strlen(password) >= sizeof(c.secret) || strpbrk(password, "\r\n")) {
+		buf_reset(err);
+		auth_ratelimit_fail(fail_addrs, peer, time_mono_ms());
+		log_warn("login refused from %s: malformed user name or password", peer);
+		buf_printf(err, "%s", refused);
+		return -EACCES;
 	}
-	if (c.kind == AUTH_TOKEN) {
-		struct token_record t = { 0 };
-		r = store_token_get(svc_cfg.store, c.user, c.token, &t);
-		if (r < 0)
-			r = login_fail(&c, peer, "no such token", err);
-		else if (!auth_secret_verify(c.secret, t.hash))
-			r = login_fail(&c, peer, "wrong secret", err);
-		else if (t.expires_ms && time_wall_ms() >= t.expires_ms)
-			r = login_fail(&c, peer, "token expired", err);
-		token_record_release(&t);
-	} else {
-		struct user_record u = { 0 };
-		r = store_user_get(svc_cfg.store, c.user, &u);
-		if (r < 0)
-			r = login_fail(&c, peer, "no such user", err);
-		else if (!auth_password_verify(c.secret, u.hash))
-			r = login_fail(&c, peer, "wrong password", err);
-		user_record_release(&u);
-	}
-	if (r == 0) {
-		snprintf(who->user, sizeof(who->user), "%s", c.user);
-		snprintf(who->token, sizeof(who->token), "%s", c.kind == AUTH_TOKEN ? c.token : "");
-	}
+	snprintf(c.user, sizeof(c.user), "%s", user);
+	snprintf(c.secret, sizeof(c.secret), "%s", password);
+	r = cred_login(&c, peer, who, retry_s, err);
 	auth_cred_release(&c);
 	return r;
 }
@@ -294,6 +337,8 @@ int svc_user_passwd(const char *name, const char *password, struct buf *err)
 	r = store_user_put(svc_cfg.store, name, hash, NULL, false);
 	if (r == -ENOENT)
 		buf_printf(err, "no user '%s'", name);
+	if (r == 0)
+		svc_session_drop_user(name); /* a new password logs her web sessions out */
 	return r < 0 ? store_fail(r, err, "cannot change the password") : 0;
 }
 
@@ -305,6 +350,8 @@ int svc_user_delete(const char *name, struct buf *err)
 	r = store_user_delete(svc_cfg.store, name);
 	if (r == -ENOENT)
 		buf_printf(err, "no user '%s'", name);
+	if (r == 0)
+		svc_session_drop_user(name);
 	return r < 0 ? store_fail(r, err, "cannot delete the user") : 0;
 }
 

@@ -41,6 +41,12 @@ struct svc_identity {
 int svc_auth_login(const char *header, const char *peer, struct svc_identity *who, int64_t *retry_s,
 		   struct buf *err);
 /*
+ * The same check for a user name and password given apart (the web UI's
+ * login form, session.h): the same rate limits, log lines and answers.
+ */
+int svc_auth_password_login(const char *user, const char *password, const char *peer, struct svc_identity *who,
+			    int64_t *retry_s, struct buf *err);
+/*
  * A request over TCP without an Authorization header whose client presented
  * a certificate with fingerprint `client_fp`: 0 and *who = "host:NAME" when
  * it is a trusted host's (trust.h); -EACCES + err (and a logged, rate-limited

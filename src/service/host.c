@@ -24,6 +24,7 @@
 #include "qemu/reslimits.h"
 #include "qemu/runtime.h"
 #include "service/auth.h"
+#include "service/session.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -131,6 +132,7 @@ int svc_init(const struct svc_config *c, struct buf *err)
 		buf_release(&merr);
 	}
 	svc_auth_init();
+	svc_session_init();
 	svc_housekeeping_start();
 	return 0;
 }
@@ -140,6 +142,7 @@ void svc_shutdown(void)
 	svc_housekeeping_stop();
 	imgc_shutdown();
 	hostpath_shutdown();
+	svc_session_shutdown();
 	svc_auth_shutdown();
 	svc_agent_forget_all();
 	qemu_machines_release(&machines);

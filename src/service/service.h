@@ -54,6 +54,9 @@ struct svc_config {
 	const char *tls_fingerprint;
 	unsigned auth_fail_limit;
 	unsigned auth_fail_window_s;
+	/* web UI sessions (session.h): idle and absolute lifetime (0: defaults) */
+	unsigned session_idle_s;
+	unsigned session_max_age_s;
 	/* trusted hosts (trust.h, peer.h): this host's name as others know it,
 	 * and the certificate and key it presents to them as a TLS client (the
 	 * listener's; NULL without a listener: no host trust then) */

@@ -3,8 +3,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -775,6 +777,50 @@ int svc_vm_log(const char *uuid, uint64_t tail, struct buf *out, struct buf *err
 json_t *svc_vm_events(const char *uuid, int limit) { return store_event_list(svc_cfg.store, uuid, limit); }
 
 int svc_vm_console_open(const char *uuid, bool force, struct buf *err) { return rt_console_open(uuid, force, err); }
+
+int svc_vm_vnc_open(const char *uuid, struct buf *err)
+{
+	__do_json json_t *info = rt_info(uuid);
+	const char *vnc = json_string_value(json_object_get(info, "vnc"));
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	const char *colon;
+	int fd, r;
+
+	if (!info) {
+		buf_printf(err, "the VM is not running");
+		return -ENOENT;
+	}
+	if (!vnc || !(colon = strrchr(vnc, ':'))) {
+		buf_printf(err, "the VM has no VNC display (create or edit it with --vnc)");
+		return -ENOTSUP;
+	}
+	__do_free char *host = xstrndup(vnc, (size_t)(colon - vnc));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (strcmp(host, "0.0.0.0") == 0)
+		snprintf(host, strlen(host) + 1, "127.0.0.1");
+	else if (strcmp(host, "::") == 0)
+		snprintf(host, strlen(host) + 1, "::1");
+	if ((r = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
+		buf_printf(err, "the VM's VNC address %s cannot be used: %s", vnc, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot connect to the VM's VNC display at %s: %s", vnc, strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return r;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
 
 void svc_vm_console_close(const char *uuid, int fd) { rt_console_close(uuid, fd); }
 

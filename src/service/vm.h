@@ -73,6 +73,12 @@ json_t *svc_vm_events(const char *uuid, int limit);
 /* Returns a connected fd for the serial console (force: take it over from
  * the attached session); release with svc_vm_console_close. */
 int svc_vm_console_open(const char *uuid, bool force, struct buf *err);
+/* A socket connected to a running VM's VNC server (QEMU's -vnc, found with
+ * query-vnc; an unspecified listen address is reached over loopback), for
+ * the web UI's noVNC proxy; the caller closes it.  -ENOENT + err when the VM
+ * is not running, -ENOTSUP when it has no VNC display, -errno when the
+ * connection fails. */
+int svc_vm_vnc_open(const char *uuid, struct buf *err);
 void svc_vm_console_close(const char *uuid, int fd);
 /* Name of the VM whose definition uses `volume`, or NULL (caller frees). */
 char *svc_vm_using_volume(const char *volume);

@@ -428,7 +428,8 @@ static void test_every_route_has_a_privilege(void **state)
 		if (!auth_priv_name(p))
 			fail_msg("%s %s names no single privilege", method, path);
 		bool get = strcmp(method, "GET") == 0;
-		if (strcmp(path, "/v1/vms/{vm}/console") == 0 || strcmp(path, "/v1/containers/{container}/console") == 0)
+		if (strcmp(path, "/v1/vms/{vm}/console") == 0 || strcmp(path, "/v1/containers/{container}/console") == 0 ||
+		    strcmp(path, "/v1/vms/{vm}/vnc") == 0)
 			assert_int_equal(p, AUTH_VM_CONSOLE);
 		else if (get && !((unsigned)p & readonly))
 			fail_msg("GET %s needs %s, a privilege that is not read-only", path, auth_priv_name(p));
@@ -436,7 +437,7 @@ static void test_every_route_has_a_privilege(void **state)
 			fail_msg("%s %s changes something but needs only %s", method, path, auth_priv_name(p));
 	}
 	assert_true(i > 40);
-	/* the Auditor may every GET but the console, the Operator no definition change */
+	/* the Auditor may every GET but the consoles (serial, VNC), the Operator no definition change */
 	for (i = 0; api_route_info(i, &method, path, sizeof(path), &p); i++) {
 		if (strcmp(method, "GET") == 0 && p != AUTH_VM_CONSOLE)
 			assert_true(auth_role_privs("Auditor") & (unsigned)p);

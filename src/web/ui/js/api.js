@@ -1,0 +1,77 @@
+// api.js - calling corrald's REST API (docs/api.md) from the page.
+//
+// The browser's credential is the session cookie (HttpOnly: this code
+// never sees it); every request that changes something carries the
+// session's CSRF token in X-CSRF-Token, which GET /ui/session and the
+// login answer give the page.  Over the unix socket there is no session
+// (the socket is root's door) and no token is needed.
+
+const session = { user: null, csrf: '', local: false };
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+
+export function currentUser() { return session.user; }
+
+function remember(j) {
+  session.user = j.user;
+  session.csrf = j.csrf || '';
+  session.local = !!j.local;
+}
+
+async function call(method, path, body, raw = false) {
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && session.csrf) headers['X-CSRF-Token'] = session.csrf;
+  const r = await fetch(path, {
+    method, headers, credentials: 'same-origin', cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let j = null;
+  try { j = await r.json(); } catch (e) { j = null; }
+  if (!r.ok) {
+    const e = (j && j.error) || {};
+    const err = new ApiError(r.status, e.code || 'error', e.message || `${method} ${path}: HTTP ${r.status}`);
+    if (r.status === 401 && !raw) onUnauthorized(err);
+    throw err;
+  }
+  return j;
+}
+
+export const api = {
+  get: (p) => call('GET', p),
+  post: (p, b = {}) => call('POST', p, b),
+  put: (p, b) => call('PUT', p, b),
+  del: (p) => call('DELETE', p),
+};
+
+// The session the cookie holds: the user, or null when not logged in.
+export async function loadSession() {
+  try {
+    remember(await call('GET', '/ui/session', undefined, true));
+    return session.user;
+  } catch (e) {
+    if (e.status === 401) return null;
+    throw e;
+  }
+}
+
+export async function login(user, password) {
+  remember(await call('POST', '/ui/login', { user, password }, true));
+  return session.user;
+}
+
+export async function logout() {
+  try { await call('POST', '/ui/logout', {}, true); } finally { session.user = null; session.csrf = ''; }
+}
+
+// A VM name in a path segment.
+export function seg(s) { return encodeURIComponent(s); }

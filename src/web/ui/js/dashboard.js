@@ -1,0 +1,124 @@
+// dashboard.js - the host at a glance: the host, the hosts it trusts, its
+// VMs with their state, running jobs with live progress, recent events,
+// firing alarms.  Live
+// parts follow the event stream (events.js).
+
+import { h, fill, fmtMiB, fmtTime, stateBadge } from './dom.js';
+import { api, seg } from './api.js';
+import { subscribe } from './events.js';
+
+function section(title, id) {
+  const body = h('div', { id }, h('p', { class: 'muted' }, 'Loading…'));
+  return [h('section', { class: 'card' }, h('h2', {}, title), body), body];
+}
+
+// Fill el from an API call; a refusal (e.g. no right) is shown in its place.
+async function load(el, fn) {
+  try { await fn(); } catch (e) { fill(el, h('p', { class: 'error' }, e.message)); }
+}
+
+function eventLine(e) {
+  return h('li', {}, h('time', {}, fmtTime(e.time)), h('strong', {}, e.kind || e.type || ''), ' ',
+    e.name ? h('a', { href: `#/vm/${seg(e.name)}` }, e.name) : '', ' ', e.detail || '');
+}
+
+function jobRow(j) {
+  const pct = Math.round(j.progress || 0);
+  return h('tr', { dataset: { job: String(j.id) } },
+    h('td', { class: 'num' }, String(j.id)), h('td', {}, j.type), h('td', {}, j.target || ''),
+    h('td', {}, j.state), h('td', {}, h('progress', { max: 100, value: pct }), ` ${pct}%`),
+    h('td', {}, j.phase || ''));
+}
+
+export function show(main) {
+  const [hostSec, hostEl] = section('Host', 'dash-host');
+  const [hostsSec, hostsEl] = section('Hosts', 'dash-hosts');
+  const [vmSec, vmEl] = section('VMs', 'dash-vms');
+  const [jobSec, jobEl] = section('Running jobs', 'dash-jobs');
+  const [alarmSec, alarmEl] = section('Firing alarms', 'dash-alarms');
+  const [evSec, evEl] = section('Recent events', 'dash-events');
+  fill(main, h('h1', {}, 'Dashboard'), hostSec, hostsSec, vmSec, jobSec, alarmSec, evSec);
+
+  load(hostEl, async () => {
+    const x = await api.get('/v1/host');
+    fill(hostEl, h('dl', { class: 'kv' },
+      h('dt', {}, 'Host'), h('dd', {}, x.hostname),
+      h('dt', {}, 'corral'), h('dd', {}, x.version),
+      h('dt', {}, 'QEMU'), h('dd', {}, `${x.qemu_version} (${x.accel})`),
+      h('dt', {}, 'CPUs'), h('dd', {}, String(x.cpus)),
+      h('dt', {}, 'Memory'), h('dd', {}, fmtMiB(x.memory_mib)),
+      h('dt', {}, 'VMs'), h('dd', { id: 'dash-vm-count' }, `${x.vms_running} running of ${x.vms_total}`)));
+  });
+
+  // this host and the hosts it trusts (docs/remote.md), each asked by corrald
+  load(hostsEl, async () => {
+    const x = await api.get('/v1/hosts');
+    fill(hostsEl, h('table', {}, h('thead', {}, h('tr', {}, ['Host', 'Reachable', 'VMs running', 'Pools', 'URL'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, x.hosts.map((o) => h('tr', {},
+        h('td', {}, o.name, o.self ? ' (this host)' : ''),
+        h('td', {}, o.reachable ? `yes (${o.ms} ms)` : `no: ${o.error || ''}`),
+        h('td', { class: 'num' }, `${(o.vms || []).filter((v) => v.state === 'running').length} of ${(o.vms || []).length}`),
+        h('td', {}, (o.pools || []).map((p) => p.name + (p.shared ? ' (shared)' : '')).join(', ')),
+        h('td', {}, o.url || ''))))));
+  });
+
+  const vmState = new Map();
+  load(vmEl, async () => {
+    const x = await api.get('/v1/vms');
+    const frag = document.createDocumentFragment();
+    const counts = {};
+    for (const v of x.vms) counts[v.state] = (counts[v.state] || 0) + 1;
+    frag.appendChild(h('p', {}, Object.entries(counts).map(([s, n]) => [stateBadge(s), ` ${n}  `])));
+    const tbody = h('tbody');
+    for (const v of x.vms.slice(0, 50)) {
+      const st = h('td', {}, stateBadge(v.state));
+      vmState.set(v.name, st);
+      tbody.appendChild(h('tr', {}, h('td', {}, h('a', { href: `#/vm/${seg(v.name)}` }, v.name)), st,
+        h('td', { class: 'num' }, String(v.cpus)), h('td', { class: 'num' }, fmtMiB(v.memory_mib))));
+    }
+    frag.appendChild(h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'State'),
+      h('th', {}, 'CPUs'), h('th', {}, 'Memory'))), tbody));
+    if (x.vms.length > 50) frag.appendChild(h('p', {}, h('a', { href: '#/vms' }, `All ${x.vms.length} VMs…`)));
+    fill(vmEl, frag);
+  });
+
+  const jobs = new Map();
+  const jobBody = h('tbody', { id: 'dash-job-rows' });
+  const jobTable = h('table', {}, h('thead', {}, h('tr', {}, ['#', 'Type', 'Target', 'State', 'Progress', 'Phase'].map((t) => h('th', {}, t)))), jobBody);
+  function drawJobs() {
+    if (!jobs.size) { fill(jobEl, h('p', { class: 'muted' }, 'No job is running.')); return; }
+    fill(jobBody, [...jobs.values()].map(jobRow));
+    fill(jobEl, jobTable);
+  }
+  load(jobEl, async () => {
+    const x = await api.get('/v1/jobs');
+    for (const j of x.jobs) if (j.state === 'running') jobs.set(j.id, j);
+    drawJobs();
+  });
+
+  load(alarmEl, async () => {
+    const x = await api.get('/v1/alarms');
+    const firing = x.alarms.filter((a) => a.state === 'firing');
+    fill(alarmEl, firing.length ? h('ul', {}, firing.map((a) => h('li', {}, h('strong', {}, a.name), ' ', a.when)))
+      : h('p', { class: 'muted' }, 'None.'));
+  });
+
+  const evList = h('ul', { class: 'events', id: 'dash-event-list' });
+  load(evEl, async () => {
+    const x = await api.get('/v1/events?limit=20');
+    fill(evList, x.events.slice().reverse().map(eventLine));
+    fill(evEl, evList);
+  });
+
+  return subscribe((kind, e) => {
+    if (kind === 'job' && e.job) {
+      if (e.job.state === 'running') jobs.set(e.job.id, e.job);
+      else jobs.delete(e.job.id);
+      drawJobs();
+      return;
+    }
+    if (kind === 'state' && e.name && vmState.has(e.name)) fill(vmState.get(e.name), stateBadge(e.state));
+    evList.insertBefore(eventLine(e), evList.firstChild);
+    while (evList.childNodes.length > 50) evList.removeChild(evList.lastChild);
+  });
+}
