@@ -142,83 +142,116 @@ static bool ws_on_frame(enum ws_opcode op, const uint8_t *payload, size_t len, b
 	}
 }
 
+/*
+ * The relay both doors share: bytes from the client go to from_client,
+ * bytes from the guest (its serial socket, a container's pty, a VNC
+ * display) to to_client; each returns false to end.  guest_gone is called
+ * when the guest's side ends first.
+ */
+struct relay_ops {
+	bool (*from_client)(void *ctx, const char *buf, size_t n);
+	bool (*to_client)(void *ctx, const char *buf, size_t n);
+	void (*guest_gone)(void *ctx);
+};
+
+static void relay(struct console_session *s, int client_fd, const struct relay_ops *ops, void *ctx)
+{
+	char buf[16384];
+
+	for (;;) {
+		struct pollfd p[2] = { { client_fd, POLLIN, 0 }, { s->serial_fd, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents) {
+			ssize_t n = recv(client_fd, buf, sizeof(buf), 0);
+			if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
+				break;
+			if (n > 0 && !ops->from_client(ctx, buf, (size_t)n))
+				break;
+		}
+		if (p[1].revents) {
+			ssize_t n = read(s->serial_fd, buf, sizeof(buf));
+			if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN))) {
+				if (ops->guest_gone)
+					ops->guest_gone(ctx);
+				break;
+			}
+			if (n > 0 && !ops->to_client(ctx, buf, (size_t)n))
+				break;
+		}
+	}
+}
+
+struct ws_ctx {
+	struct ws_decoder d;
+	struct ws_relay w;
+};
+
+static bool ws_from_client(void *ctx, const char *buf, size_t n)
+{
+	struct ws_ctx *c = ctx;
+	int r = ws_decoder_feed(&c->d, (const uint8_t *)buf, n, ws_on_frame, &c->w);
+	if (r == -EPROTO || r == -EMSGSIZE)
+		ws_close(c->w.client_fd, c->d.close_code, r == -EMSGSIZE ? "frame too big" : "protocol error");
+	return r >= 0;
+}
+
+static bool ws_to_client(void *ctx, const char *buf, size_t n)
+{
+	struct ws_ctx *c = ctx;
+	return ws_send(c->w.client_fd, WS_OP_BINARY, buf, n);
+}
+
+static void ws_guest_gone(void *ctx)
+{
+	struct ws_ctx *c = ctx;
+	ws_close(c->w.client_fd, WS_CLOSE_GOING_AWAY, c->w.s->plain ? "the display ended" : "the console ended");
+}
+
 void console_relay_ws(int client_fd, void *session)
 {
+	static const struct relay_ops ops = { ws_from_client, ws_to_client, ws_guest_gone };
 	struct console_session *s = session;
-	struct ws_decoder d = WS_DECODER_INIT(CONSOLE_WS_MAX_FRAME);
-	struct ws_relay w = { s, client_fd, false };
-	char buf[16384];
+	struct ws_ctx c = { WS_DECODER_INIT(CONSOLE_WS_MAX_FRAME), { s, client_fd, false } };
 
 	if (client_fd >= 0) {
 		log_info("web %s attached to %s", s->plain ? "VNC display" : "console", s->uuid);
-		for (;;) {
-			struct pollfd p[2] = { { client_fd, POLLIN, 0 }, { s->serial_fd, POLLIN, 0 } };
-			if (poll(p, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			if (p[0].revents) {
-				ssize_t n = recv(client_fd, buf, sizeof(buf), 0);
-				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
-					break;
-				if (n > 0) {
-					int r = ws_decoder_feed(&d, (const uint8_t *)buf, (size_t)n, ws_on_frame, &w);
-					if (r == -EPROTO || r == -EMSGSIZE) {
-						ws_close(client_fd, d.close_code,
-							 r == -EMSGSIZE ? "frame too big" : "protocol error");
-						break;
-					}
-					if (r < 0)
-						break;
-				}
-			}
-			if (p[1].revents) {
-				ssize_t n = read(s->serial_fd, buf, sizeof(buf));
-				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN))) {
-					ws_close(client_fd, WS_CLOSE_GOING_AWAY, s->plain ? "the display ended" : "the console ended");
-					break;
-				}
-				if (n > 0 && !ws_send(client_fd, WS_OP_BINARY, buf, (size_t)n))
-					break;
-			}
-		}
+		relay(s, client_fd, &ops, &c);
 		log_info("web %s detached from %s", s->plain ? "VNC display" : "console", s->uuid);
 	}
-	ws_decoder_release(&d);
+	ws_decoder_release(&c.d);
 	session_end(s);
+}
+
+struct raw_ctx {
+	struct console_session *s;
+	int client_fd;
+};
+
+static bool raw_from_client(void *ctx, const char *buf, size_t n)
+{
+	struct raw_ctx *c = ctx;
+	return guest_write(c->s, buf, n);
+}
+
+static bool raw_to_client(void *ctx, const char *buf, size_t n)
+{
+	struct raw_ctx *c = ctx;
+	return write_all(c->client_fd, buf, n);
 }
 
 void console_relay(int client_fd, void *session)
 {
+	static const struct relay_ops ops = { raw_from_client, raw_to_client, NULL };
 	struct console_session *s = session;
-	char buf[16384];
+	struct raw_ctx c = { s, client_fd };
 
 	if (client_fd >= 0) {
 		log_info("console attached to vm %s", s->uuid);
-		for (;;) {
-			struct pollfd p[2] = { { client_fd, POLLIN, 0 }, { s->serial_fd, POLLIN, 0 } };
-			if (poll(p, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			if (p[0].revents) {
-				ssize_t n = recv(client_fd, buf, sizeof(buf), 0);
-				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
-					break;
-				if (n > 0 && !guest_write(s, buf, (size_t)n))
-					break;
-			}
-			if (p[1].revents) {
-				/* read(): the serial socket of a VM or the pty of a container */
-				ssize_t n = read(s->serial_fd, buf, sizeof(buf));
-				if (n <= 0 && !(n < 0 && (errno == EINTR || errno == EAGAIN)))
-					break;
-				if (n > 0 && !write_all(client_fd, buf, (size_t)n))
-					break;
-			}
-		}
+		relay(s, client_fd, &ops, &c);
 		log_info("console detached from vm %s", s->uuid);
 	}
 	session_end(s);
