@@ -178,9 +178,22 @@ void reply_result(struct route_ctx *c, int r, int status, json_t *out, const str
 		http_reply_json(c->rep, status, out);
 }
 
-/* reply_result for an operation that started a job: 202 {"job": job}. */
+/* How long an answer waits for the job it started: a quick one (a container
+ * start, a pause) is answered over, which spares the client following it. */
+#define JOB_REPLY_GRACE_MS 100
+
+/* reply_result for an operation that started a job: 202 {"job": job}, the
+ * job as it is after at most JOB_REPLY_GRACE_MS. */
 void reply_job(struct route_ctx *c, int r, json_t *job, const struct buf *err)
 {
+	if (r >= 0 && json_is_integer(json_object_get(job, "id"))) {
+		int64_t id = json_integer_value(json_object_get(job, "id"));
+		json_t *now;
+		if (job_wait(id, JOB_REPLY_GRACE_MS) == 0 && (now = job_get(id))) {
+			json_decref(job);
+			job = now;
+		}
+	}
 	reply_result(c, r, 202, r < 0 ? NULL : json_pack("{s:o}", "job", job), err);
 }
 
