@@ -9,16 +9,44 @@
 import { h, fill } from './dom.js';
 import { seg } from './api.js';
 
+// xterm.js (vendored, a classic script defining window.Terminal) and its
+// stylesheet, loaded the first time a console opens: no other page pays for
+// parsing it.
+let xtermLoading = null;
+function loadXterm() {
+  if (window.Terminal) return Promise.resolve();
+  if (!xtermLoading) {
+    xtermLoading = new Promise((resolve, reject) => {
+      document.head.appendChild(h('link', { rel: 'stylesheet', href: 'vendor/xterm/xterm.css' }));
+      const s = h('script', { src: 'vendor/xterm/xterm.js' });
+      s.onload = () => resolve();
+      s.onerror = () => { xtermLoading = null; reject(new Error('cannot load the terminal (xterm.js)')); };
+      document.head.appendChild(s);
+    });
+  }
+  return xtermLoading;
+}
+
 export function openConsole(container, name, { force = false, onStatus = () => {} } = {}) {
   const el = h('div', { id: 'console' });
   fill(container, el);
-  const term = new window.Terminal({ convertEol: false, scrollback: 5000, fontSize: 13 });
-  term.open(el);
-  el.term = term; // for tests: the terminal's buffer
-  let ws = null, closed = false;
+  let term = null, ws = null, closed = false;
   const dec = new TextDecoder('utf-8');
+  const enc = new TextEncoder();
 
   (async () => {
+    try {
+      await loadXterm();
+    } catch (e) {
+      onStatus('closed', e.message);
+      return;
+    }
+    if (closed) return;
+    term = new window.Terminal({ convertEol: false, scrollback: 5000, fontSize: 13 });
+    term.open(el);
+    el.term = term; // for tests: the terminal's buffer
+    term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
+    term.focus();
     try {
       const r = await fetch(`/v1/vms/${seg(name)}/log?tail=65536`, { credentials: 'same-origin', cache: 'no-store' });
       if (r.ok) term.write((await r.text()).replace(/\r?\n/g, '\r\n'));
@@ -32,13 +60,10 @@ export function openConsole(container, name, { force = false, onStatus = () => {
     ws.onclose = (ev) => { if (!closed) onStatus('closed', ev.reason || ''); };
     ws.onerror = () => {};
   })();
-  const enc = new TextEncoder();
-  term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d)); });
-  term.focus();
 
   return () => {
     closed = true;
     if (ws) ws.close(1000);
-    term.dispose();
+    if (term) term.dispose();
   };
 }
