@@ -38,6 +38,8 @@ pkgs=(
 	prometheus
 	# system containers (src/lxc: liblxc; uidmap: the subordinate id tools and /etc/subuid)
 	lxc lxc-dev uidmap
+	# pools of hosts (src/cluster: corosync supervised by corrald, its client libraries)
+	corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcfg-dev
 )
 
 missing=()

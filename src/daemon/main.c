@@ -24,6 +24,7 @@
 
 #include "auth/auth.h"
 #include "service/autostart.h"
+#include "service/cluster.h"
 #include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/network.h"
@@ -483,6 +484,11 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	svc_net_init(); /* before guests: their taps go into these bridges */
+	/* the pool thread; corosync re-adopted (or started) when this host is in a cluster */
+	if (svc_cluster_init(&err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	/* alarms before the re-attach (a VM found dead fires `vm crashed`) and the sampler (it feeds them) */
 	if (svc_alarms_start(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
@@ -555,6 +561,7 @@ out_rt:
 	svc_migrate_offline_reap(true); /* prepared offline migrations: removed */
 	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
 	rt_shutdown();
+	svc_cluster_shutdown(); /* the pool thread only: corosync keeps running */
 	svc_shutdown();
 out:
 	store_close(st);

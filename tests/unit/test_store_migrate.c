@@ -363,7 +363,9 @@ static void test_from_v3(void **state)
 /* v10 added the containers table. */
 #define UNDO_V10 "DROP TABLE containers; "
 /* v11 added the alarm tables. */
-#define UNDO_V11 "DROP TABLE alarm_history; DROP TABLE alarm_states; DROP TABLE alarms; "
+#define UNDO_V11 "DROP TABLE alarm_history; DROP TABLE alarm_states; DROP TABLE alarms; " UNDO_V12
+/* v12 added the cluster table. */
+#define UNDO_V12 "DROP TABLE cluster; "
 
 /* Every older version, from the first. */
 static void test_from_each_version(void **state)
@@ -379,6 +381,7 @@ static void test_from_each_version(void **state)
 		[8] = UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=8",
 		[9] = UNDO_V10 UNDO_V11 "PRAGMA user_version=9",
 		[10] = UNDO_V11 "PRAGMA user_version=10",
+		[11] = UNDO_V12 "PRAGMA user_version=11",
 	};
 	for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);
