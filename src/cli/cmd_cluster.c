@@ -164,7 +164,7 @@ static int cluster_create(struct cli *cli, int argc, char **argv)
 	if ((rc = link_opts(cli, &a, true, body)) != CLI_OK || (rc = cli_args_count(&a, 1, 1, "cluster name")) != CLI_OK)
 		return rc;
 	json_object_set_new(body, "name", json_string(a.pos[0]));
-	if ((rc = cli_call(cli, "POST", "/v1/cluster", NULL, NULL, body, &r)) != CLI_OK)
+	if ((rc = cli_call(cli, "POST", "/v1", "cluster", NULL, body, &r)) != CLI_OK)
 		return rc;
 	if (cli->json)
 		out_json(r.json);
