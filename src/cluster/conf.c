@@ -93,6 +93,12 @@ int cluster_def_check(const struct cluster_def *d, struct buf *err)
 			}
 		for (unsigned j = 0; j < i; j++) {
 			const struct cluster_node *b = &d->nodes[j];
+			for (unsigned l = 0; l < d->nlinks; l++)
+				if (!strchr(a->addr[l], ':') != !strchr(b->addr[l], ':')) {
+					buf_printf(err, "link %u: nodes %s and %s mix IPv4 and IPv6 (one family per link)",
+						   l, b->name, a->name);
+					return -EINVAL;
+				}
 			if (strcmp(a->name, b->name) == 0 || a->id == b->id) {
 				buf_printf(err, "node %s (id %u) and node %s (id %u): names and ids are unique", b->name,
 					   b->id, a->name, a->id);
