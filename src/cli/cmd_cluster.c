@@ -67,8 +67,9 @@ static const char usage_node[] =
 
 enum { OPT_LINK = CLI_OPT_FIRST, OPT_TOKEN };
 
-/* The --link and --token options of create and join into body. */
-static int link_opts(struct cli *cli, struct cli_args *a, bool token_ok, json_t *body)
+/* The --link and --token options of create and join into body: true to go on;
+ * false when the verb must return a->exit_code (after --help or a usage error). */
+static bool link_opts(struct cli *cli, struct cli_args *a, bool token_ok, json_t *body)
 {
 	static const struct option opts[] = {
 		{ "link", required_argument, NULL, OPT_LINK },
@@ -87,18 +88,20 @@ static int link_opts(struct cli *cli, struct cli_args *a, bool token_ok, json_t 
 	json_object_set_new(body, "links", links);
 	while ((c = cli_getopt(cli, a, token_ok ? opts : join_opts)) != -1) {
 		switch (c) {
-		case CLI_OPT_EXIT: return a->exit_code;
+		case CLI_OPT_EXIT: return false;
 		case OPT_LINK: json_array_append_new(links, json_string(optarg)); break;
 		case OPT_TOKEN:
-			if (cli_parse_int(optarg, 500, 60000, &token) < 0)
-				return cli_usage_error(a->cmd, "--token is 500 to 60000 (ms)");
+			if (cli_parse_int(optarg, 500, 60000, &token) < 0) {
+				a->exit_code = cli_usage_error(a->cmd, "--token is 500 to 60000 (ms)");
+				return false;
+			}
 			json_object_set_new(body, "token_ms", json_integer(token));
 			break;
 		}
 	}
 	if (!json_array_size(links))
 		json_object_del(body, "links");
-	return CLI_OK;
+	return true;
 }
 
 static void print_status(const json_t *s)
@@ -161,7 +164,9 @@ static int cluster_create(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	int rc;
 	cli_args_init(&a, "cluster create", usage_create, argc, argv);
-	if ((rc = link_opts(cli, &a, true, body)) != CLI_OK || (rc = cli_args_count(&a, 1, 1, "cluster name")) != CLI_OK)
+	if (!link_opts(cli, &a, true, body))
+		return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, 1, "cluster name")) != CLI_OK)
 		return rc;
 	json_object_set_new(body, "name", json_string(a.pos[0]));
 	if ((rc = cli_call(cli, "POST", "/v1", "cluster", NULL, body, &r)) != CLI_OK)
@@ -180,8 +185,9 @@ static int cluster_join(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	int rc;
 	cli_args_init(&a, "cluster join", usage_join, argc, argv);
-	if ((rc = link_opts(cli, &a, false, body)) != CLI_OK ||
-	    (rc = cli_args_count(&a, 1, 1, "trusted host (name or URL)")) != CLI_OK)
+	if (!link_opts(cli, &a, false, body))
+		return a.exit_code;
+	if ((rc = cli_args_count(&a, 1, 1, "trusted host (name or URL)")) != CLI_OK)
 		return rc;
 	json_object_set_new(body, "host", json_string(a.pos[0]));
 	if ((rc = cli_call(cli, "POST", "/v1/cluster", "join", NULL, body, &r)) != CLI_OK)
