@@ -45,16 +45,21 @@ static struct {
 	corosync_cfg_handle_t cfg_h;
 	bool have_q, have_vq, have_cfg;
 
-	/* the view lock: view, pending, supervise */
+	/* the supervisor lock: supervise, and held across a supervisor's start,
+	 * so that once membership_supervise(false) returns no start is under way */
+	pthread_mutex_t sup_lock;
+	bool supervise;
+
+	/* the view lock: view, pending */
 	pthread_mutex_t view_lock;
 	pthread_cond_t view_cond;
 	struct membership_view view;
 	struct pending pending[2 * MEMBERSHIP_MAX_MEMBERS + 8];
 	unsigned npending;
-	bool supervise;
 } M = {
 	.stop_fd = -1,
 	.lib_lock = PTHREAD_MUTEX_INITIALIZER,
+	.sup_lock = PTHREAD_MUTEX_INITIALIZER,
 	.view_lock = PTHREAD_MUTEX_INITIALIZER,
 	.view_cond = PTHREAD_COND_INITIALIZER,
 };
@@ -187,14 +192,11 @@ static struct {
 	int64_t seen_up;     /* monotonic ms since it is seen running, 0: not */
 } S;
 
-static void supervise_tick(void)
+/* With the supervisor lock held. */
+static void supervise_locked(void)
 {
-	bool on;
-	pthread_mutex_lock(&M.view_lock);
-	on = M.supervise;
-	pthread_mutex_unlock(&M.view_lock);
 	int64_t now = time_mono_ms();
-	if (!on) {
+	if (!M.supervise) {
 		S.attempt = 0;
 		S.seen_up = 0;
 		return;
@@ -209,8 +211,9 @@ static void supervise_tick(void)
 	if (S.seen_up) { /* it was running: it exited */
 		S.seen_up = 0;
 		int delay = 1 << (S.attempt < 5 ? S.attempt : 5);
-		S.next_try = now + 1000LL * (delay < BACKOFF_MAX_S ? delay : BACKOFF_MAX_S);
-		log_warn("cluster: corosync exited; starting it again in %d s", delay < BACKOFF_MAX_S ? delay : BACKOFF_MAX_S);
+		delay = delay < BACKOFF_MAX_S ? delay : BACKOFF_MAX_S;
+		S.next_try = now + 1000LL * delay;
+		log_warn("cluster: corosync exited; starting it again in %d s", delay);
 		return;
 	}
 	if (now < S.next_try)
@@ -229,6 +232,13 @@ static void supervise_tick(void)
 		S.seen_up = time_mono_ms();
 	}
 	buf_release(&err);
+}
+
+static void supervise_tick(void)
+{
+	pthread_mutex_lock(&M.sup_lock);
+	supervise_locked();
+	pthread_mutex_unlock(&M.sup_lock);
 }
 
 static void *pool_thread(void *arg)
@@ -312,9 +322,9 @@ void membership_stop(void)
 
 void membership_supervise(bool on)
 {
-	pthread_mutex_lock(&M.view_lock);
+	pthread_mutex_lock(&M.sup_lock);
 	M.supervise = on;
-	pthread_mutex_unlock(&M.view_lock);
+	pthread_mutex_unlock(&M.sup_lock);
 }
 
 void membership_get(struct membership_view *out)

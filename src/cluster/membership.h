@@ -32,7 +32,9 @@
  * membership_links, membership_reload) share the thread's handles under
  * one library lock (corosync's handles are not for two threads at once);
  * they answer -ENOTCONN when no corosync is connected.  Lock order: the
- * library lock, then the view lock; on_event runs with neither.
+ * supervisor lock (held across a restart: membership_supervise(false) waits
+ * for one under way, so no corosync is started after it returns), the
+ * library lock, then the view lock; on_event runs with none of them.
  */
 #ifndef CORRAL_CLUSTER_MEMBERSHIP_H
 #define CORRAL_CLUSTER_MEMBERSHIP_H
@@ -81,7 +83,8 @@ struct membership_config {
 int membership_start(const struct membership_config *cfg);
 /* Stop it and close the connections (corosync itself keeps running). */
 void membership_stop(void);
-/* Keep corosync running (start it again when it exits), or stop doing so. */
+/* Keep corosync running (start it again when it exits), or stop doing so
+ * (returns once no restart is under way). */
 void membership_supervise(bool on);
 
 void membership_get(struct membership_view *out);

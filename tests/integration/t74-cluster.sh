@@ -29,6 +29,12 @@ now_ms() { date +%s%3N; }
 # the corosync processes started with host H's configuration
 corosyncs_of() { pgrep -f "^corosync -f -c $T/$1/cluster/corosync.conf\$" | wc -l; }
 coro_pid() { st "$1" | jq -r '.corosync.pid'; }
+# ev_ms H REGEX: the time (ms since the epoch) of H's newest cluster event matching REGEX
+ev_ms() {
+	local t
+	t=$(on_host "$1" events --kind cluster --json | jq -r --arg p "$2" '[.events[] | select(.detail | test($p))] | last | .time // empty')
+	[ -n "$t" ] && date -d "$t" +%s%3N
+}
 
 test_expect "bad input before any cluster: refused, nothing made" '
 	st h1 | jq -e ".cluster == null" && on_host h1 cluster status | grep -q "in no cluster" &&
@@ -92,6 +98,9 @@ test_expect "cut h3 at the switch: h1 and h2 stay quorate without it, h3 loses q
 	wait_for 5 "[ \"\$(online h2)\" = h1,h2 ] && [ \"\$(quorate h2)\" = true ]" && t2=$(( $(now_ms) - t0 )) &&
 	echo "cut h3 (token 1000 ms): h1 saw it go, still quorate, after $t1 ms; h2 by $t2 ms; h3 not quorate after $t3 ms" >>"$T/measured" &&
 	[ $t1 -lt 15000 ] && [ $t3 -lt 15000 ] &&
+	e1=$(ev_ms h1 "node h3 .id 3. left the ring") && e2=$(ev_ms h2 "node h3 .id 3. left the ring") &&
+	e3=$(ev_ms h3 "quorum lost") &&
+	echo "cut h3, by the events corrald recorded: h1 saw h3 leave at +$((e1 - t0)) ms, h2 at +$((e2 - t0)) ms; h3 lost quorum at +$((e3 - t0)) ms" >>"$T/measured" &&
 	st h3 | jq -e ".votes.expected == 3 and .votes.total == 1" &&
 	on_host h1 events --kind cluster | grep -q "node h3 (id 3) left the ring" &&
 	on_host h3 events --kind cluster | grep -q "quorum lost" &&
