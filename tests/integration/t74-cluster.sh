@@ -56,6 +56,13 @@ test_expect "the three hosts trust each other" '
 	nhost_trust h2 h1 >/dev/null && nhost_trust h3 h1 >/dev/null && nhost_trust h3 h2 >/dev/null
 '
 
+test_expect "joining a trusted host that is unreachable or in no cluster: refused, nothing changed" '
+	ip -n "$(nhost_ns sw)" link set p1 down &&
+	fails on_host h2 cluster join h1 2>err; ip -n "$(nhost_ns sw)" link set p1 up; grep -q "cannot reach h1" err &&
+	fails on_host h2 cluster join h1 2>err && grep -q "h1: this host is in no cluster" err &&
+	st h2 | jq -e ".cluster == null" && [ ! -e "$T/h2/cluster/corosync.conf" ] && [ "$(corosyncs_of h2)" = 0 ]
+'
+
 test_expect "create: corosync.conf and key written by corrald, corosync run by it, one node quorate" '
 	on_host h1 cluster create lab --token 1000 >out && grep -q "created cluster lab" out &&
 	[ "$(stat -c %a "$T/h1/cluster/authkey")" = 400 ] && [ "$(stat -c %s "$T/h1/cluster/authkey")" = 256 ] &&
@@ -84,6 +91,8 @@ test_expect "join h2 (by name) and h3 (by URL): three nodes online and quorate o
 	st h1 | jq -e "[.nodes[] | {id, name, addrs}] == [{id:1,name:\"h1\",addrs:[\"10.99.0.1\"]},{id:2,name:\"h2\",addrs:[\"10.99.0.2\"]},{id:3,name:\"h3\",addrs:[\"10.99.0.3\"]}]" &&
 	st h1 | jq -e "[.nodes[] | select(.self | not) | .links[0].connected] == [true, true]" &&
 	cmp "$T/h1/cluster/authkey" "$T/h3/cluster/authkey" &&
+	key64=$(base64 -w0 "$T/h1/cluster/authkey" | cut -c1-32) && ! grep -qF -- "$key64" "$T"/h?.log &&
+	[ "$(stat -c %a "$T/h2/cluster/authkey")" = 400 ] &&
 	on_host h1 cluster status >out && grep -q "^quorate: *yes" out && grep -q "^3 *h3 *10.99.0.3 *yes" out &&
 	on_host h1 events --kind cluster | grep -q "added node h3 (id 3" &&
 	on_host h2 events --kind cluster | grep -q "config_version 3 from node h1" &&
