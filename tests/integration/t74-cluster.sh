@@ -12,6 +12,15 @@
 
 command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
 NH_PRIVATE_RUN=1
+# corosync outlives corrald by design: at the end, once the corralds are gone
+# (their supervisors would restart it), end the corosyncs this
+# script's hosts ran (found by their configuration path, in this run's $T)
+coro_cleanup() {
+	local p
+	for p in $(pgrep -f "^corosync -f -c $T/h[0-9]/cluster/corosync.conf\$"); do kill "$p" 2>/dev/null; done
+	for _ in $(seq 1 50); do pgrep -f "^corosync -f -c $T/" >/dev/null || break; sleep 0.1; done
+}
+trap 'cleanup; coro_cleanup' EXIT
 nhost_setup h1 h2 h3 || { echo "cannot set up the three hosts"; FAILED=1; exit 1; }
 nhost_start h1 && nhost_start h2 && nhost_start h3 || { FAILED=1; exit 1; }
 
