@@ -560,6 +560,12 @@ static int leave_locked(json_t **out, struct buf *err)
 		if (r == 0) {
 			peer_set_timeout(p, TELL_CONNECT_MS, 30000);
 			r = peer_call(p, "POST", "/v1/cluster/peer/leave", NULL, NULL, NULL, &why);
+			/* 404 from a member: it no longer counts this host (removed while
+			 * it was down): nothing to undo there */
+			if (r == -ENOENT) {
+				log_info("cluster %s: node %s: %s: leaving", d.name, d.nodes[i].name, why.s);
+				r = 0;
+			}
 		}
 		peer_close(p);
 		if (r == 0)

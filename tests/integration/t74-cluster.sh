@@ -190,5 +190,14 @@ test_expect "a host that is not a member cannot change the cluster through the p
 	st h1 | jq -e ".config_version == 6"
 '
 
+test_expect "a node removed while down comes back alone, and can leave" '
+	wait_for 10 "st h3 | jq -e \".cluster == \\\"lab\\\" and .corosync.connected and (.quorate | not)\" >/dev/null" &&
+	[ "$(online h3)" = h3 ] && [ "$(online h1)" = h1,h2 ] &&
+	on_host h3 cluster leave --yes >out && grep -q "left cluster lab" out &&
+	st h3 | jq -e ".cluster == null" && [ "$(corosyncs_of h3)" = 0 ] &&
+	st h1 | jq -e ".config_version == 6 and (.nodes | length) == 2 and .quorate" &&
+	! on_host h1 events --kind cluster | grep -q "corosync had exited"
+'
+
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
 finish
