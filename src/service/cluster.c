@@ -272,8 +272,13 @@ static int listen_addr(char *out, struct buf *err)
 	int r = cluster_addr_check(host, out, &ignore);
 	buf_release(&ignore);
 	if (r < 0 || strcmp(out, "0.0.0.0") == 0 || strcmp(out, "::") == 0) {
-		buf_adds(err, "give the address corosync uses on this host (--link ADDR): this host's listen address "
-			      "is not one");
+		if (l)
+			buf_printf(err, "give the address corosync uses on this host (--link ADDR): this host's listen "
+					"address %s is not one",
+				   l);
+		else
+			buf_adds(err, "give the address corosync uses on this host (--link ADDR): this host has no listen "
+				      "address to take it from");
 		return -EINVAL;
 	}
 	return 0;
