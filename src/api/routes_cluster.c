@@ -55,7 +55,7 @@ void h_cluster_node_remove(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	json_t *out = NULL;
-	int r = svc_cluster_node_remove(c->seg[3], &out, &err);
+	int r = svc_cluster_node_remove(c->seg[3], query_bool(c, "force"), &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

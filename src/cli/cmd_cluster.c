@@ -59,11 +59,14 @@ static const char usage_leave[] =
 	"Refused (nothing changed) when no other node can be reached.\n";
 
 static const char usage_node[] =
-	"usage: corral cluster node remove NAME [--yes]\n"
+	"usage: corral cluster node remove NAME [--force] [--yes]\n"
 	"\n"
 	"Remove node NAME, which is down, from the cluster; every other node is\n"
 	"told.  A node that is up leaves with `corral cluster leave` on it; this\n"
-	"host leaves the same way.  Needs quorum.\n";
+	"host leaves the same way.  Needs quorum, unless --force: for a node gone\n"
+	"for good that took the majority with it (e.g. the second node of a pool\n"
+	"whose join failed).  Forcing while the other half of a split pool may\n"
+	"do the same leaves two pools that disagree.\n";
 
 enum { OPT_LINK = CLI_OPT_FIRST, OPT_TOKEN };
 
@@ -236,12 +239,21 @@ static int cluster_leave(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+enum { OPT_FORCE = CLI_OPT_FIRST + 10 };
+
 static int cluster_node(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, OPT_FORCE },
+		CLI_YES_OPTION,
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
 	const char *sub = argc > 1 ? argv[1] : "";
 	__do_reply struct reply r = REPLY_INIT;
 	struct cli_args a;
-	int rc;
+	bool force = false;
+	int c, rc;
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 		fputs(usage_node, stdout);
 		return CLI_OK;
@@ -249,12 +261,18 @@ static int cluster_node(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "remove") != 0 && strcmp(sub, "rm") != 0 && !cli_args_listing())
 		return cli_usage_error("cluster node", "want remove");
 	cli_args_init(&a, "cluster node remove", usage_node, argc - 1, argv + 1);
-	a.yes_ok = true;
-	if (!cli_args_plain(cli, &a, 1, 1, "node name"))
-		return a.exit_code;
-	if ((rc = cli_confirm(&a, "remove node %s from the cluster", a.pos[0])) != CLI_OK)
+	while ((c = cli_getopt(cli, &a, opts)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (c == OPT_FORCE)
+			force = true;
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "node name")) != CLI_OK)
 		return rc;
-	if ((rc = cli_call(cli, "DELETE", "/v1/cluster/nodes", a.pos[0], NULL, NULL, &r)) != CLI_OK)
+	if ((rc = cli_confirm(&a, "remove node %s from the cluster%s", a.pos[0], force ? " without quorum" : "")) !=
+	    CLI_OK)
+		return rc;
+	if ((rc = cli_call(cli, "DELETE", "/v1/cluster/nodes", a.pos[0], force ? "?force=true" : NULL, NULL, &r)) != CLI_OK)
 		return rc;
 	if (cli->json) {
 		out_json(r.json);

@@ -363,7 +363,9 @@ static int need_quorum(const struct cluster_def *d, struct buf *err)
 {
 	if (membership_quorate())
 		return 0;
-	buf_printf(err, "cluster %s has no quorum on this host: nodes are added or removed only with quorum", d->name);
+	buf_printf(err, "cluster %s has no quorum on this host: nodes are added or removed only with quorum (a node "
+			"that is gone for good: corral cluster node remove NAME --force)",
+		   d->name);
 	return -EAGAIN;
 }
 
@@ -623,7 +625,7 @@ static int remove_and_tell(struct cluster_def *d, const char *me, const char *na
 	return 0;
 }
 
-static int node_remove_locked(const char *name, json_t **out, struct buf *err)
+static int node_remove_locked(const char *name, bool force, json_t **out, struct buf *err)
 {
 	struct cluster_def d;
 	char me[CLUSTER_NODE_NAME_MAX + 1];
@@ -649,17 +651,18 @@ static int node_remove_locked(const char *name, json_t **out, struct buf *err)
 			   name, d.name);
 		return -EBUSY;
 	}
-	if ((r = need_quorum(&d, err)) < 0 || (r = remove_and_tell(&d, me, name, &nu, err)) < 0)
+	if ((!force && (r = need_quorum(&d, err)) < 0) || (r = remove_and_tell(&d, me, name, &nu, err)) < 0)
 		return r;
-	cluster_event("removed node %s from cluster %s (config_version %u)", name, d.name, d.config_version);
+	cluster_event("removed node %s from cluster %s (config_version %u%s)", name, d.name, d.config_version,
+		      force ? ", forced without quorum" : "");
 	*out = json_pack("{s:s,s:o}", "removed", name, "not_updated", nu);
 	return 0;
 }
 
-int svc_cluster_node_remove(const char *name, json_t **out, struct buf *err)
+int svc_cluster_node_remove(const char *name, bool force, json_t **out, struct buf *err)
 {
 	pthread_mutex_lock(&op_lock);
-	int r = node_remove_locked(name, out, err);
+	int r = node_remove_locked(name, force, out, err);
 	pthread_mutex_unlock(&op_lock);
 	return r;
 }

@@ -44,8 +44,9 @@ int svc_cluster_create(const json_t *body, json_t **out, struct buf *err);
 int svc_cluster_join(const json_t *body, json_t **out, struct buf *err);
 /* Leave the cluster: *out = {"left", "told"}. */
 int svc_cluster_leave(json_t **out, struct buf *err);
-/* Remove a node that is down: *out = {"removed", "not_updated"}. */
-int svc_cluster_node_remove(const char *name, json_t **out, struct buf *err);
+/* Remove a node that is down: *out = {"removed", "not_updated"}.  force: also
+ * without quorum (a node gone for good took the majority with it). */
+int svc_cluster_node_remove(const char *name, bool force, json_t **out, struct buf *err);
 /* GET /v1/cluster (docs/api.md "Cluster"). */
 json_t *svc_cluster_status(void);
 

@@ -128,6 +128,7 @@ run 2 cluster create lab --token 5 && err_is_one_line "--token is 500 to 60000"
 run 2 cluster join && err_is_one_line "missing trusted host"
 run 2 cluster node frob && err_is_one_line "want remove"
 run 2 cluster node remove && err_is_one_line "missing node name"
+run 0 cluster node remove --help && out_has --force --yes
 run 2 cluster leave && err_is_one_line "--yes"
 run 2 host shutdown-guests --timeout 0 && err_is_one_line "invalid --timeout"
 run 2 vm create x --start-delay 9999 && err_is_one_line "invalid --start-delay"

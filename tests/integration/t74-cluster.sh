@@ -199,5 +199,15 @@ test_expect "a node removed while down comes back alone, and can leave" '
 	! on_host h1 events --kind cluster | grep -q "corosync had exited"
 '
 
+test_expect "a node gone for good with the majority: node remove needs --force, then the survivor is quorate alone" '
+	pid=$(coro_pid h2) && nhost_stop h2 && kill -9 "$pid" &&
+	wait_for 15 "[ \"\$(quorate h1)\" = false ] && [ \"\$(online h1)\" = h1 ]" &&
+	fails on_host h1 cluster node remove h2 --yes 2>err && grep -q "no quorum.*--force" err &&
+	st h1 | jq -e "(.nodes | length) == 2" &&
+	on_host h1 cluster node remove h2 --force --yes >out && grep -q "removed node h2" out &&
+	wait_for 10 "st h1 | jq -e \".quorate and .votes.expected == 1 and (.nodes | length) == 1 and .config_version == 7\" >/dev/null" &&
+	on_host h1 events --kind cluster | grep -q "removed node h2 from cluster lab (config_version 7, forced without quorum)"
+'
+
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
 finish
