@@ -23,6 +23,7 @@
 #include "util/common.h"
 
 #define RETRY_MS 500
+#define IDLE_RETRY_MS 2000
 #define BACKOFF_MAX_S 30
 #define BACKOFF_RESET_S 60
 
@@ -260,7 +261,12 @@ static void *pool_thread(void *arg)
 		emit_pending();
 
 		pfd[1].fd = fd;
-		int n = poll(pfd, 2, fd >= 0 ? 1000 : RETRY_MS);
+		/* not connected: try again soon while corosync is ours to run, else
+		 * every IDLE_RETRY_MS (an init system's corosync may appear) */
+		pthread_mutex_lock(&M.sup_lock);
+		int retry = M.supervise ? RETRY_MS : IDLE_RETRY_MS;
+		pthread_mutex_unlock(&M.sup_lock);
+		int n = poll(pfd, 2, fd >= 0 ? 1000 : retry);
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			break;
 		if (n > 0 && fd >= 0 && pfd[1].revents) {

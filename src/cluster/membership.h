@@ -9,7 +9,8 @@
  * (this node's id, knet link status, reload).  It polls their fds and keeps
  * a struct membership_view; when corosync is not there (not started yet,
  * died, stopped) the view says connected = false and quorate = false, and
- * the thread tries again every half second.  The same thread supervises
+ * the thread tries again every half second (every 2 s while it supervises
+ * no corosync).  The same thread supervises
  * corosync while membership_supervise(true) is in force: a corosync that
  * exited is started again after 1, 2, 4 ... 30 s (reset after a minute of
  * running), each restart an event.
