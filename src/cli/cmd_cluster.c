@@ -132,7 +132,8 @@ static void print_status(const json_t *s)
 	table_add_kv(kv, "token", "%lld ms (effective %lld ms)",
 		     (long long)json_integer_value(json_object_get(s, "token_ms")),
 		     (long long)json_integer_value(json_object_get(s, "effective_token_ms")));
-	table_add_kv(kv, "corosync", "%s%s", json_is_true(json_object_get(cs, "running")) ? "running (corral's)" : "not run by corral",
+	table_add_kv(kv, "corosync", "%s%s",
+		     json_is_true(json_object_get(cs, "running")) ? "running (corral's)" : "not run by corral",
 		     json_is_true(json_object_get(cs, "connected")) ? ", connected" : ", not connected");
 	if (out_str(s, "error"))
 		table_add_kv(kv, "error", "%s", out_str(s, "error"));
@@ -147,7 +148,8 @@ static void print_status(const json_t *s)
 		char id[16];
 		__do_free char *addrs = out_join(json_object_get(n, "addrs"), ",");
 		json_array_foreach(json_object_get(n, "links"), k, l)
-			buf_printf(&links, "%s%lld:%s", k ? " " : "", (long long)json_integer_value(json_object_get(l, "link")),
+			buf_printf(&links, "%s%lld:%s", k ? " " : "",
+				   (long long)json_integer_value(json_object_get(l, "link")),
 				   json_is_true(json_object_get(l, "connected")) ? "up" : "down");
 		snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(n, "id")));
 		table_add(t, id, out_str(n, "name"), addrs,

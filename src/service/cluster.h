@@ -24,7 +24,8 @@
  * that cannot be told (not trusted, unreachable) is listed in the answer
  * ("not_updated"); it catches up at the next change it is told of.
  *
- * Threading: any thread; membership changes are serialised by one mutex.
+ * Threading: any thread; membership changes are serialised by one mutex
+ * (cluster_change.c); the definition is kept by cluster.c.
  * Errors: see service.h; -EAGAIN when quorum is needed and missing.
  */
 #ifndef CORRAL_SERVICE_CLUSTER_H
