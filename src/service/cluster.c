@@ -16,6 +16,7 @@
 #include "cluster/conf.h"
 #include "cluster/corosync.h"
 #include "cluster/membership.h"
+#include "core/events.h"
 #include "service/cluster.h"
 #include "service/cluster_internal.h"
 #include "service/internal.h"
@@ -46,6 +47,7 @@ void svc_cluster_event(const char *fmt, ...)
 	va_end(ap);
 	log_info("cluster: %s", d.s);
 	store_event_add(svc_cfg.store, NULL, "cluster", d.s);
+	events_publish_vm("cluster", NULL, NULL, json_pack("{s:s,s:s}", "type", "cluster", "detail", d.s));
 	buf_release(&d);
 }
 
@@ -86,6 +88,21 @@ static const char *node_name(uint32_t id, char *out, size_t len)
 	return out;
 }
 
+/* A "quorum" event on the bus (alarm rules `host lost quorum` watch it). */
+static void quorum_publish(bool quorate, const struct membership_view *v)
+{
+	struct cluster_def d;
+	char ring[48];
+	json_t *members = json_array();
+	snprintf(ring, sizeof(ring), "%x.%llx", v->ring_nodeid, (unsigned long long)v->ring_seq);
+	for (unsigned i = 0; i < v->nmembers; i++)
+		json_array_append_new(members, json_integer(v->members[i]));
+	events_publish_vm("quorum", NULL, NULL,
+			  json_pack("{s:b,s:s?,s:s,s:o}", "quorate", quorate,
+				    "cluster", svc_cluster_def_get(&d, NULL) ? d.name : NULL, "ring_id", ring, "members",
+				    members));
+}
+
 static void on_membership(enum membership_event ev, uint32_t id, const struct membership_view *v, void *opaque)
 {
 	char name[CLUSTER_NODE_NAME_MAX + 1];
@@ -96,12 +113,11 @@ static void on_membership(enum membership_event ev, uint32_t id, const struct me
 		break;
 	case MEMBERSHIP_DISCONNECTED: svc_cluster_event("lost the connection to corosync"); break;
 	case MEMBERSHIP_QUORUM_LOST:
-		svc_cluster_event("quorum lost: %u node(s) in ring %x.%llx", v->nmembers, v->ring_nodeid,
-			      (unsigned long long)v->ring_seq);
-		break;
 	case MEMBERSHIP_QUORUM_REGAINED:
-		svc_cluster_event("quorum regained: %u node(s) in ring %x.%llx", v->nmembers, v->ring_nodeid,
-			      (unsigned long long)v->ring_seq);
+		svc_cluster_event("quorum %s: %u node(s) in ring %x.%llx",
+				  ev == MEMBERSHIP_QUORUM_REGAINED ? "regained" : "lost", v->nmembers, v->ring_nodeid,
+				  (unsigned long long)v->ring_seq);
+		quorum_publish(ev == MEMBERSHIP_QUORUM_REGAINED, v);
 		break;
 	case MEMBERSHIP_NODE_JOINED:
 		svc_cluster_event("node %s (id %u) joined the ring", node_name(id, name, sizeof(name)), id);

@@ -110,6 +110,7 @@ test_expect "join h2 (by name) and h3 (by URL): three nodes online and quorate o
 '
 
 test_expect "cut h3 at the switch: h1 and h2 stay quorate without it, h3 loses quorum; restore brings it back" '
+	on_host h3 alarm add noquorum --when "host lost quorum" >/dev/null &&
 	sw=$(nhost_ns sw) && t0=$(now_ms) && ip -n "$sw" link set p3 down &&
 	wait_for 20 "[ \"\$(online h1)\" = h1,h2 ] && [ \"\$(quorate h1)\" = true ]" && t1=$(( $(now_ms) - t0 )) &&
 	wait_for 20 "[ \"\$(quorate h3)\" = false ]" && t3=$(( $(now_ms) - t0 )) &&
@@ -122,6 +123,8 @@ test_expect "cut h3 at the switch: h1 and h2 stay quorate without it, h3 loses q
 	st h3 | jq -e ".votes.expected == 3 and .votes.total == 1" &&
 	on_host h1 events --kind cluster | grep -q "node h3 (id 3) left the ring" &&
 	on_host h3 events --kind cluster | grep -q "quorum lost" &&
+	wait_for 5 "on_host h3 alarm history noquorum --json | jq -e \".history | map(select(.to == \\\"firing\\\")) | length == 1\" >/dev/null" &&
+	on_host h1 alarm history --json | jq -e ".history | length == 0" &&
 	t0=$(now_ms) && ip -n "$sw" link set p3 up &&
 	for h in h3 h1 h2; do
 		wait_for 30 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
