@@ -484,13 +484,14 @@ int main(int argc, char **argv)
 		goto out_rt;
 	}
 	svc_net_init(); /* before guests: their taps go into these bridges */
-	/* the pool thread; corosync re-adopted (or started) when this host is in a cluster */
-	if (svc_cluster_init(&err) < 0) {
+	/* alarms before the re-attach (a VM found dead fires `vm crashed`) and the sampler (it feeds them) */
+	if (svc_alarms_start(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
-	/* alarms before the re-attach (a VM found dead fires `vm crashed`) and the sampler (it feeds them) */
-	if (svc_alarms_start(&err) < 0) {
+	/* the pool thread, after the alarms (a `host lost quorum` rule sees its first
+	 * events); corosync re-adopted, or started, when this host is in a cluster */
+	if (svc_cluster_init(&err) < 0) {
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
