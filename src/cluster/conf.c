@@ -277,8 +277,16 @@ int cluster_conf_text(const struct cluster_def *d, const char *dir, struct buf *
 		   "  crypto_hash: sha256\n"
 		   "  keyfile: %s/authkey\n",
 		   d->name, d->name, d->config_version, d->token_ms, dir);
-	for (unsigned l = 0; l < d->nlinks; l++)
-		buf_printf(out, "  interface {\n    linknumber: %u\n  }\n", l);
+	/* With several links, knet must declare a dead link (and fail over to
+	 * the next) well within the token, or a cut link costs a membership
+	 * change: its default (timeout token / 2) was measured too slow here. */
+	for (unsigned l = 0; l < d->nlinks; l++) {
+		buf_printf(out, "  interface {\n    linknumber: %u\n", l);
+		if (d->nlinks > 1)
+			buf_printf(out, "    knet_ping_interval: %u\n    knet_ping_timeout: %u\n", d->token_ms / 8,
+				   d->token_ms / 4);
+		buf_adds(out, "  }\n");
+	}
 	buf_printf(out,
 		   "}\n"
 		   "system {\n"

@@ -31,7 +31,8 @@ static void die(const char *what)
 static const char *const keys[] = { "version:", "cluster_name:", "config_version:", "transport:", "token:",
 				    "crypto_cipher:", "crypto_hash:", "keyfile:", "linknumber:", "state_dir:",
 				    "to_stderr:", "to_syslog:", "to_logfile:", "logfile:", "timestamp:",
-				    "nodeid:", "name:", "ring", "provider:", NULL };
+				    "nodeid:", "name:", "ring", "provider:", "knet_ping_interval:", "knet_ping_timeout:",
+				    NULL };
 
 static void check_text(const struct cluster_def *d, const char *text)
 {

@@ -213,5 +213,29 @@ test_expect "a node gone for good with the majority: node remove needs --force, 
 	on_host h1 events --kind cluster | grep -q "removed node h2 from cluster lab (config_version 7, forced without quorum)"
 '
 
+test_expect "two knet links: cutting one leaves the node online and quorate, the status shows that link down" '
+	sw=$(nhost_ns sw) && ip -n "$sw" link add br1 type bridge && ip -n "$sw" link set br1 up &&
+	for i in 1 3; do
+		ip -n "$sw" link add "r$i" type veth peer name eth1 netns "$(nhost_ns h$i)" &&
+		ip -n "$sw" link set "r$i" master br1 && ip -n "$sw" link set "r$i" up &&
+		ip -n "$(nhost_ns h$i)" addr add "10.98.0.$i/24" dev eth1 && ip -n "$(nhost_ns h$i)" link set eth1 up || return 1
+	done &&
+	on_host h1 cluster leave --yes >out && grep -q "its last node" out &&
+	on_host h1 cluster create lab2 --token 1000 --link 10.99.0.1 --link 10.98.0.1 >/dev/null &&
+	grep -q "ring1_addr: 10.98.0.1" "$T/h1/cluster/corosync.conf" &&
+	fails on_host h3 cluster join h1 2>err && grep -q "2 link(s): give one address for each" err &&
+	fails on_host h3 cluster join h1 --link 10.99.0.3 --link fd00::3 2>err && grep -q "mix IPv4 and IPv6" err &&
+	on_host h3 cluster join h1 --link 10.99.0.3 --link 10.98.0.3 >/dev/null &&
+	wait_for 20 "[ \"\$(online h1)\" = h1,h3 ] && [ \"\$(quorate h1)\" = true ] && [ \"\$(quorate h3)\" = true ]" &&
+	wait_for 10 "st h1 | jq -e \"[.nodes[1].links[] | select(.connected)] | length == 2\" >/dev/null" &&
+	ip -n "$sw" link set p3 down &&
+	wait_for 15 "st h1 | jq -e \".nodes[1].links | map(select(.link == 0 and (.connected | not))) | length == 1\" >/dev/null" &&
+	sleep 2 && [ "$(online h1)" = h1,h3 ] && [ "$(quorate h1)" = true ] && [ "$(quorate h3)" = true ] &&
+	! on_host h1 events --kind cluster | grep -q "node h3 (id 2) left the ring" &&
+	on_host h1 cluster status >out && grep -q "^2 *h3 *10.99.0.3,10.98.0.3 *yes *0:down 1:up" out &&
+	ip -n "$sw" link set p3 up &&
+	wait_for 15 "st h1 | jq -e \"[.nodes[1].links[] | select(.connected)] | length == 2\" >/dev/null"
+'
+
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
 finish
