@@ -83,8 +83,10 @@ int cluster_def_from_json(const json_t *j, struct cluster_def *out, struct buf *
 /*
  * The corosync.conf text for d, with its key, state and log files in dir
  * (dir/authkey, dir/lib, dir/corosync.log): knet with one interface per
- * link, aes256/sha256 with the key, votequorum without two_node (a
- * two-node pool then needs both hosts, docs/cluster.md says why).
+ * link (with several, knet pings every token/8 and declares a link dead
+ * after token/4, so it fails over before the token expires), aes256/sha256
+ * with the key, votequorum without two_node (a two-node pool then needs
+ * both hosts, docs/cluster.md says why).
  */
 int cluster_conf_text(const struct cluster_def *d, const char *dir, struct buf *out, struct buf *err);
 
