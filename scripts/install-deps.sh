@@ -43,6 +43,8 @@ pkgs=(
 	# tests: headless Chromium driven by Selenium (t75-webui.sh)
 	novnc
 	chromium chromium-driver python3-selenium
+	# pools of hosts (src/cluster: corosync supervised by corrald, its client libraries)
+	corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcfg-dev
 )
 
 missing=()

@@ -8,6 +8,7 @@
  * routes_net.c those of networks; routes_trust.c those of trusted hosts;
  * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules;
  * routes_ui.c the web UI's files, login and session checks.
+ * routes_cluster.c those of the pool of hosts on Corosync.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -93,6 +94,14 @@ void h_trust_ping(struct route_ctx *c);
 void h_trust_leave(struct route_ctx *c);
 void h_trust_remove(struct route_ctx *c);
 void h_hosts(struct route_ctx *c);
+
+/* routes_cluster.c */
+void h_cluster_status(struct route_ctx *c);
+void h_cluster_create(struct route_ctx *c);
+void h_cluster_join(struct route_ctx *c);
+void h_cluster_leave(struct route_ctx *c);
+void h_cluster_node_remove(struct route_ctx *c);
+void h_cluster_peer(struct route_ctx *c);
 
 /* routes_alarm.c */
 void h_alarm_list(struct route_ctx *c);

@@ -69,6 +69,7 @@ extern const struct cli_noun cli_noun_repo;
 extern const struct cli_noun cli_noun_backup;
 extern const struct cli_noun cli_noun_policy;
 extern const struct cli_noun cli_noun_alarm;
+extern const struct cli_noun cli_noun_cluster;
 extern const struct cli_noun cli_noun_events;
 extern const struct cli_noun cli_noun_user;
 extern const struct cli_noun cli_noun_token;

@@ -15,7 +15,7 @@
 #include "errout.h"
 #include "util/common.h"
 
-enum kind { K_NONE, K_VM, K_VOLUME, K_POOL, K_NETWORK, K_CT, K_ALARM };
+enum kind { K_NONE, K_VM, K_VOLUME, K_POOL, K_NETWORK, K_CT, K_ALARM, K_CLUSTER_NODE, K_TRUSTED_HOST };
 
 /* The option of `opts` named by word ("--pool" or "--pool=..."), or NULL. */
 static const struct option *option_of(const struct option *opts, const char *word)
@@ -70,6 +70,8 @@ static void print_kind(struct cli *cli, enum kind k)
 	case K_NETWORK: print_names(cli, "/v1/networks", "networks"); break;
 	case K_CT: print_names(cli, "/v1/containers", "containers"); break;
 	case K_ALARM: print_names(cli, "/v1/alarms", "alarms"); break;
+	case K_CLUSTER_NODE: print_names(cli, "/v1/cluster", "nodes"); break;
+	case K_TRUSTED_HOST: print_names(cli, "/v1/host/trust", "hosts"); break;
 	case K_NONE: break;
 	}
 }
@@ -116,6 +118,10 @@ static enum kind arg_kind(const char *noun, const char *verb, int pos)
 		return K_VM;
 	if (strcmp(noun, "alarm") == 0)
 		return makes ? K_NONE : K_ALARM;
+	if (strcmp(noun, "cluster") == 0 && strcmp(verb, "join") == 0)
+		return pos == 0 ? K_TRUSTED_HOST : K_NONE;
+	if (strcmp(noun, "cluster") == 0 && strcmp(verb, "node") == 0) /* node remove NAME */
+		return pos == 1 ? K_CLUSTER_NODE : K_NONE;
 	return K_NONE;
 }
 

@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 12
+#define STORE_SCHEMA_VERSION 13
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 

@@ -92,6 +92,19 @@ json_t *store_job_list(struct store *s, const char *vm_uuid, int limit);
 /* -ENOENT if there is no such policy. */
 int store_policy_set_runs(struct store *s, const char *name, int64_t last_run, int64_t next_run);
 
+/* ---- this host's pool membership (store_cluster.c; docs/cluster.md) ----
+ *
+ * At most one row: the cluster's definition (cluster/conf.h JSON, checked by
+ * the caller) and this host's node name in it.  Host-local: each member
+ * keeps its copy, updated by the member that adds or removes a node. */
+
+/* *def and *self (new strings, caller frees): 0, or -ENOENT when in no cluster. */
+int store_cluster_get(struct store *s, char **def, char **self);
+/* Insert or replace the one row. */
+int store_cluster_put(struct store *s, const char *name, const char *self, const char *def);
+/* Delete it: 0 also when there was none. */
+int store_cluster_delete(struct store *s);
+
 /* ---- trusted hosts (store_trust.c; docs/remote.md "Trusted hosts") ----
  *
  * The hosts this host calls, and accepts calls from, with mutual TLS: each

@@ -340,6 +340,19 @@ static const char schema_v12[] =
 	"  attempt INTEGER NOT NULL DEFAULT 0,"
 	"  created INTEGER NOT NULL);";
 
+/* v13: this host's pool membership (docs/cluster.md): the cluster's
+ * definition (cluster/conf.h JSON: name, config_version, token, nodes with
+ * their ids and link addresses) and this host's node name in it.  At most
+ * one row: a host is in one cluster or none.  Host-local until the pool's
+ * configuration is replicated (issue 13 part 2). */
+static const char schema_v13[] =
+	"CREATE TABLE cluster ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  name TEXT NOT NULL,"
+	"  self TEXT NOT NULL,"
+	"  def TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -348,7 +361,7 @@ struct step {
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
 	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
-	{ schema_v11, NULL }, { schema_v12, NULL },
+	{ schema_v11, NULL }, { schema_v12, NULL }, { schema_v13, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

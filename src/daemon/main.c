@@ -24,6 +24,7 @@
 
 #include "auth/auth.h"
 #include "service/autostart.h"
+#include "service/cluster.h"
 #include "service/hostpath.h"
 #include "service/policy.h"
 #include "service/network.h"
@@ -509,6 +510,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "corrald: %s\n", err.s);
 		goto out_rt;
 	}
+	/* the pool thread, after the alarms (a `host lost quorum` rule sees its first
+	 * events); corosync re-adopted, or started, when this host is in a cluster */
+	if (svc_cluster_init(&err) < 0) {
+		fprintf(stderr, "corrald: %s\n", err.s);
+		goto out_rt;
+	}
 	rt_attach_all();
 	svc_snapshot_recover();
 	svc_recover(); /* ends the job records a killed corrald left running */
@@ -577,6 +584,7 @@ out_rt:
 	svc_migrate_offline_reap(true); /* prepared offline migrations: removed */
 	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
 	rt_shutdown();
+	svc_cluster_shutdown(); /* the pool thread only: corosync keeps running */
 	svc_shutdown();
 out:
 	store_close(st);

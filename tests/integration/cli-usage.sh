@@ -121,6 +121,15 @@ run 2 host trust frob && err_is_one_line "want add, list or remove"
 run 2 host trust add && err_is_one_line "missing URL"
 run 2 host trust add https://h:8006 && err_is_one_line "--token-file FILE"
 run 2 host trust remove && err_is_one_line "missing host name"
+run 0 cluster create --help && out_has --link --token
+run 0 cluster join --help && out_has --link
+run 2 cluster create && err_is_one_line "missing cluster name"
+run 2 cluster create lab --token 5 && err_is_one_line "--token is 500 to 60000"
+run 2 cluster join && err_is_one_line "missing trusted host"
+run 2 cluster node frob && err_is_one_line "want remove"
+run 2 cluster node remove && err_is_one_line "missing node name"
+run 0 cluster node remove --help && out_has --force --yes
+run 2 cluster leave && err_is_one_line "--yes"
 run 2 host shutdown-guests --timeout 0 && err_is_one_line "invalid --timeout"
 run 2 vm create x --start-delay 9999 && err_is_one_line "invalid --start-delay"
 run 2 vm create web1 --nic net=lan --no-nic && err_is_one_line "cannot be combined"

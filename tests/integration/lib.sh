@@ -113,6 +113,7 @@ setup_daemon() { start_daemon || { FAILED=$((FAILED + 1)); exit 1; }; }
 #	                         host i (from 1) at 10.99.0.i/24 on its eth0
 #	nhost_start A [ARGS]     corrald in A's namespace: state $T/A, socket $T/A.sock,
 #	                         log $T/A.log, TLS API on ADDR:8006, host_name A
+#	                         (NH_PRIVATE_RUN=1: with a private /run, for corosync)
 #	on_host A ARGS...        the CLI of A's corrald (through its socket)
 #	nhost_addr A, nhost_url A, nhost_fp A   its address, https URL, certificate fingerprint
 #	nhost_token A            an Administrator API token of A in $T/A.token (echoes the path)
@@ -162,8 +163,16 @@ nhost_setup() {
 nhost_start() {
 	local h=$1; shift
 	rm -f "$T/$h.sock"
-	# nsenter execs corrald itself (ip netns exec would fork: the pid would be its own)
-	nsenter --net="/run/netns/$(nhost_ns "$h")" -- "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
+	# nsenter execs corrald itself (ip netns exec would fork: the pid would be its own).
+	# NH_PRIVATE_RUN=1: and in a mount namespace of its own whose /run is $T/$h-run
+	# (unshare and sh exec in turn, so the pid is still corrald's): corosync locks
+	# /run/corosync.pid, so each host's corosync needs its own /run.
+	local wrap=()
+	if [ -n "${NH_PRIVATE_RUN:-}" ]; then
+		mkdir -p "$T/$h-run"
+		wrap=(unshare -m --propagation private sh -c 'mount --bind "$0" /run && exec "$@"' "$T/$h-run")
+	fi
+	nsenter --net="/run/netns/$(nhost_ns "$h")" -- "${wrap[@]}" "$CORRALD" --config /dev/null --allow-path "$T" --allow-path "$GUEST_DIR" --state-dir "$T/$h" \
 		--socket "$T/$h.sock" --log-file "$T/$h.log" --listen "$(nhost_addr "$h"):8006" --host-name "$h" --cgroup-parent "corral-$h" "$@" 7>&- 8>&- &
 	echo $! >"$T/$h.pid"
 	for _ in $(seq 1 100); do

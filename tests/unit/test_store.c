@@ -1174,6 +1174,25 @@ static void test_scale_1000(void **state)
 	buf_release(&err);
 }
 
+/* This host's cluster membership: one row, replaced, deleted (store_cluster.c). */
+static void test_cluster_row(void **state)
+{
+	struct fixture *f = *state;
+	char *def = NULL, *self = NULL;
+
+	assert_int_equal(store_cluster_get(f->s, &def, &self), -ENOENT);
+	assert_int_equal(store_cluster_delete(f->s), 0); /* none: fine */
+	assert_int_equal(store_cluster_put(f->s, "lab", "h1", "{\"name\":\"lab\",\"config_version\":1}"), 0);
+	assert_int_equal(store_cluster_put(f->s, "lab", "h1", "{\"name\":\"lab\",\"config_version\":2}"), 0);
+	assert_int_equal(store_cluster_get(f->s, &def, &self), 0);
+	assert_string_equal(self, "h1");
+	assert_non_null(strstr(def, "\"config_version\":2"));
+	free(def);
+	free(self);
+	assert_int_equal(store_cluster_delete(f->s), 0);
+	assert_int_equal(store_cluster_get(f->s, &def, &self), -ENOENT);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1195,6 +1214,7 @@ int main(void)
 		T(test_policies),
 		T(test_networks),
 		T(test_trusted_hosts),
+		T(test_cluster_row),
 		T(test_hostile_strings),
 		T(test_threads),
 		T(test_prune),

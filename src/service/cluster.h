@@ -1,0 +1,60 @@
+/*
+ * cluster.h - this host's pool of hosts on Corosync: create, join, leave,
+ * remove a node, status (cluster.c; docs/cluster.md).
+ *
+ * A pool is a corosync cluster whose corosync.conf corrald writes from the
+ * cluster definition it keeps in its state database (cluster/conf.h), and
+ * whose corosync it starts and supervises (cluster/corosync.h); the pool
+ * thread (cluster/membership.h) follows membership and quorum.
+ *
+ * Changing the membership goes through trusted hosts (trust.h, peer.h):
+ *   join   host C asks a member A (POST /v1/cluster/peer/join, as a trusted
+ *          host); A adds C to the node list (next node id, config_version
+ *          + 1), writes and reloads its own corosync.conf, sends the new
+ *          definition to every other member it trusts (PUT
+ *          /v1/cluster/peer/config; each writes and reloads), and answers C
+ *          with the definition and the key; C writes both and starts
+ *          corosync.
+ *   leave  C asks a member (POST /v1/cluster/peer/leave) to remove it, the
+ *          member updates the others as above, then C stops corosync and
+ *          removes its files and row.
+ *   node remove  a member removes a node that is down, and updates the
+ *          others.
+ * Adding or removing needs quorum on the member that does it.  A member
+ * that cannot be told (not trusted, unreachable) is listed in the answer
+ * ("not_updated"); it catches up at the next change it is told of.
+ *
+ * Threading: any thread; membership changes are serialised by one mutex
+ * (cluster_change.c); the definition is kept by cluster.c.
+ * Errors: see service.h; -EAGAIN when quorum is needed and missing.
+ */
+#ifndef CORRAL_SERVICE_CLUSTER_H
+#define CORRAL_SERVICE_CLUSTER_H
+
+#include <jansson.h>
+
+#include "service/service.h"
+
+/* At corrald start (svc_init): the pool thread; corosync started, or re-adopted when it runs. */
+int svc_cluster_init(struct buf *err);
+void svc_cluster_shutdown(void);
+
+/* {name, links: [ADDR...], token_ms}: this host becomes node 1 of a new cluster.  *out: the status. */
+int svc_cluster_create(const json_t *body, json_t **out, struct buf *err);
+/* {host: NAME | URL, links: [ADDR...]}: join the cluster of a trusted host.  *out: the status. */
+int svc_cluster_join(const json_t *body, json_t **out, struct buf *err);
+/* Leave the cluster: *out = {"left", "told"}. */
+int svc_cluster_leave(json_t **out, struct buf *err);
+/* Remove a node that is down: *out = {"removed", "not_updated"}.  force: also
+ * without quorum (a node gone for good took the majority with it). */
+int svc_cluster_node_remove(const char *name, bool force, json_t **out, struct buf *err);
+/* GET /v1/cluster (docs/api.md "Cluster"). */
+json_t *svc_cluster_status(void);
+
+/* The peer side: `caller` is the trusted host calling (its name here), peer_addr its address. */
+int svc_cluster_peer_join(const char *caller, const char *peer_addr, const json_t *body, json_t **out,
+			  struct buf *err);
+int svc_cluster_peer_leave(const char *caller, json_t **out, struct buf *err);
+int svc_cluster_peer_config(const char *caller, const json_t *body, json_t **out, struct buf *err);
+
+#endif
