@@ -162,6 +162,7 @@ def t_dashboard():
     wait(lambda: "running of" in text_of("dash-vm-count"), what="the host section")
     wait(lambda: "xss" in text_of("dash-vms"), what="the VM section")
     wait(lambda: "(this host)" in text_of("dash-hosts"), what="the hosts section")
+    wait(lambda: "in no cluster" in text_of("dash-cluster"), what="the cluster section")
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#dash-event-list li"), what="recent events")
     shot("02-dashboard")
 

@@ -33,11 +33,12 @@ function jobRow(j) {
 export function show(main) {
   const [hostSec, hostEl] = section('Host', 'dash-host');
   const [hostsSec, hostsEl] = section('Hosts', 'dash-hosts');
+  const [clusterSec, clusterEl] = section('Cluster', 'dash-cluster');
   const [vmSec, vmEl] = section('VMs', 'dash-vms');
   const [jobSec, jobEl] = section('Running jobs', 'dash-jobs');
   const [alarmSec, alarmEl] = section('Firing alarms', 'dash-alarms');
   const [evSec, evEl] = section('Recent events', 'dash-events');
-  fill(main, h('h1', {}, 'Dashboard'), hostSec, hostsSec, vmSec, jobSec, alarmSec, evSec);
+  fill(main, h('h1', {}, 'Dashboard'), hostSec, hostsSec, clusterSec, vmSec, jobSec, alarmSec, evSec);
 
   load(hostEl, async () => {
     const x = await api.get('/v1/host');
@@ -61,6 +62,23 @@ export function show(main) {
         h('td', {}, (o.pools || []).map((p) => p.name + (p.shared ? ' (shared)' : '')).join(', ')),
         h('td', {}, o.url || ''))))));
   });
+
+  // the pool of hosts on Corosync this host is in (docs/cluster.md): quorum and each node
+  const loadCluster = () => load(clusterEl, async () => {
+    const x = await api.get('/v1/cluster');
+    if (!x.cluster) { fill(clusterEl, h('p', { class: 'muted' }, 'This host is in no cluster.')); return; }
+    fill(clusterEl,
+      h('p', {}, h('strong', {}, x.cluster), ' ',
+        x.quorate ? stateBadge('quorate') : stateBadge('not quorate'),
+        x.votes ? ` ${x.votes.total} of ${x.votes.expected} votes` : '',
+        x.error ? ` (${x.error})` : ''),
+      h('table', {}, h('thead', {}, h('tr', {}, ['Node', 'Id', 'Online', 'Addresses'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, (x.nodes || []).map((n) => h('tr', {},
+          h('td', {}, n.name, n.self ? ' (this host)' : ''), h('td', { class: 'num' }, String(n.id)),
+          h('td', {}, n.online ? 'yes' : 'no'), h('td', {}, (n.addrs || []).join(', ')))))),
+      (x.warnings || []).map((w) => h('p', { class: 'muted' }, w)));
+  });
+  loadCluster();
 
   const vmState = new Map();
   load(vmEl, async () => {
@@ -111,6 +129,8 @@ export function show(main) {
   });
 
   return subscribe((kind, e) => {
+    if (kind === 'cluster' || kind === 'quorum') loadCluster();
+    if (kind === 'quorum') return; // its "cluster" event says it in words
     if (kind === 'job' && e.job) {
       if (e.job.state === 'running') jobs.set(e.job.id, e.job);
       else jobs.delete(e.job.id);

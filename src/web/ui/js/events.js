@@ -17,7 +17,7 @@ function dispatch(kind, ev) {
 export function startEvents() {
   if (source) return;
   source = new EventSource('/v1/events?follow=true', { withCredentials: true });
-  for (const kind of ['state', 'job', 'created', 'edited', 'deleted', 'snapshot', 'api', 'alarm', 'disk', 'reboot'])
+  for (const kind of ['state', 'job', 'created', 'edited', 'deleted', 'snapshot', 'api', 'alarm', 'disk', 'reboot', 'cluster', 'quorum'])
     source.addEventListener(kind, (ev) => dispatch(kind, ev));
   source.onmessage = (ev) => dispatch('message', ev);
 }
