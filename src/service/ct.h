@@ -75,4 +75,30 @@ int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, stru
 int svc_ct_nic_attach(const char *key, const json_t *nic, json_t **out, struct buf *err);
 int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf *err);
 
+/*
+ * Snapshots and clones of stopped containers (ct_snap.c;
+ * docs/containers.md, "Snapshots and clones").  A snapshot is a copy of
+ * the root at <lxcpath>/<name>/snapshots/<snap>/rootfs, by the fastest
+ * method the filesystem offers (lxc.h, rootcopy.c); its name, time,
+ * method and size are kept in the definition ("snapshots").  Only roots
+ * corral built (templates) have snapshots and clones: a --rootfs directory
+ * of the admin's is refused.  A running container is refused (-EBUSY,
+ * "stop it first").  Names: str_name_invalid's rule (as VM snapshots').
+ *
+ * create, revert and clone are jobs ("ct-snapshot-create",
+ * "ct-snapshot-revert", "ct-clone": *job, the job JSON) holding the
+ * container's (the clone's source's) lock; what can be checked at once
+ * (names, state, existence) is refused before a job starts.  A job's
+ * result: the snapshot ({name, created, method, size}), the revert
+ * ({container, snapshot, method}), the clone's definition.  list and
+ * delete answer at once: {"snapshots": [...]} and {"deleted": NAME}.
+ */
+int svc_ct_snapshot_create(const char *key, const char *name, json_t **job, struct buf *err);
+int svc_ct_snapshot_list(const char *key, json_t **out, struct buf *err);
+int svc_ct_snapshot_revert(const char *key, const char *name, json_t **job, struct buf *err);
+int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, struct buf *err);
+/* A new container `name` (new uuid, new MACs, no snapshots) whose root is
+ * a copy of stopped container key's, independent of it. */
+int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *err);
+
 #endif
