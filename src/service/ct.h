@@ -91,7 +91,7 @@ int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf
  * (names, state, existence) is refused before a job starts.  A job's
  * result: the snapshot ({name, created, method, size}), the revert
  * ({container, snapshot, method}), the clone's definition.  list and
- * delete answer at once: {"snapshots": [...]} and {"deleted": NAME}.
+ * delete answer at once: {"snapshots": [...]} and {"deleted": [NAME]}.
  */
 int svc_ct_snapshot_create(const char *key, const char *name, json_t **job, struct buf *err);
 int svc_ct_snapshot_list(const char *key, json_t **out, struct buf *err);

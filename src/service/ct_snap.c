@@ -552,7 +552,7 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 		__do_free char *ev = xasprintf("snapshot '%s' deleted", name);
 		svc_vm_event(d->uuid, "container", ev);
 	}
-	*out = json_pack("{s:s,s:s}", "container", d->name, "deleted", name);
+	*out = json_pack("{s:s,s:[s]}", "container", d->name, "deleted", name);
 out:
 	job_release(h);
 	ctdef_free(d);
