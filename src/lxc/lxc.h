@@ -147,7 +147,8 @@ int ctrt_limits_get(const char *lxcpath, const char *name, struct ctrt_limits *l
  * busybox (/bin/busybox) and a link per applet it lists, an inittab whose
  * console runs a login shell with the hostname in its prompt (its rcS
  * starts udhcpc, with /etc/udhcpc.script, on each eth* the container has),
- * passwd and group with root.  uid/gid: the owner every file gets (0 privileged, the
+ * passwd and group with root.  `dir` is made by ctrt_root_mkdir (a btrfs
+ * subvolume on btrfs).  uid/gid: the owner every file gets (0 privileged, the
  * mapped base unprivileged).  On failure nothing is left behind.
  */
 int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err);
@@ -179,7 +180,11 @@ bool ctrt_is_subvolume_fs(const char *dir); /* on btrfs at all */
  */
 int ctrt_tree_copy(const char *src, const char *dst, enum ctrt_copy_method *how, int (*tick)(void *opaque),
 		   void *opaque, struct buf *err);
-/* Remove a tree ctrt_tree_copy made (a btrfs subvolume with `btrfs subvolume delete`). Absent: 0. */
+/* Make a container root directory `dir` (mode 0755): a btrfs subvolume
+ * when its parent is on btrfs (so its snapshots and clones are subvolume
+ * snapshots), else a plain directory. */
+int ctrt_root_mkdir(const char *dir, struct buf *err);
+/* Remove a tree ctrt_tree_copy or ctrt_root_mkdir made (a btrfs subvolume with `btrfs subvolume delete`). Absent: 0. */
 int ctrt_tree_remove(const char *dir, struct buf *err);
 /* Disk space the tree uses (allocated blocks, no mount or symlink followed). */
 int ctrt_tree_size(const char *dir, uint64_t *bytes);

@@ -27,6 +27,7 @@
 #include "util/cmd.h"
 #include "util/common.h"
 
+#define BTRFS "/usr/bin/btrfs"
 #define BTRFS_FIRST_FREE_OBJECTID 256 /* the inode number of a subvolume's root directory */
 
 const char *ctrt_copy_method_name(enum ctrt_copy_method m)
@@ -38,6 +39,12 @@ const char *ctrt_copy_method_name(enum ctrt_copy_method m)
 	}
 }
 
+bool ctrt_is_subvolume_fs(const char *dir)
+{
+	struct statfs fs;
+	return statfs(dir, &fs) == 0 && fs.f_type == BTRFS_SUPER_MAGIC;
+}
+
 bool ctrt_is_subvolume(const char *dir)
 {
 	struct statfs fs;
@@ -46,22 +53,45 @@ bool ctrt_is_subvolume(const char *dir)
 	       st.st_ino == BTRFS_FIRST_FREE_OBJECTID;
 }
 
-/* Can files in directory `dir` be reflinked (FICLONE) to each other? */
-static bool reflink_works(const char *dir)
+/* nftw has no opaque argument: the first non-empty regular file of a walk, per thread */
+static __thread char *first_file;
+
+static int find_file(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
-	__do_free char *a = xasprintf("%s/.corral-reflink-probe-a", dir), *b = xasprintf("%s/.corral-reflink-probe-b", dir);
-	char block[4096] = { 1 };
+	(void)flag, (void)f;
+	if (S_ISREG(st->st_mode) && st->st_size > 0) {
+		first_file = xstrdup(path);
+		return 1; /* stop the walk */
+	}
+	return 0;
+}
+
+/*
+ * Can a file of tree src be reflinked (FICLONE) into directory dir?  One
+ * of src's files is cloned into a scratch file there (src is only read);
+ * this is also what tells two btrfs subvolumes of one filesystem (which
+ * can share extents) from two filesystems (which cannot).
+ */
+static bool reflink_works(const char *src, const char *dir)
+{
+	__do_free char *scratch = xasprintf("%s/.corral-reflink-probe", dir);
 	bool ok = false;
-	int fa = open(a, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int fb = open(b, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fa >= 0 && fb >= 0 && write(fa, block, sizeof(block)) == (ssize_t)sizeof(block) && fsync(fa) == 0)
-		ok = ioctl(fb, FICLONE, fa) == 0;
-	if (fa >= 0)
-		close(fa);
-	if (fb >= 0)
-		close(fb);
-	unlink(a);
-	unlink(b);
+	first_file = NULL;
+	nftw(src, find_file, 16, FTW_PHYS | FTW_MOUNT);
+	__do_free char *from = first_file;
+	first_file = NULL;
+	if (!from)
+		return false; /* nothing to share: a copy it is */
+	int fs = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open(scratch, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fs >= 0 && fd >= 0)
+		ok = ioctl(fd, FICLONE, fs) == 0;
+	if (fs >= 0)
+		close(fs);
+	if (fd >= 0) {
+		close(fd);
+		unlink(scratch);
+	}
 	return ok;
 }
 
@@ -78,20 +108,12 @@ static char *parent_of(const char *path)
 
 enum ctrt_copy_method ctrt_copy_method_for(const char *src, const char *dst)
 {
-	struct stat a, b;
 	__do_free char *dparent = parent_of(dst);
-	if (stat(src, &a) < 0 || stat(dparent, &b) < 0)
-		return CTRT_COPY_PLAIN;
-	if (ctrt_is_subvolume(src) && access("/usr/bin/btrfs", X_OK) == 0 && ctrt_is_subvolume_fs(dparent))
+	/* a snapshot needs the subvolume and its destination on one btrfs: the reflink probe tells */
+	bool shares = reflink_works(src, dparent);
+	if (shares && ctrt_is_subvolume(src) && access(BTRFS, X_OK) == 0 && ctrt_is_subvolume_fs(dparent))
 		return CTRT_COPY_BTRFS;
-	/* a subvolume has a device number of its own: compare filesystems by probing */
-	return reflink_works(dparent) ? CTRT_COPY_REFLINK : CTRT_COPY_PLAIN;
-}
-
-bool ctrt_is_subvolume_fs(const char *dir)
-{
-	struct statfs fs;
-	return statfs(dir, &fs) == 0 && fs.f_type == BTRFS_SUPER_MAGIC;
+	return shares ? CTRT_COPY_REFLINK : CTRT_COPY_PLAIN;
 }
 
 struct tick_arg {
@@ -122,7 +144,7 @@ int ctrt_tree_copy(const char *src, const char *dst, enum ctrt_copy_method *how,
 		return -EEXIST;
 	}
 	if (m == CTRT_COPY_BTRFS) {
-		cmd_add(&c, "/usr/bin/btrfs");
+		cmd_add(&c, BTRFS);
 		cmd_add(&c, "-q");
 		cmd_add(&c, "subvolume");
 		cmd_add(&c, "snapshot");
@@ -160,10 +182,10 @@ int ctrt_tree_copy(const char *src, const char *dst, enum ctrt_copy_method *how,
 
 int ctrt_tree_remove(const char *dir, struct buf *err)
 {
-	if (ctrt_is_subvolume(dir) && access("/usr/bin/btrfs", X_OK) == 0) {
+	if (ctrt_is_subvolume(dir) && access(BTRFS, X_OK) == 0) {
 		struct cmd c = CMD_INIT;
 		struct buf e = BUF_INIT;
-		cmd_add(&c, "/usr/bin/btrfs");
+		cmd_add(&c, BTRFS);
 		cmd_add(&c, "-q");
 		cmd_add(&c, "subvolume");
 		cmd_add(&c, "delete");
@@ -179,6 +201,34 @@ int ctrt_tree_remove(const char *dir, struct buf *err)
 		return 0;
 	}
 	return ctrt_remove_tree(dir, err);
+}
+
+int ctrt_root_mkdir(const char *dir, struct buf *err)
+{
+	__do_free char *parent = parent_of(dir);
+	if (ctrt_is_subvolume_fs(parent) && access(BTRFS, X_OK) == 0) {
+		struct cmd c = CMD_INIT;
+		struct buf e = BUF_INIT;
+		cmd_add(&c, BTRFS);
+		cmd_add(&c, "-q");
+		cmd_add(&c, "subvolume");
+		cmd_add(&c, "create");
+		cmd_add(&c, dir);
+		int r = cmd_run(&c, NULL, &e);
+		cmd_release(&c);
+		if (r != 0) {
+			buf_printf(err, "cannot make subvolume %s: %s", dir, e.len ? e.s : "btrfs failed");
+			buf_release(&e);
+			return -EIO;
+		}
+		buf_release(&e);
+		return chmod(dir, 0755) < 0 ? -errno : 0;
+	}
+	if (mkdir(dir, 0755) < 0) {
+		buf_printf(err, "cannot make %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 /* nftw has no opaque argument: the sum of one walk, per thread */

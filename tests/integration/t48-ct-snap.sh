@@ -14,9 +14,10 @@ NET=t48n$((RANDOM % 10000))
 snap_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes c1 c1-copy r1 n1 n2 >/dev/null 2>&1
+		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 >/dev/null 2>&1
 		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
+	if [ -n "$BTR" ] && mountpoint -q "$LXCP"; then umount "$LXCP" || umount -l "$LXCP"; fi
 	return 0
 }
 trap 'snap_cleanup; cleanup' EXIT
@@ -109,6 +110,32 @@ test_expect "deleting a container removes its snapshot copies" '
 	corral ct kill c1 c1-copy >/dev/null && corral ct delete --yes c1 >/dev/null &&
 	[ ! -e "$LXCP/c1" ] && corral ct delete --yes c1-copy >/dev/null && [ ! -e "$LXCP/c1-copy" ]
 '
+
+# On btrfs (a loop-mounted image over the now empty lxcpath): roots are
+# subvolumes, snapshots, reverts and clones are subvolume snapshots.
+if command -v mkfs.btrfs >/dev/null && truncate -s 300M "$T/btr.img" && mkfs.btrfs -q "$T/btr.img" >/dev/null 2>&1 &&
+	[ -z "$(ls -A "$LXCP")" ] && mount -o loop "$T/btr.img" "$LXCP"; then
+	BTR=1
+	test_expect "on btrfs: the root is a subvolume; snapshot, revert and clone are subvolume snapshots" '
+		corral ct create b1 --template busybox >/dev/null && [ "$(stat -c %i "$LXCP/b1/rootfs")" = 256 ] &&
+		corral ct start b1 >/dev/null && corral ct exec b1 -- sh -c "echo kept >/root/keep" &&
+		corral ct stop b1 >/dev/null &&
+		corral ct snapshot create b1 s1 >out && grep -q "(btrfs-snapshot, " out &&
+		[ "$(stat -c %i "$LXCP/b1/snapshots/s1/rootfs")" = 256 ] &&
+		corral ct start b1 >/dev/null && corral ct exec b1 -- rm /root/keep && corral ct stop b1 >/dev/null &&
+		corral ct snapshot revert --yes b1 s1 --json >out &&
+		jq -e ".method == \"btrfs-snapshot\"" out >/dev/null && [ "$(stat -c %i "$LXCP/b1/rootfs")" = 256 ] &&
+		corral ct clone b1 b2 --json | jq -e ".method == \"btrfs-snapshot\"" >/dev/null &&
+		corral ct start b1 b2 >/dev/null && [ "$(corral ct exec b1 -- cat /root/keep)" = kept ] &&
+		[ "$(corral ct exec b2 -- hostname)" = b2 ] && corral ct exec b2 -- touch /root/b2only &&
+		corral ct exec b1 -- test ! -e /root/b2only &&
+		corral ct kill b1 b2 >/dev/null && corral ct delete --yes b1 b2 >/dev/null &&
+		[ -z "$(ls -A "$LXCP")" ] && [ -z "$(btrfs subvolume list "$LXCP")" ]
+	'
+	umount "$LXCP" && BTR=
+else
+	say "skipped the btrfs checks: no mkfs.btrfs or no loop mount here"
+fi
 
 # NICs need a network; skip that part when another script holds the host's network
 exec 8>"${TMPDIR:-/tmp}/corral-test-hostnet.lock"
