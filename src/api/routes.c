@@ -1182,7 +1182,7 @@ static const struct route routes[] = {
 	{ "POST", { "v1", "containers", "{container}", "clone" }, h_ct_clone, NULL, "{name}", 202,
 	  "clone a stopped container under a new name (a job)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "containers", "{container}", "{action}" }, h_ct_action, NULL, "{timeout, force}", 202,
-	  "start, stop (halt signal, then kill with force) or kill containers (a job)", AUTH_VM_POWER },
+	  "start, stop (halt signal, then kill with force), kill or reboot (stop, then start) containers (a job)", AUTH_VM_POWER },
 	{ "GET", { "v1", "volumes" }, h_vol_list, NULL, NULL, 200, "list volumes", AUTH_STORE_AUDIT },
 	{ "POST", { "v1", "volumes" }, h_vol_create, NULL, "{name, size, format, pool}", 201, "create a volume",
 	  AUTH_STORE_ALLOCATE },

@@ -64,7 +64,7 @@ void h_ct_action(struct route_ctx *c)
 	json_t *job = NULL;
 	int a = ct_action_parse(c->seg[3]);
 	if (a < 0) {
-		fail(c, -ENOENT, "no such container action (start, stop, kill, exec, console)");
+		fail(c, -ENOENT, "no such container action (start, stop, kill, reboot, exec, console, clone)");
 		return;
 	}
 	__do_json json_t *body = body_json(c, keys);

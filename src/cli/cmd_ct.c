@@ -156,6 +156,20 @@ static const char usage_stop[] =
 	"  --json          print the combined action results {\"results\":[...]}\n"
 	"  -h, --help      show this help\n";
 
+static const char usage_reboot[] =
+	"usage: corral ct reboot CONTAINER... [--timeout SECS] [--force]\n"
+	"\n"
+	"Restart the selected running containers: a graceful stop, as 'ct stop'\n"
+	"(init's halt signal, up to --timeout seconds, killed only with --force),\n"
+	"then a start from the definition (its NICs and limits as stored now).\n"
+	"A stopped container is refused.\n"
+	CT_SELECTOR_HELP
+	"Options:\n"
+	"  --timeout SECS  seconds to wait for the stop, 0..3600 (default 300)\n"
+	"  --force         kill a container still running after --timeout\n"
+	"  --json          print the combined action results {\"results\":[...]}\n"
+	"  -h, --help      show this help\n";
+
 static const char usage_kill[] =
 	"usage: corral ct kill CONTAINER...\n"
 	"\n"
@@ -511,6 +525,7 @@ static int ct_action(struct cli *cli, int argc, char **argv, const char *usage, 
 static int ct_start(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_start, false); }
 static int ct_stop(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_stop, true); }
 static int ct_kill(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_kill, false); }
+static int ct_reboot(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_reboot, true); }
 
 static void ct_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
 {
@@ -820,6 +835,7 @@ static const struct cli_verb ct_verbs[] = {
 	{ "start", "start containers", ct_start },
 	{ "stop", "shut containers down (halt signal); kill only with --force", ct_stop },
 	{ "kill", "kill containers at once", ct_kill },
+	{ "reboot", "restart containers (graceful stop, then start)", ct_reboot },
 	{ "delete", "delete stopped containers", ct_delete },
 	{ "exec", "run a command in a running container", ct_exec },
 	{ "console", "attach to a container's console (Ctrl-] detaches)", ct_console },

@@ -450,7 +450,8 @@ static void ct_stopped(const char *lp, const struct ct_def *d)
 
 int ct_action_parse(const char *s)
 {
-	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill" };
+	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",
+					     [CT_REBOOT] = "reboot" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (strcmp(s, names[i]) == 0)
 			return (int)i;
@@ -480,7 +481,9 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 	struct ct_def *d = NULL;
 	int r = ct_load(uuid, &rec, &d, &err);
 	bool held = false;
-	const char *what = x->a == CT_START ? "start" : x->a == CT_STOP ? "stop" : "kill";
+	static const char *const whats[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",
+					     [CT_REBOOT] = "reboot" };
+	const char *what = whats[x->a];
 
 	if (r == 0 && !x->locked && (r = job_lock_vm(j, d->uuid, d->name, &err)) == 0)
 		held = true;
@@ -490,13 +493,24 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
 				r = ct_start(lp, d, &err);
-		} else if (x->a == CT_STOP) {
-			r = ctrt_shutdown(lp, d->name, x->o.timeout_s, &err);
-			if (r == -ETIMEDOUT && x->o.force) {
-				buf_reset(&err);
-				r = ctrt_kill(lp, d->name, &err);
+		} else if (x->a == CT_STOP || x->a == CT_REBOOT) {
+			if (x->a == CT_REBOOT && strcmp(ctrt_state(lp, d->name, NULL), "RUNNING") != 0) {
+				buf_printf(&err, "container '%s' is not running: start it", d->name);
+				r = -EINVAL;
+			} else {
+				r = ctrt_shutdown(lp, d->name, x->o.timeout_s, &err);
+				if (r == -ETIMEDOUT && x->o.force) {
+					buf_reset(&err);
+					r = ctrt_kill(lp, d->name, &err);
+				}
+				ct_stopped(lp, d);
 			}
-			ct_stopped(lp, d);
+			/* a reboot starts it again from the definition, as `ct start` does */
+			if (r == 0 && x->a == CT_REBOOT) {
+				job_set_phase(j, "start %s", d->name);
+				if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
+					r = ct_start(lp, d, &err);
+			}
 		} else {
 			r = ctrt_kill(lp, d->name, &err);
 			ct_stopped(lp, d);
@@ -546,7 +560,7 @@ int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_ac
 	struct selector sel = { 0 };
 	struct ct_record *list;
 	size_t n;
-	static const char *const types[] = { "ct-start", "ct-stop", "ct-kill" };
+	static const char *const types[] = { "ct-start", "ct-stop", "ct-kill", "ct-reboot" };
 
 	if (selector_parse(selector, &sel, err) < 0)
 		return -EINVAL;

@@ -36,12 +36,14 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err);
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 
-enum ct_action { CT_START, CT_STOP, CT_KILL };
-/* Parse "start", "stop", "kill"; -1 if none of them. */
+/* reboot: a graceful stop (as stop, with its timeout and force) then a
+ * start from the definition, in one job; a stopped container is refused. */
+enum ct_action { CT_START, CT_STOP, CT_KILL, CT_REBOOT };
+/* Parse "start", "stop", "kill", "reboot"; -1 if none of them. */
 int ct_action_parse(const char *s);
 struct ct_action_opts {
-	int timeout_s; /* stop: how long init gets to halt (default SVC_STOP_TIMEOUT_DEFAULT) */
-	bool force;    /* stop: kill when it did not halt within timeout_s */
+	int timeout_s; /* stop, reboot: how long init gets to halt (default SVC_STOP_TIMEOUT_DEFAULT) */
+	bool force;    /* stop, reboot: kill when it did not halt within timeout_s */
 };
 /* Action a on every container `selector` names, as one job whose result is
  * {"containers":[{name, uuid, ok, state, error}]}. */

@@ -5,7 +5,8 @@
 # a running container and bad names or unknown snapshots are refused with
 # nothing changed; what a crash leaves half made is cleaned at the next
 # start; a clone starts on its own (its hostname, its files) and gets new
-# MACs; deleting a container removes its snapshot copies.
+# MACs; deleting a container removes its snapshot copies; on btrfs all of
+# it is subvolume snapshots.  And `ct reboot`.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
@@ -27,7 +28,9 @@ ct_state() { corral ct show "$1" --json | jq -r .state; }
 snaps() { corral ct snapshot list "$1" --json | jq -r '[.snapshots[].name] | join(" ")'; }
 
 test_expect "snapshot a stopped container: a copy with owners kept, its method listed" '
-	corral ct create c1 --template busybox >/dev/null && corral ct start c1 >/dev/null &&
+	corral ct create c1 --template busybox >/dev/null &&
+	corral __complete ct snapshot list "" | grep -qx c1 && corral __complete ct clone "" | grep -qx c1 &&
+	corral ct start c1 >/dev/null &&
 	corral ct exec c1 -- sh -c "echo kept >/root/keep" && corral ct stop c1 >/dev/null &&
 	corral ct snapshot create c1 s1 >out && grep -Eq "took snapshot s1 of container c1 \((copy|reflink|btrfs-snapshot), " out &&
 	m=$(corral ct snapshot list c1 --json | jq -r ".snapshots[0].method") &&
@@ -96,6 +99,16 @@ test_expect "a clone starts on its own: its hostname, its own files, no snapshot
 	corral ct exec c1-copy -- sh -c "echo mine >/root/onlyclone" &&
 	corral ct exec c1 -- test ! -e /root/onlyclone &&
 	fails corral ct clone c1 c3 2>err && grep -q "running: stop it first" err && [ ! -e "$LXCP/c3" ]
+'
+
+test_expect "ct reboot: a graceful stop and a start; a stopped container is refused" '
+	pid=$(corral ct show c1-copy --json | jq .status.pid) &&
+	corral ct reboot c1-copy --timeout 30 >out && grep -q "c1-copy: running" out &&
+	pid2=$(corral ct show c1-copy --json | jq .status.pid) && [ "$pid2" -gt 1 ] && [ "$pid2" != "$pid" ] &&
+	[ "$(corral ct exec c1-copy -- cat /root/onlyclone)" = mine ] &&
+	corral ct stop c1-copy >/dev/null &&
+	fails corral ct reboot c1-copy 2>err && grep -q "not running: start it" err && [ "$(ct_state c1-copy)" = stopped ] &&
+	corral ct start c1-copy >/dev/null
 '
 
 test_expect "a --rootfs directory of the admin is refused for snapshots and clones" '
