@@ -143,6 +143,8 @@ int ctrt_tree_copy(const char *src, const char *dst, enum ctrt_copy_method *how,
 		buf_printf(err, "%s exists already", dst);
 		return -EEXIST;
 	}
+	/* a copy must not run on after corrald dies: the next one sweeps it, then removes its half */
+	c.helper = true;
 	if (m == CTRT_COPY_BTRFS) {
 		cmd_add(&c, BTRFS);
 		cmd_add(&c, "-q");

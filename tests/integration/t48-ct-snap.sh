@@ -15,7 +15,7 @@ NET=t48n$((RANDOM % 10000))
 snap_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 >/dev/null 2>&1
+		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 >/dev/null 2>&1
 		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	if [ -n "$BTR" ] && mountpoint -q "$LXCP"; then umount "$LXCP" || umount -l "$LXCP"; fi
@@ -24,6 +24,7 @@ snap_cleanup() {
 trap 'snap_cleanup; cleanup' EXIT
 LXCP=$STATE/lxc
 UIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
+KILLLOG=${KILLLOG:-/dev/null}  # where the kill -9 check notes whether it hit before or after the swap
 ct_state() { corral ct show "$1" --json | jq -r .state; }
 snaps() { corral ct snapshot list "$1" --json | jq -r '[.snapshots[].name] | join(" ")'; }
 
@@ -77,6 +78,21 @@ test_expect "what a crash leaves half made is removed at the next start" '
 	mkdir -p "$LXCP/c1/rootfs.revert/etc" "$LXCP/c1/snapshots/.part-s5/rootfs/etc" &&
 	corral ct start c1 >/dev/null && [ ! -e "$LXCP/c1/rootfs.revert" ] && [ ! -e "$LXCP/c1/snapshots/.part-s5" ] &&
 	[ -d "$LXCP/c1/snapshots/s1/rootfs" ] && corral ct stop c1 >/dev/null
+'
+
+test_expect "kill -9 of corrald mid-revert: the root is whole (old or new), the next start cleans up" '
+	corral ct create k1 --template busybox >/dev/null &&
+	dd if=/dev/urandom of="$LXCP/k1/rootfs/big" bs=1M count=400 status=none &&
+	corral ct snapshot create k1 s1 >/dev/null && echo new >"$LXCP/k1/rootfs/marker" &&
+	api POST /v1/containers/k1/snapshots/s1/revert | grep -q "HTTP 202" &&
+	for _ in $(seq 1 100); do [ -e "$LXCP/k1/rootfs.revert" ] && break; sleep 0.02; done &&
+	[ -e "$LXCP/k1/rootfs.revert" ] && kill9_daemon && sleep 0.2 && start_daemon &&
+	[ -x "$LXCP/k1/rootfs/bin/busybox" ] && [ "$(stat -c %s "$LXCP/k1/rootfs/big")" = 419430400 ] &&
+	{ [ -e "$LXCP/k1/rootfs/marker" ] && echo before >>"$KILLLOG" || echo after >>"$KILLLOG"; } &&
+	corral ct start k1 >/dev/null && [ ! -e "$LXCP/k1/rootfs.revert" ] &&
+	[ "$(corral ct exec k1 -- hostname)" = k1 ] && corral ct kill k1 >/dev/null &&
+	corral ct snapshot revert --yes k1 s1 >/dev/null && [ ! -e "$LXCP/k1/rootfs/marker" ] &&
+	[ "$(snaps k1)" = s1 ] && corral ct delete --yes k1 >/dev/null && [ ! -e "$LXCP/k1" ]
 '
 
 test_expect "a second snapshot is deleted with its copy" '
