@@ -15,7 +15,7 @@ NET=t48n$((RANDOM % 10000))
 snap_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 >/dev/null 2>&1
+		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 k2 >/dev/null 2>&1
 		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	if [ -n "$BTR" ] && mountpoint -q "$LXCP"; then umount "$LXCP" || umount -l "$LXCP"; fi
@@ -92,7 +92,15 @@ test_expect "kill -9 of corrald mid-revert: the root is whole (old or new), the 
 	corral ct start k1 >/dev/null && [ ! -e "$LXCP/k1/rootfs.revert" ] &&
 	[ "$(corral ct exec k1 -- hostname)" = k1 ] && corral ct kill k1 >/dev/null &&
 	corral ct snapshot revert --yes k1 s1 >/dev/null && [ ! -e "$LXCP/k1/rootfs/marker" ] &&
-	[ "$(snaps k1)" = s1 ] && corral ct delete --yes k1 >/dev/null && [ ! -e "$LXCP/k1" ]
+	[ "$(snaps k1)" = s1 ]
+'
+
+test_expect "a cancelled clone stops its copy and leaves nothing" '
+	job=$(api POST /v1/containers/k1/clone "{\"name\":\"k2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	corral job cancel "$job" >/dev/null &&
+	for _ in $(seq 1 100); do st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
+	[ "$st" = cancelled ] && [ ! -e "$LXCP/k2" ] && fails corral ct show k2 2>/dev/null &&
+	corral ct delete --yes k1 >/dev/null && [ ! -e "$LXCP/k1" ]
 '
 
 test_expect "a second snapshot is deleted with its copy" '
