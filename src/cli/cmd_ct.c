@@ -441,6 +441,12 @@ static void show_ct(const json_t *ct)
 			table_add_kv(t, "limits now", "%s", now);
 		}
 	}
+	{
+		json_t *sn;
+		size_t i;
+		json_array_foreach(json_object_get(ct, "snapshots"), i, sn)
+			table_add_kv(t, i ? "" : "snapshots", "%s (%s)", out_str(sn, "name") ?: "-", out_str(sn, "method") ?: "-");
+	}
 	table_add_kv(t, "config", "%s", out_str(st, "config") ?: "-");
 	if (out_str(st, "job"))
 		table_add_kv(t, "job", "%s", out_str(st, "job"));

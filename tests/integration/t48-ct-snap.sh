@@ -41,7 +41,8 @@ test_expect "snapshot a stopped container: a copy with owners kept, its method l
 	[ "$(stat -c %u:%g "$LXCP/c1/snapshots/s1/rootfs/root/keep")" = "$UIDBASE:$UIDBASE" ] &&
 	[ "$(stat -c %a "$LXCP/c1/snapshots/s1/rootfs/tmp")" = 1777 ] &&
 	[ -L "$LXCP/c1/snapshots/s1/rootfs/bin/sh" ] &&
-	corral ct show c1 --json | jq -e ".snapshots[0].name == \"s1\"" >/dev/null
+	corral ct show c1 --json | jq -e ".snapshots[0].name == \"s1\"" >/dev/null &&
+	corral ct show c1 | grep -Eq "^snapshots: +s1 \($m\)"
 '
 
 test_expect "a running container: snapshot and revert refused, nothing changed" '
