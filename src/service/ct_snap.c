@@ -192,6 +192,10 @@ static int root_copy(struct job *j, const char *src, const char *dst, enum ctrt_
 	*size = (int64_t)bytes;
 	if (m != CTRT_COPY_BTRFS && (r = ctrt_space_check(parent, bytes + SPACE_MARGIN, err)) < 0)
 		return r;
+	if (job_cancelled(j)) {
+		buf_adds(err, "cancelled before the copy");
+		return -ECANCELED;
+	}
 	job_set_phase(j, "copying %llu MiB (%s)", (unsigned long long)(bytes >> 20), ctrt_copy_method_name(m));
 	struct copy_progress p = { j, dst, bytes, time_mono_ms() + 1000 };
 	return ctrt_tree_copy(src, dst, how, copy_tick, &p, err);

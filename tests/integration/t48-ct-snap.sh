@@ -83,12 +83,13 @@ test_expect "what a crash leaves half made is removed at the next start" '
 
 test_expect "kill -9 of corrald mid-revert: the root is whole (old or new), the next start cleans up" '
 	corral ct create k1 --template busybox >/dev/null &&
-	dd if=/dev/urandom of="$LXCP/k1/rootfs/big" bs=1M count=400 status=none &&
+	dd if=/dev/urandom of="$LXCP/k1/rootfs/big" bs=1M count=200 status=none &&
+	mkdir "$LXCP/k1/rootfs/many" && (cd "$LXCP/k1/rootfs/many" && seq 1 30000 | xargs touch) &&
 	corral ct snapshot create k1 s1 >/dev/null && echo new >"$LXCP/k1/rootfs/marker" &&
 	api POST /v1/containers/k1/snapshots/s1/revert | grep -q "HTTP 202" &&
 	for _ in $(seq 1 100); do [ -e "$LXCP/k1/rootfs.revert" ] && break; sleep 0.02; done &&
 	[ -e "$LXCP/k1/rootfs.revert" ] && kill9_daemon && sleep 0.2 && start_daemon &&
-	[ -x "$LXCP/k1/rootfs/bin/busybox" ] && [ "$(stat -c %s "$LXCP/k1/rootfs/big")" = 419430400 ] &&
+	[ -x "$LXCP/k1/rootfs/bin/busybox" ] && [ "$(stat -c %s "$LXCP/k1/rootfs/big")" = 209715200 ] &&
 	{ [ -e "$LXCP/k1/rootfs/marker" ] && echo before >>"$KILLLOG" || echo after >>"$KILLLOG"; } &&
 	corral ct start k1 >/dev/null && [ ! -e "$LXCP/k1/rootfs.revert" ] &&
 	[ "$(corral ct exec k1 -- hostname)" = k1 ] && corral ct kill k1 >/dev/null &&
