@@ -14,8 +14,9 @@
  *
  * NICs (service/network.h: filters, bridges) and limits (cgroup, through
  * liblxc) are given to liblxc at every start from the definition.
- * Extension points (later parts of issue 15): volumes, snapshots, backups
- * and migration hang off ct_def and ct_cfg_of() in ct.c.
+ * Snapshots and clones: ct_snap.c (below).  Extension points (later parts
+ * of issue 15): volumes, backups and migration hang off ct_def and
+ * ct_cfg_of() (ct_internal.h).
  *
  * Errors: see service.h.  Returned JSON is a new reference.
  */

@@ -259,9 +259,8 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 		if ((r = snap_dir_remove(lp, d->name, o->name, err)) < 0)
 			goto out;
 	}
-	if ((fs_mkdir_p(sd, 0700) < 0 && errno != EEXIST) || (mkdir(part, 0700) < 0 && errno != EEXIST)) {
-		buf_printf(err, "cannot make %s: %s", part, strerror(errno));
-		r = -errno;
+	if ((r = fs_mkdir_p(sd, 0700)) < 0 || (r = mkdir(part, 0700) < 0 ? -errno : 0) < 0) {
+		buf_printf(err, "cannot make %s: %s", part, strerror(-r));
 		goto out;
 	}
 	if ((r = root_copy(j, src, partroot, &how, &s.size, err)) < 0) {
