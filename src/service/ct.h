@@ -103,5 +103,9 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 /* A new container `name` (new uuid, new MACs, no snapshots) whose root is
  * a copy of stopped container key's, independent of it. */
 int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *err);
+/* Start-up recovery of a ct-clone job corrald died in (its recorded result
+ * {name, uuid}): true if the clone was stored (complete), else what it made
+ * (the new liblxc directory) is removed and false. */
+bool svc_ct_clone_recover(const json_t *result);
 
 #endif

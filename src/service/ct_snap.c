@@ -24,9 +24,9 @@
  *   the copy;
  * - a clone defines the new container's liblxc directory (which reserves
  *   the name: a create refuses an existing directory), copies the root into
- *   it and stores the new row last; a crash before that leaves a directory
- *   without a row, which is named in the error of a later create or clone
- *   of that name (as any leftover of another tool).
+ *   it and stores the new row last; the job records the new name and uuid
+ *   first, so after a crash before the row the next corrald removes that
+ *   directory (svc_ct_clone_recover, from service/recover.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -411,6 +411,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0)
 		goto out;
+	/* for start-up recovery (svc_ct_clone_recover): what to remove if corrald dies now */
 	job_record_result(j, json_pack("{s:s,s:s}", "name", nd->name, "uuid", nd->uuid));
 	if ((r = root_copy(j, src, dst, &how, &size, err)) < 0)
 		goto undo;
@@ -443,6 +444,31 @@ out:
 	ctdef_free(nd);
 	ct_record_release(&rec);
 	return r;
+}
+
+bool svc_ct_clone_recover(const json_t *result)
+{
+	const char *name = json_string_value(json_object_get(result, "name"));
+	const char *uuid = json_string_value(json_object_get(result, "uuid"));
+	struct ct_record rec = { 0 };
+	if (!name || !uuid || ctdef_name_invalid(name))
+		return false;
+	if (store_ct_get(svc_cfg.store, uuid, &rec) == 0) {
+		ct_record_release(&rec);
+		return true;
+	}
+	if (store_ct_get(svc_cfg.store, name, &rec) == 0) {
+		ct_record_release(&rec); /* another container has the name now: its directory is not ours */
+		return false;
+	}
+	__do_free char *lp = ct_lxcpath();
+	struct buf e = BUF_INIT;
+	if (ctrt_undefine(lp, name, &e) < 0)
+		log_warn("container clone %s: cannot remove what the interrupted clone made: %s", name, e.s);
+	else
+		log_info("container clone %s: removed what the interrupted clone made", name);
+	buf_release(&e);
+	return false;
 }
 
 /* ---- entry points ---- */

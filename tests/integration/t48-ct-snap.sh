@@ -15,7 +15,7 @@ NET=t48n$((RANDOM % 10000))
 snap_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 k2 >/dev/null 2>&1
+		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 k2 k3 >/dev/null 2>&1
 		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	if [ -n "$BTR" ] && mountpoint -q "$LXCP"; then umount "$LXCP" || umount -l "$LXCP"; fi
@@ -95,6 +95,15 @@ test_expect "kill -9 of corrald mid-revert: the root is whole (old or new), the 
 	[ "$(corral ct exec k1 -- hostname)" = k1 ] && corral ct kill k1 >/dev/null &&
 	corral ct snapshot revert --yes k1 s1 >/dev/null && [ ! -e "$LXCP/k1/rootfs/marker" ] &&
 	[ "$(snaps k1)" = s1 ]
+'
+
+test_expect "kill -9 of corrald mid-clone: the next corrald removes the half clone and fails its job" '
+	job=$(api POST /v1/containers/k1/clone "{\"name\":\"k3\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	for _ in $(seq 1 100); do [ -e "$LXCP/k3/rootfs" ] && break; sleep 0.02; done &&
+	[ -e "$LXCP/k3/rootfs" ] && kill9_daemon && sleep 0.2 && start_daemon &&
+	[ ! -e "$LXCP/k3" ] && fails corral ct show k3 2>/dev/null &&
+	api GET "/v1/jobs/$job" | sed "\$d" | jq -e ".state == \"failed\"" >/dev/null &&
+	corral ct create k3 --template busybox >/dev/null && corral ct delete --yes k3 >/dev/null
 '
 
 test_expect "a cancelled clone stops its copy and leaves nothing" '
