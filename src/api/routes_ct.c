@@ -1,7 +1,7 @@
 /*
  * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
  * create, show, delete, start/stop/kill (jobs), exec, the console,
- * limits and NICs.
+ * limits and NICs, snapshots and clones.
  * The route table is in routes.c.
  */
 #include <errno.h>
@@ -66,7 +66,7 @@ void h_ct_action(struct route_ctx *c)
 	json_t *job = NULL;
 	int a = ct_action_parse(c->seg[3]);
 	if (a < 0) {
-		fail(c, -ENOENT, "no such container action (start, stop, kill, exec, console)");
+		fail(c, -ENOENT, "no such container action (start, stop, kill, reboot, exec, console, clone)");
 		return;
 	}
 	__do_json json_t *body = body_json(c, keys);
@@ -159,5 +159,75 @@ void h_ct_nic_detach(struct route_ctx *c)
 	json_t *out = NULL;
 	int r = svc_ct_nic_detach(c->seg[2], c->seg[4], &out, &err);
 	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_snap_list(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_snapshot_list(c->seg[2], &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+/* A {name} body: a snapshot's, or a clone's new name (NULL after a reply). */
+static json_t *name_body(struct route_ctx *c, const char **name)
+{
+	static const char *const keys[] = { "name", NULL };
+	struct buf err = BUF_INIT;
+	json_t *body = body_json(c, keys);
+	if (!body)
+		return NULL;
+	if (json_get_str(body, "name", name, &err) < 0 || !*name) {
+		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
+		buf_release(&err);
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+void h_ct_snap_create(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	const char *name = NULL;
+	json_t *job = NULL;
+	__do_json json_t *body = name_body(c, &name);
+	if (!body)
+		return;
+	int r = svc_ct_snapshot_create(c->seg[2], name, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+void h_ct_snap_delete(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_snapshot_delete(c->seg[2], c->seg[4], &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_snap_revert(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *job = NULL;
+	int r = svc_ct_snapshot_revert(c->seg[2], c->seg[4], &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+void h_ct_clone(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	const char *name = NULL;
+	json_t *job = NULL;
+	__do_json json_t *body = name_body(c, &name);
+	if (!body)
+		return;
+	int r = svc_ct_clone(c->seg[2], name, &job, &err);
+	reply_job(c, r, job, &err);
 	buf_release(&err);
 }

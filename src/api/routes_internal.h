@@ -150,5 +150,10 @@ void h_ct_console(struct route_ctx *c);
 void h_ct_limits(struct route_ctx *c);
 void h_ct_nic_attach(struct route_ctx *c);
 void h_ct_nic_detach(struct route_ctx *c);
+void h_ct_snap_list(struct route_ctx *c);
+void h_ct_snap_create(struct route_ctx *c);
+void h_ct_snap_delete(struct route_ctx *c);
+void h_ct_snap_revert(struct route_ctx *c);
+void h_ct_clone(struct route_ctx *c);
 
 #endif

@@ -82,6 +82,39 @@ static const char usage_nic[] =
 	"  --json       print the container (list: its nics and status.nics) as JSON\n"
 	"  -h, --help   show this help\n";
 
+static const char usage_snapshot[] =
+	"usage: corral ct snapshot create CONTAINER NAME [--json]\n"
+	"       corral ct snapshot list CONTAINER [--json]\n"
+	"       corral ct snapshot revert CONTAINER NAME [--yes] [--json]\n"
+	"       corral ct snapshot delete CONTAINER NAME [--yes] [--json]\n"
+	"\n"
+	"Snapshots of a stopped container's root (one built by corral: a --rootfs\n"
+	"directory of your own has none).  create copies the root by the fastest\n"
+	"method its filesystem offers (btrfs-snapshot, reflink, or copy: list shows\n"
+	"which) after checking the free space; revert makes the root that copy\n"
+	"again (swapped in atomically; what changed since is lost; the snapshot\n"
+	"stays); delete removes one.  A running container is refused: stop it\n"
+	"first.  Deleting the container deletes its snapshots.\n"
+	"NAME: 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'.\n"
+	"\n"
+	"Options:\n"
+	"  -y, --yes    revert, delete: do not ask (needed without a terminal)\n"
+	"  --json       print the API's answer (create, revert: the job's result)\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_clone[] =
+	"usage: corral ct clone SRC NEW [--json]\n"
+	"\n"
+	"Make container NEW a copy of stopped container SRC: its definition (limits,\n"
+	"NICs on the same networks with new MACs, privileged or not) under a new\n"
+	"name and uuid, and a copy of its root (btrfs-snapshot, reflink or copy, as\n"
+	"'ct snapshot'), with no snapshots.  NEW is stopped and independent of SRC.\n"
+	"A job with progress; SRC stays locked while its root is copied.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the job's result {name, uuid, source, method, size}\n"
+	"  -h, --help   show this help\n";
+
 static const char usage_list[] =
 	"usage: corral ct list [SELECTOR]\n"
 	"\n"
@@ -119,6 +152,20 @@ static const char usage_stop[] =
 	CT_SELECTOR_HELP
 	"Options:\n"
 	"  --timeout SECS  seconds to wait, 0..3600 (default 300)\n"
+	"  --force         kill a container still running after --timeout\n"
+	"  --json          print the combined action results {\"results\":[...]}\n"
+	"  -h, --help      show this help\n";
+
+static const char usage_reboot[] =
+	"usage: corral ct reboot CONTAINER... [--timeout SECS] [--force]\n"
+	"\n"
+	"Restart the selected running containers: a graceful stop, as 'ct stop'\n"
+	"(init's halt signal, up to --timeout seconds, killed only with --force),\n"
+	"then a start from the definition (its NICs and limits as stored now).\n"
+	"A stopped container is refused.\n"
+	CT_SELECTOR_HELP
+	"Options:\n"
+	"  --timeout SECS  seconds to wait for the stop, 0..3600 (default 300)\n"
 	"  --force         kill a container still running after --timeout\n"
 	"  --json          print the combined action results {\"results\":[...]}\n"
 	"  -h, --help      show this help\n";
@@ -394,6 +441,12 @@ static void show_ct(const json_t *ct)
 			table_add_kv(t, "limits now", "%s", now);
 		}
 	}
+	{
+		json_t *sn;
+		size_t i;
+		json_array_foreach(json_object_get(ct, "snapshots"), i, sn)
+			table_add_kv(t, i ? "" : "snapshots", "%s (%s)", out_str(sn, "name") ?: "-", out_str(sn, "method") ?: "-");
+	}
 	table_add_kv(t, "config", "%s", out_str(st, "config") ?: "-");
 	if (out_str(st, "job"))
 		table_add_kv(t, "job", "%s", out_str(st, "job"));
@@ -478,6 +531,7 @@ static int ct_action(struct cli *cli, int argc, char **argv, const char *usage, 
 static int ct_start(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_start, false); }
 static int ct_stop(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_stop, true); }
 static int ct_kill(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_kill, false); }
+static int ct_reboot(struct cli *cli, int argc, char **argv) { return ct_action(cli, argc, argv, usage_reboot, true); }
 
 static void ct_deleted(struct cli *cli, const char *item, json_t *answer, json_t *all)
 {
@@ -669,6 +723,117 @@ static int ct_nic(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static void print_ct_snaps(const json_t *answer)
+{
+	static const char *const headers[] = { "NAME", "CREATED", "METHOD", "SIZE" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *s;
+	size_t i;
+	json_array_foreach(json_object_get(answer, "snapshots"), i, s) {
+		char when[40], sz[24];
+		json_int_t size = json_integer_value(json_object_get(s, "size"));
+		table_add(t, out_str(s, "name") ?: "-",
+			  out_time_epoch(json_integer_value(json_object_get(s, "created")) / 1000, when, sizeof(when)),
+			  out_str(s, "method") ?: "-", size >= 0 ? out_size((uint64_t)size, sz, sizeof(sz)) : "-");
+	}
+	table_print(t, stdout);
+}
+
+static int ct_snapshot(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *final = NULL;
+	struct cli_args a;
+	const char *sub = argc >= 2 ? argv[1] : "";
+	static const char *const subs[] = { "create", "list", "revert", "delete" };
+	int k = -1;
+	for (int i = 0; i < (int)ARRAY_SIZE(subs); i++)
+		if (strcmp(sub, subs[i]) == 0)
+			k = i;
+	if (k < 0) {
+		if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+			fputs(usage_snapshot, stdout);
+			return CLI_OK;
+		}
+		return cli_usage_error("ct snapshot", "want create, list, revert or delete, not '%s'", sub);
+	}
+	bool list = k == 1;
+	__do_free char *cmd = xasprintf("ct snapshot %s", sub);
+	cli_args_init(&a, cmd, usage_snapshot, argc - 1, argv + 1);
+	a.yes_ok = k >= 2;
+	if (!cli_args_plain(cli, &a, list ? 1 : 2, list ? 1 : 2, list ? "container" : "container and snapshot name"))
+		return a.exit_code;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	if (list) {
+		if (cli_call(cli, "GET", "/v1/containers", a.pos[0], "/snapshots", NULL, &r) != CLI_OK)
+			return CLI_FAIL;
+		if (cli->json)
+			out_json(r.json);
+		else
+			print_ct_snaps(r.json);
+		return CLI_OK;
+	}
+	if (k == 2 || k == 3) {
+		int rc = cli_confirm(&a, k == 2 ? "revert container %s to snapshot %s (what changed since is lost)"
+					      : "delete snapshot %s of container %s",
+				     k == 2 ? a.pos[0] : a.pos[1], k == 2 ? a.pos[1] : a.pos[0]);
+		if (rc != CLI_OK)
+			return rc;
+	}
+	if (k == 3) {
+		__do_free char *suffix = xasprintf("/snapshots/%s", a.pos[1]);
+		if (cli_call(cli, "DELETE", "/v1/containers", a.pos[0], suffix, NULL, &r) != CLI_OK)
+			return CLI_FAIL;
+		if (cli->json)
+			out_json(r.json);
+		else
+			printf("deleted snapshot %s of container %s\n", a.pos[1], a.pos[0]);
+		return CLI_OK;
+	}
+	__do_free char *suffix = k == 0 ? xstrdup("/snapshots") : xasprintf("/snapshots/%s/revert", a.pos[1]);
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], suffix);
+	__do_json json_t *body = k == 0 ? json_pack("{s:s}", "name", a.pos[1]) : NULL;
+	if (job_request(cli, "POST", path, body, k == 0 ? "snapshot" : "reverting", &final) != CLI_OK)
+		return CLI_FAIL;
+	json_t *res = json_object_get(final, "result");
+	if (cli->json) {
+		out_json(res);
+	} else if (k == 0) {
+		char sz[24];
+		json_int_t size = json_integer_value(json_object_get(res, "size"));
+		printf("took snapshot %s of container %s (%s, %s)\n", a.pos[1], a.pos[0], out_str(res, "method") ?: "-",
+		       size >= 0 ? out_size((uint64_t)size, sz, sizeof(sz)) : "-");
+	} else {
+		printf("reverted container %s to snapshot %s\n", a.pos[0], a.pos[1]);
+	}
+	return CLI_OK;
+}
+
+static int ct_clone(struct cli *cli, int argc, char **argv)
+{
+	__do_json json_t *final = NULL;
+	struct cli_args a;
+	cli_args_init(&a, "ct clone", usage_clone, argc, argv);
+	if (!cli_args_plain(cli, &a, 2, 2, "source container and new name"))
+		return a.exit_code;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], "/clone");
+	__do_json json_t *body = json_pack("{s:s}", "name", a.pos[1]);
+	if (job_request(cli, "POST", path, body, "cloning", &final) != CLI_OK)
+		return CLI_FAIL;
+	json_t *res = json_object_get(final, "result");
+	if (cli->json)
+		out_json(res);
+	else
+		printf("cloned container %s as %s (%s, uuid %s)\n", a.pos[0], a.pos[1], out_str(res, "method") ?: "-",
+		       out_str(res, "uuid") ?: "-");
+	return CLI_OK;
+}
+
 static const struct cli_verb ct_verbs[] = {
 	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
 	{ "list", "list containers with their state", ct_list },
@@ -676,11 +841,14 @@ static const struct cli_verb ct_verbs[] = {
 	{ "start", "start containers", ct_start },
 	{ "stop", "shut containers down (halt signal); kill only with --force", ct_stop },
 	{ "kill", "kill containers at once", ct_kill },
+	{ "reboot", "restart containers (graceful stop, then start)", ct_reboot },
 	{ "delete", "delete stopped containers", ct_delete },
 	{ "exec", "run a command in a running container", ct_exec },
 	{ "console", "attach to a container's console (Ctrl-] detaches)", ct_console },
 	{ "limits", "show or change a container's CPU, memory and pid limits (live)", ct_limits },
 	{ "nic", "list a container's NICs, attach or detach one (stopped)", ct_nic },
+	{ "snapshot", "snapshots of a stopped container's root: create, list, revert, delete", ct_snapshot },
+	{ "clone", "copy a stopped container under a new name", ct_clone },
 	{ NULL, NULL, NULL },
 };
 

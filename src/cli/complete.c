@@ -106,8 +106,10 @@ static enum kind arg_kind(const char *noun, const char *verb, int pos)
 	}
 	if (strcmp(noun, "pool") == 0)
 		return makes ? K_NONE : K_POOL;
-	if (strcmp(noun, "ct") == 0 && strcmp(verb, "nic") == 0)
-		return pos == 1 ? K_CT : K_NONE; /* ct nic list CT */
+	if (strcmp(noun, "ct") == 0 && (strcmp(verb, "nic") == 0 || strcmp(verb, "snapshot") == 0))
+		return pos == 1 ? K_CT : K_NONE; /* ct nic list CT, ct snapshot create CT NAME */
+	if (strcmp(noun, "ct") == 0 && strcmp(verb, "clone") == 0)
+		return pos == 0 ? K_CT : K_NONE; /* ct clone SRC NEW */
 	if (strcmp(noun, "ct") == 0)
 		return makes || pos > 0 ? K_NONE : K_CT;
 	if (strcmp(noun, "net") == 0)
@@ -211,6 +213,12 @@ int cli_complete(struct cli *cli, int argc, char **argv)
 	}
 	if (cur[0] == '-') {
 		print_options(opts);
+		return CLI_OK;
+	}
+	if (v && strcmp(n->name, "ct") == 0 && strcmp(v->name, "snapshot") == 0 && pos == 0) {
+		static const char *const subs[] = { "create", "list", "revert", "delete" };
+		for (size_t k = 0; k < ARRAY_SIZE(subs); k++)
+			printf("%s\n", subs[k]);
 		return CLI_OK;
 	}
 	if (v)

@@ -169,6 +169,72 @@ static int parse_nics(struct ct_def *d, const json_t *list, struct buf *err)
 	return 0;
 }
 
+int ctdef_snap_index(const struct ct_def *d, const char *name)
+{
+	for (int i = 0; i < d->nsnaps; i++)
+		if (strcmp(d->snaps[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+void ctdef_snap_add(struct ct_def *d, const struct ct_snap *s)
+{
+	d->snaps = xrealloc(d->snaps, (size_t)(d->nsnaps + 1) * sizeof(*d->snaps));
+	d->snaps[d->nsnaps++] = *s;
+}
+
+void ctdef_snap_remove(struct ct_def *d, int k)
+{
+	if (k < 0 || k >= d->nsnaps)
+		return;
+	memmove(&d->snaps[k], &d->snaps[k + 1], (size_t)(d->nsnaps - k - 1) * sizeof(*d->snaps));
+	d->nsnaps--;
+}
+
+/* The store's "snapshots" list into d->snaps. */
+static int parse_snaps(struct ct_def *d, const json_t *list, struct buf *err)
+{
+	static const char *const keys[] = { "name", "created", "method", "size", NULL };
+	static const char *const methods[] = { "copy", "reflink", "btrfs-snapshot" };
+	size_t i;
+	json_t *s;
+	if (!list || json_is_null(list))
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > CT_MAX_SNAPSHOTS) {
+		buf_printf(err, "container definition: snapshots must be a list of at most %d", CT_MAX_SNAPSHOTS);
+		return -EINVAL;
+	}
+	json_array_foreach(list, i, s) {
+		const char *name = NULL, *method = "copy", *bad;
+		int64_t created = 0, size = -1;
+		bool known = false;
+		if (!json_is_object(s) || json_check_keys(s, "snapshot", keys, err) < 0 ||
+		    json_get_str(s, "name", &name, err) < 0 || json_get_str(s, "method", &method, err) < 0 ||
+		    json_get_int(s, "created", 0, INT64_MAX, &created, err) < 0 ||
+		    json_get_int(s, "size", -1, INT64_MAX, &size, err) < 0) {
+			if (!err->len)
+				buf_printf(err, "container definition: snapshots[%zu] must be an object", i);
+			return -EINVAL;
+		}
+		if ((bad = name ? str_name_invalid(name) : "missing")) {
+			buf_printf(err, "container definition: snapshots[%zu].name: %s", i, bad);
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < ARRAY_SIZE(methods); k++)
+			known |= strcmp(method, methods[k]) == 0;
+		if (!known || ctdef_snap_index(d, name) >= 0) {
+			buf_printf(err, "container definition: snapshots[%zu]: %s", i,
+				   known ? "a second snapshot of that name" : "unknown method");
+			return -EINVAL;
+		}
+		struct ct_snap sn = { .created_ms = created, .size = size };
+		snprintf(sn.name, sizeof(sn.name), "%s", name);
+		snprintf(sn.method, sizeof(sn.method), "%s", method);
+		ctdef_snap_add(d, &sn);
+	}
+	return 0;
+}
+
 int ctdef_limits_parse(const json_t *j, struct ct_limits *out, struct buf *err)
 {
 	static const char *const keys[] = { "cpu_weight", "cpu_limit", "memory_limit_mib", "pids_limit", NULL };
@@ -220,7 +286,7 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	static const char *const user_keys[] = { "name", "uuid", "description", "template", "rootfs", "privileged",
 						 "nics", "limits", NULL };
 	static const char *const store_keys[] = { "name", "uuid", "description", "template", "rootfs", "privileged",
-						  "idmap", "created", "nics", "limits", NULL };
+						  "idmap", "created", "nics", "limits", "snapshots", NULL };
 	const char *name = NULL, *uuid = NULL, *desc = NULL, *tmpl = NULL, *rootfs = NULL, *bad;
 	bool priv = false;
 
@@ -291,6 +357,10 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 		}
 		if (json_is_integer(c))
 			d->created_ms = json_integer_value(c);
+		if (parse_snaps(d, json_object_get(j, "snapshots"), err) < 0) {
+			ctdef_free(d);
+			return NULL;
+		}
 	}
 	if (!d->privileged && origin == CTDEF_FROM_STORE && d->idmap.count == 0) {
 		buf_printf(err, "container '%s': an unprivileged container needs an idmap", d->name);
@@ -321,6 +391,14 @@ json_t *ctdef_to_json(const struct ct_def *d)
 							      d->nics[i].mac));
 		json_object_set_new(j, "nics", nics);
 	}
+	if (d->nsnaps) {
+		json_t *snaps = json_array();
+		for (int i = 0; i < d->nsnaps; i++)
+			json_array_append_new(snaps, json_pack("{s:s,s:I,s:s,s:I}", "name", d->snaps[i].name, "created",
+							       (json_int_t)d->snaps[i].created_ms, "method",
+							       d->snaps[i].method, "size", (json_int_t)d->snaps[i].size));
+		json_object_set_new(j, "snapshots", snaps);
+	}
 	json_t *l = ctdef_limits_to_json(&d->limits);
 	if (json_object_size(l))
 		json_object_set_new(j, "limits", l);
@@ -336,6 +414,7 @@ void ctdef_free(struct ct_def *d)
 	free(d->name);
 	free(d->description);
 	free(d->rootfs);
+	free(d->snaps);
 	for (int i = 0; i < d->nnics; i++)
 		free(d->nics[i].network);
 	free(d);

@@ -22,6 +22,9 @@
  * "pids_limit"}) are cgroup limits of the whole container; a member left
  * out is no limit (docs/containers.md, "Limits").
  *
+ * "snapshots" ([{name, created, method, size}], store only: a caller's
+ * definition may not carry them) lists the copies of its root corral took.
+ *
  * Extension points left for later parts of issue 15: volumes and mount
  * points will be members of this struct and of the JSON, each refused
  * today as an unknown field.
@@ -60,6 +63,16 @@ struct ct_nic {
 	char mac[18]; /* lower case */
 };
 
+/* A snapshot of a stopped container's root (docs/containers.md,
+ * "Snapshots and clones"): its copy is <lxcpath>/<name>/snapshots/<name>/rootfs. */
+#define CT_MAX_SNAPSHOTS 64
+struct ct_snap {
+	char name[64];          /* str_name_invalid's rule, as VM snapshots */
+	int64_t created_ms;
+	char method[16];        /* "copy", "reflink", "btrfs-snapshot" */
+	int64_t size;           /* bytes the source root used when taken, -1 unknown */
+};
+
 /* cgroup limits; 0 everywhere: none. */
 struct ct_limits {
 	int cpu_weight;         /* 1..CT_MAX_CPU_WEIGHT (cgroup v2 scale; v1 shares = weight * 1024 / 100) */
@@ -80,6 +93,8 @@ struct ct_def {
 	struct ct_nic nics[CT_MAX_NICS];
 	int nnics;
 	struct ct_limits limits;
+	struct ct_snap *snaps;  /* oldest first; only in the store's JSON ("snapshots") */
+	int nsnaps;
 };
 
 /* Where a definition comes from: a caller (the API: no "idmap", no
@@ -100,6 +115,13 @@ void ctdef_free(struct ct_def *d);
  * 1-63 of [A-Za-z0-9-], not starting or ending with '-'), or NULL. */
 const char *ctdef_name_invalid(const char *name);
 const char *ctdef_template_name(enum ct_template t);
+
+/* Index of the snapshot called `name`, or -1. */
+int ctdef_snap_index(const struct ct_def *d, const char *name);
+/* Append a snapshot (the caller checked the name and the count). */
+void ctdef_snap_add(struct ct_def *d, const struct ct_snap *s);
+/* Remove snapshot k. */
+void ctdef_snap_remove(struct ct_def *d, int k);
 
 /* Index of the NIC with `mac` (any case), or -1. */
 int ctdef_nic_index(const struct ct_def *d, const char *mac);

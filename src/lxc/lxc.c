@@ -492,5 +492,8 @@ int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err)
 		buf_printf(err, "container '%s' is running: stop it first", name);
 		return -EBUSY;
 	}
-	return ctrt_remove_tree(dir, err);
+	/* a root that is a btrfs subvolume goes by its own delete (a tree walk stops at it) */
+	__do_free char *root = xasprintf("%s/rootfs", dir);
+	int r = ctrt_tree_remove(root, err);
+	return r < 0 ? r : ctrt_remove_tree(dir, err);
 }

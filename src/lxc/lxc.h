@@ -147,11 +147,51 @@ int ctrt_limits_get(const char *lxcpath, const char *name, struct ctrt_limits *l
  * busybox (/bin/busybox) and a link per applet it lists, an inittab whose
  * console runs a login shell with the hostname in its prompt (its rcS
  * starts udhcpc, with /etc/udhcpc.script, on each eth* the container has),
- * passwd and group with root.  uid/gid: the owner every file gets (0 privileged, the
+ * passwd and group with root.  `dir` is made by ctrt_root_mkdir (a btrfs
+ * subvolume on btrfs).  uid/gid: the owner every file gets (0 privileged, the
  * mapped base unprivileged).  On failure nothing is left behind.
  */
 int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err);
 /* Remove a directory tree (no symlink is followed, no mount crossed). */
 int ctrt_remove_tree(const char *dir, struct buf *err);
+
+/* ---- rootcopy.c ---- */
+
+/*
+ * Copies of a container's root (snapshots, reverts, clones).  The method is
+ * picked per copy, fastest first: a btrfs subvolume is snapshotted (`btrfs
+ * subvolume snapshot`), else `cp -aT --reflink=auto` copies the tree
+ * (owners, modes, timestamps, xattrs, device nodes, hard links, symlinks
+ * kept) sharing extents where the filesystem reflinks ("reflink", probed
+ * with one FICLONE between scratch files next to the destination) or
+ * writing every byte ("copy").
+ */
+enum ctrt_copy_method { CTRT_COPY_PLAIN = 0, CTRT_COPY_REFLINK, CTRT_COPY_BTRFS };
+const char *ctrt_copy_method_name(enum ctrt_copy_method m); /* "copy", "reflink", "btrfs-snapshot" */
+/* The method a copy of src to dst (not existing; its parent does) would use. */
+enum ctrt_copy_method ctrt_copy_method_for(const char *src, const char *dst);
+bool ctrt_is_subvolume(const char *dir);
+bool ctrt_is_subvolume_fs(const char *dir); /* on btrfs at all */
+/*
+ * Copy tree src to dst (must not exist), *how (may be NULL) = the method
+ * used.  tick (may be NULL) is called about every quarter second during a
+ * cp with opaque; non-zero stops the copy (-ECANCELED).  On failure dst is
+ * removed again.
+ */
+int ctrt_tree_copy(const char *src, const char *dst, enum ctrt_copy_method *how, int (*tick)(void *opaque),
+		   void *opaque, struct buf *err);
+/* Make a container root directory `dir` (mode 0755): a btrfs subvolume
+ * when its parent is on btrfs (so its snapshots and clones are subvolume
+ * snapshots), else a plain directory. */
+int ctrt_root_mkdir(const char *dir, struct buf *err);
+/* Remove a tree ctrt_tree_copy or ctrt_root_mkdir made (a btrfs subvolume with `btrfs subvolume delete`). Absent: 0. */
+int ctrt_tree_remove(const char *dir, struct buf *err);
+/* Disk space the tree uses (allocated blocks, no mount or symlink followed). */
+int ctrt_tree_size(const char *dir, uint64_t *bytes);
+/* -ENOSPC + "not enough space in DIR: ..." unless `need` bytes are free there. */
+int ctrt_space_check(const char *dir, uint64_t need, struct buf *err);
+/* Swap two directory entries atomically (renameat2 RENAME_EXCHANGE), then
+ * fsync their directory: a crash sees either both old or both new names. */
+int ctrt_tree_exchange(const char *a, const char *b, struct buf *err);
 
 #endif

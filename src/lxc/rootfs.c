@@ -134,10 +134,8 @@ int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err)
 {
 	int r = -EIO;
 
-	if (mkdir(dir, 0755) < 0) {
-		buf_printf(err, "cannot make %s: %s", dir, strerror(errno));
-		return -errno;
-	}
+	if ((r = ctrt_root_mkdir(dir, err)) < 0)
+		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		__do_free char *p = xasprintf("%s/%s", dir, dirs[i]);
 		if (mkdir(p, strcmp(dirs[i], "tmp") == 0 ? 01777 : strcmp(dirs[i], "root") == 0 ? 0700 : 0755) < 0) {
@@ -177,7 +175,7 @@ int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err)
 fail:
 	{
 		struct buf e = BUF_INIT;
-		ctrt_remove_tree(dir, &e);
+		ctrt_tree_remove(dir, &e);
 		buf_release(&e);
 	}
 	return r < 0 ? r : -EIO;

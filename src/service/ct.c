@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ct.h"
+#include "ct_internal.h"
 #include "vm.h"
 #include "service/internal.h"
 #include "service/hostpath.h"
@@ -37,10 +38,15 @@
 #define EXEC_MAX_OUTPUT (1u << 20)
 #define SUBID_COUNT 65536u
 
-static char *lxcpath(void) { return xasprintf("%s/lxc", svc_cfg.state_dir); }
+char *ct_lxcpath(void) { return xasprintf("%s/lxc", svc_cfg.state_dir); }
+
+bool ct_is_stopped(const char *lp, const struct ct_def *d)
+{
+	return strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") == 0;
+}
 
 /* The record and parsed definition of container `key`; -ENOENT + sentence. */
-static int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, struct buf *err)
+int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, struct buf *err)
 {
 	int r = store_ct_get(svc_cfg.store, key, rec);
 	if (r == -ENOENT) {
@@ -60,13 +66,13 @@ static int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, st
 }
 
 /* The rootfs directory liblxc runs: the given one, or <lxcpath>/<name>/rootfs. */
-static char *rootfs_of(const struct ct_def *d)
+char *ct_rootfs_of(const struct ct_def *d)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	return d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
 }
 
-static void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c)
+void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c)
 {
 	*c = (struct ctrt_config){ .name = d->name, .rootfs = rootfs, .privileged = d->privileged,
 				   .uid_base = d->idmap.uid_base, .gid_base = d->idmap.gid_base,
@@ -120,7 +126,7 @@ static void rt_limits_of(const struct ct_limits *l, struct ctrt_limits *out)
 /* What the running container's cgroup holds, as "limits" in its status (NULL: not running). */
 static json_t *limits_now(const struct ct_def *d)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct ctrt_limits l;
 	struct ctrt_usage u;
 	struct buf e = BUF_INIT;
@@ -181,7 +187,7 @@ static bool sel_match(const struct selector *sel, const char *name, const char *
 
 static json_t *ct_entry(const struct ct_def *d, bool full)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	char job[64];
 	pid_t pid;
 	const char *st = ctrt_state(lp, d->name, &pid);
@@ -284,7 +290,7 @@ static int check_rootfs(const struct ct_def *d, struct buf *err)
 
 int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	__do_free char *rootfs = NULL, *dir = NULL;
 	struct ct_def *d = ctdef_from_json(def, CTDEF_FROM_USER, err);
 	char vm[37];
@@ -316,7 +322,7 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 		r = -EEXIST;
 		goto out;
 	}
-	rootfs = rootfs_of(d);
+	rootfs = ct_rootfs_of(d);
 	dir = xasprintf("%s/%s", lp, d->name);
 	struct ctrt_config cfg;
 	ct_cfg_of(d, rootfs, &cfg);
@@ -364,7 +370,7 @@ out:
 
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	struct job_hold *h = NULL;
@@ -386,8 +392,9 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 	store_batch_free(b);
 	if (r < 0)
 		goto out;
-	/* a template-built root lives in <lxcpath>/<name>; a given one is never removed */
-	if ((r = ctrt_undefine(lp, d->name, err)) < 0)
+	/* its snapshots (btrfs subvolumes need their own delete), then a
+	 * template-built root in <lxcpath>/<name>; a given one is never removed */
+	if ((r = ct_snap_remove_all(lp, d, err)) < 0 || (r = ctrt_undefine(lp, d->name, err)) < 0)
 		log_warn("container %s: row deleted but its files stay: %s", d->name, err->s);
 	svc_net_ct_hosts_refresh(d);
 	store_event_add(svc_cfg.store, d->uuid, "container", "deleted");
@@ -413,6 +420,7 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 
 	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
 		return 0; /* running already (or on its way): as liblxc's start says */
+	ct_snap_leftovers_clean(lp, d);
 	if ((r = limits_check_host(&d->limits, err)) < 0)
 		return r;
 	for (; opened < d->nnics; opened++) {
@@ -442,7 +450,8 @@ static void ct_stopped(const char *lp, const struct ct_def *d)
 
 int ct_action_parse(const char *s)
 {
-	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill" };
+	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",
+					     [CT_REBOOT] = "reboot" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (strcmp(s, names[i]) == 0)
 			return (int)i;
@@ -466,13 +475,15 @@ static void ct_act_free(void *p)
 
 static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, json_t *results)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct buf err = BUF_INIT;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	int r = ct_load(uuid, &rec, &d, &err);
 	bool held = false;
-	const char *what = x->a == CT_START ? "start" : x->a == CT_STOP ? "stop" : "kill";
+	static const char *const whats[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",
+					     [CT_REBOOT] = "reboot" };
+	const char *what = whats[x->a];
 
 	if (r == 0 && !x->locked && (r = job_lock_vm(j, d->uuid, d->name, &err)) == 0)
 		held = true;
@@ -482,13 +493,24 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
 				r = ct_start(lp, d, &err);
-		} else if (x->a == CT_STOP) {
-			r = ctrt_shutdown(lp, d->name, x->o.timeout_s, &err);
-			if (r == -ETIMEDOUT && x->o.force) {
-				buf_reset(&err);
-				r = ctrt_kill(lp, d->name, &err);
+		} else if (x->a == CT_STOP || x->a == CT_REBOOT) {
+			if (x->a == CT_REBOOT && strcmp(ctrt_state(lp, d->name, NULL), "RUNNING") != 0) {
+				buf_printf(&err, "container '%s' is not running: start it", d->name);
+				r = -EINVAL;
+			} else {
+				r = ctrt_shutdown(lp, d->name, x->o.timeout_s, &err);
+				if (r == -ETIMEDOUT && x->o.force) {
+					buf_reset(&err);
+					r = ctrt_kill(lp, d->name, &err);
+				}
+				ct_stopped(lp, d);
 			}
-			ct_stopped(lp, d);
+			/* a reboot starts it again from the definition, as `ct start` does */
+			if (r == 0 && x->a == CT_REBOOT) {
+				job_set_phase(j, "start %s", d->name);
+				if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
+					r = ct_start(lp, d, &err);
+			}
 		} else {
 			r = ctrt_kill(lp, d->name, &err);
 			ct_stopped(lp, d);
@@ -538,7 +560,7 @@ int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_ac
 	struct selector sel = { 0 };
 	struct ct_record *list;
 	size_t n;
-	static const char *const types[] = { "ct-start", "ct-stop", "ct-kill" };
+	static const char *const types[] = { "ct-start", "ct-stop", "ct-kill", "ct-reboot" };
 
 	if (selector_parse(selector, &sel, err) < 0)
 		return -EINVAL;
@@ -573,7 +595,7 @@ int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_ac
 
 int svc_ct_exec(const char *key, const json_t *argv, int timeout_s, json_t **out, struct buf *err)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	size_t n = json_array_size(argv), i;
@@ -607,7 +629,7 @@ int svc_ct_exec(const char *key, const json_t *argv, int timeout_s, json_t **out
 
 int svc_ct_console_open(const char *key, int *hold, struct buf *err)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	int r = ct_load(key, &rec, &d, err);
@@ -621,14 +643,13 @@ int svc_ct_console_open(const char *key, int *hold, struct buf *err)
 
 /* ---- changes of a definition ---- */
 
-/* Store nd as the container's definition (its row exists). */
-static int ct_store_def(const struct ct_def *nd, struct buf *err)
+int ct_store_def(const struct ct_def *nd, bool create, struct buf *err)
 {
 	__do_json json_t *j = ctdef_to_json(nd);
 	json_object_del(j, "created");
 	__do_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	struct store_batch *b = store_batch_new();
-	store_batch_ct_put(b, nd->uuid, nd->name, text, false);
+	store_batch_ct_put(b, nd->uuid, nd->name, text, create);
 	int r = store_batch_commit(svc_cfg.store, b, err);
 	store_batch_free(b);
 	return r;
@@ -641,7 +662,7 @@ static int ct_store_def(const struct ct_def *nd, struct buf *err)
  */
 static int ct_nic_change(const char *key, const json_t *nic, const char *mac, json_t **out, struct buf *err)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL, *nd = NULL;
 	struct job_hold *h = NULL;
@@ -686,7 +707,7 @@ static int ct_nic_change(const char *key, const json_t *nic, const char *mac, js
 	}
 	pthread_mutex_lock(&svc_defs_lock);
 	if ((r = svc_net_check_ct(nd, err)) == 0)
-		r = ct_store_def(nd, err);
+		r = ct_store_def(nd, false, err);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0)
 		goto out;
@@ -723,7 +744,7 @@ int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf
 
 int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, struct buf *err)
 {
-	__do_free char *lp = lxcpath();
+	__do_free char *lp = ct_lxcpath();
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL, *nd = NULL;
 	struct job_hold *h = NULL;
@@ -773,7 +794,7 @@ int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, stru
 		buf_release(&e);
 		goto out;
 	}
-	if ((r = ct_store_def(nd, err)) < 0) {
+	if ((r = ct_store_def(nd, false, err)) < 0) {
 		struct buf e = BUF_INIT;
 		if (running && ctrt_limits_set(lp, d->name, &oldl, &e) < 0)
 			log_warn("container %s: cannot put its old limits back: %s", d->name, e.s);

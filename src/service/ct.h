@@ -14,8 +14,9 @@
  *
  * NICs (service/network.h: filters, bridges) and limits (cgroup, through
  * liblxc) are given to liblxc at every start from the definition.
- * Extension points (later parts of issue 15): volumes, snapshots, backups
- * and migration hang off ct_def and ct_cfg_of() in ct.c.
+ * Snapshots and clones: ct_snap.c (below).  Extension points (later parts
+ * of issue 15): volumes, backups and migration hang off ct_def and
+ * ct_cfg_of() (ct_internal.h).
  *
  * Errors: see service.h.  Returned JSON is a new reference.
  */
@@ -36,12 +37,14 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err);
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 
-enum ct_action { CT_START, CT_STOP, CT_KILL };
-/* Parse "start", "stop", "kill"; -1 if none of them. */
+/* reboot: a graceful stop (as stop, with its timeout and force) then a
+ * start from the definition, in one job; a stopped container is refused. */
+enum ct_action { CT_START, CT_STOP, CT_KILL, CT_REBOOT };
+/* Parse "start", "stop", "kill", "reboot"; -1 if none of them. */
 int ct_action_parse(const char *s);
 struct ct_action_opts {
-	int timeout_s; /* stop: how long init gets to halt (default SVC_STOP_TIMEOUT_DEFAULT) */
-	bool force;    /* stop: kill when it did not halt within timeout_s */
+	int timeout_s; /* stop, reboot: how long init gets to halt (default SVC_STOP_TIMEOUT_DEFAULT) */
+	bool force;    /* stop, reboot: kill when it did not halt within timeout_s */
 };
 /* Action a on every container `selector` names, as one job whose result is
  * {"containers":[{name, uuid, ok, state, error}]}. */
@@ -74,5 +77,35 @@ int svc_ct_limits_set(const char *key, const json_t *changes, json_t **out, stru
  */
 int svc_ct_nic_attach(const char *key, const json_t *nic, json_t **out, struct buf *err);
 int svc_ct_nic_detach(const char *key, const char *mac, json_t **out, struct buf *err);
+
+/*
+ * Snapshots and clones of stopped containers (ct_snap.c;
+ * docs/containers.md, "Snapshots and clones").  A snapshot is a copy of
+ * the root at <lxcpath>/<name>/snapshots/<snap>/rootfs, by the fastest
+ * method the filesystem offers (lxc.h, rootcopy.c); its name, time,
+ * method and size are kept in the definition ("snapshots").  Only roots
+ * corral built (templates) have snapshots and clones: a --rootfs directory
+ * of the admin's is refused.  A running container is refused (-EBUSY,
+ * "stop it first").  Names: str_name_invalid's rule (as VM snapshots').
+ *
+ * create, revert and clone are jobs ("ct-snapshot-create",
+ * "ct-snapshot-revert", "ct-clone": *job, the job JSON) holding the
+ * container's (the clone's source's) lock; what can be checked at once
+ * (names, state, existence) is refused before a job starts.  A job's
+ * result: the snapshot ({name, created, method, size}), the revert
+ * ({container, snapshot, method}), the clone's definition.  list and
+ * delete answer at once: {"snapshots": [...]} and {"deleted": [NAME]}.
+ */
+int svc_ct_snapshot_create(const char *key, const char *name, json_t **job, struct buf *err);
+int svc_ct_snapshot_list(const char *key, json_t **out, struct buf *err);
+int svc_ct_snapshot_revert(const char *key, const char *name, json_t **job, struct buf *err);
+int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, struct buf *err);
+/* A new container `name` (new uuid, new MACs, no snapshots) whose root is
+ * a copy of stopped container key's, independent of it. */
+int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *err);
+/* Start-up recovery of a ct-clone job corrald died in (its recorded result
+ * {name, uuid}): true if the clone was stored (complete), else what it made
+ * (the new liblxc directory) is removed and false. */
+bool svc_ct_clone_recover(const json_t *result);
 
 #endif

@@ -35,6 +35,7 @@
 
 #include "service/appliance.h"
 #include "recover.h"
+#include "service/ct.h"
 #include "service/agent.h"
 #include "service/internal.h"
 #include "backup/backup.h"
@@ -615,6 +616,9 @@ void svc_recover(void)
 			recover_backup(job);
 		else if (strncmp(type, "snapshot-", 9) == 0)
 			recover_snapshot(job, type, target);
+		else if (strcmp(type, "ct-clone") == 0)
+			job_end(job, svc_ct_clone_recover(json_object_get(job, "result")),
+				"corrald stopped during the clone; nothing was kept");
 	}
 	/* Every other job (VM actions, backups, restores...) ran no step that survives corrald. */
 	store_job_fail_stale(svc_cfg.store, STOPPED_MSG);

@@ -5,6 +5,7 @@
  * Checked besides "no crash, no leak": a rejection always carries a
  * message; an accepted name is a safe directory and host name (no '/', no
  * leading '.', '-'); an accepted rootfs is absolute without '..' or ':';
+ * an accepted snapshot name (store only) is a safe directory name too;
  * and an accepted definition is a fixed point through the store's form
  * (to_json -> from_json as the store reads it -> to_json).
  *
@@ -46,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (strchr(d->name, '/') || d->name[0] == '.' || d->name[0] == '-' || strlen(d->name) > 63)
 			die("unsafe name accepted", d->name);
+		for (int i = 0; i < d->nsnaps; i++)
+			if (strchr(d->snaps[i].name, '/') || d->snaps[i].name[0] == '.' || !d->snaps[i].name[0])
+				die("unsafe snapshot name accepted", d->snaps[i].name);
 		if (d->rootfs && (d->rootfs[0] != '/' || strstr(d->rootfs, "..") || strchr(d->rootfs, ':')))
 			die("unsafe rootfs accepted", d->rootfs);
 		/* the store's form: what create writes (with an id range) reads back the same */

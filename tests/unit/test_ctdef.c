@@ -15,6 +15,7 @@
 #include "core/ctdef.h"
 #include "lxc/lxc.h"
 #include "util/buf.h"
+#include "util/cleanup.h"
 #include "util/common.h"
 
 static struct ct_def *parse(const char *text, enum ctdef_origin o, struct buf *err)
@@ -264,6 +265,77 @@ static void test_limit_items(void **state)
 	buf_release(&got);
 }
 
+/* A store definition with `snaps` as its "snapshots". */
+static struct ct_def *with_snaps(const char *snaps, struct buf *err)
+{
+	__do_free char *text = xasprintf("{\"name\":\"a\",\"template\":\"busybox\",\"privileged\":true,"
+					 "\"snapshots\":%s}", snaps);
+	return parse(text, CTDEF_FROM_STORE, err);
+}
+
+static void test_snapshots(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct ct_def *d = with_snaps("[{\"name\":\"s1\",\"created\":5,\"method\":\"reflink\",\"size\":4096},"
+				      "{\"name\":\"before-upgrade.2\",\"created\":6,\"method\":\"btrfs-snapshot\",\"size\":-1}]",
+				      &err);
+	assert_non_null(d);
+	assert_int_equal(d->nsnaps, 2);
+	assert_int_equal(ctdef_snap_index(d, "before-upgrade.2"), 1);
+	assert_int_equal(ctdef_snap_index(d, "s2"), -1);
+	assert_string_equal(d->snaps[0].method, "reflink");
+	assert_int_equal(d->snaps[0].size, 4096);
+	/* round trip through the store's JSON */
+	json_t *j = ctdef_to_json(d);
+	struct ct_def *e = ctdef_from_json(j, CTDEF_FROM_STORE, &err);
+	assert_non_null(e);
+	assert_int_equal(e->nsnaps, 2);
+	assert_int_equal(e->snaps[1].created_ms, 6);
+	/* a caller never gives snapshots */
+	assert_null(ctdef_from_json(j, CTDEF_FROM_USER, &err));
+	assert_non_null(strstr(err.s, "unknown field"));
+	json_decref(j);
+	ctdef_snap_remove(e, 0);
+	assert_int_equal(e->nsnaps, 1);
+	assert_string_equal(e->snaps[0].name, "before-upgrade.2");
+	struct ct_snap s = { .name = "s3", .created_ms = 7, .method = "copy", .size = 1 };
+	ctdef_snap_add(e, &s);
+	assert_int_equal(ctdef_snap_index(e, "s3"), 1);
+	ctdef_free(d);
+	ctdef_free(e);
+	/* refused: hostile or duplicate names, unknown methods and fields, bad numbers */
+	static const char *const bad[][2] = {
+		{ "[{\"name\":\"../x\",\"created\":1,\"method\":\"copy\"}]", "snapshots[0].name" },
+		{ "[{\"name\":\".x\",\"created\":1,\"method\":\"copy\"}]", "snapshots[0].name" },
+		{ "[{\"created\":1,\"method\":\"copy\"}]", "missing" },
+		{ "[{\"name\":\"a\",\"method\":\"copy\"},{\"name\":\"a\",\"method\":\"copy\"}]", "second snapshot" },
+		{ "[{\"name\":\"a\",\"method\":\"overlay\"}]", "unknown method" },
+		{ "[{\"name\":\"a\",\"method\":\"copy\",\"x\":1}]", "unknown field" },
+		{ "[{\"name\":\"a\",\"method\":\"copy\",\"size\":-2}]", "size" },
+		{ "[\"a\"]", "must be an object" },
+		{ "{}", "list of at most" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		buf_reset(&err);
+		struct ct_def *x = with_snaps(bad[i][0], &err);
+		if (x || !err.s || !strstr(err.s, bad[i][1]))
+			fail_msg("%s: expected a refusal containing \"%s\", got %s", bad[i][0], bad[i][1],
+				 x ? "accepted" : err.s);
+	}
+	/* at most CT_MAX_SNAPSHOTS */
+	struct buf many = BUF_INIT;
+	buf_adds(&many, "[");
+	for (int i = 0; i <= CT_MAX_SNAPSHOTS; i++)
+		buf_printf(&many, "%s{\"name\":\"s%d\",\"method\":\"copy\"}", i ? "," : "", i);
+	buf_adds(&many, "]");
+	buf_reset(&err);
+	assert_null(with_snaps(many.s, &err));
+	assert_non_null(strstr(err.s, "at most"));
+	buf_release(&many);
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_nics),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_limit_items),
+		cmocka_unit_test(test_snapshots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
