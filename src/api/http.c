@@ -46,6 +46,7 @@
  * sockets, image files); each connection may hold two (socket, stream). */
 #define HTTP_FD_RESERVE 256
 #define HTTP_LISTEN_BACKLOG 128
+#define STOP_FLUSH_MS 2000	/* at stop, how long queued replies get to be written */
 
 /* An upgrade between the 101 being queued and its handler's end. */
 struct upgrade_job {
@@ -73,6 +74,7 @@ struct http_server {
 	struct upgrade_job *relays; /* handlers whose socket is still open */
 	unsigned nrelays;           /* handler threads not yet finished */
 	bool relays_stop;
+	atomic_uint sending;        /* replies queued, not yet completed (written, or their connection gone) */
 };
 
 struct http_arg {
@@ -93,6 +95,7 @@ struct http_req {
 	const char *bad;          /* answer 400 with this before routing */
 	struct buf body;
 	bool started, too_big, dispatched;
+	bool sending;             /* its reply is queued: counted in srv->sending */
 	struct upgrade_job *upgrade; /* 101 queued, handler not started yet */
 };
 
@@ -426,6 +429,10 @@ static void reply_send(struct http_req *r, struct http_reply *rep)
 
 	if (resp && MHD_queue_response(r->mc, status, resp) == MHD_YES) {
 		MHD_destroy_response(resp);
+		if (!r->sending) { /* before the connection is resumed: on_completed sees it */
+			r->sending = true;
+			atomic_fetch_add(&r->srv->sending, 1);
+		}
 		return;
 	}
 	log_warn("cannot queue the HTTP %u reply to %s %s", status, r->pub.method, r->pub.path);
@@ -664,6 +671,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls, e
 	(void)toe;
 
 	if (r) {
+		if (r->sending)
+			atomic_fetch_sub(&srv->sending, 1);
 		if (r->upgrade) { /* the 101 was never sent */
 			r->upgrade->cb(-1, r->upgrade->opaque);
 			free(r->upgrade);
@@ -947,6 +956,11 @@ int http_stop(struct http_server *srv)
 		log_warn("HTTP server not stopped cleanly: handlers still run after %u s", srv->cfg.stop_timeout_s);
 		return r;
 	}
+	/* The last handlers' replies are queued; let MHD write them before it
+	 * closes every connection (a client that does not read gets 2 s). */
+	int64_t flush_end = time_mono_ms() + STOP_FLUSH_MS;
+	while (atomic_load(&srv->sending) && time_mono_ms() < (flush_end < end ? flush_end : end))
+		time_sleep_ms(5);
 	http_conns_stop(srv->conns);
 	/* Every suspended connection has been resumed: MHD may close them all. */
 	MHD_stop_daemon(srv->mhd);
