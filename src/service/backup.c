@@ -31,6 +31,7 @@
 
 #include "backup.h"
 #include "service/agent.h"
+#include "service/ctbackup.h"
 #include "service/host.h"
 #include "service/repo.h"
 #include "service/vm.h"
@@ -604,6 +605,15 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 		buf_adds(err, "name either a policy or a vm selector to back up");
 		r = -EINVAL;
 		goto fail;
+	}
+	if (o->vm && svc_ctb_is_container(o->vm)) { /* a container: a file-level backup (ctbackup.c) */
+		if (o->preview || o->os_disk_only || o->no_freeze) {
+			buf_adds(err, "--preview, --os-disk-only and --no-freeze are for vms, not containers");
+			r = -EINVAL;
+			goto fail;
+		}
+		brun_free(b);
+		return svc_ctb_run(o->vm, o->repo, out, err);
 	}
 	b->os_disk_only = o->os_disk_only;
 	b->no_freeze = o->no_freeze;

@@ -282,7 +282,9 @@ static int check_rootfs(const struct ct_def *d, struct buf *err)
 	return 0;
 }
 
-int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
+/* Create: a template-built or given root, or (fill set: a restore,
+ * svc_ct_create_filled) a root fill writes into the new directory. */
+static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, json_t **out, struct buf *err)
 {
 	__do_free char *lp = lxcpath();
 	__do_free char *rootfs = NULL, *dir = NULL;
@@ -298,7 +300,7 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 			goto out;
 		d->idmap = (struct ct_idmap){ ub, gb, SUBID_COUNT };
 	}
-	if (d->rootfs && (r = check_rootfs(d, err)) < 0)
+	if (d->rootfs && !fill && (r = check_rootfs(d, err)) < 0)
 		goto out;
 	if ((r = limits_check_host(&d->limits, err)) < 0)
 		goto out;
@@ -330,7 +332,9 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 		pthread_mutex_unlock(&svc_defs_lock);
 		goto out;
 	}
-	if (d->tmpl == CT_TEMPLATE_BUSYBOX &&
+	if (fill && (r = fill(rootfs, fill_arg, err)) < 0)
+		goto undo;
+	if (!fill && d->tmpl == CT_TEMPLATE_BUSYBOX &&
 	    (r = ctrt_rootfs_busybox(rootfs, d->privileged ? 0 : d->idmap.uid_base,
 				     d->privileged ? 0 : d->idmap.gid_base, err)) < 0)
 		goto undo;
@@ -360,6 +364,16 @@ undo:
 out:
 	ctdef_free(d);
 	return r;
+}
+
+int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
+{
+	return ct_create(def, NULL, NULL, out, err);
+}
+
+int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json_t **out, struct buf *err)
+{
+	return ct_create(def, fill, arg, out, err);
 }
 
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)

@@ -1,0 +1,41 @@
+/*
+ * ctbackup.h - container backups in the service layer (ctbackup.c): the
+ * container side of `backup run`, `restore`, `files` and `get`, which
+ * backup.c, restore.c and backupinfo.c hand over to when the name or the
+ * manifest is a container's (docs/backup.md, "Containers").
+ *
+ * A run is a job holding the container's lock (its uuid, as a VM's) and a
+ * shared lock on the repository; a running container is frozen (freezer
+ * cgroup, through liblxc) for the walk and thawed on every path, and the
+ * job's result says how long it was frozen.  Errors: see service.h.
+ */
+#ifndef CORRAL_SERVICE_CTBACKUP_H
+#define CORRAL_SERVICE_CTBACKUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "service/service.h"
+
+struct repo;
+
+/* Whether `name` names a container (by name or uuid). */
+bool svc_ctb_is_container(const char *name);
+/* Back container `name` up into repo (NULL: the host's default) as a job. */
+int svc_ctb_run(const char *name, const char *repo, json_t **job, struct buf *err);
+/*
+ * Restore container backup `id` (manifest m, read from r) as a new stopped
+ * container `name` (NULL: the backed-up name): a job.  Takes r (closes it
+ * on every path).  An existing container or VM of that name is refused.
+ */
+int svc_ctb_restore(struct repo *r, const char *id, const json_t *m, const char *name, bool start, json_t **job,
+		    struct buf *err);
+/* `backup files` / `backup get` of a container backup; -ENOTSUP (err
+ * untouched) when ref names a VM backup. */
+int svc_ctb_files(const char *repo, const char *ref, const char *path, json_t **out, struct buf *err);
+int svc_ctb_read(const char *repo, const char *ref, const char *path, int *fd, uint64_t *size, struct buf *err);
+/* The summary fields of a container manifest for list and show. */
+json_t *svc_ctb_summary(const char *id, const json_t *m);
+
+#endif

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# t49-ct-backup.sh - container backups (docs/backup.md, "Containers"): a real
+# unprivileged busybox container with an 8 MiB random file, a symlink and a
+# hardlink is backed up stopped, changed, backed up again (the incremental
+# stores only the changed file's chunk), verified, restored under a new name
+# (contents, links and raw ownership equal the source's, and it starts),
+# and single files come out with `backup get`; a running container is
+# backed up frozen and keeps running; hostile paths, unknown containers and
+# restores over an existing name are refused with nothing changed.
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/lib-backup.sh"
+"$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
+setup_daemon
+trap 'corral ct kill "name:*" >/dev/null 2>&1; cleanup' EXIT
+LXCP=$STATE/lxc
+REPO=$T/repo
+
+nchunks() { find "$REPO/chunks" -type f | wc -l; }
+nbytes() { du -sb "$REPO/chunks" | cut -f1; }
+# inside CT: sha256 of the files, the symlink's target and the hardlinked inodes' equality
+fingerprint() {
+	corral ct exec "$1" -- sh -c 'cd /data && sha256sum big small sub/deep && readlink link && [ "$(stat -c %i big)" = "$(stat -c %i hard)" ] && echo HARD-OK'
+}
+owners() { (cd "$1" && stat -c '%n %u:%g %a' . bin/busybox etc/passwd data data/big data/hard data/link data/sub); }
+
+test_expect "a busybox container with data; the repository" '
+	corral repo create "$REPO" >/dev/null &&
+	corral ct create cb1 --template busybox >/dev/null && corral ct start cb1 >/dev/null &&
+	corral ct exec cb1 -- sh -c "mkdir -p /data/sub && dd if=/dev/urandom of=/data/big bs=1M count=8 2>/dev/null && echo one >/data/small && echo deep >/data/sub/deep && ln -s big /data/link && ln /data/big /data/hard && chmod 0640 /data/small && mkfifo /data/fifo && sync" &&
+	fingerprint cb1 >"$T/fp-src1" && grep -q HARD-OK "$T/fp-src1" &&
+	corral ct stop cb1 >/dev/null
+'
+
+test_expect "back up the stopped container; list, show and files see it" '
+	start=$SECONDS &&
+	corral backup run cb1 --repo "$REPO" >out && C1=$(nchunks) && B1=$(nbytes) &&
+	echo "$C1 $B1" >"$T/first" && echo "first backup: $C1 chunks, $B1 bytes in $((SECONDS - start)) s" >>"$T/stats" &&
+	[ "$C1" -ge 8 ] &&
+	corral backup list cb1 --repo "$REPO" --json | jq -e ".backups | length == 1 and .[0].kind == \"container\"" >/dev/null &&
+	corral backup show cb1/latest --repo "$REPO" --json | jq -e ".consistency == \"stopped\" and .definition.name == \"cb1\"" >/dev/null &&
+	corral backup files cb1/latest /data --repo "$REPO" --json >out &&
+	jq -e "[.entries[].name] | sort == [\"big\",\"fifo\",\"hard\",\"link\",\"small\",\"sub\"]" out >/dev/null &&
+	jq -e ".entries[] | select(.name == \"link\") | .type == \"symlink\" and .target == \"big\"" out >/dev/null &&
+	jq -e ".entries[] | select(.name == \"hard\") | .type == \"hardlink\" and .target == \"data/big\"" out >/dev/null
+'
+
+test_expect "incremental after a small change stores far less" '
+	corral ct start cb1 >/dev/null && corral ct exec cb1 -- sh -c "echo two >/data/small && sync" &&
+	corral ct stop cb1 >/dev/null &&
+	read -r C1 B1 <"$T/first" &&
+	corral backup run cb1 --repo "$REPO" --json >out && C2=$(nchunks) && B2=$(nbytes) &&
+	echo "incremental: $((C2 - C1)) new chunks, $((B2 - B1)) new bytes" >>"$T/stats" &&
+	[ $((C2 - C1)) -le 2 ] && [ $((B2 - B1)) -lt $((B1 / 20)) ] &&
+	jq -e ".result.chunks_new <= 2" out >/dev/null &&
+	[ "$(nbackups cb1 "$REPO")" = 2 ]
+'
+
+test_expect "verify checks every chunk of both backups" '
+	corral backup verify --all --repo "$REPO" --json >out && jq -e ".state == \"succeeded\"" out >/dev/null
+'
+
+test_expect "backup get: the changed file and the big one match" '
+	corral backup get cb1/latest /data/small - --repo "$REPO" >got && [ "$(cat got)" = two ] &&
+	first=$(corral backup list cb1 --repo "$REPO" --json | jq -r ".backups[0].id") &&
+	corral backup get "$first" /data/small - --repo "$REPO" >got && [ "$(cat got)" = one ] &&
+	corral backup get cb1/latest /data/hard "$T/big.out" --repo "$REPO" >/dev/null &&
+	[ "$(sha256sum <"$T/big.out" | cut -c1-64)" = "$(sha256sum <"$LXCP/cb1/rootfs/data/big" | cut -c1-64)" ]
+'
+
+test_expect "hostile paths and unknown names are refused" '
+	fails corral backup get cb1/latest ../../etc/shadow - --repo "$REPO" 2>err && grep -q "must start with" err &&
+	fails corral backup get cb1/latest /data/../../etc/shadow - --repo "$REPO" 2>err && grep -q "\.\." err &&
+	fails corral backup get cb1/latest /data/link - --repo "$REPO" 2>err && grep -q "not a regular file" err &&
+	fails corral backup get cb1/latest /nosuch - --repo "$REPO" 2>err && grep -q "not in backup" err &&
+	fails corral backup run nosuchct --repo "$REPO" 2>err && grep -qi "no vm\|not found\|selects no" err &&
+	[ "$(nbackups cb1 "$REPO")" = 2 ]
+'
+
+test_expect "restore under a new name: same contents, links and raw ownership; it starts" '
+	before=$(ls -A "$LXCP" | sort | tr "\n" " ") &&
+	fails corral backup restore cb1/latest --name cb1 --repo "$REPO" 2>err && grep -q "already exists" err &&
+	fails corral backup restore cb1/latest --repo "$REPO" --yes 2>err && grep -q "already exists" err &&
+	fails corral backup restore cb1/latest --name "../x" --repo "$REPO" 2>err &&
+	[ "$(ls -A "$LXCP" | sort | tr "\n" " ")" = "$before" ] &&
+	corral backup restore cb1/latest --name cb2 --repo "$REPO" >out &&
+	[ "$(corral ct show cb2 --json | jq -r .state)" = stopped ] &&
+	[ "$(corral ct show cb2 --json | jq -r .uuid)" != "$(corral ct show cb1 --json | jq -r .uuid)" ] &&
+	owners "$LXCP/cb1/rootfs" >"$T/own1" && owners "$LXCP/cb2/rootfs" >"$T/own2" && diff "$T/own1" "$T/own2" &&
+	[ -p "$LXCP/cb2/rootfs/data/fifo" ] &&
+	corral ct start cb1 >/dev/null && corral ct start cb2 >/dev/null &&
+	[ "$(corral ct exec cb2 -- hostname)" = cb2 ] &&
+	fingerprint cb1 >"$T/fp1" && fingerprint cb2 >"$T/fp2" && diff "$T/fp1" "$T/fp2" && grep -q HARD-OK "$T/fp2"
+'
+
+test_expect "a running container is backed up frozen and keeps running" '
+	pid=$(corral ct show cb2 --json | jq -r .status.pid) &&
+	corral backup run cb2 --repo "$REPO" --json >out &&
+	jq -e ".state == \"succeeded\" and .result.consistency == \"frozen\" and .result.frozen_ms >= 0" out >/dev/null &&
+	echo "running container frozen for $(jq .result.frozen_ms out) ms" >>"$T/stats" &&
+	[ "$(corral ct show cb2 --json | jq -r .state)" = running ] &&
+	[ "$(corral ct show cb2 --json | jq -r .status.pid)" = "$pid" ] &&
+	[ "$(corral ct exec cb2 -- cat /data/small)" = two ] &&
+	corral backup show cb2/latest --repo "$REPO" --json | jq -e ".consistency == \"frozen\"" >/dev/null
+'
+
+test_expect "forget and a damaged chunk found by verify" '
+	corral backup forget cb2/latest --repo "$REPO" --yes >/dev/null &&
+	[ "$(nbackups cb2 "$REPO")" = 0 ] &&
+	f=$(find "$REPO/chunks" -type f | head -n1) && printf "XXXX" | dd of="$f" bs=1 seek=20 conv=notrunc 2>/dev/null &&
+	fails corral backup verify --all --repo "$REPO" >out 2>&1 && grep -q "cb1/" out
+'
+sed 's/^/# /' "$T/stats" 2>/dev/null
+finish
