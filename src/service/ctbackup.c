@@ -47,6 +47,90 @@ bool svc_ctb_is_container(const char *name)
 
 /* ---- backup run ---- */
 
+int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, const char *key, const char *policy,
+		       const atomic_bool *cancel, backup_progress_cb cb, void *arg, json_t *entry, struct buf *err)
+{
+	__do_free char *lp = ctb_lxcpath();
+	__do_free char *rootfs = NULL;
+	__do_json json_t *def = NULL;
+	struct ct_record rec = { 0 };
+	struct backup_ct_result res = { 0 };
+	struct ct_def *d = NULL;
+	bool frozen = false;
+	int64_t t_freeze = 0, frozen_ms = 0;
+	int r;
+
+	if ((r = store_ct_get(svc_cfg.store, key, &rec)) < 0) {
+		buf_printf(err, "container '%s' not found", key);
+		return r;
+	}
+	def = json_loads(rec.def, 0, NULL);
+	ct_record_release(&rec);
+	if (!(d = ctdef_from_json(def, CTDEF_FROM_STORE, err)))
+		return -EIO;
+	rootfs = d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
+	const char *state = ctrt_state(lp, d->name, NULL);
+	if (strcmp(state, "RUNNING") == 0) {
+		job_set_phase(j, "container %s: freezing", d->name);
+		if ((r = ctrt_freeze(lp, d->name, err)) < 0)
+			goto out;
+		frozen = true;
+		t_freeze = time_mono_ms();
+	} else if (strcmp(state, "STOPPED") != 0) {
+		buf_printf(err, "container %s is %s: back it up stopped or running", d->name, state);
+		r = -EBUSY;
+		goto out;
+	}
+	job_set_phase(j, "container %s: reading its root%s", d->name, frozen ? " (frozen)" : "");
+	struct backup_ct_req req = {
+		.name = d->name,
+		.uuid = d->uuid,
+		.definition = def,
+		.rootfs = rootfs,
+		.policy = policy,
+		.consistency = frozen ? "frozen" : "stopped",
+		.now = (int64_t)time(NULL),
+		.cancel = cancel,
+	};
+	r = backup_ct(repo, &req, cb, arg, &res, err);
+	if (frozen) {
+		struct buf e = BUF_INIT;
+		frozen_ms = time_mono_ms() - t_freeze;
+		if (ctrt_unfreeze(lp, d->name, &e) < 0) {
+			log_error("container %s: thawing after its backup failed: %s", d->name, e.s);
+			if (r == 0) {
+				buf_printf(err, "the backup %s was made, but thawing container %s failed: %s", res.id,
+					   d->name, e.s);
+				r = -EIO;
+			}
+		}
+		buf_release(&e);
+	}
+	json_object_set_new(entry, "container", json_string(d->name));
+	json_object_set_new(entry, "consistency", json_string(frozen ? "frozen" : "stopped"));
+	if (frozen)
+		json_object_set_new(entry, "frozen_ms", json_integer(frozen_ms));
+	if (res.id) {
+		json_t *rj = backup_ct_result_json(&res);
+		json_object_update(entry, rj);
+		json_decref(rj);
+		__do_free char *how = frozen ? xasprintf("frozen for %" PRId64 " ms", frozen_ms) : xstrdup("stopped");
+		__do_free char *detail = xasprintf("backup %s to %s: %" PRIu64 " bytes read, %" PRIu64 " new; %s",
+						  res.id, repo_path, res.size, res.bytes_new, how);
+		store_event_add(svc_cfg.store, d->uuid, "backup", detail);
+		log_info("container %s: %s", d->name, detail);
+	} else {
+		__do_free char *detail = xasprintf("backup to %s %s: %s", repo_path,
+						  r == -ECANCELED ? "cancelled" : "failed", err->s);
+		store_event_add(svc_cfg.store, d->uuid, "backup", detail);
+		log_warn("container %s: %s", d->name, detail);
+	}
+out:
+	backup_ct_result_release(&res);
+	ctdef_free(d);
+	return r;
+}
+
 struct ctb_run {
 	struct job *job;
 	atomic_bool cancel;
@@ -54,8 +138,6 @@ struct ctb_run {
 	char *repo_path;
 	char uuid[37];
 	char *name;
-	json_t *def;		/* the stored definition */
-	char *rootfs;
 };
 
 static void ctb_run_free(void *arg)
@@ -66,8 +148,6 @@ static void ctb_run_free(void *arg)
 	repo_close(b->repo);
 	free(b->repo_path);
 	free(b->name);
-	json_decref(b->def);
-	free(b->rootfs);
 	free(b);
 }
 
@@ -81,75 +161,17 @@ static void ctb_progress(uint64_t done, uint64_t total, const char *phase, void 
 static int ctb_run_job(struct job *j, void *arg, struct buf *err)
 {
 	struct ctb_run *b = arg;
-	__do_free char *lp = ctb_lxcpath();
-	struct backup_ct_result res = { 0 };
-	bool frozen = false;
-	int64_t t_freeze = 0, frozen_ms = 0;
 	int r;
 
 	b->job = j;
 	job_on_cancel(j, svc_cancel_flag_set, &b->cancel);
-	if ((r = svc_repo_lock_job(j, b->repo, false, err)) < 0)
-		goto out;
-	const char *state = ctrt_state(lp, b->name, NULL);
-	if (strcmp(state, "RUNNING") == 0) {
-		job_set_phase(j, "container %s: freezing", b->name);
-		if ((r = ctrt_freeze(lp, b->name, err)) < 0)
-			goto unlock;
-		frozen = true;
-		t_freeze = time_mono_ms();
-	} else if (strcmp(state, "STOPPED") != 0) {
-		buf_printf(err, "container %s is %s: back it up stopped or running", b->name, state);
-		r = -EBUSY;
-		goto unlock;
+	if ((r = svc_repo_lock_job(j, b->repo, false, err)) == 0) {
+		json_t *entry = json_pack("{s:s}", "repo", b->repo_path);
+		r = svc_ctb_backup_one(j, b->repo, b->repo_path, b->uuid, NULL, &b->cancel, ctb_progress, b, entry, err);
+		job_set_result(j, entry);
+		repo_unlock(b->repo);
 	}
-	job_set_phase(j, "container %s: reading its root%s", b->name, frozen ? " (frozen)" : "");
-	struct backup_ct_req req = {
-		.name = b->name,
-		.uuid = b->uuid,
-		.definition = b->def,
-		.rootfs = b->rootfs,
-		.consistency = frozen ? "frozen" : "stopped",
-		.now = (int64_t)time(NULL),
-		.cancel = &b->cancel,
-	};
-	r = backup_ct(b->repo, &req, ctb_progress, b, &res, err);
-	if (frozen) {
-		struct buf e = BUF_INIT;
-		frozen_ms = time_mono_ms() - t_freeze;
-		if (ctrt_unfreeze(lp, b->name, &e) < 0) {
-			log_error("container %s: thawing after its backup failed: %s", b->name, e.s);
-			if (r == 0) {
-				buf_printf(err, "the backup %s was made, but thawing container %s failed: %s", res.id,
-					   b->name, e.s);
-				r = -EIO;
-			}
-		}
-		buf_release(&e);
-	}
-	if (r == 0 || res.id) {
-		json_t *rj = backup_ct_result_json(&res);
-		json_object_set_new(rj, "container", json_string(b->name));
-		json_object_set_new(rj, "repo", json_string(b->repo_path));
-		json_object_set_new(rj, "consistency", json_string(frozen ? "frozen" : "stopped"));
-		if (frozen)
-			json_object_set_new(rj, "frozen_ms", json_integer(frozen_ms));
-		job_set_result(j, rj);
-		__do_free char *how = frozen ? xasprintf("frozen for %" PRId64 " ms", frozen_ms) : xstrdup("stopped");
-		__do_free char *detail = xasprintf("backup %s to %s: %" PRIu64 " bytes read, %" PRIu64 " new; %s",
-						  res.id, b->repo_path, res.size, res.bytes_new, how);
-		store_event_add(svc_cfg.store, b->uuid, "backup", detail);
-		log_info("container %s: %s", b->name, detail);
-	} else {
-		__do_free char *detail = xasprintf("backup to %s %s: %s", b->repo_path,
-						  r == -ECANCELED ? "cancelled" : "failed", err->s);
-		store_event_add(svc_cfg.store, b->uuid, "backup", detail);
-	}
-unlock:
-	repo_unlock(b->repo);
-out:
 	job_on_cancel(j, NULL, NULL);
-	backup_ct_result_release(&res);
 	repo_close(b->repo);
 	b->repo = NULL;
 	return r;
@@ -159,23 +181,14 @@ int svc_ctb_run(const char *name, const char *repo, json_t **job, struct buf *er
 {
 	struct ct_record rec = { 0 };
 	struct ctb_run *b = xcalloc(1, sizeof(*b));
-	__do_free char *lp = ctb_lxcpath();
 	int r;
 
 	if ((r = store_ct_get(svc_cfg.store, name, &rec)) < 0) {
 		buf_printf(err, "container '%s' not found", name);
 		goto fail;
 	}
-	b->def = json_loads(rec.def, 0, NULL);
-	struct ct_def *d = ctdef_from_json(b->def, CTDEF_FROM_STORE, err);
-	if (!d) {
-		r = -EIO;
-		goto fail;
-	}
-	snprintf(b->uuid, sizeof(b->uuid), "%s", d->uuid);
-	b->name = xstrdup(d->name);
-	b->rootfs = d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
-	ctdef_free(d);
+	snprintf(b->uuid, sizeof(b->uuid), "%s", rec.uuid);
+	b->name = xstrdup(rec.name);
 	if ((r = svc_repo_open(repo, &b->repo, &b->repo_path, err)) < 0)
 		goto fail;
 	ct_record_release(&rec);

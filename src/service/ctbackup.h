@@ -12,18 +12,29 @@
 #ifndef CORRAL_SERVICE_CTBACKUP_H
 #define CORRAL_SERVICE_CTBACKUP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 
 #include "service/service.h"
 
+struct job;
 struct repo;
 
 /* Whether `name` names a container (by name or uuid). */
 bool svc_ctb_is_container(const char *name);
 /* Back container `name` up into repo (NULL: the host's default) as a job. */
 int svc_ctb_run(const char *name, const char *repo, json_t **job, struct buf *err);
+/*
+ * Back container `key` (name or uuid) up into repo, whose shared lock the
+ * caller holds, from inside job j (which holds the container's lock):
+ * freeze if running, walk, thaw.  Fills entry with the result (id, bytes,
+ * consistency, frozen_ms).  A backup policy's run calls it per container.
+ */
+int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, const char *key, const char *policy,
+		       const atomic_bool *cancel, void (*cb)(uint64_t done, uint64_t total, const char *phase, void *arg),
+		       void *arg, json_t *entry, struct buf *err);
 /*
  * Restore container backup `id` (manifest m, read from r) as a new stopped
  * container `name` (NULL: the backed-up name): a job.  Takes r (closes it

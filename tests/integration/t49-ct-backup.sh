@@ -105,11 +105,21 @@ test_expect "a running container is backed up frozen and keeps running" '
 	corral backup show cb2/latest --repo "$REPO" --json | jq -e ".consistency == \"frozen\"" >/dev/null
 '
 
-test_expect "forget and a damaged chunk found by verify" '
+test_expect "a policy selects containers by name and prunes them per container" '
+	printf "name=ctn\nrepo=%s\nselect=cb1:1\n" "$REPO" >"$T/pol" && corral policy set "$T/pol" >/dev/null &&
+	corral backup run ctn --preview >out && grep -q "back up cb1" out && grep -q "skip cb2" out &&
+	corral backup run ctn --json >out && jq -e ".result.vms[0].kind == \"container\" and (.result.pruned | length) == 2" out >/dev/null &&
+	[ "$(nbackups cb1 "$REPO")" = 1 ] && [ "$(nbackups cb2 "$REPO")" = 1 ] &&
+	corral backup get cb1/latest /data/small - --repo "$REPO" | grep -qx two
+'
+
+test_expect "forget, and a damaged chunk is found by verify" '
 	corral backup forget cb2/latest --repo "$REPO" --yes >/dev/null &&
 	[ "$(nbackups cb2 "$REPO")" = 0 ] &&
-	f=$(find "$REPO/chunks" -type f | head -n1) && printf "XXXX" | dd of="$f" bs=1 seek=20 conv=notrunc 2>/dev/null &&
-	fails corral backup verify --all --repo "$REPO" >out 2>&1 && grep -q "cb1/" out
+	id=$(jq -r ".files[] | select(.path == \"data/small\") | .chunks[0]" "$REPO"/backups/cb1/*.json) &&
+	f="$REPO/chunks/${id:0:2}/$id" && [ -f "$f" ] && printf "XXXX" | dd of="$f" bs=1 seek=17 conv=notrunc 2>/dev/null &&
+	fails corral backup verify --all --repo "$REPO" >out 2>&1 && grep -q "cb1/" out &&
+	fails corral backup get cb1/latest /data/small - --repo "$REPO" >/dev/null 2>&1
 '
 sed 's/^/# /' "$T/stats" 2>/dev/null
 finish
