@@ -47,6 +47,20 @@ bool svc_ctb_is_container(const char *name)
 
 /* ---- backup run ---- */
 
+void svc_ctb_recover(const char *name)
+{
+	__do_free char *lp = ctb_lxcpath();
+	struct buf e = BUF_INIT;
+
+	if (!svc_ctb_is_container(name) || strcmp(ctrt_state(lp, name, NULL), "FROZEN") != 0)
+		return;
+	if (ctrt_unfreeze(lp, name, &e) == 0)
+		log_warn("container %s: thawed; corrald stopped while backing it up frozen", name);
+	else
+		log_error("container %s is frozen from a backup corrald did not finish, and thawing failed: %s", name, e.s);
+	buf_release(&e);
+}
+
 int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, const char *key, const char *policy,
 		       const atomic_bool *cancel, backup_progress_cb cb, void *arg, json_t *entry, struct buf *err)
 {
@@ -164,6 +178,9 @@ static int ctb_run_job(struct job *j, void *arg, struct buf *err)
 	int r;
 
 	b->job = j;
+	/* For start-up recovery (recover.c): what it backs up, so a corrald
+	 * killed meanwhile thaws the container it may have left frozen. */
+	job_record_result(j, json_pack("{s:s,s:[s]}", "repo", b->repo_path, "backing_up", b->name));
 	job_on_cancel(j, svc_cancel_flag_set, &b->cancel);
 	if ((r = svc_repo_lock_job(j, b->repo, false, err)) == 0) {
 		json_t *entry = json_pack("{s:s}", "repo", b->repo_path);

@@ -22,6 +22,10 @@
 struct job;
 struct repo;
 
+/* Start-up recovery of a backup job corrald did not finish: container
+ * `name` (a VM's name: nothing), if it is left FROZEN, is thawed.  corral
+ * freezes containers only for backups. */
+void svc_ctb_recover(const char *name);
 /* Whether `name` names a container (by name or uuid). */
 bool svc_ctb_is_container(const char *name);
 /* Back container `name` up into repo (NULL: the host's default) as a job. */

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service/ctbackup.h"
 #include "service/appliance.h"
 #include "recover.h"
 #include "service/agent.h"
@@ -530,6 +531,7 @@ static void recover_backup(json_t *job)
 		json_t *b;
 		if (!vm)
 			continue;
+		svc_ctb_recover(vm); /* a container it left frozen */
 		if (svc_backup_list(repo, vm, &list, &e) == 0) {
 			json_array_foreach(list, k, b) {
 				const char *t = json_string_value(json_object_get(b, "time"));
