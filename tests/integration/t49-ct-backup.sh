@@ -12,7 +12,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/lib-backup.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
-setup_daemon
+PORT=$((20000 + RANDOM % 20000))
+start_daemon --listen "127.0.0.1:$PORT" || { FAILED=$((FAILED + 1)); exit 1; }
+FP=$(corral host info --json | jq -r .tls_fingerprint)
+rcorral() { local tok=$1; shift; CORRAL_TOKEN=$tok "$CORRAL" --url "https://127.0.0.1:$PORT" --fingerprint "$FP" "$@"; }
 trap 'corral ct kill "name:*" >/dev/null 2>&1; cleanup' EXIT
 LXCP=$STATE/lxc
 REPO=$T/repo
@@ -105,10 +108,21 @@ test_expect "a running container is backed up frozen and keeps running" '
 	corral backup show cb2/latest --repo "$REPO" --json | jq -e ".consistency == \"frozen\"" >/dev/null
 '
 
+test_expect "an Operator of one container backs it up and reads its backups, not those of another container" '
+	printf "%s\n" ct-op-password | corral user add ctop >/dev/null && corral token add ctop t >tok && TOK=$(tail -n1 tok) &&
+	corral acl add ctop Operator /containers/cb1 >/dev/null && corral acl add ctop!t Operator /containers/cb1 >/dev/null &&
+	rcorral "$TOK" backup run cb1 --repo "$REPO" >/dev/null &&
+	fails rcorral "$TOK" backup run cb2 --repo "$REPO" 2>err && grep -q "forbidden" err &&
+	rcorral "$TOK" backup show cb1/latest --repo "$REPO" --json | jq -e ".vm == \"cb1\"" >/dev/null &&
+	rcorral "$TOK" backup get cb1/latest /data/small - --repo "$REPO" | grep -qx two &&
+	fails rcorral "$TOK" backup show cb2/latest --repo "$REPO" 2>err && grep -q "forbidden" err &&
+	fails rcorral "$TOK" backup get cb2/latest /data/small - --repo "$REPO" 2>err
+'
+
 test_expect "a policy selects containers by name and prunes them per container" '
 	printf "name=ctn\nrepo=%s\nselect=cb1:1\n" "$REPO" >"$T/pol" && corral policy set "$T/pol" >/dev/null &&
 	corral backup run ctn --preview >out && grep -q "back up cb1" out && grep -q "skip cb2" out &&
-	corral backup run ctn --json >out && jq -e ".result.vms[0].kind == \"container\" and (.result.pruned | length) == 2" out >/dev/null &&
+	corral backup run ctn --json >out && jq -e ".result.vms[0].kind == \"container\" and (.result.pruned | length) == 3" out >/dev/null &&
 	[ "$(nbackups cb1 "$REPO")" = 1 ] && [ "$(nbackups cb2 "$REPO")" = 1 ] &&
 	corral backup get cb1/latest /data/small - --repo "$REPO" | grep -qx two
 '
