@@ -108,6 +108,23 @@ test_expect "a running container is backed up frozen and keeps running" '
 	corral backup show cb2/latest --repo "$REPO" --json | jq -e ".consistency == \"frozen\"" >/dev/null
 '
 
+test_expect "a cancelled backup of a running container leaves no backup and thaws it; so does a kill -9 of corrald" '
+	corral ct exec cb2 -- sh -c "dd if=/dev/urandom of=/data/huge bs=1M count=160 2>/dev/null && sync" &&
+	n=$(nbackups cb2 "$REPO") &&
+	jid=$(corral backup run cb2 --repo "$REPO" --detach --json | jq -r .id) && midway "$jid" &&
+	[ "$(corral ct show cb2 --json | jq -r .state)" = frozen ] &&
+	corral job cancel "$jid" >/dev/null && wait_job_end "$jid" 30 && [ "$(job_state "$jid")" = cancelled ] &&
+	[ "$(nbackups cb2 "$REPO")" = "$n" ] && [ -z "$(ls -A "$REPO/tmp")" ] &&
+	[ "$(corral ct show cb2 --json | jq -r .state)" = running ] && corral ct exec cb2 -- true &&
+	jid=$(corral backup run cb2 --repo "$REPO" --detach --json | jq -r .id) && midway "$jid" &&
+	kill9_daemon &&
+	start_daemon --listen "127.0.0.1:$PORT" &&
+	[ "$(job_state "$jid")" != running ] && [ "$(nbackups cb2 "$REPO")" = "$n" ] &&
+	[ "$(corral ct show cb2 --json | jq -r .state)" = running ] && corral ct exec cb2 --timeout 10 -- true &&
+	grep -q "container cb2: thawed" "$T/corrald.log" &&
+	corral ct exec cb2 -- rm /data/huge
+'
+
 test_expect "an Operator of one container backs it up and reads its backups, not those of another container" '
 	printf "%s\n" ct-op-password | corral user add ctop >/dev/null && corral token add ctop t >tok && TOK=$(tail -n1 tok) &&
 	corral acl add ctop Operator /containers/cb1 >/dev/null && corral acl add ctop!t Operator /containers/cb1 >/dev/null &&
