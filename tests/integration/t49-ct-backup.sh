@@ -64,6 +64,15 @@ test_expect "verify checks every chunk of both backups" '
 	corral backup verify --all --repo "$REPO" --json >out && jq -e ".state == \"succeeded\"" out >/dev/null
 '
 
+test_expect "an encrypted repository: no plaintext names or contents in it; get and restore read it" '
+	printf "ct secret phrase\n" >"$T/pass" &&
+	corral repo create "$T/erepo" --encrypt --passphrase-file "$T/pass" >/dev/null &&
+	corral backup run cb1 --repo "$T/erepo" >/dev/null &&
+	! grep -rqa "udhcpc" "$T/erepo" && ! grep -rqa "data/small" "$T/erepo" &&
+	corral backup get cb1/latest /data/small - --repo "$T/erepo" | grep -qx two &&
+	corral backup verify --all --repo "$T/erepo" >/dev/null
+'
+
 test_expect "backup get: the changed file and the big one match" '
 	corral backup get cb1/latest /data/small - --repo "$REPO" >got && [ "$(cat got)" = two ] &&
 	first=$(corral backup list cb1 --repo "$REPO" --json | jq -r ".backups[0].id") &&
