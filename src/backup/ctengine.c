@@ -8,7 +8,7 @@
  * followed, and hardlinks are recognised by (device, inode).  Names that are
  * not valid UTF-8 cannot be written into the JSON manifest: they are
  * skipped and counted ("skipped" in the manifest and the result).  Extended
- * attributes are not kept (docs/backup-format.md).
+ * attributes are kept raw, as hex (docs/backup-format.md).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,6 +161,64 @@ static int file_store(struct walk *w, int fd, struct cttree_entry *e, const char
 	return 0;
 }
 
+/* The extended attributes of fd (>= 0), else of dfd/name (a symlink is not
+ * followed), into e->xattrs as {name: hex}; none: NULL.  A file system
+ * without them is no error; an attribute name that is not UTF-8 is skipped. */
+static int xattrs_read(struct walk *w, int fd, int dfd, const char *name, struct cttree_entry *e)
+{
+	__do_free char *proc = fd < 0 ? xasprintf("/proc/self/fd/%d/%s", dfd, name) : NULL;
+	__do_free char *list = NULL;
+	ssize_t n = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(proc, NULL, 0);
+
+	if (n < 0 && (errno == ENOTSUP || errno == EPERM))
+		return 0;
+	if (n == 0)
+		return 0;
+	if (n > 0) {
+		list = xmalloc((size_t)n);
+		n = fd >= 0 ? flistxattr(fd, list, (size_t)n) : llistxattr(proc, list, (size_t)n);
+	}
+	for (char *k = list; n > 0 && k < list + n; k += strlen(k) + 1) {
+		ssize_t v = fd >= 0 ? fgetxattr(fd, k, NULL, 0) : lgetxattr(proc, k, NULL, 0);
+		if (v < 0 && errno == ENODATA)
+			continue;
+		if (v > CTTREE_MAX_XATTR_VALUE) {
+			w->skipped++;
+			continue;
+		}
+		__do_free uint8_t *val = v >= 0 ? xmalloc((size_t)v + 1) : NULL;
+		if (v >= 0)
+			v = fd >= 0 ? fgetxattr(fd, k, val, (size_t)v) : lgetxattr(proc, k, val, (size_t)v);
+		if (v < 0) {
+			n = -1;
+			break;
+		}
+		__do_free char *hex = xmalloc(2 * (size_t)v + 1);
+		for (ssize_t i = 0; i < v; i++) {
+			hex[2 * i] = "0123456789abcdef"[val[i] >> 4];
+			hex[2 * i + 1] = "0123456789abcdef"[val[i] & 15];
+		}
+		hex[2 * v] = '\0';
+		if (!e->xattrs)
+			e->xattrs = json_object();
+		if (json_object_size(e->xattrs) >= CTTREE_MAX_XATTRS || !utf8_ok(k) || !strchr(k, '.')) {
+			w->skipped++;
+			continue;
+		}
+		json_object_set_new(e->xattrs, k, json_string(hex));
+	}
+	if (n < 0) {
+		int er = errno;
+		buf_printf(w->err, "cannot read the extended attributes of /%s: %s", e->path, strerror(er));
+		return -er;
+	}
+	if (e->xattrs && json_object_size(e->xattrs) == 0) {
+		json_decref(e->xattrs);
+		e->xattrs = NULL;
+	}
+	return 0;
+}
+
 static void meta_of(struct cttree_entry *e, const struct stat *st)
 {
 	e->mode = st->st_mode & 07777;
@@ -209,6 +268,8 @@ static int walk_one(struct walk *w, int dfd, const char *dir, const char *name, 
 			buf_printf(w->err, "cannot open directory /%s: %s", path, strerror(errno));
 			return -errno;
 		}
+		if ((r = xattrs_read(w, fd, -1, NULL, e)) < 0)
+			return r;
 		return walk_dir(w, fd, path, depth + 1);
 	}
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
@@ -234,6 +295,8 @@ static int walk_one(struct walk *w, int dfd, const char *dir, const char *name, 
 			return -errno;
 		}
 		w->files++;
+		if ((r = xattrs_read(w, fd, -1, NULL, e)) < 0)
+			return r;
 		return file_store(w, fd, e, path);
 	}
 	if (S_ISLNK(st.st_mode)) {
@@ -251,7 +314,7 @@ static int walk_one(struct walk *w, int dfd, const char *dir, const char *name, 
 		e = cttree_add(&w->t, path, CTT_SYMLINK);
 		meta_of(e, &st);
 		e->target = xstrdup(target);
-		return 0;
+		return xattrs_read(w, -1, dfd, name, e);
 	}
 	enum cttree_type ty = S_ISCHR(st.st_mode) ? CTT_CHR : S_ISBLK(st.st_mode) ? CTT_BLK : S_ISFIFO(st.st_mode) ? CTT_FIFO
 											     : CTT_SOCK;
@@ -259,7 +322,7 @@ static int walk_one(struct walk *w, int dfd, const char *dir, const char *name, 
 	meta_of(e, &st);
 	if (ty == CTT_CHR || ty == CTT_BLK)
 		e->rdev = (uint64_t)st.st_rdev;
-	return 0;
+	return xattrs_read(w, -1, dfd, name, e);
 }
 
 static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
@@ -314,6 +377,8 @@ int backup_ct(struct repo *r, const struct backup_ct_req *req, backup_progress_c
 	w.count_only = false;
 	w.piece = xmalloc(repo_chunk_size(r));
 	meta_of(cttree_add(&w.t, "", CTT_DIR), &st);
+	if ((rc = xattrs_read(&w, root, -1, NULL, &w.t.e[0])) < 0)
+		goto out;
 	if ((rc = walk_dir(&w, root, "", 0)) < 0)
 		goto out;
 	if (repo_cancel_requested(req->cancel)) {

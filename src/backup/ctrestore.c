@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "backup/cttree.h"
@@ -118,6 +119,32 @@ static int parent_open(int root, const char *path, const char **base, struct buf
 	return fd;
 }
 
+/* e's extended attributes onto fd (>= 0), else onto pfd/base (not followed).
+ * After the owner: a chown drops security.capability. */
+static int xattrs_apply(const struct cttree_entry *e, int fd, int pfd, const char *base, struct buf *err)
+{
+	const char *k;
+	const json_t *v;
+	__do_free char *proc = fd < 0 ? xasprintf("/proc/self/fd/%d/%s", pfd, base) : NULL;
+
+	json_object_foreach((json_t *)e->xattrs, k, v) {
+		const char *h = json_string_value(v);
+		size_t len = strlen(h) / 2;
+		__do_free uint8_t *val = xmalloc(len + 1);
+		for (size_t i = 0; i < len; i++) {
+			unsigned hi = (unsigned)(h[2 * i] <= '9' ? h[2 * i] - '0' : h[2 * i] - 'a' + 10);
+			unsigned lo = (unsigned)(h[2 * i + 1] <= '9' ? h[2 * i + 1] - '0' : h[2 * i + 1] - 'a' + 10);
+			val[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if ((fd >= 0 ? fsetxattr(fd, k, val, len, 0) : lsetxattr(proc, k, val, len, 0)) < 0) {
+			int er = errno;
+			buf_printf(err, "cannot set extended attribute %s of /%s: %s", k, e->path, strerror(er));
+			return -er;
+		}
+	}
+	return 0;
+}
+
 static int fail(struct buf *err, const char *what, const char *path)
 {
 	int e = errno;
@@ -147,8 +174,12 @@ static int one(struct repo *r, const struct cttree_entry *e, int root, struct bu
 			return fail(err, "create", e->path);
 		if ((rc = backup_ct_file_write(r, e, fd, err)) < 0)
 			return rc;
-		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0 || futimens(fd, ts) < 0)
-			return fail(err, "set owner, mode or time of", e->path);
+		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
+			return fail(err, "set owner or mode of", e->path);
+		if (e->xattrs && (rc = xattrs_apply(e, fd, -1, NULL, err)) < 0)
+			return rc;
+		if (futimens(fd, ts) < 0)
+			return fail(err, "set the time of", e->path);
 		return 0;
 	}
 	case CTT_HARDLINK: {
@@ -177,9 +208,15 @@ static int one(struct repo *r, const struct cttree_entry *e, int root, struct bu
 		break;
 	}
 	}
-	if (fchownat(pfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-		return fail(err, "set owner or time of", e->path);
+	if (fchownat(pfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(err, "set the owner of", e->path);
+	if (e->xattrs) {
+		int rc = xattrs_apply(e, -1, pfd, base, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return fail(err, "set the time of", e->path);
 	return 0;
 }
 
@@ -197,8 +234,15 @@ static int dir_meta(const struct cttree_entry *e, int root, struct buf *err)
 			return pfd;
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	if (fd < 0 || fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0 || futimens(fd, ts) < 0)
-		return fail(err, "set owner, mode or time of directory", e->path);
+	if (fd < 0 || fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
+		return fail(err, "set owner or mode of directory", e->path);
+	if (e->xattrs) {
+		int rc = xattrs_apply(e, fd, -1, NULL, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (futimens(fd, ts) < 0)
+		return fail(err, "set the time of directory", e->path);
 	return 0;
 }
 

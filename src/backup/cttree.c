@@ -98,6 +98,7 @@ void cttree_release(struct cttree *t)
 		free(t->e[i].target);
 		free(t->e[i].chunks);
 		free(t->e[i].zero);
+		json_decref(t->e[i].xattrs);
 	}
 	free(t->e);
 	memset(t, 0, sizeof(*t));
@@ -130,6 +131,8 @@ json_t *cttree_to_json(const struct cttree *t)
 			json_object_set_new(o, "target", json_string(e->target));
 		if (e->type == CTT_CHR || e->type == CTT_BLK)
 			json_object_set_new(o, "rdev", json_integer((json_int_t)e->rdev));
+		if (e->xattrs)
+			json_object_set(o, "xattrs", e->xattrs);
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -156,10 +159,38 @@ ssize_t cttree_find(const struct cttree *t, const char *path)
 	return -1;
 }
 
+/* {"name": "hex", ...}: names 1..255 bytes without control characters,
+ * values even-length lower-case hex of at most CTTREE_MAX_XATTR_VALUE bytes. */
+static int xattrs_check(const json_t *x, struct buf *err)
+{
+	const char *k;
+	const json_t *v;
+
+	if (!json_is_object(x) || json_object_size(x) == 0 || json_object_size(x) > CTTREE_MAX_XATTRS) {
+		buf_printf(err, "\"xattrs\" is not an object of 1 to %d attributes", CTTREE_MAX_XATTRS);
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)x, k, v) {
+		size_t n = strlen(k), len;
+		const char *h = json_string_value(v);
+		bool ok = n > 0 && n <= 255 && strchr(k, '.') && h && (len = strlen(h)) % 2 == 0 &&
+			  len <= 2 * CTTREE_MAX_XATTR_VALUE;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (unsigned char)k[i] >= 0x20 && k[i] != 0x7f;
+		for (const char *c = h; ok && *c; c++)
+			ok = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+		if (!ok) {
+			buf_adds(err, "an extended attribute has a bad name or a value that is not hex");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int entry_parse(const json_t *o, size_t i, uint32_t chunk_size, struct cttree *t, struct buf *err)
 {
 	static const char *const keys[] = { "path", "type", "mode", "uid", "gid", "mtime", "mtime_ns", "size",
-					    "chunks", "target", "rdev", NULL };
+					    "chunks", "target", "rdev", "xattrs", NULL };
 	const char *path = NULL, *type = NULL, *target = NULL;
 	int64_t mode = 0, uid = 0, gid = 0, mtime = 0, ns = 0, size = 0, rdev = 0;
 	__do_buf struct buf why = BUF_INIT;
@@ -202,7 +233,13 @@ static int entry_parse(const json_t *o, size_t i, uint32_t chunk_size, struct ct
 		buf_printf(err, "file entry %zu: only regular files have a size and chunks", i);
 		return -EINVAL;
 	}
+	const json_t *xattrs = json_object_get(o, "xattrs");
+	if (xattrs && xattrs_check(xattrs, &why) < 0) {
+		buf_printf(err, "file entry %zu: %s", i, why.s);
+		return -EINVAL;
+	}
 	struct cttree_entry *e = cttree_add(t, path, (enum cttree_type)ty);
+	e->xattrs = xattrs ? json_deep_copy(xattrs) : NULL;
 	e->mode = (uint32_t)mode;
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;

@@ -43,6 +43,9 @@
 /* Most entries a tree may hold, and deepest path (components). */
 #define CTTREE_MAX_ENTRIES 4000000u
 #define CTTREE_MAX_DEPTH 256
+/* Most extended attributes per entry, and largest value (the kernel's). */
+#define CTTREE_MAX_XATTRS 64
+#define CTTREE_MAX_XATTR_VALUE 65536
 
 enum cttree_type { CTT_DIR, CTT_FILE, CTT_SYMLINK, CTT_HARDLINK, CTT_CHR, CTT_BLK, CTT_FIFO, CTT_SOCK };
 
@@ -59,6 +62,7 @@ struct cttree_entry {
 	size_t nchunks;
 	char *target;		/* symlink: its target; hardlink: path of the file it is a link to */
 	uint64_t rdev;		/* character and block devices */
+	json_t *xattrs;		/* extended attributes {name: value as hex}, or NULL (owned) */
 };
 
 struct cttree {

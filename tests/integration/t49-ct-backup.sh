@@ -33,7 +33,8 @@ test_expect "a busybox container with data; the repository" '
 	corral ct create cb1 --template busybox >/dev/null && corral ct start cb1 >/dev/null &&
 	corral ct exec cb1 -- sh -c "mkdir -p /data/sub && dd if=/dev/urandom of=/data/big bs=1M count=8 2>/dev/null && echo one >/data/small && echo deep >/data/sub/deep && ln -s big /data/link && ln /data/big /data/hard && chmod 0640 /data/small && mkfifo /data/fifo && sync" &&
 	fingerprint cb1 >"$T/fp-src1" && grep -q HARD-OK "$T/fp-src1" &&
-	corral ct stop cb1 >/dev/null
+	corral ct stop cb1 >/dev/null &&
+	setcap cap_net_raw+ep "$LXCP/cb1/rootfs/data/big" && getcap "$LXCP/cb1/rootfs/data/big" | grep -q cap_net_raw
 '
 
 test_expect "back up the stopped container; list, show and files see it" '
@@ -101,6 +102,7 @@ test_expect "restore under a new name: same contents, links and raw ownership; i
 	[ "$(corral ct show cb2 --json | jq -r .uuid)" != "$(corral ct show cb1 --json | jq -r .uuid)" ] &&
 	owners "$LXCP/cb1/rootfs" >"$T/own1" && owners "$LXCP/cb2/rootfs" >"$T/own2" && diff "$T/own1" "$T/own2" &&
 	[ -p "$LXCP/cb2/rootfs/data/fifo" ] &&
+	[ "$(getcap "$LXCP/cb2/rootfs/data/big" | cut -d" " -f2-)" = "$(getcap "$LXCP/cb1/rootfs/data/big" | cut -d" " -f2-)" ] &&
 	corral ct start cb1 >/dev/null && corral ct start cb2 >/dev/null &&
 	[ "$(corral ct exec cb2 -- hostname)" = cb2 ] &&
 	fingerprint cb1 >"$T/fp1" && fingerprint cb2 >"$T/fp2" && diff "$T/fp1" "$T/fp2" && grep -q HARD-OK "$T/fp2"

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "backup/cttree.h"
@@ -77,6 +78,8 @@ static void test_parse_roundtrip(void **state)
 			   "\"mtime\":2,\"mtime_ns\":5},"
 			   "{\"path\":\"d/f\",\"type\":\"file\",\"mode\":420,\"uid\":1,\"gid\":2,\"mtime\":3,\"size\":70000,"
 			   "\"chunks\":[" ID ",null]},"
+			   "{\"path\":\"d/x\",\"type\":\"fifo\",\"mode\":420,\"uid\":1,\"gid\":2,\"mtime\":3,"
+			   "\"xattrs\":{\"security.capability\":\"0100000200200000\",\"user.a\":\"\"}},"
 			   "{\"path\":\"d/h\",\"type\":\"hardlink\",\"mode\":420,\"uid\":1,\"gid\":2,\"mtime\":3,\"target\":\"d/f\"},"
 			   "{\"path\":\"l\",\"type\":\"symlink\",\"mode\":511,\"uid\":0,\"gid\":0,\"mtime\":4,\"target\":\"/etc\"},"
 			   "{\"path\":\"n\",\"type\":\"chardev\",\"mode\":438,\"uid\":0,\"gid\":0,\"mtime\":4,\"rdev\":259}]";
@@ -84,13 +87,14 @@ static void test_parse_roundtrip(void **state)
 	struct buf err = BUF_INIT;
 	(void)state;
 	assert_int_equal(parse(text, &t, &err), 0);
-	assert_int_equal(t.n, 6);
+	assert_int_equal(t.n, 7);
+	assert_int_equal(json_object_size(t.e[3].xattrs), 2);
 	assert_int_equal(t.e[2].nchunks, 2);
 	assert_true(t.e[2].zero[1]);
 	assert_false(t.e[2].zero[0]);
 	assert_int_equal(t.e[1].uid, 100000);
 	assert_int_equal(t.e[1].mtime_ns, 5);
-	assert_int_equal(cttree_find(&t, "/d/h"), 3);
+	assert_int_equal(cttree_find(&t, "/d/h"), 4);
 	assert_int_equal(cttree_find(&t, "nope"), -1);
 	json_t *back = cttree_to_json(&t);
 	struct cttree t2;
@@ -132,6 +136,12 @@ static void test_parse_hostile(void **state)
 	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":1,\"uid\":0,\"gid\":0,\"mtime\":1,\"extra\":1}]", "extra");
 	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":65535,\"uid\":0,\"gid\":0,\"mtime\":1}]", "mode");
 	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":1,\"uid\":-1,\"gid\":0,\"mtime\":1}]", "uid");
+	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":1,\"uid\":0,\"gid\":0,\"mtime\":1,\"xattrs\":{\"user.a\":\"xyz\"}}]",
+		"not hex");
+	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":1,\"uid\":0,\"gid\":0,\"mtime\":1,\"xattrs\":{\"noprefix\":\"00\"}}]",
+		"bad name");
+	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":1,\"uid\":0,\"gid\":0,\"mtime\":1,\"xattrs\":[]}]",
+		"xattrs");
 	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"symlink\",\"mode\":1,\"uid\":0,\"gid\":0,\"mtime\":1}]", "target");
 	refused("[" ROOT ",{\"path\":\"f\",\"type\":\"fifo\",\"mode\":1,\"uid\":0,\"gid\":0,\"mtime\":1,\"chunks\":[]}]",
 		"only regular files");
@@ -196,6 +206,9 @@ static int setup(void **state)
 	assert_int_equal(chown(small, 100000, 100007), 0);
 	assert_int_equal(lchown(lnk, 100001, 100002), 0);
 	assert_int_equal(chown(d, 100003, 100004), 0);
+	/* extended attributes (when /tmp's file system has user ones) */
+	if (setxattr(big, "user.corral", "hello", 5, 0) == 0)
+		assert_int_equal(setxattr(d, "user.dir", "\x00\xff", 2, 0), 0);
 	*state = f;
 	return 0;
 }
@@ -295,6 +308,14 @@ static void test_roundtrip(void **state)
 	assert_int_equal(stat(big, &sb), 0);
 	assert_int_equal(stat(hard, &sh), 0);
 	assert_int_equal(sb.st_ino, sh.st_ino);
+	char xv[16] = "";
+	__do_free char *sbig = xasprintf("%s/d/big", f->src), *dd = xasprintf("%s/d", f->dst);
+	if (getxattr(sbig, "user.corral", xv, sizeof(xv)) == 5) {
+		assert_int_equal(getxattr(big, "user.corral", xv, sizeof(xv)), 5);
+		assert_memory_equal(xv, "hello", 5);
+		assert_int_equal(getxattr(dd, "user.dir", xv, sizeof(xv)), 2);
+		assert_memory_equal(xv, "\x00\xff", 2);
+	}
 	char target[64] = "";
 	assert_int_equal(readlink(lnk, target, sizeof(target) - 1), 5);
 	assert_string_equal(target, "d/big");
