@@ -31,6 +31,7 @@
 #include "lxc/lxc.h"
 #include "util/cleanup.h"
 #include "util/common.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -256,34 +257,92 @@ static void ctb_restore_progress(uint64_t done, uint64_t total, const char *phas
 	job_progress_bytes(rs->job, done, total);
 }
 
-static int ctb_fill(const char *rootfs, void *arg, struct buf *err)
+/* Where a restore writes the root before the container exists: in the
+ * lxcpath, hidden, so the final step is a rename (ct.c holds the lock on
+ * definitions only for that). */
+static char *ctb_staging(const char *name)
 {
-	struct ctb_restore *rs = arg;
-	if (mkdir(rootfs, 0700) < 0) {
-		buf_printf(err, "cannot create %s: %s", rootfs, strerror(errno));
+	__do_free char *lp = ctb_lxcpath();
+	return xasprintf("%s/.restore-%s", lp, name);
+}
+
+/* Write the tree into a new staging directory (one left by a crash goes first). */
+static int ctb_stage(struct ctb_restore *rs, const char *dir, struct buf *err)
+{
+	__do_free char *lp = ctb_lxcpath();
+	int r;
+
+	if ((r = fs_mkdir_p(lp, 0700)) < 0) {
+		buf_printf(err, "cannot create %s: %s", lp, strerror(-r));
+		return r;
+	}
+	if (fs_exists(dir) > 0 && (r = ctrt_remove_tree(dir, err)) < 0)
+		return r;
+	if (mkdir(dir, 0700) < 0) {
+		buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	__do_close int fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	__do_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		buf_printf(err, "cannot open %s: %s", rootfs, strerror(errno));
+		buf_printf(err, "cannot open %s: %s", dir, strerror(errno));
 		return -errno;
 	}
 	return backup_ct_restore(rs->repo, &rs->tree, fd, &rs->cancel, ctb_restore_progress, rs, err);
 }
 
+static int ctb_fill(const char *rootfs, void *arg, struct buf *err)
+{
+	struct ctb_restore *rs = arg;
+	__do_free char *dir = ctb_staging(rs->name);
+	if (rename(dir, rootfs) < 0) {
+		buf_printf(err, "cannot move the restored root %s to %s: %s", dir, rootfs, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+void svc_ctb_restore_recover(const char *name)
+{
+	__do_free char *lp = ctb_lxcpath(), *dir = ctb_staging(name), *entry = xasprintf("%s/%s", lp, name);
+	struct buf e = BUF_INIT;
+
+	if (ctdef_name_invalid(name))
+		return;
+	if (fs_exists(dir) > 0 && ctrt_remove_tree(dir, &e) < 0)
+		log_warn("cannot remove %s, left by an unfinished restore: %s", dir, e.s);
+	/* killed between liblxc's config and the store row: only files, ours */
+	if (!svc_ctb_is_container(name) && fs_exists(entry) > 0 && ctrt_undefine(lp, name, &e) < 0)
+		log_warn("cannot remove %s, left by an unfinished restore: %s", entry, e.s);
+	buf_release(&e);
+}
+
 static int ctb_restore_job(struct job *j, void *arg, struct buf *err)
 {
 	struct ctb_restore *rs = arg;
+	__do_free char *dir = NULL;
 	json_t *out = NULL;
 	int r;
 
 	rs->job = j;
+	/* For start-up recovery (recover.c): what a killed corrald leaves is removed. */
+	job_record_result(j, json_pack("{s:s,s:s}", "backup", rs->id, "container", rs->name));
 	job_on_cancel(j, svc_cancel_flag_set, &rs->cancel);
 	if ((r = svc_repo_lock_job(j, rs->repo, false, err)) < 0)
 		goto out;
 	job_set_phase(j, "restoring container %s from %s", rs->name, rs->id);
-	r = svc_ct_create_filled(rs->def, ctb_fill, rs, &out, err);
+	dir = ctb_staging(rs->name);
+	r = ctb_stage(rs, dir, err);
 	repo_unlock(rs->repo);
+	if (r == 0) {
+		job_set_uncancellable(j, "the restored container is being created");
+		r = svc_ct_create_filled(rs->def, ctb_fill, rs, &out, err);
+	}
+	if (r < 0 && fs_exists(dir) > 0) {
+		struct buf e = BUF_INIT;
+		if (ctrt_remove_tree(dir, &e) < 0)
+			log_warn("cannot remove %s after a failed restore: %s", dir, e.s);
+		buf_release(&e);
+	}
 	if (r == 0) {
 		json_t *res = json_pack("{s:s,s:s,s:O?}", "backup", rs->id, "container", rs->name, "uuid",
 					json_object_get(out, "uuid"));

@@ -46,6 +46,10 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
  */
 int svc_ctb_restore(struct repo *r, const char *id, const json_t *m, const char *name, bool start, json_t **job,
 		    struct buf *err);
+/* Start-up recovery of such a restore job corrald did not finish: removes
+ * its staging directory and an lxcpath entry of `name` that has no
+ * container (made by the killed restore). */
+void svc_ctb_restore_recover(const char *name);
 /* `backup files` / `backup get` of a container backup; -ENOTSUP (err
  * untouched) when ref names a VM backup. */
 int svc_ctb_files(const char *repo, const char *ref, const char *path, json_t **out, struct buf *err);

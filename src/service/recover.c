@@ -480,6 +480,15 @@ static void recover_restore(json_t *job)
 	const char *vm = json_string_value(json_object_get(res, "vm"));
 	bool over = json_is_true(json_object_get(res, "over"));
 	char uuid[37];
+	const char *ct = json_string_value(json_object_get(res, "container"));
+
+	if (ct) { /* a container's restore (ctbackup.c) */
+		bool made = svc_ctb_is_container(ct);
+		if (!made)
+			svc_ctb_restore_recover(ct);
+		job_end(job, made, made ? NULL : "corrald stopped during the restore; nothing was kept");
+		return;
+	}
 
 	if (!json_is_array(vols)) {
 		job_end(job, false, STOPPED_MSG);

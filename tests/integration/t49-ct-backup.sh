@@ -132,8 +132,15 @@ test_expect "a cancelled backup of a running container leaves no backup and thaw
 	start_daemon --listen "127.0.0.1:$PORT" &&
 	[ "$(job_state "$jid")" != running ] && [ "$(nbackups cb2 "$REPO")" = "$n" ] &&
 	[ "$(corral ct show cb2 --json | jq -r .state)" = running ] && corral ct exec cb2 --timeout 10 -- true &&
-	grep -q "container cb2: thawed" "$T/corrald.log" &&
-	corral ct exec cb2 -- rm /data/huge
+	grep -q "container cb2: thawed" "$T/corrald.log"
+'
+
+test_expect "a cancelled restore leaves no container and no files" '
+	corral backup run cb2 --repo "$REPO" >/dev/null && big=$(last_id cb2 "$REPO") &&
+	jid=$(corral backup restore "$big" --name cb3 --repo "$REPO" --detach --json | jq -r .id) && midway "$jid" &&
+	corral job cancel "$jid" >/dev/null && wait_job_end "$jid" 30 && [ "$(job_state "$jid")" = cancelled ] &&
+	fails corral ct show cb3 2>/dev/null && [ ! -e "$LXCP/cb3" ] && [ ! -e "$LXCP/.restore-cb3" ] &&
+	corral backup forget "$big" --repo "$REPO" --yes >/dev/null && corral ct exec cb2 -- rm /data/huge
 '
 
 test_expect "an Operator of one container backs it up and reads its backups, not those of another container" '
