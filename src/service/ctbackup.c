@@ -266,8 +266,9 @@ static char *ctb_staging(const char *name)
 	return xasprintf("%s/.restore-%s", lp, name);
 }
 
-/* Write the tree into a new staging directory (one left by a crash goes first). */
-static int ctb_stage(struct ctb_restore *rs, const char *dir, struct buf *err)
+/* Write the tree into a new staging directory (one left by a killed corrald
+ * was removed at start-up: one that exists now is another restore's). */
+static int ctb_stage(struct ctb_restore *rs, const char *dir, bool *made, struct buf *err)
 {
 	__do_free char *lp = ctb_lxcpath();
 	int r;
@@ -276,12 +277,15 @@ static int ctb_stage(struct ctb_restore *rs, const char *dir, struct buf *err)
 		buf_printf(err, "cannot create %s: %s", lp, strerror(-r));
 		return r;
 	}
-	if (fs_exists(dir) > 0 && (r = ctrt_remove_tree(dir, err)) < 0)
-		return r;
 	if (mkdir(dir, 0700) < 0) {
-		buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		if (e == EEXIST)
+			buf_printf(err, "another restore to container %s is running (%s exists)", rs->name, dir);
+		else
+			buf_printf(err, "cannot create %s: %s", dir, strerror(e));
+		return -e;
 	}
+	*made = true;
 	__do_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		buf_printf(err, "cannot open %s: %s", dir, strerror(errno));
@@ -320,6 +324,7 @@ static int ctb_restore_job(struct job *j, void *arg, struct buf *err)
 {
 	struct ctb_restore *rs = arg;
 	__do_free char *dir = NULL;
+	bool staged = false;
 	json_t *out = NULL;
 	int r;
 
@@ -331,13 +336,13 @@ static int ctb_restore_job(struct job *j, void *arg, struct buf *err)
 		goto out;
 	job_set_phase(j, "restoring container %s from %s", rs->name, rs->id);
 	dir = ctb_staging(rs->name);
-	r = ctb_stage(rs, dir, err);
+	r = ctb_stage(rs, dir, &staged, err);
 	repo_unlock(rs->repo);
 	if (r == 0) {
 		job_set_uncancellable(j, "the restored container is being created");
 		r = svc_ct_create_filled(rs->def, ctb_fill, rs, &out, err);
 	}
-	if (r < 0 && fs_exists(dir) > 0) {
+	if (r < 0 && staged && fs_exists(dir) > 0) {
 		struct buf e = BUF_INIT;
 		if (ctrt_remove_tree(dir, &e) < 0)
 			log_warn("cannot remove %s after a failed restore: %s", dir, e.s);
@@ -468,7 +473,7 @@ fail:
 static int ctb_path(const char *path, const char **rel, struct buf *err)
 {
 	__do_buf struct buf why = BUF_INIT;
-	if (!path)
+	if (!path || !*path)
 		path = "/";
 	if (path[0] != '/') {
 		buf_printf(err, "path '%.200s' inside the backup must start with '/'", path);
