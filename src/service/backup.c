@@ -687,8 +687,13 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 	if (o->vm) {
 		svc_uuid *uuids = NULL;
 		size_t nu = 0;
-		if ((r = svc_vm_select(o->vm, false, &uuids, &nu, err)) < 0)
+		if ((r = svc_vm_select(o->vm, false, &uuids, &nu, err)) < 0) {
+			if (r == -ENOENT && !strchr(o->vm, ':')) { /* a plain name: a container's, too */
+				buf_reset(err);
+				buf_printf(err, "no vm or container named '%s'", o->vm);
+			}
 			goto fail;
+		}
 		for (size_t i = 0; i < nu; i++) {
 			struct vm_record rec = { 0 };
 			if (store_vm_get(svc_cfg.store, uuids[i], &rec) < 0)

@@ -87,8 +87,21 @@ test_expect "hostile paths and unknown names are refused" '
 	fails corral backup get cb1/latest /data/../../etc/shadow - --repo "$REPO" 2>err && grep -q "\.\." err &&
 	fails corral backup get cb1/latest /data/link - --repo "$REPO" 2>err && grep -q "not a regular file" err &&
 	fails corral backup get cb1/latest /nosuch - --repo "$REPO" 2>err && grep -q "not in backup" err &&
-	fails corral backup run nosuchct --repo "$REPO" 2>err && grep -qi "no vm\|not found\|selects no" err &&
+	fails corral backup run nosuchct --repo "$REPO" 2>err && grep -q "no vm or container named .nosuchct." err &&
 	[ "$(nbackups cb1 "$REPO")" = 2 ]
+'
+
+test_expect "a hostile manifest in the repository is refused by restore, files and get; nothing is made" '
+	m=$(ls "$REPO"/backups/cb1/*.json | head -n1) &&
+	jq ".files += [{\"path\":\"../../evil\",\"type\":\"fifo\",\"mode\":420,\"uid\":0,\"gid\":0,\"mtime\":1}]" "$m" >"$REPO/backups/cb1/20300101T000000Z.json" &&
+	jq ".files += [{\"path\":\"lnk\",\"type\":\"symlink\",\"mode\":511,\"uid\":0,\"gid\":0,\"mtime\":1,\"target\":\"$T\"},{\"path\":\"lnk/pwned\",\"type\":\"fifo\",\"mode\":420,\"uid\":0,\"gid\":0,\"mtime\":1}]" "$m" >"$REPO/backups/cb1/20300101T000001Z.json" &&
+	before=$(ls -A "$LXCP" | sort | tr "\n" " ") &&
+	fails corral backup restore cb1/20300101T000000Z --name evil --repo "$REPO" 2>err && grep -q "file tree is invalid.*\.\." err &&
+	fails corral backup restore cb1/20300101T000001Z --name evil --repo "$REPO" 2>err && grep -q "not an earlier directory" err &&
+	fails corral backup files cb1/20300101T000001Z / --repo "$REPO" 2>err && grep -q "invalid" err &&
+	fails corral backup get cb1/20300101T000000Z /data/small - --repo "$REPO" 2>err && grep -q "invalid" err &&
+	[ "$(ls -A "$LXCP" | sort | tr "\n" " ")" = "$before" ] && [ ! -e "$T/pwned" ] && [ ! -e "$STATE/evil" ] &&
+	rm "$REPO"/backups/cb1/2030*.json
 '
 
 test_expect "restore under a new name: same contents, links and raw ownership; it starts" '
