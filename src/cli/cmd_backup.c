@@ -370,7 +370,7 @@ static int backup_list(struct cli *cli, int argc, char **argv)
 static void show_backup(const json_t *b)
 {
 	__do_table struct table *t = table_new_kv();
-	static const char *const keys[] = { "id", "vm", "uuid", "time", "kind", "policy" };
+	static const char *const keys[] = { "id", "vm", "uuid", "time", "kind", "policy", "consistency", "entries" };
 	json_t *d;
 	size_t i;
 	char s1[16], s2[16], s3[16];

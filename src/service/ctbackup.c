@@ -489,8 +489,13 @@ static int ctb_path(const char *path, const char **rel, struct buf *err)
 	return 0;
 }
 
-static json_t *entry_json(const struct cttree_entry *e, const char *name)
+static json_t *entry_json(const struct cttree *t, const struct cttree_entry *e, const char *name)
 {
+	ssize_t k = e->type == CTT_HARDLINK ? cttree_find(t, e->target) : -1;
+	if (k >= 0) /* the size of the file it is a link to */
+		return json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:s}", "name", name, "type", "hardlink", "mode",
+				 (int)e->mode, "size", (json_int_t)t->e[k].size, "mtime", (json_int_t)e->mtime, "uid",
+				 (json_int_t)e->uid, "gid", (json_int_t)e->gid, "target", e->target);
 	return json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:s?}", "name", name, "type", cttree_type_name(e->type), "mode",
 			 (int)e->mode, "size", (json_int_t)e->size, "mtime", (json_int_t)e->mtime, "uid",
 			 (json_int_t)e->uid, "gid", (json_int_t)e->gid, "target",
@@ -520,7 +525,7 @@ int svc_ctb_files(const char *repo, const char *ref, const char *path, json_t **
 	if (d->type != CTT_DIR) {
 		const char *slash = strrchr(d->path, '/');
 		*out = json_pack("{s:s,s:s,s:s,s:[o]}", "path", path, "fstype", "container", "type",
-				 cttree_type_name(d->type), "entries", entry_json(d, slash ? slash + 1 : d->path));
+				 cttree_type_name(d->type), "entries", entry_json(&t, d, slash ? slash + 1 : d->path));
 		goto out;
 	}
 	json_t *entries = json_array();
@@ -532,7 +537,7 @@ int svc_ctb_files(const char *repo, const char *ref, const char *path, json_t **
 		const char *name = plen ? p + plen + 1 : p;
 		if (strchr(name, '/'))
 			continue;
-		json_array_append_new(entries, entry_json(&t.e[i], name));
+		json_array_append_new(entries, entry_json(&t, &t.e[i], name));
 	}
 	*out = json_pack("{s:s,s:s,s:s,s:o,s:b}", "path", path ? path : "/", "fstype", "container", "type",
 			 "directory", "entries", entries, "truncated", 0);

@@ -47,7 +47,11 @@ test_expect "back up the stopped container; list, show and files see it" '
 	corral backup files cb1/latest /data --repo "$REPO" --json >out &&
 	jq -e "[.entries[].name] | sort == [\"big\",\"fifo\",\"hard\",\"link\",\"small\",\"sub\"]" out >/dev/null &&
 	jq -e ".entries[] | select(.name == \"link\") | .type == \"symlink\" and .target == \"big\"" out >/dev/null &&
-	jq -e ".entries[] | select(.name == \"hard\") | .type == \"hardlink\" and .target == \"data/big\"" out >/dev/null
+	jq -e ".entries[] | select(.name == \"hard\") | .type == \"hardlink\" and .target == \"data/big\" and .size == 8388608" out >/dev/null &&
+	corral backup files cb1/latest /data --repo "$REPO" -l >out && grep -q "^lrwxrwxrwx .* link -> big$" out &&
+	grep -q " hard => /data/big$" out && grep -q "^prw-r--r-- .* fifo$" out &&
+	corral backup list --repo "$REPO" | grep -q "^cb1/.* container " &&
+	corral backup show cb1/latest --repo "$REPO" | grep -q "^consistency: *stopped"
 '
 
 test_expect "incremental after a small change stores far less" '
