@@ -289,10 +289,16 @@ static int walk_one(struct walk *w, int dfd, const char *dir, const char *name, 
 	if (S_ISREG(st.st_mode)) {
 		e = cttree_add(&w->t, path, CTT_FILE);
 		meta_of(e, &st);
-		__do_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		/* O_NONBLOCK: never hang on a fifo swapped in since the stat */
+		__do_close int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		struct stat again;
 		if (fd < 0) {
 			buf_printf(w->err, "cannot open /%s: %s", path, strerror(errno));
 			return -errno;
+		}
+		if (fstat(fd, &again) < 0 || again.st_ino != st.st_ino || again.st_dev != st.st_dev) {
+			buf_printf(w->err, "/%s changed while it was being backed up", path);
+			return -EAGAIN;
 		}
 		w->files++;
 		if ((r = xattrs_read(w, fd, -1, NULL, e)) < 0)
