@@ -231,7 +231,10 @@ static void print_preview(const json_t *p)
 	       out_str(p, "policy") ? out_str(p, "policy") : "");
 	json_array_foreach(json_object_get(p, "backup"), i, e) {
 		__do_free char *disks = out_join(json_object_get(e, "disks"), ", ");
-		printf("back up %s (%s): %s\n", out_str(e, "vm"), *disks ? disks : "no disks", out_str(e, "reason"));
+		const char *kind = out_str(e, "kind");
+		printf("back up %s (%s): %s\n", out_str(e, "vm"),
+		       kind && strcmp(kind, "container") == 0 ? "container, file-level" : *disks ? disks : "no disks",
+		       out_str(e, "reason"));
 		json_array_foreach(json_object_get(e, "prune"), k, x)
 			printf("    %-6s %s: %s\n", json_is_true(json_object_get(x, "keep")) ? "keep" : "PRUNE",
 			       out_str(x, "id"), out_str(x, "reason"));
