@@ -92,6 +92,18 @@ int backup_ct_file_write(struct repo *r, const struct cttree_entry *e, int fd, s
 	return 0;
 }
 
+uint32_t cttree_shift_uid(const struct cttree_idshift *s, uint32_t uid)
+{
+	return s && s->count && uid >= s->from_uid && uid - s->from_uid < s->count ? s->to_uid + (uid - s->from_uid)
+										    : uid;
+}
+
+uint32_t cttree_shift_gid(const struct cttree_idshift *s, uint32_t gid)
+{
+	return s && s->count && gid >= s->from_gid && gid - s->from_gid < s->count ? s->to_gid + (gid - s->from_gid)
+										    : gid;
+}
+
 /* The directory holding path (a checked tree path), reached from root with
  * O_NOFOLLOW at every step; *base points at the last component. */
 static int parent_open(int root, const char *path, const char **base, struct buf *err)
@@ -152,8 +164,11 @@ static int fail(struct buf *err, const char *what, const char *path)
 	return -e;
 }
 
-static int one(struct repo *r, const struct cttree_entry *e, int root, struct buf *err)
+static int one(struct repo *r, const struct cttree_entry *e, int root, const struct cttree_idshift *sh,
+	       struct buf *err)
 {
+	uid_t uid = cttree_shift_uid(sh, e->uid);
+	gid_t gid = cttree_shift_gid(sh, e->gid);
 	const char *base;
 	__do_close int pfd = -EBADF;
 	struct timespec ts[2] = { { e->mtime, e->mtime_ns }, { e->mtime, e->mtime_ns } };
@@ -174,7 +189,7 @@ static int one(struct repo *r, const struct cttree_entry *e, int root, struct bu
 			return fail(err, "create", e->path);
 		if ((rc = backup_ct_file_write(r, e, fd, err)) < 0)
 			return rc;
-		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
+		if (fchown(fd, uid, gid) < 0 || fchmod(fd, e->mode) < 0)
 			return fail(err, "set owner or mode of", e->path);
 		if (e->xattrs && (rc = xattrs_apply(e, fd, -1, NULL, err)) < 0)
 			return rc;
@@ -208,7 +223,7 @@ static int one(struct repo *r, const struct cttree_entry *e, int root, struct bu
 		break;
 	}
 	}
-	if (fchownat(pfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(err, "set the owner of", e->path);
 	if (e->xattrs) {
 		int rc = xattrs_apply(e, -1, pfd, base, err);
@@ -221,7 +236,7 @@ static int one(struct repo *r, const struct cttree_entry *e, int root, struct bu
 }
 
 /* A directory's owner, mode and time (after everything in it is made). */
-static int dir_meta(const struct cttree_entry *e, int root, struct buf *err)
+static int dir_meta(const struct cttree_entry *e, int root, const struct cttree_idshift *sh, struct buf *err)
 {
 	const char *base;
 	struct timespec ts[2] = { { e->mtime, e->mtime_ns }, { e->mtime, e->mtime_ns } };
@@ -234,7 +249,8 @@ static int dir_meta(const struct cttree_entry *e, int root, struct buf *err)
 			return pfd;
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	if (fd < 0 || fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
+	if (fd < 0 || fchown(fd, cttree_shift_uid(sh, e->uid), cttree_shift_gid(sh, e->gid)) < 0 ||
+	    fchmod(fd, e->mode) < 0)
 		return fail(err, "set owner or mode of directory", e->path);
 	if (e->xattrs) {
 		int rc = xattrs_apply(e, fd, -1, NULL, err);
@@ -246,8 +262,8 @@ static int dir_meta(const struct cttree_entry *e, int root, struct buf *err)
 	return 0;
 }
 
-int backup_ct_restore(struct repo *r, const struct cttree *t, int rootfd, const atomic_bool *cancel,
-		      backup_progress_cb cb, void *arg, struct buf *err)
+int backup_ct_restore(struct repo *r, const struct cttree *t, int rootfd, const struct cttree_idshift *shift,
+		      const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err)
 {
 	uint64_t total = 0, done = 0;
 	int rc = 0;
@@ -259,7 +275,7 @@ int backup_ct_restore(struct repo *r, const struct cttree *t, int rootfd, const 
 			buf_adds(err, "the restore was cancelled");
 			return -ECANCELED;
 		}
-		rc = one(r, &t->e[i], rootfd, err);
+		rc = one(r, &t->e[i], rootfd, shift, err);
 		if (t->e[i].type == CTT_FILE) {
 			done += t->e[i].size;
 			if (cb)
@@ -268,6 +284,6 @@ int backup_ct_restore(struct repo *r, const struct cttree *t, int rootfd, const 
 	}
 	for (size_t i = t->n; i-- > 0 && rc == 0;)
 		if (t->e[i].type == CTT_DIR)
-			rc = dir_meta(&t->e[i], rootfd, err);
+			rc = dir_meta(&t->e[i], rootfd, shift, err);
 	return rc;
 }

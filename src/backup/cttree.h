@@ -116,11 +116,19 @@ json_t *backup_ct_result_json(const struct backup_ct_result *res);
 /* Whether manifest m is a container backup; its tree (checked) into t. */
 bool backup_manifest_is_ct(const json_t *m);
 int backup_ct_tree(const json_t *m, struct cttree *t, struct buf *err);
-/* Recreate tree t under the empty directory rootfd (ownership, modes,
- * mtimes as recorded).  Nothing outside rootfd is touched.  On cancel
- * -ECANCELED (the caller removes what was made). */
-int backup_ct_restore(struct repo *r, const struct cttree *t, int rootfd, const atomic_bool *cancel,
-		      backup_progress_cb cb, void *arg, struct buf *err);
+/* Owners moved from one unprivileged id range to another: a uid in
+ * [from_uid, from_uid + count) becomes to_uid + (uid - from_uid), gids
+ * alike; ids outside the range stay.  count 0: no shift. */
+struct cttree_idshift {
+	uint32_t from_uid, from_gid, to_uid, to_gid, count;
+};
+uint32_t cttree_shift_uid(const struct cttree_idshift *s, uint32_t uid);
+uint32_t cttree_shift_gid(const struct cttree_idshift *s, uint32_t gid);
+/* Recreate tree t under the empty directory rootfd (ownership, shifted by
+ * shift (NULL: none), modes, mtimes as recorded).  Nothing outside rootfd
+ * is touched.  On cancel -ECANCELED (the caller removes what was made). */
+int backup_ct_restore(struct repo *r, const struct cttree *t, int rootfd, const struct cttree_idshift *shift,
+		      const atomic_bool *cancel, backup_progress_cb cb, void *arg, struct buf *err);
 /* Write regular file entry e's content to fd. */
 int backup_ct_file_write(struct repo *r, const struct cttree_entry *e, int fd, struct buf *err);
 

@@ -376,6 +376,15 @@ int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json
 	return ct_create(def, fill, arg, out, err);
 }
 
+int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, struct buf *err)
+{
+	int r;
+	if ((r = subid_range("/etc/subuid", uid_base, err)) < 0 || (r = subid_range("/etc/subgid", gid_base, err)) < 0)
+		return r;
+	*count = SUBID_COUNT;
+	return 0;
+}
+
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 {
 	__do_free char *lp = lxcpath();

@@ -23,6 +23,7 @@
 #define CORRAL_SERVICE_CT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "service/service.h"
@@ -43,6 +44,9 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err);
  */
 typedef int (*svc_ct_fill_fn)(const char *rootfs, void *arg, struct buf *err);
 int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json_t **out, struct buf *err);
+/* The id range this host gives unprivileged containers (root's in
+ * /etc/subuid and /etc/subgid); -ENOTSUP + err without one. */
+int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, struct buf *err);
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 

@@ -235,6 +235,7 @@ struct ctb_restore {
 	char *id, *name;
 	json_t *def;		/* the new container's definition */
 	struct cttree tree;
+	struct cttree_idshift shift; /* the backed-up id range to this host's */
 };
 
 static void ctb_restore_free(void *arg)
@@ -291,7 +292,7 @@ static int ctb_stage(struct ctb_restore *rs, const char *dir, bool *made, struct
 		buf_printf(err, "cannot open %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	return backup_ct_restore(rs->repo, &rs->tree, fd, &rs->cancel, ctb_restore_progress, rs, err);
+	return backup_ct_restore(rs->repo, &rs->tree, fd, &rs->shift, &rs->cancel, ctb_restore_progress, rs, err);
 }
 
 static int ctb_fill(const char *rootfs, void *arg, struct buf *err)
@@ -402,6 +403,24 @@ int svc_ctb_restore(struct repo *r, const char *id, const json_t *m, const char 
 		buf_printf(err, "backup %s was cut into chunks of another size than its repository's", id);
 		e = -EINVAL;
 		goto fail;
+	}
+	/* Unprivileged: owners move from the backed-up range to this host's (the same on the same host). */
+	const json_t *idmap = json_object_get(def, "idmap");
+	if (!json_is_true(json_object_get(def, "privileged")) && json_is_object(idmap)) {
+		uint32_t ub, gb, cnt;
+		json_int_t oub = json_integer_value(json_object_get(idmap, "uid_base")),
+			   ogb = json_integer_value(json_object_get(idmap, "gid_base")),
+			   ocnt = json_integer_value(json_object_get(idmap, "count"));
+		if ((e = svc_ct_idmap_host(&ub, &gb, &cnt, err)) < 0)
+			goto fail;
+		if (oub <= 0 || ogb <= 0 || ocnt <= 0 || oub > UINT32_MAX || ogb > UINT32_MAX || ocnt > UINT32_MAX) {
+			buf_printf(err, "backup %s has a bad id range in its container definition", id);
+			e = -EINVAL;
+			goto fail;
+		}
+		if ((uint32_t)oub != ub || (uint32_t)ogb != gb)
+			rs->shift = (struct cttree_idshift){ (uint32_t)oub, (uint32_t)ogb, ub, gb,
+							     (uint32_t)ocnt < cnt ? (uint32_t)ocnt : cnt };
 	}
 	/* A new container: new uuid and MACs, corrald's own id range, its root in the lxcpath. */
 	rs->def = json_deep_copy(def);

@@ -18,6 +18,8 @@ FP=$(corral host info --json | jq -r .tls_fingerprint)
 rcorral() { local tok=$1; shift; CORRAL_TOKEN=$tok "$CORRAL" --url "https://127.0.0.1:$PORT" --fingerprint "$FP" "$@"; }
 trap 'corral ct kill "name:*" >/dev/null 2>&1; cleanup' EXIT
 LXCP=$STATE/lxc
+UIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
+GIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subgid)
 REPO=$T/repo
 
 nchunks() { find "$REPO/chunks" -type f | wc -l; }
@@ -123,6 +125,15 @@ test_expect "restore under a new name: same contents, links and raw ownership; i
 	corral ct start cb1 >/dev/null && corral ct start cb2 >/dev/null &&
 	[ "$(corral ct exec cb2 -- hostname)" = cb2 ] &&
 	fingerprint cb1 >"$T/fp1" && fingerprint cb2 >"$T/fp2" && diff "$T/fp1" "$T/fp2" && grep -q HARD-OK "$T/fp2"
+'
+
+test_expect "a backup from another id range is restored with owners moved into the range of this host" '
+	m=$(ls "$REPO"/backups/cb1/*.json | tail -n1) &&
+	jq ".container.idmap.uid_base -= 1000 | .container.idmap.gid_base -= 1000" "$m" >"$REPO/backups/cb1/20300101T000002Z.json" &&
+	corral backup restore cb1/20300101T000002Z --name cb4 --repo "$REPO" >/dev/null &&
+	[ "$(stat -c %u:%g "$LXCP/cb4/rootfs/bin/busybox")" = "$((UIDBASE + 1000)):$((GIDBASE + 1000))" ] &&
+	[ "$(stat -c %u:%g "$LXCP/cb4/rootfs/data/small")" = "$((UIDBASE + 1000)):$((GIDBASE + 1000))" ] &&
+	corral ct delete --yes cb4 >/dev/null && rm "$REPO/backups/cb1/20300101T000002Z.json"
 '
 
 test_expect "a running container is backed up frozen and keeps running" '

@@ -34,7 +34,15 @@ static const char *const bad_paths[] = { "/a", "..", "a/..", "../a", "a/../b", "
 
 static void test_paths(void **state)
 {
+	struct cttree_idshift sh = { 1000, 2000, 5000, 7000, 10 };
 	(void)state;
+	assert_int_equal(cttree_shift_uid(&sh, 999), 999);
+	assert_int_equal(cttree_shift_uid(&sh, 1000), 5000);
+	assert_int_equal(cttree_shift_uid(&sh, 1009), 5009);
+	assert_int_equal(cttree_shift_uid(&sh, 1010), 1010);
+	assert_int_equal(cttree_shift_gid(&sh, 2003), 7003);
+	assert_int_equal(cttree_shift_gid(&sh, 1003), 1003);
+	assert_int_equal(cttree_shift_uid(NULL, 1003), 1003);
 	for (size_t i = 0; i < ARRAY_SIZE(good_paths); i++) {
 		struct buf err = BUF_INIT;
 		assert_int_equal(cttree_path_check(good_paths[i], &err), 0);
@@ -291,7 +299,7 @@ static void test_roundtrip(void **state)
 	/* restore and compare */
 	assert_int_equal(mkdir(f->dst, 0700), 0);
 	int fd = open(f->dst, O_RDONLY | O_DIRECTORY);
-	assert_int_equal(backup_ct_restore(f->r, &t, fd, NULL, NULL, NULL, &err), 0);
+	assert_int_equal(backup_ct_restore(f->r, &t, fd, NULL, NULL, NULL, NULL, &err), 0);
 	close(fd);
 	static const char *const names[] = { "", "/d", "/d/big", "/small", "/empty", "/sparse", "/link", "/fifo", "/d/hard" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
@@ -319,6 +327,24 @@ static void test_roundtrip(void **state)
 	char target[64] = "";
 	assert_int_equal(readlink(lnk, target, sizeof(target) - 1), 5);
 	assert_string_equal(target, "d/big");
+
+	/* again, with owners moved from one id range to another */
+	struct cttree_idshift shift = { 100000, 100000, 200000, 300000, 65536 };
+	__do_free char *dst2 = xasprintf("%s/dst2", f->dir), *small2 = xasprintf("%s/dst2/small", f->dir),
+		       *lnk2 = xasprintf("%s/dst2/link", f->dir), *root2 = xasprintf("%s/dst2/empty", f->dir);
+	assert_int_equal(mkdir(dst2, 0700), 0);
+	fd = open(dst2, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(backup_ct_restore(f->r, &t, fd, &shift, NULL, NULL, NULL, &err), 0);
+	close(fd);
+	struct stat so;
+	assert_int_equal(lstat(small2, &so), 0);
+	assert_int_equal(so.st_uid, 200000);
+	assert_int_equal(so.st_gid, 300007);
+	assert_int_equal(lstat(lnk2, &so), 0);
+	assert_int_equal(so.st_uid, 200001);
+	assert_int_equal(so.st_gid, 300002);
+	assert_int_equal(lstat(root2, &so), 0); /* id 0: outside the range, unchanged */
+	assert_int_equal(so.st_uid, 0);
 
 	/* verify walks the files' chunks */
 	struct repo_check_result cr;
@@ -370,7 +396,7 @@ static void test_restore_no_follow(void **state)
 	e->chunks = xcalloc(1, sizeof(*e->chunks));
 	e->zero = xcalloc(1, sizeof(*e->zero));
 	int fd = open(f->dst, O_RDONLY | O_DIRECTORY);
-	assert_int_not_equal(backup_ct_restore(f->r, &t, fd, NULL, NULL, NULL, &err), 0);
+	assert_int_not_equal(backup_ct_restore(f->r, &t, fd, NULL, NULL, NULL, NULL, &err), 0);
 	close(fd);
 	assert_true(access(victim, F_OK) < 0);
 	cttree_release(&t);
