@@ -147,7 +147,7 @@ test_expect "a running container is backed up frozen and keeps running" '
 	corral backup show cb2/latest --repo "$REPO" --json | jq -e ".consistency == \"frozen\"" >/dev/null
 '
 
-test_expect "a cancelled backup of a running container leaves no backup and thaws it; so does a kill -9 of corrald" '
+test_expect "a cancelled backup of a running container leaves no backup and thaws it; so do a SIGTERM and a kill -9 of corrald" '
 	corral ct exec cb2 -- sh -c "dd if=/dev/urandom of=/data/huge bs=1M count=160 2>/dev/null && sync" &&
 	n=$(nbackups cb2 "$REPO") &&
 	jid=$(corral backup run cb2 --repo "$REPO" --detach --json | jq -r .id) && midway "$jid" &&
@@ -160,7 +160,11 @@ test_expect "a cancelled backup of a running container leaves no backup and thaw
 	start_daemon --listen "127.0.0.1:$PORT" &&
 	[ "$(job_state "$jid")" != running ] && [ "$(nbackups cb2 "$REPO")" = "$n" ] &&
 	[ "$(corral ct show cb2 --json | jq -r .state)" = running ] && corral ct exec cb2 --timeout 10 -- true &&
-	grep -q "container cb2: thawed" "$T/corrald.log"
+	grep -q "container cb2: thawed" "$T/corrald.log" &&
+	jid=$(corral backup run cb2 --repo "$REPO" --detach --json | jq -r .id) && midway "$jid" &&
+	stop_daemon && lxc-info -P "$LXCP" -n cb2 -s | grep -q RUNNING &&
+	start_daemon --listen "127.0.0.1:$PORT" && [ "$(job_state "$jid")" = cancelled ] &&
+	[ "$(nbackups cb2 "$REPO")" = "$n" ] && [ "$(grep -c "container cb2: thawed" "$T/corrald.log")" = 1 ]
 '
 
 test_expect "a cancelled restore leaves no container and no files" '
