@@ -222,12 +222,26 @@ static bool list_allowed(struct route_ctx *c, const struct svc_identity *who)
 	struct svc_acl *acl = svc_acl_load();
 	__do_free char *coll = xasprintf("/%s", rule->kind);
 	bool ok = svc_acl_allows(acl, who, rule->coll_priv, coll) ||
-		  svc_acl_allows_within(acl, who, rule->within_priv, rule->within);
+		  svc_acl_allows_within(acl, who, rule->within_priv, rule->within) ||
+		  /* a container's backups and jobs are that container's, too */
+		  ((strcmp(rule->kind, "backups") == 0 || strcmp(rule->kind, "jobs") == 0) &&
+		   svc_acl_allows_within(acl, who, rule->within_priv, "/containers"));
 	svc_acl_free(acl);
 	return ok;
 }
 
 /* The uuid -> name of every VM, for items that name their VM by uuid. */
+/* The uuid -> name of every container (list: svc_ct_list's answer). */
+static const char *ct_name_of(json_t *cts, const char *uuid)
+{
+	json_t *ct;
+	size_t i;
+	json_array_foreach(json_object_get(cts, "containers"), i, ct)
+		if (uuid && strcmp(json_string_value(json_object_get(ct, "uuid")) ?: "", uuid) == 0)
+			return json_string_value(json_object_get(ct, "name"));
+	return NULL;
+}
+
 static const char *vm_name_of(json_t *vms, const char *uuid)
 {
 	json_t *vm;
@@ -242,7 +256,7 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 {
 	const struct list_rule *rule = list_rule(kind);
 	__do_free char *coll = xasprintf("/%s", kind);
-	__do_json json_t *vms = NULL;
+	__do_json json_t *vms = NULL, *cts = NULL;
 	struct svc_acl *acl;
 
 	if (!c->req->remote || !rule || !json_is_array(list))
@@ -255,6 +269,8 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 	if (strcmp(kind, "jobs") == 0 || strcmp(kind, "backups") == 0) {
 		struct buf err = BUF_INIT;
 		vms = svc_vm_list(NULL, &err);
+		buf_reset(&err);
+		cts = svc_ct_list(NULL, &err);
 		buf_release(&err);
 	}
 	for (size_t i = json_array_size(list); i-- > 0;) {
@@ -276,6 +292,15 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 			else if (strcmp(kind, "events") == 0 && json_is_null(json_object_get(item, "vm")))
 				name = NULL; /* a host event */
 			obj = name ? xasprintf("/vms/%s", name) : NULL;
+			const char *ct = NULL;
+			if (!name && strcmp(kind, "jobs") == 0)
+				ct = ct_name_of(cts, json_string_value(json_object_get(item, "vm")));
+			else if (!name && strcmp(kind, "backups") == 0)
+				ct = ct_name_of(cts, json_string_value(json_object_get(item, "uuid")));
+			if (ct) { /* a container's job or backup */
+				name = ct;
+				obj = xasprintf("/containers/%s", ct);
+			}
 		}
 		if (!obj || !name || !svc_acl_allows(acl, c->who, rule->item_priv, obj))
 			json_array_remove(list, i);

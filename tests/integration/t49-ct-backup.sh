@@ -181,6 +181,8 @@ test_expect "an Operator of one container backs it up and reads its backups, not
 	rcorral "$TOK" backup run cb1 --repo "$REPO" >/dev/null &&
 	fails rcorral "$TOK" backup run cb2 --repo "$REPO" 2>err && grep -q "forbidden" err &&
 	rcorral "$TOK" backup show cb1/latest --repo "$REPO" --json | jq -e ".vm == \"cb1\"" >/dev/null &&
+	rcorral "$TOK" backup list --repo "$REPO" --json | jq -e "[.backups[].vm] | unique == [\"cb1\"]" >/dev/null &&
+	corral backup list --repo "$REPO" --json | jq -e "[.backups[].vm] | unique == [\"cb1\",\"cb2\"]" >/dev/null &&
 	rcorral "$TOK" backup get cb1/latest /data/small - --repo "$REPO" | grep -qx two &&
 	fails rcorral "$TOK" backup show cb2/latest --repo "$REPO" 2>err && grep -q "forbidden" err &&
 	fails rcorral "$TOK" backup get cb2/latest /data/small - --repo "$REPO" 2>err
