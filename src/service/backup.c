@@ -614,6 +614,8 @@ static void brun_add_ct(struct brun *b, const struct ct_record *c, const struct 
 		bv->keep = *keep;
 }
 
+static void preview_prune(struct brun *b, const char *name, const struct keep_opts *keep, json_t *e);
+
 /* What a preview reports for VM d: pattern verdict, disks, and the prune plan. */
 static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *why, const struct keep_opts *keep)
 {
@@ -622,13 +624,20 @@ static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *wh
 		json_array_append_new(json_object_get(e, "disks"), json_string(d->disks[i].volume));
 	if (b->os_disk_only && d->ndisks > 1)
 		json_object_set_new(e, "skipped_disks", json_integer(d->ndisks - 1));
+	preview_prune(b, d->name, keep, e);
+	return e;
+}
+
+/* The prune plan of `name`'s backups under keep, into preview entry e. */
+static void preview_prune(struct brun *b, const char *name, const struct keep_opts *keep, json_t *e)
+{
 	if (keep_opts_any(keep)) {
 		struct retention_item *items = NULL;
 		char **ids = NULL;
 		size_t n = 0, nids = 0;
 		struct buf err = BUF_INIT;
 		json_t *plan = json_array();
-		if (retention_plan(b->repo, d->name, keep, (int64_t)time(NULL), &items, &n, &ids, &nids, &err) == 0) {
+		if (retention_plan(b->repo, name, keep, (int64_t)time(NULL), &items, &n, &ids, &nids, &err) == 0) {
 			for (size_t i = 0; i < n; i++)
 				json_array_append_new(plan, json_pack("{s:s,s:b,s:s}", "id", items[i].id, "keep",
 								      items[i].keep, "reason", items[i].reason));
@@ -640,7 +649,6 @@ static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *wh
 		repo_ids_free(ids, nids);
 		buf_release(&err);
 	}
-	return e;
 }
 
 int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *err)
@@ -730,10 +738,12 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 		for (size_t i = n; i < n + ncts; i++) {
 			struct buf why = BUF_INIT;
 			policy_choice_describe(&pv[i], &pc[i], &why);
-			if (preview && pc[i].verdict == POLICY_SELECTED)
-				json_array_append_new(json_object_get(preview, "backup"),
-						      json_pack("{s:s,s:s,s:s,s:[]}", "vm", cts[i - n].name, "kind",
-								"container", "reason", why.s, "disks"));
+			if (preview && pc[i].verdict == POLICY_SELECTED) {
+				json_t *e = json_pack("{s:s,s:s,s:s,s:[]}", "vm", cts[i - n].name, "kind", "container",
+						      "reason", why.s, "disks");
+				preview_prune(b, cts[i - n].name, &pc[i].keep, e);
+				json_array_append_new(json_object_get(preview, "backup"), e);
+			}
 			else if (preview)
 				json_array_append_new(json_object_get(preview, "skip"),
 						      json_pack("{s:s,s:s}", "vm", cts[i - n].name, "reason", why.s));
