@@ -17,6 +17,7 @@
 #include "routes_internal.h"
 #include "service/auth.h"
 #include "service/backup.h"
+#include "service/ct.h"
 #include "service/host.h"
 #include "service/vm.h"
 #include "service/volume.h"
@@ -71,6 +72,29 @@ static size_t vm_objects(const char *sel, char ***out, size_t n)
 	return added;
 }
 
+/* A container `key` (name or uuid) as its ACL object /containers/NAME
+ * (appended to *out); 0 when no container has that key. */
+static size_t ct_object(const char *key, char ***out)
+{
+	struct buf err = BUF_INIT;
+	__do_json json_t *ct = NULL;
+	const char *name;
+	size_t n = 0;
+
+	if (strncmp(key, "uuid:", 5) == 0)
+		key += 5;
+	if (svc_ct_show(key, &ct, &err) == 0 && (name = json_string_value(json_object_get(ct, "name")))) {
+		while ((*out)[n])
+			n++;
+		*out = xrealloc(*out, (n + 2) * sizeof(**out));
+		(*out)[n] = xasprintf("/containers/%s", name);
+		(*out)[n + 1] = NULL;
+		n = 1;
+	}
+	buf_release(&err);
+	return n;
+}
+
 /*
  * A VM's backups are also that VM's, for whoever lacks the right on all
  * backups: running a backup of named VMs (not of a policy) needs it on
@@ -85,7 +109,10 @@ static size_t backup_objects(struct route_ctx *c, char ***out)
 		__do_json json_t *b = json_parse_object(c->req->body, c->req->body_len, &err);
 		const char *sel = json_string_value(json_object_get(b, "vm"));
 		buf_release(&err);
-		return sel && *sel && !json_object_get(b, "policy") ? vm_objects(sel, out, 0) : 0;
+		if (!sel || !*sel || json_object_get(b, "policy"))
+			return 0;
+		size_t n = vm_objects(sel, out, 0);
+		return n ? n : ct_object(sel, out); /* a container's backups are that container's */
 	}
 	if (c->nseg == 3 && !strcmp(c->req->method, "GET") &&
 	    (!strcmp(c->seg[2], "show") || !strcmp(c->seg[2], "files") || !strcmp(c->seg[2], "content"))) {
@@ -97,7 +124,8 @@ static size_t backup_objects(struct route_ctx *c, char ***out)
 		buf_release(&err);
 		if (r == 0 && uuid) {
 			__do_free char *sel = xasprintf("uuid:%s", uuid);
-			return vm_objects(sel, out, 0);
+			size_t n = vm_objects(sel, out, 0);
+			return n ? n : ct_object(sel, out);
 		}
 	}
 	return 0;
@@ -146,6 +174,9 @@ static char **route_objects(struct route_ctx *c)
 			out[0] = xasprintf("/vms/%s", name);
 			return out;
 		}
+		/* a container's job (a backup of it): that container's */
+		if (!name && vm && !svc_auth_allowed(c->who, c->priv, "/jobs") && ct_object(vm, &out))
+			return out;
 	}
 	/* a collection, or an object that does not exist: its collection (the handler says 404) */
 	out[0] = xasprintf("/%s", kind);
@@ -191,12 +222,26 @@ static bool list_allowed(struct route_ctx *c, const struct svc_identity *who)
 	struct svc_acl *acl = svc_acl_load();
 	__do_free char *coll = xasprintf("/%s", rule->kind);
 	bool ok = svc_acl_allows(acl, who, rule->coll_priv, coll) ||
-		  svc_acl_allows_within(acl, who, rule->within_priv, rule->within);
+		  svc_acl_allows_within(acl, who, rule->within_priv, rule->within) ||
+		  /* a container's backups and jobs are that container's, too */
+		  ((strcmp(rule->kind, "backups") == 0 || strcmp(rule->kind, "jobs") == 0) &&
+		   svc_acl_allows_within(acl, who, rule->within_priv, "/containers"));
 	svc_acl_free(acl);
 	return ok;
 }
 
 /* The uuid -> name of every VM, for items that name their VM by uuid. */
+/* The uuid -> name of every container (list: svc_ct_list's answer). */
+static const char *ct_name_of(json_t *cts, const char *uuid)
+{
+	json_t *ct;
+	size_t i;
+	json_array_foreach(json_object_get(cts, "containers"), i, ct)
+		if (uuid && strcmp(json_string_value(json_object_get(ct, "uuid")) ?: "", uuid) == 0)
+			return json_string_value(json_object_get(ct, "name"));
+	return NULL;
+}
+
 static const char *vm_name_of(json_t *vms, const char *uuid)
 {
 	json_t *vm;
@@ -211,7 +256,7 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 {
 	const struct list_rule *rule = list_rule(kind);
 	__do_free char *coll = xasprintf("/%s", kind);
-	__do_json json_t *vms = NULL;
+	__do_json json_t *vms = NULL, *cts = NULL;
 	struct svc_acl *acl;
 
 	if (!c->req->remote || !rule || !json_is_array(list))
@@ -224,6 +269,8 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 	if (strcmp(kind, "jobs") == 0 || strcmp(kind, "backups") == 0) {
 		struct buf err = BUF_INIT;
 		vms = svc_vm_list(NULL, &err);
+		buf_reset(&err);
+		cts = svc_ct_list(NULL, &err);
 		buf_release(&err);
 	}
 	for (size_t i = json_array_size(list); i-- > 0;) {
@@ -245,6 +292,15 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 			else if (strcmp(kind, "events") == 0 && json_is_null(json_object_get(item, "vm")))
 				name = NULL; /* a host event */
 			obj = name ? xasprintf("/vms/%s", name) : NULL;
+			const char *ct = NULL;
+			if (!name && strcmp(kind, "jobs") == 0)
+				ct = ct_name_of(cts, json_string_value(json_object_get(item, "vm")));
+			else if (!name && strcmp(kind, "backups") == 0)
+				ct = ct_name_of(cts, json_string_value(json_object_get(item, "uuid")));
+			if (ct) { /* a container's job or backup */
+				name = ct;
+				obj = xasprintf("/containers/%s", ct);
+			}
 		}
 		if (!obj || !name || !svc_acl_allows(acl, c->who, rule->item_priv, obj))
 			json_array_remove(list, i);

@@ -1072,6 +1072,40 @@ void repo_ids_free(char **ids, size_t n)
 	free(ids);
 }
 
+/* A container backup's manifest (backup/cttree.h): "files" instead of
+ * "disks", each regular file's "chunks" listed as a disk's are. */
+static int walk_ct_files(const json_t *m, repo_chunk_visit_fn fn, void *arg, struct buf *err)
+{
+	const json_t *files = json_object_get(m, "files"), *f, *chunks, *c;
+	uint8_t d[REPO_DIGEST_LEN];
+	size_t i, k;
+	int rc;
+
+	if (!json_is_array(files) || json_object_get(m, "disks")) {
+		buf_adds(err, "a container backup's manifest has no \"files\" array, or has \"disks\"");
+		return -EINVAL;
+	}
+	json_array_foreach(files, i, f) {
+		if (!(chunks = json_object_get(f, "chunks")))
+			continue;
+		if (!json_is_array(chunks)) {
+			buf_printf(err, "file entry %zu's \"chunks\" is not an array", i);
+			return -EINVAL;
+		}
+		json_array_foreach(chunks, k, c) {
+			if (json_is_null(c))
+				continue;
+			if (!json_is_string(c) || repo_digest_parse(json_string_value(c), d) < 0) {
+				buf_printf(err, "chunk %zu of file entry %zu is neither null nor 64 hex characters", k, i);
+				return -EINVAL;
+			}
+			if ((rc = fn(d, arg)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 int repo_manifest_walk(const json_t *m, repo_chunk_visit_fn fn, void *arg, struct buf *err)
 {
 	const json_t *disks = json_object_get(m, "disks"), *disk, *chunks, *c;
@@ -1079,6 +1113,9 @@ int repo_manifest_walk(const json_t *m, repo_chunk_visit_fn fn, void *arg, struc
 	uint8_t d[REPO_DIGEST_LEN];
 	int rc;
 
+	if (json_is_string(json_object_get(m, "kind")) &&
+	    strcmp(json_string_value(json_object_get(m, "kind")), "container") == 0)
+		return walk_ct_files(m, fn, arg, err);
 	if (!json_is_array(disks)) {
 		buf_adds(err, "its \"disks\" is not an array");
 		return -EINVAL;

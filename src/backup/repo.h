@@ -26,7 +26,11 @@
  * Manifests are JSON objects written by the backup engine; the repository
  * relies on one convention only: "disks" is an array of objects whose
  * "chunks" array holds, per chunk-size piece of the disk, the chunk id as 64
- * hex chars or null for an all-zero piece.  verify and sweep walk those.
+ * hex chars or null for an all-zero piece.  verify and sweep walk those,
+ * and, in a container backup ("kind": "container", backup/cttree.h), the
+ * "chunks" of every entry of its "files" array instead (it has no "disks",
+ * so a corral that predates container backups finds it unreadable: its
+ * sweep then deletes nothing, its verify reports it).
  *
  * Cancelling: the long operations of this library (repo_verify, repo_sweep,
  * and backup_vm / backup_restore_disk in backup.h) take a `cancel` flag

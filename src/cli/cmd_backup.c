@@ -20,11 +20,13 @@
 #include "util/common.h"
 
 static const char usage_run[] =
-	"usage: corral backup run POLICY|VM [--repo PATH] [--os-disk-only] [--no-freeze]\n"
+	"usage: corral backup run POLICY|VM|CONTAINER [--repo PATH] [--os-disk-only] [--no-freeze]\n"
 	"                         [--preview] [--detach]\n"
 	"\n"
-	"Back up the VMs a policy selects ('corral policy show'), or the VMs a\n"
-	"selector names (NAME, UUID, name:GLOB, tag:T), into a repository.\n"
+	"Back up the VMs and containers a policy selects ('corral policy show'), the\n"
+	"VMs a selector names (NAME, UUID, name:GLOB, tag:T), or one container by\n"
+	"name, into a repository.  A container's backup is a file-level archive of\n"
+	"its root; a running container is frozen while it is read.\n"
 	"Running VMs are backed up live from a consistent point in time (the\n"
 	"guest pauses for milliseconds); stopped VMs from their images.  After\n"
 	"the first backup of a disk only the blocks changed since the previous\n"
@@ -75,6 +77,8 @@ static const char usage_restore[] =
 	"VM, which must be stopped and have no snapshots (or, if it was deleted,\n"
 	"as a new VM with its old name).  With --disk N, only disk N as a new\n"
 	"volume (named NEW, default <vm>-restore-disk<N>), attached to nothing.\n"
+	"A container's backup restores as a new stopped container (--name NEW, or\n"
+	"its old name if no container or VM has it now).\n"
 	"Nothing changes until every disk is written.\n"
 	"ID: a backup id ('corral backup list'), or VM/latest for VM's newest.\n"
 	"\n"
@@ -109,7 +113,8 @@ static const char usage_ls[] =
 	"usage: corral backup files ID [PATH] [--disk N] [--partition N] [--long] [--repo PATH]\n"
 	"\n"
 	"List a directory inside a backed-up disk without restoring anything\n"
-	"(ext2/3/4, XFS and btrfs, also on LVM2; default: the root directory).\n"
+	"(ext2/3/4, XFS and btrfs, also on LVM2; default: the root directory),\n"
+	"or inside a container's backup.\n"
 	"ID: a backup id ('corral backup list'), or VM/latest for VM's newest.\n"
 	"\n"
 	"Options:\n"
@@ -124,9 +129,10 @@ static const char usage_ls[] =
 static const char usage_get[] =
 	"usage: corral backup get ID PATH DEST [--disk N] [--partition N] [--force] [--repo PATH]\n"
 	"\n"
-	"Copy one file out of a backed-up disk to DEST (a file, or a directory to\n"
-	"put it in) without restoring anything.  DEST is written completely before\n"
-	"it appears; an existing DEST needs --force.  DEST '-' writes to stdout.\n"
+	"Copy one file out of a backed-up disk or a container's backup to DEST\n"
+	"(a file, or a directory to put it in) without restoring anything.  DEST\n"
+	"is written completely before it appears; an existing DEST needs --force.\n"
+	"DEST '-' writes to stdout.\n"
 	"ID: a backup id ('corral backup list'), or VM/latest for VM's newest.\n"
 	"\n"
 	"Options:\n"
@@ -225,7 +231,10 @@ static void print_preview(const json_t *p)
 	       out_str(p, "policy") ? out_str(p, "policy") : "");
 	json_array_foreach(json_object_get(p, "backup"), i, e) {
 		__do_free char *disks = out_join(json_object_get(e, "disks"), ", ");
-		printf("back up %s (%s): %s\n", out_str(e, "vm"), *disks ? disks : "no disks", out_str(e, "reason"));
+		const char *kind = out_str(e, "kind");
+		printf("back up %s (%s): %s\n", out_str(e, "vm"),
+		       kind && strcmp(kind, "container") == 0 ? "container, file-level" : *disks ? disks : "no disks",
+		       out_str(e, "reason"));
 		json_array_foreach(json_object_get(e, "prune"), k, x)
 			printf("    %-6s %s: %s\n", json_is_true(json_object_get(x, "keep")) ? "keep" : "PRUNE",
 			       out_str(x, "id"), out_str(x, "reason"));
@@ -364,7 +373,7 @@ static int backup_list(struct cli *cli, int argc, char **argv)
 static void show_backup(const json_t *b)
 {
 	__do_table struct table *t = table_new_kv();
-	static const char *const keys[] = { "id", "vm", "uuid", "time", "kind", "policy" };
+	static const char *const keys[] = { "id", "vm", "uuid", "time", "kind", "policy", "consistency", "entries" };
 	json_t *d;
 	size_t i;
 	char s1[16], s2[16], s3[16];
@@ -579,10 +588,10 @@ static int backup_forget(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cli_verb backup_verbs[] = {
-	{ "run", "back up a policy's vms or the named vms", backup_run },
+	{ "run", "back up a policy's vms and containers, or the named ones", backup_run },
 	{ "list", "list backups", backup_list },
 	{ "show", "show one backup", backup_show },
-	{ "restore", "restore a vm, or one disk, from a backup", backup_restore },
+	{ "restore", "restore a vm, one disk, or a container from a backup", backup_restore },
 	{ "verify", "check backups' chunks", backup_verify },
 	{ "files", "list files inside a backup", backup_ls },
 	{ "get", "copy one file out of a backup", backup_get },
@@ -591,5 +600,5 @@ static const struct cli_verb backup_verbs[] = {
 };
 
 const struct cli_noun cli_noun_backup = {
-	"backup", "Backups of VMs: run, list, restore, verify, single files.", backup_verbs, NULL,
+	"backup", "Backups of VMs and containers: run, list, restore, verify, single files.", backup_verbs, NULL,
 };

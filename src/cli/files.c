@@ -59,7 +59,9 @@ void cli_print_listing(const json_t *answer, bool lng)
 			char mode[11], size[24], when[32];
 			time_t mt = (time_t)int_of(e, "mtime");
 			const char *target = out_str(e, "target");
-			__do_free char *name = target ? xasprintf("%s -> %s", out_str(e, "name"), target)
+			bool hard = out_str(e, "type") && strcmp(out_str(e, "type"), "hardlink") == 0;
+			__do_free char *name = target ? xasprintf(hard ? "%s => /%s" : "%s -> %s", out_str(e, "name"),
+								  target) /* a hardlink: the path it shares its inode with */
 						      : xstrdup(out_str(e, "name"));
 			mode_string(out_str(e, "type"), int_of(e, "mode"), mode);
 			snprintf(size, sizeof(size), "%" PRId64, int_of(e, "size"));

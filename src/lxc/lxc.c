@@ -497,3 +497,33 @@ int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err)
 	int r = ctrt_tree_remove(root, err);
 	return r < 0 ? r : ctrt_remove_tree(dir, err);
 }
+
+/* ---- freezer (container backups, service/ctbackup.c) ---- */
+
+int ctrt_freeze(const char *lxcpath, const char *name, struct buf *err)
+{
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
+	if (!c)
+		return -EIO;
+	if (!c->is_running(c)) {
+		buf_printf(err, "container '%s' is not running: nothing to freeze", name);
+		return -EINVAL;
+	}
+	if (!c->freeze(c)) {
+		buf_printf(err, "container '%s': liblxc could not freeze it (freezer cgroup)", name);
+		return -EIO;
+	}
+	return 0;
+}
+
+int ctrt_unfreeze(const char *lxcpath, const char *name, struct buf *err)
+{
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
+	if (!c)
+		return -EIO;
+	if (!c->unfreeze(c)) {
+		buf_printf(err, "container '%s': liblxc could not thaw it", name);
+		return -EIO;
+	}
+	return 0;
+}

@@ -107,6 +107,16 @@ int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struc
  * that directory); the container must be stopped.  An absent one: 0. */
 int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err);
 
+/*
+ * Freeze every task of the running container (liblxc's freeze: the freezer
+ * cgroup, or cgroup.freeze on v2), waiting until it is FROZEN; unfreeze
+ * thaws it.  For a consistent file-level backup of a running container
+ * (service/ctbackup.c): the caller thaws on every path.  -EINVAL if it is
+ * not running, -EIO when liblxc fails.
+ */
+int ctrt_freeze(const char *lxcpath, const char *name, struct buf *err);
+int ctrt_unfreeze(const char *lxcpath, const char *name, struct buf *err);
+
 /* ---- limits.c ---- */
 
 #define CTRT_MAX_ITEMS 8

@@ -31,6 +31,7 @@
 
 #include "backup.h"
 #include "service/agent.h"
+#include "service/ctbackup.h"
 #include "service/host.h"
 #include "service/repo.h"
 #include "service/vm.h"
@@ -52,6 +53,7 @@ struct brun_vm {
 	char *name;
 	uint64_t size;		/* sum of the disks to read (progress weight) */
 	struct keep_opts keep;	/* retention after a good backup (all zero: keep everything) */
+	bool ct;		/* a container (a file-level backup, ctbackup.c) */
 };
 
 struct brun {
@@ -181,6 +183,42 @@ static void brun_point(void *arg, bool before)
 	}
 }
 
+/* Progress of a container being backed up (its size is known once walked). */
+static void brun_ct_progress(uint64_t done, uint64_t total, const char *phase, void *arg)
+{
+	struct brun *b = arg;
+	struct brun_vm *bv = (struct brun_vm *)b->cur;
+	(void)phase;
+	if (total != bv->size) {
+		b->total = b->total - bv->size + total;
+		bv->size = total;
+	}
+	job_progress_bytes(b->job, b->done_before + done, b->total);
+}
+
+/* One container of a policy's run (ctbackup.c does the work). */
+static int backup_one_ct(struct brun *b, struct brun_vm *bv, json_t *entry)
+{
+	struct buf err = BUF_INIT;
+	bool lock = b->n > 1;
+	int r = 0;
+
+	json_object_set_new(entry, "kind", json_string("container"));
+	if (lock && (r = job_lock_vm(b->job, bv->uuid, bv->name, &err)) < 0)
+		lock = false;
+	b->cur = bv;
+	if (r == 0)
+		r = svc_ctb_backup_one(b->job, b->repo, b->repo_path, bv->uuid, b->policy, &b->cancel, brun_ct_progress,
+				       b, entry, &err);
+	if (lock)
+		job_unlock_vm(b->job, bv->uuid);
+	if (r < 0)
+		json_object_set_new(entry, "error", json_string(err.len ? err.s : "failed"));
+	b->done_before += bv->size;
+	buf_release(&err);
+	return r;
+}
+
 /* One VM: lock, gather, back up.  Appends its entry to the run's summary. */
 static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 {
@@ -199,6 +237,8 @@ static int backup_one(struct brun *b, struct brun_vm *bv, json_t *entry)
 	bool lock = b->n > 1;
 	int r;
 
+	if (bv->ct)
+		return backup_one_ct(b, bv, entry);
 	if (lock && (r = job_lock_vm(b->job, bv->uuid, bv->name, &err)) < 0) {
 		lock = false;
 		goto report;
@@ -561,6 +601,21 @@ static void brun_add(struct brun *b, const struct vm_def *d, const struct keep_o
 	b->total += bv->size;
 }
 
+static void brun_add_ct(struct brun *b, const struct ct_record *c, const struct keep_opts *keep)
+{
+	struct brun_vm *bv;
+	b->vms = xrealloc(b->vms, (b->n + 1) * sizeof(*b->vms));
+	bv = &b->vms[b->n++];
+	memset(bv, 0, sizeof(*bv));
+	snprintf(bv->uuid, sizeof(bv->uuid), "%s", c->uuid);
+	bv->name = xstrdup(c->name);
+	bv->ct = true;
+	if (keep)
+		bv->keep = *keep;
+}
+
+static void preview_prune(struct brun *b, const char *name, const struct keep_opts *keep, json_t *e);
+
 /* What a preview reports for VM d: pattern verdict, disks, and the prune plan. */
 static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *why, const struct keep_opts *keep)
 {
@@ -569,13 +624,20 @@ static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *wh
 		json_array_append_new(json_object_get(e, "disks"), json_string(d->disks[i].volume));
 	if (b->os_disk_only && d->ndisks > 1)
 		json_object_set_new(e, "skipped_disks", json_integer(d->ndisks - 1));
+	preview_prune(b, d->name, keep, e);
+	return e;
+}
+
+/* The prune plan of `name`'s backups under keep, into preview entry e. */
+static void preview_prune(struct brun *b, const char *name, const struct keep_opts *keep, json_t *e)
+{
 	if (keep_opts_any(keep)) {
 		struct retention_item *items = NULL;
 		char **ids = NULL;
 		size_t n = 0, nids = 0;
 		struct buf err = BUF_INIT;
 		json_t *plan = json_array();
-		if (retention_plan(b->repo, d->name, keep, (int64_t)time(NULL), &items, &n, &ids, &nids, &err) == 0) {
+		if (retention_plan(b->repo, name, keep, (int64_t)time(NULL), &items, &n, &ids, &nids, &err) == 0) {
 			for (size_t i = 0; i < n; i++)
 				json_array_append_new(plan, json_pack("{s:s,s:b,s:s}", "id", items[i].id, "keep",
 								      items[i].keep, "reason", items[i].reason));
@@ -587,7 +649,6 @@ static json_t *preview_vm(struct brun *b, const struct vm_def *d, const char *wh
 		repo_ids_free(ids, nids);
 		buf_release(&err);
 	}
-	return e;
 }
 
 int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *err)
@@ -604,6 +665,15 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 		buf_adds(err, "name either a policy or a vm selector to back up");
 		r = -EINVAL;
 		goto fail;
+	}
+	if (o->vm && svc_ctb_is_container(o->vm)) { /* a container: a file-level backup (ctbackup.c) */
+		if (o->preview || o->os_disk_only || o->no_freeze) {
+			buf_adds(err, "--preview, --os-disk-only and --no-freeze are for vms, not containers");
+			r = -EINVAL;
+			goto fail;
+		}
+		brun_free(b);
+		return svc_ctb_run(o->vm, o->repo, out, err);
 	}
 	b->os_disk_only = o->os_disk_only;
 	b->no_freeze = o->no_freeze;
@@ -625,8 +695,13 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 	if (o->vm) {
 		svc_uuid *uuids = NULL;
 		size_t nu = 0;
-		if ((r = svc_vm_select(o->vm, false, &uuids, &nu, err)) < 0)
+		if ((r = svc_vm_select(o->vm, false, &uuids, &nu, err)) < 0) {
+			if (r == -ENOENT && !strchr(o->vm, ':')) { /* a plain name: a container's, too */
+				buf_reset(err);
+				buf_printf(err, "no vm or container named '%s'", o->vm);
+			}
 			goto fail;
+		}
 		for (size_t i = 0; i < nu; i++) {
 			struct vm_record rec = { 0 };
 			if (store_vm_get(svc_cfg.store, uuids[i], &rec) < 0)
@@ -645,14 +720,38 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 			buf_adds(err, "cannot read the VM list");
 			goto fail;
 		}
-		struct policy_vm *pv = xcalloc(n ? n : 1, sizeof(*pv));
-		struct policy_choice *pc = xcalloc(n ? n : 1, sizeof(*pc));
+		/* Containers are selected by the same patterns (by name: they carry no tags). */
+		struct ct_record *cts = NULL;
+		size_t ncts = 0;
+		if (store_ct_list(svc_cfg.store, &cts, &ncts) < 0)
+			ncts = 0;
+		struct policy_vm *pv = xcalloc(n + ncts ? n + ncts : 1, sizeof(*pv));
+		struct policy_choice *pc = xcalloc(n + ncts ? n + ncts : 1, sizeof(*pc));
 		for (size_t i = 0; i < n; i++) {
 			pv[i].name = list[i].def->name;
 			pv[i].tags = (const char *const *)list[i].def->tags;
 			pv[i].ntags = (size_t)list[i].def->ntags;
 		}
-		policy_select(&pol, pv, n, pc);
+		for (size_t i = 0; i < ncts; i++)
+			pv[n + i].name = cts[i].name;
+		policy_select(&pol, pv, n + ncts, pc);
+		for (size_t i = n; i < n + ncts; i++) {
+			struct buf why = BUF_INIT;
+			policy_choice_describe(&pv[i], &pc[i], &why);
+			if (preview && pc[i].verdict == POLICY_SELECTED) {
+				json_t *e = json_pack("{s:s,s:s,s:s,s:[]}", "vm", cts[i - n].name, "kind", "container",
+						      "reason", why.s, "disks");
+				preview_prune(b, cts[i - n].name, &pc[i].keep, e);
+				json_array_append_new(json_object_get(preview, "backup"), e);
+			}
+			else if (preview)
+				json_array_append_new(json_object_get(preview, "skip"),
+						      json_pack("{s:s,s:s}", "vm", cts[i - n].name, "reason", why.s));
+			else if (pc[i].verdict == POLICY_SELECTED)
+				brun_add_ct(b, &cts[i - n], &pc[i].keep);
+			buf_release(&why);
+		}
+		store_ct_list_free(cts, ncts);
 		for (size_t i = 0; i < n; i++) {
 			struct buf why = BUF_INIT;
 			policy_choice_describe(&pv[i], &pc[i], &why);

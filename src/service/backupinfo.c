@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "service/backup.h"
+#include "service/ctbackup.h"
+#include "backup/cttree.h"
 #include "service/fsview.h"
 #include "service/repo.h"
 #include "backup/backup.h"
@@ -29,6 +31,9 @@ static json_t *backup_summary(const char *id, const json_t *m)
 	size_t i;
 	json_int_t size = 0, read = 0, fresh = 0;
 	bool incremental = json_array_size(disks) > 0;
+
+	if (backup_manifest_is_ct(m))
+		return svc_ctb_summary(id, m);
 
 	json_array_foreach(disks, i, d) {
 		size += json_integer_value(json_object_get(d, "size"));
@@ -91,7 +96,7 @@ int svc_backup_show(const char *repo, const char *ref, json_t **out, struct buf 
 	if ((e = repo_lock(r, false, true, err)) == 0 && (e = svc_backup_ref_resolve(r, ref, &id, err)) == 0 &&
 	    (e = repo_manifest_read(r, id, &m, err)) == 0) {
 		*out = backup_summary(id, m);
-		json_object_set(*out, "definition", json_object_get(m, "definition"));
+		json_object_set(*out, "definition", json_object_get(m, backup_manifest_is_ct(m) ? "container" : "definition"));
 		json_t *disks = json_array();
 		const json_t *d;
 		size_t i;
@@ -170,6 +175,8 @@ int svc_backup_ls(const char *repo, const char *id, int disk, int partition, con
 	struct bfs b;
 	int e;
 
+	if ((e = svc_ctb_files(repo, id, path, out, err)) != -ENOTSUP)
+		return e;
 	if ((e = bfs_open(repo, id, disk, partition, &b, err)) < 0)
 		return e;
 	e = svc_fs_listing(&b.src, partition, lv, path && *path ? path : "/", out, err);
@@ -186,9 +193,12 @@ static void bfs_release(void *owner)
 int svc_backup_read(const char *repo, const char *id, int disk, int partition, const char *lv, const char *path,
 		    int *fd, uint64_t *size, struct buf *err)
 {
-	struct bfs *b = xcalloc(1, sizeof(*b));
+	struct bfs *b;
 	int e;
 
+	if ((e = svc_ctb_read(repo, id, path, fd, size, err)) != -ENOTSUP)
+		return e;
+	b = xcalloc(1, sizeof(*b));
 	if ((e = bfs_open(repo, id, disk, partition, b, err)) < 0) {
 		free(b);
 		return e;

@@ -288,7 +288,9 @@ static int check_rootfs(const struct ct_def *d, struct buf *err)
 	return 0;
 }
 
-int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
+/* Create: a template-built or given root, or (fill set: a restore,
+ * svc_ct_create_filled) a root fill writes into the new directory. */
+static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, json_t **out, struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();
 	__do_free char *rootfs = NULL, *dir = NULL;
@@ -304,7 +306,7 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 			goto out;
 		d->idmap = (struct ct_idmap){ ub, gb, SUBID_COUNT };
 	}
-	if (d->rootfs && (r = check_rootfs(d, err)) < 0)
+	if (d->rootfs && !fill && (r = check_rootfs(d, err)) < 0)
 		goto out;
 	if ((r = limits_check_host(&d->limits, err)) < 0)
 		goto out;
@@ -336,7 +338,9 @@ int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
 		pthread_mutex_unlock(&svc_defs_lock);
 		goto out;
 	}
-	if (d->tmpl == CT_TEMPLATE_BUSYBOX &&
+	if (fill && (r = fill(rootfs, fill_arg, err)) < 0)
+		goto undo;
+	if (!fill && d->tmpl == CT_TEMPLATE_BUSYBOX &&
 	    (r = ctrt_rootfs_busybox(rootfs, d->privileged ? 0 : d->idmap.uid_base,
 				     d->privileged ? 0 : d->idmap.gid_base, err)) < 0)
 		goto undo;
@@ -366,6 +370,25 @@ undo:
 out:
 	ctdef_free(d);
 	return r;
+}
+
+int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
+{
+	return ct_create(def, NULL, NULL, out, err);
+}
+
+int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json_t **out, struct buf *err)
+{
+	return ct_create(def, fill, arg, out, err);
+}
+
+int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, struct buf *err)
+{
+	int r;
+	if ((r = subid_range("/etc/subuid", uid_base, err)) < 0 || (r = subid_range("/etc/subgid", gid_base, err)) < 0)
+		return r;
+	*count = SUBID_COUNT;
+	return 0;
 }
 
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)

@@ -24,6 +24,7 @@
 #define CORRAL_SERVICE_CT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "service/service.h"
@@ -34,6 +35,19 @@ json_t *svc_ct_list(const char *selector, struct buf *err);
 /* The definition plus "status" {state, pid, lxcpath, job}; -ENOENT. */
 int svc_ct_show(const char *key, json_t **out, struct buf *err);
 int svc_ct_create(const json_t *def, json_t **out, struct buf *err);
+/*
+ * Create from a backup (service/ctbackup.c): def as for svc_ct_create, but
+ * its root (the "rootfs" given, which must lie in <lxcpath>/<name>/, or the
+ * template's place) is not checked or built: fill writes it into the new
+ * directory `rootfs` (absent when fill is called), after the liblxc config
+ * is written and before the store row is; a failing fill undoes the create
+ * (the directory is removed with the container's lxcpath entry).
+ */
+typedef int (*svc_ct_fill_fn)(const char *rootfs, void *arg, struct buf *err);
+int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json_t **out, struct buf *err);
+/* The id range this host gives unprivileged containers (root's in
+ * /etc/subuid and /etc/subgid); -ENOTSUP + err without one. */
+int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, struct buf *err);
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 

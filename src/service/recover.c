@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "service/ctbackup.h"
 #include "service/appliance.h"
 #include "recover.h"
 #include "service/ct.h"
@@ -480,6 +481,15 @@ static void recover_restore(json_t *job)
 	const char *vm = json_string_value(json_object_get(res, "vm"));
 	bool over = json_is_true(json_object_get(res, "over"));
 	char uuid[37];
+	const char *ct = json_string_value(json_object_get(res, "container"));
+
+	if (ct) { /* a container's restore (ctbackup.c) */
+		bool made = svc_ctb_is_container(ct);
+		if (!made)
+			svc_ctb_restore_recover(ct);
+		job_end(job, made, made ? NULL : "corrald stopped during the restore; nothing was kept");
+		return;
+	}
 
 	if (!json_is_array(vols)) {
 		job_end(job, false, STOPPED_MSG);
@@ -531,6 +541,7 @@ static void recover_backup(json_t *job)
 		json_t *b;
 		if (!vm)
 			continue;
+		svc_ctb_recover(vm); /* a container it left frozen */
 		if (svc_backup_list(repo, vm, &list, &e) == 0) {
 			json_array_foreach(list, k, b) {
 				const char *t = json_string_value(json_object_get(b, "time"));

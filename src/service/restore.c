@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "service/backup.h"
+#include "service/ctbackup.h"
+#include "backup/cttree.h"
 #include "service/host.h"
 #include "service/pool.h"
 #include "service/repo.h"
@@ -457,6 +459,18 @@ int svc_backup_restore(const struct svc_restore_opts *o, json_t **job, struct bu
 	const char *id = rs->id;
 	if ((r = repo_manifest_read(rs->repo, id, &m, err)) < 0)
 		goto fail;
+	if (backup_manifest_is_ct(m)) { /* a container's backup (ctbackup.c) */
+		if (o->disk >= 0 || o->pool) {
+			buf_adds(err, "--disk and --pool are for vm backups; a container is restored whole into corral's lxcpath");
+			r = -EINVAL;
+			goto fail;
+		}
+		struct repo *repo = rs->repo;
+		rs->repo = NULL;
+		r = svc_ctb_restore(repo, id, m, o->name, o->start, job, err);
+		restore_free(rs);
+		return r;
+	}
 	const char *vm_name = json_string_value(json_object_get(json_object_get(m, "vm"), "name"));
 	const char *vm_uuid = json_string_value(json_object_get(json_object_get(m, "vm"), "uuid"));
 	if (!vm_name || !vm_uuid) {
