@@ -230,25 +230,14 @@ static bool list_allowed(struct route_ctx *c, const struct svc_identity *who)
 	return ok;
 }
 
-/* The uuid -> name of every VM, for items that name their VM by uuid. */
-/* The uuid -> name of every container (list: svc_ct_list's answer). */
-static const char *ct_name_of(json_t *cts, const char *uuid)
+/* The name of the item with `uuid` in list[key] (a VM or container list answer), or NULL. */
+static const char *name_of(json_t *list, const char *key, const char *uuid)
 {
-	json_t *ct;
+	json_t *o;
 	size_t i;
-	json_array_foreach(json_object_get(cts, "containers"), i, ct)
-		if (uuid && strcmp(json_string_value(json_object_get(ct, "uuid")) ?: "", uuid) == 0)
-			return json_string_value(json_object_get(ct, "name"));
-	return NULL;
-}
-
-static const char *vm_name_of(json_t *vms, const char *uuid)
-{
-	json_t *vm;
-	size_t i;
-	json_array_foreach(json_object_get(vms, "vms"), i, vm)
-		if (uuid && strcmp(json_string_value(json_object_get(vm, "uuid")) ?: "", uuid) == 0)
-			return json_string_value(json_object_get(vm, "name"));
+	json_array_foreach(json_object_get(list, key), i, o)
+		if (uuid && strcmp(json_string_value(json_object_get(o, "uuid")) ?: "", uuid) == 0)
+			return json_string_value(json_object_get(o, "name"));
 	return NULL;
 }
 
@@ -286,17 +275,17 @@ void route_filter(struct route_ctx *c, json_t *list, const char *kind)
 			obj = name ? xasprintf("/containers/%s", name) : NULL;
 		} else {
 			if (strcmp(kind, "jobs") == 0)
-				name = vm_name_of(vms, json_string_value(json_object_get(item, "vm")));
+				name = name_of(vms, "vms", json_string_value(json_object_get(item, "vm")));
 			else if (strcmp(kind, "backups") == 0) /* by uuid: the VM's name now, not at the backup */
-				name = vm_name_of(vms, json_string_value(json_object_get(item, "uuid")));
+				name = name_of(vms, "vms", json_string_value(json_object_get(item, "uuid")));
 			else if (strcmp(kind, "events") == 0 && json_is_null(json_object_get(item, "vm")))
 				name = NULL; /* a host event */
 			obj = name ? xasprintf("/vms/%s", name) : NULL;
 			const char *ct = NULL;
 			if (!name && strcmp(kind, "jobs") == 0)
-				ct = ct_name_of(cts, json_string_value(json_object_get(item, "vm")));
+				ct = name_of(cts, "containers", json_string_value(json_object_get(item, "vm")));
 			else if (!name && strcmp(kind, "backups") == 0)
-				ct = ct_name_of(cts, json_string_value(json_object_get(item, "uuid")));
+				ct = name_of(cts, "containers", json_string_value(json_object_get(item, "uuid")));
 			if (ct) { /* a container's job or backup */
 				name = ct;
 				obj = xasprintf("/containers/%s", ct);
