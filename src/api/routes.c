@@ -48,6 +48,8 @@ int api_errno_status(int err, const char **code)
 	case -ESHUTDOWN: *code = "unavailable"; return 503;
 	case -ESTALE: *code = "precondition_failed"; return 412;
 	case -EACCES: *code = "forbidden"; return 403;
+	case -EROFS: *code = "read_only"; return 503; /* the pool's configuration cannot change now (docs/cluster.md) */
+	case -ETIMEDOUT: *code = "timeout"; return 504;
 	case -EHOSTUNREACH: /* another host (service/peer.h) could not be reached or answered wrongly */
 	case -EREMOTEIO:
 	case -EKEYREJECTED: *code = "peer_error"; return 502;

@@ -135,28 +135,41 @@ static void print_status(const json_t *s)
 	table_add_kv(kv, "corosync", "%s%s",
 		     json_is_true(json_object_get(cs, "running")) ? "running (corral's)" : "not run by corral",
 		     json_is_true(json_object_get(cs, "connected")) ? ", connected" : ", not connected");
+	json_t *cfg = json_object_get(s, "config");
+	if (cfg) {
+		table_add_kv(kv, "pool configuration", "version %lld, %s", (long long)json_integer_value(json_object_get(cfg, "version")),
+			     out_str(cfg, "state") ?: "?");
+		if (out_str(cfg, "reason"))
+			table_add_kv(kv, "configuration", "%s", out_str(cfg, "reason"));
+	}
 	if (out_str(s, "error"))
 		table_add_kv(kv, "error", "%s", out_str(s, "error"));
 	json_array_foreach(json_object_get(s, "warnings"), i, w)
 		table_add_kv(kv, "warning", "%s", json_string_value(w));
 	table_print(kv, stdout);
 	printf("\n");
-	static const char *const headers[] = { "ID", "NAME", "ADDRESSES", "ONLINE", "LINKS" };
+	static const char *const headers[] = { "ID", "NAME", "ADDRESSES", "ONLINE", "LINKS", "CONFIG" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	json_array_foreach(json_object_get(s, "nodes"), i, n) {
 		struct buf links = BUF_INIT;
-		char id[16];
+		char id[16], conf[64];
+		json_t *nc = json_object_get(n, "config");
 		__do_free char *addrs = out_join(json_object_get(n, "addrs"), ",");
 		json_array_foreach(json_object_get(n, "links"), k, l)
 			buf_printf(&links, "%s%lld:%s", k ? " " : "",
 				   (long long)json_integer_value(json_object_get(l, "link")),
 				   json_is_true(json_object_get(l, "connected")) ? "up" : "down");
 		snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(n, "id")));
+		if (json_is_integer(json_object_get(nc, "version")))
+			snprintf(conf, sizeof(conf), "v%lld %s", (long long)json_integer_value(json_object_get(nc, "version")),
+				 out_str(nc, "state") ?: "?");
+		else
+			snprintf(conf, sizeof(conf), "-");
 		table_add(t, id, out_str(n, "name"), addrs,
 			  json_is_true(json_object_get(n, "self")) ? "yes (this host)"
 			  : json_is_true(json_object_get(n, "online")) ? "yes"
 								      : "no",
-			  links.len ? links.s : "-");
+			  links.len ? links.s : "-", conf);
 		buf_release(&links);
 	}
 	table_print(t, stdout);

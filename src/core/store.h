@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 13
+#define STORE_SCHEMA_VERSION 14
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -374,6 +374,13 @@ int store_apply(struct store *s, const json_t *batch, struct buf *err);
  * it is called without any store lock held.  NULL restores the default
  * (store_apply here).  Set it before other threads use the store.
  */
+/*
+ * The one-change calls (store_user_put, store_policy_put, ...) return only
+ * an -errno; when the pool refused the change (-EROFS: no quorum, syncing,
+ * forked; -ETIMEDOUT: outcome unknown) this is the sentence saying why,
+ * for the call just made on this thread; else NULL.
+ */
+const char *store_commit_refusal(int r);
 typedef int store_submit_fn(struct store *s, const json_t *batch, struct buf *err, void *opaque);
 void store_set_submit(struct store *s, store_submit_fn *fn, void *opaque);
 

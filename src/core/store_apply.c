@@ -12,6 +12,7 @@
  * message's meaning never changes, a new meaning is a new op or version.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store.h"
@@ -209,6 +210,12 @@ static int apply_ops(struct store_apply *a, const json_t *ops)
 
 int store_apply(struct store *s, const json_t *batch, struct buf *err)
 {
+	return store_apply_then(s, batch, err, NULL, NULL);
+}
+
+int store_apply_then(struct store *s, const json_t *batch, struct buf *err, int (*then)(struct store_conn *c, void *arg),
+		     void *arg)
+{
 	struct store_apply a = { .c = &s->cfg, .err = err, .op = "batch" };
 	const json_t *ops = json_object_get(batch, "ops");
 	json_t *v = json_object_get(batch, "v"), *t = json_object_get(batch, "time");
@@ -232,7 +239,9 @@ int store_apply(struct store *s, const json_t *batch, struct buf *err)
 		buf_adds(err, "cannot write the state database");
 		goto out;
 	}
-	if ((r = apply_ops(&a, ops)) == 0 && sqlite3_exec(s->cfg.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if ((r = apply_ops(&a, ops)) == 0 && then && (r = then(&s->cfg, arg)) < 0)
+		r = op_db_fail(&a, r);
+	if (r == 0 && sqlite3_exec(s->cfg.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		r = store_db_fail(&s->cfg, "commit a batch");
 		buf_adds(err, "cannot write the state database");
 	}
@@ -263,10 +272,19 @@ int store_batch_commit(struct store *s, struct store_batch *b, struct buf *err)
 	return store_apply(s, msg, err);
 }
 
+/* The last pool refusal of a one-op commit on this thread (store_commit_refusal). */
+static _Thread_local char refusal[320];
+
+const char *store_commit_refusal(int r)
+{
+	return (r == -EROFS || r == -ETIMEDOUT) && refusal[0] ? refusal : NULL;
+}
+
 int store_commit_one(struct store *s, struct store_batch *b)
 {
 	struct buf err = BUF_INIT;
 	int r = store_batch_commit(s, b, &err);
+	snprintf(refusal, sizeof(refusal), "%s", r == -EROFS || r == -ETIMEDOUT ? err.s : "");
 	if (r < 0)
 		log_msg(r == -ENOENT ? LOG_LVL_DEBUG : LOG_LVL_WARN, 0, "store: %s refused: %s",
 			json_string_value(json_object_get(json_array_get(b->ops, 0), "op")), err.s);

@@ -60,6 +60,10 @@ int store_get_row(struct store_conn *c, const char *sql, const char *what, const
 int store_list_rows(struct store_conn *c, const char *sql, const char *what, size_t size, row_fn *row,
 		    void (*release)(void *), void **list, size_t *n);
 
+/* store_apply, and then(c, arg) inside the same transaction once every op
+ * applied (its failure rolls the batch back): store_replica.c's chain. */
+int store_apply_then(struct store *s, const json_t *batch, struct buf *err, int (*then)(struct store_conn *c, void *arg),
+		     void *arg);
 /* Submit a one-op batch built by `add` (the one-change wrappers); the reason of a
  * refusal is logged, the caller gets the -errno. */
 int store_commit_one(struct store *s, struct store_batch *b);

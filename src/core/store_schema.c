@@ -353,6 +353,22 @@ static const char schema_v13[] =
 	"  def TEXT NOT NULL,"
 	"  updated INTEGER NOT NULL);";
 
+/* v14: the replicated tables' version and hash chain (core/store_replica.h,
+ * docs/cluster.md "Replicated configuration"): one meta row, and the chain
+ * of the last versions for the fork check.  A database from before starts
+ * at version 0 (nothing replicated yet). */
+static const char schema_v14[] =
+	"CREATE TABLE replica_meta ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  version INTEGER NOT NULL,"
+	"  chain TEXT NOT NULL);"
+	"INSERT INTO replica_meta(id, version, chain) VALUES(1, 0, "
+	"'0000000000000000000000000000000000000000000000000000000000000000');"
+	"CREATE TABLE replica_log ("
+	"  version INTEGER PRIMARY KEY,"
+	"  chain TEXT NOT NULL,"
+	"  time INTEGER NOT NULL);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -361,7 +377,7 @@ struct step {
 static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
 	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
-	{ schema_v11, NULL }, { schema_v12, NULL }, { schema_v13, NULL },
+	{ schema_v11, NULL }, { schema_v12, NULL }, { schema_v13, NULL }, { schema_v14, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

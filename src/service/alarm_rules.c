@@ -320,7 +320,10 @@ int svc_alarm_put(const char *name, const json_t *body, bool create, json_t **ou
 	}
 	__do_free char *text = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS);
 	if ((r = store_alarm_put(svc_cfg.store, name, text)) < 0) {
-		buf_printf(err, "cannot store alarm '%s'", name);
+		if (store_commit_refusal(r))
+			buf_adds(err, store_commit_refusal(r));
+		else
+			buf_printf(err, "cannot store alarm '%s'", name);
 		if (password && old.s)
 			fs_write_file_atomic(path, old.s, old.len, 0600);
 		else if (password)
@@ -342,7 +345,10 @@ int svc_alarm_delete(const char *name, struct buf *err)
 {
 	int r = store_alarm_delete(svc_cfg.store, name);
 	if (r < 0) {
-		buf_printf(err, r == -ENOENT ? "alarm '%s' not found" : "cannot delete alarm '%s'", name);
+		if (store_commit_refusal(r))
+			buf_adds(err, store_commit_refusal(r));
+		else
+			buf_printf(err, r == -ENOENT ? "alarm '%s' not found" : "cannot delete alarm '%s'", name);
 		return r;
 	}
 	__do_free char *path = svc_alarm_secret_path(name);

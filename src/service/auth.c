@@ -300,8 +300,11 @@ static int comment_check(const char *comment, struct buf *err)
 
 static int store_fail(int r, struct buf *err, const char *what)
 {
-	/* the store's refusal was logged with its reason; say it in words the user knows */
-	if (!err->len)
+	/* the store's refusal was logged with its reason; say it in words the user knows
+	 * (the pool's refusal is already in such words) */
+	if (!err->len && store_commit_refusal(r))
+		buf_adds(err, store_commit_refusal(r));
+	else if (!err->len)
 		buf_printf(err, "%s", what);
 	return r;
 }

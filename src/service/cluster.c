@@ -19,6 +19,7 @@
 #include "core/events.h"
 #include "service/cluster.h"
 #include "service/cluster_internal.h"
+#include "service/cluster_store.h"
 #include "service/internal.h"
 #include "util/cleanup.h"
 #include "util/jsonutil.h"
@@ -180,6 +181,11 @@ int svc_cluster_init(struct buf *err)
 		buf_printf(err, "cannot start the pool thread: %s", strerror(-r));
 		return r;
 	}
+	if ((r = cluster_store_start(&why)) < 0) {
+		buf_printf(err, "%s", why.s);
+		membership_stop();
+		return r;
+	}
 	r = store_cluster_get(svc_cfg.store, &text, &me);
 	if (r == -ENOENT) {
 		if (corosync_running(dir, NULL)) { /* a leave cut off half-way */
@@ -219,6 +225,7 @@ int svc_cluster_init(struct buf *err)
 void svc_cluster_shutdown(void)
 {
 	/* corosync keeps running: membership outlives corrald, as guests do. */
+	cluster_store_stop();
 	membership_stop();
 	free(dir);
 	dir = NULL;
@@ -304,6 +311,17 @@ json_t *svc_cluster_status(void)
 						       strcmp(n->name, me) == 0, "links", links));
 	}
 	json_object_set_new(out, "nodes", nodes);
+	json_t *cfg = cluster_store_status();
+	json_t *per = json_object_get(cfg, "nodes"), *n;
+	size_t ni;
+	json_array_foreach(nodes, ni, n) {
+		char key[16];
+		snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(n, "id")));
+		json_t *c = json_object_get(per, key);
+		json_object_set_new(n, "config", c ? json_incref(c) : json_pack("{s:n,s:s}", "version", "state", "unknown"));
+	}
+	json_object_del(cfg, "nodes");
+	json_object_set_new(out, "config", cfg);
 	json_t *warn = json_array();
 	if (d.nnodes > 1 && d.nlinks == 1)
 		json_array_append_new(warn, json_string("one link only: a failure of that network cuts every host off "

@@ -89,7 +89,10 @@ int svc_policy_put(const json_t *def, const char *text, const char *name, json_t
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if ((r = store_policy_put(svc_cfg.store, p.name, s, next)) < 0) {
-		buf_printf(err, "cannot store backup policy '%s'", p.name);
+		if (store_commit_refusal(r))
+			buf_adds(err, store_commit_refusal(r));
+		else
+			buf_printf(err, "cannot store backup policy '%s'", p.name);
 		goto out;
 	}
 	log_info("backup policy %s saved", p.name);
@@ -147,6 +150,8 @@ int svc_policy_delete(const char *name, struct buf *err)
 	int r = store_policy_delete(svc_cfg.store, name);
 	if (r == -ENOENT)
 		buf_printf(err, "backup policy '%s' not found", name);
+	else if (r < 0 && store_commit_refusal(r))
+		buf_adds(err, store_commit_refusal(r));
 	else if (r < 0)
 		buf_printf(err, "cannot delete backup policy '%s'", name);
 	return r;

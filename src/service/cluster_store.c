@@ -1,0 +1,729 @@
+/*
+ * cluster_store.c - the replicated configuration of a pool (see
+ * cluster_store.h): the submit hook that multicasts batches and waits for
+ * their apply, the delivery side that gates on the ring's quorum and
+ * applies in order, and the sync round (STATE, VERDICT, SNAPSHOT) that
+ * brings a joining or returning member up to date without ever overwriting
+ * a forked history.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cfgchan.h"
+#include "cluster/cfgmsg.h"
+#include "cluster/membership.h"
+#include "core/store_replica.h"
+#include "service/cluster_internal.h"
+#include "service/cluster_store.h"
+#include "service/internal.h"
+#include "util/cleanup.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define WAIT_MS 10000
+#define RING_WAIT_MS 3000
+
+static const char no_quorum[] = "the pool has no quorum: configuration is read-only (reads still work)";
+
+enum sync_state {
+	SYNC_NONE,      /* not in the group (no corosync, or in no cluster) */
+	SYNC_ROUND,     /* a round runs: waiting for every member's STATE and the verdict */
+	SYNC_RECEIVING, /* behind: waiting for the leader's snapshot */
+	SYNC_SYNCED,
+	SYNC_FORKED,
+	SYNC_FAILED,    /* the snapshot did not apply (see reason) */
+};
+
+static const char *const state_names[] = { "offline", "syncing", "receiving", "synced", "forked", "failed" };
+
+struct queued {
+	struct queued *next;
+	struct cfgchan_member from;
+	uint64_t seq;
+	bool quorate;
+	char *body;
+	size_t len;
+};
+
+struct waiter {
+	struct waiter *next;
+	uint64_t seq;
+	bool done;
+	int r;
+	struct buf err;
+};
+
+struct node_info {
+	uint32_t nodeid;
+	uint64_t version;
+	enum sync_state state;
+};
+
+/* One member's STATE in the current round. */
+struct mstate {
+	bool have;
+	uint64_t version;
+	char chain[CFGMSG_HASH_HEX + 1], digest[CFGMSG_HASH_HEX + 1];
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running;
+	enum sync_state state;
+	char reason[256];
+	struct cfgchan_member self;
+	struct cfgchan_member members[CFGCHAN_MAX_MEMBERS];
+	struct mstate ms[CFGCHAN_MAX_MEMBERS];
+	size_t n;
+	char round[CFGCHAN_MAX_MEMBERS * 24 + 8];
+	uint32_t leader;
+	uint32_t ring_nodeid;
+	uint64_t ring_seq;
+	struct queued *qhead, **qtail;
+	struct buf snap;   /* the snapshot being received */
+	uint64_t snap_part;
+	uint64_t send_seq;
+	struct waiter *waiters;
+	struct node_info nodes[CFGCHAN_MAX_MEMBERS];
+	size_t nnodes;
+} R = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+/* ---- helpers, with R.lock held ---- */
+
+static struct node_info *node_get(uint32_t id)
+{
+	for (size_t i = 0; i < R.nnodes; i++)
+		if (R.nodes[i].nodeid == id)
+			return &R.nodes[i];
+	if (R.nnodes == ARRAY_SIZE(R.nodes))
+		return NULL;
+	R.nodes[R.nnodes] = (struct node_info){ .nodeid = id };
+	return &R.nodes[R.nnodes++];
+}
+
+static void node_set(uint32_t id, enum sync_state st)
+{
+	struct node_info *n = node_get(id);
+	if (n)
+		n->state = st;
+}
+
+static int member_index(uint32_t nodeid, uint32_t pid)
+{
+	for (size_t i = 0; i < R.n; i++)
+		if (R.members[i].nodeid == nodeid && R.members[i].pid == pid)
+			return (int)i;
+	return -1;
+}
+
+static bool is_self(uint32_t nodeid, uint32_t pid) { return nodeid == R.self.nodeid && pid == R.self.pid; }
+
+static void finish_waiter(uint64_t seq, int r, const char *why)
+{
+	for (struct waiter *w = R.waiters; w; w = w->next)
+		if (w->seq == seq && !w->done) {
+			w->done = true;
+			w->r = r;
+			if (why)
+				buf_adds(&w->err, why);
+			pthread_cond_broadcast(&R.cond);
+		}
+}
+
+static void queue_drop(const char *why)
+{
+	while (R.qhead) {
+		struct queued *q = R.qhead;
+		R.qhead = q->next;
+		if (is_self(q->from.nodeid, q->from.pid))
+			finish_waiter(q->seq, -EAGAIN, why);
+		free(q->body);
+		free(q);
+	}
+	R.qtail = &R.qhead;
+}
+
+static void set_state(enum sync_state st, const char *reason)
+{
+	R.state = st;
+	snprintf(R.reason, sizeof(R.reason), "%s", reason ? reason : "");
+	node_set(R.self.nodeid, st);
+	pthread_cond_broadcast(&R.cond);
+}
+
+/* ---- sending ---- */
+
+static int send_json(enum cfgmsg_type type, json_t *body, struct buf *err)
+{
+	__do_free char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	struct buf msg __do_buf = BUF_INIT;
+	int r;
+	if (!text) {
+		buf_adds(err, "cannot encode a configuration message");
+		return -ENOMEM;
+	}
+	if ((r = cfgmsg_encode(&msg, type, 0, text, strlen(text), err)) < 0)
+		return r;
+	return cfgchan_send(msg.s, msg.len, err);
+}
+
+static void send_state(const char *round)
+{
+	struct store_replica_state st;
+	struct buf err __do_buf = BUF_INIT;
+	if (store_replica_state(svc_cfg.store, &st) < 0) {
+		log_warn("cluster: cannot read this host's configuration version: not taking part in the sync round");
+		return;
+	}
+	__do_json json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "round", round, "version", (json_int_t)st.version, "chain",
+					st.chain, "digest", st.digest);
+	if (send_json(CFGMSG_STATE, j, &err) < 0)
+		log_warn("cluster: cannot send this host's configuration state: %s", err.s);
+}
+
+/* ---- applying ---- */
+
+/* Apply one delivered batch (R.lock NOT held): the result for its writer. */
+static int apply_batch(const struct queued *q, bool forked, struct buf *why)
+{
+	if (forked) {
+		buf_adds(why, "this host's copy of the pool configuration has forked from the pool's: it applies nothing "
+			      "(see corral cluster status)");
+		return -EROFS;
+	}
+	if (!q->quorate) {
+		buf_adds(why, "the pool lost quorum while the change was being delivered: nothing was changed");
+		return -EROFS;
+	}
+	json_error_t je;
+	__do_json json_t *batch = json_loadb(q->body, q->len, 0, &je);
+	if (!batch) {
+		buf_adds(why, "a configuration batch from the pool is not JSON");
+		return -EINVAL;
+	}
+	if (store_batch_scope(batch, why) != STORE_SCOPE_REPLICATED) {
+		if (!why->len)
+			buf_adds(why, "a configuration batch from the pool touches host-local tables: refused");
+		return -EINVAL;
+	}
+	return store_replica_apply(svc_cfg.store, batch, q->body, q->len, why);
+}
+
+static void apply_one(struct queued *q)
+{
+	struct buf why __do_buf = BUF_INIT;
+	pthread_mutex_lock(&R.lock);
+	bool forked = R.state == SYNC_FORKED;
+	pthread_mutex_unlock(&R.lock);
+	int r = apply_batch(q, forked, &why);
+	pthread_mutex_lock(&R.lock);
+	if (is_self(q->from.nodeid, q->from.pid))
+		finish_waiter(q->seq, r, why.len ? why.s : NULL);
+	else if (r < 0 && r != -EROFS)
+		log_msg(LOG_LVL_DEBUG, 0, "cluster: a configuration batch from node %u was refused here too: %s",
+			q->from.nodeid, why.s);
+	struct node_info *ni = node_get(R.self.nodeid);
+	struct store_replica_state st;
+	pthread_mutex_unlock(&R.lock);
+	if (r == 0 && ni && store_replica_state(svc_cfg.store, &st) == 0) {
+		pthread_mutex_lock(&R.lock);
+		if ((ni = node_get(R.self.nodeid)))
+			ni->version = st.version;
+		pthread_mutex_unlock(&R.lock);
+	}
+}
+
+/* Apply what was queued during the round, in order (called on the channel thread). */
+static void queue_flush(void)
+{
+	for (;;) {
+		pthread_mutex_lock(&R.lock);
+		struct queued *q = R.state == SYNC_SYNCED || R.state == SYNC_FORKED ? R.qhead : NULL;
+		if (q) {
+			R.qhead = q->next;
+			if (!R.qhead)
+				R.qtail = &R.qhead;
+		}
+		pthread_mutex_unlock(&R.lock);
+		if (!q)
+			return;
+		apply_one(q);
+		free(q->body);
+		free(q);
+	}
+}
+
+/* ---- the quorum of the ring a batch was delivered in (memo 1.4) ---- */
+
+struct ring_id {
+	uint32_t nodeid;
+	uint64_t seq;
+};
+
+static bool ring_reached(const struct membership_view *v, void *arg)
+{
+	const struct ring_id *r = arg;
+	return !v->connected || v->ring_seq >= r->seq;
+}
+
+static bool ring_quorate(uint32_t nodeid, uint64_t seq)
+{
+	struct ring_id want = { nodeid, seq };
+	struct membership_view v;
+	membership_wait(RING_WAIT_MS, ring_reached, &want);
+	membership_get(&v);
+	if (v.ring_seq != seq || v.ring_nodeid != nodeid) {
+		log_warn("cluster: no quorum information for ring %x.%llx (the pool thread is at %x.%llx): the change "
+			 "is not applied here", nodeid, (unsigned long long)seq, v.ring_nodeid,
+			 (unsigned long long)v.ring_seq);
+		return false;
+	}
+	return v.quorate;
+}
+
+/* ---- the sync round ---- */
+
+static void round_name(char *out, size_t len)
+{
+	size_t off = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < R.n && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%u/%u", i ? "," : "", R.members[i].nodeid,
+					R.members[i].pid);
+}
+
+static void on_ring(uint32_t nodeid, uint64_t seq, void *opaque)
+{
+	(void)opaque;
+	pthread_mutex_lock(&R.lock);
+	R.ring_nodeid = nodeid;
+	R.ring_seq = seq;
+	pthread_mutex_unlock(&R.lock);
+}
+
+static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
+{
+	(void)opaque;
+	char round[sizeof(R.round)];
+	struct cfgchan_member self;
+	bool joined = cfgchan_self(&self);
+
+	pthread_mutex_lock(&R.lock);
+	R.self = self;
+	R.n = n;
+	memcpy(R.members, m, n * sizeof(*m));
+	memset(R.ms, 0, sizeof(R.ms));
+	round_name(R.round, sizeof(R.round));
+	memcpy(round, R.round, sizeof(round));
+	buf_reset(&R.snap);
+	R.snap_part = 0;
+	R.leader = 0;
+	for (size_t i = 0; i < R.nnodes; i++) {
+		bool in = false;
+		for (size_t k = 0; k < n; k++)
+			in |= m[k].nodeid == R.nodes[i].nodeid;
+		if (!in)
+			R.nodes[i].state = SYNC_NONE;
+	}
+	bool forked = R.state == SYNC_FORKED;
+	if (!joined || n == 0) {
+		queue_drop("this host left the pool's configuration group while the change was being delivered: nothing "
+			   "was changed here");
+		if (!forked)
+			set_state(SYNC_NONE, "not in the pool's configuration group");
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	if (R.state != SYNC_SYNCED)
+		queue_drop("the pool's membership changed while the change was being delivered: nothing was changed, "
+			   "retry");
+	if (n == 1 && !forked) { /* alone: nothing to compare with */
+		R.leader = self.nodeid;
+		set_state(SYNC_SYNCED, NULL);
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	if (!forked)
+		set_state(SYNC_ROUND, "synchronizing with the pool");
+	pthread_mutex_unlock(&R.lock);
+	send_state(round);
+}
+
+/* With R.lock held, once every STATE is in: the leader index. */
+static size_t leader_index(void)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < R.n; i++)
+		if (R.ms[i].version > R.ms[best].version ||
+		    (R.ms[i].version == R.ms[best].version && R.members[i].nodeid < R.members[best].nodeid))
+			best = i;
+	return best;
+}
+
+/* The leader: judge every member against this host's history and send the verdict and the snapshot. */
+static void lead(const char *round, const struct mstate *ms, const struct cfgchan_member *m, size_t n)
+{
+	struct store_replica_state mine;
+	struct buf err __do_buf = BUF_INIT;
+	if (store_replica_state(svc_cfg.store, &mine) < 0) {
+		log_warn("cluster: cannot read this host's configuration state to lead the sync round");
+		return;
+	}
+	json_t *behind = json_array(), *forked = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char at[STORE_REPLICA_HASH_HEX + 1];
+		if (ms[i].version == mine.version && strcmp(ms[i].chain, mine.chain) == 0 &&
+		    strcmp(ms[i].digest, mine.digest) == 0)
+			continue;
+		int r = store_replica_chain_at(svc_cfg.store, ms[i].version, at);
+		if (r == 0 && strcmp(at, ms[i].chain) == 0)
+			json_array_append_new(behind, json_integer(m[i].nodeid));
+		else if (r == 0 || ms[i].version >= mine.version)
+			json_array_append_new(forked, json_integer(m[i].nodeid));
+		else /* older than the history kept: cannot tell, take the pool's */
+			json_array_append_new(behind, json_integer(m[i].nodeid));
+	}
+	bool any_behind = json_array_size(behind) > 0;
+	__do_json json_t *v = json_pack("{s:s,s:I,s:I,s:s,s:o,s:o}", "round", round, "leader", (json_int_t)R.self.nodeid,
+					"version", (json_int_t)mine.version, "chain", mine.chain, "behind", behind,
+					"forked", forked);
+	__do_free char *snap = any_behind ? store_replica_export(svc_cfg.store) : NULL;
+	if (send_json(CFGMSG_VERDICT, v, &err) < 0) {
+		log_warn("cluster: cannot send the sync round's verdict: %s", err.s);
+		return;
+	}
+	if (!snap)
+		return;
+	size_t len = strlen(snap), part = 0;
+	for (size_t off = 0; off < len || part == 0; part++) {
+		size_t chunk = len - off < CFGMSG_CHUNK ? len - off : CFGMSG_CHUNK;
+		__do_free char *data = xstrndup(snap + off, chunk);
+		off += chunk;
+		__do_json json_t *c = json_pack("{s:s,s:I,s:b,s:s}", "round", round, "part", (json_int_t)part, "last",
+						off >= len, "data", data);
+		buf_reset(&err);
+		if (send_json(CFGMSG_SNAPSHOT, c, &err) < 0) {
+			log_warn("cluster: cannot send the configuration snapshot: %s", err.s);
+			return;
+		}
+		if (off >= len)
+			break;
+	}
+}
+
+static void on_state(uint32_t nodeid, uint32_t pid, const json_t *j)
+{
+	char round[sizeof(R.round)];
+	struct mstate ms[CFGCHAN_MAX_MEMBERS];
+	struct cfgchan_member m[CFGCHAN_MAX_MEMBERS];
+	size_t n;
+	pthread_mutex_lock(&R.lock);
+	int i = member_index(nodeid, pid);
+	if (i < 0 || strcmp(json_string_value(json_object_get(j, "round")), R.round) != 0) {
+		pthread_mutex_unlock(&R.lock);
+		return; /* of an older round */
+	}
+	R.ms[i].have = true;
+	R.ms[i].version = (uint64_t)json_integer_value(json_object_get(j, "version"));
+	snprintf(R.ms[i].chain, sizeof(R.ms[i].chain), "%s", json_string_value(json_object_get(j, "chain")));
+	snprintf(R.ms[i].digest, sizeof(R.ms[i].digest), "%s", json_string_value(json_object_get(j, "digest")));
+	struct node_info *ni = node_get(nodeid);
+	if (ni)
+		ni->version = R.ms[i].version;
+	for (size_t k = 0; k < R.n; k++)
+		if (!R.ms[k].have) {
+			pthread_mutex_unlock(&R.lock);
+			return;
+		}
+	size_t li = leader_index();
+	R.leader = R.members[li].nodeid;
+	bool me = is_self(R.members[li].nodeid, R.members[li].pid);
+	n = R.n;
+	memcpy(ms, R.ms, sizeof(ms));
+	memcpy(m, R.members, sizeof(m));
+	memcpy(round, R.round, sizeof(round));
+	pthread_mutex_unlock(&R.lock);
+	if (me)
+		lead(round, ms, m, n);
+}
+
+static bool id_in(const json_t *a, uint32_t id)
+{
+	const json_t *v;
+	size_t i;
+	json_array_foreach(a, i, v) if ((uint32_t)json_integer_value(v) == id) return true;
+	return false;
+}
+
+static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
+{
+	const json_t *behind = json_object_get(j, "behind"), *forked = json_object_get(j, "forked");
+	pthread_mutex_lock(&R.lock);
+	if (member_index(nodeid, pid) < 0 || strcmp(json_string_value(json_object_get(j, "round")), R.round) != 0 ||
+	    nodeid != R.leader) {
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	for (size_t i = 0; i < R.n; i++) {
+		uint32_t id = R.members[i].nodeid;
+		node_set(id, id_in(forked, id) ? SYNC_FORKED : id_in(behind, id) ? SYNC_RECEIVING : SYNC_SYNCED);
+	}
+	if (R.state == SYNC_FORKED) {
+		node_set(R.self.nodeid, SYNC_FORKED);
+	} else if (id_in(forked, R.self.nodeid)) {
+		char why[200];
+		snprintf(why, sizeof(why),
+			 "this host's configuration history differs from node %u's (the leader, version %lld): "
+			 "it applies nothing and refuses changes (docs/cluster.md \"Forks\")",
+			 nodeid, (long long)json_integer_value(json_object_get(j, "version")));
+		queue_drop(why);
+		set_state(SYNC_FORKED, why);
+		log_msg(LOG_LVL_ERROR, 0, "cluster: %s", why);
+	} else if (id_in(behind, R.self.nodeid)) {
+		set_state(SYNC_RECEIVING, "receiving the pool's configuration");
+	} else {
+		set_state(SYNC_SYNCED, NULL);
+	}
+	bool forked_now = R.state == SYNC_FORKED;
+	pthread_mutex_unlock(&R.lock);
+	if (forked_now)
+		svc_cluster_event("this host's configuration has forked from the pool's (leader node %u): it refuses "
+				  "configuration changes (docs/cluster.md \"Forks\")", nodeid);
+	queue_flush();
+}
+
+static void on_snapshot(uint32_t nodeid, uint32_t pid, const json_t *j)
+{
+	struct buf err __do_buf = BUF_INIT;
+	pthread_mutex_lock(&R.lock);
+	if (R.state != SYNC_RECEIVING || member_index(nodeid, pid) < 0 || nodeid != R.leader ||
+	    strcmp(json_string_value(json_object_get(j, "round")), R.round) != 0) {
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	if ((uint64_t)json_integer_value(json_object_get(j, "part")) != R.snap_part) {
+		buf_reset(&R.snap);
+		set_state(SYNC_FAILED, "a part of the pool's configuration snapshot was lost: waiting for the next round");
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	R.snap_part++;
+	buf_adds(&R.snap, json_string_value(json_object_get(j, "data")));
+	if (!json_is_true(json_object_get(j, "last"))) {
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	char *text = buf_detach(&R.snap);
+	pthread_mutex_unlock(&R.lock);
+	int r = store_replica_import(svc_cfg.store, text ? text : "", &err);
+	free(text);
+	struct store_replica_state st;
+	bool have = store_replica_state(svc_cfg.store, &st) == 0;
+	pthread_mutex_lock(&R.lock);
+	if (r < 0) {
+		set_state(SYNC_FAILED, err.s);
+	} else {
+		set_state(SYNC_SYNCED, NULL);
+		struct node_info *ni = node_get(R.self.nodeid);
+		if (ni && have)
+			ni->version = st.version;
+	}
+	pthread_mutex_unlock(&R.lock);
+	if (r < 0)
+		svc_cluster_event("the pool's configuration snapshot from node %u did not apply: %s", nodeid, err.s);
+	else
+		svc_cluster_event("caught up with the pool's configuration from node %u (version %llu)", nodeid,
+				  (unsigned long long)(have ? st.version : 0));
+	queue_flush();
+}
+
+static void on_batch(uint32_t nodeid, uint32_t pid, uint64_t seq, const void *body, size_t len)
+{
+	pthread_mutex_lock(&R.lock);
+	uint32_t rn = R.ring_nodeid;
+	uint64_t rs = R.ring_seq;
+	pthread_mutex_unlock(&R.lock);
+	struct queued *q = xcalloc(1, sizeof(*q));
+	q->from = (struct cfgchan_member){ nodeid, pid };
+	q->seq = seq;
+	q->quorate = ring_quorate(rn, rs);
+	q->body = xmalloc(len + 1);
+	memcpy(q->body, body, len);
+	q->body[len] = '\0';
+	q->len = len;
+	pthread_mutex_lock(&R.lock);
+	*R.qtail = q;
+	R.qtail = &q->next;
+	pthread_mutex_unlock(&R.lock);
+	queue_flush();
+}
+
+static void on_deliver(uint32_t nodeid, uint32_t pid, const void *msg, size_t len, void *opaque)
+{
+	(void)opaque;
+	struct cfgmsg_hdr h;
+	json_t *j = NULL;
+	struct buf err __do_buf = BUF_INIT;
+	if (cfgmsg_decode(msg, len, &h, &j, &err) < 0) {
+		log_warn("cluster: dropped a configuration message from node %u: %s", nodeid, err.s);
+		return;
+	}
+	switch (h.type) {
+	case CFGMSG_BATCH: on_batch(nodeid, pid, h.seq, (const char *)msg + CFGMSG_HDR_LEN, h.body_len); break;
+	case CFGMSG_STATE: on_state(nodeid, pid, j); break;
+	case CFGMSG_VERDICT: on_verdict(nodeid, pid, j); break;
+	case CFGMSG_SNAPSHOT: on_snapshot(nodeid, pid, j); break;
+	default: break;
+	}
+	json_decref(j);
+}
+
+/* ---- the submit hook ---- */
+
+static int refuse_locked(struct buf *err)
+{
+	switch (R.state) {
+	case SYNC_SYNCED: return 0;
+	case SYNC_FORKED: buf_printf(err, "%s", R.reason); return -EROFS;
+	case SYNC_ROUND:
+	case SYNC_RECEIVING:
+		buf_adds(err, "synchronizing with the pool: configuration is read-only for a moment (retry)");
+		return -EROFS;
+	case SYNC_FAILED:
+		buf_printf(err, "this host could not take the pool's configuration (%s): read-only until the next sync",
+			   R.reason);
+		return -EROFS;
+	case SYNC_NONE:
+	default: buf_adds(err, no_quorum); return -EROFS;
+	}
+}
+
+static int submit(struct store *s, const json_t *batch, struct buf *err, void *opaque)
+{
+	(void)opaque;
+	struct cluster_def d;
+	int scope = store_batch_scope(batch, err);
+	if (scope < 0)
+		return scope;
+	if (scope == STORE_SCOPE_LOCAL || !svc_cluster_def_get(&d, NULL))
+		return store_apply(s, batch, err);
+	if (!membership_quorate()) {
+		buf_adds(err, no_quorum);
+		return -EROFS;
+	}
+	__do_free char *text = json_dumps(batch, JSON_COMPACT | JSON_SORT_KEYS);
+	struct buf msg __do_buf = BUF_INIT;
+	struct waiter w = { .err = BUF_INIT };
+	int r;
+
+	pthread_mutex_lock(&R.lock);
+	if ((r = refuse_locked(err)) < 0) {
+		pthread_mutex_unlock(&R.lock);
+		return r;
+	}
+	w.seq = ++R.send_seq;
+	w.next = R.waiters;
+	R.waiters = &w;
+	pthread_mutex_unlock(&R.lock);
+
+	if ((r = cfgmsg_encode(&msg, CFGMSG_BATCH, w.seq, text, strlen(text), err)) == 0 &&
+	    (r = cfgchan_send(msg.s, msg.len, err)) == 0) {
+		struct timespec until = time_realtime_in(WAIT_MS);
+		pthread_mutex_lock(&R.lock);
+		while (!w.done)
+			if (pthread_cond_timedwait(&R.cond, &R.lock, &until) == ETIMEDOUT)
+				break;
+		pthread_mutex_unlock(&R.lock);
+		if (w.done) {
+			r = w.r;
+			if (r < 0)
+				buf_adds(err, w.err.len ? w.err.s : "the pool refused the change");
+		} else {
+			r = -ETIMEDOUT;
+			buf_adds(err, "the change was sent to the pool but not seen applied within 10 s: the outcome is "
+				      "unknown (check before retrying)");
+		}
+	}
+	pthread_mutex_lock(&R.lock);
+	for (struct waiter **p = &R.waiters; *p; p = &(*p)->next)
+		if (*p == &w) {
+			*p = w.next;
+			break;
+		}
+	pthread_mutex_unlock(&R.lock);
+	buf_release(&w.err);
+	return r;
+}
+
+/* ---- start, stop, status ---- */
+
+int cluster_store_start(struct buf *err)
+{
+	struct cfgchan_ops ops = { .ring = on_ring, .confchg = on_confchg, .deliver = on_deliver };
+	R.qtail = &R.qhead;
+	R.state = SYNC_NONE;
+	store_set_submit(svc_cfg.store, submit, NULL);
+	int r = cfgchan_start(&ops);
+	if (r < 0) {
+		store_set_submit(svc_cfg.store, NULL, NULL);
+		buf_printf(err, "cannot start the configuration channel: %s", strerror(-r));
+		return r;
+	}
+	R.running = true;
+	return 0;
+}
+
+void cluster_store_stop(void)
+{
+	if (!R.running)
+		return;
+	cfgchan_stop();
+	pthread_mutex_lock(&R.lock);
+	queue_drop("corrald is stopping");
+	buf_release(&R.snap);
+	R.running = false;
+	pthread_mutex_unlock(&R.lock);
+}
+
+json_t *cluster_store_status(void)
+{
+	struct store_replica_state st;
+	bool have = store_replica_state(svc_cfg.store, &st) == 0;
+	pthread_mutex_lock(&R.lock);
+	json_t *nodes = json_object();
+	for (size_t i = 0; i < R.nnodes; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "%u", R.nodes[i].nodeid);
+		json_object_set_new(nodes, id, json_pack("{s:I,s:s}", "version", (json_int_t)R.nodes[i].version, "state",
+							 state_names[R.nodes[i].state]));
+	}
+	json_t *out = json_pack("{s:I,s:s,s:s,s:o}", "version", (json_int_t)(have ? st.version : 0), "chain",
+				have ? st.chain : "", "state", state_names[R.state], "nodes", nodes);
+	if (R.leader)
+		json_object_set_new(out, "leader", json_integer(R.leader));
+	if (R.reason[0] && R.state != SYNC_SYNCED)
+		json_object_set_new(out, "reason", json_string(R.reason));
+	pthread_mutex_unlock(&R.lock);
+	return out;
+}
+
+int cluster_store_discard_local(struct buf *err)
+{
+	int r = store_replica_forget(svc_cfg.store);
+	if (r < 0) {
+		buf_adds(err, "cannot reset this host's configuration history in the state database");
+		return r;
+	}
+	pthread_mutex_lock(&R.lock);
+	set_state(SYNC_NONE, "resynchronizing with the pool");
+	pthread_mutex_unlock(&R.lock);
+	svc_cluster_event("discarded this host's configuration history: taking the pool's at the next sync round");
+	cfgchan_rejoin();
+	return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * cluster_store.h - the replicated configuration in a pool (cluster_store.c;
+ * docs/cluster.md "Replicated configuration").  Internal to the service
+ * layer: cluster.c starts it and asks it for status.
+ *
+ * While this host is in a cluster, the store's submit hook sends every
+ * batch on the replicated tables (core/store_replica.h) to the CPG group
+ * (cluster/cfgchan.h) with agreed ordering, and every member, this one
+ * included, applies the batches in the order delivered, each iff the ring
+ * it was delivered in was quorate (the ring id matched against the pool
+ * thread's quorum view, membership.h).  The writer waits (at most 10 s)
+ * until its own batch came back and was applied here, and gets the apply's
+ * result.  Batches on host-local tables go straight to store_apply; a
+ * batch mixing both is refused.
+ *
+ * At every change of the group's members a sync round runs: every member
+ * multicasts STATE (version, chain, digest); once all are in, the leader
+ * (highest version, ties lowest node id) multicasts a VERDICT (who is
+ * behind, who forked) and a snapshot for those behind; batches delivered
+ * meanwhile are queued and applied once a member is synced.  A member whose
+ * history is not the leader's (its chain at its version is not the
+ * leader's) is forked: it applies nothing and refuses writes until its
+ * history is discarded (cluster_store_discard_local; no CLI verb yet).
+ *
+ * Refusals: -EROFS (no quorum, synchronizing, forked, not in the group),
+ * -ETIMEDOUT (sent, but not seen applied within 10 s: the outcome is
+ * unknown), -EINVAL (mixed batch); one sentence in err.
+ * Threading: the submit hook runs on any thread; deliveries on the channel
+ * thread; one mutex (a leaf below the store's locks is NOT held while the
+ * store is written) guards the state.
+ */
+#ifndef CORRAL_SERVICE_CLUSTER_STORE_H
+#define CORRAL_SERVICE_CLUSTER_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "util/buf.h"
+
+/* Install the submit hook and start the channel (at corrald start, before the API serves). */
+int cluster_store_start(struct buf *err);
+void cluster_store_stop(void);
+/* {"version","chain","state","leader","reason"?, "nodes":{"ID":{"version","state"}}} */
+json_t *cluster_store_status(void);
+/* Forget this host's replicated history so the next sync round replaces
+ * its replicated tables by the pool's (for a `cluster resync --discard-local` verb, not wired yet). */
+int cluster_store_discard_local(struct buf *err);
+
+#endif
