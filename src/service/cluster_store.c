@@ -83,6 +83,7 @@ static struct {
 	size_t n;
 	char round[CFGCHAN_MAX_MEMBERS * 24 + 8];
 	uint32_t leader;
+	uint64_t verdict_version; /* the leader's version in this round's verdict */
 	uint32_t ring_nodeid;
 	uint64_t ring_seq;
 	struct queued *qhead, **qtail;
@@ -232,7 +233,11 @@ static void apply_one(struct queued *q)
 	struct store_replica_state st;
 	pthread_mutex_unlock(&R.lock);
 	if (r == 0 && ni && store_replica_state(svc_cfg.store, &st) == 0) {
+		/* every synced member applied the same batch: the same version (as far as this host can tell) */
 		pthread_mutex_lock(&R.lock);
+		for (size_t i = 0; i < R.n; i++)
+			if ((ni = node_get(R.members[i].nodeid)) && ni->state == SYNC_SYNCED)
+				ni->version = st.version;
 		if ((ni = node_get(R.self.nodeid)))
 			ni->version = st.version;
 		pthread_mutex_unlock(&R.lock);
@@ -352,6 +357,7 @@ static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
 	if (!forked)
 		set_state(SYNC_ROUND, "synchronizing with the pool");
 	pthread_mutex_unlock(&R.lock);
+	log_info("cluster: configuration sync round with %zu members (%s)", n, round);
 	send_state(round);
 }
 
@@ -449,6 +455,7 @@ static void on_state(uint32_t nodeid, uint32_t pid, const json_t *j)
 	memcpy(m, R.members, sizeof(m));
 	memcpy(round, R.round, sizeof(round));
 	pthread_mutex_unlock(&R.lock);
+	log_info("cluster: configuration sync round: every state is in, leader node %u", m[li].nodeid);
 	if (me)
 		lead(round, ms, m, n);
 }
@@ -470,8 +477,12 @@ static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
 		pthread_mutex_unlock(&R.lock);
 		return;
 	}
+	R.verdict_version = (uint64_t)json_integer_value(json_object_get(j, "version"));
 	for (size_t i = 0; i < R.n; i++) {
 		uint32_t id = R.members[i].nodeid;
+		struct node_info *ni = node_get(id);
+		if (ni && !id_in(forked, id))
+			ni->version = id_in(behind, id) ? ni->version : R.verdict_version;
 		node_set(id, id_in(forked, id) ? SYNC_FORKED : id_in(behind, id) ? SYNC_RECEIVING : SYNC_SYNCED);
 	}
 	if (R.state == SYNC_FORKED) {
@@ -502,6 +513,13 @@ static void on_snapshot(uint32_t nodeid, uint32_t pid, const json_t *j)
 {
 	struct buf err __do_buf = BUF_INIT;
 	pthread_mutex_lock(&R.lock);
+	if (member_index(nodeid, pid) >= 0 && nodeid == R.leader && json_is_true(json_object_get(j, "last")) &&
+	    strcmp(json_string_value(json_object_get(j, "round")), R.round) == 0)
+		for (size_t i = 0; i < R.nnodes; i++) /* the others took it (each reports its own failure) */
+			if (R.nodes[i].state == SYNC_RECEIVING && R.nodes[i].nodeid != R.self.nodeid) {
+				R.nodes[i].state = SYNC_SYNCED;
+				R.nodes[i].version = R.verdict_version;
+			}
 	if (R.state != SYNC_RECEIVING || member_index(nodeid, pid) < 0 || nodeid != R.leader ||
 	    strcmp(json_string_value(json_object_get(j, "round")), R.round) != 0) {
 		pthread_mutex_unlock(&R.lock);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The pool's replicated configuration (docs/cluster.md "Replicated
+# configuration"): three "hosts" (network namespaces, real corosync each, as
+# t74).  A user, an ACL entry and an alarm rule made on one host are there
+# on all three, each host at the same configuration version.  A host cut off
+# at the switch cannot change them (a clear error, nothing changed) while the
+# other two can; back on the network it catches up.  A corrald killed with
+# -9 misses changes, and catches up when it starts again.
+. "$(dirname "$0")/lib.sh"
+
+command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
+NH_PRIVATE_RUN=1
+coro_cleanup() {
+	local p
+	for p in $(pgrep -f "^corosync -f -c $T/h[0-9]/cluster/corosync.conf\$"); do kill "$p" 2>/dev/null; done
+	for _ in $(seq 1 50); do pgrep -f "^corosync -f -c $T/" >/dev/null || break; sleep 0.1; done
+}
+trap 'cleanup; coro_cleanup' EXIT
+nhost_setup h1 h2 h3 || { echo "cannot set up the three hosts"; FAILED=1; exit 1; }
+nhost_start h1 && nhost_start h2 && nhost_start h3 || { FAILED=1; exit 1; }
+
+st() { on_host "$1" cluster status --json; }
+online() { st "$1" | jq -r '[.nodes[] | select(.online) | .name] | sort | join(",")'; }
+quorate() { st "$1" | jq -r '.quorate'; }
+cfgver() { st "$1" | jq -r '.config.version'; }
+cfgstate() { st "$1" | jq -r '.config.state'; }
+# the users besides lib.sh's own (nhadmin, made on every host before the pool)
+users() { on_host "$1" user list --json | jq -r '[.users[].name | select(. != "nhadmin")] | sort | join(",")'; }
+alarms() { on_host "$1" alarm list --json | jq -r '[(.alarms // .rules // .)[] | .name] | sort | join(",")'; }
+wait_for() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -le $end ]; do eval "$2" && return 0; sleep 0.1; done
+	say "timed out waiting for: $2"; return 1
+}
+now_ms() { date +%s%3N; }
+# all_synced VERSION: every host synced at VERSION
+all_at() {
+	local h
+	for h in h1 h2 h3; do
+		[ "$(cfgstate $h)" = synced ] && [ "$(cfgver $h)" = "$1" ] || return 1
+	done
+}
+
+test_expect "a pool of three: create on h1, join h2 and h3; every host synced" '
+	nhost_trust h2 h1 >/dev/null && nhost_trust h3 h1 >/dev/null && nhost_trust h3 h2 >/dev/null &&
+	echo "password-h2" | on_host h2 user add early >/dev/null &&
+	on_host h1 cluster create lab --token 1000 >/dev/null &&
+	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
+	for h in h1 h2 h3; do
+		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
+	done &&
+	wait_for 10 "all_at 0" || { for h in h1 h2 h3; do st $h | jq -c .config; done; false; } &&
+	[ "$(users h2)" = "" ] &&
+	on_host h1 cluster status | grep -q "^pool configuration: *version 0, synced"
+'
+
+test_expect "a user, an ACL entry and an alarm rule made on one host are on all three" '
+	t0=$(now_ms) &&
+	echo "password-one" | on_host h1 user add alice --comment ops >/dev/null &&
+	echo "alice made on h1, visible on h2 and h3 after $(( $(now_ms) - t0 )) ms (the add returns once applied on h1)" >>"$T/measured" &&
+	on_host h2 acl add alice Operator / >/dev/null &&
+	on_host h3 alarm add noquorum --when "host lost quorum" >/dev/null &&
+	wait_for 5 "all_at 3" &&
+	for h in h1 h2 h3; do
+		[ "$(users $h)" = alice ] || return 1
+		on_host $h acl list | grep -q "alice *Operator" || return 1
+		on_host $h alarm list | grep -q noquorum || return 1
+	done &&
+	{ [ "$(st h1 | jq -r "[.nodes[].config.state] | unique | join(\",\")")" = synced ] || { st h1 | jq -c "[.nodes[].config]"; false; }; } &&
+	! echo "password-one" | on_host h2 user add alice 2>err && grep -q "already exists" err
+'
+
+test_expect "h3 cut off: it cannot change the configuration (clear error, nothing changed), h1 and h2 can" '
+	sw=$(nhost_ns sw) && ip -n "$sw" link set p3 down &&
+	wait_for 20 "[ \"\$(quorate h3)\" = false ] && [ \"\$(online h1)\" = h1,h2 ]" &&
+	! echo "password-two" | on_host h3 user add bob 2>err && cat err &&
+	grep -q "the pool has no quorum: configuration is read-only (reads still work)" err &&
+	fails on_host h3 alarm delete noquorum 2>err && grep -q "no quorum" err &&
+	[ "$(users h3)" = alice ] && on_host h3 alarm list | grep -q noquorum && [ "$(cfgver h3)" = 3 ] &&
+	echo "password-two" | on_host h2 user add carol >/dev/null &&
+	on_host h1 alarm delete noquorum >/dev/null &&
+	wait_for 5 "[ \"\$(users h1)\" = alice,carol ] && [ \"\$(users h2)\" = alice,carol ]" &&
+	! on_host h2 alarm list | grep -q noquorum && [ "$(cfgver h2)" = 5 ] && [ "$(users h3)" = alice ]
+'
+
+test_expect "h3 back on the network: it catches up" '
+	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set p3 up &&
+	wait_for 30 "[ \"\$(quorate h3)\" = true ] && all_at 5" || { for h in h1 h2 h3; do st $h | jq -c .config; done; false; } &&
+	echo "h3 back: synced at version 5 $(( $(now_ms) - t0 )) ms after its link came up" >>"$T/measured" &&
+	[ "$(users h3)" = alice,carol ] && ! on_host h3 alarm list | grep -q noquorum &&
+	on_host h3 events --kind cluster | grep -q "caught up with the pool.s configuration" &&
+	echo "password-three" | on_host h3 user add dave >/dev/null &&
+	wait_for 5 "all_at 6" && [ "$(users h1)" = alice,carol,dave ]
+'
+
+test_expect "kill -9 of corrald on h2: the others change on, the restarted h2 catches up" '
+	nhost_kill9 h2 &&
+	on_host h1 user delete carol --yes >/dev/null &&
+	echo "password-four" | on_host h3 user add erin >/dev/null &&
+	[ "$(users h1)" = alice,dave,erin ] &&
+	nhost_start h2 &&
+	wait_for 20 "all_at 8" && [ "$(users h2)" = alice,dave,erin ] &&
+	on_host h2 cluster status | grep -q "^pool configuration: *version 8, synced"
+'
+
+finish
