@@ -51,6 +51,18 @@ void h_cluster_leave(struct route_ctx *c)
 	buf_release(&err);
 }
 
+void h_cluster_resync(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, (const char *const[]){ "discard_local", NULL });
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	if (!b)
+		return;
+	int r = svc_cluster_resync(b, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
 void h_cluster_node_remove(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;

@@ -101,6 +101,7 @@ void h_cluster_create(struct route_ctx *c);
 void h_cluster_join(struct route_ctx *c);
 void h_cluster_leave(struct route_ctx *c);
 void h_cluster_node_remove(struct route_ctx *c);
+void h_cluster_resync(struct route_ctx *c);
 void h_cluster_peer(struct route_ctx *c);
 
 /* routes_alarm.c */

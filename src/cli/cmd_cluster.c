@@ -58,6 +58,14 @@ static const char usage_leave[] =
 	"list and tells the rest, then corosync stops here and its files go.\n"
 	"Refused (nothing changed) when no other node can be reached.\n";
 
+static const char usage_resync[] =
+	"usage: corral cluster resync --discard-local [--yes]\n"
+	"\n"
+	"For a host whose copy of the pool configuration has forked (cluster\n"
+	"status says \"forked\"): forget this host's history of the replicated\n"
+	"configuration (users, tokens, ACLs, policies, alarm rules) and take the\n"
+	"pool's.  What this host changed alone is lost; nothing else is touched.\n";
+
 static const char usage_node[] =
 	"usage: corral cluster node remove NAME [--force] [--yes]\n"
 	"\n"
@@ -301,12 +309,50 @@ static int cluster_node(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static int cluster_resync(struct cli *cli, int argc, char **argv)
+{
+	enum { OPT_DISCARD = CLI_OPT_FIRST + 11 };
+	static const struct option opts[] = {
+		{ "discard-local", no_argument, NULL, OPT_DISCARD },
+		CLI_YES_OPTION,
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = NULL;
+	struct cli_args a;
+	bool discard = false;
+	int c, rc;
+	cli_args_init(&a, "cluster resync", usage_resync, argc, argv);
+	while ((c = cli_getopt(cli, &a, opts)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (c == OPT_DISCARD)
+			discard = true;
+	}
+	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
+		return rc;
+	if (!discard)
+		return cli_usage_error("cluster resync", "--discard-local is required (what this host changed alone is lost)");
+	if ((rc = cli_confirm(&a, "discard this host's copy of the pool configuration and take the pool's")) != CLI_OK)
+		return rc;
+	body = json_pack("{s:b}", "discard_local", 1);
+	if ((rc = cli_call(cli, "POST", "/v1/cluster", "resync", NULL, body, &r)) != CLI_OK)
+		return rc;
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("discarded this host's configuration history: taking the pool's (see corral cluster status)\n");
+	return CLI_OK;
+}
+
 static const struct cli_verb cluster_verbs[] = {
 	{ "create", "make this host the first node of a new cluster", cluster_create },
 	{ "join", "join the cluster of a trusted host", cluster_join },
 	{ "status", "show nodes, links, quorum and votes", cluster_status },
 	{ "leave", "take this host out of its cluster", cluster_leave },
 	{ "node", "remove a node that is down", cluster_node },
+	{ "resync", "take the pool's configuration, discarding this host's (after a fork)", cluster_resync },
 	{ NULL, NULL, NULL },
 };
 

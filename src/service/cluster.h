@@ -48,6 +48,9 @@ int svc_cluster_leave(json_t **out, struct buf *err);
 /* Remove a node that is down: *out = {"removed", "not_updated"}.  force: also
  * without quorum (a node gone for good took the majority with it). */
 int svc_cluster_node_remove(const char *name, bool force, json_t **out, struct buf *err);
+/* {discard_local: true}: forget this host's replicated configuration
+ * history and take the pool's at the next sync round (cluster_store.c). */
+int svc_cluster_resync(const json_t *body, json_t **out, struct buf *err);
 /* GET /v1/cluster (docs/api.md "Cluster"). */
 json_t *svc_cluster_status(void);
 

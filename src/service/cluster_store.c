@@ -16,6 +16,7 @@
 #include "cluster/cfgmsg.h"
 #include "cluster/membership.h"
 #include "core/store_replica.h"
+#include "service/cluster.h"
 #include "service/cluster_internal.h"
 #include "service/cluster_store.h"
 #include "service/internal.h"
@@ -491,7 +492,7 @@ static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
 		char why[200];
 		snprintf(why, sizeof(why),
 			 "this host's configuration history differs from node %u's (the leader, version %lld): "
-			 "it applies nothing and refuses changes (docs/cluster.md \"Forks\")",
+			 "it applies nothing and refuses changes until `corral cluster resync --discard-local` there",
 			 nodeid, (long long)json_integer_value(json_object_get(j, "version")));
 		queue_drop(why);
 		set_state(SYNC_FORKED, why);
@@ -743,5 +744,23 @@ int cluster_store_discard_local(struct buf *err)
 	pthread_mutex_unlock(&R.lock);
 	svc_cluster_event("discarded this host's configuration history: taking the pool's at the next sync round");
 	cfgchan_rejoin();
+	return 0;
+}
+
+int svc_cluster_resync(const json_t *body, json_t **out, struct buf *err)
+{
+	struct cluster_def d;
+	if (!json_is_true(json_object_get(body, "discard_local"))) {
+		buf_adds(err, "resync needs discard_local: true (this host's own configuration changes are lost)");
+		return -EINVAL;
+	}
+	if (!svc_cluster_def_get(&d, NULL)) {
+		buf_adds(err, "this host is in no cluster");
+		return -ENOENT;
+	}
+	int r = cluster_store_discard_local(err);
+	if (r < 0)
+		return r;
+	*out = json_pack("{s:b}", "discarded", 1);
 	return 0;
 }

@@ -20,7 +20,7 @@
  * meanwhile are queued and applied once a member is synced.  A member whose
  * history is not the leader's (its chain at its version is not the
  * leader's) is forked: it applies nothing and refuses writes until its
- * history is discarded (cluster_store_discard_local; no CLI verb yet).
+ * history is discarded (`corral cluster resync --discard-local`).
  *
  * Refusals: -EROFS (no quorum, synchronizing, forked, not in the group),
  * -ETIMEDOUT (sent, but not seen applied within 10 s: the outcome is
@@ -43,7 +43,7 @@ void cluster_store_stop(void);
 /* {"version","chain","state","leader","reason"?, "nodes":{"ID":{"version","state"}}} */
 json_t *cluster_store_status(void);
 /* Forget this host's replicated history so the next sync round replaces
- * its replicated tables by the pool's (for a `cluster resync --discard-local` verb, not wired yet). */
+ * its replicated tables by the pool's (`corral cluster resync --discard-local`). */
 int cluster_store_discard_local(struct buf *err);
 
 #endif
