@@ -506,7 +506,7 @@ static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
 	pthread_mutex_unlock(&R.lock);
 	if (forked_now)
 		svc_cluster_event("this host's configuration has forked from the pool's (leader node %u): it refuses "
-				  "configuration changes (docs/cluster.md \"Forks\")", nodeid);
+				  "configuration changes until `corral cluster resync --discard-local` here", nodeid);
 	queue_flush();
 }
 

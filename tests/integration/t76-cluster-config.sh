@@ -103,4 +103,25 @@ test_expect "kill -9 of corrald on h2: the others change on, the restarted h2 ca
 	on_host h2 cluster status | grep -q "^pool configuration: *version 8, synced"
 '
 
+test_expect "a fork (h3 made quorate alone by hand, changed alone) is not overwritten silently; resync --discard-local takes the pool's" '
+	sw=$(nhost_ns sw) && ip -n "$sw" link set p3 down &&
+	wait_for 20 "[ \"\$(quorate h3)\" = false ] && [ \"\$(online h1)\" = h1,h2 ]" &&
+	ip netns exec "$(nhost_ns h3)" corosync-quorumtool -e 1 >/dev/null &&
+	wait_for 10 "[ \"\$(quorate h3)\" = true ]" &&
+	echo "password-five" | on_host h3 user add mallory >/dev/null &&
+	echo "password-six" | on_host h1 user add oscar >/dev/null &&
+	[ "$(cfgver h3)" = 9 ] && [ "$(cfgver h1)" = 9 ] &&
+	ip -n "$sw" link set p3 up &&
+	wait_for 30 "[ \"\$(cfgstate h3)\" = forked ]" &&
+	st h1 | jq -e "[.nodes[] | select(.name == \"h3\") | .config.state] == [\"forked\"]" >/dev/null &&
+	[ "$(cfgstate h1)" = synced ] && [ "$(users h1)" = alice,dave,erin,oscar ] &&
+	[ "$(users h3)" = alice,dave,erin,mallory ] &&
+	! echo "password-seven" | on_host h3 user add trent 2>err && grep -q "history differs from node 1" err &&
+	on_host h3 cluster status | grep -q "^pool configuration: *version 9, forked" &&
+	on_host h3 events --kind cluster | grep -q "forked from the pool" &&
+	fails on_host h3 cluster resync --yes 2>err && grep -q "discard-local" err &&
+	on_host h3 cluster resync --discard-local --yes >/dev/null &&
+	wait_for 20 "all_at 9" && [ "$(users h3)" = alice,dave,erin,oscar ]
+'
+
 finish
