@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The pool's replicated configuration (docs/cluster.md "Replicated
 # configuration"): three "hosts" (network namespaces, real corosync each, as
-# t74).  A user, an ACL entry and an alarm rule made on one host are there
-# on all three, each host at the same configuration version.  A host cut off
-# at the switch cannot change them (a clear error, nothing changed) while the
-# other two can; back on the network it catches up.  A corrald killed with
-# -9 misses changes, and catches up when it starts again.
+# t74).  A user, an ACL entry, an alarm rule and a backup policy made on one
+# host are there on all three, each host at the same configuration version.
+# A host cut off at the switch cannot change them (a clear error, nothing
+# changed) while the other two can; back on the network it catches up.  A
+# corrald killed with -9 misses changes, and catches up when it starts
+# again.  A host made quorate alone by hand and changed there has forked: it
+# is not overwritten, refuses changes, and `cluster resync --discard-local`
+# takes the pool's.
 . "$(dirname "$0")/lib.sh"
 
 command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
@@ -54,17 +57,19 @@ test_expect "a pool of three: create on h1, join h2 and h3; every host synced" '
 	on_host h1 cluster status | grep -q "^pool configuration: *version 0, synced"
 '
 
-test_expect "a user, an ACL entry and an alarm rule made on one host are on all three" '
+test_expect "a user, an ACL entry, an alarm rule and a backup policy made on one host are on all three" '
 	t0=$(now_ms) &&
 	echo "password-one" | on_host h1 user add alice --comment ops >/dev/null &&
 	echo "alice made on h1, visible on h2 and h3 after $(( $(now_ms) - t0 )) ms (the add returns once applied on h1)" >>"$T/measured" &&
 	on_host h2 acl add alice Operator / >/dev/null &&
 	on_host h3 alarm add noquorum --when "host lost quorum" >/dev/null &&
-	wait_for 5 "all_at 3" &&
+	printf "name=nightly\nrepo=/srv/backup\nschedule=daily 02:00\nselect=web*\nkeep_daily=7\n" | on_host h1 policy set - >/dev/null &&
+	wait_for 5 "all_at 4" &&
 	for h in h1 h2 h3; do
 		[ "$(users $h)" = alice ] || return 1
 		on_host $h acl list | grep -q "alice *Operator" || return 1
 		on_host $h alarm list | grep -q noquorum || return 1
+		on_host $h policy show nightly --json | jq -e ".repo == \"/srv/backup\"" >/dev/null || return 1
 	done &&
 	{ [ "$(st h1 | jq -r "[.nodes[].config.state] | unique | join(\",\")")" = synced ] || { st h1 | jq -c "[.nodes[].config]"; false; }; } &&
 	! echo "password-one" | on_host h2 user add alice 2>err && grep -q "already exists" err
@@ -76,21 +81,21 @@ test_expect "h3 cut off: it cannot change the configuration (clear error, nothin
 	! echo "password-two" | on_host h3 user add bob 2>err && cat err &&
 	grep -q "the pool has no quorum: configuration is read-only (reads still work)" err &&
 	fails on_host h3 alarm delete noquorum 2>err && grep -q "no quorum" err &&
-	[ "$(users h3)" = alice ] && on_host h3 alarm list | grep -q noquorum && [ "$(cfgver h3)" = 3 ] &&
+	[ "$(users h3)" = alice ] && on_host h3 alarm list | grep -q noquorum && [ "$(cfgver h3)" = 4 ] &&
 	echo "password-two" | on_host h2 user add carol >/dev/null &&
 	on_host h1 alarm delete noquorum >/dev/null &&
 	wait_for 5 "[ \"\$(users h1)\" = alice,carol ] && [ \"\$(users h2)\" = alice,carol ]" &&
-	! on_host h2 alarm list | grep -q noquorum && [ "$(cfgver h2)" = 5 ] && [ "$(users h3)" = alice ]
+	! on_host h2 alarm list | grep -q noquorum && [ "$(cfgver h2)" = 6 ] && [ "$(users h3)" = alice ]
 '
 
 test_expect "h3 back on the network: it catches up" '
 	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set p3 up &&
-	wait_for 30 "[ \"\$(quorate h3)\" = true ] && all_at 5" || { for h in h1 h2 h3; do st $h | jq -c .config; done; false; } &&
-	echo "h3 back: synced at version 5 $(( $(now_ms) - t0 )) ms after its link came up" >>"$T/measured" &&
+	wait_for 30 "[ \"\$(quorate h3)\" = true ] && all_at 6" || { for h in h1 h2 h3; do st $h | jq -c .config; done; false; } &&
+	echo "h3 back: synced at version 6 $(( $(now_ms) - t0 )) ms after its link came up" >>"$T/measured" &&
 	[ "$(users h3)" = alice,carol ] && ! on_host h3 alarm list | grep -q noquorum &&
 	on_host h3 events --kind cluster | grep -q "caught up with the pool.s configuration" &&
 	echo "password-three" | on_host h3 user add dave >/dev/null &&
-	wait_for 5 "all_at 6" && [ "$(users h1)" = alice,carol,dave ]
+	wait_for 5 "all_at 7" && [ "$(users h1)" = alice,carol,dave ]
 '
 
 test_expect "kill -9 of corrald on h2: the others change on, the restarted h2 catches up" '
@@ -99,8 +104,8 @@ test_expect "kill -9 of corrald on h2: the others change on, the restarted h2 ca
 	echo "password-four" | on_host h3 user add erin >/dev/null &&
 	[ "$(users h1)" = alice,dave,erin ] &&
 	nhost_start h2 &&
-	wait_for 20 "all_at 8" && [ "$(users h2)" = alice,dave,erin ] &&
-	on_host h2 cluster status | grep -q "^pool configuration: *version 8, synced"
+	wait_for 20 "all_at 9" && [ "$(users h2)" = alice,dave,erin ] &&
+	on_host h2 cluster status | grep -q "^pool configuration: *version 9, synced"
 '
 
 test_expect "a fork (h3 made quorate alone by hand, changed alone) is not overwritten silently; resync --discard-local takes the pool's" '
@@ -110,18 +115,18 @@ test_expect "a fork (h3 made quorate alone by hand, changed alone) is not overwr
 	wait_for 10 "[ \"\$(quorate h3)\" = true ]" &&
 	echo "password-five" | on_host h3 user add mallory >/dev/null &&
 	echo "password-six" | on_host h1 user add oscar >/dev/null &&
-	[ "$(cfgver h3)" = 9 ] && [ "$(cfgver h1)" = 9 ] &&
+	[ "$(cfgver h3)" = 10 ] && [ "$(cfgver h1)" = 10 ] &&
 	ip -n "$sw" link set p3 up &&
 	wait_for 30 "[ \"\$(cfgstate h3)\" = forked ]" &&
 	st h1 | jq -e "[.nodes[] | select(.name == \"h3\") | .config.state] == [\"forked\"]" >/dev/null &&
 	[ "$(cfgstate h1)" = synced ] && [ "$(users h1)" = alice,dave,erin,oscar ] &&
 	[ "$(users h3)" = alice,dave,erin,mallory ] &&
 	! echo "password-seven" | on_host h3 user add trent 2>err && grep -q "history differs from node 1" err &&
-	on_host h3 cluster status | grep -q "^pool configuration: *version 9, forked" &&
+	on_host h3 cluster status | grep -q "^pool configuration: *version 10, forked" &&
 	on_host h3 events --kind cluster | grep -q "forked from the pool" &&
 	fails on_host h3 cluster resync --yes 2>err && grep -q "discard-local" err &&
 	on_host h3 cluster resync --discard-local --yes >/dev/null &&
-	wait_for 20 "all_at 9" && [ "$(users h3)" = alice,dave,erin,oscar ]
+	wait_for 20 "all_at 10" && [ "$(users h3)" = alice,dave,erin,oscar ]
 '
 
 finish
