@@ -6,7 +6,7 @@
 # A host cut off at the switch cannot change them (a clear error, nothing
 # changed) while the other two can; back on the network it catches up.  A
 # corrald killed with -9 misses changes, and catches up when it starts
-# again.  A host made quorate alone by hand and changed there has forked: it
+# again; so does one whose corosync was killed (and restarted by corrald).  A host made quorate alone by hand and changed there has forked: it
 # is not overwritten, refuses changes, and `cluster resync --discard-local`
 # takes the pool's.
 . "$(dirname "$0")/lib.sh"
@@ -108,6 +108,15 @@ test_expect "kill -9 of corrald on h2: the others change on, the restarted h2 ca
 	on_host h2 cluster status | grep -q "^pool configuration: *version 9, synced"
 '
 
+test_expect "corosync killed on h2: corrald starts it again, rejoins the group, and changes flow both ways" '
+	pid=$(st h2 | jq -r .corosync.pid) && [ "$pid" -gt 0 ] && kill -9 "$pid" &&
+	wait_for 30 "[ \"\$(st h2 | jq -r .corosync.pid)\" != null ] && [ \"\$(st h2 | jq -r .corosync.pid)\" != $pid ] && [ \"\$(quorate h2)\" = true ] && [ \"\$(cfgstate h2)\" = synced ]" &&
+	on_host h2 user delete erin --yes >/dev/null &&
+	wait_for 5 "all_at 10" && [ "$(users h1)" = alice,dave ] &&
+	echo "password-erin" | on_host h1 user add erin >/dev/null &&
+	wait_for 5 "all_at 11" && [ "$(users h2)" = alice,dave,erin ]
+'
+
 test_expect "a fork (h3 made quorate alone by hand, changed alone) is not overwritten silently; resync --discard-local takes the pool's" '
 	sw=$(nhost_ns sw) && ip -n "$sw" link set p3 down &&
 	wait_for 20 "[ \"\$(quorate h3)\" = false ] && [ \"\$(online h1)\" = h1,h2 ]" &&
@@ -115,18 +124,18 @@ test_expect "a fork (h3 made quorate alone by hand, changed alone) is not overwr
 	wait_for 10 "[ \"\$(quorate h3)\" = true ]" &&
 	echo "password-five" | on_host h3 user add mallory >/dev/null &&
 	echo "password-six" | on_host h1 user add oscar >/dev/null &&
-	[ "$(cfgver h3)" = 10 ] && [ "$(cfgver h1)" = 10 ] &&
+	[ "$(cfgver h3)" = 12 ] && [ "$(cfgver h1)" = 12 ] &&
 	ip -n "$sw" link set p3 up &&
 	wait_for 30 "[ \"\$(cfgstate h3)\" = forked ]" &&
 	st h1 | jq -e "[.nodes[] | select(.name == \"h3\") | .config.state] == [\"forked\"]" >/dev/null &&
 	[ "$(cfgstate h1)" = synced ] && [ "$(users h1)" = alice,dave,erin,oscar ] &&
 	[ "$(users h3)" = alice,dave,erin,mallory ] &&
 	! echo "password-seven" | on_host h3 user add trent 2>err && grep -q "history differs from node 1" err &&
-	on_host h3 cluster status | grep -q "^pool configuration: *version 10, forked" &&
+	on_host h3 cluster status | grep -q "^pool configuration: *version 12, forked" &&
 	on_host h3 events --kind cluster | grep -q "forked from the pool" &&
 	fails on_host h3 cluster resync --yes 2>err && grep -q "discard-local" err &&
 	on_host h3 cluster resync --discard-local --yes >/dev/null &&
-	wait_for 20 "all_at 10" && [ "$(users h3)" = alice,dave,erin,oscar ]
+	wait_for 20 "all_at 12" && [ "$(users h3)" = alice,dave,erin,oscar ]
 '
 
 finish
