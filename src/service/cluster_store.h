@@ -25,9 +25,11 @@
  * Refusals: -EROFS (no quorum, synchronizing, forked, not in the group),
  * -ETIMEDOUT (sent, but not seen applied within 10 s: the outcome is
  * unknown), -EINVAL (mixed batch); one sentence in err.
- * Threading: the submit hook runs on any thread; deliveries on the channel
- * thread; one mutex (a leaf below the store's locks is NOT held while the
- * store is written) guards the state.
+ * Threading: the submit hook runs on any thread, deliveries and sync rounds
+ * on the channel thread (cfgchan.h), so batches are applied one at a time in
+ * delivery order.  One mutex guards the sync state, the queue and the
+ * waiting writers; it is a leaf, never held while the store is read or
+ * written nor while a message is sent.
  */
 #ifndef CORRAL_SERVICE_CLUSTER_STORE_H
 #define CORRAL_SERVICE_CLUSTER_STORE_H
