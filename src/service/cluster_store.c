@@ -278,7 +278,8 @@ static bool ring_reached(const struct membership_view *v, void *arg)
 	return !v->connected || v->ring_seq >= r->seq;
 }
 
-static bool ring_quorate(uint32_t nodeid, uint64_t seq)
+/* false also when the pool thread never saw ring {nodeid, seq}: then *unknown is set. */
+static bool ring_quorate(uint32_t nodeid, uint64_t seq, bool *unknown)
 {
 	struct ring_id want = { nodeid, seq };
 	struct membership_view v;
@@ -288,6 +289,7 @@ static bool ring_quorate(uint32_t nodeid, uint64_t seq)
 		log_warn("cluster: no quorum information for ring %x.%llx (the pool thread is at %x.%llx): the change "
 			 "is not applied here", nodeid, (unsigned long long)seq, v.ring_nodeid,
 			 (unsigned long long)v.ring_seq);
+		*unknown = true;
 		return false;
 	}
 	return v.quorate;
@@ -571,7 +573,8 @@ static void on_batch(uint32_t nodeid, uint32_t pid, uint64_t seq, const void *bo
 	struct queued *q = xcalloc(1, sizeof(*q));
 	q->from = (struct cfgchan_member){ nodeid, pid };
 	q->seq = seq;
-	q->quorate = ring_quorate(rn, rs);
+	bool unknown = false;
+	q->quorate = ring_quorate(rn, rs, &unknown);
 	q->body = xmalloc(len + 1);
 	memcpy(q->body, body, len);
 	q->body[len] = '\0';
@@ -581,6 +584,10 @@ static void on_batch(uint32_t nodeid, uint32_t pid, uint64_t seq, const void *bo
 	R.qtail = &q->next;
 	pthread_mutex_unlock(&R.lock);
 	queue_flush();
+	if (unknown) { /* the others may have applied it: a new sync round brings this host level (memo 1.4, 3) */
+		log_warn("cluster: rejoining the configuration group to synchronize again");
+		cfgchan_rejoin();
+	}
 }
 
 static void on_deliver(uint32_t nodeid, uint32_t pid, const void *msg, size_t len, void *opaque)
