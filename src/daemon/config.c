@@ -104,6 +104,10 @@ static const struct cfg_key keys[] = {
 	  "a directory (or one file or device) API callers may name host files in, besides the storage pools; "
 	  "repeat for more",
 	  "per request", F(allow_path) },
+	{ "tcg_live_migration", CFG_BOOL, 0, 0, "no", NULL, NULL,
+	  "a guest emulated by TCG (no KVM) migrates live; else its memory moves with it paused (quick), since "
+	  "QEMU 7.2 under TCG can lose guest writes made while memory is copied (docs/migration.md)",
+	  "per migration", F(tcg_live_migration) },
 	{ "allow_block_devices", CFG_BOOL, 0, 0, "no", NULL, NULL,
 	  "block devices inside allowed directories may be used (else only those named by allow_path)", "per request",
 	  F(allow_block_devices) },

@@ -52,6 +52,7 @@ struct corrald_config {
 	int64_t http_idle_timeout, http_header_timeout, http_body_timeout;
 	struct cfg_list allow_path;
 	bool allow_block_devices;
+	bool tcg_live_migration;
 	int64_t events_keep, jobs_keep, history_days;
 	char *listen;		/* NULL: no TCP door */
 	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */

@@ -485,6 +485,7 @@ int main(int argc, char **argv)
 				   .allow_path = (const char *const *)cfg.allow_path.v,
 				   .n_allow_path = cfg.allow_path.n,
 				   .allow_block_devices = cfg.allow_block_devices,
+				   .tcg_live_migration = cfg.tcg_live_migration,
 				   .auth_fail_limit = (unsigned)cfg.auth_fail_limit,
 				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window,
 				   .session_idle_s = (unsigned)cfg.session_idle_timeout,

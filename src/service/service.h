@@ -47,6 +47,8 @@ struct svc_config {
 	const char *const *allow_path;
 	size_t n_allow_path;
 	bool allow_block_devices;
+	/* a guest under TCG migrates live (else quick: migrate.c, docs/migration.md) */
+	bool tcg_live_migration;
 	/* the network API (auth.h): its address and certificate fingerprint
 	 * (NULL: no TCP listener), and failed logins allowed per user and per
 	 * source address within a window (limit 0: no limit) */
