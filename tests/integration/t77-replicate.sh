@@ -14,6 +14,7 @@ hold_migration
 f_cleanup() {
 	# the replica's export daemon outlives corrald by design: ours go here
 	for f in "$T"/*/replicas/*/qsd.pid; do [ -f "$f" ] && kill -9 "$(head -n1 "$f")" 2>/dev/null; done
+	[ -n "${T77_LOGS:-}" ] && cp "$T/a.log" "$T/b.log" "$T77_LOGS/"
 	cleanup
 }
 trap f_cleanup EXIT
@@ -61,6 +62,7 @@ test_expect "bad input: unknown host, this host, hostile name, no local disk, a 
 
 test_expect "vm replicate --to b: the replica volume on b, syncing then in-sync, shown in vm show" '
 	ca vm replicate r1 --to b >/dev/null && wait_repl in-sync &&
+	ps -o user= -p "$(qsd_pid)" | grep -qv "^root" &&
 	cb disk show r1-d >/dev/null && [ -n "$(qsd_pid)" ] && kill -0 "$(qsd_pid)" &&
 	ca vm show r1 | grep -q "replication.*to b: in-sync" &&
 	[ "$(ca vm replicate r1 --json | jq -r .peer)" = b ] && moves
