@@ -56,8 +56,9 @@ void h_vm_replicate_stop(struct route_ctx *c)
 	svc_uuid uuid;
 	if (one_vm(c, c->seg[2], uuid) < 0)
 		return;
-	int r = svc_vm_replicate_stop(uuid, &err);
-	reply_result(c, r, 200, r < 0 ? NULL : json_object(), &err);
+	json_t *out = NULL;
+	int r = svc_vm_replicate_stop(uuid, &out, &err);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
 
@@ -107,7 +108,8 @@ void h_replica_export(struct route_ctx *c)
 void h_replica_delete(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
-	int r = svc_replica_delete(c->seg[2], &err);
-	reply_result(c, r, 200, r < 0 ? NULL : json_object(), &err);
+	json_t *out = NULL;
+	int r = svc_replica_delete(c->seg[2], &out, &err);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

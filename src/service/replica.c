@@ -235,7 +235,7 @@ int svc_replica_export(const char *uuid, const json_t *req, json_t **out, struct
 	return r;
 }
 
-int svc_replica_delete(const char *uuid, struct buf *err)
+int svc_replica_delete(const char *uuid, json_t **out, struct buf *err)
 {
 	__do_json json_t *rec = NULL;
 	int r = 0;
@@ -249,6 +249,11 @@ int svc_replica_delete(const char *uuid, struct buf *err)
 		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
 		r = -ENOENT;
 	} else {
+		size_t i;
+		json_t *d;
+		*out = json_pack("{s:[]}", "deleted");
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			json_array_append(json_object_get(*out, "deleted"), json_object_get(d, "volume"));
 		rp_remove(uuid, json_object_get(rec, "disks"));
 		log_info("replica of vm %s removed", json_string_value(json_object_get(rec, "name")) ?: uuid);
 	}

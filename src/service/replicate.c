@@ -659,7 +659,7 @@ int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err)
 	return r;
 }
 
-int svc_vm_replicate_stop(const char *uuid, struct buf *err)
+int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err)
 {
 	struct rt_ref *ref = NULL;
 	struct qmp *q;
@@ -688,6 +688,11 @@ int svc_vm_replicate_stop(const char *uuid, struct buf *err)
 		svc_vm_event(uuid, "replicate", "stopped");
 	}
 	log_info("vm %s: replication to %s stopped", rs(rec, "name"), rs(rec, "peer"));
+	size_t i;
+	json_t *d;
+	*out = json_pack("{s:[]}", "deleted");
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		json_array_append(json_object_get(*out, "deleted"), json_object_get(d, "volume"));
 	rec_drop(uuid);
 	pthread_mutex_unlock(&g_lock);
 	return r;

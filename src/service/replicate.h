@@ -50,8 +50,9 @@
 int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf *err);
 /* Copy what changed to the replica again (degraded or stopped). */
 int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err);
-/* Stop replicating: mirrors and bitmaps removed here, the replica removed on the peer. */
-int svc_vm_replicate_stop(const char *uuid, struct buf *err);
+/* Stop replicating: mirrors and bitmaps removed here, the replica removed on
+ * the peer; *out {"deleted":[replica volumes]}. */
+int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err);
 /* The replication of uuid as JSON for `vm show` and the API, or NULL if none. */
 json_t *svc_vm_replication(const char *uuid);
 /* Is uuid replicated (for operations a replicated VM refuses)? */
@@ -63,7 +64,8 @@ void svc_replicate_shutdown(void);
 /* ---- the replica host ---- */
 int svc_replica_create(const json_t *req, json_t **out, struct buf *err);
 int svc_replica_export(const char *uuid, const json_t *req, json_t **out, struct buf *err);
-int svc_replica_delete(const char *uuid, struct buf *err);
+/* *out {"deleted":[volumes]}. */
+int svc_replica_delete(const char *uuid, json_t **out, struct buf *err);
 /* At start: every replica's daemon found again, or started again. */
 void svc_replica_adopt(void);
 
