@@ -335,7 +335,7 @@ static void monitor_one(json_t *rec)
 		return;
 	if (!rt_is_active(uuid)) {
 		json_object_set_new(rec, "bitmaps", json_array());
-		rec_state(rec, "stopped", "the VM's QEMU ended; `vm replicate --resume` on the running VM copies it again");
+		rec_state(rec, "stopped", "the VM's QEMU ended; 'vm replicate --resume' on the running VM copies it again");
 		return;
 	}
 	if (!strcmp(state, "degraded")) {
@@ -526,7 +526,7 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 	if (!g_recs)
 		g_recs = json_object();
 	if ((rec = json_incref(json_object_get(g_recs, uuid)))) {
-		buf_printf(err, "%s is replicated to %s already (%s); `vm replicate --stop` first", rs(rec, "name"),
+		buf_printf(err, "%s is replicated to %s already (%s); 'vm replicate --stop' first", rs(rec, "name"),
 			   rs(rec, "peer"), rs(rec, "state"));
 		pthread_mutex_unlock(&g_lock);
 		return -EEXIST;
@@ -647,7 +647,7 @@ int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err)
 	pthread_mutex_lock(&g_lock);
 	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
 	if (!rec) {
-		buf_adds(err, "the VM is not replicated (`vm replicate VM --to HOST` starts it)");
+		buf_adds(err, "the VM is not replicated ('vm replicate VM --to HOST' starts it)");
 		r = -ENOENT;
 	} else if (!strcmp(rs(rec, "state"), "syncing") || !strcmp(rs(rec, "state"), "in-sync")) {
 		buf_printf(err, "the replication of %s is %s: nothing to resume", rs(rec, "name"), rs(rec, "state"));
