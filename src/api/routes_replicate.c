@@ -100,7 +100,7 @@ void h_replica_export(struct route_ctx *c)
 
 	if (!b)
 		return;
-	int r = svc_replica_export(c->seg[2], b, &out, &err);
+	int r = svc_replica_export(c->seg[2], c->caller_host, b, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -109,7 +109,7 @@ void h_replica_delete(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	json_t *out = NULL;
-	int r = svc_replica_delete(c->seg[2], &out, &err);
+	int r = svc_replica_delete(c->seg[2], c->caller_host, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

@@ -127,6 +127,18 @@ static int rp_rekey_serve(json_t *rec, const char *psk, struct buf *err)
 	return rp_serve(rec, err);
 }
 
+/* Only the host whose VM it is may re-key or remove a replica. */
+static int rp_caller_check(const json_t *rec, const char *caller, struct buf *err)
+{
+	const char *source = json_string_value(json_object_get(rec, "source"));
+	if (caller && strcmp(caller, source ?: "")) {
+		buf_printf(err, "the replica of VM %s belongs to host %s", json_string_value(json_object_get(rec, "name")) ?: "?",
+			   source ?: "?");
+		return -EACCES;
+	}
+	return 0;
+}
+
 int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 {
 	static const char *const keys[] = { "vm", "name", "source", "address", "psk", "disks", NULL };
@@ -211,7 +223,7 @@ out:
 	return r;
 }
 
-int svc_replica_export(const char *uuid, const json_t *req, json_t **out, struct buf *err)
+int svc_replica_export(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err)
 {
 	static const char *const keys[] = { "psk", NULL };
 	const char *psk = json_string_value(json_object_get(req, "psk"));
@@ -228,6 +240,7 @@ int svc_replica_export(const char *uuid, const json_t *req, json_t **out, struct
 	if (!(rec = rec_load(uuid))) {
 		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
 		r = -ENOENT;
+	} else if ((r = rp_caller_check(rec, caller, err)) < 0) {
 	} else if ((r = rp_rekey_serve(rec, psk, err)) == 0) {
 		*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
 	}
@@ -235,7 +248,7 @@ int svc_replica_export(const char *uuid, const json_t *req, json_t **out, struct
 	return r;
 }
 
-int svc_replica_delete(const char *uuid, json_t **out, struct buf *err)
+int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err)
 {
 	__do_json json_t *rec = NULL;
 	int r = 0;
@@ -248,6 +261,7 @@ int svc_replica_delete(const char *uuid, json_t **out, struct buf *err)
 	if (!(rec = rec_load(uuid))) {
 		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
 		r = -ENOENT;
+	} else if ((r = rp_caller_check(rec, caller, err)) < 0) {
 	} else {
 		size_t i;
 		json_t *d;

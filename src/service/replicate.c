@@ -331,14 +331,14 @@ static void monitor_one(json_t *rec)
 	size_t i;
 	json_t *d;
 
-	if (!strcmp(state, "stopped"))
-		return;
 	if (!rt_is_active(uuid)) {
+		if (!strcmp(state, "stopped"))
+			return;
 		json_object_set_new(rec, "bitmaps", json_array());
 		rec_state(rec, "stopped", "the VM's QEMU ended; 'vm replicate --resume' on the running VM copies it again");
 		return;
 	}
-	if (!strcmp(state, "degraded")) {
+	if (!strcmp(state, "degraded") || !strcmp(state, "stopped")) {
 		if (time_mono_ms() - ri(rec, "retry") >= SVC_REPL_RETRY_S * 1000) {
 			__do_buf struct buf e = BUF_INIT;
 			if (resume_locked(rec, &e) < 0)

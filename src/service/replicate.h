@@ -63,9 +63,11 @@ void svc_replicate_shutdown(void);
 
 /* ---- the replica host ---- */
 int svc_replica_create(const json_t *req, json_t **out, struct buf *err);
-int svc_replica_export(const char *uuid, const json_t *req, json_t **out, struct buf *err);
+/* caller: the trusted host calling (NULL: this host's own socket); only the
+ * replica's source host may re-key or remove it (-EACCES). */
+int svc_replica_export(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err);
 /* *out {"deleted":[volumes]}. */
-int svc_replica_delete(const char *uuid, json_t **out, struct buf *err);
+int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err);
 /* At start: every replica's daemon found again, or started again. */
 void svc_replica_adopt(void);
 

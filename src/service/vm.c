@@ -383,6 +383,12 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		r = -EBUSY;
 		goto out;
 	}
+	if (svc_vm_replicated(uuid)) {
+		buf_printf(err, "%s is replicated (docs/ha.md); stop it first with 'corral vm replicate %s --stop'",
+			   rec.def->name, rec.def->name);
+		r = -EBUSY;
+		goto out;
+	}
 	if ((r = svc_template_delete_check(rec.def, err)) < 0)
 		goto out;
 	pthread_mutex_lock(&svc_defs_lock);
