@@ -43,12 +43,19 @@
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *g_recs;              /* uuid -> record; under g_lock */
+/* uuid -> what the API shows (rec_json), updated at every rec_save: readers
+ * never wait for g_lock, which a resync or a call to the peer may hold long.
+ * A leaf lock. */
+static pthread_mutex_t show_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *g_show;
 static pthread_t mon_thread;
 static bool mon_running, mon_stop;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond = PTHREAD_COND_INITIALIZER;
 
 /* ---- records ---- */
+
+static json_t *rec_json(const json_t *rec);
 
 static char *rec_path(const char *uuid) { return xasprintf("%s/replication/%s.json", svc_cfg.state_dir, uuid); }
 static char *key_dir(const char *uuid) { return xasprintf("%s/%s/repl", svc_cfg.run_dir, uuid); }
@@ -63,12 +70,21 @@ static void rec_save(const json_t *rec)
 	int r;
 	if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = fs_write_file_atomic(path, text, strlen(text), 0600)) < 0)
 		log_warn("vm %s: cannot record its replication in %s: %s", rs(rec, "name"), path, strerror(-r));
+	json_t *shown = rec_json(rec);
+	pthread_mutex_lock(&show_lock);
+	if (!g_show)
+		g_show = json_object();
+	json_object_set_new(g_show, rs(rec, "uuid"), shown);
+	pthread_mutex_unlock(&show_lock);
 }
 
 static void rec_drop(const char *uuid)
 {
 	__do_free char *path = rec_path(uuid);
 	unlink(path);
+	pthread_mutex_lock(&show_lock);
+	json_object_del(g_show, uuid);
+	pthread_mutex_unlock(&show_lock);
 	json_object_del(g_recs, uuid);
 }
 
@@ -440,6 +456,11 @@ void svc_replicate_recover(void)
 		json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
 		json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
 		json_object_set_new(g_recs, rs(rec, "uuid"), rec);
+		pthread_mutex_lock(&show_lock);
+		if (!g_show)
+			g_show = json_object();
+		json_object_set_new(g_show, rs(rec, "uuid"), rec_json(rec));
+		pthread_mutex_unlock(&show_lock);
 		log_info("vm %s: replication to %s (%s) followed again after a restart", rs(rec, "name"),
 			 rs(rec, "peer"), rs(rec, "state"));
 	}
@@ -467,6 +488,10 @@ void svc_replicate_shutdown(void)
 	json_decref(g_recs);
 	g_recs = NULL;
 	pthread_mutex_unlock(&g_lock);
+	pthread_mutex_lock(&show_lock);
+	json_decref(g_show);
+	g_show = NULL;
+	pthread_mutex_unlock(&show_lock);
 }
 
 /* ---- the API ---- */
@@ -488,20 +513,17 @@ static json_t *rec_json(const json_t *rec)
 
 json_t *svc_vm_replication(const char *uuid)
 {
-	json_t *out = NULL;
-	pthread_mutex_lock(&g_lock);
-	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
-	if (rec)
-		out = rec_json(rec);
-	pthread_mutex_unlock(&g_lock);
+	pthread_mutex_lock(&show_lock);
+	json_t *out = g_show ? json_deep_copy(json_object_get(g_show, uuid)) : NULL;
+	pthread_mutex_unlock(&show_lock);
 	return out;
 }
 
 bool svc_vm_replicated(const char *uuid)
 {
-	pthread_mutex_lock(&g_lock);
-	bool r = g_recs && json_object_get(g_recs, uuid);
-	pthread_mutex_unlock(&g_lock);
+	pthread_mutex_lock(&show_lock);
+	bool r = g_show && json_object_get(g_show, uuid);
+	pthread_mutex_unlock(&show_lock);
 	return r;
 }
 

@@ -103,7 +103,7 @@ test_expect "the guest stops: the replica on b equals its disk (every acknowledg
 '
 
 test_expect "--stop: the replica and its export daemon are gone from b (a replicated VM cannot be deleted before)" '
-	out=$(ca vm delete r1 2>&1); [ $? -ne 0 ] && echo "$out" | grep -q "replicated" &&
+	out=$(ca vm delete r1 --yes 2>&1); [ $? -ne 0 ] && echo "$out" | grep -q "replicated" && ca vm show r1 >/dev/null &&
 	P=$(qsd_pid) && ca vm replicate r1 --stop >/dev/null && [ "$(rstate)" = none ] &&
 	! cb disk show r1-d >/dev/null 2>&1 && ! kill -0 "$P" 2>/dev/null && [ -z "$(ls "$T/b/replicas" 2>/dev/null)" ]
 '
