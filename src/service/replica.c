@@ -275,6 +275,31 @@ int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struc
 	return r;
 }
 
+char *svc_replica_of_volume(const char *name)
+{
+	__do_free char *top = xasprintf("%s/replicas", svc_cfg.state_dir);
+	DIR *dp = opendir(top);
+	struct dirent *e;
+	char *out = NULL;
+
+	/* no rp_lock: records are replaced atomically, and the caller holds
+	 * svc_defs_lock (rp_lock must stay independent of it) */
+	while (dp && !out && (e = readdir(dp))) {
+		if (!uuid_ok(e->d_name))
+			continue;
+		__do_json json_t *rec = rec_load(e->d_name);
+		size_t i;
+		json_t *d;
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			if (!out && !strcmp(json_string_value(json_object_get(d, "volume")) ?: "", name))
+				out = xasprintf("%s on %s", json_string_value(json_object_get(rec, "name")) ?: "?",
+						json_string_value(json_object_get(rec, "source")) ?: "?");
+	}
+	if (dp)
+		closedir(dp);
+	return out;
+}
+
 void svc_replica_adopt(void)
 {
 	__do_free char *top = xasprintf("%s/replicas", svc_cfg.state_dir);

@@ -70,5 +70,8 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err);
 /* At start: every replica's daemon found again, or started again. */
 void svc_replica_adopt(void);
+/* Is volume `name` a replica this host holds?  The VM's name and its host
+ * ("web on hosta", caller frees), or NULL. */
+char *svc_replica_of_volume(const char *name);
 
 #endif

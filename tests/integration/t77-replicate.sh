@@ -69,6 +69,7 @@ test_expect "vm replicate --to b: the replica volume on b, syncing then in-sync,
 	ca vm replicate r1 --to b >/dev/null && wait_repl in-sync &&
 	ps -o user= -p "$(qsd_pid)" | grep -qv "^root" &&
 	cb disk show r1-d >/dev/null && [ -n "$(qsd_pid)" ] && kill -0 "$(qsd_pid)" &&
+	out=$(cb disk delete r1-d --yes 2>&1); [ $? -ne 0 ] && echo "$out" | grep -q "replica of vm r1 on a" &&
 	ca vm show r1 | grep -q "replication.*to b: in-sync" &&
 	[ "$(ca vm replicate r1 --json | jq -r .peer)" = b ] && moves
 '
@@ -95,6 +96,10 @@ test_expect "--resume: only the changed blocks are copied, in-sync again" '
 	ca vm replicate r1 --resume >/dev/null && wait_repl in-sync 60 &&
 	b=$(ca vm replicate r1 --json | jq -r .resync_bytes) && say "resync copied $b bytes (disk 32 MiB)" &&
 	[ "$b" -gt 0 ] && [ "$b" -lt $((32 << 20)) ] && moves
+'
+
+test_expect "degraded again: corrald retries by itself and is in sync again (retry every 30 s)" '
+	kill -9 "$(qsd_pid)" && wait_repl degraded 60 && wait_repl in-sync 160 && moves
 '
 
 test_expect "the guest stops: the replica on b equals its disk (every acknowledged write is there)" '
