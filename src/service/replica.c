@@ -6,6 +6,7 @@
  * {"uuid","name","source","address","port","disks":[{"volume","path","format"}]};
  * the key lives in STATE/replicas/<uuid>/key (0700, QEMU's user).
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +44,13 @@ static bool uuid_ok(const char *u)
 			return false;
 	}
 	return true;
+}
+
+/* An IP address (it goes into the daemon's option list): nothing else. */
+static bool addr_ok(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return a && (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1);
 }
 
 static json_t *rec_load(const char *uuid)
@@ -160,7 +168,7 @@ int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 
 	if ((r = json_check_keys(req, "replica request", keys, err)) < 0)
 		return r;
-	if (!uuid_ok(uuid) || !name || str_name_invalid(name) || !source || str_name_invalid(source) || !addr ||
+	if (!uuid_ok(uuid) || !name || str_name_invalid(name) || !source || str_name_invalid(source) || !addr_ok(addr) ||
 	    !psk || !mig_psk_valid(psk) || !json_is_array(disks) || json_array_size(disks) == 0 ||
 	    json_array_size(disks) > 64) {
 		buf_adds(err, "the replica request needs vm (a uuid), name, source, address, a valid psk and disks");

@@ -286,9 +286,14 @@ static int resume_locked(json_t *rec, struct buf *err)
 		struct vm_record vr = { 0 };
 		bool running = store_vm_get(svc_cfg.store, uuid, &vr) == 0 && vr.state == VM_RUNNING;
 		vm_record_release(&vr);
-		if (running && (r = rt_pause_reason(uuid, "paused for the last step of a replica resync", err)) < 0)
-			goto fail;
-		paused = running;
+		if (running) {
+			/* recorded first: a corrald killed now resumes it at its next start */
+			json_object_set_new(rec, "paused", json_true());
+			rec_save(rec);
+			if ((r = rt_pause_reason(uuid, "paused for the last step of a replica resync", err)) < 0)
+				goto fail;
+			paused = true;
+		}
 		/* Round 2, nothing writes: then the replica equals the disk; a new
 		 * bitmap from here, and mirrors that need not copy anything. */
 		if ((r = resync_round(q, rec, &bytes, err)) < 0)
@@ -308,6 +313,7 @@ static int resume_locked(json_t *rec, struct buf *err)
 			goto fail;
 		if (paused) {
 			paused = false;
+			json_object_set_new(rec, "paused", json_false());
 			if ((r = rt_resume_reason(uuid, "replica resync done", err)) < 0)
 				goto fail;
 		}
@@ -322,6 +328,7 @@ static int resume_locked(json_t *rec, struct buf *err)
 	return 0;
 fail:
 	targets_drop(q, rec);
+	json_object_set_new(rec, "paused", json_false());
 	if (paused) {
 		__do_buf struct buf e = BUF_INIT;
 		if (rt_resume_reason(uuid, "replica resync failed", &e) < 0)
@@ -455,6 +462,15 @@ void svc_replicate_recover(void)
 		}
 		json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
 		json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
+		if (json_is_true(json_object_get(rec, "paused"))) {
+			/* corrald died in the last step of a resync, with the guest paused by it */
+			__do_buf struct buf why = BUF_INIT;
+			if (rt_is_active(rs(rec, "uuid")) &&
+			    rt_resume_reason(rs(rec, "uuid"), "resumed: corrald stopped during a replica resync", &why) < 0)
+				log_warn("vm %s: cannot resume it after an interrupted resync: %s", rs(rec, "name"), why.s);
+			json_object_set_new(rec, "paused", json_false());
+			rec_save(rec);
+		}
 		json_object_set_new(g_recs, rs(rec, "uuid"), rec);
 		pthread_mutex_lock(&show_lock);
 		if (!g_show)
