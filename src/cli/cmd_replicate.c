@@ -25,7 +25,7 @@ static const char usage_replicate[] =
 	"encrypted NBD; QEMU mirrors each disk onto it, first copying it whole\n"
 	"(state syncing), then, in-sync, every guest write completes only once it is\n"
 	"on both hosts.  If HOST or the link fails the VM runs on (state degraded)\n"
-	"and the changed blocks are tracked; --resume (or the retry every 30 s)\n"
+	"and the changed blocks are tracked; --resume (or the retry every 15 s)\n"
 	"copies only those.  With no option: the replication's state.\n"
 	"Failover onto the replica is not built yet.  See docs/ha.md.\n"
 	"\n"

@@ -42,7 +42,7 @@
 
 #include "util/buf.h"
 
-#define SVC_REPL_RETRY_S 30
+#define SVC_REPL_RETRY_S 15
 #define SVC_REPL_ROTATE_S 10
 
 /* ---- the VM's host ---- */

@@ -98,8 +98,8 @@ test_expect "--resume: only the changed blocks are copied, in-sync again" '
 	[ "$b" -gt 0 ] && [ "$b" -lt $((32 << 20)) ] && moves
 '
 
-test_expect "degraded again: corrald retries by itself and is in sync again (retry every 30 s)" '
-	kill -9 "$(qsd_pid)" && wait_repl degraded 60 && wait_repl in-sync 160 && moves
+test_expect "degraded again: corrald retries by itself and is in sync again (retry every 15 s)" '
+	kill -9 "$(qsd_pid)" && wait_repl degraded 60 && wait_repl in-sync 100 && moves
 '
 
 test_expect "the guest stops: the replica on b equals its disk (every acknowledged write is there)" '
