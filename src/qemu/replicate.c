@@ -62,29 +62,6 @@ void repl_bitmap_remove(struct qmp *q, const char *node, const char *name)
 		    REPL_QMP_MS, NULL);
 }
 
-int repl_bitmap_count(struct qmp *q, const char *node, const char *name, uint64_t *count, struct buf *err)
-{
-	__do_json json_t *ret = NULL;
-	size_t i, k;
-	json_t *n, *bm;
-	int r;
-
-	if ((r = run(q, "query-named-block-nodes", json_pack("{s:b}", "flat", 1), &ret,
-		     "cannot read the dirty bitmaps", err)) < 0)
-		return r;
-	json_array_foreach(ret, i, n) {
-		if (strcmp(json_string_value(json_object_get(n, "node-name")) ?: "", node))
-			continue;
-		json_array_foreach(json_object_get(n, "dirty-bitmaps"), k, bm)
-			if (!strcmp(json_string_value(json_object_get(bm, "name")) ?: "", name)) {
-				*count = (uint64_t)json_integer_value(json_object_get(bm, "count"));
-				return 0;
-			}
-	}
-	buf_printf(err, "node %s has no dirty bitmap %s", node, name);
-	return -ENOENT;
-}
-
 int repl_resync(struct qmp *q, int slot, const char *node, const char *name, int timeout_ms, uint64_t *bytes,
 		struct buf *err)
 {

@@ -46,8 +46,6 @@ int repl_mirror_start(struct qmp *q, int slot, const char *node, bool full, stru
 int repl_bitmap_add(struct qmp *q, const char *node, const char *name, struct buf *err);
 /* Errors ignored (the bitmap may be gone with its QEMU). */
 void repl_bitmap_remove(struct qmp *q, const char *node, const char *name);
-/* Dirty bytes recorded in bitmap `name` of node: 0 or -errno (-ENOENT: no such bitmap). */
-int repl_bitmap_count(struct qmp *q, const char *node, const char *name, uint64_t *count, struct buf *err);
 /* Copy what bitmap `name` marks onto "repl-tgt<slot>"; *bytes: what the job copied. */
 int repl_resync(struct qmp *q, int slot, const char *node, const char *name, int timeout_ms, uint64_t *bytes,
 		struct buf *err);

@@ -219,7 +219,6 @@ int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 	if ((r = rp_rekey_serve(rec, psk, err)) < 0)
 		goto fail;
 	*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
-	svc_vm_event(uuid, "replica", source);
 	log_info("replica of vm %s from %s: %zu volume(s) served on %s port %d", name, source,
 		 json_array_size(disks), addr, (int)json_integer_value(json_object_get(rec, "port")));
 	r = 0;
