@@ -20,7 +20,8 @@
  *                       target node (job "repl-resync<i>", bitmap-mode
  *                       on-success: afterwards the bitmap holds the writes
  *                       made while it ran), waited for; the bytes it copied
- *   repl_drop           the mirror cancelled (forced) and the node deleted
+ *   repl_drop           the NBD connection yanked (in-flight requests fail at
+ *                       once), the mirror cancelled (forced), the node deleted
  * Following a job: mig_job_progress (qemu/migrate.h) on repl_job_name.
  *
  * Threading: every function runs QMP commands synchronously on the given

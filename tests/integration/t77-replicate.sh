@@ -102,6 +102,11 @@ test_expect "degraded again: corrald retries by itself and is in sync again (ret
 	kill -9 "$(qsd_pid)" && wait_repl degraded 60 && wait_repl in-sync 100 && moves
 '
 
+test_expect "the link to b cut: the guest runs on, degraded; link back: in sync again by itself" '
+	ip -n "$(nhost_ns sw)" link set p2 down && wait_repl degraded 80 && moves &&
+	ip -n "$(nhost_ns sw)" link set p2 up && wait_repl in-sync 120 && moves
+'
+
 test_expect "the guest stops: the replica on b equals its disk (every acknowledged write is there)" '
 	ca vm stop r1 --timeout 20 >/dev/null && on a wait_state r1 stopped 30 && wait_repl stopped 20 &&
 	qemu-img compare -U "$(vol_path a r1-d)" "$(vol_path b r1-d)"
