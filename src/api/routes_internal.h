@@ -81,6 +81,13 @@ void h_acl_delete(struct route_ctx *c);
 /* routes_migrate.c */
 void h_vm_migrate(struct route_ctx *c);
 void h_migrate_prepare(struct route_ctx *c);
+void h_vm_replicate(struct route_ctx *c);
+void h_vm_replicate_show(struct route_ctx *c);
+void h_vm_replicate_stop(struct route_ctx *c);
+void h_vm_replicate_resume(struct route_ctx *c);
+void h_replica_create(struct route_ctx *c);
+void h_replica_export(struct route_ctx *c);
+void h_replica_delete(struct route_ctx *c);
 void h_migrate_step(struct route_ctx *c);
 void h_migrate_offline_prepare(struct route_ctx *c);
 void h_migrate_offline_step(struct route_ctx *c);

@@ -317,6 +317,8 @@ int cli_host_stats(struct cli *cli, int argc, char **argv);
 /* --- live migration (cmd_migrate.c): a verb of the vm noun --- */
 
 int cli_vm_migrate(struct cli *cli, int argc, char **argv);
+/* cmd_replicate.c: `vm replicate` (docs/ha.md) */
+int cli_vm_replicate(struct cli *cli, int argc, char **argv);
 int cli_host_evacuate(struct cli *cli, int argc, char **argv);
 
 /* --- inside disks (cmd_image.c): verbs of the disk and vm nouns --- */

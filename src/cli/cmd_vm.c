@@ -773,6 +773,15 @@ static void show_vm(const json_t *vm)
 		__do_free char *job = object_text(v);
 		table_add_kv(t, "job", "%s", job);
 	}
+	if ((v = json_object_get(status, "replication")) && json_is_object(v)) {
+		const char *st = out_str(v, "state") ?: "", *e = out_str(v, "error") ?: "";
+		if (!strcmp(st, "syncing"))
+			table_add_kv(t, "replication", "to %s: syncing %lld%% (since %s)", out_str(v, "peer") ?: "",
+				     (long long)json_integer_value(json_object_get(v, "percent")), out_str(v, "since") ?: "");
+		else
+			table_add_kv(t, "replication", "to %s: %s since %s%s%s", out_str(v, "peer") ?: "", st, out_str(v, "since") ?: "",
+				     *e ? ": " : "", e);
+	}
 	{
 		__do_free char *cpus = out_scalar(json_object_get(vm, "cpus"));
 		__do_free char *accel = out_scalar(json_object_get(vm, "accel"));
@@ -1233,6 +1242,7 @@ static const struct cli_verb vm_verbs[] = {
 	{ "clone", "copy a VM (full, or --linked on a template)", cli_vm_clone },
 	{ "import", "create a VM from an OVA or OVF appliance", cli_vm_import },
 	{ "migrate", "move a VM to a trusted host (live, or --offline)", cli_vm_migrate },
+	{ "replicate", "mirror a running VM's local disks synchronously to a trusted host", cli_vm_replicate },
 	{ "boot-entries", "list the boot entries on a VM's first disk (--boot disk-kernel)", cli_vm_boot_entries },
 	{ NULL, NULL, NULL },
 };

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/auth.h"
+#include "service/replicate.h"
 #include "service/autostart.h"
 #include "service/cluster.h"
 #include "service/hostpath.h"
@@ -584,6 +585,7 @@ out_rt:
 	job_engine_shutdown();
 	svc_migrate_offline_reap(true); /* prepared offline migrations: removed */
 	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
+	svc_replicate_shutdown(); /* the monitor only: mirrors and replica daemons run on */
 	rt_shutdown();
 	svc_cluster_shutdown(); /* the pool thread only: corosync keeps running */
 	svc_shutdown();

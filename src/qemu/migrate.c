@@ -139,7 +139,12 @@ void mig_psk_remove(const char *dir)
 
 int mig_tls_add(struct qmp *q, const char *dir, bool server, struct buf *err)
 {
-	json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "qom-type", "tls-creds-psk", "id", MIG_TLS_ID, "dir", dir,
+	return mig_tls_add_id(q, MIG_TLS_ID, dir, server, err);
+}
+
+int mig_tls_add_id(struct qmp *q, const char *id, const char *dir, bool server, struct buf *err)
+{
+	json_t *args = json_pack("{s:s, s:s, s:s, s:s}", "qom-type", "tls-creds-psk", "id", id, "dir", dir,
 				 "endpoint", server ? "server" : "client");
 
 	if (!server) /* the server finds the client's name in the key file */
@@ -148,9 +153,11 @@ int mig_tls_add(struct qmp *q, const char *dir, bool server, struct buf *err)
 	return run(q, "object-add", args, NULL, "cannot load the migration key into QEMU", err);
 }
 
-void mig_tls_del(struct qmp *q)
+void mig_tls_del(struct qmp *q) { mig_tls_del_id(q, MIG_TLS_ID); }
+
+void mig_tls_del_id(struct qmp *q, const char *id)
 {
-	qmp_execute(q, "object-del", json_pack("{s:s}", "id", MIG_TLS_ID), NULL, MIG_QMP_TIMEOUT_MS, NULL);
+	qmp_execute(q, "object-del", json_pack("{s:s}", "id", id), NULL, MIG_QMP_TIMEOUT_MS, NULL);
 }
 
 static void cap_add(json_t *caps, const char *name, bool on)
@@ -288,19 +295,26 @@ int mig_nbd_stop(struct qmp *q, struct buf *err)
 
 /* ---- source ------------------------------------------------------------- */
 
+int mig_nbd_node_add(struct qmp *q, const char *node, const char *export, const char *host, int port,
+		     const char *tls_id, const char *what, struct buf *err)
+{
+	json_t *add = json_pack("{s:s, s:s, s:o, s:s}", "driver", "nbd", "node-name", node, "server",
+				inet_addr(host, port), "export", export);
+
+	if (tls_id)
+		json_object_set_new(add, "tls-creds", json_string(tls_id));
+	return run(q, "blockdev-add", add, NULL, what, err);
+}
+
 int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *export, const char *host, int port,
 		     bool tls, uint64_t speed, struct buf *err)
 {
 	__do_free char *tgt = xasprintf("mig-tgt%d", slot);
 	__do_free char *job = xasprintf("mig-mirror%d", slot);
 	__do_free char *what = xasprintf("cannot connect disk %d to the destination", slot);
-	json_t *add = json_pack("{s:s, s:s, s:o, s:s}", "driver", "nbd", "node-name", tgt, "server",
-				inet_addr(host, port), "export", export);
 	int r;
 
-	if (tls)
-		json_object_set_new(add, "tls-creds", json_string(MIG_TLS_ID));
-	if ((r = run(q, "blockdev-add", add, NULL, what, err)) < 0)
+	if ((r = mig_nbd_node_add(q, tgt, export, host, port, tls ? MIG_TLS_ID : NULL, what, err)) < 0)
 		return r;
 	json_t *mirror = json_pack("{s:s, s:s, s:s, s:s, s:b}", "job-id", job, "device", node, "target", tgt, "sync",
 				   "full", "auto-dismiss", 0);
@@ -316,6 +330,13 @@ int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *expo
 int mig_mirror_query(struct qmp *q, int slot, struct mig_disk_progress *p, struct buf *err)
 {
 	__do_free char *job = xasprintf("mig-mirror%d", slot);
+	__do_free char *what = xasprintf("cannot follow the copy of disk %d", slot);
+
+	return mig_job_progress(q, job, what, p, err);
+}
+
+int mig_job_progress(struct qmp *q, const char *job, const char *what, struct mig_disk_progress *p, struct buf *err)
+{
 	__do_json json_t *j = NULL;
 	__do_buf struct buf why = BUF_INIT;
 	const char *st, *e;
@@ -323,7 +344,7 @@ int mig_mirror_query(struct qmp *q, int slot, struct mig_disk_progress *p, struc
 
 	memset(p, 0, sizeof(*p));
 	if ((r = qmp_job_query(q, job, &j, MIG_QMP_TIMEOUT_MS, &why)) < 0) {
-		buf_printf(err, "cannot follow the copy of disk %d: %s", slot, why.s);
+		buf_printf(err, "%s: %s", what, why.s);
 		return r;
 	}
 	st = json_string_value(json_object_get(j, "status"));
@@ -331,6 +352,7 @@ int mig_mirror_query(struct qmp *q, int slot, struct mig_disk_progress *p, struc
 	p->len = u64_of(j, "total-progress");
 	p->offset = u64_of(j, "current-progress");
 	p->ready = st && !strcmp(st, "ready");
+	p->concluded = st && !strcmp(st, "concluded");
 	p->failed = e || (st && (!strcmp(st, "concluded") || !strcmp(st, "aborting") || !strcmp(st, "null") ||
 				 !strcmp(st, "paused")));
 	if (p->failed)
@@ -360,10 +382,16 @@ void mig_mirror_abort(struct qmp *q, int slot, int timeout_ms)
 	__do_free char *job = xasprintf("mig-mirror%d", slot);
 	__do_free char *tgt = xasprintf("mig-tgt%d", slot);
 
+	mig_job_abort(q, job, tgt, timeout_ms);
+}
+
+void mig_job_abort(struct qmp *q, const char *job, const char *tgt, int timeout_ms)
+{
 	qmp_execute(q, "block-job-cancel", json_pack("{s:s, s:b}", "device", job, "force", 1), NULL,
 		    MIG_QMP_TIMEOUT_MS, NULL);
 	qmp_job_wait(q, job, timeout_ms, NULL); /* -ENOENT at once if there never was a job */
-	qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", tgt), NULL, MIG_QMP_TIMEOUT_MS, NULL);
+	if (tgt)
+		qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", tgt), NULL, MIG_QMP_TIMEOUT_MS, NULL);
 }
 
 int mig_start(struct qmp *q, const char *host, int port, struct buf *err)

@@ -81,6 +81,9 @@ void mig_psk_remove(const char *dir);
 int mig_tls_add(struct qmp *q, const char *dir, bool server, struct buf *err);
 /* object-del MIG_TLS_ID; errors ignored (it may not exist). */
 void mig_tls_del(struct qmp *q);
+/* The same two with another object id (replication's, qemu/replicate.h). */
+int mig_tls_add_id(struct qmp *q, const char *id, const char *dir, bool server, struct buf *err);
+void mig_tls_del_id(struct qmp *q, const char *id);
 
 struct mig_params {
 	uint64_t max_bandwidth;	/* bytes/s; 0: unlimited (MIG_UNLIMITED_BANDWIDTH) */
@@ -144,14 +147,22 @@ int mig_nbd_stop(struct qmp *q, struct buf *err);
 int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *export, const char *host, int port,
 		     bool tls, uint64_t speed, struct buf *err);
 
+/* blockdev-add an NBD client node `node` for export `export` at host:port
+ * (TLS object tls_id; NULL: plain).  what: the sentence of a failure. */
+int mig_nbd_node_add(struct qmp *q, const char *node, const char *export, const char *host, int port,
+		     const char *tls_id, const char *what, struct buf *err);
+
 struct mig_disk_progress {
 	uint64_t len, offset;	/* bytes to copy so far / copied */
 	bool ready;		/* in sync: guest writes are mirrored as they happen */
+	bool concluded;		/* the job ended (with or without an error) */
 	bool failed;		/* the job ended or paused with an error */
 	char error[256];
 };
 /* query-jobs for job "mig-mirror<slot>".  -ENOENT if QEMU has no such job. */
 int mig_mirror_query(struct qmp *q, int slot, struct mig_disk_progress *p, struct buf *err);
+/* The same for any block job `job` (what: the sentence of a failure). */
+int mig_job_progress(struct qmp *q, const char *job, const char *what, struct mig_disk_progress *p, struct buf *err);
 /* After the RAM migration completed (guest paused): block-job-cancel of the
  * ready job "mig-mirror<slot>", which completes it without a pivot once the
  * target is in sync; wait for it to conclude, dismiss it, blockdev-del
@@ -160,6 +171,8 @@ int mig_mirror_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err);
 /* Abandon the mirror of slot (cancelled, forced), dismiss it, delete its
  * target node; every step's error is ignored (some may never have been made). */
 void mig_mirror_abort(struct qmp *q, int slot, int timeout_ms);
+/* The same for any block job `job` and its target node `tgt` (NULL: none). */
+void mig_job_abort(struct qmp *q, const char *job, const char *tgt, int timeout_ms);
 /* migrate to tcp:host:port. */
 int mig_start(struct qmp *q, const char *host, int port, struct buf *err);
 /* migrate_cancel.  In "pre-switchover" too: QEMU cancels and resumes a

@@ -17,6 +17,7 @@
 #include "qemu/runtime.h"
 #include "service/internal.h"
 #include "service/peer.h"
+#include "service/replicate.h"
 #include "service/pool.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
@@ -47,6 +48,11 @@ int mig_target_check(const char *to, struct buf *err)
 
 int mig_movable(const struct vm_def *d, struct buf *err)
 {
+	if (svc_vm_replicated(d->uuid)) {
+		buf_printf(err, "%s is replicated (docs/ha.md); stop it first with 'corral vm replicate %s --stop'", d->name,
+			   d->name);
+		return -EBUSY;
+	}
 	if (d->cdrom) {
 		buf_printf(err, "%s: a CD-ROM medium is inserted (a file of this host); eject it first", d->name);
 		return -EBUSY;

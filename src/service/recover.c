@@ -42,6 +42,7 @@
 #include "backup/backup.h"
 #include "service/backup.h"
 #include "service/migrate_recover.h"
+#include "service/replicate.h"
 #include "service/vm.h"
 #include "core/job.h"
 #include "core/store_local.h"
@@ -635,6 +636,9 @@ void svc_recover(void)
 	store_job_fail_stale(svc_cfg.store, STOPPED_MSG);
 	/* Migrations: adopt the incoming ones, settle the outgoing ones with their peers (in the background). */
 	svc_migrate_recover();
+	/* Replication: the replica daemons this host serves, and the mirrors it follows. */
+	svc_replica_adopt();
+	svc_replicate_recover();
 	/* Guests a killed corrald left with frozen filesystems (in the background). */
 	svc_agent_recover();
 }

@@ -17,6 +17,7 @@
 #include "service/hostpath.h"
 #include "service/clone.h"
 #include "service/internal.h"
+#include "service/replicate.h"
 #include "service/reslimits.h"
 #include "core/store_local.h"
 #include "core/job.h"
@@ -158,6 +159,7 @@ json_t *svc_vm_show(const char *uuid)
 		svc_vm_limits_status(uuid, rec.def, status);
 	json_decref(info);
 	json_object_set_new(status, "events", store_event_list(svc_cfg.store, uuid, SHOW_EVENTS));
+	json_object_set_new(status, "replication", svc_vm_replication(uuid) ?: json_null());
 	if (rec.def->cloudinit) {
 		/* what the seed's meta-data will say at the next start (docs/cloud-init.md) */
 		struct cloudinit_seed seed;
@@ -378,6 +380,12 @@ int svc_vm_delete(const char *uuid, bool with_disks, json_t *vols_deleted, struc
 		return r;
 	if (rt_is_active(uuid)) {
 		buf_printf(err, "%s: vm is running; stop it first", rec.def->name);
+		r = -EBUSY;
+		goto out;
+	}
+	if (svc_vm_replicated(uuid)) {
+		buf_printf(err, "%s is replicated (docs/ha.md); stop it first with 'corral vm replicate %s --stop'",
+			   rec.def->name, rec.def->name);
 		r = -EBUSY;
 		goto out;
 	}

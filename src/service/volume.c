@@ -12,6 +12,7 @@
 #include "service/clone.h"
 #include "service/pool.h"
 #include "service/vm.h"
+#include "service/replicate.h"
 #include "service/internal.h"
 #include "core/job.h"
 #include "qemu/qmp.h"
@@ -171,9 +172,14 @@ int svc_vol_delete(const char *name, struct buf *err)
 		return r;
 	pthread_mutex_lock(&svc_defs_lock);
 	__do_free char *user = svc_vm_using_volume(name);
+	__do_free char *replica = svc_replica_of_volume(name);
 	struct buf clones __do_buf = BUF_INIT;
 	if (user) {
 		buf_printf(err, "volume '%s' is used by vm '%s'; detach it first", name, user);
+		r = -EBUSY;
+	} else if (replica) {
+		buf_printf(err, "volume '%s' is the replica of vm %s (docs/ha.md); it goes when that host stops replicating",
+			   name, replica);
 		r = -EBUSY;
 	} else if (svc_linked_clones(&name, 1, &clones) > 0) {
 		buf_printf(err, "volume '%s' is the base of linked clones: %s; delete them first", name, clones.s);

@@ -18,8 +18,7 @@ static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runas owner;
 static bool owner_set;
 
-/* A copy of the owner, or false if none is set. */
-static bool owner_get(struct runas *out)
+bool runas_owner(struct runas *out)
 {
 	pthread_mutex_lock(&owner_lock);
 	bool set = owner_set;
@@ -79,7 +78,7 @@ void runas_set_owner(const struct runas *r)
 bool runas_active(void)
 {
 	struct runas o;
-	return owner_get(&o);
+	return runas_owner(&o);
 }
 
 static int set(const struct runas *o, const char *path, uid_t uid, gid_t gid, mode_t file_mode, struct buf *err)
@@ -107,20 +106,20 @@ static int set(const struct runas *o, const char *path, uid_t uid, gid_t gid, mo
 int runas_own(const char *path, struct buf *err)
 {
 	struct runas o;
-	return owner_get(&o) ? set(&o, path, o.uid, o.gid, 0600, err) : 0;
+	return runas_owner(&o) ? set(&o, path, o.uid, o.gid, 0600, err) : 0;
 }
 
 int runas_share_readonly(const char *path, struct buf *err)
 {
 	struct runas o;
-	return owner_get(&o) ? set(&o, path, 0, o.gid, 0640, err) : 0;
+	return runas_owner(&o) ? set(&o, path, 0, o.gid, 0640, err) : 0;
 }
 
 int runas_traversable(const char *dir, struct buf *err)
 {
 	struct runas o;
 	struct stat st;
-	if (!owner_get(&o))
+	if (!runas_owner(&o))
 		return 0;
 	if (stat(dir, &st) < 0 || ((st.st_mode & 0011) != 0011 && chmod(dir, (st.st_mode & 07777) | 0011) < 0)) {
 		int e = errno;

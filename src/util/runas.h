@@ -43,6 +43,8 @@ int runas_drop(const struct runas *r, const char **what);
 
 /* The owner of files made for QEMU (NULL: none, files stay as created). */
 void runas_set_owner(const struct runas *r);
+/* A copy of the owner (helpers that run as QEMU's user), or false if none is set. */
+bool runas_owner(struct runas *out);
 /* true if an owner is set (QEMU does not run as root). */
 bool runas_active(void);
 /* Hand a file (or directory) to the owner: chown, mode 0600 (0700 for a directory).  0 or -errno + err. */

@@ -1,0 +1,335 @@
+/*
+ * replica.c - the replica host's half of synchronous disk replication
+ * (replicate.h): replica volumes made at the VM's host's request, served
+ * by a qemu-storage-daemon per VM (qemu/qsd.h) that outlives corrald, and
+ * removed when replication stops.  Record: STATE/replicas/<uuid>/replica.json
+ * {"uuid","name","source","address","port","disks":[{"volume","path","format"}]};
+ * the key lives in STATE/replicas/<uuid>/key (0700, QEMU's user).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "service/replicate.h"
+#include "core/store.h"
+#include "qemu/migrate.h"
+#include "qemu/qsd.h"
+#include "service/internal.h"
+#include "service/migrate_common.h"
+#include "storage/volume.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/runas.h"
+#include "util/strutil.h"
+#include "util/common.h"
+
+static pthread_mutex_t rp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *rp_dir(const char *uuid) { return xasprintf("%s/replicas/%s", svc_cfg.state_dir, uuid); }
+
+/* 8-4-4-4-12 hex digits: the only thing a uuid from a peer may be (it becomes a path). */
+static bool uuid_ok(const char *u)
+{
+	if (!u || strlen(u) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? u[i] != '-' : !strchr("0123456789abcdefABCDEF", u[i]))
+			return false;
+	}
+	return true;
+}
+
+/* An IP address (it goes into the daemon's option list): nothing else. */
+static bool addr_ok(const char *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return a && (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1);
+}
+
+static json_t *rec_load(const char *uuid)
+{
+	__do_free char *dir = rp_dir(uuid);
+	__do_free char *path = xasprintf("%s/replica.json", dir);
+	return json_load_file(path, 0, NULL);
+}
+
+static int rec_save(const char *uuid, const json_t *rec, struct buf *err)
+{
+	__do_free char *dir = rp_dir(uuid);
+	__do_free char *path = xasprintf("%s/replica.json", dir);
+	__do_free char *text = json_dumps(rec, JSON_COMPACT);
+	int r = fs_write_file_atomic(path, text, strlen(text), 0600);
+	if (r < 0)
+		buf_printf(err, "cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* Start the daemon of rec (a running one is kept). */
+static int rp_serve(const json_t *rec, struct buf *err)
+{
+	const json_t *disks = json_object_get(rec, "disks");
+	const char *uuid = json_string_value(json_object_get(rec, "uuid"));
+	__do_free char *dir = rp_dir(uuid);
+	size_t n = json_array_size(disks), i;
+	struct qsd_disk *d = xcalloc(n ? n : 1, sizeof(*d));
+	json_t *dj;
+
+	json_array_foreach(disks, i, dj) {
+		d[i].path = json_string_value(json_object_get(dj, "path"));
+		d[i].format = json_string_value(json_object_get(dj, "format"));
+		d[i].export = json_string_value(json_object_get(dj, "volume"));
+	}
+	struct qsd_spec s = { .dir = dir, .addr = json_string_value(json_object_get(rec, "address")),
+			      .port = (int)json_integer_value(json_object_get(rec, "port")), .disks = d,
+			      .ndisks = (int)n };
+	int r = qsd_start(&s, err);
+	free(d);
+	return r;
+}
+
+/* Remove everything of replica uuid: daemon, volumes, key, record. */
+static void rp_remove(const char *uuid, const json_t *volumes)
+{
+	__do_free char *dir = rp_dir(uuid);
+	__do_free char *kdir = xasprintf("%s/key", dir);
+	__do_free char *rec = xasprintf("%s/replica.json", dir);
+	__do_free char *log = xasprintf("%s/qsd.log", dir);
+	size_t i;
+	json_t *v;
+
+	qsd_stop(dir);
+	json_array_foreach(volumes, i, v) {
+		const char *name = json_is_string(v) ? json_string_value(v) : json_string_value(json_object_get(v, "volume"));
+		__do_buf struct buf e = BUF_INIT;
+		if (name && vol_delete(svc_cfg.store, name, &e) < 0)
+			log_warn("replica %s: volume %s: %s", uuid, name, e.s);
+	}
+	mig_psk_remove(kdir);
+	unlink(rec);
+	unlink(log);
+	rmdir(dir);
+}
+
+/* A new key and port for the daemon of rec, and the daemon started on them. */
+static int rp_rekey_serve(json_t *rec, const char *psk, struct buf *err)
+{
+	const char *uuid = json_string_value(json_object_get(rec, "uuid"));
+	const char *addr = json_string_value(json_object_get(rec, "address"));
+	__do_free char *dir = rp_dir(uuid);
+	__do_free char *kdir = xasprintf("%s/key", dir);
+	int port, r;
+
+	qsd_stop(dir);
+	if ((r = mig_psk_write(kdir, psk, err)) < 0 || (r = mig_port_pick(addr, &port, err)) < 0)
+		return r;
+	json_object_set_new(rec, "port", json_integer(port));
+	if ((r = rec_save(uuid, rec, err)) < 0)
+		return r;
+	return rp_serve(rec, err);
+}
+
+/* Only the host whose VM it is may re-key or remove a replica. */
+static int rp_caller_check(const json_t *rec, const char *caller, struct buf *err)
+{
+	const char *source = json_string_value(json_object_get(rec, "source"));
+	if (caller && strcmp(caller, source ?: "")) {
+		buf_printf(err, "the replica of VM %s belongs to host %s", json_string_value(json_object_get(rec, "name")) ?: "?",
+			   source ?: "?");
+		return -EACCES;
+	}
+	return 0;
+}
+
+int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
+{
+	static const char *const keys[] = { "vm", "name", "source", "address", "psk", "disks", NULL };
+	const char *uuid = json_string_value(json_object_get(req, "vm"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *source = json_string_value(json_object_get(req, "source"));
+	const char *addr = json_string_value(json_object_get(req, "address"));
+	const char *psk = json_string_value(json_object_get(req, "psk"));
+	const json_t *disks = json_object_get(req, "disks");
+	__do_json json_t *created = json_array();
+	__do_json json_t *recorded = json_array();
+	__do_json json_t *rec = NULL;
+	__do_free char *dir = NULL;
+	__do_free char *top = NULL;
+	char existing[37];
+	size_t i;
+	json_t *dj;
+	int r;
+
+	if ((r = json_check_keys(req, "replica request", keys, err)) < 0)
+		return r;
+	if (!uuid_ok(uuid) || !name || str_name_invalid(name) || !source || str_name_invalid(source) || !addr_ok(addr) ||
+	    !psk || !mig_psk_valid(psk) || !json_is_array(disks) || json_array_size(disks) == 0 ||
+	    json_array_size(disks) > 64) {
+		buf_adds(err, "the replica request needs vm (a uuid), name, source, address, a valid psk and disks");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rp_lock);
+	if ((rec = rec_load(uuid))) {
+		buf_printf(err, "%s holds a replica of VM %s already (from %s)", mig_self_name(), name,
+			   json_string_value(json_object_get(rec, "source")) ?: "?");
+		r = -EEXIST;
+		goto out;
+	}
+	if (store_vm_lookup(svc_cfg.store, name, existing) == 0 || store_vm_lookup(svc_cfg.store, uuid, existing) == 0) {
+		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s: it cannot hold its replica", name,
+			   mig_self_name());
+		r = -EEXIST;
+		goto out;
+	}
+	dir = rp_dir(uuid);
+	if ((r = fs_mkdir_p(dir, 0700)) < 0) {
+		buf_printf(err, "cannot create %s: %s", dir, strerror(-r));
+		goto out;
+	}
+	/* the daemon (QEMU's user) reaches its key in dir/key: only the search bit */
+	top = xasprintf("%s/replicas", svc_cfg.state_dir);
+	if ((r = runas_traversable(top, err)) < 0 || (r = runas_traversable(dir, err)) < 0)
+		goto out;
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:i, s:[]}", "uuid", uuid, "name", name, "source", source, "address",
+			addr, "port", 0, "disks");
+	json_array_foreach(disks, i, dj) {
+		if (!json_is_true(json_object_get(dj, "copy"))) {
+			buf_adds(err, "a replica disk must be a copy");
+			r = -EINVAL;
+			goto fail;
+		}
+		if ((r = mig_disk_accept(dj, created, recorded, err)) < 0)
+			goto fail;
+		const char *vol = json_string_value(json_object_get(dj, "volume"));
+		struct vol_record v = { 0 };
+		if ((r = store_vol_get(svc_cfg.store, vol, &v)) < 0) {
+			buf_printf(err, "volume %s vanished", vol);
+			goto fail;
+		}
+		json_array_append_new(json_object_get(rec, "disks"),
+				      json_pack("{s:s, s:s, s:s}", "volume", vol, "path", v.path, "format", v.format));
+		vol_record_release(&v);
+	}
+	if ((r = rp_rekey_serve(rec, psk, err)) < 0)
+		goto fail;
+	*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
+	log_info("replica of vm %s from %s: %zu volume(s) served on %s port %d", name, source,
+		 json_array_size(disks), addr, (int)json_integer_value(json_object_get(rec, "port")));
+	r = 0;
+	goto out;
+fail:
+	rp_remove(uuid, created);
+out:
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int svc_replica_export(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err)
+{
+	static const char *const keys[] = { "psk", NULL };
+	const char *psk = json_string_value(json_object_get(req, "psk"));
+	__do_json json_t *rec = NULL;
+	int r;
+
+	if ((r = json_check_keys(req, "replica export request", keys, err)) < 0)
+		return r;
+	if (!uuid_ok(uuid) || !psk || !mig_psk_valid(psk)) {
+		buf_adds(err, "the replica export request needs a uuid and a valid psk");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rp_lock);
+	if (!(rec = rec_load(uuid))) {
+		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
+		r = -ENOENT;
+	} else if ((r = rp_caller_check(rec, caller, err)) < 0) {
+	} else if ((r = rp_rekey_serve(rec, psk, err)) == 0) {
+		*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err)
+{
+	__do_json json_t *rec = NULL;
+	int r = 0;
+
+	if (!uuid_ok(uuid)) {
+		buf_adds(err, "not a VM uuid");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rp_lock);
+	if (!(rec = rec_load(uuid))) {
+		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
+		r = -ENOENT;
+	} else if ((r = rp_caller_check(rec, caller, err)) < 0) {
+	} else {
+		size_t i;
+		json_t *d;
+		*out = json_pack("{s:[]}", "deleted");
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			json_array_append(json_object_get(*out, "deleted"), json_object_get(d, "volume"));
+		rp_remove(uuid, json_object_get(rec, "disks"));
+		log_info("replica of vm %s removed", json_string_value(json_object_get(rec, "name")) ?: uuid);
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+char *svc_replica_of_volume(const char *name)
+{
+	__do_free char *top = xasprintf("%s/replicas", svc_cfg.state_dir);
+	DIR *dp = opendir(top);
+	struct dirent *e;
+	char *out = NULL;
+
+	/* no rp_lock: records are replaced atomically, and the caller holds
+	 * svc_defs_lock (rp_lock must stay independent of it) */
+	while (dp && !out && (e = readdir(dp))) {
+		if (!uuid_ok(e->d_name))
+			continue;
+		__do_json json_t *rec = rec_load(e->d_name);
+		size_t i;
+		json_t *d;
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			if (!out && !strcmp(json_string_value(json_object_get(d, "volume")) ?: "", name))
+				out = xasprintf("%s on %s", json_string_value(json_object_get(rec, "name")) ?: "?",
+						json_string_value(json_object_get(rec, "source")) ?: "?");
+	}
+	if (dp)
+		closedir(dp);
+	return out;
+}
+
+void svc_replica_adopt(void)
+{
+	__do_free char *top = xasprintf("%s/replicas", svc_cfg.state_dir);
+	DIR *dp = opendir(top);
+	struct dirent *e;
+
+	while (dp && (e = readdir(dp))) {
+		if (!uuid_ok(e->d_name))
+			continue;
+		__do_json json_t *rec = rec_load(e->d_name);
+		__do_free char *dir = rp_dir(e->d_name);
+		__do_buf struct buf err = BUF_INIT;
+		struct proc_identity id;
+		if (!rec)
+			continue;
+		if (qsd_running(dir, &id)) {
+			log_info("replica of vm %s: qemu-storage-daemon (pid %d) re-adopted",
+				 json_string_value(json_object_get(rec, "name")) ?: e->d_name, (int)id.pid);
+		} else if (rp_serve(rec, &err) < 0) {
+			log_warn("replica of vm %s: cannot serve it again: %s",
+				 json_string_value(json_object_get(rec, "name")) ?: e->d_name, err.s);
+		}
+	}
+	if (dp)
+		closedir(dp);
+}

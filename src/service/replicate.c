@@ -1,0 +1,737 @@
+/*
+ * replicate.c - the VM's host's half of synchronous disk replication
+ * (replicate.h; docs/ha.md): starting, resuming and stopping the mirrors
+ * onto the replica host's export, and the monitor thread that follows them
+ * (in sync, degraded, the retry timer, the rotating dirty bitmaps).
+ *
+ * The record of a VM (STATE/replication/<uuid>.json) is the state shown to
+ * users and what a restarted corrald follows again:
+ *   {"uuid","name","peer","address","port","state","since","percent",
+ *    "error","resync_bytes","gen","bitmaps":[names],"disks":[{"volume",
+ *    "node","slot"}],"retry"}
+ * Bitmaps: "repl-<gen>" on every replicated disk's format node.  While in
+ * sync, every SVC_REPL_ROTATE_S a new one is added and the oldest of the
+ * then three removed, so the older live one always covers every write made
+ * since a moment the replica was known in sync (a write still in flight
+ * after a whole rotation period is the exception: docs/ha.md).  On a
+ * failure the older one is kept and the resync copies what it marks.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "service/replicate.h"
+#include "core/store.h"
+#include "qemu/migrate.h"
+#include "qemu/qmp.h"
+#include "qemu/replicate.h"
+#include "qemu/runtime.h"
+#include "service/internal.h"
+#include "service/migrate_common.h"
+#include "service/peer.h"
+#include "util/cleanup.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define REPL_STUCK_POLLS 5          /* ready but behind this many polls in a row: the target hangs */
+#define REPL_RESYNC_MS (10 * 60 * 1000)
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *g_recs;              /* uuid -> record; under g_lock */
+/* uuid -> what the API shows (rec_json), updated at every rec_save: readers
+ * never wait for g_lock, which a resync or a call to the peer may hold long.
+ * A leaf lock. */
+static pthread_mutex_t show_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *g_show;
+static pthread_t mon_thread;
+static bool mon_running, mon_stop;
+static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t mon_cond = PTHREAD_COND_INITIALIZER;
+
+/* ---- records ---- */
+
+static json_t *rec_json(const json_t *rec);
+
+static char *rec_path(const char *uuid) { return xasprintf("%s/replication/%s.json", svc_cfg.state_dir, uuid); }
+static char *key_dir(const char *uuid) { return xasprintf("%s/%s/repl", svc_cfg.run_dir, uuid); }
+static const char *rs(const json_t *rec, const char *k) { return json_string_value(json_object_get(rec, k)) ?: ""; }
+static int64_t ri(const json_t *rec, const char *k) { return json_integer_value(json_object_get(rec, k)); }
+
+static void rec_save(const json_t *rec)
+{
+	__do_free char *dir = xasprintf("%s/replication", svc_cfg.state_dir);
+	__do_free char *path = rec_path(rs(rec, "uuid"));
+	__do_free char *text = json_dumps(rec, JSON_COMPACT);
+	int r;
+	if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = fs_write_file_atomic(path, text, strlen(text), 0600)) < 0)
+		log_warn("vm %s: cannot record its replication in %s: %s", rs(rec, "name"), path, strerror(-r));
+	json_t *shown = rec_json(rec);
+	pthread_mutex_lock(&show_lock);
+	if (!g_show)
+		g_show = json_object();
+	json_object_set_new(g_show, rs(rec, "uuid"), shown);
+	pthread_mutex_unlock(&show_lock);
+}
+
+static void rec_drop(const char *uuid)
+{
+	__do_free char *path = rec_path(uuid);
+	unlink(path);
+	pthread_mutex_lock(&show_lock);
+	json_object_del(g_show, uuid);
+	pthread_mutex_unlock(&show_lock);
+	json_object_del(g_recs, uuid);
+}
+
+/* Set state (and since, when it changes), error; event on a change. */
+static void rec_state(json_t *rec, const char *state, const char *error)
+{
+	bool changed = strcmp(rs(rec, "state"), state) != 0;
+	if (changed) {
+		json_object_set_new(rec, "state", json_string(state));
+		json_object_set_new(rec, "since", json_integer(time_wall_ms()));
+		__do_free char *d = error && *error ? xasprintf("%s with %s: %s", state, rs(rec, "peer"), error)
+						    : xasprintf("%s with %s", state, rs(rec, "peer"));
+		svc_vm_event(rs(rec, "uuid"), "replicate", d);
+		log_info("vm %s: replication to %s %s%s%s", rs(rec, "name"), rs(rec, "peer"), state,
+			 error && *error ? ": " : "", error ? error : "");
+	}
+	json_object_set_new(rec, "error", json_string(error ? error : ""));
+	rec_save(rec);
+}
+
+static void bitmaps_remove_all(struct qmp *q, const json_t *rec)
+{
+	size_t i, k;
+	json_t *d, *b;
+	json_array_foreach(json_object_get(rec, "bitmaps"), k, b)
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			repl_bitmap_remove(q, rs(d, "node"), json_string_value(b));
+}
+
+/* Add bitmap repl-<gen+1> on every disk; keep at most two (the oldest goes). */
+static int bitmap_rotate(struct qmp *q, json_t *rec, struct buf *err)
+{
+	int64_t gen = ri(rec, "gen") + 1;
+	__do_free char *name = xasprintf("repl-%lld", (long long)gen);
+	json_t *bms = json_object_get(rec, "bitmaps");
+	size_t i;
+	json_t *d;
+	int r;
+
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		if ((r = repl_bitmap_add(q, rs(d, "node"), name, err)) < 0)
+			return r;
+	json_object_set_new(rec, "gen", json_integer(gen));
+	json_array_append_new(bms, json_string(name));
+	while (json_array_size(bms) > 2) {
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			repl_bitmap_remove(q, rs(d, "node"), json_string_value(json_array_get(bms, 0)));
+		json_array_remove(bms, 0);
+	}
+	json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
+	return 0;
+}
+
+/* ---- the steps ---- */
+
+/* Load a fresh key into the VM's QEMU as REPL_TLS_ID (the file goes at once:
+ * a TLS client reads its key when the object is made). */
+static int tls_load(struct qmp *q, const char *uuid, const char *psk, struct buf *err)
+{
+	__do_free char *kdir = key_dir(uuid);
+	int r;
+	mig_tls_del_id(q, REPL_TLS_ID);
+	if ((r = mig_psk_write(kdir, psk, err)) < 0)
+		return r;
+	r = mig_tls_add_id(q, REPL_TLS_ID, kdir, false, err);
+	mig_psk_remove(kdir);
+	return r;
+}
+
+static void targets_drop(struct qmp *q, const json_t *rec)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		repl_drop(q, (int)ri(d, "slot"));
+}
+
+static int targets_add(struct qmp *q, const json_t *rec, int port, struct buf *err)
+{
+	size_t i;
+	json_t *d;
+	int r;
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		if ((r = repl_target_add(q, (int)ri(d, "slot"), rs(d, "volume"), rs(rec, "address"), port, err)) < 0)
+			return r;
+	return 0;
+}
+
+static int mirrors_start(struct qmp *q, const json_t *rec, bool full, struct buf *err)
+{
+	size_t i;
+	json_t *d;
+	int r;
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		if ((r = repl_mirror_start(q, (int)ri(d, "slot"), rs(d, "node"), full, err)) < 0)
+			return r;
+	return 0;
+}
+
+/* One incremental round on every disk from the older live bitmap: the bytes copied. */
+static int resync_round(struct qmp *q, const json_t *rec, uint64_t *bytes, struct buf *err)
+{
+	const char *bm = json_string_value(json_array_get(json_object_get(rec, "bitmaps"), 0));
+	size_t i;
+	json_t *d;
+	int r;
+	json_array_foreach(json_object_get(rec, "disks"), i, d) {
+		uint64_t b = 0;
+		if ((r = repl_resync(q, (int)ri(d, "slot"), rs(d, "node"), bm, REPL_RESYNC_MS, &b, err)) < 0)
+			return r;
+		*bytes += b;
+	}
+	return 0;
+}
+
+/* A mirror failed: drop them all, keep the older bitmap, degraded. */
+static void degrade(struct qmp *q, json_t *rec, const char *why)
+{
+	json_t *bms = json_object_get(rec, "bitmaps");
+	size_t i;
+	json_t *d;
+
+	targets_drop(q, rec);
+	while (json_array_size(bms) > 1) {
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			repl_bitmap_remove(q, rs(d, "node"), json_string_value(json_array_get(bms, 1)));
+		json_array_remove(bms, 1);
+	}
+	json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
+	json_object_set_new(rec, "stuck", json_integer(0));
+	rec_state(rec, "degraded", why);
+}
+
+/* The peer's call, with its name in errors. */
+static int peer_do(const char *host, const char *method, const char *path, json_t *body, json_t **reply,
+		   struct buf *err)
+{
+	struct peer *p = NULL;
+	int r;
+	if ((r = peer_open(host, &p, err)) < 0) {
+		json_decref(body);
+		return r;
+	}
+	r = peer_call(p, method, path, body, reply, NULL, err);
+	json_decref(body);
+	peer_close(p);
+	return r;
+}
+
+/* Resume under g_lock: a fresh export on the peer, then either the changes
+ * (degraded: incremental rounds, the last with the guest paused) or
+ * everything (stopped) copied, and the mirrors started again. */
+static int resume_locked(json_t *rec, struct buf *err)
+{
+	const char *uuid = rs(rec, "uuid");
+	bool full = strcmp(rs(rec, "state"), "degraded") != 0 || json_array_size(json_object_get(rec, "bitmaps")) == 0;
+	char psk[MIG_PSK_HEX_LEN + 1];
+	__do_free char *path = xasprintf("/v1/replicas/%s/export", uuid);
+	__do_json json_t *reply = NULL;
+	struct rt_ref *ref = NULL;
+	struct qmp *q = NULL;
+	bool paused = false;
+	uint64_t bytes = 0;
+	int r, port;
+
+	json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
+	if (!rt_is_active(uuid)) {
+		buf_printf(err, "%s is not running: replication resumes on a running VM", rs(rec, "name"));
+		return -EINVAL;
+	}
+	if ((r = mig_psk_generate(psk, err)) < 0)
+		return r;
+	r = peer_do(rs(rec, "peer"), "POST", path, json_pack("{s:s}", "psk", psk), &reply, err);
+	if (r < 0)
+		goto out;
+	port = (int)json_integer_value(json_object_get(reply, "port"));
+	if (port <= 0 || port > 65535) {
+		buf_printf(err, "%s answered no port for the replica", rs(rec, "peer"));
+		r = -EREMOTEIO;
+		goto out;
+	}
+	json_object_set_new(rec, "port", json_integer(port));
+	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
+		r = -ESRCH;
+		goto out;
+	}
+	targets_drop(q, rec);
+	if ((r = tls_load(q, uuid, psk, err)) < 0 || (r = targets_add(q, rec, port, err)) < 0)
+		goto fail;
+	if (full) {
+		bitmaps_remove_all(q, rec);
+		json_object_set_new(rec, "bitmaps", json_array());
+		if ((r = bitmap_rotate(q, rec, err)) < 0 || (r = mirrors_start(q, rec, true, err)) < 0)
+			goto fail;
+	} else {
+		/* Round 1 with the guest running; on success the bitmap holds what it wrote meanwhile. */
+		if ((r = resync_round(q, rec, &bytes, err)) < 0)
+			goto fail;
+		struct vm_record vr = { 0 };
+		bool running = store_vm_get(svc_cfg.store, uuid, &vr) == 0 && vr.state == VM_RUNNING;
+		vm_record_release(&vr);
+		if (running) {
+			/* recorded first: a corrald killed now resumes it at its next start */
+			json_object_set_new(rec, "paused", json_true());
+			rec_save(rec);
+			if ((r = rt_pause_reason(uuid, "paused for the last step of a replica resync", err)) < 0)
+				goto fail;
+			paused = true;
+		}
+		/* Round 2, nothing writes: then the replica equals the disk; a new
+		 * bitmap from here, and mirrors that need not copy anything. */
+		if ((r = resync_round(q, rec, &bytes, err)) < 0)
+			goto fail;
+		json_t *old = json_deep_copy(json_object_get(rec, "bitmaps"));
+		json_object_set_new(rec, "bitmaps", json_array());
+		if ((r = bitmap_rotate(q, rec, err)) < 0) {
+			json_object_set_new(rec, "bitmaps", old);
+			goto fail;
+		}
+		json_t *now = json_object_get(rec, "bitmaps");
+		json_incref(now);
+		json_object_set_new(rec, "bitmaps", old);
+		bitmaps_remove_all(q, rec);
+		json_object_set_new(rec, "bitmaps", now);
+		if ((r = mirrors_start(q, rec, false, err)) < 0)
+			goto fail;
+		if (paused) {
+			paused = false;
+			json_object_set_new(rec, "paused", json_false());
+			if ((r = rt_resume_reason(uuid, "replica resync done", err)) < 0)
+				goto fail;
+		}
+	}
+	json_object_set_new(rec, "resync_bytes", json_integer((json_int_t)bytes));
+	json_object_set_new(rec, "percent", json_integer(full ? 0 : 100));
+	json_object_set_new(rec, "stuck", json_integer(0));
+	rec_state(rec, "syncing", NULL);
+	log_info("vm %s: replication to %s resumed (%s, %llu bytes copied before the mirror)", rs(rec, "name"),
+		 rs(rec, "peer"), full ? "full copy" : "changed blocks", (unsigned long long)bytes);
+	rt_qmp_release(ref);
+	return 0;
+fail:
+	targets_drop(q, rec);
+	json_object_set_new(rec, "paused", json_false());
+	if (paused) {
+		__do_buf struct buf e = BUF_INIT;
+		if (rt_resume_reason(uuid, "replica resync failed", &e) < 0)
+			log_warn("vm %s: cannot resume after a failed resync: %s", rs(rec, "name"), e.s);
+	}
+	rt_qmp_release(ref);
+out:
+	explicit_bzero(psk, sizeof(psk));
+	json_object_set_new(rec, "error", json_string(err->s ? err->s : ""));
+	rec_save(rec);
+	return r;
+}
+
+/* ---- the monitor ---- */
+
+static void monitor_one(json_t *rec)
+{
+	const char *uuid = rs(rec, "uuid"), *state = rs(rec, "state");
+	uint64_t len = 0, off = 0;
+	bool ready = true;
+	struct rt_ref *ref = NULL;
+	struct qmp *q;
+	size_t i;
+	json_t *d;
+
+	if (!rt_is_active(uuid)) {
+		if (!strcmp(state, "stopped"))
+			return;
+		json_object_set_new(rec, "bitmaps", json_array());
+		rec_state(rec, "stopped", "the VM's QEMU ended; 'vm replicate --resume' on the running VM copies it again");
+		return;
+	}
+	if (!strcmp(state, "degraded") || !strcmp(state, "stopped")) {
+		if (time_mono_ms() - ri(rec, "retry") >= SVC_REPL_RETRY_S * 1000) {
+			__do_buf struct buf e = BUF_INIT;
+			if (resume_locked(rec, &e) < 0)
+				log_info("vm %s: replication to %s still degraded: %s", rs(rec, "name"), rs(rec, "peer"), e.s);
+		}
+		return;
+	}
+	if (!(q = rt_qmp_acquire(uuid, &ref, NULL)))
+		return;
+	json_array_foreach(json_object_get(rec, "disks"), i, d) {
+		struct mig_disk_progress p;
+		__do_buf struct buf e = BUF_INIT;
+		char job[32];
+		repl_job_name((int)ri(d, "slot"), job, sizeof(job));
+		int r = mig_job_progress(q, job, "the replication mirror", &p, &e);
+		if (r < 0 || p.failed) {
+			__do_free char *why = r < 0 ? xasprintf("disk %s: %s", rs(d, "volume"), e.s)
+						    : xasprintf("disk %s: the mirror failed: %s", rs(d, "volume"), p.error);
+			degrade(q, rec, why);
+			rt_qmp_release(ref);
+			return;
+		}
+		len += p.len;
+		off += p.offset;
+		ready &= p.ready;
+	}
+	if (ready && off < len) {
+		json_object_set_new(rec, "stuck", json_integer(ri(rec, "stuck") + 1));
+		if (ri(rec, "stuck") >= REPL_STUCK_POLLS) {
+			degrade(q, rec, "the replica stopped taking writes");
+			rt_qmp_release(ref);
+			return;
+		}
+	} else {
+		json_object_set_new(rec, "stuck", json_integer(0));
+	}
+	if (ready) {
+		json_object_set_new(rec, "percent", json_integer(100));
+		if (strcmp(state, "in-sync") && off >= len) {
+			json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
+			rec_state(rec, "in-sync", NULL);
+		} else if (!strcmp(state, "in-sync") && off >= len &&
+			   time_mono_ms() - ri(rec, "rotated") >= SVC_REPL_ROTATE_S * 1000) {
+			__do_buf struct buf e = BUF_INIT;
+			if (bitmap_rotate(q, rec, &e) < 0)
+				log_warn("vm %s: replication: %s", rs(rec, "name"), e.s);
+			rec_save(rec);
+		}
+	} else {
+		int pct = len ? (int)(off * 100 / len) : 0;
+		if (pct != ri(rec, "percent")) {
+			json_object_set_new(rec, "percent", json_integer(pct));
+			rec_save(rec);
+		}
+	}
+	rt_qmp_release(ref);
+}
+
+static void *mon_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mon_lock);
+	while (!mon_stop) {
+		pthread_mutex_unlock(&mon_lock);
+		pthread_mutex_lock(&g_lock);
+		const char *k;
+		json_t *rec;
+		void *tmp;
+		json_object_foreach_safe(g_recs, tmp, k, rec) monitor_one(rec);
+		pthread_mutex_unlock(&g_lock);
+		pthread_mutex_lock(&mon_lock);
+		struct timespec ts = time_realtime_in(1000);
+		if (!mon_stop)
+			pthread_cond_timedwait(&mon_cond, &mon_lock, &ts);
+	}
+	pthread_mutex_unlock(&mon_lock);
+	return NULL;
+}
+
+void svc_replicate_recover(void)
+{
+	__do_free char *dir = xasprintf("%s/replication", svc_cfg.state_dir);
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+
+	pthread_mutex_lock(&g_lock);
+	if (!g_recs)
+		g_recs = json_object();
+	while (dp && (e = readdir(dp))) {
+		size_t n = strlen(e->d_name);
+		if (n != 41 || strcmp(e->d_name + 36, ".json"))
+			continue;
+		__do_free char *path = xasprintf("%s/%s", dir, e->d_name);
+		json_t *rec = json_load_file(path, 0, NULL);
+		if (!rec || strncmp(rs(rec, "uuid"), e->d_name, 36)) {
+			json_decref(rec);
+			continue;
+		}
+		json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
+		json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
+		if (json_is_true(json_object_get(rec, "paused"))) {
+			/* corrald died in the last step of a resync, with the guest paused by it */
+			__do_buf struct buf why = BUF_INIT;
+			if (rt_is_active(rs(rec, "uuid")) &&
+			    rt_resume_reason(rs(rec, "uuid"), "resumed: corrald stopped during a replica resync", &why) < 0)
+				log_warn("vm %s: cannot resume it after an interrupted resync: %s", rs(rec, "name"), why.s);
+			json_object_set_new(rec, "paused", json_false());
+			rec_save(rec);
+		}
+		json_object_set_new(g_recs, rs(rec, "uuid"), rec);
+		pthread_mutex_lock(&show_lock);
+		if (!g_show)
+			g_show = json_object();
+		json_object_set_new(g_show, rs(rec, "uuid"), rec_json(rec));
+		pthread_mutex_unlock(&show_lock);
+		log_info("vm %s: replication to %s (%s) followed again after a restart", rs(rec, "name"),
+			 rs(rec, "peer"), rs(rec, "state"));
+	}
+	if (dp)
+		closedir(dp);
+	pthread_mutex_unlock(&g_lock);
+	mon_stop = false;
+	int r = pthread_create(&mon_thread, NULL, mon_main, NULL);
+	mon_running = r == 0;
+	if (r)
+		log_warn("cannot start the replication monitor: %s", strerror(r));
+}
+
+void svc_replicate_shutdown(void)
+{
+	if (mon_running) {
+		pthread_mutex_lock(&mon_lock);
+		mon_stop = true;
+		pthread_cond_signal(&mon_cond);
+		pthread_mutex_unlock(&mon_lock);
+		pthread_join(mon_thread, NULL);
+		mon_running = false;
+	}
+	pthread_mutex_lock(&g_lock);
+	json_decref(g_recs);
+	g_recs = NULL;
+	pthread_mutex_unlock(&g_lock);
+	pthread_mutex_lock(&show_lock);
+	json_decref(g_show);
+	g_show = NULL;
+	pthread_mutex_unlock(&show_lock);
+}
+
+/* ---- the API ---- */
+
+static json_t *rec_json(const json_t *rec)
+{
+	json_t *vols = json_array();
+	char when[40];
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		json_array_append_new(vols, json_string(rs(d, "volume")));
+	return json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:o}", "peer", rs(rec, "peer"), "state", rs(rec, "state"),
+			 "percent", (json_int_t)ri(rec, "percent"), "since",
+			 time_fmt_rfc3339(ri(rec, "since"), when, sizeof(when)), "error",
+			 *rs(rec, "error") ? rs(rec, "error") : NULL, "resync_bytes", (json_int_t)ri(rec, "resync_bytes"),
+			 "disks", vols);
+}
+
+json_t *svc_vm_replication(const char *uuid)
+{
+	pthread_mutex_lock(&show_lock);
+	json_t *out = g_show ? json_deep_copy(json_object_get(g_show, uuid)) : NULL;
+	pthread_mutex_unlock(&show_lock);
+	return out;
+}
+
+bool svc_vm_replicated(const char *uuid)
+{
+	pthread_mutex_lock(&show_lock);
+	bool r = g_show && json_object_get(g_show, uuid);
+	pthread_mutex_unlock(&show_lock);
+	return r;
+}
+
+int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf *err)
+{
+	struct vm_record vr = { 0 };
+	__do_json json_t *nodes = NULL;
+	__do_json json_t *reply = NULL;
+	__do_json json_t *rec = NULL;
+	struct rt_ref *ref = NULL;
+	struct qmp *q = NULL;
+	struct peer *p = NULL;
+	char psk[MIG_PSK_HEX_LEN + 1] = "";
+	bool asked = false;
+	int r, port;
+
+	if (!to || !*to) {
+		buf_adds(err, "replicate needs the host to replicate to (to)");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&g_lock);
+	if (!g_recs)
+		g_recs = json_object();
+	if ((rec = json_incref(json_object_get(g_recs, uuid)))) {
+		buf_printf(err, "%s is replicated to %s already (%s); 'vm replicate --stop' first", rs(rec, "name"),
+			   rs(rec, "peer"), rs(rec, "state"));
+		pthread_mutex_unlock(&g_lock);
+		return -EEXIST;
+	}
+	if ((r = store_vm_get(svc_cfg.store, uuid, &vr)) < 0) {
+		buf_adds(err, "vm not found");
+		goto out;
+	}
+	if (vr.invalid || !rt_is_active(uuid) || (vr.state != VM_RUNNING && vr.state != VM_PAUSED)) {
+		buf_printf(err, "%s: vm is %s; replication mirrors a running VM's disks", vr.def->name,
+			   vmstate_name(vr.state));
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = mig_target_check(to, err)) < 0)
+		goto out;
+	nodes = rt_disk_nodes(uuid);
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:i, s:s, s:i, s:i, s:[], s:[], s:I, s:I, s:i}", "uuid",
+			uuid, "name", vr.def->name, "peer", to, "address", "", "port", 0, "state", "", "since",
+			(json_int_t)time_wall_ms(), "percent", 0, "error", "", "resync_bytes", 0, "gen", 0, "bitmaps",
+			"disks", "retry", (json_int_t)time_mono_ms(), "rotated", (json_int_t)time_mono_ms(), "stuck", 0);
+	json_t *describe = json_array();
+	for (int i = 0; i < vr.def->ndisks; i++) {
+		const char *vol = vr.def->disks[i].volume;
+		json_t *nj = json_object_get(nodes, vol);
+		const char *node = json_string_value(json_object_get(nj, "node"));
+		const char *dev = json_string_value(json_object_get(nj, "device"));
+		__do_free char *pool = NULL;
+		bool copy = false;
+		if ((r = mig_disk_copied(vol, &copy, &pool, err)) < 0) {
+			json_decref(describe);
+			goto out;
+		}
+		if (!copy)
+			continue; /* a shared pool's disk is on the other host already */
+		if (!node) {
+			buf_printf(err, "disk %s is not attached to the running VM", vol);
+			json_decref(describe);
+			r = -EIO;
+			goto out;
+		}
+		json_t *dj = mig_disk_describe(vol, true, NULL, err);
+		if (!dj) {
+			json_decref(describe);
+			r = -ENOENT;
+			goto out;
+		}
+		json_array_append_new(describe, dj);
+		json_array_append_new(json_object_get(rec, "disks"),
+				      json_pack("{s:s, s:s, s:i}", "volume", vol, "node", node, "slot",
+						dev && !strncmp(dev, "disk", 4) ? atoi(dev + 4) : i));
+	}
+	if (json_array_size(describe) == 0) {
+		json_decref(describe);
+		buf_printf(err, "%s has no disk in a local (not shared) pool: there is nothing to replicate",
+			   vr.def->name);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = mig_psk_generate(psk, err)) < 0 || (r = peer_open(to, &p, err)) < 0) {
+		json_decref(describe);
+		goto out;
+	}
+	json_object_set_new(rec, "address", json_string(peer_address(p)));
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "vm", uuid, "name", vr.def->name, "source",
+				mig_self_name(), "address", peer_address(p), "psk", psk, "disks", describe);
+	r = peer_call(p, "POST", "/v1/replicas", req, &reply, NULL, err);
+	json_decref(req);
+	if (r < 0)
+		goto out;
+	asked = true;
+	port = (int)json_integer_value(json_object_get(reply, "port"));
+	if (port <= 0 || port > 65535) {
+		buf_printf(err, "%s answered no port for the replica", to);
+		r = -EREMOTEIO;
+		goto fail;
+	}
+	json_object_set_new(rec, "port", json_integer(port));
+	json_object_set_new(g_recs, uuid, json_incref(rec));
+	rec_state(rec, "syncing", NULL); /* recorded before QEMU is touched: a restart follows it */
+	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
+		r = -ESRCH;
+		goto fail;
+	}
+	if ((r = tls_load(q, uuid, psk, err)) < 0 || (r = targets_add(q, rec, port, err)) < 0 ||
+	    (r = bitmap_rotate(q, rec, err)) < 0 || (r = mirrors_start(q, rec, true, err)) < 0)
+		goto fail;
+	rec_save(rec);
+	rt_qmp_release(ref);
+	*out = rec_json(rec);
+	r = 0;
+	goto out;
+fail:
+	if (q) {
+		targets_drop(q, rec);
+		bitmaps_remove_all(q, rec);
+		mig_tls_del_id(q, REPL_TLS_ID);
+		rt_qmp_release(ref);
+	}
+	if (asked) {
+		__do_free char *path = xasprintf("/v1/replicas/%s", uuid);
+		__do_buf struct buf e = BUF_INIT;
+		if (peer_call(p, "DELETE", path, NULL, NULL, NULL, &e) < 0)
+			log_warn("vm %s: cannot remove the replica on %s: %s", vr.def->name, to, e.s);
+	}
+	rec_drop(uuid);
+out:
+	explicit_bzero(psk, sizeof(psk));
+	peer_close(p);
+	vm_record_release(&vr);
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err)
+{
+	int r;
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if (!rec) {
+		buf_adds(err, "the VM is not replicated ('vm replicate VM --to HOST' starts it)");
+		r = -ENOENT;
+	} else if (!strcmp(rs(rec, "state"), "syncing") || !strcmp(rs(rec, "state"), "in-sync")) {
+		buf_printf(err, "the replication of %s is %s: nothing to resume", rs(rec, "name"), rs(rec, "state"));
+		r = -EEXIST;
+	} else if ((r = resume_locked(rec, err)) == 0) {
+		*out = rec_json(rec);
+	}
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err)
+{
+	struct rt_ref *ref = NULL;
+	struct qmp *q;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if (!rec) {
+		buf_adds(err, "the VM is not replicated");
+		pthread_mutex_unlock(&g_lock);
+		return -ENOENT;
+	}
+	if (rt_is_active(uuid) && (q = rt_qmp_acquire(uuid, &ref, NULL))) {
+		targets_drop(q, rec);
+		bitmaps_remove_all(q, rec);
+		mig_tls_del_id(q, REPL_TLS_ID);
+		rt_qmp_release(ref);
+	}
+	__do_free char *path = xasprintf("/v1/replicas/%s", uuid);
+	__do_buf struct buf e = BUF_INIT;
+	if (peer_do(rs(rec, "peer"), "DELETE", path, NULL, NULL, &e) < 0 && !strstr(e.s ?: "", "holds no replica")) {
+		__do_free char *d = xasprintf("stopped; the replica on %s could not be removed: %s", rs(rec, "peer"), e.s);
+		svc_vm_event(uuid, "replicate", d);
+		log_warn("vm %s: replication %s", rs(rec, "name"), d);
+	} else {
+		svc_vm_event(uuid, "replicate", "stopped");
+	}
+	log_info("vm %s: replication to %s stopped", rs(rec, "name"), rs(rec, "peer"));
+	size_t i;
+	json_t *d;
+	*out = json_pack("{s:[]}", "deleted");
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		json_array_append(json_object_get(*out, "deleted"), json_object_get(d, "volume"));
+	rec_drop(uuid);
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}

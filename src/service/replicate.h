@@ -1,0 +1,77 @@
+/*
+ * replicate.h - synchronous disk replication of a running VM to a trusted
+ * host (docs/ha.md).  Two halves:
+ *
+ * The VM's host (replicate.c): `corral vm replicate VM --to HOST` asks HOST
+ * for replica volumes, then mirrors each local disk onto them with QEMU's
+ * write-blocking mirror (qemu/replicate.h): once in sync, a guest write
+ * completes only after the replica host has it on its storage.  A monitor
+ * thread follows the mirrors once a second and keeps the state:
+ *   syncing   the first copy (or a resync) runs; percent done
+ *   in-sync   every mirror is ready: every acknowledged write is on both hosts
+ *   degraded  a mirror failed (the replica host, its daemon or the link is
+ *             gone): the VM runs on its local disks; a dirty bitmap holds
+ *             what changed since the replica was last known in sync, and
+ *             `--resume` (or the retry every SVC_REPL_RETRY_S) copies only that
+ *   stopped   the VM's QEMU ended: the next `--resume` on the running VM
+ *             copies everything again
+ * The record (STATE/replication/<uuid>.json, written atomically at every
+ * change) survives corrald: the mirrors are QEMU's and run on; a restarted
+ * corrald loads the records and follows them again.
+ *
+ * The replica host (replica.c): POST /v1/replicas (from the VM's host,
+ * Host.Peer) creates a volume of the same name, size and format for each
+ * disk and serves them with qemu-storage-daemon (qemu/qsd.h) over NBD with
+ * TLS-PSK (a fresh key from the VM's host each time, never in argv or
+ * logs) and writethrough; /v1/replicas/{uuid}/export restarts that daemon
+ * with a new key (a resume); DELETE removes daemon and volumes.  Its record
+ * is STATE/replicas/<uuid>/replica.json; the daemon outlives corrald and is
+ * found again by its identity, or started again at corrald's start.
+ *
+ * Threading: all functions are thread-safe (one lock serialises the
+ * replication steps of this host).  Errors: 0 or -errno with one sentence
+ * appended to err: -ENOENT unknown VM or host, -EINVAL bad input (no local
+ * disk, a stopped VM), -EEXIST replicated already, -EREMOTEIO & co. from
+ * the peer (service/peer.h).
+ */
+#ifndef CORRAL_SERVICE_REPLICATE_H
+#define CORRAL_SERVICE_REPLICATE_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "util/buf.h"
+
+#define SVC_REPL_RETRY_S 15
+#define SVC_REPL_ROTATE_S 10
+
+/* ---- the VM's host ---- */
+/* Start replicating VM uuid to trusted host `to`: *out the replication's JSON. */
+int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf *err);
+/* Copy what changed to the replica again (degraded or stopped). */
+int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err);
+/* Stop replicating: mirrors and bitmaps removed here, the replica removed on
+ * the peer; *out {"deleted":[replica volumes]}. */
+int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err);
+/* The replication of uuid as JSON for `vm show` and the API, or NULL if none. */
+json_t *svc_vm_replication(const char *uuid);
+/* Is uuid replicated (for operations a replicated VM refuses)? */
+bool svc_vm_replicated(const char *uuid);
+/* At start: load the records and start the monitor; at stop: join it. */
+void svc_replicate_recover(void);
+void svc_replicate_shutdown(void);
+
+/* ---- the replica host ---- */
+int svc_replica_create(const json_t *req, json_t **out, struct buf *err);
+/* caller: the trusted host calling (NULL: this host's own socket); only the
+ * replica's source host may re-key or remove it (-EACCES). */
+int svc_replica_export(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err);
+/* *out {"deleted":[volumes]}. */
+int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err);
+/* At start: every replica's daemon found again, or started again. */
+void svc_replica_adopt(void);
+/* Is volume `name` a replica this host holds?  The VM's name and its host
+ * ("web on hosta", caller frees), or NULL. */
+char *svc_replica_of_volume(const char *name);
+
+#endif
