@@ -35,8 +35,7 @@ long long qemu_memory_overhead_mib(long long memory_mib, enum accel_mode accel)
 	return mib;
 }
 
-/* QemuOpts values: a ',' must be doubled. */
-static char *opt_escape(const char *s)
+char *qemu_opt_escape(const char *s)
 {
 	struct buf b = BUF_INIT;
 	for (; *s; s++) {
@@ -114,8 +113,8 @@ static int add_cidata(const struct qemu_launch *l, struct cmd *c, struct buf *er
 
 static void add_chardev_socket(struct cmd *c, const char *id, const char *path, const char *logfile)
 {
-	__do_free char *p = opt_escape(path);
-	__do_free char *l = logfile ? opt_escape(logfile) : NULL;
+	__do_free char *p = qemu_opt_escape(path);
+	__do_free char *l = logfile ? qemu_opt_escape(logfile) : NULL;
 	cmd_add(c, "-chardev");
 	if (l)
 		cmd_addf(c, "socket,id=%s,path=%s,server=on,wait=off,logfile=%s,logappend=on", id, p, l);
@@ -139,8 +138,8 @@ static int add_uefi(struct cmd *c, const struct qemu_launch *l, struct buf *err)
 		buf_adds(err, "the UEFI firmware files were not prepared");
 		return -1;
 	}
-	__do_free char *code = opt_escape(l->uefi_code);
-	__do_free char *vars = opt_escape(l->uefi_vars);
+	__do_free char *code = qemu_opt_escape(l->uefi_code);
+	__do_free char *vars = qemu_opt_escape(l->uefi_vars);
 	if (l->def->secure_boot) {
 		cmd_add(c, "-global");
 		cmd_add(c, "driver=cfi.pflash01,property=secure,value=on");
@@ -184,7 +183,7 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_add(c, l->binary);
 	cmd_add(c, "-name");
 	{
-		__do_free char *n = opt_escape(d->name);
+		__do_free char *n = qemu_opt_escape(d->name);
 		cmd_addf(c, "guest=%s,debug-threads=on", n);
 	}
 	cmd_add(c, "-uuid");
@@ -238,7 +237,7 @@ int qemu_build_argv(const struct qemu_launch *l, struct cmd *c, struct buf *err)
 	cmd_add(c, "chardev:serial0");
 
 	if (d->vnc) {
-		__do_free char *lis = opt_escape(d->vnc_listen);
+		__do_free char *lis = qemu_opt_escape(d->vnc_listen);
 		bool v6 = strchr(d->vnc_listen, ':') != NULL;
 		cmd_add(c, "-vnc");
 		if (d->vnc_display >= 0)

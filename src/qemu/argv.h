@@ -104,5 +104,7 @@ json_t *qemu_disk_device(int slot, enum disk_bus bus, int ide_port, int bootinde
 
 /* Paths inside a run dir (caller frees). */
 char *qemu_run_path(const char *run_dir, const char *leaf);
+/* A value for a QemuOpts list (-chardev, -drive, ...): every ',' doubled (caller frees). */
+char *qemu_opt_escape(const char *s);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qemu/argv.h"
 #include "qemu/qsd.h"
 #include "util/cleanup.h"
 #include "util/cmd.h"
@@ -23,28 +24,16 @@
 
 #define QSD_START_WAIT_MS 5000
 
-/* A value inside a QEMU option list: every ',' doubled. */
-static char *opt_escape(const char *s)
-{
-	struct buf b = BUF_INIT;
-	for (; *s; s++) {
-		if (*s == ',')
-			buf_addch(&b, ',');
-		buf_addch(&b, *s);
-	}
-	return buf_detach(&b);
-}
-
 void qsd_argv(const struct qsd_spec *s, struct cmd *c)
 {
 	__do_free char *kdir = xasprintf("%s/key", s->dir);
-	__do_free char *ek = opt_escape(kdir);
+	__do_free char *ek = qemu_opt_escape(kdir);
 
 	cmd_add(c, "qemu-storage-daemon");
 	cmd_add(c, "--object");
 	cmd_addf(c, "tls-creds-psk,id=%s,dir=%s,endpoint=server", QSD_TLS_ID, ek);
 	for (int i = 0; i < s->ndisks; i++) {
-		__do_free char *ep = opt_escape(s->disks[i].path);
+		__do_free char *ep = qemu_opt_escape(s->disks[i].path);
 		cmd_add(c, "--blockdev");
 		cmd_addf(c, "driver=file,node-name=f%d,filename=%s", i, ep);
 		cmd_add(c, "--blockdev");

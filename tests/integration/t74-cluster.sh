@@ -9,32 +9,7 @@
 # restarted corrald re-adopts it (no second corosync).  A dead corosync is
 # restarted by the supervisor.  leave, node remove, and bad input.
 . "$(dirname "$0")/lib.sh"
-
-command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
-NH_PRIVATE_RUN=1
-# corosync outlives corrald by design: at the end, once the corralds are gone
-# (their supervisors would restart it), end the corosyncs this
-# script's hosts ran (found by their configuration path, in this run's $T)
-coro_cleanup() {
-	local p
-	for p in $(pgrep -f "^corosync -f -c $T/h[0-9]/cluster/corosync.conf\$"); do kill "$p" 2>/dev/null; done
-	for _ in $(seq 1 50); do pgrep -f "^corosync -f -c $T/" >/dev/null || break; sleep 0.1; done
-}
-trap 'cleanup; coro_cleanup' EXIT
-nhost_setup h1 h2 h3 || { echo "cannot set up the three hosts"; FAILED=1; exit 1; }
-nhost_start h1 && nhost_start h2 && nhost_start h3 || { FAILED=1; exit 1; }
-
-st() { on_host "$1" cluster status --json; }
-# online H: the names of the nodes H sees online, sorted, comma-joined
-online() { st "$1" | jq -r '[.nodes[] | select(.online) | .name] | sort | join(",")'; }
-quorate() { st "$1" | jq -r '.quorate'; }
-# wait_for SECONDS 'condition': poll every 0.1 s
-wait_for() {
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -le $end ]; do eval "$2" && return 0; sleep 0.1; done
-	say "timed out waiting for: $2"; return 1
-}
-now_ms() { date +%s%3N; }
+. "$(dirname "$0")/cluster-lib.sh"
 # the corosync processes started with host H's configuration
 corosyncs_of() { pgrep -f "^corosync -f -c $T/$1/cluster/corosync.conf\$" | wc -l; }
 coro_pid() { st "$1" | jq -r '.corosync.pid'; }

@@ -10,32 +10,11 @@
 # is not overwritten, refuses changes, and `cluster resync --discard-local`
 # takes the pool's.
 . "$(dirname "$0")/lib.sh"
-
-command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
-NH_PRIVATE_RUN=1
-coro_cleanup() {
-	local p
-	for p in $(pgrep -f "^corosync -f -c $T/h[0-9]/cluster/corosync.conf\$"); do kill "$p" 2>/dev/null; done
-	for _ in $(seq 1 50); do pgrep -f "^corosync -f -c $T/" >/dev/null || break; sleep 0.1; done
-}
-trap 'cleanup; coro_cleanup' EXIT
-nhost_setup h1 h2 h3 || { echo "cannot set up the three hosts"; FAILED=1; exit 1; }
-nhost_start h1 && nhost_start h2 && nhost_start h3 || { FAILED=1; exit 1; }
-
-st() { on_host "$1" cluster status --json; }
-online() { st "$1" | jq -r '[.nodes[] | select(.online) | .name] | sort | join(",")'; }
-quorate() { st "$1" | jq -r '.quorate'; }
+. "$(dirname "$0")/cluster-lib.sh"
 cfgver() { st "$1" | jq -r '.config.version'; }
 cfgstate() { st "$1" | jq -r '.config.state'; }
-# the users besides lib.sh's own (nhadmin, made on every host before the pool)
 users() { on_host "$1" user list --json | jq -r '[.users[].name | select(. != "nhadmin")] | sort | join(",")'; }
 alarms() { on_host "$1" alarm list --json | jq -r '[(.alarms // .rules // .)[] | .name] | sort | join(",")'; }
-wait_for() {
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -le $end ]; do eval "$2" && return 0; sleep 0.1; done
-	say "timed out waiting for: $2"; return 1
-}
-now_ms() { date +%s%3N; }
 # all_synced VERSION: every host synced at VERSION
 all_at() {
 	local h

@@ -1,0 +1,29 @@
+# cluster-lib.sh - sourced (after lib.sh) by the scripts of pools on
+# Corosync (t74, t76): three corrald hosts h1 h2 h3 in network namespaces,
+# each in a mount namespace of its own (corosync locks /run/corosync.pid),
+# and the helpers both use.  Not a test by itself (run.sh runs t*.sh).
+command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
+NH_PRIVATE_RUN=1
+# corosync outlives corrald by design: at the end, once the corralds are gone
+# (their supervisors would restart it), end the corosyncs this
+# script's hosts ran (found by their configuration path, in this run's $T)
+coro_cleanup() {
+	local p
+	for p in $(pgrep -f "^corosync -f -c $T/h[0-9]/cluster/corosync.conf\$"); do kill "$p" 2>/dev/null; done
+	for _ in $(seq 1 50); do pgrep -f "^corosync -f -c $T/" >/dev/null || break; sleep 0.1; done
+}
+trap 'cleanup; coro_cleanup' EXIT
+nhost_setup h1 h2 h3 || { echo "cannot set up the three hosts"; FAILED=1; exit 1; }
+nhost_start h1 && nhost_start h2 && nhost_start h3 || { FAILED=1; exit 1; }
+
+st() { on_host "$1" cluster status --json; }
+# online H: the names of the nodes H sees online, sorted, comma-joined
+online() { st "$1" | jq -r '[.nodes[] | select(.online) | .name] | sort | join(",")'; }
+quorate() { st "$1" | jq -r '.quorate'; }
+# wait_for SECONDS 'condition': poll every 0.1 s
+wait_for() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -le $end ]; do eval "$2" && return 0; sleep 0.1; done
+	say "timed out waiting for: $2"; return 1
+}
+now_ms() { date +%s%3N; }
