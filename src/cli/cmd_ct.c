@@ -834,6 +834,71 @@ static int ct_clone(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static const char usage_migrate[] =
+	"usage: corral ct migrate CT --to HOST [--bandwidth RATE] [--detach] [--json]\n"
+	"\n"
+	"Move stopped container CT to HOST, a trusted host ('corral host trust list'):\n"
+	"its definition (uuid, NICs with their MACs, limits, id map), its root and its\n"
+	"snapshots, exactly (owners as numbers, modes, xattrs, ACLs, hard links, device\n"
+	"nodes, symlinks).  HOST must have every network its NICs are on and, for an\n"
+	"unprivileged container, give containers the same subordinate id range.  A job\n"
+	"with progress; CT is this host's until HOST confirms, then it is removed here.\n"
+	"On any failure or cancel ('corral job cancel ID') it stays here and nothing\n"
+	"is left on HOST.  See docs/containers.md, \"Migration\".\n"
+	"\n"
+	"Options:\n"
+	"  --to HOST    the trusted host to move the container to (required)\n"
+	"  --bandwidth RATE  cap the stream of the root, bytes/s with a K/M/G suffix\n"
+	"               (MiB/s: '100M'); default: unlimited\n"
+	"  --detach     print the job and return at once\n"
+	"  --json       print the finished job as JSON\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_MIG_TO = CLI_OPT_FIRST, OPT_MIG_DETACH, OPT_MIG_BW };
+
+static int ct_migrate(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, OPT_MIG_TO },
+		{ "detach", no_argument, NULL, OPT_MIG_DETACH },
+		{ "bandwidth", required_argument, NULL, OPT_MIG_BW },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	const char *to = NULL;
+	bool detach = false;
+	uint64_t bw = 0;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "ct migrate", usage_migrate, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_MIG_TO)
+			to = optarg;
+		else if (opt == OPT_MIG_DETACH)
+			detach = true;
+		else if (opt == OPT_MIG_BW && (cli_parse_size(optarg, 1, &bw) < 0 || bw == 0))
+			return cli_usage_error(a.cmd, "invalid --bandwidth '%s': want bytes/s, e.g. 100M", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	if (!to)
+		return cli_usage_error(a.cmd, "--to HOST is required");
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], "/migrate");
+	__do_json json_t *body = json_pack("{s:s}", "to", to);
+	if (bw)
+		json_object_set_new(body, "bandwidth", json_integer((json_int_t)bw));
+	if (client_call(c, "POST", path, body, &r, false) < 0)
+		return CLI_FAIL;
+	return job_follow(cli, r.json, "migrating", detach);
+}
+
 static const struct cli_verb ct_verbs[] = {
 	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
 	{ "list", "list containers with their state", ct_list },
@@ -849,6 +914,7 @@ static const struct cli_verb ct_verbs[] = {
 	{ "nic", "list a container's NICs, attach or detach one (stopped)", ct_nic },
 	{ "snapshot", "snapshots of a stopped container's root: create, list, revert, delete", ct_snapshot },
 	{ "clone", "copy a stopped container under a new name", ct_clone },
+	{ "migrate", "move a stopped container to a trusted host", ct_migrate },
 	{ NULL, NULL, NULL },
 };
 

@@ -25,6 +25,7 @@
 #include "service/internal.h"
 #include "service/hostpath.h"
 #include "service/network.h"
+#include "service/migrate_recover.h"
 #include "cgroup/cgroup.h"
 #include "core/ctdef.h"
 #include "core/job.h"
@@ -512,7 +513,13 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 		held = true;
 	if (r == 0) {
 		job_set_phase(j, "%s %s", what, d->name);
-		if (x->a == CT_START) {
+		char peer[128];
+		if (x->a == CT_START && mig_rec_unsettled(d->uuid, peer, sizeof(peer))) {
+			buf_printf(&err, "container '%s' may have moved to %s (its migration is not settled): not "
+				   "starting it here until %s answers",
+				   d->name, peer, peer);
+			r = -EBUSY;
+		} else if (x->a == CT_START) {
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
 				r = ct_start(lp, d, &err);

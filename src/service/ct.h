@@ -122,4 +122,33 @@ int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *er
  * (the new liblxc directory) is removed and false. */
 bool svc_ct_clone_recover(const json_t *result);
 
+/*
+ * Offline migration of a stopped container to a trusted host (ct_migrate.c;
+ * docs/containers.md, "Migration").  Only roots corral built move (a
+ * --rootfs directory of the admin's is refused), with their snapshots; the
+ * destination must have every network of its NICs and, for an unprivileged
+ * container, give containers the same subordinate id range (the tree keeps
+ * its numeric owners).  The source owns the container until the
+ * destination confirms finish; then it is forgotten here (row and files).
+ *
+ * svc_ct_migrate: checks (stopped, destination trusted) at once, then a job
+ * ("ct-migrate", result {kind: "container", container, to, bytes}) holding
+ * the container's lock, with byte progress.  bandwidth: bytes/s the root
+ * stream may use (0: unlimited).
+ */
+int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t **job, struct buf *err);
+/* Destination: prepare ({container, source, token, bytes}; caller: the
+ * trusted host calling, or NULL), then steps pull, finish, abort, status. */
+int svc_ct_migrate_prepare(const json_t *req, const char *caller, json_t **out, struct buf *err);
+int svc_ct_migrate_step(const char *uuid, const char *step, const char *caller, json_t **out, struct buf *err);
+/* Source: the root of an outgoing migration as a tar stream (*fd, read end
+ * of a pipe a thread fills), once, for the holder of its token. */
+int svc_ct_migrate_root(const char *uuid, const char *token, const char *caller, int *fd, struct buf *err);
+/* Destination: remove prepared containers older than MIG_OFFLINE_EXPIRE_S (all: every one). */
+void svc_ct_migrate_reap(bool all);
+/* Recovery (migrate_recover.c): a "ct-in" record after a restart (removed
+ * with what it made); the source forgetting a container the destination took. */
+void ct_migrate_in_recover(const json_t *rec);
+void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to);
+
 #endif
