@@ -1141,8 +1141,9 @@ static const struct route routes[] = {
 	  "here), abort (remove it), or asks its status",
 	  AUTH_HOST_PEER },
 	{ "GET", { "v1", "migrations", "ct", "{uuid}", "root" }, h_ct_migrate_root, "token:str", NULL, 200,
-	  "the destination of a container migration fetches its root (a tar stream; the token from prepare)",
-	  AUTH_HOST_PEER },
+	  "the destination of a container migration fetches its root (a tar stream; only the trusted host it was "
+	  "prepared for, with the token from prepare)",
+	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",

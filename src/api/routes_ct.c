@@ -277,11 +277,23 @@ void h_ct_migrate_step(struct route_ctx *c)
 	buf_release(&err);
 }
 
+/*
+ * The root stream of an outgoing container migration.  A GET (reads only,
+ * so the route's privilege is a read one), but answered only to a trusted
+ * host (its pinned client certificate) holding the one-time token of the
+ * migration prepared for it: service/ct.h svc_ct_migrate_root.
+ */
 void h_ct_migrate_root(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	int fd = -1;
-	int r = svc_ct_migrate_root(c->seg[3], http_query(c->req, "token"), c->caller_host, &fd, &err);
+	int r;
+
+	if (!c->caller_host) {
+		fail(c, -EACCES, "only the trusted host a container migration was prepared for may fetch its root");
+		return;
+	}
+	r = svc_ct_migrate_root(c->seg[3], http_query(c->req, "token"), c->caller_host, &fd, &err);
 	if (r < 0)
 		fail(c, r, err.s);
 	else

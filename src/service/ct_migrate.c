@@ -10,8 +10,8 @@
  * snapshots} (numeric owners, so the unprivileged id map's host ids stay
  * as they are; modes, times, xattrs, POSIX ACLs, hard links, device nodes,
  * symlinks, sparse files).  The destination pulls it: during its pull step
- * it GETs /v1/migrations/ct/<uuid>/root from the source with a one-time
- * token the source gave in prepare, and feeds the body to `tar -x` in the
+ * it GETs /v1/migrations/ct/<uuid>/root?token=T from the source with the
+ * one-time token the source gave in prepare, and feeds the body to `tar -x` in the
  * container's new directory.  On the source a pump thread reads `tar -c`
  * into the reply's pipe, counting bytes for the job's progress (percent,
  * rate, ETA) and stopping when the job is cancelled.
@@ -327,6 +327,7 @@ static int in_pull(struct incoming *m, json_t **out, struct buf *err)
 	__do_free char *lp = ct_lxcpath();
 	__do_free char *dir = xasprintf("%s/%s", lp, m->name);
 	__do_free char *log = xasprintf("%s/.migrate-%s.log", lp, m->uuid);
+	/* the token in the URL: a one-time secret, sent over the pinned mutual-TLS channel only */
 	__do_free char *path = xasprintf("/v1/migrations/ct/%s/root?token=%s", m->uuid, m->token);
 	struct pull p = { .tar = PROC_INIT };
 	struct cmd c = CMD_INIT;
