@@ -31,6 +31,7 @@ static const char usage_create[] =
 	"usage: corral ct create NAME (--template busybox | --rootfs DIR) [--privileged]\n"
 	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
 	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
+	"                        [--autostart [--start-order N] [--start-delay SECS]] [--tag TAG]...\n"
 	"\n"
 	"Define a system container (run by liblxc).  --template busybox builds a\n"
 	"root from the host's busybox; --rootfs DIR uses an existing directory in\n"
@@ -49,6 +50,13 @@ static const char usage_create[] =
 	"  --description TEXT  a note kept with the container\n"
 	"  --nic SPEC          a NIC: net=NET (or network=NET), then ,mac=MAC\n"
 	CT_LIMITS_HELP
+	"  --autostart         start the container whenever corrald starts, in one\n"
+	"                      order with the autostart VMs\n"
+	"  --start-order N     autostart order, 0..1000000 (default 0; lower first,\n"
+	"                      ties by name; compared with VMs' --start-order)\n"
+	"  --start-delay SECS  after autostarting it, wait SECS (0..3600)\n"
+	"  --tag TAG           tag it (repeatable): 'tag:TAG' selectors and backup\n"
+	"                      policies select containers and VMs alike\n"
 	"  --json              print the API's answer\n"
 	"  -h, --help          show this help\n";
 
@@ -237,6 +245,10 @@ enum {
 	OPT_CPU_WEIGHT,
 	OPT_MEMORY,
 	OPT_PIDS,
+	OPT_AUTOSTART,
+	OPT_START_ORDER,
+	OPT_START_DELAY,
+	OPT_TAG,
 };
 
 #define CT_LIMIT_OPTIONS                                                    \
@@ -282,10 +294,15 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 		{ "description", required_argument, NULL, OPT_DESC },
 		{ "nic", required_argument, NULL, OPT_NIC },
+		{ "autostart", no_argument, NULL, OPT_AUTOSTART },
+		{ "start-order", required_argument, NULL, OPT_START_ORDER },
+		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
+		{ "tag", required_argument, NULL, OPT_TAG },
 		CT_LIMIT_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
+	__do_json json_t *tags = json_array();
 	__do_json json_t *body = json_object();
 	__do_json json_t *limits = json_object();
 	__do_json json_t *nics = json_array();
@@ -305,6 +322,18 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		}
 		case OPT_PRIVILEGED: json_object_set_new(body, "privileged", json_true()); break;
 		case OPT_DESC: json_object_set_new(body, "description", json_string(optarg)); break;
+		case OPT_AUTOSTART: json_object_set_new(body, "autostart", json_true()); break;
+		case OPT_TAG: json_array_append_new(tags, json_string(optarg)); break;
+		case OPT_START_ORDER:
+		case OPT_START_DELAY: {
+			int64_t n;
+			bool ord = opt == OPT_START_ORDER;
+			if (cli_parse_int(optarg, 0, ord ? 1000000 : 3600, &n) < 0)
+				return cli_usage_error(a.cmd, "invalid --%s '%s': want %s", ord ? "start-order" : "start-delay",
+						       optarg, ord ? "0..1000000" : "0..3600 seconds");
+			json_object_set_new(body, ord ? "start_order" : "start_delay", json_integer(n));
+			break;
+		}
 		case OPT_NIC: {
 			json_t *nic;
 			if (vmdef_nic_from_spec(optarg, &nic) < 0)
@@ -319,6 +348,8 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 	}
 	if (json_array_size(nics))
 		json_object_set(body, "nics", nics);
+	if (json_array_size(tags))
+		json_object_set(body, "tags", tags);
 	{
 		const char *k;
 		json_t *v;
@@ -446,6 +477,14 @@ static void show_ct(const json_t *ct)
 		size_t i;
 		json_array_foreach(json_object_get(ct, "snapshots"), i, sn)
 			table_add_kv(t, i ? "" : "snapshots", "%s (%s)", out_str(sn, "name") ?: "-", out_str(sn, "method") ?: "-");
+	}
+	if (json_is_true(json_object_get(ct, "autostart")))
+		table_add_kv(t, "autostart", "yes (order %" JSON_INTEGER_FORMAT ", delay %" JSON_INTEGER_FORMAT " s)",
+			     json_integer_value(json_object_get(ct, "start_order")),
+			     json_integer_value(json_object_get(ct, "start_delay")));
+	if (json_array_size(json_object_get(ct, "tags"))) {
+		__do_free char *tags = out_join(json_object_get(ct, "tags"), ", ");
+		table_add_kv(t, "tags", "%s", tags);
 	}
 	table_add_kv(t, "config", "%s", out_str(st, "config") ?: "-");
 	if (out_str(st, "job"))

@@ -176,13 +176,24 @@ static int subid_range(const char *file, uint32_t *base, struct buf *err)
 	return -ENOTSUP;
 }
 
-static bool sel_match(const struct selector *sel, const char *name, const char *uuid)
+static bool sel_match(const struct selector *sel, const struct ct_record *rec)
 {
+	const char *name = rec->name, *uuid = rec->uuid;
+
 	switch (sel->kind) {
 	case SEL_PLAIN: return strcmp(sel->value, name) == 0 || strcasecmp(sel->value, uuid) == 0;
 	case SEL_NAME_GLOB: return fnmatch(sel->value, name, 0) == 0;
 	case SEL_UUID: return strcasecmp(sel->value, uuid) == 0;
-	default: return false; /* containers carry no tags yet */
+	case SEL_TAG: {
+		__do_json json_t *j = json_loads(rec->def, 0, NULL);
+		struct buf e = BUF_INIT;
+		struct ct_def *d = ctdef_from_json(j, CTDEF_FROM_STORE, &e);
+		bool has = d && ctdef_has_tag(d, sel->value);
+		ctdef_free(d);
+		buf_release(&e);
+		return has;
+	}
+	default: return false;
 	}
 }
 
@@ -229,7 +240,7 @@ json_t *svc_ct_list(const char *selector, struct buf *err)
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
-		if (selector && !sel_match(&sel, list[i].name, list[i].uuid))
+		if (selector && !sel_match(&sel, &list[i]))
 			continue;
 		struct buf e = BUF_INIT;
 		__do_json json_t *j = json_loads(list[i].def, 0, NULL);
@@ -472,6 +483,37 @@ static void ct_stopped(const char *lp, const struct ct_def *d)
 		svc_net_ct_nic_closed(d, i);
 }
 
+int svc_ct_start_now(const char *key, struct buf *err)
+{
+	__do_free char *lp = ct_lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	struct job_hold *h = NULL;
+	char peer[128];
+	int r = ct_load(key, &rec, &d, err);
+
+	if (r < 0)
+		return r;
+	if ((r = job_hold_vm(d->uuid, d->name, "start", &h, err)) < 0)
+		goto out;
+	if (!ct_is_stopped(lp, d)) {
+		r = 0; /* running already (it ran on while corrald was down) */
+		goto out;
+	}
+	if (mig_rec_unsettled(d->uuid, peer, sizeof(peer))) {
+		buf_printf(err, "container '%s' may have moved to %s (its migration is not settled)", d->name, peer);
+		r = -EBUSY;
+		goto out;
+	}
+	if ((r = d->rootfs ? check_rootfs(d, err) : 0) == 0)
+		r = ct_start(lp, d, err);
+out:
+	job_release(h);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}
+
 int ct_action_parse(const char *s)
 {
 	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",
@@ -605,7 +647,7 @@ int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_ac
 	x->uuids = xcalloc(n + 1, sizeof(svc_uuid));
 	char name[64] = "";
 	for (size_t i = 0; i < n; i++)
-		if (sel_match(&sel, list[i].name, list[i].uuid)) {
+		if (sel_match(&sel, &list[i])) {
 			snprintf(x->uuids[x->n++], sizeof(svc_uuid), "%s", list[i].uuid);
 			snprintf(name, sizeof(name), "%s", list[i].name);
 		}

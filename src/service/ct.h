@@ -51,6 +51,10 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 
+/* Start a stopped container now, on this thread, holding its lock (the
+ * autostart, service/autostart.c); one already running: 0. */
+int svc_ct_start_now(const char *key, struct buf *err);
+
 /* reboot: a graceful stop (as stop, with its timeout and force) then a
  * start from the definition, in one job; a stopped container is refused. */
 enum ct_action { CT_START, CT_STOP, CT_KILL, CT_REBOOT };
