@@ -300,3 +300,16 @@ void h_ct_migrate_root(struct route_ctx *c)
 		http_reply_stream(c->rep, fd, HTTP_SIZE_UNKNOWN);
 	buf_release(&err);
 }
+
+void h_ct_events(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	long limit = 100;
+
+	if (query_int(c, "limit", 1, 10000, &limit) < 0)
+		return;
+	int r = svc_ct_events(c->seg[2], (int)limit, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}

@@ -938,6 +938,64 @@ static int ct_migrate(struct cli *cli, int argc, char **argv)
 	return job_follow(cli, r.json, "migrating", detach);
 }
 
+static const char usage_events[] =
+	"usage: corral ct events CONTAINER [--limit N] [--json]\n"
+	"\n"
+	"List the container's events (oldest first) as TIME TYPE DETAIL: created,\n"
+	"started, stopped, snapshots, migrations, autostarts (as 'vm events').\n"
+	"\n"
+	"Options:\n"
+	"  --limit N    only the last N events (1..10000, default 100)\n"
+	"  --json       print the API's answer {\"events\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_EV_LIMIT = CLI_OPT_FIRST };
+
+static void print_events(const json_t *answer)
+{
+	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "events"), i, ev) {
+		char when[32];
+		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "type"), out_str(ev, "detail"));
+	}
+	table_print(t, stdout);
+}
+
+static int ct_events(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, OPT_EV_LIMIT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_free char *path = NULL;
+	__do_free char *suffix = NULL;
+	struct cli_args a;
+	int64_t limit = -1;
+	int opt, rc;
+
+	cli_args_init(&a, "ct events", usage_events, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_EV_LIMIT && cli_parse_int(optarg, 1, 10000, &limit) < 0)
+			return cli_usage_error(a.cmd, "invalid --limit '%s': want 1..10000", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	if (limit > 0)
+		suffix = xasprintf("/events?limit=%lld", (long long)limit);
+	path = client_path(c, "/v1/containers", a.pos[0], suffix ? suffix : "/events");
+	return cli_get_print(cli, path, print_events);
+}
+
 static const struct cli_verb ct_verbs[] = {
 	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
 	{ "list", "list containers with their state", ct_list },
@@ -954,6 +1012,7 @@ static const struct cli_verb ct_verbs[] = {
 	{ "snapshot", "snapshots of a stopped container's root: create, list, revert, delete", ct_snapshot },
 	{ "clone", "copy a stopped container under a new name", ct_clone },
 	{ "migrate", "move a stopped container to a trusted host", ct_migrate },
+	{ "events", "list a container's events", ct_events },
 	{ NULL, NULL, NULL },
 };
 

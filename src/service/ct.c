@@ -514,6 +514,20 @@ out:
 	return r;
 }
 
+int svc_ct_events(const char *key, int limit, json_t **out, struct buf *err)
+{
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	int r = ct_load(key, &rec, &d, err);
+
+	if (r < 0)
+		return r;
+	*out = json_pack("{s:o}", "events", store_event_list(svc_cfg.store, d->uuid, limit));
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return 0;
+}
+
 int ct_action_parse(const char *s)
 {
 	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",

@@ -51,6 +51,11 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 
+/* {"events":[{time, type, detail, actor}]}: the container's last `limit`
+ * recorded events, oldest first (as a VM's; type "container", "migrate",
+ * "autostart", "snapshot"...); -ENOENT. */
+int svc_ct_events(const char *key, int limit, json_t **out, struct buf *err);
+
 /* Start a stopped container now, on this thread, holding its lock (the
  * autostart, service/autostart.c); one already running: 0. */
 int svc_ct_start_now(const char *key, struct buf *err);

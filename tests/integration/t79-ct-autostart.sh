@@ -4,7 +4,8 @@
 # --start-delay put containers into the same ordered autostart as VMs (a
 # corrald start starts container, VM, container by order, waiting the
 # delay); tags on containers: `tag:T` selects them in `ct list`/`ct start`
-# and a backup policy selects tagged containers and VMs alike.  Bad values
+# and a backup policy selects tagged containers and VMs alike; `ct events`
+# lists a container's events.  Bad values
 # are refused with nothing made.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
@@ -54,6 +55,10 @@ test_expect "a corrald start autostarts containers and VMs in one order, waiting
 	corral ct show a1 --json | jq -e "[.status.events[].detail] | any(test(\"3 of 3, order 5\"))" >/dev/null &&
 	t2=$(ev_ms a2) && tv=$(ev_ms v1) && t1=$(ev_ms a1) && echo "gaps: $((tv - t2)) ms, $((t1 - tv)) ms" &&
 	[ $((tv - t2)) -ge 2000 ] &&
+	corral ct events a1 | grep -Eq " autostart +started at corrald start \(3 of 3, order 5\)" &&
+	corral ct events a1 --limit 1 --json | jq -e ".events | length == 1" >/dev/null &&
+	fails corral ct events nosuch 2>err && grep -q "not found" err &&
+	fails corral ct events a1 --limit 0 2>err && grep -q "invalid --limit" err &&
 	corral vm kill v1 >/dev/null && corral ct kill "name:a*" >/dev/null
 '
 
