@@ -1239,6 +1239,8 @@ static const struct route routes[] = {
 	  NULL, 202, "put a stopped container's root back to a snapshot (a job)", AUTH_VM_SNAPSHOT },
 	{ "POST", { "v1", "containers", "{container}", "clone" }, h_ct_clone, NULL, "{name}", 202,
 	  "clone a stopped container under a new name (a job)", AUTH_VM_CONFIG },
+	{ "PUT", { "v1", "containers", "{container}" }, h_ct_update, NULL, "container definition", 200,
+	  "replace a stopped container's definition (not its name, uuid, root or privileged)", AUTH_VM_CONFIG },
 	{ "GET", { "v1", "containers", "{container}", "events" }, h_ct_events, "limit:int", NULL, 200,
 	  "a container's recorded events, oldest first", AUTH_VM_AUDIT },
 	{ "POST", { "v1", "containers", "{container}", "migrate" }, h_ct_migrate, NULL, "{to, bandwidth}", 202,

@@ -313,3 +313,16 @@ void h_ct_events(struct route_ctx *c)
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
+
+void h_ct_update(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL); /* svc_ct_update checks the definition */
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+
+	if (!b)
+		return;
+	int r = svc_ct_update(c->seg[2], b, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}

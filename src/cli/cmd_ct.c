@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
 #include "console.h"
 #include "output.h"
 #include "vmdef.h"
+#include "editor.h"
 #include "util/cleanup.h"
 #include "util/common.h"
 
@@ -249,6 +251,9 @@ enum {
 	OPT_START_ORDER,
 	OPT_START_DELAY,
 	OPT_TAG,
+	OPT_NO_AUTOSTART,
+	OPT_NO_TAGS,
+	OPT_FROM,
 };
 
 #define CT_LIMIT_OPTIONS                                                    \
@@ -996,6 +1001,167 @@ static int ct_events(struct cli *cli, int argc, char **argv)
 	return cli_get_print(cli, path, print_events);
 }
 
+static const char usage_edit[] =
+	"usage: corral ct edit CONTAINER [OPTIONS] [--from FILE]\n"
+	"\n"
+	"Change the definition of a stopped container (as 'vm edit').  Options are\n"
+	"applied to the current definition; with --from FILE the file replaces it\n"
+	"first.  With neither, on a terminal, the definition opens as JSON in\n"
+	"$EDITOR (default vi) and is saved if the editor exits successfully and the\n"
+	"text changed.  Its name, uuid, root and privileged cannot change.\n"
+	"\n"
+	"Options:\n"
+	"  --description TEXT  a note kept with the container\n"
+	"  --autostart         start it whenever corrald starts (with the VMs)\n"
+	"  --no-autostart      do not\n"
+	"  --start-order N     autostart order, 0..1000000\n"
+	"  --start-delay SECS  wait SECS after autostarting it (0..3600)\n"
+	"  --tag TAG           add a tag (repeatable)\n"
+	"  --no-tags           remove all tags (before --tag)\n"
+	CT_LIMITS_HELP
+	"  --from FILE         replace the definition with FILE ('-' = stdin)\n"
+	"  --json              print the changed container as JSON\n"
+	"  -h, --help          show this help\n";
+
+/* The user definition of a container as GET answers it: what PUT takes back. */
+static json_t *ct_user_def(const json_t *ct)
+{
+	static const char *const keep[] = { "name",	 "uuid",      "description", "template",    "rootfs",
+					    "privileged", "nics",      "limits",      "autostart",   "start_order",
+					    "start_delay", "tags",     NULL };
+	json_t *d = json_object();
+
+	for (int i = 0; keep[i]; i++)
+		if (json_object_get(ct, keep[i]))
+			json_object_set(d, keep[i], json_object_get(ct, keep[i]));
+	return d;
+}
+
+static int ct_put(struct cli *cli, struct client *c, const char *name, json_t *def, const char *kept)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = client_path(c, "/v1/containers", name, NULL);
+
+	if (client_call(c, "PUT", path, def, &r, false) < 0) {
+		if (kept)
+			fprintf(stderr, "corral: your edit is kept in %s\n", kept);
+		return CLI_FAIL;
+	}
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("container %s changed\n", name);
+	return CLI_OK;
+}
+
+static int ct_edit(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "description", required_argument, NULL, OPT_DESC },
+		{ "autostart", no_argument, NULL, OPT_AUTOSTART },
+		{ "no-autostart", no_argument, NULL, OPT_NO_AUTOSTART },
+		{ "start-order", required_argument, NULL, OPT_START_ORDER },
+		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "no-tags", no_argument, NULL, OPT_NO_TAGS },
+		{ "from", required_argument, NULL, OPT_FROM },
+		CT_LIMIT_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *set = json_object();
+	__do_json json_t *limits = json_object();
+	__do_json json_t *add_tags = json_array();
+	__do_json json_t *def = NULL;
+	const char *from = NULL;
+	bool no_tags = false, any = false;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "ct edit", usage_edit, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		any = any || (opt != CLI_OPT_EXIT && opt != OPT_FROM);
+		switch (opt) {
+		case CLI_OPT_EXIT: return a.exit_code;
+		case OPT_DESC: json_object_set_new(set, "description", json_string(optarg)); break;
+		case OPT_AUTOSTART: json_object_set_new(set, "autostart", json_true()); break;
+		case OPT_NO_AUTOSTART: json_object_set_new(set, "autostart", json_false()); break;
+		case OPT_TAG: json_array_append_new(add_tags, json_string(optarg)); break;
+		case OPT_NO_TAGS: no_tags = true; break;
+		case OPT_FROM: from = optarg; break;
+		case OPT_START_ORDER:
+		case OPT_START_DELAY: {
+			int64_t n;
+			bool ord = opt == OPT_START_ORDER;
+			if (cli_parse_int(optarg, 0, ord ? 1000000 : 3600, &n) < 0)
+				return cli_usage_error(a.cmd, "invalid --%s '%s': want %s", ord ? "start-order" : "start-delay",
+						       optarg, ord ? "0..1000000" : "0..3600 seconds");
+			json_object_set_new(set, ord ? "start_order" : "start_delay", json_integer(n));
+			break;
+		}
+		default:
+			if ((rc = limit_opt(limits, a.cmd, opt, optarg)) != CLI_OK)
+				return rc;
+		}
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	if (!any && !from && !isatty(STDIN_FILENO))
+		return cli_usage_error(a.cmd, "nothing to change: give options or --from FILE (or run on a terminal to use $EDITOR)");
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], NULL);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	__do_free char *name = xstrdup(out_str(r.json, "name") ?: a.pos[0]);
+	if (from) {
+		if (!(def = vmdef_load(from)))
+			return CLI_FAIL;
+		if (!json_object_get(def, "name"))
+			json_object_set_new(def, "name", json_string(name));
+	} else {
+		def = ct_user_def(r.json);
+	}
+	if (!any && !from) {
+		__do_free char *kept = NULL;
+		json_t *edited = NULL;
+		int e = editor_edit_json(def, &edited, &kept);
+		if (e < 0)
+			return CLI_FAIL;
+		if (e == 0) {
+			printf("container %s not changed\n", name);
+			return CLI_OK;
+		}
+		rc = ct_put(cli, c, name, edited, kept);
+		json_decref(edited);
+		if (rc == CLI_OK)
+			unlink(kept);
+		return rc;
+	}
+	json_object_update(def, set);
+	if (no_tags || json_array_size(add_tags)) {
+		json_t *old = json_object_get(def, "tags");
+		json_t *tags = no_tags || !old ? json_array() : json_deep_copy(old);
+		json_array_extend(tags, add_tags);
+		json_object_set_new(def, "tags", tags);
+	}
+	if (json_object_size(limits)) {
+		json_t *l = json_object_get(def, "limits");
+		if (!l)
+			json_object_set_new(def, "limits", l = json_object());
+		const char *k;
+		json_t *v;
+		json_object_foreach(limits, k, v)
+			if (json_is_null(v))
+				json_object_del(l, k);
+			else
+				json_object_set(l, k, v);
+	}
+	return ct_put(cli, c, name, def, NULL);
+}
+
 static const struct cli_verb ct_verbs[] = {
 	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
 	{ "list", "list containers with their state", ct_list },
@@ -1013,6 +1179,7 @@ static const struct cli_verb ct_verbs[] = {
 	{ "clone", "copy a stopped container under a new name", ct_clone },
 	{ "migrate", "move a stopped container to a trusted host", ct_migrate },
 	{ "events", "list a container's events", ct_events },
+	{ "edit", "change a stopped container's definition", ct_edit },
 	{ NULL, NULL, NULL },
 };
 

@@ -528,6 +528,76 @@ int svc_ct_events(const char *key, int limit, json_t **out, struct buf *err)
 	return 0;
 }
 
+/* What an edit may not change: a sentence, or NULL. */
+static const char *edit_refusal(const struct ct_def *old, const struct ct_def *nd, const json_t *def)
+{
+	if (strcmp(old->name, nd->name) != 0)
+		return "the name cannot change (its liblxc directory and hostname are named after it)";
+	if (json_object_get(def, "uuid") && strcasecmp(old->uuid, nd->uuid) != 0)
+		return "the uuid cannot change";
+	if (old->tmpl != nd->tmpl || (!old->rootfs) != (!nd->rootfs) ||
+	    (old->rootfs && strcmp(old->rootfs, nd->rootfs) != 0))
+		return "the root (template or rootfs) cannot change";
+	if (old->privileged != nd->privileged)
+		return "privileged cannot change (the root's owners follow it)";
+	return NULL;
+}
+
+int svc_ct_update(const char *key, const json_t *def, json_t **out, struct buf *err)
+{
+	__do_free char *lp = ct_lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL, *nd = NULL;
+	struct job_hold *h = NULL;
+	const char *why;
+	int r = ct_load(key, &rec, &d, err);
+
+	if (r < 0)
+		return r;
+	if (!(nd = ctdef_from_json(def, CTDEF_FROM_USER, err))) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((why = edit_refusal(d, nd, def))) {
+		buf_printf(err, "container '%s': %s", d->name, why);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = limits_check_host(&nd->limits, err)) < 0)
+		goto out;
+	if ((r = job_hold_vm(d->uuid, d->name, "edit", &h, err)) < 0)
+		goto out;
+	if (!ct_is_stopped(lp, d)) {
+		buf_printf(err, "container '%s' is running: stop it first (limits change live with 'ct limits')", d->name);
+		r = -EBUSY;
+		goto out;
+	}
+	/* what corral keeps: the uuid, the id map, the creation time, the snapshots */
+	snprintf(nd->uuid, sizeof(nd->uuid), "%s", d->uuid);
+	nd->idmap = d->idmap;
+	nd->created_ms = d->created_ms;
+	nd->snaps = d->snaps;
+	nd->nsnaps = d->nsnaps;
+	d->snaps = NULL;
+	d->nsnaps = 0;
+	pthread_mutex_lock(&svc_defs_lock);
+	r = svc_net_check_ct(nd, err);
+	if (r == 0)
+		r = ct_store_def(nd, false, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		goto out;
+	svc_net_ct_hosts_refresh(nd);
+	svc_vm_event(d->uuid, "container", "definition edited");
+	r = svc_ct_show(d->uuid, out, err);
+out:
+	job_release(h);
+	ctdef_free(nd);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}
+
 int ct_action_parse(const char *s)
 {
 	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",

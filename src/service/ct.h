@@ -51,6 +51,16 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
 
+/*
+ * Replace the definition of a stopped container (`ct edit`, PUT): def is a
+ * whole user definition (as for create).  Its name, uuid, root (template
+ * or rootfs) and privileged may not change (-EINVAL saying which); the id
+ * map, creation time and snapshots are kept.  Checked as at create
+ * (networks, MACs, limits the host supports); -EBUSY while it runs.  Holds
+ * its lock.  *out: the container as svc_ct_show gives it.
+ */
+int svc_ct_update(const char *key, const json_t *def, json_t **out, struct buf *err);
+
 /* {"events":[{time, type, detail, actor}]}: the container's last `limit`
  * recorded events, oldest first (as a VM's; type "container", "migrate",
  * "autostart", "snapshot"...); -ENOENT. */

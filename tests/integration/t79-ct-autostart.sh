@@ -5,7 +5,7 @@
 # corrald start starts container, VM, container by order, waiting the
 # delay); tags on containers: `tag:T` selects them in `ct list`/`ct start`
 # and a backup policy selects tagged containers and VMs alike; `ct events`
-# lists a container's events.  Bad values
+# lists a container's events; `ct edit` changes a stopped one.  Bad values
 # are refused with nothing made.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
@@ -43,6 +43,23 @@ test_expect "a backup policy selects tagged containers and VMs alike" '
 	corral backup run webs --preview --json >prev.json &&
 	[ "$(jq -r "[.backup[].vm] | sort | join(\",\")" prev.json)" = "a1,a3,v1" ] &&
 	jq -e "[.skip[].vm] | index(\"a2\")" prev.json >/dev/null
+'
+
+test_expect "ct edit changes a stopped container (flags, --from), refuses what cannot change and a running one" '
+	corral ct edit a3 --autostart --start-order 9 --no-tags --tag db --memory 64M --description "edited" >/dev/null &&
+	corral ct show a3 --json | jq -e ".autostart and .start_order == 9 and .tags == [\"db\"] and .limits.memory_limit_mib == 64 and .description == \"edited\"" >/dev/null &&
+	corral ct show a3 --json | jq ".idmap" >idmap.before &&
+	corral ct show a3 --json | jq "{name, template, privileged, tags: [\"web\", \"db\"]}" >def.json &&
+	corral ct edit a3 --from def.json >/dev/null &&
+	corral ct show a3 --json | jq -e ".tags == [\"web\", \"db\"] and (has(\"limits\") | not) and (.autostart // false) == false" >/dev/null &&
+	corral ct show a3 --json | jq ".idmap" | diff idmap.before - &&
+	corral ct events a3 | grep -q "definition edited" &&
+	jq ".privileged = true" def.json >p.json && fails corral ct edit a3 --from p.json 2>err && grep -q "privileged cannot change" err &&
+	jq ".name = \"zz\"" def.json >n.json && fails corral ct edit a3 --from n.json 2>err && grep -q "name cannot change" err &&
+	fails corral ct edit a3 --start-order x 2>err && grep -q "invalid --start-order" err &&
+	fails corral ct edit a3 </dev/null 2>err && grep -q "nothing to change" err &&
+	corral ct start a3 >/dev/null && fails corral ct edit a3 --tag x 2>err && grep -q "is running: stop it first" err &&
+	corral ct kill a3 >/dev/null && corral ct show a3 --json | jq -e ".tags == [\"web\", \"db\"]" >/dev/null
 '
 
 test_expect "a corrald start autostarts containers and VMs in one order, waiting the delays" '
