@@ -448,6 +448,15 @@ int svc_ct_migrate_step(const char *uuid, const char *step, const char *caller, 
 		return r;
 	}
 	if (!(m = in_take(uuid, -1))) {
+		bool busy = false;
+		pthread_mutex_lock(&in_lock);
+		for (int i = 0; i < CTM_MAX; i++)
+			busy = busy || (in_table[i] && !strcmp(in_table[i]->uuid, uuid));
+		pthread_mutex_unlock(&in_lock);
+		if (busy) { /* its pull still runs (the source died and came back): ask again */
+			buf_adds(err, "the root of this container is still being received; try again");
+			return -EAGAIN;
+		}
 		buf_adds(err, "no incoming container migration of this uuid");
 		return -ENOENT;
 	}
