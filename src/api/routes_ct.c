@@ -1,7 +1,9 @@
 /*
  * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
- * create, show, delete, start/stop/kill (jobs), exec, the console,
- * limits and NICs, snapshots and clones.
+ * create, show, edit (PUT), delete, start/stop/kill (jobs), exec, the
+ * console, limits and NICs, snapshots and clones, events, and offline
+ * migration (the user's POST .../migrate, and /v1/migrations/ct... between
+ * trusted hosts).
  * The route table is in routes.c.
  */
 #include <errno.h>

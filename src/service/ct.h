@@ -14,9 +14,11 @@
  *
  * NICs (service/network.h: filters, bridges) and limits (cgroup, through
  * liblxc) are given to liblxc at every start from the definition.
- * Snapshots and clones: ct_snap.c (below).  Extension points (later parts
- * of issue 15): volumes, backups and migration hang off ct_def and
- * ct_cfg_of() (ct_internal.h).
+ * Snapshots and clones: ct_snap.c; offline migration: ct_migrate.c;
+ * backups: ctbackup.c (below).  Autostart (with the VMs, service/
+ * autostart.c) and tags are definition fields; `ct edit` replaces a stopped
+ * container's definition (svc_ct_update).  Extension point left (issue
+ * 15): volumes hang off ct_def and ct_cfg_of() (ct_internal.h).
  *
  * Errors: see service.h.  Returned JSON is a new reference.
  */
