@@ -1,7 +1,9 @@
 /*
  * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
- * create, show, delete, start/stop/kill (jobs), exec, the console,
- * limits and NICs, snapshots and clones.
+ * create, show, edit (PUT), delete, start/stop/kill (jobs), exec, the
+ * console, limits and NICs, snapshots and clones, events, and offline
+ * migration (the user's POST .../migrate, and /v1/migrations/ct... between
+ * trusted hosts).
  * The route table is in routes.c.
  */
 #include <errno.h>
@@ -229,5 +231,100 @@ void h_ct_clone(struct route_ctx *c)
 		return;
 	int r = svc_ct_clone(c->seg[2], name, &job, &err);
 	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+/* ---- offline migration (service/ct.h; docs/containers.md "Migration") ---- */
+
+void h_ct_migrate(struct route_ctx *c)
+{
+	static const char *const keys[] = { "to", "bandwidth", NULL };
+	__do_json json_t *b = body_json(c, keys);
+	struct buf err = BUF_INIT;
+	const char *to = NULL;
+	int64_t bw = 0;
+	json_t *job = NULL;
+
+	if (!b)
+		return;
+	if (json_get_str(b, "to", &to, &err) < 0 || json_get_int(b, "bandwidth", 1, INT64_MAX, &bw, &err) < 0 || !to) {
+		fail(c, -EINVAL, err.len ? err.s : "give the host to migrate to: {\"to\": HOST}");
+		buf_release(&err);
+		return;
+	}
+	int r = svc_ct_migrate(c->seg[2], to, (uint64_t)bw, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+void h_ct_migrate_prepare(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL); /* svc_ct_migrate_prepare checks the keys */
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+
+	if (!b)
+		return;
+	int r = svc_ct_migrate_prepare(b, c->caller_host, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_migrate_step(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_ct_migrate_step(c->seg[3], c->seg[4], c->caller_host, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+/*
+ * The root stream of an outgoing container migration.  A GET (reads only,
+ * so the route's privilege is a read one), but answered only to a trusted
+ * host (its pinned client certificate) holding the one-time token of the
+ * migration prepared for it: service/ct.h svc_ct_migrate_root.
+ */
+void h_ct_migrate_root(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	int fd = -1;
+	int r;
+
+	if (!c->caller_host) {
+		fail(c, -EACCES, "only the trusted host a container migration was prepared for may fetch its root");
+		return;
+	}
+	r = svc_ct_migrate_root(c->seg[3], http_query(c->req, "token"), c->caller_host, &fd, &err);
+	if (r < 0)
+		fail(c, r, err.s);
+	else
+		http_reply_stream(c->rep, fd, HTTP_SIZE_UNKNOWN);
+	buf_release(&err);
+}
+
+void h_ct_events(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	long limit = 100;
+
+	if (query_int(c, "limit", 1, 10000, &limit) < 0)
+		return;
+	int r = svc_ct_events(c->seg[2], (int)limit, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ct_update(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL); /* svc_ct_update checks the definition */
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+
+	if (!b)
+		return;
+	int r = svc_ct_update(c->seg[2], b, &out, &err);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

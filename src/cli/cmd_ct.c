@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
 #include "console.h"
 #include "output.h"
 #include "vmdef.h"
+#include "editor.h"
 #include "util/cleanup.h"
 #include "util/common.h"
 
@@ -31,6 +33,7 @@ static const char usage_create[] =
 	"usage: corral ct create NAME (--template busybox | --rootfs DIR) [--privileged]\n"
 	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
 	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
+	"                        [--autostart [--start-order N] [--start-delay SECS]] [--tag TAG]...\n"
 	"\n"
 	"Define a system container (run by liblxc).  --template busybox builds a\n"
 	"root from the host's busybox; --rootfs DIR uses an existing directory in\n"
@@ -49,6 +52,13 @@ static const char usage_create[] =
 	"  --description TEXT  a note kept with the container\n"
 	"  --nic SPEC          a NIC: net=NET (or network=NET), then ,mac=MAC\n"
 	CT_LIMITS_HELP
+	"  --autostart         start the container whenever corrald starts, in one\n"
+	"                      order with the autostart VMs\n"
+	"  --start-order N     autostart order, 0..1000000 (default 0; lower first,\n"
+	"                      ties by name; compared with VMs' --start-order)\n"
+	"  --start-delay SECS  after autostarting it, wait SECS (0..3600)\n"
+	"  --tag TAG           tag it (repeatable): 'tag:TAG' selectors and backup\n"
+	"                      policies select containers and VMs alike\n"
 	"  --json              print the API's answer\n"
 	"  -h, --help          show this help\n";
 
@@ -237,6 +247,13 @@ enum {
 	OPT_CPU_WEIGHT,
 	OPT_MEMORY,
 	OPT_PIDS,
+	OPT_AUTOSTART,
+	OPT_START_ORDER,
+	OPT_START_DELAY,
+	OPT_TAG,
+	OPT_NO_AUTOSTART,
+	OPT_NO_TAGS,
+	OPT_FROM,
 };
 
 #define CT_LIMIT_OPTIONS                                                    \
@@ -282,10 +299,15 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 		{ "description", required_argument, NULL, OPT_DESC },
 		{ "nic", required_argument, NULL, OPT_NIC },
+		{ "autostart", no_argument, NULL, OPT_AUTOSTART },
+		{ "start-order", required_argument, NULL, OPT_START_ORDER },
+		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
+		{ "tag", required_argument, NULL, OPT_TAG },
 		CT_LIMIT_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
+	__do_json json_t *tags = json_array();
 	__do_json json_t *body = json_object();
 	__do_json json_t *limits = json_object();
 	__do_json json_t *nics = json_array();
@@ -305,6 +327,18 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		}
 		case OPT_PRIVILEGED: json_object_set_new(body, "privileged", json_true()); break;
 		case OPT_DESC: json_object_set_new(body, "description", json_string(optarg)); break;
+		case OPT_AUTOSTART: json_object_set_new(body, "autostart", json_true()); break;
+		case OPT_TAG: json_array_append_new(tags, json_string(optarg)); break;
+		case OPT_START_ORDER:
+		case OPT_START_DELAY: {
+			int64_t n;
+			bool ord = opt == OPT_START_ORDER;
+			if (cli_parse_int(optarg, 0, ord ? 1000000 : 3600, &n) < 0)
+				return cli_usage_error(a.cmd, "invalid --%s '%s': want %s", ord ? "start-order" : "start-delay",
+						       optarg, ord ? "0..1000000" : "0..3600 seconds");
+			json_object_set_new(body, ord ? "start_order" : "start_delay", json_integer(n));
+			break;
+		}
 		case OPT_NIC: {
 			json_t *nic;
 			if (vmdef_nic_from_spec(optarg, &nic) < 0)
@@ -319,6 +353,8 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 	}
 	if (json_array_size(nics))
 		json_object_set(body, "nics", nics);
+	if (json_array_size(tags))
+		json_object_set(body, "tags", tags);
 	{
 		const char *k;
 		json_t *v;
@@ -446,6 +482,14 @@ static void show_ct(const json_t *ct)
 		size_t i;
 		json_array_foreach(json_object_get(ct, "snapshots"), i, sn)
 			table_add_kv(t, i ? "" : "snapshots", "%s (%s)", out_str(sn, "name") ?: "-", out_str(sn, "method") ?: "-");
+	}
+	if (json_is_true(json_object_get(ct, "autostart")))
+		table_add_kv(t, "autostart", "yes (order %" JSON_INTEGER_FORMAT ", delay %" JSON_INTEGER_FORMAT " s)",
+			     json_integer_value(json_object_get(ct, "start_order")),
+			     json_integer_value(json_object_get(ct, "start_delay")));
+	if (json_array_size(json_object_get(ct, "tags"))) {
+		__do_free char *tags = out_join(json_object_get(ct, "tags"), ", ");
+		table_add_kv(t, "tags", "%s", tags);
 	}
 	table_add_kv(t, "config", "%s", out_str(st, "config") ?: "-");
 	if (out_str(st, "job"))
@@ -834,6 +878,290 @@ static int ct_clone(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static const char usage_migrate[] =
+	"usage: corral ct migrate CT --to HOST [--bandwidth RATE] [--detach] [--json]\n"
+	"\n"
+	"Move stopped container CT to HOST, a trusted host ('corral host trust list'):\n"
+	"its definition (uuid, NICs with their MACs, limits, id map), its root and its\n"
+	"snapshots, exactly (owners as numbers, modes, xattrs, ACLs, hard links, device\n"
+	"nodes, symlinks).  HOST must have every network its NICs are on and, for an\n"
+	"unprivileged container, give containers the same subordinate id range.  A job\n"
+	"with progress; CT is this host's until HOST confirms, then it is removed here.\n"
+	"On any failure or cancel ('corral job cancel ID') it stays here and nothing\n"
+	"is left on HOST.  See docs/containers.md, \"Migration\".\n"
+	"\n"
+	"Options:\n"
+	"  --to HOST    the trusted host to move the container to (required)\n"
+	"  --bandwidth RATE  cap the stream of the root, bytes/s with a K/M/G suffix\n"
+	"               (MiB/s: '100M'); default: unlimited\n"
+	"  --detach     print the job and return at once\n"
+	"  --json       print the finished job as JSON\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_MIG_TO = CLI_OPT_FIRST, OPT_MIG_DETACH, OPT_MIG_BW };
+
+static int ct_migrate(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "to", required_argument, NULL, OPT_MIG_TO },
+		{ "detach", no_argument, NULL, OPT_MIG_DETACH },
+		{ "bandwidth", required_argument, NULL, OPT_MIG_BW },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	const char *to = NULL;
+	bool detach = false;
+	uint64_t bw = 0;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "ct migrate", usage_migrate, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_MIG_TO)
+			to = optarg;
+		else if (opt == OPT_MIG_DETACH)
+			detach = true;
+		else if (opt == OPT_MIG_BW && (cli_parse_size(optarg, 1, &bw) < 0 || bw == 0))
+			return cli_usage_error(a.cmd, "invalid --bandwidth '%s': want bytes/s, e.g. 100M", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	if (!to)
+		return cli_usage_error(a.cmd, "--to HOST is required");
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], "/migrate");
+	__do_json json_t *body = json_pack("{s:s}", "to", to);
+	if (bw)
+		json_object_set_new(body, "bandwidth", json_integer((json_int_t)bw));
+	if (client_call(c, "POST", path, body, &r, false) < 0)
+		return CLI_FAIL;
+	return job_follow(cli, r.json, "migrating", detach);
+}
+
+static const char usage_events[] =
+	"usage: corral ct events CONTAINER [--limit N] [--json]\n"
+	"\n"
+	"List the container's events (oldest first) as TIME TYPE DETAIL: created,\n"
+	"started, stopped, snapshots, migrations, autostarts (as 'vm events').\n"
+	"\n"
+	"Options:\n"
+	"  --limit N    only the last N events (1..10000, default 100)\n"
+	"  --json       print the API's answer {\"events\":[...]}\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_EV_LIMIT = CLI_OPT_FIRST };
+
+static void print_events(const json_t *answer)
+{
+	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "events"), i, ev) {
+		char when[32];
+		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "type"), out_str(ev, "detail"));
+	}
+	table_print(t, stdout);
+}
+
+static int ct_events(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, OPT_EV_LIMIT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_free char *path = NULL;
+	__do_free char *suffix = NULL;
+	struct cli_args a;
+	int64_t limit = -1;
+	int opt, rc;
+
+	cli_args_init(&a, "ct events", usage_events, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_EV_LIMIT && cli_parse_int(optarg, 1, 10000, &limit) < 0)
+			return cli_usage_error(a.cmd, "invalid --limit '%s': want 1..10000", optarg);
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	if (limit > 0)
+		suffix = xasprintf("/events?limit=%lld", (long long)limit);
+	path = client_path(c, "/v1/containers", a.pos[0], suffix ? suffix : "/events");
+	return cli_get_print(cli, path, print_events);
+}
+
+static const char usage_edit[] =
+	"usage: corral ct edit CONTAINER [OPTIONS] [--from FILE]\n"
+	"\n"
+	"Change the definition of a stopped container (as 'vm edit').  Options are\n"
+	"applied to the current definition; with --from FILE the file replaces it\n"
+	"first.  With neither, on a terminal, the definition opens as JSON in\n"
+	"$EDITOR (default vi) and is saved if the editor exits successfully and the\n"
+	"text changed.  Its name, uuid, root and privileged cannot change.\n"
+	"\n"
+	"Options:\n"
+	"  --description TEXT  a note kept with the container\n"
+	"  --autostart         start it whenever corrald starts (with the VMs)\n"
+	"  --no-autostart      do not\n"
+	"  --start-order N     autostart order, 0..1000000\n"
+	"  --start-delay SECS  wait SECS after autostarting it (0..3600)\n"
+	"  --tag TAG           add a tag (repeatable)\n"
+	"  --no-tags           remove all tags (before --tag)\n"
+	CT_LIMITS_HELP
+	"  --from FILE         replace the definition with FILE ('-' = stdin)\n"
+	"  --json              print the changed container as JSON\n"
+	"  -h, --help          show this help\n";
+
+/* The user definition of a container as GET answers it: what PUT takes back. */
+static json_t *ct_user_def(const json_t *ct)
+{
+	static const char *const keep[] = { "name",	 "uuid",      "description", "template",    "rootfs",
+					    "privileged", "nics",      "limits",      "autostart",   "start_order",
+					    "start_delay", "tags",     NULL };
+	json_t *d = json_object();
+
+	for (int i = 0; keep[i]; i++)
+		if (json_object_get(ct, keep[i]))
+			json_object_set(d, keep[i], json_object_get(ct, keep[i]));
+	return d;
+}
+
+static int ct_put(struct cli *cli, struct client *c, const char *name, json_t *def, const char *kept)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_free char *path = client_path(c, "/v1/containers", name, NULL);
+
+	if (client_call(c, "PUT", path, def, &r, false) < 0) {
+		if (kept)
+			fprintf(stderr, "corral: your edit is kept in %s\n", kept);
+		return CLI_FAIL;
+	}
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("container %s changed\n", name);
+	return CLI_OK;
+}
+
+static int ct_edit(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "description", required_argument, NULL, OPT_DESC },
+		{ "autostart", no_argument, NULL, OPT_AUTOSTART },
+		{ "no-autostart", no_argument, NULL, OPT_NO_AUTOSTART },
+		{ "start-order", required_argument, NULL, OPT_START_ORDER },
+		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
+		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "no-tags", no_argument, NULL, OPT_NO_TAGS },
+		{ "from", required_argument, NULL, OPT_FROM },
+		CT_LIMIT_OPTIONS,
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *set = json_object();
+	__do_json json_t *limits = json_object();
+	__do_json json_t *add_tags = json_array();
+	__do_json json_t *def = NULL;
+	const char *from = NULL;
+	bool no_tags = false, any = false;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "ct edit", usage_edit, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		any = any || (opt != CLI_OPT_EXIT && opt != OPT_FROM);
+		switch (opt) {
+		case CLI_OPT_EXIT: return a.exit_code;
+		case OPT_DESC: json_object_set_new(set, "description", json_string(optarg)); break;
+		case OPT_AUTOSTART: json_object_set_new(set, "autostart", json_true()); break;
+		case OPT_NO_AUTOSTART: json_object_set_new(set, "autostart", json_false()); break;
+		case OPT_TAG: json_array_append_new(add_tags, json_string(optarg)); break;
+		case OPT_NO_TAGS: no_tags = true; break;
+		case OPT_FROM: from = optarg; break;
+		case OPT_START_ORDER:
+		case OPT_START_DELAY: {
+			int64_t n;
+			bool ord = opt == OPT_START_ORDER;
+			if (cli_parse_int(optarg, 0, ord ? 1000000 : 3600, &n) < 0)
+				return cli_usage_error(a.cmd, "invalid --%s '%s': want %s", ord ? "start-order" : "start-delay",
+						       optarg, ord ? "0..1000000" : "0..3600 seconds");
+			json_object_set_new(set, ord ? "start_order" : "start_delay", json_integer(n));
+			break;
+		}
+		default:
+			if ((rc = limit_opt(limits, a.cmd, opt, optarg)) != CLI_OK)
+				return rc;
+		}
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	if (!any && !from && !isatty(STDIN_FILENO))
+		return cli_usage_error(a.cmd, "nothing to change: give options or --from FILE (or run on a terminal to use $EDITOR)");
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], NULL);
+	if (client_call(c, "GET", path, NULL, &r, false) < 0)
+		return CLI_FAIL;
+	__do_free char *name = xstrdup(out_str(r.json, "name") ?: a.pos[0]);
+	if (from) {
+		if (!(def = vmdef_load(from)))
+			return CLI_FAIL;
+		if (!json_object_get(def, "name"))
+			json_object_set_new(def, "name", json_string(name));
+	} else {
+		def = ct_user_def(r.json);
+	}
+	if (!any && !from) {
+		__do_free char *kept = NULL;
+		json_t *edited = NULL;
+		int e = editor_edit_json(def, &edited, &kept);
+		if (e < 0)
+			return CLI_FAIL;
+		if (e == 0) {
+			printf("container %s not changed\n", name);
+			return CLI_OK;
+		}
+		rc = ct_put(cli, c, name, edited, kept);
+		json_decref(edited);
+		if (rc == CLI_OK)
+			unlink(kept);
+		return rc;
+	}
+	json_object_update(def, set);
+	if (no_tags || json_array_size(add_tags)) {
+		json_t *old = json_object_get(def, "tags");
+		json_t *tags = no_tags || !old ? json_array() : json_deep_copy(old);
+		json_array_extend(tags, add_tags);
+		json_object_set_new(def, "tags", tags);
+	}
+	if (json_object_size(limits)) {
+		json_t *l = json_object_get(def, "limits");
+		if (!l)
+			json_object_set_new(def, "limits", l = json_object());
+		const char *k;
+		json_t *v;
+		json_object_foreach(limits, k, v)
+			if (json_is_null(v))
+				json_object_del(l, k);
+			else
+				json_object_set(l, k, v);
+	}
+	return ct_put(cli, c, name, def, NULL);
+}
+
 static const struct cli_verb ct_verbs[] = {
 	{ "create", "define a system container (--template busybox or --rootfs DIR)", ct_create },
 	{ "list", "list containers with their state", ct_list },
@@ -849,6 +1177,9 @@ static const struct cli_verb ct_verbs[] = {
 	{ "nic", "list a container's NICs, attach or detach one (stopped)", ct_nic },
 	{ "snapshot", "snapshots of a stopped container's root: create, list, revert, delete", ct_snapshot },
 	{ "clone", "copy a stopped container under a new name", ct_clone },
+	{ "migrate", "move a stopped container to a trusted host", ct_migrate },
+	{ "events", "list a container's events", ct_events },
+	{ "edit", "change a stopped container's definition", ct_edit },
 	{ NULL, NULL, NULL },
 };
 

@@ -281,14 +281,53 @@ json_t *ctdef_limits_to_json(const struct ct_limits *l)
 	return j;
 }
 
+/* "tags": names as VMs' (str_name_invalid), at most VM_MAX_TAGS, no repeats; absent or null: none. */
+static int parse_tags(struct ct_def *d, const json_t *arr, struct buf *err)
+{
+	size_t i;
+	json_t *v;
+
+	if (!arr || json_is_null(arr))
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > VM_MAX_TAGS) {
+		buf_printf(err, "container tags must be a list of at most %d names", VM_MAX_TAGS);
+		return -EINVAL;
+	}
+	d->tags = xcalloc(json_array_size(arr) + 1, sizeof(char *));
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		const char *bad = s ? str_name_invalid(s) : "tag must be a string";
+		if (bad) {
+			buf_printf(err, "container tag: %s", bad);
+			return -EINVAL;
+		}
+		if (ctdef_has_tag(d, s))
+			continue;
+		d->tags[d->ntags++] = xstrdup(s);
+	}
+	return 0;
+}
+
+bool ctdef_has_tag(const struct ct_def *d, const char *tag)
+{
+	for (int i = 0; i < d->ntags; i++)
+		if (!strcmp(d->tags[i], tag))
+			return true;
+	return false;
+}
+
 struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct buf *err)
 {
-	static const char *const user_keys[] = { "name", "uuid", "description", "template", "rootfs", "privileged",
-						 "nics", "limits", NULL };
-	static const char *const store_keys[] = { "name", "uuid", "description", "template", "rootfs", "privileged",
-						  "idmap", "created", "nics", "limits", "snapshots", NULL };
+	static const char *const user_keys[] = { "name",   "uuid",	"description", "template",    "rootfs",
+						 "privileged", "nics", "limits",      "autostart",   "start_order",
+						 "start_delay", "tags", NULL };
+	static const char *const store_keys[] = { "name",	 "uuid",	"description", "template", "rootfs",
+						  "privileged",	 "idmap",	"created",     "nics",	   "limits",
+						  "snapshots",	 "autostart",	"start_order", "start_delay", "tags",
+						  NULL };
 	const char *name = NULL, *uuid = NULL, *desc = NULL, *tmpl = NULL, *rootfs = NULL, *bad;
-	bool priv = false;
+	bool priv = false, autostart = false;
+	int64_t order = 0, delay = 0;
 
 	if (!json_is_object(j)) {
 		buf_adds(err, "container definition must be a JSON object");
@@ -298,7 +337,10 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 		return NULL;
 	if (json_get_str(j, "name", &name, err) < 0 || json_get_str(j, "uuid", &uuid, err) < 0 ||
 	    json_get_str(j, "description", &desc, err) < 0 || json_get_str(j, "template", &tmpl, err) < 0 ||
-	    json_get_str(j, "rootfs", &rootfs, err) < 0 || json_get_bool(j, "privileged", &priv, err) < 0)
+	    json_get_str(j, "rootfs", &rootfs, err) < 0 || json_get_bool(j, "privileged", &priv, err) < 0 ||
+	    json_get_bool(j, "autostart", &autostart, err) < 0 ||
+	    json_get_int(j, "start_order", 0, VM_MAX_START_ORDER, &order, err) < 0 ||
+	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0)
 		return NULL;
 	if (!name) {
 		buf_adds(err, "container definition: 'name' is required");
@@ -344,7 +386,10 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	d->tmpl = tmpl ? CT_TEMPLATE_BUSYBOX : CT_TEMPLATE_NONE;
 	d->rootfs = rootfs ? xstrdup(rootfs) : NULL;
 	d->privileged = priv;
-	if (parse_nics(d, json_object_get(j, "nics"), err) < 0 ||
+	d->autostart = autostart;
+	d->start_order = (int)order;
+	d->start_delay = (int)delay;
+	if (parse_tags(d, json_object_get(j, "tags"), err) < 0 || parse_nics(d, json_object_get(j, "nics"), err) < 0 ||
 	    ctdef_limits_parse(json_object_get(j, "limits"), &d->limits, err) < 0) {
 		ctdef_free(d);
 		return NULL;
@@ -399,6 +444,18 @@ json_t *ctdef_to_json(const struct ct_def *d)
 							       d->snaps[i].method, "size", (json_int_t)d->snaps[i].size));
 		json_object_set_new(j, "snapshots", snaps);
 	}
+	/* autostart and tags only when set: a definition without them reads as before */
+	if (d->autostart || d->start_order || d->start_delay) {
+		json_object_set_new(j, "autostart", json_boolean(d->autostart));
+		json_object_set_new(j, "start_order", json_integer(d->start_order));
+		json_object_set_new(j, "start_delay", json_integer(d->start_delay));
+	}
+	if (d->ntags) {
+		json_t *tags = json_array();
+		for (int i = 0; i < d->ntags; i++)
+			json_array_append_new(tags, json_string(d->tags[i]));
+		json_object_set_new(j, "tags", tags);
+	}
 	json_t *l = ctdef_limits_to_json(&d->limits);
 	if (json_object_size(l))
 		json_object_set_new(j, "limits", l);
@@ -415,6 +472,9 @@ void ctdef_free(struct ct_def *d)
 	free(d->description);
 	free(d->rootfs);
 	free(d->snaps);
+	for (int i = 0; i < d->ntags; i++)
+		free(d->tags[i]);
+	free(d->tags);
 	for (int i = 0; i < d->nnics; i++)
 		free(d->nics[i].network);
 	free(d);

@@ -22,6 +22,8 @@
  * "pids_limit"}) are cgroup limits of the whole container; a member left
  * out is no limit (docs/containers.md, "Limits").
  *
+ * "autostart", "start_order", "start_delay" and "tags" mean what they mean
+ * for VMs (core/vmdef.h), written only when set.
  * "snapshots" ([{name, created, method, size}], store only: a caller's
  * definition may not carry them) lists the copies of its root corral took.
  *
@@ -95,6 +97,15 @@ struct ct_def {
 	struct ct_limits limits;
 	struct ct_snap *snaps;  /* oldest first; only in the store's JSON ("snapshots") */
 	int nsnaps;
+	/* With the host, in one order with the VMs (service/autostart.c): as
+	 * vm_def's autostart, start_order (0..VM_MAX_START_ORDER, ascending,
+	 * ties by name) and start_delay (seconds to wait after it, 0..VM_MAX_START_DELAY). */
+	bool autostart;
+	int start_order, start_delay;
+	/* Tags, as VMs' ("tags": names, at most VM_MAX_TAGS, repeats dropped):
+	 * selectors (tag:T) and backup policies select containers by them too. */
+	char **tags;
+	int ntags;
 };
 
 /* Where a definition comes from: a caller (the API: no "idmap", no
@@ -122,6 +133,9 @@ int ctdef_snap_index(const struct ct_def *d, const char *name);
 void ctdef_snap_add(struct ct_def *d, const struct ct_snap *s);
 /* Remove snapshot k. */
 void ctdef_snap_remove(struct ct_def *d, int k);
+
+/* Does d carry tag `tag`? */
+bool ctdef_has_tag(const struct ct_def *d, const char *tag);
 
 /* Index of the NIC with `mac` (any case), or -1. */
 int ctdef_nic_index(const struct ct_def *d, const char *mac);

@@ -89,8 +89,9 @@ json_t *store_event_list(struct store *s, const char *vm_uuid, int limit)
 json_t *store_event_recent(struct store *s, int limit)
 {
 	return event_query(s, "list recent events",
-			   "SELECT e.time, e.vm, v.name, e.type, e.detail, e.actor FROM (SELECT * FROM events ORDER BY id DESC "
-			   "LIMIT ?2) e LEFT JOIN vms v ON v.uuid = e.vm ORDER BY e.id",
+			   "SELECT e.time, e.vm, COALESCE(v.name, c.name), e.type, e.detail, e.actor FROM (SELECT * FROM "
+			   "events ORDER BY id DESC LIMIT ?2) e LEFT JOIN vms v ON v.uuid = e.vm "
+			   "LEFT JOIN containers c ON c.uuid = e.vm ORDER BY e.id",
 			   NULL, limit, true);
 }
 

@@ -32,6 +32,7 @@
 #include "service/pool.h"
 #include "service/recover.h"
 #include "service/migrate.h"
+#include "service/ct.h"
 #include "service/metrics.h"
 #include "service/alarms.h"
 #include "service/migrate_offline.h"
@@ -584,6 +585,7 @@ out_rt:
 	svc_backup_shutdown();
 	job_engine_shutdown();
 	svc_migrate_offline_reap(true); /* prepared offline migrations: removed */
+	svc_ct_migrate_reap(true);
 	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
 	svc_replicate_shutdown(); /* the monitor only: mirrors and replica daemons run on */
 	rt_shutdown();

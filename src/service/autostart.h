@@ -3,7 +3,9 @@
  * corrald starts (at host boot), in order and with delays, and stopping
  * every guest when the host goes down.
  *
- * Autostart: the VMs flagged autostart and not running start one after
+ * Autostart: the VMs and containers flagged autostart and not running
+ * (one inventory, one order: a container's start_order is compared with
+ * VMs') start one after
  * another in ascending start_order (ties by name), each waiting for the
  * previous start to end, then start_delay seconds of that VM (docs/cli.md
  * "Autostart").  It runs on a thread of its own, so corrald answers the API

@@ -41,6 +41,7 @@
 #include "backup/policy.h"
 #include "backup/repo.h"
 #include "core/job.h"
+#include "core/ctdef.h"
 #include "qemu/runtime.h"
 #include "storage/volume.h"
 #include "util/fsutil.h"
@@ -720,7 +721,7 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 			buf_adds(err, "cannot read the VM list");
 			goto fail;
 		}
-		/* Containers are selected by the same patterns (by name: they carry no tags). */
+		/* Containers are selected by the same patterns (names and tags). */
 		struct ct_record *cts = NULL;
 		size_t ncts = 0;
 		if (store_ct_list(svc_cfg.store, &cts, &ncts) < 0)
@@ -732,8 +733,17 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 			pv[i].tags = (const char *const *)list[i].def->tags;
 			pv[i].ntags = (size_t)list[i].def->ntags;
 		}
-		for (size_t i = 0; i < ncts; i++)
+		struct ct_def **cdefs = xcalloc(ncts ? ncts : 1, sizeof(*cdefs));
+		for (size_t i = 0; i < ncts; i++) {
+			__do_json json_t *cj = json_loads(cts[i].def, 0, NULL);
+			struct buf ce = BUF_INIT;
 			pv[n + i].name = cts[i].name;
+			if ((cdefs[i] = ctdef_from_json(cj, CTDEF_FROM_STORE, &ce))) {
+				pv[n + i].tags = (const char *const *)cdefs[i]->tags;
+				pv[n + i].ntags = (size_t)cdefs[i]->ntags;
+			}
+			buf_release(&ce);
+		}
 		policy_select(&pol, pv, n + ncts, pc);
 		for (size_t i = n; i < n + ncts; i++) {
 			struct buf why = BUF_INIT;
@@ -751,6 +761,9 @@ int svc_backup_run(const struct svc_backup_opts *o, json_t **out, struct buf *er
 				brun_add_ct(b, &cts[i - n], &pc[i].keep);
 			buf_release(&why);
 		}
+		for (size_t i = 0; i < ncts; i++)
+			ctdef_free(cdefs[i]);
+		free(cdefs);
 		store_ct_list_free(cts, ncts);
 		for (size_t i = 0; i < n; i++) {
 			struct buf why = BUF_INIT;

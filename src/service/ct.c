@@ -25,6 +25,7 @@
 #include "service/internal.h"
 #include "service/hostpath.h"
 #include "service/network.h"
+#include "service/migrate_recover.h"
 #include "cgroup/cgroup.h"
 #include "core/ctdef.h"
 #include "core/job.h"
@@ -175,13 +176,24 @@ static int subid_range(const char *file, uint32_t *base, struct buf *err)
 	return -ENOTSUP;
 }
 
-static bool sel_match(const struct selector *sel, const char *name, const char *uuid)
+static bool sel_match(const struct selector *sel, const struct ct_record *rec)
 {
+	const char *name = rec->name, *uuid = rec->uuid;
+
 	switch (sel->kind) {
 	case SEL_PLAIN: return strcmp(sel->value, name) == 0 || strcasecmp(sel->value, uuid) == 0;
 	case SEL_NAME_GLOB: return fnmatch(sel->value, name, 0) == 0;
 	case SEL_UUID: return strcasecmp(sel->value, uuid) == 0;
-	default: return false; /* containers carry no tags yet */
+	case SEL_TAG: {
+		__do_json json_t *j = json_loads(rec->def, 0, NULL);
+		struct buf e = BUF_INIT;
+		struct ct_def *d = ctdef_from_json(j, CTDEF_FROM_STORE, &e);
+		bool has = d && ctdef_has_tag(d, sel->value);
+		ctdef_free(d);
+		buf_release(&e);
+		return has;
+	}
+	default: return false;
 	}
 }
 
@@ -228,7 +240,7 @@ json_t *svc_ct_list(const char *selector, struct buf *err)
 	}
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
-		if (selector && !sel_match(&sel, list[i].name, list[i].uuid))
+		if (selector && !sel_match(&sel, &list[i]))
 			continue;
 		struct buf e = BUF_INIT;
 		__do_json json_t *j = json_loads(list[i].def, 0, NULL);
@@ -471,6 +483,121 @@ static void ct_stopped(const char *lp, const struct ct_def *d)
 		svc_net_ct_nic_closed(d, i);
 }
 
+int svc_ct_start_now(const char *key, struct buf *err)
+{
+	__do_free char *lp = ct_lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	struct job_hold *h = NULL;
+	char peer[128];
+	int r = ct_load(key, &rec, &d, err);
+
+	if (r < 0)
+		return r;
+	if ((r = job_hold_vm(d->uuid, d->name, "start", &h, err)) < 0)
+		goto out;
+	if (!ct_is_stopped(lp, d)) {
+		r = 0; /* running already (it ran on while corrald was down) */
+		goto out;
+	}
+	if (mig_rec_unsettled(d->uuid, peer, sizeof(peer))) {
+		buf_printf(err, "container '%s' may have moved to %s (its migration is not settled)", d->name, peer);
+		r = -EBUSY;
+		goto out;
+	}
+	if ((r = d->rootfs ? check_rootfs(d, err) : 0) == 0)
+		r = ct_start(lp, d, err);
+out:
+	job_release(h);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}
+
+int svc_ct_events(const char *key, int limit, json_t **out, struct buf *err)
+{
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL;
+	int r = ct_load(key, &rec, &d, err);
+
+	if (r < 0)
+		return r;
+	*out = json_pack("{s:o}", "events", store_event_list(svc_cfg.store, d->uuid, limit));
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return 0;
+}
+
+/* What an edit may not change: a sentence, or NULL. */
+static const char *edit_refusal(const struct ct_def *old, const struct ct_def *nd, const json_t *def)
+{
+	if (strcmp(old->name, nd->name) != 0)
+		return "the name cannot change (its liblxc directory and hostname are named after it)";
+	if (json_object_get(def, "uuid") && strcasecmp(old->uuid, nd->uuid) != 0)
+		return "the uuid cannot change";
+	if (old->tmpl != nd->tmpl || (!old->rootfs) != (!nd->rootfs) ||
+	    (old->rootfs && strcmp(old->rootfs, nd->rootfs) != 0))
+		return "the root (template or rootfs) cannot change";
+	if (old->privileged != nd->privileged)
+		return "privileged cannot change (the root's owners follow it)";
+	return NULL;
+}
+
+int svc_ct_update(const char *key, const json_t *def, json_t **out, struct buf *err)
+{
+	__do_free char *lp = ct_lxcpath();
+	struct ct_record rec = { 0 };
+	struct ct_def *d = NULL, *nd = NULL;
+	struct job_hold *h = NULL;
+	const char *why;
+	int r = ct_load(key, &rec, &d, err);
+
+	if (r < 0)
+		return r;
+	if (!(nd = ctdef_from_json(def, CTDEF_FROM_USER, err))) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((why = edit_refusal(d, nd, def))) {
+		buf_printf(err, "container '%s': %s", d->name, why);
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = limits_check_host(&nd->limits, err)) < 0)
+		goto out;
+	if ((r = job_hold_vm(d->uuid, d->name, "edit", &h, err)) < 0)
+		goto out;
+	if (!ct_is_stopped(lp, d)) {
+		buf_printf(err, "container '%s' is running: stop it first (limits change live with 'ct limits')", d->name);
+		r = -EBUSY;
+		goto out;
+	}
+	/* what corral keeps: the uuid, the id map, the creation time, the snapshots */
+	snprintf(nd->uuid, sizeof(nd->uuid), "%s", d->uuid);
+	nd->idmap = d->idmap;
+	nd->created_ms = d->created_ms;
+	nd->snaps = d->snaps;
+	nd->nsnaps = d->nsnaps;
+	d->snaps = NULL;
+	d->nsnaps = 0;
+	pthread_mutex_lock(&svc_defs_lock);
+	r = svc_net_check_ct(nd, err);
+	if (r == 0)
+		r = ct_store_def(nd, false, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (r < 0)
+		goto out;
+	svc_net_ct_hosts_refresh(nd);
+	svc_vm_event(d->uuid, "container", "definition edited");
+	r = svc_ct_show(d->uuid, out, err);
+out:
+	job_release(h);
+	ctdef_free(nd);
+	ctdef_free(d);
+	ct_record_release(&rec);
+	return r;
+}
+
 int ct_action_parse(const char *s)
 {
 	static const char *const names[] = { [CT_START] = "start", [CT_STOP] = "stop", [CT_KILL] = "kill",
@@ -512,7 +639,13 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 		held = true;
 	if (r == 0) {
 		job_set_phase(j, "%s %s", what, d->name);
-		if (x->a == CT_START) {
+		char peer[128];
+		if (x->a == CT_START && mig_rec_unsettled(d->uuid, peer, sizeof(peer))) {
+			buf_printf(&err, "container '%s' may have moved to %s (its migration is not settled): not "
+				   "starting it here until %s answers",
+				   d->name, peer, peer);
+			r = -EBUSY;
+		} else if (x->a == CT_START) {
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
 				r = ct_start(lp, d, &err);
@@ -598,7 +731,7 @@ int svc_ct_action_job(const char *selector, enum ct_action a, const struct ct_ac
 	x->uuids = xcalloc(n + 1, sizeof(svc_uuid));
 	char name[64] = "";
 	for (size_t i = 0; i < n; i++)
-		if (sel_match(&sel, list[i].name, list[i].uuid)) {
+		if (sel_match(&sel, &list[i])) {
 			snprintf(x->uuids[x->n++], sizeof(svc_uuid), "%s", list[i].uuid);
 			snprintf(name, sizeof(name), "%s", list[i].name);
 		}

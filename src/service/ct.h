@@ -14,9 +14,11 @@
  *
  * NICs (service/network.h: filters, bridges) and limits (cgroup, through
  * liblxc) are given to liblxc at every start from the definition.
- * Snapshots and clones: ct_snap.c (below).  Extension points (later parts
- * of issue 15): volumes, backups and migration hang off ct_def and
- * ct_cfg_of() (ct_internal.h).
+ * Snapshots and clones: ct_snap.c; offline migration: ct_migrate.c;
+ * backups: ctbackup.c (below).  Autostart (with the VMs, service/
+ * autostart.c) and tags are definition fields; `ct edit` replaces a stopped
+ * container's definition (svc_ct_update).  Extension point left (issue
+ * 15): volumes hang off ct_def and ct_cfg_of() (ct_internal.h).
  *
  * Errors: see service.h.  Returned JSON is a new reference.
  */
@@ -50,6 +52,25 @@ int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json
 int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, struct buf *err);
 /* A stopped container: its lxcpath entry (and a template-built root) and its row. */
 int svc_ct_delete(const char *key, json_t **out, struct buf *err);
+
+/*
+ * Replace the definition of a stopped container (`ct edit`, PUT): def is a
+ * whole user definition (as for create).  Its name, uuid, root (template
+ * or rootfs) and privileged may not change (-EINVAL saying which); the id
+ * map, creation time and snapshots are kept.  Checked as at create
+ * (networks, MACs, limits the host supports); -EBUSY while it runs.  Holds
+ * its lock.  *out: the container as svc_ct_show gives it.
+ */
+int svc_ct_update(const char *key, const json_t *def, json_t **out, struct buf *err);
+
+/* {"events":[{time, type, detail, actor}]}: the container's last `limit`
+ * recorded events, oldest first (as a VM's; type "container", "migrate",
+ * "autostart", "snapshot"...); -ENOENT. */
+int svc_ct_events(const char *key, int limit, json_t **out, struct buf *err);
+
+/* Start a stopped container now, on this thread, holding its lock (the
+ * autostart, service/autostart.c); one already running: 0. */
+int svc_ct_start_now(const char *key, struct buf *err);
 
 /* reboot: a graceful stop (as stop, with its timeout and force) then a
  * start from the definition, in one job; a stopped container is refused. */
@@ -121,5 +142,34 @@ int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *er
  * {name, uuid}): true if the clone was stored (complete), else what it made
  * (the new liblxc directory) is removed and false. */
 bool svc_ct_clone_recover(const json_t *result);
+
+/*
+ * Offline migration of a stopped container to a trusted host (ct_migrate.c;
+ * docs/containers.md, "Migration").  Only roots corral built move (a
+ * --rootfs directory of the admin's is refused), with their snapshots; the
+ * destination must have every network of its NICs and, for an unprivileged
+ * container, give containers the same subordinate id range (the tree keeps
+ * its numeric owners).  The source owns the container until the
+ * destination confirms finish; then it is forgotten here (row and files).
+ *
+ * svc_ct_migrate: checks (stopped, destination trusted) at once, then a job
+ * ("ct-migrate", result {kind: "container", container, to, bytes}) holding
+ * the container's lock, with byte progress.  bandwidth: bytes/s the root
+ * stream may use (0: unlimited).
+ */
+int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t **job, struct buf *err);
+/* Destination: prepare ({container, source, token, bytes}; caller: the
+ * trusted host calling, or NULL), then steps pull, finish, abort, status. */
+int svc_ct_migrate_prepare(const json_t *req, const char *caller, json_t **out, struct buf *err);
+int svc_ct_migrate_step(const char *uuid, const char *step, const char *caller, json_t **out, struct buf *err);
+/* Source: the root of an outgoing migration as a tar stream (*fd, read end
+ * of a pipe a thread fills), once, for the holder of its token. */
+int svc_ct_migrate_root(const char *uuid, const char *token, const char *caller, int *fd, struct buf *err);
+/* Destination: remove prepared containers older than MIG_OFFLINE_EXPIRE_S (all: every one). */
+void svc_ct_migrate_reap(bool all);
+/* Recovery (migrate_recover.c): a "ct-in" record after a restart (removed
+ * with what it made); the source forgetting a container the destination took. */
+void ct_migrate_in_recover(const json_t *rec);
+void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to);
 
 #endif

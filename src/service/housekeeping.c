@@ -16,6 +16,7 @@
 
 #include "service/service.h"
 #include "service/internal.h"
+#include "service/ct.h"
 #include "service/migrate_offline.h"
 #include "service/network.h"
 #include "core/events.h"
@@ -64,6 +65,7 @@ static void *hk_main(void *arg)
 		svc_net_leases_poll();
 		svc_migrate_reap();
 		svc_migrate_offline_reap(false);
+		svc_ct_migrate_reap(false);
 		if (time_mono_ms() >= next_beat) {
 			events_tick();
 			next_beat = time_mono_ms() + HEARTBEAT_S * 1000;

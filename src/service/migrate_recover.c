@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "service/migrate_recover.h"
+#include "service/ct.h"
 #include "core/job.h"
 #include "core/store.h"
 #include "qemu/migrate.h"
@@ -258,7 +259,9 @@ static void src_forget(const json_t *rec)
 static int peer_ask(const json_t *rec, const char *what, json_t **reply, long *status, struct buf *err)
 {
 	__do_free char *path = xasprintf("/v1/migrations/%s/%s/%s",
-					 !strcmp(rstr(rec, "role"), "off-out") ? "offline" : "incoming",
+					 !strcmp(rstr(rec, "role"), "off-out")	 ? "offline"
+					 : !strcmp(rstr(rec, "role"), "ct-out") ? "ct"
+										 : "incoming",
 					 rstr(rec, "uuid"), what);
 	struct peer *p = NULL;
 	int r;
@@ -378,7 +381,10 @@ static void reconcile_off_out(json_t *rec)
 		if (r == 0 && !strcmp(st, "finished")) {
 			__do_free char *d = xasprintf("migrated (offline) to %s", peer);
 			svc_vm_event(uuid, "migrate", d);
-			src_forget(rec);
+			if (!strcmp(rstr(rec, "role"), "ct-out"))
+				svc_ct_migrate_forget(uuid, rstr(rec, "name"), peer);
+			else
+				src_forget(rec);
 			mig_rec_drop(uuid);
 			job_release(hold);
 			return;
@@ -418,7 +424,7 @@ bool mig_rec_unsettled(const char *uuid, char *peer, size_t len)
 	const char *role = rstr(rec, "role"), *phase = rstr(rec, "phase");
 
 	if (!rec || !((!strcmp(role, "out") && !strcmp(phase, "switching")) ||
-		      (!strcmp(role, "off-out") && !strcmp(phase, "finishing"))))
+		      ((!strcmp(role, "off-out") || !strcmp(role, "ct-out")) && !strcmp(phase, "finishing"))))
 		return false;
 	snprintf(peer, len, "%s", rstr(rec, "peer"));
 	return true;
@@ -443,8 +449,8 @@ static void *rc_main(void *arg)
 				continue;
 			if (!strcmp(rstr(rec, "role"), "out"))
 				reconcile_out(rec);
-			else if (!strcmp(rstr(rec, "role"), "off-out"))
-				reconcile_off_out(rec);
+			else if (!strcmp(rstr(rec, "role"), "off-out") || !strcmp(rstr(rec, "role"), "ct-out"))
+				reconcile_off_out(rec); /* a container's as a VM's */
 		}
 		pthread_mutex_lock(&rc_lock);
 		struct timespec ts = time_realtime_in(MIG_RECONCILE_S * 1000);
@@ -466,6 +472,8 @@ void svc_migrate_recover(void)
 			mig_in_adopt(rec);
 		else if (!strcmp(rstr(rec, "role"), "off-in"))
 			mig_off_in_recover(rec);
+		else if (!strcmp(rstr(rec, "role"), "ct-in"))
+			ct_migrate_in_recover(rec);
 		else
 			log_info("vm %s: a migration to %s was in progress when corrald stopped (%s); settling it",
 				 rstr(rec, "name"), rstr(rec, "peer"), rstr(rec, "phase"));

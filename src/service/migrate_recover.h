@@ -11,7 +11,9 @@
  * "aborting" (rolled back here, the destination not told yet).  Destination
  * phases: "prepared" and "finishing".  Offline migrations (migrate_offline.h)
  * write records with roles "off-out" ("preparing", "finishing", "aborting")
- * and "off-in" ("prepared").  A record is removed when the migration ended
+ * and "off-in" ("prepared"); container migrations (service/ct_migrate.c)
+ * "ct-out" (as "off-out", the reconciler treats both alike) and "ct-in"
+ * (removed with its directory at start).  A record is removed when the migration ended
  * either way on that side.
  *
  * The reconciler (one thread, started by svc_migrate_recover at corrald's

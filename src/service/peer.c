@@ -297,6 +297,10 @@ const char *peer_cert_pem(const struct peer *p) { return p->seen_pem; }
 /* ---- calls ---- */
 
 struct reply_buf {
+	CURL *h;
+	peer_sink_fn sink; /* a 2xx body goes here (peer_call_sink), else into b */
+	void *sink_opaque;
+	bool sink_failed;
 	struct buf b;
 	bool too_big;
 };
@@ -304,6 +308,18 @@ struct reply_buf {
 static size_t on_body(char *data, size_t size, size_t n, void *opaque)
 {
 	struct reply_buf *rb = opaque;
+	long status = 0;
+
+	if (rb->sink) {
+		curl_easy_getinfo(rb->h, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			if (rb->sink(data, size * n, rb->sink_opaque) < 0) {
+				rb->sink_failed = true;
+				return 0;
+			}
+			return size * n;
+		}
+	}
 	if (rb->b.len + size * n > PEER_MAX_REPLY) {
 		rb->too_big = true;
 		return 0;
@@ -349,12 +365,12 @@ static int transport_errno(struct peer *p, CURLcode rc, struct buf *err)
 	}
 }
 
-int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
-	      long *http_status, struct buf *err)
+static int call(struct peer *p, const char *method, const char *path, json_t *body, peer_sink_fn sink,
+		void *sink_opaque, json_t **reply, long *http_status, struct buf *err)
 {
 	__do_free char *url = xasprintf("%s%s", p->url, path);
 	__do_free char *data = NULL;
-	struct reply_buf rb = { BUF_INIT, false };
+	struct reply_buf rb = { .h = p->curl, .sink = sink, .sink_opaque = sink_opaque, .b = BUF_INIT };
 	struct curl_slist *hdrs = NULL;
 	CURL *h = p->curl;
 	long status = 0;
@@ -412,6 +428,11 @@ int peer_call(struct peer *p, const char *method, const char *path, json_t *body
 		OPENSSL_cleanse(data, strlen(data)); /* a body may carry a secret */
 
 	if (rc != CURLE_OK) {
+		if (rb.sink_failed) {
+			buf_printf(err, "the answer of %s to %s %s could not be taken in", p->name, method, path);
+			r = -EIO;
+			goto out;
+		}
 		if (rb.too_big)
 			buf_printf(err, "%s answered %s %s with more than %u MiB", p->name, method, path, PEER_MAX_REPLY >> 20);
 		r = rb.too_big ? -EREMOTEIO : transport_errno(p, rc, err);
@@ -425,7 +446,9 @@ int peer_call(struct peer *p, const char *method, const char *path, json_t *body
 		*http_status = status;
 	log_debug("peer %s: %s %s -> %ld (%lld ms)", p->name, method, path, status, (long long)(time_mono_ms() - t0));
 	json_t *j = rb.b.len ? json_loadb(rb.b.s, rb.b.len, 0, NULL) : NULL;
-	if (status >= 200 && status < 300) {
+	if (status >= 200 && status < 300 && sink) {
+		/* the body went to the sink */
+	} else if (status >= 200 && status < 300) {
 		if (rb.b.len && !j) {
 			buf_printf(err, "%s answered %s %s with something that is not JSON", p->name, method, path);
 			r = -EREMOTEIO;
@@ -445,4 +468,16 @@ int peer_call(struct peer *p, const char *method, const char *path, json_t *body
 out:
 	buf_release(&rb.b);
 	return r;
+}
+
+int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
+	      long *http_status, struct buf *err)
+{
+	return call(p, method, path, body, NULL, NULL, reply, http_status, err);
+}
+
+int peer_call_sink(struct peer *p, const char *method, const char *path, json_t *body, peer_sink_fn sink,
+		   void *opaque, long *http_status, struct buf *err)
+{
+	return call(p, method, path, body, sink, opaque, NULL, http_status, err);
 }

@@ -51,6 +51,17 @@ int peer_open(const char *host_name, struct peer **out, struct buf *err);
  */
 int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
 	      long *http_status, struct buf *err);
+/*
+ * As peer_call, but a 2xx answer's body is handed to sink as it arrives
+ * (never buffered whole: a stream such as a container's root tree, service/
+ * ct_migrate.c), in pieces of any size; sink returns 0, or < 0 to stop the
+ * transfer (then -EIO, "could not be taken in").  An error answer is read
+ * and reported as by peer_call.  The whole call is bounded by the peer's
+ * total timeout (peer_set_timeout).
+ */
+typedef int (*peer_sink_fn)(const char *data, size_t len, void *opaque);
+int peer_call_sink(struct peer *p, const char *method, const char *path, json_t *body, peer_sink_fn sink,
+		   void *opaque, long *http_status, struct buf *err);
 /* The host of the peer's URL: an IP address (IPv6 without brackets) or a name. */
 const char *peer_host(const struct peer *p);
 /*

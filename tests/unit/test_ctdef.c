@@ -61,6 +61,50 @@ static void test_accepts(void **state)
 	buf_release(&err);
 }
 
+/* Autostart and tags (the one inventory): validated as VMs', written only when set, round-tripped. */
+static void test_autostart_tags(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct ct_def *d = parse("{\"name\":\"a\",\"template\":\"busybox\",\"autostart\":true,\"start_order\":7,"
+				 "\"start_delay\":3,\"tags\":[\"web\",\"db\",\"web\"]}",
+				 CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	assert_true(d->autostart);
+	assert_int_equal(d->start_order, 7);
+	assert_int_equal(d->start_delay, 3);
+	assert_int_equal(d->ntags, 2); /* the repeat dropped */
+	assert_true(ctdef_has_tag(d, "db"));
+	assert_false(ctdef_has_tag(d, "dbx"));
+	json_t *j = ctdef_to_json(d);
+	assert_true(json_is_true(json_object_get(j, "autostart")));
+	assert_int_equal(json_array_size(json_object_get(j, "tags")), 2);
+	d->created_ms = 1;
+	json_object_set_new(j, "idmap", json_pack("{s:i,s:i,s:i}", "uid_base", 100000, "gid_base", 100000, "count", 65536));
+	struct ct_def *back = ctdef_from_json(j, CTDEF_FROM_STORE, &err);
+	assert_non_null(back);
+	assert_int_equal(back->start_order, 7);
+	assert_int_equal(back->ntags, 2);
+	ctdef_free(back);
+	json_decref(j);
+	ctdef_free(d);
+	/* unset: not written, so a definition without them reads as before */
+	d = parse("{\"name\":\"b\",\"template\":\"busybox\"}", CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	j = ctdef_to_json(d);
+	assert_null(json_object_get(j, "autostart"));
+	assert_null(json_object_get(j, "tags"));
+	json_decref(j);
+	ctdef_free(d);
+	buf_release(&err);
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"start_order\":1000001}", "start_order");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"start_delay\":-1}", "start_delay");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"autostart\":1}", "autostart");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"tags\":\"web\"}", "tags must be a list");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"tags\":[\"../x\"]}", "container tag");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"tags\":[1]}", "tag must be a string");
+}
+
 static void test_roundtrip_store(void **state)
 {
 	(void)state;
@@ -341,6 +385,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepts),
 		cmocka_unit_test(test_roundtrip_store),
+		cmocka_unit_test(test_autostart_tags),
 		cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_bad_fields),
 		cmocka_unit_test(test_store_checks),
