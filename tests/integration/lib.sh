@@ -17,6 +17,8 @@ STATE=$T/state
 PASSED=0
 FAILED=0
 TEST_NAME=$(basename "$0" .sh)
+# this directory (scripts source its other helper files from here: the tests run in $T)
+TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KERNEL=$GUEST_DIR/vmlinuz
 INITRD=$GUEST_DIR/initrd.img
 GUEST_CMDLINE="console=ttyS0 quiet no_timer_check"

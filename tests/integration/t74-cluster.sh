@@ -9,7 +9,7 @@
 # restarted corrald re-adopts it (no second corosync).  A dead corosync is
 # restarted by the supervisor.  leave, node remove, and bad input.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cluster-lib.sh"
+. "$TESTS/cluster-lib.sh"
 # the corosync processes started with host H's configuration
 corosyncs_of() { pgrep -f "^corosync -f -c $T/$1/cluster/corosync.conf\$" | wc -l; }
 coro_pid() { st "$1" | jq -r '.corosync.pid'; }

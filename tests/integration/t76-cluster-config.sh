@@ -10,7 +10,7 @@
 # is not overwritten, refuses changes, and `cluster resync --discard-local`
 # takes the pool's.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cluster-lib.sh"
+. "$TESTS/cluster-lib.sh"
 cfgver() { st "$1" | jq -r '.config.version'; }
 cfgstate() { st "$1" | jq -r '.config.state'; }
 users() { on_host "$1" user list --json | jq -r '[.users[].name | select(. != "nhadmin")] | sort | join(",")'; }
