@@ -863,30 +863,10 @@ fail:
 		out_pump_wait(o, true);
 		out_register(o, false);
 	}
-	if (prepared) {
-		__do_buf struct buf e = BUF_INIT;
-		int r2 = out_call(o, "abort", NULL, NULL, NULL, &e);
-		if (r2 < 0 && r2 != -ENOENT) {
-			log_warn("container %s: cannot abort the migration on %s: %s; asking again later", o->name,
-				 o->to, e.s);
-			mig_rec_phase(o->uuid, "aborting");
-		} else {
-			mig_rec_drop(o->uuid);
-		}
-	} else {
-		mig_rec_drop(o->uuid);
-	}
 	{
-		__do_free char *d = xasprintf("offline migration to %s failed, the container stays here: %s", o->to,
-					      err->len ? err->s : "failed");
-		svc_vm_event(o->uuid, "migrate", d);
+		__do_free char *abort_path = xasprintf("/v1/migrations/ct/%s/abort", o->uuid);
+		return mig_out_failed(o->peer, abort_path, prepared, o->uuid, "container", o->name, o->to, j, r, err);
 	}
-	if (job_cancelled(j) || r == -ECANCELED) {
-		buf_reset(err);
-		buf_printf(err, "migration of %s to %s cancelled; it stays here", o->name, o->to);
-		return -ECANCELED;
-	}
-	return r;
 }
 
 static int out_job(struct job *j, void *arg, struct buf *err)

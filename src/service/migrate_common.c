@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 
 #include "service/migrate_common.h"
+#include "service/migrate_recover.h"
+#include "core/job.h"
 #include "core/store.h"
 #include "qemu/runtime.h"
 #include "service/internal.h"
@@ -22,6 +24,7 @@
 #include "storage/volume.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
+#include "util/log.h"
 #include "util/strutil.h"
 #include "util/common.h"
 
@@ -282,4 +285,33 @@ int mig_nvram_accept(const struct vm_def *d, const json_t *req, struct buf *err)
 		return r;
 	}
 	return 0;
+}
+
+int mig_out_failed(struct peer *peer, const char *abort_path, bool prepared, const char *uuid, const char *noun,
+		   const char *name, const char *to, struct job *j, int r, struct buf *err)
+{
+	if (prepared) {
+		__do_buf struct buf e = BUF_INIT;
+		long st = 0;
+		int r2 = peer_call(peer, "POST", abort_path, NULL, NULL, &st, &e);
+		if (r2 < 0 && r2 != -ENOENT) {
+			log_warn("%s %s: cannot abort the migration on %s: %s; asking again later", noun, name, to, e.s);
+			mig_rec_phase(uuid, "aborting");
+		} else {
+			mig_rec_drop(uuid);
+		}
+	} else {
+		mig_rec_drop(uuid);
+	}
+	{
+		__do_free char *d = xasprintf("offline migration to %s failed, the %s stays here: %s", to, noun,
+					      err->len ? err->s : "failed");
+		svc_vm_event(uuid, "migrate", d);
+	}
+	if (job_cancelled(j) || r == -ECANCELED) {
+		buf_reset(err);
+		buf_printf(err, "offline migration of %s to %s cancelled; it stays here", name, to);
+		return -ECANCELED;
+	}
+	return r;
 }

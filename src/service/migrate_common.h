@@ -78,4 +78,17 @@ int mig_disk_accept(const json_t *dj, json_t *created, json_t *recorded, struct 
  * from fmt, becomes a "migrate" event of VM uuid and replaces err's text. */
 void mig_unknown(const char *uuid, struct buf *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * The end of a failed offline move of `noun` ("VM", "container") `name`
+ * (uuid) to `to`: once `prepared` there, the destination is asked through
+ * `peer` to abort (POST {abort_path}; unanswered: the record goes to phase
+ * "aborting" and the reconciler asks again later), else the durable record
+ * is dropped; a "migrate" event says it stays here.  Returns r, or
+ * -ECANCELED with err saying so when the job was cancelled.
+ */
+struct peer;
+struct job;
+int mig_out_failed(struct peer *peer, const char *abort_path, bool prepared, const char *uuid, const char *noun,
+		   const char *name, const char *to, struct job *j, int r, struct buf *err);
+
 #endif

@@ -678,30 +678,10 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 fail:
 	explicit_bzero(psk, sizeof(psk));
 	key_remove(o->uuid);
-	if (prepared) {
-		__do_buf struct buf e = BUF_INIT;
-		int r2 = out_call(o, "abort", NULL, NULL, NULL, &e);
-		if (r2 < 0 && r2 != -ENOENT) {
-			log_warn("vm %s: cannot abort the offline migration on %s: %s; asking again later", o->name,
-				 o->to, e.s);
-			mig_rec_phase(o->uuid, "aborting");
-		} else {
-			mig_rec_drop(o->uuid);
-		}
-	} else {
-		mig_rec_drop(o->uuid);
-	}
 	{
-		__do_free char *d = xasprintf("offline migration to %s failed, the VM stays here: %s", o->to,
-					      err->len ? err->s : "failed");
-		svc_vm_event(o->uuid, "migrate", d);
+		__do_free char *abort_path = xasprintf("/v1/migrations/offline/%s/abort", o->uuid);
+		return mig_out_failed(o->peer, abort_path, prepared, o->uuid, "VM", o->name, o->to, j, r, err);
 	}
-	if (job_cancelled(j) || r == -ECANCELED) {
-		buf_reset(err);
-		buf_printf(err, "offline migration of %s to %s cancelled; it stays here", o->name, o->to);
-		return -ECANCELED;
-	}
-	return r;
 }
 
 static int out_job(struct job *j, void *arg, struct buf *err)
