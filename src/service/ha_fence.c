@@ -1,0 +1,234 @@
+/*
+ * ha_fence.c - corrald's HA self-fence (see ha_fence.h): a thread that
+ * follows quorum and kills this host's armed HA QEMUs when it is lost.
+ *
+ * The armed list is read from the store once a second (and at once on
+ * ha_fence_refresh) while the host is quorate, and kept in memory, so the
+ * kill itself needs no database: it walks the cached uuids and calls
+ * rt_fence for each.  The events and state changes follow the kill.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/conf.h"
+#include "cluster/membership.h"
+#include "core/store.h"
+#include "qemu/runtime.h"
+#include "service/cluster_internal.h"
+#include "service/ha.h"
+#include "service/ha_fence.h"
+#include "service/internal.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define FENCE_MAX 256
+#define FENCE_SLACK_MS 1500
+
+struct armed {
+	svc_uuid uuid;
+	char name[64];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t thread;
+static bool running, stopping, refresh;
+/* guarded by lock */
+static struct armed armed[FENCE_MAX];
+static unsigned narmed;
+static const char *state = "off";
+static int64_t token_ms, consensus_ms, deadline_ms;
+static json_t *last; /* the last fence, or NULL */
+
+/* The armed VMs: HA state "started", QEMU running here. */
+static void armed_read(void)
+{
+	struct ha_record *list = NULL;
+	size_t n = 0;
+	struct armed tmp[FENCE_MAX];
+	unsigned k = 0;
+	if (store_ha_list(svc_cfg.store, &list, &n) < 0)
+		return;
+	for (size_t i = 0; i < n && k < FENCE_MAX; i++) {
+		__do_json json_t *d = json_loads(list[i].def, 0, NULL);
+		const char *st = json_string_value(json_object_get(d, "state"));
+		if (!st || strcmp(st, "started") != 0 || !rt_is_active(list[i].uuid))
+			continue;
+		snprintf(tmp[k].uuid, sizeof(tmp[k].uuid), "%s", list[i].uuid);
+		snprintf(tmp[k].name, sizeof(tmp[k].name), "%s",
+			 json_string_value(json_object_get(d, "vm")) ? json_string_value(json_object_get(d, "vm"))
+								      : list[i].uuid);
+		k++;
+	}
+	store_ha_list_free(list, n);
+	pthread_mutex_lock(&lock);
+	memcpy(armed, tmp, k * sizeof(tmp[0]));
+	narmed = k;
+	pthread_mutex_unlock(&lock);
+}
+
+/* token_eff and consensus from corosync, else from the pool's token. */
+static void timeouts_read(const struct cluster_def *d)
+{
+	struct membership_votes v;
+	struct buf err __do_buf = BUF_INIT;
+	int64_t t = d->token_ms, c = d->token_ms * 12 / 10;
+	if (membership_votes(&v, &err) == 0 && v.token_ms && v.consensus_ms) {
+		t = v.token_ms;
+		c = v.consensus_ms;
+	}
+	pthread_mutex_lock(&lock);
+	token_ms = t;
+	consensus_ms = c;
+	deadline_ms = t + c + FENCE_SLACK_MS;
+	pthread_mutex_unlock(&lock);
+}
+
+static void fence_all(const char *why, const struct membership_view *v)
+{
+	struct armed list[FENCE_MAX];
+	unsigned n;
+	char reason[128];
+	pthread_mutex_lock(&lock);
+	n = narmed;
+	memcpy(list, armed, n * sizeof(list[0]));
+	state = "fencing";
+	pthread_mutex_unlock(&lock);
+	snprintf(reason, sizeof(reason), "fenced: %s", why);
+	int64_t t0 = time_mono_ms();
+	json_t *killed = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		struct buf err __do_buf = BUF_INIT;
+		if (rt_fence(list[i].uuid, reason, &err) == 0)
+			json_array_append_new(killed, json_string(list[i].name));
+		else
+			log_warn("ha: cannot fence VM %s: %s", list[i].name, err.s ? err.s : "");
+	}
+	int64_t took = time_mono_ms() - t0;
+	for (size_t i = 0; i < json_array_size(killed); i++) {
+		char detail[256];
+		snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed (SIGKILL) in %lld ms", reason,
+			 v->ring_nodeid, (unsigned long long)v->ring_seq, (long long)took);
+		svc_vm_event(list[i].uuid, "ha", detail);
+	}
+	log_warn("ha: %s: killed %zu HA VM(s) in %lld ms", reason, json_array_size(killed), (long long)took);
+	pthread_mutex_lock(&lock);
+	json_decref(last);
+	last = json_pack("{s:I,s:s,s:o}", "time", (json_int_t)time_wall_ms(), "reason", reason, "killed", killed);
+	narmed = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+static bool view_changed(const struct membership_view *v, void *arg)
+{
+	return v->changes != *(uint64_t *)arg;
+}
+
+static void *fence_main(void *arg)
+{
+	(void)arg;
+	struct membership_view v;
+	struct cluster_def d;
+	bool was_quorate = false, fenced = false;
+	int64_t start = time_mono_ms(), last_read = 0, last_ok = start;
+	uint64_t seen = 0;
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		bool stop = stopping, now_refresh = refresh;
+		refresh = false;
+		pthread_mutex_unlock(&lock);
+		if (stop)
+			break;
+		membership_wait(100, view_changed, &seen);
+		membership_get(&v);
+		seen = v.changes;
+		int64_t now = time_mono_ms();
+		if (!svc_cluster_def_get(&d, NULL)) {
+			pthread_mutex_lock(&lock);
+			state = "off";
+			narmed = 0;
+			pthread_mutex_unlock(&lock);
+			was_quorate = fenced = false;
+			last_ok = now;
+			continue;
+		}
+		if (v.connected && v.quorate) {
+			last_ok = now;
+			was_quorate = true;
+			fenced = false;
+			if (now_refresh || now - last_read >= 1000) {
+				if (now - last_read >= 5000 || !deadline_ms)
+					timeouts_read(&d);
+				armed_read();
+				last_read = now;
+			}
+			pthread_mutex_lock(&lock);
+			state = narmed ? "active" : "idle";
+			pthread_mutex_unlock(&lock);
+			continue;
+		}
+		if (!deadline_ms)
+			timeouts_read(&d);
+		if (fenced)
+			continue;
+		/* never quorate since start: arm from the store, fence after L */
+		if (!was_quorate && now - last_read >= 1000) {
+			armed_read();
+			last_read = now;
+		}
+		pthread_mutex_lock(&lock);
+		int64_t L = deadline_ms;
+		pthread_mutex_unlock(&lock);
+		if (was_quorate || now - last_ok > L) {
+			fence_all(!v.connected ? "host lost its corosync connection" : "host lost quorum", &v);
+			fenced = true;
+		}
+	}
+	return NULL;
+}
+
+int ha_fence_start(void)
+{
+	stopping = false;
+	int r = pthread_create(&thread, NULL, fence_main, NULL);
+	if (r)
+		return -r;
+	running = true;
+	return 0;
+}
+
+void ha_fence_stop(void)
+{
+	if (!running)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	running = false;
+	json_decref(last);
+	last = NULL;
+}
+
+void ha_fence_refresh(void)
+{
+	pthread_mutex_lock(&lock);
+	refresh = true;
+	pthread_mutex_unlock(&lock);
+}
+
+json_t *ha_fence_status(void)
+{
+	pthread_mutex_lock(&lock);
+	json_t *names = json_array();
+	for (unsigned i = 0; i < narmed; i++)
+		json_array_append_new(names, json_string(armed[i].name));
+	json_t *out = json_pack("{s:s,s:o,s:I,s:I,s:I,s:s,s:s,s:O?}", "state", state, "armed", names, "deadline_ms",
+				(json_int_t)deadline_ms, "token_ms", (json_int_t)token_ms, "consensus_ms",
+				(json_int_t)consensus_ms, "watchdog", "none: fencing is kill-only", "guard",
+				"not built yet: only corrald fences (a hung corrald does not)", "last", last);
+	pthread_mutex_unlock(&lock);
+	return out;
+}
