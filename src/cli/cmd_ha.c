@@ -129,7 +129,8 @@ static int ha_add(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
 		return rc;
 	json_object_set_new(body, "vm", json_string(a.pos[0]));
-	if (cli_call(cli, "POST", "/v1/ha", NULL, NULL, body, &r) != CLI_OK)
+	struct client *c = cli_client(cli);
+	if (!c || client_call(c, "POST", "/v1/ha", body, &r, false) < 0)
 		return CLI_FAIL;
 	print_entry(cli, "HA-protected vm", r.json);
 	return CLI_OK;
@@ -201,7 +202,7 @@ static void print_status(const json_t *answer)
 	       json_integer_value(json_object_get(f, "token_ms")), json_integer_value(json_object_get(f, "consensus_ms")),
 	       out_str(f, "watchdog"), out_str(f, "guard"));
 	const json_t *last = json_object_get(f, "last");
-	if (last) {
+	if (json_is_object(last)) {
 		__do_free char *k = out_join(json_object_get(last, "killed"), ", ");
 		printf("last fence: %s; killed: %s\n", out_str(last, "reason"), *k ? k : "none");
 	}
