@@ -15,10 +15,12 @@
 #include "cluster/conf.h"
 #include "cluster/membership.h"
 #include "core/store.h"
+#include "core/store_local.h"
 #include "qemu/runtime.h"
 #include "service/cluster_internal.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
+#include "service/ha_guard.h"
 #include "service/internal.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -99,19 +101,34 @@ static void fence_all(const char *why, const struct membership_view *v)
 	snprintf(reason, sizeof(reason), "fenced: %s", why);
 	int64_t t0 = time_mono_ms();
 	json_t *killed = json_array();
+	int res[FENCE_MAX];
 	for (unsigned i = 0; i < n; i++) {
 		struct buf err __do_buf = BUF_INIT;
-		if (rt_fence(list[i].uuid, reason, &err) == 0)
+		res[i] = rt_fence(list[i].uuid, reason, &err);
+		if (res[i] == 0)
 			json_array_append_new(killed, json_string(list[i].name));
-		else
+		else if (res[i] < 0 && res[i] != -ESRCH)
 			log_warn("ha: cannot fence VM %s: %s", list[i].name, err.s ? err.s : "");
 	}
 	int64_t took = time_mono_ms() - t0;
-	for (size_t i = 0; i < json_array_size(killed); i++) {
+	for (unsigned i = 0; i < n; i++) {
 		char detail[256];
-		snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed (SIGKILL) in %lld ms", reason,
-			 v->ring_nodeid, (unsigned long long)v->ring_seq, (long long)took);
+		if (res[i] == 0) {
+			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed (SIGKILL) in %lld ms", reason,
+				 v->ring_nodeid, (unsigned long long)v->ring_seq, (long long)took);
+			svc_vm_event(list[i].uuid, "ha", detail);
+			continue;
+		}
+		if (res[i] != 1 && res[i] != -ESRCH)
+			continue;
+		/* corral-guard killed it first (corrald was slow or stopped) */
+		snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU already killed by corral-guard", reason,
+			 v->ring_nodeid, (unsigned long long)v->ring_seq);
 		svc_vm_event(list[i].uuid, "ha", detail);
+		struct vm_record rec = { 0 };
+		if (res[i] == -ESRCH && store_vm_get(svc_cfg.store, list[i].uuid, &rec) == 0 && rec.state == VM_CRASHED)
+			store_vm_set_state(svc_cfg.store, list[i].uuid, VM_STOPPED, reason);
+		vm_record_release(&rec);
 	}
 	log_warn("ha: %s: killed %zu HA VM(s) in %lld ms", reason, json_array_size(killed), (long long)took);
 	pthread_mutex_lock(&lock);
@@ -126,13 +143,29 @@ static bool view_changed(const struct membership_view *v, void *arg)
 	return v->changes != *(uint64_t *)arg;
 }
 
+/* Hand the armed set to corral-guard (its heartbeat too). */
+static void guard_tell(void)
+{
+	struct armed list[FENCE_MAX];
+	const char *uuids[FENCE_MAX], *names[FENCE_MAX];
+	pthread_mutex_lock(&lock);
+	unsigned n = narmed;
+	memcpy(list, armed, n * sizeof(list[0]));
+	pthread_mutex_unlock(&lock);
+	for (unsigned i = 0; i < n; i++) {
+		uuids[i] = list[i].uuid;
+		names[i] = list[i].name;
+	}
+	ha_guard_send(uuids, names, n);
+}
+
 static void *fence_main(void *arg)
 {
 	(void)arg;
 	struct membership_view v;
 	struct cluster_def d;
-	bool was_quorate = false, fenced = false;
-	int64_t start = time_mono_ms(), last_read = 0, last_ok = start;
+	bool was_quorate = false, fenced = false, guard_on = true;
+	int64_t start = time_mono_ms(), last_read = 0, last_ok = start, last_guard = 0, last_tell = 0;
 	uint64_t seen = 0;
 	for (;;) {
 		pthread_mutex_lock(&lock);
@@ -152,7 +185,15 @@ static void *fence_main(void *arg)
 			pthread_mutex_unlock(&lock);
 			was_quorate = fenced = false;
 			last_ok = now;
+			if (guard_on)
+				ha_guard_stop();
+			guard_on = false;
 			continue;
+		}
+		if (now - last_guard >= 2000) {
+			ha_guard_ensure();
+			guard_on = true;
+			last_guard = now;
 		}
 		if (v.connected && v.quorate) {
 			last_ok = now;
@@ -167,6 +208,10 @@ static void *fence_main(void *arg)
 			pthread_mutex_lock(&lock);
 			state = narmed ? "active" : "idle";
 			pthread_mutex_unlock(&lock);
+			if (now - last_tell >= 500 || now_refresh) {
+				guard_tell();
+				last_tell = now;
+			}
 			continue;
 		}
 		if (!deadline_ms)
@@ -228,7 +273,9 @@ json_t *ha_fence_status(void)
 	json_t *out = json_pack("{s:s,s:o,s:I,s:I,s:I,s:s,s:s,s:O?}", "state", state, "armed", names, "deadline_ms",
 				(json_int_t)deadline_ms, "token_ms", (json_int_t)token_ms, "consensus_ms",
 				(json_int_t)consensus_ms, "watchdog", "none: fencing is kill-only", "guard",
-				"not built yet: only corrald fences (a hung corrald does not)", "last", last);
+				ha_guard_pid() ? "running" : "not running", "last", last);
+	if (ha_guard_pid())
+		json_object_set_new(out, "guard_pid", json_integer(ha_guard_pid()));
 	pthread_mutex_unlock(&lock);
 	return out;
 }

@@ -6,7 +6,9 @@
 # on h3, h3's link is cut at the switch: within the deadline L (token +
 # consensus + 1.5 s) + 2 s of the cut the HA VM's QEMU on h3 is dead (state
 # stopped, reason "fenced: host lost quorum", an "ha" event), the plain VM's
-# QEMU still runs, and h1 and h2 keep quorum.
+# QEMU still runs, and h1 and h2 keep quorum.  Then the same with corrald on
+# h3 stopped (SIGSTOP): corral-guard, holding the armed QEMU's pidfd, kills
+# it; corrald, continued, records the VM stopped (fenced).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 qpid() { on_host h3 vm show "$1" --json | jq -r .status.pid; }
@@ -70,7 +72,29 @@ test_expect "h3 back: quorate again, the fenced VM stays stopped; ha remove work
 	on_host h2 ha remove havm >/dev/null &&
 	wait_for 5 "[ \"\$(on_host h3 ha status --json | jq \".resources | length\")\" = 0 ]" &&
 	fails on_host h1 ha remove havm 2>err && grep -q "not HA-protected" err &&
-	on_host h3 vm kill plain >/dev/null 2>&1; true
+	true
+'
+
+test_expect "corrald on h3 stopped (SIGSTOP), h3 cut off: corral-guard kills the HA QEMU within the deadline" '
+	glog=$T/h3/cluster/guard.log &&
+	[ "$(fence guard)" = running ] &&
+	on_host h3 vm start havm >/dev/null && on_host h3 ha add havm >/dev/null &&
+	wait_for 10 "grep -q \"armed for 1 QEMU(s): havm\" $glog" &&
+	hp=$(qpid havm) && pp=$(qpid plain) && L=$(fence deadline_ms) &&
+	cpid=$(nhost_pid h3) && kill -STOP "$cpid" &&
+	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set p3 down &&
+	wait_for $(( (L + 2000) / 1000 + 1 )) "proc_gone $hp"; rc=$?; t1=$(now_ms);
+	kill -CONT "$cpid";
+	[ $rc = 0 ] &&
+	echo "corrald stopped: cut to HA QEMU dead on h3 (by corral-guard): $((t1 - t0)) ms (deadline L = $L ms)" >>"$T/measured" &&
+	[ $((t1 - t0)) -le $((L + 2000)) ] &&
+	grep "fenced: host lost quorum" $glog && grep -q "havm" $glog &&
+	! proc_gone "$pp" &&
+	ip -n "$(nhost_ns sw)" link set p3 up &&
+	wait_for 30 "[ \"\$(quorate h3)\" = true ]" &&
+	on_host h3 events --kind ha | grep -q "QEMU already killed by corral-guard" &&
+	[ "$(on_host h3 vm show havm --json | jq -r .status.state)" = stopped ] &&
+	on_host h3 ha remove havm >/dev/null && on_host h3 vm kill plain >/dev/null
 '
 
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
