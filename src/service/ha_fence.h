@@ -19,6 +19,9 @@
  * a cut, the kill lands before L; survivors may restart a lost host's HA
  * VMs only after L (+1 s to confirm) -- the manager doing that is not built yet.
  *
+ * corral-guard (ha_guard.h) gets the same armed set every 500 ms, so the
+ * host still fences when this thread cannot run.
+ *
  * Threading: one thread of its own; the functions below from any thread.
  */
 #ifndef CORRAL_SERVICE_HA_FENCE_H
