@@ -14,7 +14,10 @@
  *   - the corosync connection breaks while armed,
  *   - corrald sent nothing for --corrald-timeout seconds (20) while armed.
  * It allocates nothing in its loop and locks its memory (mlockall).  One
- * line per decision on stderr (corrald sends it to guard.log).  It exits on
+ * line per decision on stderr (corrald sends it to guard.log); after a kill
+ * it writes --report PATH ("REASON\nUUID=NAME ...\n": the names as corrald
+ * sent them), from which corrald, once it runs again, records the VMs
+ * fenced.  It exits on
  * SIGTERM (corrald stops it when the host leaves its pool).
  */
 #include <corosync/corotypes.h>
@@ -45,6 +48,7 @@ static unsigned narmed;
 static char armed_names[MSG_MAX];
 static bool quorate, seen_quorate;
 static volatile sig_atomic_t stop;
+static const char *report;
 
 static int64_t mono_ms(void)
 {
@@ -90,6 +94,14 @@ static void fence(const char *why)
 			killed++;
 	say("fenced: %s: SIGKILL to %u of %u armed QEMU(s) (%s) in %lld ms", why, killed, narmed, armed_names,
 	    (long long)(mono_ms() - t0));
+	if (report) {
+		int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			dprintf(fd, "%s\n%s\n", why, armed_names);
+			fsync(fd);
+			close(fd);
+		}
+	}
 	set_clear();
 }
 
@@ -171,15 +183,17 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
 			sock = argv[++i];
+		else if (strcmp(argv[i], "--report") == 0 && i + 1 < argc)
+			report = argv[++i];
 		else if (strcmp(argv[i], "--corrald-timeout") == 0 && i + 1 < argc)
 			corrald_timeout_s = strtol(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: corral-guard --socket PATH [--corrald-timeout S]\n");
+			fprintf(stderr, "usage: corral-guard --socket PATH [--report PATH] [--corrald-timeout S]\n");
 			return 2;
 		}
 	}
 	if (!sock || corrald_timeout_s < 1) {
-		fprintf(stderr, "usage: corral-guard --socket PATH [--corrald-timeout S]\n");
+		fprintf(stderr, "usage: corral-guard --socket PATH [--report PATH] [--corrald-timeout S]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -119,16 +119,6 @@ static void fence_all(const char *why, const struct membership_view *v)
 			svc_vm_event(list[i].uuid, "ha", detail);
 			continue;
 		}
-		if (res[i] != 1 && res[i] != -ESRCH)
-			continue;
-		/* corral-guard killed it first (corrald was slow or stopped) */
-		snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU already killed by corral-guard", reason,
-			 v->ring_nodeid, (unsigned long long)v->ring_seq);
-		svc_vm_event(list[i].uuid, "ha", detail);
-		struct vm_record rec = { 0 };
-		if (res[i] == -ESRCH && store_vm_get(svc_cfg.store, list[i].uuid, &rec) == 0 && rec.state == VM_CRASHED)
-			store_vm_set_state(svc_cfg.store, list[i].uuid, VM_STOPPED, reason);
-		vm_record_release(&rec);
 	}
 	log_warn("ha: %s: killed %zu HA VM(s) in %lld ms", reason, json_array_size(killed), (long long)took);
 	pthread_mutex_lock(&lock);
@@ -136,6 +126,48 @@ static void fence_all(const char *why, const struct membership_view *v)
 	last = json_pack("{s:I,s:s,s:o}", "time", (json_int_t)time_wall_ms(), "reason", reason, "killed", killed);
 	narmed = 0;
 	pthread_mutex_unlock(&lock);
+}
+
+/* Record what corral-guard killed while this thread could not (its report
+ * file): each VM stopped with the fence's reason and an "ha" event.  Waits
+ * until corrald has seen each QEMU gone, so the runtime's own "crashed" is
+ * not written after ours. */
+static void guard_report_take(void)
+{
+	__do_free char *text = ha_guard_report();
+	if (!text)
+		return;
+	char *names = strchr(text, '\n');
+	if (!names)
+		return ha_guard_report_done();
+	*names++ = '\0';
+	char reason[160], *save = NULL;
+	snprintf(reason, sizeof(reason), "fenced: %s", text);
+	__do_free char *copy = xstrdup(names);
+	for (char *tok = strtok_r(copy, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char *eq = strchr(tok, '=');
+		if (eq)
+			*eq = '\0';
+		if (rt_is_active(tok))
+			return; /* not seen gone yet: next round */
+	}
+	save = NULL;
+	for (char *tok = strtok_r(names, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		char *eq = strchr(tok, '=');
+		if (eq)
+			*eq = '\0';
+		struct vm_record rec = { 0 };
+		/* crashed: the guard's kill, not corrald's (which records its own reason and event) */
+		if (store_vm_get(svc_cfg.store, tok, &rec) == 0 && rec.state == VM_CRASHED) {
+			char detail[256];
+			store_vm_set_state(svc_cfg.store, tok, VM_STOPPED, reason);
+			snprintf(detail, sizeof(detail), "%s: QEMU killed by corral-guard (corrald did not run)", reason);
+			svc_vm_event(tok, "ha", detail);
+			log_warn("ha: corral-guard fenced VM %s while corrald could not: %s", eq ? eq + 1 : tok, reason);
+		}
+		vm_record_release(&rec);
+	}
+	ha_guard_report_done();
 }
 
 static bool view_changed(const struct membership_view *v, void *arg)
@@ -166,6 +198,7 @@ static void *fence_main(void *arg)
 	struct cluster_def d;
 	bool was_quorate = false, fenced = false, guard_on = true;
 	int64_t start = time_mono_ms(), last_read = 0, last_ok = start, last_guard = 0, last_tell = 0;
+	int64_t last_timeouts = 0;
 	uint64_t seen = 0;
 	for (;;) {
 		pthread_mutex_lock(&lock);
@@ -190,6 +223,7 @@ static void *fence_main(void *arg)
 			guard_on = false;
 			continue;
 		}
+		guard_report_take();
 		if (now - last_guard >= 2000) {
 			ha_guard_ensure();
 			guard_on = true;
@@ -200,8 +234,10 @@ static void *fence_main(void *arg)
 			was_quorate = true;
 			fenced = false;
 			if (now_refresh || now - last_read >= 1000) {
-				if (now - last_read >= 5000 || !deadline_ms)
-					timeouts_read(&d);
+				if (now - last_timeouts >= 5000 || !deadline_ms) {
+					timeouts_read(&d); /* token_eff grows as nodes join */
+					last_timeouts = now;
+				}
 				armed_read();
 				last_read = now;
 			}

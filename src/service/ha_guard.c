@@ -22,6 +22,7 @@
 #include "service/cluster_internal.h"
 #include "service/ha_guard.h"
 #include "util/cmd.h"
+#include "util/fsutil.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/common.h"
@@ -68,8 +69,11 @@ void ha_guard_ensure(void)
 	struct cmd c = CMD_INIT;
 	struct proc p = PROC_INIT;
 	cmd_add(&c, prog);
+	__do_free char *rep = xasprintf("%s/guard.fenced", svc_cluster_dir());
 	cmd_add(&c, "--socket");
 	cmd_add(&c, sock);
+	cmd_add(&c, "--report");
+	cmd_add(&c, rep);
 	cmd_set_io(&c, 1, CMD_IO_FILE, log);
 	cmd_set_io(&c, 2, CMD_IO_FILE, log);
 	c.new_session = true;
@@ -126,7 +130,7 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned 
 		if (fd < 0)
 			continue;
 		fds[k++] = fd;
-		buf_printf(&text, " %s", names[i]);
+		buf_printf(&text, " %s=%s", uuids[i], names[i]);
 	}
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * GUARD_MAX_FDS)];
@@ -168,4 +172,25 @@ void ha_guard_stop(void)
 	__do_free char *pidfile = xasprintf("%s/guard.pid", svc_cluster_dir());
 	unlink(pidfile);
 	log_info("ha: corral-guard (pid %d) stopped: this host is in no pool", (int)id.pid);
+}
+
+char *ha_guard_report(void)
+{
+	if (!svc_cluster_dir())
+		return NULL;
+	__do_free char *path = xasprintf("%s/guard.fenced", svc_cluster_dir());
+	struct buf b = BUF_INIT;
+	if (access(path, F_OK) < 0 || fs_read_file(path, 1 << 16, &b) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+void ha_guard_report_done(void)
+{
+	if (!svc_cluster_dir())
+		return;
+	__do_free char *path = xasprintf("%s/guard.fenced", svc_cluster_dir());
+	unlink(path);
 }

@@ -16,6 +16,10 @@ void ha_guard_ensure(void);
 /* Send the armed set (uuids and names, n of them): it replaces the guard's,
  * and is its heartbeat.  false when the guard could not be told. */
 bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n);
+/* What the guard killed while corrald could not ("REASON\nUUID=NAME ...\n",
+ * new string) or NULL; ha_guard_report_done() once recorded. */
+char *ha_guard_report(void);
+void ha_guard_report_done(void);
 /* Stop the guard (the host left its pool) and close the connection. */
 void ha_guard_stop(void);
 /* Whether the guard runs: its pid, or 0. */
