@@ -12,7 +12,9 @@
  * (SIGKILL: a pidfd never names a recycled pid) when
  *   - a quorum notification says not quorate after it saw the host quorate,
  *   - the corosync connection breaks while armed,
- *   - corrald sent nothing for --corrald-timeout seconds (20) while armed.
+ *   - corrald sent nothing for --corrald-timeout seconds (20) while armed,
+ *     unless its last message was "quiet" (corrald stopping on purpose:
+ *     the set stays armed for quorum loss).
  * It allocates nothing in its loop and locks its memory (mlockall).  One
  * line per decision on stderr (corrald sends it to guard.log); after a kill
  * it writes --report PATH ("REASON\nUUID=NAME ...\n": the names as corrald
@@ -49,6 +51,7 @@ static char armed_names[MSG_MAX];
 static bool quorate, seen_quorate;
 static volatile sig_atomic_t stop;
 static const char *report;
+static bool quiet; /* corrald said it is stopping on purpose */
 
 static int64_t mono_ms(void)
 {
@@ -131,20 +134,28 @@ static int recv_set(int fd)
 	if (n <= 0)
 		return -1;
 	payload[n] = '\0';
-	set_clear();
+	bool is_quiet = strcmp(payload, "quiet") == 0; /* corrald stops on purpose: keep the set */
+	if (!is_quiet)
+		set_clear();
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		unsigned k = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 		int *fds = (int *)CMSG_DATA(c);
 		for (unsigned i = 0; i < k; i++) {
-			if (narmed < MAX_ARMED)
+			if (!is_quiet && narmed < MAX_ARMED)
 				armed_fd[narmed++] = fds[i];
 			else
 				close(fds[i]);
 		}
 	}
 	static char before[MSG_MAX];
+	if (is_quiet) {
+		quiet = true;
+		say("corrald is stopping: armed set kept (%u QEMU(s)), silence rule off until it is back", narmed);
+		return 0;
+	}
+	quiet = false;
 	if (strncmp(payload, "set", 3) == 0)
 		snprintf(armed_names, sizeof(armed_names), "%s", payload[3] == ' ' ? payload + 4 : "");
 	if (strcmp(before, armed_names) != 0) {
@@ -262,7 +273,7 @@ int main(int argc, char **argv)
 				last_msg = mono_ms();
 			}
 		}
-		if (narmed && mono_ms() - last_msg > corrald_timeout_s * 1000)
+		if (narmed && !quiet && mono_ms() - last_msg > corrald_timeout_s * 1000)
 			fence("corrald silent");
 	}
 	say("stopping (armed: %u)", narmed);

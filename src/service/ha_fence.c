@@ -117,7 +117,10 @@ static void fence_all(const char *why, const struct membership_view *v)
 			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed (SIGKILL) in %lld ms", reason,
 				 v->ring_nodeid, (unsigned long long)v->ring_seq, (long long)took);
 			svc_vm_event(list[i].uuid, "ha", detail);
-			continue;
+		} else if (res[i] == 1) { /* corral-guard was first: corrald was late or stopped */
+			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed by corral-guard", reason,
+				 v->ring_nodeid, (unsigned long long)v->ring_seq);
+			svc_vm_event(list[i].uuid, "ha", detail);
 		}
 	}
 	log_warn("ha: %s: killed %zu HA VM(s) in %lld ms", reason, json_array_size(killed), (long long)took);
@@ -288,6 +291,7 @@ void ha_fence_stop(void)
 	stopping = true;
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
+	ha_guard_quiet();
 	running = false;
 	json_decref(last);
 	last = NULL;

@@ -194,3 +194,15 @@ void ha_guard_report_done(void)
 	__do_free char *path = xasprintf("%s/guard.fenced", svc_cluster_dir());
 	unlink(path);
 }
+
+void ha_guard_quiet(void)
+{
+	if (conn < 0)
+		return;
+	struct iovec iov = { (void *)"quiet", 5 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (sendmsg(conn, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("ha: cannot tell corral-guard that corrald stops: %s", strerror(errno));
+	close(conn);
+	conn = -1;
+}

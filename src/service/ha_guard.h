@@ -20,6 +20,9 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned 
  * new string) or NULL; ha_guard_report_done() once recorded. */
 char *ha_guard_report(void);
 void ha_guard_report_done(void);
+/* corrald stops on purpose: the guard keeps the armed set (quorum loss
+ * still kills) but does not count corrald's silence until it is back. */
+void ha_guard_quiet(void);
 /* Stop the guard (the host left its pool) and close the connection. */
 void ha_guard_stop(void);
 /* Whether the guard runs: its pid, or 0. */

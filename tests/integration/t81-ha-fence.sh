@@ -8,7 +8,9 @@
 # stopped, reason "fenced: host lost quorum", an "ha" event), the plain VM's
 # QEMU still runs, and h1 and h2 keep quorum.  Then the same with corrald on
 # h3 stopped (SIGSTOP): corral-guard, holding the armed QEMU's pidfd, kills
-# it; corrald, continued, records the VM stopped (fenced).
+# it; corrald, continued, records the VM stopped (fenced).  A corrald stopped
+# on purpose tells the guard, which then keeps its HA VM running past its
+# 20 s silence limit.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 qpid() { on_host h3 vm show "$1" --json | jq -r .status.pid; }
@@ -92,10 +94,22 @@ test_expect "corrald on h3 stopped (SIGSTOP), h3 cut off: corral-guard kills the
 	! proc_gone "$pp" &&
 	ip -n "$(nhost_ns sw)" link set p3 up &&
 	wait_for 30 "[ \"\$(quorate h3)\" = true ]" &&
-	{ on_host h3 events --kind ha | grep -q "fenced: host lost quorum: QEMU killed by corral-guard" ||
+	{ on_host h3 events --kind ha | grep -q "fenced: host lost quorum.*QEMU killed by corral-guard" ||
 	  { on_host h3 events | tail -8; false; }; } &&
 	[ "$(on_host h3 vm show havm --json | jq -r .status.state)" = stopped ] &&
-	on_host h3 ha remove havm >/dev/null && on_host h3 vm kill plain >/dev/null
+	on_host h3 vm kill plain >/dev/null
+'
+
+test_expect "corrald on h3 stopped on purpose (SIGTERM) for longer than the guard's 20 s: the HA VM runs on, re-adopted" '
+	glog=$T/h3/cluster/guard.log &&
+	on_host h3 vm start havm >/dev/null &&
+	wait_for 10 "[ \"\$(fence state)\" = active ]" && hp=$(qpid havm) &&
+	wait_for 5 "tail -1 $glog | grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=havm\"" &&
+	nhost_stop h3 && grep -q "corrald is stopping: armed set kept (1 QEMU(s))" $glog &&
+	sleep 22 && ! proc_gone "$hp" && ! grep -q "corrald silent" $glog &&
+	nhost_start h3 && [ "$(qpid havm)" = "$hp" ] &&
+	wait_for 10 "[ \"\$(fence state)\" = active ]" &&
+	on_host h3 ha remove havm >/dev/null && on_host h3 vm kill havm >/dev/null
 '
 
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
