@@ -319,3 +319,17 @@ json_t *ha_fence_status(void)
 	pthread_mutex_unlock(&lock);
 	return out;
 }
+
+char *ha_fence_armed_names(void)
+{
+	struct buf b = BUF_INIT;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < narmed; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", armed[i].name);
+	pthread_mutex_unlock(&lock);
+	if (!b.len) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}

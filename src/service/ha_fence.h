@@ -34,6 +34,8 @@ int ha_fence_start(void);
 void ha_fence_stop(void);
 /* Re-read the armed VMs now (an HA resource or a VM's state changed). */
 void ha_fence_refresh(void);
+/* The armed VMs' names, comma-separated (new string), or NULL when none. */
+char *ha_fence_armed_names(void);
 /* {state: idle|active|fencing|off, armed: [names], deadline_ms, token_ms,
  *  consensus_ms, watchdog, guard, last: {time, reason, killed}} */
 json_t *ha_fence_status(void);

@@ -10,7 +10,8 @@
 # h3 stopped (SIGSTOP): corral-guard, holding the armed QEMU's pidfd, kills
 # it; corrald, continued, records the VM stopped (fenced).  A corrald stopped
 # on purpose tells the guard, which then keeps its HA VM running past its
-# 20 s silence limit.
+# 20 s silence limit.  A host with armed HA VMs may not leave its pool
+# (leaving would fence them).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 qpid() { on_host h3 vm show "$1" --json | jq -r .status.pid; }
@@ -109,6 +110,8 @@ test_expect "corrald on h3 stopped on purpose (SIGTERM) for longer than the guar
 	sleep 22 && ! proc_gone "$hp" && ! grep -q "corrald silent" $glog &&
 	nhost_start h3 && [ "$(qpid havm)" = "$hp" ] &&
 	wait_for 10 "[ \"\$(fence state)\" = active ]" &&
+	fails on_host h3 cluster leave --yes 2>err && grep -q "HA VMs run on this host (havm)" err &&
+	[ "$(quorate h3)" = true ] && [ "$(qpid havm)" = "$hp" ] &&
 	on_host h3 ha remove havm >/dev/null && on_host h3 vm kill havm >/dev/null
 '
 
