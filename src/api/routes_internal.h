@@ -6,7 +6,7 @@
  * policies and the host export; routes_auth.c the login and rights check
  * of requests over TCP and the handlers of users, tokens and ACL entries;
  * routes_net.c those of networks; routes_trust.c those of trusted hosts;
- * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules;
+ * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules; routes_ha.c those of HA;
  * routes_ui.c the web UI's files, login and session checks.
  * routes_cluster.c those of the pool of hosts on Corosync.
  */
@@ -110,6 +110,12 @@ void h_cluster_leave(struct route_ctx *c);
 void h_cluster_node_remove(struct route_ctx *c);
 void h_cluster_resync(struct route_ctx *c);
 void h_cluster_peer(struct route_ctx *c);
+
+/* routes_ha.c */
+void h_ha_status(struct route_ctx *c);
+void h_ha_add(struct route_ctx *c);
+void h_ha_set(struct route_ctx *c);
+void h_ha_remove(struct route_ctx *c);
 
 /* routes_alarm.c */
 void h_alarm_list(struct route_ctx *c);

@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 14
+#define STORE_SCHEMA_VERSION 15
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -228,6 +228,24 @@ void store_alarm_list_free(struct alarm_record *list, size_t n);
 int store_alarm_put(struct store *s, const char *name, const char *def);
 int store_alarm_delete(struct store *s, const char *name);
 
+/* ---- HA resources (store_ha.c; docs/ha.md "HA resources") ----
+ * One row per HA-protected VM, replicated pool-wide: key the VM's uuid,
+ * def the settings JSON (service/ha.h), stored verbatim. */
+struct ha_record {
+	char *uuid;
+	char *def;
+	int64_t created; /* ms since the epoch */
+};
+void ha_record_release(struct ha_record *h);
+/* 0, or -ENOENT when uuid is not HA-protected. */
+int store_ha_get(struct store *s, const char *uuid, struct ha_record *out);
+int store_ha_list(struct store *s, struct ha_record **out, size_t *n);
+void store_ha_list_free(struct ha_record *list, size_t n);
+/* Insert or replace (a one-op batch, replicated); -EINVAL if def is not a JSON object. */
+int store_ha_put(struct store *s, const char *uuid, const char *def);
+/* -ENOENT if uuid was not protected. */
+int store_ha_delete(struct store *s, const char *uuid);
+
 /* ---- snapshots (store_snap.c): the tree of a VM's snapshots ---- */
 
 struct snap_record {
@@ -348,6 +366,8 @@ void store_batch_policy_put(struct store_batch *b, const char *name, const char 
 void store_batch_policy_delete(struct store_batch *b, const char *name);
 void store_batch_alarm_put(struct store_batch *b, const char *name, const char *def);
 void store_batch_alarm_delete(struct store_batch *b, const char *name);
+void store_batch_ha_put(struct store_batch *b, const char *uuid, const char *def);
+void store_batch_ha_delete(struct store_batch *b, const char *uuid);
 void store_batch_snap_add(struct store_batch *b, const struct snap_record *r);
 void store_batch_snap_state(struct store_batch *b, const char *vm, const char *name, const char *state);
 void store_batch_snap_delete(struct store_batch *b, const char *vm, const char *name);

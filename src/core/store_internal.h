@@ -110,6 +110,7 @@ store_op_fn op_ct_put, op_ct_delete;
 store_op_fn op_repo_add, op_repo_default, op_repo_delete;
 store_op_fn op_policy_put, op_policy_delete;
 store_op_fn op_alarm_put, op_alarm_delete;
+store_op_fn op_ha_put, op_ha_delete;
 store_op_fn op_user_put, op_user_delete, op_token_add, op_token_delete, op_acl_put, op_acl_delete;
 store_op_fn op_snap_add, op_snap_state, op_snap_delete, op_snap_current, op_snap_clear;
 

@@ -31,9 +31,10 @@ static const struct rtable rtables[] = {
 	{ "acls", { "subject", "path", "role", "created" }, 4, 2 },
 	{ "policies", { "name", "def", "created" }, 3, 1 },
 	{ "alarms", { "name", "def", "created" }, 3, 1 },
+	{ "ha_resources", { "name", "def", "created" }, 3, 1 },
 };
 
-static const char *const replicated_prefixes[] = { "user.", "token.", "acl.", "policy.", "alarm." };
+static const char *const replicated_prefixes[] = { "user.", "token.", "acl.", "policy.", "alarm.", "ha." };
 
 bool store_op_replicated(const char *op)
 {
@@ -55,7 +56,7 @@ int store_batch_scope(const json_t *batch, struct buf *err)
 	}
 	if (nrep && nloc) {
 		buf_adds(err, "a configuration change may not mix pool-wide settings (users, tokens, acls, policies, "
-			      "alarm rules) with this host's own objects: make two changes");
+			      "alarm rules, HA resources) with this host's own objects: make two changes");
 		return -EINVAL;
 	}
 	return nrep ? STORE_SCOPE_REPLICATED : STORE_SCOPE_LOCAL;

@@ -369,6 +369,17 @@ static const char schema_v14[] =
 	"  chain TEXT NOT NULL,"
 	"  time INTEGER NOT NULL);";
 
+/* v15: the HA resources (docs/ha.md "HA resources"), replicated pool-wide
+ * (core/store_replica.c): one row per protected VM, keyed by the VM's uuid
+ * (the column is "name" so the named-definition ops apply), with its HA
+ * settings as JSON (service/ha.h: vm name, priority, order, start_delay,
+ * max_restart, max_relocate, state). */
+static const char schema_v15[] =
+	"CREATE TABLE ha_resources ("
+	"  name TEXT PRIMARY KEY,"
+	"  def TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -378,6 +389,7 @@ static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
 	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
 	{ schema_v11, NULL }, { schema_v12, NULL }, { schema_v13, NULL }, { schema_v14, NULL },
+	{ schema_v15, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1506,6 +1507,48 @@ static int do_kill(const char *uuid, const char *reason, struct buf *err)
 }
 
 int rt_kill(const char *uuid, struct buf *err) { return do_kill(uuid, "killed by user", err); }
+
+int rt_pidfd(const char *uuid)
+{
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	int fd = -ESRCH;
+	if (v && !v->gone && v->ident.pid > 0) {
+		fd = (int)syscall(SYS_pidfd_open, v->ident.pid, 0);
+		if (fd < 0) {
+			fd = -errno;
+		} else if (!proc_identity_alive(&v->ident)) { /* the pid names another process now */
+			close(fd);
+			fd = -ESRCH;
+		}
+	}
+	rt_unlock();
+	return fd;
+}
+
+int rt_fence(const char *uuid, const char *reason, struct buf *err)
+{
+	pthread_mutex_lock(&rt_lock);
+	struct vm_rt *v = find_locked(uuid);
+	if (!v || v->gone) {
+		rt_unlock();
+		buf_adds(err, "vm is not running");
+		return -ESRCH;
+	}
+	v->stop_requested = true;
+	v->stop_gen++;
+	snprintf(v->stop_reason, sizeof(v->stop_reason), "%s", reason);
+	/* pidfd of the process whose start time and boot id we recorded: never a recycled pid */
+	int r = proc_identity_signal(&v->ident, SIGKILL);
+	rt_unlock();
+	if (r == -ESRCH)
+		return 1; /* dead already (the guard killed it): its exit records `reason` */
+	if (r < 0) {
+		buf_printf(err, "cannot kill qemu: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
 int rt_kill_reason(const char *uuid, const char *reason, struct buf *err) { return do_kill(uuid, reason, err); }
 
 int rt_stop(const char *uuid, int timeout_s, enum rt_stop_how how, const char *by, bool (*cancelled)(const void *),

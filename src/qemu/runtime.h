@@ -167,6 +167,14 @@ int rt_stop_nudged(const char *uuid, int timeout_s, enum rt_stop_how how, const 
 		   bool (*cancelled)(const void *), const void *opaque, const struct rt_stop_nudge *nudge,
 		   struct buf *err);
 int rt_kill(const char *uuid, struct buf *err);
+/* HA self-fence (service/ha_fence.h): SIGKILL QEMU at once through a pidfd
+ * of the recorded process (no QMP, no wait), its stopped state recording
+ * `reason`.  0 killed, 1 its QEMU had died already (its exit, not handled
+ * yet, records `reason`), -ESRCH when not running (exit handled). */
+int rt_fence(const char *uuid, const char *reason, struct buf *err);
+/* A pidfd (O_CLOEXEC) of the VM's running QEMU, checked to be the recorded
+ * process after opening (caller closes), for the HA guard; -ESRCH when not running. */
+int rt_pidfd(const char *uuid);
 /* Graceful: ACPI power-down, then reset instead of exit.  force: hard reset. */
 int rt_reboot(const char *uuid, bool force, struct buf *err);
 int rt_pause(const char *uuid, struct buf *err);

@@ -20,6 +20,7 @@
 #include "service/cluster.h"
 #include "service/cluster_internal.h"
 #include "service/cluster_store.h"
+#include "service/ha_fence.h"
 #include "service/internal.h"
 #include "util/cleanup.h"
 #include "util/jsonutil.h"
@@ -186,6 +187,12 @@ int svc_cluster_init(struct buf *err)
 		membership_stop();
 		return r;
 	}
+	if ((r = ha_fence_start()) < 0) {
+		buf_printf(err, "cannot start the HA fence thread: %s", strerror(-r));
+		cluster_store_stop();
+		membership_stop();
+		return r;
+	}
 	r = store_cluster_get(svc_cfg.store, &text, &me);
 	if (r == -ENOENT) {
 		if (corosync_running(dir, NULL)) { /* a leave cut off half-way */
@@ -225,6 +232,7 @@ int svc_cluster_init(struct buf *err)
 void svc_cluster_shutdown(void)
 {
 	/* corosync keeps running: membership outlives corrald, as guests do. */
+	ha_fence_stop();
 	cluster_store_stop();
 	membership_stop();
 	free(dir);

@@ -17,6 +17,7 @@
 #include "cluster/membership.h"
 #include "service/cluster.h"
 #include "service/cluster_internal.h"
+#include "service/ha_fence.h"
 #include "service/internal.h"
 #include "service/peer.h"
 #include "service/trust.h"
@@ -410,6 +411,13 @@ static int leave_locked(json_t **out, struct buf *err)
 
 int svc_cluster_leave(json_t **out, struct buf *err)
 {
+	/* leaving stops corosync, which the fence reads as a lost pool: it would kill them */
+	__do_free char *armed = ha_fence_armed_names();
+	if (armed) {
+		buf_printf(err, "HA VMs run on this host (%s): leaving the pool would fence them; "
+				"remove them from HA first (corral ha remove)", armed);
+		return -EBUSY;
+	}
 	pthread_mutex_lock(&op_lock);
 	int r = leave_locked(out, err);
 	pthread_mutex_unlock(&op_lock);

@@ -10,6 +10,8 @@ NH_PRIVATE_RUN=1
 coro_cleanup() {
 	local p
 	for p in $(pgrep -f "^corosync -f -c $T/h[0-9]/cluster/corosync.conf\$"); do kill "$p" 2>/dev/null; done
+	# and their HA guards (corral-guard outlives corrald too)
+	for p in $(pgrep -f "corral-guard --socket $T/h[0-9]/cluster/guard.sock( |$)"); do kill "$p" 2>/dev/null; done
 	for _ in $(seq 1 50); do pgrep -f "^corosync -f -c $T/" >/dev/null || break; sleep 0.1; done
 }
 trap 'cleanup; coro_cleanup' EXIT

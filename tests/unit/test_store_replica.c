@@ -104,6 +104,52 @@ static void test_scope(void **state)
 	assert_false(store_op_replicated("pool.add"));
 	assert_false(store_op_replicated("repo.add"));
 	assert_false(store_op_replicated(NULL));
+	assert_true(store_op_replicated("ha.put"));
+	assert_true(store_op_replicated("ha.delete"));
+	b = json_loads("{\"v\":1,\"time\":1,\"ops\":[{\"op\":\"ha.delete\",\"name\":\"u\"},{\"op\":\"vm.delete\",\"uuid\":\"u\"}]}",
+		       0, NULL);
+	buf_reset(&err);
+	assert_int_equal(store_batch_scope(b, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "HA resources"));
+	json_decref(b);
+	buf_release(&err);
+}
+
+#define B_HA "{\"v\":1,\"time\":1004,\"ops\":[{\"op\":\"ha.put\",\"name\":\"0e5b2a3c-1111-4222-8333-944455556666\",\"def\":\"{\\\"vm\\\":\\\"web\\\",\\\"priority\\\":10}\"}]}"
+
+/* HA resources (schema v15) travel like the other replicated tables: the
+ * same batches give the same rows and digest, a snapshot carries them, a
+ * delete of one not there is refused alike everywhere. */
+static void test_ha_resources(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	struct store_replica_state a, c;
+	assert_int_equal(deliver(f->s[0], B_HA, &err), 0);
+	assert_int_equal(deliver(f->s[1], B_HA, &err), 0);
+	state_of(f->s[0], &a);
+	state_of(f->s[1], &c);
+	assert_string_equal(a.digest, c.digest);
+	struct ha_record h;
+	assert_int_equal(store_ha_get(f->s[1], "0e5b2a3c-1111-4222-8333-944455556666", &h), 0);
+	assert_non_null(strstr(h.def, "\"priority\":10"));
+	ha_record_release(&h);
+	char *snap = store_replica_export(f->s[0]);
+	assert_non_null(snap);
+	assert_non_null(strstr(snap, "ha_resources"));
+	assert_int_equal(store_replica_import(f->s[2], snap, &err), 0);
+	free(snap);
+	struct ha_record *list;
+	size_t n;
+	assert_int_equal(store_ha_list(f->s[2], &list, &n), 0);
+	assert_int_equal(n, 1);
+	store_ha_list_free(list, n);
+	buf_reset(&err);
+	assert_int_equal(deliver(f->s[0], "{\"v\":1,\"time\":1005,\"ops\":[{\"op\":\"ha.delete\",\"name\":\"nope\"}]}", &err),
+			 -ENOENT);
+	assert_non_null(strstr(err.s, "HA resource 'nope' does not exist"));
+	assert_int_equal(deliver(f->s[0], "{\"v\":1,\"time\":1006,\"ops\":[{\"op\":\"ha.delete\",\"name\":\"0e5b2a3c-1111-4222-8333-944455556666\"}]}", &err), 0);
+	assert_int_equal(store_ha_get(f->s[0], "0e5b2a3c-1111-4222-8333-944455556666", &h), -ENOENT);
 	buf_release(&err);
 }
 
@@ -203,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_scope),
 		cmocka_unit_test_setup_teardown(test_same_batches_same_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ha_resources, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,49 @@
+/*
+ * routes_ha.c - the handlers of /v1/ha (docs/api.md "HA"): parse the
+ * request, call service/ha.h, answer.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "service/ha.h"
+#include "util/jsonutil.h"
+#include "util/common.h"
+
+#include "routes_internal.h"
+
+static const char *const add_keys[] = { "vm", "priority", "order", "start_delay", "max_restart", "max_relocate",
+					"state", NULL };
+
+void h_ha_status(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_ha_status()); }
+
+void h_ha_add(struct route_ctx *c)
+{
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, add_keys);
+	if (!body)
+		return;
+	int r = svc_ha_add(body, &out, &err);
+	reply_result(c, r, 201, out, &err);
+	buf_release(&err);
+}
+
+void h_ha_set(struct route_ctx *c)
+{
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, add_keys + 1);
+	if (!body)
+		return;
+	int r = svc_ha_set(c->seg[2], body, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ha_remove(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	int r = svc_ha_remove(c->seg[2], &err);
+	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", c->seg[2]), &err);
+	buf_release(&err);
+}

@@ -1,0 +1,231 @@
+/*
+ * cmd_ha.c - `corral ha ...`: the VMs a pool keeps running (the API's
+ * /v1/ha; docs/ha.md): protect a VM, change or drop its settings, and
+ * show every HA VM with its host and this host's self-fence.  The ranges
+ * are checked by corrald, which refuses with the reason.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "client.h"
+#include "output.h"
+#include "util/buf.h"
+#include "util/jsonutil.h"
+#include "util/common.h"
+
+#define SETTINGS_HELP                                                                             \
+	"  --priority N      0..1000 (default 0): higher restarts first\n"                           \
+	"  --order N         0..1000 (default 0): within a priority, lower restarts first\n"         \
+	"  --start-delay S   0..3600 s (default 0): wait after starting it before the next\n"        \
+	"  --max-restart N   0..10 (default 1): restarts on its host before relocating\n"            \
+	"  --max-relocate N  0..10 (default 1): other hosts tried before giving up\n"                \
+	"  --state STATE     started (default), stopped, disabled or ignored\n"                      \
+	"  --json            print the API's answer\n"                                               \
+	"  -h, --help        show this help\n"
+
+static const char usage_add[] =
+	"usage: corral ha add VM [--priority N] [--order N] [--start-delay S]\n"
+	"                        [--max-restart N] [--max-relocate N] [--state STATE]\n"
+	"\n"
+	"Protect a VM of this host with HA (the host must be in a pool: corral cluster\n"
+	"create).  The setting is the pool's: it needs quorum and is the same on every\n"
+	"member.  While the VM runs here and its state is started, this host kills it\n"
+	"when the host loses quorum (docs/ha.md, \"Self-fencing\").  Restarting it on\n"
+	"another host is not built yet.\n"
+	"\n"
+	"Options:\n" SETTINGS_HELP;
+
+static const char usage_set[] =
+	"usage: corral ha set VM [--priority N] [--order N] [--start-delay S]\n"
+	"                        [--max-restart N] [--max-relocate N] [--state STATE]\n"
+	"\n"
+	"Change an HA VM's settings: the options given replace the stored values.\n"
+	"\n"
+	"Options:\n" SETTINGS_HELP;
+
+static const char usage_remove[] =
+	"usage: corral ha remove VM...\n"
+	"\n"
+	"Stop protecting VMs with HA (the VMs themselves stay as they are).\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answers as a JSON array\n"
+	"  -h, --help   show this help\n";
+
+static const char usage_status[] =
+	"usage: corral ha status [--json]\n"
+	"\n"
+	"List the HA VMs as VM HOST STATE HA-STATE PRIORITY ORDER DELAY RESTART RELOCATE\n"
+	"(HOST and STATE as this host knows them), then this host's self-fence: armed\n"
+	"or not, its deadline, and the last fence.\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_PRIORITY = CLI_OPT_FIRST, OPT_ORDER, OPT_DELAY, OPT_RESTART, OPT_RELOCATE, OPT_STATE };
+
+static const struct option settings_opts[] = {
+	{ "priority", required_argument, NULL, OPT_PRIORITY },
+	{ "order", required_argument, NULL, OPT_ORDER },
+	{ "start-delay", required_argument, NULL, OPT_DELAY },
+	{ "max-restart", required_argument, NULL, OPT_RESTART },
+	{ "max-relocate", required_argument, NULL, OPT_RELOCATE },
+	{ "state", required_argument, NULL, OPT_STATE },
+	CLI_COMMON_OPTIONS,
+	{ 0 },
+};
+
+static const char *const members[] = { [OPT_PRIORITY - CLI_OPT_FIRST] = "priority",
+				       [OPT_ORDER - CLI_OPT_FIRST] = "order",
+				       [OPT_DELAY - CLI_OPT_FIRST] = "start_delay",
+				       [OPT_RESTART - CLI_OPT_FIRST] = "max_restart",
+				       [OPT_RELOCATE - CLI_OPT_FIRST] = "max_relocate" };
+
+/* Parse the settings options into body; CLI_OK to go on, else the exit code. */
+static int settings_parse(struct cli *cli, struct cli_args *a, json_t *body, bool *go)
+{
+	int opt;
+	*go = false;
+	while ((opt = cli_getopt(cli, a, settings_opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a->exit_code;
+		if (opt == OPT_STATE) {
+			json_object_set_new(body, "state", json_string(optarg));
+			continue;
+		}
+		int64_t v;
+		const char *m = members[opt - CLI_OPT_FIRST];
+		if (cli_parse_int(optarg, INT32_MIN, INT32_MAX, &v) < 0)
+			return cli_usage_error(a->cmd, "--%s: '%s' is not a whole number", settings_opts[opt - CLI_OPT_FIRST].name,
+					       optarg);
+		json_object_set_new(body, m, json_integer(v));
+	}
+	*go = true;
+	return CLI_OK;
+}
+
+static void print_entry(struct cli *cli, const char *what, const json_t *e)
+{
+	if (cli->json)
+		out_json(e);
+	else
+		printf("%s %s\n", what, out_str(e, "vm"));
+}
+
+static int ha_add(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = json_object();
+	struct cli_args a;
+	bool go;
+	int rc;
+
+	cli_args_init(&a, "ha add", usage_add, argc, argv);
+	if ((rc = settings_parse(cli, &a, body, &go)) != CLI_OK || !go)
+		return rc;
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	json_object_set_new(body, "vm", json_string(a.pos[0]));
+	struct client *c = cli_client(cli);
+	if (!c || client_call(c, "POST", "/v1/ha", body, &r, false) < 0)
+		return CLI_FAIL;
+	print_entry(cli, "HA-protected vm", r.json);
+	return CLI_OK;
+}
+
+static int ha_set(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = json_object();
+	struct cli_args a;
+	bool go;
+	int rc;
+
+	cli_args_init(&a, "ha set", usage_set, argc, argv);
+	if ((rc = settings_parse(cli, &a, body, &go)) != CLI_OK || !go)
+		return rc;
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if (json_object_size(body) == 0)
+		return cli_usage_error("ha set", "nothing to change: give at least one option");
+	if (cli_call(cli, "PUT", "/v1/ha", a.pos[0], NULL, body, &r) != CLI_OK)
+		return CLI_FAIL;
+	print_entry(cli, "changed HA settings of vm", r.json);
+	return CLI_OK;
+}
+
+static void ha_removed(struct cli *cli, const char *item, json_t *answer, json_t *all)
+{
+	if (answer)
+		json_array_append(all, answer);
+	if (!cli->json)
+		printf("vm %s is no longer HA-protected\n", item);
+}
+
+static int ha_remove(struct cli *cli, int argc, char **argv)
+{
+	__do_json json_t *all = json_array();
+	struct cli_args a;
+
+	cli_args_init(&a, "ha remove", usage_remove, argc, argv);
+	if (!cli_args_plain(cli, &a, 1, -1, "VM"))
+		return a.exit_code;
+	return cli_delete_each(cli, "/v1/ha", NULL, a.pos, a.npos, all, ha_removed);
+}
+
+static void print_status(const json_t *answer)
+{
+	static const char *const headers[] = { "VM",	  "HOST",  "STATE",   "HA-STATE", "PRIORITY",
+					       "ORDER", "DELAY", "RESTART", "RELOCATE" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	const json_t *e, *f = json_object_get(answer, "fence");
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "resources"), i, e) {
+		char n[5][24];
+		static const char *const keys[] = { "priority", "order", "start_delay", "max_restart", "max_relocate" };
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+			snprintf(n[k], sizeof(n[k]), "%" JSON_INTEGER_FORMAT "%s",
+				 json_integer_value(json_object_get(e, keys[k])), k == 2 ? "s" : "");
+		table_add(t, out_str(e, "vm"), out_str(e, "host") ? out_str(e, "host") : "-", out_str(e, "vm_state"),
+			  out_str(e, "state"), n[0], n[1], n[2], n[3], n[4]);
+	}
+	table_print(t, stdout);
+	printf("\nmanager: %s\n", out_str(answer, "manager"));
+	__do_free char *armed = out_join(json_object_get(f, "armed"), ", ");
+	printf("fence here: %s (armed for: %s); deadline %" JSON_INTEGER_FORMAT " ms after the last quorate view\n"
+	       "  (token %" JSON_INTEGER_FORMAT " + consensus %" JSON_INTEGER_FORMAT " + 1500 ms); watchdog: %s; guard: %s\n",
+	       out_str(f, "state"), *armed ? armed : "none", json_integer_value(json_object_get(f, "deadline_ms")),
+	       json_integer_value(json_object_get(f, "token_ms")), json_integer_value(json_object_get(f, "consensus_ms")),
+	       out_str(f, "watchdog"), out_str(f, "guard"));
+	const json_t *last = json_object_get(f, "last");
+	if (json_is_object(last)) {
+		__do_free char *k = out_join(json_object_get(last, "killed"), ", ");
+		printf("last fence: %s; killed: %s\n", out_str(last, "reason"), *k ? k : "none");
+	}
+}
+
+static int ha_status(struct cli *cli, int argc, char **argv)
+{
+	struct cli_args a;
+
+	cli_args_init(&a, "ha status", usage_status, argc, argv);
+	if (!cli_args_plain(cli, &a, 0, 0, ""))
+		return a.exit_code;
+	return cli_get_print(cli, "/v1/ha", print_status);
+}
+
+static const struct cli_verb ha_verbs[] = {
+	{ "add", "protect a VM with HA", ha_add },
+	{ "set", "change a VM's HA settings", ha_set },
+	{ "remove", "stop protecting VMs with HA", ha_remove },
+	{ "status", "the HA VMs, their hosts, and this host's self-fence", ha_status },
+	{ NULL, NULL, NULL },
+};
+
+const struct cli_noun cli_noun_ha = {
+	"ha", "High availability: the VMs the pool keeps running, and fencing.", ha_verbs, NULL,
+};

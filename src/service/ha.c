@@ -1,0 +1,255 @@
+/*
+ * ha.c - HA resources (see ha.h; docs/ha.md "HA resources"): checks a
+ * request's settings, keeps them as one JSON definition per VM in the
+ * replicated ha_resources table, and reports them with what this host
+ * knows of each VM.  Every change is an "ha" event of the VM.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "service/ha.h"
+#include "service/ha_fence.h"
+#include "service/internal.h"
+#include "core/store.h"
+#include "core/store_local.h"
+#include "core/vmdef.h"
+#include "util/jsonutil.h"
+#include "util/common.h"
+
+struct ha_num {
+	const char *key;
+	int64_t min, max, def;
+};
+
+static const struct ha_num nums[] = {
+	{ "priority", 0, 1000, 0 },    { "order", 0, 1000, 0 },	       { "start_delay", 0, 3600, 0 },
+	{ "max_restart", 0, 10, 1 },   { "max_relocate", 0, 10, 1 },
+};
+
+static const char *const states[] = { "started", "stopped", "disabled", "ignored" };
+
+static const char *const set_keys[] = { "priority", "order", "start_delay", "max_restart", "max_relocate", "state",
+					NULL };
+static const char *const add_keys[] = { "vm", "priority", "order", "start_delay", "max_restart", "max_relocate",
+					"state", NULL };
+
+/* Copy the settings of `body` onto def, checking each. */
+static int settings_merge(json_t *def, const json_t *body, struct buf *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(nums); i++) {
+		int64_t v = nums[i].def;
+		json_t *have = json_object_get(def, nums[i].key);
+		if (json_is_integer(have))
+			v = json_integer_value(have);
+		if (json_get_int(body, nums[i].key, nums[i].min, nums[i].max, &v, err) < 0)
+			return -EINVAL;
+		json_object_set_new(def, nums[i].key, json_integer(v));
+	}
+	const char *st = json_string_value(json_object_get(def, "state"));
+	if (json_get_str(body, "state", &st, err) < 0)
+		return -EINVAL;
+	if (!st)
+		st = "started";
+	bool ok = false;
+	for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+		ok |= strcmp(st, states[i]) == 0;
+	if (!ok) {
+		buf_printf(err, "HA state '%.40s' is not one of started, stopped, disabled, ignored", st);
+		return -EINVAL;
+	}
+	json_object_set_new(def, "state", json_string(st));
+	return 0;
+}
+
+/* This host's node name in its pool (new string), or -EOPNOTSUPP + err. */
+static int pool_self(char **self, struct buf *err)
+{
+	__do_free char *def = NULL;
+	int r = store_cluster_get(svc_cfg.store, &def, self);
+	if (r == -ENOENT) {
+		buf_adds(err, "HA needs a pool: corral cluster create");
+		return -EOPNOTSUPP;
+	}
+	if (r < 0)
+		buf_adds(err, "cannot read this host's pool membership");
+	return r;
+}
+
+static int commit_fail(int r, const char *what, struct buf *err)
+{
+	if (!err->len && store_commit_refusal(r))
+		buf_adds(err, store_commit_refusal(r));
+	if (!err->len)
+		buf_printf(err, "cannot %s the HA resource", what);
+	return r;
+}
+
+static json_t *entry(const char *uuid, json_t *def)
+{
+	json_t *e = json_deep_copy(def);
+	json_object_set_new(e, "uuid", json_string(uuid));
+	return e;
+}
+
+int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
+{
+	const char *key = NULL;
+	svc_uuid uuid;
+	__do_free char *self = NULL;
+	int r;
+	if (json_check_keys(body, "HA resource", add_keys, err) < 0 || json_get_str(body, "vm", &key, err) < 0)
+		return -EINVAL;
+	if (!key) {
+		buf_adds(err, "which VM? give 'vm' (a name or uuid)");
+		return -EINVAL;
+	}
+	if ((r = pool_self(&self, err)) < 0)
+		return r;
+	if (store_vm_lookup(svc_cfg.store, key, uuid) < 0) {
+		buf_printf(err, "no VM '%.64s' on this host", key);
+		return -ENOENT;
+	}
+	struct ha_record old = { 0 };
+	if (store_ha_get(svc_cfg.store, uuid, &old) == 0) {
+		ha_record_release(&old);
+		buf_printf(err, "VM '%.64s' is already HA-protected: change it with corral ha set", key);
+		return -EEXIST;
+	}
+	struct vm_record vm = { 0 };
+	if ((r = store_vm_get(svc_cfg.store, uuid, &vm)) < 0) {
+		buf_printf(err, "no VM '%.64s' on this host", key);
+		return -ENOENT;
+	}
+	__do_json json_t *def = json_pack("{s:s,s:s}", "vm", vm.def->name, "host", vm.host ? vm.host : self);
+	vm_record_release(&vm);
+	if ((r = settings_merge(def, body, err)) < 0)
+		return r;
+	__do_free char *text = json_to_string(def);
+	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
+		return commit_fail(r, "add", err);
+	svc_vm_event(uuid, "ha", "HA-protected");
+	ha_fence_refresh();
+	*out = entry(uuid, def);
+	return 0;
+}
+
+/* The uuid of the protected VM `key` (name or uuid; a uuid also when the VM is not on this host). */
+static int ha_find(const char *key, svc_uuid uuid, struct ha_record *rec, struct buf *err)
+{
+	if (store_vm_lookup(svc_cfg.store, key, uuid) < 0)
+		snprintf(uuid, sizeof(svc_uuid), "%s", key);
+	if (store_ha_get(svc_cfg.store, uuid, rec) == 0)
+		return 0;
+	/* a VM on another host: match the name recorded in the definition */
+	struct ha_record *list = NULL;
+	size_t n = 0;
+	if (store_ha_list(svc_cfg.store, &list, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			__do_json json_t *d = json_loads(list[i].def, 0, NULL);
+			const char *name = json_string_value(json_object_get(d, "vm"));
+			if (name && strcmp(name, key) == 0) {
+				snprintf(uuid, sizeof(svc_uuid), "%s", list[i].uuid);
+				*rec = list[i];
+				memset(&list[i], 0, sizeof(list[i]));
+				store_ha_list_free(list, n);
+				return 0;
+			}
+		}
+		store_ha_list_free(list, n);
+	}
+	buf_printf(err, "VM '%.64s' is not HA-protected", key);
+	return -ENOENT;
+}
+
+int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err)
+{
+	svc_uuid uuid;
+	struct ha_record rec = { 0 };
+	__do_free char *self = NULL;
+	int r;
+	if (json_check_keys(body, "HA settings", set_keys, err) < 0)
+		return -EINVAL;
+	if ((r = pool_self(&self, err)) < 0 || (r = ha_find(vm, uuid, &rec, err)) < 0)
+		return r;
+	__do_json json_t *def = json_loads(rec.def, 0, NULL);
+	ha_record_release(&rec);
+	if (!json_is_object(def)) {
+		buf_adds(err, "the stored HA settings are not JSON");
+		return -EIO;
+	}
+	if ((r = settings_merge(def, body, err)) < 0)
+		return r;
+	__do_free char *text = json_to_string(def);
+	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
+		return commit_fail(r, "change", err);
+	svc_vm_event(uuid, "ha", "HA settings changed");
+	ha_fence_refresh();
+	*out = entry(uuid, def);
+	return 0;
+}
+
+int svc_ha_remove(const char *vm, struct buf *err)
+{
+	svc_uuid uuid;
+	struct ha_record rec = { 0 };
+	__do_free char *self = NULL;
+	int r;
+	if ((r = pool_self(&self, err)) < 0 || (r = ha_find(vm, uuid, &rec, err)) < 0)
+		return r;
+	ha_record_release(&rec);
+	if ((r = store_ha_delete(svc_cfg.store, uuid)) < 0)
+		return commit_fail(r, "remove", err);
+	svc_vm_event(uuid, "ha", "no longer HA-protected");
+	ha_fence_refresh();
+	return 0;
+}
+
+bool svc_ha_armed(const char *uuid)
+{
+	struct ha_record rec = { 0 };
+	if (store_ha_get(svc_cfg.store, uuid, &rec) < 0)
+		return false;
+	__do_json json_t *d = json_loads(rec.def, 0, NULL);
+	ha_record_release(&rec);
+	const char *st = json_string_value(json_object_get(d, "state"));
+	return st && strcmp(st, "started") == 0;
+}
+
+json_t *svc_ha_status(void)
+{
+	struct ha_record *list = NULL;
+	size_t n = 0;
+	__do_free char *self = NULL, *cdef = NULL;
+	json_t *res = json_array();
+	if (store_cluster_get(svc_cfg.store, &cdef, &self) < 0)
+		self = NULL;
+	if (store_ha_list(svc_cfg.store, &list, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			json_t *d = json_loads(list[i].def, 0, NULL);
+			if (!json_is_object(d)) {
+				json_decref(d);
+				continue;
+			}
+			json_t *e = entry(list[i].uuid, d);
+			json_decref(d);
+			struct vm_record vm = { 0 };
+			if (store_vm_get(svc_cfg.store, list[i].uuid, &vm) == 0) {
+				json_object_set_new(e, "vm", json_string(vm.def->name));
+				json_object_set_new(e, "host", json_string(vm.host ? vm.host : self ? self : "this host"));
+				json_object_set_new(e, "vm_state", json_string(vmstate_name(vm.state)));
+				if (vm.reason)
+					json_object_set_new(e, "reason", json_string(vm.reason));
+				vm_record_release(&vm);
+			} else {
+				json_object_set_new(e, "vm_state", json_string("unknown here"));
+			}
+			json_array_append_new(res, e);
+		}
+		store_ha_list_free(list, n);
+	}
+	return json_pack("{s:b,s:s,s:o,s:o}", "pool", self != NULL, "manager",
+			 "not built yet: no host restarts HA VMs of a lost host; a host that loses quorum kills its own "
+			 "HA VMs (self-fence)",
+			 "fence", ha_fence_status(), "resources", res);
+}

@@ -1,0 +1,44 @@
+/*
+ * ha.h - HA resources: which VMs the pool keeps running, with their
+ * priority, order, start delay, restart and relocation limits and
+ * requested state (ha.c; docs/ha.md "HA resources").
+ *
+ * The settings are replicated configuration (the ha_resources table, ha.*
+ * ops): a change needs the pool's quorum and is the same on every member.
+ * A host must be in a pool to protect VMs ("HA needs a pool").  The
+ * manager that restarts VMs on other hosts is not built yet; what runs is
+ * the local self-fence of ha_fence.h, armed for the HA VMs running here.
+ *
+ * Settings (JSON members, with their ranges and defaults):
+ *   priority 0..1000 (0): higher restarts first
+ *   order 0..1000 (0): within one priority, lower restarts first
+ *   start_delay 0..3600 s (0): wait after starting before the next wave
+ *   max_restart 0..10 (1): restarts on the same host before relocating
+ *   max_relocate 0..10 (1): other hosts tried before "error"
+ *   state started|stopped|disabled|ignored ("started")
+ * plus "vm" (its name) and "host" (the host it was on when protected).
+ *
+ * Threading: any thread.  Errors: -errno + one sentence in err (-ENOENT
+ * unknown VM or not protected, -EINVAL bad value, -EEXIST already
+ * protected, -EOPNOTSUPP no pool, -EAGAIN no quorum).
+ */
+#ifndef CORRAL_SERVICE_HA_H
+#define CORRAL_SERVICE_HA_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "util/buf.h"
+
+/* {vm, priority, order, start_delay, max_restart, max_relocate, state}: protect vm.  *out: its entry. */
+int svc_ha_add(const json_t *body, json_t **out, struct buf *err);
+/* Change the members given of vm's settings.  *out: its entry. */
+int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err);
+/* Stop protecting vm (by name or uuid; a uuid also when the VM is not known here). */
+int svc_ha_remove(const char *vm, struct buf *err);
+/* GET /v1/ha: {manager, fence, resources: [...]}. */
+json_t *svc_ha_status(void);
+/* Whether VM uuid is HA-protected with state "started" (the fence arms for it). */
+bool svc_ha_armed(const char *uuid);
+
+#endif

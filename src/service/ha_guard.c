@@ -1,0 +1,208 @@
+/*
+ * ha_guard.c - corrald's side of corral-guard (see ha_guard.h): the guard
+ * runs as its own session (cmd new_session), its identity saved in
+ * STATE/cluster/guard.pid so a restarted corrald finds it again rather
+ * than starting a second; its stderr goes to STATE/cluster/guard.log.  The
+ * armed set travels as one SOCK_SEQPACKET message "set NAME..." with the
+ * QEMUs' pidfds (SCM_RIGHTS, rt_pidfd), which the guard keeps until the
+ * next message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "qemu/runtime.h"
+#include "service/cluster_internal.h"
+#include "service/ha_guard.h"
+#include "util/cmd.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+#include "util/proc.h"
+#include "util/common.h"
+
+#define GUARD_MAX_FDS 250
+
+static int conn = -1;
+
+static char *guard_path(void)
+{
+	__do_free char *self = realpath("/proc/self/exe", NULL);
+	char *slash = self ? strrchr(self, '/') : NULL;
+	if (slash) {
+		char *sibling = xasprintf("%.*s/corral-guard", (int)(slash - self), self);
+		if (access(sibling, X_OK) == 0)
+			return sibling;
+		free(sibling);
+	}
+	return xstrdup("corral-guard"); /* from PATH */
+}
+
+static bool guard_running(struct proc_identity *id)
+{
+	__do_free char *pidfile = xasprintf("%s/guard.pid", svc_cluster_dir());
+	return proc_identity_load(pidfile, id) == 0 && proc_identity_alive(id);
+}
+
+int ha_guard_pid(void)
+{
+	struct proc_identity id;
+	return svc_cluster_dir() && guard_running(&id) ? (int)id.pid : 0;
+}
+
+void ha_guard_ensure(void)
+{
+	struct proc_identity id;
+	if (!svc_cluster_dir() || guard_running(&id))
+		return;
+	__do_free char *prog = guard_path();
+	__do_free char *sock = xasprintf("%s/guard.sock", svc_cluster_dir());
+	__do_free char *log = xasprintf("%s/guard.log", svc_cluster_dir());
+	__do_free char *pidfile = xasprintf("%s/guard.pid", svc_cluster_dir());
+	struct buf err __do_buf = BUF_INIT;
+	struct cmd c = CMD_INIT;
+	struct proc p = PROC_INIT;
+	cmd_add(&c, prog);
+	__do_free char *rep = xasprintf("%s/guard.fenced", svc_cluster_dir());
+	cmd_add(&c, "--socket");
+	cmd_add(&c, sock);
+	cmd_add(&c, "--report");
+	cmd_add(&c, rep);
+	cmd_set_io(&c, 1, CMD_IO_FILE, log);
+	cmd_set_io(&c, 2, CMD_IO_FILE, log);
+	c.new_session = true;
+	int r = cmd_start(&c, &p, &err);
+	cmd_release(&c);
+	if (r < 0) {
+		log_warn("ha: cannot start corral-guard: %s", err.s);
+		return;
+	}
+	if ((r = proc_identity_get(p.pid, &id)) == 0)
+		r = proc_identity_save(pidfile, &id);
+	if (r < 0)
+		log_warn("ha: cannot record corral-guard's pid in %s: %s", pidfile, strerror(-r));
+	log_info("ha: corral-guard started (pid %d)", (int)p.pid);
+	proc_release(&p); /* left to the reaper; found again by its identity */
+	if (conn >= 0) {
+		close(conn);
+		conn = -1;
+	}
+}
+
+static int guard_connect(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	__do_free char *sock = xasprintf("%s/guard.sock", svc_cluster_dir());
+	if (strlen(sock) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, sock, strlen(sock) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n)
+{
+	int fds[GUARD_MAX_FDS];
+	unsigned k = 0;
+	struct buf text __do_buf = BUF_INIT;
+	if (!svc_cluster_dir())
+		return false;
+	if (conn < 0 && (conn = guard_connect()) < 0) {
+		conn = -1;
+		return false;
+	}
+	buf_adds(&text, "set");
+	for (unsigned i = 0; i < n && k < GUARD_MAX_FDS; i++) {
+		int fd = rt_pidfd(uuids[i]);
+		if (fd < 0)
+			continue;
+		fds[k++] = fd;
+		buf_printf(&text, " %s=%s", uuids[i], names[i]);
+	}
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * GUARD_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct iovec iov = { text.s, text.len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (k) {
+		m.msg_control = u.buf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * k);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * k);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * k);
+	}
+	ssize_t r = sendmsg(conn, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	for (unsigned i = 0; i < k; i++)
+		close(fds[i]);
+	if (r < 0) {
+		close(conn);
+		conn = -1;
+		return false;
+	}
+	return true;
+}
+
+void ha_guard_stop(void)
+{
+	struct proc_identity id;
+	if (conn >= 0) {
+		close(conn);
+		conn = -1;
+	}
+	if (!svc_cluster_dir() || !guard_running(&id))
+		return;
+	proc_identity_signal(&id, SIGTERM);
+	__do_free char *pidfile = xasprintf("%s/guard.pid", svc_cluster_dir());
+	unlink(pidfile);
+	log_info("ha: corral-guard (pid %d) stopped: this host is in no pool", (int)id.pid);
+}
+
+char *ha_guard_report(void)
+{
+	if (!svc_cluster_dir())
+		return NULL;
+	__do_free char *path = xasprintf("%s/guard.fenced", svc_cluster_dir());
+	struct buf b = BUF_INIT;
+	if (access(path, F_OK) < 0 || fs_read_file(path, 1 << 16, &b) < 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+void ha_guard_report_done(void)
+{
+	if (!svc_cluster_dir())
+		return;
+	__do_free char *path = xasprintf("%s/guard.fenced", svc_cluster_dir());
+	unlink(path);
+}
+
+void ha_guard_quiet(void)
+{
+	if (conn < 0)
+		return;
+	struct iovec iov = { (void *)"quiet", 5 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (sendmsg(conn, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("ha: cannot tell corral-guard that corrald stops: %s", strerror(errno));
+	close(conn);
+	conn = -1;
+}

@@ -1,0 +1,31 @@
+/*
+ * ha_guard.h - corrald's side of corral-guard (ha_guard.c; docs/ha.md
+ * "The guard"): start it (or re-adopt the one running, by the identity in
+ * STATE/cluster/guard.pid), and hand it the pidfds of the armed HA QEMUs.
+ *
+ * Threading: called from the fence thread only (ha_fence.c).  Errors are
+ * logged; the fence in corrald does not depend on the guard.
+ */
+#ifndef CORRAL_SERVICE_HA_GUARD_H
+#define CORRAL_SERVICE_HA_GUARD_H
+
+#include <stdbool.h>
+
+/* Start the guard if it does not run (in a session of its own; it outlives corrald). */
+void ha_guard_ensure(void);
+/* Send the armed set (uuids and names, n of them): it replaces the guard's,
+ * and is its heartbeat.  false when the guard could not be told. */
+bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n);
+/* What the guard killed while corrald could not ("REASON\nUUID=NAME ...\n",
+ * new string) or NULL; ha_guard_report_done() once recorded. */
+char *ha_guard_report(void);
+void ha_guard_report_done(void);
+/* corrald stops on purpose: the guard keeps the armed set (quorum loss
+ * still kills) but does not count corrald's silence until it is back. */
+void ha_guard_quiet(void);
+/* Stop the guard (the host left its pool) and close the connection. */
+void ha_guard_stop(void);
+/* Whether the guard runs: its pid, or 0. */
+int ha_guard_pid(void);
+
+#endif
