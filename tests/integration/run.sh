@@ -4,9 +4,12 @@
 # Each script starts its own corrald in a temp dir, so scripts are
 # independent: they run $JOBS at a time (default 2, the machines' cores),
 # longest first, and each one's output is printed in one piece when it
-# ends.  With an ASan build dir, the bad-input, HTTP, lifecycle, jobs,
+# ends; an entry whose lock (lib.sh hold_migration, hold_host_net) a
+# running script holds waits while others go first, so no slot sits idle
+# on a lock.  With an ASan build dir, the bad-input, HTTP, TLS, lifecycle,
 # image, backup and backup-cancel scripts run a second time against the
-# sanitized corrald/corral.
+# sanitized corrald/corral (the job engine's own tests run sanitized as
+# unit tests, test_service_job).
 # Prints a summary line "N passed, N failed" and exits non-zero on failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,16 +27,17 @@ trap 'rm -rf "$out"' EXIT
 passed=0 failed=0 scripts_failed=()
 t_start=$SECONDS
 
-# The queue: "label corrald corral script", longest first (measured here).
-queue=()
-add() { queue+=("$1|$2|$3|$4"); }
+# The queue: "label corrald corral script", longest first (measured here),
+# and the lock each entry takes (lib.sh hold_migration / hold_host_net).
+queue=() locks=()
+add() { queue+=("$1|$2|$3|$4"); locks+=("$(grep -o '^hold_[a-z_]*' "$4" | head -n1)"); }
 if [ -n "$asan" ]; then
 	asan=$(cd "$asan" && pwd)
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 order=(t63-migrate-faults t97-crashloop t96-backup-cancel t95-backup t62-migrate t64-migrate-offline t70-snapshots t12-jobs t80-clones t90-image t60-pools t10-lifecycle t20-restart t25-recovery
        t30-disks t91-image-privsep t15-process t40-cdrom t55-http t50-badinput t57-api t56-hostpaths)
-asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle t12-jobs t90-image t95-backup t96-backup-cancel "
+asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle t90-image t95-backup t96-backup-cancel "
 seen=" "
 for name in "${order[@]}" $(cd "$here" && ls t*.sh | sed 's/\.sh$//'); do
 	case "$seen" in *" $name "*) continue ;; esac
@@ -57,6 +61,22 @@ start_one() {
 		echo "# ---- $label: $((SECONDS - t0)) s"
 	) >"$out/$n.log" 2>&1 &
 	pids[$!]=$n
+	started[$n]=1
+}
+# pick: the first entry not started whose lock no running entry holds (a
+# script waiting for a lock would keep a slot idle); else the first not started.
+pick() {
+	local i p first=-1 busy
+	for i in "${!queue[@]}"; do
+		[ -n "${started[$i]:-}" ] && continue
+		[ $first -lt 0 ] && first=$i
+		busy=
+		if [ -n "${locks[$i]}" ]; then
+			for p in "${!pids[@]}"; do [ "${locks[${pids[$p]}]}" = "${locks[$i]}" ] && busy=1; done
+		fi
+		[ -z "$busy" ] && { echo "$i"; return; }
+	done
+	echo "$first"
 }
 finish_one() {
 	local n=$1 label p f
@@ -79,12 +99,12 @@ finish_one() {
 echo "# ---- cli-usage.sh"
 if bash "$here/cli-usage.sh" "$build/corral"; then passed=$((passed + 1)); else failed=$((failed + 1)); scripts_failed+=(cli-usage.sh); fi
 
-declare -A pids=()
-next=0
-while [ $next -lt ${#queue[@]} ] || [ ${#pids[@]} -gt 0 ]; do
-	while [ $next -lt ${#queue[@]} ] && [ ${#pids[@]} -lt "$jobs" ]; do
-		start_one $next
-		next=$((next + 1))
+declare -A pids=() started=()
+left=${#queue[@]}
+while [ $left -gt 0 ] || [ ${#pids[@]} -gt 0 ]; do
+	while [ $left -gt 0 ] && [ ${#pids[@]} -lt "$jobs" ]; do
+		start_one "$(pick)"
+		left=$((left - 1))
 	done
 	wait -n -p done_pid
 	n=${pids[$done_pid]}
