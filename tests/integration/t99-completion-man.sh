@@ -44,16 +44,16 @@ test_expect "completion stays silent when corrald cannot be reached" '
 test_expect "a man page per noun, corral(1) and corrald(8); each renders and holds every verb's help" '
 	nouns=$("$CORRAL" __complete "" | sort | tr "\n" " ") &&
 	listed=$(sed -n "/^man_nouns/,/]/p" "$SRC/docs/man/meson.build" | grep -o "'"'"'[a-z]*'"'"'" | tr -d "'"'"'" | sort | tr "\n" " ") &&
-	[ "$nouns" = "$listed" ] || { echo "nouns: $nouns; meson: $listed"; exit 1; }
+	[ "$nouns" = "$listed" ] || { echo "nouns: $nouns; meson: $listed"; return 1; }
 	for page in corral.1 corrald.8 $(for n in $nouns; do echo corral-$n.1; done); do
 		MANWIDTH=100 man -l "$MAN/$page" >"$T/page.txt" 2>"$T/man.err" && grep -q "^NAME" "$T/page.txt" &&
-			! grep -qi "warning\|error" "$T/man.err" || { echo "page $page"; cat "$T/man.err"; exit 1; }
+			! grep -qi "warning\|error" "$T/man.err" || { echo "page $page"; cat "$T/man.err"; return 1; }
 	done &&
 	for n in $nouns; do
 		MANWIDTH=200 man -l "$MAN/corral-$n.1" 2>/dev/null >"$T/page.txt"
 		for v in $("$CORRAL" __complete "$n" ""); do
 			first=$("$CORRAL" "$n" "$v" --help | head -1)
-			grep -qF -- "$first" "$T/page.txt" || { echo "corral-$n.1 lacks: $first"; exit 1; }
+			grep -qF -- "$first" "$T/page.txt" || { echo "corral-$n.1 lacks: $first"; return 1; }
 		done
 	done &&
 	MANWIDTH=100 man -l "$MAN/corrald.8" | grep -q -- "--state-dir DIR"
