@@ -147,6 +147,21 @@ static int rp_caller_check(const json_t *rec, const char *caller, struct buf *er
 	return 0;
 }
 
+/* Under rp_lock: VM uuid's replica record, if this host holds one and
+ * caller (NULL: this host) may change it; else NULL, *r and err set. */
+static json_t *rp_owned(const char *uuid, const char *caller, int *r, struct buf *err)
+{
+	json_t *rec = rec_load(uuid);
+	if (!rec) {
+		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
+		*r = -ENOENT;
+	} else if ((*r = rp_caller_check(rec, caller, err)) < 0) {
+		json_decref(rec);
+		rec = NULL;
+	}
+	return rec;
+}
+
 int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 {
 	static const char *const keys[] = { "vm", "name", "source", "address", "psk", "disks", NULL };
@@ -244,11 +259,7 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&rp_lock);
-	if (!(rec = rec_load(uuid))) {
-		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
-		r = -ENOENT;
-	} else if ((r = rp_caller_check(rec, caller, err)) < 0) {
-	} else if ((r = rp_rekey_serve(rec, psk, err)) == 0) {
+	if ((rec = rp_owned(uuid, caller, &r, err)) && (r = rp_rekey_serve(rec, psk, err)) == 0) {
 		*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
 	}
 	pthread_mutex_unlock(&rp_lock);
@@ -265,11 +276,7 @@ int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struc
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&rp_lock);
-	if (!(rec = rec_load(uuid))) {
-		buf_printf(err, "%s holds no replica of VM %s", mig_self_name(), uuid);
-		r = -ENOENT;
-	} else if ((r = rp_caller_check(rec, caller, err)) < 0) {
-	} else {
+	if ((rec = rp_owned(uuid, caller, &r, err))) {
 		size_t i;
 		json_t *d;
 		*out = json_pack("{s:[]}", "deleted");
