@@ -342,6 +342,36 @@ static CURL *request_setup(struct client *c, const char *url)
 	return h;
 }
 
+/*
+ * Perform h; while corrald answers 503 with Retry-After (its request queue
+ * was full, or it is restarting: the request was refused before it was
+ * routed, so nothing happened and sending it again is safe), wait as told
+ * (at most 5 s a time, 60 s in all) and send it again.  Other answers,
+ * including a 503 without Retry-After, are the caller's.
+ */
+static CURLcode perform_retrying(CURL *h, struct reply *r)
+{
+	curl_off_t waited = 0;
+
+	for (;;) {
+		curl_off_t after = 0;
+		long status = 0;
+		CURLcode rc = curl_easy_perform(h);
+
+		if (rc != CURLE_OK)
+			return rc;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		if (status != 503 || curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &after) != CURLE_OK || after <= 0)
+			return rc;
+		after = after > 5 ? 5 : after;
+		if (waited + after > 60)
+			return rc;
+		waited += after;
+		buf_reset(&r->body);
+		sleep((unsigned)after);
+	}
+}
+
 int client_request(struct client *c, const char *method, const char *path, const json_t *body,
 		   struct reply *r)
 {
@@ -380,7 +410,7 @@ int client_request_with(struct client *c, const char *method, const char *path, 
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
-	rc = curl_easy_perform(h);
+	rc = perform_retrying(h, r);
 	curl_slist_free_all(hdrs);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	if (rc != CURLE_OK) {

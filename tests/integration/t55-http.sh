@@ -12,7 +12,7 @@ probe() { python3 "$HERE/httpprobe.py" "$SOCK" "$@"; }
 
 IDLE=2 HEAD_S=3 BODY_S=4 MAXC=32
 start_daemon --http-idle-timeout $IDLE --http-header-timeout $HEAD_S --http-body-timeout $BODY_S \
-	--http-max-connections $MAXC --http-workers 4 || { FAILED=1; finish; exit 1; }
+	--http-max-connections $MAXC --http-workers 4 --http-queue 2 || { FAILED=1; finish; exit 1; }
 
 # field NAME KEY: a value from the probe results in $T/probes.
 field() { jq -r --arg n "$1" "select(.name == \$n) | .$2" "$T/probes"; }
@@ -110,6 +110,18 @@ test_expect "a reader that stalls or vanishes frees its connection, pipe and rea
 	between "$(tail -n1 "$T/stall" | jq .server_closed_after)" $((IDLE - 1)) $((IDLE + 2)) &&
 	back_to "$fds" "$threads" &&
 	probe get "$CONTENT" drop 100000 && back_to "$fds" "$threads"
+'
+test_expect "a full queue answers 503 + Retry-After; the CLI retries, so 40 parallel creates all land" '
+	pids= && for i in $(seq 1 40); do
+		curl -s -o /dev/null -D - --unix-socket "$SOCK" -X POST -H "Content-Type: application/json" \
+			-d "{\"name\":\"raw$i\",\"memory_mib\":16}" http://corral/v1/vms > "$T/raw.$i" & pids="$pids $!"
+	done && wait $pids &&
+	n503=$(grep -l "^HTTP/1.1 503" "$T"/raw.* | wc -l) && echo "raw curl: $n503 of 40 refused with 503" &&
+	[ "$n503" -gt 0 ] && grep -qi "^Retry-After: 1" $(grep -l "^HTTP/1.1 503" "$T"/raw.* | head -n1) &&
+	pids= && for i in $(seq 1 40); do corral vm create "cli$i" --memory 16 >"$T/cli.$i" 2>&1 & pids="$pids $!"; done &&
+	fails=0 && for p in $pids; do wait "$p" || fails=$((fails + 1)); done &&
+	echo "CLI: $fails of 40 failed" && [ "$fails" = 0 ] &&
+	[ "$(corral vm list --json | jq "[.vms[] | select(.name | startswith(\"cli\"))] | length")" = 40 ]
 '
 test_expect "SIGTERM stops at once with a stream and idle connections open" '
 	bg_probe "$T/stall" get "$CONTENT" stall 100000 && wait_line "$T/stall" stalled && stall=$BG &&

@@ -27,11 +27,26 @@ function remember(j) {
   session.local = !!j.local;
 }
 
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// fetch, sent again while corrald answers 503 with Retry-After: the request
+// was refused before it was routed (queue full, restarting), so nothing
+// happened; at most 5 s a wait and 60 s in all, as the CLI does.
+async function fetchRetrying(path, init) {
+  for (let waited = 0; ;) {
+    const r = await fetch(path, init);
+    const after = Math.min(5, parseInt(r.headers.get('Retry-After') || '0', 10) || 0);
+    if (r.status !== 503 || after <= 0 || waited + after > 60) return r;
+    waited += after;
+    await sleep(after * 1000);
+  }
+}
+
 async function call(method, path, body, raw = false) {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && session.csrf) headers['X-CSRF-Token'] = session.csrf;
-  const r = await fetch(path, {
+  const r = await fetchRetrying(path, {
     method, headers, credentials: 'same-origin', cache: 'no-store',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
