@@ -14,7 +14,14 @@
  *   - the corosync connection breaks while armed,
  *   - corrald sent nothing for --corrald-timeout seconds (20) while armed,
  *     unless its last message was "quiet" (corrald stopping on purpose:
- *     the set stays armed for quorum loss).
+ *     the set stays armed for quorum loss);
+ *   - its own messages stopped coming through corosync (a stalled or
+ *     stopped corosync, which never tells anyone that quorum is gone): the
+ *     guard multicasts a small self-message every 100 ms in the CPG group
+ *     corral_guard_v1 and notes the send time of each one delivered back
+ *     while quorate; armed, with none for the deadline L that corrald sends
+ *     with the set ("set fresh=MS ..."), it kills.  A ring reform holds
+ *     deliveries for token + consensus, which L exceeds by 1.5 s.
  * It allocates nothing in its loop and locks its memory (mlockall).  One
  * line per decision on stderr (corrald sends it to guard.log); after a kill
  * it writes --report PATH ("REASON\nUUID=NAME ...\n": the names as corrald
@@ -23,6 +30,7 @@
  * SIGTERM (corrald stops it when the host leaves its pool).
  */
 #include <corosync/corotypes.h>
+#include <corosync/cpg.h>
 #include <corosync/quorum.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +60,18 @@ static bool quorate, seen_quorate;
 static volatile sig_atomic_t stop;
 static const char *report;
 static bool quiet; /* corrald said it is stopping on purpose */
+static int64_t fresh_ms;   /* from corrald's set: the deadline L; 0: no freshness rule */
+static int64_t last_fresh; /* send time of the newest own message delivered while quorate */
+static uint32_t my_nodeid;
+
+#define FRESH_MAGIC 0x63677264u /* "cgrd" */
+#define FRESH_EVERY_MS 100
+
+struct fresh_msg {
+	uint32_t magic;
+	uint32_t pid;
+	int64_t sent_ms;
+};
 
 static int64_t mono_ms(void)
 {
@@ -120,6 +140,42 @@ static void on_quorum(quorum_handle_t h, uint32_t q, uint64_t seq, uint32_t n, u
 		fence("host lost quorum");
 }
 
+static void on_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid, uint32_t pid, void *msg,
+		       size_t len)
+{
+	struct fresh_msg m;
+	(void)h;
+	(void)group;
+	if (len != sizeof(m) || nodeid != my_nodeid || pid != (uint32_t)getpid())
+		return;
+	memcpy(&m, msg, sizeof(m));
+	if (m.magic == FRESH_MAGIC && quorate && m.sent_ms > last_fresh)
+		last_fresh = m.sent_ms;
+}
+
+/* Join corral_guard_v1; the group's fd, or -1 (tried again later). */
+static int fresh_join(cpg_handle_t *h)
+{
+	static cpg_callbacks_t cb = { .cpg_deliver_fn = on_deliver };
+	struct cpg_name g = { .length = sizeof("corral_guard_v1") - 1, .value = "corral_guard_v1" };
+	int fd = -1;
+	if (cpg_initialize(h, &cb) != CS_OK)
+		return -1;
+	if (cpg_local_get(*h, &my_nodeid) != CS_OK || cpg_join(*h, &g) != CS_OK || cpg_fd_get(*h, &fd) != CS_OK) {
+		cpg_finalize(*h);
+		return -1;
+	}
+	last_fresh = mono_ms(); /* the clock starts now: a corosync already stalled fences after L */
+	return fd;
+}
+
+static void fresh_send(cpg_handle_t h)
+{
+	struct fresh_msg m = { FRESH_MAGIC, (uint32_t)getpid(), mono_ms() };
+	struct iovec iov = { &m, sizeof(m) };
+	(void)cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1); /* TRY_AGAIN in a reform: the next one goes */
+}
+
 /* One message from corrald: replace the armed set.  -1 when the peer went away. */
 static int recv_set(int fd)
 {
@@ -156,8 +212,14 @@ static int recv_set(int fd)
 		return 0;
 	}
 	quiet = false;
-	if (strncmp(payload, "set", 3) == 0)
-		snprintf(armed_names, sizeof(armed_names), "%s", payload[3] == ' ' ? payload + 4 : "");
+	if (strncmp(payload, "set", 3) == 0) {
+		const char *names = payload[3] == ' ' ? payload + 4 : "";
+		if (strncmp(names, "fresh=", 6) == 0) {
+			fresh_ms = strtoll(names + 6, NULL, 10);
+			names = strchr(names, ' ') ? strchr(names, ' ') + 1 : "";
+		}
+		snprintf(armed_names, sizeof(armed_names), "%s", names);
+	}
 	if (strcmp(before, armed_names) != 0) {
 		say("armed for %u QEMU(s): %s", narmed, narmed ? armed_names : "none");
 		memcpy(before, armed_names, sizeof(before));
@@ -222,8 +284,9 @@ int main(int argc, char **argv)
 
 	quorum_handle_t qh = 0;
 	quorum_callbacks_t cb = { .quorum_notify_fn = on_quorum };
-	int qfd = -1, cfd = -1;
-	int64_t last_try = 0, last_msg = mono_ms();
+	cpg_handle_t gh = 0;
+	int qfd = -1, cfd = -1, gfd = -1;
+	int64_t last_try = 0, last_msg = mono_ms(), last_sent = 0;
 	while (!stop) {
 		int64_t now = mono_ms();
 		if (qfd < 0 && now - last_try >= 1000) {
@@ -242,8 +305,17 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		struct pollfd p[3] = { { lfd, POLLIN, 0 }, { cfd, POLLIN, 0 }, { qfd, POLLIN, 0 } };
-		int r = poll(p, 3, 100);
+		if (qfd >= 0 && gfd < 0 && now - last_try >= 1000) {
+			last_try = now;
+			if ((gfd = fresh_join(&gh)) >= 0)
+				say("joined corral_guard_v1 (node %u): freshness clock running", my_nodeid);
+		}
+		if (gfd >= 0 && now - last_sent >= FRESH_EVERY_MS) {
+			fresh_send(gh);
+			last_sent = now;
+		}
+		struct pollfd p[4] = { { lfd, POLLIN, 0 }, { cfd, POLLIN, 0 }, { qfd, POLLIN, 0 }, { gfd, POLLIN, 0 } };
+		int r = poll(p, 4, FRESH_EVERY_MS);
 		if (r < 0 && errno != EINTR)
 			break;
 		if (qfd >= 0 && p[2].revents) {
@@ -254,6 +326,12 @@ int main(int argc, char **argv)
 				if (seen_quorate)
 					fence("host lost its corosync connection");
 				seen_quorate = quorate = false;
+			}
+		}
+		if (gfd >= 0 && p[3].revents) {
+			if ((p[3].revents & (POLLHUP | POLLERR)) || cpg_dispatch(gh, CS_DISPATCH_ALL) != CS_OK) {
+				cpg_finalize(gh);
+				gfd = -1; /* the quorum connection says whether corosync is gone */
 			}
 		}
 		if (p[0].revents & POLLIN) {
@@ -275,9 +353,17 @@ int main(int argc, char **argv)
 		}
 		if (narmed && !quiet && mono_ms() - last_msg > corrald_timeout_s * 1000)
 			fence("corrald silent");
+		if (narmed && fresh_ms > 0 && gfd >= 0 && seen_quorate && mono_ms() - last_fresh > fresh_ms) {
+			char why[96];
+			snprintf(why, sizeof(why), "corosync stalled: no message of this host delivered for %lld ms",
+				 (long long)(mono_ms() - last_fresh));
+			fence(why);
+		}
 	}
 	say("stopping (armed: %u)", narmed);
 	set_clear();
+	if (gfd >= 0)
+		cpg_finalize(gh);
 	if (qfd >= 0)
 		quorum_finalize(qh);
 	unlink(sock);

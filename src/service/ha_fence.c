@@ -164,7 +164,7 @@ static void guard_report_take(void)
 		if (store_vm_get(svc_cfg.store, tok, &rec) == 0 && rec.state == VM_CRASHED) {
 			char detail[256];
 			store_vm_set_state(svc_cfg.store, tok, VM_STOPPED, reason);
-			snprintf(detail, sizeof(detail), "%s: QEMU killed by corral-guard (corrald did not run)", reason);
+			snprintf(detail, sizeof(detail), "%s: QEMU killed by corral-guard", reason);
 			svc_vm_event(tok, "ha", detail);
 			log_warn("ha: corral-guard fenced VM %s while corrald could not: %s", eq ? eq + 1 : tok, reason);
 		}
@@ -186,12 +186,13 @@ static void guard_tell(void)
 	pthread_mutex_lock(&lock);
 	unsigned n = narmed;
 	memcpy(list, armed, n * sizeof(list[0]));
+	int64_t L = deadline_ms;
 	pthread_mutex_unlock(&lock);
 	for (unsigned i = 0; i < n; i++) {
 		uuids[i] = list[i].uuid;
 		names[i] = list[i].name;
 	}
-	ha_guard_send(uuids, names, n);
+	ha_guard_send(uuids, names, n, L);
 }
 
 static void *fence_main(void *arg)

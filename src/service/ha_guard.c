@@ -3,8 +3,8 @@
  * runs as its own session (cmd new_session), its identity saved in
  * STATE/cluster/guard.pid so a restarted corrald finds it again rather
  * than starting a second; its stderr goes to STATE/cluster/guard.log.  The
- * armed set travels as one SOCK_SEQPACKET message "set NAME..." with the
- * QEMUs' pidfds (SCM_RIGHTS, rt_pidfd), which the guard keeps until the
+ * armed set travels as one SOCK_SEQPACKET message "set [fresh=MS] UUID=NAME..."
+ * with the QEMUs' pidfds (SCM_RIGHTS, rt_pidfd), which the guard keeps until the
  * next message.
  */
 #include <errno.h>
@@ -113,7 +113,7 @@ static int guard_connect(void)
 	return fd;
 }
 
-bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n)
+bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n, int64_t fresh_ms)
 {
 	int fds[GUARD_MAX_FDS];
 	unsigned k = 0;
@@ -125,6 +125,8 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned 
 		return false;
 	}
 	buf_adds(&text, "set");
+	if (fresh_ms > 0)
+		buf_printf(&text, " fresh=%lld", (long long)fresh_ms);
 	for (unsigned i = 0; i < n && k < GUARD_MAX_FDS; i++) {
 		int fd = rt_pidfd(uuids[i]);
 		if (fd < 0)

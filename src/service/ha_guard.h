@@ -14,8 +14,11 @@
 /* Start the guard if it does not run (in a session of its own; it outlives corrald). */
 void ha_guard_ensure(void);
 /* Send the armed set (uuids and names, n of them): it replaces the guard's,
- * and is its heartbeat.  false when the guard could not be told. */
-bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n);
+ * and is its heartbeat.  fresh_ms (> 0) is the fence deadline L: the guard
+ * kills the set when no message of its own has come through corosync in a
+ * quorate ring for that long (a stalled corosync).  false when the guard
+ * could not be told. */
+bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n, int64_t fresh_ms);
 /* What the guard killed while corrald could not ("REASON\nUUID=NAME ...\n",
  * new string) or NULL; ha_guard_report_done() once recorded. */
 char *ha_guard_report(void);
