@@ -26,12 +26,14 @@ fi
 PORT=$((20000 + RANDOM % 20000))
 URL=https://127.0.0.1:$PORT
 ART=${ARTIFACTS:-$(dirname "$CORRALD")/artifacts}/t75-webui
-start_daemon --listen "127.0.0.1:$PORT" || { FAILED=$((FAILED + 1)); exit 1; }
+start_daemon --listen "127.0.0.1:$PORT" --metrics-interval 1 || { FAILED=$((FAILED + 1)); exit 1; }
 CRT=$STATE/tls/host.crt
 export ADMIN_PASS=admin-pass-$RANDOM AUD_PASS=audit-pass-$RANDOM
 # webui.py runs this when it wants 500 more VMs (names bulk-000..bulk-499)
 export BULK_CMD="seq -w 0 499 | xargs -P4 -I{} curl -sf --unix-socket '$SOCK' -X POST -H 'Content-Type: application/json' \
 	-d '{\"name\":\"bulk-{}\",\"memory_mib\":64}' -o /dev/null http://corral/v1/vms"
+# the NAT network the page makes (and deletes): a name and subnet of this run's own
+export NET_NAME=wu$((RANDOM % 100000)) NET_SUBNET=10.175.$((RANDOM % 250)).0/24 SOCK CORRAL
 export XSS_TEXT='<img src=x onerror=alert(document.domain)><script>alert(1)</script>'
 
 test_expect "users for the browser: an Administrator and an Auditor; a VM with a hostile description" '
@@ -61,12 +63,16 @@ test_expect "headless Chromium drives the UI (webui.py)" '
 	cp browser.out "$T/browser.log"
 	[ $rc -eq 0 ] && ! grep -q "^not ok" browser.out
 '
+corral net delete --yes "$NET_NAME" >/dev/null 2>&1 # made by the page, gone already unless a step failed
 cat "$T/browser.log" 2>/dev/null | sed -n -e "s/^\(ok\|not ok\) - /  browser: \1 - /p" -e "s/^  the VM list/  browser:   the VM list/p"
 
 test_expect "after the browser: what it did and what it was refused, seen through the CLI" '
 	[ "$(vm_state web)" = running ] && [ "$(vm_state xss)" = stopped ] &&
 	corral snapshot list web --json | jq -e ".snapshots | map(.name) == [\"s1\"]" &&
-	corral vm show web --json | jq -e ".description == \"made in the browser\" and (.disks | length) == 1" &&
+	corral vm show web --json | jq -e ".description == \"made in the browser\" and ([.disks[].volume] == [\"web-root\", \"webdata\"])" &&
+	corral alarm list --json | jq -e "any(.alarms[]; .name == \"webhot\" and .when == \"cpu > 95% for 5m\")" &&
+	corral token list aud --json | jq -e "any(.tokens[]; .id == \"page\")" &&
+	! corral net list | grep -q "$NET_NAME" &&
 	corral events --json --limit 5000 >events.json &&
 	jq -e "[.events[] | select(.kind == \"api\") | .detail] |
 		(any(test(\"^aud from .*: POST /v1/vms/xss/start -> 403\"))) and
@@ -74,7 +80,7 @@ test_expect "after the browser: what it did and what it was refused, seen throug
 		{ jq -c ".events[] | select(.kind == \"api\")" events.json | tail -n 20; false; } &&
 	[ "$(vm_state gfx)" = stopped ] && [ "$(corral vm list --json | jq ".vms | length")" = 503 ] &&
 	grep -q "web VNC display attached to" "$T/corrald.log" &&
-	[ "$(ls "$ART" | grep -c "^[01][0-9]-.*\.png\$")" = 11 ]
+	[ "$(ls "$ART" | grep -c "^[01][0-9]-.*\.png\$")" = 18 ]
 '
 
 test_expect "the session id and CSRF token are nowhere in the log, the events or the database" '

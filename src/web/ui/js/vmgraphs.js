@@ -35,6 +35,7 @@ export function graphsSection(name) {
     try {
       const x = await api.get(`/v1/vms/${seg(name)}/stats?since=${range}`);
       if (gone) return;
+      charts.dataset.range = range; // what is drawn (tests wait for it)
       if (!x.series.length) fill(charts, h('p', { class: 'muted' }, 'No samples: the VM has not run since metrics were kept.'));
       else {
         fill(charts, CHARTS.map(([id, title, pick]) => {
