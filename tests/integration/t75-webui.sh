@@ -40,7 +40,8 @@ test_expect "users for the browser: an Administrator and an Auditor; a VM with a
 	printf "%s\n" "$ADMIN_PASS" | corral user add admin && corral acl add admin Administrator / &&
 	printf "%s\n" "$AUD_PASS" | corral user add aud && corral acl add aud Auditor / &&
 	create_guest xss --description "$XSS_TEXT" >/dev/null &&
-	create_guest gfx --vnc >/dev/null
+	create_guest gfx --vnc >/dev/null &&
+	corral repo create "$T/repo" >/dev/null
 '
 
 test_expect "the UI is served over TLS with CSP, no framing, no sniffing; files outside it are not" '
@@ -70,7 +71,7 @@ test_expect "after the browser: what it did and what it was refused, seen throug
 	[ "$(vm_state web)" = running ] && [ "$(vm_state xss)" = stopped ] &&
 	corral snapshot list web --json | jq -e ".snapshots | map(.name) == [\"s1\"]" &&
 	corral vm show web --json | jq -e ".description == \"made in the browser\" and ([.disks[].volume] == [\"web-root\", \"webdata\"])" &&
-	corral alarm list --json | jq -e "any(.alarms[]; .name == \"webhot\" and .when == \"cpu > 95% for 5m\")" &&
+	corral alarm list --json | jq -e "any(.alarms[]; .name == \"webhot\" and .when == \"memory > 1M for 2s\")" &&
 	corral token list aud --json | jq -e "any(.tokens[]; .id == \"page\")" &&
 	! corral net list | grep -q "$NET_NAME" &&
 	corral events --json --limit 5000 >events.json &&
@@ -78,9 +79,9 @@ test_expect "after the browser: what it did and what it was refused, seen throug
 		(any(test(\"^aud from .*: POST /v1/vms/xss/start -> 403\"))) and
 		(any(test(\"^admin from .*: POST /ui/login -> 200\")))" events.json ||
 		{ jq -c ".events[] | select(.kind == \"api\")" events.json | tail -n 20; false; } &&
-	[ "$(vm_state gfx)" = stopped ] && [ "$(corral vm list --json | jq ".vms | length")" = 503 ] &&
+	[ "$(vm_state gfx)" = stopped ] && [ "$(corral vm list --json | jq ".vms | length")" = 504 ] &&
 	grep -q "web VNC display attached to" "$T/corrald.log" &&
-	[ "$(ls "$ART" | grep -c "^[01][0-9]-.*\.png\$")" = 18 ]
+	[ "$(ls "$ART" | grep -c "^[01][0-9]-.*\.png\$")" = 19 ]
 '
 
 test_expect "the session id and CSRF token are nowhere in the log, the events or the database" '

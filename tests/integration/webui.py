@@ -367,6 +367,42 @@ def t_disk_hotadd():
     shot("13-disks")
 
 
+def t_settings():
+    # a running VM's definition cannot be replaced: the server's words are shown
+    drv.execute_script("document.getElementById('settings-section').scrollIntoView()")
+    submit("settings-form")
+    wait(lambda: "saving the settings of web failed:" in flash(), what="the refusal for a running VM")
+    print(f"  refused: {flash()}", flush=True)
+    drv.get(URL + "/ui/#/vm/xss")
+    wait(lambda: drv.find_elements(By.ID, "settings-form"), what="the settings of xss")
+    by_id("set-cpus").clear()
+    by_id("set-cpus").send_keys("2")
+    by_id("set-tags").send_keys("web-edited, ui")
+    submit("settings-form")
+    wait(lambda: "settings of xss saved" in flash() or "failed" in flash(), what="saved")
+    assert "failed" not in flash(), flash()
+    vm = json.loads(corral_cli("vm", "show", "xss", "--json"))
+    assert vm["cpus"] == 2 and vm["tags"] == ["web-edited", "ui"] and vm["description"] == XSS, \
+        f"corral vm show xss: {vm['cpus']} {vm['tags']} {vm['description']!r}"
+
+
+def t_vm_backup():
+    drv.get(URL + "/ui/#/vm/web")
+    wait(lambda: "No backup of this VM" in text_of("vm-backups"), what="the VM's backups (none yet)")
+    by_id("backup-run").click()
+    wait(lambda: "backup of web done" in flash() or "backup of web failed" in flash(), timeout=90, what="the backup job's end")
+    assert "done" in flash(), flash()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#backup-table input.restore-name"), what="the backup listed")
+    drv.find_element(By.CSS_SELECTOR, "#backup-table input.restore-name").send_keys("webcopy")
+    drv.find_element(By.CSS_SELECTOR, "#backup-table form button[type=submit]").click()
+    wait(lambda: " done" in flash() and "restore" in flash() or "failed" in flash(), timeout=90, what="the restore's end")
+    assert "failed" not in flash(), flash()
+    vm = json.loads(corral_cli("vm", "show", "webcopy", "--json"))
+    assert len(vm["disks"]) == 2, f"the restored VM: {vm['disks']}"
+    drv.execute_script("document.getElementById('backups-section').scrollIntoView()")
+    shot("19-vm-backups")
+
+
 def t_storage():
     drv.get(URL + "/ui/#/storage")
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#pool-table tr[data-pool=default] .bar"), what="the pools with a bar")
@@ -404,8 +440,10 @@ def t_network():
 
 def t_backups_page():
     drv.get(URL + "/ui/#/backups")
-    wait(lambda: "No repository" in text_of("backup-repos") or drv.find_elements(By.ID, "repo-table"), what="repositories")
-    wait(lambda: "Loading" not in text_of("backup-policies") and "Loading" not in text_of("backup-jobs"), what="policies, jobs")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#repo-table tr[data-repo]"), what="the repository")
+    assert "(default)" in text_of("backup-repos") and "encrypted" not in text_of("backup-repos")
+    wait(lambda: "backup" in text_of("backup-jobs") and "restore" in text_of("backup-jobs"), what="the backup and restore jobs")
+    wait(lambda: "Loading" not in text_of("backup-policies"), what="the policies")
     shot("16-backups")
 
 
@@ -436,13 +474,17 @@ def t_alarms():
     drv.get(URL + "/ui/#/alarms")
     wait(lambda: drv.find_elements(By.ID, "alarm-form"), what="the alarm form")
     by_id("alarm-name").send_keys("webhot")
-    by_id("alarm-when").send_keys("cpu > 95% for 5m")
+    by_id("alarm-when").send_keys("memory > 1M for 2s")
     by_id("alarm-on").send_keys("web")
     submit("alarm-form")
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#alarm-table tr[data-alarm=webhot]") or "failed" in flash(),
          what="the new rule")
     assert "failed" not in flash(), flash()
-    wait(lambda: "Loading" not in text_of("alarm-history"), what="the history")
+    # web's QEMU holds far more than 1 MiB: pending, then firing two seconds on
+    wait(lambda: "firing" in text_of("alarm-history"), timeout=30, what="the rule firing in the history")
+    assert "pending" in text_of("alarm-history"), text_of("alarm-history")
+    wait(lambda: "firing" in drv.find_element(By.CSS_SELECTOR, "#alarm-table tr[data-alarm=webhot]").text,
+         what="the rule's state firing")
     shot("18-alarms")
 
 
@@ -502,6 +544,8 @@ step("a console WebSocket with a foreign Origin is refused (403)", t_ws_origin)
 step("the VM list with 503 VMs, drawn in one pass; a row follows its VM's state", t_many_vms)
 step("the VM page draws graphs of the running guest from its stats", t_graphs)
 step("a disk hot-added in the page shows in corral vm show", t_disk_hotadd)
+step("settings: a running VM's edit refused verbatim; a stopped VM's CPUs and tags changed", t_settings)
+step("a backup of the VM run from its page, restored under a new name", t_vm_backup)
 step("the storage page: pools with usage bars, volumes", t_storage)
 step("a NAT network created in the page shows in corral net list; a bad one refused verbatim; deleted", t_network)
 step("the backups page: repositories, policies, jobs", t_backups_page)

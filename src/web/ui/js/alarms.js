@@ -22,7 +22,7 @@ export function show(main) {
       const body = { name: name.value, when: when.value };
       if (on.value) body.on = on.value;
       if (notify.value) body.notify = [notify.value];
-      act(`adding alarm ${name.value}`, () => api.post('/v1/alarms', body), () => { name.value = ''; loadRules(); });
+      act(`adding alarm ${name.value}`, () => api.post('/v1/alarms', body), () => { for (const i of [name, when, on, notify]) i.value = ''; loadRules(); });
     });
   }
   const [ruleSec, ruleEl] = card('Rules', 'alarm-rules', form);

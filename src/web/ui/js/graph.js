@@ -29,7 +29,7 @@ export function fmtValue(v, unit) {
 // range (Unix s).  Returns an <svg class="graph"> whose data-points says how
 // many non-null points it drew (for tests).
 export function lineChart(series, since, until, opts = {}) {
-  const W = opts.width || 640, H = opts.height || 160, L = 70, R = 10, T = 8, B = 22;
+  const W = opts.width || 560, H = opts.height || 160, L = 70, R = 10, T = 8, B = 22;
   const svg = el('svg', { class: 'graph', viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img' });
   let max = 0, drawn = 0;
   for (const s of series) for (const [, v] of s.points) if (v !== null && v > max) max = v;

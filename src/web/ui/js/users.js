@@ -7,7 +7,7 @@ import { h, fill, fmtTime, flash } from './dom.js';
 import { api, seg, can } from './api.js';
 import { card, table, load, act, deleteButton } from './common.js';
 
-const ROLES = ['Administrator', 'Operator', 'Auditor'];
+const ROLES = ['Auditor', 'Operator', 'Administrator']; // the least first: the form's default
 
 export function show(main) {
   if (!can('User.Modify', '/users')) {
@@ -51,11 +51,12 @@ export function show(main) {
       // shown once: the page keeps it nowhere but in this element
       fill(secretBox, h('p', {}, `Token ${r.user}!${r.id} made. Its secret is shown this once: copy it now.`),
         h('p', {}, 'The header to send: ', h('code', { class: 'secret', id: 'token-secret' }, `Authorization: ${r.authorization}`)),
-        h('p', { class: 'muted' },
-          r.expires ? `; it expires ${fmtTime(r.expires)}` : '; it does not expire', '. Without ACL entries of its own it may do nothing.'));
+        h('p', { class: 'muted' }, r.expires ? `It expires ${fmtTime(r.expires)}. ` : 'It does not expire. ',
+          body.inherit ? 'It has a copy of the user\u2019s ACL entries.' : 'It may do nothing until an ACL entry names it.'));
       flash(`token ${r.user}!${r.id} added`, 'info');
       tId.value = '';
       loadUsers();
+      loadAcl();
     } catch (e) {
       flash(`adding the token failed: ${e.message}`);
     }
