@@ -8,7 +8,11 @@
 # (relayed by corrald), shows a hostile description as text, lists 503 VMs
 # (and times it), and refuses a
 # change without the CSRF token, a console WebSocket from a foreign Origin,
-# and an Auditor's start (the page shows the error; the server says 403).
+# and an Auditor's start.  Then the pages beyond the VM's first: graphs
+# of the running guest, a disk hot-added, settings saved (and refused for a
+# running VM), a backup run and restored, the storage page, a NAT network
+# made and deleted, the backups page, a token made and used with curl, an
+# alarm firing; an Auditor sees no action and is refused (403) each one.
 # Then, from outside the browser: the VM the Auditor tried to start is
 # still stopped, the snapshot exists, the refusals were recorded, and the
 # UI's answers carry the headers that keep hostile content inert.

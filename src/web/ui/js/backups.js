@@ -55,7 +55,7 @@ export function show(main) {
   const loadJobs = () => load(jobEl, async () => {
     const x = await api.get('/v1/jobs');
     fill(jobEl, table('backup-job-table', ['#', 'Type', 'Target', 'State', 'Started', 'Finished', 'Error'],
-      x.jobs.filter((j) => BACKUP_JOBS.test(j.type)).reverse().map((j) => h('tr', { dataset: { job: String(j.id) } },
+      x.jobs.filter((j) => BACKUP_JOBS.test(j.type)).sort((a, b) => b.id - a.id).map((j) => h('tr', { dataset: { job: String(j.id) } },
         h('td', { class: 'num' }, String(j.id)), h('td', {}, j.type), h('td', {}, j.target || ''),
         h('td', {}, j.state), h('td', {}, fmtTime(j.started)), h('td', {}, fmtTime(j.finished)),
         h('td', { class: 'error' }, j.error || ''))), 'No backup job lately.'));
