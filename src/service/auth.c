@@ -477,10 +477,11 @@ json_t *svc_acl_rights(const char *user)
 		return out;
 	for (size_t i = 0; i < n; i++) {
 		unsigned privs = auth_role_privs(a[i].role);
-		json_t *names = json_array();
+		json_t *names;
 
 		if (strcmp(a[i].subject, user) != 0)
 			continue;
+		names = json_array();
 		for (unsigned bit = 1; bit & AUTH_PRIV_ALL; bit <<= 1)
 			if ((privs & bit) && auth_priv_name((enum auth_priv)bit))
 				json_array_append_new(names, json_string(auth_priv_name((enum auth_priv)bit)));

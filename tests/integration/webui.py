@@ -510,6 +510,10 @@ def t_auditor():
         assert not drv.find_elements(By.CSS_SELECTOR, "main form, main button"), f"an Auditor sees a form or button on {page}"
     drv.get(URL + "/ui/#/users")
     wait(lambda: drv.find_elements(By.ID, "users-denied"), what="the users page refusing")
+    # what the page decided from: her own ACL entries with their privileges
+    st, body = fetch("GET", "/ui/session")
+    rights = json.loads(body)["rights"]
+    assert rights == [{"path": "/", "role": "Auditor", "privileges": ["Sys.Audit", "VM.Audit", "Datastore.Audit"]}], rights
     # ...and the server refuses the same requests made directly with the session and its token
     tok = csrf()
     for method, path, body, priv in (("POST", "/v1/vms/xss/start", None, "VM.PowerMgmt"),
