@@ -37,6 +37,7 @@ export ADMIN_PASS=admin-pass-$RANDOM AUD_PASS=audit-pass-$RANDOM
 export BULK_CMD="seq -w 0 499 | xargs -P4 -I{} curl -sf --unix-socket '$SOCK' -X POST -H 'Content-Type: application/json' \
 	-d '{\"name\":\"bulk-{}\",\"memory_mib\":64}' -o /dev/null http://corral/v1/vms"
 # the NAT network the page makes (and deletes): a name and subnet of this run's own
+export CD_ISO=$T/cd.iso
 export NET_NAME=wu$((RANDOM % 100000)) NET_SUBNET=10.175.$((RANDOM % 250)).0/24 SOCK CORRAL
 export XSS_TEXT='<img src=x onerror=alert(document.domain)><script>alert(1)</script>'
 
@@ -45,7 +46,8 @@ test_expect "users for the browser: an Administrator and an Auditor; a VM with a
 	printf "%s\n" "$AUD_PASS" | corral user add aud && corral acl add aud Auditor / &&
 	create_guest xss --description "$XSS_TEXT" >/dev/null &&
 	create_guest gfx --vnc >/dev/null &&
-	corral repo create "$T/repo" >/dev/null
+	corral repo create "$T/repo" >/dev/null &&
+	head -c 1048576 /dev/zero >"$CD_ISO"
 '
 
 test_expect "the UI is served over TLS with CSP, no framing, no sniffing; files outside it are not" '

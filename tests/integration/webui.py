@@ -364,7 +364,18 @@ def t_disk_hotadd():
     assert "failed" not in flash(), flash()
     vm = json.loads(corral_cli("vm", "show", "web", "--json"))
     assert "webdata" in [d["volume"] for d in vm["disks"]], f"corral vm show: {vm['disks']}"
+    # the CD-ROM: a medium inserted into the running guest's drive, then ejected
+    iso = os.environ["CD_ISO"]
+    by_id("cdrom-path").send_keys(iso)
+    submit("cdrom-form")
+    wait(lambda: text_of("cdrom-medium") == f"Medium: {iso}" or "failed" in flash(), what="the medium shown")
+    assert "failed" not in flash(), flash()
+    assert json.loads(corral_cli("vm", "show", "web", "--json"))["cdrom"] == iso
     shot("13-disks")
+    by_id("cdrom-eject").click()
+    wait(lambda: text_of("cdrom-medium") == "The drive is empty." or "failed" in flash(), what="the drive empty")
+    assert "failed" not in flash(), flash()
+    assert json.loads(corral_cli("vm", "show", "web", "--json"))["cdrom"] is None
 
 
 def t_settings():
@@ -547,7 +558,7 @@ step("a change without the CSRF header is refused (403)", t_csrf)
 step("a console WebSocket with a foreign Origin is refused (403)", t_ws_origin)
 step("the VM list with 503 VMs, drawn in one pass; a row follows its VM's state", t_many_vms)
 step("the VM page draws graphs of the running guest from its stats", t_graphs)
-step("a disk hot-added in the page shows in corral vm show", t_disk_hotadd)
+step("a disk hot-added in the page shows in corral vm show; a CD-ROM inserted and ejected", t_disk_hotadd)
 step("settings: a running VM's edit refused verbatim; a stopped VM's CPUs and tags changed", t_settings)
 step("a backup of the VM run from its page, restored under a new name", t_vm_backup)
 step("the storage page: pools with usage bars, volumes", t_storage)

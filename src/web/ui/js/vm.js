@@ -30,7 +30,7 @@ function details(v) {
     h('dt', {}, 'Machine'), h('dd', {}, `${v.machine} (${v.firmware || 'bios'})`),
     h('dt', {}, 'Boot'), h('dd', {}, boot.mode === 'kernel' ? `kernel ${boot.kernel}` : (boot.mode || '')),
     h('dt', {}, 'Disks'), h('dd', {}, (v.disks || []).map((d) => `${d.volume} (${d.bus || 'virtio'})`).join(', ') || 'none'),
-    h('dt', {}, 'CD-ROM'), h('dd', {}, v.cdrom ? (v.cdrom.path || 'drive') : 'none'),
+    h('dt', {}, 'CD-ROM'), h('dd', {}, v.cdrom || 'empty'),
     h('dt', {}, 'NICs'), h('dd', {}, (v.nics || []).map((n) => `${n.mac} ${n.mode}${n.network ? ':' + n.network : ''}`).join(', ')),
     h('dt', {}, 'VNC'), h('dd', {}, st.vnc ? String(st.vnc) : (v.vnc ? 'configured' : 'none')));
 }

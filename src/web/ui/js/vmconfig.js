@@ -109,16 +109,16 @@ export function disksSection(name, reload) {
       api.get('/v1/volumes').then((x) => { for (const o of x.volumes) vols.set(o.name, o); show(v, true); }, () => {});
     }
 
-    const medium = v.cdrom ? (v.cdrom.path || 'a drive, empty') : null;
+    // the drive always exists; cdrom is the medium's path, or null when empty
     const path = h('input', { id: 'cdrom-path', placeholder: '/abs/path/to/image.iso', size: 40 });
     const insert = h('form', { class: 'inline', id: 'cdrom-form' }, path, ' ', h('button', { type: 'submit' }, 'Insert'));
     insert.addEventListener('submit', (ev) => {
       ev.preventDefault();
       act(`inserting ${path.value}`, () => api.post(`/v1/vms/${seg(name)}/cdrom`, { path: path.value }));
     });
-    fill(cd, h('p', { id: 'cdrom-medium' }, medium ? `Medium: ${medium}` : 'No CD-ROM drive.'),
+    fill(cd, h('p', { id: 'cdrom-medium' }, v.cdrom ? `Medium: ${v.cdrom}` : 'The drive is empty.'),
       edit ? insert : null, ' ',
-      edit && v.cdrom && v.cdrom.path ? h('button', { type: 'button', id: 'cdrom-eject',
+      edit && v.cdrom ? h('button', { type: 'button', id: 'cdrom-eject',
         onclick: () => act('ejecting the CD-ROM', () => api.del(`/v1/vms/${seg(name)}/cdrom`)) }, 'Eject') : null);
   }
   return [sec, show];
