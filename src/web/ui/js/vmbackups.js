@@ -33,7 +33,7 @@ export function backupsSection(name) {
               const r = await api.post('/v1/backups/restore', { id: b.id, name: nn.value });
               followJob(r.job, `restore ${b.id} as ${nn.value}`);
             } catch (e) {
-              followFail(`restore ${b.id}`, e);
+              failed(`restore ${b.id}`, e);
             }
           });
         }
@@ -46,7 +46,7 @@ export function backupsSection(name) {
     }
   }
 
-  function followFail(what, e) {
+  function failed(what, e) {
     flash(`${what} failed: ${e.message}`);
   }
 
@@ -55,7 +55,7 @@ export function backupsSection(name) {
       const r = await api.post('/v1/backups', { vm: name });
       followJob(r.job, `backup of ${name}`, load);
     } catch (e) {
-      followFail(`backup of ${name}`, e);
+      failed(`backup of ${name}`, e);
     }
   }
 
