@@ -219,13 +219,9 @@ static void ui_session(const struct http_request *req, struct http_reply *rep)
 	struct buf err = BUF_INIT;
 
 	if (!req->remote) {
-		json_t *all = json_array();
-		for (unsigned bit = 1; bit & AUTH_PRIV_ALL; bit <<= 1)
-			if (auth_priv_name((enum auth_priv)bit))
-				json_array_append_new(all, json_string(auth_priv_name((enum auth_priv)bit)));
 		http_reply_json(rep, 200, json_pack("{s:s,s:s,s:b,s:[{s:s,s:s,s:o}]}", "user", "root@unix", "csrf", "",
 						    "local", 1, "rights", "path", "/", "role", "Administrator",
-						    "privileges", all));
+						    "privileges", svc_priv_names(AUTH_PRIV_ALL)));
 		ui_headers(rep);
 		return;
 	}

@@ -105,6 +105,8 @@ json_t *svc_acl_list(void);
  * refused (the server checks every request all the same).  Caller owns it.
  */
 json_t *svc_acl_rights(const char *user);
+/* The names of the privileges in the set privs (enum auth_priv bits), as a new array. */
+json_t *svc_priv_names(unsigned privs);
 int svc_acl_add(const char *subject, const char *role, const char *path, struct buf *err);
 int svc_acl_delete(const char *subject, const char *path, struct buf *err);
 

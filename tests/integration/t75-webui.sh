@@ -60,7 +60,10 @@ test_expect "the UI is served over TLS with CSP, no framing, no sniffing; files 
 	[ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$CRT" --path-as-is "$URL/ui/../state/corral.db")" = 404 ] &&
 	[ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$CRT" "$URL/ui/.hidden.js")" = 404 ] &&
 	[ "$(curl -s -o /dev/null -w "%{http_code}" --cacert "$CRT" "$URL/v1/vms")" = 401 ] &&
-	curl -s --unix-socket "$SOCK" http://corral/ui/ | grep -q "js/app.js"
+	curl -s --unix-socket "$SOCK" http://corral/ui/ | grep -q "js/app.js" &&
+	curl -s --unix-socket "$SOCK" http://corral/ui/session |
+		jq -e ".local and .rights == [{\"path\":\"/\",\"role\":\"Administrator\",\"privileges\":.rights[0].privileges}] and
+			(.rights[0].privileges | index(\"User.Modify\") and index(\"Sys.Audit\") and length == 11)"
 '
 
 test_expect "headless Chromium drives the UI (webui.py)" '
