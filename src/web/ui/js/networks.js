@@ -21,7 +21,7 @@ export function show(main) {
       ev.preventDefault();
       const body = { name: name.value, type: 'nat', subnet: subnet.value, dhcp: dhcp.checked };
       if (subnet6.value) body.subnet6 = subnet6.value;
-      act(`creating network ${name.value}`, () => api.post('/v1/networks', body), () => { name.value = ''; reload(); });
+      act(`creating network ${name.value}`, () => api.post('/v1/networks', body), () => { name.value = ''; subnet.value = ''; subnet6.value = ''; reload(); });
     });
   }
   const [sec, el] = card('Networks', 'networks', form);
