@@ -200,8 +200,8 @@ static void ui_login(const struct http_request *req, struct http_reply *rep)
 	} else {
 		struct svc_identity who = { "", "" };
 		snprintf(who.user, sizeof(who.user), "%s", user);
-		http_reply_json(rep, 200, json_pack("{s:s,s:s,s:i}", "user", user, "csrf", csrf, "idle_timeout",
-						    (int)svc_session_idle_s()));
+		http_reply_json(rep, 200, json_pack("{s:s,s:s,s:i,s:o}", "user", user, "csrf", csrf, "idle_timeout",
+						    (int)svc_session_idle_s(), "rights", svc_acl_rights(user)));
 		cookie_set(rep, id, svc_session_max_age_s());
 		ui_headers(rep);
 		events_actor_set(who.user);
@@ -219,7 +219,9 @@ static void ui_session(const struct http_request *req, struct http_reply *rep)
 	struct buf err = BUF_INIT;
 
 	if (!req->remote) {
-		http_reply_json(rep, 200, json_pack("{s:s,s:s,s:b}", "user", "root@unix", "csrf", "", "local", 1));
+		http_reply_json(rep, 200, json_pack("{s:s,s:s,s:b,s:[{s:s,s:s,s:o}]}", "user", "root@unix", "csrf", "",
+						    "local", 1, "rights", "path", "/", "role", "Administrator",
+						    "privileges", svc_priv_names(AUTH_PRIV_ALL)));
 		ui_headers(rep);
 		return;
 	}
@@ -233,8 +235,8 @@ static void ui_session(const struct http_request *req, struct http_reply *rep)
 		buf_release(&err);
 		return;
 	}
-	http_reply_json(rep, 200, json_pack("{s:s,s:s,s:i}", "user", who.user, "csrf", csrf, "idle_timeout",
-					    (int)svc_session_idle_s()));
+	http_reply_json(rep, 200, json_pack("{s:s,s:s,s:i,s:o}", "user", who.user, "csrf", csrf, "idle_timeout",
+					    (int)svc_session_idle_s(), "rights", svc_acl_rights(who.user)));
 	ui_headers(rep);
 }
 

@@ -467,6 +467,34 @@ json_t *svc_acl_list(void)
 	return out;
 }
 
+json_t *svc_priv_names(unsigned privs)
+{
+	json_t *names = json_array();
+
+	for (unsigned bit = 1; bit & AUTH_PRIV_ALL; bit <<= 1)
+		if ((privs & bit) && auth_priv_name((enum auth_priv)bit))
+			json_array_append_new(names, json_string(auth_priv_name((enum auth_priv)bit)));
+	return names;
+}
+
+json_t *svc_acl_rights(const char *user)
+{
+	struct acl_record *a = NULL;
+	size_t n = 0;
+	json_t *out = json_array();
+
+	if (!user || store_acl_list(svc_cfg.store, &a, &n) < 0)
+		return out;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(a[i].subject, user) != 0)
+			continue;
+		json_array_append_new(out, json_pack("{s:s,s:s,s:o}", "path", a[i].path, "role", a[i].role,
+						     "privileges", svc_priv_names(auth_role_privs(a[i].role))));
+	}
+	store_acl_list_free(a, n);
+	return out;
+}
+
 /* "user" or "user!tokenid", each part valid. */
 static int subject_check(const char *subject, struct buf *err)
 {

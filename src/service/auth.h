@@ -98,6 +98,15 @@ int svc_token_add(const char *user, const char *id, int64_t ttl_s, const char *c
 int svc_token_delete(const char *user, const char *id, struct buf *err);
 /* [{"subject","role","path"}] */
 json_t *svc_acl_list(void);
+/*
+ * The entries naming `user` herself (not her tokens), each with the
+ * privileges of its role: [{"path","role","privileges":["VM.Audit",...]}].
+ * What a session may do, for the web UI to leave out buttons that would be
+ * refused (the server checks every request all the same).  Caller owns it.
+ */
+json_t *svc_acl_rights(const char *user);
+/* The names of the privileges in the set privs (enum auth_priv bits), as a new array. */
+json_t *svc_priv_names(unsigned privs);
 int svc_acl_add(const char *subject, const char *role, const char *path, struct buf *err);
 int svc_acl_delete(const char *subject, const char *path, struct buf *err);
 

@@ -27,6 +27,7 @@ URL, ART, KERNEL, INITRD, CMDLINE = sys.argv[1:6]
 ADMIN_PASS = os.environ["ADMIN_PASS"]
 AUD_PASS = os.environ["AUD_PASS"]
 XSS = os.environ["XSS_TEXT"]
+NET, NET_SUBNET = os.environ["NET_NAME"], os.environ["NET_SUBNET"]
 os.makedirs(ART, exist_ok=True)
 
 opts = webdriver.ChromeOptions()
@@ -318,18 +319,225 @@ def t_many_vms():
     shot("10-many-vms")
 
 
+def corral_cli(*args):
+    """The corral CLI over the unix socket (the test's view from outside the browser)."""
+    r = subprocess.run([os.environ["CORRAL"], "--socket", os.environ["SOCK"], *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"corral {' '.join(args)}: {r.stderr.strip()}"
+    return r.stdout
+
+
+def submit(form_id):
+    drv.find_element(By.CSS_SELECTOR, f"#{form_id} button[type=submit]").click()
+
+
+def t_graphs():
+    drv.get(URL + "/ui/#/vm/web")
+    wait(lambda: "running" in text_of("vm-state"), what="the VM page")
+
+    def points(chart):
+        return drv.execute_script("""
+            const s = document.querySelector('#graph-' + arguments[0] + ' svg.graph');
+            return s ? [Number(s.dataset.points), s.querySelectorAll('polyline').length] : null;""", chart)
+    wait(lambda: (points("cpu") or [0])[0] >= 3, timeout=30, what="the CPU graph with data points")
+    p = points("cpu")
+    assert p[1] >= 1, f"no line drawn: {p}"
+    assert (points("memory") or [0])[0] >= 3, f"the memory graph: {points('memory')}"
+    print(f"  the CPU graph of the last hour: {p[0]} points", flush=True)
+    drv.find_element(By.CSS_SELECTOR, "button.graph-range[data-range='1d']").click()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#vm-graphs[data-range='1d'] #graph-cpu svg.graph"),
+         what="the day's CPU graph")
+    drv.find_element(By.CSS_SELECTOR, "button.graph-range[data-range='1h']").click()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#vm-graphs[data-range='1h']") and (points("cpu") or [0])[0] >= 3,
+         what="the hour's CPU graph again")
+    drv.execute_script("document.getElementById('graphs-section').scrollIntoView()")
+    shot("12-graphs")
+
+
+def t_disk_hotadd():
+    drv.execute_script("document.getElementById('disks-section').scrollIntoView()")
+    by_id("disk-volume").send_keys("webdata")
+    by_id("disk-size").send_keys("16")
+    submit("disk-add-form")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#disk-table tr[data-disk=webdata]") or "failed" in flash(),
+         timeout=30, what="the new disk in the list")
+    assert "failed" not in flash(), flash()
+    vm = json.loads(corral_cli("vm", "show", "web", "--json"))
+    assert "webdata" in [d["volume"] for d in vm["disks"]], f"corral vm show: {vm['disks']}"
+    # the CD-ROM: a medium inserted into the running guest's drive, then ejected
+    iso = os.environ["CD_ISO"]
+    by_id("cdrom-path").send_keys(iso)
+    submit("cdrom-form")
+    wait(lambda: text_of("cdrom-medium") == f"Medium: {iso}" or "failed" in flash(), what="the medium shown")
+    assert "failed" not in flash(), flash()
+    assert json.loads(corral_cli("vm", "show", "web", "--json"))["cdrom"] == iso
+    shot("13-disks")
+    by_id("cdrom-eject").click()
+    wait(lambda: text_of("cdrom-medium") == "The drive is empty." or "failed" in flash(), what="the drive empty")
+    assert "failed" not in flash(), flash()
+    assert json.loads(corral_cli("vm", "show", "web", "--json"))["cdrom"] is None
+
+
+def t_settings():
+    # a running VM's definition cannot be replaced: the server's words are shown
+    drv.execute_script("document.getElementById('settings-section').scrollIntoView()")
+    submit("settings-form")
+    wait(lambda: "saving the settings of web failed:" in flash(), what="the refusal for a running VM")
+    print(f"  refused: {flash()}", flush=True)
+    drv.get(URL + "/ui/#/vm/xss")
+    wait(lambda: drv.find_elements(By.ID, "settings-form"), what="the settings of xss")
+    by_id("set-cpus").clear()
+    by_id("set-cpus").send_keys("2")
+    by_id("set-tags").send_keys("web-edited, ui")
+    submit("settings-form")
+    wait(lambda: "settings of xss saved" in flash() or "failed" in flash(), what="saved")
+    assert "failed" not in flash(), flash()
+    vm = json.loads(corral_cli("vm", "show", "xss", "--json"))
+    assert vm["cpus"] == 2 and vm["tags"] == ["web-edited", "ui"] and vm["description"] == XSS, \
+        f"corral vm show xss: {vm['cpus']} {vm['tags']} {vm['description']!r}"
+
+
+def t_vm_backup():
+    drv.get(URL + "/ui/#/vm/web")
+    wait(lambda: "No backup of this VM" in text_of("vm-backups"), what="the VM's backups (none yet)")
+    by_id("backup-run").click()
+    wait(lambda: "backup of web done" in flash() or "backup of web failed" in flash(), timeout=90, what="the backup job's end")
+    assert "done" in flash(), flash()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#backup-table input.restore-name"), what="the backup listed")
+    drv.find_element(By.CSS_SELECTOR, "#backup-table input.restore-name").send_keys("webcopy")
+    drv.find_element(By.CSS_SELECTOR, "#backup-table form button[type=submit]").click()
+    wait(lambda: " done" in flash() and "restore" in flash() or "failed" in flash(), timeout=90, what="the restore's end")
+    assert "failed" not in flash(), flash()
+    vm = json.loads(corral_cli("vm", "show", "webcopy", "--json"))
+    assert len(vm["disks"]) == 2, f"the restored VM: {vm['disks']}"
+    drv.execute_script("document.getElementById('backups-section').scrollIntoView()")
+    shot("19-vm-backups")
+
+
+def t_storage():
+    drv.get(URL + "/ui/#/storage")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#pool-table tr[data-pool=default] .bar"), what="the pools with a bar")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#volume-table tr[data-volume=webdata]"), what="the volumes")
+    row = drv.find_element(By.CSS_SELECTOR, "#volume-table tr[data-volume=webdata]")
+    assert "web" in row.text and not row.find_elements(By.CSS_SELECTOR, "button.vol-delete"), row.text
+    shot("14-storage")
+
+
+def t_network():
+    drv.get(URL + "/ui/#/networks")
+    wait(lambda: drv.find_elements(By.ID, "net-form"), what="the network form")
+    # the server's refusal, shown as it words it
+    by_id("net-name").send_keys(NET)
+    by_id("net-subnet").send_keys(NET_SUBNET.replace(".0/", ".5/"))
+    submit("net-form")
+    wait(lambda: "not a network address" in flash(), what="the refusal of a bad subnet")
+    drv.execute_script("document.getElementById('flash').textContent = ''")
+    by_id("net-subnet").clear()
+    by_id("net-subnet").send_keys(NET_SUBNET)
+    submit("net-form")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, f"#net-table tr[data-network='{NET}']") or "failed" in flash(),
+         timeout=30, what="the new network in the list")
+    assert "failed" not in flash(), flash()
+    out = corral_cli("net", "list")
+    assert NET in out and NET_SUBNET in out, f"corral net list: {out}"
+    shot("15-networks")
+    btn = drv.find_element(By.CSS_SELECTOR, f"#net-table tr[data-network='{NET}'] button.net-delete")
+    btn.click()
+    btn.click()
+    wait(lambda: not drv.find_elements(By.CSS_SELECTOR, f"#net-table tr[data-network='{NET}']"), timeout=30,
+         what="the network gone")
+    assert NET not in corral_cli("net", "list"), "still in corral net list"
+
+
+def t_backups_page():
+    drv.get(URL + "/ui/#/backups")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#repo-table tr[data-repo]"), what="the repository")
+    assert "(default)" in text_of("backup-repos") and "encrypted" not in text_of("backup-repos")
+    wait(lambda: "backup" in text_of("backup-jobs") and "restore" in text_of("backup-jobs"), what="the backup and restore jobs")
+    wait(lambda: "Loading" not in text_of("backup-policies"), what="the policies")
+    shot("16-backups")
+
+
+def t_token():
+    drv.get(URL + "/ui/#/users")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#user-table tr[data-user=aud]"), what="the users")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#acl-table tr[data-subject=aud]"), what="the ACL entries")
+    drv.find_element(By.CSS_SELECTOR, "#token-user option[value=aud]").click()
+    by_id("token-id").send_keys("page")
+    by_id("token-inherit").click()
+    submit("token-form")
+    wait(lambda: text_of("token-secret").startswith("Authorization: Bearer aud!page:"), what="the secret shown once")
+    header = text_of("token-secret").split(": ", 1)[1]
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#token-table tr[data-token='aud!page']"), what="the token listed")
+    # the token works for an API client (curl), with the Auditor's rights it inherited
+    base = ["curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "-H", f"Authorization: {header}"]
+    r = subprocess.run(base + [URL + "/v1/vms/xss"], capture_output=True, text=True, timeout=30)
+    assert r.stdout == "200", f"curl with the token: {r.stdout} {r.stderr}"
+    r = subprocess.run(base + ["-X", "POST", URL + "/v1/vms/xss/start"], capture_output=True, text=True, timeout=30)
+    assert r.stdout == "403", f"curl start with the Auditor's token: {r.stdout}"
+    shot("17-users")
+    drv.refresh()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#token-table tr[data-token='aud!page']"), what="the page again")
+    assert not text_of("token-secret"), "the secret is shown again after a reload"
+
+
+def t_alarms():
+    drv.get(URL + "/ui/#/alarms")
+    wait(lambda: drv.find_elements(By.ID, "alarm-form"), what="the alarm form")
+    by_id("alarm-name").send_keys("webhot")
+    by_id("alarm-when").send_keys("memory > 1M for 2s")
+    by_id("alarm-on").send_keys("web")
+    submit("alarm-form")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#alarm-table tr[data-alarm=webhot]") or "failed" in flash(),
+         what="the new rule")
+    assert "failed" not in flash(), flash()
+    # web's QEMU holds far more than 1 MiB: pending, then firing two seconds on
+    wait(lambda: "firing" in text_of("alarm-history"), timeout=30, what="the rule firing in the history")
+    assert "pending" in text_of("alarm-history"), text_of("alarm-history")
+    wait(lambda: "firing" in drv.find_element(By.CSS_SELECTOR, "#alarm-table tr[data-alarm=webhot]").text,
+         what="the rule's state firing")
+    shot("18-alarms")
+
+
 def t_auditor():
     logout()
     login("aud", AUD_PASS)
+    # the pages leave out what an Auditor may not do...
     drv.get(URL + "/ui/#/vms")
-    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#vm-rows tr[data-vm=xss] button.act-start"), what="the list")
-    drv.find_element(By.CSS_SELECTOR, "#vm-rows tr[data-vm=xss] button.act-start").click()
-    wait(lambda: "forbidden" in flash(), what="the refusal shown")
-    assert "VM.PowerMgmt" in flash(), flash()
-    shot("11-auditor-refused")
-    # the server refuses the same request made directly with the session and its token
-    s, body = fetch("POST", "/v1/vms/xss/start", {"X-CSRF-Token": csrf()})
-    assert s == 403 and "lacks VM.PowerMgmt" in body, f"{s} {body}"
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#vm-rows tr[data-vm=xss]"), what="the list")
+    assert not drv.find_elements(By.CSS_SELECTOR, "#vm-rows button"), "action buttons in an Auditor's VM list"
+    assert not by_id("nav-create").is_displayed() and not by_id("nav-users").is_displayed(), "admin links shown"
+    drv.get(URL + "/ui/#/vm/web")
+    wait(lambda: "running" in text_of("vm-state"), what="the VM page")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#disk-table tr[data-disk=webdata]"), what="the disks")
+    for sel in ("#vm-actions button", "#snap-form", "#settings-save", "#disk-add-form", "button.disk-detach",
+                "#cdrom-form", "#backup-run", "#migrate-form", "button.snap-revert", "#console-connect"):
+        assert not drv.find_elements(By.CSS_SELECTOR, sel), f"an Auditor sees {sel}"
+    assert by_id("set-cpus").get_attribute("disabled") is not None, "settings editable"
+    shot("11-auditor-vm")
+    for page, sel in (("networks", "#networks"), ("storage", "#storage-volumes"), ("alarms", "#alarm-rules")):
+        drv.get(URL + f"/ui/#/{page}")
+        wait(lambda: "Loading" not in text_of(sel[1:]), what=f"the {page} page")
+        assert not drv.find_elements(By.CSS_SELECTOR, "main form, main button"), f"an Auditor sees a form or button on {page}"
+    drv.get(URL + "/ui/#/users")
+    wait(lambda: drv.find_elements(By.ID, "users-denied"), what="the users page refusing")
+    # what the page decided from: her own ACL entries with their privileges
+    st, body = fetch("GET", "/ui/session")
+    rights = json.loads(body)["rights"]
+    assert rights == [{"path": "/", "role": "Auditor", "privileges": ["Sys.Audit", "VM.Audit", "Datastore.Audit"]}], rights
+    # ...and the server refuses the same requests made directly with the session and its token
+    tok = csrf()
+    for method, path, body, priv in (("POST", "/v1/vms/xss/start", None, "VM.PowerMgmt"),
+                                     ("POST", "/v1/vms/web/disks", '{"volume":"webdata"}', "VM.Config"),
+                                     ("POST", "/v1/networks", '{"name":"audnet","type":"nat","subnet":"10.99.0.0/24"}', "Sys.Modify"),
+                                     ("PUT", "/v1/vms/xss", '{"name":"xss","cpus":2}', "VM.Config"),
+                                     ("POST", "/v1/users/admin/tokens", '{"id":"x"}', "User.Modify")):
+        s, resp = drv.execute_async_script("""
+            const [m, p, b, t, done] = arguments;
+            fetch(p, {method: m, headers: {'X-CSRF-Token': t, 'Content-Type': 'application/json'}, body: b,
+                      credentials: 'same-origin'}).then(async r => done([r.status, await r.text()]));""",
+                                           method, path, body, tok)
+        assert s == 403 and f"lacks {priv}" in resp, f"{method} {path}: {s} {resp}"
     # reading is allowed
     s, body = fetch("GET", "/v1/vms/xss")
     assert s == 200, f"{s} {body}"
@@ -337,7 +545,6 @@ def t_auditor():
     logout()
     s, body = fetch("GET", "/v1/vms")
     assert s == 401, f"after logout: {s} {body}"
-
 
 step("log in over TLS (session cookie HttpOnly, Secure, SameSite=Strict)", t_login)
 step("the dashboard shows the host, VMs and events", t_dashboard)
@@ -350,6 +557,15 @@ step("a description with <img onerror> renders as text", t_xss)
 step("a change without the CSRF header is refused (403)", t_csrf)
 step("a console WebSocket with a foreign Origin is refused (403)", t_ws_origin)
 step("the VM list with 503 VMs, drawn in one pass; a row follows its VM's state", t_many_vms)
-step("an Auditor's session cannot start a VM (visible error; 403 from the server)", t_auditor)
+step("the VM page draws graphs of the running guest from its stats", t_graphs)
+step("a disk hot-added in the page shows in corral vm show; a CD-ROM inserted and ejected", t_disk_hotadd)
+step("settings: a running VM's edit refused verbatim; a stopped VM's CPUs and tags changed", t_settings)
+step("a backup of the VM run from its page, restored under a new name", t_vm_backup)
+step("the storage page: pools with usage bars, volumes", t_storage)
+step("a NAT network created in the page shows in corral net list; a bad one refused verbatim; deleted", t_network)
+step("the backups page: repositories, policies, jobs", t_backups_page)
+step("a token made on the users page (secret shown once) works with curl", t_token)
+step("an alarm rule added on the alarms page", t_alarms)
+step("an Auditor sees no action buttons, and the server refuses the actions (403)", t_auditor)
 drv.quit()
 print(f"# browser run {time.time() - T0:.1f} s; screenshots in {ART}", flush=True)

@@ -6,7 +6,7 @@
 // login answer give the page.  Over the unix socket there is no session
 // (the socket is root's door) and no token is needed.
 
-const session = { user: null, csrf: '', local: false };
+const session = { user: null, csrf: '', local: false, rights: [] };
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -25,6 +25,7 @@ function remember(j) {
   session.user = j.user;
   session.csrf = j.csrf || '';
   session.local = !!j.local;
+  session.rights = Array.isArray(j.rights) ? j.rights : [];
 }
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
@@ -42,8 +43,21 @@ async function fetchRetrying(path, init) {
   }
 }
 
-async function call(method, path, body, raw = false) {
-  const headers = {};
+// May the session's user exercise privilege priv ("VM.Config") on object
+// ("/vms/web")?  Her ACL entries as GET /ui/session gave them: an entry
+// covers its path and everything below it.  Only for leaving out buttons
+// that would be refused: corrald checks every request itself.
+export function can(priv, object = '/') {
+  for (const r of session.rights) {
+    const p = r.path || '/';
+    const covers = p === '/' || object === p || object.startsWith(p + '/');
+    if (covers && (r.privileges || []).includes(priv)) return true;
+  }
+  return false;
+}
+
+async function call(method, path, body, raw = false, extra = {}) {
+  const headers = Object.assign({}, extra);
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && session.csrf) headers['X-CSRF-Token'] = session.csrf;
   const r = await fetchRetrying(path, {
@@ -64,7 +78,7 @@ async function call(method, path, body, raw = false) {
 export const api = {
   get: (p) => call('GET', p),
   post: (p, b = {}) => call('POST', p, b),
-  put: (p, b) => call('PUT', p, b),
+  put: (p, b, headers = {}) => call('PUT', p, b, false, headers),
   del: (p) => call('DELETE', p),
 };
 
@@ -85,7 +99,7 @@ export async function login(user, password) {
 }
 
 export async function logout() {
-  try { await call('POST', '/ui/logout', {}, true); } finally { session.user = null; session.csrf = ''; }
+  try { await call('POST', '/ui/logout', {}, true); } finally { session.user = null; session.csrf = ''; session.rights = []; }
 }
 
 // A VM name in a path segment.

@@ -2,12 +2,17 @@
 // and which page module draws the main area.
 
 import { h, fill, flash } from './dom.js';
-import { loadSession, login, logout, setUnauthorizedHandler, currentUser } from './api.js';
+import { loadSession, login, logout, setUnauthorizedHandler, currentUser, can } from './api.js';
 import { startEvents, stopEvents } from './events.js';
 import * as dashboard from './dashboard.js';
 import * as vms from './vms.js';
 import * as vm from './vm.js';
 import * as create from './create.js';
+import * as storage from './storage.js';
+import * as networks from './networks.js';
+import * as backups from './backups.js';
+import * as users from './users.js';
+import * as alarms from './alarms.js';
 
 const main = document.getElementById('main');
 let leave = null; // the current page's cleanup
@@ -52,6 +57,11 @@ function route() {
   if (path === '/' || path === '') leave = dashboard.show(main);
   else if (path === '/vms') leave = vms.show(main);
   else if (path === '/create') leave = create.show(main);
+  else if (path === '/storage') leave = storage.show(main);
+  else if (path === '/networks') leave = networks.show(main);
+  else if (path === '/backups') leave = backups.show(main);
+  else if (path === '/users') leave = users.show(main);
+  else if (path === '/alarms') leave = alarms.show(main);
   else if ((m = path.match(/^\/vm\/([^/]+)$/))) leave = vm.show(main, decodeURIComponent(m[1]));
   else fill(main, h('p', {}, 'No such page.'));
 }
@@ -61,6 +71,8 @@ function started() {
   const out = document.getElementById('logout');
   out.hidden = false;
   fill(document.getElementById('who'), currentUser());
+  document.getElementById('nav-users').hidden = !can('User.Modify', '/users');
+  document.getElementById('nav-create').hidden = !can('VM.Config', '/vms');
   startEvents();
   route();
 }

@@ -6,6 +6,7 @@
 import { h, fill, fmtMiB, fmtTime, stateBadge } from './dom.js';
 import { api, seg } from './api.js';
 import { subscribe } from './events.js';
+import { jobsView } from './jobs.js';
 
 function section(title, id) {
   const body = h('div', { id }, h('p', { class: 'muted' }, 'Loading…'));
@@ -20,14 +21,6 @@ async function load(el, fn) {
 function eventLine(e) {
   return h('li', {}, h('time', {}, fmtTime(e.time)), h('strong', {}, e.kind || e.type || ''), ' ',
     e.name ? h('a', { href: `#/vm/${seg(e.name)}` }, e.name) : '', ' ', e.detail || '');
-}
-
-function jobRow(j) {
-  const pct = Math.round(j.progress || 0);
-  return h('tr', { dataset: { job: String(j.id) } },
-    h('td', { class: 'num' }, String(j.id)), h('td', {}, j.type), h('td', {}, j.target || ''),
-    h('td', {}, j.state), h('td', {}, h('progress', { max: 100, value: pct }), ` ${pct}%`),
-    h('td', {}, j.phase || ''));
 }
 
 export function show(main) {
@@ -100,19 +93,7 @@ export function show(main) {
     fill(vmEl, frag);
   });
 
-  const jobs = new Map();
-  const jobBody = h('tbody', { id: 'dash-job-rows' });
-  const jobTable = h('table', {}, h('thead', {}, h('tr', {}, ['#', 'Type', 'Target', 'State', 'Progress', 'Phase'].map((t) => h('th', {}, t)))), jobBody);
-  function drawJobs() {
-    if (!jobs.size) { fill(jobEl, h('p', { class: 'muted' }, 'No job is running.')); return; }
-    fill(jobBody, [...jobs.values()].map(jobRow));
-    fill(jobEl, jobTable);
-  }
-  load(jobEl, async () => {
-    const x = await api.get('/v1/jobs');
-    for (const j of x.jobs) if (j.state === 'running') jobs.set(j.id, j);
-    drawJobs();
-  });
+  const stopJobs = jobsView(jobEl);
 
   load(alarmEl, async () => {
     const x = await api.get('/v1/alarms');
@@ -128,17 +109,13 @@ export function show(main) {
     fill(evEl, evList);
   });
 
-  return subscribe((kind, e) => {
+  const unsub = subscribe((kind, e) => {
     if (kind === 'cluster' || kind === 'quorum') loadCluster();
     if (kind === 'quorum') return; // its "cluster" event says it in words
-    if (kind === 'job' && e.job) {
-      if (e.job.state === 'running') jobs.set(e.job.id, e.job);
-      else jobs.delete(e.job.id);
-      drawJobs();
-      return;
-    }
+    if (kind === 'job') return; // jobsView draws them
     if (kind === 'state' && e.name && vmState.has(e.name)) fill(vmState.get(e.name), stateBadge(e.state));
     evList.insertBefore(eventLine(e), evList.firstChild);
     while (evList.childNodes.length > 50) evList.removeChild(evList.lastChild);
   });
+  return () => { unsub(); stopJobs(); };
 }

@@ -1,9 +1,16 @@
-// vm.js - one VM: its details, start/stop/kill/reboot, its snapshots
-// (a tree: take, revert, delete), its serial console and (with --vnc) its
-// display.
+// vm.js - one VM: its details, start/stop/kill/reboot, its running jobs,
+// its snapshots (a tree: take, revert, delete), its serial console and
+// (with --vnc) its display; and, from their own modules, its graphs, its
+// settings, disks and CD-ROM, backups and migration.  Buttons the user's
+// rights would not allow are left out (corrald refuses them anyway).
 
 import { h, fill, fmtMiB, fmtTime, stateBadge, flash } from './dom.js';
-import { api, seg } from './api.js';
+import { api, seg, can } from './api.js';
+import { jobsView } from './jobs.js';
+import { graphsSection } from './vmgraphs.js';
+import { settingsSection, disksSection } from './vmconfig.js';
+import { backupsSection } from './vmbackups.js';
+import { migrateSection } from './vmmigrate.js';
 import { subscribe } from './events.js';
 import { vmAction } from './vms.js';
 import { openConsole } from './console.js';
@@ -23,7 +30,7 @@ function details(v) {
     h('dt', {}, 'Machine'), h('dd', {}, `${v.machine} (${v.firmware || 'bios'})`),
     h('dt', {}, 'Boot'), h('dd', {}, boot.mode === 'kernel' ? `kernel ${boot.kernel}` : (boot.mode || '')),
     h('dt', {}, 'Disks'), h('dd', {}, (v.disks || []).map((d) => `${d.volume} (${d.bus || 'virtio'})`).join(', ') || 'none'),
-    h('dt', {}, 'CD-ROM'), h('dd', {}, v.cdrom ? (v.cdrom.path || 'drive') : 'none'),
+    h('dt', {}, 'CD-ROM'), h('dd', {}, v.cdrom || 'empty'),
     h('dt', {}, 'NICs'), h('dd', {}, (v.nics || []).map((n) => `${n.mac} ${n.mode}${n.network ? ':' + n.network : ''}`).join(', ')),
     h('dt', {}, 'VNC'), h('dd', {}, st.vnc ? String(st.vnc) : (v.vnc ? 'configured' : 'none')));
 }
@@ -33,8 +40,9 @@ export function show(main, name) {
   const snaps = h('div', { id: 'snapshots' });
   const consoleBox = h('div', { id: 'console-box' });
   const consoleStatus = h('span', { id: 'console-status', class: 'muted' });
+  const obj = `/vms/${name}`;
   const actions = h('div', { class: 'actions', id: 'vm-actions' },
-    ['start', 'stop', 'kill', 'reboot'].map((a) =>
+    !can('VM.PowerMgmt', obj) ? [] : ['start', 'stop', 'kill', 'reboot'].map((a) =>
       h('button', { type: 'button', id: `vm-${a}`, onclick: () => vmAction(name, a) }, a[0].toUpperCase() + a.slice(1))));
   const snapName = h('input', { id: 'snap-name', placeholder: 'snapshot name', required: true, pattern: '[A-Za-z0-9._\\-]+' });
   const snapMem = h('input', { id: 'snap-memory', type: 'checkbox' });
@@ -46,17 +54,26 @@ export function show(main, name) {
     h('h2', {}, 'VNC display ', vncStatus),
     h('div', { class: 'console-bar' }, h('button', { type: 'button', id: 'vnc-connect', onclick: () => connectVnc() }, 'Connect')),
     vnc);
-  let closeConsole = null, closeVnc = null, state = null;
+  let closeConsole = null, closeVnc = null, state = null, uuid = null;
+  const mayConsole = can('VM.Console', obj);
+  const jobsEl = h('div', { id: 'vm-jobs' });
+  const stopJobs = jobsView(jobsEl, (j) => j.target === name || (uuid && j.vm === uuid));
+  const [graphsSec, stopGraphs] = graphsSection(name);
+  const [settingsSec, showSettings] = settingsSection(name, () => loadVm());
+  const [disksSec, showDisks] = disksSection(name, () => loadVm());
 
   fill(main, h('h1', {}, 'VM ', name),
     h('section', { class: 'card' }, actions, info),
-    h('section', { class: 'card' }, h('h2', {}, 'Serial console ', consoleStatus),
+    h('section', { class: 'card' }, h('h2', {}, 'Running jobs'), jobsEl),
+    mayConsole ? h('section', { class: 'card' }, h('h2', {}, 'Serial console ', consoleStatus),
       h('div', { class: 'console-bar' },
         h('button', { type: 'button', id: 'console-connect', onclick: () => connect(false) }, 'Connect'),
         h('button', { type: 'button', id: 'console-takeover', onclick: () => connect(true) }, 'Take over')),
-      consoleBox),
-    vncSec,
-    h('section', { class: 'card' }, h('h2', {}, 'Snapshots'), snapForm, snaps));
+      consoleBox) : null,
+    mayConsole ? vncSec : null,
+    graphsSec,
+    h('section', { class: 'card' }, h('h2', {}, 'Snapshots'), can('VM.Snapshot', obj) ? snapForm : null, snaps),
+    settingsSec, disksSec, backupsSection(name), migrateSection(name));
 
   async function connectVnc() {
     if (closeVnc) closeVnc();
@@ -82,11 +99,14 @@ export function show(main, name) {
     try {
       const v = await api.get(`/v1/vms/${seg(name)}`);
       fill(info, details(v));
+      uuid = v.uuid;
+      showSettings(v);
+      showDisks(v);
       const was = state;
       state = v.status && v.status.state;
-      if (state === 'running' && was !== 'running' && !closeConsole) connect(false);
+      if (mayConsole && state === 'running' && was !== 'running' && !closeConsole) connect(false);
       vncSec.hidden = !v.vnc;
-      if (v.vnc && state === 'running' && was !== 'running' && !closeVnc) connectVnc();
+      if (mayConsole && v.vnc && state === 'running' && was !== 'running' && !closeVnc) connectVnc();
     } catch (e) {
       fill(info, h('p', { class: 'error' }, e.message));
     }
@@ -132,8 +152,8 @@ export function show(main, name) {
           h('td', {}, fmtTime(s.created || s.time)),
           h('td', {}, s.memory ? 'with RAM' : 'disks'),
           h('td', {}, s.description || ''),
-          h('td', { class: 'actions' },
-            h('button', { type: 'button', class: 'snap-revert', onclick: () => revert(s.name) }, 'Revert'), del)));
+          h('td', { class: 'actions' }, can('VM.Snapshot', obj) ? [
+            h('button', { type: 'button', class: 'snap-revert', onclick: () => revert(s.name) }, 'Revert'), del] : null)));
       }
       fill(snaps, h('table', { id: 'snap-table' }, h('thead', {}, h('tr', {}, ['Name', 'Taken', 'Kind', 'Description', ''].map((t) => h('th', {}, t)))), body));
     } catch (e) {
@@ -184,6 +204,7 @@ export function show(main, name) {
       loadVm();
     }
     if (kind === 'snapshot') loadSnaps();
+    if (kind === 'edited' || kind === 'disk') loadVm();
   });
-  return () => { unsub(); if (closeConsole) closeConsole(); if (closeVnc) closeVnc(); };
+  return () => { unsub(); stopJobs(); stopGraphs(); if (closeConsole) closeConsole(); if (closeVnc) closeVnc(); };
 }

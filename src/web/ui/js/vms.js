@@ -3,7 +3,7 @@
 // changes from the event stream update only their row's cell.
 
 import { h, fill, fmtMiB, stateBadge, flash } from './dom.js';
-import { api, seg } from './api.js';
+import { api, seg, can } from './api.js';
 import { subscribe } from './events.js';
 
 // Run a VM action; errors (403 for a user without the right) are shown.
@@ -40,10 +40,10 @@ export function show(main) {
         h('td', { class: 'num' }, String(v.cpus)),
         h('td', { class: 'num' }, fmtMiB(v.memory_mib)),
         h('td', {}, (v.tags || []).join(', ')),
-        h('td', { class: 'actions' },
+        h('td', { class: 'actions' }, !can('VM.PowerMgmt', `/vms/${v.name}`) ? null : [
           h('button', { type: 'button', class: 'act-start', onclick: () => vmAction(v.name, 'start') }, 'Start'),
           h('button', { type: 'button', class: 'act-stop', onclick: () => vmAction(v.name, 'stop') }, 'Stop'),
-          h('button', { type: 'button', class: 'act-kill', onclick: () => vmAction(v.name, 'kill') }, 'Kill'))));
+          h('button', { type: 'button', class: 'act-kill', onclick: () => vmAction(v.name, 'kill') }, 'Kill')])));
     }
     fill(body, frag);
     fill(count, `(${x.vms.length})`);
