@@ -30,6 +30,7 @@ fi
 PORT=$((20000 + RANDOM % 20000))
 URL=https://127.0.0.1:$PORT
 ART=${ARTIFACTS:-$(dirname "$CORRALD")/artifacts}/t75-webui
+mkdir -p "$ART" && rm -f "$ART"/[0-9][0-9]-*.png # this run's screenshots only: the count below checks them
 start_daemon --listen "127.0.0.1:$PORT" --metrics-interval 1 || { FAILED=$((FAILED + 1)); exit 1; }
 CRT=$STATE/tls/host.crt
 export ADMIN_PASS=admin-pass-$RANDOM AUD_PASS=audit-pass-$RANDOM
