@@ -21,6 +21,7 @@
 #include "ctbackup.h"
 #include "service/backup.h"
 #include "service/ct.h"
+#include "service/ct_internal.h"
 #include "service/repo.h"
 #include "service/internal.h"
 #include "backup/cttree.h"
@@ -83,7 +84,7 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 	ct_record_release(&rec);
 	if (!(d = ctdef_from_json(def, CTDEF_FROM_STORE, err)))
 		return -EIO;
-	rootfs = d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
+	rootfs = ct_rootfs_of(d);
 	const char *state = ctrt_state(lp, d->name, NULL);
 	if (strcmp(state, "RUNNING") == 0) {
 		job_set_phase(j, "container %s: freezing", d->name);
@@ -430,6 +431,9 @@ int svc_ctb_restore(struct repo *r, const char *id, const json_t *m, const char 
 	json_object_del(rs->def, "created");
 	json_object_del(rs->def, "autostart");
 	json_object_del(rs->def, "tags");
+	/* the root comes back in the lxcpath; volumes (root, mount points) are the original's */
+	json_object_del(rs->def, "volume");
+	json_object_del(rs->def, "mounts");
 	if (json_object_get(rs->def, "rootfs"))
 		json_object_set_new(rs->def, "rootfs", json_sprintf("%s/%s/rootfs", lp, name));
 	const json_t *nic;

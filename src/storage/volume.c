@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "volume.h"
+#include "dirvol.h"
 #include "qemuimg.h"
 #include "util/cmd.h"
 #include "util/log.h"
@@ -328,6 +329,25 @@ static int image_create(const char *dir, const char *path, const char *name, con
 fail:
 	unlink(path);
 	return r;
+}
+
+int vol_dir_create(struct store *st, const char *storage_dir, const char *name, uid_t uid, gid_t gid, char **path,
+		   struct buf *err)
+{
+	__do_free char *p = NULL;
+	int r;
+	if ((r = check_name(name, err)) < 0 || (r = check_name_free(st, name, err)) < 0)
+		return r;
+	if ((r = vol_dir_make(storage_dir, name, uid, gid, &p, err)) < 0)
+		return r;
+	if ((r = record_volume(st, name, VOL_DIR_FORMAT, p, err)) < 0) {
+		rmdir(p);
+		return r;
+	}
+	log_info("created directory volume %s at %s", name, p);
+	if (path)
+		*path = move_ptr(p);
+	return 0;
 }
 
 int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
@@ -819,7 +839,11 @@ int vol_delete(struct store *st, const char *name, struct buf *err)
 		return r;
 	}
 	buf_release(&why);
-	if (unlink(rec.path) < 0) {
+	if (strcmp(rec.format, VOL_DIR_FORMAT) == 0) {
+		struct buf e __do_buf = BUF_INIT;
+		if (vol_dir_remove(rec.path, &e) < 0)
+			log_warn("deleted volume %s, but its directory stays: %s", name, e.s);
+	} else if (unlink(rec.path) < 0) {
 		if (errno != ENOENT)
 			log_warn("deleted volume %s, but its file %s could not be removed: %s", name, rec.path,
 				 strerror(errno));
@@ -881,6 +905,13 @@ int vol_move_check(struct store *st, const struct vol_record *v, const char *dir
 
 	if ((r = check_dir(dir, err)) < 0)
 		return r;
+	if (strcmp(v->format, VOL_DIR_FORMAT) == 0) {
+		buf_printf(err, "volume %s is a directory volume%s%s: move a container's root with 'corral ct move "
+				"CONTAINER --pool POOL'; a mount point's volume moves with its container stopped by "
+				"copying it into a new volume",
+			   v->name, v->ct_name ? " of container " : "", v->ct_name ? v->ct_name : "");
+		return -EBUSY;
+	}
 	if (v->readonly) {
 		buf_printf(err, "volume %s belongs to a template (read-only): linked clones refer to its file by "
 				"path, so it cannot be moved",
@@ -1058,6 +1089,16 @@ json_t *vol_to_json(const struct vol_record *v)
 
 	json_object_set_new(j, "name", json_string(v->name));
 	json_object_set_new(j, "format", json_string(v->format));
+	if (strcmp(v->format, VOL_DIR_FORMAT) == 0) {
+		/* a directory has no size of its own: what its tree uses, measured in the background */
+		uint64_t used;
+		json_object_set_new(j, "capacity", json_null());
+		json_object_set_new(j, "allocation", vol_dir_usage(v->path, &used) == 0 ? json_integer((json_int_t)used)
+											  : json_null());
+		json_object_set_new(j, "path", json_string(v->path));
+		json_object_set_new(j, "pool", json_string(v->pool ? v->pool : "default"));
+		return j;
+	}
 	r = vol_stat(v->path, v->format, &info, &err);
 	if (r < 0)
 		log_warn("volume %s: %s", v->name, err.s);

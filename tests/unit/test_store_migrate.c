@@ -372,6 +372,8 @@ static void test_from_v3(void **state)
 #define UNDO_V14 "DROP TABLE replica_log; DROP TABLE replica_meta; "
 /* v15 added the HA resources. */
 #define UNDO_V15 "DROP TABLE ha_resources; "
+/* v16 added the containers' volume owner column. */
+#define UNDO_V16 "DROP INDEX volumes_ct; ALTER TABLE volumes DROP COLUMN ct; "
 
 /* Every older version, from the first. */
 static void test_from_each_version(void **state)
@@ -380,17 +382,17 @@ static void test_from_each_version(void **state)
 	/* What each version after v4 added, undone to make that version from a v4
 	 * database migrated to the current one (write_old() knows v1 to v4). */
 	static const char *const undo[] = {
-		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11
+		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11
 		      "PRAGMA user_version=5",
-		[6] = "DROP TABLE networks; " UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=6",
-		[7] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=7",
-		[8] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=8",
-		[9] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V10 UNDO_V11 "PRAGMA user_version=9",
-		[10] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V11 "PRAGMA user_version=10",
-		[11] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 "PRAGMA user_version=11",
-		[12] = UNDO_V15 UNDO_V14 UNDO_V13 "PRAGMA user_version=12",
-		[13] = UNDO_V15 UNDO_V14 "PRAGMA user_version=13",
-		[14] = UNDO_V15 "PRAGMA user_version=14",
+		[6] = "DROP TABLE networks; " UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=6",
+		[7] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=7",
+		[8] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=8",
+		[9] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V10 UNDO_V11 "PRAGMA user_version=9",
+		[10] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V11 "PRAGMA user_version=10",
+		[11] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 "PRAGMA user_version=11",
+		[12] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 "PRAGMA user_version=12",
+		[13] = UNDO_V16 UNDO_V15 UNDO_V14 "PRAGMA user_version=13",
+		[14] = UNDO_V16 UNDO_V15 "PRAGMA user_version=14",
 	};
 	for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);
