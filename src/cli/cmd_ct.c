@@ -514,7 +514,7 @@ static void show_ct(const json_t *ct)
 							   : "(measuring)");
 		else if (root)
 			table_add_kv(t, "root path", "%s (no pool volume: 'ct move --pool' puts it in one)",
-				     out_str(root, "path") ?: "-");
+				     out_str(root, "rootfs") ?: "-");
 		json_array_foreach(json_object_get(sto, "mounts"), i, mnt)
 			table_add_kv(t, i ? "" : "mounts", "%s at %s%s (pool %s)", out_str(mnt, "volume") ?: "-",
 				     out_str(mnt, "path") ?: "-",

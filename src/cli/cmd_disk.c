@@ -209,9 +209,12 @@ static void print_volumes(const json_t *answer)
 
 	json_array_foreach(json_object_get(answer, "volumes"), i, vol) {
 		char cap[16], alloc[16];
+		bool has_cap = json_is_integer(json_object_get(vol, "capacity"));
+		bool has_alloc = json_is_integer(json_object_get(vol, "allocation"));
+		/* a directory volume has no capacity; its use is measured in the background ("-" until then) */
 		table_add(t, out_str(vol, "name"), out_str(vol, "pool"), out_str(vol, "format"),
-			  out_size(size_of(vol, "capacity"), cap, sizeof(cap)),
-			  out_size(size_of(vol, "allocation"), alloc, sizeof(alloc)),
+			  has_cap ? out_size(size_of(vol, "capacity"), cap, sizeof(cap)) : "-",
+			  has_alloc ? out_size(size_of(vol, "allocation"), alloc, sizeof(alloc)) : "-",
 			  out_str(vol, "used_by"), out_str(vol, "path"));
 	}
 	table_print(t, stdout);
@@ -237,10 +240,18 @@ static void show_volume(const json_t *vol)
 	table_add_kv(t, "name", "%s", (s = out_str(vol, "name")) ? s : "-");
 	table_add_kv(t, "pool", "%s", (s = out_str(vol, "pool")) ? s : "-");
 	table_add_kv(t, "format", "%s", (s = out_str(vol, "format")) ? s : "-");
-	table_add_kv(t, "capacity", "%s (%" PRIu64 " bytes)", out_size(cap, a, sizeof(a)), cap);
-	table_add_kv(t, "allocation", "%s (%" PRIu64 " bytes)", out_size(alloc, b, sizeof(b)), alloc);
+	if (json_is_integer(json_object_get(vol, "capacity")))
+		table_add_kv(t, "capacity", "%s (%" PRIu64 " bytes)", out_size(cap, a, sizeof(a)), cap);
+	else
+		table_add_kv(t, "capacity", "- (a directory: its pool's free space)");
+	if (json_is_integer(json_object_get(vol, "allocation")))
+		table_add_kv(t, "allocation", "%s (%" PRIu64 " bytes)", out_size(alloc, b, sizeof(b)), alloc);
+	else
+		table_add_kv(t, "allocation", "- (being measured)");
 	table_add_kv(t, "path", "%s", (s = out_str(vol, "path")) ? s : "-");
-	table_add_kv(t, "used by", "%s", (s = out_str(vol, "used_by")) ? s : "-");
+	const char *kind = out_str(vol, "used_by_kind");
+	table_add_kv(t, "used by", "%s%s", (s = out_str(vol, "used_by")) ? s : "-",
+		     kind && strcmp(kind, "container") == 0 ? " (container)" : "");
 	table_print(t, stdout);
 }
 

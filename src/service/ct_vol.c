@@ -244,24 +244,15 @@ int ct_mounts_resolve(const struct ct_def *d, struct ctrt_mount *out, char **pat
 json_t *ct_storage_json(const struct ct_def *d)
 {
 	json_t *j = json_object();
+	__do_free char *dir = d->rootfs ? NULL : ct_rootdir_of(d);
+	__do_free char *rootfs = ct_rootfs_of(d);
+	__do_free char *pool = ct_root_pool_of(d);
 	uint64_t used;
-	if (d->volume) {
-		struct vol_record v = { 0 };
-		if (store_vol_get(svc_cfg.store, d->volume, &v) == 0) {
-			json_object_set_new(j, "root", json_pack("{s:s,s:s,s:s,s:o}", "volume", v.name, "pool",
-								  v.pool ? v.pool : "default", "path", v.path, "used",
-								  vol_dir_usage(v.path, &used) == 0
-									  ? json_integer((json_int_t)used)
-									  : json_null()));
-		}
-		vol_record_release(&v);
-	} else {
-		__do_free char *root = ct_rootfs_of(d);
-		json_object_set_new(j, "root", json_pack("{s:n,s:n,s:s,s:o}", "volume", "pool", "path", root, "used",
-							  !d->rootfs && vol_dir_usage(root, &used) == 0
-								  ? json_integer((json_int_t)used)
-								  : json_null()));
-	}
+	/* path: the directory holding rootfs/ and snapshots/ (the volume's); used: what all of it takes */
+	json_object_set_new(j, "root", json_pack("{s:s?,s:s?,s:s?,s:s,s:o}", "volume", d->volume, "pool", pool,
+						  "path", dir, "rootfs", rootfs, "used",
+						  dir && vol_dir_usage(dir, &used) == 0 ? json_integer((json_int_t)used)
+											: json_null()));
 	json_t *ms = json_array();
 	for (int i = 0; i < d->nmounts; i++) {
 		struct vol_record v = { 0 };
