@@ -34,7 +34,7 @@ static const char usage_create[] =
 	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
 	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
 	"                        [--autostart [--start-order N] [--start-delay SECS]] [--tag TAG]...\n"
-	"                        [--pool POOL] [--mount VOLUME:/PATH[:ro]]...\n"
+	"                        [--pool POOL] [--image SIZE] [--mount VOLUME:/PATH[:ro]]...\n"
 	"\n"
 	"Define a system container (run by liblxc).  --template busybox builds a\n"
 	"root from the host's busybox in a directory volume of a storage pool\n"
@@ -55,6 +55,8 @@ static const char usage_create[] =
 	"  --description TEXT  a note kept with the container\n"
 	"  --nic SPEC          a NIC: net=NET (or network=NET), then ,mac=MAC\n"
 	"  --pool POOL         the storage pool of the root (default: 'default')\n"
+	"  --image SIZE        the root in an ext4 image file of SIZE (e.g. 1G, at\n"
+	"                      least 64M) in the pool, loop-mounted while it runs\n"
 	"  --mount VOL:/PATH[:ro]  bind-mount directory volume VOL ('disk create VOL\n"
 	"                      --format dir') at /PATH inside (repeatable)\n"
 	CT_LIMITS_HELP
@@ -264,6 +266,7 @@ enum {
 	OPT_MOUNT,
 	OPT_UNMOUNT,
 	OPT_NO_MOUNTS,
+	OPT_IMAGE,
 };
 
 #define CT_LIMIT_OPTIONS                                                    \
@@ -336,6 +339,7 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "pool", required_argument, NULL, OPT_POOL },
+		{ "image", required_argument, NULL, OPT_IMAGE },
 		{ "mount", required_argument, NULL, OPT_MOUNT },
 		CT_LIMIT_OPTIONS,
 		CLI_COMMON_OPTIONS,
@@ -365,6 +369,13 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		case OPT_AUTOSTART: json_object_set_new(body, "autostart", json_true()); break;
 		case OPT_TAG: json_array_append_new(tags, json_string(optarg)); break;
 		case OPT_POOL: json_object_set_new(body, "pool", json_string(optarg)); break;
+		case OPT_IMAGE: {
+			uint64_t b;
+			if (cli_parse_size(optarg, 1u << 20, &b) < 0 || b < (64u << 20) || b > INT64_MAX)
+				return cli_usage_error(a.cmd, "invalid --image '%s': want a size of at least 64M, e.g. 1G", optarg);
+			json_object_set_new(body, "image_size", json_integer((json_int_t)b));
+			break;
+		}
 		case OPT_MOUNT:
 			if ((rc = mount_opt(mounts, a.cmd, optarg)) != CLI_OK)
 				return rc;
@@ -507,7 +518,13 @@ static void show_ct(const json_t *ct)
 		const json_t *used = json_object_get(root, "used");
 		char sz[16];
 		size_t i;
-		if (out_str(root, "volume"))
+		if (out_str(root, "image"))
+			table_add_kv(t, "root volume", "%s in pool %s: image %s of %s, %s (mounted on %s while it runs)",
+				     out_str(root, "volume"), out_str(root, "pool") ?: "-", out_str(root, "image"),
+				     out_size((uint64_t)json_integer_value(json_object_get(root, "size")), sz, sizeof(sz)),
+				     json_is_true(json_object_get(root, "mounted")) ? "mounted" : "not mounted",
+				     out_str(root, "path") ?: "-");
+		else if (out_str(root, "volume"))
 			table_add_kv(t, "root volume", "%s in pool %s (%s), using %s", out_str(root, "volume"),
 				     out_str(root, "pool") ?: "-", out_str(root, "path") ?: "-",
 				     json_is_integer(used) ? out_size((uint64_t)json_integer_value(used), sz, sizeof(sz))

@@ -404,13 +404,15 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 {
 	static const char *const user_keys[] = { "name",   "uuid",	"description", "template",    "rootfs",
 						 "privileged", "nics", "limits",      "autostart",   "start_order",
-						 "start_delay", "tags", "volume", "pool", "mounts", NULL };
+						 "start_delay", "tags", "volume", "pool", "mounts",
+						 "image_size", NULL };
 	static const char *const store_keys[] = { "name",	 "uuid",	"description", "template", "rootfs",
 						  "privileged",	 "idmap",	"created",     "nics",	   "limits",
 						  "snapshots",	 "autostart",	"start_order", "start_delay", "tags",
 						  "volume",	 "mounts",	NULL };
 	const char *name = NULL, *uuid = NULL, *desc = NULL, *tmpl = NULL, *rootfs = NULL, *bad;
 	const char *volume = NULL, *pool = NULL;
+	int64_t image_size = 0;
 	bool priv = false, autostart = false;
 	int64_t order = 0, delay = 0;
 
@@ -426,7 +428,8 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	    json_get_bool(j, "autostart", &autostart, err) < 0 ||
 	    json_get_int(j, "start_order", 0, VM_MAX_START_ORDER, &order, err) < 0 ||
 	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0 ||
-	    json_get_str(j, "volume", &volume, err) < 0 || json_get_str(j, "pool", &pool, err) < 0)
+	    json_get_str(j, "volume", &volume, err) < 0 || json_get_str(j, "pool", &pool, err) < 0 ||
+	    json_get_int(j, "image_size", CT_IMAGE_MIN, CT_IMAGE_MAX, &image_size, err) < 0)
 		return NULL;
 	if (volume && (bad = str_name_invalid(volume))) {
 		buf_printf(err, "container root volume: %s", bad);
@@ -436,7 +439,7 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 		buf_printf(err, "container pool: %s", bad);
 		return NULL;
 	}
-	if ((volume || pool) && rootfs) {
+	if ((volume || pool || image_size) && rootfs) {
 		buf_adds(err, "container definition: a --rootfs directory is used in place, so it has no pool or volume");
 		return NULL;
 	}
@@ -489,6 +492,7 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	d->start_delay = (int)delay;
 	d->volume = volume ? xstrdup(volume) : NULL;
 	d->pool = pool ? xstrdup(pool) : NULL;
+	d->image_size = image_size;
 	if (parse_tags(d, json_object_get(j, "tags"), err) < 0 || parse_nics(d, json_object_get(j, "nics"), err) < 0 ||
 	    parse_mounts(d, json_object_get(j, "mounts"), err) < 0 ||
 	    ctdef_limits_parse(json_object_get(j, "limits"), &d->limits, err) < 0) {

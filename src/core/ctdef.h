@@ -82,6 +82,8 @@ struct ct_snap {
  * fstab line), not / and not in /proc, /sys or /dev.
  */
 #define CT_MAX_MOUNTS 16
+#define CT_IMAGE_MIN (64LL << 20)
+#define CT_IMAGE_MAX (64LL << 40)
 #define CT_MOUNT_PATH_MAX 255
 struct ct_mount {
 	char *volume;
@@ -128,6 +130,10 @@ struct ct_def {
 	 * volume goes to (NULL: "default"); never stored. */
 	char *volume;
 	char *pool;
+	/* "image_size" (caller only, at create; never stored): the root in an
+	 * ext4 image file volume of this many bytes (CT_IMAGE_MIN..CT_IMAGE_MAX),
+	 * loop-mounted while corral needs it; 0: a directory volume. */
+	int64_t image_size;
 	struct ct_mount mounts[CT_MAX_MOUNTS];
 	int nmounts;
 };

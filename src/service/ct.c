@@ -321,8 +321,8 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 		r = -EINVAL;
 		goto out;
 	}
-	if ((d->rootfs || fill) && d->pool) {
-		buf_adds(err, "container definition: 'pool' is for a root corral builds (a template)");
+	if ((d->rootfs || fill) && (d->pool || d->image_size)) {
+		buf_adds(err, "container definition: 'pool' and 'image_size' are for a root corral builds (a template)");
 		r = -EINVAL;
 		goto out;
 	}
@@ -364,10 +364,14 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 	}
 	if (fill && (r = fill(rootfs, fill_arg, err)) < 0)
 		goto undo;
+	/* an image root is mounted while the template is built into it, then unmounted */
+	if (!fill && (r = ct_root_mount(d, err)) < 0)
+		goto undo;
 	if (!fill && d->tmpl == CT_TEMPLATE_BUSYBOX &&
 	    (r = ctrt_rootfs_busybox(rootfs, d->privileged ? 0 : d->idmap.uid_base,
 				     d->privileged ? 0 : d->idmap.gid_base, err)) < 0)
 		goto undo;
+	ct_root_umount(d);
 	{
 		__do_json json_t *j = ctdef_to_json(d);
 		json_object_del(j, "created");
@@ -386,6 +390,7 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 	r = svc_ct_show(d->uuid, out, err);
 	goto out;
 undo:
+	ct_root_umount(d);
 	{
 		struct buf e = BUF_INIT;
 		ctrt_undefine(lp, d->name, &e);
@@ -420,7 +425,7 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();
-	__do_free char *rootdir = NULL;
+	__do_free char *rootdir = NULL, *image = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	struct job_hold *h = NULL;
@@ -438,6 +443,7 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 	 * points' volumes become free): a crash between the two leaves only
 	 * files, which a create of the same name reports rather than reuses */
 	rootdir = ct_rootdir_of(d);
+	image = ct_root_image_of(d);
 	struct store_batch *b = store_batch_new();
 	store_batch_ct_delete(b, d->uuid);
 	ct_batch_root_delete(b, d);
@@ -447,7 +453,7 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 		goto out;
 	/* its snapshots (btrfs subvolumes need their own delete), then a
 	 * template-built root (its volume, or in <lxcpath>/<name>); a given one is never removed */
-	if ((r = ct_root_files_remove(lp, d, rootdir, err)) < 0)
+	if ((r = ct_root_files_remove(lp, d, rootdir, image, err)) < 0)
 		log_warn("container %s: row deleted but its files stay: %s", d->name, err->s);
 	svc_net_ct_hosts_refresh(d);
 	store_event_add(svc_cfg.store, d->uuid, "container", "deleted");
@@ -486,6 +492,9 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 	bool resolved = false;
 	if (r == 0 && (r = ct_mounts_resolve(d, mounts, mpaths, err)) == 0)
 		resolved = true;
+	/* an image root: loop-mounted from here until the stop (one left mounted by a killed corrald is used) */
+	if (r == 0)
+		r = ct_root_mount(d, err);
 	if (r == 0) {
 		/* the root where the store says it is now (a move changes it) */
 		__do_free char *rootfs = ct_rootfs_of(d);
@@ -496,9 +505,12 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 	}
 	for (int i = 0; resolved && i < d->nmounts; i++)
 		free(mpaths[i]);
-	if (r < 0)
+	if (r < 0) {
 		for (int i = 0; i < opened; i++)
 			svc_net_ct_nic_closed(d, i);
+		if (ct_is_stopped(lp, d))
+			ct_root_umount(d);
+	}
 	return r;
 }
 
@@ -509,6 +521,7 @@ static void ct_stopped(const char *lp, const struct ct_def *d)
 		return;
 	for (int i = 0; i < d->nnics; i++)
 		svc_net_ct_nic_closed(d, i);
+	ct_root_umount(d);
 }
 
 int svc_ct_start_now(const char *key, struct buf *err)

@@ -36,8 +36,17 @@ void ct_root_vol_drop_free(const char *name);
 /* The vol.delete of d's root volume into batch b (after its ct.delete). */
 void ct_batch_root_delete(struct store_batch *b, const struct ct_def *d);
 /* After the row is gone: d's snapshots, root (and its volume directory
- * `rootdir`, read before the row went), and its liblxc directory. */
-int ct_root_files_remove(const char *lp, const struct ct_def *d, const char *rootdir, struct buf *err);
+ * `rootdir`, or its image file `image` (NULL: none), both read before the
+ * row went), and its liblxc directory. */
+int ct_root_files_remove(const char *lp, const struct ct_def *d, const char *rootdir, const char *image,
+			 struct buf *err);
+/* An image root (created --image SIZE): its file (a new string), else NULL. */
+char *ct_root_image_of(const struct ct_def *d);
+bool ct_root_is_image(const struct ct_def *d);
+/* Loop-mount an image root on <lxcpath>/<name>/image (already mounted, or
+ * no image root: 0); ct_root_umount undoes it (logging a failure). */
+int ct_root_mount(const struct ct_def *d, struct buf *err);
+void ct_root_umount(const struct ct_def *d);
 /* d's mount points name directory volumes no one else uses (-ENOENT/-EINVAL/-EBUSY + err). */
 int ct_mounts_check(const struct ct_def *d, struct buf *err);
 /* An unprivileged d: each mount's directory still root's becomes its mapped root's (top only). */

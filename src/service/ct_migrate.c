@@ -760,7 +760,7 @@ void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to)
 	store_batch_free(b);
 	if (r < 0) {
 		log_warn("container %s: migrated to %s, but its row stays here: %s", name, to, e.s);
-	} else if (ct_root_files_remove(lp, d, rootdir, &e) < 0) {
+	} else if (ct_root_files_remove(lp, d, rootdir, NULL, &e) < 0) {
 		log_warn("container %s: migrated to %s, but its files stay here: %s", name, to, e.s);
 	}
 	svc_net_ct_hosts_refresh(d);
@@ -920,6 +920,12 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 		buf_printf(err, "container '%s' runs on a host directory (%s): only roots corral built migrate", d->name,
 			   d->rootfs);
 		r = -EINVAL;
+		goto fail;
+	}
+	if (ct_root_is_image(d)) {
+		buf_printf(err, "container '%s' has its root in an image file: migrating image roots is not there yet",
+			   d->name);
+		r = -ENOTSUP;
 		goto fail;
 	}
 	if (d->nmounts) {

@@ -151,6 +151,11 @@ static int check_copyable(const char *lp, const struct ct_def *d, const char *wh
 			   strcmp(what, "clone") == 0 ? "clones" : "snapshots");
 		return -ENOTSUP;
 	}
+	if (ct_root_is_image(d)) {
+		buf_printf(err, "container '%s' has its root in an image file: %s of image roots are not there yet",
+			   d->name, strcmp(what, "clone") == 0 ? "clones" : "snapshots");
+		return -ENOTSUP;
+	}
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (a %s is taken of a stopped container only)",
 			   d->name, what);

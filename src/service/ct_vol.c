@@ -33,6 +33,7 @@
 #include "service/pool.h"
 #include "core/job.h"
 #include "storage/dirvol.h"
+#include "storage/loopmount.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
 #include "util/common.h"
@@ -44,12 +45,58 @@
 #define ROOT_MARGIN (4u << 20)   /* free space kept beyond what a new root needs */
 #define HOST_BUSYBOX "/bin/busybox"
 
+/* The image file of d's root when it is an ext4 image volume (a new string), else NULL. */
+char *ct_root_image_of(const struct ct_def *d)
+{
+	struct vol_record v = { 0 };
+	char *img = NULL;
+	if (d->volume && store_vol_get(svc_cfg.store, d->volume, &v) == 0 && strcmp(v.format, VOL_EXT4_FORMAT) == 0)
+		img = move_ptr(v.path);
+	vol_record_release(&v);
+	return img;
+}
+
+/* Where an image root is mounted: <lxcpath>/<name>/image. */
+static char *image_mnt(const struct ct_def *d)
+{
+	__do_free char *lp = ct_lxcpath();
+	return xasprintf("%s/%s/image", lp, d->name);
+}
+
+int ct_root_mount(const struct ct_def *d, struct buf *err)
+{
+	__do_free char *img = ct_root_image_of(d);
+	if (!img)
+		return 0;
+	__do_free char *mnt = image_mnt(d);
+	return loop_mount(img, mnt, err);
+}
+
+void ct_root_umount(const struct ct_def *d)
+{
+	__do_free char *img = ct_root_image_of(d);
+	struct buf e = BUF_INIT;
+	if (img) {
+		__do_free char *mnt = image_mnt(d);
+		if (loop_umount(mnt, &e) < 0)
+			log_warn("container %s: %s", d->name, e.s);
+	}
+	buf_release(&e);
+}
+
+bool ct_root_is_image(const struct ct_def *d)
+{
+	__do_free char *img = ct_root_image_of(d);
+	return img != NULL;
+}
+
 char *ct_rootdir_of(const struct ct_def *d)
 {
 	if (d->volume) {
 		struct vol_record v = { 0 };
 		if (store_vol_get(svc_cfg.store, d->volume, &v) == 0) {
-			char *p = move_ptr(v.path);
+			/* an image root: the directory it is mounted on */
+			char *p = strcmp(v.format, VOL_EXT4_FORMAT) == 0 ? image_mnt(d) : move_ptr(v.path);
 			vol_record_release(&v);
 			return p;
 		}
@@ -111,8 +158,12 @@ int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct b
 		goto out;
 	}
 	root_vol_name(d, name);
-	/* the directory is root's (0755): the container's root owns rootfs/ inside it */
-	if ((r = vol_dir_create(svc_cfg.store, dir, name, 0, 0, &path, err)) < 0)
+	/* the directory (or the image's filesystem) is root's: the container's root owns rootfs/ inside it */
+	if (d->image_size)
+		r = vol_ext4_create(svc_cfg.store, dir, name, (uint64_t)d->image_size, &path, err);
+	else
+		r = vol_dir_create(svc_cfg.store, dir, name, 0, 0, &path, err);
+	if (r < 0)
 		goto out;
 	free(d->volume);
 	d->volume = xstrdup(name);
@@ -125,11 +176,15 @@ void ct_root_vol_drop_free(const char *name)
 {
 	struct vol_record v = { 0 };
 	struct buf e = BUF_INIT;
-	if (store_vol_get(svc_cfg.store, name, &v) == 0 && !v.ct && !v.vm && strcmp(v.format, VOL_DIR_FORMAT) == 0) {
-		__do_free char *root = xasprintf("%s/rootfs", v.path);
-		ct_snap_remove_all_in(v.path, name, &e);
-		ctrt_tree_remove(root, &e);
-		if (vol_delete(svc_cfg.store, name, &e) < 0)
+	if (store_vol_get(svc_cfg.store, name, &v) == 0 && !v.ct && !v.vm) {
+		if (strcmp(v.format, VOL_DIR_FORMAT) == 0) {
+			/* snapshots may be btrfs subvolumes: their own delete first */
+			__do_free char *root = xasprintf("%s/rootfs", v.path);
+			ct_snap_remove_all_in(v.path, name, &e);
+			ctrt_tree_remove(root, &e);
+		}
+		if ((strcmp(v.format, VOL_DIR_FORMAT) == 0 || strcmp(v.format, VOL_EXT4_FORMAT) == 0) &&
+		    vol_delete(svc_cfg.store, name, &e) < 0)
 			log_warn("container volume %s: cannot remove it: %s", name, e.s);
 	}
 	vol_record_release(&v);
@@ -138,8 +193,10 @@ void ct_root_vol_drop_free(const char *name)
 
 void ct_root_vol_undo(const struct ct_def *d)
 {
-	if (d->volume)
+	if (d->volume) {
+		ct_root_umount(d);
 		ct_root_vol_drop_free(d->volume);
+	}
 }
 
 uint64_t ct_template_need(void) { return template_need(); }
@@ -150,9 +207,20 @@ void ct_batch_root_delete(struct store_batch *b, const struct ct_def *d)
 		store_batch_vol_delete(b, d->volume);
 }
 
-int ct_root_files_remove(const char *lp, const struct ct_def *d, const char *rootdir, struct buf *err)
+int ct_root_files_remove(const char *lp, const struct ct_def *d, const char *rootdir, const char *image,
+			 struct buf *err)
 {
 	int r;
+	if (image) {
+		/* the image holds root and snapshots: unmounted, it goes as one file */
+		if ((r = loop_umount(rootdir, err)) < 0 || (r = ctrt_undefine(lp, d->name, err)) < 0)
+			return r;
+		if (unlink(image) < 0 && errno != ENOENT) {
+			buf_printf(err, "cannot remove %s: %s", image, strerror(errno));
+			return -errno;
+		}
+		return 0;
+	}
 	if (!d->volume)
 		return (r = ct_snap_remove_all_in(rootdir, d->name, err)) < 0 ? r : ctrt_undefine(lp, d->name, err);
 	__do_free char *root = xasprintf("%s/rootfs", rootdir);
@@ -249,10 +317,21 @@ json_t *ct_storage_json(const struct ct_def *d)
 	__do_free char *pool = ct_root_pool_of(d);
 	uint64_t used;
 	/* path: the directory holding rootfs/ and snapshots/ (the volume's); used: what all of it takes */
+	__do_free char *img = ct_root_image_of(d);
 	json_object_set_new(j, "root", json_pack("{s:s?,s:s?,s:s?,s:s,s:o}", "volume", d->volume, "pool", pool,
 						  "path", dir, "rootfs", rootfs, "used",
-						  dir && vol_dir_usage(dir, &used) == 0 ? json_integer((json_int_t)used)
-											: json_null()));
+						  !img && dir && vol_dir_usage(dir, &used) == 0 ? json_integer((json_int_t)used)
+												: json_null()));
+	if (img) {
+		struct stat st;
+		json_t *root = json_object_get(j, "root");
+		json_object_set_new(root, "image", json_string(img));
+		json_object_set_new(root, "mounted", json_boolean(loop_mounted(dir)));
+		if (stat(img, &st) == 0) {
+			json_object_set_new(root, "size", json_integer((json_int_t)st.st_size));
+			json_object_set_new(root, "used", json_integer((json_int_t)st.st_blocks * 512));
+		}
+	}
 	json_t *ms = json_array();
 	for (int i = 0; i < d->nmounts; i++) {
 		struct vol_record v = { 0 };
@@ -444,6 +523,12 @@ int svc_ct_move(const char *key, const char *pool, json_t **job, struct buf *err
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (a root moves while stopped only)", d->name);
 		r = -EBUSY;
+		goto out;
+	}
+	if (ct_root_is_image(d)) {
+		buf_printf(err, "container '%s' has its root in an image file: moving image roots is not there yet",
+			   d->name);
+		r = -ENOTSUP;
 		goto out;
 	}
 	if ((r = svc_pool_hold(pool, &pooldir, err)) < 0)

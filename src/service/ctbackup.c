@@ -72,7 +72,7 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 	struct ct_record rec = { 0 };
 	struct backup_ct_result res = { 0 };
 	struct ct_def *d = NULL;
-	bool frozen = false;
+	bool frozen = false, mounted = false;
 	int64_t t_freeze = 0, frozen_ms = 0;
 	int r;
 
@@ -96,6 +96,11 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 		buf_printf(err, "container %s is %s: back it up stopped or running", d->name, state);
 		r = -EBUSY;
 		goto out;
+	} else if (ct_root_is_image(d)) {
+		/* a stopped image root is read mounted, and unmounted again after */
+		if ((r = ct_root_mount(d, err)) < 0)
+			goto out;
+		mounted = true;
 	}
 	job_set_phase(j, "container %s: reading its root%s", d->name, frozen ? " (frozen)" : "");
 	struct backup_ct_req req = {
@@ -109,6 +114,8 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 		.cancel = cancel,
 	};
 	r = backup_ct(repo, &req, cb, arg, &res, err);
+	if (mounted)
+		ct_root_umount(d);
 	if (frozen) {
 		struct buf e = BUF_INIT;
 		frozen_ms = time_mono_ms() - t_freeze;

@@ -27,6 +27,8 @@
 
 #include "volume.h"
 #include "dirvol.h"
+#include "loopmount.h"
+#include "util/fsutil.h"
 #include "qemuimg.h"
 #include "util/cmd.h"
 #include "util/log.h"
@@ -345,6 +347,34 @@ int vol_dir_create(struct store *st, const char *storage_dir, const char *name, 
 		return r;
 	}
 	log_info("created directory volume %s at %s", name, p);
+	if (path)
+		*path = move_ptr(p);
+	return 0;
+}
+
+int vol_ext4_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, char **path,
+		    struct buf *err)
+{
+	__do_free char *p = NULL;
+	int r;
+	if ((r = check_name(name, err)) < 0 || (r = check_name_free(st, name, err)) < 0)
+		return r;
+	if (size < VOL_EXT4_MIN_SIZE || size > VOL_MAX_SIZE) {
+		buf_printf(err, "an image root's size must be 64 MiB to 64 TiB");
+		return -EINVAL;
+	}
+	p = vol_path(storage_dir, name, VOL_EXT4_FORMAT);
+	if (fs_exists(p) > 0) {
+		buf_printf(err, "%s exists already in the pool (not a volume corral knows): not touching it", p);
+		return -EEXIST;
+	}
+	if ((r = loop_ext4_make(p, size, err)) < 0)
+		return r;
+	if ((r = record_volume(st, name, VOL_EXT4_FORMAT, p, err)) < 0) {
+		unlink(p);
+		return r;
+	}
+	log_info("created ext4 image volume %s (%" PRIu64 " bytes) at %s", name, size, p);
 	if (path)
 		*path = move_ptr(p);
 	return 0;
@@ -905,11 +935,11 @@ int vol_move_check(struct store *st, const struct vol_record *v, const char *dir
 
 	if ((r = check_dir(dir, err)) < 0)
 		return r;
-	if (strcmp(v->format, VOL_DIR_FORMAT) == 0) {
-		buf_printf(err, "volume %s is a directory volume%s%s: move a container's root with 'corral ct move "
+	if (strcmp(v->format, VOL_DIR_FORMAT) == 0 || strcmp(v->format, VOL_EXT4_FORMAT) == 0) {
+		buf_printf(err, "volume %s is a container's %s volume%s%s: move a container's root with 'corral ct move "
 				"CONTAINER --pool POOL'; a mount point's volume moves with its container stopped by "
 				"copying it into a new volume",
-			   v->name, v->ct_name ? " of container " : "", v->ct_name ? v->ct_name : "");
+			   v->name, v->format, v->ct_name ? " of container " : "", v->ct_name ? v->ct_name : "");
 		return -EBUSY;
 	}
 	if (v->readonly) {
@@ -1099,7 +1129,8 @@ json_t *vol_to_json(const struct vol_record *v)
 		json_object_set_new(j, "pool", json_string(v->pool ? v->pool : "default"));
 		return j;
 	}
-	r = vol_stat(v->path, v->format, &info, &err);
+	/* an ext4 image (a container's root) is a raw file */
+	r = vol_stat(v->path, strcmp(v->format, VOL_EXT4_FORMAT) == 0 ? "raw" : v->format, &info, &err);
 	if (r < 0)
 		log_warn("volume %s: %s", v->name, err.s);
 	json_object_set_new(j, "capacity", r < 0 ? json_null() : json_integer((json_int_t)info.capacity));

@@ -52,6 +52,17 @@ int vol_dir_create(struct store *st, const char *storage_dir, const char *name, 
 		   struct buf *err);
 
 /*
+ * An ext4 image volume (format "ext4", a container's root made with
+ * `--image SIZE`, storage/loopmount.h): the sparse file
+ * <storage_dir>/<name>.ext4 of `size` bytes (VOL_EXT4_MIN_SIZE..VOL_MAX_SIZE)
+ * with an empty ext4 in it; *path (may be NULL) its path.  Nothing is left on failure.
+ */
+#define VOL_EXT4_FORMAT "ext4"
+#define VOL_EXT4_MIN_SIZE (64ULL << 20)
+int vol_ext4_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, char **path,
+		    struct buf *err);
+
+/*
  * Check an import request before the job starts: src absolute, exists, is a
  * regular file readable by qemu-img (probe format with `qemu-img info`),
  * name valid and free, format qcow2|raw.  Fills *virtual_size.

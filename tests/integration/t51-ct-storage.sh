@@ -7,7 +7,8 @@
 # (read-write and read-only); hostile mount paths, wrong volumes and moves
 # of running containers are refused with nothing changed; a root from
 # before roots were volumes (in the lxcpath) still starts and `ct move`
-# puts it into a pool.
+# puts it into a pool; an image root (--image) is an ext4 file loop-mounted
+# while the container runs, re-adopted after kill -9 of corrald.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
@@ -15,7 +16,7 @@ setup_daemon
 st_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes s1 s2 s3 old >/dev/null 2>&1
+		corral ct delete --yes s1 s2 s3 old i1 >/dev/null 2>&1
 	fi
 	mountpoint -q "$T/tiny" && { umount "$T/tiny" || umount -l "$T/tiny"; }
 	return 0
@@ -129,6 +130,29 @@ db.commit()" "$STATE/state.db" &&
 	corral ct move old --pool p1 >/dev/null && [ ! -e "$LXCP/old/rootfs" ] && [ -f "$LXCP/old/config" ] &&
 	vol old-root | jq -e ".pool == \"p1\" and .used_by == \"old\"" >/dev/null &&
 	corral ct start old >/dev/null && [ "$(corral ct exec old -- cat /root/l)" = legacy ] && corral ct kill old >/dev/null
+'
+
+test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unmounted at stop, re-adopted after kill -9" '
+	fails corral ct create i1 --template busybox --image 1M 2>err && grep -q "at least 64M" err &&
+	api POST /v1/containers "{\"name\":\"i1\",\"rootfs\":\"$T/p1\",\"image_size\":134217728}" | grep -q "HTTP 400" &&
+	corral ct create i1 --template busybox --image 128M --pool p1 >/dev/null &&
+	[ -f "$T/p1/i1-root.ext4" ] && [ "$(stat -c %s "$T/p1/i1-root.ext4")" = 134217728 ] &&
+	vol i1-root | jq -e ".format == \"ext4\" and .capacity == 134217728 and .used_by == \"i1\"" >/dev/null &&
+	! mountpoint -q "$LXCP/i1/image" &&
+	corral ct start i1 >/dev/null && mountpoint -q "$LXCP/i1/image" &&
+	corral ct exec i1 -- sh -c "echo inimage >/root/f" &&
+	[ "$(corral ct exec i1 -- df -P / | awk "NR == 2 { print \$2 }")" -gt 100000 ] &&
+	corral ct show i1 --json | jq -e ".status.storage.root.mounted == true" >/dev/null &&
+	kill9_daemon && sleep 0.2 && start_daemon &&
+	[ "$(corral ct show i1 --json | jq -r .state)" = running ] && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] &&
+	[ "$(grep -c " $LXCP/i1/image " /proc/self/mountinfo)" = 1 ] &&
+	corral ct stop i1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
+	fails corral ct snapshot create i1 s1 2>err && grep -q "image file" err &&
+	fails corral ct move i1 --pool p2 2>err && grep -q "image file" err &&
+	corral ct start i1 >/dev/null && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] && corral ct kill i1 >/dev/null &&
+	img=$(readlink -f "$T/p1/i1-root.ext4") &&
+	corral ct delete --yes i1 >/dev/null && [ ! -e "$T/p1/i1-root.ext4" ] && [ ! -e "$LXCP/i1" ] &&
+	[ -z "$(losetup -j "$img")" ]
 '
 
 test_expect "delete removes the root volume; its mount points volumes stay, free" '
