@@ -448,6 +448,19 @@ static void test_storage(void **state)
 	refused("{\"name\":\"a\",\"template\":\"busybox\",\"pool\":\"../x\"}", "container pool");
 	refused("{\"name\":\"a\",\"template\":\"busybox\",\"volume\":\"a b\"}", "root volume");
 	refused("{\"name\":\"a\",\"rootfs\":\"/srv/a\",\"pool\":\"p\"}", "--rootfs directory");
+	refused("{\"name\":\"a\",\"rootfs\":\"/srv/a\",\"image_size\":134217728}", "--rootfs directory");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"image_size\":1048576}", "image_size");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"image_size\":\"1G\"}", "image_size");
+	{
+		struct ct_def *im = parse("{\"name\":\"a\",\"template\":\"busybox\",\"image_size\":134217728}",
+					  CTDEF_FROM_USER, &err);
+		assert_non_null(im);
+		assert_int_equal(im->image_size, 134217728);
+		json_t *ij = ctdef_to_json(im);
+		assert_null(json_object_get(ij, "image_size")); /* create only: the volume's format tells */
+		json_decref(ij);
+		ctdef_free(im);
+	}
 	{
 		/* more than CT_MAX_MOUNTS */
 		struct buf t = BUF_INIT;
