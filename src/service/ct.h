@@ -156,6 +156,10 @@ bool svc_ct_clone_recover(const json_t *result);
  * and the old copy goes only after the new one is stored.
  */
 int svc_ct_move(const char *key, const char *pool, json_t **job, struct buf *err);
+/* Start-up recovery of a ct-move job corrald died in (its recorded result):
+ * true if the switch was stored (the old copy is then removed), else the
+ * copies it made go and the container keeps its old root (false). */
+bool svc_ct_move_recover(const json_t *result);
 
 /*
  * Offline migration of a stopped container to a trusted host (ct_migrate.c;

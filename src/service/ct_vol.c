@@ -17,9 +17,10 @@
  * A move copies rootfs and snapshots into `.<volume>.move` in the target
  * pool (cp -a through lxc/rootcopy.c: owners of the id map, modes, xattrs,
  * hard links, device nodes kept), renames it into place, stores the new
- * path (one batch), and only then removes the old copy.  A crash before the
- * store leaves the old root in use and the copy unreferenced in the target
- * pool; it is removed by the next move of that container there.
+ * path (one batch), and only then removes the old copy.  The job records
+ * both places before copying; a corrald killed meanwhile settles it at
+ * start-up (svc_ct_move_recover): the copy goes unless the switch was
+ * stored, else the old copy goes.
  */
 #include <errno.h>
 #include <limits.h>
@@ -441,6 +442,9 @@ static int move_run(struct job *j, void *arg, struct buf *err)
 		goto out;
 	}
 	job_progress_bytes(j, 0, need ? need : 1);
+	/* for start-up recovery (svc_ct_move_recover): what to remove if corrald dies from here on */
+	job_record_result(j, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "uuid", d->uuid, "name", d->name, "volume", name,
+				       "part", part, "final", final, "from", olddir, "fresh", fresh));
 	if ((r = tree_pair_copy(j, olddir, part, err)) < 0) {
 		tree_pair_remove(part, d->name);
 		goto out;
@@ -497,6 +501,46 @@ out:
 	ctdef_free(d);
 	ct_record_release(&rec);
 	return r;
+}
+
+bool svc_ct_move_recover(const json_t *result)
+{
+	const char *name = json_string_value(json_object_get(result, "name"));
+	const char *vol = json_string_value(json_object_get(result, "volume"));
+	const char *part = json_string_value(json_object_get(result, "part"));
+	const char *final = json_string_value(json_object_get(result, "final"));
+	const char *from = json_string_value(json_object_get(result, "from"));
+	bool fresh = json_is_true(json_object_get(result, "fresh")), done = false;
+	struct vol_record v = { 0 };
+
+	if (!name || !vol || !part || !final || !from || ctdef_name_invalid(name) || str_name_invalid(vol) ||
+	    part[0] != '/' || final[0] != '/' || from[0] != '/')
+		return false;
+	done = store_vol_get(svc_cfg.store, vol, &v) == 0 && strcmp(v.path, final) == 0;
+	vol_record_release(&v);
+	tree_pair_remove(part, name);
+	if (done) {
+		/* switched: the old copy is what is left to remove */
+		if (strcmp(from, final) != 0 && fs_exists(from) > 0) {
+			log_info("container %s: removing its old root %s left by an interrupted move", name, from);
+			if (fresh) {
+				struct buf e = BUF_INIT;
+				__do_free char *root = xasprintf("%s/rootfs", from);
+				if (ct_snap_remove_all_in(from, name, &e) < 0 || ctrt_tree_remove(root, &e) < 0)
+					log_warn("container %s: its old root stays in %s: %s", name, from, e.s);
+				buf_release(&e);
+			} else {
+				tree_pair_remove(from, name);
+			}
+		}
+		return true;
+	}
+	/* not switched: the container keeps its old root; a complete copy no volume names goes */
+	if (fs_exists(final) > 0) {
+		log_info("container %s: removing %s, the copy of an interrupted move", name, final);
+		tree_pair_remove(final, name);
+	}
+	return false;
 }
 
 int svc_ct_move(const char *key, const char *pool, json_t **job, struct buf *err)

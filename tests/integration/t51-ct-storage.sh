@@ -132,6 +132,22 @@ db.commit()" "$STATE/state.db" &&
 	corral ct start old >/dev/null && [ "$(corral ct exec old -- cat /root/l)" = legacy ] && corral ct kill old >/dev/null
 '
 
+test_expect "kill -9 of corrald mid-move: one whole root in use, the other copy gone, the job settled" '
+	dd if=/dev/urandom of="$T/p1/old-root/rootfs/root/big" bs=1M count=150 status=none &&
+	job=$(api POST /v1/containers/old/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	for _ in $(seq 1 200); do [ -e "$T/p2/.old-root.move" ] && break; sleep 0.01; done &&
+	[ -e "$T/p2/.old-root.move" ] && kill9_daemon && sleep 0.2 && start_daemon &&
+	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "job after the restart: $st" &&
+	[ ! -e "$T/p2/.old-root.move" ] && where=$(vol old-root | jq -r .pool) &&
+	case "$st:$where" in
+	succeeded:p2) [ ! -e "$T/p1/old-root" ] && [ -d "$T/p2/old-root/rootfs" ] ;;
+	failed:p1) [ ! -e "$T/p2/old-root" ] && [ -d "$T/p1/old-root/rootfs" ] ;;
+	*) false ;;
+	esac &&
+	corral ct start old >/dev/null && [ "$(corral ct exec old -- cat /root/l)" = legacy ] &&
+	[ "$(corral ct exec old -- stat -c %s /root/big)" = 157286400 ] && corral ct kill old >/dev/null
+'
+
 test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unmounted at stop, re-adopted after kill -9" '
 	fails corral ct create i1 --template busybox --image 1M 2>err && grep -q "at least 64M" err &&
 	api POST /v1/containers "{\"name\":\"i1\",\"rootfs\":\"$T/p1\",\"image_size\":134217728}" | grep -q "HTTP 400" &&
@@ -157,7 +173,8 @@ test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unm
 
 test_expect "delete removes the root volume; its mount points volumes stay, free" '
 	corral ct kill s1 >/dev/null 2>&1; corral ct delete --yes s1 old >/dev/null &&
-	[ ! -e "$T/p2/s1-root" ] && [ ! -e "$T/p1/old-root" ] && [ -z "$(vol s1-root)" ] && [ -z "$(vol old-root)" ] &&
+	[ ! -e "$T/p2/s1-root" ] && [ ! -e "$T/p1/old-root" ] && [ ! -e "$T/p2/old-root" ] && [ -z "$(vol s1-root)" ] &&
+	[ -z "$(vol old-root)" ] &&
 	vol data1 | jq -e ".used_by == null" >/dev/null && [ "$(cat "$T/p1/data1/hello")" = inside ] &&
 	corral disk delete --yes data1 >/dev/null && [ ! -e "$T/p1/data1" ]
 '
