@@ -16,7 +16,7 @@ setup_daemon
 st_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes s1 s2 s3 old i1 >/dev/null 2>&1
+		corral ct delete --yes s1 s2 s3 s4 old i1 >/dev/null 2>&1
 	fi
 	mountpoint -q "$T/tiny" && { umount "$T/tiny" || umount -l "$T/tiny"; }
 	return 0
@@ -112,6 +112,17 @@ test_expect "hostile mount points and wrong volumes are refused; the definition 
 	[ -z "$(ls -A "$STATE/storage/data3")" ] &&
 	corral ct edit s1 --unmount /mnt/ro >/dev/null && vol data2 | jq -e ".used_by == null" >/dev/null &&
 	[ "$(mounts s1 | jq length)" = 1 ] && corral ct delete --yes s3 >/dev/null && [ ! -e "$STATE/storage/s3-root" ]
+'
+
+test_expect "a mount target that is a symlink in the root (to a host path) fails the start; the host path is untouched" '
+	corral ct create s4 --template busybox >/dev/null && mkdir -p "$T/hostdir" && echo mine >"$T/hostdir/keep" &&
+	ln -s "$T/hostdir" "$STATE/storage/s4-root/rootfs/evil" &&
+	corral ct edit s4 --mount data3:/evil >/dev/null &&
+	fails corral ct start s4 2>err && grep -q "did not start" err &&
+	grep -q "evil.*was a symbolic link" "$LXCP/s4/lxc.log" &&
+	[ "$(ls -A "$T/hostdir")" = keep ] && ! grep -q " $T/hostdir " /proc/self/mountinfo &&
+	[ "$(corral ct show s4 --json | jq -r .state)" = stopped ] && corral ct delete --yes s4 >/dev/null &&
+	vol data3 | jq -e ".used_by == null" >/dev/null
 '
 
 test_expect "a root from before roots were volumes (in the lxcpath) starts as it is; ct move puts it into a pool" '
