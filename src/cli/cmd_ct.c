@@ -519,11 +519,11 @@ static void show_ct(const json_t *ct)
 		char sz[16];
 		size_t i;
 		if (out_str(root, "image"))
-			table_add_kv(t, "root volume", "%s in pool %s: image %s of %s, %s (mounted on %s while it runs)",
+			table_add_kv(t, "root volume", "%s in pool %s: image %s (%s), %s%s",
 				     out_str(root, "volume"), out_str(root, "pool") ?: "-", out_str(root, "image"),
 				     out_size((uint64_t)json_integer_value(json_object_get(root, "size")), sz, sizeof(sz)),
-				     json_is_true(json_object_get(root, "mounted")) ? "mounted" : "not mounted",
-				     out_str(root, "path") ?: "-");
+				     json_is_true(json_object_get(root, "mounted")) ? "mounted on " : "not mounted",
+				     json_is_true(json_object_get(root, "mounted")) ? out_str(root, "path") ?: "-" : "");
 		else if (out_str(root, "volume"))
 			table_add_kv(t, "root volume", "%s in pool %s (%s), using %s", out_str(root, "volume"),
 				     out_str(root, "pool") ?: "-", out_str(root, "path") ?: "-",
