@@ -479,9 +479,14 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 
 	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
 		return 0; /* running already (or on its way): as liblxc's start says */
-	ct_snap_leftovers_clean(lp, d);
-	if ((r = limits_check_host(&d->limits, err)) < 0)
+	/* an image root: loop-mounted from here until the stop (one left mounted by a killed corrald is used) */
+	if ((r = ct_root_mount(d, err)) < 0)
 		return r;
+	ct_snap_leftovers_clean(lp, d);
+	if ((r = limits_check_host(&d->limits, err)) < 0) {
+		ct_root_umount(d);
+		return r;
+	}
 	for (; opened < d->nnics; opened++) {
 		if ((r = svc_net_ct_nic_open(d, opened, bridges[opened], ports[opened], err)) < 0)
 			break;
@@ -492,9 +497,6 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 	bool resolved = false;
 	if (r == 0 && (r = ct_mounts_resolve(d, mounts, mpaths, err)) == 0)
 		resolved = true;
-	/* an image root: loop-mounted from here until the stop (one left mounted by a killed corrald is used) */
-	if (r == 0)
-		r = ct_root_mount(d, err);
 	if (r == 0) {
 		/* the root where the store says it is now (a move changes it) */
 		__do_free char *rootfs = ct_rootfs_of(d);

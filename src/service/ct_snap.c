@@ -151,9 +151,9 @@ static int check_copyable(const char *lp, const struct ct_def *d, const char *wh
 			   strcmp(what, "clone") == 0 ? "clones" : "snapshots");
 		return -ENOTSUP;
 	}
-	if (ct_root_is_image(d)) {
-		buf_printf(err, "container '%s' has its root in an image file: %s of image roots are not there yet",
-			   d->name, strcmp(what, "clone") == 0 ? "clones" : "snapshots");
+	if (strcmp(what, "clone") == 0 && ct_root_is_image(d)) {
+		buf_printf(err, "container '%s' has its root in an image file: clones of image roots are not there yet",
+			   d->name);
 		return -ENOTSUP;
 	}
 	if (!ct_is_stopped(lp, d)) {
@@ -255,6 +255,9 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 
 	if ((r = op_load(o, "snapshot", &rec, &d, err)) < 0)
 		return r;
+	/* an image root: its snapshots are copies inside the image, mounted for the copy */
+	if ((r = ct_root_mount(d, err)) < 0)
+		goto out;
 	if (ctdef_snap_index(d, o->name) >= 0) {
 		buf_printf(err, "container '%s' has a snapshot '%s' already", d->name, o->name);
 		r = -EEXIST;
@@ -311,6 +314,7 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 	}
 	job_set_result(j, snap_json(&s));
 out:
+	ct_root_umount(d);
 	ctdef_free(d);
 	ct_record_release(&rec);
 	return r;
@@ -329,6 +333,8 @@ static int snap_revert_run(struct job *j, void *arg, struct buf *err)
 
 	if ((r = op_load(o, "revert", &rec, &d, err)) < 0)
 		return r;
+	if ((r = ct_root_mount(d, err)) < 0)
+		goto out;
 	if (ctdef_snap_index(d, o->name) < 0) {
 		buf_printf(err, "container '%s' has no snapshot '%s'", d->name, o->name);
 		r = -ENOENT;
@@ -361,6 +367,7 @@ static int snap_revert_run(struct job *j, void *arg, struct buf *err)
 	job_set_result(j, json_pack("{s:s,s:s,s:s}", "container", d->name, "snapshot", o->name, "method",
 				    ctrt_copy_method_name(how)));
 out:
+	ct_root_umount(d);
 	ctdef_free(d);
 	ct_record_release(&rec);
 	return r;
@@ -598,11 +605,18 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	struct job_hold *h = NULL;
+	bool mounted = false;
 	int k, r = ct_load(key, &rec, &d, err);
 	if (r < 0)
 		return r;
 	if ((r = job_hold_vm(d->uuid, d->name, "snapshot delete", &h, err)) < 0)
 		goto out;
+	/* a stopped image root is mounted for the removal of the copy inside it */
+	if (ct_is_stopped(lp, d) && ct_root_is_image(d)) {
+		if ((r = ct_root_mount(d, err)) < 0)
+			goto out;
+		mounted = true;
+	}
 	if ((k = ctdef_snap_index(d, name)) < 0) {
 		buf_printf(err, "container '%s' has no snapshot '%.64s'", d->name, name);
 		r = -ENOENT;
@@ -625,6 +639,8 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 	}
 	*out = json_pack("{s:s,s:[s]}", "container", d->name, "deleted", name);
 out:
+	if (mounted)
+		ct_root_umount(d);
 	job_release(h);
 	ctdef_free(d);
 	ct_record_release(&rec);

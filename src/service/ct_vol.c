@@ -75,6 +75,8 @@ int ct_root_mount(const struct ct_def *d, struct buf *err)
 
 void ct_root_umount(const struct ct_def *d)
 {
+	if (!d)
+		return;
 	__do_free char *img = ct_root_image_of(d);
 	struct buf e = BUF_INIT;
 	if (img) {

@@ -159,7 +159,7 @@ test_expect "kill -9 of corrald mid-move: one whole root in use, the other copy 
 	[ "$(corral ct exec old -- stat -c %s /root/big)" = 157286400 ] && corral ct kill old >/dev/null
 '
 
-test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unmounted at stop, re-adopted after kill -9" '
+test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unmounted at stop, re-adopted after kill -9; its snapshots" '
 	fails corral ct create i1 --template busybox --image 1M 2>err && grep -q "at least 64M" err &&
 	api POST /v1/containers "{\"name\":\"i1\",\"rootfs\":\"$T/p1\",\"image_size\":134217728}" | grep -q "HTTP 400" &&
 	corral ct create i1 --template busybox --image 128M --pool p1 >/dev/null &&
@@ -174,9 +174,14 @@ test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unm
 	[ "$(corral ct show i1 --json | jq -r .state)" = running ] && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] &&
 	[ "$(grep -c " $LXCP/i1/image " /proc/self/mountinfo)" = 1 ] &&
 	corral ct stop i1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
-	fails corral ct snapshot create i1 s1 2>err && grep -q "image file" err &&
+	corral ct snapshot create i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
+	corral ct start i1 >/dev/null && corral ct exec i1 -- rm /root/f && corral ct stop i1 >/dev/null &&
+	corral ct snapshot revert --yes i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
+	fails corral ct clone i1 i2 2>err && grep -q "image file" err && fails corral ct show i2 2>/dev/null &&
 	fails corral ct move i1 --pool p2 2>err && grep -q "image file" err &&
-	corral ct start i1 >/dev/null && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] && corral ct kill i1 >/dev/null &&
+	corral ct start i1 >/dev/null && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] &&
+	corral ct exec i1 -- test -d /root && corral ct kill i1 >/dev/null &&
+	corral ct snapshot delete --yes i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
 	img=$(readlink -f "$T/p1/i1-root.ext4") &&
 	corral ct delete --yes i1 >/dev/null && [ ! -e "$T/p1/i1-root.ext4" ] && [ ! -e "$LXCP/i1" ] &&
 	[ -z "$(losetup -j "$img")" ]
