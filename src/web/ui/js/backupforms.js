@@ -37,6 +37,8 @@ export function repoForm(onMade) {
     pass.value = pass2.value = '';
     act(`creating repository ${body.path}`, () => api.post('/v1/repos', body), (r) => {
       path.value = '';
+      encrypt.checked = false;
+      secret.hidden = true;
       if (r && r.keyfile) {
         flash(`repository ${r.path} created (encrypted); its key file is ${r.keyfile}: keep a copy away from the ` +
           'repository, without it and the passphrase the backups are lost', 'info');

@@ -33,7 +33,7 @@ export function show(main) {
   const [alarmSec, alarmEl] = section('Firing alarms', 'dash-alarms');
   const [evSec, evEl] = section('Recent events', 'dash-events');
   const [graphSec, stopGraphs] = hostGraphsSection();
-  fill(main, h('h1', {}, 'Dashboard'), hostSec, hostsSec, clusterSec, vmSec, jobSec, alarmSec, evSec, graphSec);
+  fill(main, h('h1', {}, 'Dashboard'), hostSec, graphSec, hostsSec, clusterSec, vmSec, jobSec, alarmSec, evSec);
 
   load(hostEl, async () => {
     const x = await api.get('/v1/host');
