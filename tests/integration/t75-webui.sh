@@ -76,7 +76,7 @@ test_expect "headless Chromium drives the UI (webui.py)" '
 	[ $rc -eq 0 ] && ! grep -q "^not ok" browser.out
 '
 corral net delete --yes "$NET_NAME" >/dev/null 2>&1 # made by the page, gone already unless a step failed
-cat "$T/browser.log" 2>/dev/null | sed -n -e "s/^\(ok\|not ok\) - /  browser: \1 - /p" -e "s/^  \([a-z]\)/  browser:   \1/p"
+cat "$T/browser.log" 2>/dev/null | sed -n -e "s/^\(ok\|not ok\) - /  browser: \1 - /p;t" -e "s/^  \([a-z]\)/  browser:   \1/p"
 
 test_expect "after the browser: what it did and what it was refused, seen through the CLI" '
 	[ "$(vm_state web)" = running ] && [ "$(vm_state xss)" = stopped ] &&

@@ -621,7 +621,7 @@ def t_auditor():
     for page, sel in (("networks", "#networks"), ("storage", "#storage-volumes"), ("alarms", "#alarm-rules"),
                       ("backups", "#backup-policies")):
         drv.get(URL + f"/ui/#/{page}")
-        wait(lambda: "Loading" not in text_of(sel[1:]), what=f"the {page} page")
+        wait(lambda: drv.find_elements(By.ID, sel[1:]) and "Loading" not in text_of(sel[1:]), what=f"the {page} page")
         assert not drv.find_elements(By.CSS_SELECTOR, "main form, main button"), f"an Auditor sees a form or button on {page}"
     drv.get(URL + "/ui/#/users")
     wait(lambda: drv.find_elements(By.ID, "users-denied"), what="the users page refusing")

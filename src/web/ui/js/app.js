@@ -65,6 +65,7 @@ async function route() {
   let m, load = path.startsWith('/') && Object.hasOwn(PAGES, path) ? PAGES[path] : undefined, args = [];
   if (!load && (m = path.match(/^\/vm\/([^/]+)$/))) { load = PAGES.vm; args = [decodeURIComponent(m[1])]; }
   if (!load) { fill(main, h('p', {}, 'No such page.')); return; }
+  fill(main, h('p', { class: 'muted' }, 'Loading…'));
   let page;
   try {
     page = await load();
