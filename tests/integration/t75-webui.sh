@@ -85,6 +85,9 @@ test_expect "after the browser: what it did and what it was refused, seen throug
 	corral alarm list --json | jq -e "any(.alarms[]; .name == \"webhot\" and .when == \"memory > 1M for 2s\")" &&
 	corral token list aud --json | jq -e "any(.tokens[]; .id == \"page\")" &&
 	! corral net list | grep -q "$NET_NAME" &&
+	corral policy list --json | jq -e "[.policies[].name] == [\"webnightly\"]" &&
+	[ "$(curl -s -o /dev/null -w "%{http_code}" --unix-socket "$SOCK" -X POST -H "Content-Type: application/json" \
+		-d "{\"path\":\"/etc\"}" http://corral/v1/repos)" = 409 ] &&
 	corral events --json --limit 5000 >events.json &&
 	jq -e "[.events[] | select(.kind == \"api\") | .detail] |
 		(any(test(\"^aud from .*: POST /v1/vms/xss/start -> 403\"))) and

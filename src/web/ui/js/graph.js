@@ -53,7 +53,8 @@ export function lineChart(series, since, until, opts = {}) {
     svg.appendChild(el('text', { x: L - 4, y: y(max * f) + 4, 'text-anchor': 'end', class: 'graph-label' }, fmtValue(max * f, unit)));
   }
   const when = (t) => new Date(t * 1000).toLocaleString([], span > 86400 * 1.5
-    ? { month: 'short', day: 'numeric', hour: '2-digit' } : { hour: '2-digit', minute: '2-digit' });
+    ? { month: 'short', day: 'numeric', hour: '2-digit' }
+    : span < 600 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' });
   svg.appendChild(el('text', { x: L, y: H - 6, class: 'graph-label' }, when(since)));
   svg.appendChild(el('text', { x: W - R, y: H - 6, 'text-anchor': 'end', class: 'graph-label' }, when(until)));
   series.forEach((s, i) => {
