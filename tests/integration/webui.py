@@ -240,12 +240,21 @@ def t_snapshot_revert():
     by_id("snap-name").send_keys("s2")
     drv.find_element(By.CSS_SELECTOR, "#snap-form button[type=submit]").click()
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]"), timeout=60, what="s2")
-    row = drv.find_element(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
-    assert "\u2514" in row.text, f"s2 not shown under s1: {row.text!r}"
-    btn = row.find_element(By.CSS_SELECTOR, "button.snap-delete")
-    btn.click()
-    assert btn.text == "Really delete?" and drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
-    btn.click()
+    # the table is drawn again on the snapshot event and on the job's end: a
+    # redraw between the two clicks makes a new, unarmed button; start over then
+    for _ in range(10):
+        try:
+            row = drv.find_element(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
+            assert "\u2514" in row.text, f"s2 not shown under s1: {row.text!r}"
+            btn = row.find_element(By.CSS_SELECTOR, "button.snap-delete")
+            btn.click()
+            assert btn.text == "Really delete?" and drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
+            btn.click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.3)
+    else:
+        raise AssertionError("s2's delete button was redrawn under every try")
     wait(lambda: not drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]"), timeout=60,
          what="s2 gone from the list")
 
