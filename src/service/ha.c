@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/membership.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
 #include "service/ha_manager.h"
@@ -285,6 +286,12 @@ int svc_ha_start_check(const char *uuid, const char *name, struct buf *err)
 	if (host && strcmp(host, me) != 0) {
 		buf_printf(err, "%s is HA-protected and HA moved it to %s: it runs there, never here (corral ha status)",
 			   name, host);
+		return -EBUSY;
+	}
+	if (!membership_quorate()) {
+		buf_printf(err, "%s is HA-protected and this host has no quorum: the pool may be restarting it on "
+				"another host, so it is not started here",
+			   name);
 		return -EBUSY;
 	}
 	if (st && (!strcmp(st, "fence") || !strcmp(st, "recovery") || !strcmp(st, "relocate") || !strcmp(st, "error"))) {

@@ -318,6 +318,27 @@ static int start_vm(struct res *r, struct local *l, struct buf *err)
 	return svc_vm_action(r->uuid, ACT_START, &o, err);
 }
 
+/* Keep the pool's copy of the definition (vmdef, disks) in step with this
+ * host's record: every change of the VM's definition here (vm edit, disk
+ * add, limits, ...) reaches the pool within a round, whatever verb made it. */
+static void def_sync(struct res *r, const struct vm_record *vm)
+{
+	struct buf err __do_buf = BUF_INIT;
+	if (vm->invalid)
+		return;
+	__do_json json_t *now = json_object();
+	if (svc_ha_capture(vm->def, now, &err) < 0) {
+		log_msg(LOG_LVL_DEBUG, 0, "ha: %s: its definition cannot travel: %s", r->name, err.s);
+		return;
+	}
+	if (json_equal(json_object_get(now, "vmdef"), json_object_get(r->def, "vmdef")) &&
+	    json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")))
+		return;
+	json_object_update(r->def, now);
+	if (write_one(r, NULL) == 0)
+		log_info("ha: %s: the pool's copy of its definition updated", r->name);
+}
+
 static void agent_one(struct res *r, const char *me)
 {
 	struct vm_record vm = { 0 };
@@ -331,6 +352,8 @@ static void agent_one(struct res *r, const char *me)
 			forget(r, &vm);
 		goto out;
 	}
+	if (have)
+		def_sync(r, &vm);
 	if (strcmp(r->state, "started") != 0)
 		goto out;
 	struct local *l = local_get(r->uuid, r->host);
@@ -388,17 +411,6 @@ static void agent_one(struct res *r, const char *me)
 		if (write_one(r, NULL) == 0)
 			ha_event(r, "asking the manager to relocate %s: %s", r->name, why);
 		goto out;
-	}
-	/* keep the pool's copy of the definition in step with this host's */
-	if (!vm.invalid) {
-		__do_json json_t *now = json_object();
-		if (svc_ha_capture(vm.def, now, &err) == 0 &&
-		    (!json_equal(json_object_get(now, "vmdef"), json_object_get(r->def, "vmdef")) ||
-		     !json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")))) {
-			json_object_update(r->def, now);
-			if (write_one(r, NULL) == 0)
-				log_info("ha: %s: the pool's copy of its definition updated", r->name);
-		}
 	}
 out:
 	if (have)
