@@ -91,6 +91,7 @@ static size_t nlocals;
 static int64_t next_wave_at;        /* mono ms: no new wave before */
 static int64_t wave_issued_at;      /* mono ms of the last wave issued */
 static int wave_delay_s;            /* the largest start_delay of the last wave */
+static int wave_no;                 /* waves issued in this recovery */
 
 static int jint(const json_t *d, const char *k, int def)
 {
@@ -470,13 +471,25 @@ struct hostinfo {
 	size_t npools;
 };
 
+/* Free memory as placement counts it: the host's memory less what its running
+ * VMs may use (configured, with QEMU's overhead), as Proxmox's static usage
+ * does; not MemAvailable, which lags a VM that just started. */
+static int64_t host_free(const json_t *host)
+{
+	const json_t *c = json_object_get(host, "capacity");
+	json_t *m = json_object_get(c, "memory_mib"), *used = json_object_get(c, "committed_memory_limit_mib");
+	if (!json_is_integer(m) || !json_is_integer(used))
+		return -1;
+	int64_t f = json_integer_value(m) - json_integer_value(used);
+	return f < 0 ? 0 : f;
+}
+
 static void hostinfo_self(struct hostinfo *hi)
 {
 	struct pool_record *list = NULL;
 	size_t n = 0;
 	__do_json json_t *h = svc_host_info();
-	json_t *a = json_object_get(json_object_get(h, "capacity"), "available_memory_mib");
-	hi->free_mib = json_is_integer(a) ? json_integer_value(a) : -1;
+	hi->free_mib = host_free(h);
 	if (store_pool_list(svc_cfg.store, &list, &n) == 0) {
 		for (size_t i = 0; i < n && hi->npools < ARRAY_SIZE(hi->pools); i++)
 			if (list[i].shared)
@@ -496,11 +509,8 @@ static void hostinfo_peer(const char *name, struct hostinfo *hi)
 		return;
 	}
 	peer_set_timeout(p, 1000, 2000);
-	if (peer_call(p, "GET", "/v1/host", NULL, &h, NULL, &err) == 0) {
-		json_t *a = json_object_get(json_object_get(h, "capacity"), "available_memory_mib");
-		if (json_is_integer(a))
-			hi->free_mib = json_integer_value(a);
-	}
+	if (peer_call(p, "GET", "/v1/host", NULL, &h, NULL, &err) == 0)
+		hi->free_mib = host_free(h);
 	if (peer_call(p, "GET", "/v1/pools", NULL, &pl, NULL, &err) == 0) {
 		size_t i;
 		json_t *pj;
@@ -634,8 +644,10 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 		vr[nv] = r;
 		nv++;
 	}
-	if (!nv)
+	if (!nv) {
+		wave_no = 0; /* nothing left: the next recovery counts from 0 */
 		return;
+	}
 
 	/* 4. the surviving hosts that run corrald, with their free memory and pools */
 	struct haplace_host hosts[CLUSTER_MAX_NODES];
@@ -697,7 +709,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 			if (l)
 				clock_text(l->since_wall, when, sizeof(when));
 			snprintf(why, sizeof(why), "recovering %s from %s on %s: %s left the pool at %s (priority %d, order %d, wave %d)",
-				 r->name, old, to, old, l ? when : "?", r->priority, r->order, sorted[i].wave);
+				 r->name, old, to, old, l ? when : "?", r->priority, r->order, wave_no);
 		}
 		json_object_set_new(r->def, "from", json_string(old));
 		json_object_set_new(r->def, "host", json_string(to));
@@ -719,6 +731,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 	for (size_t i = 0; i < nch; i++)
 		ha_event(changed[i], "%s", jstr(changed[i]->def, "status_reason"));
 	wave_issued_at = now;
+	wave_no++;
 	wave_delay_s = delay;
 	next_wave_at = 0;
 }
@@ -755,8 +768,11 @@ static void *mgr_main(void *arg)
 		wait_ms_cur = ha_fence_wait_ms();
 		pthread_mutex_unlock(&lock);
 		if (!act) {
-			nlost = 0; /* a new manager term starts its own clocks */
-			wave_issued_at = next_wave_at = 0;
+			/* a sync round (not synced for a moment) keeps the clocks; losing quorum ends the term */
+			if (!mv.quorate) {
+				nlost = 0;
+				wave_issued_at = next_wave_at = 0;
+			}
 			continue;
 		}
 		size_t n = res_read(rs, MGR_MAX);
