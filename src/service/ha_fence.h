@@ -17,7 +17,8 @@
  * runtime configuration, or from the pool's token when corosync does not
  * answer.  Since corosync reports the loss at token_eff + consensus after
  * a cut, the kill lands before L; survivors may restart a lost host's HA
- * VMs only after L (+1 s to confirm) -- the manager doing that is not built yet.
+ * VMs only after L (+1 s to confirm): the HA manager (ha_manager.h) waits
+ * ha_fence_wait_ms() after it sees the host gone.
  *
  * corral-guard (ha_guard.h) gets the same armed set every 500 ms, so the
  * host still fences when this thread cannot run.
