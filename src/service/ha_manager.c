@@ -101,6 +101,18 @@ static int jint(const json_t *d, const char *k, int def)
 
 static const char *jstr(const json_t *d, const char *k) { return json_string_value(json_object_get(d, k)); }
 
+/* Point r's strings into its def again (after any change of the def: the
+ * old strings may be freed). */
+static void res_refresh(struct res *r)
+{
+	const json_t *d = r->def;
+	r->name = jstr(d, "vm") ? jstr(d, "vm") : r->uuid;
+	r->host = jstr(d, "host") ? jstr(d, "host") : "";
+	r->state = jstr(d, "state") ? jstr(d, "state") : "started";
+	r->status = jstr(d, "status") ? jstr(d, "status") : "started";
+	r->from = jstr(d, "from");
+}
+
 static size_t res_read(struct res *out, size_t max)
 {
 	struct ha_record *list = NULL;
@@ -117,11 +129,7 @@ static size_t res_read(struct res *out, size_t max)
 		memset(r, 0, sizeof(*r));
 		snprintf(r->uuid, sizeof(r->uuid), "%s", list[i].uuid);
 		r->def = d;
-		r->name = jstr(d, "vm") ? jstr(d, "vm") : list[i].uuid;
-		r->host = jstr(d, "host") ? jstr(d, "host") : "";
-		r->state = jstr(d, "state") ? jstr(d, "state") : "started";
-		r->status = jstr(d, "status") ? jstr(d, "status") : "started";
-		r->from = jstr(d, "from");
+		res_refresh(r);
 		r->priority = jint(d, "priority", 0);
 		r->order = jint(d, "order", 0);
 		r->start_delay = jint(d, "start_delay", 0);
@@ -194,7 +202,7 @@ static void set_status(struct res *r, const char *status, const char *reason)
 	json_object_set_new(r->def, "status_since", json_integer((json_int_t)time_wall_ms()));
 	if (reason)
 		json_object_set_new(r->def, "status_reason", json_string(reason));
-	r->status = jstr(r->def, "status");
+	res_refresh(r);
 }
 
 /* Add host to the VM's failed hosts (the manager skips them when relocating). */
@@ -336,6 +344,7 @@ static void def_sync(struct res *r, const struct vm_record *vm)
 	    json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")))
 		return;
 	json_object_update(r->def, now);
+	res_refresh(r);
 	if (write_one(r, NULL) == 0)
 		log_info("ha: %s: the pool's copy of its definition updated", r->name);
 }
@@ -712,7 +721,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 				 r->name, old, to, old, l ? when : "?", r->priority, r->order, wave_no);
 		}
 		json_object_set_new(r->def, "from", json_string(old));
-		json_object_set_new(r->def, "host", json_string(to));
+		json_object_set_new(r->def, "host", json_string(to)); /* old (r->host) is freed here */
 		set_status(r, "request_start", why);
 		if (strcmp(jstr(r->def, "status") ?: "", "request_start") == 0 && r->start_delay > delay)
 			delay = r->start_delay;
