@@ -767,7 +767,12 @@ static void *mgr_main(void *arg)
 		seen = mv.changes;
 		cluster_store_view(&cv);
 		bool in_pool = svc_cluster_def_get(&d, me);
-		bool act = in_pool && mv.connected && mv.quorate && cv.synced;
+		/* the configuration group must have caught up with the quorate ring the
+		 * pool thread sees: a host just back still holds its old rows until the
+		 * sync round of the new ring (its group view is of the old ring until then) */
+		char ring[40];
+		snprintf(ring, sizeof(ring), "%x.%llx", mv.ring_nodeid, (unsigned long long)mv.ring_seq);
+		bool act = in_pool && mv.connected && mv.quorate && cv.synced && strcmp(ring, cv.ring) == 0;
 		const struct cluster_node *mn = act ? cluster_def_node_id(&d, cv.manager) : NULL;
 		pthread_mutex_lock(&lock);
 		snprintf(manager_host, sizeof(manager_host), "%s", mn ? mn->name : "");
