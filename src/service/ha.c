@@ -235,6 +235,16 @@ int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err
 	}
 	if ((r = settings_merge(def, body, err)) < 0)
 		return r;
+	/* an administrator's state clears an error: placed again from scratch (started), or left alone */
+	const char *status = json_string_value(json_object_get(def, "status"));
+	if (json_object_get(body, "state") && status && strcmp(status, "error") == 0) {
+		bool start = strcmp(json_string_value(json_object_get(def, "state")), "started") == 0;
+		json_object_set_new(def, "status", json_string(start ? "relocate" : "started"));
+		json_object_set_new(def, "status_reason",
+				    json_string(start ? "error cleared (ha set --state started): to be placed again"
+						      : "error cleared by ha set --state"));
+		json_object_del(def, "failed");
+	}
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
 		return commit_fail(r, "change", err);
@@ -335,6 +345,8 @@ static void set_requested(json_t *d, const void *arg)
 	const char *st = json_string_value(json_object_get(d, "state"));
 	if (!st || (strcmp(st, "started") != 0 && strcmp(st, "stopped") != 0))
 		return; /* disabled, ignored: HA leaves it alone */
+	if (strcmp(st, want) == 0)
+		return; /* already so: the HA agent's own starts land here too */
 	json_object_set_new(d, "state", json_string(want));
 	if (!strcmp(want, "started")) {
 		json_object_set_new(d, "status", json_string("started"));

@@ -50,7 +50,6 @@
 
 #define MGR_MAX 256
 #define WAVE_CAP_MS 120000 /* a wave's VM not started after this: the next wave goes anyway */
-#define START_TIMEOUT_MS 60000
 
 /* One HA resource as read this round (pointers into def). */
 struct res {
@@ -379,6 +378,8 @@ static void agent_one(struct res *r, const char *me)
 		}
 		ha_event(r, "defined here from the pool's copy of its definition (taken over from %s)",
 			 r->from ? r->from : "?");
+		l->restarts = 0; /* a new stay on this host */
+		l->started_at = 0;
 		if (store_vm_get(svc_cfg.store, r->uuid, &vm) < 0)
 			goto out;
 		have = true;
@@ -390,7 +391,8 @@ static void agent_one(struct res *r, const char *me)
 			set_status(r, "started", why);
 			if (write_one(r, NULL) == 0)
 				ha_event(r, "started on %s", me);
-		} else if (!l->started_at || time_mono_ms() - l->started_at > START_TIMEOUT_MS) {
+		} else {
+			/* svc_vm_action waits for the start's end: no start of ours is under way here */
 			if (start_vm(r, l, &err) < 0) {
 				ha_event(r, "start on %s failed: %s", me, err.s);
 				l->restarts = r->max_restart; /* a failed start counts as all restarts used */

@@ -41,6 +41,8 @@ qemus() {
 	done
 	return 0
 }
+# qemu_new UUID OLD: the VM's QEMU runs and is not OLD (one look, no race between two)
+qemu_new() { local q; q=$(qemus "$1"); [ -n "$q" ] && [ "$q" != "$2" ]; }
 # ha_checker_start: every 100 ms, for each uuid in $T/uuids, at most one live
 # QEMU; a violation is a line in $T/violations, each check a line in $T/ticks
 ha_checker_start() {

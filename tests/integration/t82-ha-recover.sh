@@ -55,8 +55,8 @@ test_expect "h3 cut off: it kills its HA QEMUs, web then db run on h1/h2 within 
 	tw= && td= && tk= && end=$((SECONDS + 25)) &&
 	while [ $SECONDS -le $end ] && { [ -z "$tw" ] || [ -z "$td" ]; }; do
 		[ -z "$tk" ] && proc_gone $wp && proc_gone $dp && tk=$(now_ms)
-		[ -z "$tw" ] && [ -n "$(qemus $wu)" ] && [ "$(qemus $wu)" != "$wp" ] && tw=$(now_ms)
-		[ -z "$td" ] && [ -n "$(qemus $du)" ] && [ "$(qemus $du)" != "$dp" ] && td=$(now_ms)
+		q=$(qemus $wu); [ -z "$tw" ] && [ -n "$q" ] && [ "$q" != "$wp" ] && tw=$(now_ms)
+		q=$(qemus $du); [ -z "$td" ] && [ -n "$q" ] && [ "$q" != "$dp" ] && td=$(now_ms)
 		sleep 0.05
 	done &&
 	[ -n "$tw" ] && [ -n "$td" ] && [ -n "$tk" ] &&
@@ -91,15 +91,28 @@ test_expect "h3 back: it rejoins, starts neither, drops its records (disks stay)
 test_expect "a crash restarts web on its owner (max_restart 1); a second crash relocates it" '
 	w=$(owner web) && wu=$(uuid_of $w web) && p1=$(qemus $wu) &&
 	kill -9 $p1 &&
-	wait_for 15 "[ -n \"\$(qemus $wu)\" ] && [ \"\$(qemus $wu)\" != $p1 ]" &&
+	wait_for 15 "qemu_new $wu $p1" &&
 	[ "$(owner web)" = $w ] &&
 	on_host $w events --kind ha --limit 200 | grep -q "restart 1/1 on $w after QEMU exited" &&
 	p2=$(qemus $wu) && sleep 1 && kill -9 $p2 &&
-	wait_for 20 "[ \"\$(owner web)\" != $w ] && [ -n \"\$(qemus $wu)\" ] && [ \"\$(qemus $wu)\" != $p2 ]" &&
+	wait_for 20 "[ \"\$(owner web)\" != $w ] && qemu_new $wu $p2" &&
 	n=$(owner web) && [ $n != h3 ] &&
 	on_host h1 events --kind ha --limit 200 | grep -q "relocating web from $w to $n" &&
 	wait_for 10 "[ \"\$(hastat h1 web status)\" = started ]" &&
 	wait_for 10 "! on_host $w vm show web >/dev/null 2>&1"
+'
+
+test_expect "two more crashes on the second host: web failed on max_relocate + 1 hosts: error, with the reason" '
+	n=$(owner web) && wu=$(uuid_of $n web) && p1=$(qemus $wu) && kill -9 $p1 &&
+	wait_for 15 "qemu_new $wu $p1" &&
+	p2=$(qemus $wu) && sleep 1 && kill -9 $p2 &&
+	wait_for 15 "[ \"\$(hastat h1 web status)\" = error ]" &&
+	hastat h1 web status_reason | grep -q "failed on .*, $n (max_relocate 1)" &&
+	on_host h1 events --kind ha --limit 200 | grep -q "web in error: failed on" &&
+	sleep 2 && [ -z "$(qemus $wu)" ] && [ "$(owner web)" = $n ] &&
+	fails on_host $n vm start web 2>err && grep -q "HA has it in state .error." err &&
+	on_host h1 ha set web --state started >/dev/null &&
+	wait_for 15 "[ \"\$(hastat h1 web status)\" = started ] && [ -n \"\$(qemus $wu)\" ]"
 '
 
 test_expect "vm start on the old host is refused naming the owner; a requested stop sets HA state stopped" '
@@ -109,7 +122,7 @@ test_expect "vm start on the old host is refused naming the owner; a requested s
 	on_host h3 vm stop web2 --force >/dev/null &&
 	wait_for 5 "[ \"\$(hastat h1 web2 state)\" = stopped ]" &&
 	on_host h3 events --kind ha | grep -q "a requested stop is not a crash" &&
-	on_host h3 ha remove web2 >/dev/null && on_host $n vm kill web >/dev/null && on_host $(owner db) vm kill db >/dev/null
+	on_host h3 ha remove web2 >/dev/null && on_host $(owner db) vm kill db >/dev/null
 '
 
 test_expect "invariant: never two QEMUs of one HA VM at once (checked every 100 ms)" '
