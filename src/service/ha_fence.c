@@ -257,8 +257,20 @@ static void *fence_main(void *arg)
 		}
 		if (!deadline_ms)
 			timeouts_read(&d);
-		if (fenced)
+		if (fenced) {
+			/* still without quorum: an HA QEMU that runs here now (started in the
+			 * moment the loss was being learnt) is killed too, within a second */
+			if (now - last_read >= 1000) {
+				armed_read();
+				last_read = now;
+				pthread_mutex_lock(&lock);
+				unsigned again = narmed;
+				pthread_mutex_unlock(&lock);
+				if (again)
+					fence_all(!v.connected ? "host lost its corosync connection" : "host lost quorum", &v);
+			}
 			continue;
+		}
 		/* never quorate since start: arm from the store, fence after L */
 		if (!was_quorate && now - last_read >= 1000) {
 			armed_read();

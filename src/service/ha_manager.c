@@ -322,6 +322,10 @@ static void forget(struct res *r, const struct vm_record *vm)
 static int start_vm(struct res *r, struct local *l, struct buf *err)
 {
 	struct svc_action_opts o = { 0 };
+	if (!membership_quorate()) { /* lost since the round began: the self-fence acts, not us */
+		buf_adds(err, "this host lost quorum");
+		return -EAGAIN;
+	}
 	l->started_at = time_mono_ms();
 	return svc_vm_action(r->uuid, ACT_START, &o, err);
 }
@@ -407,6 +411,10 @@ static void agent_one(struct res *r, const char *me)
 		goto out;
 	/* crashed: QEMU exited without a stop request */
 	if (vm.state == VM_CRASHED) {
+		/* a second for the kill to be understood: corral-guard's fence (quorum lost)
+		 * shows first as a crash, until corrald learns of the loss too */
+		if (time_wall_ms() - vm.since_ms < 1000 || !membership_quorate())
+			goto out;
 		if (l->restarts < r->max_restart) {
 			l->restarts++;
 			ha_event(r, "restart %d/%d on %s after QEMU exited (%s)", l->restarts, r->max_restart, me,
