@@ -66,12 +66,11 @@ struct lost {
 	int64_t since_mono, since_wall;
 };
 
-/* Per VM, on its owner: crash restarts done here, and a start under way. */
+/* Per VM, on its owner: the crash restarts done here. */
 struct local {
 	char uuid[37];
 	char owner_seen[CLUSTER_NODE_NAME_MAX + 1];
 	int restarts;
-	int64_t started_at; /* mono ms of the last start this agent made, 0: none */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -220,7 +219,6 @@ static struct local *local_get(const char *uuid, const char *owner)
 			if (strcmp(locals[i].owner_seen, owner) != 0) { /* moved since: a fresh count */
 				snprintf(locals[i].owner_seen, sizeof(locals[i].owner_seen), "%s", owner);
 				locals[i].restarts = 0;
-				locals[i].started_at = 0;
 			}
 			return &locals[i];
 		}
@@ -315,18 +313,17 @@ static void forget(struct res *r, const struct vm_record *vm)
 	svc_net_hosts_refresh(vm->def);
 	for (int i = 0; i < vm->def->ndisks; i++)
 		store_vol_delete(svc_cfg.store, vm->def->disks[i].volume);
-	ha_event(r, "local record dropped: HA moved %s to %s while this host was away (its disks stay on the "
-		    "shared pool)", r->name, r->host);
+	ha_event(r, "local record dropped: HA moved %s to %s (its disks stay on the shared pool)", r->name,
+		 r->host);
 }
 
-static int start_vm(struct res *r, struct local *l, struct buf *err)
+static int start_vm(struct res *r, struct buf *err)
 {
 	struct svc_action_opts o = { 0 };
 	if (!membership_quorate()) { /* lost since the round began: the self-fence acts, not us */
 		buf_adds(err, "this host lost quorum");
 		return -EAGAIN;
 	}
-	l->started_at = time_mono_ms();
 	return svc_vm_action(r->uuid, ACT_START, &o, err);
 }
 
@@ -383,7 +380,6 @@ static void agent_one(struct res *r, const char *me)
 		ha_event(r, "defined here from the pool's copy of its definition (taken over from %s)",
 			 r->from ? r->from : "?");
 		l->restarts = 0; /* a new stay on this host */
-		l->started_at = 0;
 		if (store_vm_get(svc_cfg.store, r->uuid, &vm) < 0)
 			goto out;
 		have = true;
@@ -397,7 +393,7 @@ static void agent_one(struct res *r, const char *me)
 				ha_event(r, "started on %s", me);
 		} else {
 			/* svc_vm_action waits for the start's end: no start of ours is under way here */
-			if (start_vm(r, l, &err) < 0) {
+			if (start_vm(r, &err) < 0) {
 				ha_event(r, "start on %s failed: %s", me, err.s);
 				l->restarts = r->max_restart; /* a failed start counts as all restarts used */
 				set_status(r, "relocate", err.s);
@@ -419,7 +415,7 @@ static void agent_one(struct res *r, const char *me)
 			l->restarts++;
 			ha_event(r, "restart %d/%d on %s after QEMU exited (%s)", l->restarts, r->max_restart, me,
 				 vm.reason ? vm.reason : "crashed");
-			if (start_vm(r, l, &err) < 0)
+			if (start_vm(r, &err) < 0)
 				ha_event(r, "restart on %s failed: %s", me, err.s);
 			goto out;
 		}

@@ -19,10 +19,16 @@
  * ends in "error".  Every write carries the ring (store_batch_ha_decide),
  * so a manager that lost its office cannot land a decision.
  *
+ * Both act only while the host is quorate, holds the pool's configuration
+ * and its configuration group has caught up with the quorate ring; an
+ * agent never starts a VM without quorum.
+ *
  * Agent (every host, for the rows it owns): creates the local VM record
  * from the replicated definition (same uuid, disks recorded on the shared
  * pools), starts it, reports "started"; restarts a crashed VM (QEMU exited
- * without a stop request) up to max_restart times, then reports
+ * without a stop request; a second after, while still quorate, since a
+ * kill by corral-guard's fence first looks like a crash) up to
+ * max_restart times, then reports
  * "relocate" with itself among the failed hosts; keeps the replicated
  * definition (vmdef, disks) in step with the local one.  For a row owned
  * elsewhere whose "from" is this host and whose QEMU does not run here, it
