@@ -12,7 +12,8 @@
 # rejoins, starts neither, drops its records of them (their disks stay), and
 # `vm start` there is refused naming the owner.  Then a crash: kill -9 of
 # web's QEMU on its owner restarts it there (max_restart 1); a second kill
-# relocates it to the other survivor.  A requested stop sets HA state stopped.
+# relocates it to the other survivor; two more on that host: error.  A
+# requested stop sets HA state stopped; a live migration moves the owner.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 mkdir -p "$T/shared"
@@ -122,7 +123,17 @@ test_expect "vm start on the old host is refused naming the owner; a requested s
 	on_host h3 vm stop web2 --force >/dev/null &&
 	wait_for 5 "[ \"\$(hastat h1 web2 state)\" = stopped ]" &&
 	on_host h3 events --kind ha | grep -q "a requested stop is not a crash" &&
-	on_host h3 ha remove web2 >/dev/null && on_host $(owner db) vm kill db >/dev/null
+	on_host h3 ha remove web2 >/dev/null
+'
+
+test_expect "a live migration of an HA VM moves its HA owner; the old host keeps no record" '
+	o=$(owner db) && to=$( [ $o = h1 ] && echo h2 || echo h1 ) && du=$(uuid_of $o db) &&
+	on_host $o vm migrate db --to $to >/dev/null &&
+	wait_for 10 "[ \"\$(owner db)\" = $to ] && [ \"\$(hastat h3 db host)\" = $to ]" &&
+	on_host h1 ha status --json | jq -e ".resources[] | select(.vm == \"db\") | .status == \"started\"" >/dev/null &&
+	! on_host $o vm show db >/dev/null 2>&1 && [ "$(qemus $du | wc -l)" = 1 ] &&
+	on_host $o events --kind ha --limit 50 | grep -q "HA owner is now $to (migrated)" &&
+	on_host $to vm kill db >/dev/null
 '
 
 test_expect "invariant: never two QEMUs of one HA VM at once (checked every 100 ms)" '
