@@ -107,7 +107,7 @@ static void fence_all(const char *why, const struct membership_view *v)
 	for (unsigned i = 0; i < n; i++) {
 		struct buf err __do_buf = BUF_INIT;
 		res[i] = rt_fence(list[i].uuid, reason, &err);
-		if (res[i] == 0)
+		if (res[i] == 0 || res[i] == 1) /* by this thread, or corral-guard was first (both act on the same news) */
 			json_array_append_new(killed, json_string(list[i].name));
 		else if (res[i] < 0 && res[i] != -ESRCH)
 			log_warn("ha: cannot fence VM %s: %s", list[i].name, err.s ? err.s : "");
@@ -125,7 +125,7 @@ static void fence_all(const char *why, const struct membership_view *v)
 			svc_vm_event(list[i].uuid, "ha", detail);
 		}
 	}
-	log_warn("ha: %s: killed %zu HA VM(s) in %lld ms", reason, json_array_size(killed), (long long)took);
+	log_warn("ha: %s: %zu HA VM(s) dead in %lld ms", reason, json_array_size(killed), (long long)took);
 	pthread_mutex_lock(&lock);
 	json_decref(last);
 	last = json_pack("{s:I,s:s,s:o}", "time", (json_int_t)time_wall_ms(), "reason", reason, "killed", killed);

@@ -189,6 +189,14 @@ char *ha_guard_report(void)
 	return buf_detach(&b);
 }
 
+bool ha_guard_fenced(const char *uuid)
+{
+	__do_free char *text = ha_guard_report();
+	__do_free char *want = xasprintf("%s=", uuid);
+	const char *names = text ? strchr(text, '\n') : NULL;
+	return names && strstr(names, want);
+}
+
 void ha_guard_report_done(void)
 {
 	if (!svc_cluster_dir())

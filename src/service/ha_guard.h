@@ -22,6 +22,9 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned 
 /* What the guard killed while corrald could not ("REASON\nUUID=NAME ...\n",
  * new string) or NULL; ha_guard_report_done() once recorded. */
 char *ha_guard_report(void);
+/* The guard's report not yet recorded names the VM uuid: its QEMU's death
+ * was a fence, never a crash to restart. */
+bool ha_guard_fenced(const char *uuid);
 void ha_guard_report_done(void);
 /* corrald stops on purpose: the guard keeps the armed set (quorum loss
  * still kills) but does not count corrald's silence until it is back. */

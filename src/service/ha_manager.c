@@ -37,6 +37,7 @@
 #include "service/host.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
+#include "service/ha_guard.h"
 #include "service/ha_manager.h"
 #include "service/internal.h"
 #include "service/network.h"
@@ -410,6 +411,10 @@ static void agent_one(struct res *r, const char *me)
 		/* a second for the kill to be understood: corral-guard's fence (quorum lost)
 		 * shows first as a crash, until corrald learns of the loss too */
 		if (time_wall_ms() - vm.since_ms < 1000 || !membership_quorate())
+			goto out;
+		/* killed by corral-guard, which may know what corrald does not (a stalled
+		 * corosync still reads quorate here): the pool restarts it, not this host */
+		if (ha_guard_fenced(r->uuid))
 			goto out;
 		if (l->restarts < r->max_restart) {
 			l->restarts++;

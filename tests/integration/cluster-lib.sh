@@ -41,33 +41,14 @@ qemus() {
 	done
 	return 0
 }
-# qemus_guest UUID: those of qemus that are not a live migration's target
-# (-incoming on the command line: it holds no running guest until the source
-# stops; the invariant checker does not count it, design memo 6.3)
-qemus_guest() {
-	local p
-	for p in $(qemus "$1"); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- ' -incoming ' || echo "$p"
-	done
-	return 0
-}
 # qemu_new UUID OLD: the VM's QEMU runs and is not OLD (one look, no race between two)
 qemu_new() { local q; q=$(qemus "$1"); [ -n "$q" ] && [ "$q" != "$2" ]; }
-# ha_checker_start: every 100 ms (plus the pass itself: a scan of every
-# process, ~0.3 s on a loaded machine), for each uuid in $T/uuids, at most one live
-# QEMU; a violation is a line in $T/violations, each check a line in $T/ticks
+# ha_checker_start: every 100 ms, for each uuid in $T/uuids, at most one live
+# QEMU on the machine (hacheck.py: one /proc scan a pass); a violation is a
+# line in $T/violations, each pass a line in $T/ticks
 ha_checker_start() {
 	touch "$T/checking"
-	(
-		while [ -f "$T/checking" ]; do
-			for u in $(cat "$T/uuids" 2>/dev/null); do
-				n=$(qemus_guest "$u" | wc -l)
-				[ "$n" -gt 1 ] && echo "$(date +%T.%N) $u: $n QEMUs: $(qemus_guest "$u" | tr '\n' ' ')" >>"$T/violations"
-			done
-			echo . >>"$T/ticks"
-			sleep 0.1
-		done
-	) &
+	python3 "$TESTS/hacheck.py" "$T" &
 	echo $! >"$T/checker.pid"
 }
 # ha_checker_stop: end it; prints "invariant checks: N, violations: M", fails on any violation

@@ -2,9 +2,14 @@
 # HA partition torture, short (docs/ha.md "The manager"; design memo 6.3):
 # three hosts (network namespaces, real corosync each), a shared pool, two
 # HA VMs (one on h2 with its disk on the shared pool, one on h3 without a
-# disk).  Three rounds: the link of a random host owning an HA VM (it may
-# be the manager, h1) is cut at the switch, and
-# healed once the pool has restarted what that host ran (at most 25 s); then
+# disk).  Each round takes a random host owning an HA VM (it may be the
+# manager, h1) and a random fault: its link cut at the switch (cut); its
+# corrald SIGSTOPped and its link cut (stopd: the guard alone fences); its
+# corosync SIGSTOPped (stopk: nobody tells it, the guard's freshness clock
+# fences); it and another host unable to talk while both see the third
+# (split, nft at the switch); its corrald killed -9 and started again
+# (kill9).  cut, stopd and stopk are held until the pool has restarted what
+# that host ran elsewhere (at most 25 s), then healed; then
 # the pool must converge within 60 s: every host quorate and synced, each HA
 # VM started with one QEMU on its owner and no record on the other hosts.
 # The invariant checker runs
@@ -55,24 +60,70 @@ test_expect "a pool of three with a shared pool; HA VMs web (on h2, shared disk)
 	wait_for 20 converged
 '
 
+SW=$(nhost_ns sw)
+port() { echo "p${1#h}"; }
+# split_on A B: the switch drops what A and B send each other (both still see the third)
+split_on() {
+	printf '%s\n' 'table bridge corral_torture {' ' chain fwd {' \
+		'  type filter hook forward priority 0; policy accept;' \
+		"  iifname \"$(port $1)\" oifname \"$(port $2)\" drop" \
+		"  iifname \"$(port $2)\" oifname \"$(port $1)\" drop" ' }' '}' | ip netns exec "$SW" nft -f -
+}
+split_off() { ip netns exec "$SW" nft delete table bridge corral_torture 2>/dev/null; true; }
+# moved_off VICTIM VMS...: each VM started on a host other than VICTIM (as h1 or h2 sees it)
+moved_off() {
+	local victim=$1 other v o; shift
+	other=$([ "$victim" = h1 ] && echo h2 || echo h1)
+	for v in "$@"; do
+		o=$(hastat $other $v host) && [ -n "$o" ] && [ "$o" != "$victim" ] &&
+			[ "$(hastat $other $v status)" = started ] || return 1
+	done
+}
+# fault KIND VICTIM RAN: the fault, held until what VICTIM ran is started
+# elsewhere (or a few seconds when the fault need not move anything), then healed
+fault() {
+	local kind=$1 victim=$2 ran=$3 p rc=0 other
+	case $kind in
+	cut)
+		ip -n "$SW" link set "$(port $victim)" down
+		wait_for 25 "moved_off $victim $ran" || rc=1
+		ip -n "$SW" link set "$(port $victim)" up ;;
+	stopd) # corrald hung and the host cut off: the guard alone fences
+		p=$(nhost_pid $victim); kill -STOP "$p"; ip -n "$SW" link set "$(port $victim)" down
+		wait_for 25 "moved_off $victim $ran" || rc=1
+		ip -n "$SW" link set "$(port $victim)" up; kill -CONT "$p" ;;
+	stopk) # corosync hung: nobody tells the host; the guard's freshness clock fences
+		p=$(head -n1 "$T/$victim/cluster/corosync.pid"); [ -n "$p" ] || return 1
+		kill -STOP "$p"
+		wait_for 25 "moved_off $victim $ran" || rc=1
+		kill -CONT "$p" ;;
+	split) # victim and another cannot talk, both see the third: membership decides
+		other=h$(( ${victim#h} % 3 + 1 ))
+		split_on $victim $other || return 1
+		sleep $((6 + RANDOM % 5)); split_off ;;
+	kill9) # corrald dies, its guests and corosync do not: nothing moves
+		nhost_kill9 $victim; sleep $((1 + RANDOM % 3)); nhost_start $victim || rc=1 ;;
+	esac
+	return $rc
+}
+KINDS=(cut stopd stopk split kill9)
 for round in $(seq 1 "$ROUNDS"); do
 	# a random host that owns an HA VM (cutting an empty one tests little)
 	owners=$(for v in web db; do hastat h1 $v host; done | sort -u) && [ -n "$owners" ] || owners="h1 h2 h3"
 	set -- $owners
 	shift $((RANDOM % $#)); victim=$1
-	test_expect "round $round: cut $victim, what it ran restarts elsewhere; heal; the pool converges" '
-		ran=$(for v in web db; do [ "$(hastat h1 $v host)" = '"$victim"' ] && echo $v; done | tr "\n" " ") &&
-		port=p${victim#h} && t0=$(now_ms) &&
-		ip -n "$(nhost_ns sw)" link set $port down &&
-		other=$( [ '"$victim"' = h1 ] && echo h2 || echo h1 ) &&
-		for v in $ran; do
-			wait_for 25 "o=\$(hastat $other $v host) && [ -n \"\$o\" ] && [ \$o != '"$victim"' ] && [ \"\$(hastat $other $v status)\" = started ]" || return 1
-		done &&
-		t1=$(now_ms) && ip -n "$(nhost_ns sw)" link set $port up &&
+	kind=${KINDS[RANDOM % ${#KINDS[@]}]}
+	# a run of at least five rounds has each kind once, first
+	[ "$ROUNDS" -ge ${#KINDS[@]} ] && [ "$round" -le ${#KINDS[@]} ] && kind=${KINDS[round - 1]}
+	test_expect "round $round: $kind $victim; what it ran restarts elsewhere when it must; heal; the pool converges" '
+		ran=$(for v in web db; do [ "$(hastat h1 $v host)" = $victim ] && echo $v; done | tr "\n" " ") &&
+		t0=$(now_ms) && fault $kind $victim "$ran" && t1=$(now_ms) &&
 		wait_for 60 converged && t2=$(now_ms) &&
-		echo "round '"$round"': cut '"$victim"' (ran: ${ran:-nothing}): restarted elsewhere after $((t1 - t0)) ms, converged $((t2 - t1)) ms after the heal" >>"$T/measured"
+		echo "round $round: $kind $victim (ran: ${ran:-nothing}): healed after $((t1 - t0)) ms, converged $((t2 - t1)) ms after the heal" >>"$T/measured"
 	'
+	[ -s "$T/violations" ] && break
 done
+split_off
 
 test_expect "invariant: never two QEMUs of one HA VM at once (checked every 100 ms)" '
 	ha_checker_stop >"$T/inv"; rc=$?; cat "$T/inv" >>"$T/measured"; [ $rc = 0 ] &&

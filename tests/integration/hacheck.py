@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""hacheck.py T: the HA invariant checker (cluster-lib.sh ha_checker_start).
+
+While T/checking exists, every 100 ms: one scan of /proc for live QEMU
+processes (comm qemu*, not a zombie, not a live migration's -incoming
+target: it runs no guest until the source stops), grouped by the -uuid on
+their command line; a uuid listed in T/uuids with more than one is a line in
+T/violations.  Each pass is a line in T/ticks.  Every "host" of the tests is
+a process tree on this one machine, so this sees them all.
+"""
+import os
+import sys
+import time
+
+T = sys.argv[1]
+
+
+def live_qemus():
+    found = {}
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f'/proc/{pid}/comm') as f:
+                if not f.read().startswith('qemu'):
+                    continue
+            with open(f'/proc/{pid}/stat') as f:
+                if f.read().rsplit(') ', 1)[1][0] == 'Z':
+                    continue
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')
+        except (OSError, IndexError):
+            continue
+        if b'-incoming' in argv or b'-uuid' not in argv:
+            continue
+        i = argv.index(b'-uuid')
+        if i + 1 < len(argv):
+            found.setdefault(argv[i + 1].decode(), []).append(pid)
+    return found
+
+
+def main():
+    with open(f'{T}/ticks', 'a') as ticks, open(f'{T}/violations', 'a') as bad:
+        while os.path.exists(f'{T}/checking'):
+            try:
+                with open(f'{T}/uuids') as f:
+                    want = f.read().split()
+            except OSError:
+                want = []
+            q = live_qemus()
+            for u in want:
+                if len(q.get(u, [])) > 1:
+                    bad.write(f'{time.strftime("%H:%M:%S")}.{int(time.time() * 1000) % 1000:03d} '
+                              f'{u}: {len(q[u])} QEMUs: {" ".join(q[u])}\n')
+                    bad.flush()
+            ticks.write('.\n')
+            ticks.flush()
+            time.sleep(0.1)
+
+
+main()
