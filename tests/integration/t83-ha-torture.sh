@@ -64,7 +64,7 @@ SW=$(nhost_ns sw)
 port() { echo "p${1#h}"; }
 # split_on A B: the switch drops what A and B send each other (both still see the third)
 split_on() {
-	printf '%s\n' 'table bridge corral_torture {' ' chain fwd {' \
+	printf '%s\n' 'table bridge corral_torture {' ' chain cut {' \
 		'  type filter hook forward priority 0; policy accept;' \
 		"  iifname \"$(port $1)\" oifname \"$(port $2)\" drop" \
 		"  iifname \"$(port $2)\" oifname \"$(port $1)\" drop" ' }' '}' | ip netns exec "$SW" nft -f -
