@@ -138,6 +138,16 @@ static void test_conf_text(void **state)
 	two_nodes(&d, 2);
 	assert_int_equal(cluster_conf_text(&d, "/var/lib/corral/cluster", &text, &err), 0);
 	bad += golden_compare("cluster", "two-links.conf", text.s);
+	/* a witness: quorum.device for corosync-qdevice, still no two_node */
+	buf_reset(&text);
+	two_nodes(&d, 1);
+	d.witness = (struct cluster_witness){ .set = true, .addr = "10.99.0.3", .port = 5403, .ping = "10.99.0.254" };
+	assert_int_equal(cluster_conf_text(&d, "/var/lib/corral/cluster", &text, &err), 0);
+	bad += golden_compare("cluster", "witness.conf", text.s);
+	assert_null(strstr(text.s, "two_node"));
+	buf_reset(&text);
+	two_nodes(&d, 2);
+	assert_int_equal(cluster_conf_text(&d, "/var/lib/corral/cluster", &text, &err), 0);
 	assert_int_equal(bad, 0);
 	/* never two_node: a two-node pool needs both hosts (docs/cluster.md) */
 	assert_null(strstr(text.s, "two_node"));
@@ -166,6 +176,35 @@ static void test_json(void **state)
 	__do_json json_t *j = cluster_def_to_json(&d);
 	assert_int_equal(cluster_def_from_json(j, &back, &err), 0);
 	assert_memory_equal(&d, &back, sizeof(d));
+	d.witness = (struct cluster_witness){ .set = true, .addr = "fd00::9", .port = 5403 };
+	__do_json json_t *jw = cluster_def_to_json(&d);
+	assert_int_equal(cluster_def_from_json(jw, &back, &err), 0);
+	assert_memory_equal(&d, &back, sizeof(d));
+
+	/* witnesses refused: not a canonical IP, a node's own address, a bad port, three nodes */
+	static const struct cluster_witness badw[] = {
+		{ true, "witness.lan", 5403, "" }, { true, "10.99.0.1", 5403, "" }, { true, "10.9.9.9", 0, "" },
+		{ true, "10.9.9.9", 5403, "gw" },  { true, "fd00:0::9", 5403, "" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(badw); i++) {
+		d.witness = badw[i];
+		buf_reset(&err);
+		assert_int_equal(cluster_def_check(&d, &err), -EINVAL);
+		assert_true(err.len > 0);
+	}
+	d.witness = (struct cluster_witness){ .set = true, .addr = "10.9.9.9", .port = 5403 };
+	d.nodes[2] = d.nodes[1];
+	d.nodes[2].id = 9;
+	snprintf(d.nodes[2].name, sizeof(d.nodes[2].name), "h3");
+	snprintf(d.nodes[2].addr[0], CLUSTER_ADDR_MAX, "10.99.0.3");
+	snprintf(d.nodes[2].addr[1], CLUSTER_ADDR_MAX, "fd00::3");
+	d.nnodes = 3;
+	buf_reset(&err);
+	assert_int_equal(cluster_def_check(&d, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "two nodes"));
+	d.nnodes = 2;
+	memset(&d.nodes[2], 0, sizeof(d.nodes[2]));
+	d.witness = (struct cluster_witness){ 0 };
 
 	static const char *const bad[] = {
 		"{}",
@@ -178,6 +217,9 @@ static void test_json(void **state)
 		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]},{\"id\":1,\"name\":\"b\",\"addrs\":[\"10.0.0.2\"]}]}",
 		"{\"name\":\"x\",\"config_version\":0,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]}]}",
 		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[7]}]}",
+		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]}],\"witness\":{\"addr\":\"10.0.0.9\"}}",
+		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]},{\"id\":2,\"name\":\"b\",\"addrs\":[\"10.0.0.2\"]}],\"witness\":{\"addr\":\"10.0.0.9\",\"x\":1}}",
+		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]},{\"id\":2,\"name\":\"b\",\"addrs\":[\"10.0.0.2\"]}],\"witness\":{\"addr\":\"10.0.0.9\",\"port\":70000}}",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		__do_json json_t *b = json_loads(bad[i], 0, NULL);
