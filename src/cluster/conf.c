@@ -214,11 +214,12 @@ json_t *cluster_def_to_json(const struct cluster_def *d)
 	}
 	json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:o}", "name", d->name, "config_version", (json_int_t)d->config_version,
 			      "token_ms", (json_int_t)d->token_ms, "links", (json_int_t)d->nlinks, "nodes", nodes);
-	if (d->witness.set)
-		json_object_set_new(j, "witness",
-				    json_pack("{s:s,s:I,s:s?}", "addr", d->witness.addr, "port",
-					      (json_int_t)d->witness.port, "ping",
-					      d->witness.ping[0] ? d->witness.ping : NULL));
+	if (d->witness.set) {
+		json_t *w = json_pack("{s:s,s:I}", "addr", d->witness.addr, "port", (json_int_t)d->witness.port);
+		if (d->witness.ping[0])
+			json_object_set_new(w, "ping", json_string(d->witness.ping));
+		json_object_set_new(j, "witness", w);
+	}
 	return j;
 }
 
