@@ -63,8 +63,8 @@ static void print_status(const json_t *s)
 	__do_free char *conn = out_join(json_object_get(s, "clusters_connected"), ",");
 	table_add_kv(kv, "pools connected", "%s", conn && *conn ? conn : "-");
 	json_object_foreach(json_object_get(s, "certificates"), name, c) {
-		__do_free char *nodes = out_join(json_object_get(c, "nodes"), ",");
-		table_add_kv(kv, "signed for", "pool %s (nodes %s)", name, nodes ? nodes : "-");
+		__do_free char *by = out_join(json_object_get(c, "requested_by"), ",");
+		table_add_kv(kv, "signed for", "pool %s (asked by %s)", name, by ? by : "-");
 	}
 	json_array_foreach(json_object_get(s, "warnings"), i, c)
 		table_add_kv(kv, "warning", "%s", json_string_value(c));

@@ -78,7 +78,7 @@ void svc_cluster_qdevice_sync(const struct cluster_def *d, bool before)
 		nssdb_remove(db);
 		__do_free char *dir = qd_path("");
 		dir[strlen(dir) - 1] = '\0';
-		static const char *const files[] = { "qdevice.lock", "qdevice.sock" };
+		static const char *const files[] = { "qdevice.lock", "qdevice.sock", "qdevice.out", "qdevice.pid" };
 		for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 			__do_free char *p = qd_path(files[i]);
 			unlink(p);

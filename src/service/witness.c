@@ -309,10 +309,10 @@ static int sign_locked(const char *caller, const json_t *body, json_t **out, str
 		}
 		json_t *entry = json_object_get(cl, cluster);
 		if (!json_is_object(entry)) {
-			entry = json_pack("{s:[]}", "nodes");
+			entry = json_pack("{s:[]}", "requested_by");
 			json_object_set_new(cl, cluster, entry);
 		}
-		json_t *nodes = json_object_get(entry, "nodes"), *n;
+		json_t *nodes = json_object_get(entry, "requested_by"), *n;
 		size_t i;
 		bool have = false;
 		json_array_foreach(nodes, i, n) have |= json_is_string(n) && strcmp(json_string_value(n), caller) == 0;
