@@ -180,10 +180,10 @@ test_expect "kill -9 of corrald: qdevice and qnetd run on and are re-adopted; de
 	kill -9 "$pid" &&
 	wait_for 15 "[ \"\$(qd_pid h2)\" != null ] && [ \"\$(qd_pid h2)\" != $pid ]" &&
 	wait_for 20 "[ \"\$(wit h2)\" = true,true,3,true ]" &&
-	on_host h2 events --kind cluster | grep -q "corosync-qdevice had exited: started it again" &&
+	wait_for 5 "on_host h2 events --kind cluster | grep -q \"corosync-qdevice had exited: started it again\"" &&
 	kill -9 "$qn" &&
 	wait_for 15 "on_host h3 witness status --json | jq -e \".qnetd.running and .qnetd.pid != $qn\" >/dev/null" &&
-	on_host h3 events --kind cluster | grep -q "corosync-qnetd had exited: started it again" &&
+	wait_for 5 "on_host h3 events --kind cluster | grep -q \"corosync-qnetd had exited: started it again\"" &&
 	for h in h1 h2; do
 		wait_for 30 "[ \"\$(wit $h)\" = true,true,3,true ]" || { st $h >&2; return 1; }
 	done
