@@ -26,6 +26,8 @@ daemons_of() {
 }
 qdevices_of() { daemons_of "^corosync-qdevice -f -S lock_file=$T/$1/cluster/qdevice/"; }
 qnetds_of() { daemons_of "^corosync-qnetd -f -p [0-9]* -S nss_db_dir=$T/$1/witness/"; }
+# losses H: how many times H recorded losing quorum
+losses() { on_host "$1" events --kind cluster | grep -c "quorum lost"; }
 qd_pid() { st "$1" | jq -r '.witness.qdevice.pid'; }
 # wit H: "connected,casts,total-votes,quorate" as H sees it
 wit() { st "$1" | jq -r '"\(.witness.connected),\(.witness.casts_vote),\(.votes.total),\(.quorate)"'; }
@@ -110,11 +112,13 @@ test_expect "a third node is refused while the pool has a witness; the witness r
 '
 
 test_expect "cut h2 off: h1 keeps quorum with the witness vote, h2 loses it; heal: both quorate" '
-	t0=$(now_ms) && ip -n "$sw" link set p2 down &&
+	q1=$(losses h1) && t0=$(now_ms) && ip -n "$sw" link set p2 down &&
 	wait_for 30 "[ \"\$(online h1)\" = h1 ] && [ \"\$(quorate h1)\" = true ]" && t1=$(( $(now_ms) - t0 )) &&
 	wait_for 30 "[ \"\$(quorate h2)\" = false ]" && t2=$(( $(now_ms) - t0 )) &&
 	e2=$(( $(date -d "$(on_host h2 events --kind cluster --json | jq -r "[.events[] | select(.detail | test(\"quorum lost\"))] | last | .time")" +%s%3N) - t0 )) &&
-	echo "cut h2 (token 1000 ms): h1 saw h2 go and stayed quorate after $t1 ms (poll); h2 not quorate after $t2 ms (poll), $e2 ms by its event" >>"$T/measured" &&
+	e1=$(( $(date -d "$(on_host h1 events --kind cluster --json | jq -r "[.events[] | select(.detail | test(\"node h2 .id 2. left the ring\"))] | last | .time")" +%s%3N) - t0 )) &&
+	echo "cut h2 (token 1000 ms): h1 saw h2 leave its ring at +$e1 ms (event), quorate throughout; h2 not quorate at +$e2 ms (event); polls: h1 $t1 ms, h2 $t2 ms" >>"$T/measured" &&
+	[ "$(losses h1)" = "$q1" ] &&
 	st h1 | jq -e ".votes.total == 2 and .votes.expected == 3 and .witness.casts_vote" &&
 	st h2 | jq -e ".votes.total == 1 and (.witness.casts_vote | not)" &&
 	t0=$(now_ms) && ip -n "$sw" link set p2 up &&
@@ -125,14 +129,14 @@ test_expect "cut h2 off: h1 keeps quorum with the witness vote, h2 loses it; hea
 '
 
 test_expect "cut the witness off: both nodes stay quorate (2 of 3 votes); back: connected again" '
-	t0=$(now_ms) && ip -n "$sw" link set p3 down && lost=0 &&
+	q1=$(losses h1) && q2=$(losses h2) && t0=$(now_ms) && ip -n "$sw" link set p3 down && lost=0 &&
 	end=$((SECONDS + 30)) &&
 	while [ $SECONDS -le $end ]; do
 		a=$(wit h1) && b=$(wit h2) &&
 		case "$a $b" in *false) lost=1; break ;; esac &&
 		[ "${a%%,*}" = false ] && [ "${b%%,*}" = false ] && break; sleep 0.2
 	done &&
-	t1=$(( $(now_ms) - t0 )) && [ $lost = 0 ] &&
+	t1=$(( $(now_ms) - t0 )) && [ $lost = 0 ] && [ "$(losses h1)" = "$q1" ] && [ "$(losses h2)" = "$q2" ] &&
 	[ "$(quorate h1)" = true ] && [ "$(quorate h2)" = true ] &&
 	st h1 | jq -e ".votes.total == 2 and .quorate and (.warnings | map(select(test(\"witness is not connected\"))) | length == 1)" &&
 	echo "cut the witness: both nodes saw it disconnected after $t1 ms and stayed quorate throughout (2 of 3 votes)" >>"$T/measured" &&
@@ -156,10 +160,10 @@ split_on() {
 }
 split_off() { ip netns exec "$sw" nft delete table bridge t84cut; }
 test_expect "split: h1 and h2 cannot see each other but both reach the witness: exactly one keeps quorum (h1)" '
-	t0=$(now_ms) && split_on &&
+	q1=$(losses h1) && t0=$(now_ms) && split_on &&
 	wait_for 30 "[ \"\$(online h1)\" = h1 ] && [ \"\$(online h2)\" = h2 ]" &&
 	wait_for 30 "[ \"\$(quorate h1)\" = true ] && [ \"\$(quorate h2)\" = false ]" && t1=$(( $(now_ms) - t0 )) &&
-	sleep 2 && [ "$(quorate h1)" = true ] && [ "$(quorate h2)" = false ] &&
+	sleep 2 && [ "$(quorate h1)" = true ] && [ "$(quorate h2)" = false ] && [ "$(losses h1)" = "$q1" ] &&
 	st h2 | jq -e ".witness.connected and (.witness.casts_vote | not)" &&
 	echo "split h1|h2, both reaching the witness: h1 quorate, h2 not, after $t1 ms" >>"$T/measured" &&
 	t0=$(now_ms) && split_off &&
