@@ -248,6 +248,11 @@ static int add_locked(const json_t *body, json_t **out, struct buf *err)
 	}
 	if ((r = cluster_def_check(&nd, err)) < 0)
 		return r;
+	if (strpbrk(svc_cluster_dir(), ",= \t\n")) {
+		buf_printf(err, "the state directory %s holds a ',', '=' or blank, which corosync-qdevice's -S cannot take",
+			   svc_cluster_dir());
+		return -EINVAL;
+	}
 	if ((r = svc_cluster_need_quorum(&d, err)) < 0)
 		return r;
 	const struct cluster_node *peer_node = strcmp(d.nodes[0].name, me) == 0 ? &d.nodes[1] : &d.nodes[0];
