@@ -11,9 +11,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cluster/conf.h"
+#include "cluster/nssdb.h"
+#include "util/cmd.h"
 #include "golden.h"
 #include "util/cleanup.h"
 #include "util/common.h"
@@ -231,11 +234,66 @@ static void test_json(void **state)
 	buf_release(&err);
 }
 
+/*
+ * The witness's certificate dance with the real certutil (libnss3-tools):
+ * a CA, a node's own key and request, signed for the cluster's name only,
+ * imported; and the PEM check of what travels between hosts.
+ */
+static void test_nssdb(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT, csr = BUF_INIT, crt = BUF_INIT, ca = BUF_INIT, out = BUF_INIT;
+	char tmpl[] = "/tmp/corral-nssdb-XXXXXX";
+
+	assert_int_equal(nssdb_pem_check("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "x", &err), 0);
+	assert_int_equal(nssdb_pem_check("", "x", &err), -EINVAL);
+	assert_int_equal(nssdb_pem_check("no begin line", "x", &err), -EINVAL);
+	assert_int_equal(nssdb_pem_check("-----BEGIN X-----\n\x01", "x", &err), -EINVAL);
+	assert_int_equal(nssdb_pem_check(NULL, "x", &err), -EINVAL);
+
+	struct cmd c = CMD_INIT;
+	cmd_add(&c, "certutil");
+	cmd_add(&c, "-H");
+	int have = cmd_run(&c, &out, NULL);
+	cmd_release(&c);
+	if (have < 0) { /* not installed: the integration test t84 needs it anyway */
+		buf_release(&err);
+		buf_release(&out);
+		skip();
+	}
+	assert_non_null(mkdtemp(tmpl));
+	__do_free char *w = xasprintf("%s/witness", tmpl);
+	__do_free char *n = xasprintf("%s/node", tmpl);
+	buf_reset(&err);
+	assert_int_equal(nssdb_ca_init(w, &err), 0);
+	assert_true(nssdb_exists(w));
+	assert_int_equal(nssdb_ca_pem(w, &ca, &err), 0);
+	assert_non_null(strstr(ca.s, "BEGIN CERTIFICATE"));
+	assert_int_equal(nssdb_client_init(n, "lab", &csr, &err), 0);
+	assert_non_null(strstr(csr.s, "BEGIN NEW CERTIFICATE REQUEST"));
+	/* a request for cluster lab is not signed for another cluster */
+	assert_int_equal(nssdb_sign(w, "other", csr.s, &crt, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "not for cluster other"));
+	buf_reset(&crt);
+	assert_int_equal(nssdb_sign(w, "lab", csr.s, &crt, &err), 0);
+	assert_int_equal(nssdb_client_finish(n, ca.s, crt.s, &err), 0);
+	assert_int_equal(nssdb_client_finish(n, "junk", crt.s, &err), -EINVAL);
+	nssdb_remove(w);
+	nssdb_remove(n);
+	assert_false(nssdb_exists(n));
+	assert_int_equal(rmdir(tmpl), 0);
+	buf_release(&err);
+	buf_release(&csr);
+	buf_release(&crt);
+	buf_release(&ca);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),     cmocka_unit_test(test_addrs), cmocka_unit_test(test_check),
-		cmocka_unit_test(test_conf_text), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_conf_text), cmocka_unit_test(test_json), cmocka_unit_test(test_nssdb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
