@@ -714,7 +714,8 @@ static void h_vol_create(struct route_ctx *c)
 	if (json_get_str(body, "name", &name, &err) < 0 || json_get_str(body, "format", &format, &err) < 0 ||
 	    json_get_str(body, "pool", &pool, &err) < 0 || !name) {
 		fail(c, -EINVAL, err.len ? err.s : "field 'name' is required");
-	} else if (body_size(c, body, &size, &err) == 0) {
+	} else if ((format && strcmp(format, "dir") == 0 && !json_object_get(body, "size") && (size = 0) == 0) ||
+		   body_size(c, body, &size, &err) == 0) {
 		int r = svc_vol_create(name, size, format, pool, &out, &err);
 		reply_result(c, r, 201, out, &err);
 	}
@@ -1260,6 +1261,9 @@ static const struct route routes[] = {
 	  "replace a stopped container's definition (not its name, uuid, root or privileged)", AUTH_VM_CONFIG },
 	{ "GET", { "v1", "containers", "{container}", "events" }, h_ct_events, "limit:int", NULL, 200,
 	  "a container's recorded events, oldest first", AUTH_VM_AUDIT },
+	{ "POST", { "v1", "containers", "{container}", "move" }, h_ct_move, NULL, "{pool}", 202,
+	  "move a stopped container's root (and its snapshots) to another storage pool (a job; docs/containers.md, Storage)",
+	  AUTH_VM_CONFIG },
 	{ "POST", { "v1", "containers", "{container}", "migrate" }, h_ct_migrate, NULL, "{to, bandwidth}", 202,
 	  "move a stopped container to a trusted host (a job; docs/containers.md, Migration)", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "containers", "{container}", "{action}" }, h_ct_action, NULL, "{timeout, force}", 202,

@@ -1,7 +1,8 @@
 /*
  * routes_ct.c - the handlers of /v1/containers (service/ct.h): list,
  * create, show, edit (PUT), delete, start/stop/kill (jobs), exec, the
- * console, limits and NICs, snapshots and clones, events, and offline
+ * console, limits and NICs, snapshots and clones, events, moving the
+ * root to another pool, and offline
  * migration (the user's POST .../migrate, and /v1/migrations/ct... between
  * trusted hosts).
  * The route table is in routes.c.
@@ -253,6 +254,28 @@ void h_ct_migrate(struct route_ctx *c)
 		return;
 	}
 	int r = svc_ct_migrate(c->seg[2], to, (uint64_t)bw, &job, &err);
+	reply_job(c, r, job, &err);
+	buf_release(&err);
+}
+
+/* ---- storage (service/ct.h: svc_ct_move) ---- */
+
+void h_ct_move(struct route_ctx *c)
+{
+	static const char *const keys[] = { "pool", NULL };
+	__do_json json_t *b = body_json(c, keys);
+	struct buf err = BUF_INIT;
+	const char *pool = NULL;
+	json_t *job = NULL;
+
+	if (!b)
+		return;
+	if (json_get_str(b, "pool", &pool, &err) < 0 || !pool) {
+		fail(c, -EINVAL, err.len ? err.s : "give the pool to move the root to: {\"pool\": POOL}");
+		buf_release(&err);
+		return;
+	}
+	int r = svc_ct_move(c->seg[2], pool, &job, &err);
 	reply_job(c, r, job, &err);
 	buf_release(&err);
 }

@@ -162,6 +162,7 @@ void h_net_forward_delete(struct route_ctx *c);
 /* routes_ct.c */
 void h_ct_list(struct route_ctx *c);
 void h_ct_migrate(struct route_ctx *c);
+void h_ct_move(struct route_ctx *c);
 void h_ct_events(struct route_ctx *c);
 void h_ct_update(struct route_ctx *c);
 void h_ct_migrate_prepare(struct route_ctx *c);

@@ -327,7 +327,7 @@ static int dir_check_empty(const char *path, struct buf *err)
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
 			buf_printf(err, "cannot create backup repository %s: the directory is not empty", path);
-			rc = -ENOTEMPTY;
+			rc = -EEXIST; /* the API's 409 conflict: something is there already */
 			break;
 		}
 	closedir(d);

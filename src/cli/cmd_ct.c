@@ -34,9 +34,12 @@ static const char usage_create[] =
 	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
 	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
 	"                        [--autostart [--start-order N] [--start-delay SECS]] [--tag TAG]...\n"
+	"                        [--pool POOL] [--image SIZE] [--mount VOLUME:/PATH[:ro]]...\n"
 	"\n"
 	"Define a system container (run by liblxc).  --template busybox builds a\n"
-	"root from the host's busybox; --rootfs DIR uses an existing directory in\n"
+	"root from the host's busybox in a directory volume of a storage pool\n"
+	"(--pool, default 'default'; refused when the pool lacks the room);\n"
+	"--rootfs DIR uses an existing directory in\n"
 	"place (inside a storage pool or an allow_path directory; never deleted by\n"
 	"corral).  Containers are unprivileged (a user namespace mapping root's\n"
 	"subordinate ids) unless --privileged is given.  Each --nic is a port on\n"
@@ -51,6 +54,11 @@ static const char usage_create[] =
 	"  --privileged        no user namespace: container root is host root\n"
 	"  --description TEXT  a note kept with the container\n"
 	"  --nic SPEC          a NIC: net=NET (or network=NET), then ,mac=MAC\n"
+	"  --pool POOL         the storage pool of the root (default: 'default')\n"
+	"  --image SIZE        the root in an ext4 image file of SIZE (e.g. 1G, at\n"
+	"                      least 64M) in the pool, loop-mounted while it runs\n"
+	"  --mount VOL:/PATH[:ro]  bind-mount directory volume VOL ('disk create VOL\n"
+	"                      --format dir') at /PATH inside (repeatable)\n"
 	CT_LIMITS_HELP
 	"  --autostart         start the container whenever corrald starts, in one\n"
 	"                      order with the autostart VMs\n"
@@ -254,6 +262,11 @@ enum {
 	OPT_NO_AUTOSTART,
 	OPT_NO_TAGS,
 	OPT_FROM,
+	OPT_POOL,
+	OPT_MOUNT,
+	OPT_UNMOUNT,
+	OPT_NO_MOUNTS,
+	OPT_IMAGE,
 };
 
 #define CT_LIMIT_OPTIONS                                                    \
@@ -291,6 +304,28 @@ static int limit_opt(json_t *limits, const char *cmd, int opt, const char *arg)
 	return CLI_OK;
 }
 
+/* --mount VOLUME:/path[:ro|:rw] appended to mounts as {volume, path, readonly};
+ * corrald checks the names and the path (core/ctdef.h). */
+static int mount_opt(json_t *mounts, const char *cmd, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	if (!colon || colon == spec || !colon[1])
+		return cli_usage_error(cmd, "invalid --mount '%s': want VOLUME:/PATH[:ro]", spec);
+	__do_free char *vol = xstrndup(spec, (size_t)(colon - spec));
+	__do_free char *path = xstrdup(colon + 1);
+	char *opt = strrchr(path, ':');
+	bool ro = false;
+	if (opt) {
+		*opt++ = '\0';
+		if (strcmp(opt, "ro") == 0)
+			ro = true;
+		else if (strcmp(opt, "rw") != 0)
+			return cli_usage_error(cmd, "invalid --mount '%s': the option after the path is ro or rw", spec);
+	}
+	json_array_append_new(mounts, json_pack("{s:s,s:s,s:b}", "volume", vol, "path", path, "readonly", ro));
+	return CLI_OK;
+}
+
 static int ct_create(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -303,10 +338,14 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		{ "start-order", required_argument, NULL, OPT_START_ORDER },
 		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
 		{ "tag", required_argument, NULL, OPT_TAG },
+		{ "pool", required_argument, NULL, OPT_POOL },
+		{ "image", required_argument, NULL, OPT_IMAGE },
+		{ "mount", required_argument, NULL, OPT_MOUNT },
 		CT_LIMIT_OPTIONS,
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
+	__do_json json_t *mounts = json_array();
 	__do_json json_t *tags = json_array();
 	__do_json json_t *body = json_object();
 	__do_json json_t *limits = json_object();
@@ -329,6 +368,18 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		case OPT_DESC: json_object_set_new(body, "description", json_string(optarg)); break;
 		case OPT_AUTOSTART: json_object_set_new(body, "autostart", json_true()); break;
 		case OPT_TAG: json_array_append_new(tags, json_string(optarg)); break;
+		case OPT_POOL: json_object_set_new(body, "pool", json_string(optarg)); break;
+		case OPT_IMAGE: {
+			uint64_t b;
+			if (cli_parse_size(optarg, 1u << 20, &b) < 0 || b < (64u << 20) || b > INT64_MAX)
+				return cli_usage_error(a.cmd, "invalid --image '%s': want a size of at least 64M, e.g. 1G", optarg);
+			json_object_set_new(body, "image_size", json_integer((json_int_t)b));
+			break;
+		}
+		case OPT_MOUNT:
+			if ((rc = mount_opt(mounts, a.cmd, optarg)) != CLI_OK)
+				return rc;
+			break;
 		case OPT_START_ORDER:
 		case OPT_START_DELAY: {
 			int64_t n;
@@ -355,6 +406,8 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		json_object_set(body, "nics", nics);
 	if (json_array_size(tags))
 		json_object_set(body, "tags", tags);
+	if (json_array_size(mounts))
+		json_object_set(body, "mounts", mounts);
 	{
 		const char *k;
 		json_t *v;
@@ -460,6 +513,31 @@ static void show_ct(const json_t *ct)
 			     json_integer_value(json_object_get(m, "gid_base")));
 	if (out_str(ct, "description"))
 		table_add_kv(t, "description", "%s", out_str(ct, "description"));
+	{
+		const json_t *sto = json_object_get(st, "storage"), *root = json_object_get(sto, "root"), *mnt;
+		const json_t *used = json_object_get(root, "used");
+		char sz[16];
+		size_t i;
+		if (out_str(root, "image"))
+			table_add_kv(t, "root volume", "%s in pool %s: image %s (%s), %s%s",
+				     out_str(root, "volume"), out_str(root, "pool") ?: "-", out_str(root, "image"),
+				     out_size((uint64_t)json_integer_value(json_object_get(root, "size")), sz, sizeof(sz)),
+				     json_is_true(json_object_get(root, "mounted")) ? "mounted on " : "not mounted",
+				     json_is_true(json_object_get(root, "mounted")) ? out_str(root, "path") ?: "-" : "");
+		else if (out_str(root, "volume"))
+			table_add_kv(t, "root volume", "%s in pool %s (%s), using %s", out_str(root, "volume"),
+				     out_str(root, "pool") ?: "-", out_str(root, "path") ?: "-",
+				     json_is_integer(used) ? out_size((uint64_t)json_integer_value(used), sz, sizeof(sz))
+							   : "(measuring)");
+		else if (root)
+			table_add_kv(t, "root path", "%s (no pool volume: 'ct move --pool' puts it in one)",
+				     out_str(root, "rootfs") ?: "-");
+		json_array_foreach(json_object_get(sto, "mounts"), i, mnt)
+			table_add_kv(t, i ? "" : "mounts", "%s at %s%s (pool %s)", out_str(mnt, "volume") ?: "-",
+				     out_str(mnt, "path") ?: "-",
+				     json_is_true(json_object_get(mnt, "readonly")) ? ", read-only" : "",
+				     out_str(mnt, "pool") ?: "-");
+	}
 	{
 		json_t *n, *ns = json_object_get(st, "nics");
 		size_t i;
@@ -943,6 +1021,62 @@ static int ct_migrate(struct cli *cli, int argc, char **argv)
 	return job_follow(cli, r.json, "migrating", detach);
 }
 
+static const char usage_move[] =
+	"usage: corral ct move CT --pool POOL [--detach] [--json]\n"
+	"\n"
+	"Move stopped container CT's root, with its snapshots, into storage pool\n"
+	"POOL (a job with progress).  The copy keeps owners (the id map's), modes,\n"
+	"xattrs, hard links and device nodes; the container uses it once it is\n"
+	"stored, and only then is the old copy removed.  A running container is\n"
+	"refused (stop it first), and so is a pool without the room.  A root made\n"
+	"before roots were pool volumes (or restored, or migrated in) becomes a\n"
+	"volume of POOL.  Mount points stay where their volumes are.\n"
+	"\n"
+	"Options:\n"
+	"  --pool POOL  the pool to move the root to (required)\n"
+	"  --detach     print the job and return at once\n"
+	"  --json       print the finished job as JSON\n"
+	"  -h, --help   show this help\n";
+
+enum { OPT_MV_POOL = CLI_OPT_FIRST, OPT_MV_DETACH };
+
+static int ct_move(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pool", required_argument, NULL, OPT_MV_POOL },
+		{ "detach", no_argument, NULL, OPT_MV_DETACH },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	const char *pool = NULL;
+	bool detach = false;
+	struct cli_args a;
+	int opt, rc;
+
+	cli_args_init(&a, "ct move", usage_move, argc, argv);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_MV_POOL)
+			pool = optarg;
+		else if (opt == OPT_MV_DETACH)
+			detach = true;
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "container")) != CLI_OK)
+		return rc;
+	if (!pool)
+		return cli_usage_error(a.cmd, "--pool POOL is required");
+	struct client *c = cli_client(cli);
+	if (!c)
+		return CLI_FAIL;
+	__do_free char *path = client_path(c, "/v1/containers", a.pos[0], "/move");
+	__do_json json_t *body = json_pack("{s:s}", "pool", pool);
+	if (client_call(c, "POST", path, body, &r, false) < 0)
+		return CLI_FAIL;
+	return job_follow(cli, r.json, "moving", detach);
+}
+
 static const char usage_events[] =
 	"usage: corral ct events CONTAINER [--limit N] [--json]\n"
 	"\n"
@@ -1018,6 +1152,10 @@ static const char usage_edit[] =
 	"  --start-delay SECS  wait SECS after autostarting it (0..3600)\n"
 	"  --tag TAG           add a tag (repeatable)\n"
 	"  --no-tags           remove all tags (before --tag)\n"
+	"  --mount VOL:/PATH[:ro]  add a mount point: directory volume VOL at /PATH\n"
+	"                      (repeatable; the volume is this container's then)\n"
+	"  --unmount PATH      remove the mount point at PATH (its volume stays)\n"
+	"  --no-mounts         remove every mount point (before --mount)\n"
 	CT_LIMITS_HELP
 	"  --from FILE         replace the definition with FILE ('-' = stdin)\n"
 	"  --json              print the changed container as JSON\n"
@@ -1028,7 +1166,7 @@ static json_t *ct_user_def(const json_t *ct)
 {
 	static const char *const keep[] = { "name",	 "uuid",      "description", "template",    "rootfs",
 					    "privileged", "nics",      "limits",      "autostart",   "start_order",
-					    "start_delay", "tags",     NULL };
+					    "start_delay", "tags",     "volume",      "mounts",      NULL };
 	json_t *d = json_object();
 
 	for (int i = 0; keep[i]; i++)
@@ -1064,6 +1202,9 @@ static int ct_edit(struct cli *cli, int argc, char **argv)
 		{ "start-delay", required_argument, NULL, OPT_START_DELAY },
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "no-tags", no_argument, NULL, OPT_NO_TAGS },
+		{ "mount", required_argument, NULL, OPT_MOUNT },
+		{ "unmount", required_argument, NULL, OPT_UNMOUNT },
+		{ "no-mounts", no_argument, NULL, OPT_NO_MOUNTS },
 		{ "from", required_argument, NULL, OPT_FROM },
 		CT_LIMIT_OPTIONS,
 		CLI_COMMON_OPTIONS,
@@ -1073,9 +1214,11 @@ static int ct_edit(struct cli *cli, int argc, char **argv)
 	__do_json json_t *set = json_object();
 	__do_json json_t *limits = json_object();
 	__do_json json_t *add_tags = json_array();
+	__do_json json_t *add_mounts = json_array();
+	__do_json json_t *unmounts = json_array();
 	__do_json json_t *def = NULL;
 	const char *from = NULL;
-	bool no_tags = false, any = false;
+	bool no_tags = false, no_mounts = false, any = false;
 	struct cli_args a;
 	int opt, rc;
 
@@ -1089,6 +1232,12 @@ static int ct_edit(struct cli *cli, int argc, char **argv)
 		case OPT_NO_AUTOSTART: json_object_set_new(set, "autostart", json_false()); break;
 		case OPT_TAG: json_array_append_new(add_tags, json_string(optarg)); break;
 		case OPT_NO_TAGS: no_tags = true; break;
+		case OPT_NO_MOUNTS: no_mounts = true; break;
+		case OPT_UNMOUNT: json_array_append_new(unmounts, json_string(optarg)); break;
+		case OPT_MOUNT:
+			if ((rc = mount_opt(add_mounts, a.cmd, optarg)) != CLI_OK)
+				return rc;
+			break;
 		case OPT_FROM: from = optarg; break;
 		case OPT_START_ORDER:
 		case OPT_START_DELAY: {
@@ -1147,6 +1296,30 @@ static int ct_edit(struct cli *cli, int argc, char **argv)
 		json_array_extend(tags, add_tags);
 		json_object_set_new(def, "tags", tags);
 	}
+	if (no_mounts || json_array_size(add_mounts) || json_array_size(unmounts)) {
+		json_t *old = json_object_get(def, "mounts");
+		json_t *ms = no_mounts || !old ? json_array() : json_deep_copy(old);
+		json_t *u;
+		size_t i;
+		json_array_foreach(unmounts, i, u) {
+			size_t k;
+			json_t *m;
+			bool found = false;
+			json_array_foreach(ms, k, m)
+				if (out_str(m, "path") && strcmp(out_str(m, "path"), json_string_value(u)) == 0) {
+					json_array_remove(ms, k);
+					found = true;
+					break;
+				}
+			if (!found) {
+				json_decref(ms);
+				fprintf(stderr, "corral: container %s has no mount point at %s\n", name, json_string_value(u));
+				return CLI_FAIL;
+			}
+		}
+		json_array_extend(ms, add_mounts);
+		json_object_set_new(def, "mounts", ms);
+	}
 	if (json_object_size(limits)) {
 		json_t *l = json_object_get(def, "limits");
 		if (!l)
@@ -1178,6 +1351,7 @@ static const struct cli_verb ct_verbs[] = {
 	{ "snapshot", "snapshots of a stopped container's root: create, list, revert, delete", ct_snapshot },
 	{ "clone", "copy a stopped container under a new name", ct_clone },
 	{ "migrate", "move a stopped container to a trusted host", ct_migrate },
+	{ "move", "move a stopped container's root to another storage pool", ct_move },
 	{ "events", "list a container's events", ct_events },
 	{ "edit", "change a stopped container's definition", ct_edit },
 	{ NULL, NULL, NULL },

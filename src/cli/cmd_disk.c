@@ -22,12 +22,15 @@
 
 static const char usage_create[] =
 	"usage: corral disk create NAME SIZE [--format qcow2|raw] [--pool POOL]\n"
+	"       corral disk create NAME --format dir [--pool POOL]\n"
 	"\n"
 	"Create an empty volume NAME of SIZE in corrald's storage.  SIZE takes the\n"
-	"units K, M, G, T (powers of 1024, e.g. 10G); a bare number is MiB.\n"
+	"units K, M, G, T (powers of 1024, e.g. 10G); a bare number is MiB.  A\n"
+	"directory volume (--format dir, no SIZE) is a directory in the pool that\n"
+	"containers mount ('ct edit --mount VOLUME:/path', docs/containers.md).\n"
 	"\n"
 	"Options:\n"
-	"  --format FMT   qcow2 (default) or raw\n"
+	"  --format FMT   qcow2 (default), raw, or dir (a directory for containers)\n"
 	"  --pool POOL    storage pool to create it in (default: the pool 'default')\n"
 	"  --json         print the created volume as JSON\n"
 	"  -h, --help     show this help\n";
@@ -168,11 +171,15 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 		else if (opt == OPT_POOL)
 			pool = optarg;
 	}
-	if ((rc = cli_args_count(&a, 2, 2, "volume name and size")) != CLI_OK)
+	bool is_dir = format && strcmp(format, "dir") == 0;
+	if ((rc = cli_args_count(&a, is_dir ? 1 : 2, is_dir ? 1 : 2,
+				 is_dir ? "volume name (a directory volume has no size)" : "volume name and size")) != CLI_OK)
 		return rc;
-	if (cli_parse_size(a.pos[1], MIB, &size) < 0 || size == 0 || size > INT64_MAX)
+	if (is_dir)
+		size = 0;
+	else if (cli_parse_size(a.pos[1], MIB, &size) < 0 || size == 0 || size > INT64_MAX)
 		return cli_usage_error(a.cmd, "invalid size '%s': want e.g. 512M or 10G (a bare number is MiB)", a.pos[1]);
-	body = json_pack("{sssI}", "name", a.pos[0], "size", (json_int_t)size);
+	body = is_dir ? json_pack("{ss}", "name", a.pos[0]) : json_pack("{sssI}", "name", a.pos[0], "size", (json_int_t)size);
 	if (format)
 		json_object_set_new(body, "format", json_string(format));
 	if (pool)
@@ -184,8 +191,11 @@ static int disk_create(struct cli *cli, int argc, char **argv)
 	} else {
 		const char *name = out_str(r.json, "name"), *fmt = out_str(r.json, "format");
 		uint64_t cap = size_of(r.json, "capacity");
-		printf("created volume %s (%s, %s)\n", name ? name : a.pos[0],
-		       out_size(cap ? cap : size, sz, sizeof(sz)), fmt ? fmt : format ? format : "qcow2");
+		if (is_dir)
+			printf("created volume %s (a directory: %s)\n", name ? name : a.pos[0], out_str(r.json, "path") ?: "-");
+		else
+			printf("created volume %s (%s, %s)\n", name ? name : a.pos[0],
+			       out_size(cap ? cap : size, sz, sizeof(sz)), fmt ? fmt : format ? format : "qcow2");
 	}
 	return CLI_OK;
 }
@@ -199,9 +209,12 @@ static void print_volumes(const json_t *answer)
 
 	json_array_foreach(json_object_get(answer, "volumes"), i, vol) {
 		char cap[16], alloc[16];
+		bool has_cap = json_is_integer(json_object_get(vol, "capacity"));
+		bool has_alloc = json_is_integer(json_object_get(vol, "allocation"));
+		/* a directory volume has no capacity; its use is measured in the background ("-" until then) */
 		table_add(t, out_str(vol, "name"), out_str(vol, "pool"), out_str(vol, "format"),
-			  out_size(size_of(vol, "capacity"), cap, sizeof(cap)),
-			  out_size(size_of(vol, "allocation"), alloc, sizeof(alloc)),
+			  has_cap ? out_size(size_of(vol, "capacity"), cap, sizeof(cap)) : "-",
+			  has_alloc ? out_size(size_of(vol, "allocation"), alloc, sizeof(alloc)) : "-",
 			  out_str(vol, "used_by"), out_str(vol, "path"));
 	}
 	table_print(t, stdout);
@@ -227,10 +240,18 @@ static void show_volume(const json_t *vol)
 	table_add_kv(t, "name", "%s", (s = out_str(vol, "name")) ? s : "-");
 	table_add_kv(t, "pool", "%s", (s = out_str(vol, "pool")) ? s : "-");
 	table_add_kv(t, "format", "%s", (s = out_str(vol, "format")) ? s : "-");
-	table_add_kv(t, "capacity", "%s (%" PRIu64 " bytes)", out_size(cap, a, sizeof(a)), cap);
-	table_add_kv(t, "allocation", "%s (%" PRIu64 " bytes)", out_size(alloc, b, sizeof(b)), alloc);
+	if (json_is_integer(json_object_get(vol, "capacity")))
+		table_add_kv(t, "capacity", "%s (%" PRIu64 " bytes)", out_size(cap, a, sizeof(a)), cap);
+	else
+		table_add_kv(t, "capacity", "- (a directory: its pool's free space)");
+	if (json_is_integer(json_object_get(vol, "allocation")))
+		table_add_kv(t, "allocation", "%s (%" PRIu64 " bytes)", out_size(alloc, b, sizeof(b)), alloc);
+	else
+		table_add_kv(t, "allocation", "- (being measured)");
 	table_add_kv(t, "path", "%s", (s = out_str(vol, "path")) ? s : "-");
-	table_add_kv(t, "used by", "%s", (s = out_str(vol, "used_by")) ? s : "-");
+	const char *kind = out_str(vol, "used_by_kind");
+	table_add_kv(t, "used by", "%s%s", (s = out_str(vol, "used_by")) ? s : "-",
+		     kind && strcmp(kind, "container") == 0 ? " (container)" : "");
 	table_print(t, stdout);
 }
 

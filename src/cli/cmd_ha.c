@@ -32,8 +32,9 @@ static const char usage_add[] =
 	"Protect a VM of this host with HA (the host must be in a pool: corral cluster\n"
 	"create).  The setting is the pool's: it needs quorum and is the same on every\n"
 	"member.  While the VM runs here and its state is started, this host kills it\n"
-	"when the host loses quorum (docs/ha.md, \"Self-fencing\").  Restarting it on\n"
-	"another host is not built yet.\n"
+	"when the host loses quorum (docs/ha.md, \"Self-fencing\"); when this host\n"
+	"leaves the pool, the pool's HA manager restarts it on another host.  Its\n"
+	"disks must be in shared pools; its definition travels with the setting.\n"
 	"\n"
 	"Options:\n" SETTINGS_HELP;
 
@@ -57,8 +58,10 @@ static const char usage_remove[] =
 static const char usage_status[] =
 	"usage: corral ha status [--json]\n"
 	"\n"
-	"List the HA VMs as VM HOST STATE HA-STATE PRIORITY ORDER DELAY RESTART RELOCATE\n"
-	"(HOST and STATE as this host knows them), then this host's self-fence: armed\n"
+	"List the HA VMs as VM HOST STATE HA-STATE STATUS PRIORITY ORDER DELAY RESTART\n"
+	"RELOCATE (HOST: its owner in the pool; STATE: its VM state as this host knows\n"
+	"it; STATUS: the manager's state, with the reason of its last decision below),\n"
+	"then which host is the pool's HA manager, and this host's self-fence: armed\n"
 	"or not, its deadline, and the last fence.\n"
 	"\n"
 	"Options:\n"
@@ -178,8 +181,8 @@ static int ha_remove(struct cli *cli, int argc, char **argv)
 
 static void print_status(const json_t *answer)
 {
-	static const char *const headers[] = { "VM",	  "HOST",  "STATE",   "HA-STATE", "PRIORITY",
-					       "ORDER", "DELAY", "RESTART", "RELOCATE" };
+	static const char *const headers[] = { "VM",	   "HOST",  "STATE", "HA-STATE", "STATUS",
+					       "PRIORITY", "ORDER", "DELAY", "RESTART",  "RELOCATE" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	const json_t *e, *f = json_object_get(answer, "fence");
 	size_t i;
@@ -191,10 +194,21 @@ static void print_status(const json_t *answer)
 			snprintf(n[k], sizeof(n[k]), "%" JSON_INTEGER_FORMAT "%s",
 				 json_integer_value(json_object_get(e, keys[k])), k == 2 ? "s" : "");
 		table_add(t, out_str(e, "vm"), out_str(e, "host") ? out_str(e, "host") : "-", out_str(e, "vm_state"),
-			  out_str(e, "state"), n[0], n[1], n[2], n[3], n[4]);
+			  out_str(e, "state"), out_str(e, "status") ? out_str(e, "status") : "-", n[0], n[1], n[2], n[3],
+			  n[4]);
 	}
 	table_print(t, stdout);
-	printf("\nmanager: %s\n", out_str(answer, "manager"));
+	json_array_foreach(json_object_get(answer, "resources"), i, e) if (out_str(e, "status_reason"))
+		printf("  %s: %s\n", out_str(e, "vm"), out_str(e, "status_reason"));
+	const json_t *m = json_object_get(answer, "manager");
+	if (out_str(m, "host"))
+		printf("\nmanager: %s (node %" JSON_INTEGER_FORMAT ", ring %s)%s; a lost host's VMs restart %" JSON_INTEGER_FORMAT
+		       " ms after the pool sees it gone\n",
+		       out_str(m, "host"), json_integer_value(json_object_get(m, "node")), out_str(m, "ring"),
+		       json_is_true(json_object_get(m, "self")) ? ", this host" : "",
+		       json_integer_value(json_object_get(m, "wait_ms")));
+	else
+		printf("\nmanager: none (%s)\n", out_str(m, "reason") ? out_str(m, "reason") : "?");
 	__do_free char *armed = out_join(json_object_get(f, "armed"), ", ");
 	printf("fence here: %s (armed for: %s); deadline %" JSON_INTEGER_FORMAT " ms after the last quorate view\n"
 	       "  (token %" JSON_INTEGER_FORMAT " + consensus %" JSON_INTEGER_FORMAT " + 1500 ms); watchdog: %s; guard: %s\n",

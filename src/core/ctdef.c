@@ -308,6 +308,90 @@ static int parse_tags(struct ct_def *d, const json_t *arr, struct buf *err)
 	return 0;
 }
 
+const char *ctdef_mount_path_invalid(const char *path)
+{
+	static const char *const kernel[] = { "/proc", "/sys", "/dev" };
+	size_t n = path ? strlen(path) : 0;
+	if (n == 0)
+		return "the mount path is empty";
+	if (path[0] != '/')
+		return "the mount path must be absolute (start with /)";
+	if (n > CT_MOUNT_PATH_MAX)
+		return "the mount path is longer than 255 characters";
+	if (strcmp(path, "/") == 0)
+		return "the container's root itself cannot be a mount point";
+	for (const char *s = path; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._+-/", *s))
+			return "the mount path may only contain letters, digits and . _ + - /";
+	if (!path_normal(path) || path[n - 1] == '/')
+		return "the mount path must not contain '.' or '..' components, doubled or trailing slashes";
+	for (size_t i = 0; i < ARRAY_SIZE(kernel); i++) {
+		size_t k = strlen(kernel[i]);
+		if (strncmp(path, kernel[i], k) == 0 && (path[k] == '\0' || path[k] == '/'))
+			return "the mount path is in /proc, /sys or /dev (the kernel's filesystems inside the container)";
+	}
+	return NULL;
+}
+
+int ctdef_mount_index(const struct ct_def *d, const char *path)
+{
+	for (int i = 0; i < d->nmounts; i++)
+		if (strcmp(d->mounts[i].path, path) == 0)
+			return i;
+	return -1;
+}
+
+static int parse_mounts(struct ct_def *d, const json_t *list, struct buf *err)
+{
+	static const char *const keys[] = { "volume", "path", "readonly", NULL };
+	size_t i;
+	json_t *m;
+
+	if (!list || json_is_null(list))
+		return 0;
+	if (!json_is_array(list) || json_array_size(list) > CT_MAX_MOUNTS) {
+		buf_printf(err, "container mounts must be a list of at most %d mount points", CT_MAX_MOUNTS);
+		return -EINVAL;
+	}
+	json_array_foreach(list, i, m) {
+		const char *vol = NULL, *path = NULL, *bad;
+		bool ro = false;
+		if (!json_is_object(m)) {
+			buf_printf(err, "container mount %zu must be an object {volume, path, readonly}", i);
+			return -EINVAL;
+		}
+		if (json_check_keys(m, "container mount", keys, err) < 0 || json_get_str(m, "volume", &vol, err) < 0 ||
+		    json_get_str(m, "path", &path, err) < 0 || json_get_bool(m, "readonly", &ro, err) < 0)
+			return -EINVAL;
+		if (!vol || (bad = str_name_invalid(vol))) {
+			buf_printf(err, "container mount %zu: volume: %s", i, vol ? bad : "'volume' is required");
+			return -EINVAL;
+		}
+		if ((bad = ctdef_mount_path_invalid(path))) {
+			buf_printf(err, "container mount %zu (%.64s): %s", i, vol, bad);
+			return -EINVAL;
+		}
+		if (ctdef_mount_index(d, path) >= 0) {
+			buf_printf(err, "container mount %zu: two mounts at %s", i, path);
+			return -EINVAL;
+		}
+		if (d->volume && strcmp(d->volume, vol) == 0) {
+			buf_printf(err, "container mount %zu: volume '%s' is the container's root", i, vol);
+			return -EINVAL;
+		}
+		for (int k = 0; k < d->nmounts; k++)
+			if (strcmp(d->mounts[k].volume, vol) == 0) {
+				buf_printf(err, "container mount %zu: volume '%s' is mounted twice", i, vol);
+				return -EINVAL;
+			}
+		struct ct_mount *o = &d->mounts[d->nmounts++];
+		o->volume = xstrdup(vol);
+		snprintf(o->path, sizeof(o->path), "%s", path);
+		o->readonly = ro;
+	}
+	return 0;
+}
+
 bool ctdef_has_tag(const struct ct_def *d, const char *tag)
 {
 	for (int i = 0; i < d->ntags; i++)
@@ -320,12 +404,15 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 {
 	static const char *const user_keys[] = { "name",   "uuid",	"description", "template",    "rootfs",
 						 "privileged", "nics", "limits",      "autostart",   "start_order",
-						 "start_delay", "tags", NULL };
+						 "start_delay", "tags", "volume", "pool", "mounts",
+						 "image_size", NULL };
 	static const char *const store_keys[] = { "name",	 "uuid",	"description", "template", "rootfs",
 						  "privileged",	 "idmap",	"created",     "nics",	   "limits",
 						  "snapshots",	 "autostart",	"start_order", "start_delay", "tags",
-						  NULL };
+						  "volume",	 "mounts",	NULL };
 	const char *name = NULL, *uuid = NULL, *desc = NULL, *tmpl = NULL, *rootfs = NULL, *bad;
+	const char *volume = NULL, *pool = NULL;
+	int64_t image_size = 0;
 	bool priv = false, autostart = false;
 	int64_t order = 0, delay = 0;
 
@@ -340,8 +427,22 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	    json_get_str(j, "rootfs", &rootfs, err) < 0 || json_get_bool(j, "privileged", &priv, err) < 0 ||
 	    json_get_bool(j, "autostart", &autostart, err) < 0 ||
 	    json_get_int(j, "start_order", 0, VM_MAX_START_ORDER, &order, err) < 0 ||
-	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0)
+	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0 ||
+	    json_get_str(j, "volume", &volume, err) < 0 || json_get_str(j, "pool", &pool, err) < 0 ||
+	    json_get_int(j, "image_size", CT_IMAGE_MIN, CT_IMAGE_MAX, &image_size, err) < 0)
 		return NULL;
+	if (volume && (bad = str_name_invalid(volume))) {
+		buf_printf(err, "container root volume: %s", bad);
+		return NULL;
+	}
+	if (pool && (bad = str_name_invalid(pool))) {
+		buf_printf(err, "container pool: %s", bad);
+		return NULL;
+	}
+	if ((volume || pool || image_size) && rootfs) {
+		buf_adds(err, "container definition: a --rootfs directory is used in place, so it has no pool or volume");
+		return NULL;
+	}
 	if (!name) {
 		buf_adds(err, "container definition: 'name' is required");
 		return NULL;
@@ -389,7 +490,11 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	d->autostart = autostart;
 	d->start_order = (int)order;
 	d->start_delay = (int)delay;
+	d->volume = volume ? xstrdup(volume) : NULL;
+	d->pool = pool ? xstrdup(pool) : NULL;
+	d->image_size = image_size;
 	if (parse_tags(d, json_object_get(j, "tags"), err) < 0 || parse_nics(d, json_object_get(j, "nics"), err) < 0 ||
+	    parse_mounts(d, json_object_get(j, "mounts"), err) < 0 ||
 	    ctdef_limits_parse(json_object_get(j, "limits"), &d->limits, err) < 0) {
 		ctdef_free(d);
 		return NULL;
@@ -456,6 +561,15 @@ json_t *ctdef_to_json(const struct ct_def *d)
 			json_array_append_new(tags, json_string(d->tags[i]));
 		json_object_set_new(j, "tags", tags);
 	}
+	if (d->volume)
+		json_object_set_new(j, "volume", json_string(d->volume));
+	if (d->nmounts) {
+		json_t *ms = json_array();
+		for (int i = 0; i < d->nmounts; i++)
+			json_array_append_new(ms, json_pack("{s:s,s:s,s:b}", "volume", d->mounts[i].volume, "path",
+							    d->mounts[i].path, "readonly", d->mounts[i].readonly));
+		json_object_set_new(j, "mounts", ms);
+	}
 	json_t *l = ctdef_limits_to_json(&d->limits);
 	if (json_object_size(l))
 		json_object_set_new(j, "limits", l);
@@ -471,6 +585,10 @@ void ctdef_free(struct ct_def *d)
 	free(d->name);
 	free(d->description);
 	free(d->rootfs);
+	free(d->volume);
+	free(d->pool);
+	for (int i = 0; i < d->nmounts; i++)
+		free(d->mounts[i].volume);
 	free(d->snaps);
 	for (int i = 0; i < d->ntags; i++)
 		free(d->tags[i]);

@@ -27,9 +27,9 @@
  * "snapshots" ([{name, created, method, size}], store only: a caller's
  * definition may not carry them) lists the copies of its root corral took.
  *
- * Extension points left for later parts of issue 15: volumes and mount
- * points will be members of this struct and of the JSON, each refused
- * today as an unknown field.
+ * "volume" (the root's pool volume, set by corrald at create) and "mounts"
+ * ([{volume, path, readonly}], directory volumes bind-mounted inside) are
+ * the container's storage; "pool" picks the root's pool at create.
  *
  * Ownership: ctdef_from_json returns a new struct the caller frees with
  * ctdef_free (NULL-safe); ctdef_to_json a new JSON reference.  No globals.
@@ -75,6 +75,22 @@ struct ct_snap {
 	int64_t size;           /* bytes the source root used when taken, -1 unknown */
 };
 
+/*
+ * A mount point (docs/containers.md, "Storage"): directory volume `volume`
+ * of a pool bind-mounted at `path` inside the container (read-only when
+ * asked).  path: absolute, normal, of [A-Za-z0-9._+-/] (it becomes an
+ * fstab line), not / and not in /proc, /sys or /dev.
+ */
+#define CT_MAX_MOUNTS 16
+#define CT_IMAGE_MIN (64LL << 20)
+#define CT_IMAGE_MAX (64LL << 40)
+#define CT_MOUNT_PATH_MAX 255
+struct ct_mount {
+	char *volume;
+	char path[CT_MOUNT_PATH_MAX + 1];
+	bool readonly;
+};
+
 /* cgroup limits; 0 everywhere: none. */
 struct ct_limits {
 	int cpu_weight;         /* 1..CT_MAX_CPU_WEIGHT (cgroup v2 scale; v1 shares = weight * 1024 / 100) */
@@ -106,6 +122,20 @@ struct ct_def {
 	 * selectors (tag:T) and backup policies select containers by them too. */
 	char **tags;
 	int ntags;
+	/* Storage (docs/containers.md, "Storage"): the volume holding the root
+	 * ("volume": a "dir" volume of a pool, <pool>/<volume>/rootfs, its
+	 * snapshots beside it), NULL for a root in the lxcpath (containers made
+	 * before roots were volumes, restored or migrated in) or a --rootfs
+	 * directory.  "pool" (caller only, at create): the pool the root
+	 * volume goes to (NULL: "default"); never stored. */
+	char *volume;
+	char *pool;
+	/* "image_size" (caller only, at create; never stored): the root in an
+	 * ext4 image file volume of this many bytes (CT_IMAGE_MIN..CT_IMAGE_MAX),
+	 * loop-mounted while corral needs it; 0: a directory volume. */
+	int64_t image_size;
+	struct ct_mount mounts[CT_MAX_MOUNTS];
+	int nmounts;
 };
 
 /* Where a definition comes from: a caller (the API: no "idmap", no
@@ -133,6 +163,11 @@ int ctdef_snap_index(const struct ct_def *d, const char *name);
 void ctdef_snap_add(struct ct_def *d, const struct ct_snap *s);
 /* Remove snapshot k. */
 void ctdef_snap_remove(struct ct_def *d, int k);
+
+/* Why `path` cannot be a mount point inside a container, or NULL. */
+const char *ctdef_mount_path_invalid(const char *path);
+/* Index of the mount at `path`, or -1. */
+int ctdef_mount_index(const struct ct_def *d, const char *path);
 
 /* Does d carry tag `tag`? */
 bool ctdef_has_tag(const struct ct_def *d, const char *tag);

@@ -46,7 +46,7 @@
 #include "util/buf.h"
 
 /* PRAGMA user_version of the layout this corrald writes (docs/state.md). */
-#define STORE_SCHEMA_VERSION 15
+#define STORE_SCHEMA_VERSION 16
 /* The "v" of a batch (docs/state.md "Batch format"); a batch of another version is refused. */
 #define STORE_BATCH_VERSION 1
 
@@ -106,6 +106,10 @@ struct vol_record {
 	 * the volume, uuid and name, NULL when free.  add/update ignore them. */
 	char *vm;
 	char *vm_name;
+	/* The same for a system container using it (its root or a mount
+	 * point; ct.put maintains them, schema v16): uuid and name, or NULL. */
+	char *ct;
+	char *ct_name;
 };
 void vol_record_release(struct vol_record *v);
 int store_vol_get(struct store *s, const char *name, struct vol_record *out);
@@ -121,7 +125,7 @@ int store_vol_insert(struct store *s, const char *name, const char *format, cons
 int store_vol_add(struct store *s, const struct vol_record *v);
 /* Rewrite format, path, pool, backing and readonly of the volume named v->name. */
 int store_vol_update(struct store *s, const struct vol_record *v);
-/* -EBUSY if a VM uses it. */
+/* -EBUSY if a VM or a container uses it. */
 int store_vol_delete(struct store *s, const char *name);
 
 /* ---- storage pools (store_pool.c): a directory volumes live in ---- */
@@ -367,6 +371,9 @@ void store_batch_policy_delete(struct store_batch *b, const char *name);
 void store_batch_alarm_put(struct store_batch *b, const char *name, const char *def);
 void store_batch_alarm_delete(struct store_batch *b, const char *name);
 void store_batch_ha_put(struct store_batch *b, const char *uuid, const char *def);
+/* ha.put carrying "ring": an HA manager's decision, applied in a pool only
+ * when delivered in that ring and sent by its manager (service/cluster_store.c). */
+void store_batch_ha_decide(struct store_batch *b, const char *uuid, const char *def, const char *ring);
 void store_batch_ha_delete(struct store_batch *b, const char *uuid);
 void store_batch_snap_add(struct store_batch *b, const struct snap_record *r);
 void store_batch_snap_state(struct store_batch *b, const char *vm, const char *name, const char *state);

@@ -56,7 +56,7 @@ static const struct op_handler op_handlers[] = {
 	{ "policy.delete", MEMBERS("name"), op_policy_delete },
 	{ "alarm.put", MEMBERS("name", "def"), op_alarm_put },
 	{ "alarm.delete", MEMBERS("name"), op_alarm_delete },
-	{ "ha.put", MEMBERS("name", "def"), op_ha_put },
+	{ "ha.put", MEMBERS("name", "def", "ring"), op_ha_put },
 	{ "ha.delete", MEMBERS("name"), op_ha_delete },
 	{ "snap.add", MEMBERS("vm", "name", "parent", "created", "description", "memory", "was_running", "def", "state"),
 	  op_snap_add },
@@ -435,6 +435,11 @@ void store_batch_alarm_put(struct store_batch *b, const char *name, const char *
 void store_batch_ha_put(struct store_batch *b, const char *uuid, const char *def)
 {
 	store_batch_add(b, json_pack("{s:s,s:s?,s:s?}", "op", "ha.put", "name", uuid, "def", def));
+}
+
+void store_batch_ha_decide(struct store_batch *b, const char *uuid, const char *def, const char *ring)
+{
+	store_batch_add(b, json_pack("{s:s,s:s?,s:s?,s:s?}", "op", "ha.put", "name", uuid, "def", def, "ring", ring));
 }
 
 void store_batch_ha_delete(struct store_batch *b, const char *uuid)

@@ -61,6 +61,59 @@ void store_ct_list_free(struct ct_record *list, size_t n)
 
 /* ---- ops ---- */
 
+/* The volumes a definition uses: its root ("volume") and its mount points
+ * ("mounts"[].volume), in j's order (borrowed strings; at most max). */
+static size_t def_volumes(const json_t *j, const char **out, size_t max)
+{
+	size_t n = 0, i;
+	json_t *m;
+	const char *root = json_string_value(json_object_get(j, "volume"));
+	if (root && n < max)
+		out[n++] = root;
+	json_array_foreach(json_object_get(j, "mounts"), i, m) {
+		const char *v = json_string_value(json_object_get(m, "volume"));
+		if (v && n < max)
+			out[n++] = v;
+	}
+	return n;
+}
+
+/* Every volume of the definition exists and is no VM's nor another container's. */
+static int check_volumes(struct store_apply *a, const char *uuid, const char **vols, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *vm = NULL, *ct = NULL;
+		int r = store_query_str(a->c, &vm, "SELECT vm FROM volumes WHERE name=?", "s", vols[i]);
+		__do_free char *vmu = vm;
+		if (r == -ENOENT) {
+			buf_printf(a->err, "volume '%s' does not exist", vols[i]);
+			return r;
+		}
+		if (r < 0)
+			return op_db_fail(a, r);
+		if (vmu) {
+			__do_free char *name = op_vm_name(a, vmu);
+			buf_printf(a->err, "volume '%s' is used by vm '%s'", vols[i], name);
+			return -EBUSY;
+		}
+		r = store_query_str(a->c, &ct,
+				    "SELECT c.name FROM volumes o JOIN containers c ON c.uuid = o.ct WHERE o.name=? AND "
+				    "o.ct <> ?",
+				    "ss", vols[i], uuid);
+		__do_free char *other = ct;
+		if (r == 0) {
+			buf_printf(a->err, "volume '%s' is used by container '%s'", vols[i], other ? other : "?");
+			return -EBUSY;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(vols[k], vols[i]) == 0) {
+				buf_printf(a->err, "volume '%s' is used twice by one container", vols[i]);
+				return -EBUSY;
+			}
+	}
+	return 0;
+}
+
 int op_ct_put(struct store_apply *a, const json_t *op)
 {
 	const char *uuid, *name, *def;
@@ -93,10 +146,23 @@ int op_ct_put(struct store_apply *a, const json_t *op)
 		buf_printf(a->err, "container '%s' already exists", name);
 		return -EEXIST;
 	}
+	const char *vols[40];
+	size_t nvols = def_volumes(j, vols, ARRAY_SIZE(vols));
+	if ((r = check_volumes(a, uuid, vols, nvols)) < 0)
+		return r;
 	r = create ? store_exec(a->c, "INSERT INTO containers(uuid, name, def, created) VALUES(?,?,?,?)", "sssi", uuid,
 				name, def, a->time)
 		   : store_exec(a->c, "UPDATE containers SET name=?2, def=?3 WHERE uuid=?1", "sss", uuid, name, def);
-	return r < 0 ? op_db_fail(a, r) : 0;
+	if (r < 0)
+		return op_db_fail(a, r);
+	/* volumes.ct: the definition's volumes are this container's, nothing else is */
+	r = store_exec(a->c, "UPDATE volumes SET ct=NULL WHERE ct=?", "s", uuid);
+	if (r < 0 && r != -ENOENT)
+		return op_db_fail(a, r);
+	for (size_t i = 0; i < nvols; i++)
+		if ((r = store_exec(a->c, "UPDATE volumes SET ct=? WHERE name=?", "ss", uuid, vols[i])) < 0)
+			return op_db_fail(a, r);
+	return 0;
 }
 
 int op_ct_delete(struct store_apply *a, const json_t *op)

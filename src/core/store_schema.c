@@ -380,6 +380,13 @@ static const char schema_v15[] =
 	"  def TEXT NOT NULL,"
 	"  created INTEGER NOT NULL);";
 
+/* v16: a volume used by a system container (its root, or a mount point):
+ * volumes.ct, as volumes.vm is for VMs; ct.put keeps it in step with the
+ * container's definition (docs/containers.md, "Storage"). */
+static const char schema_v16[] =
+	"ALTER TABLE volumes ADD COLUMN ct TEXT REFERENCES containers(uuid) ON DELETE SET NULL;"
+	"CREATE INDEX volumes_ct ON volumes(ct);";
+
 struct step {
 	const char *sql;
 	int (*fill)(sqlite3 *db); /* after sql, in the same transaction; or NULL */
@@ -389,7 +396,7 @@ static const struct step steps[STORE_SCHEMA_VERSION] = {
 	{ schema_v1, NULL }, { schema_v2, NULL }, { schema_v3, NULL }, { schema_v4, NULL }, { schema_v5, fill_owners },
 	{ schema_v6, NULL }, { schema_v7, NULL }, { schema_v8, NULL }, { schema_v9, NULL }, { schema_v10, NULL },
 	{ schema_v11, NULL }, { schema_v12, NULL }, { schema_v13, NULL }, { schema_v14, NULL },
-	{ schema_v15, NULL },
+	{ schema_v15, NULL }, { schema_v16, NULL },
 };
 
 int store_schema_migrate(sqlite3 *db, int from)

@@ -220,6 +220,13 @@ static int check_disks(struct store_apply *a, const struct vm_def *d)
 			buf_printf(a->err, "volume '%s' is already used by vm '%s'", vol, name);
 			return -EBUSY;
 		}
+		char *fmt = NULL;
+		if (store_query_str(a->c, &fmt, "SELECT format FROM volumes WHERE name=? AND (ct IS NOT NULL OR format='dir')",
+				    "s", vol) == 0) {
+			buf_printf(a->err, "volume '%s' is a directory volume for containers, not a disk", vol);
+			free(fmt);
+			return -EBUSY;
+		}
 	}
 	return 0;
 }

@@ -12,8 +12,8 @@
 #include "util/common.h"
 
 #define VOL_SELECT                                                                                     \
-	"SELECT o.name, o.format, o.path, o.created, o.pool, o.backing, o.readonly, o.vm, v.name FROM " \
-	"volumes o LEFT JOIN vms v ON v.uuid = o.vm "
+	"SELECT o.name, o.format, o.path, o.created, o.pool, o.backing, o.readonly, o.vm, v.name, o.ct, c.name " \
+	"FROM volumes o LEFT JOIN vms v ON v.uuid = o.vm LEFT JOIN containers c ON c.uuid = o.ct "
 
 void vol_record_release(struct vol_record *v)
 {
@@ -24,7 +24,9 @@ void vol_record_release(struct vol_record *v)
 	free(v->backing);
 	free(v->vm);
 	free(v->vm_name);
-	v->name = v->format = v->path = v->pool = v->backing = v->vm = v->vm_name = NULL;
+	free(v->ct);
+	free(v->ct_name);
+	v->name = v->format = v->path = v->pool = v->backing = v->vm = v->vm_name = v->ct = v->ct_name = NULL;
 }
 
 static void vol_record_release_v(void *v)
@@ -44,6 +46,8 @@ static void row_to_vol(sqlite3_stmt *st, void *rec)
 	v->readonly = sqlite3_column_int(st, 6) != 0;
 	v->vm = store_col_dup(st, 7);
 	v->vm_name = store_col_dup(st, 8);
+	v->ct = store_col_dup(st, 9);
+	v->ct_name = store_col_dup(st, 10);
 }
 
 int store_vol_get(struct store *s, const char *name, struct vol_record *out)
@@ -151,6 +155,14 @@ int op_vol_delete(struct store_apply *a, const json_t *op)
 	if (user) {
 		__do_free char *vm = op_vm_name(a, user);
 		buf_printf(a->err, "volume '%s' is used by vm '%s'", name, vm);
+		return -EBUSY;
+	}
+	char *ctname = NULL;
+	if (store_query_str(a->c, &ctname,
+			    "SELECT c.name FROM volumes o JOIN containers c ON c.uuid = o.ct WHERE o.name=?", "s",
+			    name) == 0 && ctname) {
+		buf_printf(a->err, "volume '%s' is used by container '%s'", name, ctname);
+		free(ctname);
 		return -EBUSY;
 	}
 	if ((r = store_exec(a->c, "DELETE FROM volumes WHERE name=?", "s", name)) < 0)

@@ -150,6 +150,24 @@ static bool run_items(struct lxc_container *c, const struct ctrt_run *run, struc
 				return false;
 		}
 	}
+	if (run->rootfs) {
+		__do_free char *root = xasprintf("dir:%s", run->rootfs);
+		if (!set_item(c, "lxc.rootfs.path", root, err))
+			return false;
+	}
+	for (int i = 0; i < run->nmounts; i++) {
+		const struct ctrt_mount *m = &run->mounts[i];
+		if (strpbrk(m->src, " \t\n\\") || strpbrk(m->dst, " \t\n\\") || m->dst[0] != '/') {
+			buf_printf(err, "container '%s': mount %s at %s cannot be written as an fstab line", c->name, m->src,
+				   m->dst);
+			return false;
+		}
+		/* the target relative to the root: liblxc mounts it inside the container's root */
+		__do_free char *entry = xasprintf("%s %s none bind,create=dir%s 0 0", m->src, m->dst + 1,
+						  m->readonly ? ",ro" : "");
+		if (!set_item(c, "lxc.mount.entry", entry, err))
+			return false;
+	}
 	int n = run->limits ? ctrt_limit_items(run->limits, false, it) : 0;
 	for (int i = 0; i < n; i++) {
 		__do_free char *key = xasprintf("lxc.cgroup%s.%s", it[i].v2 ? "2" : "", it[i].key);

@@ -58,12 +58,24 @@ struct ctrt_limits {
 	bool v2_cpu, v2_memory, v2_pids;
 };
 
+/* A bind mount into the container: host directory `src` at `dst` inside
+ * (absolute, checked by core/ctdef.h's rule: no spaces, no "..", not in
+ * /proc, /sys, /dev), made if missing; read-only when asked.  liblxc
+ * mounts it inside the root (refusing a target that resolves outside it). */
+struct ctrt_mount {
+	const char *src, *dst;
+	bool readonly;
+};
+
 /* What a start sets besides the stored config: given at every start, so
  * the definition, not an old config file, is what runs. */
 struct ctrt_run {
 	const struct ctrt_nic *nics;
 	int nnics;
 	const struct ctrt_limits *limits; /* NULL: none */
+	const char *rootfs;               /* NULL: the config's; else where the root is now (a moved volume) */
+	const struct ctrt_mount *mounts;
+	int nmounts;
 };
 
 /* Is liblxc usable at all (its version, for the host's description)? */

@@ -21,6 +21,7 @@
 #include "service/cluster_internal.h"
 #include "service/cluster_store.h"
 #include "service/ha_fence.h"
+#include "service/ha_manager.h"
 #include "service/witness.h"
 #include "service/internal.h"
 #include "util/cleanup.h"
@@ -199,6 +200,13 @@ int svc_cluster_init(struct buf *err)
 		membership_stop();
 		return r;
 	}
+	if ((r = ha_manager_start()) < 0) {
+		buf_printf(err, "cannot start the HA manager thread: %s", strerror(-r));
+		ha_fence_stop();
+		cluster_store_stop();
+		membership_stop();
+		return r;
+	}
 	r = store_cluster_get(svc_cfg.store, &text, &me);
 	if (r == -ENOENT) {
 		if (corosync_running(dir, NULL)) { /* a leave cut off half-way */
@@ -240,6 +248,7 @@ void svc_cluster_shutdown(void)
 {
 	/* corosync keeps running: membership outlives corrald, as guests do;
 	 * so do corosync-qdevice and corosync-qnetd. */
+	ha_manager_stop();
 	ha_fence_stop();
 	cluster_store_stop();
 	membership_stop();

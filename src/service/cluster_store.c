@@ -47,6 +47,8 @@ struct queued {
 	struct cfgchan_member from;
 	uint64_t seq;
 	bool quorate;
+	char ring[40];       /* the ring it was delivered in, "%x.%llx" */
+	uint32_t manager;    /* the lowest node id of the group then: the HA manager */
 	char *body;
 	size_t len;
 };
@@ -213,6 +215,21 @@ static int apply_batch(const struct queued *q, bool forked, struct buf *why)
 		if (!why->len)
 			buf_adds(why, "a configuration batch from the pool touches host-local tables: refused");
 		return -EINVAL;
+	}
+	/* An HA manager's decision (an op with "ring") lands only in the ring it
+	 * was made in and from that ring's manager: every member judges it from
+	 * the same delivery, so all refuse a stale manager's late write alike. */
+	size_t i;
+	json_t *op;
+	json_array_foreach(json_object_get(batch, "ops"), i, op)
+	{
+		const char *ring = json_string_value(json_object_get(op, "ring"));
+		if (ring && (strcmp(ring, q->ring) != 0 || q->from.nodeid != q->manager)) {
+			buf_printf(why, "an HA decision made in ring %.32s by node %u arrived in ring %s, whose manager is "
+					"node %u: not applied",
+				   ring, q->from.nodeid, q->ring, q->manager);
+			return -ESTALE;
+		}
 	}
 	return store_replica_apply(svc_cfg.store, batch, q->body, q->len, why);
 }
@@ -573,6 +590,12 @@ static void on_batch(uint32_t nodeid, uint32_t pid, uint64_t seq, const void *bo
 	struct queued *q = xcalloc(1, sizeof(*q));
 	q->from = (struct cfgchan_member){ nodeid, pid };
 	q->seq = seq;
+	snprintf(q->ring, sizeof(q->ring), "%x.%llx", rn, (unsigned long long)rs);
+	pthread_mutex_lock(&R.lock);
+	for (size_t i = 0; i < R.n; i++)
+		if (!q->manager || R.members[i].nodeid < q->manager)
+			q->manager = R.members[i].nodeid;
+	pthread_mutex_unlock(&R.lock);
 	bool unknown = false;
 	q->quorate = ring_quorate(rn, rs, &unknown);
 	q->body = xmalloc(len + 1);
@@ -685,6 +708,21 @@ static int submit(struct store *s, const json_t *batch, struct buf *err, void *o
 	pthread_mutex_unlock(&R.lock);
 	buf_release(&w.err);
 	return r;
+}
+
+void cluster_store_view(struct cluster_store_view *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&R.lock);
+	out->synced = R.state == SYNC_SYNCED;
+	out->self = R.self.nodeid;
+	snprintf(out->ring, sizeof(out->ring), "%x.%llx", R.ring_nodeid, (unsigned long long)R.ring_seq);
+	for (size_t i = 0; i < R.n && out->n < ARRAY_SIZE(out->members); i++)
+		out->members[out->n++] = R.members[i].nodeid;
+	for (size_t i = 0; i < out->n; i++)
+		if (!out->manager || out->members[i] < out->manager)
+			out->manager = out->members[i];
+	pthread_mutex_unlock(&R.lock);
 }
 
 /* ---- start, stop, status ---- */

@@ -39,6 +39,24 @@
 
 #include "util/buf.h"
 
+/*
+ * What the HA manager needs of the group (ha_manager.c): whether this host
+ * holds the pool's configuration (synced), its node id, the ring id
+ * ("%x.%llx", as an HA decision carries it), the group's members and its
+ * manager (the lowest member node id).  A batch whose ops carry "ring"
+ * (store_batch_ha_decide) is applied only when delivered in that ring and
+ * sent by that ring's manager (-ESTALE otherwise, on every member alike).
+ */
+struct cluster_store_view {
+	bool synced;
+	uint32_t self;
+	char ring[40];
+	size_t n;
+	uint32_t members[64]; /* CFGCHAN_MAX_MEMBERS */
+	uint32_t manager;
+};
+void cluster_store_view(struct cluster_store_view *out);
+
 /* Install the submit hook and start the channel (at corrald start, before the API serves). */
 int cluster_store_start(struct buf *err);
 void cluster_store_stop(void);

@@ -66,13 +66,6 @@ int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, struct bu
 	return 0;
 }
 
-/* The rootfs directory liblxc runs: the given one, or <lxcpath>/<name>/rootfs. */
-char *ct_rootfs_of(const struct ct_def *d)
-{
-	__do_free char *lp = ct_lxcpath();
-	return d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
-}
-
 void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c)
 {
 	*c = (struct ctrt_config){ .name = d->name, .rootfs = rootfs, .privileged = d->privileged,
@@ -217,6 +210,7 @@ static json_t *ct_entry(const struct ct_def *d, bool full)
 		if (lim)
 			json_object_set_new(status, "limits", lim);
 		json_object_set_new(status, "lxcpath", json_string(lp));
+		json_object_set_new(status, "storage", ct_storage_json(d));
 		json_object_set_new(status, "config", json_string(dir));
 		json_object_set_new(status, "events", store_event_list(svc_cfg.store, d->uuid, 20));
 	}
@@ -322,6 +316,18 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 		goto out;
 	if ((r = limits_check_host(&d->limits, err)) < 0)
 		goto out;
+	if (d->volume) {
+		buf_adds(err, "container definition: 'volume' is chosen by corrald (give 'pool' to pick the root's pool)");
+		r = -EINVAL;
+		goto out;
+	}
+	if ((d->rootfs || fill) && (d->pool || d->image_size)) {
+		buf_adds(err, "container definition: 'pool' and 'image_size' are for a root corral builds (a template)");
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = ct_mounts_check(d, err)) < 0)
+		goto out;
 	d->created_ms = 0;
 	pthread_mutex_lock(&svc_defs_lock);
 	if ((r = svc_net_check_ct(d, err)) < 0) {
@@ -336,26 +342,36 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 		r = -EEXIST;
 		goto out;
 	}
-	rootfs = ct_rootfs_of(d);
 	dir = xasprintf("%s/%s", lp, d->name);
-	struct ctrt_config cfg;
-	ct_cfg_of(d, rootfs, &cfg);
 	if (fs_exists(dir) > 0) {
 		buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
 		pthread_mutex_unlock(&svc_defs_lock);
 		r = -EEXIST;
 		goto out;
 	}
+	/* a template's root: a directory volume of its pool, refused when the pool lacks the room */
+	if (!d->rootfs && !fill && (r = ct_root_vol_make(d, d->pool, ct_template_need(), err)) < 0) {
+		pthread_mutex_unlock(&svc_defs_lock);
+		goto out;
+	}
+	rootfs = ct_rootfs_of(d);
+	struct ctrt_config cfg;
+	ct_cfg_of(d, rootfs, &cfg);
 	if ((r = ctrt_define(lp, &cfg, err)) < 0) {
+		ct_root_vol_undo(d);
 		pthread_mutex_unlock(&svc_defs_lock);
 		goto out;
 	}
 	if (fill && (r = fill(rootfs, fill_arg, err)) < 0)
 		goto undo;
+	/* an image root is mounted while the template is built into it, then unmounted */
+	if (!fill && (r = ct_root_mount(d, err)) < 0)
+		goto undo;
 	if (!fill && d->tmpl == CT_TEMPLATE_BUSYBOX &&
 	    (r = ctrt_rootfs_busybox(rootfs, d->privileged ? 0 : d->idmap.uid_base,
 				     d->privileged ? 0 : d->idmap.gid_base, err)) < 0)
 		goto undo;
+	ct_root_umount(d);
 	{
 		__do_json json_t *j = ctdef_to_json(d);
 		json_object_del(j, "created");
@@ -368,16 +384,19 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 			goto undo;
 	}
 	pthread_mutex_unlock(&svc_defs_lock);
+	ct_mounts_give(d);
 	svc_net_ct_hosts_refresh(d);
 	svc_vm_event(d->uuid, "container", "created");
 	r = svc_ct_show(d->uuid, out, err);
 	goto out;
 undo:
+	ct_root_umount(d);
 	{
 		struct buf e = BUF_INIT;
 		ctrt_undefine(lp, d->name, &e);
 		buf_release(&e);
 	}
+	ct_root_vol_undo(d);
 	pthread_mutex_unlock(&svc_defs_lock);
 out:
 	ctdef_free(d);
@@ -406,6 +425,7 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();
+	__do_free char *rootdir = NULL, *image = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	struct job_hold *h = NULL;
@@ -419,17 +439,21 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
-	/* the row first: a crash between the two leaves only files, which a
-	 * create of the same name reports rather than reuses */
+	/* the rows first (the container, then its root volume; its mount
+	 * points' volumes become free): a crash between the two leaves only
+	 * files, which a create of the same name reports rather than reuses */
+	rootdir = ct_rootdir_of(d);
+	image = ct_root_image_of(d);
 	struct store_batch *b = store_batch_new();
 	store_batch_ct_delete(b, d->uuid);
+	ct_batch_root_delete(b, d);
 	r = store_batch_commit(svc_cfg.store, b, err);
 	store_batch_free(b);
 	if (r < 0)
 		goto out;
 	/* its snapshots (btrfs subvolumes need their own delete), then a
-	 * template-built root in <lxcpath>/<name>; a given one is never removed */
-	if ((r = ct_snap_remove_all(lp, d, err)) < 0 || (r = ctrt_undefine(lp, d->name, err)) < 0)
+	 * template-built root (its volume, or in <lxcpath>/<name>); a given one is never removed */
+	if ((r = ct_root_files_remove(lp, d, rootdir, image, err)) < 0)
 		log_warn("container %s: row deleted but its files stay: %s", d->name, err->s);
 	svc_net_ct_hosts_refresh(d);
 	store_event_add(svc_cfg.store, d->uuid, "container", "deleted");
@@ -455,22 +479,40 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 
 	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
 		return 0; /* running already (or on its way): as liblxc's start says */
-	ct_snap_leftovers_clean(lp, d);
-	if ((r = limits_check_host(&d->limits, err)) < 0)
+	/* an image root: loop-mounted from here until the stop (one left mounted by a killed corrald is used) */
+	if ((r = ct_root_mount(d, err)) < 0)
 		return r;
+	ct_snap_leftovers_clean(lp, d);
+	if ((r = limits_check_host(&d->limits, err)) < 0) {
+		ct_root_umount(d);
+		return r;
+	}
 	for (; opened < d->nnics; opened++) {
 		if ((r = svc_net_ct_nic_open(d, opened, bridges[opened], ports[opened], err)) < 0)
 			break;
 		nics[opened] = (struct ctrt_nic){ bridges[opened], d->nics[opened].mac, ports[opened] };
 	}
+	struct ctrt_mount mounts[CT_MAX_MOUNTS];
+	char *mpaths[CT_MAX_MOUNTS] = { 0 };
+	bool resolved = false;
+	if (r == 0 && (r = ct_mounts_resolve(d, mounts, mpaths, err)) == 0)
+		resolved = true;
 	if (r == 0) {
+		/* the root where the store says it is now (a move changes it) */
+		__do_free char *rootfs = ct_rootfs_of(d);
 		rt_limits_of(&d->limits, &lim);
-		struct ctrt_run run = { .nics = nics, .nnics = d->nnics, .limits = &lim };
+		struct ctrt_run run = { .nics = nics, .nnics = d->nnics, .limits = &lim, .rootfs = rootfs,
+					.mounts = mounts, .nmounts = d->nmounts };
 		r = ctrt_start(lp, d->name, &run, err);
 	}
-	if (r < 0)
+	for (int i = 0; resolved && i < d->nmounts; i++)
+		free(mpaths[i]);
+	if (r < 0) {
 		for (int i = 0; i < opened; i++)
 			svc_net_ct_nic_closed(d, i);
+		if (ct_is_stopped(lp, d))
+			ct_root_umount(d);
+	}
 	return r;
 }
 
@@ -481,6 +523,7 @@ static void ct_stopped(const char *lp, const struct ct_def *d)
 		return;
 	for (int i = 0; i < d->nnics; i++)
 		svc_net_ct_nic_closed(d, i);
+	ct_root_umount(d);
 }
 
 int svc_ct_start_now(const char *key, struct buf *err)
@@ -540,6 +583,10 @@ static const char *edit_refusal(const struct ct_def *old, const struct ct_def *n
 		return "the root (template or rootfs) cannot change";
 	if (old->privileged != nd->privileged)
 		return "privileged cannot change (the root's owners follow it)";
+	if (nd->volume && (!old->volume || strcmp(old->volume, nd->volume) != 0))
+		return "the root volume cannot change (move it to another pool with 'ct move')";
+	if (nd->pool)
+		return "'pool' is chosen at create (move the root with 'ct move')";
 	return NULL;
 }
 
@@ -580,13 +627,18 @@ int svc_ct_update(const char *key, const json_t *def, json_t **out, struct buf *
 	nd->nsnaps = d->nsnaps;
 	d->snaps = NULL;
 	d->nsnaps = 0;
+	free(nd->volume);
+	nd->volume = d->volume ? xstrdup(d->volume) : NULL;
 	pthread_mutex_lock(&svc_defs_lock);
 	r = svc_net_check_ct(nd, err);
+	if (r == 0)
+		r = ct_mounts_check(nd, err);
 	if (r == 0)
 		r = ct_store_def(nd, false, err);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0)
 		goto out;
+	ct_mounts_give(nd);
 	svc_net_ct_hosts_refresh(nd);
 	svc_vm_event(d->uuid, "container", "definition edited");
 	r = svc_ct_show(d->uuid, out, err);

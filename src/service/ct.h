@@ -17,8 +17,10 @@
  * Snapshots and clones: ct_snap.c; offline migration: ct_migrate.c;
  * backups: ctbackup.c (below).  Autostart (with the VMs, service/
  * autostart.c) and tags are definition fields; `ct edit` replaces a stopped
- * container's definition (svc_ct_update).  Extension point left (issue
- * 15): volumes hang off ct_def and ct_cfg_of() (ct_internal.h).
+ * container's definition (svc_ct_update).  Storage (ct_vol.c): a
+ * template's root is a directory volume of a pool ("pool" at create,
+ * default "default"); "mounts" bind-mount directory volumes inside; `ct
+ * move` (svc_ct_move) moves a stopped root between pools.
  *
  * Errors: see service.h.  Returned JSON is a new reference.
  */
@@ -142,6 +144,22 @@ int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *er
  * {name, uuid}): true if the clone was stored (complete), else what it made
  * (the new liblxc directory) is removed and false. */
 bool svc_ct_clone_recover(const json_t *result);
+
+/*
+ * Move a stopped container's root (with its snapshots) into pool `pool`
+ * (ct_vol.c; docs/containers.md, "Storage"): a job ("ct-move", result
+ * {container, pool, from_pool, volume, path, bytes}) holding its lock.  A
+ * root not yet in a pool (made before roots were volumes, restored, or
+ * migrated in) becomes a volume there.  Refused at once: a running
+ * container (-EBUSY), a --rootfs directory (-ENOTSUP), an unknown pool, the
+ * pool it is in; the job fails with -ENOSPC when the pool lacks the room,
+ * and the old copy goes only after the new one is stored.
+ */
+int svc_ct_move(const char *key, const char *pool, json_t **job, struct buf *err);
+/* Start-up recovery of a ct-move job corrald died in (its recorded result):
+ * true if the switch was stored (the old copy is then removed), else the
+ * copies it made go and the container keeps its old root (false). */
+bool svc_ct_move_recover(const json_t *result);
 
 /*
  * Offline migration of a stopped container to a trusted host (ct_migrate.c;

@@ -15,8 +15,46 @@
 char *ct_lxcpath(void);
 /* The record and parsed definition of container `key` (name or uuid); -ENOENT + sentence. */
 int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, struct buf *err);
-/* The rootfs directory liblxc runs: the given one, or <lxcpath>/<name>/rootfs (a new string). */
+/* ct_vol.c: where the root is (docs/containers.md, "Storage").  The
+ * directory holding rootfs/ and snapshots/: the root volume's directory,
+ * or <lxcpath>/<name> for a root that is no volume (a new string). */
+char *ct_rootdir_of(const struct ct_def *d);
+/* The rootfs directory liblxc runs: the given one, or <rootdir>/rootfs (a new string). */
 char *ct_rootfs_of(const struct ct_def *d);
+/* The pool of d's root volume (a new string), NULL for a root that is no volume. */
+char *ct_root_pool_of(const struct ct_def *d);
+/* Bytes a new template root needs in its pool. */
+uint64_t ct_template_need(void);
+/* A new, empty root volume for d in pool (NULL: "default") after checking
+ * that `need` bytes are free there (-ENOSPC + err); sets d->volume.  Its
+ * row is free until d is stored (ct.put then names d as its user). */
+int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct buf *err);
+/* Undo ct_root_vol_make of a d never stored: its tree and row go. */
+void ct_root_vol_undo(const struct ct_def *d);
+/* The same by volume name, only if no container or VM uses it (clone recovery). */
+void ct_root_vol_drop_free(const char *name);
+/* The vol.delete of d's root volume into batch b (after its ct.delete). */
+void ct_batch_root_delete(struct store_batch *b, const struct ct_def *d);
+/* After the row is gone: d's snapshots, root (and its volume directory
+ * `rootdir`, or its image file `image` (NULL: none), both read before the
+ * row went), and its liblxc directory. */
+int ct_root_files_remove(const char *lp, const struct ct_def *d, const char *rootdir, const char *image,
+			 struct buf *err);
+/* An image root (created --image SIZE): its file (a new string), else NULL. */
+char *ct_root_image_of(const struct ct_def *d);
+bool ct_root_is_image(const struct ct_def *d);
+/* Loop-mount an image root on <lxcpath>/<name>/image (already mounted, or
+ * no image root: 0); ct_root_umount undoes it (logging a failure). */
+int ct_root_mount(const struct ct_def *d, struct buf *err);
+void ct_root_umount(const struct ct_def *d);
+/* d's mount points name directory volumes no one else uses (-ENOENT/-EINVAL/-EBUSY + err). */
+int ct_mounts_check(const struct ct_def *d, struct buf *err);
+/* An unprivileged d: each mount's directory still root's becomes its mapped root's (top only). */
+void ct_mounts_give(const struct ct_def *d);
+/* The bind mounts of a start: out[i] points into paths[i] (new strings the caller frees, d->nmounts of them). */
+int ct_mounts_resolve(const struct ct_def *d, struct ctrt_mount *out, char **paths, struct buf *err);
+/* {"root": {volume, pool, path, used}, "mounts": [{volume, path, readonly, pool, source}]} for `ct show`. */
+json_t *ct_storage_json(const struct ct_def *d);
 /* liblxc's configuration of d with root `rootfs` (borrowed pointers). */
 void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c);
 /* Store nd as the container's definition: its row exists (create false) or is new (create true). */
@@ -29,5 +67,7 @@ bool ct_is_stopped(const char *lp, const struct ct_def *d);
 void ct_snap_leftovers_clean(const char *lp, const struct ct_def *d);
 /* Remove every snapshot copy of d (before its directory goes). */
 int ct_snap_remove_all(const char *lp, const struct ct_def *d, struct buf *err);
+/* The same for the root directory `rootdir` (holding snapshots/) of container `name`. */
+int ct_snap_remove_all_in(const char *rootdir, const char *name, struct buf *err);
 
 #endif

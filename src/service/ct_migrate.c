@@ -257,6 +257,14 @@ int svc_ct_migrate_prepare(const json_t *req, const char *caller, json_t **out, 
 	}
 	if (!(d = ctdef_from_json(json_object_get(req, "container"), CTDEF_FROM_STORE, err)))
 		return -EINVAL;
+	if (d->nmounts) {
+		buf_printf(err, "container '%s' has mount points of the source's volumes: remove them there first", d->name);
+		ctdef_free(d);
+		return -EINVAL;
+	}
+	/* the root lands in this host's lxcpath (a source's root volume is the source's) */
+	free(d->volume);
+	d->volume = NULL;
 	m = xcalloc(1, sizeof(*m));
 	snprintf(m->uuid, sizeof(m->uuid), "%s", d->uuid);
 	snprintf(m->name, sizeof(m->name), "%s", d->name);
@@ -668,12 +676,13 @@ int svc_ct_migrate_root(const char *uuid, const char *token, const char *caller,
 	cmd_add(&c, "--one-file-system");
 	cmd_add(&c, "-f");
 	cmd_add(&c, "-");
+	__do_free char *rootdir = ct_rootdir_of(o->def);
 	cmd_add(&c, "-C");
-	cmd_addf(&c, "%s/%s", lp, o->name);
+	cmd_add(&c, rootdir);
 	cmd_add(&c, "--");
 	cmd_add(&c, "rootfs");
 	{
-		__do_free char *snaps = xasprintf("%s/%s/snapshots", lp, o->name);
+		__do_free char *snaps = xasprintf("%s/snapshots", rootdir);
 		if (fs_exists(snaps) > 0)
 			cmd_add(&c, "snapshots");
 	}
@@ -743,13 +752,15 @@ void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to)
 		log_warn("container %s: migrated to %s, but its definition here cannot be read: %s", name, to, e.s);
 		return;
 	}
+	__do_free char *rootdir = ct_rootdir_of(d);
 	struct store_batch *b = store_batch_new();
 	store_batch_ct_delete(b, d->uuid);
+	ct_batch_root_delete(b, d);
 	int r = store_batch_commit(svc_cfg.store, b, &e);
 	store_batch_free(b);
 	if (r < 0) {
 		log_warn("container %s: migrated to %s, but its row stays here: %s", name, to, e.s);
-	} else if (ct_snap_remove_all(lp, d, &e) < 0 || ctrt_undefine(lp, d->name, &e) < 0) {
+	} else if (ct_root_files_remove(lp, d, rootdir, NULL, &e) < 0) {
 		log_warn("container %s: migrated to %s, but its files stay here: %s", name, to, e.s);
 	}
 	svc_net_ct_hosts_refresh(d);
@@ -793,6 +804,8 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 		mig_rec_save(o->uuid, rec);
 	}
 	json_t *def = ctdef_to_json(o->def);
+	/* the root arrives in HOST's lxcpath, not in a pool volume of ours */
+	json_object_del(def, "volume");
 	req = json_pack("{s:o, s:s, s:s, s:I}", "container", def, "source", mig_self_name(), "token", o->token,
 			"bytes", (json_int_t)o->total);
 	out_register(o, true);
@@ -909,6 +922,19 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 		r = -EINVAL;
 		goto fail;
 	}
+	if (ct_root_is_image(d)) {
+		buf_printf(err, "container '%s' has its root in an image file: migrating image roots is not there yet",
+			   d->name);
+		r = -ENOTSUP;
+		goto fail;
+	}
+	if (d->nmounts) {
+		buf_printf(err, "container '%s' has mount points (volume '%s' at %s...): volumes stay on this host, so "
+			   "remove its mounts ('ct edit --no-mounts') before migrating it", d->name, d->mounts[0].volume,
+			   d->mounts[0].path);
+		r = -EINVAL;
+		goto fail;
+	}
 	if (mig_rec_unsettled(d->uuid, peer, sizeof(peer))) {
 		buf_printf(err, "container '%s': an earlier migration to %s is not settled yet", d->name, peer);
 		r = -EBUSY;
@@ -921,7 +947,7 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 	snprintf(o->name, sizeof(o->name), "%s", d->name);
 	snprintf(o->to, sizeof(o->to), "%s", to);
 	o->bandwidth = bandwidth;
-	dir = xasprintf("%s/%s", lp, d->name);
+	dir = ct_rootdir_of(d);
 	walk_bytes = 0;
 	nftw(dir, add_size, 32, FTW_PHYS | FTW_MOUNT);
 	o->total = walk_bytes ? walk_bytes : 1;

@@ -50,11 +50,11 @@
 
 #define SPACE_MARGIN (16u << 20) /* free space kept beyond a copy's size */
 
-static char *snaps_dir(const char *lp, const char *ct) { return xasprintf("%s/%s/snapshots", lp, ct); }
+static char *snaps_dir(const char *rootdir) { return xasprintf("%s/snapshots", rootdir); }
 
-static char *snap_root(const char *lp, const char *ct, const char *snap)
+static char *snap_root(const char *rootdir, const char *snap)
 {
-	return xasprintf("%s/%s/snapshots/%s/rootfs", lp, ct, snap);
+	return xasprintf("%s/snapshots/%s/rootfs", rootdir, snap);
 }
 
 static json_t *snap_json(const struct ct_snap *s)
@@ -72,12 +72,12 @@ static void remove_quiet(const char *path)
 	buf_release(&e);
 }
 
-void ct_snap_leftovers_clean(const char *lp, const struct ct_def *d)
+static void leftovers_clean(const char *rootdir, const char *name)
 {
-	__do_free char *rev = xasprintf("%s/%s/rootfs.revert", lp, d->name);
-	__do_free char *sd = snaps_dir(lp, d->name);
+	__do_free char *rev = xasprintf("%s/rootfs.revert", rootdir);
+	__do_free char *sd = snaps_dir(rootdir);
 	if (fs_exists(rev) > 0) {
-		log_info("container %s: removing %s left by an interrupted revert", d->name, rev);
+		log_info("container %s: removing %s left by an interrupted revert", name, rev);
 		remove_quiet(rev);
 	}
 	DIR *dir = opendir(sd);
@@ -88,18 +88,25 @@ void ct_snap_leftovers_clean(const char *lp, const struct ct_def *d)
 		if (strncmp(e->d_name, ".part-", 6) == 0) {
 			__do_free char *part = xasprintf("%s/%s", sd, e->d_name);
 			__do_free char *root = xasprintf("%s/rootfs", part);
-			log_info("container %s: removing %s left by an interrupted snapshot", d->name, part);
+			log_info("container %s: removing %s left by an interrupted snapshot", name, part);
 			remove_quiet(root);
 			rmdir(part);
 		}
 	closedir(dir);
 }
 
-/* Remove snapshots/<snap> (its rootfs copy, then the directory). */
-static int snap_dir_remove(const char *lp, const char *ct, const char *snap, struct buf *err)
+void ct_snap_leftovers_clean(const char *lp, const struct ct_def *d)
 {
-	__do_free char *root = snap_root(lp, ct, snap);
-	__do_free char *dir = xasprintf("%s/%s/snapshots/%s", lp, ct, snap);
+	(void)lp;
+	__do_free char *rootdir = ct_rootdir_of(d);
+	leftovers_clean(rootdir, d->name);
+}
+
+/* Remove snapshots/<snap> (its rootfs copy, then the directory). */
+static int snap_dir_remove(const char *rootdir, const char *snap, struct buf *err)
+{
+	__do_free char *root = snap_root(rootdir, snap);
+	__do_free char *dir = xasprintf("%s/snapshots/%s", rootdir, snap);
 	int r = ctrt_tree_remove(root, err);
 	if (r < 0)
 		return r;
@@ -110,22 +117,29 @@ static int snap_dir_remove(const char *lp, const char *ct, const char *snap, str
 	return 0;
 }
 
-int ct_snap_remove_all(const char *lp, const struct ct_def *d, struct buf *err)
+int ct_snap_remove_all_in(const char *rootdir, const char *name, struct buf *err)
 {
-	__do_free char *sd = snaps_dir(lp, d->name);
-	ct_snap_leftovers_clean(lp, d);
+	__do_free char *sd = snaps_dir(rootdir);
+	leftovers_clean(rootdir, name);
 	DIR *dir = opendir(sd);
 	if (!dir)
 		return 0;
 	struct dirent *e;
 	int r = 0;
 	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.' && (r = snap_dir_remove(lp, d->name, e->d_name, err)) < 0)
+		if (e->d_name[0] != '.' && (r = snap_dir_remove(rootdir, e->d_name, err)) < 0)
 			break;
 	closedir(dir);
 	if (r == 0)
 		rmdir(sd);
 	return r;
+}
+
+int ct_snap_remove_all(const char *lp, const struct ct_def *d, struct buf *err)
+{
+	(void)lp;
+	__do_free char *rootdir = ct_rootdir_of(d);
+	return ct_snap_remove_all_in(rootdir, d->name, err);
 }
 
 /* What a snapshot or clone needs of the container: stopped, a root corral built. */
@@ -135,6 +149,11 @@ static int check_copyable(const char *lp, const struct ct_def *d, const char *wh
 		buf_printf(err, "container '%s' runs on a --rootfs directory of your own (%s): corral %s only roots it "
 			   "built (docs/containers.md)", d->name, d->rootfs,
 			   strcmp(what, "clone") == 0 ? "clones" : "snapshots");
+		return -ENOTSUP;
+	}
+	if (strcmp(what, "clone") == 0 && ct_root_is_image(d)) {
+		buf_printf(err, "container '%s' has its root in an image file: clones of image roots are not there yet",
+			   d->name);
 		return -ENOTSUP;
 	}
 	if (!ct_is_stopped(lp, d)) {
@@ -227,7 +246,7 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 {
 	struct snap_op *o = arg;
 	__do_free char *lp = ct_lxcpath();
-	__do_free char *sd = NULL, *part = NULL, *partroot = NULL, *final = NULL, *src = NULL;
+	__do_free char *sd = NULL, *part = NULL, *partroot = NULL, *final = NULL, *src = NULL, *rootdir = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	enum ctrt_copy_method how = CTRT_COPY_PLAIN;
@@ -236,6 +255,9 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 
 	if ((r = op_load(o, "snapshot", &rec, &d, err)) < 0)
 		return r;
+	/* an image root: its snapshots are copies inside the image, mounted for the copy */
+	if ((r = ct_root_mount(d, err)) < 0)
+		goto out;
 	if (ctdef_snap_index(d, o->name) >= 0) {
 		buf_printf(err, "container '%s' has a snapshot '%s' already", d->name, o->name);
 		r = -EEXIST;
@@ -248,7 +270,8 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 		goto out;
 	}
 	ct_snap_leftovers_clean(lp, d);
-	sd = snaps_dir(lp, d->name);
+	rootdir = ct_rootdir_of(d);
+	sd = snaps_dir(rootdir);
 	part = xasprintf("%s/.part-%s", sd, o->name);
 	partroot = xasprintf("%s/rootfs", part);
 	final = xasprintf("%s/%s", sd, o->name);
@@ -256,7 +279,7 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 	if (fs_exists(final) > 0) {
 		/* a copy no definition lists: a crash after its rename, before the store */
 		log_info("container %s: removing %s, a snapshot copy no definition lists", d->name, final);
-		if ((r = snap_dir_remove(lp, d->name, o->name, err)) < 0)
+		if ((r = snap_dir_remove(rootdir, o->name, err)) < 0)
 			goto out;
 	}
 	if ((r = fs_mkdir_p(sd, 0700)) < 0 || (r = mkdir(part, 0700) < 0 ? -errno : 0) < 0) {
@@ -280,7 +303,7 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 	ctdef_snap_add(d, &s);
 	if ((r = ct_store_def(d, false, err)) < 0) {
 		struct buf e = BUF_INIT;
-		snap_dir_remove(lp, d->name, o->name, &e);
+		snap_dir_remove(rootdir, o->name, &e);
 		buf_release(&e);
 		goto out;
 	}
@@ -291,6 +314,7 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 	}
 	job_set_result(j, snap_json(&s));
 out:
+	ct_root_umount(d);
 	ctdef_free(d);
 	ct_record_release(&rec);
 	return r;
@@ -300,7 +324,7 @@ static int snap_revert_run(struct job *j, void *arg, struct buf *err)
 {
 	struct snap_op *o = arg;
 	__do_free char *lp = ct_lxcpath();
-	__do_free char *snaproot = NULL, *tmp = NULL, *root = NULL;
+	__do_free char *snaproot = NULL, *tmp = NULL, *root = NULL, *rootdir = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	enum ctrt_copy_method how = CTRT_COPY_PLAIN;
@@ -309,13 +333,16 @@ static int snap_revert_run(struct job *j, void *arg, struct buf *err)
 
 	if ((r = op_load(o, "revert", &rec, &d, err)) < 0)
 		return r;
+	if ((r = ct_root_mount(d, err)) < 0)
+		goto out;
 	if (ctdef_snap_index(d, o->name) < 0) {
 		buf_printf(err, "container '%s' has no snapshot '%s'", d->name, o->name);
 		r = -ENOENT;
 		goto out;
 	}
-	snaproot = snap_root(lp, d->name, o->name);
-	tmp = xasprintf("%s/%s/rootfs.revert", lp, d->name);
+	rootdir = ct_rootdir_of(d);
+	snaproot = snap_root(rootdir, o->name);
+	tmp = xasprintf("%s/rootfs.revert", rootdir);
 	root = ct_rootfs_of(d);
 	if (fs_exists(snaproot) <= 0) {
 		buf_printf(err, "the copy of snapshot '%s' (%s) is missing: delete the snapshot", o->name, snaproot);
@@ -340,6 +367,7 @@ static int snap_revert_run(struct job *j, void *arg, struct buf *err)
 	job_set_result(j, json_pack("{s:s,s:s,s:s}", "container", d->name, "snapshot", o->name, "method",
 				    ctrt_copy_method_name(how)));
 out:
+	ct_root_umount(d);
 	ctdef_free(d);
 	ct_record_release(&rec);
 	return r;
@@ -372,6 +400,9 @@ static struct ct_def *clone_def(const struct ct_def *src, const char *name, stru
 	json_object_del(j, "uuid");
 	json_object_del(j, "created");
 	json_object_del(j, "snapshots");
+	/* its own root volume (clone_run makes it), no mount points: a volume is one container's */
+	json_object_del(j, "volume");
+	json_object_del(j, "mounts");
 	json_array_foreach(json_object_get(j, "nics"), i, nic) json_object_del(nic, "mac");
 	return ctdef_from_json(j, CTDEF_FROM_STORE, err);
 }
@@ -385,6 +416,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	struct ct_def *d = NULL, *nd = NULL;
 	enum ctrt_copy_method how = CTRT_COPY_PLAIN;
 	struct ctrt_config cfg;
+	bool made_vol = false;
 	int64_t size;
 	int r;
 
@@ -395,6 +427,16 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		goto out;
 	}
 	src = ct_rootfs_of(d);
+	if (d->volume) {
+		/* the clone's root: a new volume in the source's pool (space is checked by the copy) */
+		__do_free char *pool = ct_root_pool_of(d);
+		pthread_mutex_lock(&svc_defs_lock);
+		r = name_free(nd->name, err);
+		pthread_mutex_unlock(&svc_defs_lock);
+		if (r < 0 || (r = ct_root_vol_make(nd, pool, 0, err)) < 0)
+			goto out;
+		made_vol = true;
+	}
 	dst = ct_rootfs_of(nd);
 	dir = xasprintf("%s/%s", lp, nd->name);
 	/* reserve the name: the liblxc directory of the new container */
@@ -410,9 +452,9 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	}
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0)
-		goto out;
+		goto undo_vol;
 	/* for start-up recovery (svc_ct_clone_recover): what to remove if corrald dies now */
-	job_record_result(j, json_pack("{s:s,s:s}", "name", nd->name, "uuid", nd->uuid));
+	job_record_result(j, json_pack("{s:s,s:s,s:s?}", "name", nd->name, "uuid", nd->uuid, "volume", nd->volume));
 	if ((r = root_copy(j, src, dst, &how, &size, err)) < 0)
 		goto undo;
 	job_set_phase(j, "storing %s", nd->name);
@@ -439,6 +481,9 @@ undo:
 			log_warn("container clone %s: cannot remove %s: %s", nd->name, dir, e.s);
 		buf_release(&e);
 	}
+undo_vol:
+	if (made_vol)
+		ct_root_vol_undo(nd);
 out:
 	ctdef_free(d);
 	ctdef_free(nd);
@@ -468,6 +513,9 @@ bool svc_ct_clone_recover(const json_t *result)
 	else
 		log_info("container clone %s: removed what the interrupted clone made", name);
 	buf_release(&e);
+	const char *vol = json_string_value(json_object_get(result, "volume"));
+	if (vol && !str_name_invalid(vol))
+		ct_root_vol_drop_free(vol);
 	return false;
 }
 
@@ -557,11 +605,18 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	struct job_hold *h = NULL;
+	bool mounted = false;
 	int k, r = ct_load(key, &rec, &d, err);
 	if (r < 0)
 		return r;
 	if ((r = job_hold_vm(d->uuid, d->name, "snapshot delete", &h, err)) < 0)
 		goto out;
+	/* a stopped image root is mounted for the removal of the copy inside it */
+	if (ct_is_stopped(lp, d) && ct_root_is_image(d)) {
+		if ((r = ct_root_mount(d, err)) < 0)
+			goto out;
+		mounted = true;
+	}
 	if ((k = ctdef_snap_index(d, name)) < 0) {
 		buf_printf(err, "container '%s' has no snapshot '%.64s'", d->name, name);
 		r = -ENOENT;
@@ -573,7 +628,8 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 		goto out;
 	{
 		struct buf e = BUF_INIT;
-		if (snap_dir_remove(lp, d->name, name, &e) < 0)
+		__do_free char *rootdir = ct_rootdir_of(d);
+		if (snap_dir_remove(rootdir, name, &e) < 0)
 			log_warn("container %s: snapshot '%s' deleted but its copy stays: %s", d->name, name, e.s);
 		buf_release(&e);
 	}
@@ -583,6 +639,8 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 	}
 	*out = json_pack("{s:s,s:[s]}", "container", d->name, "deleted", name);
 out:
+	if (mounted)
+		ct_root_umount(d);
 	job_release(h);
 	ctdef_free(d);
 	ct_record_release(&rec);

@@ -21,6 +21,7 @@
 #include "ctbackup.h"
 #include "service/backup.h"
 #include "service/ct.h"
+#include "service/ct_internal.h"
 #include "service/repo.h"
 #include "service/internal.h"
 #include "backup/cttree.h"
@@ -71,7 +72,7 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 	struct ct_record rec = { 0 };
 	struct backup_ct_result res = { 0 };
 	struct ct_def *d = NULL;
-	bool frozen = false;
+	bool frozen = false, mounted = false;
 	int64_t t_freeze = 0, frozen_ms = 0;
 	int r;
 
@@ -83,7 +84,7 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 	ct_record_release(&rec);
 	if (!(d = ctdef_from_json(def, CTDEF_FROM_STORE, err)))
 		return -EIO;
-	rootfs = d->rootfs ? xstrdup(d->rootfs) : xasprintf("%s/%s/rootfs", lp, d->name);
+	rootfs = ct_rootfs_of(d);
 	const char *state = ctrt_state(lp, d->name, NULL);
 	if (strcmp(state, "RUNNING") == 0) {
 		job_set_phase(j, "container %s: freezing", d->name);
@@ -95,6 +96,11 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 		buf_printf(err, "container %s is %s: back it up stopped or running", d->name, state);
 		r = -EBUSY;
 		goto out;
+	} else if (ct_root_is_image(d)) {
+		/* a stopped image root is read mounted, and unmounted again after */
+		if ((r = ct_root_mount(d, err)) < 0)
+			goto out;
+		mounted = true;
 	}
 	job_set_phase(j, "container %s: reading its root%s", d->name, frozen ? " (frozen)" : "");
 	struct backup_ct_req req = {
@@ -108,6 +114,8 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 		.cancel = cancel,
 	};
 	r = backup_ct(repo, &req, cb, arg, &res, err);
+	if (mounted)
+		ct_root_umount(d);
 	if (frozen) {
 		struct buf e = BUF_INIT;
 		frozen_ms = time_mono_ms() - t_freeze;
@@ -430,6 +438,9 @@ int svc_ctb_restore(struct repo *r, const char *id, const json_t *m, const char 
 	json_object_del(rs->def, "created");
 	json_object_del(rs->def, "autostart");
 	json_object_del(rs->def, "tags");
+	/* the root comes back in the lxcpath; volumes (root, mount points) are the original's */
+	json_object_del(rs->def, "volume");
+	json_object_del(rs->def, "mounts");
 	if (json_object_get(rs->def, "rootfs"))
 		json_object_set_new(rs->def, "rootfs", json_sprintf("%s/%s/rootfs", lp, name));
 	const json_t *nic;

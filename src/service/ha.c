@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/membership.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
+#include "service/ha_manager.h"
+#include "util/log.h"
 #include "service/internal.h"
 #include "core/store.h"
 #include "core/store_local.h"
@@ -85,10 +88,55 @@ static int commit_fail(int r, const char *what, struct buf *err)
 	return r;
 }
 
+int svc_ha_capture(const struct vm_def *vd, json_t *def, struct buf *err)
+{
+	json_t *disks = json_array();
+	int r = 0;
+	for (int i = 0; i < vd->ndisks && r == 0; i++) {
+		struct vol_record v = { 0 };
+		struct pool_record pr = { 0 };
+		const char *pool = NULL;
+		size_t plen;
+		if (store_vol_get(svc_cfg.store, vd->disks[i].volume, &v) < 0) {
+			buf_printf(err, "disk %s of %s: no such volume here", vd->disks[i].volume, vd->name);
+			r = -ENOENT;
+		} else if (store_pool_get(svc_cfg.store, (pool = v.pool ? v.pool : "default"), &pr) < 0 || !pr.shared) {
+			buf_printf(err,
+				   "disk %s of %s is in pool '%s', which is not shared: HA could not restart %s on another "
+				   "host (put its disks in a shared pool, docs/ha.md)",
+				   vd->disks[i].volume, vd->name, pool, vd->name);
+			r = -EINVAL;
+		} else if ((plen = strlen(pr.path)) >= strlen(v.path) || strncmp(v.path, pr.path, plen) != 0 ||
+			   v.path[plen] != '/') {
+			buf_printf(err, "disk %s of %s is not inside its pool's directory (%s)", vd->disks[i].volume,
+				   vd->name, pr.path);
+			r = -EINVAL;
+		} else {
+			json_array_append_new(disks, json_pack("{s:s,s:s,s:s,s:s}", "volume", v.name, "pool", pool,
+							       "format", v.format, "file", v.path + plen + 1));
+		}
+		pool_record_release(&pr);
+		vol_record_release(&v);
+	}
+	if (r < 0) {
+		json_decref(disks);
+		return r;
+	}
+	json_object_set_new(def, "vm", json_string(vd->name));
+	json_object_set_new(def, "vmdef", vmdef_to_json(vd));
+	json_object_set_new(def, "disks", disks);
+	json_object_set_new(def, "memory_mib", json_integer((json_int_t)vd->memory_mib));
+	return 0;
+}
+
+/* The API's view of an HA resource: the settings and the manager's state,
+ * not the definition it carries (vmdef, disks). */
 static json_t *entry(const char *uuid, json_t *def)
 {
 	json_t *e = json_deep_copy(def);
 	json_object_set_new(e, "uuid", json_string(uuid));
+	json_object_del(e, "vmdef");
+	json_object_del(e, "disks");
 	return e;
 }
 
@@ -121,9 +169,16 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 		buf_printf(err, "no VM '%.64s' on this host", key);
 		return -ENOENT;
 	}
-	__do_json json_t *def = json_pack("{s:s,s:s}", "vm", vm.def->name, "host", vm.host ? vm.host : self);
+	if (vm.invalid) {
+		buf_printf(err, "VM '%.64s' has an invalid stored definition; fix it first (corral vm edit)", key);
+		vm_record_release(&vm);
+		return -EINVAL;
+	}
+	__do_json json_t *def = json_pack("{s:s,s:s,s:s}", "vm", vm.def->name, "host", vm.host ? vm.host : self,
+					  "status", "started");
+	r = svc_ha_capture(vm.def, def, err);
 	vm_record_release(&vm);
-	if ((r = settings_merge(def, body, err)) < 0)
+	if (r < 0 || (r = settings_merge(def, body, err)) < 0)
 		return r;
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
@@ -180,6 +235,16 @@ int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err
 	}
 	if ((r = settings_merge(def, body, err)) < 0)
 		return r;
+	/* an administrator's state clears an error: placed again from scratch (started), or left alone */
+	const char *status = json_string_value(json_object_get(def, "status"));
+	if (json_object_get(body, "state") && status && strcmp(status, "error") == 0) {
+		bool start = strcmp(json_string_value(json_object_get(def, "state")), "started") == 0;
+		json_object_set_new(def, "status", json_string(start ? "relocate" : "started"));
+		json_object_set_new(def, "status_reason",
+				    json_string(start ? "error cleared (ha set --state started): to be placed again"
+						      : "error cleared by ha set --state"));
+		json_object_del(def, "failed");
+	}
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
 		return commit_fail(r, "change", err);
@@ -203,6 +268,110 @@ int svc_ha_remove(const char *vm, struct buf *err)
 	svc_vm_event(uuid, "ha", "no longer HA-protected");
 	ha_fence_refresh();
 	return 0;
+}
+
+/* This host's node name into me (CLUSTER_NODE_NAME_MAX + 1), false when in no pool. */
+static bool self_name(char *me, size_t len)
+{
+	__do_free char *self = NULL, *cdef = NULL;
+	if (store_cluster_get(svc_cfg.store, &cdef, &self) < 0 || !self)
+		return false;
+	snprintf(me, len, "%s", self);
+	return true;
+}
+
+int svc_ha_start_check(const char *uuid, const char *name, struct buf *err)
+{
+	struct ha_record rec = { 0 };
+	char me[80];
+	if (!self_name(me, sizeof(me)) || store_ha_get(svc_cfg.store, uuid, &rec) < 0)
+		return 0;
+	__do_json json_t *d = json_loads(rec.def, 0, NULL);
+	ha_record_release(&rec);
+	const char *host = json_string_value(json_object_get(d, "host"));
+	const char *st = json_string_value(json_object_get(d, "status"));
+	const char *state = json_string_value(json_object_get(d, "state"));
+	if (!state || strcmp(state, "started") != 0)
+		return 0;
+	if (host && strcmp(host, me) != 0) {
+		buf_printf(err, "%s is HA-protected and HA moved it to %s: it runs there, never here (corral ha status)",
+			   name, host);
+		return -EBUSY;
+	}
+	if (!membership_quorate()) {
+		buf_printf(err, "%s is HA-protected and this host has no quorum: the pool may be restarting it on "
+				"another host, so it is not started here",
+			   name);
+		return -EBUSY;
+	}
+	if (st && (!strcmp(st, "fence") || !strcmp(st, "recovery") || !strcmp(st, "relocate") || !strcmp(st, "error"))) {
+		buf_printf(err, "%s is HA-protected and HA has it in state '%s' (%s): not started here", name, st,
+			   json_string_value(json_object_get(d, "status_reason")) ?: "see corral ha status");
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Rewrite uuid's row through fn (on a copy); nothing when not protected. */
+static void ha_update(const char *uuid, void (*fn)(json_t *d, const void *arg), const void *arg, const char *what)
+{
+	struct ha_record rec = { 0 };
+	struct buf err __do_buf = BUF_INIT;
+	if (store_ha_get(svc_cfg.store, uuid, &rec) < 0)
+		return;
+	__do_json json_t *d = json_loads(rec.def, 0, NULL);
+	ha_record_release(&rec);
+	if (!json_is_object(d))
+		return;
+	__do_free char *before = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	fn(d, arg);
+	__do_free char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+	if (strcmp(before, text) == 0)
+		return;
+	struct store_batch *b = store_batch_new();
+	store_batch_ha_put(b, uuid, text);
+	int r = store_batch_commit(svc_cfg.store, b, &err);
+	store_batch_free(b);
+	if (r < 0) {
+		log_warn("ha: VM %s: %s not recorded in the pool: %s", uuid, what, err.s ? err.s : "");
+		return;
+	}
+	svc_vm_event(uuid, "ha", what);
+}
+
+static void set_requested(json_t *d, const void *arg)
+{
+	const char *want = arg;
+	const char *st = json_string_value(json_object_get(d, "state"));
+	if (!st || (strcmp(st, "started") != 0 && strcmp(st, "stopped") != 0))
+		return; /* disabled, ignored: HA leaves it alone */
+	if (strcmp(st, want) == 0)
+		return; /* already so: the HA agent's own starts land here too */
+	json_object_set_new(d, "state", json_string(want));
+	if (!strcmp(want, "started")) {
+		json_object_set_new(d, "status", json_string("started"));
+		json_object_del(d, "failed");
+	}
+}
+
+void svc_ha_requested(const char *uuid, bool started)
+{
+	ha_update(uuid, set_requested, started ? "started" : "stopped",
+		  started ? "HA state started: the VM was started by request"
+			  : "HA state stopped: the VM was stopped by request (a requested stop is not a crash)");
+}
+
+static void set_owner(json_t *d, const void *arg)
+{
+	json_object_set_new(d, "host", json_string(arg));
+	json_object_del(d, "from");
+	json_object_del(d, "failed");
+}
+
+void svc_ha_moved(const char *uuid, const char *to)
+{
+	__do_free char *what = xasprintf("HA owner is now %s (migrated)", to);
+	ha_update(uuid, set_owner, to, what);
 }
 
 bool svc_ha_armed(const char *uuid)
@@ -234,9 +403,12 @@ json_t *svc_ha_status(void)
 			json_t *e = entry(list[i].uuid, d);
 			json_decref(d);
 			struct vm_record vm = { 0 };
+			if (!json_object_get(e, "status"))
+				json_object_set_new(e, "status", json_string("started"));
 			if (store_vm_get(svc_cfg.store, list[i].uuid, &vm) == 0) {
 				json_object_set_new(e, "vm", json_string(vm.def->name));
-				json_object_set_new(e, "host", json_string(vm.host ? vm.host : self ? self : "this host"));
+				if (!json_object_get(e, "host"))
+					json_object_set_new(e, "host", json_string(vm.host ? vm.host : self ? self : "this host"));
 				json_object_set_new(e, "vm_state", json_string(vmstate_name(vm.state)));
 				if (vm.reason)
 					json_object_set_new(e, "reason", json_string(vm.reason));
@@ -248,8 +420,6 @@ json_t *svc_ha_status(void)
 		}
 		store_ha_list_free(list, n);
 	}
-	return json_pack("{s:b,s:s,s:o,s:o}", "pool", self != NULL, "manager",
-			 "not built yet: no host restarts HA VMs of a lost host; a host that loses quorum kills its own "
-			 "HA VMs (self-fence)",
-			 "fence", ha_fence_status(), "resources", res);
+	return json_pack("{s:b,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
+			 ha_fence_status(), "resources", res);
 }

@@ -5,9 +5,11 @@
  *
  * The settings are replicated configuration (the ha_resources table, ha.*
  * ops): a change needs the pool's quorum and is the same on every member.
- * A host must be in a pool to protect VMs ("HA needs a pool").  The
- * manager that restarts VMs on other hosts is not built yet; what runs is
- * the local self-fence of ha_fence.h, armed for the HA VMs running here.
+ * A host must be in a pool to protect VMs ("HA needs a pool").  The row
+ * also carries the VM's definition and disks (svc_ha_capture), its owner
+ * host and the manager's state (ha_manager.h), so another host can take
+ * the VM over; the local self-fence (ha_fence.h) arms for the HA VMs
+ * running here.
  *
  * Settings (JSON members, with their ranges and defaults):
  *   priority 0..1000 (0): higher restarts first
@@ -40,5 +42,23 @@ int svc_ha_remove(const char *vm, struct buf *err);
 json_t *svc_ha_status(void);
 /* Whether VM uuid is HA-protected with state "started" (the fence arms for it). */
 bool svc_ha_armed(const char *uuid);
+
+struct vm_def;
+/* Put vd's definition into an HA row's def: "vm", "vmdef", "disks"
+ * ([{volume, pool, format, file (relative to the pool)}]) and
+ * "memory_mib".  -EINVAL when a disk is in a pool that is not shared (HA
+ * could not restart the VM on another host), -ENOENT for a missing volume. */
+int svc_ha_capture(const struct vm_def *vd, json_t *def, struct buf *err);
+/* May this host start VM uuid?  0, or -EBUSY with a sentence naming the
+ * owner when HA moved it to another host, or HA is fencing, recovering or
+ * relocating it, or it is in error. */
+int svc_ha_start_check(const char *uuid, const char *name, struct buf *err);
+/* A requested start or stop (vm start/stop/kill) of an HA VM: its HA state
+ * becomes "started" / "stopped" (a requested stop is not a crash).  Logged
+ * when the pool refuses (no quorum). */
+void svc_ha_requested(const char *uuid, bool started);
+/* VM uuid migrated to host `to` (on the source, once it runs there): the
+ * row's owner becomes `to`. */
+void svc_ha_moved(const char *uuid, const char *to);
 
 #endif

@@ -28,6 +28,8 @@
 
 #define FENCE_MAX 256
 #define FENCE_SLACK_MS 1500
+#define FENCE_CONFIRM_MS 1000 /* K: kill and confirm (design memo 4.3) */
+#define FENCE_MARGIN_MS 500
 
 struct armed {
 	svc_uuid uuid;
@@ -256,8 +258,20 @@ static void *fence_main(void *arg)
 		}
 		if (!deadline_ms)
 			timeouts_read(&d);
-		if (fenced)
+		if (fenced) {
+			/* still without quorum: an HA QEMU that runs here now (started in the
+			 * moment the loss was being learnt) is killed too, within a second */
+			if (now - last_read >= 1000) {
+				armed_read();
+				last_read = now;
+				pthread_mutex_lock(&lock);
+				unsigned again = narmed;
+				pthread_mutex_unlock(&lock);
+				if (again)
+					fence_all(!v.connected ? "host lost its corosync connection" : "host lost quorum", &v);
+			}
 			continue;
+		}
 		/* never quorate since start: arm from the store, fence after L */
 		if (!was_quorate && now - last_read >= 1000) {
 			armed_read();
@@ -319,6 +333,16 @@ json_t *ha_fence_status(void)
 		json_object_set_new(out, "guard_pid", json_integer(ha_guard_pid()));
 	pthread_mutex_unlock(&lock);
 	return out;
+}
+
+int64_t ha_fence_wait_ms(void)
+{
+	pthread_mutex_lock(&lock);
+	int64_t L = deadline_ms, detect = token_ms + consensus_ms;
+	pthread_mutex_unlock(&lock);
+	if (!L) /* not known yet: the slack the deadline would have, as if detection took no time */
+		return FENCE_SLACK_MS + FENCE_CONFIRM_MS + FENCE_MARGIN_MS;
+	return L + FENCE_CONFIRM_MS + FENCE_MARGIN_MS - detect;
 }
 
 char *ha_fence_armed_names(void)

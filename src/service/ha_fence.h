@@ -17,7 +17,8 @@
  * runtime configuration, or from the pool's token when corosync does not
  * answer.  Since corosync reports the loss at token_eff + consensus after
  * a cut, the kill lands before L; survivors may restart a lost host's HA
- * VMs only after L (+1 s to confirm) -- the manager doing that is not built yet.
+ * VMs only after L (+1 s to confirm): the HA manager (ha_manager.h) waits
+ * ha_fence_wait_ms() after it sees the host gone.
  *
  * corral-guard (ha_guard.h) gets the same armed set every 500 ms, so the
  * host still fences when this thread cannot run.
@@ -34,6 +35,16 @@ int ha_fence_start(void);
 void ha_fence_stop(void);
 /* Re-read the armed VMs now (an HA resource or a VM's state changed). */
 void ha_fence_refresh(void);
+/*
+ * W, the wait of a surviving manager between seeing a host leave the
+ * quorate ring and restarting its HA VMs elsewhere (design memo 4.3-4.4):
+ * W = L + K + 500 ms - (token_eff + consensus), K = 1000 ms.  The survivors
+ * see the new ring token_eff + consensus after the cut, the lost host has
+ * killed its HA QEMUs by L + K after it: W after the survivors' view is
+ * past that with 500 ms to spare.  From this host's own L (the pool shares
+ * one token, so the lost host's L is the same).  3000 ms today.
+ */
+int64_t ha_fence_wait_ms(void);
 /* The armed VMs' names, comma-separated (new string), or NULL when none. */
 char *ha_fence_armed_names(void);
 /* {state: idle|active|fencing|off, armed: [names], deadline_ms, token_ms,

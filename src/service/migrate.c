@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "service/migrate.h"
+#include "service/ha.h"
 #include "service/migrate_common.h"
 #include "service/migrate_recover.h"
 #include "core/job.h"
@@ -864,6 +865,7 @@ static void out_forget(struct outgoing *o)
 	pthread_mutex_unlock(&svc_defs_lock);
 	rt_forget(o->uuid);
 	svc_net_hosts_refresh(o->def);
+	svc_ha_moved(o->uuid, o->to); /* an HA VM's owner in the pool: the destination */
 	for (int i = 0; i < o->ndisks; i++) {
 		buf_reset(&e);
 		if (o->disks[i].copy) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "service/migrate_offline.h"
+#include "service/ha.h"
 #include "core/job.h"
 #include "core/store.h"
 #include "qemu/migrate.h"
@@ -572,6 +573,7 @@ static void out_forget(struct outgoing *o)
 	pthread_mutex_unlock(&svc_defs_lock);
 	rt_forget(o->uuid);
 	svc_net_hosts_refresh(o->def);
+	svc_ha_moved(o->uuid, o->to); /* an HA VM's owner in the pool: the destination */
 	for (int i = 0; i < o->ndisks; i++) {
 		buf_reset(&e);
 		if (!o->disks[i].copy)

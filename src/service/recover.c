@@ -631,6 +631,9 @@ void svc_recover(void)
 		else if (strcmp(type, "ct-clone") == 0)
 			job_end(job, svc_ct_clone_recover(json_object_get(job, "result")),
 				"corrald stopped during the clone; nothing was kept");
+		else if (strcmp(type, "ct-move") == 0)
+			job_end(job, svc_ct_move_recover(json_object_get(job, "result")),
+				"corrald stopped during the move; the container keeps its old root");
 	}
 	/* Every other job (VM actions, backups, restores...) ran no step that survives corrald. */
 	store_job_fail_stale(svc_cfg.store, STOPPED_MSG);

@@ -16,6 +16,7 @@
 
 #include "vm.h"
 #include "service/agent.h"
+#include "service/ha.h"
 #include "service/internal.h"
 #include "service/events.h"
 #include "service/migrate_recover.h"
@@ -88,6 +89,8 @@ static int act_check(const char *uuid, enum vm_action a, struct vm_record *rec, 
 		buf_printf(err, "%s: %s", rec->def->name, why);
 		return -EBUSY;
 	}
+	if (a == ACT_START && (r = svc_ha_start_check(uuid, rec->def->name, err)) < 0)
+		return r;
 	char peer[128];
 	if ((a == ACT_START || a == ACT_RESUME) && mig_rec_unsettled(uuid, peer, sizeof(peer))) {
 		buf_printf(err, "%s: its migration to %s is not settled yet (corrald asks %s every few seconds); it must "
@@ -201,6 +204,11 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 			buf_printf(&e, "%s: %s", x->name, m);
 		}
 	}
+	/* HA follows a requested start or stop (docs/ha.md "Requested stops") */
+	if (r == 0 && x->a == ACT_START)
+		svc_ha_requested(x->uuid, true);
+	else if (r == 0 && (x->a == ACT_KILL || (x->a == ACT_STOP && !x->o.host)))
+		svc_ha_requested(x->uuid, false);
 	json_t *vms = json_array();
 	json_t *o = vm_outcome(x->uuid, x->name, r, e.s);
 	if (x->a == ACT_STOP)

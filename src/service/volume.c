@@ -18,6 +18,7 @@
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
 #include "storage/volume.h"
+#include "storage/dirvol.h"
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/timeutil.h"
@@ -26,7 +27,10 @@
 static json_t *vol_json(const struct vol_record *v)
 {
 	json_t *j = vol_to_json(v);
-	json_object_set_new(j, "used_by", v->vm_name ? json_string(v->vm_name) : json_null());
+	json_object_set_new(j, "used_by", v->vm_name ? json_string(v->vm_name)
+						     : v->ct_name ? json_string(v->ct_name) : json_null());
+	json_object_set_new(j, "used_by_kind", v->vm_name ? json_string("vm")
+							  : v->ct_name ? json_string("container") : json_null());
 	json_object_set_new(j, "backing", v->backing ? json_string(v->backing) : json_null());
 	json_object_set_new(j, "readonly", json_boolean(v->readonly));
 	return j;
@@ -88,10 +92,16 @@ int svc_vol_create(const char *name, uint64_t size, const char *format, const ch
 		   struct buf *err)
 {
 	__do_free char *dir = NULL;
+	bool is_dir = format && strcmp(format, VOL_DIR_FORMAT) == 0;
+	if (is_dir && size) {
+		buf_adds(err, "a directory volume (format dir) has no size: it grows up to its pool's free space");
+		return -EINVAL;
+	}
 	int r = svc_pool_hold(pool, &dir, err);
 	if (r < 0)
 		return r;
-	r = vol_create(svc_cfg.store, dir, name, size, format ? format : "qcow2", err);
+	r = is_dir ? vol_dir_create(svc_cfg.store, dir, name, 0, 0, NULL, err)
+		   : vol_create(svc_cfg.store, dir, name, size, format ? format : "qcow2", err);
 	svc_pool_put(pool);
 	if (r == 0)
 		r = svc_vol_get(name, out, err);
@@ -121,6 +131,12 @@ int svc_vol_resize(const char *name, uint64_t size, json_t **out, struct buf *er
 		buf_printf(err, "volume '%s' belongs to a template and is read-only", name);
 		vol_record_release(&v);
 		return -EBUSY;
+	}
+	if (strcmp(v.format, VOL_DIR_FORMAT) == 0) {
+		buf_printf(err, "volume '%s' is a directory volume: it has no size to change (it uses its pool's space)",
+			   name);
+		vol_record_release(&v);
+		return -EINVAL;
 	}
 	if ((r = check_not_moving(name, err)) < 0) {
 		vol_record_release(&v);
@@ -174,8 +190,15 @@ int svc_vol_delete(const char *name, struct buf *err)
 	__do_free char *user = svc_vm_using_volume(name);
 	__do_free char *replica = svc_replica_of_volume(name);
 	struct buf clones __do_buf = BUF_INIT;
+	struct vol_record cv = { 0 };
+	__do_free char *ctuser = store_vol_get(svc_cfg.store, name, &cv) == 0 && cv.ct_name ? xstrdup(cv.ct_name) : NULL;
+	vol_record_release(&cv);
 	if (user) {
 		buf_printf(err, "volume '%s' is used by vm '%s'; detach it first", name, user);
+		r = -EBUSY;
+	} else if (ctuser) {
+		buf_printf(err, "volume '%s' is used by container '%s' (its root or a mount point); %s", name, ctuser,
+			   "remove the mount with 'corral ct edit --unmount', or delete the container");
 		r = -EBUSY;
 	} else if (replica) {
 		buf_printf(err, "volume '%s' is the replica of vm %s (docs/ha.md); it goes when that host stops replicating",

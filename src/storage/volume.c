@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include "volume.h"
+#include "dirvol.h"
+#include "loopmount.h"
+#include "util/fsutil.h"
 #include "qemuimg.h"
 #include "util/cmd.h"
 #include "util/log.h"
@@ -328,6 +331,53 @@ static int image_create(const char *dir, const char *path, const char *name, con
 fail:
 	unlink(path);
 	return r;
+}
+
+int vol_dir_create(struct store *st, const char *storage_dir, const char *name, uid_t uid, gid_t gid, char **path,
+		   struct buf *err)
+{
+	__do_free char *p = NULL;
+	int r;
+	if ((r = check_name(name, err)) < 0 || (r = check_name_free(st, name, err)) < 0)
+		return r;
+	if ((r = vol_dir_make(storage_dir, name, uid, gid, &p, err)) < 0)
+		return r;
+	if ((r = record_volume(st, name, VOL_DIR_FORMAT, p, err)) < 0) {
+		rmdir(p);
+		return r;
+	}
+	log_info("created directory volume %s at %s", name, p);
+	if (path)
+		*path = move_ptr(p);
+	return 0;
+}
+
+int vol_ext4_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, char **path,
+		    struct buf *err)
+{
+	__do_free char *p = NULL;
+	int r;
+	if ((r = check_name(name, err)) < 0 || (r = check_name_free(st, name, err)) < 0)
+		return r;
+	if (size < VOL_EXT4_MIN_SIZE || size > VOL_MAX_SIZE) {
+		buf_printf(err, "an image root's size must be 64 MiB to 64 TiB");
+		return -EINVAL;
+	}
+	p = vol_path(storage_dir, name, VOL_EXT4_FORMAT);
+	if (fs_exists(p) > 0) {
+		buf_printf(err, "%s exists already in the pool (not a volume corral knows): not touching it", p);
+		return -EEXIST;
+	}
+	if ((r = loop_ext4_make(p, size, err)) < 0)
+		return r;
+	if ((r = record_volume(st, name, VOL_EXT4_FORMAT, p, err)) < 0) {
+		unlink(p);
+		return r;
+	}
+	log_info("created ext4 image volume %s (%" PRIu64 " bytes) at %s", name, size, p);
+	if (path)
+		*path = move_ptr(p);
+	return 0;
 }
 
 int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
@@ -819,7 +869,11 @@ int vol_delete(struct store *st, const char *name, struct buf *err)
 		return r;
 	}
 	buf_release(&why);
-	if (unlink(rec.path) < 0) {
+	if (strcmp(rec.format, VOL_DIR_FORMAT) == 0) {
+		struct buf e __do_buf = BUF_INIT;
+		if (vol_dir_remove(rec.path, &e) < 0)
+			log_warn("deleted volume %s, but its directory stays: %s", name, e.s);
+	} else if (unlink(rec.path) < 0) {
 		if (errno != ENOENT)
 			log_warn("deleted volume %s, but its file %s could not be removed: %s", name, rec.path,
 				 strerror(errno));
@@ -881,6 +935,13 @@ int vol_move_check(struct store *st, const struct vol_record *v, const char *dir
 
 	if ((r = check_dir(dir, err)) < 0)
 		return r;
+	if (strcmp(v->format, VOL_DIR_FORMAT) == 0 || strcmp(v->format, VOL_EXT4_FORMAT) == 0) {
+		buf_printf(err, "volume %s is a container's %s volume%s%s: move a container's root with 'corral ct move "
+				"CONTAINER --pool POOL'; a mount point's volume moves with its container stopped by "
+				"copying it into a new volume",
+			   v->name, v->format, v->ct_name ? " of container " : "", v->ct_name ? v->ct_name : "");
+		return -EBUSY;
+	}
 	if (v->readonly) {
 		buf_printf(err, "volume %s belongs to a template (read-only): linked clones refer to its file by "
 				"path, so it cannot be moved",
@@ -1058,7 +1119,18 @@ json_t *vol_to_json(const struct vol_record *v)
 
 	json_object_set_new(j, "name", json_string(v->name));
 	json_object_set_new(j, "format", json_string(v->format));
-	r = vol_stat(v->path, v->format, &info, &err);
+	if (strcmp(v->format, VOL_DIR_FORMAT) == 0) {
+		/* a directory has no size of its own: what its tree uses, measured in the background */
+		uint64_t used;
+		json_object_set_new(j, "capacity", json_null());
+		json_object_set_new(j, "allocation", vol_dir_usage(v->path, &used) == 0 ? json_integer((json_int_t)used)
+											  : json_null());
+		json_object_set_new(j, "path", json_string(v->path));
+		json_object_set_new(j, "pool", json_string(v->pool ? v->pool : "default"));
+		return j;
+	}
+	/* an ext4 image (a container's root) is a raw file */
+	r = vol_stat(v->path, strcmp(v->format, VOL_EXT4_FORMAT) == 0 ? "raw" : v->format, &info, &err);
 	if (r < 0)
 		log_warn("volume %s: %s", v->name, err.s);
 	json_object_set_new(j, "capacity", r < 0 ? json_null() : json_integer((json_int_t)info.capacity));

@@ -16,6 +16,7 @@
 #define CORRAL_STORAGE_VOLUME_H
 
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "core/store.h"
@@ -41,6 +42,25 @@ typedef int (*vol_progress_cb)(void *opaque, double percent, double rate, int64_
  */
 int vol_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, const char *format,
 	       struct buf *err);
+
+/*
+ * A directory volume (format "dir", storage/dirvol.h): the directory
+ * <storage_dir>/<name> owned by uid:gid, recorded in the pool of its
+ * directory; *path (may be NULL) its path.  Nothing is left on failure.
+ */
+int vol_dir_create(struct store *st, const char *storage_dir, const char *name, uid_t uid, gid_t gid, char **path,
+		   struct buf *err);
+
+/*
+ * An ext4 image volume (format "ext4", a container's root made with
+ * `--image SIZE`, storage/loopmount.h): the sparse file
+ * <storage_dir>/<name>.ext4 of `size` bytes (VOL_EXT4_MIN_SIZE..VOL_MAX_SIZE)
+ * with an empty ext4 in it; *path (may be NULL) its path.  Nothing is left on failure.
+ */
+#define VOL_EXT4_FORMAT "ext4"
+#define VOL_EXT4_MIN_SIZE (64ULL << 20)
+int vol_ext4_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, char **path,
+		    struct buf *err);
 
 /*
  * Check an import request before the job starts: src absolute, exists, is a

@@ -1,5 +1,5 @@
 # cluster-lib.sh - sourced (after lib.sh) by the scripts of pools on
-# Corosync (t74, t76): three corrald hosts h1 h2 h3 in network namespaces,
+# Corosync (t74, t76, t81-t83): three corrald hosts h1 h2 h3 in network namespaces,
 # each in a mount namespace of its own (corosync locks /run/corosync.pid),
 # and the helpers both use.  Not a test by itself (run.sh runs t*.sh).
 command -v corosync >/dev/null || { echo "corosync is not installed (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
@@ -29,3 +29,61 @@ wait_for() {
 	say "timed out waiting for: $2"; return 1
 }
 now_ms() { date +%s%3N; }
+
+# HA (t82, t83).  qemus UUID: the live QEMU processes of that VM on the whole
+# machine (every "host" is a process tree here), by their command line
+# (-uuid), comm qemu* (so no pgrep or shell naming the uuid counts), no zombies
+qemus() {
+	local p c
+	for p in $(pgrep -f -- "-uuid $1"); do
+		c=$(cat "/proc/$p/comm" 2>/dev/null) && [ "${c#qemu}" != "$c" ] &&
+			[ "$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)" != Z ] && echo "$p"
+	done
+	return 0
+}
+# qemus_guest UUID: those of qemus that are not a live migration's target
+# (-incoming on the command line: it holds no running guest until the source
+# stops; the invariant checker does not count it, design memo 6.3)
+qemus_guest() {
+	local p
+	for p in $(qemus "$1"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- ' -incoming ' || echo "$p"
+	done
+	return 0
+}
+# qemu_new UUID OLD: the VM's QEMU runs and is not OLD (one look, no race between two)
+qemu_new() { local q; q=$(qemus "$1"); [ -n "$q" ] && [ "$q" != "$2" ]; }
+# ha_checker_start: every 100 ms (plus the pass itself: a scan of every
+# process, ~0.3 s on a loaded machine), for each uuid in $T/uuids, at most one live
+# QEMU; a violation is a line in $T/violations, each check a line in $T/ticks
+ha_checker_start() {
+	touch "$T/checking"
+	(
+		while [ -f "$T/checking" ]; do
+			for u in $(cat "$T/uuids" 2>/dev/null); do
+				n=$(qemus_guest "$u" | wc -l)
+				[ "$n" -gt 1 ] && echo "$(date +%T.%N) $u: $n QEMUs: $(qemus_guest "$u" | tr '\n' ' ')" >>"$T/violations"
+			done
+			echo . >>"$T/ticks"
+			sleep 0.1
+		done
+	) &
+	echo $! >"$T/checker.pid"
+}
+# ha_checker_stop: end it; prints "invariant checks: N, violations: M", fails on any violation
+ha_checker_stop() {
+	rm -f "$T/checking"
+	[ -f "$T/checker.pid" ] && wait "$(cat "$T/checker.pid")" 2>/dev/null
+	echo "invariant checks: $(cat "$T/ticks" 2>/dev/null | wc -l), violations: $(cat "$T/violations" 2>/dev/null | wc -l)"
+	[ ! -s "$T/violations" ] || { cat "$T/violations"; return 1; }
+}
+# ha_trust_all H...: every host trusts every other (the manager asks survivors for their memory and pools)
+ha_trust_all() {
+	local a b
+	for a in "$@"; do for b in "$@"; do
+		[ "$a" = "$b" ] || on_host "$a" host trust list 2>/dev/null | grep -qw "$b" || nhost_trust "$a" "$b" >/dev/null 2>&1
+	done; done
+	for a in "$@"; do for b in "$@"; do
+		[ "$a" = "$b" ] || on_host "$a" host trust list | grep -qw "$b" || { say "$a does not trust $b"; return 1; }
+	done; done
+}

@@ -22,7 +22,7 @@ lxc_entries() { ls -A "$LXCP" 2>/dev/null | sort | tr '\n' ' '; }
 test_expect "create an unprivileged busybox container" '
 	corral ct create c1 --template busybox >out && grep -q "created container c1 (unprivileged)" out &&
 	[ "$(ct_state c1)" = stopped ] && [ -f "$LXCP/c1/config" ] &&
-	[ "$(stat -c %u "$LXCP/c1/rootfs/bin/busybox")" = "$UIDBASE" ] &&
+	[ "$(stat -c %u "$STATE/storage/c1-root/rootfs/bin/busybox")" = "$UIDBASE" ] &&
 	grep -q "^lxc.idmap = u 0 $UIDBASE 65536" "$LXCP/c1/config" &&
 	grep -q "^lxc.net.0.type = empty" "$LXCP/c1/config" &&
 	corral ct list | grep -q "^c1 *stopped *no"
@@ -84,7 +84,7 @@ test_expect "stop is graceful (init halts within the timeout, nothing killed)" '
 '
 
 test_expect "a privileged container from a given rootfs; delete keeps that directory" '
-	cp -a "$LXCP/c1/rootfs" "$T/myroot" && chown -R 0:0 "$T/myroot" &&
+	cp -a "$STATE/storage/c1-root/rootfs" "$T/myroot" && chown -R 0:0 "$T/myroot" &&
 	fails corral ct create r1 --rootfs "$T/myroot" 2>err && grep -q "owned by uid 0" err &&
 	corral ct create r1 --rootfs "$T/myroot" --privileged >out && grep -q "(privileged)" out &&
 	corral ct start r1 >/dev/null && [ "$(corral ct exec r1 -- hostname)" = r1 ] &&

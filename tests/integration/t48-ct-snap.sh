@@ -18,11 +18,13 @@ snap_cleanup() {
 		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 k2 k3 >/dev/null 2>&1
 		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
-	if [ -n "$BTR" ] && mountpoint -q "$LXCP"; then umount "$LXCP" || umount -l "$LXCP"; fi
+	if [ -n "$BTR" ] && mountpoint -q "$RV"; then umount "$RV" || umount -l "$RV"; fi
 	return 0
 }
 trap 'snap_cleanup; cleanup' EXIT
 LXCP=$STATE/lxc
+# template roots are directory volumes of the default pool (docs/containers.md, "Storage")
+RV=$STATE/storage
 UIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
 KILLLOG=${KILLLOG:-/dev/null}  # where the kill -9 check notes whether it hit before or after the swap
 ct_state() { corral ct show "$1" --json | jq -r .state; }
@@ -37,10 +39,10 @@ test_expect "snapshot a stopped container: a copy with owners kept, its method l
 	m=$(corral ct snapshot list c1 --json | jq -r ".snapshots[0].method") &&
 	case $m in copy|reflink|btrfs-snapshot) ;; *) false ;; esac &&
 	corral ct snapshot list c1 | grep -Eq "^s1 +.* $m +" &&
-	[ "$(cat "$LXCP/c1/snapshots/s1/rootfs/root/keep")" = kept ] &&
-	[ "$(stat -c %u:%g "$LXCP/c1/snapshots/s1/rootfs/root/keep")" = "$UIDBASE:$UIDBASE" ] &&
-	[ "$(stat -c %a "$LXCP/c1/snapshots/s1/rootfs/tmp")" = 1777 ] &&
-	[ -L "$LXCP/c1/snapshots/s1/rootfs/bin/sh" ] &&
+	[ "$(cat "$RV/c1-root/snapshots/s1/rootfs/root/keep")" = kept ] &&
+	[ "$(stat -c %u:%g "$RV/c1-root/snapshots/s1/rootfs/root/keep")" = "$UIDBASE:$UIDBASE" ] &&
+	[ "$(stat -c %a "$RV/c1-root/snapshots/s1/rootfs/tmp")" = 1777 ] &&
+	[ -L "$RV/c1-root/snapshots/s1/rootfs/bin/sh" ] &&
 	corral ct show c1 --json | jq -e ".snapshots[0].name == \"s1\"" >/dev/null &&
 	corral ct show c1 | grep -Eq "^snapshots: +s1 \($m\)"
 '
@@ -49,19 +51,19 @@ test_expect "a running container: snapshot and revert refused, nothing changed" 
 	corral ct start c1 >/dev/null && corral ct exec c1 -- rm /root/keep &&
 	fails corral ct snapshot create c1 s2 2>err && grep -q "running: stop it first" err &&
 	fails corral ct snapshot revert --yes c1 s1 2>err && grep -q "running: stop it first" err &&
-	[ "$(snaps c1)" = s1 ] && [ ! -e "$LXCP/c1/snapshots/s2" ] && [ "$(ct_state c1)" = running ]
+	[ "$(snaps c1)" = s1 ] && [ ! -e "$RV/c1-root/snapshots/s2" ] && [ "$(ct_state c1)" = running ]
 '
 
 test_expect "revert brings the deleted file back" '
 	corral ct stop c1 >/dev/null &&
 	corral ct snapshot revert --yes c1 s1 >out && grep -q "reverted container c1 to snapshot s1" out &&
-	[ ! -e "$LXCP/c1/rootfs.revert" ] && corral ct start c1 >/dev/null &&
+	[ ! -e "$RV/c1-root/rootfs.revert" ] && corral ct start c1 >/dev/null &&
 	[ "$(corral ct exec c1 -- cat /root/keep)" = kept ] &&
 	[ "$(snaps c1)" = s1 ] && corral ct show c1 --json | jq -e "[.status.events[].detail] | any(test(\"reverted to snapshot .s1.\"))" >/dev/null
 '
 
 test_expect "bad names and unknown snapshots are refused with nothing changed" '
-	corral ct stop c1 >/dev/null && before=$(ls -A "$LXCP/c1/snapshots") &&
+	corral ct stop c1 >/dev/null && before=$(ls -A "$RV/c1-root/snapshots") &&
 	fails corral ct snapshot create c1 ../x 2>err && grep -q "invalid snapshot name" err &&
 	fails corral ct snapshot create c1 .hidden 2>err && grep -q "invalid snapshot name" err &&
 	fails corral ct snapshot create c1 "a b" 2>err && grep -q "invalid snapshot name" err &&
@@ -72,36 +74,37 @@ test_expect "bad names and unknown snapshots are refused with nothing changed" '
 	fails corral ct snapshot bogus c1 2>err && grep -q "want create, list, revert or delete" err &&
 	api POST /v1/containers/c1/snapshots "{\"name\":\"s9\",\"memory\":true}" | grep -q "HTTP 400" &&
 	api POST /v1/containers/c1/snapshots/..%2Fetc/revert | grep -q "HTTP 40" &&
-	[ "$(ls -A "$LXCP/c1/snapshots")" = "$before" ] && [ "$(snaps c1)" = s1 ]
+	[ "$(ls -A "$RV/c1-root/snapshots")" = "$before" ] && [ "$(snaps c1)" = s1 ]
 '
 
 test_expect "what a crash leaves half made is removed at the next start" '
-	mkdir -p "$LXCP/c1/rootfs.revert/etc" "$LXCP/c1/snapshots/.part-s5/rootfs/etc" &&
-	corral ct start c1 >/dev/null && [ ! -e "$LXCP/c1/rootfs.revert" ] && [ ! -e "$LXCP/c1/snapshots/.part-s5" ] &&
-	[ -d "$LXCP/c1/snapshots/s1/rootfs" ] && corral ct stop c1 >/dev/null
+	mkdir -p "$RV/c1-root/rootfs.revert/etc" "$RV/c1-root/snapshots/.part-s5/rootfs/etc" &&
+	corral ct start c1 >/dev/null && [ ! -e "$RV/c1-root/rootfs.revert" ] && [ ! -e "$RV/c1-root/snapshots/.part-s5" ] &&
+	[ -d "$RV/c1-root/snapshots/s1/rootfs" ] && corral ct stop c1 >/dev/null
 '
 
 test_expect "kill -9 of corrald mid-revert: the root is whole (old or new), the next start cleans up" '
 	corral ct create k1 --template busybox >/dev/null &&
-	dd if=/dev/urandom of="$LXCP/k1/rootfs/big" bs=1M count=200 status=none &&
-	mkdir "$LXCP/k1/rootfs/many" && (cd "$LXCP/k1/rootfs/many" && seq 1 30000 | xargs touch) &&
-	corral ct snapshot create k1 s1 >/dev/null && echo new >"$LXCP/k1/rootfs/marker" &&
+	dd if=/dev/urandom of="$RV/k1-root/rootfs/big" bs=1M count=200 status=none &&
+	mkdir "$RV/k1-root/rootfs/many" && (cd "$RV/k1-root/rootfs/many" && seq 1 30000 | xargs touch) &&
+	corral ct snapshot create k1 s1 >/dev/null && echo new >"$RV/k1-root/rootfs/marker" &&
 	api POST /v1/containers/k1/snapshots/s1/revert | grep -q "HTTP 202" &&
-	for _ in $(seq 1 100); do [ -e "$LXCP/k1/rootfs.revert" ] && break; sleep 0.02; done &&
-	[ -e "$LXCP/k1/rootfs.revert" ] && kill9_daemon && sleep 0.2 && start_daemon &&
-	[ -x "$LXCP/k1/rootfs/bin/busybox" ] && [ "$(stat -c %s "$LXCP/k1/rootfs/big")" = 209715200 ] &&
-	{ [ -e "$LXCP/k1/rootfs/marker" ] && echo before >>"$KILLLOG" || echo after >>"$KILLLOG"; } &&
-	corral ct start k1 >/dev/null && [ ! -e "$LXCP/k1/rootfs.revert" ] &&
+	for _ in $(seq 1 100); do [ -e "$RV/k1-root/rootfs.revert" ] && break; sleep 0.02; done &&
+	[ -e "$RV/k1-root/rootfs.revert" ] && kill9_daemon && sleep 0.2 && start_daemon &&
+	[ -x "$RV/k1-root/rootfs/bin/busybox" ] && [ "$(stat -c %s "$RV/k1-root/rootfs/big")" = 209715200 ] &&
+	{ [ -e "$RV/k1-root/rootfs/marker" ] && echo before >>"$KILLLOG" || echo after >>"$KILLLOG"; } &&
+	corral ct start k1 >/dev/null && [ ! -e "$RV/k1-root/rootfs.revert" ] &&
 	[ "$(corral ct exec k1 -- hostname)" = k1 ] && corral ct kill k1 >/dev/null &&
-	corral ct snapshot revert --yes k1 s1 >/dev/null && [ ! -e "$LXCP/k1/rootfs/marker" ] &&
+	corral ct snapshot revert --yes k1 s1 >/dev/null && [ ! -e "$RV/k1-root/rootfs/marker" ] &&
 	[ "$(snaps k1)" = s1 ]
 '
 
 test_expect "kill -9 of corrald mid-clone: the next corrald removes the half clone and fails its job" '
 	job=$(api POST /v1/containers/k1/clone "{\"name\":\"k3\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
-	for _ in $(seq 1 100); do [ -e "$LXCP/k3/rootfs" ] && break; sleep 0.02; done &&
-	[ -e "$LXCP/k3/rootfs" ] && kill9_daemon && sleep 0.2 && start_daemon &&
-	[ ! -e "$LXCP/k3" ] && fails corral ct show k3 2>/dev/null &&
+	for _ in $(seq 1 100); do [ -e "$RV/k3-root/rootfs" ] && break; sleep 0.02; done &&
+	[ -e "$RV/k3-root/rootfs" ] && kill9_daemon && sleep 0.2 && start_daemon &&
+	[ ! -e "$LXCP/k3" ] && [ ! -e "$RV/k3-root" ] && fails corral ct show k3 2>/dev/null &&
+	! corral disk list --json | jq -e ".volumes[] | select(.name == \"k3-root\")" >/dev/null &&
 	api GET "/v1/jobs/$job" | sed "\$d" | jq -e ".state == \"failed\"" >/dev/null &&
 	corral ct create k3 --template busybox >/dev/null && corral ct delete --yes k3 >/dev/null
 '
@@ -110,14 +113,14 @@ test_expect "a cancelled clone stops its copy and leaves nothing" '
 	job=$(api POST /v1/containers/k1/clone "{\"name\":\"k2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
 	corral job cancel "$job" >/dev/null &&
 	for _ in $(seq 1 100); do st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
-	[ "$st" = cancelled ] && [ ! -e "$LXCP/k2" ] && fails corral ct show k2 2>/dev/null &&
-	corral ct delete --yes k1 >/dev/null && [ ! -e "$LXCP/k1" ]
+	[ "$st" = cancelled ] && [ ! -e "$LXCP/k2" ] && [ ! -e "$RV/k2-root" ] && fails corral ct show k2 2>/dev/null &&
+	corral ct delete --yes k1 >/dev/null && [ ! -e "$LXCP/k1" ] && [ ! -e "$RV/k1-root" ]
 '
 
 test_expect "a second snapshot is deleted with its copy" '
 	corral ct snapshot create c1 s2 >/dev/null && [ "$(snaps c1)" = "s1 s2" ] &&
 	corral ct snapshot delete --yes c1 s2 >out && grep -q "deleted snapshot s2 of container c1" out &&
-	[ ! -e "$LXCP/c1/snapshots/s2" ] && [ "$(snaps c1)" = s1 ]
+	[ ! -e "$RV/c1-root/snapshots/s2" ] && [ "$(snaps c1)" = s1 ]
 '
 
 test_expect "a clone starts on its own: its hostname, its own files, no snapshots" '
@@ -147,7 +150,7 @@ test_expect "ct reboot: a graceful stop and a start; a stopped container is refu
 '
 
 test_expect "a --rootfs directory of the admin is refused for snapshots and clones" '
-	cp -a "$LXCP/c1-copy/rootfs" "$T/myroot" && chown -R 0:0 "$T/myroot" &&
+	cp -a "$RV/c1-copy-root/rootfs" "$T/myroot" && chown -R 0:0 "$T/myroot" &&
 	corral ct create r1 --rootfs "$T/myroot" --privileged >/dev/null &&
 	fails corral ct snapshot create r1 s1 2>err && grep -q "rootfs directory of your own" err &&
 	fails corral ct clone r1 r2 2>err && grep -q "rootfs directory of your own" err &&
@@ -156,31 +159,32 @@ test_expect "a --rootfs directory of the admin is refused for snapshots and clon
 
 test_expect "deleting a container removes its snapshot copies" '
 	corral ct kill c1 c1-copy >/dev/null && corral ct delete --yes c1 >/dev/null &&
-	[ ! -e "$LXCP/c1" ] && corral ct delete --yes c1-copy >/dev/null && [ ! -e "$LXCP/c1-copy" ]
+	[ ! -e "$LXCP/c1" ] && [ ! -e "$RV/c1-root" ] && corral ct delete --yes c1-copy >/dev/null &&
+	[ ! -e "$LXCP/c1-copy" ] && [ ! -e "$RV/c1-copy-root" ]
 '
 
-# On btrfs (a loop-mounted image over the now empty lxcpath): roots are
+# On btrfs (a loop-mounted image over the now empty default pool): roots are
 # subvolumes, snapshots, reverts and clones are subvolume snapshots.
 if command -v mkfs.btrfs >/dev/null && truncate -s 300M "$T/btr.img" && mkfs.btrfs -q "$T/btr.img" >/dev/null 2>&1 &&
-	[ -z "$(ls -A "$LXCP")" ] && mount -o loop "$T/btr.img" "$LXCP"; then
+	[ -z "$(ls -A "$RV")" ] && mount -o loop "$T/btr.img" "$RV"; then
 	BTR=1
 	test_expect "on btrfs: the root is a subvolume; snapshot, revert and clone are subvolume snapshots" '
-		corral ct create b1 --template busybox >/dev/null && [ "$(stat -c %i "$LXCP/b1/rootfs")" = 256 ] &&
+		corral ct create b1 --template busybox >/dev/null && [ "$(stat -c %i "$RV/b1-root/rootfs")" = 256 ] &&
 		corral ct start b1 >/dev/null && corral ct exec b1 -- sh -c "echo kept >/root/keep" &&
 		corral ct stop b1 >/dev/null &&
 		corral ct snapshot create b1 s1 >out && grep -q "(btrfs-snapshot, " out &&
-		[ "$(stat -c %i "$LXCP/b1/snapshots/s1/rootfs")" = 256 ] &&
+		[ "$(stat -c %i "$RV/b1-root/snapshots/s1/rootfs")" = 256 ] &&
 		corral ct start b1 >/dev/null && corral ct exec b1 -- rm /root/keep && corral ct stop b1 >/dev/null &&
 		corral ct snapshot revert --yes b1 s1 --json >out &&
-		jq -e ".method == \"btrfs-snapshot\"" out >/dev/null && [ "$(stat -c %i "$LXCP/b1/rootfs")" = 256 ] &&
+		jq -e ".method == \"btrfs-snapshot\"" out >/dev/null && [ "$(stat -c %i "$RV/b1-root/rootfs")" = 256 ] &&
 		corral ct clone b1 b2 --json | jq -e ".method == \"btrfs-snapshot\"" >/dev/null &&
 		corral ct start b1 b2 >/dev/null && [ "$(corral ct exec b1 -- cat /root/keep)" = kept ] &&
 		[ "$(corral ct exec b2 -- hostname)" = b2 ] && corral ct exec b2 -- touch /root/b2only &&
 		corral ct exec b1 -- test ! -e /root/b2only &&
 		corral ct kill b1 b2 >/dev/null && corral ct delete --yes b1 b2 >/dev/null &&
-		[ -z "$(ls -A "$LXCP")" ] && [ -z "$(btrfs subvolume list "$LXCP")" ]
+		[ -z "$(ls -A "$RV")" ] && [ -z "$(btrfs subvolume list "$RV")" ]
 	'
-	umount "$LXCP" && BTR=
+	umount "$RV" && BTR=
 else
 	say "skipped the btrfs checks: no mkfs.btrfs or no loop mount here"
 fi

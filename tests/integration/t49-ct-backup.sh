@@ -36,7 +36,7 @@ test_expect "a busybox container with data; the repository" '
 	corral ct exec cb1 -- sh -c "mkdir -p /data/sub && dd if=/dev/urandom of=/data/big bs=1M count=8 2>/dev/null && echo one >/data/small && echo deep >/data/sub/deep && ln -s big /data/link && ln /data/big /data/hard && chmod 0640 /data/small && mkfifo /data/fifo && sync" &&
 	fingerprint cb1 >"$T/fp-src1" && grep -q HARD-OK "$T/fp-src1" &&
 	corral ct stop cb1 >/dev/null &&
-	setcap cap_net_raw+ep "$LXCP/cb1/rootfs/data/big" && getcap "$LXCP/cb1/rootfs/data/big" | grep -q cap_net_raw
+	setcap cap_net_raw+ep "$STATE/storage/cb1-root/rootfs/data/big" && getcap "$STATE/storage/cb1-root/rootfs/data/big" | grep -q cap_net_raw
 '
 
 test_expect "back up the stopped container; list, show and files see it" '
@@ -85,7 +85,7 @@ test_expect "backup get: the changed file and the big one match" '
 	first=$(corral backup list cb1 --repo "$REPO" --json | jq -r ".backups[0].id") &&
 	corral backup get "$first" /data/small - --repo "$REPO" >got && [ "$(cat got)" = one ] &&
 	corral backup get cb1/latest /data/hard "$T/big.out" --repo "$REPO" >/dev/null &&
-	[ "$(sha256sum <"$T/big.out" | cut -c1-64)" = "$(sha256sum <"$LXCP/cb1/rootfs/data/big" | cut -c1-64)" ]
+	[ "$(sha256sum <"$T/big.out" | cut -c1-64)" = "$(sha256sum <"$STATE/storage/cb1-root/rootfs/data/big" | cut -c1-64)" ]
 '
 
 test_expect "hostile paths and unknown names are refused" '
@@ -119,9 +119,9 @@ test_expect "restore under a new name: same contents, links and raw ownership; i
 	corral backup restore cb1/latest --name cb2 --repo "$REPO" >out &&
 	[ "$(corral ct show cb2 --json | jq -r .state)" = stopped ] &&
 	[ "$(corral ct show cb2 --json | jq -r .uuid)" != "$(corral ct show cb1 --json | jq -r .uuid)" ] &&
-	owners "$LXCP/cb1/rootfs" >"$T/own1" && owners "$LXCP/cb2/rootfs" >"$T/own2" && diff "$T/own1" "$T/own2" &&
+	owners "$STATE/storage/cb1-root/rootfs" >"$T/own1" && owners "$LXCP/cb2/rootfs" >"$T/own2" && diff "$T/own1" "$T/own2" &&
 	[ -p "$LXCP/cb2/rootfs/data/fifo" ] &&
-	[ "$(getcap "$LXCP/cb2/rootfs/data/big" | cut -d" " -f2-)" = "$(getcap "$LXCP/cb1/rootfs/data/big" | cut -d" " -f2-)" ] &&
+	[ "$(getcap "$LXCP/cb2/rootfs/data/big" | cut -d" " -f2-)" = "$(getcap "$STATE/storage/cb1-root/rootfs/data/big" | cut -d" " -f2-)" ] &&
 	corral ct start cb1 >/dev/null && corral ct start cb2 >/dev/null &&
 	[ "$(corral ct exec cb2 -- hostname)" = cb2 ] &&
 	fingerprint cb1 >"$T/fp1" && fingerprint cb2 >"$T/fp2" && diff "$T/fp1" "$T/fp2" && grep -q HARD-OK "$T/fp2"

@@ -40,6 +40,8 @@ export BULK_CMD="seq -w 0 499 | xargs -P4 -I{} curl -sf --unix-socket '$SOCK' -X
 # the NAT network the page makes (and deletes): a name and subnet of this run's own
 export CD_ISO=$T/cd.iso
 export NET_NAME=wu$((RANDOM % 100000)) NET_SUBNET=10.175.$((RANDOM % 250)).0/24 SOCK CORRAL
+# the encrypted repository the backups page makes
+export REPO2=$T/repo2 REPO_PASS=repo-pass-$RANDOM-$RANDOM
 export XSS_TEXT='<img src=x onerror=alert(document.domain)><script>alert(1)</script>'
 
 test_expect "users for the browser: an Administrator and an Auditor; a VM with a hostile description" '
@@ -75,7 +77,7 @@ test_expect "headless Chromium drives the UI (webui.py)" '
 	[ $rc -eq 0 ] && ! grep -q "^not ok" browser.out
 '
 corral net delete --yes "$NET_NAME" >/dev/null 2>&1 # made by the page, gone already unless a step failed
-cat "$T/browser.log" 2>/dev/null | sed -n -e "s/^\(ok\|not ok\) - /  browser: \1 - /p" -e "s/^  the VM list/  browser:   the VM list/p"
+cat "$T/browser.log" 2>/dev/null | sed -n -e "s/^\(ok\|not ok\) - /  browser: \1 - /p;t" -e "s/^  \([a-z]\)/  browser:   \1/p"
 
 test_expect "after the browser: what it did and what it was refused, seen through the CLI" '
 	[ "$(vm_state web)" = running ] && [ "$(vm_state xss)" = stopped ] &&
@@ -84,6 +86,9 @@ test_expect "after the browser: what it did and what it was refused, seen throug
 	corral alarm list --json | jq -e "any(.alarms[]; .name == \"webhot\" and .when == \"memory > 1M for 2s\")" &&
 	corral token list aud --json | jq -e "any(.tokens[]; .id == \"page\")" &&
 	! corral net list | grep -q "$NET_NAME" &&
+	corral policy list --json | jq -e "[.policies[].name] == [\"webnightly\"]" &&
+	[ "$(curl -s -o /dev/null -w "%{http_code}" --unix-socket "$SOCK" -X POST -H "Content-Type: application/json" \
+		-d "{\"path\":\"/etc\"}" http://corral/v1/repos)" = 409 ] &&
 	corral events --json --limit 5000 >events.json &&
 	jq -e "[.events[] | select(.kind == \"api\") | .detail] |
 		(any(test(\"^aud from .*: POST /v1/vms/xss/start -> 403\"))) and

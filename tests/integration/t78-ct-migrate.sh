@@ -29,6 +29,7 @@ ct_where() {
 ct_clean() {
 	! on_host "$1" ct show "$2" >/dev/null 2>&1 || { say "$2 still defined on $1"; return 1; }
 	[ ! -e "$T/$1/lxc/$2" ] || { say "$T/$1/lxc/$2 is left"; return 1; }
+	[ ! -e "$T/$1/storage/$2-root" ] || { say "$T/$1/storage/$2-root (its root volume) is left"; return 1; }
 	[ -z "$(ls -A "$T/$1/lxc" 2>/dev/null | grep -v "^$2\$" | grep "^\.migrate")" ] || { say "a migration log is left on $1"; return 1; }
 	[ -z "$(find "$T/$1/migrations" -name "*.json" 2>/dev/null)" ] || { say "a migration record is left on $1"; return 1; }
 }
@@ -50,7 +51,7 @@ test_expect "two trusted hosts with network $NET; a stopped container whose root
 	ca ct create m1 --template busybox >/dev/null &&
 	ca ct start m1 >/dev/null && ca ct exec m1 -- sh -c "echo hello >/root/data && ln /root/data /root/hard && ln -s data /root/soft && chown 1000:1000 /root/data && chmod 4751 /root/data" &&
 	ca ct stop m1 >/dev/null && ca ct nic attach m1 net=$NET >/dev/null &&
-	R=$T/a/lxc/m1/rootfs &&
+	R=$T/a/storage/m1-root/rootfs &&
 	mknod "$R/root/null2" c 1 3 && chown $((UIDBASE + 5)):$((UIDBASE + 6)) "$R/root/null2" &&
 	python3 -c "import os, struct, sys
 p = sys.argv[1]
@@ -60,9 +61,9 @@ os.setxattr(p, \"system.posix_acl_access\", struct.pack(\"<IHHIHHIHHIHHIHHI\", 2
 	dd if=/dev/urandom of="$R/root/blob" bs=1M count=24 status=none && chown $UIDBASE:$UIDBASE "$R/root/blob" &&
 	ca ct snapshot create m1 s1 >/dev/null &&
 	[ "$(stat -c %u "$R/root/data")" = $((UIDBASE + 1000)) ] &&
-	treesum "$T/a/lxc/m1/rootfs" >sum.a && treesum "$T/a/lxc/m1/snapshots" >snap.a &&
+	treesum "$T/a/storage/m1-root/rootfs" >sum.a && treesum "$T/a/storage/m1-root/snapshots" >snap.a &&
 	grep -q "^root/hard .* x=.*system.posix_acl_access=" sum.a && grep -q "^root/null2 20644 .* 1:3 " sum.a &&
-	ca ct show m1 --json | jq -S "del(.status, .created, .state)" >def.a
+	ca ct show m1 --json | jq -S "del(.status, .created, .state, .volume)" >def.a
 '
 
 test_expect "refused with nothing made on b: running, unknown host, name taken on b, network missing on b" '
@@ -87,7 +88,7 @@ test_expect "a cancel mid-stream: m1 stays on a, b is clean" '
 	sleep 1 && ca job cancel "$JOB" >/dev/null &&
 	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
 	ca job show "$JOB" --json | jq -e ".state == \"cancelled\"" >/dev/null &&
-	settled m1 a b && treesum "$T/a/lxc/m1/rootfs" | diff sum.a -
+	settled m1 a b && treesum "$T/a/storage/m1-root/rootfs" | diff sum.a -
 '
 
 # start_slow: a migration of m1 to b at 2 MiB/s, detached; JOB = its id once the root streams
@@ -108,12 +109,12 @@ test_expect "kill -9 of the destination corrald mid-stream: restarted, b removes
 	nhost_kill9 b && nhost_start b &&
 	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.2; done &&
 	ca job show "$JOB" --json | jq -e ".state == \"failed\"" >/dev/null &&
-	settled m1 a b && treesum "$T/a/lxc/m1/rootfs" | diff sum.a -
+	settled m1 a b && treesum "$T/a/storage/m1-root/rootfs" | diff sum.a -
 '
 
 test_expect "kill -9 of the source corrald mid-stream: restarted, a has b abort; m1 stays on a" '
 	start_slow && nhost_kill9 a && nhost_start a &&
-	settled m1 a b && treesum "$T/a/lxc/m1/rootfs" | diff sum.a -
+	settled m1 a b && treesum "$T/a/storage/m1-root/rootfs" | diff sum.a -
 '
 
 test_expect "migrate a -> b: the same tree, snapshot and definition there, nothing left on a, progress reported" '
@@ -122,7 +123,7 @@ test_expect "migrate a -> b: the same tree, snapshot and definition there, nothi
 	jq -e ".progress == 100" job.json >/dev/null &&
 	[ "$(ct_where m1)" = b ] && ct_clean a m1 &&
 	treesum "$T/b/lxc/m1/rootfs" | diff sum.a - && treesum "$T/b/lxc/m1/snapshots" | diff snap.a - &&
-	cb ct show m1 --json | jq -S "del(.status, .created, .state)" | diff def.a - &&
+	cb ct show m1 --json | jq -S "del(.status, .created, .state, .volume)" | diff def.a - &&
 	cb ct snapshot list m1 --json | jq -e ".snapshots[0].name == \"s1\"" >/dev/null &&
 	cb ct show m1 --json | jq -e "[.status.events[].detail] | any(test(\"migrated in .offline. from a\"))" >/dev/null
 '

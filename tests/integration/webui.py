@@ -9,8 +9,10 @@ to the artifact directory.
 Arguments: URL ARTIFACT_DIR KERNEL INITRD CMDLINE.  The admin and auditor
 passwords come from the environment (ADMIN_PASS, AUD_PASS).
 """
+import hashlib
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -165,6 +167,17 @@ def t_dashboard():
     wait(lambda: "(this host)" in text_of("dash-hosts"), what="the hosts section")
     wait(lambda: "in no cluster" in text_of("dash-cluster"), what="the cluster section")
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#dash-event-list li"), what="recent events")
+    # the host's own graphs (GET /v1/host/stats, sampled every second here);
+    # corrald has run for less than the hour shown: x starts at the first sample
+    def host_cpu():
+        return drv.execute_script("""
+            const s = document.querySelector('#host-graph-cpu svg.graph');
+            return s ? [Number(s.dataset.points), Number(s.dataset.since), s.querySelectorAll('polyline').length] : null;""")
+    wait(lambda: (host_cpu() or [0])[0] >= 2, timeout=30, what="the host's CPU graph with points")
+    pts, since, lines = host_cpu()
+    assert lines >= 1 and since > time.time() - 600, f"host CPU graph: {pts} points, x from {since}, {lines} lines"
+    assert drv.find_elements(By.CSS_SELECTOR, "#host-graph-memory svg.graph"), "no host memory graph"
+    print(f"  the host's CPU graph: {pts} points, x from {time.time() - since:.0f} s ago", flush=True)
     shot("02-dashboard")
 
 
@@ -227,12 +240,21 @@ def t_snapshot_revert():
     by_id("snap-name").send_keys("s2")
     drv.find_element(By.CSS_SELECTOR, "#snap-form button[type=submit]").click()
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]"), timeout=60, what="s2")
-    row = drv.find_element(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
-    assert "\u2514" in row.text, f"s2 not shown under s1: {row.text!r}"
-    btn = row.find_element(By.CSS_SELECTOR, "button.snap-delete")
-    btn.click()
-    assert btn.text == "Really delete?" and drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
-    btn.click()
+    # the table is drawn again on the snapshot event and on the job's end: a
+    # redraw between the two clicks makes a new, unarmed button; start over then
+    for _ in range(10):
+        try:
+            row = drv.find_element(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
+            assert "\u2514" in row.text, f"s2 not shown under s1: {row.text!r}"
+            btn = row.find_element(By.CSS_SELECTOR, "button.snap-delete")
+            btn.click()
+            assert btn.text == "Really delete?" and drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]")
+            btn.click()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.3)
+    else:
+        raise AssertionError("s2's delete button was redrawn under every try")
     wait(lambda: not drv.find_elements(By.CSS_SELECTOR, "#snap-table tr[data-snapshot=s2]"), timeout=60,
          what="s2 gone from the list")
 
@@ -397,9 +419,19 @@ def t_settings():
         f"corral vm show xss: {vm['cpus']} {vm['tags']} {vm['description']!r}"
 
 
+BFILE = "my file&x#1%20.bin"  # a name a URL must escape
+
+
 def t_vm_backup():
     drv.get(URL + "/ui/#/vm/web")
     wait(lambda: "No backup of this VM" in text_of("vm-backups"), what="the VM's backups (none yet)")
+    # a file in the guest's first disk (web-root, blank until now): its md5 as the guest sees it
+    wait(lambda: text_of("console-status") == "connected", what="the console connected")
+    term_type("modprobe crc32c_generic; modprobe ext4; mke2fs -q /dev/vda && mkdir -p /d && mount -t ext2 /dev/vda /d && "
+              f"mkdir /d/sub && head -c 70000 /dev/urandom >'/d/sub/{BFILE}' && "
+              f"md5sum '/d/sub/{BFILE}' | sed 's/^/MD5=/' && umount /d && sync\n")
+    wait(lambda: re.search(r"MD5=([0-9a-f]{32})", term_text()), timeout=60, what="the file written in the guest")
+    guest_md5 = re.search(r"MD5=([0-9a-f]{32})", term_text()).group(1)
     by_id("backup-run").click()
     wait(lambda: "backup of web done" in flash() or "backup of web failed" in flash(), timeout=90, what="the backup job's end")
     assert "done" in flash(), flash()
@@ -410,6 +442,29 @@ def t_vm_backup():
     assert "failed" not in flash(), flash()
     vm = json.loads(corral_cli("vm", "show", "webcopy", "--json"))
     assert len(vm["disks"]) == 2, f"the restored VM: {vm['disks']}"
+    # the file browser inside the backup: a directory, then the file, downloaded by the browser
+    dl = os.path.abspath("downloads")
+    os.makedirs(dl, exist_ok=True)
+    drv.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": dl})
+    drv.find_element(By.CSS_SELECTOR, "#backup-table button.backup-files").click()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#bfiles-table a.bfiles-dir[data-path='/sub']") or text_of("bfiles-error"),
+         what="the backup's root directory")
+    assert not text_of("bfiles-error"), text_of("bfiles-error")
+    drv.find_element(By.CSS_SELECTOR, "#bfiles-table a.bfiles-dir[data-path='/sub']").click()
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#bfiles-table a.bfiles-file"), what="the file in /sub")
+    a = drv.find_element(By.CSS_SELECTOR, "#bfiles-table a.bfiles-file")
+    href = a.get_attribute("href")
+    assert a.get_attribute("download") == BFILE and a.text == BFILE, f"link {a.text!r} download={a.get_attribute('download')!r}"
+    assert href.endswith("&path=%2Fsub%2Fmy%20file%26x%231%2520.bin"), f"the link's escaping: {href}"
+    a.click()
+    target = os.path.join(dl, BFILE)
+    wait(lambda: os.path.exists(target) and not [f for f in os.listdir(dl) if f.endswith(".crdownload")],
+         timeout=30, what=f"the download in {dl} (has {os.listdir(dl)})")
+    with open(target, "rb") as f:
+        data = f.read()
+    got = hashlib.md5(data).hexdigest()
+    assert len(data) == 70000 and got == guest_md5, f"downloaded {len(data)} bytes md5 {got}, the guest's {guest_md5}"
+    print(f"  downloaded {BFILE!r} from the backup: 70000 bytes, md5 as in the guest", flush=True)
     drv.execute_script("document.getElementById('backups-section').scrollIntoView()")
     shot("19-vm-backups")
 
@@ -449,12 +504,69 @@ def t_network():
     assert NET not in corral_cli("net", "list"), "still in corral net list"
 
 
+def clear_flash():
+    drv.execute_script("document.getElementById('flash').textContent = ''")
+
+
 def t_backups_page():
     drv.get(URL + "/ui/#/backups")
     wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#repo-table tr[data-repo]"), what="the repository")
     assert "(default)" in text_of("backup-repos") and "encrypted" not in text_of("backup-repos")
     wait(lambda: "backup" in text_of("backup-jobs") and "restore" in text_of("backup-jobs"), what="the backup and restore jobs")
     wait(lambda: "Loading" not in text_of("backup-policies"), what="the policies")
+    repos_before = corral_cli("repo", "list", "--json")
+    # hostile repository paths: the server's refusal, nothing made
+    for bad, words in (("/etc", "not empty"), ("/tmp/../etc/webui-x", "without '..'"), ("srv/rel", "must be absolute")):
+        clear_flash()
+        by_id("repo-path").clear()
+        by_id("repo-path").send_keys(bad)
+        submit("repo-form")
+        wait(lambda: "failed" in flash() or "done" in flash(), what=f"the answer for {bad}")
+        assert f"creating repository {bad} failed:" in flash() and words in flash(), flash()
+        print(f"  refused: {flash()}", flush=True)
+    assert corral_cli("repo", "list", "--json") == repos_before and not os.path.exists("/etc/webui-x")
+    # an encrypted repository: the passphrase typed twice, never shown back
+    repo2, pw = os.environ["REPO2"], os.environ["REPO_PASS"]
+    clear_flash()
+    by_id("repo-path").clear()
+    by_id("repo-path").send_keys(repo2)
+    by_id("repo-encrypt").click()
+    by_id("repo-pass").send_keys(pw)
+    by_id("repo-pass2").send_keys(pw)
+    submit("repo-form")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, f"#repo-table tr[data-repo='{repo2}']") or "failed" in flash(),
+         what="the new repository listed")
+    assert "failed" not in flash() and "key file" in flash(), flash()
+    assert by_id("repo-pass").get_attribute("value") == "" and pw not in drv.page_source, "the passphrase is still in the page"
+    reg = [r for r in json.loads(corral_cli("repo", "list", "--json"))["repos"] if r["path"] == repo2]
+    assert reg and reg[0]["encrypted"] and not reg[0]["default"], f"corral repo list: {reg}"
+    # a policy: a hostile name refused verbatim, then a real one
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, f"#policy-repo option[value='{repo2}']"), what="the policy form")
+    clear_flash()
+    by_id("policy-name").send_keys("../x")
+    by_id("policy-select").send_keys("web*")
+    submit("policy-form")
+    wait(lambda: "creating policy ../x failed:" in flash(), what="the refusal of ../x")
+    print(f"  refused: {flash()}", flush=True)
+    assert json.loads(corral_cli("policy", "list", "--json"))["policies"] == [], "a policy was made"
+    clear_flash()
+    by_id("policy-name").clear()
+    by_id("policy-name").send_keys("webnightly")
+    by_id("policy-select").clear()
+    by_id("policy-select").send_keys("web*, tag:db:2")
+    by_id("policy-exclude").send_keys("*copy")
+    drv.find_element(By.CSS_SELECTOR, f"#policy-repo option[value='{repo2}']").click()
+    by_id("policy-keep-last").send_keys("2")
+    by_id("policy-keep-daily").send_keys("7")
+    by_id("policy-schedule").send_keys("daily 02:00")
+    submit("policy-form")
+    wait(lambda: drv.find_elements(By.CSS_SELECTOR, "#policy-table tr[data-policy=webnightly]") or "failed" in flash(),
+         what="the policy listed")
+    assert "failed" not in flash(), flash()
+    pol = json.loads(corral_cli("policy", "list", "--json"))["policies"]
+    assert len(pol) == 1 and pol[0]["name"] == "webnightly" and pol[0]["select"] == ["web*", "tag:db:2"] and \
+        pol[0]["exclude"] == ["*copy"] and pol[0]["repo"] == repo2 and pol[0]["schedule"] == "daily 02:00" and \
+        {k: v for k, v in pol[0]["keep"].items() if v} == {"last": 2, "daily": 7}, f"corral policy list: {pol}"
     shot("16-backups")
 
 
@@ -515,9 +627,10 @@ def t_auditor():
         assert not drv.find_elements(By.CSS_SELECTOR, sel), f"an Auditor sees {sel}"
     assert by_id("set-cpus").get_attribute("disabled") is not None, "settings editable"
     shot("11-auditor-vm")
-    for page, sel in (("networks", "#networks"), ("storage", "#storage-volumes"), ("alarms", "#alarm-rules")):
+    for page, sel in (("networks", "#networks"), ("storage", "#storage-volumes"), ("alarms", "#alarm-rules"),
+                      ("backups", "#backup-policies")):
         drv.get(URL + f"/ui/#/{page}")
-        wait(lambda: "Loading" not in text_of(sel[1:]), what=f"the {page} page")
+        wait(lambda: drv.find_elements(By.ID, sel[1:]) and "Loading" not in text_of(sel[1:]), what=f"the {page} page")
         assert not drv.find_elements(By.CSS_SELECTOR, "main form, main button"), f"an Auditor sees a form or button on {page}"
     drv.get(URL + "/ui/#/users")
     wait(lambda: drv.find_elements(By.ID, "users-denied"), what="the users page refusing")
@@ -560,10 +673,10 @@ step("the VM list with 503 VMs, drawn in one pass; a row follows its VM's state"
 step("the VM page draws graphs of the running guest from its stats", t_graphs)
 step("a disk hot-added in the page shows in corral vm show; a CD-ROM inserted and ejected", t_disk_hotadd)
 step("settings: a running VM's edit refused verbatim; a stopped VM's CPUs and tags changed", t_settings)
-step("a backup of the VM run from its page, restored under a new name", t_vm_backup)
+step("a backup of the VM run from its page, restored under a new name; one file downloaded out of it", t_vm_backup)
 step("the storage page: pools with usage bars, volumes", t_storage)
 step("a NAT network created in the page shows in corral net list; a bad one refused verbatim; deleted", t_network)
-step("the backups page: repositories, policies, jobs", t_backups_page)
+step("the backups page: repositories and policies created (hostile ones refused verbatim), jobs", t_backups_page)
 step("a token made on the users page (secret shown once) works with curl", t_token)
 step("an alarm rule added on the alarms page", t_alarms)
 step("an Auditor sees no action buttons, and the server refuses the actions (403)", t_auditor)

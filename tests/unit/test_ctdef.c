@@ -380,6 +380,100 @@ static void test_snapshots(void **state)
 	buf_release(&err);
 }
 
+/* Storage: the root's volume and pool, mount points, and the paths a mount may not take. */
+static void test_storage(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct ct_def *d = parse("{\"name\":\"a\",\"template\":\"busybox\",\"pool\":\"fast\",\"mounts\":["
+				 "{\"volume\":\"data\",\"path\":\"/srv/data\"},"
+				 "{\"volume\":\"logs\",\"path\":\"/var/log/app_1.x+y\",\"readonly\":true}]}",
+				 CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	assert_string_equal(d->pool, "fast");
+	assert_null(d->volume);
+	assert_int_equal(d->nmounts, 2);
+	assert_string_equal(d->mounts[1].volume, "logs");
+	assert_string_equal(d->mounts[1].path, "/var/log/app_1.x+y");
+	assert_true(d->mounts[1].readonly);
+	assert_false(d->mounts[0].readonly);
+	assert_int_equal(ctdef_mount_index(d, "/srv/data"), 0);
+	assert_int_equal(ctdef_mount_index(d, "/srv"), -1);
+	/* the store keeps volume and mounts, never the pool */
+	free(d->volume);
+	d->volume = xstrdup("a-root");
+	json_t *j = ctdef_to_json(d);
+	assert_null(json_object_get(j, "pool"));
+	assert_string_equal(json_string_value(json_object_get(j, "volume")), "a-root");
+	assert_int_equal(json_array_size(json_object_get(j, "mounts")), 2);
+	json_object_set_new(j, "idmap", json_pack("{s:i,s:i,s:i}", "uid_base", 100000, "gid_base", 100000, "count", 65536));
+	struct ct_def *back = ctdef_from_json(j, CTDEF_FROM_STORE, &err);
+	assert_non_null(back);
+	assert_string_equal(back->volume, "a-root");
+	assert_true(back->mounts[1].readonly);
+	ctdef_free(back);
+	json_decref(j);
+	ctdef_free(d);
+
+	static const char *const bad_paths[] = { "", "relative/x", "/", "/proc", "/proc/sys", "/sys/fs", "/dev",
+						 "/dev/shm", "/a/../b", "/a/./b", "/..", "/a//b", "/a/", "/a b",
+						 "/a\\b", "/a:b", "/a\nb", "/a$b", "/a*" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_paths); i++)
+		if (!ctdef_mount_path_invalid(bad_paths[i]))
+			fail_msg("mount path \"%s\" accepted", bad_paths[i]);
+	static const char *const good_paths[] = { "/data", "/srv/a-b/c_d.e", "/procfs", "/system", "/devices", "/mnt/x+y" };
+	for (size_t i = 0; i < ARRAY_SIZE(good_paths); i++)
+		if (ctdef_mount_path_invalid(good_paths[i]))
+			fail_msg("mount path \"%s\" refused: %s", good_paths[i], ctdef_mount_path_invalid(good_paths[i]));
+	char longp[300];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	assert_non_null(ctdef_mount_path_invalid(longp));
+
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"d\",\"path\":\"/x/../etc\"}]}", "'..'");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"d\",\"path\":\"x\"}]}", "absolute");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"d\",\"path\":\"/proc/x\"}]}", "/proc");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"../d\",\"path\":\"/x\"}]}", "volume");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"path\":\"/x\"}]}", "'volume' is required");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"d\",\"path\":\"/x\",\"opts\":\"\"}]}", "opts");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"d\",\"path\":\"/x\"},"
+		"{\"volume\":\"e\",\"path\":\"/x\"}]}", "two mounts at /x");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[{\"volume\":\"d\",\"path\":\"/x\"},"
+		"{\"volume\":\"d\",\"path\":\"/y\"}]}", "mounted twice");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"volume\":\"r\",\"mounts\":[{\"volume\":\"r\",\"path\":\"/y\"}]}",
+		"the container's root");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":{}}", "mounts");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[\"d:/x\"]}", "mount 0");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"pool\":\"../x\"}", "container pool");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"volume\":\"a b\"}", "root volume");
+	refused("{\"name\":\"a\",\"rootfs\":\"/srv/a\",\"pool\":\"p\"}", "--rootfs directory");
+	refused("{\"name\":\"a\",\"rootfs\":\"/srv/a\",\"image_size\":134217728}", "--rootfs directory");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"image_size\":1048576}", "image_size");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"image_size\":\"1G\"}", "image_size");
+	{
+		struct ct_def *im = parse("{\"name\":\"a\",\"template\":\"busybox\",\"image_size\":134217728}",
+					  CTDEF_FROM_USER, &err);
+		assert_non_null(im);
+		assert_int_equal(im->image_size, 134217728);
+		json_t *ij = ctdef_to_json(im);
+		assert_null(json_object_get(ij, "image_size")); /* create only: the volume's format tells */
+		json_decref(ij);
+		ctdef_free(im);
+	}
+	{
+		/* more than CT_MAX_MOUNTS */
+		struct buf t = BUF_INIT;
+		buf_adds(&t, "{\"name\":\"a\",\"template\":\"busybox\",\"mounts\":[");
+		for (int i = 0; i <= CT_MAX_MOUNTS; i++)
+			buf_printf(&t, "%s{\"volume\":\"v%d\",\"path\":\"/m%d\"}", i ? "," : "", i, i);
+		buf_adds(&t, "]}");
+		refused(t.s, "at most");
+		buf_release(&t);
+	}
+	buf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_limit_items),
 		cmocka_unit_test(test_snapshots),
+		cmocka_unit_test(test_storage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,7 +263,7 @@ static void test_create_refuses(void **state)
 	o.encrypt = false;
 	assert_int_equal(fs_mkdir_p(f->repo, 0700), 0);
 	assert_int_equal(fs_write_file_atomic(junk, "x", 1, 0600), 0);
-	expect_err(repo_create(f->repo, &o, &err), -ENOTEMPTY, &err, "not empty");
+	expect_err(repo_create(f->repo, &o, &err), -EEXIST, &err, "not empty");
 	/* an existing key file is never replaced */
 	unlink(junk);
 	assert_int_equal(fs_write_file_atomic(f->key, "precious", 8, 0600), 0);

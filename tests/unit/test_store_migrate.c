@@ -283,6 +283,63 @@ static void check_v3_rows(struct store *s)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j1, "result"), "bytes")), 42);
 }
 
+static int ct_put(struct store *s, const char *uuid, const char *name, const char *def, bool create)
+{
+	struct buf err = BUF_INIT;
+	struct store_batch *b = store_batch_new();
+	store_batch_ct_put(b, uuid, name, def, create);
+	log_set_level(LOG_LVL_ERROR + 1);
+	int r = store_batch_commit(s, b, &err);
+	log_set_level(LOG_LVL_INFO);
+	store_batch_free(b);
+	buf_release(&err);
+	return r;
+}
+
+/* v16: ct.put keeps volumes.ct in step with a container's "volume" and "mounts". */
+static void check_ct_volumes(struct store *s)
+{
+	static const char U2[] = "22222222-2222-3333-4444-555555555555", U3[] = "33333333-2222-3333-4444-555555555555";
+	struct vol_record v = { 0 };
+	assert_int_equal(store_vol_insert(s, "c2-root", "dir", "/p/c2-root"), 0);
+	assert_int_equal(store_vol_insert(s, "data", "dir", "/p/data"), 0);
+	/* a volume that does not exist */
+	assert_int_equal(ct_put(s, U2, "c2", "{\"volume\":\"nosuch\"}", true), -ENOENT);
+	assert_int_equal(ct_put(s, U2, "c2", "{\"volume\":\"c2-root\",\"mounts\":[{\"volume\":\"data\"}]}", true), 0);
+	assert_int_equal(store_vol_get(s, "c2-root", &v), 0);
+	assert_string_equal(v.ct, U2);
+	assert_string_equal(v.ct_name, "c2");
+	assert_null(v.vm);
+	vol_record_release(&v);
+	assert_int_equal(store_vol_get(s, "data", &v), 0);
+	assert_string_equal(v.ct_name, "c2");
+	vol_record_release(&v);
+	/* used: not deleted, not another container's */
+	log_set_level(LOG_LVL_ERROR + 1);
+	assert_int_equal(store_vol_delete(s, "data"), -EBUSY);
+	log_set_level(LOG_LVL_INFO);
+	assert_int_equal(ct_put(s, U3, "c3", "{\"mounts\":[{\"volume\":\"data\"}]}", true), -EBUSY);
+	assert_int_equal(ct_put(s, U3, "c3", "{\"mounts\":[{\"volume\":\"c2-root\"}]}", true), -EBUSY);
+	/* the mount removed from the definition: its volume is free again, the root stays c2's */
+	assert_int_equal(ct_put(s, U2, "c2", "{\"volume\":\"c2-root\"}", false), 0);
+	assert_int_equal(store_vol_get(s, "data", &v), 0);
+	assert_null(v.ct);
+	vol_record_release(&v);
+	assert_int_equal(ct_put(s, U3, "c3", "{\"mounts\":[{\"volume\":\"data\"}]}", true), 0);
+	/* the container deleted with its root volume in one batch; c3's mount is its own */
+	struct buf err = BUF_INIT;
+	struct store_batch *b = store_batch_new();
+	store_batch_ct_delete(b, U2);
+	store_batch_vol_delete(b, "c2-root");
+	assert_int_equal(store_batch_commit(s, b, &err), 0);
+	store_batch_free(b);
+	buf_release(&err);
+	assert_int_equal(store_vol_get(s, "c2-root", &v), -ENOENT);
+	assert_int_equal(store_vol_get(s, "data", &v), 0);
+	assert_string_equal(v.ct_name, "c3");
+	vol_record_release(&v);
+}
+
 /* After the migration the rules hold: ownership, cascades, runtime writes. */
 static void check_works(struct store *s)
 {
@@ -324,6 +381,7 @@ static void check_works(struct store *s)
 	assert_int_equal(n, 1);
 	assert_string_equal(cts[0].name, "c1");
 	store_ct_list_free(cts, n);
+	check_ct_volumes(s);
 }
 
 static struct store *open_ok(const char *path)
@@ -372,6 +430,8 @@ static void test_from_v3(void **state)
 #define UNDO_V14 "DROP TABLE replica_log; DROP TABLE replica_meta; "
 /* v15 added the HA resources. */
 #define UNDO_V15 "DROP TABLE ha_resources; "
+/* v16 added the containers' volume owner column. */
+#define UNDO_V16 "DROP INDEX volumes_ct; ALTER TABLE volumes DROP COLUMN ct; "
 
 /* Every older version, from the first. */
 static void test_from_each_version(void **state)
@@ -380,17 +440,18 @@ static void test_from_each_version(void **state)
 	/* What each version after v4 added, undone to make that version from a v4
 	 * database migrated to the current one (write_old() knows v1 to v4). */
 	static const char *const undo[] = {
-		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11
+		[5] = "DROP TABLE acls; DROP TABLE tokens; DROP TABLE users; DROP TABLE networks; " UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11
 		      "PRAGMA user_version=5",
-		[6] = "DROP TABLE networks; " UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=6",
-		[7] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=7",
-		[8] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=8",
-		[9] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V10 UNDO_V11 "PRAGMA user_version=9",
-		[10] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V11 "PRAGMA user_version=10",
-		[11] = UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 "PRAGMA user_version=11",
-		[12] = UNDO_V15 UNDO_V14 UNDO_V13 "PRAGMA user_version=12",
-		[13] = UNDO_V15 UNDO_V14 "PRAGMA user_version=13",
-		[14] = UNDO_V15 "PRAGMA user_version=14",
+		[6] = "DROP TABLE networks; " UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=6",
+		[7] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V8 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=7",
+		[8] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V9 UNDO_V10 UNDO_V11 "PRAGMA user_version=8",
+		[9] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V10 UNDO_V11 "PRAGMA user_version=9",
+		[10] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 UNDO_V11 "PRAGMA user_version=10",
+		[11] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 UNDO_V12 "PRAGMA user_version=11",
+		[12] = UNDO_V16 UNDO_V15 UNDO_V14 UNDO_V13 "PRAGMA user_version=12",
+		[13] = UNDO_V16 UNDO_V15 UNDO_V14 "PRAGMA user_version=13",
+		[14] = UNDO_V16 UNDO_V15 "PRAGMA user_version=14",
+		[15] = UNDO_V16 "PRAGMA user_version=15",
 	};
 	for (int v = 1; v < STORE_SCHEMA_VERSION; v++) {
 		__do_free char *p = xasprintf("%s/v%d.db", f->dir, v);

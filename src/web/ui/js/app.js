@@ -1,18 +1,24 @@
 // app.js - the web UI's entry: the login form, the navigation (#/ paths),
-// and which page module draws the main area.
+// and which page module draws the main area (loaded on first use).
 
 import { h, fill, flash } from './dom.js';
 import { loadSession, login, logout, setUnauthorizedHandler, currentUser, can } from './api.js';
 import { startEvents, stopEvents } from './events.js';
-import * as dashboard from './dashboard.js';
-import * as vms from './vms.js';
-import * as vm from './vm.js';
-import * as create from './create.js';
-import * as storage from './storage.js';
-import * as networks from './networks.js';
-import * as backups from './backups.js';
-import * as users from './users.js';
-import * as alarms from './alarms.js';
+
+// The pages, each a module loaded when first shown (index.html preloads
+// the dashboard's and the VM list's; the rest are fetched once the first
+// page is drawn), so the first paint waits for one page's code only.
+const PAGES = {
+  '/': () => import('./dashboard.js'),
+  '/vms': () => import('./vms.js'),
+  '/create': () => import('./create.js'),
+  '/storage': () => import('./storage.js'),
+  '/networks': () => import('./networks.js'),
+  '/backups': () => import('./backups.js'),
+  '/users': () => import('./users.js'),
+  '/alarms': () => import('./alarms.js'),
+  vm: () => import('./vm.js'),
+};
 
 const main = document.getElementById('main');
 let leave = null; // the current page's cleanup
@@ -48,22 +54,32 @@ function showLoginForm(message) {
   user.focus();
 }
 
-function route() {
+let routeSeq = 0; // a later navigation wins over a page still loading
+
+async function route() {
   if (!currentUser()) return;
   if (leave) { leave(); leave = null; }
   flash('');
+  const seq = ++routeSeq;
   const path = location.hash.replace(/^#/, '') || '/';
-  let m;
-  if (path === '/' || path === '') leave = dashboard.show(main);
-  else if (path === '/vms') leave = vms.show(main);
-  else if (path === '/create') leave = create.show(main);
-  else if (path === '/storage') leave = storage.show(main);
-  else if (path === '/networks') leave = networks.show(main);
-  else if (path === '/backups') leave = backups.show(main);
-  else if (path === '/users') leave = users.show(main);
-  else if (path === '/alarms') leave = alarms.show(main);
-  else if ((m = path.match(/^\/vm\/([^/]+)$/))) leave = vm.show(main, decodeURIComponent(m[1]));
-  else fill(main, h('p', {}, 'No such page.'));
+  let m, load = path.startsWith('/') && Object.hasOwn(PAGES, path) ? PAGES[path] : undefined, args = [];
+  if (!load && (m = path.match(/^\/vm\/([^/]+)$/))) { load = PAGES.vm; args = [decodeURIComponent(m[1])]; }
+  if (!load) { fill(main, h('p', {}, 'No such page.')); return; }
+  fill(main, h('p', { class: 'muted' }, 'Loading…'));
+  let page;
+  try {
+    page = await load();
+  } catch (e) {
+    if (seq === routeSeq) fill(main, h('p', { class: 'error' }, `Cannot load the page: ${e.message}`));
+    return;
+  }
+  if (seq !== routeSeq || !currentUser()) return;
+  leave = page.show(main, ...args);
+}
+
+// The other pages' code fetched while the user reads the first one.
+function prefetchPages() {
+  setTimeout(() => { for (const load of Object.values(PAGES)) load().catch(() => {}); }, 1500);
 }
 
 function started() {
@@ -75,6 +91,7 @@ function started() {
   document.getElementById('nav-create').hidden = !can('VM.Config', '/vms');
   startEvents();
   route();
+  prefetchPages();
 }
 
 document.getElementById('logout').addEventListener('click', async () => {

@@ -1,26 +1,33 @@
 // backups.js - the backups page: the repositories (the default one marked,
 // how many backups each holds), the policies (what they select, keep, when
 // they run next) with "run now", and the recent backup, restore, verify and
-// prune jobs; running ones with their live progress (jobs.js).
+// prune jobs; running ones with their live progress (jobs.js).  Whoever
+// may (Datastore.Allocate) creates repositories and policies here
+// (backupforms.js).
 
 import { h, fill, fmtTime } from './dom.js';
 import { api, seg, can } from './api.js';
 import { subscribe } from './events.js';
 import { jobsView, followJob } from './jobs.js';
 import { card, table, load, act, deleteButton } from './common.js';
+import { repoForm, policyForm } from './backupforms.js';
 
 const BACKUP_JOBS = /^(backup|restore|verify|prune)/;
 
 export function show(main) {
-  const [repoSec, repoEl] = card('Repositories', 'backup-repos');
+  const newPolicy = h('div', { id: 'policy-new' });
+  const [repoSec, repoEl] = card('Repositories', 'backup-repos',
+    can('Datastore.Allocate', '/repos') ? repoForm(() => loadRepos()) : null);
   const [polSec, polEl] = card('Policies', 'backup-policies');
+  polSec.appendChild(newPolicy);
   const [runSec, runEl] = card('Running backup jobs', 'backup-running');
   const [jobSec, jobEl] = card('Recent backup jobs', 'backup-jobs');
   fill(main, h('h1', {}, 'Backups'), repoSec, polSec, runSec, jobSec);
   const stopJobs = jobsView(runEl, (j) => BACKUP_JOBS.test(j.type));
 
-  load(repoEl, async () => {
+  const loadRepos = () => load(repoEl, async () => {
     const x = await api.get('/v1/repos');
+    if (can('Datastore.Allocate', '/policies')) fill(newPolicy, policyForm(x.repos, () => loadPolicies()));
     const rows = await Promise.all(x.repos.map(async (r) => {
       let n = '';
       try {
@@ -31,8 +38,9 @@ export function show(main) {
         h('td', {}, r.encrypted ? 'yes' : 'no'), h('td', {}, n), h('td', {}, fmtTime(r.created)));
     }));
     fill(repoEl, table('repo-table', ['Path', 'Encrypted', 'Backups', 'Created'], rows,
-      'No repository: corral repo create PATH.'));
+      'No repository yet.'));
   });
+  loadRepos();
 
   const loadPolicies = () => load(polEl, async () => {
     const x = await api.get('/v1/policies');
@@ -48,7 +56,7 @@ export function show(main) {
               (r) => followJob(r.job, `policy ${p.name}`, loadJobs)) }, 'Run now') : null,
           can('Datastore.Allocate', '/policies') ? deleteButton('policy-delete', () =>
             act(`deleting policy ${p.name}`, () => api.del(`/v1/policies/${seg(p.name)}`), loadPolicies)) : null))),
-    'No policy: corral policy add.'));
+    'No policy yet.'));
   });
   loadPolicies();
 

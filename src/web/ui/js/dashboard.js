@@ -1,12 +1,13 @@
-// dashboard.js - the host at a glance: the host, the hosts it trusts, its
-// VMs with their state, running jobs with live progress, recent events,
-// firing alarms.  Live
+// dashboard.js - the host at a glance: the host and its graphs over time,
+// the hosts it trusts, its VMs with their state, running jobs with live
+// progress, recent events, firing alarms.  Live
 // parts follow the event stream (events.js).
 
 import { h, fill, fmtMiB, fmtTime, stateBadge } from './dom.js';
 import { api, seg } from './api.js';
 import { subscribe } from './events.js';
 import { jobsView } from './jobs.js';
+import { hostGraphsSection } from './vmgraphs.js';
 
 function section(title, id) {
   const body = h('div', { id }, h('p', { class: 'muted' }, 'Loading…'));
@@ -31,7 +32,8 @@ export function show(main) {
   const [jobSec, jobEl] = section('Running jobs', 'dash-jobs');
   const [alarmSec, alarmEl] = section('Firing alarms', 'dash-alarms');
   const [evSec, evEl] = section('Recent events', 'dash-events');
-  fill(main, h('h1', {}, 'Dashboard'), hostSec, hostsSec, clusterSec, vmSec, jobSec, alarmSec, evSec);
+  const [graphSec, stopGraphs] = hostGraphsSection();
+  fill(main, h('h1', {}, 'Dashboard'), hostSec, graphSec, hostsSec, clusterSec, vmSec, jobSec, alarmSec, evSec);
 
   load(hostEl, async () => {
     const x = await api.get('/v1/host');
@@ -117,5 +119,5 @@ export function show(main) {
     evList.insertBefore(eventLine(e), evList.firstChild);
     while (evList.childNodes.length > 50) evList.removeChild(evList.lastChild);
   });
-  return () => { unsub(); stopJobs(); };
+  return () => { unsub(); stopJobs(); stopGraphs(); };
 }

@@ -26,7 +26,8 @@ export function fmtValue(v, unit) {
 }
 
 // series: [{label, unit, points: [[t, v or null], ...]}]; since, until: the
-// range (Unix s).  Returns an <svg class="graph"> whose data-points says how
+// range (Unix s), x starting at the first sample instead when there is
+// none before it (opts.fit false: the whole range).  Returns an <svg class="graph"> whose data-points says how
 // many non-null points it drew (for tests).
 export function lineChart(series, since, until, opts = {}) {
   const W = opts.width || 560, H = opts.height || 160, L = 70, R = 10, T = 8, B = 22;
@@ -35,6 +36,13 @@ export function lineChart(series, since, until, opts = {}) {
   for (const s of series) for (const [, v] of s.points) if (v !== null && v > max) max = v;
   if (max <= 0) max = 1;
   const unit = (series[0] && series[0].unit) || '';
+  // less history than the range (a VM started minutes ago): x starts at the
+  // first sample rather than squeezing the data against the right edge
+  if (opts.fit !== false) {
+    let first = Infinity;
+    for (const s of series) for (const [t, v] of s.points) if (v !== null && v !== undefined && t < first) { first = t; break; }
+    if (first !== Infinity && first > since && first < until) since = first;
+  }
   const span = Math.max(1, until - since);
   const x = (t) => L + ((t - since) / span) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
@@ -45,7 +53,8 @@ export function lineChart(series, since, until, opts = {}) {
     svg.appendChild(el('text', { x: L - 4, y: y(max * f) + 4, 'text-anchor': 'end', class: 'graph-label' }, fmtValue(max * f, unit)));
   }
   const when = (t) => new Date(t * 1000).toLocaleString([], span > 86400 * 1.5
-    ? { month: 'short', day: 'numeric', hour: '2-digit' } : { hour: '2-digit', minute: '2-digit' });
+    ? { month: 'short', day: 'numeric', hour: '2-digit' }
+    : span < 600 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' });
   svg.appendChild(el('text', { x: L, y: H - 6, class: 'graph-label' }, when(since)));
   svg.appendChild(el('text', { x: W - R, y: H - 6, 'text-anchor': 'end', class: 'graph-label' }, when(until)));
   series.forEach((s, i) => {
@@ -65,6 +74,7 @@ export function lineChart(series, since, until, opts = {}) {
     flush();
   });
   svg.dataset.points = String(drawn);
+  svg.dataset.since = String(since); // where x starts (tests)
   return svg;
 }
 

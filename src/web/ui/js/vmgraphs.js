@@ -1,12 +1,11 @@
-// vmgraphs.js - the VM page's graphs over time: CPU, memory, disk and
-// network from GET /v1/vms/{vm}/stats (docs/metrics.md), over the last
-// hour, day or week, redrawn while the page is open.
+// vmgraphs.js - which charts the graphs show: the VM page's CPU, memory,
+// disk and network from GET /v1/vms/{vm}/stats, and the dashboard's host
+// CPU, memory, load and pools from GET /v1/host/stats (docs/metrics.md);
+// statsview.js draws and refreshes them.
 
-import { h, fill } from './dom.js';
-import { api, seg } from './api.js';
-import { lineChart, legend } from './graph.js';
+import { seg } from './api.js';
+import { statsSection } from './statsview.js';
 
-const RANGES = [['1h', 'hour'], ['1d', 'day'], ['1w', 'week']];
 // which series go into which chart
 const CHARTS = [
   ['cpu', 'CPU (% of one CPU)', (s) => s.name === 'cpu'],
@@ -15,41 +14,28 @@ const CHARTS = [
   ['net', 'Network', (s) => s.name === 'net_receive' || s.name === 'net_transmit'],
 ];
 
-function label(s) {
-  return s.name + (s.disk ? ` ${s.disk}` : '') + (s.nic ? ` ${s.nic}` : '');
+export function graphsSection(name) {
+  return statsSection({
+    url: `/v1/vms/${seg(name)}/stats`, title: 'Graphs', charts: CHARTS,
+    ids: { section: 'graphs-section', box: 'vm-graphs', chart: 'graph-' },
+    label: (s) => s.name + (s.disk ? ` ${s.disk}` : '') + (s.nic ? ` ${s.nic}` : ''),
+    empty: 'No samples: the VM has not run since metrics were kept.',
+  });
 }
 
-export function graphsSection(name) {
-  let range = '1h', timer = null, gone = false;
-  const charts = h('div', { id: 'vm-graphs' }, h('p', { class: 'muted' }, 'Loading…'));
-  const buttons = RANGES.map(([r, word]) => h('button', {
-    type: 'button', class: 'graph-range', dataset: { range: r },
-    onclick: () => { range = r; draw(); },
-  }, `last ${word}`));
-  const sec = h('section', { class: 'card', id: 'graphs-section' },
-    h('h2', {}, 'Graphs'), h('div', { class: 'console-bar' }, buttons), charts);
+// The host's own history for the dashboard (GET /v1/host/stats).
+const HOST_CHARTS = [
+  ['cpu', 'CPU (% of all CPUs)', (s) => s.name === 'cpu'],
+  ['memory', 'Memory', (s) => s.name === 'memory_used' || s.name === 'memory_total'],
+  ['load', 'Load', (s) => /^load(1|5|15)$/.test(s.name)],
+  ['pools', 'Pools', (s) => s.name === 'pool_used'],
+];
 
-  async function draw() {
-    clearTimeout(timer);
-    for (const b of buttons) b.classList.toggle('primary', b.dataset.range === range);
-    try {
-      const x = await api.get(`/v1/vms/${seg(name)}/stats?since=${range}`);
-      if (gone) return;
-      charts.dataset.range = range; // what is drawn (tests wait for it)
-      if (!x.series.length) fill(charts, h('p', { class: 'muted' }, 'No samples: the VM has not run since metrics were kept.'));
-      else {
-        fill(charts, CHARTS.map(([id, title, pick]) => {
-          const ss = x.series.filter(pick).map((s) => Object.assign({}, s, { label: label(s) }));
-          if (!ss.length) return null;
-          return h('div', { class: 'graph-box', id: `graph-${id}` }, h('h3', {}, title),
-            lineChart(ss, x.since, x.until), legend(ss));
-        }));
-      }
-    } catch (e) {
-      if (!gone) fill(charts, h('p', { class: 'error' }, e.message));
-    }
-    if (!gone) timer = setTimeout(draw, range === '1h' ? 10000 : 60000);
-  }
-  draw();
-  return [sec, () => { gone = true; clearTimeout(timer); }];
+export function hostGraphsSection() {
+  return statsSection({
+    url: '/v1/host/stats', title: 'Host graphs', charts: HOST_CHARTS,
+    ids: { section: 'host-graphs-section', box: 'host-graphs', chart: 'host-graph-' },
+    label: (s) => s.name + (s.pool ? ` ${s.pool}` : ''),
+    empty: 'No samples yet: the sampler takes one every interval (docs/metrics.md).',
+  });
 }

@@ -1,0 +1,86 @@
+/*
+ * haplace.c - the HA manager's recovery order and placement (see
+ * haplace.h): a sort and a greedy spread over the hosts' free memory,
+ * charged with each VM as it is assigned so one recovery does not pile
+ * every VM onto the host that looked emptiest at the start.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/haplace.h"
+
+static int vm_cmp(const void *a, const void *b)
+{
+	const struct haplace_vm *x = a, *y = b;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return strcmp(x->name ? x->name : "", y->name ? y->name : "");
+}
+
+static bool in(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] && s && strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *hosts, size_t nh)
+{
+	int64_t used[HAPLACE_MAX_HOSTS] = { 0 };
+	size_t placed = 0;
+	int wave = -1;
+	if (nh > HAPLACE_MAX_HOSTS)
+		nh = HAPLACE_MAX_HOSTS;
+	if (n > 1)
+		qsort(vms, n, sizeof(*vms), vm_cmp);
+	for (size_t i = 0; i < n; i++) {
+		struct haplace_vm *v = &vms[i];
+		if (i == 0 || v->priority != vms[i - 1].priority || v->order != vms[i - 1].order)
+			wave++;
+		v->wave = wave;
+		v->host = -1;
+		v->reason[0] = '\0';
+		int64_t need = v->memory_mib + HAPLACE_OVERHEAD_MIB;
+		int best = -1;
+		int64_t best_free = 0;
+		bool excluded_all = true, pool_missing = false, too_small = false;
+		for (size_t h = 0; h < nh; h++) {
+			if (in(v->exclude, v->nexclude, hosts[h].name))
+				continue;
+			excluded_all = false;
+			bool pools_ok = true;
+			for (size_t p = 0; p < v->npools; p++)
+				pools_ok &= in(hosts[h].pools, hosts[h].npools, v->pools[p]);
+			if (!pools_ok) {
+				pool_missing = true;
+				continue;
+			}
+			int64_t left = (hosts[h].free_mib < 0 ? 0 : hosts[h].free_mib) - used[h];
+			if (hosts[h].free_mib >= 0 && left < need) {
+				too_small = true;
+				continue;
+			}
+			if (best < 0 || left > best_free || (left == best_free && hosts[h].nodeid < hosts[best].nodeid)) {
+				best = (int)h;
+				best_free = left;
+			}
+		}
+		if (best < 0) {
+			snprintf(v->reason, sizeof(v->reason), "%s",
+				 excluded_all   ? "no other host is online in the pool (or it failed on every one)"
+				 : too_small    ? "no host has enough free memory"
+				 : pool_missing ? "no host has its shared pools"
+						: "no host can take it");
+			continue;
+		}
+		used[best] += need;
+		v->host = best;
+		placed++;
+	}
+	return placed;
+}

@@ -1,0 +1,59 @@
+/*
+ * haplace.h - where and in which order the HA manager restarts a lost
+ * host's VMs (haplace.c; docs/ha.md "Recovery"): a pure function over the
+ * VMs to recover and the hosts that may take them, no daemon, no store, so
+ * it is unit-tested on its own (tests/unit/test_haplace.c).
+ *
+ * Order: priority descending, then order ascending, then name.  Each
+ * distinct (priority, order) pair is one *wave*, numbered from 0 in that
+ * order: the manager starts a wave only once every VM of the previous one
+ * runs and the previous wave's largest start_delay has passed.
+ *
+ * Placement, VM by VM in that order: the candidate hosts are those not
+ * excluded for the VM (the lost host, the hosts it already failed on) that
+ * have every shared pool its disks are in; among them the one with the
+ * most free memory after what this same call already assigned to it (a
+ * VM counts its memory + HAPLACE_OVERHEAD_MIB), ties by lowest node id.  A
+ * host whose free memory is unknown (free_mib < 0) counts as 0 free and is
+ * never refused for memory; a host whose free memory is known and smaller
+ * than the VM's need is not a candidate.  A VM no host can take gets
+ * host = -1 and a reason.
+ *
+ * Ownership: every string is the caller's and is only read.  Threading:
+ * none (reentrant).
+ */
+#ifndef CORRAL_CLUSTER_HAPLACE_H
+#define CORRAL_CLUSTER_HAPLACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAPLACE_OVERHEAD_MIB 64
+#define HAPLACE_MAX_HOSTS 64 /* hosts beyond it are not considered */
+
+struct haplace_host {
+	const char *name;
+	uint32_t nodeid;
+	int64_t free_mib;           /* < 0: unknown */
+	const char *const *pools;   /* the shared pools this host has */
+	size_t npools;
+};
+
+struct haplace_vm {
+	const char *name;
+	int priority, order;
+	int64_t memory_mib;
+	const char *const *pools;   /* the shared pools its disks are in */
+	size_t npools;
+	const char *const *exclude; /* host names it may not go to */
+	size_t nexclude;
+	/* results */
+	int host;                   /* index into the hosts, or -1 */
+	int wave;
+	char reason[160];           /* when host is -1: why */
+};
+
+/* Sort vms[0..n) into recovery order (in place) and place each: the number placed. */
+size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *hosts, size_t nh);
+
+#endif

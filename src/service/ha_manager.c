@@ -1,0 +1,845 @@
+/*
+ * ha_manager.c - the HA manager and the per-host HA agent (see
+ * ha_manager.h; docs/ha.md "The manager"): one thread in corrald that,
+ * while this host is quorate and holds the pool's configuration, acts on
+ * the replicated ha_resources rows.
+ *
+ * The agent part runs on every host, for the rows naming this host as the
+ * owner: it creates the local VM record from the replicated definition
+ * when the VM was moved here, starts it, reports it started, restarts it
+ * after a crash (max_restart) or asks to have it relocated, keeps the
+ * replicated copy of the definition in step with the local one, and drops
+ * the local record of a VM the pool moved away from this host.
+ *
+ * The manager part runs only on the ring's manager (the lowest node id of
+ * the configuration group): it marks the VMs of a host that left the
+ * quorate ring `fence`, waits W, then places them (cluster/haplace.h) and
+ * hands them to their new hosts in waves.  Its writes carry the ring, so
+ * one made by a manager that has since lost its office never applies
+ * (cluster_store.c).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster/conf.h"
+#include "cluster/haplace.h"
+#include "cluster/membership.h"
+#include "core/store.h"
+#include "core/store_local.h"
+#include "core/vmdef.h"
+#include "qemu/runtime.h"
+#include "service/cluster_internal.h"
+#include "service/cluster_store.h"
+#include "service/events.h"
+#include "service/host.h"
+#include "service/ha.h"
+#include "service/ha_fence.h"
+#include "service/ha_manager.h"
+#include "service/internal.h"
+#include "service/network.h"
+#include "service/peer.h"
+#include "service/vm.h"
+#include "util/fsutil.h"
+#include "util/jsonutil.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+#include "util/common.h"
+
+#define MGR_MAX 256
+#define WAVE_CAP_MS 120000 /* a wave's VM not started after this: the next wave goes anyway */
+
+/* One HA resource as read this round (pointers into def). */
+struct res {
+	char uuid[37];
+	json_t *def;
+	const char *name, *host, *state, *status, *from;
+	int priority, order, start_delay, max_restart, max_relocate;
+	int64_t memory_mib;
+};
+
+/* Per host name: when this manager first saw it missing from the quorate ring. */
+struct lost {
+	char host[CLUSTER_NODE_NAME_MAX + 1];
+	int64_t since_mono, since_wall;
+};
+
+/* Per VM, on its owner: the crash restarts done here. */
+struct local {
+	char uuid[37];
+	char owner_seen[CLUSTER_NODE_NAME_MAX + 1];
+	int restarts;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t thread;
+static bool running, stopping;
+static char manager_host[CLUSTER_NODE_NAME_MAX + 1]; /* guarded by lock */
+static uint32_t manager_node;
+static char manager_ring[40];
+static bool manager_self;
+static int64_t wait_ms_cur;
+/* the manager thread's own */
+static struct lost lost[CLUSTER_MAX_NODES];
+static size_t nlost;
+static struct local locals[MGR_MAX];
+static size_t nlocals;
+static int64_t next_wave_at;        /* mono ms: no new wave before */
+static int64_t wave_issued_at;      /* mono ms of the last wave issued */
+static int wave_delay_s;            /* the largest start_delay of the last wave */
+static int wave_no;                 /* waves issued in this recovery */
+
+static int jint(const json_t *d, const char *k, int def)
+{
+	json_t *v = json_object_get(d, k);
+	return json_is_integer(v) ? (int)json_integer_value(v) : def;
+}
+
+static const char *jstr(const json_t *d, const char *k) { return json_string_value(json_object_get(d, k)); }
+
+/* Point r's strings into its def again (after any change of the def: the
+ * old strings may be freed). */
+static void res_refresh(struct res *r)
+{
+	const json_t *d = r->def;
+	r->name = jstr(d, "vm") ? jstr(d, "vm") : r->uuid;
+	r->host = jstr(d, "host") ? jstr(d, "host") : "";
+	r->state = jstr(d, "state") ? jstr(d, "state") : "started";
+	r->status = jstr(d, "status") ? jstr(d, "status") : "started";
+	r->from = jstr(d, "from");
+}
+
+static size_t res_read(struct res *out, size_t max)
+{
+	struct ha_record *list = NULL;
+	size_t n = 0, k = 0;
+	if (store_ha_list(svc_cfg.store, &list, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && k < max; i++) {
+		json_t *d = json_loads(list[i].def, 0, NULL);
+		if (!json_is_object(d)) {
+			json_decref(d);
+			continue;
+		}
+		struct res *r = &out[k++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->uuid, sizeof(r->uuid), "%s", list[i].uuid);
+		r->def = d;
+		res_refresh(r);
+		r->priority = jint(d, "priority", 0);
+		r->order = jint(d, "order", 0);
+		r->start_delay = jint(d, "start_delay", 0);
+		r->max_restart = jint(d, "max_restart", 1);
+		r->max_relocate = jint(d, "max_relocate", 1);
+		r->memory_mib = jint(d, "memory_mib", 0);
+	}
+	store_ha_list_free(list, n);
+	return k;
+}
+
+static void res_free(struct res *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(r[i].def);
+}
+
+static void clock_text(int64_t wall_ms, char *out, size_t len)
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, len, "%02d:%02d:%02d.%03d UTC", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+}
+
+/* An "ha" event of the VM on this host, and a log line. */
+static void ha_event(const struct res *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ha_event(const struct res *r, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	svc_on_vm_event(r->uuid, r->name, "ha", detail);
+	log_info("ha: %s: %s", r->name, detail);
+}
+
+/* Write the changed rows (agent: ring NULL; manager: its ring). */
+static int write_defs(struct res *const *rs, size_t n, const char *ring, struct buf *err)
+{
+	if (!n)
+		return 0;
+	struct store_batch *b = store_batch_new();
+	for (size_t i = 0; i < n; i++) {
+		__do_free char *text = json_dumps(rs[i]->def, JSON_COMPACT | JSON_SORT_KEYS);
+		if (ring)
+			store_batch_ha_decide(b, rs[i]->uuid, text, ring);
+		else
+			store_batch_ha_put(b, rs[i]->uuid, text);
+	}
+	int r = store_batch_commit(svc_cfg.store, b, err);
+	store_batch_free(b);
+	return r;
+}
+
+static int write_one(struct res *r, const char *ring)
+{
+	struct buf err __do_buf = BUF_INIT;
+	struct res *one[1] = { r };
+	int rc = write_defs(one, 1, ring, &err);
+	if (rc < 0)
+		log_warn("ha: %s: cannot record the HA state: %s", r->name, err.s ? err.s : "");
+	return rc;
+}
+
+static void set_status(struct res *r, const char *status, const char *reason)
+{
+	json_object_set_new(r->def, "status", json_string(status));
+	json_object_set_new(r->def, "status_since", json_integer((json_int_t)time_wall_ms()));
+	if (reason)
+		json_object_set_new(r->def, "status_reason", json_string(reason));
+	res_refresh(r);
+}
+
+/* Add host to the VM's failed hosts (the manager skips them when relocating). */
+static void failed_add(struct res *r, const char *host)
+{
+	json_t *f = json_object_get(r->def, "failed");
+	if (!json_is_array(f))
+		json_object_set_new(r->def, "failed", (f = json_array()));
+	json_array_append_new(f, json_string(host));
+}
+
+static struct local *local_get(const char *uuid, const char *owner)
+{
+	for (size_t i = 0; i < nlocals; i++)
+		if (strcmp(locals[i].uuid, uuid) == 0) {
+			if (strcmp(locals[i].owner_seen, owner) != 0) { /* moved since: a fresh count */
+				snprintf(locals[i].owner_seen, sizeof(locals[i].owner_seen), "%s", owner);
+				locals[i].restarts = 0;
+			}
+			return &locals[i];
+		}
+	if (nlocals == MGR_MAX)
+		nlocals = 0; /* forget the oldest counts rather than refuse */
+	struct local *l = &locals[nlocals++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->uuid, sizeof(l->uuid), "%.36s", uuid);
+	snprintf(l->owner_seen, sizeof(l->owner_seen), "%.64s", owner);
+	return l;
+}
+
+/* ---- the agent ---- */
+
+/* Create the local record of r from its replicated definition (same uuid; disks on the shared pools). */
+static int adopt(struct res *r, struct buf *err)
+{
+	json_t *vj = json_object_get(r->def, "vmdef"), *disks = json_object_get(r->def, "disks");
+	size_t i;
+	json_t *dj;
+	int rc = 0;
+	if (!vj) {
+		buf_adds(err, "the HA resource carries no VM definition (protected by an older corrald)");
+		return -EINVAL;
+	}
+	struct vm_def *vd = vmdef_from_json(vj, err);
+	if (!vd) {
+		if (!err->len)
+			buf_adds(err, "the HA resource carries no VM definition (protected by an older corrald)");
+		return -EINVAL;
+	}
+	json_array_foreach(disks, i, dj)
+	{
+		const char *vol = jstr(dj, "volume"), *pool = jstr(dj, "pool"), *file = jstr(dj, "file"),
+			   *format = jstr(dj, "format");
+		struct pool_record pr = { 0 };
+		struct vol_record have = { 0 };
+		if (!vol || !pool || !file || !format || strstr(file, "..")) {
+			buf_adds(err, "a disk of the HA resource is incomplete");
+			rc = -EINVAL;
+			goto out;
+		}
+		if (store_pool_get(svc_cfg.store, pool, &pr) < 0 || !pr.shared) {
+			buf_printf(err, "this host has no shared pool '%s' for disk %s", pool, vol);
+			pool_record_release(&pr);
+			rc = -ENOENT;
+			goto out;
+		}
+		__do_free char *path = xasprintf("%s/%s", pr.path, file);
+		pool_record_release(&pr);
+		if (store_vol_get(svc_cfg.store, vol, &have) == 0) {
+			bool same = strcmp(have.path, path) == 0;
+			vol_record_release(&have);
+			if (!same) {
+				buf_printf(err, "a different volume named %s exists here", vol);
+				rc = -EEXIST;
+				goto out;
+			}
+			continue;
+		}
+		if (fs_exists(path) <= 0) {
+			buf_printf(err, "this host does not see disk %s in its shared pool '%s' (%s)", vol, pool, path);
+			rc = -ENOENT;
+			goto out;
+		}
+		struct vol_record rec = { .name = (char *)vol, .format = (char *)format, .path = path,
+					  .pool = (char *)pool };
+		if ((rc = store_vol_add(svc_cfg.store, &rec)) < 0) {
+			buf_printf(err, "cannot record volume %s", vol);
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&svc_defs_lock);
+	rc = store_vm_insert(svc_cfg.store, vd);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (rc < 0)
+		buf_printf(err, "cannot define VM %s here (a VM of that name or uuid exists?)", vd->name);
+out:
+	vmdef_free(vd);
+	return rc;
+}
+
+/* Drop this host's record of a VM the pool moved elsewhere: never its disks (the new owner's). */
+static void forget(struct res *r, const struct vm_record *vm)
+{
+	pthread_mutex_lock(&svc_defs_lock);
+	int rc = store_vm_delete(svc_cfg.store, r->uuid);
+	pthread_mutex_unlock(&svc_defs_lock);
+	if (rc < 0)
+		return;
+	rt_forget(r->uuid);
+	svc_net_hosts_refresh(vm->def);
+	for (int i = 0; i < vm->def->ndisks; i++)
+		store_vol_delete(svc_cfg.store, vm->def->disks[i].volume);
+	ha_event(r, "local record dropped: HA moved %s to %s (its disks stay on the shared pool)", r->name,
+		 r->host);
+}
+
+static int start_vm(struct res *r, struct buf *err)
+{
+	struct svc_action_opts o = { 0 };
+	if (!membership_quorate()) { /* lost since the round began: the self-fence acts, not us */
+		buf_adds(err, "this host lost quorum");
+		return -EAGAIN;
+	}
+	return svc_vm_action(r->uuid, ACT_START, &o, err);
+}
+
+/* Keep the pool's copy of the definition (vmdef, disks) in step with this
+ * host's record: every change of the VM's definition here (vm edit, disk
+ * add, limits, ...) reaches the pool within a round, whatever verb made it. */
+static void def_sync(struct res *r, const struct vm_record *vm)
+{
+	struct buf err __do_buf = BUF_INIT;
+	if (vm->invalid)
+		return;
+	__do_json json_t *now = json_object();
+	if (svc_ha_capture(vm->def, now, &err) < 0) {
+		log_msg(LOG_LVL_DEBUG, 0, "ha: %s: its definition cannot travel: %s", r->name, err.s);
+		return;
+	}
+	if (json_equal(json_object_get(now, "vmdef"), json_object_get(r->def, "vmdef")) &&
+	    json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")))
+		return;
+	json_object_update(r->def, now);
+	res_refresh(r);
+	if (write_one(r, NULL) == 0)
+		log_info("ha: %s: the pool's copy of its definition updated", r->name);
+}
+
+static void agent_one(struct res *r, const char *me)
+{
+	struct vm_record vm = { 0 };
+	bool have = store_vm_get(svc_cfg.store, r->uuid, &vm) == 0;
+	bool mine = strcmp(r->host, me) == 0;
+	struct buf err __do_buf = BUF_INIT;
+
+	if (!mine) {
+		/* moved away by the manager (recovered or relocated from here): drop the stale record */
+		if (have && r->from && strcmp(r->from, me) == 0 && !rt_is_active(r->uuid))
+			forget(r, &vm);
+		goto out;
+	}
+	if (have)
+		def_sync(r, &vm);
+	if (strcmp(r->state, "started") != 0)
+		goto out;
+	struct local *l = local_get(r->uuid, r->host);
+	if (!have) {
+		if (strcmp(r->status, "request_start") != 0)
+			goto out;
+		if (adopt(r, &err) < 0) {
+			ha_event(r, "cannot take %s over on %s: %s", r->name, me, err.s);
+			set_status(r, "relocate", err.s);
+			failed_add(r, me);
+			write_one(r, NULL);
+			goto out;
+		}
+		ha_event(r, "defined here from the pool's copy of its definition (taken over from %s)",
+			 r->from ? r->from : "?");
+		l->restarts = 0; /* a new stay on this host */
+		if (store_vm_get(svc_cfg.store, r->uuid, &vm) < 0)
+			goto out;
+		have = true;
+	}
+	if (strcmp(r->status, "request_start") == 0) {
+		if (vmstate_is_active(vm.state)) {
+			char why[160];
+			snprintf(why, sizeof(why), "running on %s", me);
+			set_status(r, "started", why);
+			if (write_one(r, NULL) == 0)
+				ha_event(r, "started on %s", me);
+		} else {
+			/* svc_vm_action waits for the start's end: no start of ours is under way here */
+			if (start_vm(r, &err) < 0) {
+				ha_event(r, "start on %s failed: %s", me, err.s);
+				l->restarts = r->max_restart; /* a failed start counts as all restarts used */
+				set_status(r, "relocate", err.s);
+				failed_add(r, me);
+				write_one(r, NULL);
+			}
+		}
+		goto out;
+	}
+	if (strcmp(r->status, "started") != 0)
+		goto out;
+	/* crashed: QEMU exited without a stop request */
+	if (vm.state == VM_CRASHED) {
+		/* a second for the kill to be understood: corral-guard's fence (quorum lost)
+		 * shows first as a crash, until corrald learns of the loss too */
+		if (time_wall_ms() - vm.since_ms < 1000 || !membership_quorate())
+			goto out;
+		if (l->restarts < r->max_restart) {
+			l->restarts++;
+			ha_event(r, "restart %d/%d on %s after QEMU exited (%s)", l->restarts, r->max_restart, me,
+				 vm.reason ? vm.reason : "crashed");
+			if (start_vm(r, &err) < 0)
+				ha_event(r, "restart on %s failed: %s", me, err.s);
+			goto out;
+		}
+		char why[256];
+		snprintf(why, sizeof(why), "QEMU exited on %s (%s) after %d restart(s)", me,
+			 vm.reason ? vm.reason : "crashed", l->restarts);
+		set_status(r, "relocate", why);
+		failed_add(r, me);
+		if (write_one(r, NULL) == 0)
+			ha_event(r, "asking the manager to relocate %s: %s", r->name, why);
+		goto out;
+	}
+out:
+	if (have)
+		vm_record_release(&vm);
+}
+
+/* ---- the manager ---- */
+
+static bool node_online(const struct membership_view *mv, const struct cluster_store_view *cv, uint32_t id)
+{
+	bool in_ring = false, in_group = false;
+	for (unsigned i = 0; i < mv->nmembers; i++)
+		in_ring |= mv->members[i] == id;
+	for (size_t i = 0; i < cv->n; i++)
+		in_group |= cv->members[i] == id;
+	return in_ring && in_group;
+}
+
+static bool host_in_ring(const struct cluster_def *d, const struct membership_view *mv, const char *name)
+{
+	const struct cluster_node *n = cluster_def_node(d, name);
+	if (!n)
+		return false;
+	for (unsigned i = 0; i < mv->nmembers; i++)
+		if (mv->members[i] == n->id)
+			return true;
+	return false;
+}
+
+static struct lost *lost_get(const char *host, bool create)
+{
+	for (size_t i = 0; i < nlost; i++)
+		if (strcmp(lost[i].host, host) == 0)
+			return &lost[i];
+	if (!create || nlost == ARRAY_SIZE(lost))
+		return NULL;
+	struct lost *l = &lost[nlost++];
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	l->since_mono = time_mono_ms();
+	l->since_wall = time_wall_ms();
+	return l;
+}
+
+static void lost_drop(const char *host)
+{
+	for (size_t i = 0; i < nlost; i++)
+		if (strcmp(lost[i].host, host) == 0) {
+			lost[i] = lost[--nlost];
+			return;
+		}
+}
+
+/* Free memory and shared pools of a surviving host (its own API, 2 s at most); unknown on failure. */
+struct hostinfo {
+	int64_t free_mib;
+	char *pools[16];
+	size_t npools;
+};
+
+/* Free memory as placement counts it: the host's memory less what its running
+ * VMs may use (configured, with QEMU's overhead), as Proxmox's static usage
+ * does; not MemAvailable, which lags a VM that just started. */
+static int64_t host_free(const json_t *host)
+{
+	const json_t *c = json_object_get(host, "capacity");
+	json_t *m = json_object_get(c, "memory_mib"), *used = json_object_get(c, "committed_memory_limit_mib");
+	if (!json_is_integer(m) || !json_is_integer(used))
+		return -1;
+	int64_t f = json_integer_value(m) - json_integer_value(used);
+	return f < 0 ? 0 : f;
+}
+
+static void hostinfo_self(struct hostinfo *hi)
+{
+	struct pool_record *list = NULL;
+	size_t n = 0;
+	__do_json json_t *h = svc_host_info();
+	hi->free_mib = host_free(h);
+	if (store_pool_list(svc_cfg.store, &list, &n) == 0) {
+		for (size_t i = 0; i < n && hi->npools < ARRAY_SIZE(hi->pools); i++)
+			if (list[i].shared)
+				hi->pools[hi->npools++] = xstrdup(list[i].name);
+		store_pool_list_free(list, n);
+	}
+}
+
+static void hostinfo_peer(const char *name, struct hostinfo *hi)
+{
+	struct peer *p = NULL;
+	struct buf err __do_buf = BUF_INIT;
+	json_t *h = NULL, *pl = NULL;
+	hi->free_mib = -1;
+	if (peer_open(name, &p, &err) < 0) {
+		log_warn("ha: cannot ask %s for its free memory and pools: %s", name, err.s);
+		return;
+	}
+	peer_set_timeout(p, 1000, 2000);
+	if (peer_call(p, "GET", "/v1/host", NULL, &h, NULL, &err) == 0)
+		hi->free_mib = host_free(h);
+	if (peer_call(p, "GET", "/v1/pools", NULL, &pl, NULL, &err) == 0) {
+		size_t i;
+		json_t *pj;
+		json_array_foreach(json_object_get(pl, "pools"), i, pj)
+		{
+			if (json_is_true(json_object_get(pj, "shared")) && jstr(pj, "name") &&
+			    hi->npools < ARRAY_SIZE(hi->pools))
+				hi->pools[hi->npools++] = xstrdup(jstr(pj, "name"));
+		}
+	} else {
+		/* pools unknown: let the new owner's agent check them (it refuses a missing pool) */
+		log_warn("ha: cannot ask %s for its pools: %s", name, err.s);
+		hi->npools = SIZE_MAX;
+	}
+	json_decref(h);
+	json_decref(pl);
+	peer_close(p);
+}
+
+static void manager_round(struct res *rs, size_t n, const struct cluster_def *d, const char *me,
+			  const struct membership_view *mv, const struct cluster_store_view *cv)
+{
+	struct res *changed[MGR_MAX];
+	size_t nch = 0;
+	int64_t now = time_mono_ms();
+	int64_t W = ha_fence_wait_ms();
+	char when[40];
+	struct buf err __do_buf = BUF_INIT;
+
+	/* hosts back in the ring are no longer lost, once none of their VMs waits in fence */
+	for (size_t i = 0; i < nlost;) {
+		bool fencing = false;
+		for (size_t k = 0; k < n; k++)
+			fencing |= strcmp(rs[k].status, "fence") == 0 && strcmp(rs[k].host, lost[i].host) == 0;
+		if (host_in_ring(d, mv, lost[i].host) && !fencing)
+			lost_drop(lost[i].host);
+		else
+			i++;
+	}
+	/* 1. the VMs of hosts that left: fence */
+	for (size_t i = 0; i < n; i++) {
+		struct res *r = &rs[i];
+		if (strcmp(r->state, "started") != 0 || host_in_ring(d, mv, r->host))
+			continue;
+		struct lost *l = lost_get(r->host, true);
+		if (!l || (strcmp(r->status, "started") != 0 && strcmp(r->status, "request_start") != 0))
+			continue;
+		clock_text(l->since_wall, when, sizeof(when));
+		char why[256];
+		snprintf(why, sizeof(why), "%s left the pool at %s (ring %s); waiting %lld ms for its self-fence",
+			 r->host, when, cv->ring, (long long)W);
+		set_status(r, "fence", why);
+		changed[nch++] = r;
+	}
+	if (nch) {
+		if (write_defs(changed, nch, cv->ring, &err) == 0)
+			for (size_t i = 0; i < nch; i++)
+				ha_event(changed[i], "fence: %s", jstr(changed[i]->def, "status_reason"));
+		else
+			log_warn("ha: cannot record the fence of a lost host's VMs: %s", err.s);
+		return; /* next round, from the applied state */
+	}
+
+	/* 2. the wave under way: wait for it (capped), then its start delay */
+	bool busy = false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rs[i].status, "request_start") == 0 && host_in_ring(d, mv, rs[i].host))
+			busy = true;
+	if (busy && now - wave_issued_at < WAVE_CAP_MS)
+		return;
+	if (wave_issued_at && !next_wave_at)
+		next_wave_at = now + (int64_t)wave_delay_s * 1000;
+	if (now < next_wave_at)
+		return;
+
+	/* 3. what needs a host: fenced and past W, or asked to relocate */
+	struct haplace_vm v[MGR_MAX];
+	struct res *vr[MGR_MAX];
+	const char *excl[MGR_MAX][CLUSTER_MAX_NODES + 1];
+	const char *vpools[MGR_MAX][8];
+	size_t nv = 0;
+	for (size_t i = 0; i < n && nv < MGR_MAX; i++) {
+		struct res *r = &rs[i];
+		if (strcmp(r->state, "started") != 0)
+			continue;
+		bool fenced = strcmp(r->status, "fence") == 0, reloc = strcmp(r->status, "relocate") == 0;
+		bool waiting = strcmp(r->status, "recovery") == 0;
+		if (!fenced && !reloc && !waiting)
+			continue;
+		if (fenced) {
+			/* W from when this manager saw the host gone (a manager elected since starts the
+			 * clock again: later, never earlier); also when the host is back meanwhile */
+			struct lost *l = lost_get(r->host, true);
+			if (!l || now - l->since_mono < W)
+				continue;
+		}
+		json_t *failed = json_object_get(r->def, "failed");
+		if (reloc && (int)json_array_size(failed) > r->max_relocate) {
+			char why[256];
+			struct buf fl = BUF_INIT;
+			size_t k;
+			json_t *fj;
+			json_array_foreach(failed, k, fj) buf_printf(&fl, "%s%s", k ? ", " : "", json_string_value(fj));
+			snprintf(why, sizeof(why), "failed on %s (max_relocate %d): needs corral ha set %s --state ...",
+				 fl.s ? fl.s : "", r->max_relocate, r->name);
+			buf_release(&fl);
+			set_status(r, "error", why);
+			if (write_one(r, cv->ring) == 0)
+				ha_event(r, "%s in error: %s", r->name, why);
+			return;
+		}
+		struct haplace_vm *x = &v[nv];
+		memset(x, 0, sizeof(*x));
+		x->name = r->name;
+		x->priority = r->priority;
+		x->order = r->order;
+		x->memory_mib = r->memory_mib;
+		size_t ne = 0, k;
+		json_t *fj;
+		if (fenced)
+			excl[nv][ne++] = r->host;
+		json_array_foreach(failed, k, fj) if (ne < CLUSTER_MAX_NODES && json_is_string(fj))
+			excl[nv][ne++] = json_string_value(fj);
+		x->exclude = excl[nv];
+		x->nexclude = ne;
+		size_t np = 0;
+		json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool"))
+			vpools[nv][np++] = jstr(fj, "pool");
+		x->pools = vpools[nv];
+		x->npools = np;
+		vr[nv] = r;
+		nv++;
+	}
+	if (!nv) {
+		wave_no = 0; /* nothing left: the next recovery counts from 0 */
+		return;
+	}
+
+	/* 4. the surviving hosts that run corrald, with their free memory and pools */
+	struct haplace_host hosts[CLUSTER_MAX_NODES];
+	struct hostinfo info[CLUSTER_MAX_NODES];
+	size_t nh = 0;
+	memset(info, 0, sizeof(info));
+	for (unsigned i = 0; i < d->nnodes; i++) {
+		if (!node_online(mv, cv, d->nodes[i].id))
+			continue;
+		struct hostinfo *hi = &info[nh];
+		if (strcmp(d->nodes[i].name, me) == 0)
+			hostinfo_self(hi);
+		else
+			hostinfo_peer(d->nodes[i].name, hi);
+		hosts[nh] = (struct haplace_host){ .name = d->nodes[i].name, .nodeid = d->nodes[i].id,
+						   .free_mib = hi->free_mib, .pools = (const char *const *)hi->pools,
+						   .npools = hi->npools };
+		nh++;
+	}
+	/* unknown pools (the host did not answer): assume it has the VM's */
+	struct haplace_vm sorted[MGR_MAX];
+	memcpy(sorted, v, nv * sizeof(v[0]));
+	for (size_t h = 0; h < nh; h++)
+		if (hosts[h].npools == SIZE_MAX) {
+			hosts[h].npools = 0;
+			for (size_t i = 0; i < nv; i++)
+				sorted[i].npools = 0; /* coarse: no pool check at all this round */
+		}
+	haplace_run(sorted, nv, hosts, nh);
+
+	/* 5. issue the first wave: every VM of the lowest wave number */
+	nch = 0;
+	int delay = 0;
+	for (size_t i = 0; i < nv; i++) {
+		if (sorted[i].wave != sorted[0].wave)
+			break;
+		struct res *r = NULL;
+		for (size_t k = 0; k < nv; k++)
+			if (vr[k]->name == sorted[i].name)
+				r = vr[k];
+		if (!r)
+			continue;
+		char why[384];
+		const char *old = r->host;
+		if (sorted[i].host < 0) {
+			if (strcmp(r->status, "recovery") == 0 &&
+			    strcmp(jstr(r->def, "status_reason") ?: "", sorted[i].reason) == 0)
+				continue;
+			set_status(r, "recovery", sorted[i].reason);
+			changed[nch++] = r;
+			continue;
+		}
+		const char *to = hosts[sorted[i].host].name;
+		struct lost *l = lost_get(old, false);
+		if (strcmp(r->status, "relocate") == 0) {
+			snprintf(why, sizeof(why), "relocating %s from %s to %s: %s", r->name, old, to,
+				 jstr(r->def, "status_reason") ?: "it failed there");
+		} else {
+			if (l)
+				clock_text(l->since_wall, when, sizeof(when));
+			snprintf(why, sizeof(why), "recovering %s from %s on %s: %s left the pool at %s (priority %d, order %d, wave %d)",
+				 r->name, old, to, old, l ? when : "?", r->priority, r->order, wave_no);
+		}
+		json_object_set_new(r->def, "from", json_string(old));
+		json_object_set_new(r->def, "host", json_string(to)); /* old (r->host) is freed here */
+		set_status(r, "request_start", why);
+		if (strcmp(jstr(r->def, "status") ?: "", "request_start") == 0 && r->start_delay > delay)
+			delay = r->start_delay;
+		changed[nch++] = r;
+	}
+	for (size_t h = 0; h < nh; h++)
+		for (size_t p = 0; p < info[h].npools && p < ARRAY_SIZE(info[h].pools); p++)
+			free(info[h].pools[p]);
+	if (!nch)
+		return;
+	buf_reset(&err);
+	if (write_defs(changed, nch, cv->ring, &err) < 0) {
+		log_warn("ha: a recovery decision was not applied: %s", err.s);
+		return;
+	}
+	for (size_t i = 0; i < nch; i++)
+		ha_event(changed[i], "%s", jstr(changed[i]->def, "status_reason"));
+	wave_issued_at = now;
+	wave_no++;
+	wave_delay_s = delay;
+	next_wave_at = 0;
+}
+
+static bool view_changed(const struct membership_view *v, void *arg) { return v->changes != *(uint64_t *)arg; }
+
+static void *mgr_main(void *arg)
+{
+	(void)arg;
+	struct membership_view mv;
+	struct cluster_store_view cv;
+	struct cluster_def d;
+	char me[CLUSTER_NODE_NAME_MAX + 1];
+	uint64_t seen = 0;
+	static struct res rs[MGR_MAX];
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		bool stop = stopping;
+		pthread_mutex_unlock(&lock);
+		if (stop)
+			break;
+		membership_wait(200, view_changed, &seen);
+		membership_get(&mv);
+		seen = mv.changes;
+		cluster_store_view(&cv);
+		bool in_pool = svc_cluster_def_get(&d, me);
+		/* the configuration group must have caught up with the quorate ring the
+		 * pool thread sees: a host just back still holds its old rows until the
+		 * sync round of the new ring (its group view is of the old ring until then) */
+		char ring[40];
+		snprintf(ring, sizeof(ring), "%x.%llx", mv.ring_nodeid, (unsigned long long)mv.ring_seq);
+		bool act = in_pool && mv.connected && mv.quorate && cv.synced && strcmp(ring, cv.ring) == 0;
+		const struct cluster_node *mn = act ? cluster_def_node_id(&d, cv.manager) : NULL;
+		pthread_mutex_lock(&lock);
+		snprintf(manager_host, sizeof(manager_host), "%s", mn ? mn->name : "");
+		manager_node = act ? cv.manager : 0;
+		snprintf(manager_ring, sizeof(manager_ring), "%s", act ? cv.ring : "");
+		manager_self = act && cv.manager == cv.self;
+		wait_ms_cur = ha_fence_wait_ms();
+		pthread_mutex_unlock(&lock);
+		if (!act) {
+			/* a sync round (not synced for a moment) keeps the clocks; losing quorum ends the term */
+			if (!mv.quorate) {
+				nlost = 0;
+				wave_issued_at = next_wave_at = 0;
+			}
+			continue;
+		}
+		size_t n = res_read(rs, MGR_MAX);
+		for (size_t i = 0; i < n; i++)
+			agent_one(&rs[i], me);
+		res_free(rs, n);
+		if (cv.manager == cv.self) {
+			n = res_read(rs, MGR_MAX);
+			manager_round(rs, n, &d, me, &mv, &cv);
+			res_free(rs, n);
+		} else {
+			nlost = 0;
+			wave_issued_at = next_wave_at = 0;
+		}
+	}
+	return NULL;
+}
+
+int ha_manager_start(void)
+{
+	stopping = false;
+	int r = pthread_create(&thread, NULL, mgr_main, NULL);
+	if (r)
+		return -r;
+	running = true;
+	return 0;
+}
+
+void ha_manager_stop(void)
+{
+	if (!running)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = true;
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	running = false;
+}
+
+json_t *ha_manager_status(void)
+{
+	pthread_mutex_lock(&lock);
+	json_t *out = manager_node ? json_pack("{s:s,s:I,s:s,s:b,s:I}", "host", manager_host, "node",
+					       (json_int_t)manager_node, "ring", manager_ring, "self", manager_self,
+					       "wait_ms", (json_int_t)wait_ms_cur)
+				   : json_pack("{s:n,s:s}", "host", "reason",
+					       "no manager: this host is not in a quorate pool holding its configuration");
+	pthread_mutex_unlock(&lock);
+	return out;
+}

@@ -1,0 +1,100 @@
+/*
+ * test_haplace.c - the HA manager's recovery order and placement
+ * (src/cluster/haplace.c): priority first, then order, then name, one wave
+ * per (priority, order); each VM on the host with the most free memory
+ * after what the same recovery already put there (a spread, ties to the
+ * lowest node id); excluded hosts, missing shared pools and too little
+ * memory each keep a host out, with a reason when no host is left.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cluster/haplace.h"
+
+static const char *const shared[] = { "shared" };
+static const char *const lost[] = { "h3" };
+
+static void test_order_and_waves(void **state)
+{
+	(void)state;
+	struct haplace_vm v[] = {
+		{ .name = "c", .priority = 0, .order = 0, .memory_mib = 256 },
+		{ .name = "b", .priority = 10, .order = 1, .memory_mib = 256 },
+		{ .name = "a", .priority = 10, .order = 1, .memory_mib = 256 },
+		{ .name = "d", .priority = 10, .order = 0, .memory_mib = 256 },
+	};
+	struct haplace_host h[] = { { .name = "h1", .nodeid = 1, .free_mib = 100000 } };
+	assert_int_equal(haplace_run(v, 4, h, 1), 4);
+	assert_string_equal(v[0].name, "d");
+	assert_string_equal(v[1].name, "a");
+	assert_string_equal(v[2].name, "b");
+	assert_string_equal(v[3].name, "c");
+	assert_int_equal(v[0].wave, 0);
+	assert_int_equal(v[1].wave, 1);
+	assert_int_equal(v[2].wave, 1);
+	assert_int_equal(v[3].wave, 2);
+}
+
+static void test_spread(void **state)
+{
+	(void)state;
+	struct haplace_vm v[3];
+	memset(v, 0, sizeof(v));
+	v[0] = (struct haplace_vm){ .name = "a", .priority = 3, .memory_mib = 1000, .exclude = lost, .nexclude = 1 };
+	v[1] = (struct haplace_vm){ .name = "b", .priority = 2, .memory_mib = 1000, .exclude = lost, .nexclude = 1 };
+	v[2] = (struct haplace_vm){ .name = "c", .priority = 1, .memory_mib = 1000, .exclude = lost, .nexclude = 1 };
+	/* equal hosts: a on the lowest node id, b on the other, c back on h1 */
+	struct haplace_host h[] = { { .name = "h2", .nodeid = 2, .free_mib = 4000 },
+				    { .name = "h1", .nodeid = 1, .free_mib = 4000 },
+				    { .name = "h3", .nodeid = 3, .free_mib = 90000 } };
+	assert_int_equal(haplace_run(v, 3, h, 3), 3);
+	assert_string_equal(h[v[0].host].name, "h1");
+	assert_string_equal(h[v[1].host].name, "h2");
+	assert_string_equal(h[v[2].host].name, "h1");
+	/* one host much emptier: it takes both until it is the fuller one */
+	h[0].free_mib = 10000;
+	assert_int_equal(haplace_run(v, 3, h, 3), 3);
+	assert_string_equal(h[v[0].host].name, "h2");
+	assert_string_equal(h[v[1].host].name, "h2");
+	assert_string_equal(h[v[2].host].name, "h2");
+}
+
+static void test_pools_memory_exclusion(void **state)
+{
+	(void)state;
+	struct haplace_vm v = { .name = "web", .memory_mib = 2000, .pools = shared, .npools = 1 };
+	struct haplace_host h[] = { { .name = "h1", .nodeid = 1, .free_mib = 90000 },
+				    { .name = "h2", .nodeid = 2, .free_mib = 3000, .pools = shared, .npools = 1 } };
+	assert_int_equal(haplace_run(&v, 1, h, 2), 1);
+	assert_int_equal(v.host, 1); /* h1 lacks the pool */
+	h[1].free_mib = 2000;        /* 2000 + overhead does not fit */
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_int_equal(v.host, -1);
+	assert_non_null(strstr(v.reason, "memory"));
+	h[1].free_mib = -1; /* unknown: taken */
+	assert_int_equal(haplace_run(&v, 1, h, 2), 1);
+	assert_int_equal(v.host, 1);
+	const char *const both[] = { "h2", "h1" };
+	v.exclude = both;
+	v.nexclude = 2;
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_non_null(strstr(v.reason, "no other host"));
+	v.nexclude = 1;
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_non_null(strstr(v.reason, "shared pools"));
+	assert_int_equal(haplace_run(&v, 1, h, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order_and_waves),
+		cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_pools_memory_exclusion),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
