@@ -61,6 +61,13 @@ int svc_cluster_resync(const json_t *body, json_t **out, struct buf *err);
  */
 int svc_cluster_witness_add(const json_t *body, json_t **out, struct buf *err);
 int svc_cluster_witness_remove(json_t **out, struct buf *err);
+/*
+ * With a witness, how long (ms) a node cut off from everything may still
+ * count the device's vote after its ring changed (qdevice's timeout, the
+ * window docs/cluster.md "Two nodes" measures); 0 without a witness.  For
+ * fencing deadlines (L, W in docs/ha.md).  Any thread.
+ */
+unsigned svc_cluster_qdevice_timeout_ms(void);
 
 /* GET /v1/cluster (docs/api.md "Cluster"). */
 json_t *svc_cluster_status(void);

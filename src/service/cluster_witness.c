@@ -154,6 +154,14 @@ json_t *svc_cluster_witness_status(const struct cluster_def *d, const struct mem
 	return w;
 }
 
+unsigned svc_cluster_qdevice_timeout_ms(void)
+{
+	struct cluster_def d;
+	if (!svc_cluster_def_get(&d, NULL) || !d.witness.set)
+		return 0;
+	return cluster_qdevice_timeout(d.token_ms);
+}
+
 void svc_cluster_qdevice_forget(void)
 {
 	pthread_mutex_lock(&qd_lock);
