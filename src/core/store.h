@@ -371,9 +371,13 @@ void store_batch_policy_delete(struct store_batch *b, const char *name);
 void store_batch_alarm_put(struct store_batch *b, const char *name, const char *def);
 void store_batch_alarm_delete(struct store_batch *b, const char *name);
 void store_batch_ha_put(struct store_batch *b, const char *uuid, const char *def);
-/* ha.put carrying "ring": an HA manager's decision, applied in a pool only
- * when delivered in that ring and sent by its manager (service/cluster_store.c). */
-void store_batch_ha_decide(struct store_batch *b, const char *uuid, const char *def, const char *ring);
+/* ha.put carrying "ring" (NULL: none): an HA manager's decision, applied in a
+ * pool only when delivered in that ring and sent by its manager
+ * (service/cluster_store.c); and "base", the row's "rev" the writer read
+ * (compare-and-set: refused with -ESTALE when the row changed since, so a
+ * write made from a stale copy never overwrites a newer decision).  Every
+ * ha.put sets the stored definition's "rev" to the row's previous rev + 1. */
+void store_batch_ha_decide(struct store_batch *b, const char *uuid, const char *def, const char *ring, int64_t base);
 void store_batch_ha_delete(struct store_batch *b, const char *uuid);
 void store_batch_snap_add(struct store_batch *b, const struct snap_record *r);
 void store_batch_snap_state(struct store_batch *b, const char *vm, const char *name, const char *state);

@@ -56,7 +56,7 @@ static const struct op_handler op_handlers[] = {
 	{ "policy.delete", MEMBERS("name"), op_policy_delete },
 	{ "alarm.put", MEMBERS("name", "def"), op_alarm_put },
 	{ "alarm.delete", MEMBERS("name"), op_alarm_delete },
-	{ "ha.put", MEMBERS("name", "def", "ring"), op_ha_put },
+	{ "ha.put", MEMBERS("name", "def", "ring", "base"), op_ha_put },
 	{ "ha.delete", MEMBERS("name"), op_ha_delete },
 	{ "snap.add", MEMBERS("vm", "name", "parent", "created", "description", "memory", "was_running", "def", "state"),
 	  op_snap_add },
@@ -437,9 +437,10 @@ void store_batch_ha_put(struct store_batch *b, const char *uuid, const char *def
 	store_batch_add(b, json_pack("{s:s,s:s?,s:s?}", "op", "ha.put", "name", uuid, "def", def));
 }
 
-void store_batch_ha_decide(struct store_batch *b, const char *uuid, const char *def, const char *ring)
+void store_batch_ha_decide(struct store_batch *b, const char *uuid, const char *def, const char *ring, int64_t base)
 {
-	store_batch_add(b, json_pack("{s:s,s:s?,s:s?,s:s?}", "op", "ha.put", "name", uuid, "def", def, "ring", ring));
+	store_batch_add(b, json_pack("{s:s,s:s?,s:s?,s:s?,s:I}", "op", "ha.put", "name", uuid, "def", def, "ring", ring,
+				     "base", (json_int_t)base));
 }
 
 void store_batch_ha_delete(struct store_batch *b, const char *uuid)

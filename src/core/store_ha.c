@@ -54,7 +54,47 @@ void store_ha_list_free(struct ha_record *list, size_t n)
 	free(list);
 }
 
-int op_ha_put(struct store_apply *a, const json_t *op) { return op_named_def_put(a, op, "ha_resources"); }
+/* The row's rev (0: no row, or none recorded), or -errno. */
+static int64_t ha_rev(struct store_apply *a, const char *name)
+{
+	__do_free char *cur = NULL;
+	int r = store_query_str(a->c, &cur, "SELECT def FROM ha_resources WHERE name=?", "s", name);
+	if (r == -ENOENT || (r == 0 && !cur))
+		return 0;
+	if (r < 0)
+		return op_db_fail(a, r);
+	__do_json json_t *j = json_loads(cur, 0, NULL);
+	json_t *rev = json_object_get(j, "rev");
+	return json_is_integer(rev) ? json_integer_value(rev) : 0;
+}
+
+/* ha.put: compare-and-set on "base" when given; the stored rev is always the previous + 1. */
+int op_ha_put(struct store_apply *a, const json_t *op)
+{
+	const char *name, *def;
+	int r;
+	if ((r = op_str(a, op, "name", true, &name)) < 0 || (r = op_str(a, op, "def", true, &def)) < 0)
+		return r;
+	int64_t rev = ha_rev(a, name);
+	if (rev < 0)
+		return (int)rev;
+	json_t *base = json_object_get(op, "base");
+	if (base && (!json_is_integer(base) || json_integer_value(base) != rev)) {
+		buf_printf(a->err, "HA resource %s changed meanwhile (rev %lld, written from rev %lld): read it again",
+			   name, (long long)rev, json_is_integer(base) ? (long long)json_integer_value(base) : -1LL);
+		return -ESTALE;
+	}
+	__do_json json_t *j = json_loads(def, 0, NULL);
+	if (!json_is_object(j)) {
+		buf_printf(a->err, "store op %s: 'def' must be the text of a JSON object", a->op);
+		return -EINVAL;
+	}
+	json_object_set_new(j, "rev", json_integer(rev + 1));
+	__do_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	__do_json json_t *op2 = json_deep_copy(op);
+	json_object_set_new(op2, "def", json_string(text));
+	return op_named_def_put(a, op2, "ha_resources");
+}
 
 int op_ha_delete(struct store_apply *a, const json_t *op)
 {

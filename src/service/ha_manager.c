@@ -175,10 +175,8 @@ static int write_defs(struct res *const *rs, size_t n, const char *ring, struct 
 	struct store_batch *b = store_batch_new();
 	for (size_t i = 0; i < n; i++) {
 		__do_free char *text = json_dumps(rs[i]->def, JSON_COMPACT | JSON_SORT_KEYS);
-		if (ring)
-			store_batch_ha_decide(b, rs[i]->uuid, text, ring);
-		else
-			store_batch_ha_put(b, rs[i]->uuid, text);
+		json_t *rev = json_object_get(rs[i]->def, "rev"); /* compare-and-set: never over a newer row */
+		store_batch_ha_decide(b, rs[i]->uuid, text, ring, json_is_integer(rev) ? json_integer_value(rev) : 0);
 	}
 	int r = store_batch_commit(svc_cfg.store, b, err);
 	store_batch_free(b);

@@ -153,6 +153,34 @@ static void test_ha_resources(void **state)
 	buf_release(&err);
 }
 
+/* ha.put with "base" is a compare-and-set on the row's rev, which every ha.put bumps:
+ * a write made from a stale copy is refused on every store alike and changes nothing. */
+#define HA_PUT(t, def, base) \
+	"{\"v\":1,\"time\":" #t ",\"ops\":[{\"op\":\"ha.put\",\"name\":\"u1\",\"def\":\"" def "\"" base "}]}"
+static void test_ha_compare_and_set(void **state)
+{
+	struct fixture *f = *state;
+	struct buf err = BUF_INIT;
+	struct ha_record h;
+	struct store_replica_state a, c;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(deliver(f->s[i], HA_PUT(2000, "{\\\"host\\\":\\\"h1\\\"}", ""), &err), 0);
+		assert_int_equal(deliver(f->s[i], HA_PUT(2001, "{\\\"host\\\":\\\"h2\\\"}", ",\"base\":1"), &err), 0);
+		/* written from rev 1, but the row is at rev 2 now */
+		assert_int_equal(deliver(f->s[i], HA_PUT(2002, "{\\\"host\\\":\\\"h3\\\"}", ",\"base\":1"), &err), -ESTALE);
+		assert_non_null(strstr(err.s, "HA resource u1 changed meanwhile (rev 2, written from rev 1)"));
+	}
+	assert_int_equal(store_ha_get(f->s[1], "u1", &h), 0);
+	assert_non_null(strstr(h.def, "\"host\":\"h2\""));
+	assert_non_null(strstr(h.def, "\"rev\":2"));
+	ha_record_release(&h);
+	state_of(f->s[0], &a);
+	state_of(f->s[1], &c);
+	assert_string_equal(a.digest, c.digest);
+	assert_int_equal(a.version, 2);
+	buf_release(&err);
+}
+
 static void test_same_batches_same_state(void **state)
 {
 	struct fixture *f = *state;
@@ -250,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_batches_same_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ha_resources, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ha_compare_and_set, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
