@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "service/ha.h"
+#include "service/ha_maint.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
 
@@ -45,5 +46,23 @@ void h_ha_remove(struct route_ctx *c)
 	struct buf err = BUF_INIT;
 	int r = svc_ha_remove(c->seg[2], &err);
 	reply_result(c, r, 200, r < 0 ? NULL : json_pack("{s:[s]}", "deleted", c->seg[2]), &err);
+	buf_release(&err);
+}
+
+void h_ha_maintenance(struct route_ctx *c)
+{
+	static const char *const keys[] = { "maintenance", NULL };
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	json_t *m = json_object_get(body, "maintenance");
+	if (!json_is_boolean(m)) {
+		fail(c, -EINVAL, "give 'maintenance': true or false");
+		return;
+	}
+	int r = svc_ha_maintenance(c->seg[3], json_is_true(m), &out, &err);
+	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

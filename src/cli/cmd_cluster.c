@@ -173,7 +173,10 @@ static void print_status(const json_t *s)
 				 out_str(nc, "state") ?: "?");
 		else
 			snprintf(conf, sizeof(conf), "-");
-		table_add(t, id, out_str(n, "name"), addrs,
+		char name[96];
+		snprintf(name, sizeof(name), "%s%s", out_str(n, "name") ?: "?",
+			 json_is_true(json_object_get(n, "maintenance")) ? " (maintenance)" : "");
+		table_add(t, id, name, addrs,
 			  json_is_true(json_object_get(n, "self")) ? "yes (this host)"
 			  : json_is_true(json_object_get(n, "online")) ? "yes"
 								      : "no",

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "client.h"
@@ -200,6 +201,18 @@ static void print_status(const json_t *answer)
 	table_print(t, stdout);
 	json_array_foreach(json_object_get(answer, "resources"), i, e) if (out_str(e, "status_reason"))
 		printf("  %s: %s\n", out_str(e, "vm"), out_str(e, "status_reason"));
+	json_array_foreach(json_object_get(answer, "maintenance"), i, e) {
+		char since[40] = "?";
+		json_t *sj = json_object_get(e, "since");
+		if (json_is_integer(sj)) {
+			time_t secs = (time_t)(json_integer_value(sj) / 1000);
+			struct tm tm;
+			gmtime_r(&secs, &tm);
+			strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		}
+		printf("%shost %s: maintenance since %s (its HA VMs move away; nothing is placed there)\n", i ? "" : "\n",
+		       out_str(e, "host"), since);
+	}
 	const json_t *m = json_object_get(answer, "manager");
 	if (out_str(m, "host"))
 		printf("\nmanager: %s (node %" JSON_INTEGER_FORMAT ", ring %s)%s; a lost host's VMs restart %" JSON_INTEGER_FORMAT

@@ -11,6 +11,7 @@
 #include "cluster/membership.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
+#include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "util/log.h"
 #include "service/internal.h"
@@ -194,7 +195,7 @@ static int ha_find(const char *key, svc_uuid uuid, struct ha_record *rec, struct
 {
 	if (store_vm_lookup(svc_cfg.store, key, uuid) < 0)
 		snprintf(uuid, sizeof(svc_uuid), "%s", key);
-	if (store_ha_get(svc_cfg.store, uuid, rec) == 0)
+	if (uuid[0] != '~' && store_ha_get(svc_cfg.store, uuid, rec) == 0) /* '~': the pool's settings rows */
 		return 0;
 	/* a VM on another host: match the name recorded in the definition */
 	struct ha_record *list = NULL;
@@ -363,6 +364,13 @@ void svc_ha_requested(const char *uuid, bool started)
 
 static void set_owner(json_t *d, const void *arg)
 {
+	const char *st = json_string_value(json_object_get(d, "status"));
+	if (st && strcmp(st, "migrate") == 0) { /* the maintenance move is done */
+		json_object_set_new(d, "status", json_string("started"));
+		json_object_set_new(d, "status_reason", json_sprintf("moved to %s by live migration (maintenance)",
+								     (const char *)arg));
+	}
+	json_object_del(d, "target");
 	json_object_set_new(d, "host", json_string(arg));
 	json_object_del(d, "from");
 	json_object_del(d, "failed");
@@ -420,6 +428,6 @@ json_t *svc_ha_status(void)
 		}
 		store_ha_list_free(list, n);
 	}
-	return json_pack("{s:b,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
-			 ha_fence_status(), "resources", res);
+	return json_pack("{s:b,s:o,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
+			 ha_fence_status(), "resources", res, "maintenance", svc_ha_maintenance_list());
 }
