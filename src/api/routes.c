@@ -1385,6 +1385,8 @@ static const struct route routes[] = {
 	  200, "change a VM's HA settings (the members given)", AUTH_SYS_MODIFY },
 	{ "DELETE", { "v1", "ha", "{vm}" }, h_ha_remove, NULL, NULL, 200, "stop protecting a VM with HA",
 	  AUTH_SYS_MODIFY },
+	{ "PUT", { "v1", "cluster", "ha" }, h_ha_pool_set, NULL, "{failures_to_tolerate}", 200,
+	  "set the pool's HA failures to tolerate (admission control)", AUTH_SYS_MODIFY },
 	{ "PUT", { "v1", "ha", "maintenance", "{host}" }, h_ha_maintenance, NULL, "{maintenance}", 200,
 	  "turn a pool member's HA maintenance mode on or off", AUTH_SYS_MODIFY },
 	{ "GET", { "v1", "events" }, h_events, "follow:bool,vm:str,kind:str,job:int,limit:int", NULL, 200,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "service/ha.h"
+#include "service/ha_admit.h"
 #include "service/ha_maint.h"
 #include "util/jsonutil.h"
 #include "util/common.h"
@@ -63,6 +64,19 @@ void h_ha_maintenance(struct route_ctx *c)
 		return;
 	}
 	int r = svc_ha_maintenance(c->seg[3], json_is_true(m), &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ha_pool_set(struct route_ctx *c)
+{
+	static const char *const keys[] = { "failures_to_tolerate", NULL };
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	__do_json json_t *body = body_json(c, keys);
+	if (!body)
+		return;
+	int r = svc_ha_ftt_set(body, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

@@ -213,6 +213,14 @@ static void print_status(const json_t *answer)
 		printf("%shost %s: maintenance since %s (its HA VMs move away; nothing is placed there)\n", i ? "" : "\n",
 		       out_str(e, "host"), since);
 	}
+	const json_t *plan = json_object_get(answer, "plan");
+	if (json_is_object(plan)) {
+		json_t *mf = json_object_get(plan, "max_failures");
+		printf("failures to tolerate: %lld; the pool tolerates %lld host failure(s) now%s\n",
+		       (long long)json_integer_value(json_object_get(plan, "failures_to_tolerate")),
+		       (long long)json_integer_value(mf),
+		       json_integer_value(mf) < 0 ? " (the HA VMs of the hosts in maintenance do not fit)" : "");
+	}
 	const json_t *m = json_object_get(answer, "manager");
 	if (out_str(m, "host"))
 		printf("\nmanager: %s (node %" JSON_INTEGER_FORMAT ", ring %s)%s; a lost host's VMs restart %" JSON_INTEGER_FORMAT

@@ -10,6 +10,7 @@
 
 #include "cluster/membership.h"
 #include "service/ha.h"
+#include "service/ha_admit.h"
 #include "service/ha_fence.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
@@ -181,6 +182,8 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 	vm_record_release(&vm);
 	if (r < 0 || (r = settings_merge(def, body, err)) < 0)
 		return r;
+	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
+		return r;
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
 		return commit_fail(r, "add", err);
@@ -246,6 +249,9 @@ int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err
 						      : "error cleared by ha set --state"));
 		json_object_del(def, "failed");
 	}
+	const char *want = json_string_value(json_object_get(body, "state"));
+	if (want && strcmp(want, "started") == 0 && (r = svc_ha_admit(uuid, def, NULL, err)) < 0)
+		return r; /* failures to tolerate */
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
 		return commit_fail(r, "change", err);
@@ -428,6 +434,7 @@ json_t *svc_ha_status(void)
 		}
 		store_ha_list_free(list, n);
 	}
-	return json_pack("{s:b,s:o,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
-			 ha_fence_status(), "resources", res, "maintenance", svc_ha_maintenance_list());
+	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
+			 ha_fence_status(), "resources", res, "maintenance", svc_ha_maintenance_list(), "plan",
+			 self ? svc_ha_plan() : json_null());
 }

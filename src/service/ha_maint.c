@@ -11,6 +11,7 @@
 #include "cluster/conf.h"
 #include "core/store.h"
 #include "service/cluster_internal.h"
+#include "service/ha_admit.h"
 #include "service/ha_maint.h"
 #include "service/internal.h"
 #include "service/peer.h"
@@ -125,6 +126,8 @@ int svc_ha_maintenance(const char *host, bool on, json_t **out, struct buf *err)
 	}
 	__do_free char *key = row_name(host);
 	bool was = svc_ha_in_maintenance(host);
+	if (on && !was && (r = svc_ha_admit(NULL, NULL, host, err)) < 0)
+		return r; /* failures to tolerate: the plan must hold without host */
 	int64_t since = time_wall_ms();
 	struct store_batch *b = store_batch_new();
 	if (on) {

@@ -38,6 +38,7 @@
 #include "service/host.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
+#include "service/ha_admit.h"
 #include "service/ha_guard.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
@@ -986,6 +987,7 @@ static void *mgr_main(void *arg)
 		for (size_t i = 0; i < n; i++)
 			agent_one(&rs[i], me);
 		res_free(rs, n);
+		svc_ha_capacity_publish(me); /* the failures-to-tolerate plan's numbers (ha_admit.h) */
 		if (cv.manager == cv.self) {
 			n = res_read(rs, MGR_MAX);
 			manager_round(rs, n, &d, me, &mv, &cv);

@@ -90,6 +90,49 @@ test_expect "maintenance off: the HA VMs stay where they are" '
 	on_host h3 events --limit 200 | grep -q "host h3: HA maintenance off"
 '
 
+# Failures to tolerate.  All three "hosts" share this machine's memory: M MiB
+# each (published by each host's agent).  web, db, app (256M) run on h1:
+# 320 MiB each with overhead.  big2 on h2 and big3 on h3 (defined, not
+# started: the plan counts HA state, not QEMUs) need M - 100 MiB each.
+cap() { on_host h1 ha status --json | jq -r ".plan.capacities.$1"; }
+big() { on_host "$1" vm create "$2" --memory "$3"M --kernel "$KERNEL" --initrd "$INITRD" --cmdline "$GUEST_CMDLINE" >/dev/null; }
+
+test_expect "failures to tolerate: every host's capacity is published; N is checked against the pool's size" '
+	wait_for 40 "[ \"\$(cap h1)\" != null ] && [ \"\$(cap h2)\" != null ] && [ \"\$(cap h3)\" != null ]" &&
+	M=$(cap h1) && [ "$(cap h2)" = $M ] && [ "$(cap h3)" = $M ] && echo $M >"$T/M" &&
+	on_host h2 ha status | grep -q "failures to tolerate: 0; the pool tolerates 2 host failure(s) now" &&
+	fails on_host h1 cluster set --failures-to-tolerate 3 2>err &&
+	grep -q "a pool of 3 host(s) tolerates at most 2 failure(s)" err &&
+	on_host h1 cluster set --failures-to-tolerate 1 | grep -q "HA failures to tolerate: 1 (the pool tolerates 2 now)"
+'
+
+test_expect "failures to tolerate 1: a VM that breaks the plan is refused with the failing set and the numbers" '
+	M=$(cat "$T/M") && B=$((M - 164)) &&
+	big h2 big2 $B && big h3 big3 $B &&
+	on_host h2 ha add big2 >/dev/null &&
+	on_host h1 ha status | grep -q "failures to tolerate: 1; the pool tolerates 1 host failure(s) now" &&
+	fails on_host h3 ha add big3 2>err && cat err &&
+	grep -qF "refused: with 1 host failure(s) to tolerate, app (320 MiB with overhead) could not be restarted if h1 failed: the most memory left on a survivor would be 100 MiB; capacities: h1 $M MiB, h2 $M MiB, h3 $M MiB" err &&
+	[ "$(hastat h1 big3 vm)" = "" ] &&
+	on_host h3 ha add big3 --state stopped >/dev/null &&
+	fails on_host h3 ha set big3 --state started 2>err &&
+	grep -qF "app (320 MiB with overhead) could not be restarted if h1 failed" err &&
+	[ "$(hastat h1 big3 state)" = stopped ]
+'
+
+test_expect "failures to tolerate 1: maintenance on is refused when the plan needs the host; 0 lets both through" '
+	M=$(cat "$T/M") &&
+	fails on_host h1 host maintenance h3 on 2>err && cat err &&
+	grep -qF "app (320 MiB with overhead) could not be restarted if h1 failed (in maintenance, counted as failed: h3): the most memory left on a survivor would be 100 MiB" err &&
+	on_host h1 ha status --json | jq -e ".maintenance == []" >/dev/null &&
+	on_host h1 cluster set --failures-to-tolerate 0 >/dev/null &&
+	on_host h3 ha set big3 --state started >/dev/null &&
+	on_host h1 ha status | grep -q "failures to tolerate: 0; the pool tolerates 0 host failure(s) now" &&
+	fails on_host h1 cluster set --failures-to-tolerate 1 2>err &&
+	grep -qF "refused: with 1 host failure(s) to tolerate" err &&
+	on_host h3 ha remove big3 >/dev/null && on_host h2 ha remove big2 >/dev/null
+'
+
 test_expect "invariant: never two QEMUs of one HA VM at once (checked every 100 ms)" '
 	ha_checker_stop >"$T/inv"; rc=$?; cat "$T/inv" >>"$T/measured"; [ $rc = 0 ]
 '
