@@ -11,6 +11,7 @@
 #include "cluster/membership.h"
 #include "service/ha.h"
 #include "service/ha_admit.h"
+#include "service/ha_group.h"
 #include "service/ha_fence.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
@@ -35,9 +36,9 @@ static const struct ha_num nums[] = {
 static const char *const states[] = { "started", "stopped", "disabled", "ignored" };
 
 static const char *const set_keys[] = { "priority", "order", "start_delay", "max_restart", "max_relocate", "state",
-					NULL };
+					"group", NULL };
 static const char *const add_keys[] = { "vm", "priority", "order", "start_delay", "max_restart", "max_relocate",
-					"state", NULL };
+					"state", "group", NULL };
 
 /* Copy the settings of `body` onto def, checking each. */
 static int settings_merge(json_t *def, const json_t *body, struct buf *err)
@@ -64,6 +65,19 @@ static int settings_merge(json_t *def, const json_t *body, struct buf *err)
 		return -EINVAL;
 	}
 	json_object_set_new(def, "state", json_string(st));
+	const char *group = NULL;
+	if (json_get_str(body, "group", &group, err) < 0)
+		return -EINVAL;
+	if (group && !*group) {
+		json_object_del(def, "group"); /* "": no group */
+	} else if (group) {
+		__do_json json_t *g = svc_ha_group_get(group);
+		if (!g) {
+			buf_printf(err, "no HA group '%.64s' (corral ha group add)", group);
+			return -ENOENT;
+		}
+		json_object_set_new(def, "group", json_string(group));
+	}
 	return 0;
 }
 
@@ -371,12 +385,14 @@ void svc_ha_requested(const char *uuid, bool started)
 static void set_owner(json_t *d, const void *arg)
 {
 	const char *st = json_string_value(json_object_get(d, "status"));
-	if (st && strcmp(st, "migrate") == 0) { /* the maintenance move is done */
+	if (st && strcmp(st, "migrate") == 0) { /* the manager's move (maintenance, failback) is done */
+		const char *cause = json_string_value(json_object_get(d, "move_cause"));
 		json_object_set_new(d, "status", json_string("started"));
-		json_object_set_new(d, "status_reason", json_sprintf("moved to %s by live migration (maintenance)",
-								     (const char *)arg));
+		json_object_set_new(d, "status_reason", json_sprintf("moved to %s by live migration (%s)",
+								     (const char *)arg, cause ? cause : "the manager's decision"));
 	}
 	json_object_del(d, "target");
+	json_object_del(d, "move_cause");
 	json_object_set_new(d, "host", json_string(arg));
 	json_object_del(d, "from");
 	json_object_del(d, "failed");

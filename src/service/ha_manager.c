@@ -39,6 +39,7 @@
 #include "service/ha.h"
 #include "service/ha_fence.h"
 #include "service/ha_admit.h"
+#include "service/ha_group.h"
 #include "service/ha_guard.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
@@ -106,6 +107,18 @@ static int wave_delay_s;            /* the largest start_delay of the last wave 
 static int wave_no;                 /* waves issued in this recovery */
 static struct maint_retry retries[MGR_MAX];
 static size_t nretries;
+
+/* The pool's HA groups as read this round (ha_group.h). */
+struct grp {
+	const char *name;
+	const char *hosts[CLUSTER_MAX_NODES];
+	int prio[CLUSTER_MAX_NODES];
+	size_t n;
+	bool restricted, nofailback;
+};
+static json_t *groups_json; /* the strings above point into it */
+static struct grp groups[64];
+static size_t ngroups;
 
 static int jint(const json_t *d, const char *k, int def)
 {
@@ -366,19 +379,20 @@ static void def_sync(struct res *r, const struct vm_record *vm)
 		log_info("ha: %s: the pool's copy of its definition updated", r->name);
 }
 
-/* Back to "started" on this host after a maintenance move that did not happen. */
+/* Back to "started" on this host after a move (maintenance, failback) that did not happen. */
 static void migrate_undo(struct res *r, const char *me, const char *why)
 {
 	char reason[400];
-	snprintf(reason, sizeof(reason), "the maintenance move to %s did not happen: %s", jstr(r->def, "target") ?: "?",
-		 why);
+	snprintf(reason, sizeof(reason), "the move to %s (%s) did not happen: %s", jstr(r->def, "target") ?: "?",
+		 jstr(r->def, "move_cause") ?: "the manager's decision", why);
 	json_object_del(r->def, "target");
+	json_object_del(r->def, "move_cause");
 	set_status(r, "started", reason);
 	if (write_one(r, NULL) == 0)
 		ha_event(r, "%s stays on %s: %s", r->name, me, reason);
 }
 
-/* The manager asked this host (the owner, in maintenance) to live-migrate r
+/* The manager asked this host (the owner: in maintenance, or not the VM's group's best) to live-migrate r
  * to its "target": one migration job (service/migrate.h), followed round by
  * round.  Once the VM runs there the migration itself moves the row's owner
  * (svc_ha_moved), and the row is no longer this host's. */
@@ -414,7 +428,8 @@ static void agent_migrate(struct res *r, struct local *l, const struct vm_record
 	}
 	json_t *id = json_object_get(job, "id");
 	l->job = json_is_integer(id) ? json_integer_value(id) : 0;
-	ha_event(r, "maintenance of %s: live-migrating %s to %s (job %lld)", me, r->name, to, (long long)l->job);
+	ha_event(r, "%s: live-migrating %s to %s (job %lld)", jstr(r->def, "move_cause") ?: "the manager's decision",
+		 r->name, to, (long long)l->job);
 }
 
 static void agent_one(struct res *r, const char *me)
@@ -426,8 +441,14 @@ static void agent_one(struct res *r, const char *me)
 
 	if (!mine) {
 		/* moved away by the manager (recovered or relocated from here): drop the stale record */
-		if (have && r->from && strcmp(r->from, me) == 0 && !rt_is_active(r->uuid))
-			forget(r, &vm);
+		if (have && r->from && strcmp(r->from, me) == 0 && !rt_is_active(r->uuid)) {
+			/* not the record of a migration coming in (a failback or maintenance move
+			 * back to this host): the incoming migration holds the VM */
+			char held[128];
+			job_vm_current(r->uuid, held, sizeof(held));
+			if (!held[0])
+				forget(r, &vm);
+		}
 		goto out;
 	}
 	if (have)
@@ -621,6 +642,59 @@ static void hostinfo_peer(const char *name, struct hostinfo *hi)
 	peer_close(p);
 }
 
+static void groups_load(void)
+{
+	json_decref(groups_json);
+	groups_json = svc_ha_group_list();
+	ngroups = 0;
+	size_t i, k;
+	json_t *g, *h;
+	json_array_foreach(json_object_get(groups_json, "groups"), i, g)
+	{
+		if (ngroups == ARRAY_SIZE(groups) || !jstr(g, "name"))
+			break;
+		struct grp *x = &groups[ngroups++];
+		memset(x, 0, sizeof(*x));
+		x->name = jstr(g, "name");
+		x->restricted = json_is_true(json_object_get(g, "restricted"));
+		x->nofailback = json_is_true(json_object_get(g, "nofailback"));
+		json_array_foreach(json_object_get(g, "hosts"), k, h) if (x->n < CLUSTER_MAX_NODES && jstr(h, "host"))
+		{
+			x->hosts[x->n] = jstr(h, "host");
+			x->prio[x->n++] = jint(h, "priority", 0);
+		}
+	}
+}
+
+static const struct grp *group_of(const struct res *r)
+{
+	const char *g = jstr(r->def, "group");
+	for (size_t i = 0; g && i < ngroups; i++)
+		if (strcmp(groups[i].name, g) == 0)
+			return &groups[i];
+	return NULL;
+}
+
+/* Placement's view of r's group (none: unchanged). */
+static void vm_group(struct haplace_vm *x, const struct res *r)
+{
+	const struct grp *g = group_of(r);
+	if (!g)
+		return;
+	x->group_hosts = g->hosts;
+	x->group_prio = g->prio;
+	x->ngroup = g->n;
+	x->restricted = g->restricted;
+}
+
+static int grp_prio(const struct grp *g, const char *host)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->hosts[i], host) == 0)
+			return g->prio[i];
+	return -1;
+}
+
 /* The hosts placement may use: online (in the ring and the configuration
  * group) and not in maintenance, with their free memory and pools. */
 static size_t hosts_load(const struct cluster_def *d, const char *me, const struct membership_view *mv,
@@ -728,6 +802,7 @@ static void maint_round(struct res *rs, size_t n, const struct cluster_def *d, c
 		struct haplace_vm v = { .name = next->name, .priority = next->priority, .order = next->order,
 					.memory_mib = next->memory_mib, .exclude = excl, .nexclude = 1,
 					.pools = vpools, .npools = np };
+		vm_group(&v, next);
 		hosts_unknown_pools(hosts, nh, &v, 1);
 		haplace_run(&v, 1, hosts, nh);
 		struct maint_retry *t = retry_get(next->uuid, true);
@@ -746,10 +821,76 @@ static void maint_round(struct res *rs, size_t n, const struct cluster_def *d, c
 		snprintf(why, sizeof(why), "maintenance of %s: moving %s to %s by live migration (priority %d, order %d)",
 			 h, next->name, hosts[v.host].name, next->priority, next->order);
 		json_object_set_new(next->def, "target", json_string(hosts[v.host].name));
+		json_object_set_new(next->def, "move_cause", json_sprintf("maintenance of %s", h));
 		hosts_free(info, nh);
 		set_status(next, "migrate", why);
 		if (write_one(next, cv->ring) == 0)
 			ha_event(next, "%s", why);
+	}
+}
+
+/* Failback (docs/ha.md "Groups"): a VM of a group without nofailback that
+ * runs on a host of a lower group priority than an online host of its
+ * group (not in maintenance) is live-migrated there, one move at a time in
+ * the pool. */
+static void failback_round(struct res *rs, size_t n, const struct cluster_def *d, const char *me,
+			   const struct membership_view *mv, const struct cluster_store_view *cv)
+{
+	int64_t now = time_mono_ms();
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(rs[k].status, "migrate") == 0 || strcmp(rs[k].status, "request_start") == 0 ||
+		    strcmp(rs[k].status, "fence") == 0)
+			return; /* a move or a recovery under way: later */
+	for (size_t k = 0; k < n; k++) {
+		struct res *r = &rs[k];
+		const struct grp *g = group_of(r);
+		const struct cluster_node *own = cluster_def_node(d, r->host);
+		if (!g || g->nofailback || strcmp(r->state, "started") != 0 || strcmp(r->status, "started") != 0 ||
+		    !own || !node_online(mv, cv, own->id))
+			continue;
+		int cur = grp_prio(g, r->host), top = -1;
+		for (size_t i = 0; i < g->n; i++) {
+			const struct cluster_node *gn = cluster_def_node(d, g->hosts[i]);
+			if (gn && strcmp(g->hosts[i], r->host) != 0 && node_online(mv, cv, gn->id) &&
+			    !svc_ha_in_maintenance(g->hosts[i]) && g->prio[i] > top)
+				top = g->prio[i];
+		}
+		if (top <= cur)
+			continue;
+		struct maint_retry *t = retry_get(r->uuid, false);
+		if (t && now < t->at_mono)
+			continue;
+		struct haplace_host hosts[CLUSTER_MAX_NODES];
+		struct hostinfo info[CLUSTER_MAX_NODES];
+		size_t nh = hosts_load(d, me, mv, cv, hosts, info);
+		const char *excl[1] = { r->host }, *vpools[8];
+		size_t np = 0, j;
+		json_t *fj;
+		json_array_foreach(json_object_get(r->def, "disks"), j, fj) if (np < 8 && jstr(fj, "pool"))
+			vpools[np++] = jstr(fj, "pool");
+		struct haplace_vm v = { .name = r->name, .priority = r->priority, .order = r->order,
+					.memory_mib = r->memory_mib, .exclude = excl, .nexclude = 1,
+					.pools = vpools, .npools = np };
+		vm_group(&v, r);
+		hosts_unknown_pools(hosts, nh, &v, 1);
+		haplace_run(&v, 1, hosts, nh);
+		t = retry_get(r->uuid, true);
+		t->at_mono = now + MAINT_RETRY_MS;
+		if (v.host < 0 || grp_prio(g, hosts[v.host].name) <= cur) {
+			hosts_free(info, nh);
+			continue; /* its better hosts cannot take it now (memory, pools) */
+		}
+		const char *to = hosts[v.host].name;
+		char why[384];
+		snprintf(why, sizeof(why), "failback: moving %s from %s to %s by live migration (priority %d in group %s; %s: %d)",
+			 r->name, r->host, to, grp_prio(g, to), g->name, r->host, cur);
+		json_object_set_new(r->def, "target", json_string(to));
+		json_object_set_new(r->def, "move_cause", json_sprintf("failback to %s (group %s)", to, g->name));
+		hosts_free(info, nh);
+		set_status(r, "migrate", why);
+		if (write_one(r, cv->ring) == 0)
+			ha_event(r, "%s", why);
+		return; /* one at a time */
 	}
 }
 
@@ -786,7 +927,8 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 		char why[256];
 		snprintf(why, sizeof(why), "%s left the pool at %s (ring %s); waiting %lld ms for its self-fence",
 			 r->host, when, cv->ring, (long long)W);
-		json_object_del(r->def, "target"); /* a maintenance move cut short */
+		json_object_del(r->def, "target"); /* a move cut short */
+		json_object_del(r->def, "move_cause");
 		set_status(r, "fence", why);
 		changed[nch++] = r;
 	}
@@ -861,6 +1003,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 			excl[nv][ne++] = json_string_value(fj);
 		x->exclude = excl[nv];
 		x->nexclude = ne;
+		vm_group(x, r);
 		size_t np = 0;
 		json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool"))
 			vpools[nv][np++] = jstr(fj, "pool");
@@ -989,17 +1132,24 @@ static void *mgr_main(void *arg)
 		res_free(rs, n);
 		svc_ha_capacity_publish(me); /* the failures-to-tolerate plan's numbers (ha_admit.h) */
 		if (cv.manager == cv.self) {
+			groups_load();
 			n = res_read(rs, MGR_MAX);
 			manager_round(rs, n, &d, me, &mv, &cv);
 			res_free(rs, n);
 			n = res_read(rs, MGR_MAX);
 			maint_round(rs, n, &d, me, &mv, &cv);
 			res_free(rs, n);
+			n = res_read(rs, MGR_MAX);
+			failback_round(rs, n, &d, me, &mv, &cv);
+			res_free(rs, n);
 		} else {
 			nlost = 0;
 			wave_issued_at = next_wave_at = 0;
 		}
 	}
+	json_decref(groups_json);
+	groups_json = NULL;
+	ngroups = 0;
 	return NULL;
 }
 

@@ -133,6 +133,31 @@ test_expect "failures to tolerate 1: maintenance on is refused when the plan nee
 	on_host h3 ha remove big3 >/dev/null && on_host h2 ha remove big2 >/dev/null
 '
 
+# Groups: g prefers h2 (2) over h1 (1), restricted to them.
+test_expect "ha group add/list; a bad host is refused; web joins g and fails back to h2 (live migration)" '
+	fails on_host h1 ha group add bad --hosts h9:1 2>err && grep -q "no host .h9. in pool lab" err &&
+	fails on_host h1 ha set web --group nosuch 2>err && grep -q "no HA group .nosuch." err &&
+	on_host h1 ha group add g --hosts h2:2,h1:1 --restricted >/dev/null &&
+	on_host h3 ha group list | grep -E "^g +h2:2,h1:1 +yes +yes" &&
+	wu=$(uuid_of h1 web) && on_host h1 ha set web --group g >/dev/null &&
+	wait_for 40 "runs_on h2 web && [ \"\$(hastat h1 web status)\" = started ]" &&
+	[ "$(qemus $wu | wc -l)" = 1 ] &&
+	on_host h1 events --kind ha --limit 300 | grep -q "failback: moving web from h1 to h2 by live migration (priority 2 in group g; h1: 1)" &&
+	fails on_host h1 ha group remove g 2>err && grep -q "HA group .g. is used by web" err
+'
+
+test_expect "h2 cut off: web (restricted to g) is recovered on h1, never h3; h2 back: web fails back to h2" '
+	wu=$(uuid_of h2 web) &&
+	ip -n "$(nhost_ns sw)" link set p2 down &&
+	wait_for 40 "runs_on h1 web" && ! on_host h3 vm show web >/dev/null 2>&1 &&
+	ip -n "$(nhost_ns sw)" link set p2 up &&
+	wait_for 40 "[ \"\$(quorate h2)\" = true ] && [ \"\$(online h1)\" = h1,h2,h3 ]" &&
+	wait_for 60 "runs_on h2 web && [ \"\$(hastat h1 web status)\" = started ]" &&
+	[ "$(qemus $wu | wc -l)" = 1 ] &&
+	on_host h1 ha set web --group "" >/dev/null && on_host h1 ha group remove g >/dev/null &&
+	[ "$(on_host h1 ha group list --json | jq ".groups | length")" = 0 ]
+'
+
 test_expect "invariant: never two QEMUs of one HA VM at once (checked every 100 ms)" '
 	ha_checker_stop >"$T/inv"; rc=$?; cat "$T/inv" >>"$T/measured"; [ $rc = 0 ]
 '
