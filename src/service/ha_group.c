@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster/conf.h"
+#include "cluster/hagroup.h"
 #include "core/store.h"
 #include "service/cluster_internal.h"
 #include "service/ha_group.h"
@@ -78,22 +79,13 @@ static int hosts_parse(const json_t *in, const struct cluster_def *d, json_t *ho
 {
 	int r;
 	if (json_is_string(in)) {
-		__do_free char *copy = xstrdup(json_string_value(in));
-		char *save = NULL;
-		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			char *colon = strchr(tok, ':'), *end = NULL;
-			int64_t prio = 0;
-			if (colon) {
-				*colon = '\0';
-				prio = strtoll(colon + 1, &end, 10);
-				if (!colon[1] || *end) {
-					buf_printf(err, "host %s: '%s' is not a priority (0..1000)", tok, colon + 1);
-					return -EINVAL;
-				}
-			}
-			if ((r = host_add(hosts, d, tok, prio, err)) < 0)
+		struct hagroup_host list[HAGROUP_MAX_HOSTS];
+		size_t n = 0;
+		if ((r = hagroup_hosts_parse(json_string_value(in), list, &n, err)) < 0)
+			return r;
+		for (size_t i = 0; i < n; i++)
+			if ((r = host_add(hosts, d, list[i].name, list[i].priority, err)) < 0)
 				return r;
-		}
 	} else if (json_is_array(in)) {
 		size_t i;
 		json_t *h;
