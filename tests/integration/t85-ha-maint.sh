@@ -7,9 +7,13 @@
 # h3 (one at a time), the plain VM runs on on h3, both `ha status` and
 # `cluster status` show h3 in maintenance.  Then h2 is cut off: its HA VMs
 # are recovered on h1 only, never on h3 (in maintenance).  h2 comes back;
-# `maintenance off` moves nothing back.  An invariant checker runs all
-# along: never two QEMUs of one HA VM on the machine (a migration's
-# -incoming target does not count, design memo 6.3).
+# `maintenance off` moves nothing back.  Failures to tolerate: the
+# refusals of ha add, ha set --state started and maintenance on with the
+# exact numbers (docs/ha.md "Failures to tolerate").  Groups: a VM put in a
+# group fails back to its preferred host, is recovered only inside its
+# restricted group when that host is cut, and fails back when it returns.
+# An invariant checker runs all along: never two QEMUs of one HA VM on the
+# machine (a migration's -incoming target does not count, design memo 6.3).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 mkdir -p "$T/shared"
