@@ -45,6 +45,9 @@ pkgs=(
 	chromium chromium-driver python3-selenium
 	# pools of hosts (src/cluster: corosync supervised by corrald, its client libraries)
 	corosync libcpg-dev libquorum-dev libvotequorum-dev libcmap-dev libcfg-dev
+	# two-host pools: the witness (corosync-qnetd on it, corosync-qdevice on the members,
+	# certutil/pk12util for their NSS databases; src/cluster/qdevice.c, witness.c)
+	corosync-qdevice corosync-qnetd libnss3-tools iputils-ping
 )
 
 missing=()

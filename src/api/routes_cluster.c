@@ -4,13 +4,16 @@
  *
  * create, join, leave and node removal are an administrator's (Sys.Modify);
  * the peer routes are called by another member's corrald as a trusted host
- * (Host.Peer), which they act for.
+ * (Host.Peer), which they act for.  /v1/witness is this host as the witness
+ * of two-node pools (service/witness.h); its peer route signs a node's
+ * qdevice certificate for a trusted host.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "routes_internal.h"
 #include "service/cluster.h"
+#include "service/witness.h"
 #include "util/common.h"
 
 void h_cluster_status(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_cluster_status()); }
@@ -98,10 +101,73 @@ void h_cluster_peer(struct route_ctx *c)
 		r = svc_cluster_peer_leave(caller, &out, &err);
 	else if (strcmp(c->req->method, "PUT") == 0 && strcmp(what, "config") == 0)
 		r = svc_cluster_peer_config(caller, b, &out, &err);
+	else if (strcmp(c->req->method, "POST") == 0 && strcmp(what, "qdevice-request") == 0)
+		r = svc_cluster_peer_qdevice_request(caller, b, &out, &err);
+	else if (strcmp(c->req->method, "POST") == 0 && strcmp(what, "qdevice-cert") == 0)
+		r = svc_cluster_peer_qdevice_cert(caller, b, &out, &err);
 	else {
 		fail(c, -ENOENT, "no such cluster peer request");
 		return;
 	}
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_cluster_witness_add(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL);
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	if (!b)
+		return;
+	int r = svc_cluster_witness_add(b, &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_cluster_witness_remove(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_cluster_witness_remove(&out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_witness_status(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_witness_status()); }
+
+void h_witness_create(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL);
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	if (!b)
+		return;
+	int r = svc_witness_create(b, &out, &err);
+	reply_result(c, r, 201, out, &err);
+	buf_release(&err);
+}
+
+void h_witness_remove(struct route_ctx *c)
+{
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	int r = svc_witness_remove(query_bool(c, "force"), &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_witness_peer_sign(struct route_ctx *c)
+{
+	const char *caller = caller_host(c);
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+	if (!caller)
+		return;
+	__do_json json_t *b = body_json(c, NULL);
+	if (!b)
+		return;
+	int r = svc_witness_peer_sign(caller, b, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

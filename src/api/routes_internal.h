@@ -110,6 +110,12 @@ void h_cluster_leave(struct route_ctx *c);
 void h_cluster_node_remove(struct route_ctx *c);
 void h_cluster_resync(struct route_ctx *c);
 void h_cluster_peer(struct route_ctx *c);
+void h_cluster_witness_add(struct route_ctx *c);
+void h_cluster_witness_remove(struct route_ctx *c);
+void h_witness_status(struct route_ctx *c);
+void h_witness_create(struct route_ctx *c);
+void h_witness_remove(struct route_ctx *c);
+void h_witness_peer_sign(struct route_ctx *c);
 
 /* routes_ha.c */
 void h_ha_status(struct route_ctx *c);

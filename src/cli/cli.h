@@ -70,6 +70,7 @@ extern const struct cli_noun cli_noun_backup;
 extern const struct cli_noun cli_noun_policy;
 extern const struct cli_noun cli_noun_alarm;
 extern const struct cli_noun cli_noun_cluster;
+extern const struct cli_noun cli_noun_witness;
 extern const struct cli_noun cli_noun_ha;
 extern const struct cli_noun cli_noun_events;
 extern const struct cli_noun cli_noun_user;

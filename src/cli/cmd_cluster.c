@@ -1,5 +1,5 @@
 /*
- * cmd_cluster.c - `corral cluster create|join|status|leave|node remove`:
+ * cmd_cluster.c - `corral cluster create|join|status|leave|node remove|witness`:
  * this host's pool of hosts on Corosync (/v1/cluster; docs/cluster.md).
  */
 #include <stdio.h>
@@ -76,6 +76,30 @@ static const char usage_node[] =
 	"whose join failed).  Forcing while the other half of a split pool may\n"
 	"do the same leaves two pools that disagree.\n";
 
+static const char usage_witness[] =
+	"usage: corral cluster witness add HOST|URL [--address IP] [--heuristics-ping IP]\n"
+	"       corral cluster witness remove [--yes]\n"
+	"\n"
+	"Give a two-node cluster a witness: a third machine running corosync-qnetd\n"
+	"(a corral host after `corral witness init`, trusted by this host).  Each\n"
+	"node makes its own key and certificate request, the witness signs it,\n"
+	"corosync.conf gets a quorum device (model net, ffsplit, tie_breaker\n"
+	"lowest) on both nodes and corrald runs corosync-qdevice on each.  Then\n"
+	"the pool has three votes and quorum 2: when the link between the nodes\n"
+	"breaks, the witness gives its vote to one side only; when one node dies\n"
+	"the other keeps quorum.  Refused for pools of other sizes (votequorum(5):\n"
+	"an odd number of nodes has a majority without one).  Needs quorum and\n"
+	"both nodes up.  remove takes the device out on both nodes.\n"
+	"\n"
+	"Options:\n"
+	"  --address IP          the witness's address for corosync-qdevice\n"
+	"                        (default: the address its API was reached at)\n"
+	"  --heuristics-ping IP  each node pings IP (e.g. the gateway) at every\n"
+	"                        membership change and every few seconds; in a\n"
+	"                        split, the side that reaches it wins the vote\n"
+	"  --json                print the API's answer\n"
+	"  -h, --help            show this help\n";
+
 enum { OPT_LINK = CLI_OPT_FIRST, OPT_TOKEN };
 
 /* The --link and --token options of create and join into body: true to go on;
@@ -149,6 +173,26 @@ static void print_status(const json_t *s)
 			     out_str(cfg, "state") ?: "?");
 		if (out_str(cfg, "reason"))
 			table_add_kv(kv, "configuration", "%s", out_str(cfg, "reason"));
+	}
+	json_t *wit = json_object_get(s, "witness");
+	if (json_is_object(wit)) {
+		json_t *qd = json_object_get(wit, "qdevice");
+		table_add_kv(kv, "witness", "%s port %lld%s%s: %s, %s vote(s), %s", out_str(wit, "addr"),
+			     (long long)json_integer_value(json_object_get(wit, "port")),
+			     out_str(wit, "heuristics_ping") ? ", heuristics ping " : "", out_str(wit, "heuristics_ping") ?: "",
+			     json_is_true(json_object_get(wit, "connected")) ? "connected" : "not connected",
+			     json_is_integer(json_object_get(wit, "votes")) ? "1" : "?",
+			     json_is_true(json_object_get(wit, "casts_vote")) ? "casts its vote for this node"
+									       : "no vote for this node");
+		if (!json_is_true(json_object_get(qd, "running")))
+			table_add_kv(kv, "corosync-qdevice", "not running");
+		else
+			table_add_kv(kv, "corosync-qdevice", "running (pid %lld), %s",
+				     (long long)json_integer_value(json_object_get(qd, "pid")), out_str(qd, "state") ?: "?");
+		__do_free char *flags = out_join(json_object_get(votes, "flags"), ",");
+		table_add_kv(kv, "quorum flags", "%s", flags && *flags ? flags : "-");
+	} else {
+		table_add_kv(kv, "witness", "none");
 	}
 	if (out_str(s, "error"))
 		table_add_kv(kv, "error", "%s", out_str(s, "error"));
@@ -402,6 +446,66 @@ static int cluster_set(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static int cluster_witness(struct cli *cli, int argc, char **argv)
+{
+	enum { OPT_ADDRESS = CLI_OPT_FIRST + 20, OPT_PING };
+	static const struct option add_opts[] = {
+		{ "address", required_argument, NULL, OPT_ADDRESS },
+		{ "heuristics-ping", required_argument, NULL, OPT_PING },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	const char *sub = argc > 1 ? argv[1] : "";
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = json_object();
+	struct cli_args a;
+	int c, rc;
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		fputs(usage_witness, stdout);
+		return CLI_OK;
+	}
+	if (strcmp(sub, "remove") == 0 || strcmp(sub, "rm") == 0) {
+		cli_args_init(&a, "cluster witness remove", usage_witness, argc - 1, argv + 1);
+		a.yes_ok = true;
+		if (!cli_args_plain(cli, &a, 0, 0, ""))
+			return a.exit_code;
+		if ((rc = cli_confirm(&a, "remove the cluster's witness (a lost node then costs the other its quorum)")) !=
+		    CLI_OK)
+			return rc;
+		if ((rc = cli_call(cli, "DELETE", "/v1/cluster", "witness", NULL, NULL, &r)) != CLI_OK)
+			return rc;
+		if (cli->json)
+			out_json(r.json);
+		else
+			printf("removed the witness %s from the cluster\n", out_str(r.json, "removed"));
+		return CLI_OK;
+	}
+	if (strcmp(sub, "add") != 0 && !cli_args_listing())
+		return cli_usage_error("cluster witness", "want add or remove");
+	cli_args_init(&a, "cluster witness add", usage_witness, argc - 1, argv + 1);
+	while ((c = cli_getopt(cli, &a, add_opts)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return a.exit_code;
+		json_object_set_new(body, c == OPT_ADDRESS ? "address" : "heuristics_ping", json_string(optarg));
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "witness (a trusted host, by name or URL)")) != CLI_OK)
+		return rc;
+	json_object_set_new(body, "host", json_string(a.pos[0]));
+	if ((rc = cli_call(cli, "POST", "/v1/cluster", "witness", NULL, body, &r)) != CLI_OK)
+		return rc;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	json_t *w = json_object_get(r.json, "witness"), *nu;
+	size_t i;
+	printf("cluster %s has a witness: %s port %lld\n", out_str(r.json, "cluster"), out_str(w, "addr"),
+	       (long long)json_integer_value(json_object_get(w, "port")));
+	json_array_foreach(json_object_get(r.json, "not_updated"), i, nu)
+		fprintf(stderr, "corral: warning: node %s was not told: %s\n", out_str(nu, "name"), out_str(nu, "error"));
+	return CLI_OK;
+}
+
 static const struct cli_verb cluster_verbs[] = {
 	{ "create", "make this host the first node of a new cluster", cluster_create },
 	{ "join", "join the cluster of a trusted host", cluster_join },
@@ -409,6 +513,7 @@ static const struct cli_verb cluster_verbs[] = {
 	{ "leave", "take this host out of its cluster", cluster_leave },
 	{ "node", "remove a node that is down", cluster_node },
 	{ "resync", "take the pool's configuration, discarding this host's (after a fork)", cluster_resync },
+	{ "witness", "add or remove the witness of a two-node cluster", cluster_witness },
 	{ "set", "set the pool's HA failures to tolerate (admission control)", cluster_set },
 	{ NULL, NULL, NULL },
 };

@@ -32,10 +32,10 @@
 enum { OPT_SOCKET = CLI_OPT_FIRST, OPT_VERSION, OPT_URL, OPT_FINGERPRINT, OPT_TOKEN_FILE, OPT_REMOTE };
 
 /* The number of nouns (sizes the "did you mean" list). */
-#define NOUNS 22
+#define NOUNS 23
 const struct cli_noun *const cli_nouns[NOUNS] = {
 	&cli_noun_list, &cli_noun_vm, &cli_noun_ct, &cli_noun_disk, &cli_noun_pool, &cli_noun_net, &cli_noun_nic, &cli_noun_cdrom, &cli_noun_snapshot,
-	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_alarm, &cli_noun_host, &cli_noun_cluster, &cli_noun_ha, &cli_noun_job, &cli_noun_events,
+	&cli_noun_repo, &cli_noun_backup, &cli_noun_policy, &cli_noun_alarm, &cli_noun_host, &cli_noun_cluster, &cli_noun_witness, &cli_noun_ha, &cli_noun_job, &cli_noun_events,
 	&cli_noun_user, &cli_noun_token, &cli_noun_acl, &cli_noun_remote,
 };
 const size_t cli_nouns_count = ARRAY_SIZE(cli_nouns);

@@ -52,6 +52,49 @@ int cluster_addr_check(const char *addr, char *out, struct buf *err)
 	return -EINVAL;
 }
 
+static int witness_check(const struct cluster_def *d, struct buf *err)
+{
+	const struct cluster_witness *w = &d->witness;
+	char canon[CLUSTER_ADDR_MAX];
+	if (!w->set)
+		return 0;
+	if (d->nnodes != 2) {
+		buf_printf(err, "a witness is for a pool of two nodes (this one has %u): with an odd number of nodes "
+				"it adds nothing, and ffsplit gives its one vote only to an even split (corosync-qdevice(8))",
+			   d->nnodes);
+		return -EINVAL;
+	}
+	struct buf e = BUF_INIT;
+	int r = cluster_addr_check(w->addr, canon, &e);
+	buf_release(&e);
+	if (r < 0 || strcmp(canon, w->addr) != 0) {
+		buf_printf(err, "the witness address is an IPv4 or IPv6 address written canonically, not '%.64s'", w->addr);
+		return -EINVAL;
+	}
+	if (w->port < 1 || w->port > 65535) {
+		buf_adds(err, "the witness port is 1 to 65535");
+		return -EINVAL;
+	}
+	if (w->ping[0]) {
+		e = (struct buf)BUF_INIT;
+		r = cluster_addr_check(w->ping, canon, &e);
+		buf_release(&e);
+		if (r < 0 || strcmp(canon, w->ping) != 0) {
+			buf_printf(err, "the heuristics ping address is an IPv4 or IPv6 address written canonically, not "
+					"'%.64s'", w->ping);
+			return -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < d->nnodes; i++)
+		for (unsigned l = 0; l < d->nlinks; l++)
+			if (strcmp(d->nodes[i].addr[l], w->addr) == 0) {
+				buf_printf(err, "the witness %s is node %s's own address: a witness is a third machine",
+					   w->addr, d->nodes[i].name);
+				return -EINVAL;
+			}
+	return 0;
+}
+
 int cluster_def_check(const struct cluster_def *d, struct buf *err)
 {
 	int r;
@@ -119,7 +162,7 @@ int cluster_def_check(const struct cluster_def *d, struct buf *err)
 					return -EINVAL;
 				}
 	}
-	return 0;
+	return witness_check(d, err);
 }
 
 const struct cluster_node *cluster_def_node(const struct cluster_def *d, const char *name)
@@ -169,8 +212,37 @@ json_t *cluster_def_to_json(const struct cluster_def *d)
 		json_array_append_new(nodes, json_pack("{s:I,s:s,s:o}", "id", (json_int_t)d->nodes[i].id, "name",
 						       d->nodes[i].name, "addrs", addrs));
 	}
-	return json_pack("{s:s,s:I,s:I,s:I,s:o}", "name", d->name, "config_version", (json_int_t)d->config_version,
-			 "token_ms", (json_int_t)d->token_ms, "links", (json_int_t)d->nlinks, "nodes", nodes);
+	json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:o}", "name", d->name, "config_version", (json_int_t)d->config_version,
+			      "token_ms", (json_int_t)d->token_ms, "links", (json_int_t)d->nlinks, "nodes", nodes);
+	if (d->witness.set) {
+		json_t *w = json_pack("{s:s,s:I}", "addr", d->witness.addr, "port", (json_int_t)d->witness.port);
+		if (d->witness.ping[0])
+			json_object_set_new(w, "ping", json_string(d->witness.ping));
+		json_object_set_new(j, "witness", w);
+	}
+	return j;
+}
+
+static int witness_from_json(const json_t *w, struct cluster_witness *out, struct buf *err)
+{
+	static const char *const keys[] = { "addr", "port", "ping", NULL };
+	const char *addr = NULL, *ping = NULL;
+	int64_t port = CLUSTER_WITNESS_PORT;
+	if (!w || json_is_null(w))
+		return 0;
+	if (json_check_keys(w, "cluster witness", keys, err) < 0 || json_get_str(w, "addr", &addr, err) < 0 ||
+	    json_get_str(w, "ping", &ping, err) < 0 || json_get_int(w, "port", 1, 65535, &port, err) < 0)
+		return -EINVAL;
+	if (!addr || strlen(addr) >= CLUSTER_ADDR_MAX || (ping && strlen(ping) >= CLUSTER_ADDR_MAX)) {
+		buf_adds(err, "cluster witness: 'addr' (an IP address) is required");
+		return -EINVAL;
+	}
+	out->set = true;
+	memcpy(out->addr, addr, strlen(addr) + 1);
+	out->port = (unsigned)port;
+	if (ping)
+		memcpy(out->ping, ping, strlen(ping) + 1);
+	return 0;
 }
 
 /* A string member copied into out (size len), required. */
@@ -190,7 +262,7 @@ static int get_copy(const json_t *o, const char *key, const char *what, char *ou
 
 int cluster_def_from_json(const json_t *j, struct cluster_def *out, struct buf *err)
 {
-	static const char *const keys[] = { "name", "config_version", "token_ms", "links", "nodes", NULL };
+	static const char *const keys[] = { "name", "config_version", "token_ms", "links", "nodes", "witness", NULL };
 	static const char *const node_keys[] = { "id", "name", "addrs", NULL };
 	int64_t v;
 	json_t *nodes, *n;
@@ -239,6 +311,8 @@ int cluster_def_from_json(const json_t *j, struct cluster_def *out, struct buf *
 		}
 		out->nnodes++;
 	}
+	if (witness_from_json(json_object_get(j, "witness"), &out->witness, err) < 0)
+		return -EINVAL;
 	return cluster_def_check(out, err);
 missing:
 	if (!err->len)
@@ -257,6 +331,45 @@ static int dir_check(const char *dir, struct buf *err)
 	buf_printf(err, "the directory for corosync's files must be absolute, without control characters, braces "
 			"or '#' (corosync.conf cannot quote them)");
 	return -EINVAL;
+}
+
+unsigned cluster_qdevice_timeout(unsigned token_ms) { return token_ms * 3 > 3000 ? token_ms * 3 : 3000; }
+unsigned cluster_qdevice_sync_timeout(unsigned token_ms) { return 2 * cluster_qdevice_timeout(token_ms); }
+
+/*
+ * quorum.device: ffsplit gives its one vote to one half of an even split
+ * (the larger, else the better heuristics score, else the partition that
+ * was quorate, else the lowest node id).  The timeouts follow the token
+ * (qdevice's defaults, 10 and 30 s, hold a reforming ring that long); the
+ * heuristics ping once, 1 s, at every membership change and every interval.
+ */
+static void witness_text(const struct cluster_def *d, struct buf *out)
+{
+	unsigned t = cluster_qdevice_timeout(d->token_ms), st = cluster_qdevice_sync_timeout(d->token_ms);
+	buf_printf(out,
+		   "  device {\n"
+		   "    model: net\n"
+		   "    votes: 1\n"
+		   "    timeout: %u\n"
+		   "    sync_timeout: %u\n"
+		   "    net {\n"
+		   "      host: %s\n"
+		   "      port: %u\n"
+		   "      algorithm: ffsplit\n"
+		   "      tie_breaker: lowest\n"
+		   "    }\n",
+		   t, st, d->witness.addr, d->witness.port);
+	if (d->witness.ping[0])
+		buf_printf(out,
+			   "    heuristics {\n"
+			   "      mode: on\n"
+			   "      timeout: 2000\n"
+			   "      sync_timeout: 2000\n"
+			   "      interval: %u\n"
+			   "      exec_ping: /usr/bin/ping -q -n -c 1 -W 1 %s\n"
+			   "    }\n",
+			   2 * t, d->witness.ping);
+	buf_adds(out, "  }\n");
 }
 
 int cluster_conf_text(const struct cluster_def *d, const char *dir, struct buf *out, struct buf *err)
@@ -309,7 +422,9 @@ int cluster_conf_text(const struct cluster_def *d, const char *dir, struct buf *
 	}
 	buf_adds(out, "}\n"
 		      "quorum {\n"
-		      "  provider: corosync_votequorum\n"
-		      "}\n");
+		      "  provider: corosync_votequorum\n");
+	if (d->witness.set)
+		witness_text(d, out);
+	buf_adds(out, "}\n");
 	return 0;
 }

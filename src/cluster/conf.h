@@ -46,6 +46,20 @@ struct cluster_node {
 	char addr[CLUSTER_MAX_LINKS][CLUSTER_ADDR_MAX]; /* addr[i]: ringi_addr */
 };
 
+/*
+ * The pool's witness (docs/cluster.md "Two nodes"): corosync-qnetd at
+ * addr:port, asked by corosync-qdevice on each node (model net, ffsplit,
+ * one vote, tie_breaker lowest).  ping: an address the heuristics ping
+ * (the side that reaches it wins a tie; "" none).  Only in two-node pools.
+ */
+#define CLUSTER_WITNESS_PORT 5403
+struct cluster_witness {
+	bool set;
+	char addr[CLUSTER_ADDR_MAX];
+	unsigned port;
+	char ping[CLUSTER_ADDR_MAX];
+};
+
 struct cluster_def {
 	char name[CLUSTER_NAME_MAX + 1];
 	uint32_t config_version;
@@ -53,6 +67,7 @@ struct cluster_def {
 	unsigned nlinks;                               /* every node has this many addresses */
 	unsigned nnodes;
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
+	struct cluster_witness witness;
 };
 
 int cluster_name_check(const char *name, struct buf *err);
@@ -63,7 +78,8 @@ int cluster_addr_check(const char *addr, char *out, struct buf *err);
 /*
  * Everything a def must hold: a valid name, token in bounds, 1..2^31 node ids,
  * 1..CLUSTER_MAX_NODES nodes, 1..CLUSTER_MAX_LINKS links, every name, id and
- * address unique across the pool.
+ * address unique across the pool; a witness only with exactly two nodes, at
+ * a canonical IP literal that is no node's, port 1-65535.
  */
 int cluster_def_check(const struct cluster_def *d, struct buf *err);
 
@@ -75,7 +91,8 @@ uint32_t cluster_def_next_id(const struct cluster_def *d);
 /* Remove the node named name: 0, or -ENOENT. */
 int cluster_def_remove(struct cluster_def *d, const char *name);
 
-/* {"name","config_version","token_ms","links","nodes":[{"id","name","addrs":[...]}]} */
+/* {"name","config_version","token_ms","links","nodes":[{"id","name","addrs":[...]}],
+ *  "witness"?: {"addr","port","ping"?}} */
 json_t *cluster_def_to_json(const struct cluster_def *d);
 /* The reverse, refusing unknown members and anything cluster_def_check refuses. */
 int cluster_def_from_json(const json_t *j, struct cluster_def *out, struct buf *err);
@@ -86,8 +103,14 @@ int cluster_def_from_json(const json_t *j, struct cluster_def *out, struct buf *
  * link (with several, knet pings every token/8 and declares a link dead
  * after token/4, so it fails over before the token expires), aes256/sha256
  * with the key, votequorum without two_node (a two-node pool then needs
- * both hosts, docs/cluster.md says why).
+ * both hosts, docs/cluster.md says why); with a witness, a quorum.device
+ * section for corosync-qdevice (model net, ffsplit, tie_breaker lowest,
+ * timeouts from the token, heuristics pinging witness.ping if set).
  */
+/* The qdevice timeouts (ms) written for token t: the device's timeout and sync_timeout. */
+unsigned cluster_qdevice_timeout(unsigned token_ms);
+unsigned cluster_qdevice_sync_timeout(unsigned token_ms);
+
 int cluster_conf_text(const struct cluster_def *d, const char *dir, struct buf *out, struct buf *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -404,6 +405,11 @@ int membership_votes(struct membership_votes *out, struct buf *err)
 	out->total_votes = info.total_votes;
 	out->quorum = info.quorum;
 	out->flags = info.flags;
+	if (info.flags & VOTEQUORUM_INFO_QDEVICE_REGISTERED) {
+		out->qdevice_votes = info.qdevice_votes;
+		snprintf(out->qdevice_name, sizeof(out->qdevice_name), "%.*s", (int)sizeof(out->qdevice_name) - 1,
+			 info.qdevice_name);
+	}
 	effective_timeouts(out);
 	return 0;
 }

@@ -97,6 +97,8 @@ int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_vie
 struct membership_votes {
 	unsigned node_votes, expected_votes, highest_expected, total_votes, quorum;
 	unsigned flags;            /* VOTEQUORUM_INFO_* */
+	unsigned qdevice_votes;    /* a quorum device's (witness's) votes, its name ("" none) */
+	char qdevice_name[64];
 	unsigned token_ms, consensus_ms; /* effective, from corosync's runtime config (0: unknown) */
 };
 int membership_votes(struct membership_votes *out, struct buf *err);

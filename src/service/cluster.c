@@ -23,6 +23,7 @@
 #include "service/ha_fence.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
+#include "service/witness.h"
 #include "service/internal.h"
 #include "util/cleanup.h"
 #include "util/jsonutil.h"
@@ -144,6 +145,7 @@ int svc_cluster_def_apply(const struct cluster_def *d, const char *me, bool relo
 	__do_json json_t *j = cluster_def_to_json(d);
 	__do_free char *text = json_to_string(j);
 	int r;
+	svc_cluster_qdevice_sync(d, true);
 	if ((r = corosync_conf_write(d, dir, err)) < 0)
 		return r;
 	if ((r = store_cluster_put(svc_cfg.store, d->name, me, text)) < 0) {
@@ -157,11 +159,13 @@ int svc_cluster_def_apply(const struct cluster_def *d, const char *me, bool relo
 			log_warn("cluster %s: config_version %u written, but %s", d->name, d->config_version, why.s);
 		buf_release(&why);
 	}
+	svc_cluster_qdevice_sync(d, false);
 	return 0;
 }
 
 void svc_cluster_def_drop(void)
 {
+	svc_cluster_qdevice_sync(NULL, false);
 	membership_supervise(false);
 	corosync_stop(dir);
 	corosync_files_remove(dir);
@@ -179,6 +183,8 @@ int svc_cluster_init(struct buf *err)
 	int r;
 
 	dir = xasprintf("%s/cluster", svc_cfg.state_dir);
+	if ((r = svc_witness_start(err)) < 0)
+		return r;
 	struct membership_config mc = { .dir = dir, .on_event = on_membership };
 	if ((r = membership_start(&mc)) < 0) {
 		buf_printf(err, "cannot start the pool thread: %s", strerror(-r));
@@ -235,16 +241,20 @@ int svc_cluster_init(struct buf *err)
 		log_msg(LOG_LVL_ERROR, 0, "cluster %s: %s (the supervisor tries again)", d.name, why.s);
 	}
 	membership_supervise(true);
+	svc_cluster_qdevice_sync(&d, false); /* re-adopted when it runs */
 	return 0;
 }
 
 void svc_cluster_shutdown(void)
 {
-	/* corosync keeps running: membership outlives corrald, as guests do. */
+	/* corosync keeps running: membership outlives corrald, as guests do;
+	 * so do corosync-qdevice and corosync-qnetd. */
 	ha_manager_stop();
 	ha_fence_stop();
 	cluster_store_stop();
 	membership_stop();
+	svc_cluster_qdevice_forget();
+	svc_witness_shutdown();
 	free(dir);
 	dir = NULL;
 }
@@ -261,6 +271,9 @@ static json_t *vote_flags(unsigned f)
 		{ VOTEQUORUM_INFO_AUTO_TIE_BREAKER, "auto_tie_breaker" },
 		{ VOTEQUORUM_INFO_ALLOW_DOWNSCALE, "allow_downscale" },
 		{ VOTEQUORUM_INFO_QDEVICE_REGISTERED, "qdevice" },
+		{ VOTEQUORUM_INFO_QDEVICE_ALIVE, "qdevice_alive" },
+		{ VOTEQUORUM_INFO_QDEVICE_CAST_VOTE, "qdevice_cast_vote" },
+		{ VOTEQUORUM_INFO_QDEVICE_MASTER_WINS, "qdevice_master_wins" },
 	};
 	json_t *a = json_array();
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -292,7 +305,8 @@ json_t *svc_cluster_status(void)
 				"quorate", v.quorate, "ring_id", v.connected ? json_string(ring) : json_null());
 	if (v.quorate_since_ms)
 		json_object_set_new(out, "quorate_since", json_integer(v.quorate_since_ms));
-	if (membership_votes(&votes, &err) == 0) {
+	bool have_votes = membership_votes(&votes, &err) == 0;
+	if (have_votes) {
 		json_object_set_new(out, "votes",
 				    json_pack("{s:I,s:I,s:I,s:I,s:I,s:o}", "node", (json_int_t)votes.node_votes,
 					      "expected", (json_int_t)votes.expected_votes, "highest_expected",
@@ -330,6 +344,7 @@ json_t *svc_cluster_status(void)
 						       svc_ha_in_maintenance(n->name)));
 	}
 	json_object_set_new(out, "nodes", nodes);
+	json_object_set_new(out, "witness", svc_cluster_witness_status(&d, &votes, have_votes));
 	json_t *cfg = cluster_store_status();
 	json_t *per = json_object_get(cfg, "nodes"), *n;
 	size_t ni;
@@ -345,9 +360,13 @@ json_t *svc_cluster_status(void)
 	if (d.nnodes > 1 && d.nlinks == 1)
 		json_array_append_new(warn, json_string("one link only: a failure of that network cuts every host off "
 							"(add a second link)"));
-	if (d.nnodes == 2)
+	if (d.nnodes == 2 && !d.witness.set)
 		json_array_append_new(warn, json_string("two nodes and no witness: when either host is down the other "
-							"has no quorum (docs/cluster.md)"));
+							"has no quorum (corral cluster witness add; docs/cluster.md)"));
+	json_t *wst = json_object_get(out, "witness");
+	if (d.witness.set && !json_is_true(json_object_get(wst, "connected")))
+		json_array_append_new(warn, json_string("the witness is not connected: losing the other node now would "
+							"cost this one its quorum"));
 	json_object_set_new(out, "warnings", warn);
 	return out;
 }

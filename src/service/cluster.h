@@ -51,6 +51,24 @@ int svc_cluster_node_remove(const char *name, bool force, json_t **out, struct b
 /* {discard_local: true}: forget this host's replicated configuration
  * history and take the pool's at the next sync round (cluster_store.c). */
 int svc_cluster_resync(const json_t *body, json_t **out, struct buf *err);
+/*
+ * The witness of a two-node pool (cluster_witness.c; docs/cluster.md "Two
+ * nodes"): {host: trusted host NAME | URL running `corral witness init`,
+ * address: its IP for corosync-qdevice (default: the address its API was
+ * reached at), heuristics_ping: IP}.  Needs quorum, exactly two nodes,
+ * both reachable; every node gets its own certificate signed by the
+ * witness's CA.  *out: the status.  Remove: *out = {"removed", "not_updated"}.
+ */
+int svc_cluster_witness_add(const json_t *body, json_t **out, struct buf *err);
+int svc_cluster_witness_remove(json_t **out, struct buf *err);
+/*
+ * With a witness, how long (ms) a node cut off from everything may still
+ * count the device's vote after its ring changed (qdevice's timeout, the
+ * window docs/cluster.md "Two nodes" measures); 0 without a witness.  For
+ * fencing deadlines (L, W in docs/ha.md).  Any thread.
+ */
+unsigned svc_cluster_qdevice_timeout_ms(void);
+
 /* GET /v1/cluster (docs/api.md "Cluster"). */
 json_t *svc_cluster_status(void);
 
@@ -59,5 +77,9 @@ int svc_cluster_peer_join(const char *caller, const char *peer_addr, const json_
 			  struct buf *err);
 int svc_cluster_peer_leave(const char *caller, json_t **out, struct buf *err);
 int svc_cluster_peer_config(const char *caller, const json_t *body, json_t **out, struct buf *err);
+/* {cluster}: make this node's qdevice key and request: *out = {csr}. */
+int svc_cluster_peer_qdevice_request(const char *caller, const json_t *body, json_t **out, struct buf *err);
+/* {cluster, ca, cert} (or {cluster, drop: true}): install (or drop) this node's qdevice certificate. */
+int svc_cluster_peer_qdevice_cert(const char *caller, const json_t *body, json_t **out, struct buf *err);
 
 #endif

@@ -34,6 +34,9 @@
 
 static pthread_mutex_t op_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void svc_cluster_op_lock(void) { pthread_mutex_lock(&op_lock); }
+void svc_cluster_op_unlock(void) { pthread_mutex_unlock(&op_lock); }
+
 /* ---- helpers of the requests ---- */
 
 static bool is_connected(const struct membership_view *v, void *arg)
@@ -141,7 +144,7 @@ static int key_from_b64(const char *b64, struct buf *err)
  * Send d to every node but this host and `skip`: [{"name","error"}] of
  * those that could not be told (new reference).
  */
-static json_t *tell_members(const struct cluster_def *d, const char *me, const char *skip)
+json_t *svc_cluster_tell_members(const struct cluster_def *d, const char *me, const char *skip)
 {
 	json_t *failed = json_array();
 	__do_json json_t *body = json_pack("{s:o}", "cluster", cluster_def_to_json(d));
@@ -167,13 +170,13 @@ static json_t *tell_members(const struct cluster_def *d, const char *me, const c
 	return failed;
 }
 
-static int not_in_cluster(struct buf *err)
+int svc_cluster_not_in(struct buf *err)
 {
 	buf_adds(err, "this host is in no cluster (corral cluster create, or join)");
 	return -ENOENT;
 }
 
-static int need_quorum(const struct cluster_def *d, struct buf *err)
+int svc_cluster_need_quorum(const struct cluster_def *d, struct buf *err)
 {
 	if (membership_quorate())
 		return 0;
@@ -265,7 +268,7 @@ int svc_cluster_create(const json_t *body, json_t **out, struct buf *err)
 }
 
 /* The trusted host named, or whose URL is, `host`, opened. */
-static int member_open(const char *host, struct peer **p, struct buf *err)
+int svc_cluster_host_open(const char *host, struct peer **p, struct buf *err)
 {
 	if (host && strncmp(host, "https://", 8) == 0) {
 		__do_json json_t *list = svc_trust_list();
@@ -308,7 +311,7 @@ static int join_locked(const json_t *body, json_t **out, struct buf *err)
 	}
 	if ((r = links_get(body, &links, &nlinks, err)) < 0 || (r = may_start("join", err)) < 0)
 		return r;
-	if ((r = member_open(host, &p, err)) < 0)
+	if ((r = svc_cluster_host_open(host, &p, err)) < 0)
 		return r;
 	json_t *arr = json_array();
 	for (unsigned l = 0; l < nlinks; l++)
@@ -372,7 +375,7 @@ static int leave_locked(json_t **out, struct buf *err)
 	const char *told = NULL;
 
 	if (!svc_cluster_def_get(&d, me))
-		return not_in_cluster(err);
+		return svc_cluster_not_in(err);
 	for (unsigned i = 0; i < d.nnodes && !told; i++) {
 		struct peer *p = NULL;
 		if (strcmp(d.nodes[i].name, me) == 0)
@@ -441,9 +444,14 @@ static int remove_and_tell(struct cluster_def *d, const char *me, const char *na
 	int r;
 	cluster_def_remove(d, name);
 	d->config_version++;
+	if (d->witness.set && d->nnodes != 2) { /* a witness is for two nodes only (conf.h) */
+		d->witness.set = false;
+		svc_cluster_event("cluster %s has %u node(s) now: its witness %s is dropped", d->name, d->nnodes,
+				  d->witness.addr);
+	}
 	if ((r = svc_cluster_def_apply(d, me, true, err)) < 0)
 		return r;
-	*not_updated = tell_members(d, me, name);
+	*not_updated = svc_cluster_tell_members(d, me, name);
 	return 0;
 }
 
@@ -455,7 +463,7 @@ static int node_remove_locked(const char *name, bool force, json_t **out, struct
 	int r;
 
 	if (!svc_cluster_def_get(&d, me))
-		return not_in_cluster(err);
+		return svc_cluster_not_in(err);
 	if ((r = cluster_node_name_check(name, err)) < 0)
 		return r;
 	const struct cluster_node *n = cluster_def_node(&d, name);
@@ -473,7 +481,7 @@ static int node_remove_locked(const char *name, bool force, json_t **out, struct
 			   name, d.name);
 		return -EBUSY;
 	}
-	if ((!force && (r = need_quorum(&d, err)) < 0) || (r = remove_and_tell(&d, me, name, &nu, err)) < 0)
+	if ((!force && (r = svc_cluster_need_quorum(&d, err)) < 0) || (r = remove_and_tell(&d, me, name, &nu, err)) < 0)
 		return r;
 	svc_cluster_event("removed node %s from cluster %s (config_version %u%s)", name, d.name, d.config_version,
 		      force ? ", forced without quorum" : "");
@@ -504,7 +512,7 @@ static int peer_join_locked(const char *caller, const char *peer_addr, const jso
 
 	memset(&n, 0, sizeof(n));
 	if (!svc_cluster_def_get(&d, me))
-		return not_in_cluster(err);
+		return svc_cluster_not_in(err);
 	if (json_check_keys(body, "cluster join", keys, err) < 0 || json_get_str(body, "name", &name, err) < 0)
 		return -EINVAL;
 	if ((r = cluster_node_name_check(name, err)) < 0)
@@ -518,6 +526,12 @@ static int peer_join_locked(const char *caller, const char *peer_addr, const jso
 	if (cluster_def_node(&d, name)) {
 		buf_printf(err, "%s is already a node of cluster %s", name, d.name);
 		return -EEXIST;
+	}
+	if (d.witness.set) {
+		buf_printf(err, "cluster %s has a witness (%s), which is for two nodes only: a third node makes an odd "
+				"count, where it adds nothing (corral cluster witness remove first)",
+			   d.name, d.witness.addr);
+		return -EBUSY;
 	}
 	if (d.nnodes >= CLUSTER_MAX_NODES) {
 		buf_printf(err, "cluster %s has %d nodes, the most corral allows", d.name, CLUSTER_MAX_NODES);
@@ -534,7 +548,7 @@ static int peer_join_locked(const char *caller, const char *peer_addr, const jso
 		buf_printf(err, "cluster %s has %u link(s): give one address for each (--link ADDR)", d.name, d.nlinks);
 		return -EINVAL;
 	}
-	if ((r = need_quorum(&d, err)) < 0)
+	if ((r = svc_cluster_need_quorum(&d, err)) < 0)
 		return r;
 	n.id = cluster_def_next_id(&d);
 	snprintf(n.name, sizeof(n.name), "%s", name);
@@ -549,7 +563,7 @@ static int peer_join_locked(const char *caller, const char *peer_addr, const jso
 		OPENSSL_cleanse(key, strlen(key));
 		return r;
 	}
-	json_t *nu = tell_members(&d, me, name);
+	json_t *nu = svc_cluster_tell_members(&d, me, name);
 	svc_cluster_event("added node %s (id %u, %s) to cluster %s (config_version %u)", name, n.id, n.addr[0], d.name,
 		      d.config_version);
 	*out = json_pack("{s:o,s:s,s:o}", "cluster", cluster_def_to_json(&d), "authkey", key, "not_updated", nu);
@@ -574,7 +588,7 @@ static int peer_leave_locked(const char *caller, json_t **out, struct buf *err)
 	int r;
 
 	if (!svc_cluster_def_get(&d, me))
-		return not_in_cluster(err);
+		return svc_cluster_not_in(err);
 	if (!cluster_def_node(&d, caller)) {
 		buf_printf(err, "%s is not a node of cluster %s", caller, d.name);
 		return -ENOENT;
@@ -583,7 +597,7 @@ static int peer_leave_locked(const char *caller, json_t **out, struct buf *err)
 		buf_adds(err, "a host does not remove itself through its peers");
 		return -EINVAL;
 	}
-	if ((r = need_quorum(&d, err)) < 0 || (r = remove_and_tell(&d, me, caller, &nu, err)) < 0)
+	if ((r = svc_cluster_need_quorum(&d, err)) < 0 || (r = remove_and_tell(&d, me, caller, &nu, err)) < 0)
 		return r;
 	svc_cluster_event("node %s left cluster %s (config_version %u)", caller, d.name, d.config_version);
 	*out = json_pack("{s:o,s:o}", "cluster", cluster_def_to_json(&d), "not_updated", nu);
@@ -606,7 +620,7 @@ static int peer_config_locked(const char *caller, const json_t *body, json_t **o
 	int r;
 
 	if (!svc_cluster_def_get(&d, me))
-		return not_in_cluster(err);
+		return svc_cluster_not_in(err);
 	if (json_check_keys(body, "cluster config", keys, err) < 0 ||
 	    (r = cluster_def_from_json(json_object_get(body, "cluster"), &nd, err)) < 0)
 		return -EINVAL;

@@ -17,6 +17,7 @@
 #include "core/store.h"
 #include "core/store_local.h"
 #include "qemu/runtime.h"
+#include "service/cluster.h"
 #include "service/cluster_internal.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
@@ -340,9 +341,14 @@ int64_t ha_fence_wait_ms(void)
 	pthread_mutex_lock(&lock);
 	int64_t L = deadline_ms, detect = token_ms + consensus_ms;
 	pthread_mutex_unlock(&lock);
+	/* With a witness the cut-off host keeps the witness's vote until its
+	 * qdevice gives up on qnetd (measured 0.5-2 s after the survivors see the
+	 * ring change, bounded by qdevice's timeout): it learns of its loss, and
+	 * fences, that much later. */
+	int64_t qd = svc_cluster_qdevice_timeout_ms();
 	if (!L) /* not known yet: the slack the deadline would have, as if detection took no time */
-		return FENCE_SLACK_MS + FENCE_CONFIRM_MS + FENCE_MARGIN_MS;
-	return L + FENCE_CONFIRM_MS + FENCE_MARGIN_MS - detect;
+		return FENCE_SLACK_MS + FENCE_CONFIRM_MS + FENCE_MARGIN_MS + qd;
+	return L + FENCE_CONFIRM_MS + FENCE_MARGIN_MS - detect + qd;
 }
 
 char *ha_fence_armed_names(void)

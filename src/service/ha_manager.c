@@ -498,6 +498,18 @@ static void agent_one(struct res *r, const char *me)
 	}
 	if (strcmp(r->status, "started") != 0)
 		goto out;
+	/* fenced here while the pool kept it here: this host lost quorum for a
+	 * moment the manager never saw as a departure (a flapping split), so
+	 * nobody runs it now.  Ask the manager, through the ordered
+	 * configuration, to place it again; never start it behind its back. */
+	if (vm.state == VM_STOPPED && vm.reason && strncmp(vm.reason, "fenced:", 7) == 0 && membership_quorate()) {
+		char why[384];
+		snprintf(why, sizeof(why), "%.160s on %s, while the pool kept it there", vm.reason, me);
+		set_status(r, "relocate", why);
+		if (write_one(r, NULL) == 0)
+			ha_event(r, "asking the manager to place %s again: %s", r->name, why);
+		goto out;
+	}
 	/* crashed: QEMU exited without a stop request */
 	if (vm.state == VM_CRASHED) {
 		/* a second for the kill to be understood: corral-guard's fence (quorum lost)

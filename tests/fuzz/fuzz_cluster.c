@@ -6,7 +6,8 @@
  * Checked besides "no crash, no leak, no read past the input":
  *   - an accepted definition gives a corosync.conf with exactly one
  *     "node {" per node and no line that any name or address could have
- *     added (each line is a known key, a brace or a comment);
+ *     added (each line is a known key, a brace or a comment; the witness's
+ *     quorum.device keys included);
  *   - what was accepted round-trips through its JSON form unchanged.
  *
  * Build with libFuzzer (-DFUZZING) or as a corpus replayer (see README.md).
@@ -32,7 +33,9 @@ static const char *const keys[] = { "version:", "cluster_name:", "config_version
 				    "crypto_cipher:", "crypto_hash:", "keyfile:", "linknumber:", "state_dir:",
 				    "to_stderr:", "to_syslog:", "to_logfile:", "logfile:", "timestamp:",
 				    "nodeid:", "name:", "ring", "provider:", "knet_ping_interval:", "knet_ping_timeout:",
-				    NULL };
+				    /* the witness's quorum.device */
+				    "model:", "votes:", "timeout:", "sync_timeout:", "host:", "port:", "algorithm:",
+				    "tie_breaker:", "mode:", "interval:", "exec_ping: /usr/bin/ping -q -n -c 1 -W 1 ", NULL };
 
 static void check_text(const struct cluster_def *d, const char *text)
 {

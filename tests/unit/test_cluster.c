@@ -11,9 +11,12 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cluster/conf.h"
+#include "cluster/nssdb.h"
+#include "util/cmd.h"
 #include "golden.h"
 #include "util/cleanup.h"
 #include "util/common.h"
@@ -138,6 +141,16 @@ static void test_conf_text(void **state)
 	two_nodes(&d, 2);
 	assert_int_equal(cluster_conf_text(&d, "/var/lib/corral/cluster", &text, &err), 0);
 	bad += golden_compare("cluster", "two-links.conf", text.s);
+	/* a witness: quorum.device for corosync-qdevice, still no two_node */
+	buf_reset(&text);
+	two_nodes(&d, 1);
+	d.witness = (struct cluster_witness){ .set = true, .addr = "10.99.0.3", .port = 5403, .ping = "10.99.0.254" };
+	assert_int_equal(cluster_conf_text(&d, "/var/lib/corral/cluster", &text, &err), 0);
+	bad += golden_compare("cluster", "witness.conf", text.s);
+	assert_null(strstr(text.s, "two_node"));
+	buf_reset(&text);
+	two_nodes(&d, 2);
+	assert_int_equal(cluster_conf_text(&d, "/var/lib/corral/cluster", &text, &err), 0);
 	assert_int_equal(bad, 0);
 	/* never two_node: a two-node pool needs both hosts (docs/cluster.md) */
 	assert_null(strstr(text.s, "two_node"));
@@ -166,6 +179,35 @@ static void test_json(void **state)
 	__do_json json_t *j = cluster_def_to_json(&d);
 	assert_int_equal(cluster_def_from_json(j, &back, &err), 0);
 	assert_memory_equal(&d, &back, sizeof(d));
+	d.witness = (struct cluster_witness){ .set = true, .addr = "fd00::9", .port = 5403 };
+	__do_json json_t *jw = cluster_def_to_json(&d);
+	assert_int_equal(cluster_def_from_json(jw, &back, &err), 0);
+	assert_memory_equal(&d, &back, sizeof(d));
+
+	/* witnesses refused: not a canonical IP, a node's own address, a bad port, three nodes */
+	static const struct cluster_witness badw[] = {
+		{ true, "witness.lan", 5403, "" }, { true, "10.99.0.1", 5403, "" }, { true, "10.9.9.9", 0, "" },
+		{ true, "10.9.9.9", 5403, "gw" },  { true, "fd00:0::9", 5403, "" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(badw); i++) {
+		d.witness = badw[i];
+		buf_reset(&err);
+		assert_int_equal(cluster_def_check(&d, &err), -EINVAL);
+		assert_true(err.len > 0);
+	}
+	d.witness = (struct cluster_witness){ .set = true, .addr = "10.9.9.9", .port = 5403 };
+	d.nodes[2] = d.nodes[1];
+	d.nodes[2].id = 9;
+	snprintf(d.nodes[2].name, sizeof(d.nodes[2].name), "h3");
+	snprintf(d.nodes[2].addr[0], CLUSTER_ADDR_MAX, "10.99.0.3");
+	snprintf(d.nodes[2].addr[1], CLUSTER_ADDR_MAX, "fd00::3");
+	d.nnodes = 3;
+	buf_reset(&err);
+	assert_int_equal(cluster_def_check(&d, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "two nodes"));
+	d.nnodes = 2;
+	memset(&d.nodes[2], 0, sizeof(d.nodes[2]));
+	d.witness = (struct cluster_witness){ 0 };
 
 	static const char *const bad[] = {
 		"{}",
@@ -178,6 +220,9 @@ static void test_json(void **state)
 		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]},{\"id\":1,\"name\":\"b\",\"addrs\":[\"10.0.0.2\"]}]}",
 		"{\"name\":\"x\",\"config_version\":0,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]}]}",
 		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[7]}]}",
+		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]}],\"witness\":{\"addr\":\"10.0.0.9\"}}",
+		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]},{\"id\":2,\"name\":\"b\",\"addrs\":[\"10.0.0.2\"]}],\"witness\":{\"addr\":\"10.0.0.9\",\"x\":1}}",
+		"{\"name\":\"x\",\"config_version\":1,\"token_ms\":1000,\"links\":1,\"nodes\":[{\"id\":1,\"name\":\"a\",\"addrs\":[\"10.0.0.1\"]},{\"id\":2,\"name\":\"b\",\"addrs\":[\"10.0.0.2\"]}],\"witness\":{\"addr\":\"10.0.0.9\",\"port\":70000}}",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		__do_json json_t *b = json_loads(bad[i], 0, NULL);
@@ -189,11 +234,66 @@ static void test_json(void **state)
 	buf_release(&err);
 }
 
+/*
+ * The witness's certificate dance with the real certutil (libnss3-tools):
+ * a CA, a node's own key and request, signed for the cluster's name only,
+ * imported; and the PEM check of what travels between hosts.
+ */
+static void test_nssdb(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT, csr = BUF_INIT, crt = BUF_INIT, ca = BUF_INIT, out = BUF_INIT;
+	char tmpl[] = "/tmp/corral-nssdb-XXXXXX";
+
+	assert_int_equal(nssdb_pem_check("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "x", &err), 0);
+	assert_int_equal(nssdb_pem_check("", "x", &err), -EINVAL);
+	assert_int_equal(nssdb_pem_check("no begin line", "x", &err), -EINVAL);
+	assert_int_equal(nssdb_pem_check("-----BEGIN X-----\n\x01", "x", &err), -EINVAL);
+	assert_int_equal(nssdb_pem_check(NULL, "x", &err), -EINVAL);
+
+	struct cmd c = CMD_INIT;
+	cmd_add(&c, "certutil");
+	cmd_add(&c, "-H");
+	int have = cmd_run(&c, &out, NULL);
+	cmd_release(&c);
+	if (have < 0) { /* not installed: the integration test t84 needs it anyway */
+		buf_release(&err);
+		buf_release(&out);
+		skip();
+	}
+	assert_non_null(mkdtemp(tmpl));
+	__do_free char *w = xasprintf("%s/witness", tmpl);
+	__do_free char *n = xasprintf("%s/node", tmpl);
+	buf_reset(&err);
+	assert_int_equal(nssdb_ca_init(w, &err), 0);
+	assert_true(nssdb_exists(w));
+	assert_int_equal(nssdb_ca_pem(w, &ca, &err), 0);
+	assert_non_null(strstr(ca.s, "BEGIN CERTIFICATE"));
+	assert_int_equal(nssdb_client_init(n, "lab", &csr, &err), 0);
+	assert_non_null(strstr(csr.s, "BEGIN NEW CERTIFICATE REQUEST"));
+	/* a request for cluster lab is not signed for another cluster */
+	assert_int_equal(nssdb_sign(w, "other", csr.s, &crt, &err), -EINVAL);
+	assert_non_null(strstr(err.s, "not for cluster other"));
+	buf_reset(&crt);
+	assert_int_equal(nssdb_sign(w, "lab", csr.s, &crt, &err), 0);
+	assert_int_equal(nssdb_client_finish(n, ca.s, crt.s, &err), 0);
+	assert_int_equal(nssdb_client_finish(n, "junk", crt.s, &err), -EINVAL);
+	nssdb_remove(w);
+	nssdb_remove(n);
+	assert_false(nssdb_exists(n));
+	assert_int_equal(rmdir(tmpl), 0);
+	buf_release(&err);
+	buf_release(&csr);
+	buf_release(&crt);
+	buf_release(&ca);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),     cmocka_unit_test(test_addrs), cmocka_unit_test(test_check),
-		cmocka_unit_test(test_conf_text), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_conf_text), cmocka_unit_test(test_json), cmocka_unit_test(test_nssdb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
