@@ -122,6 +122,11 @@ void h_ha_status(struct route_ctx *c);
 void h_ha_add(struct route_ctx *c);
 void h_ha_set(struct route_ctx *c);
 void h_ha_remove(struct route_ctx *c);
+void h_ha_maintenance(struct route_ctx *c);
+void h_ha_pool_set(struct route_ctx *c);
+void h_ha_group_list(struct route_ctx *c);
+void h_ha_group_add(struct route_ctx *c);
+void h_ha_group_remove(struct route_ctx *c);
 
 /* routes_alarm.c */
 void h_alarm_list(struct route_ctx *c);

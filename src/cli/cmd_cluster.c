@@ -217,7 +217,10 @@ static void print_status(const json_t *s)
 				 out_str(nc, "state") ?: "?");
 		else
 			snprintf(conf, sizeof(conf), "-");
-		table_add(t, id, out_str(n, "name"), addrs,
+		char name[96];
+		snprintf(name, sizeof(name), "%s%s", out_str(n, "name") ?: "?",
+			 json_is_true(json_object_get(n, "maintenance")) ? " (maintenance)" : "");
+		table_add(t, id, name, addrs,
 			  json_is_true(json_object_get(n, "self")) ? "yes (this host)"
 			  : json_is_true(json_object_get(n, "online")) ? "yes"
 								      : "no",
@@ -390,6 +393,59 @@ static int cluster_resync(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+static const char usage_set[] =
+	"usage: corral cluster set --failures-to-tolerate N [--json]\n"
+	"\n"
+	"Set the pool's HA admission control (replicated: needs quorum).  With N > 0,\n"
+	"corral ha add, ha set --state started and host maintenance on are refused\n"
+	"when, for some set of up to N failed hosts, the HA VMs of those hosts would\n"
+	"not fit in the memory the other hosts have left (docs/ha.md, \"Failures to\n"
+	"tolerate\").  0 (the default) turns it off.  Setting N is refused when the\n"
+	"HA VMs protected now already break it.\n"
+	"\n"
+	"Options:\n"
+	"  --failures-to-tolerate N   0..hosts-1\n"
+	"  --json                     print the API's answer\n"
+	"  -h, --help                 show this help\n";
+
+static int cluster_set(struct cli *cli, int argc, char **argv)
+{
+	enum { OPT_FTT = CLI_OPT_FIRST + 12 };
+	static const struct option opts[] = {
+		{ "failures-to-tolerate", required_argument, NULL, OPT_FTT },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_reply struct reply r = REPLY_INIT;
+	__do_json json_t *body = json_object();
+	struct cli_args a;
+	int64_t n;
+	int c, rc;
+	cli_args_init(&a, "cluster set", usage_set, argc, argv);
+	while ((c = cli_getopt(cli, &a, opts)) != -1) {
+		if (c == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (c == OPT_FTT) {
+			if (cli_parse_int(optarg, 0, 1000, &n) < 0)
+				return cli_usage_error(a.cmd, "invalid --failures-to-tolerate '%s': want a whole number", optarg);
+			json_object_set_new(body, "failures_to_tolerate", json_integer(n));
+		}
+	}
+	if ((rc = cli_args_count(&a, 0, 0, "")) != CLI_OK)
+		return rc;
+	if (!json_object_size(body))
+		return cli_usage_error(a.cmd, "nothing to set: give --failures-to-tolerate N");
+	if ((rc = cli_call(cli, "PUT", "/v1/cluster", "ha", NULL, body, &r)) != CLI_OK)
+		return rc;
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("HA failures to tolerate: %lld (the pool tolerates %lld now)\n",
+		       (long long)json_integer_value(json_object_get(r.json, "failures_to_tolerate")),
+		       (long long)json_integer_value(json_object_get(r.json, "max_failures")));
+	return CLI_OK;
+}
+
 static int cluster_witness(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_ADDRESS = CLI_OPT_FIRST + 20, OPT_PING };
@@ -458,6 +514,7 @@ static const struct cli_verb cluster_verbs[] = {
 	{ "node", "remove a node that is down", cluster_node },
 	{ "resync", "take the pool's configuration, discarding this host's (after a fork)", cluster_resync },
 	{ "witness", "add or remove the witness of a two-node cluster", cluster_witness },
+	{ "set", "set the pool's HA failures to tolerate (admission control)", cluster_set },
 	{ NULL, NULL, NULL },
 };
 

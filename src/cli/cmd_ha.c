@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "client.h"
@@ -22,12 +23,13 @@
 	"  --max-restart N   0..10 (default 1): restarts on its host before relocating\n"            \
 	"  --max-relocate N  0..10 (default 1): other hosts tried before giving up\n"                \
 	"  --state STATE     started (default), stopped, disabled or ignored\n"                      \
+	"  --group G         its HA group (preferred hosts; '' for none): corral ha group\n"       \
 	"  --json            print the API's answer\n"                                               \
 	"  -h, --help        show this help\n"
 
 static const char usage_add[] =
 	"usage: corral ha add VM [--priority N] [--order N] [--start-delay S]\n"
-	"                        [--max-restart N] [--max-relocate N] [--state STATE]\n"
+	"                        [--max-restart N] [--max-relocate N] [--state STATE] [--group G]\n"
 	"\n"
 	"Protect a VM of this host with HA (the host must be in a pool: corral cluster\n"
 	"create).  The setting is the pool's: it needs quorum and is the same on every\n"
@@ -40,7 +42,7 @@ static const char usage_add[] =
 
 static const char usage_set[] =
 	"usage: corral ha set VM [--priority N] [--order N] [--start-delay S]\n"
-	"                        [--max-restart N] [--max-relocate N] [--state STATE]\n"
+	"                        [--max-restart N] [--max-relocate N] [--state STATE] [--group G]\n"
 	"\n"
 	"Change an HA VM's settings: the options given replace the stored values.\n"
 	"\n"
@@ -68,7 +70,7 @@ static const char usage_status[] =
 	"  --json       print the API's answer\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_PRIORITY = CLI_OPT_FIRST, OPT_ORDER, OPT_DELAY, OPT_RESTART, OPT_RELOCATE, OPT_STATE };
+enum { OPT_PRIORITY = CLI_OPT_FIRST, OPT_ORDER, OPT_DELAY, OPT_RESTART, OPT_RELOCATE, OPT_STATE, OPT_GROUP };
 
 static const struct option settings_opts[] = {
 	{ "priority", required_argument, NULL, OPT_PRIORITY },
@@ -77,6 +79,7 @@ static const struct option settings_opts[] = {
 	{ "max-restart", required_argument, NULL, OPT_RESTART },
 	{ "max-relocate", required_argument, NULL, OPT_RELOCATE },
 	{ "state", required_argument, NULL, OPT_STATE },
+	{ "group", required_argument, NULL, OPT_GROUP },
 	CLI_COMMON_OPTIONS,
 	{ 0 },
 };
@@ -95,8 +98,8 @@ static int settings_parse(struct cli *cli, struct cli_args *a, json_t *body, boo
 	while ((opt = cli_getopt(cli, a, settings_opts)) != -1) {
 		if (opt == CLI_OPT_EXIT)
 			return a->exit_code;
-		if (opt == OPT_STATE) {
-			json_object_set_new(body, "state", json_string(optarg));
+		if (opt == OPT_STATE || opt == OPT_GROUP) {
+			json_object_set_new(body, opt == OPT_STATE ? "state" : "group", json_string(optarg));
 			continue;
 		}
 		int64_t v;
@@ -193,13 +196,36 @@ static void print_status(const json_t *answer)
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
 			snprintf(n[k], sizeof(n[k]), "%" JSON_INTEGER_FORMAT "%s",
 				 json_integer_value(json_object_get(e, keys[k])), k == 2 ? "s" : "");
-		table_add(t, out_str(e, "vm"), out_str(e, "host") ? out_str(e, "host") : "-", out_str(e, "vm_state"),
+		char vmname[160];
+		snprintf(vmname, sizeof(vmname), "%s%s%s%s", out_str(e, "vm") ?: "?", out_str(e, "group") ? " (group " : "",
+			 out_str(e, "group") ?: "", out_str(e, "group") ? ")" : "");
+		table_add(t, vmname, out_str(e, "host") ? out_str(e, "host") : "-", out_str(e, "vm_state"),
 			  out_str(e, "state"), out_str(e, "status") ? out_str(e, "status") : "-", n[0], n[1], n[2], n[3],
 			  n[4]);
 	}
 	table_print(t, stdout);
 	json_array_foreach(json_object_get(answer, "resources"), i, e) if (out_str(e, "status_reason"))
 		printf("  %s: %s\n", out_str(e, "vm"), out_str(e, "status_reason"));
+	json_array_foreach(json_object_get(answer, "maintenance"), i, e) {
+		char since[40] = "?";
+		json_t *sj = json_object_get(e, "since");
+		if (json_is_integer(sj)) {
+			time_t secs = (time_t)(json_integer_value(sj) / 1000);
+			struct tm tm;
+			gmtime_r(&secs, &tm);
+			strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		}
+		printf("%shost %s: maintenance since %s (its HA VMs move away; nothing is placed there)\n", i ? "" : "\n",
+		       out_str(e, "host"), since);
+	}
+	const json_t *plan = json_object_get(answer, "plan");
+	if (json_is_object(plan)) {
+		json_t *mf = json_object_get(plan, "max_failures");
+		printf("failures to tolerate: %lld; the pool tolerates %lld host failure(s) now%s\n",
+		       (long long)json_integer_value(json_object_get(plan, "failures_to_tolerate")),
+		       (long long)json_integer_value(mf),
+		       json_integer_value(mf) < 0 ? " (the HA VMs of the hosts in maintenance do not fit)" : "");
+	}
 	const json_t *m = json_object_get(answer, "manager");
 	if (out_str(m, "host"))
 		printf("\nmanager: %s (node %" JSON_INTEGER_FORMAT ", ring %s)%s; a lost host's VMs restart %" JSON_INTEGER_FORMAT
@@ -232,11 +258,114 @@ static int ha_status(struct cli *cli, int argc, char **argv)
 	return cli_get_print(cli, "/v1/ha", print_status);
 }
 
+static const char usage_group[] =
+	"usage: corral ha group add G --hosts HOST[:PRIO],... [--restricted] [--no-failback]\n"
+	"       corral ha group list [--json]\n"
+	"       corral ha group remove G\n"
+	"\n"
+	"HA groups: preferred hosts for HA VMs (corral ha add|set VM --group G).  The\n"
+	"manager places a VM of G on G's online hosts of the highest priority PRIO\n"
+	"(0..1000, default 0; higher first); --restricted: never on a host outside G.\n"
+	"Unless --no-failback, a VM of G running on a host of a lower priority than an\n"
+	"online host of G is live-migrated there.  The pool's setting: needs quorum.\n"
+	"remove is refused while an HA VM uses the group.\n"
+	"\n"
+	"Options:\n"
+	"  --hosts LIST     HOST[:PRIO],... hosts of the pool with their priorities\n"
+	"  --restricted     never place its VMs outside these hosts\n"
+	"  --no-failback    do not move its VMs back to a preferred host\n"
+	"  --json           print the API's answer\n"
+	"  -h, --help       show this help\n";
+
+static void print_groups(const json_t *answer)
+{
+	static const char *const headers[] = { "GROUP", "HOSTS", "RESTRICTED", "FAILBACK" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	const json_t *g, *h;
+	size_t i, k;
+	json_array_foreach(json_object_get(answer, "groups"), i, g) {
+		struct buf hosts = BUF_INIT;
+		json_array_foreach(json_object_get(g, "hosts"), k, h)
+			buf_printf(&hosts, "%s%s:%lld", k ? "," : "", out_str(h, "host"),
+				   (long long)json_integer_value(json_object_get(h, "priority")));
+		table_add(t, out_str(g, "name"), hosts.s ? hosts.s : "-",
+			  json_is_true(json_object_get(g, "restricted")) ? "yes" : "no",
+			  json_is_true(json_object_get(g, "nofailback")) ? "no" : "yes");
+		buf_release(&hosts);
+	}
+	table_print(t, stdout);
+}
+
+static int ha_group(struct cli *cli, int argc, char **argv)
+{
+	enum { OPT_HOSTS = CLI_OPT_FIRST + 20, OPT_RESTRICTED, OPT_NOFAILBACK };
+	static const struct option opts[] = {
+		{ "hosts", required_argument, NULL, OPT_HOSTS },
+		{ "restricted", no_argument, NULL, OPT_RESTRICTED },
+		{ "no-failback", no_argument, NULL, OPT_NOFAILBACK },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	const char *sub = argc > 1 ? argv[1] : "";
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int rc, opt;
+
+	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+		fputs(usage_group, stdout);
+		return CLI_OK;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "remove") != 0)
+		return cli_usage_error("ha group", "want add, list or remove");
+	cli_args_init(&a, "ha group", usage_group, argc - 1, argv + 1);
+	if (strcmp(sub, "list") == 0) {
+		if (!cli_args_plain(cli, &a, 0, 0, ""))
+			return a.exit_code;
+		return cli_get_print(cli, "/v1/ha/groups", print_groups);
+	}
+	if (strcmp(sub, "remove") == 0) {
+		if (!cli_args_plain(cli, &a, 1, 1, "G"))
+			return a.exit_code;
+		if ((rc = cli_call(cli, "DELETE", "/v1/ha/groups", a.pos[0], NULL, NULL, &r)) != CLI_OK)
+			return rc;
+		if (cli->json)
+			out_json(r.json);
+		else
+			printf("removed HA group %s\n", a.pos[0]);
+		return CLI_OK;
+	}
+	__do_json json_t *body = json_object();
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_HOSTS)
+			json_object_set_new(body, "hosts", json_string(optarg));
+		else if (opt == OPT_RESTRICTED)
+			json_object_set_new(body, "restricted", json_true());
+		else if (opt == OPT_NOFAILBACK)
+			json_object_set_new(body, "nofailback", json_true());
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "G")) != CLI_OK)
+		return rc;
+	if (!json_object_get(body, "hosts"))
+		return cli_usage_error("ha group add", "give --hosts HOST[:PRIO],...");
+	json_object_set_new(body, "name", json_string(a.pos[0]));
+	struct client *c = cli_client(cli);
+	if (!c || client_call(c, "POST", "/v1/ha/groups", body, &r, false) < 0)
+		return CLI_FAIL;
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("added HA group %s\n", a.pos[0]);
+	return CLI_OK;
+}
+
 static const struct cli_verb ha_verbs[] = {
 	{ "add", "protect a VM with HA", ha_add },
 	{ "set", "change a VM's HA settings", ha_set },
 	{ "remove", "stop protecting VMs with HA", ha_remove },
 	{ "status", "the HA VMs, their hosts, and this host's self-fence", ha_status },
+	{ "group", "add, list or remove HA groups (preferred hosts)", ha_group },
 	{ NULL, NULL, NULL },
 };
 

@@ -7,7 +7,8 @@
  * `corral host list`: this host and every trusted host with their VMs and
  * pools (GET /v1/hosts); `corral host shutdown-guests`: stop every guest
  * at once, killing the deaf ones after a timeout (POST
- * /v1/host/shutdown-guests).
+ * /v1/host/shutdown-guests); `corral host maintenance HOST on|off`: a pool
+ * member's HA maintenance mode (PUT /v1/ha/maintenance/HOST, docs/ha.md).
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -439,6 +440,59 @@ static int host_shutdown_guests(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+static const char usage_maintenance[] =
+	"usage: corral host maintenance HOST on|off [--json]\n"
+	"\n"
+	"Turn a pool member's HA maintenance mode on or off (the pool's setting: it\n"
+	"needs quorum and every member agrees).  While it is on, the pool's HA manager\n"
+	"live-migrates HOST's HA VMs to other hosts, one at a time, in priority and\n"
+	"order, and places nothing on HOST.  VMs not protected by HA are not touched\n"
+	"(the answer says how many still run there).  Off moves nothing back.  Follow\n"
+	"the moves with corral ha status and corral events (docs/ha.md).\n"
+	"\n"
+	"Options:\n"
+	"  --json       print the API's answer\n"
+	"  -h, --help   show this help\n";
+
+static int host_maintenance(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	bool on;
+
+	cli_args_init(&a, "host maintenance", usage_maintenance, argc, argv);
+	if (!cli_args_plain(cli, &a, 2, 2, "HOST on|off"))
+		return a.exit_code;
+	if (strcmp(a.pos[1], "on") == 0)
+		on = true;
+	else if (strcmp(a.pos[1], "off") == 0)
+		on = false;
+	else
+		return cli_usage_error(a.cmd, "'%s': want on or off", a.pos[1]);
+	__do_json json_t *body = json_pack("{s:b}", "maintenance", on);
+	if (cli_call(cli, "PUT", "/v1/ha/maintenance", a.pos[0], NULL, body, &r) != CLI_OK)
+		return CLI_FAIL;
+	if (cli->json) {
+		out_json(r.json);
+		return CLI_OK;
+	}
+	if (!on) {
+		printf("host %s: maintenance off%s (its HA VMs stay where they are)\n", a.pos[0],
+		       json_is_true(json_object_get(r.json, "changed")) ? "" : " already");
+		return CLI_OK;
+	}
+	__do_free char *vms = out_join(json_object_get(r.json, "ha_vms"), ", ");
+	printf("host %s: maintenance on%s; HA moves away: %s\n", a.pos[0],
+	       json_is_true(json_object_get(r.json, "changed")) ? "" : " already", *vms ? vms : "none");
+	json_t *nh = json_object_get(r.json, "non_ha_running");
+	if (json_is_integer(nh))
+		printf("%lld VM(s) not protected by HA still run on %s%s\n", (long long)json_integer_value(nh), a.pos[0],
+		       json_integer_value(nh) ? " (HA does not move them: corral host evacuate or vm migrate)" : "");
+	else if (out_str(r.json, "note"))
+		printf("%s\n", out_str(r.json, "note"));
+	return CLI_OK;
+}
+
 static const struct cli_verb host_verbs[] = {
 	{ "info", "show the host's hypervisor, resources and VM counts", host_info },
 	{ "stats", "show the host's CPU, memory, load and pool usage over time", cli_host_stats },
@@ -447,6 +501,7 @@ static const struct cli_verb host_verbs[] = {
 	{ "trust", "add, list or remove trusted hosts (mutual TLS)", host_trust },
 	{ "evacuate", "live-migrate every running VM off a host to trusted hosts", cli_host_evacuate },
 	{ "shutdown-guests", "stop every guest at once, killing the deaf ones after a timeout", host_shutdown_guests },
+	{ "maintenance", "turn a pool member's HA maintenance mode on or off", host_maintenance },
 	{ NULL, NULL, NULL },
 };
 

@@ -29,6 +29,18 @@ static bool in(const char *const *list, size_t n, const char *s)
 	return false;
 }
 
+/* The VM's group priority of host name: its priority in the group, -1 when
+ * not in it (or the VM has no group: 0 for every host). */
+static int group_prio(const struct haplace_vm *v, const char *name)
+{
+	if (!v->ngroup)
+		return 0;
+	for (size_t i = 0; i < v->ngroup; i++)
+		if (v->group_hosts[i] && name && strcmp(v->group_hosts[i], name) == 0)
+			return v->group_prio[i];
+	return -1;
+}
+
 size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *hosts, size_t nh)
 {
 	int64_t used[HAPLACE_MAX_HOSTS] = { 0 };
@@ -48,10 +60,16 @@ size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *
 		int64_t need = v->memory_mib + HAPLACE_OVERHEAD_MIB;
 		int best = -1;
 		int64_t best_free = 0;
-		bool excluded_all = true, pool_missing = false, too_small = false;
+		int best_prio = -2;
+		bool excluded_all = true, pool_missing = false, too_small = false, outside = false;
 		for (size_t h = 0; h < nh; h++) {
 			if (in(v->exclude, v->nexclude, hosts[h].name))
 				continue;
+			int gp = group_prio(v, hosts[h].name);
+			if (v->restricted && gp < 0) {
+				outside = true;
+				continue;
+			}
 			excluded_all = false;
 			bool pools_ok = true;
 			for (size_t p = 0; p < v->npools; p++)
@@ -65,14 +83,18 @@ size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *
 				too_small = true;
 				continue;
 			}
-			if (best < 0 || left > best_free || (left == best_free && hosts[h].nodeid < hosts[best].nodeid)) {
+			if (best < 0 || gp > best_prio ||
+			    (gp == best_prio &&
+			     (left > best_free || (left == best_free && hosts[h].nodeid < hosts[best].nodeid)))) {
 				best = (int)h;
 				best_free = left;
+				best_prio = gp;
 			}
 		}
 		if (best < 0) {
 			snprintf(v->reason, sizeof(v->reason), "%s",
-				 excluded_all   ? "no other host is online in the pool (or it failed on every one)"
+				 excluded_all && outside ? "no host of its restricted group is online (or it failed on every one)"
+				 : excluded_all ? "no other host is online in the pool (or it failed on every one)"
 				 : too_small    ? "no host has enough free memory"
 				 : pool_missing ? "no host has its shared pools"
 						: "no host can take it");

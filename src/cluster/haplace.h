@@ -11,8 +11,10 @@
  *
  * Placement, VM by VM in that order: the candidate hosts are those not
  * excluded for the VM (the lost host, the hosts it already failed on) that
- * have every shared pool its disks are in; among them the one with the
- * most free memory after what this same call already assigned to it (a
+ * have every shared pool its disks are in (and, for a VM of a restricted
+ * group, are in the group); among them those of the highest group priority
+ * (a host outside the VM's group ranks below every host in it), and among
+ * those the one with the most free memory after what this same call already assigned to it (a
  * VM counts its memory + HAPLACE_OVERHEAD_MIB), ties by lowest node id.  A
  * host whose free memory is unknown (free_mib < 0) counts as 0 free and is
  * never refused for memory; a host whose free memory is known and smaller
@@ -47,6 +49,12 @@ struct haplace_vm {
 	size_t npools;
 	const char *const *exclude; /* host names it may not go to */
 	size_t nexclude;
+	/* its HA group (none: ngroup 0): the hosts with their priorities; a
+	 * restricted group never places outside them */
+	const char *const *group_hosts;
+	const int *group_prio;
+	size_t ngroup;
+	int restricted;
 	/* results */
 	int host;                   /* index into the hosts, or -1 */
 	int wave;

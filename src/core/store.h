@@ -245,6 +245,9 @@ void ha_record_release(struct ha_record *h);
 int store_ha_get(struct store *s, const char *uuid, struct ha_record *out);
 int store_ha_list(struct store *s, struct ha_record **out, size_t *n);
 void store_ha_list_free(struct ha_record *list, size_t n);
+/* The pool's HA settings rows (names starting with '~', e.g. "~host:h3"),
+ * which store_ha_list() leaves out; free with store_ha_list_free(). */
+int store_ha_settings_list(struct store *s, struct ha_record **out, size_t *n);
 /* Insert or replace (a one-op batch, replicated); -EINVAL if def is not a JSON object. */
 int store_ha_put(struct store *s, const char *uuid, const char *def);
 /* -ENOENT if uuid was not protected. */

@@ -4,6 +4,11 @@
  * the settings JSON of service/ha.h.  Written only through the ha.* ops,
  * which are replicated (store_replica.c), so every member of a pool holds
  * the same rows in the same order of changes.
+ *
+ * Rows whose name starts with '~' are not VMs but the pool's HA settings
+ * (a host's maintenance mode: "~host:NAME"; docs/ha.md "Maintenance
+ * mode"): they ride the same replicated table and ops, and
+ * store_ha_list() leaves them out (store_ha_settings_list() has them).
  */
 #include <errno.h>
 #include <string.h>
@@ -41,8 +46,17 @@ int store_ha_get(struct store *s, const char *uuid, struct ha_record *out)
 int store_ha_list(struct store *s, struct ha_record **out, size_t *n)
 {
 	void *list;
-	int r = store_list_rows(&s->cfg, HA_SELECT "ORDER BY name", "list HA resources", sizeof(**out), row_to_ha,
+	int r = store_list_rows(&s->cfg, HA_SELECT "WHERE substr(name, 1, 1) != '~' ORDER BY name", "list HA resources", sizeof(**out), row_to_ha,
 				ha_record_release_v, &list, n);
+	*out = list;
+	return r;
+}
+
+int store_ha_settings_list(struct store *s, struct ha_record **out, size_t *n)
+{
+	void *list;
+	int r = store_list_rows(&s->cfg, HA_SELECT "WHERE substr(name, 1, 1) = '~' ORDER BY name", "list HA settings",
+				sizeof(**out), row_to_ha, ha_record_release_v, &list, n);
 	*out = list;
 	return r;
 }

@@ -21,6 +21,7 @@
 #include "service/cluster_internal.h"
 #include "service/cluster_store.h"
 #include "service/ha_fence.h"
+#include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "service/witness.h"
 #include "service/internal.h"
@@ -337,9 +338,10 @@ json_t *svc_cluster_status(void)
 							       "addr", lk[l].link < d.nlinks ? n->addr[lk[l].link] : NULL,
 							       "connected", lk[l].connected, "mtu",
 							       (json_int_t)lk[l].mtu));
-		json_array_append_new(nodes, json_pack("{s:I,s:s,s:o,s:b,s:b,s:o}", "id", (json_int_t)n->id, "name",
+		json_array_append_new(nodes, json_pack("{s:I,s:s,s:o,s:b,s:b,s:o,s:b}", "id", (json_int_t)n->id, "name",
 						       n->name, "addrs", addrs, "online", online, "self",
-						       strcmp(n->name, me) == 0, "links", links));
+						       strcmp(n->name, me) == 0, "links", links, "maintenance",
+						       svc_ha_in_maintenance(n->name)));
 	}
 	json_object_set_new(out, "nodes", nodes);
 	json_object_set_new(out, "witness", svc_cluster_witness_status(&d, &votes, have_votes));

@@ -10,7 +10,10 @@
 
 #include "cluster/membership.h"
 #include "service/ha.h"
+#include "service/ha_admit.h"
+#include "service/ha_group.h"
 #include "service/ha_fence.h"
+#include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "util/log.h"
 #include "service/internal.h"
@@ -33,9 +36,9 @@ static const struct ha_num nums[] = {
 static const char *const states[] = { "started", "stopped", "disabled", "ignored" };
 
 static const char *const set_keys[] = { "priority", "order", "start_delay", "max_restart", "max_relocate", "state",
-					NULL };
+					"group", NULL };
 static const char *const add_keys[] = { "vm", "priority", "order", "start_delay", "max_restart", "max_relocate",
-					"state", NULL };
+					"state", "group", NULL };
 
 /* Copy the settings of `body` onto def, checking each. */
 static int settings_merge(json_t *def, const json_t *body, struct buf *err)
@@ -62,6 +65,19 @@ static int settings_merge(json_t *def, const json_t *body, struct buf *err)
 		return -EINVAL;
 	}
 	json_object_set_new(def, "state", json_string(st));
+	const char *group = NULL;
+	if (json_get_str(body, "group", &group, err) < 0)
+		return -EINVAL;
+	if (group && !*group) {
+		json_object_del(def, "group"); /* "": no group */
+	} else if (group) {
+		__do_json json_t *g = svc_ha_group_get(group);
+		if (!g) {
+			buf_printf(err, "no HA group '%.64s' (corral ha group add)", group);
+			return -ENOENT;
+		}
+		json_object_set_new(def, "group", json_string(group));
+	}
 	return 0;
 }
 
@@ -180,6 +196,8 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 	vm_record_release(&vm);
 	if (r < 0 || (r = settings_merge(def, body, err)) < 0)
 		return r;
+	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
+		return r;
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
 		return commit_fail(r, "add", err);
@@ -194,7 +212,7 @@ static int ha_find(const char *key, svc_uuid uuid, struct ha_record *rec, struct
 {
 	if (store_vm_lookup(svc_cfg.store, key, uuid) < 0)
 		snprintf(uuid, sizeof(svc_uuid), "%s", key);
-	if (store_ha_get(svc_cfg.store, uuid, rec) == 0)
+	if (uuid[0] != '~' && store_ha_get(svc_cfg.store, uuid, rec) == 0) /* '~': the pool's settings rows */
 		return 0;
 	/* a VM on another host: match the name recorded in the definition */
 	struct ha_record *list = NULL;
@@ -245,6 +263,9 @@ int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err
 						      : "error cleared by ha set --state"));
 		json_object_del(def, "failed");
 	}
+	const char *want = json_string_value(json_object_get(body, "state"));
+	if (want && strcmp(want, "started") == 0 && (r = svc_ha_admit(uuid, def, NULL, err)) < 0)
+		return r; /* failures to tolerate */
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
 		return commit_fail(r, "change", err);
@@ -363,6 +384,15 @@ void svc_ha_requested(const char *uuid, bool started)
 
 static void set_owner(json_t *d, const void *arg)
 {
+	const char *st = json_string_value(json_object_get(d, "status"));
+	if (st && strcmp(st, "migrate") == 0) { /* the manager's move (maintenance, failback) is done */
+		const char *cause = json_string_value(json_object_get(d, "move_cause"));
+		json_object_set_new(d, "status", json_string("started"));
+		json_object_set_new(d, "status_reason", json_sprintf("moved to %s by live migration (%s)",
+								     (const char *)arg, cause ? cause : "the manager's decision"));
+	}
+	json_object_del(d, "target");
+	json_object_del(d, "move_cause");
 	json_object_set_new(d, "host", json_string(arg));
 	json_object_del(d, "from");
 	json_object_del(d, "failed");
@@ -420,6 +450,7 @@ json_t *svc_ha_status(void)
 		}
 		store_ha_list_free(list, n);
 	}
-	return json_pack("{s:b,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
-			 ha_fence_status(), "resources", res);
+	return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o}", "pool", self != NULL, "manager", ha_manager_status(), "fence",
+			 ha_fence_status(), "resources", res, "maintenance", svc_ha_maintenance_list(), "plan",
+			 self ? svc_ha_plan() : json_null());
 }

@@ -27,6 +27,7 @@
 #include "cluster/conf.h"
 #include "cluster/haplace.h"
 #include "cluster/membership.h"
+#include "core/job.h"
 #include "core/store.h"
 #include "core/store_local.h"
 #include "core/vmdef.h"
@@ -37,9 +38,13 @@
 #include "service/host.h"
 #include "service/ha.h"
 #include "service/ha_fence.h"
+#include "service/ha_admit.h"
+#include "service/ha_group.h"
 #include "service/ha_guard.h"
+#include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "service/internal.h"
+#include "service/migrate.h"
 #include "service/network.h"
 #include "service/peer.h"
 #include "service/vm.h"
@@ -51,6 +56,7 @@
 
 #define MGR_MAX 256
 #define WAVE_CAP_MS 120000 /* a wave's VM not started after this: the next wave goes anyway */
+#define MAINT_RETRY_MS 10000 /* a maintenance move that failed or found no host: tried again after */
 
 /* One HA resource as read this round (pointers into def). */
 struct res {
@@ -72,6 +78,14 @@ struct local {
 	char uuid[37];
 	char owner_seen[CLUSTER_NODE_NAME_MAX + 1];
 	int restarts;
+	int64_t job; /* the maintenance migration job under way (0: none) */
+};
+
+/* Per VM, on the manager: a maintenance move not to try again before. */
+struct maint_retry {
+	char uuid[37];
+	int64_t at_mono;
+	char why[200]; /* the last reason given (an event only when it changes) */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -91,6 +105,20 @@ static int64_t next_wave_at;        /* mono ms: no new wave before */
 static int64_t wave_issued_at;      /* mono ms of the last wave issued */
 static int wave_delay_s;            /* the largest start_delay of the last wave */
 static int wave_no;                 /* waves issued in this recovery */
+static struct maint_retry retries[MGR_MAX];
+static size_t nretries;
+
+/* The pool's HA groups as read this round (ha_group.h). */
+struct grp {
+	const char *name;
+	const char *hosts[CLUSTER_MAX_NODES];
+	int prio[CLUSTER_MAX_NODES];
+	size_t n;
+	bool restricted, nofailback;
+};
+static json_t *groups_json; /* the strings above point into it */
+static struct grp groups[64];
+static size_t ngroups;
 
 static int jint(const json_t *d, const char *k, int def)
 {
@@ -218,6 +246,7 @@ static struct local *local_get(const char *uuid, const char *owner)
 			if (strcmp(locals[i].owner_seen, owner) != 0) { /* moved since: a fresh count */
 				snprintf(locals[i].owner_seen, sizeof(locals[i].owner_seen), "%s", owner);
 				locals[i].restarts = 0;
+				locals[i].job = 0;
 			}
 			return &locals[i];
 		}
@@ -348,6 +377,59 @@ static void def_sync(struct res *r, const struct vm_record *vm)
 		log_info("ha: %s: the pool's copy of its definition updated", r->name);
 }
 
+/* Back to "started" on this host after a move (maintenance, failback) that did not happen. */
+static void migrate_undo(struct res *r, const char *me, const char *why)
+{
+	char reason[400];
+	snprintf(reason, sizeof(reason), "the move to %s (%s) did not happen: %s", jstr(r->def, "target") ?: "?",
+		 jstr(r->def, "move_cause") ?: "the manager's decision", why);
+	json_object_del(r->def, "target");
+	json_object_del(r->def, "move_cause");
+	set_status(r, "started", reason);
+	if (write_one(r, NULL) == 0)
+		ha_event(r, "%s stays on %s: %s", r->name, me, reason);
+}
+
+/* The manager asked this host (the owner: in maintenance, or not the VM's group's best) to live-migrate r
+ * to its "target": one migration job (service/migrate.h), followed round by
+ * round.  Once the VM runs there the migration itself moves the row's owner
+ * (svc_ha_moved), and the row is no longer this host's. */
+static void agent_migrate(struct res *r, struct local *l, const struct vm_record *vm, const char *me)
+{
+	struct buf err __do_buf = BUF_INIT;
+	const char *to = jstr(r->def, "target");
+	if (l->job) {
+		__do_json json_t *j = job_get(l->job);
+		const char *st = jstr(j, "state");
+		if (st && strcmp(st, "running") == 0)
+			return;
+		l->job = 0;
+		if (st && strcmp(st, "succeeded") == 0)
+			return; /* the row moves with the VM (svc_ha_moved); a row still here is settled below */
+		migrate_undo(r, me, jstr(j, "error") ?: "the migration job failed");
+		return;
+	}
+	if (!to) {
+		migrate_undo(r, me, "no target host recorded");
+		return;
+	}
+	if (!vmstate_is_active(vm->state)) {
+		/* stopped meanwhile: nothing to move live; the manager leaves a stopped VM where it is */
+		migrate_undo(r, me, "it is not running here");
+		return;
+	}
+	__do_json json_t *job = NULL;
+	struct svc_migrate_opts o = { .to = to };
+	if (svc_vm_migrate(r->uuid, &o, &job, &err) < 0) {
+		migrate_undo(r, me, err.s ? err.s : "the migration was refused");
+		return;
+	}
+	json_t *id = json_object_get(job, "id");
+	l->job = json_is_integer(id) ? json_integer_value(id) : 0;
+	ha_event(r, "%s: live-migrating %s to %s (job %lld)", jstr(r->def, "move_cause") ?: "the manager's decision",
+		 r->name, to, (long long)l->job);
+}
+
 static void agent_one(struct res *r, const char *me)
 {
 	struct vm_record vm = { 0 };
@@ -357,8 +439,14 @@ static void agent_one(struct res *r, const char *me)
 
 	if (!mine) {
 		/* moved away by the manager (recovered or relocated from here): drop the stale record */
-		if (have && r->from && strcmp(r->from, me) == 0 && !rt_is_active(r->uuid))
-			forget(r, &vm);
+		if (have && r->from && strcmp(r->from, me) == 0 && !rt_is_active(r->uuid)) {
+			/* not the record of a migration coming in (a failback or maintenance move
+			 * back to this host): the incoming migration holds the VM */
+			char held[128];
+			job_vm_current(r->uuid, held, sizeof(held));
+			if (!held[0])
+				forget(r, &vm);
+		}
 		goto out;
 	}
 	if (have)
@@ -400,6 +488,10 @@ static void agent_one(struct res *r, const char *me)
 				write_one(r, NULL);
 			}
 		}
+		goto out;
+	}
+	if (strcmp(r->status, "migrate") == 0) {
+		agent_migrate(r, l, &vm, me);
 		goto out;
 	}
 	if (strcmp(r->status, "started") != 0)
@@ -560,6 +652,258 @@ static void hostinfo_peer(const char *name, struct hostinfo *hi)
 	peer_close(p);
 }
 
+static void groups_load(void)
+{
+	json_decref(groups_json);
+	groups_json = svc_ha_group_list();
+	ngroups = 0;
+	size_t i, k;
+	json_t *g, *h;
+	json_array_foreach(json_object_get(groups_json, "groups"), i, g)
+	{
+		if (ngroups == ARRAY_SIZE(groups) || !jstr(g, "name"))
+			break;
+		struct grp *x = &groups[ngroups++];
+		memset(x, 0, sizeof(*x));
+		x->name = jstr(g, "name");
+		x->restricted = json_is_true(json_object_get(g, "restricted"));
+		x->nofailback = json_is_true(json_object_get(g, "nofailback"));
+		json_array_foreach(json_object_get(g, "hosts"), k, h) if (x->n < CLUSTER_MAX_NODES && jstr(h, "host"))
+		{
+			x->hosts[x->n] = jstr(h, "host");
+			x->prio[x->n++] = jint(h, "priority", 0);
+		}
+	}
+}
+
+static const struct grp *group_of(const struct res *r)
+{
+	const char *g = jstr(r->def, "group");
+	for (size_t i = 0; g && i < ngroups; i++)
+		if (strcmp(groups[i].name, g) == 0)
+			return &groups[i];
+	return NULL;
+}
+
+/* Placement's view of r's group (none: unchanged). */
+static void vm_group(struct haplace_vm *x, const struct res *r)
+{
+	const struct grp *g = group_of(r);
+	if (!g)
+		return;
+	x->group_hosts = g->hosts;
+	x->group_prio = g->prio;
+	x->ngroup = g->n;
+	x->restricted = g->restricted;
+}
+
+static int grp_prio(const struct grp *g, const char *host)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->hosts[i], host) == 0)
+			return g->prio[i];
+	return -1;
+}
+
+/* The hosts placement may use: online (in the ring and the configuration
+ * group) and not in maintenance, with their free memory and pools. */
+static size_t hosts_load(const struct cluster_def *d, const char *me, const struct membership_view *mv,
+			 const struct cluster_store_view *cv, struct haplace_host *hosts, struct hostinfo *info)
+{
+	size_t nh = 0;
+	memset(info, 0, sizeof(*info) * CLUSTER_MAX_NODES);
+	for (unsigned i = 0; i < d->nnodes; i++) {
+		if (!node_online(mv, cv, d->nodes[i].id) || svc_ha_in_maintenance(d->nodes[i].name))
+			continue; /* a host in maintenance gets nothing placed */
+		struct hostinfo *hi = &info[nh];
+		if (strcmp(d->nodes[i].name, me) == 0)
+			hostinfo_self(hi);
+		else
+			hostinfo_peer(d->nodes[i].name, hi);
+		hosts[nh] = (struct haplace_host){ .name = d->nodes[i].name, .nodeid = d->nodes[i].id,
+						   .free_mib = hi->free_mib, .pools = (const char *const *)hi->pools,
+						   .npools = hi->npools };
+		nh++;
+	}
+	return nh;
+}
+
+/* Unknown pools (a host did not answer): assume it has the VMs' (its agent checks them). */
+static void hosts_unknown_pools(struct haplace_host *hosts, size_t nh, struct haplace_vm *v, size_t nv)
+{
+	for (size_t h = 0; h < nh; h++)
+		if (hosts[h].npools == SIZE_MAX) {
+			hosts[h].npools = 0;
+			for (size_t i = 0; i < nv; i++)
+				v[i].npools = 0; /* coarse: no pool check at all this round */
+		}
+}
+
+static void hosts_free(struct hostinfo *info, size_t nh)
+{
+	for (size_t h = 0; h < nh; h++)
+		for (size_t p = 0; p < info[h].npools && p < ARRAY_SIZE(info[h].pools); p++)
+			free(info[h].pools[p]);
+}
+
+static struct maint_retry *retry_get(const char *uuid, bool create)
+{
+	for (size_t i = 0; i < nretries; i++)
+		if (strcmp(retries[i].uuid, uuid) == 0)
+			return &retries[i];
+	if (!create)
+		return NULL;
+	if (nretries == MGR_MAX)
+		nretries = 0;
+	struct maint_retry *t = &retries[nretries++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->uuid, sizeof(t->uuid), "%.36s", uuid);
+	return t;
+}
+
+/* Whether a goes before b: priority (descending), order, name. */
+static bool res_before(const struct res *a, const struct res *b)
+{
+	if (a->priority != b->priority)
+		return a->priority > b->priority;
+	if (a->order != b->order)
+		return a->order < b->order;
+	return strcmp(a->name, b->name) < 0;
+}
+
+/* Maintenance (docs/ha.md "Maintenance mode"): for each online host in
+ * maintenance with no move under way, hand its first HA VM (priority,
+ * order, name) to its agent with a target placed as a recovery would be,
+ * the host itself and every host in maintenance left out. */
+static void maint_round(struct res *rs, size_t n, const struct cluster_def *d, const char *me,
+			const struct membership_view *mv, const struct cluster_store_view *cv)
+{
+	int64_t now = time_mono_ms();
+	for (unsigned i = 0; i < d->nnodes; i++) {
+		const char *h = d->nodes[i].name;
+		if (!node_online(mv, cv, d->nodes[i].id) || !svc_ha_in_maintenance(h))
+			continue;
+		struct res *next = NULL;
+		bool busy = false;
+		for (size_t k = 0; k < n; k++) {
+			struct res *r = &rs[k];
+			if (strcmp(r->host, h) != 0 || strcmp(r->state, "started") != 0)
+				continue;
+			if (strcmp(r->status, "migrate") == 0 || strcmp(r->status, "request_start") == 0)
+				busy = true;
+			if (strcmp(r->status, "started") != 0)
+				continue;
+			struct maint_retry *t = retry_get(r->uuid, false);
+			if (t && now < t->at_mono)
+				continue;
+			if (!next || res_before(r, next))
+				next = r;
+		}
+		if (busy || !next)
+			continue;
+		struct haplace_host hosts[CLUSTER_MAX_NODES];
+		struct hostinfo info[CLUSTER_MAX_NODES];
+		size_t nh = hosts_load(d, me, mv, cv, hosts, info);
+		const char *excl[1] = { h }, *vpools[8];
+		size_t np = 0, k;
+		json_t *fj;
+		json_array_foreach(json_object_get(next->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool"))
+			vpools[np++] = jstr(fj, "pool");
+		struct haplace_vm v = { .name = next->name, .priority = next->priority, .order = next->order,
+					.memory_mib = next->memory_mib, .exclude = excl, .nexclude = 1,
+					.pools = vpools, .npools = np };
+		vm_group(&v, next);
+		hosts_unknown_pools(hosts, nh, &v, 1);
+		haplace_run(&v, 1, hosts, nh);
+		struct maint_retry *t = retry_get(next->uuid, true);
+		t->at_mono = now + MAINT_RETRY_MS;
+		if (v.host < 0) {
+			if (strcmp(t->why, v.reason) != 0) {
+				snprintf(t->why, sizeof(t->why), "%s", v.reason);
+				ha_event(next, "maintenance of %s: %s stays for now: %s (tried again every %d s)", h,
+					 next->name, v.reason, MAINT_RETRY_MS / 1000);
+			}
+			hosts_free(info, nh);
+			continue;
+		}
+		t->why[0] = 0;
+		char why[384];
+		snprintf(why, sizeof(why), "maintenance of %s: moving %s to %s by live migration (priority %d, order %d)",
+			 h, next->name, hosts[v.host].name, next->priority, next->order);
+		json_object_set_new(next->def, "target", json_string(hosts[v.host].name));
+		json_object_set_new(next->def, "move_cause", json_sprintf("maintenance of %s", h));
+		hosts_free(info, nh);
+		set_status(next, "migrate", why);
+		if (write_one(next, cv->ring) == 0)
+			ha_event(next, "%s", why);
+	}
+}
+
+/* Failback (docs/ha.md "Groups"): a VM of a group without nofailback that
+ * runs on a host of a lower group priority than an online host of its
+ * group (not in maintenance) is live-migrated there, one move at a time in
+ * the pool. */
+static void failback_round(struct res *rs, size_t n, const struct cluster_def *d, const char *me,
+			   const struct membership_view *mv, const struct cluster_store_view *cv)
+{
+	int64_t now = time_mono_ms();
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(rs[k].status, "migrate") == 0 || strcmp(rs[k].status, "request_start") == 0 ||
+		    strcmp(rs[k].status, "fence") == 0)
+			return; /* a move or a recovery under way: later */
+	for (size_t k = 0; k < n; k++) {
+		struct res *r = &rs[k];
+		const struct grp *g = group_of(r);
+		const struct cluster_node *own = cluster_def_node(d, r->host);
+		if (!g || g->nofailback || strcmp(r->state, "started") != 0 || strcmp(r->status, "started") != 0 ||
+		    !own || !node_online(mv, cv, own->id))
+			continue;
+		int cur = grp_prio(g, r->host), top = -1;
+		for (size_t i = 0; i < g->n; i++) {
+			const struct cluster_node *gn = cluster_def_node(d, g->hosts[i]);
+			if (gn && strcmp(g->hosts[i], r->host) != 0 && node_online(mv, cv, gn->id) &&
+			    !svc_ha_in_maintenance(g->hosts[i]) && g->prio[i] > top)
+				top = g->prio[i];
+		}
+		if (top <= cur)
+			continue;
+		struct maint_retry *t = retry_get(r->uuid, false);
+		if (t && now < t->at_mono)
+			continue;
+		struct haplace_host hosts[CLUSTER_MAX_NODES];
+		struct hostinfo info[CLUSTER_MAX_NODES];
+		size_t nh = hosts_load(d, me, mv, cv, hosts, info);
+		const char *excl[1] = { r->host }, *vpools[8];
+		size_t np = 0, j;
+		json_t *fj;
+		json_array_foreach(json_object_get(r->def, "disks"), j, fj) if (np < 8 && jstr(fj, "pool"))
+			vpools[np++] = jstr(fj, "pool");
+		struct haplace_vm v = { .name = r->name, .priority = r->priority, .order = r->order,
+					.memory_mib = r->memory_mib, .exclude = excl, .nexclude = 1,
+					.pools = vpools, .npools = np };
+		vm_group(&v, r);
+		hosts_unknown_pools(hosts, nh, &v, 1);
+		haplace_run(&v, 1, hosts, nh);
+		t = retry_get(r->uuid, true);
+		t->at_mono = now + MAINT_RETRY_MS;
+		if (v.host < 0 || grp_prio(g, hosts[v.host].name) <= cur) {
+			hosts_free(info, nh);
+			continue; /* its better hosts cannot take it now (memory, pools) */
+		}
+		const char *to = hosts[v.host].name;
+		char why[384];
+		snprintf(why, sizeof(why), "failback: moving %s from %s to %s by live migration (priority %d in group %s; %s: %d)",
+			 r->name, r->host, to, grp_prio(g, to), g->name, r->host, cur);
+		json_object_set_new(r->def, "target", json_string(to));
+		json_object_set_new(r->def, "move_cause", json_sprintf("failback to %s (group %s)", to, g->name));
+		hosts_free(info, nh);
+		set_status(r, "migrate", why);
+		if (write_one(r, cv->ring) == 0)
+			ha_event(r, "%s", why);
+		return; /* one at a time */
+	}
+}
+
 static void manager_round(struct res *rs, size_t n, const struct cluster_def *d, const char *me,
 			  const struct membership_view *mv, const struct cluster_store_view *cv)
 {
@@ -586,12 +930,15 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 		if (strcmp(r->state, "started") != 0 || host_in_ring(d, mv, r->host))
 			continue;
 		struct lost *l = lost_get(r->host, true);
-		if (!l || (strcmp(r->status, "started") != 0 && strcmp(r->status, "request_start") != 0))
+		if (!l || (strcmp(r->status, "started") != 0 && strcmp(r->status, "request_start") != 0 &&
+			   strcmp(r->status, "migrate") != 0))
 			continue;
 		clock_text(l->since_wall, when, sizeof(when));
 		char why[256];
 		snprintf(why, sizeof(why), "%s left the pool at %s (ring %s); waiting %lld ms for its self-fence",
 			 r->host, when, cv->ring, (long long)W);
+		json_object_del(r->def, "target"); /* a move cut short */
+		json_object_del(r->def, "move_cause");
 		set_status(r, "fence", why);
 		changed[nch++] = r;
 	}
@@ -666,6 +1013,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 			excl[nv][ne++] = json_string_value(fj);
 		x->exclude = excl[nv];
 		x->nexclude = ne;
+		vm_group(x, r);
 		size_t np = 0;
 		json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool"))
 			vpools[nv][np++] = jstr(fj, "pool");
@@ -682,30 +1030,10 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 	/* 4. the surviving hosts that run corrald, with their free memory and pools */
 	struct haplace_host hosts[CLUSTER_MAX_NODES];
 	struct hostinfo info[CLUSTER_MAX_NODES];
-	size_t nh = 0;
-	memset(info, 0, sizeof(info));
-	for (unsigned i = 0; i < d->nnodes; i++) {
-		if (!node_online(mv, cv, d->nodes[i].id))
-			continue;
-		struct hostinfo *hi = &info[nh];
-		if (strcmp(d->nodes[i].name, me) == 0)
-			hostinfo_self(hi);
-		else
-			hostinfo_peer(d->nodes[i].name, hi);
-		hosts[nh] = (struct haplace_host){ .name = d->nodes[i].name, .nodeid = d->nodes[i].id,
-						   .free_mib = hi->free_mib, .pools = (const char *const *)hi->pools,
-						   .npools = hi->npools };
-		nh++;
-	}
-	/* unknown pools (the host did not answer): assume it has the VM's */
+	size_t nh = hosts_load(d, me, mv, cv, hosts, info);
 	struct haplace_vm sorted[MGR_MAX];
 	memcpy(sorted, v, nv * sizeof(v[0]));
-	for (size_t h = 0; h < nh; h++)
-		if (hosts[h].npools == SIZE_MAX) {
-			hosts[h].npools = 0;
-			for (size_t i = 0; i < nv; i++)
-				sorted[i].npools = 0; /* coarse: no pool check at all this round */
-		}
+	hosts_unknown_pools(hosts, nh, sorted, nv);
 	haplace_run(sorted, nv, hosts, nh);
 
 	/* 5. issue the first wave: every VM of the lowest wave number */
@@ -748,9 +1076,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 			delay = r->start_delay;
 		changed[nch++] = r;
 	}
-	for (size_t h = 0; h < nh; h++)
-		for (size_t p = 0; p < info[h].npools && p < ARRAY_SIZE(info[h].pools); p++)
-			free(info[h].pools[p]);
+	hosts_free(info, nh);
 	if (!nch)
 		return;
 	buf_reset(&err);
@@ -814,15 +1140,26 @@ static void *mgr_main(void *arg)
 		for (size_t i = 0; i < n; i++)
 			agent_one(&rs[i], me);
 		res_free(rs, n);
+		svc_ha_capacity_publish(me); /* the failures-to-tolerate plan's numbers (ha_admit.h) */
 		if (cv.manager == cv.self) {
+			groups_load();
 			n = res_read(rs, MGR_MAX);
 			manager_round(rs, n, &d, me, &mv, &cv);
+			res_free(rs, n);
+			n = res_read(rs, MGR_MAX);
+			maint_round(rs, n, &d, me, &mv, &cv);
+			res_free(rs, n);
+			n = res_read(rs, MGR_MAX);
+			failback_round(rs, n, &d, me, &mv, &cv);
 			res_free(rs, n);
 		} else {
 			nlost = 0;
 			wave_issued_at = next_wave_at = 0;
 		}
 	}
+	json_decref(groups_json);
+	groups_json = NULL;
+	ngroups = 0;
 	return NULL;
 }
 

@@ -89,12 +89,41 @@ static void test_pools_memory_exclusion(void **state)
 	assert_int_equal(haplace_run(&v, 1, h, 0), 0);
 }
 
+/* A group: its highest-priority host first, whatever the memory; restricted never outside. */
+static void test_groups(void **state)
+{
+	(void)state;
+	struct haplace_host h[] = { { .name = "h1", .nodeid = 1, .free_mib = 8000 },
+				    { .name = "h2", .nodeid = 2, .free_mib = 1000 },
+				    { .name = "h3", .nodeid = 3, .free_mib = 4000 } };
+	const char *const gh[] = { "h2", "h3" };
+	const int gp[] = { 2, 1 };
+	struct haplace_vm v = { .name = "web", .memory_mib = 256, .group_hosts = gh, .group_prio = gp, .ngroup = 2 };
+	assert_int_equal(haplace_run(&v, 1, h, 3), 1);
+	assert_int_equal(v.host, 1); /* h2: priority 2, though h1 has the most memory */
+	const char *const no2[] = { "h2" };
+	v.exclude = no2;
+	v.nexclude = 1;
+	assert_int_equal(haplace_run(&v, 1, h, 3), 1);
+	assert_int_equal(v.host, 2); /* then h3 (priority 1) */
+	const char *const no23[] = { "h2", "h3" };
+	v.exclude = no23;
+	v.nexclude = 2;
+	assert_int_equal(haplace_run(&v, 1, h, 3), 1);
+	assert_int_equal(v.host, 0); /* not restricted: outside the group last */
+	v.restricted = 1;
+	assert_int_equal(haplace_run(&v, 1, h, 3), 0);
+	assert_int_equal(v.host, -1);
+	assert_non_null(strstr(v.reason, "restricted group"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order_and_waves),
 		cmocka_unit_test(test_spread),
 		cmocka_unit_test(test_pools_memory_exclusion),
+		cmocka_unit_test(test_groups),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

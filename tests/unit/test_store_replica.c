@@ -144,6 +144,22 @@ static void test_ha_resources(void **state)
 	assert_int_equal(store_ha_list(f->s[2], &list, &n), 0);
 	assert_int_equal(n, 1);
 	store_ha_list_free(list, n);
+	/* the pool's HA settings rows ('~': maintenance, groups, ...) ride the same ops and
+	 * replicate alike, but are not HA VMs: store_ha_list leaves them out */
+	buf_reset(&err);
+	assert_int_equal(deliver(f->s[0], "{\"v\":1,\"time\":1004,\"ops\":[{\"op\":\"ha.put\",\"name\":\"~host:h3\",\"def\":\"{\\\"maintenance\\\":true}\"}]}", &err), 0);
+	assert_int_equal(deliver(f->s[1], "{\"v\":1,\"time\":1004,\"ops\":[{\"op\":\"ha.put\",\"name\":\"~host:h3\",\"def\":\"{\\\"maintenance\\\":true}\"}]}", &err), 0);
+	state_of(f->s[0], &a);
+	state_of(f->s[1], &c);
+	assert_string_equal(a.digest, c.digest);
+	assert_int_equal(store_ha_list(f->s[0], &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].uuid, "0e5b2a3c-1111-4222-8333-944455556666");
+	store_ha_list_free(list, n);
+	assert_int_equal(store_ha_settings_list(f->s[0], &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].uuid, "~host:h3");
+	store_ha_list_free(list, n);
 	buf_reset(&err);
 	assert_int_equal(deliver(f->s[0], "{\"v\":1,\"time\":1005,\"ops\":[{\"op\":\"ha.delete\",\"name\":\"nope\"}]}", &err),
 			 -ENOENT);
