@@ -121,25 +121,6 @@ bool corosync_running(const char *dir, struct proc_identity *id)
 	return true;
 }
 
-/* The last non-empty lines (at most 3) of a file since offset from, for an error message. */
-static char *tail_of(const char *path, size_t from)
-{
-	struct buf b __do_buf = BUF_INIT;
-	if (fs_read_file(path, 1 << 20, &b) < 0 || b.len <= from)
-		return xstrdup("no message");
-	while (b.len > from && (b.s[b.len - 1] == '\n' || b.s[b.len - 1] == ' '))
-		b.s[--b.len] = '\0';
-	char *s = b.s + b.len;
-	for (int lines = 0; s > b.s + from && lines < 3; lines += *s == '\n')
-		s--;
-	if (*s == '\n')
-		s++;
-	for (char *p = s; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	return xstrdup(s);
-}
-
 static size_t file_size(const char *path)
 {
 	struct stat st;
@@ -184,8 +165,8 @@ int corosync_start(const char *dir, struct buf *err)
 		log_warn("cluster: cannot record corosync's pid in %s: %s", pidfile, strerror(-r));
 	int st = proc_wait_timeout(&p, COROSYNC_START_WAIT_MS);
 	if (st != -ETIMEDOUT) {
-		__do_free char *o = tail_of(out, out_from);
-		__do_free char *l = tail_of(log, log_from);
+		__do_free char *o = fs_tail_text(out, out_from);
+		__do_free char *l = fs_tail_text(log, log_from);
 		buf_printf(err, "corosync exited at once (status %d): %s; its log: %s", st, o, l);
 		unlink(pidfile);
 		proc_release(&p);

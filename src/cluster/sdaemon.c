@@ -70,25 +70,6 @@ bool sdaemon_running(const struct sdaemon *d, struct proc_identity *id)
 	return true;
 }
 
-/* The end (at most 3 lines) of a file written since offset from, one line. */
-static char *tail_of(const char *path, size_t from)
-{
-	struct buf b __do_buf = BUF_INIT;
-	if (fs_read_file(path, 1 << 20, &b) < 0 || b.len <= from)
-		return xstrdup("no message");
-	while (b.len > from && (b.s[b.len - 1] == '\n' || b.s[b.len - 1] == ' '))
-		b.s[--b.len] = '\0';
-	char *s = b.s + b.len;
-	for (int lines = 0; s > b.s + from && lines < 3; lines += *s == '\n')
-		s--;
-	if (*s == '\n')
-		s++;
-	for (char *p = s; *p; p++)
-		if (*p == '\n' || (unsigned char)*p < 0x20)
-			*p = ' ';
-	return xstrdup(s);
-}
-
 /* With lock held. */
 static int start_locked(struct sdaemon *d, struct buf *err)
 {
@@ -119,7 +100,7 @@ static int start_locked(struct sdaemon *d, struct buf *err)
 		log_warn("cannot record %s's pid in %s: %s", d->name, d->pidfile, strerror(-r));
 	int status = proc_wait_timeout(&p, START_WAIT_MS);
 	if (status != -ETIMEDOUT) {
-		__do_free char *o = tail_of(d->outfile, from);
+		__do_free char *o = fs_tail_text(d->outfile, from);
 		buf_printf(err, "%s exited at once (status %d): %s", d->name, status, o);
 		unlink(d->pidfile);
 		proc_release(&p);

@@ -198,3 +198,21 @@ int fs_nofile_raise(unsigned long *limit)
 	*limit = (unsigned long)rl.rlim_cur;
 	return 0;
 }
+
+char *fs_tail_text(const char *path, size_t from)
+{
+	struct buf b __do_buf = BUF_INIT;
+	if (fs_read_file(path, 1 << 20, &b) < 0 || b.len <= from)
+		return xstrdup("no message");
+	while (b.len > from && (b.s[b.len - 1] == '\n' || b.s[b.len - 1] == ' '))
+		b.s[--b.len] = '\0';
+	char *s = b.s + b.len;
+	for (int lines = 0; s > b.s + from && lines < 3; lines += *s == '\n')
+		s--;
+	if (*s == '\n')
+		s++;
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	return xstrdup(s);
+}

@@ -15,6 +15,11 @@
 int fs_mkdir_p(const char *path, mode_t mode);
 /* Read a whole file (up to `max` bytes; more is -EFBIG).  0 or -errno. */
 int fs_read_file(const char *path, size_t max, struct buf *out);
+/* The last non-empty lines (at most 3) of what a file got written since
+ * offset from, on one line with control characters as spaces (for an error
+ * message about a helper daemon's output); "no message" when there is none.
+ * New string. */
+char *fs_tail_text(const char *path, size_t from);
 /*
  * The same for a file in a directory others may write to (an unprivileged
  * QEMU's run dir): -EPERM unless it is a regular file, not a symlink, with

@@ -68,3 +68,15 @@ ha_trust_all() {
 		[ "$a" = "$b" ] || on_host "$a" host trust list | grep -qw "$b" || { say "$a does not trust $b"; return 1; }
 	done; done
 }
+# ha_pool3: h1 h2 h3 trust each other, form the pool "lab" (token 1000), and
+# each has the shared pool "shared" on $T/shared (t82, t83, t85)
+ha_pool3() {
+	mkdir -p "$T/shared" &&
+	ha_trust_all h1 h2 h3 &&
+	on_host h1 cluster create lab --token 1000 >/dev/null &&
+	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
+	for h in h1 h2 h3; do
+		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
+		on_host $h pool create shared "$T/shared" --shared >/dev/null || return 1
+	done
+}

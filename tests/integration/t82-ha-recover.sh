@@ -22,13 +22,7 @@ hastat() { on_host "$1" ha status --json | jq -r ".resources[] | select(.vm == \
 owner() { hastat h1 "$1" host; }
 
 test_expect "a pool of three (token 1000) with full host trust and a shared pool on every host" '
-	ha_trust_all h1 h2 h3 &&
-	on_host h1 cluster create lab --token 1000 >/dev/null &&
-	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
-	for h in h1 h2 h3; do
-		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
-		on_host $h pool create shared "$T/shared" --shared >/dev/null || return 1
-	done
+	ha_pool3
 '
 
 test_expect "ha add carries the definition; refuses a VM with a disk in an unshared pool; h1 is the manager" '

@@ -24,13 +24,7 @@ owner() { hastat h1 "$1" host; }
 runs_on() { [ "$(owner "$2")" = "$1" ] && [ "$(on_host "$1" vm show "$2" --json 2>/dev/null | jq -r .status.state)" = running ]; }
 
 test_expect "a pool of three (token 1000) with full host trust and a shared pool on every host" '
-	ha_trust_all h1 h2 h3 &&
-	on_host h1 cluster create lab --token 1000 >/dev/null &&
-	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
-	for h in h1 h2 h3; do
-		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
-		on_host $h pool create shared "$T/shared" --shared >/dev/null || return 1
-	done
+	ha_pool3
 '
 
 test_expect "HA VMs web, db on h3 and app on h2, a plain VM on h3, all running" '
