@@ -45,13 +45,7 @@ converged() {
 
 test_expect "a pool of three with a shared pool; HA VMs web (on h2, shared disk) and db (on h3)" '
 	echo "seed $SEED, $ROUNDS rounds" >>"$T/measured" &&
-	ha_trust_all h1 h2 h3 &&
-	on_host h1 cluster create lab --token 1000 >/dev/null &&
-	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
-	for h in h1 h2 h3; do
-		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
-		on_host $h pool create shared "$T/shared" --shared >/dev/null || return 1
-	done &&
+	ha_pool3 &&
 	on_host h2 disk create web-d 16M --pool shared >/dev/null && on h2 create_guest web --disk web-d >/dev/null &&
 	on h3 create_guest db >/dev/null &&
 	on_host h2 ha add web --priority 10 >/dev/null && on_host h3 ha add db >/dev/null &&
@@ -127,7 +121,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	set -- $owners
 	shift $((RANDOM % $#)); victim=$1
 	kind=${KINDS[RANDOM % ${#KINDS[@]}]}
-	# a run of at least five rounds has each kind once, first
+	# a run with at least as many rounds as kinds has each kind once, first
 	[ "$ROUNDS" -ge ${#KINDS[@]} ] && [ "$round" -le ${#KINDS[@]} ] && kind=${KINDS[round - 1]}
 	test_expect "round $round: $kind $victim; what it ran restarts elsewhere when it must; heal; the pool converges" '
 		ran=$(for v in web db; do [ "$(hastat h1 $v host)" = $victim ] && echo $v; done | tr "\n" " ") &&
