@@ -246,12 +246,35 @@ int svc_ha_ftt_set(const json_t *body, json_t **out, struct buf *err)
 	return 0;
 }
 
+/* Something in the pool uses the plan: an HA resource, or failures to tolerate set. */
+static bool plan_in_use(void)
+{
+	struct ha_record *list = NULL;
+	size_t n = 0;
+	if (svc_ha_ftt() > 0)
+		return true;
+	if (store_ha_list(svc_cfg.store, &list, &n) < 0)
+		return false;
+	store_ha_list_free(list, n);
+	return n > 0;
+}
+
 void svc_ha_capacity_publish(const char *me)
 {
 	static int64_t last_ms;
 	int64_t now = time_mono_ms();
 	if (last_ms && now - last_ms < 30000)
 		return;
+	/* a pool that uses no HA gets no writes from it (each one is a configuration
+	 * version); looked at every 2 s */
+	static int64_t idle_ms;
+	if (idle_ms && now - idle_ms < 2000)
+		return;
+	if (!plan_in_use()) {
+		idle_ms = now;
+		return;
+	}
+	idle_ms = 0;
 	last_ms = now;
 	__do_json json_t *h = svc_host_info();
 	json_t *m = json_object_get(json_object_get(h, "capacity"), "memory_mib");

@@ -9,7 +9,8 @@
  * Every number the check uses is replicated configuration, so every member
  * computes the same answer: the HA rows (each VM's memory and owner), the
  * hosts in maintenance, N (row "~pool"), and each host's memory capacity,
- * which each host's HA agent publishes itself (row "~hostmem:NAME",
+ * which each host's HA agent publishes itself once the pool has an HA
+ * resource or failures to tolerate set (row "~hostmem:NAME",
  * svc_ha_capacity_publish: the host's memory as `host info` reports it).
  *
  * Threading: any thread.  Errors: -errno + one sentence in err (-EBUSY the
