@@ -28,6 +28,7 @@
 
 #define WAIT_MS 10000
 #define RING_WAIT_MS 3000
+#define ROUND_WAIT_MS 5000 /* a change waits this long for a running sync round (a member came or went) */
 
 static const char no_quorum[] = "the pool has no quorum: configuration is read-only (reads still work)";
 
@@ -672,6 +673,10 @@ static int submit(struct store *s, const json_t *batch, struct buf *err, void *o
 	int r;
 
 	pthread_mutex_lock(&R.lock);
+	struct timespec round_end = time_realtime_in(ROUND_WAIT_MS);
+	while ((R.state == SYNC_ROUND || R.state == SYNC_RECEIVING) &&
+	       pthread_cond_timedwait(&R.cond, &R.lock, &round_end) != ETIMEDOUT)
+		;
 	if ((r = refuse_locked(err)) < 0) {
 		pthread_mutex_unlock(&R.lock);
 		return r;
