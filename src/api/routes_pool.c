@@ -146,6 +146,14 @@ bool route_forward(struct route_ctx *c, bool stream)
 	if (host) {
 		if (strcmp(host, me) == 0)
 			return false;
+		if (!svc_poolview_is_member(host)) {
+			buf_adds(&err, "there is no host '");
+			buf_add_printable(&err, host, strlen(host) > 64 ? 64 : strlen(host));
+			buf_adds(&err, "' in this host's pool (corral cluster status)");
+			fail(c, -ENOENT, err.s);
+			buf_release(&err);
+			return true;
+		}
 		snprintf(owner, sizeof(owner), "%s", host);
 	} else if (!vm || vm_here(c->seg[2])) {
 		return false; /* a job without host= is this host's */
