@@ -20,13 +20,24 @@ tls() {
 sock() { curl -sS --unix-socket "$T/$1.sock" -X "$2" -w '\nHTTP %{http_code}\n' "http://corral$3"; }
 state_on() { on_host "$1" vm show "$2" --local --json 2>/dev/null | jq -r .status.state; }
 
-test_expect "a pool of three: h1, h2, h3 trust each other and are online" '
+# as trusted host H (its own certificate and key) on host TO, naming USER: GET PATH -> body, "HTTP <status>"
+as_host() {
+	nhost_in "$1" curl -sk --cert "$T/$1/tls/host.crt" --key "$T/$1/tls/host.key" -H "X-Corral-User: $3" \
+		-w '\nHTTP %{http_code}\n' "$(nhost_url "$2")$4"
+}
+
+test_expect "a pool of three: h1, h2, h3 trust each other and are online; only a member may name a user" '
 	ha_trust_all h1 h2 h3 &&
+	as_host h2 h1 nhadmin /v1/vms >a.out && cat a.out && tail -n1 a.out | grep -q "HTTP 403" &&
+	grep -q "only a host of this host.s pool may act for a user" a.out &&
 	on_host h1 cluster create lab --token 1000 >/dev/null &&
 	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
 	for h in h1 h2 h3; do
 		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
-	done
+	done &&
+	as_host h2 h1 root@unix /v1/vms | tail -n1 | grep -q "HTTP 200" &&
+	as_host h2 h1 nobody /v1/vms >n.out && cat n.out && tail -n1 n.out | grep -q "HTTP 403" && grep -q "nobody" n.out &&
+	as_host h2 h1 "bad name!" /v1/vms | tail -n1 | grep -q "HTTP 400"
 '
 
 test_expect "vm list on h3 shows h1's and h2's VMs with their hosts; --local only h3's" '
