@@ -23,10 +23,13 @@
 #include "util/strutil.h"
 #include "util/common.h"
 
-/* "USER" or "USER!TOKEN" (or root@unix) of the caller, for the member that answers. */
+/* "USER" or "USER!TOKEN" of the caller, or "@host" for root on the unix socket, for the member that answers. */
 static void caller_name(const struct route_ctx *c, char *out, size_t len)
 {
-	snprintf(out, len, "%s%s%s", c->who->user, c->who->token[0] ? "!" : "", c->who->token);
+	if (!c->req->remote)
+		snprintf(out, len, "%s", POOLVIEW_USER_HOST);
+	else
+		snprintf(out, len, "%s%s%s", c->who->user, c->who->token[0] ? "!" : "", c->who->token);
 }
 
 /* May this request be answered for the pool (not a host's own call, not scope=local)? */

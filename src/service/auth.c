@@ -175,28 +175,16 @@ int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_iden
 int svc_auth_assert(struct svc_identity *who, const char *value, struct buf *err)
 {
 	const char *host = svc_identity_host(who);
-	char user[AUTH_NAME_MAX + 1], token[AUTH_NAME_MAX + 1] = "";
-	const char *bang;
-	size_t n;
+	char user[AUTH_NAME_MAX + 1], token[AUTH_NAME_MAX + 1];
 
 	if (!host || !svc_poolview_is_member(host)) {
 		buf_printf(err, "only a host of this host's pool may act for a user (%s is not one)",
 			   host ? host : who->user);
 		return -EACCES;
 	}
-	if (strcmp(value, "root@unix") == 0)
-		return 0; /* the host itself: recorded as host:NAME */
-	bang = strchr(value, '!');
-	n = bang ? (size_t)(bang - value) : strlen(value);
-	if (n >= sizeof(user) || (bang && strlen(bang + 1) >= sizeof(token))) {
-		buf_adds(err, "the forwarded caller's name is too long");
-		return -EINVAL;
-	}
-	memcpy(user, value, n);
-	user[n] = '\0';
-	if (bang)
-		snprintf(token, sizeof(token), "%s", bang + 1);
-	if (auth_user_name_check(user, err) < 0 || (bang && auth_token_id_check(token, err) < 0))
+	if (strcmp(value, POOLVIEW_USER_HOST) == 0)
+		return 0; /* the host itself (root on its socket): recorded as host:NAME */
+	if (auth_caller_parse(value, user, token, err) < 0)
 		return -EINVAL;
 	snprintf(who->via, sizeof(who->via), "%s", host);
 	snprintf(who->user, sizeof(who->user), "%s", user);

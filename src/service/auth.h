@@ -59,9 +59,10 @@ int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_iden
 /*
  * A trusted host (who is "host:NAME") that forwards a request names the
  * caller it acts for (poolview.h, POOLVIEW_USER_HEADER): "USER",
- * "USER!TOKEN", or "root@unix" (root on its unix socket).  Only a node of
+ * "USER!TOKEN", or "@host" (POOLVIEW_USER_HOST: root on its unix socket;
+ * no user name starts with '@').  Only a node of
  * this host's pool may: then 0 and who becomes USER (with TOKEN) via NAME,
- * whose rights the replicated ACL gives here; root@unix leaves who the host
+ * whose rights the replicated ACL gives here; "@host" leaves who the host
  * "host:NAME" (a member's root holds its host key anyway).  -EACCES + err
  * for a host that is not a pool member, -EINVAL + err for a malformed value.
  */

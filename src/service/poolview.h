@@ -39,8 +39,10 @@
 /* A forwarded request: TCP + TLS, and the whole call. */
 #define POOLVIEW_FORWARD_CONNECT_MS 2000L
 #define POOLVIEW_FORWARD_TIMEOUT_MS 30000L
-/* The header a forwarding member names its caller in: "USER" or "USER!TOKEN". */
+/* The header a forwarding member names its caller in: "USER", "USER!TOKEN",
+ * or POOLVIEW_USER_HOST for root on its unix socket (the member itself). */
 #define POOLVIEW_USER_HEADER "X-Corral-User"
+#define POOLVIEW_USER_HOST "@host"
 /* The header every forwarded answer carries: the member that answered. */
 #define POOLVIEW_HOST_HEADER "X-Corral-Host"
 

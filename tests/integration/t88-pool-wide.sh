@@ -35,7 +35,7 @@ test_expect "a pool of three: h1, h2, h3 trust each other and are online; only a
 	for h in h1 h2 h3; do
 		wait_for 25 "[ \"\$(online $h)\" = h1,h2,h3 ] && [ \"\$(quorate $h)\" = true ]" || return 1
 	done &&
-	as_host h2 h1 root@unix /v1/vms | tail -n1 | grep -q "HTTP 200" &&
+	as_host h2 h1 @host /v1/vms | tail -n1 | grep -q "HTTP 200" &&
 	as_host h2 h1 nobody /v1/vms >n.out && cat n.out && tail -n1 n.out | grep -q "HTTP 403" && grep -q "nobody" n.out &&
 	as_host h2 h1 "bad name!" /v1/vms | tail -n1 | grep -q "HTTP 400"
 '
