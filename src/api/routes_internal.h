@@ -90,6 +90,9 @@ json_t *route_pool_vm_list(struct route_ctx *c, json_t *local);
  * member's (or that names host=): handed on to it and its answer sent, or
  * refused (stream: the console, not forwarded); true when answered. */
 bool route_forward(struct route_ctx *c, bool stream);
+/* A stream of one VM (events ?vm=SEL) whose VM is another member's: refused
+ * naming that member (`what`: "event streams are"), or not found; true when answered. */
+bool route_stream_elsewhere(struct route_ctx *c, const char *sel, const char *what);
 
 /* routes_migrate.c */
 void h_vm_migrate(struct route_ctx *c);

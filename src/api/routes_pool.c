@@ -127,6 +127,34 @@ static void forward_reply(struct route_ctx *c, const char *host, struct peer_raw
 	http_reply_header(c->rep, POOLVIEW_HOST_HEADER, host);
 }
 
+/* Refuse a stream of VM sel, which member owner has: it is not handed on (422 naming the member). */
+static void stream_refused(struct route_ctx *c, const char *sel, const char *owner, const char *what)
+{
+	struct buf err = BUF_INIT;
+	buf_adds(&err, "vm '");
+	buf_add_printable(&err, sel, strlen(sel));
+	buf_printf(&err, "' is on host %s: %s not forwarded between hosts; connect to %s itself "
+			 "(corral --remote, docs/remote.md)", owner, what, owner);
+	fail(c, -ENOTSUP, err.s);
+	buf_release(&err);
+}
+
+bool route_stream_elsewhere(struct route_ctx *c, const char *sel, const char *what)
+{
+	char owner[CLUSTER_NODE_NAME_MAX + 1];
+	struct buf err = BUF_INIT;
+	int r;
+
+	if (!sel || !pool_wide(c) || !svc_poolview_in_pool(NULL) || vm_here(sel))
+		return false;
+	if ((r = svc_poolview_vm_owner(sel, owner, sizeof(owner), &err)) < 0)
+		fail(c, r, err.s);
+	else
+		stream_refused(c, sel, owner, what);
+	buf_release(&err);
+	return true;
+}
+
 bool route_forward(struct route_ctx *c, bool stream)
 {
 	const char *host = http_query(c->req, "host");
@@ -166,12 +194,7 @@ bool route_forward(struct route_ctx *c, bool stream)
 		return true;
 	}
 	if (stream) {
-		buf_adds(&err, "vm '");
-		buf_add_printable(&err, c->seg[2], strlen(c->seg[2]));
-		buf_printf(&err, "' is on host %s: consoles are not forwarded between hosts; connect to %s itself "
-				 "(corral --remote, docs/remote.md)", owner, owner);
-		fail(c, -ENOTSUP, err.s);
-		buf_release(&err);
+		stream_refused(c, c->seg[2], owner, "consoles are");
 		return true;
 	}
 	__do_free char *path = forward_path(c);

@@ -65,7 +65,10 @@ test_expect "start, show and stop of h2's VM run on h1 act on h2 (the start's jo
 	wait_for 10 "[ \"\$(on_host h1 job show $jid --host h2 --json | jq -r .state)\" = succeeded ]" &&
 	[ "$(state_on h2 b2)" = paused ] && on_host h1 vm resume b2 >/dev/null && [ "$(state_on h2 b2)" = running ] &&
 	on_host h1 vm stop b2 --force | grep -q "b2: stopped" && [ "$(state_on h2 b2)" = stopped ] &&
-	on_host h2 events --kind api | grep -q "host:h1 from 10.99.0.1: POST /v1/vms/b2/stop -> 202"
+	on_host h2 events --kind api | grep -q "host:h1 from 10.99.0.1: POST /v1/vms/b2/stop -> 202" &&
+	on_host h1 vm events b2 | grep -q "stopped" &&
+	fails on_host h1 vm events b2 --follow 2>err && cat err && grep -q "is on host h2: event streams are not forwarded" err &&
+	fails timeout 10 "$CORRAL" --socket "$T/h1.sock" vm console b2 2>err && cat err && grep -q "is on host h2: consoles are not forwarded" err
 '
 
 test_expect "a user whose ACL names one VM sees only it pool-wide and cannot act on another (403 from its owner)" '
