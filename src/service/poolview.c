@@ -26,6 +26,7 @@ struct ask {
 	bool online;
 	const char *path; /* the call (GET) */
 	const char *user; /* on whose behalf, or NULL */
+	long timeout_ms;  /* TCP + TLS, and the whole call */
 	json_t *reply;    /* 2xx: its JSON */
 	char *error;      /* else why not */
 	pthread_t thread;
@@ -91,7 +92,7 @@ static void *ask_main(void *arg)
 	struct peer *p = NULL;
 	struct buf err = BUF_INIT;
 
-	if (open_member(a->name, a->user, POOLVIEW_TIMEOUT_MS, POOLVIEW_TIMEOUT_MS, &p, &err) < 0 ||
+	if (open_member(a->name, a->user, a->timeout_ms, a->timeout_ms, &p, &err) < 0 ||
 	    peer_call(p, "GET", a->path, NULL, &a->reply, NULL, &err) < 0)
 		a->error = xstrdup(err.len ? err.s : "no answer");
 	peer_close(p);
@@ -99,12 +100,14 @@ static void *ask_main(void *arg)
 	return NULL;
 }
 
-/* Ask every online member GET path (on behalf of user) at once; offline ones get their error without a call. */
-static void ask_all(struct ask *list, size_t n, const char *path, const char *user)
+/* Ask every online member GET path (on behalf of user) at once, each within timeout_ms; offline ones
+ * get their error without a call. */
+static void ask_all(struct ask *list, size_t n, const char *path, const char *user, long timeout_ms)
 {
 	for (size_t i = 0; i < n; i++) {
 		list[i].path = path;
 		list[i].user = user;
+		list[i].timeout_ms = timeout_ms;
 		if (!list[i].online) {
 			list[i].error = xstrdup("offline: not in this host's corosync ring");
 			continue;
@@ -143,7 +146,7 @@ json_t *svc_poolview_vm_list(json_t *local, const char *select, const char *user
 
 	__do_free char *enc = select ? str_url_encode(select) : NULL;
 	__do_free char *path = xasprintf("/v1/vms?scope=local%s%s", enc ? "&select=" : "", enc ? enc : "");
-	ask_all(list, n, path, user);
+	ask_all(list, n, path, user, POOLVIEW_TIMEOUT_MS);
 	unreachable = json_array();
 	errors = json_array();
 	for (size_t k = 0; k < n; k++) {
@@ -204,7 +207,7 @@ int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *e
 	}
 	__do_free char *enc = str_url_encode(sel);
 	__do_free char *path = xasprintf("/v1/vms?scope=local&select=%s", enc);
-	ask_all(list, n, path, NULL);
+	ask_all(list, n, path, NULL, POOLVIEW_OWNER_TIMEOUT_MS);
 	for (size_t k = 0; k < n; k++) {
 		json_t *vms = json_object_get(list[k].reply, "vms"), *vm;
 		size_t i;

@@ -9,7 +9,8 @@
  * members of its pool (the cluster definition's nodes that are online in
  * its corosync ring) over the peer channel (peer.h: mutual TLS between
  * trusted hosts; pool members trust each other, `cluster join` goes through
- * host trust), in parallel, each with a short deadline (POOLVIEW_TIMEOUT_MS),
+ * host trust), in parallel, each with a short deadline (POOLVIEW_TIMEOUT_MS
+ * for a list, POOLVIEW_OWNER_TIMEOUT_MS to find an owner),
  * for their own VMs only (GET /v1/vms?scope=local): a member's answer never
  * asks further, so nothing recurses.  A member that is offline, not
  * trusted, or does not answer in time is reported, never waited for longer.
@@ -34,8 +35,11 @@
 #include "service/peer.h"
 #include "service/service.h"
 
-/* Per member: TCP + TLS, and the whole call (a list, an owner lookup). */
+/* Per member, for a list: TCP + TLS, and the whole call. */
 #define POOLVIEW_TIMEOUT_MS 2000L
+/* Per member, to find a VM's owner before a verb is handed on: an action is
+ * worth a longer wait than a list (a loaded member still answers). */
+#define POOLVIEW_OWNER_TIMEOUT_MS 5000L
 /* A forwarded request: TCP + TLS, and the whole call. */
 #define POOLVIEW_FORWARD_CONNECT_MS 2000L
 #define POOLVIEW_FORWARD_TIMEOUT_MS 30000L
