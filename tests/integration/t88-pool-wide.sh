@@ -5,7 +5,9 @@
 # of another member are done by that member (start, show, stop of h2's VM run
 # on h1; the start's job followed on h2); a user whose ACL names one VM sees
 # only it pool-wide and is refused (403, by the owner) on another through
-# forwarding; a name on two hosts is refused as ambiguous, naming both;
+# forwarding; only a pool member may name the user it acts for; the console
+# and event streams of another member's VM are refused naming the member;
+# a name on two hosts is refused as ambiguous, naming both;
 # hostile names are refused without asking anyone; a member cut off at the
 # switch is reported unreachable while the others' VMs are listed.
 . "$(dirname "$0")/lib.sh"
