@@ -256,6 +256,8 @@ void h_events(struct route_ctx *c)
 
 	if (query_int(c, "job", 1, LONG_MAX, &job) < 0 || query_int(c, "limit", 1, 10000, &limit) < 0)
 		return;
+	if (route_stream_elsewhere(c, vm, query_bool(c, "follow") ? "event streams are" : "events are"))
+		return; /* another member's VM: its events are there (docs/cluster.md "Pool-wide answers") */
 	if (query_bool(c, "follow")) {
 		follow(c, vm, kinds, job);
 		return;

@@ -212,8 +212,11 @@ static void h_host(struct route_ctx *c) { http_reply_json(c->rep, 200, svc_host_
 static void h_vm_list(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
+	if (!route_scope_valid(c))
+		return;
 	json_t *j = svc_vm_list(http_query(c->req, "select"), &err);
 	route_filter(c, json_object_get(j, "vms"), "vms");
+	j = route_pool_vm_list(c, j);
 	if (j)
 		http_reply_json(c->rep, 200, j);
 	else
@@ -1156,7 +1159,8 @@ static const struct route routes[] = {
 	  AUTH_SYS_AUDIT },
 	{ "GET", { "v1", "openapi.json" }, h_openapi, NULL, NULL, 200, "this API described as OpenAPI 3.0",
 	  AUTH_SYS_AUDIT },
-	{ "GET", { "v1", "vms" }, h_vm_list, "select:str", NULL, 200, "list VMs (a selector narrows it)",
+	{ "GET", { "v1", "vms" }, h_vm_list, "select:str,scope:str", NULL, 200,
+	  "list VMs (a selector narrows it); in a pool every member's, each with its host (scope=local: this host's)",
 	  AUTH_VM_AUDIT },
 	{ "POST", { "v1", "vms" }, h_vm_create, NULL, "VM definition", 201, "define a VM", AUTH_VM_CONFIG },
 	{ "POST", { "v1", "vms", "import" }, h_vm_import, NULL, "{path, name, pool, network, start}", 202,
@@ -1443,6 +1447,27 @@ static const struct route routes[] = {
 };
 
 
+/*
+ * Routes a pool member answers for the member that owns the object
+ * (routes_pool.c): those of one VM (/v1/vms/{vm}...) and of one job
+ * (/v1/jobs/{job}...).  They take two more query parameters than the table
+ * says: host (the member to ask) and scope (local: never hand on).
+ */
+static bool forwardable(const struct route *r)
+{
+	return r->pattern[1] && r->pattern[2] &&
+	       ((strcmp(r->pattern[1], "vms") == 0 && strcmp(r->pattern[2], "{vm}") == 0) ||
+		(strcmp(r->pattern[1], "jobs") == 0 && strcmp(r->pattern[2], "{job}") == 0));
+}
+
+/* The console's and VNC's routes upgrade the connection: never forwarded. */
+static bool streamed(const struct route *r)
+{
+	return r->ok == 101;
+}
+
+#define FORWARD_QUERY "host:str,scope:str"
+
 static bool match(const struct route *r, const struct route_ctx *c)
 {
 	int n = 0;
@@ -1472,14 +1497,16 @@ static const char *query_type(const char *spec, const char *key, char *type, siz
 }
 
 /* Every query parameter is one the route takes, with a value of its type; else 400 sent. */
-static bool query_valid(struct route_ctx *c, const char *spec)
+static bool query_valid(struct route_ctx *c, const struct route *r)
 {
-	const char *key;
+	const char *spec = r->query, *key;
 	char type[8];
 	int64_t n;
 	for (size_t i = 0; (key = http_query_key(c->req, i)); i++) {
 		const char *v = http_query(c->req, key);
 		struct buf msg = BUF_INIT;
+		if (forwardable(r) && query_type(FORWARD_QUERY, key, type, sizeof(type)))
+			continue;
 		if (!query_type(spec, key, type, sizeof(type)))
 			buf_printf(&msg, "unknown query parameter '%.64s'%s%s", key, spec ? "; this route takes: " : "",
 				   spec ? spec : " (this route takes none)");
@@ -1516,7 +1543,10 @@ static json_t *openapi_operation(const struct route *r)
 		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:{s:s}}", "name", name, "in", "path", "required",
 							1, "schema", "type", "string"));
 	}
-	for (const char *q = r->query; q && *q;) {
+	__do_free char *query = forwardable(r) ? xasprintf("%s%s" FORWARD_QUERY, r->query ? r->query : "",
+							  r->query ? "," : "")
+					       : xstrdup(r->query ? r->query : "");
+	for (const char *q = query; *q;) {
 		size_t n = strcspn(q, ","), name = strcspn(q, ":");
 		const char *type = "string";
 		for (size_t t = 0; t < ARRAY_SIZE(types); t++)
@@ -1582,7 +1612,7 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 {
 	struct route_ctx c = { .req = req, .rep = rep };
 	struct buf allow = BUF_INIT; /* methods of the routes matching the path: "GET, POST" */
-	struct svc_identity who = { "root@unix", "" };
+	struct svc_identity who = { "root@unix", "", "" };
 	char actor[EVENTS_ACTOR_MAX];
 
 	/* The web UI's files and login (routes_ui.c) come before any login. */
@@ -1597,6 +1627,7 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 	events_actor_set(actor);
 	c.who = &who;
 	c.caller_host = svc_identity_host(&who);
+	c.forwarded_by = who.via[0] ? who.via : NULL;
 	if (split_path(&c, req->path) < 0) {
 		fail(&c, -EINVAL, "malformed request path");
 		goto out;
@@ -1605,8 +1636,11 @@ void api_route(const struct http_request *req, struct http_reply *rep)
 		if (!match(&routes[i], &c))
 			continue;
 		if (strcmp(routes[i].method, req->method) == 0) {
-			if (query_valid(&c, routes[i].query) &&
-			    (!req->remote || route_self(&c, &who) || route_allowed(&c, &who, routes[i].priv)))
+			if (!query_valid(&c, &routes[i]))
+				; /* answered */
+			else if (forwardable(&routes[i]) && (!route_scope_valid(&c) || route_forward(&c, streamed(&routes[i]))))
+				; /* answered by (or for) the member that owns the object, or refused */
+			else if (!req->remote || route_self(&c, &who) || route_allowed(&c, &who, routes[i].priv))
 				routes[i].fn(&c);
 			if (strcmp(req->method, "GET") != 0)
 				svc_auth_audit(&who, req->peer, req->method, req->path, rep->status);

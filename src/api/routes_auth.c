@@ -19,6 +19,7 @@
 #include "service/backup.h"
 #include "service/ct.h"
 #include "service/host.h"
+#include "service/poolview.h"
 #include "service/vm.h"
 #include "service/volume.h"
 #include "util/jsonutil.h"
@@ -39,6 +40,13 @@ bool route_login(struct route_ctx *c, struct svc_identity *who)
 	int r = !authz && c->req->client_fp ? svc_auth_host_login(c->req->client_fp, c->req->peer, who, &retry, &err)
 					    : svc_auth_login(authz, c->req->peer, who, &retry, &err);
 
+	/* A pool member forwarding a request names whom it acts for (docs/remote.md "Forwarding in a pool") */
+	const char *assert = r == 0 ? http_header(c->req, POOLVIEW_USER_HEADER) : NULL;
+	if (assert && svc_identity_host(who) && (r = svc_auth_assert(who, assert, &err)) < 0) {
+		http_reply_error(c->rep, r == -EACCES ? 403 : 400, r == -EACCES ? "forbidden" : "invalid_argument", err.s);
+		buf_release(&err);
+		return false;
+	}
 	if (r == -EAGAIN) {
 		char n[24];
 		snprintf(n, sizeof(n), "%lld", (long long)retry);

@@ -8,7 +8,8 @@
  * routes_net.c those of networks; routes_trust.c those of trusted hosts;
  * routes_migrate.c those of live migration; routes_alarm.c those of alarm rules; routes_ha.c those of HA;
  * routes_ui.c the web UI's files, login and session checks.
- * routes_cluster.c those of the pool of hosts on Corosync.
+ * routes_cluster.c those of the pool of hosts on Corosync; routes_pool.c the
+ * pool-wide VM list and the forwarding of requests to the member that owns the object.
  */
 #ifndef CORRAL_API_ROUTES_INTERNAL_H
 #define CORRAL_API_ROUTES_INTERNAL_H
@@ -33,6 +34,7 @@ struct route_ctx {
 	char *seg[MAX_SEGS];
 	int nseg;
 	const char *caller_host; /* the trusted host calling (over TCP, by its certificate), or NULL */
+	const char *forwarded_by; /* the pool member that forwarded this request for the caller, or NULL */
 };
 
 /* Reply with the error for -errno err (api_errno_status) and msg. */
@@ -77,6 +79,20 @@ void h_token_delete(struct route_ctx *c);
 void h_acl_list(struct route_ctx *c);
 void h_acl_add(struct route_ctx *c);
 void h_acl_delete(struct route_ctx *c);
+
+/* routes_pool.c: answering for the pool (docs/cluster.md "Pool-wide answers").
+ * A query's scope is absent, local or pool (false: 400 sent). */
+bool route_scope_valid(struct route_ctx *c);
+/* GET /v1/vms: local (this host's list, filtered; taken) with every member's VMs
+ * when the request is answered for the pool; else local as it is. */
+json_t *route_pool_vm_list(struct route_ctx *c, json_t *local);
+/* A request on /v1/vms/{vm}... or /v1/jobs/{job}... whose object is another
+ * member's (or that names host=): handed on to it and its answer sent, or
+ * refused (stream: the console, not forwarded); true when answered. */
+bool route_forward(struct route_ctx *c, bool stream);
+/* A stream of one VM (events ?vm=SEL) whose VM is another member's: refused
+ * naming that member (`what`: "event streams are"), or not found; true when answered. */
+bool route_stream_elsewhere(struct route_ctx *c, const char *sel, const char *what);
 
 /* routes_migrate.c */
 void h_vm_migrate(struct route_ctx *c);

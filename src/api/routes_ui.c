@@ -198,7 +198,7 @@ static void ui_login(const struct http_request *req, struct http_reply *rep)
 	} else if (r < 0) {
 		ui_error(rep, r == -EACCES ? 401 : 500, r == -EACCES ? "unauthorized" : "internal", err.s);
 	} else {
-		struct svc_identity who = { "", "" };
+		struct svc_identity who = { "", "", "" };
 		snprintf(who.user, sizeof(who.user), "%s", user);
 		http_reply_json(rep, 200, json_pack("{s:s,s:s,s:i,s:o}", "user", user, "csrf", csrf, "idle_timeout",
 						    (int)svc_session_idle_s(), "rights", svc_acl_rights(user)));
@@ -215,7 +215,7 @@ static void ui_login(const struct http_request *req, struct http_reply *rep)
 static void ui_session(const struct http_request *req, struct http_reply *rep)
 {
 	char id[AUTH_SECRET_HEX + 1], csrf[AUTH_SECRET_HEX + 1];
-	struct svc_identity who = { "", "" };
+	struct svc_identity who = { "", "", "" };
 	struct buf err = BUF_INIT;
 
 	if (!req->remote) {
@@ -244,7 +244,7 @@ static void ui_session(const struct http_request *req, struct http_reply *rep)
 static void ui_logout(const struct http_request *req, struct http_reply *rep)
 {
 	char id[AUTH_SECRET_HEX + 1], csrf[AUTH_SECRET_HEX + 1];
-	struct svc_identity who = { "", "" };
+	struct svc_identity who = { "", "", "" };
 	struct buf err = BUF_INIT;
 
 	if (!req->remote || !cookie_of(req, id, sizeof(id)) ||

@@ -110,6 +110,14 @@ int auth_user_name_check(const char *name, struct buf *err);
 /* Token ids: 1-64 of [A-Za-z0-9._-], starting with a letter or digit.  -EINVAL + sentence. */
 int auth_token_id_check(const char *id, struct buf *err);
 
+/*
+ * The caller a pool member names when it forwards a request (docs/remote.md
+ * "Forwarding in a pool"): "USER" or "USER!TOKEN", each a valid name, into
+ * user and token (>= AUTH_NAME_MAX + 1 bytes each; token "" without one).
+ * -EINVAL + a sentence for anything else.
+ */
+int auth_caller_parse(const char *value, char *user, char *token, struct buf *err);
+
 enum auth_kind { AUTH_NONE, AUTH_TOKEN, AUTH_PASSWORD };
 
 /* Credentials taken from one Authorization header; secret wiped by auth_cred_release. */

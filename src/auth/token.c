@@ -46,6 +46,27 @@ int auth_user_name_check(const char *name, struct buf *err) { return name_check(
 
 int auth_token_id_check(const char *id, struct buf *err) { return name_check(id, false, "token id", err); }
 
+int auth_caller_parse(const char *value, char *user, char *token, struct buf *err)
+{
+	const char *bang = value ? strchr(value, '!') : NULL;
+	size_t n = value ? (bang ? (size_t)(bang - value) : strlen(value)) : 0;
+
+	user[0] = token[0] = '\0';
+	if (!value || n > AUTH_NAME_MAX || (bang && strlen(bang + 1) > AUTH_NAME_MAX)) {
+		buf_adds(err, "the caller a forwarded request names is missing or too long");
+		return -EINVAL;
+	}
+	memcpy(user, value, n);
+	user[n] = '\0';
+	if (bang)
+		memcpy(token, bang + 1, strlen(bang + 1) + 1);
+	if (auth_user_name_check(user, err) < 0 || (bang && auth_token_id_check(token, err) < 0)) {
+		user[0] = token[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void auth_cred_release(struct auth_cred *c) { OPENSSL_cleanse(c->secret, sizeof(c->secret)); }
 
 /* Copy n bytes of s into out (size len, NUL-terminated); false if they do not fit. */

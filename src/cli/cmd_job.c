@@ -28,17 +28,19 @@ static const char usage_list[] =
 	"  -h, --help   show this help\n";
 
 static const char usage_show[] =
-	"usage: corral job show ID [--json]\n"
+	"usage: corral job show ID [--host HOST] [--json]\n"
 	"\n"
 	"Show one job: type, target, state, phase, progress, rate, ETA, error and\n"
 	"times.\n"
 	"\n"
 	"Options:\n"
+	"  --host HOST  a job of HOST, another member of this host's pool (a VM\n"
+	"               action done there for you: its answer names the host)\n"
 	"  --json       print the job as the API returns it\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_cancel[] =
-	"usage: corral job cancel ID [--json]\n"
+	"usage: corral job cancel ID [--host HOST] [--json]\n"
 	"\n"
 	"Ask a running job to stop.  It stops at its next chunk or step, rolls back\n"
 	"what it made (docs/backup.md, \"Cancelling\") and ends \"cancelled\";\n"
@@ -47,10 +49,11 @@ static const char usage_cancel[] =
 	"refused with the reason.\n"
 	"\n"
 	"Options:\n"
+	"  --host HOST  a job of HOST, another member of this host's pool\n"
 	"  --json       print the job as it is now\n"
 	"  -h, --help   show this help\n";
 
-enum { OPT_VM = CLI_OPT_FIRST };
+enum { OPT_VM = CLI_OPT_FIRST, OPT_HOST };
 
 /* "42%" */
 static char *progress_text(const json_t *job)
@@ -156,14 +159,24 @@ int job_wait(struct cli *cli, const json_t *job, const char *label, json_t **fin
 		json_decref(f.cur);
 		return CLI_FAIL;
 	}
-	path = client_path(c, "/v1/jobs", job_id, NULL);
+	/* A job another member of the pool runs (a forwarded action: docs/cluster.md
+	 * "Pool-wide answers") is asked of that member through this host, by polling:
+	 * event streams are not forwarded. */
+	const char *host = out_str(job, "host");
+	{
+		struct buf url = BUF_INIT;
+		__do_free char *base = client_path(c, "/v1/jobs", job_id, NULL);
+		buf_adds(&url, base);
+		client_query_add(c, &url, "host", host);
+		path = buf_detach(&url);
+	}
 	events = xasprintf("/v1/events?follow=true&job=%s", job_id);
 	/* The stream starts with the job as it is and ends with it; if it breaks
 	 * (corrald restarting), look at the job and follow it again. */
 	while (job_running(f.cur)) {
 		__do_reply struct reply r = REPLY_INIT;
 		show_progress(&f);
-		if (client_events(c, events, on_job_event, &f, &r) == 0 && !job_running(f.cur))
+		if (!host && client_events(c, events, on_job_event, &f, &r) == 0 && !job_running(f.cur))
 			break;
 		__do_reply struct reply g = REPLY_INIT;
 		if (client_call(c, "GET", path, NULL, &g, false) < 0) {
@@ -275,6 +288,8 @@ static void show_job(const json_t *job)
 		__do_free char *s = out_scalar(json_object_get(job, keys[i]));
 		table_add_kv(t, keys[i], "%s", s);
 	}
+	if ((text = out_str(job, "host")))
+		table_add_kv(t, "host", "%s", text);
 	table_add_kv(t, "state", "%s", state_text(job));
 	if ((text = out_str(job, "phase")))
 		table_add_kv(t, "phase", "%s", text);
@@ -300,14 +315,49 @@ static void show_job(const json_t *job)
 	table_print(t, stdout);
 }
 
+/* Parse [--host HOST] ID for show and cancel: the job's path with its suffix and host, or NULL (*rc set). */
+static char *job_path(struct cli *cli, struct cli_args *a, const char *suffix, int *rc)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, OPT_HOST },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	const char *host = NULL;
+	struct client *c;
+	int opt;
+
+	while ((opt = cli_getopt(cli, a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT) {
+			*rc = a->exit_code;
+			return NULL;
+		}
+		if (opt == OPT_HOST)
+			host = optarg;
+	}
+	if ((*rc = cli_args_count(a, 1, 1, "job ID")) != CLI_OK)
+		return NULL;
+	if (!(c = cli_client(cli))) {
+		*rc = CLI_FAIL;
+		return NULL;
+	}
+	struct buf url = BUF_INIT;
+	__do_free char *base = client_path(c, "/v1/jobs", a->pos[0], suffix);
+	buf_adds(&url, base);
+	client_query_add(c, &url, "host", host);
+	return buf_detach(&url);
+}
+
 static int job_show(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args a;
+	int rc;
 
 	cli_args_init(&a, "job show", usage_show, argc, argv);
-	if (!cli_args_plain(cli, &a, 1, 1, "job ID"))
-		return a.exit_code;
-	return cli_show(cli, "/v1/jobs", a.pos[0], show_job);
+	__do_free char *path = job_path(cli, &a, NULL, &rc);
+	if (!path)
+		return rc;
+	return cli_get_print(cli, path, show_job);
 }
 
 static int job_cancel(struct cli *cli, int argc, char **argv)
@@ -315,10 +365,13 @@ static int job_cancel(struct cli *cli, int argc, char **argv)
 	__do_reply struct reply r = REPLY_INIT;
 	struct cli_args a;
 
+	int rc;
+
 	cli_args_init(&a, "job cancel", usage_cancel, argc, argv);
-	if (!cli_args_plain(cli, &a, 1, 1, "job ID"))
-		return a.exit_code;
-	if (cli_call(cli, "POST", "/v1/jobs", a.pos[0], "/cancel", NULL, &r) != CLI_OK)
+	__do_free char *path = job_path(cli, &a, "/cancel", &rc);
+	if (!path)
+		return rc;
+	if (client_call(cli_client(cli), "POST", path, NULL, &r, false) < 0)
 		return CLI_FAIL;
 	json_t *job = json_object_get(r.json, "job");
 	if (cli->json) {

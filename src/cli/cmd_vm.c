@@ -145,30 +145,39 @@ static const char usage_edit[] =
 	"  -h, --help            show this help\n";
 
 static const char usage_list[] =
-	"usage: corral vm list [SELECTOR] [--state S[,S...]] [--json]\n"
+	"usage: corral vm list [SELECTOR] [--state S[,S...]] [--local] [--json]\n"
 	"\n"
 	"List VMs (all, or those SELECTOR matches) as a table:\n"
 	"NAME STATE CPUS MEMORY AUTOSTART TAGS IP UPTIME (STATE is 'template' for\n"
 	"templates; IP the addresses leased to its NICs on corral networks and\n"
 	"those its guest agent reported last; UPTIME how long a running VM has\n"
 	"been running).\n"
+	"On a host in a pool the list holds the VMs of every member of the pool,\n"
+	"with a HOST column; a member that does not answer within 2 s is named\n"
+	"in a warning on standard error and the list goes on without it.\n"
 	"SELECTOR is a name, a uuid, 'name:GLOB' or 'uuid:UUID'.\n"
 	"\n"
 	"Options:\n"
 	"  --state S    only VMs in state S: running, stopped, paused, starting,\n"
 	"               stopping, crashed or template (several: comma-separated)\n"
-	"  --json       print the API's answer {\"vms\":[...]} (filtered by --state)\n"
+	"  --local      only this host's VMs, also in a pool\n"
+	"  --json       print the API's answer {\"vms\":[...]} (filtered by --state;\n"
+	"               in a pool each VM has its \"host\", and \"unreachable\"\n"
+	"               names the members that did not answer)\n"
 	"  -h, --help   show this help\n";
 
 static const char usage_show[] =
-	"usage: corral vm show VM [--json]\n"
+	"usage: corral vm show VM [--local] [--json]\n"
 	"\n"
 	"Show one VM: its definition, state and why, pid, VNC address, disks, CD-ROM,\n"
 	"its guest agent (connected, not responding or off) with the guest's host\n"
 	"name, OS and addresses, and recent events.\n"
 	VM_SELECTOR_HELP
+	"In a pool, a VM of another member is shown by that member (as every\n"
+	"verb on one VM is done by the member that has it).\n"
 	"\n"
 	"Options:\n"
+	"  --local      only a VM of this host, also in a pool\n"
 	"  --json       print the VM exactly as the API returns it; the output is\n"
 	"               accepted back by 'corral vm create --from FILE'\n"
 	"  -h, --help   show this help\n";
@@ -416,7 +425,7 @@ static int act_all(struct cli *cli, const char *verb, char **sel, int nsel, cons
 /* --- create --- */
 
 enum { OPT_START = VMDEF_OPT_END, OPT_TIMEOUT, OPT_FORCE, OPT_DISKS, OPT_LINGER, OPT_TAIL, OPT_LIMIT, OPT_FOLLOW,
-       OPT_NO_BALLOON, OPT_STATE, OPT_STOP_KILL };
+       OPT_NO_BALLOON, OPT_STATE, OPT_STOP_KILL, OPT_LOCAL };
 
 static int vm_create(struct cli *cli, int argc, char **argv)
 {
@@ -537,7 +546,12 @@ static bool list_has(const char *list, const char *item)
 static void print_vms(const json_t *answer)
 {
 	static const char *const headers[] = { "NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART", "TAGS", "IP", "UPTIME" };
-	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	static const char *const pool_headers[] = { "NAME",	 "HOST", "STATE", "CPUS", "MEMORY",
+						    "AUTOSTART", "TAGS", "IP",	  "UPTIME" };
+	/* a pool's answer (every VM with its host) gets a HOST column */
+	bool pool = json_object_get(answer, "unreachable") != NULL;
+	__do_table struct table *t = pool ? table_new(ARRAY_SIZE(pool_headers), pool_headers)
+					  : table_new(ARRAY_SIZE(headers), headers);
 	json_t *vm;
 	size_t i;
 
@@ -565,10 +579,15 @@ static void print_vms(const json_t *answer)
 				buf_printf(&ips, "%s%s", ips.len ? "," : "", ip);
 		}
 		/* A template never runs: its state column says what it is. */
-		table_add(t, out_str(vm, "name"),
-			  json_is_true(json_object_get(vm, "template")) ? "template" : out_str(vm, "state"), cpus,
-			  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-", ips.len ? ips.s : "-",
-			  running ? out_age(out_str(st, "since"), up, sizeof(up)) : "-");
+		const char *state = json_is_true(json_object_get(vm, "template")) ? "template" : out_str(vm, "state");
+		const char *uptime = running ? out_age(out_str(st, "since"), up, sizeof(up)) : "-";
+		if (pool)
+			table_add(t, out_str(vm, "name"), out_str(vm, "host") ?: "-", state, cpus,
+				  memory_text(vm, mem, sizeof(mem)), autostart, *tags ? tags : "-", ips.len ? ips.s : "-",
+				  uptime);
+		else
+			table_add(t, out_str(vm, "name"), state, cpus, memory_text(vm, mem, sizeof(mem)), autostart,
+				  *tags ? tags : "-", ips.len ? ips.s : "-", uptime);
 	}
 	table_print(t, stdout);
 }
@@ -608,12 +627,14 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, OPT_STATE },
+		{ "local", no_argument, NULL, OPT_LOCAL },
 		CLI_COMMON_OPTIONS,
 		{ 0 },
 	};
 	__do_reply struct reply r = REPLY_INIT;
 	__do_free char *path = NULL;
 	const char *want = NULL;
+	bool local = false;
 	struct client *c;
 	struct cli_args a;
 	int opt, rc;
@@ -624,6 +645,8 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 			return a.exit_code;
 		if (opt == OPT_STATE)
 			want = optarg;
+		else if (opt == OPT_LOCAL)
+			local = true;
 	}
 	if ((rc = cli_args_count(&a, 0, 1, "selector")) != CLI_OK)
 		return rc;
@@ -638,7 +661,13 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(a.cmd, "--state needs a state");
 	if (!(c = cli_client(cli)))
 		return CLI_FAIL;
-	path = client_path_query(c, "/v1/vms", "select", a.npos == 1 ? a.pos[0] : NULL);
+	{
+		struct buf url = BUF_INIT;
+		buf_adds(&url, "/v1/vms");
+		client_query_add(c, &url, "select", a.npos == 1 ? a.pos[0] : NULL);
+		client_query_add(c, &url, "scope", local ? "local" : NULL);
+		path = buf_detach(&url);
+	}
 	if (client_call(c, "GET", path, NULL, &r, false) < 0)
 		return CLI_FAIL;
 	if (want) {
@@ -646,6 +675,13 @@ static int vm_list(struct cli *cli, int argc, char **argv)
 		for (size_t i = json_array_size(vms); i-- > 0;)
 			if (!state_wanted(want, list_state(json_array_get(vms, i))))
 				json_array_remove(vms, i);
+	}
+	{
+		json_t *he;
+		size_t i;
+		json_array_foreach(json_object_get(r.json, "host_errors"), i, he)
+			fprintf(stderr, "corral: warning: host %s did not answer, its VMs are not listed: %s\n",
+				out_str(he, "host") ?: "?", out_str(he, "error") ?: "no answer");
 	}
 	if (cli->json)
 		out_json(r.json);
@@ -852,12 +888,30 @@ static void show_vm(const json_t *vm)
 
 static int vm_show(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "local", no_argument, NULL, OPT_LOCAL },
+		CLI_COMMON_OPTIONS,
+		{ 0 },
+	};
+	__do_free char *path = NULL;
+	bool local = false;
+	struct client *c;
 	struct cli_args a;
+	int opt, rc;
 
 	cli_args_init(&a, "vm show", usage_show, argc, argv);
-	if (!cli_args_plain(cli, &a, 1, 1, "VM"))
-		return a.exit_code;
-	return cli_show(cli, "/v1/vms", a.pos[0], show_vm);
+	while ((opt = cli_getopt(cli, &a, opts)) != -1) {
+		if (opt == CLI_OPT_EXIT)
+			return a.exit_code;
+		if (opt == OPT_LOCAL)
+			local = true;
+	}
+	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_FAIL;
+	path = client_path(c, "/v1/vms", a.pos[0], local ? "?scope=local" : NULL);
+	return cli_get_print(cli, path, show_vm);
 }
 
 /* --- actions --- */

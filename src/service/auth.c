@@ -13,6 +13,7 @@
 
 #include "service/auth.h"
 #include "service/internal.h"
+#include "service/poolview.h"
 #include "service/session.h"
 #include "core/events.h"
 #include "core/store_local.h"
@@ -171,6 +172,26 @@ int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_iden
 	return 0;
 }
 
+int svc_auth_assert(struct svc_identity *who, const char *value, struct buf *err)
+{
+	const char *host = svc_identity_host(who);
+	char user[AUTH_NAME_MAX + 1], token[AUTH_NAME_MAX + 1];
+
+	if (!host || !svc_poolview_is_member(host)) {
+		buf_printf(err, "only a host of this host's pool may act for a user (%s is not one)",
+			   host ? host : who->user);
+		return -EACCES;
+	}
+	if (strcmp(value, POOLVIEW_USER_HOST) == 0)
+		return 0; /* the host itself (root on its socket): recorded as host:NAME */
+	if (auth_caller_parse(value, user, token, err) < 0)
+		return -EINVAL;
+	snprintf(who->via, sizeof(who->via), "%s", host);
+	snprintf(who->user, sizeof(who->user), "%s", user);
+	snprintf(who->token, sizeof(who->token), "%s", token);
+	return 0;
+}
+
 const char *svc_identity_host(const struct svc_identity *who)
 {
 	return strncmp(who->user, "host:", 5) == 0 ? who->user + 5 : NULL;
@@ -246,6 +267,8 @@ void svc_auth_audit(const struct svc_identity *who, const char *peer, const char
 {
 	struct buf d = BUF_INIT;
 	buf_printf(&d, "%s%s%s", who->user, who->token[0] ? "!" : "", who->token);
+	if (who->via[0])
+		buf_printf(&d, " via %s", who->via);
 	if (strcmp(peer, "unix") != 0)
 		buf_printf(&d, " from %s", peer);
 	buf_printf(&d, ": %s ", method);

@@ -28,6 +28,7 @@ void svc_auth_shutdown(void);
 struct svc_identity {
 	char user[AUTH_NAME_MAX + 6];  /* a user, or "host:NAME" for a trusted host (svc_auth_host_login) */
 	char token[AUTH_NAME_MAX + 1]; /* "" when she logged in with her password */
+	char via[AUTH_NAME_MAX + 1];   /* the pool member that forwarded the request for her, or "" */
 };
 
 /*
@@ -55,6 +56,17 @@ int svc_auth_password_login(const char *user, const char *password, const char *
  */
 int svc_auth_host_login(const char *client_fp, const char *peer, struct svc_identity *who, int64_t *retry_s,
 			struct buf *err);
+/*
+ * A trusted host (who is "host:NAME") that forwards a request names the
+ * caller it acts for (poolview.h, POOLVIEW_USER_HEADER): "USER",
+ * "USER!TOKEN", or "@host" (POOLVIEW_USER_HOST: root on its unix socket;
+ * no user name starts with '@').  Only a node of
+ * this host's pool may: then 0 and who becomes USER (with TOKEN) via NAME,
+ * whose rights the replicated ACL gives here; "@host" leaves who the host
+ * "host:NAME" (a member's root holds its host key anyway).  -EACCES + err
+ * for a host that is not a pool member, -EINVAL + err for a malformed value.
+ */
+int svc_auth_assert(struct svc_identity *who, const char *value, struct buf *err);
 /* The trusted host's name if who is one ("host:NAME"), else NULL. */
 const char *svc_identity_host(const struct svc_identity *who);
 /* May who exercise priv on object (auth_acl_allows over the stored ACL)?  A trusted

@@ -20,7 +20,9 @@
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 #include "peer.h"
 #include "internal.h"
@@ -44,6 +46,7 @@ struct peer {
 	bool connected;            /* a call has reached the peer */
 	char pin[96];              /* "" : accept any (probe) */
 	char *authorization;       /* header value, or NULL */
+	struct curl_slist *extra;  /* peer_add_header's "Name: value" lines */
 	char seen_fp[96];          /* the last handshake's leaf */
 	char *seen_pem;
 	bool pin_failed;
@@ -226,6 +229,7 @@ void peer_close(struct peer *p)
 		OPENSSL_cleanse(p->authorization, strlen(p->authorization));
 		free(p->authorization);
 	}
+	curl_slist_free_all(p->extra);
 	free(p->seen_pem);
 	free(p->name);
 	free(p->url);
@@ -245,6 +249,12 @@ void peer_set_authorization(struct peer *p, const char *value)
 		free(p->authorization);
 	}
 	p->authorization = value ? xasprintf("Authorization: %s", value) : NULL;
+}
+
+void peer_add_header(struct peer *p, const char *name, const char *value)
+{
+	__do_free char *line = xasprintf("%s: %s", name, value);
+	p->extra = curl_slist_append(p->extra, line);
 }
 
 const char *peer_host(const struct peer *p) { return p->host; }
@@ -365,23 +375,56 @@ static int transport_errno(struct peer *p, CURLcode rc, struct buf *err)
 	}
 }
 
-static int call(struct peer *p, const char *method, const char *path, json_t *body, peer_sink_fn sink,
-		void *sink_opaque, json_t **reply, long *http_status, struct buf *err)
+/* Remember the headers a raw call hands back (peer_call_raw). */
+static size_t on_header(char *data, size_t size, size_t n, void *opaque)
+{
+	struct peer_raw_reply *out = opaque;
+	size_t len = size * n;
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} keep[] = {
+		{ "content-type:", offsetof(struct peer_raw_reply, content_type), sizeof(((struct peer_raw_reply *)0)->content_type) },
+		{ "retry-after:", offsetof(struct peer_raw_reply, retry_after), sizeof(((struct peer_raw_reply *)0)->retry_after) },
+		{ "etag:", offsetof(struct peer_raw_reply, etag), sizeof(((struct peer_raw_reply *)0)->etag) },
+	};
+
+	for (size_t i = 0; out && i < ARRAY_SIZE(keep); i++) {
+		size_t k = strlen(keep[i].name);
+		if (len <= k || strncasecmp(data, keep[i].name, k) != 0)
+			continue;
+		const char *v = data + k, *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		char *dst = (char *)out + keep[i].off;
+		size_t m = (size_t)(end - v) < keep[i].cap ? (size_t)(end - v) : keep[i].cap - 1;
+		for (size_t j = 0; j < m; j++) /* a header value is printable text: nothing else is passed on */
+			dst[j] = (v[j] >= 0x20 && v[j] < 0x7f) ? v[j] : '?';
+		dst[m] = '\0';
+	}
+	return len;
+}
+
+/*
+ * One HTTP exchange: METHOD PATH with `data` (len bytes, content_type; NULL:
+ * no body) and the peer's headers.  0 and *status once an answer came (any
+ * status; its body in rb, its headers into hdr_out when non-NULL), else the
+ * transport's -errno with err.
+ */
+static int perform(struct peer *p, const char *method, const char *path, const char *data, size_t len,
+		   const char *content_type, struct reply_buf *rb, struct peer_raw_reply *hdr_out, long *status,
+		   struct buf *err)
 {
 	__do_free char *url = xasprintf("%s%s", p->url, path);
-	__do_free char *data = NULL;
-	struct reply_buf rb = { .h = p->curl, .sink = sink, .sink_opaque = sink_opaque, .b = BUF_INIT };
+	__do_free char *ctype = content_type ? xasprintf("Content-Type: %s", content_type) : NULL;
 	struct curl_slist *hdrs = NULL;
 	CURL *h = p->curl;
-	long status = 0;
 	int64_t t0 = time_mono_ms();
 	CURLcode rc;
-	int r = 0;
 
-	if (reply)
-		*reply = NULL;
-	if (http_status)
-		*http_status = 0;
+	*status = 0;
 	curl_easy_reset(h);
 	p->errbuf[0] = '\0';
 	p->pin_failed = false;
@@ -402,49 +445,73 @@ static int call(struct peer *p, const char *method, const char *path, json_t *bo
 		curl_easy_setopt(h, CURLOPT_SSLKEY, svc_cfg.tls_key_path);
 	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &rb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, rb);
+	if (hdr_out) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, hdr_out);
+	}
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	if (p->authorization)
 		hdrs = curl_slist_append(hdrs, p->authorization);
+	for (const struct curl_slist *e = p->extra; e; e = e->next)
+		hdrs = curl_slist_append(hdrs, e->data);
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-		if (body) {
-			data = json_dumps(body, JSON_COMPACT);
-			hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		}
-		if (body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+		if (data && ctype)
+			hdrs = curl_slist_append(hdrs, ctype);
+		if (data || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
 			curl_easy_setopt(h, CURLOPT_POSTFIELDS, data ? data : "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(data ? strlen(data) : 0));
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(data ? len : 0));
 		}
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
-	if (data)
-		OPENSSL_cleanse(data, strlen(data)); /* a body may carry a secret */
 
 	if (rc != CURLE_OK) {
-		if (rb.sink_failed) {
-			buf_printf(err, "the answer of %s to %s %s could not be taken in", p->name, method, path);
-			r = -EIO;
-			goto out;
-		}
-		if (rb.too_big)
-			buf_printf(err, "%s answered %s %s with more than %u MiB", p->name, method, path, PEER_MAX_REPLY >> 20);
-		r = rb.too_big ? -EREMOTEIO : transport_errno(p, rc, err);
 		log_debug("peer %s: %s %s failed after %lld ms: %s", p->name, method, path,
 			  (long long)(time_mono_ms() - t0), p->errbuf[0] ? p->errbuf : curl_easy_strerror(rc));
-		goto out;
+		if (rb->sink_failed) {
+			buf_printf(err, "the answer of %s to %s %s could not be taken in", p->name, method, path);
+			return -EIO;
+		}
+		if (rb->too_big) {
+			buf_printf(err, "%s answered %s %s with more than %u MiB", p->name, method, path, PEER_MAX_REPLY >> 20);
+			return -EREMOTEIO;
+		}
+		return transport_errno(p, rc, err);
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	p->connected = true;
+	log_debug("peer %s: %s %s -> %ld (%lld ms)", p->name, method, path, *status, (long long)(time_mono_ms() - t0));
+	return 0;
+}
+
+static int call(struct peer *p, const char *method, const char *path, json_t *body, peer_sink_fn sink,
+		void *sink_opaque, json_t **reply, long *http_status, struct buf *err)
+{
+	__do_free char *data = NULL;
+	struct reply_buf rb = { .h = p->curl, .sink = sink, .sink_opaque = sink_opaque, .b = BUF_INIT };
+	long status = 0;
+	int r = 0;
+
+	if (reply)
+		*reply = NULL;
+	if (http_status)
+		*http_status = 0;
+	if (body && strcmp(method, "GET") != 0)
+		data = json_dumps(body, JSON_COMPACT);
+	r = perform(p, method, path, data, data ? strlen(data) : 0, "application/json", &rb, NULL, &status, err);
+	if (data)
+		OPENSSL_cleanse(data, strlen(data)); /* a body may carry a secret */
+	if (r < 0)
+		goto out;
 	if (http_status)
 		*http_status = status;
-	log_debug("peer %s: %s %s -> %ld (%lld ms)", p->name, method, path, status, (long long)(time_mono_ms() - t0));
 	json_t *j = rb.b.len ? json_loadb(rb.b.s, rb.b.len, 0, NULL) : NULL;
 	if (status >= 200 && status < 300 && sink) {
 		/* the body went to the sink */
@@ -468,6 +535,29 @@ static int call(struct peer *p, const char *method, const char *path, json_t *bo
 out:
 	buf_release(&rb.b);
 	return r;
+}
+
+int peer_call_raw(struct peer *p, const char *method, const char *path, const char *body, size_t len,
+		  const char *content_type, struct peer_raw_reply *out, struct buf *err)
+{
+	struct reply_buf rb = { .h = p->curl, .b = BUF_INIT };
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->body = (struct buf)BUF_INIT;
+	r = perform(p, method, path, body, len, content_type, &rb, out, &out->status, err);
+	if (r < 0) {
+		buf_release(&rb.b);
+		return r;
+	}
+	out->body = rb.b;
+	return 0;
+}
+
+void peer_raw_reply_release(struct peer_raw_reply *r)
+{
+	if (r)
+		buf_release(&r->body);
 }
 
 int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,

@@ -62,6 +62,27 @@ int peer_call(struct peer *p, const char *method, const char *path, json_t *body
 typedef int (*peer_sink_fn)(const char *data, size_t len, void *opaque);
 int peer_call_sink(struct peer *p, const char *method, const char *path, json_t *body, peer_sink_fn sink,
 		   void *opaque, long *http_status, struct buf *err);
+/*
+ * An answer taken as it came (peer_call_raw), to hand on unchanged: the
+ * status, the body's bytes (up to 16 MiB), and the headers a forwarded
+ * answer keeps (printable text only, cut at their size; "" when absent).
+ */
+struct peer_raw_reply {
+	long status;
+	struct buf body;
+	char content_type[128];
+	char retry_after[32];
+	char etag[64];
+};
+/*
+ * Call METHOD PATH with `body` (len bytes of content_type; NULL: none) and
+ * keep the answer whatever its status: 0 once an answer came (release it
+ * with peer_raw_reply_release), else -errno + err as peer_call for the
+ * transport (-EHOSTUNREACH, -EKEYREJECTED, -EREMOTEIO).
+ */
+int peer_call_raw(struct peer *p, const char *method, const char *path, const char *body, size_t len,
+		  const char *content_type, struct peer_raw_reply *out, struct buf *err);
+void peer_raw_reply_release(struct peer_raw_reply *r);
 /* The host of the peer's URL: an IP address (IPv6 without brackets) or a name. */
 const char *peer_host(const struct peer *p);
 /*
@@ -93,6 +114,9 @@ int peer_open_url(const char *name, const char *url, const char *fingerprint, st
 void peer_set_timeout(struct peer *p, long connect_ms, long total_ms);
 /* Send this Authorization header value with every call (copied; wiped at close). */
 void peer_set_authorization(struct peer *p, const char *value);
+/* Send the header "name: value" with every call from now on (copied; the
+ * caller makes sure neither holds a line break). */
+void peer_add_header(struct peer *p, const char *name, const char *value);
 /* The fingerprint and PEM of the certificate the peer presented in the last
  * handshake, or NULL before one. */
 const char *peer_fingerprint(const struct peer *p);

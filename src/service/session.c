@@ -32,7 +32,7 @@ unsigned svc_session_max_age_s(void) { return max_age_s; }
 int svc_session_login(const char *user, const char *password, const char *peer, char *id, char *csrf,
 		      int64_t *retry_s, struct buf *err)
 {
-	struct svc_identity who = { "", "" };
+	struct svc_identity who = { "", "", "" };
 	int r = svc_auth_password_login(user, password, peer, &who, retry_s, err);
 
 	if (r < 0)

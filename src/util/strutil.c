@@ -214,3 +214,23 @@ int str_url_decode(const char *in, size_t len, bool plus_space, char **out)
 	*out = s;
 	return 0;
 }
+
+char *str_url_encode(const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(in);
+	char *s = xmalloc(3 * n + 1), *o = s;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '.' || *p == '_' || *p == '~') {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return s;
+}

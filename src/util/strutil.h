@@ -58,5 +58,8 @@ size_t str_distance(const char *a, const char *b);
  * not followed by two hex digits, or one that decodes to NUL.
  */
 int str_url_decode(const char *in, size_t len, bool plus_space, char **out);
+/* Percent-encode in for a URL path segment or query value: every byte but
+ * A-Z a-z 0-9 - . _ ~ as %XX (upper-case hex).  Caller frees. */
+char *str_url_encode(const char *in);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * fuzz_auth.c - fuzz target for what a network client controls before it
- * is known: the Authorization header (auth_cred_parse) and ACL scopes
- * (auth_scope_check, typed by administrators).
+ * is known: the Authorization header (auth_cred_parse), ACL scopes
+ * (auth_scope_check, typed by administrators), and the caller a pool
+ * member names in a forwarded request (auth_caller_parse).
  *
  * Input: the header value; the same bytes are also checked as a scope and
  * as an object path against a small fixed ACL.  Checked besides "no crash,
@@ -11,7 +12,9 @@
  *   - an accepted header gives a valid user name (and token id), a
  *     non-empty secret without control bytes, and parsing it again from its
  *     own fields ("Bearer USER!ID:SECRET") gives the same;
- *   - a scope the checker accepts starts with '/' and never holds "//".
+ *   - a scope the checker accepts starts with '/' and never holds "//";
+ *   - a forwarded caller is accepted only as valid names that join back
+ *     to the input ("USER" or "USER!TOKEN"), refused with both fields empty.
  *
  * Build with libFuzzer (-DFUZZING) or as a corpus replayer (see README.md).
  */
@@ -78,6 +81,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_reset(&err);
 	if (auth_scope_check(s, &err) == 0 && (s[0] != '/' || strstr(s, "//")))
 		die("accepted a malformed scope");
+	{
+		char user[AUTH_NAME_MAX + 1], token[AUTH_NAME_MAX + 1];
+		buf_reset(&err);
+		if (auth_caller_parse(s, user, token, &err) == 0) {
+			char *back = xasprintf("%s%s%s", user, token[0] ? "!" : "", token);
+			struct buf e2 = BUF_INIT;
+			if (strcmp(back, s) != 0 || auth_user_name_check(user, &e2) < 0 ||
+			    (token[0] && auth_token_id_check(token, &e2) < 0))
+				die("accepted a forwarded caller that is not USER[!TOKEN] of valid names");
+			buf_release(&e2);
+			free(back);
+		} else if (user[0] || token[0] || !err.len) {
+			die("a refused forwarded caller left a name behind or no message");
+		}
+	}
 	/* the decision never crashes on any object or subject */
 	(void)auth_acl_allows(acl, 3, s, NULL, AUTH_VM_POWER, s);
 	(void)auth_acl_allows(acl, 3, "op", s, AUTH_VM_POWER, "/vms/web");

@@ -20,14 +20,14 @@
 # (leaving would fence them).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
-qpid() { on_host h3 vm show "$1" --json | jq -r .status.pid; }
+qpid() { on_host h3 vm show --local "$1" --json | jq -r .status.pid; }
 fence() { on_host h3 ha status --json | jq -r ".fence.$1"; }
 owner() { on_host h1 ha status --json | jq -r ".resources[] | select(.vm == \"havm\" and .status == \"started\") | .host"; }
 # back_home: h3 is back and dropped havm (the manager restarted it on h1 or
 # h2): stop protecting it, remove that copy and define havm on h3 again
 back_home() {
 	local o
-	wait_for 15 "o=\$(owner) && [ \"\$o\" = h1 -o \"\$o\" = h2 ] && ! on_host h3 vm show havm >/dev/null 2>&1" &&
+	wait_for 15 "o=\$(owner) && [ \"\$o\" = h1 -o \"\$o\" = h2 ] && ! on_host h3 vm show --local havm >/dev/null 2>&1" &&
 		o=$(owner) && on_host h3 ha remove havm >/dev/null &&
 		{ on_host "$o" vm kill havm >/dev/null 2>&1; on_host "$o" vm delete havm --yes >/dev/null; } &&
 		on h3 create_guest havm >/dev/null
@@ -77,17 +77,17 @@ test_expect "h3 cut off: its HA VM is killed within the deadline, its plain VM r
 	! proc_gone "$pp" &&
 	wait_for 10 "[ \"\$(online h1)\" = h1,h2 ] && [ \"\$(quorate h1)\" = true ] && [ \"\$(quorate h2)\" = true ]" &&
 	[ "$(quorate h3)" = false ] && ! proc_gone "$pp" &&
-	wait_for 5 "on_host h3 vm show havm --json | jq -e \".status.state == \\\"stopped\\\"\" >/dev/null" &&
-	on_host h3 vm show havm --json | jq -r ".status.reason" | grep -q "fenced: host lost quorum" &&
+	wait_for 5 "on_host h3 vm show --local havm --json | jq -e \".status.state == \\\"stopped\\\"\" >/dev/null" &&
+	on_host h3 vm show --local havm --json | jq -r ".status.reason" | grep -q "fenced: host lost quorum" &&
 	on_host h3 events --kind ha | grep -q "fenced: host lost quorum" &&
 	on_host h3 ha status | grep -q "last fence: fenced: host lost quorum; killed: havm" &&
-	[ "$(on_host h3 vm show plain --json | jq -r .status.state)" = running ]
+	[ "$(on_host h3 vm show --local plain --json | jq -r .status.state)" = running ]
 '
 
 test_expect "h3 back: quorate again, it does not start the fenced VM (restarted elsewhere); ha remove works from any host" '
 	ip -n "$(nhost_ns sw)" link set p3 up &&
 	wait_for 30 "[ \"\$(quorate h3)\" = true ]" &&
-	wait_for 15 "o=\$(owner) && [ \"\$o\" = h1 -o \"\$o\" = h2 ] && ! on_host h3 vm show havm >/dev/null 2>&1" &&
+	wait_for 15 "o=\$(owner) && [ \"\$o\" = h1 -o \"\$o\" = h2 ] && ! on_host h3 vm show --local havm >/dev/null 2>&1" &&
 	o=$(owner) &&
 	on_host h2 ha remove havm >/dev/null &&
 	wait_for 5 "[ \"\$(on_host h3 ha status --json | jq \".resources | length\")\" = 0 ]" &&
@@ -124,7 +124,7 @@ test_expect "corosync on h3 stopped (SIGSTOP, links up): nobody tells h3; corral
 	on_host h3 vm start havm >/dev/null && on_host h3 ha add havm >/dev/null &&
 	wait_for 10 "tail -1 $glog | grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=havm\"" &&
 	grep -q "freshness clock running" $glog &&
-	hp=$(qpid havm) && L=$(fence deadline_ms) && u=$(on_host h3 vm show havm --json | jq -r .uuid) &&
+	hp=$(qpid havm) && L=$(fence deadline_ms) && u=$(on_host h3 vm show --local havm --json | jq -r .uuid) &&
 	echo "$u" >"$T/uuids" && ha_checker_start &&
 	kpid=$(head -n1 "$T/h3/cluster/corosync.pid") && [ "$kpid" -gt 0 ] &&
 	kill -STOP "$kpid" && t0=$(now_ms) &&

@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 mkdir -p "$T/shared"
-uuid_of() { on_host "$1" vm show "$2" --json | jq -r .uuid; }
+uuid_of() { on_host "$1" vm show --local "$2" --json | jq -r .uuid; }
 hastat() { on_host "$1" ha status --json | jq -r ".resources[] | select(.vm == \"$2\") | .$3"; }
 owner() { hastat h1 "$1" host; }
 
@@ -44,7 +44,7 @@ test_expect "ha add carries the definition; refuses a VM with a disk in an unsha
 '
 
 test_expect "h3 cut off: it kills its HA QEMUs, web then db run on h1/h2 within 15 s, plain runs on on h3" '
-	wu=$(uuid_of h3 web) && du=$(uuid_of h3 db) && pp=$(on_host h3 vm show plain --json | jq -r .status.pid) &&
+	wu=$(uuid_of h3 web) && du=$(uuid_of h3 db) && pp=$(on_host h3 vm show --local plain --json | jq -r .status.pid) &&
 	wp=$(qemus $wu) && dp=$(qemus $du) && [ -n "$wp" ] && [ -n "$dp" ] &&
 	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set p3 down &&
 	tw= && td= && tk= && end=$((SECONDS + 25)) &&
@@ -63,9 +63,9 @@ test_expect "h3 cut off: it kills its HA QEMUs, web then db run on h1/h2 within 
 	wait_for 10 "[ \"\$(hastat h1 web status)\" = started ] && [ \"\$(hastat h1 db status)\" = started ]" &&
 	w=$(owner web) && d=$(owner db) && { [ $w = h1 ] || [ $w = h2 ]; } && { [ $d = h1 ] || [ $d = h2 ]; } &&
 	[ $w != $d ] &&
-	[ "$(on_host $w vm show web --json | jq -r .status.state)" = running ] &&
-	[ "$(on_host $w vm show web --json | jq -r .uuid)" = "$wu" ] &&
-	on_host $w vm show web --json | jq -e ".disks[0].volume == \"web-d\"" >/dev/null &&
+	[ "$(on_host $w vm show --local web --json | jq -r .status.state)" = running ] &&
+	[ "$(on_host $w vm show --local web --json | jq -r .uuid)" = "$wu" ] &&
+	on_host $w vm show --local web --json | jq -e ".disks[0].volume == \"web-d\"" >/dev/null &&
 	on_host h1 events --kind ha --limit 200 | grep "recovering web from h3 on $w: h3 left the pool at" &&
 	on_host h1 events --kind ha --limit 200 | grep -n "recovering" | head -1 | grep -q "recovering web" &&
 	on_host h1 events --kind ha --limit 200 | grep -q "fence: h3 left the pool"
@@ -74,10 +74,10 @@ test_expect "h3 cut off: it kills its HA QEMUs, web then db run on h1/h2 within 
 test_expect "h3 back: it rejoins, starts neither, drops its records (disks stay), vm start refused" '
 	ip -n "$(nhost_ns sw)" link set p3 up &&
 	wait_for 30 "[ \"\$(quorate h3)\" = true ] && [ \"\$(online h1)\" = h1,h2,h3 ]" &&
-	wait_for 10 "! on_host h3 vm show web >/dev/null 2>&1 && ! on_host h3 vm show db >/dev/null 2>&1" &&
+	wait_for 10 "! on_host h3 vm show --local web >/dev/null 2>&1 && ! on_host h3 vm show --local db >/dev/null 2>&1" &&
 	on_host h3 events --kind ha --limit 200 | grep -q "local record dropped: HA moved web to $(owner web)" &&
 	[ -f "$T/shared/web-d.qcow2" ] && [ -f "$T/shared/db-d.qcow2" ] &&
-	[ "$(on_host h3 vm show plain --json | jq -r .status.state)" = running ] &&
+	[ "$(on_host h3 vm show --local plain --json | jq -r .status.state)" = running ] &&
 	[ "$(hastat h3 web host)" = "$(owner web)" ] &&
 	fails on_host h3 vm start web &&
 	[ "$(qemus $(uuid_of $(owner web) web) | wc -l)" = 1 ]
@@ -94,7 +94,7 @@ test_expect "a crash restarts web on its owner (max_restart 1); a second crash r
 	n=$(owner web) && [ $n != h3 ] &&
 	on_host h1 events --kind ha --limit 200 | grep -q "relocating web from $w to $n" &&
 	wait_for 10 "[ \"\$(hastat h1 web status)\" = started ]" &&
-	wait_for 10 "! on_host $w vm show web >/dev/null 2>&1"
+	wait_for 10 "! on_host $w vm show --local web >/dev/null 2>&1"
 '
 
 test_expect "two more crashes on the second host: web failed on max_relocate + 1 hosts: error, with the reason" '
@@ -125,7 +125,7 @@ test_expect "a live migration of an HA VM moves its HA owner; the old host keeps
 	on_host $o vm migrate db --to $to >/dev/null &&
 	wait_for 10 "[ \"\$(owner db)\" = $to ] && [ \"\$(hastat h3 db host)\" = $to ]" &&
 	on_host h1 ha status --json | jq -e ".resources[] | select(.vm == \"db\") | .status == \"started\"" >/dev/null &&
-	! on_host $o vm show db >/dev/null 2>&1 && [ "$(qemus $du | wc -l)" = 1 ] &&
+	! on_host $o vm show --local db >/dev/null 2>&1 && [ "$(qemus $du | wc -l)" = 1 ] &&
 	on_host $o events --kind ha --limit 50 | grep -q "HA owner is now $to (migrated)" &&
 	on_host $to vm kill db >/dev/null
 '

@@ -34,11 +34,11 @@ converged() {
 	for v in web db; do
 		o=$(hastat h1 $v host) && [ -n "$o" ] && [ "$(hastat h1 $v status)" = started ] || return 1
 		[ "$(hastat h2 $v host)" = "$o" ] && [ "$(hastat h3 $v host)" = "$o" ] || return 1
-		u=$(on_host "$o" vm show $v --json 2>/dev/null | jq -r .uuid) || return 1
-		[ "$(on_host "$o" vm show $v --json | jq -r .status.state)" = running ] || return 1
+		u=$(on_host "$o" vm show --local $v --json 2>/dev/null | jq -r .uuid) || return 1
+		[ "$(on_host "$o" vm show --local $v --json | jq -r .status.state)" = running ] || return 1
 		[ "$(qemus "$u" | wc -l)" = 1 ] || return 1
 		for h in h1 h2 h3; do
-			[ $h = "$o" ] || ! on_host $h vm show $v >/dev/null 2>&1 || return 1
+			[ $h = "$o" ] || ! on_host $h vm show --local $v >/dev/null 2>&1 || return 1
 		done
 	done
 }
@@ -50,7 +50,7 @@ test_expect "a pool of three with a shared pool; HA VMs web (on h2, shared disk)
 	on h3 create_guest db >/dev/null &&
 	on_host h2 ha add web --priority 10 >/dev/null && on_host h3 ha add db >/dev/null &&
 	on_host h2 vm start web >/dev/null && on_host h3 vm start db >/dev/null &&
-	on_host h2 vm show web --json | jq -r .uuid >"$T/uuids" && on_host h3 vm show db --json | jq -r .uuid >>"$T/uuids" &&
+	on_host h2 vm show --local web --json | jq -r .uuid >"$T/uuids" && on_host h3 vm show --local db --json | jq -r .uuid >>"$T/uuids" &&
 	ha_checker_start &&
 	wait_for 20 converged
 '
@@ -107,7 +107,7 @@ status_dump() {
 	for h in h1 h2 h3; do
 		echo "== $h: online $(online $h) quorate $(quorate $h) config $(st $h | jq -r .config.state)"
 		on_host $h ha status --json | jq -c ".resources[] | {vm, host, status, state, reason: .status_reason}"
-		on_host $h vm list --json | jq -c ".vms[] | {name, state, reason: .status.reason}"
+		on_host $h vm list --local --json | jq -c ".vms[] | {name, state, reason: .status.reason}"
 	done
 	for u in $(cat "$T/uuids"); do echo "$u: QEMUs $(qemus $u | tr "\n" " ")"; done
 }

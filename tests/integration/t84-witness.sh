@@ -199,18 +199,18 @@ test_expect "HA in the two-host pool: h2 cut off kills its HA VM, h1 runs it aft
 	on_host h2 pool create shared "$T/shared" --shared >/dev/null &&
 	on_host h2 disk create ha-d 16M --pool shared >/dev/null && on h2 create_guest havm --disk ha-d >/dev/null &&
 	on_host h2 ha add havm >/dev/null && on_host h2 vm start havm >/dev/null &&
-	u=$(on_host h2 vm show havm --json | jq -r .uuid) && echo "$u" >"$T/uuids" && hp=$(qemus "$u") && [ -n "$hp" ] &&
+	u=$(on_host h2 vm show --local havm --json | jq -r .uuid) && echo "$u" >"$T/uuids" && hp=$(qemus "$u") && [ -n "$hp" ] &&
 	W=$(on_host h1 ha status --json | jq -r .manager.wait_ms) && [ "$W" -ge 6000 ] &&
 	wait_for 10 "on_host h2 ha status --json | jq -e \".fence.armed | length == 1\" >/dev/null" &&
 	ha_checker_start && t0=$(now_ms) && ip -n "$sw" link set p2 down &&
 	tk= && tr= && wait_for 20 "proc_gone $hp" && tk=$(now_ms) && wait_for 30 "qemu_new $u $hp" && tr=$(now_ms);
 	ip -n "$sw" link set p2 up && [ -n "$tk" ] && [ -n "$tr" ] &&
 	echo "HA, two hosts + witness: cut h2 at 0, its HA QEMU dead at $((tk - t0)) ms, running on h1 at $((tr - t0)) ms (W $W ms)" >>"$T/measured" &&
-	[ $tk -lt $tr ] && wait_for 10 "[ \"\$(on_host h1 vm show havm --json | jq -r .status.state)\" = running ]" &&
+	[ $tk -lt $tr ] && wait_for 10 "[ \"\$(on_host h1 vm show --local havm --json | jq -r .status.state)\" = running ]" &&
 	for h in h2 h1; do
 		wait_for 30 "[ \"\$(online $h)\" = h1,h2 ] && [ \"\$(wit $h)\" = true,true,3,true ]" || { st $h >&2; return 1; }
 	done &&
-	wait_for 15 "! on_host h2 vm show havm >/dev/null 2>&1" &&
+	wait_for 15 "! on_host h2 vm show --local havm >/dev/null 2>&1" &&
 	ha_checker_stop >>"$T/measured" &&
 	on_host h1 ha remove havm >/dev/null && on_host h1 vm kill havm >/dev/null
 '

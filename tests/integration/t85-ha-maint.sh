@@ -17,11 +17,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 mkdir -p "$T/shared"
-uuid_of() { on_host "$1" vm show "$2" --json | jq -r .uuid; }
+uuid_of() { on_host "$1" vm show --local "$2" --json | jq -r .uuid; }
 hastat() { on_host "$1" ha status --json | jq -r ".resources[] | select(.vm == \"$2\") | .$3"; }
 owner() { hastat h1 "$1" host; }
 # runs_on H VM: VM's record on H says running and its HA owner is H
-runs_on() { [ "$(owner "$2")" = "$1" ] && [ "$(on_host "$1" vm show "$2" --json 2>/dev/null | jq -r .status.state)" = running ]; }
+runs_on() { [ "$(owner "$2")" = "$1" ] && [ "$(on_host "$1" vm show --local "$2" --json 2>/dev/null | jq -r .status.state)" = running ]; }
 
 test_expect "a pool of three (token 1000) with full host trust and a shared pool on every host" '
 	ha_pool3
@@ -48,7 +48,7 @@ test_expect "maintenance of an unknown host or with a bad word is refused and ch
 '
 
 test_expect "maintenance on h3: web then db live-migrate away one at a time; plain stays on h3" '
-	wu=$(uuid_of h3 web) && du=$(uuid_of h3 db) && pp=$(on_host h3 vm show plain --json | jq -r .status.pid) &&
+	wu=$(uuid_of h3 web) && du=$(uuid_of h3 db) && pp=$(on_host h3 vm show --local plain --json | jq -r .status.pid) &&
 	t0=$(now_ms) &&
 	on_host h1 host maintenance h3 on >out && cat out &&
 	grep -q "host h3: maintenance on; HA moves away: .*web" out && grep -q "HA moves away: .*db" out &&
@@ -57,8 +57,8 @@ test_expect "maintenance on h3: web then db live-migrate away one at a time; pla
 	echo "maintenance on to both HA VMs moved: $(( $(now_ms) - t0 )) ms" >>"$T/measured" && tail -1 "$T/measured" &&
 	runs_on "$(owner web)" web && runs_on "$(owner db)" db &&
 	[ "$(qemus $wu | wc -l)" = 1 ] && [ "$(qemus $du | wc -l)" = 1 ] &&
-	! on_host h3 vm show web >/dev/null 2>&1 && ! on_host h3 vm show db >/dev/null 2>&1 &&
-	! proc_gone "$pp" && [ "$(on_host h3 vm show plain --json | jq -r .status.state)" = running ] &&
+	! on_host h3 vm show --local web >/dev/null 2>&1 && ! on_host h3 vm show --local db >/dev/null 2>&1 &&
+	! proc_gone "$pp" && [ "$(on_host h3 vm show --local plain --json | jq -r .status.state)" = running ] &&
 	on_host h1 events --kind ha --limit 200 | grep "maintenance of h3: moving" >moves && cat moves &&
 	head -1 moves | grep -q "moving web to" && sed -n 2p moves | grep -q "moving db to" &&
 	on_host h3 events --kind ha --limit 200 | grep -q "maintenance of h3: live-migrating web to" &&
@@ -72,7 +72,7 @@ test_expect "h2 cut off while h3 is in maintenance: its HA VMs are recovered on 
 	ip -n "$(nhost_ns sw)" link set p2 down &&
 	wait_for 40 "runs_on h1 app && runs_on h1 web && runs_on h1 db" &&
 	[ "$(qemus $au | wc -l)" = 1 ] &&
-	! on_host h3 vm show app >/dev/null 2>&1 &&
+	! on_host h3 vm show --local app >/dev/null 2>&1 &&
 	on_host h1 events --kind ha --limit 200 | grep -q "recovering app from h2 on h1" &&
 	ip -n "$(nhost_ns sw)" link set p2 up &&
 	wait_for 30 "[ \"\$(quorate h2)\" = true ] && [ \"\$(online h1)\" = h1,h2,h3 ]"
@@ -84,7 +84,7 @@ test_expect "maintenance off: the HA VMs stay where they are" '
 	! on_host h1 cluster status | grep -q "(maintenance)" &&
 	sleep 4 &&
 	runs_on h1 app && runs_on h1 web && runs_on h1 db &&
-	! on_host h3 vm show web >/dev/null 2>&1 &&
+	! on_host h3 vm show --local web >/dev/null 2>&1 &&
 	on_host h3 events --limit 200 | grep -q "host h3: HA maintenance off"
 '
 
@@ -147,7 +147,7 @@ test_expect "ha group add/list; a bad host is refused; web joins g and fails bac
 test_expect "h2 cut off: web (restricted to g) is recovered on h1, never h3; h2 back: web fails back to h2" '
 	wu=$(uuid_of h2 web) &&
 	ip -n "$(nhost_ns sw)" link set p2 down &&
-	wait_for 40 "runs_on h1 web" && ! on_host h3 vm show web >/dev/null 2>&1 &&
+	wait_for 40 "runs_on h1 web" && ! on_host h3 vm show --local web >/dev/null 2>&1 &&
 	ip -n "$(nhost_ns sw)" link set p2 up &&
 	wait_for 40 "[ \"\$(quorate h2)\" = true ] && [ \"\$(online h1)\" = h1,h2,h3 ]" &&
 	wait_for 60 "runs_on h2 web && [ \"\$(hastat h1 web status)\" = started ]" &&

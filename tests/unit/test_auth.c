@@ -216,6 +216,35 @@ static void test_names(void **state)
 	buf_release(&err);
 }
 
+static void test_caller_parse(void **state)
+{
+	char user[AUTH_NAME_MAX + 1], token[AUTH_NAME_MAX + 1], big[200];
+	struct buf err = BUF_INIT;
+	(void)state;
+
+	assert_int_equal(auth_caller_parse("alice", user, token, &err), 0);
+	assert_string_equal(user, "alice");
+	assert_string_equal(token, "");
+	assert_int_equal(auth_caller_parse("alice!ci-1", user, token, &err), 0);
+	assert_string_equal(user, "alice");
+	assert_string_equal(token, "ci-1");
+	static const char *const bad[] = { "", "!ci", "alice!", "a b", "alice!c!i", "../x", "a\nb", "alice!c\x01",
+					   "-alice", "root@unix!x:y", "@host" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		buf_reset(&err);
+		assert_int_equal(auth_caller_parse(bad[i], user, token, &err), -EINVAL);
+		assert_true(err.len > 0);
+		assert_string_equal(user, "");
+	}
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(auth_caller_parse(big, user, token, &err), -EINVAL);
+	big[10] = '!';
+	assert_int_equal(auth_caller_parse(big, user, token, &err), -EINVAL);
+	assert_int_equal(auth_caller_parse(NULL, user, token, &err), -EINVAL);
+	buf_release(&err);
+}
+
 static void test_secrets(void **state)
 {
 	char a[AUTH_SECRET_HEX + 1], b[AUTH_SECRET_HEX + 1];
@@ -463,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_scope_check),
 		cmocka_unit_test(test_cred_parse),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_caller_parse),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_passwords),
 		cmocka_unit_test(test_ratelimit),

@@ -35,7 +35,7 @@ static void login_ok(const char *user, const char *pw, char *id, char *csrf)
 
 static bool alive(const char *id, const char *user, const char *csrf)
 {
-	struct svc_identity who = { "", "x" };
+	struct svc_identity who = { "", "x", "" };
 	char got[AUTH_SECRET_HEX + 1];
 	struct buf err = BUF_INIT;
 	int r = svc_session_check(id, &who, got, sizeof(got), &err);

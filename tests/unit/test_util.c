@@ -782,6 +782,21 @@ static void test_fsutil_mkdir_p_over_file(void **state)
 
 /* ---- URL decoding ---- */
 
+static void test_url_encode(void **state)
+{
+	(void)state;
+	char *out = str_url_encode("../x y\x01/\xc3\xa9~A-z_0.");
+	assert_string_equal(out, "..%2Fx%20y%01%2F%C3%A9~A-z_0.");
+	char *back = NULL;
+	assert_int_equal(str_url_decode(out, strlen(out), false, &back), 0);
+	assert_string_equal(back, "../x y\x01/\xc3\xa9~A-z_0.");
+	free(back);
+	free(out);
+	out = str_url_encode("");
+	assert_string_equal(out, "");
+	free(out);
+}
+
 static void test_url_decode(void **state)
 {
 	(void)state;
@@ -869,6 +884,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fsutil, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test_setup_teardown(test_fsutil_mkdir_p_over_file, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_url_decode),
+		cmocka_unit_test(test_url_encode),
 		cmocka_unit_test(test_nofile_raise),
 		cmocka_unit_test(test_time),
 	};

@@ -1,4 +1,5 @@
-// vms.js - the VM list: state, CPUs, memory, tags, and start/stop/kill.
+// vms.js - the VM list: state, CPUs, memory, tags, and start/stop/kill (in a
+// pool every member's VMs, with their host).
 // Drawn in one pass into a DocumentFragment (500 VMs stay quick); state
 // changes from the event stream update only their row's cell.
 
@@ -30,12 +31,21 @@ export function show(main) {
   (async () => {
     let x;
     try { x = await api.get('/v1/vms'); } catch (e) { fill(body, h('tr', {}, h('td', { class: 'error', colspan: 6 }, e.message))); return; }
+    // In a pool the list holds every member's VMs, each with its host
+    // (docs/cluster.md "Pool-wide answers"); verbs on them are handed on.
+    const pool = Array.isArray(x.unreachable);
+    if (pool) {
+      const hr = table.querySelector('thead tr');
+      hr.insertBefore(h('th', {}, 'Host'), hr.children[1]);
+      if (x.unreachable.length) flash(`not listed: host ${x.unreachable.join(', ')} did not answer`);
+    }
     const frag = document.createDocumentFragment();
     for (const v of x.vms) {
       const st = h('td', {}, stateBadge(v.state));
-      cells.set(v.name, st);
+      if (!cells.has(v.name)) cells.set(v.name, st); // this host's come first: its events name them
       frag.appendChild(h('tr', { dataset: { vm: v.name } },
         h('td', {}, h('a', { href: `#/vm/${seg(v.name)}` }, v.name)),
+        pool ? h('td', {}, v.host || '') : null,
         st,
         h('td', { class: 'num' }, String(v.cpus)),
         h('td', { class: 'num' }, fmtMiB(v.memory_mib)),
