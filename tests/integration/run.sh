@@ -6,11 +6,11 @@
 # longest first, and each one's output is printed in one piece when it
 # ends; an entry whose lock (lib.sh hold_migration, hold_host_net) a
 # running script holds waits while others go first, so no slot sits idle
-# on a lock.  With an ASan build dir, the bad-input, HTTP, TLS, lifecycle
-# and backup-cancel scripts run a second time against the sanitized
-# corrald/corral (the job engine's own tests run sanitized as unit tests,
-# test_service_job; t96 runs full and incremental backups before it
-# cancels them, so t95 adds little under ASan).
+# on a lock.  With an ASan build dir, the bad-input, HTTP, TLS, remote,
+# trust and lifecycle scripts run a second time against the sanitized
+# corrald/corral (the job engine's and the backup engine's own tests run
+# sanitized as unit tests, test_service_job and test_backup_engine; the
+# backup scripts t95/t96, about 2 min each, no longer run twice).
 # Prints a summary line "N passed, N failed" and exits non-zero on failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,9 +36,11 @@ if [ -n "$asan" ]; then
 	asan=$(cd "$asan" && pwd)
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
-order=(t63-migrate-faults t97-crashloop t96-backup-cancel t95-backup t62-migrate t64-migrate-offline t70-snapshots t12-jobs t80-clones t90-image t60-pools t10-lifecycle t20-restart t25-recovery
-       t30-disks t91-image-privsep t15-process t40-cdrom t55-http t50-badinput t57-api t56-hostpaths)
-asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle t96-backup-cancel "
+order=(t63-migrate-faults t70-snapshots t12-jobs t62-migrate t96-backup-cancel t95-backup t86-ha-replica t25-recovery t84-witness
+       t85-ha-maint t83-ha-torture t77-replicate t81-ha-fence t82-ha-recover t10-lifecycle t65-limits t69-hygiene-guests
+       t97-crashloop t08-firmware t06-tour t80-clones t64-migrate-offline t75-webui t87-replica-stale t74-cluster t90-image
+       t89-cfg-split t88-pool-wide t20-restart t09-agent t66-network t71-metrics t76-cluster-config)
+asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle "
 seen=" "
 for name in "${order[@]}" $(cd "$here" && ls t*.sh | sed 's/\.sh$//'); do
 	case "$seen" in *" $name "*) continue ;; esac
