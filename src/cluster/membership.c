@@ -96,8 +96,8 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id
 	(void)n;
 	(void)members;
 	pthread_mutex_lock(&M.view_lock);
-	M.view.ring_nodeid = ring.nodeid;
-	M.view.ring_seq = ring.seq;
+	M.view.ring_nodeid = M.view.quorum_ring_nodeid = ring.nodeid;
+	M.view.ring_seq = M.view.quorum_ring_seq = ring.seq;
 	set_quorate(quorate != 0);
 	changed();
 	pthread_mutex_unlock(&M.view_lock);
@@ -136,6 +136,8 @@ static void disconnect_locked(void)
 		M.view.connected = false;
 		set_quorate(false);
 		M.view.nmembers = 0;
+		M.view.quorum_ring_nodeid = 0;
+		M.view.quorum_ring_seq = 0;
 		pend(MEMBERSHIP_DISCONNECTED, 0);
 		changed();
 	}
@@ -347,6 +349,17 @@ bool membership_quorate(void)
 	bool q = M.view.quorate;
 	pthread_mutex_unlock(&M.view_lock);
 	return q;
+}
+
+enum membership_ring_quorum membership_ring_quorum(const struct membership_view *v, uint32_t nodeid, uint64_t seq)
+{
+	if (!v->connected)
+		return MEMBERSHIP_RING_UNKNOWN;
+	if (v->quorum_ring_seq < seq)
+		return MEMBERSHIP_RING_PENDING;
+	if (v->quorum_ring_seq > seq || v->quorum_ring_nodeid != nodeid)
+		return MEMBERSHIP_RING_UNKNOWN;
+	return v->quorate ? MEMBERSHIP_RING_QUORATE : MEMBERSHIP_RING_NOT_QUORATE;
 }
 
 int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_view *v, void *arg), void *arg)

@@ -52,8 +52,15 @@ struct membership_view {
 	bool connected;          /* a corosync answers on this host */
 	bool quorate;
 	uint32_t local_id;       /* this node's id (0 while not connected) */
-	uint32_t ring_nodeid;    /* the totem ring id */
+	uint32_t ring_nodeid;    /* the totem ring id (of the latest notification, nodelist or quorum) */
 	uint64_t ring_seq;
+	/* The ring of the latest quorum notification: quorate is that ring's.
+	 * corosync tells the new ring's node list (quorum service) before its
+	 * quorum (votequorum, activated after it), so for a moment ring_* is
+	 * the new ring while quorate is still the old one's: match deliveries
+	 * against these (membership_ring_quorum), never against ring_*. */
+	uint32_t quorum_ring_nodeid;
+	uint64_t quorum_ring_seq;
 	unsigned nmembers;       /* the nodes in this node's ring, by id */
 	uint32_t members[MEMBERSHIP_MAX_MEMBERS];
 	uint64_t changes;        /* bumped at every change of the above */
@@ -92,6 +99,20 @@ void membership_get(struct membership_view *out);
 bool membership_quorate(void);
 /* Sleep until pred(view, arg) holds (checked at each change): 0, or -ETIMEDOUT. */
 int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_view *v, void *arg), void *arg);
+
+/* Whether totem ring {nodeid, seq} had quorum, as view v tells it (pure):
+ * QUORATE or NOT_QUORATE when v holds that ring's quorum notification;
+ * PENDING when v has not had it yet (its quorum ring is older: wait for the
+ * next notification); UNKNOWN when v is past that ring, or corosync is not
+ * connected (then nobody here can tell).  A node's own rings have strictly
+ * increasing seq, so an older seq can never come back. */
+enum membership_ring_quorum {
+	MEMBERSHIP_RING_QUORATE,
+	MEMBERSHIP_RING_NOT_QUORATE,
+	MEMBERSHIP_RING_PENDING,
+	MEMBERSHIP_RING_UNKNOWN,
+};
+enum membership_ring_quorum membership_ring_quorum(const struct membership_view *v, uint32_t nodeid, uint64_t seq);
 
 /* Votes and effective timeouts (votequorum_getinfo, cmap runtime.config.totem.*). */
 struct membership_votes {

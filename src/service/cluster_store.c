@@ -251,6 +251,10 @@ static void apply_one(struct queued *q)
 	struct node_info *ni = node_get(R.self.nodeid);
 	struct store_replica_state st;
 	pthread_mutex_unlock(&R.lock);
+	if (store_replica_state(svc_cfg.store, &st) == 0)
+		log_info("cluster: batch %u/%llu delivered in ring %s (%s): %s, version %llu chain %.12s", q->from.nodeid,
+			 (unsigned long long)q->seq, q->ring, q->quorate ? "quorate" : "not quorate",
+			 r == 0 ? "applied" : "not applied", (unsigned long long)st.version, st.chain);
 	if (r == 0 && ni && store_replica_state(svc_cfg.store, &st) == 0) {
 		/* every synced member applied the same batch: the same version (as far as this host can tell) */
 		pthread_mutex_lock(&R.lock);
@@ -293,24 +297,28 @@ struct ring_id {
 static bool ring_reached(const struct membership_view *v, void *arg)
 {
 	const struct ring_id *r = arg;
-	return !v->connected || v->ring_seq >= r->seq;
+	return membership_ring_quorum(v, r->nodeid, r->seq) != MEMBERSHIP_RING_PENDING;
 }
 
-/* false also when the pool thread never saw ring {nodeid, seq}: then *unknown is set. */
+/* Whether ring {nodeid, seq} was quorate, from the quorum notification of
+ * that very ring (membership.h: the node list of a new ring comes before its
+ * quorum); false also when the pool thread never had it: then *unknown is set. */
 static bool ring_quorate(uint32_t nodeid, uint64_t seq, bool *unknown)
 {
 	struct ring_id want = { nodeid, seq };
 	struct membership_view v;
 	membership_wait(RING_WAIT_MS, ring_reached, &want);
 	membership_get(&v);
-	if (v.ring_seq != seq || v.ring_nodeid != nodeid) {
-		log_warn("cluster: no quorum information for ring %x.%llx (the pool thread is at %x.%llx): the change "
-			 "is not applied here", nodeid, (unsigned long long)seq, v.ring_nodeid,
-			 (unsigned long long)v.ring_seq);
+	switch (membership_ring_quorum(&v, nodeid, seq)) {
+	case MEMBERSHIP_RING_QUORATE: return true;
+	case MEMBERSHIP_RING_NOT_QUORATE: return false;
+	default:
+		log_warn("cluster: no quorum information for ring %x.%llx (the pool thread's is of %x.%llx): the change "
+			 "is not applied here", nodeid, (unsigned long long)seq, v.quorum_ring_nodeid,
+			 (unsigned long long)v.quorum_ring_seq);
 		*unknown = true;
 		return false;
 	}
-	return v.quorate;
 }
 
 /* ---- the sync round ---- */
@@ -331,6 +339,7 @@ static void on_ring(uint32_t nodeid, uint64_t seq, void *opaque)
 	R.ring_nodeid = nodeid;
 	R.ring_seq = seq;
 	pthread_mutex_unlock(&R.lock);
+	log_info("cluster: configuration group now in ring %x.%llx", nodeid, (unsigned long long)seq);
 }
 
 static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
@@ -523,6 +532,8 @@ static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
 		set_state(SYNC_SYNCED, NULL);
 	}
 	bool forked_now = R.state == SYNC_FORKED;
+	log_info("cluster: verdict of leader node %u in round %s (version %llu): this host %s", nodeid, R.round,
+		 (unsigned long long)R.verdict_version, state_names[R.state]);
 	pthread_mutex_unlock(&R.lock);
 	if (forked_now)
 		svc_cluster_event("this host's configuration has forked from the pool's (leader node %u): it refuses "
