@@ -47,6 +47,7 @@
 #include "util/buf.h"
 
 #define MEMBERSHIP_MAX_MEMBERS 64
+#define MEMBERSHIP_RING_HISTORY 32
 
 struct membership_view {
 	bool connected;          /* a corosync answers on this host */
@@ -54,13 +55,19 @@ struct membership_view {
 	uint32_t local_id;       /* this node's id (0 while not connected) */
 	uint32_t ring_nodeid;    /* the totem ring id (of the latest notification, nodelist or quorum) */
 	uint64_t ring_seq;
-	/* The ring of the latest quorum notification: quorate is that ring's.
-	 * corosync tells the new ring's node list (quorum service) before its
-	 * quorum (votequorum, activated after it), so for a moment ring_* is
-	 * the new ring while quorate is still the old one's: match deliveries
-	 * against these (membership_ring_quorum), never against ring_*. */
-	uint32_t quorum_ring_nodeid;
-	uint64_t quorum_ring_seq;
+	/* The rings of the latest quorum notifications, oldest first, each with
+	 * the quorate value its latest notification gave.  corosync tells a new
+	 * ring's node list (quorum service) before its quorum (votequorum,
+	 * activated after it), so for a moment ring_* is the new ring while
+	 * quorate is still the old one's; and a message of a ring can be
+	 * delivered after the pool thread heard of the next one.  Match
+	 * deliveries against these (membership_ring_quorum), never ring_*. */
+	unsigned nqrings;
+	struct membership_qring {
+		uint32_t nodeid;
+		uint64_t seq;
+		bool quorate;
+	} qrings[MEMBERSHIP_RING_HISTORY];
 	unsigned nmembers;       /* the nodes in this node's ring, by id */
 	uint32_t members[MEMBERSHIP_MAX_MEMBERS];
 	uint64_t changes;        /* bumped at every change of the above */
@@ -101,11 +108,12 @@ bool membership_quorate(void);
 int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_view *v, void *arg), void *arg);
 
 /* Whether totem ring {nodeid, seq} had quorum, as view v tells it (pure):
- * QUORATE or NOT_QUORATE when v holds that ring's quorum notification;
- * PENDING when v has not had it yet (its quorum ring is older: wait for the
- * next notification); UNKNOWN when v is past that ring, or corosync is not
- * connected (then nobody here can tell).  A node's own rings have strictly
- * increasing seq, so an older seq can never come back. */
+ * QUORATE or NOT_QUORATE when v's history holds that ring (also when the
+ * pool thread has moved on to a newer one); PENDING when every ring in it is
+ * older (wait for the next notification; UNKNOWN instead when corosync is
+ * not connected); UNKNOWN when the ring is not in the history (too old, or
+ * a ring this node was never told about).  A node's own rings have strictly
+ * increasing seq, so an older seq never comes back. */
 enum membership_ring_quorum {
 	MEMBERSHIP_RING_QUORATE,
 	MEMBERSHIP_RING_NOT_QUORATE,
