@@ -267,10 +267,12 @@ static void apply_one(struct queued *q)
 	struct node_info *ni = node_get(R.self.nodeid);
 	struct store_replica_state st;
 	pthread_mutex_unlock(&R.lock);
+	/* what each member applied, in which ring: the trail that finds a divergence (info when not applied) */
 	if (store_replica_state(svc_cfg.store, &st) == 0)
-		log_info("cluster: batch %u/%llu delivered in ring %s (%s): %s, version %llu chain %.12s", q->from.nodeid,
-			 (unsigned long long)q->seq, q->ring, q->quorate ? "quorate" : "not quorate",
-			 r == 0 ? "applied" : "not applied", (unsigned long long)st.version, st.chain);
+		log_msg(r == 0 ? LOG_LVL_DEBUG : LOG_LVL_INFO, 0,
+			"cluster: batch %u/%llu delivered in ring %s (%s): %s, version %llu chain %.12s", q->from.nodeid,
+			(unsigned long long)q->seq, q->ring, q->quorate ? "quorate" : "not quorate",
+			r == 0 ? "applied" : "not applied", (unsigned long long)st.version, st.chain);
 	if (r == 0 && ni && store_replica_state(svc_cfg.store, &st) == 0) {
 		/* every synced member applied the same batch: the same version (as far as this host can tell) */
 		pthread_mutex_lock(&R.lock);
@@ -597,8 +599,14 @@ static void on_snapshot(uint32_t nodeid, uint32_t pid, const json_t *j)
 		pthread_mutex_unlock(&R.lock);
 		return;
 	}
-	if ((uint64_t)json_integer_value(json_object_get(j, "part")) != R.snap_part ||
-	    (uint64_t)json_integer_value(json_object_get(j, "version")) != R.verdict_version) {
+	if ((uint64_t)json_integer_value(json_object_get(j, "version")) != R.verdict_version) {
+		uint64_t want = R.verdict_version; /* a chunk of another round with the same members: not this verdict's */
+		pthread_mutex_unlock(&R.lock);
+		log_info("cluster: ignored a configuration snapshot chunk of version %lld (the verdict's is %llu)",
+			 (long long)json_integer_value(json_object_get(j, "version")), (unsigned long long)want);
+		return;
+	}
+	if ((uint64_t)json_integer_value(json_object_get(j, "part")) != R.snap_part) {
 		buf_reset(&R.snap);
 		set_state(SYNC_FAILED, "a part of the pool's configuration snapshot was lost: waiting for the next round");
 		pthread_mutex_unlock(&R.lock);
