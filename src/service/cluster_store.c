@@ -363,8 +363,10 @@ static void on_ring(uint32_t nodeid, uint64_t seq, void *opaque)
 	memcpy(round, R.round, sizeof(round));
 	pthread_mutex_unlock(&R.lock);
 	log_info("cluster: configuration group now in ring %x.%llx", nodeid, (unsigned long long)seq);
-	if (resend)
+	if (resend) {
+		log_info("cluster: sending this host's configuration state for the sync round again");
 		round_send_state(round);
+	}
 }
 
 static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
