@@ -19,19 +19,20 @@
 #include "cluster/membership.h"
 #include "util/common.h"
 
-#define H(c) (c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c)
 
-static struct cfgsync_state st(uint32_t node, uint32_t pid, uint64_t version, const char *chain)
+/* A STATE whose chain is 64 times the hex digit c. */
+static struct cfgsync_state st(uint32_t node, uint32_t pid, uint64_t version, char c)
 {
 	struct cfgsync_state s = { .nodeid = node, .pid = pid, .version = version };
-	snprintf(s.chain, sizeof(s.chain), "%s", chain);
+	memset(s.chain, c, CFGMSG_HASH_HEX);
+	s.chain[CFGMSG_HASH_HEX] = '\0';
 	return s;
 }
 
 static void test_leader(void **state)
 {
 	(void)state;
-	struct cfgsync_state s[3] = { st(1, 10, 5, H("a")), st(2, 20, 7, H("b")), st(3, 30, 7, H("c")) };
+	struct cfgsync_state s[3] = { st(1, 10, 5, 'a'), st(2, 20, 7, 'b'), st(3, 30, 7, 'c') };
 	assert_int_equal(cfgsync_leader(s, 3), 1); /* highest version, then the lowest node id */
 	s[0].version = 7;
 	assert_int_equal(cfgsync_leader(s, 3), 0);
@@ -40,16 +41,16 @@ static void test_leader(void **state)
 	assert_int_equal(cfgsync_leader(s, 3), 2);
 	assert_int_equal(cfgsync_leader(s, 1), 0);
 	/* every member computes it from the same STATEs in the same order: the order of equal ones does not matter */
-	struct cfgsync_state t[2] = { st(4, 1, 3, H("a")), st(2, 9, 3, H("a")) };
+	struct cfgsync_state t[2] = { st(4, 1, 3, 'a'), st(2, 9, 3, 'a') };
 	assert_int_equal(cfgsync_leader(t, 2), 1);
-	struct cfgsync_state u[2] = { st(2, 9, 3, H("a")), st(2, 4, 3, H("a")) }; /* one node, two corralds */
+	struct cfgsync_state u[2] = { st(2, 9, 3, 'a'), st(2, 4, 3, 'a') }; /* one node, two corralds */
 	assert_int_equal(cfgsync_leader(u, 2), 1);
 }
 
 static void test_states_hash(void **state)
 {
 	(void)state;
-	struct cfgsync_state s[2] = { st(1, 10, 5, H("a")), st(2, 20, 5, H("a")) };
+	struct cfgsync_state s[2] = { st(1, 10, 5, 'a'), st(2, 20, 5, 'a') };
 	char a[CFGMSG_HASH_HEX + 1], b[CFGMSG_HASH_HEX + 1];
 	cfgsync_states_hash(s, 2, a);
 	assert_int_equal(strlen(a), CFGMSG_HASH_HEX);
@@ -61,10 +62,10 @@ static void test_states_hash(void **state)
 	cfgsync_states_hash(s, 2, b);
 	assert_string_not_equal(a, b);
 	s[1].version = 5;
-	snprintf(s[1].chain, sizeof(s[1].chain), "%s", H("b"));
+	memset(s[1].chain, 'b', CFGMSG_HASH_HEX);
 	cfgsync_states_hash(s, 2, b);
 	assert_string_not_equal(a, b);
-	snprintf(s[1].chain, sizeof(s[1].chain), "%s", H("a"));
+	memset(s[1].chain, 'a', CFGMSG_HASH_HEX);
 	s[1].pid = 21; /* a restarted corrald */
 	cfgsync_states_hash(s, 2, b);
 	assert_string_not_equal(a, b);
