@@ -145,6 +145,7 @@ static void disconnect_locked(void)
 		M.view.connected = false;
 		set_quorate(false);
 		M.view.nmembers = 0;
+		M.view.nqrings = 0; /* the next corosync's rings may reuse ids (a state_dir lost) */
 		pend(MEMBERSHIP_DISCONNECTED, 0);
 		changed();
 	}

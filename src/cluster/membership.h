@@ -61,7 +61,8 @@ struct membership_view {
 	 * activated after it), so for a moment ring_* is the new ring while
 	 * quorate is still the old one's; and a message of a ring can be
 	 * delivered after the pool thread heard of the next one.  Match
-	 * deliveries against these (membership_ring_quorum), never ring_*. */
+	 * deliveries against these (membership_ring_quorum), never ring_*.
+	 * Emptied when corosync goes away. */
 	unsigned nqrings;
 	struct membership_qring {
 		uint32_t nodeid;
