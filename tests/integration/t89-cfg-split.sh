@@ -13,7 +13,8 @@
 # same version and chain, the same users; no host ever reported `forked`;
 # and every add that answered success is on all three (an acknowledged
 # change is never lost).  SPLIT_S (default 6) and ROUNDS (default 3) in the
-# environment.
+# environment; T89_LOGS=DIR keeps each host's corrald and corosync logs
+# there (the trail of rings, rounds, verdicts and unapplied batches).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 SPLIT_S=${SPLIT_S:-6}
