@@ -6,7 +6,7 @@
 #                 corrald during every kind of job, restart, check the invariants; then
 #                 the migration torture (tests/soak-migrate.sh): MIGRATE_ROUNDS (5) round
 #                 trips of each kind, FAULT_ROUNDS (3) runs of the fault tests; then the HA
-#                 partition torture (t83) for HA_ROUNDS (100) rounds of random cuts, stops and kills
+#                 partition torture (t83) for HA_ROUNDS (100) rounds of random cuts, splits, stops and kills
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
 #   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local), the man

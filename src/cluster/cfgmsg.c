@@ -105,8 +105,9 @@ static bool is_id_array(const json_t *a)
 static int check_body(unsigned type, const json_t *j, struct buf *err)
 {
 	static const char *const state_keys[] = { "round", "version", "chain", "digest", NULL };
-	static const char *const snap_keys[] = { "round", "part", "last", "data", NULL };
-	static const char *const verdict_keys[] = { "round", "leader", "version", "chain", "behind", "forked", NULL };
+	static const char *const snap_keys[] = { "round", "version", "part", "last", "data", NULL };
+	static const char *const verdict_keys[] = { "round", "states", "leader", "version", "chain", "behind", "forked",
+						    NULL };
 	const char *what = cfgmsg_type_name(type);
 
 	switch (type) {
@@ -123,19 +124,22 @@ static int check_body(unsigned type, const json_t *j, struct buf *err)
 	case CFGMSG_SNAPSHOT:
 		if (json_check_keys(j, what, snap_keys, err) < 0)
 			return -EBADMSG;
-		if (!json_is_string(json_object_get(j, "round")) || !is_uint(json_object_get(j, "part")) ||
-		    !json_is_boolean(json_object_get(j, "last")) || !json_is_string(json_object_get(j, "data")))
-			return bad(err, "needs a string round, a part number, last and string data", type);
+		if (!json_is_string(json_object_get(j, "round")) || !is_uint(json_object_get(j, "version")) ||
+		    !is_uint(json_object_get(j, "part")) || !json_is_boolean(json_object_get(j, "last")) ||
+		    !json_is_string(json_object_get(j, "data")))
+			return bad(err, "needs a string round, a version, a part number, last and string data", type);
 		return 0;
 	case CFGMSG_VERDICT:
 		if (json_check_keys(j, what, verdict_keys, err) < 0)
 			return -EBADMSG;
-		if (!json_is_string(json_object_get(j, "round")) || !is_uint(json_object_get(j, "leader")) ||
+		if (!json_is_string(json_object_get(j, "round")) ||
+		    !cfgmsg_hash_ok(json_string_value(json_object_get(j, "states"))) ||
+		    !is_uint(json_object_get(j, "leader")) ||
 		    json_integer_value(json_object_get(j, "leader")) > UINT32_MAX ||
 		    !is_uint(json_object_get(j, "version")) ||
 		    !cfgmsg_hash_ok(json_string_value(json_object_get(j, "chain"))) ||
 		    !is_id_array(json_object_get(j, "behind")) || !is_id_array(json_object_get(j, "forked")))
-			return bad(err, "needs round, leader, version, chain and the behind and forked node ids", type);
+			return bad(err, "needs round, states, leader, version, chain and the behind and forked node ids", type);
 		return 0;
 	default:
 		buf_printf(err, "configuration message of unknown type %u", type);

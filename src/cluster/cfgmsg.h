@@ -16,9 +16,10 @@
  * Bodies are JSON objects (UTF-8 text, no NUL):
  *	BATCH     a store batch as docs/state.md defines it
  *	STATE     {"round":S,"version":N,"chain":HEX64,"digest":HEX64}
- *	SNAPSHOT  {"round":S,"part":I,"last":B,"data":TEXT}: one chunk of the leader's
- *	          replicated tables (store_replica_export), in order
- *	VERDICT   {"round":S,"leader":ID,"version":N,"chain":HEX64,"behind":[ID...],"forked":[ID...]}
+ *	SNAPSHOT  {"round":S,"version":N,"part":I,"last":B,"data":TEXT}: one chunk of the
+ *	          leader's replicated tables (store_replica_export) at version N, in order
+ *	VERDICT   {"round":S,"states":HEX64,"leader":ID,"version":N,"chain":HEX64,"behind":[ID...],
+ *	          "forked":[ID...]}: states is the fingerprint of the STATEs judged (cfgsync.h)
  * Once released, a type's meaning never changes: a new meaning is a new
  * type or a new proto.
  *
@@ -37,7 +38,7 @@
 #include "util/buf.h"
 
 #define CFGMSG_MAGIC 0x434c5243u /* "CRLC" as little-endian bytes */
-#define CFGMSG_PROTO 1
+#define CFGMSG_PROTO 2 /* 2: VERDICT carries "states", SNAPSHOT "version" */
 #define CFGMSG_HDR_LEN 32
 /* Batches are small; snapshots are sent in chunks below this. */
 #define CFGMSG_BODY_MAX (512u * 1024u)

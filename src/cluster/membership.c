@@ -99,6 +99,15 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id
 	M.view.ring_nodeid = ring.nodeid;
 	M.view.ring_seq = ring.seq;
 	set_quorate(quorate != 0);
+	struct membership_qring *last = M.view.nqrings ? &M.view.qrings[M.view.nqrings - 1] : NULL;
+	if (!last || last->nodeid != ring.nodeid || last->seq != ring.seq) {
+		if (M.view.nqrings == MEMBERSHIP_RING_HISTORY)
+			memmove(M.view.qrings, M.view.qrings + 1, (MEMBERSHIP_RING_HISTORY - 1) * sizeof(M.view.qrings[0]));
+		else
+			M.view.nqrings++;
+		last = &M.view.qrings[M.view.nqrings - 1];
+	}
+	*last = (struct membership_qring){ ring.nodeid, ring.seq, quorate != 0 };
 	changed();
 	pthread_mutex_unlock(&M.view_lock);
 }
@@ -136,6 +145,7 @@ static void disconnect_locked(void)
 		M.view.connected = false;
 		set_quorate(false);
 		M.view.nmembers = 0;
+		M.view.nqrings = 0; /* the next corosync's rings may reuse ids (a state_dir lost) */
 		pend(MEMBERSHIP_DISCONNECTED, 0);
 		changed();
 	}
@@ -347,6 +357,16 @@ bool membership_quorate(void)
 	bool q = M.view.quorate;
 	pthread_mutex_unlock(&M.view_lock);
 	return q;
+}
+
+enum membership_ring_quorum membership_ring_quorum(const struct membership_view *v, uint32_t nodeid, uint64_t seq)
+{
+	if (!v->nqrings || v->qrings[v->nqrings - 1].seq < seq)
+		return v->connected ? MEMBERSHIP_RING_PENDING : MEMBERSHIP_RING_UNKNOWN;
+	for (unsigned i = v->nqrings; i-- > 0;)
+		if (v->qrings[i].seq == seq && v->qrings[i].nodeid == nodeid)
+			return v->qrings[i].quorate ? MEMBERSHIP_RING_QUORATE : MEMBERSHIP_RING_NOT_QUORATE;
+	return MEMBERSHIP_RING_UNKNOWN;
 }
 
 int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_view *v, void *arg), void *arg)

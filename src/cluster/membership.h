@@ -47,13 +47,28 @@
 #include "util/buf.h"
 
 #define MEMBERSHIP_MAX_MEMBERS 64
+#define MEMBERSHIP_RING_HISTORY 32
 
 struct membership_view {
 	bool connected;          /* a corosync answers on this host */
 	bool quorate;
 	uint32_t local_id;       /* this node's id (0 while not connected) */
-	uint32_t ring_nodeid;    /* the totem ring id */
+	uint32_t ring_nodeid;    /* the totem ring id (of the latest notification, nodelist or quorum) */
 	uint64_t ring_seq;
+	/* The rings of the latest quorum notifications, oldest first, each with
+	 * the quorate value its latest notification gave.  corosync tells a new
+	 * ring's node list (quorum service) before its quorum (votequorum,
+	 * activated after it), so for a moment ring_* is the new ring while
+	 * quorate is still the old one's; and a message of a ring can be
+	 * delivered after the pool thread heard of the next one.  Match
+	 * deliveries against these (membership_ring_quorum), never ring_*.
+	 * Emptied when corosync goes away. */
+	unsigned nqrings;
+	struct membership_qring {
+		uint32_t nodeid;
+		uint64_t seq;
+		bool quorate;
+	} qrings[MEMBERSHIP_RING_HISTORY];
 	unsigned nmembers;       /* the nodes in this node's ring, by id */
 	uint32_t members[MEMBERSHIP_MAX_MEMBERS];
 	uint64_t changes;        /* bumped at every change of the above */
@@ -92,6 +107,21 @@ void membership_get(struct membership_view *out);
 bool membership_quorate(void);
 /* Sleep until pred(view, arg) holds (checked at each change): 0, or -ETIMEDOUT. */
 int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_view *v, void *arg), void *arg);
+
+/* Whether totem ring {nodeid, seq} had quorum, as view v tells it (pure):
+ * QUORATE or NOT_QUORATE when v's history holds that ring (also when the
+ * pool thread has moved on to a newer one); PENDING when every ring in it is
+ * older (wait for the next notification; UNKNOWN instead when corosync is
+ * not connected); UNKNOWN when the ring is not in the history (too old, or
+ * a ring this node was never told about).  A node's own rings have strictly
+ * increasing seq, so an older seq never comes back. */
+enum membership_ring_quorum {
+	MEMBERSHIP_RING_QUORATE,
+	MEMBERSHIP_RING_NOT_QUORATE,
+	MEMBERSHIP_RING_PENDING,
+	MEMBERSHIP_RING_UNKNOWN,
+};
+enum membership_ring_quorum membership_ring_quorum(const struct membership_view *v, uint32_t nodeid, uint64_t seq);
 
 /* Votes and effective timeouts (votequorum_getinfo, cmap runtime.config.totem.*). */
 struct membership_votes {

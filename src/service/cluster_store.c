@@ -14,6 +14,7 @@
 
 #include "cluster/cfgchan.h"
 #include "cluster/cfgmsg.h"
+#include "cluster/cfgsync.h"
 #include "cluster/membership.h"
 #include "core/store_replica.h"
 #include "service/cluster.h"
@@ -88,6 +89,7 @@ static struct {
 	char round[CFGCHAN_MAX_MEMBERS * 24 + 8];
 	uint32_t leader;
 	uint64_t verdict_version; /* the leader's version in this round's verdict */
+	bool state_sent;          /* this host's STATE for the round went out (else: again at the next ring) */
 	uint32_t ring_nodeid;
 	uint64_t ring_seq;
 	struct queued *qhead, **qtail;
@@ -178,18 +180,32 @@ static int send_json(enum cfgmsg_type type, json_t *body, struct buf *err)
 	return cfgchan_send(msg.s, msg.len, err);
 }
 
-static void send_state(const char *round)
+/* Send this host's STATE for the round (R.lock NOT held): true when it went out. */
+static bool send_state(const char *round)
 {
 	struct store_replica_state st;
 	struct buf err __do_buf = BUF_INIT;
 	if (store_replica_state(svc_cfg.store, &st) < 0) {
 		log_warn("cluster: cannot read this host's configuration version: not taking part in the sync round");
-		return;
+		return false;
 	}
 	__do_json json_t *j = json_pack("{s:s,s:I,s:s,s:s}", "round", round, "version", (json_int_t)st.version, "chain",
 					st.chain, "digest", st.digest);
-	if (send_json(CFGMSG_STATE, j, &err) < 0)
-		log_warn("cluster: cannot send this host's configuration state: %s", err.s);
+	if (send_json(CFGMSG_STATE, j, &err) < 0) {
+		log_warn("cluster: cannot send this host's configuration state (again at the next ring): %s", err.s);
+		return false;
+	}
+	return true;
+}
+
+/* Send the STATE of round `round` and note it, unless a newer round began meanwhile. */
+static void round_send_state(const char *round)
+{
+	bool sent = send_state(round);
+	pthread_mutex_lock(&R.lock);
+	if (strcmp(R.round, round) == 0 && R.state == SYNC_ROUND)
+		R.state_sent = sent;
+	pthread_mutex_unlock(&R.lock);
 }
 
 /* ---- applying ---- */
@@ -251,6 +267,12 @@ static void apply_one(struct queued *q)
 	struct node_info *ni = node_get(R.self.nodeid);
 	struct store_replica_state st;
 	pthread_mutex_unlock(&R.lock);
+	/* what each member applied, in which ring: the trail that finds a divergence (info when not applied) */
+	if (store_replica_state(svc_cfg.store, &st) == 0)
+		log_msg(r == 0 ? LOG_LVL_DEBUG : LOG_LVL_INFO, 0,
+			"cluster: batch %u/%llu delivered in ring %s (%s): %s, version %llu chain %.12s", q->from.nodeid,
+			(unsigned long long)q->seq, q->ring, q->quorate ? "quorate" : "not quorate",
+			r == 0 ? "applied" : "not applied", (unsigned long long)st.version, st.chain);
 	if (r == 0 && ni && store_replica_state(svc_cfg.store, &st) == 0) {
 		/* every synced member applied the same batch: the same version (as far as this host can tell) */
 		pthread_mutex_lock(&R.lock);
@@ -293,24 +315,28 @@ struct ring_id {
 static bool ring_reached(const struct membership_view *v, void *arg)
 {
 	const struct ring_id *r = arg;
-	return !v->connected || v->ring_seq >= r->seq;
+	return membership_ring_quorum(v, r->nodeid, r->seq) != MEMBERSHIP_RING_PENDING;
 }
 
-/* false also when the pool thread never saw ring {nodeid, seq}: then *unknown is set. */
+/* Whether ring {nodeid, seq} was quorate, from the quorum notification of
+ * that very ring (membership.h: the node list of a new ring comes before its
+ * quorum); false also when the pool thread never had it: then *unknown is set. */
 static bool ring_quorate(uint32_t nodeid, uint64_t seq, bool *unknown)
 {
 	struct ring_id want = { nodeid, seq };
 	struct membership_view v;
 	membership_wait(RING_WAIT_MS, ring_reached, &want);
 	membership_get(&v);
-	if (v.ring_seq != seq || v.ring_nodeid != nodeid) {
+	switch (membership_ring_quorum(&v, nodeid, seq)) {
+	case MEMBERSHIP_RING_QUORATE: return true;
+	case MEMBERSHIP_RING_NOT_QUORATE: return false;
+	default:
 		log_warn("cluster: no quorum information for ring %x.%llx (the pool thread is at %x.%llx): the change "
 			 "is not applied here", nodeid, (unsigned long long)seq, v.ring_nodeid,
 			 (unsigned long long)v.ring_seq);
 		*unknown = true;
 		return false;
 	}
-	return v.quorate;
 }
 
 /* ---- the sync round ---- */
@@ -327,10 +353,20 @@ static void round_name(char *out, size_t len)
 static void on_ring(uint32_t nodeid, uint64_t seq, void *opaque)
 {
 	(void)opaque;
+	char round[sizeof(R.round)];
 	pthread_mutex_lock(&R.lock);
 	R.ring_nodeid = nodeid;
 	R.ring_seq = seq;
+	/* a STATE that corosync would not take (a ring forming: flow control)
+	 * goes out now: a ring change with the same members brings no confchg */
+	bool resend = R.state == SYNC_ROUND && !R.state_sent;
+	memcpy(round, R.round, sizeof(round));
 	pthread_mutex_unlock(&R.lock);
+	log_info("cluster: configuration group now in ring %x.%llx", nodeid, (unsigned long long)seq);
+	if (resend) {
+		log_info("cluster: sending this host's configuration state for the sync round again");
+		round_send_state(round);
+	}
 }
 
 static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
@@ -350,6 +386,7 @@ static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
 	buf_reset(&R.snap);
 	R.snap_part = 0;
 	R.leader = 0;
+	R.state_sent = false;
 	for (size_t i = 0; i < R.nnodes; i++) {
 		bool in = false;
 		for (size_t k = 0; k < n; k++)
@@ -379,22 +416,22 @@ static void on_confchg(const struct cfgchan_member *m, size_t n, void *opaque)
 		set_state(SYNC_ROUND, "synchronizing with the pool");
 	pthread_mutex_unlock(&R.lock);
 	log_info("cluster: configuration sync round with %zu members (%s)", n, round);
-	send_state(round);
+	round_send_state(round);
 }
 
-/* With R.lock held, once every STATE is in: the leader index. */
-static size_t leader_index(void)
+/* With R.lock held, once every STATE is in: the round's STATEs in member order. */
+static void round_states(struct cfgsync_state *out)
 {
-	size_t best = 0;
-	for (size_t i = 1; i < R.n; i++)
-		if (R.ms[i].version > R.ms[best].version ||
-		    (R.ms[i].version == R.ms[best].version && R.members[i].nodeid < R.members[best].nodeid))
-			best = i;
-	return best;
+	for (size_t i = 0; i < R.n; i++) {
+		out[i] = (struct cfgsync_state){ .nodeid = R.members[i].nodeid, .pid = R.members[i].pid,
+						 .version = R.ms[i].version };
+		memcpy(out[i].chain, R.ms[i].chain, sizeof(out[i].chain));
+	}
 }
 
 /* The leader: judge every member against this host's history and send the verdict and the snapshot. */
-static void lead(const char *round, const struct mstate *ms, const struct cfgchan_member *m, size_t n)
+static void lead(const char *round, const char *states, const struct mstate *ms, const struct cfgchan_member *m,
+		 size_t n)
 {
 	struct store_replica_state mine;
 	struct buf err __do_buf = BUF_INIT;
@@ -417,7 +454,8 @@ static void lead(const char *round, const struct mstate *ms, const struct cfgcha
 			json_array_append_new(behind, json_integer(m[i].nodeid));
 	}
 	bool any_behind = json_array_size(behind) > 0;
-	__do_json json_t *v = json_pack("{s:s,s:I,s:I,s:s,s:o,s:o}", "round", round, "leader", (json_int_t)R.self.nodeid,
+	__do_json json_t *v = json_pack("{s:s,s:s,s:I,s:I,s:s,s:o,s:o}", "round", round, "states", states, "leader",
+					(json_int_t)R.self.nodeid,
 					"version", (json_int_t)mine.version, "chain", mine.chain, "behind", behind,
 					"forked", forked);
 	__do_free char *snap = any_behind ? store_replica_export(svc_cfg.store) : NULL;
@@ -432,8 +470,9 @@ static void lead(const char *round, const struct mstate *ms, const struct cfgcha
 		size_t chunk = len - off < CFGMSG_CHUNK ? len - off : CFGMSG_CHUNK;
 		__do_free char *data = xstrndup(snap + off, chunk);
 		off += chunk;
-		__do_json json_t *c = json_pack("{s:s,s:I,s:b,s:s}", "round", round, "part", (json_int_t)part, "last",
-						off >= len, "data", data);
+		__do_json json_t *c = json_pack("{s:s,s:I,s:I,s:b,s:s}", "round", round, "version",
+						(json_int_t)mine.version, "part", (json_int_t)part, "last", off >= len,
+						"data", data);
 		buf_reset(&err);
 		if (send_json(CFGMSG_SNAPSHOT, c, &err) < 0) {
 			log_warn("cluster: cannot send the configuration snapshot: %s", err.s);
@@ -468,7 +507,11 @@ static void on_state(uint32_t nodeid, uint32_t pid, const json_t *j)
 			pthread_mutex_unlock(&R.lock);
 			return;
 		}
-	size_t li = leader_index();
+	struct cfgsync_state all[CFGCHAN_MAX_MEMBERS];
+	char states[CFGMSG_HASH_HEX + 1];
+	round_states(all);
+	cfgsync_states_hash(all, R.n, states);
+	size_t li = cfgsync_leader(all, R.n);
 	R.leader = R.members[li].nodeid;
 	bool me = is_self(R.members[li].nodeid, R.members[li].pid);
 	n = R.n;
@@ -478,7 +521,7 @@ static void on_state(uint32_t nodeid, uint32_t pid, const json_t *j)
 	pthread_mutex_unlock(&R.lock);
 	log_info("cluster: configuration sync round: every state is in, leader node %u", m[li].nodeid);
 	if (me)
-		lead(round, ms, m, n);
+		lead(round, states, ms, m, n);
 }
 
 static bool id_in(const json_t *a, uint32_t id)
@@ -494,8 +537,18 @@ static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
 	const json_t *behind = json_object_get(j, "behind"), *forked = json_object_get(j, "forked");
 	pthread_mutex_lock(&R.lock);
 	if (member_index(nodeid, pid) < 0 || strcmp(json_string_value(json_object_get(j, "round")), R.round) != 0 ||
-	    nodeid != R.leader) {
+	    nodeid != R.leader || (R.state != SYNC_ROUND && R.state != SYNC_FORKED)) {
 		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	/* a verdict judged these very STATEs, or it is of another round with the same members (cfgsync.h) */
+	struct cfgsync_state all[CFGCHAN_MAX_MEMBERS];
+	char states[CFGMSG_HASH_HEX + 1];
+	round_states(all);
+	cfgsync_states_hash(all, R.n, states);
+	if (strcmp(states, json_string_value(json_object_get(j, "states"))) != 0) {
+		pthread_mutex_unlock(&R.lock);
+		log_info("cluster: ignored a verdict of node %u made from other states than this round's", nodeid);
 		return;
 	}
 	R.verdict_version = (uint64_t)json_integer_value(json_object_get(j, "version"));
@@ -523,6 +576,8 @@ static void on_verdict(uint32_t nodeid, uint32_t pid, const json_t *j)
 		set_state(SYNC_SYNCED, NULL);
 	}
 	bool forked_now = R.state == SYNC_FORKED;
+	log_info("cluster: verdict of leader node %u in round %s (version %llu): this host %s", nodeid, R.round,
+		 (unsigned long long)R.verdict_version, state_names[R.state]);
 	pthread_mutex_unlock(&R.lock);
 	if (forked_now)
 		svc_cluster_event("this host's configuration has forked from the pool's (leader node %u): it refuses "
@@ -544,6 +599,13 @@ static void on_snapshot(uint32_t nodeid, uint32_t pid, const json_t *j)
 	if (R.state != SYNC_RECEIVING || member_index(nodeid, pid) < 0 || nodeid != R.leader ||
 	    strcmp(json_string_value(json_object_get(j, "round")), R.round) != 0) {
 		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	if ((uint64_t)json_integer_value(json_object_get(j, "version")) != R.verdict_version) {
+		uint64_t want = R.verdict_version; /* a chunk of another round with the same members: not this verdict's */
+		pthread_mutex_unlock(&R.lock);
+		log_info("cluster: ignored a configuration snapshot chunk of version %lld (the verdict's is %llu)",
+			 (long long)json_integer_value(json_object_get(j, "version")), (unsigned long long)want);
 		return;
 	}
 	if ((uint64_t)json_integer_value(json_object_get(j, "part")) != R.snap_part) {

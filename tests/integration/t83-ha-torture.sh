@@ -7,7 +7,7 @@
 # corrald SIGSTOPped and its link cut (stopd: the guard alone fences); its
 # corosync SIGSTOPped (stopk: nobody tells it, the guard's freshness clock
 # fences); it and another host unable to talk while both see the third
-# (split, nft at the switch; only with HA_KINDS naming it, see below); its
+# (split, nft at the switch: membership flaps between rings of two); its
 # corrald killed -9 and started again (kill9).  cut, stopd and stopk are held until the pool has restarted what
 # that host ran elsewhere (at most 25 s), then healed; then
 # the pool must converge within 60 s: every host quorate and synced, each HA
@@ -15,7 +15,7 @@
 # The invariant checker runs
 # all along, every 100 ms: never two QEMUs of one VM on the machine.
 # ROUNDS (default 3), SEED (default random, printed) and HA_KINDS (default
-# "cut stopd stopk kill9") in the environment.
+# "cut stopd stopk split kill9") in the environment.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 mkdir -p "$T/shared"
@@ -111,10 +111,9 @@ status_dump() {
 	done
 	for u in $(cat "$T/uuids"); do echo "$u: QEMUs $(qemus $u | tr "\n" " ")"; done
 }
-# split is left out unless asked for (HA_KINDS="split" or with the others):
-# a partial partition that flaps can fork the replicated configuration
-# (docs/cluster.md "Known faults"), after which the pool does not converge
-KINDS=(${HA_KINDS:-cut stopd stopk kill9})
+# split was left out until a flapping partial partition stopped forking the
+# replicated configuration (docs/cluster.md, "Fixed: a flapping partial partition")
+KINDS=(${HA_KINDS:-cut stopd stopk split kill9})
 for round in $(seq 1 "$ROUNDS"); do
 	# a random host that owns an HA VM (cutting an empty one tests little)
 	owners=$(for v in web db; do hastat h1 $v host; done | sort -u) && [ -n "$owners" ] || owners="h1 h2 h3"

@@ -55,10 +55,10 @@ static void test_roundtrip(void **state)
 	encode(&m, CFGMSG_STATE, 1, "{\"round\":\"1/2,2/3\",\"version\":4,\"chain\":\"" H64 "\",\"digest\":\"" H64 "\"}");
 	assert_int_equal(decode(&m, &h, &j, &err), 0);
 	json_decref(j);
-	encode(&m, CFGMSG_VERDICT, 1, "{\"round\":\"r\",\"leader\":1,\"version\":4,\"chain\":\"" H64 "\",\"behind\":[2],\"forked\":[]}");
+	encode(&m, CFGMSG_VERDICT, 1, "{\"round\":\"r\",\"states\":\"" H64 "\",\"leader\":1,\"version\":4,\"chain\":\"" H64 "\",\"behind\":[2],\"forked\":[]}");
 	assert_int_equal(decode(&m, &h, &j, &err), 0);
 	json_decref(j);
-	encode(&m, CFGMSG_SNAPSHOT, 1, "{\"round\":\"r\",\"part\":0,\"last\":true,\"data\":\"{}\"}");
+	encode(&m, CFGMSG_SNAPSHOT, 1, "{\"round\":\"r\",\"version\":4,\"part\":0,\"last\":true,\"data\":\"{}\"}");
 	assert_int_equal(decode(&m, &h, &j, &err), 0);
 	json_decref(j);
 	assert_string_equal(cfgmsg_type_name(CFGMSG_VERDICT), "verdict");
@@ -79,9 +79,9 @@ static void test_header_refusals(void **state)
 	assert_non_null(strstr(err.s, "not a corral configuration message"));
 
 	encode(&m, CFGMSG_BATCH, 1, "{}");
-	m.s[4] = 2; /* protocol 2 */
+	m.s[4] = 1; /* protocol 1 (before verdicts carried the fingerprint of their STATEs) */
 	assert_int_equal(decode(&m, &h, &j, &err), -EPROTO);
-	assert_non_null(strstr(err.s, "protocol 2"));
+	assert_non_null(strstr(err.s, "protocol 1"));
 
 	encode(&m, CFGMSG_BATCH, 1, "{}");
 	m.s[16] = 1; /* reserved */
@@ -125,6 +125,10 @@ static void test_body_refusals(void **state)
 		{ CFGMSG_VERDICT, "{\"round\":\"r\",\"leader\":1,\"version\":4,\"chain\":\"" H64 "\",\"behind\":[-2],\"forked\":[]}" },
 		{ CFGMSG_VERDICT, "{\"round\":\"r\",\"leader\":4294967296,\"version\":4,\"chain\":\"" H64 "\",\"behind\":[],\"forked\":[]}" },
 		{ CFGMSG_SNAPSHOT, "{\"round\":\"r\",\"part\":0,\"last\":1,\"data\":\"\"}" },
+		/* protocol 1's forms: a verdict without the fingerprint of its STATEs, a snapshot without its version */
+		{ CFGMSG_VERDICT, "{\"round\":\"r\",\"leader\":1,\"version\":4,\"chain\":\"" H64 "\",\"behind\":[],\"forked\":[]}" },
+		{ CFGMSG_VERDICT, "{\"round\":\"r\",\"states\":\"x\",\"leader\":1,\"version\":4,\"chain\":\"" H64 "\",\"behind\":[],\"forked\":[]}" },
+		{ CFGMSG_SNAPSHOT, "{\"round\":\"r\",\"part\":0,\"last\":true,\"data\":\"\"}" },
 		{ 77, "{}" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
