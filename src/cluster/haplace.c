@@ -87,14 +87,17 @@ size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *
 		int64_t best_free = 0;
 		int best_prio = -2;
 		bool excluded_all = true, pool_missing = false, too_small = false, outside = false;
-		if (!haplace_replica_usable(v, v->reason, sizeof(v->reason)))
-			continue;
-		bool replica_here = false;
+		char why_not[160] = "";
+		bool usable = haplace_replica_usable(v, why_not, sizeof(why_not)), replica_here = false;
 		for (size_t h = 0; h < nh; h++) {
 			if (in(v->exclude, v->nexclude, hosts[h].name))
 				continue;
-			if (v->replica_host && strcmp(v->replica_host, hosts[h].name ? hosts[h].name : "") != 0)
-				continue; /* its disks are only there */
+			if (v->replica_host) { /* its disks are only on its own host and its replica's */
+				const char *hn = hosts[h].name ? hosts[h].name : "";
+				bool own = v->disk_host && strcmp(v->disk_host, hn) == 0;
+				if (!own && (!usable || strcmp(v->replica_host, hn) != 0))
+					continue;
+			}
 			replica_here = true;
 			int gp = group_prio(v, hosts[h].name);
 			if (v->restricted && gp < 0) {
@@ -123,9 +126,13 @@ size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *
 			}
 		}
 		if (best < 0 && v->replica_host && !replica_here) {
-			snprintf(v->reason, sizeof(v->reason),
-				 "its replica is on %s, which cannot take it (not online, in maintenance, or it failed there)",
-				 v->replica_host);
+			if (!usable)
+				snprintf(v->reason, sizeof(v->reason), "%s", why_not);
+			else
+				snprintf(v->reason, sizeof(v->reason),
+					 "its replica is on %s, which cannot take it (not online, in maintenance, or it failed "
+					 "there)",
+					 v->replica_host);
 			continue;
 		}
 		if (best < 0) {

@@ -16,9 +16,9 @@
  * (a host outside the VM's group ranks below every host in it), and among
  * those the one with the most free memory after what this same call already assigned to it (a
  * VM counts its memory + HAPLACE_OVERHEAD_MIB), ties by lowest node id.
- * A VM with replicated local disks has one candidate at most: the host of
- * its replica, and only while the replica is in sync
- * (haplace_replica_usable).  A
+ * A VM with replicated local disks has two candidates at most: the host of
+ * its replica, only while the replica is in sync (haplace_replica_usable),
+ * and the host its own disks are on (disk_host), unless excluded.  A
  * host whose free memory is unknown (free_mib < 0) counts as 0 free and is
  * never refused for memory; a host whose free memory is known and smaller
  * than the VM's need is not a candidate.  A VM no host can take gets
@@ -64,10 +64,12 @@ struct haplace_vm {
 	 * "syncing", "outdated"; NULL: no record, replication ended) since
 	 * replica_since_ms (wall).  Such a VM is placed on replica_host only,
 	 * and only when the record says in-sync: anything else could lose
-	 * writes the guest saw acknowledged (RPO 0). */
+	 * writes the guest saw acknowledged (RPO 0); or on disk_host, where its
+	 * own disks are (a host back after a failure, unless excluded). */
 	const char *replica_host;
 	const char *replica_state;
 	int64_t replica_since_ms;
+	const char *disk_host;      /* the host its local disks are on (its owner): always a candidate */
 	/* results */
 	int host;                   /* index into the hosts, or -1 */
 	int wave;

@@ -162,6 +162,20 @@ static void test_replica(void **state)
 	h[0].free_mib = 100;
 	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
 	assert_string_equal(v.reason, "no host has enough free memory");
+	/* its own host back (not excluded): there, whatever the replica says; never a third host */
+	h[0].free_mib = 4000;
+	struct haplace_host back[] = { { .name = "h3", .nodeid = 3, .free_mib = 90000 },
+				       { .name = "h1", .nodeid = 1, .free_mib = 4000 },
+				       { .name = "h2", .nodeid = 2, .free_mib = 8000 } };
+	v.exclude = NULL;
+	v.nexclude = 0;
+	v.disk_host = "h1";
+	v.replica_state = "outdated";
+	assert_int_equal(haplace_run(&v, 1, back, 3), 1);
+	assert_string_equal(back[v.host].name, "h1");
+	v.replica_state = "in-sync"; /* both may: the most free memory (h2) */
+	assert_int_equal(haplace_run(&v, 1, back, 3), 1);
+	assert_string_equal(back[v.host].name, "h2");
 	/* a VM without replica is untouched by the fields */
 	struct haplace_vm plain = { .name = "p", .memory_mib = 256, .exclude = h1lost, .nexclude = 1 };
 	assert_int_equal(haplace_replica_usable(&plain, why, sizeof(why)), 1);
