@@ -344,9 +344,14 @@ static int adopt(struct res *r, struct buf *err)
 		}
 	}
 	if (replica_host_of(r)) {
-		/* the replica's daemon stops before the VM may write the volumes */
-		if ((rc = svc_replica_takeover(r->uuid, err)) < 0)
+		/* the replica's daemon stops before the VM may write the volumes; -ENOENT: taken
+		 * over already (a corrald killed after that step: the volumes were checked above) */
+		struct buf te __do_buf = BUF_INIT;
+		if ((rc = svc_replica_takeover(r->uuid, &te)) < 0 && rc != -ENOENT) {
+			buf_adds(err, te.s ? te.s : "cannot take the replica over");
 			goto out;
+		}
+		rc = 0;
 		struct buf e __do_buf = BUF_INIT;
 		if (replrow_delete(r->uuid, &e) < 0) /* the replication ended with the takeover */
 			log_warn("ha: %s: %s", r->name, e.s);
