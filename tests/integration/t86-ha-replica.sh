@@ -61,7 +61,8 @@ test_expect "two guests on h1 with local disks write a counter; n1 has a local d
 	on_host h1 vm start r1 >/dev/null && on_host h1 vm start r2 >/dev/null &&
 	on h1 wait_ready_after r1 0 && on h1 wait_ready_after r2 0 &&
 	for v in r1 r2; do on h1 guest_sh $v "$WORK" && on h1 guest_sh $v "sh /w >/dev/console 2>&1 &" || return 1; done &&
-	wait_for 10 "[ \"\$(wlast h1 r1)\" -gt 3 ] && [ \"\$(wlast h1 r2)\" -gt 3 ]"
+	wait_for 10 "[ \"\$(wlast h1 r1)\" -gt 3 ] && [ \"\$(wlast h1 r2)\" -gt 3 ]" &&
+	printf "%s\n%s\n" "$(uuid r1)" "$(uuid r2)" >"$T/uuids" && ha_checker_start
 '
 
 test_expect "bad input: ha add of a VM with an unreplicated local disk: a clear error, nothing changed" '
@@ -107,10 +108,10 @@ test_expect "r2 replica killed while in sync: the pool has it outdated before th
 '
 
 test_expect "cut h1: its QEMUs die (fence); r1 runs on h2 from its replica with every acknowledged write; r2 is not restarted (outdated)" '
-	u1=$(uuid r1) && u2=$(uuid r2) && printf "%s\n%s\n" "$u1" "$u2" >"$T/uuids" &&
+	u1=$(uuid r1) && u2=$(uuid r2) &&
 	q1=$(qemus "$u1") && q2=$(qemus "$u2") && [ -n "$q1" ] && [ -n "$q2" ] &&
 	W=$(on_host h2 ha status --json | jq -r .manager.wait_ms) &&
-	ha_checker_start && t0=$(now_ms) && ip -n "$sw" link set p1 down &&
+	t0=$(now_ms) && ip -n "$sw" link set p1 down &&
 	tk= && tr= && wait_for 20 "proc_gone $q1 && proc_gone $q2" && tk=$(now_ms) &&
 	wait_for 40 "qemu_new $u1 $q1" && tr=$(now_ms) &&
 	last=$(wlast h1 r1) && [ -n "$last" ] &&
