@@ -1090,20 +1090,6 @@ static const char usage_events[] =
 
 enum { OPT_EV_LIMIT = CLI_OPT_FIRST };
 
-static void print_events(const json_t *answer)
-{
-	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
-	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
-	json_t *ev;
-	size_t i;
-
-	json_array_foreach(json_object_get(answer, "events"), i, ev) {
-		char when[32];
-		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "type"), out_str(ev, "detail"));
-	}
-	table_print(t, stdout);
-}
-
 static int ct_events(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1132,7 +1118,7 @@ static int ct_events(struct cli *cli, int argc, char **argv)
 	if (limit > 0)
 		suffix = xasprintf("/events?limit=%lld", (long long)limit);
 	path = client_path(c, "/v1/containers", a.pos[0], suffix ? suffix : "/events");
-	return cli_get_print(cli, path, print_events);
+	return cli_get_print(cli, path, out_guest_events);
 }
 
 static const char usage_edit[] =

@@ -1142,20 +1142,6 @@ static int vm_log(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
-static void print_events(const json_t *answer)
-{
-	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
-	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
-	json_t *ev;
-	size_t i;
-
-	json_array_foreach(json_object_get(answer, "events"), i, ev) {
-		char when[32];
-		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "type"), out_str(ev, "detail"));
-	}
-	table_print(t, stdout);
-}
-
 static int vm_events(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1190,7 +1176,7 @@ static int vm_events(struct cli *cli, int argc, char **argv)
 	if (limit > 0)
 		suffix = xasprintf("/events?limit=%" PRId64, limit);
 	path = client_path(c, "/v1/vms", a.pos[0], suffix ? suffix : "/events");
-	return cli_get_print(cli, path, print_events);
+	return cli_get_print(cli, path, out_guest_events);
 }
 
 static int vm_console(struct cli *cli, int argc, char **argv)

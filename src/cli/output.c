@@ -184,6 +184,20 @@ void table_free(struct table *t)
 	free(t);
 }
 
+void out_guest_events(const json_t *answer)
+{
+	static const char *const headers[] = { "TIME", "TYPE", "DETAIL" };
+	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "events"), i, ev) {
+		char when[32];
+		table_add(t, out_time(out_str(ev, "time"), when, sizeof(when)), out_str(ev, "type"), out_str(ev, "detail"));
+	}
+	table_print(t, stdout);
+}
+
 void out_json(const json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

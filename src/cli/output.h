@@ -67,6 +67,10 @@ const char *out_time_epoch(int64_t epoch_s, char *buf, size_t len);
  */
 const char *out_age(const char *rfc3339, char *buf, size_t len);
 
+/* One guest's event list ({"events":[{time,type,detail}]}, a VM's or a
+ * container's) as the table TIME TYPE DETAIL on stdout. */
+void out_guest_events(const json_t *answer);
+
 /*
  * Write all `len` bytes of `p` to `fd`, going on after EINTR; a socket
  * (`sock`) is written with send(MSG_NOSIGNAL), so a peer that is gone gives

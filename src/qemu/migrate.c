@@ -389,6 +389,13 @@ void mig_mirror_abort(struct qmp *q, int slot, int timeout_ms)
 
 void mig_job_abort(struct qmp *q, const char *job, const char *tgt, int timeout_ms)
 {
+	/* A peer that vanished without closing the connection (a cut link)
+	 * leaves NBD requests in flight until TCP gives up; yank fails them at
+	 * once, so the cancel does not wait for them (QEMU >= 6.0). */
+	if (tgt)
+		qmp_execute(q, "yank",
+			    json_pack("{s:[{s:s, s:s}]}", "instances", "type", "block-node", "node-name", tgt), NULL,
+			    MIG_QMP_TIMEOUT_MS, NULL);
 	qmp_execute(q, "block-job-cancel", json_pack("{s:s, s:b}", "device", job, "force", 1), NULL,
 		    MIG_QMP_TIMEOUT_MS, NULL);
 	qmp_job_wait(q, job, timeout_ms, NULL); /* -ENOENT at once if there never was a job */

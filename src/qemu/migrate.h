@@ -171,8 +171,10 @@ int mig_job_progress(struct qmp *q, const char *job, const char *what, struct mi
  * target is in sync; wait for it to conclude, dismiss it, blockdev-del
  * "mig-tgt<slot>".  A job that did not end cleanly is -EIO. */
 int mig_mirror_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err);
-/* Abandon the mirror of slot (cancelled, forced), dismiss it, delete its
- * target node; every step's error is ignored (some may never have been made). */
+/* Abandon the mirror of slot: its NBD target's connection yanked (requests
+ * in flight on a cut link fail at once), the job cancelled (forced),
+ * dismissed, its target node deleted; every step's error is ignored (some
+ * may never have been made). */
 void mig_mirror_abort(struct qmp *q, int slot, int timeout_ms);
 /* The same for any block job `job` and its target node `tgt` (NULL: none). */
 void mig_job_abort(struct qmp *q, const char *job, const char *tgt, int timeout_ms);

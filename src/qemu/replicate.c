@@ -103,11 +103,5 @@ void repl_drop(struct qmp *q, int slot)
 	char job[32];
 
 	repl_job_name(slot, job, sizeof(job));
-	/* A peer that vanished without closing the connection (a cut link)
-	 * leaves requests in flight until TCP gives up; yank fails them at
-	 * once, so the cancel below does not wait for them (QEMU >= 6.0). */
-	qmp_execute(q, "yank",
-		    json_pack("{s:[{s:s, s:s}]}", "instances", "type", "block-node", "node-name", tgt), NULL,
-		    REPL_QMP_MS, NULL);
-	mig_job_abort(q, job, tgt, 10000);
+	mig_job_abort(q, job, tgt, 10000); /* yanks the NBD connection first */
 }

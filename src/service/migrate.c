@@ -49,6 +49,7 @@
  * (TCP retransmits for minutes); roll back rather than wait (docs/migration.md). */
 #define MIG_STALL_MS 30000
 #define MIG_QMP_MS 10000
+#define MIG_RESUME_MS 30000 /* a rolled-back guest's `cont` is tried for this long */
 #define MIG_FINISH_WAIT_MS 20000 /* under the peer client's 30 s per call */
 #define MIG_MIRROR_FINISH_MS 120000
 #define MIG_MAX_INCOMING 16
@@ -807,6 +808,47 @@ static void out_record(const struct outgoing *o)
 }
 
 /*
+ * A guest that ran before the migration runs again here: once QEMU's
+ * migration has ended (a cancel takes a moment), `cont`, tried again for a
+ * while when it fails (a disk still draining after a cut link); a guest it
+ * cannot resume stays paused and says why.
+ */
+static void out_resume(struct outgoing *o, struct qmp *q)
+{
+	__do_buf struct buf why = BUF_INIT;
+	int64_t end = time_mono_ms() + MIG_RESUME_MS;
+
+	for (;;) {
+		__do_json json_t *st = NULL;
+		struct mig_progress p;
+		const char *s;
+		buf_reset(&why);
+		if (mig_query(q, &p, NULL) == 0 && !mig_progress_done(&p) && strcmp(p.status, "none") != 0) {
+			buf_printf(&why, "the migration is still %s", p.status);
+		} else if (qmp_execute(q, "query-status", NULL, &st, MIG_QMP_MS, &why) == 0) {
+			s = json_string_value(json_object_get(st, "status")) ?: "";
+			if (!strcmp(s, "running"))
+				return;
+			if (strcmp(s, "postmigrate") && strcmp(s, "finish-migrate") && strcmp(s, "paused")) {
+				log_warn("vm %s: not resumed after the failed migration: it is %s", o->name, s);
+				return;
+			}
+			if (qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, &why) == 0)
+				return;
+		}
+		if (time_mono_ms() >= end)
+			break;
+		qmp_events_wait(q, qmp_events_seen(q), 500);
+	}
+	__do_free char *reason =
+		xasprintf("the migration to %s failed and the guest could not be resumed (%s): 'vm resume' tries again",
+			  o->to, why.len ? why.s : "no answer");
+	log_warn("vm %s: %s", o->name, reason);
+	__do_buf struct buf e = BUF_INIT;
+	rt_pause_reason(o->uuid, reason, &e);
+}
+
+/*
  * Back on the source: no migration, no mirrors, no key; the guest runs (it
  * was never stopped for good).  The record stays (phase "aborting") while the
  * destination did not hear the abort, for the reconciler to tell it later.
@@ -818,8 +860,6 @@ static void out_rollback(struct outgoing *o, const char *why)
 	struct qmp *q = rt_qmp_acquire(o->uuid, &ref, &qerr); /* NULL when QEMU is gone (vm kill pre-empted us) */
 
 	if (q) {
-		__do_json json_t *st = NULL;
-		const char *s;
 		if (o->migrating)
 			mig_cancel(q, NULL);
 		for (int i = 0; i < o->ndisks; i++)
@@ -827,10 +867,8 @@ static void out_rollback(struct outgoing *o, const char *why)
 				mig_mirror_abort(q, o->disks[i].slot, MIG_QMP_MS);
 		if (o->tls_added)
 			mig_tls_del(q);
-		if (o->was_running && qmp_execute(q, "query-status", NULL, &st, MIG_QMP_MS, NULL) == 0 &&
-		    (s = json_string_value(json_object_get(st, "status"))) &&
-		    (!strcmp(s, "postmigrate") || !strcmp(s, "finish-migrate") || !strcmp(s, "paused")))
-			qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, NULL);
+		if (o->was_running)
+			out_resume(o, q);
 	}
 	rt_qmp_release(ref);
 	bool told = true;
