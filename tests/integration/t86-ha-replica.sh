@@ -3,7 +3,9 @@
 # onto the replica"): a two-host pool h1+h2 without shared storage, the
 # witness on h3 (as t84).  Two guests on h1 write an increasing counter to
 # their local disk (dd conv=fsync) and print "W n" once each write returned;
-# both are replicated to h2 and HA-protected.  r2's replica is made outdated
+# both are replicated to h2 and HA-protected.  h2 cut off: h1 (quorate with
+# the witness) records r1's replica outdated before r1's next write
+# completes; both in sync again once h2 is back.  r2's replica is made outdated
 # (kill -9 of its export daemon on h2): the pool must record it outdated
 # before the guest's next write completes.  Then h1's link is cut: h1's
 # QEMUs die (self-fence), r1 runs on h2 from its replica within a bound and
