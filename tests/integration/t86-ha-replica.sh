@@ -6,8 +6,9 @@
 # both are replicated to h2 and HA-protected.  h2 cut off: h1 (quorate with
 # the witness) records r1's replica outdated before r1's next write
 # completes; both in sync again once h2 is back.  r2's replica is made outdated
-# (kill -9 of its export daemon on h2): the pool must record it outdated
-# before the guest's next write completes.  Then h1's link is cut: h1's
+# (kill -9 of its export daemon on h2, first while h1's corrald is killed -9
+# too: the write waits for corrald): the pool must record it outdated before
+# the guest's next write completes.  Then h1's link is cut: h1's
 # QEMUs die (self-fence), r1 runs on h2 from its replica within a bound and
 # the replica holds every counter value r1 saw written; r2 is not restarted
 # on h2 (its HA status says why).  h1 back: it drops r1's record but keeps
@@ -31,14 +32,19 @@ wit() { st "$1" | jq -r '"\(.witness.connected),\(.witness.casts_vote),\(.votes.
 
 WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1));' \
 'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null && echo W \$n; sleep 0.2; done' >/w"
-# wlast H VM: the last counter value VM's guest reported written (its console history on H)
-wlast() { on_host "$1" vm log "$2" --tail 4M 2>/dev/null | tr -d '\r' | sed -n 's/^W \([0-9][0-9]*\)$/\1/p' | tail -n1; }
+# wlast H VM: the last counter value VM's guest reported written (its console
+# history on H, the file QEMU writes: read also while H's corrald is down)
+wlast() { tail -c 65536 "$T/$1/run/$(uuid "$2")/console.log" 2>/dev/null | tr -d '\r' | sed -n 's/^W \([0-9][0-9]*\)$/\1/p' | tail -n1; }
 rstate() { on_host "$1" vm show "$2" --json | jq -r '.status.replication.state // "none"'; }
 wait_repl() { wait_for "${4:-60}" "[ \"\$(rstate $1 $2)\" = $3 ]" || { on_host "$1" vm show "$2" --json | jq -c .status.replication >&2; return 1; }; }
 # hrow H VM: VM's replica state as the pool records it (ha status on H)
 hrow() { on_host "$1" ha status --json | jq -r --arg v "$2" '[.resources[] | select(.vm == $v) | .replica.state // "none"][0] // "none"'; }
 hstatus() { on_host "$1" ha status --json | jq -r --arg v "$2" '[.resources[] | select(.vm == $v) | "\(.host) \(.status)"][0]'; }
-uuid() { on_host h1 vm show "$1" --json | jq -r .uuid; }
+# uuid VM: its uuid (asked once, then from $T: h1's corrald may be down)
+uuid() {
+	[ -s "$T/uuid.$1" ] || on_host h1 vm show "$1" --json | jq -r .uuid >"$T/uuid.$1"
+	cat "$T/uuid.$1"
+}
 qsd_pid() { head -n1 "$T/h2/replicas/$1/qsd.pid" 2>/dev/null; }
 vol_path() { on_host "$1" disk show "$2" --json | jq -r .path; }
 # held VM H FAULT...: run FAULT, then follow VM's guest writes (console on h1) and
@@ -121,9 +127,17 @@ test_expect "the replica host h2 cut off: h1 keeps quorum (witness), records r1 
 	wait_repl h1 r1 in-sync 60 && wait_repl h1 r2 in-sync 60 && [ "$(hrow h2 r1)" = in-sync ]
 '
 
-test_expect "r2 replica killed while in sync: the pool has it outdated before the guest sees its next write done" '
-	P=$(qsd_pid "$(uuid r2)") && [ -n "$P" ] && r=$(held r2 h2 kill -9 "$P") && set -- $r &&
-	echo "replica daemon killed at 0: the pool (h2) records it outdated at +$1 ms; the guest next sees a write done at +$2 ms (held meanwhile)" >>"$T/measured" &&
+# dead_fault UUID: h1 corrald killed -9, then the replica daemon of UUID on h2;
+# 5 s later no write of r2 completed (held: nobody recorded outdated); corrald back
+dead_fault() {
+	local w0 w P
+	P=$(qsd_pid "$1") && [ -n "$P" ] && w0=$(wlast h1 r2) && nhost_kill9 h1 && kill -9 "$P" && sleep 5 &&
+	w=$(wlast h1 r2) && say "r2 with h1 corrald dead: last write $w0 before, $w after 5 s" &&
+	[ "$w" -le $((w0 + 1)) ] && nhost_start h1 >/dev/null
+}
+test_expect "r2 replica killed in sync while h1 corrald is dead (kill -9): writes held; corrald back: outdated recorded before the next write completes" '
+	r=$(held r2 h2 dead_fault "$(uuid r2)") && set -- $r &&
+	echo "h1 corrald killed -9 then the replica daemon at 0, corrald started again at ~+5 s: the pool (h2) records r2 outdated at +$1 ms; the guest next sees a write done at +$2 ms (held meanwhile)" >>"$T/measured" &&
 	on_host h1 vm events r2 | grep -q "degraded with h2" &&
 	on_host h2 ha status | grep -q "r2: replica on h2: outdated since"
 '
