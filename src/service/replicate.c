@@ -601,7 +601,7 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 	struct qmp *q = NULL;
 	struct peer *p = NULL;
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
-	bool asked = false;
+	bool asked = false, rec_made = false;
 	int r, port;
 
 	if (!to || !*to) {
@@ -694,6 +694,7 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 	/* the pool hears "syncing" before anything is copied (replrow.h) */
 	if ((r = replrow_put(uuid, vr.def->name, to, "syncing", time_wall_ms(), true, err)) < 0)
 		goto fail;
+	rec_made = true;
 	json_object_set_new(g_recs, uuid, json_incref(rec));
 	rec_state(rec, "syncing", NULL); /* recorded before QEMU is touched: a restart follows it */
 	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
@@ -720,6 +721,11 @@ fail:
 		__do_buf struct buf e = BUF_INIT;
 		if (peer_call(p, "DELETE", path, NULL, NULL, NULL, &e) < 0)
 			log_warn("vm %s: cannot remove the replica on %s: %s", vr.def->name, to, e.s);
+	}
+	if (rec_made) { /* the pool's row of a replication that did not start */
+		__do_buf struct buf e = BUF_INIT;
+		if (replrow_delete(uuid, &e) < 0)
+			log_warn("vm %s: %s", vr.def->name, e.s);
 	}
 	rec_drop(uuid);
 out:
