@@ -206,6 +206,11 @@ static void print_status(const json_t *answer)
 	table_print(t, stdout);
 	json_array_foreach(json_object_get(answer, "resources"), i, e) if (out_str(e, "status_reason"))
 		printf("  %s: %s\n", out_str(e, "vm"), out_str(e, "status_reason"));
+	json_array_foreach(json_object_get(answer, "resources"), i, e) if (json_object_get(e, "replica")) {
+		const json_t *rp = json_object_get(e, "replica");
+		printf("  %s: replica on %s: %s since %s\n", out_str(e, "vm"), out_str(rp, "host") ?: "?",
+		       out_str(rp, "state") ?: "?", out_str(rp, "since") ?: "?");
+	}
 	json_array_foreach(json_object_get(answer, "maintenance"), i, e) {
 		char since[40] = "?";
 		json_t *sj = json_object_get(e, "since");

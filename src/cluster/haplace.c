@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster/haplace.h"
 
@@ -41,6 +42,30 @@ static int group_prio(const struct haplace_vm *v, const char *name)
 	return -1;
 }
 
+int haplace_replica_usable(const struct haplace_vm *v, char *reason, size_t len)
+{
+	const char *st = v->replica_state;
+	if (!v->replica_host)
+		return 1;
+	if (st && strcmp(st, "in-sync") == 0)
+		return 1;
+	if (!st) {
+		snprintf(reason, len, "its local disks have no replica any more (replication to %s ended): not restarted (RPO 0)",
+			 v->replica_host);
+		return 0;
+	}
+	char when[40] = "?";
+	if (v->replica_since_ms > 0) {
+		time_t t = (time_t)(v->replica_since_ms / 1000);
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	}
+	snprintf(reason, len, "the replica on %s is %s since %s: not restarted there (RPO 0)", v->replica_host,
+		 strcmp(st, "syncing") == 0 || strcmp(st, "outdated") == 0 ? st : "not in sync", when);
+	return 0;
+}
+
 size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *hosts, size_t nh)
 {
 	int64_t used[HAPLACE_MAX_HOSTS] = { 0 };
@@ -62,9 +87,18 @@ size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *
 		int64_t best_free = 0;
 		int best_prio = -2;
 		bool excluded_all = true, pool_missing = false, too_small = false, outside = false;
+		char why_not[160] = "";
+		bool usable = haplace_replica_usable(v, why_not, sizeof(why_not)), replica_here = false;
 		for (size_t h = 0; h < nh; h++) {
 			if (in(v->exclude, v->nexclude, hosts[h].name))
 				continue;
+			if (v->replica_host) { /* its disks are only on its own host and its replica's */
+				const char *hn = hosts[h].name ? hosts[h].name : "";
+				bool own = v->disk_host && strcmp(v->disk_host, hn) == 0;
+				if (!own && (!usable || strcmp(v->replica_host, hn) != 0))
+					continue;
+			}
+			replica_here = true;
 			int gp = group_prio(v, hosts[h].name);
 			if (v->restricted && gp < 0) {
 				outside = true;
@@ -90,6 +124,16 @@ size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *
 				best_free = left;
 				best_prio = gp;
 			}
+		}
+		if (best < 0 && v->replica_host && !replica_here) {
+			if (!usable)
+				snprintf(v->reason, sizeof(v->reason), "%s", why_not);
+			else
+				snprintf(v->reason, sizeof(v->reason),
+					 "its replica is on %s, which cannot take it (not online, in maintenance, or it failed "
+					 "there)",
+					 v->replica_host);
+			continue;
 		}
 		if (best < 0) {
 			snprintf(v->reason, sizeof(v->reason), "%s",

@@ -15,7 +15,10 @@
  * group, are in the group); among them those of the highest group priority
  * (a host outside the VM's group ranks below every host in it), and among
  * those the one with the most free memory after what this same call already assigned to it (a
- * VM counts its memory + HAPLACE_OVERHEAD_MIB), ties by lowest node id.  A
+ * VM counts its memory + HAPLACE_OVERHEAD_MIB), ties by lowest node id.
+ * A VM with replicated local disks has two candidates at most: the host of
+ * its replica, only while the replica is in sync (haplace_replica_usable),
+ * and the host its own disks are on (disk_host), unless excluded.  A
  * host whose free memory is unknown (free_mib < 0) counts as 0 free and is
  * never refused for memory; a host whose free memory is known and smaller
  * than the VM's need is not a candidate.  A VM no host can take gets
@@ -55,11 +58,28 @@ struct haplace_vm {
 	const int *group_prio;
 	size_t ngroup;
 	int restricted;
+	/* a VM whose local disks are replicated (docs/ha.md "Failover onto the
+	 * replica"): replica_host names the host holding the replica (NULL: not
+	 * replicated), replica_state the pool's record of it ("in-sync",
+	 * "syncing", "outdated"; NULL: no record, replication ended) since
+	 * replica_since_ms (wall).  Such a VM is placed on replica_host only,
+	 * and only when the record says in-sync: anything else could lose
+	 * writes the guest saw acknowledged (RPO 0); or on disk_host, where its
+	 * own disks are (a host back after a failure, unless excluded). */
+	const char *replica_host;
+	const char *replica_state;
+	int64_t replica_since_ms;
+	const char *disk_host;      /* the host its local disks are on (its owner): always a candidate */
 	/* results */
 	int host;                   /* index into the hosts, or -1 */
 	int wave;
 	char reason[160];           /* when host is -1: why */
 };
+
+/* May a replicated VM restart on its replica (v's replica_* fields)?  true
+ * when in sync; else false and why into reason (len bytes): "the replica on
+ * h2 is outdated since 2026-12-07 05:01:02 UTC: not restarted there (RPO 0)". */
+int haplace_replica_usable(const struct haplace_vm *v, char *reason, size_t len);
 
 /* Sort vms[0..n) into recovery order (in place) and place each: the number placed. */
 size_t haplace_run(struct haplace_vm *vms, size_t n, const struct haplace_host *hosts, size_t nh);

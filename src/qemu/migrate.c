@@ -296,13 +296,15 @@ int mig_nbd_stop(struct qmp *q, struct buf *err)
 /* ---- source ------------------------------------------------------------- */
 
 int mig_nbd_node_add(struct qmp *q, const char *node, const char *export, const char *host, int port,
-		     const char *tls_id, const char *what, struct buf *err)
+		     const char *tls_id, int reconnect_s, const char *what, struct buf *err)
 {
 	json_t *add = json_pack("{s:s, s:s, s:o, s:s}", "driver", "nbd", "node-name", node, "server",
 				inet_addr(host, port), "export", export);
 
 	if (tls_id)
 		json_object_set_new(add, "tls-creds", json_string(tls_id));
+	if (reconnect_s > 0)
+		json_object_set_new(add, "reconnect-delay", json_integer(reconnect_s));
 	return run(q, "blockdev-add", add, NULL, what, err);
 }
 
@@ -314,7 +316,7 @@ int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *expo
 	__do_free char *what = xasprintf("cannot connect disk %d to the destination", slot);
 	int r;
 
-	if ((r = mig_nbd_node_add(q, tgt, export, host, port, tls ? MIG_TLS_ID : NULL, what, err)) < 0)
+	if ((r = mig_nbd_node_add(q, tgt, export, host, port, tls ? MIG_TLS_ID : NULL, 0, what, err)) < 0)
 		return r;
 	json_t *mirror = json_pack("{s:s, s:s, s:s, s:s, s:b}", "job-id", job, "device", node, "target", tgt, "sync",
 				   "full", "auto-dismiss", 0);

@@ -148,9 +148,12 @@ int mig_mirror_start(struct qmp *q, int slot, const char *node, const char *expo
 		     bool tls, uint64_t speed, struct buf *err);
 
 /* blockdev-add an NBD client node `node` for export `export` at host:port
- * (TLS object tls_id; NULL: plain).  what: the sentence of a failure. */
+ * (TLS object tls_id; NULL: plain).  reconnect_s > 0: the node's
+ * reconnect-delay (a request over a connection the server closed waits that
+ * long for a new connection instead of failing at once).  what: the
+ * sentence of a failure. */
 int mig_nbd_node_add(struct qmp *q, const char *node, const char *export, const char *host, int port,
-		     const char *tls_id, const char *what, struct buf *err);
+		     const char *tls_id, int reconnect_s, const char *what, struct buf *err);
 
 struct mig_disk_progress {
 	uint64_t len, offset;	/* bytes to copy so far / copied */

@@ -34,7 +34,7 @@ int repl_target_add(struct qmp *q, int slot, const char *export, const char *hos
 	__do_free char *tgt = xasprintf("repl-tgt%d", slot);
 	__do_free char *what = xasprintf("cannot connect disk %d to its replica", slot);
 
-	return mig_nbd_node_add(q, tgt, export, host, port, REPL_TLS_ID, what, err);
+	return mig_nbd_node_add(q, tgt, export, host, port, REPL_TLS_ID, REPL_HOLD_S, what, err);
 }
 
 int repl_mirror_start(struct qmp *q, int slot, const char *node, bool full, struct buf *err)

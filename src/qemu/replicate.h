@@ -6,7 +6,8 @@
  * Per disk slot i of a running VM:
  *   repl_target_add     blockdev-add an NBD client node "repl-tgt<i>" for the
  *                       replica host's export (TLS object REPL_TLS_ID, added
- *                       with mig_tls_add_id from a key directory)
+ *                       with mig_tls_add_id from a key directory;
+ *                       reconnect-delay REPL_HOLD_S)
  *   repl_mirror_start   blockdev-mirror of the disk's format node onto it,
  *                       job "repl<i>": sync full (the first copy) or none
  *                       (after a resync), copy-mode write-blocking (a guest
@@ -39,6 +40,14 @@
 struct qmp;
 
 #define REPL_TLS_ID "repl-tls"
+/* The target nodes' NBD reconnect-delay: when the replica's daemon closes
+ * the connection (killed, restarted), a guest write waits this long for a
+ * new connection instead of completing on the local disk alone, so corrald
+ * can record the replica outdated first (docs/ha.md "RPO 0").  Measured on
+ * QEMU 7.2: the request is held exactly this long, goes through when the
+ * daemon is back within it, and the mirror's job-cancel (repl_drop)
+ * releases it at once; yank alone does not. */
+#define REPL_HOLD_S 30
 
 /* "repl<slot>" into out (size >= 32). */
 void repl_job_name(int slot, char *out, size_t len);

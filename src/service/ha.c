@@ -15,6 +15,10 @@
 #include "service/ha_fence.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
+#include "service/cluster_internal.h"
+#include "service/replicate.h"
+#include "service/replrow.h"
+#include "util/timeutil.h"
 #include "util/log.h"
 #include "service/internal.h"
 #include "core/store.h"
@@ -104,23 +108,38 @@ static int commit_fail(int r, const char *what, struct buf *err)
 	return r;
 }
 
+/* The host VM uuid's disk vol is replicated to (NULL: not replicated); from replication's record. */
+static const char *replica_of(const json_t *repl, const char *vol)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(repl, "disks"), i, v) if (json_is_string(v) &&
+								   strcmp(json_string_value(v), vol) == 0)
+		return json_string_value(json_object_get(repl, "peer"));
+	return NULL;
+}
+
 int svc_ha_capture(const struct vm_def *vd, json_t *def, struct buf *err)
 {
 	json_t *disks = json_array();
+	__do_json json_t *repl = svc_vm_replication(vd->uuid);
 	int r = 0;
 	for (int i = 0; i < vd->ndisks && r == 0; i++) {
 		struct vol_record v = { 0 };
 		struct pool_record pr = { 0 };
-		const char *pool = NULL;
+		const char *pool = NULL, *replica = NULL;
 		size_t plen;
+		bool have_pool = false;
 		if (store_vol_get(svc_cfg.store, vd->disks[i].volume, &v) < 0) {
 			buf_printf(err, "disk %s of %s: no such volume here", vd->disks[i].volume, vd->name);
 			r = -ENOENT;
-		} else if (store_pool_get(svc_cfg.store, (pool = v.pool ? v.pool : "default"), &pr) < 0 || !pr.shared) {
+		} else if (!(have_pool = store_pool_get(svc_cfg.store, (pool = v.pool ? v.pool : "default"), &pr) == 0) ||
+			   (!pr.shared && !(replica = replica_of(repl, v.name)))) {
 			buf_printf(err,
-				   "disk %s of %s is in pool '%s', which is not shared: HA could not restart %s on another "
-				   "host (put its disks in a shared pool, docs/ha.md)",
-				   vd->disks[i].volume, vd->name, pool, vd->name);
+				   "disk %s of %s is in pool '%s', which is not shared, and is not replicated: HA could not "
+				   "restart %s on another host (put its disks in a shared pool, or replicate them to a "
+				   "member of the pool: corral vm replicate %s --to HOST; docs/ha.md)",
+				   vd->disks[i].volume, vd->name, pool, vd->name, vd->name);
 			r = -EINVAL;
 		} else if ((plen = strlen(pr.path)) >= strlen(v.path) || strncmp(v.path, pr.path, plen) != 0 ||
 			   v.path[plen] != '/') {
@@ -128,8 +147,9 @@ int svc_ha_capture(const struct vm_def *vd, json_t *def, struct buf *err)
 				   vd->name, pr.path);
 			r = -EINVAL;
 		} else {
-			json_array_append_new(disks, json_pack("{s:s,s:s,s:s,s:s}", "volume", v.name, "pool", pool,
-							       "format", v.format, "file", v.path + plen + 1));
+			json_array_append_new(disks, json_pack("{s:s,s:s,s:s,s:s,s:s?}", "volume", v.name, "pool", pool,
+							       "format", v.format, "file", v.path + plen + 1, "replica",
+							       replica));
 		}
 		pool_record_release(&pr);
 		vol_record_release(&v);
@@ -154,6 +174,39 @@ static json_t *entry(const char *uuid, json_t *def)
 	json_object_del(e, "vmdef");
 	json_object_del(e, "disks");
 	return e;
+}
+
+/* A VM on replicated disks: its replica on a member of the pool, and in
+ * sync as the pool records it (docs/ha.md "Failover onto the replica"). */
+static int replica_check(const char *uuid, const json_t *def, struct buf *err)
+{
+	const char *peer = NULL, *name = json_string_value(json_object_get(def, "vm"));
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(def, "disks"), i, d) if (json_string_value(json_object_get(d, "replica")))
+		peer = json_string_value(json_object_get(d, "replica"));
+	if (!peer)
+		return 0;
+	struct cluster_def cd;
+	if (!svc_cluster_def_get(&cd, NULL) || !cluster_def_node(&cd, peer)) {
+		buf_printf(err, "%s is replicated to %s, which is not a member of the pool: HA restarts it only on its "
+				"replica's host (replicate it to a member)",
+			   name, peer);
+		return -EINVAL;
+	}
+	__do_json json_t *row = replrow_get(uuid);
+	const char *st = json_string_value(json_object_get(row, "state"));
+	if (!st || strcmp(st, "in-sync") != 0) {
+		char when[40] = "";
+		json_t *since = json_object_get(row, "since");
+		if (json_is_integer(since))
+			time_fmt_rfc3339(json_integer_value(since), when, sizeof(when));
+		buf_printf(err, "the replica of %s on %s is %s%s%s: HA accepts a replicated VM once the pool records its "
+				"replica in sync (corral vm replicate %s)",
+			   name, peer, st ? st : "not recorded in the pool", *when ? " since " : "", when, name);
+		return -EBUSY;
+	}
+	return 0;
 }
 
 int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
@@ -194,7 +247,7 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 					  "status", "started");
 	r = svc_ha_capture(vm.def, def, err);
 	vm_record_release(&vm);
-	if (r < 0 || (r = settings_merge(def, body, err)) < 0)
+	if (r < 0 || (r = replica_check(uuid, def, err)) < 0 || (r = settings_merge(def, body, err)) < 0)
 		return r;
 	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
 		return r;
@@ -432,6 +485,17 @@ json_t *svc_ha_status(void)
 			}
 			json_t *e = entry(list[i].uuid, d);
 			json_decref(d);
+			json_t *row = replrow_get(list[i].uuid);
+			if (row) { /* its replica as the pool records it (docs/ha.md "Failover onto the replica") */
+				char when[40];
+				json_t *since = json_object_get(row, "since");
+				json_object_set_new(e, "replica",
+						    json_pack("{s:O,s:O,s:s}", "host", json_object_get(row, "peer"), "state",
+							      json_object_get(row, "state"), "since",
+							      time_fmt_rfc3339(json_is_integer(since) ? json_integer_value(since) : 0,
+									       when, sizeof(when))));
+				json_decref(row);
+			}
 			struct vm_record vm = { 0 };
 			if (!json_object_get(e, "status"))
 				json_object_set_new(e, "status", json_string("started"));

@@ -47,6 +47,8 @@
 #include "service/migrate.h"
 #include "service/network.h"
 #include "service/peer.h"
+#include "service/replicate.h"
+#include "service/replrow.h"
 #include "service/vm.h"
 #include "util/fsutil.h"
 #include "util/jsonutil.h"
@@ -261,7 +263,19 @@ static struct local *local_get(const char *uuid, const char *owner)
 
 /* ---- the agent ---- */
 
-/* Create the local record of r from its replicated definition (same uuid; disks on the shared pools). */
+/* Does r's definition carry disks replicated to another host (docs/ha.md "Failover onto the replica")? */
+static const char *replica_host_of(const struct res *r)
+{
+	size_t i;
+	json_t *dj;
+	json_array_foreach(json_object_get(r->def, "disks"), i, dj) if (jstr(dj, "replica"))
+		return jstr(dj, "replica");
+	return NULL;
+}
+
+/* Create the local record of r from its replicated definition (same uuid;
+ * disks on the shared pools, or the replica volumes this host holds, which
+ * become the VM's own: their daemon stopped, the pool's ~repl row gone). */
 static int adopt(struct res *r, struct buf *err)
 {
 	json_t *vj = json_object_get(r->def, "vmdef"), *disks = json_object_get(r->def, "disks");
@@ -288,6 +302,16 @@ static int adopt(struct res *r, struct buf *err)
 			buf_adds(err, "a disk of the HA resource is incomplete");
 			rc = -EINVAL;
 			goto out;
+		}
+		if (jstr(dj, "replica")) {
+			/* a local disk replicated here: the replica volume of the same name */
+			if (store_vol_get(svc_cfg.store, vol, &have) < 0) {
+				buf_printf(err, "this host holds no replica volume %s", vol);
+				rc = -ENOENT;
+				goto out;
+			}
+			vol_record_release(&have);
+			continue;
 		}
 		if (store_pool_get(svc_cfg.store, pool, &pr) < 0 || !pr.shared) {
 			buf_printf(err, "this host has no shared pool '%s' for disk %s", pool, vol);
@@ -319,6 +343,19 @@ static int adopt(struct res *r, struct buf *err)
 			goto out;
 		}
 	}
+	if (replica_host_of(r)) {
+		/* the replica's daemon stops before the VM may write the volumes; -ENOENT: taken
+		 * over already (a corrald killed after that step: the volumes were checked above) */
+		struct buf te __do_buf = BUF_INIT;
+		if ((rc = svc_replica_takeover(r->uuid, &te)) < 0 && rc != -ENOENT) {
+			buf_adds(err, te.s ? te.s : "cannot take the replica over");
+			goto out;
+		}
+		rc = 0;
+		struct buf e __do_buf = BUF_INIT;
+		if (replrow_delete(r->uuid, &e) < 0) /* the replication ended with the takeover */
+			log_warn("ha: %s: %s", r->name, e.s);
+	}
 	pthread_mutex_lock(&svc_defs_lock);
 	rc = store_vm_insert(svc_cfg.store, vd);
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -339,6 +376,18 @@ static void forget(struct res *r, const struct vm_record *vm)
 		return;
 	rt_forget(r->uuid);
 	svc_net_hosts_refresh(vm->def);
+	if (replica_host_of(r)) {
+		/* restarted on its replica: this host's copies are kept, records and files, under
+		 * their names (a later replication back may compare against them) */
+		struct buf kept = BUF_INIT;
+		svc_replicate_forget(r->uuid);
+		for (int i = 0; i < vm->def->ndisks; i++)
+			buf_printf(&kept, "%s%s", i ? ", " : "", vm->def->disks[i].volume);
+		ha_event(r, "local record dropped: HA restarted %s on its replica on %s; its old volumes stay here (%s)",
+			 r->name, r->host, kept.s ? kept.s : "none");
+		buf_release(&kept);
+		return;
+	}
 	for (int i = 0; i < vm->def->ndisks; i++)
 		store_vol_delete(svc_cfg.store, vm->def->disks[i].volume);
 	ha_event(r, "local record dropped: HA moved %s to %s (its disks stay on the shared pool)", r->name,
@@ -454,9 +503,18 @@ static void agent_one(struct res *r, const char *me)
 	if (strcmp(r->state, "started") != 0)
 		goto out;
 	struct local *l = local_get(r->uuid, r->host);
+	char onreplica[200] = "";
 	if (!have) {
 		if (strcmp(r->status, "request_start") != 0)
 			goto out;
+		if (replica_host_of(r)) {
+			__do_json json_t *row = replrow_get(r->uuid);
+			char when[40] = "";
+			if (!strcmp(jstr(row, "state") ?: "", "in-sync") && json_is_integer(json_object_get(row, "since")))
+				clock_text(json_integer_value(json_object_get(row, "since")), when, sizeof(when));
+			snprintf(onreplica, sizeof(onreplica), "restarted on its replica on %s, in sync since %s", me,
+				 *when ? when : "the manager's decision");
+		}
 		if (adopt(r, &err) < 0) {
 			ha_event(r, "cannot take %s over on %s: %s", r->name, me, err.s);
 			set_status(r, "relocate", err.s);
@@ -480,7 +538,10 @@ static void agent_one(struct res *r, const char *me)
 				ha_event(r, "started on %s", me);
 		} else {
 			/* svc_vm_action waits for the start's end: no start of ours is under way here */
-			if (start_vm(r, &err) < 0) {
+			int rc = start_vm(r, &err);
+			if (rc == 0 && onreplica[0])
+				ha_event(r, "%s", onreplica);
+			if (rc < 0) {
 				ha_event(r, "start on %s failed: %s", me, err.s);
 				l->restarts = r->max_restart; /* a failed start counts as all restarts used */
 				set_status(r, "relocate", err.s);
@@ -1015,10 +1076,26 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 		x->nexclude = ne;
 		vm_group(x, r);
 		size_t np = 0;
-		json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool"))
+		json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool") &&
+									       !jstr(fj, "replica"))
 			vpools[nv][np++] = jstr(fj, "pool");
 		x->pools = vpools[nv];
 		x->npools = np;
+		/* replicated local disks: the pool's record of the replica decides (RPO 0) */
+		if ((x->replica_host = replica_host_of(r))) {
+			x->disk_host = r->host; /* excluded when it is the lost or failed host */
+			json_t *row = replrow_get(r->uuid);
+			const char *owner = jstr(row, "host"), *peer = jstr(row, "peer");
+			if (row && owner && peer && strcmp(peer, x->replica_host) == 0 &&
+			    (strcmp(owner, r->host) == 0 || (r->from && strcmp(owner, r->from) == 0))) {
+				x->replica_state = jstr(row, "state");
+				json_t *since = json_object_get(row, "since");
+				x->replica_since_ms = json_is_integer(since) ? json_integer_value(since) : 0;
+				json_object_set_new(r->def, "_replrow", row); /* keeps the strings alive */
+			} else {
+				json_decref(row);
+			}
+		}
 		vr[nv] = r;
 		nv++;
 	}
@@ -1077,6 +1154,8 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 		changed[nch++] = r;
 	}
 	hosts_free(info, nh);
+	for (size_t i = 0; i < nv; i++)
+		json_object_del(vr[i]->def, "_replrow"); /* placement's read, never written */
 	if (!nch)
 		return;
 	buf_reset(&err);

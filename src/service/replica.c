@@ -340,3 +340,36 @@ void svc_replica_adopt(void)
 	if (dp)
 		closedir(dp);
 }
+
+int svc_replica_takeover(const char *uuid, struct buf *err)
+{
+	__do_json json_t *rec = NULL;
+	int r = 0;
+
+	if (!uuid_ok(uuid)) {
+		buf_adds(err, "not a VM uuid");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rp_lock);
+	if ((rec = rp_owned(uuid, NULL, &r, err))) {
+		__do_free char *dir = rp_dir(uuid);
+		__do_free char *kdir = xasprintf("%s/key", dir);
+		__do_free char *path = xasprintf("%s/replica.json", dir);
+		__do_free char *log = xasprintf("%s/qsd.log", dir);
+		/* the daemon first: nothing may write the volumes once the VM has them */
+		if ((r = qsd_stop(dir)) < 0) {
+			buf_printf(err, "cannot stop the replica's qemu-storage-daemon: %s", strerror(-r));
+		} else {
+			mig_psk_remove(kdir);
+			unlink(path);
+			unlink(log);
+			rmdir(dir);
+			log_info("replica of vm %s from %s taken over: its %zu volume(s) are the VM's disks now",
+				 json_string_value(json_object_get(rec, "name")) ?: uuid,
+				 json_string_value(json_object_get(rec, "source")) ?: "?",
+				 json_array_size(json_object_get(rec, "disks")));
+		}
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}

@@ -32,13 +32,14 @@
 #include "service/internal.h"
 #include "service/migrate_common.h"
 #include "service/peer.h"
+#include "service/replrow.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/common.h"
 
-#define REPL_STUCK_POLLS 5          /* ready but behind this many polls in a row: the target hangs */
+#define REPL_STUCK_POLLS 3          /* ready, behind and not advancing this many polls in a row: the target hangs */
 #define REPL_RESYNC_MS (10 * 60 * 1000)
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -200,13 +201,37 @@ static int resync_round(struct qmp *q, const json_t *rec, uint64_t *bytes, struc
 	return 0;
 }
 
-/* A mirror failed: drop them all, keep the older bitmap, degraded. */
-static void degrade(struct qmp *q, json_t *rec, const char *why)
+/* In a pool, the replica recorded outdated in the pool's configuration
+ * (replrow.h) before anything lets a held guest write complete on this host
+ * alone: true once applied (or outside a pool).  When it cannot be applied
+ * (no quorum: this host is being cut off and its HA QEMUs fenced) the
+ * mirrors are left as they are, so the held writes are never acknowledged;
+ * the next poll tries again. */
+static bool outdated_first(json_t *rec, const char *why)
+{
+	__do_buf struct buf e = BUF_INIT;
+	if (replrow_put(rs(rec, "uuid"), rs(rec, "name"), rs(rec, "peer"), "outdated", time_wall_ms(), false, &e) == 0)
+		return true;
+	__do_free char *held = xasprintf("%s; guest writes held until the pool records the replica outdated: %s", why,
+					 e.s);
+	if (strcmp(rs(rec, "error"), held) != 0) {
+		log_warn("vm %s: replication to %s: %s", rs(rec, "name"), rs(rec, "peer"), held);
+		json_object_set_new(rec, "error", json_string(held));
+		rec_save(rec);
+	}
+	return false;
+}
+
+/* A mirror failed: the pool told first, then drop them all, keep the older
+ * bitmap, degraded.  false: not told, nothing dropped. */
+static bool degrade(struct qmp *q, json_t *rec, const char *why)
 {
 	json_t *bms = json_object_get(rec, "bitmaps");
 	size_t i;
 	json_t *d;
 
+	if (!outdated_first(rec, why))
+		return false;
 	targets_drop(q, rec);
 	while (json_array_size(bms) > 1) {
 		json_array_foreach(json_object_get(rec, "disks"), i, d)
@@ -216,6 +241,7 @@ static void degrade(struct qmp *q, json_t *rec, const char *why)
 	json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
 	json_object_set_new(rec, "stuck", json_integer(0));
 	rec_state(rec, "degraded", why);
+	return true;
 }
 
 /* The peer's call, with its name in errors. */
@@ -255,6 +281,9 @@ static int resume_locked(json_t *rec, struct buf *err)
 		buf_printf(err, "%s is not running: replication resumes on a running VM", rs(rec, "name"));
 		return -EINVAL;
 	}
+	/* the pool hears "syncing" before anything is copied onto the replica */
+	if ((r = replrow_put(uuid, rs(rec, "name"), rs(rec, "peer"), "syncing", time_wall_ms(), true, err)) < 0)
+		return r;
 	if ((r = mig_psk_generate(psk, err)) < 0)
 		return r;
 	r = peer_do(rs(rec, "peer"), "POST", path, json_pack("{s:s}", "psk", psk), &reply, err);
@@ -357,6 +386,12 @@ static void monitor_one(json_t *rec)
 	if (!rt_is_active(uuid)) {
 		if (!strcmp(state, "stopped"))
 			return;
+		/* a QEMU started again would write here alone: outdated (vm start checks it too,
+		 * svc_replicate_start_check); without quorum nothing is written, and the replica
+		 * keeps every write the ended QEMU saw acknowledged */
+		__do_buf struct buf e = BUF_INIT;
+		if (replrow_put(uuid, rs(rec, "name"), rs(rec, "peer"), "outdated", time_wall_ms(), false, &e) < 0)
+			log_info("vm %s: %s", rs(rec, "name"), e.s);
 		json_object_set_new(rec, "bitmaps", json_array());
 		rec_state(rec, "stopped", "the VM's QEMU ended; 'vm replicate --resume' on the running VM copies it again");
 		return;
@@ -388,7 +423,7 @@ static void monitor_one(json_t *rec)
 		off += p.offset;
 		ready &= p.ready;
 	}
-	if (ready && off < len) {
+	if (ready && off < len && (uint64_t)ri(rec, "last_off") == off) {
 		json_object_set_new(rec, "stuck", json_integer(ri(rec, "stuck") + 1));
 		if (ri(rec, "stuck") >= REPL_STUCK_POLLS) {
 			degrade(q, rec, "the replica stopped taking writes");
@@ -398,7 +433,20 @@ static void monitor_one(json_t *rec)
 	} else {
 		json_object_set_new(rec, "stuck", json_integer(0));
 	}
-	if (ready) {
+	json_object_set_new(rec, "last_off", json_integer((json_int_t)off));
+	bool told = true;
+	if (ready && off >= len) {
+		/* the pool hears "in-sync" (and has it again, e.g. after this host joined a pool) */
+		__do_buf struct buf e = BUF_INIT;
+		if (replrow_put(uuid, rs(rec, "name"), rs(rec, "peer"), "in-sync",
+				strcmp(state, "in-sync") ? time_wall_ms() : ri(rec, "since"), true, &e) < 0) {
+			if (strcmp(state, "in-sync"))
+				log_info("vm %s: in sync with %s, not recorded in the pool yet: %s", rs(rec, "name"),
+					 rs(rec, "peer"), e.s);
+			told = false; /* in-sync only once the pool says so */
+		}
+	}
+	if (ready && told) {
 		json_object_set_new(rec, "percent", json_integer(100));
 		if (strcmp(state, "in-sync") && off >= len) {
 			json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
@@ -410,7 +458,7 @@ static void monitor_one(json_t *rec)
 				log_warn("vm %s: replication: %s", rs(rec, "name"), e.s);
 			rec_save(rec);
 		}
-	} else {
+	} else if (!ready) {
 		int pct = len ? (int)(off * 100 / len) : 0;
 		if (pct != ri(rec, "percent")) {
 			json_object_set_new(rec, "percent", json_integer(pct));
@@ -553,7 +601,7 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 	struct qmp *q = NULL;
 	struct peer *p = NULL;
 	char psk[MIG_PSK_HEX_LEN + 1] = "";
-	bool asked = false;
+	bool asked = false, rec_made = false;
 	int r, port;
 
 	if (!to || !*to) {
@@ -643,6 +691,10 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 		goto fail;
 	}
 	json_object_set_new(rec, "port", json_integer(port));
+	/* the pool hears "syncing" before anything is copied (replrow.h) */
+	if ((r = replrow_put(uuid, vr.def->name, to, "syncing", time_wall_ms(), true, err)) < 0)
+		goto fail;
+	rec_made = true;
 	json_object_set_new(g_recs, uuid, json_incref(rec));
 	rec_state(rec, "syncing", NULL); /* recorded before QEMU is touched: a restart follows it */
 	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
@@ -669,6 +721,11 @@ fail:
 		__do_buf struct buf e = BUF_INIT;
 		if (peer_call(p, "DELETE", path, NULL, NULL, NULL, &e) < 0)
 			log_warn("vm %s: cannot remove the replica on %s: %s", vr.def->name, to, e.s);
+	}
+	if (rec_made) { /* the pool's row of a replication that did not start */
+		__do_buf struct buf e = BUF_INIT;
+		if (replrow_delete(uuid, &e) < 0)
+			log_warn("vm %s: %s", vr.def->name, e.s);
 	}
 	rec_drop(uuid);
 out:
@@ -710,6 +767,11 @@ int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err)
 		pthread_mutex_unlock(&g_lock);
 		return -ENOENT;
 	}
+	/* the pool forgets the replica before it goes (HA must never restart the VM on it) */
+	if ((r = replrow_delete(uuid, err)) < 0) {
+		pthread_mutex_unlock(&g_lock);
+		return r;
+	}
 	if (rt_is_active(uuid) && (q = rt_qmp_acquire(uuid, &ref, NULL))) {
 		targets_drop(q, rec);
 		bitmaps_remove_all(q, rec);
@@ -734,4 +796,33 @@ int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err)
 	rec_drop(uuid);
 	pthread_mutex_unlock(&g_lock);
 	return r;
+}
+
+void svc_replicate_forget(const char *uuid)
+{
+	__do_free char *kdir = key_dir(uuid);
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if (rec) {
+		log_info("vm %s: its replication record dropped (the VM runs on its replica's host now)",
+			 rs(rec, "name"));
+		rec_drop(uuid);
+	}
+	mig_psk_remove(kdir);
+	pthread_mutex_unlock(&g_lock);
+}
+
+int svc_replicate_start_check(const char *uuid, const char *name, struct buf *err)
+{
+	__do_json json_t *shown = svc_vm_replication(uuid);
+	const char *peer = json_string_value(json_object_get(shown, "peer"));
+	__do_buf struct buf e = BUF_INIT;
+	if (!peer)
+		return 0;
+	if (replrow_put(uuid, name, peer, "outdated", time_wall_ms(), false, &e) < 0) {
+		buf_printf(err, "%s is replicated to %s and its writes here would be on this host alone: %s; not started "
+				"(docs/ha.md, RPO 0)", name, peer, e.s);
+		return -EBUSY;
+	}
+	return 0;
 }

@@ -59,6 +59,14 @@ json_t *svc_vm_replication(const char *uuid);
 bool svc_vm_replicated(const char *uuid);
 /* At start: load the records and start the monitor; at stop: join it. */
 void svc_replicate_recover(void);
+/* Drop VM uuid's replication record without touching QEMU or the peer: the
+ * VM was taken over by its replica's host (HA failover; this host keeps its
+ * old volumes). */
+void svc_replicate_forget(const char *uuid);
+/* Before `vm start` of a replicated VM: in a pool, the replica recorded
+ * outdated (its writes would be on this host alone until a resume);
+ * -EBUSY when that cannot be recorded (no quorum). */
+int svc_replicate_start_check(const char *uuid, const char *name, struct buf *err);
 void svc_replicate_shutdown(void);
 
 /* ---- the replica host ---- */
@@ -70,6 +78,10 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err);
 /* At start: every replica's daemon found again, or started again. */
 void svc_replica_adopt(void);
+/* HA failover onto this host (ha_manager.c): stop VM uuid's replica daemon
+ * and forget the replica record, keeping its volumes (they become the VM's
+ * disks, same names).  -ENOENT: this host holds no replica of it. */
+int svc_replica_takeover(const char *uuid, struct buf *err);
 /* Is volume `name` a replica this host holds?  The VM's name and its host
  * ("web on hosta", caller frees), or NULL. */
 char *svc_replica_of_volume(const char *name);

@@ -17,6 +17,7 @@
 #include "vm.h"
 #include "service/agent.h"
 #include "service/ha.h"
+#include "service/replicate.h"
 #include "service/internal.h"
 #include "service/events.h"
 #include "service/migrate_recover.h"
@@ -90,6 +91,8 @@ static int act_check(const char *uuid, enum vm_action a, struct vm_record *rec, 
 		return -EBUSY;
 	}
 	if (a == ACT_START && (r = svc_ha_start_check(uuid, rec->def->name, err)) < 0)
+		return r;
+	if (a == ACT_START && (r = svc_replicate_start_check(uuid, rec->def->name, err)) < 0)
 		return r;
 	char peer[128];
 	if ((a == ACT_START || a == ACT_RESUME) && mig_rec_unsettled(uuid, peer, sizeof(peer))) {

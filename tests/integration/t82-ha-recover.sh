@@ -30,7 +30,7 @@ test_expect "ha add carries the definition; refuses a VM with a disk in an unsha
 	on_host h3 disk create loc-d 16M >/dev/null &&
 	on h3 create_guest web --disk web-d >/dev/null && on h3 create_guest db --disk db-d >/dev/null &&
 	on h3 create_guest loc --disk loc-d >/dev/null && on h3 create_guest plain >/dev/null &&
-	fails on_host h3 ha add loc 2>err && grep -q "is in pool .default., which is not shared: HA could not restart loc" err &&
+	fails on_host h3 ha add loc 2>err && grep -q "is in pool .default., which is not shared, and is not replicated: HA could not restart loc" err &&
 	on_host h3 ha add web --priority 100 >/dev/null && on_host h3 ha add db --priority 50 >/dev/null &&
 	on_host h3 vm edit db --memory 200M >/dev/null &&
 	wait_for 5 "[ \"\$(hastat h1 db memory_mib)\" = 200 ]" &&

@@ -117,6 +117,72 @@ static void test_groups(void **state)
 	assert_non_null(strstr(v.reason, "restricted group"));
 }
 
+/* A VM on replicated local disks: its replica's host only, and only in sync (RPO 0). */
+static void test_replica(void **state)
+{
+	(void)state;
+	static const char *const h1lost[] = { "h1" };
+	struct haplace_host h[] = { { .name = "h2", .nodeid = 2, .free_mib = 4000 },
+				    { .name = "h3", .nodeid = 3, .free_mib = 90000 } };
+	struct haplace_vm v = { .name = "r", .memory_mib = 256, .exclude = h1lost, .nexclude = 1,
+				.replica_host = "h2", .replica_state = "in-sync", .replica_since_ms = 1796619662000 };
+	char why[160];
+	/* in sync: h2 although h3 is emptier */
+	assert_int_equal(haplace_replica_usable(&v, why, sizeof(why)), 1);
+	assert_int_equal(haplace_run(&v, 1, h, 2), 1);
+	assert_string_equal(h[v.host].name, "h2");
+	/* outdated, syncing: nowhere, with the state and since */
+	v.replica_state = "outdated";
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_int_equal(v.host, -1);
+	assert_string_equal(v.reason, "the replica on h2 is outdated since 2026-12-07 05:01:02 UTC: not restarted there (RPO 0)");
+	v.replica_state = "syncing";
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_non_null(strstr(v.reason, "the replica on h2 is syncing since"));
+	v.replica_state = "bogus";
+	assert_int_equal(haplace_replica_usable(&v, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "is not in sync since"));
+	/* no record (replication ended) */
+	v.replica_state = NULL;
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_non_null(strstr(v.reason, "no replica any more (replication to h2 ended)"));
+	/* in sync but its host is not a candidate (gone, or failed there) */
+	v.replica_state = "in-sync";
+	struct haplace_host only3[] = { { .name = "h3", .nodeid = 3, .free_mib = 90000 } };
+	assert_int_equal(haplace_run(&v, 1, only3, 1), 0);
+	assert_non_null(strstr(v.reason, "its replica is on h2, which cannot take it"));
+	static const char *const both[] = { "h1", "h2" };
+	v.exclude = both;
+	v.nexclude = 2;
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_non_null(strstr(v.reason, "its replica is on h2"));
+	/* not enough memory there: the memory reason, never another host */
+	v.exclude = h1lost;
+	v.nexclude = 1;
+	h[0].free_mib = 100;
+	assert_int_equal(haplace_run(&v, 1, h, 2), 0);
+	assert_string_equal(v.reason, "no host has enough free memory");
+	/* its own host back (not excluded): there, whatever the replica says; never a third host */
+	h[0].free_mib = 4000;
+	struct haplace_host back[] = { { .name = "h3", .nodeid = 3, .free_mib = 90000 },
+				       { .name = "h1", .nodeid = 1, .free_mib = 4000 },
+				       { .name = "h2", .nodeid = 2, .free_mib = 8000 } };
+	v.exclude = NULL;
+	v.nexclude = 0;
+	v.disk_host = "h1";
+	v.replica_state = "outdated";
+	assert_int_equal(haplace_run(&v, 1, back, 3), 1);
+	assert_string_equal(back[v.host].name, "h1");
+	v.replica_state = "in-sync"; /* both may: the most free memory (h2) */
+	assert_int_equal(haplace_run(&v, 1, back, 3), 1);
+	assert_string_equal(back[v.host].name, "h2");
+	/* a VM without replica is untouched by the fields */
+	struct haplace_vm plain = { .name = "p", .memory_mib = 256, .exclude = h1lost, .nexclude = 1 };
+	assert_int_equal(haplace_replica_usable(&plain, why, sizeof(why)), 1);
+	assert_int_equal(haplace_run(&plain, 1, h, 2), 1);
+	assert_string_equal(h[plain.host].name, "h3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_spread),
 		cmocka_unit_test(test_pools_memory_exclusion),
 		cmocka_unit_test(test_groups),
+		cmocka_unit_test(test_replica),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
