@@ -36,13 +36,15 @@ uuid() { ca vm show "$1" --json | jq -r .uuid; }
 vol_path() { on_host "$1" disk show "$2" --json | jq -r .path; }
 vol_fmt() { on_host "$1" disk show "$2" --json | jq -r .format; }
 sum_b() { md5sum <"$(vol_path b "$1")"; }
-gwrite() { on a guest_sh r1 "dd if=/dev/urandom of=/dev/vda bs=1048576 seek=$1 count=1 conv=fsync 2>/dev/null; echo done" | grep -q done; }
+# 1 MiB of random data at MiB $1 of the guest's disk (a script in the guest: console lines stay short)
+GW="echo 'dd if=/dev/urandom of=/dev/vda bs=1048576 seek=\$1 count=\${2:-1} conv=fsync' >/g"
+gwrite() { on a guest_sh r1 "sh /g $1 ${2:-1} 2>/dev/null" >/dev/null || { say "the guest could not write at $1 MiB"; return 1; }; }
 
 test_expect "two trusting hosts; a guest with a 32 MiB disk holding data, replicated to b: in-sync" '
 	nhost_trust a b &&
 	ca disk create r1-d 32M >/dev/null && on a create_guest r1 --memory 128M --disk r1-d >/dev/null &&
 	ca vm start r1 && on a wait_ready_after r1 0 &&
-	on a guest_sh r1 "dd if=/dev/urandom of=/dev/vda bs=1048576 count=6 conv=fsync 2>/dev/null; echo done" | grep -q done &&
+	on a guest_sh r1 "$GW" && gwrite 0 6 &&
 	ca vm replicate r1 --to b >/dev/null && wait_repl in-sync
 '
 
@@ -56,7 +58,7 @@ test_expect "--stop --keep-replica: the replica volume stays on b, marked as a s
 
 test_expect "the guest writes 1 MiB at 8 MiB; b stale volume gets 1 MiB of other data at 20 MiB (unacknowledged writes)" '
 	gwrite 8 &&
-	qemu-io -f "$(vol_fmt b r1-d)" -c "write -P 0x5a 20M 1M" "$(vol_path b r1-d)" >/dev/null &&
+	qemu-io -f "$(vol_fmt b r1-d)" -c "write -P 0x5a 20M 1M" "$(vol_path b r1-d)" &&
 	! qemu-img compare -q -U "$(vol_path a r1-d)" "$(vol_path b r1-d)"
 '
 
