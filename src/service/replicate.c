@@ -893,7 +893,6 @@ int svc_vm_replicate(const char *uuid, const char *to, bool reuse, unsigned rate
 		json_object_set(rec, "reused", reused);
 		json_object_set_new(rec, "compare", json_true());
 		json_object_set_new(rec, "rate", json_integer(rate_mib));
-		json_object_set_new(rec, "phase", json_string("compare"));
 		json_object_set_new(g_recs, uuid, json_incref(rec));
 		/* the monitor thread makes the pass (it may take long): recorded first */
 		rec_state(rec, "syncing", NULL);
@@ -976,6 +975,8 @@ int svc_vm_replicate_stop(const char *uuid, bool keep, json_t **out, struct buf 
 		return -ENOENT;
 	}
 	if (rt_is_active(uuid) && (q = rt_qmp_acquire(uuid, &ref, NULL))) {
+		if (json_is_true(json_object_get(rec, "cmp_started")))
+			repl_cmp_export_stop(q); /* left by a corrald killed during a compare pass */
 		targets_drop(q, rec);
 		bitmaps_remove_all(q, rec);
 		mig_tls_del_id(q, REPL_TLS_ID);
