@@ -250,6 +250,7 @@ struct cmp {
 	struct peer *peer;
 	uint64_t total, compared, copied;
 	int64_t start_ms, saved_ms;
+	int64_t wait_ms; /* spent waiting for the peer's hashes after this host's */
 	unsigned rate_mib;
 };
 
@@ -277,6 +278,30 @@ static void cmp_throttle(const struct cmp *c)
 		usleep((useconds_t)((due - now) * 1000));
 }
 
+/* The peer's hashes of one page, fetched by a thread of their own while
+ * this host hashes the same page: both sides read at once. */
+struct cmp_fetch {
+	struct peer *peer;
+	const char *path, *vol;
+	uint64_t size, off;
+	struct resync_hashes hs;
+	struct buf err;
+	int r;
+};
+
+static void *cmp_fetch_main(void *arg)
+{
+	struct cmp_fetch *f = arg;
+	__do_json json_t *reply = NULL;
+	json_t *req = json_pack("{s:s, s:I, s:i, s:i}", "volume", f->vol, "offset", (json_int_t)f->off, "count",
+				(int)RESYNC_PAGE_MAX, "chunk", (int)RESYNC_CHUNK);
+	f->r = peer_call(f->peer, "POST", f->path, req, &reply, NULL, &f->err);
+	json_decref(req);
+	if (f->r == 0)
+		f->r = resync_hashes_parse(reply, f->vol, f->size, RESYNC_CHUNK, f->off, RESYNC_PAGE_MAX, &f->hs, &f->err);
+	return NULL;
+}
+
 /* One disk: local (the VM's export) against the peer's hashes; what differs
  * is written into dst (the replica's export). */
 static int cmp_disk(struct cmp *c, const char *vol, struct nbd_handle *local, uint64_t size, struct nbd_handle *dst,
@@ -285,46 +310,63 @@ static int cmp_disk(struct cmp *c, const char *vol, struct nbd_handle *local, ui
 	__do_free char *path = xasprintf("/v1/replicas/%s/hashes", rs(c->rec, "uuid"));
 	__do_free unsigned char *data = xmalloc(RESYNC_CHUNK);
 	__do_free bool *zero = xcalloc(RESYNC_PAGE_MAX, sizeof(bool));
+	__do_free uint8_t (*digest)[RESYNC_HASH_LEN] = xcalloc(RESYNC_PAGE_MAX, RESYNC_HASH_LEN);
 	uint64_t off = 0;
-	int r;
+	int r = 0;
 
 	while (off < size) {
-		__do_json json_t *reply = NULL;
-		struct resync_hashes peer = { 0 };
-		json_t *req = json_pack("{s:s, s:I, s:i, s:i}", "volume", vol, "offset", (json_int_t)off, "count",
-					(int)RESYNC_PAGE_MAX, "chunk", (int)RESYNC_CHUNK);
-		r = peer_call(c->peer, "POST", path, req, &reply, NULL, err);
-		json_decref(req);
-		if (r < 0 || (r = resync_hashes_parse(reply, vol, size, RESYNC_CHUNK, off, RESYNC_PAGE_MAX, &peer, err)) < 0)
-			return r;
-		if ((r = resync_zero_map(local, size, off, RESYNC_CHUNK, peer.n, zero, err)) < 0) {
-			resync_hashes_release(&peer);
-			return r;
+		struct cmp_fetch f = { .peer = c->peer, .path = path, .vol = vol, .size = size, .off = off,
+				       .err = BUF_INIT };
+		pthread_t t;
+		size_t n = (size_t)((size - off + RESYNC_CHUNK - 1) / RESYNC_CHUNK);
+		if (n > RESYNC_PAGE_MAX)
+			n = RESYNC_PAGE_MAX;
+		int tr = pthread_create(&t, NULL, cmp_fetch_main, &f);
+		if (tr) {
+			buf_printf(err, "cannot start a thread for the peer's hashes: %s", strerror(tr));
+			return -tr;
 		}
-		for (size_t i = 0; i < peer.n; i++) {
+		/* this host's hashes of the page meanwhile */
+		r = resync_zero_map(local, size, off, RESYNC_CHUNK, n, zero, err);
+		for (size_t i = 0; r == 0 && i < n; i++) {
 			uint64_t o = off + (uint64_t)i * RESYNC_CHUNK;
 			size_t len = size - o < RESYNC_CHUNK ? (size_t)(size - o) : RESYNC_CHUNK;
-			uint8_t digest[RESYNC_HASH_LEN];
-			bool z = zero[i];
-			if (!z) {
-				if ((r = resync_nbd_pread(local, data, len, o, err)) < 0)
-					break;
-				resync_chunk_hash(data, len, digest, &z);
-			}
-			bool same = z ? peer.zero[i] : !peer.zero[i] && !memcmp(digest, peer.digest[i], RESYNC_HASH_LEN);
-			if (!same) {
-				if ((r = resync_chunk_put(dst, data, z, o, len, err)) < 0)
-					break;
-				c->copied += len;
-			}
+			if (!zero[i] && (r = resync_nbd_pread(local, data, len, o, err)) == 0)
+				resync_chunk_hash(data, len, digest[i], &zero[i]);
 			c->compared += len;
 			cmp_progress(c, false);
 			cmp_throttle(c);
 		}
-		off += (uint64_t)peer.n * RESYNC_CHUNK;
-		resync_hashes_release(&peer);
+		int64_t w0 = time_mono_ms();
+		pthread_join(t, NULL);
+		c->wait_ms += time_mono_ms() - w0;
+		if (r == 0 && f.r < 0) {
+			buf_adds(err, f.err.s ?: "the peer's hashes failed");
+			r = f.r;
+		} else if (r == 0 && f.hs.n != n) {
+			buf_printf(err, "the replica host's hash list of %s holds %zu chunks, not %zu", vol, f.hs.n, n);
+			r = -EPROTO;
+		}
+		buf_release(&f.err);
+		/* what differs: read again (a guest write since is in the bitmap anyway) and written there */
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			uint64_t o = off + (uint64_t)i * RESYNC_CHUNK;
+			size_t len = size - o < RESYNC_CHUNK ? (size_t)(size - o) : RESYNC_CHUNK;
+			bool same = zero[i] ? f.hs.zero[i]
+					    : !f.hs.zero[i] && !memcmp(digest[i], f.hs.digest[i], RESYNC_HASH_LEN);
+			if (same)
+				continue;
+			if (!zero[i] && (r = resync_nbd_pread(local, data, len, o, err)) < 0)
+				break;
+			if ((r = resync_chunk_put(dst, data, zero[i], o, len, err)) < 0)
+				break;
+			c->copied += len;
+		}
+		resync_hashes_release(&f.hs);
 		if (r < 0)
 			return r;
+		cmp_progress(c, false);
+		off += (uint64_t)n * RESYNC_CHUNK;
 	}
 	return resync_nbd_flush(dst, err);
 }
@@ -393,9 +435,10 @@ static int compare_pass(struct qmp *q, json_t *rec, const char *psk, int port, u
 	cmp_progress(&c, true);
 	json_object_set_new(rec, "compare_ms", json_integer(time_mono_ms() - c.start_ms));
 	*copied = c.copied;
-	log_info("vm %s: compare pass with %s: %llu bytes compared, %llu copied in %lld ms", rs(rec, "name"),
-		 rs(rec, "peer"), (unsigned long long)c.compared, (unsigned long long)c.copied,
-		 (long long)(time_mono_ms() - c.start_ms));
+	log_info("vm %s: compare pass with %s: %llu bytes compared, %llu copied in %lld ms (%lld ms of it waiting "
+		 "for the peer's hashes)",
+		 rs(rec, "name"), rs(rec, "peer"), (unsigned long long)c.compared, (unsigned long long)c.copied,
+		 (long long)(time_mono_ms() - c.start_ms), (long long)c.wait_ms);
 out:
 	for (i = 0; i < n; i++)
 		resync_nbd_close(local[i]);
