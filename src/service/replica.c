@@ -409,7 +409,7 @@ int svc_replica_hashes(const char *uuid, const char *caller, const json_t *req, 
 		return r;
 	if (json_get_int(req, "offset", 0, INT64_MAX, &offset, err) < 0 ||
 	    json_get_int(req, "count", 1, RESYNC_PAGE_MAX, &count, err) < 0 ||
-	    json_get_int(req, "chunk", 4096, 64 << 20, &chunk, err) < 0)
+	    json_get_int(req, "chunk", 4096, 4 << 20, &chunk, err) < 0)
 		return -EINVAL;
 	if (!uuid_ok(uuid) || !vol || str_name_invalid(vol) || count == 0 || chunk == 0 || (chunk & (chunk - 1)) ||
 	    offset % chunk) {
