@@ -57,6 +57,11 @@ static pthread_t mon_thread;
 static bool mon_running, mon_stop;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond = PTHREAD_COND_INITIALIZER;
+/* The VM whose compare pass runs (under g_lock), and a request to end it
+ * (`--stop` must not wait for a pass of hours).  A leaf lock. */
+static pthread_mutex_t cmp_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cmp_uuid[40];
+static bool cmp_cancel;
 
 /* ---- records ---- */
 
@@ -336,6 +341,12 @@ static int cmp_disk(struct cmp *c, const char *vol, struct nbd_handle *local, ui
 			c->compared += len;
 			cmp_progress(c, false);
 			cmp_throttle(c);
+			pthread_mutex_lock(&cmp_lock);
+			if (cmp_cancel && r == 0) {
+				buf_adds(err, "the compare pass was cancelled: the replication is being stopped");
+				r = -ECANCELED;
+			}
+			pthread_mutex_unlock(&cmp_lock);
 		}
 		int64_t w0 = time_mono_ms();
 		pthread_join(t, NULL);
@@ -416,6 +427,10 @@ static int compare_pass(struct qmp *q, json_t *rec, const char *psk, int port, u
 		c.total += sizes[i];
 	}
 	cmp_progress(&c, true);
+	pthread_mutex_lock(&cmp_lock);
+	snprintf(cmp_uuid, sizeof(cmp_uuid), "%s", uuid);
+	cmp_cancel = false;
+	pthread_mutex_unlock(&cmp_lock);
 	json_array_foreach(disks, i, d) {
 		struct nbd_handle *dst = NULL;
 		uint64_t dsize = 0;
@@ -440,6 +455,10 @@ static int compare_pass(struct qmp *q, json_t *rec, const char *psk, int port, u
 		 rs(rec, "name"), rs(rec, "peer"), (unsigned long long)c.compared, (unsigned long long)c.copied,
 		 (long long)(time_mono_ms() - c.start_ms), (long long)c.wait_ms);
 out:
+	pthread_mutex_lock(&cmp_lock);
+	cmp_uuid[0] = 0;
+	cmp_cancel = false;
+	pthread_mutex_unlock(&cmp_lock);
 	for (i = 0; i < n; i++)
 		resync_nbd_close(local[i]);
 	peer_close(c.peer);
@@ -1010,6 +1029,11 @@ int svc_vm_replicate_stop(const char *uuid, bool keep, json_t **out, struct buf 
 	struct qmp *q;
 	int r = 0;
 
+	/* a compare pass of this VM running (it holds g_lock) ends at its next chunk */
+	pthread_mutex_lock(&cmp_lock);
+	if (!strcmp(cmp_uuid, uuid))
+		cmp_cancel = true;
+	pthread_mutex_unlock(&cmp_lock);
 	pthread_mutex_lock(&g_lock);
 	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
 	if (!rec) {

@@ -10,7 +10,8 @@
 # (without --reuse), --reuse of a volume of another size or one in use.
 # kill -9 of corrald on a during the compare pass: degraded with a reason,
 # resumable, never in sync before the pass is whole; a guest write made
-# during a pass reaches the replica too (the pass's dirty bitmap).
+# during a pass reaches the replica too (the pass's dirty bitmap); --stop
+# ends a running pass at once.
 . "$(dirname "$0")/lib.sh"
 hold_migration
 
@@ -96,6 +97,14 @@ test_expect "kill -9 of corrald on a during the compare pass: degraded with a re
 	{ ca vm replicate r1 --resume >"$T/resume.out" 2>&1 & } && sleep 0.5 &&
 	gwrite 24 && wait $! && wait_repl in-sync 120 &&
 	[ "$(repl | jq -r .compare.phase)" = done ] && [ "$(repl | jq -r .resync_bytes)" -le $((6 * MiB)) ]
+'
+
+test_expect "--stop --keep-replica during a slow compare pass ends it at once; the next replication reuses the copy again" '
+	ca vm replicate r1 --stop --keep-replica >/dev/null && ca vm replicate r1 --to b --compare-rate 2 >/dev/null &&
+	for _ in $(seq 1 40); do [ "$(repl | jq -r ".compare.compared_bytes // 0")" -gt 0 ] && break; sleep 0.1; done &&
+	t0=$SECONDS && ca vm replicate r1 --stop --keep-replica >/dev/null && say "stopped in $((SECONDS - t0)) s" &&
+	[ $((SECONDS - t0)) -le 4 ] && [ "$(rstate)" = none ] && [ "$(cb disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] &&
+	ca vm replicate r1 --to b >/dev/null && wait_repl in-sync 120 && [ "$(repl | jq -r ".reused[0]")" = r1-d ]
 '
 
 test_expect "the guest stops: qemu-img compare says b volume is identical to a disk" '
