@@ -53,7 +53,7 @@ test_expect "two trusting hosts; a guest with a 32 MiB disk holding data, replic
 test_expect "--stop --keep-replica: the replica volume stays on b, marked as a stale copy of r1; its export daemon is gone" '
 	P=$(head -n1 "$T/b/replicas/$(uuid r1)/qsd.pid") &&
 	out=$(ca vm replicate r1 --stop --keep-replica) && echo "$out" | grep -q "kept" && [ "$(rstate)" = none ] &&
-	[ "$(cb disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] && [ "$(jq -r .vm "$T/b/stale/r1-d.json")" = "$(uuid r1)" ] &&
+	[ "$(cb disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] && cb disk show r1-d | grep -q "stale copy of.*$(uuid r1)" &&
 	! kill -0 "$P" 2>/dev/null && [ -z "$(ls "$T/b/replicas" 2>/dev/null)" ] &&
 	fails ca vm replicate r1 --keep-replica
 '
