@@ -28,6 +28,14 @@
  * is STATE/replicas/<uuid>/replica.json; the daemon outlives corrald and is
  * found again by its identity, or started again at corrald's start.
  *
+ * Onto a stale copy (docs/ha.md "Resync onto a stale copy"): volumes of the
+ * disks' names that HOST holds already, marked as stale copies of the VM
+ * (replica_stale.c) or reused on request, are kept; the VM's host then makes
+ * the compare pass (resync.h: chunk hashes of both sides, only what differs
+ * written into the export, POST /v1/replicas/{uuid}/hashes) before the
+ * changed-block rounds and the mirror.  `--stop --keep-replica` (DELETE
+ * ...?keep=true) leaves the replica's volumes on HOST as stale copies.
+ *
  * Threading: all functions are thread-safe (one lock serialises the
  * replication steps of this host).  Errors: 0 or -errno with one sentence
  * appended to err: -ENOENT unknown VM or host, -EINVAL bad input (no local
