@@ -11,7 +11,8 @@
 # kill -9 of corrald on a during the compare pass: degraded with a reason,
 # resumable, never in sync before the pass is whole; a guest write made
 # during a pass reaches the replica too (the pass's dirty bitmap); --stop
-# ends a running pass at once.
+# ends a running pass at once.  A stale copy deleted and made again is none
+# (refused); --reuse takes it and copies only the chunks holding data.
 . "$(dirname "$0")/lib.sh"
 hold_migration
 
@@ -99,12 +100,18 @@ test_expect "kill -9 of corrald on a during the compare pass: degraded with a re
 	[ "$(repl | jq -r .compare.phase)" = done ] && [ "$(repl | jq -r .resync_bytes)" -le $((6 * MiB)) ]
 '
 
-test_expect "--stop --keep-replica during a slow compare pass ends it at once; the next replication reuses the copy again" '
+test_expect "--stop --keep-replica during a slow compare pass ends it at once; the volume stays a stale copy" '
 	ca vm replicate r1 --stop --keep-replica >/dev/null && ca vm replicate r1 --to b --compare-rate 2 >/dev/null &&
 	for _ in $(seq 1 40); do [ "$(repl | jq -r ".compare.compared_bytes // 0")" -gt 0 ] && break; sleep 0.1; done &&
 	t0=$SECONDS && ca vm replicate r1 --stop --keep-replica >/dev/null && say "stopped in $((SECONDS - t0)) s" &&
-	[ $((SECONDS - t0)) -le 4 ] && [ "$(rstate)" = none ] && [ "$(cb disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] &&
-	ca vm replicate r1 --to b >/dev/null && wait_repl in-sync 120 && [ "$(repl | jq -r ".reused[0]")" = r1-d ]
+	[ $((SECONDS - t0)) -le 4 ] && [ "$(rstate)" = none ] && [ "$(cb disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ]
+'
+
+test_expect "a stale copy deleted and made again is none: refused; --reuse compares it (only the 9 MiB of data copied)" '
+	cb disk delete r1-d --yes >/dev/null && [ ! -f "$T/b/stale/r1-d.json" ] && cb disk create r1-d 32M >/dev/null &&
+	out=$(ca vm replicate r1 --to b 2>&1); [ $? -ne 0 ] && echo "$out" | grep -q "not a stale copy" &&
+	ca vm replicate r1 --to b --reuse >/dev/null && wait_repl in-sync 120 && [ "$(repl | jq -r ".reused[0]")" = r1-d ] &&
+	[ "$(repl | jq -r .compare.copied_bytes)" -eq $((9 * MiB)) ]
 '
 
 test_expect "the guest stops: qemu-img compare says b volume is identical to a disk" '
