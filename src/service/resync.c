@@ -23,6 +23,12 @@
 #include "util/cleanup.h"
 #include "util/common.h"
 
+/* The size of one NBD request: over QEMU's TLS channel a 256 KiB read ran at
+ * 43-73 MB/s here and four 64 KiB reads of it at 79-114 MB/s (64 KiB chunks
+ * 141-160 MB/s; without TLS 650-800 MB/s whatever the size): chunks stay
+ * 256 KiB (shorter hash lists), requests are 64 KiB. */
+#define RESYNC_IO (64u * 1024u)
+
 static int nbd_fail(struct buf *err, const char *what)
 {
 	int e = nbd_get_errno();
@@ -344,9 +350,13 @@ int resync_nbd_size(struct nbd_handle *h, uint64_t *size, struct buf *err)
 
 int resync_nbd_pread(struct nbd_handle *h, void *buf, size_t len, uint64_t off, struct buf *err)
 {
-	if (nbd_pread(h, buf, len, off, 0) < 0) {
-		__do_free char *what = xasprintf("cannot read %zu bytes at %llu over NBD", len, (unsigned long long)off);
-		return nbd_fail(err, what);
+	for (size_t done = 0; done < len; done += RESYNC_IO) {
+		size_t n = len - done < RESYNC_IO ? len - done : RESYNC_IO;
+		if (nbd_pread(h, (char *)buf + done, n, off + done, 0) < 0) {
+			__do_free char *what = xasprintf("cannot read %zu bytes at %llu over NBD", n,
+							 (unsigned long long)(off + done));
+			return nbd_fail(err, what);
+		}
 	}
 	return 0;
 }
@@ -357,8 +367,13 @@ int resync_chunk_put(struct nbd_handle *dst, const void *buf, bool zero, uint64_
 	if (zero && nbd_can_zero(dst) != 1) {
 		__do_free void *zeros = xcalloc(1, len ? len : 1);
 		rc = nbd_pwrite(dst, zeros, len, off, 0);
+	} else if (zero) {
+		rc = nbd_zero(dst, len, off, 0);
 	} else {
-		rc = zero ? nbd_zero(dst, len, off, 0) : nbd_pwrite(dst, buf, len, off, 0);
+		rc = 0;
+		for (size_t done = 0; rc == 0 && done < len; done += RESYNC_IO)
+			rc = nbd_pwrite(dst, (const char *)buf + done, len - done < RESYNC_IO ? len - done : RESYNC_IO,
+					off + done, 0);
 	}
 	if (rc < 0) {
 		__do_free char *what = xasprintf("cannot write %zu bytes at %llu into the replica", len, (unsigned long long)off);
