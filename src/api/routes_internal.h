@@ -104,6 +104,7 @@ void h_vm_replicate_resume(struct route_ctx *c);
 void h_replica_create(struct route_ctx *c);
 void h_replica_export(struct route_ctx *c);
 void h_replica_delete(struct route_ctx *c);
+void h_replica_hashes(struct route_ctx *c);
 void h_migrate_step(struct route_ctx *c);
 void h_migrate_offline_prepare(struct route_ctx *c);
 void h_migrate_offline_step(struct route_ctx *c);

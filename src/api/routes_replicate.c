@@ -15,16 +15,19 @@
 
 void h_vm_replicate(struct route_ctx *c)
 {
-	static const char *const keys[] = { "to", NULL };
+	static const char *const keys[] = { "to", "reuse", "compare_rate", NULL };
 	__do_json json_t *b = body_json(c, keys);
 	struct buf err = BUF_INIT;
 	const char *to = NULL;
+	bool reuse = false;
+	int64_t rate = 0;
 	json_t *out = NULL;
 	svc_uuid uuid;
 
 	if (!b)
 		return;
-	if (json_get_str(b, "to", &to, &err) < 0 || !to) {
+	if (json_get_str(b, "to", &to, &err) < 0 || !to || json_get_bool(b, "reuse", &reuse, &err) < 0 ||
+	    json_get_int(b, "compare_rate", 0, 1 << 20, &rate, &err) < 0) {
 		fail(c, -EINVAL, err.len ? err.s : "replicate needs the host to replicate to (to)");
 		buf_release(&err);
 		return;
@@ -33,7 +36,7 @@ void h_vm_replicate(struct route_ctx *c)
 		buf_release(&err);
 		return;
 	}
-	int r = svc_vm_replicate(uuid, to, &out, &err);
+	int r = svc_vm_replicate(uuid, to, reuse, (unsigned)rate, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -57,7 +60,7 @@ void h_vm_replicate_stop(struct route_ctx *c)
 	if (one_vm(c, c->seg[2], uuid) < 0)
 		return;
 	json_t *out = NULL;
-	int r = svc_vm_replicate_stop(uuid, &out, &err);
+	int r = svc_vm_replicate_stop(uuid, query_bool(c, "keep_replica"), &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }
@@ -109,7 +112,20 @@ void h_replica_delete(struct route_ctx *c)
 {
 	struct buf err = BUF_INIT;
 	json_t *out = NULL;
-	int r = svc_replica_delete(c->seg[2], c->caller_host, &out, &err);
+	int r = svc_replica_delete(c->seg[2], c->caller_host, query_bool(c, "keep"), &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_replica_hashes(struct route_ctx *c)
+{
+	__do_json json_t *b = body_json(c, NULL); /* svc_replica_hashes checks the keys */
+	struct buf err = BUF_INIT;
+	json_t *out = NULL;
+
+	if (!b)
+		return;
+	int r = svc_replica_hashes(c->seg[2], c->caller_host, b, &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

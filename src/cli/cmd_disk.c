@@ -252,6 +252,8 @@ static void show_volume(const json_t *vol)
 	const char *kind = out_str(vol, "used_by_kind");
 	table_add_kv(t, "used by", "%s%s", (s = out_str(vol, "used_by")) ? s : "-",
 		     kind && strcmp(kind, "container") == 0 ? " (container)" : "");
+	if ((s = out_str(vol, "stale_of")))
+		table_add_kv(t, "stale copy of", "vm %s (a replication of it here reuses this volume)", s);
 	table_print(t, stdout);
 }
 

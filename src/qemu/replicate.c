@@ -97,6 +97,31 @@ int repl_resync(struct qmp *q, int slot, const char *node, const char *name, int
 	return r;
 }
 
+int repl_cmp_export_start(struct qmp *q, const char *socket, const int *slots, const char *const *nodes, size_t n,
+			  struct buf *err)
+{
+	int r = run(q, "nbd-server-start", json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "unix", "data", "path", socket),
+		    NULL, "cannot start QEMU's NBD server for the compare pass (a backup running?)", err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		__do_free char *id = xasprintf("repl-cmp%d", slots[i]);
+		__do_free char *what = xasprintf("cannot export disk %d for the compare pass", slots[i]);
+		json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd", "id", id, "node-name", nodes[i],
+					 "name", id, "writable", 0);
+		if ((r = run(q, "block-export-add", args, NULL, what, err)) < 0) {
+			repl_cmp_export_stop(q);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void repl_cmp_export_stop(struct qmp *q)
+{
+	qmp_execute(q, "nbd-server-stop", NULL, NULL, REPL_QMP_MS, NULL);
+}
+
 void repl_drop(struct qmp *q, int slot)
 {
 	__do_free char *tgt = xasprintf("repl-tgt%d", slot);

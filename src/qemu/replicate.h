@@ -23,6 +23,10 @@
  *                       made while it ran), waited for; the bytes it copied
  *   repl_drop           the NBD connection yanked (in-flight requests fail at
  *                       once), the mirror cancelled (forced), the node deleted
+ *   repl_cmp_export_start/_stop  the compare pass (service/resync.h) reads
+ *                       the running disks through QEMU's NBD server on a
+ *                       unix socket, read-only exports "repl-cmp<i>"; stop
+ *                       ends the server (it must be the one start made)
  * Following a job: mig_job_progress (qemu/migrate.h) on repl_job_name.
  *
  * Threading: every function runs QMP commands synchronously on the given
@@ -59,6 +63,12 @@ void repl_bitmap_remove(struct qmp *q, const char *node, const char *name);
 /* Copy what bitmap `name` marks onto "repl-tgt<slot>"; *bytes: what the job copied. */
 int repl_resync(struct qmp *q, int slot, const char *node, const char *name, int timeout_ms, uint64_t *bytes,
 		struct buf *err);
+/* NBD server on unix socket `socket` and a read-only export "repl-cmp<slot>"
+ * of each node (nodes[i] for slots[i]). */
+int repl_cmp_export_start(struct qmp *q, const char *socket, const int *slots, const char *const *nodes, size_t n,
+			  struct buf *err);
+/* Errors ignored (the server may be gone with its QEMU). */
+void repl_cmp_export_stop(struct qmp *q);
 /* Cancel the mirror of slot and delete its target node; errors ignored. */
 void repl_drop(struct qmp *q, int slot);
 

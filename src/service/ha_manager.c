@@ -45,6 +45,7 @@
 #include "service/ha_manager.h"
 #include "service/internal.h"
 #include "service/migrate.h"
+#include "service/migrate_common.h"
 #include "service/network.h"
 #include "service/peer.h"
 #include "service/replicate.h"
@@ -377,13 +378,24 @@ static void forget(struct res *r, const struct vm_record *vm)
 	rt_forget(r->uuid);
 	svc_net_hosts_refresh(vm->def);
 	if (replica_host_of(r)) {
-		/* restarted on its replica: this host's copies are kept, records and files, under
-		 * their names (a later replication back may compare against them) */
+		/* restarted on its replica: this host's copies of its local disks are kept,
+		 * records and files, under their names, marked as stale copies of the VM, so
+		 * a replication back (`vm replicate --to` this host) compares against them */
 		struct buf kept = BUF_INIT;
 		svc_replicate_forget(r->uuid);
-		for (int i = 0; i < vm->def->ndisks; i++)
-			buf_printf(&kept, "%s%s", i ? ", " : "", vm->def->disks[i].volume);
-		ha_event(r, "local record dropped: HA restarted %s on its replica on %s; its old volumes stay here (%s)",
+		for (int i = 0; i < vm->def->ndisks; i++) {
+			const char *vol = vm->def->disks[i].volume;
+			struct buf e __do_buf = BUF_INIT;
+			__do_free char *pool = NULL;
+			bool copy = false;
+			if (mig_disk_copied(vol, &copy, &pool, &e) < 0 || !copy)
+				continue; /* a shared pool's disk is the new owner's */
+			if (svc_volume_mark_stale(vol, r->uuid, &e) < 0)
+				log_warn("ha: %s: cannot mark volume %s as its stale copy: %s", r->name, vol, e.s);
+			buf_printf(&kept, "%s%s", kept.len ? ", " : "", vol);
+		}
+		ha_event(r, "local record dropped: HA restarted %s on its replica on %s; its old volumes stay here as "
+			    "stale copies (%s)",
 			 r->name, r->host, kept.s ? kept.s : "none");
 		buf_release(&kept);
 		return;

@@ -3,8 +3,12 @@
  * (replicate.h): replica volumes made at the VM's host's request, served
  * by a qemu-storage-daemon per VM (qemu/qsd.h) that outlives corrald, and
  * removed when replication stops.  Record: STATE/replicas/<uuid>/replica.json
- * {"uuid","name","source","address","port","disks":[{"volume","path","format"}]};
- * the key lives in STATE/replicas/<uuid>/key (0700, QEMU's user).
+ * {"uuid","name","source","address","port","disks":[{"volume","path","format",
+ * "reused"}]}; the key lives in STATE/replicas/<uuid>/key (0700, QEMU's user).
+ * A volume of a disk's name that exists already is reused (not made) when
+ * it is a stale copy of the VM (replica_stale.c) or the request says
+ * "reuse", and fits (size, format, a local pool, used by nothing): the VM's
+ * host then compares hashes (svc_replica_hashes) and copies what differs.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -15,6 +19,7 @@
 #include <unistd.h>
 
 #include "service/replicate.h"
+#include "service/resync.h"
 #include "core/store.h"
 #include "qemu/migrate.h"
 #include "qemu/qsd.h"
@@ -162,9 +167,67 @@ static json_t *rp_owned(const char *uuid, const char *caller, int *r, struct buf
 	return rec;
 }
 
+/* May the existing volume of disk dj hold the replica of VM uuid?  Only a
+ * stale copy of it (or any volume with reuse), of the disk's size and
+ * format, in a local pool, used by no VM, container or other replica. */
+static int rp_reuse_check(const json_t *dj, const char *uuid, bool reuse, struct buf *err)
+{
+	const char *vol = json_string_value(json_object_get(dj, "volume"));
+	const char *format = json_string_value(json_object_get(dj, "format"));
+	json_int_t cap = json_integer_value(json_object_get(dj, "capacity"));
+	__do_free char *stale = svc_volume_stale_of(vol);
+	__do_free char *replica = NULL;
+	struct vol_record v = { 0 };
+	struct pool_record pr = { 0 };
+	struct vol_info info = { 0 };
+	__do_buf struct buf why = BUF_INIT;
+	int r = 0;
+
+	if (!reuse && (!stale || strcmp(stale, uuid))) {
+		buf_printf(err,
+			   "a volume named '%s' exists on %s already and is not a stale copy of this VM; if it is an "
+			   "older copy of this disk, 'vm replicate --to %s --reuse' compares it and copies only what "
+			   "differs",
+			   vol, mig_self_name(), mig_self_name());
+		return -EEXIST;
+	}
+	if (store_vol_get(svc_cfg.store, vol, &v) < 0) {
+		buf_printf(err, "volume %s vanished", vol);
+		return -ENOENT;
+	}
+	if (v.vm || v.ct) {
+		buf_printf(err, "volume '%s' on %s is used by %s '%s': it cannot hold a replica", vol, mig_self_name(),
+			   v.vm ? "vm" : "container", v.vm ? (v.vm_name ?: v.vm) : (v.ct_name ?: v.ct));
+		r = -EBUSY;
+	} else if ((replica = svc_replica_of_volume(vol))) {
+		buf_printf(err, "volume '%s' on %s is the replica of vm %s already", vol, mig_self_name(), replica);
+		r = -EBUSY;
+	} else if (v.readonly || v.backing) {
+		buf_printf(err, "volume '%s' on %s is a template's or a linked clone: it cannot hold a replica", vol,
+			   mig_self_name());
+		r = -EINVAL;
+	} else if (store_pool_get(svc_cfg.store, v.pool ? v.pool : "default", &pr) < 0 || pr.shared) {
+		buf_printf(err, "volume '%s' on %s is not in a local pool: it cannot hold a replica", vol, mig_self_name());
+		r = -EINVAL;
+	} else if (strcmp(v.format ?: "", format ?: "")) {
+		buf_printf(err, "volume '%s' on %s is %s, the disk is %s: it cannot be reused", vol, mig_self_name(),
+			   v.format ?: "?", format ?: "?");
+		r = -EINVAL;
+	} else if (vol_stat(v.path, v.format, &info, &why) < 0 || (json_int_t)info.capacity != cap) {
+		buf_printf(err, "volume '%s' on %s has a virtual size of %llu bytes, the disk %lld: it cannot be reused",
+			   vol, mig_self_name(), (unsigned long long)info.capacity, (long long)cap);
+		r = -EINVAL;
+	}
+	pool_record_release(&pr);
+	vol_record_release(&v);
+	return r;
+}
+
 int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 {
-	static const char *const keys[] = { "vm", "name", "source", "address", "psk", "disks", NULL };
+	static const char *const keys[] = { "vm", "name", "source", "address", "psk", "disks", "reuse", NULL };
+	bool reuse = json_is_true(json_object_get(req, "reuse"));
+	__do_json json_t *reused = json_array();
 	const char *uuid = json_string_value(json_object_get(req, "vm"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const char *source = json_string_value(json_object_get(req, "source"));
@@ -219,23 +282,35 @@ int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 			r = -EINVAL;
 			goto fail;
 		}
-		if ((r = mig_disk_accept(dj, created, recorded, err)) < 0)
-			goto fail;
 		const char *vol = json_string_value(json_object_get(dj, "volume"));
 		struct vol_record v = { 0 };
+		bool exists = vol && !str_name_invalid(vol) && store_vol_get(svc_cfg.store, vol, &v) == 0;
+		vol_record_release(&v);
+		if (exists) {
+			if ((r = rp_reuse_check(dj, uuid, reuse, err)) < 0)
+				goto fail;
+			json_array_append_new(reused, json_string(vol));
+		} else if ((r = mig_disk_accept(dj, created, recorded, err)) < 0) {
+			goto fail;
+		}
 		if ((r = store_vol_get(svc_cfg.store, vol, &v)) < 0) {
 			buf_printf(err, "volume %s vanished", vol);
 			goto fail;
 		}
 		json_array_append_new(json_object_get(rec, "disks"),
-				      json_pack("{s:s, s:s, s:s}", "volume", vol, "path", v.path, "format", v.format));
+				      json_pack("{s:s, s:s, s:s, s:b}", "volume", vol, "path", v.path, "format", v.format,
+						"reused", exists));
 		vol_record_release(&v);
 	}
 	if ((r = rp_rekey_serve(rec, psk, err)) < 0)
 		goto fail;
-	*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
-	log_info("replica of vm %s from %s: %zu volume(s) served on %s port %d", name, source,
-		 json_array_size(disks), addr, (int)json_integer_value(json_object_get(rec, "port")));
+	/* the replica record holds them now (svc_replica_delete with keep marks them again) */
+	json_array_foreach(reused, i, dj)
+		svc_volume_stale_clear(json_string_value(dj));
+	*out = json_pack("{s:O, s:O}", "port", json_object_get(rec, "port"), "reused", reused);
+	log_info("replica of vm %s from %s: %zu volume(s) (%zu reused) served on %s port %d", name, source,
+		 json_array_size(disks), json_array_size(reused), addr,
+		 (int)json_integer_value(json_object_get(rec, "port")));
 	r = 0;
 	goto out;
 fail:
@@ -266,7 +341,29 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 	return r;
 }
 
-int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err)
+/* Stop serving replica uuid but keep its volumes, marked as stale copies of the VM. */
+static void rp_keep(const char *uuid, const json_t *disks)
+{
+	__do_free char *dir = rp_dir(uuid);
+	__do_free char *kdir = xasprintf("%s/key", dir);
+	__do_free char *rec = xasprintf("%s/replica.json", dir);
+	__do_free char *log = xasprintf("%s/qsd.log", dir);
+	size_t i;
+	json_t *d;
+
+	qsd_stop(dir);
+	json_array_foreach(disks, i, d) {
+		__do_buf struct buf e = BUF_INIT;
+		if (svc_volume_mark_stale(json_string_value(json_object_get(d, "volume")), uuid, &e) < 0)
+			log_warn("replica %s: %s", uuid, e.s);
+	}
+	mig_psk_remove(kdir);
+	unlink(rec);
+	unlink(log);
+	rmdir(dir);
+}
+
+int svc_replica_delete(const char *uuid, const char *caller, bool keep, json_t **out, struct buf *err)
 {
 	__do_json json_t *rec = NULL;
 	int r = 0;
@@ -279,13 +376,76 @@ int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struc
 	if ((rec = rp_owned(uuid, caller, &r, err))) {
 		size_t i;
 		json_t *d;
-		*out = json_pack("{s:[]}", "deleted");
+		const char *what = keep ? "kept" : "deleted";
+		*out = json_pack("{s:[]}", what);
 		json_array_foreach(json_object_get(rec, "disks"), i, d)
-			json_array_append(json_object_get(*out, "deleted"), json_object_get(d, "volume"));
-		rp_remove(uuid, json_object_get(rec, "disks"));
-		log_info("replica of vm %s removed", json_string_value(json_object_get(rec, "name")) ?: uuid);
+			json_array_append(json_object_get(*out, what), json_object_get(d, "volume"));
+		if (keep)
+			rp_keep(uuid, json_object_get(rec, "disks"));
+		else
+			rp_remove(uuid, json_object_get(rec, "disks"));
+		log_info("replica of vm %s %s", json_string_value(json_object_get(rec, "name")) ?: uuid,
+			 keep ? "stopped; its volumes kept as a stale copy" : "removed");
 	}
 	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int svc_replica_hashes(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err)
+{
+	static const char *const keys[] = { "volume", "offset", "count", "chunk", NULL };
+	const char *vol = json_string_value(json_object_get(req, "volume"));
+	int64_t offset = 0, count = 0, chunk = 0;
+	__do_json json_t *rec = NULL;
+	struct resync_hashes hs = { 0 };
+	struct nbd_handle *h = NULL;
+	uint64_t size = 0;
+	bool found = false;
+	size_t i;
+	json_t *d;
+	int r;
+
+	if ((r = json_check_keys(req, "replica hash request", keys, err)) < 0)
+		return r;
+	if (json_get_int(req, "offset", 0, INT64_MAX, &offset, err) < 0 ||
+	    json_get_int(req, "count", 1, RESYNC_PAGE_MAX, &count, err) < 0 ||
+	    json_get_int(req, "chunk", 4096, 4 << 20, &chunk, err) < 0)
+		return -EINVAL;
+	if (!uuid_ok(uuid) || !vol || str_name_invalid(vol) || count == 0 || chunk == 0 || (chunk & (chunk - 1)) ||
+	    offset % chunk) {
+		buf_adds(err, "the replica hash request needs a volume, a power-of-two chunk, a chunk-aligned offset and "
+			      "a count of 1-1024");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rp_lock);
+	rec = rp_owned(uuid, caller, &r, err);
+	pthread_mutex_unlock(&rp_lock);
+	if (!rec)
+		return r;
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+		found |= !strcmp(json_string_value(json_object_get(d, "volume")) ?: "", vol);
+	if (!found) {
+		buf_printf(err, "volume %s is not part of the replica of vm %s", vol,
+			   json_string_value(json_object_get(rec, "name")) ?: uuid);
+		return -ENOENT;
+	}
+	/* read through the replica's own export: the daemon holds the volume */
+	__do_free char *dir = rp_dir(uuid);
+	__do_free char *kdir = xasprintf("%s/key", dir);
+	if ((r = resync_nbd_connect_tcp(json_string_value(json_object_get(rec, "address")),
+					(int)json_integer_value(json_object_get(rec, "port")), vol, kdir, false, &h,
+					err)) < 0)
+		return r;
+	if ((r = resync_nbd_size(h, &size, err)) == 0) {
+		if ((uint64_t)offset >= size) {
+			buf_printf(err, "offset %lld is past the end of volume %s", (long long)offset, vol);
+			r = -EINVAL;
+		} else if ((r = resync_hash_range(h, size, (uint64_t)offset, (uint32_t)chunk, (size_t)count, &hs, err)) == 0) {
+			*out = resync_hashes_json(&hs, vol);
+			resync_hashes_release(&hs);
+		}
+	}
+	resync_nbd_close(h);
 	return r;
 }
 

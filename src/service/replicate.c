@@ -8,7 +8,11 @@
  * users and what a restarted corrald follows again:
  *   {"uuid","name","peer","address","port","state","since","percent",
  *    "error","resync_bytes","gen","bitmaps":[names],"disks":[{"volume",
- *    "node","slot"}],"retry"}
+ *    "node","slot"}],"retry", and for a replica onto stale copies (resync.h)
+ *    "compare" (the compare pass is still to be made: the replica is not a
+ *    copy of the disk until it is), "cmp_started" (QEMU's NBD server of the
+ *    pass may be up), "reused":[volumes], "rate" (MiB/s, 0 no limit),
+ *    "compared_bytes", "copied_bytes", "compare_total", "compare_ms"}
  * Bitmaps: "repl-<gen>" on every replicated disk's format node.  While in
  * sync, every SVC_REPL_ROTATE_S a new one is added and the oldest of the
  * then three removed, so the older live one always covers every write made
@@ -33,6 +37,7 @@
 #include "service/migrate_common.h"
 #include "service/peer.h"
 #include "service/replrow.h"
+#include "service/resync.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -53,6 +58,11 @@ static pthread_t mon_thread;
 static bool mon_running, mon_stop;
 static pthread_mutex_t mon_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t mon_cond = PTHREAD_COND_INITIALIZER;
+/* The VM whose compare pass runs (under g_lock), and a request to end it
+ * (`--stop` must not wait for a pass of hours).  A leaf lock. */
+static pthread_mutex_t cmp_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cmp_uuid[40];
+static bool cmp_cancel;
 
 /* ---- records ---- */
 
@@ -260,13 +270,241 @@ static int peer_do(const char *host, const char *method, const char *path, json_
 	return r;
 }
 
+/* ---- the compare pass (resync.h) ---- */
+
+#define CMP_PEER_MS (5 * 60 * 1000)
+
+static char *cmp_socket(const char *uuid) { return xasprintf("%s/%s/repl-cmp.sock", svc_cfg.run_dir, uuid); }
+
+struct cmp {
+	json_t *rec;
+	struct peer *peer;
+	uint64_t total, compared, copied;
+	int64_t start_ms, saved_ms;
+	int64_t wait_ms; /* spent waiting for the peer's hashes after this host's */
+	unsigned rate_mib;
+};
+
+static void cmp_progress(struct cmp *c, bool force)
+{
+	int64_t now = time_mono_ms();
+	if (!force && now - c->saved_ms < 500)
+		return;
+	c->saved_ms = now;
+	json_object_set_new(c->rec, "compared_bytes", json_integer((json_int_t)c->compared));
+	json_object_set_new(c->rec, "copied_bytes", json_integer((json_int_t)c->copied));
+	json_object_set_new(c->rec, "compare_total", json_integer((json_int_t)c->total));
+	json_object_set_new(c->rec, "percent", json_integer(c->total ? (json_int_t)(c->compared * 100 / c->total) : 0));
+	rec_save(c->rec);
+}
+
+/* Hold the pass to rate_mib MiB/s of compared bytes. */
+static void cmp_throttle(const struct cmp *c)
+{
+	if (!c->rate_mib)
+		return;
+	int64_t due = c->start_ms + (int64_t)(c->compared * 1000 / ((uint64_t)c->rate_mib << 20));
+	int64_t now = time_mono_ms();
+	if (due > now)
+		usleep((useconds_t)((due - now) * 1000));
+}
+
+/* The peer's hashes of one page, fetched by a thread of their own while
+ * this host hashes the same page: both sides read at once. */
+struct cmp_fetch {
+	struct peer *peer;
+	const char *path, *vol;
+	uint64_t size, off;
+	struct resync_hashes hs;
+	struct buf err;
+	int r;
+};
+
+static void *cmp_fetch_main(void *arg)
+{
+	struct cmp_fetch *f = arg;
+	__do_json json_t *reply = NULL;
+	json_t *req = json_pack("{s:s, s:I, s:i, s:i}", "volume", f->vol, "offset", (json_int_t)f->off, "count",
+				(int)RESYNC_PAGE_MAX, "chunk", (int)RESYNC_CHUNK);
+	f->r = peer_call(f->peer, "POST", f->path, req, &reply, NULL, &f->err);
+	json_decref(req);
+	if (f->r == 0)
+		f->r = resync_hashes_parse(reply, f->vol, f->size, RESYNC_CHUNK, f->off, RESYNC_PAGE_MAX, &f->hs, &f->err);
+	return NULL;
+}
+
+/* One disk: local (the VM's export) against the peer's hashes; what differs
+ * is written into dst (the replica's export). */
+static int cmp_disk(struct cmp *c, const char *vol, struct nbd_handle *local, uint64_t size, struct nbd_handle *dst,
+		    struct buf *err)
+{
+	__do_free char *path = xasprintf("/v1/replicas/%s/hashes", rs(c->rec, "uuid"));
+	__do_free unsigned char *data = xmalloc(RESYNC_CHUNK);
+	__do_free bool *zero = xcalloc(RESYNC_PAGE_MAX, sizeof(bool));
+	__do_free uint8_t (*digest)[RESYNC_HASH_LEN] = xcalloc(RESYNC_PAGE_MAX, RESYNC_HASH_LEN);
+	uint64_t off = 0;
+	int r = 0;
+
+	while (off < size) {
+		struct cmp_fetch f = { .peer = c->peer, .path = path, .vol = vol, .size = size, .off = off,
+				       .err = BUF_INIT };
+		pthread_t t;
+		size_t n = (size_t)((size - off + RESYNC_CHUNK - 1) / RESYNC_CHUNK);
+		if (n > RESYNC_PAGE_MAX)
+			n = RESYNC_PAGE_MAX;
+		int tr = pthread_create(&t, NULL, cmp_fetch_main, &f);
+		if (tr) {
+			buf_printf(err, "cannot start a thread for the peer's hashes: %s", strerror(tr));
+			return -tr;
+		}
+		/* this host's hashes of the page meanwhile */
+		r = resync_zero_map(local, size, off, RESYNC_CHUNK, n, zero, err);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			uint64_t o = off + (uint64_t)i * RESYNC_CHUNK;
+			size_t len = size - o < RESYNC_CHUNK ? (size_t)(size - o) : RESYNC_CHUNK;
+			if (!zero[i] && (r = resync_nbd_pread(local, data, len, o, err)) == 0)
+				resync_chunk_hash(data, len, digest[i], &zero[i]);
+			c->compared += len;
+			cmp_progress(c, false);
+			cmp_throttle(c);
+			pthread_mutex_lock(&cmp_lock);
+			if (cmp_cancel && r == 0) {
+				buf_adds(err, "the compare pass was cancelled: the replication is being stopped");
+				r = -ECANCELED;
+			}
+			pthread_mutex_unlock(&cmp_lock);
+		}
+		int64_t w0 = time_mono_ms();
+		pthread_join(t, NULL);
+		c->wait_ms += time_mono_ms() - w0;
+		if (r == 0 && f.r < 0) {
+			buf_adds(err, f.err.s ?: "the peer's hashes failed");
+			r = f.r;
+		} else if (r == 0 && f.hs.n != n) {
+			buf_printf(err, "the replica host's hash list of %s holds %zu chunks, not %zu", vol, f.hs.n, n);
+			r = -EPROTO;
+		}
+		buf_release(&f.err);
+		/* what differs: read again (a guest write since is in the bitmap anyway) and written there */
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			uint64_t o = off + (uint64_t)i * RESYNC_CHUNK;
+			size_t len = size - o < RESYNC_CHUNK ? (size_t)(size - o) : RESYNC_CHUNK;
+			bool same = zero[i] ? f.hs.zero[i]
+					    : !f.hs.zero[i] && !memcmp(digest[i], f.hs.digest[i], RESYNC_HASH_LEN);
+			if (same)
+				continue;
+			if (!zero[i] && (r = resync_nbd_pread(local, data, len, o, err)) < 0)
+				break;
+			if ((r = resync_chunk_put(dst, data, zero[i], o, len, err)) < 0)
+				break;
+			c->copied += len;
+		}
+		resync_hashes_release(&f.hs);
+		if (r < 0)
+			return r;
+		cmp_progress(c, false);
+		off += (uint64_t)n * RESYNC_CHUNK;
+	}
+	return resync_nbd_flush(dst, err);
+}
+
+/* The compare pass of every disk: QEMU's read-only exports of the running
+ * disks, the replica's export (key psk) at port; *copied: what it wrote. */
+static int compare_pass(struct qmp *q, json_t *rec, const char *psk, int port, uint64_t *copied, struct buf *err)
+{
+	const char *uuid = rs(rec, "uuid");
+	json_t *disks = json_object_get(rec, "disks");
+	size_t n = json_array_size(disks), i;
+	__do_free char *sock = cmp_socket(uuid);
+	__do_free char *kdir = key_dir(uuid);
+	__do_free int *slots = xcalloc(n ? n : 1, sizeof(int));
+	__do_free const char **nodes = xcalloc(n ? n : 1, sizeof(char *));
+	__do_free struct nbd_handle **local = xcalloc(n ? n : 1, sizeof(*local));
+	__do_free uint64_t *sizes = xcalloc(n ? n : 1, sizeof(uint64_t));
+	struct cmp c = { .rec = rec, .start_ms = time_mono_ms(), .rate_mib = (unsigned)ri(rec, "rate") };
+	json_t *d;
+	int r;
+
+	if (strlen(sock) >= 100) {
+		buf_printf(err, "the compare pass's socket path %s is too long", sock);
+		return -ENAMETOOLONG;
+	}
+	json_array_foreach(disks, i, d) {
+		slots[i] = (int)ri(d, "slot");
+		nodes[i] = rs(d, "node");
+	}
+	unlink(sock);
+	/* recorded first: a corrald killed during the pass stops this server at its next start */
+	json_object_set_new(rec, "cmp_started", json_true());
+	rec_save(rec);
+	if ((r = repl_cmp_export_start(q, sock, slots, nodes, n, err)) < 0) {
+		json_object_set_new(rec, "cmp_started", json_false());
+		return r;
+	}
+	if ((r = mig_psk_write(kdir, psk, err)) < 0 || (r = peer_open(rs(rec, "peer"), &c.peer, err)) < 0)
+		goto out;
+	peer_set_timeout(c.peer, 5000, CMP_PEER_MS);
+	json_array_foreach(disks, i, d) {
+		char exp[32];
+		snprintf(exp, sizeof(exp), "repl-cmp%d", slots[i]);
+		if ((r = resync_nbd_connect_unix(sock, exp, &local[i], err)) < 0 ||
+		    (r = resync_nbd_size(local[i], &sizes[i], err)) < 0)
+			goto out;
+		c.total += sizes[i];
+	}
+	cmp_progress(&c, true);
+	pthread_mutex_lock(&cmp_lock);
+	snprintf(cmp_uuid, sizeof(cmp_uuid), "%s", uuid);
+	cmp_cancel = false;
+	pthread_mutex_unlock(&cmp_lock);
+	json_array_foreach(disks, i, d) {
+		struct nbd_handle *dst = NULL;
+		uint64_t dsize = 0;
+		if ((r = resync_nbd_connect_tcp(rs(rec, "address"), port, rs(d, "volume"), kdir, true, &dst, err)) < 0)
+			goto out;
+		if ((r = resync_nbd_size(dst, &dsize, err)) == 0 && dsize != sizes[i]) {
+			buf_printf(err, "the replica of disk %s is %llu bytes, the disk %llu", rs(d, "volume"),
+				   (unsigned long long)dsize, (unsigned long long)sizes[i]);
+			r = -EINVAL;
+		}
+		if (r == 0)
+			r = cmp_disk(&c, rs(d, "volume"), local[i], sizes[i], dst, err);
+		resync_nbd_close(dst);
+		if (r < 0)
+			goto out;
+	}
+	cmp_progress(&c, true);
+	json_object_set_new(rec, "compare_ms", json_integer(time_mono_ms() - c.start_ms));
+	*copied = c.copied;
+	log_info("vm %s: compare pass with %s: %llu bytes compared, %llu copied in %lld ms (%lld ms of it waiting "
+		 "for the peer's hashes)",
+		 rs(rec, "name"), rs(rec, "peer"), (unsigned long long)c.compared, (unsigned long long)c.copied,
+		 (long long)(time_mono_ms() - c.start_ms), (long long)c.wait_ms);
+out:
+	pthread_mutex_lock(&cmp_lock);
+	cmp_uuid[0] = 0;
+	cmp_cancel = false;
+	pthread_mutex_unlock(&cmp_lock);
+	for (i = 0; i < n; i++)
+		resync_nbd_close(local[i]);
+	peer_close(c.peer);
+	mig_psk_remove(kdir);
+	repl_cmp_export_stop(q);
+	unlink(sock);
+	json_object_set_new(rec, "cmp_started", json_false());
+	rec_save(rec);
+	return r;
+}
+
 /* Resume under g_lock: a fresh export on the peer, then either the changes
  * (degraded: incremental rounds, the last with the guest paused) or
  * everything (stopped) copied, and the mirrors started again. */
 static int resume_locked(json_t *rec, struct buf *err)
 {
 	const char *uuid = rs(rec, "uuid");
-	bool full = strcmp(rs(rec, "state"), "degraded") != 0 || json_array_size(json_object_get(rec, "bitmaps")) == 0;
+	bool compare = json_is_true(json_object_get(rec, "compare"));
+	bool full = !compare &&
+		    (strcmp(rs(rec, "state"), "degraded") != 0 || json_array_size(json_object_get(rec, "bitmaps")) == 0);
 	char psk[MIG_PSK_HEX_LEN + 1];
 	__do_free char *path = xasprintf("/v1/replicas/%s/export", uuid);
 	__do_json json_t *reply = NULL;
@@ -301,8 +539,28 @@ static int resume_locked(json_t *rec, struct buf *err)
 		goto out;
 	}
 	targets_drop(q, rec);
+	if (json_is_true(json_object_get(rec, "cmp_started"))) {
+		/* a pass cut short by a corrald killed mid-way left QEMU's NBD server up */
+		repl_cmp_export_stop(q);
+		json_object_set_new(rec, "cmp_started", json_false());
+	}
 	if ((r = tls_load(q, uuid, psk, err)) < 0 || (r = targets_add(q, rec, port, err)) < 0)
 		goto fail;
+	if (compare) {
+		/* Bitmap first: it marks what the guest writes during the pass,
+		 * which the rounds below copy; then every chunk that differs. */
+		uint64_t copied = 0;
+		bitmaps_remove_all(q, rec);
+		json_object_set_new(rec, "bitmaps", json_array());
+		json_object_set_new(rec, "phase", json_string("compare"));
+		json_object_set_new(rec, "percent", json_integer(0));
+		rec_save(rec);
+		if ((r = bitmap_rotate(q, rec, err)) < 0 || (r = compare_pass(q, rec, psk, port, &copied, err)) < 0)
+			goto fail;
+		bytes += copied;
+		json_object_set_new(rec, "phase", json_string("rounds"));
+		rec_save(rec);
+	}
 	if (full) {
 		bitmaps_remove_all(q, rec);
 		json_object_set_new(rec, "bitmaps", json_array());
@@ -349,14 +607,18 @@ static int resume_locked(json_t *rec, struct buf *err)
 	}
 	json_object_set_new(rec, "resync_bytes", json_integer((json_int_t)bytes));
 	json_object_set_new(rec, "percent", json_integer(full ? 0 : 100));
+	json_object_set_new(rec, "compare", json_false()); /* a full copy or the pass made the replica a copy */
+	json_object_del(rec, "phase");
 	json_object_set_new(rec, "stuck", json_integer(0));
 	rec_state(rec, "syncing", NULL);
 	log_info("vm %s: replication to %s resumed (%s, %llu bytes copied before the mirror)", rs(rec, "name"),
-		 rs(rec, "peer"), full ? "full copy" : "changed blocks", (unsigned long long)bytes);
+		 rs(rec, "peer"), full ? "full copy" : compare ? "compare pass" : "changed blocks",
+		 (unsigned long long)bytes);
 	rt_qmp_release(ref);
 	return 0;
 fail:
 	targets_drop(q, rec);
+	json_object_del(rec, "phase");
 	json_object_set_new(rec, "paused", json_false());
 	if (paused) {
 		__do_buf struct buf e = BUF_INIT;
@@ -394,6 +656,15 @@ static void monitor_one(json_t *rec)
 			log_info("vm %s: %s", rs(rec, "name"), e.s);
 		json_object_set_new(rec, "bitmaps", json_array());
 		rec_state(rec, "stopped", "the VM's QEMU ended; 'vm replicate --resume' on the running VM copies it again");
+		return;
+	}
+	if (!strcmp(state, "syncing") && json_is_true(json_object_get(rec, "compare"))) {
+		/* a new replication onto stale copies: the compare pass, then the rounds */
+		__do_buf struct buf e = BUF_INIT;
+		if (resume_locked(rec, &e) < 0) {
+			json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
+			rec_state(rec, "degraded", e.s);
+		}
 		return;
 	}
 	if (!strcmp(state, "degraded") || !strcmp(state, "stopped")) {
@@ -510,6 +781,16 @@ void svc_replicate_recover(void)
 		}
 		json_object_set_new(rec, "retry", json_integer(time_mono_ms()));
 		json_object_set_new(rec, "rotated", json_integer(time_mono_ms()));
+		if (json_is_true(json_object_get(rec, "compare")) && !strcmp(rs(rec, "state"), "syncing")) {
+			/* corrald died during the compare pass (or before it): the replica
+			 * is no copy yet; the retry (or --resume) compares again */
+			__do_free char *kdir = key_dir(rs(rec, "uuid"));
+			mig_psk_remove(kdir);
+			json_object_del(rec, "phase");
+			rec_state(rec, "degraded",
+				  "corrald stopped during the compare pass; it is made again (retry, or 'vm replicate "
+				  "--resume')");
+		}
 		if (json_is_true(json_object_get(rec, "paused"))) {
 			/* corrald died in the last step of a resync, with the guest paused by it */
 			__do_buf struct buf why = BUF_INIT;
@@ -568,11 +849,22 @@ static json_t *rec_json(const json_t *rec)
 	json_t *d;
 	json_array_foreach(json_object_get(rec, "disks"), i, d)
 		json_array_append_new(vols, json_string(rs(d, "volume")));
-	return json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:o}", "peer", rs(rec, "peer"), "state", rs(rec, "state"),
-			 "percent", (json_int_t)ri(rec, "percent"), "since",
-			 time_fmt_rfc3339(ri(rec, "since"), when, sizeof(when)), "error",
-			 *rs(rec, "error") ? rs(rec, "error") : NULL, "resync_bytes", (json_int_t)ri(rec, "resync_bytes"),
-			 "disks", vols);
+	json_t *out = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:I, s:o}", "peer", rs(rec, "peer"), "state",
+				rs(rec, "state"), "percent", (json_int_t)ri(rec, "percent"), "since",
+				time_fmt_rfc3339(ri(rec, "since"), when, sizeof(when)), "error",
+				*rs(rec, "error") ? rs(rec, "error") : NULL, "resync_bytes",
+				(json_int_t)ri(rec, "resync_bytes"), "disks", vols);
+	if (json_array_size(json_object_get(rec, "reused"))) {
+		json_object_set(out, "reused", json_object_get(rec, "reused"));
+		json_object_set_new(out, "compare",
+				    json_pack("{s:s, s:I, s:I, s:I, s:I}", "phase",
+					      *rs(rec, "phase") ? rs(rec, "phase")
+						: json_is_true(json_object_get(rec, "compare")) ? "pending" : "done",
+					      "total_bytes", (json_int_t)ri(rec, "compare_total"), "compared_bytes",
+					      (json_int_t)ri(rec, "compared_bytes"), "copied_bytes",
+					      (json_int_t)ri(rec, "copied_bytes"), "ms", (json_int_t)ri(rec, "compare_ms")));
+	}
+	return out;
 }
 
 json_t *svc_vm_replication(const char *uuid)
@@ -591,7 +883,7 @@ bool svc_vm_replicated(const char *uuid)
 	return r;
 }
 
-int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf *err)
+int svc_vm_replicate(const char *uuid, const char *to, bool reuse, unsigned rate_mib, json_t **out, struct buf *err)
 {
 	struct vm_record vr = { 0 };
 	__do_json json_t *nodes = NULL;
@@ -679,6 +971,8 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 	json_object_set_new(rec, "address", json_string(peer_address(p)));
 	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "vm", uuid, "name", vr.def->name, "source",
 				mig_self_name(), "address", peer_address(p), "psk", psk, "disks", describe);
+	if (reuse)
+		json_object_set_new(req, "reuse", json_true());
 	r = peer_call(p, "POST", "/v1/replicas", req, &reply, NULL, err);
 	json_decref(req);
 	if (r < 0)
@@ -695,6 +989,36 @@ int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf 
 	if ((r = replrow_put(uuid, vr.def->name, to, "syncing", time_wall_ms(), true, err)) < 0)
 		goto fail;
 	rec_made = true;
+	json_t *reused = json_object_get(reply, "reused");
+	if (json_array_size(reused)) {
+		/* stale copies on the peer: only names of our disks, at most one each */
+		size_t k, m;
+		json_t *v, *d;
+		json_array_foreach(reused, k, v) {
+			bool ours = false;
+			json_array_foreach(json_object_get(rec, "disks"), m, d)
+				ours |= json_is_string(v) && !strcmp(json_string_value(v), rs(d, "volume"));
+			if (!ours || k >= json_array_size(json_object_get(rec, "disks"))) {
+				buf_printf(err, "%s answered that it reuses a volume that is not a disk of %s", to, vr.def->name);
+				r = -EREMOTEIO;
+				goto fail;
+			}
+		}
+		json_object_set(rec, "reused", reused);
+		json_object_set_new(rec, "compare", json_true());
+		json_object_set_new(rec, "rate", json_integer(rate_mib));
+		json_object_set_new(g_recs, uuid, json_incref(rec));
+		/* the monitor thread makes the pass (it may take long): recorded first */
+		rec_state(rec, "syncing", NULL);
+		*out = rec_json(rec);
+		log_info("vm %s: replication to %s onto %zu stale cop%s: compare pass next", vr.def->name, to,
+			 json_array_size(reused), json_array_size(reused) == 1 ? "y" : "ies");
+		pthread_mutex_lock(&mon_lock);
+		pthread_cond_signal(&mon_cond);
+		pthread_mutex_unlock(&mon_lock);
+		r = 0;
+		goto out;
+	}
 	json_object_set_new(g_recs, uuid, json_incref(rec));
 	rec_state(rec, "syncing", NULL); /* recorded before QEMU is touched: a restart follows it */
 	if (!(q = rt_qmp_acquire(uuid, &ref, err))) {
@@ -717,7 +1041,9 @@ fail:
 		rt_qmp_release(ref);
 	}
 	if (asked) {
-		__do_free char *path = xasprintf("/v1/replicas/%s", uuid);
+		/* volumes it reused stay there, stale copies again */
+		__do_free char *path = xasprintf("/v1/replicas/%s%s", uuid,
+						 json_array_size(json_object_get(reply, "reused")) ? "?keep=true" : "");
 		__do_buf struct buf e = BUF_INIT;
 		if (peer_call(p, "DELETE", path, NULL, NULL, NULL, &e) < 0)
 			log_warn("vm %s: cannot remove the replica on %s: %s", vr.def->name, to, e.s);
@@ -754,12 +1080,17 @@ int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err)
 	return r;
 }
 
-int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err)
+int svc_vm_replicate_stop(const char *uuid, bool keep, json_t **out, struct buf *err)
 {
 	struct rt_ref *ref = NULL;
 	struct qmp *q;
 	int r = 0;
 
+	/* a compare pass of this VM running (it holds g_lock) ends at its next chunk */
+	pthread_mutex_lock(&cmp_lock);
+	if (!strcmp(cmp_uuid, uuid))
+		cmp_cancel = true;
+	pthread_mutex_unlock(&cmp_lock);
 	pthread_mutex_lock(&g_lock);
 	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
 	if (!rec) {
@@ -773,26 +1104,29 @@ int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err)
 		return r;
 	}
 	if (rt_is_active(uuid) && (q = rt_qmp_acquire(uuid, &ref, NULL))) {
+		if (json_is_true(json_object_get(rec, "cmp_started")))
+			repl_cmp_export_stop(q); /* left by a corrald killed during a compare pass */
 		targets_drop(q, rec);
 		bitmaps_remove_all(q, rec);
 		mig_tls_del_id(q, REPL_TLS_ID);
 		rt_qmp_release(ref);
 	}
-	__do_free char *path = xasprintf("/v1/replicas/%s", uuid);
+	__do_free char *path = xasprintf("/v1/replicas/%s%s", uuid, keep ? "?keep=true" : "");
 	__do_buf struct buf e = BUF_INIT;
 	if (peer_do(rs(rec, "peer"), "DELETE", path, NULL, NULL, &e) < 0 && !strstr(e.s ?: "", "holds no replica")) {
-		__do_free char *d = xasprintf("stopped; the replica on %s could not be removed: %s", rs(rec, "peer"), e.s);
+		__do_free char *d = xasprintf("stopped; the replica on %s could not be %s: %s", rs(rec, "peer"),
+					      keep ? "kept as a stale copy" : "removed", e.s);
 		svc_vm_event(uuid, "replicate", d);
 		log_warn("vm %s: replication %s", rs(rec, "name"), d);
 	} else {
-		svc_vm_event(uuid, "replicate", "stopped");
+		svc_vm_event(uuid, "replicate", keep ? "stopped; the replica is kept as a stale copy" : "stopped");
 	}
 	log_info("vm %s: replication to %s stopped", rs(rec, "name"), rs(rec, "peer"));
 	size_t i;
 	json_t *d;
-	*out = json_pack("{s:[]}", "deleted");
+	*out = json_pack("{s:[]}", keep ? "kept" : "deleted");
 	json_array_foreach(json_object_get(rec, "disks"), i, d)
-		json_array_append(json_object_get(*out, "deleted"), json_object_get(d, "volume"));
+		json_array_append(json_object_get(*out, keep ? "kept" : "deleted"), json_object_get(d, "volume"));
 	rec_drop(uuid);
 	pthread_mutex_unlock(&g_lock);
 	return r;

@@ -28,6 +28,14 @@
  * is STATE/replicas/<uuid>/replica.json; the daemon outlives corrald and is
  * found again by its identity, or started again at corrald's start.
  *
+ * Onto a stale copy (docs/ha.md "Resync onto a stale copy"): volumes of the
+ * disks' names that HOST holds already, marked as stale copies of the VM
+ * (replica_stale.c) or reused on request, are kept; the VM's host then makes
+ * the compare pass (resync.h: chunk hashes of both sides, only what differs
+ * written into the export, POST /v1/replicas/{uuid}/hashes) before the
+ * changed-block rounds and the mirror.  `--stop --keep-replica` (DELETE
+ * ...?keep=true) leaves the replica's volumes on HOST as stale copies.
+ *
  * Threading: all functions are thread-safe (one lock serialises the
  * replication steps of this host).  Errors: 0 or -errno with one sentence
  * appended to err: -ENOENT unknown VM or host, -EINVAL bad input (no local
@@ -46,13 +54,21 @@
 #define SVC_REPL_ROTATE_S 10
 
 /* ---- the VM's host ---- */
-/* Start replicating VM uuid to trusted host `to`: *out the replication's JSON. */
-int svc_vm_replicate(const char *uuid, const char *to, json_t **out, struct buf *err);
+/* Start replicating VM uuid to trusted host `to`: *out the replication's JSON.
+ * A volume of a disk's name already on `to` is refused, unless it is marked
+ * there as a stale copy of this VM (svc_volume_mark_stale) or reuse is set
+ * ("this volume is an older copy of this disk"), and it has the disk's
+ * virtual size and format, in a local pool, used by nothing: then it is
+ * reused and the compare pass (resync.h) copies only the chunks that differ,
+ * in the monitor thread (state syncing, phase compare).  rate_mib: MiB/s
+ * the compare pass may read (0: no limit). */
+int svc_vm_replicate(const char *uuid, const char *to, bool reuse, unsigned rate_mib, json_t **out, struct buf *err);
 /* Copy what changed to the replica again (degraded or stopped). */
 int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err);
 /* Stop replicating: mirrors and bitmaps removed here, the replica removed on
- * the peer; *out {"deleted":[replica volumes]}. */
-int svc_vm_replicate_stop(const char *uuid, json_t **out, struct buf *err);
+ * the peer; *out {"deleted":[replica volumes]}.  keep: the peer keeps the
+ * replica volumes, marked as a stale copy of the VM; *out {"kept":[...]}. */
+int svc_vm_replicate_stop(const char *uuid, bool keep, json_t **out, struct buf *err);
 /* The replication of uuid as JSON for `vm show` and the API, or NULL if none. */
 json_t *svc_vm_replication(const char *uuid);
 /* Is uuid replicated (for operations a replicated VM refuses)? */
@@ -74,8 +90,13 @@ int svc_replica_create(const json_t *req, json_t **out, struct buf *err);
 /* caller: the trusted host calling (NULL: this host's own socket); only the
  * replica's source host may re-key or remove it (-EACCES). */
 int svc_replica_export(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err);
-/* *out {"deleted":[volumes]}. */
-int svc_replica_delete(const char *uuid, const char *caller, json_t **out, struct buf *err);
+/* *out {"deleted":[volumes]}; keep: the volumes stay, marked as stale
+ * copies of the VM, *out {"kept":[volumes]}. */
+int svc_replica_delete(const char *uuid, const char *caller, bool keep, json_t **out, struct buf *err);
+/* The hash list (resync.h) of a page of replica volume req.volume:
+ * req {"volume", "offset", "count", "chunk"}; read through the replica's own
+ * export. */
+int svc_replica_hashes(const char *uuid, const char *caller, const json_t *req, json_t **out, struct buf *err);
 /* At start: every replica's daemon found again, or started again. */
 void svc_replica_adopt(void);
 /* HA failover onto this host (ha_manager.c): stop VM uuid's replica daemon
@@ -85,5 +106,19 @@ int svc_replica_takeover(const char *uuid, struct buf *err);
 /* Is volume `name` a replica this host holds?  The VM's name and its host
  * ("web on hosta", caller frees), or NULL. */
 char *svc_replica_of_volume(const char *name);
+
+/* ---- stale copies (replica_stale.c) ----
+ * A volume holding an older copy of a VM's disk, which a later replication
+ * of that VM to this host reuses (the compare pass copies only what
+ * differs).  The HA failover calls svc_volume_mark_stale on the old
+ * primary for each disk of the VM it dropped there (the VM's uuid stays the
+ * same on the new host); `vm replicate --stop --keep-replica` marks the
+ * replica's volumes.  Thread-safe (files replaced atomically). */
+/* Mark volume `name` as a stale copy of VM vm_uuid: -ENOENT no such volume,
+ * -EINVAL bad name or uuid. */
+int svc_volume_mark_stale(const char *name, const char *vm_uuid, struct buf *err);
+/* The uuid of the VM volume `name` is a stale copy of (caller frees), or NULL. */
+char *svc_volume_stale_of(const char *name);
+void svc_volume_stale_clear(const char *name);
 
 #endif

@@ -82,8 +82,13 @@ int svc_vol_get(const char *name, json_t **out, struct buf *err)
 {
 	struct vol_record v = { 0 };
 	int r = get_vol(name, &v, err);
-	if (r == 0)
+	if (r == 0) {
+		char *stale = svc_volume_stale_of(name);
 		*out = vol_json(&v);
+		/* an older copy of a VM's disk, which a replication of that VM here reuses (docs/ha.md) */
+		json_object_set_new(*out, "stale_of", stale ? json_string(stale) : json_null());
+		free(stale);
+	}
 	vol_record_release(&v);
 	return r;
 }
@@ -207,8 +212,8 @@ int svc_vol_delete(const char *name, struct buf *err)
 	} else if (svc_linked_clones(&name, 1, &clones) > 0) {
 		buf_printf(err, "volume '%s' is the base of linked clones: %s; delete them first", name, clones.s);
 		r = -EBUSY;
-	} else {
-		r = vol_delete(svc_cfg.store, name, err);
+	} else if ((r = vol_delete(svc_cfg.store, name, err)) == 0) {
+		svc_volume_stale_clear(name);
 	}
 	pthread_mutex_unlock(&svc_defs_lock);
 	return r;

@@ -164,15 +164,29 @@ test_expect "cut h1: its QEMUs die (fence); r1 runs on h2 from its replica with 
 	echo "cut h1 at 0 (two hosts + witness, W $W ms): h1 HA QEMUs dead at +$((tk - t0)) ms, r1 running on h2 from its replica at +$((tr - t0)) ms; counter: guest saw $last written, replica holds $c" >>"$T/measured"
 '
 
-test_expect "h1 back: it drops r1 (keeps its old volume r1-d), r2 restarts on h1 (its own disks), never two QEMUs" '
+test_expect "h1 back: it drops r1 (keeps its old volume r1-d as a stale copy), r2 restarts on h1 (its own disks), never two QEMUs" '
 	ip -n "$sw" link set p1 up &&
 	for h in h1 h2; do wait_for 40 "[ \"\$(online $h)\" = h1,h2 ] && [ \"\$(quorate $h)\" = true ]" || return 1; done &&
 	wait_for 20 "! on_host h1 vm show --local r1 >/dev/null 2>&1" &&
-	grep -q "local record dropped: HA restarted r1 on its replica on h2; its old volumes stay here (r1-d)" "$T/h1.log" &&
+	grep -q "local record dropped: HA restarted r1 on its replica on h2; its old volumes stay here as stale copies (r1-d)" "$T/h1.log" &&
 	p=$(vol_path h1 r1-d) && [ -f "$p" ] && [ "$(on_host h1 disk show r1-d --json | jq -r .pool)" = default ] &&
+	[ "$(on_host h1 disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] &&
 	wait_for 40 "[ \"\$(hstatus h2 r2)\" = \"h1 started\" ]" &&
 	wait_for 10 "[ -n \"\$(qemus $(uuid r2))\" ]" &&
 	ha_checker_stop >>"$T/measured"
+'
+
+# Replicating back onto the old primary reuses its stale copy: the compare
+# pass copies what differs (what r1 wrote on h2 since the failover, and any
+# write h1 made but never got acknowledged), not the whole disk.
+test_expect "r1 replicated back to h1 onto its stale copy: only what differs is copied; the pool records it in sync" '
+	on_host h2 vm replicate r1 --to h1 >/dev/null &&
+	wait_repl h2 r1 in-sync 90 &&
+	j=$(on_host h2 vm show --local r1 --json | jq -c .status.replication) &&
+	[ "$(echo "$j" | jq -r ".reused | join(\",\")")" = r1-d ] &&
+	copied=$(echo "$j" | jq -r .compare.copied_bytes) && [ "$copied" -lt $((16 << 20)) ] &&
+	echo "replicate back onto the stale copy: $copied bytes of 32 MiB copied" >>"$T/measured" &&
+	wait_for 20 "[ \"\$(hrow h2 r1)\" = in-sync ]"
 '
 
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
