@@ -38,19 +38,6 @@ static pthread_mutex_t rp_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static char *rp_dir(const char *uuid) { return xasprintf("%s/replicas/%s", svc_cfg.state_dir, uuid); }
 
-/* 8-4-4-4-12 hex digits: the only thing a uuid from a peer may be (it becomes a path). */
-static bool uuid_ok(const char *u)
-{
-	if (!u || strlen(u) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? u[i] != '-' : !strchr("0123456789abcdefABCDEF", u[i]))
-			return false;
-	}
-	return true;
-}
-
 /* An IP address (it goes into the daemon's option list): nothing else. */
 static bool addr_ok(const char *a)
 {
@@ -246,7 +233,7 @@ int svc_replica_create(const json_t *req, json_t **out, struct buf *err)
 
 	if ((r = json_check_keys(req, "replica request", keys, err)) < 0)
 		return r;
-	if (!uuid_ok(uuid) || !name || str_name_invalid(name) || !source || str_name_invalid(source) || !addr_ok(addr) ||
+	if (!str_uuid_valid(uuid) || !name || str_name_invalid(name) || !source || str_name_invalid(source) || !addr_ok(addr) ||
 	    !psk || !mig_psk_valid(psk) || !json_is_array(disks) || json_array_size(disks) == 0 ||
 	    json_array_size(disks) > 64) {
 		buf_adds(err, "the replica request needs vm (a uuid), name, source, address, a valid psk and disks");
@@ -329,7 +316,7 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 
 	if ((r = json_check_keys(req, "replica export request", keys, err)) < 0)
 		return r;
-	if (!uuid_ok(uuid) || !psk || !mig_psk_valid(psk)) {
+	if (!str_uuid_valid(uuid) || !psk || !mig_psk_valid(psk)) {
 		buf_adds(err, "the replica export request needs a uuid and a valid psk");
 		return -EINVAL;
 	}
@@ -368,7 +355,7 @@ int svc_replica_delete(const char *uuid, const char *caller, bool keep, json_t *
 	__do_json json_t *rec = NULL;
 	int r = 0;
 
-	if (!uuid_ok(uuid)) {
+	if (!str_uuid_valid(uuid)) {
 		buf_adds(err, "not a VM uuid");
 		return -EINVAL;
 	}
@@ -411,7 +398,7 @@ int svc_replica_hashes(const char *uuid, const char *caller, const json_t *req, 
 	    json_get_int(req, "count", 1, RESYNC_PAGE_MAX, &count, err) < 0 ||
 	    json_get_int(req, "chunk", 4096, 4 << 20, &chunk, err) < 0)
 		return -EINVAL;
-	if (!uuid_ok(uuid) || !vol || str_name_invalid(vol) || count == 0 || chunk == 0 || (chunk & (chunk - 1)) ||
+	if (!str_uuid_valid(uuid) || !vol || str_name_invalid(vol) || count == 0 || chunk == 0 || (chunk & (chunk - 1)) ||
 	    offset % chunk) {
 		buf_adds(err, "the replica hash request needs a volume, a power-of-two chunk, a chunk-aligned offset and "
 			      "a count of 1-1024");
@@ -459,7 +446,7 @@ char *svc_replica_of_volume(const char *name)
 	/* no rp_lock: records are replaced atomically, and the caller holds
 	 * svc_defs_lock (rp_lock must stay independent of it) */
 	while (dp && !out && (e = readdir(dp))) {
-		if (!uuid_ok(e->d_name))
+		if (!str_uuid_valid(e->d_name))
 			continue;
 		__do_json json_t *rec = rec_load(e->d_name);
 		size_t i;
@@ -481,7 +468,7 @@ void svc_replica_adopt(void)
 	struct dirent *e;
 
 	while (dp && (e = readdir(dp))) {
-		if (!uuid_ok(e->d_name))
+		if (!str_uuid_valid(e->d_name))
 			continue;
 		__do_json json_t *rec = rec_load(e->d_name);
 		__do_free char *dir = rp_dir(e->d_name);
@@ -506,7 +493,7 @@ int svc_replica_takeover(const char *uuid, struct buf *err)
 	__do_json json_t *rec = NULL;
 	int r = 0;
 
-	if (!uuid_ok(uuid)) {
+	if (!str_uuid_valid(uuid)) {
 		buf_adds(err, "not a VM uuid");
 		return -EINVAL;
 	}

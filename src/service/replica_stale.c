@@ -31,24 +31,12 @@
 
 static char *mark_path(const char *name) { return xasprintf("%s/stale/%s.json", svc_cfg.state_dir, name); }
 
-static bool uuid_like(const char *u)
-{
-	if (!u || strlen(u) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? u[i] != '-' : !strchr("0123456789abcdefABCDEF", u[i]))
-			return false;
-	}
-	return true;
-}
-
 int svc_volume_mark_stale(const char *name, const char *vm_uuid, struct buf *err)
 {
 	struct vol_record v = { 0 };
 	int r;
 
-	if (!name || str_name_invalid(name) || !uuid_like(vm_uuid)) {
+	if (!name || str_name_invalid(name) || !str_uuid_valid(vm_uuid)) {
 		buf_adds(err, "a stale copy is marked with a volume name and the uuid of the VM it copies");
 		return -EINVAL;
 	}
@@ -81,7 +69,7 @@ char *svc_volume_stale_of(const char *name)
 		return NULL;
 	const char *vm = json_string_value(json_object_get(mark, "vm"));
 	char *out = NULL;
-	if (store_vol_get(svc_cfg.store, name, &v) == 0 && uuid_like(vm) &&
+	if (store_vol_get(svc_cfg.store, name, &v) == 0 && str_uuid_valid(vm) &&
 	    !strcmp(json_string_value(json_object_get(mark, "path")) ?: "", v.path ?: "") &&
 	    json_integer_value(json_object_get(mark, "created")) == v.created_ms)
 		out = xstrdup(vm);

@@ -13,6 +13,18 @@
 #include "strutil.h"
 #include "common.h"
 
+bool str_uuid_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
+			return false;
+	}
+	return true;
+}
+
 const char *str_name_invalid(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;

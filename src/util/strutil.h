@@ -17,6 +17,10 @@
  */
 const char *str_name_invalid(const char *name);
 
+/* A uuid in its text form, 8-4-4-4-12 hex digits (what may become a path
+ * when a peer sends it); false for NULL. */
+bool str_uuid_valid(const char *s);
+
 /*
  * Parse a size: a number with optional unit K, M, G, T (powers of 1024,
  * optional trailing "iB"/"B"); a bare number is bytes unless default_unit

@@ -797,6 +797,19 @@ static void test_url_encode(void **state)
 	free(out);
 }
 
+static void test_uuid_valid(void **state)
+{
+	(void)state;
+	assert_true(str_uuid_valid("0a1b2c3d-4e5f-6789-abcd-EF0123456789"));
+	assert_false(str_uuid_valid(NULL));
+	assert_false(str_uuid_valid(""));
+	assert_false(str_uuid_valid("0a1b2c3d-4e5f-6789-abcd-EF012345678"));   /* short */
+	assert_false(str_uuid_valid("0a1b2c3d-4e5f-6789-abcd-EF01234567890")); /* long */
+	assert_false(str_uuid_valid("0a1b2c3d04e5f-6789-abcd-EF0123456789"));  /* a dash missing */
+	assert_false(str_uuid_valid("0a1b2c3d-4e5f-6789-abcd-EF012345678g"));  /* not hex */
+	assert_false(str_uuid_valid("../../../../../../../../../../etc/x"));
+}
+
 static void test_url_decode(void **state)
 {
 	(void)state;
@@ -885,6 +898,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fsutil_mkdir_p_over_file, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_url_decode),
 		cmocka_unit_test(test_url_encode),
+		cmocka_unit_test(test_uuid_valid),
 		cmocka_unit_test(test_nofile_raise),
 		cmocka_unit_test(test_time),
 	};
