@@ -23,10 +23,10 @@
 
 #define POOL_ROW "~pool"
 
-static json_t *row_get(const char *name)
+json_t *svc_ha_row_get(const char *key)
 {
 	struct ha_record rec = { 0 };
-	if (store_ha_get(svc_cfg.store, name, &rec) < 0)
+	if (store_ha_get(svc_cfg.store, key, &rec) < 0)
 		return NULL;
 	json_t *d = json_loads(rec.def, 0, NULL);
 	ha_record_release(&rec);
@@ -39,7 +39,7 @@ static json_t *row_get(const char *name)
 
 int svc_ha_ftt(void)
 {
-	__do_json json_t *d = row_get(POOL_ROW);
+	__do_json json_t *d = svc_ha_row_get(POOL_ROW);
 	json_t *v = json_object_get(d, "failures_to_tolerate");
 	return json_is_integer(v) ? (int)json_integer_value(v) : 0;
 }
@@ -47,7 +47,7 @@ int svc_ha_ftt(void)
 static int64_t capacity_of(const char *host)
 {
 	__do_free char *key = xasprintf("~hostmem:%s", host);
-	__do_json json_t *d = row_get(key);
+	__do_json json_t *d = svc_ha_row_get(key);
 	json_t *v = json_object_get(d, "memory_mib");
 	return json_is_integer(v) ? json_integer_value(v) : -1;
 }

@@ -26,6 +26,11 @@
 #include "util/buf.h"
 
 /* The pool's failures to tolerate (0 when unset). */
+/* The JSON object of HA settings row `key` of ha_resources (a VM's name,
+ * or a setting row such as "~pool", "~group:G", "~repl:UUID"; caller
+ * decrefs), or NULL when there is none or it is not an object. */
+json_t *svc_ha_row_get(const char *key);
+
 int svc_ha_ftt(void);
 /* Set it (0..hosts - 1); refused with the failing set when the plan would not hold. *out: svc_ha_plan(). */
 int svc_ha_ftt_set(const json_t *body, json_t **out, struct buf *err);

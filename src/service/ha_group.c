@@ -11,6 +11,7 @@
 #include "cluster/hagroup.h"
 #include "core/store.h"
 #include "service/cluster_internal.h"
+#include "service/ha_admit.h"
 #include "service/ha_group.h"
 #include "service/internal.h"
 #include "util/jsonutil.h"
@@ -37,20 +38,11 @@ static int name_check(const char *name, struct buf *err)
 
 json_t *svc_ha_group_get(const char *name)
 {
-	struct ha_record rec = { 0 };
 	struct buf err __do_buf = BUF_INIT;
 	if (!name || name_check(name, &err) < 0)
 		return NULL;
 	__do_free char *key = xasprintf("~group:%s", name);
-	if (store_ha_get(svc_cfg.store, key, &rec) < 0)
-		return NULL;
-	json_t *d = json_loads(rec.def, 0, NULL);
-	ha_record_release(&rec);
-	if (!json_is_object(d)) {
-		json_decref(d);
-		return NULL;
-	}
-	return d;
+	return svc_ha_row_get(key);
 }
 
 /* One "HOST:PRIORITY" (priority 0..1000, default 0) into hosts, checked against the pool. */

@@ -10,6 +10,7 @@
 #include "core/store.h"
 #include "service/cluster_internal.h"
 #include "service/internal.h"
+#include "service/ha_admit.h"
 #include "service/replrow.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -23,17 +24,8 @@ bool replrow_in_pool(void)
 
 json_t *replrow_get(const char *uuid)
 {
-	struct ha_record rec = { 0 };
 	__do_free char *key = xasprintf(REPLROW_PREFIX "%s", uuid);
-	if (store_ha_get(svc_cfg.store, key, &rec) < 0)
-		return NULL;
-	json_t *d = json_loads(rec.def, 0, NULL);
-	ha_record_release(&rec);
-	if (!json_is_object(d)) {
-		json_decref(d);
-		return NULL;
-	}
-	return d;
+	return svc_ha_row_get(key);
 }
 
 static int commit(struct store_batch *b, const char *what, struct buf *err)
