@@ -189,5 +189,22 @@ test_expect "r1 replicated back to h1 onto its stale copy: only what differs is 
 	wait_for 20 "[ \"\$(hrow h2 r1)\" = in-sync ]"
 '
 
+# And back home: a replicated VM does not migrate (its replica would be
+# left behind), so replication stops first; the move copies the local disk
+# again and the VM's HA owner follows it.  (The guest's counter writer
+# ended with the failover's restart: the disk's last counter must survive.)
+test_expect "r1 migrated back to h1 (replication stopped first): it runs on h1 only, HA owner h1, its disk lost nothing" '
+	before=$(disk_counter "$(vol_path h2 r1-d)") &&
+	fails on_host h2 vm migrate r1 --to h1 --with-local-disks 2>err && grep -q "is replicated" err &&
+	on_host h2 vm replicate r1 --stop >/dev/null &&
+	on_host h2 vm migrate r1 --to h1 --with-local-disks >/dev/null &&
+	[ "$(on_host h1 vm show --local r1 --json | jq -r .status.state)" = running ] &&
+	! on_host h2 vm show --local r1 >/dev/null 2>&1 && [ "$(qemus $(uuid r1) | wc -l)" = 1 ] &&
+	wait_for 10 "[ \"\$(hstatus h1 r1)\" = \"h1 started\" ]" &&
+	sleep 1 && on_host h1 vm kill r1 >/dev/null &&
+	after=$(disk_counter "$(vol_path h1 r1-d)") && say "r1 counter on h2 before the move: $before; on h1 after: $after" &&
+	[ -n "$after" ] && [ "$after" -ge "$before" ]
+'
+
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
 finish
