@@ -99,6 +99,8 @@ cleanup() {
 	# Any QEMU left from this test's run dir (e.g. after a crash test), found
 	# by its command line, so even a run dir removed under us leaks nothing.
 	pkill -9 -f "^qemu-system[^ ]* .*$T/" 2>/dev/null
+	# and any replica export daemon (docs/ha.md): it outlives corrald too
+	pkill -9 -f "^qemu-storage-daemon .*$T/" 2>/dev/null
 	if [ "$FAILED" -gt 0 ] && [ -f "$T/corrald.log" ]; then
 		say "---- corrald.log (last 60 lines) ----"
 		tail -n 60 "$T/corrald.log" >&2
