@@ -136,7 +136,7 @@ static void chunk_relpath(const uint8_t digest[REPO_DIGEST_LEN], char out[96])
 {
 	char hex[2 * REPO_DIGEST_LEN + 1];
 
-	repocrypt_hex(digest, REPO_DIGEST_LEN, hex);
+	str_hex(digest, REPO_DIGEST_LEN, hex);
 	snprintf(out, 96, "chunks/%.2s/%s", hex, hex);
 }
 
@@ -394,7 +394,7 @@ int repo_create(const char *path, const struct repo_create_opts *o, struct buf *
 		buf_printf(err, "cannot create backup repository %s: no random numbers from OpenSSL", path);
 		return -EIO;
 	}
-	repocrypt_hex(id, sizeof(id), cfg.id);
+	str_hex(id, sizeof(id), cfg.id);
 	rc = create_layout(dirfd, path, err);
 	if (rc == 0 && o->encrypt) {
 		rc = repocrypt_keyfile_create(o->keyfile, o->passphrase, cfg.id, &keys, err);
@@ -655,7 +655,7 @@ int repo_chunk_get(struct repo *r, const uint8_t digest[REPO_DIGEST_LEN], struct
 	int rc;
 
 	chunk_relpath(digest, rel);
-	repocrypt_hex(digest, REPO_DIGEST_LEN, hex);
+	str_hex(digest, REPO_DIGEST_LEN, hex);
 	buf_reset(file);
 	/* a chunk is stored raw when zstd cannot shrink it: no valid file is longer */
 	rc = read_at(r->dirfd, rel, CHUNKFILE_HDR_LEN + REPOCRYPT_OVERHEAD + (size_t)r->cfg.chunk_size, file);
@@ -723,12 +723,12 @@ int repo_flush(struct repo *r, struct buf *err)
 
 void repo_digest_hex(const uint8_t digest[REPO_DIGEST_LEN], char hex[2 * REPO_DIGEST_LEN + 1])
 {
-	repocrypt_hex(digest, REPO_DIGEST_LEN, hex);
+	str_hex(digest, REPO_DIGEST_LEN, hex);
 }
 
 int repo_digest_parse(const char *hex, uint8_t digest[REPO_DIGEST_LEN])
 {
-	return hex ? repocrypt_unhex(hex, digest, REPO_DIGEST_LEN) : -EINVAL;
+	return hex ? str_unhex(hex, digest, REPO_DIGEST_LEN) : -EINVAL;
 }
 
 /* ---- manifests ---- */

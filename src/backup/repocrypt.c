@@ -26,6 +26,7 @@
 
 #include "repocrypt.h"
 #include "util/jsonutil.h"
+#include "util/strutil.h"
 #include "util/common.h"
 
 #define KEYFILE_FORMAT "corral-repo-key"
@@ -98,39 +99,6 @@ int repocrypt_open(const uint8_t key[REPOCRYPT_KEY_LEN], const void *aad, size_t
 	return gcm_run(false, key, in, aad, aadlen, in + REPOCRYPT_NONCE_LEN, len, out, tag);
 }
 
-void repocrypt_hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-int repocrypt_unhex(const char *hex, uint8_t *out, size_t n)
-{
-	if (strlen(hex) != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 /* The AAD of the wrapped key: format, version and the repository id. */
 static char *wrap_aad(const char *repo_id)
 {
@@ -151,7 +119,7 @@ static int get_hex_field(const json_t *o, const char *key, uint8_t *out, size_t 
 
 	if (json_get_str(o, key, &s, err) < 0)
 		return -EINVAL;
-	if (!s || repocrypt_unhex(s, out, n) < 0) {
+	if (!s || str_unhex(s, out, n) < 0) {
 		buf_printf(err, "key file field '%s' must be %zu lower-case hex characters", key, 2 * n);
 		return -EINVAL;
 	}
@@ -268,9 +236,9 @@ int repocrypt_keyfile_create(const char *path, const char *passphrase, const cha
 		buf_adds(err, "cannot create a repository key: encryption failed");
 		return -EIO;
 	}
-	repocrypt_hex(kf.salt, sizeof(kf.salt), salt);
-	repocrypt_hex(sealed, REPOCRYPT_NONCE_LEN, nonce);
-	repocrypt_hex(sealed + REPOCRYPT_NONCE_LEN, sizeof(kf.wrapped), wrapped);
+	str_hex(kf.salt, sizeof(kf.salt), salt);
+	str_hex(sealed, REPOCRYPT_NONCE_LEN, nonce);
+	str_hex(sealed + REPOCRYPT_NONCE_LEN, sizeof(kf.wrapped), wrapped);
 	text = xasprintf("{\n  \"format\": \"%s\",\n  \"version\": %d,\n  \"repo_id\": \"%s\",\n"
 			 "  \"kdf\": \"scrypt\",\n  \"scrypt_n\": %" PRIu64 ",\n  \"scrypt_r\": %u,\n"
 			 "  \"scrypt_p\": %u,\n  \"salt\": \"%s\",\n  \"cipher\": \"aes-256-gcm\",\n"
@@ -322,5 +290,5 @@ void repocrypt_key_check(const struct repo_keys *keys, const char *repo_id, char
 	unsigned int n = sizeof(mac);
 
 	HMAC(EVP_sha256(), keys->id, sizeof(keys->id), (const uint8_t *)msg, strlen(msg), mac, &n);
-	repocrypt_hex(mac, sizeof(mac), hex);
+	str_hex(mac, sizeof(mac), hex);
 }

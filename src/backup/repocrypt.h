@@ -61,8 +61,5 @@ int repocrypt_keyfile_unwrap(const struct repo_keyfile *kf, const char *passphra
 /* The value stored in the config to check that a key belongs to the repository (64 hex). */
 void repocrypt_key_check(const struct repo_keys *keys, const char *repo_id, char hex[65]);
 
-/* Lower-case hex of n bytes into out (2n + 1 bytes); parse exactly 2n hex chars. */
-void repocrypt_hex(const uint8_t *in, size_t n, char *out);
-int repocrypt_unhex(const char *hex, uint8_t *out, size_t n);
 
 #endif

@@ -21,6 +21,7 @@
 #include "service/resync.h"
 #include "qemu/migrate.h"
 #include "util/cleanup.h"
+#include "util/strutil.h"
 #include "util/common.h"
 
 /* The size of one NBD request: over QEMU's TLS channel a 256 KiB read ran at
@@ -167,31 +168,17 @@ fail:
 json_t *resync_hashes_json(const struct resync_hashes *hs, const char *volume)
 {
 	json_t *list = json_array();
-	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < hs->n; i++) {
 		char s[2 * RESYNC_HASH_LEN + 1];
 		if (hs->zero[i]) {
 			json_array_append_new(list, json_string("z"));
 			continue;
 		}
-		for (int k = 0; k < RESYNC_HASH_LEN; k++) {
-			s[2 * k] = hex[hs->digest[i][k] >> 4];
-			s[2 * k + 1] = hex[hs->digest[i][k] & 15];
-		}
-		s[2 * RESYNC_HASH_LEN] = 0;
+		str_hex(hs->digest[i], RESYNC_HASH_LEN, s);
 		json_array_append_new(list, json_string(s));
 	}
 	return json_pack("{s:s, s:I, s:I, s:I, s:o}", "volume", volume, "size", (json_int_t)hs->size, "chunk",
 			 (json_int_t)hs->chunk, "offset", (json_int_t)hs->offset, "hashes", list);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 static bool int_is(const json_t *j, const char *key, uint64_t want)
@@ -243,14 +230,7 @@ int resync_hashes_parse(const json_t *j, const char *volume, uint64_t size, uint
 			out->zero[i] = true;
 			continue;
 		}
-		bool ok = s && len == 2 * RESYNC_HASH_LEN;
-		for (size_t b = 0; ok && b < RESYNC_HASH_LEN; b++) {
-			int hi = hexval(s[2 * b]), lo = hexval(s[2 * b + 1]);
-			ok = hi >= 0 && lo >= 0;
-			if (ok)
-				out->digest[i][b] = (uint8_t)(hi << 4 | lo);
-		}
-		if (!ok) {
+		if (!s || len != 2 * RESYNC_HASH_LEN || str_unhex(s, out->digest[i], RESYNC_HASH_LEN) < 0) {
 			buf_printf(err, "the replica host's hash list of %s has a bad entry at chunk %zu", volume, i);
 			resync_hashes_release(out);
 			return -EPROTO;

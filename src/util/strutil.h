@@ -21,6 +21,11 @@ const char *str_name_invalid(const char *name);
  * when a peer sends it); false for NULL. */
 bool str_uuid_valid(const char *s);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes); parse exactly 2n hex
+ * chars (lower case) into n bytes: 0, or -EINVAL. */
+void str_hex(const uint8_t *in, size_t n, char *out);
+int str_unhex(const char *hex, uint8_t *out, size_t n);
+
 /*
  * Parse a size: a number with optional unit K, M, G, T (powers of 1024,
  * optional trailing "iB"/"B"); a bare number is bytes unless default_unit
