@@ -86,13 +86,24 @@ static int rp_serve(const json_t *rec, struct buf *err)
 	return r;
 }
 
-/* Remove everything of replica uuid: daemon, volumes, key, record. */
-static void rp_remove(const char *uuid, const json_t *volumes)
+/* The replica's own files, once its daemon is stopped: key, record, log, directory. */
+static void rp_files_remove(const char *uuid)
 {
 	__do_free char *dir = rp_dir(uuid);
 	__do_free char *kdir = xasprintf("%s/key", dir);
 	__do_free char *rec = xasprintf("%s/replica.json", dir);
 	__do_free char *log = xasprintf("%s/qsd.log", dir);
+
+	mig_psk_remove(kdir);
+	unlink(rec);
+	unlink(log);
+	rmdir(dir);
+}
+
+/* Remove everything of replica uuid: daemon, volumes, key, record. */
+static void rp_remove(const char *uuid, const json_t *volumes)
+{
+	__do_free char *dir = rp_dir(uuid);
 	size_t i;
 	json_t *v;
 
@@ -103,10 +114,7 @@ static void rp_remove(const char *uuid, const json_t *volumes)
 		if (name && vol_delete(svc_cfg.store, name, &e) < 0)
 			log_warn("replica %s: volume %s: %s", uuid, name, e.s);
 	}
-	mig_psk_remove(kdir);
-	unlink(rec);
-	unlink(log);
-	rmdir(dir);
+	rp_files_remove(uuid);
 }
 
 /* A new key and port for the daemon of rec, and the daemon started on them. */
@@ -332,9 +340,6 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 static void rp_keep(const char *uuid, const json_t *disks)
 {
 	__do_free char *dir = rp_dir(uuid);
-	__do_free char *kdir = xasprintf("%s/key", dir);
-	__do_free char *rec = xasprintf("%s/replica.json", dir);
-	__do_free char *log = xasprintf("%s/qsd.log", dir);
 	size_t i;
 	json_t *d;
 
@@ -344,10 +349,7 @@ static void rp_keep(const char *uuid, const json_t *disks)
 		if (svc_volume_mark_stale(json_string_value(json_object_get(d, "volume")), uuid, &e) < 0)
 			log_warn("replica %s: %s", uuid, e.s);
 	}
-	mig_psk_remove(kdir);
-	unlink(rec);
-	unlink(log);
-	rmdir(dir);
+	rp_files_remove(uuid);
 }
 
 int svc_replica_delete(const char *uuid, const char *caller, bool keep, json_t **out, struct buf *err)
@@ -500,17 +502,11 @@ int svc_replica_takeover(const char *uuid, struct buf *err)
 	pthread_mutex_lock(&rp_lock);
 	if ((rec = rp_owned(uuid, NULL, &r, err))) {
 		__do_free char *dir = rp_dir(uuid);
-		__do_free char *kdir = xasprintf("%s/key", dir);
-		__do_free char *path = xasprintf("%s/replica.json", dir);
-		__do_free char *log = xasprintf("%s/qsd.log", dir);
 		/* the daemon first: nothing may write the volumes once the VM has them */
 		if ((r = qsd_stop(dir)) < 0) {
 			buf_printf(err, "cannot stop the replica's qemu-storage-daemon: %s", strerror(-r));
 		} else {
-			mig_psk_remove(kdir);
-			unlink(path);
-			unlink(log);
-			rmdir(dir);
+			rp_files_remove(uuid);
 			log_info("replica of vm %s from %s taken over: its %zu volume(s) are the VM's disks now",
 				 json_string_value(json_object_get(rec, "name")) ?: uuid,
 				 json_string_value(json_object_get(rec, "source")) ?: "?",
