@@ -12,8 +12,6 @@
 hold_migration
 
 f_cleanup() {
-	# the replica's export daemon outlives corrald by design: ours go here
-	for f in "$T"/*/replicas/*/qsd.pid; do [ -f "$f" ] && kill -9 "$(head -n1 "$f")" 2>/dev/null; done
 	[ -n "${T77_LOGS:-}" ] && cp "$T/a.log" "$T/b.log" "$T77_LOGS/"
 	cleanup
 }

@@ -21,9 +21,8 @@ command -v corosync-qnetd >/dev/null && command -v corosync-qdevice >/dev/null &
 hold_migration
 . "$TESTS/cluster-lib.sh"
 t86_cleanup() {
-	local p f
+	local p
 	for p in $(pgrep -f "^corosync-q(device|netd) -f .*$T/h[0-9]/"); do kill "$p" 2>/dev/null; done
-	for f in "$T"/h*/replicas/*/qsd.pid; do [ -f "$f" ] && kill -9 "$(head -n1 "$f")" 2>/dev/null; done
 	[ -n "${T86_LOGS:-}" ] && cp "$T"/h?.log "$T86_LOGS/" 2>/dev/null
 }
 trap 'cleanup; t86_cleanup; coro_cleanup' EXIT

@@ -17,7 +17,6 @@
 hold_migration
 
 f_cleanup() {
-	for f in "$T"/*/replicas/*/qsd.pid; do [ -f "$f" ] && kill -9 "$(head -n1 "$f")" 2>/dev/null; done
 	[ -n "${T87_LOGS:-}" ] && cp "$T/a.log" "$T/b.log" "$T87_LOGS/"
 	cleanup
 }
