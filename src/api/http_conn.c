@@ -48,16 +48,33 @@ static void conn_shut(struct http_conns *t, struct http_conn *c, const char *why
 	shutdown(c->fd, SHUT_RDWR);
 }
 
+/*
+ * The sweeper woke this much later than it meant to: the whole process was
+ * stopped (SIGSTOP, a suspended machine), so requests that came in meanwhile
+ * still wait in the sockets, unread by MHD.  Deadlines passed during the
+ * stop get SWEEP_GRACE_MS more, for MHD to read what is there; a request it
+ * had read and handed to a worker must not lose its answer to a shutdown.
+ */
+#define SWEEP_LATE_MS 1000
+#define SWEEP_GRACE_MS 1000
+
 static void *sweeper_main(void *arg)
 {
 	struct http_conns *t = arg;
+	int64_t meant = INT64_MAX; /* when the last sleep was to end */
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		int64_t now = time_mono_ms(), next = INT64_MAX;
+		bool late = meant != INT64_MAX && now - meant > SWEEP_LATE_MS;
+		if (late)
+			log_debug("HTTP deadlines: woke %lld ms late (the process was stopped?); passed ones get %d ms more",
+				  (long long)(now - meant), SWEEP_GRACE_MS);
 		for (struct http_conn *c = t->head; c; c = c->next) {
 			if (!c->deadline_ms || c->closing)
 				continue;
+			if (late && c->deadline_ms <= now)
+				c->deadline_ms = now + SWEEP_GRACE_MS;
 			if (c->deadline_ms <= now)
 				conn_shut(t, c, c->phase == HTTP_CONN_HEAD ? "request head not complete in time"
 									   : "request body not complete in time");
@@ -65,6 +82,7 @@ static void *sweeper_main(void *arg)
 				next = c->deadline_ms;
 		}
 		t->next_wake_ms = next;
+		meant = next;
 		if (next == INT64_MAX) {
 			pthread_cond_wait(&t->wake, &t->lock);
 		} else {

@@ -5,7 +5,7 @@
  * written (server-sent events), a client hang-up reaching the producer as
  * EPIPE, 503 + Retry-After when the worker queue is full, upgrades, no
  * idle timeout while a stream waits for its producer or on an upgraded
- * connection, and a
+ * connection, a request waiting while the server was stopped, and a
  * graceful stop that waits for a running handler and ends streams and
  * upgraded connections.
  */
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -179,7 +180,8 @@ static void assert_contains(const char *hay, const char *needle)
 		fail_msg("expected \"%s\" to contain \"%s\"", hay, needle);
 }
 
-static struct http_server *server_start(unsigned workers, unsigned queue, unsigned idle_s)
+/* header_s: the request head's deadline (0: the default). */
+static struct http_server *server_start_head(unsigned workers, unsigned queue, unsigned idle_s, unsigned header_s)
 {
 	struct http_config cfg = HTTP_CONFIG_INIT;
 	struct http_server *srv = NULL;
@@ -191,6 +193,8 @@ static struct http_server *server_start(unsigned workers, unsigned queue, unsign
 	cfg.io_threads = 2;
 	cfg.stop_timeout_s = 10;
 	cfg.idle_timeout_s = idle_s;
+	if (header_s)
+		cfg.header_timeout_s = header_s;
 	pthread_mutex_lock(&T.lock);
 	T.release = false;
 	T.quiet_wfd = -1;
@@ -199,6 +203,11 @@ static struct http_server *server_start(unsigned workers, unsigned queue, unsign
 		fail_msg("http_start: %s", err.s);
 	buf_release(&err);
 	return srv;
+}
+
+static struct http_server *server_start(unsigned workers, unsigned queue, unsigned idle_s)
+{
+	return server_start_head(workers, queue, idle_s, 0);
 }
 
 static void wait_blocked(int n)
@@ -422,6 +431,52 @@ static void test_no_idle_timeout_while_waiting(void **state)
 	assert_int_equal(http_stop(srv), 0);
 }
 
+/*
+ * A server stopped (SIGSTOP) past a keep-alive connection's head deadline,
+ * with a request waiting in that connection: once it runs again, the request
+ * is answered, not cut off by the deadline that passed while it stood still
+ * (a peer's migration finish, carried out with its answer lost, was sent
+ * again by libcurl).  The server runs in a child, the only thing stopped.
+ */
+static void test_stopped_server_answers_waiting_request(void **state)
+{
+	(void)state;
+	struct buf b = BUF_INIT;
+	int ready[2], fd, st;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct http_server *srv = server_start_head(2, 4, 30, 1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause(); /* until the test kills it */
+		http_stop(srv);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	fd = cli_connect();
+	assert_true(fd >= 0);
+	cli_send(fd, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+	assert_true(cli_read(fd, &b, "{\"ok\":true}", 5000));
+	buf_reset(&b);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	cli_send(fd, "GET /echo?a=late HTTP/1.1\r\nHost: t\r\n\r\n");
+	time_sleep_ms(2500); /* 2.5 times the head deadline */
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	bool answered = cli_read(fd, &b, "[late|-|0]", 5000);
+	close(fd);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!answered)
+		fail_msg("the request that waited while the server was stopped got: \"%s\"", b.s);
+	buf_release(&b);
+}
+
 struct stopper {
 	struct http_server *srv;
 	int rc;
@@ -497,6 +552,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_client_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_idle_timeout_while_waiting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_server_answers_waiting_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graceful_stop, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
