@@ -841,21 +841,16 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 	reply = NULL;
 	mig_rec_phase(o->uuid, "finishing"); /* from now on the destination may own it */
 	if ((r = out_call(o, "finish", NULL, &reply, &status, err)) < 0) {
-		const char *s = NULL;
-		__do_json json_t *sr = NULL;
-		if (status == 0) { /* no answer: did it take it?  Ask before deciding anything */
-			__do_buf struct buf e = BUF_INIT;
-			int r2 = out_call(o, "status", NULL, &sr, NULL, &e);
-			s = r2 == 0 ? json_string_value(json_object_get(sr, "state")) : r2 == -ENOENT ? "none" : NULL;
-		}
-		if (status == 0 && !s) {
+		__do_free char *base = xasprintf("/v1/migrations/ct/%s", o->uuid);
+		int took = mig_handover_taken(o->peer, base);
+		if (took < 0) {
 			mig_unknown(o->uuid, err,
 				    "no answer from %s at the hand-over (%s): the container stays here and cannot be "
 				    "started until %s says whether it took it (corrald asks again every few seconds)",
 				    o->to, err->s, o->to);
 			return -EHOSTUNREACH; /* the record stays: the reconciler settles it */
 		}
-		if (!s || strcmp(s, "finished") != 0) {
+		if (!took) {
 			mig_rec_phase(o->uuid, "aborting");
 			goto fail;
 		}

@@ -942,6 +942,33 @@ static void out_final_stats(struct outgoing *o)
 	job_set_result(o->job, res);
 }
 
+enum switch_outcome { SW_THERE, SW_HERE, SW_UNKNOWN };
+
+/*
+ * The destination answered finish with an error, yet it may run the VM: a
+ * finish it carried out, its answer lost, then sent again (peer.h).  Ask
+ * where it stands: running there, the source lets go (SW_THERE); prepared
+ * there (still to abort) or gone there (it undid it), the source takes the
+ * guest back (SW_HERE); anything else leaves it to the reconciler.
+ */
+static enum switch_outcome out_switch_check(struct outgoing *o, struct buf *err)
+{
+	__do_json json_t *reply = NULL;
+	__do_buf struct buf e = BUF_INIT;
+	long status = 0;
+	int r = out_peer(o, "POST", "status", NULL, &reply, &status, &e);
+	const char *st = json_string_value(json_object_get(reply, "state")) ?: "";
+
+	if (r == 0 && !strcmp(st, "running"))
+		return SW_THERE;
+	if (r == -ENOENT || (r == 0 && !strcmp(st, "prepared"))) {
+		o->prepared = r == 0;
+		return SW_HERE;
+	}
+	buf_printf(err, "; %s then said: %s", o->to, r < 0 ? e.s : st);
+	return SW_UNKNOWN;
+}
+
 static int out_job_run(struct job *j, void *arg, struct buf *err)
 {
 	struct outgoing *o = arg;
@@ -998,18 +1025,23 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 	mig_rec_phase(o->uuid, "switching"); /* from now on the destination may be running it */
 	fin = json_pack("{s:b}", "resume", o->was_running);
 	if ((r = out_peer(o, "POST", "finish", fin, &reply, &status, err)) < 0) {
-		if (status == 0) {
+		enum switch_outcome sw = status ? out_switch_check(o, err) : SW_UNKNOWN;
+		if (sw == SW_UNKNOWN) {
 			/* No answer: the guest may run there.  Never resume here on a guess. */
 			mig_unknown(o->uuid, err,
-				    "migration to %s: no answer at the switch (%s); the VM stays paused here until %s "
-				    "says whether it runs there (corrald asks again every few seconds)",
+				    "migration to %s: no clear answer at the switch (%s); the VM stays paused here "
+				    "until %s says whether it runs there (corrald asks again every few seconds)",
 				    o->to, err->s, o->to);
 			o->prepared = false;
 			return -EHOSTUNREACH;
 		}
-		o->prepared = false; /* the destination undid it itself */
-		mig_rec_phase(o->uuid, "preparing");
-		goto fail;
+		if (sw == SW_HERE) {
+			mig_rec_phase(o->uuid, "preparing");
+			goto fail;
+		}
+		log_info("vm %s: %s runs it although finish answered: %s", o->name, o->to, err->s);
+		buf_reset(err);
+		r = 0;
 	}
 	o->prepared = false;
 	out_final_stats(o);

@@ -287,6 +287,20 @@ int mig_nvram_accept(const struct vm_def *d, const json_t *req, struct buf *err)
 	return 0;
 }
 
+int mig_handover_taken(struct peer *peer, const char *base)
+{
+	__do_free char *path = xasprintf("%s/status", base);
+	__do_buf struct buf e = BUF_INIT;
+	__do_json json_t *reply = NULL;
+	int r = peer_call(peer, "POST", path, NULL, &reply, NULL, &e);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return -1;
+	return !strcmp(json_string_value(json_object_get(reply, "state")) ?: "", "finished");
+}
+
 int mig_out_failed(struct peer *peer, const char *abort_path, bool prepared, const char *uuid, const char *noun,
 		   const char *name, const char *to, struct job *j, int r, struct buf *err)
 {

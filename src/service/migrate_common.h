@@ -88,6 +88,15 @@ void mig_unknown(const char *uuid, struct buf *err, const char *fmt, ...) __attr
  */
 struct peer;
 struct job;
+/*
+ * An offline hand-over's finish (POST {base}/finish) failed, with an error
+ * answer or none: did the destination take it?  Its status (POST
+ * {base}/status) decides, asked either way, since an error answer may be to
+ * a finish carried out whose answer was lost (peer.h): 1 it took it
+ * ("finished"), 0 it did not (prepared there or nothing there: abort it),
+ * -1 no answer (the record stays, the reconciler settles it).
+ */
+int mig_handover_taken(struct peer *peer, const char *base);
 int mig_out_failed(struct peer *peer, const char *abort_path, bool prepared, const char *uuid, const char *noun,
 		   const char *name, const char *to, struct job *j, int r, struct buf *err);
 

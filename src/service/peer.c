@@ -459,6 +459,7 @@ static int perform(struct peer *p, const char *method, const char *path, const c
 	if (strcmp(method, "GET") == 0) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L); /* never sent twice: see peer.h */
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 		if (data && ctype)
 			hdrs = curl_slist_append(hdrs, ctype);

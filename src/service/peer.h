@@ -10,7 +10,13 @@
  * Host.Peer (routes used only between hosts need it).  No token is sent.
  *
  * Timeouts: 5 s to connect (TCP + TLS handshake), 30 s for a whole call by
- * default (peer_set_timeout changes both).  Nothing secret is logged: the
+ * default (peer_set_timeout changes both).  A call that may change
+ * something (any method but GET) goes on a fresh connection: on a
+ * reused keep-alive connection libcurl silently sends the request again when
+ * the connection turns out closed before any answer, and the peer may have
+ * carried out the first one (a migration's finish, a forwarded `vm start`).
+ * Such a call with no answer fails with status 0, and the caller asks what
+ * happened.  Nothing secret is logged: the
  * log line of a call is "peer NAME: METHOD PATH -> STATUS (N ms)"; bodies
  * are never logged.
  *
