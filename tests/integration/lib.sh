@@ -321,9 +321,10 @@ wait_state() {
 	return 1
 }
 
-# wait_block VM "sr0 vda vdb" [TIMEOUT_S]: the guest's latest CORRAL-BLOCK line is exactly this.
+# wait_block VM "sr0 vda vdb" [TIMEOUT_S, 90]: the guest's latest CORRAL-BLOCK line is exactly this
+# (a boot may come first: as long as wait_ready_after gives a boot under load).
 wait_block() {
-	local vm=$1 want=$2 t=${3:-30} last=
+	local vm=$1 want=$2 t=${3:-90} last=
 	local end=$((SECONDS + t))
 	while [ $SECONDS -lt $end ]; do
 		last=$(corral vm log "$vm" 2>/dev/null | tr -d '\r' | grep '^CORRAL-BLOCK: ' | tail -n1)
