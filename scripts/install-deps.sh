@@ -21,8 +21,9 @@ pkgs=(
 	busybox-static cpio xz-utils gzip zstd kmod
 	# guest kit: readelf finds the shared libraries qemu-ga needs
 	binutils
-	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS
-	fdisk e2fsprogs xfsprogs
+	# test disk images (guest/build-disk.sh): partition tables, ext4, XFS; GRUB's i386-pc
+	# modules and grub-mkimage for the BIOS-bootable image the tour imports (t06)
+	fdisk e2fsprogs xfsprogs grub-common grub-pc-bin
 	# UEFI firmware for --firmware uefi (OVMF_CODE_4M.fd + per-VM copies of OVMF_VARS_4M.fd)
 	ovmf
 	# LVM2 and btrfs test images (tests/unit/mkimg-lvmbtrfs.sh); LZO-compressed btrfs extents
