@@ -9,7 +9,7 @@
 
 set -u
 
-T=$(mktemp -d /tmp/corral-t.XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}/corral-t.XXXXXX")
 # QEMU runs as corral-qemu: it must pass through the test dir to its files.
 chmod 711 "$T"
 SOCK=$T/api.sock
