@@ -403,6 +403,10 @@ int job_start(const struct job_spec *spec, json_t **out, struct buf *err)
 
 int job_cancel(int64_t id, struct buf *err)
 {
+	__do_buf struct buf scratch = BUF_INIT;
+
+	if (!err)
+		err = &scratch;
 	pthread_mutex_lock(&eng_lock);
 	struct job *j = find_locked(id);
 	if (!j || j->state != JOB_RUNNING) {

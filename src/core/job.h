@@ -81,7 +81,7 @@ void job_engine_shutdown(void);
 int job_start(const struct job_spec *spec, json_t **out, struct buf *err);
 
 /* Ask job `id` to stop.  -ENOENT unknown, -EALREADY already over, -EBUSY
- * in a step that cannot be interrupted (the reason in err). */
+ * in a step that cannot be interrupted (the reason in err; err may be NULL). */
 int job_cancel(int64_t id, struct buf *err);
 
 /* The job's JSON (running ones from memory, others from the store), or NULL. */

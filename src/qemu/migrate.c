@@ -346,7 +346,8 @@ int mig_job_progress(struct qmp *q, const char *job, const char *what, struct mi
 
 	memset(p, 0, sizeof(*p));
 	if ((r = qmp_job_query(q, job, &j, MIG_QMP_TIMEOUT_MS, &why)) < 0) {
-		buf_printf(err, "%s: %s", what, why.s);
+		if (err)
+			buf_printf(err, "%s: %s", what, why.s);
 		return r;
 	}
 	st = json_string_value(json_object_get(j, "status"));

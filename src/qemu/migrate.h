@@ -162,7 +162,8 @@ struct mig_disk_progress {
 	bool failed;		/* the job ended or paused with an error */
 	char error[256];
 };
-/* query-jobs for job "mig-mirror<slot>".  -ENOENT if QEMU has no such job. */
+/* query-jobs for job "mig-mirror<slot>".  -ENOENT if QEMU has no such job.
+ * err may be NULL, as for every call here that says why with `run`. */
 int mig_mirror_query(struct qmp *q, int slot, struct mig_disk_progress *p, struct buf *err);
 /* The same for any block job `job` (what: the sentence of a failure). */
 int mig_job_progress(struct qmp *q, const char *job, const char *what, struct mig_disk_progress *p, struct buf *err);

@@ -1455,7 +1455,8 @@ static struct vm_rt *get_active(const char *uuid, struct qmp **q, struct buf *er
 	struct vm_rt *v = find_locked(uuid);
 	if (!v || v->gone || !v->qmp) {
 		rt_unlock();
-		buf_adds(err, "vm is not running");
+		if (err)
+			buf_adds(err, "vm is not running");
 		return NULL;
 	}
 	*q = v->qmp;

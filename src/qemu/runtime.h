@@ -247,7 +247,8 @@ void rt_forget(const char *uuid);
  * For features built on a running VM's monitor (snapshots, block jobs).
  * rt_qmp_acquire returns the QMP connection of a running VM and a reference
  * that keeps it valid until rt_qmp_release (the connection reports -EPIPE
- * if QEMU exits meanwhile).  The caller holds the VM's job lock.
+ * if QEMU exits meanwhile).  The caller holds the VM's job lock.  err may
+ * be NULL (a caller that only needs the outcome).
  */
 struct qmp;
 struct rt_ref;

@@ -497,9 +497,12 @@ static int call(struct peer *p, const char *method, const char *path, json_t *bo
 {
 	__do_free char *data = NULL;
 	struct reply_buf rb = { .h = p->curl, .sink = sink, .sink_opaque = sink_opaque, .b = BUF_INIT };
+	__do_buf struct buf scratch = BUF_INIT;
 	long status = 0;
 	int r = 0;
 
+	if (!err)
+		err = &scratch;
 	if (reply)
 		*reply = NULL;
 	if (http_status)

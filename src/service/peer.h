@@ -52,8 +52,8 @@ int peer_open(const char *host_name, struct peer **out, struct buf *err);
  * Call METHOD PATH ("/v1/...") with body (may be NULL; not taken) on the
  * peer.  *http_status (if non-NULL) gets the status (0 when no answer came).
  * 0 for a 2xx answer, with *reply (if non-NULL) the JSON body (NULL if it
- * had none); on an error answer *reply is NULL and err gets the remote's
- * error text.
+ * had none); on an error answer *reply is NULL and err (may be NULL) gets
+ * the remote's error text.
  */
 int peer_call(struct peer *p, const char *method, const char *path, json_t *body, json_t **reply,
 	      long *http_status, struct buf *err);

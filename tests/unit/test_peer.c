@@ -181,6 +181,7 @@ static void test_unreachable(void **state)
 	assert_int_equal(peer_open_url("dead", url, srv_fp, &p, &err), 0);
 	assert_int_equal(peer_call(p, "GET", "/v1/host", NULL, NULL, NULL, &err), -EHOSTUNREACH);
 	assert_non_null(strstr(err.s, "cannot reach dead"));
+	assert_int_equal(peer_call(p, "POST", "/v1/host", NULL, NULL, NULL, NULL), -EHOSTUNREACH); /* err may be NULL */
 	peer_close(p);
 
 	/* a listener that never accepts (a hung daemon): the connect timeout ends it */
