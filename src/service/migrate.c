@@ -449,10 +449,15 @@ static void in_replica_taken(const struct incoming *m)
 	__do_buf struct buf e = BUF_INIT;
 	int r = svc_replica_takeover(m->uuid, &e);
 
-	if (r < 0 && r != -ENOENT)
+	if (r < 0 && r != -ENOENT) {
 		log_warn("vm %s: its replica's record stays: %s", m->name, e.s);
-	else
-		log_info("vm %s: runs on its former replica's volumes; replication from %s ended", m->name, m->source);
+		return;
+	}
+	__do_free char *d = xasprintf("runs on its former replica here; it is no longer replicated: 'corral vm "
+				      "replicate %s --to %s --reuse' protects it again onto its old volumes on %s",
+				      m->name, m->source, m->source);
+	svc_vm_event(m->uuid, "replicate", d);
+	log_info("vm %s: %s", m->name, d);
 }
 
 int svc_migrate_release(const char *uuid, struct buf *err)
@@ -533,9 +538,9 @@ int svc_migrate_finish(const char *uuid, bool resume, json_t **out, struct buf *
 		svc_vm_event(uuid, "migrate", d);
 		log_info("vm %s: %s", m->name, d);
 	}
-	mig_rec_drop(uuid); /* the VM is this host's now */
 	if (json_array_size(m->replica))
-		in_replica_taken(m);
+		in_replica_taken(m); /* before the record goes: a restart in between takes it over then */
+	mig_rec_drop(uuid); /* the VM is this host's now */
 	in_free(m);
 	*out = json_pack("{s:s}", "state", resume ? "running" : "paused");
 	return 0;
