@@ -87,14 +87,6 @@ settled() {
 WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1)); echo \$n >/tmp/c.new; mv /tmp/c.new /tmp/c;' \
 'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.1; done' >/w &&
 printf '%s\n' 'echo C \$(cat /tmp/c) \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)' >/r"
-job_phase() { on_host "$1" job show "$2" --json 2>/dev/null | jq -r '.result.phase // empty'; }
-wait_phase() {
-	for _ in $(seq 1 300); do
-		[ "$(job_phase "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	say "job $2 on $1 never reported phase $3"; return 1
-}
 start_mig() { JOB=$(on_host "$1" vm migrate r1 --to "$2" "${@:3}" --detach --json | jq -r .id) && [ -n "$JOB" ]; }
 # nothing changed by a refused move: r1 runs on $1 only, replicated to $2 in sync
 unchanged() {

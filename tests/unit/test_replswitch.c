@@ -150,16 +150,6 @@ static int rs_switch(struct rs_run *r, struct buf *err)
 	return 0;
 }
 
-static struct qmp *connect_fake(struct fake *f)
-{
-	__do_buf struct buf err = BUF_INIT;
-	struct qmp *q = qmp_connect_fd(fake_start(f), IO_TIMEOUT_MS, NULL, NULL, NULL, &err);
-
-	if (!q)
-		fail_msg("qmp_connect_fd: %s", err.s);
-	return q;
-}
-
 static void test_switch(void **state)
 {
 	__do_buf struct buf err = BUF_INIT;
@@ -167,8 +157,8 @@ static void test_switch(void **state)
 	struct rs_run r = { 0 };
 
 	(void)state;
-	r.src = connect_fake(fs);
-	r.dst = connect_fake(fd);
+	r.src = fake_connect(fs);
+	r.dst = fake_connect(fd);
 	assert_int_equal(rs_switch(&r, &err), 0);
 	assert_string_equal(err.s ?: "", "");
 	assert_true(r.mirror_polls >= 1);
