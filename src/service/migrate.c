@@ -892,8 +892,9 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		o->paused_at = time_mono_ms();
 	}
 	job_set_phase(o->job, "migrating memory to %s", o->to);
-	if ((r = mig_caps_set(q, false, o->ncopy > 0 || o->nrepl > 0, err)) < 0 || (r = mig_params_set(q, &o->params, err)) < 0 ||
-	    (r = mig_start(q, peer_address(o->peer), port, err)) < 0)
+	/* copied disks and replicas end at the hold before the switch, while the images are active here */
+	if ((r = mig_caps_set(q, false, o->ncopy > 0 || o->nrepl > 0, err)) < 0 ||
+	    (r = mig_params_set(q, &o->params, err)) < 0 || (r = mig_start(q, peer_address(o->peer), port, err)) < 0)
 		return r;
 	o->migrating = true;
 	if ((r = out_wait_memory(o, q, true, &p, err)) < 0)

@@ -123,7 +123,7 @@ test_expect "three trusting hosts; a guest writing counters to memory and its lo
 invariants & INV_PID=$!
 
 test_expect "refused, nothing changed: onto a degraded replica (the state named), to c (replicated to b)" '
-	kill -9 "$(head -n1 "$T/b/replicas/$(uuid a)/qsd.pid")" && wait_repl a degraded 80 &&
+	kill -9 "$(head -n1 "$T/b/replicas/$(uuid a)/qsd.pid")" && wait_repl a degraded 160 &&
 	out=$(ca vm migrate r1 --to b 2>&1); [ $? -ne 0 ] && say "$out" && echo "$out" | grep -q "is degraded, not in-sync" &&
 	unchanged a b degraded &&
 	wait_repl a in-sync 200 &&
