@@ -8,7 +8,8 @@
 # replica with its counters going on, b's volume holds every write the guest
 # saw acknowledged before the move, nothing of r1 runs on a, a's old volume
 # is marked as a stale copy and no replication is left on either host;
-# `vm replicate r1 --to a --reuse` reaches in-sync again.  Faults: kill -9
+# `vm replicate r1 --to a --reuse` reaches in-sync again.  A cancel during
+# the move leaves r1 where it was, the replica volume kept, in sync again.  Faults: kill -9
 # of the source corrald and of the destination corrald during the move each
 # settle on exactly one host (replication in sync again, or ended with the
 # move); the destination hung and killed just as the source ends the
@@ -154,6 +155,14 @@ test_expect "vm replicate r1 --to a --reuse (from b): the compare pass onto the 
 	cb vm replicate r1 --to a --reuse >/dev/null && wait_repl b in-sync 240 &&
 	b=$(cb vm replicate r1 --json | jq -r ".compare.copied_bytes // empty") && say "compare pass copied $b bytes" &&
 	check_on b && inv_ok
+'
+
+test_expect "job cancel during the move: r1 runs on where it was, the replica volume kept there, replication in sync again" '
+	S=$(where r1) && D=$(other $S) && start_mig $S $D --bandwidth 4M && wait_phase $S "$JOB" memory &&
+	on_host $S job cancel "$JOB" >/dev/null &&
+	for _ in $(seq 1 100); do [ "$(on_host $S job show "$JOB" --json | jq -r .state)" = cancelled ] && break; sleep 0.2; done &&
+	[ "$(on_host $S job show "$JOB" --json | jq -r .state)" = cancelled ] &&
+	[ "$(settled)" = "$S" ] && check_on $S && on_host $D disk show r1-d >/dev/null && wait_repl $S in-sync 240 && inv_ok
 '
 
 test_expect "kill -9 of the source corrald during the move: settled on one host after its restart, replication consistent" '
