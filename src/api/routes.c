@@ -1130,7 +1130,8 @@ static const struct route routes[] = {
 	  "{vm, source, address, psk, disks, cpu}", 200,
 	  "a trusted host prepares to send a VM here: define it, make its volumes, start QEMU listening", AUTH_HOST_PEER },
 	{ "POST", { "v1", "migrations", "incoming", "{vm}", "{step}" }, h_migrate_step, NULL, "{resume}", 200,
-	  "a trusted host ends an incoming migration: finish (resume the VM here), abort (remove it), or asks its status",
+	  "a trusted host ends an incoming migration: finish (resume the VM here), abort (remove it), release (end the "
+	  "export of its replica here), or asks its status",
 	  AUTH_HOST_PEER },
 	{ "POST", { "v1", "replicas" }, h_replica_create, NULL, "{vm, name, source, address, psk, disks}", 200,
 	  "the VM's host asks this host to hold a replica of its local disks: volumes made, served over NBD (docs/ha.md)",

@@ -2,7 +2,8 @@
  * routes_migrate.c - the handlers of live migration (service/migrate.h):
  * POST /v1/vms/{vm}/migrate for users, and /v1/migrations/incoming... for
  * the source host's corrald only (Host.Peer: a trusted host's pinned client
- * certificate), which prepares, finishes or aborts an incoming VM here, or
+ * certificate), which prepares, finishes or aborts an incoming VM here, ends
+ * the export of its replica here (release, a move onto the replica), or
  * asks where one stands (status, for the source's recovery).
  */
 #include <errno.h>
@@ -93,6 +94,10 @@ void h_migrate_step(struct route_ctx *c)
 			out = json_pack("{s:b}", "aborted", 1);
 	} else if (!strcmp(c->seg[4], "status")) {
 		r = svc_migrate_status(c->seg[3], &out, &err);
+	} else if (!strcmp(c->seg[4], "release")) {
+		r = svc_migrate_release(c->seg[3], &err);
+		if (r == 0)
+			out = json_pack("{s:b}", "released", 1);
 	} else {
 		fail(c, -ENOENT, "no such route");
 		return;

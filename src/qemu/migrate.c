@@ -368,6 +368,12 @@ int mig_mirror_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err)
 	__do_free char *job = xasprintf("mig-mirror%d", slot);
 	__do_free char *tgt = xasprintf("mig-tgt%d", slot);
 	__do_free char *what = xasprintf("cannot finish copying disk %d", slot);
+
+	return mig_job_finish(q, job, tgt, timeout_ms, what, err);
+}
+
+int mig_job_finish(struct qmp *q, const char *job, const char *tgt, int timeout_ms, const char *what, struct buf *err)
+{
 	__do_buf struct buf why = BUF_INIT;
 	int r;
 

@@ -172,6 +172,8 @@ int mig_job_progress(struct qmp *q, const char *job, const char *what, struct mi
  * target is in sync; wait for it to conclude, dismiss it, blockdev-del
  * "mig-tgt<slot>".  A job that did not end cleanly is -EIO. */
 int mig_mirror_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err);
+/* The same for any ready mirror job `job` onto node `tgt` (what: the sentence of a failure). */
+int mig_job_finish(struct qmp *q, const char *job, const char *tgt, int timeout_ms, const char *what, struct buf *err);
 /* Abandon the mirror of slot: its NBD target's connection yanked (requests
  * in flight on a cut link fail at once), the job cancelled (forced),
  * dismissed, its target node deleted; every step's error is ignored (some

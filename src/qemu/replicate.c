@@ -130,3 +130,13 @@ void repl_drop(struct qmp *q, int slot)
 	repl_job_name(slot, job, sizeof(job));
 	mig_job_abort(q, job, tgt, 10000); /* yanks the NBD connection first */
 }
+
+int repl_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err)
+{
+	__do_free char *tgt = xasprintf("repl-tgt%d", slot);
+	__do_free char *what = xasprintf("cannot end the replication of disk %d in sync", slot);
+	char job[32];
+
+	repl_job_name(slot, job, sizeof(job));
+	return mig_job_finish(q, job, tgt, timeout_ms, what, err);
+}

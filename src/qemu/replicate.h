@@ -21,6 +21,10 @@
  *                       target node (job "repl-resync<i>", bitmap-mode
  *                       on-success: afterwards the bitmap holds the writes
  *                       made while it ran), waited for; the bytes it copied
+ *   repl_finish         a ready mirror ended in sync (block-job-cancel, not
+ *                       forced: QEMU completes it without a pivot once the
+ *                       target has every write), the node deleted: the
+ *                       switchover onto the replica (service/migrate.c)
  *   repl_drop           the NBD connection yanked (in-flight requests fail at
  *                       once), the mirror cancelled (forced), the node deleted
  *   repl_cmp_export_start/_stop  the compare pass (service/resync.h) reads
@@ -69,6 +73,9 @@ int repl_cmp_export_start(struct qmp *q, const char *socket, const int *slots, c
 			  struct buf *err);
 /* Errors ignored (the server may be gone with its QEMU). */
 void repl_cmp_export_stop(struct qmp *q);
+/* End the ready mirror of slot in sync and delete its target node; a job
+ * that did not end cleanly is -EIO + err. */
+int repl_finish(struct qmp *q, int slot, int timeout_ms, struct buf *err);
 /* Cancel the mirror of slot and delete its target node; errors ignored. */
 void repl_drop(struct qmp *q, int slot);
 

@@ -33,6 +33,7 @@
 #include "service/network.h"
 #include "service/peer.h"
 #include "service/pool.h"
+#include "service/replicate.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
 #include "util/fsutil.h"
@@ -147,6 +148,7 @@ struct incoming {
 	struct job_hold *hold;
 	json_t *created;	/* volume names this host created (deleted on abort) */
 	json_t *recorded;	/* shared volumes only recorded here (records dropped on abort) */
+	json_t *replica;	/* this host's replica volumes of the VM, its disks here (kept on abort) */
 	bool nbd;
 	bool finishing;
 	bool stays_paused;	/* paused on the source: not resumed here either */
@@ -190,9 +192,9 @@ static int in_put(struct incoming *m, struct buf *err)
 /* The destination's durable record of m (migrate_recover.h). */
 static void in_record(const struct incoming *m, const char *phase)
 {
-	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:b}", "role", "in", "uuid", m->uuid,
-					  "name", m->name, "peer", m->source, "phase", phase, "created", m->created,
-					  "recorded", m->recorded, "nbd", m->nbd);
+	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O, s:b}", "role", "in", "uuid",
+					  m->uuid, "name", m->name, "peer", m->source, "phase", phase, "created",
+					  m->created, "recorded", m->recorded, "replica", m->replica, "nbd", m->nbd);
 
 	mig_rec_save(m->uuid, rec);
 }
@@ -204,6 +206,7 @@ static void in_free(struct incoming *m)
 	job_release(m->hold);
 	json_decref(m->created);
 	json_decref(m->recorded);
+	json_decref(m->replica);
 	free(m);
 }
 
@@ -282,6 +285,59 @@ out:
 	return r;
 }
 
+/*
+ * A disk of a switchover onto the replica (docs/migration.md "Onto its
+ * replica"): the volume is this host's replica of the VM, held from the
+ * source, and becomes the VM's disk here as it is: opened by the incoming
+ * QEMU like a disk on shared storage (inactive until finish's `cont`, no
+ * write lock meanwhile, so the replica's export still serves the source's
+ * mirror), never created, never removed on abort.
+ */
+static int in_replica_accept(struct incoming *m, const json_t *dj, struct buf *err)
+{
+	const char *vol = json_string_value(json_object_get(dj, "volume"));
+	__do_json json_t *vols = NULL;
+	size_t i;
+	json_t *v;
+	bool found = false;
+	int r;
+
+	if ((r = svc_replica_switch_volumes(m->uuid, m->source, &vols, err)) < 0)
+		return r;
+	json_array_foreach(vols, i, v)
+		found |= vol && !strcmp(json_string_value(v), vol);
+	if (!found) {
+		buf_printf(err, "%s holds no replica of disk %s of %s", mig_self_name(), vol ? vol : "?", m->name);
+		return -ENOENT;
+	}
+	json_array_append_new(m->replica, json_string(vol));
+	in_record(m, "prepared");
+	return 0;
+}
+
+/* Every replica volume held here is a disk the VM brings: none would be left orphaned. */
+static int in_replica_complete(struct incoming *m, struct buf *err)
+{
+	__do_json json_t *vols = NULL;
+	size_t i, k;
+	json_t *v, *w;
+	int r;
+
+	if ((r = svc_replica_switch_volumes(m->uuid, m->source, &vols, err)) < 0)
+		return r;
+	json_array_foreach(vols, i, v) {
+		bool found = false;
+		json_array_foreach(m->replica, k, w)
+			found |= json_equal(v, w);
+		if (!found) {
+			buf_printf(err, "the replica of %s on %s holds volume %s, which is not a disk of the VM moved",
+				   m->name, mig_self_name(), json_string_value(v));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 {
 	static const char *const keys[] = { "vm", "source", "address", "psk", "disks", "cpu", "paused", "nvram", NULL };
@@ -312,6 +368,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	snprintf(m->source, sizeof(m->source), "%s", source);
 	m->created = json_array();
 	m->recorded = json_array();
+	m->replica = json_array();
 	m->stays_paused = json_is_true(json_object_get(req, "paused"));
 	if (store_vm_lookup(svc_cfg.store, d->name, existing) == 0 || store_vm_lookup(svc_cfg.store, d->uuid, existing) == 0) {
 		buf_printf(err, "a VM named '%s' (or with its uuid) exists on %s already", d->name, mig_self_name());
@@ -347,12 +404,19 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 		goto fail_early;
 	in_record(m, "prepared"); /* before anything a restart would have to remove */
 	json_array_foreach(disks, i, dj) {
+		if (json_is_true(json_object_get(dj, "replica"))) {
+			if ((r = in_replica_accept(m, dj, err)) < 0)
+				goto fail;
+			continue;
+		}
 		r = mig_disk_accept(dj, m->created, m->recorded, err);
 		in_record(m, "prepared");
 		if (r < 0)
 			goto fail;
 		m->nbd |= json_is_true(json_object_get(dj, "copy"));
 	}
+	if (json_array_size(m->replica) && (r = in_replica_complete(m, err)) < 0)
+		goto fail;
 	if ((r = mig_nvram_accept(d, req, err)) < 0)
 		goto fail;
 	pthread_mutex_lock(&svc_defs_lock);
@@ -377,6 +441,46 @@ fail_early:
 	in_free(m);
 	vmdef_free(d);
 	return r;
+}
+
+/* The VM runs here on its former replica: the replica's record and key go, its volumes are the VM's. */
+static void in_replica_taken(const struct incoming *m)
+{
+	__do_buf struct buf e = BUF_INIT;
+	int r = svc_replica_takeover(m->uuid, &e);
+
+	if (r < 0 && r != -ENOENT) {
+		log_warn("vm %s: its replica's record stays: %s", m->name, e.s);
+		return;
+	}
+	__do_free char *d = xasprintf("runs on its former replica here; it is no longer replicated: 'corral vm "
+				      "replicate %s --to %s --reuse' protects it again onto its old volumes on %s",
+				      m->name, m->source, m->source);
+	svc_vm_event(m->uuid, "replicate", d);
+	log_info("vm %s: %s", m->name, d);
+}
+
+int svc_migrate_release(const char *uuid, struct buf *err)
+{
+	struct incoming *m = NULL;
+	bool replica = false;
+
+	pthread_mutex_lock(&in_lock);
+	for (int i = 0; i < MIG_MAX_INCOMING; i++)
+		if (in_table[i] && !strcmp(in_table[i]->uuid, uuid)) {
+			m = in_table[i];
+			replica = json_array_size(m->replica) > 0;
+		}
+	pthread_mutex_unlock(&in_lock);
+	if (!m) {
+		buf_adds(err, "no incoming migration of this VM");
+		return -ENOENT;
+	}
+	if (!replica) {
+		buf_adds(err, "the incoming migration of this VM does not move it onto its replica");
+		return -EINVAL;
+	}
+	return svc_replica_release(uuid, err);
 }
 
 int svc_migrate_finish(const char *uuid, bool resume, json_t **out, struct buf *err)
@@ -411,6 +515,10 @@ int svc_migrate_finish(const char *uuid, bool resume, json_t **out, struct buf *
 	}
 	if (r == 0 && m->nbd)
 		r = mig_nbd_stop(q, err);
+	/* onto the replica: its export is gone before the images here are activated (the source
+	 * released it before the switch; again here, in case): never two writers */
+	if (r == 0 && json_array_size(m->replica))
+		r = svc_replica_release(uuid, err);
 	if (r == 0 && resume) {
 		__do_buf struct buf why = BUF_INIT;
 		if ((r = qmp_execute(q, "cont", NULL, NULL, MIG_QMP_MS, &why)) < 0)
@@ -430,6 +538,8 @@ int svc_migrate_finish(const char *uuid, bool resume, json_t **out, struct buf *
 		svc_vm_event(uuid, "migrate", d);
 		log_info("vm %s: %s", m->name, d);
 	}
+	if (json_array_size(m->replica))
+		in_replica_taken(m); /* before the record goes: a restart in between takes it over then */
 	mig_rec_drop(uuid); /* the VM is this host's now */
 	in_free(m);
 	*out = json_pack("{s:s}", "state", resume ? "running" : "paused");
@@ -510,6 +620,7 @@ void mig_in_adopt(const json_t *rec)
 	snprintf(m->source, sizeof(m->source), "%s", (s = json_string_value(json_object_get(rec, "peer"))) ? s : "");
 	m->created = json_deep_copy(json_object_get(rec, "created")) ?: json_array();
 	m->recorded = json_deep_copy(json_object_get(rec, "recorded")) ?: json_array();
+	m->replica = json_deep_copy(json_object_get(rec, "replica")) ?: json_array();
 	m->nbd = json_is_true(json_object_get(rec, "nbd"));
 	bool defined = store_vm_get(svc_cfg.store, m->uuid, &vr) == 0;
 	bool running = defined && vr.state == VM_RUNNING;
@@ -518,6 +629,8 @@ void mig_in_adopt(const json_t *rec)
 		/* finish resumed it before corrald died: the VM is this host's */
 		mig_rec_drop(m->uuid);
 		log_info("vm %s: migrated in from %s (resumed before corrald stopped)", m->name, m->source);
+		if (json_array_size(m->replica))
+			in_replica_taken(m);
 		in_free(m);
 		return;
 	}
@@ -559,6 +672,7 @@ struct out_disk {
 	char node[64];
 	int slot;
 	bool copy;
+	bool replica;	/* its replica on the destination becomes the disk there (no copy) */
 	bool started;
 };
 
@@ -573,7 +687,8 @@ struct outgoing {
 	bool was_running;	/* the guest ran when the migration started (a recovery resumes it) */
 	struct vm_def *def;
 	struct out_disk disks[VM_MAX_DISKS];
-	int ndisks, ncopy;
+	int ndisks, ncopy, nrepl;
+	uint64_t disk_bytes;	/* what the disk copies moved */
 	/* during the job */
 	struct peer *peer;
 	struct job *job;
@@ -606,11 +721,13 @@ static json_t *out_request(struct outgoing *o, const char *psk, struct buf *err)
 		return NULL;
 	}
 	for (int i = 0; i < o->ndisks; i++) {
-		json_t *dj = mig_disk_describe(o->disks[i].volume, o->disks[i].copy, NULL, err);
+		json_t *dj = mig_disk_describe(o->disks[i].volume, o->disks[i].copy || o->disks[i].replica, NULL, err);
 		if (!dj) {
 			json_decref(disks);
 			return NULL;
 		}
+		if (o->disks[i].replica)
+			json_object_set_new(dj, "replica", json_true());
 		json_array_append_new(disks, dj);
 	}
 	json_t *req = json_pack("{s:o, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:b}", "vm", vmdef_to_json(o->def), "source",
@@ -689,6 +806,23 @@ static int out_wait_memory(struct outgoing *o, struct qmp *q, bool hold, struct 
 	}
 }
 
+/*
+ * Onto the replica, at the hold before the switch: the guest is paused and
+ * every write it saw acknowledged is on the replica (write-blocking mirror,
+ * writethrough export).  The mirrors end in sync, then the destination ends
+ * the replica's export (its daemon held the images' write lock): only then
+ * may QEMU switch, and the destination activate the images.
+ */
+static int out_replica_cut(struct outgoing *o, struct qmp *q, struct buf *err)
+{
+	int r;
+
+	job_set_phase(o->job, "ending the replication onto %s", o->to);
+	if ((r = svc_replicate_switch_cut(o->uuid, q, err)) < 0)
+		return r;
+	return out_peer(o, "POST", "release", NULL, NULL, NULL, err);
+}
+
 /* The job's body after prepare: disks, RAM, switch.  0: the guest runs on the destination. */
 static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_port, const char *kdir, struct buf *err)
 {
@@ -730,6 +864,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 			disk_total += dp.len;
 			disk_done += dp.offset;
 		}
+		o->disk_bytes = disk_total;
 		job_progress(o->job, disk_total ? 50.0 * (double)disk_done / (double)disk_total : 0, 0, -1);
 		job_set_result(o->job, json_pack("{s:s, s:I, s:I}", "phase", "disks", "disk_total",
 						 (json_int_t)disk_total, "disk_remaining",
@@ -757,8 +892,9 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 		o->paused_at = time_mono_ms();
 	}
 	job_set_phase(o->job, "migrating memory to %s", o->to);
-	if ((r = mig_caps_set(q, false, o->ncopy > 0, err)) < 0 || (r = mig_params_set(q, &o->params, err)) < 0 ||
-	    (r = mig_start(q, peer_address(o->peer), port, err)) < 0)
+	/* copied disks and replicas end at the hold before the switch, while the images are active here */
+	if ((r = mig_caps_set(q, false, o->ncopy > 0 || o->nrepl > 0, err)) < 0 ||
+	    (r = mig_params_set(q, &o->params, err)) < 0 || (r = mig_start(q, peer_address(o->peer), port, err)) < 0)
 		return r;
 	o->migrating = true;
 	if ((r = out_wait_memory(o, q, true, &p, err)) < 0)
@@ -772,6 +908,8 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 				return r;
 			o->disks[i].started = false;
 		}
+		if (o->nrepl && (r = out_replica_cut(o, q, err)) < 0)
+			return r;
 		if ((r = mig_continue(q, err)) < 0 || (r = out_wait_memory(o, q, false, &p, err)) < 0)
 			return r;
 	}
@@ -789,6 +927,15 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	json_object_set_new(res, "kind", json_string(o->quick ? "quick" : "live"));
 	if (o->quick_because)
 		json_object_set_new(res, "quick_because", json_string(o->quick_because));
+	json_object_set_new(res, "disk_bytes", json_integer((json_int_t)o->disk_bytes));
+	if (o->nrepl) {
+		__do_free char *how = xasprintf("switched over onto its replica on %s: no disk copied", o->to);
+		__do_free char *next = xasprintf("ended: %s is no longer replicated; 'corral vm replicate %s --to %s "
+						 "--reuse' (on %s) protects it again onto its old volumes here",
+						 o->name, o->name, mig_self_name(), o->to);
+		json_object_set_new(res, "disks", json_string(how));
+		json_object_set_new(res, "replication", json_string(next));
+	}
 	job_set_result(o->job, res);
 	return 0;
 }
@@ -802,8 +949,9 @@ static void out_record(const struct outgoing *o)
 	json_t *disks = json_object_get(rec, "disks");
 
 	for (int i = 0; i < o->ndisks; i++)
-		json_array_append_new(disks, json_pack("{s:s, s:b, s:i}", "volume", o->disks[i].volume, "copy",
-						       o->disks[i].copy, "slot", o->disks[i].slot));
+		json_array_append_new(disks, json_pack("{s:s, s:b, s:b, s:i}", "volume", o->disks[i].volume, "copy",
+						       o->disks[i].copy, "replica", o->disks[i].replica, "slot",
+						       o->disks[i].slot));
 	mig_rec_save(o->uuid, rec);
 }
 
@@ -886,6 +1034,8 @@ static void out_rollback(struct outgoing *o, const char *why)
 		mig_rec_drop(o->uuid);
 	else
 		mig_rec_phase(o->uuid, "aborting");
+	if (o->nrepl) /* replication as it was (a new export there once it removed the VM) */
+		svc_replicate_switch_undo(o->uuid, why);
 	__do_free char *d = xasprintf("migration to %s failed, the VM stays here: %s", o->to, why);
 	svc_vm_event(o->uuid, "migrate", d);
 }
@@ -904,9 +1054,13 @@ static void out_forget(struct outgoing *o)
 	rt_forget(o->uuid);
 	svc_net_hosts_refresh(o->def);
 	svc_ha_moved(o->uuid, o->to); /* an HA VM's owner in the pool: the destination */
+	if (o->nrepl)
+		svc_replicate_switch_done(o->uuid, o->to);
 	for (int i = 0; i < o->ndisks; i++) {
 		buf_reset(&e);
-		if (o->disks[i].copy) {
+		if (o->disks[i].replica) {
+			mig_replica_left(o->uuid, o->name, o->disks[i].volume);
+		} else if (o->disks[i].copy) {
 			if (vol_delete(svc_cfg.store, o->disks[i].volume, &e) < 0)
 				log_warn("vm %s: volume %s stays here: %s", o->name, o->disks[i].volume, e.s);
 		} else {
@@ -989,6 +1143,10 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 	if (!o->params.tls)
 		json_object_del(req, "psk");
 	out_record(o);
+	if (o->nrepl && (r = svc_replicate_switch_begin(o->uuid, o->name, o->to, err)) < 0) {
+		mig_rec_drop(o->uuid);
+		return r;
+	}
 	if ((r = out_peer(o, "POST", NULL, req, &reply, &status, err)) < 0) {
 		explicit_bzero(psk, sizeof(psk));
 		if (status == 0) {
@@ -996,6 +1154,8 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 			goto fail;
 		}
 		mig_rec_drop(o->uuid);
+		if (o->nrepl)
+			svc_replicate_switch_undo(o->uuid, err->s);
 		return r;
 	}
 	o->prepared = true;
@@ -1082,11 +1242,35 @@ static int64_t qemu_downtime_for(int64_t asked)
 	return asked > 2 * MIG_SWITCH_ALLOWANCE_MS ? asked - MIG_SWITCH_ALLOWANCE_MS : (asked + 1) / 2;
 }
 
+/*
+ * A VM replicated to o->to moves onto its replica: *replicas the replicated
+ * volumes (NULL: not replicated, an ordinary migration).  mig_movable
+ * checked the replication (to o->to, in sync).  An HA-protected VM is
+ * refused: the pool's placement follows its replica row, which this move
+ * ends (docs/migration.md "Not yet").
+ */
+static int out_replica_plan(struct outgoing *o, const struct vm_def *d, json_t **replicas, struct buf *err)
+{
+	struct ha_record ha = { 0 };
+
+	if (!svc_vm_replicated(o->uuid))
+		return 0;
+	if (store_ha_get(svc_cfg.store, o->uuid, &ha) == 0) {
+		ha_record_release(&ha);
+		buf_printf(err, "%s is HA-protected and replicated: moving it onto its replica is not supported yet; "
+				"'corral ha remove %s' first (and protect it again on %s), or stop the replication and "
+				"migrate with --with-local-disks",
+			   d->name, d->name, o->to);
+		return -ENOTSUP;
+	}
+	return svc_replicate_switch_check(o->uuid, d->name, o->to, replicas, err);
+}
+
 int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t **job, struct buf *err)
 {
 	struct outgoing *o = xcalloc(1, sizeof(*o));
 	struct vm_record rec = { 0 };
-	__do_json json_t *nodes = NULL;
+	__do_json json_t *nodes = NULL, *replicas = NULL;
 	int r;
 
 	snprintf(o->uuid, sizeof(o->uuid), "%s", uuid);
@@ -1126,7 +1310,7 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		r = -EBUSY;
 		goto fail;
 	}
-	if ((r = mig_movable(rec.def, err)) < 0)
+	if ((r = mig_movable(rec.def, o->to, err)) < 0 || (r = out_replica_plan(o, rec.def, &replicas, err)) < 0)
 		goto fail;
 	o->def = vmdef_dup(rec.def);
 	/* The destination builds QEMU from this definition: it must describe the
@@ -1148,6 +1332,22 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 		__do_free char *pool = NULL;
 		if ((r = mig_disk_copied(d->volume, &d->copy, &pool, err)) < 0)
 			goto fail;
+		if (d->copy && replicas) {
+			/* onto the replica: every local disk is there already */
+			size_t k;
+			json_t *v;
+			json_array_foreach(replicas, k, v)
+				d->replica |= !strcmp(json_string_value(v), d->volume);
+			if (!d->replica) {
+				buf_printf(err, "disk %s of %s is not replicated to %s; stop the replication "
+						"('corral vm replicate %s --stop') and migrate with --with-local-disks",
+					   d->volume, rec.def->name, o->to, rec.def->name);
+				r = -EINVAL;
+				goto fail;
+			}
+			d->copy = false;
+			o->nrepl++;
+		}
 		if (d->copy && !opt->with_local_disks) {
 			buf_printf(err, "disk %s of %s is in pool '%s', which is not shared; use --with-local-disks to copy it",
 				   d->volume, rec.def->name, pool);

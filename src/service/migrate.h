@@ -27,6 +27,13 @@
  * both sides record each step durably so that a kill -9 of either corrald
  * is settled the same way after the restart.
  *
+ * Onto its replica: a VM replicated (docs/ha.md) to exactly the destination,
+ * in sync, moves there with its memory only: the destination's replica
+ * volumes become its disks (prepare takes them like shared disks); at the
+ * hold before the switch the source ends the mirrors in sync and the
+ * destination ends the replica's export (svc_migrate_release) before
+ * QEMU's switch.  The source keeps its old volumes, marked as stale copies.
+ *
  * Errors: see service.h; -EHOSTUNREACH/-EREMOTEIO/-EKEYREJECTED from the
  * peer (peer.h).
  */
@@ -63,6 +70,12 @@ int svc_migrate_abort(const char *uuid, struct buf *err);
 /* Where the incoming migration of uuid stands: *out = {"state": "prepared"|"finishing"|"running"};
  * -ENOENT if this host neither prepares nor holds the VM (migrate_recover.h). */
 int svc_migrate_status(const char *uuid, json_t **out, struct buf *err);
+
+/* A migration onto this host's replica of the VM (docs/migration.md "Onto
+ * its replica"): the source, its guest paused and its mirrors ended in
+ * sync, asks to end the replica's export so that finish can activate the
+ * volumes here.  -ENOENT no incoming migration, -EINVAL not onto a replica. */
+int svc_migrate_release(const char *uuid, struct buf *err);
 
 /* Abort every incoming migration still prepared (corrald stopping). */
 void svc_migrate_shutdown(void);

@@ -49,9 +49,13 @@ int mig_target_check(const char *to, struct buf *err)
 	return 0;
 }
 
-int mig_movable(const struct vm_def *d, struct buf *err)
+int mig_movable(const struct vm_def *d, const char *onto_replica, struct buf *err)
 {
-	if (svc_vm_replicated(d->uuid)) {
+	int r;
+	if (onto_replica && svc_vm_replicated(d->uuid) &&
+	    (r = svc_replicate_switch_check(d->uuid, d->name, onto_replica, NULL, err)) < 0)
+		return r;
+	if (!onto_replica && svc_vm_replicated(d->uuid)) {
 		buf_printf(err, "%s is replicated (docs/ha.md); stop it first with 'corral vm replicate %s --stop'", d->name,
 			   d->name);
 		return -EBUSY;
@@ -328,4 +332,12 @@ int mig_out_failed(struct peer *peer, const char *abort_path, bool prepared, con
 		return -ECANCELED;
 	}
 	return r;
+}
+
+void mig_replica_left(const char *uuid, const char *name, const char *volume)
+{
+	__do_buf struct buf e = BUF_INIT;
+
+	if (svc_volume_mark_stale(volume, uuid, &e) < 0)
+		log_warn("vm %s: volume %s stays here, not marked as its stale copy: %s", name, volume, e.s);
 }

@@ -24,8 +24,11 @@ const char *mig_self_name(void);
 int mig_target_check(const char *to, struct buf *err);
 
 /* Can VM d leave this host at all?  Not with a CD-ROM medium inserted (a
- * file of this host): -EBUSY + err. */
-int mig_movable(const struct vm_def *d, struct buf *err);
+ * file of this host), nor replicated (docs/ha.md): -EBUSY + err.  A live
+ * migration passes its destination as onto_replica: a VM replicated to
+ * exactly that host, in sync, may go there onto its replica (replicate.h
+ * svc_replicate_switch_check; NULL: refused). */
+int mig_movable(const struct vm_def *d, const char *onto_replica, struct buf *err);
 
 /* Is disk `volume` copied to the destination (*copy: its pool is not
  * shared) or seen there in place?  *pool (if not NULL; caller frees): its
@@ -73,6 +76,11 @@ int mig_nvram_accept(const struct vm_def *d, const json_t *req, struct buf *err)
  * (appended to recorded).  The caller undoes both lists on failure.
  */
 int mig_disk_accept(const json_t *dj, json_t *created, json_t *recorded, struct buf *err);
+
+/* VM uuid (name) moved onto its replica (migrate.c): its old local volume
+ * here stays, marked as a stale copy of it (replicate.h), so a replication
+ * back (`vm replicate --to` this host) compares against it.  Logs failures. */
+void mig_replica_left(const char *uuid, const char *name, const char *volume);
 
 /* The outcome is unknown (no answer at the switch or hand-over): `why`, made
  * from fmt, becomes a "migrate" event of VM uuid and replaces err's text. */

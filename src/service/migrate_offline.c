@@ -713,7 +713,7 @@ int svc_vm_migrate_offline(const char *uuid, const struct svc_migrate_opts *opt,
 		r = -EBUSY;
 		goto fail;
 	}
-	if ((r = mig_movable(rec.def, err)) < 0)
+	if ((r = mig_movable(rec.def, NULL, err)) < 0)
 		goto fail;
 	if (rec.def->ndisks > OFF_MAX_DISKS) {
 		buf_printf(err, "%s has more than %d disks", rec.def->name, OFF_MAX_DISKS);

@@ -29,7 +29,9 @@
 #include "qemu/runtime.h"
 #include "service/internal.h"
 #include "service/migrate_offline.h"
+#include "service/migrate_common.h"
 #include "service/network.h"
+#include "service/replicate.h"
 #include "service/peer.h"
 #include "storage/volume.h"
 #include "util/cleanup.h"
@@ -102,6 +104,18 @@ void mig_rec_phase(const char *uuid, const char *phase)
 		return;
 	json_object_set_new(rec, "phase", json_string(phase));
 	mig_rec_save(uuid, rec);
+}
+
+/* Does the migration of rec move the VM onto its replica (migrate.c)? */
+static bool rec_onto_replica(const json_t *rec)
+{
+	const json_t *dj;
+	size_t i;
+
+	json_array_foreach(json_object_get(rec, "disks"), i, dj)
+		if (json_is_true(json_object_get(dj, "replica")))
+			return true;
+	return false;
 }
 
 /* Every record, as a JSON array (empty when none). */
@@ -219,6 +233,8 @@ static int src_take_back(const json_t *rec)
 	}
 	rt_qmp_release(ref);
 	mig_psk_remove(kdir);
+	if (rec_onto_replica(rec)) /* replication as it was (a new export once the destination removed the VM) */
+		svc_replicate_switch_undo(uuid, "the migration was settled after corrald or the link went away");
 	return r;
 }
 
@@ -244,10 +260,14 @@ static void src_forget(const json_t *rec)
 	if (had && !vr.invalid)
 		svc_net_hosts_refresh(vr.def);
 	vm_record_release(&vr);
+	if (rec_onto_replica(rec))
+		svc_replicate_switch_done(uuid, rstr(rec, "peer"));
 	json_array_foreach(json_object_get(rec, "disks"), i, dj) {
 		const char *vol = rstr(dj, "volume");
 		buf_reset(&e);
-		if (!json_is_true(json_object_get(dj, "copy")))
+		if (json_is_true(json_object_get(dj, "replica")))
+			mig_replica_left(uuid, rstr(rec, "name"), vol);
+		else if (!json_is_true(json_object_get(dj, "copy")))
 			store_vol_delete(svc_cfg.store, vol);
 		else if (vol_delete(svc_cfg.store, vol, &e) < 0 && e.len)
 			log_warn("vm %s: volume %s stays here: %s", rstr(rec, "name"), vol, e.s);

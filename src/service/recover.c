@@ -637,11 +637,12 @@ void svc_recover(void)
 	}
 	/* Every other job (VM actions, backups, restores...) ran no step that survives corrald. */
 	store_job_fail_stale(svc_cfg.store, STOPPED_MSG);
-	/* Migrations: adopt the incoming ones, settle the outgoing ones with their peers (in the background). */
-	svc_migrate_recover();
-	/* Replication: the replica daemons this host serves, and the mirrors it follows. */
+	/* Replication: the replica daemons this host serves, and the mirrors it follows; loaded before
+	 * the migration reconciler starts, which settles a switchover onto a replica (migrate.h). */
 	svc_replica_adopt();
 	svc_replicate_recover();
+	/* Migrations: adopt the incoming ones, settle the outgoing ones with their peers (in the background). */
+	svc_migrate_recover();
 	/* Guests a killed corrald left with frozen filesystems (in the background). */
 	svc_agent_recover();
 }

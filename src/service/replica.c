@@ -130,6 +130,7 @@ static int rp_rekey_serve(json_t *rec, const char *psk, struct buf *err)
 	if ((r = mig_psk_write(kdir, psk, err)) < 0 || (r = mig_port_pick(addr, &port, err)) < 0)
 		return r;
 	json_object_set_new(rec, "port", json_integer(port));
+	json_object_del(rec, "released"); /* served again: a switchover onto it did not happen */
 	if ((r = rec_save(uuid, rec, err)) < 0)
 		return r;
 	return rp_serve(rec, err);
@@ -143,6 +144,20 @@ static int rp_caller_check(const json_t *rec, const char *caller, struct buf *er
 		buf_printf(err, "the replica of VM %s belongs to host %s", json_string_value(json_object_get(rec, "name")) ?: "?",
 			   source ?: "?");
 		return -EACCES;
+	}
+	return 0;
+}
+
+/* The VM of a replica must not be defined here while its export serves the
+ * volumes: a switchover onto them (migrate.c) is under way or done. */
+static int rp_not_here(const json_t *rec, struct buf *err)
+{
+	char found[37];
+	if (store_vm_lookup(svc_cfg.store, json_string_value(json_object_get(rec, "uuid")) ?: "", found) == 0) {
+		buf_printf(err, "vm %s is defined on %s (a migration onto its replica): its replica is not served again "
+				"until that is undone",
+			   json_string_value(json_object_get(rec, "name")) ?: "?", mig_self_name());
+		return -EBUSY;
 	}
 	return 0;
 }
@@ -329,7 +344,8 @@ int svc_replica_export(const char *uuid, const char *caller, const json_t *req, 
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&rp_lock);
-	if ((rec = rp_owned(uuid, caller, &r, err)) && (r = rp_rekey_serve(rec, psk, err)) == 0) {
+	if ((rec = rp_owned(uuid, caller, &r, err)) && (r = rp_not_here(rec, err)) == 0 &&
+	    (r = rp_rekey_serve(rec, psk, err)) == 0) {
 		*out = json_pack("{s:O}", "port", json_object_get(rec, "port"));
 	}
 	pthread_mutex_unlock(&rp_lock);
@@ -478,6 +494,13 @@ void svc_replica_adopt(void)
 		struct proc_identity id;
 		if (!rec)
 			continue;
+		if (json_is_true(json_object_get(rec, "released"))) {
+			/* its VM is being (or was) switched over onto it: served again only when
+			 * the VM's host undoes that (svc_replica_export) */
+			log_info("replica of vm %s: released for a switchover; not served",
+				 json_string_value(json_object_get(rec, "name")) ?: e->d_name);
+			continue;
+		}
 		if (qsd_running(dir, &id)) {
 			log_info("replica of vm %s: qemu-storage-daemon (pid %d) re-adopted",
 				 json_string_value(json_object_get(rec, "name")) ?: e->d_name, (int)id.pid);
@@ -512,6 +535,47 @@ int svc_replica_takeover(const char *uuid, struct buf *err)
 				 json_string_value(json_object_get(rec, "source")) ?: "?",
 				 json_array_size(json_object_get(rec, "disks")));
 		}
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int svc_replica_switch_volumes(const char *uuid, const char *source, json_t **volumes, struct buf *err)
+{
+	__do_json json_t *rec = NULL;
+	int r = 0;
+	size_t i;
+	json_t *d;
+
+	if (!str_uuid_valid(uuid)) {
+		buf_adds(err, "not a VM uuid");
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&rp_lock);
+	if ((rec = rp_owned(uuid, source, &r, err))) {
+		*volumes = json_array();
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			json_array_append(*volumes, json_object_get(d, "volume"));
+	}
+	pthread_mutex_unlock(&rp_lock);
+	return r;
+}
+
+int svc_replica_release(const char *uuid, struct buf *err)
+{
+	__do_json json_t *rec = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&rp_lock);
+	if ((rec = rp_owned(uuid, NULL, &r, err))) {
+		__do_free char *dir = rp_dir(uuid);
+		/* recorded first: a restarted corrald does not serve it again (svc_replica_adopt) */
+		json_object_set_new(rec, "released", json_true());
+		if ((r = rec_save(uuid, rec, err)) == 0 && (r = qsd_stop(dir)) < 0)
+			buf_printf(err, "cannot stop the replica's qemu-storage-daemon: %s", strerror(-r));
+		if (r == 0)
+			log_info("replica of vm %s: its export stopped for a switchover onto it",
+				 json_string_value(json_object_get(rec, "name")) ?: uuid);
 	}
 	pthread_mutex_unlock(&rp_lock);
 	return r;

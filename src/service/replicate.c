@@ -35,6 +35,7 @@
 #include "qemu/runtime.h"
 #include "service/internal.h"
 #include "service/migrate_common.h"
+#include "service/migrate_recover.h"
 #include "service/peer.h"
 #include "service/replrow.h"
 #include "service/resync.h"
@@ -46,6 +47,7 @@
 
 #define REPL_STUCK_POLLS 3          /* ready, behind and not advancing this many polls in a row: the target hangs */
 #define REPL_RESYNC_MS (10 * 60 * 1000)
+#define REPL_QMP_FINISH_MS 60000 /* a ready, caught-up mirror ends at once; its last writes at most */
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *g_recs;              /* uuid -> record; under g_lock */
@@ -67,6 +69,7 @@ static bool cmp_cancel;
 /* ---- records ---- */
 
 static json_t *rec_json(const json_t *rec);
+static void switch_undo_locked(json_t *rec, const char *why);
 
 static char *rec_path(const char *uuid) { return xasprintf("%s/replication/%s.json", svc_cfg.state_dir, uuid); }
 static char *key_dir(const char *uuid) { return xasprintf("%s/%s/repl", svc_cfg.run_dir, uuid); }
@@ -645,6 +648,8 @@ static void monitor_one(json_t *rec)
 	size_t i;
 	json_t *d;
 
+	if (json_object_get(rec, "handover"))
+		return; /* a switchover holds it (migrate.c): it ends it or gives it back */
 	if (!rt_is_active(uuid)) {
 		if (!strcmp(state, "stopped"))
 			return;
@@ -801,6 +806,13 @@ void svc_replicate_recover(void)
 			rec_save(rec);
 		}
 		json_object_set_new(g_recs, rs(rec, "uuid"), rec);
+		if (json_object_get(rec, "handover")) {
+			/* corrald died during a switchover: the migration's record settles it
+			 * (migrate_recover.c); without one, it never reached the destination */
+			__do_json json_t *mrec = mig_rec_load(rs(rec, "uuid"));
+			if (!mrec || strcmp(json_string_value(json_object_get(mrec, "role")) ?: "", "out") != 0)
+				switch_undo_locked(rec, "corrald stopped before the migration began");
+		}
 		pthread_mutex_lock(&show_lock);
 		if (!g_show)
 			g_show = json_object();
@@ -1070,6 +1082,10 @@ int svc_vm_replicate_resume(const char *uuid, json_t **out, struct buf *err)
 	if (!rec) {
 		buf_adds(err, "the VM is not replicated ('vm replicate VM --to HOST' starts it)");
 		r = -ENOENT;
+	} else if (json_object_get(rec, "handover")) {
+		buf_printf(err, "%s is being switched over to its replica on %s (a migration)", rs(rec, "name"),
+			   rs(rec, "peer"));
+		r = -EBUSY;
 	} else if (!strcmp(rs(rec, "state"), "syncing") || !strcmp(rs(rec, "state"), "in-sync")) {
 		buf_printf(err, "the replication of %s is %s: nothing to resume", rs(rec, "name"), rs(rec, "state"));
 		r = -EEXIST;
@@ -1097,6 +1113,12 @@ int svc_vm_replicate_stop(const char *uuid, bool keep, json_t **out, struct buf 
 		buf_adds(err, "the VM is not replicated");
 		pthread_mutex_unlock(&g_lock);
 		return -ENOENT;
+	}
+	if (json_object_get(rec, "handover")) {
+		buf_printf(err, "%s is being switched over to its replica on %s (a migration); cancel that job first",
+			   rs(rec, "name"), rs(rec, "peer"));
+		pthread_mutex_unlock(&g_lock);
+		return -EBUSY;
 	}
 	/* the pool forgets the replica before it goes (HA must never restart the VM on it) */
 	if ((r = replrow_delete(uuid, err)) < 0) {
@@ -1159,4 +1181,164 @@ int svc_replicate_start_check(const char *uuid, const char *name, struct buf *er
 		return -EBUSY;
 	}
 	return 0;
+}
+
+/* ---- the switchover onto the replica (migrate.c; docs/migration.md) ---- */
+
+/* Can rec (NULL: not replicated) switch over to `to`?  Its replication's peer, state, compare pass. */
+static int switch_check(const json_t *rec, const char *name, const char *to, struct buf *err)
+{
+	const char *state = rs(rec, "state");
+	bool pending = json_is_true(json_object_get(rec, "compare")) ||
+		       !strcmp(rs(json_object_get(rec, "compare"), "phase"), "pending");
+
+	if (!rec) {
+		buf_printf(err, "%s is not replicated", name);
+		return -ENOENT;
+	}
+	if (strcmp(rs(rec, "peer"), to ?: "") != 0) {
+		buf_printf(err, "%s is replicated (docs/ha.md); stop it first with 'corral vm replicate %s --stop'", name,
+			   name);
+		return -EBUSY;
+	}
+	if (json_object_get(rec, "handover")) {
+		buf_printf(err, "%s is being switched over to %s already", name, to);
+		return -EBUSY;
+	}
+	if (strcmp(state, "in-sync") != 0 || pending) {
+		buf_printf(err,
+			   "the replication of %s to %s is %s%s, not in-sync: only an in-sync replica takes the VM over "
+			   "without a copy; wait until 'corral vm show %s' says in-sync, or stop the replication "
+			   "('corral vm replicate %s --stop') and migrate with --with-local-disks",
+			   name, to, state, pending ? " (its compare pass is pending)" : "", name, name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int svc_replicate_switch_check(const char *uuid, const char *name, const char *to, json_t **volumes, struct buf *err)
+{
+	/* what the API shows: never waits for g_lock, which a long resync of another VM may hold */
+	__do_json json_t *shown = svc_vm_replication(uuid);
+	int r = switch_check(shown, name, to, err);
+	if (r == 0 && volumes)
+		*volumes = json_deep_copy(json_object_get(shown, "disks"));
+	return r;
+}
+
+int svc_replicate_switch_begin(const char *uuid, const char *name, const char *to, struct buf *err)
+{
+	int r;
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if ((r = switch_check(rec, name, to, err)) == 0 && (r = replrow_delete(uuid, err)) == 0) {
+		/* the pool forgot the replica first: HA never restarts the VM on it meanwhile */
+		json_object_set_new(rec, "handover", json_string("holding"));
+		rec_save(rec);
+		log_info("vm %s: switchover to its replica on %s begins", name, to);
+	}
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+int svc_replicate_switch_cut(const char *uuid, struct qmp *q, struct buf *err)
+{
+	size_t i;
+	json_t *d;
+	int r = 0;
+
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if (!rec || strcmp(rs(rec, "handover"), "holding") != 0) {
+		buf_adds(err, "the replication is not held for a switchover");
+		pthread_mutex_unlock(&g_lock);
+		return -ENOENT;
+	}
+	/* every mirror ready and caught up: every write the guest saw acknowledged is on the replica */
+	json_array_foreach(json_object_get(rec, "disks"), i, d) {
+		struct mig_disk_progress p;
+		char job[32];
+		repl_job_name((int)ri(d, "slot"), job, sizeof(job));
+		if ((r = mig_job_progress(q, job, "the replication mirror", &p, err)) < 0)
+			break;
+		if (p.failed || !p.ready || p.offset < p.len) {
+			buf_printf(err, "the replica of disk %s is not in sync (%s)", rs(d, "volume"),
+				   p.failed ? p.error : "the mirror is behind");
+			r = -EIO;
+			break;
+		}
+	}
+	if (r == 0) {
+		/* recorded first: a restart knows the mirrors may be gone */
+		json_object_set_new(rec, "handover", json_string("cut"));
+		rec_save(rec);
+		json_array_foreach(json_object_get(rec, "disks"), i, d)
+			if ((r = repl_finish(q, (int)ri(d, "slot"), REPL_QMP_FINISH_MS, err)) < 0)
+				break;
+		if (r == 0)
+			mig_tls_del_id(q, REPL_TLS_ID);
+	}
+	pthread_mutex_unlock(&g_lock);
+	return r;
+}
+
+/* Under g_lock: the switchover of rec did not happen (why); see replicate.h. */
+static void switch_undo_locked(json_t *rec, const char *why)
+{
+	const char *uuid = rs(rec, "uuid");
+
+	if (!strcmp(rs(rec, "handover"), "cut")) {
+		/* the mirrors are ended (or some): the replica is a copy up to the cut, the older
+		 * bitmap holds every write since; the monitor resumes at its next round */
+		struct rt_ref *ref = NULL;
+		struct qmp *q = rt_is_active(uuid) ? rt_qmp_acquire(uuid, &ref, NULL) : NULL;
+		json_t *bms = json_object_get(rec, "bitmaps");
+		size_t i;
+		json_t *d;
+		if (q) {
+			targets_drop(q, rec);
+			while (json_array_size(bms) > 1) {
+				json_array_foreach(json_object_get(rec, "disks"), i, d)
+					repl_bitmap_remove(q, rs(d, "node"), json_string_value(json_array_get(bms, 1)));
+				json_array_remove(bms, 1);
+			}
+		}
+		rt_qmp_release(ref);
+		json_object_del(rec, "handover");
+		json_object_set_new(rec, "retry", json_integer(time_mono_ms() - SVC_REPL_RETRY_S * 1000));
+		json_object_set_new(rec, "stuck", json_integer(0));
+		__do_free char *e = xasprintf("the switchover to %s did not happen (%s); the replica is brought up to date",
+					      rs(rec, "peer"), why);
+		rec_state(rec, "degraded", e);
+	} else {
+		/* the mirrors ran on: the monitor follows them again (and writes the pool's row) */
+		json_object_del(rec, "handover");
+		rec_save(rec);
+	}
+	log_info("vm %s: switchover to %s undone: %s", rs(rec, "name"), rs(rec, "peer"), why);
+	pthread_mutex_lock(&mon_lock);
+	pthread_cond_signal(&mon_cond);
+	pthread_mutex_unlock(&mon_lock);
+}
+
+void svc_replicate_switch_undo(const char *uuid, const char *why)
+{
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if (rec && json_object_get(rec, "handover"))
+		switch_undo_locked(rec, why);
+	pthread_mutex_unlock(&g_lock);
+}
+
+void svc_replicate_switch_done(const char *uuid, const char *to)
+{
+	__do_free char *kdir = key_dir(uuid);
+	pthread_mutex_lock(&g_lock);
+	json_t *rec = g_recs ? json_object_get(g_recs, uuid) : NULL;
+	if (rec) {
+		log_info("vm %s: replication to %s ended: the VM runs there on its replica now", rs(rec, "name"), to);
+		rec_drop(uuid);
+	}
+	mig_psk_remove(kdir);
+	pthread_mutex_unlock(&g_lock);
 }

@@ -85,6 +85,42 @@ void svc_replicate_forget(const char *uuid);
 int svc_replicate_start_check(const char *uuid, const char *name, struct buf *err);
 void svc_replicate_shutdown(void);
 
+/*
+ * The switchover onto the replica (`vm migrate VM --to` its replica's host:
+ * migrate.c, docs/migration.md "Onto its replica"), in this order:
+ *   svc_replicate_switch_check  (the request) replicated to `to`, in-sync,
+ *                        no compare pass pending: 0 and *volumes (if not
+ *                        NULL) the replicated volumes; else -ENOENT (not
+ *                        replicated), -EBUSY with a sentence naming the state,
+ *                        or today's refusal for a replica on another host
+ *   svc_replicate_switch_begin  (the job, once its migration record exists)
+ *                        the same check under the replication's lock, the
+ *                        pool's row removed (HA never restarts the VM on the
+ *                        replica meanwhile), the record marked "handover":
+ *                        "holding": the monitor leaves it alone, `--stop`
+ *                        and `--resume` refuse
+ *   svc_replicate_switch_cut    (the guest paused, before migrate-continue)
+ *                        every mirror checked ready and caught up, then
+ *                        ended in sync (qemu/replicate.h repl_finish):
+ *                        "handover": "cut"
+ *   svc_replicate_switch_done   the VM runs on the replica's host: the record
+ *                        and its key go (this host keeps the old volumes,
+ *                        the caller marks them stale)
+ *   svc_replicate_switch_undo   it did not happen: "holding" goes back to
+ *                        following the mirrors; "cut" becomes degraded, the
+ *                        monitor resumes it at once (a new export there,
+ *                        the writes since the cut copied from the bitmap)
+ * A corrald killed meanwhile: the record keeps "handover"; at start it is
+ * undone when no outgoing migration record of the VM exists, else the
+ * migration's reconciler (migrate_recover.c) calls done or undo.
+ */
+struct qmp;
+int svc_replicate_switch_check(const char *uuid, const char *name, const char *to, json_t **volumes, struct buf *err);
+int svc_replicate_switch_begin(const char *uuid, const char *name, const char *to, struct buf *err);
+int svc_replicate_switch_cut(const char *uuid, struct qmp *q, struct buf *err);
+void svc_replicate_switch_done(const char *uuid, const char *to);
+void svc_replicate_switch_undo(const char *uuid, const char *why);
+
 /* ---- the replica host ---- */
 int svc_replica_create(const json_t *req, json_t **out, struct buf *err);
 /* caller: the trusted host calling (NULL: this host's own socket); only the
@@ -103,6 +139,16 @@ void svc_replica_adopt(void);
  * and forget the replica record, keeping its volumes (they become the VM's
  * disks, same names).  -ENOENT: this host holds no replica of it. */
 int svc_replica_takeover(const char *uuid, struct buf *err);
+/* A switchover onto the replica of VM uuid (migrate.c): the replica's
+ * volumes, when this host holds one from host `source` (-ENOENT none,
+ * -EACCES another host's). */
+int svc_replica_switch_volumes(const char *uuid, const char *source, json_t **volumes, struct buf *err);
+/* Its export ended (the daemon stopped, releasing the images' write lock)
+ * and the record marked "released": the incoming QEMU may activate the
+ * volumes; not served again at corrald's start; svc_replica_export serves it
+ * again (the switchover undone), refused while the VM is defined here.
+ * svc_replica_takeover ends it once the VM runs here. */
+int svc_replica_release(const char *uuid, struct buf *err);
 /* Is volume `name` a replica this host holds?  The VM's name and its host
  * ("web on hosta", caller frees), or NULL. */
 char *svc_replica_of_volume(const char *name);

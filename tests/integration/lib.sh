@@ -202,6 +202,17 @@ nhost_kill9() {
 	rm -f "$T/$1.pid"
 }
 
+# job_phase HOST JOB: the phase a migration job's result names (disks, memory, switch);
+# wait_phase HOST JOB PHASE: until it names PHASE (30 s)
+job_phase() { on_host "$1" job show "$2" --json 2>/dev/null | jq -r '.result.phase // empty'; }
+wait_phase() {
+	for _ in $(seq 1 300); do
+		[ "$(job_phase "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	say "job $2 on $1 never reported phase $3"; return 1
+}
+
 nhost_fp() { on_host "$1" host info --json | jq -r .tls_fingerprint; }
 
 nhost_token() {

@@ -69,14 +69,6 @@ WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1)); echo \$n >/tmp/c.new; mv /tmp
 'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.1; done' >/w &&
 printf '%s\n' 'echo C \$(cat /tmp/c) \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)' >/r"
 start_work() { on "$2" guest_sh "$1" "$WORK" && on "$2" guest_sh "$1" 'sh /w >/dev/null 2>&1 &'; }
-job_phase() { on_host "$1" job show "$2" --json 2>/dev/null | jq -r '.result.phase // empty'; }
-wait_phase() {
-	for _ in $(seq 1 300); do
-		[ "$(job_phase "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	say "job $2 on $1 never reported phase $3"; return 1
-}
 # start_mig VM FROM TO ARGS: the job id in $JOB
 start_mig() { JOB=$(on_host "$2" vm migrate "$1" --to "$3" "${@:4}" --detach --json | jq -r .id) && [ -n "$JOB" ]; }
 other() { [ "$1" = a ] && echo b || echo a; }

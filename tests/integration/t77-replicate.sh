@@ -72,9 +72,9 @@ test_expect "vm replicate --to b: the replica volume on b, syncing then in-sync,
 	[ "$(ca vm replicate r1 --json | jq -r .peer)" = b ] && moves
 '
 
-test_expect "already replicated: refused, nothing changed; migrating a replicated VM refused" '
+test_expect "already replicated: refused, nothing changed; migrating it offline refused (t93: onto the replica)" '
 	out=$(ca vm replicate r1 --to b 2>&1); [ $? -ne 0 ] && echo "$out" | grep -q "already" &&
-	fails ca vm migrate r1 --to b --with-local-disks &&
+	fails ca vm migrate r1 --to b --offline &&
 	[ "$(rstate)" = in-sync ]
 '
 

@@ -192,9 +192,10 @@ test_expect "r1 replicated back to h1 onto its stale copy: only what differs is 
 # left behind), so replication stops first; the move copies the local disk
 # again and the VM's HA owner follows it.  (The guest's counter writer
 # ended with the failover's restart: the disk's last counter must survive.)
-test_expect "r1 migrated back to h1 (replication stopped first): it runs on h1 only, HA owner h1, its disk lost nothing" '
+test_expect "r1 migrated back to h1 (HA: not onto its replica; replication stopped first): it runs on h1 only, HA owner h1, its disk lost nothing" '
 	before=$(disk_counter "$(vol_path h2 r1-d)") &&
-	fails on_host h2 vm migrate r1 --to h1 --with-local-disks 2>err && grep -q "is replicated" err &&
+	fails on_host h2 vm migrate r1 --to h1 --with-local-disks 2>err && cat err &&
+	grep -q "r1 is HA-protected and replicated: moving it onto its replica is not supported yet" err &&
 	on_host h2 vm replicate r1 --stop >/dev/null &&
 	on_host h2 vm migrate r1 --to h1 --with-local-disks >/dev/null &&
 	[ "$(on_host h1 vm show --local r1 --json | jq -r .status.state)" = running ] &&

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "qmp_fake.h"
+#include "qemu/qmp.h"
 #include "util/cleanup.h"
 #include "util/common.h"
 
@@ -251,3 +252,13 @@ void fake_stop(struct fake *f)
 	fake_free(f);
 }
 
+
+struct qmp *fake_connect(struct fake *f)
+{
+	__do_buf struct buf err = BUF_INIT;
+	struct qmp *q = qmp_connect_fd(fake_start(f), IO_TIMEOUT_MS, NULL, NULL, NULL, &err);
+
+	if (!q)
+		fail_msg("qmp_connect_fd: %s", err.s);
+	return q;
+}

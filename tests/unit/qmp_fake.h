@@ -45,6 +45,10 @@ json_t *load_transcript(const char *name);
 struct fake *fake_new(const char *transcript);
 /* Start the fake on a socketpair; returns the client's end. */
 int fake_start(struct fake *f);
+/* Start the fake and connect a QMP client to it (no event callbacks); a
+ * failure fails the test. */
+struct qmp;
+struct qmp *fake_connect(struct fake *f);
 /* Wait for the fake to finish (the client must have closed) and check it. */
 void fake_join(struct fake *f);
 void fake_free(struct fake *f);

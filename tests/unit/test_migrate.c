@@ -36,16 +36,6 @@
 #include "util/fsutil.h"
 #include "util/common.h"
 
-static struct qmp *connect_fake(struct fake *f)
-{
-	__do_buf struct buf err = BUF_INIT;
-	struct qmp *q = qmp_connect_fd(fake_start(f), IO_TIMEOUT_MS, NULL, NULL, NULL, &err);
-
-	if (!q)
-		fail_msg("qmp_connect_fd: %s", err.s);
-	return q;
-}
-
 static void test_psk(void **state)
 {
 	__do_buf struct buf err = BUF_INIT, got = BUF_INIT;
@@ -101,8 +91,8 @@ static void test_local_disk(void **state)
 	};
 
 	(void)state;
-	s.src = connect_fake(fs);
-	s.dst = connect_fake(fd);
+	s.src = fake_connect(fs);
+	s.dst = fake_connect(fd);
 	assert_int_equal(mig_seq_run(&s, &err), 0);
 	assert_string_equal(err.s, "");
 	assert_string_equal(s.last.status, "completed");
@@ -132,8 +122,8 @@ static void test_cancel(void **state)
 
 	(void)state;
 	fd->close_at_end = true; /* QEMU 7.2 exits by itself when its incoming migration fails */
-	s.src = connect_fake(fs);
-	s.dst = connect_fake(fd);
+	s.src = fake_connect(fs);
+	s.dst = fake_connect(fd);
 	assert_int_equal(mig_seq_run(&s, &err), -ECANCELED);
 	assert_string_equal(err.s, "the migration cancelled");
 	assert_string_equal(s.last.status, "cancelled");
