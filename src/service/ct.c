@@ -23,6 +23,7 @@
 #include "ct_internal.h"
 #include "vm.h"
 #include "service/internal.h"
+#include "service/ha.h"
 #include "service/hostpath.h"
 #include "service/network.h"
 #include "service/migrate_recover.h"
@@ -517,7 +518,7 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 }
 
 /* After a stop or kill: the stopped container's NIC filters go (its veths went with its namespace). */
-static void ct_stopped(const char *lp, const struct ct_def *d)
+void ct_stopped(const char *lp, const struct ct_def *d)
 {
 	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
 		return;
@@ -548,6 +549,9 @@ int svc_ct_start_now(const char *key, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
+	/* an HA container runs on its owner in the pool only, and never without quorum */
+	if ((r = svc_ha_start_check(d->uuid, d->name, err)) < 0)
+		goto out;
 	if ((r = d->rootfs ? check_rootfs(d, err) : 0) == 0)
 		r = ct_start(lp, d, err);
 out:
@@ -697,6 +701,8 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 				   "starting it here until %s answers",
 				   d->name, peer, peer);
 			r = -EBUSY;
+		} else if (x->a != CT_STOP && x->a != CT_KILL && (r = svc_ha_start_check(d->uuid, d->name, &err)) < 0) {
+			/* an HA container runs on its owner in the pool only (a reboot starts it again) */
 		} else if (x->a == CT_START) {
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
@@ -725,6 +731,11 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 		}
 		__do_free char *detail = r == 0 ? xasprintf("%s", what) : xasprintf("%s failed: %s", what, err.s);
 		svc_vm_event(d->uuid, "container", detail);
+		/* HA follows a requested start or stop (docs/ha.md "Containers") */
+		if (r == 0 && x->a == CT_START)
+			svc_ha_requested(d->uuid, true);
+		else if (r == 0 && (x->a == CT_STOP || x->a == CT_KILL))
+			svc_ha_requested(d->uuid, false);
 	}
 	if (held)
 		job_unlock_vm(j, d->uuid);

@@ -43,6 +43,7 @@
 #include "core/job.h"
 #include "core/store.h"
 #include "qemu/migrate.h"
+#include "service/ha.h"
 #include "service/internal.h"
 #include "service/migrate_common.h"
 #include "service/migrate_offline.h"
@@ -906,6 +907,12 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 		return r;
 	if ((r = ct_load(key, &rec, &d, err)) < 0)
 		return r;
+	if (svc_ha_protected(d->uuid)) {
+		buf_printf(err, "container '%s' is HA-protected: the pool moves it (corral host maintenance HOST on); "
+			   "to migrate it by hand, corral ha remove %s first", d->name, d->name);
+		r = -EBUSY;
+		goto fail;
+	}
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (containers migrate stopped only)", d->name);
 		r = -EBUSY;

@@ -40,6 +40,8 @@ int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err
 int svc_ha_remove(const char *vm, struct buf *err);
 /* GET /v1/ha: {manager, fence, resources: [...]}. */
 json_t *svc_ha_status(void);
+/* Whether VM or container uuid is HA-protected at all (a row, whatever its state). */
+bool svc_ha_protected(const char *uuid);
 /* Whether VM uuid is HA-protected with state "started" (the fence arms for it). */
 bool svc_ha_armed(const char *uuid);
 
