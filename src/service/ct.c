@@ -423,6 +423,25 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 	return 0;
 }
 
+int ct_idmap_same_here(const struct ct_def *d, const char *here, struct buf *err)
+{
+	uint32_t ub, gb, n;
+	int r;
+	if (d->privileged)
+		return 0;
+	if ((r = svc_ct_idmap_host(&ub, &gb, &n, err)) < 0)
+		return r;
+	if (ub != d->idmap.uid_base || gb != d->idmap.gid_base || n < d->idmap.count) {
+		buf_printf(err,
+			   "container '%s' maps its ids to host uids %u and gids %u, but %s gives containers "
+			   "uids %u and gids %u (/etc/subuid, /etc/subgid): give both hosts root the same "
+			   "subordinate range (docs/containers.md)",
+			   d->name, d->idmap.uid_base, d->idmap.gid_base, here, ub, gb);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();

@@ -353,18 +353,8 @@ int svc_ct_ha_adopt(const char *uuid, const json_t *def, struct buf *err)
 		r = -EEXIST;
 		goto out;
 	}
-	if (!d->privileged) {
-		uint32_t ub, gb, n;
-		if ((r = svc_ct_idmap_host(&ub, &gb, &n, err)) < 0)
-			goto out;
-		if (ub != d->idmap.uid_base || gb != d->idmap.gid_base || n < d->idmap.count) {
-			buf_printf(err, "container '%s' maps its ids to host uids %u and gids %u, but this host gives "
-				   "containers uids %u and gids %u (/etc/subuid, /etc/subgid)",
-				   d->name, d->idmap.uid_base, d->idmap.gid_base, ub, gb);
-			r = -EINVAL;
-			goto out;
-		}
-	}
+	if ((r = ct_idmap_same_here(d, "this host", err)) < 0)
+		goto out;
 	if ((r = svc_net_check_ct(d, err)) < 0)
 		goto out;
 	dir = xasprintf("%s/%s", lp, d->name);

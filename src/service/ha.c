@@ -213,6 +213,21 @@ static int replica_check(const char *uuid, const json_t *def, struct buf *err)
 	return 0;
 }
 
+/* The last steps of svc_ha_add for either kind: failures to tolerate, the pool's row, the event. */
+static int add_commit(const char *uuid, json_t *def, json_t **out, struct buf *err)
+{
+	int r;
+	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
+		return r;
+	__do_free char *text = json_to_string(def);
+	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
+		return commit_fail(r, "add", err);
+	svc_vm_event(uuid, "ha", "HA-protected");
+	ha_fence_refresh();
+	*out = entry(uuid, def);
+	return 0;
+}
+
 /* svc_ha_add of container key: its root and mount volumes on shared pools (svc_ct_ha_capture). */
 static int ha_add_ct(const char *key, const char *self, const json_t *body, json_t **out, struct buf *err)
 {
@@ -229,15 +244,7 @@ static int ha_add_ct(const char *key, const char *self, const json_t *body, json
 	}
 	if ((r = settings_merge(def, body, err)) < 0)
 		return r;
-	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
-		return r;
-	__do_free char *text = json_to_string(def);
-	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
-		return commit_fail(r, "add", err);
-	svc_vm_event(uuid, "ha", "HA-protected");
-	ha_fence_refresh();
-	*out = entry(uuid, def);
-	return 0;
+	return add_commit(uuid, def, out, err);
 }
 
 int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
@@ -282,15 +289,7 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 	vm_record_release(&vm);
 	if (r < 0 || (r = replica_check(uuid, def, err)) < 0 || (r = settings_merge(def, body, err)) < 0)
 		return r;
-	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
-		return r;
-	__do_free char *text = json_to_string(def);
-	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
-		return commit_fail(r, "add", err);
-	svc_vm_event(uuid, "ha", "HA-protected");
-	ha_fence_refresh();
-	*out = entry(uuid, def);
-	return 0;
+	return add_commit(uuid, def, out, err);
 }
 
 /* The uuid of the protected VM `key` (name or uuid; a uuid also when the VM is not on this host). */
