@@ -63,11 +63,14 @@ static int vol_capture(const char *ctname, const char *what, const char *vol, js
 		buf_printf(err, "%s %s of container %s: no such volume here", what, vol, ctname);
 		r = -ENOENT;
 	} else if (store_pool_get(svc_cfg.store, (pool = v.pool ? v.pool : "default"), &pr) < 0 || !pr.shared) {
+		__do_free char *how = strcmp(what, "root volume") == 0
+					      ? xasprintf(": corral ct move %s --pool POOL", ctname)
+					      : xstrdup("");
 		buf_printf(err,
 			   "%s %s of container %s is in pool '%s', which is not shared: HA could not restart %s on "
 			   "another host (containers have no replication: put it in a shared pool%s; docs/ha.md, "
 			   "\"Containers\")",
-			   what, vol, ctname, pool, ctname, strcmp(what, "root volume") == 0 ? ": corral ct move NAME --pool POOL" : "");
+			   what, vol, ctname, pool, ctname, how);
 		r = -EINVAL;
 	} else if (strcmp(v.format, VOL_DIR_FORMAT) != 0) {
 		buf_printf(err,

@@ -86,6 +86,7 @@ struct local {
 	int restarts;
 	int64_t job; /* the maintenance migration job under way (0: none) */
 	int64_t down_since; /* a container: mono ms it was first seen stopped while HA wants it started (0: running) */
+	bool seen_up;       /* a container: seen running here in this stay (only then is a stop a crash) */
 };
 
 /* Per VM, on the manager: a maintenance move not to try again before. */
@@ -256,6 +257,7 @@ static struct local *local_get(const char *uuid, const char *owner)
 				locals[i].restarts = 0;
 				locals[i].job = 0;
 				locals[i].down_since = 0;
+				locals[i].seen_up = false;
 			}
 			return &locals[i];
 		}
@@ -531,9 +533,10 @@ static void agent_migrate(struct res *r, struct local *l, const struct vm_record
 }
 
 /* A container owned here, HA state and status started, found stopped: fenced
- * here while the pool kept it here (ask the manager to place it again), or
- * it stopped without a request (its init exited or was killed: a crash,
- * restarted here up to max_restart, then relocated).  Quorate only, and a
+ * here while the pool kept it here (ask the manager to place it again), or,
+ * seen running here before, it stopped without a request (its init exited
+ * or was killed: a crash, restarted here up to max_restart, then
+ * relocated).  Quorate only, and a
  * second after it was first seen down (corral-guard's kill shows first as
  * a stop, until corrald learns of the quorum loss too). */
 static void agent_ct_down(struct res *r, struct local *l, const char *me, bool active)
@@ -553,6 +556,10 @@ static void agent_ct_down(struct res *r, struct local *l, const char *me, bool a
 			ha_event(r, "asking the manager to place %s again: %s", r->name, why);
 		return;
 	}
+	/* never seen running in this stay (protected while stopped, or stopped while corrald was
+	 * down): no crash to restart, as a VM stopped by itself is not one either */
+	if (!l->seen_up)
+		return;
 	if (l->restarts < r->max_restart) {
 		l->restarts++;
 		ha_event(r, "restart %d/%d on %s after the container stopped without a request", l->restarts,
@@ -666,8 +673,10 @@ static void agent_one(struct res *r, const char *me)
 		have = true;
 	}
 	bool active = ct ? ha_res_active(HA_CT, r->uuid) : vmstate_is_active(vm.state);
-	if (ct)
+	if (ct) {
 		l->down_since = active ? 0 : l->down_since ? l->down_since : time_mono_ms();
+		l->seen_up |= active;
+	}
 	if (strcmp(r->status, "request_start") == 0) {
 		if (active) {
 			char why[160];
