@@ -10,7 +10,9 @@
 # within the deadline L + 2 s), the manager restarts it on h2 or h3 within
 # a bound the test asserts; h1, back, drops its record (the root stays) and
 # `ct start` there finds nothing.  A crash (kill -9 of its init) restarts it
-# on its owner; `host maintenance OWNER on` stops it there and starts it on
+# on its owner.  With corrald on the owner stopped (SIGSTOP) and its link
+# cut, corral-guard (holding the init's pidfd) kills it and the pool runs it
+# elsewhere.  `host maintenance OWNER on` stops it there and starts it on
 # another host (containers have no live migration); a requested stop sets
 # HA state stopped.  An invariant checker runs all along, every 100 ms:
 # never two copies of the container's root running (processes whose root
@@ -119,6 +121,27 @@ test_expect "a crash (kill -9 of its init) restarts hact on its owner" '
 	wait_for 15 "one_init_other $i" &&
 	[ "$(owner hact)" = $o ] &&
 	on_host $o events --kind ha --limit 200 | grep -q "restart 1/1 on $o after the container stopped without a request"
+'
+
+test_expect "corrald on its owner stopped (SIGSTOP), the owner cut off: corral-guard kills hact, it runs elsewhere" '
+	o=$(owner hact) && i=$(inits) && glog=$T/$o/cluster/guard.log &&
+	wait_for 10 "grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=hact\" $glog" &&
+	L=$(on_host $o ha status --json | jq -r .fence.deadline_ms) &&
+	cpid=$(nhost_pid $o) && kill -STOP "$cpid" &&
+	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set "p${o#h}" down &&
+	wait_for $(( (L + 2000) / 1000 + 1 )) "proc_gone $i"; rc=$?; t1=$(now_ms);
+	wait_for 20 "one_init_other $i"; rc2=$?; t2=$(now_ms);
+	kill -CONT "$cpid";
+	[ $rc = 0 ] && [ $rc2 = 0 ] &&
+	echo "corrald stopped: cut to the container killed on $o (by corral-guard): $((t1 - t0)) ms (deadline L = $L ms); to it running elsewhere: $((t2 - t0)) ms" >>"$T/measured" &&
+	tail -1 "$T/measured" &&
+	[ $((t1 - t0)) -le $((L + 2000)) ] && [ $t1 -lt $t2 ] &&
+	grep -q "fenced: host lost quorum" $glog &&
+	wait_for 10 "on_host $o events --kind ha | grep -q \"the container.s init killed by corral-guard\"" &&
+	ip -n "$(nhost_ns sw)" link set "p${o#h}" up &&
+	wait_for 30 "[ \"\$(quorate $o)\" = true ]" &&
+	wait_for 15 "[ \"\$(owner hact)\" != $o ] && ! on_host $o ct show hact >/dev/null 2>&1" &&
+	[ "$(inits | wc -l)" = 1 ]
 '
 
 test_expect "maintenance of its owner: hact stops there and starts on another host (offline: no live migration)" '
