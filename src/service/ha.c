@@ -472,6 +472,8 @@ void svc_ha_requested(const char *uuid, bool started)
 						   "not a crash)",
 					 ha_kind_word(ha_kind_of(d)));
 	ha_update(uuid, set_requested, started ? "started" : "stopped", what);
+	if (started)
+		ha_fence_refresh(); /* armed, and corral-guard told, now rather than within the second */
 }
 
 static void set_owner(json_t *d, const void *arg)

@@ -431,9 +431,10 @@ static int start_vm(struct res *r, struct buf *err)
 		buf_adds(err, "this host lost quorum");
 		return -EAGAIN;
 	}
-	if (r->kind == HA_CT)
-		return svc_ct_ha_start(r->uuid, err);
-	return svc_vm_action(r->uuid, ACT_START, &o, err);
+	int rc = r->kind == HA_CT ? svc_ct_ha_start(r->uuid, err) : svc_vm_action(r->uuid, ACT_START, &o, err);
+	if (rc == 0)
+		ha_fence_refresh(); /* armed, and corral-guard told, now rather than within the second */
+	return rc;
 }
 
 /* A container's pool copy (ctdef, disks, memory) in step with this host's definition. */
