@@ -20,9 +20,12 @@
  * names a recycled pid.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/syscall.h>
@@ -163,10 +166,10 @@ int svc_ct_pidfd(const char *uuid)
 {
 	__do_free char *lp = ct_lxcpath();
 	struct ct_record rec = { 0 };
-	pid_t pid = 0, again = 0;
 	if (store_ct_get(svc_cfg.store, uuid, &rec) < 0)
 		return -ESRCH;
-	ctrt_state(lp, rec.name, &pid);
+	/* any state but stopped: a container frozen for a backup is armed too */
+	pid_t pid = ctrt_init_pid(lp, rec.name);
 	int fd = -ESRCH;
 	if (pid > 0) {
 		fd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -174,8 +177,7 @@ int svc_ct_pidfd(const char *uuid)
 			fd = -errno;
 		} else {
 			/* still its init after opening: the pidfd names no recycled pid */
-			ctrt_state(lp, rec.name, &again);
-			if (again != pid) {
+			if (ctrt_init_pid(lp, rec.name) != pid) {
 				close(fd);
 				fd = -ESRCH;
 			}
@@ -228,6 +230,56 @@ static void fenced_clear(const char *uuid)
 	pthread_mutex_unlock(&fenced_lock);
 }
 
+/* The pid a pidfd names (its fdinfo), or 0. */
+static pid_t pidfd_pid(int fd)
+{
+	__do_free char *path = xasprintf("/proc/self/fdinfo/%d", fd);
+	__do_buf struct buf b = BUF_INIT;
+	const char *p;
+	long pid = 0;
+	if (fs_read_file(path, 4096, &b) == 0 && b.s && (p = strstr(b.s, "\nPid:")))
+		pid = strtol(p + 5, NULL, 10);
+	return pid > 0 ? (pid_t)pid : 0;
+}
+
+/* A killed init that did not go at once: its cgroup may be frozen (a
+ * backup's freeze), where a cgroup v1 freezer holds SIGKILL until a thaw.
+ * Thaw the init's own freezer cgroup (v1 freezer.state, v2 cgroup.freeze)
+ * through the files, whatever froze it, so the kill lands; liblxc is not
+ * asked (its state may not know of the freeze). */
+static void thaw_killed(pid_t pid, const char *uuid)
+{
+	__do_free char *cg = xasprintf("/proc/%d/cgroup", (int)pid);
+	__do_buf struct buf b = BUF_INIT;
+	if (pid <= 0 || fs_read_file(cg, 1 << 16, &b) < 0 || !b.s)
+		return;
+	for (char *line = b.s, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')))
+			*nl = '\0';
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2 || strstr(c2, ".."))
+			continue;
+		*c2 = '\0';
+		__do_free char *file = NULL;
+		const char *value = NULL;
+		if (strstr(c1 + 1, "freezer")) {
+			file = xasprintf("/sys/fs/cgroup/freezer%s/freezer.state", c2 + 1);
+			value = "THAWED";
+		} else if (c1 == line + 1 && line[0] == '0' && !c1[1]) {
+			file = xasprintf("/sys/fs/cgroup%s/cgroup.freeze", c2 + 1);
+			value = "0";
+		}
+		if (!file)
+			continue;
+		int fd = open(file, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value))
+			log_warn("container %s: killed while frozen (not gone at once): thawed %s so the kill lands", uuid,
+				 file);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 int svc_ct_fence(const char *uuid, int pidfd, const char *reason, struct buf *err)
 {
 	int fd = pidfd >= 0 ? pidfd : svc_ct_pidfd(uuid);
@@ -237,6 +289,11 @@ int svc_ct_fence(const char *uuid, int pidfd, const char *reason, struct buf *er
 	}
 	int r = (int)syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
 	int e = errno;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	/* not gone at once: perhaps frozen (a backup's freeze), where a cgroup v1
+	 * freezer holds SIGKILL until a thaw; thaw it so the kill lands */
+	bool lingers = r == 0 && poll(&p, 1, 20) == 0;
+	pid_t pid = lingers ? pidfd_pid(fd) : 0;
 	if (fd != pidfd)
 		close(fd);
 	if (r < 0 && e != ESRCH) {
@@ -244,6 +301,8 @@ int svc_ct_fence(const char *uuid, int pidfd, const char *reason, struct buf *er
 		return -e;
 	}
 	svc_ct_fenced_note(uuid, reason);
+	if (lingers)
+		thaw_killed(pid, uuid);
 	return r < 0 ? 1 : 0;
 }
 

@@ -12,7 +12,8 @@
 # `ct start` there finds nothing.  A crash (kill -9 of its init) restarts it
 # on its owner.  With corrald on the owner stopped (SIGSTOP) and its link
 # cut, corral-guard (holding the init's pidfd) kills it and the pool runs it
-# elsewhere.  `host maintenance OWNER on` stops it there and starts it on
+# elsewhere.  Frozen (as a backup freezes it) when its owner is cut off, it
+# is still killed there.  `host maintenance OWNER on` stops it there and starts it on
 # another host (containers have no live migration); a requested stop sets
 # HA state stopped.  An invariant checker runs all along, every 100 ms:
 # never two copies of the container's root running (processes whose root
@@ -141,6 +142,26 @@ test_expect "corrald on its owner stopped (SIGSTOP), the owner cut off: corral-g
 	[ $((t1 - t0)) -le $((L + 2000)) ] && [ $t1 -lt $t2 ] &&
 	grep -q "fenced: host lost quorum" $glog &&
 	wait_for 10 "on_host $o events --kind ha | grep -q \"the container.s init killed by corral-guard\"" &&
+	ip -n "$(nhost_ns sw)" link set "p${o#h}" up &&
+	wait_for 30 "[ \"\$(quorate $o)\" = true ]" &&
+	wait_for 15 "[ \"\$(owner hact)\" != $o ] && ! on_host $o ct show hact >/dev/null 2>&1" &&
+	[ "$(inits | wc -l)" = 1 ]
+'
+
+test_expect "frozen (as a backup freezes it) when its owner is cut off: still killed there (thawed so the kill lands), runs elsewhere" '
+	o=$(owner hact) && i=$(inits) &&
+	fz=/sys/fs/cgroup/freezer$(sed -n "s/^[0-9]*:freezer://p" /proc/$i/cgroup) && [ -f "$fz/freezer.state" ] &&
+	echo FROZEN >"$fz/freezer.state" && wait_for 5 "grep -q FROZEN $fz/freezer.state" &&
+	sleep 1.5 &&
+	on_host $o ha status --json | jq -e ".fence.armed == [\"hact\"]" >/dev/null &&
+	L=$(on_host $o ha status --json | jq -r .fence.deadline_ms) &&
+	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set "p${o#h}" down &&
+	wait_for $(( (L + 2000) / 1000 + 1 )) "proc_gone $i"; rc=$?; t1=$(now_ms);
+	wait_for 20 "one_init_other $i"; rc2=$?; t2=$(now_ms);
+	[ $rc = 0 ] && [ $rc2 = 0 ] &&
+	echo "frozen: cut to the container killed on $o: $((t1 - t0)) ms (deadline L = $L ms); to it running elsewhere: $((t2 - t0)) ms" >>"$T/measured" &&
+	tail -1 "$T/measured" && [ $((t1 - t0)) -le $((L + 2000)) ] && [ $t1 -lt $t2 ] &&
+	grep -q "killed while frozen (not gone at once): thawed .*freezer.state so the kill lands" "$T/$o.log" &&
 	ip -n "$(nhost_ns sw)" link set "p${o#h}" up &&
 	wait_for 30 "[ \"\$(quorate $o)\" = true ]" &&
 	wait_for 15 "[ \"\$(owner hact)\" != $o ] && ! on_host $o ct show hact >/dev/null 2>&1" &&
