@@ -223,14 +223,16 @@ bool svc_ct_exists(const char *uuid);
 /* Does container uuid run here (liblxc's state not STOPPED)?  *state (may
  * be NULL): liblxc's state, or "unknown here" for no such container. */
 bool svc_ct_running(const char *uuid, const char **state);
-/* A pidfd of the running container's init (caller closes), checked to be
- * its init after opening; -ESRCH when it does not run. */
+/* A pidfd of the container's init in any state but stopped (caller
+ * closes), checked to be its init after opening; -ESRCH when it does not
+ * run. */
 int svc_ct_pidfd(const char *uuid);
 /* The self-fence: SIGKILL to its init through pidfd (the fence's, opened
  * when it armed; -1: one opened now; the caller keeps its own) (the kernel
- * kills the rest of its PID namespace).  0 killed, 1 its init had ended
- * already (corral-guard was first), -ESRCH not running.  The container is
- * then "fenced here" with reason. */
+ * kills the rest of its PID namespace; a frozen one is thawed so the kill
+ * lands).  0 killed, 1 its init had ended already (corral-guard was
+ * first), -ESRCH not running.  The container is then "fenced here" with
+ * reason. */
 int svc_ct_fence(const char *uuid, int pidfd, const char *reason, struct buf *err);
 /* corral-guard fenced it (its report): "fenced here" with reason. */
 void svc_ct_fenced_note(const char *uuid, const char *reason);

@@ -16,8 +16,11 @@
  *
  * Killing a container is killing its init: the kernel then kills every
  * other process of its PID namespace.  The pidfd is opened from liblxc's
- * init pid and checked against liblxc again after opening, so it never
- * names a recycled pid.
+ * init pid (in any state but stopped: a container frozen for a backup is
+ * armed too) and checked against liblxc again after opening, so it never
+ * names a recycled pid.  An init not gone 20 ms after the kill may be
+ * frozen (a cgroup v1 freezer holds SIGKILL until a thaw): its own freezer
+ * cgroup is thawed through the files, so the kill lands.
  */
 #include <errno.h>
 #include <fcntl.h>
