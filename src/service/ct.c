@@ -459,6 +459,12 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
+	if (svc_ha_protected(d->uuid)) {
+		/* the pool would restart it elsewhere from a root this delete removes */
+		buf_printf(err, "container '%s' is HA-protected: corral ha remove %s first", d->name, d->name);
+		r = -EBUSY;
+		goto out;
+	}
 	/* the rows first (the container, then its root volume; its mount
 	 * points' volumes become free): a crash between the two leaves only
 	 * files, which a create of the same name reports rather than reuses */

@@ -64,6 +64,7 @@ test_expect "ha add refuses containers whose root or mounts are not on shared po
 	on_host h2 ha set hact --max-relocate 2 >/dev/null && wait_for 5 "[ \"\$(hastat h1 hact max_relocate)\" = 2 ]" &&
 	on_host h1 ha status | grep -E "^hact +h1 +stopped +started +started +10 .* container *$" &&
 	fails on_host h1 ct migrate hact --to h2 2>err && grep -q "is HA-protected: the pool moves it" err &&
+	fails on_host h1 ct delete --yes hact 2>err && grep -q "is HA-protected: corral ha remove hact first" err &&
 	for c in loc img mnt; do on_host h1 ct delete --yes $c >/dev/null || return 1; done
 '
 
