@@ -57,7 +57,8 @@ static struct {
 } fenced[CT_HA_FENCED_MAX];
 static size_t nfenced;
 
-/* The volume `vol` as the pool's copy names it: {volume, pool, format, file}; -EINVAL + err when not on a shared pool. */
+/* The volume `vol` as the pool's copy names it ({volume, pool, format, file}) appended to disks;
+ * -EINVAL + err when it is not a directory volume of a shared pool. */
 static int vol_capture(const char *ctname, const char *what, const char *vol, json_t *disks, struct buf *err)
 {
 	struct vol_record v = { 0 };
