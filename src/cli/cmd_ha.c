@@ -1,7 +1,8 @@
 /*
- * cmd_ha.c - `corral ha ...`: the VMs a pool keeps running (the API's
- * /v1/ha; docs/ha.md): protect a VM, change or drop its settings, and
- * show every HA VM with its host and this host's self-fence.  The ranges
+ * cmd_ha.c - `corral ha ...`: the VMs and containers a pool keeps running
+ * (the API's /v1/ha; docs/ha.md): protect one, change or drop its
+ * settings, and show every HA resource with its kind, its host and this
+ * host's self-fence.  The ranges
  * are checked by corrald, which refuses with the reason.
  */
 #include <inttypes.h>
@@ -28,30 +29,34 @@
 	"  -h, --help        show this help\n"
 
 static const char usage_add[] =
-	"usage: corral ha add VM [--priority N] [--order N] [--start-delay S]\n"
-	"                        [--max-restart N] [--max-relocate N] [--state STATE] [--group G]\n"
+	"usage: corral ha add VM|CT [--priority N] [--order N] [--start-delay S]\n"
+	"                           [--max-restart N] [--max-relocate N] [--state STATE] [--group G]\n"
 	"\n"
-	"Protect a VM of this host with HA (the host must be in a pool: corral cluster\n"
-	"create).  The setting is the pool's: it needs quorum and is the same on every\n"
-	"member.  While the VM runs here and its state is started, this host kills it\n"
-	"when the host loses quorum (docs/ha.md, \"Self-fencing\"); when this host\n"
-	"leaves the pool, the pool's HA manager restarts it on another host.  Its\n"
-	"disks must be in shared pools; its definition travels with the setting.\n"
+	"Protect a VM or a container of this host with HA (the host must be in a pool:\n"
+	"corral cluster create).  The setting is the pool's: it needs quorum and is the\n"
+	"same on every member.  While it runs here and its state is started, this host\n"
+	"kills it when the host loses quorum (docs/ha.md, \"Self-fencing\"); when this\n"
+	"host leaves the pool, the pool's HA manager restarts it on another host.  A\n"
+	"VM's disks must be in shared pools (or replicated); a container's root must be\n"
+	"a directory volume of a shared pool, and its mount points' volumes too.  Its\n"
+	"definition travels with the setting.  A container has no live migration: host\n"
+	"maintenance stops it and starts it on another host (docs/ha.md, \"Containers\").\n"
 	"\n"
 	"Options:\n" SETTINGS_HELP;
 
 static const char usage_set[] =
-	"usage: corral ha set VM [--priority N] [--order N] [--start-delay S]\n"
-	"                        [--max-restart N] [--max-relocate N] [--state STATE] [--group G]\n"
+	"usage: corral ha set VM|CT [--priority N] [--order N] [--start-delay S]\n"
+	"                           [--max-restart N] [--max-relocate N] [--state STATE] [--group G]\n"
 	"\n"
-	"Change an HA VM's settings: the options given replace the stored values.\n"
+	"Change an HA VM's or container's settings: the options given replace the\n"
+	"stored values.\n"
 	"\n"
 	"Options:\n" SETTINGS_HELP;
 
 static const char usage_remove[] =
-	"usage: corral ha remove VM...\n"
+	"usage: corral ha remove VM|CT...\n"
 	"\n"
-	"Stop protecting VMs with HA (the VMs themselves stay as they are).\n"
+	"Stop protecting VMs or containers with HA (they stay as they are).\n"
 	"\n"
 	"Options:\n"
 	"  --json       print the API's answers as a JSON array\n"
@@ -60,9 +65,10 @@ static const char usage_remove[] =
 static const char usage_status[] =
 	"usage: corral ha status [--json]\n"
 	"\n"
-	"List the HA VMs as VM HOST STATE HA-STATE STATUS PRIORITY ORDER DELAY RESTART\n"
-	"RELOCATE (HOST: its owner in the pool; STATE: its VM state as this host knows\n"
-	"it; STATUS: the manager's state, with the reason of its last decision below),\n"
+	"List the HA VMs and containers as NAME HOST STATE HA-STATE STATUS PRIORITY\n"
+	"ORDER DELAY RESTART RELOCATE KIND (HOST: its owner in the pool; STATE: its\n"
+	"state as this host knows it; STATUS: the manager's state, with the reason of\n"
+	"its last decision below; KIND: vm or container),\n"
 	"then which host is the pool's HA manager, and this host's self-fence: armed\n"
 	"or not, its deadline, and the last fence.\n"
 	"\n"
@@ -118,7 +124,7 @@ static void print_entry(struct cli *cli, const char *what, const json_t *e)
 	if (cli->json)
 		out_json(e);
 	else
-		printf("%s %s\n", what, out_str(e, "vm"));
+		printf("%s %s %s\n", what, out_str(e, "kind") ? out_str(e, "kind") : "vm", out_str(e, "vm"));
 }
 
 static int ha_add(struct cli *cli, int argc, char **argv)
@@ -132,13 +138,13 @@ static int ha_add(struct cli *cli, int argc, char **argv)
 	cli_args_init(&a, "ha add", usage_add, argc, argv);
 	if ((rc = settings_parse(cli, &a, body, &go)) != CLI_OK || !go)
 		return rc;
-	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+	if ((rc = cli_args_count(&a, 1, 1, "VM|CT")) != CLI_OK)
 		return rc;
 	json_object_set_new(body, "vm", json_string(a.pos[0]));
 	struct client *c = cli_client(cli);
 	if (!c || client_call(c, "POST", "/v1/ha", body, &r, false) < 0)
 		return CLI_FAIL;
-	print_entry(cli, "HA-protected vm", r.json);
+	print_entry(cli, "HA-protected", r.json);
 	return CLI_OK;
 }
 
@@ -153,13 +159,13 @@ static int ha_set(struct cli *cli, int argc, char **argv)
 	cli_args_init(&a, "ha set", usage_set, argc, argv);
 	if ((rc = settings_parse(cli, &a, body, &go)) != CLI_OK || !go)
 		return rc;
-	if ((rc = cli_args_count(&a, 1, 1, "VM")) != CLI_OK)
+	if ((rc = cli_args_count(&a, 1, 1, "VM|CT")) != CLI_OK)
 		return rc;
 	if (json_object_size(body) == 0)
 		return cli_usage_error("ha set", "nothing to change: give at least one option");
 	if (cli_call(cli, "PUT", "/v1/ha", a.pos[0], NULL, body, &r) != CLI_OK)
 		return CLI_FAIL;
-	print_entry(cli, "changed HA settings of vm", r.json);
+	print_entry(cli, "changed HA settings of", r.json);
 	return CLI_OK;
 }
 
@@ -168,7 +174,7 @@ static void ha_removed(struct cli *cli, const char *item, json_t *answer, json_t
 	if (answer)
 		json_array_append(all, answer);
 	if (!cli->json)
-		printf("vm %s is no longer HA-protected\n", item);
+		printf("%s is no longer HA-protected\n", item);
 }
 
 static int ha_remove(struct cli *cli, int argc, char **argv)
@@ -177,15 +183,15 @@ static int ha_remove(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 
 	cli_args_init(&a, "ha remove", usage_remove, argc, argv);
-	if (!cli_args_plain(cli, &a, 1, -1, "VM"))
+	if (!cli_args_plain(cli, &a, 1, -1, "VM|CT"))
 		return a.exit_code;
 	return cli_delete_each(cli, "/v1/ha", NULL, a.pos, a.npos, all, ha_removed);
 }
 
 static void print_status(const json_t *answer)
 {
-	static const char *const headers[] = { "VM",	   "HOST",  "STATE", "HA-STATE", "STATUS",
-					       "PRIORITY", "ORDER", "DELAY", "RESTART",  "RELOCATE" };
+	static const char *const headers[] = { "NAME",	   "HOST",  "STATE",   "HA-STATE", "STATUS", "PRIORITY",
+					       "ORDER", "DELAY", "RESTART", "RELOCATE", "KIND" };
 	__do_table struct table *t = table_new(ARRAY_SIZE(headers), headers);
 	const json_t *e, *f = json_object_get(answer, "fence");
 	size_t i;
@@ -201,7 +207,7 @@ static void print_status(const json_t *answer)
 			 out_str(e, "group") ?: "", out_str(e, "group") ? ")" : "");
 		table_add(t, vmname, out_str(e, "host") ? out_str(e, "host") : "-", out_str(e, "vm_state"),
 			  out_str(e, "state"), out_str(e, "status") ? out_str(e, "status") : "-", n[0], n[1], n[2], n[3],
-			  n[4]);
+			  n[4], out_str(e, "kind") ? out_str(e, "kind") : "vm");
 	}
 	table_print(t, stdout);
 	json_array_foreach(json_object_get(answer, "resources"), i, e) if (out_str(e, "status_reason"))
@@ -366,14 +372,14 @@ static int ha_group(struct cli *cli, int argc, char **argv)
 }
 
 static const struct cli_verb ha_verbs[] = {
-	{ "add", "protect a VM with HA", ha_add },
-	{ "set", "change a VM's HA settings", ha_set },
-	{ "remove", "stop protecting VMs with HA", ha_remove },
-	{ "status", "the HA VMs, their hosts, and this host's self-fence", ha_status },
+	{ "add", "protect a VM or container with HA", ha_add },
+	{ "set", "change the HA settings of a VM or container", ha_set },
+	{ "remove", "stop protecting VMs or containers with HA", ha_remove },
+	{ "status", "the HA VMs and containers, their hosts, and this host's self-fence", ha_status },
 	{ "group", "add, list or remove HA groups (preferred hosts)", ha_group },
 	{ NULL, NULL, NULL },
 };
 
 const struct cli_noun cli_noun_ha = {
-	"ha", "High availability: the VMs the pool keeps running, and fencing.", ha_verbs, NULL,
+	"ha", "High availability: the VMs and containers the pool keeps running, and fencing.", ha_verbs, NULL,
 };

@@ -588,8 +588,11 @@ out_rt:
 	svc_ct_migrate_reap(true);
 	svc_migrate_shutdown(); /* incoming VMs not finished: killed and removed (the source resumes its own) */
 	svc_replicate_shutdown(); /* the monitor only: mirrors and replica daemons run on */
+	/* the pool thread, the HA agent and the self-fence (corosync keeps running) before the
+	 * runtime: a fence thread that still ran would see no guest running once the runtime is
+	 * gone and hand corral-guard an empty armed set before telling it corrald stops */
+	svc_cluster_shutdown();
 	rt_shutdown();
-	svc_cluster_shutdown(); /* the pool thread only: corosync keeps running */
 	svc_shutdown();
 out:
 	store_close(st);

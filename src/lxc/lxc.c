@@ -326,6 +326,17 @@ const char *ctrt_state(const char *lxcpath, const char *name, pid_t *pid)
 	return s;
 }
 
+pid_t ctrt_init_pid(const char *lxcpath, const char *name)
+{
+	struct buf e = BUF_INIT;
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, &e);
+	buf_release(&e);
+	if (!c || !c->is_defined(c) || !c->is_running(c))
+		return 0;
+	pid_t pid = c->init_pid(c);
+	return pid > 0 ? pid : 0;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec t;

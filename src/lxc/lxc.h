@@ -103,6 +103,9 @@ int ctrt_kill(const char *lxcpath, const char *name, struct buf *err);
  * "FREEZING", "FROZEN", "THAWED"; "STOPPED" for an undefined container.
  * *pid (may be NULL): its init's pid when running, else 0. */
 const char *ctrt_state(const char *lxcpath, const char *name, pid_t *pid);
+/* Its init's pid in any state but STOPPED (also FROZEN, STARTING, STOPPING:
+ * what HA's fence kills), else 0. */
+pid_t ctrt_init_pid(const char *lxcpath, const char *name);
 /*
  * Run argv in the running container (attach: every namespace, its cgroup,
  * its environment cleared but for PATH/TERM/HOME), stdin /dev/null; its

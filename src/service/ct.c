@@ -23,6 +23,7 @@
 #include "ct_internal.h"
 #include "vm.h"
 #include "service/internal.h"
+#include "service/ha.h"
 #include "service/hostpath.h"
 #include "service/network.h"
 #include "service/migrate_recover.h"
@@ -422,6 +423,25 @@ int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, s
 	return 0;
 }
 
+int ct_idmap_same_here(const struct ct_def *d, const char *here, struct buf *err)
+{
+	uint32_t ub, gb, n;
+	int r;
+	if (d->privileged)
+		return 0;
+	if ((r = svc_ct_idmap_host(&ub, &gb, &n, err)) < 0)
+		return r;
+	if (ub != d->idmap.uid_base || gb != d->idmap.gid_base || n < d->idmap.count) {
+		buf_printf(err,
+			   "container '%s' maps its ids to host uids %u and gids %u, but %s gives containers "
+			   "uids %u and gids %u (/etc/subuid, /etc/subgid): give both hosts root the same "
+			   "subordinate range (docs/containers.md)",
+			   d->name, d->idmap.uid_base, d->idmap.gid_base, here, ub, gb);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();
@@ -436,6 +456,12 @@ int svc_ct_delete(const char *key, json_t **out, struct buf *err)
 		goto out;
 	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0) {
 		buf_printf(err, "container '%s' is running: stop it first", d->name);
+		r = -EBUSY;
+		goto out;
+	}
+	if (svc_ha_protected(d->uuid)) {
+		/* the pool would restart it elsewhere from a root this delete removes */
+		buf_printf(err, "container '%s' is HA-protected: corral ha remove %s first", d->name, d->name);
 		r = -EBUSY;
 		goto out;
 	}
@@ -517,7 +543,7 @@ static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
 }
 
 /* After a stop or kill: the stopped container's NIC filters go (its veths went with its namespace). */
-static void ct_stopped(const char *lp, const struct ct_def *d)
+void ct_stopped(const char *lp, const struct ct_def *d)
 {
 	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
 		return;
@@ -548,6 +574,9 @@ int svc_ct_start_now(const char *key, struct buf *err)
 		r = -EBUSY;
 		goto out;
 	}
+	/* an HA container runs on its owner in the pool only, and never without quorum */
+	if ((r = svc_ha_start_check(d->uuid, d->name, err)) < 0)
+		goto out;
 	if ((r = d->rootfs ? check_rootfs(d, err) : 0) == 0)
 		r = ct_start(lp, d, err);
 out:
@@ -697,6 +726,8 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 				   "starting it here until %s answers",
 				   d->name, peer, peer);
 			r = -EBUSY;
+		} else if (x->a != CT_STOP && x->a != CT_KILL && (r = svc_ha_start_check(d->uuid, d->name, &err)) < 0) {
+			/* an HA container runs on its owner in the pool only (a reboot starts it again) */
 		} else if (x->a == CT_START) {
 			/* the config again from the definition: what corral stored is what runs */
 			if (!d->rootfs || (r = check_rootfs(d, &err)) == 0)
@@ -725,6 +756,11 @@ static int ct_act_one(struct job *j, const struct ct_act *x, const char *uuid, j
 		}
 		__do_free char *detail = r == 0 ? xasprintf("%s", what) : xasprintf("%s failed: %s", what, err.s);
 		svc_vm_event(d->uuid, "container", detail);
+		/* HA follows a requested start or stop (docs/ha.md "Containers") */
+		if (r == 0 && x->a == CT_START)
+			svc_ha_requested(d->uuid, true);
+		else if (r == 0 && (x->a == CT_STOP || x->a == CT_KILL))
+			svc_ha_requested(d->uuid, false);
 	}
 	if (held)
 		job_unlock_vm(j, d->uuid);

@@ -190,4 +190,53 @@ void svc_ct_migrate_reap(bool all);
 void ct_migrate_in_recover(const json_t *rec);
 void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to);
 
+/*
+ * HA for containers (ct_ha.c; docs/ha.md "Containers"): what the HA
+ * manager, agent and fence (service/ha*.c) call where a VM's path calls
+ * the QEMU runtime.
+ *
+ * svc_ct_ha_capture: container key's definition into an HA row's def:
+ * "vm" (its name), "kind": "container", "ctdef", "disks" (its root volume
+ * and mount points' volumes, [{volume, pool, format, file}]) and
+ * "memory_mib" (its memory limit, or 128); *uuid its uuid.  -EINVAL with
+ * the reason when HA could not restart it elsewhere: a --rootfs directory
+ * or a root in the lxcpath, a root or mount volume in a pool that is not
+ * shared, an image root.  -ENOENT: no such container.
+ * svc_ct_ha_adopt: define container uuid here from def (the pool's copy):
+ * its volume rows on this host's shared pools (checked to exist), liblxc's
+ * config, its row, in one store batch.  0 also when it is defined here
+ * already.
+ * svc_ct_ha_forget: drop this host's record of a stopped container the
+ * pool moved away: its row, its volumes' rows and liblxc's config, never
+ * the root or the volumes' trees.
+ * svc_ct_ha_start: svc_ct_start_now, and no longer fenced here.
+ * svc_ct_ha_stop: a graceful stop (timeout_s), then a kill, holding its
+ * lock (a maintenance move: containers have no live migration).
+ */
+int svc_ct_ha_capture(const char *key, json_t *def, char uuid[37], struct buf *err);
+int svc_ct_ha_adopt(const char *uuid, const json_t *def, struct buf *err);
+int svc_ct_ha_forget(const char *uuid, struct buf *err);
+int svc_ct_ha_start(const char *uuid, struct buf *err);
+int svc_ct_ha_stop(const char *uuid, int timeout_s, struct buf *err);
+/* Is container uuid defined here? */
+bool svc_ct_exists(const char *uuid);
+/* Does container uuid run here (liblxc's state not STOPPED)?  *state (may
+ * be NULL): liblxc's state, or "unknown here" for no such container. */
+bool svc_ct_running(const char *uuid, const char **state);
+/* A pidfd of the container's init in any state but stopped (caller
+ * closes), checked to be its init after opening; -ESRCH when it does not
+ * run. */
+int svc_ct_pidfd(const char *uuid);
+/* The self-fence: SIGKILL to its init through pidfd (the fence's, opened
+ * when it armed; -1: one opened now; the caller keeps its own) (the kernel
+ * kills the rest of its PID namespace; a frozen one is thawed so the kill
+ * lands).  0 killed, 1 its init had ended already (corral-guard was
+ * first), -ESRCH not running.  The container is then "fenced here" with
+ * reason. */
+int svc_ct_fence(const char *uuid, int pidfd, const char *reason, struct buf *err);
+/* corral-guard fenced it (its report): "fenced here" with reason. */
+void svc_ct_fenced_note(const char *uuid, const char *reason);
+/* Was it fenced here since it last started (in corrald's memory)?  The reason into reason. */
+bool svc_ct_fenced(const char *uuid, char *reason, size_t len);
+
 #endif

@@ -59,6 +59,12 @@ json_t *ct_storage_json(const struct ct_def *d);
 void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c);
 /* Store nd as the container's definition: its row exists (create false) or is new (create true). */
 int ct_store_def(const struct ct_def *nd, bool create, struct buf *err);
+/* After a stop or kill (ct.c): a stopped container's NIC filters and image mount go. */
+void ct_stopped(const char *lp, const struct ct_def *d);
+/* An unprivileged d's id map is the one this host gives containers (ct.c;
+ * a migration or an HA take-over keeps the tree's numeric owners); -EINVAL
+ * with a sentence naming `here` (the host) otherwise. */
+int ct_idmap_same_here(const struct ct_def *d, const char *here, struct buf *err);
 /* Is it stopped, as liblxc says? */
 bool ct_is_stopped(const char *lp, const struct ct_def *d);
 

@@ -43,6 +43,7 @@
 #include "core/job.h"
 #include "core/store.h"
 #include "qemu/migrate.h"
+#include "service/ha.h"
 #include "service/internal.h"
 #include "service/migrate_common.h"
 #include "service/migrate_offline.h"
@@ -213,19 +214,8 @@ static int in_check(const struct ct_def *d, uint64_t bytes, struct buf *err)
 	}
 	if ((r = svc_net_check_ct(d, err)) < 0)
 		return r;
-	if (!d->privileged) {
-		uint32_t ub, gb, n;
-		if ((r = svc_ct_idmap_host(&ub, &gb, &n, err)) < 0)
-			return r;
-		if (ub != d->idmap.uid_base || gb != d->idmap.gid_base || n < d->idmap.count) {
-			buf_printf(err,
-				   "container '%s' maps its ids to host uids %u and gids %u, but %s gives containers "
-				   "uids %u and gids %u (/etc/subuid, /etc/subgid): give both hosts root the same "
-				   "subordinate range (docs/containers.md)",
-				   d->name, d->idmap.uid_base, d->idmap.gid_base, mig_self_name(), ub, gb);
-			return -EINVAL;
-		}
-	}
+	if ((r = ct_idmap_same_here(d, mig_self_name(), err)) < 0)
+		return r;
 	if (fs_exists(dir) > 0) {
 		buf_printf(err, "%s exists on %s already (left from another tool?): not touching it", dir,
 			   mig_self_name());
@@ -906,6 +896,12 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 		return r;
 	if ((r = ct_load(key, &rec, &d, err)) < 0)
 		return r;
+	if (svc_ha_protected(d->uuid)) {
+		buf_printf(err, "container '%s' is HA-protected: the pool moves it (corral host maintenance HOST on); "
+			   "to migrate it by hand, corral ha remove %s first", d->name, d->name);
+		r = -EBUSY;
+		goto fail;
+	}
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (containers migrate stopped only)", d->name);
 		r = -EBUSY;

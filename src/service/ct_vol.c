@@ -30,6 +30,7 @@
 
 #include "ct.h"
 #include "ct_internal.h"
+#include "service/ha.h"
 #include "service/internal.h"
 #include "service/pool.h"
 #include "core/job.h"
@@ -404,6 +405,13 @@ static int move_run(struct job *j, void *arg, struct buf *err)
 	job_set_uncancellable(j, "a move copies with cp and switches in one store batch; it ends by itself");
 	if ((r = ct_load(o->uuid, &rec, &d, err)) < 0)
 		return r;
+	if (svc_ha_protected(d->uuid)) {
+		/* the pool's copy names the root's pool on every host */
+		buf_printf(err, "container '%s' is HA-protected: corral ha remove %s before moving its root", d->name,
+			   d->name);
+		r = -EBUSY;
+		goto out;
+	}
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (a root moves while stopped only)", d->name);
 		r = -EBUSY;
@@ -564,6 +572,13 @@ int svc_ct_move(const char *key, const char *pool, json_t **job, struct buf *err
 		buf_printf(err, "container '%s' runs on a --rootfs directory of your own (%s): corral moves only roots "
 			   "it made", d->name, d->rootfs);
 		r = -ENOTSUP;
+		goto out;
+	}
+	if (svc_ha_protected(d->uuid)) {
+		/* the pool's copy names the root's pool on every host */
+		buf_printf(err, "container '%s' is HA-protected: corral ha remove %s before moving its root", d->name,
+			   d->name);
+		r = -EBUSY;
 		goto out;
 	}
 	if (!ct_is_stopped(lp, d)) {

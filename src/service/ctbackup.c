@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "ctbackup.h"
+#include "cluster/membership.h"
 #include "service/backup.h"
+#include "service/ha.h"
 #include "service/ct.h"
 #include "service/ct_internal.h"
 #include "service/repo.h"
@@ -119,7 +121,16 @@ int svc_ctb_backup_one(struct job *j, struct repo *repo, const char *repo_path, 
 	if (frozen) {
 		struct buf e = BUF_INIT;
 		frozen_ms = time_mono_ms() - t_freeze;
-		if (ctrt_unfreeze(lp, d->name, &e) < 0) {
+		/* an HA container of a host that lost quorum meanwhile may run elsewhere by now:
+		 * it is killed before the thaw, never run on here (docs/ha.md "Containers") */
+		bool fenced = svc_ha_armed(d->uuid) && !membership_quorate();
+		if (fenced) {
+			log_warn("container %s: this host lost quorum during its backup: killed, then thawed so the kill "
+				 "lands", d->name);
+			svc_ct_fence(d->uuid, -1, "fenced: host lost quorum (during a backup's freeze)", &e);
+			buf_reset(&e);
+		}
+		if (!fenced && ctrt_unfreeze(lp, d->name, &e) < 0) {
 			log_error("container %s: thawing after its backup failed: %s", d->name, e.s);
 			if (r == 0) {
 				buf_printf(err, "the backup %s was made, but thawing container %s failed: %s", res.id,

@@ -12,6 +12,8 @@
 #include "service/ha.h"
 #include "service/ha_admit.h"
 #include "service/ha_group.h"
+#include "service/ha_kind.h"
+#include "service/ct.h"
 #include "service/ha_fence.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
@@ -172,7 +174,9 @@ static json_t *entry(const char *uuid, json_t *def)
 	json_t *e = json_deep_copy(def);
 	json_object_set_new(e, "uuid", json_string(uuid));
 	json_object_del(e, "vmdef");
+	json_object_del(e, "ctdef");
 	json_object_del(e, "disks");
+	json_object_set_new(e, "kind", json_string(ha_kind_of(def) == HA_CT ? "container" : "vm"));
 	return e;
 }
 
@@ -209,6 +213,40 @@ static int replica_check(const char *uuid, const json_t *def, struct buf *err)
 	return 0;
 }
 
+/* The last steps of svc_ha_add for either kind: failures to tolerate, the pool's row, the event. */
+static int add_commit(const char *uuid, json_t *def, json_t **out, struct buf *err)
+{
+	int r;
+	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
+		return r;
+	__do_free char *text = json_to_string(def);
+	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
+		return commit_fail(r, "add", err);
+	svc_vm_event(uuid, "ha", "HA-protected");
+	ha_fence_refresh();
+	*out = entry(uuid, def);
+	return 0;
+}
+
+/* svc_ha_add of container key: its root and mount volumes on shared pools (svc_ct_ha_capture). */
+static int ha_add_ct(const char *key, const char *self, const json_t *body, json_t **out, struct buf *err)
+{
+	char uuid[37];
+	int r;
+	__do_json json_t *def = json_pack("{s:s,s:s}", "host", self, "status", "started");
+	if ((r = svc_ct_ha_capture(key, def, uuid, err)) < 0)
+		return r;
+	struct ha_record old = { 0 };
+	if (store_ha_get(svc_cfg.store, uuid, &old) == 0) {
+		ha_record_release(&old);
+		buf_printf(err, "container '%.64s' is already HA-protected: change it with corral ha set", key);
+		return -EEXIST;
+	}
+	if ((r = settings_merge(def, body, err)) < 0)
+		return r;
+	return add_commit(uuid, def, out, err);
+}
+
 int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 {
 	const char *key = NULL;
@@ -224,7 +262,9 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 	if ((r = pool_self(&self, err)) < 0)
 		return r;
 	if (store_vm_lookup(svc_cfg.store, key, uuid) < 0) {
-		buf_printf(err, "no VM '%.64s' on this host", key);
+		if (svc_ct_exists(key))
+			return ha_add_ct(key, self, body, out, err);
+		buf_printf(err, "no VM '%.64s' on this host (nor a container of that name)", key);
 		return -ENOENT;
 	}
 	struct ha_record old = { 0 };
@@ -249,15 +289,7 @@ int svc_ha_add(const json_t *body, json_t **out, struct buf *err)
 	vm_record_release(&vm);
 	if (r < 0 || (r = replica_check(uuid, def, err)) < 0 || (r = settings_merge(def, body, err)) < 0)
 		return r;
-	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
-		return r;
-	__do_free char *text = json_to_string(def);
-	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
-		return commit_fail(r, "add", err);
-	svc_vm_event(uuid, "ha", "HA-protected");
-	ha_fence_refresh();
-	*out = entry(uuid, def);
-	return 0;
+	return add_commit(uuid, def, out, err);
 }
 
 /* The uuid of the protected VM `key` (name or uuid; a uuid also when the VM is not on this host). */
@@ -284,7 +316,7 @@ static int ha_find(const char *key, svc_uuid uuid, struct ha_record *rec, struct
 		}
 		store_ha_list_free(list, n);
 	}
-	buf_printf(err, "VM '%.64s' is not HA-protected", key);
+	buf_printf(err, "'%.64s' (a VM or container) is not HA-protected", key);
 	return -ENOENT;
 }
 
@@ -430,9 +462,18 @@ static void set_requested(json_t *d, const void *arg)
 
 void svc_ha_requested(const char *uuid, bool started)
 {
-	ha_update(uuid, set_requested, started ? "started" : "stopped",
-		  started ? "HA state started: the VM was started by request"
-			  : "HA state stopped: the VM was stopped by request (a requested stop is not a crash)");
+	struct ha_record rec = { 0 };
+	if (store_ha_get(svc_cfg.store, uuid, &rec) < 0)
+		return;
+	__do_json json_t *d = json_loads(rec.def, 0, NULL);
+	ha_record_release(&rec);
+	__do_free char *what = xasprintf(started ? "HA state started: the %s was started by request"
+						 : "HA state stopped: the %s was stopped by request (a requested stop is "
+						   "not a crash)",
+					 ha_kind_word(ha_kind_of(d)));
+	ha_update(uuid, set_requested, started ? "started" : "stopped", what);
+	if (started)
+		ha_fence_refresh(); /* armed, and corral-guard told, now rather than within the second */
 }
 
 static void set_owner(json_t *d, const void *arg)
@@ -455,6 +496,15 @@ void svc_ha_moved(const char *uuid, const char *to)
 {
 	__do_free char *what = xasprintf("HA owner is now %s (migrated)", to);
 	ha_update(uuid, set_owner, to, what);
+}
+
+bool svc_ha_protected(const char *uuid)
+{
+	struct ha_record rec = { 0 };
+	if (uuid[0] == '~' || store_ha_get(svc_cfg.store, uuid, &rec) < 0)
+		return false;
+	ha_record_release(&rec);
+	return true;
 }
 
 bool svc_ha_armed(const char *uuid)
@@ -497,9 +547,17 @@ json_t *svc_ha_status(void)
 				json_decref(row);
 			}
 			struct vm_record vm = { 0 };
+			const char *cst = NULL;
 			if (!json_object_get(e, "status"))
 				json_object_set_new(e, "status", json_string("started"));
-			if (store_vm_get(svc_cfg.store, list[i].uuid, &vm) == 0) {
+			if (strcmp(json_string_value(json_object_get(e, "kind")), "container") == 0) {
+				/* liblxc's state here, lower case as ct list shows it */
+				svc_ct_running(list[i].uuid, &cst);
+				__do_free char *lower = xstrdup(cst);
+				for (char *p = lower; *p; p++)
+					*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+				json_object_set_new(e, "vm_state", json_string(lower));
+			} else if (store_vm_get(svc_cfg.store, list[i].uuid, &vm) == 0) {
 				json_object_set_new(e, "vm", json_string(vm.def->name));
 				if (!json_object_get(e, "host"))
 					json_object_set_new(e, "host", json_string(vm.host ? vm.host : self ? self : "this host"));

@@ -1,7 +1,10 @@
 /*
- * ha.h - HA resources: which VMs the pool keeps running, with their
- * priority, order, start delay, restart and relocation limits and
- * requested state (ha.c; docs/ha.md "HA resources").
+ * ha.h - HA resources: which VMs and containers the pool keeps running,
+ * with their priority, order, start delay, restart and relocation limits
+ * and requested state (ha.c; docs/ha.md "HA resources", "Containers").
+ * A container's row has "kind": "container" and its definition in
+ * "ctdef" (svc_ct_ha_capture, service/ct.h); what differs per kind is in
+ * ha_kind.h.
  *
  * The settings are replicated configuration (the ha_resources table, ha.*
  * ops): a change needs the pool's quorum and is the same on every member.
@@ -32,7 +35,8 @@
 
 #include "util/buf.h"
 
-/* {vm, priority, order, start_delay, max_restart, max_relocate, state}: protect vm.  *out: its entry. */
+/* {vm, priority, order, start_delay, max_restart, max_relocate, state}: protect vm (a VM's or a
+ * container's name or uuid).  *out: its entry. */
 int svc_ha_add(const json_t *body, json_t **out, struct buf *err);
 /* Change the members given of vm's settings.  *out: its entry. */
 int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err);
@@ -40,6 +44,8 @@ int svc_ha_set(const char *vm, const json_t *body, json_t **out, struct buf *err
 int svc_ha_remove(const char *vm, struct buf *err);
 /* GET /v1/ha: {manager, fence, resources: [...]}. */
 json_t *svc_ha_status(void);
+/* Whether VM or container uuid is HA-protected at all (a row, whatever its state). */
+bool svc_ha_protected(const char *uuid);
 /* Whether VM uuid is HA-protected with state "started" (the fence arms for it). */
 bool svc_ha_armed(const char *uuid);
 

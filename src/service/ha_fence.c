@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster/conf.h"
 #include "cluster/membership.h"
@@ -22,6 +23,8 @@
 #include "service/ha.h"
 #include "service/ha_fence.h"
 #include "service/ha_guard.h"
+#include "service/ha_kind.h"
+#include "service/ct.h"
 #include "service/internal.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -35,6 +38,8 @@
 struct armed {
 	svc_uuid uuid;
 	char name[64];
+	enum ha_kind kind;
+	int pidfd; /* a container: its init's, opened when armed (the fence needs no liblxc call); else -1 */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,7 +52,16 @@ static const char *state = "off";
 static int64_t token_ms, consensus_ms, deadline_ms;
 static json_t *last; /* the last fence, or NULL */
 
-/* The armed VMs: HA state "started", QEMU running here. */
+/* Close the armed set's pidfds (under lock; the fence thread alone opens and closes them). */
+static void armed_close(void)
+{
+	for (unsigned i = 0; i < narmed; i++)
+		if (armed[i].pidfd >= 0)
+			close(armed[i].pidfd);
+	narmed = 0;
+}
+
+/* The armed VMs and containers: HA state "started", running here. */
 static void armed_read(void)
 {
 	struct ha_record *list = NULL;
@@ -59,8 +73,13 @@ static void armed_read(void)
 	for (size_t i = 0; i < n && k < FENCE_MAX; i++) {
 		__do_json json_t *d = json_loads(list[i].def, 0, NULL);
 		const char *st = json_string_value(json_object_get(d, "state"));
-		if (!st || strcmp(st, "started") != 0 || !rt_is_active(list[i].uuid))
+		enum ha_kind kind = ha_kind_of(d);
+		if (!st || strcmp(st, "started") != 0 || !ha_res_active(kind, list[i].uuid))
 			continue;
+		tmp[k].kind = kind;
+		tmp[k].pidfd = kind == HA_CT ? ha_res_pidfd(kind, list[i].uuid) : -1;
+		if (kind == HA_CT && tmp[k].pidfd < 0)
+			continue; /* stopped since */
 		snprintf(tmp[k].uuid, sizeof(tmp[k].uuid), "%s", list[i].uuid);
 		snprintf(tmp[k].name, sizeof(tmp[k].name), "%s",
 			 json_string_value(json_object_get(d, "vm")) ? json_string_value(json_object_get(d, "vm"))
@@ -69,6 +88,7 @@ static void armed_read(void)
 	}
 	store_ha_list_free(list, n);
 	pthread_mutex_lock(&lock);
+	armed_close();
 	memcpy(armed, tmp, k * sizeof(tmp[0]));
 	narmed = k;
 	pthread_mutex_unlock(&lock);
@@ -107,30 +127,33 @@ static void fence_all(const char *why, const struct membership_view *v)
 	int res[FENCE_MAX];
 	for (unsigned i = 0; i < n; i++) {
 		struct buf err __do_buf = BUF_INIT;
-		res[i] = rt_fence(list[i].uuid, reason, &err);
+		res[i] = ha_res_fence(list[i].kind, list[i].uuid, list[i].pidfd, reason, &err);
 		if (res[i] == 0 || res[i] == 1) /* by this thread, or corral-guard was first (both act on the same news) */
 			json_array_append_new(killed, json_string(list[i].name));
 		else if (res[i] < 0 && res[i] != -ESRCH)
-			log_warn("ha: cannot fence VM %s: %s", list[i].name, err.s ? err.s : "");
+			log_warn("ha: cannot fence %s %s: %s", ha_kind_word(list[i].kind), list[i].name,
+				 err.s ? err.s : "");
 	}
 	int64_t took = time_mono_ms() - t0;
 	for (unsigned i = 0; i < n; i++) {
 		char detail[256];
+		const char *proc = ha_kind_process(list[i].kind);
 		if (res[i] == 0) {
-			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed (SIGKILL) in %lld ms", reason,
-				 v->ring_nodeid, (unsigned long long)v->ring_seq, (long long)took);
+			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): %s killed (SIGKILL) in %lld ms", reason,
+				 v->ring_nodeid, (unsigned long long)v->ring_seq, proc, (long long)took);
 			svc_vm_event(list[i].uuid, "ha", detail);
 		} else if (res[i] == 1) { /* corral-guard was first: corrald was late or stopped */
-			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): QEMU killed by corral-guard", reason,
-				 v->ring_nodeid, (unsigned long long)v->ring_seq);
+			snprintf(detail, sizeof(detail), "%s (ring %x.%llx): %s killed by corral-guard", reason,
+				 v->ring_nodeid, (unsigned long long)v->ring_seq, proc);
 			svc_vm_event(list[i].uuid, "ha", detail);
 		}
 	}
-	log_warn("ha: %s: %zu HA VM(s) dead in %lld ms", reason, json_array_size(killed), (long long)took);
+	log_warn("ha: %s: %zu HA VM(s) and container(s) dead in %lld ms", reason, json_array_size(killed),
+		 (long long)took);
 	pthread_mutex_lock(&lock);
 	json_decref(last);
 	last = json_pack("{s:I,s:s,s:o}", "time", (json_int_t)time_wall_ms(), "reason", reason, "killed", killed);
-	narmed = 0;
+	armed_close();
 	pthread_mutex_unlock(&lock);
 }
 
@@ -154,7 +177,7 @@ static void guard_report_take(void)
 		char *eq = strchr(tok, '=');
 		if (eq)
 			*eq = '\0';
-		if (rt_is_active(tok))
+		if (rt_is_active(tok) || svc_ct_running(tok, NULL))
 			return; /* not seen gone yet: next round */
 	}
 	save = NULL;
@@ -163,6 +186,18 @@ static void guard_report_take(void)
 		if (eq)
 			*eq = '\0';
 		struct vm_record rec = { 0 };
+		if (svc_ct_exists(tok)) {
+			/* a container keeps no state in the store: "fenced here" in memory, for the HA agent */
+			char detail[256];
+			if (!svc_ct_fenced(tok, NULL, 0)) {
+				svc_ct_fenced_note(tok, reason);
+				snprintf(detail, sizeof(detail), "%s: the container's init killed by corral-guard", reason);
+				svc_vm_event(tok, "ha", detail);
+				log_warn("ha: corral-guard fenced container %s while corrald could not: %s",
+					 eq ? eq + 1 : tok, reason);
+			}
+			continue;
+		}
 		/* crashed: the guard's kill, not corrald's (which records its own reason and event) */
 		if (store_vm_get(svc_cfg.store, tok, &rec) == 0 && rec.state == VM_CRASHED) {
 			char detail[256];
@@ -186,6 +221,7 @@ static void guard_tell(void)
 {
 	struct armed list[FENCE_MAX];
 	const char *uuids[FENCE_MAX], *names[FENCE_MAX];
+	int fds[FENCE_MAX];
 	pthread_mutex_lock(&lock);
 	unsigned n = narmed;
 	memcpy(list, armed, n * sizeof(list[0]));
@@ -194,8 +230,13 @@ static void guard_tell(void)
 	for (unsigned i = 0; i < n; i++) {
 		uuids[i] = list[i].uuid;
 		names[i] = list[i].name;
+		/* a QEMU's pidfd fresh from the runtime; a container's the one armed (this thread's) */
+		fds[i] = list[i].pidfd >= 0 ? list[i].pidfd : ha_res_pidfd(list[i].kind, list[i].uuid);
 	}
-	ha_guard_send(uuids, names, n, L);
+	ha_guard_send(uuids, names, fds, n, L);
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0 && fds[i] != list[i].pidfd)
+			close(fds[i]);
 }
 
 static void *fence_main(void *arg)
@@ -221,7 +262,7 @@ static void *fence_main(void *arg)
 		if (!svc_cluster_def_get(&d, NULL)) {
 			pthread_mutex_lock(&lock);
 			state = "off";
-			narmed = 0;
+			armed_close();
 			pthread_mutex_unlock(&lock);
 			was_quorate = fenced = false;
 			last_ok = now;
@@ -308,6 +349,9 @@ void ha_fence_stop(void)
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	ha_guard_quiet();
+	pthread_mutex_lock(&lock);
+	armed_close();
+	pthread_mutex_unlock(&lock);
 	running = false;
 	json_decref(last);
 	last = NULL;

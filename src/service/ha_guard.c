@@ -4,7 +4,8 @@
  * STATE/cluster/guard.pid so a restarted corrald finds it again rather
  * than starting a second; its stderr goes to STATE/cluster/guard.log.  The
  * armed set travels as one SOCK_SEQPACKET message "set [fresh=MS] UUID=NAME..."
- * with the QEMUs' pidfds (SCM_RIGHTS, rt_pidfd), which the guard keeps until the
+ * with the pidfds of the QEMUs and containers' inits (SCM_RIGHTS, from
+ * ha_fence.c: ha_res_pidfd), which the guard keeps until the
  * next message.
  */
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "qemu/runtime.h"
 #include "service/cluster_internal.h"
 #include "service/ha_guard.h"
 #include "util/cmd.h"
@@ -113,7 +113,8 @@ static int guard_connect(void)
 	return fd;
 }
 
-bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n, int64_t fresh_ms)
+bool ha_guard_send(const char *const *uuids, const char *const *names, const int *pidfds, unsigned n,
+		   int64_t fresh_ms)
 {
 	int fds[GUARD_MAX_FDS];
 	unsigned k = 0;
@@ -128,10 +129,9 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned 
 	if (fresh_ms > 0)
 		buf_printf(&text, " fresh=%lld", (long long)fresh_ms);
 	for (unsigned i = 0; i < n && k < GUARD_MAX_FDS; i++) {
-		int fd = rt_pidfd(uuids[i]);
-		if (fd < 0)
+		if (pidfds[i] < 0)
 			continue;
-		fds[k++] = fd;
+		fds[k++] = pidfds[i];
 		buf_printf(&text, " %s=%s", uuids[i], names[i]);
 	}
 	union {
@@ -151,8 +151,6 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned 
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * k);
 	}
 	ssize_t r = sendmsg(conn, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	for (unsigned i = 0; i < k; i++)
-		close(fds[i]);
 	if (r < 0) {
 		close(conn);
 		conn = -1;

@@ -1,7 +1,8 @@
 /*
  * ha_guard.h - corrald's side of corral-guard (ha_guard.c; docs/ha.md
  * "The guard"): start it (or re-adopt the one running, by the identity in
- * STATE/cluster/guard.pid), and hand it the pidfds of the armed HA QEMUs.
+ * STATE/cluster/guard.pid), and hand it the pidfds of the armed HA QEMUs
+ * and containers' inits.
  *
  * Threading: called from the fence thread only (ha_fence.c).  Errors are
  * logged; the fence in corrald does not depend on the guard.
@@ -10,15 +11,19 @@
 #define CORRAL_SERVICE_HA_GUARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Start the guard if it does not run (in a session of its own; it outlives corrald). */
 void ha_guard_ensure(void);
-/* Send the armed set (uuids and names, n of them): it replaces the guard's,
+/* Send the armed set (uuids, names and pidfds of each one's QEMU or
+ * container init, n of them; a pidfd < 0 leaves that one out; the caller
+ * keeps the pidfds): it replaces the guard's,
  * and is its heartbeat.  fresh_ms (> 0) is the fence deadline L: the guard
  * kills the set when no message of its own has come through corosync in a
  * quorate ring for that long (a stalled corosync).  false when the guard
  * could not be told. */
-bool ha_guard_send(const char *const *uuids, const char *const *names, unsigned n, int64_t fresh_ms);
+bool ha_guard_send(const char *const *uuids, const char *const *names, const int *pidfds, unsigned n,
+		   int64_t fresh_ms);
 /* What the guard killed while corrald could not ("REASON\nUUID=NAME ...\n",
  * new string) or NULL; ha_guard_report_done() once recorded. */
 char *ha_guard_report(void);

@@ -41,6 +41,8 @@
 #include "service/ha_admit.h"
 #include "service/ha_group.h"
 #include "service/ha_guard.h"
+#include "service/ha_kind.h"
+#include "service/ct.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "service/internal.h"
@@ -68,6 +70,7 @@ struct res {
 	const char *name, *host, *state, *status, *from;
 	int priority, order, start_delay, max_restart, max_relocate;
 	int64_t memory_mib;
+	enum ha_kind kind;
 };
 
 /* Per host name: when this manager first saw it missing from the quorate ring. */
@@ -82,6 +85,8 @@ struct local {
 	char owner_seen[CLUSTER_NODE_NAME_MAX + 1];
 	int restarts;
 	int64_t job; /* the maintenance migration job under way (0: none) */
+	int64_t down_since; /* a container: mono ms it was first seen stopped while HA wants it started (0: running) */
+	bool seen_up;       /* a container: seen running here in this stay (only then is a stop a crash) */
 };
 
 /* Per VM, on the manager: a maintenance move not to try again before. */
@@ -166,6 +171,7 @@ static size_t res_read(struct res *out, size_t max)
 		r->max_restart = jint(d, "max_restart", 1);
 		r->max_relocate = jint(d, "max_relocate", 1);
 		r->memory_mib = jint(d, "memory_mib", 0);
+		r->kind = ha_kind_of(d);
 	}
 	store_ha_list_free(list, n);
 	return k;
@@ -250,6 +256,8 @@ static struct local *local_get(const char *uuid, const char *owner)
 				snprintf(locals[i].owner_seen, sizeof(locals[i].owner_seen), "%s", owner);
 				locals[i].restarts = 0;
 				locals[i].job = 0;
+				locals[i].down_since = 0;
+				locals[i].seen_up = false;
 			}
 			return &locals[i];
 		}
@@ -370,6 +378,16 @@ out:
 /* Drop this host's record of a VM the pool moved elsewhere: never its disks (the new owner's). */
 static void forget(struct res *r, const struct vm_record *vm)
 {
+	if (r->kind == HA_CT) {
+		struct buf err __do_buf = BUF_INIT;
+		if (svc_ct_ha_forget(r->uuid, &err) < 0) {
+			log_warn("ha: %s: cannot drop this host's record: %s", r->name, err.s);
+			return;
+		}
+		ha_event(r, "local record dropped: HA moved %s to %s (its root stays on the shared pool)", r->name,
+			 r->host);
+		return;
+	}
 	pthread_mutex_lock(&svc_defs_lock);
 	int rc = store_vm_delete(svc_cfg.store, r->uuid);
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -413,7 +431,31 @@ static int start_vm(struct res *r, struct buf *err)
 		buf_adds(err, "this host lost quorum");
 		return -EAGAIN;
 	}
-	return svc_vm_action(r->uuid, ACT_START, &o, err);
+	int rc = r->kind == HA_CT ? svc_ct_ha_start(r->uuid, err) : svc_vm_action(r->uuid, ACT_START, &o, err);
+	if (rc == 0)
+		ha_fence_refresh(); /* armed, and corral-guard told, now rather than within the second */
+	return rc;
+}
+
+/* A container's pool copy (ctdef, disks, memory) in step with this host's definition. */
+static void def_sync_ct(struct res *r)
+{
+	struct buf err __do_buf = BUF_INIT;
+	__do_json json_t *now = json_object();
+	char uuid[37];
+	if (svc_ct_ha_capture(r->uuid, now, uuid, &err) < 0) {
+		log_msg(LOG_LVL_DEBUG, 0, "ha: %s: its definition cannot travel: %s", r->name, err.s);
+		return;
+	}
+	if (json_equal(json_object_get(now, "ctdef"), json_object_get(r->def, "ctdef")) &&
+	    json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")) &&
+	    json_equal(json_object_get(now, "memory_mib"), json_object_get(r->def, "memory_mib")))
+		return;
+	json_object_update(r->def, now);
+	res_refresh(r);
+	r->memory_mib = jint(r->def, "memory_mib", 0);
+	if (write_one(r, NULL) == 0)
+		log_info("ha: %s: the pool's copy of its definition updated", r->name);
 }
 
 /* Keep the pool's copy of the definition (vmdef, disks) in step with this
@@ -491,16 +533,104 @@ static void agent_migrate(struct res *r, struct local *l, const struct vm_record
 		 r->name, to, (long long)l->job);
 }
 
+/* A container owned here, HA state and status started, found stopped: fenced
+ * here while the pool kept it here (ask the manager to place it again), or,
+ * seen running here before, it stopped without a request (its init exited
+ * or was killed: a crash, restarted here up to max_restart, then
+ * relocated).  Quorate only, and a
+ * second after it was first seen down (corral-guard's kill shows first as
+ * a stop, until corrald learns of the quorum loss too). */
+static void agent_ct_down(struct res *r, struct local *l, const char *me, bool active)
+{
+	struct buf err __do_buf = BUF_INIT;
+	char fence[160] = "", held[128];
+	if (active || !membership_quorate())
+		return;
+	job_vm_current(r->uuid, held, sizeof(held));
+	if (held[0] || time_mono_ms() - l->down_since < 1000)
+		return; /* a stop or start under way, or just seen down */
+	if (svc_ct_fenced(r->uuid, fence, sizeof(fence)) || ha_guard_fenced(r->uuid)) {
+		char why[384];
+		snprintf(why, sizeof(why), "%.160s on %s, while the pool kept it there", fence[0] ? fence : "fenced", me);
+		set_status(r, "relocate", why);
+		if (write_one(r, NULL) == 0)
+			ha_event(r, "asking the manager to place %s again: %s", r->name, why);
+		return;
+	}
+	/* never seen running in this stay (protected while stopped, or stopped while corrald was
+	 * down): no crash to restart, as a VM stopped by itself is not one either */
+	if (!l->seen_up)
+		return;
+	if (l->restarts < r->max_restart) {
+		l->restarts++;
+		ha_event(r, "restart %d/%d on %s after the container stopped without a request", l->restarts,
+			 r->max_restart, me);
+		if (start_vm(r, &err) < 0)
+			ha_event(r, "restart on %s failed: %s", me, err.s);
+		l->down_since = 0;
+		return;
+	}
+	char why[256];
+	snprintf(why, sizeof(why), "the container stopped on %s without a request after %d restart(s)", me,
+		 l->restarts);
+	set_status(r, "relocate", why);
+	failed_add(r, me);
+	if (write_one(r, NULL) == 0)
+		ha_event(r, "asking the manager to relocate %s: %s", r->name, why);
+}
+
+#define CT_MOVE_STOP_S 20 /* a container's graceful stop before a maintenance move, then a kill */
+
+/* The manager asked this host to move container r to its "target": no live
+ * migration for containers, so it is stopped here (graceful, then killed)
+ * and handed over in the pool (owner = target, from = this host, status
+ * request_start): the target's agent defines it from the pool's copy and
+ * starts it, as after a recovery.  Its root is on a shared pool: nothing
+ * is copied.  Never two copies: the hand-over is written only once
+ * liblxc says it is stopped here. */
+static void agent_handover(struct res *r, const char *me)
+{
+	struct buf err __do_buf = BUF_INIT;
+	const char *to = jstr(r->def, "target");
+	const char *cause = jstr(r->def, "move_cause") ?: "the manager's decision";
+	if (!to) {
+		migrate_undo(r, me, "no target host recorded");
+		return;
+	}
+	if (!membership_quorate())
+		return;
+	if (ha_res_active(HA_CT, r->uuid)) {
+		ha_event(r, "%s: stopping %s on %s to start it on %s (a container has no live migration)", cause,
+			 r->name, me, to);
+		if (svc_ct_ha_stop(r->uuid, CT_MOVE_STOP_S, &err) < 0) {
+			migrate_undo(r, me, err.s ? err.s : "the stop failed");
+			return;
+		}
+	}
+	char why[384];
+	snprintf(why, sizeof(why), "%s: %s moved offline from %s to %s (stopped on %s; its root is on a shared "
+		 "pool, nothing copied)", cause, r->name, me, to, me);
+	json_object_set_new(r->def, "from", json_string(me));
+	json_object_set_new(r->def, "host", json_string(to));
+	json_object_del(r->def, "target");
+	json_object_del(r->def, "move_cause");
+	json_object_del(r->def, "failed");
+	set_status(r, "request_start", why);
+	if (write_one(r, NULL) == 0)
+		ha_event(r, "%s", why);
+}
+
 static void agent_one(struct res *r, const char *me)
 {
 	struct vm_record vm = { 0 };
-	bool have = store_vm_get(svc_cfg.store, r->uuid, &vm) == 0;
+	bool ct = r->kind == HA_CT;
+	bool have = ct ? svc_ct_exists(r->uuid) : store_vm_get(svc_cfg.store, r->uuid, &vm) == 0;
 	bool mine = strcmp(r->host, me) == 0;
 	struct buf err __do_buf = BUF_INIT;
 
 	if (!mine) {
 		/* moved away by the manager (recovered or relocated from here): drop the stale record */
-		if (have && r->from && strcmp(r->from, me) == 0 && !rt_is_active(r->uuid)) {
+		if (have && r->from && strcmp(r->from, me) == 0 && !ha_res_active(r->kind, r->uuid)) {
 			/* not the record of a migration coming in (a failback or maintenance move
 			 * back to this host): the incoming migration holds the VM */
 			char held[128];
@@ -510,7 +640,9 @@ static void agent_one(struct res *r, const char *me)
 		}
 		goto out;
 	}
-	if (have)
+	if (have && ct)
+		def_sync_ct(r);
+	else if (have)
 		def_sync(r, &vm);
 	if (strcmp(r->state, "started") != 0)
 		goto out;
@@ -527,7 +659,7 @@ static void agent_one(struct res *r, const char *me)
 			snprintf(onreplica, sizeof(onreplica), "restarted on its replica on %s, in sync since %s", me,
 				 *when ? when : "the manager's decision");
 		}
-		if (adopt(r, &err) < 0) {
+		if ((ct ? svc_ct_ha_adopt(r->uuid, r->def, &err) : adopt(r, &err)) < 0) {
 			ha_event(r, "cannot take %s over on %s: %s", r->name, me, err.s);
 			set_status(r, "relocate", err.s);
 			failed_add(r, me);
@@ -537,12 +669,17 @@ static void agent_one(struct res *r, const char *me)
 		ha_event(r, "defined here from the pool's copy of its definition (taken over from %s)",
 			 r->from ? r->from : "?");
 		l->restarts = 0; /* a new stay on this host */
-		if (store_vm_get(svc_cfg.store, r->uuid, &vm) < 0)
+		if (!ct && store_vm_get(svc_cfg.store, r->uuid, &vm) < 0)
 			goto out;
 		have = true;
 	}
+	bool active = ct ? ha_res_active(HA_CT, r->uuid) : vmstate_is_active(vm.state);
+	if (ct) {
+		l->down_since = active ? 0 : l->down_since ? l->down_since : time_mono_ms();
+		l->seen_up |= active;
+	}
 	if (strcmp(r->status, "request_start") == 0) {
-		if (vmstate_is_active(vm.state)) {
+		if (active) {
 			char why[160];
 			snprintf(why, sizeof(why), "running on %s", me);
 			set_status(r, "started", why);
@@ -564,11 +701,18 @@ static void agent_one(struct res *r, const char *me)
 		goto out;
 	}
 	if (strcmp(r->status, "migrate") == 0) {
-		agent_migrate(r, l, &vm, me);
+		if (ct)
+			agent_handover(r, me);
+		else
+			agent_migrate(r, l, &vm, me);
 		goto out;
 	}
 	if (strcmp(r->status, "started") != 0)
 		goto out;
+	if (ct) {
+		agent_ct_down(r, l, me, active);
+		goto out;
+	}
 	/* fenced here while the pool kept it here: this host lost quorum for a
 	 * moment the manager never saw as a departure (a flapping split), so
 	 * nobody runs it now.  Ask the manager, through the ordered
@@ -609,7 +753,7 @@ static void agent_one(struct res *r, const char *me)
 		goto out;
 	}
 out:
-	if (have)
+	if (have && !ct)
 		vm_record_release(&vm);
 }
 
@@ -844,6 +988,13 @@ static bool res_before(const struct res *a, const struct res *b)
 	return strcmp(a->name, b->name) < 0;
 }
 
+/* How a move goes: a VM live, a container offline (ha_manager.h). */
+static const char *move_how(const struct res *r)
+{
+	return r->kind == HA_CT ? "offline (a container: stopped, then started on the target)"
+				: "by live migration";
+}
+
 /* Maintenance (docs/ha.md "Maintenance mode"): for each online host in
  * maintenance with no move under way, hand its first HA VM (priority,
  * order, name) to its agent with a target placed as a recovery would be,
@@ -901,8 +1052,8 @@ static void maint_round(struct res *rs, size_t n, const struct cluster_def *d, c
 		}
 		t->why[0] = 0;
 		char why[384];
-		snprintf(why, sizeof(why), "maintenance of %s: moving %s to %s by live migration (priority %d, order %d)",
-			 h, next->name, hosts[v.host].name, next->priority, next->order);
+		snprintf(why, sizeof(why), "maintenance of %s: moving %s to %s %s (priority %d, order %d)", h, next->name,
+			 hosts[v.host].name, move_how(next), next->priority, next->order);
 		json_object_set_new(next->def, "target", json_string(hosts[v.host].name));
 		json_object_set_new(next->def, "move_cause", json_sprintf("maintenance of %s", h));
 		hosts_free(info, nh);
@@ -965,8 +1116,8 @@ static void failback_round(struct res *rs, size_t n, const struct cluster_def *d
 		}
 		const char *to = hosts[v.host].name;
 		char why[384];
-		snprintf(why, sizeof(why), "failback: moving %s from %s to %s by live migration (priority %d in group %s; %s: %d)",
-			 r->name, r->host, to, grp_prio(g, to), g->name, r->host, cur);
+		snprintf(why, sizeof(why), "failback: moving %s from %s to %s %s (priority %d in group %s; %s: %d)",
+			 r->name, r->host, to, move_how(r), grp_prio(g, to), g->name, r->host, cur);
 		json_object_set_new(r->def, "target", json_string(to));
 		json_object_set_new(r->def, "move_cause", json_sprintf("failback to %s (group %s)", to, g->name));
 		hosts_free(info, nh);

@@ -34,6 +34,13 @@
  * elsewhere whose "from" is this host and whose QEMU does not run here, it
  * drops the local record (never the disks), with an event.
  *
+ * Containers (docs/ha.md "Containers") take the same path; the agent's
+ * calls differ by kind (ha_kind.h, service/ct.h "HA"): a container is
+ * defined from the pool's copy (ctdef, its volumes on the shared pools),
+ * counts as crashed when found stopped without a request, and a
+ * maintenance or failback move is offline: the owner stops it, then hands
+ * it over (owner = target, request_start) for the target to start.
+ *
  * Restart counts live in the agent's memory (reset when the owner changes
  * or corrald restarts).  Events: kind "ha" on the host that decided or
  * acted.  Threading: the functions below from any thread.
