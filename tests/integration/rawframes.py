@@ -20,6 +20,7 @@ And, to time a bandwidth limit (ordinary TCP; IFACE unused):
 import random
 import socket
 import struct
+import time
 import sys
 
 
@@ -84,7 +85,16 @@ def sink(port):
 
 
 def send(ip, port, count):
-    conn = socket.create_connection((ip, port), timeout=30)
+    # the sink may still be starting (a Python start takes a while under load)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn = socket.create_connection((ip, port), timeout=30)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     conn.sendall(b"\0" * count)
     conn.shutdown(socket.SHUT_WR)
     conn.recv(1)  # EOF once the sink has read everything and closed
