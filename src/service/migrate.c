@@ -291,22 +291,15 @@ out:
  * source, and becomes the VM's disk here as it is: opened by the incoming
  * QEMU like a disk on shared storage (inactive until finish's `cont`, no
  * write lock meanwhile, so the replica's export still serves the source's
- * mirror), never created, never removed on abort.
+ * mirror), never created, never removed on abort.  held: the replica
+ * volumes this host holds of the VM from its source
+ * (svc_replica_switch_volumes, read once per prepare).
  */
-static int in_replica_accept(struct incoming *m, const json_t *dj, struct buf *err)
+static int in_replica_accept(struct incoming *m, const json_t *held, const json_t *dj, struct buf *err)
 {
 	const char *vol = json_string_value(json_object_get(dj, "volume"));
-	__do_json json_t *vols = NULL;
-	size_t i;
-	json_t *v;
-	bool found = false;
-	int r;
 
-	if ((r = svc_replica_switch_volumes(m->uuid, m->source, &vols, err)) < 0)
-		return r;
-	json_array_foreach(vols, i, v)
-		found |= vol && !strcmp(json_string_value(v), vol);
-	if (!found) {
+	if (!json_array_has_string(held, vol)) {
 		buf_printf(err, "%s holds no replica of disk %s of %s", mig_self_name(), vol ? vol : "?", m->name);
 		return -ENOENT;
 	}
@@ -316,20 +309,13 @@ static int in_replica_accept(struct incoming *m, const json_t *dj, struct buf *e
 }
 
 /* Every replica volume held here is a disk the VM brings: none would be left orphaned. */
-static int in_replica_complete(struct incoming *m, struct buf *err)
+static int in_replica_complete(struct incoming *m, const json_t *held, struct buf *err)
 {
-	__do_json json_t *vols = NULL;
-	size_t i, k;
-	json_t *v, *w;
-	int r;
+	size_t i;
+	json_t *v;
 
-	if ((r = svc_replica_switch_volumes(m->uuid, m->source, &vols, err)) < 0)
-		return r;
-	json_array_foreach(vols, i, v) {
-		bool found = false;
-		json_array_foreach(m->replica, k, w)
-			found |= json_equal(v, w);
-		if (!found) {
+	json_array_foreach(held, i, v) {
+		if (!json_array_has_string(m->replica, json_string_value(v))) {
 			buf_printf(err, "the replica of %s on %s holds volume %s, which is not a disk of the VM moved",
 				   m->name, mig_self_name(), json_string_value(v));
 			return -EINVAL;
@@ -348,6 +334,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	const json_t *cpu = json_object_get(req, "cpu");
 	struct vm_def *d = NULL;
 	struct incoming *m = NULL;
+	__do_json json_t *held = NULL; /* replica volumes held here, read at the first replica disk */
 	const char *model = NULL;
 	char existing[37];
 	int r, port = 0, nbd_port = 0;
@@ -405,7 +392,8 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 	in_record(m, "prepared"); /* before anything a restart would have to remove */
 	json_array_foreach(disks, i, dj) {
 		if (json_is_true(json_object_get(dj, "replica"))) {
-			if ((r = in_replica_accept(m, dj, err)) < 0)
+			if ((!held && (r = svc_replica_switch_volumes(m->uuid, m->source, &held, err)) < 0) ||
+			    (r = in_replica_accept(m, held, dj, err)) < 0)
 				goto fail;
 			continue;
 		}
@@ -415,7 +403,7 @@ int svc_migrate_prepare(const json_t *req, json_t **out, struct buf *err)
 			goto fail;
 		m->nbd |= json_is_true(json_object_get(dj, "copy"));
 	}
-	if (json_array_size(m->replica) && (r = in_replica_complete(m, err)) < 0)
+	if (held && (r = in_replica_complete(m, held, err)) < 0)
 		goto fail;
 	if ((r = mig_nvram_accept(d, req, err)) < 0)
 		goto fail;
@@ -1334,10 +1322,7 @@ int svc_vm_migrate(const char *uuid, const struct svc_migrate_opts *opt, json_t 
 			goto fail;
 		if (d->copy && replicas) {
 			/* onto the replica: every local disk is there already */
-			size_t k;
-			json_t *v;
-			json_array_foreach(replicas, k, v)
-				d->replica |= !strcmp(json_string_value(v), d->volume);
+			d->replica = json_array_has_string(replicas, d->volume);
 			if (!d->replica) {
 				buf_printf(err, "disk %s of %s is not replicated to %s; stop the replication "
 						"('corral vm replicate %s --stop') and migrate with --with-local-disks",

@@ -312,11 +312,8 @@ static int sign_locked(const char *caller, const json_t *body, json_t **out, str
 			entry = json_pack("{s:[]}", "requested_by");
 			json_object_set_new(cl, cluster, entry);
 		}
-		json_t *nodes = json_object_get(entry, "requested_by"), *n;
-		size_t i;
-		bool have = false;
-		json_array_foreach(nodes, i, n) have |= json_is_string(n) && strcmp(json_string_value(n), caller) == 0;
-		if (!have && json_is_array(nodes))
+		json_t *nodes = json_object_get(entry, "requested_by");
+		if (!json_array_has_string(nodes, caller) && json_is_array(nodes))
 			json_array_append_new(nodes, json_string(caller));
 		json_object_set_new(entry, "signed", json_integer(time_wall_ms()));
 		struct buf why __do_buf = BUF_INIT;

@@ -104,3 +104,14 @@ char *json_to_string(const json_t *j)
 		return xstrdup("null");
 	return s;
 }
+
+bool json_array_has_string(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (s && json_is_string(v) && !strcmp(json_string_value(v), s))
+			return true;
+	return false;
+}

@@ -27,6 +27,9 @@ int json_get_int(const json_t *obj, const char *key, int64_t min, int64_t max, i
  * Returns a new reference or NULL + err. */
 json_t *json_parse_object(const char *data, size_t len, struct buf *err);
 
+/* true if the array arr (NULL or not an array: false) holds the string s. */
+bool json_array_has_string(const json_t *arr, const char *s);
+
 /* Serialise compactly (caller frees). */
 char *json_to_string(const json_t *j);
 

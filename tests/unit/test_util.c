@@ -296,6 +296,18 @@ static void test_distance(void **state)
 	assert_true(str_distance(long_word, "a") == SIZE_MAX);
 }
 
+static void test_json_array_has_string(void **state)
+{
+	(void)state;
+	json_t *a = json_pack("[s, i, s]", "vm-d", 3, "vm-e");
+	assert_true(json_array_has_string(a, "vm-e"));
+	assert_false(json_array_has_string(a, "vm"));
+	assert_false(json_array_has_string(a, NULL));
+	assert_false(json_array_has_string(NULL, "vm-d"));
+	assert_false(json_array_has_string(json_object_get(a, "x"), "vm-d"));
+	json_decref(a);
+}
+
 static void test_json_check_keys(void **state)
 {
 	(void)state;
@@ -883,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_fmt_size),
 		cmocka_unit_test(test_glob_and_control),
 		cmocka_unit_test(test_distance),
+		cmocka_unit_test(test_json_array_has_string),
 		cmocka_unit_test(test_json_check_keys),
 		cmocka_unit_test(test_json_getters),
 		cmocka_unit_test(test_json_parse_object),
