@@ -382,6 +382,30 @@ guest_sh() {
 	return "${rc:-1}"
 }
 
+# ---- the counter workload of the migration scripts (t62, t63, t93) ----
+# /w counts in RAM (/tmp is the initramfs) and in the disk's first sector;
+# /r prints "C <memory> <disk>".  Written as files first: guest_sh finds a
+# command's output by its echo, so the commands stay short.
+WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1)); echo \$n >/tmp/c.new; mv /tmp/c.new /tmp/c;' \
+'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.1; done' >/w &&
+printf '%s\n' 'echo C \$(cat /tmp/c) \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)' >/r"
+# start_work VM HOST: the workload runs in VM on HOST (nhost)
+start_work() { on "$2" guest_sh "$1" "$WORK" && on "$2" guest_sh "$1" 'sh /w >/dev/null 2>&1 &'; }
+# counters VM HOST: "<memory> <disk>" as the guest reads them
+counters() { on "$2" guest_sh "$1" 'sh /r' | sed -n 's/^C \([0-9]*\) \([0-9]*\)$/\1 \2/p' | tail -n1; }
+# counter_moves VM HOST M: the memory counter passes M within 5 s (a guest
+# under TCG on a loaded machine makes a few rounds a second; reading them
+# through the console costs it some); prints "<memory> <disk>"
+counter_moves() {
+	local c end=$((SECONDS + 5))
+	while :; do
+		sleep 0.5
+		c=$(counters "$1" "$2")
+		[ -n "$c" ] && [ "${c% *}" -gt "$3" ] && { echo "$c"; return 0; }
+		[ $SECONDS -lt $end ] || { say "the counter of $1 on $2 stopped at $3 (last read: '$c')"; return 1; }
+	done
+}
+
 # ---- guests on corral networks (t66, t69) ----
 # The guest's DHCP client script (busybox udhcpc calls it with bound/renew)
 # and /up NAME: link up, get a lease, print the address (a lease replaces only

@@ -35,11 +35,6 @@ trap mig_cleanup EXIT
 
 nhost_setup a b && nhost_start a && nhost_start b || { say "cannot start the two hosts"; FAILED=1; exit 1; }
 
-# counters VM HOST: "<memory> <disk>" as the guest reads them
-counters() {
-	on "$2" guest_sh "$1" 'sh /r' |
-		sed -n 's/^C \([0-9]*\) \([0-9]*\)$/\1 \2/p' | tail -n1
-}
 LAST_MEM=0 LAST_DISK=0
 # check_on VM HOST: listed there only, running, counters did not go back and still move, image clean
 check_on() {
@@ -50,9 +45,7 @@ check_on() {
 	[ -n "$m" ] && [ -n "$d" ] || { say "no counters: '$c'"; return 1; }
 	[ "$m" -ge "$LAST_MEM" ] && [ "$d" -ge "$LAST_DISK" ] ||
 		{ say "counter went back: memory $LAST_MEM -> $m, disk $LAST_DISK -> $d"; return 1; }
-	sleep 0.6
-	c=$(counters "$vm" "$h")
-	[ "${c% *}" -gt "$m" ] || { say "the counter stopped at $m"; return 1; }
+	c=$(counter_moves "$vm" "$h" "$m") || return 1
 	LAST_MEM=${c% *} LAST_DISK=${c#* }
 	local path
 	path=$(on_host "$h" disk show "$vm-d" --json | jq -r .path)
@@ -71,14 +64,6 @@ clean_on() {
 # migrate VM FROM TO [FLAGS]
 migrate() { local vm=$1 from=$2 to=$3; shift 3; on_host "$from" vm migrate "$vm" --to "$to" "$@"; }
 
-# The guest's workload (/w): a counter in RAM (/tmp is the initramfs) and in
-# the disk's first sector; /r reads both.  Written as files first: guest_sh
-# finds a command's output by its echo, so the commands stay short.
-WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1)); echo \$n >/tmp/c.new; mv /tmp/c.new /tmp/c;' \
-'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.1; done' >/w &&
-printf '%s\n' 'echo C \$(cat /tmp/c) \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)' >/r"
-# start_work VM HOST
-start_work() { on "$2" guest_sh "$1" "$WORK" && on "$2" guest_sh "$1" 'sh /w >/dev/null 2>&1 &'; }
 
 test_expect "two hosts trust each other over mutual TLS" '
 	nhost_trust a b &&

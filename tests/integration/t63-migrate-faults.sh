@@ -25,7 +25,6 @@ trap f_cleanup EXIT
 
 nhost_setup a b && nhost_start a && nhost_start b || { say "cannot start the two hosts"; FAILED=1; exit 1; }
 
-counters() { on "$2" guest_sh "$1" 'sh /r' | sed -n 's/^C \([0-9]*\) \([0-9]*\)$/\1 \2/p' | tail -n1; }
 declare -A LM LD
 # check_on VM HOST: there only, running, counters did not go back and move on, image clean
 check_on() {
@@ -35,9 +34,7 @@ check_on() {
 	c=$(counters "$vm" "$h") && m=${c% *} && d=${c#* } && [ -n "$m" ] && [ -n "$d" ] || { say "no counters: '$c'"; return 1; }
 	[ "$m" -ge "${LM[$vm]:-0}" ] && [ "$d" -ge "${LD[$vm]:-0}" ] ||
 		{ say "counter of $vm went back: memory ${LM[$vm]} -> $m, disk ${LD[$vm]} -> $d"; return 1; }
-	sleep 0.6
-	c=$(counters "$vm" "$h")
-	[ "${c% *}" -gt "$m" ] || { say "the counter of $vm stopped at $m"; return 1; }
+	c=$(counter_moves "$vm" "$h" "$m") || return 1
 	LM[$vm]=${c% *} LD[$vm]=${c#* }
 	say "vm $vm on $h: memory counter ${LM[$vm]}, disk counter ${LD[$vm]}"
 }
@@ -65,10 +62,6 @@ settled() {
 	for h in a b; do on_host "$h" vm show "$vm" --json 2>/dev/null | jq -c .status >&2; done
 	return 1
 }
-WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1)); echo \$n >/tmp/c.new; mv /tmp/c.new /tmp/c;' \
-'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; sleep 0.1; done' >/w &&
-printf '%s\n' 'echo C \$(cat /tmp/c) \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)' >/r"
-start_work() { on "$2" guest_sh "$1" "$WORK" && on "$2" guest_sh "$1" 'sh /w >/dev/null 2>&1 &'; }
 # start_mig VM FROM TO ARGS: the job id in $JOB
 start_mig() { JOB=$(on_host "$2" vm migrate "$1" --to "$3" "${@:4}" --detach --json | jq -r .id) && [ -n "$JOB" ]; }
 other() { [ "$1" = a ] && echo b || echo a; }
