@@ -68,6 +68,18 @@ int svc_firmware_check(const struct vm_def *d, struct buf *err)
 		buf_printf(err, "firmware uefi needs %s, which is missing: install the ovmf package", missing);
 		return -ENOENT;
 	}
+	/* OVMF starts a kernel through its EFI stub: an ELF vmlinux (PVH) has none,
+	 * and the guest would sit in the firmware's boot menu. */
+	char magic[4] = { 0 };
+	__do_buf struct buf e = BUF_INIT;
+	__do_close int fd = d->boot_mode == BOOT_KERNEL && d->kernel ? hostpath_open("kernel", d->kernel, NULL, &e) : -1;
+	if (fd >= 0 && pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) && !memcmp(magic, "\177ELF", 4)) {
+		buf_printf(err,
+			   "kernel %s is an ELF image (vmlinux): UEFI firmware boots only a kernel with an EFI stub "
+			   "(bzImage, e.g. vmlinuz); use that one, or --firmware bios, which boots both",
+			   d->kernel);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -46,7 +46,8 @@ int svc_cpu_check(const struct vm_def *d, struct buf *err);
 /* Does this host's QEMU know CPU model `name`?  (false when not probed) */
 bool svc_cpu_known(const char *name);
 json_t *svc_cpu_models(void);
-/* firmware uefi: OVMF's files present ("install the ovmf package"), host.c. */
+/* firmware uefi: OVMF's files present ("install the ovmf package") and a
+ * directly booted kernel not an ELF vmlinux (OVMF needs an EFI stub), host.c. */
 int svc_firmware_check(const struct vm_def *d, struct buf *err);
 /* The stored VM's machine type pinned (written back if it was not; a VM
  * defined before types were pinned gets it at its first start), vm.c. */

@@ -145,4 +145,13 @@ test_expect "a clone gets a copy of the vars; delete removes them; back to bios"
 	fails corral vm edit efi --firmware bios --secure-boot 2>err && grep -q "needs --firmware uefi" err &&
 	api PUT /v1/vms/efi "{\"name\":\"efi\",\"secure_boot\":true}" | tail -n1 | grep -q "HTTP 400"
 '
+test_expect "UEFI refuses an ELF vmlinux (no EFI stub) with the reason, at create and edit; BIOS boots it" '
+	[ -f "$GUEST_DIR/vmlinux" ] || { say "the guest kit has no vmlinux"; return 1; }
+	fails corral vm create efix --firmware uefi --kernel "$GUEST_DIR/vmlinux" 2>err &&
+	grep -q "is an ELF image (vmlinux): UEFI firmware boots only a kernel with an EFI stub" err &&
+	! corral vm show efix >/dev/null 2>&1 &&
+	corral vm create efix --kernel "$GUEST_DIR/vmlinux" >/dev/null &&
+	fails corral vm edit efix --firmware uefi 2>err && grep -q "is an ELF image" err &&
+	corral vm show efix --json | jq -e ".firmware == \"bios\"" >/dev/null && corral vm delete efix --yes
+'
 finish
