@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "service/ha.h"
+#include "service/ha_ack.h"
 #include "service/ha_admit.h"
 #include "service/ha_group.h"
 #include "service/ha_maint.h"
@@ -65,6 +66,15 @@ void h_ha_maintenance(struct route_ctx *c)
 		return;
 	}
 	int r = svc_ha_maintenance(c->seg[3], json_is_true(m), &out, &err);
+	reply_result(c, r, 200, out, &err);
+	buf_release(&err);
+}
+
+void h_ha_fence_ack(struct route_ctx *c)
+{
+	json_t *out = NULL;
+	struct buf err = BUF_INIT;
+	int r = svc_ha_fence_ack(c->seg[3], &out, &err);
 	reply_result(c, r, 200, out, &err);
 	buf_release(&err);
 }

@@ -140,6 +140,7 @@ void h_ha_add(struct route_ctx *c);
 void h_ha_set(struct route_ctx *c);
 void h_ha_remove(struct route_ctx *c);
 void h_ha_maintenance(struct route_ctx *c);
+void h_ha_fence_ack(struct route_ctx *c);
 void h_ha_pool_set(struct route_ctx *c);
 void h_ha_group_list(struct route_ctx *c);
 void h_ha_group_add(struct route_ctx *c);

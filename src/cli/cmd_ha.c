@@ -76,6 +76,26 @@ static const char usage_status[] =
 	"  --json       print the API's answer\n"
 	"  -h, --help   show this help\n";
 
+static const char usage_fence_ack[] =
+	"usage: corral ha fence-ack HOST [--yes]\n"
+	"\n"
+	"Acknowledge that HOST, a pool member this host lost, is down (powered off,\n"
+	"or cut off long enough that it killed its HA guests), so that this host,\n"
+	"without quorum, may restart HOST's HA VMs and containers: corral lowers\n"
+	"corosync's expected votes by HOST's vote.  For a two-host pool without a\n"
+	"witness whose other host died, or a pool that lost its majority.  Refused\n"
+	"while HOST is in this host's ring, when this host is quorate, and before\n"
+	"this host has been without quorum for the pool's fence wait.  The expected\n"
+	"votes go back by themselves when HOST returns.  If HOST still runs guests\n"
+	"that are not HA-protected, they are not touched; if HOST's self-fence did\n"
+	"not work, its HA guests run twice: acknowledge only a host you know is\n"
+	"down (docs/ha.md, \"Acknowledging a lost host\").\n"
+	"\n"
+	"Options:\n"
+	"  -y, --yes    do it without asking\n"
+	"  --json       print the API's answer\n"
+	"  -h, --help   show this help\n";
+
 enum { OPT_PRIORITY = CLI_OPT_FIRST, OPT_ORDER, OPT_DELAY, OPT_RESTART, OPT_RELOCATE, OPT_STATE, OPT_GROUP };
 
 static const struct option settings_opts[] = {
@@ -188,6 +208,31 @@ static int ha_remove(struct cli *cli, int argc, char **argv)
 	return cli_delete_each(cli, "/v1/ha", NULL, a.pos, a.npos, all, ha_removed);
 }
 
+static int ha_fence_ack(struct cli *cli, int argc, char **argv)
+{
+	__do_reply struct reply r = REPLY_INIT;
+	struct cli_args a;
+	int rc;
+	cli_args_init(&a, "ha fence-ack", usage_fence_ack, argc, argv);
+	a.yes_ok = true;
+	if (!cli_args_plain(cli, &a, 1, 1, "HOST"))
+		return a.exit_code;
+	if ((rc = cli_confirm(&a, "declare host %s down and let this host restart its HA guests", a.pos[0])) != CLI_OK)
+		return rc;
+	if ((rc = cli_call(cli, "POST", "/v1/ha/fence-ack", a.pos[0], NULL, NULL, &r)) != CLI_OK)
+		return rc;
+	if (cli->json)
+		out_json(r.json);
+	else
+		printf("%s acknowledged lost: expected votes %" JSON_INTEGER_FORMAT " -> %" JSON_INTEGER_FORMAT "; %s\n",
+		       a.pos[0], json_integer_value(json_object_get(r.json, "expected_votes_before")),
+		       json_integer_value(json_object_get(r.json, "expected_votes")),
+		       json_is_true(json_object_get(r.json, "quorate"))
+			       ? "this host is quorate: the HA manager restarts its guests after its wait"
+			       : "this host is still not quorate: acknowledge the other lost hosts too");
+	return CLI_OK;
+}
+
 static void print_status(const json_t *answer)
 {
 	static const char *const headers[] = { "NAME",	   "HOST",  "STATE",   "HA-STATE", "STATUS", "PRIORITY",
@@ -248,10 +293,11 @@ static void print_status(const json_t *answer)
 		printf("\nmanager: none (%s)\n", out_str(m, "reason") ? out_str(m, "reason") : "?");
 	__do_free char *armed = out_join(json_object_get(f, "armed"), ", ");
 	printf("fence here: %s (armed for: %s); deadline %" JSON_INTEGER_FORMAT " ms after the last quorate view\n"
-	       "  (token %" JSON_INTEGER_FORMAT " + consensus %" JSON_INTEGER_FORMAT " + 1500 ms); watchdog: %s; guard: %s\n",
+	       "  (token %" JSON_INTEGER_FORMAT " + consensus %" JSON_INTEGER_FORMAT " + 1500 ms); guard: %s\n"
+	       "watchdog: %s\n",
 	       out_str(f, "state"), *armed ? armed : "none", json_integer_value(json_object_get(f, "deadline_ms")),
 	       json_integer_value(json_object_get(f, "token_ms")), json_integer_value(json_object_get(f, "consensus_ms")),
-	       out_str(f, "watchdog"), out_str(f, "guard"));
+	       out_str(f, "guard"), out_str(f, "watchdog"));
 	const json_t *last = json_object_get(f, "last");
 	if (json_is_object(last)) {
 		__do_free char *k = out_join(json_object_get(last, "killed"), ", ");
@@ -377,6 +423,8 @@ static const struct cli_verb ha_verbs[] = {
 	{ "remove", "stop protecting VMs or containers with HA", ha_remove },
 	{ "status", "the HA VMs and containers, their hosts, and this host's self-fence", ha_status },
 	{ "group", "add, list or remove HA groups (preferred hosts)", ha_group },
+	{ "fence-ack", "acknowledge a lost host down, so that a pool without quorum restarts its HA guests",
+	  ha_fence_ack },
 	{ NULL, NULL, NULL },
 };
 

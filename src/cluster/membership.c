@@ -478,6 +478,22 @@ int membership_reload(struct buf *err)
 	return 0;
 }
 
+int membership_set_expected(unsigned expected, struct buf *err)
+{
+	pthread_mutex_lock(&M.lib_lock);
+	if (!M.have_vq) {
+		pthread_mutex_unlock(&M.lib_lock);
+		return not_connected(err);
+	}
+	cs_error_t e = votequorum_setexpected(M.vq, expected);
+	pthread_mutex_unlock(&M.lib_lock);
+	if (e != CS_OK) {
+		buf_printf(err, "corosync refused expected votes %u (error %d)", expected, (int)e);
+		return -EIO;
+	}
+	return 0;
+}
+
 bool membership_probe(char *name)
 {
 	cmap_handle_t h;

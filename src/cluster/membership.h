@@ -30,8 +30,9 @@
  * same that CPG reports, so later parts can match deliveries to quorum.
  *
  * Calls that talk to corosync from other threads (membership_votes,
- * membership_links, membership_reload) share the thread's handles under
- * one library lock (corosync's handles are not for two threads at once);
+ * membership_links, membership_reload, membership_set_expected) share the
+ * thread's handles under one library lock (corosync's handles are not for
+ * two threads at once);
  * they answer -ENOTCONN when no corosync is connected.  Lock order: the
  * supervisor lock (held across a restart: membership_supervise(false) waits
  * for one under way, so no corosync is started after it returns), the
@@ -144,6 +145,10 @@ int membership_links(uint32_t nodeid, bool *reachable, struct membership_link *o
 
 /* Ask corosync to re-read its configuration file (corosync-cfgtool -R). */
 int membership_reload(struct buf *err);
+/* Set votequorum's expected votes of the running cluster (corosync-quorumtool
+ * -e N): lowered by `ha fence-ack` for acknowledged lost hosts, put back when
+ * they return; corosync's configuration file is not changed. */
+int membership_set_expected(unsigned expected, struct buf *err);
 
 /* Does a corosync answer on this host (ours or another's)?  *name (may be NULL,
  * size CLUSTER_NAME_MAX + 1) gets its totem.cluster_name. */

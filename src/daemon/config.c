@@ -108,6 +108,10 @@ static const struct cfg_key keys[] = {
 	  "a guest emulated by TCG (no KVM) migrates live; else its memory moves with it paused (quick), since "
 	  "QEMU 7.2 under TCG can lose guest writes made while memory is copied (docs/migration.md)",
 	  "per migration", F(tcg_live_migration) },
+	{ "ha_watchdog", CFG_STR, 0, 0, "auto", NULL, "auto|none|DEVICE",
+	  "the watchdog device corral-guard arms while HA guests run here, so that a hung guard or a fence that "
+	  "cannot kill resets the host (auto: /dev/watchdog0 or /dev/watchdog when present; docs/ha.md)",
+	  "when corral-guard starts", F(ha_watchdog) },
 	{ "allow_block_devices", CFG_BOOL, 0, 0, "no", NULL, NULL,
 	  "block devices inside allowed directories may be used (else only those named by allow_path)", "per request",
 	  F(allow_block_devices) },

@@ -53,6 +53,7 @@ struct corrald_config {
 	struct cfg_list allow_path;
 	bool allow_block_devices;
 	bool tcg_live_migration;
+	char *ha_watchdog;	/* "auto", "none" or a device path (corral-guard, docs/ha.md) */
 	int64_t events_keep, jobs_keep, history_days;
 	char *listen;		/* NULL: no TCP door */
 	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */

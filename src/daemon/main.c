@@ -488,6 +488,7 @@ int main(int argc, char **argv)
 				   .n_allow_path = cfg.allow_path.n,
 				   .allow_block_devices = cfg.allow_block_devices,
 				   .tcg_live_migration = cfg.tcg_live_migration,
+				   .ha_watchdog = cfg.ha_watchdog,
 				   .auth_fail_limit = (unsigned)cfg.auth_fail_limit,
 				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window,
 				   .session_idle_s = (unsigned)cfg.session_idle_timeout,

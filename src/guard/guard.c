@@ -22,6 +22,13 @@
  *     while quorate; armed, with none for the deadline L that corrald sends
  *     with the set ("set fresh=MS ..."), it kills.  A ring reform holds
  *     deliveries for token + consensus, which L exceeds by 1.5 s.
+ * With a watchdog device (--watchdog auto|none|PATH; watchdog.h) it opens
+ * the device while it holds armed guests and pets it from its loop; after
+ * a fence it waits WD_CONFIRM_MS for the killed guests to end and stops
+ * petting if one has not, so the device resets the host before the
+ * survivors restart them; a frozen or killed guard stops petting too.  The
+ * device's state goes, as one line, to --status PATH (corrald shows it in
+ * `ha status`).
  * It allocates nothing in its loop and locks its memory (mlockall).  One
  * line per decision on stderr (corrald sends it to guard.log); after a kill
  * it writes --report PATH ("REASON\nUUID=NAME ...\n": the names as corrald
@@ -50,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "watchdog.h"
+
 #define MAX_ARMED 250
 #define MSG_MAX 8192
 
@@ -63,6 +72,11 @@ static bool quiet; /* corrald said it is stopping on purpose */
 static int64_t fresh_ms;   /* from corrald's set: the deadline L; 0: no freshness rule */
 static int64_t last_fresh; /* send time of the newest own message delivered while quorate */
 static uint32_t my_nodeid;
+static struct wd wd = { .fd = -1 };
+static bool starving;		 /* a fence was not confirmed: the watchdog is left to reset the host */
+static int64_t wd_retry_at;	 /* after a failed open: when to try again */
+static const char *status_path; /* the watchdog's state line for corrald */
+static char wd_status[320];
 
 #define FRESH_MAGIC 0x63677264u /* "cgrd" */
 #define FRESH_EVERY_MS 100
@@ -98,6 +112,52 @@ static void say(const char *fmt, ...)
 	fflush(stderr);
 }
 
+/* The watchdog's state changed: say it and write it for corrald (temp file, then rename). */
+static void status_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void status_set(const char *fmt, ...)
+{
+	char line[sizeof(wd_status)], tmp[4200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (!strcmp(line, wd_status))
+		return;
+	memcpy(wd_status, line, sizeof(wd_status));
+	say("watchdog: %s", wd_status);
+	if (!status_path || snprintf(tmp, sizeof(tmp), "%s.tmp", status_path) >= (int)sizeof(tmp))
+		return;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	dprintf(fd, "%s\n", wd_status);
+	close(fd);
+	rename(tmp, status_path);
+}
+
+/* Open the device while guests are armed, close it when none are (never once starving). */
+static void watchdog_follow(void)
+{
+	char why[sizeof(wd_status)];
+	if (!wd.path[0] || starving)
+		return;
+	if (narmed && wd.fd < 0 && mono_ms() >= wd_retry_at) {
+		if (wd_arm(&wd, WD_TIMEOUT_S, why, sizeof(why)) < 0) {
+			wd_retry_at = mono_ms() + 30000;
+			status_set("%s", why);
+		} else {
+			status_set("%s (%s, timeout %d s): armed while HA guests run here, petted every %d ms", wd.path,
+				   wd.identity, wd.timeout_s, FRESH_EVERY_MS);
+		}
+	} else if (!narmed && wd.fd >= 0) {
+		if (wd_disarm(&wd))
+			status_set("%s (%s): idle: armed while HA guests run here", wd.path, wd.identity);
+		else
+			status_set("%s (%s): cannot be stopped (no magic close): kept open and petted", wd.path,
+				   wd.identity);
+	}
+}
+
 static void set_clear(void)
 {
 	for (unsigned i = 0; i < narmed; i++)
@@ -117,6 +177,17 @@ static void fence(const char *why)
 			killed++;
 	say("fenced: %s: SIGKILL to %u of %u armed QEMU(s) (%s) in %lld ms", why, killed, narmed, armed_names,
 	    (long long)(mono_ms() - t0));
+	if (!wd_wait_dead(&wd, armed_fd, narmed, WD_CONFIRM_MS)) {
+		if (wd.fd >= 0) {
+			starving = true;
+			say("a killed guest has not ended %d ms after SIGKILL: %s stops being petted and resets this "
+			    "host within %d s", WD_CONFIRM_MS, wd.path, wd.timeout_s);
+			status_set("%s (%s): left to reset this host: a fenced guest did not end", wd.path, wd.identity);
+		} else {
+			say("a killed guest has not ended %d ms after SIGKILL, and no watchdog can reset this host",
+			    WD_CONFIRM_MS);
+		}
+	}
 	if (report) {
 		int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd >= 0) {
@@ -251,7 +322,10 @@ static int listen_on(const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *sock = NULL;
+	static const char usage[] = "usage: corral-guard --socket PATH [--report PATH] [--corrald-timeout S] "
+				    "[--watchdog auto|none|DEVICE] [--status PATH]\n";
+	const char *sock = NULL, *watchdog = "none";
+	char why[sizeof(wd_status)];
 	long corrald_timeout_s = 20;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
@@ -260,13 +334,17 @@ int main(int argc, char **argv)
 			report = argv[++i];
 		else if (strcmp(argv[i], "--corrald-timeout") == 0 && i + 1 < argc)
 			corrald_timeout_s = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--watchdog") == 0 && i + 1 < argc)
+			watchdog = argv[++i];
+		else if (strcmp(argv[i], "--status") == 0 && i + 1 < argc)
+			status_path = argv[++i];
 		else {
-			fprintf(stderr, "usage: corral-guard --socket PATH [--report PATH] [--corrald-timeout S]\n");
+			fprintf(stderr, "%s", usage);
 			return 2;
 		}
 	}
 	if (!sock || corrald_timeout_s < 1) {
-		fprintf(stderr, "usage: corral-guard --socket PATH [--report PATH] [--corrald-timeout S]\n");
+		fprintf(stderr, "%s", usage);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -279,8 +357,9 @@ int main(int argc, char **argv)
 		say("cannot listen on %s: %s", sock, strerror(errno));
 		return 1;
 	}
-	say("started (pid %d): socket %s, corrald timeout %ld s; no watchdog device: fencing is kill-only", (int)getpid(),
-	    sock, corrald_timeout_s);
+	say("started (pid %d): socket %s, corrald timeout %ld s", (int)getpid(), sock, corrald_timeout_s);
+	wd_configure(&wd, watchdog, why, sizeof(why));
+	status_set("%s", why);
 
 	quorum_handle_t qh = 0;
 	quorum_callbacks_t cb = { .quorum_notify_fn = on_quorum };
@@ -351,17 +430,22 @@ int main(int argc, char **argv)
 				last_msg = mono_ms();
 			}
 		}
+		watchdog_follow();
+		if (wd.fd >= 0 && !starving)
+			wd_pet(&wd);
 		if (narmed && !quiet && mono_ms() - last_msg > corrald_timeout_s * 1000)
 			fence("corrald silent");
 		if (narmed && fresh_ms > 0 && gfd >= 0 && seen_quorate && mono_ms() - last_fresh > fresh_ms) {
-			char why[96];
-			snprintf(why, sizeof(why), "corosync stalled: no message of this host delivered for %lld ms",
+			char stalled[96];
+			snprintf(stalled, sizeof(stalled), "corosync stalled: no message of this host delivered for %lld ms",
 				 (long long)(mono_ms() - last_fresh));
-			fence(why);
+			fence(stalled);
 		}
 	}
 	say("stopping (armed: %u)", narmed);
 	set_clear();
+	if (wd.fd >= 0 && !starving && !wd_disarm(&wd))
+		say("%s cannot be stopped (no magic close): it resets this host unless a new guard takes it", wd.path);
 	if (gfd >= 0)
 		cpg_finalize(gh);
 	if (qfd >= 0)

@@ -21,6 +21,7 @@
 #include "service/cluster.h"
 #include "service/cluster_internal.h"
 #include "service/ha.h"
+#include "service/ha_ack.h"
 #include "service/ha_fence.h"
 #include "service/ha_guard.h"
 #include "service/ha_kind.h"
@@ -50,6 +51,7 @@ static struct armed armed[FENCE_MAX];
 static unsigned narmed;
 static const char *state = "off";
 static int64_t token_ms, consensus_ms, deadline_ms;
+static int64_t unquorate_since; /* mono ms of the last quorate view while without quorum (0: quorate) */
 static json_t *last; /* the last fence, or NULL */
 
 /* Close the armed set's pidfds (under lock; the fence thread alone opens and closes them). */
@@ -266,17 +268,22 @@ static void *fence_main(void *arg)
 			pthread_mutex_unlock(&lock);
 			was_quorate = fenced = false;
 			last_ok = now;
+			unquorate_since = 0;
 			if (guard_on)
 				ha_guard_stop();
 			guard_on = false;
 			continue;
 		}
 		guard_report_take();
+		ha_ack_follow(&d, &v);
 		if (now - last_guard >= 2000) {
 			ha_guard_ensure();
 			guard_on = true;
 			last_guard = now;
 		}
+		pthread_mutex_lock(&lock);
+		unquorate_since = v.connected && v.quorate ? 0 : last_ok;
+		pthread_mutex_unlock(&lock);
 		if (v.connected && v.quorate) {
 			last_ok = now;
 			was_quorate = true;
@@ -366,18 +373,27 @@ void ha_fence_refresh(void)
 
 json_t *ha_fence_status(void)
 {
+	__do_free char *watchdog = ha_guard_watchdog(); /* a file read: before the lock */
 	pthread_mutex_lock(&lock);
 	json_t *names = json_array();
 	for (unsigned i = 0; i < narmed; i++)
 		json_array_append_new(names, json_string(armed[i].name));
 	json_t *out = json_pack("{s:s,s:o,s:I,s:I,s:I,s:s,s:s,s:O?}", "state", state, "armed", names, "deadline_ms",
 				(json_int_t)deadline_ms, "token_ms", (json_int_t)token_ms, "consensus_ms",
-				(json_int_t)consensus_ms, "watchdog", "none: fencing is kill-only", "guard",
+				(json_int_t)consensus_ms, "watchdog", watchdog, "guard",
 				ha_guard_pid() ? "running" : "not running", "last", last);
 	if (ha_guard_pid())
 		json_object_set_new(out, "guard_pid", json_integer(ha_guard_pid()));
 	pthread_mutex_unlock(&lock);
 	return out;
+}
+
+int64_t ha_fence_unquorate_ms(void)
+{
+	pthread_mutex_lock(&lock);
+	int64_t since = unquorate_since;
+	pthread_mutex_unlock(&lock);
+	return since ? time_mono_ms() - since : 0;
 }
 
 int64_t ha_fence_wait_ms(void)

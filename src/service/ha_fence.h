@@ -45,6 +45,10 @@ void ha_fence_refresh(void);
  * one token, so the lost host's L is the same).  3000 ms today.
  */
 int64_t ha_fence_wait_ms(void);
+/* How long this host has been in a pool without quorum, in ms (0: quorate,
+ * or in no pool): since the last quorate view, or since the fence thread
+ * started when it never saw one. */
+int64_t ha_fence_unquorate_ms(void);
 /* The armed VMs' names, comma-separated (new string), or NULL when none. */
 char *ha_fence_armed_names(void);
 /* {state: idle|active|fencing|off, armed: [names], deadline_ms, token_ms,

@@ -6,7 +6,8 @@
  * armed set travels as one SOCK_SEQPACKET message "set [fresh=MS] UUID=NAME..."
  * with the pidfds of the QEMUs and containers' inits (SCM_RIGHTS, from
  * ha_fence.c: ha_res_pidfd), which the guard keeps until the
- * next message.
+ * next message.  The guard writes the state of the watchdog device it
+ * arms to STATE/cluster/guard.watchdog (one line).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 
 #include "service/cluster_internal.h"
 #include "service/ha_guard.h"
+#include "service/internal.h"
 #include "util/cmd.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -72,8 +74,13 @@ void ha_guard_ensure(void)
 	__do_free char *rep = xasprintf("%s/guard.fenced", svc_cluster_dir());
 	cmd_add(&c, "--socket");
 	cmd_add(&c, sock);
+	__do_free char *status = xasprintf("%s/guard.watchdog", svc_cluster_dir());
 	cmd_add(&c, "--report");
 	cmd_add(&c, rep);
+	cmd_add(&c, "--watchdog");
+	cmd_add(&c, svc_cfg.ha_watchdog ? svc_cfg.ha_watchdog : "auto");
+	cmd_add(&c, "--status");
+	cmd_add(&c, status);
 	cmd_set_io(&c, 1, CMD_IO_FILE, log);
 	cmd_set_io(&c, 2, CMD_IO_FILE, log);
 	c.new_session = true;
@@ -193,6 +200,21 @@ bool ha_guard_fenced(const char *uuid)
 	__do_free char *want = xasprintf("%s=", uuid);
 	const char *names = text ? strchr(text, '\n') : NULL;
 	return names && strstr(names, want);
+}
+
+char *ha_guard_watchdog(void)
+{
+	struct buf b = BUF_INIT;
+	if (!svc_cluster_dir() || !ha_guard_pid())
+		return xstrdup("unknown: corral-guard is not running");
+	__do_free char *path = xasprintf("%s/guard.watchdog", svc_cluster_dir());
+	if (fs_read_file(path, 1024, &b) < 0 || !b.len) {
+		buf_release(&b);
+		return xstrdup("unknown: corral-guard has not reported it");
+	}
+	while (b.len && b.s[b.len - 1] == '\n')
+		b.s[--b.len] = '\0';
+	return buf_detach(&b);
 }
 
 void ha_guard_report_done(void)

@@ -31,6 +31,9 @@ char *ha_guard_report(void);
  * was a fence, never a crash to restart. */
 bool ha_guard_fenced(const char *uuid);
 void ha_guard_report_done(void);
+/* The guard's watchdog state, one line (docs/ha.md "The watchdog"), or why
+ * it is unknown; a new string. */
+char *ha_guard_watchdog(void);
 /* corrald stops on purpose: the guard keeps the armed set (quorum loss
  * still kills) but does not count corrald's silence until it is back. */
 void ha_guard_quiet(void);

@@ -49,6 +49,8 @@ struct svc_config {
 	bool allow_block_devices;
 	/* a guest under TCG migrates live (else quick: migrate.c, docs/migration.md) */
 	bool tcg_live_migration;
+	/* the watchdog corral-guard arms: "auto", "none" or a device (ha_guard.c) */
+	const char *ha_watchdog;
 	/* the network API (auth.h): its address and certificate fingerprint
 	 * (NULL: no TCP listener), and failed logins allowed per user and per
 	 * source address within a window (limit 0: no limit) */

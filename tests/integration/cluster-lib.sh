@@ -16,7 +16,9 @@ coro_cleanup() {
 }
 trap 'cleanup; coro_cleanup' EXIT
 nhost_setup h1 h2 h3 || { echo "cannot set up the three hosts"; FAILED=1; exit 1; }
-nhost_start h1 && nhost_start h2 && nhost_start h3 || { FAILED=1; exit 1; }
+# CL_ARGS_hN: more corrald flags for host hN (word-split)
+# shellcheck disable=SC2086
+nhost_start h1 ${CL_ARGS_h1:-} && nhost_start h2 ${CL_ARGS_h2:-} && nhost_start h3 ${CL_ARGS_h3:-} || { FAILED=1; exit 1; }
 
 st() { on_host "$1" cluster status --json; }
 # online H: the names of the nodes H sees online, sorted, comma-joined

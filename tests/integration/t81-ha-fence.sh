@@ -17,8 +17,12 @@
 # 20 s silence limit.  After each cut the pool's HA manager restarts the VM
 # on h1 or h2 (t82 tests that); here h3, back, only drops its record, and
 # the test ends that copy and defines the VM on h3 again.  A host with armed HA VMs may not leave its pool
-# (leaving would fence them).
+# (leaving would fence them).  The watchdog: these machines have none, so
+# `ha status` says so ("none: this host has no watchdog device"); h3's
+# corrald names /dev/null (a character device but no watchdog) and its
+# guard, once armed, tries it and says it is not one: fencing stays kill-only.
 . "$(dirname "$0")/lib.sh"
+CL_ARGS_h3="--ha-watchdog /dev/null"
 . "$TESTS/cluster-lib.sh"
 qpid() { on_host h3 vm show --local "$1" --json | jq -r .status.pid; }
 fence() { on_host h3 ha status --json | jq -r ".fence.$1"; }
@@ -65,6 +69,9 @@ test_expect "ha add refuses an unknown VM and out-of-range settings, changing no
 test_expect "h3 cut off: its HA VM is killed within the deadline, its plain VM runs on, h1 and h2 keep quorum" '
 	on_host h3 vm start havm >/dev/null && on_host h3 vm start plain >/dev/null &&
 	wait_for 10 "[ \"\$(fence state)\" = active ] && [ \"\$(fence armed | jq -r .[0])\" = havm ]" &&
+	wait_for 5 "fence watchdog | grep -q \"^/dev/null is not a watchdog device (.*): fencing is kill-only\"" &&
+	{ [ -c /dev/watchdog0 ] || [ -c /dev/watchdog ] ||
+		on_host h1 ha status | grep -q "^watchdog: none: this host has no watchdog device"; } &&
 	hp=$(qpid havm) && pp=$(qpid plain) && [ "$hp" -gt 0 ] && [ "$pp" -gt 0 ] &&
 	L=$(fence deadline_ms) && [ "$L" -gt 2000 ] &&
 	t0=$(now_ms) && ip -n "$(nhost_ns sw)" link set p3 down &&
@@ -122,7 +129,7 @@ test_expect "corrald on h3 stopped (SIGSTOP), h3 cut off: corral-guard kills the
 test_expect "corosync on h3 stopped (SIGSTOP, links up): nobody tells h3; corral-guard kills its HA QEMU before the pool restarts it elsewhere, and h3 does not restart it" '
 	kpid= && glog=$T/h3/cluster/guard.log &&
 	on_host h3 vm start havm >/dev/null && on_host h3 ha add havm >/dev/null &&
-	wait_for 10 "tail -1 $glog | grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=havm\"" &&
+	wait_for 10 "grep \"armed for\" $glog | tail -1 | grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=havm\"" &&
 	grep -q "freshness clock running" $glog &&
 	hp=$(qpid havm) && L=$(fence deadline_ms) && u=$(on_host h3 vm show --local havm --json | jq -r .uuid) &&
 	echo "$u" >"$T/uuids" && ha_checker_start &&
@@ -143,10 +150,10 @@ test_expect "corrald on h3 stopped on purpose (SIGTERM) for longer than the guar
 	glog=$T/h3/cluster/guard.log &&
 	on_host h3 vm start havm >/dev/null && on_host h3 ha add havm >/dev/null &&
 	wait_for 10 "[ \"\$(fence state)\" = active ]" && hp=$(qpid havm) &&
-	wait_for 5 "tail -1 $glog | grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=havm\"" &&
+	wait_for 5 "grep \"armed for\" $glog | tail -1 | grep -q \"armed for 1 QEMU(s): [0-9a-f-]*=havm\"" &&
 	nhost_stop h3 && grep -q "corrald is stopping: armed set kept (1 QEMU(s))" $glog &&
 	sleep 22 && ! proc_gone "$hp" && ! grep -q "corrald silent" $glog &&
-	nhost_start h3 && [ "$(qpid havm)" = "$hp" ] &&
+	nhost_start h3 $CL_ARGS_h3 && [ "$(qpid havm)" = "$hp" ] &&
 	wait_for 10 "[ \"\$(fence state)\" = active ]" &&
 	fails on_host h3 cluster leave --yes 2>err && grep -q "HA VMs run on this host (havm)" err &&
 	[ "$(quorate h3)" = true ] && [ "$(qpid havm)" = "$hp" ] &&
