@@ -221,17 +221,27 @@ static void in_cleanup(struct incoming *m, const char *why)
 	if (rt_is_active(m->uuid) && rt_kill_reason(m->uuid, why, &e) < 0)
 		log_warn("vm %s: incoming migration: %s", m->name, e.s);
 	mig_psk_remove(kdir);
+	/* The definition and the rows of the shared volumes it named go in one
+	 * transaction: nobody sees the VM gone and its volumes still listed. */
+	struct store_batch *b = store_batch_new();
+	store_batch_vm_delete(b, m->uuid, STORE_GEN_ANY);
+	json_array_foreach(m->recorded, i, v)
+		store_batch_vol_delete(b, json_string_value(v));
 	pthread_mutex_lock(&svc_defs_lock);
-	store_vm_delete(svc_cfg.store, m->uuid);
+	if (store_batch_commit(svc_cfg.store, b, &e) < 0) {
+		/* not all there (prepare failed before it stored them): one by one */
+		store_vm_delete(svc_cfg.store, m->uuid);
+		json_array_foreach(m->recorded, i, v)
+			store_vol_delete(svc_cfg.store, json_string_value(v));
+	}
 	pthread_mutex_unlock(&svc_defs_lock);
+	store_batch_free(b);
 	rt_forget(m->uuid);
 	json_array_foreach(m->created, i, v) {
 		buf_reset(&e);
 		if (vol_delete(svc_cfg.store, json_string_value(v), &e) < 0)
 			log_warn("incoming migration of %s: volume %s: %s", m->name, json_string_value(v), e.s);
 	}
-	json_array_foreach(m->recorded, i, v)
-		store_vol_delete(svc_cfg.store, json_string_value(v));
 	mig_rec_drop(m->uuid);
 	log_info("vm %s: incoming migration from %s undone: %s", m->name, m->source, why);
 }

@@ -229,7 +229,7 @@ test_expect "kill -9 of the source corrald and its QEMU mid-way: the destination
 	JOB=$(jq -r .id job.json) && wait_phase "$JOB" memory ".ram_total > 0" &&
 	nhost_kill9 a &&
 	pkill -9 -f "qemu-system.* -name guest=s1,.*$T/a/run/" &&
-	for _ in $(seq 1 100); do cb vm show s1 >/dev/null 2>&1 || break; sleep 0.1; done &&
+	for _ in $(seq 1 100); do clean_on b s1 2>/dev/null && break; sleep 0.1; done &&
 	clean_on b s1 &&
 	nhost_start a &&
 	ca vm show s1 --json | jq -r .status.state | grep -Eq "^(crashed|stopped)$" &&
