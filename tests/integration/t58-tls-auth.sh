@@ -179,7 +179,7 @@ test_expect "no secret in the log, the events, host export-db or the database fi
 			[ -f "$f" ] && grep -qaF -- "$s" "$f" && { echo "secret found in $f"; leaks=$((leaks + 1)); }
 		done
 	done
-	[ $leaks = 0 ]
+	[ "$leaks" = 0 ]
 '
 
 test_expect "docs/remote.md lists every route with the privilege the route table gives it" '

@@ -161,7 +161,7 @@ test_expect "remote remove forgets a remote (and the default with it); no secret
 	for s in "$(secret_of <op.tok)" "$(grep "^token = aud" "$CONF" | secret_of)" op-password-1 aud-password-1; do
 		[ ${#s} -ge 8 ] && ! grep -qF -- "$s" "$T/corrald.log" && ! grep -qF -- "$s" ev2.json ||
 			{ echo "secret found (or empty): ${s:0:4}..."; leaks=$((leaks + 1)); }
-	done
+	done &&
 	[ $leaks = 0 ]
 '
 

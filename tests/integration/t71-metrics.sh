@@ -61,11 +61,16 @@ test_expect "a busy loop and disk writes in the guest show in vm stats as CPU ri
 		written=$(stat_of busy.json disk_write disk d1 | jq "[.points[][1] | select(. != null)] | add") &&
 		above "$written" 8000000 && break
 		sleep 1
-	done
+	done &&
 	echo "written $written bytes by the rates" && above "$written" 8000000 &&
 	stat_of busy.json cpu | jq -e ".max > 20" &&
 	stat_of busy.json disk_write_ops disk d1 | jq -e ".max > 0" &&
-	api GET /metrics | grep "^corral_vm_disk_written_bytes_total{.*disk=\"d1\"}" | awk "{ exit !(\$2 >= 16777216) }" &&
+	for _ in $(seq 1 20); do
+		api GET /metrics | grep "^corral_vm_disk_written_bytes_total{.*disk=\"d1\"}" >w.txt
+		awk "{ exit !(\$2 >= 16777216) }" w.txt && break
+		sleep 0.5
+	done &&
+	cat w.txt && awk "{ exit !(\$2 >= 16777216) }" w.txt &&
 	corral vm stats m1 --since 1m >table.txt && cat table.txt &&
 	grep -q "^m1, last 1m00s, one value per 1s:" table.txt &&
 	grep -Eq "^cpu +[0-9.]+% +[0-9.]+% +[0-9.]+%" table.txt &&
