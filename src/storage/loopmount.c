@@ -123,3 +123,15 @@ int loop_umount(const char *dir, struct buf *err)
 	cmd_release(&c);
 	return r;
 }
+
+int loop_trim(const char *dir, struct buf *err)
+{
+	struct cmd c = CMD_INIT;
+	cmd_add(&c, "fstrim");
+	cmd_add(&c, "--");
+	cmd_add(&c, dir);
+	__do_free char *what = xasprintf("fstrim of %s", dir);
+	int r = run(&c, what, err);
+	cmd_release(&c);
+	return r;
+}
