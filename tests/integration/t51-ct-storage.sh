@@ -30,6 +30,23 @@ UIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
 vol() { corral disk list --json | jq -c ".volumes[] | select(.name == \"$1\")"; }
 mounts() { corral ct show "$1" --json | jq -c '.mounts // []'; }
 mkdir -p "$T/p1" "$T/p2" "$T/tiny"
+# killed_mid_move CT VOL PART ROOT: move CT to p2, kill -9 corrald while PART
+# (its copy in p2) is there, restart; then the job and the root agree: moved
+# (ROOT, the root's entry in a pool, only in p2) or not (only in p1), PART gone
+killed_mid_move() {
+	local job st where
+	job=$(api POST "/v1/containers/$1/move" "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] || return 1
+	for _ in $(seq 1 200); do [ -e "$T/p2/$3" ] && break; sleep 0.01; done
+	[ -e "$T/p2/$3" ] || say "the move was over before the kill"
+	kill9_daemon && sleep 0.2 && start_daemon || return 1
+	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "job after the restart: $st"
+	[ ! -e "$T/p2/$3" ] && where=$(vol "$2" | jq -r .pool) || return 1
+	case "$st:$where" in
+	succeeded:p2) [ ! -e "$T/p1/$4" ] && [ -e "$T/p2/$4" ] ;;
+	failed:p1) [ ! -e "$T/p2/$4" ] && [ -e "$T/p1/$4" ] ;;
+	*) say "job $st, root volume in pool $where"; ls -la "$T/p1" "$T/p2"; false ;;
+	esac
+}
 
 test_expect "a template root is a directory volume of the pool asked for, listed with its usage and container" '
 	corral pool create p1 "$T/p1" >/dev/null && corral pool create p2 "$T/p2" >/dev/null &&
@@ -148,16 +165,7 @@ db.commit()" "$STATE/state.db" &&
 
 test_expect "kill -9 of corrald mid-move: one whole root in use, the other copy gone, the job settled" '
 	dd if=/dev/urandom of="$T/p1/old-root/rootfs/root/big" bs=1M count=150 status=none &&
-	job=$(api POST /v1/containers/old/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
-	for _ in $(seq 1 200); do [ -e "$T/p2/.old-root.move" ] && break; sleep 0.01; done &&
-	{ [ -e "$T/p2/.old-root.move" ] || say "the move was over before the kill"; } && kill9_daemon && sleep 0.2 && start_daemon &&
-	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "job after the restart: $st" &&
-	[ ! -e "$T/p2/.old-root.move" ] && where=$(vol old-root | jq -r .pool) &&
-	case "$st:$where" in
-	succeeded:p2) [ ! -e "$T/p1/old-root" ] && [ -d "$T/p2/old-root/rootfs" ] ;;
-	failed:p1) [ ! -e "$T/p2/old-root" ] && [ -d "$T/p1/old-root/rootfs" ] ;;
-	*) say "job $st, root volume in pool $where"; ls -la "$T/p1" "$T/p2"; false ;;
-	esac &&
+	killed_mid_move old old-root .old-root.move old-root/rootfs &&
 	corral ct start old >/dev/null && [ "$(corral ct exec old -- cat /root/l)" = legacy ] &&
 	[ "$(corral ct exec old -- stat -c %s /root/big)" = 157286400 ] && corral ct kill old >/dev/null
 '
@@ -209,16 +217,7 @@ test_expect "ct move of an image root: refused running or without room, nothing 
 test_expect "kill -9 of corrald mid-move of an image root: one whole image in use, the other gone, the job settled" '
 	corral ct create i3 --template busybox --image 256M --pool p1 >/dev/null && corral ct start i3 >/dev/null &&
 	dd if=/dev/urandom of="$LXCP/i3/image/rootfs/root/big" bs=1M count=150 status=none && corral ct stop i3 >/dev/null &&
-	job=$(api POST /v1/containers/i3/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
-	for _ in $(seq 1 200); do [ -e "$T/p2/.i3-root.ext4.move" ] && break; sleep 0.01; done &&
-	{ [ -e "$T/p2/.i3-root.ext4.move" ] || say "the move was over before the kill"; } && kill9_daemon && sleep 0.2 && start_daemon &&
-	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "job after the restart: $st" &&
-	[ ! -e "$T/p2/.i3-root.ext4.move" ] && where=$(vol i3-root | jq -r .pool) &&
-	case "$st:$where" in
-	succeeded:p2) [ ! -e "$T/p1/i3-root.ext4" ] && [ -f "$T/p2/i3-root.ext4" ] ;;
-	failed:p1) [ ! -e "$T/p2/i3-root.ext4" ] && [ -f "$T/p1/i3-root.ext4" ] ;;
-	*) say "job $st, root volume in pool $where"; ls -la "$T/p1" "$T/p2"; false ;;
-	esac &&
+	killed_mid_move i3 i3-root .i3-root.ext4.move i3-root.ext4 &&
 	corral ct start i3 >/dev/null && [ "$(corral ct exec i3 -- stat -c %s /root/big)" = 157286400 ] &&
 	corral ct kill i3 >/dev/null && corral ct delete --yes i3 >/dev/null &&
 	[ ! -e "$T/p1/i3-root.ext4" ] && [ ! -e "$T/p2/i3-root.ext4" ]
