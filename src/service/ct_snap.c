@@ -492,6 +492,12 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	job_record_result(j, json_pack("{s:s,s:s,s:s?}", "name", nd->name, "uuid", nd->uuid, "volume", nd->volume));
 	if ((r = img ? clone_image(j, d, nd, img, &how, &size, err) : ct_root_copy(j, src, dst, &how, &size, err)) < 0)
 		goto undo;
+	if (job_cancelled(j)) {
+		/* asked while the copy ended: honoured, the clone is not stored yet */
+		buf_printf(err, "cancelled: the clone '%s' is removed again", nd->name);
+		r = -ECANCELED;
+		goto undo;
+	}
 	job_set_phase(j, "storing %s", nd->name);
 	pthread_mutex_lock(&svc_defs_lock);
 	if ((r = name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0)

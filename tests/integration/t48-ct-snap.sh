@@ -8,7 +8,8 @@
 # MACs; deleting a container removes its snapshot copies; on btrfs all of
 # it is subvolume snapshots.  An image root's clone is its own sparse image
 # without the source's snapshots (a reflink on btrfs), refused while the
-# source runs or without room, and a kill -9 mid-clone leaves no half of it.
+# source runs or without room, and a cancel or a kill -9 mid-clone leaves no
+# half of it.
 # And `ct reboot`.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
@@ -187,7 +188,7 @@ test_expect "an image root clones into its own sparse image without snapshots: i
 	corral ct kill i2 >/dev/null
 '
 
-test_expect "an image clone without room in its pool fails before copying; kill -9 mid-clone leaves no half of it" '
+test_expect "an image clone without room in its pool fails before copying; a cancel or kill -9 mid-clone leaves no half of it" '
 	mkdir -p "$T/small" && mount -t tmpfs -o size=120m tmpfs "$T/small" && corral pool create small "$T/small" >/dev/null &&
 	corral ct create i3 --template busybox --image 100M --pool small >/dev/null && corral ct start i3 >/dev/null &&
 	dd if=/dev/urandom of="$LXCP/i3/image/rootfs/root/fill" bs=1M count=64 status=none && corral ct stop i3 >/dev/null &&
@@ -198,6 +199,10 @@ test_expect "an image clone without room in its pool fails before copying; kill 
 	corral ct delete --yes i3 >/dev/null && [ -z "$(ls -A "$T/small")" ] &&
 	corral ct create i5 --template busybox --image 256M >/dev/null && corral ct start i5 >/dev/null &&
 	dd if=/dev/urandom of="$LXCP/i5/image/rootfs/root/big" bs=1M count=200 status=none && corral ct stop i5 >/dev/null &&
+	job=$(api POST /v1/containers/i5/clone "{\"name\":\"i6\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	corral job cancel "$job" >/dev/null &&
+	for _ in $(seq 1 100); do st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
+	[ "$st" = cancelled ] && [ ! -e "$LXCP/i6" ] && [ ! -e "$RV/i6-root.ext4" ] && [ -z "$(vol i6-root)" ] &&
 	job=$(api POST /v1/containers/i5/clone "{\"name\":\"i6\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
 	for _ in $(seq 1 200); do [ -e "$RV/i6-root.ext4" ] && break; sleep 0.01; done &&
 	kill9_daemon && sleep 0.2 && start_daemon &&
