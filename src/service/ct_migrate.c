@@ -790,7 +790,7 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 	job_set_phase(j, "preparing %s", o->to);
 	if ((r = peer_open(o->to, &o->peer, err)) < 0 || (r = mig_psk_generate(o->token, err)) < 0)
 		return r;
-	/* an image root is sent as its tree, mounted until the stream ends (no image root: nothing) */
+	/* an image root is sent as its tree: mounted until the job ends (no image root: nothing) */
 	if ((r = ct_root_mount(o->def, err)) < 0)
 		return r;
 	{
