@@ -26,6 +26,7 @@
  * switch was stored, else the old copy goes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -459,6 +460,17 @@ static int image_move(struct job *j, const struct ct_def *d, const char *image, 
 		if (r == -ENOSPC)
 			buf_printf(err, " (pool '%s' cannot hold the root of container '%s')", pool, d->name);
 		goto out;
+	}
+	/* on disk before the switch; the longest wait after cp, so still cancellable */
+	job_set_phase(j, "syncing the copy");
+	{
+		__do_close int fd = open(part, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0) {
+			r = -errno;
+			buf_printf(err, "cannot sync %s: %s", part, strerror(errno));
+			unlink(part);
+			goto out;
+		}
 	}
 	job_set_uncancellable(j, "the copy is complete: switching to it");
 	if (job_cancelled(j)) {

@@ -10,8 +10,8 @@
 # puts it into a pool; an image root (--image) is an ext4 file loop-mounted
 # while the container runs, re-adopted after kill -9 of corrald; `ct move`
 # copies it (holes kept, its snapshots inside) to another pool, refused
-# while running or without room with nothing changed, and a kill -9 of
-# corrald mid-move leaves one whole image in use.
+# while running or without room with nothing changed, and a cancel or a
+# kill -9 of corrald mid-move leaves one whole image in use.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
@@ -214,9 +214,13 @@ test_expect "ct move of an image root: refused running or without room, nothing 
 	[ -z "$(losetup -j "$img")" ]
 '
 
-test_expect "kill -9 of corrald mid-move of an image root: one whole image in use, the other gone, the job settled" '
+test_expect "a cancel or a kill -9 of corrald mid-move of an image root: one whole image in use, the other gone, the job settled" '
 	corral ct create i3 --template busybox --image 256M --pool p1 >/dev/null && corral ct start i3 >/dev/null &&
 	dd if=/dev/urandom of="$LXCP/i3/image/rootfs/root/big" bs=1M count=150 status=none && corral ct stop i3 >/dev/null &&
+	job=$(api POST /v1/containers/i3/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	corral job cancel "$job" >/dev/null &&
+	for _ in $(seq 1 100); do st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
+	[ "$st" = cancelled ] && [ -z "$(ls -A "$T/p2" | grep i3-root)" ] && vol i3-root | jq -e ".pool == \"p1\"" >/dev/null &&
 	killed_mid_move i3 i3-root .i3-root.ext4.move i3-root.ext4 &&
 	corral ct start i3 >/dev/null && [ "$(corral ct exec i3 -- stat -c %s /root/big)" = 157286400 ] &&
 	corral ct kill i3 >/dev/null && corral ct delete --yes i3 >/dev/null &&
