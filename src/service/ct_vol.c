@@ -536,6 +536,12 @@ static int move_run(struct job *j, void *arg, struct buf *err)
 		goto moved;
 	}
 	job_set_uncancellable(j, "a move copies with cp and switches in one store batch; it ends by itself");
+	if (job_cancelled(j)) {
+		/* asked before the job knew the root is a directory: nothing is copied yet */
+		buf_adds(err, "cancelled before the copy");
+		r = -ECANCELED;
+		goto out;
+	}
 	if (fresh)
 		root_vol_name(d, name);
 	else
