@@ -7,6 +7,7 @@
 #define CORRAL_SERVICE_CT_INTERNAL_H
 
 #include "core/ctdef.h"
+#include "core/job.h"
 #include "core/store.h"
 #include "lxc/lxc.h"
 #include "util/buf.h"
@@ -29,6 +30,10 @@ uint64_t ct_template_need(void);
  * that `need` bytes are free there (-ENOSPC + err); sets d->volume.  Its
  * row is free until d is stored (ct.put then names d as its user). */
 int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct buf *err);
+/* The same for an image root's clone: the row of d's image volume in pool,
+ * its file <pool>/<volume>.ext4 not there yet (the caller copies into it:
+ * ct_root_image_of(d) names it); ct_root_vol_undo undoes it too. */
+int ct_root_image_reserve(struct ct_def *d, const char *pool, struct buf *err);
 /* Undo ct_root_vol_make of a d never stored: its tree and row go. */
 void ct_root_vol_undo(const struct ct_def *d);
 /* The same by volume name, only if no container or VM uses it (clone recovery). */
@@ -47,6 +52,12 @@ bool ct_root_is_image(const struct ct_def *d);
  * no image root: 0); ct_root_umount undoes it (logging a failure). */
 int ct_root_mount(const struct ct_def *d, struct buf *err);
 void ct_root_umount(const struct ct_def *d);
+/* The same with the failure in err: before an image root's file is copied
+ * (a container that powered off inside keeps its image mounted; unmounted,
+ * the file holds a clean filesystem).  No image root, or not mounted: 0. */
+int ct_root_unmounted(const struct ct_def *d, struct buf *err);
+/* Unmount <lxcpath>/<name>/image if a killed job left it mounted (recovery). */
+void ct_root_umount_left(const char *name);
 /* d's mount points name directory volumes no one else uses (-ENOENT/-EINVAL/-EBUSY + err). */
 int ct_mounts_check(const struct ct_def *d, struct buf *err);
 /* An unprivileged d: each mount's directory still root's becomes its mapped root's (top only). */
@@ -75,5 +86,15 @@ void ct_snap_leftovers_clean(const char *lp, const struct ct_def *d);
 int ct_snap_remove_all(const char *lp, const struct ct_def *d, struct buf *err);
 /* The same for the root directory `rootdir` (holding snapshots/) of container `name`. */
 int ct_snap_remove_all_in(const char *rootdir, const char *name, struct buf *err);
+/*
+ * Copy root src (a tree, or an image root's file) to dst (not there; its
+ * parent is) for job j: the fastest method (ctrt_copy_method_for; cp keeps
+ * a sparse file's holes), the space check in dst's parent first (-ENOSPC +
+ * err; not for a btrfs snapshot), progress every second, a cancel stops it
+ * (-ECANCELED).  *how: the method, *size: the bytes src uses.  On failure
+ * dst is gone again.
+ */
+int ct_root_copy(struct job *j, const char *src, const char *dst, enum ctrt_copy_method *how, int64_t *size,
+		 struct buf *err);
 
 #endif

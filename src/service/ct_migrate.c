@@ -9,7 +9,10 @@
  * The root travels as one GNU tar stream of <lxcpath>/<name>/{rootfs,
  * snapshots} (numeric owners, so the unprivileged id map's host ids stay
  * as they are; modes, times, xattrs, POSIX ACLs, hard links, device nodes,
- * symlinks, sparse files).  The destination pulls it: during its pull step
+ * symlinks, sparse files); an image root's tree is read from its image,
+ * mounted by the job until the stream ends, and arrives as a directory
+ * root in the destination's lxcpath like any other (the size limit of the
+ * source's image stays behind).  The destination pulls it: during its pull step
  * it GETs /v1/migrations/ct/<uuid>/root?token=T from the source with the
  * one-time token the source gave in prepare, and feeds the body to `tar -x` in the
  * container's new directory.  On the source a pump thread reads `tar -c`
@@ -743,6 +746,7 @@ void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to)
 		return;
 	}
 	__do_free char *rootdir = ct_rootdir_of(d);
+	__do_free char *image = ct_root_image_of(d);
 	struct store_batch *b = store_batch_new();
 	store_batch_ct_delete(b, d->uuid);
 	ct_batch_root_delete(b, d);
@@ -750,7 +754,7 @@ void svc_ct_migrate_forget(const char *uuid, const char *name, const char *to)
 	store_batch_free(b);
 	if (r < 0) {
 		log_warn("container %s: migrated to %s, but its row stays here: %s", name, to, e.s);
-	} else if (ct_root_files_remove(lp, d, rootdir, NULL, &e) < 0) {
+	} else if (ct_root_files_remove(lp, d, rootdir, image, &e) < 0) {
 		log_warn("container %s: migrated to %s, but its files stay here: %s", name, to, e.s);
 	}
 	svc_net_ct_hosts_refresh(d);
@@ -784,9 +788,10 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 
 	o->job = j;
 	job_set_phase(j, "preparing %s", o->to);
-	if ((r = peer_open(o->to, &o->peer, err)) < 0)
+	if ((r = peer_open(o->to, &o->peer, err)) < 0 || (r = mig_psk_generate(o->token, err)) < 0)
 		return r;
-	if ((r = mig_psk_generate(o->token, err)) < 0)
+	/* an image root is sent as its tree: mounted until the job ends (no image root: nothing) */
+	if ((r = ct_root_mount(o->def, err)) < 0)
 		return r;
 	{
 		__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s}", "role", "ct-out", "uuid", o->uuid,
@@ -834,6 +839,7 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 		__do_free char *base = xasprintf("/v1/migrations/ct/%s", o->uuid);
 		int took = mig_handover_taken(o->peer, base);
 		if (took < 0) {
+			ct_root_umount(o->def);
 			mig_unknown(o->uuid, err,
 				    "no answer from %s at the hand-over (%s): the container stays here and cannot be "
 				    "started until %s says whether it took it (corrald asks again every few seconds)",
@@ -861,6 +867,7 @@ fail:
 		out_pump_wait(o, true);
 		out_register(o, false);
 	}
+	ct_root_umount(o->def);
 	{
 		__do_free char *abort_path = xasprintf("/v1/migrations/ct/%s/abort", o->uuid);
 		return mig_out_failed(o->peer, abort_path, prepared, o->uuid, "container", o->name, o->to, j, r, err);
@@ -885,7 +892,7 @@ static int add_size(const char *path, const struct stat *st, int flag, struct FT
 int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t **job, struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();
-	__do_free char *dir = NULL;
+	__do_free char *dir = NULL, *image = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	struct outgoing *o = NULL;
@@ -913,12 +920,6 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 		r = -EINVAL;
 		goto fail;
 	}
-	if (ct_root_is_image(d)) {
-		buf_printf(err, "container '%s' has its root in an image file: migrating image roots is not there yet",
-			   d->name);
-		r = -ENOTSUP;
-		goto fail;
-	}
 	if (d->nmounts) {
 		buf_printf(err, "container '%s' has mount points (volume '%s' at %s...): volumes stay on this host, so "
 			   "remove its mounts ('ct edit --no-mounts') before migrating it", d->name, d->mounts[0].volume,
@@ -940,7 +941,14 @@ int svc_ct_migrate(const char *key, const char *to, uint64_t bandwidth, json_t *
 	o->bandwidth = bandwidth;
 	dir = ct_rootdir_of(d);
 	walk_bytes = 0;
-	nftw(dir, add_size, 32, FTW_PHYS | FTW_MOUNT);
+	if ((image = ct_root_image_of(d))) {
+		/* mounted by the job: what the file holds is at most what it takes */
+		struct stat st;
+		if (stat(image, &st) == 0)
+			walk_bytes = (uint64_t)st.st_blocks * 512;
+	} else {
+		nftw(dir, add_size, 32, FTW_PHYS | FTW_MOUNT);
+	}
 	o->total = walk_bytes ? walk_bytes : 1;
 	o->def = d;
 	d = NULL;

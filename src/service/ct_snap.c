@@ -27,6 +27,12 @@
  *   it and stores the new row last; the job records the new name and uuid
  *   first, so after a crash before the row the next corrald removes that
  *   directory (svc_ct_clone_recover, from service/recover.c).
+ *
+ * An image root (ct_vol.c) holds rootfs/ and snapshots/ inside its ext4
+ * file: snapshots and reverts mount it for the copy.  Its clone copies the
+ * whole file into a new image volume of the same pool (reserved, row
+ * first, before the copy, so the recovery above removes a half copy with
+ * the volume), then removes the source's snapshot copies inside the clone.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -41,6 +47,7 @@
 #include "service/internal.h"
 #include "service/network.h"
 #include "core/job.h"
+#include "storage/loopmount.h"
 #include "util/cleanup.h"
 #include "util/common.h"
 #include "util/fsutil.h"
@@ -151,11 +158,6 @@ static int check_copyable(const char *lp, const struct ct_def *d, const char *wh
 			   strcmp(what, "clone") == 0 ? "clones" : "snapshots");
 		return -ENOTSUP;
 	}
-	if (strcmp(what, "clone") == 0 && ct_root_is_image(d)) {
-		buf_printf(err, "container '%s' has its root in an image file: clones of image roots are not there yet",
-			   d->name);
-		return -ENOTSUP;
-	}
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (a %s is taken of a stopped container only)",
 			   d->name, what);
@@ -189,13 +191,8 @@ static int copy_tick(void *opaque)
 	return 0;
 }
 
-/*
- * Copy root src to dst (its parent exists) for job j: the method, the
- * space check (not for a btrfs snapshot, which shares everything), the
- * copy with progress.  *size: the bytes src uses.
- */
-static int root_copy(struct job *j, const char *src, const char *dst, enum ctrt_copy_method *how, int64_t *size,
-		     struct buf *err)
+int ct_root_copy(struct job *j, const char *src, const char *dst, enum ctrt_copy_method *how, int64_t *size,
+		 struct buf *err)
 {
 	uint64_t bytes = 0;
 	enum ctrt_copy_method m = ctrt_copy_method_for(src, dst);
@@ -286,7 +283,7 @@ static int snap_create_run(struct job *j, void *arg, struct buf *err)
 		buf_printf(err, "cannot make %s: %s", part, strerror(-r));
 		goto out;
 	}
-	if ((r = root_copy(j, src, partroot, &how, &s.size, err)) < 0) {
+	if ((r = ct_root_copy(j, src, partroot, &how, &s.size, err)) < 0) {
 		rmdir(part);
 		goto out;
 	}
@@ -350,7 +347,7 @@ static int snap_revert_run(struct job *j, void *arg, struct buf *err)
 		goto out;
 	}
 	ct_snap_leftovers_clean(lp, d);
-	if ((r = root_copy(j, snaproot, tmp, &how, &size, err)) < 0)
+	if ((r = ct_root_copy(j, snaproot, tmp, &how, &size, err)) < 0)
 		goto out;
 	/* the one step that changes the root: old and new swap names at once */
 	job_set_phase(j, "swapping the root");
@@ -407,11 +404,48 @@ static struct ct_def *clone_def(const struct ct_def *src, const char *name, stru
 	return ctdef_from_json(j, CTDEF_FROM_STORE, err);
 }
 
+/*
+ * An image root's clone: the source's file copied whole into the clone's
+ * reserved volume (a reflink where the pool's filesystem shares extents,
+ * else a copy keeping its holes), then, mounted, the source's snapshot
+ * copies inside it removed (a clone starts without snapshots, as a
+ * directory root's does, whose copy takes rootfs/ only) and the blocks they
+ * held given back to the pool.  Left unmounted; on failure the caller's
+ * undo removes the file with the volume.
+ */
+static int clone_image(struct job *j, const struct ct_def *d, const struct ct_def *nd, const char *img,
+		       enum ctrt_copy_method *how, int64_t *size, struct buf *err)
+{
+	__do_free char *dst = ct_root_image_of(nd);
+	__do_free char *rootdir = NULL;
+	int r;
+
+	if (!dst) {
+		buf_printf(err, "the root volume '%s' of clone '%s' vanished", nd->volume, nd->name);
+		return -ENOENT;
+	}
+	/* a source that powered off inside keeps its image mounted: unmounted, the file is a clean filesystem */
+	if ((r = ct_root_unmounted(d, err)) < 0 || (r = ct_root_copy(j, img, dst, how, size, err)) < 0)
+		return r;
+	job_set_phase(j, "removing the snapshots of '%s' from the copy", d->name);
+	if ((r = ct_root_mount(nd, err)) < 0)
+		return r;
+	rootdir = ct_rootdir_of(nd);
+	if ((r = ct_snap_remove_all_in(rootdir, nd->name, err)) == 0) {
+		struct buf e = BUF_INIT;
+		if (loop_trim(rootdir, &e) < 0)
+			log_info("container clone %s: the blocks of the removed snapshots stay in its image: %s", nd->name,
+				 e.s);
+		buf_release(&e);
+	}
+	return r < 0 ? r : ct_root_unmounted(nd, err); /* on failure the caller's undo unmounts it */
+}
+
 static int clone_run(struct job *j, void *arg, struct buf *err)
 {
 	struct snap_op *o = arg;
 	__do_free char *lp = ct_lxcpath();
-	__do_free char *src = NULL, *dst = NULL, *dir = NULL;
+	__do_free char *src = NULL, *dst = NULL, *dir = NULL, *img = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL, *nd = NULL;
 	enum ctrt_copy_method how = CTRT_COPY_PLAIN;
@@ -427,13 +461,14 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		goto out;
 	}
 	src = ct_rootfs_of(d);
+	img = ct_root_image_of(d);
 	if (d->volume) {
 		/* the clone's root: a new volume in the source's pool (space is checked by the copy) */
 		__do_free char *pool = ct_root_pool_of(d);
 		pthread_mutex_lock(&svc_defs_lock);
 		r = name_free(nd->name, err);
 		pthread_mutex_unlock(&svc_defs_lock);
-		if (r < 0 || (r = ct_root_vol_make(nd, pool, 0, err)) < 0)
+		if (r < 0 || (r = img ? ct_root_image_reserve(nd, pool, err) : ct_root_vol_make(nd, pool, 0, err)) < 0)
 			goto out;
 		made_vol = true;
 	}
@@ -455,8 +490,14 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		goto undo_vol;
 	/* for start-up recovery (svc_ct_clone_recover): what to remove if corrald dies now */
 	job_record_result(j, json_pack("{s:s,s:s,s:s?}", "name", nd->name, "uuid", nd->uuid, "volume", nd->volume));
-	if ((r = root_copy(j, src, dst, &how, &size, err)) < 0)
+	if ((r = img ? clone_image(j, d, nd, img, &how, &size, err) : ct_root_copy(j, src, dst, &how, &size, err)) < 0)
 		goto undo;
+	if (job_cancelled(j)) {
+		/* asked while the copy ended: honoured, the clone is not stored yet */
+		buf_printf(err, "cancelled: the clone '%s' is removed again", nd->name);
+		r = -ECANCELED;
+		goto undo;
+	}
 	job_set_phase(j, "storing %s", nd->name);
 	pthread_mutex_lock(&svc_defs_lock);
 	if ((r = name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0)
@@ -477,6 +518,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 undo:
 	{
 		struct buf e = BUF_INIT;
+		ct_root_umount(nd); /* an image clone is mounted while its snapshots go */
 		if (ctrt_undefine(lp, nd->name, &e) < 0)
 			log_warn("container clone %s: cannot remove %s: %s", nd->name, dir, e.s);
 		buf_release(&e);
@@ -508,6 +550,7 @@ bool svc_ct_clone_recover(const json_t *result)
 	}
 	__do_free char *lp = ct_lxcpath();
 	struct buf e = BUF_INIT;
+	ct_root_umount_left(name); /* an image clone's, mounted while its snapshots went */
 	if (ctrt_undefine(lp, name, &e) < 0)
 		log_warn("container clone %s: cannot remove what the interrupted clone made: %s", name, e.s);
 	else

@@ -17,12 +17,16 @@
  * A move copies rootfs and snapshots into `.<volume>.move` in the target
  * pool (cp -a through lxc/rootcopy.c: owners of the id map, modes, xattrs,
  * hard links, device nodes kept), renames it into place, stores the new
- * path (one batch), and only then removes the old copy.  The job records
- * both places before copying; a corrald killed meanwhile settles it at
- * start-up (svc_ct_move_recover): the copy goes unless the switch was
- * stored, else the old copy goes.
+ * path (one batch), and only then removes the old copy.  An image root's
+ * file is copied the same way (a reflink where the filesystem shares
+ * extents, else keeping its holes) into `.<volume>.ext4.move`, renamed to
+ * `<volume>.ext4` and switched by storage/volume.h's vol_move_finish.  The
+ * job records both places before copying; a corrald killed meanwhile
+ * settles it at start-up (svc_ct_move_recover): the copy goes unless the
+ * switch was stored, else the old copy goes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,12 +62,14 @@ char *ct_root_image_of(const struct ct_def *d)
 	return img;
 }
 
-/* Where an image root is mounted: <lxcpath>/<name>/image. */
-static char *image_mnt(const struct ct_def *d)
+/* Where the image root of container `name` is mounted: <lxcpath>/<name>/image. */
+static char *image_mnt_of(const char *name)
 {
 	__do_free char *lp = ct_lxcpath();
-	return xasprintf("%s/%s/image", lp, d->name);
+	return xasprintf("%s/%s/image", lp, name);
 }
+
+static char *image_mnt(const struct ct_def *d) { return image_mnt_of(d->name); }
 
 int ct_root_mount(const struct ct_def *d, struct buf *err)
 {
@@ -74,17 +80,29 @@ int ct_root_mount(const struct ct_def *d, struct buf *err)
 	return loop_mount(img, mnt, err);
 }
 
+int ct_root_unmounted(const struct ct_def *d, struct buf *err)
+{
+	__do_free char *img = ct_root_image_of(d);
+	if (!img)
+		return 0;
+	__do_free char *mnt = image_mnt(d);
+	return loop_umount(mnt, err);
+}
+
 void ct_root_umount(const struct ct_def *d)
 {
-	if (!d)
-		return;
-	__do_free char *img = ct_root_image_of(d);
 	struct buf e = BUF_INIT;
-	if (img) {
-		__do_free char *mnt = image_mnt(d);
-		if (loop_umount(mnt, &e) < 0)
-			log_warn("container %s: %s", d->name, e.s);
-	}
+	if (d && ct_root_unmounted(d, &e) < 0)
+		log_warn("container %s: %s", d->name, e.s);
+	buf_release(&e);
+}
+
+void ct_root_umount_left(const char *name)
+{
+	__do_free char *mnt = image_mnt_of(name);
+	struct buf e = BUF_INIT;
+	if (loop_umount(mnt, &e) < 0)
+		log_warn("container %s: %s", name, e.s);
 	buf_release(&e);
 }
 
@@ -147,7 +165,8 @@ static uint64_t template_need(void)
 	return n + ROOT_MARGIN;
 }
 
-int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct buf *err)
+/* ct_root_vol_make, or (for_copy) ct_root_image_reserve. */
+static int root_vol_new(struct ct_def *d, const char *pool, uint64_t need, bool for_copy, struct buf *err)
 {
 	__do_free char *dir = NULL, *path = NULL;
 	char name[64];
@@ -163,7 +182,9 @@ int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct b
 	}
 	root_vol_name(d, name);
 	/* the directory (or the image's filesystem) is root's: the container's root owns rootfs/ inside it */
-	if (d->image_size)
+	if (for_copy)
+		r = vol_ext4_reserve(svc_cfg.store, dir, name, &path, err);
+	else if (d->image_size)
 		r = vol_ext4_create(svc_cfg.store, dir, name, (uint64_t)d->image_size, &path, err);
 	else
 		r = vol_dir_create(svc_cfg.store, dir, name, 0, 0, &path, err);
@@ -174,6 +195,16 @@ int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct b
 out:
 	svc_pool_put(pool);
 	return r;
+}
+
+int ct_root_vol_make(struct ct_def *d, const char *pool, uint64_t need, struct buf *err)
+{
+	return root_vol_new(d, pool, need, false, err);
+}
+
+int ct_root_image_reserve(struct ct_def *d, const char *pool, struct buf *err)
+{
+	return root_vol_new(d, pool, 0, true, err);
 }
 
 void ct_root_vol_drop_free(const char *name)
@@ -390,11 +421,87 @@ static void tree_pair_remove(const char *dir, const char *name)
 	buf_release(&e);
 }
 
+/*
+ * Move d's image root (file `image`) into pool directory pooldir: the file
+ * copied (ct_root_copy: a reflink or a copy keeping holes, with progress;
+ * a cancel stops it) to .<volume>.ext4.move there, renamed to
+ * <volume>.ext4, then vol_move_finish (synced, the new path and pool
+ * stored, the old file removed).  Recorded for svc_ct_move_recover before
+ * the copy.  *final: the new file, *need: the bytes copied.
+ */
+static int image_move(struct job *j, const struct ct_def *d, const char *image, const char *pool, const char *pooldir,
+		      char **final, uint64_t *need, struct buf *err)
+{
+	__do_free char *to = vol_file_path(pooldir, d->volume, VOL_EXT4_FORMAT);
+	__do_free char *part = xasprintf("%s/.%s.%s.move", pooldir, d->volume, VOL_EXT4_FORMAT);
+	enum ctrt_copy_method how;
+	struct vol_record v = { 0 };
+	int64_t size = 0;
+	int r;
+
+	if ((r = store_vol_get(svc_cfg.store, d->volume, &v)) < 0) {
+		buf_printf(err, "container '%s': its root volume '%s' is not in the store", d->name, d->volume);
+		return r;
+	}
+	/* a container that powered off inside keeps its image mounted: unmounted, the file is a clean filesystem */
+	if ((r = ct_root_unmounted(d, err)) < 0)
+		goto out;
+	if (unlink(part) == 0)
+		log_info("container %s: removed %s, a copy a crash left", d->name, part);
+	if (fs_exists(to) > 0) {
+		buf_printf(err, "%s exists already in pool '%s' (not a volume corral uses there): not touching it", to, pool);
+		r = -EEXIST;
+		goto out;
+	}
+	/* for start-up recovery (svc_ct_move_recover): what to remove if corrald dies from here on */
+	job_record_result(j, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "uuid", d->uuid, "name", d->name, "volume",
+				       d->volume, "part", part, "final", to, "from", image, "fresh", false, "image", true));
+	if ((r = ct_root_copy(j, image, part, &how, &size, err)) < 0) {
+		if (r == -ENOSPC)
+			buf_printf(err, " (pool '%s' cannot hold the root of container '%s')", pool, d->name);
+		goto out;
+	}
+	/* on disk before the switch; the longest wait after cp, so still cancellable */
+	job_set_phase(j, "syncing the copy");
+	{
+		__do_close int fd = open(part, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) < 0) {
+			r = -errno;
+			buf_printf(err, "cannot sync %s: %s", part, strerror(errno));
+			unlink(part);
+			goto out;
+		}
+	}
+	job_set_uncancellable(j, "the copy is complete: switching to it");
+	if (job_cancelled(j)) {
+		buf_adds(err, "cancelled after the copy: the container keeps its root where it was");
+		unlink(part);
+		r = -ECANCELED;
+		goto out;
+	}
+	if (rename(part, to) < 0) {
+		r = -errno;
+		buf_printf(err, "cannot rename %s: %s", part, strerror(errno));
+		unlink(part);
+		goto out;
+	}
+	job_set_phase(j, "switching to the copy");
+	if ((r = vol_move_finish(svc_cfg.store, &v, to, err)) < 0) {
+		unlink(to);
+		goto out;
+	}
+	*need = (uint64_t)size;
+	*final = move_ptr(to);
+out:
+	vol_record_release(&v);
+	return r;
+}
+
 static int move_run(struct job *j, void *arg, struct buf *err)
 {
 	struct move_op *o = arg;
 	__do_free char *lp = ct_lxcpath();
-	__do_free char *pooldir = NULL, *olddir = NULL, *part = NULL, *final = NULL, *oldpool = NULL;
+	__do_free char *pooldir = NULL, *olddir = NULL, *part = NULL, *final = NULL, *oldpool = NULL, *image = NULL;
 	struct ct_record rec = { 0 };
 	struct ct_def *d = NULL;
 	uint64_t need = 0;
@@ -402,7 +509,6 @@ static int move_run(struct job *j, void *arg, struct buf *err)
 	char name[64];
 	int r;
 
-	job_set_uncancellable(j, "a move copies with cp and switches in one store batch; it ends by itself");
 	if ((r = ct_load(o->uuid, &rec, &d, err)) < 0)
 		return r;
 	if (svc_ha_protected(d->uuid)) {
@@ -423,6 +529,19 @@ static int move_run(struct job *j, void *arg, struct buf *err)
 	fresh = !d->volume;
 	olddir = ct_rootdir_of(d);
 	oldpool = ct_root_pool_of(d);
+	if ((image = ct_root_image_of(d))) {
+		if ((r = image_move(j, d, image, o->pool, pooldir, &final, &need, err)) < 0)
+			goto out;
+		snprintf(name, sizeof(name), "%s", d->volume);
+		goto moved;
+	}
+	job_set_uncancellable(j, "a move copies with cp and switches in one store batch; it ends by itself");
+	if (job_cancelled(j)) {
+		/* asked before the job knew the root is a directory: nothing is copied yet */
+		buf_adds(err, "cancelled before the copy");
+		r = -ECANCELED;
+		goto out;
+	}
 	if (fresh)
 		root_vol_name(d, name);
 	else
@@ -499,6 +618,7 @@ static int move_run(struct job *j, void *arg, struct buf *err)
 	} else {
 		tree_pair_remove(olddir, d->name);
 	}
+moved:
 	{
 		__do_free char *ev = xasprintf("root moved to pool %s (%s)", o->pool, final);
 		svc_vm_event(d->uuid, "container", ev);
@@ -528,6 +648,15 @@ bool svc_ct_move_recover(const json_t *result)
 		return false;
 	done = store_vol_get(svc_cfg.store, vol, &v) == 0 && strcmp(v.path, final) == 0;
 	vol_record_release(&v);
+	if (json_is_true(json_object_get(result, "image"))) {
+		/* an image root: single files; the one the store names stays */
+		const char *gone = done ? (strcmp(from, final) != 0 ? from : NULL) : final;
+		if (unlink(part) == 0)
+			log_info("container %s: removed %s, the copy of an interrupted move", name, part);
+		if (gone && unlink(gone) == 0)
+			log_info("container %s: removed %s, left by an interrupted move", name, gone);
+		return done;
+	}
 	tree_pair_remove(part, name);
 	if (done) {
 		/* switched: the old copy is what is left to remove */
@@ -584,12 +713,6 @@ int svc_ct_move(const char *key, const char *pool, json_t **job, struct buf *err
 	if (!ct_is_stopped(lp, d)) {
 		buf_printf(err, "container '%s' is running: stop it first (a root moves while stopped only)", d->name);
 		r = -EBUSY;
-		goto out;
-	}
-	if (ct_root_is_image(d)) {
-		buf_printf(err, "container '%s' has its root in an image file: moving image roots is not there yet",
-			   d->name);
-		r = -ENOTSUP;
 		goto out;
 	}
 	if ((r = svc_pool_hold(pool, &pooldir, err)) < 0)

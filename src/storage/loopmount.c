@@ -110,16 +110,25 @@ int loop_mount(const char *img, const char *dir, struct buf *err)
 	return r;
 }
 
-int loop_umount(const char *dir, struct buf *err)
+/* Run `prog -- dir`; a failure: "<doing> <dir> failed: ...". */
+static int run_on_dir(const char *prog, const char *doing, const char *dir, struct buf *err)
 {
-	if (!loop_mounted(dir))
-		return 0;
 	struct cmd c = CMD_INIT;
-	cmd_add(&c, "umount");
+	cmd_add(&c, prog);
 	cmd_add(&c, "--");
 	cmd_add(&c, dir);
-	__do_free char *what = xasprintf("unmounting %s", dir);
+	__do_free char *what = xasprintf("%s %s", doing, dir);
 	int r = run(&c, what, err);
 	cmd_release(&c);
 	return r;
+}
+
+int loop_umount(const char *dir, struct buf *err)
+{
+	return loop_mounted(dir) ? run_on_dir("umount", "unmounting", dir, err) : 0;
+}
+
+int loop_trim(const char *dir, struct buf *err)
+{
+	return run_on_dir("fstrim", "trimming", dir, err);
 }

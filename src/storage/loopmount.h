@@ -27,6 +27,9 @@ int loop_ext4_make(const char *img, uint64_t size, struct buf *err);
 int loop_mount(const char *img, const char *dir, struct buf *err);
 /* Unmount `dir`; not mounted: 0. */
 int loop_umount(const char *dir, struct buf *err);
+/* Give the blocks the filesystem mounted on `dir` no longer uses back to
+ * its image file (fstrim: the loop device punches holes in the file). */
+int loop_trim(const char *dir, struct buf *err);
 /* Is `dir` a mount point now (/proc/self/mountinfo)? */
 bool loop_mounted(const char *dir);
 

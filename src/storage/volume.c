@@ -352,22 +352,33 @@ int vol_dir_create(struct store *st, const char *storage_dir, const char *name, 
 	return 0;
 }
 
+/* The file of a new ext4 volume `name` in storage_dir (*p): the name valid and free, no such file there. */
+static int ext4_place(struct store *st, const char *storage_dir, const char *name, char **p, struct buf *err)
+{
+	__do_free char *path = NULL;
+	int r;
+	if ((r = check_name(name, err)) < 0 || (r = check_name_free(st, name, err)) < 0)
+		return r;
+	path = vol_path(storage_dir, name, VOL_EXT4_FORMAT);
+	if (fs_exists(path) > 0) {
+		buf_printf(err, "%s exists already in the pool (not a volume corral knows): not touching it", path);
+		return -EEXIST;
+	}
+	*p = move_ptr(path);
+	return 0;
+}
+
 int vol_ext4_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, char **path,
 		    struct buf *err)
 {
 	__do_free char *p = NULL;
 	int r;
-	if ((r = check_name(name, err)) < 0 || (r = check_name_free(st, name, err)) < 0)
-		return r;
 	if (size < VOL_EXT4_MIN_SIZE || size > VOL_MAX_SIZE) {
 		buf_printf(err, "an image root's size must be 64 MiB to 64 TiB");
 		return -EINVAL;
 	}
-	p = vol_path(storage_dir, name, VOL_EXT4_FORMAT);
-	if (fs_exists(p) > 0) {
-		buf_printf(err, "%s exists already in the pool (not a volume corral knows): not touching it", p);
-		return -EEXIST;
-	}
+	if ((r = ext4_place(st, storage_dir, name, &p, err)) < 0)
+		return r;
 	if ((r = loop_ext4_make(p, size, err)) < 0)
 		return r;
 	if ((r = record_volume(st, name, VOL_EXT4_FORMAT, p, err)) < 0) {
@@ -375,6 +386,18 @@ int vol_ext4_create(struct store *st, const char *storage_dir, const char *name,
 		return r;
 	}
 	log_info("created ext4 image volume %s (%" PRIu64 " bytes) at %s", name, size, p);
+	if (path)
+		*path = move_ptr(p);
+	return 0;
+}
+
+int vol_ext4_reserve(struct store *st, const char *storage_dir, const char *name, char **path, struct buf *err)
+{
+	__do_free char *p = NULL;
+	int r;
+	if ((r = ext4_place(st, storage_dir, name, &p, err)) < 0 || (r = record_volume(st, name, VOL_EXT4_FORMAT, p, err)) < 0)
+		return r;
+	log_info("reserved ext4 image volume %s at %s for a copy", name, p);
 	if (path)
 		*path = move_ptr(p);
 	return 0;

@@ -61,6 +61,13 @@ int vol_dir_create(struct store *st, const char *storage_dir, const char *name, 
 #define VOL_EXT4_MIN_SIZE (64ULL << 20)
 int vol_ext4_create(struct store *st, const char *storage_dir, const char *name, uint64_t size, char **path,
 		    struct buf *err);
+/*
+ * The row of an ext4 image volume whose file <storage_dir>/<name>.ext4
+ * (*path, may be NULL) is not there yet: the caller copies an image into it
+ * (a container root's clone).  Recorded first, so vol_delete removes a half
+ * copy a crash left with the row.  -EEXIST when the file exists already.
+ */
+int vol_ext4_reserve(struct store *st, const char *storage_dir, const char *name, char **path, struct buf *err);
 
 /*
  * Check an import request before the job starts: src absolute, exists, is a

@@ -6,7 +6,11 @@
 # nothing changed; what a crash leaves half made is cleaned at the next
 # start; a clone starts on its own (its hostname, its files) and gets new
 # MACs; deleting a container removes its snapshot copies; on btrfs all of
-# it is subvolume snapshots.  And `ct reboot`.
+# it is subvolume snapshots.  An image root's clone is its own sparse image
+# without the source's snapshots (a reflink on btrfs), refused while the
+# source runs or without room, and a cancel or a kill -9 mid-clone leaves no
+# half of it.
+# And `ct reboot`.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
@@ -15,10 +19,11 @@ NET=t48n$((RANDOM % 10000))
 snap_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 k1 k2 k3 >/dev/null 2>&1
+		corral ct delete --yes c1 c1-copy r1 n1 n2 b1 b2 b3 b4 k1 k2 k3 i1 i2 i3 i4 i5 i6 >/dev/null 2>&1
 		corral net delete --yes "$NET" >/dev/null 2>&1
 	fi
 	if [ -n "$BTR" ] && mountpoint -q "$RV"; then umount "$RV" || umount -l "$RV"; fi
+	if mountpoint -q "$T/small"; then umount "$T/small" || umount -l "$T/small"; fi
 	return 0
 }
 trap 'snap_cleanup; cleanup' EXIT
@@ -29,6 +34,7 @@ UIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
 KILLLOG=${KILLLOG:-/dev/null}  # where the kill -9 check notes whether it hit before or after the swap
 ct_state() { corral ct show "$1" --json | jq -r .state; }
 snaps() { corral ct snapshot list "$1" --json | jq -r '[.snapshots[].name] | join(" ")'; }
+vol() { corral disk list --json | jq -c ".volumes[] | select(.name == \"$1\")"; }
 
 test_expect "snapshot a stopped container: a copy with owners kept, its method listed" '
 	corral ct create c1 --template busybox >/dev/null &&
@@ -163,6 +169,55 @@ test_expect "deleting a container removes its snapshot copies" '
 	[ ! -e "$LXCP/c1-copy" ] && [ ! -e "$RV/c1-copy-root" ]
 '
 
+test_expect "an image root clones into its own sparse image without snapshots: it starts with the files; the two stay apart" '
+	corral ct create i1 --template busybox --image 96M >/dev/null && corral ct start i1 >/dev/null &&
+	corral ct exec i1 -- sh -c "echo before >/root/f" &&
+	fails corral ct clone i1 i2 2>err && grep -q "running: stop it first" err &&
+	fails corral ct show i2 2>/dev/null && [ ! -e "$RV/i2-root.ext4" ] && [ ! -e "$LXCP/i2" ] && [ -z "$(vol i2-root)" ] &&
+	corral ct stop i1 >/dev/null && corral ct snapshot create i1 s1 >/dev/null &&
+	corral ct clone i1 i2 --json >out && jq -e ".source == \"i1\" and (.method == \"copy\" or .method == \"reflink\") and .size > 0" out >/dev/null &&
+	[ "$(stat -c %s "$RV/i2-root.ext4")" = 100663296 ] && [ "$(($(stat -c %b "$RV/i2-root.ext4") * 512))" -lt 50331648 ] &&
+	vol i2-root | jq -e ".format == \"ext4\" and .used_by == \"i2\"" >/dev/null &&
+	[ "$(snaps i2)" = "" ] && [ "$(snaps i1)" = s1 ] && ! mountpoint -q "$LXCP/i1/image" && ! mountpoint -q "$LXCP/i2/image" &&
+	corral ct start i2 >/dev/null && [ ! -e "$LXCP/i2/image/snapshots" ] &&
+	[ "$(corral ct exec i2 -- hostname)" = i2 ] && [ "$(corral ct exec i2 -- cat /root/f)" = before ] &&
+	corral ct exec i2 -- sh -c "echo clone >/root/f && echo mine >/root/g" && corral ct kill i2 >/dev/null &&
+	corral ct start i1 >/dev/null && [ "$(corral ct exec i1 -- cat /root/f)" = before ] &&
+	corral ct exec i1 -- test ! -e /root/g && [ -d "$LXCP/i1/image/snapshots/s1/rootfs/bin" ] &&
+	corral ct kill i1 >/dev/null && corral ct start i2 >/dev/null && [ "$(corral ct exec i2 -- cat /root/f)" = clone ] &&
+	corral ct kill i2 >/dev/null
+'
+
+test_expect "an image clone without room in its pool fails before copying; a cancel or kill -9 mid-clone leaves no half of it" '
+	mkdir -p "$T/small" && mount -t tmpfs -o size=120m tmpfs "$T/small" && corral pool create small "$T/small" >/dev/null &&
+	corral ct create i3 --template busybox --image 100M --pool small >/dev/null && corral ct start i3 >/dev/null &&
+	dd if=/dev/urandom of="$LXCP/i3/image/rootfs/root/fill" bs=1M count=64 status=none && corral ct stop i3 >/dev/null &&
+	sum=$(md5sum <"$T/small/i3-root.ext4") &&
+	fails corral ct clone i3 i4 2>err && grep -q "not enough space in $T/small" err &&
+	fails corral ct show i4 2>/dev/null && [ ! -e "$LXCP/i4" ] && [ -z "$(vol i4-root)" ] &&
+	[ "$(ls -A "$T/small")" = i3-root.ext4 ] && [ "$(md5sum <"$T/small/i3-root.ext4")" = "$sum" ] &&
+	corral ct delete --yes i3 >/dev/null && [ -z "$(ls -A "$T/small")" ] &&
+	corral ct create i5 --template busybox --image 256M >/dev/null && corral ct start i5 >/dev/null &&
+	dd if=/dev/urandom of="$LXCP/i5/image/rootfs/root/big" bs=1M count=200 status=none && corral ct stop i5 >/dev/null &&
+	job=$(api POST /v1/containers/i5/clone "{\"name\":\"i6\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	corral job cancel "$job" >/dev/null &&
+	for _ in $(seq 1 100); do st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
+	[ "$st" = cancelled ] && [ ! -e "$LXCP/i6" ] && [ ! -e "$RV/i6-root.ext4" ] && [ -z "$(vol i6-root)" ] &&
+	job=$(api POST /v1/containers/i5/clone "{\"name\":\"i6\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	for _ in $(seq 1 200); do [ -e "$RV/i6-root.ext4" ] && break; sleep 0.01; done &&
+	kill9_daemon && sleep 0.2 && start_daemon &&
+	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "the clone job after the restart: $st" &&
+	case $st in
+	failed) [ ! -e "$LXCP/i6" ] && [ ! -e "$RV/i6-root.ext4" ] && [ -z "$(vol i6-root)" ] && fails corral ct show i6 2>/dev/null ;;
+	succeeded) say "the clone was over before the kill"; corral ct start i6 >/dev/null && corral ct kill i6 >/dev/null ;;
+	*) false ;;
+	esac &&
+	! grep -q " $LXCP/i6/image " /proc/self/mountinfo &&
+	corral ct start i5 >/dev/null && [ "$(corral ct exec i5 -- stat -c %s /root/big)" = 209715200 ] &&
+	corral ct kill i5 >/dev/null && corral ct delete --yes i1 i2 i5 >/dev/null && { corral ct delete --yes i6 >/dev/null 2>&1 || true; } &&
+	[ -z "$(ls -A "$RV")" ] && [ ! -e "$LXCP/i1" ] && [ ! -e "$LXCP/i2" ]
+'
+
 # On btrfs (a loop-mounted image over the now empty default pool): roots are
 # subvolumes, snapshots, reverts and clones are subvolume snapshots.
 if command -v mkfs.btrfs >/dev/null && truncate -s 300M "$T/btr.img" && mkfs.btrfs -q "$T/btr.img" >/dev/null 2>&1 &&
@@ -182,6 +237,10 @@ if command -v mkfs.btrfs >/dev/null && truncate -s 300M "$T/btr.img" && mkfs.btr
 		[ "$(corral ct exec b2 -- hostname)" = b2 ] && corral ct exec b2 -- touch /root/b2only &&
 		corral ct exec b1 -- test ! -e /root/b2only &&
 		corral ct kill b1 b2 >/dev/null && corral ct delete --yes b1 b2 >/dev/null &&
+		corral ct create b3 --template busybox --image 64M >/dev/null &&
+		corral ct clone b3 b4 --json | jq -e ".method == \"reflink\"" >/dev/null &&
+		corral ct start b4 >/dev/null && [ "$(corral ct exec b4 -- hostname)" = b4 ] && corral ct kill b4 >/dev/null &&
+		corral ct delete --yes b3 b4 >/dev/null &&
 		[ -z "$(ls -A "$RV")" ] && [ -z "$(btrfs subvolume list "$RV")" ]
 	'
 	umount "$RV" && BTR=

@@ -8,7 +8,10 @@
 # of running containers are refused with nothing changed; a root from
 # before roots were volumes (in the lxcpath) still starts and `ct move`
 # puts it into a pool; an image root (--image) is an ext4 file loop-mounted
-# while the container runs, re-adopted after kill -9 of corrald.
+# while the container runs, re-adopted after kill -9 of corrald; `ct move`
+# copies it (holes kept, its snapshots inside) to another pool, refused
+# while running or without room with nothing changed, and a cancel or a
+# kill -9 of corrald mid-move leaves one whole image in use.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
@@ -16,7 +19,7 @@ setup_daemon
 st_cleanup() {
 	if [ -n "$CORRALD_PID" ]; then
 		corral ct kill "name:*" >/dev/null 2>&1
-		corral ct delete --yes s1 s2 s3 s4 old i1 >/dev/null 2>&1
+		corral ct delete --yes s1 s2 s3 s4 old i1 i3 >/dev/null 2>&1
 	fi
 	mountpoint -q "$T/tiny" && { umount "$T/tiny" || umount -l "$T/tiny"; }
 	return 0
@@ -27,6 +30,23 @@ UIDBASE=$(awk -F: '$1 == "root" { print $2; exit }' /etc/subuid)
 vol() { corral disk list --json | jq -c ".volumes[] | select(.name == \"$1\")"; }
 mounts() { corral ct show "$1" --json | jq -c '.mounts // []'; }
 mkdir -p "$T/p1" "$T/p2" "$T/tiny"
+# killed_mid_move CT VOL PART ROOT: move CT to p2, kill -9 corrald while PART
+# (its copy in p2) is there, restart; then the job and the root agree: moved
+# (ROOT, the root's entry in a pool, only in p2) or not (only in p1), PART gone
+killed_mid_move() {
+	local job st where
+	job=$(api POST "/v1/containers/$1/move" "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] || return 1
+	for _ in $(seq 1 200); do [ -e "$T/p2/$3" ] && break; sleep 0.01; done
+	[ -e "$T/p2/$3" ] || say "the move was over before the kill"
+	kill9_daemon && sleep 0.2 && start_daemon || return 1
+	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "job after the restart: $st"
+	[ ! -e "$T/p2/$3" ] && where=$(vol "$2" | jq -r .pool) || return 1
+	case "$st:$where" in
+	succeeded:p2) [ ! -e "$T/p1/$4" ] && [ -e "$T/p2/$4" ] ;;
+	failed:p1) [ ! -e "$T/p2/$4" ] && [ -e "$T/p1/$4" ] ;;
+	*) say "job $st, root volume in pool $where"; ls -la "$T/p1" "$T/p2"; false ;;
+	esac
+}
 
 test_expect "a template root is a directory volume of the pool asked for, listed with its usage and container" '
 	corral pool create p1 "$T/p1" >/dev/null && corral pool create p2 "$T/p2" >/dev/null &&
@@ -145,16 +165,7 @@ db.commit()" "$STATE/state.db" &&
 
 test_expect "kill -9 of corrald mid-move: one whole root in use, the other copy gone, the job settled" '
 	dd if=/dev/urandom of="$T/p1/old-root/rootfs/root/big" bs=1M count=150 status=none &&
-	job=$(api POST /v1/containers/old/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
-	for _ in $(seq 1 200); do [ -e "$T/p2/.old-root.move" ] && break; sleep 0.01; done &&
-	{ [ -e "$T/p2/.old-root.move" ] || say "the move was over before the kill"; } && kill9_daemon && sleep 0.2 && start_daemon &&
-	st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state) && say "job after the restart: $st" &&
-	[ ! -e "$T/p2/.old-root.move" ] && where=$(vol old-root | jq -r .pool) &&
-	case "$st:$where" in
-	succeeded:p2) [ ! -e "$T/p1/old-root" ] && [ -d "$T/p2/old-root/rootfs" ] ;;
-	failed:p1) [ ! -e "$T/p2/old-root" ] && [ -d "$T/p1/old-root/rootfs" ] ;;
-	*) say "job $st, root volume in pool $where"; ls -la "$T/p1" "$T/p2"; false ;;
-	esac &&
+	killed_mid_move old old-root .old-root.move old-root/rootfs &&
 	corral ct start old >/dev/null && [ "$(corral ct exec old -- cat /root/l)" = legacy ] &&
 	[ "$(corral ct exec old -- stat -c %s /root/big)" = 157286400 ] && corral ct kill old >/dev/null
 '
@@ -177,14 +188,43 @@ test_expect "an image root: an ext4 file in the pool, loop-mounted at start, unm
 	corral ct snapshot create i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
 	corral ct start i1 >/dev/null && corral ct exec i1 -- rm /root/f && corral ct stop i1 >/dev/null &&
 	corral ct snapshot revert --yes i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
-	fails corral ct clone i1 i2 2>err && grep -q "image file" err && fails corral ct show i2 2>/dev/null &&
-	fails corral ct move i1 --pool p2 2>err && grep -q "image file" err &&
 	corral ct start i1 >/dev/null && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] &&
 	corral ct exec i1 -- test -d /root && corral ct kill i1 >/dev/null &&
-	corral ct snapshot delete --yes i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image" &&
-	img=$(readlink -f "$T/p1/i1-root.ext4") &&
-	corral ct delete --yes i1 >/dev/null && [ ! -e "$T/p1/i1-root.ext4" ] && [ ! -e "$LXCP/i1" ] &&
+	corral ct snapshot delete --yes i1 s1 >/dev/null && ! mountpoint -q "$LXCP/i1/image"
+'
+
+test_expect "ct move of an image root: refused running or without room, nothing changed; moved with its holes and snapshot, the old file gone" '
+	corral ct snapshot create i1 s2 >/dev/null && corral ct start i1 >/dev/null &&
+	fails corral ct move i1 --pool p2 2>err && grep -q "running: stop it first" err && [ ! -e "$T/p2/i1-root.ext4" ] &&
+	corral ct stop i1 >/dev/null &&
+	fails corral ct move i1 --pool tiny 2>err && grep -q "not enough space" err && grep -q "pool .tiny. cannot hold the root" err &&
+	[ -z "$(ls -A "$T/tiny")" ] && vol i1-root | jq -e ".pool == \"p1\"" >/dev/null && [ -f "$T/p1/i1-root.ext4" ] &&
+	corral ct move i1 --pool p2 --json >job.json &&
+	jq -e ".state == \"succeeded\" and .result.pool == \"p2\" and .result.from_pool == \"p1\" and .result.bytes > 0" job.json >/dev/null &&
+	[ ! -e "$T/p1/i1-root.ext4" ] && [ -f "$T/p2/i1-root.ext4" ] && [ -z "$(ls -A "$T/p2" | grep "^\.")" ] &&
+	[ "$(stat -c %s "$T/p2/i1-root.ext4")" = 134217728 ] && [ "$(($(stat -c %b "$T/p2/i1-root.ext4") * 512))" -lt 67108864 ] &&
+	vol i1-root | jq -e ".pool == \"p2\" and .path == \"$T/p2/i1-root.ext4\" and .format == \"ext4\" and .used_by == \"i1\"" >/dev/null &&
+	corral ct snapshot list i1 --json | jq -e "[.snapshots[].name] == [\"s2\"]" >/dev/null &&
+	corral ct start i1 >/dev/null && [ "$(corral ct exec i1 -- cat /root/f)" = inimage ] &&
+	[ -d "$LXCP/i1/image/snapshots/s2/rootfs/bin" ] && corral ct stop i1 >/dev/null &&
+	corral ct snapshot revert --yes i1 s2 >/dev/null &&
+	corral ct show i1 --json | jq -e "[.status.events[].detail] | any(test(\"root moved to pool p2\"))" >/dev/null &&
+	img=$(readlink -f "$T/p2/i1-root.ext4") &&
+	corral ct delete --yes i1 >/dev/null && [ ! -e "$T/p2/i1-root.ext4" ] && [ ! -e "$LXCP/i1" ] &&
 	[ -z "$(losetup -j "$img")" ]
+'
+
+test_expect "a cancel or a kill -9 of corrald mid-move of an image root: one whole image in use, the other gone, the job settled" '
+	corral ct create i3 --template busybox --image 256M --pool p1 >/dev/null && corral ct start i3 >/dev/null &&
+	dd if=/dev/urandom of="$LXCP/i3/image/rootfs/root/big" bs=1M count=150 status=none && corral ct stop i3 >/dev/null &&
+	job=$(api POST /v1/containers/i3/move "{\"pool\":\"p2\"}" | sed "\$d" | jq -r .job.id) && [ "$job" -gt 0 ] &&
+	corral job cancel "$job" >/dev/null &&
+	for _ in $(seq 1 100); do st=$(api GET "/v1/jobs/$job" | sed "\$d" | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
+	[ "$st" = cancelled ] && [ -z "$(ls -A "$T/p2" | grep i3-root)" ] && vol i3-root | jq -e ".pool == \"p1\"" >/dev/null &&
+	killed_mid_move i3 i3-root .i3-root.ext4.move i3-root.ext4 &&
+	corral ct start i3 >/dev/null && [ "$(corral ct exec i3 -- stat -c %s /root/big)" = 157286400 ] &&
+	corral ct kill i3 >/dev/null && corral ct delete --yes i3 >/dev/null &&
+	[ ! -e "$T/p1/i3-root.ext4" ] && [ ! -e "$T/p2/i3-root.ext4" ]
 '
 
 test_expect "delete removes the root volume; its mount points volumes stay, free" '

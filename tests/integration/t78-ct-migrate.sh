@@ -7,7 +7,10 @@
 # entry, it starts there with its hostname and files, a is clean.  Refused
 # with nothing made on b: a running container, a name b has, a network b
 # lacks (listed), an unknown host.  A cancel, and kill -9 of either
-# corrald mid-stream, leave it on a only and b clean after a restart.
+# corrald mid-stream, leave it on a only and b clean after a restart.  A
+# container whose root is an image file migrates too (refused while it
+# runs; a cancel leaves it on a with its image unmounted): its tree and
+# snapshot arrive as a directory root, a keeps no image.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 hold_migration
@@ -126,6 +129,29 @@ test_expect "migrate a -> b: the same tree, snapshot and definition there, nothi
 	cb ct show m1 --json | jq -S "del(.status, .created, .state, .volume)" | diff def.a - &&
 	cb ct snapshot list m1 --json | jq -e ".snapshots[0].name == \"s1\"" >/dev/null &&
 	cb ct show m1 --json | jq -e "[.status.events[].detail] | any(test(\"migrated in .offline. from a\"))" >/dev/null
+'
+
+test_expect "an image root migrates: refused while running; a cancel mid-stream leaves it on a, unmounted; its tree and snapshot arrive on b as a directory root; a keeps no image" '
+	ca ct create i1 --template busybox --image 96M >/dev/null && ca ct start i1 >/dev/null &&
+	ca ct exec i1 -- sh -c "echo inimage >/root/f" &&
+	fails ca ct migrate i1 --to b 2>err && grep -q "is running: stop it first" err && ct_clean b i1 &&
+	ca ct exec i1 -- dd if=/dev/urandom of=/root/blob bs=1M count=16 2>/dev/null &&
+	ca ct stop i1 >/dev/null && ca ct snapshot create i1 s1 >/dev/null &&
+	IMG=$(ca ct show i1 --json | jq -r .status.storage.root.image) && [ -f "$IMG" ] && [ -z "$(losetup -j "$IMG")" ] &&
+	ca ct migrate i1 --to b --bandwidth 2M --detach --json >job.json && JOB=$(jq -r .id job.json) &&
+	for _ in $(seq 1 100); do ca job show "$JOB" --json | jq -r .phase | grep -q "copying the root" && break; sleep 0.1; done &&
+	sleep 1 && [ -n "$(losetup -j "$IMG")" ] && ca job cancel "$JOB" >/dev/null &&
+	for _ in $(seq 1 100); do [ "$(ca job show "$JOB" --json | jq -r .state)" != running ] && break; sleep 0.1; done &&
+	ca job show "$JOB" --json | jq -e ".state == \"cancelled\"" >/dev/null &&
+	settled i1 a b && [ -f "$IMG" ] && [ -z "$(losetup -j "$IMG")" ] &&
+	ca ct migrate i1 --to b --json >job.json &&
+	jq -e ".state == \"succeeded\" and .result.to == \"b\" and .result.bytes > 1000000 and .progress == 100" job.json >/dev/null &&
+	[ "$(ct_where i1)" = b ] && ct_clean a i1 && [ ! -e "$IMG" ] && [ -z "$(losetup -j "$IMG" 2>/dev/null)" ] &&
+	! ca disk list --json | jq -e ".volumes[] | select(.name == \"i1-root\")" >/dev/null &&
+	[ "$(cat "$T/b/lxc/i1/rootfs/root/f")" = inimage ] && [ -x "$T/b/lxc/i1/snapshots/s1/rootfs/bin/busybox" ] &&
+	cb ct snapshot list i1 --json | jq -e "[.snapshots[].name] == [\"s1\"]" >/dev/null &&
+	cb ct start i1 >/dev/null && [ "$(cb ct exec i1 -- hostname)" = i1 ] && [ "$(cb ct exec i1 -- cat /root/f)" = inimage ] &&
+	[ "$(cb ct exec i1 -- stat -c %s /root/blob)" = 16777216 ] && cb ct kill i1 >/dev/null && cb ct snapshot revert --yes i1 s1 >/dev/null && cb ct delete --yes i1 >/dev/null
 '
 
 # (a veth in a network namespace corrald was only nsenter-ed into fails in

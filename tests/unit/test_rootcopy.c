@@ -113,6 +113,49 @@ static void test_copy_keeps_everything(void **state)
 	buf_release(&err);
 }
 
+/* An image root's file (a clone's or move's copy): the same bytes, its holes kept. */
+static void test_copy_sparse_file(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct stat a, b;
+	enum ctrt_copy_method how = CTRT_COPY_BTRFS;
+	char blk[4096], back[4096];
+	__do_free char *src = xasprintf("%s/img.ext4", base), *dst = xasprintf("%s/copy.ext4", base);
+	int fd = open(src, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	assert_true(fd >= 0);
+	memset(blk, 0x5a, sizeof(blk));
+	assert_int_equal(ftruncate(fd, 256 << 20), 0);
+	assert_int_equal(pwrite(fd, blk, sizeof(blk), 0), (ssize_t)sizeof(blk));
+	assert_int_equal(pwrite(fd, blk, sizeof(blk), 200 << 20), (ssize_t)sizeof(blk));
+	close(fd);
+	assert_int_equal(ctrt_copy_method_for(src, dst) == CTRT_COPY_BTRFS, 0); /* a file is never a subvolume */
+	assert_int_equal(ctrt_tree_copy(src, dst, &how, NULL, NULL, &err), 0);
+	assert_true(how == CTRT_COPY_PLAIN || how == CTRT_COPY_REFLINK);
+	assert_int_equal(stat(src, &a), 0);
+	assert_int_equal(stat(dst, &b), 0);
+	assert_int_equal(b.st_size, a.st_size);
+	assert_int_equal(b.st_mode & 07777, 0600);
+	assert_true((uint64_t)b.st_blocks * 512 < (4u << 20)); /* 256 MiB apparent, two blocks written */
+	fd = open(dst, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 200 << 20), (ssize_t)sizeof(back));
+	assert_memory_equal(back, blk, sizeof(blk));
+	assert_int_equal(pread(fd, back, sizeof(back), 100 << 20), (ssize_t)sizeof(back));
+	memset(blk, 0, sizeof(blk));
+	assert_memory_equal(back, blk, sizeof(blk));
+	close(fd);
+	uint64_t used = 0;
+	assert_int_equal(ctrt_tree_size(dst, &used), 0); /* what a clone's progress measures */
+	assert_int_equal(used, (uint64_t)b.st_blocks * 512);
+	assert_int_equal(ctrt_tree_copy(src, dst, NULL, NULL, NULL, &err), -EEXIST);
+	assert_int_equal(ctrt_tree_remove(dst, &err), 0);
+	assert_int_equal(ctrt_tree_remove(src, &err), 0);
+	assert_int_equal(fs_exists(dst), 0);
+	buf_release(&err);
+}
+
 static void test_space_and_errors(void **state)
 {
 	(void)state;
@@ -154,6 +197,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_keeps_everything),
+		cmocka_unit_test(test_copy_sparse_file),
 		cmocka_unit_test(test_space_and_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

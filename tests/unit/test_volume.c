@@ -535,6 +535,37 @@ static void test_delete(void **state)
 	buf_release(&err);
 }
 
+/* An image root's clone reserves its volume before copying: the row, no file; a delete takes a half copy. */
+static void test_ext4_reserve(void **state)
+{
+	struct fix *f = *state;
+	struct buf err = BUF_INIT;
+	struct vol_record rec = { 0 };
+	__do_free char *path = NULL;
+	__do_free char *want = storage_file(f, "c-root.ext4");
+	__do_free char *inway = storage_file(f, "d-root.ext4");
+
+	assert_int_equal(vol_ext4_reserve(f->st, f->storage, "c-root", &path, &err), 0);
+	assert_string_equal(path, want);
+	assert_int_equal(access(path, F_OK), -1); /* the caller copies into it */
+	assert_int_equal(store_vol_get(f->st, "c-root", &rec), 0);
+	assert_string_equal(rec.format, VOL_EXT4_FORMAT);
+	assert_string_equal(rec.path, want);
+	vol_record_release(&rec);
+	expect_err(vol_ext4_reserve(f->st, f->storage, "c-root", NULL, &err), -EEXIST, &err, "already exists");
+	expect_err(vol_ext4_reserve(f->st, f->storage, "../x", NULL, &err), -EINVAL, &err, "invalid volume name");
+	fill_file(inway, 1000);
+	expect_err(vol_ext4_reserve(f->st, f->storage, "d-root", NULL, &err), -EEXIST, &err, inway);
+	assert_int_equal(store_vol_get(f->st, "d-root", &rec), -ENOENT);
+	/* a copy that stopped half way goes with the row */
+	fill_file(path, 4096);
+	assert_int_equal(vol_delete(f->st, "c-root", &err), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(store_vol_get(f->st, "c-root", &rec), -ENOENT);
+	assert_int_equal(count_volumes(f->st), 0);
+	buf_release(&err);
+}
+
 static void test_to_json(void **state)
 {
 	struct fix *f = *state;
@@ -1056,6 +1087,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resize_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ext4_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_to_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_no_callback, setup, teardown),
