@@ -359,6 +359,14 @@ bool membership_quorate(void)
 	return q;
 }
 
+bool membership_has(const struct membership_view *v, uint32_t id)
+{
+	for (unsigned i = 0; i < v->nmembers; i++)
+		if (v->members[i] == id)
+			return true;
+	return false;
+}
+
 enum membership_ring_quorum membership_ring_quorum(const struct membership_view *v, uint32_t nodeid, uint64_t seq)
 {
 	if (!v->nqrings || v->qrings[v->nqrings - 1].seq < seq)

@@ -106,6 +106,8 @@ void membership_supervise(bool on);
 
 void membership_get(struct membership_view *out);
 bool membership_quorate(void);
+/* Whether node `id` is in view v's ring (pure). */
+bool membership_has(const struct membership_view *v, uint32_t id);
 /* Sleep until pred(view, arg) holds (checked at each change): 0, or -ETIMEDOUT. */
 int membership_wait(int64_t timeout_ms, bool (*pred)(const struct membership_view *v, void *arg), void *arg);
 

@@ -431,10 +431,7 @@ static bool node_online(uint32_t id)
 {
 	struct membership_view v;
 	membership_get(&v);
-	for (unsigned i = 0; i < v.nmembers; i++)
-		if (v.members[i] == id)
-			return true;
-	return false;
+	return membership_has(&v, id);
 }
 
 /* Remove `name` from d here and tell the others (all but me and name). */

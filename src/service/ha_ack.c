@@ -22,10 +22,7 @@ static bool loaded;
 static bool in_ring(const struct cluster_def *d, const struct membership_view *v, const char *name)
 {
 	const struct cluster_node *n = cluster_def_node(d, name);
-	for (unsigned i = 0; n && i < v->nmembers; i++)
-		if (v->members[i] == n->id)
-			return true;
-	return false;
+	return n && membership_has(v, n->id);
 }
 
 /* The configured expected votes: a vote per node, the witness's one. */

@@ -761,23 +761,16 @@ out:
 
 static bool node_online(const struct membership_view *mv, const struct cluster_store_view *cv, uint32_t id)
 {
-	bool in_ring = false, in_group = false;
-	for (unsigned i = 0; i < mv->nmembers; i++)
-		in_ring |= mv->members[i] == id;
+	bool in_group = false;
 	for (size_t i = 0; i < cv->n; i++)
 		in_group |= cv->members[i] == id;
-	return in_ring && in_group;
+	return membership_has(mv, id) && in_group;
 }
 
 static bool host_in_ring(const struct cluster_def *d, const struct membership_view *mv, const char *name)
 {
 	const struct cluster_node *n = cluster_def_node(d, name);
-	if (!n)
-		return false;
-	for (unsigned i = 0; i < mv->nmembers; i++)
-		if (mv->members[i] == n->id)
-			return true;
-	return false;
+	return n && membership_has(mv, n->id);
 }
 
 static struct lost *lost_get(const char *host, bool create)

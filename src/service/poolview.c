@@ -67,9 +67,7 @@ static bool members(struct ask **out, size_t *n)
 			continue;
 		struct ask *a = &(*out)[(*n)++];
 		snprintf(a->name, sizeof(a->name), "%s", d.nodes[i].name);
-		for (unsigned k = 0; v.connected && k < v.nmembers; k++)
-			if (v.members[k] == d.nodes[i].id)
-				a->online = true;
+		a->online = v.connected && membership_has(&v, d.nodes[i].id);
 	}
 	return true;
 }
