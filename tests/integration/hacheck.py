@@ -12,7 +12,11 @@ Containers (T/roots: one container root directory a line, e.g. a shared
 pool's NAME-root/rootfs): a process runs that root when its /proc/PID/root
 is that directory (same device and inode: liblxc pivots into a bind mount
 of it); the copies running it are the distinct PID namespaces of those
-processes.  A root with more than one is a line in T/violations.
+processes, leaving out this machine's own PID namespace: a copy's processes
+all live in the container's namespace, while liblxc's attach helper (`ct
+exec`) enters the container's mounts but stays in its caller's namespace
+for the moment it forks the command.  A root with more than one is a line
+in T/violations.
 
 hacheck.py --inits ROOT: print the pids (as this machine sees them) of the
 inits running ROOT, one a line: the processes that run it and are pid 1 of
@@ -56,6 +60,7 @@ def root_copies(root):
     except OSError:
         return {}, []
     copies, inits = {}, []
+    own = os.readlink('/proc/self/ns/pid')
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
             continue
@@ -70,6 +75,8 @@ def root_copies(root):
             continue
         state = next((l.split()[1] for l in status.splitlines() if l.startswith('State:')), 'Z')
         if state == 'Z':
+            continue
+        if ns == own:
             continue
         nspid = next((l.split()[1:] for l in status.splitlines() if l.startswith('NSpid:')), [])
         copies.setdefault(ns, []).append(pid)
