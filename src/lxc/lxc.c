@@ -124,6 +124,20 @@ int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *
 	return 0;
 }
 
+int ctrt_halt_signal_set(const char *lxcpath, const char *name, const char *sig, struct buf *err)
+{
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
+	if (!c)
+		return -EIO;
+	if (!set_item(c, "lxc.signal.halt", sig, err))
+		return -EIO;
+	if (!c->save_config(c, NULL)) {
+		buf_printf(err, "container '%s': liblxc cannot write its config in %s/%s", name, lxcpath, name);
+		return -EIO;
+	}
+	return 0;
+}
+
 /*
  * This start's NICs and limits into c's (in-memory) config: the config
  * file keeps "lxc.net.0.type = empty" and no limits; what the definition
