@@ -371,7 +371,7 @@ out:
 }
 
 /* A name free among containers and VMs (under svc_defs_lock). */
-static int name_free(const char *name, struct buf *err)
+int ct_name_free(const char *name, struct buf *err)
 {
 	struct ct_record old = { 0 };
 	char vm[37];
@@ -466,7 +466,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		/* the clone's root: a new volume in the source's pool (space is checked by the copy) */
 		__do_free char *pool = ct_root_pool_of(d);
 		pthread_mutex_lock(&svc_defs_lock);
-		r = name_free(nd->name, err);
+		r = ct_name_free(nd->name, err);
 		pthread_mutex_unlock(&svc_defs_lock);
 		if (r < 0 || (r = img ? ct_root_image_reserve(nd, pool, err) : ct_root_vol_make(nd, pool, 0, err)) < 0)
 			goto out;
@@ -476,7 +476,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	dir = xasprintf("%s/%s", lp, nd->name);
 	/* reserve the name: the liblxc directory of the new container */
 	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0) {
+	if ((r = ct_name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0) {
 		if (fs_exists(dir) > 0) {
 			buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
 			r = -EEXIST;
@@ -500,7 +500,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	}
 	job_set_phase(j, "storing %s", nd->name);
 	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0)
+	if ((r = ct_name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0)
 		r = ct_store_def(nd, true, err);
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0)
@@ -594,7 +594,7 @@ static int op_start(const char *key, const char *name, const char *type, job_fn 
 	}
 	if (clone) {
 		pthread_mutex_lock(&svc_defs_lock);
-		r = name_free(name, err);
+		r = ct_name_free(name, err);
 		pthread_mutex_unlock(&svc_defs_lock);
 		if (r < 0)
 			goto out;
