@@ -113,6 +113,56 @@ static int init_check(const char *rootfs, const char **halt, struct buf *err)
 	return 0;
 }
 
+/* etc/FILE (under the root's etc directory etcfd) replaced by text, owned by uid:gid; one that is
+ * not a regular file (a symlink) is left alone, so is one absent when only_existing. */
+static int etc_put(int etcfd, const char *file, const char *text, uid_t uid, gid_t gid, bool only_existing)
+{
+	struct stat st;
+	char tmp[64];
+	if (fstatat(etcfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 ? !S_ISREG(st.st_mode) : only_existing)
+		return 0;
+	snprintf(tmp, sizeof(tmp), ".corral-%s.new", file);
+	unlinkat(etcfd, tmp, 0);
+	__do_close int fd = openat(etcfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	size_t len = strlen(text);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fchown(fd, uid, gid) < 0 || fchmod(fd, 0644) < 0 ||
+	    renameat(etcfd, tmp, etcfd, file) < 0) {
+		int e = errno ? errno : EIO;
+		unlinkat(etcfd, tmp, 0);
+		return -e;
+	}
+	return 0;
+}
+
+/*
+ * The container's name in its root: /etc/hostname (a tarball's only when
+ * it has one: systemd sets the hostname from it, over liblxc's
+ * lxc.uts.name) and, for the debian template, /etc/hosts.  The root may be
+ * the tarball's, hostile: /etc is opened without following a symlink and
+ * each file written beside its name and renamed over it.
+ */
+static int name_write(const char *rootfs, const struct ct_def *d, struct buf *err)
+{
+	bool debian = d->tmpl == CT_TEMPLATE_DEBIAN;
+	uid_t uid = d->privileged ? 0 : d->idmap.uid_base;
+	gid_t gid = d->privileged ? 0 : d->idmap.gid_base;
+	__do_free char *hostname = xasprintf("%s\n", d->name);
+	__do_free char *hosts = xasprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n\n::1\tlocalhost ip6-localhost "
+					  "ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+					  d->name);
+	__do_close int root = open(rootfs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	__do_close int etc = root < 0 ? -EBADF : openat(root, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int r = 0;
+	if (etc < 0)
+		return 0; /* no /etc of its own: nothing names the host */
+	errno = 0;
+	if ((r = etc_put(etc, "hostname", hostname, uid, gid, !debian)) == 0 && debian)
+		r = etc_put(etc, "hosts", hosts, uid, gid, false);
+	if (r < 0)
+		buf_printf(err, "cannot write the container's name into %s/etc: %s", rootfs, strerror(-r));
+	return r;
+}
+
 static int create_run(struct job *j, void *arg, struct buf *err)
 {
 	struct create_op *o = arg;
@@ -182,9 +232,7 @@ static int create_run(struct job *j, void *arg, struct buf *err)
 		if ((r = ctrt_halt_signal_set(lp, d->name, d->halt_signal, err)) < 0)
 			goto undo;
 	}
-	if (d->tmpl == CT_TEMPLATE_DEBIAN &&
-	    (r = ct_debian_personalize(rootfs, d->name, d->privileged ? 0 : d->idmap.uid_base,
-				       d->privileged ? 0 : d->idmap.gid_base, err)) < 0)
+	if ((r = name_write(rootfs, d, err)) < 0)
 		goto undo;
 	ct_root_umount(d);
 	if (job_cancelled(j)) {
@@ -193,11 +241,7 @@ static int create_run(struct job *j, void *arg, struct buf *err)
 		goto undo;
 	}
 	job_set_phase(j, "storing %s", d->name);
-	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = ct_name_free(d->name, err)) == 0 && (r = svc_net_check_ct(d, err)) == 0)
-		r = ct_store_def(d, true, err);
-	pthread_mutex_unlock(&svc_defs_lock);
-	if (r < 0)
+	if ((r = ct_store_new(d, err)) < 0)
 		goto undo;
 	ct_mounts_give(d);
 	svc_net_ct_hosts_refresh(d);

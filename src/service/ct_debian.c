@@ -10,10 +10,13 @@
  * minbase variant with systemd as init (systemd-sysv, dbus), systemd-networkd
  * asking DHCP on every eth* (corral networks' dnsmasq answers) and
  * systemd-resolved for the DNS servers the lease names, iproute2 and
- * netbase.  systemd knows it runs in a container (liblxc sets
- * container=lxc): it starts a getty on /dev/console by itself and halts on
- * liblxc's SIGPWR (sigpwr-container-shutdown.service).  Per container
- * only /etc/hostname and /etc/hosts are written (ct_debian_personalize).
+ * netbase; sys-kernel-debug.mount masked (a container may not mount
+ * debugfs: the unit would fail and the system report "degraded").  systemd
+ * knows it runs in a container (liblxc sets container=lxc) and starts a
+ * getty on /dev/console by itself; it halts on SIGRTMIN+3 (ct.c gives
+ * liblxc that signal: bookworm's systemd has no unit for SIGPWR in a
+ * container).  Per container only /etc/hostname and /etc/hosts are
+ * written (ct_create.c).
  * root has no password: set one with `ct exec NAME -- passwd`.
  *
  * The build runs in <cache>/.build-debian-RELEASE-ARCH: debootstrap's
@@ -409,7 +412,7 @@ static int base_configure(const char *root, struct buf *err)
 		buf_printf(err, "cannot write %s: %s", unit, strerror(-r));
 		return r;
 	}
-	/* the build host's name is not the container's (ct_debian_personalize writes that) */
+	/* the build host's name is not the container's (ct_create.c writes that) */
 	unlink(hostname);
 	struct cmd c = CMD_INIT;
 	cmd_add(&c, "chroot");
@@ -419,6 +422,15 @@ static int base_configure(const char *root, struct buf *err)
 	cmd_add(&c, "systemd-networkd.service");
 	cmd_add(&c, "systemd-resolved.service");
 	r = run_simple("systemctl enable systemd-networkd in the Debian base", &c, err);
+	cmd_release(&c);
+	if (r < 0)
+		return r;
+	cmd_add(&c, "chroot");
+	cmd_add(&c, root);
+	cmd_add(&c, "systemctl");
+	cmd_add(&c, "mask");
+	cmd_add(&c, "sys-kernel-debug.mount");
+	r = run_simple("systemctl mask sys-kernel-debug.mount in the Debian base", &c, err);
 	cmd_release(&c);
 	return r;
 }
@@ -538,26 +550,5 @@ int ct_debian_base(struct job *j, const char *release, int *fd, struct buf *err)
 		return -errno;
 	}
 	job_progress(j, 90, 0, -1);
-	return 0;
-}
-
-int ct_debian_personalize(const char *rootfs, const char *name, uid_t uid, gid_t gid, struct buf *err)
-{
-	static const char *const rel[] = { "etc/hostname", "etc/hosts" };
-	__do_free char *hostname = xasprintf("%s\n", name);
-	__do_free char *hosts = xasprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n\n::1\tlocalhost ip6-localhost "
-					  "ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
-					  name);
-	const char *text[] = { hostname, hosts };
-	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
-		__do_free char *p = xasprintf("%s/%s", rootfs, rel[i]);
-		int r = fs_write_file_atomic(p, text[i], strlen(text[i]), 0644);
-		if (r == 0 && lchown(p, uid, gid) < 0)
-			r = -errno;
-		if (r < 0) {
-			buf_printf(err, "cannot write %s: %s", p, strerror(-r));
-			return r;
-		}
-	}
 	return 0;
 }

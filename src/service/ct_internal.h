@@ -83,6 +83,9 @@ bool ct_is_stopped(const char *lp, const struct ct_def *d);
 
 /* ct_snap.c: is `name` free among containers and VMs (under svc_defs_lock)?  -EEXIST + err. */
 int ct_name_free(const char *name, struct buf *err);
+/* Store a new container d whose liblxc directory and root a job made: its name checked free
+ * and its networks checked again, under svc_defs_lock (a job's last step). */
+int ct_store_new(const struct ct_def *d, struct buf *err);
 
 /*
  * ct_create.c: a create whose root takes a while (a tarball to unpack, the
@@ -100,8 +103,6 @@ int ct_create_job(struct ct_def *d, int fd, json_t **job, struct buf *err);
  * phases; a cancel stops it, -ECANCELED).  *fd: the tarball, open.
  */
 int ct_debian_base(struct job *j, const char *release, int *fd, struct buf *err);
-/* What a debian root gets per container: its hostname in /etc/hostname and /etc/hosts (owned by uid/gid). */
-int ct_debian_personalize(const char *rootfs, const char *name, uid_t uid, gid_t gid, struct buf *err);
 /* Start-up: a base build a killed corrald left (its mounts, its tree) goes. */
 void ct_debian_leftovers_clean(void);
 

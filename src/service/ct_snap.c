@@ -387,6 +387,16 @@ int ct_name_free(const char *name, struct buf *err)
 	return 0;
 }
 
+int ct_store_new(const struct ct_def *d, struct buf *err)
+{
+	int r;
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = ct_name_free(d->name, err)) == 0 && (r = svc_net_check_ct(d, err)) == 0)
+		r = ct_store_def(d, true, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	return r;
+}
+
 /* The clone's definition: the source's with a new name and uuid, new MACs, no snapshots. */
 static struct ct_def *clone_def(const struct ct_def *src, const char *name, struct buf *err)
 {
@@ -499,11 +509,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		goto undo;
 	}
 	job_set_phase(j, "storing %s", nd->name);
-	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = ct_name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0)
-		r = ct_store_def(nd, true, err);
-	pthread_mutex_unlock(&svc_defs_lock);
-	if (r < 0)
+	if ((r = ct_store_new(nd, err)) < 0)
 		goto undo;
 	svc_net_ct_hosts_refresh(nd);
 	{
