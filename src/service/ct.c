@@ -26,6 +26,7 @@
 #include "service/ha.h"
 #include "service/hostpath.h"
 #include "service/network.h"
+#include "service/pool.h"
 #include "service/migrate_recover.h"
 #include "cgroup/cgroup.h"
 #include "core/ctdef.h"
@@ -365,7 +366,12 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 	}
 	/* a root unpacked from a tarball (the debian template's too) takes a while: a job (ct_create.c) */
 	if (!fill && (d->tarball || d->tmpl == CT_TEMPLATE_DEBIAN)) {
+		json_t *pool = NULL;
 		pthread_mutex_unlock(&svc_defs_lock);
+		/* an unknown pool is refused now, not after a debootstrap */
+		if ((r = svc_pool_get(d->pool ? d->pool : "default", &pool, err)) < 0)
+			goto out;
+		json_decref(pool);
 		*is_job = true;
 		r = ct_create_job(move_ptr(d), move_fd(tarball), out, err);
 		goto out;

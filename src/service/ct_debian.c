@@ -102,7 +102,7 @@ static char *word(char **s)
 	return w;
 }
 
-/* The next line of *s (NUL-terminated in place, comments cut), or NULL at the end. */
+/* The next line of *s (NUL-terminated in place), or NULL at the end. */
 static char *next_line(char **s)
 {
 	if (!*s)
@@ -111,7 +111,6 @@ static char *next_line(char **s)
 	*s = nl ? nl + 1 : NULL;
 	if (nl)
 		*nl = '\0';
-	line[strcspn(line, "#")] = '\0';
 	return line;
 }
 
@@ -119,12 +118,13 @@ static char *next_line(char **s)
 static char *mirror_from_list(char *text)
 {
 	for (char *line, *rest = text; (line = next_line(&rest));) {
+		line[strcspn(line, "#")] = '\0';
 		char *type = word(&line), *uri = word(&line);
-		if (uri && uri[0] == '[')
+		if (uri && uri[0] == '[') { /* "[opts]": words up to the one ending them */
 			while (uri && !strchr(uri, ']'))
 				uri = word(&line);
-		if (uri && uri[0] == '[') /* "[opts]" as one word */
-			uri = word(&line);
+			uri = uri ? word(&line) : NULL;
+		}
 		char *suite = uri ? word(&line) : NULL;
 		if (type && suite && strcmp(type, "deb") == 0 && debian_suite(suite) && uri_ok(uri))
 			return xstrdup(uri);
@@ -139,6 +139,8 @@ static char *mirror_from_sources(char *text)
 	bool deb = false, suite = false;
 	for (char *line, *rest = text;;) {
 		line = next_line(&rest);
+		if (line && line[strspn(line, " \t")] == '#')
+			continue; /* a comment, not the end of a stanza */
 		char *v = line ? strchr(line, ':') : NULL;
 		if (v) {
 			*v++ = '\0';
@@ -165,12 +167,14 @@ static char *mirror_from_sources(char *text)
 	}
 }
 
+char *ct_debian_mirror_of(char *text, bool deb822) { return deb822 ? mirror_from_sources(text) : mirror_from_list(text); }
+
 /* The mirror apt uses here (sources.list, then sources.list.d), else deb.debian.org. */
 static char *host_mirror(void)
 {
 	__do_buf struct buf b = BUF_INIT;
 	char *m = NULL;
-	if (fs_read_file("/etc/apt/sources.list", 1 << 20, &b) == 0 && b.s && (m = mirror_from_list(b.s)))
+	if (fs_read_file("/etc/apt/sources.list", 1 << 20, &b) == 0 && b.s && (m = ct_debian_mirror_of(b.s, false)))
 		return m;
 	DIR *dir = opendir("/etc/apt/sources.list.d");
 	struct dirent *de;
@@ -186,7 +190,7 @@ static char *host_mirror(void)
 			continue;
 		__do_free char *p = xasprintf("/etc/apt/sources.list.d/%s", de->d_name);
 		struct buf t = BUF_INIT;
-		if (fs_read_file(p, 1 << 20, &t) == 0 && t.s && (m = list ? mirror_from_list(t.s) : mirror_from_sources(t.s))) {
+		if (fs_read_file(p, 1 << 20, &t) == 0 && t.s && (m = ct_debian_mirror_of(t.s, !list))) {
 			free(best);
 			free(bestname);
 			best = m;

@@ -103,6 +103,10 @@ int ct_create_job(struct ct_def *d, int fd, json_t **job, struct buf *err);
  * phases; a cancel stops it, -ECANCELED).  *fd: the tarball, open.
  */
 int ct_debian_base(struct job *j, const char *release, int *fd, struct buf *err);
+/* The Debian mirror apt sources `text` name (changed in place): the first
+ * `deb` URI (http, https or file) whose suite is a Debian release; deb822
+ * for a *.sources file, else one-line style.  A new string, or NULL. */
+char *ct_debian_mirror_of(char *text, bool deb822);
 /* Start-up: a base build a killed corrald left (its mounts, its tree) goes. */
 void ct_debian_leftovers_clean(void);
 

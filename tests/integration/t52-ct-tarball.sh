@@ -106,14 +106,17 @@ test_expect "a tarball that unpacks past its pool's room fails the job; nothing 
 	[ ! -e "$LXCP/b1" ] && [ -z "$(vol b1-root)" ]
 '
 
-# a tarball that takes a few seconds to unpack: 300 files of 1 MiB of random bytes
+# a tarball that takes a few seconds to unpack: 4000 files of 64 KiB of random bytes
 mkdir -p "$T/slow/sbin" && ln -s /bin/busybox "$T/slow/sbin/init" &&
-	for i in $(seq 1 300); do head -c 1m /dev/urandom >"$T/slow/f$i"; done && tar -C "$T/slow" -cf "$T/p1/slow.tar" . && rm -rf "$T/slow"
+	python3 -c 'import os, sys
+for i in range(4000):
+    open("%s/f%d" % (sys.argv[1], i), "wb").write(os.urandom(65536))' "$T/slow" &&
+	tar -C "$T/slow" -cf "$T/p1/slow.tar" . && rm -rf "$T/slow"
 # unpacking JOB NAME: wait until job JOB unpacks into NAME's root
 unpacking() {
-	for _ in $(seq 1 300); do
-		[ -e "$T/p1/$2-root/rootfs/f1" ] && return 0
-		sleep 0.02
+	for _ in $(seq 1 500); do
+		compgen -G "$T/p1/$2-root/rootfs/f*" >/dev/null && return 0
+		sleep 0.01
 	done
 	say "job $1 never unpacked: $(corral job show "$1" --json)"
 	return 1
