@@ -30,7 +30,7 @@
 	"  --pids N            at most N processes and threads\n"
 
 static const char usage_create[] =
-	"usage: corral ct create NAME (--template busybox | --template debian [--release R]\n"
+	"usage: corral ct create NAME (--template busybox|debian [--release R]\n"
 	"                        | --from-tarball FILE | --rootfs DIR) [--privileged]\n"
 	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
 	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
