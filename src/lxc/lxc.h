@@ -193,7 +193,7 @@ int ctrt_remove_tree(const char *dir, struct buf *err);
  * before it; for an unprivileged container also a device node outside dev/
  * (those under dev/ are skipped: liblxc mounts /dev) and an owner beyond
  * id_count.  Unprivileged: owners shifted by the bases, only user.* xattrs
- * kept.  Data past max_bytes: -ENOSPC.  tick (may be NULL) is called after
+ * kept, no ACLs.  Data past max_bytes: -ENOSPC.  tick (may be NULL) is called after
  * every block with the archive's bytes read so far and its size; non-zero
  * stops it (-ECANCELED).  On any failure `dir` is removed again.
  */

@@ -15,8 +15,9 @@
  * one those under dev/ are skipped (liblxc mounts its own /dev, lxc.autodev,
  * as Incus skips dev/ in a user namespace) and any other is refused.  An
  * unprivileged container's owners are shifted into its id range (ids
- * beyond it are refused), and only its user.* xattrs are kept (a
- * security.capability written by host root would be the host's).  The data
+ * beyond it are refused), only its user.* xattrs are kept (a
+ * security.capability written by host root would be the host's) and no
+ * POSIX ACL (its entries would name host users).  The data
  * is counted as it is written, so an archive that unpacks to more than the
  * room given is stopped.  Any refusal or failure removes what was unpacked.
  */
@@ -141,6 +142,8 @@ static int entry_prepare(struct archive_entry *e, const char *root, const struct
 		archive_entry_set_uid(e, uid + u->uid_base);
 		archive_entry_set_gid(e, gid + u->gid_base);
 		keep_user_xattrs(e);
+		/* an ACL's user and group entries name unshifted ids: host users, not the container's */
+		archive_entry_acl_clear(e);
 	}
 	archive_entry_set_uname(e, NULL);
 	archive_entry_set_gname(e, NULL);

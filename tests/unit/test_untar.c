@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <cmocka.h>
@@ -78,6 +79,11 @@ static char *make_tar(const char *file, const struct ent *ents, size_t n, bool g
 			archive_entry_set_rdev(e, makedev(1, 3));
 			break;
 		}
+		if (ents[i].type == 'f' && strcmp(ents[i].data, "caps") == 0) {
+			archive_entry_xattr_add_entry(e, "user.note", "kept", 4);
+			archive_entry_xattr_add_entry(e, "security.capability", "\x01\x00\x00\x02", 4);
+			archive_entry_xattr_add_entry(e, "trusted.x", "dropped", 7);
+		}
 		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
 		if (ents[i].type == 'f')
 			assert_int_equal(archive_write_data(a, ents[i].data, strlen(ents[i].data)),
@@ -110,6 +116,7 @@ static void test_good_archive(void **state)
 		{ 'f', "./etc/owned", "x", 1000 },
 		{ 'l', "./etc/link", "/etc/hostname", 0 },
 		{ 'h', "./etc/hard", "./etc/hostname", 0 },
+		{ 'f', "./etc/caps", "caps", 0 },
 		{ 'd', "dev", NULL, 0 },
 		{ 'c', "dev/null", NULL, 0 },
 	};
@@ -137,6 +144,12 @@ static void test_good_archive(void **state)
 	target[n] = '\0';
 	assert_string_equal(target, "/etc/hostname");
 	assert_int_equal(lstat(null, &a), -1);
+	/* unprivileged: only user.* xattrs */
+	__do_free char *caps = xasprintf("%s/etc/caps", dir);
+	char xv[16];
+	assert_int_equal(lgetxattr(caps, "user.note", xv, sizeof(xv)), 4);
+	assert_int_equal(lgetxattr(caps, "trusted.x", xv, sizeof(xv)), -1);
+	assert_int_equal(lgetxattr(caps, "security.capability", xv, sizeof(xv)), -1);
 	assert_int_equal(lstat(dir, &a), 0);
 	assert_int_equal(a.st_uid, 100000);
 	assert_int_equal(ctrt_tree_remove(dir, &err), 0);
@@ -148,6 +161,7 @@ static void test_good_archive(void **state)
 	assert_int_equal(b.st_uid, 1000);
 	assert_int_equal(lstat(null, &a), 0);
 	assert_true(S_ISCHR(a.st_mode));
+	assert_int_equal(lgetxattr(caps, "trusted.x", xv, sizeof(xv)), 7);
 	assert_int_equal(ctrt_tree_remove(dir, &err), 0);
 	buf_release(&err);
 }
