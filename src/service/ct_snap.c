@@ -558,9 +558,9 @@ bool svc_ct_clone_recover(const json_t *result)
 	struct buf e = BUF_INIT;
 	ct_root_umount_left(name); /* an image clone's, mounted while its snapshots went */
 	if (ctrt_undefine(lp, name, &e) < 0)
-		log_warn("container clone %s: cannot remove what the interrupted clone made: %s", name, e.s);
+		log_warn("container %s: cannot remove what the interrupted clone or create made: %s", name, e.s);
 	else
-		log_info("container clone %s: removed what the interrupted clone made", name);
+		log_info("container %s: removed what the interrupted clone or create made", name);
 	buf_release(&e);
 	const char *vol = json_string_value(json_object_get(result, "volume"));
 	if (vol && !str_name_invalid(vol))
