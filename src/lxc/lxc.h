@@ -38,6 +38,10 @@ struct ctrt_config {
 	uint32_t uid_base, gid_base, id_count; /* unprivileged: the user-namespace mapping */
 	const char *init_halt_signal; /* e.g. "SIGUSR1" for busybox init; NULL: liblxc's SIGPWR */
 };
+/* The halt signal of systemd: a container whose init is systemd also gets
+ * /sys read-only, as systemd's container interface asks (on a writable
+ * /sys systemd-networkd waits for a udev no container runs: no lease). */
+#define CTRT_SYSTEMD_HALT "SIGRTMIN+3"
 
 /* A NIC: a veth pair, its host end `host_if` (an interface name corral
  * chose) in bridge `bridge`, its container end eth<N> with MAC `mac`. */
@@ -118,7 +122,8 @@ int ctrt_exec(const char *lxcpath, const char *name, char *const argv[], int tim
 /* A pty fd on the container's console (/dev/console inside); close to detach. */
 /* The console is held through *hold_fd (liblxc's command socket) as well: close both. */
 int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struct buf *err);
-/* Change the halt signal in a defined container's config (a root whose init corral found after the define). */
+/* Change the halt signal in a defined container's config (a root whose init corral found after the define);
+ * CTRT_SYSTEMD_HALT makes /sys read-only too, as at define. */
 int ctrt_halt_signal_set(const char *lxcpath, const char *name, const char *sig, struct buf *err);
 /* Remove <lxcpath>/<name> (config, log, and the rootfs when it is inside
  * that directory); the container must be stopped.  An absent one: 0. */
