@@ -6,7 +6,9 @@
 #                 corrald during every kind of job, restart, check the invariants; then
 #                 the migration torture (tests/soak-migrate.sh): MIGRATE_ROUNDS (5) round
 #                 trips of each kind, FAULT_ROUNDS (3) runs of the fault tests; then the HA
-#                 partition torture (t83) for HA_ROUNDS (100) rounds of random cuts, splits, stops and kills
+#                 partition torture (t83) for HA_ROUNDS (100) rounds of random cuts, splits, stops and kills;
+#                 then the debian container template end to end (tests/soak-ct-debian.sh: debootstrap
+#                 from the host's Debian mirror, minutes; RELEASE, default bookworm)
 #   make guest    build the test guest kernel + initramfs into build/guest/
 #   make guest-disks  bootable test disk images from it into build/guest/disks/
 #   make install  install corrald, corral and corral-imgd (PREFIX=/usr/local), the man
@@ -55,6 +57,7 @@ soak: all guest
 	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest ROUNDS=$${ROUNDS:-20} bash tests/crashloop.sh
 	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest bash tests/soak-migrate.sh
 	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest ROUNDS=$${HA_ROUNDS:-100} bash tests/integration/t83-ha-torture.sh
+	CORRALD=$(abspath $(BUILD))/corrald CORRAL=$(abspath $(BUILD))/corral GUEST_DIR=$(abspath $(BUILD))/guest bash tests/soak-ct-debian.sh
 
 check: deps
 	$(MAKE) all guest

@@ -39,6 +39,9 @@ pkgs=(
 	prometheus
 	# system containers (src/lxc: liblxc; uidmap: the subordinate id tools and /etc/subuid)
 	lxc lxc-dev uidmap
+	# container roots: tarballs unpacked with libarchive (src/lxc/untar.c); the Debian
+	# template builds its base with debootstrap (src/service/ct_debian.c)
+	libarchive-dev debootstrap
 	# web UI (docs/webui.md): noVNC for VNC displays, served from its Debian path
 	# (xterm.js is vendored: bookworm's libjs-xterm ships a non-working stub);
 	# tests: headless Chromium driven by Selenium (t75-webui.sh)

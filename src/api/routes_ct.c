@@ -37,8 +37,12 @@ void h_ct_create(struct route_ctx *c)
 	__do_json json_t *body = body_json(c, NULL);
 	if (!body)
 		return;
-	int r = svc_ct_create(body, &out, &err);
-	reply_result(c, r, 201, out, &err);
+	bool is_job = false;
+	int r = svc_ct_create(body, &out, &is_job, &err);
+	if (is_job)
+		reply_job(c, r, out, &err);
+	else
+		reply_result(c, r, 201, out, &err);
 	buf_release(&err);
 }
 

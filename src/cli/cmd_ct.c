@@ -30,7 +30,8 @@
 	"  --pids N            at most N processes and threads\n"
 
 static const char usage_create[] =
-	"usage: corral ct create NAME (--template busybox | --rootfs DIR) [--privileged]\n"
+	"usage: corral ct create NAME (--template busybox|debian [--release R]\n"
+	"                        | --from-tarball FILE | --rootfs DIR) [--privileged]\n"
 	"                        [--description TEXT] [--nic net=NET[,mac=MAC]]...\n"
 	"                        [--cpus CPUS] [--cpu-weight N] [--memory SIZE] [--pids N]\n"
 	"                        [--autostart [--start-order N] [--start-delay SECS]] [--tag TAG]...\n"
@@ -39,6 +40,12 @@ static const char usage_create[] =
 	"Define a system container (run by liblxc).  --template busybox builds a\n"
 	"root from the host's busybox in a directory volume of a storage pool\n"
 	"(--pool, default 'default'; refused when the pool lacks the room);\n"
+	"--template debian builds a minimal Debian (systemd, DHCP on its NICs)\n"
+	"with debootstrap from the host's Debian mirror, once per release (the\n"
+	"base is cached: the next one takes seconds); --from-tarball FILE unpacks\n"
+	"a root filesystem tarball (tar, .gz, .xz, .zst; inside a storage pool or\n"
+	"an allow_path directory), refusing hostile entries.  Those two run as a\n"
+	"job with progress ('corral job cancel ID' stops it, leaving nothing).\n"
 	"--rootfs DIR uses an existing directory in\n"
 	"place (inside a storage pool or an allow_path directory; never deleted by\n"
 	"corral).  Containers are unprivileged (a user namespace mapping root's\n"
@@ -49,7 +56,10 @@ static const char usage_create[] =
 	"with 'ct limits'.\n"
 	"\n"
 	"Options:\n"
-	"  --template NAME     build the root: busybox\n"
+	"  --template NAME     build the root: busybox or debian\n"
+	"  --release R         the Debian release of --template debian: bookworm\n"
+	"                      (the default), bullseye or trixie\n"
+	"  --from-tarball FILE unpack this root filesystem tarball as the root\n"
 	"  --rootfs DIR        use this directory as the root\n"
 	"  --privileged        no user namespace: container root is host root\n"
 	"  --description TEXT  a note kept with the container\n"
@@ -269,6 +279,8 @@ enum {
 	OPT_UNMOUNT,
 	OPT_NO_MOUNTS,
 	OPT_IMAGE,
+	OPT_RELEASE,
+	OPT_TARBALL,
 };
 
 #define CT_LIMIT_OPTIONS                                                    \
@@ -333,6 +345,8 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "template", required_argument, NULL, OPT_TEMPLATE },
 		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+		{ "release", required_argument, NULL, OPT_RELEASE },
+		{ "from-tarball", required_argument, NULL, OPT_TARBALL },
 		{ "privileged", no_argument, NULL, OPT_PRIVILEGED },
 		{ "description", required_argument, NULL, OPT_DESC },
 		{ "nic", required_argument, NULL, OPT_NIC },
@@ -361,11 +375,13 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		switch (opt) {
 		case CLI_OPT_EXIT: return a.exit_code;
 		case OPT_TEMPLATE: json_object_set_new(body, "template", json_string(optarg)); break;
-		case OPT_ROOTFS: {
+		case OPT_ROOTFS:
+		case OPT_TARBALL: {
 			__do_free char *abs = cli_abspath(optarg);
-			json_object_set_new(body, "rootfs", json_string(abs));
+			json_object_set_new(body, opt == OPT_ROOTFS ? "rootfs" : "tarball", json_string(abs));
 			break;
 		}
+		case OPT_RELEASE: json_object_set_new(body, "release", json_string(optarg)); break;
 		case OPT_PRIVILEGED: json_object_set_new(body, "privileged", json_true()); break;
 		case OPT_DESC: json_object_set_new(body, "description", json_string(optarg)); break;
 		case OPT_AUTOSTART: json_object_set_new(body, "autostart", json_true()); break;
@@ -422,18 +438,41 @@ static int ct_create(struct cli *cli, int argc, char **argv)
 		json_object_set(body, "limits", limits);
 	if ((rc = cli_args_count(&a, 1, 1, "container name")) != CLI_OK)
 		return rc;
-	if (!json_object_get(body, "template") == !json_object_get(body, "rootfs"))
-		return cli_usage_error(a.cmd, "give one of --template busybox and --rootfs DIR");
+	if (!!json_object_get(body, "template") + !!json_object_get(body, "rootfs") +
+		    !!json_object_get(body, "tarball") != 1)
+		return cli_usage_error(a.cmd, "give one of --template busybox|debian, --from-tarball FILE and --rootfs DIR");
 	json_object_set_new(body, "name", json_string(a.pos[0]));
-	struct client *c = cli_client(cli);
-	if (!c || client_call(c, "POST", "/v1/containers", body, &r, false) < 0)
-		return CLI_FAIL;
+	const char *tmpl = out_str(body, "template");
+	const json_t *ct = NULL;
+	__do_json json_t *final = NULL;
+	if (json_object_get(body, "tarball") || (tmpl && strcmp(tmpl, "debian") == 0)) {
+		/* a job: the root is unpacked (and for debian first built) */
+		if (job_request(cli, "POST", "/v1/containers", body, "creating", &final) != CLI_OK)
+			return CLI_FAIL;
+		ct = json_object_get(final, "result");
+	} else {
+		struct client *c = cli_client(cli);
+		if (!c || client_call(c, "POST", "/v1/containers", body, &r, false) < 0)
+			return CLI_FAIL;
+		ct = r.json;
+	}
 	if (cli->json)
-		out_json(r.json);
+		out_json(ct);
 	else
-		printf("created container %s (%s)\n", out_str(r.json, "name") ?: a.pos[0],
-		       json_is_true(json_object_get(r.json, "privileged")) ? "privileged" : "unprivileged");
+		printf("created container %s (%s)\n", out_str(ct, "name") ?: a.pos[0],
+		       json_is_true(json_object_get(ct, "privileged")) ? "privileged" : "unprivileged");
 	return CLI_OK;
+}
+
+/* Where a container's root came from: "template debian bookworm", "tarball FILE" or its rootfs. */
+static char *root_text(const json_t *ct)
+{
+	const char *tmpl = out_str(ct, "template"), *rel = out_str(ct, "release");
+	if (tmpl)
+		return xasprintf("template %s%s%s", tmpl, rel ? " " : "", rel ? rel : "");
+	if (out_str(ct, "tarball"))
+		return xasprintf("tarball %s", out_str(ct, "tarball"));
+	return xstrdup(out_str(ct, "rootfs") ?: "-");
 }
 
 static void print_cts(const json_t *answer)
@@ -445,8 +484,7 @@ static void print_cts(const json_t *answer)
 	json_array_foreach(json_object_get(answer, "containers"), i, ct) {
 		const json_t *st = json_object_get(ct, "status");
 		__do_free char *pid = out_scalar(json_object_get(st, "pid"));
-		const char *tmpl = out_str(ct, "template");
-		__do_free char *root = tmpl ? xasprintf("template %s", tmpl) : xstrdup(out_str(ct, "rootfs") ?: "-");
+		__do_free char *root = root_text(ct);
 		table_add(t, out_str(ct, "name"), out_str(ct, "state") ?: "invalid",
 			  json_is_true(json_object_get(ct, "privileged")) ? "yes" : "no", root,
 			  json_is_null(json_object_get(st, "pid")) ? "-" : pid);
@@ -501,10 +539,10 @@ static void show_ct(const json_t *ct)
 	table_add_kv(t, "state", "%s", out_str(ct, "state") ?: "-");
 	if (json_is_integer(json_object_get(st, "pid")))
 		table_add_kv(t, "pid", "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(st, "pid")));
-	if (out_str(ct, "template"))
-		table_add_kv(t, "root", "template %s", out_str(ct, "template"));
-	else
-		table_add_kv(t, "root", "%s", out_str(ct, "rootfs") ?: "-");
+	{
+		__do_free char *root = root_text(ct);
+		table_add_kv(t, "root", "%s", root);
+	}
 	if (json_is_true(json_object_get(ct, "privileged")))
 		table_add_kv(t, "privileged", "yes (container root is host root)");
 	else
@@ -1156,7 +1194,8 @@ static json_t *ct_user_def(const json_t *ct)
 {
 	static const char *const keep[] = { "name",	 "uuid",      "description", "template",    "rootfs",
 					    "privileged", "nics",      "limits",      "autostart",   "start_order",
-					    "start_delay", "tags",     "volume",      "mounts",      NULL };
+					    "start_delay", "tags",     "volume",      "mounts",      "release",
+					    "tarball",	 "halt_signal", NULL };
 	json_t *d = json_object();
 
 	for (int i = 0; keep[i]; i++)

@@ -14,14 +14,16 @@
 #include "core/vmdef.h"
 #include "util/strutil.h"
 #include "util/jsonutil.h"
-#include "util/cleanup.h"
 #include "util/common.h"
+#include "util/cleanup.h"
 
-static const char *const template_names[] = { [CT_TEMPLATE_NONE] = "", [CT_TEMPLATE_BUSYBOX] = "busybox" };
+static const char *const template_names[] = { [CT_TEMPLATE_NONE] = "", [CT_TEMPLATE_BUSYBOX] = "busybox",
+					       [CT_TEMPLATE_DEBIAN] = "debian" };
+static const char *const debian_releases[] = { CT_DEBIAN_RELEASES };
 
 const char *ctdef_template_name(enum ct_template t)
 {
-	return t == CT_TEMPLATE_BUSYBOX ? template_names[t] : NULL;
+	return t == CT_TEMPLATE_BUSYBOX || t == CT_TEMPLATE_DEBIAN ? template_names[t] : NULL;
 }
 
 const char *ctdef_name_invalid(const char *name)
@@ -405,12 +407,13 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	static const char *const user_keys[] = { "name",   "uuid",	"description", "template",    "rootfs",
 						 "privileged", "nics", "limits",      "autostart",   "start_order",
 						 "start_delay", "tags", "volume", "pool", "mounts",
-						 "image_size", NULL };
+						 "image_size", "release", "tarball", "halt_signal", NULL };
 	static const char *const store_keys[] = { "name",	 "uuid",	"description", "template", "rootfs",
 						  "privileged",	 "idmap",	"created",     "nics",	   "limits",
 						  "snapshots",	 "autostart",	"start_order", "start_delay", "tags",
-						  "volume",	 "mounts",	NULL };
+						  "volume",	 "mounts",	"release", "tarball", "halt_signal", NULL };
 	const char *name = NULL, *uuid = NULL, *desc = NULL, *tmpl = NULL, *rootfs = NULL, *bad;
+	const char *release = NULL, *tarball = NULL, *halt = NULL;
 	const char *volume = NULL, *pool = NULL;
 	int64_t image_size = 0;
 	bool priv = false, autostart = false;
@@ -429,7 +432,9 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	    json_get_int(j, "start_order", 0, VM_MAX_START_ORDER, &order, err) < 0 ||
 	    json_get_int(j, "start_delay", 0, VM_MAX_START_DELAY, &delay, err) < 0 ||
 	    json_get_str(j, "volume", &volume, err) < 0 || json_get_str(j, "pool", &pool, err) < 0 ||
-	    json_get_int(j, "image_size", CT_IMAGE_MIN, CT_IMAGE_MAX, &image_size, err) < 0)
+	    json_get_int(j, "image_size", CT_IMAGE_MIN, CT_IMAGE_MAX, &image_size, err) < 0 ||
+	    json_get_str(j, "release", &release, err) < 0 || json_get_str(j, "tarball", &tarball, err) < 0 ||
+	    json_get_str(j, "halt_signal", &halt, err) < 0)
 		return NULL;
 	if (volume && (bad = str_name_invalid(volume))) {
 		buf_printf(err, "container root volume: %s", bad);
@@ -451,12 +456,37 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 		buf_printf(err, "invalid container name '%.64s': %s", name, bad);
 		return NULL;
 	}
-	if (!tmpl == !rootfs) {
-		buf_adds(err, "container definition: give exactly one of 'template' (busybox) and 'rootfs' (a directory)");
+	if (!!tmpl + !!rootfs + !!tarball != 1) {
+		buf_adds(err, "container definition: give exactly one of 'template' (busybox, debian), 'tarball' (a "
+			 "root filesystem tarball) and 'rootfs' (a directory)");
 		return NULL;
 	}
-	if (tmpl && strcmp(tmpl, "busybox") != 0) {
-		buf_printf(err, "unknown container template '%.64s' (known: busybox)", tmpl);
+	if (tmpl && strcmp(tmpl, "busybox") != 0 && strcmp(tmpl, "debian") != 0) {
+		buf_printf(err, "unknown container template '%.64s' (known: busybox, debian)", tmpl);
+		return NULL;
+	}
+	if (release && (!tmpl || strcmp(tmpl, "debian") != 0)) {
+		buf_adds(err, "container definition: 'release' is for the debian template");
+		return NULL;
+	}
+	if (tmpl && strcmp(tmpl, "debian") == 0) {
+		size_t k = 0;
+		if (!release)
+			release = debian_releases[0];
+		while (k < ARRAY_SIZE(debian_releases) && strcmp(release, debian_releases[k]) != 0)
+			k++;
+		if (k == ARRAY_SIZE(debian_releases)) {
+			buf_printf(err, "unknown Debian release '%.32s' (known: bookworm, bullseye, trixie)", release);
+			return NULL;
+		}
+	}
+	if (tarball && !path_normal(tarball)) {
+		buf_printf(err, "container tarball '%.256s' must be an absolute file path without '.', '..', ':' "
+			   "or doubled slashes", tarball);
+		return NULL;
+	}
+	if (halt && strcmp(halt, "SIGUSR1") != 0 && strcmp(halt, "SIGPWR") != 0 && strcmp(halt, "SIGRTMIN+3") != 0) {
+		buf_printf(err, "container definition: unknown halt_signal '%.16s'", halt);
 		return NULL;
 	}
 	if (rootfs && !path_normal(rootfs)) {
@@ -484,8 +514,13 @@ struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct
 	}
 	d->name = xstrdup(name);
 	d->description = desc ? xstrdup(desc) : NULL;
-	d->tmpl = tmpl ? CT_TEMPLATE_BUSYBOX : CT_TEMPLATE_NONE;
+	d->tmpl = !tmpl ? CT_TEMPLATE_NONE : strcmp(tmpl, "debian") == 0 ? CT_TEMPLATE_DEBIAN : CT_TEMPLATE_BUSYBOX;
+	if (d->tmpl == CT_TEMPLATE_DEBIAN)
+		snprintf(d->release, sizeof(d->release), "%s", release);
 	d->rootfs = rootfs ? xstrdup(rootfs) : NULL;
+	d->tarball = tarball ? xstrdup(tarball) : NULL;
+	if (halt)
+		snprintf(d->halt_signal, sizeof(d->halt_signal), "%s", halt);
 	d->privileged = priv;
 	d->autostart = autostart;
 	d->start_order = (int)order;
@@ -528,8 +563,14 @@ json_t *ctdef_to_json(const struct ct_def *d)
 		json_object_set_new(j, "description", json_string(d->description));
 	if (d->tmpl != CT_TEMPLATE_NONE)
 		json_object_set_new(j, "template", json_string(ctdef_template_name(d->tmpl)));
+	if (d->release[0])
+		json_object_set_new(j, "release", json_string(d->release));
 	if (d->rootfs)
 		json_object_set_new(j, "rootfs", json_string(d->rootfs));
+	if (d->tarball)
+		json_object_set_new(j, "tarball", json_string(d->tarball));
+	if (d->halt_signal[0])
+		json_object_set_new(j, "halt_signal", json_string(d->halt_signal));
 	if (d->idmap.count)
 		json_object_set_new(j, "idmap", json_pack("{s:I,s:I,s:I}", "uid_base", (json_int_t)d->idmap.uid_base,
 							  "gid_base", (json_int_t)d->idmap.gid_base, "count",
@@ -585,6 +626,7 @@ void ctdef_free(struct ct_def *d)
 	free(d->name);
 	free(d->description);
 	free(d->rootfs);
+	free(d->tarball);
 	free(d->volume);
 	free(d->pool);
 	for (int i = 0; i < d->nmounts; i++)

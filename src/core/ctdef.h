@@ -5,9 +5,15 @@
  * a liblxc configuration.
  *
  * A container's root comes from exactly one source: "template" (a rootfs
- * corral builds, today only "busybox", under the container's directory in
- * the lxcpath) or "rootfs" (an existing directory on the host, used in
- * place and never deleted by corral).  "privileged" false (the default) runs
+ * corral builds: "busybox", or "debian" with "release", default bookworm,
+ * one of CT_DEBIAN_RELEASES), "tarball" (an absolute path of a root
+ * filesystem tarball on the host, unpacked once at create; kept as a note
+ * of where the root came from) or "rootfs" (an existing directory on the
+ * host, used in place and never deleted by corral).  "halt_signal"
+ * ("SIGUSR1", "SIGPWR" or "SIGRTMIN+3"; corral sets it from the init it
+ * finds in an unpacked tarball: SIGUSR1 for busybox, SIGRTMIN+3 for
+ * systemd) is the signal a graceful stop sends init (none: SIGUSR1 for the
+ * busybox template, SIGRTMIN+3 for debian's systemd, else liblxc's SIGPWR).  "privileged" false (the default) runs
  * it in a user namespace with the id range "idmap" (set by corrald from
  * /etc/subuid and /etc/subgid, never by a caller: docs/containers.md).
  *
@@ -45,7 +51,9 @@
 #include "util/buf.h"
 
 /* The templates corral builds a root from ("template" in JSON). */
-enum ct_template { CT_TEMPLATE_NONE = 0, CT_TEMPLATE_BUSYBOX };
+enum ct_template { CT_TEMPLATE_NONE = 0, CT_TEMPLATE_BUSYBOX, CT_TEMPLATE_DEBIAN };
+/* The Debian releases the debian template builds ("release"; the first is the default). */
+#define CT_DEBIAN_RELEASES "bookworm", "bullseye", "trixie"
 
 /* A user-namespace id range: container ids 0..count-1 are host ids base..base+count-1. */
 struct ct_idmap {
@@ -103,8 +111,11 @@ struct ct_def {
 	char *name;
 	char uuid[37];
 	char *description;      /* NULL: none */
-	enum ct_template tmpl;  /* or NONE with rootfs set */
+	enum ct_template tmpl;  /* or NONE with rootfs or tarball set */
+	char release[16];       /* debian: its release; "" for other templates */
 	char *rootfs;           /* an absolute host directory, or NULL with a template */
+	char *tarball;          /* the tarball the root was unpacked from, or NULL */
+	char halt_signal[12];   /* "" (the template's, or liblxc's SIGPWR), "SIGUSR1", "SIGPWR" or "SIGRTMIN+3" */
 	bool privileged;
 	struct ct_idmap idmap;  /* count 0: none (privileged, or not yet assigned) */
 	int64_t created_ms;
@@ -144,8 +155,9 @@ enum ctdef_origin { CTDEF_FROM_USER, CTDEF_FROM_STORE };
 
 /*
  * Parse and validate j.  Unknown members, a hostile name (ctdef_name_invalid),
- * both or neither of template and rootfs, a relative or non-normal rootfs
- * path, an unknown template, and members the origin may not give are
+ * not exactly one of template, tarball and rootfs, a relative or non-normal
+ * rootfs or tarball path, an unknown template or release (or a release
+ * without the debian template), and members the origin may not give are
  * refused.  A missing uuid is generated.  NULL + err on failure.
  */
 struct ct_def *ctdef_from_json(const json_t *j, enum ctdef_origin origin, struct buf *err);

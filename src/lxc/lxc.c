@@ -105,7 +105,9 @@ int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *
 	     set_item(c, "lxc.net.0.type", "empty", err) && set_item(c, "lxc.tty.max", "0", err) &&
 	     set_item(c, "lxc.pty.max", "16", err) && set_item(c, "lxc.autodev", "1", err) &&
 	     set_item(c, "lxc.log.file", log, err) && set_item(c, "lxc.log.level", "WARN", err) &&
-	     (!cfg->init_halt_signal || set_item(c, "lxc.signal.halt", cfg->init_halt_signal, err));
+	     (!cfg->init_halt_signal || set_item(c, "lxc.signal.halt", cfg->init_halt_signal, err)) &&
+	     (!cfg->init_halt_signal || strcmp(cfg->init_halt_signal, CTRT_SYSTEMD_HALT) != 0 ||
+	      set_item(c, "lxc.mount.auto", "sys:ro", err));
 	if (ok && !cfg->privileged) {
 		__do_free char *u = xasprintf("u 0 %u %u", cfg->uid_base, cfg->id_count);
 		__do_free char *g = xasprintf("g 0 %u %u", cfg->gid_base, cfg->id_count);
@@ -119,6 +121,21 @@ int ctrt_define(const char *lxcpath, const struct ctrt_config *cfg, struct buf *
 		struct buf e = BUF_INIT;
 		ctrt_remove_tree(dir, &e);
 		buf_release(&e);
+		return -EIO;
+	}
+	return 0;
+}
+
+int ctrt_halt_signal_set(const char *lxcpath, const char *name, const char *sig, struct buf *err)
+{
+	__do_ct struct lxc_container *c = ctrt_ct_get(lxcpath, name, err);
+	if (!c)
+		return -EIO;
+	if (!set_item(c, "lxc.signal.halt", sig, err) ||
+	    (strcmp(sig, CTRT_SYSTEMD_HALT) == 0 && !set_item(c, "lxc.mount.auto", "sys:ro", err)))
+		return -EIO;
+	if (!c->save_config(c, NULL)) {
+		buf_printf(err, "container '%s': liblxc cannot write its config in %s/%s", name, lxcpath, name);
 		return -EIO;
 	}
 	return 0;

@@ -38,6 +38,10 @@ struct ctrt_config {
 	uint32_t uid_base, gid_base, id_count; /* unprivileged: the user-namespace mapping */
 	const char *init_halt_signal; /* e.g. "SIGUSR1" for busybox init; NULL: liblxc's SIGPWR */
 };
+/* The halt signal of systemd: a container whose init is systemd also gets
+ * /sys read-only, as systemd's container interface asks (on a writable
+ * /sys systemd-networkd waits for a udev no container runs: no lease). */
+#define CTRT_SYSTEMD_HALT "SIGRTMIN+3"
 
 /* A NIC: a veth pair, its host end `host_if` (an interface name corral
  * chose) in bridge `bridge`, its container end eth<N> with MAC `mac`. */
@@ -118,6 +122,9 @@ int ctrt_exec(const char *lxcpath, const char *name, char *const argv[], int tim
 /* A pty fd on the container's console (/dev/console inside); close to detach. */
 /* The console is held through *hold_fd (liblxc's command socket) as well: close both. */
 int ctrt_console_open(const char *lxcpath, const char *name, int *hold_fd, struct buf *err);
+/* Change the halt signal in a defined container's config (a root whose init corral found after the define);
+ * CTRT_SYSTEMD_HALT makes /sys read-only too, as at define. */
+int ctrt_halt_signal_set(const char *lxcpath, const char *name, const char *sig, struct buf *err);
 /* Remove <lxcpath>/<name> (config, log, and the rootfs when it is inside
  * that directory); the container must be stopped.  An absent one: 0. */
 int ctrt_undefine(const char *lxcpath, const char *name, struct buf *err);
@@ -179,6 +186,37 @@ int ctrt_limits_get(const char *lxcpath, const char *name, struct ctrt_limits *l
 int ctrt_rootfs_busybox(const char *dir, uid_t uid, gid_t gid, struct buf *err);
 /* Remove a directory tree (no symlink is followed, no mount crossed). */
 int ctrt_remove_tree(const char *dir, struct buf *err);
+
+/* ---- untar.c ---- */
+
+/*
+ * A root unpacked from a tar archive (plain, gzip, xz, zstd, bzip2) read
+ * from fd, into `dir` (made here by ctrt_root_mkdir; must not exist).  A
+ * hostile archive is refused (-EINVAL + a sentence naming the entry): an
+ * absolute name or a `..` component, an entry that would be written
+ * through a symlink, a hard link to anything but a regular file unpacked
+ * before it; for an unprivileged container also a device node outside dev/
+ * (those under dev/ are skipped: liblxc mounts /dev) and an owner beyond
+ * id_count.  Unprivileged: owners shifted by the bases, only user.* xattrs
+ * kept, no ACLs.  Data past max_bytes: -ENOSPC.  tick (may be NULL) is called after
+ * every block with the archive's bytes read so far and its size; non-zero
+ * stops it (-ECANCELED).  On any failure `dir` is removed again.
+ */
+struct ctrt_untar {
+	bool privileged;
+	uid_t uid_base;
+	gid_t gid_base;
+	uint32_t id_count;
+	uint64_t max_bytes;     /* 0: no limit */
+	int (*tick)(void *opaque, uint64_t read, uint64_t total);
+	void *opaque;
+	/* out: data bytes written, entries written, device nodes skipped */
+	uint64_t bytes, entries, skipped_devices;
+};
+int ctrt_untar(int fd, const char *dir, struct ctrt_untar *u, struct buf *err);
+/* Why an entry's name is refused (absolute, a `..` component, empty), or
+ * NULL with *rel the name without its leading "./" ("" for the root). */
+const char *ctrt_untar_name_invalid(const char *name, const char **rel);
 
 /* ---- rootcopy.c ---- */
 

@@ -26,6 +26,7 @@
 #include "service/ha.h"
 #include "service/hostpath.h"
 #include "service/network.h"
+#include "service/pool.h"
 #include "service/migrate_recover.h"
 #include "cgroup/cgroup.h"
 #include "core/ctdef.h"
@@ -67,13 +68,21 @@ int ct_load(const char *key, struct ct_record *rec, struct ct_def **d, struct bu
 	return 0;
 }
 
+const char *ct_halt_signal(const struct ct_def *d)
+{
+	if (d->halt_signal[0])
+		return d->halt_signal;
+	/* busybox init halts on SIGUSR1 (what LXC's busybox template sets); systemd on SIGRTMIN+3
+	 * (bookworm's has no unit for liblxc's SIGPWR in a container) */
+	return d->tmpl == CT_TEMPLATE_BUSYBOX ? "SIGUSR1" : d->tmpl == CT_TEMPLATE_DEBIAN ? "SIGRTMIN+3" : NULL;
+}
+
 void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c)
 {
 	*c = (struct ctrt_config){ .name = d->name, .rootfs = rootfs, .privileged = d->privileged,
 				   .uid_base = d->idmap.uid_base, .gid_base = d->idmap.gid_base,
 				   .id_count = d->idmap.count,
-				   /* busybox init halts on SIGUSR1 (what LXC's busybox template sets) */
-				   .init_halt_signal = d->tmpl == CT_TEMPLATE_BUSYBOX ? "SIGUSR1" : NULL };
+				   .init_halt_signal = ct_halt_signal(d) };
 }
 
 /* ---- limits ---- */
@@ -297,10 +306,12 @@ static int check_rootfs(const struct ct_def *d, struct buf *err)
 
 /* Create: a template-built or given root, or (fill set: a restore,
  * svc_ct_create_filled) a root fill writes into the new directory. */
-static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, json_t **out, struct buf *err)
+static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, json_t **out, bool *is_job,
+		     struct buf *err)
 {
 	__do_free char *lp = ct_lxcpath();
 	__do_free char *rootfs = NULL, *dir = NULL;
+	__do_close int tarball = -EBADF;
 	struct ct_def *d = ctdef_from_json(def, CTDEF_FROM_USER, err);
 	char vm[37];
 	int r;
@@ -314,6 +325,9 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 		d->idmap = (struct ct_idmap){ ub, gb, SUBID_COUNT };
 	}
 	if (d->rootfs && !fill && (r = check_rootfs(d, err)) < 0)
+		goto out;
+	/* the tarball: a file inside an allowed root (hostpath.h), opened now and read by the job */
+	if (d->tarball && !fill && (r = tarball = hostpath_open("container tarball", d->tarball, NULL, err)) < 0)
 		goto out;
 	if ((r = limits_check_host(&d->limits, err)) < 0)
 		goto out;
@@ -348,6 +362,18 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 		buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
 		pthread_mutex_unlock(&svc_defs_lock);
 		r = -EEXIST;
+		goto out;
+	}
+	/* a root unpacked from a tarball (the debian template's too) takes a while: a job (ct_create.c) */
+	if (!fill && (d->tarball || d->tmpl == CT_TEMPLATE_DEBIAN)) {
+		json_t *pool = NULL;
+		pthread_mutex_unlock(&svc_defs_lock);
+		/* an unknown pool is refused now, not after a debootstrap */
+		if ((r = svc_pool_get(d->pool ? d->pool : "default", &pool, err)) < 0)
+			goto out;
+		json_decref(pool);
+		*is_job = true;
+		r = ct_create_job(move_ptr(d), move_fd(tarball), out, err);
 		goto out;
 	}
 	/* a template's root: a directory volume of its pool, refused when the pool lacks the room */
@@ -404,14 +430,16 @@ out:
 	return r;
 }
 
-int svc_ct_create(const json_t *def, json_t **out, struct buf *err)
+int svc_ct_create(const json_t *def, json_t **out, bool *is_job, struct buf *err)
 {
-	return ct_create(def, NULL, NULL, out, err);
+	*is_job = false;
+	return ct_create(def, NULL, NULL, out, is_job, err);
 }
 
 int svc_ct_create_filled(const json_t *def, svc_ct_fill_fn fill, void *arg, json_t **out, struct buf *err)
 {
-	return ct_create(def, fill, arg, out, err);
+	bool is_job = false;
+	return ct_create(def, fill, arg, out, &is_job, err);
 }
 
 int svc_ct_idmap_host(uint32_t *uid_base, uint32_t *gid_base, uint32_t *count, struct buf *err)
@@ -608,8 +636,9 @@ static const char *edit_refusal(const struct ct_def *old, const struct ct_def *n
 	if (json_object_get(def, "uuid") && strcasecmp(old->uuid, nd->uuid) != 0)
 		return "the uuid cannot change";
 	if (old->tmpl != nd->tmpl || (!old->rootfs) != (!nd->rootfs) ||
-	    (old->rootfs && strcmp(old->rootfs, nd->rootfs) != 0))
-		return "the root (template or rootfs) cannot change";
+	    (old->rootfs && strcmp(old->rootfs, nd->rootfs) != 0) || (!old->tarball) != (!nd->tarball) ||
+	    (old->tarball && strcmp(old->tarball, nd->tarball) != 0) || strcmp(old->release, nd->release) != 0)
+		return "the root (template, release, tarball or rootfs) cannot change";
 	if (old->privileged != nd->privileged)
 		return "privileged cannot change (the root's owners follow it)";
 	if (nd->volume && (!old->volume || strcmp(old->volume, nd->volume) != 0))
@@ -651,6 +680,8 @@ int svc_ct_update(const char *key, const json_t *def, json_t **out, struct buf *
 	/* what corral keeps: the uuid, the id map, the creation time, the snapshots */
 	snprintf(nd->uuid, sizeof(nd->uuid), "%s", d->uuid);
 	nd->idmap = d->idmap;
+	if (!nd->halt_signal[0])
+		memcpy(nd->halt_signal, d->halt_signal, sizeof(nd->halt_signal));
 	nd->created_ms = d->created_ms;
 	nd->snaps = d->snaps;
 	nd->nsnaps = d->nsnaps;

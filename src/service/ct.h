@@ -38,7 +38,16 @@
 json_t *svc_ct_list(const char *selector, struct buf *err);
 /* The definition plus "status" {state, pid, lxcpath, job}; -ENOENT. */
 int svc_ct_show(const char *key, json_t **out, struct buf *err);
-int svc_ct_create(const json_t *def, json_t **out, struct buf *err);
+/*
+ * Create a container from def.  A root made at once (the busybox template,
+ * a --rootfs directory): *out the container, *is_job false.  A root that
+ * takes a while ("tarball", the debian template; ct_create.c): what can be
+ * checked is checked now (the tarball must be a file inside an allowed
+ * root, service/hostpath.h), then *out is a job "ct-create" (*is_job true)
+ * whose result is the container; it is cancellable and leaves nothing
+ * behind when it fails.
+ */
+int svc_ct_create(const json_t *def, json_t **out, bool *is_job, struct buf *err);
 /*
  * Create from a backup (service/ctbackup.c): def as for svc_ct_create, but
  * its root (the "rootfs" given, which must lie in <lxcpath>/<name>/, or the
@@ -140,6 +149,10 @@ int svc_ct_snapshot_delete(const char *key, const char *name, json_t **out, stru
 /* A new container `name` (new uuid, new MACs, no snapshots) whose root is
  * a copy of stopped container key's, independent of it. */
 int svc_ct_clone(const char *key, const char *name, json_t **job, struct buf *err);
+/* Start-up recovery of a ct-create job corrald died in (ct_create.c): a
+ * debian base half built goes, and what the job recorded (as a clone's)
+ * is removed unless its row was stored (true). */
+bool svc_ct_create_recover(const json_t *result);
 /* Start-up recovery of a ct-clone job corrald died in (its recorded result
  * {name, uuid}): true if the clone was stored (complete), else what it made
  * (the new liblxc directory) is removed and false. */

@@ -66,6 +66,8 @@ void ct_mounts_give(const struct ct_def *d);
 int ct_mounts_resolve(const struct ct_def *d, struct ctrt_mount *out, char **paths, struct buf *err);
 /* {"root": {volume, pool, path, used}, "mounts": [{volume, path, readonly, pool, source}]} for `ct show`. */
 json_t *ct_storage_json(const struct ct_def *d);
+/* The signal that halts d's init (its "halt_signal", else its template's), NULL: liblxc's SIGPWR. */
+const char *ct_halt_signal(const struct ct_def *d);
 /* liblxc's configuration of d with root `rootfs` (borrowed pointers). */
 void ct_cfg_of(const struct ct_def *d, const char *rootfs, struct ctrt_config *c);
 /* Store nd as the container's definition: its row exists (create false) or is new (create true). */
@@ -78,6 +80,35 @@ void ct_stopped(const char *lp, const struct ct_def *d);
 int ct_idmap_same_here(const struct ct_def *d, const char *here, struct buf *err);
 /* Is it stopped, as liblxc says? */
 bool ct_is_stopped(const char *lp, const struct ct_def *d);
+
+/* ct_snap.c: is `name` free among containers and VMs (under svc_defs_lock)?  -EEXIST + err. */
+int ct_name_free(const char *name, struct buf *err);
+/* Store a new container d whose liblxc directory and root a job made: its name checked free
+ * and its networks checked again, under svc_defs_lock (a job's last step). */
+int ct_store_new(const struct ct_def *d, struct buf *err);
+
+/*
+ * ct_create.c: a create whose root takes a while (a tarball to unpack, the
+ * debian template's base to build and unpack) as a job "ct-create"
+ * holding d (taken over, freed with the job) and fd (the tarball opened
+ * and checked at the request, taken over; -EBADF for the debian template).
+ * *job: the job.
+ */
+int ct_create_job(struct ct_def *d, int fd, json_t **job, struct buf *err);
+
+/*
+ * ct_debian.c: the debian template's base of `release` for this host's
+ * architecture: a tarball in corrald's cache (<state_dir>/cache), built
+ * once with debootstrap from the host's Debian mirror (job j shows the
+ * phases; a cancel stops it, -ECANCELED).  *fd: the tarball, open.
+ */
+int ct_debian_base(struct job *j, const char *release, int *fd, struct buf *err);
+/* The Debian mirror apt sources `text` name (changed in place): the first
+ * `deb` URI (http, https or file) whose suite is a Debian release; deb822
+ * for a *.sources file, else one-line style.  A new string, or NULL. */
+char *ct_debian_mirror_of(char *text, bool deb822);
+/* Start-up: a base build a killed corrald left (its mounts, its tree) goes. */
+void ct_debian_leftovers_clean(void);
 
 /* ct_snap.c: what a crash during a snapshot or revert left in the
  * container's directory (half copies) goes; kept copies stay. */

@@ -371,7 +371,7 @@ out:
 }
 
 /* A name free among containers and VMs (under svc_defs_lock). */
-static int name_free(const char *name, struct buf *err)
+int ct_name_free(const char *name, struct buf *err)
 {
 	struct ct_record old = { 0 };
 	char vm[37];
@@ -385,6 +385,16 @@ static int name_free(const char *name, struct buf *err)
 		return -EEXIST;
 	}
 	return 0;
+}
+
+int ct_store_new(const struct ct_def *d, struct buf *err)
+{
+	int r;
+	pthread_mutex_lock(&svc_defs_lock);
+	if ((r = ct_name_free(d->name, err)) == 0 && (r = svc_net_check_ct(d, err)) == 0)
+		r = ct_store_def(d, true, err);
+	pthread_mutex_unlock(&svc_defs_lock);
+	return r;
 }
 
 /* The clone's definition: the source's with a new name and uuid, new MACs, no snapshots. */
@@ -466,7 +476,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		/* the clone's root: a new volume in the source's pool (space is checked by the copy) */
 		__do_free char *pool = ct_root_pool_of(d);
 		pthread_mutex_lock(&svc_defs_lock);
-		r = name_free(nd->name, err);
+		r = ct_name_free(nd->name, err);
 		pthread_mutex_unlock(&svc_defs_lock);
 		if (r < 0 || (r = img ? ct_root_image_reserve(nd, pool, err) : ct_root_vol_make(nd, pool, 0, err)) < 0)
 			goto out;
@@ -476,7 +486,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	dir = xasprintf("%s/%s", lp, nd->name);
 	/* reserve the name: the liblxc directory of the new container */
 	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0) {
+	if ((r = ct_name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0) {
 		if (fs_exists(dir) > 0) {
 			buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
 			r = -EEXIST;
@@ -499,11 +509,7 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 		goto undo;
 	}
 	job_set_phase(j, "storing %s", nd->name);
-	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0)
-		r = ct_store_def(nd, true, err);
-	pthread_mutex_unlock(&svc_defs_lock);
-	if (r < 0)
+	if ((r = ct_store_new(nd, err)) < 0)
 		goto undo;
 	svc_net_ct_hosts_refresh(nd);
 	{
@@ -552,9 +558,9 @@ bool svc_ct_clone_recover(const json_t *result)
 	struct buf e = BUF_INIT;
 	ct_root_umount_left(name); /* an image clone's, mounted while its snapshots went */
 	if (ctrt_undefine(lp, name, &e) < 0)
-		log_warn("container clone %s: cannot remove what the interrupted clone made: %s", name, e.s);
+		log_warn("container %s: cannot remove what the interrupted clone or create made: %s", name, e.s);
 	else
-		log_info("container clone %s: removed what the interrupted clone made", name);
+		log_info("container %s: removed what the interrupted clone or create made", name);
 	buf_release(&e);
 	const char *vol = json_string_value(json_object_get(result, "volume"));
 	if (vol && !str_name_invalid(vol))
@@ -594,7 +600,7 @@ static int op_start(const char *key, const char *name, const char *type, job_fn 
 	}
 	if (clone) {
 		pthread_mutex_lock(&svc_defs_lock);
-		r = name_free(name, err);
+		r = ct_name_free(name, err);
 		pthread_mutex_unlock(&svc_defs_lock);
 		if (r < 0)
 			goto out;

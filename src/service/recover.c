@@ -631,7 +631,10 @@ void svc_recover(void)
 		else if (strcmp(type, "ct-clone") == 0)
 			job_end(job, svc_ct_clone_recover(json_object_get(job, "result")),
 				"corrald stopped during the clone; nothing was kept");
-		else if (strcmp(type, "ct-move") == 0)
+		else if (strcmp(type, "ct-create") == 0) {
+			job_end(job, svc_ct_create_recover(json_object_get(job, "result")),
+				"corrald stopped during the create; nothing was kept");
+		} else if (strcmp(type, "ct-move") == 0)
 			job_end(job, svc_ct_move_recover(json_object_get(job, "result")),
 				"corrald stopped during the move; the container keeps its old root");
 	}

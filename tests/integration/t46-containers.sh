@@ -32,7 +32,9 @@ test_expect "bad input is refused and nothing is made" '
 	before=$(lxc_entries) &&
 	fails corral ct create ../x --template busybox 2>err && grep -q "invalid container name" err &&
 	fails corral ct create "a b" --template busybox 2>err && grep -q "invalid container name" err &&
-	fails corral ct create x1 --template debian 2>err && grep -q "unknown container template" err &&
+	fails corral ct create x1 --template alpine 2>err && grep -q "unknown container template" err &&
+	fails corral ct create x1 --template debian --release buster 2>err && grep -q "unknown Debian release" err &&
+	fails corral ct create x1 --template busybox --release bookworm 2>err && grep -q ".release. is for the debian template" err &&
 	fails corral ct create x2 --rootfs /etc 2>err && grep -q "not inside a storage pool or an allow_path" err &&
 	mkdir -p "$T/notadir" && touch "$T/afile" &&
 	fails corral ct create x3 --rootfs "$T/afile" 2>err && grep -q "not a directory" err &&

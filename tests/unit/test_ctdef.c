@@ -156,7 +156,16 @@ static void test_bad_fields(void **state)
 	refused("{\"name\":\"a\",\"template\":\"busybox\",\"created\":1}", "created");
 	refused("{\"name\":\"a\"}", "exactly one of");
 	refused("{\"name\":\"a\",\"template\":\"busybox\",\"rootfs\":\"/srv/a\"}", "exactly one of");
-	refused("{\"name\":\"a\",\"template\":\"debian\"}", "unknown container template");
+	refused("{\"name\":\"a\",\"template\":\"alpine\"}", "unknown container template");
+	refused("{\"name\":\"a\",\"template\":\"debian\",\"release\":\"buster\"}", "unknown Debian release");
+	refused("{\"name\":\"a\",\"template\":\"debian\",\"release\":\"../x\"}", "unknown Debian release");
+	refused("{\"name\":\"a\",\"template\":\"busybox\",\"release\":\"bookworm\"}", "'release' is for");
+	refused("{\"name\":\"a\",\"tarball\":\"/srv/r.tar\",\"release\":\"bookworm\"}", "'release' is for");
+	refused("{\"name\":\"a\",\"tarball\":\"/srv/r.tar\",\"template\":\"busybox\"}", "exactly one of");
+	refused("{\"name\":\"a\",\"tarball\":\"/srv/r.tar\",\"rootfs\":\"/srv/a\"}", "exactly one of");
+	refused("{\"name\":\"a\",\"tarball\":\"r.tar\"}", "absolute file path");
+	refused("{\"name\":\"a\",\"tarball\":\"/srv/../etc/shadow\"}", "absolute file path");
+	refused("{\"name\":\"a\",\"tarball\":\"/srv/r.tar\",\"halt_signal\":\"SIGKILL\"}", "halt_signal");
 	refused("{\"name\":\"a\",\"rootfs\":\"srv/a\"}", "absolute");
 	refused("{\"name\":\"a\",\"rootfs\":\"/\"}", "absolute");
 	refused("{\"name\":\"a\",\"rootfs\":\"/srv/../etc\"}", "absolute");
@@ -381,6 +390,47 @@ static void test_snapshots(void **state)
 }
 
 /* Storage: the root's volume and pool, mount points, and the paths a mount may not take. */
+/* Roots from the debian template (release, default bookworm) and from tarballs; their halt signals. */
+static void test_root_sources(void **state)
+{
+	(void)state;
+	struct buf err = BUF_INIT;
+	struct ct_def *d = parse("{\"name\":\"d\",\"template\":\"debian\"}", CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	assert_int_equal(d->tmpl, CT_TEMPLATE_DEBIAN);
+	assert_string_equal(d->release, "bookworm");
+	json_t *j = ctdef_to_json(d);
+	assert_string_equal(json_string_value(json_object_get(j, "template")), "debian");
+	assert_string_equal(json_string_value(json_object_get(j, "release")), "bookworm");
+	json_decref(j);
+	ctdef_free(d);
+	d = parse("{\"name\":\"d\",\"template\":\"debian\",\"release\":\"trixie\",\"pool\":\"fast\"}",
+		  CTDEF_FROM_USER, &err);
+	assert_non_null(d);
+	assert_string_equal(d->release, "trixie");
+	ctdef_free(d);
+	d = parse("{\"name\":\"t\",\"tarball\":\"/srv/img/root.tar.xz\",\"image_size\":1073741824}", CTDEF_FROM_USER,
+		  &err);
+	assert_non_null(d);
+	assert_int_equal(d->tmpl, CT_TEMPLATE_NONE);
+	assert_null(d->rootfs);
+	assert_string_equal(d->tarball, "/srv/img/root.tar.xz");
+	assert_string_equal(d->release, "");
+	ctdef_free(d);
+	/* the store keeps the tarball and the halt signal corral found */
+	d = parse("{\"name\":\"t\",\"tarball\":\"/srv/r.tar\",\"halt_signal\":\"SIGRTMIN+3\",\"idmap\":{\"uid_base\":"
+		  "100000,\"gid_base\":100000,\"count\":65536}}",
+		  CTDEF_FROM_STORE, &err);
+	assert_non_null(d);
+	assert_string_equal(d->halt_signal, "SIGRTMIN+3");
+	j = ctdef_to_json(d);
+	assert_string_equal(json_string_value(json_object_get(j, "tarball")), "/srv/r.tar");
+	assert_string_equal(json_string_value(json_object_get(j, "halt_signal")), "SIGRTMIN+3");
+	json_decref(j);
+	ctdef_free(d);
+	buf_release(&err);
+}
+
 static void test_storage(void **state)
 {
 	(void)state;
@@ -488,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_limit_items),
 		cmocka_unit_test(test_snapshots),
 		cmocka_unit_test(test_storage),
+		cmocka_unit_test(test_root_sources),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
