@@ -80,6 +80,33 @@ static bool plain_file_beneath(const char *root, const char *rel)
 	return lstat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/*
+ * The directories above rel that the archive does not list (a tarball made
+ * by hand may name ./home/u/f alone): made here, owned by the container's
+ * root, as libarchive would make them owned by the host's.  A component
+ * that exists is left to libarchive's checks (a symlink there is refused).
+ */
+static int parents_make(const char *root, const char *rel, const struct ctrt_untar *u, struct buf *err)
+{
+	__do_free char *p = xasprintf("%s/%s", root, rel);
+	struct stat st;
+
+	for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		if (lstat(p, &st) < 0) {
+			if (errno != ENOENT || mkdir(p, 0755) < 0 || lchown(p, u->uid_base, u->gid_base) < 0) {
+				int e = errno;
+				buf_printf(err, "cannot make the directory %s: %s", p, strerror(e));
+				return e == ENOSPC ? -ENOSPC : -EIO;
+			}
+		} else if (!S_ISDIR(st.st_mode)) {
+			return 0;
+		}
+		*s = '/';
+	}
+	return 0;
+}
+
 /* Only the user.* xattrs of an unprivileged container's entry stay. */
 static void keep_user_xattrs(struct archive_entry *e)
 {
@@ -162,6 +189,11 @@ static int entry_prepare(struct archive_entry *e, const char *root, const struct
 			return -EINVAL;
 		}
 		archive_entry_set_hardlink(e, target);
+	}
+	if (!u->privileged) {
+		int r = parents_make(root, rel, u, err);
+		if (r < 0)
+			return r;
 	}
 	__do_free char *path = xasprintf("%s/%s", root, rel);
 	archive_entry_set_pathname(e, path);

@@ -1,7 +1,8 @@
 /*
  * test_untar.c - container roots unpacked from tarballs (src/lxc/untar.c):
  * small archives written here with libarchive, one good (owners shifted,
- * a symlink, a hard link, a device node under dev/ skipped) and hostile
+ * a symlink, a hard link, a device node under dev/ skipped, parents it
+ * does not list owned by the container's root) and hostile
  * ones (absolute names, `..`, writing through a symlink, hard links out of
  * the root or to a symlink, a device node outside dev/, owners beyond the
  * id range, more data than the room, not a tar, a cancel): each refused,
@@ -119,6 +120,7 @@ static void test_good_archive(void **state)
 		{ 'f', "./etc/caps", "caps", 0 },
 		{ 'd', "dev", NULL, 0 },
 		{ 'c', "dev/null", NULL, 0 },
+		{ 'f', "./home/u/file", "x", 1000 }, /* its parents unlisted */
 	};
 	__do_free char *tar = make_tar("good.tar.gz", ents, ARRAY_SIZE(ents), true);
 	__do_free char *dir = xasprintf("%s/good", base);
@@ -144,6 +146,13 @@ static void test_good_archive(void **state)
 	target[n] = '\0';
 	assert_string_equal(target, "/etc/hostname");
 	assert_int_equal(lstat(null, &a), -1);
+	/* parents the archive does not list belong to the container's root, not the host's */
+	__do_free char *home = xasprintf("%s/home", dir), *hu = xasprintf("%s/home/u", dir);
+	assert_int_equal(lstat(home, &a), 0);
+	assert_int_equal(a.st_uid, 100000);
+	assert_int_equal(a.st_gid, 100000);
+	assert_int_equal(lstat(hu, &a), 0);
+	assert_int_equal(a.st_uid, 100000);
 	/* unprivileged: only user.* xattrs */
 	__do_free char *caps = xasprintf("%s/etc/caps", dir);
 	char xv[16];
