@@ -105,6 +105,8 @@ cleanup() {
 	pkill -9 -f "^qemu-system[^ ]* .*$T/" 2>/dev/null
 	# and any replica export daemon (docs/ha.md): it outlives corrald too
 	pkill -9 -f "^qemu-storage-daemon .*$T/" 2>/dev/null
+	# and the networks' dnsmasq: corrald leaves them serving leases when it stops
+	pkill -9 -f "^dnsmasq --conf-file=$T/" 2>/dev/null
 	if [ "$FAILED" -gt 0 ] && [ -f "$T/corrald.log" ]; then
 		say "---- corrald.log (last 60 lines) ----"
 		tail -n 60 "$T/corrald.log" >&2
