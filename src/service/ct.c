@@ -358,10 +358,8 @@ static int ct_create(const json_t *def, svc_ct_fill_fn fill, void *fill_arg, jso
 		goto out;
 	}
 	dir = xasprintf("%s/%s", lp, d->name);
-	if (fs_exists(dir) > 0) {
-		buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
+	if ((r = ct_dir_taken(dir, d->name, err)) < 0) {
 		pthread_mutex_unlock(&svc_defs_lock);
-		r = -EEXIST;
 		goto out;
 	}
 	/* a root unpacked from a tarball (the debian template's too) takes a while: a job (ct_create.c) */

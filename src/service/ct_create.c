@@ -163,9 +163,9 @@ static int name_write(const char *rootfs, const struct ct_def *d, struct buf *er
 	return r;
 }
 
-static int create_run(struct job *j, void *arg, struct buf *err)
+/* The create's work (create_run: then the name's claim goes). */
+static int create_make(struct job *j, struct create_op *o, struct buf *err)
 {
-	struct create_op *o = arg;
 	struct ct_def *d = o->d;
 	__do_free char *lp = ct_lxcpath();
 	__do_free char *dir = xasprintf("%s/%s", lp, d->name), *rootfs = NULL;
@@ -180,18 +180,17 @@ static int create_run(struct job *j, void *arg, struct buf *err)
 	/* the root volume and the liblxc directory: the name is this job's from here */
 	job_set_phase(j, "making the root of %s", d->name);
 	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = ct_name_free(d->name, err)) == 0 && (r = svc_net_check_ct(d, err)) == 0) {
-		if (fs_exists(dir) > 0) {
-			buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
-			r = -EEXIST;
-		} else if (fstat(o->fd, &st) < 0) {
+	if ((r = ct_name_free(d->name, err)) == 0 && (r = svc_net_check_ct(d, err)) == 0 &&
+	    (r = ct_dir_taken(dir, d->name, err)) == 0) {
+		if (fstat(o->fd, &st) < 0) {
 			buf_printf(err, "cannot read the tarball: %s", strerror(errno));
 			r = -errno;
 		} else if ((r = ct_root_vol_make(d, d->pool, (uint64_t)st.st_size + UNPACK_MARGIN, err)) == 0) {
 			made_vol = true;
 			rootfs = ct_rootfs_of(d);
 			ct_cfg_of(d, rootfs, &cfg);
-			r = ctrt_define(lp, &cfg, err);
+			if ((r = ctrt_define(lp, &cfg, err)) == 0)
+				ct_name_claim(d->name, job_id(j));
 		}
 	}
 	pthread_mutex_unlock(&svc_defs_lock);
@@ -272,6 +271,13 @@ undo_vol:
 		buf_printf(err, "cancelled: container '%s' is removed again", d->name);
 		r = -ECANCELED;
 	}
+	return r;
+}
+
+static int create_run(struct job *j, void *arg, struct buf *err)
+{
+	int r = create_make(j, arg, err);
+	ct_name_unclaim(job_id(j));
 	return r;
 }
 

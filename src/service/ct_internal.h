@@ -83,6 +83,14 @@ bool ct_is_stopped(const char *lp, const struct ct_def *d);
 
 /* ct_snap.c: is `name` free among containers and VMs (under svc_defs_lock)?  -EEXIST + err. */
 int ct_name_free(const char *name, struct buf *err);
+/* A job that made the liblxc directory of a new container `name` claims
+ * the name (under svc_defs_lock) until it ends (ct_name_unclaim takes the
+ * lock).  ct_dir_taken (under svc_defs_lock): -EEXIST with the reason
+ * (the job making it, or a directory left from another tool) when the
+ * liblxc directory `dir` of `name` exists, else 0. */
+void ct_name_claim(const char *name, int64_t job);
+void ct_name_unclaim(int64_t job);
+int ct_dir_taken(const char *dir, const char *name, struct buf *err);
 /* Store a new container d whose liblxc directory and root a job made: its name checked free
  * and its networks checked again, under svc_defs_lock (a job's last step). */
 int ct_store_new(const struct ct_def *d, struct buf *err);

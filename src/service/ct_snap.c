@@ -370,6 +370,51 @@ out:
 	return r;
 }
 
+/*
+ * Names a running job is making a container under: its liblxc directory
+ * exists, its row not yet (a create from a tarball, a clone).  Under
+ * svc_defs_lock, so that a second request for the name hears which job has
+ * it rather than that a directory is "left from another tool".
+ */
+#define CT_CLAIMS 64
+static struct {
+	char name[64]; /* a container name: at most 63 characters */
+	int64_t job;
+} claims[CT_CLAIMS];
+
+void ct_name_claim(const char *name, int64_t job)
+{
+	for (size_t i = 0; i < CT_CLAIMS; i++)
+		if (!claims[i].job) {
+			snprintf(claims[i].name, sizeof(claims[i].name), "%s", name);
+			claims[i].job = job;
+			return;
+		}
+}
+
+void ct_name_unclaim(int64_t job)
+{
+	pthread_mutex_lock(&svc_defs_lock);
+	for (size_t i = 0; i < CT_CLAIMS; i++)
+		if (claims[i].job == job)
+			claims[i].job = 0;
+	pthread_mutex_unlock(&svc_defs_lock);
+}
+
+int ct_dir_taken(const char *dir, const char *name, struct buf *err)
+{
+	if (fs_exists(dir) <= 0)
+		return 0;
+	for (size_t i = 0; i < CT_CLAIMS; i++)
+		if (claims[i].job && strcmp(claims[i].name, name) == 0) {
+			buf_printf(err, "a container named '%s' is being made by job %lld", name,
+				   (long long)claims[i].job);
+			return -EEXIST;
+		}
+	buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
+	return -EEXIST;
+}
+
 /* A name free among containers and VMs (under svc_defs_lock). */
 int ct_name_free(const char *name, struct buf *err)
 {
@@ -486,14 +531,11 @@ static int clone_run(struct job *j, void *arg, struct buf *err)
 	dir = xasprintf("%s/%s", lp, nd->name);
 	/* reserve the name: the liblxc directory of the new container */
 	pthread_mutex_lock(&svc_defs_lock);
-	if ((r = ct_name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0) {
-		if (fs_exists(dir) > 0) {
-			buf_printf(err, "%s exists already (left from another tool?): not touching it", dir);
-			r = -EEXIST;
-		} else {
-			ct_cfg_of(nd, dst, &cfg);
-			r = ctrt_define(lp, &cfg, err);
-		}
+	if ((r = ct_name_free(nd->name, err)) == 0 && (r = svc_net_check_ct(nd, err)) == 0 &&
+	    (r = ct_dir_taken(dir, nd->name, err)) == 0) {
+		ct_cfg_of(nd, dst, &cfg);
+		if ((r = ctrt_define(lp, &cfg, err)) == 0)
+			ct_name_claim(nd->name, job_id(j));
 	}
 	pthread_mutex_unlock(&svc_defs_lock);
 	if (r < 0)
@@ -533,6 +575,7 @@ undo_vol:
 	if (made_vol)
 		ct_root_vol_undo(nd);
 out:
+	ct_name_unclaim(job_id(j));
 	ctdef_free(d);
 	ctdef_free(nd);
 	ct_record_release(&rec);

@@ -8,7 +8,8 @@
 # symlink written through, a hard link out of the root, a device node
 # outside dev/, an owner beyond the id range, not a tar) and tarballs
 # outside the allowed paths are refused with nothing left; one that unpacks
-# past its pool's room fails the job with nothing left; a cancel and a
+# past its pool's room fails the job with nothing left; a second create of a
+# name being unpacked names the job making it; a cancel and a
 # kill -9 of corrald mid-unpack leave no half root.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
@@ -122,9 +123,12 @@ unpacking() {
 	return 1
 }
 
-test_expect "a cancel mid-unpack ends the job cancelled with nothing left" '
+test_expect "a second create of the name mid-unpack names the job making it; a cancel ends the job cancelled with nothing left" '
 	job=$(api POST /v1/containers "{\"name\":\"c1\",\"tarball\":\"$T/p1/slow.tar\",\"pool\":\"p1\"}" | sed "\$d" | jq -r .job.id) &&
-	[ "$job" -gt 0 ] && unpacking "$job" c1 && corral job cancel "$job" >/dev/null &&
+	[ "$job" -gt 0 ] && unpacking "$job" c1 &&
+	fails corral ct create c1 --from-tarball "$T/p1/bb.tar.gz" --pool p1 2>err &&
+	grep -q "a container named .c1. is being made by job $job" err &&
+	corral job cancel "$job" >/dev/null &&
 	for _ in $(seq 1 100); do st=$(corral job show "$job" --json | jq -r .state); [ "$st" != running ] && break; sleep 0.1; done &&
 	[ "$st" = cancelled ] && nothing_of c1
 '
