@@ -112,6 +112,10 @@ static const struct cfg_key keys[] = {
 	  "the watchdog device corral-guard arms while HA guests run here, so that a hung guard or a fence that "
 	  "cannot kill resets the host (auto: /dev/watchdog0 or /dev/watchdog when present; docs/ha.md)",
 	  "when corral-guard starts", F(ha_watchdog) },
+	{ "ct_base_days", CFG_UINT, 0, 3650, "30", NULL, "DAYS",
+	  "the debian template's cached base (STATE_DIR/cache) is built again by the next create once it is older "
+	  "than this; when that build fails the old base serves (0: built once, kept)",
+	  "per create", F(ct_base_days) },
 	{ "allow_block_devices", CFG_BOOL, 0, 0, "no", NULL, NULL,
 	  "block devices inside allowed directories may be used (else only those named by allow_path)", "per request",
 	  F(allow_block_devices) },

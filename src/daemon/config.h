@@ -55,6 +55,7 @@ struct corrald_config {
 	bool tcg_live_migration;
 	char *ha_watchdog;	/* "auto", "none" or a device path (corral-guard, docs/ha.md) */
 	int64_t events_keep, jobs_keep, history_days;
+	int64_t ct_base_days;	/* the debian template's base is rebuilt when older (ct_debian.c) */
 	char *listen;		/* NULL: no TCP door */
 	char *tls_cert, *tls_key; /* NULL: STATE_DIR/tls/host.crt, host.key (made at first start) */
 	char *host_name;	/* NULL: gethostname() */

@@ -489,6 +489,7 @@ int main(int argc, char **argv)
 				   .allow_block_devices = cfg.allow_block_devices,
 				   .tcg_live_migration = cfg.tcg_live_migration,
 				   .ha_watchdog = cfg.ha_watchdog,
+				   .ct_base_days = (unsigned)cfg.ct_base_days,
 				   .auth_fail_limit = (unsigned)cfg.auth_fail_limit,
 				   .auth_fail_window_s = (unsigned)cfg.auth_fail_window,
 				   .session_idle_s = (unsigned)cfg.session_idle_timeout,

@@ -27,7 +27,8 @@
  * /proc and /sys mounts inside the tree, the tree) is unmounted and removed
  * (then, or at the next corrald's start, ct_debian_leftovers_clean).
  * One build at a time (a second create of the same release waits for the
- * first and uses its tarball).
+ * first and uses its tarball).  A base older than ct_base_days (corrald.conf)
+ * is built again by the next create; if that build fails, the old one serves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -541,10 +543,25 @@ int ct_debian_base(struct job *j, const char *release, int *fd, struct buf *err)
 			return -ECANCELED;
 		}
 	}
-	if (fs_exists(tarball) <= 0) {
+	struct stat st;
+	bool have = stat(tarball, &st) == 0;
+	bool stale = have && svc_cfg.ct_base_days && time(NULL) - st.st_mtime > (time_t)svc_cfg.ct_base_days * 86400;
+	if (!have || stale) {
+		struct buf e = BUF_INIT;
+		if (stale)
+			log_info("debian template: the %s base %s is older than %u days: building it again", release,
+				 tarball, svc_cfg.ct_base_days);
 		build_remove(build);
-		r = base_build(j, release, arch, build, tarball, err);
+		r = base_build(j, release, arch, build, tarball, stale ? &e : err);
 		build_remove(build);
+		if (r < 0 && stale && r != -ECANCELED) {
+			log_warn("debian template: the %s base could not be built again (%s): the old one serves", release,
+				 e.s);
+			r = 0;
+		} else if (r < 0 && stale) {
+			buf_adds(err, e.s);
+		}
+		buf_release(&e);
 	}
 	pthread_mutex_unlock(&build_lock);
 	if (r < 0)

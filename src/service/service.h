@@ -51,6 +51,8 @@ struct svc_config {
 	bool tcg_live_migration;
 	/* the watchdog corral-guard arms: "auto", "none" or a device (ha_guard.c) */
 	const char *ha_watchdog;
+	/* the debian template's cached base is built again when older (days, 0: never; ct_debian.c) */
+	unsigned ct_base_days;
 	/* the network API (auth.h): its address and certificate fingerprint
 	 * (NULL: no TCP listener), and failed logins allowed per user and per
 	 * source address within a window (limit 0: no limit) */

@@ -10,7 +10,8 @@
 # outside the allowed paths are refused with nothing left; one that unpacks
 # past its pool's room fails the job with nothing left; a second create of a
 # name being unpacked names the job making it; a cancel and a
-# kill -9 of corrald mid-unpack leave no half root.
+# kill -9 of corrald mid-unpack leave no half root.  The debian template's
+# cached base expires, and an old base serves when it cannot be rebuilt.
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
 "$SRC/scripts/setup-user.sh" corral-qemu >/dev/null || exit 1
@@ -140,6 +141,28 @@ test_expect "kill -9 of corrald mid-unpack: the next corrald removes the half ro
 	corral job show "$job" --json | jq -r .error | grep -q "corrald stopped during the create" &&
 	nothing_of k1 && corral ct create k1 --from-tarball "$T/p1/bb.tar.gz" --pool p1 >/dev/null &&
 	corral ct delete --yes k1 >/dev/null
+'
+
+# The debian template's cached base expires (ct_base_days, docs/containers.md):
+# a base older than that is built again; with debootstrap failing (a stand-in
+# on PATH, as when no mirror answers) the old base serves and the log says so.
+# A base younger than that is used as it is (debootstrap not run).
+test_expect "a debian base older than ct_base_days is built again; when that fails the old one serves" '
+	mkdir -p "$T/fakebin" "$STATE/cache" &&
+	printf "#!/bin/sh\necho called >>\"%s\"\necho \"E: Failed getting release file\" >&2\nexit 1\n" "$T/debootstrap.calls" >"$T/fakebin/debootstrap" &&
+	chmod +x "$T/fakebin/debootstrap" &&
+	base="$STATE/cache/ct-debian-bookworm-$(dpkg --print-architecture).tar.zst" &&
+	cp "$T/p1/bb.tar.zst" "$base" && touch -d "40 days ago" "$base" &&
+	stop_daemon && PATH="$T/fakebin:$PATH" start_daemon &&
+	corral ct create d1 --template debian --pool p1 >/dev/null &&
+	[ "$(wc -l <"$T/debootstrap.calls")" = 1 ] &&
+	grep -q "debian template: the bookworm base .* is older than 30 days: building it again" "$T/corrald.log" &&
+	grep -q "could not be built again (debootstrap bookworm from .* failed (exit 1).*): the old one serves" "$T/corrald.log" &&
+	[ -x "$T/p1/d1-root/rootfs/bin/busybox" ] && [ -f "$base" ] &&
+	touch "$base" && corral ct create d2 --template debian --pool p1 >/dev/null &&
+	[ "$(wc -l <"$T/debootstrap.calls")" = 1 ] &&
+	corral ct delete --yes d1 d2 >/dev/null &&
+	stop_daemon && start_daemon
 '
 
 finish
