@@ -2,7 +2,9 @@
 # soak-ct-debian.sh - the debian template end to end (docs/containers.md,
 # "The debian template"): slow, it needs Debian's archive (the host's
 # mirror) and builds the base with debootstrap (minutes), so it runs in
-# `make soak`, not in the integration suite.  A container with a NIC on a
+# `make soak`, not in the integration suite.  A kill -9 of corrald while
+# debootstrap runs (its /proc mounted in the tree): the next corrald ends
+# the build's session and removes the tree with its mounts.  A container with a NIC on a
 # corral network is created (the base built and cached), started: init is
 # systemd, /etc/debian_version and the hostname are right, networkd gets a
 # lease from the network's dnsmasq; a graceful stop halts it (SIGRTMIN+3,
@@ -47,6 +49,25 @@ ct_ip() {
 	done
 	say "container $1 got no lease"; return 1
 }
+
+# mounted_under DIR: a mount point below DIR
+mounted_under() { awk -v d="$1/" 'index($5, d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+test_expect "kill -9 of corrald mid-debootstrap: the next one ends the build's session, unmounts and removes its tree" '
+	job=$(api POST /v1/containers "{\"name\":\"k1\",\"template\":\"debian\",\"release\":\"$RELEASE\"}" | sed "\$d" | jq -r .job.id) &&
+	[ "$job" -gt 0 ] && build=$(echo "$STATE"/cache/.build-debian-"$RELEASE"-*) &&
+	for _ in $(seq 1 600); do mounted_under "$build" && break; sleep 0.5; done &&
+	mounted_under "$build" && sid=$(cat "$build/session") && kill -0 -- "-$sid" &&
+	note "debootstrap mounted in its tree after $SECONDS s of the script; corrald killed" &&
+	kill9_daemon && sleep 1 && left=$(pgrep -g "$sid" | wc -l) && note "processes of the build left after 1 s: $left" &&
+	start_daemon &&
+	for _ in $(seq 1 100); do [ ! -e "$build" ] && break; sleep 0.1; done &&
+	[ ! -e "$build" ] && [ -z "$(pgrep -g "$sid")" ] && ! mounted_under "$build" &&
+	corral job show "$job" --json | jq -e ".state == \"failed\"" >/dev/null &&
+	{ [ "$left" = 0 ] || grep -q "ending the build.s session $sid" "$T/corrald.log"; } &&
+	fails corral ct show k1 2>/dev/null && [ ! -e "$STATE/lxc/k1" ] &&
+	[ -z "$(ls "$STATE"/cache/*.tar.zst 2>/dev/null)" ]
+'
 
 test_expect "debian $RELEASE: built, cached, booted with systemd, named, leased, stopped gracefully" '
 	corral net create "$NET" --subnet "10.148.$OCT.0/24" >/dev/null &&

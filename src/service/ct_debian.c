@@ -282,6 +282,59 @@ static void build_remove(const char *build)
 	buf_release(&e);
 }
 
+/*
+ * The build's helper session (debootstrap and the dpkg it runs in the
+ * chroot, or the tar packing the tree): its leader's pid is noted in
+ * <build>/session while it runs, so that a corrald started after a kill -9
+ * ends a session the old one left running before it removes the tree (it
+ * would go on writing there, and mount /proc and /sys into it).  The
+ * process group is killed when its leader still leads its session and its
+ * command line names debootstrap or tar, or when the leader is gone (the
+ * SIGPIPE of corrald's closed pipe ends it) and members remain: a pid
+ * stays taken while a process group of that number lives, so it is still
+ * the build's.  A pid reused since for another process is left alone.
+ */
+#define SESSION_FILE "session"
+
+static void session_note(const char *build, pid_t pid)
+{
+	__do_free char *p = xasprintf("%s/" SESSION_FILE, build);
+	char line[32];
+	int n = snprintf(line, sizeof(line), "%d\n", (int)pid);
+	if (fs_write_file_atomic(p, line, (size_t)n, 0600) < 0)
+		log_warn("debian template: cannot note the build's session in %s", p);
+}
+
+static void session_end(const char *build)
+{
+	__do_free char *p = xasprintf("%s/" SESSION_FILE, build), *cmdline = NULL;
+	__do_buf struct buf b = BUF_INIT, c = BUF_INIT;
+	long pid;
+	char *end;
+
+	if (fs_read_file(p, 64, &b) < 0 || !b.s)
+		return;
+	pid = strtol(b.s, &end, 10);
+	if (pid <= 1 || pid > INT32_MAX || *end != '\n' || kill(-(pid_t)pid, 0) < 0)
+		return; /* no process group of that number: nothing runs */
+	cmdline = xasprintf("/proc/%ld/cmdline", pid);
+	if (kill((pid_t)pid, 0) == 0 && fs_read_file(cmdline, 4096, &c) == 0 && c.len) {
+		/* the leader lives (not a zombie, whose command line is empty): is it still the build's? */
+		if (getsid((pid_t)pid) != (pid_t)pid)
+			return;
+		for (size_t i = 0; i < c.len; i++)
+			if (!c.s[i])
+				c.s[i] = ' ';
+		if (!strstr(c.s, "debootstrap") && strncmp(c.s, "tar ", 4) != 0)
+			return;
+	}
+	log_warn("debian template: ending the build's session %ld (%.80s), left running by a stopped corrald", pid,
+		 c.len ? c.s : "its leader gone");
+	kill(-(pid_t)pid, SIGKILL);
+	for (int i = 0; i < 100 && kill(-(pid_t)pid, 0) == 0; i++)
+		usleep(50 * 1000);
+}
+
 void ct_debian_leftovers_clean(void)
 {
 	__do_free char *cache = cache_dir();
@@ -294,8 +347,10 @@ void ct_debian_leftovers_clean(void)
 		if (strncmp(de->d_name, ".build-debian-", 14) == 0 || strncmp(de->d_name, ".part-ct-debian-", 16) == 0) {
 			__do_free char *p = xasprintf("%s/%s", cache, de->d_name);
 			log_info("debian template: removing %s, left by an interrupted build", p);
-			if (de->d_name[1] == 'b')
+			if (de->d_name[1] == 'b') {
+				session_end(p);
 				build_remove(p);
+			}
 			else
 				unlink(p);
 		}
@@ -344,11 +399,11 @@ static void boot_line(struct boot_progress *p, const char *line)
 }
 
 /*
- * Run c (its own session, stdout a pipe) for job j: each stdout line to
- * p; a cancel kills the whole session.  Its exit status, -ECANCELED, or
- * -errno when it could not start.
+ * Run c (its own session, noted in `build`, stdout a pipe) for job j: each
+ * stdout line to p; a cancel kills the whole session.  Its exit status,
+ * -ECANCELED, or -errno when it could not start.
  */
-static int run_lines(struct job *j, struct cmd *c, struct boot_progress *p, struct buf *err)
+static int run_lines(struct job *j, const char *build, struct cmd *c, struct boot_progress *p, struct buf *err)
 {
 	struct proc pr = PROC_INIT;
 	struct buf line = BUF_INIT;
@@ -361,6 +416,7 @@ static int run_lines(struct job *j, struct cmd *c, struct boot_progress *p, stru
 	cmd_set_io(c, 1, CMD_IO_PIPE, NULL);
 	if ((r = cmd_start(c, &pr, err)) < 0)
 		return r;
+	session_note(build, pr.pid);
 	for (;;) {
 		struct pollfd pfd = { .fd = pr.out, .events = POLLIN };
 		int n = pr.pid ? poll(&pfd, 1, 250) : 0;
@@ -471,7 +527,7 @@ static int base_build(struct job *j, const char *release, const char *arch, cons
 	cmd_add(&c, release);
 	cmd_add(&c, root);
 	cmd_add(&c, mirror);
-	r = run_lines(j, &c, &p, err);
+	r = run_lines(j, build, &c, &p, err);
 	cmd_release(&c);
 	if (r == -ECANCELED) {
 		buf_adds(err, "cancelled while debootstrap built the Debian base");
@@ -504,7 +560,7 @@ static int base_build(struct job *j, const char *release, const char *arch, cons
 	cmd_addf(&c, "--file=%s", part);
 	cmd_addf(&c, "--directory=%s", root);
 	cmd_add(&c, ".");
-	r = run_lines(j, &c, NULL, err);
+	r = run_lines(j, build, &c, NULL, err);
 	cmd_release(&c);
 	if (r == 0 && (r = fsync_path(part)) == 0 && rename(part, tarball) < 0)
 		r = -errno;
