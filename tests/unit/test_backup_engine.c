@@ -656,8 +656,11 @@ static void assert_qemu_clean(struct fx *f)
 	assert_int_equal(access(sock, F_OK), -1);
 }
 
-/* A backup that cancels itself at its first read report: it stops mid-disk,
- * within a second, with no manifest and no qemu-nbd left. */
+/* A backup that cancels itself at its first read report: it stops mid-disk
+ * (the bytes done after the cancel prove it) and returns within a second
+ * or two (CANCEL_MAX_MS leaves room for a loaded machine and ASan), with no
+ * manifest and no qemu-nbd left. */
+#define CANCEL_MAX_MS 5000
 static void backup_cancelled(struct fx *f, bool running, int64_t now)
 {
 	struct backup_result res;
@@ -674,7 +677,7 @@ static void backup_cancelled(struct fx *f, bool running, int64_t now)
 	assert_non_null(strstr(f->last_err.s, "cancelled"));
 	assert_true(f->done_after_cancel <= f->done_at_cancel + 2 * CHUNK);
 	assert_true(f->done_after_cancel < f->total / 2);
-	assert_true(took < 1500);
+	assert_true(took < CANCEL_MAX_MS);
 	assert_int_equal(manifest_count(f), before);
 	assert_int_equal(qemu_nbd_find(f->run_dir, 0), 0);
 	__do_free char *sock = fx_path(f, "run/corral-nbd-0.sock");
@@ -696,7 +699,7 @@ static void restore_cancelled(struct fx *f, const char *id, const char *fmt)
 	assert_int_equal(r, -ECANCELED);
 	assert_non_null(strstr(err.s, "cancelled"));
 	assert_true(f->done_after_cancel < f->total);
-	assert_true(took < 1500);
+	assert_true(took < CANCEL_MAX_MS);
 	assert_int_equal(access(dest, F_OK), -1);
 	assert_int_equal(qemu_nbd_find(dest, 0), 0);
 	buf_release(&err);
