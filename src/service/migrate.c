@@ -451,9 +451,14 @@ static void in_replica_taken(const struct incoming *m)
 		log_warn("vm %s: its replica's record stays: %s", m->name, e.s);
 		return;
 	}
-	__do_free char *d = xasprintf("runs on its former replica here; it is no longer replicated: 'corral vm "
-				      "replicate %s --to %s --reuse' protects it again onto its old volumes on %s",
-				      m->name, m->source, m->source);
+	__do_free char *d =
+		svc_ha_protected(m->uuid)
+			? xasprintf("runs on its former replica here; it is not replicated until HA replicates it back "
+				    "to %s, onto its old volumes there",
+				    m->source)
+			: xasprintf("runs on its former replica here; it is no longer replicated: 'corral vm "
+				    "replicate %s --to %s --reuse' protects it again onto its old volumes on %s",
+				    m->name, m->source, m->source);
 	svc_vm_event(m->uuid, "replicate", d);
 	log_info("vm %s: %s", m->name, d);
 }
