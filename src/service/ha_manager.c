@@ -454,6 +454,8 @@ static void def_sync_ct(struct res *r)
 	    json_equal(json_object_get(now, "memory_mib"), json_object_get(r->def, "memory_mib")))
 		return;
 	json_object_update(r->def, now);
+	if (svc_vm_replicated(r->uuid)) /* replicated again: in the same write (agent_reprotect) */
+		json_object_del(r->def, "replicate_back");
 	res_refresh(r);
 	r->memory_mib = jint(r->def, "memory_mib", 0);
 	if (write_one(r, NULL) == 0)
@@ -477,6 +479,8 @@ static void def_sync(struct res *r, const struct vm_record *vm)
 	    json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")))
 		return;
 	json_object_update(r->def, now);
+	if (svc_vm_replicated(r->uuid)) /* replicated again: in the same write (agent_reprotect) */
+		json_object_del(r->def, "replicate_back");
 	res_refresh(r);
 	if (write_one(r, NULL) == 0)
 		log_info("ha: %s: the pool's copy of its definition updated", r->name);

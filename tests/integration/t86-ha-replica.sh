@@ -198,19 +198,23 @@ test_expect "r1 replicated back to h1 onto its stale copy: only what differs is 
 # volume, marked stale).  The guest (lib.sh WORK: a counter in memory and on
 # its disk) goes on counting; the invariant checker runs throughout.
 LM=0 LD=0
-# runs_r1 H: r1 running on H only, HA owner H, its counters did not go back and move on
+# runs_r1 H: r1 running on H only, HA owner H, the fence armed for it on H only, its counters did not go back and move on
 runs_r1() {
 	local h=$1 o c m d
 	o=$([ "$h" = h1 ] && echo h2 || echo h1)
 	[ "$(on_host "$h" vm show --local r1 --json | jq -r .status.state)" = running ] &&
 		! on_host "$o" vm show --local r1 >/dev/null 2>&1 && [ "$(qemus "$(uuid r1)" | wc -l)" = 1 ] || return 1
 	wait_for 10 "[ \"\$(hstatus h1 r1)\" = \"$h started\" ]" || { say "r1 HA: $(hstatus h1 r1), not on $h"; return 1; }
+	wait_for 10 "armed $h | grep -qw r1 && ! armed $o | grep -qw r1" ||
+		{ say "the fence arms r1 on $h: '$(armed "$h")', on $o: '$(armed "$o")'"; return 1; }
 	c=$(counters r1 "$h") && m=${c% *} && d=${c#* } && [ -n "$m" ] && [ -n "$d" ] || { say "no counters: '$c'"; return 1; }
 	[ "$m" -ge "$LM" ] && [ "$d" -ge "$LD" ] || { say "the counters of r1 went back: memory $LM -> $m, disk $LD -> $d"; return 1; }
 	c=$(counter_moves r1 "$h" "$m") || return 1
 	LM=${c% *} LD=${c#* }
 	say "r1 on $h: memory counter $LM, disk counter $LD"
 }
+armed() { on_host "$1" ha status --json | jq -r '.fence.armed | join(",")'; }
+rback() { on_host h1 ha status --json | jq -r '[.resources[] | select(.vm == "r1") | .replicate_back // "none"][0]'; }
 hrepl() { on_host h1 ha status --json | jq -r '[.resources[] | select(.vm == "r1") | "\(.replica.host // "-") \(.replica.state // "none")"][0]'; }
 
 test_expect "r1 (HA, replicated to h1, in sync) migrated home onto its replica: no disk copied, HA owner h1, writes kept, replicated back to h2 by itself" '
@@ -219,11 +223,10 @@ test_expect "r1 (HA, replicated to h1, in sync) migrated home onto its replica: 
 	[ "$(echo "$out" | jq -r .state)" = succeeded ] && [ "$(echo "$out" | jq -r .result.disk_bytes)" = 0 ] &&
 	echo "$out" | jq -r .result.replication | grep -q "HA replicates r1 back to h2" &&
 	runs_r1 h1 &&
-	[ "$(on_host h2 disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] &&
 	wait_repl h1 r1 in-sync 90 && wait_for 20 "[ \"\$(hrepl)\" = \"h2 in-sync\" ]" &&
-	on_host h1 vm events r1 | grep -q "protecting r1 again: replicating it to h2" &&
-	wait_for 20 "on_host h1 ha status --json | jq -e \".resources[] | select(.vm == \\\"r1\\\") | .replicate_back == null\" >/dev/null" &&
-	runs_r1 h1
+	[ "$(on_host h1 vm show --local r1 --json | jq -r ".status.replication.reused | join(\",\")")" = r1-d ] &&
+	grep -q "ha: r1: protecting r1 again: replicating it to h2 onto its old volumes there" "$T/h1.log" &&
+	wait_for 20 "[ \"\$(rback)\" = none ]" && runs_r1 h1
 '
 
 test_expect "host maintenance h1 on: r1 switches over onto its replica on h2 (owner h2); not replicated back while h1 is in maintenance" '
