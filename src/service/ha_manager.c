@@ -454,8 +454,6 @@ static void def_sync_ct(struct res *r)
 	    json_equal(json_object_get(now, "memory_mib"), json_object_get(r->def, "memory_mib")))
 		return;
 	json_object_update(r->def, now);
-	if (svc_vm_replicated(r->uuid)) /* replicated again: in the same write (agent_reprotect) */
-		json_object_del(r->def, "replicate_back");
 	res_refresh(r);
 	r->memory_mib = jint(r->def, "memory_mib", 0);
 	if (write_one(r, NULL) == 0)
