@@ -490,12 +490,33 @@ static void set_owner(json_t *d, const void *arg)
 	json_object_set_new(d, "host", json_string(arg));
 	json_object_del(d, "from");
 	json_object_del(d, "failed");
+	json_object_del(d, "replicate_back");
 }
 
 void svc_ha_moved(const char *uuid, const char *to)
 {
 	__do_free char *what = xasprintf("HA owner is now %s (migrated)", to);
 	ha_update(uuid, set_owner, to, what);
+}
+
+struct switched {
+	const char *to, *from;
+};
+
+static void set_owner_switched(json_t *d, const void *arg)
+{
+	const struct switched *s = arg;
+	set_owner(d, s->to);
+	json_object_set_new(d, "replicate_back", json_string(s->from));
+}
+
+void svc_ha_moved_onto_replica(const char *uuid, const char *to, const char *from)
+{
+	struct switched s = { .to = to, .from = from };
+	__do_free char *what = xasprintf("HA owner is now %s (switched over onto its replica); it is replicated "
+					 "back to %s once %s is online and not in maintenance",
+					 to, from, from);
+	ha_update(uuid, set_owner_switched, &s, what);
 }
 
 bool svc_ha_protected(const char *uuid)

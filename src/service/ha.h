@@ -66,5 +66,10 @@ void svc_ha_requested(const char *uuid, bool started);
 /* VM uuid migrated to host `to` (on the source, once it runs there): the
  * row's owner becomes `to`. */
 void svc_ha_moved(const char *uuid, const char *to);
+/* The same after a switchover onto its replica on `to` (migrate.c): the
+ * row also names `from` as "replicate_back", the host holding the VM's old
+ * volumes; the new owner's HA agent replicates the VM there again
+ * (ha_manager.c agent_reprotect). */
+void svc_ha_moved_onto_replica(const char *uuid, const char *to, const char *from);
 
 #endif

@@ -87,6 +87,8 @@ struct local {
 	int64_t job; /* the maintenance migration job under way (0: none) */
 	int64_t down_since; /* a container: mono ms it was first seen stopped while HA wants it started (0: running) */
 	bool seen_up;       /* a container: seen running here in this stay (only then is a stop a crash) */
+	int64_t reprotect_at; /* a VM switched over onto its replica here: replicate it back not before */
+	char reprotect_why[200]; /* the last reason replicating it back failed (an event only when it changes) */
 };
 
 /* Per VM, on the manager: a maintenance move not to try again before. */
@@ -475,6 +477,8 @@ static void def_sync(struct res *r, const struct vm_record *vm)
 	    json_equal(json_object_get(now, "disks"), json_object_get(r->def, "disks")))
 		return;
 	json_object_update(r->def, now);
+	if (svc_vm_replicated(r->uuid)) /* replicated again: in the same write (agent_reprotect) */
+		json_object_del(r->def, "replicate_back");
 	res_refresh(r);
 	if (write_one(r, NULL) == 0)
 		log_info("ha: %s: the pool's copy of its definition updated", r->name);
@@ -767,6 +771,54 @@ static bool node_online(const struct membership_view *mv, const struct cluster_s
 	return membership_has(mv, id) && in_group;
 }
 
+/*
+ * After a switchover onto its replica here (migrate.c,
+ * svc_ha_moved_onto_replica), an HA VM runs on local disks nothing
+ * replicates, and the pool never restarts it elsewhere (no replica row:
+ * haplace_replica_usable).  Its owner protects it again onto the host it
+ * came from ("replicate_back"), whose old volumes are marked stale copies
+ * of it (the compare pass copies only what differs), once that host is
+ * online and not in maintenance; tried every SVC_REPL_RETRY_S.  The row's
+ * disks (def_sync) and the pool's replica row then follow the new
+ * replication: a move or a failover uses it once the pool has it in sync.
+ */
+static void agent_reprotect(struct res *r, const char *me, const struct cluster_def *d,
+			    const struct membership_view *mv, const struct cluster_store_view *cv)
+{
+	const char *back = jstr(r->def, "replicate_back");
+	if (!back || r->kind == HA_CT || strcmp(r->host, me) != 0)
+		return;
+	if (svc_vm_replicated(r->uuid)) {
+		/* replicated again (here, or by hand): nothing left to do */
+		json_object_del(r->def, "replicate_back");
+		write_one(r, NULL);
+		return;
+	}
+	const struct cluster_node *n = cluster_def_node(d, back);
+	if (strcmp(r->state, "started") != 0 || strcmp(r->status, "started") != 0 || !rt_is_active(r->uuid) || !n ||
+	    !node_online(mv, cv, n->id) || svc_ha_in_maintenance(back))
+		return;
+	struct local *l = local_get(r->uuid, r->host);
+	int64_t now = time_mono_ms();
+	if (now < l->reprotect_at)
+		return;
+	l->reprotect_at = now + SVC_REPL_RETRY_S * 1000;
+	struct buf err __do_buf = BUF_INIT;
+	__do_json json_t *out = NULL;
+	if (svc_vm_replicate(r->uuid, back, false, 0, &out, &err) < 0) {
+		if (strcmp(l->reprotect_why, err.s ? err.s : "") != 0) {
+			snprintf(l->reprotect_why, sizeof(l->reprotect_why), "%s", err.s ? err.s : "");
+			ha_event(r, "%s is not replicated to %s again yet: %s (tried again every %d s)", r->name, back,
+				 err.s ? err.s : "failed", SVC_REPL_RETRY_S);
+		}
+		return;
+	}
+	l->reprotect_why[0] = 0;
+	ha_event(r, "protecting %s again: replicating it to %s onto its old volumes there (only what differs is "
+		    "copied); it may move or fail over there once the pool records the replica in sync",
+		 r->name, back);
+}
+
 static bool host_in_ring(const struct cluster_def *d, const struct membership_view *mv, const char *name)
 {
 	const struct cluster_node *n = cluster_def_node(d, name);
@@ -971,6 +1023,39 @@ static struct maint_retry *retry_get(const char *uuid, bool create)
 	return t;
 }
 
+/*
+ * Placement's view of r's disks: the pools of those not replicated (pools,
+ * 8 at most), and for replicated local disks the replica's host and the
+ * pool's record of it (RPO 0: docs/ha.md "Failover onto the replica"), kept
+ * alive in r->def "_replrow" until the caller deletes it after placement.
+ * The same for a recovery, a maintenance move and a failback: a replicated
+ * VM moves onto its in-sync replica (a switchover, migrate.c) or nowhere.
+ */
+static void place_disks(struct res *r, struct haplace_vm *x, const char **pools)
+{
+	size_t np = 0, k;
+	json_t *fj;
+	json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool") &&
+								       !jstr(fj, "replica"))
+		pools[np++] = jstr(fj, "pool");
+	x->pools = pools;
+	x->npools = np;
+	if (!(x->replica_host = replica_host_of(r)))
+		return;
+	x->disk_host = r->host; /* excluded when it is the lost or failed host, or the one moved from */
+	json_t *row = replrow_get(r->uuid);
+	const char *owner = jstr(row, "host"), *peer = jstr(row, "peer");
+	if (row && owner && peer && strcmp(peer, x->replica_host) == 0 &&
+	    (strcmp(owner, r->host) == 0 || (r->from && strcmp(owner, r->from) == 0))) {
+		x->replica_state = jstr(row, "state");
+		json_t *since = json_object_get(row, "since");
+		x->replica_since_ms = json_is_integer(since) ? json_integer_value(since) : 0;
+		json_object_set_new(r->def, "_replrow", row); /* keeps the strings alive */
+	} else {
+		json_decref(row);
+	}
+}
+
 /* Whether a goes before b: priority (descending), order, name. */
 static bool res_before(const struct res *a, const struct res *b)
 {
@@ -1022,16 +1107,13 @@ static void maint_round(struct res *rs, size_t n, const struct cluster_def *d, c
 		struct hostinfo info[CLUSTER_MAX_NODES];
 		size_t nh = hosts_load(d, me, mv, cv, hosts, info);
 		const char *excl[1] = { h }, *vpools[8];
-		size_t np = 0, k;
-		json_t *fj;
-		json_array_foreach(json_object_get(next->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool"))
-			vpools[np++] = jstr(fj, "pool");
 		struct haplace_vm v = { .name = next->name, .priority = next->priority, .order = next->order,
-					.memory_mib = next->memory_mib, .exclude = excl, .nexclude = 1,
-					.pools = vpools, .npools = np };
+					.memory_mib = next->memory_mib, .exclude = excl, .nexclude = 1 };
+		place_disks(next, &v, vpools);
 		vm_group(&v, next);
 		hosts_unknown_pools(hosts, nh, &v, 1);
 		haplace_run(&v, 1, hosts, nh);
+		json_object_del(next->def, "_replrow"); /* placement's read, never written */
 		struct maint_retry *t = retry_get(next->uuid, true);
 		t->at_mono = now + MAINT_RETRY_MS;
 		if (v.host < 0) {
@@ -1091,16 +1173,13 @@ static void failback_round(struct res *rs, size_t n, const struct cluster_def *d
 		struct hostinfo info[CLUSTER_MAX_NODES];
 		size_t nh = hosts_load(d, me, mv, cv, hosts, info);
 		const char *excl[1] = { r->host }, *vpools[8];
-		size_t np = 0, j;
-		json_t *fj;
-		json_array_foreach(json_object_get(r->def, "disks"), j, fj) if (np < 8 && jstr(fj, "pool"))
-			vpools[np++] = jstr(fj, "pool");
 		struct haplace_vm v = { .name = r->name, .priority = r->priority, .order = r->order,
-					.memory_mib = r->memory_mib, .exclude = excl, .nexclude = 1,
-					.pools = vpools, .npools = np };
+					.memory_mib = r->memory_mib, .exclude = excl, .nexclude = 1 };
+		place_disks(r, &v, vpools);
 		vm_group(&v, r);
 		hosts_unknown_pools(hosts, nh, &v, 1);
 		haplace_run(&v, 1, hosts, nh);
+		json_object_del(r->def, "_replrow"); /* placement's read, never written */
 		t = retry_get(r->uuid, true);
 		t->at_mono = now + MAINT_RETRY_MS;
 		if (v.host < 0 || grp_prio(g, hosts[v.host].name) <= cur) {
@@ -1231,27 +1310,7 @@ static void manager_round(struct res *rs, size_t n, const struct cluster_def *d,
 		x->exclude = excl[nv];
 		x->nexclude = ne;
 		vm_group(x, r);
-		size_t np = 0;
-		json_array_foreach(json_object_get(r->def, "disks"), k, fj) if (np < 8 && jstr(fj, "pool") &&
-									       !jstr(fj, "replica"))
-			vpools[nv][np++] = jstr(fj, "pool");
-		x->pools = vpools[nv];
-		x->npools = np;
-		/* replicated local disks: the pool's record of the replica decides (RPO 0) */
-		if ((x->replica_host = replica_host_of(r))) {
-			x->disk_host = r->host; /* excluded when it is the lost or failed host */
-			json_t *row = replrow_get(r->uuid);
-			const char *owner = jstr(row, "host"), *peer = jstr(row, "peer");
-			if (row && owner && peer && strcmp(peer, x->replica_host) == 0 &&
-			    (strcmp(owner, r->host) == 0 || (r->from && strcmp(owner, r->from) == 0))) {
-				x->replica_state = jstr(row, "state");
-				json_t *since = json_object_get(row, "since");
-				x->replica_since_ms = json_is_integer(since) ? json_integer_value(since) : 0;
-				json_object_set_new(r->def, "_replrow", row); /* keeps the strings alive */
-			} else {
-				json_decref(row);
-			}
-		}
+		place_disks(r, x, vpools[nv]);
 		vr[nv] = r;
 		nv++;
 	}
@@ -1372,8 +1431,10 @@ static void *mgr_main(void *arg)
 			continue;
 		}
 		size_t n = res_read(rs, MGR_MAX);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			agent_one(&rs[i], me);
+			agent_reprotect(&rs[i], me, &d, &mv, &cv);
+		}
 		res_free(rs, n);
 		svc_ha_capacity_publish(me); /* the failures-to-tolerate plan's numbers (ha_admit.h) */
 		if (cv.manager == cv.self) {

@@ -451,9 +451,14 @@ static void in_replica_taken(const struct incoming *m)
 		log_warn("vm %s: its replica's record stays: %s", m->name, e.s);
 		return;
 	}
-	__do_free char *d = xasprintf("runs on its former replica here; it is no longer replicated: 'corral vm "
-				      "replicate %s --to %s --reuse' protects it again onto its old volumes on %s",
-				      m->name, m->source, m->source);
+	__do_free char *d =
+		svc_ha_protected(m->uuid)
+			? xasprintf("runs on its former replica here; it is not replicated until HA replicates it back "
+				    "to %s, onto its old volumes there",
+				    m->source)
+			: xasprintf("runs on its former replica here; it is no longer replicated: 'corral vm "
+				    "replicate %s --to %s --reuse' protects it again onto its old volumes on %s",
+				    m->name, m->source, m->source);
 	svc_vm_event(m->uuid, "replicate", d);
 	log_info("vm %s: %s", m->name, d);
 }
@@ -928,9 +933,15 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 	json_object_set_new(res, "disk_bytes", json_integer((json_int_t)o->disk_bytes));
 	if (o->nrepl) {
 		__do_free char *how = xasprintf("switched over onto its replica on %s: no disk copied", o->to);
-		__do_free char *next = xasprintf("ended: %s is no longer replicated; 'corral vm replicate %s --to %s "
-						 "--reuse' (on %s) protects it again onto its old volumes here",
-						 o->name, o->name, mig_self_name(), o->to);
+		const char *self = mig_self_name();
+		__do_free char *next =
+			svc_ha_protected(o->uuid)
+				? xasprintf("ended: HA replicates %s back to %s, onto its old volumes there, once %s is "
+					    "online and not in maintenance (docs/ha.md)",
+					    o->name, self, self)
+				: xasprintf("ended: %s is no longer replicated; 'corral vm replicate %s --to %s "
+					    "--reuse' (on %s) protects it again onto its old volumes here",
+					    o->name, o->name, self, o->to);
 		json_object_set_new(res, "disks", json_string(how));
 		json_object_set_new(res, "replication", json_string(next));
 	}
@@ -1051,8 +1062,9 @@ static void out_forget(struct outgoing *o)
 	pthread_mutex_unlock(&svc_defs_lock);
 	rt_forget(o->uuid);
 	svc_net_hosts_refresh(o->def);
-	svc_ha_moved(o->uuid, o->to); /* an HA VM's owner in the pool: the destination */
-	if (o->nrepl)
+	if (!o->nrepl)
+		svc_ha_moved(o->uuid, o->to); /* an HA VM's owner in the pool: the destination */
+	else
 		svc_replicate_switch_done(o->uuid, o->to);
 	for (int i = 0; i < o->ndisks; i++) {
 		buf_reset(&e);
@@ -1065,6 +1077,8 @@ static void out_forget(struct outgoing *o)
 			store_vol_delete(svc_cfg.store, o->disks[i].volume); /* the file is the destination's now */
 		}
 	}
+	if (o->nrepl) /* once its old volumes here are marked stale: the new owner replicates it back onto them */
+		svc_ha_moved_onto_replica(o->uuid, o->to, mig_self_name());
 	log_info("vm %s: %s", o->name, reason);
 }
 
@@ -1243,24 +1257,16 @@ static int64_t qemu_downtime_for(int64_t asked)
 /*
  * A VM replicated to o->to moves onto its replica: *replicas the replicated
  * volumes (NULL: not replicated, an ordinary migration).  mig_movable
- * checked the replication (to o->to, in sync).  An HA-protected VM is
- * refused: the pool's placement follows its replica row, which this move
- * ends (docs/migration.md "Not yet").
+ * checked the replication (to o->to, in sync).  An HA-protected VM too:
+ * the switchover removes the pool's replica row before anything moves
+ * (svc_replicate_switch_begin), so HA never restarts it on a copy the move
+ * makes stale; once it runs there its owner follows and replicates it back
+ * (svc_ha_moved_onto_replica).
  */
 static int out_replica_plan(struct outgoing *o, const struct vm_def *d, json_t **replicas, struct buf *err)
 {
-	struct ha_record ha = { 0 };
-
 	if (!svc_vm_replicated(o->uuid))
 		return 0;
-	if (store_ha_get(svc_cfg.store, o->uuid, &ha) == 0) {
-		ha_record_release(&ha);
-		buf_printf(err, "%s is HA-protected and replicated: moving it onto its replica is not supported yet; "
-				"'corral ha remove %s' first (and protect it again on %s), or stop the replication and "
-				"migrate with --with-local-disks",
-			   d->name, d->name, o->to);
-		return -ENOTSUP;
-	}
 	return svc_replicate_switch_check(o->uuid, d->name, o->to, replicas, err);
 }
 

@@ -27,6 +27,7 @@
 #include "qemu/migrate.h"
 #include "qemu/qmp.h"
 #include "qemu/runtime.h"
+#include "service/ha.h"
 #include "service/internal.h"
 #include "service/migrate_offline.h"
 #include "service/migrate_common.h"
@@ -272,6 +273,11 @@ static void src_forget(const json_t *rec)
 		else if (vol_delete(svc_cfg.store, vol, &e) < 0 && e.len)
 			log_warn("vm %s: volume %s stays here: %s", rstr(rec, "name"), vol, e.s);
 	}
+	/* an HA VM's owner follows, as after a switch this corrald saw (migrate.c out_forget) */
+	if (rec_onto_replica(rec))
+		svc_ha_moved_onto_replica(uuid, rstr(rec, "peer"), mig_self_name());
+	else
+		svc_ha_moved(uuid, rstr(rec, "peer"));
 	log_info("vm %s: %s (settled after the switch)", rstr(rec, "name"), reason);
 }
 

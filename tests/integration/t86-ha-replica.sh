@@ -13,7 +13,11 @@
 # the replica holds every counter value r1 saw written; r2 is not restarted
 # on h2 (its HA status says why).  h1 back: it drops r1's record but keeps
 # r1's volume, and r2 restarts on h1 (its own disks).  The invariant checker
-# runs throughout (never two QEMUs of a VM).  Bad input: ha add of a VM with
+# runs throughout (never two QEMUs of a VM).  Then r1 (HA) moves home onto
+# its replica on h1 (vm migrate: a switchover, the HA owner follows, h1
+# replicates it back to h2 by itself), `host maintenance h1 on` switches it
+# over onto h2, and once h1 is out of maintenance it is replicated back and
+# fails back (group home) the same way; its guest's writes all kept.  Bad input: ha add of a VM with
 # a local disk and no replication, and of a VM whose replica is outdated.
 . "$(dirname "$0")/lib.sh"
 command -v corosync-qnetd >/dev/null && command -v corosync-qdevice >/dev/null && command -v certutil >/dev/null ||
@@ -29,7 +33,7 @@ trap 'cleanup; t86_cleanup; coro_cleanup' EXIT
 sw=$(nhost_ns sw)
 wit() { st "$1" | jq -r '"\(.witness.connected),\(.witness.casts_vote),\(.votes.total),\(.quorate)"'; }
 
-WORK="printf '%s\n' 'n=0; while :; do n=\$((n+1));' \
+WWORK="printf '%s\n' 'n=0; while :; do n=\$((n+1));' \
 'echo \$n | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null && echo W \$n; sleep 0.2; done' >/w"
 # wlast H VM: the last counter value VM's guest reported written (its console
 # history on H, the file QEMU writes: read also while H's corrald is down)
@@ -88,7 +92,7 @@ test_expect "two guests on h1 with local disks write a counter; n1 has a local d
 	on h1 create_guest n1 --memory 64M --disk n1-d >/dev/null &&
 	on_host h1 vm start r1 >/dev/null && on_host h1 vm start r2 >/dev/null &&
 	on h1 wait_ready_after r1 0 240 && on h1 wait_ready_after r2 0 240 &&
-	for v in r1 r2; do on h1 guest_sh $v "$WORK" && on h1 guest_sh $v "sh /w >/dev/console 2>&1 &" || return 1; done &&
+	for v in r1 r2; do on h1 guest_sh $v "$WWORK" && on h1 guest_sh $v "sh /w >/dev/console 2>&1 &" || return 1; done &&
 	wait_for 10 "[ \"\$(wlast h1 r1)\" -gt 3 ] && [ \"\$(wlast h1 r2)\" -gt 3 ]" &&
 	printf "%s\n%s\n" "$(uuid r1)" "$(uuid r2)" >"$T/uuids" && ha_checker_start
 '
@@ -188,22 +192,60 @@ test_expect "r1 replicated back to h1 onto its stale copy: only what differs is 
 	wait_for 20 "[ \"\$(hrow h2 r1)\" = in-sync ]"
 '
 
-# And back home: a replicated VM does not migrate (its replica would be
-# left behind), so replication stops first; the move copies the local disk
-# again and the VM's HA owner follows it.  (The guest's counter writer
-# ended with the failover's restart: the disk's last counter must survive.)
-test_expect "r1 migrated back to h1 (HA: not onto its replica; replication stopped first): it runs on h1 only, HA owner h1, its disk lost nothing" '
-	before=$(disk_counter "$(vol_path h2 r1-d)") &&
-	fails on_host h2 vm migrate r1 --to h1 --with-local-disks 2>err && cat err &&
-	grep -q "r1 is HA-protected and replicated: moving it onto its replica is not supported yet" err &&
-	on_host h2 vm replicate r1 --stop >/dev/null &&
-	on_host h2 vm migrate r1 --to h1 --with-local-disks >/dev/null &&
-	[ "$(on_host h1 vm show --local r1 --json | jq -r .status.state)" = running ] &&
-	! on_host h2 vm show --local r1 >/dev/null 2>&1 && [ "$(qemus $(uuid r1) | wc -l)" = 1 ] &&
-	wait_for 10 "[ \"\$(hstatus h1 r1)\" = \"h1 started\" ]" &&
-	sleep 1 && on_host h1 vm kill r1 >/dev/null &&
-	after=$(disk_counter "$(vol_path h1 r1-d)") && say "r1 counter on h2 before the move: $before; on h1 after: $after" &&
-	[ -n "$after" ] && [ "$after" -ge "$before" ]
+# And back home onto its replica: r1 (HA, replicated to h1 in sync) switches
+# over with its memory only (docs/migration.md "Onto its replica"); the HA
+# owner follows, and h1 replicates it back to h2 by itself (onto h2's old
+# volume, marked stale).  The guest (lib.sh WORK: a counter in memory and on
+# its disk) goes on counting; the invariant checker runs throughout.
+LM=0 LD=0
+# runs_r1 H: r1 running on H only, HA owner H, the fence armed for it on H only, its counters did not go back and move on
+runs_r1() {
+	local h=$1 o c m d
+	o=$([ "$h" = h1 ] && echo h2 || echo h1)
+	[ "$(on_host "$h" vm show --local r1 --json | jq -r .status.state)" = running ] &&
+		! on_host "$o" vm show --local r1 >/dev/null 2>&1 && [ "$(qemus "$(uuid r1)" | wc -l)" = 1 ] || return 1
+	wait_for 10 "[ \"\$(hstatus h1 r1)\" = \"$h started\" ]" || { say "r1 HA: $(hstatus h1 r1), not on $h"; return 1; }
+	wait_for 10 "armed $h | grep -qw r1 && ! armed $o | grep -qw r1" ||
+		{ say "the fence arms r1 on $h: '$(armed "$h")', on $o: '$(armed "$o")'"; return 1; }
+	c=$(counters r1 "$h") && m=${c% *} && d=${c#* } && [ -n "$m" ] && [ -n "$d" ] || { say "no counters: '$c'"; return 1; }
+	[ "$m" -ge "$LM" ] && [ "$d" -ge "$LD" ] || { say "the counters of r1 went back: memory $LM -> $m, disk $LD -> $d"; return 1; }
+	c=$(counter_moves r1 "$h" "$m") || return 1
+	LM=${c% *} LD=${c#* }
+	say "r1 on $h: memory counter $LM, disk counter $LD"
+}
+armed() { on_host "$1" ha status --json | jq -r '.fence.armed | join(",")'; }
+rback() { on_host h1 ha status --json | jq -r '[.resources[] | select(.vm == "r1") | .replicate_back // "none"][0]'; }
+hrepl() { on_host h1 ha status --json | jq -r '[.resources[] | select(.vm == "r1") | "\(.replica.host // "-") \(.replica.state // "none")"][0]'; }
+
+test_expect "r1 (HA, replicated to h1, in sync) migrated home onto its replica: no disk copied, HA owner h1, writes kept, replicated back to h2 by itself" '
+	ha_checker_start && start_work r1 h2 && runs_r1 h2 &&
+	out=$(on_host h2 vm migrate r1 --to h1 --json) && echo "$out" | jq -c .result >&2 &&
+	[ "$(echo "$out" | jq -r .state)" = succeeded ] && [ "$(echo "$out" | jq -r .result.disk_bytes)" = 0 ] &&
+	echo "$out" | jq -r .result.replication | grep -q "HA replicates r1 back to h2" &&
+	runs_r1 h1 &&
+	wait_repl h1 r1 in-sync 90 && wait_for 20 "[ \"\$(hrepl)\" = \"h2 in-sync\" ]" &&
+	[ "$(on_host h1 vm show --local r1 --json | jq -r ".status.replication.reused | join(\",\")")" = r1-d ] &&
+	grep -q "ha: r1: protecting r1 again: replicating it to h2 onto its old volumes there" "$T/h1.log" &&
+	wait_for 20 "[ \"\$(rback)\" = none ]" && runs_r1 h1
+'
+
+test_expect "host maintenance h1 on: r1 switches over onto its replica on h2 (owner h2); not replicated back while h1 is in maintenance" '
+	on_host h1 ha group add home --hosts h1:2,h2:1 >/dev/null && on_host h1 ha set r1 --group home >/dev/null &&
+	on_host h2 host maintenance h1 on >/dev/null &&
+	wait_for 60 "[ \"\$(hstatus h2 r1)\" = \"h2 started\" ]" &&
+	on_host h2 ha status --json | jq -r ".resources[] | select(.vm == \"r1\") | .status_reason" | grep -q "moved to h2 by live migration (maintenance of h1)" &&
+	runs_r1 h2 && [ "$(rstate h2 r1)" = none ] && [ "$(hrepl)" = "- none" ] &&
+	sleep 3 && [ "$(rstate h2 r1)" = none ]
+'
+
+test_expect "maintenance off: r1 replicated back to h1, in sync, then fails back onto its replica on h1 (group home); never two QEMUs" '
+	on_host h2 host maintenance h1 off >/dev/null &&
+	wait_for 120 "[ \"\$(hstatus h2 r1)\" = \"h1 started\" ]" &&
+	on_host h1 ha status --json | jq -r ".resources[] | select(.vm == \"r1\") | .status_reason" | grep -q "moved to h1 by live migration (failback to h1 (group home))" &&
+	runs_r1 h1 && wait_repl h1 r1 in-sync 90 && wait_for 20 "[ \"\$(hrepl)\" = \"h2 in-sync\" ]" &&
+	on_host h1 vm kill r1 >/dev/null && f=$(disk_counter "$(vol_path h1 r1-d)") &&
+	say "r1: the guest last read disk counter $LD, the disk on h1 holds $f" && [ -n "$f" ] && [ "$f" -ge "$LD" ] &&
+	ha_checker_stop >>"$T/measured"
 '
 
 [ -f "$T/measured" ] && sed 's/^/# measured: /' "$T/measured"
