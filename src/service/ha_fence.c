@@ -25,6 +25,7 @@
 #include "service/ha_fence.h"
 #include "service/ha_guard.h"
 #include "service/ha_kind.h"
+#include "service/ha_lease.h"
 #include "service/ct.h"
 #include "service/internal.h"
 #include "util/log.h"
@@ -53,6 +54,7 @@ static const char *state = "off";
 static int64_t token_ms, consensus_ms, deadline_ms;
 static int64_t unquorate_since; /* mono ms of the last quorate view while without quorum (0: quorate) */
 static json_t *last; /* the last fence, or NULL */
+static uint64_t told; /* sets the guard was sent */
 
 /* Close the armed set's pidfds (under lock; the fence thread alone opens and closes them). */
 static void armed_close(void)
@@ -223,7 +225,10 @@ static void guard_tell(void)
 {
 	struct armed list[FENCE_MAX];
 	const char *uuids[FENCE_MAX], *names[FENCE_MAX];
-	int fds[FENCE_MAX];
+	int fds[FENCE_MAX], lfds[FENCE_MAX];
+	struct buf leases __do_buf = BUF_INIT;
+	if (!ha_lease_ready())
+		return; /* a restarted corrald: never a set without the leases the guard renews */
 	pthread_mutex_lock(&lock);
 	unsigned n = narmed;
 	memcpy(list, armed, n * sizeof(list[0]));
@@ -235,10 +240,26 @@ static void guard_tell(void)
 		/* a QEMU's pidfd fresh from the runtime; a container's the one armed (this thread's) */
 		fds[i] = list[i].pidfd >= 0 ? list[i].pidfd : ha_res_pidfd(list[i].kind, list[i].uuid);
 	}
-	ha_guard_send(uuids, names, fds, n, L);
+	unsigned nl = ha_lease_collect(&leases, lfds, FENCE_MAX);
+	bool sent = ha_guard_send(uuids, names, fds, n, L, leases.s, lfds, nl);
 	for (unsigned i = 0; i < n; i++)
 		if (fds[i] >= 0 && fds[i] != list[i].pidfd)
 			close(fds[i]);
+	for (unsigned i = 0; i < nl; i++)
+		close(lfds[i]);
+	if (sent) {
+		pthread_mutex_lock(&lock);
+		told++;
+		pthread_mutex_unlock(&lock);
+	}
+}
+
+uint64_t ha_fence_told(void)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t t = told;
+	pthread_mutex_unlock(&lock);
+	return t;
 }
 
 static void *fence_main(void *arg)
