@@ -34,8 +34,11 @@
  * uuid) at once; no write begun successfully for LEASE_GUARD_KILL_MS kills
  * it too, before any acquirer may take the lease (LEASE_EXPIRE_MS).  A
  * "release" line writes the record released (its guest has ended here)
- * and closes it.  Leases are renewed only while corrald sends them: a set
- * without them (or a fence) stops their renewal.
+ * and closes it.  A lease is renewed while its guest (the armed pidfd of
+ * the same uuid) lives, through a fence too: a guest the kill did not end
+ * keeps its lease, so the pool cannot start it a second time; once it has
+ * ended, the guard writes the record released.  A set from corrald
+ * without a lease stops its renewal.
  * With a watchdog device (--watchdog auto|none|PATH; watchdog.h) it opens
  * the device while it holds armed guests and pets it from its loop; after
  * a fence it waits WD_CONFIRM_MS for the killed guests to end and stops
@@ -184,7 +187,9 @@ struct glease {
 	char uuid[40];
 	uint64_t inc;
 	int fd;
+	int pidfd;        /* its guest's (a dup of the armed one), or -1: renewed while that lives */
 	bool release;     /* write it released, then drop it */
+	bool ended;       /* its guest exited: released, no longer renewed */
 	uint64_t counter; /* the last written; 0 until the record was read back */
 	int64_t last_ok;  /* mono ms at which the last successful renewal began */
 	bool lost;        /* the record names another incarnation: taken over */
@@ -203,8 +208,11 @@ static void lease_hand_over(struct glease *list, unsigned n)
 {
 	pthread_mutex_lock(&lease_lock);
 	if (pend_ready)
-		for (unsigned i = 0; i < npend; i++)
+		for (unsigned i = 0; i < npend; i++) {
 			close(pend[i].fd); /* never seen by the renewer */
+			if (pend[i].pidfd >= 0)
+				close(pend[i].pidfd);
+		}
 	memcpy(pend, list, n * sizeof(list[0]));
 	npend = n;
 	pend_ready = true;
@@ -230,12 +238,16 @@ static void lease_merge(struct glease *releases, unsigned *nrel)
 				next[k].last_ok = cur[j].last_ok > p->last_ok ? cur[j].last_ok : p->last_ok;
 				next[k].lost = cur[j].lost;
 				next[k].fenced = cur[j].fenced;
+				next[k].ended = cur[j].ended;
 				memcpy(next[k].lost_to, cur[j].lost_to, sizeof(next[k].lost_to));
 			}
 		k++;
 	}
-	for (unsigned j = 0; j < ncur; j++)
+	for (unsigned j = 0; j < ncur; j++) {
 		close(cur[j].fd);
+		if (cur[j].pidfd >= 0)
+			close(cur[j].pidfd);
+	}
 	memcpy(cur, next, k * sizeof(next[0]));
 	ncur = k;
 	npend = 0;
@@ -261,6 +273,19 @@ static int lease_write(int fd, const struct lease_rec *r)
 	return fdatasync(fd);
 }
 
+/* Write the record released if it is still this incarnation's. */
+static void lease_release(const struct glease *l, const char *why)
+{
+	struct lease_rec r;
+	if (lease_read_own(l, &r) != 0 || r.state == LEASE_RELEASED)
+		return;
+	r.state = LEASE_RELEASED;
+	r.counter++;
+	r.wall_ms = (int64_t)time(NULL) * 1000;
+	if (lease_write(l->fd, &r) == 0)
+		say("disk lease of %s released: %s", l->uuid, why);
+}
+
 static void *lease_main(void *arg)
 {
 	static struct glease rel[MAX_LEASES];
@@ -273,21 +298,25 @@ static void *lease_main(void *arg)
 		unsigned n = ncur;
 		pthread_mutex_unlock(&lease_lock);
 		for (unsigned i = 0; i < nrel; i++) {
-			struct lease_rec r;
-			if (lease_read_own(&rel[i], &r) == 0) {
-				r.state = LEASE_RELEASED;
-				r.counter++;
-				r.wall_ms = (int64_t)time(NULL) * 1000;
-				if (lease_write(rel[i].fd, &r) == 0)
-					say("disk lease of %s released", rel[i].uuid);
-			}
+			lease_release(&rel[i], "its guest stopped here");
 			close(rel[i].fd);
+			if (rel[i].pidfd >= 0)
+				close(rel[i].pidfd);
 		}
 		/* cur[] changes only here: its entries are read without the lock */
 		for (unsigned i = 0; i < n; i++) {
 			struct lease_rec r;
-			if (cur[i].lost || cur[i].fenced)
+			if (cur[i].lost || cur[i].fenced || cur[i].ended)
 				continue;
+			struct pollfd pf = { cur[i].pidfd, POLLIN, 0 };
+			if (cur[i].pidfd >= 0 && poll(&pf, 1, 0) > 0) {
+				/* its guest has ended (a fence's kill, or a stop corrald has not said yet) */
+				lease_release(&cur[i], "its guest has ended");
+				pthread_mutex_lock(&lease_lock);
+				cur[i].ended = true;
+				pthread_mutex_unlock(&lease_lock);
+				continue;
+			}
 			int64_t began = mono_ms();
 			int own = lease_read_own(&cur[i], &r);
 			bool ok = false;
@@ -324,7 +353,7 @@ static void lease_check(void)
 	pthread_mutex_lock(&lease_lock);
 	int64_t now = mono_ms();
 	for (unsigned i = 0; i < ncur && !uuid[0]; i++) {
-		if (cur[i].fenced)
+		if (cur[i].fenced || cur[i].ended)
 			continue;
 		if (cur[i].lost)
 			snprintf(why, sizeof(why), "disk lease of %.39s taken over by %.63s", cur[i].uuid, cur[i].lost_to);
@@ -379,8 +408,7 @@ static void fence(const char *why)
 			close(fd);
 		}
 	}
-	set_clear();
-	lease_hand_over(NULL, 0); /* no longer renewed: their guests are dead */
+	set_clear(); /* the leases stay: renewed while their guests live (one the kill did not end), then released */
 }
 
 /* One guest's lease failed: SIGKILL its pidfd (if armed) and report it as fenced. */
@@ -542,6 +570,10 @@ static int recv_set(int fd)
 		g->fd = armed_fd[next_fd];
 		armed_fd[next_fd++] = -1;
 		g->release = strcmp(word, "release") == 0;
+		g->pidfd = -1;
+		for (unsigned j = 0; j < npid && !g->release; j++)
+			if (!strcmp(armed_uuid[j], uuid))
+				g->pidfd = fcntl(armed_fd[j], F_DUPFD_CLOEXEC, 0);
 		g->last_ok = ms > 0 && ms <= mono_ms() ? ms : mono_ms();
 	}
 	for (unsigned i = next_fd; i < narmed; i++)
