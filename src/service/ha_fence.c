@@ -54,7 +54,6 @@ static const char *state = "off";
 static int64_t token_ms, consensus_ms, deadline_ms;
 static int64_t unquorate_since; /* mono ms of the last quorate view while without quorum (0: quorate) */
 static json_t *last; /* the last fence, or NULL */
-static uint64_t told; /* sets the guard was sent */
 
 /* Close the armed set's pidfds (under lock; the fence thread alone opens and closes them). */
 static void armed_close(void)
@@ -247,19 +246,8 @@ static void guard_tell(void)
 			close(fds[i]);
 	for (unsigned i = 0; i < nl; i++)
 		close(lfds[i]);
-	if (sent) {
-		pthread_mutex_lock(&lock);
-		told++;
-		pthread_mutex_unlock(&lock);
-	}
-}
-
-uint64_t ha_fence_told(void)
-{
-	pthread_mutex_lock(&lock);
-	uint64_t t = told;
-	pthread_mutex_unlock(&lock);
-	return t;
+	if (sent)
+		ha_lease_sent();
 }
 
 static void *fence_main(void *arg)

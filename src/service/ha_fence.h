@@ -29,16 +29,12 @@
 #define CORRAL_SERVICE_HA_FENCE_H
 
 #include <jansson.h>
-#include <stdint.h>
 
 /* Start/stop the fence thread (svc_cluster_init / svc_cluster_shutdown). */
 int ha_fence_start(void);
 void ha_fence_stop(void);
 /* Re-read the armed VMs now (an HA resource or a VM's state changed). */
 void ha_fence_refresh(void);
-/* How many armed sets (with the disk leases, ha_lease.h) corral-guard was
- * sent: after ha_fence_refresh, two more mean one built after it went. */
-uint64_t ha_fence_told(void);
 /*
  * W, the wait of a surviving manager between seeing a host leave the
  * quorate ring and restarting its HA VMs elsewhere (design memo 4.3-4.4):

@@ -60,6 +60,9 @@ static struct held held[LEASE_MAX];
 static unsigned nheld;
 static struct watched watch[LEASE_MAX];
 static unsigned nwatch;
+static uint64_t gen_put;  /* bumped by each lease taken */
+static uint64_t gen_sent; /* the newest gen_put a set sent to the guard carried */
+static uint64_t gen_collected;
 
 /* ---- the lease file of a resource ---- */
 
@@ -180,6 +183,29 @@ static void describe(const unsigned char *b, ssize_t n, char *out, size_t len)
 
 /* ---- acquire ---- */
 
+static uint64_t put_gen(void)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t g = gen_put;
+	pthread_mutex_unlock(&lock);
+	return g;
+}
+
+static uint64_t sent_gen(void)
+{
+	pthread_mutex_lock(&lock);
+	uint64_t g = gen_sent;
+	pthread_mutex_unlock(&lock);
+	return g;
+}
+
+void ha_lease_sent(void)
+{
+	pthread_mutex_lock(&lock);
+	gen_sent = gen_collected;
+	pthread_mutex_unlock(&lock);
+}
+
 /* Add (or replace) uuid's entry; the caller then tells the guard. */
 static void held_put(const char *uuid, int fd, uint64_t inc, int64_t written, bool pending)
 {
@@ -195,6 +221,7 @@ static void held_put(const char *uuid, int fd, uint64_t inc, int64_t written, bo
 		h->inc = inc;
 		h->written = written;
 		h->pending = pending;
+		gen_put++;
 	} else {
 		close(fd);
 	}
@@ -313,31 +340,34 @@ int ha_lease_acquire(const char *uuid, const char *name, struct buf *err)
 		close(fd);
 		return e;
 	}
-	/* another acquirer that wrote after us wins; one that wrote before us reads ours */
-	usleep(LEASE_SETTLE_MS * 1000);
-	struct lease_rec back;
-	const char *why;
-	n = read_bytes(path, fd, now_b);
-	if (n != LEASE_RECORD_SIZE || lease_decode(now_b, (size_t)n, &back, &why) < 0 ||
-	    back.incarnation != r.incarnation) {
-		describe(now_b, n, who, sizeof(who));
-		buf_printf(err, "disk lease of %s on pool %s was taken by %s while this host took it: not started here",
-			   name, pool, who);
-		close(fd);
-		return -EBUSY;
-	}
+	/* the guard renews it from the next set on (during the settle time: its
+	 * read-back then sees an overwrite too) */
 	held_put(uuid, fd, r.incarnation, written, true);
-	/* the guard renews it from its next set on: wait until one was sent */
-	uint64_t told = ha_fence_told();
+	uint64_t want = put_gen();
 	ha_fence_refresh();
-	for (int i = 0; i < 40 && ha_fence_told() < told + 2; i++)
-		usleep(50 * 1000);
-	if (ha_fence_told() < told + 2) {
+	while (sent_gen() < want && time_mono_ms() - written < 2000)
+		usleep(20 * 1000);
+	if (sent_gen() < want) {
 		buf_printf(err, "corral-guard was not handed the disk lease of %s within 2 s (no quorum, or the guard "
 				"does not answer): not started",
 			   name);
 		ha_lease_start_done(uuid, false);
 		return -EAGAIN;
+	}
+	/* another acquirer that wrote after us wins; one that wrote before us reads ours */
+	int64_t left = LEASE_SETTLE_MS - (time_mono_ms() - written);
+	if (left > 0)
+		usleep((useconds_t)left * 1000);
+	struct lease_rec back;
+	const char *why;
+	n = read_bytes(path, -1, now_b);
+	if (n != LEASE_RECORD_SIZE || lease_decode(now_b, (size_t)n, &back, &why) < 0 ||
+	    back.incarnation != r.incarnation) {
+		describe(now_b, n, who, sizeof(who));
+		buf_printf(err, "disk lease of %s on pool %s was taken by %s while this host took it: not started here",
+			   name, pool, who);
+		ha_lease_start_done(uuid, false);
+		return -EBUSY;
 	}
 	log_info("ha: disk lease of %s on pool %s taken (incarnation %016" PRIx64 ")", name, pool, r.incarnation);
 	return 0;
@@ -361,6 +391,7 @@ unsigned ha_lease_collect(struct buf *text, int *fds, unsigned max)
 {
 	unsigned k = 0;
 	pthread_mutex_lock(&lock);
+	gen_collected = gen_put;
 	for (unsigned i = 0; i < nheld && k < max; i++) {
 		int fd = fcntl(held[i].fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)

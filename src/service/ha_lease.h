@@ -51,6 +51,9 @@ int ha_lease_create(const char *uuid, const json_t *def, struct buf *err);
  * INC\n" lines to text and a dup of each one's fd to fds (at most max;
  * the caller closes them).  The count. */
 unsigned ha_lease_collect(struct buf *text, int *fds, unsigned max);
+/* The set of the last ha_lease_collect reached the guard (the fence thread;
+ * a start waits for it before its QEMU runs). */
+void ha_lease_sent(void);
 /* The lease of uuid as `ha status` shows it: {"state": "held here" |
  * "held by" | "released" | "none" | "unknown", "holder", "renewed_ms_ago",
  * "path"}, or NULL when none applies (new reference). */
