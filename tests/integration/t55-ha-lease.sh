@@ -21,7 +21,9 @@
 # guard writes the lease released, and `ha set web --state started` starts
 # it on h1/h2.  Then h3 back, and a plain cut of web's new host: its fence
 # kills, its guard releases the lease, the pool starts web elsewhere
-# (cut to QEMU running is printed), still never twice.
+# (cut to QEMU running is printed), still never twice.  A live migration
+# hands the lease over (the source releases it once its QEMU quit, the
+# destination takes it).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 sw=$(nhost_ns sw)
@@ -126,6 +128,17 @@ test_expect "h3 back; the new host of web cut: its fence kills, its guard releas
 	wait_for 10 "[ \"\$(hastat $s web status)\" = started ]" &&
 	n=$(hastat $s web host) && [ $n != $o ] && renewing "$wu" $n &&
 	ip -n "$sw" link set "p${o#h}" up
+'
+
+test_expect "a live migration hands the lease over: the source releases it once its QEMU quit, the destination takes it" '
+	wait_for 30 "[ \"\$(online h1)\" = h1,h2,h3 ] && [ \"\$(online h3)\" = h1,h2,h3 ] && o=\$(owner web) && [ \"\$(on_host \$o vm show --local web --json | jq -r .status.state)\" = running ]" &&
+	o=$(owner web) && to=$(for h in h1 h2 h3; do [ $h != $o ] && echo $h; done | head -1) &&
+	on_host $o vm migrate web --to $to >/dev/null &&
+	wait_for 10 "[ \"\$(owner web)\" = $to ]" &&
+	wait_for 5 "[ \"\$(lease $wu | cut -d\" \" -f1-2)\" = \"held $to\" ]" && renewing "$wu" $to &&
+	[ "$(qemus $wu | wc -l)" = 1 ] &&
+	wait_for 5 "[ \"\$(hastat $to web lease.state)\" = \"held here\" ]" &&
+	grep -q "web runs here: its free disk lease taken" "$T/$to.log"
 '
 
 test_expect "invariant: never two QEMUs of one HA VM at once (checked every 100 ms)" '
