@@ -491,7 +491,7 @@ static void pass_rows(const char *me, uint32_t nodeid)
 	int64_t now = time_mono_ms();
 	if (store_ha_list(svc_cfg.store, &list, &n) < 0)
 		return;
-	struct watched next[LEASE_MAX];
+	static struct watched next[LEASE_MAX]; /* the lease thread's alone */
 	unsigned k = 0;
 	for (size_t i = 0; i < n && k < LEASE_MAX; i++) {
 		__do_json json_t *d = json_loads(list[i].def, 0, NULL);
@@ -539,8 +539,8 @@ static void pass_rows(const char *me, uint32_t nodeid)
 /* Sample every watched file (without the lock) and note when its bytes changed. */
 static void pass_watch(void)
 {
-	svc_uuid uuids[LEASE_MAX];
-	char (*paths)[PATH_MAX] = xmalloc(sizeof(char[PATH_MAX]) * LEASE_MAX);
+	static svc_uuid uuids[LEASE_MAX]; /* the lease thread's alone */
+	static char paths[LEASE_MAX][PATH_MAX];
 	unsigned k;
 	pthread_mutex_lock(&lock);
 	k = nwatch;
@@ -569,7 +569,6 @@ static void pass_watch(void)
 		}
 		pthread_mutex_unlock(&lock);
 	}
-	free(paths);
 }
 
 static void *lease_main(void *arg)
