@@ -56,6 +56,8 @@ struct watched {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t thread;
 static bool running, stopping, ready;
+static int64_t started_ms; /* the thread's start: ready at the latest READY_MAX_MS after it */
+#define READY_MAX_MS 5000 /* a first pass stuck on a hung pool must not silence corrald towards the guard */
 static struct held held[LEASE_MAX];
 static unsigned nheld;
 static struct watched watch[LEASE_MAX];
@@ -410,7 +412,7 @@ unsigned ha_lease_collect(struct buf *text, int *fds, unsigned max)
 bool ha_lease_ready(void)
 {
 	pthread_mutex_lock(&lock);
-	bool r = ready;
+	bool r = ready || time_mono_ms() - started_ms > READY_MAX_MS;
 	pthread_mutex_unlock(&lock);
 	return r;
 }
@@ -609,6 +611,7 @@ static void *lease_main(void *arg)
 int ha_lease_start(void)
 {
 	stopping = false;
+	started_ms = time_mono_ms();
 	int r = pthread_create(&thread, NULL, lease_main, NULL);
 	if (r)
 		return -r;

@@ -31,7 +31,9 @@ int ha_lease_start(void);
 void ha_lease_stop(void);
 /* The thread has made its first pass (held leases adopted): the fence
  * thread tells the guard nothing before, so a restarted corrald never
- * sends a set without the leases the guard renews. */
+ * sends a set without the leases the guard renews (ready anyway 5 s after
+ * the start: a first pass stuck on a hung pool must not keep corrald
+ * silent towards the guard, whose silence rule would fence every guest). */
 bool ha_lease_ready(void);
 
 /* Before the start of the HA resource uuid (name for messages) on this
