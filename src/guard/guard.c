@@ -23,10 +23,11 @@
  *     with the set ("set fresh=MS ..."), it kills.  A ring reform holds
  *     deliveries for token + consensus, which L exceeds by 1.5 s.
  * Disk leases (docs/ha.md "Disk leases"; cluster/lease.h): after the
- * first line, the set's payload may carry lines "lease UUID INC MS" and
+ * first line, the set's payload may carry lines "lease UUID INC MS P" and
  * "release UUID INC", each with one more fd (after the pidfds) of the
  * lease file POOL/.corral-leases/UUID that corrald acquired under the
- * incarnation INC (hex; MS: CLOCK_MONOTONIC ms of corrald's write).  A
+ * incarnation INC (hex; MS: CLOCK_MONOTONIC ms of corrald's write; P 1:
+ * a pidfd of its guest follows the lease fd, when it runs).  A
  * thread of its own (so that a hung pool never stops this loop) rewrites
  * each held record every LEASE_RENEW_MS with the counter one higher, after
  * reading it back: a record of another incarnation means another host took
@@ -34,8 +35,8 @@
  * uuid) at once; no write begun successfully for LEASE_GUARD_KILL_MS kills
  * it too, before any acquirer may take the lease (LEASE_EXPIRE_MS).  A
  * "release" line writes the record released (its guest has ended here)
- * and closes it.  A lease is renewed while its guest (the armed pidfd of
- * the same uuid) lives, through a fence too: a guest the kill did not end
+ * and closes it.  A lease is renewed while its guest (that pidfd) lives,
+ * through a fence too (a lease without one stops at a fence): a guest the kill did not end
  * keeps its lease, so the pool cannot start it a second time; once it has
  * ended, the guard writes the record released.  A set from corrald
  * without a lease stops its renewal.
@@ -237,7 +238,7 @@ static void lease_merge(struct glease *releases, unsigned *nrel)
 				next[k].counter = cur[j].counter;
 				next[k].last_ok = cur[j].last_ok > p->last_ok ? cur[j].last_ok : p->last_ok;
 				next[k].lost = cur[j].lost;
-				next[k].fenced = cur[j].fenced;
+				next[k].fenced = p->fenced || cur[j].fenced;
 				next[k].ended = cur[j].ended;
 				memcpy(next[k].lost_to, cur[j].lost_to, sizeof(next[k].lost_to));
 			}
@@ -271,6 +272,21 @@ static int lease_write(int fd, const struct lease_rec *r)
 	if (pwrite(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b))
 		return -1;
 	return fdatasync(fd);
+}
+
+/* A fence: a lease without its guest's pidfd (a start under way) is no
+ * longer renewed: whether that guest lives cannot be known here, and
+ * corrald kills an HA guest that starts on a host without quorum. */
+static void lease_stop_unknown(void)
+{
+	pthread_mutex_lock(&lease_lock);
+	for (unsigned i = 0; i < ncur; i++)
+		if (cur[i].pidfd < 0)
+			cur[i].fenced = true;
+	for (unsigned i = 0; i < npend; i++)
+		if (pend[i].pidfd < 0)
+			pend[i].fenced = true;
+	pthread_mutex_unlock(&lease_lock);
 }
 
 /* Write the record released if it is still this incarnation's. */
@@ -409,6 +425,7 @@ static void fence(const char *why)
 		}
 	}
 	set_clear(); /* the leases stay: renewed while their guests live (one the kill did not end), then released */
+	lease_stop_unknown();
 }
 
 /* One guest's lease failed: SIGKILL its pidfd (if armed) and report it as fenced. */
@@ -561,7 +578,9 @@ static int recv_set(int fd)
 		char word[16], uuid[40];
 		unsigned long long inc = 0;
 		long long ms = 0;
-		if (sscanf(l, "%15s %39s %llx %lld", word, uuid, &inc, &ms) < 3 || next_fd >= narmed || ng >= MAX_LEASES)
+		int with_pid = 0;
+		if (sscanf(l, "%15s %39s %llx %lld %d", word, uuid, &inc, &ms, &with_pid) < 3 || next_fd >= narmed ||
+		    ng >= MAX_LEASES)
 			continue;
 		struct glease *g = &got[ng++];
 		memset(g, 0, sizeof(*g));
@@ -571,9 +590,10 @@ static int recv_set(int fd)
 		armed_fd[next_fd++] = -1;
 		g->release = strcmp(word, "release") == 0;
 		g->pidfd = -1;
-		for (unsigned j = 0; j < npid && !g->release; j++)
-			if (!strcmp(armed_uuid[j], uuid))
-				g->pidfd = fcntl(armed_fd[j], F_DUPFD_CLOEXEC, 0);
+		if (with_pid == 1 && next_fd < narmed) { /* its guest's pidfd follows */
+			g->pidfd = armed_fd[next_fd];
+			armed_fd[next_fd++] = -1;
+		}
 		g->last_ok = ms > 0 && ms <= mono_ms() ? ms : mono_ms();
 	}
 	for (unsigned i = next_fd; i < narmed; i++)

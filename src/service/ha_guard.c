@@ -6,9 +6,10 @@
  * armed set travels as one SOCK_SEQPACKET message "set [fresh=MS] UUID=NAME..."
  * with the pidfds of the QEMUs and containers' inits (SCM_RIGHTS, from
  * ha_fence.c: ha_res_pidfd), which the guard keeps until the
- * next message, then one line "lease UUID INC MS" or "release UUID INC"
- * per disk lease (ha_lease.h) with its file's fd after the pidfds.  The guard writes the state of the watchdog device it
- * arms to STATE/cluster/guard.watchdog (one line).
+ * next message, then one line "lease UUID INC MS P" or "release UUID INC"
+ * per disk lease (ha_lease.h) with its file's fd (and, P 1, its guest's
+ * pidfd) after the pidfds.  The guard writes the state of the watchdog
+ * device it arms to STATE/cluster/guard.watchdog (one line).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -36,6 +36,7 @@
 
 struct held {
 	svc_uuid uuid;
+	enum ha_kind kind;
 	int fd;
 	uint64_t inc;
 	int64_t written;       /* mono ms of corrald's write (0: adopted, time unknown) */
@@ -90,16 +91,15 @@ static bool lease_path(const char *uuid, const json_t *def, char *path, size_t l
 	return false;
 }
 
-static bool row_lease_path(const char *uuid, char *path, size_t len, char *pool, size_t plen, char *name,
-			   size_t nlen)
+static bool row_lease_path(const char *uuid, char *path, size_t len, char *pool, size_t plen, enum ha_kind *kind)
 {
 	struct ha_record rec = { 0 };
 	if (store_ha_get(svc_cfg.store, uuid, &rec) < 0)
 		return false;
 	__do_json json_t *d = json_loads(rec.def, 0, NULL);
 	ha_record_release(&rec);
-	if (name)
-		snprintf(name, nlen, "%s", json_string_value(json_object_get(d, "vm")) ?: uuid);
+	if (kind)
+		*kind = ha_kind_of(d);
 	return d && lease_path(uuid, d, path, len, pool, plen);
 }
 
@@ -209,7 +209,7 @@ void ha_lease_sent(void)
 }
 
 /* Add (or replace) uuid's entry; the caller then tells the guard. */
-static void held_put(const char *uuid, int fd, uint64_t inc, int64_t written, bool pending)
+static void held_put(const char *uuid, enum ha_kind kind, int fd, uint64_t inc, int64_t written, bool pending)
 {
 	pthread_mutex_lock(&lock);
 	int i = held_find(uuid);
@@ -219,6 +219,7 @@ static void held_put(const char *uuid, int fd, uint64_t inc, int64_t written, bo
 		struct held *h = &held[nheld++];
 		memset(h, 0, sizeof(*h));
 		snprintf(h->uuid, sizeof(h->uuid), "%s", uuid);
+		h->kind = kind;
 		h->fd = fd;
 		h->inc = inc;
 		h->written = written;
@@ -257,8 +258,9 @@ int ha_lease_acquire(const char *uuid, const char *name, struct buf *err)
 {
 	char path[PATH_MAX], pool[128], me[LEASE_HOST_MAX], who[128];
 	uint32_t nodeid;
+	enum ha_kind kind = HA_VM;
 	unsigned char first[LEASE_RECORD_SIZE], now_b[LEASE_RECORD_SIZE];
-	if (!self_id(me, &nodeid) || !row_lease_path(uuid, path, sizeof(path), pool, sizeof(pool), NULL, 0))
+	if (!self_id(me, &nodeid) || !row_lease_path(uuid, path, sizeof(path), pool, sizeof(pool), &kind))
 		return 0;
 	if (!ha_guard_pid()) {
 		buf_printf(err, "%s has a disk lease on pool %s, and corral-guard, which renews it, does not run on this "
@@ -344,7 +346,7 @@ int ha_lease_acquire(const char *uuid, const char *name, struct buf *err)
 	}
 	/* the guard renews it from the next set on (during the settle time: its
 	 * read-back then sees an overwrite too) */
-	held_put(uuid, fd, r.incarnation, written, true);
+	held_put(uuid, kind, fd, r.incarnation, written, true);
 	uint64_t want = put_gen();
 	ha_fence_refresh();
 	while (sent_gen() < want && time_mono_ms() - written < 2000)
@@ -391,21 +393,35 @@ void ha_lease_start_done(const char *uuid, bool ok)
 
 unsigned ha_lease_collect(struct buf *text, int *fds, unsigned max)
 {
-	unsigned k = 0;
+	static struct held copy[LEASE_MAX]; /* the fence thread's alone */
+	unsigned n = 0, k = 0;
 	pthread_mutex_lock(&lock);
 	gen_collected = gen_put;
-	for (unsigned i = 0; i < nheld && k < max; i++) {
-		int fd = fcntl(held[i].fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			continue;
-		fds[k++] = fd;
-		if (held[i].release_until)
-			buf_printf(text, "\nrelease %s %" PRIx64, held[i].uuid, held[i].inc);
-		else
-			buf_printf(text, "\nlease %s %" PRIx64 " %lld", held[i].uuid, held[i].inc,
-				   (long long)held[i].written);
+	for (unsigned i = 0; i < nheld; i++) {
+		copy[n] = held[i];
+		if ((copy[n].fd = fcntl(held[i].fd, F_DUPFD_CLOEXEC, 0)) >= 0)
+			n++;
 	}
 	pthread_mutex_unlock(&lock);
+	for (unsigned i = 0; i < n; i++) {
+		/* with the pidfd of its guest when it runs here: the guard renews while that lives */
+		int pidfd = copy[i].release_until ? -1 : ha_res_pidfd(copy[i].kind, copy[i].uuid);
+		if (k + 1 + (pidfd >= 0) > max) {
+			close(copy[i].fd);
+			if (pidfd >= 0)
+				close(pidfd);
+			continue;
+		}
+		fds[k++] = copy[i].fd;
+		if (copy[i].release_until) {
+			buf_printf(text, "\nrelease %s %" PRIx64, copy[i].uuid, copy[i].inc);
+			continue;
+		}
+		buf_printf(text, "\nlease %s %" PRIx64 " %lld %d", copy[i].uuid, copy[i].inc, (long long)copy[i].written,
+			   pidfd >= 0);
+		if (pidfd >= 0)
+			fds[k++] = pidfd;
+	}
 	return k;
 }
 
@@ -420,7 +436,7 @@ bool ha_lease_ready(void)
 json_t *ha_lease_status(const char *uuid)
 {
 	char path[PATH_MAX], pool[128];
-	if (!row_lease_path(uuid, path, sizeof(path), pool, sizeof(pool), NULL, 0))
+	if (!row_lease_path(uuid, path, sizeof(path), pool, sizeof(pool), NULL))
 		return NULL;
 	json_t *o = json_pack("{s:s,s:s}", "path", path, "pool", pool);
 	pthread_mutex_lock(&lock);
@@ -456,7 +472,8 @@ json_t *ha_lease_status(const char *uuid)
 /* A resource runs here without a lease entry: adopt the record this host
  * holds (a corrald restarted), take a free or released one (created by
  * `ha add` while it ran, or released by a migration's source). */
-static void adopt(const char *uuid, const char *name, const char *path, const char *me, uint32_t nodeid)
+static void adopt(const char *uuid, enum ha_kind kind, const char *name, const char *path, const char *me,
+		  uint32_t nodeid)
 {
 	unsigned char b[LEASE_RECORD_SIZE];
 	struct lease_rec r;
@@ -467,7 +484,7 @@ static void adopt(const char *uuid, const char *name, const char *path, const ch
 	ssize_t n = read_bytes(path, fd, b);
 	bool rec = n == LEASE_RECORD_SIZE && lease_decode(b, (size_t)n, &r, &why) == 0;
 	if (rec && r.state == LEASE_HELD && r.nodeid == nodeid && !strcmp(r.host, me)) {
-		held_put(uuid, fd, r.incarnation, 0, false);
+		held_put(uuid, kind, fd, r.incarnation, 0, false);
 		log_info("ha: disk lease of %s held by this host adopted (incarnation %016" PRIx64 ")", name, r.incarnation);
 		return;
 	}
@@ -478,7 +495,7 @@ static void adopt(const char *uuid, const char *name, const char *path, const ch
 		snprintf(mine.uuid, sizeof(mine.uuid), "%s", uuid);
 		int64_t t = time_mono_ms();
 		if (write_rec(fd, &mine) == 0) {
-			held_put(uuid, fd, mine.incarnation, t, false);
+			held_put(uuid, kind, fd, mine.incarnation, t, false);
 			log_info("ha: %s runs here: its free disk lease taken", name);
 			return;
 		}
@@ -501,7 +518,8 @@ static void pass_rows(const char *me, uint32_t nodeid)
 		if (!d || !lease_path(list[i].uuid, d, path, sizeof(path), pool, sizeof(pool)))
 			continue;
 		const char *name = json_string_value(json_object_get(d, "vm")) ?: list[i].uuid;
-		bool active = ha_res_active(ha_kind_of(d), list[i].uuid);
+		enum ha_kind kind = ha_kind_of(d);
+		bool active = ha_res_active(kind, list[i].uuid);
 		pthread_mutex_lock(&lock);
 		int hi = held_find(list[i].uuid), wi = watch_find(list[i].uuid);
 		bool have = hi >= 0 && !held[hi].release_until;
@@ -519,7 +537,7 @@ static void pass_rows(const char *me, uint32_t nodeid)
 		snprintf(next[k].path, sizeof(next[k].path), "%s", path);
 		k++;
 		if (active && !have)
-			adopt(list[i].uuid, name, path, me, nodeid);
+			adopt(list[i].uuid, kind, name, path, me, nodeid);
 	}
 	store_ha_list_free(list, n);
 	pthread_mutex_lock(&lock);

@@ -49,9 +49,10 @@ void ha_lease_start_done(const char *uuid, bool running);
  * "disks") is given, so that a missing one later means a lost one. */
 int ha_lease_create(const char *uuid, const json_t *def, struct buf *err);
 
-/* For the guard's set: appends "lease UUID INC MS\n" or "release UUID
- * INC\n" lines to text and a dup of each one's fd to fds (at most max;
- * the caller closes them).  The count. */
+/* For the guard's set: appends "\nlease UUID INC MS P" or "\nrelease
+ * UUID INC" lines to text and a dup of each one's fd to fds, followed (P
+ * 1) by a pidfd of its guest when it runs here (at most max fds; the
+ * caller closes them).  The count of fds. */
 unsigned ha_lease_collect(struct buf *text, int *fds, unsigned max);
 /* The set of the last ha_lease_collect reached the guard (the fence thread;
  * a start waits for it before its QEMU runs). */
