@@ -262,6 +262,15 @@ static void print_status(const json_t *answer)
 		printf("  %s: replica on %s: %s since %s\n", out_str(e, "vm"), out_str(rp, "host") ?: "?",
 		       out_str(rp, "state") ?: "?", out_str(rp, "since") ?: "?");
 	}
+	json_array_foreach(json_object_get(answer, "resources"), i, e) if (json_is_object(json_object_get(e, "lease"))) {
+		const json_t *l = json_object_get(e, "lease");
+		char age[48] = "";
+		if (out_str(l, "holder"))
+			snprintf(age, sizeof(age), " %s (unchanged %" JSON_INTEGER_FORMAT " ms)", out_str(l, "holder"),
+				 json_integer_value(json_object_get(l, "unchanged_ms")));
+		printf("  %s: disk lease on pool %s: %s%s\n", out_str(e, "vm"), out_str(l, "pool") ?: "?",
+		       out_str(l, "state") ?: "?", age);
+	}
 	json_array_foreach(json_object_get(answer, "maintenance"), i, e) {
 		char since[40] = "?";
 		json_t *sj = json_object_get(e, "since");

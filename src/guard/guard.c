@@ -22,6 +22,24 @@
  *     while quorate; armed, with none for the deadline L that corrald sends
  *     with the set ("set fresh=MS ..."), it kills.  A ring reform holds
  *     deliveries for token + consensus, which L exceeds by 1.5 s.
+ * Disk leases (docs/ha.md "Disk leases"; cluster/lease.h): after the
+ * first line, the set's payload may carry lines "lease UUID INC MS P" and
+ * "release UUID INC", each with one more fd (after the pidfds) of the
+ * lease file POOL/.corral-leases/UUID that corrald acquired under the
+ * incarnation INC (hex; MS: CLOCK_MONOTONIC ms of corrald's write; P 1:
+ * a pidfd of its guest follows the lease fd, when it runs).  A
+ * thread of its own (so that a hung pool never stops this loop) rewrites
+ * each held record every LEASE_RENEW_MS with the counter one higher, after
+ * reading it back: a record of another incarnation means another host took
+ * the lease, and the guard kills that guest (its pidfd in the set, by
+ * uuid) at once; no write begun successfully for LEASE_GUARD_KILL_MS kills
+ * it too, before any acquirer may take the lease (LEASE_EXPIRE_MS).  A
+ * "release" line writes the record released (its guest has ended here)
+ * and closes it.  A lease is renewed while its guest (that pidfd) lives,
+ * through a fence too (a lease without one stops at a fence): a guest the kill did not end
+ * keeps its lease, so the pool cannot start it a second time; once it has
+ * ended, the guard writes the record released.  A set from corrald
+ * without a lease stops its renewal.
  * With a watchdog device (--watchdog auto|none|PATH; watchdog.h) it opens
  * the device while it holds armed guests and pets it from its loop; after
  * a fence it waits WD_CONFIRM_MS for the killed guests to end and stops
@@ -40,6 +58,8 @@
 #include <corosync/cpg.h>
 #include <corosync/quorum.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,12 +77,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/lease.h"
 #include "watchdog.h"
 
 #define MAX_ARMED 250
 #define MSG_MAX 8192
 
 static int armed_fd[MAX_ARMED];
+static char armed_uuid[MAX_ARMED][40];
 static unsigned narmed;
 static char armed_names[MSG_MAX];
 static bool quorate, seen_quorate;
@@ -158,6 +180,212 @@ static void watchdog_follow(void)
 	}
 }
 
+/* ---- disk leases: the renewer thread owns the fds of "cur"; the main
+ * thread hands it a new list through "pend" and reads each one's outcome. */
+#define MAX_LEASES MAX_ARMED
+
+struct glease {
+	char uuid[40];
+	uint64_t inc;
+	int fd;
+	int pidfd;        /* its guest's (a dup of the armed one), or -1: renewed while that lives */
+	bool release;     /* write it released, then drop it */
+	bool ended;       /* its guest exited: released, no longer renewed */
+	uint64_t counter; /* the last written; 0 until the record was read back */
+	int64_t last_ok;  /* mono ms at which the last successful renewal began */
+	bool lost;        /* the record names another incarnation: taken over */
+	bool fenced;      /* its guest was killed for it: no longer renewed */
+	char lost_to[LEASE_HOST_MAX];
+};
+
+static pthread_mutex_t lease_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct glease cur[MAX_LEASES], pend[MAX_LEASES];
+static unsigned ncur, npend;
+static bool pend_ready;
+
+/* Main thread: the leases of the set just received (pend[] filled, npend
+ * set, fds owned by pend) replace the renewer's at its next round. */
+static void lease_hand_over(struct glease *list, unsigned n)
+{
+	pthread_mutex_lock(&lease_lock);
+	if (pend_ready)
+		for (unsigned i = 0; i < npend; i++) {
+			close(pend[i].fd); /* never seen by the renewer */
+			if (pend[i].pidfd >= 0)
+				close(pend[i].pidfd);
+		}
+	memcpy(pend, list, n * sizeof(list[0]));
+	npend = n;
+	pend_ready = true;
+	pthread_mutex_unlock(&lease_lock);
+}
+
+/* Renewer, under lease_lock: take the pending list, keeping what it knew of the same incarnations. */
+static void lease_merge(struct glease *releases, unsigned *nrel)
+{
+	struct glease next[MAX_LEASES];
+	unsigned k = 0;
+	*nrel = 0;
+	for (unsigned i = 0; i < npend; i++) {
+		struct glease *p = &pend[i];
+		if (p->release) {
+			releases[(*nrel)++] = *p;
+			continue;
+		}
+		next[k] = *p;
+		for (unsigned j = 0; j < ncur; j++)
+			if (cur[j].fd >= 0 && cur[j].inc == p->inc && !strcmp(cur[j].uuid, p->uuid)) {
+				next[k].counter = cur[j].counter;
+				next[k].last_ok = cur[j].last_ok > p->last_ok ? cur[j].last_ok : p->last_ok;
+				next[k].lost = cur[j].lost;
+				next[k].fenced = p->fenced || cur[j].fenced;
+				next[k].ended = cur[j].ended;
+				memcpy(next[k].lost_to, cur[j].lost_to, sizeof(next[k].lost_to));
+			}
+		k++;
+	}
+	for (unsigned j = 0; j < ncur; j++) {
+		close(cur[j].fd);
+		if (cur[j].pidfd >= 0)
+			close(cur[j].pidfd);
+	}
+	memcpy(cur, next, k * sizeof(next[0]));
+	ncur = k;
+	npend = 0;
+	pend_ready = false;
+}
+
+/* Read the record back; 0 it is ours (*r filled), 1 another incarnation's, -1 unreadable. */
+static int lease_read_own(const struct glease *l, struct lease_rec *r)
+{
+	unsigned char b[LEASE_RECORD_SIZE];
+	const char *why;
+	if (pread(l->fd, b, sizeof(b), 0) != (ssize_t)sizeof(b) || lease_decode(b, sizeof(b), r, &why) < 0)
+		return -1;
+	return r->incarnation == l->inc && strcmp(r->uuid, l->uuid) == 0 ? 0 : 1;
+}
+
+static int lease_write(int fd, const struct lease_rec *r)
+{
+	unsigned char b[LEASE_RECORD_SIZE];
+	lease_encode(r, b);
+	if (pwrite(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -1;
+	return fdatasync(fd);
+}
+
+/* A fence: a lease without its guest's pidfd (a start under way) is no
+ * longer renewed: whether that guest lives cannot be known here, and
+ * corrald kills an HA guest that starts on a host without quorum. */
+static void lease_stop_unknown(void)
+{
+	pthread_mutex_lock(&lease_lock);
+	for (unsigned i = 0; i < ncur; i++)
+		if (cur[i].pidfd < 0)
+			cur[i].fenced = true;
+	for (unsigned i = 0; i < npend; i++)
+		if (pend[i].pidfd < 0)
+			pend[i].fenced = true;
+	pthread_mutex_unlock(&lease_lock);
+}
+
+/* Write the record released if it is still this incarnation's. */
+static void lease_release(const struct glease *l, const char *why)
+{
+	struct lease_rec r;
+	if (lease_read_own(l, &r) != 0 || r.state == LEASE_RELEASED)
+		return;
+	r.state = LEASE_RELEASED;
+	r.counter++;
+	r.wall_ms = (int64_t)time(NULL) * 1000;
+	if (lease_write(l->fd, &r) == 0)
+		say("disk lease of %s released: %s", l->uuid, why);
+}
+
+static void *lease_main(void *arg)
+{
+	static struct glease rel[MAX_LEASES];
+	(void)arg;
+	for (;;) {
+		unsigned nrel = 0;
+		pthread_mutex_lock(&lease_lock);
+		if (pend_ready)
+			lease_merge(rel, &nrel);
+		unsigned n = ncur;
+		pthread_mutex_unlock(&lease_lock);
+		for (unsigned i = 0; i < nrel; i++) {
+			lease_release(&rel[i], "its guest stopped here");
+			close(rel[i].fd);
+			if (rel[i].pidfd >= 0)
+				close(rel[i].pidfd);
+		}
+		/* cur[] changes only here: its entries are read without the lock */
+		for (unsigned i = 0; i < n; i++) {
+			struct lease_rec r;
+			if (cur[i].lost || cur[i].fenced || cur[i].ended)
+				continue;
+			struct pollfd pf = { cur[i].pidfd, POLLIN, 0 };
+			if (cur[i].pidfd >= 0 && poll(&pf, 1, 0) > 0) {
+				/* its guest has ended (a fence's kill, or a stop corrald has not said yet) */
+				lease_release(&cur[i], "its guest has ended");
+				pthread_mutex_lock(&lease_lock);
+				cur[i].ended = true;
+				pthread_mutex_unlock(&lease_lock);
+				continue;
+			}
+			int64_t began = mono_ms();
+			int own = lease_read_own(&cur[i], &r);
+			bool ok = false;
+			if (own == 0) {
+				r.counter = (cur[i].counter > r.counter ? cur[i].counter : r.counter) + 1;
+				r.state = LEASE_HELD;
+				r.wall_ms = (int64_t)time(NULL) * 1000;
+				ok = lease_write(cur[i].fd, &r) == 0;
+			}
+			pthread_mutex_lock(&lease_lock);
+			if (own == 1) {
+				cur[i].lost = true;
+				snprintf(cur[i].lost_to, sizeof(cur[i].lost_to), "%s", r.host);
+			} else if (ok) {
+				cur[i].counter = r.counter;
+				cur[i].last_ok = began;
+			}
+			pthread_mutex_unlock(&lease_lock);
+		}
+		struct timespec ts = { 0, LEASE_RENEW_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* Main thread: kill the armed guest whose lease was taken over or not
+ * renewed in time (before any acquirer may take it); its lease is no
+ * longer renewed. */
+static void fence_uuid(const char *uuid, const char *why);
+static void lease_check(void)
+{
+	char uuid[40], why[256];
+	uuid[0] = '\0';
+	pthread_mutex_lock(&lease_lock);
+	int64_t now = mono_ms();
+	for (unsigned i = 0; i < ncur && !uuid[0]; i++) {
+		if (cur[i].fenced || cur[i].ended)
+			continue;
+		if (cur[i].lost)
+			snprintf(why, sizeof(why), "disk lease of %.39s taken over by %.63s", cur[i].uuid, cur[i].lost_to);
+		else if (now - cur[i].last_ok > LEASE_GUARD_KILL_MS)
+			snprintf(why, sizeof(why), "disk lease of %.39s not renewed for %lld ms (its pool does not answer)",
+				 cur[i].uuid, (long long)(now - cur[i].last_ok));
+		else
+			continue;
+		snprintf(uuid, sizeof(uuid), "%.39s", cur[i].uuid);
+		cur[i].fenced = true;
+	}
+	pthread_mutex_unlock(&lease_lock);
+	if (uuid[0])
+		fence_uuid(uuid, why);
+}
+
 static void set_clear(void)
 {
 	for (unsigned i = 0; i < narmed; i++)
@@ -196,7 +424,33 @@ static void fence(const char *why)
 			close(fd);
 		}
 	}
-	set_clear();
+	set_clear(); /* the leases stay: renewed while their guests live (one the kill did not end), then released */
+	lease_stop_unknown();
+}
+
+/* One guest's lease failed: SIGKILL its pidfd (if armed) and report it as fenced. */
+static void fence_uuid(const char *uuid, const char *why)
+{
+	char token[160] = "";
+	const char *t = strstr(armed_names, uuid);
+	if (t)
+		snprintf(token, sizeof(token), "%.*s", (int)strcspn(t, " "), t);
+	for (unsigned i = 0; i < narmed; i++) {
+		if (strcmp(armed_uuid[i], uuid) != 0)
+			continue;
+		int r = (int)syscall(SYS_pidfd_send_signal, armed_fd[i], SIGKILL, NULL, 0);
+		say("fenced: %s: SIGKILL to its armed process (%s): %s", why, token, r == 0 ? "sent" : strerror(errno));
+		if (report && r == 0) {
+			int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			if (fd >= 0) {
+				dprintf(fd, "%s\n%s\n", why, token);
+				fsync(fd);
+				close(fd);
+			}
+		}
+		return;
+	}
+	say("%s: no armed process of it to kill here", why);
 }
 
 static void on_quorum(quorum_handle_t h, uint32_t q, uint64_t seq, uint32_t n, uint32_t *list)
@@ -247,6 +501,22 @@ static void fresh_send(cpg_handle_t h)
 	(void)cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1); /* TRY_AGAIN in a reform: the next one goes */
 }
 
+/* Say which leases are renewed when that changes (not at every set). */
+static void say_leases(const struct glease *g, unsigned n)
+{
+	static char before[MSG_MAX];
+	char now[MSG_MAX];
+	size_t len = 0;
+	now[0] = '\0';
+	for (unsigned i = 0; i < n && len < sizeof(now) - 64; i++)
+		if (!g[i].release)
+			len += (size_t)snprintf(now + len, sizeof(now) - len, " %s@%" PRIx64, g[i].uuid, g[i].inc);
+	if (strcmp(before, now) != 0) {
+		say("renewing %s disk lease(s) every %d ms:%s", now[0] ? "these" : "no", LEASE_RENEW_MS, now);
+		memcpy(before, now, sizeof(before));
+	}
+}
+
 /* One message from corrald: replace the armed set.  -1 when the peer went away. */
 static int recv_set(int fd)
 {
@@ -283,6 +553,9 @@ static int recv_set(int fd)
 		return 0;
 	}
 	quiet = false;
+	char *lines = strchr(payload, '\n');
+	if (lines)
+		*lines++ = '\0';
 	if (strncmp(payload, "set", 3) == 0) {
 		const char *names = payload[3] == ' ' ? payload + 4 : "";
 		if (strncmp(names, "fresh=", 6) == 0) {
@@ -291,10 +564,49 @@ static int recv_set(int fd)
 		}
 		snprintf(armed_names, sizeof(armed_names), "%s", names);
 	}
+	/* the pidfds in the order of the names; the lease files after them */
+	unsigned npid = 0;
+	for (const char *t = armed_names; *t && npid < narmed; npid++) {
+		size_t len = strcspn(t, "=");
+		snprintf(armed_uuid[npid], sizeof(armed_uuid[npid]), "%.*s", (int)len, t);
+		t += strcspn(t, " ");
+		t += *t == ' ';
+	}
+	static struct glease got[MAX_LEASES];
+	unsigned ng = 0, next_fd = npid;
+	for (char *save = NULL, *l = lines ? strtok_r(lines, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+		char word[16], uuid[40];
+		unsigned long long inc = 0;
+		long long ms = 0;
+		int with_pid = 0;
+		if (sscanf(l, "%15s %39s %llx %lld %d", word, uuid, &inc, &ms, &with_pid) < 3 || next_fd >= narmed ||
+		    ng >= MAX_LEASES)
+			continue;
+		struct glease *g = &got[ng++];
+		memset(g, 0, sizeof(*g));
+		snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+		g->inc = inc;
+		g->fd = armed_fd[next_fd];
+		armed_fd[next_fd++] = -1;
+		g->release = strcmp(word, "release") == 0;
+		g->pidfd = -1;
+		if (with_pid == 1 && next_fd < narmed) { /* its guest's pidfd follows */
+			g->pidfd = armed_fd[next_fd];
+			armed_fd[next_fd++] = -1;
+		}
+		g->last_ok = ms > 0 && ms <= mono_ms() ? ms : mono_ms();
+	}
+	for (unsigned i = next_fd; i < narmed; i++)
+		if (armed_fd[i] >= 0)
+			close(armed_fd[i]);
+	narmed = npid;
+	lease_hand_over(got, ng);
 	if (strcmp(before, armed_names) != 0) {
 		say("armed for %u QEMU(s): %s", narmed, narmed ? armed_names : "none");
 		memcpy(before, armed_names, sizeof(before));
 	}
+	if (ng)
+		say_leases(got, ng);
 	return 0;
 }
 
@@ -358,6 +670,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	say("started (pid %d): socket %s, corrald timeout %ld s", (int)getpid(), sock, corrald_timeout_s);
+	pthread_t renewer;
+	if (pthread_create(&renewer, NULL, lease_main, NULL) != 0) {
+		say("cannot start the disk lease renewer: %s", strerror(errno));
+		return 1;
+	}
 	wd_configure(&wd, watchdog, why, sizeof(why));
 	status_set("%s", why);
 
@@ -430,6 +747,7 @@ int main(int argc, char **argv)
 				last_msg = mono_ms();
 			}
 		}
+		lease_check();
 		watchdog_follow();
 		if (wd.fd >= 0 && !starving)
 			wd_pet(&wd);

@@ -21,6 +21,7 @@
 #include "service/cluster_internal.h"
 #include "service/cluster_store.h"
 #include "service/ha_fence.h"
+#include "service/ha_lease.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "service/witness.h"
@@ -195,8 +196,15 @@ int svc_cluster_init(struct buf *err)
 		membership_stop();
 		return r;
 	}
+	if ((r = ha_lease_start()) < 0) {
+		buf_printf(err, "cannot start the HA disk lease thread: %s", strerror(-r));
+		cluster_store_stop();
+		membership_stop();
+		return r;
+	}
 	if ((r = ha_fence_start()) < 0) {
 		buf_printf(err, "cannot start the HA fence thread: %s", strerror(-r));
+		ha_lease_stop();
 		cluster_store_stop();
 		membership_stop();
 		return r;
@@ -204,6 +212,7 @@ int svc_cluster_init(struct buf *err)
 	if ((r = ha_manager_start()) < 0) {
 		buf_printf(err, "cannot start the HA manager thread: %s", strerror(-r));
 		ha_fence_stop();
+		ha_lease_stop();
 		cluster_store_stop();
 		membership_stop();
 		return r;
@@ -250,7 +259,8 @@ void svc_cluster_shutdown(void)
 	/* corosync keeps running: membership outlives corrald, as guests do;
 	 * so do corosync-qdevice and corosync-qnetd. */
 	ha_manager_stop();
-	ha_fence_stop();
+	ha_fence_stop(); /* before the leases: the guard keeps renewing them ("quiet") */
+	ha_lease_stop();
 	cluster_store_stop();
 	membership_stop();
 	svc_cluster_qdevice_forget();

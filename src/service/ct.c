@@ -24,6 +24,7 @@
 #include "vm.h"
 #include "service/internal.h"
 #include "service/ha.h"
+#include "service/ha_lease.h"
 #include "service/hostpath.h"
 #include "service/network.h"
 #include "service/pool.h"
@@ -520,17 +521,31 @@ out:
 
 /* ---- actions ---- */
 
-/* Start d: its NICs' filters and bridges, its limits, then liblxc; a
- * failed start leaves no filter behind. */
+static int ct_start_leased(const char *lp, const struct ct_def *d, struct buf *err);
+
+/* Start d: its disk lease (HA), its NICs' filters and bridges, its limits,
+ * then liblxc; a failed start leaves no filter behind. */
 static int ct_start(const char *lp, const struct ct_def *d, struct buf *err)
+{
+	int r;
+
+	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
+		return 0; /* running already (or on its way): as liblxc's start says */
+	/* an HA container on a shared pool: its disk lease first (docs/ha.md "Disk leases") */
+	if ((r = ha_lease_acquire(d->uuid, d->name, err)) < 0)
+		return r;
+	r = ct_start_leased(lp, d, err);
+	ha_lease_start_done(d->uuid, r == 0);
+	return r;
+}
+
+static int ct_start_leased(const char *lp, const struct ct_def *d, struct buf *err)
 {
 	char bridges[CT_MAX_NICS][16], ports[CT_MAX_NICS][16];
 	struct ctrt_nic nics[CT_MAX_NICS];
 	struct ctrt_limits lim;
 	int opened = 0, r = 0;
 
-	if (strcmp(ctrt_state(lp, d->name, NULL), "STOPPED") != 0)
-		return 0; /* running already (or on its way): as liblxc's start says */
 	/* an image root: loop-mounted from here until the stop (one left mounted by a killed corrald is used) */
 	if ((r = ct_root_mount(d, err)) < 0)
 		return r;

@@ -15,6 +15,7 @@
 #include "service/ha_kind.h"
 #include "service/ct.h"
 #include "service/ha_fence.h"
+#include "service/ha_lease.h"
 #include "service/ha_maint.h"
 #include "service/ha_manager.h"
 #include "service/cluster_internal.h"
@@ -218,6 +219,8 @@ static int add_commit(const char *uuid, json_t *def, json_t **out, struct buf *e
 {
 	int r;
 	if ((r = svc_ha_admit(uuid, def, NULL, err)) < 0) /* failures to tolerate */
+		return r;
+	if ((r = ha_lease_create(uuid, def, err)) < 0) /* a missing one later is a lost one */
 		return r;
 	__do_free char *text = json_to_string(def);
 	if ((r = store_ha_put(svc_cfg.store, uuid, text)) < 0)
@@ -589,6 +592,8 @@ json_t *svc_ha_status(void)
 			} else {
 				json_object_set_new(e, "vm_state", json_string("unknown here"));
 			}
+			json_t *lease = ha_lease_status(list[i].uuid); /* docs/ha.md "Disk leases" */
+			json_object_set_new(e, "lease", lease ? lease : json_null());
 			json_array_append_new(res, e);
 		}
 		store_ha_list_free(list, n);

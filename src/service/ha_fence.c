@@ -25,6 +25,7 @@
 #include "service/ha_fence.h"
 #include "service/ha_guard.h"
 #include "service/ha_kind.h"
+#include "service/ha_lease.h"
 #include "service/ct.h"
 #include "service/internal.h"
 #include "util/log.h"
@@ -223,7 +224,10 @@ static void guard_tell(void)
 {
 	struct armed list[FENCE_MAX];
 	const char *uuids[FENCE_MAX], *names[FENCE_MAX];
-	int fds[FENCE_MAX];
+	int fds[FENCE_MAX], lfds[FENCE_MAX];
+	struct buf leases __do_buf = BUF_INIT;
+	if (!ha_lease_ready())
+		return; /* a restarted corrald: never a set without the leases the guard renews */
 	pthread_mutex_lock(&lock);
 	unsigned n = narmed;
 	memcpy(list, armed, n * sizeof(list[0]));
@@ -235,10 +239,15 @@ static void guard_tell(void)
 		/* a QEMU's pidfd fresh from the runtime; a container's the one armed (this thread's) */
 		fds[i] = list[i].pidfd >= 0 ? list[i].pidfd : ha_res_pidfd(list[i].kind, list[i].uuid);
 	}
-	ha_guard_send(uuids, names, fds, n, L);
+	unsigned nl = ha_lease_collect(&leases, lfds, FENCE_MAX);
+	bool sent = ha_guard_send(uuids, names, fds, n, L, leases.s, lfds, nl);
 	for (unsigned i = 0; i < n; i++)
 		if (fds[i] >= 0 && fds[i] != list[i].pidfd)
 			close(fds[i]);
+	for (unsigned i = 0; i < nl; i++)
+		close(lfds[i]);
+	if (sent)
+		ha_lease_sent();
 }
 
 static void *fence_main(void *arg)

@@ -6,8 +6,10 @@
  * armed set travels as one SOCK_SEQPACKET message "set [fresh=MS] UUID=NAME..."
  * with the pidfds of the QEMUs and containers' inits (SCM_RIGHTS, from
  * ha_fence.c: ha_res_pidfd), which the guard keeps until the
- * next message.  The guard writes the state of the watchdog device it
- * arms to STATE/cluster/guard.watchdog (one line).
+ * next message, then one line "lease UUID INC MS P" or "release UUID INC"
+ * per disk lease (ha_lease.h) with its file's fd (and, P 1, its guest's
+ * pidfd) after the pidfds.  The guard writes the state of the watchdog
+ * device it arms to STATE/cluster/guard.watchdog (one line).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,7 +123,7 @@ static int guard_connect(void)
 }
 
 bool ha_guard_send(const char *const *uuids, const char *const *names, const int *pidfds, unsigned n,
-		   int64_t fresh_ms)
+		   int64_t fresh_ms, const char *leases, const int *lease_fds, unsigned nlease)
 {
 	int fds[GUARD_MAX_FDS];
 	unsigned k = 0;
@@ -141,6 +143,12 @@ bool ha_guard_send(const char *const *uuids, const char *const *names, const int
 		fds[k++] = pidfds[i];
 		buf_printf(&text, " %s=%s", uuids[i], names[i]);
 	}
+	if (k + nlease > GUARD_MAX_FDS)
+		nlease = 0; /* never a line without its fd */
+	for (unsigned i = 0; i < nlease; i++)
+		fds[k++] = lease_fds[i];
+	if (nlease && leases)
+		buf_adds(&text, leases);
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * GUARD_MAX_FDS)];
 		struct cmsghdr align;

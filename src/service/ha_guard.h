@@ -21,9 +21,10 @@ void ha_guard_ensure(void);
  * and is its heartbeat.  fresh_ms (> 0) is the fence deadline L: the guard
  * kills the set when no message of its own has come through corosync in a
  * quorate ring for that long (a stalled corosync).  false when the guard
- * could not be told. */
+ * could not be told.  leases: the disk lease lines (ha_lease_collect,
+ * each starting with a newline) and lease_fds their nlease fds. */
 bool ha_guard_send(const char *const *uuids, const char *const *names, const int *pidfds, unsigned n,
-		   int64_t fresh_ms);
+		   int64_t fresh_ms, const char *leases, const int *lease_fds, unsigned nlease);
 /* What the guard killed while corrald could not ("REASON\nUUID=NAME ...\n",
  * new string) or NULL; ha_guard_report_done() once recorded. */
 char *ha_guard_report(void);

@@ -17,6 +17,7 @@
 #include "vm.h"
 #include "service/agent.h"
 #include "service/ha.h"
+#include "service/ha_lease.h"
 #include "service/replicate.h"
 #include "service/internal.h"
 #include "service/events.h"
@@ -168,8 +169,11 @@ static int act_run(struct job *j, void *arg, struct buf *err)
 	} else if ((r = act_recheck(x->uuid, x->a, &e)) == 0) {
 		switch (x->a) {
 		case ACT_START:
+			if ((r = ha_lease_acquire(x->uuid, x->name, &e)) < 0)
+				break;
 			if ((r = svc_vm_machine_pin(x->uuid, &e)) == 0)
 				r = rt_start(x->uuid, &e);
+			ha_lease_start_done(x->uuid, r == 0);
 			break;
 		case ACT_STOP:
 			if (!x->o.force)
@@ -385,7 +389,11 @@ static int reboot_run(struct job *j, void *arg, struct buf *err)
 	vm_record_release(&rec);
 	buf_reset(&e);
 	job_set_phase(j, "starting again with the boot configuration as it is now");
-	if ((r = rt_start(x->uuid, &e)) < 0) {
+	if ((r = ha_lease_acquire(x->uuid, x->name, &e)) == 0) {
+		r = rt_start(x->uuid, &e);
+		ha_lease_start_done(x->uuid, r == 0);
+	}
+	if (r < 0) {
 		buf_printf(err, "%s: not started again after its reboot: %s", x->name, e.s);
 		svc_vm_event(x->uuid, "boot-failed", err->s);
 	}

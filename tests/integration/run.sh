@@ -37,7 +37,7 @@ if [ -n "$asan" ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 order=(t63-migrate-faults t70-snapshots t12-jobs t62-migrate t96-backup-cancel t95-backup t86-ha-replica t93-repl-switch t25-recovery t84-witness
-       t85-ha-maint t83-ha-torture t77-replicate t81-ha-fence t94-ha-ct t82-ha-recover t54-ha-fence-ack t10-lifecycle t65-limits t69-hygiene-guests
+       t85-ha-maint t83-ha-torture t77-replicate t81-ha-fence t94-ha-ct t82-ha-recover t54-ha-fence-ack t55-ha-lease t10-lifecycle t65-limits t69-hygiene-guests
        t97-crashloop t08-firmware t06-tour t80-clones t64-migrate-offline t75-webui t87-replica-stale t74-cluster t90-image
        t89-cfg-split t88-pool-wide t20-restart t09-agent t66-network t71-metrics t76-cluster-config)
 asan_set=" t50-badinput t55-http t58-tls-auth t59-remote t61-trust t10-lifecycle "

@@ -9,9 +9,20 @@
 # two QEMUs of it).  A repeat changes nothing.  The link back: h2 rejoins,
 # corrald puts the expected votes back to 2 (a later split needs a majority
 # again: cut again, neither side is quorate), the VM still runs on h1 only.
+# A wrong acknowledgment (docs/ha.md "Disk leases"): the VM's QEMU frozen
+# in a cgroup freezer on its host (SIGKILL does not end a frozen task), that
+# host cut: its fence cannot end QEMU and its guard renews the disk lease;
+# the other acknowledges it lost anyway: the start there is refused naming
+# the holder (HA keeps it in recovery: it failed on the only other host),
+# never two QEMUs; thawed, QEMU dies, the lease is released; the link
+# back, the pool places havm again and it runs once.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/cluster-lib.sh"
 sw=$(nhost_ns sw)
+FRZ=/sys/fs/cgroup/freezer/corral-t54-$$
+trap 'cleanup; [ -d $FRZ ] && { echo THAWED >$FRZ/freezer.state; sleep 0.2; rmdir $FRZ; }; coro_cleanup' EXIT
+# running_on: the host whose havm runs (state running), if one
+running_on() { local h; for h in h1 h2; do [ "$(on_host $h vm show --local havm --json 2>/dev/null | jq -r .status.state)" = running ] && echo $h; done; return 0; }
 votes() { st "$1" | jq -r '"\(.votes.expected),\(.votes.total),\(.quorate)"'; }
 
 test_expect "a two-host pool h1+h2 (token 1000, no witness), an HA VM on the shared pool on h2" '
@@ -72,6 +83,27 @@ test_expect "h2 back: it rejoins, the expected votes are 2 again, the VM runs on
 	ip -n "$sw" link set p2 down &&
 	wait_for 20 "[ \"\$(quorate h1)\" = false ] && [ \"\$(quorate h2)\" = false ]" &&
 	ip -n "$sw" link set p2 up &&
+	ha_checker_stop >>"$T/measured"
+'
+
+test_expect "a wrong fence-ack: its host cut while its fence cannot end havm (frozen); the start on the other is refused by the disk lease, never two QEMUs" '
+	for h in h1 h2; do
+		wait_for 30 "[ \"\$(online $h)\" = h1,h2 ] && [ \"\$(quorate $h)\" = true ]" || return 1
+	done &&
+	wait_for 30 "[ -n \"\$(running_on)\" ] && [ -n \"\$(qemus $u)\" ]" && hp=$(qemus "$u") && o=$(running_on) &&
+	s=$( [ "$o" = h1 ] && echo h2 || echo h1 ) && [ -n "$o" ] &&
+	ha_checker_start &&
+	mkdir -p $FRZ && echo $hp >$FRZ/cgroup.procs && echo FROZEN >$FRZ/freezer.state &&
+	ip -n "$sw" link set "p${o#h}" down &&
+	wait_for 20 "grep -q \"a killed guest has not ended\" $T/$o/cluster/guard.log" &&
+	wait_for 20 "on_host $s ha fence-ack $o --yes >/dev/null 2>&1" &&
+	wait_for 20 "on_host $s events --limit 200 | grep -q \"disk lease of havm on pool shared is held by $o (node ${o#h}) (renewed [0-9]* ms ago): $o still runs it\"" &&
+	sleep 2 && [ "$(qemus "$u")" = "$hp" ] &&
+	echo THAWED >$FRZ/freezer.state && wait_for 5 "proc_gone $hp" &&
+	wait_for 5 "grep -q \"disk lease of $u released: its guest has ended\" $T/$o/cluster/guard.log" &&
+	hastat=$(on_host $s ha status --json | jq -r ".resources[0].status") && { [ "$hastat" = recovery ] || [ "$hastat" = error ]; } &&
+	ip -n "$sw" link set "p${o#h}" up &&
+	wait_for 40 "[ -n \"\$(running_on)\" ] && [ \"\$(qemus $u | wc -l)\" = 1 ]" &&
 	ha_checker_stop >>"$T/measured"
 '
 
