@@ -3,11 +3,15 @@
 
   rate.py recv ADDR PORT OUT   accept one connection on ADDR:PORT, read to EOF,
                                write "BYTES SECONDS RATE TAILRATE" to OUT
+                               (OUT.listening exists once it listens: the
+                               guest's sender is started only then)
                                (bytes/s from the first byte to EOF, and over
                                the second half of the bytes only: a policer's
                                bucket lets a sender burst at first); gives up
                                after 60 s
-  rate.py send ADDR PORT BYTES connect, send BYTES zero bytes, half-close, wait
+  rate.py send ADDR PORT BYTES connect (retried for 20 s while refused: the
+                               guest's listener starts in the background),
+                               send BYTES zero bytes, half-close, wait
                                for the peer's EOF (everything delivered) and
                                print "BYTES SECONDS RATE" (connect to EOF)
 
@@ -22,6 +26,7 @@ def recv(addr, port, out):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, int(port)))
     s.listen(1)
+    open(out + ".listening", "w").close()
     s.settimeout(60)
     c, _ = s.accept()
     c.settimeout(60)
@@ -46,7 +51,15 @@ def recv(addr, port, out):
 
 def send(addr, port, nbytes):
     n = int(nbytes)
-    c = socket.create_connection((addr, int(port)), timeout=60)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            c = socket.create_connection((addr, int(port)), timeout=60)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     t0 = time.monotonic()
     buf = bytes(65536)
     left = n

@@ -49,13 +49,14 @@ RATE=$HERE/rate.py
 # (over the second half of the bytes: the policer lets a sender burst at first).
 rate_up() {
 	python3 "$RATE" recv "$GW" "$3" "$T/up.$3" & local p=$!
-	sleep 0.3
+	# the guest's nc connects once: only after the receiver listens (python starts slowly under load)
+	for _ in $(seq 1 100); do [ -e "$T/up.$3.listening" ] && break; sleep 0.1; done
 	guest_sh "$1" "dd if=/dev/zero bs=1024 count=$(($2 / 1024)) 2>/dev/null | nc $GW $3" 60 >/dev/null
 	wait $p && cut -d" " -f4 "$T/up.$3"
 }
 # rate_down VM BYTES PORT IP: bytes/s the host delivers to a listener in the guest.
 rate_down() {
-	guest_sh "$1" "sleep 60 | nc -l -p $3 >/dev/null &" >/dev/null && sleep 0.3 &&
+	guest_sh "$1" "sleep 60 | nc -l -p $3 >/dev/null &" >/dev/null &&
 		python3 "$RATE" send "$4" "$3" "$2" | cut -d" " -f3
 }
 
