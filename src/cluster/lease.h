@@ -29,6 +29,7 @@
 #define LEASE_RENEW_MS 250      /* R: the guard renews this often */
 #define LEASE_EXPIRE_MS 3000    /* E: unchanged this long on an acquirer's clock: free */
 #define LEASE_GUARD_KILL_MS 2000 /* no renewal for E - 1 s: the holder's guard kills */
+#define LEASE_HANDOVER_MS 2000 /* a renewed record may still turn released this long (its guest just stopped) */
 #define LEASE_SETTLE_MS 750     /* after writing: 3 R, longer than an overwritten holder needs to notice and kill */
 #define LEASE_HOST_MAX 80 /* a node name (CLUSTER_NODE_NAME_MAX 64) and its NUL fit */
 #define LEASE_DIR ".corral-leases"

@@ -310,6 +310,11 @@ int ha_lease_acquire(const char *uuid, const char *name, struct buf *err)
 		enum lease_verdict verdict = lease_decide(&v, me, nodeid, mine);
 		if (verdict == LEASE_TAKE)
 			break;
+		/* A holder whose guest just stopped (a maintenance move of a container,
+		 * stopped there and started here) renews until its guard sees the guest
+		 * gone, then releases: give it LEASE_HANDOVER_MS before refusing. */
+		if (verdict == LEASE_REFUSE && time_mono_ms() - start < LEASE_HANDOVER_MS)
+			verdict = LEASE_WAIT;
 		if (verdict == LEASE_REFUSE) {
 			describe(now_b, n, who, sizeof(who));
 			buf_printf(err, "disk lease of %s on pool %s is held by %s (renewed %lld ms ago): %s still runs it, "
