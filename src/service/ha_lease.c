@@ -139,6 +139,15 @@ static void held_drop(unsigned i)
 	held[i] = held[--nheld];
 }
 
+/* Forget every lease held and watched (under lock): out of a pool, or stopping. */
+static void forget_all(bool now_ready)
+{
+	while (nheld)
+		held_drop(nheld - 1);
+	nwatch = 0;
+	ready = now_ready;
+}
+
 static int watch_find(const char *uuid)
 {
 	for (unsigned i = 0; i < nwatch; i++)
@@ -611,10 +620,7 @@ static void *lease_main(void *arg)
 		int64_t now = time_mono_ms();
 		if (!self_id(me, &nodeid)) {
 			pthread_mutex_lock(&lock);
-			while (nheld)
-				held_drop(nheld - 1);
-			nwatch = 0;
-			ready = true;
+			forget_all(true);
 			pthread_mutex_unlock(&lock);
 		} else {
 			if (now - last_rows >= 1000) {
@@ -651,10 +657,7 @@ void ha_lease_stop(void)
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	pthread_mutex_lock(&lock);
-	while (nheld)
-		held_drop(nheld - 1);
-	nwatch = 0;
-	ready = false;
+	forget_all(false);
 	pthread_mutex_unlock(&lock);
 	running = false;
 }
