@@ -184,6 +184,11 @@ static int disk_read(struct repo *repo, const struct backup_req *req, struct dis
 		r = nbdsrc_chunk_map(rd.h[0], d->req->size, rd.chunk, d->base_bitmap, rd.map, err);
 	}
 	if (r == 0) {
+		/* The disk's start is reported before any worker runs: worker 0
+		 * alone reports afterwards, and the others may take every chunk
+		 * that needs a read before it gets one. */
+		if (cb)
+			cb(base_done, total, "read", arg);
 		pthread_mutex_init(&rd.lock, NULL);
 		struct worker w[WORKERS];
 		pthread_t th[WORKERS];

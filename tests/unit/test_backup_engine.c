@@ -250,7 +250,7 @@ static void progress(uint64_t done, uint64_t total, const char *phase, void *arg
 	}
 	/* At every report, not once: a disk whose reads were all answered
 	 * before the kill still completes, and the next disk has its own
-	 * qemu-nbd. */
+	 * qemu-nbd. Each disk's first report comes before its first read. */
 	if (f->cb_kill_qemu_nbd && strcmp(phase, "read") == 0)
 		f->qemu_nbd_killed += qemu_nbd_find(f->run_dir, SIGKILL);
 	if (strcmp(phase, "read") != 0 || f->cb_done)
