@@ -15,8 +15,9 @@
 # r1's volume, and r2 restarts on h1 (its own disks).  The invariant checker
 # runs throughout (never two QEMUs of a VM).  Then r1 (HA) moves home onto
 # its replica on h1 (vm migrate: a switchover, the HA owner follows, h1
-# replicates it back to h2 by itself), `host maintenance h1 on` switches it
-# over onto h2, and once h1 is out of maintenance it is replicated back and
+# replicates it back to h2 by itself), `host maintenance h1 on` keeps it on
+# h1 while its replica is outdated (the export daemon killed), switches it
+# over onto h2 once corrald has it in sync again, and once h1 is out of maintenance it is replicated back and
 # fails back (group home) the same way; its guest's writes all kept.  Bad input: ha add of a VM with
 # a local disk and no replication, and of a VM whose replica is outdated.
 . "$(dirname "$0")/lib.sh"
@@ -229,9 +230,20 @@ test_expect "r1 (HA, replicated to h1, in sync) migrated home onto its replica: 
 	wait_for 20 "[ \"\$(rback)\" = none ]" && runs_r1 h1
 '
 
-test_expect "host maintenance h1 on: r1 switches over onto its replica on h2 (owner h2); not replicated back while h1 is in maintenance" '
+# Maintenance never moves a VM onto a replica the pool does not record in
+# sync: with r1's export daemon on h2 killed, r1 stays on h1 and the manager
+# says why; corrald resumes the replication by itself (every 15 s), and once
+# it is in sync the maintenance move goes on (the test after).
+test_expect "host maintenance h1 on while r1's replica on h2 is outdated: r1 stays on h1, the manager says why" '
 	on_host h1 ha group add home --hosts h1:2,h2:1 >/dev/null && on_host h1 ha set r1 --group home >/dev/null &&
+	kill -9 "$(qsd_pid "$(uuid r1)")" && wait_for 30 "[ \"\$(hrow h1 r1)\" = outdated ]" &&
 	on_host h2 host maintenance h1 on >/dev/null &&
+	wait_for 20 "grep -hq \"ha: r1: maintenance of h1: r1 stays for now: the replica on h2 is outdated since .*: not restarted there (RPO 0)\" \"\$T\"/h[12].log" &&
+	[ "$(hstatus h1 r1)" = "h1 started" ] && [ "$(qemus "$(uuid r1)" | wc -l)" = 1 ] &&
+	[ "$(on_host h1 vm show --local r1 --json | jq -r .status.state)" = running ]
+'
+
+test_expect "in sync again: r1 switches over onto its replica on h2 (owner h2); not replicated back while h1 is in maintenance" '
 	wait_for 60 "[ \"\$(hstatus h2 r1)\" = \"h2 started\" ]" &&
 	on_host h2 ha status --json | jq -r ".resources[] | select(.vm == \"r1\") | .status_reason" | grep -q "moved to h2 by live migration (maintenance of h1)" &&
 	runs_r1 h2 && [ "$(rstate h2 r1)" = none ] && [ "$(hrepl)" = "- none" ] &&
