@@ -18,7 +18,7 @@
 # replicates it back to h2 by itself), `host maintenance h1 on` keeps it on
 # h1 while its replica is outdated (the export daemon killed), switches it
 # over onto h2 once corrald has it in sync again, and once h1 is out of maintenance it is replicated back and
-# fails back (group home) the same way; its guest's writes all kept.  Bad input: ha add of a VM with
+# fails back (group home) the same way, h2's corrald killed -9 mid-move; its guest's writes all kept.  Bad input: ha add of a VM with
 # a local disk and no replication, and of a VM whose replica is outdated.
 . "$(dirname "$0")/lib.sh"
 command -v corosync-qnetd >/dev/null && command -v corosync-qdevice >/dev/null && command -v certutil >/dev/null ||
@@ -30,7 +30,7 @@ t86_cleanup() {
 	for p in $(pgrep -f "^corosync-q(device|netd) -f .*$T/h[0-9]/"); do kill "$p" 2>/dev/null; done
 	[ -n "${T86_LOGS:-}" ] && cp "$T"/h?.log "$T86_LOGS/" 2>/dev/null
 }
-trap 'cleanup; t86_cleanup; coro_cleanup' EXIT
+trap 't86_cleanup; cleanup; coro_cleanup' EXIT
 sw=$(nhost_ns sw)
 wit() { st "$1" | jq -r '"\(.witness.connected),\(.witness.casts_vote),\(.votes.total),\(.quorate)"'; }
 
@@ -204,7 +204,10 @@ runs_r1() {
 	local h=$1 o c m d
 	o=$([ "$h" = h1 ] && echo h2 || echo h1)
 	[ "$(on_host "$h" vm show --local r1 --json | jq -r .status.state)" = running ] &&
-		! on_host "$o" vm show --local r1 >/dev/null 2>&1 && [ "$(qemus "$(uuid r1)" | wc -l)" = 1 ] || return 1
+		! on_host "$o" vm show --local r1 >/dev/null 2>&1 && [ "$(qemus "$(uuid r1)" | wc -l)" = 1 ] || {
+		say "r1 on $h: $(on_host "$h" vm show --local r1 --json 2>&1 | jq -r .status.state 2>&1), on $o: $(on_host "$o" vm show --local r1 --json 2>&1 | jq -r .status.state 2>&1), QEMUs: $(qemus "$(uuid r1)" | wc -l)"
+		return 1
+	}
 	wait_for 10 "[ \"\$(hstatus h1 r1)\" = \"$h started\" ]" || { say "r1 HA: $(hstatus h1 r1), not on $h"; return 1; }
 	wait_for 10 "armed $h | grep -qw r1 && ! armed $o | grep -qw r1" ||
 		{ say "the fence arms r1 on $h: '$(armed "$h")', on $o: '$(armed "$o")'"; return 1; }
@@ -250,10 +253,23 @@ test_expect "in sync again: r1 switches over onto its replica on h2 (owner h2); 
 	sleep 3 && [ "$(rstate h2 r1)" = none ]
 '
 
-test_expect "maintenance off: r1 replicated back to h1, in sync, then fails back onto its replica on h1 (group home); never two QEMUs" '
+# mig_job H: the migration job running on H (empty: none)
+mig_job() { on_host "$1" job list --json 2>/dev/null | jq -r '[.jobs[] | select(.type == "migrate" and .state == "running")][0].id // empty'; }
+
+# The failback is an HA switchover (the HA manager's move onto the replica):
+# h2's corrald is killed -9 while it runs it (docs/migration.md "Onto its
+# replica": the records and the reconciler settle it on one host), started
+# again, and the failback must still end on h1.
+test_expect "maintenance off: r1 replicated back to h1, in sync, then fails back onto its replica on h1 (group home), h2 corrald killed -9 mid-move; never two QEMUs" '
 	on_host h2 host maintenance h1 off >/dev/null &&
-	wait_for 120 "[ \"\$(hstatus h2 r1)\" = \"h1 started\" ]" &&
-	on_host h1 ha status --json | jq -r ".resources[] | select(.vm == \"r1\") | .status_reason" | grep -q "moved to h1 by live migration (failback to h1 (group home))" &&
+	wait_for 150 "[ -n \"\$(mig_job h2)\" ]" && j=$(mig_job h2) &&
+	wait_for 60 "[ \"\$(job_phase h2 $j)\" = memory ] || [ \"\$(job_phase h2 $j)\" = switch ] || [ -z \"\$(mig_job h2)\" ]" &&
+	ph=$(job_phase h2 "$j") && { [ -n "$(mig_job h2)" ] || ph="$ph, the job had ended"; } &&
+	nhost_kill9 h2 && sleep 1 &&
+	nhost_start h2 >/dev/null &&
+	wait_for 150 "[ \"\$(hstatus h2 r1)\" = \"h1 started\" ]" &&
+	on_host h1 ha status --json | jq -r ".resources[] | select(.vm == \"r1\") | .status_reason" >"$T/reason" &&
+	echo "failback: h2 corrald killed -9 in migration job $j (phase ${ph:-none yet}); then r1 on h1: $(cat "$T/reason")" >>"$T/measured" &&
 	runs_r1 h1 && wait_repl h1 r1 in-sync 90 && wait_for 20 "[ \"\$(hrepl)\" = \"h2 in-sync\" ]" &&
 	on_host h1 vm kill r1 >/dev/null && f=$(disk_counter "$(vol_path h1 r1-d)") &&
 	say "r1: the guest last read disk counter $LD, the disk on h1 holds $f" && [ -n "$f" ] && [ "$f" -ge "$LD" ] &&
