@@ -796,7 +796,10 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 	{
 		__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s}", "role", "ct-out", "uuid", o->uuid,
 						  "name", o->name, "peer", o->to, "phase", "preparing");
-		mig_rec_save(o->uuid, rec);
+		if ((r = mig_rec_claim(o->uuid, rec, err)) < 0) { /* another migration's record is never touched */
+			ct_root_umount(o->def);
+			return r;
+		}
 	}
 	json_t *def = ctdef_to_json(o->def);
 	/* the root arrives in HOST's lxcpath, not in a pool volume of ours */

@@ -950,7 +950,7 @@ static int out_run_qemu(struct outgoing *o, struct qmp *q, int port, int nbd_por
 }
 
 /* The source's durable record (migrate_recover.h), phase "preparing" before prepare is sent. */
-static void out_record(const struct outgoing *o)
+static int out_record(const struct outgoing *o, struct buf *err)
 {
 	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:[]}", "role", "out", "uuid", o->uuid,
 					  "name", o->name, "peer", o->to, "phase", "preparing", "was_running",
@@ -961,7 +961,7 @@ static void out_record(const struct outgoing *o)
 		json_array_append_new(disks, json_pack("{s:s, s:b, s:b, s:i}", "volume", o->disks[i].volume, "copy",
 						       o->disks[i].copy, "replica", o->disks[i].replica, "slot",
 						       o->disks[i].slot));
-	mig_rec_save(o->uuid, rec);
+	return mig_rec_claim(o->uuid, rec, err);
 }
 
 /*
@@ -1154,7 +1154,8 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 		return r < 0 ? r : -EIO;
 	if (!o->params.tls)
 		json_object_del(req, "psk");
-	out_record(o);
+	if ((r = out_record(o, err)) < 0) /* another migration's record is never touched */
+		return r;
 	if (o->nrepl && (r = svc_replicate_switch_begin(o->uuid, o->name, o->to, err)) < 0) {
 		mig_rec_drop(o->uuid);
 		return r;

@@ -551,7 +551,7 @@ static int out_call(struct outgoing *o, const char *what, json_t *body, json_t *
 }
 
 /* The source's durable record (migrate_recover.h, role "off-out"), before prepare is sent. */
-static void out_record(const struct outgoing *o)
+static int out_record(const struct outgoing *o, struct buf *err)
 {
 	__do_json json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[]}", "role", "off-out", "uuid", o->uuid,
 					  "name", o->name, "peer", o->to, "phase", "preparing", "disks");
@@ -560,7 +560,7 @@ static void out_record(const struct outgoing *o)
 	for (int i = 0; i < o->ndisks; i++)
 		json_array_append_new(disks,
 				      json_pack("{s:s, s:b}", "volume", o->disks[i].volume, "copy", o->disks[i].copy));
-	mig_rec_save(o->uuid, rec);
+	return mig_rec_claim(o->uuid, rec, err);
 }
 
 /* The VM lives on the destination now: forget it here. */
@@ -604,7 +604,10 @@ static int out_job_run(struct job *j, void *arg, struct buf *err)
 		explicit_bzero(psk, sizeof(psk));
 		return -EIO;
 	}
-	out_record(o);
+	if ((r = out_record(o, err)) < 0) { /* another migration's record is never touched */
+		explicit_bzero(psk, sizeof(psk));
+		return r;
+	}
 	r = out_call(o, NULL, req, &reply, &status, err);
 	json_decref(req); /* holds the key */
 	req = NULL;

@@ -70,6 +70,33 @@ int mig_rec_save(const char *uuid, const json_t *rec)
 	return r;
 }
 
+int mig_rec_claim(const char *uuid, const json_t *rec, struct buf *err)
+{
+	__do_free char *dir = rec_dir(), *path = rec_path(uuid);
+	__do_free char *s = json_dumps(rec, JSON_COMPACT);
+	__do_buf struct buf old = BUF_INIT;
+	int r;
+
+	pthread_mutex_lock(&rec_lock);
+	if (fs_read_file(path, 1 << 20, &old) == 0) {
+		__do_json json_t *o = json_loads(old.s, 0, NULL);
+		const char *role = json_string_value(json_object_get(o, "role")) ?: "?";
+		buf_printf(err,
+			   "%s: a %s migration %s %s is still %s (phase %s; after a corrald restart or a lost link "
+			   "it is settled within seconds); try again once it is",
+			   json_string_value(json_object_get(rec, "name")) ?: uuid,
+			   strstr(role, "off") ? "offline" : !strncmp(role, "ct", 2) ? "container" : "live",
+			   strstr(role, "in") ? "from" : "to", json_string_value(json_object_get(o, "peer")) ?: "?",
+			   strstr(role, "in") ? "coming in" : "being settled",
+			   json_string_value(json_object_get(o, "phase")) ?: "?");
+		r = -EBUSY;
+	} else if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = fs_write_file_atomic(path, s, strlen(s), 0600)) < 0) {
+		buf_printf(err, "cannot record the migration's state in %s: %s", path, strerror(-r));
+	}
+	pthread_mutex_unlock(&rec_lock);
+	return r;
+}
+
 json_t *mig_rec_load(const char *uuid)
 {
 	__do_free char *path = rec_path(uuid);

@@ -38,6 +38,12 @@
 
 /* Write (replace) the record of uuid; rec is not taken. */
 int mig_rec_save(const char *uuid, const json_t *rec);
+/* Write the record of a migration out of this host that begins (rec is not
+ * taken), only if uuid has none: a record left by an earlier migration (a
+ * job killed with corrald, which the reconciler settles) or one coming in
+ * is never replaced, which would lose what it must settle.  -EBUSY and one
+ * sentence naming it in err; -errno when it cannot be written. */
+int mig_rec_claim(const char *uuid, const json_t *rec, struct buf *err);
 /* The record of uuid, or NULL. */
 json_t *mig_rec_load(const char *uuid);
 /* Remove the record of uuid (no record: nothing). */
