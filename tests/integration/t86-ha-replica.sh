@@ -25,12 +25,13 @@ command -v corosync-qnetd >/dev/null && command -v corosync-qdevice >/dev/null &
 	{ echo "corosync-qnetd, corosync-qdevice or certutil missing (scripts/install-deps.sh)"; FAILED=1; finish; exit 1; }
 hold_migration
 . "$TESTS/cluster-lib.sh"
+# The hosts' logs are copied before cleanup removes $T; the witness daemons
+# are stopped after it stopped the corralds (h3's would start its qnetd again).
 t86_cleanup() {
 	local p
 	for p in $(pgrep -f "^corosync-q(device|netd) -f .*$T/h[0-9]/"); do kill "$p" 2>/dev/null; done
-	[ -n "${T86_LOGS:-}" ] && cp "$T"/h?.log "$T86_LOGS/" 2>/dev/null
 }
-trap 't86_cleanup; cleanup; coro_cleanup' EXIT
+trap '[ -n "${T86_LOGS:-}" ] && cp "$T"/h?.log "$T86_LOGS/" 2>/dev/null; cleanup; t86_cleanup; coro_cleanup' EXIT
 sw=$(nhost_ns sw)
 wit() { st "$1" | jq -r '"\(.witness.connected),\(.witness.casts_vote),\(.votes.total),\(.quorate)"'; }
 
