@@ -55,15 +55,33 @@ static char *rec_dir(void) { return xasprintf("%s/migrations", svc_cfg.state_dir
 
 static char *rec_path(const char *uuid) { return xasprintf("%s/migrations/%s.json", svc_cfg.state_dir, uuid); }
 
+/* Under rec_lock: write rec to path (its directory made first). */
+static int rec_write_locked(const char *path, const json_t *rec)
+{
+	__do_free char *dir = rec_dir(), *s = json_dumps(rec, JSON_COMPACT);
+	int r = fs_mkdir_p(dir, 0700);
+	return r < 0 ? r : fs_write_file_atomic(path, s, strlen(s), 0600);
+}
+
+/* Under rec_lock: the record in path (an object), or NULL. */
+static json_t *rec_read_locked(const char *path)
+{
+	__do_buf struct buf b = BUF_INIT;
+	json_t *j = fs_read_file(path, 1 << 20, &b) == 0 ? json_loads(b.s, 0, NULL) : NULL;
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
 int mig_rec_save(const char *uuid, const json_t *rec)
 {
-	__do_free char *dir = rec_dir(), *path = rec_path(uuid);
-	__do_free char *s = json_dumps(rec, JSON_COMPACT);
+	__do_free char *path = rec_path(uuid);
 	int r;
 
 	pthread_mutex_lock(&rec_lock);
-	if ((r = fs_mkdir_p(dir, 0700)) == 0)
-		r = fs_write_file_atomic(path, s, strlen(s), 0600);
+	r = rec_write_locked(path, rec);
 	pthread_mutex_unlock(&rec_lock);
 	if (r < 0)
 		log_warn("migration of %s: cannot record its state in %s: %s", uuid, path, strerror(-r));
@@ -72,14 +90,12 @@ int mig_rec_save(const char *uuid, const json_t *rec)
 
 int mig_rec_claim(const char *uuid, const json_t *rec, struct buf *err)
 {
-	__do_free char *dir = rec_dir(), *path = rec_path(uuid);
-	__do_free char *s = json_dumps(rec, JSON_COMPACT);
-	__do_buf struct buf old = BUF_INIT;
+	__do_free char *path = rec_path(uuid);
 	int r;
 
 	pthread_mutex_lock(&rec_lock);
-	if (fs_read_file(path, 1 << 20, &old) == 0) {
-		__do_json json_t *o = json_loads(old.s, 0, NULL);
+	__do_json json_t *o = rec_read_locked(path);
+	if (o || fs_exists(path) > 0) { /* one it cannot read is never replaced either */
 		const char *role = json_string_value(json_object_get(o, "role")) ?: "?";
 		buf_printf(err,
 			   "%s: a %s migration %s %s is still %s (phase %s; after a corrald restart or a lost link "
@@ -90,7 +106,7 @@ int mig_rec_claim(const char *uuid, const json_t *rec, struct buf *err)
 			   strstr(role, "in") ? "coming in" : "being settled",
 			   json_string_value(json_object_get(o, "phase")) ?: "?");
 		r = -EBUSY;
-	} else if ((r = fs_mkdir_p(dir, 0700)) < 0 || (r = fs_write_file_atomic(path, s, strlen(s), 0600)) < 0) {
+	} else if ((r = rec_write_locked(path, rec)) < 0) {
 		buf_printf(err, "cannot record the migration's state in %s: %s", path, strerror(-r));
 	}
 	pthread_mutex_unlock(&rec_lock);
@@ -100,17 +116,10 @@ int mig_rec_claim(const char *uuid, const json_t *rec, struct buf *err)
 json_t *mig_rec_load(const char *uuid)
 {
 	__do_free char *path = rec_path(uuid);
-	__do_buf struct buf b = BUF_INIT;
-	json_t *j = NULL;
 
 	pthread_mutex_lock(&rec_lock);
-	if (fs_read_file(path, 1 << 20, &b) == 0)
-		j = json_loads(b.s, 0, NULL);
+	json_t *j = rec_read_locked(path);
 	pthread_mutex_unlock(&rec_lock);
-	if (j && !json_is_object(j)) {
-		json_decref(j);
-		j = NULL;
-	}
 	return j;
 }
 
