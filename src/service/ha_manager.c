@@ -390,34 +390,39 @@ static void forget(struct res *r, const struct vm_record *vm)
 			 r->host);
 		return;
 	}
+	/* restarted on its replica: this host's copies of its local disks are kept,
+	 * records and files, under their names, marked as stale copies of the VM, so
+	 * a replication back (`vm replicate --to` this host) compares against them.
+	 * Marked before the VM's record goes: a kill -9 in between finds the record
+	 * at the next start and forgets it again (marking is idempotent) */
+	bool replica = replica_host_of(r) != NULL;
+	struct buf kept __do_buf = BUF_INIT;
+	for (int i = 0; replica && i < vm->def->ndisks; i++) {
+		const char *vol = vm->def->disks[i].volume;
+		struct buf e __do_buf = BUF_INIT;
+		__do_free char *pool = NULL;
+		bool copy = false;
+		if (mig_disk_copied(vol, &copy, &pool, &e) < 0 || !copy)
+			continue; /* a shared pool's disk is the new owner's */
+		if (svc_volume_mark_stale(vol, r->uuid, &e) < 0)
+			log_warn("ha: %s: cannot mark volume %s as its stale copy: %s", r->name, vol, e.s);
+		buf_printf(&kept, "%s%s", kept.len ? ", " : "", vol);
+	}
 	pthread_mutex_lock(&svc_defs_lock);
 	int rc = store_vm_delete(svc_cfg.store, r->uuid);
 	pthread_mutex_unlock(&svc_defs_lock);
-	if (rc < 0)
+	if (rc < 0) { /* still this host's VM: its disks are no stale copies */
+		for (int i = 0; replica && i < vm->def->ndisks; i++)
+			svc_volume_stale_clear(vm->def->disks[i].volume);
 		return;
+	}
 	rt_forget(r->uuid);
 	svc_net_hosts_refresh(vm->def);
-	if (replica_host_of(r)) {
-		/* restarted on its replica: this host's copies of its local disks are kept,
-		 * records and files, under their names, marked as stale copies of the VM, so
-		 * a replication back (`vm replicate --to` this host) compares against them */
-		struct buf kept = BUF_INIT;
+	if (replica) {
 		svc_replicate_forget(r->uuid);
-		for (int i = 0; i < vm->def->ndisks; i++) {
-			const char *vol = vm->def->disks[i].volume;
-			struct buf e __do_buf = BUF_INIT;
-			__do_free char *pool = NULL;
-			bool copy = false;
-			if (mig_disk_copied(vol, &copy, &pool, &e) < 0 || !copy)
-				continue; /* a shared pool's disk is the new owner's */
-			if (svc_volume_mark_stale(vol, r->uuid, &e) < 0)
-				log_warn("ha: %s: cannot mark volume %s as its stale copy: %s", r->name, vol, e.s);
-			buf_printf(&kept, "%s%s", kept.len ? ", " : "", vol);
-		}
 		ha_event(r, "local record dropped: HA restarted %s on its replica on %s; its old volumes stay here as "
 			    "stale copies (%s)",
 			 r->name, r->host, kept.s ? kept.s : "none");
-		buf_release(&kept);
 		return;
 	}
 	for (int i = 0; i < vm->def->ndisks; i++)

@@ -75,7 +75,7 @@ test_expect "h3 back: it rejoins, starts neither, drops its records (disks stay)
 	ip -n "$(nhost_ns sw)" link set p3 up &&
 	wait_for 30 "[ \"\$(quorate h3)\" = true ] && [ \"\$(online h1)\" = h1,h2,h3 ]" &&
 	wait_for 10 "! on_host h3 vm show --local web >/dev/null 2>&1 && ! on_host h3 vm show --local db >/dev/null 2>&1" &&
-	on_host h3 events --kind ha --limit 200 | grep -q "local record dropped: HA moved web to $(owner web)" &&
+	wait_for 5 "on_host h3 events --kind ha --limit 200 | grep -q \"local record dropped: HA moved web to $(owner web)\"" &&
 	[ -f "$T/shared/web-d.qcow2" ] && [ -f "$T/shared/db-d.qcow2" ] &&
 	[ "$(on_host h3 vm show --local plain --json | jq -r .status.state)" = running ] &&
 	[ "$(hastat h3 web host)" = "$(owner web)" ] &&

@@ -173,7 +173,7 @@ test_expect "h1 back: it drops r1 (keeps its old volume r1-d as a stale copy), r
 	ip -n "$sw" link set p1 up &&
 	for h in h1 h2; do wait_for 40 "[ \"\$(online $h)\" = h1,h2 ] && [ \"\$(quorate $h)\" = true ]" || return 1; done &&
 	wait_for 20 "! on_host h1 vm show --local r1 >/dev/null 2>&1" &&
-	grep -q "local record dropped: HA restarted r1 on its replica on h2; its old volumes stay here as stale copies (r1-d)" "$T/h1.log" &&
+	wait_for 5 "grep -q \"local record dropped: HA restarted r1 on its replica on h2; its old volumes stay here as stale copies (r1-d)\" \"\$T/h1.log\"" &&
 	p=$(vol_path h1 r1-d) && [ -f "$p" ] && [ "$(on_host h1 disk show r1-d --json | jq -r .pool)" = default ] &&
 	[ "$(on_host h1 disk show r1-d --json | jq -r .stale_of)" = "$(uuid r1)" ] &&
 	wait_for 40 "[ \"\$(hstatus h2 r2)\" = \"h1 started\" ]" &&
