@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -406,8 +407,23 @@ static void child_exec(void *arg)
 	}
 	close(x->out_fd);
 	close(x->err_fd);
+	/* its end wakes us at once (a pidfd), the deadline kills it */
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0) {
+		buf_printf(&e, "container '%s': cannot follow %s: %s", x->name, x->argv[0], strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		goto fail;
+	}
 	int64_t deadline = now_ms() + (int64_t)x->timeout_s * 1000;
 	for (;;) {
+		int64_t left = deadline - now_ms();
+		struct pollfd pf = { pfd, POLLIN, 0 };
+		int n = left > 0 ? poll(&pf, 1, left > 1000 ? 1000 : (int)left) : 0;
+		if (n < 0 && errno != EINTR) {
+			buf_printf(&e, "container '%s': lost %s: %s", x->name, x->argv[0], strerror(errno));
+			goto fail;
+		}
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		if (w == pid)
 			break;
@@ -415,12 +431,11 @@ static void child_exec(void *arg)
 			buf_printf(&e, "container '%s': lost %s: %s", x->name, x->argv[0], strerror(errno));
 			goto fail;
 		}
-		if (now_ms() > deadline) {
+		if (left <= 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			_exit(write(x->msg_fd, "T", 1) == 1 ? 0 : 1);
 		}
-		usleep(20000);
 	}
 	char done[16];
 	int n = snprintf(done, sizeof(done), "X%d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
