@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "service/appliance.h"
+#include "service/poolview.h"
 #include "service/hostpath.h"
 #include "service/imgclient.h"
 #include "service/internal.h"
@@ -833,7 +834,8 @@ int svc_vm_import(const char *path, const struct svc_import_opts *o, json_t **jo
 		goto fail;
 	if ((r = im->ova ? read_ova(im, &desc, err) : read_ovf(im, &desc, err)) < 0)
 		goto fail;
-	if ((r = take_descriptor(im, desc, o->name, o->network, err)) < 0)
+	if ((r = take_descriptor(im, desc, o->name, o->network, err)) < 0 ||
+	    (r = svc_poolview_name_free(im->name, err)) < 0)
 		goto fail;
 	if (!svc_vm_name_claim(im->name)) {
 		buf_printf(err, "a VM named '%s' is being made already (a clone or an import)", im->name);

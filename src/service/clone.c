@@ -29,6 +29,7 @@
 
 #include "clone.h"
 #include "service/vm.h"
+#include "service/poolview.h"
 #include "service/internal.h"
 #include "core/job.h"
 #include "qemu/runtime.h"
@@ -603,6 +604,8 @@ int svc_vm_clone(const char *src_uuid, const char *name, bool linked, json_t **v
 		buf_printf(err, "invalid vm name: %s", name ? bad : "no name given");
 		return -EINVAL;
 	}
+	if ((r = svc_poolview_name_free(name, err)) < 0)
+		return r;
 	/* Checked under a hold of the source; a full clone's job then locks it until done. */
 	if ((r = job_hold_vm(src_uuid, NULL, "clone", &h, err)) < 0)
 		return r;

@@ -16,6 +16,7 @@
 #include "service/internal.h"
 #include "cluster/membership.h"
 #include "core/select.h"
+#include "util/cleanup.h"
 #include "util/log.h"
 #include "util/strutil.h"
 #include "util/common.h"
@@ -238,6 +239,31 @@ int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *e
 	buf_release(&missing);
 	asks_free(list, n);
 	return r;
+}
+
+int svc_poolview_name_free(const char *name, struct buf *err)
+{
+	char host[CLUSTER_NODE_NAME_MAX + 1];
+	struct buf e __do_buf = BUF_INIT;
+
+	if (!name || str_name_invalid(name) || !svc_poolview_in_pool(NULL))
+		return 0; /* the caller refuses a bad name itself */
+	int r = svc_poolview_vm_owner(name, host, sizeof(host), &e);
+	if (r == 0) {
+		buf_printf(err, "a vm named '%s' exists on %s, another host of this pool: VM names are unique in a pool; "
+				"choose another name",
+			   name, host);
+		return -EEXIST;
+	}
+	if (r == -EEXIST) {
+		buf_printf(err, "a vm named '%s' exists on other hosts of this pool: VM names are unique in a pool; "
+				"choose another name (%s)",
+			   name, e.s);
+		return -EEXIST;
+	}
+	if (strstr(e.s ?: "", "not asked or no answer"))
+		log_warn("vm name '%s' taken as free in the pool without every member's word: %s", name, e.s);
+	return 0;
 }
 
 int svc_poolview_forward(const char *host, const char *method, const char *path, const char *body, size_t len,

@@ -79,6 +79,18 @@ json_t *svc_poolview_vm_list(json_t *local, const char *select, const char *user
 int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *err);
 
 /*
+ * A new VM may take `name` (vm create, clone, import, restore under a new
+ * name): 0 when this host is in no pool, or no online member that answered
+ * has a VM of that name; -EEXIST with err naming the member(s) that do
+ * (VM names are unique in a pool, as instance names are in an Incus
+ * cluster: a name then names one VM wherever it is asked).  A member that
+ * is offline or does not answer within POOLVIEW_OWNER_TIMEOUT_MS is not
+ * counted (logged): the check cannot see across a partition, and a
+ * duplicate made there is refused as ambiguous when named (svc_poolview_vm_owner).
+ */
+int svc_poolview_name_free(const char *name, struct buf *err);
+
+/*
  * Hand METHOD PATH (with its query, already encoded) and body (len bytes
  * of content_type, may be NULL) to pool member `host` on behalf of `user`
  * (NULL: the host's own root) with the request's If-Match (may be NULL):

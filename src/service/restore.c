@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "service/backup.h"
+#include "service/poolview.h"
 #include "service/ctbackup.h"
 #include "backup/cttree.h"
 #include "service/host.h"
@@ -436,6 +437,8 @@ static int plan_new_vm(struct restore *rs, const char *name, const json_t *m, co
 	}
 	free(u);
 	buf_release(&ignore);
+	if (r == 0 && (r = svc_poolview_name_free(name, err)) < 0)
+		buf_adds(err, "; restore under another name with --name");
 	return r;
 }
 

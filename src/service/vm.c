@@ -12,6 +12,7 @@
 
 #include "vm.h"
 #include "service/metrics.h"
+#include "service/poolview.h"
 #include "service/agent.h"
 #include "service/network.h"
 #include "service/hostpath.h"
@@ -237,7 +238,7 @@ int svc_vm_create(const json_t *j, json_t **out, struct buf *err)
 		vmdef_free(d);
 		return -EINVAL;
 	}
-	if ((r = svc_machine_pin(d, err)) < 0) {
+	if ((r = svc_machine_pin(d, err)) < 0 || (r = svc_poolview_name_free(d->name, err)) < 0) {
 		vmdef_free(d);
 		return r;
 	}
@@ -346,6 +347,8 @@ int svc_vm_update(const char *uuid, const json_t *j, int64_t if_gen, json_t **ou
 	}
 	if ((r = svc_template_edit_check(rec.def, d, err)) < 0)
 		goto out;
+	if (strcmp(d->name, rec.def->name) != 0 && (r = svc_poolview_name_free(d->name, err)) < 0)
+		goto out; /* a rename: to a name free in the pool too */
 	pthread_mutex_lock(&svc_defs_lock);
 	r = check_host(d, err);
 	if (r == 0)

@@ -7,7 +7,9 @@
 # only it pool-wide and is refused (403, by the owner) on another through
 # forwarding; only a pool member may name the user it acts for; the console
 # and event streams of another member's VM are refused naming the member;
-# a name on two hosts is refused as ambiguous, naming both;
+# a new VM may not take a name another member has (create, clone); a name
+# on two hosts (both had it before they formed the pool) is refused as
+# ambiguous, naming both;
 # hostile names are refused without asking anyone; a member cut off at the
 # switch is reported unreachable while the others' VMs are listed.
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +34,7 @@ test_expect "a pool of three: h1, h2, h3 trust each other and are online; only a
 	ha_trust_all h1 h2 h3 &&
 	as_host h2 h1 nhadmin /v1/vms >a.out && cat a.out && tail -n1 a.out | grep -q "HTTP 403" &&
 	grep -q "only a host of this host.s pool may act for a user" a.out &&
+	on h1 create_guest dup >/dev/null && on h2 create_guest dup >/dev/null &&
 	on_host h1 cluster create lab --token 1000 >/dev/null &&
 	on_host h2 cluster join h1 >/dev/null && on_host h3 cluster join h1 >/dev/null &&
 	for h in h1 h2 h3; do
@@ -44,7 +47,6 @@ test_expect "a pool of three: h1, h2, h3 trust each other and are online; only a
 
 test_expect "vm list on h3 shows h1's and h2's VMs with their hosts; --local only h3's" '
 	on h1 create_guest a1 >/dev/null && on h2 create_guest b2 >/dev/null &&
-	on h1 create_guest dup >/dev/null && on h2 create_guest dup >/dev/null &&
 	t0=$(now_ms) && on_host h3 vm list --json >list.json && t1=$(now_ms) && on_host h3 vm list --local >/dev/null &&
 	echo "vm list on h3: pool-wide (3 members, 4 VMs) $((t1 - t0)) ms, local $(( $(now_ms) - t1 )) ms" >>"$T/measured" &&
 	cat list.json | jq -c "[.vms[] | {name, host}]" &&
@@ -55,6 +57,21 @@ test_expect "vm list on h3 shows h1's and h2's VMs with their hosts; --local onl
 	[ "$(on_host h3 vm list --local --json | jq ".vms | length")" = 0 ] &&
 	[ "$(on_host h1 vm list --state stopped --json | jq -r "[.vms[] | .host] | sort | join(\",\")")" = h1,h1,h2,h2 ] &&
 	[ "$(on_host h1 vm list b2 --json | jq -r "[.vms[] | .name + \"@\" + .host] | join(\",\")")" = b2@h2 ]
+'
+
+# VM names are unique in a pool: a name another member has is refused for a
+# new VM (create, clone) or a rename (edit); "dup" is on two hosts because both had it before
+# they formed the pool (below: refused as ambiguous when named).
+test_expect "a new or renamed VM may not take a name another member has (create, clone, edit): refused naming it, nothing made" '
+	fails on h3 create_guest b2 2>err && grep -q "a vm named .b2. exists on h2, another host of this pool" err &&
+	fails on_host h1 vm clone a1 b2 2>err && grep -q "exists on h2, another host of this pool" err &&
+	fails on h3 create_guest dup 2>err && cat err && grep -q "exists on other hosts of this pool" err &&
+	on_host h1 vm show a1 --local --json | jq ".name = \"b2\" | del(.status)" >ren.json &&
+	fails on_host h1 vm edit a1 --from ren.json 2>err && grep -q "exists on h2, another host of this pool" err &&
+	[ "$(on_host h1 vm show a1 --local --json | jq -r .name)" = a1 ] &&
+	[ "$(on_host h3 vm list --local --json | jq ".vms | length")" = 0 ] &&
+	[ "$(on_host h1 vm list --local --json | jq -r "[.vms[].name] | sort | join(\",\")")" = a1,dup ] &&
+	on h3 create_guest c3 >/dev/null && on_host h3 vm delete c3 --yes >/dev/null
 '
 
 test_expect "start, show and stop of h2's VM run on h1 act on h2 (the start's job followed on h2)" '
