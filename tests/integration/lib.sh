@@ -240,7 +240,18 @@ nhost_trust() {
 
 nhost_cleanup() {
 	[ -n "$NH_ID" ] || return 0
-	local h
+	local h f
+	# on failure, what each guest last printed (before the kills below end them;
+	# control characters shown, e.g. a stray ^S that stops a serial tty)
+	if [ "$FAILED" -gt 0 ]; then
+		for h in $NH_HOSTS; do
+			for f in "$T/$h"/run/*/console.log; do
+				[ -f "$f" ] || continue
+				say "---- $h: console of vm $(basename "$(dirname "$f")") (last 15 lines) ----"
+				tail -n 15 "$f" | tr -d '\r' | cat -v >&2
+			done
+		done
+	fi
 	for h in $NH_HOSTS; do
 		[ -n "$(nhost_pid "$h")" ] && kill -CONT "$(nhost_pid "$h")" 2>/dev/null
 		on_host "$h" vm kill 'name:*' >/dev/null 2>&1
