@@ -190,7 +190,8 @@ static int owner_selector_check(const char *sel, struct buf *err)
 	return 0;
 }
 
-int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *err)
+/* svc_poolview_vm_owner, also counting the members not asked or that did not answer into *unasked. */
+static int owner_find(const char *sel, char *host, size_t len, size_t *unasked, struct buf *err)
 {
 	struct ask *list = NULL;
 	size_t n = 0, found = 0;
@@ -212,6 +213,7 @@ int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *e
 		size_t i;
 		if (list[k].error) {
 			buf_printf(&missing, "%s%s", missing.len ? ", " : "", list[k].name);
+			(*unasked)++;
 			continue;
 		}
 		json_array_foreach(vms, i, vm) {
@@ -241,14 +243,20 @@ int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *e
 	return r;
 }
 
+int svc_poolview_vm_owner(const char *sel, char *host, size_t len, struct buf *err)
+{
+	size_t unasked = 0;
+	return owner_find(sel, host, len, &unasked, err);
+}
+
 int svc_poolview_name_free(const char *name, struct buf *err)
 {
 	char host[CLUSTER_NODE_NAME_MAX + 1];
 	struct buf e __do_buf = BUF_INIT;
+	size_t unasked = 0;
 
-	if (!name || str_name_invalid(name) || !svc_poolview_in_pool(NULL))
-		return 0; /* the caller refuses a bad name itself */
-	int r = svc_poolview_vm_owner(name, host, sizeof(host), &e);
+	/* -EINVAL: a bad name, which the caller refuses itself; -ENOENT: nobody has it, or in no pool */
+	int r = owner_find(name, host, sizeof(host), &unasked, &e);
 	if (r == 0) {
 		buf_printf(err, "a vm named '%s' exists on %s, another host of this pool: VM names are unique in a pool; "
 				"choose another name",
@@ -261,7 +269,7 @@ int svc_poolview_name_free(const char *name, struct buf *err)
 			   name, e.s);
 		return -EEXIST;
 	}
-	if (strstr(e.s ?: "", "not asked or no answer"))
+	if (r == -ENOENT && unasked)
 		log_warn("vm name '%s' taken as free in the pool without every member's word: %s", name, e.s);
 	return 0;
 }
